@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// Entry point of the `oedns` command. Each subcommand lives in its own module and registers itself;
+// this file only decides their order in --help and how errors end the process.
+import { Command, CommanderError } from 'commander';
+import { registerServe } from './serve';
+import { registerLookup } from './lookup';
+import { registerKeygen } from './keygen';
+import { registerPolicy } from './policy';
+import { exitOnError } from './common';
+
+export function buildProgram(): Command {
+  const program = new Command('oedns')
+    .description('Opportunistic IPsec authenticated by DNSSEC: a validating local resolver that installs\n' +
+      'IPSECKEY-published peer keys into the IKE daemon before it answers.')
+    .version(require('../../../package.json').version)
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', 'info')
+    .exitOverride();
+  registerServe(program);
+  registerLookup(program);
+  registerKeygen(program);
+  registerPolicy(program);
+  return program;
+}
+
+if (require.main === module) {
+  buildProgram().parseAsync(process.argv).catch((err: unknown) => {
+    if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
+    exitOnError(err);
+  });
+}
