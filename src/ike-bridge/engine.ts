@@ -1,0 +1,92 @@
+// The one interface the rest of oedns uses to act on an IKE daemon. Engines (strongswan over VICI,
+// libreswan over whack, dry-run) implement it; the peer registry above decides *what* must be
+// installed and until when, engines only make the daemon hold it.
+
+/** Policy levels, decided per name/zone/address by src/policy. */
+export type PolicyLevel = 'private' | 'private-or-clear' | 'opportunistic' | 'clear' | 'block';
+
+/** IPSECKEY algorithm numbers (RFC 4025, RFC 9373). */
+export const IpseckeyAlgorithm = { DSA: 1, RSA: 2, ECDSA: 3, EdDSA: 4 } as const;
+
+/** A peer public key exactly as validated from an IPSECKEY record. */
+export interface PeerKey {
+  /** IPSECKEY algorithm field: 2 RSA (RFC 3110 bytes), 3 ECDSA (RFC 6605 x|y), 4 EdDSA (RFC 8080 raw). */
+  algorithm: number;
+  /** The public key field of the IPSECKEY RDATA, raw. */
+  publicKey: Uint8Array;
+  /** IPSECKEY precedence: lower is preferred. */
+  precedence: number;
+}
+
+/** How the peer proves who it is. */
+export type PeerAuth =
+  /** Keys validated by DNSSEC (status 'secure'): the peer is authenticated. */
+  | { kind: 'pubkey'; keys: PeerKey[] }
+  /**
+   * BTNS fallback: encrypted but NOT authenticated (RFC 5386/5387). Defeats a passive eavesdropper
+   * only; an active attacker can sit in the middle. Never reported as authenticated.
+   */
+  | { kind: 'unauthenticated'; method: 'null' | 'wellknown-psk' | 'tofu-cert'; pinnedFingerprint?: string };
+
+/** Where the IKE/ESP peer is: the host itself, or a security gateway in front of it (IPSECKEY gateway). */
+export type PeerGateway = { kind: 'none' } | { kind: 'address'; address: string };
+
+/** Who asked for a peer: lets `serve`, `autosp` and the responder share one engine without fighting. */
+export type PeerOwner = 'serve' | 'autosp' | 'responder';
+
+export interface Peer {
+  /** FQDN (no trailing dot); also the peer's IKE identity. */
+  name: string;
+  /** Validated addresses (IPv4/IPv6 literals) whose traffic must be protected. */
+  addresses: string[];
+  auth: PeerAuth;
+  gateway: PeerGateway;
+  level: PolicyLevel;
+  /** Unix seconds after which the peer must be removed unless refreshed. */
+  expiresAt: number;
+  owner: PeerOwner;
+  /** Start IKE now rather than waiting for traffic (needed with kernel-libipsec: traps start nothing). */
+  initiate?: boolean;
+}
+
+/** What the engine reports about one peer it holds. */
+export interface InstalledPeer {
+  name: string;
+  /** Engine-side connection name, e.g. `oe-<name>`. */
+  connection: string;
+  addresses: string[];
+  authenticated: boolean;
+  /** IKE SA state as the daemon reports it (e.g. ESTABLISHED, CONNECTING), if any. */
+  ikeState?: string;
+  /** CHILD SA state (e.g. INSTALLED), if any. */
+  childState?: string;
+}
+
+export interface EngineStatus {
+  engine: string;
+  reachable: boolean;
+  /** Daemon name and version, when reachable. */
+  daemon?: string;
+  peers: number;
+  detail?: string;
+}
+
+export interface ReconcileResult {
+  installed: string[];
+  removed: string[];
+  unchanged: string[];
+  failed: { name: string; reason: string }[];
+}
+
+export interface Engine {
+  readonly kind: string;
+  /** Install or replace the policy and key for one peer; replacing must leave no gap in protection. */
+  install(peer: Peer): Promise<void>;
+  /** Remove a peer: its policy, SAs and the trust in its key. Removing an unknown peer is not an error. */
+  remove(name: string): Promise<void>;
+  list(): Promise<InstalledPeer[]>;
+  status(): Promise<EngineStatus>;
+  /** Make the daemon hold exactly `desired` (peers this engine owns), e.g. after either side restarted. */
+  reconcile(desired: Peer[]): Promise<ReconcileResult>;
+  close(): Promise<void>;
+}
