@@ -1,0 +1,129 @@
+// Starts a real BIND `named` on a loopback port, serving zone files the tests wrote, and stops it.
+// Tests use it as the authoritative upstream (the resolver forwards to it) or as a validating
+// reference. Every instance has its own directory, so several can run side by side.
+import { spawn, ChildProcess, execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './ports';
+
+export interface NamedZone {
+  /** Zone apex, without trailing dot ('' or '.' for the root). */
+  name: string;
+  /** Absolute path of the zone file (signed or not). */
+  file: string;
+}
+
+export interface NamedOptions {
+  zones: NamedZone[];
+  /** Default: a free port. */
+  port?: number;
+  /** Extra text inside `options { }`. */
+  extraOptions?: string;
+  /** Keep the working directory after stop (for debugging). */
+  keepDir?: boolean;
+}
+
+export interface NamedInstance {
+  address: string;
+  port: number;
+  dir: string;
+  /** `host:port` form, handy for --upstream/--server. */
+  endpoint: string;
+  /** Re-read zone files (SIGHUP), then wait until named answers again. */
+  reload(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function namedAvailable(): boolean {
+  try {
+    execFileSync('named', ['-v'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function zoneStanza(z: NamedZone): string {
+  const name = z.name === '' || z.name === '.' ? '.' : z.name.replace(/\.$/, '');
+  return `zone "${name}" { type primary; file "${z.file}"; };`;
+}
+
+export async function startNamed(opts: NamedOptions): Promise<NamedInstance> {
+  const dir = mkdtempSync(join(tmpdir(), 'oedns-named-'));
+  const port = opts.port ?? (await freePort());
+  const conf = `
+options {
+  directory "${dir}";
+  pid-file "${dir}/named.pid";
+  session-keyfile "${dir}/session.key";
+  managed-keys-directory "${dir}";
+  listen-on port ${port} { 127.0.0.1; };
+  listen-on-v6 { none; };
+  recursion no;
+  dnssec-validation no;
+  notify no;
+  allow-transfer { none; };
+  minimal-responses no;
+  ${opts.extraOptions ?? ''}
+};
+controls { };
+logging { channel stderr_ch { stderr; severity info; }; category default { stderr_ch; }; category lame-servers { null; }; };
+${opts.zones.map(zoneStanza).join('\n')}
+`;
+  const confFile = join(dir, 'named.conf');
+  writeFileSync(confFile, conf);
+  let log = '';
+  const child: ChildProcess = spawn('named', ['-g', '-n', '1', '-c', confFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  child.stderr!.on('data', (d: Buffer) => {
+    log += d.toString();
+    if (log.length > 200_000) log = log.slice(-100_000);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const instance: NamedInstance = {
+    address: '127.0.0.1',
+    port,
+    dir,
+    endpoint: `127.0.0.1:${port}`,
+    async reload() {
+      child.kill('SIGHUP');
+      await waitReady(() => log, exited, port);
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(t);
+      }
+      if (!opts.keepDir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  try {
+    await waitReady(() => log, exited, port);
+  } catch (err) {
+    await instance.stop();
+    throw err;
+  }
+  return instance;
+}
+
+/** named is ready when it says so and answers a query on its port (bounded: 15 s). */
+async function waitReady(getLog: () => string, exited: Promise<void>, port: number): Promise<void> {
+  let dead = false;
+  void exited.then(() => (dead = true));
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (dead) throw new Error(`named exited during start-up:\n${getLog().slice(-3000)}`);
+    if (/running/.test(getLog())) {
+      try {
+        execFileSync('dig', ['+time=1', '+tries=1', '+short', '-p', String(port), '@127.0.0.1', 'version.bind', 'CH', 'TXT'], { stdio: 'ignore' });
+        return;
+      } catch {
+        /* not answering yet */
+      }
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`named did not become ready within 15 s:\n${getLog().slice(-3000)}`);
+}
