@@ -1,0 +1,40 @@
+// The local control protocol between `oedns status` (and friends) and a running daemon:
+// one JSON object per line each way. Kept tiny and pure so both ends share the framing rules.
+
+/** A request line is at most this long; anything longer is a broken or hostile client. */
+export const MAX_LINE_BYTES = 64 * 1024;
+
+export interface ControlRequest {
+  cmd: string;
+  args?: Record<string, unknown>;
+}
+
+export type ControlResponse = { ok: true; result: unknown } | { ok: false; error: string };
+
+export function parseRequest(line: string): ControlRequest | { error: string } {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    return { error: 'request is not valid JSON' };
+  }
+  if (typeof v !== 'object' || v === null || typeof (v as { cmd?: unknown }).cmd !== 'string') {
+    return { error: 'request must be an object with a string "cmd"' };
+  }
+  const args = (v as { args?: unknown }).args;
+  if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args))) {
+    return { error: '"args" must be an object' };
+  }
+  return { cmd: (v as { cmd: string }).cmd, args: args as Record<string, unknown> | undefined };
+}
+
+export function encodeLine(v: ControlRequest | ControlResponse): string {
+  return `${JSON.stringify(v)}\n`;
+}
+
+/** Default socket path: owner-only directory under /run for root, the user's runtime dir otherwise. */
+export function defaultControlPath(env: NodeJS.ProcessEnv = process.env, uid = process.getuid?.() ?? 0): string {
+  if (env.OEDNS_CONTROL) return env.OEDNS_CONTROL;
+  if (uid === 0) return '/run/oedns/control.sock';
+  return `${env.XDG_RUNTIME_DIR ?? '/tmp'}/oedns-${uid}/control.sock`;
+}
