@@ -6,6 +6,7 @@ import { registerServe } from './serve';
 import { registerLookup } from './lookup';
 import { registerKeygen } from './keygen';
 import { registerPolicy } from './policy';
+import { registerStatus } from './status';
 import { exitOnError } from './common';
 
 export function buildProgram(): Command {
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerLookup(program);
   registerKeygen(program);
+  registerStatus(program);
   registerPolicy(program);
   return program;
 }

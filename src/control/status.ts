@@ -1,0 +1,62 @@
+// The shape of `oedns status`, shared by the daemon (which fills it) and the CLI (which prints it).
+import { EngineStatus } from '../ike-bridge/engine';
+
+export interface PeerStatus {
+  name: string;
+  addresses: string[];
+  level: string;
+  /** 'dnssec-secure' for keys validated from IPSECKEY; 'unauthenticated' for the BTNS fallback. */
+  keySource: 'dnssec-secure' | 'unauthenticated' | string;
+  authenticated: boolean;
+  owners: string[];
+  expiresAt: number;
+  ikeState?: string;
+  childState?: string;
+}
+
+export interface DaemonStatus {
+  version: string;
+  startedAt: number;
+  now: number;
+  listen: string[];
+  upstreams: string[];
+  engine: EngineStatus;
+  peers: PeerStatus[];
+  counters: Record<string, number>;
+}
+
+function pad(s: string, n: number): string {
+  return s.length >= n ? s : s + ' '.repeat(n - s.length);
+}
+
+/** Human form: a header, one line per peer, then counters. Unauthenticated peers say so plainly. */
+export function formatStatus(s: DaemonStatus): string {
+  const lines: string[] = [];
+  lines.push(`oedns ${s.version}: up ${Math.max(0, s.now - s.startedAt)} s, listening on ${s.listen.join(', ')}`);
+  lines.push(`upstreams: ${s.upstreams.join(', ') || '(none)'}`);
+  const e = s.engine;
+  lines.push(`engine: ${e.engine} ${e.reachable ? 'reachable' : 'UNREACHABLE'}${e.daemon ? ` (${e.daemon})` : ''}${e.detail ? `: ${e.detail}` : ''}`);
+  lines.push('');
+  if (s.peers.length === 0) {
+    lines.push('no peers installed');
+  } else {
+    const rows = [['PEER', 'ADDRESSES', 'LEVEL', 'AUTH', 'EXPIRES IN', 'IKE', 'CHILD']];
+    for (const p of s.peers) {
+      rows.push([
+        p.name,
+        p.addresses.join(','),
+        p.level,
+        p.authenticated ? `yes (${p.keySource})` : 'NO: encrypted, not authenticated',
+        `${Math.max(0, p.expiresAt - s.now)} s`,
+        p.ikeState ?? '-',
+        p.childState ?? '-',
+      ]);
+    }
+    const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+    for (const r of rows) lines.push(r.map((c, i) => pad(c, widths[i])).join('  ').trimEnd());
+  }
+  lines.push('');
+  const counters = Object.entries(s.counters).sort(([a], [b]) => a.localeCompare(b));
+  lines.push(`counters: ${counters.map(([k, v]) => `${k}=${v}`).join(' ') || '(none)'}`);
+  return lines.join('\n');
+}
