@@ -1,0 +1,235 @@
+// Domain names: presentation strings (the shared `Name` type) <-> labels <-> wire bytes.
+// Names stay strings above this layer so they are cheap to log, key and compare; every byte a label can
+// hold survives the trip because non-printable and special bytes are escaped exactly as BIND prints them.
+import { ParseError, WireError } from '../util/errors';
+import type { Name } from './types';
+
+/** RFC 1035 §2.3.4 limits. */
+export const MAX_LABEL = 63;
+export const MAX_NAME_WIRE = 255;
+/** A legitimate name has at most 127 labels, so more pointer hops than that can only be an attack. */
+const MAX_POINTER_HOPS = 127;
+
+const DOT = 0x2e;
+const BACKSLASH = 0x5c;
+
+/**
+ * Parses presentation text into labels. Accepts an optional trailing dot; '' and '.' are the root.
+ * RFC 1035 §5.1 escapes: `\X` is X literally, `\DDD` a decimal byte value.
+ */
+export function nameToLabels(name: Name): Uint8Array[] {
+  if (name === '' || name === '.') return [];
+  const labels: Uint8Array[] = [];
+  let cur: number[] = [];
+  let wireLen = 1;
+  const finish = (): void => {
+    if (cur.length === 0) throw new ParseError('empty-label', `empty label in name '${name}'`);
+    if (cur.length > MAX_LABEL) throw new ParseError('label-too-long', `label longer than 63 bytes in '${name}'`);
+    wireLen += cur.length + 1;
+    if (wireLen > MAX_NAME_WIRE) throw new ParseError('name-too-long', `name longer than 255 bytes: '${name}'`);
+    labels.push(Uint8Array.from(cur));
+    cur = [];
+  };
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === BACKSLASH) {
+      if (i + 1 >= name.length) throw new ParseError('bad-escape', `dangling backslash in '${name}'`);
+      const d1 = name.charCodeAt(i + 1);
+      if (d1 >= 0x30 && d1 <= 0x39) {
+        const digits = name.slice(i + 1, i + 4);
+        if (!/^[0-9]{3}$/.test(digits)) throw new ParseError('bad-escape', `\\DDD needs three digits in '${name}'`);
+        const v = Number(digits);
+        if (v > 255) throw new ParseError('bad-escape', `\\${digits} is not a byte in '${name}'`);
+        cur.push(v);
+        i += 3;
+      } else {
+        pushChar(cur, name.codePointAt(i + 1)!);
+        i += name.codePointAt(i + 1)! > 0xffff ? 2 : 1;
+      }
+    } else if (c === DOT) {
+      finish();
+      if (i === name.length - 1) return labels; // trailing dot: absolute name
+    } else {
+      const cp = name.codePointAt(i)!;
+      pushChar(cur, cp);
+      if (cp > 0xffff) i++;
+    }
+  }
+  finish();
+  return labels;
+}
+
+function pushChar(out: number[], cp: number): void {
+  if (cp < 0x80) out.push(cp);
+  else for (const b of Buffer.from(String.fromCodePoint(cp), 'utf8')) out.push(b);
+}
+
+/** True for bytes that BIND prints with a plain backslash (dns_name_totext's "special" set). */
+function isSpecial(b: number): boolean {
+  return b === 0x22 || b === 0x28 || b === 0x29 || b === 0x2e || b === 0x3b || b === 0x5c || b === 0x40 || b === 0x24;
+}
+
+export function labelToText(label: Uint8Array): string {
+  let s = '';
+  for (const b of label) {
+    if (isSpecial(b)) s += '\\' + String.fromCharCode(b);
+    else if (b > 0x20 && b < 0x7f) s += String.fromCharCode(b);
+    else s += '\\' + String(b).padStart(3, '0');
+  }
+  return s;
+}
+
+export function labelsToName(labels: Uint8Array[]): Name {
+  return labels.map(labelToText).join('.');
+}
+
+function lowerByte(b: number): number {
+  return b >= 0x41 && b <= 0x5a ? b | 0x20 : b;
+}
+
+/** Uncompressed wire form, ending with the root label. */
+export function encodeName(name: Name, opts?: { lowercase?: boolean }): Uint8Array {
+  return labelsToWire(nameToLabels(name), opts?.lowercase ?? false);
+}
+
+export function labelsToWire(labels: Uint8Array[], lowercase = false): Uint8Array {
+  let len = 1;
+  for (const l of labels) len += l.length + 1;
+  const out = new Uint8Array(len);
+  let p = 0;
+  for (const l of labels) {
+    out[p++] = l.length;
+    if (lowercase) for (const b of l) out[p++] = lowerByte(b);
+    else {
+      out.set(l, p);
+      p += l.length;
+    }
+  }
+  out[p] = 0;
+  return out;
+}
+
+/** Splits an uncompressed wire name (as produced by readNameWire) into labels. */
+export function wireToLabels(wire: Uint8Array): Uint8Array[] {
+  const labels: Uint8Array[] = [];
+  let p = 0;
+  while (p < wire.length && wire[p] !== 0) {
+    labels.push(wire.subarray(p + 1, p + 1 + wire[p]));
+    p += wire[p] + 1;
+  }
+  return labels;
+}
+
+/**
+ * Reads a possibly compressed name. The in-place part must end before `limit` (RDLENGTH end for names
+ * inside RDATA); pointers may only go backwards to bytes not yet visited, so loops, forward references and
+ * runaway chains are rejected rather than followed.
+ */
+export function readNameWire(buf: Uint8Array, at: number, limit: number = buf.length): { wire: Uint8Array; next: number } {
+  const out = new Uint8Array(MAX_NAME_WIRE);
+  let o = 0;
+  let pos = at;
+  let bound = Math.min(limit, buf.length);
+  let next = -1;
+  let hops = 0;
+  const visited: number[] = [];
+  for (;;) {
+    if (pos >= bound) throw new WireError('truncated', `name at offset ${at} runs past the end of its data`);
+    const len = buf[pos];
+    const kind = len & 0xc0;
+    if (kind === 0xc0) {
+      if (pos + 1 >= bound) throw new WireError('truncated', `compression pointer at offset ${pos} is cut off`);
+      const target = ((len & 0x3f) << 8) | buf[pos + 1];
+      if (next < 0) next = pos + 2;
+      if (target === pos || visited.includes(target)) throw new WireError('pointer-loop', `compression pointer loop at offset ${pos}`);
+      if (target > pos) throw new WireError('forward-pointer', `compression pointer at offset ${pos} points forward to ${target}`);
+      if (++hops > MAX_POINTER_HOPS) throw new WireError('pointer-chain', `more than ${MAX_POINTER_HOPS} compression pointers in one name`);
+      visited.push(pos);
+      pos = target;
+      bound = buf.length;
+      continue;
+    }
+    if (kind !== 0) throw new WireError('bad-label-type', `label type bits ${(len >> 6).toString(2).padStart(2, '0')} at offset ${pos}`);
+    visited.push(pos);
+    if (len === 0) {
+      out[o++] = 0;
+      if (next < 0) next = pos + 1;
+      return { wire: out.slice(0, o), next };
+    }
+    if (pos + 1 + len > bound) throw new WireError('truncated', `label at offset ${pos} runs past the end of its data`);
+    if (o + len + 2 > MAX_NAME_WIRE) throw new WireError('name-too-long', `name at offset ${at} is longer than 255 bytes`);
+    out.set(buf.subarray(pos, pos + 1 + len), o);
+    o += len + 1;
+    pos += len + 1;
+  }
+}
+
+/** Decodes a (possibly compressed) name from a whole message buffer. Throws WireError. */
+export function decodeName(buf: Uint8Array, at: number): { name: Name; next: number } {
+  const { wire, next } = readNameWire(buf, at);
+  return { name: wireToName(wire), next };
+}
+
+export function wireToName(wire: Uint8Array): Name {
+  return labelsToName(wireToLabels(wire));
+}
+
+function asciiLower(s: string): string {
+  return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+}
+
+/** Lowercased (ASCII only, RFC 4343) and with escapes in normal form. */
+export function canonicalName(name: Name): Name {
+  if (!name.includes('\\')) return asciiLower(name.endsWith('.') ? name.slice(0, -1) : name);
+  return labelsToName(nameToLabels(name).map((l) => l.map(lowerByte)));
+}
+
+export function nameEquals(a: Name, b: Name): boolean {
+  if (a === b) return true;
+  return canonicalName(a) === canonicalName(b);
+}
+
+function compareLabels(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const d = lowerByte(a[i]) - lowerByte(b[i]);
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
+}
+
+/** RFC 4034 §6.1: compare label by label from the right, each as a lowercased octet string. */
+export function compareCanonical(a: Name, b: Name): number {
+  const la = nameToLabels(a);
+  const lb = nameToLabels(b);
+  for (let i = 1; i <= Math.min(la.length, lb.length); i++) {
+    const d = compareLabels(la[la.length - i], lb[lb.length - i]);
+    if (d !== 0) return d < 0 ? -1 : 1;
+  }
+  return la.length === lb.length ? 0 : la.length < lb.length ? -1 : 1;
+}
+
+export function isSubdomain(child: Name, parent: Name): boolean {
+  const lc = nameToLabels(child);
+  const lp = nameToLabels(parent);
+  if (lp.length > lc.length) return false;
+  for (let i = 1; i <= lp.length; i++) {
+    if (compareLabels(lc[lc.length - i], lp[lp.length - i]) !== 0) return false;
+  }
+  return true;
+}
+
+export function parentName(name: Name): Name | null {
+  const labels = nameToLabels(name);
+  if (labels.length === 0) return null;
+  return labelsToName(labels.slice(1));
+}
+
+export function labelCount(name: Name): number {
+  return nameToLabels(name).length;
+}
+
+/** Storage form: no trailing dot, root ''. Validates the text (ParseError). */
+export function normalizeName(text: string): Name {
+  return labelsToName(nameToLabels(text.trim()));
+}
