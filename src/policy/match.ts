@@ -47,7 +47,7 @@ export function matchName(policy: Policy, name: string): Match {
   if (!best) return { level: policy.default, rule: null, why: `no rule matches ${n || '.'}: default level ${policy.default}` };
   const how = best.selector.kind === 'name' ? 'exact name rule'
     : best.selector.kind === 'wildcard' ? 'most specific wildcard rule' : 'most specific zone rule';
-  return { level: best.level, rule: best, why: `${how} ${describeRule(best)}${comment(best)}` };
+  return { level: best.level, rule: best, why: `${how}: ${describeRule(best)}${comment(best)}` };
 }
 
 /** Longest prefix wins. An unparsable address matches no rule (the caller validated it already). */
@@ -63,7 +63,7 @@ export function matchAddress(policy: Policy, address: string): Match {
   }
   const shown = a ? formatAddress(a.bytes) : address;
   if (!best) return { level: policy.default, rule: null, why: `no address rule matches ${shown}: default level ${policy.default}` };
-  return { level: best.level, rule: best, why: `longest-prefix address rule ${describeRule(best)} matches ${shown}${comment(best)}` };
+  return { level: best.level, rule: best, why: `${shown} is in ${best.selector.cidr.text}, the longest matching prefix: ${describeRule(best)}${comment(best)}` };
 }
 
 /**
