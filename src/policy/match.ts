@@ -63,7 +63,7 @@ export function matchAddress(policy: Policy, address: string): Match {
   }
   const shown = a ? formatAddress(a.bytes) : address;
   if (!best) return { level: policy.default, rule: null, why: `no address rule matches ${shown}: default level ${policy.default}` };
-  return { level: best.level, rule: best, why: `${shown} is in ${best.selector.cidr.text}, the longest matching prefix: ${describeRule(best)}${comment(best)}` };
+  return { level: best.level, rule: best, why: `${shown} is in ${(best.selector as { cidr: { text: string } }).cidr.text}, the longest matching prefix: ${describeRule(best)}${comment(best)}` };
 }
 
 /**
