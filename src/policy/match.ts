@@ -1,7 +1,7 @@
 // Which rule applies to a name, to an address, and to both. Most specific first, and every answer says
 // why, because "why did oedns refuse bank.example?" is the first question anyone asks.
 import type { PolicyLevel } from '../ike-bridge/engine';
-import { cidrContains, formatAddress, parseAddress } from './ip';
+import { Cidr, cidrContains, formatAddress, parseAddress } from './ip';
 import { describeRule, labelCount, normalizeName, Policy, Rule, strictness, stricter } from './rules';
 
 export interface Match {
@@ -53,17 +53,16 @@ export function matchName(policy: Policy, name: string): Match {
 /** Longest prefix wins. An unparsable address matches no rule (the caller validated it already). */
 export function matchAddress(policy: Policy, address: string): Match {
   const a = parseAddress(address.trim());
-  let best: Rule | null = null;
+  let best: { rule: Rule; cidr: Cidr } | null = null;
   for (const r of policy.rules) {
     if (r.selector.kind !== 'address' || !a) continue;
-    if (cidrContains(r.selector.cidr, a) &&
-        (!best || r.selector.cidr.prefix > (best.selector as { cidr: { prefix: number } }).cidr.prefix)) {
-      best = r;
-    }
+    const cidr = r.selector.cidr;
+    if (cidrContains(cidr, a) && (!best || cidr.prefix > best.cidr.prefix)) best = { rule: r, cidr };
   }
   const shown = a ? formatAddress(a.bytes) : address;
   if (!best) return { level: policy.default, rule: null, why: `no address rule matches ${shown}: default level ${policy.default}` };
-  return { level: best.level, rule: best, why: `${shown} is in ${(best.selector as { cidr: { text: string } }).cidr.text}, the longest matching prefix: ${describeRule(best)}${comment(best)}` };
+  const r = best.rule;
+  return { level: r.level, rule: r, why: `${shown} is in ${best.cidr.text}, the longest matching prefix: ${describeRule(r)}${comment(r)}` };
 }
 
 /**
