@@ -1,0 +1,195 @@
+// Configuration of `oedns serve`: defaults, a config file (JSON or YAML) with the same keys as the
+// command-line options, and the command line on top. Everything is checked here, so that a bad value is
+// one ConfigError naming the key, before any socket is opened.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '../util/errors';
+import { LogLevel } from '../util/log';
+import { Endpoint, parseEndpoint } from '../resolver/endpoint';
+import { LOOPBACK_CIDRS, parseCidr } from '../resolver/acl';
+
+/** The keys of the config file; command-line options have the same names in kebab-case. */
+export interface ServeConfigInput {
+  listen?: string[] | string;
+  upstream?: string[] | string;
+  trustAnchor?: string;
+  engine?: string;
+  cacheSize?: number | string;
+  cacheBytes?: number | string;
+  allow?: string[] | string;
+  logLevel?: string;
+  user?: string;
+  upstreamTimeoutMs?: number | string;
+  tcpIdleMs?: number | string;
+  maxUdpSize?: number | string;
+}
+
+export interface ServeConfig {
+  listen: Endpoint[];
+  upstream: Endpoint[];
+  trustAnchor?: { file: string; text: string };
+  engine: 'dry-run';
+  cacheSize: number;
+  cacheBytes: number;
+  /** CIDRs allowed besides loopback (loopback is always allowed). */
+  allow: string[];
+  logLevel: LogLevel;
+  /** User to switch to after binding when started as root; 'root' keeps root. */
+  user?: string;
+  upstreamTimeoutMs: number;
+  tcpIdleMs: number;
+  maxUdpSize: number;
+}
+
+export const SERVE_DEFAULTS = {
+  listen: ['127.0.0.1:53'],
+  engine: 'dry-run' as const,
+  cacheSize: 10_000,
+  cacheBytes: 64 * 1024 * 1024,
+  logLevel: 'info' as LogLevel,
+  upstreamTimeoutMs: 1000,
+  tcpIdleMs: 10_000,
+  maxUdpSize: 1232,
+};
+
+const KEYS: ReadonlyArray<keyof ServeConfigInput> = [
+  'listen', 'upstream', 'trustAnchor', 'engine', 'cacheSize', 'cacheBytes', 'allow', 'logLevel', 'user',
+  'upstreamTimeoutMs', 'tcpIdleMs', 'maxUdpSize',
+];
+const LEVELS: ReadonlyArray<string> = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+const camel = (k: string): string => k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** Reads a config file: JSON if it parses as JSON (or ends in .json), YAML otherwise. Keys may be kebab-case. */
+export function readConfigFile(path: string): ServeConfigInput {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError('config-unreadable', `cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  let data: unknown;
+  try {
+    data = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new ConfigError('config-syntax', `config file ${path} does not parse: ${(err as Error).message}`);
+  }
+  if (data === null || data === undefined) return {};
+  if (typeof data !== 'object' || Array.isArray(data)) throw new ConfigError('config-shape', `config file ${path} must hold an object of options`);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(data as Record<string, unknown>)) {
+    const key = camel(k) as keyof ServeConfigInput;
+    if (!KEYS.includes(key)) throw new ConfigError('config-unknown-key', `unknown key '${k}' in ${path} (known: ${KEYS.join(', ')})`);
+    out[key] = v;
+  }
+  return out as ServeConfigInput;
+}
+
+function list(v: unknown, key: string): string[] | undefined {
+  if (v === undefined) return undefined;
+  const arr = Array.isArray(v) ? v : [v];
+  if (!arr.every((x) => typeof x === 'string')) throw new ConfigError('config-type', `'${key}' must be a string or a list of strings`);
+  return arr as string[];
+}
+
+function int(v: unknown, key: string, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError('config-type', `'${key}' must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
+  }
+  return n;
+}
+
+/** The `nameserver` lines of a resolv.conf, in order. */
+export function parseResolvConf(text: string): string[] {
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^\s*nameserver\s+(\S+)/.exec(line);
+    if (m) out.push(m[1]!.replace(/%.*$/, ''));
+  }
+  return out;
+}
+
+/**
+ * Upstreams from resolv.conf, minus oedns's own listen addresses (once oedns is the system resolver,
+ * resolv.conf points at it, and forwarding to ourselves would loop).
+ */
+export function upstreamsFromResolvConf(text: string, listen: Endpoint[]): Endpoint[] {
+  const ours = (e: Endpoint): boolean =>
+    listen.some((l) => l.port === e.port && (l.host === e.host || l.host === '0.0.0.0' || l.host === '::'));
+  return parseResolvConf(text)
+    .map((s) => {
+      try {
+        return parseEndpoint(s);
+      } catch {
+        return undefined;
+      }
+    })
+    .filter((e): e is Endpoint => e !== undefined && !ours(e));
+}
+
+/**
+ * Merges defaults, the config file and the command line (later wins) and checks every value.
+ * `resolvConf` is read only when no upstream is given.
+ */
+export function resolveServeConfig(
+  file: ServeConfigInput,
+  cli: ServeConfigInput,
+  env: { readResolvConf?: () => string } = {},
+): ServeConfig {
+  const pick = <K extends keyof ServeConfigInput>(k: K): ServeConfigInput[K] => (cli[k] !== undefined ? cli[k] : file[k]);
+  const listenText = list(pick('listen'), 'listen') ?? SERVE_DEFAULTS.listen;
+  const listen = listenText.map((t) => parseEndpoint(t));
+  let upstream: Endpoint[];
+  const upText = list(pick('upstream'), 'upstream');
+  if (upText && upText.length > 0) {
+    upstream = upText.map((t) => parseEndpoint(t));
+  } else {
+    const read = env.readResolvConf ?? (() => readFileSync('/etc/resolv.conf', 'utf8'));
+    let text = '';
+    try {
+      text = read();
+    } catch (err) {
+      throw new ConfigError('no-upstream', `no --upstream given and /etc/resolv.conf is unreadable: ${(err as Error).message}`);
+    }
+    upstream = upstreamsFromResolvConf(text, listen);
+    if (upstream.length === 0) throw new ConfigError('no-upstream', 'no --upstream given and /etc/resolv.conf names no nameserver other than oedns itself');
+  }
+  const engine = pick('engine') ?? SERVE_DEFAULTS.engine;
+  if (engine !== 'dry-run') throw new ConfigError('bad-engine', `unknown engine '${String(engine)}' (only 'dry-run' exists so far)`);
+  const logLevel = (pick('logLevel') ?? SERVE_DEFAULTS.logLevel) as string;
+  if (!LEVELS.includes(logLevel)) throw new ConfigError('bad-log-level', `log level must be one of ${LEVELS.join('|')}`);
+  const allow = list(pick('allow'), 'allow') ?? [];
+  for (const c of allow) parseCidr(c);
+  let trustAnchor: ServeConfig['trustAnchor'];
+  const ta = pick('trustAnchor');
+  if (ta !== undefined) {
+    if (typeof ta !== 'string') throw new ConfigError('config-type', `'trustAnchor' must be a file name`);
+    try {
+      trustAnchor = { file: ta, text: readFileSync(ta, 'utf8') };
+    } catch (err) {
+      throw new ConfigError('trust-anchor-unreadable', `cannot read trust anchor ${ta}: ${(err as Error).message}`);
+    }
+  }
+  const user = pick('user');
+  if (user !== undefined && (typeof user !== 'string' || !/^[a-z_][a-z0-9_-]*\$?$/i.test(user))) {
+    throw new ConfigError('bad-user', `'user' must be a user name`);
+  }
+  return {
+    listen,
+    upstream,
+    trustAnchor,
+    engine,
+    cacheSize: int(pick('cacheSize'), 'cacheSize', 0, 100_000_000) ?? SERVE_DEFAULTS.cacheSize,
+    cacheBytes: int(pick('cacheBytes'), 'cacheBytes', 0, 2 ** 40) ?? SERVE_DEFAULTS.cacheBytes,
+    allow,
+    logLevel: logLevel as LogLevel,
+    user: user as string | undefined,
+    upstreamTimeoutMs: int(pick('upstreamTimeoutMs'), 'upstreamTimeoutMs', 10, 60_000) ?? SERVE_DEFAULTS.upstreamTimeoutMs,
+    tcpIdleMs: int(pick('tcpIdleMs'), 'tcpIdleMs', 100, 3_600_000) ?? SERVE_DEFAULTS.tcpIdleMs,
+    maxUdpSize: int(pick('maxUdpSize'), 'maxUdpSize', 512, 4096) ?? SERVE_DEFAULTS.maxUdpSize,
+  };
+}
+
+export { LOOPBACK_CIDRS };

@@ -1,0 +1,194 @@
+// The answer cache: LRU bounded by entries and bytes, TTL-honouring, negative answers per RFC 2308,
+// and in-flight coalescing so that N identical concurrent questions cost one upstream query.
+// Time comes from an injected clock (milliseconds), so tests can move it.
+import { Message, Question, RR, RRType, Rcode } from '../wire/types';
+import { canonicalName } from '../wire/name';
+import { Template } from './template';
+
+export type Clock = () => number;
+
+export interface CacheOptions {
+  maxEntries: number;
+  maxBytes: number;
+  /** Upper bound on any cached lifetime, seconds. */
+  maxTtl: number;
+  /** Upper bound on negative lifetimes (RFC 2308 §5 suggests 1–3 hours), seconds. */
+  maxNegativeTtl: number;
+  now: Clock;
+}
+
+export const DEFAULT_CACHE: Omit<CacheOptions, 'now'> = {
+  maxEntries: 10_000,
+  maxBytes: 64 * 1024 * 1024,
+  maxTtl: 86_400,
+  maxNegativeTtl: 10_800,
+};
+
+export interface CacheEntry {
+  readonly key: string;
+  /** The response as stored: TTLs as they were at storedAt (SOA clamped for negative answers). */
+  readonly message: Message;
+  /** Whatever the validator concluded; stored so a hit does not re-validate. */
+  readonly verdict?: unknown;
+  readonly storedAt: number;
+  /** Lifetime in seconds. */
+  readonly ttl: number;
+  readonly negative: boolean;
+  size: number;
+  /** Encoded variants, indexed by (edns ? 2 : 0) | (do ? 1 : 0). */
+  templates: (Template | undefined)[];
+}
+
+export interface CacheStats {
+  entries: number;
+  bytes: number;
+  hits: number;
+  misses: number;
+  coalesced: number;
+  inserts: number;
+  evictions: number;
+}
+
+export function cacheKey(q: Question, cd: boolean): string {
+  return `${canonicalName(q.name)}|${q.type}|${q.class}|${cd ? 1 : 0}`;
+}
+
+/**
+ * How long a response may be cached, in seconds, or 0 when it must not be. Positive: the smallest TTL
+ * in the answer and authority sections. Negative (NXDOMAIN, or NOERROR without an answer): the SOA's
+ * min(TTL, MINIMUM) (RFC 2308 §5); without an SOA it is not cached (RFC 2308 §5 "SHOULD NOT").
+ */
+export function cacheLifetime(msg: Message, opts: Pick<CacheOptions, 'maxTtl' | 'maxNegativeTtl'>): { ttl: number; negative: boolean } {
+  if (msg.tc) return { ttl: 0, negative: false };
+  const negative = msg.rcode === Rcode.NXDOMAIN || (msg.rcode === Rcode.NOERROR && msg.answers.length === 0);
+  if (msg.rcode !== Rcode.NOERROR && msg.rcode !== Rcode.NXDOMAIN) return { ttl: 0, negative };
+  if (negative) {
+    const soa = msg.authorities.find((rr) => rr.type === RRType.SOA);
+    if (!soa) return { ttl: 0, negative };
+    return { ttl: Math.min(soa.ttl, soaMinimum(soa), opts.maxNegativeTtl), negative };
+  }
+  let ttl = opts.maxTtl;
+  for (const rr of msg.answers) if (rr.ttl < ttl) ttl = rr.ttl;
+  for (const rr of msg.authorities) if (rr.ttl < ttl) ttl = rr.ttl;
+  return { ttl, negative };
+}
+
+/** SOA MINIMUM is the last 32 bits of the RDATA (names inside RDATA are stored uncompressed). */
+export function soaMinimum(soa: RR): number {
+  const r = soa.rdata;
+  if (r.length < 22) return 0;
+  const o = r.length - 4;
+  return ((r[o]! << 24) | (r[o + 1]! << 16) | (r[o + 2]! << 8) | r[o + 3]!) >>> 0;
+}
+
+function sizeOf(msg: Message): number {
+  let n = 200;
+  for (const sec of [msg.answers, msg.authorities, msg.additionals]) {
+    for (const rr of sec) n += rr.name.length + rr.rdata.length + 64;
+  }
+  return n;
+}
+
+export class Cache {
+  private readonly map = new Map<string, CacheEntry>();
+  private readonly inflight = new Map<string, Promise<unknown>>();
+  private bytes = 0;
+  private readonly counters = { hits: 0, misses: 0, coalesced: 0, inserts: 0, evictions: 0 };
+
+  constructor(readonly opts: CacheOptions) {}
+
+  /** A live entry, refreshed in LRU order; expired entries are removed on sight. */
+  get(key: string): CacheEntry | undefined {
+    const e = this.map.get(key);
+    if (!e) {
+      this.counters.misses++;
+      return undefined;
+    }
+    if (this.opts.now() >= e.storedAt + e.ttl * 1000) {
+      this.delete(e);
+      this.counters.misses++;
+      return undefined;
+    }
+    this.map.delete(key);
+    this.map.set(key, e);
+    this.counters.hits++;
+    return e;
+  }
+
+  /** Whole seconds since the entry was stored: what to subtract from its TTLs. */
+  elapsed(e: CacheEntry): number {
+    return Math.max(0, Math.floor((this.opts.now() - e.storedAt) / 1000));
+  }
+
+  /** Stores a response if it is cacheable; returns the entry, or undefined. */
+  store(key: string, msg: Message, verdict?: unknown): CacheEntry | undefined {
+    const { ttl, negative } = cacheLifetime(msg, this.opts);
+    if (ttl <= 0) return undefined;
+    // RFC 2308 §5: the SOA in a negative answer carries the negative TTL.
+    const message = negative
+      ? { ...msg, authorities: msg.authorities.map((rr) => (rr.type === RRType.SOA && rr.ttl > ttl ? { ...rr, ttl } : rr)) }
+      : msg;
+    const entry: CacheEntry = { key, message, verdict, storedAt: this.opts.now(), ttl, negative, size: sizeOf(message), templates: [] };
+    const old = this.map.get(key);
+    if (old) this.delete(old);
+    if (entry.size > this.opts.maxBytes) return undefined;
+    this.map.set(key, entry);
+    this.bytes += entry.size;
+    this.counters.inserts++;
+    this.evict();
+    return entry;
+  }
+
+  /** Accounts for bytes added to an entry after it was stored (encoded templates). */
+  grow(e: CacheEntry, extra: number): void {
+    if (this.map.get(e.key) !== e) return;
+    e.size += extra;
+    this.bytes += extra;
+    this.evict();
+  }
+
+  /**
+   * Runs `fetch` once per key at a time: concurrent callers with the same key share its result
+   * (or its failure).
+   */
+  coalesce<T>(key: string, fetch: () => Promise<T>): Promise<T> {
+    const running = this.inflight.get(key);
+    if (running) {
+      this.counters.coalesced++;
+      return running as Promise<T>;
+    }
+    const p = (async () => {
+      try {
+        return await fetch();
+      } finally {
+        this.inflight.delete(key);
+      }
+    })();
+    this.inflight.set(key, p);
+    return p;
+  }
+
+  clear(): void {
+    this.map.clear();
+    this.bytes = 0;
+  }
+
+  stats(): CacheStats {
+    return { entries: this.map.size, bytes: this.bytes, ...this.counters };
+  }
+
+  private delete(e: CacheEntry): void {
+    if (this.map.get(e.key) === e) {
+      this.map.delete(e.key);
+      this.bytes -= e.size;
+    }
+  }
+
+  private evict(): void {
+    while (this.map.size > this.opts.maxEntries || (this.bytes > this.opts.maxBytes && this.map.size > 0)) {
+      const oldest = this.map.values().next().value as CacheEntry;
+      this.delete(oldest);
+      this.counters.evictions++;
+    }
+  }
+}

@@ -1,0 +1,77 @@
+// startServer: the resolver assembled (cache, upstream pool, pipeline, listeners) and running in this
+// process. The CLI (`oedns serve`), tests and later issues all start it through here.
+import { Logger, silentLogger } from '../util/log';
+import { ServeConfig, ServeConfigInput, resolveServeConfig } from '../config/serve';
+import { LOOPBACK_CIDRS, makeAcl } from './acl';
+import { Cache, CacheStats, Clock, DEFAULT_CACHE } from './cache';
+import { Endpoint } from './endpoint';
+import { CaptureHook, Pipeline, PipelineStats, Validator } from './pipeline';
+import { DEFAULT_LISTEN, ServerStats, listen } from './server';
+import { DEFAULT_UPSTREAM, UpstreamPool, UpstreamStats } from './upstream';
+
+export interface StartOptions {
+  /** Milliseconds clock for the cache; tests inject one to age answers. */
+  now?: Clock;
+  validator?: Validator;
+  captureHook?: CaptureHook;
+  log?: Logger;
+  /** Upstream tuning for tests (e.g. fewer rounds). */
+  upstreamRounds?: number;
+}
+
+export interface ResolverStats {
+  server: ServerStats;
+  pipeline: PipelineStats;
+  cache: CacheStats;
+  upstream: UpstreamStats;
+}
+
+export interface RunningServer {
+  addresses: Endpoint[];
+  config: ServeConfig;
+  stats(): ResolverStats;
+  stop(): Promise<void>;
+}
+
+function isResolved(c: ServeConfig | ServeConfigInput): c is ServeConfig {
+  return Array.isArray(c.listen) && typeof c.listen[0] === 'object';
+}
+
+/** Starts listening on every configured address; resolves once all sockets are bound. */
+export async function startServer(config: ServeConfig | ServeConfigInput, opts: StartOptions = {}): Promise<RunningServer> {
+  const cfg = isResolved(config) ? config : resolveServeConfig({}, config);
+  const log = opts.log ?? silentLogger;
+  const allow = makeAcl([...LOOPBACK_CIDRS, ...cfg.allow]);
+  const cache = new Cache({ ...DEFAULT_CACHE, maxEntries: cfg.cacheSize, maxBytes: cfg.cacheBytes, now: opts.now ?? Date.now });
+  const upstream = new UpstreamPool({
+    ...DEFAULT_UPSTREAM,
+    servers: cfg.upstream,
+    timeoutMs: cfg.upstreamTimeoutMs,
+    rounds: opts.upstreamRounds ?? DEFAULT_UPSTREAM.rounds,
+    udpSize: cfg.maxUdpSize,
+    log,
+  });
+  const pipeline = new Pipeline({
+    allow, cache, upstream, validator: opts.validator, captureHook: opts.captureHook, maxUdpSize: cfg.maxUdpSize, log,
+  });
+  const server = await listen(
+    { ...DEFAULT_LISTEN, listen: cfg.listen, tcpIdleMs: cfg.tcpIdleMs, allow, log },
+    (raw, client) => pipeline.handle(raw, client),
+  );
+  let stopped: Promise<void> | undefined;
+  return {
+    addresses: server.addresses,
+    config: cfg,
+    stats: () => ({ server: server.stats(), pipeline: { ...pipeline.stats }, cache: cache.stats(), upstream: upstream.stats() }),
+    stop: () => {
+      stopped ??= (async () => {
+        upstream.close();
+        await server.close();
+      })();
+      return stopped;
+    },
+  };
+}
+
+export { Pipeline } from './pipeline';
+export type { Stage, QueryContext, Outcome, Answer, Validator, CaptureHook, Refusal, VerdictLike, ClientInfo } from './pipeline';

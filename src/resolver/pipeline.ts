@@ -1,0 +1,336 @@
+// The query pipeline: the ONE place where the order of the stages is written down.
+//
+//   acl → parse/sanity → capture hook → cache → validate → upstream            (then: reply)
+//
+// Each stage is `handle(ctx, next)`: it may answer by itself (ACL drop, FORMERR, cache hit) or call
+// `next()` and act on what comes back. So a stage acts on the way in, on the way out, or both. Read
+// outwards, an answer travels upstream → validate → cache → capture hook → reply: the validator sees
+// every answer from upstream before it is cached (the cache keeps its verdict), and the capture hook
+// sees every answer, cached or not, and the reply waits for it. The server knows none of this: it hands
+// bytes in and gets bytes (or nothing) back from Pipeline.handle.
+import { Message, Question, RRType, Rcode } from '../wire/types';
+import { decodeHeader, decodeMessage, encodeMessage, makeResponse } from '../wire/message';
+import { OednsError, TransportError, WireError } from '../util/errors';
+import { Logger, silentLogger } from '../util/log';
+import { Cache, CacheEntry, cacheKey } from './cache';
+import { UpstreamPool } from './upstream';
+import { headerOnlyResponse, questionLength, HEADER_LEN } from './raw';
+import { ClientView, buildTemplate, fillTemplate, shapeForClient } from './template';
+
+export interface ClientInfo {
+  address: string;
+  port: number;
+  transport: 'udp' | 'tcp';
+}
+
+/** Per-query state, filled in as the query passes the stages. */
+export interface QueryContext {
+  readonly raw: Uint8Array;
+  readonly client: ClientInfo;
+  readonly log: Logger;
+  /** Set by the parse stage; later stages may rely on it. */
+  query: Message;
+  question: Question;
+  view: ClientView;
+  /** Largest reply this client can take (UDP: its EDNS size or 512, capped by our maximum). */
+  maxSize: number;
+}
+
+/** A verdict from the validator (src/dnssec fills this in; `kind` is 'secure' | 'insecure' | 'bogus' | ...). */
+export interface VerdictLike {
+  kind: string;
+  [k: string]: unknown;
+}
+
+export interface Answer {
+  /** The response content; id, RD, CD, question case and EDNS are fitted to each client by the reply. */
+  message: Message;
+  source: 'cache' | 'upstream' | 'local';
+  verdict?: VerdictLike;
+  /** Set when `message` is exactly a cache entry's content: the reply can then patch stored bytes. */
+  entry?: CacheEntry;
+}
+
+export type Outcome =
+  | { kind: 'drop'; reason: string }
+  | { kind: 'bytes'; bytes: Uint8Array; rcode: number }
+  | { kind: 'answer'; answer: Answer };
+
+export type Next = () => Promise<Outcome>;
+
+export interface Stage {
+  readonly name: string;
+  handle(ctx: QueryContext, next: Next): Promise<Outcome>;
+}
+
+/** The validator's seam (a later issue): may replace the response, and says what it concluded. */
+export interface Validator {
+  validate(question: Question, response: Message, ctx: QueryContext): Promise<{ verdict?: VerdictLike; response: Message }>;
+}
+
+/** The refusal a capture hook returns instead of a response: the client gets `rcode`. */
+export interface Refusal {
+  refuse: true;
+  rcode: number;
+  reason: string;
+}
+
+/** The capture hook's seam (a later issue): runs before every answer is sent; the reply waits for it. */
+export interface CaptureHook {
+  beforeAnswer(question: Question, response: Message, ctx: QueryContext & { verdict?: VerdictLike }): Promise<Message | Refusal>;
+}
+
+export const noValidation: Validator = {
+  validate: async (_q, response) => ({ response }),
+};
+
+export const noCapture: CaptureHook = {
+  beforeAnswer: async (_q, response) => response,
+};
+
+export interface PipelineStats {
+  queries: number;
+  dropped: number;
+  refusedByAcl: number;
+  formerr: number;
+  notimp: number;
+  servfail: number;
+  internalErrors: number;
+  truncated: number;
+  answeredFromCache: number;
+}
+
+export interface PipelineDeps {
+  allow: (address: string) => boolean;
+  cache: Cache;
+  upstream: UpstreamPool;
+  validator?: Validator;
+  captureHook?: CaptureHook;
+  /** Our own UDP payload limit (and what we advertise): 1232 by default. */
+  maxUdpSize: number;
+  log?: Logger;
+}
+
+function localAnswer(ctx: QueryContext, rcode: number): Outcome {
+  return { kind: 'answer', answer: { message: makeResponse(ctx.query, rcode), source: 'local' } };
+}
+
+// ---- stages -------------------------------------------------------------------------------------
+
+export function aclStage(allow: (address: string) => boolean, stats: PipelineStats): Stage {
+  return {
+    name: 'acl',
+    // Dropped rather than REFUSED: an answer to a spoofed source would make us a reflector.
+    handle: async (ctx, next) => {
+      if (allow(ctx.client.address)) return next();
+      stats.refusedByAcl++;
+      return { kind: 'drop', reason: 'client not in allow list' };
+    },
+  };
+}
+
+/** Types a forwarding stub does not pass on (zone transfers, obsolete mail meta-queries). */
+const REFUSED_QTYPES: ReadonlySet<number> = new Set([RRType.AXFR, RRType.IXFR, 253, 254]);
+
+export function parseStage(maxUdpSize: number, stats: PipelineStats): Stage {
+  return {
+    name: 'parse',
+    handle: async (ctx, next) => {
+      const raw = ctx.raw;
+      if (raw.length < HEADER_LEN) return { kind: 'drop', reason: 'shorter than a header' };
+      // Responses are never answered (RFC 1035 §4.1.1): answering them would allow loops and reflection.
+      if (raw[2]! & 0x80) return { kind: 'drop', reason: 'QR=1' };
+      const h = decodeHeader(raw);
+      if (h.opcode !== 0) {
+        stats.notimp++;
+        return { kind: 'bytes', bytes: headerOnlyResponse(raw, Rcode.NOTIMP), rcode: Rcode.NOTIMP };
+      }
+      if (h.qdcount !== 1 || h.ancount !== 0 || h.nscount !== 0) {
+        stats.formerr++;
+        return { kind: 'bytes', bytes: headerOnlyResponse(raw, Rcode.FORMERR), rcode: Rcode.FORMERR };
+      }
+      try {
+        ctx.query = decodeMessage(raw);
+      } catch (err) {
+        if (!(err instanceof WireError)) throw err;
+        stats.formerr++;
+        return { kind: 'bytes', bytes: headerOnlyResponse(raw, Rcode.FORMERR), rcode: Rcode.FORMERR };
+      }
+      const q = ctx.query;
+      ctx.question = q.questions[0]!;
+      ctx.view = { edns: q.edns !== undefined, do: q.edns?.do ?? false };
+      ctx.maxSize = ctx.client.transport === 'tcp' ? 0xffff : q.edns ? Math.min(Math.max(q.edns.udpSize, 512), maxUdpSize) : 512;
+      if (q.edns && q.edns.version > 0) return localAnswer(ctx, Rcode.BADVERS); // RFC 6891 §6.1.3
+      if (REFUSED_QTYPES.has(ctx.question.type)) return localAnswer(ctx, Rcode.NOTIMP);
+      return next();
+    },
+  };
+}
+
+export function captureStage(hook: CaptureHook): Stage {
+  return {
+    name: 'capture',
+    handle: async (ctx, next) => {
+      const out = await next();
+      if (out.kind !== 'answer') return out;
+      const r = await hook.beforeAnswer(ctx.question, out.answer.message, { ...ctx, verdict: out.answer.verdict });
+      if ('refuse' in r) {
+        ctx.log.info({ qname: ctx.question.name, qtype: ctx.question.type, reason: r.reason }, 'capture hook refused the answer');
+        return localAnswer(ctx, r.rcode);
+      }
+      if (r === out.answer.message) return out;
+      return { kind: 'answer', answer: { ...out.answer, message: r, entry: undefined } };
+    },
+  };
+}
+
+export function cacheStage(cache: Cache, stats: PipelineStats): Stage {
+  return {
+    name: 'cache',
+    handle: async (ctx, next) => {
+      const key = cacheKey(ctx.question, ctx.query.cd);
+      const hit = cache.get(key);
+      if (hit) {
+        stats.answeredFromCache++;
+        return { kind: 'answer', answer: { message: hit.message, source: 'cache', entry: hit, verdict: hit.verdict as VerdictLike | undefined } };
+      }
+      return cache.coalesce(key, async () => {
+        const out = await next();
+        if (out.kind !== 'answer' || out.answer.source !== 'upstream') return out;
+        const entry = cache.store(key, out.answer.message, out.answer.verdict);
+        return entry ? { kind: 'answer', answer: { ...out.answer, entry } } : out;
+      });
+    },
+  };
+}
+
+export function validateStage(validator: Validator): Stage {
+  return {
+    name: 'validate',
+    handle: async (ctx, next) => {
+      const out = await next();
+      if (out.kind !== 'answer' || out.answer.source !== 'upstream') return out;
+      const r = await validator.validate(ctx.question, out.answer.message, ctx);
+      return { kind: 'answer', answer: { ...out.answer, message: r.response, verdict: r.verdict } };
+    },
+  };
+}
+
+export function upstreamStage(upstream: UpstreamPool, stats: PipelineStats): Stage {
+  return {
+    name: 'upstream',
+    handle: async (ctx) => {
+      try {
+        const message = await upstream.query(ctx.question, { cd: ctx.query.cd });
+        return { kind: 'answer', answer: { message, source: 'upstream' } };
+      } catch (err) {
+        if (!(err instanceof TransportError)) throw err;
+        stats.servfail++;
+        ctx.log.warn({ qname: ctx.question.name, qtype: ctx.question.type, code: err.code }, err.message);
+        return localAnswer(ctx, Rcode.SERVFAIL);
+      }
+    },
+  };
+}
+
+// ---- the pipeline ------------------------------------------------------------------------------
+
+export class Pipeline {
+  readonly stats: PipelineStats = {
+    queries: 0, dropped: 0, refusedByAcl: 0, formerr: 0, notimp: 0, servfail: 0, internalErrors: 0,
+    truncated: 0, answeredFromCache: 0,
+  };
+  readonly stages: Stage[];
+  private readonly log: Logger;
+
+  constructor(private readonly deps: PipelineDeps) {
+    this.log = deps.log ?? silentLogger;
+    const s = this.stats;
+    // THE order. Insert new stages here, nowhere else.
+    this.stages = [
+      aclStage(deps.allow, s),
+      parseStage(deps.maxUdpSize, s),
+      captureStage(deps.captureHook ?? noCapture),
+      cacheStage(deps.cache, s),
+      validateStage(deps.validator ?? noValidation),
+      upstreamStage(deps.upstream, s),
+    ];
+  }
+
+  /**
+   * One query in, the reply bytes out (null: send nothing). Never throws: an unexpected error becomes
+   * one log line and a SERVFAIL.
+   */
+  async handle(raw: Uint8Array, client: ClientInfo): Promise<Uint8Array | null> {
+    this.stats.queries++;
+    const ctx = { raw, client, log: this.log, maxSize: 512 } as QueryContext;
+    let out: Outcome;
+    try {
+      out = await this.run(ctx, 0);
+    } catch (err) {
+      this.stats.internalErrors++;
+      this.log.error({ err: errText(err), client: client.address, qname: ctx.question?.name }, 'query handling failed');
+      if (!ctx.query) return raw.length >= HEADER_LEN && !(raw[2]! & 0x80) ? headerOnlyResponse(raw, Rcode.SERVFAIL) : null;
+      out = localAnswer(ctx, Rcode.SERVFAIL);
+    }
+    try {
+      return this.reply(ctx, out);
+    } catch (err) {
+      this.stats.internalErrors++;
+      this.log.error({ err: errText(err), client: client.address, qname: ctx.question?.name }, 'encoding the reply failed');
+      return ctx.query ? headerOnlyResponse(raw, Rcode.SERVFAIL) : null;
+    }
+  }
+
+  private run(ctx: QueryContext, i: number): Promise<Outcome> {
+    const stage = this.stages[i];
+    if (!stage) return Promise.resolve(localAnswer(ctx, Rcode.SERVFAIL));
+    return stage.handle(ctx, () => this.run(ctx, i + 1));
+  }
+
+  /** The reply step: fits the answer to this client (id, flags, EDNS, DO, size limit). */
+  private reply(ctx: QueryContext, out: Outcome): Uint8Array | null {
+    if (out.kind === 'drop') {
+      this.stats.dropped++;
+      return null;
+    }
+    if (out.kind === 'bytes') return out.bytes;
+    const { answer } = out;
+    const ad = answer.verdict?.kind === 'secure' && (ctx.view.do || ctx.query.ad);
+    const entry = answer.entry;
+    if (entry && entry.message === answer.message && !ad) {
+      const slot = (ctx.view.edns ? 2 : 0) | (ctx.view.do ? 1 : 0);
+      let t = entry.templates[slot];
+      if (!t) {
+        t = buildTemplate(shapeForClient(entry.message, ctx.view, this.deps.maxUdpSize));
+        entry.templates[slot] = t;
+        this.deps.cache.grow(entry, t.bytes.length + t.ttlOffsets.length * 16);
+      }
+      if (t.bytes.length <= ctx.maxSize) {
+        const qEnd = HEADER_LEN + questionLength(ctx.raw);
+        return fillTemplate(t, ctx.raw, qEnd, this.deps.cache.elapsed(entry));
+      }
+    }
+    let msg = answer.message;
+    if (entry && entry.message === msg) {
+      const elapsed = this.deps.cache.elapsed(entry);
+      if (elapsed > 0) msg = ageMessage(msg, elapsed);
+    }
+    const shaped = shapeForClient(msg, ctx.view, this.deps.maxUdpSize, ad);
+    const q = ctx.query;
+    const bytes = encodeMessage({ ...shaped, id: q.id, rd: q.rd, cd: q.cd, opcode: q.opcode, questions: q.questions }, { maxSize: ctx.maxSize });
+    if (bytes[2]! & 0x02) this.stats.truncated++;
+    return bytes;
+  }
+}
+
+function ageMessage(msg: Message, elapsed: number): Message {
+  const age = (rrs: Message['answers']) => rrs.map((rr) => ({ ...rr, ttl: Math.max(0, rr.ttl - elapsed) }));
+  return { ...msg, answers: age(msg.answers), authorities: age(msg.authorities), additionals: age(msg.additionals) };
+}
+
+function errText(err: unknown): string {
+  if (err instanceof OednsError) return err.message;
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  return String(err);
+}

@@ -1,0 +1,188 @@
+// Sockets only: UDP and TCP listeners on every --listen address, handing each query's bytes to a
+// handler and sending back what it returns. TCP follows RFC 7766: two-byte length framing, many queries
+// per connection answered as they complete (possibly out of order), an idle timeout, a bound on
+// connections and on queries in flight per connection (reading pauses when it is reached).
+import { createSocket, Socket as UdpSocket } from 'node:dgram';
+import { createServer, Server as TcpServer, Socket } from 'node:net';
+import { Logger, silentLogger } from '../util/log';
+import { Endpoint, formatEndpoint } from './endpoint';
+import { FrameReader, frame } from './framing';
+import { ClientInfo } from './pipeline';
+
+export type QueryHandler = (raw: Uint8Array, client: ClientInfo) => Promise<Uint8Array | null>;
+
+export interface ListenOptions {
+  listen: Endpoint[];
+  /** RFC 7766 §6.2.3: close a TCP connection idle this long, milliseconds. */
+  tcpIdleMs: number;
+  maxTcpConnections: number;
+  maxInflightPerConnection: number;
+  /** Checked at accept time so that a disallowed peer cannot even hold a TCP connection. */
+  allow: (address: string) => boolean;
+  log?: Logger;
+}
+
+export const DEFAULT_LISTEN: Omit<ListenOptions, 'listen' | 'allow'> = {
+  tcpIdleMs: 10_000,
+  maxTcpConnections: 256,
+  maxInflightPerConnection: 32,
+};
+
+export interface ServerStats {
+  udpReceived: number;
+  udpSent: number;
+  tcpConnections: number;
+  tcpOpen: number;
+  tcpRejected: number;
+  tcpReceived: number;
+  tcpSent: number;
+  tcpIdleClosed: number;
+  sendErrors: number;
+}
+
+export interface Listening {
+  /** The addresses actually bound (port 0 resolved). */
+  addresses: Endpoint[];
+  stats(): ServerStats;
+  close(): Promise<void>;
+}
+
+export async function listen(opts: ListenOptions, handler: QueryHandler): Promise<Listening> {
+  const log = opts.log ?? silentLogger;
+  const stats: ServerStats = {
+    udpReceived: 0, udpSent: 0, tcpConnections: 0, tcpOpen: 0, tcpRejected: 0, tcpReceived: 0, tcpSent: 0,
+    tcpIdleClosed: 0, sendErrors: 0,
+  };
+  const udps: UdpSocket[] = [];
+  const tcps: TcpServer[] = [];
+  const conns = new Set<Socket>();
+  const addresses: Endpoint[] = [];
+  let closing = false;
+
+  const closeAll = async (): Promise<void> => {
+    closing = true;
+    for (const c of conns) c.destroy();
+    await Promise.all([
+      ...udps.map((u) => new Promise<void>((r) => { try { u.close(() => r()); } catch { r(); } })),
+      ...tcps.map((t) => new Promise<void>((r) => t.close(() => r()))),
+    ]);
+  };
+
+  try {
+    for (const ep of opts.listen) {
+      // UDP first: with port 0 the kernel picks a port, and TCP then binds the same number.
+      const udp = await bindUdp(ep);
+      udps.push(udp);
+      const port = udp.address().port;
+      const tcp = await bindTcp({ ...ep, port });
+      tcps.push(tcp);
+      addresses.push({ ...ep, port });
+      udp.on('message', (msg, rinfo) => {
+        stats.udpReceived++;
+        const client: ClientInfo = { address: rinfo.address, port: rinfo.port, transport: 'udp' };
+        handler(msg, client).then(
+          (reply) => {
+            if (!reply || closing) return;
+            udp.send(reply, rinfo.port, rinfo.address, (err) => {
+              if (err) {
+                stats.sendErrors++;
+                log.warn({ client: rinfo.address, err: err.message }, 'UDP send failed');
+              } else stats.udpSent++;
+            });
+          },
+          (err: unknown) => log.error({ err: String(err) }, 'UDP handler failed'),
+        );
+      });
+      udp.on('error', (err) => log.error({ listen: formatEndpoint(ep), err: err.message }, 'UDP socket error'));
+      tcp.on('connection', (sock) => onConnection(sock));
+      tcp.on('error', (err) => log.error({ listen: formatEndpoint(ep), err: err.message }, 'TCP listener error'));
+    }
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+
+  function onConnection(sock: Socket): void {
+    const address = sock.remoteAddress ?? '';
+    if (closing || !opts.allow(address) || conns.size >= opts.maxTcpConnections) {
+      stats.tcpRejected++;
+      sock.destroy();
+      return;
+    }
+    stats.tcpConnections++;
+    conns.add(sock);
+    stats.tcpOpen = conns.size;
+    const client: ClientInfo = { address, port: sock.remotePort ?? 0, transport: 'tcp' };
+    const reader = new FrameReader();
+    let inflight = 0;
+    let ended = false;
+    sock.setNoDelay(true);
+    sock.setTimeout(opts.tcpIdleMs, () => {
+      // Idle means nothing in flight either (RFC 7766 §6.2.3): a slow upstream must not cut the client off.
+      if (inflight > 0) return;
+      stats.tcpIdleClosed++;
+      sock.destroy();
+    });
+    const maybeFinish = (): void => {
+      // The client half-closed: answer what is pending, then close our side.
+      if (ended && inflight === 0 && !sock.destroyed) sock.end();
+    };
+    sock.on('data', (chunk: Buffer) => {
+      let frames: Buffer[];
+      frames = reader.push(chunk);
+      for (const f of frames) {
+        stats.tcpReceived++;
+        inflight++;
+        if (inflight >= opts.maxInflightPerConnection) sock.pause();
+        handler(f, client)
+          .then(
+            (reply) => {
+              if (reply && !sock.destroyed && !closing) {
+                sock.write(frame(reply));
+                stats.tcpSent++;
+              }
+            },
+            (err: unknown) => log.error({ err: String(err) }, 'TCP handler failed'),
+          )
+          .finally(() => {
+            inflight--;
+            if (sock.isPaused() && inflight < opts.maxInflightPerConnection) sock.resume();
+            maybeFinish();
+          });
+      }
+    });
+    sock.on('end', () => {
+      ended = true;
+      maybeFinish();
+    });
+    sock.on('error', (err) => log.debug({ client: address, err: err.message }, 'TCP connection error'));
+    sock.on('close', () => {
+      conns.delete(sock);
+      stats.tcpOpen = conns.size;
+    });
+  }
+
+  return { addresses, stats: () => ({ ...stats, tcpOpen: conns.size }), close: closeAll };
+}
+
+function bindUdp(ep: Endpoint): Promise<UdpSocket> {
+  return new Promise((resolve, reject) => {
+    const sock = createSocket({ type: ep.family === 6 ? 'udp6' : 'udp4', ipv6Only: ep.family === 6 });
+    sock.once('error', reject);
+    sock.bind(ep.port, ep.host, () => {
+      sock.removeListener('error', reject);
+      resolve(sock);
+    });
+  });
+}
+
+function bindTcp(ep: Endpoint): Promise<TcpServer> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer({ allowHalfOpen: true, pauseOnConnect: false });
+    srv.once('error', reject);
+    srv.listen({ host: ep.host, port: ep.port, ipv6Only: ep.family === 6, backlog: 128 }, () => {
+      srv.removeListener('error', reject);
+      resolve(srv);
+    });
+  });
+}

@@ -1,0 +1,283 @@
+// Forwards one question to the configured upstream servers. Each attempt uses a fresh UDP socket on a
+// random port and a random id; an answer is accepted only if it comes from the address and port we sent
+// to and repeats our id and question (RFC 5452 §9.1). Anything else is counted and ignored, so a spoofer
+// cannot end the wait early. TC=1 repeats the exchange over TCP. Timeouts and server failures move on to
+// the next upstream; when every attempt failed the caller gets a TransportError (→ SERVFAIL).
+import { createSocket, Socket } from 'node:dgram';
+import { connect } from 'node:net';
+import { Message, Question, Rcode } from '../wire/types';
+import { decodeMessage, encodeMessage, makeQuery } from '../wire/message';
+import { nameEquals } from '../wire/name';
+import { TransportError, WireError } from '../util/errors';
+import { Logger, silentLogger } from '../util/log';
+import { Endpoint, formatEndpoint } from './endpoint';
+import { FrameReader, frame } from './framing';
+import { random16, randomPort } from './random';
+
+export interface UpstreamOptions {
+  servers: Endpoint[];
+  /** Per attempt, milliseconds. */
+  timeoutMs: number;
+  /** Passes over the server list before giving up. */
+  rounds: number;
+  /** Upstream queries in flight at once; beyond it new questions fail fast (SERVFAIL). */
+  maxOutstanding: number;
+  /** EDNS0 payload size we advertise (RFC 9715 / DNS flag day 2020: 1232). */
+  udpSize: number;
+  log?: Logger;
+}
+
+export const DEFAULT_UPSTREAM: Omit<UpstreamOptions, 'servers'> = {
+  timeoutMs: 1000,
+  rounds: 2,
+  maxOutstanding: 1000,
+  udpSize: 1232,
+};
+
+export interface UpstreamStats {
+  queries: number;
+  udpAttempts: number;
+  tcpAttempts: number;
+  timeouts: number;
+  /** Answers dropped because source, id or question did not match (RFC 5452). */
+  mismatches: number;
+  /** Datagrams from the right source that did not decode. */
+  malformed: number;
+  truncatedRetries: number;
+  serverFailures: number;
+  failed: number;
+  busy: number;
+  outstanding: number;
+}
+
+interface Health {
+  fails: number;
+  lastFail: number;
+}
+
+/** A failed server is tried last for this long, unless all of them failed. */
+const PENALTY_MS = 30_000;
+
+export class UpstreamPool {
+  readonly opts: UpstreamOptions;
+  private readonly health: Health[];
+  private readonly log: Logger;
+  private outstanding = 0;
+  private closed = false;
+  private readonly sockets = new Set<{ close(): void }>();
+  private readonly counters = {
+    queries: 0, udpAttempts: 0, tcpAttempts: 0, timeouts: 0, mismatches: 0, malformed: 0,
+    truncatedRetries: 0, serverFailures: 0, failed: 0, busy: 0,
+  };
+
+  constructor(opts: UpstreamOptions) {
+    if (opts.servers.length === 0) throw new TransportError('no-upstream', 'no upstream servers configured');
+    this.opts = opts;
+    this.health = opts.servers.map(() => ({ fails: 0, lastFail: 0 }));
+    this.log = opts.log ?? silentLogger;
+  }
+
+  /** Resolves with the first acceptable answer; throws TransportError when every attempt failed. */
+  async query(q: Question, flags: { cd?: boolean } = {}): Promise<Message> {
+    if (this.closed) throw new TransportError('closed', 'upstream pool is closed');
+    if (this.outstanding >= this.opts.maxOutstanding) {
+      this.counters.busy++;
+      throw new TransportError('busy', `more than ${this.opts.maxOutstanding} upstream queries outstanding`);
+    }
+    this.outstanding++;
+    this.counters.queries++;
+    try {
+      return await this.tryAll(q, flags.cd ?? false);
+    } finally {
+      this.outstanding--;
+    }
+  }
+
+  stats(): UpstreamStats {
+    return { ...this.counters, outstanding: this.outstanding };
+  }
+
+  /** Aborts everything in flight (their queries fail) and refuses new ones. */
+  close(): void {
+    this.closed = true;
+    for (const s of [...this.sockets]) s.close();
+  }
+
+  private order(): number[] {
+    const now = Date.now();
+    const idx = this.opts.servers.map((_, i) => i);
+    const penalised = (i: number): number => (this.health[i]!.fails > 0 && now - this.health[i]!.lastFail < PENALTY_MS ? 1 : 0);
+    return idx.sort((a, b) => penalised(a) - penalised(b) || a - b);
+  }
+
+  private async tryAll(q: Question, cd: boolean): Promise<Message> {
+    let last: unknown;
+    for (let round = 0; round < this.opts.rounds; round++) {
+      for (const i of this.order()) {
+        if (this.closed) throw new TransportError('closed', 'upstream pool is closed');
+        const server = this.opts.servers[i]!;
+        try {
+          let answer = await this.exchange(server, q, cd, 'udp');
+          if (answer.tc) {
+            this.counters.truncatedRetries++;
+            answer = await this.exchange(server, q, cd, 'tcp');
+          }
+          if (answer.rcode === Rcode.SERVFAIL || answer.rcode === Rcode.REFUSED || answer.rcode === Rcode.NOTIMP || answer.rcode === Rcode.FORMERR) {
+            this.counters.serverFailures++;
+            throw new TransportError('server-failure', `${formatEndpoint(server)} answered rcode ${answer.rcode}`);
+          }
+          this.health[i]!.fails = 0;
+          return answer;
+        } catch (err) {
+          last = err;
+          this.health[i]!.fails++;
+          this.health[i]!.lastFail = Date.now();
+          this.log.debug({ upstream: formatEndpoint(server), qname: q.name, err: (err as Error).message }, 'upstream attempt failed');
+        }
+      }
+    }
+    this.counters.failed++;
+    const why = last instanceof Error ? last.message : String(last);
+    throw new TransportError('all-upstreams-failed', `no upstream answered ${q.name}/${q.type}: ${why}`);
+  }
+
+  private encodeQuery(q: Question, cd: boolean): { id: number; bytes: Uint8Array } {
+    const id = random16();
+    const msg = makeQuery(q.name, q.type, { id, rd: true, do: true, cd, udpSize: this.opts.udpSize });
+    msg.questions[0]!.class = q.class;
+    return { id, bytes: encodeMessage(msg) };
+  }
+
+  /** Decodes and checks a candidate answer; returns undefined (and counts why) when it is not ours. */
+  private accept(buf: Uint8Array, id: number, q: Question): Message | undefined {
+    if (buf.length < 12 || ((buf[0]! << 8) | buf[1]!) !== id || (buf[2]! & 0x80) === 0) {
+      this.counters.mismatches++;
+      return undefined;
+    }
+    let msg: Message;
+    try {
+      msg = decodeMessage(buf);
+    } catch (err) {
+      if (!(err instanceof WireError)) throw err;
+      this.counters.malformed++;
+      return undefined;
+    }
+    const aq = msg.questions[0];
+    if (msg.questions.length !== 1 || !aq || aq.type !== q.type || aq.class !== q.class || !nameEquals(aq.name, q.name)) {
+      this.counters.mismatches++;
+      return undefined;
+    }
+    return msg;
+  }
+
+  private exchange(server: Endpoint, q: Question, cd: boolean, transport: 'udp' | 'tcp'): Promise<Message> {
+    return transport === 'udp' ? this.exchangeUdp(server, q, cd) : this.exchangeTcp(server, q, cd);
+  }
+
+  private async exchangeUdp(server: Endpoint, q: Question, cd: boolean): Promise<Message> {
+    this.counters.udpAttempts++;
+    const { id, bytes } = this.encodeQuery(q, cd);
+    const sock = await bindRandom(server.family);
+    return new Promise<Message>((resolve, reject) => {
+      let done = false;
+      const handle = { close: () => finish(new TransportError('closed', 'upstream pool closed')) };
+      const finish = (err: Error | null, msg?: Message): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        this.sockets.delete(handle);
+        sock.removeAllListeners('message');
+        sock.on('error', () => undefined);
+        try {
+          sock.close();
+        } catch {
+          /* already closed */
+        }
+        if (err) reject(err);
+        else resolve(msg!);
+      };
+      this.sockets.add(handle);
+      const timer = setTimeout(() => {
+        this.counters.timeouts++;
+        finish(new TransportError('timeout', `${formatEndpoint(server)} did not answer within ${this.opts.timeoutMs} ms`));
+      }, this.opts.timeoutMs);
+      sock.on('error', (err: NodeJS.ErrnoException) => {
+        finish(new TransportError(err.code === 'ECONNREFUSED' ? 'refused' : 'socket', `${formatEndpoint(server)}: ${err.message}`));
+      });
+      sock.on('message', (buf, rinfo) => {
+        if (rinfo.address !== server.host || rinfo.port !== server.port) {
+          this.counters.mismatches++;
+          return;
+        }
+        const msg = this.accept(buf, id, q);
+        if (msg) finish(null, msg);
+      });
+      // A connected socket also makes the kernel report ICMP port-unreachable (ECONNREFUSED),
+      // so a dead upstream fails fast instead of waiting for the timeout.
+      sock.connect(server.port, server.host, (err?: Error) => {
+        if (err) return finish(new TransportError('socket', `${formatEndpoint(server)}: ${err.message}`));
+        sock.send(bytes, (e) => {
+          if (e) finish(new TransportError('socket', `${formatEndpoint(server)}: ${e.message}`));
+        });
+      });
+    });
+  }
+
+  private exchangeTcp(server: Endpoint, q: Question, cd: boolean): Promise<Message> {
+    this.counters.tcpAttempts++;
+    const { id, bytes } = this.encodeQuery(q, cd);
+    return new Promise<Message>((resolve, reject) => {
+      let done = false;
+      const sock = connect({ host: server.host, port: server.port });
+      const handle = { close: () => finish(new TransportError('closed', 'upstream pool closed')) };
+      const finish = (err: Error | null, msg?: Message): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        this.sockets.delete(handle);
+        sock.destroy();
+        if (err) reject(err);
+        else resolve(msg!);
+      };
+      this.sockets.add(handle);
+      const timer = setTimeout(() => {
+        this.counters.timeouts++;
+        finish(new TransportError('timeout', `${formatEndpoint(server)} (TCP) did not answer within ${this.opts.timeoutMs * 2} ms`));
+      }, this.opts.timeoutMs * 2);
+      const reader = new FrameReader();
+      sock.on('connect', () => sock.write(frame(bytes)));
+      sock.on('data', (chunk: Buffer) => {
+        if (reader.pending + chunk.length > 70_000) return finish(new TransportError('tcp-overflow', `${formatEndpoint(server)} sent more than one message`));
+        for (const m of reader.push(chunk)) {
+          const msg = this.accept(m, id, q);
+          if (msg) return finish(null, msg);
+        }
+      });
+      sock.on('error', (err) => finish(new TransportError('tcp', `${formatEndpoint(server)} (TCP): ${err.message}`)));
+      sock.on('close', () => finish(new TransportError('tcp', `${formatEndpoint(server)} (TCP) closed before answering`)));
+    });
+  }
+}
+
+/** A UDP socket bound to a random port (retrying on collisions, then letting the kernel choose). */
+function bindRandom(family: 4 | 6): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    let tries = 0;
+    const attempt = (): void => {
+      const sock = createSocket(family === 6 ? 'udp6' : 'udp4');
+      const port = tries < 8 ? randomPort() : 0;
+      tries++;
+      const onError = (err: NodeJS.ErrnoException): void => {
+        sock.close();
+        if (err.code === 'EADDRINUSE' && tries <= 8) attempt();
+        else reject(new TransportError('socket', `cannot bind an upstream socket: ${err.message}`));
+      };
+      sock.once('error', onError);
+      sock.bind(port, () => {
+        sock.removeListener('error', onError);
+        resolve(sock);
+      });
+    };
+    attempt();
+  });
+}
