@@ -61,15 +61,17 @@ export function parsePolicy(text: string, format?: PolicyFormat): Policy {
       JSON.parse(text);
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
+      // Node 20 does not always give a position; YAML's parser usually finds the same fault with one.
       const pos = /position (\d+)/.exec(msg);
-      const line = pos ? lineAt(text, Number(pos[1])) : undefined;
+      const y = parseDocument(text, { lineCounter: lc, prettyErrors: false }).errors[0];
+      const line = pos ? lineAt(text, Number(pos[1])) : y ? lc.linePos(y.pos[0]).line : undefined;
       throw new PolicyError(PolicyErrorCode.SYNTAX, '', line, `not valid JSON: ${msg}`);
     }
   }
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   const first = doc.errors[0];
   if (first) {
-    const line = first.linePos?.[0]?.line;
+    const line = lc.linePos(first.pos[0]).line;
     throw new PolicyError(PolicyErrorCode.SYNTAX, '', line, `not valid ${fmt.toUpperCase()}: ${first.message.split('\n')[0]}`);
   }
   const p = new Parser(lc);
