@@ -1,0 +1,339 @@
+import assert from 'node:assert/strict';
+import type { PolicyLevel } from '../../src/ike-bridge/engine';
+import { RRType } from '../../src/wire/types';
+import {
+  completeGateway, decide, DecideInput, Decision, Ede, IpseckeyLike, keyProblem, lifetime, parsePolicy, Policy,
+  selectKeys, VerdictLike,
+} from '../../src/policy';
+
+const NOW = 1_700_000_000;
+
+// Key shapes as published in IPSECKEY (RFC 3110 / 6605 / 8080); only lengths and layout matter here.
+const rsaKey = (fill = 0xc5) => Uint8Array.from([3, 1, 0, 1, ...new Array(256).fill(fill)]); // e=65537, 2048-bit n
+const ecdsaKey = (fill = 7) => new Uint8Array(64).fill(fill);
+const ed25519Key = (fill = 9) => new Uint8Array(32).fill(fill);
+
+const rec = (over: Partial<IpseckeyLike> = {}): IpseckeyLike => ({
+  precedence: 10, gatewayType: 0, algorithm: 2, gateway: null, publicKey: rsaKey(), ...over,
+});
+
+const SECURE: VerdictLike = { kind: 'secure' };
+const INSECURE: VerdictLike = { kind: 'insecure', reason: 'unsigned-delegation' };
+const BOGUS: VerdictLike = { kind: 'bogus', reason: 'sig-expired', ede: 7 };
+const INDET: VerdictLike = { kind: 'indeterminate', reason: 'fetch-failed' };
+
+function pol(level: PolicyLevel, extra = ''): Policy {
+  return parsePolicy(`default: ${level}\n${extra}`);
+}
+
+function input(over: Partial<DecideInput> = {}): DecideInput {
+  return {
+    name: 'peer.example', qtype: RRType.A, addresses: ['192.0.2.10'], addressVerdict: SECURE, addressTtl: 300,
+    keys: [rec()], keyVerdict: SECURE, keyTtl: 600, ...over,
+  };
+}
+
+const FALLBACK_ON = 'fallback: { any-key: true }\n';
+
+describe('policy/decide', () => {
+  describe('level × key verdict (address secure)', () => {
+    type Row = [PolicyLevel, string, VerdictLike | null, string, string?];
+    // [level, policy extra, key verdict (null = no IPSECKEY), expected action, rcode]
+    const rows: Row[] = [
+      ['private', '', SECURE, 'install'],
+      ['private', '', INSECURE, 'refuse', 'SERVFAIL'],
+      ['private', 'trust-insecure: true\n', INSECURE, 'install'],
+      ['private', '', BOGUS, 'refuse', 'SERVFAIL'],
+      ['private', '', INDET, 'refuse', 'SERVFAIL'],
+      ['private', '', null, 'refuse', 'SERVFAIL'],
+      ['private-or-clear', '', SECURE, 'install'],
+      ['private-or-clear', '', INSECURE, 'answer'],
+      ['private-or-clear', 'trust-insecure: true\n', INSECURE, 'install'],
+      ['private-or-clear', '', BOGUS, 'refuse', 'SERVFAIL'],
+      ['private-or-clear', '', INDET, 'answer'],
+      ['private-or-clear', '', null, 'answer'],
+      ['opportunistic', '', SECURE, 'install'],
+      ['opportunistic', '', INSECURE, 'answer'],
+      ['opportunistic', FALLBACK_ON, INSECURE, 'install-unauthenticated'],
+      ['opportunistic', FALLBACK_ON, BOGUS, 'refuse', 'SERVFAIL'],
+      ['opportunistic', FALLBACK_ON, INDET, 'install-unauthenticated'],
+      ['opportunistic', FALLBACK_ON, null, 'install-unauthenticated'],
+      ['opportunistic', `fallback: { trusted-fingerprints: ["${'ab'.repeat(32)}"] }\n`, null, 'install-unauthenticated'],
+      ['opportunistic', '', null, 'answer'],
+      ['clear', '', SECURE, 'answer'],
+      ['clear', '', BOGUS, 'answer'],
+      ['clear', '', null, 'answer'],
+      ['block', '', SECURE, 'refuse', 'REFUSED'],
+      ['block', '', null, 'refuse', 'REFUSED'],
+    ];
+    for (const [level, extra, kv, action, rcode] of rows) {
+      const label = `${level}${extra ? ` (${extra.trim()})` : ''}, key ${kv?.kind ?? 'absent'} → ${action}${rcode ? ` ${rcode}` : ''}`;
+      it(label, () => {
+        const d = decide(input({ keyVerdict: kv, keys: kv ? [rec()] : [] }), pol(level, extra), NOW);
+        assert.equal(d.action, action, d.reason);
+        assert.equal(d.level, level);
+        if (rcode) assert.equal(d.action === 'refuse' && d.rcode, rcode);
+        assert.ok(d.reason.length > 10, 'always a human reason');
+        if (d.action === 'install') {
+          assert.equal(d.peer.auth.kind, 'pubkey');
+          assert.equal(d.peer.owner, 'serve');
+        }
+        if (d.action === 'install-unauthenticated') assert.equal(d.peer.auth.kind, 'unauthenticated');
+      });
+    }
+  });
+
+  describe('address verdicts', () => {
+    const levels: PolicyLevel[] = ['private', 'private-or-clear', 'opportunistic', 'clear'];
+    for (const level of levels) {
+      it(`${level}: a bogus address is SERVFAIL with its EDE, never installed`, () => {
+        const d = decide(input({ addressVerdict: BOGUS }), pol(level, FALLBACK_ON), NOW);
+        assert.equal(d.action, 'refuse');
+        assert.equal(d.action === 'refuse' && d.rcode, 'SERVFAIL');
+        assert.equal(d.action === 'refuse' && d.ede, 7);
+        assert.match(d.reason, /bogus/);
+      });
+      it(`${level}: an address that could not be validated is SERVFAIL (EDE 5)`, () => {
+        const d = decide(input({ addressVerdict: INDET }), pol(level), NOW);
+        assert.equal(d.action === 'refuse' && d.ede, Ede.DNSSEC_INDETERMINATE);
+      });
+    }
+    it('a secure key still installs for an unsigned address, and says so', () => {
+      const d = decide(input({ addressVerdict: INSECURE }), pol('private'), NOW);
+      assert.equal(d.action, 'install');
+      assert.match(d.reason, /address is unsigned/);
+    });
+    it('block wins over a bogus address (REFUSED, EDE 15)', () => {
+      const d = decide(input({ addressVerdict: BOGUS }), pol('block'), NOW);
+      assert.equal(d.action === 'refuse' && d.rcode, 'REFUSED');
+      assert.equal(d.action === 'refuse' && d.ede, Ede.BLOCKED);
+    });
+  });
+
+  describe('bogus never installs', () => {
+    const combos: Array<[VerdictLike, VerdictLike | null]> = [
+      [BOGUS, SECURE], [SECURE, BOGUS], [BOGUS, BOGUS], [BOGUS, null], [INSECURE, BOGUS],
+    ];
+    const levels: PolicyLevel[] = ['private', 'private-or-clear', 'opportunistic', 'clear', 'block'];
+    for (const level of levels) {
+      for (const [av, kv] of combos) {
+        it(`${level}: address ${av.kind}, key ${kv?.kind ?? 'absent'}`, () => {
+          const d = decide(input({ addressVerdict: av, keyVerdict: kv }), pol(level, `trust-insecure: true\n${FALLBACK_ON}`), NOW);
+          assert.ok(d.action === 'refuse' || d.action === 'answer', `${d.action}: ${d.reason}`);
+        });
+      }
+    }
+    it('a bogus key under private carries the validator EDE and says why', () => {
+      const d = decide(input({ keyVerdict: { kind: 'bogus', reason: 'sig-expired', ede: 7 } }), pol('private'), NOW);
+      assert.equal(d.action === 'refuse' && d.ede, 7);
+      assert.match(d.reason, /IPSECKEY.*bogus.*sig-expired/);
+    });
+    it('a bogus key without an EDE gets 6 (DNSSEC Bogus)', () => {
+      const d = decide(input({ keyVerdict: { kind: 'bogus' } }), pol('private-or-clear'), NOW);
+      assert.equal(d.action === 'refuse' && d.ede, Ede.DNSSEC_BOGUS);
+    });
+  });
+
+  describe('what is not an install', () => {
+    it('answers other query types without installing', () => {
+      const d = decide(input({ qtype: RRType.MX }), pol('private'), NOW);
+      assert.equal(d.action, 'answer');
+      assert.match(d.reason, /A and AAAA/);
+    });
+    it('blocks every query type', () => {
+      assert.equal(decide(input({ qtype: RRType.TXT }), pol('block'), NOW).action, 'refuse');
+    });
+    it('answers an empty address set: nothing to protect', () => {
+      assert.equal(decide(input({ addresses: [] }), pol('private'), NOW).action, 'answer');
+    });
+    it('under private explains a missing key in the EDE text', () => {
+      const d = decide(input({ keyVerdict: null, keys: [] }), pol('private'), NOW);
+      assert.equal(d.action === 'refuse' && d.ede, Ede.OTHER);
+      assert.match(d.reason, /level private requires a DNSSEC-validated key: peer\.example publishes no IPSECKEY/);
+    });
+    it('under private an unsigned key is refused and the reason names trust-insecure', () => {
+      const d = decide(input({ keyVerdict: INSECURE }), pol('private'), NOW);
+      assert.match(d.reason, /unsigned.*trust-insecure is off/);
+    });
+    it('a secure but empty key set counts as no key', () => {
+      assert.equal(decide(input({ keys: [] }), pol('private'), NOW).action, 'refuse');
+    });
+  });
+
+  describe('key selection', () => {
+    it('orders usable keys by precedence, lowest first', () => {
+      const d = decide(input({
+        keys: [rec({ precedence: 20, algorithm: 4, publicKey: ed25519Key() }), rec({ precedence: 5 }),
+          rec({ precedence: 10, algorithm: 3, publicKey: ecdsaKey() })],
+      }), pol('private'), NOW);
+      assert.equal(d.action, 'install');
+      if (d.action !== 'install' || d.peer.auth.kind !== 'pubkey') return;
+      assert.deepEqual(d.peer.auth.keys.map((k) => [k.precedence, k.algorithm]), [[5, 2], [10, 3], [20, 4]]);
+    });
+    it('keeps record order among equal precedences', () => {
+      const s = selectKeys([rec({ publicKey: rsaKey(0xc1) }), rec({ publicKey: rsaKey(0xc2) })]);
+      assert.deepEqual(s.keys.map((k) => k.publicKey[4]), [0xc1, 0xc2]);
+    });
+    it('ignores DSA and unknown algorithms with a reason, and uses the rest', () => {
+      const d = decide(input({ keys: [rec({ precedence: 1, algorithm: 1 }), rec({ precedence: 2, algorithm: 99 }), rec({ precedence: 3 })] }), pol('private'), NOW);
+      assert.equal(d.action, 'install');
+      assert.deepEqual(d.ignoredKeys.map((k) => [k.index, k.algorithm]), [[0, 1], [1, 99]]);
+      assert.match(d.ignoredKeys[0].reason, /DSA/);
+      assert.match(d.ignoredKeys[1].reason, /unknown key algorithm 99/);
+      assert.match(d.reason, /2 key\(s\) ignored/);
+    });
+    it('refuses under private when only DSA keys exist, listing why', () => {
+      const d = decide(input({ keys: [rec({ algorithm: 1 })] }), pol('private'), NOW);
+      assert.equal(d.action, 'refuse');
+      assert.match(d.reason, /none of the 1 IPSECKEY record\(s\).*usable/);
+      assert.equal(d.ignoredKeys.length, 1);
+    });
+    const shapes: Array<[string, IpseckeyLike, RegExp | null]> = [
+      ['RSA 2048', rec(), null],
+      ['RSA with a 3-byte exponent length', rec({ publicKey: Uint8Array.from([0, 0, 3, 1, 0, 1, ...new Array(128).fill(0xff)]) }), null],
+      ['RSA 512', rec({ publicKey: Uint8Array.from([3, 1, 0, 1, ...new Array(64).fill(0xff)]) }), /too weak/],
+      ['RSA with exponent overrun', rec({ publicKey: Uint8Array.from([9, 1, 0]) }), /malformed/],
+      ['ECDSA P-256', rec({ algorithm: 3, publicKey: ecdsaKey() }), null],
+      ['ECDSA P-384', rec({ algorithm: 3, publicKey: new Uint8Array(96) }), null],
+      ['ECDSA of 33 bytes', rec({ algorithm: 3, publicKey: new Uint8Array(33) }), /neither P-256/],
+      ['Ed25519', rec({ algorithm: 4, publicKey: ed25519Key() }), null],
+      ['EdDSA of 31 bytes', rec({ algorithm: 4, publicKey: new Uint8Array(31) }), /neither Ed25519/],
+      ['algorithm 0 (no key)', rec({ algorithm: 0, publicKey: new Uint8Array(0) }), /no public key/],
+    ];
+    for (const [title, r, problem] of shapes) {
+      it(`${problem ? 'refuses' : 'accepts'} ${title}`, () => {
+        const p = keyProblem(r);
+        if (problem) assert.match(p ?? '', problem);
+        else assert.equal(p, null);
+      });
+    }
+  });
+
+  describe('gateways', () => {
+    it('type 0: the host itself', () => {
+      const d = decide(input(), pol('private'), NOW);
+      assert.deepEqual(d.action === 'install' && d.peer.gateway, { kind: 'none' });
+    });
+    it('type 1: an IPv4 gateway', () => {
+      const d = decide(input({ keys: [rec({ gatewayType: 1, gateway: '198.51.100.1' })] }), pol('private'), NOW);
+      assert.deepEqual(d.action === 'install' && d.peer.gateway, { kind: 'address', address: '198.51.100.1' });
+      assert.match(d.reason, /via gateway 198\.51\.100\.1/);
+    });
+    it('type 2: an IPv6 gateway, canonical text', () => {
+      const d = decide(input({ keys: [rec({ gatewayType: 2, gateway: '2001:DB8:0:0::1' })] }), pol('private'), NOW);
+      assert.deepEqual(d.action === 'install' && d.peer.gateway, { kind: 'address', address: '2001:db8::1' });
+    });
+    it('type 1 with an IPv6 literal is ignored', () => {
+      const d = decide(input({ keys: [rec({ gatewayType: 1, gateway: '2001:db8::1' })] }), pol('private'), NOW);
+      assert.equal(d.action, 'refuse');
+      assert.match(d.ignoredKeys[0].reason, /type 1 needs an IPv4/);
+    });
+    it('type 3: asks the caller to resolve the gateway name', () => {
+      const d = decide(input({ keys: [rec({ gatewayType: 3, gateway: 'GW.Example.' })] }), pol('private'), NOW);
+      assert.equal(d.action, 'install');
+      assert.equal(d.action === 'install' && d.needsGateway, 'gw.example');
+    });
+    it('type 3 with an unsafe name is ignored before it reaches anything', () => {
+      const d = decide(input({ keys: [rec({ gatewayType: 3, gateway: 'gw.example;rm -rf' })] }), pol('private'), NOW);
+      assert.equal(d.action, 'refuse');
+      assert.match(d.ignoredKeys[0].reason, /gateway name/);
+    });
+    it('keys behind other gateways become alternatives, grouped and ordered', () => {
+      const d = decide(input({
+        keys: [
+          rec({ precedence: 30, gatewayType: 1, gateway: '203.0.113.2' }),
+          rec({ precedence: 10, gatewayType: 1, gateway: '203.0.113.1' }),
+          rec({ precedence: 20, gatewayType: 1, gateway: '203.0.113.1', algorithm: 4, publicKey: ed25519Key() }),
+          rec({ precedence: 15, gatewayType: 3, gateway: 'gw.example' }),
+        ],
+      }), pol('private'), NOW);
+      assert.equal(d.action, 'install');
+      if (d.action !== 'install' || d.peer.auth.kind !== 'pubkey') return;
+      assert.deepEqual(d.peer.gateway, { kind: 'address', address: '203.0.113.1' });
+      assert.deepEqual(d.peer.auth.keys.map((k) => k.precedence), [10, 20]);
+      assert.deepEqual(d.alternatives.map((a) => [a.gateway, a.keys.map((k) => k.precedence)]), [
+        [{ kind: 'name', name: 'gw.example' }, [15]],
+        [{ kind: 'address', address: '203.0.113.2' }, [30]],
+      ]);
+    });
+
+    describe('completeGateway', () => {
+      const inp = input({ keys: [rec({ gatewayType: 3, gateway: 'gw.example' })] });
+      const first = (level: PolicyLevel = 'private'): Decision => decide(inp, pol(level), NOW);
+      it('a secure gateway address completes the install, with the shorter lifetime', () => {
+        const d = completeGateway(first(), { addresses: ['198.51.100.9'], verdict: SECURE, ttl: 60 }, inp, pol('private'), NOW);
+        assert.equal(d.action, 'install');
+        if (d.action !== 'install') return;
+        assert.deepEqual(d.peer.gateway, { kind: 'address', address: '198.51.100.9' });
+        assert.equal(d.needsGateway, undefined);
+        assert.equal(d.ttl, 60);
+        assert.equal(d.peer.expiresAt, NOW + 60);
+      });
+      it('a bogus gateway address never installs', () => {
+        const d = completeGateway(first('private-or-clear'), { addresses: ['198.51.100.9'], verdict: BOGUS, ttl: 60 }, inp, pol('private-or-clear'), NOW);
+        assert.equal(d.action, 'refuse');
+      });
+      it('an unresolvable gateway fails closed under private, clear under private-or-clear', () => {
+        const gw = { addresses: [], verdict: INDET, ttl: 60 };
+        assert.equal(completeGateway(first(), gw, inp, pol('private'), NOW).action, 'refuse');
+        assert.equal(completeGateway(first('private-or-clear'), gw, inp, pol('private-or-clear'), NOW).action, 'answer');
+      });
+      it('leaves a decision without a gateway name alone', () => {
+        const d = decide(input(), pol('private'), NOW);
+        assert.equal(completeGateway(d, { addresses: ['198.51.100.9'], verdict: SECURE, ttl: 5 }, input(), pol('private'), NOW), d);
+      });
+    });
+  });
+
+  describe('lifetime', () => {
+    const rows: Array<[string, Partial<DecideInput>, string, number]> = [
+      ['address TTL', { addressTtl: 100, keyTtl: 600 }, '', 100],
+      ['key TTL', { addressTtl: 900, keyTtl: 200 }, '', 200],
+      ['RRSIG expiry', { addressTtl: 900, keyTtl: 900, sigExpiry: NOW + 50 }, '', 50],
+      ['max-ttl', { addressTtl: 90000, keyTtl: 90000 }, 'max-ttl: 120\n', 120],
+      ['at least one second', { addressTtl: 0, keyTtl: 600 }, '', 1],
+      ['at least one second after an expiry in the past', { sigExpiry: NOW - 10 }, '', 1],
+    ];
+    for (const [what, over, extra, ttl] of rows) {
+      it(`is bounded by ${what}`, () => {
+        const d = decide(input(over), pol('private', extra), NOW);
+        assert.equal(d.action === 'install' && d.ttl, ttl);
+        assert.equal(d.action === 'install' && d.peer.expiresAt, NOW + ttl);
+      });
+    }
+    it('of an unauthenticated peer ignores the TTL of a key set that does not exist', () => {
+      const d = decide(input({ keyVerdict: null, keys: [], keyTtl: 0, addressTtl: 300 }), pol('opportunistic', FALLBACK_ON), NOW);
+      assert.equal(d.action === 'install-unauthenticated' && d.ttl, 300);
+    });
+    it('lifetime() floors fractions', () => assert.equal(lifetime([10.7], undefined, 3600, NOW), 10));
+  });
+
+  describe('the peer', () => {
+    it('is named in lowercase without the trailing dot, with unique canonical addresses', () => {
+      const d = decide(input({ name: 'Peer.Example.', addresses: ['2001:DB8::1', '2001:db8:0::1', '192.0.2.10'], owner: 'autosp' }), pol('private'), NOW);
+      assert.equal(d.action, 'install');
+      if (d.action !== 'install') return;
+      assert.equal(d.peer.name, 'peer.example');
+      assert.deepEqual(d.peer.addresses, ['2001:db8::1', '192.0.2.10']);
+      assert.equal(d.peer.owner, 'autosp');
+      assert.equal(d.peer.level, 'private');
+    });
+    it('an unauthenticated peer carries the fallback knobs and says it is not authenticated', () => {
+      const fp = 'cd'.repeat(32);
+      const d = decide(input({ keyVerdict: null, keys: [] }), pol('opportunistic', `fallback: { trusted-fingerprints: ["${fp}"] }\n`), NOW);
+      assert.equal(d.action, 'install-unauthenticated');
+      if (d.action !== 'install-unauthenticated') return;
+      assert.deepEqual(d.peer.auth, { kind: 'unauthenticated', method: 'tofu-cert' });
+      assert.deepEqual(d.trustedFingerprints, [fp]);
+      assert.equal(d.anyKey, false);
+      assert.match(d.reason, /WITHOUT authentication/);
+    });
+    it('an address rule can raise a name to private', () => {
+      const p = parsePolicy('default: private-or-clear\nrules:\n  - { address: 192.0.2.0/24, level: private }\n');
+      const d = decide(input({ keyVerdict: null, keys: [] }), p, NOW);
+      assert.equal(d.action, 'refuse');
+      assert.equal(d.level, 'private');
+      assert.match(d.why, /192\.0\.2\.0\/24/);
+    });
+  });
+});
