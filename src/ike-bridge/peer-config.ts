@@ -1,0 +1,118 @@
+// Pure translation of a Peer into charon's load-conn message (swanctl.conf(5) keys), and the
+// comparisons reconcile needs. Proposal choice follows what this machine's kernel-libipsec can
+// carry: CBC + HMAC for ESP (no GCM), tunnel mode (libipsec has no transport mode).
+import type { Peer } from './engine';
+import { EngineError } from '../util/errors';
+import { ipseckeyToSpkiPem, KeyError } from './keys';
+import type { ViciInput } from './vici-codec';
+
+export const CONN_PREFIX = 'oe-';
+
+export function connName(peer: string): string {
+  return `${CONN_PREFIX}${peer}`;
+}
+export function peerOfConn(conn: string): string | undefined {
+  return conn.startsWith(CONN_PREFIX) ? conn.slice(CONN_PREFIX.length) : undefined;
+}
+
+/** What the daemon holds for a peer; expiry is the registry's business, not the daemon's. */
+export function peerFingerprint(p: Peer): string {
+  const auth =
+    p.auth.kind === 'pubkey'
+      ? { kind: 'pubkey', keys: p.auth.keys.map((k) => [k.algorithm, k.precedence, Buffer.from(k.publicKey).toString('hex')]) }
+      : p.auth;
+  return JSON.stringify([p.name, [...p.addresses].sort(), auth, p.gateway, p.level, p.initiate ?? null]);
+}
+export function peersEqual(a: Peer, b: Peer): boolean {
+  return peerFingerprint(a) === peerFingerprint(b);
+}
+/** Same keys (so charon's trust set need not be rebuilt when only addresses or level changed)? */
+export function sameKeys(a: Peer, b: Peer): boolean {
+  const k = (p: Peer): string => (p.auth.kind === 'pubkey' ? JSON.stringify(p.auth.keys.map((x) => Buffer.from(x.publicKey).toString('hex')).sort()) : p.auth.kind);
+  return k(a) === k(b);
+}
+
+export interface LocalIdentity {
+  /** Our IKE identity (FQDN). */
+  id: string;
+  /** Our public key as SPKI PEM: binds `id` to the private key loaded with load-key. */
+  publicKeyPem: string;
+}
+
+export interface ConnOptions {
+  local: LocalIdentity;
+  /** Our addresses for IKE; default any. */
+  localAddrs?: string[];
+  ikeProposals: string[];
+  espProposals: string[];
+  /** start_action for tunnel peers not initiated by us: 'trap' (kernel ESP) or 'none'. */
+  startAction: 'trap' | 'none' | 'start';
+  /** Identity under which the well-known PSK is loaded (BTNS fallback), if enabled. */
+  wellknownPskId?: string;
+}
+
+function ts(addr: string): string {
+  return addr.includes('/') ? addr : addr.includes(':') ? `${addr}/128` : `${addr}/32`;
+}
+
+/** Public keys of a peer as charon `pubkeys` PEMs, best precedence first; bad keys refused. */
+export function peerPubkeys(peer: Peer): string[] {
+  if (peer.auth.kind !== 'pubkey') return [];
+  const keys = [...peer.auth.keys].sort((a, b) => a.precedence - b.precedence);
+  const pems: string[] = [];
+  let lastErr: KeyError | undefined;
+  for (const k of keys) {
+    try {
+      pems.push(ipseckeyToSpkiPem(k.algorithm, k.publicKey));
+    } catch (e) {
+      if (!(e instanceof KeyError)) throw e;
+      lastErr = e;
+    }
+  }
+  if (pems.length === 0) {
+    throw new EngineError('engine-bad-key', `peer ${peer.name}: no usable public key${lastErr ? ` (${lastErr.message})` : ''}`, { cause: lastErr });
+  }
+  return pems;
+}
+
+/** The body of `load-conn { oe-<name> = {...} }` for one peer. */
+export function buildConn(peer: Peer, o: ConnOptions): ViciInput {
+  if (peer.addresses.length === 0) throw new EngineError('engine-bad-peer', `peer ${peer.name} has no addresses`);
+  const name = connName(peer.name);
+  const remoteAddrs = peer.gateway.kind === 'address' ? [peer.gateway.address] : peer.addresses;
+  let local: ViciInput;
+  let remote: ViciInput;
+  if (peer.auth.kind === 'pubkey') {
+    local = { auth: 'pubkey', id: o.local.id, pubkeys: [o.local.publicKeyPem] };
+    remote = { auth: 'pubkey', id: peer.name, pubkeys: peerPubkeys(peer) };
+  } else if (peer.auth.method === 'wellknown-psk' && o.wellknownPskId) {
+    // BTNS: encrypted, not authenticated (defeats only a passive eavesdropper).
+    local = { auth: 'psk', id: o.local.id };
+    remote = { auth: 'psk', id: '%any' };
+  } else {
+    throw new EngineError('engine-unsupported', `peer ${peer.name}: unauthenticated method '${peer.auth.method}' is not available on strongSwan here`);
+  }
+  let mode = 'tunnel';
+  let startAction: string = o.startAction;
+  if (peer.level === 'clear') { mode = 'pass'; startAction = 'trap'; }
+  if (peer.level === 'block') { mode = 'drop'; startAction = 'trap'; }
+  return {
+    version: 2,
+    local_addrs: o.localAddrs,
+    remote_addrs: remoteAddrs,
+    proposals: o.ikeProposals,
+    mobike: 'no',
+    keyingtries: 1,
+    local,
+    remote,
+    children: {
+      [name]: {
+        mode,
+        local_ts: ['dynamic'],
+        remote_ts: peer.addresses.map(ts),
+        esp_proposals: o.espProposals,
+        start_action: startAction,
+      },
+    },
+  };
+}

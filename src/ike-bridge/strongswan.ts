@@ -1,0 +1,418 @@
+// strongSwan engine: one VICI connection per peer named `oe-<name>`, our identity and key loaded
+// once with load-key. Pitfall this file is shaped around (../shared notes, seen on 5.9.8): the
+// `pubkeys` of a conn join charon's global trusted set bound to the remote id and stay there after
+// unload-conn. So whenever a key stops being wanted (remove, key change), we clear-creds and reload
+// our key and every remaining peer's conn. Traps start no IKE with kernel-libipsec, so the engine
+// can initiate itself (blocking `initiate`, whose control-log explains a failure).
+import { EventEmitter } from 'node:events';
+import { createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
+import type { Engine, EngineStatus, InstalledPeer, Peer, ReconcileResult } from './engine';
+import { EngineError } from '../util/errors';
+import { silentLogger, type Logger } from '../util/log';
+import { charonKeyType, privateKeyPemForCharon } from './keys';
+import { buildConn, ConnOptions, connName, CONN_PREFIX, peerOfConn, peersEqual, sameKeys } from './peer-config';
+import { LogEvent, UpdownEvent, ViciClient } from './vici-client';
+import { list, section, str, ViciSection } from './vici-codec';
+
+export interface StrongswanEngineOptions {
+  /** charon's VICI socket path. */
+  socketPath: string;
+  /** Our IKE identity (FQDN) and private key (PEM text or KeyObject). */
+  identity: { id: string; privateKey: string | KeyObject };
+  localAddrs?: string[];
+  /** Default: aes128-sha256-x25519, aes256-sha256-modp2048 (both seen working here). */
+  ikeProposals?: string[];
+  /** Default aes128-sha256: kernel-libipsec here has no GCM. */
+  espProposals?: string[];
+  /** Initiate peers whose `initiate` is unset. Default false. */
+  initiate?: boolean;
+  /** How long an initiate may take before install() fails. Default 10 s. */
+  initiateTimeoutMs?: number;
+  /** Install trap policies for peers we do not initiate (useless with kernel-libipsec). Default true. */
+  trap?: boolean;
+  /** Parallel VICI connections used for configuration (charon serves each one in order). Default 4. */
+  connections?: number;
+  /** Well-known PSK for the BTNS fallback (peers with auth 'unauthenticated' / 'wellknown-psk'). */
+  wellknownPsk?: string;
+  timeoutMs?: number;
+  logger?: Logger;
+}
+
+/** Reported on `engine.events`. */
+export interface AuthFailure {
+  /** Peer name (from the conn name), or the remote identity for conns not ours. */
+  name: string;
+  connection: string;
+  reason: 'ike-auth-failed';
+  detail: string;
+}
+
+const AUTH_FAILURE = /AUTHENTICATION_FAILED|no trusted \S+ public key found|signature validation failed|constraint check failed|peer authentication failed|MAC mismatched|authentication of '.*' .*failed|non-matching authentication/;
+
+export const WELLKNOWN_PSK_ID = 'oe-wellknown';
+
+/** Readers (installs) run together; a writer (trust rebuild) runs alone. */
+class RwLock {
+  private readers = 0;
+  private writer: Promise<void> | null = null;
+  private drained: (() => void) | null = null;
+  async read<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.writer) await this.writer;
+    this.readers++;
+    try {
+      return await fn();
+    } finally {
+      this.readers--;
+      if (this.readers === 0 && this.drained) this.drained();
+    }
+  }
+  async write<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.writer) await this.writer;
+    let release!: () => void;
+    this.writer = new Promise<void>((r) => (release = r));
+    try {
+      if (this.readers > 0) await new Promise<void>((r) => (this.drained = r));
+      this.drained = null;
+      return await fn();
+    } finally {
+      this.writer = null;
+      release();
+    }
+  }
+}
+
+export class StrongswanEngine implements Engine {
+  readonly kind = 'strongswan';
+  /** 'auth-failed' (AuthFailure), 'child-up' / 'child-down' ({name, connection}), 'error'. */
+  readonly events = new EventEmitter();
+  private readonly pool: ViciClient[];
+  private readonly pending: number[];
+  private readonly watcher: ViciClient;
+  private readonly initiator: ViciClient;
+  private readonly peers = new Map<string, Peer>();
+  private readonly lock = new RwLock();
+  private readonly conn: ConnOptions;
+  private readonly privateKey: KeyObject;
+  private readonly log: Logger;
+  private identityLoaded = false;
+  private readonly reported = new Set<string>();
+
+  constructor(private readonly o: StrongswanEngineOptions) {
+    this.log = o.logger ?? silentLogger;
+    this.privateKey = typeof o.identity.privateKey === 'string' ? createPrivateKey(o.identity.privateKey) : o.identity.privateKey;
+    this.conn = {
+      local: { id: o.identity.id, publicKeyPem: createPublicKey(this.privateKey).export({ type: 'spki', format: 'pem' }).toString() },
+      localAddrs: o.localAddrs,
+      ikeProposals: o.ikeProposals ?? ['aes128-sha256-x25519', 'aes256-sha256-modp2048'],
+      espProposals: o.espProposals ?? ['aes128-sha256'],
+      startAction: o.trap === false ? 'none' : 'trap',
+      wellknownPskId: o.wellknownPsk ? WELLKNOWN_PSK_ID : undefined,
+    };
+    const mk = (events?: string[]): ViciClient => {
+      const c = new ViciClient({ socketPath: o.socketPath, timeoutMs: o.timeoutMs ?? 10_000, events });
+      // A reconnect may mean charon restarted and forgot our key.
+      c.on('reconnect', () => (this.identityLoaded = false));
+      return c;
+    };
+    this.pool = Array.from({ length: Math.max(1, o.connections ?? 4) }, () => mk());
+    this.pending = this.pool.map(() => 0);
+    this.initiator = mk();
+    this.watcher = mk(['ike-updown', 'child-updown', 'log']);
+    this.watcher.on('log', (e: LogEvent) => this.onLog(e));
+    this.watcher.on('ike-updown', (e: UpdownEvent) => this.onIkeUpdown(e));
+    this.watcher.on('child-updown', (e: UpdownEvent) => this.onChildUpdown(e));
+    this.events.on('error', () => undefined);
+  }
+
+  /** Start watching charon's events (auth failures). install() works without it. */
+  async start(): Promise<void> {
+    await this.watcher.connect();
+  }
+
+  private async use<T>(fn: (c: ViciClient) => Promise<T>): Promise<T> {
+    let i = 0;
+    for (let j = 1; j < this.pool.length; j++) if (this.pending[j] < this.pending[i]) i = j;
+    this.pending[i]++;
+    try {
+      return await fn(this.pool[i]);
+    } finally {
+      this.pending[i]--;
+    }
+  }
+
+  private async ensureIdentity(): Promise<void> {
+    if (this.identityLoaded) return;
+    await this.use((c) => c.loadKey(charonKeyType(this.privateKey), privateKeyPemForCharon(this.privateKey)));
+    if (this.o.wellknownPsk) {
+      await this.use((c) => c.loadShared({ id: WELLKNOWN_PSK_ID, type: 'IKE', data: this.o.wellknownPsk!, owners: [] }));
+    }
+    this.identityLoaded = true;
+  }
+
+  private wrap(e: unknown, what: string, code = 'engine-vici'): EngineError {
+    if (e instanceof EngineError) return e;
+    const msg = e instanceof Error ? e.message : String(e);
+    return new EngineError(code, `${what}: ${msg}`, { cause: e });
+  }
+
+  async install(peer: Peer): Promise<void> {
+    await this.installInner(peer, true);
+  }
+
+  private async installInner(peer: Peer, rebuild: boolean): Promise<void> {
+    const body = buildConn(peer, this.conn); // refuses bad keys before touching charon
+    const name = connName(peer.name);
+    const prev = this.peers.get(peer.name);
+    await this.lock.read(async () => {
+      try {
+        await this.ensureIdentity();
+        await this.use((c) => c.loadConn(name, body));
+      } catch (e) {
+        throw this.wrap(e, `install ${peer.name}`);
+      }
+      this.peers.set(peer.name, peer);
+    });
+    if (rebuild && prev && !sameKeys(prev, peer)) await this.rebuildTrust();
+    if (peer.level !== 'clear' && peer.level !== 'block' && (peer.initiate ?? this.o.initiate ?? false)) await this.initiate(peer.name);
+  }
+
+  /** Bring the peer's CHILD_SA up now; EngineError ike-auth-failed / ike-initiate-failed if not. */
+  async initiate(peerName: string): Promise<void> {
+    const name = connName(peerName);
+    const t = this.o.initiateTimeoutMs ?? 10_000;
+    let r: { reply: ViciSection; log: string[] };
+    try {
+      r = await this.initiator.initiate({ child: name, ike: name, timeout: t, loglevel: 1 }, { timeoutMs: t + 5000 });
+    } catch (e) {
+      throw this.wrap(e, `initiate ${peerName}`, 'ike-initiate-failed');
+    }
+    if (str(r.reply, 'success') === 'yes') return;
+    const why = r.log.filter((l) => AUTH_FAILURE.test(l));
+    const detail = `${str(r.reply, 'errmsg') ?? 'failed'}${why.length ? `: ${why.join('; ')}` : r.log.length ? `: ${r.log.slice(-3).join('; ')}` : ''}`;
+    if (why.length) {
+      this.emitAuthFailure({ name: peerName, connection: name, reason: 'ike-auth-failed', detail }, `initiate:${name}:${Date.now()}`);
+      throw new EngineError('ike-auth-failed', `IKE authentication with ${peerName} failed: ${detail}`);
+    }
+    throw new EngineError('ike-initiate-failed', `initiate ${peerName}: ${detail}`);
+  }
+
+  async remove(peerName: string): Promise<void> {
+    await this.removeMany([peerName]);
+  }
+
+  /** Remove several peers with one trust rebuild. */
+  async removeMany(names: string[]): Promise<void> {
+    if (names.length === 0) return;
+    let loaded: Set<string>;
+    try {
+      loaded = new Set(await this.use((c) => c.getConns()));
+    } catch (e) {
+      throw this.wrap(e, 'remove');
+    }
+    let touched = false;
+    for (const n of names) {
+      const conn = connName(n);
+      const known = this.peers.delete(n);
+      if (!loaded.has(conn) && !known) continue;
+      touched = true;
+      try {
+        await this.terminate(conn);
+        if (loaded.has(conn)) await this.use((c) => c.unloadConn(conn));
+      } catch (e) {
+        throw this.wrap(e, `remove ${n}`);
+      }
+    }
+    if (touched) await this.rebuildTrust();
+  }
+
+  private async terminate(conn: string): Promise<void> {
+    const sas = await this.use((c) => c.listSas({ ike: conn, noblock: true }));
+    for (const sa of sas) {
+      if (!sa.uniqueId) continue;
+      // force: do not wait for the peer's DELETE answer (it may be gone).
+      const r = await this.use((c) => c.terminate({ ike_id: sa.uniqueId, timeout: 2000, force: true }));
+      if (str(r, 'success') !== 'yes') this.log.warn({ conn, errmsg: str(r, 'errmsg') }, 'terminate did not confirm');
+    }
+  }
+
+  /**
+   * Make charon trust exactly the keys of the conns we hold: clear-creds drops every VICI credential
+   * (stale peer keys, but also our private key and the keys of live conns), so reload those.
+   * Established SAs are not affected; an authentication racing this may fail and be retried.
+   */
+  private async rebuildTrust(): Promise<void> {
+    await this.lock.write(async () => {
+      try {
+        await this.use((c) => c.clearCreds());
+        this.identityLoaded = false;
+        await this.ensureIdentity();
+        const peers = [...this.peers.values()];
+        await this.parallel(peers, (p) => this.use((c) => c.loadConn(connName(p.name), buildConn(p, this.conn))).then(() => undefined));
+      } catch (e) {
+        throw this.wrap(e, 'rebuild trusted keys');
+      }
+    });
+  }
+
+  /** Run fn over items with as many in flight as there are pool connections (x2 to keep them busy). */
+  private async parallel<T>(items: T[], fn: (x: T) => Promise<void>, failed?: (x: T, e: unknown) => void): Promise<void> {
+    let next = 0;
+    const width = this.pool.length * 2;
+    const worker = async (): Promise<void> => {
+      while (next < items.length) {
+        const x = items[next++];
+        try {
+          await fn(x);
+        } catch (e) {
+          if (!failed) throw e;
+          failed(x, e);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+  }
+
+  /** Install many peers quickly (one load-conn each, spread over the pool); no trust rebuild. */
+  async installMany(peers: Peer[]): Promise<{ name: string; reason: string }[]> {
+    const failed: { name: string; reason: string }[] = [];
+    await this.parallel(peers, (p) => this.install(p), (p, e) => failed.push({ name: p.name, reason: e instanceof Error ? e.message : String(e) }));
+    return failed;
+  }
+
+  async list(): Promise<InstalledPeer[]> {
+    try {
+      const conns = await this.use((c) => c.listConns());
+      const sas = await this.use((c) => c.listSas({ noblock: true }));
+      const out: InstalledPeer[] = [];
+      for (const ev of conns) {
+        for (const [cname, v] of ev) {
+          const peerName = peerOfConn(cname);
+          if (!peerName || !(v instanceof Map)) continue;
+          const child = section(section(v, 'children'), cname);
+          const addresses = list(child, 'remote-ts').map((t) => t.replace(/\/(32|128)$/, ''));
+          const remote = section(v, 'remote-1');
+          const known = this.peers.get(peerName);
+          const authenticated = known ? known.auth.kind === 'pubkey' : (str(remote, 'class') ?? '').includes('public key');
+          const sa = sas.find((s) => s.name === cname && s.state === 'ESTABLISHED') ?? sas.find((s) => s.name === cname);
+          const ch = sa?.children.find((c) => c.name === cname);
+          out.push({ name: peerName, connection: cname, addresses, authenticated, ikeState: sa?.state, childState: ch?.state });
+        }
+      }
+      return out;
+    } catch (e) {
+      throw this.wrap(e, 'list');
+    }
+  }
+
+  async status(): Promise<EngineStatus> {
+    try {
+      const v = await this.use((c) => c.version());
+      const conns = await this.use((c) => c.getConns());
+      const stats = await this.use((c) => c.stats());
+      const ikesas = str(section(stats, 'ikesas'), 'total');
+      return {
+        engine: this.kind,
+        reachable: true,
+        daemon: `${str(v, 'daemon') ?? 'charon'} ${str(v, 'version') ?? ''}`.trim(),
+        peers: conns.filter((n) => n.startsWith(CONN_PREFIX)).length,
+        detail: `IKE SAs: ${ikesas ?? '?'}; uptime ${str(section(stats, 'uptime'), 'running') ?? '?'}`,
+      };
+    } catch (e) {
+      return { engine: this.kind, reachable: false, peers: this.peers.size, detail: e instanceof Error ? e.message : String(e) };
+    }
+  }
+
+  async reconcile(desired: Peer[]): Promise<ReconcileResult> {
+    const res: ReconcileResult = { installed: [], removed: [], unchanged: [], failed: [] };
+    let loaded: Set<string>;
+    try {
+      // Whatever charon holds now is the truth (it may have restarted, or we may have).
+      loaded = new Set((await this.use((c) => c.getConns())).filter((n) => n.startsWith(CONN_PREFIX)));
+    } catch (e) {
+      throw this.wrap(e, 'reconcile');
+    }
+    const want = new Map(desired.map((p) => [connName(p.name), p]));
+    const stale = [...loaded].filter((c) => !want.has(c)).map((c) => peerOfConn(c)!);
+    for (const n of [...this.peers.keys()]) if (!want.has(connName(n)) && !stale.includes(n)) this.peers.delete(n);
+    const todo: Peer[] = [];
+    for (const p of desired) {
+      const known = this.peers.get(p.name);
+      if (loaded.has(connName(p.name)) && known && peersEqual(known, p) && this.identityLoaded) res.unchanged.push(p.name);
+      else todo.push(p);
+    }
+    // Key changes for peers charon still holds need a trust rebuild, as do removals.
+    const keyChanged = todo.some((p) => {
+      const k = this.peers.get(p.name);
+      return k && loaded.has(connName(p.name)) && !sameKeys(k, p);
+    });
+    // Install without initiating first, so a removal's rebuild does not race fresh initiates.
+    await this.parallel(
+      todo,
+      async (p) => {
+        await this.installInner({ ...p, initiate: false }, false);
+        this.peers.set(p.name, p);
+        res.installed.push(p.name);
+      },
+      (p, e) => res.failed.push({ name: p.name, reason: e instanceof Error ? e.message : String(e) }),
+    );
+    if (stale.length) {
+      try {
+        await this.removeMany(stale);
+        res.removed.push(...stale);
+      } catch (e) {
+        for (const n of stale) res.failed.push({ name: n, reason: e instanceof Error ? e.message : String(e) });
+      }
+    } else if (keyChanged) {
+      await this.rebuildTrust();
+    }
+    for (const p of todo) {
+      if (!res.installed.includes(p.name)) continue;
+      if (p.level === 'clear' || p.level === 'block' || !(p.initiate ?? this.o.initiate ?? false)) continue;
+      try {
+        await this.initiate(p.name);
+      } catch (e) {
+        res.failed.push({ name: p.name, reason: e instanceof Error ? e.message : String(e) });
+      }
+    }
+    return res;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.pool, this.watcher, this.initiator].map((c) => c.close()));
+  }
+
+  // ---- events ----------------------------------------------------------------------------------
+
+  private emitAuthFailure(f: AuthFailure, key: string): void {
+    if (this.reported.has(key)) return;
+    this.reported.add(key);
+    if (this.reported.size > 10_000) this.reported.clear(); // bounded memory; a rare duplicate is harmless
+    this.log.warn({ peer: f.name, detail: f.detail }, 'IKE authentication failed');
+    this.events.emit('auth-failed', f);
+  }
+
+  private onLog(e: LogEvent): void {
+    if (!e.ikeName || !AUTH_FAILURE.test(e.msg)) return;
+    const peer = peerOfConn(e.ikeName);
+    if (!peer) return;
+    this.emitAuthFailure({ name: peer, connection: e.ikeName, reason: 'ike-auth-failed', detail: e.msg }, `sa:${e.ikeUniqueId ?? e.msg}`);
+  }
+
+  private onIkeUpdown(e: UpdownEvent): void {
+    if (e.up) return;
+    for (const sa of e.sas) {
+      // A responder's failed IKE_AUTH raises ike-updown (no `up`) while still CONNECTING.
+      if (sa.state !== 'CONNECTING') continue;
+      const peer = peerOfConn(sa.name) ?? sa.remoteId ?? sa.name;
+      this.emitAuthFailure({ name: peer, connection: sa.name, reason: 'ike-auth-failed', detail: `IKE_SA ${sa.name} failed while connecting (remote ${sa.remoteId ?? '?'} at ${sa.remoteHost ?? '?'})` }, `sa:${sa.uniqueId ?? sa.name}`);
+    }
+  }
+
+  private onChildUpdown(e: UpdownEvent): void {
+    for (const sa of e.sas) {
+      const peer = peerOfConn(sa.name);
+      if (peer) this.events.emit(e.up ? 'child-up' : 'child-down', { name: peer, connection: sa.name });
+    }
+  }
+}
+
