@@ -1,0 +1,202 @@
+// Signature verification and digests over byte strings, with node:crypto. Knows the DNSSEC algorithm
+// registry (RFC 8624) and how each algorithm's public key is laid out in a DNSKEY.
+import { createHash, createPublicKey, KeyObject, verify as cryptoVerify } from 'node:crypto';
+
+export const Algorithm = {
+  RSAMD5: 1, DSA: 3, RSASHA1: 5, DSA_NSEC3_SHA1: 6, RSASHA1_NSEC3_SHA1: 7, RSASHA256: 8, RSASHA512: 10,
+  ECC_GOST: 12, ECDSAP256SHA256: 13, ECDSAP384SHA384: 14, ED25519: 15, ED448: 16,
+} as const;
+
+export const DigestType = { SHA1: 1, SHA256: 2, GOST: 3, SHA384: 4 } as const;
+
+const SUPPORTED_ALGS = new Set<number>([5, 7, 8, 10, 13, 14, 15, 16]);
+
+export function algorithmSupported(alg: number): boolean {
+  return SUPPORTED_ALGS.has(alg);
+}
+
+export function digestSupported(t: number): boolean {
+  return t === 1 || t === 2 || t === 4;
+}
+
+export function algorithmName(alg: number): string {
+  for (const [k, v] of Object.entries(Algorithm)) if (v === alg) return k;
+  return `ALG${alg}`;
+}
+
+/** Hash function name for a DS digest type, or null when unsupported. */
+export function digestHash(t: number): string | null {
+  return t === 1 ? 'sha1' : t === 2 ? 'sha256' : t === 4 ? 'sha384' : null;
+}
+
+export function digest(hash: string, ...parts: Uint8Array[]): Uint8Array {
+  const h = createHash(hash);
+  for (const p of parts) h.update(p);
+  return new Uint8Array(h.digest());
+}
+
+const b64u = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64url');
+
+/** RFC 3110 §2: exponent length (1 byte, or 0 then 2 bytes), exponent, modulus. */
+export function rsaKeyParts(key: Uint8Array): { e: Uint8Array; n: Uint8Array } | null {
+  if (key.length < 3) return null;
+  let at = 1;
+  let elen = key[0];
+  if (elen === 0) {
+    elen = (key[1] << 8) | key[2];
+    at = 3;
+  }
+  if (elen === 0 || at + elen >= key.length) return null;
+  return { e: key.subarray(at, at + elen), n: key.subarray(at + elen) };
+}
+
+// Parsing a public key costs about as much as an ECDSA verification; keys repeat across RRsets, so
+// keep the parsed objects, keyed by the bytes (bounded; the oldest go first).
+const keyCache = new Map<string, KeyObject | null>();
+const KEY_CACHE_MAX = 512;
+
+function publicKey(alg: number, key: Uint8Array): KeyObject | null {
+  const id = `${alg}/${Buffer.from(key).toString('base64')}`;
+  const hit = keyCache.get(id);
+  if (hit !== undefined) return hit;
+  let ko: KeyObject | null = null;
+  try {
+    ko = buildKey(alg, key);
+  } catch {
+    ko = null;
+  }
+  if (keyCache.size >= KEY_CACHE_MAX) keyCache.delete(keyCache.keys().next().value as string);
+  keyCache.set(id, ko);
+  return ko;
+}
+
+function buildKey(alg: number, key: Uint8Array): KeyObject | null {
+  switch (alg) {
+    case 5: case 7: case 8: case 10: {
+      const p = rsaKeyParts(key);
+      if (!p) return null;
+      // RFC 3110 keys have no leading zero; JWK wants the unsigned big-endian value, which this is.
+      return createPublicKey({ key: { kty: 'RSA', n: b64u(p.n), e: b64u(p.e) }, format: 'jwk' });
+    }
+    case 13: case 14: {
+      // RFC 6605 §4: the key is x | y, each the curve size.
+      const size = alg === 13 ? 32 : 48;
+      if (key.length !== 2 * size) return null;
+      return createPublicKey({
+        key: { kty: 'EC', crv: alg === 13 ? 'P-256' : 'P-384', x: b64u(key.subarray(0, size)), y: b64u(key.subarray(size)) },
+        format: 'jwk',
+      });
+    }
+    case 15: case 16: {
+      // RFC 8080 §3: the raw public key as in RFC 8032.
+      if (key.length !== (alg === 15 ? 32 : 57)) return null;
+      return createPublicKey({ key: { kty: 'OKP', crv: alg === 15 ? 'Ed25519' : 'Ed448', x: b64u(key) }, format: 'jwk' });
+    }
+    default:
+      return null;
+  }
+}
+
+export type VerifyResult = 'valid' | 'invalid' | 'unsupported' | 'bad-key';
+
+/** Verifies `sig` over `data` with a DNSKEY public key of algorithm `alg`. Never throws. */
+export function verifySignature(alg: number, key: Uint8Array, data: Uint8Array, sig: Uint8Array): VerifyResult {
+  if (!algorithmSupported(alg)) return 'unsupported';
+  const ko = publicKey(alg, key);
+  if (!ko) return 'bad-key';
+  try {
+    switch (alg) {
+      case 5: case 7:
+        return cryptoVerify('sha1', data, ko, sig) ? 'valid' : 'invalid';
+      case 8:
+        return cryptoVerify('sha256', data, ko, sig) ? 'valid' : 'invalid';
+      case 10:
+        return cryptoVerify('sha512', data, ko, sig) ? 'valid' : 'invalid';
+      case 13: case 14: {
+        // RFC 6605 §4: the signature is r | s, which node calls ieee-p1363.
+        if (sig.length !== (alg === 13 ? 64 : 96)) return 'invalid';
+        return cryptoVerify(alg === 13 ? 'sha256' : 'sha384', data, { key: ko, dsaEncoding: 'ieee-p1363' }, sig) ? 'valid' : 'invalid';
+      }
+      case 15: case 16:
+        return cryptoVerify(null, data, ko, sig) ? 'valid' : 'invalid';
+      default:
+        return 'unsupported';
+    }
+  } catch {
+    // OpenSSL rejects some malformed signatures by throwing (e.g. RSA signature longer than modulus).
+    return 'invalid';
+  }
+}
+
+/** RFC 1982 serial-number comparison on 32-bit values: is a before b? */
+export function serialLt(a: number, b: number): boolean {
+  const d = (b - a) >>> 0;
+  return d !== 0 && d < 0x80000000;
+}
+
+/** Seconds since the epoch reduced to the 32-bit space of RRSIG times (RFC 4034 §3.1.5). */
+export function serial32(sec: number): number {
+  return Math.floor(sec) >>> 0;
+}
+
+/**
+ * RRSIG validity window test, RFC 4034 §3.1.5 / RFC 4035 §5.3.1: inception ≤ now ≤ expiration, all
+ * in serial arithmetic so the 2106 wrap is handled. Returns which bound is violated, if any.
+ */
+export function checkValidity(inception: number, expiration: number, nowSec: number): 'ok' | 'expired' | 'not-yet-valid' {
+  const now = serial32(nowSec);
+  if (serialLt(now, inception >>> 0)) return 'not-yet-valid';
+  if (serialLt(expiration >>> 0, now)) return 'expired';
+  return 'ok';
+}
+
+/** Seconds from now until `expiration`, in serial arithmetic (0 if already past). */
+export function secondsUntil(expiration: number, nowSec: number): number {
+  const d = ((expiration >>> 0) - serial32(nowSec)) >>> 0;
+  return d < 0x80000000 ? d : 0;
+}
+
+const B32HEX = '0123456789abcdefghijklmnopqrstuv';
+
+/** RFC 4648 §7 base32hex without padding, lower case (as NSEC3 owner labels are written). */
+export function base32hex(b: Uint8Array): string {
+  let out = '';
+  let bits = 0;
+  let val = 0;
+  for (const byte of b) {
+    val = (val << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      out += B32HEX[(val >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    val &= (1 << bits) - 1;
+  }
+  if (bits > 0) out += B32HEX[(val << (5 - bits)) & 31];
+  return out;
+}
+
+export function base32hexDecode(s: string): Uint8Array | null {
+  const out: number[] = [];
+  let bits = 0;
+  let val = 0;
+  for (const ch of s.toLowerCase()) {
+    const i = B32HEX.indexOf(ch);
+    if (i < 0) return null;
+    val = (val << 5) | i;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((val >>> (bits - 8)) & 0xff);
+      bits -= 8;
+      val &= (1 << bits) - 1;
+    }
+  }
+  return new Uint8Array(out);
+}
+
+/** RFC 5155 §5: IH(salt, x, 0) = H(x | salt); IH(k) = H(IH(k-1) | salt). `ownerWire` is the canonical wire name. */
+export function nsec3HashBytes(ownerWire: Uint8Array, salt: Uint8Array, iterations: number): Uint8Array {
+  let h = createHash('sha1').update(ownerWire).update(salt).digest();
+  for (let i = 0; i < iterations; i++) h = createHash('sha1').update(h).update(salt).digest();
+  return new Uint8Array(h);
+}

@@ -1,0 +1,149 @@
+// The chain walk: from the closest trust anchor down through every zone cut to a name, asking the
+// upstream for the DS and DNSKEY records it needs through an injected `query` (any transport: the
+// resolver's upstream client, or net-query.ts for `oedns lookup`). Judgement is delegated to the pure
+// functions in chain.ts; this file only sequences queries, caches and bounds them.
+import { canonicalName, labelCount, labelsToName, nameToLabels } from '../wire/name';
+import type { Message, Name } from '../wire/types';
+import { closestAnchor, TrustAnchor } from './anchors';
+import { classifyDnskeyResponse, classifyDsResponse, DsEvidence, SecureZone } from './chain';
+import type { KeySetResult, TrustPoint } from './ds';
+import { KeyCache, KeyCacheLimits } from './key-cache';
+import type { Nsec3Limits } from './nsec3';
+import type { ZoneStatus } from './validate';
+import { indeterminate, Verdict, VerdictKind } from './verdict';
+import { nameLabel } from './util';
+
+const T_DS = 43, T_DNSKEY = 48;
+
+/** Sends one query (DO and CD set) and returns the decoded response; throws TransportError on failure. */
+export type QueryFn = (name: Name, type: number) => Promise<Message>;
+
+/** One zone on the way from the anchor to the answer, for reports (`oedns lookup --json` "chain"). */
+export interface ChainLink {
+  zone: Name;
+  keys: number[];
+  verdict: VerdictKind;
+  reason?: string;
+}
+
+export interface WalkContext {
+  nowSec: number;
+  queries: number;
+  maxQueries: number;
+  links: Map<string, ChainLink>;
+}
+
+export interface FetcherOptions {
+  anchors: readonly TrustAnchor[];
+  query: QueryFn;
+  cache: KeyCacheLimits;
+  nsec3: Nsec3Limits;
+}
+
+function dsKey(tp: TrustPoint): string {
+  const ds = tp.ds.map((d) => `${d.keyTag}/${d.algorithm}/${d.digestType}/${Buffer.from(d.digest).toString('hex')}`).sort();
+  const keys = tp.keys.map((k) => Buffer.from(k).toString('base64')).sort();
+  return `${canonicalName(tp.zone)}|${ds.join(',')}|${keys.join(',')}`;
+}
+
+export class ChainFetcher {
+  private readonly keySets: KeyCache<KeySetResult>;
+  private readonly dsEvidence: KeyCache<DsEvidence>;
+  private readonly inflight = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly o: FetcherOptions) {
+    this.keySets = new KeyCache(o.cache);
+    this.dsEvidence = new KeyCache(o.cache);
+  }
+
+  stats(): { keySets: number; dsEvidence: number; hits: number; misses: number } {
+    return {
+      keySets: this.keySets.size,
+      dsEvidence: this.dsEvidence.size,
+      hits: this.keySets.hits + this.dsEvidence.hits,
+      misses: this.keySets.misses + this.dsEvidence.misses,
+    };
+  }
+
+  private async ask(name: Name, type: number, ctx: WalkContext): Promise<Message | Verdict> {
+    if (ctx.queries >= ctx.maxQueries) return indeterminate('budget-exhausted', `more than ${ctx.maxQueries} DS/DNSKEY queries for one answer`);
+    ctx.queries++;
+    try {
+      return await this.o.query(name, type);
+    } catch (e) {
+      return indeterminate('fetch-failed', `${nameLabel(name)}/${type === T_DS ? 'DS' : 'DNSKEY'}: ${(e as Error).message}`);
+    }
+  }
+
+  /** Concurrent callers wanting the same thing share one fetch. */
+  private shared<T>(key: string, f: () => Promise<T>): Promise<T> {
+    const p = this.inflight.get(key) as Promise<T> | undefined;
+    if (p) return p;
+    const q = f().finally(() => this.inflight.delete(key));
+    this.inflight.set(key, q);
+    return q;
+  }
+
+  /** The zone's DNSKEY set, judged against its DS set or anchor. Cached by TTL and signature lifetime. */
+  async keysFor(tp: TrustPoint, ctx: WalkContext): Promise<KeySetResult> {
+    const key = dsKey(tp);
+    const hit = this.keySets.get(key, ctx.nowSec);
+    if (hit) return hit;
+    return this.shared(`k|${key}`, async () => {
+      const m = await this.ask(tp.zone, T_DNSKEY, ctx);
+      if (!('answers' in m)) return { verdict: m, keys: [], keyTags: [], sepTags: [], ttl: 0 };
+      const r = classifyDnskeyResponse(tp, m, ctx.nowSec);
+      const life = r.verdict.kind === 'secure' || r.verdict.kind === 'insecure' ? Math.max(r.ttl, r.verdict.kind === 'insecure' ? this.o.cache.badTtl : 0) : this.o.cache.badTtl;
+      if (r.verdict.kind !== 'indeterminate') this.keySets.set(key, r, life, ctx.nowSec);
+      return r;
+    });
+  }
+
+  private async dsFor(parent: SecureZone, child: Name, ctx: WalkContext): Promise<DsEvidence> {
+    const key = `${canonicalName(parent.zone)}|${canonicalName(child)}`;
+    const hit = this.dsEvidence.get(key, ctx.nowSec);
+    if (hit) return hit;
+    return this.shared(`d|${key}`, async () => {
+      const m = await this.ask(child, T_DS, ctx);
+      if (!('answers' in m)) return { kind: 'end', verdict: m, ttl: 0 } as DsEvidence;
+      const ev = classifyDsResponse(parent, child, m, ctx.nowSec, this.o.nsec3);
+      const bad = ev.kind === 'end' && (ev.verdict.kind === 'bogus' || ev.verdict.kind === 'indeterminate');
+      if (!(ev.kind === 'end' && ev.verdict.kind === 'indeterminate')) this.dsEvidence.set(key, ev, bad ? this.o.cache.badTtl : ev.ttl, ctx.nowSec);
+      return ev;
+    });
+  }
+
+  private link(ctx: WalkContext, zone: Name, keys: number[], v: Verdict): void {
+    const k = canonicalName(zone);
+    if (!ctx.links.has(k)) ctx.links.set(k, { zone, keys, verdict: v.kind, reason: v.kind === 'secure' ? undefined : v.reason });
+  }
+
+  /**
+   * Walks from the closest anchor down to `name`, one label at a time, and returns the security status
+   * of the deepest zone that encloses it.
+   */
+  async zoneFor(name: Name, ctx: WalkContext): Promise<ZoneStatus> {
+    const anchor = closestAnchor(this.o.anchors, name);
+    if (!anchor) return { zone: '', keys: [], verdict: indeterminate('no-anchor', `no trust anchor covers ${nameLabel(name)}`) };
+    const ks = await this.keysFor(anchor, ctx);
+    this.link(ctx, anchor.zone, ks.keyTags, ks.verdict);
+    if (ks.verdict.kind !== 'secure') return { zone: anchor.zone, keys: [], verdict: ks.verdict };
+    let cur: SecureZone = { zone: anchor.zone, keys: ks.keys, keyTags: ks.keyTags };
+    const labels = nameToLabels(name);
+    for (let depth = labelCount(anchor.zone) + 1; depth <= labels.length; depth++) {
+      const child = labelsToName(labels.slice(labels.length - depth));
+      const ev = await this.dsFor(cur, child, ctx);
+      if (ev.kind === 'no-cut') continue;
+      if (ev.kind === 'absent') break;
+      if (ev.kind === 'end') {
+        if (ev.verdict.kind === 'insecure') this.link(ctx, child, [], ev.verdict);
+        return { zone: cur.zone, keys: [], verdict: ev.verdict };
+      }
+      const cks = await this.keysFor({ zone: child, ds: ev.ds, keys: [] }, ctx);
+      this.link(ctx, child, cks.keyTags, cks.verdict);
+      if (cks.verdict.kind !== 'secure') return { zone: child, keys: [], verdict: cks.verdict };
+      cur = { zone: child, keys: cks.keys, keyTags: cks.keyTags };
+    }
+    return { zone: cur.zone, keys: cur.keys, verdict: { kind: 'secure', reason: 'chain-complete' } };
+  }
+}

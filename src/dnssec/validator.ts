@@ -1,0 +1,112 @@
+// The validator's public face: `createValidator(...).validate(question, response, nowSec)`. It asks the
+// chain fetcher for the status of every zone the answer touches, then runs the pure response check.
+// When an authoritative upstream stops a CNAME chain at a name outside its zones, the rest of the
+// chain is asked for and validated too, link by link.
+import { canonicalName, isSubdomain } from '../wire/name';
+import type { Message, Name, Question, RR } from '../wire/types';
+import { ROOT_ANCHORS, TrustAnchor } from './anchors';
+import { ChainFetcher, ChainLink, QueryFn, WalkContext } from './fetcher';
+import { DEFAULT_KEY_CACHE_LIMITS, KeyCacheLimits } from './key-cache';
+import { DEFAULT_NSEC3_LIMITS, Nsec3Limits } from './nsec3';
+import { chainNames, MAX_CHAIN, Negative, ResponseResult, validateResponse, ZoneStatus } from './validate';
+import { Verdict, worst } from './verdict';
+
+export interface ValidatorOptions {
+  /** Default: the IANA root anchors. */
+  anchors?: readonly TrustAnchor[];
+  query: QueryFn;
+  cache?: Partial<KeyCacheLimits>;
+  nsec3?: Partial<Nsec3Limits>;
+  /** DS/DNSKEY queries allowed while validating one response. */
+  maxQueries?: number;
+}
+
+export interface ValidationResult {
+  verdict: Verdict;
+  negative: Negative;
+  /** Zones from the anchor down, with the key tags of their DNSKEY sets. */
+  chain: ChainLink[];
+  /** The answer records (across followed CNAME links), RRSIGs included. */
+  records: RR[];
+  /** Per-link verdicts of the CNAME/DNAME chain. */
+  steps: ResponseResult['steps'];
+  /** How long a secure result may be cached. */
+  ttl?: number;
+  /** Final rcode after following the chain. */
+  rcode: number;
+}
+
+export interface Validator {
+  validate(question: Question, response: Message, nowSec: number): Promise<ValidationResult>;
+  stats(): { keySets: number; dsEvidence: number; hits: number; misses: number };
+}
+
+export function createValidator(opts: ValidatorOptions): Validator {
+  const cache = { ...DEFAULT_KEY_CACHE_LIMITS, ...opts.cache };
+  const nsec3 = { ...DEFAULT_NSEC3_LIMITS, ...opts.nsec3 };
+  const fetcher = new ChainFetcher({ anchors: opts.anchors ?? ROOT_ANCHORS, query: opts.query, cache, nsec3 });
+  const maxQueries = opts.maxQueries ?? 48;
+
+  async function one(q: Question, msg: Message, ctx: WalkContext): Promise<ResponseResult> {
+    const statuses = new Map<string, ZoneStatus>();
+    for (const n of chainNames(q, msg)) {
+      const k = canonicalName(n);
+      if (!statuses.has(k)) statuses.set(k, await fetcher.zoneFor(n, ctx));
+    }
+    return validateResponse(q, msg, (n) => statuses.get(canonicalName(n)), { nowSec: ctx.nowSec, nsec3 });
+  }
+
+  return {
+    stats: () => fetcher.stats(),
+    async validate(question, response, nowSec) {
+      const ctx: WalkContext = { nowSec, queries: 0, maxQueries, links: new Map() };
+      let q = question;
+      let msg = response;
+      const verdicts: Verdict[] = [];
+      const steps: ResponseResult['steps'] = [];
+      const records: RR[] = [];
+      let negative: Negative = null;
+      let ttl: number | undefined;
+      let rcode = response.rcode;
+      for (let hop = 0; hop < MAX_CHAIN; hop++) {
+        const r = await one(q, msg, ctx);
+        verdicts.push(r.verdict);
+        steps.push(...r.steps);
+        records.push(...msg.answers);
+        negative = r.negative;
+        rcode = msg.rcode;
+        if (r.ttl !== undefined) ttl = ttl === undefined ? r.ttl : Math.min(ttl, r.ttl);
+        const last = r.steps[r.steps.length - 1];
+        // An authoritative server ends a CNAME chain at a name it is not authoritative for: NOERROR,
+        // no data for the target, no SOA above it. Ask for the target and carry on.
+        const followUp = last && last.step === 'negative' &&
+          canonicalName(last.name) !== canonicalName(q.name) && msg.rcode === 0 &&
+          !msg.authorities.some((rr) => rr.type === 6 && isSubdomain(last.name, rr.name));
+        if (!followUp || r.verdict.kind === 'bogus') break;
+        // The unanswered tail was judged as a NODATA; drop that judgement, the follow-up replaces it.
+        verdicts.pop();
+        steps.pop();
+        verdicts.push(worst(r.steps.slice(0, -1).map((s) => s.verdict)));
+        q = { name: last.name as Name, type: q.type, class: q.class };
+        try {
+          msg = await opts.query(q.name, q.type);
+        } catch (e) {
+          verdicts.push({ kind: 'indeterminate', reason: 'fetch-failed', detail: `${q.name}: ${(e as Error).message}` });
+          break;
+        }
+      }
+      const verdict = worst(verdicts);
+      return {
+        verdict,
+        negative,
+        chain: [...ctx.links.values()],
+        records,
+        steps,
+        ttl: verdict.kind === 'secure' ? ttl : undefined,
+        rcode,
+      };
+    },
+  };
+}
+
+export type { ZoneStatus };
