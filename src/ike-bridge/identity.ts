@@ -1,0 +1,62 @@
+// Our own host key: where `oedns keygen` writes it, how the engines read it back, and the
+// IPSECKEY record that publishes it (RFC 4025 §3.1 presentation: precedence, gateway type,
+// algorithm, gateway, base64 key; "." is the empty gateway of type 0).
+import { createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError } from '../util/errors';
+import { keyObjectToIpseckey, privateKeyPemForCharon } from './keys';
+
+export type HostKeyType = 'rsa' | 'ed25519' | 'ecdsa-p256';
+
+export function hostKeyPaths(dir: string): { privateKey: string; publicKey: string } {
+  return { privateKey: join(dir, 'host.key.pem'), publicKey: join(dir, 'host.pub.pem') };
+}
+
+export function generateHostKey(type: HostKeyType, rsaBits = 3072): KeyObject {
+  switch (type) {
+    case 'rsa':
+      if (rsaBits < 2048) throw new ConfigError('keygen-bits', `RSA keys below 2048 bits are not made (asked ${rsaBits})`);
+      return generateKeyPairSync('rsa', { modulusLength: rsaBits, publicExponent: 65537 }).privateKey;
+    case 'ed25519':
+      return generateKeyPairSync('ed25519').privateKey;
+    case 'ecdsa-p256':
+      return generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    default:
+      throw new ConfigError('keygen-type', `unknown key type ${String(type)} (rsa, ed25519, ecdsa-p256)`);
+  }
+}
+
+/** Write the private key (mode 0600) and its public half; refuses to overwrite unless `force`. */
+export function writeHostKey(dir: string, key: KeyObject, force = false): { privateKey: string; publicKey: string } {
+  const paths = hostKeyPaths(dir);
+  if (!force && existsSync(paths.privateKey)) {
+    throw new ConfigError('keygen-exists', `${paths.privateKey} exists; use --force to replace this host's key`);
+  }
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // Create with 0600 (no window with a wider mode), then chmod in case the file already existed.
+  writeFileSync(paths.privateKey, privateKeyPemForCharon(key), { mode: 0o600 });
+  chmodSync(paths.privateKey, 0o600);
+  writeFileSync(paths.publicKey, publicPem(key), { mode: 0o644 });
+  return paths;
+}
+
+function publicPem(key: KeyObject): string {
+  return (key.type === 'private' ? createPublicKey(key) : key).export({ type: 'spki', format: 'pem' }).toString();
+}
+
+export function readHostKey(dir: string): KeyObject {
+  const { privateKey } = hostKeyPaths(dir);
+  try {
+    return createPrivateKey(readFileSync(privateKey));
+  } catch (e) {
+    throw new ConfigError('host-key', `cannot read host key ${privateKey}: ${(e as Error).message} (run oedns keygen)`, { cause: e });
+  }
+}
+
+/** `NAME. IN IPSECKEY <precedence> 0 <alg> . <base64>` for a key with no gateway. */
+export function ipseckeyLine(name: string, key: KeyObject, precedence = 10): string {
+  const { algorithm, publicKey } = keyObjectToIpseckey(key);
+  const owner = name.endsWith('.') ? name : `${name}.`;
+  return `${owner} IN IPSECKEY ${precedence} 0 ${algorithm} . ${publicKey.toString('base64')}`;
+}

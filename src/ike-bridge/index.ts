@@ -1,0 +1,31 @@
+// The one place that picks an engine by name; callers then use only the Engine interface.
+import type { Engine } from './engine';
+import { DryRunEngine } from './dry-run';
+import { LibreswanEngine, LibreswanEngineOptions } from './libreswan';
+import { StrongswanEngine, StrongswanEngineOptions } from './strongswan';
+import { silentLogger, type Logger } from '../util/log';
+
+export type EngineKind = 'strongswan' | 'libreswan' | 'dry-run';
+
+export interface EngineOptionsByKind {
+  strongswan: StrongswanEngineOptions;
+  libreswan: LibreswanEngineOptions;
+  'dry-run': { logger?: Logger };
+}
+
+export function createEngine<K extends EngineKind>(kind: K, opts: EngineOptionsByKind[K]): Engine {
+  switch (kind) {
+    case 'strongswan':
+      return new StrongswanEngine(opts as StrongswanEngineOptions);
+    case 'libreswan':
+      return new LibreswanEngine(opts as LibreswanEngineOptions);
+    case 'dry-run':
+      return new DryRunEngine((opts as { logger?: Logger }).logger ?? silentLogger);
+    default:
+      throw new Error(`unknown engine kind ${String(kind)}`);
+  }
+}
+
+export { DryRunEngine, StrongswanEngine, LibreswanEngine };
+export type { StrongswanEngineOptions, LibreswanEngineOptions };
+export type { AuthFailure } from './strongswan';
