@@ -1,0 +1,245 @@
+import assert from 'node:assert/strict';
+import type { Peer } from '../../src/ike-bridge/engine';
+import { PeerSync, SyncClock } from '../../src/peers';
+import { FakeEngine } from './fake-engine';
+
+const T = 1_700_000_000;
+
+function peer(over: Partial<Peer> = {}): Peer {
+  return {
+    name: 'peer.example',
+    addresses: ['192.0.2.10'],
+    auth: { kind: 'pubkey', keys: [{ algorithm: 4, precedence: 10, publicKey: new Uint8Array(32).fill(1) }] },
+    gateway: { kind: 'none' },
+    level: 'private',
+    expiresAt: T + 300,
+    owner: 'serve',
+    ...over,
+  };
+}
+
+/** A clock the test moves by hand; timers fire only when advanced past them. */
+const settle = () => new Promise((res) => setImmediate(res));
+
+class ManualClock implements SyncClock {
+  t = T;
+  timers = new Map<number, { at: number; fn: () => void }>();
+  private id = 0;
+  now(): number { return this.t; }
+  setTimer(fn: () => void, ms: number): unknown {
+    const id = ++this.id;
+    this.timers.set(id, { at: this.t + ms / 1000, fn });
+    return id;
+  }
+  clearTimer(h: unknown): void { this.timers.delete(h as number); }
+  /** Move time forward, firing due timers in order and letting each one's work settle. */
+  async advance(sec: number): Promise<void> {
+    const end = this.t + sec;
+    for (let guard = 0; guard < 1000; guard++) {
+      const due = [...this.timers.entries()].filter(([, x]) => x.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
+      if (!due) break;
+      this.timers.delete(due[0]);
+      this.t = due[1].at;
+      due[1].fn();
+      await settle();
+    }
+    this.t = end;
+  }
+}
+
+
+describe('peers/sync', () => {
+  let engine: FakeEngine;
+  let clock: ManualClock;
+  let sync: PeerSync;
+  beforeEach(() => {
+    engine = new FakeEngine();
+    clock = new ManualClock();
+    sync = new PeerSync({ engine, clock });
+  });
+  afterEach(async () => {
+    engine.release();
+    await sync.close();
+  });
+
+  it('installs a new peer and resolves once the engine holds it', async () => {
+    const r = await sync.upsert(peer());
+    assert.equal(r.change, 'added');
+    assert.deepEqual(engine.calls, ['install peer.example']);
+    assert.ok(engine.held.has('peer.example'));
+    assert.ok(sync.isApplied('peer.example'));
+  });
+
+  it('coalesces concurrent installs of the same peer into one engine call', async () => {
+    engine.hold();
+    const all = Array.from({ length: 20 }, () => sync.upsert(peer()));
+    await settle();
+    engine.release();
+    const results = await Promise.all(all);
+    assert.deepEqual(engine.calls, ['install peer.example']);
+    assert.equal(results[0].change, 'added');
+    assert.ok(results.slice(1).every((r) => r.change === 'unchanged'));
+    assert.equal(sync.stats().coalesced, 19);
+  });
+
+  it('a caller that joins a running install waits for it to finish', async () => {
+    engine.hold();
+    const first = sync.upsert(peer());
+    await settle();
+    let secondDone = false;
+    const second = sync.upsert(peer({ expiresAt: T + 600 })).then(() => { secondDone = true; });
+    await settle();
+    assert.equal(secondDone, false, 'the refresh must not answer before the install');
+    engine.release();
+    await Promise.all([first, second]);
+    assert.equal(engine.calls.length, 1);
+  });
+
+  it('a change during an install is applied right after it, for the same name', async () => {
+    engine.hold();
+    const a = sync.upsert(peer());
+    await settle();
+    const b = sync.upsert(peer({ addresses: ['192.0.2.99'] }));
+    engine.release();
+    await Promise.all([a, b]);
+    assert.deepEqual(engine.calls, ['install peer.example', 'install peer.example']);
+    assert.deepEqual(engine.held.get('peer.example')?.addresses, ['192.0.2.99']);
+  });
+
+  it('refreshing an installed peer costs no engine call', async () => {
+    await sync.upsert(peer());
+    assert.equal((await sync.upsert(peer({ expiresAt: T + 900 }))).change, 'refreshed');
+    assert.deepEqual(engine.calls, ['install peer.example']);
+  });
+
+  it('removes a peer only when its last owner releases it', async () => {
+    await sync.upsert(peer({ owner: 'serve' }));
+    await sync.upsert(peer({ owner: 'autosp' }));
+    await sync.release('peer.example', 'serve');
+    assert.ok(engine.held.has('peer.example'));
+    await sync.release('peer.example', 'autosp');
+    assert.ok(!engine.held.has('peer.example'));
+    assert.deepEqual(engine.calls, ['install peer.example', 'remove peer.example']);
+  });
+
+  it('forget() removes at once for every owner (key turned bogus)', async () => {
+    await sync.upsert(peer({ owner: 'serve' }));
+    await sync.upsert(peer({ owner: 'autosp' }));
+    await sync.forget('peer.example');
+    assert.equal(engine.held.size, 0);
+    assert.equal(sync.registry.size, 0);
+  });
+
+  it('the timer removes a peer when it expires, not before', async () => {
+    sync.start();
+    await sync.upsert(peer({ expiresAt: T + 300 }));
+    await clock.advance(299);
+    await settle();
+    assert.ok(engine.held.has('peer.example'));
+    await clock.advance(2);
+    await settle();
+    assert.ok(!engine.held.has('peer.example'));
+    assert.equal(sync.registry.size, 0);
+  });
+
+  it('a refresh pushes the removal back', async () => {
+    sync.start();
+    await sync.upsert(peer({ expiresAt: T + 300 }));
+    await clock.advance(200);
+    await sync.upsert(peer({ expiresAt: T + 500 }));
+    await clock.advance(150);
+    await settle();
+    assert.ok(engine.held.has('peer.example'));
+    await clock.advance(200);
+    await settle();
+    assert.ok(!engine.held.has('peer.example'));
+  });
+
+  it('an earlier expiry moves the timer forward', async () => {
+    sync.start();
+    await sync.upsert(peer({ name: 'late.example', expiresAt: T + 1000 }));
+    await sync.upsert(peer({ name: 'soon.example', expiresAt: T + 10 }));
+    await clock.advance(11);
+    await settle();
+    assert.deepEqual([...engine.held.keys()], ['late.example']);
+  });
+
+  it('an install that fails rejects, and the next request retries', async () => {
+    engine.failInstall = true;
+    await assert.rejects(sync.upsert(peer()), (e: Error & { code?: string }) => e.code === 'ENGINE_INSTALL');
+    assert.equal(sync.isApplied('peer.example'), false);
+    engine.failInstall = false;
+    assert.equal((await sync.upsert(peer())).change, 'unchanged');
+    assert.ok(engine.held.has('peer.example'));
+    assert.equal(engine.calls.length, 2);
+  });
+
+  it('refuses with ENGINE_QUEUE_FULL when the queue is full, and keeps the peer for reconcile', async () => {
+    sync = new PeerSync({ engine, clock, maxQueue: 2, concurrency: 1 });
+    engine.hold();
+    const ok = [sync.upsert(peer({ name: 'a.example' })), sync.upsert(peer({ name: 'b.example' })), sync.upsert(peer({ name: 'c.example' }))];
+    await assert.rejects(sync.upsert(peer({ name: 'd.example' })), (e: Error & { code?: string }) => e.code === 'ENGINE_QUEUE_FULL');
+    engine.release();
+    await Promise.all(ok);
+    assert.equal(engine.maxInFlight, 1);
+    assert.ok(!engine.held.has('d.example'));
+    await sync.reconcile();
+    assert.ok(engine.held.has('d.example'));
+  });
+
+  it('keeps engine calls within the concurrency bound', async () => {
+    sync = new PeerSync({ engine, clock, concurrency: 3 });
+    engine.hold();
+    const all = Array.from({ length: 10 }, (_, i) => sync.upsert(peer({ name: `p${i}.example` })));
+    await settle();
+    assert.equal(engine.inFlight, 3);
+    engine.release();
+    await Promise.all(all);
+    assert.equal(engine.held.size, 10);
+    assert.ok(engine.maxInFlight <= 3);
+  });
+
+  it('reconcile() rebuilds the engine from the registry after it lost its state', async () => {
+    await sync.upsert(peer({ name: 'a.example' }));
+    await sync.upsert(peer({ name: 'b.example' }));
+    engine.held.clear(); // the daemon restarted
+    engine.held.set('stale.example', peer({ name: 'stale.example' }));
+    const res = await sync.reconcile();
+    assert.deepEqual(res.removed, ['stale.example']);
+    assert.deepEqual([...engine.held.keys()].sort(), ['a.example', 'b.example']);
+  });
+
+  it('reconcile() drops expired peers first and shares one run among concurrent callers', async () => {
+    await sync.upsert(peer({ name: 'old.example', expiresAt: T + 5 }));
+    await sync.upsert(peer({ name: 'new.example', expiresAt: T + 500 }));
+    clock.t = T + 10;
+    const [r1, r2] = await Promise.all([sync.reconcile(), sync.reconcile()]);
+    assert.equal(r1, r2);
+    assert.equal(engine.calls.filter((c) => c.startsWith('reconcile')).length, 1);
+    assert.deepEqual([...engine.held.keys()], ['new.example']);
+  });
+
+  it('reconcile() waits for installs in flight and holds new ones back', async () => {
+    engine.hold();
+    const inst = sync.upsert(peer({ name: 'a.example' }));
+    await settle();
+    const rec = sync.reconcile();
+    const later = sync.upsert(peer({ name: 'b.example' }));
+    await settle();
+    assert.deepEqual(engine.calls, ['install a.example']);
+    engine.release();
+    await Promise.all([inst, rec, later]);
+    assert.equal(engine.calls[1], 'reconcile a.example,b.example');
+    assert.equal(engine.calls.length, 2, 'b was in the reconcile: no separate install needed');
+  });
+
+  it('after a failed reconcile the next request re-applies', async () => {
+    await sync.upsert(peer());
+    engine.failReconcile = true;
+    await assert.rejects(sync.reconcile(), (e: Error & { code?: string }) => e.code === 'ENGINE_UNREACHABLE');
+    assert.equal(sync.isApplied('peer.example'), false);
+    engine.failReconcile = false;
+    await sync.upsert(peer());
+    assert.deepEqual(engine.calls.filter((c) => c.startsWith('install')), ['install peer.example', 'install peer.example']);
+  });
+});
