@@ -122,10 +122,15 @@ export function wireToLabels(wire: Uint8Array): Uint8Array[] {
 
 /**
  * Reads a possibly compressed name. The in-place part must end before `limit` (RDLENGTH end for names
- * inside RDATA); pointers may only go backwards to bytes not yet visited, so loops, forward references and
+ * inside RDATA); with `pointers` false any pointer is an error. Pointers may only go backwards to bytes not yet visited, so loops, forward references and
  * runaway chains are rejected rather than followed.
  */
-export function readNameWire(buf: Uint8Array, at: number, limit: number = buf.length): { wire: Uint8Array; next: number } {
+export function readNameWire(
+  buf: Uint8Array,
+  at: number,
+  limit: number = buf.length,
+  pointers = true,
+): { wire: Uint8Array; next: number } {
   const out = new Uint8Array(MAX_NAME_WIRE);
   let o = 0;
   let pos = at;
@@ -138,6 +143,7 @@ export function readNameWire(buf: Uint8Array, at: number, limit: number = buf.le
     const len = buf[pos];
     const kind = len & 0xc0;
     if (kind === 0xc0) {
+      if (!pointers) throw new WireError('rdata-compressed', `compression pointer at offset ${pos} where names must not be compressed`);
       if (pos + 1 >= bound) throw new WireError('truncated', `compression pointer at offset ${pos} is cut off`);
       const target = ((len & 0x3f) << 8) | buf[pos + 1];
       if (next < 0) next = pos + 2;

@@ -58,8 +58,7 @@ export function walkRdata(
   let p = start;
   for (const f of fields) {
     if (f === 'name') {
-      const { wire, next } = readNameWire(allowPointers ? buf : buf.subarray(0, end), p, end);
-      if (!allowPointers && wire.length !== next - p) throw new WireError('rdata-compressed', 'compression pointer inside RDATA that must not be compressed');
+      const { wire, next } = readNameWire(buf, p, end, allowPointers);
       onName(wire);
       p = next;
     } else if (f === 'string') {

@@ -1,0 +1,88 @@
+// IPv4 / IPv6 text <-> bytes, printing IPv6 the way BIND's inet_ntop does (RFC 5952 style, lowercase,
+// longest zero run compressed, IPv4-mapped and -compatible tails in dotted form).
+import { ParseError } from '../util/errors';
+
+export function parseIPv4(text: string): Uint8Array {
+  const parts = text.split('.');
+  if (parts.length !== 4) throw new ParseError('bad-address', `'${text}' is not an IPv4 address`);
+  return Uint8Array.from(
+    parts.map((p) => {
+      if (!/^(0|[1-9][0-9]{0,2})$/.test(p) || Number(p) > 255) throw new ParseError('bad-address', `'${text}' is not an IPv4 address`);
+      return Number(p);
+    }),
+  );
+}
+
+export function formatIPv4(b: Uint8Array): string {
+  return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
+}
+
+export function parseIPv6(text: string): Uint8Array {
+  const bad = (): never => {
+    throw new ParseError('bad-address', `'${text}' is not an IPv6 address`);
+  };
+  let s = text;
+  const lastColon = s.lastIndexOf(':');
+  if (lastColon < 0) bad();
+  if (s.slice(lastColon + 1).includes('.')) {
+    // An embedded IPv4 tail becomes the last two 16-bit groups.
+    const v4 = parseIPv4(s.slice(lastColon + 1));
+    s = s.slice(0, lastColon + 1) + (((v4[0] << 8) | v4[1]).toString(16)) + ':' + (((v4[2] << 8) | v4[3]).toString(16));
+  }
+  const halves = s.split('::');
+  if (halves.length > 2) bad();
+  const groups = (h: string): number[] =>
+    h === ''
+      ? []
+      : h.split(':').map((g) => {
+          if (!/^[0-9a-fA-F]{1,4}$/.test(g)) bad();
+          return parseInt(g, 16);
+        });
+  const head = groups(halves[0]);
+  const tail = halves.length === 2 ? groups(halves[1]) : [];
+  const total = head.length + tail.length;
+  if (halves.length === 1 ? total !== 8 : total > 7) bad();
+  const words = halves.length === 2 ? [...head, ...Array<number>(8 - total).fill(0), ...tail] : head;
+  const out = new Uint8Array(16);
+  words.forEach((w, i) => {
+    out[2 * i] = w >> 8;
+    out[2 * i + 1] = w & 0xff;
+  });
+  return out;
+}
+
+export function formatIPv6(b: Uint8Array): string {
+  const w: number[] = [];
+  for (let i = 0; i < 8; i++) w.push((b[2 * i] << 8) | b[2 * i + 1]);
+  let bestBase = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (w[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && w[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestBase = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  if (bestLen < 2) bestBase = -1;
+  let s = '';
+  for (let i = 0; i < 8; i++) {
+    if (bestBase >= 0 && i >= bestBase && i < bestBase + bestLen) {
+      if (i === bestBase) s += ':';
+      continue;
+    }
+    if (i !== 0) s += ':';
+    if (i === 6 && bestBase === 0 && (bestLen === 6 || (bestLen === 5 && w[5] === 0xffff))) {
+      s += formatIPv4(b.subarray(12, 16));
+      break;
+    }
+    s += w[i].toString(16);
+  }
+  if (bestBase >= 0 && bestBase + bestLen === 8) s += ':';
+  return s;
+}
