@@ -73,13 +73,32 @@ async function runServe(flags: ServeFlags, cmd: Command): Promise<void> {
   const file = flags.config ? readConfigFile(flags.config) : {};
   const config = resolveServeConfig(file, cli);
   const log = createLogger(config.logLevel, 'oedns-serve');
-  let server;
+  // Signals are caught from the start, so a SIGTERM during start-up also ends cleanly.
+  let server: Awaited<ReturnType<typeof startServer>> | undefined;
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal, stats: server?.stats() }, 'stopping');
+    const force = setTimeout(() => process.exit(1), 5000);
+    force.unref();
+    (server ? server.stop() : Promise.resolve()).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err: String(err) }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
   try {
     server = await startServer(config, { log });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     throw new OednsError('bind-failed', `cannot listen on ${config.listen.map(formatEndpoint).join(', ')}: ${e.message}`);
   }
+  if (stopping) return void (await server.stop());
   const drop = dropPrivileges(config.user);
   log.info(
     {
@@ -92,23 +111,6 @@ async function runServe(flags: ServeFlags, cmd: Command): Promise<void> {
     },
     'listening',
   );
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal, stats: server.stats() }, 'stopping');
-    const force = setTimeout(() => process.exit(1), 5000);
-    force.unref();
-    server.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err: String(err) }, 'error while stopping');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
   // The serve command never resolves on its own: it runs until a signal.
   await new Promise<never>(() => undefined);
 }

@@ -1,6 +1,7 @@
 // Test helpers for the resolver: signed zones for named, the real `oedns serve` process, dig/kdig,
 // and a raw Node UDP/TCP client.
-import { spawn, ChildProcess, execFileSync } from 'node:child_process';
+import { spawn, ChildProcess, execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -8,6 +9,8 @@ import { mkdtempSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { FrameReader, frame } from '../../src/resolver/framing';
+
+const execFileP = promisify(execFile);
 
 export const integrationSkipped = process.env.OEDNS_SKIP_INTEGRATION === '1';
 
@@ -108,13 +111,19 @@ export async function startServe(args: string[], opts: { listen?: boolean } = {}
   };
 }
 
-/** Runs dig against 127.0.0.1:port; returns stdout. */
-export function dig(port: number, args: string[]): string {
-  return execFileSync('dig', ['+time=3', '+tries=1', '-p', String(port), '@127.0.0.1', ...args], { encoding: 'utf8' });
+/** Runs dig against 127.0.0.1:port; resolves with stdout. Asynchronous, so that fakes in this process keep running. */
+export async function dig(port: number, args: string[], server = '127.0.0.1'): Promise<string> {
+  return (await execFileP('dig', ['+time=3', '+tries=1', '-p', String(port), `@${server}`, ...args], { encoding: 'utf8' })).stdout;
 }
 
-export function kdig(port: number, args: string[]): string {
-  return execFileSync('kdig', ['+time=3', '+retry=0', '-p', String(port), '@127.0.0.1', ...args], { encoding: 'utf8' });
+export async function kdig(port: number, args: string[]): Promise<string> {
+  return (await execFileP('kdig', ['+time=3', '+retry=0', '-p', String(port), '@127.0.0.1', ...args], { encoding: 'utf8' })).stdout;
+}
+
+/** Polls `cond` every 20 ms for up to `ms`. */
+export async function waitFor(cond: () => boolean, ms = 3000): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 20))) if (cond()) return true;
+  return cond();
 }
 
 /** Sends one datagram and waits for one reply (or null after timeoutMs). */

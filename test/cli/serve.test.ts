@@ -1,0 +1,173 @@
+// The real `oedns serve` process in front of a real named, queried with dig, kdig and from Node.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createSocket, Socket } from 'node:dgram';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { encodeMessage, makeQuery } from '../../src/wire/message';
+import { RRType } from '../../src/wire/types';
+import { startNamed, namedAvailable, NamedInstance } from '../support/named';
+import { freePort } from '../support/ports';
+import {
+  ServeProcess, dig, exampleZoneText, integrationSkipped, kdig, startServe, tempDir, udpExchange, waitFor, writeSignedZone,
+} from '../resolver/helpers';
+import { aRecord, answerWith, startFakeUpstream } from '../resolver/fake-upstream';
+
+const ZONE = 'example.test';
+const NEG = 'neg.test';
+const negZone = (extra = ''): string =>
+  `$ORIGIN ${NEG}.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 3600 600 86400 120\n@ IN NS ns1\nns1 IN A 127.0.0.1\nhost IN A 192.0.2.50\n${extra}`;
+
+describe('oedns serve (CLI process)', function () {
+  let named: NamedInstance | undefined;
+  let serve: ServeProcess | undefined;
+  let negFile = '';
+  const extra: ServeProcess[] = [];
+  const others: Array<() => Promise<void>> = [];
+
+  before(async function () {
+    if (integrationSkipped || !namedAvailable()) return this.skip();
+    const dir = tempDir();
+    negFile = join(dir, `${NEG}.db`);
+    writeFileSync(negFile, negZone());
+    named = await startNamed({
+      zones: [
+        { name: ZONE, file: writeSignedZone(dir, ZONE, exampleZoneText(ZONE)) },
+        { name: NEG, file: negFile },
+      ],
+    });
+    serve = await startServe(['--upstream', named.endpoint, '--listen', '[::1]:0']);
+  });
+  after(async () => {
+    for (const s of extra) await s.stop();
+    for (const o of others) await o();
+    await serve?.stop();
+    await named?.stop();
+  });
+
+  it('answers A, AAAA and CNAME over UDP', async () => {
+    assert.equal((await dig(serve!.port, ['+short', `www.${ZONE}`, 'A'])).trim(), '192.0.2.1');
+    assert.equal((await dig(serve!.port, ['+short', `www.${ZONE}`, 'AAAA'])).trim(), '2001:db8::1');
+    assert.deepEqual((await dig(serve!.port, ['+short', `alias.${ZONE}`, 'A'])).trim().split('\n'), [`www.${ZONE}.`, '192.0.2.1']);
+  });
+
+  it('listens on IPv6 too', () => {
+    const m = /"listen":\["127\.0\.0\.1:\d+","\[::1\]:(\d+)"\]/.exec(serve!.stderr());
+    assert.ok(m, serve!.stderr());
+    const out = spawnSync('dig', ['+time=3', '+tries=1', '+short', '-p', m[1]!, '@::1', `www.${ZONE}`, 'A'], { encoding: 'utf8' });
+    assert.equal(out.stdout.trim(), '192.0.2.1');
+  });
+
+  it('answers NXDOMAIN with the SOA, and DNSSEC records when asked (+dnssec)', async () => {
+    const out = (await dig(serve!.port, ['+dnssec', `nope.${ZONE}`, 'A']));
+    assert.match(out, /status: NXDOMAIN/);
+    assert.match(out, new RegExp(`${ZONE}\\.\\s+\\d+\\s+IN\\s+SOA`));
+    assert.match(out, /\sNSEC\s/);
+    assert.match(out, /\sRRSIG\s/);
+    assert.doesNotMatch((await dig(serve!.port, [`nope.${ZONE}`, 'A'])), /RRSIG/);
+  });
+
+  it('caches NODATA (RFC 2308): a record added upstream stays hidden until the negative TTL runs out', async () => {
+    const first = (await dig(serve!.port, [`host.${NEG}`, 'TXT']));
+    assert.match(first, /status: NOERROR/);
+    assert.match(first, /ANSWER: 0/);
+    writeFileSync(negFile, negZone('host IN TXT "now it exists"\n').replace(' 1 3600', ' 2 3600'));
+    await named!.reload();
+    assert.match(spawnSync('dig', ['-p', String(named!.port), '@127.0.0.1', '+short', `host.${NEG}`, 'TXT'], { encoding: 'utf8' }).stdout, /now it exists/);
+    const cached = (await dig(serve!.port, [`host.${NEG}`, 'TXT']));
+    assert.match(cached, /ANSWER: 0/);
+    const ttl = Number(new RegExp(`${NEG}\\.\\s+(\\d+)\\s+IN\\s+SOA`).exec(cached)![1]);
+    assert.ok(ttl <= 120, `negative TTL ${ttl} is capped by the SOA minimum`);
+  });
+
+  it('sets TC=1 on a UDP answer that does not fit, and sends it whole over TCP (several 4096-bit IPSECKEYs)', async () => {
+    const udp = (await dig(serve!.port, ['+ignore', '+notcp', '+dnssec', `big.${ZONE}`, 'IPSECKEY']));
+    assert.match(udp, /flags: qr tc/);
+    const size = Number(/MSG SIZE\s+rcvd: (\d+)/.exec(udp)![1]);
+    assert.ok(size <= 1232, `UDP answer of ${size} bytes`);
+    const tcp = (await dig(serve!.port, ['+tcp', '+dnssec', `big.${ZONE}`, 'IPSECKEY']));
+    assert.equal((tcp.match(/\sIPSECKEY\s+\d+ 1 2 192\.0\.2\./g) ?? []).length, 3);
+    assert.ok(Number(/MSG SIZE\s+rcvd: (\d+)/.exec(tcp)![1]) > 1600);
+    // dig's default: retry over TCP after TC.
+    assert.equal((await dig(serve!.port, ['+short', `big.${ZONE}`, 'IPSECKEY'])).trim().split('\n').length, 3);
+    const k = (await kdig(serve!.port, ['+tcp', `big.${ZONE}`, 'IPSECKEY']));
+    assert.match(k, /ANSWER: 3/);
+  });
+
+  it('answers several queries over one kept-open TCP connection (kdig +keepopen)', async () => {
+    const out = (await kdig(serve!.port, ['+tcp', '+keepopen', `www.${ZONE}`, 'A', `www.${ZONE}`, 'AAAA', `small.${ZONE}`, 'IPSECKEY']));
+    assert.match(out, /192\.0\.2\.1/);
+    assert.match(out, /2001:db8::1/);
+    assert.match(out, /IPSECKEY\s+10 1 2 192\.0\.2\.38/);
+  });
+
+  it('keeps answering after garbage, truncated and oversize datagrams', async () => {
+    const good = encodeMessage(makeQuery(`www.${ZONE}`, RRType.A));
+    for (let i = 0; i < 40; i++) await udpExchange(serve!.port, randomBytes(1 + ((i * 97) % 3000)), 20);
+    await udpExchange(serve!.port, Buffer.from(good).subarray(0, 15), 100);
+    await udpExchange(serve!.port, Buffer.concat([good, randomBytes(60_000)]), 100);
+    assert.equal(serve!.proc.exitCode, null);
+    assert.equal((await dig(serve!.port, ['+short', `www.${ZONE}`, 'A'])).trim(), '192.0.2.1');
+  });
+
+  it('drops privileges to nobody after binding when started as root', function () {
+    if (process.getuid?.() !== 0) return this.skip();
+    assert.match(serve!.stderr(), /"user":"nobody"/);
+    const status = readFileSync(`/proc/${serve!.proc.pid}/status`, 'utf8');
+    assert.match(status, /^Uid:\s+65534\s+65534\s+65534\s+65534/m);
+  });
+
+  it('fails over from a silent upstream to the next one', async () => {
+    const silent: Socket = createSocket('udp4');
+    await new Promise<void>((r) => silent.bind(0, '127.0.0.1', () => r()));
+    others.push(() => new Promise<void>((r) => silent.close(() => r())));
+    const s = await startServe(['--upstream', `127.0.0.1:${silent.address().port}`, '--upstream', named!.endpoint, '--upstream-timeout-ms', '300']);
+    extra.push(s);
+    assert.equal((await dig(s.port, ['+short', `www.${ZONE}`, 'A'])).trim(), '192.0.2.1');
+  });
+
+  it('answers SERVFAIL when every upstream is dead', async () => {
+    const s = await startServe(['--upstream', `127.0.0.1:${await freePort()}`, '--upstream', `127.0.0.1:${await freePort()}`, '--upstream-timeout-ms', '300']);
+    extra.push(s);
+    assert.match((await dig(s.port, [`www.${ZONE}`, 'A'])), /status: SERVFAIL/);
+    assert.ok(await waitFor(() => /all-upstreams-failed/.test(s.stderr())), s.stderr());
+  });
+
+  it('ignores spoofed upstream answers (wrong id, wrong question) and relays the real one', async () => {
+    const fake = await startFakeUpstream((m, reply) => {
+      reply({ ...answerWith(m, [aRecord(m.questions[0]!.name, '6.6.6.6')]), id: (m.id ^ 0x5a5a) & 0xffff });
+      reply(answerWith({ ...m, questions: [{ name: 'other.test', type: 1, class: 1 }] }, [aRecord('other.test', '6.6.6.7')]));
+      setTimeout(() => reply(answerWith(m, [aRecord(m.questions[0]!.name, '192.0.2.99')])), 30);
+    });
+    others.push(() => fake.close());
+    const s = await startServe(['--upstream', fake.endpoint]);
+    extra.push(s);
+    assert.equal((await dig(s.port, ['+short', 'spoof.test', 'A'])).trim(), '192.0.2.99');
+  });
+
+  it('reads a config file with the same keys as the options', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'oedns.json');
+    writeFileSync(file, JSON.stringify({ listen: ['127.0.0.1:0'], upstream: [named!.endpoint], 'cache-size': 100, allow: ['192.0.2.0/24'] }));
+    const s = await startServe(['--config', file], { listen: false });
+    extra.push(s);
+    assert.match(s.stderr(), /"allow":\["loopback","192\.0\.2\.0\/24"\]/);
+    assert.equal((await dig(s.port, ['+short', `www.${ZONE}`, 'AAAA'])).trim(), '2001:db8::1');
+    const example = resolve(__dirname, '../../../examples/oedns.json');
+    assert.ok(JSON.parse(readFileSync(example, 'utf8')).listen, 'examples/oedns.json parses');
+  });
+
+  it('exits with status 2 and one line on a bad option', () => {
+    const r = spawnSync(process.execPath, [resolve(__dirname, '../../src/cli/oedns.js'), 'serve', '--upstream', '127.0.0.1', '--allow', '10.0.0.0/99'], { encoding: 'utf8' });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr.trim(), /^oedns bad-cidr: .*10\.0\.0\.0\/99/);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+  });
+
+  it('stops cleanly on SIGTERM', async () => {
+    const s = await startServe(['--upstream', named!.endpoint]);
+    assert.equal(await s.stop(), 0);
+    assert.ok(await waitFor(() => /"msg":"stopping"/.test(s.stderr())), s.stderr());
+  });
+});
