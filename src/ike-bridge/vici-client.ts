@@ -195,7 +195,8 @@ export class ViciClient extends EventEmitter {
     return (await this.streamed('list-conns', 'list-conn', filter)).events;
   }
   async listSas(filter: { ike?: string; ike_id?: string; noblock?: boolean } = {}): Promise<SaInfo[]> {
-    const { events } = await this.streamed('list-sas', 'list-sa', { ...filter, noblock: filter.noblock ? 'yes' : undefined });
+    const { ike_id, ...rest } = filter;
+    const { events } = await this.streamed('list-sas', 'list-sa', { ...rest, 'ike-id': ike_id, ike_id, noblock: filter.noblock ? 'yes' : undefined });
     const out: SaInfo[] = [];
     for (const e of events) for (const [k, v] of e) if (v instanceof Map) out.push(parseSa(k, v));
     return out;
@@ -208,8 +209,10 @@ export class ViciClient extends EventEmitter {
     const { events, reply } = await this.streamed('initiate', 'control-log', { loglevel: 1, ...args }, opts);
     return { reply, log: events.map((e) => str(e, 'msg') ?? '') };
   }
-  terminate(args: { child?: string; ike?: string; ike_id?: string; child_id?: string; timeout?: number; force?: boolean }): Promise<ViciSection> {
-    return this.request('terminate', { ...args, force: args.force ? 'yes' : undefined });
+  /** ike_id/child_id are sent as `ike-id`/`child-id` too: 5.9.8 reads the dashed names, newer releases the underscored. */
+  terminate(args: { child?: string; ike?: string; ike_id?: string; child_id?: string; timeout?: number; force?: boolean }, opts: { timeoutMs?: number } = {}): Promise<ViciSection> {
+    const { ike_id, child_id, force, ...rest } = args;
+    return this.request('terminate', { ...rest, 'ike-id': ike_id, ike_id, 'child-id': child_id, child_id, force: force ? 'yes' : undefined }, opts);
   }
   loadKey(type: string, data: string | Buffer): Promise<ViciSection> { return this.call('load-key', { type, data }); }
   unloadKey(id: string): Promise<ViciSection> { return this.call('unload-key', { id }); }
