@@ -2,6 +2,7 @@
 // answer in the clear, or refuse. Pure: data in, a Decision out, always with a human reason.
 import type { Peer, PeerGateway, PeerKey, PeerOwner, PolicyLevel } from '../ike-bridge/engine';
 import { IpseckeyAlgorithm } from '../ike-bridge/engine';
+import { ipseckeyToKeyObject, KeyError } from '../ike-bridge/keys';
 import { RRType } from '../wire/types';
 import { formatAddress, parseIPv4, parseIPv6, parseAddress } from './ip';
 import { matchPeer } from './match';
@@ -323,35 +324,26 @@ function gatewayOf(r: IpseckeyLike): ChosenGateway | string {
   }
 }
 
-/** Why a key cannot be used, or null. Checks only the shape; the engine parses the key itself. */
+/**
+ * Why a key cannot be used, or null. Decoded with the IKE bridge's own converter, so that a key this
+ * accepts is one the engine can install (e.g. Ed448 and off-curve ECDSA points are refused here, not
+ * at install time after the answer was held back).
+ */
 export function keyProblem(r: IpseckeyLike): string | null {
-  const k = r.publicKey;
   switch (r.algorithm) {
     case 0:
       return 'no public key in the record (algorithm 0)';
     case IpseckeyAlgorithm.DSA:
-      return 'DSA (algorithm 1) is not used: obsolete, and IKE engines here do not take DSA raw keys';
-    case IpseckeyAlgorithm.RSA: {
-      // RFC 3110 §2: exponent length (1 byte, or 0 then 2 bytes), exponent, modulus.
-      if (k.length < 3) return 'RSA key too short to hold an exponent and a modulus';
-      let elen = k[0];
-      let at = 1;
-      if (elen === 0) { elen = (k[1] << 8) | k[2]; at = 3; }
-      if (elen === 0 || at + elen >= k.length) return 'RSA key is malformed (RFC 3110 exponent length overruns the key)';
-      let mod = k.subarray(at + elen);
-      let lead = 0;
-      while (lead < mod.length && mod[lead] === 0) lead++;
-      mod = mod.subarray(lead);
-      const bits = mod.length === 0 ? 0 : (mod.length - 1) * 8 + (32 - Math.clz32(mod[0]));
-      if (bits < 1024) return `RSA modulus of ${bits} bits is too weak (at least 1024)`;
-      return null;
-    }
+      return 'DSA (algorithm 1) is not used: obsolete, and the IKE engines here take no DSA raw keys';
+    case IpseckeyAlgorithm.RSA:
     case IpseckeyAlgorithm.ECDSA:
-      // RFC 6605 §4 layout: x|y, 64 bytes for P-256, 96 for P-384.
-      return k.length === 64 || k.length === 96 ? null : `ECDSA key of ${k.length} bytes is neither P-256 (64) nor P-384 (96)`;
     case IpseckeyAlgorithm.EdDSA:
-      // RFC 8080 §3: Ed25519 32 bytes, Ed448 57 bytes.
-      return k.length === 32 || k.length === 57 ? null : `EdDSA key of ${k.length} bytes is neither Ed25519 (32) nor Ed448 (57)`;
+      try {
+        ipseckeyToKeyObject(r.algorithm, r.publicKey);
+        return null;
+      } catch (e) {
+        return e instanceof KeyError ? e.message.replace(/^oedns [^:]*: /, '') : `unusable key: ${String(e)}`;
+      }
     default:
       return `unknown key algorithm ${r.algorithm}`;
   }

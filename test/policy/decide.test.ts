@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync, KeyObject } from 'node:crypto';
+import { keyObjectToIpseckey } from '../../src/ike-bridge/keys';
 import type { PolicyLevel } from '../../src/ike-bridge/engine';
 import { RRType } from '../../src/wire/types';
 import {
@@ -8,10 +10,15 @@ import {
 
 const NOW = 1_700_000_000;
 
-// Key shapes as published in IPSECKEY (RFC 3110 / 6605 / 8080); only lengths and layout matter here.
-const rsaKey = (fill = 0xc5) => Uint8Array.from([3, 1, 0, 1, ...new Array(256).fill(fill)]); // e=65537, 2048-bit n
-const ecdsaKey = (fill = 7) => new Uint8Array(64).fill(fill);
-const ed25519Key = (fill = 9) => new Uint8Array(32).fill(fill);
+// Real keys, converted to IPSECKEY public key fields (RFC 3110 / 6605 / 8080) by the bridge's converter.
+const toField = (k: KeyObject) => Uint8Array.from(keyObjectToIpseckey(k).publicKey);
+const RSA = toField(generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey);
+const P256 = toField(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey);
+const P384 = toField(generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey);
+const ED25519 = toField(generateKeyPairSync('ed25519').publicKey);
+const rsaKey = () => RSA;
+const ecdsaKey = () => P256;
+const ed25519Key = () => ED25519;
 
 const rec = (over: Partial<IpseckeyLike> = {}): IpseckeyLike => ({
   precedence: 10, gatewayType: 0, algorithm: 2, gateway: null, publicKey: rsaKey(), ...over,
@@ -171,8 +178,9 @@ describe('policy/decide', () => {
       assert.deepEqual(d.peer.auth.keys.map((k) => [k.precedence, k.algorithm]), [[5, 2], [10, 3], [20, 4]]);
     });
     it('keeps record order among equal precedences', () => {
-      const s = selectKeys([rec({ publicKey: rsaKey(0xc1) }), rec({ publicKey: rsaKey(0xc2) })]);
-      assert.deepEqual(s.keys.map((k) => k.publicKey[4]), [0xc1, 0xc2]);
+      const ed = rec({ algorithm: 4, publicKey: ed25519Key() });
+      assert.deepEqual(selectKeys([rec(), ed]).keys.map((k) => k.algorithm), [2, 4]);
+      assert.deepEqual(selectKeys([ed, rec()]).keys.map((k) => k.algorithm), [4, 2]);
     });
     it('ignores DSA and unknown algorithms with a reason, and uses the rest', () => {
       const d = decide(input({ keys: [rec({ precedence: 1, algorithm: 1 }), rec({ precedence: 2, algorithm: 99 }), rec({ precedence: 3 })] }), pol('private'), NOW);
@@ -188,17 +196,20 @@ describe('policy/decide', () => {
       assert.match(d.reason, /none of the 1 IPSECKEY record\(s\).*usable/);
       assert.equal(d.ignoredKeys.length, 1);
     });
+    const weakRsa = Uint8Array.from([3, 1, 0, 1, 0xc1, ...new Array(63).fill(0xff)]);
+    const offCurve = new Uint8Array(64).fill(7);
     const shapes: Array<[string, IpseckeyLike, RegExp | null]> = [
       ['RSA 2048', rec(), null],
-      ['RSA with a 3-byte exponent length', rec({ publicKey: Uint8Array.from([0, 0, 3, 1, 0, 1, ...new Array(128).fill(0xff)]) }), null],
-      ['RSA 512', rec({ publicKey: Uint8Array.from([3, 1, 0, 1, ...new Array(64).fill(0xff)]) }), /too weak/],
-      ['RSA with exponent overrun', rec({ publicKey: Uint8Array.from([9, 1, 0]) }), /malformed/],
-      ['ECDSA P-256', rec({ algorithm: 3, publicKey: ecdsaKey() }), null],
-      ['ECDSA P-384', rec({ algorithm: 3, publicKey: new Uint8Array(96) }), null],
-      ['ECDSA of 33 bytes', rec({ algorithm: 3, publicKey: new Uint8Array(33) }), /neither P-256/],
+      ['RSA 512', rec({ publicKey: weakRsa }), /RSA modulus of 512 bits/],
+      ['RSA with exponent overrun', rec({ publicKey: Uint8Array.from([9, 1, 0]) }), /overruns/],
+      ['ECDSA P-256', rec({ algorithm: 3, publicKey: P256 }), null],
+      ['ECDSA P-384', rec({ algorithm: 3, publicKey: P384 }), null],
+      ['ECDSA of 33 bytes', rec({ algorithm: 3, publicKey: new Uint8Array(33) }), /ECDSA key of 33 bytes/],
+      ['an ECDSA point off the curve', rec({ algorithm: 3, publicKey: offCurve }), /rejected/],
       ['Ed25519', rec({ algorithm: 4, publicKey: ed25519Key() }), null],
-      ['EdDSA of 31 bytes', rec({ algorithm: 4, publicKey: new Uint8Array(31) }), /neither Ed25519/],
+      ['Ed448 (no engine takes it)', rec({ algorithm: 4, publicKey: new Uint8Array(57).fill(1) }), /Ed448 unsupported/],
       ['algorithm 0 (no key)', rec({ algorithm: 0, publicKey: new Uint8Array(0) }), /no public key/],
+      ['DSA', rec({ algorithm: 1 }), /DSA/],
     ];
     for (const [title, r, problem] of shapes) {
       it(`${problem ? 'refuses' : 'accepts'} ${title}`, () => {
