@@ -136,7 +136,7 @@ export class ChainFetcher {
       if (ev.kind === 'no-cut') continue;
       if (ev.kind === 'absent') break;
       if (ev.kind === 'end') {
-        if (ev.verdict.kind === 'insecure') this.link(ctx, child, [], ev.verdict);
+        if (ev.verdict.kind === 'insecure') this.link(ctx, ev.verdict.at, [], ev.verdict);
         return { zone: cur.zone, keys: [], verdict: ev.verdict };
       }
       const cks = await this.keysFor({ zone: child, ds: ev.ds, keys: [] }, ctx);

