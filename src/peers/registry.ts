@@ -12,6 +12,8 @@ export type ReleaseChange = 'removed' | 'replaced' | 'unchanged' | 'absent';
 interface Claim {
   peer: Peer;
   seq: number;
+  /** peerMaterial(peer), computed once: refreshes are the hot path. */
+  material: string;
 }
 
 interface Entry {
@@ -82,12 +84,12 @@ export class PeerRegistry {
       entry = { claims: new Map() };
       this.entries.set(key, entry);
     }
-    entry.claims.set(peer.owner, { peer: stored, seq: ++this.seq });
+    entry.claims.set(peer.owner, { peer: stored, seq: ++this.seq, material: peerMaterial(stored) });
     const after = this.effective(entry, nowSec)!;
-    if (!before) return { change: 'added', peer: after };
-    if (peerMaterial(before) !== peerMaterial(after)) return { change: 'replaced', peer: after };
-    if (after.expiresAt > before.expiresAt) return { change: 'refreshed', peer: after };
-    return { change: 'unchanged', peer: after };
+    if (!before) return { change: 'added', peer: after.peer };
+    if (before.material !== after.material) return { change: 'replaced', peer: after.peer };
+    if (after.peer.expiresAt > before.peer.expiresAt) return { change: 'refreshed', peer: after.peer };
+    return { change: 'unchanged', peer: after.peer };
   }
 
   /** `owner` no longer wants `name`; the peer goes only when nobody does. */
@@ -102,9 +104,9 @@ export class PeerRegistry {
       return { change: 'removed' };
     }
     const after = this.effective(entry, nowSec)!;
-    return peerMaterial(before) === peerMaterial(after)
-      ? { change: 'unchanged', peer: after }
-      : { change: 'replaced', peer: after };
+    return before.material === after.material
+      ? { change: 'unchanged', peer: after.peer }
+      : { change: 'replaced', peer: after.peer };
   }
 
   /** Drop a peer for every owner at once: its key turned bogus, or it must go whoever wanted it. */
@@ -114,7 +116,13 @@ export class PeerRegistry {
 
   get(name: string, nowSec?: number): Peer | undefined {
     const entry = this.entries.get(peerKey(name));
-    return entry ? this.effective(entry, nowSec ?? -Infinity) : undefined;
+    return entry ? this.effective(entry, nowSec ?? -Infinity)?.peer : undefined;
+  }
+
+  /** peerMaterial() of what the engine should hold for `name` (as desired() has it), or undefined. */
+  material(name: string): string | undefined {
+    const entry = this.entries.get(peerKey(name));
+    return entry ? this.effective(entry, -Infinity)?.material : undefined;
   }
 
   owners(name: string): PeerOwner[] {
@@ -146,7 +154,7 @@ export class PeerRegistry {
         continue;
       }
       const after = this.effective(e, nowSec)!;
-      if (peerMaterial(before) !== peerMaterial(after)) replaced.push(after);
+      if (before.material !== after.material) replaced.push(after.peer);
     }
     return { removed, replaced };
   }
@@ -162,14 +170,14 @@ export class PeerRegistry {
 
   /** Every peer as the engine should hold it (for Engine.reconcile). */
   desired(): Peer[] {
-    return [...this.entries.values()].map((e) => this.effective(e, -Infinity)!);
+    return [...this.entries.values()].map((e) => this.effective(e, -Infinity)!.peer);
   }
 
   /**
    * The peer to install: among live claims (all claims if none is live yet-unswept) prefer an
    * authenticated key, then the latest claim; it lives as long as the longest claim.
    */
-  private effective(e: Entry, nowSec: number): Peer | undefined {
+  private effective(e: Entry, nowSec: number): { peer: Peer; material: string } | undefined {
     const all = [...e.claims.values()];
     if (all.length === 0) return undefined;
     const live = all.filter((c) => c.peer.expiresAt > nowSec);
@@ -180,7 +188,8 @@ export class PeerRegistry {
       const ba = best.peer.auth.kind === 'pubkey' ? 1 : 0;
       if (ca > ba || (ca === ba && c.seq > best.seq)) best = c;
     }
-    const expiresAt = Math.max(...all.map((c) => c.peer.expiresAt));
-    return { ...best.peer, expiresAt };
+    let expiresAt = best.peer.expiresAt;
+    for (const c of all) if (c.peer.expiresAt > expiresAt) expiresAt = c.peer.expiresAt;
+    return { peer: expiresAt === best.peer.expiresAt ? best.peer : { ...best.peer, expiresAt }, material: best.material };
   }
 }

@@ -96,7 +96,7 @@ export class PeerSync {
   /** Want `peer` (for peer.owner); resolves once the engine holds it, rejects with the engine's error. */
   async upsert(peer: Peer): Promise<UpsertResult> {
     const r = this.registry.upsert(peer, this.nowSec());
-    this.reschedule();
+    this.reschedule(peer.expiresAt);
     await this.ensure(peer.name);
     return r;
   }
@@ -225,9 +225,9 @@ export class PeerSync {
   }
 
   private converged(key: string): boolean {
-    const want = this.registry.get(key);
+    const want = this.registry.material(key);
     const have = this.applied.get(key);
-    return want ? have === peerMaterial(want) : have === undefined;
+    return want !== undefined ? have === want : have === undefined;
   }
 
   private pump(): void {
@@ -281,8 +281,10 @@ export class PeerSync {
     return new Promise((res) => this.idleWaiters.push(res));
   }
 
-  private reschedule(): void {
+  /** `hint`: the expiry just added; when the timer is due before it, nothing to recompute (hot path). */
+  private reschedule(hint?: number): void {
     if (!this.started) return;
+    if (hint !== undefined && this.timer !== null && this.timerDueMs <= hint * 1000 + 5) return;
     const next = this.registry.nextExpiry();
     if (next === undefined) {
       if (this.timer !== null) this.clock.clearTimer(this.timer);
