@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import type { Peer } from '../../src/ike-bridge/engine';
+import { keyObjectToIpseckey } from '../../src/ike-bridge/keys';
+import { buildConn, ConnOptions, peersEqual, sameKeys } from '../../src/ike-bridge/peer-config';
+import { EngineError } from '../../src/util/errors';
+
+const ed = keyObjectToIpseckey(generateKeyPairSync('ed25519').publicKey);
+const opts: ConnOptions = {
+  local: { id: 'a.oe.test', publicKeyPem: 'PEM-A' },
+  ikeProposals: ['aes128-sha256-x25519'],
+  espProposals: ['aes128-sha256'],
+  startAction: 'trap',
+};
+const peer = (over: Partial<Peer> = {}): Peer => ({
+  name: 'b.oe.test', addresses: ['192.0.2.2'], auth: { kind: 'pubkey', keys: [{ ...ed, precedence: 10 }] },
+  gateway: { kind: 'none' }, level: 'private', expiresAt: 0, owner: 'serve', ...over,
+});
+
+describe('peer-config: Peer -> load-conn', () => {
+  it('host to host: remote_addrs and remote_ts are the peer, keys bound to its name, tunnel mode', () => {
+    const c = buildConn(peer(), opts) as Record<string, any>;
+    assert.deepEqual(c.remote_addrs, ['192.0.2.2']);
+    assert.deepEqual(c.local, { auth: 'pubkey', id: 'a.oe.test', pubkeys: ['PEM-A'] });
+    assert.equal(c.remote.id, 'b.oe.test');
+    assert.match(c.remote.pubkeys[0], /^-----BEGIN PUBLIC KEY-----/);
+    assert.deepEqual(c.children['oe-b.oe.test'], { mode: 'tunnel', local_ts: ['dynamic'], remote_ts: ['192.0.2.2/32'], esp_proposals: ['aes128-sha256'], start_action: 'trap' });
+  });
+
+  it('through an IPSECKEY gateway: IKE to the gateway, the peer addresses as traffic selectors', () => {
+    const c = buildConn(peer({ addresses: ['198.51.100.7', '2001:db8::7'], gateway: { kind: 'address', address: '192.0.2.9' } }), opts) as Record<string, any>;
+    assert.deepEqual(c.remote_addrs, ['192.0.2.9']);
+    assert.deepEqual(c.children['oe-b.oe.test'].remote_ts, ['198.51.100.7/32', '2001:db8::7/128']);
+  });
+
+  it('clear and block become pass and drop shunts', () => {
+    assert.equal((buildConn(peer({ level: 'clear' }), opts) as any).children['oe-b.oe.test'].mode, 'pass');
+    assert.equal((buildConn(peer({ level: 'block' }), opts) as any).children['oe-b.oe.test'].mode, 'drop');
+  });
+
+  it('refuses a peer whose only key is unusable, and unauthenticated methods strongSwan 5.9.8 lacks', () => {
+    assert.throws(() => buildConn(peer({ auth: { kind: 'pubkey', keys: [{ algorithm: 4, publicKey: new Uint8Array(5), precedence: 1 }] } }), opts),
+      (e: unknown) => e instanceof EngineError && e.code === 'engine-bad-key');
+    assert.throws(() => buildConn(peer({ auth: { kind: 'unauthenticated', method: 'null' } }), opts), { code: 'engine-unsupported' });
+  });
+
+  it('compares peers by what the daemon holds (not expiry) and keys separately', () => {
+    assert.ok(peersEqual(peer(), peer({ expiresAt: 5 })));
+    assert.ok(!peersEqual(peer(), peer({ addresses: ['192.0.2.3'] })));
+    assert.ok(sameKeys(peer(), peer({ addresses: ['192.0.2.3'] })));
+    const other = keyObjectToIpseckey(generateKeyPairSync('ed25519').publicKey);
+    assert.ok(!sameKeys(peer(), peer({ auth: { kind: 'pubkey', keys: [{ ...other, precedence: 10 }] } })));
+  });
+});
