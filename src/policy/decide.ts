@@ -101,7 +101,7 @@ const ADDRESS_QTYPES: readonly number[] = [RRType.A, RRType.AAAA];
 
 export function decide(input: DecideInput, policy: Policy, nowSec: number): Decision {
   const name = normalizeName(input.name);
-  const m = matchPeer(policy, name, input.addresses);
+  const m = matchPeer(policy, name, input.addresses, { addressesAuthenticated: input.addressVerdict.kind === 'secure' });
   const base = { level: m.level, rule: m.rule, why: m.why, ignoredKeys: [] as IgnoredKey[] };
   const refuse = (rcode: RefuseRcode, ede: number, reason: string): Decision =>
     ({ ...base, action: 'refuse', rcode, ede, reason });

@@ -74,16 +74,30 @@ export function matchAddress(policy: Policy, address: string): Match {
  *   quietly weaken the other (a `clear` name pointing into a `private` network stays private, and a
  *   name anyone can publish cannot walk traffic out of a `block`ed range).
  * - Several addresses: the strictest of their rules, since the program may use any of them.
+ * - `addressesAuthenticated: false` (the address answer is not DNSSEC-secure): an address rule cannot
+ *   lower the default of a name no rule mentions, since the address may be forged.
  */
-export function matchPeer(policy: Policy, name: string, addresses: readonly string[]): PeerMatch {
+export function matchPeer(
+  policy: Policy, name: string, addresses: readonly string[],
+  opts: { addressesAuthenticated?: boolean } = {},
+): PeerMatch {
   const nm = matchName(policy, name);
   const ams = addresses.map((address) => ({ address, ...matchAddress(policy, address) }));
   const withRule = ams.filter((m) => m.rule !== null);
   if (withRule.length === 0) return { ...nm, name: nm, addresses: ams };
   let strictest = withRule[0];
   for (const m of withRule) if (strictness(m.level) > strictness(strictest.level)) strictest = m;
-  if (nm.rule === null) {
+  // An address nobody signed may be an attacker's choice: it can raise the level, never lower the
+  // default below what the name would get on its own.
+  const mayLower = opts.addressesAuthenticated ?? true;
+  if (nm.rule === null && (mayLower || strictness(strictest.level) >= strictness(nm.level))) {
     return { level: strictest.level, rule: strictest.rule, why: `${strictest.why} (overrides the default for names)`, name: nm, addresses: ams };
+  }
+  if (nm.rule === null) {
+    return {
+      ...nm, why: `${nm.why}; the address rule (${strictest.why}) would lower it, but the address is not DNSSEC-signed`,
+      name: nm, addresses: ams,
+    };
   }
   const level = stricter(nm.level, strictest.level);
   if (level === nm.level && strictness(nm.level) >= strictness(strictest.level)) {

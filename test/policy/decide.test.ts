@@ -339,6 +339,14 @@ describe('policy/decide', () => {
       assert.equal(d.anyKey, false);
       assert.match(d.reason, /WITHOUT authentication/);
     });
+    it('a forged-looking (unsigned) address cannot pull a name under a clear address rule', () => {
+      const p = parsePolicy('default: private\nrules:\n  - { address: 203.0.113.0/24, level: clear }\n');
+      const signed = decide(input({ addresses: ['203.0.113.5'], keyVerdict: null, keys: [] }), p, NOW);
+      assert.equal(signed.action, 'answer', signed.reason);
+      const unsigned = decide(input({ addresses: ['203.0.113.5'], addressVerdict: INSECURE, keyVerdict: null, keys: [] }), p, NOW);
+      assert.equal(unsigned.action, 'refuse', unsigned.reason);
+      assert.equal(unsigned.level, 'private');
+    });
     it('an address rule can raise a name to private', () => {
       const p = parsePolicy('default: private-or-clear\nrules:\n  - { address: 192.0.2.0/24, level: private }\n');
       const d = decide(input({ keyVerdict: null, keys: [] }), p, NOW);

@@ -127,6 +127,16 @@ rules:
       });
     }
 
+    it('an unsigned address can raise the default but not lower it', () => {
+      const unsigned = { addressesAuthenticated: false };
+      const lowered = matchPeer(p4, 'plain.example', ['203.0.113.9'], unsigned);
+      assert.equal(lowered.level, 'private-or-clear');
+      assert.equal(lowered.rule, null);
+      assert.match(lowered.why, /not DNSSEC-signed/);
+      assert.equal(matchPeer(p4, 'plain.example', ['198.51.100.7'], unsigned).level, 'private');
+      assert.equal(matchPeer(p4, 'plain.example', ['192.0.2.1'], unsigned).level, 'block');
+    });
+
     it('explains that the stricter rule overrode the other', () => {
       const m = matchPeer(p4, 'mail.example.org', ['198.51.100.7']);
       assert.match(m.why, /stricter/);
