@@ -72,7 +72,8 @@ export function parsePolicy(text: string, format?: PolicyFormat): Policy {
   const first = doc.errors[0];
   if (first) {
     const line = lc.linePos(first.pos[0]).line;
-    throw new PolicyError(PolicyErrorCode.SYNTAX, '', line, `not valid ${fmt.toUpperCase()}: ${first.message.split('\n')[0]}`);
+    const what = first.code === 'DUPLICATE_KEY' ? 'a key appears twice in the same mapping' : first.message.split('\n')[0];
+    throw new PolicyError(PolicyErrorCode.SYNTAX, '', line, `not valid ${fmt.toUpperCase()}: ${what}`);
   }
   const p = new Parser(lc);
   return p.document(doc.contents as YamlNode | null);
@@ -172,8 +173,9 @@ class Parser {
   private level(node: unknown, field: string): PolicyLevel {
     const v = isScalar(node) ? node.value : undefined;
     if (!isLevel(v)) {
+      const hint = typeof v === 'string' ? closest(v, LEVELS) : undefined;
       this.fail(PolicyErrorCode.BAD_LEVEL, field, node,
-        `unknown level ${JSON.stringify(v ?? null)}; expected one of ${LEVELS.join(', ')}`);
+        `unknown level ${JSON.stringify(v ?? null)}${hint ? ` (did you mean "${hint}"?)` : ''}; expected one of ${LEVELS.join(', ')}`);
     }
     return v;
   }
