@@ -249,6 +249,20 @@ export function completeGateway(
   };
 }
 
+/**
+ * The engine could not install what `d` asked for (daemon down, queue full, refused key). `private`
+ * fails closed; every other level answers in clear, and the reason says so for the log.
+ */
+export function engineFailed(d: Decision, error: string): Decision {
+  if (d.action !== 'install' && d.action !== 'install-unauthenticated') return d;
+  const base = { level: d.level, rule: d.rule, why: d.why, ignoredKeys: d.ignoredKeys };
+  if (d.level === 'private') {
+    return { ...base, action: 'refuse', rcode: 'SERVFAIL', ede: Ede.OTHER,
+      reason: `level private and the IKE engine could not install ${d.peer.name}: ${error}` };
+  }
+  return { ...base, action: 'answer', reason: `the IKE engine could not install ${d.peer.name} (${error}): answered in clear` };
+}
+
 /** min(TTLs, RRSIG expiry − now, max-ttl), at least one second. */
 export function lifetime(ttls: number[], sigExpiry: number | undefined, maxTtl: number, nowSec: number): number {
   let t = maxTtl;

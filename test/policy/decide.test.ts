@@ -4,7 +4,7 @@ import { keyObjectToIpseckey } from '../../src/ike-bridge/keys';
 import type { PolicyLevel } from '../../src/ike-bridge/engine';
 import { RRType } from '../../src/wire/types';
 import {
-  completeGateway, decide, DecideInput, Decision, Ede, IpseckeyLike, keyProblem, lifetime, parsePolicy, Policy,
+  completeGateway, decide, engineFailed, DecideInput, Decision, Ede, IpseckeyLike, keyProblem, lifetime, parsePolicy, Policy,
   selectKeys, VerdictLike,
 } from '../../src/policy';
 
@@ -293,6 +293,24 @@ describe('policy/decide', () => {
         const d = decide(input(), pol('private'), NOW);
         assert.equal(completeGateway(d, { addresses: ['198.51.100.9'], verdict: SECURE, ttl: 5 }, input(), pol('private'), NOW), d);
       });
+    });
+  });
+
+  describe('engineFailed', () => {
+    it('fails closed under private', () => {
+      const d = engineFailed(decide(input(), pol('private'), NOW), 'ENGINE_UNREACHABLE');
+      assert.equal(d.action === 'refuse' && d.rcode, 'SERVFAIL');
+      assert.match(d.reason, /could not install peer\.example: ENGINE_UNREACHABLE/);
+    });
+    it('answers in clear under the other levels', () => {
+      assert.equal(engineFailed(decide(input(), pol('private-or-clear'), NOW), 'down').action, 'answer');
+      const unauth = decide(input({ keyVerdict: null, keys: [] }), pol('opportunistic', FALLBACK_ON), NOW);
+      assert.equal(unauth.action, 'install-unauthenticated');
+      assert.equal(engineFailed(unauth, 'down').action, 'answer');
+    });
+    it('leaves decisions that install nothing alone', () => {
+      const d = decide(input({ keyVerdict: BOGUS }), pol('private'), NOW);
+      assert.equal(engineFailed(d, 'down'), d);
     });
   });
 
