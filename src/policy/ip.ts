@@ -1,5 +1,6 @@
-// Address literals and CIDR prefixes as bytes, for address rules. Written here rather than taken from
-// node:net so that src/policy stays free of I/O modules; only what policy matching needs.
+// CIDR prefixes for address rules, on top of src/wire's address parsing (not node:net, so that
+// src/policy stays free of I/O modules).
+import { formatIPv4, formatIPv6, parseIPv4 as wireIPv4, parseIPv6 as wireIPv6 } from '../wire/ip';
 
 export interface Cidr {
   /** 4 or 16 bytes, host bits zero. */
@@ -10,66 +11,22 @@ export interface Cidr {
   text: string;
 }
 
-/** IPv4 dotted quad → 4 bytes, or null. Leading zeros are refused: `010` is octal to some parsers. */
+/** IPv4 text → 4 bytes, or null (leading zeros refused: `010` is octal to some parsers). */
 export function parseIPv4(s: string): Uint8Array | null {
-  const parts = s.split('.');
-  if (parts.length !== 4) return null;
-  const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i];
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return null;
-    const n = Number(p);
-    if (n > 255) return null;
-    out[i] = n;
+  try {
+    return wireIPv4(s);
+  } catch {
+    return null;
   }
-  return out;
 }
 
-/** IPv6 text (with `::` and an optional trailing dotted quad) → 16 bytes, or null. Zone ids refused. */
+/** IPv6 text (with `::` and an optional dotted-quad tail) → 16 bytes, or null. Zone ids refused. */
 export function parseIPv6(s: string): Uint8Array | null {
-  if (s.length === 0 || s.length > 45 || s.includes('%')) return null;
-  let tailV4: Uint8Array | null = null;
-  let body = s;
-  const lastColon = s.lastIndexOf(':');
-  if (lastColon >= 0 && s.slice(lastColon + 1).includes('.')) {
-    tailV4 = parseIPv4(s.slice(lastColon + 1));
-    if (!tailV4) return null;
-    // Keep both colons of a `::` right before the quad (`::1.2.3.4`), drop a single separator.
-    body = s[lastColon - 1] === ':' ? s.slice(0, lastColon + 1) : s.slice(0, lastColon);
+  try {
+    return wireIPv6(s);
+  } catch {
+    return null;
   }
-  const maxGroups = tailV4 ? 6 : 8;
-  const dbl = body.indexOf('::');
-  if (dbl !== body.lastIndexOf('::')) return null;
-  const parseGroups = (t: string): number[] | null => {
-    if (t === '') return [];
-    const gs = t.split(':');
-    const out: number[] = [];
-    for (const g of gs) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
-      out.push(parseInt(g, 16));
-    }
-    return out;
-  };
-  let groups: number[];
-  if (dbl >= 0) {
-    const head = parseGroups(body.slice(0, dbl));
-    const tail = parseGroups(body.slice(dbl + 2));
-    if (!head || !tail) return null;
-    const missing = maxGroups - head.length - tail.length;
-    if (missing < 1) return null;
-    groups = [...head, ...new Array<number>(missing).fill(0), ...tail];
-  } else {
-    const all = parseGroups(body);
-    if (!all || all.length !== maxGroups) return null;
-    groups = all;
-  }
-  const out = new Uint8Array(16);
-  groups.forEach((g, i) => {
-    out[2 * i] = g >> 8;
-    out[2 * i + 1] = g & 0xff;
-  });
-  if (tailV4) out.set(tailV4, 12);
-  return out;
 }
 
 /**
@@ -81,28 +38,13 @@ export function parseAddress(s: string): { bytes: Uint8Array; family: 4 | 6 } | 
   if (v4) return { bytes: v4, family: 4 };
   const v6 = parseIPv6(s);
   if (!v6) return null;
-  const mapped = v6.subarray(0, 10).every((b) => b === 0) && v6[10] === 0xff && v6[11] === 0xff;
-  if (mapped) return { bytes: v6.slice(12), family: 4 };
+  if (isMapped(v6)) return { bytes: v6.slice(12), family: 4 };
   return { bytes: v6, family: 6 };
 }
 
+/** Canonical text (RFC 5952 for IPv6, as src/wire prints it). */
 export function formatAddress(bytes: Uint8Array): string {
-  if (bytes.length === 4) return Array.from(bytes).join('.');
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((bytes[i] << 8) | bytes[i + 1]);
-  // RFC 5952 §4.2: compress the longest run of two or more zero groups, the first one on a tie.
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) { best = i; bestLen = j - i; }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (best < 0) return hex.join(':');
-  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+  return bytes.length === 4 ? formatIPv4(bytes) : formatIPv6(bytes);
 }
 
 export type CidrResult = { ok: true; cidr: Cidr } | { ok: false; why: string };
@@ -130,7 +72,16 @@ export function parseCidr(s: string): CidrResult {
       why: `host bits are set after /${prefix} (did you mean ${formatAddress(masked)}/${prefix}?)`,
     };
   }
+  // Addresses in ::ffff:0:0/96 are matched as IPv4 (parseAddress), so such a prefix becomes IPv4 too.
+  if (family === 6 && prefix >= 96 && isMapped(masked)) {
+    const v4 = masked.slice(12);
+    return { ok: true, cidr: { bytes: v4, prefix: prefix - 96, family: 4, text: `${formatIPv4(v4)}/${prefix - 96}` } };
+  }
   return { ok: true, cidr: { bytes: masked, prefix, family, text: `${formatAddress(masked)}/${prefix}` } };
+}
+
+function isMapped(b: Uint8Array): boolean {
+  return b.length === 16 && b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff;
 }
 
 export function cidrContains(c: Cidr, addr: { bytes: Uint8Array; family: 4 | 6 }): boolean {

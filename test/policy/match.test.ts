@@ -156,7 +156,10 @@ describe('policy/ip', () => {
     ['::1', '::1/128'],
     ['2001:db8:0:1:0:0:0:1', '2001:db8:0:1::1/128'],
     ['2001:0:0:1:0:0:0:0/64', '2001:0:0:1::/64'],
-    ['::ffff:192.0.2.1', '::ffff:c000:201/128'],
+    ['::ffff:192.0.2.1', '192.0.2.1/32'],
+    ['::ffff:192.0.2.0/120', '192.0.2.0/24'],
+    ['::ffff:0:0/96', '0.0.0.0/0'],
+    ['::fffe:0:0/95', '::fffe:0:0/95'],
   ];
   for (const [inp, out] of good) {
     it(`parses ${inp} as ${out}`, () => {
@@ -174,5 +177,6 @@ describe('policy/ip', () => {
     const v6 = parseAddress('64:ff9b::192.0.2.1');
     assert.equal(v6?.family, 6);
     assert.equal(formatAddress(v6!.bytes), '64:ff9b::c000:201');
+    assert.equal(matchAddress(parsePolicy('rules:\n  - { address: "::ffff:192.0.2.0/120", level: block }\n'), '192.0.2.7').level, 'block');
   });
 });
