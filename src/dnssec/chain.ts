@@ -107,6 +107,8 @@ export function classifyDsResponse(parent: SecureZone, child: Name, msg: Message
     case 'cut-without-ds':
       return { kind: 'end', verdict: insecure('unsigned-delegation', child, `${nameLabel(parent.zone)} proves ${nameLabel(child)} is delegated without DS`), ttl };
     case 'opt-out':
+      // NXDOMAIN: the name does not exist at all (the full proof is checked on the final answer).
+      if (msg.rcode === 3) return { kind: 'absent', ttl };
       return { kind: 'end', verdict: insecure('nsec3-opt-out', child, `${nameLabel(child)} lies in an opt-out NSEC3 span of ${nameLabel(parent.zone)}: an unsigned delegation may be there`), ttl };
     case 'cut-with-ds':
       return { kind: 'end', verdict: bogus('nsec-proof-failed', Ede.DNSSEC_BOGUS, `${nameLabel(parent.zone)} denies the DS of ${nameLabel(child)} whose NSEC lists DS`, { rrset: label }), ttl: 0 };
