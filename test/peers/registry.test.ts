@@ -1,21 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Peer, PeerOwner } from '../../src/ike-bridge/engine';
+import { peer, T } from './fixtures';
 import { PeerRegistry, peerMaterial } from '../../src/peers';
-
-const T = 1_700_000_000;
-
-export function peer(over: Partial<Peer> = {}): Peer {
-  return {
-    name: 'peer.example',
-    addresses: ['192.0.2.10'],
-    auth: { kind: 'pubkey', keys: [{ algorithm: 4, precedence: 10, publicKey: new Uint8Array(32).fill(1) }] },
-    gateway: { kind: 'none' },
-    level: 'private',
-    expiresAt: T + 300,
-    owner: 'serve',
-    ...over,
-  };
-}
 
 const unauth = (owner: PeerOwner, expiresAt: number): Peer =>
   peer({ owner, expiresAt, auth: { kind: 'unauthenticated', method: 'tofu-cert' } });

@@ -1,26 +1,11 @@
 import assert from 'node:assert/strict';
-import type { Peer } from '../../src/ike-bridge/engine';
+import { peer, T } from './fixtures';
 import { PeerSync, SyncClock } from '../../src/peers';
 import { FakeEngine } from './fake-engine';
 
-const T = 1_700_000_000;
-
-function peer(over: Partial<Peer> = {}): Peer {
-  return {
-    name: 'peer.example',
-    addresses: ['192.0.2.10'],
-    auth: { kind: 'pubkey', keys: [{ algorithm: 4, precedence: 10, publicKey: new Uint8Array(32).fill(1) }] },
-    gateway: { kind: 'none' },
-    level: 'private',
-    expiresAt: T + 300,
-    owner: 'serve',
-    ...over,
-  };
-}
-
-/** A clock the test moves by hand; timers fire only when advanced past them. */
 const settle = () => new Promise((res) => setImmediate(res));
 
+/** A clock the test moves by hand; timers fire only when advanced past them. */
 class ManualClock implements SyncClock {
   t = T;
   timers = new Map<number, { at: number; fn: () => void }>();
