@@ -132,17 +132,17 @@ export function formatRdata(type: number, rdata: Uint8Array): string {
   }
 }
 
-/** BIND's column layout for dig output: tab stops of 8, fields at columns 24, 32, 40, 48; a space when past. */
-function pad(out: string[], col: number, to: number): number {
-  if (col >= to) {
-    out.push(' ');
-    return col + 1;
-  }
-  while (col < to) {
-    out.push('\t');
-    col = (Math.floor(col / 8) + 1) * 8;
-  }
-  return col;
+/**
+ * BIND's column layout for dig output (masterdump.c indent()): fields start at columns 24, 32, 40, 48 with
+ * tab stops of 8; a field that ends at or past its target column is followed by at least one character,
+ * a tab when that crosses a tab stop, else a space.
+ */
+function pad(out: string[], from: number, to: number): number {
+  if (to < from + 1) to = from + 1;
+  const tabs = Math.floor(to / 8) - Math.floor(from / 8);
+  const spaces = tabs > 0 ? to % 8 : to - from;
+  out.push('\t'.repeat(Math.max(tabs, 0)) + ' '.repeat(spaces));
+  return to;
 }
 
 /** One line, as `dig +nocmd +noall +answer` prints it: `owner.<tab>TTL<tab>IN<tab>TYPE<tab>rdata`. */
@@ -153,8 +153,7 @@ export function formatRR(rr: RR): string {
   let col = 0;
   fields.forEach((f, i) => {
     out.push(f);
-    col += f.length;
-    col = pad(out, col, cols[i]);
+    col = pad(out, col + f.length, cols[i]);
   });
   return out.join('') + formatRdata(rr.type, rr.rdata);
 }
