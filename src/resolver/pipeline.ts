@@ -49,6 +49,8 @@ export interface Answer {
   verdict?: VerdictLike;
   /** Set when `message` is exactly a cache entry's content: the reply can then patch stored bytes. */
   entry?: CacheEntry;
+  /** RFC 8914 extended DNS error for the client (why a lookup failed or was refused). */
+  ede?: { code: number; text: string };
 }
 
 export type Outcome =

@@ -1,0 +1,183 @@
+// Capture mode: the resolver stage that makes sure the IPsec policy for a peer is in place before a
+// program gets the peer's address. For an A/AAAA query it asks for the name's IPSECKEY at the same
+// time as the address (both through the validating cache), lets policy decide, has the engine install
+// the peer, and only then lets the answer go. Everything else passes through untouched.
+import type { Stage, QueryContext, Outcome } from '../resolver/pipeline';
+import { makeResponse } from '../wire/message';
+import { Message, Question, Rcode, RRClass, RRType } from '../wire/types';
+import { completeGateway, decide, Decision, engineFailed, IpseckeyLike, matchName, Policy, RefuseRcode, VerdictLike } from '../policy';
+import type { PeerSync } from '../peers';
+import { Logger, silentLogger } from '../util/log';
+import { addressFacts, ipseckeyFacts, RRsetFacts } from './answer-facts';
+
+/** A validated lookup from inside the daemon (through cache → validate → upstream, as a DO client). */
+export interface InternalResolver {
+  resolve(q: Question): Promise<{ message: Message; verdict?: VerdictLike }>;
+}
+
+export interface CaptureOptions {
+  policy: Policy;
+  sync: PeerSync;
+  resolver: InternalResolver;
+  /** Unix seconds. */
+  now: () => number;
+  /** Start IKE at install (needed with kernel-libipsec, where trap policies start nothing). */
+  initiate?: boolean;
+  log?: Logger;
+}
+
+/** RFC 8914 extended error attached to a refusal. */
+export interface Ede {
+  code: number;
+  text: string;
+}
+
+const RCODES: Record<RefuseRcode, number> = { SERVFAIL: Rcode.SERVFAIL, REFUSED: Rcode.REFUSED, NXDOMAIN: Rcode.NXDOMAIN };
+
+/** What a lookup without a validator's word is taken to be: unvalidated, so never trusted. */
+const UNVALIDATED: VerdictLike = { kind: 'indeterminate', reason: 'not-validated', detail: 'no validator ran on this answer' };
+
+export class Capture {
+  readonly counters = {
+    captured: 0,
+    installed: 0,
+    installedUnauthenticated: 0,
+    answeredClear: 0,
+    refused: 0,
+    engineFailures: 0,
+    keyLookupFailures: 0,
+  };
+  /** Refusals by the reason's first words, for `oedns status`. */
+  readonly refusals = new Map<string, number>();
+  private readonly log: Logger;
+
+  constructor(private readonly opts: CaptureOptions) {
+    this.log = opts.log ?? silentLogger;
+  }
+
+  stage(): Stage {
+    return { name: 'capture', handle: (ctx, next) => this.handle(ctx, next) };
+  }
+
+  /** Policy may change at run time (SIGHUP); peers already installed live out their lifetime. */
+  setPolicy(policy: Policy): void {
+    this.opts.policy = policy;
+  }
+
+  private selects(q: Question): boolean {
+    if (q.class !== RRClass.IN || (q.type !== RRType.A && q.type !== RRType.AAAA)) return false;
+    const policy = this.opts.policy;
+    // An address rule may still raise a 'clear' name once its address is known.
+    return matchName(policy, q.name).level !== 'clear' || policy.rules.some((r) => r.selector.kind === 'address');
+  }
+
+  private async handle(ctx: QueryContext, next: () => Promise<Outcome>): Promise<Outcome> {
+    const q = ctx.question;
+    if (!this.selects(q)) return next();
+    this.counters.captured++;
+    // Started before the address lookup so that both travel at once.
+    const keyLookup = this.opts.resolver
+      .resolve({ name: q.name, type: RRType.IPSECKEY, class: RRClass.IN })
+      .catch((e: unknown) => {
+        this.counters.keyLookupFailures++;
+        return { error: e instanceof Error ? e.message : String(e) };
+      });
+    const out = await next();
+    // NXDOMAIN, SERVFAIL (bogus included) or a refusal: nothing to protect; the key lookup just ends.
+    if (out.kind !== 'answer' || out.answer.message.rcode !== Rcode.NOERROR) return out;
+    const now = this.opts.now();
+    const addr = addressFacts(out.answer.message, q.name, q.type, now);
+    if (addr.values.length === 0) return out;
+    const key = await keyLookup;
+    let keyVerdict: VerdictLike | null;
+    let keys: RRsetFacts<IpseckeyLike> = { values: [], ttl: 0, malformed: 0 };
+    if ('error' in key) {
+      keyVerdict = { kind: 'indeterminate', reason: 'fetch-failed', detail: `IPSECKEY lookup failed: ${key.error}` };
+    } else {
+      keys = ipseckeyFacts(key.message, q.name, now);
+      keyVerdict = keyVerdictOf(key.message, key.verdict, keys.values.length);
+    }
+    let d = decide(
+      {
+        name: q.name,
+        qtype: q.type,
+        addresses: addr.values,
+        addressVerdict: (out.answer.verdict as VerdictLike | undefined) ?? UNVALIDATED,
+        addressTtl: addr.ttl,
+        keys: keys.values,
+        keyVerdict,
+        keyTtl: keys.ttl,
+        sigExpiry: minDefined(addr.sigExpiry, keys.sigExpiry),
+      },
+      this.opts.policy,
+      now,
+    );
+    if (d.action === 'install' && d.needsGateway) d = await this.withGateway(d, q, addr, keys, keyVerdict, now, out);
+    return this.apply(d, ctx, out, keyVerdict);
+  }
+
+  /** IPSECKEY gateway type 3: the gateway's own address must be found and validated too. */
+  private async withGateway(
+    d: Decision & { action: 'install' }, q: Question, addr: ReturnType<typeof addressFacts>,
+    keys: ReturnType<typeof ipseckeyFacts>, keyVerdict: VerdictLike | null, now: number, out: Outcome,
+  ): Promise<Decision> {
+    const gname = d.needsGateway!;
+    const r = await this.opts.resolver.resolve({ name: gname, type: RRType.A, class: RRClass.IN }).catch(() => null);
+    const gw = r ? addressFacts(r.message, gname, RRType.A, now) : { values: [], ttl: 0, sigExpiry: undefined };
+    const verdict: VerdictLike = r ? (r.verdict ?? UNVALIDATED) : { kind: 'indeterminate', reason: 'fetch-failed', detail: `no answer for gateway ${gname}` };
+    const input = {
+      name: q.name, qtype: q.type, addresses: addr.values,
+      addressVerdict: ((out as { answer?: { verdict?: VerdictLike } }).answer?.verdict) ?? UNVALIDATED,
+      addressTtl: addr.ttl, keys: keys.values, keyVerdict, keyTtl: keys.ttl,
+    };
+    return completeGateway(d, { addresses: gw.values, verdict, ttl: gw.ttl, sigExpiry: gw.sigExpiry }, input, this.opts.policy, now);
+  }
+
+  private async apply(d: Decision, ctx: QueryContext, out: Outcome, keyVerdict: VerdictLike | null): Promise<Outcome> {
+    const name = ctx.question.name;
+    if (d.action === 'install' || d.action === 'install-unauthenticated') {
+      const peer = { ...d.peer, initiate: this.opts.initiate ?? false };
+      try {
+        const r = await this.opts.sync.upsert(peer);
+        if (d.action === 'install') this.counters.installed++;
+        else this.counters.installedUnauthenticated++;
+        this.log.info({ peer: name, change: r.change, level: d.level, ttl: d.ttl }, d.reason);
+        return out;
+      } catch (e) {
+        this.counters.engineFailures++;
+        d = engineFailed(d, e instanceof Error ? e.message : String(e));
+        this.log.warn({ peer: name, level: d.level }, d.reason);
+      }
+    }
+    if (d.action === 'refuse') {
+      // A key that turned bogus must stop being trusted now, not when its old lifetime ends.
+      if (keyVerdict?.kind === 'bogus') await this.opts.sync.forget(name).catch(() => undefined);
+      this.counters.refused++;
+      const tag = d.reason.split(':')[0]!.slice(0, 60);
+      this.refusals.set(tag, (this.refusals.get(tag) ?? 0) + 1);
+      this.log.info({ qname: name, rcode: d.rcode, ede: d.ede }, d.reason);
+      return refusal(ctx, RCODES[d.rcode], { code: d.ede, text: d.reason });
+    }
+    if (d.action === 'answer') this.counters.answeredClear++;
+    return out;
+  }
+}
+
+/** The verdict on the IPSECKEY lookup as policy needs it: null when the name provably has none. */
+function keyVerdictOf(msg: Message, verdict: VerdictLike | undefined, count: number): VerdictLike | null {
+  const v = verdict ?? UNVALIDATED;
+  if (v.kind === 'bogus' || v.kind === 'indeterminate') return v;
+  if (msg.rcode === Rcode.SERVFAIL) return { kind: 'indeterminate', reason: 'upstream-error', detail: 'the IPSECKEY lookup failed (SERVFAIL)' };
+  if (count === 0) return null;
+  return v;
+}
+
+function minDefined(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Math.min(a, b);
+}
+
+export function refusal(ctx: QueryContext, rcode: number, ede: Ede): Outcome {
+  return { kind: 'answer', answer: { message: makeResponse(ctx.query, rcode), source: 'local', ede } };
+}
