@@ -1,9 +1,8 @@
-// Forwards one question to the configured upstream servers. Each attempt uses a fresh UDP socket on a
-// random port and a random id; an answer is accepted only if it comes from the address and port we sent
+// Forwards one question to the configured upstream servers. Each attempt uses a random id on a UDP socket
+// bound to a random port (see udp-channels.ts); an answer is accepted only if it comes from the address and port we sent
 // to and repeats our id and question (RFC 5452 §9.1). Anything else is counted and ignored, so a spoofer
 // cannot end the wait early. TC=1 repeats the exchange over TCP. Timeouts and server failures move on to
 // the next upstream; when every attempt failed the caller gets a TransportError (→ SERVFAIL).
-import { createSocket, Socket } from 'node:dgram';
 import { connect } from 'node:net';
 import { Message, Question, Rcode } from '../wire/types';
 import { decodeMessage, encodeMessage, makeQuery } from '../wire/message';
@@ -12,7 +11,8 @@ import { TransportError, WireError } from '../util/errors';
 import { Logger, silentLogger } from '../util/log';
 import { Endpoint, formatEndpoint } from './endpoint';
 import { FrameReader, frame } from './framing';
-import { random16, randomPort } from './random';
+import { random16 } from './random';
+import { ChannelOptions, DEFAULT_CHANNELS, UdpChannels } from './udp-channels';
 
 export interface UpstreamOptions {
   servers: Endpoint[];
@@ -24,6 +24,8 @@ export interface UpstreamOptions {
   maxOutstanding: number;
   /** EDNS0 payload size we advertise (RFC 9715 / DNS flag day 2020: 1232). */
   udpSize: number;
+  /** Upstream UDP socket pool (sockets per server, uses per socket before a new random port). */
+  channels?: ChannelOptions;
   log?: Logger;
 }
 
@@ -65,6 +67,7 @@ export class UpstreamPool {
   private outstanding = 0;
   private closed = false;
   private readonly sockets = new Set<{ close(): void }>();
+  private readonly channels: UdpChannels;
   private readonly counters = {
     queries: 0, udpAttempts: 0, tcpAttempts: 0, timeouts: 0, mismatches: 0, malformed: 0,
     truncatedRetries: 0, serverFailures: 0, failed: 0, busy: 0,
@@ -75,6 +78,7 @@ export class UpstreamPool {
     this.opts = opts;
     this.health = opts.servers.map(() => ({ fails: 0, lastFail: 0 }));
     this.log = opts.log ?? silentLogger;
+    this.channels = new UdpChannels(opts.channels ?? DEFAULT_CHANNELS);
   }
 
   /** Resolves with the first acceptable answer; throws TransportError when every attempt failed. */
@@ -94,13 +98,14 @@ export class UpstreamPool {
   }
 
   stats(): UpstreamStats {
-    return { ...this.counters, outstanding: this.outstanding };
+    return { ...this.counters, mismatches: this.counters.mismatches + this.channels.foreign, outstanding: this.outstanding };
   }
 
   /** Aborts everything in flight (their queries fail) and refuses new ones. */
   close(): void {
     this.closed = true;
     for (const s of [...this.sockets]) s.close();
+    this.channels.close();
   }
 
   private order(): number[] {
@@ -141,8 +146,7 @@ export class UpstreamPool {
     throw new TransportError('all-upstreams-failed', `no upstream answered ${q.name}/${q.type}: ${why}`);
   }
 
-  private encodeQuery(q: Question, cd: boolean): { id: number; bytes: Uint8Array } {
-    const id = random16();
+  private encodeQuery(q: Question, cd: boolean, id = random16()): { id: number; bytes: Uint8Array } {
     const msg = makeQuery(q.name, q.type, { id, rd: true, do: true, cd, udpSize: this.opts.udpSize });
     msg.questions[0]!.class = q.class;
     return { id, bytes: encodeMessage(msg) };
@@ -176,51 +180,20 @@ export class UpstreamPool {
 
   private async exchangeUdp(server: Endpoint, q: Question, cd: boolean): Promise<Message> {
     this.counters.udpAttempts++;
-    const { id, bytes } = this.encodeQuery(q, cd);
-    const sock = await bindRandom(server.family);
-    return new Promise<Message>((resolve, reject) => {
-      let done = false;
-      const handle = { close: () => finish(new TransportError('closed', 'upstream pool closed')) };
-      const finish = (err: Error | null, msg?: Message): void => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        this.sockets.delete(handle);
-        sock.removeAllListeners('message');
-        sock.on('error', () => undefined);
-        try {
-          sock.close();
-        } catch {
-          /* already closed */
-        }
-        if (err) reject(err);
-        else resolve(msg!);
-      };
-      this.sockets.add(handle);
-      const timer = setTimeout(() => {
-        this.counters.timeouts++;
-        finish(new TransportError('timeout', `${formatEndpoint(server)} did not answer within ${this.opts.timeoutMs} ms`));
-      }, this.opts.timeoutMs);
-      sock.on('error', (err: NodeJS.ErrnoException) => {
-        finish(new TransportError(err.code === 'ECONNREFUSED' ? 'refused' : 'socket', `${formatEndpoint(server)}: ${err.message}`));
-      });
-      sock.on('message', (buf, rinfo) => {
-        if (rinfo.address !== server.host || rinfo.port !== server.port) {
-          this.counters.mismatches++;
-          return;
-        }
-        const msg = this.accept(buf, id, q);
-        if (msg) finish(null, msg);
-      });
-      // A connected socket also makes the kernel report ICMP port-unreachable (ECONNREFUSED),
-      // so a dead upstream fails fast instead of waiting for the timeout.
-      sock.connect(server.port, server.host, (err?: Error) => {
-        if (err) return finish(new TransportError('socket', `${formatEndpoint(server)}: ${err.message}`));
-        sock.send(bytes, (e) => {
-          if (e) finish(new TransportError('socket', `${formatEndpoint(server)}: ${e.message}`));
-        });
-      });
+    let answer: Message | undefined;
+    await this.channels.exchange(
+      server,
+      (id) => this.encodeQuery(q, cd, id).bytes,
+      (buf) => {
+        answer = this.accept(buf, (buf[0]! << 8) | buf[1]!, q);
+        return answer !== undefined;
+      },
+      this.opts.timeoutMs,
+    ).catch((err: unknown) => {
+      if (err instanceof TransportError && err.code === 'timeout') this.counters.timeouts++;
+      throw err;
     });
+    return answer!;
   }
 
   private exchangeTcp(server: Endpoint, q: Question, cd: boolean): Promise<Message> {
@@ -257,27 +230,4 @@ export class UpstreamPool {
       sock.on('close', () => finish(new TransportError('tcp', `${formatEndpoint(server)} (TCP) closed before answering`)));
     });
   }
-}
-
-/** A UDP socket bound to a random port (retrying on collisions, then letting the kernel choose). */
-function bindRandom(family: 4 | 6): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    let tries = 0;
-    const attempt = (): void => {
-      const sock = createSocket(family === 6 ? 'udp6' : 'udp4');
-      const port = tries < 8 ? randomPort() : 0;
-      tries++;
-      const onError = (err: NodeJS.ErrnoException): void => {
-        sock.close();
-        if (err.code === 'EADDRINUSE' && tries <= 8) attempt();
-        else reject(new TransportError('socket', `cannot bind an upstream socket: ${err.message}`));
-      };
-      sock.once('error', onError);
-      sock.bind(port, () => {
-        sock.removeListener('error', onError);
-        resolve(sock);
-      });
-    };
-    attempt();
-  });
 }

@@ -38,14 +38,22 @@ describe('resolver/upstream', function () {
     assert.deepEqual(q.questions, [Q]);
   });
 
-  it('uses a random id and a fresh source port for every query', async () => {
+  it('uses random ids, and source ports that keep changing (a socket is retired after a few uses)', async () => {
     const f = await fake((q, reply) => reply(answerWith(q, [aRecord(q.questions[0]!.name, '192.0.2.1')])));
     const p = pool([f.endpoint]);
-    for (let i = 0; i < 16; i++) await p.query(Q);
+    for (let i = 0; i < 96; i++) await p.query(Q);
     const ports = new Set(f.sources.map((s) => s.port));
     const ids = new Set(f.received.map((m) => m.id));
-    assert.ok(ports.size >= 15, `only ${ports.size} distinct source ports`);
-    assert.ok(ids.size >= 14, `only ${ids.size} distinct ids`);
+    assert.ok(ports.size >= 4, `only ${ports.size} distinct source ports in 96 queries`);
+    assert.ok(ids.size >= 90, `only ${ids.size} distinct ids in 96 queries`);
+    assert.ok([...ports].every((port) => port >= 1024));
+  });
+
+  it('uses a fresh source port for every query when usesPerSocket is 1', async () => {
+    const f = await fake((q, reply) => reply(answerWith(q, [aRecord(q.questions[0]!.name, '192.0.2.1')])));
+    const p = pool([f.endpoint], { channels: { socketsPerServer: 4, usesPerSocket: 1 } });
+    for (let i = 0; i < 16; i++) await p.query(Q);
+    assert.equal(new Set(f.sources.map((s) => s.port)).size, 16);
   });
 
   it('ignores answers with a wrong id, wrong question or wrong source, and garbage, then takes the right one', async () => {
