@@ -3,7 +3,7 @@
 // answer FORMERR and a client can discard. RDATA leaves this module raw and uncompressed.
 import { randomBytes } from 'node:crypto';
 import { WireError } from '../util/errors';
-import { labelsToWire, nameToLabels, readNameWire, wireToName } from './name';
+import { decodeName, labelsToWire, nameToLabels } from './name';
 import { expandRdata } from './rdata-layout';
 import type { Edns, EdnsOption, Header, Message, Question, RR } from './types';
 
@@ -47,7 +47,7 @@ interface RawRR extends RR {
 }
 
 function readRR(buf: Uint8Array, at: number): { rr: RawRR; next: number } {
-  const { wire, next: afterName } = readNameWire(buf, at);
+  const { name, next: afterName } = decodeName(buf, at);
   if (afterName + 10 > buf.length) throw new WireError('truncated', `RR header at offset ${afterName} is cut off`);
   const type = u16(buf, afterName);
   const klass = u16(buf, afterName + 2);
@@ -57,7 +57,7 @@ function readRR(buf: Uint8Array, at: number): { rr: RawRR; next: number } {
   const end = start + rdlength;
   if (end > buf.length) throw new WireError('rdlength', `RDLENGTH ${rdlength} at offset ${afterName + 8} runs past the message`);
   const rdata = expandRdata(type, buf, start, end);
-  return { rr: { name: wireToName(wire), type, class: klass, ttl, rdata, at: afterName }, next: end };
+  return { rr: { name, type, class: klass, ttl, rdata, at: afterName }, next: end };
 }
 
 function ednsFromOpt(opt: RawRR): Edns {
@@ -89,9 +89,9 @@ export function decodeMessage(buf: Uint8Array): Message {
   let p = HEADER_LEN;
   const questions: Question[] = [];
   for (let i = 0; i < h.qdcount; i++) {
-    const { wire, next } = readNameWire(buf, p);
+    const { name, next } = decodeName(buf, p);
     if (next + 4 > buf.length) throw new WireError('truncated', `question at offset ${p} is cut off`);
-    questions.push({ name: wireToName(wire), type: u16(buf, next), class: u16(buf, next + 2) });
+    questions.push({ name, type: u16(buf, next), class: u16(buf, next + 2) });
     p = next + 4;
   }
   const section = (count: number, allowOpt: boolean): RR[] => {

@@ -70,6 +70,14 @@ function isSpecial(b: number): boolean {
 }
 
 export function labelToText(label: Uint8Array): string {
+  let plain = true;
+  for (const b of label) {
+    if (b <= 0x20 || b >= 0x7f || isSpecial(b)) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) return String.fromCharCode.apply(null, label as unknown as number[]);
   let s = '';
   for (const b of label) {
     if (isSpecial(b)) s += '\\' + String.fromCharCode(b);
@@ -121,22 +129,23 @@ export function wireToLabels(wire: Uint8Array): Uint8Array[] {
 }
 
 /**
- * Reads a possibly compressed name. The in-place part must end before `limit` (RDLENGTH end for names
- * inside RDATA); with `pointers` false any pointer is an error. Pointers may only go backwards to bytes not yet visited, so loops, forward references and
- * runaway chains are rejected rather than followed.
+ * Walks a possibly compressed name, calling `onLabel` with each label's offset and length. The in-place part
+ * must end before `limit` (RDLENGTH end for names inside RDATA); with `pointers` false any pointer is an
+ * error. Pointers may only go backwards to bytes not yet visited, so loops, forward references and runaway
+ * chains are rejected rather than followed. Returns the offset after the name in place.
  */
-export function readNameWire(
+function walkName(
   buf: Uint8Array,
   at: number,
-  limit: number = buf.length,
-  pointers = true,
-): { wire: Uint8Array; next: number } {
-  const out = new Uint8Array(MAX_NAME_WIRE);
-  let o = 0;
+  limit: number,
+  pointers: boolean,
+  onLabel: (start: number, len: number) => void,
+): number {
   let pos = at;
   let bound = Math.min(limit, buf.length);
   let next = -1;
   let hops = 0;
+  let wireLen = 1;
   const visited: number[] = [];
   for (;;) {
     if (pos >= bound) throw new WireError('truncated', `name at offset ${at} runs past the end of its data`);
@@ -157,23 +166,41 @@ export function readNameWire(
     }
     if (kind !== 0) throw new WireError('bad-label-type', `label type bits ${(len >> 6).toString(2).padStart(2, '0')} at offset ${pos}`);
     visited.push(pos);
-    if (len === 0) {
-      out[o++] = 0;
-      if (next < 0) next = pos + 1;
-      return { wire: out.slice(0, o), next };
-    }
+    if (len === 0) return next < 0 ? pos + 1 : next;
     if (pos + 1 + len > bound) throw new WireError('truncated', `label at offset ${pos} runs past the end of its data`);
-    if (o + len + 2 > MAX_NAME_WIRE) throw new WireError('name-too-long', `name at offset ${at} is longer than 255 bytes`);
-    out.set(buf.subarray(pos, pos + 1 + len), o);
-    o += len + 1;
+    wireLen += len + 1;
+    if (wireLen > MAX_NAME_WIRE) throw new WireError('name-too-long', `name at offset ${at} is longer than 255 bytes`);
+    onLabel(pos + 1, len);
     pos += len + 1;
   }
 }
 
+/** Reads a possibly compressed name into its uncompressed wire form (see walkName for the rules). */
+export function readNameWire(
+  buf: Uint8Array,
+  at: number,
+  limit: number = buf.length,
+  pointers = true,
+): { wire: Uint8Array; next: number } {
+  const out = new Uint8Array(MAX_NAME_WIRE);
+  let o = 0;
+  const next = walkName(buf, at, limit, pointers, (start, len) => {
+    out[o++] = len;
+    out.set(buf.subarray(start, start + len), o);
+    o += len;
+  });
+  out[o++] = 0;
+  return { wire: out.slice(0, o), next };
+}
+
 /** Decodes a (possibly compressed) name from a whole message buffer. Throws WireError. */
 export function decodeName(buf: Uint8Array, at: number): { name: Name; next: number } {
-  const { wire, next } = readNameWire(buf, at);
-  return { name: wireToName(wire), next };
+  let name = '';
+  const next = walkName(buf, at, buf.length, true, (start, len) => {
+    const t = labelToText(buf.subarray(start, start + len));
+    name = name === '' ? t : name + '.' + t;
+  });
+  return { name, next };
 }
 
 export function wireToName(wire: Uint8Array): Name {
