@@ -1,0 +1,72 @@
+// Test helper: a zone with real keys (node:crypto) that signs hand-built RRsets, so unit tests can feed
+// the pure validator exact good and bad inputs without a name server.
+import { generateKeyPairSync, KeyObject, sign as cryptoSign } from 'node:crypto';
+import type { RR } from '../../src/wire/types';
+import { encodeA, encodeDnskey, encodeDs, encodeMx, encodeNameRdata, encodeNsec, encodeNsec3, encodeRrsig } from '../../src/wire/rdata';
+import { canonicalRRsetWire, concat, keyTag, rrsigSignedPrefix, rrsigLabelCount, wildcardOf } from '../../src/dnssec/records';
+import { computeDsDigest } from '../../src/dnssec/ds';
+
+export const T = { A: 1, NS: 2, CNAME: 5, SOA: 6, MX: 15, TXT: 16, AAAA: 28, DNAME: 39, DS: 43, RRSIG: 46, NSEC: 47, DNSKEY: 48, NSEC3: 50 } as const;
+
+export function rr(name: string, type: number, rdata: Uint8Array, ttl = 3600): RR {
+  return { name, type, class: 1, ttl, rdata };
+}
+export const a = (name: string, addr: string, ttl = 3600): RR => rr(name, T.A, encodeA(addr), ttl);
+export const cname = (name: string, target: string): RR => rr(name, T.CNAME, encodeNameRdata(target));
+export const mx = (name: string, pref: number, host: string): RR => rr(name, T.MX, encodeMx({ preference: pref, exchange: host }));
+export const nsec = (name: string, next: string, types: number[]): RR => rr(name, T.NSEC, encodeNsec({ next, types }));
+export function nsec3(owner: string, next: Uint8Array, types: number[], o: { iterations?: number; salt?: Uint8Array; optOut?: boolean } = {}): RR {
+  return rr(owner, T.NSEC3, encodeNsec3({ hashAlgorithm: 1, flags: o.optOut ? 1 : 0, iterations: o.iterations ?? 0, salt: o.salt ?? new Uint8Array(), nextHashed: next, types }));
+}
+
+export type Alg = 8 | 13 | 15;
+
+export class TestKey {
+  readonly privateKey: KeyObject;
+  readonly dnskey: RR;
+  readonly tag: number;
+  constructor(readonly zone: string, readonly alg: Alg = 15, flags = 257, pair?: { privateKey: KeyObject; publicKey: KeyObject }) {
+    const kp = pair ?? (alg === 8 ? generateKeyPairSync('rsa', { modulusLength: 1024 }) : alg === 13 ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519'));
+    this.privateKey = kp.privateKey;
+    const jwk = kp.publicKey.export({ format: 'jwk' }) as Record<string, string>;
+    const b = (s: string): Buffer => Buffer.from(s, 'base64url');
+    let pub: Uint8Array;
+    if (alg === 8) {
+      const e = b(jwk.e);
+      pub = concat([Uint8Array.of(e.length), e, b(jwk.n)]);
+    } else if (alg === 13) pub = concat([b(jwk.x), b(jwk.y)]);
+    else pub = b(jwk.x);
+    this.dnskey = rr(zone, T.DNSKEY, encodeDnskey({ flags, protocol: 3, algorithm: alg, publicKey: pub }));
+    this.tag = keyTag(this.dnskey.rdata);
+  }
+
+  ds(digestType = 2): RR {
+    return rr(this.zone, T.DS, encodeDs({ keyTag: this.tag, algorithm: this.alg, digestType, digest: computeDsDigest(this.zone, this.dnskey.rdata, digestType)! }));
+  }
+
+  /** An RRSIG over `rrs` with overridable fields (to build broken ones). */
+  sign(rrs: RR[], o: Partial<{ inception: number; expiration: number; labels: number; originalTtl: number; signer: string; keyTag: number; algorithm: number; typeCovered: number; owner: string }> = {}): RR {
+    const owner = o.owner ?? rrs[0].name;
+    const labels = o.labels ?? rrsigLabelCount(owner);
+    const fields = {
+      typeCovered: o.typeCovered ?? rrs[0].type,
+      algorithm: o.algorithm ?? this.alg,
+      labels,
+      originalTtl: o.originalTtl ?? rrs[0].ttl,
+      expiration: (o.expiration ?? 2_000_000_000) >>> 0,
+      inception: (o.inception ?? 1_000_000_000) >>> 0,
+      keyTag: o.keyTag ?? this.tag,
+      signerName: o.signer ?? this.zone,
+      signature: new Uint8Array(),
+    };
+    const prefix = rrsigSignedPrefix(encodeRrsig(fields));
+    const signedOwner = labels < rrsigLabelCount(owner) ? wildcardOf(owner, labels) : owner;
+    const data = concat([prefix, canonicalRRsetWire(rrs, fields.originalTtl, signedOwner)]);
+    const sig = this.alg === 8 ? cryptoSign('sha256', data, this.privateKey)
+      : this.alg === 13 ? cryptoSign('sha256', data, { key: this.privateKey, dsaEncoding: 'ieee-p1363' })
+        : cryptoSign(null, data, this.privateKey);
+    return rr(owner, T.RRSIG, encodeRrsig({ ...fields, signature: new Uint8Array(sig) }), rrs[0].ttl);
+  }
+}
+
+export const NOW = 1_500_000_000;
