@@ -1,0 +1,144 @@
+// The whole product's lab: two IKE hosts (lab.ts: netns A 192.0.2.1 and B 192.0.2.2, one charon each)
+// plus a DNSSEC-signed hierarchy served by a real named on loopback, in which both hosts publish
+// their address and IPSECKEY: alice.oe.test (A) and bob.oe.test (B). Host keys come from
+// `oedns keygen`. Tests of capture mode, autosp and the responder all start from here.
+//
+//   const oe = await oeLabUp({ extraZones: [...], oeRecords: [...] });
+//   ... oedns serve --upstream oe.named.endpoint --trust-anchor oe.anchorFile --vici oe.lab.a.vici ...
+//   await oe.setOeRecords([...]);   // re-sign oe.test and reload named (key rollover, TTL changes)
+//   await oe.down();
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Lab, labUnavailable, labUp } from './lab';
+import { NamedInstance, namedAvailable, startNamed } from './named';
+import { buildSignedHierarchy, SignedHierarchy, signingToolsAvailable, ZoneSpec } from './zones';
+
+const OEDNS = resolve(__dirname, '../../src/cli/oedns.js');
+
+export interface HostKey {
+  /** Directory holding host.key.pem / host.pub.pem as `oedns keygen --out` wrote them. */
+  dir: string;
+  privateKeyFile: string;
+  /** The IPSECKEY RDATA presentation `10 0 2 . <base64>` as keygen printed it. */
+  rdata: string;
+}
+
+export interface OeLab {
+  lab: Lab;
+  named: NamedInstance;
+  zones: SignedHierarchy;
+  /** Root trust anchor (DS lines) for --trust-anchor. */
+  anchorFile: string;
+  names: { a: string; b: string };
+  keys: { a: HostKey; b: HostKey };
+  /** The records of oe.test as currently signed (relative names). */
+  oeRecords: string[];
+  /** Replace the extra records of oe.test, re-sign it with its keys, and have named reload it. */
+  setOeRecords(records: string[]): Promise<void>;
+  /** A fresh key for `name` (for rollovers and wrong-key cases). */
+  keygen(name: string, sub: string, type?: string): HostKey;
+  down(): Promise<void>;
+}
+
+export function oeLabUnavailable(): string | null {
+  const why = labUnavailable();
+  if (why) return why;
+  if (!namedAvailable()) return 'named is not installed';
+  if (!signingToolsAvailable().bind) return 'BIND signing tools are not installed';
+  return null;
+}
+
+function keygen(dir: string, name: string, type = 'rsa'): HostKey {
+  const out = execFileSync(process.execPath, [OEDNS, 'keygen', '--type', type, '--bits', '2048', '--out', dir, '--name', name, '--force'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const f = out.trim().split(/\s+/);
+  if (f[0] !== `${name}.` || f[2] !== 'IPSECKEY') throw new Error(`unexpected keygen output: ${out}`);
+  return { dir, privateKeyFile: join(dir, 'host.key.pem'), rdata: f.slice(3).join(' ') };
+}
+
+/** The default records of oe.test: both hosts' addresses and keys. */
+export function hostRecords(names: { a: string; b: string }, keys: { a: HostKey; b: HostKey }, addrs: { a: string; b: string }, ttl = 300): string[] {
+  const rel = (n: string) => `${n.replace(/\.oe\.test$/, '')}`;
+  return [
+    `${rel(names.a)} ${ttl} IN A ${addrs.a}`,
+    `${rel(names.a)} ${ttl} IN IPSECKEY ${keys.a.rdata}`,
+    `${rel(names.b)} ${ttl} IN A ${addrs.b}`,
+    `${rel(names.b)} ${ttl} IN IPSECKEY ${keys.b.rdata}`,
+  ];
+}
+
+function stamp(offsetSec: number): string {
+  return new Date(Date.now() + offsetSec * 1000).toISOString().replace(/[-:T]/g, '').slice(0, 14);
+}
+
+/**
+ * Re-sign a BIND-signed zone of the hierarchy with its existing keys after replacing the records
+ * that follow the generated header. zones.ts writes zone.db as: header lines, the zone's records, the
+ * delegations, then $INCLUDEs of its keys; we rewrite only the records part.
+ */
+function resign(h: SignedHierarchy, apex: string, oldRecords: string[], records: string[]): void {
+  const zdir = join(h.dir, apex);
+  const dbFile = join(zdir, 'zone.db');
+  const lines = readFileSync(dbFile, 'utf8').split('\n');
+  const first = lines.indexOf(oldRecords[0]!);
+  if (first < 0) throw new Error(`resign: cannot find the records of ${apex} in ${dbFile}`);
+  lines.splice(first, oldRecords.length, ...records);
+  // The SOA serial must grow or named keeps the old zone.
+  const soa = lines.findIndex((l) => / IN SOA /.test(l));
+  lines[soa] = lines[soa]!.replace(/ (\d+) 3600 600 86400 300$/, (_m, s: string) => ` ${Number(s) + 1} 3600 600 86400 300`);
+  writeFileSync(dbFile, lines.join('\n'));
+  execFileSync('dnssec-signzone', ['-q', '-P', '-O', 'full', '-K', zdir, '-d', zdir, '-s', stamp(-3600), '-e', stamp(30 * 86400), '-o', `${apex}.`, '-f', 'zone.signed', 'zone.db'], {
+    cwd: zdir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+export async function oeLabUp(opts: { extraZones?: ZoneSpec[]; oeTtl?: number } = {}): Promise<OeLab> {
+  const lab = await labUp();
+  let named: NamedInstance | undefined;
+  let zones: SignedHierarchy | undefined;
+  try {
+    const names = { a: 'alice.oe.test', b: 'bob.oe.test' };
+    const keys = { a: keygen(join(lab.dir, 'a', 'keys'), names.a), b: keygen(join(lab.dir, 'b', 'keys'), names.b) };
+    let oeRecords = hostRecords(names, keys, { a: lab.a.addr, b: lab.b.addr }, opts.oeTtl ?? 300);
+    zones = buildSignedHierarchy([
+      { name: '.' },
+      { name: 'test' },
+      { name: 'oe.test', algorithm: 'ECDSAP256SHA256', records: oeRecords },
+      ...(opts.extraZones ?? []),
+    ]);
+    named = await startNamed({ zones: zones.zones });
+    const z = zones;
+    const n = named;
+    const oe: OeLab = {
+      lab,
+      named,
+      zones,
+      anchorFile: zones.anchorFile,
+      names,
+      keys,
+      oeRecords,
+      async setOeRecords(records) {
+        resign(z, 'oe.test', oeRecords, records);
+        oeRecords = records;
+        oe.oeRecords = records;
+        await n.reload();
+      },
+      keygen: (name, sub, type) => keygen(join(lab.dir, sub), name, type),
+      async down() {
+        await n.stop();
+        z.cleanup();
+        await lab.down();
+      },
+    };
+    return oe;
+  } catch (e) {
+    await named?.stop();
+    zones?.cleanup();
+    await lab.down();
+    throw e;
+  }
+}
