@@ -2,7 +2,7 @@
 // codec cannot wander past its record whatever the bytes say.
 import { ParseError, WireError } from '../util/errors';
 import type { Codec } from './codec';
-import { readNameWire, wireToName, encodeName } from './name';
+import { readNameWire, wireToName } from './name';
 import type { Name } from './types';
 
 export class Reader {
@@ -89,8 +89,14 @@ export function checkUint(v: number, bits: 8 | 16 | 32, field: string): number {
   return v;
 }
 
-export function nameWire(name: Name): Uint8Array {
-  return encodeName(name);
+export function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
 }
 
 /** Decodes a whole RDATA with a codec, requiring it to consume exactly RDLENGTH bytes. */

@@ -1,6 +1,6 @@
 // Canonical forms for DNSSEC signing and verification, RFC 4034 §6, as corrected by RFC 6840 §5.1.
 import { WireError } from '../util/errors';
-import { Reader } from './bytes';
+import { concat, Reader } from './bytes';
 import { encodeName, labelsToWire, nameToLabels, readNameWire } from './name';
 import { LAYOUT, walkRdata } from './rdata-layout';
 import type { RR } from './types';
@@ -22,16 +22,6 @@ function lower(b: Uint8Array): Uint8Array {
   const out = Uint8Array.from(b);
   // Length octets are at most 63, below 'A' (0x41), so lowercasing every byte of a wire name is safe.
   for (let i = 0; i < out.length; i++) if (out[i] >= 0x41 && out[i] <= 0x5a) out[i] |= 0x20;
-  return out;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
   return out;
 }
 

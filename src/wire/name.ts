@@ -2,6 +2,7 @@
 // Names stay strings above this layer so they are cheap to log, key and compare; every byte a label can
 // hold survives the trip because non-printable and special bytes are escaped exactly as BIND prints them.
 import { ParseError, WireError } from '../util/errors';
+import { readTextChar } from './text';
 import type { Name } from './types';
 
 /** RFC 1035 §2.3.4 limits. */
@@ -11,7 +12,6 @@ export const MAX_NAME_WIRE = 255;
 const MAX_POINTER_HOPS = 127;
 
 const DOT = 0x2e;
-const BACKSLASH = 0x5c;
 
 /**
  * Parses presentation text into labels. Accepts an optional trailing dot; '' and '.' are the root.
@@ -30,38 +30,14 @@ export function nameToLabels(name: Name): Uint8Array[] {
     labels.push(Uint8Array.from(cur));
     cur = [];
   };
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if (c === BACKSLASH) {
-      if (i + 1 >= name.length) throw new ParseError('bad-escape', `dangling backslash in '${name}'`);
-      const d1 = name.charCodeAt(i + 1);
-      if (d1 >= 0x30 && d1 <= 0x39) {
-        const digits = name.slice(i + 1, i + 4);
-        if (!/^[0-9]{3}$/.test(digits)) throw new ParseError('bad-escape', `\\DDD needs three digits in '${name}'`);
-        const v = Number(digits);
-        if (v > 255) throw new ParseError('bad-escape', `\\${digits} is not a byte in '${name}'`);
-        cur.push(v);
-        i += 3;
-      } else {
-        pushChar(cur, name.codePointAt(i + 1)!);
-        i += name.codePointAt(i + 1)! > 0xffff ? 2 : 1;
-      }
-    } else if (c === DOT) {
+  for (let i = 0; i < name.length; ) {
+    if (name.charCodeAt(i) === DOT) {
       finish();
-      if (i === name.length - 1) return labels; // trailing dot: absolute name
-    } else {
-      const cp = name.codePointAt(i)!;
-      pushChar(cur, cp);
-      if (cp > 0xffff) i++;
-    }
+      if (++i === name.length) return labels; // trailing dot: absolute name
+    } else i = readTextChar(name, i, cur);
   }
   finish();
   return labels;
-}
-
-function pushChar(out: number[], cp: number): void {
-  if (cp < 0x80) out.push(cp);
-  else for (const b of Buffer.from(String.fromCodePoint(cp), 'utf8')) out.push(b);
 }
 
 /** True for bytes that BIND prints with a plain backslash (dns_name_totext's "special" set). */

@@ -2,10 +2,11 @@
 // (+nomultiline, default +split=56), so tests can compare with the real tools line for line. Types without
 // a text form here use the RFC 3597 generic form `\# len hex`, which every zone-file reader accepts.
 import { ParseError, WireError } from '../util/errors';
-import { Reader } from './bytes';
+import { encodeWith, Reader } from './bytes';
 import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from './ip';
 import { encodeName, normalizeName } from './name';
 import { decodeTypeBitmap, encodeTypeBitmap } from './rdata/bitmap';
+import { ipseckey, type Ipseckey } from './rdata/ipseckey';
 import {
   fromBase32hex,
   fromBase64,
@@ -98,17 +99,11 @@ function formatField(f: Field, r: Reader): string {
 }
 
 function formatIpseckey(r: Reader): string {
-  const prec = r.u8();
-  const gt = r.u8();
-  const alg = r.u8();
-  let gw: string;
-  if (gt === 0) gw = '.';
-  else if (gt === 1) gw = formatIPv4(r.bytes(4));
-  else if (gt === 2) gw = formatIPv6(r.bytes(16));
-  else if (gt === 3) gw = nameText(r.name());
-  else throw new WireError('ipseckey-gateway-type', `gateway type ${gt}`);
-  const key = r.rest();
-  return [String(prec), String(gt), String(alg), gw, key.length ? split(toBase64(key)) : ''].filter((s) => s !== '').join(' ');
+  const { value: k, next } = ipseckey.decode(r.b, r.p, r.end);
+  r.p = next;
+  const gw = k.gatewayType === 0 ? '.' : k.gatewayType === 3 ? nameText(k.gateway!) : k.gateway!;
+  const key = k.publicKey.length ? ' ' + split(toBase64(k.publicKey)) : '';
+  return `${k.precedence} ${k.gatewayType} ${k.algorithm} ${gw}${key}`;
 }
 
 function generic(rdata: Uint8Array): string {
@@ -281,19 +276,16 @@ function parseField(f: Field, c: Cursor, out: Bytes, origin: Name): void {
   }
 }
 
-function parseIpseckey(c: Cursor, out: Bytes, origin: Name): void {
-  out.u8(uint(c.word('precedence'), 8, c));
-  const gt = uint(c.word('gateway type'), 8, c);
-  out.u8(gt);
-  out.u8(uint(c.word('algorithm'), 8, c));
+function parseIpseckey(c: Cursor, origin: Name): Uint8Array {
+  const precedence = uint(c.word('precedence'), 8, c);
+  const gatewayType = uint(c.word('gateway type'), 8, c);
+  const algorithm = uint(c.word('algorithm'), 8, c);
   const gw = c.word('gateway');
-  if (gt === 0) {
-    if (gw !== '.') c.fail("gateway type 0 needs '.' as gateway (RFC 4025 §3.1)");
-  } else if (gt === 1) out.bytes(parseIPv4(gw));
-  else if (gt === 2) out.bytes(parseIPv6(gw));
-  else if (gt === 3) out.bytes(encodeName(resolveName(gw, origin)));
-  else c.fail(`gateway type ${gt} is not defined (RFC 4025 §2.3)`);
-  out.bytes(fromBase64(c.rest()));
+  if (gatewayType > 3) c.fail(`gateway type ${gatewayType} is not defined (RFC 4025 §2.3)`);
+  if (gatewayType === 0 && gw !== '.') c.fail("gateway type 0 needs '.' as gateway (RFC 4025 §3.1)");
+  const gateway = gatewayType === 0 ? null : gatewayType === 3 ? resolveName(gw, origin) : gw;
+  const value: Ipseckey = { precedence, gatewayType: gatewayType as Ipseckey['gatewayType'], algorithm, gateway, publicKey: fromBase64(c.rest()) };
+  return encodeWith(ipseckey, value);
 }
 
 function parseRdata(type: number, tokens: Token[], origin: Name, where: string): Uint8Array {
@@ -308,12 +300,16 @@ function parseRdata(type: number, tokens: Token[], origin: Name, where: string):
   }
   const spec = SPECS.get(type);
   if (!spec && type !== IPSECKEY) c.fail(`no text form for ${typeName(type)}; use the RFC 3597 '\\# len hex' form`);
-  const out = new Bytes();
-  if (type === IPSECKEY) parseIpseckey(c, out, origin);
-  else for (const f of spec!) parseField(f, c, out, origin);
+  let rdata: Uint8Array;
+  if (type === IPSECKEY) rdata = parseIpseckey(c, origin);
+  else {
+    const out = new Bytes();
+    for (const f of spec!) parseField(f, c, out, origin);
+    rdata = Uint8Array.from(out.parts);
+  }
   if (!c.done()) c.fail(`unexpected '${c.tokens[c.i].text}' after the RDATA`);
-  if (out.parts.length > 0xffff) c.fail('RDATA longer than 65535 bytes');
-  return Uint8Array.from(out.parts);
+  if (rdata.length > 0xffff) c.fail('RDATA longer than 65535 bytes');
+  return rdata;
 }
 
 /** Parses the RDATA text of one type (no owner/TTL/class/type in front). */

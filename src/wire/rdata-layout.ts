@@ -2,6 +2,7 @@
 // ones a sender may compress (RFC 1035, RFC 3597 §4) and the ones RFC 4034 §6.2 / RFC 6840 §5.1 lowercase
 // in canonical form. One table drives both decompression (message.ts) and canonicalisation (canonical.ts).
 import { WireError } from '../util/errors';
+import { concat } from './bytes';
 import { readNameWire } from './name';
 
 /** A field: a domain name, a fixed number of bytes, a <character-string>, or the rest of the RDATA. */
@@ -51,8 +52,8 @@ export function walkRdata(
   start: number,
   end: number,
   fields: readonly Field[],
-  onName: (wire: Uint8Array) => void,
-  onBytes: (bytes: Uint8Array) => void,
+  onName: (wire: Uint8Array) => unknown,
+  onBytes: (bytes: Uint8Array) => unknown,
   allowPointers: boolean,
 ): void {
   let p = start;
@@ -84,17 +85,7 @@ export function expandRdata(type: number, msg: Uint8Array, start: number, end: n
   const fields = DECOMPRESS_TYPES.has(type) ? LAYOUT.get(type) : undefined;
   if (!fields) return msg.slice(start, end);
   const parts: Uint8Array[] = [];
-  let len = 0;
-  const push = (b: Uint8Array): void => {
-    parts.push(b);
-    len += b.length;
-  };
+  const push = (b: Uint8Array): number => parts.push(b);
   walkRdata(msg, start, end, fields, push, push, true);
-  const out = new Uint8Array(len);
-  let o = 0;
-  for (const b of parts) {
-    out.set(b, o);
-    o += b.length;
-  }
-  return out;
+  return concat(parts);
 }

@@ -82,28 +82,38 @@ export function quote(b: Uint8Array): string {
   return s + '"';
 }
 
-/** Resolves RFC 1035 §5.1 escapes of a token (quoted or not) to bytes. */
+/**
+ * Reads one character of zone text at `i` into `out`, resolving RFC 1035 §5.1 escapes (`\X` is X,
+ * `\DDD` a decimal byte; other characters as UTF-8). Returns the index after it. Throws ParseError.
+ */
+export function readTextChar(text: string, i: number, out: number[]): number {
+  if (text.charCodeAt(i) === 0x5c) {
+    if (i + 1 >= text.length) throw new ParseError('bad-escape', `dangling backslash in '${text}'`);
+    const d1 = text.charCodeAt(i + 1);
+    if (d1 >= 0x30 && d1 <= 0x39) {
+      const digits = text.slice(i + 1, i + 4);
+      if (!/^[0-9]{3}$/.test(digits)) throw new ParseError('bad-escape', `\\DDD needs three digits in '${text}'`);
+      const v = Number(digits);
+      if (v > 255) throw new ParseError('bad-escape', `\\${digits} is not a byte in '${text}'`);
+      out.push(v);
+      return i + 4;
+    }
+    return i + 1 + pushCodePoint(out, text.codePointAt(i + 1)!);
+  }
+  return i + pushCodePoint(out, text.codePointAt(i)!);
+}
+
+/** Pushes the UTF-8 bytes of one code point; returns how many UTF-16 units it took. */
+function pushCodePoint(out: number[], cp: number): number {
+  if (cp < 0x80) out.push(cp);
+  else for (const b of Buffer.from(String.fromCodePoint(cp), 'utf8')) out.push(b);
+  return cp > 0xffff ? 2 : 1;
+}
+
+/** Resolves the escapes of a whole token (quoted or not) to bytes. */
 export function unescapeBytes(text: string): Uint8Array {
   const out: number[] = [];
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x5c) {
-      const d = text.slice(i + 1, i + 4);
-      if (/^[0-9]{3}$/.test(d)) {
-        const v = Number(d);
-        if (v > 255) throw new ParseError('bad-escape', `\\${d} is not a byte`);
-        out.push(v);
-        i += 3;
-      } else if (i + 1 < text.length) {
-        for (const b of Buffer.from(String.fromCodePoint(text.codePointAt(i + 1)!), 'utf8')) out.push(b);
-        i += text.codePointAt(i + 1)! > 0xffff ? 2 : 1;
-      } else throw new ParseError('bad-escape', 'dangling backslash');
-    } else {
-      const cp = text.codePointAt(i)!;
-      for (const b of cp < 0x80 ? [cp] : Buffer.from(String.fromCodePoint(cp), 'utf8')) out.push(b);
-      if (cp > 0xffff) i++;
-    }
-  }
+  for (let i = 0; i < text.length; ) i = readTextChar(text, i, out);
   return Uint8Array.from(out);
 }
 

@@ -2,7 +2,8 @@
 // address, or absent; the algorithm field is an open registry (1 DSA, 2 RSA, 3 ECDSA per RFC 4025, 4 EdDSA
 // per RFC 9373; other numbers are kept as-is).
 import { ParseError, WireError } from '../../util/errors';
-import { checkUint, nameWire, Out, Reader } from '../bytes';
+import { checkUint, Out, Reader } from '../bytes';
+import { encodeName } from '../name';
 import type { Codec } from '../codec';
 import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '../ip';
 
@@ -29,7 +30,7 @@ function gatewayBytes(v: Ipseckey): Uint8Array {
       return parseIPv6(v.gateway ?? '');
     case 3:
       if (v.gateway === null) throw new ParseError('ipseckey-gateway', 'gateway type 3 needs a name');
-      return nameWire(v.gateway);
+      return encodeName(v.gateway);
     default:
       throw new ParseError('ipseckey-gateway-type', `unknown gateway type ${String(v.gatewayType)}`);
   }

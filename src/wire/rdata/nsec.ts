@@ -1,6 +1,7 @@
 // NSEC RDATA, RFC 4034 §4.1. The next name keeps its case: RFC 6840 §5.1 takes NSEC out of the types whose
 // RDATA names are lowercased for signing.
-import { nameWire, Out, Reader } from '../bytes';
+import { Out, Reader } from '../bytes';
+import { encodeName } from '../name';
 import type { Codec } from '../codec';
 import type { Name } from '../types';
 import { decodeTypeBitmap, encodeTypeBitmap } from './bitmap';
@@ -11,8 +12,8 @@ export interface Nsec {
 }
 
 export const nsec: Codec<Nsec> = {
-  encodingLength: (v) => nameWire(v.next).length + encodeTypeBitmap(v.types).length,
-  encode: (v, out, at) => new Out(out, at).bytes(nameWire(v.next)).bytes(encodeTypeBitmap(v.types)).p,
+  encodingLength: (v) => encodeName(v.next).length + encodeTypeBitmap(v.types).length,
+  encode: (v, out, at) => new Out(out, at).bytes(encodeName(v.next)).bytes(encodeTypeBitmap(v.types)).p,
   decode(b, at, end) {
     const r = new Reader(b, at, end, 'NSEC');
     const next = r.name();

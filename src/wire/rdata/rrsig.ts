@@ -1,6 +1,7 @@
 // RRSIG RDATA, RFC 4034 §3.1. The signer name is never compressed (§3.1.7) and keeps its case here; the
 // canonical (lowercased) form for verification is built by canonical.ts.
-import { checkUint, nameWire, Out, Reader } from '../bytes';
+import { checkUint, Out, Reader } from '../bytes';
+import { encodeName } from '../name';
 import type { Codec } from '../codec';
 import type { Name } from '../types';
 
@@ -18,7 +19,7 @@ export interface Rrsig {
 }
 
 export const rrsig: Codec<Rrsig> = {
-  encodingLength: (v) => 18 + nameWire(v.signerName).length + v.signature.length,
+  encodingLength: (v) => 18 + encodeName(v.signerName).length + v.signature.length,
   encode: (v, out, at) =>
     new Out(out, at)
       .u16(checkUint(v.typeCovered, 16, 'type covered'))
@@ -28,7 +29,7 @@ export const rrsig: Codec<Rrsig> = {
       .u32(checkUint(v.expiration, 32, 'expiration'))
       .u32(checkUint(v.inception, 32, 'inception'))
       .u16(checkUint(v.keyTag, 16, 'key tag'))
-      .bytes(nameWire(v.signerName))
+      .bytes(encodeName(v.signerName))
       .bytes(v.signature).p,
   decode(b, at, end) {
     const r = new Reader(b, at, end, 'RRSIG');

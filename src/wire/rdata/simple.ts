@@ -1,7 +1,8 @@
 // Address and single-name RDATA: A (RFC 1035 §3.4.1), AAAA (RFC 3596), and the types whose RDATA is one
 // domain name (NS, CNAME, DNAME, PTR, ...).
 import { WireError } from '../../util/errors';
-import { nameWire, Out, Reader } from '../bytes';
+import { Out, Reader } from '../bytes';
+import { encodeName } from '../name';
 import type { Codec } from '../codec';
 import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '../ip';
 import type { Name } from '../types';
@@ -25,8 +26,8 @@ export const aaaa: Codec<string> = {
 };
 
 export const nameRdata: Codec<Name> = {
-  encodingLength: (v) => nameWire(v).length,
-  encode: (v, out, at) => new Out(out, at).bytes(nameWire(v)).p,
+  encodingLength: (v) => encodeName(v).length,
+  encode: (v, out, at) => new Out(out, at).bytes(encodeName(v)).p,
   decode(b, at, end) {
     const r = new Reader(b, at, end, 'name');
     const value = r.name();

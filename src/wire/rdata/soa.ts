@@ -1,5 +1,6 @@
 // SOA RDATA, RFC 1035 §3.3.13.
-import { checkUint, nameWire, Out, Reader } from '../bytes';
+import { checkUint, Out, Reader } from '../bytes';
+import { encodeName } from '../name';
 import type { Codec } from '../codec';
 import type { Name } from '../types';
 
@@ -14,9 +15,9 @@ export interface Soa {
 }
 
 export const soa: Codec<Soa> = {
-  encodingLength: (v) => nameWire(v.mname).length + nameWire(v.rname).length + 20,
+  encodingLength: (v) => encodeName(v.mname).length + encodeName(v.rname).length + 20,
   encode(v, out, at) {
-    const o = new Out(out, at).bytes(nameWire(v.mname)).bytes(nameWire(v.rname));
+    const o = new Out(out, at).bytes(encodeName(v.mname)).bytes(encodeName(v.rname));
     for (const k of ['serial', 'refresh', 'retry', 'expire', 'minimum'] as const) o.u32(checkUint(v[k], 32, k));
     return o.p;
   },
