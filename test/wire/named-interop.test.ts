@@ -3,16 +3,17 @@
 // and our own parse of the signed zone file. Signatures made by dnssec-signzone are verified with our
 // canonical forms, which only works if every byte of the canonical RRset is right.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { namedAvailable, startNamed, type NamedInstance } from '../support/named';
 import { canonicalRRsetWire, keyTag, rrsigSignedPrefix } from '../../src/wire/canonical';
-import { decodeMessage, encodeMessage, makeQuery } from '../../src/wire/message';
+import { decodeMessage, encodeMessage, makeQuery, makeResponse } from '../../src/wire/message';
 import { canonicalName, labelsToName, nameEquals, nameToLabels } from '../../src/wire/name';
-import { formatRR, parseZone } from '../../src/wire/presentation';
+import { formatRR, parseRR, parseZone } from '../../src/wire/presentation';
 import { decodeDnskey, decodeIpseckey, decodeRrsig } from '../../src/wire/rdata';
 import { typeFromName, typeName } from '../../src/wire/types-registry';
 import type { Message, RR } from '../../src/wire/types';
@@ -205,4 +206,33 @@ describe('wire interop with BIND (named, dig, dnssec-signzone, named-checkzone)'
       });
     });
   }
+
+  it("decodes the query dig sends (EDNS, DO, cookie option) and dig reads our reply", async () => {
+    const sock = createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+    const port = sock.address().port;
+    let seen: Message | undefined;
+    sock.on('message', (msg, rinfo) => {
+      seen = decodeMessage(msg);
+      const r = makeResponse(seen, 0);
+      r.aa = true;
+      r.answers = [parseRR(`${seen.questions[0].name}. 60 IN IPSECKEY 10 1 2 192.0.2.38 AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==`)];
+      sock.send(encodeMessage(r), rinfo.port, rinfo.address);
+    });
+    try {
+      const out = await new Promise<string>((resolve, reject) =>
+        execFile('dig', ['+dnssec', '+bufsize=1400', '+time=2', '+tries=1', '+nocmd', '+noall', '+answer', '-p', String(port), '@127.0.0.1', 'Gw.Example', 'IPSECKEY'], (err, stdout) =>
+          err ? reject(err) : resolve(stdout),
+        ),
+      );
+      assert.ok(seen);
+      assert.deepEqual(seen.questions, [{ name: 'Gw.Example', type: 45, class: 1 }]);
+      assert.ok(seen.rd && seen.edns?.do);
+      assert.equal(seen.edns?.udpSize, 1400);
+      assert.ok(seen.edns?.options.some((o) => o.code === 10), 'dig sends a DNS cookie (RFC 7873)');
+      assert.equal(out.trim(), 'Gw.Example.\t\t60\tIN\tIPSECKEY 10 1 2 192.0.2.38 AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==');
+    } finally {
+      sock.close();
+    }
+  });
 });
