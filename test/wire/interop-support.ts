@@ -66,7 +66,7 @@ export function signZone(dir: string, origin: string, text: string, alg: string,
   execFileSync('dnssec-keygen', ['-q', '-a', alg, ...bits, '-K', dir, origin], { stdio: 'ignore' });
   execFileSync('dnssec-keygen', ['-q', '-a', alg, ...bits, '-f', 'KSK', '-K', dir, origin], { stdio: 'ignore' });
   const n3 = nsec3 ? ['-3', nsec3.salt, '-H', String(nsec3.iterations)] : [];
-  execFileSync('dnssec-signzone', ['-S', '-K', dir, ...n3, '-o', origin, '-f', signed, unsigned], { stdio: 'ignore' });
+  execFileSync('dnssec-signzone', ['-S', '-K', dir, '-d', dir, ...n3, '-o', origin, '-f', signed, unsigned], { stdio: 'ignore' });
   return signed;
 }
 
