@@ -1,0 +1,134 @@
+// The validator end to end over a scripted upstream (a fake: answers built and signed in memory), for
+// the behaviours a real server cannot easily be made to show: caching, fetch failures, forged links.
+import assert from 'node:assert/strict';
+import type { Message, Name, RR } from '../../src/wire/types';
+import { createValidator } from '../../src/dnssec/validator';
+import { decodeDs } from '../../src/dnssec/records';
+import { TrustAnchor } from '../../src/dnssec/anchors';
+import { TransportError } from '../../src/util/errors';
+import { a, cname, NOW, nsec, rr, T, TestKey } from './signer';
+import { encodeNameRdata } from '../../src/wire/rdata';
+
+const root = new TestKey('', 15);
+const tld = new TestKey('test', 13);
+const ex = new TestKey('example.test', 15);
+const anchors: TrustAnchor[] = [{ zone: '', ds: [decodeDs(root.ds().rdata)], keys: [] }];
+
+function msg(name: Name, type: number, answers: RR[], authorities: RR[] = [], rcode = 0): Message {
+  return { id: 1, qr: true, opcode: 0, aa: true, tc: false, rd: false, ra: false, z: false, ad: false, cd: true, rcode, questions: [{ name, type, class: 1 }], answers, authorities, additionals: [] };
+}
+const signed = (k: TestKey, rrs: RR[]): RR[] => [...rrs, k.sign(rrs)];
+const keyset = (k: TestKey): Message => msg(k.zone, T.DNSKEY, signed(k, [k.dnskey]));
+
+/** A scripted upstream: fixed answers for the chain, an online-signer style NODATA for other DS queries. */
+function upstream(overrides: Record<string, Message> = {}): { query: (n: Name, t: number) => Promise<Message>; log: string[] } {
+  const log: string[] = [];
+  const table: Record<string, Message> = {
+    '|48': keyset(root),
+    'test|48': keyset(tld),
+    'example.test|48': keyset(ex),
+    'test|43': msg('test', T.DS, signed(root, [tld.ds()])),
+    'example.test|43': msg('example.test', T.DS, signed(tld, [ex.ds()])),
+    ...overrides,
+  };
+  return {
+    log,
+    async query(name, type) {
+      log.push(`${name}|${type}`);
+      const hit = table[`${name}|${type}`];
+      if (hit) return hit;
+      if (type === T.DS && name.endsWith('example.test')) {
+        // "Not a cut": an NSEC at the name without NS.
+        return msg(name, T.DS, [], signed(ex, [nsec(name, `\\000.${name}`, [T.A, T.RRSIG, T.NSEC])]));
+      }
+      throw new TransportError('timeout', `no scripted answer for ${name}/${type}`);
+    },
+  };
+}
+
+const www = [a('www.example.test', '192.0.2.1')];
+
+describe('validator over a scripted upstream', () => {
+  it('validates an answer through every zone cut and lists the chain', async () => {
+    const up = upstream();
+    const v = createValidator({ anchors, query: up.query });
+    const r = await v.validate({ name: 'www.example.test', type: T.A, class: 1 }, msg('www.example.test', T.A, signed(ex, www)), NOW);
+    assert.equal(r.verdict.kind, 'secure');
+    assert.deepEqual(r.chain.map((c) => [c.zone, c.keys, c.verdict]), [['', [root.tag], 'secure'], ['test', [tld.tag], 'secure'], ['example.test', [ex.tag], 'secure']]);
+  });
+
+  it('answers from its key cache the second time (no DS/DNSKEY queries)', async () => {
+    const up = upstream();
+    const v = createValidator({ anchors, query: up.query });
+    const q = { name: 'www.example.test', type: T.A, class: 1 };
+    await v.validate(q, msg('www.example.test', T.A, signed(ex, www)), NOW);
+    const first = up.log.length;
+    const again = await v.validate(q, msg('www.example.test', T.A, signed(ex, www)), NOW + 10);
+    assert.equal(again.verdict.kind, 'secure');
+    assert.equal(up.log.length, first);
+    assert.ok(v.stats().hits > 0);
+  });
+
+  it('is indeterminate when no trust anchor covers the name', async () => {
+    const v = createValidator({ anchors: [{ zone: 'elsewhere', ds: anchors[0].ds, keys: [] }], query: upstream().query });
+    const r = await v.validate({ name: 'www.example.test', type: T.A, class: 1 }, msg('www.example.test', T.A, signed(ex, www)), NOW);
+    assert.equal(r.verdict.kind === 'indeterminate' && r.verdict.reason, 'no-anchor');
+  });
+
+  it('is indeterminate when the chain cannot be fetched', async () => {
+    const v = createValidator({ anchors, query: async () => { throw new TransportError('timeout', 'upstream silent'); } });
+    const r = await v.validate({ name: 'www.example.test', type: T.A, class: 1 }, msg('www.example.test', T.A, signed(ex, www)), NOW);
+    assert.equal(r.verdict.kind === 'indeterminate' && r.verdict.reason, 'fetch-failed');
+  });
+
+  it('is bogus when a signed zone serves an unsigned RRset', async () => {
+    const r = await createValidator({ anchors, query: upstream().query }).validate({ name: 'www.example.test', type: T.A, class: 1 }, msg('www.example.test', T.A, www), NOW);
+    assert.equal(r.verdict.kind === 'bogus' && r.verdict.reason, 'rrsig-missing');
+  });
+
+  it('validates every link of a CNAME chain: a forged target is bogus even when the CNAME is signed', async () => {
+    const al = [cname('alias.example.test', 'www.example.test')];
+    const good = await createValidator({ anchors, query: upstream().query }).validate({ name: 'alias.example.test', type: T.A, class: 1 },
+      msg('alias.example.test', T.A, [...signed(ex, al), ...signed(ex, www)]), NOW);
+    assert.equal(good.verdict.kind, 'secure');
+    const forged = [a('www.example.test', '203.0.113.66')];
+    const bad = await createValidator({ anchors, query: upstream().query }).validate({ name: 'alias.example.test', type: T.A, class: 1 },
+      msg('alias.example.test', T.A, [...signed(ex, al), ...forged, ex.sign(www)]), NOW);
+    assert.equal(bad.verdict.kind === 'bogus' && bad.verdict.reason, 'sig-invalid');
+  });
+
+  it('rejects a wildcard-expanded answer without the proof that the name does not exist', async () => {
+    const wild = [a('*.example.test', '192.0.2.7')];
+    const sig = ex.sign(wild);
+    const r = await createValidator({ anchors, query: upstream().query }).validate({ name: 'host.example.test', type: T.A, class: 1 },
+      msg('host.example.test', T.A, [a('host.example.test', '192.0.2.7'), { ...sig, name: 'host.example.test' }]), NOW);
+    assert.equal(r.verdict.kind === 'bogus' && r.verdict.reason, 'nsec-missing');
+  });
+
+  it('rejects a DS RRset signed by the child instead of the parent', async () => {
+    const up = upstream({ 'example.test|43': msg('example.test', T.DS, signed(ex, [ex.ds()])) });
+    const r = await createValidator({ anchors, query: up.query }).validate({ name: 'www.example.test', type: T.A, class: 1 }, msg('www.example.test', T.A, signed(ex, www)), NOW);
+    assert.equal(r.verdict.kind === 'bogus' && r.verdict.reason, 'signer-mismatch');
+  });
+
+  it('finds an insecure cut from a signed NSEC without DS, and says where', async () => {
+    const up = upstream({ 'example.test|43': msg('example.test', T.DS, [], signed(tld, [nsec('example.test', 'zz.test', [T.NS, T.RRSIG, T.NSEC])])) });
+    const r = await createValidator({ anchors, query: up.query }).validate({ name: 'www.example.test', type: T.A, class: 1 }, msg('www.example.test', T.A, www), NOW);
+    assert.equal(r.verdict.kind, 'insecure');
+    assert.equal(r.verdict.kind === 'insecure' && r.verdict.at, 'example.test');
+  });
+
+  it('does not accept an unsigned claim that a delegation has no DS', async () => {
+    const up = upstream({ 'example.test|43': msg('example.test', T.DS, [], [nsec('example.test', 'zz.test', [T.NS, T.RRSIG, T.NSEC])]) });
+    const r = await createValidator({ anchors, query: up.query }).validate({ name: 'www.example.test', type: T.A, class: 1 }, msg('www.example.test', T.A, www), NOW);
+    assert.equal(r.verdict.kind, 'bogus');
+  });
+
+  it('follows a DNAME and validates it', async () => {
+    const dname = [rr('old.example.test', T.DNAME, encodeNameRdata('example.test'))];
+    const synth = cname('www.old.example.test', 'www.example.test');
+    const r = await createValidator({ anchors, query: upstream().query }).validate({ name: 'www.old.example.test', type: T.A, class: 1 },
+      msg('www.old.example.test', T.A, [...signed(ex, dname), synth, ...signed(ex, www)]), NOW);
+    assert.equal(r.verdict.kind, 'secure');
+  });
+});
