@@ -8,6 +8,8 @@ import { WireError } from '../util/errors';
 
 export interface RRsetFacts<T> {
   values: T[];
+  /** The name that owns the records: the query name, or the end of its CNAME chain. */
+  owner?: string;
   /** Smallest TTL among the records used (the final RRset and the CNAMEs leading to it). */
   ttl: number;
   /** Earliest RRSIG expiration among those records (Unix seconds), when signed. */
@@ -25,7 +27,7 @@ export function serialToUnix(serial: number, nowSec: number): number {
   return t;
 }
 
-/** The owner names of the CNAME chain starting at `qname`, bounded against loops. */
+/** The owner names of the CNAME chain starting at `qname` (in order), bounded against loops. */
 function chainOwners(msg: Message, qname: string): Set<string> {
   const owners = new Set<string>();
   let cur = canonicalName(qname);
@@ -70,7 +72,8 @@ function factsOf<T>(msg: Message, qname: string, qtype: number, decode: (rr: RR)
       /* a broken RRSIG was the validator's business; it does not shorten anything here */
     }
   }
-  return { values, ttl: Number.isFinite(ttl) ? ttl : 0, sigExpiry, malformed };
+  const owner = [...owners].pop() ?? canonicalName(qname);
+  return { values, owner, ttl: Number.isFinite(ttl) ? ttl : 0, sigExpiry, malformed };
 }
 
 export function addressFacts(msg: Message, qname: string, qtype: number, nowSec: number): RRsetFacts<string> {

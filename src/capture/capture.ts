@@ -12,7 +12,8 @@ import { addressFacts, ipseckeyFacts, RRsetFacts } from './answer-facts';
 
 /** A validated lookup from inside the daemon (through cache → validate → upstream, as a DO client). */
 export interface InternalResolver {
-  resolve(q: Question): Promise<{ message: Message; verdict?: VerdictLike }>;
+  /** `verdict` is the validator's (src/dnssec Verdict); absent when no validator ran. */
+  resolve(q: Question): Promise<{ message: Message; verdict?: { kind: string } }>;
 }
 
 export interface CaptureOptions {
@@ -90,12 +91,12 @@ export class Capture {
     if (addr.values.length === 0) return out;
     const key = await keyLookup;
     let keyVerdict: VerdictLike | null;
-    let keys: RRsetFacts<IpseckeyLike> = { values: [], ttl: 0, malformed: 0 };
+    let keys: RRsetFacts<IpseckeyLike> = { values: [], owner: addr.owner, ttl: 0, malformed: 0 };
     if ('error' in key) {
       keyVerdict = { kind: 'indeterminate', reason: 'fetch-failed', detail: `IPSECKEY lookup failed: ${key.error}` };
     } else {
       keys = ipseckeyFacts(key.message, q.name, now);
-      keyVerdict = keyVerdictOf(key.message, key.verdict, keys.values.length);
+      keyVerdict = keyVerdictOf(key.message, key.verdict as VerdictLike | undefined, keys.values.length);
     }
     let d = decide(
       {
@@ -113,7 +114,7 @@ export class Capture {
       now,
     );
     if (d.action === 'install' && d.needsGateway) d = await this.withGateway(d, q, addr, keys, keyVerdict, now, out);
-    return this.apply(d, ctx, out, keyVerdict);
+    return this.apply(d, ctx, out, keyVerdict, addr.owner ?? q.name);
   }
 
   /** IPSECKEY gateway type 3: the gateway's own address must be found and validated too. */
@@ -124,7 +125,7 @@ export class Capture {
     const gname = d.needsGateway!;
     const r = await this.opts.resolver.resolve({ name: gname, type: RRType.A, class: RRClass.IN }).catch(() => null);
     const gw = r ? addressFacts(r.message, gname, RRType.A, now) : { values: [], ttl: 0, sigExpiry: undefined };
-    const verdict: VerdictLike = r ? (r.verdict ?? UNVALIDATED) : { kind: 'indeterminate', reason: 'fetch-failed', detail: `no answer for gateway ${gname}` };
+    const verdict: VerdictLike = r ? ((r.verdict as VerdictLike | undefined) ?? UNVALIDATED) : { kind: 'indeterminate', reason: 'fetch-failed', detail: `no answer for gateway ${gname}` };
     const input = {
       name: q.name, qtype: q.type, addresses: addr.values,
       addressVerdict: ((out as { answer?: { verdict?: VerdictLike } }).answer?.verdict) ?? UNVALIDATED,
@@ -133,10 +134,11 @@ export class Capture {
     return completeGateway(d, { addresses: gw.values, verdict, ttl: gw.ttl, sigExpiry: gw.sigExpiry }, input, this.opts.policy, now);
   }
 
-  private async apply(d: Decision, ctx: QueryContext, out: Outcome, keyVerdict: VerdictLike | null): Promise<Outcome> {
+  private async apply(d: Decision, ctx: QueryContext, out: Outcome, keyVerdict: VerdictLike | null, peerName: string): Promise<Outcome> {
     const name = ctx.question.name;
     if (d.action === 'install' || d.action === 'install-unauthenticated') {
-      const peer = { ...d.peer, initiate: this.opts.initiate ?? false };
+      // Through a CNAME, the peer (and its IKE identity) is the name that owns the address and key.
+      const peer = { ...d.peer, name: peerName, initiate: this.opts.initiate ?? false };
       try {
         const r = await this.opts.sync.upsert(peer);
         if (d.action === 'install') this.counters.installed++;
@@ -151,7 +153,7 @@ export class Capture {
     }
     if (d.action === 'refuse') {
       // A key that turned bogus must stop being trusted now, not when its old lifetime ends.
-      if (keyVerdict?.kind === 'bogus') await this.opts.sync.forget(name).catch(() => undefined);
+      if (keyVerdict?.kind === 'bogus') await this.opts.sync.forget(peerName).catch(() => undefined);
       this.counters.refused++;
       const tag = d.reason.split(':')[0]!.slice(0, 60);
       this.refusals.set(tag, (this.refusals.get(tag) ?? 0) + 1);

@@ -5,15 +5,17 @@ import { ServeConfig, ServeConfigInput, resolveServeConfig } from '../config/ser
 import { LOOPBACK_CIDRS, makeAcl } from './acl';
 import { Cache, CacheStats, Clock, DEFAULT_CACHE } from './cache';
 import { Endpoint } from './endpoint';
-import { CaptureHook, Pipeline, PipelineStats, Validator } from './pipeline';
+import { CaptureHook, Pipeline, PipelineStats, Stage, Validator } from './pipeline';
 import { DEFAULT_LISTEN, ServerStats, listen } from './server';
 import { DEFAULT_UPSTREAM, UpstreamPool, UpstreamStats } from './upstream';
 
 export interface StartOptions {
   /** Milliseconds clock for the cache; tests inject one to age answers. */
   now?: Clock;
-  validator?: Validator;
+  validator?: Validator | ((upstream: UpstreamPool) => Validator);
   captureHook?: CaptureHook;
+  /** Build the capture stage once the pipeline exists (it resolves through the pipeline itself). */
+  capture?: (pipeline: Pipeline) => Stage;
   log?: Logger;
   /** Upstream tuning for tests (e.g. fewer rounds). */
   upstreamRounds?: number;
@@ -28,6 +30,8 @@ export interface ResolverStats {
 
 export interface RunningServer {
   addresses: Endpoint[];
+  pipeline: Pipeline;
+  upstream: UpstreamPool;
   config: ServeConfig;
   stats(): ResolverStats;
   stop(): Promise<void>;
@@ -51,9 +55,18 @@ export async function startServer(config: ServeConfig | ServeConfigInput, opts: 
     udpSize: cfg.maxUdpSize,
     log,
   });
+  // The capture stage needs the pipeline (its lookups go through cache and validation), and the
+  // pipeline needs the stage: a late-bound stage breaks the cycle.
+  let capture: Stage | undefined;
+  const lateCapture: Stage | undefined = opts.capture
+    ? { name: 'capture', handle: (ctx, next) => capture!.handle(ctx, next) }
+    : undefined;
   const pipeline = new Pipeline({
-    allow, cache, upstream, validator: opts.validator, captureHook: opts.captureHook, maxUdpSize: cfg.maxUdpSize, log,
+    allow, cache, upstream,
+    validator: typeof opts.validator === 'function' ? opts.validator(upstream) : opts.validator,
+    captureHook: opts.captureHook, capture: lateCapture, maxUdpSize: cfg.maxUdpSize, log,
   });
+  if (opts.capture) capture = opts.capture(pipeline);
   const server = await listen(
     { ...DEFAULT_LISTEN, listen: cfg.listen, tcpIdleMs: cfg.tcpIdleMs, allow, log },
     (raw, client) => pipeline.handle(raw, client),
@@ -61,6 +74,8 @@ export async function startServer(config: ServeConfig | ServeConfigInput, opts: 
   let stopped: Promise<void> | undefined;
   return {
     addresses: server.addresses,
+    pipeline,
+    upstream,
     config: cfg,
     stats: () => ({ server: server.stats(), pipeline: { ...pipeline.stats }, cache: cache.stats(), upstream: upstream.stats() }),
     stop: () => {

@@ -67,7 +67,9 @@ export interface Stage {
 
 /** The validator's seam (a later issue): may replace the response, and says what it concluded. */
 export interface Validator {
-  validate(question: Question, response: Message, ctx: QueryContext): Promise<{ verdict?: VerdictLike; response: Message }>;
+  validate(
+    question: Question, response: Message, ctx: QueryContext,
+  ): Promise<{ verdict?: VerdictLike; response: Message; ede?: { code: number; text: string } }>;
 }
 
 /** The refusal a capture hook returns instead of a response: the client gets `rcode`. */
@@ -108,6 +110,8 @@ export interface PipelineDeps {
   upstream: UpstreamPool;
   validator?: Validator;
   captureHook?: CaptureHook;
+  /** A whole capture stage in place of the hook-based one (capture mode needs to act before `next()`). */
+  capture?: Stage;
   /** Our own UDP payload limit (and what we advertise): 1232 by default. */
   maxUdpSize: number;
   log?: Logger;
@@ -213,7 +217,7 @@ export function validateStage(validator: Validator): Stage {
       const out = await next();
       if (out.kind !== 'answer' || out.answer.source !== 'upstream') return out;
       const r = await validator.validate(ctx.question, out.answer.message, ctx);
-      return { kind: 'answer', answer: { ...out.answer, message: r.response, verdict: r.verdict } };
+      return { kind: 'answer', answer: { ...out.answer, message: r.response, verdict: r.verdict, ede: r.ede } };
     },
   };
 }
@@ -252,7 +256,7 @@ export class Pipeline {
     this.stages = [
       aclStage(deps.allow, s),
       parseStage(deps.maxUdpSize, s),
-      captureStage(deps.captureHook ?? noCapture),
+      deps.capture ?? captureStage(deps.captureHook ?? noCapture),
       cacheStage(deps.cache, s),
       validateStage(deps.validator ?? noValidation),
       upstreamStage(deps.upstream, s),
@@ -284,6 +288,27 @@ export class Pipeline {
     }
   }
 
+  /**
+   * A lookup from inside the daemon (capture mode's IPSECKEY and gateway lookups): the stages after
+   * the capture stage (cache, validate, upstream), as a DO client would see it, so that internal
+   * lookups share the cache, the coalescing and the validation of client queries.
+   */
+  async resolveInternal(question: Question): Promise<{ message: Message; verdict?: VerdictLike }> {
+    const query: Message = {
+      id: 0, qr: false, opcode: 0, aa: false, tc: false, rd: true, ra: false, z: false, ad: false, cd: false, rcode: 0,
+      questions: [question], answers: [], authorities: [], additionals: [],
+      edns: { udpSize: this.deps.maxUdpSize, extendedRcode: 0, version: 0, do: true, options: [] },
+    };
+    const ctx = {
+      raw: new Uint8Array(0), client: { address: '::1', port: 0, transport: 'tcp' }, log: this.log,
+      query, question, view: { edns: true, do: true }, maxSize: 0xffff,
+    } as QueryContext;
+    const first = this.stages.findIndex((st) => st.name === 'capture') + 1;
+    const out = await this.run(ctx, first);
+    if (out.kind !== 'answer') return { message: makeResponse(query, Rcode.SERVFAIL) };
+    return { message: out.answer.message, verdict: out.answer.verdict };
+  }
+
   private run(ctx: QueryContext, i: number): Promise<Outcome> {
     const stage = this.stages[i];
     if (!stage) return Promise.resolve(localAnswer(ctx, Rcode.SERVFAIL));
@@ -300,7 +325,7 @@ export class Pipeline {
     const { answer } = out;
     const ad = answer.verdict?.kind === 'secure' && (ctx.view.do || ctx.query.ad);
     const entry = answer.entry;
-    if (entry && entry.message === answer.message && !ad) {
+    if (entry && entry.message === answer.message && !ad && !answer.ede) {
       const slot = (ctx.view.edns ? 2 : 0) | (ctx.view.do ? 1 : 0);
       let t = entry.templates[slot];
       if (!t) {
@@ -319,11 +344,22 @@ export class Pipeline {
       if (elapsed > 0) msg = ageMessage(msg, elapsed);
     }
     const shaped = shapeForClient(msg, ctx.view, this.deps.maxUdpSize, ad);
+    if (answer.ede && shaped.edns) shaped.edns.options.push(edeOption(answer.ede));
     const q = ctx.query;
     const bytes = encodeMessage({ ...shaped, id: q.id, rd: q.rd, cd: q.cd, opcode: q.opcode, questions: q.questions }, { maxSize: ctx.maxSize });
     if (bytes[2]! & 0x02) this.stats.truncated++;
     return bytes;
   }
+}
+
+/** RFC 8914 §2: INFO-CODE (16 bits) then UTF-8 EXTRA-TEXT; the text is cut to keep answers small. */
+export function edeOption(ede: { code: number; text: string }): { code: number; data: Uint8Array } {
+  const text = Buffer.from(ede.text.slice(0, 300), 'utf8');
+  const data = new Uint8Array(2 + text.length);
+  data[0] = (ede.code >> 8) & 0xff;
+  data[1] = ede.code & 0xff;
+  data.set(text, 2);
+  return { code: 15, data };
 }
 
 function ageMessage(msg: Message, elapsed: number): Message {

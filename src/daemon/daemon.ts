@@ -1,0 +1,168 @@
+// `oedns serve` assembled: resolver + validator + capture mode + peer registry/sync + engine +
+// control socket. The CLI parses options into DaemonOptions; tests start the same thing in-process.
+import { EventEmitter } from 'node:events';
+import type { Engine, InstalledPeer } from '../ike-bridge/engine';
+import type { TrustAnchor } from '../dnssec/anchors';
+import { ROOT_ANCHORS } from '../dnssec/anchors';
+import { Capture } from '../capture/capture';
+import { startControlServer, ControlHandler, ControlServer } from '../control/server';
+import type { DaemonStatus, PeerStatus } from '../control/status';
+import { defaultPolicy, Policy } from '../policy';
+import { PeerSync } from '../peers';
+import { startServer, RunningServer } from '../resolver';
+import type { ServeConfig } from '../config/serve';
+import { formatEndpoint } from '../resolver/endpoint';
+import { Logger, silentLogger } from '../util/log';
+import { dnssecValidatorFor, pipelineValidator } from './validation';
+
+export interface DaemonOptions {
+  serve: ServeConfig;
+  engine: Engine;
+  policy?: Policy;
+  anchors?: readonly TrustAnchor[];
+  /** Start IKE at install (kernel-libipsec starts nothing from trap policies). */
+  initiate?: boolean;
+  /** Control socket path; null for none. */
+  controlPath?: string | null;
+  /** Extra control commands (e.g. autosp's peer-add/peer-remove), merged with status. */
+  controlHandlers?: (d: RunningDaemon) => Record<string, ControlHandler>;
+  log?: Logger;
+  /** Unix seconds. */
+  now?: () => number;
+}
+
+export interface RunningDaemon {
+  server: RunningServer;
+  sync: PeerSync;
+  capture: Capture;
+  engine: Engine;
+  control?: ControlServer;
+  status(): Promise<DaemonStatus>;
+  /** Re-apply every wanted peer to the engine (after it restarted). */
+  reconcile(): Promise<void>;
+  setPolicy(p: Policy): void;
+  stop(): Promise<void>;
+}
+
+const VERSION: string = require('../../../package.json').version;
+
+export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
+  const log = o.log ?? silentLogger;
+  const now = o.now ?? (() => Math.floor(Date.now() / 1000));
+  const startedAt = now();
+  const engine = o.engine;
+  const sync = new PeerSync({ engine, log });
+  const reconcile = async (): Promise<void> => {
+    try {
+      const r = await sync.reconcile();
+      if (r.failed.length) log.warn({ failed: r.failed }, 'reconcile: some peers could not be installed');
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, 'reconcile failed: the IKE engine is unreachable; will retry when it comes back');
+    }
+  };
+  // A crash or restart of oedns must leave no stale policies behind: the engine starts out holding
+  // exactly what the registry wants (nothing, or what other owners registered before this call).
+  await reconcile();
+  sync.start();
+
+  let capture!: Capture;
+  const server = await startServer(o.serve, {
+    log,
+    validator: (upstream) => pipelineValidator(dnssecValidatorFor(upstream, o.anchors ?? ROOT_ANCHORS), now, log),
+    capture: (pipeline) => {
+      capture = new Capture({
+        policy: o.policy ?? defaultPolicy(),
+        sync,
+        resolver: { resolve: (q) => pipeline.resolveInternal(q) },
+        now,
+        initiate: o.initiate,
+        log,
+      });
+      return capture.stage();
+    },
+  });
+
+  // When the IKE daemon comes back (restart, crash), it has forgotten everything: put it all back.
+  const events = (engine as { events?: EventEmitter }).events;
+  const onBack = (): void => void reconcile();
+  events?.on('reconnected', onBack);
+
+  const d: RunningDaemon = {
+    server,
+    sync,
+    capture,
+    engine,
+    status: () => buildStatus(d, o, startedAt, now()),
+    reconcile,
+    setPolicy: (p) => capture.setPolicy(p),
+    async stop() {
+      events?.off('reconnected', onBack);
+      await d.control?.close();
+      await server.stop();
+      await sync.close();
+      await engine.close();
+    },
+  };
+  if (o.controlPath) {
+    try {
+      d.control = await startControlServer({
+        path: o.controlPath,
+        log,
+        handlers: { status: () => d.status(), reconcile: async () => (await reconcile(), 'ok'), ...(o.controlHandlers?.(d) ?? {}) },
+      });
+    } catch (e) {
+      await d.stop();
+      throw e;
+    }
+  }
+  return d;
+}
+
+async function buildStatus(d: RunningDaemon, o: DaemonOptions, startedAt: number, nowSec: number): Promise<DaemonStatus> {
+  const engineStatus = await d.engine.status().catch((e: Error) => ({ engine: d.engine.kind, reachable: false, peers: 0, detail: e.message }));
+  const held = new Map<string, InstalledPeer>();
+  if (engineStatus.reachable) for (const p of await d.engine.list().catch(() => [])) held.set(p.name.toLowerCase(), p);
+  const peers: PeerStatus[] = d.sync.registry.desired().map((p) => {
+    const e = held.get(p.name.toLowerCase());
+    const authenticated = p.auth.kind === 'pubkey';
+    return {
+      name: p.name,
+      addresses: p.addresses,
+      level: p.level,
+      keySource: authenticated ? 'dnssec-secure' : 'unauthenticated',
+      authenticated,
+      owners: d.sync.registry.owners(p.name),
+      expiresAt: p.expiresAt,
+      ikeState: e?.ikeState,
+      childState: e?.childState,
+    };
+  });
+  const r = d.server.stats();
+  const c = d.capture.counters;
+  const s = d.sync.stats();
+  const counters: Record<string, number> = {
+    queries: r.pipeline.queries,
+    cacheHits: r.pipeline.answeredFromCache,
+    servfail: r.pipeline.servfail,
+    formerr: r.pipeline.formerr,
+    refusedByAcl: r.pipeline.refusedByAcl,
+    captured: c.captured,
+    installs: c.installed,
+    installsUnauthenticated: c.installedUnauthenticated,
+    answeredClear: c.answeredClear,
+    refused: c.refused,
+    engineFailures: c.engineFailures,
+    engineCalls: s.installs + s.removes,
+  };
+  for (const [reason, n] of d.capture.refusals) counters[`refused: ${reason}`] = n;
+  return {
+    version: VERSION,
+    startedAt,
+    now: nowSec,
+    listen: d.server.addresses.map(formatEndpoint),
+    upstreams: d.server.config.upstream.map(formatEndpoint),
+    engine: engineStatus,
+    peers,
+    counters,
+  };
+}

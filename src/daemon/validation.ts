@@ -1,0 +1,47 @@
+// The resolver's validation seam filled with the oedns validator: every upstream answer is validated
+// from the trust anchors before it is cached or shown to anyone. Bogus and unverifiable answers become
+// SERVFAIL with an RFC 8914 extended error that says why; the upstream's AD bit is never believed.
+import type { Validator as PipelineValidator } from '../resolver/pipeline';
+import type { UpstreamPool } from '../resolver/upstream';
+import type { TrustAnchor } from '../dnssec/anchors';
+import { createValidator, Validator } from '../dnssec/validator';
+import { describeVerdict, Ede } from '../dnssec/verdict';
+import type { Message } from '../wire/types';
+import { RRClass, Rcode } from '../wire/types';
+import type { Logger } from '../util/log';
+import { silentLogger } from '../util/log';
+
+/** The validator's own DS/DNSKEY lookups, through the same upstreams with CD=1 (we judge, not them). */
+export function upstreamQuery(upstream: UpstreamPool) {
+  return (name: string, type: number): Promise<Message> => upstream.query({ name, type, class: RRClass.IN }, { cd: true });
+}
+
+export function dnssecValidatorFor(upstream: UpstreamPool, anchors: readonly TrustAnchor[]): Validator {
+  return createValidator({ anchors, query: upstreamQuery(upstream) });
+}
+
+function servfail(response: Message): Message {
+  return { ...response, rcode: Rcode.SERVFAIL, aa: false, ad: false, answers: [], authorities: [], additionals: [] };
+}
+
+export function pipelineValidator(validator: Validator, nowSec: () => number, log: Logger = silentLogger): PipelineValidator {
+  return {
+    async validate(question, response) {
+      const r = await validator.validate(question, response, nowSec());
+      const v = r.verdict;
+      if (v.kind === 'bogus') {
+        const text = `DNSSEC bogus: ${describeVerdict(v)}`;
+        log.warn({ qname: question.name, qtype: question.type, reason: v.reason, detail: v.detail }, text);
+        return { verdict: v, response: servfail(response), ede: { code: v.ede, text } };
+      }
+      // No anchor covers the name: answered as an unsigned name is. Failing to fetch the chain, or
+      // running out of budget, is not a proof of anything: SERVFAIL rather than unvalidated data.
+      if (v.kind === 'indeterminate' && v.reason !== 'no-anchor') {
+        const text = `DNSSEC indeterminate: ${describeVerdict(v)}`;
+        log.warn({ qname: question.name, qtype: question.type, reason: v.reason, detail: v.detail }, text);
+        return { verdict: v, response: servfail(response), ede: { code: Ede.DNSSEC_INDETERMINATE, text } };
+      }
+      return { verdict: v, response };
+    },
+  };
+}
