@@ -1,0 +1,101 @@
+// The daemon side of autosp: control-socket commands through which the CLI hands its peers to a
+// running `oedns serve`, whose registry then holds them (owner 'autosp') next to its own. A peer that
+// serve's capture also wants stays until both owners have released it.
+//
+//   peer-add    { names: string[], initiate?: boolean }  → { peers: PeerReport[] }
+//   peer-remove { names: string[] }                      → { peers: PeerReport[] }
+//   peer-sync   { names: string[], initiate?: boolean }  → { peers: PeerReport[] }   exactly these
+//   peer-list   { }                                      → { peers: PeerReport[], engine?: InstalledPeer[] }
+// Every request may carry owner: 'autosp' (the only owner served here).
+import type { ControlHandler } from '../control/server';
+import type { Engine, InstalledPeer } from '../ike-bridge/engine';
+import type { PeerSync, SyncClock } from '../peers';
+import { ConfigError } from '../util/errors';
+import { silentLogger, type Logger } from '../util/log';
+import { AutospKeeper, PeerReport } from './keeper';
+import { checkPeerName, MAX_PEERS } from './peers-file';
+import type { ResolvePeer } from './resolve';
+import { readAutospState, writeAutospState } from './state';
+
+export interface AutospServiceDeps {
+  sync: PeerSync;
+  /** createPeerResolver({ resolver: <the daemon's internal resolver>, policy: autospPolicy(...) }). */
+  resolvePeer: ResolvePeer;
+  /** Where autosp's names and peers are kept across restarts (DEFAULT_STATE_PATH); none: not kept. */
+  statePath?: string;
+  /** Initiate IKE for peers whose request does not say. */
+  initiate?: boolean;
+  /** For IKE/CHILD states in peer-list. */
+  engine?: Engine;
+  clock?: SyncClock;
+  log?: Logger;
+}
+
+export interface AutospService {
+  keeper: AutospKeeper;
+  handlers: Record<string, ControlHandler>;
+  /** Stop refreshing and wait for lookups under way; peers stay installed. */
+  close(): Promise<void>;
+}
+
+function namesArg(args: Record<string, unknown>): string[] {
+  if (args.owner !== undefined && args.owner !== 'autosp') {
+    throw new ConfigError('autosp-owner', `owner must be "autosp", got ${JSON.stringify(args.owner)}`);
+  }
+  const v = args.names;
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new ConfigError('autosp-args', '"names" must be an array of strings');
+  if (v.length > MAX_PEERS) throw new ConfigError('autosp-args', `more than ${MAX_PEERS} names`);
+  return [...new Set(v.map((x) => checkPeerName(x as string)))];
+}
+
+function initiateArg(args: Record<string, unknown>): boolean | undefined {
+  if (args.initiate === undefined) return undefined;
+  if (typeof args.initiate !== 'boolean') throw new ConfigError('autosp-args', '"initiate" must be a boolean');
+  return args.initiate;
+}
+
+/**
+ * The autosp keeper inside the daemon plus its control handlers. With a statePath, names and peers
+ * from the state file are adopted at once (upserted into the registry: reconcile afterwards) and every
+ * change is written back.
+ */
+export function createAutospService(deps: AutospServiceDeps): AutospService {
+  const log = deps.log ?? silentLogger;
+  let keeper: AutospKeeper;
+  const persist = (): void => {
+    if (deps.statePath) writeAutospState(deps.statePath, keeper.state());
+  };
+  keeper = new AutospKeeper({
+    sync: deps.sync,
+    resolvePeer: deps.resolvePeer,
+    initiate: deps.initiate,
+    clock: deps.clock,
+    log,
+    onChange: persist,
+  });
+  if (deps.statePath) {
+    try {
+      keeper.adopt(readAutospState(deps.statePath));
+    } catch (e) {
+      log.warn({ err: e instanceof Error ? e.message : String(e) }, 'autosp: state file not adopted');
+    }
+  }
+  keeper.start();
+  const handlers: Record<string, ControlHandler> = {
+    'peer-add': async (args) => ({ peers: await keeper.add(namesArg(args), { initiate: initiateArg(args) }) }),
+    'peer-remove': async (args) => ({ peers: await keeper.remove(namesArg(args)) }),
+    'peer-sync': async (args) => ({ peers: await keeper.setNames(namesArg(args), { initiate: initiateArg(args) }) }),
+    'peer-list': async () => {
+      let engine: InstalledPeer[] | undefined;
+      if (deps.engine) engine = await deps.engine.list().catch(() => undefined);
+      const peers: PeerReport[] = keeper.reports();
+      return { peers, engine };
+    },
+  };
+  return { keeper, handlers, close: () => keeper.close() };
+}
+
+/** The handlers alone, for `startControlServer({ handlers: { ...serveHandlers, ...autospControlHandlers(deps) } })`. */
+export function autospControlHandlers(deps: AutospServiceDeps): Record<string, ControlHandler> {
+  return createAutospService(deps).handlers;
+}
