@@ -22,13 +22,37 @@ export interface ServeConfigInput {
   upstreamTimeoutMs?: number | string;
   tcpIdleMs?: number | string;
   maxUdpSize?: number | string;
+  /** Capture policy file (YAML or JSON); default: private-or-clear for every name. */
+  policy?: string;
+  /** strongSwan's VICI socket. */
+  vici?: string;
+  /** Our IKE identity (FQDN) and private key file (from `oedns keygen`). */
+  identity?: string;
+  key?: string;
+  /** Start IKE as soon as a peer is installed (kernel-libipsec starts nothing from trap policies). */
+  initiate?: boolean | string;
+  /** Control socket for `oedns status`; 'none' for no socket. */
+  control?: string;
+}
+
+/** Where the IKE side lives; only the keys the chosen engine needs are used. */
+export interface EngineConfig {
+  kind: 'dry-run' | 'strongswan' | 'libreswan';
+  vici: string;
+  identity: string;
+  key: string;
+  initiate: boolean;
 }
 
 export interface ServeConfig {
   listen: Endpoint[];
   upstream: Endpoint[];
   trustAnchor?: { file: string; text: string };
-  engine: 'dry-run';
+  engine: EngineConfig['kind'];
+  engineConfig: EngineConfig;
+  policyFile?: string;
+  /** null: no control socket. */
+  control: string | null;
   cacheSize: number;
   cacheBytes: number;
   /** CIDRs allowed besides loopback (loopback is always allowed). */
@@ -54,8 +78,9 @@ export const SERVE_DEFAULTS = {
 
 const KEYS: ReadonlyArray<keyof ServeConfigInput> = [
   'listen', 'upstream', 'trustAnchor', 'engine', 'cacheSize', 'cacheBytes', 'allow', 'logLevel', 'user',
-  'upstreamTimeoutMs', 'tcpIdleMs', 'maxUdpSize',
+  'upstreamTimeoutMs', 'tcpIdleMs', 'maxUdpSize', 'policy', 'vici', 'identity', 'key', 'initiate', 'control',
 ];
+const ENGINES: ReadonlyArray<string> = ['dry-run', 'strongswan', 'libreswan'];
 const LEVELS: ReadonlyArray<string> = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 const camel = (k: string): string => k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -136,7 +161,13 @@ export function upstreamsFromResolvConf(text: string, listen: Endpoint[]): Endpo
 export function resolveServeConfig(
   file: ServeConfigInput,
   cli: ServeConfigInput,
-  env: { readResolvConf?: () => string } = {},
+  env: {
+    readResolvConf?: () => string;
+    /** Default IKE identity (the CLI passes the host name). */
+    hostname?: () => string;
+    /** Default control socket (the CLI passes defaultControlPath()); without it, no socket. */
+    controlPath?: () => string;
+  } = {},
 ): ServeConfig {
   const pick = <K extends keyof ServeConfigInput>(k: K): ServeConfigInput[K] => (cli[k] !== undefined ? cli[k] : file[k]);
   const listenText = list(pick('listen'), 'listen') ?? SERVE_DEFAULTS.listen;
@@ -157,7 +188,26 @@ export function resolveServeConfig(
     if (upstream.length === 0) throw new ConfigError('no-upstream', 'no --upstream given and /etc/resolv.conf names no nameserver other than oedns itself');
   }
   const engine = pick('engine') ?? SERVE_DEFAULTS.engine;
-  if (engine !== 'dry-run') throw new ConfigError('bad-engine', `unknown engine '${String(engine)}' (only 'dry-run' exists so far)`);
+  if (typeof engine !== 'string' || !ENGINES.includes(engine)) {
+    throw new ConfigError('bad-engine', `unknown engine '${String(engine)}' (one of ${ENGINES.join(', ')})`);
+  }
+  const str = (k: 'policy' | 'vici' | 'identity' | 'key' | 'control'): string | undefined => {
+    const v = pick(k);
+    if (v !== undefined && (typeof v !== 'string' || v === '')) throw new ConfigError('config-type', `'${k}' must be a non-empty string`);
+    return v as string | undefined;
+  };
+  const initiateRaw = pick('initiate');
+  if (initiateRaw !== undefined && ![true, false, 'true', 'false', 'yes', 'no'].includes(initiateRaw as string)) {
+    throw new ConfigError('config-type', `'initiate' must be true or false`);
+  }
+  const engineConfig: EngineConfig = {
+    kind: engine as EngineConfig['kind'],
+    vici: str('vici') ?? '/var/run/charon.vici',
+    identity: str('identity') ?? env.hostname?.() ?? 'localhost',
+    key: str('key') ?? '/etc/oedns/host.key.pem',
+    initiate: initiateRaw === true || initiateRaw === 'true' || initiateRaw === 'yes',
+  };
+  const controlRaw = str('control');
   const logLevel = (pick('logLevel') ?? SERVE_DEFAULTS.logLevel) as string;
   if (!LEVELS.includes(logLevel)) throw new ConfigError('bad-log-level', `log level must be one of ${LEVELS.join('|')}`);
   const allow = list(pick('allow'), 'allow') ?? [];
@@ -180,7 +230,10 @@ export function resolveServeConfig(
     listen,
     upstream,
     trustAnchor,
-    engine,
+    engine: engineConfig.kind,
+    engineConfig,
+    policyFile: str('policy'),
+    control: controlRaw === 'none' ? null : controlRaw ?? env.controlPath?.() ?? null,
     cacheSize: int(pick('cacheSize'), 'cacheSize', 0, 100_000_000) ?? SERVE_DEFAULTS.cacheSize,
     cacheBytes: int(pick('cacheBytes'), 'cacheBytes', 0, 2 ** 40) ?? SERVE_DEFAULTS.cacheBytes,
     allow,

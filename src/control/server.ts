@@ -1,6 +1,6 @@
 // The daemon's end of the control socket. Owner-only: the directory is 0700 and the socket 0600,
 // because status reveals which peers this host talks to and later commands change state.
-import { createServer, Server, Socket } from 'node:net';
+import { createConnection, createServer, Server, Socket } from 'node:net';
 import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConfigError } from '../util/errors';
@@ -25,7 +25,7 @@ export interface ControlServer {
 export async function startControlServer(opts: ControlServerOptions): Promise<ControlServer> {
   const log = opts.log ?? silentLogger;
   const maxClients = opts.maxClients ?? 16;
-  prepareSocketPath(opts.path);
+  await prepareSocketPath(opts.path);
   const clients = new Set<Socket>();
   const server: Server = createServer((sock) => {
     if (clients.size >= maxClients) {
@@ -52,15 +52,25 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
   };
 }
 
-function prepareSocketPath(path: string): void {
+async function prepareSocketPath(path: string): Promise<void> {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
   if (existsSync(path)) {
-    // A stale socket from a crashed daemon; anything else at that path is not ours to delete.
+    // Anything but a socket at that path is not ours to delete; a socket someone answers on belongs
+    // to a running daemon; only a dead one (left by a crash) is replaced.
     if (!lstatSync(path).isSocket()) throw new ConfigError('control-path', `${path} exists and is not a socket`);
+    if (await answers(path)) throw new ConfigError('control-in-use', `another oedns daemon is listening on ${path} (stop it, or give --control another path)`);
     unlinkSync(path);
   }
+}
+
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection(path);
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
 }
 
 function serveClient(sock: Socket, handlers: Record<string, ControlHandler>, log: Logger): void {

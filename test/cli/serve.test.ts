@@ -10,7 +10,7 @@ import { RRType } from '../../src/wire/types';
 import { startNamed, namedAvailable, NamedInstance } from '../support/named';
 import { freePort } from '../support/ports';
 import {
-  ServeProcess, dig, exampleZoneText, integrationSkipped, kdig, startServe, tempDir, udpExchange, waitFor, writeSignedZone,
+  ServeProcess, anchorOf, dig, exampleZoneText, integrationSkipped, kdig, startServe, tempDir, udpExchange, waitFor, writeSignedZone,
 } from '../resolver/helpers';
 import { aRecord, answerWith, startFakeUpstream } from '../resolver/fake-upstream';
 
@@ -23,6 +23,8 @@ describe('oedns serve (CLI process)', function () {
   let named: NamedInstance | undefined;
   let serve: ServeProcess | undefined;
   let negFile = '';
+  /** Trust anchor for ZONE: its answers are validated (AD), names outside it have no anchor. */
+  let anchor = '';
   const extra: ServeProcess[] = [];
   const others: Array<() => Promise<void>> = [];
 
@@ -31,19 +33,27 @@ describe('oedns serve (CLI process)', function () {
     const dir = tempDir();
     negFile = join(dir, `${NEG}.db`);
     writeFileSync(negFile, negZone());
+    const signed = writeSignedZone(dir, ZONE, exampleZoneText(ZONE));
+    anchor = anchorOf(signed);
     named = await startNamed({
       zones: [
-        { name: ZONE, file: writeSignedZone(dir, ZONE, exampleZoneText(ZONE)) },
+        { name: ZONE, file: signed },
         { name: NEG, file: negFile },
       ],
     });
-    serve = await startServe(['--upstream', named.endpoint, '--listen', '[::1]:0']);
+    serve = await startServe(['--upstream', named.endpoint, '--listen', '[::1]:0', '--trust-anchor', anchor]);
   });
   after(async () => {
     for (const s of extra) await s.stop();
     for (const o of others) await o();
     await serve?.stop();
     await named?.stop();
+  });
+
+  it('validates answers itself: AD for a DO client on the anchored zone, never copied from upstream', async () => {
+    assert.match(await dig(serve!.port, ['+dnssec', `www.${ZONE}`, 'A']), /flags: qr rd ra ad;/);
+    // neg.test has no anchor: answered, but not marked authentic.
+    assert.match(await dig(serve!.port, ['+dnssec', `host.${NEG}`, 'A']), /flags: qr rd ra;/);
   });
 
   it('answers A, AAAA and CNAME over UDP', async () => {
@@ -122,7 +132,7 @@ describe('oedns serve (CLI process)', function () {
     const silent: Socket = createSocket('udp4');
     await new Promise<void>((r) => silent.bind(0, '127.0.0.1', () => r()));
     others.push(() => new Promise<void>((r) => silent.close(() => r())));
-    const s = await startServe(['--upstream', `127.0.0.1:${silent.address().port}`, '--upstream', named!.endpoint, '--upstream-timeout-ms', '300']);
+    const s = await startServe(['--upstream', `127.0.0.1:${silent.address().port}`, '--upstream', named!.endpoint, '--upstream-timeout-ms', '300', '--trust-anchor', anchor]);
     extra.push(s);
     assert.equal((await dig(s.port, ['+short', `www.${ZONE}`, 'A'])).trim(), '192.0.2.1');
   });
@@ -149,7 +159,7 @@ describe('oedns serve (CLI process)', function () {
   it('reads a config file with the same keys as the options', async () => {
     const dir = tempDir();
     const file = join(dir, 'oedns.json');
-    writeFileSync(file, JSON.stringify({ listen: ['127.0.0.1:0'], upstream: [named!.endpoint], 'cache-size': 100, allow: ['192.0.2.0/24'] }));
+    writeFileSync(file, JSON.stringify({ listen: ['127.0.0.1:0'], upstream: [named!.endpoint], 'cache-size': 100, allow: ['192.0.2.0/24'], 'trust-anchor': anchor, control: 'none' }));
     const s = await startServe(['--config', file], { listen: false });
     extra.push(s);
     assert.match(s.stderr(), /"allow":\["loopback","192\.0\.2\.0\/24"\]/);
@@ -166,7 +176,7 @@ describe('oedns serve (CLI process)', function () {
   });
 
   it('stops cleanly on SIGTERM', async () => {
-    const s = await startServe(['--upstream', named!.endpoint]);
+    const s = await startServe(['--upstream', named!.endpoint, '--trust-anchor', anchor]);
     assert.equal(await s.stop(), 0);
     assert.ok(await waitFor(() => /"msg":"stopping"/.test(s.stderr())), s.stderr());
   });

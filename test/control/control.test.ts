@@ -64,9 +64,10 @@ describe('control socket', () => {
     assert.equal(await controlRequest(path, 'ok'), 1);
   });
 
-  it('replaces a stale socket but refuses to delete a regular file', async () => {
+  it('replaces a stale socket but refuses to take a live one or delete a regular file', async () => {
     const path = join(dir, 'control.sock');
     server = await startControlServer({ path, handlers: {} });
+    await assert.rejects(startControlServer({ path, handlers: {} }), (e: Error & { code?: string }) => e.code === 'control-in-use');
     await server.close();
     server = await startControlServer({ path, handlers: { ok: () => 2 } });
     assert.equal(await controlRequest(path, 'ok'), 2);

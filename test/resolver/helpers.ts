@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { FrameReader, frame } from '../../src/resolver/framing';
@@ -55,7 +55,15 @@ export function writeSignedZone(dir: string, origin: string, text: string): stri
   const keys = readdirSync(dir).filter((f) => f.startsWith(`K${origin}.+`) && f.endsWith('.key'));
   writeFileSync(file, text + keys.map((k) => `$INCLUDE ${join(dir, k)}\n`).join(''));
   execFileSync('dnssec-signzone', ['-q', '-K', dir, '-o', origin, '-f', `${file}.signed`, '-e', '+2592000', file], { stdio: 'ignore', cwd: dir });
+  // The zone's KSK as a trust anchor (`${file}.anchor`), so a validating oedns can judge its answers.
+  const ksk = keys.map((k) => readFileSync(join(dir, k), 'utf8')).join('\n').split('\n').filter((l) => /\sDNSKEY\s+257\s/.test(l));
+  writeFileSync(`${file}.anchor`, ksk.join('\n') + '\n');
   return `${file}.signed`;
+}
+
+/** The trust anchor file writeSignedZone() wrote next to a signed zone. */
+export function anchorOf(signedFile: string): string {
+  return signedFile.replace(/\.signed$/, '.anchor');
 }
 
 export function tempDir(prefix = 'oedns-test-'): string {
@@ -75,7 +83,9 @@ const OEDNS_JS = resolve(__dirname, '../../src/cli/oedns.js');
 
 /** Starts the real `oedns serve` process (listening on a kernel-chosen loopback port unless given). */
 export async function startServe(args: string[], opts: { listen?: boolean } = {}): Promise<ServeProcess> {
-  const full = ['serve', ...(opts.listen === false ? [] : ['--listen', '127.0.0.1:0']), '--log-level', 'info', ...args];
+  // No control socket unless asked for: parallel test daemons must not compete for the default path.
+  const control = args.includes('--control') ? [] : ['--control', 'none'];
+  const full = ['serve', ...(opts.listen === false ? [] : ['--listen', '127.0.0.1:0']), '--log-level', 'info', ...control, ...args];
   const proc = spawn(process.execPath, [OEDNS_JS, ...full], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));

@@ -1,0 +1,44 @@
+// Builds the configured IKE engine. Shared by `oedns serve` and `autosp` so both name connections and
+// load our identity the same way (they must agree on `oe-<name>` to share peers).
+import { readFileSync } from 'node:fs';
+import { createPrivateKey } from 'node:crypto';
+import type { Engine } from '../ike-bridge/engine';
+import { createEngine } from '../ike-bridge';
+import type { EngineConfig } from '../config/serve';
+import { ConfigError } from '../util/errors';
+import type { Logger } from '../util/log';
+
+export async function engineFromConfig(c: EngineConfig, log: Logger): Promise<Engine> {
+  switch (c.kind) {
+    case 'dry-run':
+      return createEngine('dry-run', { logger: log });
+    case 'libreswan':
+      return createEngine('libreswan', { localId: c.identity, initiate: c.initiate, logger: log });
+    case 'strongswan': {
+      let pem: string;
+      try {
+        pem = readFileSync(c.key, 'utf8');
+      } catch (e) {
+        throw new ConfigError('key-unreadable', `cannot read our private key ${c.key} (${(e as Error).message}); create one with \`oedns keygen --out DIR\` and pass --key DIR/host.key.pem`);
+      }
+      let privateKey;
+      try {
+        privateKey = createPrivateKey(pem);
+      } catch (e) {
+        throw new ConfigError('key-invalid', `${c.key} is not a PEM private key: ${(e as Error).message}`);
+      }
+      const engine = createEngine('strongswan', {
+        socketPath: c.vici,
+        identity: { id: c.identity, privateKey },
+        initiate: c.initiate,
+        logger: log,
+      });
+      // Events (auth failures, reconnects) need the watcher; a daemon that is down now is not fatal:
+      // the client reconnects, and the daemon reconciles when it is back.
+      await (engine as unknown as { start(): Promise<void> }).start().catch((e: Error) =>
+        log.warn({ vici: c.vici, err: e.message }, 'charon is not reachable yet; peers will be installed when it is'),
+      );
+      return engine;
+    }
+  }
+}
