@@ -5,7 +5,7 @@
 import { isSubdomain, labelCount, nameEquals, nameToLabels, labelsToName, parentName } from '../wire/name';
 import { decodeNameRdata } from '../wire/rdata';
 import type { Message, Name, Question, RR } from '../wire/types';
-import { decodeNsec, decodeNsec3 } from './records';
+import { decodeNsec, decodeNsec3, decodeRrsig } from './records';
 import { NsecRecord, nsecProveNodata, nsecProveNxdomain, nsecProveWildcardAnswer } from './nsec';
 import { DEFAULT_NSEC3_LIMITS, Nsec3Budget, Nsec3Limits, Nsec3Record, nsec3ProveNodata, nsec3ProveNxdomain, nsec3ProveWildcardAnswer } from './nsec3';
 import { verifyRrset } from './rrsig';
@@ -112,11 +112,41 @@ export function followChain(q: Question, msg: Message): Step[] {
 
 /** The names whose zone status validateResponse needs (already mapped through zoneKey). */
 export function chainNames(q: Question, msg: Message): Name[] {
-  const out: Name[] = [];
+  return chainTargets(q, msg).map((t) => t.name);
+}
+
+/** Signer of the first decodable RRSIG among `sigs` that is `name` or one of its ancestors. */
+function signerAbove(sigs: RR[], name: Name): Name | undefined {
+  for (const s of sigs) {
+    try {
+      const signer = decodeRrsig(s.rdata).signerName;
+      if (isSubdomain(name, signer)) return signer;
+    } catch {
+      /* malformed: no hint */
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Like chainNames, with a hint per name: the signer the response's RRSIGs claim. The chain walk may stop
+ * at the hint instead of asking for a DS at every label down to the name (as unbound does): a signer
+ * below a cut cannot have signed, so a wrong hint only ever ends in 'signer-mismatch', never in a
+ * weaker verdict. Unsigned data gives no hint and gets the full walk.
+ */
+export function chainTargets(q: Question, msg: Message): Array<{ name: Name; hint?: Name }> {
+  const out: Array<{ name: Name; hint?: Name }> = [];
   for (const s of followChain(q, msg)) {
-    if (s.kind === 'dname') out.push(s.owner);
-    else if (s.kind === 'cname') out.push(s.sname);
-    else out.push(zoneKey(s.sname, q.type));
+    if (s.kind === 'dname') out.push({ name: s.owner, hint: signerAbove(sigsFor(msg.answers, s.owner, T_DNAME), s.owner) });
+    else if (s.kind === 'cname') out.push({ name: s.sname, hint: signerAbove(sigsFor(msg.answers, s.sname, T_CNAME), s.sname) });
+    else if (s.kind === 'answer') {
+      const name = zoneKey(s.sname, q.type);
+      out.push({ name, hint: signerAbove(sigsFor(msg.answers, s.sname, s.rrs[0].type), name) });
+    } else {
+      const name = zoneKey(s.sname, q.type);
+      const denial = msg.authorities.filter((r) => r.type === 46);
+      out.push({ name, hint: signerAbove(denial, name) });
+    }
   }
   return out;
 }

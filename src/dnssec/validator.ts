@@ -8,7 +8,7 @@ import { ROOT_ANCHORS, TrustAnchor } from './anchors';
 import { ChainFetcher, ChainLink, QueryFn, WalkContext } from './fetcher';
 import { DEFAULT_KEY_CACHE_LIMITS, KeyCacheLimits } from './key-cache';
 import { DEFAULT_NSEC3_LIMITS, Nsec3Limits } from './nsec3';
-import { chainNames, MAX_CHAIN, Negative, ResponseResult, validateResponse, ZoneStatus } from './validate';
+import { chainTargets, MAX_CHAIN, Negative, ResponseResult, validateResponse, ZoneStatus } from './validate';
 import { Verdict, worst } from './verdict';
 
 export interface ValidatorOptions {
@@ -49,9 +49,9 @@ export function createValidator(opts: ValidatorOptions): Validator {
 
   async function one(q: Question, msg: Message, ctx: WalkContext): Promise<ResponseResult> {
     const statuses = new Map<string, ZoneStatus>();
-    for (const n of chainNames(q, msg)) {
-      const k = canonicalName(n);
-      if (!statuses.has(k)) statuses.set(k, await fetcher.zoneFor(n, ctx));
+    for (const t of chainTargets(q, msg)) {
+      const k = canonicalName(t.name);
+      if (!statuses.has(k)) statuses.set(k, await fetcher.zoneFor(t.hint ?? t.name, ctx));
     }
     return validateResponse(q, msg, (n) => statuses.get(canonicalName(n)), { nowSec: ctx.nowSec, nsec3 });
   }
