@@ -22,6 +22,10 @@ export interface NamedOptions {
   extraOptions?: string;
   /** Keep the working directory after stop (for debugging). */
   keepDir?: boolean;
+  /** Run inside this network namespace (its own loopback); `ip netns exec` prefixes every command. */
+  netns?: string;
+  /** Listen address (default 127.0.0.1). */
+  address?: string;
 }
 
 export interface NamedInstance {
@@ -52,13 +56,15 @@ function zoneStanza(z: NamedZone): string {
 export async function startNamed(opts: NamedOptions): Promise<NamedInstance> {
   const dir = mkdtempSync(join(tmpdir(), 'oedns-named-'));
   const port = opts.port ?? (await freePort());
+  const address = opts.address ?? '127.0.0.1';
+  const inNs = (argv: string[]): [string, string[]] => (opts.netns ? ['ip', ['netns', 'exec', opts.netns, ...argv]] : [argv[0]!, argv.slice(1)]);
   const conf = `
 options {
   directory "${dir}";
   pid-file "${dir}/named.pid";
   session-keyfile "${dir}/session.key";
   managed-keys-directory "${dir}";
-  listen-on port ${port} { 127.0.0.1; };
+  listen-on port ${port} { ${address}; };
   listen-on-v6 { none; };
   recursion no;
   dnssec-validation no;
@@ -74,20 +80,21 @@ ${opts.zones.map(zoneStanza).join('\n')}
   const confFile = join(dir, 'named.conf');
   writeFileSync(confFile, conf);
   let log = '';
-  const child: ChildProcess = spawn('named', ['-g', '-n', '1', '-c', confFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const [cmd, args] = inNs(['named', '-g', '-n', '1', '-c', confFile]);
+  const child: ChildProcess = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   child.stderr!.on('data', (d: Buffer) => {
     log += d.toString();
     if (log.length > 200_000) log = log.slice(-100_000);
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const instance: NamedInstance = {
-    address: '127.0.0.1',
+    address,
     port,
     dir,
-    endpoint: `127.0.0.1:${port}`,
+    endpoint: `${address}:${port}`,
     async reload() {
       child.kill('SIGHUP');
-      await waitReady(() => log, exited, port);
+      await waitReady(() => log, exited, port, address, inNs);
     },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
@@ -100,7 +107,7 @@ ${opts.zones.map(zoneStanza).join('\n')}
     },
   };
   try {
-    await waitReady(() => log, exited, port);
+    await waitReady(() => log, exited, port, address, inNs);
   } catch (err) {
     await instance.stop();
     throw err;
@@ -109,7 +116,9 @@ ${opts.zones.map(zoneStanza).join('\n')}
 }
 
 /** named is ready when it says so and answers a query on its port (bounded: 15 s). */
-async function waitReady(getLog: () => string, exited: Promise<void>, port: number): Promise<void> {
+async function waitReady(
+  getLog: () => string, exited: Promise<void>, port: number, address: string, inNs: (argv: string[]) => [string, string[]],
+): Promise<void> {
   let dead = false;
   void exited.then(() => (dead = true));
   const deadline = Date.now() + 15_000;
@@ -117,7 +126,8 @@ async function waitReady(getLog: () => string, exited: Promise<void>, port: numb
     if (dead) throw new Error(`named exited during start-up:\n${getLog().slice(-3000)}`);
     if (/running/.test(getLog())) {
       try {
-        execFileSync('dig', ['+time=1', '+tries=1', '+short', '-p', String(port), '@127.0.0.1', 'version.bind', 'CH', 'TXT'], { stdio: 'ignore' });
+        const [cmd, args] = inNs(['dig', '+time=1', '+tries=1', '+short', '-p', String(port), `@${address}`, 'version.bind', 'CH', 'TXT']);
+        execFileSync(cmd, args, { stdio: 'ignore' });
         return;
       } catch {
         /* not answering yet */

@@ -34,8 +34,10 @@ export interface OeLab {
   keys: { a: HostKey; b: HostKey };
   /** The records of oe.test as currently signed (relative names). */
   oeRecords: string[];
-  /** Replace the extra records of oe.test, re-sign it with its keys, and have named reload it. */
+  /** Replace the extra records of oe.test, re-sign it with its keys, and have every named reload it. */
   setOeRecords(records: string[]): Promise<void>;
+  /** Other named instances serving these zones (e.g. inside a host's netns): reloaded by setOeRecords. */
+  alsoServing: NamedInstance[];
   /** A fresh key for `name` (for rollovers and wrong-key cases). */
   keygen(name: string, sub: string, type?: string): HostKey;
   down(): Promise<void>;
@@ -121,14 +123,17 @@ export async function oeLabUp(opts: { extraZones?: ZoneSpec[]; oeTtl?: number } 
       names,
       keys,
       oeRecords,
+      alsoServing: [],
       async setOeRecords(records) {
         resign(z, 'oe.test', oeRecords, records);
         oeRecords = records;
         oe.oeRecords = records;
         await n.reload();
+        for (const other of oe.alsoServing) await other.reload();
       },
       keygen: (name, sub, type) => keygen(join(lab.dir, sub), name, type),
       async down() {
+        for (const other of oe.alsoServing) await other.stop();
         await n.stop();
         z.cleanup();
         await lab.down();
