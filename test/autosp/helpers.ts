@@ -1,0 +1,131 @@
+// Shared by the autosp tests: a signed hierarchy with hosts in every state autosp must tell apart,
+// served by a real named; a re-signer for changing records; and the CLI run as a subprocess (exit
+// codes and output are what scripts see).
+import { execFile, execFileSync, spawn, ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { generateHostKey, ipseckeyLine } from '../../src/ike-bridge/identity';
+import { NamedInstance, namedAvailable, startNamed } from '../support/named';
+import { buildSignedHierarchy, SignedHierarchy, signingToolsAvailable } from '../support/zones';
+
+export const AUTOSP = resolve(__dirname, '../../src/cli/autosp.js');
+
+/** The IPSECKEY RDATA of a fresh Ed25519 key, as a zone file wants it. */
+export function ipseckeyRdata(name: string): string {
+  return ipseckeyLine(name, generateHostKey('ed25519')).split(' IPSECKEY ')[1]!;
+}
+
+export interface AutospWorld {
+  h: SignedHierarchy;
+  named: NamedInstance;
+  dir: string;
+  /** Flags every CLI run needs: server, trust anchor, dry-run engine, no daemon. */
+  dns: string[];
+  /** Replace the records of w.test (the zone the watch tests change) and reload named. */
+  setW(records: string[]): Promise<void>;
+  wRecords: string[];
+  down(): Promise<void>;
+}
+
+export function worldUnavailable(): string | null {
+  if (process.env.OEDNS_SKIP_INTEGRATION === '1') return 'OEDNS_SKIP_INTEGRATION=1';
+  if (!namedAvailable()) return 'named is not installed';
+  if (!signingToolsAvailable().bind) return 'BIND signing tools are not installed';
+  return null;
+}
+
+function stamp(offsetSec: number): string {
+  return new Date(Date.now() + offsetSec * 1000).toISOString().replace(/[-:T]/g, '').slice(0, 14);
+}
+
+/** Re-sign `apex` (built by zones.ts with BIND) after swapping its records; the SOA serial grows. */
+export function resign(h: SignedHierarchy, apex: string, oldRecords: string[], records: string[]): void {
+  const zdir = join(h.dir, apex);
+  const db = join(zdir, 'zone.db');
+  const lines = readFileSync(db, 'utf8').split('\n');
+  const first = lines.indexOf(oldRecords[0]!);
+  if (first < 0) throw new Error(`resign: records of ${apex} not found`);
+  lines.splice(first, oldRecords.length, ...records);
+  const soa = lines.findIndex((l) => / IN SOA /.test(l));
+  lines[soa] = lines[soa]!.replace(/ (\d+) 3600 600 86400 300$/, (_m, s: string) => ` ${Number(s) + 1} 3600 600 86400 300`);
+  writeFileSync(db, lines.join('\n'));
+  execFileSync('dnssec-signzone', ['-q', '-P', '-O', 'full', '-K', zdir, '-d', zdir, '-s', stamp(-3600), '-e', stamp(30 * 86400), '-o', `${apex}.`, '-f', 'zone.signed', 'zone.db'], {
+    cwd: zdir, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+export async function worldUp(): Promise<AutospWorld> {
+  let wRecords = ['host 2 IN A 192.0.2.20', `host 2 IN IPSECKEY ${ipseckeyRdata('host.w.test')}`];
+  const h = buildSignedHierarchy([
+    { name: '.' },
+    { name: 'test' },
+    {
+      name: 'ok.test',
+      records: [
+        'bob IN A 192.0.2.2', 'bob IN AAAA 2001:db8::2', `bob IN IPSECKEY ${ipseckeyRdata('bob.ok.test')}`,
+        'carol IN A 192.0.2.3', `carol IN IPSECKEY ${ipseckeyRdata('carol.ok.test')}`,
+        'nokey IN A 192.0.2.4',
+        'bogus IN A 192.0.2.5', `bogus IN IPSECKEY ${ipseckeyRdata('bogus.ok.test')}`,
+      ],
+      tamper: [{ action: 'corrupt-rrsig', name: 'bogus.ok.test', type: 'IPSECKEY' }],
+    },
+    { name: 'plain.test', signer: 'unsigned', records: ['host IN A 192.0.2.9', `host IN IPSECKEY ${ipseckeyRdata('host.plain.test')}`] },
+    { name: 'w.test', records: wRecords },
+  ]);
+  let named: NamedInstance;
+  try {
+    named = await startNamed({ zones: h.zones });
+  } catch (e) {
+    h.cleanup();
+    throw e;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'oedns-autosp-'));
+  const world: AutospWorld = {
+    h,
+    named,
+    dir,
+    dns: ['--server', named.endpoint, '--trust-anchor', h.anchorFile, '--engine', 'dry-run', '--no-daemon', '--timeout', '1000'],
+    wRecords,
+    async setW(records) {
+      resign(h, 'w.test', wRecords, records);
+      wRecords = records;
+      world.wRecords = records;
+      await named.reload();
+    },
+    async down() {
+      await named.stop();
+      h.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return world;
+}
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function autosp(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<Run> {
+  return new Promise((res) => {
+    execFile(process.execPath, [AUTOSP, ...args], { timeout: timeoutMs, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+      res({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+export function autospSpawn(args: string[]): ChildProcess {
+  return spawn(process.execPath, [AUTOSP, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000, stepMs = 200): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+  throw new Error(`timed out waiting for: ${what}`);
+}
