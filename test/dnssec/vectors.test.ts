@@ -1,8 +1,7 @@
 // Known-answer vectors from the RFCs, run through the pure validator.
 import assert from 'node:assert/strict';
 import { createPrivateKey, sign as cryptoSign } from 'node:crypto';
-import { encodeA, encodeMx, encodeRrsig, encodeDnskey } from '../../src/wire/rdata';
-import * as wireCanonical from '../../src/wire/canonical';
+import { encodeA, encodeMx, encodeNsec, encodeRrsig, encodeDnskey } from '../../src/wire/rdata';
 import type { RR } from '../../src/wire/types';
 import { verifyRrset } from '../../src/dnssec/rrsig';
 import { computeDsDigest, dsMatchesKey, validateKeySet } from '../../src/dnssec/ds';
@@ -109,15 +108,25 @@ describe('built-in trust anchors', () => {
   });
 });
 
-describe('canonical form agrees with src/wire/canonical', () => {
-  it('RRset wire and RDATA lowercasing are byte-identical', () => {
+describe('canonical RRset form (RFC 4034 §6)', () => {
+  it('lowercases owner and RDATA names, sorts by RDATA, drops duplicates, and takes an explicit wildcard owner', () => {
     const rrs: RR[] = [
       { name: 'WWW.Example.NET', type: 15, class: 1, ttl: 60, rdata: encodeMx({ preference: 20, exchange: 'B.Example.net' }) },
       { name: 'www.example.net', type: 15, class: 1, ttl: 60, rdata: encodeMx({ preference: 10, exchange: 'A.EXAMPLE.net' }) },
+      { name: 'www.example.net', type: 15, class: 1, ttl: 60, rdata: encodeMx({ preference: 10, exchange: 'a.example.NET' }) },
     ];
-    assert.deepEqual(Buffer.from(canonicalRRsetWire(rrs, 3600)), Buffer.from(wireCanonical.canonicalRRsetWire(rrs, 3600)));
-    assert.deepEqual(Buffer.from(canonicalRdata(15, rrs[0].rdata)), Buffer.from(wireCanonical.canonicalRdata(15, rrs[0].rdata)));
-    assert.equal(keyTag(dnskeyRR('x', RFC6605[0].dnskey).rdata), wireCanonical.keyTag(dnskeyRR('x', RFC6605[0].dnskey).rdata));
+    const owner = Buffer.from('03777777076578616d706c65036e657400', 'hex');
+    const rec = (pref: number, host: string): Buffer => {
+      const rd = Buffer.concat([Buffer.from([0, pref]), Buffer.from(host, 'hex')]);
+      return Buffer.concat([owner, Buffer.from([0, 15, 0, 1, 0, 0, 0x0e, 0x10, 0, rd.length]), rd]);
+    };
+    const expected = Buffer.concat([rec(10, '0161076578616d706c65036e657400'), rec(20, '0162076578616d706c65036e657400')]);
+    assert.deepEqual(Buffer.from(canonicalRRsetWire(rrs, 3600)), expected);
+    const wild = Buffer.from(canonicalRRsetWire(rrs, 3600, '*.Example.net'));
+    assert.deepEqual(wild.subarray(0, 15), Buffer.from('012a076578616d706c65036e657400', 'hex'));
+    const nsecRdata = encodeNsec({ next: 'Host.Example.net', types: [1, 46, 47] });
+    assert.deepEqual(Buffer.from(canonicalRdata(47, nsecRdata)), Buffer.from(nsecRdata)); // NSEC keeps its case (RFC 6840 §5.1)
+    assert.notDeepEqual(Buffer.from(canonicalRdata(15, rrs[0].rdata)), Buffer.from(rrs[0].rdata)); // MX does not
   });
 });
 
