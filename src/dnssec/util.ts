@@ -1,23 +1,19 @@
 // Small helpers shared by the validator files: grouping records into RRsets and naming them in messages.
 import { canonicalName } from '../wire/name';
+import { typeFromName, typeName } from '../wire/types-registry';
 import type { Name, RR } from '../wire/types';
 
-const TYPE_NAMES: Record<number, string> = {
-  1: 'A', 2: 'NS', 5: 'CNAME', 6: 'SOA', 12: 'PTR', 15: 'MX', 16: 'TXT', 28: 'AAAA', 33: 'SRV', 39: 'DNAME',
-  43: 'DS', 44: 'SSHFP', 45: 'IPSECKEY', 46: 'RRSIG', 47: 'NSEC', 48: 'DNSKEY', 50: 'NSEC3', 51: 'NSEC3PARAM',
-  52: 'TLSA', 59: 'CDS', 60: 'CDNSKEY', 255: 'ANY', 257: 'CAA',
-};
-
 export function typeLabel(t: number): string {
-  return TYPE_NAMES[t] ?? `TYPE${t}`;
+  return typeName(t);
 }
 
+/** Type number of a mnemonic or TYPEnnn, or undefined. */
 export function typeFromLabel(s: string): number | undefined {
-  const up = s.toUpperCase();
-  for (const [k, v] of Object.entries(TYPE_NAMES)) if (v === up) return Number(k);
-  const m = /^TYPE(\d{1,5})$/.exec(up);
-  if (m && Number(m[1]) < 65536) return Number(m[1]);
-  return undefined;
+  try {
+    return typeFromName(s);
+  } catch {
+    return undefined;
+  }
 }
 
 export function nameLabel(n: Name): string {
