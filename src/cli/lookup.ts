@@ -104,7 +104,8 @@ export async function runLookup(nameArg: string, typeArg: string | undefined, o:
 function human(r: LookupReport, allRecords: string[]): string {
   const lines: string[] = [];
   if (r.negative) lines.push(`; ${r.negative === 'nxdomain' ? 'NXDOMAIN' : 'NODATA'}: ${r.name} ${r.type}`);
-  lines.push(...allRecords);
+  // Like delv, never present bogus data as an answer: show it commented out.
+  lines.push(...(r.verdict === 'bogus' ? allRecords.map((x) => `; (bogus) ${x}`) : allRecords));
   for (const c of r.chain) lines.push(`; chain: ${c.zone} keys [${c.keys.join(' ')}] ${c.verdict}`);
   lines.push(`; ${r.verdict}: ${r.reason}`);
   return lines.join('\n') + '\n';

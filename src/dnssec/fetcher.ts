@@ -115,7 +115,7 @@ export class ChainFetcher {
 
   private link(ctx: WalkContext, zone: Name, keys: number[], v: Verdict): void {
     const k = canonicalName(zone);
-    if (!ctx.links.has(k)) ctx.links.set(k, { zone, keys, verdict: v.kind, reason: v.kind === 'secure' ? undefined : v.reason });
+    if (!ctx.links.has(k)) ctx.links.set(k, { zone, keys: [...keys].sort((x, y) => x - y), verdict: v.kind, reason: v.kind === 'secure' ? undefined : v.reason });
   }
 
   /**

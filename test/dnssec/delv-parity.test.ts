@@ -148,7 +148,12 @@ describe('DNSSEC validation: oedns lookup agrees with delv on a signed hierarchy
       }
       assert.deepEqual(Object.keys(report), ['name', 'type', 'rcode', 'verdict', 'reason', 'negative', 'records', 'chain']);
       const dv = delvVerdict(delv);
-      const detail = `oedns: ${report.verdict} (${report.reason}); delv: ${dv}\n${delv.stdout}${delv.stderr}`;
+      let detail = `oedns: ${report.verdict} (${report.reason}); delv: ${dv}\n${delv.stdout}${delv.stderr}`;
+      if (report.verdict !== c.expect || dv !== c.expect) {
+        // Explain the disagreement with delv's validator trace.
+        const trace = await run('delv', ['-a', h!.bindAnchorFile, '+root=.', '+vtrace', '@127.0.0.1', '-p', String(named!.port), c.name, c.type]);
+        detail += `\ndelv +vtrace:\n${trace.stderr.slice(-4000)}`;
+      }
       assert.equal(report.verdict, c.expect, detail);
       assert.equal(dv, c.expect, detail);
       assert.equal(oedns.code, c.expect === 'bogus' ? 1 : 0);
