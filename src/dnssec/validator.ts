@@ -59,54 +59,64 @@ export function createValidator(opts: ValidatorOptions): Validator {
   return {
     stats: () => fetcher.stats(),
     async validate(question, response, nowSec) {
-      const ctx: WalkContext = { nowSec, queries: 0, maxQueries, links: new Map() };
-      let q = question;
-      let msg = response;
-      const verdicts: Verdict[] = [];
-      const steps: ResponseResult['steps'] = [];
-      const records: RR[] = [];
-      let negative: Negative = null;
-      let ttl: number | undefined;
-      let rcode = response.rcode;
-      for (let hop = 0; hop < MAX_CHAIN; hop++) {
-        const r = await one(q, msg, ctx);
-        verdicts.push(r.verdict);
-        steps.push(...r.steps);
-        records.push(...msg.answers);
-        negative = r.negative;
-        rcode = msg.rcode;
-        if (r.ttl !== undefined) ttl = ttl === undefined ? r.ttl : Math.min(ttl, r.ttl);
-        const last = r.steps[r.steps.length - 1];
-        // An authoritative server ends a CNAME chain at a name it is not authoritative for: NOERROR,
-        // no data for the target, no SOA above it. Ask for the target and carry on.
-        const followUp = last && last.step === 'negative' &&
-          canonicalName(last.name) !== canonicalName(q.name) && msg.rcode === 0 &&
-          !msg.authorities.some((rr) => rr.type === 6 && isSubdomain(last.name, rr.name));
-        if (!followUp || worst(r.steps.slice(0, -1).map((x) => x.verdict)).kind === 'bogus') break;
-        // The unanswered tail was judged as a NODATA; drop that judgement, the follow-up replaces it.
-        verdicts.pop();
-        steps.pop();
-        verdicts.push(worst(r.steps.slice(0, -1).map((s) => s.verdict)));
-        q = { name: last.name as Name, type: q.type, class: q.class };
-        try {
-          msg = await opts.query(q.name, q.type);
-        } catch (e) {
-          verdicts.push({ kind: 'indeterminate', reason: 'fetch-failed', detail: `${q.name}: ${(e as Error).message}` });
-          break;
-        }
+      try {
+        return await validateOnce(question, response, nowSec);
+      } catch (e) {
+        // A verdict is never an exception; a bug must still end as "cannot say", never as "secure".
+        const verdict: Verdict = { kind: 'indeterminate', reason: 'internal-error', detail: (e as Error).message };
+        return { verdict, negative: null, chain: [], records: response.answers, steps: [], rcode: response.rcode };
       }
-      const verdict = worst(verdicts);
-      return {
-        verdict,
-        negative,
-        chain: [...ctx.links.values()],
-        records,
-        steps,
-        ttl: verdict.kind === 'secure' ? ttl : undefined,
-        rcode,
-      };
     },
   };
+
+  async function validateOnce(question: Question, response: Message, nowSec: number): Promise<ValidationResult> {
+    const ctx: WalkContext = { nowSec, queries: 0, maxQueries, links: new Map() };
+    let q = question;
+    let msg = response;
+    const verdicts: Verdict[] = [];
+    const steps: ResponseResult['steps'] = [];
+    const records: RR[] = [];
+    let negative: Negative = null;
+    let ttl: number | undefined;
+    let rcode = response.rcode;
+    for (let hop = 0; hop < MAX_CHAIN; hop++) {
+      const r = await one(q, msg, ctx);
+      verdicts.push(r.verdict);
+      steps.push(...r.steps);
+      records.push(...msg.answers);
+      negative = r.negative;
+      rcode = msg.rcode;
+      if (r.ttl !== undefined) ttl = ttl === undefined ? r.ttl : Math.min(ttl, r.ttl);
+      const last = r.steps[r.steps.length - 1];
+      // An authoritative server ends a CNAME chain at a name it is not authoritative for: NOERROR,
+      // no data for the target, no SOA above it. Ask for the target and carry on.
+      const followUp = last && last.step === 'negative' &&
+        canonicalName(last.name) !== canonicalName(q.name) && msg.rcode === 0 &&
+        !msg.authorities.some((rr) => rr.type === 6 && isSubdomain(last.name, rr.name));
+      if (!followUp || worst(r.steps.slice(0, -1).map((x) => x.verdict)).kind === 'bogus') break;
+      // The unanswered tail was judged as a NODATA; drop that judgement, the follow-up replaces it.
+      verdicts.pop();
+      steps.pop();
+      verdicts.push(worst(r.steps.slice(0, -1).map((s) => s.verdict)));
+      q = { name: last.name as Name, type: q.type, class: q.class };
+      try {
+        msg = await opts.query(q.name, q.type);
+      } catch (e) {
+        verdicts.push({ kind: 'indeterminate', reason: 'fetch-failed', detail: `${q.name}: ${(e as Error).message}` });
+        break;
+      }
+    }
+    const verdict = worst(verdicts);
+    return {
+      verdict,
+      negative,
+      chain: [...ctx.links.values()],
+      records,
+      steps,
+      ttl: verdict.kind === 'secure' ? ttl : undefined,
+      rcode,
+    };
+  }
 }
 
 export type { ZoneStatus };

@@ -43,7 +43,7 @@ export type BogusReason =
   | 'wildcard-proof-failed'
   | 'answer-missing'; // a NOERROR answer with neither data nor a denial proof
 
-export type IndeterminateReason = 'no-anchor' | 'fetch-failed' | 'budget-exhausted' | 'upstream-error';
+export type IndeterminateReason = 'no-anchor' | 'fetch-failed' | 'budget-exhausted' | 'upstream-error' | 'internal-error';
 
 export type Verdict =
   | { kind: 'secure'; reason: 'chain-complete' }

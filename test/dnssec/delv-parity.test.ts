@@ -64,6 +64,8 @@ const SPECS: ZoneSpec[] = [
   { name: 'future.test', validity: { start: 86400, end: 30 * 86400 }, records: ['www A 192.0.2.20'] },
   { name: 'corrupt.test', records: ['www A 192.0.2.21', 'ok A 192.0.2.22'], tamper: [{ action: 'corrupt-rrsig', name: 'www.corrupt.test', type: 'A' }] },
   { name: 'stripped.test', records: ['www A 192.0.2.23'], tamper: [{ action: 'strip-rrsig', name: 'www.stripped.test', type: 'A' }] },
+  { name: 'kid.ent.p384.test', algorithm: 'ED25519', records: ['www A 192.0.2.25'] },
+  { name: 'kid.ent.n3.test', signer: 'unsigned', records: ['www A 192.0.2.26'] },
   { name: 'nonsec.test', records: ['www A 192.0.2.24'], tamper: [{ action: 'strip-rrsig', name: 'nonsec.test', type: 'NSEC' }, { action: 'strip-rrsig', name: 'www.nonsec.test', type: 'NSEC' }, { action: 'strip-rrsig', name: 'ns.nonsec.test', type: 'NSEC' }] },
 ];
 
@@ -108,6 +110,8 @@ const CASES: Case[] = [
   { name: 'ok.corrupt.test', type: 'A', expect: 'secure', why: 'intact RRset next to a corrupted one' },
   { name: 'www.stripped.test', type: 'A', expect: 'bogus', why: 'stripped RRSIG' },
   { name: 'nope.nonsec.test', type: 'A', expect: 'bogus', negative: 'nxdomain', why: 'NXDOMAIN whose NSEC signatures were stripped' },
+  { name: 'www.kid.ent.p384.test', type: 'A', expect: 'secure', why: 'signed child below an empty non-terminal of its parent' },
+  { name: 'www.kid.ent.n3.test', type: 'A', expect: 'insecure', why: 'unsigned child below an NSEC3 empty non-terminal (full cut walk)' },
   { name: 'test', type: 'DNSKEY', expect: 'secure', why: 'DNSKEY at a zone apex' },
   { name: 'rsa256.test', type: 'DS', expect: 'secure', why: 'DS RRset from the parent side of a same-server cut' },
   { name: 'unsigned.test', type: 'DS', expect: 'secure', negative: 'nodata', why: 'DS NODATA proof at an insecure delegation' },

@@ -131,4 +131,24 @@ describe('validator over a scripted upstream', () => {
       msg('www.old.example.test', T.A, [...signed(ex, dname), synth, ...signed(ex, www)]), NOW);
     assert.equal(r.verdict.kind, 'secure');
   });
+
+  it('never throws on malformed records: they end in a verdict', async () => {
+    const junk = (type: number, bytes: number[]): RR => rr('www.example.test', type, Uint8Array.from(bytes));
+    const cases: RR[][] = [
+      [...www, junk(T.RRSIG, [0, 1, 13])],
+      [...www, junk(T.RRSIG, [0, 1, 13, 3, 0, 0, 14, 16, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 1, 2, 0x3f])],
+      [junk(T.CNAME, [0xc0, 0x0c])],
+      [rr('www.example.test', T.DNAME, Uint8Array.from([3, 0x61]))],
+    ];
+    for (const answers of cases) {
+      const r = await createValidator({ anchors, query: upstream().query }).validate({ name: 'www.example.test', type: T.A, class: 1 }, msg('www.example.test', T.A, answers), NOW);
+      assert.notEqual(r.verdict.kind, 'secure');
+    }
+    const up = upstream({ 'example.test|48': msg('example.test', T.DNSKEY, [rr('example.test', T.DNSKEY, Uint8Array.from([1])), ex.dnskey, ex.sign([ex.dnskey])]) });
+    const r = await createValidator({ anchors, query: up.query }).validate({ name: 'www.example.test', type: T.A, class: 1 }, msg('www.example.test', T.A, signed(ex, www)), NOW);
+    assert.notEqual(r.verdict.kind, 'secure'); // the key set as served (with the junk key) is not what was signed
+    const nsecJunk = msg('nope.example.test', T.A, [], [rr('example.test', T.NSEC, Uint8Array.from([9, 9, 9])), ex.sign([rr('example.test', T.NSEC, Uint8Array.from([9, 9, 9]))])], 3);
+    const n = await createValidator({ anchors, query: upstream().query }).validate({ name: 'nope.example.test', type: T.A, class: 1 }, nsecJunk, NOW);
+    assert.equal(n.verdict.kind, 'bogus');
+  });
 });
