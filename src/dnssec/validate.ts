@@ -268,7 +268,7 @@ function validateStep(
       return SECURE;
     }
     case 'negative': {
-      const qtype = step.sname === q.name ? q.type : q.type; // after a CNAME, the target is denied for qtype too
+      const qtype = q.type; // after a CNAME the target is denied for the same type
       if (msg.rcode === 3) {
         return prove(msg, st, o, budget, `NXDOMAIN for ${nameLabel(step.sname)}`,
           (n) => nsecProveNxdomain(n, step.sname, st.zone),
