@@ -145,15 +145,26 @@ describe('oedns serve (CLI process)', function () {
   });
 
   it('ignores spoofed upstream answers (wrong id, wrong question) and relays the real one', async () => {
-    const fake = await startFakeUpstream((m, reply) => {
-      reply({ ...answerWith(m, [aRecord(m.questions[0]!.name, '6.6.6.6')]), id: (m.id ^ 0x5a5a) & 0xffff });
-      reply(answerWith({ ...m, questions: [{ name: 'other.test', type: 1, class: 1 }] }, [aRecord('other.test', '6.6.6.7')]));
-      setTimeout(() => reply(answerWith(m, [aRecord(m.questions[0]!.name, '192.0.2.99')])), 30);
+    // A relay in front of named that first fires forged answers at oedns, then passes named's real answer.
+    const toNamed = createSocket('udp4');
+    await new Promise<void>((r) => toNamed.bind(0, '127.0.0.1', () => r()));
+    const pending = new Map<number, (b: Buffer) => void>();
+    toNamed.on('message', (b) => pending.get(b.readUInt16BE(0))?.(b));
+    const relay = await startFakeUpstream((m, reply) => {
+      const q0 = m.questions[0]!;
+      reply({ ...answerWith(m, [aRecord(q0.name, '6.6.6.6')]), id: (m.id ^ 0x5a5a) & 0xffff });
+      reply(answerWith({ ...m, questions: [{ ...q0, name: `evil.${ZONE}` }] }, [aRecord(`evil.${ZONE}`, '6.6.6.7')]));
+      pending.set(m.id, (b) => setTimeout(() => reply(b), 30));
+      toNamed.send(encodeMessage(m), named!.port, '127.0.0.1');
     });
-    others.push(() => fake.close());
-    const s = await startServe(['--upstream', fake.endpoint]);
+    others.push(async () => {
+      await relay.close();
+      await new Promise<void>((r) => toNamed.close(() => r()));
+    });
+    const s = await startServe(['--upstream', relay.endpoint, '--trust-anchor', anchor]);
     extra.push(s);
-    assert.equal((await dig(s.port, ['+short', 'spoof.test', 'A'])).trim(), '192.0.2.99');
+    assert.equal((await dig(s.port, ['+short', `www.${ZONE}`, 'A'])).trim(), '192.0.2.1');
+    assert.ok(relay.received.length >= 1);
   });
 
   it('reads a config file with the same keys as the options', async () => {
