@@ -7,9 +7,10 @@ import { normalizeName } from '../wire/name';
 import type { Message, Name } from '../wire/types';
 import { parseTrustAnchors, ROOT_ANCHORS, TrustAnchor } from '../dnssec/anchors';
 import { firstNameserver, netQuery, parseServer } from '../dnssec/net-query';
+import type { QueryFn } from '../dnssec/fetcher';
 import { presentRR } from '../dnssec/present';
 import { typeFromLabel, typeLabel, nameLabel } from '../dnssec/util';
-import { createValidator, ValidationResult } from '../dnssec/validator';
+import { createValidator, ValidationResult, Validator } from '../dnssec/validator';
 import { describeVerdict, indeterminate, Verdict } from '../dnssec/verdict';
 
 const RCODES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'YXDOMAIN', 'YXRRSET', 'NXRRSET', 'NOTAUTH', 'NOTZONE'];
@@ -40,16 +41,11 @@ function usage(msg: string): never {
   throw new ConfigError('usage', msg);
 }
 
-/** Runs one lookup; returns the report and the exit status. Throws ConfigError for usage errors. */
-export async function runLookup(nameArg: string, typeArg: string | undefined, o: LookupOptions, nowSec = Date.now() / 1000): Promise<{ report: LookupReport; exitCode: number }> {
-  let name: Name;
-  try {
-    name = normalizeName(nameArg);
-  } catch (e) {
-    usage(`bad name '${nameArg}': ${(e as Error).message}`);
-  }
-  const type = typeFromLabel(typeArg ?? 'A');
-  if (type === undefined) usage(`unknown type '${typeArg}'`);
+/**
+ * The query function and validator that --server, --trust-anchor and --timeout describe (default: the
+ * first resolv.conf nameserver, the IANA root anchors, 2 s). Throws ConfigError for bad options.
+ */
+export function validatorSetup(o: { server?: string; trustAnchor?: string; timeout?: string }): { query: QueryFn; validator: Validator } {
   let anchors: readonly TrustAnchor[] = ROOT_ANCHORS;
   if (o.trustAnchor) {
     let text: string;
@@ -73,8 +69,21 @@ export async function runLookup(nameArg: string, typeArg: string | undefined, o:
   const server = parseServer(serverText) ?? usage(`bad --server '${serverText}' (HOST[:PORT])`);
   const timeoutMs = o.timeout ? Number(o.timeout) : 2000;
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) usage(`bad --timeout '${o.timeout}'`);
-  const query = netQuery({ ...server, timeoutMs });
-  const validator = createValidator({ anchors, query });
+  const query = netQuery({ host: server.host, port: server.port, timeoutMs });
+  return { query, validator: createValidator({ anchors, query }) };
+}
+
+/** Runs one lookup; returns the report and the exit status. Throws ConfigError for usage errors. */
+export async function runLookup(nameArg: string, typeArg: string | undefined, o: LookupOptions, nowSec = Date.now() / 1000): Promise<{ report: LookupReport; exitCode: number }> {
+  let name: Name;
+  try {
+    name = normalizeName(nameArg);
+  } catch (e) {
+    usage(`bad name '${nameArg}': ${(e as Error).message}`);
+  }
+  const type = typeFromLabel(typeArg ?? 'A');
+  if (type === undefined) usage(`unknown type '${typeArg}'`);
+  const { query, validator } = validatorSetup(o);
 
   let result: ValidationResult;
   let rcode = 'SERVFAIL';

@@ -1,6 +1,7 @@
 // Signature verification and digests over byte strings, with node:crypto. Knows the DNSSEC algorithm
 // registry (RFC 8624) and how each algorithm's public key is laid out in a DNSKEY.
 import { createHash, createPublicKey, KeyObject, verify as cryptoVerify } from 'node:crypto';
+import { fromBase32hex, toBase32hex } from '../wire/text';
 
 export const Algorithm = {
   RSAMD5: 1, DSA: 3, RSASHA1: 5, DSA_NSEC3_SHA1: 6, RSASHA1_NSEC3_SHA1: 7, RSASHA256: 8, RSASHA512: 10,
@@ -156,42 +157,18 @@ export function secondsUntil(expiration: number, nowSec: number): number {
   return d < 0x80000000 ? d : 0;
 }
 
-const B32HEX = '0123456789abcdefghijklmnopqrstuv';
-
-/** RFC 4648 §7 base32hex without padding, lower case (as NSEC3 owner labels are written). */
+/** RFC 4648 §7 base32hex without padding, lower case (as NSEC3 owner labels are compared). */
 export function base32hex(b: Uint8Array): string {
-  let out = '';
-  let bits = 0;
-  let val = 0;
-  for (const byte of b) {
-    val = (val << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      out += B32HEX[(val >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-    val &= (1 << bits) - 1;
-  }
-  if (bits > 0) out += B32HEX[(val << (5 - bits)) & 31];
-  return out;
+  return toBase32hex(b).toLowerCase();
 }
 
+/** Decodes an NSEC3 owner label; null when it is not base32hex. */
 export function base32hexDecode(s: string): Uint8Array | null {
-  const out: number[] = [];
-  let bits = 0;
-  let val = 0;
-  for (const ch of s.toLowerCase()) {
-    const i = B32HEX.indexOf(ch);
-    if (i < 0) return null;
-    val = (val << 5) | i;
-    bits += 5;
-    if (bits >= 8) {
-      out.push((val >>> (bits - 8)) & 0xff);
-      bits -= 8;
-      val &= (1 << bits) - 1;
-    }
+  try {
+    return fromBase32hex(s);
+  } catch {
+    return null;
   }
-  return new Uint8Array(out);
 }
 
 /** RFC 5155 §5: IH(salt, x, 0) = H(x | salt); IH(k) = H(IH(k-1) | salt). `ownerWire` is the canonical wire name. */
