@@ -160,7 +160,7 @@ export class AutospKeeper {
         this.sync.registry.upsert(peer, Math.floor(now));
         e.installed = peer;
         e.refreshAt = Math.min(now + refreshDelay(p.expiresAt - now), p.expiresAt - 1);
-        e.last = this.report(e, 'unchanged', 'from the state file', peer);
+        e.last = this.report(e, 'installed', 'from the state file', peer);
       }
       this.entries.set(name, e);
     }
@@ -205,13 +205,21 @@ export class AutospKeeper {
     return out;
   }
 
-  /** Want exactly `names`: the others are removed, all of these looked up now. */
-  async setNames(names: readonly string[], opts: { initiate?: boolean; progress?: (done: number, total: number) => void } = {}): Promise<PeerReport[]> {
+  /**
+   * Want exactly `names`: the others are removed. All of them are looked up now, or with
+   * `refreshExisting: false` only the new ones (the others keep their refresh schedule).
+   */
+  async setNames(
+    names: readonly string[],
+    opts: { initiate?: boolean; refreshExisting?: boolean; progress?: (done: number, total: number) => void } = {},
+  ): Promise<PeerReport[]> {
     const want = new Set(names);
     const gone = this.names().filter((n) => !want.has(n));
     const removed = await inPool(gone, this.concurrency, (n) => this.removeOne(n));
-    const added = await this.add(names, opts);
-    return [...added, ...removed];
+    const look = opts.refreshExisting === false ? names.filter((n) => !this.entries.has(n)) : names;
+    const looked = new Map((await this.add(look, opts)).map((r) => [r.name, r]));
+    const kept = names.map((n) => looked.get(n) ?? this.current(this.entries.get(n)!));
+    return [...kept, ...removed];
   }
 
   /** Look up again every name whose time has come (lapsed state entries, retries, refreshes). */

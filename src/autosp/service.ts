@@ -4,7 +4,9 @@
 //
 //   peer-add    { names: string[], initiate?: boolean }  → { peers: PeerReport[] }
 //   peer-remove { names: string[] }                      → { peers: PeerReport[] }
-//   peer-sync   { names: string[], initiate?: boolean }  → { peers: PeerReport[] }   exactly these
+//   peer-sync   { names: string[], initiate?: boolean, refresh?: boolean }
+//                                                        → { peers: PeerReport[] }   exactly these;
+//                                                          refresh: false looks up only new names
 //   peer-list   { }                                      → { peers: PeerReport[], engine?: InstalledPeer[] }
 // Every request may carry owner: 'autosp' (the only owner served here).
 import type { ControlHandler } from '../control/server';
@@ -84,7 +86,10 @@ export function createAutospService(deps: AutospServiceDeps): AutospService {
   const handlers: Record<string, ControlHandler> = {
     'peer-add': async (args) => ({ peers: await keeper.add(namesArg(args), { initiate: initiateArg(args) }) }),
     'peer-remove': async (args) => ({ peers: await keeper.remove(namesArg(args)) }),
-    'peer-sync': async (args) => ({ peers: await keeper.setNames(namesArg(args), { initiate: initiateArg(args) }) }),
+    'peer-sync': async (args) => {
+      if (args.refresh !== undefined && typeof args.refresh !== 'boolean') throw new ConfigError('autosp-args', '"refresh" must be a boolean');
+      return { peers: await keeper.setNames(namesArg(args), { initiate: initiateArg(args), refreshExisting: args.refresh !== false }) };
+    },
     'peer-list': async () => {
       let engine: InstalledPeer[] | undefined;
       if (deps.engine) engine = await deps.engine.list().catch(() => undefined);

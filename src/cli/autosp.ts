@@ -19,6 +19,8 @@ import { createValidator } from '../dnssec/validator';
 import type { Engine, InstalledPeer } from '../ike-bridge/engine';
 import { createEngine } from '../ike-bridge';
 import { PeerSync } from '../peers';
+import { ViciClient } from '../ike-bridge/vici-client';
+import { peerOfConn } from '../ike-bridge/peer-config';
 import type { Policy } from '../policy';
 import { ConfigError, EngineError, OednsError } from '../util/errors';
 import { createLogger, Logger, LogLevel } from '../util/log';
@@ -45,6 +47,8 @@ export interface AutospFlags {
   timeout?: string;
   progress?: boolean;
   logLevel?: string;
+  /** watch: seconds between looks at the control socket. */
+  daemonCheck?: string;
 }
 
 /** The engine or the daemon cannot be reached: exit 3. */
@@ -260,7 +264,8 @@ interface Direct {
   keeper: AutospKeeper;
   statePath: string;
   persist(): void;
-  close(): Promise<void>;
+  /** Stop; `persist: false` after handing the peers to a daemon (which now writes the state). */
+  close(opts?: { persist?: boolean }): Promise<void>;
 }
 
 async function openDirect(flags: AutospFlags, log: Logger): Promise<Direct> {
@@ -299,11 +304,11 @@ async function openDirect(flags: AutospFlags, log: Logger): Promise<Direct> {
       keeper,
       statePath,
       persist,
-      async close() {
+      async close(o = {}) {
         await keeper.close();
         await sync.close();
         try {
-          persist();
+          if (o.persist !== false) persist();
         } finally {
           u();
           await engine.close();
@@ -348,6 +353,35 @@ async function runOnce(op: Op, flags: AutospFlags): Promise<number> {
   return print(flags, 'direct', peers);
 }
 
+/**
+ * IKE and CHILD_SA states of our connections, for `list` (which needs no identity or key):
+ * straight from charon's list-sas for strongswan; the engine's own list otherwise; none for dry-run.
+ */
+async function engineStates(flags: AutospFlags): Promise<InstalledPeer[] | undefined> {
+  const kind = flags.engine ?? 'strongswan';
+  if (kind === 'dry-run') return undefined;
+  if (kind === 'strongswan') {
+    const c = new ViciClient({ socketPath: flags.vici ?? '/var/run/charon.vici', timeoutMs: 5000, connectTimeoutMs: 1000, reconnect: false });
+    try {
+      const [conns, sas] = [await c.getConns(), await c.listSas({ noblock: true })];
+      return conns.filter((n) => peerOfConn(n) !== undefined).map((conn) => {
+        const sa = sas.find((x) => x.name === conn && x.state === 'ESTABLISHED') ?? sas.find((x) => x.name === conn);
+        const child = sa?.children.find((ch) => ch.name === conn);
+        return { name: peerOfConn(conn)!, connection: conn, addresses: [], authenticated: true, ikeState: sa?.state, childState: child?.state };
+      });
+    } finally {
+      await c.close();
+    }
+  }
+  if (!flags.identity) return undefined;
+  const engine = makeEngine(flags, logger(flags));
+  try {
+    return await engine.list();
+  } finally {
+    await engine.close();
+  }
+}
+
 async function runList(flags: AutospFlags): Promise<number> {
   const mode = await chooseMode(flags);
   if (mode.kind === 'daemon') {
@@ -372,16 +406,11 @@ async function runList(flags: AutospFlags): Promise<number> {
   });
   let ike: InstalledPeer[] | undefined;
   let code: number = EXIT.OK;
-  if ((flags.engine ?? 'strongswan') !== 'dry-run' && (flags.engine !== undefined || flags.vici !== undefined)) {
-    const engine = makeEngine(flags, logger(flags));
-    try {
-      ike = await engine.list();
-    } catch (e) {
-      process.stderr.write(`autosp: the engine did not answer: ${e instanceof Error ? e.message : String(e)}\n`);
-      code = EXIT.UNREACHABLE;
-    } finally {
-      await engine.close();
-    }
+  try {
+    ike = await engineStates(flags);
+  } catch (e) {
+    process.stderr.write(`autosp: the engine did not answer: ${e instanceof Error ? e.message : String(e)}\n`);
+    code = EXIT.UNREACHABLE;
   }
   const c = print(flags, 'direct', peers, ike);
   return code === EXIT.OK ? c : code;
@@ -415,7 +444,7 @@ async function runWatch(flags: AutospFlags, opts: { signal?: AbortSignal } = {})
   const apply = async (first: boolean): Promise<void> => {
     if (mode.kind === 'daemon') {
       try {
-        const r = await daemonRequest(mode.path, 'peer-sync', { names, ...(flags.initiate !== undefined ? { initiate: flags.initiate } : {}) }, names.length);
+        const r = await daemonRequest(mode.path, 'peer-sync', { names, refresh: first, ...(flags.initiate !== undefined ? { initiate: flags.initiate } : {}) }, names.length);
         report(r.peers);
         return;
       } catch (e) {
@@ -429,7 +458,7 @@ async function runWatch(flags: AutospFlags, opts: { signal?: AbortSignal } = {})
       direct.keeper.start();
       direct.sync.start();
     }
-    report(await direct.keeper.setNames(names, { progress: first ? progressReporter(flags, 'resolved') : undefined }));
+    report(await direct.keeper.setNames(names, { refreshExisting: first, progress: first ? progressReporter(flags, 'resolved') : undefined }));
   };
 
   const reload = (why: string): void => {
@@ -448,10 +477,28 @@ async function runWatch(flags: AutospFlags, opts: { signal?: AbortSignal } = {})
     });
   };
 
-  // Hand over to a daemon that appears (direct mode only, and only on the default or given path).
+  // Direct mode: hand over to a daemon that appears. Daemon mode: notice a daemon that went away
+  // (drive the engine directly) or came back without our names (send them again).
   const probe = (): void => {
-    if (stopping || mode.kind !== 'direct' || flags.daemon === false) return;
+    if (stopping || flags.daemon === false) return;
     void serial(async () => {
+      if (stopping) return;
+      if (mode.kind === 'daemon') {
+        let held: PeerReport[];
+        try {
+          held = (await daemonRequest(mode.path, 'peer-list', {}, 0)).peers;
+        } catch (e) {
+          if (!(e instanceof Unreachable)) throw e;
+          await apply(false); // switches to direct mode (or fails when --control was given)
+          return;
+        }
+        const have = new Set(held.map((p) => p.name));
+        if (held.length !== names.length || names.some((n) => !have.has(n))) {
+          log.info({ control: mode.path }, 'autosp watch: the daemon does not hold our names; sending them again');
+          await apply(false);
+        }
+        return;
+      }
       const path = flags.control ?? defaultControlPath();
       try {
         await controlRequest(path, 'peer-list', { owner: 'autosp' }, 2000);
@@ -469,7 +516,7 @@ async function runWatch(flags: AutospFlags, opts: { signal?: AbortSignal } = {})
       }
       const d = direct;
       direct = undefined;
-      await d?.close();
+      await d?.close({ persist: false });
     });
   };
 
@@ -491,7 +538,9 @@ async function runWatch(flags: AutospFlags, opts: { signal?: AbortSignal } = {})
   process.on('SIGINT', onInt);
   process.on('SIGHUP', onHup);
   opts.signal?.addEventListener('abort', () => stop('abort'));
-  const probeTimer = setInterval(probe, 10_000);
+  const every = flags.daemonCheck === undefined ? 10 : Number(flags.daemonCheck);
+  if (!Number.isFinite(every) || every <= 0) usage(`bad --daemon-check '${flags.daemonCheck}' (seconds)`);
+  const probeTimer = setInterval(probe, every * 1000);
   try {
     await serial(async () => {
       await apply(true);
@@ -575,6 +624,7 @@ export function buildAutosp(): Command {
     .action(async (_o: unknown, cmd: Command) => outcome(() => runOnce({ cmd: 'sync', names: readPeersFile(flagsOf(cmd).peers) }, flagsOf(cmd))));
   common(program.command('watch').description('keep the peers of FILE installed and fresh; re-reads FILE on change or SIGHUP; stops on SIGTERM/SIGINT'))
     .requiredOption('--peers <file>', 'peers file: one FQDN per line, # comments')
+    .option('--daemon-check <seconds>', 'how often to look for (or after) a daemon on the control socket', '10')
     .action(async (_o: unknown, cmd: Command) => outcome(() => runWatch(flagsOf(cmd))));
   return program;
 }

@@ -114,6 +114,19 @@ describe('autosp CLI (dry-run engine, real named)', function () {
     assert.deepEqual(readAutospState(state).names, ['carol.ok.test']);
   });
 
+  it('a long sync reports progress on stderr, the result on stdout', async () => {
+    const file = join(w.dir, `many-${n}.txt`);
+    const names = Array.from({ length: 24 }, (_, i) => `nx${i}.ok.test`);
+    writeFileSync(file, ['bob.ok.test', ...names].join('\n') + '\n');
+    const r = await run(['sync', '--peers', file, '--json']);
+    assert.equal(r.code, 1, r.stderr); // the nx names have no records
+    assert.match(r.stderr, /^resolved 25\/25 peers$/m);
+    assert.match(r.stderr, /^resolved \d+\/25 peers$/m);
+    const o = json(r.stdout);
+    assert.equal(o.peers.length, 25);
+    assert.deepEqual(o.peers.filter((p) => p.result === 'installed').map((p) => p.name), ['bob.ok.test']);
+  });
+
   it('a bad peers file is a usage error naming the line (exit 2), and changes nothing', async () => {
     const file = join(w.dir, `bad-${n}.txt`);
     writeFileSync(file, 'bob.ok.test\n# fine\nnot a name\n');

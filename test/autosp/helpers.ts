@@ -117,8 +117,8 @@ export function autosp(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 
   });
 }
 
-export function autospSpawn(args: string[]): ChildProcess {
-  return spawn(process.execPath, [AUTOSP, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function autospSpawn(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  return spawn(process.execPath, [AUTOSP, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
 }
 
 export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000, stepMs = 200): Promise<void> {

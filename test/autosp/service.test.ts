@@ -1,7 +1,7 @@
 // autosp through a running daemon's control socket: the CLI hands names over, the daemon's registry
 // holds them for owner autosp, and a peer that serve also wants stays until both have let go.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { autospPolicy, createAutospService, createPeerResolver, loadAutospState, readAutospState, ResolvePeer, validatingLookup } from '../../src/autosp';
 import { startControlServer, ControlServer } from '../../src/control/server';
@@ -10,7 +10,7 @@ import { netQuery } from '../../src/dnssec/net-query';
 import { createValidator } from '../../src/dnssec/validator';
 import { DryRunEngine } from '../../src/ike-bridge/dry-run';
 import { PeerSync } from '../../src/peers';
-import { autosp, AutospWorld, worldUnavailable, worldUp } from './helpers';
+import { autosp, autospSpawn, AutospWorld, until, worldUnavailable, worldUp } from './helpers';
 
 describe('autosp with a daemon (control socket, shared registry)', function () {
   let w: AutospWorld;
@@ -95,6 +95,45 @@ describe('autosp with a daemon (control socket, shared registry)', function () {
     assert.deepEqual(sync.registry.owners('carol.ok.test'), ['autosp']);
     await sync.reconcile();
     assert.ok(engine.get('carol.ok.test'));
+  });
+
+  it('watch hands its peers to a daemon that appears, and takes them back when it goes', async () => {
+    const path = join(w.dir, 'ctl3', 'control.sock');
+    const file = join(w.dir, 'handover-peers.txt');
+    const state = join(w.dir, 'handover-state.json');
+    writeFileSync(file, 'bob.ok.test\n');
+    const child = autospSpawn(['watch', '--peers', file, '--state', state, '--daemon-check', '0.5', '--server', w.named.endpoint,
+      '--trust-anchor', w.h.anchorFile, '--engine', 'dry-run'], { OEDNS_CONTROL: path });
+    let err = '';
+    child.stderr!.on('data', (d) => (err += String(d)));
+    const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
+    const why = (e: unknown): never => assert.fail(`${String(e)}\n--- watch stderr ---\n${err.slice(-3000)}`);
+    try {
+      await until('direct install', () => {
+        try {
+          return readAutospState(state).peers.some((p) => p.name === 'bob.ok.test');
+        } catch {
+          return false;
+        }
+      }).catch(why);
+      const engine = new DryRunEngine();
+      const sync = new PeerSync({ engine });
+      const svc = createAutospService({ sync, resolvePeer, engine, statePath: join(w.dir, 'handover-daemon.json') });
+      closeService = svc.close;
+      server = await startControlServer({ path, handlers: svc.handlers });
+      await until('the daemon holds bob for autosp', () => sync.registry.owners('bob.ok.test').includes('autosp')).catch(why);
+      assert.ok(engine.get('bob.ok.test'));
+      assert.match(err, /handing the peers over/);
+      await server.close();
+      server = undefined;
+      await until('watch notices the daemon is gone', () => /the daemon is gone/.test(err)).catch(why);
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.doesNotMatch(err, /step failed|handover failed/);
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, err.slice(-2000));
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
   });
 
   it('a daemon that does not take autosp requests: exit 3, nothing done behind its back', async () => {
