@@ -4,3 +4,4 @@ export * from './resolve';
 export * from './state';
 export * from './keeper';
 export * from './service';
+export * from './rollover';

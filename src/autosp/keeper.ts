@@ -6,6 +6,7 @@ import type { Peer } from '../ike-bridge/engine';
 import { peerMaterial, systemClock, type PeerSync, type SyncClock } from '../peers';
 import { OednsError } from '../util/errors';
 import { silentLogger, type Logger } from '../util/log';
+import type { KeyRolloverHook } from './rollover';
 import type { AutospState } from './state';
 import type { PeerResolution, ResolvePeer } from './resolve';
 
@@ -52,6 +53,8 @@ export interface KeeperOptions {
   maxRetrySec?: number;
   /** How often names policy puts at `clear` are looked at again, seconds. */
   clearRecheckSec?: number;
+  /** Ends SAs authenticated with a key that was just replaced (strongswanKeyRollover). */
+  keyRollover?: KeyRolloverHook;
 }
 
 interface Entry {
@@ -79,6 +82,11 @@ export function materialOf(p: Peer): string {
 export function refreshDelay(ttl: number): number {
   const margin = Math.min(60, Math.max(1, Math.ceil(ttl / 10)));
   return Math.max(1, ttl - margin);
+}
+
+/** The keys alone (sorted), to tell a key change from an address or lifetime change. */
+export function keysOf(p: Peer): string {
+  return p.auth.kind === 'pubkey' ? JSON.stringify(p.auth.keys.map((k) => Buffer.from(k.publicKey).toString('base64')).sort()) : p.auth.kind;
 }
 
 /** Run fn over items, `width` at a time. */
@@ -333,6 +341,9 @@ export class AutospKeeper {
         const peer: Peer = { ...fresh, owner: 'autosp', initiate };
         e.installed = peer;
         e.refreshAt = now + refreshDelay(r.ttl ?? Math.max(1, peer.expiresAt - now));
+        const rolled = prev !== undefined && keysOf(prev) !== keysOf(peer);
+        let token: unknown;
+        if (rolled && this.o.keyRollover) token = await this.o.keyRollover.before(e.name).catch(() => undefined);
         try {
           await this.sync.upsert(peer);
         } catch (err) {
@@ -341,6 +352,10 @@ export class AutospKeeper {
           const msg = err instanceof Error ? err.message : String(err);
           this.log.warn({ peer: e.name, err: msg }, 'autosp: the engine did not take the peer');
           return this.report(e, 'engine-error', `the IKE engine did not take ${e.name}: ${msg}`, peer, r, code);
+        }
+        if (token !== undefined) {
+          await this.o.keyRollover!.after(e.name, token).catch((err: unknown) =>
+            this.log.warn({ peer: e.name, err: err instanceof Error ? err.message : String(err) }, 'autosp: ending the old key\'s SAs failed'));
         }
         e.failures = 0;
         e.forceInitiate = false;

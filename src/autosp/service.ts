@@ -17,6 +17,7 @@ import { silentLogger, type Logger } from '../util/log';
 import { AutospKeeper, PeerReport } from './keeper';
 import { checkPeerName, MAX_PEERS } from './peers-file';
 import type { ResolvePeer } from './resolve';
+import type { KeyRolloverHook } from './rollover';
 import { readAutospState, writeAutospState } from './state';
 
 export interface AutospServiceDeps {
@@ -29,6 +30,8 @@ export interface AutospServiceDeps {
   initiate?: boolean;
   /** For IKE/CHILD states in peer-list. */
   engine?: Engine;
+  /** strongswanKeyRollover(viciPath) with the strongswan engine: ends SAs of a replaced key. */
+  keyRollover?: KeyRolloverHook;
   clock?: SyncClock;
   log?: Logger;
 }
@@ -74,6 +77,7 @@ export function createAutospService(deps: AutospServiceDeps): AutospService {
     clock: deps.clock,
     log,
     onChange: persist,
+    keyRollover: deps.keyRollover,
   });
   if (deps.statePath) {
     try {

@@ -8,7 +8,7 @@ import { createPrivateKey, KeyObject } from 'node:crypto';
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import {
-  AutospKeeper, autospPolicy, checkPeerName, createPeerResolver, DEFAULT_STATE_PATH, lockState,
+  AutospKeeper, autospPolicy, strongswanKeyRollover, checkPeerName, createPeerResolver, DEFAULT_STATE_PATH, lockState,
   OK_RESULTS, parsePeersFile, PeerReport, readAutospState, validatingLookup, writeAutospState,
 } from '../autosp';
 import { ControlError, controlRequest } from '../control/client';
@@ -282,7 +282,8 @@ async function openDirect(flags: AutospFlags, log: Logger): Promise<Direct> {
     const sync = new PeerSync({ engine, log });
     let keeper: AutospKeeper;
     const persist = (): void => writeAutospState(statePath, keeper.state());
-    keeper = new AutospKeeper({ sync, resolvePeer, initiate: flags.initiate ?? false, log, onChange: persist });
+    const keyRollover = engine.kind === 'strongswan' ? strongswanKeyRollover(flags.vici ?? '/var/run/charon.vici', log) : undefined;
+    keeper = new AutospKeeper({ sync, resolvePeer, initiate: flags.initiate ?? false, log, onChange: persist, keyRollover });
     keeper.adopt(state);
     // A fresh engine object knows nothing: teach it (and charon) our peers before any change, so a
     // removal's trust rebuild keeps the others.
@@ -311,6 +312,7 @@ async function openDirect(flags: AutospFlags, log: Logger): Promise<Direct> {
           if (o.persist !== false) persist();
         } finally {
           u();
+          await keyRollover?.close();
           await engine.close();
         }
       },

@@ -62,6 +62,28 @@ describe('autosp keeper', () => {
     assert.equal(engine.get('h.example')!.initiate, true);
   });
 
+  it('asks the rollover hook to end old SAs on a key change only, after the new key is installed', async () => {
+    const calls: string[] = [];
+    keeper = new AutospKeeper({
+      sync, clock: c, resolvePeer: async (n) => next(n),
+      keyRollover: {
+        before: async (n) => { calls.push(`before ${n} ${engine.actions.length}`); return ['7']; },
+        after: async (n, t) => { calls.push(`after ${n} ${JSON.stringify(t)} ${engine.get(n)!.auth.kind === 'pubkey' && (engine.get(n)!.auth as { keys: Array<{ publicKey: Uint8Array }> }).keys[0].publicKey[0]}`); },
+        close: async () => undefined,
+      },
+    });
+    next = () => install(peer('h.example', 1));
+    await keeper.add(['h.example']);
+    c.t += 95;
+    next = () => install(peer('h.example', 1, '192.0.2.8', 100, c.t));
+    assert.deepEqual((await keeper.refreshDue()).map((r) => r.result), ['updated']);
+    assert.deepEqual(calls, [], 'an address change is no key change');
+    c.t += 95;
+    next = () => install(peer('h.example', 3, '192.0.2.8', 100, c.t));
+    await keeper.refreshDue();
+    assert.deepEqual(calls, ['before h.example 2', 'after h.example ["7"] 3']);
+  });
+
   it('a transient failure keeps the installed peer and retries before it lapses', async () => {
     next = () => install(peer('h.example', 1));
     await keeper.add(['h.example']);

@@ -106,7 +106,7 @@ describe('autosp lab: two hosts find each other by name (strongswan, DNSSEC)', f
     await until('the IKE_SA is gone on A', async () => (await rawA.listSas()).length === 0, 10_000);
   });
 
-  it('a key rolled in the zone: watch installs the new key and the SA is established again', async () => {
+  it('a key rolled in the zone: watch installs the new key, the SA is established again and the old one ends', async () => {
     writeFileSync(peersA(), `${oe!.names.b}\n`);
     watch = autospSpawn(['watch', '--peers', peersA(), '--initiate', ...flags('a')]);
     watch.stderr!.on('data', (d) => (watchErr += String(d)));
@@ -125,6 +125,8 @@ describe('autosp lab: two hosts find each other by name (strongswan, DNSSEC)', f
     await until('a new IKE_SA authenticated with the new key', async () =>
       (await rawA.listSas()).some((s) => s.name === conn && s.state === 'ESTABLISHED' && !before.has(s.uniqueId)), 30_000).catch(why);
     assert.match(watchErr, /"result":"updated"/);
+    // The SA authenticated with the old key does not outlive the key.
+    await until('the old key\'s IKE_SA is gone', async () => !(await rawA.listSas()).some((s) => before.has(s.uniqueId)), 10_000).catch(why);
     await espBothWays();
 
     watch.kill('SIGTERM');
