@@ -117,12 +117,15 @@ export async function listen(opts: ListenOptions, handler: QueryHandler): Promis
     let inflight = 0;
     let ended = false;
     sock.setNoDelay(true);
-    sock.setTimeout(opts.tcpIdleMs, () => {
+    // A listener of its own: setTimeout(ms, cb) registers cb with once(), and a fired timer does not
+    // re-arm by itself, so both are renewed by hand.
+    sock.on('timeout', () => {
       // Idle means nothing in flight either (RFC 7766 §6.2.3): a slow upstream must not cut the client off.
-      if (inflight > 0) return;
+      if (inflight > 0) return void sock.setTimeout(opts.tcpIdleMs);
       stats.tcpIdleClosed++;
       sock.destroy();
     });
+    sock.setTimeout(opts.tcpIdleMs);
     const maybeFinish = (): void => {
       // The client half-closed: answer what is pending, then close our side.
       if (ended && inflight === 0 && !sock.destroyed) sock.end();
@@ -147,6 +150,8 @@ export async function listen(opts: ListenOptions, handler: QueryHandler): Promis
           .finally(() => {
             inflight--;
             if (sock.isPaused() && inflight < opts.maxInflightPerConnection) sock.resume();
+            // The idle period starts when the last answer has gone out.
+            if (inflight === 0 && !sock.destroyed) sock.setTimeout(opts.tcpIdleMs);
             maybeFinish();
           });
       }

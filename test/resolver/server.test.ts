@@ -2,6 +2,8 @@
 // front of a scripted fake upstream where a test needs to count or delay upstream queries.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
+import { FrameReader, frame } from '../../src/resolver/framing';
 import { decodeMessage, encodeMessage, makeQuery } from '../../src/wire/message';
 import { Message, RRType, Rcode } from '../../src/wire/types';
 import { startServer, RunningServer } from '../../src/resolver';
@@ -184,6 +186,24 @@ describe('resolver/server with a scripted upstream', function () {
     });
     const replies = await tcpExchange(server.addresses[0]!.port, [q('slow.test', 1, { id: 1 }), q('fast.test', 1, { id: 2 })]);
     assert.deepEqual(replies.map((r) => r.readUInt16BE(0)), [2, 1]);
+  });
+
+  it('closes a client TCP connection that stays idle past tcpIdleMs, but not while a query is in flight', async () => {
+    const fake = await startFakeUpstream((m, reply) => setTimeout(() => reply(answerWith(m, [aRecord('slow.test', '192.0.2.5')])), 400));
+    cleanup.push(() => fake.close());
+    const server = await startServer({ listen: ['127.0.0.1:0'], upstream: [fake.endpoint], tcpIdleMs: 150, upstreamTimeoutMs: 2000 });
+    cleanup.push(() => server.stop());
+    const sock = connect({ host: '127.0.0.1', port: server.addresses[0]!.port });
+    const reader = new FrameReader();
+    const events: string[] = [];
+    const closed = new Promise<void>((r) => sock.on('close', () => r()));
+    sock.on('data', (d: Buffer) => reader.push(d).forEach(() => events.push('answer')));
+    sock.on('close', () => events.push('close'));
+    sock.on('error', () => undefined);
+    sock.write(frame(q('slow.test', 1)));
+    await closed;
+    assert.deepEqual(events, ['answer', 'close']);
+    assert.equal(server.stats().server.tcpIdleClosed, 1);
   });
 
   it('answers SERVFAIL when every upstream fails', async () => {
