@@ -83,7 +83,9 @@ export function buildConn(peer: Peer, o: ConnOptions): ViciInput {
   let local: ViciInput;
   let remote: ViciInput;
   if (peer.auth.kind === 'pubkey') {
-    local = { auth: 'pubkey', id: o.local.id, pubkeys: [o.local.publicKeyPem] };
+    // No local pubkeys here: our key is bound to our id once, by selfConn(). Every pubkey in a conn
+    // costs charon a scan of its whole trusted set (5.9.8 mem_cred dedupe), so one per peer is enough.
+    local = { auth: 'pubkey', id: o.local.id };
     remote = { auth: 'pubkey', id: peer.name, pubkeys: peerPubkeys(peer) };
   } else if (peer.auth.method === 'wellknown-psk' && o.wellknownPskId) {
     // BTNS: encrypted, not authenticated (defeats only a passive eavesdropper).
@@ -114,5 +116,22 @@ export function buildConn(peer: Peer, o: ConnOptions): ViciInput {
         start_action: startAction,
       },
     },
+  };
+}
+
+export const SELF_CONN = 'oedns-self';
+
+/**
+ * A conn that only binds our public key to our identity in charon's trusted set (so charon finds
+ * the private key for `local.id`). It can never be selected: its only remote address is the limited
+ * broadcast address, and it has no CHILD_SA.
+ */
+export function selfConn(o: ConnOptions): ViciInput {
+  return {
+    version: 2,
+    remote_addrs: ['255.255.255.255'],
+    proposals: o.ikeProposals,
+    local: { auth: 'pubkey', id: o.local.id, pubkeys: [o.local.publicKeyPem] },
+    remote: { auth: 'pubkey', id: 'oedns-self.invalid' },
   };
 }

@@ -7,10 +7,10 @@
 import { EventEmitter } from 'node:events';
 import { createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
 import type { Engine, EngineStatus, InstalledPeer, Peer, ReconcileResult } from './engine';
-import { EngineError } from '../util/errors';
+import { EngineError, ViciError } from '../util/errors';
 import { silentLogger, type Logger } from '../util/log';
 import { charonKeyType, privateKeyPemForCharon } from './keys';
-import { buildConn, ConnOptions, connName, CONN_PREFIX, peerOfConn, peersEqual, sameKeys } from './peer-config';
+import { buildConn, ConnOptions, connName, CONN_PREFIX, peerOfConn, peersEqual, sameKeys, SELF_CONN, selfConn } from './peer-config';
 import { LogEvent, UpdownEvent, ViciClient } from './vici-client';
 import { list, section, str, ViciSection } from './vici-codec';
 
@@ -30,12 +30,22 @@ export interface StrongswanEngineOptions {
   initiateTimeoutMs?: number;
   /** Install trap policies for peers we do not initiate (useless with kernel-libipsec). Default true. */
   trap?: boolean;
-  /** Parallel VICI connections used for configuration (charon serves each one in order). Default 4. */
+  /**
+   * VICI connections used for configuration. Default 1: charon 5.9.8 was seen to crash (SIGSEGV in
+   * the vici plugin) under concurrent load-conn from several connections; see docs/ike-bridge.md.
+   */
   connections?: number;
   /** Well-known PSK for the BTNS fallback (peers with auth 'unauthenticated' / 'wellknown-psk'). */
   wellknownPsk?: string;
   timeoutMs?: number;
   logger?: Logger;
+  /**
+   * 0 (default): remove() returns once charon no longer trusts the key (clear-creds + reload of all
+   * remaining conns: costly with thousands of peers). > 0: remove() unloads and terminates at once and
+   * the trust purge runs at most this many ms later, batched with other removals. Meanwhile the old
+   * key stays in charon's trusted set, but no oe-* conn accepts it (each pins its own keys).
+   */
+  purgeDelayMs?: number;
 }
 
 /** Reported on `engine.events`. */
@@ -50,6 +60,14 @@ export interface AuthFailure {
 const AUTH_FAILURE = /AUTHENTICATION_FAILED|no trusted \S+ public key found|signature validation failed|constraint check failed|peer authentication failed|MAC mismatched|authentication of '.*' .*failed|non-matching authentication/;
 
 export const WELLKNOWN_PSK_ID = 'oe-wellknown';
+
+const GONE = new Set(['vici-connect', 'vici-disconnected', 'vici-closed']);
+function daemonGone(e: unknown): boolean {
+  for (let c: unknown = e; c instanceof Error; c = c.cause) {
+    if (c instanceof ViciError && GONE.has(c.code)) return true;
+  }
+  return false;
+}
 
 /** Readers (installs) run together; a writer (trust rebuild) runs alone. */
 class RwLock {
@@ -95,6 +113,7 @@ export class StrongswanEngine implements Engine {
   private readonly privateKey: KeyObject;
   private readonly log: Logger;
   private identityLoaded = false;
+  private purgeTimer: NodeJS.Timeout | undefined;
   private readonly reported = new Set<string>();
 
   constructor(private readonly o: StrongswanEngineOptions) {
@@ -114,7 +133,7 @@ export class StrongswanEngine implements Engine {
       c.on('reconnect', () => (this.identityLoaded = false));
       return c;
     };
-    this.pool = Array.from({ length: Math.max(1, o.connections ?? 4) }, () => mk());
+    this.pool = Array.from({ length: Math.max(1, o.connections ?? 1) }, () => mk());
     this.pending = this.pool.map(() => 0);
     this.initiator = mk();
     this.watcher = mk(['ike-updown', 'child-updown', 'log']);
@@ -143,6 +162,7 @@ export class StrongswanEngine implements Engine {
   private async ensureIdentity(): Promise<void> {
     if (this.identityLoaded) return;
     await this.use((c) => c.loadKey(charonKeyType(this.privateKey), privateKeyPemForCharon(this.privateKey)));
+    await this.use((c) => c.loadConn(SELF_CONN, selfConn(this.conn)));
     if (this.o.wellknownPsk) {
       await this.use((c) => c.loadShared({ id: WELLKNOWN_PSK_ID, type: 'IKE', data: this.o.wellknownPsk!, owners: [] }));
     }
@@ -222,7 +242,23 @@ export class StrongswanEngine implements Engine {
         throw this.wrap(e, `remove ${n}`);
       }
     }
-    if (touched) await this.rebuildTrust();
+    if (!touched) return;
+    if ((this.o.purgeDelayMs ?? 0) <= 0) {
+      await this.rebuildTrust();
+    } else if (!this.purgeTimer) {
+      this.purgeTimer = setTimeout(() => {
+        this.purgeTimer = undefined;
+        this.rebuildTrust().catch((e) => this.events.emit('error', e));
+      }, this.o.purgeDelayMs);
+    }
+  }
+
+  /** Run a pending batched trust purge now (e.g. before shutdown or in tests). */
+  async flushPurge(): Promise<void> {
+    if (!this.purgeTimer) return;
+    clearTimeout(this.purgeTimer);
+    this.purgeTimer = undefined;
+    await this.rebuildTrust();
   }
 
   private async terminate(conn: string): Promise<void> {
@@ -254,16 +290,26 @@ export class StrongswanEngine implements Engine {
     });
   }
 
-  /** Run fn over items with as many in flight as there are pool connections (x2 to keep them busy). */
+  /**
+   * Run fn over items with as many in flight as there are pool connections (x2 to keep them busy).
+   * If charon is gone, the rest fail at once with the same reason instead of each waiting for it.
+   */
   private async parallel<T>(items: T[], fn: (x: T) => Promise<void>, failed?: (x: T, e: unknown) => void): Promise<void> {
     let next = 0;
+    let gone: unknown;
     const width = this.pool.length * 2;
     const worker = async (): Promise<void> => {
       while (next < items.length) {
         const x = items[next++];
+        if (gone !== undefined) {
+          if (!failed) throw gone;
+          failed(x, gone);
+          continue;
+        }
         try {
           await fn(x);
         } catch (e) {
+          if (daemonGone(e)) gone = e;
           if (!failed) throw e;
           failed(x, e);
         }
@@ -378,6 +424,8 @@ export class StrongswanEngine implements Engine {
   }
 
   async close(): Promise<void> {
+    if (this.purgeTimer) clearTimeout(this.purgeTimer);
+    this.purgeTimer = undefined;
     await Promise.all([...this.pool, this.watcher, this.initiator].map((c) => c.close()));
   }
 

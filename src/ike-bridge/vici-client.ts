@@ -25,6 +25,8 @@ export interface ViciClientOptions {
   socketPath: string;
   /** Per-command deadline, counted from when the command is queued. Default 10 s. */
   timeoutMs?: number;
+  /** How long a command waits for the socket to (re)appear before failing with vici-connect. Default 3 s. */
+  connectTimeoutMs?: number;
   /** Reconnect backoff; false to fail at once when the socket is gone. Default 50 ms doubling to 2 s. */
   reconnect?: { initialMs: number; maxMs: number } | false;
   /** Events registered on every (re)connect, delivered through `on(name)` and `on('event')`. */
@@ -255,7 +257,9 @@ export class ViciClient extends EventEmitter {
     });
   }
 
-  private async ensureConnected(deadline: number): Promise<void> {
+  private async ensureConnected(jobDeadline: number): Promise<void> {
+    // A daemon that is down should fail commands quickly, not hold each one for its full timeout.
+    const deadline = Math.min(jobDeadline, Date.now() + (this.opts.connectTimeoutMs ?? 3000));
     while (!this.sock) {
       if (this.closed) throw new ViciError('vici-closed', 'client closed');
       try {

@@ -147,7 +147,7 @@ describe('ike-bridge lab: two charons in network namespaces', function () {
     await lab!.restart('b');
     const r = await B.reconcile([peer('a.oe.test', lab!.a.addr, ka, false)]);
     assert.deepEqual([r.installed, r.removed, r.failed], [['a.oe.test'], [], []]);
-    assert.deepEqual(await rawB.getConns(), ['oe-a.oe.test']);
+    assert.deepEqual((await rawB.getConns()).filter((n) => n.startsWith('oe-')), ['oe-a.oe.test']);
     await A.initiate('b.oe.test');
     assert.equal(await ping(), 0);
     // A second reconcile with the same set changes nothing.

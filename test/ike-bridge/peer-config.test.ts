@@ -21,7 +21,7 @@ describe('peer-config: Peer -> load-conn', () => {
   it('host to host: remote_addrs and remote_ts are the peer, keys bound to its name, tunnel mode', () => {
     const c = buildConn(peer(), opts) as Record<string, any>;
     assert.deepEqual(c.remote_addrs, ['192.0.2.2']);
-    assert.deepEqual(c.local, { auth: 'pubkey', id: 'a.oe.test', pubkeys: ['PEM-A'] });
+    assert.deepEqual(c.local, { auth: 'pubkey', id: 'a.oe.test' });
     assert.equal(c.remote.id, 'b.oe.test');
     assert.match(c.remote.pubkeys[0], /^-----BEGIN PUBLIC KEY-----/);
     assert.deepEqual(c.children['oe-b.oe.test'], { mode: 'tunnel', local_ts: ['dynamic'], remote_ts: ['192.0.2.2/32'], esp_proposals: ['aes128-sha256'], start_action: 'trap' });

@@ -77,6 +77,13 @@ export async function labUp(): Promise<Lab> {
     }
   };
   process.on('exit', onExit);
+  // A killed test run (Ctrl-C, CI timeout) must not leave namespaces and daemons behind.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      onExit();
+      process.exit(130);
+    });
+  }
   const up = await sh(['bash', SCRIPT, 'up', dir], 60_000);
   if (up.code !== 0) {
     await down();

@@ -1,0 +1,132 @@
+// Benchmark: install N peers into a real charon through the strongswan engine (no initiate).
+// Usage (root): node dist/bench/engine-install.js [--sizes 100,1000,10000] [--no-write]
+// Prints peers/s and charon's RSS per size; writes the figures into docs/BENCHMARKS.md under
+// "## IKE engine install" (only that section is touched).
+import { generateKeyPairSync, KeyObject } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Peer } from '../src/ike-bridge/engine';
+import { keyObjectToIpseckey } from '../src/ike-bridge/keys';
+import { StrongswanEngine } from '../src/ike-bridge/strongswan';
+import { labUnavailable, labUp } from '../test/support/lab';
+
+const args = process.argv.slice(2);
+const sizes = (args.includes('--sizes') ? args[args.indexOf('--sizes') + 1] : '100,1000,10000').split(',').map(Number);
+const write = !args.includes('--no-write');
+const trap = !args.includes('--no-trap');
+const connections = args.includes('--connections') ? Number(args[args.indexOf('--connections') + 1]) : 1;
+
+/** 198.18.0.0/15 (RFC 2544 benchmarking range): 131072 addresses. */
+function addr(i: number): string {
+  const n = 198 * 2 ** 24 + 18 * 2 ** 16 + 1 + i;
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+}
+
+function rss(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+function makePeers(n: number, rsaPool: KeyObject[]): Peer[] {
+  return Array.from({ length: n }, (_, i) => {
+    // Every tenth peer RSA (from a small pool: RSA generation is slow), the rest fresh Ed25519.
+    const k = i % 10 === 0 ? rsaPool[(i / 10) % rsaPool.length] : generateKeyPairSync('ed25519').publicKey;
+    const { algorithm, publicKey } = keyObjectToIpseckey(k);
+    return {
+      name: `p${i}.bench.oe.test`,
+      addresses: [addr(i)],
+      auth: { kind: 'pubkey', keys: [{ algorithm, publicKey, precedence: 10 }] },
+      gateway: { kind: 'none' },
+      level: 'private',
+      expiresAt: 0,
+      owner: 'serve',
+      initiate: false,
+    } satisfies Peer;
+  });
+}
+
+interface Row { n: number; secs: number; rate: number; rssBefore: number; rssAfter: number; removeMs: number; reconcileMs: number; failed: number }
+
+async function main(): Promise<void> {
+  const why = labUnavailable();
+  if (why) {
+    console.error(`engine-install bench needs a lab: ${why}`);
+    process.exit(2);
+  }
+  const lab = await labUp();
+  const rows: Row[] = [];
+  try {
+    const rsaPool = Array.from({ length: 8 }, () => generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey);
+    const own = generateKeyPairSync('ed25519').privateKey;
+    for (const n of sizes) {
+      await lab.restart('a'); // fresh daemon per size
+      const pid = Number(readFileSync(join(lab.a.dir, 'charon.pid'), 'utf8'));
+      const peers = makePeers(n, rsaPool);
+      const engine = new StrongswanEngine({ socketPath: lab.a.vici, identity: { id: 'a.oe.test', privateKey: own }, trap, connections, timeoutMs: 60_000 });
+      const rssBefore = rss(pid);
+      const t0 = process.hrtime.bigint();
+      const failed = await engine.installMany(peers);
+      const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+      const rssAfter = rss(pid);
+      // One removal rebuilds trust: clear-creds, then every remaining conn is loaded again.
+      const t1 = process.hrtime.bigint();
+      await engine.remove(peers[0].name);
+      const removeMs = Number(process.hrtime.bigint() - t1) / 1e6;
+      const t2 = process.hrtime.bigint();
+      await engine.reconcile(peers.slice(1));
+      const reconcileMs = Number(process.hrtime.bigint() - t2) / 1e6;
+      await engine.close();
+      const row = { n, secs, rate: n / secs, rssBefore, rssAfter, removeMs, reconcileMs, failed: failed.length };
+      rows.push(row);
+      console.log(
+        `N=${n}: ${secs.toFixed(2)} s, ${row.rate.toFixed(0)} peers/s, charon RSS ${rssBefore.toFixed(1)} -> ${rssAfter.toFixed(1)} MiB, ` +
+          `remove(1) ${removeMs.toFixed(0)} ms, reconcile(unchanged) ${reconcileMs.toFixed(0)} ms, failed ${failed.length}`,
+      );
+      if (failed.length) console.log(`  first failure: ${failed[0].name}: ${failed[0].reason}`);
+    }
+  } catch (e) {
+    // Keep the daemon's own account of a failure before the lab (and its logs) go away.
+    for (const f of ['charon.out', 'charon.log']) {
+      const p = join(lab.a.dir, f);
+      if (existsSync(p)) console.error(`--- ${f} (last lines)\n${readFileSync(p, 'utf8').split('\n').slice(-30).join('\n')}`);
+    }
+    throw e;
+  } finally {
+    await lab.down();
+  }
+  if (write) writeSection(rows);
+}
+
+function writeSection(rows: Row[]): void {
+  const file = resolve(__dirname, '../../docs/BENCHMARKS.md');
+  const heading = '## IKE engine install';
+  const table = [
+    heading,
+    '',
+    `Measured ${new Date().toISOString().slice(0, 16)}Z by \`node dist/bench/engine-install.js\` on this machine (${cpus().length} cores, shared),`,
+    `strongSwan charon 5.9.8 with kernel-libipsec in a lab netns; strongswan engine, ${trap ? 'trap policies' : 'no trap policies'}, no initiate,`,
+    `one load-conn per peer over ${connections} VICI connection(s), two installs queued per connection (VICI runs one command at a time per connection).`,
+    ' Keys: 9 in 10 Ed25519, 1 in 10 RSA-2048. Target: >= 500 peers/s at 10,000.',
+    '',
+    '| peers | install time | peers/s | charon RSS before -> after | remove one (trust rebuild) | reconcile, nothing to do |',
+    '|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.n} | ${r.secs.toFixed(2)} s | ${r.rate.toFixed(0)} | ${r.rssBefore.toFixed(1)} -> ${r.rssAfter.toFixed(1)} MiB | ${r.removeMs.toFixed(0)} ms | ${r.reconcileMs.toFixed(0)} ms |`),
+    '',
+  ].join('\n');
+  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\n';
+  const start = text.indexOf(heading);
+  if (start >= 0) {
+    const next = text.indexOf('\n## ', start + heading.length);
+    text = text.slice(0, start) + table + (next >= 0 ? text.slice(next + 1) : '');
+  } else {
+    text = `${text.trimEnd()}\n\n${table}`;
+  }
+  writeFileSync(file, text);
+  console.log(`wrote ${file}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
