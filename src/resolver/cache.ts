@@ -35,7 +35,7 @@ export interface CacheEntry {
   readonly ttl: number;
   readonly negative: boolean;
   size: number;
-  /** Encoded variants, indexed by (edns ? 2 : 0) | (do ? 1 : 0). */
+  /** Encoded variants, indexed by (ad ? 4 : 0) | (edns ? 2 : 0) | (do ? 1 : 0). */
   templates: (Template | undefined)[];
 }
 

@@ -325,11 +325,12 @@ export class Pipeline {
     const { answer } = out;
     const ad = answer.verdict?.kind === 'secure' && (ctx.view.do || ctx.query.ad);
     const entry = answer.entry;
-    if (entry && entry.message === answer.message && !ad && !answer.ede) {
-      const slot = (ctx.view.edns ? 2 : 0) | (ctx.view.do ? 1 : 0);
+    if (entry && entry.message === answer.message && !answer.ede) {
+      // AD is part of the variant, so validated answers stay on the byte-patching path too.
+      const slot = (ad ? 4 : 0) | (ctx.view.edns ? 2 : 0) | (ctx.view.do ? 1 : 0);
       let t = entry.templates[slot];
       if (!t) {
-        t = buildTemplate(shapeForClient(entry.message, ctx.view, this.deps.maxUdpSize));
+        t = buildTemplate(shapeForClient(entry.message, ctx.view, this.deps.maxUdpSize, ad));
         entry.templates[slot] = t;
         this.deps.cache.grow(entry, t.bytes.length + t.ttlOffsets.length * 16);
       }
