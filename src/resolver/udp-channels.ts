@@ -181,7 +181,12 @@ export class UdpChannels {
           ch.retired = true;
           ch.close();
           reject(new TransportError('socket', `${formatEndpoint(server)}: ${err.message}`));
-        } else resolve();
+        } else {
+          // Compare sources with the kernel's spelling of the address ('::1', not '0:0::1').
+          const r = sock.remoteAddress();
+          ch.remote = { ...server, host: r.address, port: r.port };
+          resolve();
+        }
       });
     });
     return ch;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { UpstreamPool, DEFAULT_UPSTREAM } from '../../src/resolver/upstream';
 import { parseEndpoint } from '../../src/resolver/endpoint';
-import { encodeMessage, makeResponse } from '../../src/wire/message';
+import { decodeMessage, encodeMessage, makeResponse } from '../../src/wire/message';
 import { TransportError } from '../../src/util/errors';
 import { freePort } from '../support/ports';
 import { FakeUpstream, aRecord, answerWith, startFakeUpstream } from './fake-upstream';
@@ -120,6 +120,22 @@ describe('resolver/upstream', function () {
     assert.equal(m.answers.length, 40);
     assert.equal(f.tcpReceived.length, 1);
     assert.equal(p.stats().truncatedRetries, 1);
+  });
+
+  it('talks to an IPv6 upstream written in long form (sources compared in the kernel\'s spelling)', async () => {
+    const s6 = createSocket('udp6');
+    await new Promise<void>((r) => s6.bind(0, '::1', () => r()));
+    try {
+      s6.on('message', (b, ri) => {
+        const m = decodeMessage(b);
+        s6.send(encodeMessage(answerWith(m, [aRecord('www.example.test', '192.0.2.6')])), ri.port, ri.address);
+      });
+      const p = pool([`[0:0:0:0:0:0:0:1]:${s6.address().port}`]);
+      assert.equal(addrOf(await p.query(Q)), '192.0.2.6');
+      assert.equal(p.stats().mismatches, 0);
+    } finally {
+      s6.close();
+    }
   });
 
   it('fails fast with busy beyond the bound on outstanding queries', async () => {
