@@ -544,22 +544,25 @@ async function runWatch(flags: AutospFlags, opts: { signal?: AbortSignal } = {})
   if (!Number.isFinite(every) || every <= 0) usage(`bad --daemon-check '${flags.daemonCheck}' (seconds)`);
   const probeTimer = setInterval(probe, every * 1000);
   try {
-    await serial(async () => {
-      await apply(true);
-    });
-    if (mode.kind === 'direct' && !direct) throw new Unreachable('engine-unreachable', 'could not start');
-    // Polling the path (not inotify on the inode) also sees editors that replace the file.
-    watchFile(file, { interval: 1000 }, (cur, prev) => {
-      if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size || cur.ino !== prev.ino) reload('file changed');
-    });
+    // The first sync's errors end the command with their own exit status (2 for a busy lock, 3 for
+    // an unreachable engine); later steps only log theirs.
+    const first = apply(true);
+    busy = first.catch(() => undefined);
+    await first;
+    if (!stopping) {
+      // Polling the path (not inotify on the inode) also sees editors that replace the file.
+      watchFile(file, { interval: 1000 }, (cur, prev) => {
+        if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size || cur.ino !== prev.ino) reload('file changed');
+      });
+    }
     return await done;
   } catch (e) {
     stopping = true;
-    unwatchFile(file);
-    clearInterval(probeTimer);
     await direct?.close().catch(() => undefined);
     throw e;
   } finally {
+    unwatchFile(file);
+    clearInterval(probeTimer);
     process.off('SIGTERM', onTerm);
     process.off('SIGINT', onInt);
     process.off('SIGHUP', onHup);

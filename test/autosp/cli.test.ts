@@ -1,7 +1,7 @@
 // autosp as scripts see it: exit codes, table and JSON output, the state file, against a real named
 // serving signed (and broken, and unsigned) zones, with the dry-run engine.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readAutospState } from '../../src/autosp/state';
 import { generateHostKey } from '../../src/ike-bridge/identity';
@@ -145,6 +145,21 @@ describe('autosp CLI (dry-run engine, real named)', function () {
     assert.equal((await autosp(['add', 'bob.ok.test', '--engine', 'racoon', '--no-daemon', '--state', state, '--server', w.named.endpoint])).code, 2);
     assert.equal((await autosp(['add', 'bob.ok.test', '--engine', 'strongswan', '--no-daemon', '--state', state, '--server', w.named.endpoint])).code, 2);
     assert.equal((await autosp(['frobnicate'])).code, 2);
+  });
+
+  it('while another autosp holds the state lock, add and watch exit 2 (autosp-busy); a dead holder\'s lock is taken over', async () => {
+    writeFileSync(`${state}.lock`, `${process.pid}\n`);
+    const r = await run(['add', 'bob.ok.test']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /autosp-busy: another autosp \(pid \d+\)/);
+    const file = join(w.dir, `busy-${n}.txt`);
+    writeFileSync(file, 'bob.ok.test\n');
+    const wr = await run(['watch', '--peers', file]);
+    assert.equal(wr.code, 2, wr.stderr);
+    writeFileSync(`${state}.lock`, '2147483646\n'); // no such process
+    const r2 = await run(['add', 'bob.ok.test']);
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.equal(existsSync(`${state}.lock`), false, 'the lock is released at exit');
   });
 
   it('an unreachable engine exits 3 before changing anything', async () => {
