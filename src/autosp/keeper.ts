@@ -343,7 +343,11 @@ export class AutospKeeper {
         e.refreshAt = now + refreshDelay(r.ttl ?? Math.max(1, peer.expiresAt - now));
         const rolled = prev !== undefined && keysOf(prev) !== keysOf(peer);
         let token: unknown;
-        if (rolled && this.o.keyRollover) token = await this.o.keyRollover.before(e.name).catch(() => undefined);
+        if (rolled && this.o.keyRollover) {
+          token = await this.o.keyRollover.before(e.name).catch(() => undefined);
+          // Removed while we looked at its SAs: do not bring the claim back.
+          if (this.entries.get(e.name) !== e) return this.report(e, 'removed', 'removed while being updated');
+        }
         try {
           await this.sync.upsert(peer);
         } catch (err) {
