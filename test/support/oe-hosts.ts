@@ -27,14 +27,23 @@ export interface OednsHostOptions {
   /** Policy file path. */
   policy?: string;
   initiate?: boolean;
+  /** Our private key (default: the one oe-lab made for this host). */
+  key?: string;
   extraArgs?: string[];
 }
+
+/** One named per host namespace, kept across oedns restarts (oe.down() stops them). */
+const namedByNs = new Map<string, NamedInstance>();
 
 export async function startOednsOn(oe: OeLab, which: 'a' | 'b', opts: OednsHostOptions = {}): Promise<OednsHost> {
   const host = which === 'a' ? oe.lab.a : oe.lab.b;
   const name = oe.names[which];
-  const named = await startNamed({ zones: oe.zones.zones, netns: host.ns, port: 5300 });
-  oe.alsoServing.push(named);
+  let named = namedByNs.get(host.ns);
+  if (!named || !oe.alsoServing.includes(named)) {
+    named = await startNamed({ zones: oe.zones.zones, netns: host.ns, port: 5300 });
+    namedByNs.set(host.ns, named);
+    oe.alsoServing.push(named);
+  }
   const netnsEtc = join('/etc/netns', host.ns);
   mkdirSync(netnsEtc, { recursive: true });
   writeFileSync(join(netnsEtc, 'resolv.conf'), 'nameserver 127.0.0.1\noptions timeout:5 attempts:1\n');
@@ -42,7 +51,7 @@ export async function startOednsOn(oe: OeLab, which: 'a' | 'b', opts: OednsHostO
   const args = [
     'netns', 'exec', host.ns, process.execPath, OEDNS, 'serve',
     '--listen', '127.0.0.1:53', '--upstream', named.endpoint, '--trust-anchor', oe.anchorFile,
-    '--engine', 'strongswan', '--vici', host.vici, '--identity', name, '--key', oe.keys[which].privateKeyFile,
+    '--engine', 'strongswan', '--vici', host.vici, '--identity', name, '--key', opts.key ?? oe.keys[which].privateKeyFile,
     '--control', control, '--log-level', 'info',
     ...(opts.initiate ? ['--initiate'] : []),
     ...(opts.policy ? ['--policy', opts.policy] : []),
