@@ -116,8 +116,11 @@ describe('autosp lab: two hosts find each other by name (strongswan, DNSSEC)', f
     await until('SA up under watch', () => childUp(rawA, conn), 20_000).catch(why);
     const before = new Set((await rawA.listSas()).map((s) => s.uniqueId));
 
-    // B gets a new key first (its own autosp loads it into B's charon), then the zone publishes it.
+    // B gets a new key first, then the zone publishes it. B's IKE daemon is restarted with it (as a
+    // host changing its key would): charon keeps every private key it was ever given, so a running
+    // one could still sign with the old key.
     const newKey = oe!.keygen(oe!.names.b, 'b/keys2');
+    await oe!.lab.restart('b');
     const b = await autosp(['add', oe!.names.a, ...flags('b', newKey.privateKeyFile)]);
     assert.equal(b.code, 0, `B: ${b.stdout}${b.stderr}`);
     await oe!.setOeRecords(hostRecords(oe!.names, { a: oe!.keys.a, b: newKey }, { a: oe!.lab.a.addr, b: oe!.lab.b.addr }, TTL));
