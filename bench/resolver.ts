@@ -97,6 +97,8 @@ const pct = (xs: number[], p: number): number => {
   return s[Math.min(s.length - 1, Math.floor(s.length * p))] ?? NaN;
 };
 
+const children = new Set<ChildProcess>();
+
 async function startOedns(upstream: string, pin: boolean): Promise<{ port: number; stop(): Promise<void> }> {
   const port = await freePort();
   const child: ChildProcess = spawn(
@@ -105,7 +107,11 @@ async function startOedns(upstream: string, pin: boolean): Promise<{ port: numbe
       '--cache-size', '200000', '--log-level', process.env.BENCH_LOG ?? 'warn'],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  children.add(child);
+  const exited = new Promise<void>((r) => child.once('exit', () => {
+    children.delete(child);
+    r();
+  }));
   for (let i = 0; i < 100; i++) {
     await new Promise((r) => setTimeout(r, 100));
     // dig +short prints its errors on stdout too: wait for the address itself.
@@ -143,6 +149,15 @@ async function main(): Promise<void> {
   writeFileSync(coldFile, Array.from({ length: NAMES - 1 }, (_, i) => `h${i + 1}.${ZONE} A\n`).join(''));
 
   const named = await startNamed({ zones: [{ name: ZONE, file: zoneFile }] });
+  // Interrupted (Ctrl-C, or stdout closed by a pager): still stop named and the resolver.
+  const abort = (): void => {
+    for (const c of children) c.kill('SIGKILL');
+    void named.stop().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', abort);
+  process.on('SIGTERM', abort);
+  process.stdout.on('error', () => undefined);
+  process.stderr.on('error', () => undefined);
   const results: Record<string, { oedns: PerfResult; named: PerfResult }> = {};
   let inter = { oedns: [] as number[], named: [] as number[], diff: [] as number[] };
   try {
