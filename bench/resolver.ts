@@ -9,7 +9,7 @@
 // are unpinned, like named, so time-to-answer is not skewed by whatever else shares core 0.
 // Writes the figures to docs/BENCHMARKS.md, section "## Resolver". Run: bash bench/resolver.sh
 import { spawn, spawnSync, ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createSocket } from 'node:dgram';
@@ -187,6 +187,7 @@ async function main(): Promise<void> {
     results.hit = { oedns: hitO, named: hitN };
   } finally {
     await named.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 
   const tta = results['cold-tta']!;
