@@ -176,14 +176,18 @@ export class AutospKeeper {
   }
 
   /** Have the next install of these peers start IKE even if nothing changed (their SA is down). */
-  markDown(names: Iterable<string>): void {
+  markDown(names: Iterable<string>): string[] {
+    const marked: string[] = [];
     for (const n of names) {
       const e = this.entries.get(n);
       if (e && e.initiate) {
         e.forceInitiate = true;
         e.refreshAt = Math.min(e.refreshAt, this.now());
+        marked.push(n);
       }
     }
+    if (marked.length) this.schedule();
+    return marked;
   }
 
   /** Want these names (looked up now, even if already wanted). */

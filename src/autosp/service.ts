@@ -39,6 +39,11 @@ export interface AutospServiceDeps {
 export interface AutospService {
   keeper: AutospKeeper;
   handlers: Record<string, ControlHandler>;
+  /**
+   * After the daemon's reconcile (e.g. charon restarted): start IKE again, soon, for adopted peers
+   * whose CHILD_SA is not up (with initiate on). Needs deps.engine; returns the names marked.
+   */
+  bringUp(): Promise<string[]>;
   /** Stop refreshing and wait for lookups under way; peers stay installed. */
   close(): Promise<void>;
 }
@@ -101,7 +106,13 @@ export function createAutospService(deps: AutospServiceDeps): AutospService {
       return { peers, engine };
     },
   };
-  return { keeper, handlers, close: () => keeper.close() };
+  const bringUp = async (): Promise<string[]> => {
+    if (!deps.engine) return [];
+    const held = await deps.engine.list().catch(() => [] as InstalledPeer[]);
+    const up = new Set(held.filter((p) => p.childState === 'INSTALLED').map((p) => p.name));
+    return keeper.markDown(keeper.names().filter((n) => !up.has(n)));
+  };
+  return { keeper, handlers, bringUp, close: () => keeper.close() };
 }
 
 /** The handlers alone, for `startControlServer({ handlers: { ...serveHandlers, ...autospControlHandlers(deps) } })`. */

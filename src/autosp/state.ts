@@ -83,11 +83,12 @@ export function readAutospState(path: string): AutospState {
 }
 
 /**
- * For `oedns serve` at start: the autosp peers still alive at `nowSec`, owner 'autosp', to upsert
- * into its registry before its first reconcile. A missing file gives none.
+ * For `oedns serve` at start: the autosp peers still alive at `nowSec`, owner 'autosp', initiate
+ * off, to upsert into its registry before its first reconcile. A missing file gives none.
  */
 export function loadAutospState(path: string, nowSec = Date.now() / 1000): Peer[] {
-  return readAutospState(path).peers.filter((p) => p.expiresAt > nowSec);
+  // Not initiated again at reconcile: they were when first installed (see AutospService.bringUp).
+  return readAutospState(path).peers.filter((p) => p.expiresAt > nowSec).map((p) => ({ ...p, initiate: false }));
 }
 
 export function writeAutospState(path: string, s: AutospState, nowSec = Date.now() / 1000): void {

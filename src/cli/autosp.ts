@@ -4,7 +4,6 @@
 // When a running `oedns serve` answers on its control socket, autosp hands the names to it (its
 // registry holds them for owner autosp, next to its own peers); otherwise autosp drives the engine
 // itself and records its peers in a state file that serve adopts at start. docs/autosp.md.
-import { createPrivateKey, KeyObject } from 'node:crypto';
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import {
@@ -17,7 +16,7 @@ import { parseTrustAnchors, ROOT_ANCHORS, TrustAnchor } from '../dnssec/anchors'
 import { firstNameserver, netQuery, parseServer } from '../dnssec/net-query';
 import { createValidator } from '../dnssec/validator';
 import type { Engine, InstalledPeer } from '../ike-bridge/engine';
-import { createEngine } from '../ike-bridge';
+import { engineFromConfig } from '../daemon/engine-config';
 import { PeerSync } from '../peers';
 import { ViciClient } from '../ike-bridge/vici-client';
 import { peerOfConn } from '../ike-bridge/peer-config';
@@ -91,7 +90,11 @@ export function formatReports(peers: PeerReport[], now: number, ike?: InstalledP
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : pad(c, widths[i]))).join('  ').trimEnd()).join('\n') + '\n';
 }
 
+/** An engine error that means the IKE daemon is not there at all (rather than refusing one peer). */
+const ENGINE_GONE = /cannot reach charon|vici-connect|vici-disconnected|vici-closed|ECONNREFUSED/;
+
 export function exitCodeFor(peers: PeerReport[]): number {
+  if (peers.some((p) => p.result === 'engine-error' && ENGINE_GONE.test(p.reason))) return EXIT.UNREACHABLE;
   return peers.every((p) => OK_RESULTS.includes(p.result)) ? EXIT.OK : EXIT.FAILED;
 }
 
@@ -193,39 +196,20 @@ async function daemonRequest(path: string, cmd: string, args: Record<string, unk
   }
 }
 
-function readKey(path: string | undefined): KeyObject {
-  if (!path) usage('--key FILE (our private key from `oedns keygen`) is required with --engine strongswan');
-  try {
-    return createPrivateKey(readFileSync(path));
-  } catch (e) {
-    throw new ConfigError('autosp-key', `cannot read private key ${path}: ${(e as Error).message}`);
-  }
-}
-
-export function makeEngine(flags: AutospFlags, log: Logger): Engine {
+/**
+ * The engine as `oedns serve` builds it (src/daemon/engine-config.ts), so that both name connections
+ * and bind our identity the same way.
+ */
+export async function makeEngine(flags: AutospFlags, log: Logger): Promise<Engine> {
   const kind = flags.engine ?? 'strongswan';
-  switch (kind) {
-    case 'dry-run':
-      return createEngine('dry-run', { logger: log });
-    case 'strongswan': {
-      if (!flags.identity) usage('--identity FQDN (our IKE identity) is required with --engine strongswan');
-      const id = checkPeerName(flags.identity);
-      return createEngine('strongswan', {
-        socketPath: flags.vici ?? '/var/run/charon.vici',
-        identity: { id, privateKey: readKey(flags.key) },
-        initiate: false,
-        trap: true,
-        timeoutMs: 5000,
-        initiateTimeoutMs: 10_000,
-        logger: log,
-      });
-    }
-    case 'libreswan':
-      if (!flags.identity) usage('--identity FQDN is required with --engine libreswan');
-      return createEngine('libreswan', { localId: checkPeerName(flags.identity), logger: log });
-    default:
-      usage(`unknown --engine '${kind}' (strongswan, libreswan, dry-run)`);
+  if (kind !== 'strongswan' && kind !== 'libreswan' && kind !== 'dry-run') usage(`unknown --engine '${kind}' (strongswan, libreswan, dry-run)`);
+  let identity = '';
+  if (kind !== 'dry-run') {
+    if (!flags.identity) usage(`--identity FQDN (our IKE identity) is required with --engine ${kind}`);
+    identity = checkPeerName(flags.identity);
   }
+  if (kind === 'strongswan' && !flags.key) usage('--key FILE (our private key from `oedns keygen`) is required with --engine strongswan');
+  return engineFromConfig({ kind, vici: flags.vici ?? '/var/run/charon.vici', identity, key: flags.key ?? '', initiate: false }, log);
 }
 
 function makeResolver(flags: AutospFlags, policy: Policy) {
@@ -273,7 +257,7 @@ async function openDirect(flags: AutospFlags, log: Logger): Promise<Direct> {
   const resolvePeer = makeResolver(flags, policy);
   const statePath = flags.state ?? DEFAULT_STATE_PATH;
   const state = readAutospState(statePath);
-  const engine = makeEngine(flags, log);
+  const engine = await makeEngine(flags, log);
   let unlock: (() => void) | undefined;
   try {
     const st = await engine.status();
@@ -376,7 +360,7 @@ async function engineStates(flags: AutospFlags): Promise<InstalledPeer[] | undef
     }
   }
   if (!flags.identity) return undefined;
-  const engine = makeEngine(flags, logger(flags));
+  const engine = await makeEngine(flags, logger(flags));
   try {
     return await engine.list();
   } finally {
