@@ -79,7 +79,7 @@ describe('autosp with a daemon (control socket, shared registry)', function () {
     assert.deepEqual(readAutospState(statePath).names, []);
   });
 
-  it('a daemon restarted with the state file adopts the names and peers', async () => {
+  it('a daemon restarted with the state file adopts the names and peers, and brings down SAs up', async () => {
     const statePath = join(w.dir, 'adopt-state.json');
     {
       const sync = new PeerSync({ engine: new DryRunEngine() });
@@ -89,12 +89,16 @@ describe('autosp with a daemon (control socket, shared registry)', function () {
     }
     const engine = new DryRunEngine();
     const sync = new PeerSync({ engine });
-    const svc = createAutospService({ sync, resolvePeer, statePath, engine });
+    assert.deepEqual(loadAutospState(statePath).map((p) => [p.name, p.initiate]), [['carol.ok.test', false]]);
+    const svc = createAutospService({ sync, resolvePeer, statePath, engine, initiate: true });
     closeService = svc.close;
     assert.deepEqual(svc.keeper.names(), ['carol.ok.test']);
     assert.deepEqual(sync.registry.owners('carol.ok.test'), ['autosp']);
     await sync.reconcile();
-    assert.ok(engine.get('carol.ok.test'));
+    assert.equal(engine.get('carol.ok.test')!.initiate, false, 'reconcile does not initiate adopted peers');
+    // The dry-run engine reports no CHILD_SA: bringUp has the keeper initiate it at once.
+    assert.deepEqual(await svc.bringUp(), ['carol.ok.test']);
+    await until('carol initiated', () => engine.get('carol.ok.test')?.initiate === true);
   });
 
   it('watch hands its peers to a daemon that appears, and takes them back when it goes', async () => {
