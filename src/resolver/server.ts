@@ -128,32 +128,41 @@ export async function listen(opts: ListenOptions, handler: QueryHandler): Promis
     sock.setTimeout(opts.tcpIdleMs);
     const maybeFinish = (): void => {
       // The client half-closed: answer what is pending, then close our side.
-      if (ended && inflight === 0 && !sock.destroyed) sock.end();
+      if (ended && inflight === 0 && queued.length === 0 && !sock.destroyed) sock.end();
+    };
+    // Frames beyond the in-flight bound wait here; while any wait, the socket is paused, so this queue
+    // holds at most what one read delivered.
+    const queued: Buffer[] = [];
+    const dispatch = (f: Buffer): void => {
+      inflight++;
+      handler(f, client)
+        .then(
+          (reply) => {
+            if (reply && !sock.destroyed && !closing) {
+              sock.write(frame(reply));
+              stats.tcpSent++;
+            }
+          },
+          (err: unknown) => log.error({ err: String(err) }, 'TCP handler failed'),
+        )
+        .finally(() => {
+          inflight--;
+          const next = queued.shift();
+          if (next && !sock.destroyed) dispatch(next);
+          else if (sock.isPaused() && queued.length === 0) sock.resume();
+          // The idle period starts when the last answer has gone out.
+          if (inflight === 0 && !sock.destroyed) sock.setTimeout(opts.tcpIdleMs);
+          maybeFinish();
+        });
     };
     sock.on('data', (chunk: Buffer) => {
-      let frames: Buffer[];
-      frames = reader.push(chunk);
-      for (const f of frames) {
+      for (const f of reader.push(chunk)) {
         stats.tcpReceived++;
-        inflight++;
-        if (inflight >= opts.maxInflightPerConnection) sock.pause();
-        handler(f, client)
-          .then(
-            (reply) => {
-              if (reply && !sock.destroyed && !closing) {
-                sock.write(frame(reply));
-                stats.tcpSent++;
-              }
-            },
-            (err: unknown) => log.error({ err: String(err) }, 'TCP handler failed'),
-          )
-          .finally(() => {
-            inflight--;
-            if (sock.isPaused() && inflight < opts.maxInflightPerConnection) sock.resume();
-            // The idle period starts when the last answer has gone out.
-            if (inflight === 0 && !sock.destroyed) sock.setTimeout(opts.tcpIdleMs);
-            maybeFinish();
-          });
+        if (inflight < opts.maxInflightPerConnection) dispatch(f);
+        else {
+          queued.push(f);
+          sock.pause();
+        }
       }
     });
     sock.on('end', () => {
