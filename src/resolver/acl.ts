@@ -2,6 +2,7 @@
 // amplification reflector and leaks what its owner looks up. `--allow CIDR` widens the list.
 import { isIP } from 'node:net';
 import { ConfigError } from '../util/errors';
+import { parseIPv4, parseIPv6 } from '../wire/ip';
 
 export interface Cidr {
   family: 4 | 6;
@@ -24,7 +25,7 @@ export function parseCidr(text: string): Cidr {
   if (!Number.isInteger(prefix) || prefix < 0 || prefix > max || (slash >= 0 && !/^\d+$/.test(text.slice(slash + 1)))) {
     throw new ConfigError('bad-cidr', `bad prefix length in '${text}' (0..${max})`);
   }
-  const bytes = family === 4 ? ipv4Bytes(addr) : ipv6Bytes(addr);
+  const bytes = family === 4 ? parseIPv4(addr) : parseIPv6(addr);
   return { family, bytes: maskBytes(bytes, prefix), prefix, text };
 }
 
@@ -54,11 +55,11 @@ function matches(address: string, v4: Cidr[], v6: Cidr[]): boolean {
   if (zone >= 0) addr = addr.slice(0, zone);
   const fam = isIP(addr);
   if (fam === 6) {
-    const b = ipv6Bytes(addr);
+    const b = parseIPv6(addr);
     if (isV4Mapped(b)) return v4.some((c) => within(b.subarray(12), c));
     return v6.some((c) => within(b, c));
   }
-  if (fam === 4) return v4.some((c) => within(ipv4Bytes(addr), c));
+  if (fam === 4) return v4.some((c) => within(parseIPv4(addr), c));
   return false;
 }
 
@@ -79,30 +80,5 @@ function maskBytes(b: Uint8Array, prefix: number): Uint8Array {
     const bits = Math.max(0, Math.min(8, prefix - i * 8));
     out[i] = b[i]! & ((0xff << (8 - bits)) & 0xff);
   }
-  return out;
-}
-
-export function ipv4Bytes(addr: string): Uint8Array {
-  return Uint8Array.from(addr.split('.').map(Number));
-}
-
-export function ipv6Bytes(addr: string): Uint8Array {
-  let text = addr;
-  const out = new Uint8Array(16);
-  // An embedded dotted quad ('::ffff:1.2.3.4') becomes two hex groups.
-  const lastColon = text.lastIndexOf(':');
-  if (text.includes('.', lastColon)) {
-    const q = ipv4Bytes(text.slice(lastColon + 1));
-    text = `${text.slice(0, lastColon + 1)}${((q[0]! << 8) | q[1]!).toString(16)}:${((q[2]! << 8) | q[3]!).toString(16)}`;
-  }
-  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...new Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  groups.forEach((g, i) => {
-    const v = parseInt(g, 16);
-    out[i * 2] = v >> 8;
-    out[i * 2 + 1] = v & 0xff;
-  });
   return out;
 }

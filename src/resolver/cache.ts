@@ -3,6 +3,7 @@
 // Time comes from an injected clock (milliseconds), so tests can move it.
 import { Message, Question, RR, RRType, Rcode } from '../wire/types';
 import { canonicalName } from '../wire/name';
+import { decodeSoa } from '../wire/rdata';
 import { Template } from './template';
 
 export type Clock = () => number;
@@ -73,12 +74,13 @@ export function cacheLifetime(msg: Message, opts: Pick<CacheOptions, 'maxTtl' | 
   return { ttl, negative };
 }
 
-/** SOA MINIMUM is the last 32 bits of the RDATA (names inside RDATA are stored uncompressed). */
+/** SOA MINIMUM; a malformed SOA gives 0 (the answer is then not cached). */
 export function soaMinimum(soa: RR): number {
-  const r = soa.rdata;
-  if (r.length < 22) return 0;
-  const o = r.length - 4;
-  return ((r[o]! << 24) | (r[o + 1]! << 16) | (r[o + 2]! << 8) | r[o + 3]!) >>> 0;
+  try {
+    return decodeSoa(soa.rdata).minimum;
+  } catch {
+    return 0;
+  }
 }
 
 function sizeOf(msg: Message): number {
