@@ -66,7 +66,8 @@ export class UpstreamPool {
   private readonly log: Logger;
   private outstanding = 0;
   private closed = false;
-  private readonly sockets = new Set<{ close(): void }>();
+  /** TCP exchanges in flight, so that close() can abort them. */
+  private readonly tcpExchanges = new Set<{ close(): void }>();
   private readonly channels: UdpChannels;
   private readonly counters = {
     queries: 0, udpAttempts: 0, tcpAttempts: 0, timeouts: 0, mismatches: 0, malformed: 0,
@@ -104,7 +105,7 @@ export class UpstreamPool {
   /** Aborts everything in flight (their queries fail) and refuses new ones. */
   close(): void {
     this.closed = true;
-    for (const s of [...this.sockets]) s.close();
+    for (const s of [...this.tcpExchanges]) s.close();
     this.channels.close();
   }
 
@@ -122,10 +123,10 @@ export class UpstreamPool {
         if (this.closed) throw new TransportError('closed', 'upstream pool is closed');
         const server = this.opts.servers[i]!;
         try {
-          let answer = await this.exchange(server, q, cd, 'udp');
+          let answer = await this.exchangeUdp(server, q, cd);
           if (answer.tc) {
             this.counters.truncatedRetries++;
-            answer = await this.exchange(server, q, cd, 'tcp');
+            answer = await this.exchangeTcp(server, q, cd);
           }
           if (answer.rcode === Rcode.SERVFAIL || answer.rcode === Rcode.REFUSED || answer.rcode === Rcode.NOTIMP || answer.rcode === Rcode.FORMERR) {
             this.counters.serverFailures++;
@@ -174,10 +175,6 @@ export class UpstreamPool {
     return msg;
   }
 
-  private exchange(server: Endpoint, q: Question, cd: boolean, transport: 'udp' | 'tcp'): Promise<Message> {
-    return transport === 'udp' ? this.exchangeUdp(server, q, cd) : this.exchangeTcp(server, q, cd);
-  }
-
   private async exchangeUdp(server: Endpoint, q: Question, cd: boolean): Promise<Message> {
     this.counters.udpAttempts++;
     let answer: Message | undefined;
@@ -207,12 +204,12 @@ export class UpstreamPool {
         if (done) return;
         done = true;
         clearTimeout(timer);
-        this.sockets.delete(handle);
+        this.tcpExchanges.delete(handle);
         sock.destroy();
         if (err) reject(err);
         else resolve(msg!);
       };
-      this.sockets.add(handle);
+      this.tcpExchanges.add(handle);
       const timer = setTimeout(() => {
         this.counters.timeouts++;
         finish(new TransportError('timeout', `${formatEndpoint(server)} (TCP) did not answer within ${this.opts.timeoutMs * 2} ms`));
