@@ -99,15 +99,17 @@ const pct = (xs: number[], p: number): number => {
 
 const children = new Set<ChildProcess>();
 
-async function startOedns(upstream: string, pin: boolean): Promise<{ port: number; stop(): Promise<void> }> {
+async function startOedns(upstream: string, pin: boolean): Promise<Resolver> {
   const port = await freePort();
   const child: ChildProcess = spawn(
     pin ? 'taskset' : process.execPath,
     [...(pin ? ['-c', '0', process.execPath] : []), join(ROOT, 'dist/bench/resolver-serve.js'), '--listen', `127.0.0.1:${port}`, '--upstream', upstream,
       '--cache-size', '200000', '--log-level', process.env.BENCH_LOG ?? 'warn'],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
+    { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   children.add(child);
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<void>((r) => child.once('exit', () => {
     children.delete(child);
     r();
@@ -115,19 +117,31 @@ async function startOedns(upstream: string, pin: boolean): Promise<{ port: numbe
   for (let i = 0; i < 100; i++) {
     await new Promise((r) => setTimeout(r, 100));
     // dig +short prints its errors on stdout too: wait for the address itself.
-    const out = spawnSync('dig', ['+time=1', '+tries=1', '+short', '-p', String(port), '@127.0.0.1', `h0.${ZONE}`]).stdout?.toString() ?? '';
-    if (/^10\.0\.0\.0$/m.test(out)) return handle(port, child, exited);
+    const dug = spawnSync('dig', ['+time=1', '+tries=1', '+short', '-p', String(port), '@127.0.0.1', `h0.${ZONE}`]).stdout?.toString() ?? '';
+    if (/^10\.0\.0\.0$/m.test(dug)) return handle(port, child, exited, () => out);
   }
   child.kill('SIGKILL');
   throw new Error('the resolver did not start within 10 s');
 }
 
-function handle(port: number, child: ChildProcess, exited: Promise<void>): { port: number; stop(): Promise<void> } {
+interface Resolver {
+  port: number;
+  /** Stops it; resolves with what it reported on the way out (cache entries, resident memory). */
+  stop(): Promise<{ entries: number; rss: number }>;
+}
+
+function handle(port: number, child: ChildProcess, exited: Promise<void>, out: () => string): Resolver {
   return {
     port,
     stop: async () => {
       child.kill('SIGTERM');
       await exited;
+      try {
+        const r = JSON.parse(out().trim().split('\n').pop() ?? '{}') as { stats: { cache: { entries: number } }; rss: number };
+        return { entries: r.stats.cache.entries, rss: r.rss };
+      } catch {
+        return { entries: NaN, rss: NaN };
+      }
     },
   };
 }
@@ -160,6 +174,7 @@ async function main(): Promise<void> {
   process.stderr.on('error', () => undefined);
   const results: Record<string, { oedns: PerfResult; named: PerfResult }> = {};
   let inter = { oedns: [] as number[], named: [] as number[], diff: [] as number[] };
+  let memory = { entries: NaN, rss: NaN };
   try {
     // Cold time-to-answer first (fresh oedns, one query at a time).
     let o = await startOedns(named.endpoint, false);
@@ -175,7 +190,7 @@ async function main(): Promise<void> {
 
     o = await startOedns(named.endpoint, false);
     const coldO = dnsperf(o.port, coldFile, ['-n', '1', '-c', '10', '-q', '10']);
-    await o.stop();
+    memory = await o.stop();
     const coldN = dnsperf(named.port, coldFile, ['-n', '1', '-c', '10', '-q', '10']);
     results['cold-tput'] = { oedns: coldO, named: coldN };
 
@@ -205,6 +220,7 @@ async function main(): Promise<void> {
     `- cache hits on one core: ${k(hit.oedns.qps)} q/s (target ≥ 20k): ${hit.oedns.qps >= 20_000 ? 'met' : 'MISSED'}`,
     `- cold forwarding adds ${f(addedMs, 3)} ms (median of paired differences, alternating client; p95 ${f(pct(inter.diff, 0.95), 3)} ms) over named directly (target < 1 ms): ${addedMs < 1 ? 'met' : 'MISSED'}; dnsperf medians differ by ${f((tta.oedns.medianMs ?? NaN) - (tta.named.medianMs ?? NaN), 3)} ms`,
     `- queries lost by oedns: ${lost}`,
+    `- resident memory after the cold run: ${f(memory.rss / 2 ** 20, 0)} MiB with ${memory.entries} cached answers (Node baseline included)`,
   ];
   const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
   const section = [
