@@ -9,6 +9,7 @@ import { defaultControlPath } from '../control/protocol';
 import { parseTrustAnchors, ROOT_ANCHORS } from '../dnssec/anchors';
 import { defaultPolicy } from '../policy';
 import { loadPolicyFile } from './policy';
+import { DEFAULT_STATE_PATH, strongswanKeyRollover } from '../autosp';
 import { formatEndpoint } from '../resolver/endpoint';
 import { dropPrivileges } from '../resolver/privileges';
 import { ConfigError, OednsError } from '../util/errors';
@@ -37,6 +38,7 @@ interface ServeFlags {
   key?: string;
   initiate?: boolean;
   control?: string;
+  autospState?: string;
 }
 
 export function registerServe(program: Command): void {
@@ -54,6 +56,7 @@ export function registerServe(program: Command): void {
     .option('--key <file>', 'our private key from `oedns keygen` (default /etc/oedns/host.key.pem)')
     .option('--initiate', 'start IKE as soon as a peer is installed (needed with kernel-libipsec, whose trap policies start nothing)')
     .option('--control <path>', "control socket for `oedns status`, or 'none' (default /run/oedns/control.sock as root)")
+    .option('--autosp-state <file>', `autosp's state file: its peers are kept from start-up on and autosp commands go through this daemon; 'none' to leave autosp out (default ${DEFAULT_STATE_PATH})`)
     .option('--cache-size <n>', 'cache entries (default 10000)')
     .option('--cache-bytes <n>', 'cache memory bound in bytes (default 67108864)')
     .option('--allow <cidr>', 'also serve clients from this network, repeatable (loopback is always allowed)', collect)
@@ -91,11 +94,12 @@ async function runServe(flags: ServeFlags, cmd: Command): Promise<void> {
     key: flags.key,
     initiate: flags.initiate,
     control: flags.control,
+    autospState: flags.autospState,
     // `oedns --log-level x serve` counts too, but its built-in default must not hide the file's value.
     logLevel: flags.logLevel ?? (parent?.getOptionValueSource('logLevel') === 'cli' ? (parent.opts().logLevel as string) : undefined),
   };
   const file = flags.config ? readConfigFile(flags.config) : {};
-  const config = resolveServeConfig(file, cli, { hostname, controlPath: () => defaultControlPath() });
+  const config = resolveServeConfig(file, cli, { hostname, controlPath: () => defaultControlPath(), autospStatePath: () => DEFAULT_STATE_PATH });
   const policy = config.policyFile ? await loadPolicyFile(config.policyFile) : defaultPolicy();
   const anchors = config.trustAnchor ? parseTrustAnchors(config.trustAnchor.text) : ROOT_ANCHORS;
   if (anchors.length === 0) throw new ConfigError('no-anchor', `${config.trustAnchor?.file} holds no DS or DNSKEY trust anchor`);
@@ -124,6 +128,8 @@ async function runServe(flags: ServeFlags, cmd: Command): Promise<void> {
   try {
     server = await startDaemon({
       serve: config, engine, policy, anchors, initiate: config.engineConfig.initiate, controlPath: config.control, log,
+      autospState: config.autospState,
+      keyRollover: config.engine === 'strongswan' ? strongswanKeyRollover(config.engineConfig.vici, log) : undefined,
     });
   } catch (err) {
     await engine.close().catch(() => undefined);

@@ -33,6 +33,8 @@ export interface ServeConfigInput {
   initiate?: boolean | string;
   /** Control socket for `oedns status`; 'none' for no socket. */
   control?: string;
+  /** autosp's state file, shared with the `autosp` CLI; 'none' to leave autosp out. */
+  autospState?: string;
 }
 
 /** Where the IKE side lives; only the keys the chosen engine needs are used. */
@@ -53,6 +55,8 @@ export interface ServeConfig {
   policyFile?: string;
   /** null: no control socket. */
   control: string | null;
+  /** null: autosp not served. */
+  autospState: string | null;
   cacheSize: number;
   cacheBytes: number;
   /** CIDRs allowed besides loopback (loopback is always allowed). */
@@ -79,6 +83,7 @@ export const SERVE_DEFAULTS = {
 const KEYS: ReadonlyArray<keyof ServeConfigInput> = [
   'listen', 'upstream', 'trustAnchor', 'engine', 'cacheSize', 'cacheBytes', 'allow', 'logLevel', 'user',
   'upstreamTimeoutMs', 'tcpIdleMs', 'maxUdpSize', 'policy', 'vici', 'identity', 'key', 'initiate', 'control',
+  'autospState',
 ];
 const ENGINES: ReadonlyArray<string> = ['dry-run', 'strongswan', 'libreswan'];
 const LEVELS: ReadonlyArray<string> = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -167,6 +172,8 @@ export function resolveServeConfig(
     hostname?: () => string;
     /** Default control socket (the CLI passes defaultControlPath()); without it, no socket. */
     controlPath?: () => string;
+    /** Default autosp state file (the CLI passes autosp's); without it, autosp is not served. */
+    autospStatePath?: () => string;
   } = {},
 ): ServeConfig {
   const pick = <K extends keyof ServeConfigInput>(k: K): ServeConfigInput[K] => (cli[k] !== undefined ? cli[k] : file[k]);
@@ -191,7 +198,7 @@ export function resolveServeConfig(
   if (typeof engine !== 'string' || !ENGINES.includes(engine)) {
     throw new ConfigError('bad-engine', `unknown engine '${String(engine)}' (one of ${ENGINES.join(', ')})`);
   }
-  const str = (k: 'policy' | 'vici' | 'identity' | 'key' | 'control'): string | undefined => {
+  const str = (k: 'policy' | 'vici' | 'identity' | 'key' | 'control' | 'autospState'): string | undefined => {
     const v = pick(k);
     if (v !== undefined && (typeof v !== 'string' || v === '')) throw new ConfigError('config-type', `'${k}' must be a non-empty string`);
     return v as string | undefined;
@@ -234,6 +241,7 @@ export function resolveServeConfig(
     engineConfig,
     policyFile: str('policy'),
     control: controlRaw === 'none' ? null : controlRaw ?? env.controlPath?.() ?? null,
+    autospState: ((v) => (v === 'none' ? null : v ?? env.autospStatePath?.() ?? null))(str('autospState')),
     cacheSize: int(pick('cacheSize'), 'cacheSize', 0, 100_000_000) ?? SERVE_DEFAULTS.cacheSize,
     cacheBytes: int(pick('cacheBytes'), 'cacheBytes', 0, 2 ** 40) ?? SERVE_DEFAULTS.cacheBytes,
     allow,

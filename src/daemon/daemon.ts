@@ -4,7 +4,8 @@ import { EventEmitter } from 'node:events';
 import type { Engine, InstalledPeer } from '../ike-bridge/engine';
 import type { TrustAnchor } from '../dnssec/anchors';
 import { ROOT_ANCHORS } from '../dnssec/anchors';
-import { Capture } from '../capture/capture';
+import { Capture, InternalResolver } from '../capture/capture';
+import { AutospService, autospPolicy, createAutospService, createPeerResolver, KeyRolloverHook, loadAutospState } from '../autosp';
 import { startControlServer, ControlHandler, ControlServer } from '../control/server';
 import type { DaemonStatus, PeerStatus } from '../control/status';
 import { defaultPolicy, Policy } from '../policy';
@@ -24,8 +25,15 @@ export interface DaemonOptions {
   initiate?: boolean;
   /** Control socket path; null for none. */
   controlPath?: string | null;
-  /** Extra control commands (e.g. autosp's peer-add/peer-remove), merged with status. */
+  /** Extra control commands, merged with status and autosp's. */
   controlHandlers?: (d: RunningDaemon) => Record<string, ControlHandler>;
+  /**
+   * autosp's state file: its peers are wanted from the first reconcile on (no gap in protection after
+   * a restart), the daemon keeps them fresh and answers autosp's peer-* commands. null: no autosp.
+   */
+  autospState?: string | null;
+  /** Ends SAs authenticated with a key that rolled (strongSwan: strongswanKeyRollover). */
+  keyRollover?: KeyRolloverHook;
   log?: Logger;
   /** Unix seconds. */
   now?: () => number;
@@ -36,6 +44,7 @@ export interface RunningDaemon {
   sync: PeerSync;
   capture: Capture;
   engine: Engine;
+  autosp?: AutospService;
   control?: ControlServer;
   status(): Promise<DaemonStatus>;
   /** Re-apply every wanted peer to the engine (after it restarted). */
@@ -61,19 +70,22 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     }
   };
   // A crash or restart of oedns must leave no stale policies behind: the engine starts out holding
-  // exactly what the registry wants (nothing, or what other owners registered before this call).
+  // exactly what the registry wants: autosp's live peers from its state file, nothing else.
+  if (o.autospState) for (const p of loadAutospState(o.autospState, now())) sync.registry.upsert(p, now());
   await reconcile();
   sync.start();
 
   let capture!: Capture;
+  let internal!: InternalResolver;
   const server = await startServer(o.serve, {
     log,
     validator: (upstream) => pipelineValidator(dnssecValidatorFor(upstream, o.anchors ?? ROOT_ANCHORS), now, log),
     capture: (pipeline) => {
+      internal = { resolve: (q) => pipeline.resolveInternal(q) };
       capture = new Capture({
         policy: o.policy ?? defaultPolicy(),
         sync,
-        resolver: { resolve: (q) => pipeline.resolveInternal(q) },
+        resolver: internal,
         now,
         initiate: o.initiate,
         log,
@@ -84,20 +96,34 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
 
   // When the IKE daemon comes back (restart, crash), it has forgotten everything: put it all back.
   const events = (engine as { events?: EventEmitter }).events;
-  const onBack = (): void => void reconcile();
+  const onBack = (): void =>
+    void reconcile().then(() => autosp?.bringUp().catch((e: Error) => log.warn({ err: e.message }, 'autosp: bring-up failed')));
   events?.on('reconnected', onBack);
 
+  const autosp = o.autospState === undefined || o.autospState === null
+    ? undefined
+    : createAutospService({
+        sync,
+        engine,
+        statePath: o.autospState,
+        initiate: o.initiate,
+        resolvePeer: createPeerResolver({ resolver: internal, policy: autospPolicy(o.policy), now }),
+        keyRollover: o.keyRollover,
+        log,
+      });
   const d: RunningDaemon = {
     server,
     sync,
     capture,
     engine,
+    autosp,
     status: () => buildStatus(d, o, startedAt, now()),
     reconcile,
     setPolicy: (p) => capture.setPolicy(p),
     async stop() {
       events?.off('reconnected', onBack);
       await d.control?.close();
+      await autosp?.close();
       await server.stop();
       await sync.close();
       await engine.close();
@@ -108,13 +134,20 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       d.control = await startControlServer({
         path: o.controlPath,
         log,
-        handlers: { status: () => d.status(), reconcile: async () => (await reconcile(), 'ok'), ...(o.controlHandlers?.(d) ?? {}) },
+        handlers: {
+          status: () => d.status(),
+          reconcile: async () => (await reconcile(), 'ok'),
+          ...(autosp?.handlers ?? {}),
+          ...(o.controlHandlers?.(d) ?? {}),
+        },
       });
     } catch (e) {
       await d.stop();
       throw e;
     }
   }
+  // With initiate: start IKE for adopted autosp peers whose SA is not up.
+  await autosp?.bringUp().catch((e: Error) => log.warn({ err: e.message }, 'autosp: bring-up failed'));
   return d;
 }
 

@@ -92,7 +92,7 @@ const OEDNS_JS = resolve(__dirname, '../../src/cli/oedns.js');
 /** Starts the real `oedns serve` process (listening on a kernel-chosen loopback port unless given). */
 export async function startServe(args: string[], opts: { listen?: boolean } = {}): Promise<ServeProcess> {
   // No control socket unless asked for: parallel test daemons must not compete for the default path.
-  const control = args.includes('--control') ? [] : ['--control', 'none'];
+  const control = [...(args.includes('--control') ? [] : ['--control', 'none']), ...(args.includes('--autosp-state') ? [] : ['--autosp-state', 'none'])];
   const full = ['serve', ...(opts.listen === false ? [] : ['--listen', '127.0.0.1:0']), '--log-level', 'info', ...control, ...args];
   const proc = spawn(process.execPath, [OEDNS_JS, ...full], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';

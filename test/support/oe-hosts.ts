@@ -52,7 +52,7 @@ export async function startOednsOn(oe: OeLab, which: 'a' | 'b', opts: OednsHostO
     'netns', 'exec', host.ns, process.execPath, OEDNS, 'serve',
     '--listen', '127.0.0.1:53', '--upstream', named.endpoint, '--trust-anchor', oe.anchorFile,
     '--engine', 'strongswan', '--vici', host.vici, '--identity', name, '--key', opts.key ?? oe.keys[which].privateKeyFile,
-    '--control', control, '--log-level', 'info',
+    '--control', control, '--autosp-state', join(host.dir, 'autosp.json'), '--log-level', 'info',
     ...(opts.initiate ? ['--initiate'] : []),
     ...(opts.policy ? ['--policy', opts.policy] : []),
     ...(opts.extraArgs ?? []),

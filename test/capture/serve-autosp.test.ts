@@ -1,0 +1,73 @@
+// oedns serve and autosp share one registry: `autosp add` through the daemon's control socket makes
+// the daemon hold the peer (owner autosp), and a restarted daemon wants autosp's peers from its very
+// first reconcile, so a restart leaves no gap in their protection.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { generateHostKey, ipseckeyLine } from '../../src/ike-bridge/identity';
+import { DryRunEngine } from '../../src/ike-bridge/dry-run';
+import { parseTrustAnchors } from '../../src/dnssec/anchors';
+import { startDaemon, RunningDaemon } from '../../src/daemon/daemon';
+import { resolveServeConfig } from '../../src/config/serve';
+import { freePort } from '../support/ports';
+import { namedAvailable, NamedInstance, startNamed } from '../support/named';
+import { buildSignedHierarchy, SignedHierarchy, signingToolsAvailable } from '../support/zones';
+
+const run = promisify(execFile);
+const AUTOSP = resolve(__dirname, '../../src/cli/autosp.js');
+
+describe('oedns serve + autosp sharing one registry', function () {
+  this.timeout(120_000);
+  let h: SignedHierarchy;
+  let named: NamedInstance;
+  let dir: string;
+  let d: RunningDaemon | undefined;
+
+  const start = async (engine: DryRunEngine): Promise<RunningDaemon> =>
+    startDaemon({
+      serve: resolveServeConfig({}, { listen: [`127.0.0.1:${await freePort()}`], upstream: [named.endpoint] }),
+      engine,
+      anchors: parseTrustAnchors(readFileSync(h.anchorFile, 'utf8')),
+      controlPath: join(dir, 'control.sock'),
+      autospState: join(dir, 'autosp.json'),
+    });
+
+  before(async function () {
+    if (process.env.OEDNS_SKIP_INTEGRATION === '1' || !namedAvailable() || !signingToolsAvailable().bind) this.skip();
+    const key = ipseckeyLine('bob.oe.test', generateHostKey('ed25519')).split(/\s+/).slice(3).join(' ');
+    h = buildSignedHierarchy([{ name: '.' }, { name: 'test' }, { name: 'oe.test', records: ['bob A 192.0.2.2', `bob IPSECKEY ${key}`] }]);
+    named = await startNamed({ zones: h.zones });
+    dir = mkdtempSync(join(tmpdir(), 'oedns-serve-autosp-'));
+  });
+
+  after(async () => {
+    await d?.stop();
+    await named?.stop();
+    h?.cleanup();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('autosp add goes through the running daemon, which installs the peer for owner autosp', async () => {
+    const engine = new DryRunEngine();
+    d = await start(engine);
+    const r = await run(process.execPath, [AUTOSP, 'add', 'bob.oe.test', '--control', join(dir, 'control.sock'), '--json']);
+    assert.match(r.stdout, /bob\.oe\.test/);
+    assert.deepEqual(engine.get('bob.oe.test')?.addresses, ['192.0.2.2']);
+    const s = await d.status();
+    assert.deepEqual(s.peers.find((p) => p.name === 'bob.oe.test')?.owners, ['autosp']);
+    await d.stop();
+    d = undefined;
+  });
+
+  it("a restarted daemon holds autosp's peers from its first reconcile, before any query", async () => {
+    const engine = new DryRunEngine();
+    d = await start(engine);
+    // The start-up reconcile itself installs bob: no query was asked, nothing was removed first.
+    assert.deepEqual(engine.actions.map((a) => `${a.op} ${a.name}`), ['install bob.oe.test']);
+    assert.ok(engine.get('bob.oe.test'));
+    assert.ok(!engine.actions.some((a) => a.op === 'remove' && a.name === 'bob.oe.test'));
+  });
+});
