@@ -5,6 +5,7 @@
 // registry holds them for owner autosp, next to its own peers); otherwise autosp drives the engine
 // itself and records its peers in a state file that serve adopts at start. docs/autosp.md.
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import { validatorSetup } from './lookup';
 import { Command, CommanderError } from 'commander';
 import {
   AutospKeeper, autospPolicy, strongswanKeyRollover, checkPeerName, createPeerResolver, DEFAULT_STATE_PATH, lockState,
@@ -12,9 +13,6 @@ import {
 } from '../autosp';
 import { ControlError, controlRequest } from '../control/client';
 import { defaultControlPath } from '../control/protocol';
-import { parseTrustAnchors, ROOT_ANCHORS, TrustAnchor } from '../dnssec/anchors';
-import { firstNameserver, netQuery, parseServer } from '../dnssec/net-query';
-import { createValidator } from '../dnssec/validator';
 import type { Engine, InstalledPeer } from '../ike-bridge/engine';
 import { engineFromConfig } from '../daemon/engine-config';
 import { PeerSync } from '../peers';
@@ -213,31 +211,7 @@ export async function makeEngine(flags: AutospFlags, log: Logger): Promise<Engin
 }
 
 function makeResolver(flags: AutospFlags, policy: Policy) {
-  let anchors: readonly TrustAnchor[] = ROOT_ANCHORS;
-  if (flags.trustAnchor) {
-    let text: string;
-    try {
-      text = readFileSync(flags.trustAnchor, 'utf8');
-    } catch (e) {
-      usage(`cannot read trust anchor file ${flags.trustAnchor}: ${(e as Error).message}`);
-    }
-    anchors = parseTrustAnchors(text);
-  }
-  let serverText = flags.server;
-  if (!serverText) {
-    let conf = '';
-    try {
-      conf = readFileSync('/etc/resolv.conf', 'utf8');
-    } catch {
-      /* none */
-    }
-    serverText = firstNameserver(conf) ?? usage('no --server given and no nameserver in /etc/resolv.conf');
-  }
-  const server = parseServer(serverText) ?? usage(`bad --server '${serverText}' (HOST[:PORT])`);
-  const timeoutMs = flags.timeout ? Number(flags.timeout) : 2000;
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) usage(`bad --timeout '${flags.timeout}'`);
-  const query = netQuery({ ...server, timeoutMs });
-  const validator = createValidator({ anchors, query });
+  const { query, validator } = validatorSetup(flags);
   return createPeerResolver({ resolver: validatingLookup(query, validator), policy });
 }
 
