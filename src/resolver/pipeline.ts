@@ -332,7 +332,7 @@ export class Pipeline {
       if (!t) {
         t = buildTemplate(shapeForClient(entry.message, ctx.view, this.deps.maxUdpSize, ad));
         entry.templates[slot] = t;
-        this.deps.cache.grow(entry, t.bytes.length + t.ttlOffsets.length * 16);
+        this.deps.cache.grow(entry, 200 + t.bytes.length + t.ttlOffsets.length * 24);
       }
       if (t.bytes.length <= ctx.maxSize) {
         const qEnd = HEADER_LEN + questionLength(ctx.raw);
