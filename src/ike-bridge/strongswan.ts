@@ -61,6 +61,8 @@ const AUTH_FAILURE = /AUTHENTICATION_FAILED|no trusted \S+ public key found|sign
 
 export const WELLKNOWN_PSK_ID = 'oe-wellknown';
 
+/** Conns per load-conn message: ~1 KiB each with an RSA-3072 key, far below VICI's 512 KiB frame. */
+const BATCH = 100;
 const GONE = new Set(['vici-connect', 'vici-disconnected', 'vici-closed']);
 function daemonGone(e: unknown): boolean {
   for (let c: unknown = e; c instanceof Error; c = c.cause) {
@@ -318,11 +320,80 @@ export class StrongswanEngine implements Engine {
     await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
   }
 
-  /** Install many peers quickly (one load-conn each, spread over the pool); no trust rebuild. */
+  /**
+   * Install many peers quickly: load-conn takes several conns in one message (charon parses every
+   * top-level section), so peers go in batches; a batch that fails is retried peer by peer so each
+   * failure is attributed. One trust rebuild at the end if keys of held peers changed; then initiates.
+   */
   async installMany(peers: Peer[]): Promise<{ name: string; reason: string }[]> {
-    const failed: { name: string; reason: string }[] = [];
-    await this.parallel(peers, (p) => this.install(p), (p, e) => failed.push({ name: p.name, reason: e instanceof Error ? e.message : String(e) }));
+    const { failed, loaded, keyChanged } = await this.loadMany(peers);
+    if (keyChanged) await this.rebuildTrust();
+    for (const p of loaded) {
+      if (p.level === 'clear' || p.level === 'block' || !(p.initiate ?? this.o.initiate ?? false)) continue;
+      try {
+        await this.initiate(p.name);
+      } catch (e) {
+        failed.push({ name: p.name, reason: e instanceof Error ? e.message : String(e) });
+      }
+    }
     return failed;
+  }
+
+  private async loadMany(peers: Peer[]): Promise<{ failed: { name: string; reason: string }[]; loaded: Peer[]; keyChanged: boolean }> {
+    const failed: { name: string; reason: string }[] = [];
+    const loaded: Peer[] = [];
+    let keyChanged = false;
+    const reason = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+    const ready: { peer: Peer; body: ReturnType<typeof buildConn> }[] = [];
+    for (const peer of peers) {
+      try {
+        ready.push({ peer, body: buildConn(peer, this.conn) });
+      } catch (e) {
+        failed.push({ name: peer.name, reason: reason(e) });
+      }
+    }
+    const done = (peer: Peer): void => {
+      const prev = this.peers.get(peer.name);
+      if (prev && !sameKeys(prev, peer)) keyChanged = true;
+      this.peers.set(peer.name, peer);
+      loaded.push(peer);
+    };
+    const batches: (typeof ready)[] = [];
+    for (let i = 0; i < ready.length; i += BATCH) batches.push(ready.slice(i, i + BATCH));
+    await this.lock.read(async () => {
+      try {
+        await this.ensureIdentity();
+      } catch (e) {
+        for (const r of ready) failed.push({ name: r.peer.name, reason: reason(e) });
+        batches.length = 0;
+      }
+      await this.parallel(
+        batches,
+        async (batch) => {
+          const msg = new Map(batch.map((r) => [connName(r.peer.name), r.body]));
+          try {
+            await this.use((c) => c.call('load-conn', msg));
+            batch.forEach((r) => done(r.peer));
+            return;
+          } catch (e) {
+            if (daemonGone(e)) throw e;
+          }
+          for (const r of batch) {
+            try {
+              await this.use((c) => c.loadConn(connName(r.peer.name), r.body));
+              done(r.peer);
+            } catch (e) {
+              if (daemonGone(e)) throw e;
+              failed.push({ name: r.peer.name, reason: reason(e) });
+            }
+          }
+        },
+        (batch, e) => {
+          for (const r of batch) if (!loaded.includes(r.peer)) failed.push({ name: r.peer.name, reason: reason(e) });
+        },
+      );
+    });
+    return { failed, loaded, keyChanged };
   }
 
   async list(): Promise<InstalledPeer[]> {
@@ -386,21 +457,10 @@ export class StrongswanEngine implements Engine {
       if (loaded.has(connName(p.name)) && known && peersEqual(known, p) && this.identityLoaded) res.unchanged.push(p.name);
       else todo.push(p);
     }
-    // Key changes for peers charon still holds need a trust rebuild, as do removals.
-    const keyChanged = todo.some((p) => {
-      const k = this.peers.get(p.name);
-      return k && loaded.has(connName(p.name)) && !sameKeys(k, p);
-    });
-    // Install without initiating first, so a removal's rebuild does not race fresh initiates.
-    await this.parallel(
-      todo,
-      async (p) => {
-        await this.installInner({ ...p, initiate: false }, false);
-        this.peers.set(p.name, p);
-        res.installed.push(p.name);
-      },
-      (p, e) => res.failed.push({ name: p.name, reason: e instanceof Error ? e.message : String(e) }),
-    );
+    // Load first without initiating, so a removal's rebuild does not race fresh initiates.
+    const { failed, loaded: done, keyChanged } = await this.loadMany(todo);
+    res.failed.push(...failed);
+    res.installed.push(...done.map((p) => p.name));
     if (stale.length) {
       try {
         await this.removeMany(stale);
@@ -408,11 +468,11 @@ export class StrongswanEngine implements Engine {
       } catch (e) {
         for (const n of stale) res.failed.push({ name: n, reason: e instanceof Error ? e.message : String(e) });
       }
-    } else if (keyChanged) {
-      await this.rebuildTrust();
     }
+    if (keyChanged && !(stale.length && (this.o.purgeDelayMs ?? 0) <= 0)) await this.rebuildTrust();
+    const installed = new Set(res.installed);
     for (const p of todo) {
-      if (!res.installed.includes(p.name)) continue;
+      if (!installed.has(p.name)) continue;
       if (p.level === 'clear' || p.level === 'block' || !(p.initiate ?? this.o.initiate ?? false)) continue;
       try {
         await this.initiate(p.name);
