@@ -1,0 +1,149 @@
+// The BTNS fallback's moving parts on strongSwan (docs/fallback.md): our own self-signed certificate,
+// kept next to the host key; learning a peer's certificate from charon's cert cache after a failed
+// IKE_AUTH (charon keeps the untrusted cert it received; VICI list-certs shows it); and refusing
+// `null` (RFC 7619) on strongSwan 5.9, which rejects `auth = null`.
+import { randomBytes, KeyObject, createPublicKey } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { CertError, createSelfSignedCert, derToPem, parseCert, pemToDer } from './cert';
+import { CertTrustPolicy, judgeCert, Pin, PinStore } from './tofu';
+import { ConfigError } from '../util/errors';
+import type { Logger } from '../util/log';
+import type { ViciSection } from './vici-codec';
+
+export type FallbackMethod = 'tofu-cert' | 'wellknown-psk' | 'null';
+
+/**
+ * The published well-known PSK (BTNS): every oedns host uses this same value, so it authenticates
+ * nobody; it only lets two strangers run IKE and get fresh DH keys. Changing it breaks interop.
+ */
+export const WELLKNOWN_PSK = 'oedns opportunistic encryption: this key is public and authenticates nobody (RFC 5386)';
+
+/** Refuse, at configuration time, a method the engine cannot build (never a silent clear fallback). */
+export function checkFallbackMethod(engine: string, method: FallbackMethod): void {
+  if (method === 'null' && engine === 'strongswan') {
+    throw new ConfigError('fallback-null-unsupported',
+      'fallback.method null (RFC 7619 NULL authentication) is not supported by strongSwan 5.9: charon rejects `auth = null` ' +
+      '("invalid value for: auth"). Use fallback.method tofu-cert (default) or wellknown-psk, or the libreswan engine.');
+  }
+}
+
+export function hostCertPath(keyPath: string): string {
+  return join(dirname(keyPath), 'host.cert.pem');
+}
+
+/** Renew when less than this is left: a renewal makes every peer that pinned us warn. */
+const RENEW_BEFORE_S = 30 * 86400;
+
+/**
+ * Our certificate for `id`, read from `path` if it is for this key and name and not near expiry,
+ * otherwise made (CA:FALSE, SAN DNS:id) and written there (mode 0644: it is public). Returns PEM.
+ */
+export function ensureHostCert(path: string, key: KeyObject, id: string, nowSec: number, log?: Logger): string {
+  const spki = (k: KeyObject): string => createPublicKey(k).export({ type: 'spki', format: 'der' }).toString('base64');
+  if (existsSync(path)) {
+    try {
+      const pem = readFileSync(path, 'utf8');
+      const c = parseCert(pemToDer(pem));
+      const n = id.toLowerCase().replace(/\.$/, '');
+      if (c.dnsNames.includes(n) && spki(c.publicKey) === spki(key) && !c.isCA && c.notAfter - nowSec > RENEW_BEFORE_S) return pem;
+      log?.warn({ path }, 'host certificate does not match our key or name, or is about to expire: making a new one (peers that pinned the old one will warn)');
+    } catch (e) {
+      if (!(e instanceof CertError)) throw e;
+      log?.warn({ path, err: e.message }, 'unreadable host certificate: making a new one');
+    }
+  }
+  const pem = createSelfSignedCert(id, key, { now: nowSec, serial: randomBytes(16) });
+  writeFileSync(path, pem, { mode: 0o644 });
+  return pem;
+}
+
+/** The part of a VICI client the learner uses. */
+export interface CertSource {
+  listCerts(filter: { type?: string }): Promise<ViciSection[]>;
+  call(cmd: string, msg?: Record<string, unknown>): Promise<ViciSection>;
+}
+
+export interface LearnResult {
+  /** Peers whose pin is new or changed: their conns must be reloaded. */
+  pinned: string[];
+  refused: { name: string; code: string; reason: string }[];
+}
+
+/**
+ * Certificates for the tofu-cert method: our own, the pins, and learning from charon. Warnings about
+ * changed certificates go to the log at `error` level (loud), and to `onWarning` for the daemon.
+ */
+export class TofuCerts {
+  constructor(
+    readonly localCertPem: string,
+    private readonly store: PinStore,
+    private readonly policy: CertTrustPolicy,
+    private readonly log: Logger,
+    private readonly now: () => number = () => Math.floor(Date.now() / 1000),
+  ) {}
+
+  /** The pinned cert for a peer, PEM, if any. */
+  pinnedPem(name: string): string | undefined {
+    const p = this.store.get(name);
+    return p ? derToPem(Buffer.from(p.der, 'base64')) : undefined;
+  }
+
+  pin(name: string): Pin | undefined {
+    return this.store.get(name);
+  }
+
+  /**
+   * Look through charon's certificates for ones naming any of `names` (SAN dNSName) and judge each
+   * against the pins and the policy. Accepted ones are pinned. Certificates naming nobody we asked
+   * about are ignored: a cert is only ever bound to the identity the peer claimed for our conn.
+   */
+  async learn(src: CertSource, names: string[]): Promise<LearnResult> {
+    const want = new Set(names.map((n) => n.toLowerCase().replace(/\.$/, '')));
+    const res: LearnResult = { pinned: [], refused: [] };
+    if (want.size === 0) return res;
+    const events = await src.listCerts({ type: 'X509' });
+    const seen = new Set<string>();
+    for (const ev of events) {
+      const data = ev.get('data');
+      if (!(data instanceof Uint8Array)) continue;
+      let info;
+      try {
+        info = parseCert(data);
+      } catch {
+        continue;
+      }
+      if (seen.has(info.fingerprint)) continue;
+      seen.add(info.fingerprint);
+      if (info.fingerprint === localFingerprint(this.localCertPem)) continue;
+      for (const name of info.dnsNames.filter((d) => want.has(d))) {
+        const v = judgeCert(this.store.snapshot, name, info, this.policy, this.now());
+        if (v.warning) this.log.error({ peer: name, fingerprint: info.fingerprint }, v.warning);
+        if (!v.accept) {
+          if (!v.warning) this.log.warn({ peer: name, code: v.code }, v.reason);
+          res.refused.push({ name, code: v.code, reason: v.reason });
+          continue;
+        }
+        const old = this.store.get(name);
+        this.store.put(v.pin);
+        if (!old || old.fingerprint !== v.pin.fingerprint) {
+          this.log.warn({ peer: name, fingerprint: v.pin.fingerprint, source: v.pin.source }, `pinned the certificate of ${name} (unauthenticated: trust on first use)`);
+          res.pinned.push(name);
+        }
+      }
+    }
+    // Drop the cache so a later change shows up alone (pinned certs live in conns, not in the cache).
+    if (seen.size > 0) await src.call('flush-certs', { type: 'X509' }).catch(() => undefined);
+    return res;
+  }
+}
+
+const localFps = new Map<string, string>();
+function localFingerprint(pem: string): string {
+  let f = localFps.get(pem);
+  if (!f) {
+    f = parseCert(pemToDer(pem)).fingerprint;
+    localFps.set(pem, f);
+  }
+  return f;
+}

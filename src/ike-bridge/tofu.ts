@@ -1,0 +1,145 @@
+// Trust on first use for the tofu-cert fallback: which learnt certificate a peer may use, and the pin
+// store that remembers it (continuity of association, as SSH's known_hosts). judgeCert is pure; the
+// PinStore is the I/O edge (one JSON file, written atomically, mode 0600).
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { CertError, CertInfo, checkPeerCert } from './cert';
+import { EngineError } from '../util/errors';
+
+/** What the policy's `fallback` section says about certificates (src/policy/rules.ts FallbackPolicy). */
+export interface CertTrustPolicy {
+  /** Accept any (well-formed) certificate: first contact and changes; both still pinned and warned. */
+  anyKey: boolean;
+  /** SHA-256 fingerprints (lowercase hex) accepted without TOFU. */
+  trustedFingerprints: string[];
+}
+
+export interface Pin {
+  name: string;
+  fingerprint: string;
+  /** The certificate, base64 DER: charon needs the cert itself to pin it in a conn. */
+  der: string;
+  /** Unix seconds. */
+  firstSeen: number;
+  lastSeen: number;
+  /** How it was accepted. */
+  source: 'trusted-fingerprint' | 'any-key';
+}
+
+export interface PinState {
+  version: 1;
+  pins: Record<string, Pin>;
+}
+
+export type CertVerdict =
+  | { accept: true; pin: Pin; changed: boolean; warning?: string }
+  | { accept: false; code: string; reason: string; warning?: string };
+
+export function emptyPinState(): PinState {
+  return { version: 1, pins: {} };
+}
+
+function norm(name: string): string {
+  return name.toLowerCase().replace(/\.$/, '');
+}
+
+/**
+ * May `cert`, shown by the peer that claims `name`, be used for it? Checks first (CA:FALSE, SAN equal
+ * to the name, validity, key), then, as SSH does:
+ * - a fingerprint in `trustedFingerprints` is accepted (no TOFU needed);
+ * - the pinned certificate is accepted;
+ * - a different certificate for a pinned peer is refused with a loud warning, unless `anyKey`
+ *   (then accepted, re-pinned, and still warned about);
+ * - an unknown peer's certificate is pinned on first use only with `anyKey` (otherwise only the
+ *   trusted fingerprints may be used: the policy's allow-list restricts TOFU).
+ */
+export function judgeCert(state: PinState, name: string, cert: CertInfo, policy: CertTrustPolicy, nowSec: number): CertVerdict {
+  const n = norm(name);
+  try {
+    checkPeerCert(cert, n, nowSec);
+  } catch (e) {
+    if (!(e instanceof CertError)) throw e;
+    return { accept: false, code: e.code, reason: e.message };
+  }
+  const old = state.pins[n];
+  const fp = cert.fingerprint;
+  const trusted = policy.trustedFingerprints.map((f) => f.toLowerCase().replace(/:/g, '')).includes(fp);
+  const pin = (source: Pin['source']): Pin => ({
+    name: n, fingerprint: fp, der: cert.der.toString('base64'), firstSeen: old?.fingerprint === fp ? old.firstSeen : nowSec, lastSeen: nowSec, source,
+  });
+  const changedText = old && old.fingerprint !== fp
+    ? `CERTIFICATE OF ${n} HAS CHANGED: pinned ${old.fingerprint} (since ${new Date(old.firstSeen * 1000).toISOString()}), now shown ${fp}. ` +
+      'Someone may be intercepting this connection (man in the middle), or the host got a new key.'
+    : undefined;
+  if (old && old.fingerprint === fp) return { accept: true, pin: { ...old, lastSeen: nowSec }, changed: false };
+  if (trusted) return { accept: true, pin: pin('trusted-fingerprint'), changed: !!old, warning: changedText && `${changedText} Accepted: the new one is in trusted-fingerprints.` };
+  if (old) {
+    if (policy.anyKey) return { accept: true, pin: pin('any-key'), changed: true, warning: `${changedText} Accepted and re-pinned because fallback.any-key is on.` };
+    return { accept: false, code: 'tofu-cert-changed', reason: `${changedText} Refused.`, warning: `${changedText} Refused.` };
+  }
+  if (policy.anyKey) return { accept: true, pin: pin('any-key'), changed: false };
+  return { accept: false, code: 'tofu-cert-untrusted', reason: `certificate ${fp} of ${n} is not in fallback.trusted-fingerprints and fallback.any-key is off` };
+}
+
+/** The pin file: `{ version: 1, pins: { name: Pin } }`. */
+export class PinStore {
+  private state: PinState;
+
+  constructor(readonly path: string) {
+    this.state = PinStore.read(path);
+  }
+
+  static read(path: string): PinState {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return emptyPinState();
+      throw new EngineError('tofu-store', `cannot read the pin file ${path}: ${(e as Error).message}`, { cause: e });
+    }
+    let v: unknown;
+    try {
+      v = JSON.parse(text);
+    } catch (e) {
+      throw new EngineError('tofu-store', `pin file ${path} is not JSON: ${(e as Error).message}`, { cause: e });
+    }
+    const s = v as PinState;
+    if (!s || s.version !== 1 || typeof s.pins !== 'object' || s.pins === null) throw new EngineError('tofu-store', `pin file ${path} is not a version 1 pin file`);
+    for (const [k, p] of Object.entries(s.pins)) {
+      if (!p || p.name !== k || !/^[0-9a-f]{64}$/.test(p.fingerprint) || typeof p.der !== 'string') {
+        throw new EngineError('tofu-store', `pin file ${path}: bad entry for ${k}`);
+      }
+    }
+    return s;
+  }
+
+  get snapshot(): PinState {
+    return this.state;
+  }
+
+  get(name: string): Pin | undefined {
+    return this.state.pins[norm(name)];
+  }
+
+  /** Record a pin and write the file (temp file + rename: a crash leaves the old or the new one). */
+  put(p: Pin): void {
+    this.state = { version: 1, pins: { ...this.state.pins, [p.name]: p } };
+    this.save();
+  }
+
+  /** Forget a peer (e.g. `oedns` operator decided the change was legitimate and any-key is off). */
+  forget(name: string): boolean {
+    const n = norm(name);
+    if (!this.state.pins[n]) return false;
+    const pins = { ...this.state.pins };
+    delete pins[n];
+    this.state = { version: 1, pins };
+    this.save();
+    return true;
+  }
+
+  private save(): void {
+    const tmp = `${this.path}.tmp-${process.pid}`;
+    writeFileSync(tmp, `${JSON.stringify(this.state, null, 1)}\n`, { mode: 0o600 });
+    renameSync(tmp, this.path);
+  }
+}
