@@ -9,7 +9,7 @@ import { CertError, createSelfSignedCert, derToPem, parseCert, pemToDer } from '
 import { CertTrustPolicy, judgeCert, Pin, PinStore } from './tofu';
 import { ConfigError } from '../util/errors';
 import type { Logger } from '../util/log';
-import type { ViciSection } from './vici-codec';
+import type { ViciInput, ViciSection } from './vici-codec';
 
 export type FallbackMethod = 'tofu-cert' | 'wellknown-psk' | 'null';
 
@@ -61,7 +61,7 @@ export function ensureHostCert(path: string, key: KeyObject, id: string, nowSec:
 /** The part of a VICI client the learner uses. */
 export interface CertSource {
   listCerts(filter: { type?: string }): Promise<ViciSection[]>;
-  call(cmd: string, msg?: Record<string, unknown>): Promise<ViciSection>;
+  call(cmd: string, msg?: ViciInput): Promise<ViciSection>;
 }
 
 export interface LearnResult {

@@ -28,7 +28,10 @@ export function peersEqual(a: Peer, b: Peer): boolean {
 }
 /** Same keys (so charon's trust set need not be rebuilt when only addresses or level changed)? */
 export function sameKeys(a: Peer, b: Peer): boolean {
-  const k = (p: Peer): string => (p.auth.kind === 'pubkey' ? JSON.stringify(p.auth.keys.map((x) => Buffer.from(x.publicKey).toString('hex')).sort()) : p.auth.kind);
+  const k = (p: Peer): string =>
+    p.auth.kind === 'pubkey'
+      ? JSON.stringify(p.auth.keys.map((x) => Buffer.from(x.publicKey).toString('hex')).sort())
+      : `${p.auth.kind}:${p.auth.method}:${p.auth.pinnedFingerprint ?? ''}`;
   return k(a) === k(b);
 }
 
@@ -49,6 +52,8 @@ export interface ConnOptions {
   startAction: 'trap' | 'none' | 'start';
   /** Identity under which the well-known PSK is loaded (BTNS fallback), if enabled. */
   wellknownPskId?: string;
+  /** tofu-cert fallback: our self-signed cert and the pinned cert of a peer (PEM), if enabled. */
+  tofu?: { localCertPem: string; pinnedPem(name: string): string | undefined };
 }
 
 function ts(addr: string): string {
@@ -82,6 +87,7 @@ export function buildConn(peer: Peer, o: ConnOptions): ViciInput {
   const remoteAddrs = peer.gateway.kind === 'address' ? [peer.gateway.address] : peer.addresses;
   let local: ViciInput;
   let remote: ViciInput;
+  let sendCert: string | undefined;
   if (peer.auth.kind === 'pubkey') {
     // No local pubkeys here: our key is bound to our id once, by selfConn(). Every pubkey in a conn
     // costs charon a scan of its whole trusted set (5.9.8 mem_cred dedupe), so one per peer is enough.
@@ -91,8 +97,18 @@ export function buildConn(peer: Peer, o: ConnOptions): ViciInput {
     // BTNS: encrypted, not authenticated (defeats only a passive eavesdropper).
     local = { auth: 'psk', id: o.local.id };
     remote = { auth: 'psk', id: '%any' };
+  } else if (peer.auth.method === 'tofu-cert' && o.tofu) {
+    // BTNS with continuity: self-signed CA:FALSE certs, the peer's pinned after first use
+    // (docs/fallback.md). Unpinned, the first IKE_AUTH fails and charon caches the cert it got.
+    const pinned = o.tofu.pinnedPem(peer.name);
+    local = { auth: 'pubkey', id: o.local.id, certs: [o.tofu.localCertPem] };
+    remote = { auth: 'pubkey', id: peer.name, certs: pinned ? [pinned] : undefined };
+    sendCert = 'always';
+  } else if (peer.auth.method === 'null') {
+    throw new EngineError('engine-unsupported', `peer ${peer.name}: NULL authentication (RFC 7619) is not supported by strongSwan 5.9 ` +
+      '(charon rejects auth = null); use fallback.method tofu-cert or wellknown-psk');
   } else {
-    throw new EngineError('engine-unsupported', `peer ${peer.name}: unauthenticated method '${peer.auth.method}' is not available on strongSwan here`);
+    throw new EngineError('engine-unsupported', `peer ${peer.name}: unauthenticated method '${peer.auth.method}' is not enabled in this engine`);
   }
   let mode = 'tunnel';
   let startAction: string = o.startAction;
@@ -105,6 +121,7 @@ export function buildConn(peer: Peer, o: ConnOptions): ViciInput {
     proposals: o.ikeProposals,
     mobike: 'no',
     keyingtries: 1,
+    ...(sendCert ? { send_cert: sendCert } : {}),
     local,
     remote,
     children: {

@@ -12,6 +12,7 @@ import { silentLogger, type Logger } from '../util/log';
 import { charonKeyType, privateKeyPemForCharon } from './keys';
 import { buildConn, ConnOptions, connName, CONN_PREFIX, peerOfConn, peersEqual, sameKeys, SELF_CONN, selfConn } from './peer-config';
 import { LogEvent, UpdownEvent, ViciClient } from './vici-client';
+import { WELLKNOWN_PSK, type TofuCerts } from './fallback';
 import { list, section, str, ViciSection } from './vici-codec';
 
 export interface StrongswanEngineOptions {
@@ -35,8 +36,15 @@ export interface StrongswanEngineOptions {
    * the vici plugin) under concurrent load-conn from several connections; see docs/ike-bridge.md.
    */
   connections?: number;
-  /** Well-known PSK for the BTNS fallback (peers with auth 'unauthenticated' / 'wellknown-psk'). */
+  /**
+   * Well-known PSK for the BTNS fallback (peers with auth 'unauthenticated' / 'wellknown-psk').
+   * Default: fallback.ts WELLKNOWN_PSK (public by design); loaded only once such a peer exists.
+   */
   wellknownPsk?: string;
+  /** tofu-cert fallback (src/ike-bridge/fallback.ts); without it such peers are refused. */
+  tofu?: TofuCerts;
+  /** Initiate attempts for a tofu-cert peer whose cert is not pinned yet (each learns). Default 4. */
+  tofuAttempts?: number;
   timeoutMs?: number;
   logger?: Logger;
   /**
@@ -115,6 +123,8 @@ export class StrongswanEngine implements Engine {
   private readonly privateKey: KeyObject;
   private readonly log: Logger;
   private identityLoaded = false;
+  private pskLoaded = false;
+  private readonly learning = new Map<string, Promise<void>>();
   private purgeTimer: NodeJS.Timeout | undefined;
   private readonly reported = new Set<string>();
 
@@ -127,12 +137,13 @@ export class StrongswanEngine implements Engine {
       ikeProposals: o.ikeProposals ?? ['aes128-sha256-x25519', 'aes256-sha256-modp2048'],
       espProposals: o.espProposals ?? ['aes128-sha256'],
       startAction: o.trap === false ? 'none' : 'trap',
-      wellknownPskId: o.wellknownPsk ? WELLKNOWN_PSK_ID : undefined,
+      wellknownPskId: WELLKNOWN_PSK_ID,
+      tofu: o.tofu,
     };
     const mk = (events?: string[]): ViciClient => {
       const c = new ViciClient({ socketPath: o.socketPath, timeoutMs: o.timeoutMs ?? 10_000, events });
       // A reconnect may mean charon restarted and forgot our key.
-      c.on('reconnect', () => (this.identityLoaded = false));
+      c.on('reconnect', () => (this.identityLoaded = this.pskLoaded = false));
       return c;
     };
     this.pool = Array.from({ length: Math.max(1, o.connections ?? 1) }, () => mk());
@@ -165,10 +176,23 @@ export class StrongswanEngine implements Engine {
     if (this.identityLoaded) return;
     await this.use((c) => c.loadKey(charonKeyType(this.privateKey), privateKeyPemForCharon(this.privateKey)));
     await this.use((c) => c.loadConn(SELF_CONN, selfConn(this.conn)));
-    if (this.o.wellknownPsk) {
-      await this.use((c) => c.loadShared({ id: WELLKNOWN_PSK_ID, type: 'IKE', data: this.o.wellknownPsk!, owners: [] }));
-    }
     this.identityLoaded = true;
+    this.pskLoaded = false;
+    if ([...this.peers.values()].some(usesPsk)) await this.ensurePsk();
+  }
+
+  /** The well-known PSK goes into charon only once a peer needs it (it matches any identity). */
+  private async ensurePsk(): Promise<void> {
+    if (this.pskLoaded) return;
+    await this.use((c) => c.loadShared({ id: WELLKNOWN_PSK_ID, type: 'IKE', data: this.o.wellknownPsk ?? WELLKNOWN_PSK, owners: [] }));
+    this.pskLoaded = true;
+  }
+
+  /** The peer as held: a tofu-cert peer carries its pinned fingerprint (so a re-pin rebuilds trust). */
+  private withPin(peer: Peer): Peer {
+    if (peer.auth.kind !== 'unauthenticated' || peer.auth.method !== 'tofu-cert' || !this.o.tofu) return peer;
+    const fp = this.o.tofu.pin(peer.name)?.fingerprint;
+    return { ...peer, auth: { ...peer.auth, pinnedFingerprint: fp } };
   }
 
   private wrap(e: unknown, what: string, code = 'engine-vici'): EngineError {
@@ -181,13 +205,15 @@ export class StrongswanEngine implements Engine {
     await this.installInner(peer, true);
   }
 
-  private async installInner(peer: Peer, rebuild: boolean): Promise<void> {
+  private async installInner(given: Peer, rebuild: boolean, mayInitiate = true): Promise<void> {
+    const peer = this.withPin(given);
     const body = buildConn(peer, this.conn); // refuses bad keys before touching charon
     const name = connName(peer.name);
     const prev = this.peers.get(peer.name);
     await this.lock.read(async () => {
       try {
         await this.ensureIdentity();
+        if (usesPsk(peer)) await this.ensurePsk();
         await this.use((c) => c.loadConn(name, body));
       } catch (e) {
         throw this.wrap(e, `install ${peer.name}`);
@@ -195,11 +221,46 @@ export class StrongswanEngine implements Engine {
       this.peers.set(peer.name, peer);
     });
     if (rebuild && prev && !sameKeys(prev, peer)) await this.rebuildTrust();
-    if (peer.level !== 'clear' && peer.level !== 'block' && (peer.initiate ?? this.o.initiate ?? false)) await this.initiate(peer.name);
+    if (mayInitiate && peer.level !== 'clear' && peer.level !== 'block' && (peer.initiate ?? this.o.initiate ?? false)) await this.initiate(peer.name);
   }
 
-  /** Bring the peer's CHILD_SA up now; EngineError ike-auth-failed / ike-initiate-failed if not. */
+  /**
+   * Bring the peer's CHILD_SA up now; EngineError ike-auth-failed / ike-initiate-failed if not.
+   * A tofu-cert peer takes up to three exchanges on first contact (seen on 5.9.8): each side learns
+   * the other's cert from a failed IKE_AUTH, so after an auth failure we learn, reload and retry.
+   */
   async initiate(peerName: string): Promise<void> {
+    const held = this.peers.get(peerName);
+    if (!this.o.tofu || !held || held.auth.kind !== 'unauthenticated' || held.auth.method !== 'tofu-cert') return this.initiateOnce(peerName);
+    const attempts = Math.max(1, this.o.tofuAttempts ?? 4);
+    for (let i = 1; ; i++) {
+      try {
+        return await this.initiateOnce(peerName);
+      } catch (e) {
+        if (i >= attempts || !(e instanceof EngineError) || e.code !== 'ike-auth-failed') throw e;
+        await this.learnFor(peerName);
+        // The peer learns ours from the same failure, on its own schedule: give it a moment.
+        await new Promise((r) => setTimeout(r, 150 * i));
+      }
+    }
+  }
+
+  /** Learn certs for a tofu-cert peer from charon's cache, and reload its conn if its pin changed. */
+  learnFor(peerName: string): Promise<void> {
+    const running = this.learning.get(peerName);
+    if (running) return running;
+    const p = (async () => {
+      const tofu = this.o.tofu;
+      const held = this.peers.get(peerName);
+      if (!tofu || !held) return;
+      const res = await this.use((c) => tofu.learn(c, [peerName]));
+      if (res.pinned.includes(peerName.toLowerCase())) await this.installInner(held, true, false);
+    })().finally(() => this.learning.delete(peerName));
+    this.learning.set(peerName, p);
+    return p;
+  }
+
+  private async initiateOnce(peerName: string): Promise<void> {
     const name = connName(peerName);
     const t = this.o.initiateTimeoutMs ?? 10_000;
     let r: { reply: ViciSection; log: string[] };
@@ -345,7 +406,8 @@ export class StrongswanEngine implements Engine {
     let keyChanged = false;
     const reason = (e: unknown): string => (e instanceof Error ? e.message : String(e));
     const ready: { peer: Peer; body: ReturnType<typeof buildConn> }[] = [];
-    for (const peer of peers) {
+    for (const given of peers) {
+      const peer = this.withPin(given);
       try {
         ready.push({ peer, body: buildConn(peer, this.conn) });
       } catch (e) {
@@ -363,6 +425,7 @@ export class StrongswanEngine implements Engine {
     await this.lock.read(async () => {
       try {
         await this.ensureIdentity();
+        if (ready.some((r) => usesPsk(r.peer))) await this.ensurePsk();
       } catch (e) {
         for (const r of ready) failed.push({ name: r.peer.name, reason: reason(e) });
         batches.length = 0;
@@ -409,7 +472,11 @@ export class StrongswanEngine implements Engine {
           const addresses = list(child, 'remote-ts').map((t) => t.replace(/\/(32|128)$/, ''));
           const remote = section(v, 'remote-1');
           const known = this.peers.get(peerName);
-          const authenticated = known ? known.auth.kind === 'pubkey' : (str(remote, 'class') ?? '').includes('public key');
+          // A conn we do not hold (e.g. after a restart) counts as authenticated only if it is a raw
+          // public-key conn: tofu-cert conns carry our self-signed cert in local-1, psk ones say so.
+          const authenticated = known
+            ? known.auth.kind === 'pubkey'
+            : (str(remote, 'class') ?? '').includes('public key') && list(section(v, 'local-1'), 'certs').length === 0;
           const sa = sas.find((s) => s.name === cname && s.state === 'ESTABLISHED') ?? sas.find((s) => s.name === cname);
           const ch = sa?.children.find((c) => c.name === cname);
           out.push({ name: peerName, connection: cname, addresses, authenticated, ikeState: sa?.state, childState: ch?.state });
@@ -499,10 +566,18 @@ export class StrongswanEngine implements Engine {
     this.events.emit('auth-failed', f);
   }
 
+  /** As responder, a tofu-cert peer's first attempts fail here too: learn its cert from them. */
+  private learnAfterFailure(peer: string): void {
+    const held = this.peers.get(peer);
+    if (!this.o.tofu || !held || held.auth.kind !== 'unauthenticated' || held.auth.method !== 'tofu-cert') return;
+    this.learnFor(peer).catch((err) => this.events.emit('error', err));
+  }
+
   private onLog(e: LogEvent): void {
     if (!e.ikeName || !AUTH_FAILURE.test(e.msg)) return;
     const peer = peerOfConn(e.ikeName);
     if (!peer) return;
+    this.learnAfterFailure(peer);
     this.emitAuthFailure({ name: peer, connection: e.ikeName, reason: 'ike-auth-failed', detail: e.msg }, `sa:${e.ikeUniqueId ?? e.msg}`);
   }
 
@@ -511,7 +586,9 @@ export class StrongswanEngine implements Engine {
     for (const sa of e.sas) {
       // A responder's failed IKE_AUTH raises ike-updown (no `up`) while still CONNECTING.
       if (sa.state !== 'CONNECTING') continue;
-      const peer = peerOfConn(sa.name) ?? sa.remoteId ?? sa.name;
+      const own = peerOfConn(sa.name);
+      if (own) this.learnAfterFailure(own);
+      const peer = own ?? sa.remoteId ?? sa.name;
       this.emitAuthFailure({ name: peer, connection: sa.name, reason: 'ike-auth-failed', detail: `IKE_SA ${sa.name} failed while connecting (remote ${sa.remoteId ?? '?'} at ${sa.remoteHost ?? '?'})` }, `sa:${sa.uniqueId ?? sa.name}`);
     }
   }
@@ -524,3 +601,7 @@ export class StrongswanEngine implements Engine {
   }
 }
 
+
+function usesPsk(p: Peer): boolean {
+  return p.auth.kind === 'unauthenticated' && p.auth.method === 'wellknown-psk';
+}
