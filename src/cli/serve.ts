@@ -15,6 +15,7 @@ import { dropPrivileges } from '../resolver/privileges';
 import { ConfigError, OednsError } from '../util/errors';
 import { createLogger } from '../util/log';
 import { exitOnError } from './common';
+import { responderFromConfig } from '../responder/from-config';
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
 
@@ -39,6 +40,7 @@ interface ServeFlags {
   initiate?: boolean;
   control?: string;
   autospState?: string;
+  responderAllow?: string[];
 }
 
 export function registerServe(program: Command): void {
@@ -57,6 +59,7 @@ export function registerServe(program: Command): void {
     .option('--initiate', 'start IKE as soon as a peer is installed (needed with kernel-libipsec, whose trap policies start nothing)')
     .option('--control <path>', "control socket for `oedns status`, or 'none' (default /run/oedns/control.sock as root)")
     .option('--autosp-state <file>', `autosp's state file: its peers are kept from start-up on and autosp commands go through this daemon; 'none' to leave autosp out (default ${DEFAULT_STATE_PATH})`)
+    .option('--responder-allow <name>', "IKE queries DNS: when an unknown initiator's IKE identity is this name (or, as .zone, any name below zone), look up its IPSECKEY and accept it if DNSSEC-secure; repeatable; none by default (nothing is looked up). strongswan engine only", collect)
     .option('--cache-size <n>', 'cache entries (default 10000)')
     .option('--cache-bytes <n>', 'cache memory bound in bytes (default 67108864)')
     .option('--allow <cidr>', 'also serve clients from this network, repeatable (loopback is always allowed)', collect)
@@ -95,6 +98,7 @@ async function runServe(flags: ServeFlags, cmd: Command): Promise<void> {
     initiate: flags.initiate,
     control: flags.control,
     autospState: flags.autospState,
+    responderAllow: flags.responderAllow,
     // `oedns --log-level x serve` counts too, but its built-in default must not hide the file's value.
     logLevel: flags.logLevel ?? (parent?.getOptionValueSource('logLevel') === 'cli' ? (parent.opts().logLevel as string) : undefined),
   };
@@ -129,6 +133,7 @@ async function runServe(flags: ServeFlags, cmd: Command): Promise<void> {
     server = await startDaemon({
       serve: config, engine, policy, anchors, initiate: config.engineConfig.initiate, controlPath: config.control, log,
       autospState: config.autospState,
+      responder: responderFromConfig(config, log),
       keyRollover: config.engine === 'strongswan' ? strongswanKeyRollover(config.engineConfig.vici, log) : undefined,
     });
   } catch (err) {

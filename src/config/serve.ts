@@ -7,6 +7,7 @@ import { ConfigError } from '../util/errors';
 import { LogLevel } from '../util/log';
 import { Endpoint, parseEndpoint } from '../resolver/endpoint';
 import { LOOPBACK_CIDRS, parseCidr } from '../resolver/acl';
+import { parseAllowList } from '../responder/allow-list';
 
 /** The keys of the config file; command-line options have the same names in kebab-case. */
 export interface ServeConfigInput {
@@ -35,6 +36,8 @@ export interface ServeConfigInput {
   control?: string;
   /** autosp's state file, shared with the `autosp` CLI; 'none' to leave autosp out. */
   autospState?: string;
+  /** IKE-queries-DNS responder: initiator names (`name`, `.zone`) we may look up; empty: responder off. */
+  responderAllow?: string[] | string;
 }
 
 /** Where the IKE side lives; only the keys the chosen engine needs are used. */
@@ -57,6 +60,8 @@ export interface ServeConfig {
   control: string | null;
   /** null: autosp not served. */
   autospState: string | null;
+  /** Responder allow-list entries, checked; empty: the responder is off. */
+  responderAllow: string[];
   cacheSize: number;
   cacheBytes: number;
   /** CIDRs allowed besides loopback (loopback is always allowed). */
@@ -83,7 +88,7 @@ export const SERVE_DEFAULTS = {
 const KEYS: ReadonlyArray<keyof ServeConfigInput> = [
   'listen', 'upstream', 'trustAnchor', 'engine', 'cacheSize', 'cacheBytes', 'allow', 'logLevel', 'user',
   'upstreamTimeoutMs', 'tcpIdleMs', 'maxUdpSize', 'policy', 'vici', 'identity', 'key', 'initiate', 'control',
-  'autospState',
+  'autospState', 'responderAllow',
 ];
 const ENGINES: ReadonlyArray<string> = ['dry-run', 'strongswan', 'libreswan'];
 const LEVELS: ReadonlyArray<string> = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -229,6 +234,8 @@ export function resolveServeConfig(
       throw new ConfigError('trust-anchor-unreadable', `cannot read trust anchor ${ta}: ${(err as Error).message}`);
     }
   }
+  const responderAllow = list(pick('responderAllow'), 'responderAllow') ?? [];
+  parseAllowList(responderAllow);
   const user = pick('user');
   if (user !== undefined && (typeof user !== 'string' || !/^[a-z_][a-z0-9_-]*\$?$/i.test(user))) {
     throw new ConfigError('bad-user', `'user' must be a user name`);
@@ -242,6 +249,7 @@ export function resolveServeConfig(
     policyFile: str('policy'),
     control: controlRaw === 'none' ? null : controlRaw ?? env.controlPath?.() ?? null,
     autospState: ((v) => (v === 'none' ? null : v ?? env.autospStatePath?.() ?? null))(str('autospState')),
+    responderAllow,
     cacheSize: int(pick('cacheSize'), 'cacheSize', 0, 100_000_000) ?? SERVE_DEFAULTS.cacheSize,
     cacheBytes: int(pick('cacheBytes'), 'cacheBytes', 0, 2 ** 40) ?? SERVE_DEFAULTS.cacheBytes,
     allow,

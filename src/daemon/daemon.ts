@@ -14,6 +14,7 @@ import { startServer, RunningServer } from '../resolver';
 import type { ServeConfig } from '../config/serve';
 import { formatEndpoint } from '../resolver/endpoint';
 import { Logger, silentLogger } from '../util/log';
+import { createResponder, ResponderOptions, ResponderService } from '../responder';
 import { dnssecValidatorFor, pipelineValidator } from './validation';
 
 export interface DaemonOptions {
@@ -34,6 +35,8 @@ export interface DaemonOptions {
   autospState?: string | null;
   /** Ends SAs authenticated with a key that rolled (strongSwan: strongswanKeyRollover). */
   keyRollover?: KeyRolloverHook;
+  /** IKE queries DNS (responder side): look up unknown initiators on the allow-list. Absent: off. */
+  responder?: ResponderOptions;
   log?: Logger;
   /** Unix seconds. */
   now?: () => number;
@@ -45,6 +48,7 @@ export interface RunningDaemon {
   capture: Capture;
   engine: Engine;
   autosp?: AutospService;
+  responder?: ResponderService;
   control?: ControlServer;
   status(): Promise<DaemonStatus>;
   /** Re-apply every wanted peer to the engine (after it restarted). */
@@ -111,18 +115,25 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
         keyRollover: o.keyRollover,
         log,
       });
+  // The responder looks initiators up through the same validating resolver, with autosp's policy.
+  const responder = o.responder
+    ? createResponder({ ...o.responder, sync, resolvePeer: createPeerResolver({ resolver: internal, policy: autospPolicy(o.policy), now }), log })
+    : undefined;
+  await responder?.start();
   const d: RunningDaemon = {
     server,
     sync,
     capture,
     engine,
     autosp,
+    responder,
     status: () => buildStatus(d, o, startedAt, now()),
     reconcile,
     setPolicy: (p) => capture.setPolicy(p),
     async stop() {
       events?.off('reconnected', onBack);
       await d.control?.close();
+      await responder?.close();
       await autosp?.close();
       await server.stop();
       await sync.close();
@@ -188,6 +199,7 @@ async function buildStatus(d: RunningDaemon, o: DaemonOptions, startedAt: number
     engineCalls: s.installs + s.removes,
   };
   for (const [reason, n] of d.capture.refusals) counters[`refused: ${reason}`] = n;
+  if (d.responder) for (const [k, n] of Object.entries(d.responder.counters)) counters[`responder: ${k}`] = n;
   return {
     version: VERSION,
     startedAt,

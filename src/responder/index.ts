@@ -2,4 +2,4 @@ export { AllowList, AllowCheck, checkAllowed, hostname, parseAllowList } from '.
 export { UnknownInitiator, unknownInitiators, UNNAMED } from './events';
 export { HoldDown, TokenBucket } from './limits';
 export { CATCHALL_CONN, catchAllConn, DEFAULT_IKE_PROPOSALS, dummyPublicKeyPem, ResponderHook, StrongswanCatchAll, StrongswanCatchAllOptions } from './strongswan-catchall';
-export { createResponder, DEFAULT_LIMITS, ResponderCounters, ResponderLimits, ResponderOutcome, ResponderResult, ResponderService, ResponderServiceOptions } from './service';
+export { createResponder, DEFAULT_LIMITS, ResponderCounters, ResponderLimits, ResponderOptions, ResponderOutcome, ResponderResult, ResponderService, ResponderServiceOptions } from './service';

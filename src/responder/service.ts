@@ -88,6 +88,14 @@ export interface ResponderServiceOptions {
   log?: Logger;
 }
 
+/** What `oedns serve` (startDaemon) needs to run the responder; it supplies sync and the resolver. */
+export interface ResponderOptions {
+  hook: ResponderHook;
+  allow: readonly string[] | AllowList;
+  limits?: Partial<ResponderLimits>;
+  initiate?: boolean;
+}
+
 export type ResponderCounters = Record<'seen' | ResponderOutcome | 'initiateFailed' | 'lookups', number>;
 
 export class ResponderService {
