@@ -14,7 +14,7 @@
 // Run (root, for the lab): npm run build && node dist/bench/capture.js [--no-write] [--cpu-prof]
 //   --cpu-prof  writes a V8 CPU profile of the strongswan oedns process into $TMPDIR/oedns-capture-prof/
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
@@ -63,6 +63,38 @@ function killAllSync(): void {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 }
 process.on('exit', killAllSync);
+
+/**
+ * Outside watchdog: if this process is still alive after LIMIT_S (even with its main thread stuck, when
+ * no JS handler can run), a shell kills it, the oedns and named processes, brings the lab down and
+ * removes the temp dirs, all listed in STATE (one `kind value` line each, appended as they appear).
+ */
+const LIMIT_S = num('--limit', 300);
+const STATE = join(tmpdir(), `oedns-capture-bench-${process.pid}.state`);
+function note(kind: 'pid' | 'dir' | 'lab', value: string | number): void {
+  appendFileSync(STATE, `${kind} ${value}\n`);
+}
+function startWatchdog(): ChildProcess {
+  writeFileSync(STATE, '');
+  const lab = resolve(ROOT, 'scripts/lab.sh');
+  const script = `sleep ${LIMIT_S}; kill -0 ${process.pid} 2>/dev/null || exit 0
+echo "capture bench: still running after ${LIMIT_S} s; killing it and cleaning up" >&2
+kill -9 ${process.pid}
+while read -r kind v; do case $kind in pid) kill -9 "$v" 2>/dev/null;; esac; done < ${STATE}
+while read -r kind v; do case $kind in lab) bash ${lab} down "$v" >/dev/null 2>&1; rm -rf "$v";; dir) rm -rf "$v";; esac; done < ${STATE}
+rm -f ${STATE}`;
+  const w = spawn('bash', ['-c', script], { stdio: ['ignore', 'ignore', 'inherit'], detached: true });
+  w.unref();
+  process.on('exit', () => {
+    try {
+      process.kill(-w.pid!, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+    rmSync(STATE, { force: true });
+  });
+  return w;
+}
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
 
 // ---- fixtures ----------------------------------------------------------------------------------
@@ -74,10 +106,12 @@ function addr(i: number): string {
 }
 
 function buildZones(): SignedHierarchy {
+  // A pool of keys, not one per name: a loop of thousands of generateKeyPairSync calls was seen to
+  // hang node here (main thread in a futex wait) twice, and distinct keys change nothing for charon.
+  const pool = Array.from({ length: 16 }, (_, i) => ipseckeyLine(`k${i}.cap.test`, generateKeyPairSync('ed25519').publicKey).split(/\s+/).slice(3).join(' '));
   const cap: string[] = [];
   for (let i = 0; i < CAP_NAMES; i++) {
-    const key = generateKeyPairSync('ed25519').publicKey;
-    const rdata = ipseckeyLine(`n${i}.cap.test`, key).split(/\s+/).slice(3).join(' ');
+    const rdata = pool[i % pool.length]!;
     cap.push(`n${i} A ${addr(i)}`, `n${i} IPSECKEY ${rdata}`);
   }
   const clear = Array.from({ length: CLEAR_NAMES }, (_, i) => `c${i} A ${addr(100_000 + i)}`);
@@ -107,6 +141,7 @@ async function startOedns(dir: string, label: string, engine: string[], upstream
   ], { stdio: ['ignore', 'ignore', fd] });
   closeSync(fd);
   children.push(child);
+  note('pid', child.pid!);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   // Ready when a validated clear name resolves (bounded: 15 s).
   const probe = new UdpClient(port, 500);
@@ -172,18 +207,25 @@ async function main(): Promise<void> {
   }
   if (!existsSync(CLI)) throw new Error(`${CLI} missing: run npm run build first`);
   const started = Date.now();
+  startWatchdog();
   const dir = mkdtempSync(join(tmpdir(), 'oedns-capture-bench-'));
   dirs.push(dir);
+  note('dir', dir);
   writeFileSync(join(dir, 'policy.yaml'), POLICY);
   const own = generateKeyPairSync('ed25519').privateKey;
   writeFileSync(join(dir, 'host.key.pem'), own.export({ type: 'pkcs8', format: 'pem' }).toString(), { mode: 0o600 });
 
   console.error(`zones: ${CAP_NAMES} names with A + IPSECKEY, ${CLEAR_NAMES} clear names; lab up...`);
-  const labP = labUp();
+  // One after the other: signing runs many execFileSync while labUp's execFile child exits, and one
+  // run with both at once hung in node's main thread (futex wait, child never reaped).
   const h = buildZones();
   dirs.push(h.dir);
+  note('dir', h.dir);
   named = await startNamed({ zones: h.zones });
-  lab = await labP;
+  note('dir', named.dir);
+  note('pid', readFileSync(join(named.dir, 'named.pid'), 'utf8').trim());
+  lab = await labUp();
+  note('lab', lab.dir);
   const vici = new ViciClient({ socketPath: lab.a.vici });
   const ss = await startOedns(dir, 'oedns-strongswan', ['--engine', 'strongswan', '--vici', lab.a.vici, '--identity', 'a.cap.test', '--key', join(dir, 'host.key.pem')],
     named.endpoint, h.anchorFile, PROFILE);
@@ -225,6 +267,7 @@ async function main(): Promise<void> {
   let installing = true;
   const installsP = runNames(ss.port, loadCap, CLIENTS).finally(() => (installing = false));
   const during: RunResult = { ms: [], sent: 0, lost: 0, bad: 0, badNames: [], seconds: 0 };
+  const t0 = Date.now();
   {
     const cl = new UdpClient(ss.port);
     try {
@@ -241,6 +284,7 @@ async function main(): Promise<void> {
       cl.close();
     }
   }
+  during.seconds = (Date.now() - t0) / 1000;
   const tLoad = check(`oedns capture, ${TPUT} more new peers (with clear queries alongside)`, await installsP);
   check('  clear names meanwhile', during);
 
@@ -297,7 +341,7 @@ function render(r: Figures): string {
   return [
     `\`npm run build && node dist/bench/capture.js\` (root: it brings up the lab), ${when} UTC, ${cpus().length} shared cores (${cpu}),`,
     `Node ${process.version}, strongSwan charon 5.9.8 (kernel-libipsec, lab host A), BIND named with one worker; all on loopback; run took ${r.seconds.toFixed(0)} s.`,
-    `Zone \`cap.test\`: ${CAP_NAMES} names, each A + IPSECKEY (own Ed25519 key), policy \`private\`; \`clear.test\`: A only, policy \`clear\`;`,
+    `Zone \`cap.test\`: ${CAP_NAMES} names, each A + IPSECKEY (Ed25519, 16 keys shared round-robin), policy \`private\`; \`clear.test\`: A only, policy \`clear\`;`,
     'ECDSAP256SHA256 signatures. oedns is the real CLI (`oedns serve`, default log level) in its own process, forwarding to named;',
     'the engine installs conn + key (trap policy, no initiate: there is no peer to talk to). The client is our own UDP client',
     '(bench/capture-client.ts, one timer per query, EDNS, no DO). Latency: median / p95 / p99, one query at a time, each name new unless "warm".',

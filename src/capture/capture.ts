@@ -143,7 +143,11 @@ export class Capture {
         const r = await this.opts.sync.upsert(peer);
         if (d.action === 'install') this.counters.installed++;
         else this.counters.installedUnauthenticated++;
-        this.log.info({ peer: name, change: r.change, level: d.level, ttl: d.ttl }, d.reason);
+        // Only a change is news: a cached answer for a peer already held must not cost a log line
+        // per query (a synchronous write: ~6 % of a cache hit's time in bench/capture.ts).
+        const fields = { peer: name, change: r.change, level: d.level, ttl: d.ttl };
+        if (r.change === 'added' || r.change === 'replaced') this.log.info(fields, d.reason);
+        else this.log.debug(fields, d.reason);
         return out;
       } catch (e) {
         this.counters.engineFailures++;
