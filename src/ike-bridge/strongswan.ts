@@ -125,6 +125,8 @@ export class StrongswanEngine implements Engine {
   private identityLoaded = false;
   private pskLoaded = false;
   private readonly learning = new Map<string, Promise<void>>();
+  /** list-certs carries DER: this client decodes values as Buffers. Only made with `tofu`. */
+  private readonly certClient: ViciClient | undefined;
   private purgeTimer: NodeJS.Timeout | undefined;
   private readonly reported = new Set<string>();
 
@@ -150,6 +152,7 @@ export class StrongswanEngine implements Engine {
     this.pending = this.pool.map(() => 0);
     this.initiator = mk();
     this.watcher = mk(['ike-updown', 'child-updown', 'log']);
+    if (o.tofu) this.certClient = new ViciClient({ socketPath: o.socketPath, timeoutMs: o.timeoutMs ?? 10_000, binary: true });
     this.watcher.on('log', (e: LogEvent) => this.onLog(e));
     this.watcher.on('ike-updown', (e: UpdownEvent) => this.onIkeUpdown(e));
     this.watcher.on('child-updown', (e: UpdownEvent) => this.onChildUpdown(e));
@@ -253,7 +256,7 @@ export class StrongswanEngine implements Engine {
       const tofu = this.o.tofu;
       const held = this.peers.get(peerName);
       if (!tofu || !held) return;
-      const res = await this.use((c) => tofu.learn(c, [peerName]));
+      const res = await tofu.learn(this.certClient!, [peerName]);
       if (res.pinned.includes(peerName.toLowerCase())) await this.installInner(held, true, false);
     })().finally(() => this.learning.delete(peerName));
     this.learning.set(peerName, p);
@@ -553,7 +556,7 @@ export class StrongswanEngine implements Engine {
   async close(): Promise<void> {
     if (this.purgeTimer) clearTimeout(this.purgeTimer);
     this.purgeTimer = undefined;
-    await Promise.all([...this.pool, this.watcher, this.initiator].map((c) => c.close()));
+    await Promise.all([...this.pool, this.watcher, this.initiator, ...(this.certClient ? [this.certClient] : [])].map((c) => c.close()));
   }
 
   // ---- events ----------------------------------------------------------------------------------
