@@ -117,7 +117,18 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       });
   // The responder looks initiators up through the same validating resolver, with autosp's policy.
   const responder = o.responder
-    ? createResponder({ ...o.responder, sync, resolvePeer: createPeerResolver({ resolver: internal, policy: autospPolicy(o.policy), now }), log })
+    ? createResponder({
+        ...o.responder,
+        sync,
+        resolvePeer: createPeerResolver({ resolver: internal, policy: autospPolicy(o.policy), now }),
+        // charon restarted: a status call makes the engine reconnect (and notice it must reload our
+        // key) before the reconcile puts every peer back.
+        onDaemonRestart: async () => {
+          await engine.status();
+          await reconcile();
+        },
+        log,
+      })
     : undefined;
   await responder?.start();
   const d: RunningDaemon = {

@@ -83,6 +83,11 @@ export interface ResponderServiceOptions {
   limits?: Partial<ResponderLimits>;
   /** Initiate back after install. Default true (the initiator will not retry on its own). */
   initiate?: boolean;
+  /**
+   * The IKE daemon came back after a restart (the hook saw it): it has forgotten our key and peers.
+   * The daemon passes a reconcile here (the engine may not have noticed yet).
+   */
+  onDaemonRestart?: () => Promise<void>;
   /** Milliseconds; for the limits. */
   nowMs?: () => number;
   log?: Logger;
@@ -117,6 +122,10 @@ export class ResponderService {
   private readonly inflight = new Set<Promise<unknown>>();
   private closed = false;
   private readonly onInitiator = (i: UnknownInitiator): void => void this.handle(i);
+  private readonly onReady = (again: boolean): void => {
+    if (!again || !this.o.onDaemonRestart) return;
+    this.o.onDaemonRestart().catch((e: Error) => this.log.warn({ err: e.message }, 'responder: re-applying peers after the IKE daemon restarted failed'));
+  };
 
   constructor(private readonly o: ResponderServiceOptions) {
     this.allow = Array.isArray(o.allow) ? parseAllowList(o.allow as string[]) : (o.allow as AllowList);
@@ -131,6 +140,7 @@ export class ResponderService {
   /** Listen to the hook and start it (loads the catch-all into charon). */
   async start(): Promise<void> {
     this.o.hook.events.on('initiator', this.onInitiator);
+    this.o.hook.events.on('ready', this.onReady);
     await this.o.hook.start();
     const n = this.allow.exact.size + this.allow.zones.length;
     this.log.info(
@@ -261,6 +271,7 @@ export class ResponderService {
   async close(): Promise<void> {
     this.closed = true;
     this.o.hook.events.off('initiator', this.onInitiator);
+    this.o.hook.events.off('ready', this.onReady);
     await this.o.hook.close();
     await Promise.allSettled([...this.inflight]);
   }

@@ -22,7 +22,10 @@ export const CATCHALL_CONN = 'oedns-catchall';
 
 /** The source of unknown initiators the responder service listens to (tests use a plain emitter). */
 export interface ResponderHook {
-  /** Emits 'initiator' (UnknownInitiator), 'ready' after each (re)load, 'error' (Error). */
+  /**
+   * Emits 'initiator' (UnknownInitiator); 'ready' (again: boolean) after each load, `again` when the
+   * IKE daemon came back and had forgotten everything; 'error' (Error).
+   */
   readonly events: EventEmitter;
   start(): Promise<void>;
   close(): Promise<void>;
@@ -97,9 +100,10 @@ export class StrongswanCatchAll implements ResponderHook {
 
   private async load(): Promise<void> {
     await this.client.loadConn(CATCHALL_CONN, this.body);
+    const again = this.loaded;
     this.loaded = true;
-    this.log.info({ conn: CATCHALL_CONN }, 'responder: catch-all conn loaded; unknown initiators reach IKE_AUTH and are refused');
-    this.events.emit('ready');
+    this.log.info({ conn: CATCHALL_CONN, again }, 'responder: catch-all conn loaded; unknown initiators reach IKE_AUTH and are refused');
+    this.events.emit('ready', again);
   }
 
   private failed(e: Error): void {

@@ -140,6 +140,16 @@ describe('responder lab: IKE queries DNS at bob (strongswan, DNSSEC)', function 
     await espAliceToBob();
   });
 
+  it('bob\'s charon restarts: the catch-all is loaded again and a first contact still works', async () => {
+    bob = await startOednsOn(oe!, 'b', { extraArgs: ['--responder-allow', oe!.names.a] });
+    await oe!.lab.restart('b');
+    await until('the catch-all is back in the new charon', async () => (await rawB.getConns().catch((): string[] => [])).includes(CATCHALL_CONN), 15_000);
+    const { refused } = await aliceKnocks();
+    assert.ok(refused);
+    await until('bob initiated back to alice', async () =>
+      (await rawA.listSas()).some((s) => s.name === `oe-${oe!.names.b}` && s.state === 'ESTABLISHED')).catch((e) => assert.fail(`${e}\n${bob!.log().slice(-3000)}`));
+  });
+
   it('alice not on the allow-list: refused, nothing looked up, nothing installed at bob', async () => {
     bob = await startOednsOn(oe!, 'b', { extraArgs: ['--responder-allow', '.elsewhere.test'] });
     // The previous test's peer is gone: bob's daemon started from an empty registry and reconciled.
