@@ -40,7 +40,7 @@ const RENEW_BEFORE_S = 30 * 86400;
  * otherwise made (CA:FALSE, SAN DNS:id) and written there (mode 0644: it is public). Returns PEM.
  */
 export function ensureHostCert(path: string, key: KeyObject, id: string, nowSec: number, log?: Logger): string {
-  const spki = (k: KeyObject): string => createPublicKey(k).export({ type: 'spki', format: 'der' }).toString('base64');
+  const spki = (k: KeyObject): string => (k.type === 'public' ? k : createPublicKey(k)).export({ type: 'spki', format: 'der' }).toString('base64');
   if (existsSync(path)) {
     try {
       const pem = readFileSync(path, 'utf8');
