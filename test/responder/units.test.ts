@@ -7,6 +7,7 @@ import { ipv4Or6 } from '../../src/responder/address';
 import { unknownInitiators } from '../../src/responder/events';
 import { HoldDown, TokenBucket } from '../../src/responder/limits';
 import { CATCHALL_CONN, catchAllConn, dummyPublicKeyPem } from '../../src/responder/strongswan-catchall';
+import { libreswanResponderConf } from '../../src/responder/libreswan-conf';
 import { REFUSED_BY_CATCHALL, toSection } from './recorded';
 
 describe('responder allow-list', () => {
@@ -132,5 +133,18 @@ describe('responder catch-all conn', () => {
     assert.notEqual(dummyPublicKeyPem(), pem);
     // Not an `oe-` name: the engine would take it for one of its peers and unload it.
     assert.equal(CATCHALL_CONN.startsWith('oe-'), false);
+  });
+});
+
+describe('responder Libreswan configuration', () => {
+  it('writes one %dnsondemand conn per allowed name and leaves zone suffixes out, saying why', () => {
+    const { text, skipped } = libreswanResponderConf({ localId: 'bob.oe.test', allow: parseAllowList(['alice.oe.test', '.corp.example']), anchorsFile: '/etc/oedns/anchors' });
+    assert.match(text, /^config setup\n {4}dnssec-enable=yes\n {4}dnssec-anchors=\/etc\/oedns\/anchors$/m);
+    assert.match(text, /^conn oe-responder-alice\.oe\.test\n(?: {4}.*\n)*? {4}rightid=@alice\.oe\.test\n {4}rightrsasigkey=%dnsondemand\n/m);
+    assert.match(text, /^ {4}leftid=@bob\.oe\.test$/m);
+    assert.equal((text.match(/^conn /gm) ?? []).length, 1);
+    assert.deepEqual(skipped, ['.corp.example']);
+    assert.match(text, /# Not written: \.corp\.example/);
+    assert.doesNotMatch(text, /^ +rightid=%any/m);
   });
 });
