@@ -144,8 +144,9 @@ export class StrongswanEngine implements Engine {
     };
     const mk = (events?: string[]): ViciClient => {
       const c = new ViciClient({ socketPath: o.socketPath, timeoutMs: o.timeoutMs ?? 10_000, events });
-      // A reconnect may mean charon restarted and forgot our key.
-      c.on('reconnect', () => (this.identityLoaded = this.pskLoaded = false));
+      // A reconnect of a command connection may mean charon restarted and forgot our key. The event
+      // watcher reconnects by itself, possibly after the command connections already reloaded it.
+      if (!events) c.on('reconnect', () => (this.identityLoaded = this.pskLoaded = false));
       return c;
     };
     this.pool = Array.from({ length: Math.max(1, o.connections ?? 1) }, () => mk());
@@ -154,6 +155,8 @@ export class StrongswanEngine implements Engine {
     this.watcher = mk(['ike-updown', 'child-updown', 'log']);
     if (o.tofu) this.certClient = new ViciClient({ socketPath: o.socketPath, timeoutMs: o.timeoutMs ?? 10_000, binary: true });
     this.watcher.on('log', (e: LogEvent) => this.onLog(e));
+    // charon restarted (the watcher reconnects by itself): whoever owns the peers must re-apply them.
+    this.watcher.on('reconnect', () => this.events.emit('reconnected'));
     this.watcher.on('ike-updown', (e: UpdownEvent) => this.onIkeUpdown(e));
     this.watcher.on('child-updown', (e: UpdownEvent) => this.onChildUpdown(e));
     this.events.on('error', () => undefined);

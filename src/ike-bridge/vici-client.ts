@@ -127,6 +127,7 @@ export class ViciClient extends EventEmitter {
   private readonly timeoutMs: number;
   private readonly persistent: Set<string>;
   private everConnected = false;
+  private rewatchTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: ViciClientOptions) {
     super();
@@ -180,6 +181,8 @@ export class ViciClient extends EventEmitter {
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.rewatchTimer) clearTimeout(this.rewatchTimer);
+    this.rewatchTimer = null;
     const s = this.sock;
     this.sock = null;
     if (this.exchange) this.exchange.reject(new ViciError('vici-closed', 'client closed'));
@@ -312,7 +315,25 @@ export class ViciClient extends EventEmitter {
     const ex = this.exchange;
     this.exchange = null;
     if (ex) ex.reject(err instanceof ViciError ? err : new ViciError('vici-disconnected', err.message, { cause: err }));
-    if (!this.closed) this.emit('disconnect', err);
+    if (!this.closed) {
+      this.emit('disconnect', err);
+      if (this.persistent.size > 0) this.rewatch(200);
+    }
+  }
+
+  /**
+   * A client that listens for events must not wait for a command to notice that charon is back (a
+   * restarted charon has forgotten everything, and only the 'reconnect' event tells its users to
+   * re-apply their state), so it reconnects on its own, with backoff.
+   */
+  private rewatch(delayMs: number): void {
+    if (this.rewatchTimer || this.closed) return;
+    this.rewatchTimer = setTimeout(() => {
+      this.rewatchTimer = null;
+      if (this.closed || this.sock) return;
+      this.connect().catch(() => this.rewatch(Math.min(2000, delayMs * 2)));
+    }, delayMs);
+    this.rewatchTimer.unref();
   }
 
   private send(packet: Buffer, collect?: Exchange['collect']): Promise<Reply> {
