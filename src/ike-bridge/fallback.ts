@@ -147,3 +147,30 @@ function localFingerprint(pem: string): string {
   }
   return f;
 }
+
+export interface StrongswanFallbackSetup {
+  /** The policy's fallback section (src/policy/rules.ts FallbackPolicy). */
+  fallback: CertTrustPolicy & { method: FallbackMethod };
+  /** Our host key file (host.key.pem): our certificate goes next to it as host.cert.pem. */
+  keyPath: string;
+  identity: string;
+  privateKey: KeyObject;
+  /** Where pins are kept; default `tofu-pins.json` next to the key. */
+  pinFile?: string;
+  log: Logger;
+  nowSec: number;
+}
+
+/**
+ * What `serve` and `autosp` should pass to `new StrongswanEngine({... , ...strongswanFallback(x)})`.
+ * ConfigError for `null`; nothing is made when the policy never falls back (neither any-key nor a
+ * trusted fingerprint) or when the method is wellknown-psk (built into the engine).
+ */
+export function strongswanFallback(s: StrongswanFallbackSetup): { tofu?: TofuCerts } {
+  checkFallbackMethod('strongswan', s.fallback.method);
+  const used = s.fallback.anyKey || s.fallback.trustedFingerprints.length > 0;
+  if (!used || s.fallback.method !== 'tofu-cert') return {};
+  const pem = ensureHostCert(hostCertPath(s.keyPath), s.privateKey, s.identity, s.nowSec, s.log);
+  const store = new PinStore(s.pinFile ?? join(dirname(s.keyPath), 'tofu-pins.json'));
+  return { tofu: new TofuCerts(pem, store, { anyKey: s.fallback.anyKey, trustedFingerprints: s.fallback.trustedFingerprints }, s.log) };
+}

@@ -10,7 +10,7 @@ import forge from 'node-forge';
 import pino from 'pino';
 import { certFingerprint, CertInfo, checkPeerCert, createSelfSignedCert, derToPem, parseCert, pemToDer } from '../../src/ike-bridge/cert';
 import type { Peer } from '../../src/ike-bridge/engine';
-import { checkFallbackMethod, ensureHostCert, TofuCerts, WELLKNOWN_PSK } from '../../src/ike-bridge/fallback';
+import { checkFallbackMethod, ensureHostCert, strongswanFallback, TofuCerts, WELLKNOWN_PSK } from '../../src/ike-bridge/fallback';
 import { execRunner, LibreswanEngine } from '../../src/ike-bridge/libreswan';
 import { buildConn, ConnOptions, sameKeys } from '../../src/ike-bridge/peer-config';
 import { CertTrustPolicy, emptyPinState, judgeCert, PinState, PinStore } from '../../src/ike-bridge/tofu';
@@ -196,6 +196,16 @@ describe('fallback: pin store and host certificate files', () => {
     assert.throws(() => new PinStore(path), code('tofu-store'));
     writeFileSync(path, 'garbage');
     assert.throws(() => new PinStore(path), code('tofu-store'));
+  });
+
+  it('strongswanFallback: cert and pin file next to the key for tofu-cert; nothing for psk or an unused fallback; null refused', () => {
+    const base = { keyPath: join(dir, 'host.key.pem'), identity: 'a.oe.test', privateKey: ed, log: silentLogger, nowSec: NOW };
+    const t = strongswanFallback({ ...base, fallback: { method: 'tofu-cert', anyKey: true, trustedFingerprints: [] } });
+    assert.ok(t.tofu);
+    assert.equal(parseCert(pemToDer(readFileSync(join(dir, 'host.cert.pem'), 'utf8'))).dnsNames[0], 'a.oe.test');
+    assert.deepEqual(strongswanFallback({ ...base, fallback: { method: 'tofu-cert', anyKey: false, trustedFingerprints: [] } }), {});
+    assert.deepEqual(strongswanFallback({ ...base, fallback: { method: 'wellknown-psk', anyKey: true, trustedFingerprints: [] } }), {});
+    assert.throws(() => strongswanFallback({ ...base, fallback: { method: 'null', anyKey: true, trustedFingerprints: [] } }), code('fallback-null-unsupported'));
   });
 
   it('ensureHostCert makes the cert once, keeps it, and remakes it for another key', () => {
