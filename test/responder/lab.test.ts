@@ -8,7 +8,11 @@ import { readFileSync } from 'node:fs';
 import type { Peer, PeerKey } from '../../src/ike-bridge/engine';
 import { StrongswanEngine } from '../../src/ike-bridge/strongswan';
 import { UpdownEvent, ViciClient } from '../../src/ike-bridge/vici-client';
-import { CATCHALL_CONN } from '../../src/responder/strongswan-catchall';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { charonKeyType, ipseckeyToSpkiPem, privateKeyPemForCharon } from '../../src/ike-bridge/keys';
+import { SELF_CONN, selfConn } from '../../src/ike-bridge/peer-config';
+import type { UnknownInitiator } from '../../src/responder/events';
+import { CATCHALL_CONN, DEFAULT_IKE_PROPOSALS, StrongswanCatchAll } from '../../src/responder/strongswan-catchall';
 import { EngineError } from '../../src/util/errors';
 import { HostKey, OeLab, oeLabUnavailable, oeLabUp } from '../support/oe-lab';
 import { OednsHost, startOednsOn } from '../support/oe-hosts';
@@ -110,6 +114,44 @@ describe('responder lab: IKE queries DNS at bob (strongswan, DNSSEC)', function 
     assert.equal(lines.filter((l) => /ICMP/i.test(l)).length, 0, `cleartext ICMP on the wire:\n${out}`);
     assert.ok(lines.filter((l) => /ESP\(spi=/.test(l)).length >= 4, `expected >= 4 ESP packets (2 pings, request + reply):\n${out}`);
   }
+
+  it('the catch-all refuses alice even while charon still trusts her key (stale from an unloaded conn, and after clear-creds)', async () => {
+    const hook = new StrongswanCatchAll({ socketPath: oe!.lab.b.vici, localId: oe!.names.b });
+    const seen: UnknownInitiator[] = [];
+    hook.events.on('initiator', (i: UnknownInitiator) => seen.push(i));
+    try {
+      await hook.start();
+      // Bob can sign (his key loaded and bound to his id, as his engine does), so nothing but the
+      // catch-all's own check can refuse alice.
+      const bobKey = createPrivateKey(readFileSync(oe!.keys.b.privateKeyFile, 'utf8'));
+      await rawB.loadKey(charonKeyType(bobKey), privateKeyPemForCharon(bobKey));
+      const self = { local: { id: oe!.names.b, publicKeyPem: createPublicKey(bobKey).export({ type: 'spki', format: 'pem' }).toString() }, ikeProposals: DEFAULT_IKE_PROPOSALS, espProposals: ['aes128-sha256'], startAction: 'none' as const };
+      await rawB.loadConn(SELF_CONN, selfConn(self));
+      // The pitfall: a conn's pubkeys stay trusted (bound to its remote id) after unload-conn.
+      const k = keyOf(oe!.keys.a);
+      await rawB.loadConn('stale', {
+        version: 2, remote_addrs: ['198.51.100.1'], proposals: DEFAULT_IKE_PROPOSALS,
+        local: { auth: 'pubkey', id: oe!.names.b }, remote: { auth: 'pubkey', id: oe!.names.a, pubkeys: [ipseckeyToSpkiPem(k.algorithm, k.publicKey)] },
+      });
+      await rawB.unloadConn('stale');
+      assert.ok((await aliceKnocks()).refused, 'refused although bob trusts her key');
+      await until('the hook reported alice', async () => seen.length === 1);
+      assert.deepEqual([seen[0].identity, seen[0].address], [oe!.names.a, oe!.lab.a.addr]);
+      // clear-creds (what the engine does on a removal) drops the dummy key from the trusted set too.
+      await rawB.clearCreds();
+      await rawB.loadKey(charonKeyType(bobKey), privateKeyPemForCharon(bobKey));
+      await rawB.loadConn(SELF_CONN, selfConn(self));
+      await alice!.remove(oe!.names.b);
+      assert.ok((await aliceKnocks()).refused, 'refused after clear-creds');
+      await until('the hook reported alice again', async () => seen.length === 2);
+      assert.deepEqual((await rawB.listSas()).filter((s) => s.state === 'ESTABLISHED'), []);
+    } finally {
+      await hook.close();
+      await rawB.unloadConn(SELF_CONN).catch(() => undefined);
+      await rawB.clearCreds().catch(() => undefined);
+    }
+    assert.ok(!(await rawB.getConns()).includes(CATCHALL_CONN), 'close() unloads the catch-all');
+  });
 
   it('alice on the allow-list: bob looks her up, installs her key and initiates back; ESP crosses', async () => {
     bob = await startOednsOn(oe!, 'b', { extraArgs: ['--responder-allow', oe!.names.a] });
