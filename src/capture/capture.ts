@@ -13,7 +13,7 @@ import { addressFacts, ipseckeyFacts, RRsetFacts } from './answer-facts';
 /** A validated lookup from inside the daemon (through cache → validate → upstream, as a DO client). */
 export interface InternalResolver {
   /** `verdict` is the validator's (src/dnssec Verdict); absent when no validator ran. */
-  resolve(q: Question): Promise<{ message: Message; verdict?: { kind: string } }>;
+  resolve(q: Question): Promise<{ message: Message; verdict?: { kind: string }; age?: number }>;
 }
 
 export interface CaptureOptions {
@@ -47,7 +47,16 @@ export class Capture {
     refused: 0,
     engineFailures: 0,
     keyLookupFailures: 0,
+    /** Answers whose address and key came from the same cache entries as an earlier, applied decision. */
+    reused: 0,
   };
+  /**
+   * The last decision taken on a cached address answer (keyed by the cached message object) together
+   * with the cached key answer it used. While both come back unchanged from the cache, the decision
+   * is the same (the lifetimes are absolute: TTLs are aged), so a hit costs neither decide() nor the
+   * registry, as long as the engine still holds the peer.
+   */
+  private memo = new WeakMap<Message, { keyMsg: Message; peerName: string; install: boolean }>();
   /** Refusals by the reason's first words, for `oedns status`. */
   readonly refusals = new Map<string, number>();
   private readonly log: Logger;
@@ -63,6 +72,7 @@ export class Capture {
   /** Policy may change at run time (SIGHUP); peers already installed live out their lifetime. */
   setPolicy(policy: Policy): void {
     this.opts.policy = policy;
+    this.memo = new WeakMap();
   }
 
   private selects(q: Question): boolean {
@@ -86,16 +96,24 @@ export class Capture {
     const out = await next();
     // NXDOMAIN, SERVFAIL (bogus included) or a refusal: nothing to protect; the key lookup just ends.
     if (out.kind !== 'answer' || out.answer.message.rcode !== Rcode.NOERROR) return out;
+    const key = await keyLookup;
+    const seen = this.memo.get(out.answer.message);
+    if (seen && !('error' in key) && seen.keyMsg === key.message && (!seen.install || this.opts.sync.isApplied(seen.peerName))) {
+      this.counters.reused++;
+      return out;
+    }
     const now = this.opts.now();
     const addr = addressFacts(out.answer.message, q.name, q.type, now);
     if (addr.values.length === 0) return out;
-    const key = await keyLookup;
+    // A cached answer's TTLs are as stored: age them, or every hit would stretch the peer's lifetime.
+    addr.ttl = Math.max(0, addr.ttl - (out.answer.age ?? 0));
     let keyVerdict: VerdictLike | null;
     let keys: RRsetFacts<IpseckeyLike> = { values: [], owner: addr.owner, ttl: 0, malformed: 0 };
     if ('error' in key) {
       keyVerdict = { kind: 'indeterminate', reason: 'fetch-failed', detail: `IPSECKEY lookup failed: ${key.error}` };
     } else {
       keys = ipseckeyFacts(key.message, q.name, now);
+      keys.ttl = Math.max(0, keys.ttl - (key.age ?? 0));
       keyVerdict = keyVerdictOf(key.message, key.verdict as VerdictLike | undefined, keys.values.length);
     }
     let d = decide(
@@ -113,8 +131,16 @@ export class Capture {
       this.opts.policy,
       now,
     );
+    const viaGatewayName = d.action === 'install' && d.needsGateway !== undefined;
     if (d.action === 'install' && d.needsGateway) d = await this.withGateway(d, q, addr, keys, keyVerdict, now, out);
-    return this.apply(d, ctx, out, keyVerdict, addr.owner ?? q.name);
+    const peerName = addr.owner ?? q.name;
+    const result = await this.apply(d, ctx, out, keyVerdict, peerName);
+    // Remember decisions that let the answer through unchanged: installed peers and clear answers.
+    // Gateway decisions depend on a third lookup, so they are taken again each time.
+    if (result === out && !('error' in key) && !viaGatewayName) {
+      this.memo.set(out.answer.message, { keyMsg: key.message, peerName, install: d.action === 'install' || d.action === 'install-unauthenticated' });
+    }
+    return result;
   }
 
   /** IPSECKEY gateway type 3: the gateway's own address must be found and validated too. */

@@ -51,6 +51,8 @@ export interface Answer {
   entry?: CacheEntry;
   /** RFC 8914 extended DNS error for the client (why a lookup failed or was refused). */
   ede?: { code: number; text: string };
+  /** Seconds since a cached answer was stored: its TTLs are that much too high (the reply ages them). */
+  age?: number;
 }
 
 export type Outcome =
@@ -198,7 +200,10 @@ export function cacheStage(cache: Cache, stats: PipelineStats): Stage {
       const hit = cache.get(key);
       if (hit) {
         stats.answeredFromCache++;
-        return { kind: 'answer', answer: { message: hit.message, source: 'cache', entry: hit, verdict: hit.verdict as VerdictLike | undefined } };
+        return {
+          kind: 'answer',
+          answer: { message: hit.message, source: 'cache', entry: hit, verdict: hit.verdict as VerdictLike | undefined, age: cache.elapsed(hit) },
+        };
       }
       return cache.coalesce(key, async () => {
         const out = await next();
@@ -293,7 +298,7 @@ export class Pipeline {
    * the capture stage (cache, validate, upstream), as a DO client would see it, so that internal
    * lookups share the cache, the coalescing and the validation of client queries.
    */
-  async resolveInternal(question: Question): Promise<{ message: Message; verdict?: VerdictLike }> {
+  async resolveInternal(question: Question): Promise<{ message: Message; verdict?: VerdictLike; age?: number }> {
     const query: Message = {
       id: 0, qr: false, opcode: 0, aa: false, tc: false, rd: true, ra: false, z: false, ad: false, cd: false, rcode: 0,
       questions: [question], answers: [], authorities: [], additionals: [],
@@ -306,7 +311,7 @@ export class Pipeline {
     const first = this.stages.findIndex((st) => st.name === 'capture') + 1;
     const out = await this.run(ctx, first);
     if (out.kind !== 'answer') return { message: makeResponse(query, Rcode.SERVFAIL) };
-    return { message: out.answer.message, verdict: out.answer.verdict };
+    return { message: out.answer.message, verdict: out.answer.verdict, age: out.answer.age };
   }
 
   private run(ctx: QueryContext, i: number): Promise<Outcome> {

@@ -123,6 +123,19 @@ describe('capture mode (in-process daemon, real named, dry-run engine)', functio
     assert.equal(engine.actions.length, before);
   });
 
+  it("a cache hit neither stretches the peer's lifetime nor takes the decision again", async () => {
+    await dig('bob.oe.test');
+    const expiry = async (): Promise<number | undefined> => (await d.status()).peers.find((p) => p.name === 'bob.oe.test')?.expiresAt;
+    const before = await expiry();
+    const reused = d.capture.counters.reused;
+    await new Promise((r) => setTimeout(r, 2100));
+    const out = await dig('bob.oe.test');
+    assert.match(out, /192\.0\.2\.2/);
+    assert.ok(before !== undefined);
+    assert.equal(await expiry(), before, 'the registry expiry stays where the first answer put it');
+    assert.equal(d.capture.counters.reused, reused + 1);
+  });
+
   it('identical concurrent queries share one install', async () => {
     await Promise.all(Array.from({ length: 8 }, () => dig('many.oe.test')));
     assert.equal(installs('many.oe.test'), 1);
