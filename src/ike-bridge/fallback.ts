@@ -104,6 +104,9 @@ export class TofuCerts {
     if (want.size === 0) return res;
     const events = await src.listCerts({ type: 'X509' });
     const seen = new Set<string>();
+    // The pinned certs are listed too (conns' credentials); never judge them again, or with any-key
+    // an old pin still loaded could win back over its replacement.
+    const pinnedAtStart = new Set([...want].map((n) => this.store.get(n)?.fingerprint).filter((f): f is string => !!f));
     for (const ev of events) {
       const data = ev.get('data');
       if (!(data instanceof Uint8Array)) continue;
@@ -113,7 +116,7 @@ export class TofuCerts {
       } catch {
         continue;
       }
-      if (seen.has(info.fingerprint)) continue;
+      if (seen.has(info.fingerprint) || pinnedAtStart.has(info.fingerprint)) continue;
       seen.add(info.fingerprint);
       if (info.fingerprint === localFingerprint(this.localCertPem)) continue;
       for (const name of info.dnsNames.filter((d) => want.has(d))) {

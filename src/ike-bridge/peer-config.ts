@@ -35,6 +35,20 @@ export function sameKeys(a: Peer, b: Peer): boolean {
   return k(a) === k(b);
 }
 
+/**
+ * Does replacing `prev` by `next` leave trust in charon that only a rebuild removes? Only keys and
+ * pinned certs join charon's trusted set: a pubkey peer whose keys change, a tofu-cert peer whose pin
+ * changes. Pinning a first cert (nothing was trusted before) or a PSK peer leaves nothing stale,
+ * which matters when thousands of fallback peers are pinned one by one.
+ */
+export function leavesStaleTrust(prev: Peer, next: Peer): boolean {
+  if (prev.auth.kind === 'pubkey') return !sameKeys(prev, next);
+  if (prev.auth.method === 'tofu-cert' && prev.auth.pinnedFingerprint) {
+    return !(next.auth.kind === 'unauthenticated' && next.auth.pinnedFingerprint === prev.auth.pinnedFingerprint);
+  }
+  return false;
+}
+
 export interface LocalIdentity {
   /** Our IKE identity (FQDN). */
   id: string;

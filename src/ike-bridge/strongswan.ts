@@ -10,7 +10,7 @@ import type { Engine, EngineStatus, InstalledPeer, Peer, ReconcileResult } from 
 import { EngineError, ViciError } from '../util/errors';
 import { silentLogger, type Logger } from '../util/log';
 import { charonKeyType, privateKeyPemForCharon } from './keys';
-import { buildConn, ConnOptions, connName, CONN_PREFIX, peerOfConn, peersEqual, sameKeys, SELF_CONN, selfConn } from './peer-config';
+import { buildConn, ConnOptions, connName, CONN_PREFIX, leavesStaleTrust, peerOfConn, peersEqual, SELF_CONN, selfConn } from './peer-config';
 import { LogEvent, UpdownEvent, ViciClient } from './vici-client';
 import { WELLKNOWN_PSK, type TofuCerts } from './fallback';
 import { list, section, str, ViciSection } from './vici-codec';
@@ -124,7 +124,7 @@ export class StrongswanEngine implements Engine {
   private readonly log: Logger;
   private identityLoaded = false;
   private pskLoaded = false;
-  private readonly learning = new Map<string, Promise<void>>();
+  private learning: Promise<void> | null = null;
   /** list-certs carries DER: this client decodes values as Buffers. Only made with `tofu`. */
   private readonly certClient: ViciClient | undefined;
   private purgeTimer: NodeJS.Timeout | undefined;
@@ -226,7 +226,7 @@ export class StrongswanEngine implements Engine {
       }
       this.peers.set(peer.name, peer);
     });
-    if (rebuild && prev && !sameKeys(prev, peer)) await this.rebuildTrust();
+    if (rebuild && prev && leavesStaleTrust(prev, peer)) await this.rebuildTrust();
     if (mayInitiate && peer.level !== 'clear' && peer.level !== 'block' && (peer.initiate ?? this.o.initiate ?? false)) await this.initiate(peer.name);
   }
 
@@ -244,25 +244,28 @@ export class StrongswanEngine implements Engine {
         return await this.initiateOnce(peerName);
       } catch (e) {
         if (i >= attempts || !(e instanceof EngineError) || e.code !== 'ike-auth-failed') throw e;
-        await this.learnFor(peerName);
+        await this.learnCerts();
         // The peer learns ours from the same failure, on its own schedule: give it a moment.
         await new Promise((r) => setTimeout(r, 150 * i));
       }
     }
   }
 
-  /** Learn certs for a tofu-cert peer from charon's cache, and reload its conn if its pin changed. */
-  learnFor(peerName: string): Promise<void> {
-    const running = this.learning.get(peerName);
-    if (running) return running;
+  /**
+   * Learn certs from charon's cache for every tofu-cert peer we hold (learning flushes the cache, so
+   * one pass serves all of them), and reload the conns whose pin changed. Concurrent calls share
+   * one pass.
+   */
+  learnCerts(): Promise<void> {
+    if (this.learning) return this.learning;
     const p = (async () => {
       const tofu = this.o.tofu;
-      const held = this.peers.get(peerName);
-      if (!tofu || !held) return;
-      const res = await tofu.learn(this.certClient!, [peerName]);
-      if (res.pinned.includes(peerName.toLowerCase())) await this.installInner(held, true, false);
-    })().finally(() => this.learning.delete(peerName));
-    this.learning.set(peerName, p);
+      if (!tofu) return;
+      const held = [...this.peers.values()].filter((x) => x.auth.kind === 'unauthenticated' && x.auth.method === 'tofu-cert');
+      const res = await tofu.learn(this.certClient!, held.map((x) => x.name));
+      for (const x of held) if (res.pinned.includes(x.name.toLowerCase())) await this.installInner(x, true, false);
+    })().finally(() => (this.learning = null));
+    this.learning = p;
     return p;
   }
 
@@ -422,7 +425,7 @@ export class StrongswanEngine implements Engine {
     }
     const done = (peer: Peer): void => {
       const prev = this.peers.get(peer.name);
-      if (prev && !sameKeys(prev, peer)) keyChanged = true;
+      if (prev && leavesStaleTrust(prev, peer)) keyChanged = true;
       this.peers.set(peer.name, peer);
       loaded.push(peer);
     };
@@ -576,7 +579,7 @@ export class StrongswanEngine implements Engine {
   private learnAfterFailure(peer: string): void {
     const held = this.peers.get(peer);
     if (!this.o.tofu || !held || held.auth.kind !== 'unauthenticated' || held.auth.method !== 'tofu-cert') return;
-    this.learnFor(peer).catch((err) => this.events.emit('error', err));
+    this.learnCerts().catch((err) => this.events.emit('error', err));
   }
 
   private onLog(e: LogEvent): void {

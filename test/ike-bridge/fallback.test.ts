@@ -12,7 +12,7 @@ import { certFingerprint, CertInfo, checkPeerCert, createSelfSignedCert, derToPe
 import type { Peer } from '../../src/ike-bridge/engine';
 import { checkFallbackMethod, ensureHostCert, strongswanFallback, TofuCerts, WELLKNOWN_PSK } from '../../src/ike-bridge/fallback';
 import { execRunner, LibreswanEngine } from '../../src/ike-bridge/libreswan';
-import { buildConn, ConnOptions, sameKeys } from '../../src/ike-bridge/peer-config';
+import { buildConn, ConnOptions, leavesStaleTrust, sameKeys } from '../../src/ike-bridge/peer-config';
 import { CertTrustPolicy, emptyPinState, judgeCert, PinState, PinStore } from '../../src/ike-bridge/tofu';
 import type { ViciSection } from '../../src/ike-bridge/vici-codec';
 import { formatStatus } from '../../src/control/status';
@@ -260,6 +260,16 @@ describe('fallback: learning certificates from charon (list-certs)', () => {
     assert.deepEqual((await t.learn(source([alice.der]), ['alice.oe.test'])).pinned, [], 'the same cert again is no news');
   });
 
+  it('with any-key, the old pin still listed (a loaded conn) never wins back over its replacement', async () => {
+    const store = new PinStore(join(dir, 'pins.json'));
+    const ours = createSelfSignedCert('b.oe.test', rsa, { now: NOW, serial: randomBytes(12) });
+    const t = new TofuCerts(ours, store, { anyKey: true, trustedFingerprints: [] }, silentLogger, () => NOW);
+    const [old, fresh] = [make('alice.oe.test'), make('alice.oe.test')];
+    assert.deepEqual((await t.learn(source([old.der]), ['alice.oe.test'])).pinned, ['alice.oe.test']);
+    assert.deepEqual((await t.learn(source([fresh.der, old.der]), ['alice.oe.test'])).pinned, ['alice.oe.test']);
+    assert.equal(store.get('alice.oe.test')?.fingerprint, fresh.fingerprint);
+  });
+
   it('a changed cert is logged at error level and not pinned', async () => {
     const store = new PinStore(join(dir, 'pins.json'));
     const { log, lines } = capture();
@@ -318,10 +328,15 @@ describe('fallback: what the engines are told', () => {
     assert.throws(() => buildConn(peer('tofu-cert'), { ...opts, tofu: undefined }), code('engine-unsupported'));
   });
 
-  it('a re-pinned peer counts as a key change (charon trust is rebuilt)', () => {
+  it('a re-pinned peer leaves stale trust (charon is rebuilt); a first pin or a PSK peer does not', () => {
     assert.equal(sameKeys(peer('tofu-cert', 'aa'), peer('tofu-cert', 'aa')), true);
     assert.equal(sameKeys(peer('tofu-cert', 'aa'), peer('tofu-cert', 'bb')), false);
     assert.equal(sameKeys(peer('tofu-cert'), peer('wellknown-psk')), false);
+    assert.equal(leavesStaleTrust(peer('tofu-cert', 'aa'), peer('tofu-cert', 'bb')), true);
+    assert.equal(leavesStaleTrust(peer('tofu-cert', 'aa'), peer('wellknown-psk')), true);
+    assert.equal(leavesStaleTrust(peer('tofu-cert', 'aa'), peer('tofu-cert', 'aa')), false);
+    assert.equal(leavesStaleTrust(peer('tofu-cert'), peer('tofu-cert', 'aa')), false);
+    assert.equal(leavesStaleTrust(peer('wellknown-psk'), peer('tofu-cert', 'aa')), false);
   });
 
   it('oedns status prints an unauthenticated peer as encrypted, not authenticated', () => {
