@@ -128,7 +128,7 @@ async function runServe(flags: ServeFlags, cmd: Command): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   for (const w of policy.warnings) log.warn({ policy: config.policyFile }, w);
-  const engine = await engineFromConfig(config.engineConfig, log);
+  const engine = await engineFromConfig(config.engineConfig, log, policy.fallback);
   try {
     server = await startDaemon({
       serve: config, engine, policy, anchors, initiate: config.engineConfig.initiate, controlPath: config.control, log,

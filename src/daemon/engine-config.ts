@@ -7,12 +7,19 @@ import { createEngine } from '../ike-bridge';
 import type { EngineConfig } from '../config/serve';
 import { ConfigError } from '../util/errors';
 import type { Logger } from '../util/log';
+import type { FallbackPolicy } from '../policy';
+import { checkFallbackMethod, strongswanFallback } from '../ike-bridge/fallback';
 
-export async function engineFromConfig(c: EngineConfig, log: Logger): Promise<Engine> {
+/**
+ * `fallback`: the policy's BTNS knobs; with strongSwan and `tofu-cert` they make the engine carry our
+ * self-signed certificate and learn peers' certificates (src/ike-bridge/fallback.ts).
+ */
+export async function engineFromConfig(c: EngineConfig, log: Logger, fallback?: FallbackPolicy, nowSec = Math.floor(Date.now() / 1000)): Promise<Engine> {
   switch (c.kind) {
     case 'dry-run':
       return createEngine('dry-run', { logger: log });
     case 'libreswan':
+      if (fallback) checkFallbackMethod('libreswan', fallback.method);
       return createEngine('libreswan', { localId: c.identity, initiate: c.initiate, logger: log });
     case 'strongswan': {
       let pem: string;
@@ -32,6 +39,7 @@ export async function engineFromConfig(c: EngineConfig, log: Logger): Promise<En
         identity: { id: c.identity, privateKey },
         initiate: c.initiate,
         logger: log,
+        ...(fallback ? strongswanFallback({ fallback, keyPath: c.key, identity: c.identity, privateKey, log, nowSec }) : {}),
       });
       // Events (auth failures, reconnects) need the watcher; a daemon that is down now is not fatal:
       // the client reconnects, and the daemon reconciles when it is back.
