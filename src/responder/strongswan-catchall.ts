@@ -111,7 +111,10 @@ export class StrongswanCatchAll implements ResponderHook {
     this.events.emit('error', e);
   }
 
-  /** The VICI client reconnects only when a command needs it: keep trying until charon is back or we close. */
+  /**
+   * Keep trying until charon is back or we close. An event client also reconnects by itself after a
+   * drop, but not when charon was never reachable at start; connect() on a live socket does nothing.
+   */
   private reconnect(): void {
     if (this.closed || this.reconnecting) return;
     this.reconnecting = true;
