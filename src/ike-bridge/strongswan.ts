@@ -179,6 +179,9 @@ export class StrongswanEngine implements Engine {
   }
 
   private async ensureIdentity(): Promise<void> {
+    // A command connection notices a charon restart (and clears identityLoaded) only when it next
+    // talks to charon: connect first, so the check below sees a restart that has not been noticed yet.
+    await this.use((c) => c.connect());
     if (this.identityLoaded) return;
     await this.use((c) => c.loadKey(charonKeyType(this.privateKey), privateKeyPemForCharon(this.privateKey)));
     await this.use((c) => c.loadConn(SELF_CONN, selfConn(this.conn)));
@@ -596,6 +599,9 @@ export class StrongswanEngine implements Engine {
       // A responder's failed IKE_AUTH raises ike-updown (no `up`) while still CONNECTING.
       if (sa.state !== 'CONNECTING') continue;
       const own = peerOfConn(sa.name);
+      // Failures on conns that are not ours (the responder's catch-all refuses every stranger by
+      // design) are not this engine's to report.
+      if (!own && sa.name !== '(unnamed)') continue;
       if (own) this.learnAfterFailure(own);
       const peer = own ?? sa.remoteId ?? sa.name;
       this.emitAuthFailure({ name: peer, connection: sa.name, reason: 'ike-auth-failed', detail: `IKE_SA ${sa.name} failed while connecting (remote ${sa.remoteId ?? '?'} at ${sa.remoteHost ?? '?'})` }, `sa:${sa.uniqueId ?? sa.name}`);
