@@ -6,6 +6,7 @@
 // Everything is torn down at the end (also on Ctrl-C). Needs root (network namespaces).
 import { oeLabUnavailable, oeLabUp, OeLab } from '../test/support/oe-lab';
 import { OednsHost, startOednsOn } from '../test/support/oe-hosts';
+import { watchWire } from '../test/support/lab';
 
 const say = (s: string): void => void process.stdout.write(`\n\x1b[1m== ${s}\x1b[0m\n`);
 const show = (s: string): void => void process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
@@ -36,19 +37,13 @@ async function main(): Promise<number> {
     await oe.lab.exec(oe.lab.b, ['getent', 'hosts', oe.names.a]);
 
     say(`on alice: tcpdump on ${oe.lab.a.iface}, then: ping -c 3 bob.oe.test`);
-    const dump = oe.lab.spawn(oe.lab.a, ['tcpdump', '-i', oe.lab.a.iface, '-n', '-l', '-U', 'host', oe.lab.b.addr]);
-    let wire = '';
-    dump.stdout!.on('data', (d: Buffer) => (wire += d.toString()));
-    await new Promise((r) => setTimeout(r, 500));
-    const ping = await oe.lab.exec(oe.lab.a, ['ping', '-c', '3', '-i', '0.3', '-W', '2', oe.names.b], 30_000);
+    const { wire, result: ping } = await watchWire(oe.lab, () => oe!.lab.exec(oe!.lab.a, ['ping', '-c', '3', '-i', '0.3', '-W', '2', oe!.names.b], 30_000));
     show(ping.stdout.trim());
-    await new Promise((r) => setTimeout(r, 300));
-    dump.kill();
     say('what crossed the wire (tcpdump on alice): IKE, then only ESP');
-    show(wire.trim());
+    show(wire.text.trim());
     say('oedns status on alice');
     show((await alice.cli(['status'])).stdout);
-    const clear = /ICMP/.test(wire);
+    const clear = wire.clearIcmp > 0;
     say(ping.code === 0 && !clear ? 'OK: the ping went through, and only as ESP' : 'FAILED: see above');
     return ping.code === 0 && !clear ? 0 : 1;
   } finally {

@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ViciClient } from '../../src/ike-bridge/vici-client';
 import { hostRecords, OeLab, oeLabUnavailable, oeLabUp } from '../support/oe-lab';
+import { watchWire } from '../support/lab';
 import { autosp, autospSpawn, until } from './helpers';
 
 const TTL = 3;
@@ -52,32 +53,16 @@ describe('autosp lab: two hosts find each other by name (strongswan, DNSSEC)', f
   /** Pings both ways while tcpdump watches A's veth: replies must come back, and only as ESP. */
   async function espBothWays(): Promise<void> {
     const lab = oe!.lab;
-    const dump = lab.spawn(lab.a, ['tcpdump', '-i', lab.a.iface, '-n', '-l', '-U', 'host', lab.b.addr]);
-    let out = '';
-    dump.stdout!.on('data', (d) => (out += d));
-    try {
-      await new Promise<void>((res, rej) => {
-        const t = setTimeout(() => rej(new Error('tcpdump did not start')), 10_000);
-        dump.stderr!.on('data', (d) => {
-          if (String(d).includes('listening on')) {
-            clearTimeout(t);
-            res();
-          }
-        });
-      });
+    const { wire } = await watchWire(lab, async () => {
       const ab = await lab.exec(lab.a, ['ping', '-c', '2', '-i', '0.2', '-W', '1', lab.b.addr]);
       const ba = await lab.exec(lab.b, ['ping', '-c', '2', '-i', '0.2', '-W', '1', lab.a.addr]);
       assert.equal(ab.code, 0, `ping A -> B failed: ${ab.stdout}`);
       assert.equal(ba.code, 0, `ping B -> A failed: ${ba.stdout}`);
-      await new Promise((r) => setTimeout(r, 300));
-    } finally {
-      dump.kill('SIGINT');
-      await new Promise((r) => dump.once('close', r));
-    }
-    const lines = out.split('\n').filter(Boolean);
-    assert.equal(lines.filter((l) => /ICMP/i.test(l)).length, 0, `cleartext ICMP on the wire:\n${out}`);
-    assert.ok(lines.filter((l) => /ESP\(spi=/.test(l)).length >= 8, `expected >= 8 ESP packets (2 pings each way, request + reply):\n${out}`);
+    });
+    assert.equal(wire.clearIcmp, 0, `cleartext ICMP on the wire:\n${wire.text}`);
+    assert.ok(wire.esp >= 8, `expected >= 8 ESP packets (2 pings each way, request + reply):\n${wire.text}`);
   }
+
 
   it('autosp on both hosts (A initiates): authenticated ESP both ways', async () => {
     const b = await autosp(['add', oe!.names.a, ...flags('b')]);

@@ -20,7 +20,7 @@ import { EngineError } from '../../src/util/errors';
 import pino from 'pino';
 import type { Logger } from '../../src/util/log';
 import { silentLogger } from '../../src/util/log';
-import { Lab, labUnavailable, labUp } from '../support/lab';
+import { Lab, labUnavailable, labUp, watchWire } from '../support/lab';
 
 const now = (): number => Math.floor(Date.now() / 1000);
 
@@ -90,24 +90,11 @@ describe('fallback lab: unauthenticated IPsec between hosts without IPSECKEY', f
   const ping = async (): Promise<number> => (await lab!.exec(lab!.a, ['ping', '-c', '3', '-i', '0.2', '-W', '1', lab!.b.addr])).code;
 
   async function pingIsEspOnly(): Promise<void> {
-    const dump = lab!.spawn(lab!.a, ['tcpdump', '-i', lab!.a.iface, '-n', '-l', '-U', 'host', lab!.b.addr]);
-    let out = '';
-    dump.stdout!.on('data', (d) => (out += d));
-    try {
-      await new Promise<void>((res, rej) => {
-        const t = setTimeout(() => rej(new Error('tcpdump did not start')), 10_000);
-        dump.stderr!.on('data', (d) => { if (String(d).includes('listening on')) { clearTimeout(t); res(); } });
-      });
-      assert.equal(await ping(), 0, 'ping A -> B failed');
-      await new Promise((r) => setTimeout(r, 300));
-    } finally {
-      dump.kill('SIGINT');
-      await new Promise((r) => dump.once('close', r));
-    }
-    const lines = out.split('\n').filter(Boolean);
-    assert.equal(lines.filter((l) => /ICMP/i.test(l)).length, 0, `cleartext ICMP seen on the wire:\n${out}`);
-    assert.ok(lines.filter((l) => /ESP\(spi=/.test(l)).length >= 6, `expected >= 6 ESP packets:\n${out}`);
+    const { wire } = await watchWire(lab!, async () => assert.equal(await ping(), 0, 'ping A -> B failed'));
+    assert.equal(wire.clearIcmp, 0, `cleartext ICMP seen on the wire:\n${wire.text}`);
+    assert.ok(wire.esp >= 6, `expected >= 6 ESP packets:\n${wire.text}`);
   }
+
 
   let A: StrongswanEngine;
   let B: StrongswanEngine;

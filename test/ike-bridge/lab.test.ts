@@ -12,7 +12,7 @@ import { AuthFailure, StrongswanEngine } from '../../src/ike-bridge/strongswan';
 import { ViciClient } from '../../src/ike-bridge/vici-client';
 import type { ViciInput } from '../../src/ike-bridge/vici-codec';
 import { EngineError } from '../../src/util/errors';
-import { Lab, labUnavailable, labUp } from '../support/lab';
+import { Lab, labUnavailable, labUp, watchWire } from '../support/lab';
 
 const OEDNS = resolve(__dirname, '../../src/cli/oedns.js');
 
@@ -96,24 +96,11 @@ describe('ike-bridge lab: two charons in network namespaces', function () {
   });
 
   it('a ping from A to B succeeds and crosses the veth only as ESP', async () => {
-    const dump = lab!.spawn(lab!.a, ['tcpdump', '-i', lab!.a.iface, '-n', '-l', '-U', 'host', lab!.b.addr]);
-    let out = '';
-    dump.stdout!.on('data', (d) => (out += d));
-    try {
-      await new Promise<void>((res, rej) => {
-        const t = setTimeout(() => rej(new Error('tcpdump did not start')), 10_000);
-        dump.stderr!.on('data', (d) => { if (String(d).includes('listening on')) { clearTimeout(t); res(); } });
-      });
-      assert.equal(await ping(), 0, 'ping A -> B failed');
-      await new Promise((r) => setTimeout(r, 300));
-    } finally {
-      dump.kill('SIGINT');
-      await new Promise((r) => dump.once('close', r));
-    }
-    const lines = out.split('\n').filter(Boolean);
-    assert.equal(lines.filter((l) => /ICMP/i.test(l)).length, 0, `cleartext ICMP seen on the wire:\n${out}`);
-    assert.ok(lines.filter((l) => /ESP\(spi=/.test(l)).length >= 6, `expected >= 6 ESP packets (3 requests, 3 replies):\n${out}`);
+    const { wire } = await watchWire(lab!, async () => assert.equal(await ping(), 0, 'ping A -> B failed'));
+    assert.equal(wire.clearIcmp, 0, `cleartext ICMP seen on the wire:\n${wire.text}`);
+    assert.ok(wire.esp >= 6, `expected >= 6 ESP packets (3 requests, 3 replies):\n${wire.text}`);
   });
+
 
   it('remove() tears the SAs down and charon no longer trusts the removed key', async () => {
     await B.remove('a.oe.test');

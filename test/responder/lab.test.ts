@@ -15,6 +15,7 @@ import type { UnknownInitiator } from '../../src/responder/events';
 import { CATCHALL_CONN, DEFAULT_IKE_PROPOSALS, StrongswanCatchAll } from '../../src/responder/strongswan-catchall';
 import { EngineError } from '../../src/util/errors';
 import { HostKey, OeLab, oeLabUnavailable, oeLabUp } from '../support/oe-lab';
+import { watchWire } from '../support/lab';
 import { OednsHost, startOednsOn } from '../support/oe-hosts';
 
 /** The key as bob's IPSECKEY record publishes it (`10 0 2 . <base64>`). */
@@ -90,30 +91,14 @@ describe('responder lab: IKE queries DNS at bob (strongswan, DNSSEC)', function 
 
   async function espAliceToBob(): Promise<void> {
     const lab = oe!.lab;
-    const dump = lab.spawn(lab.a, ['tcpdump', '-i', lab.a.iface, '-n', '-l', '-U', 'host', lab.b.addr]);
-    let out = '';
-    dump.stdout!.on('data', (d) => (out += d));
-    try {
-      await new Promise<void>((res, rej) => {
-        const t = setTimeout(() => rej(new Error('tcpdump did not start')), 10_000);
-        dump.stderr!.on('data', (d) => {
-          if (String(d).includes('listening on')) {
-            clearTimeout(t);
-            res();
-          }
-        });
-      });
+    const { wire } = await watchWire(lab, async () => {
       const ab = await lab.exec(lab.a, ['ping', '-c', '2', '-i', '0.2', '-W', '1', lab.b.addr]);
       assert.equal(ab.code, 0, `ping alice -> bob failed: ${ab.stdout}`);
-      await new Promise((r) => setTimeout(r, 300));
-    } finally {
-      dump.kill('SIGINT');
-      await new Promise((r) => dump.once('close', r));
-    }
-    const lines = out.split('\n').filter(Boolean);
-    assert.equal(lines.filter((l) => /ICMP/i.test(l)).length, 0, `cleartext ICMP on the wire:\n${out}`);
-    assert.ok(lines.filter((l) => /ESP\(spi=/.test(l)).length >= 4, `expected >= 4 ESP packets (2 pings, request + reply):\n${out}`);
+    });
+    assert.equal(wire.clearIcmp, 0, `cleartext ICMP on the wire:\n${wire.text}`);
+    assert.ok(wire.esp >= 4, `expected >= 4 ESP packets (2 pings, request + reply):\n${wire.text}`);
   }
+
 
   it('the catch-all refuses alice even while charon still trusts her key (stale from an unloaded conn, and after clear-creds)', async () => {
     const hook = new StrongswanCatchAll({ socketPath: oe!.lab.b.vici, localId: oe!.names.b });

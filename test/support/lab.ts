@@ -120,3 +120,44 @@ export async function labUp(): Promise<Lab> {
     down,
   };
 }
+
+/** What tcpdump saw on host A's veth while `during` ran, and the packets that matter. */
+export interface Wire {
+  text: string;
+  /** ESP packets (UDP-encapsulated or not). */
+  esp: number;
+  /** Clear-text ICMP packets: traffic that should have been protected. */
+  clearIcmp: number;
+}
+
+/**
+ * Runs `during` while tcpdump watches A's veth for traffic with B; waits until tcpdump really listens
+ * before starting, and lets the last packets arrive before stopping it.
+ */
+export async function watchWire<T>(lab: Lab, during: () => Promise<T>): Promise<{ wire: Wire; result: T }> {
+  const dump = lab.spawn(lab.a, ['tcpdump', '-i', lab.a.iface, '-n', '-l', '-U', 'host', lab.b.addr]);
+  let text = '';
+  dump.stdout!.on('data', (d: Buffer) => (text += d.toString()));
+  try {
+    await new Promise<void>((res, rej) => {
+      const t = setTimeout(() => rej(new Error('tcpdump did not start')), 10_000);
+      dump.stderr!.on('data', (d: Buffer) => {
+        if (String(d).includes('listening on')) {
+          clearTimeout(t);
+          res();
+        }
+      });
+    });
+    const result = await during();
+    await new Promise((r) => setTimeout(r, 300));
+    return { wire: summarize(text), result };
+  } finally {
+    dump.kill('SIGINT');
+    if (dump.exitCode === null && dump.signalCode === null) await new Promise((r) => dump.once('close', r));
+  }
+}
+
+function summarize(text: string): Wire {
+  const lines = text.split('\n').filter(Boolean);
+  return { text, esp: lines.filter((l) => /ESP\(spi=/.test(l)).length, clearIcmp: lines.filter((l) => /ICMP/i.test(l)).length };
+}
