@@ -98,7 +98,7 @@ export class Capture {
     if (out.kind !== 'answer' || out.answer.message.rcode !== Rcode.NOERROR) return out;
     const key = await keyLookup;
     const seen = this.memo.get(out.answer.message);
-    if (seen && !('error' in key) && seen.keyMsg === key.message && (!seen.install || this.opts.sync.isApplied(seen.peerName))) {
+    if (seen && !('error' in key) && seen.keyMsg === key.message && (!seen.install || this.stillInstalled(seen.peerName))) {
       this.counters.reused++;
       return out;
     }
@@ -141,6 +141,14 @@ export class Capture {
       this.memo.set(out.answer.message, { keyMsg: key.message, peerName, install: d.action === 'install' || d.action === 'install-unauthenticated' });
     }
     return result;
+  }
+
+  /**
+   * The registry still wants the peer and the engine holds it. (isApplied alone is also true for a
+   * peer the registry dropped and the engine removed: both agree it is absent.)
+   */
+  private stillInstalled(name: string): boolean {
+    return this.opts.sync.registry.get(name) !== undefined && this.opts.sync.isApplied(name);
   }
 
   /** IPSECKEY gateway type 3: the gateway's own address must be found and validated too. */

@@ -136,6 +136,15 @@ describe('capture mode (in-process daemon, real named, dry-run engine)', functio
     assert.equal(d.capture.counters.reused, reused + 1);
   });
 
+  it('a cached answer for a peer that was removed meanwhile installs it again', async () => {
+    await dig('bob.oe.test');
+    await d.sync.forget('bob.oe.test');
+    assert.equal(engine.get('bob.oe.test'), undefined);
+    const out = await dig('bob.oe.test');
+    assert.match(out, /192\.0\.2\.2/);
+    assert.ok(engine.get('bob.oe.test'), 'the answer from cache put bob back before it was sent');
+  });
+
   it('identical concurrent queries share one install', async () => {
     await Promise.all(Array.from({ length: 8 }, () => dig('many.oe.test')));
     assert.equal(installs('many.oe.test'), 1);
