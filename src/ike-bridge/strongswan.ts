@@ -183,7 +183,16 @@ export class StrongswanEngine implements Engine {
     // talks to charon: connect first, so the check below sees a restart that has not been noticed yet.
     await this.use((c) => c.connect());
     if (this.identityLoaded) return;
-    await this.use((c) => c.loadKey(charonKeyType(this.privateKey), privateKeyPemForCharon(this.privateKey)));
+    const loaded = await this.use((c) => c.loadKey(charonKeyType(this.privateKey), privateKeyPemForCharon(this.privateKey)));
+    // A host that rolled its key still has the old private key in charon (loaded by an earlier
+    // process), and charon may keep signing with it for our identity: peers that follow DNS then
+    // reject us. This host has one identity, so every other private key goes.
+    const ours = str(loaded, 'id');
+    if (ours) {
+      for (const id of await this.use((c) => c.getKeys())) {
+        if (id !== ours) await this.use((c) => c.unloadKey(id)).catch((e: Error) => this.log.warn({ key: id, err: e.message }, 'could not unload an old private key'));
+      }
+    }
     await this.use((c) => c.loadConn(SELF_CONN, selfConn(this.conn)));
     this.identityLoaded = true;
     this.pskLoaded = false;

@@ -142,6 +142,13 @@ describe('capture mode in the two-host lab (real named, real charons, oedns as t
     await B!.stop();
     B = await startOednsOn(oe!, 'b', { policy: policyFile, key: k2.privateKeyFile });
     await oe!.lab.exec(oe!.lab.b, ['getent', 'hosts', oe!.names.a]);
+    // Bob's charon must hold only the new private key, or it may go on signing with the old one.
+    const viciB = new ViciClient({ socketPath: oe!.lab.b.vici });
+    try {
+      assert.equal((await viciB.getKeys()).length, 1);
+    } finally {
+      await viciB.close();
+    }
     // A can only authenticate bob now if it installed the new key from DNS.
     const { code, wire } = await pingFromA(oe!.names.b);
     assert.equal(code, 0, `${wire.text}\n${A!.log().slice(-3000)}`);
