@@ -1,5 +1,5 @@
 // startServer: the resolver assembled (cache, upstream pool, pipeline, listeners) and running in this
-// process. The CLI (`oedns serve`), tests and later issues all start it through here.
+// process. The daemon (`oedns serve`), tests and benchmarks all start it through here.
 import { Logger, silentLogger } from '../util/log';
 import { ServeConfig, ServeConfigInput, resolveServeConfig } from '../config/serve';
 import { LOOPBACK_CIDRS, makeAcl } from './acl';

@@ -67,7 +67,7 @@ export interface Stage {
   handle(ctx: QueryContext, next: Next): Promise<Outcome>;
 }
 
-/** The validator's seam (a later issue): may replace the response, and says what it concluded. */
+/** The validator's seam (src/daemon/validation.ts fills it): may replace the response, and says what it concluded. */
 export interface Validator {
   validate(
     question: Question, response: Message, ctx: QueryContext,
@@ -81,7 +81,7 @@ export interface Refusal {
   reason: string;
 }
 
-/** The capture hook's seam (a later issue): runs before every answer is sent; the reply waits for it. */
+/** A simple capture seam (capture mode itself replaces the whole stage): runs before every answer is sent; the reply waits for it. */
 export interface CaptureHook {
   beforeAnswer(question: Question, response: Message, ctx: QueryContext & { verdict?: VerdictLike }): Promise<Message | Refusal>;
 }
