@@ -82,6 +82,11 @@ export interface Engine {
   readonly kind: string;
   /** Install or replace the policy and key for one peer; replacing must leave no gap in protection. */
   install(peer: Peer): Promise<void>;
+  /**
+   * Optional: install several peers in as few daemon round trips as it allows. Per-peer failures come
+   * back by name; a throw means none is known to be installed.
+   */
+  installMany?(peers: Peer[]): Promise<{ name: string; reason: string }[]>;
   /** Remove a peer: its policy, SAs and the trust in its key. Removing an unknown peer is not an error. */
   remove(name: string): Promise<void>;
   list(): Promise<InstalledPeer[]>;

@@ -58,6 +58,8 @@ interface Pending {
 const UNKNOWN = '\u0000unknown';
 /** Convergence steps per worker turn; a name still moving after that goes to the back of the queue. */
 const MAX_STEPS = 4;
+/** Names per engine.installMany() call. */
+const MAX_BATCH = 64;
 
 export class PeerSync {
   readonly registry: PeerRegistry;
@@ -232,9 +234,9 @@ export class PeerSync {
 
   private pump(): void {
     while (!this.reconciling && this.active < this.concurrency && this.queue.length > 0) {
-      const key = this.queue.shift()!;
+      const batch = this.takeBatch();
       this.active++;
-      void this.work(key).finally(() => {
+      void (batch.length > 1 ? this.workBatch(batch) : this.work(batch[0]!)).finally(() => {
         this.active--;
         if (this.active === 0) {
           const w = this.idleWaiters;
@@ -244,6 +246,57 @@ export class PeerSync {
         this.pump();
       });
     }
+  }
+
+  /**
+   * The next queued name, and with it every other queued name that only needs an install, when the
+   * engine can take them in one call: many new peers at once (a burst of lookups) then cost the
+   * daemon a few round trips instead of one each.
+   */
+  private takeBatch(): string[] {
+    const first = this.queue.shift()!;
+    if (!this.engine.installMany || !this.wantsInstall(first)) return [first];
+    const batch = [first];
+    for (let i = 0; i < this.queue.length && batch.length < MAX_BATCH; ) {
+      if (this.wantsInstall(this.queue[i]!)) batch.push(this.queue.splice(i, 1)[0]!);
+      else i++;
+    }
+    return batch;
+  }
+
+  private wantsInstall(key: string): boolean {
+    return this.registry.get(key) !== undefined && !this.converged(key);
+  }
+
+  private async workBatch(keys: string[]): Promise<void> {
+    const wants = keys.map((k) => this.registry.get(k)!);
+    const failed = new Map<string, unknown>();
+    try {
+      for (const f of await this.engine.installMany!(wants)) failed.set(peerKey(f.name), new EngineError('ENGINE_INSTALL', f.reason));
+    } catch (e) {
+      for (const k of keys) failed.set(k, e);
+    }
+    keys.forEach((key, i) => {
+      const p = this.pending.get(key)!;
+      const err = failed.get(key);
+      if (err !== undefined) {
+        this.counters.failures++;
+        this.applied.set(key, UNKNOWN);
+        this.pending.delete(key);
+        this.log.warn({ peer: key, err: err instanceof Error ? err.message : String(err) }, 'engine call failed');
+        p.reject(err);
+        return;
+      }
+      this.counters.installs++;
+      this.applied.set(key, peerMaterial(wants[i]!));
+      // Changed while the batch ran: the single-name worker takes it from here, same waiters.
+      if (!this.converged(key)) {
+        this.queue.push(key);
+        return;
+      }
+      this.pending.delete(key);
+      p.resolve();
+    });
   }
 
   private async work(key: string): Promise<void> {

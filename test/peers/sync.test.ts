@@ -228,3 +228,44 @@ describe('peers/sync', () => {
     assert.deepEqual(engine.calls.filter((c) => c.startsWith('install')), ['install peer.example', 'install peer.example']);
   });
 });
+
+/** FakeEngine that can also install several peers in one call (like the strongSwan engine). */
+class BatchingEngine extends FakeEngine {
+  batches: string[][] = [];
+  failNames = new Set<string>();
+  async installMany(peers: Parameters<FakeEngine['install']>[0][]): Promise<{ name: string; reason: string }[]> {
+    this.batches.push(peers.map((p) => p.name));
+    const failed: { name: string; reason: string }[] = [];
+    for (const p of peers) {
+      if (this.failNames.has(p.name)) failed.push({ name: p.name, reason: 'fake: refused' });
+      else this.held.set(p.name, p);
+    }
+    return failed;
+  }
+}
+
+describe('peers/sync with an engine that installs in batches', () => {
+  it('installs a burst of new peers in few engine calls, and a failure rejects only its own name', async () => {
+    const engine = new BatchingEngine();
+    const sync = new PeerSync({ engine, clock: new ManualClock(), concurrency: 1 });
+    engine.hold(); // the first install holds the only worker while the others queue up
+    engine.failNames.add('p5.example');
+    const first = sync.upsert(peer({ name: 'p0.example' }));
+    await settle();
+    const rest = Array.from({ length: 9 }, (_, i) => sync.upsert(peer({ name: `p${i + 1}.example` })));
+    engine.release();
+    await first;
+    const results = await Promise.allSettled(rest);
+    assert.deepEqual(engine.calls, ['install p0.example'], 'only the first went alone');
+    assert.equal(engine.batches.length, 1);
+    assert.equal(engine.batches[0]!.length, 9);
+    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
+    assert.equal(engine.held.size, 9);
+    assert.ok(!sync.isApplied('p5.example'));
+    // The failed one is retried by the next request.
+    engine.failNames.clear();
+    await sync.upsert(peer({ name: 'p5.example' }));
+    assert.ok(engine.held.has('p5.example'));
+    await sync.close();
+  });
+});
