@@ -149,6 +149,12 @@ describe('capture mode in the two-host lab (real named, real charons, oedns as t
     } finally {
       await viciB.close();
     }
+    // Resolvers may serve the old key until its TTL (4 s) runs out: wait until A's oedns serves the new one.
+    const k2Head = k2.rdata.split(/\s+/)[4]!.slice(0, 24);
+    await until('A serves bob\'s new IPSECKEY', async () => {
+      const r = await oe!.lab.exec(oe!.lab.a, ['dig', '+short', '+tries=1', '@127.0.0.1', oe!.names.b, 'IPSECKEY']);
+      return r.stdout.replace(/\s/g, '').includes(k2Head);
+    }, 10_000);
     // A can only authenticate bob now if it installed the new key from DNS.
     const { code, wire } = await pingFromA(oe!.names.b);
     assert.equal(code, 0, `${wire.text}\n${A!.log().slice(-3000)}`);
