@@ -11,7 +11,7 @@ import { exitOnError } from './common';
 
 export function buildProgram(): Command {
   const program = new Command('oedns')
-    .description('Opportunistic IPsec authenticated by DNSSEC: a validating local resolver that installs\n' +
+    .description('Opportunistic IPsec authenticated by DNSSEC: a validating local resolver that installs ' +
       'IPSECKEY-published peer keys into the IKE daemon before it answers.')
     .version(require('../../../package.json').version)
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', 'info')
