@@ -7,6 +7,7 @@ import { registerLookup } from './lookup';
 import { registerKeygen } from './keygen';
 import { registerPolicy } from './policy';
 import { registerStatus } from './status';
+import { registerPins } from './pins';
 import { exitOnError } from './common';
 
 export function buildProgram(): Command {
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerKeygen(program);
   registerStatus(program);
   registerPolicy(program);
+  registerPins(program);
   return program;
 }
 
