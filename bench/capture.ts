@@ -25,6 +25,7 @@ import { NamedInstance, startNamed } from '../test/support/named';
 import { Lab, labUnavailable, labUp } from '../test/support/lab';
 import { freePort } from '../test/support/ports';
 import { percentile, runNames, RunResult, UdpClient } from './capture-client';
+import { stopChild } from '../test/support/wait';
 
 const ROOT = resolve(__dirname, '../..');
 const CLI = join(ROOT, 'dist/src/cli/oedns.js');
@@ -161,12 +162,7 @@ async function startOedns(dir: string, label: string, engine: string[], upstream
     port,
     logFile,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(t);
-      }
+      await stopChild(child, exited);
     },
   };
 }

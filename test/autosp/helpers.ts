@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { generateHostKey, ipseckeyLine } from '../../src/ike-bridge/identity';
 import { NamedInstance, namedAvailable, startNamed } from '../support/named';
 import { buildSignedHierarchy, SignedHierarchy, signingToolsAvailable } from '../support/zones';
+import { until as waitUntil } from '../support/wait';
 
 export const AUTOSP = resolve(__dirname, '../../src/cli/autosp.js');
 
@@ -121,11 +122,7 @@ export function autospSpawn(args: string[], env: NodeJS.ProcessEnv = {}): ChildP
   return spawn(process.execPath, [AUTOSP, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
 }
 
-export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000, stepMs = 200): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-  throw new Error(`timed out waiting for: ${what}`);
+/** `until` with autosp's longer defaults (its lab waits for watch loops). */
+export function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000, stepMs = 200): Promise<void> {
+  return waitUntil(what, check, timeoutMs, stepMs);
 }

@@ -14,6 +14,7 @@ import type { DaemonStatus } from '../../src/control/status';
 import { hostRecords, OeLab, oeLabUnavailable, oeLabUp } from '../support/oe-lab';
 import { OednsHost, startOednsOn } from '../support/oe-hosts';
 import { watchWire, Wire } from '../support/lab';
+import { until } from '../support/wait';
 
 const POLICY = `
 default: private-or-clear
@@ -25,14 +26,6 @@ function keyRdata(name: string): string {
   return ipseckeyLine(name, generateHostKey('ed25519')).split(/\s+/).slice(3).join(' ');
 }
 
-async function until(what: string, check: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  assert.fail(`timed out waiting for: ${what}`);
-}
 
 describe('capture mode in the two-host lab (real named, real charons, oedns as the resolver)', function () {
   this.timeout(180_000);

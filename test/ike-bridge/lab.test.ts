@@ -13,6 +13,7 @@ import { ViciClient } from '../../src/ike-bridge/vici-client';
 import type { ViciInput } from '../../src/ike-bridge/vici-codec';
 import { EngineError } from '../../src/util/errors';
 import { Lab, labUnavailable, labUp, watchWire } from '../support/lab';
+import { until } from '../support/wait';
 
 const OEDNS = resolve(__dirname, '../../src/cli/oedns.js');
 
@@ -37,13 +38,6 @@ function peer(name: string, addr: string, k: { alg: number; key: Buffer }, initi
   };
 }
 
-async function until(what: string, check: () => Promise<boolean>, tries = 40): Promise<void> {
-  for (let i = 0; i < tries; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`timed out waiting for: ${what}`);
-}
 
 describe('ike-bridge lab: two charons in network namespaces', function () {
   let lab: Lab | undefined;

@@ -9,6 +9,7 @@ import { mkdtempSync, writeFileSync, readdirSync, readFileSync, rmSync } from 'n
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { FrameReader, frame } from '../../src/resolver/framing';
+import { stopChild } from '../support/wait';
 
 const execFileP = promisify(execFile);
 
@@ -118,14 +119,7 @@ export async function startServe(args: string[], opts: { listen?: boolean } = {}
     port,
     endpoint: `127.0.0.1:${port}`,
     stderr: () => err,
-    stop: async () => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
-      proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
-      const code = await exited;
-      clearTimeout(t);
-      return code;
-    },
+    stop: () => stopChild(proc, exited),
   };
 }
 

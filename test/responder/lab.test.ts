@@ -17,6 +17,7 @@ import { EngineError } from '../../src/util/errors';
 import { HostKey, OeLab, oeLabUnavailable, oeLabUp } from '../support/oe-lab';
 import { watchWire } from '../support/lab';
 import { OednsHost, startOednsOn } from '../support/oe-hosts';
+import { until } from '../support/wait';
 
 /** The key as bob's IPSECKEY record publishes it (`10 0 2 . <base64>`). */
 function keyOf(h: HostKey): PeerKey {
@@ -24,14 +25,6 @@ function keyOf(h: HostKey): PeerKey {
   return { precedence: Number(f[0]), algorithm: Number(f[2]), publicKey: Buffer.from(f[4], 'base64') };
 }
 
-async function until(what: string, check: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(`timed out waiting for: ${what}`);
-}
 
 describe('responder lab: IKE queries DNS at bob (strongswan, DNSSEC)', function () {
   this.timeout(60_000);

@@ -6,6 +6,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports';
+import { stopChild } from './wait';
 
 export interface NamedZone {
   /** Zone apex, without trailing dot ('' or '.' for the root). */
@@ -97,12 +98,7 @@ ${opts.zones.map(zoneStanza).join('\n')}
       await waitReady(() => log, exited, port, address, inNs);
     },
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(t);
-      }
+      await stopChild(child, exited);
       if (!opts.keepDir) rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import type { LabHost } from './lab';
 import { NamedInstance, startNamed } from './named';
 import type { OeLab } from './oe-lab';
+import { stopChild } from './wait';
 
 const OEDNS = resolve(__dirname, '../../src/cli/oedns.js');
 
@@ -92,12 +93,7 @@ export async function startOednsOn(oe: OeLab, which: 'a' | 'b', opts: OednsHostO
         p.on('exit', (code) => res({ code: code ?? 1, stdout: out, stderr: err }));
       }),
     async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGTERM');
-        const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(t);
-      }
+      await stopChild(proc, exited);
       rmSync(netnsEtc, { recursive: true, force: true });
     },
   };
