@@ -93,7 +93,9 @@ export function loadAutospState(path: string, nowSec = Date.now() / 1000): Peer[
 
 export function writeAutospState(path: string, s: AutospState, nowSec = Date.now() / 1000): void {
   const body: StoredState = { version: 1, updatedAt: Math.floor(nowSec), names: [...s.names], peers: s.peers.map(store) };
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  // mkdir -p fails with EACCES on an existing directory whose parent this user cannot write (a daemon
+  // that dropped root, writing into the directory handed to it): only create what is missing.
+  if (!existsSync(dirname(path))) mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(body, null, 1) + '\n', { mode: 0o600 });
   renameSync(tmp, path);

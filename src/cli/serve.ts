@@ -11,7 +11,8 @@ import { defaultPolicy } from '../policy';
 import { loadPolicyFile } from './policy';
 import { DEFAULT_STATE_PATH, strongswanKeyRollover } from '../autosp';
 import { formatEndpoint } from '../resolver/endpoint';
-import { dropPrivileges } from '../resolver/privileges';
+import { dropPrivileges, handOverDir } from '../resolver/privileges';
+import { dirname } from 'node:path';
 import { ConfigError, OednsError } from '../util/errors';
 import { createLogger } from '../util/log';
 import { exitOnError } from './common';
@@ -157,6 +158,10 @@ async function runServe(flags: ServeFlags, cmd: Command): Promise<void> {
   // The IKE engines need root to reach charon's socket again after it restarts, so with a real
   // engine we keep root unless a user is named explicitly (one in charon's VICI group).
   const user = config.user ?? (config.engine === 'dry-run' ? undefined : 'root');
+  if (config.autospState) {
+    const warning = handOverDir(dirname(config.autospState), user);
+    if (warning) log.warn({ autospState: config.autospState }, warning);
+  }
   const drop = dropPrivileges(user);
   log.info(
     {

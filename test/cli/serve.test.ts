@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createSocket, Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { encodeMessage, makeQuery } from '../../src/wire/message';
 import { RRType } from '../../src/wire/types';
@@ -184,6 +184,25 @@ describe('oedns serve (CLI process)', function () {
     assert.equal(r.status, 2);
     assert.match(r.stderr.trim(), /^oedns bad-cidr: .*10\.0\.0\.0\/99/);
     assert.equal(r.stderr.trim().split('\n').length, 1);
+  });
+
+  it('after dropping root it can still save autosp state (its own directory is handed to the user)', async function () {
+    if (process.getuid?.() !== 0) return this.skip();
+    // Under /var/tmp (1777): nobody must be able to reach the state directory, and /tmp may be 0700.
+    const root = mkdtempSync(join('/var/tmp', 'oedns-state-'));
+    chmodSync(root, 0o755);
+    others.push(async () => rmSync(root, { recursive: true, force: true }));
+    const state = join(root, 'oedns', 'autosp.json');
+    const control = join(root, 'ctl', 'control.sock'); // its directory becomes 0700 (owner-only socket)
+    const s = await startServe(['--upstream', named!.endpoint, '--trust-anchor', anchor, '--autosp-state', state, '--control', control]);
+    extra.push(s);
+    assert.match(s.stderr(), /"user":"nobody"/);
+    const r = spawnSync(process.execPath, [resolve(__dirname, '../../src/cli/autosp.js'), 'add', `big.${ZONE}`, '--control', control, '--json'], { encoding: 'utf8' });
+    assert.doesNotMatch(r.stderr, /EACCES|permission denied/i, r.stderr + r.stdout);
+    assert.equal(statSync(join(root, 'oedns')).uid, 65534);
+    await waitFor(() => existsSync(state));
+    assert.ok(existsSync(state), `${r.status} ${r.stdout} ${r.stderr}\n${s.stderr().slice(-2000)}`);
+    assert.match(readFileSync(state, 'utf8'), new RegExp(`big\\.${ZONE.replace('.', '\\.')}`));
   });
 
   it('stops cleanly on SIGTERM', async () => {

@@ -22,7 +22,7 @@ export function rsa4096KeyBase64(): string {
   return Buffer.concat([Buffer.from([3, 1, 0, 1]), mod]).toString('base64');
 }
 
-/** The test zone: A, AAAA, CNAME, a large IPSECKEY RRset, an empty non-terminal, an MX-less name. */
+/** The test zone: A, AAAA, CNAME, a host with a large IPSECKEY RRset, an empty non-terminal, an MX-less name. */
 export function exampleZoneText(origin: string): string {
   const keys = [10, 20, 30].map((p) => `big IN IPSECKEY ${p} 1 2 192.0.2.${p} ${rsa4096KeyBase64()}`);
   return [
@@ -35,6 +35,7 @@ export function exampleZoneText(origin: string): string {
     'www IN AAAA 2001:db8::1',
     'alias IN CNAME www',
     'short 5 IN A 192.0.2.5',
+    'big IN A 192.0.2.30',
     'small IN IPSECKEY 10 1 2 192.0.2.38 AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==',
     ...keys,
     '',
