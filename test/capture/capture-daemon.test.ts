@@ -75,6 +75,8 @@ describe('capture mode (in-process daemon, real named, dry-run engine)', functio
           `many A 192.0.2.8`, `many IPSECKEY ${keyRdata('many.oe.test')}`,
           `vault 1 A 192.0.2.11`, `vault 1 IPSECKEY ${keyRdata('vault.oe.test')}`,
           `open A 192.0.2.12`, `open IPSECKEY ${keyRdata('open.oe.test')}`,
+          `behind A 192.0.2.20`, `behind IPSECKEY ${keyRdata('behind.oe.test').replace(/^10 0 /, '10 3 ').replace(/ \. /, ' sgw.oe.test. ')}`,
+          `sgw A 192.0.2.21`,
         ],
       },
       { name: 'plain.test', signer: 'unsigned', records: [`carol A 192.0.2.3`, `carol IPSECKEY ${keyRdata('carol.plain.test')}`] },
@@ -134,6 +136,15 @@ describe('capture mode (in-process daemon, real named, dry-run engine)', functio
     assert.ok(before !== undefined);
     assert.equal(await expiry(), before, 'the registry expiry stays where the first answer put it');
     assert.equal(d.capture.counters.reused, reused + 1);
+  });
+
+  it('an IPSECKEY naming a security gateway (type 3) tunnels to the gateway address, itself validated', async () => {
+    const out = await dig('behind.oe.test');
+    assert.match(out, /192\.0\.2\.20/);
+    const p = engine.get('behind.oe.test');
+    assert.ok(p, 'installed');
+    assert.deepEqual(p.gateway, { kind: 'address', address: '192.0.2.21' });
+    assert.deepEqual(p.addresses, ['192.0.2.20']);
   });
 
   it('a cached answer for a peer that was removed meanwhile installs it again', async () => {
