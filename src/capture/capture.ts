@@ -5,7 +5,7 @@
 import type { Stage, QueryContext, Outcome } from '../resolver/pipeline';
 import { makeResponse } from '../wire/message';
 import { Message, Question, Rcode, RRClass, RRType } from '../wire/types';
-import { completeGateway, decide, Decision, engineFailed, IpseckeyLike, matchName, Policy, RefuseRcode, VerdictLike } from '../policy';
+import { completeGateway, decide, Decision, DecideInput, engineFailed, IpseckeyLike, matchName, Policy, RefuseRcode, VerdictLike } from '../policy';
 import type { PeerSync } from '../peers';
 import { Logger, silentLogger } from '../util/log';
 import { addressFacts, ipseckeyFacts, RRsetFacts } from './answer-facts';
@@ -116,23 +116,20 @@ export class Capture {
       keys.ttl = Math.max(0, keys.ttl - (key.age ?? 0));
       keyVerdict = keyVerdictOf(key.message, key.verdict as VerdictLike | undefined, keys.values.length);
     }
-    let d = decide(
-      {
-        name: q.name,
-        qtype: q.type,
-        addresses: addr.values,
-        addressVerdict: (out.answer.verdict as VerdictLike | undefined) ?? UNVALIDATED,
-        addressTtl: addr.ttl,
-        keys: keys.values,
-        keyVerdict,
-        keyTtl: keys.ttl,
-        sigExpiry: minDefined(addr.sigExpiry, keys.sigExpiry),
-      },
-      this.opts.policy,
-      now,
-    );
+    const input: DecideInput = {
+      name: q.name,
+      qtype: q.type,
+      addresses: addr.values,
+      addressVerdict: (out.answer.verdict as VerdictLike | undefined) ?? UNVALIDATED,
+      addressTtl: addr.ttl,
+      keys: keys.values,
+      keyVerdict,
+      keyTtl: keys.ttl,
+      sigExpiry: minDefined(addr.sigExpiry, keys.sigExpiry),
+    };
+    let d = decide(input, this.opts.policy, now);
     const viaGatewayName = d.action === 'install' && d.needsGateway !== undefined;
-    if (d.action === 'install' && d.needsGateway) d = await this.withGateway(d, q, addr, keys, keyVerdict, now, out);
+    if (d.action === 'install' && d.needsGateway) d = await this.withGateway(d, input, now);
     const peerName = addr.owner ?? q.name;
     const result = await this.apply(d, ctx, out, keyVerdict, peerName);
     // Remember decisions that let the answer through unchanged: installed peers and clear answers.
@@ -152,19 +149,11 @@ export class Capture {
   }
 
   /** IPSECKEY gateway type 3: the gateway's own address must be found and validated too. */
-  private async withGateway(
-    d: Decision & { action: 'install' }, q: Question, addr: ReturnType<typeof addressFacts>,
-    keys: ReturnType<typeof ipseckeyFacts>, keyVerdict: VerdictLike | null, now: number, out: Outcome,
-  ): Promise<Decision> {
+  private async withGateway(d: Decision & { action: 'install' }, input: DecideInput, now: number): Promise<Decision> {
     const gname = d.needsGateway!;
     const r = await this.opts.resolver.resolve({ name: gname, type: RRType.A, class: RRClass.IN }).catch(() => null);
     const gw = r ? addressFacts(r.message, gname, RRType.A, now) : { values: [], ttl: 0, sigExpiry: undefined };
     const verdict: VerdictLike = r ? ((r.verdict as VerdictLike | undefined) ?? UNVALIDATED) : { kind: 'indeterminate', reason: 'fetch-failed', detail: `no answer for gateway ${gname}` };
-    const input = {
-      name: q.name, qtype: q.type, addresses: addr.values,
-      addressVerdict: ((out as { answer?: { verdict?: VerdictLike } }).answer?.verdict) ?? UNVALIDATED,
-      addressTtl: addr.ttl, keys: keys.values, keyVerdict, keyTtl: keys.ttl,
-    };
     return completeGateway(d, { addresses: gw.values, verdict, ttl: gw.ttl, sigExpiry: gw.sigExpiry }, input, this.opts.policy, now);
   }
 
