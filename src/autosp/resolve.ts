@@ -5,7 +5,9 @@
 // broken zone; its key must stop being trusted now).
 import type { Peer } from '../ike-bridge/engine';
 import type { InternalResolver } from '../capture/capture';
-import { addressFacts, ipseckeyFacts, RRsetFacts } from '../capture/answer-facts';
+import { addressFacts, aged, ipseckeyFacts, RRsetFacts } from '../capture/answer-facts';
+import { verdictOfProof } from '../capture/capture';
+import { isUsable, Proof, proofOf, provenMessage } from '../dnssec/proof';
 import { completeGateway, decide, Decision, defaultPolicy, IpseckeyLike, Policy, VerdictLike } from '../policy';
 import type { QueryFn } from '../dnssec/fetcher';
 import type { Validator } from '../dnssec/validator';
@@ -61,22 +63,20 @@ export function validatingLookup(query: QueryFn, validator: Validator, now: () =
   return {
     async resolve(q: Question) {
       const msg = await query(q.name, q.type);
-      const r = await validator.validate(q, msg, Math.floor(now()));
-      // Facts are read off the answer records across any followed CNAME links.
-      const message: Message = { ...msg, rcode: r.rcode, answers: r.records };
-      return { message, verdict: r.verdict as VerdictLike };
+      const proof = proofOf(await validator.validate(q, msg, Math.floor(now())));
+      // Facts are read off the proof; the message only carries the rcode the proof supports.
+      return { message: isUsable(proof) ? provenMessage(msg, proof) : msg, proof };
     },
   };
 }
 
-const UNVALIDATED: VerdictLike = { kind: 'indeterminate', reason: 'not-validated', detail: 'no validator ran on this answer' };
 const RANK: Record<VerdictLike['kind'], number> = { secure: 0, insecure: 1, indeterminate: 2, bogus: 3 };
 
 function worse(a: VerdictLike, b: VerdictLike): VerdictLike {
   return RANK[b.kind] > RANK[a.kind] ? b : a;
 }
 
-type Got = { message: Message; verdict: VerdictLike } | { error: string };
+type Got = { message: Message; verdict: VerdictLike; proof?: Proof; age?: number } | { error: string };
 
 function verdictOf(g: Got): VerdictLike {
   if ('error' in g) return { kind: 'indeterminate', reason: 'fetch-failed', detail: g.error };
@@ -104,7 +104,7 @@ export function createPeerResolver(o: PeerResolverOptions): ResolvePeer {
   const ask = async (name: string, type: number): Promise<Got> => {
     try {
       const r = await o.resolver.resolve({ name, type, class: RRClass.IN });
-      return { message: r.message, verdict: (r.verdict as VerdictLike | undefined) ?? UNVALIDATED };
+      return { message: r.message, verdict: verdictOfProof(r.proof), proof: r.proof, age: r.age };
     } catch (e) {
       return { error: e instanceof Error ? e.message : String(e) };
     }
@@ -121,19 +121,24 @@ export function createPeerResolver(o: PeerResolverOptions): ResolvePeer {
       ({ name, outcome, reason, verdicts, at, ...extra });
 
     const empty: RRsetFacts<string> = { values: [], ttl: Infinity, malformed: 0 };
-    const f4 = 'message' in a ? addressFacts(a.message, name, RRType.A, at) : empty;
-    const f6 = 'message' in aaaa ? addressFacts(aaaa.message, name, RRType.AAAA, at) : empty;
+    const f4 = 'message' in a ? aged(addressFacts(a.proof, RRType.A), a.age) : empty;
+    const f6 = 'message' in aaaa ? aged(addressFacts(aaaa.proof, RRType.AAAA), aaaa.age) : empty;
     const addresses = [...f4.values, ...f6.values];
     const ttls = [f4, f6].filter((f) => f.values.length > 0).map((f) => f.ttl);
     const addressVerdict = worse(va, v6);
     let keys: RRsetFacts<IpseckeyLike> = { values: [], ttl: 0, malformed: 0 };
     let keyVerdict: VerdictLike | null = vk;
     if ('message' in key && vk.kind !== 'bogus' && vk.kind !== 'indeterminate') {
-      keys = ipseckeyFacts(key.message, name, at);
+      keys = aged(ipseckeyFacts(key.proof), key.age);
       if (keys.values.length === 0) keyVerdict = null; // provably (or, unsigned, apparently) none
+      else if (keys.owner !== (f4.owner ?? f6.owner ?? keys.owner)) {
+        // The key chain must end where the address chain ends, or the key is another name's.
+        keyVerdict = { kind: 'indeterminate', reason: 'owner-mismatch', detail: `the IPSECKEY chain ends at ${keys.owner}` };
+      }
     }
     const input = {
       name,
+      peerName: f4.owner ?? f6.owner,
       qtype: f4.values.length > 0 || f6.values.length === 0 ? RRType.A : RRType.AAAA,
       addresses,
       addressVerdict,
@@ -148,7 +153,7 @@ export function createPeerResolver(o: PeerResolverOptions): ResolvePeer {
     if (d.action === 'install' && d.needsGateway) {
       const gname = d.needsGateway;
       const g = await ask(gname, RRType.A);
-      const gf = 'message' in g ? addressFacts(g.message, gname, RRType.A, at) : { values: [], ttl: 0, sigExpiry: undefined };
+      const gf = 'message' in g ? aged(addressFacts(g.proof, RRType.A), g.age) : { values: [], ttl: 0, sigExpiry: undefined };
       d = completeGateway(d, { addresses: gf.values, verdict: verdictOf(g), ttl: gf.ttl, sigExpiry: gf.sigExpiry }, input, o.policy, at);
     }
     if (d.action === 'install' || d.action === 'install-unauthenticated') {

@@ -1,85 +1,60 @@
-// What capture mode needs to know about a DNS answer, read off the message: the addresses at the end
-// of the CNAME chain, their TTL, the decoded IPSECKEYs, and the earliest RRSIG expiry. Pure.
-import { canonicalName } from '../wire/name';
-import { decodeA, decodeAaaa, decodeIpseckey, decodeNameRdata, decodeRrsig } from '../wire/rdata';
-import { Message, RR, RRType } from '../wire/types';
+// What capture, autosp and the responder need to know about a validated answer, read off its proof
+// (never off the upstream's message): the values of the final RRset at the end of the CNAME/DNAME
+// chain, the name that owns them, the smallest TTL along the chain, and the earliest signature
+// expiry. A record the validator did not vouch for cannot appear here. Pure.
+import type { Proof } from '../dnssec/proof';
+import { isUsable } from '../dnssec/proof';
+import { earliestExpiry } from '../dnssec/validate';
+import { decodeA, decodeAaaa, decodeIpseckey } from '../wire/rdata';
+import { RR, RRType } from '../wire/types';
 import type { IpseckeyLike } from '../policy';
 import { WireError } from '../util/errors';
 
 export interface RRsetFacts<T> {
   values: T[];
-  /** The name that owns the records: the query name, or the end of its CNAME chain. */
+  /** The name that owns the records (lower case, no trailing dot): the query name, or the end of its chain. */
   owner?: string;
-  /** Smallest TTL among the records used (the final RRset and the CNAMEs leading to it). */
+  /** Smallest validated TTL among the RRsets used (the final RRset and the links leading to it). */
   ttl: number;
-  /** Earliest RRSIG expiration among those records (Unix seconds), when signed. */
+  /** Earliest RRSIG expiration among those RRsets (Unix seconds), when signed. */
   sigExpiry?: number;
   /** Records whose RDATA could not be decoded (hostile or broken): ignored, counted. */
   malformed: number;
 }
 
-/** RRSIG times are 32-bit serials (RFC 4034 §3.1.5): pick the epoch closest to `nowSec`. */
-export function serialToUnix(serial: number, nowSec: number): number {
-  const base = nowSec - (nowSec % 2 ** 32);
-  let t = base + serial;
-  if (t - nowSec > 2 ** 31) t -= 2 ** 32;
-  else if (nowSec - t > 2 ** 31) t += 2 ** 32;
-  return t;
-}
+export const NO_FACTS: RRsetFacts<never> = Object.freeze({ values: [], ttl: 0, malformed: 0 }) as RRsetFacts<never>;
 
-/** The owner names of the CNAME chain starting at `qname` (in order), bounded against loops. */
-function chainOwners(msg: Message, qname: string): Set<string> {
-  const owners = new Set<string>();
-  let cur = canonicalName(qname);
-  for (let i = 0; i < 16 && !owners.has(cur); i++) {
-    owners.add(cur);
-    const c = msg.answers.find((rr) => rr.type === RRType.CNAME && canonicalName(rr.name) === cur);
-    if (!c) break;
-    try {
-      cur = canonicalName(decodeNameRdata(c.rdata));
-    } catch {
-      break;
-    }
-  }
-  return owners;
-}
-
-function factsOf<T>(msg: Message, qname: string, qtype: number, decode: (rr: RR) => T, nowSec: number): RRsetFacts<T> {
-  const owners = chainOwners(msg, qname);
-  const used = msg.answers.filter((rr) => owners.has(canonicalName(rr.name)) && (rr.type === qtype || rr.type === RRType.CNAME));
+function factsOf<T>(proof: Proof | undefined, qtype: number, decode: (rr: RR) => T): RRsetFacts<T> {
+  if (!proof || !isUsable(proof)) return { values: [], ttl: 0, malformed: 0 };
+  const chain = proof.rrsets.filter((s) => s.role !== 'denial');
+  const final = chain.filter((s) => s.role === 'answer' && s.type === qtype);
+  if (final.length === 0) return { values: [], ttl: 0, malformed: 0 };
   const values: T[] = [];
   let malformed = 0;
-  for (const rr of used) {
-    if (rr.type !== qtype) continue;
-    try {
-      values.push(decode(rr));
-    } catch (e) {
-      if (!(e instanceof WireError)) throw e;
-      malformed++;
+  for (const set of final) {
+    for (const rr of set.records) {
+      try {
+        values.push(decode(rr));
+      } catch (e) {
+        if (!(e instanceof WireError)) throw e;
+        malformed++;
+      }
     }
   }
-  let ttl = Infinity;
-  for (const rr of used) ttl = Math.min(ttl, rr.ttl);
-  let sigExpiry: number | undefined;
-  for (const rr of msg.answers) {
-    if (rr.type !== RRType.RRSIG || !owners.has(canonicalName(rr.name))) continue;
-    try {
-      const sig = decodeRrsig(rr.rdata);
-      if (sig.typeCovered !== qtype && sig.typeCovered !== RRType.CNAME) continue;
-      const exp = serialToUnix(sig.expiration, nowSec);
-      sigExpiry = sigExpiry === undefined ? exp : Math.min(sigExpiry, exp);
-    } catch {
-      /* a broken RRSIG was the validator's business; it does not shorten anything here */
-    }
-  }
-  const owner = [...owners].pop() ?? canonicalName(qname);
-  return { values, owner, ttl: Number.isFinite(ttl) ? ttl : 0, sigExpiry, malformed };
+  const owner = final[0]!.name.toLowerCase().replace(/\.$/, '');
+  return { values, owner, ttl: Math.min(...chain.map((s) => s.ttl)), sigExpiry: earliestExpiry(chain), malformed };
 }
 
-export function addressFacts(msg: Message, qname: string, qtype: number, nowSec: number): RRsetFacts<string> {
-  return factsOf(msg, qname, qtype, (rr) => (qtype === RRType.A ? decodeA(rr.rdata) : decodeAaaa(rr.rdata)), nowSec);
+/** A or AAAA (by `qtype`) of a proof. */
+export function addressFacts(proof: Proof | undefined, qtype: number): RRsetFacts<string> {
+  return factsOf(proof, qtype, (rr) => (qtype === RRType.A ? decodeA(rr.rdata) : decodeAaaa(rr.rdata)));
 }
 
-export function ipseckeyFacts(msg: Message, qname: string, nowSec: number): RRsetFacts<IpseckeyLike> {
-  return factsOf(msg, qname, RRType.IPSECKEY, (rr) => decodeIpseckey(rr.rdata) as IpseckeyLike, nowSec);
+export function ipseckeyFacts(proof: Proof | undefined): RRsetFacts<IpseckeyLike> {
+  return factsOf(proof, RRType.IPSECKEY, (rr) => decodeIpseckey(rr.rdata) as IpseckeyLike);
+}
+
+/** The facts as they stand `age` seconds after they were cached: TTLs count down, expiries do not move. */
+export function aged<T>(f: RRsetFacts<T>, age: number | undefined): RRsetFacts<T> {
+  return age ? { ...f, ttl: Math.max(0, f.ttl - age) } : f;
 }

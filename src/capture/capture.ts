@@ -8,12 +8,16 @@ import { Message, Question, Rcode, RRClass, RRType } from '../wire/types';
 import { completeGateway, decide, Decision, DecideInput, engineFailed, IpseckeyLike, matchName, Policy, RefuseRcode, VerdictLike } from '../policy';
 import type { PeerSync } from '../peers';
 import { Logger, silentLogger } from '../util/log';
-import { addressFacts, ipseckeyFacts, RRsetFacts } from './answer-facts';
+import type { Proof } from '../dnssec/proof';
+import { addressFacts, aged, ipseckeyFacts, RRsetFacts } from './answer-facts';
 
 /** A validated lookup from inside the daemon (through cache → validate → upstream, as a DO client). */
 export interface InternalResolver {
-  /** `verdict` is the validator's (src/dnssec Verdict); absent when no validator ran. */
-  resolve(q: Question): Promise<{ message: Message; verdict?: { kind: string }; age?: number }>;
+  /**
+   * `proof` is what the validator vouched for (absent when no validator ran: then nothing is trusted);
+   * `message` is only for its rcode and for the memo: facts come from the proof alone.
+   */
+  resolve(q: Question): Promise<{ message: Message; proof?: Proof; age?: number }>;
 }
 
 export interface CaptureOptions {
@@ -103,24 +107,23 @@ export class Capture {
       return out;
     }
     const now = this.opts.now();
-    const addr = addressFacts(out.answer.message, q.name, q.type, now);
-    if (addr.values.length === 0) return out;
     // A cached answer's TTLs are as stored: age them, or every hit would stretch the peer's lifetime.
-    addr.ttl = Math.max(0, addr.ttl - (out.answer.age ?? 0));
+    const addr = aged(addressFacts(out.answer.proof, q.type), out.answer.age);
+    if (addr.values.length === 0) return out;
     let keyVerdict: VerdictLike | null;
     let keys: RRsetFacts<IpseckeyLike> = { values: [], owner: addr.owner, ttl: 0, malformed: 0 };
     if ('error' in key) {
       keyVerdict = { kind: 'indeterminate', reason: 'fetch-failed', detail: `IPSECKEY lookup failed: ${key.error}` };
     } else {
-      keys = ipseckeyFacts(key.message, q.name, now);
-      keys.ttl = Math.max(0, keys.ttl - (key.age ?? 0));
-      keyVerdict = keyVerdictOf(key.message, key.verdict as VerdictLike | undefined, keys.values.length);
+      keys = aged(ipseckeyFacts(key.proof), key.age);
+      keyVerdict = keyVerdictOf(key.message, key.proof, keys, addr.owner);
     }
     const input: DecideInput = {
       name: q.name,
+      peerName: addr.owner,
       qtype: q.type,
       addresses: addr.values,
-      addressVerdict: (out.answer.verdict as VerdictLike | undefined) ?? UNVALIDATED,
+      addressVerdict: verdictOfProof(out.answer.proof),
       addressTtl: addr.ttl,
       keys: keys.values,
       keyVerdict,
@@ -152,8 +155,8 @@ export class Capture {
   private async withGateway(d: Decision & { action: 'install' }, input: DecideInput, now: number): Promise<Decision> {
     const gname = d.needsGateway!;
     const r = await this.opts.resolver.resolve({ name: gname, type: RRType.A, class: RRClass.IN }).catch(() => null);
-    const gw = r ? addressFacts(r.message, gname, RRType.A, now) : { values: [], ttl: 0, sigExpiry: undefined };
-    const verdict: VerdictLike = r ? ((r.verdict as VerdictLike | undefined) ?? UNVALIDATED) : { kind: 'indeterminate', reason: 'fetch-failed', detail: `no answer for gateway ${gname}` };
+    const gw = r ? aged(addressFacts(r.proof, RRType.A), r.age) : { values: [], ttl: 0, sigExpiry: undefined };
+    const verdict: VerdictLike = r ? verdictOfProof(r.proof) : { kind: 'indeterminate', reason: 'fetch-failed', detail: `no answer for gateway ${gname}` };
     return completeGateway(d, { addresses: gw.values, verdict, ttl: gw.ttl, sigExpiry: gw.sigExpiry }, input, this.opts.policy, now);
   }
 
@@ -192,12 +195,22 @@ export class Capture {
   }
 }
 
+/** The validator's verdict as policy reads it; no proof means nothing was validated. */
+export function verdictOfProof(p: Proof | undefined): VerdictLike {
+  return p ? (p.verdict as VerdictLike) : UNVALIDATED;
+}
+
 /** The verdict on the IPSECKEY lookup as policy needs it: null when the name provably has none. */
-function keyVerdictOf(msg: Message, verdict: VerdictLike | undefined, count: number): VerdictLike | null {
-  const v = verdict ?? UNVALIDATED;
+function keyVerdictOf(msg: Message, proof: Proof | undefined, keys: RRsetFacts<IpseckeyLike>, addressOwner: string | undefined): VerdictLike | null {
+  const v = verdictOfProof(proof);
   if (v.kind === 'bogus' || v.kind === 'indeterminate') return v;
   if (msg.rcode === Rcode.SERVFAIL) return { kind: 'indeterminate', reason: 'upstream-error', detail: 'the IPSECKEY lookup failed (SERVFAIL)' };
-  if (count === 0) return null;
+  if (keys.values.length === 0) return null;
+  // Both lookups follow the same CNAME chain; keys that end elsewhere (a chain that changed between
+  // two cached answers) belong to another name and must not authenticate this one.
+  if (addressOwner !== undefined && keys.owner !== addressOwner) {
+    return { kind: 'indeterminate', reason: 'owner-mismatch', detail: `the IPSECKEY chain ends at ${keys.owner}, the address chain at ${addressOwner}` };
+  }
   return v;
 }
 

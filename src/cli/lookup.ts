@@ -94,7 +94,7 @@ export async function runLookup(nameArg: string, typeArg: string | undefined, o:
   } catch (e) {
     if (!(e instanceof OednsError)) throw e;
     const v = indeterminate('fetch-failed', e.message);
-    result = { verdict: v, negative: null, chain: [], records: [], steps: [], rcode: 2 };
+    result = { verdict: v, negative: null, chain: [], rrsets: [], steps: [], rcode: 2 };
   }
   const v = result.verdict;
   const report: LookupReport = {
@@ -104,7 +104,8 @@ export async function runLookup(nameArg: string, typeArg: string | undefined, o:
     verdict: v.kind,
     reason: reasonText(v),
     negative: result.negative,
-    records: result.records.filter((r) => r.type !== 46).map(presentRR),
+    // Only what the validator vouched for (nothing for bogus answers, as delv prints nothing).
+    records: result.rrsets.filter((s) => s.role !== 'denial').flatMap((s) => s.records).map(presentRR),
     chain: result.chain.map((c) => ({ zone: nameLabel(c.zone), keys: c.keys, verdict: c.verdict })),
   };
   return { report, exitCode: v.kind === 'secure' || v.kind === 'insecure' ? 0 : 1 };

@@ -6,6 +6,7 @@ import type { UpstreamPool } from '../resolver/upstream';
 import type { TrustAnchor } from '../dnssec/anchors';
 import { createValidator, Validator } from '../dnssec/validator';
 import { describeVerdict, Ede } from '../dnssec/verdict';
+import { isUsable, proofOf, provenMessage } from '../dnssec/proof';
 import type { Message } from '../wire/types';
 import { RRClass, Rcode } from '../wire/types';
 import type { Logger } from '../util/log';
@@ -28,20 +29,23 @@ export function pipelineValidator(validator: Validator, nowSec: () => number, lo
   return {
     async validate(question, response) {
       const r = await validator.validate(question, response, nowSec());
+      const proof = proofOf(r);
       const v = r.verdict;
       if (v.kind === 'bogus') {
         const text = `DNSSEC bogus: ${describeVerdict(v)}`;
         log.warn({ qname: question.name, qtype: question.type, reason: v.reason, detail: v.detail }, text);
-        return { verdict: v, response: servfail(response), ede: { code: v.ede, text } };
+        return { proof, response: servfail(response), ede: { code: v.ede, text } };
       }
       // No anchor covers the name: answered as an unsigned name is. Failing to fetch the chain, or
       // running out of budget, is not a proof of anything: SERVFAIL rather than unvalidated data.
       if (v.kind === 'indeterminate' && v.reason !== 'no-anchor') {
         const text = `DNSSEC indeterminate: ${describeVerdict(v)}`;
         log.warn({ qname: question.name, qtype: question.type, reason: v.reason, detail: v.detail }, text);
-        return { verdict: v, response: servfail(response), ede: { code: Ede.DNSSEC_INDETERMINATE, text } };
+        return { proof, response: servfail(response), ede: { code: Ede.DNSSEC_INDETERMINATE, text } };
       }
-      return { verdict: v, response };
+      if (!isUsable(proof)) return { proof, response };
+      // What clients see is what was validated: the proof's RRsets and rcode, nothing else.
+      return { proof, response: provenMessage(response, proof) };
     },
   };
 }

@@ -19,6 +19,8 @@ export interface RrsetResult {
   wildcard?: Name;
   /** Expiration of the signature that verified (RRSIG serial time). */
   expiration?: number;
+  /** The RRSIG record that verified: the only one passed on to clients (junk RRSIGs beside it are not). */
+  sig?: RR;
 }
 
 interface Failure { verdict: Verdict; rank: number }
@@ -128,6 +130,7 @@ export function verifyRrset(rrset: RR[], sigs: RR[], keys: RR[], zone: Name, now
       keyTag: sig.keyTag,
       wildcard: sig.labels < ownerLabels ? signedOwner : undefined,
       expiration: sig.expiration,
+      sig: rr,
     };
   }
   return { verdict: (best as Failure | null)?.verdict ?? bogus('rrsig-missing', Ede.RRSIGS_MISSING, `no usable RRSIG over ${label}`, { rrset: label }), ttl: 0 };

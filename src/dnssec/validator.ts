@@ -3,13 +3,14 @@
 // When an authoritative upstream stops a CNAME chain at a name outside its zones, the rest of the
 // chain is asked for and validated too, link by link.
 import { canonicalName, isSubdomain } from '../wire/name';
-import type { Message, Name, Question, RR } from '../wire/types';
+import type { Message, Name, Question } from '../wire/types';
 import { ROOT_ANCHORS, TrustAnchor } from './anchors';
 import { ChainFetcher, ChainLink, QueryFn, WalkContext } from './fetcher';
 import { DEFAULT_KEY_CACHE_LIMITS, KeyCacheLimits } from './key-cache';
 import { DEFAULT_NSEC3_LIMITS, Nsec3Limits } from './nsec3';
-import { chainTargets, MAX_CHAIN, Negative, ResponseResult, validateResponse, ZoneStatus } from './validate';
-import { Verdict, worst } from './verdict';
+import { chainNames, MAX_CHAIN, Negative, ResponseResult, StepResult, ValidatedRRset, validateResponse, ZoneStatus } from './validate';
+import { indeterminate, Verdict, worst } from './verdict';
+import { nameLabel } from './util';
 
 export interface ValidatorOptions {
   /** Default: the IANA root anchors. */
@@ -23,16 +24,24 @@ export interface ValidatorOptions {
 
 export interface ValidationResult {
   verdict: Verdict;
+  /** What the response claims (proven only when the verdict is secure or insecure). */
   negative: Negative;
   /** Zones from the anchor down, with the key tags of their DNSKEY sets. */
   chain: ChainLink[];
-  /** The answer records (across followed CNAME links), RRSIGs included. */
-  records: RR[];
+  /**
+   * Exactly the RRsets the verdict covers, in chain order: CNAME/DNAME links, then the answer RRset(s)
+   * or the denial records. Empty unless the verdict is secure or insecure. Nothing else of the
+   * upstream's message may be used.
+   */
+  rrsets: ValidatedRRset[];
   /** Per-link verdicts of the CNAME/DNAME chain. */
-  steps: ResponseResult['steps'];
-  /** How long a secure result may be cached. */
+  steps: StepResult[];
+  /** How long a secure result may be cached (≤ every TTL and signature expiry on the way). */
   ttl?: number;
-  /** Final rcode after following the chain. */
+  /**
+   * The rcode the proof supports: NXDOMAIN only with a validated (or provably unsigned) denial of the
+   * last name, NOERROR for data and NODATA; for bogus and indeterminate results, the upstream's rcode.
+   */
   rcode: number;
 }
 
@@ -49,9 +58,9 @@ export function createValidator(opts: ValidatorOptions): Validator {
 
   async function one(q: Question, msg: Message, ctx: WalkContext): Promise<ResponseResult> {
     const statuses = new Map<string, ZoneStatus>();
-    for (const t of chainTargets(q, msg)) {
-      const k = canonicalName(t.name);
-      if (!statuses.has(k)) statuses.set(k, await fetcher.zoneFor(t.hint ?? t.name, ctx));
+    for (const name of chainNames(q, msg)) {
+      const k = canonicalName(name);
+      if (!statuses.has(k)) statuses.set(k, await fetcher.zoneFor(name, ctx));
     }
     return validateResponse(q, msg, (n) => statuses.get(canonicalName(n)), { nowSec: ctx.nowSec, nsec3 });
   }
@@ -64,7 +73,7 @@ export function createValidator(opts: ValidatorOptions): Validator {
       } catch (e) {
         // A verdict is never an exception; a bug must still end as "cannot say", never as "secure".
         const verdict: Verdict = { kind: 'indeterminate', reason: 'internal-error', detail: (e as Error).message };
-        return { verdict, negative: null, chain: [], records: response.answers, steps: [], rcode: response.rcode };
+        return { verdict, negative: null, chain: [], rrsets: [], steps: [], rcode: response.rcode };
       }
     },
   };
@@ -73,17 +82,13 @@ export function createValidator(opts: ValidatorOptions): Validator {
     const ctx: WalkContext = { nowSec, queries: 0, maxQueries, links: new Map() };
     let q = question;
     let msg = response;
-    const verdicts: Verdict[] = [];
-    const steps: ResponseResult['steps'] = [];
-    const records: RR[] = [];
+    const steps: StepResult[] = [];
     let negative: Negative = null;
     let ttl: number | undefined;
     let rcode = response.rcode;
     for (let hop = 0; hop < MAX_CHAIN; hop++) {
       const r = await one(q, msg, ctx);
-      verdicts.push(r.verdict);
       steps.push(...r.steps);
-      records.push(...msg.answers);
       negative = r.negative;
       rcode = msg.rcode;
       if (r.ttl !== undefined) ttl = ttl === undefined ? r.ttl : Math.min(ttl, r.ttl);
@@ -95,28 +100,27 @@ export function createValidator(opts: ValidatorOptions): Validator {
         !msg.authorities.some((rr) => rr.type === 6 && isSubdomain(last.name, rr.name));
       if (!followUp || worst(r.steps.slice(0, -1).map((x) => x.verdict)).kind === 'bogus') break;
       // The unanswered tail was judged as a NODATA; drop that judgement, the follow-up replaces it.
-      verdicts.pop();
       steps.pop();
-      verdicts.push(worst(r.steps.slice(0, -1).map((s) => s.verdict)));
       q = { name: last.name as Name, type: q.type, class: q.class };
       try {
         msg = await opts.query(q.name, q.type);
       } catch (e) {
-        verdicts.push({ kind: 'indeterminate', reason: 'fetch-failed', detail: `${q.name}: ${(e as Error).message}` });
+        steps.push({ step: 'negative', name: q.name, verdict: indeterminate('fetch-failed', `${nameLabel(q.name)}: ${(e as Error).message}`), rrsets: [] });
         break;
       }
     }
-    const verdict = worst(verdicts);
+    const verdict = worst(steps.map((s) => s.verdict));
+    const trusted = verdict.kind === 'secure' || verdict.kind === 'insecure';
     return {
       verdict,
       negative,
       chain: [...ctx.links.values()],
-      records,
+      rrsets: trusted ? steps.flatMap((s) => s.rrsets) : [],
       steps,
       ttl: verdict.kind === 'secure' ? ttl : undefined,
-      rcode,
+      rcode: trusted ? (negative === 'nxdomain' ? 3 : 0) : rcode,
     };
   }
 }
 
-export type { ZoneStatus };
+export type { ZoneStatus, ValidatedRRset };

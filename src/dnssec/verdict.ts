@@ -41,7 +41,8 @@ export type BogusReason =
   | 'nsec-proof-failed' // NSEC/NSEC3 records present but they do not prove the claim
   | 'cname-chain' // CNAME/DNAME chain broken, looping or too long
   | 'wildcard-proof-failed'
-  | 'answer-missing'; // a NOERROR answer with neither data nor a denial proof
+  | 'answer-missing' // a NOERROR answer with neither data nor a denial proof
+  | 'rcode-mismatch'; // the rcode contradicts the proof (NXDOMAIN around an answer for the name)
 
 export type IndeterminateReason = 'no-anchor' | 'fetch-failed' | 'budget-exhausted' | 'upstream-error' | 'internal-error';
 

@@ -6,7 +6,7 @@ import { ipseckeyToKeyObject, KeyError } from '../ike-bridge/keys';
 import { RRType } from '../wire/types';
 import { formatAddress, parseIPv4, parseIPv6, parseAddress } from './ip';
 import { matchPeer } from './match';
-import { fallbackAllowed, nameProblem, normalizeName, Policy, Rule } from './rules';
+import { fallbackAllowed, hostnameProblem, nameProblem, normalizeName, Policy, Rule } from './rules';
 
 /** The shape of a DNSSEC verdict that policy needs (src/dnssec's Verdict fits it). */
 export interface VerdictLike {
@@ -42,6 +42,11 @@ export interface DecideInput {
   sigExpiry?: number;
   /** Who asks; 'serve' unless said otherwise. */
   owner?: PeerOwner;
+  /**
+   * The name that owns the address and key (the end of a CNAME/DNAME chain): the peer's IKE identity.
+   * Default: `name`.
+   */
+  peerName?: string;
 }
 
 /** A key not used, and why. */
@@ -94,7 +99,7 @@ export type Decision =
 
 /** RFC 8914 codes used here. */
 export const Ede = {
-  OTHER: 0, DNSSEC_INDETERMINATE: 5, DNSSEC_BOGUS: 6, BLOCKED: 15,
+  OTHER: 0, DNSSEC_INDETERMINATE: 5, DNSSEC_BOGUS: 6, SIGNATURE_EXPIRED: 7, BLOCKED: 15,
 } as const;
 
 const ADDRESS_QTYPES: readonly number[] = [RRType.A, RRType.AAAA];
@@ -122,6 +127,13 @@ export function decide(input: DecideInput, policy: Policy, nowSec: number): Deci
   if (!ADDRESS_QTYPES.includes(input.qtype)) return answer(`only A and AAAA queries install peers (qtype ${input.qtype})`);
   if (m.level === 'clear') return answer(`level clear: ${name} is answered without IPsec (${m.why})`);
   if (input.addresses.length === 0) return answer(`no addresses for ${name}: nothing to protect`);
+  // The peer's name becomes its IKE identity and a conn name in the engine: a hostname or nothing.
+  const ident = normalizeName(input.peerName ?? input.name);
+  const identProblem = hostnameProblem(ident);
+  if (identProblem) {
+    const text = `${ident} cannot be an IKE identity (${identProblem}): nothing installed`;
+    return m.level === 'private' ? refuse('SERVFAIL', Ede.OTHER, `level private: ${text}`) : answer(`level ${m.level}: ${text}; answered in clear`);
+  }
 
   const kv = input.keyVerdict;
   if (kv?.kind === 'bogus') {
@@ -132,12 +144,17 @@ export function decide(input: DecideInput, policy: Policy, nowSec: number): Deci
   const sel = kv ? selectKeys(input.keys) : { keys: [], gateway: null, ignored: [], alternatives: [] };
   base.ignoredKeys = sel.ignored;
   const trusted = kv !== null && (kv.kind === 'secure' || (kv.kind === 'insecure' && policy.trustInsecure));
+  // A proof whose signatures have run out proves nothing now: re-validate, never install (RFC 4035 §5.3.1).
+  if (input.sigExpiry !== undefined && input.sigExpiry <= nowSec) {
+    return withoutKey(base, input, policy, nowSec,
+      { text: `the signatures on the records of ${name} have expired and must be validated again`, ede: Ede.SIGNATURE_EXPIRED });
+  }
 
   if (trusted && sel.keys.length > 0 && sel.gateway) {
     const ttl = lifetime([input.addressTtl, input.keyTtl], input.sigExpiry, policy.maxTtl, nowSec);
     const gw = sel.gateway;
     const peer: Peer = {
-      name,
+      name: ident,
       addresses: uniqueAddresses(input.addresses),
       auth: { kind: 'pubkey', keys: sel.keys },
       gateway: gw.kind === 'name' ? { kind: 'none' } : gw,
@@ -180,7 +197,7 @@ function withoutKey(
       const ttl = lifetime(ttls, input.sigExpiry, policy.maxTtl, nowSec);
       const f = policy.fallback;
       const peer: Peer = {
-        name,
+        name: normalizeName(input.peerName ?? input.name),
         addresses: uniqueAddresses(input.addresses),
         auth: { kind: 'unauthenticated', method: f.method },
         gateway: { kind: 'none' },

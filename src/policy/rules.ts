@@ -110,6 +110,22 @@ export function nameProblem(n: string): string | null {
   return null;
 }
 
+/**
+ * Why `n` (lower case, no trailing dot) is not an LDH hostname (RFC 952/1123: letters, digits and
+ * inner hyphens, labels of 1–63, at most 253 in all), or null. Peer names become IKE identities and
+ * engine conn names, so nothing else may pass.
+ */
+export function hostnameProblem(n: string): string | null {
+  if (n === '') return 'the root is not a host name';
+  if (n.length > 253) return 'longer than 253 characters';
+  for (const label of n.split('.')) {
+    if (label.length === 0) return 'has an empty label';
+    if (label.length > 63) return `label "${label.slice(0, 20)}…" is longer than 63 characters`;
+    if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(label)) return `label "${label.slice(0, 63)}" is not letters, digits and inner hyphens`;
+  }
+  return null;
+}
+
 export function labelCount(n: string): number {
   return n === '' ? 0 : n.split('.').length;
 }

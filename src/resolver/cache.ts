@@ -5,6 +5,7 @@ import { Message, Question, RR, RRType, Rcode } from '../wire/types';
 import { canonicalName } from '../wire/name';
 import { decodeSoa } from '../wire/rdata';
 import { Template } from './template';
+import type { Proof } from '../dnssec/proof';
 
 export type Clock = () => number;
 
@@ -15,6 +16,12 @@ export interface CacheOptions {
   maxTtl: number;
   /** Upper bound on negative lifetimes (RFC 2308 §5 suggests 1–3 hours), seconds. */
   maxNegativeTtl: number;
+  /**
+   * How long a bogus verdict (served as SERVFAIL) is kept, seconds: long enough that a broken or
+   * attacked name does not send every client query upstream again (RFC 4035 §4.7), short enough that
+   * a repaired zone is seen soon.
+   */
+  bogusTtl?: number;
   now: Clock;
 }
 
@@ -23,14 +30,17 @@ export const DEFAULT_CACHE: Omit<CacheOptions, 'now'> = {
   maxBytes: 64 * 1024 * 1024,
   maxTtl: 86_400,
   maxNegativeTtl: 10_800,
+  bogusTtl: 60,
 };
 
 export interface CacheEntry {
   readonly key: string;
   /** The response as stored: TTLs as they were at storedAt (SOA clamped for negative answers). */
   readonly message: Message;
-  /** Whatever the validator concluded; stored so a hit does not re-validate. */
-  readonly verdict?: unknown;
+  /** What the validator vouched for; stored so a hit does not re-validate. */
+  readonly proof?: Proof;
+  /** The extended error served with the entry (a cached bogus verdict says why). */
+  readonly ede?: { code: number; text: string };
   readonly storedAt: number;
   /** Lifetime in seconds. */
   readonly ttl: number;
@@ -130,15 +140,25 @@ export class Cache {
     return Math.max(0, Math.floor((this.opts.now() - e.storedAt) / 1000));
   }
 
-  /** Stores a response if it is cacheable; returns the entry, or undefined. */
-  store(key: string, msg: Message, verdict?: unknown): CacheEntry | undefined {
-    const { ttl, negative } = cacheLifetime(msg, this.opts);
+  /**
+   * Stores a response if it is cacheable; returns the entry, or undefined. A validated answer lives no
+   * longer than its proof (validated TTLs, signature expiry); a bogus one for `bogusTtl`.
+   */
+  store(key: string, msg: Message, extra: { proof?: Proof; ede?: { code: number; text: string } } = {}): CacheEntry | undefined {
+    const { proof, ede } = extra;
+    let { ttl, negative } = cacheLifetime(msg, this.opts);
+    if (proof?.verdict.kind === 'bogus') {
+      ttl = Math.min(this.opts.bogusTtl ?? DEFAULT_CACHE.bogusTtl!, this.opts.maxNegativeTtl);
+      negative = true;
+    } else if (proof?.ttl !== undefined) {
+      ttl = Math.min(ttl, proof.ttl);
+    }
     if (ttl <= 0) return undefined;
     // RFC 2308 §5: the SOA in a negative answer carries the negative TTL.
     const message = negative
       ? { ...msg, authorities: msg.authorities.map((rr) => (rr.type === RRType.SOA && rr.ttl > ttl ? { ...rr, ttl } : rr)) }
       : msg;
-    const entry: CacheEntry = { key, message, verdict, storedAt: this.opts.now(), ttl, negative, size: sizeOf(message), templates: [] };
+    const entry: CacheEntry = { key, message, proof, ede, storedAt: this.opts.now(), ttl, negative, size: sizeOf(message), templates: [] };
     const old = this.map.get(key);
     if (old) this.delete(old);
     if (entry.size > this.opts.maxBytes) return undefined;

@@ -89,4 +89,4 @@ export async function startServer(config: ServeConfig | ServeConfigInput, opts: 
 }
 
 export { Pipeline } from './pipeline';
-export type { Stage, QueryContext, Outcome, Answer, Validator, CaptureHook, Refusal, VerdictLike, ClientInfo } from './pipeline';
+export type { Stage, QueryContext, Outcome, Answer, Validator, CaptureHook, Refusal, ClientInfo } from './pipeline';

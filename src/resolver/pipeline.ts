@@ -16,6 +16,7 @@ import { Cache, CacheEntry, cacheKey } from './cache';
 import { UpstreamPool } from './upstream';
 import { headerOnlyResponse, questionLength, HEADER_LEN } from './raw';
 import { ClientView, buildTemplate, fillTemplate, shapeForClient } from './template';
+import type { Proof } from '../dnssec/proof';
 
 export interface ClientInfo {
   address: string;
@@ -36,17 +37,12 @@ export interface QueryContext {
   maxSize: number;
 }
 
-/** A verdict from the validator (src/dnssec fills this in; `kind` is 'secure' | 'insecure' | 'bogus' | ...). */
-export interface VerdictLike {
-  kind: string;
-  [k: string]: unknown;
-}
-
 export interface Answer {
   /** The response content; id, RD, CD, question case and EDNS are fitted to each client by the reply. */
   message: Message;
   source: 'cache' | 'upstream' | 'local';
-  verdict?: VerdictLike;
+  /** What the validator vouched for; `message` then holds only the proof's RRsets. Absent: not validated. */
+  proof?: Proof;
   /** Set when `message` is exactly a cache entry's content: the reply can then patch stored bytes. */
   entry?: CacheEntry;
   /** RFC 8914 extended DNS error for the client (why a lookup failed or was refused). */
@@ -67,11 +63,14 @@ export interface Stage {
   handle(ctx: QueryContext, next: Next): Promise<Outcome>;
 }
 
-/** The validator's seam (src/daemon/validation.ts fills it): may replace the response, and says what it concluded. */
+/**
+ * The validator's seam (src/daemon/validation.ts fills it): replaces the response with what may be
+ * shown (only validated RRsets, or a SERVFAIL), and hands on the proof.
+ */
 export interface Validator {
   validate(
     question: Question, response: Message, ctx: QueryContext,
-  ): Promise<{ verdict?: VerdictLike; response: Message; ede?: { code: number; text: string } }>;
+  ): Promise<{ proof?: Proof; response: Message; ede?: { code: number; text: string } }>;
 }
 
 /** The refusal a capture hook returns instead of a response: the client gets `rcode`. */
@@ -83,7 +82,7 @@ export interface Refusal {
 
 /** A simple capture seam (capture mode itself replaces the whole stage): runs before every answer is sent; the reply waits for it. */
 export interface CaptureHook {
-  beforeAnswer(question: Question, response: Message, ctx: QueryContext & { verdict?: VerdictLike }): Promise<Message | Refusal>;
+  beforeAnswer(question: Question, response: Message, ctx: QueryContext & { proof?: Proof }): Promise<Message | Refusal>;
 }
 
 export const noValidation: Validator = {
@@ -181,7 +180,7 @@ export function captureStage(hook: CaptureHook): Stage {
     handle: async (ctx, next) => {
       const out = await next();
       if (out.kind !== 'answer') return out;
-      const r = await hook.beforeAnswer(ctx.question, out.answer.message, { ...ctx, verdict: out.answer.verdict });
+      const r = await hook.beforeAnswer(ctx.question, out.answer.message, { ...ctx, proof: out.answer.proof });
       if ('refuse' in r) {
         ctx.log.info({ qname: ctx.question.name, qtype: ctx.question.type, reason: r.reason }, 'capture hook refused the answer');
         return localAnswer(ctx, r.rcode);
@@ -202,13 +201,13 @@ export function cacheStage(cache: Cache, stats: PipelineStats): Stage {
         stats.answeredFromCache++;
         return {
           kind: 'answer',
-          answer: { message: hit.message, source: 'cache', entry: hit, verdict: hit.verdict as VerdictLike | undefined, age: cache.elapsed(hit) },
+          answer: { message: hit.message, source: 'cache', entry: hit, proof: hit.proof, ede: hit.ede, age: cache.elapsed(hit) },
         };
       }
       return cache.coalesce(key, async () => {
         const out = await next();
         if (out.kind !== 'answer' || out.answer.source !== 'upstream') return out;
-        const entry = cache.store(key, out.answer.message, out.answer.verdict);
+        const entry = cache.store(key, out.answer.message, { proof: out.answer.proof, ede: out.answer.ede });
         return entry ? { kind: 'answer', answer: { ...out.answer, entry } } : out;
       });
     },
@@ -222,7 +221,7 @@ export function validateStage(validator: Validator): Stage {
       const out = await next();
       if (out.kind !== 'answer' || out.answer.source !== 'upstream') return out;
       const r = await validator.validate(ctx.question, out.answer.message, ctx);
-      return { kind: 'answer', answer: { ...out.answer, message: r.response, verdict: r.verdict, ede: r.ede } };
+      return { kind: 'answer', answer: { ...out.answer, message: r.response, proof: r.proof, ede: r.ede } };
     },
   };
 }
@@ -298,7 +297,7 @@ export class Pipeline {
    * the capture stage (cache, validate, upstream), as a DO client would see it, so that internal
    * lookups share the cache, the coalescing and the validation of client queries.
    */
-  async resolveInternal(question: Question): Promise<{ message: Message; verdict?: VerdictLike; age?: number }> {
+  async resolveInternal(question: Question): Promise<{ message: Message; proof?: Proof; age?: number }> {
     const query: Message = {
       id: 0, qr: false, opcode: 0, aa: false, tc: false, rd: true, ra: false, z: false, ad: false, cd: false, rcode: 0,
       questions: [question], answers: [], authorities: [], additionals: [],
@@ -311,7 +310,7 @@ export class Pipeline {
     const first = this.stages.findIndex((st) => st.name === 'capture') + 1;
     const out = await this.run(ctx, first);
     if (out.kind !== 'answer') return { message: makeResponse(query, Rcode.SERVFAIL) };
-    return { message: out.answer.message, verdict: out.answer.verdict, age: out.answer.age };
+    return { message: out.answer.message, proof: out.answer.proof, age: out.answer.age };
   }
 
   private run(ctx: QueryContext, i: number): Promise<Outcome> {
@@ -328,7 +327,8 @@ export class Pipeline {
     }
     if (out.kind === 'bytes') return out.bytes;
     const { answer } = out;
-    const ad = answer.verdict?.kind === 'secure' && (ctx.view.do || ctx.query.ad);
+    // AD only when the validator proved every RRset of the message secure (the message holds nothing else).
+    const ad = answer.proof?.verdict.kind === 'secure' && (ctx.view.do || ctx.query.ad);
     const entry = answer.entry;
     if (entry && entry.message === answer.message && !answer.ede) {
       // AD is part of the variant, so validated answers stay on the byte-patching path too.

@@ -321,7 +321,6 @@ describe('policy/decide', () => {
       ['RRSIG expiry', { addressTtl: 900, keyTtl: 900, sigExpiry: NOW + 50 }, '', 50],
       ['max-ttl', { addressTtl: 90000, keyTtl: 90000 }, 'max-ttl: 120\n', 120],
       ['at least one second', { addressTtl: 0, keyTtl: 600 }, '', 1],
-      ['at least one second after an expiry in the past', { sigExpiry: NOW - 10 }, '', 1],
     ];
     for (const [what, over, extra, ttl] of rows) {
       it(`is bounded by ${what}`, () => {
@@ -330,6 +329,26 @@ describe('policy/decide', () => {
         assert.equal(d.action === 'install' && d.peer.expiresAt, NOW + ttl);
       });
     }
+    it('is never given to a key whose signatures have expired: private refuses (EDE 7), the rest answer in clear', () => {
+      for (const sigExpiry of [NOW - 10, NOW]) {
+        const d = decide(input({ sigExpiry }), pol('private'), NOW);
+        assert.equal(d.action, 'refuse');
+        assert.equal(d.action === 'refuse' && d.ede, 7);
+        assert.match(d.reason, /expired and must be validated again/);
+        assert.equal(decide(input({ sigExpiry }), pol('private-or-clear'), NOW).action, 'answer');
+      }
+      assert.equal(decide(input({ sigExpiry: NOW + 1 }), pol('private'), NOW).action, 'install');
+    });
+    it('installs nothing for a peer name that is not a host name, whatever the key', () => {
+      for (const peerName of ['_ipsec.example.test', 'a b.example.test', '-x.example.test', 'x-.example.test']) {
+        const d = decide(input({ peerName }), pol('private'), NOW);
+        assert.equal(d.action, 'refuse', peerName);
+        assert.match(d.reason, /cannot be an IKE identity/);
+        assert.equal(decide(input({ peerName }), pol('opportunistic', FALLBACK_ON), NOW).action, 'answer', peerName);
+      }
+      const ok = decide(input({ peerName: 'Host-1.Example.test.' }), pol('private'), NOW);
+      assert.equal(ok.action === 'install' && ok.peer.name, 'host-1.example.test');
+    });
     it('of an unauthenticated peer ignores the TTL of a key set that does not exist', () => {
       const d = decide(input({ keyVerdict: null, keys: [], keyTtl: 0, addressTtl: 300 }), pol('opportunistic', FALLBACK_ON), NOW);
       assert.equal(d.action === 'install-unauthenticated' && d.ttl, 300);

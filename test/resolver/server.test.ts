@@ -1,6 +1,7 @@
 // The resolver started in-process (startServer) in front of a real named serving a signed zone, or in
 // front of a scripted fake upstream where a test needs to count or delay upstream queries.
 import assert from 'node:assert/strict';
+import { insecure, SECURE, type Verdict } from '../../src/dnssec/verdict';
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { FrameReader, frame } from '../../src/resolver/framing';
@@ -239,7 +240,8 @@ describe('resolver/server with a scripted upstream', function () {
       validator: {
         validate: async (question, response) => {
           validated++;
-          return { response, verdict: { kind: question.name.startsWith('sec') ? 'secure' : 'insecure' } };
+          const verdict: Verdict = question.name.startsWith('sec') ? SECURE : insecure('unsigned-delegation', 'test', 'unsigned');
+          return { response, proof: { verdict, rrsets: [], negative: null, rcode: 0 } };
         },
       },
     });
