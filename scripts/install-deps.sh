@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(
   bind9 bind9-utils bind9-dnsutils knot-dnsutils ldnsutils dnsperf
-  strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins
+  strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins libstrongswan-standard-plugins
   iproute2 iputils-ping tcpdump openssl
 )
 missing=()
