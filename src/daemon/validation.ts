@@ -27,6 +27,7 @@ function servfail(response: Message): Message {
 
 export function pipelineValidator(validator: Validator, nowSec: () => number, log: Logger = silentLogger): PipelineValidator {
   return {
+    prepare: (question) => validator.prefetch(question, nowSec()),
     async validate(question, response) {
       const r = await validator.validate(question, response, nowSec());
       const proof = proofOf(r);

@@ -8,7 +8,7 @@ import { ROOT_ANCHORS, TrustAnchor } from './anchors';
 import { ChainFetcher, ChainLink, QueryFn, WalkContext } from './fetcher';
 import { DEFAULT_KEY_CACHE_LIMITS, KeyCacheLimits } from './key-cache';
 import { DEFAULT_NSEC3_LIMITS, Nsec3Limits } from './nsec3';
-import { chainNames, MAX_CHAIN, Negative, ResponseResult, StepResult, ValidatedRRset, validateResponse, ZoneStatus } from './validate';
+import { chainNames, zoneKey, MAX_CHAIN, Negative, ResponseResult, StepResult, ValidatedRRset, validateResponse, ZoneStatus } from './validate';
 import { indeterminate, Verdict, worst } from './verdict';
 import { nameLabel } from './util';
 
@@ -47,6 +47,13 @@ export interface ValidationResult {
 
 export interface Validator {
   validate(question: Question, response: Message, nowSec: number): Promise<ValidationResult>;
+  /**
+   * Starts the chain walk to the question name while its answer is still on the way: whatever the
+   * answer holds, validating it needs the zone of that name (the walk does not depend on the answer),
+   * so the DS/DNSKEY round trips overlap the upstream's. Results land in the key cache; errors are
+   * left for validate() to meet again.
+   */
+  prefetch(question: Question, nowSec: number): void;
   stats(): { keySets: number; dsEvidence: number; hits: number; misses: number };
 }
 
@@ -67,6 +74,10 @@ export function createValidator(opts: ValidatorOptions): Validator {
 
   return {
     stats: () => fetcher.stats(),
+    prefetch(question, nowSec) {
+      const ctx: WalkContext = { nowSec, queries: 0, maxQueries, links: new Map() };
+      fetcher.zoneFor(zoneKey(question.name, question.type), ctx).catch(() => undefined);
+    },
     async validate(question, response, nowSec) {
       try {
         return await validateOnce(question, response, nowSec);

@@ -71,6 +71,8 @@ export interface Validator {
   validate(
     question: Question, response: Message, ctx: QueryContext,
   ): Promise<{ proof?: Proof; response: Message; ede?: { code: number; text: string } }>;
+  /** Called as the question goes upstream: work that does not need the answer may start now. */
+  prepare?(question: Question): void;
 }
 
 /** The refusal a capture hook returns instead of a response: the client gets `rcode`. */
@@ -218,6 +220,7 @@ export function validateStage(validator: Validator): Stage {
   return {
     name: 'validate',
     handle: async (ctx, next) => {
+      validator.prepare?.(ctx.question);
       const out = await next();
       if (out.kind !== 'answer' || out.answer.source !== 'upstream') return out;
       const r = await validator.validate(ctx.question, out.answer.message, ctx);
