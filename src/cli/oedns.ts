@@ -8,6 +8,7 @@ import { registerKeygen } from './keygen';
 import { registerPolicy } from './policy';
 import { registerStatus } from './status';
 import { registerPins } from './pins';
+import { registerKey, registerPublish } from './publish';
 import { exitOnError } from './common';
 
 export function buildProgram(): Command {
@@ -20,6 +21,8 @@ export function buildProgram(): Command {
   registerServe(program);
   registerLookup(program);
   registerKeygen(program);
+  registerPublish(program);
+  registerKey(program);
   registerStatus(program);
   registerPolicy(program);
   registerPins(program);

@@ -9,6 +9,8 @@ import { ConfigError } from '../util/errors';
 import type { Logger } from '../util/log';
 import type { FallbackPolicy } from '../policy';
 import { checkFallbackMethod, strongswanFallback } from '../ike-bridge/fallback';
+import type { StrongswanEngine } from '../ike-bridge/strongswan';
+import { watchKeyFile } from '../publish/key-watch';
 
 /**
  * `fallback`: the policy's BTNS knobs; with strongSwan and `tofu-cert` they make the engine carry our
@@ -41,6 +43,13 @@ export async function engineFromConfig(c: EngineConfig, log: Logger, fallback?: 
         logger: log,
         ...(fallback ? strongswanFallback({ fallback, keyPath: c.key, identity: c.identity, privateKey, log, nowSec }) : {}),
       });
+      // `oedns key activate` renames a new key over c.key: sign with it without a restart.
+      const keyWatch = watchKeyFile(c.key, privateKey, (k) => (engine as StrongswanEngine).setIdentityKey(k), log);
+      const close = engine.close.bind(engine);
+      engine.close = async () => {
+        keyWatch.close();
+        await close();
+      };
       // Events (auth failures, reconnects) need the watcher; a daemon that is down now is not fatal:
       // the client reconnects, and the daemon reconciles when it is back.
       await (engine as unknown as { start(): Promise<void> }).start().catch((e: Error) =>

@@ -120,7 +120,7 @@ export class StrongswanEngine implements Engine {
   private readonly peers = new Map<string, Peer>();
   private readonly lock = new RwLock();
   private readonly conn: ConnOptions;
-  private readonly privateKey: KeyObject;
+  private privateKey: KeyObject;
   private readonly log: Logger;
   private identityLoaded = false;
   private pskLoaded = false;
@@ -197,6 +197,16 @@ export class StrongswanEngine implements Engine {
     this.identityLoaded = true;
     this.pskLoaded = false;
     if ([...this.peers.values()].some(usesPsk)) await this.ensurePsk();
+  }
+
+  /**
+   * Sign with another private key from now on (`oedns key activate`): charon forgets the old one and
+   * every conn is reloaded with the new public key. Established SAs are not touched.
+   */
+  async setIdentityKey(privateKey: KeyObject): Promise<void> {
+    this.privateKey = privateKey;
+    this.conn.local = { ...this.conn.local, publicKeyPem: createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString() };
+    await this.rebuildTrust();
   }
 
   /** The well-known PSK goes into charon only once a peer needs it (it matches any identity). */

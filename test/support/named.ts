@@ -13,6 +13,8 @@ export interface NamedZone {
   name: string;
   /** Absolute path of the zone file (signed or not). */
   file: string;
+  /** Extra statements inside the zone { } block (e.g. dnssec-policy, update-policy). */
+  extra?: string;
 }
 
 export interface NamedOptions {
@@ -21,6 +23,8 @@ export interface NamedOptions {
   port?: number;
   /** Extra text inside `options { }`. */
   extraOptions?: string;
+  /** Extra top-level statements (e.g. key "name" { ... }; for TSIG). */
+  extraConfig?: string;
   /** Keep the working directory after stop (for debugging). */
   keepDir?: boolean;
   /** Run inside this network namespace (its own loopback); `ip netns exec` prefixes every command. */
@@ -51,7 +55,7 @@ export function namedAvailable(): boolean {
 
 function zoneStanza(z: NamedZone): string {
   const name = z.name === '' || z.name === '.' ? '.' : z.name.replace(/\.$/, '');
-  return `zone "${name}" { type primary; file "${z.file}"; };`;
+  return `zone "${name}" { type primary; file "${z.file}"; ${z.extra ?? ''} };`;
 }
 
 export async function startNamed(opts: NamedOptions): Promise<NamedInstance> {
@@ -76,6 +80,7 @@ options {
 };
 controls { };
 logging { channel stderr_ch { stderr; severity info; }; category default { stderr_ch; }; category lame-servers { null; }; };
+${opts.extraConfig ?? ''}
 ${opts.zones.map(zoneStanza).join('\n')}
 `;
   const confFile = join(dir, 'named.conf');

@@ -1,0 +1,119 @@
+// The key directory during a rollover. `oedns keygen --out DIR` writes the current key (host.key.pem,
+// which `oedns serve --key` and autosp read); `keygen --next` puts the next one beside it; `key
+// activate` makes next current and keeps the previous one as old until `publish --withdraw-old`.
+// rollover.json remembers when each step was published, so the next step can refuse to come too early.
+import { createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
+import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { hostKeyPaths } from '../ike-bridge/identity';
+import { privateKeyPemForCharon } from '../ike-bridge/keys';
+import { ConfigError } from '../util/errors';
+import { PublishError } from './errors';
+
+export type Slot = 'current' | 'next' | 'old';
+
+export function slotPaths(dir: string, slot: Slot): { privateKey: string; publicKey: string } {
+  if (slot === 'current') return hostKeyPaths(dir);
+  return { privateKey: join(dir, `host.${slot}.key.pem`), publicKey: join(dir, `host.${slot}.pub.pem`) };
+}
+
+export function readSlot(dir: string, slot: Slot): KeyObject | undefined {
+  const p = slotPaths(dir, slot).privateKey;
+  let pem: Buffer;
+  try {
+    pem = readFileSync(p);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new ConfigError('host-key', `cannot read ${p}: ${(e as Error).message}`, { cause: e });
+  }
+  try {
+    return createPrivateKey(pem);
+  } catch (e) {
+    throw new ConfigError('host-key', `${p} is not a PEM private key: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+export function readCurrent(dir: string): KeyObject {
+  const k = readSlot(dir, 'current');
+  if (!k) throw new ConfigError('host-key', `no key in ${slotPaths(dir, 'current').privateKey} (run oedns keygen --out ${dir})`);
+  return k;
+}
+
+/** Writes the next key (0600), refusing to replace one unless `force`. */
+export function writeNext(dir: string, key: KeyObject, force: boolean): { privateKey: string; publicKey: string } {
+  const p = slotPaths(dir, 'next');
+  if (!force && existsSync(p.privateKey)) {
+    throw new ConfigError('keygen-exists', `${p.privateKey} exists (a rollover is under way); use --force to replace the next key`);
+  }
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // Created 0600 (no window with a wider mode), then chmod in case the file already existed.
+  writeFileSync(p.privateKey, privateKeyPemForCharon(key), { mode: 0o600 });
+  chmodSync(p.privateKey, 0o600);
+  writeFileSync(p.publicKey, createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString(), { mode: 0o644 });
+  return p;
+}
+
+export interface RolloverState {
+  /** What was last done. */
+  step: 'added' | 'activated' | 'withdrawn';
+  /** The FQDN the keys are published at. */
+  name: string;
+  /** Unix seconds when the step's records were seen published (or the key was activated). */
+  at: number;
+  /** How long the next step must wait after `at`, seconds. */
+  waitSec: number;
+  /** TTL of the records published in this step. */
+  ttl?: number;
+}
+
+const STATE = 'rollover.json';
+
+export function readRollover(dir: string): RolloverState | undefined {
+  let text: string;
+  try {
+    text = readFileSync(join(dir, STATE), 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new ConfigError('rollover-state', `cannot read ${join(dir, STATE)}: ${(e as Error).message}`);
+  }
+  try {
+    const s = JSON.parse(text) as RolloverState;
+    if (!['added', 'activated', 'withdrawn'].includes(s.step) || typeof s.at !== 'number' || typeof s.waitSec !== 'number') throw new Error('bad fields');
+    return s;
+  } catch (e) {
+    throw new ConfigError('rollover-state', `${join(dir, STATE)} is not a rollover state (${(e as Error).message}); remove it to start over`);
+  }
+}
+
+export function writeRollover(dir: string, s: RolloverState): void {
+  const tmp = join(dir, `${STATE}.tmp`);
+  writeFileSync(tmp, JSON.stringify(s, null, 2) + '\n', { mode: 0o644 });
+  renameSync(tmp, join(dir, STATE));
+}
+
+/** Seconds left before a step that must wait `s.waitSec` after `s`; 0 when it may go now. */
+export function waitLeft(s: RolloverState, nowSec: number): number {
+  return Math.max(0, Math.ceil(s.at + s.waitSec - nowSec));
+}
+
+/**
+ * Makes the next key current: the current pair becomes old (hard links, so nothing is copied half),
+ * then next is renamed over current, which an engine watching host.key.pem sees as one change.
+ */
+export function activateNext(dir: string): void {
+  const cur = slotPaths(dir, 'current');
+  const next = slotPaths(dir, 'next');
+  const old = slotPaths(dir, 'old');
+  if (!existsSync(next.privateKey)) throw new PublishError('rollover-no-next', `no next key in ${dir} (run oedns keygen --next --out ${dir}, then oedns publish --add)`);
+  for (const f of [old.privateKey, old.publicKey]) rmSync(f, { force: true });
+  linkSync(cur.privateKey, old.privateKey);
+  if (existsSync(cur.publicKey)) linkSync(cur.publicKey, old.publicKey);
+  if (existsSync(next.publicKey)) renameSync(next.publicKey, cur.publicKey);
+  renameSync(next.privateKey, cur.privateKey);
+}
+
+/** After the old key is withdrawn from DNS its private half has no use left. */
+export function removeOld(dir: string): void {
+  const old = slotPaths(dir, 'old');
+  for (const f of [old.privateKey, old.publicKey]) rmSync(f, { force: true });
+}
