@@ -1,0 +1,139 @@
+// The pure parts of publishing: BIND key files, the UPDATE message and its prerequisites, what each
+// answer means, and the rollover's order and timing rules.
+import assert from 'node:assert/strict';
+import { ConfigError } from '../../src/util/errors';
+import { decodeMessage, encodeMessage, makeQuery } from '../../src/wire/message';
+import { checkUpdateAnswer } from '../../src/publish/answer';
+import { exitCodeOf, PublishError } from '../../src/publish/errors';
+import { checkActivate, keysToPublish } from '../../src/publish/rollover';
+import { signRequest, type TsigKey } from '../../src/publish/tsig';
+import { parseTsigKeys, pickTsigKey } from '../../src/publish/tsig-keyfile';
+import { buildIpseckeyUpdate, describeChange } from '../../src/publish/update';
+import { unhex } from '../wire/helpers';
+
+const code = (fn: () => unknown): string => {
+  try {
+    fn();
+  } catch (e) {
+    return (e as { code: string }).code;
+  }
+  return 'no error';
+};
+
+describe('TSIG key files (tsig-keygen / named.conf syntax)', () => {
+  it('reads what tsig-keygen prints', () => {
+    const [k] = parseTsigKeys('key "publish-key" {\n\talgorithm hmac-sha256;\n\tsecret "OvAwtLceKrzlgwK3tHeTyabWWpJZicsmFlYsGakb3Bk=";\n};\n');
+    assert.equal(k.name, 'publish-key');
+    assert.equal(k.algorithm, 'hmac-sha256');
+    assert.equal(Buffer.from(k.secret).toString('base64'), 'OvAwtLceKrzlgwK3tHeTyabWWpJZicsmFlYsGakb3Bk=');
+  });
+
+  it('skips comments and other statements, maps hmac-md5 to its wire name, and picks by name', () => {
+    const text = `# ours\noptions { directory "/x"; };\n/* two keys */ key a.example. { algorithm HMAC-SHA512; secret "AAAA"; };\n// md5\nkey "b" { secret "BBBB"; algorithm hmac-md5; };`;
+    const keys = parseTsigKeys(text);
+    assert.deepEqual(keys.map((k) => [k.name, k.algorithm]), [['a.example', 'hmac-sha512'], ['b', 'hmac-md5.sig-alg.reg.int']]);
+    assert.equal(pickTsigKey(text, 'B').name, 'b');
+    assert.equal(code(() => pickTsigKey(text)), 'tsig-key-name');
+    assert.equal(code(() => pickTsigKey(text, 'c')), 'tsig-key-name');
+  });
+
+  it('refuses broken files with a code', () => {
+    assert.equal(code(() => parseTsigKeys('')), 'tsig-key-file');
+    assert.equal(code(() => parseTsigKeys('key "k" { algorithm hmac-sha256; };')), 'tsig-key-file');
+    assert.equal(code(() => parseTsigKeys('key "k" { algorithm hmac-sha256; secret "not base64!"; };')), 'tsig-key-file');
+    assert.equal(code(() => parseTsigKeys('key "k" { algorithm hmac-foo; secret "AAAA"; };')), 'tsig-algorithm');
+    assert.equal(code(() => parseTsigKeys('key "k" { algorithm hmac-sha256; secret "AAAA";')), 'tsig-key-file');
+    assert.ok((() => { try { parseTsigKeys(''); } catch (e) { return e instanceof ConfigError; } return false; })());
+  });
+});
+
+describe('the IPSECKEY UPDATE (RFC 2136)', () => {
+  const A = unhex('0a 00 04 ' + '11'.repeat(32));
+  const B = unhex('0a 00 04 ' + '22'.repeat(32));
+
+  it('with nothing there: prerequisite "RRset does not exist", then adds', () => {
+    const m = buildIpseckeyUpdate({ zone: 'pub.test', name: 'h.pub.test', ttl: 600, seen: [], want: [A] }, 77);
+    const back = decodeMessage(encodeMessage(m));
+    assert.equal(back.opcode, 5);
+    assert.deepEqual(back.questions, [{ name: 'pub.test', type: 6, class: 1 }]);
+    assert.deepEqual(back.answers.map((r) => [r.name, r.type, r.class, r.ttl, r.rdata.length]), [['h.pub.test', 45, 254, 0, 0]]);
+    assert.deepEqual(back.authorities.map((r) => [r.type, r.class, r.ttl]), [[45, 1, 600]]);
+  });
+
+  it('with records there: prerequisite "RRset is exactly these", delete the RRset, add ours', () => {
+    const m = buildIpseckeyUpdate({ zone: 'pub.test', name: 'h.pub.test', ttl: 60, seen: [A, B, A], want: [B] }, 1);
+    assert.deepEqual(m.answers.map((r) => [r.class, r.ttl, Buffer.from(r.rdata).toString('hex')]), [[1, 0, Buffer.from(A).toString('hex')], [1, 0, Buffer.from(B).toString('hex')]]);
+    assert.deepEqual(m.authorities.map((r) => [r.class, r.rdata.length]), [[255, 0], [1, B.length]]);
+    const d = describeChange({ zone: 'pub.test', name: 'h.pub.test', ttl: 60, seen: [A, B], want: [B] });
+    assert.deepEqual([d.removed.length, d.kept.length, d.added.length], [1, 1, 0]);
+  });
+});
+
+describe('what the answer to an UPDATE means', () => {
+  const KEY: TsigKey = { name: 'k', algorithm: 'hmac-sha256', secret: new Uint8Array(32).fill(1) };
+  const sent = { zone: 'pub.test', name: 'h.pub.test', key: KEY, requestMac: new Uint8Array(32), timeSigned: 1000, fudge: 300 };
+  const answer = (rcode: number): Uint8Array => encodeMessage({ ...makeQuery('pub.test', 6, { id: 1 }), qr: true, opcode: 5, rcode });
+
+  it('maps each error rcode to a code and exit status, and never to success', () => {
+    const cases: Array<[number, string, number]> = [
+      [5, 'update-refused', 3], [9, 'update-notauth', 3], [10, 'update-notzone', 3], [4, 'update-notimp', 3],
+      [1, 'update-formerr', 3], [2, 'update-servfail', 3], [8, 'publish-conflict', 4], [7, 'publish-conflict', 4], [6, 'publish-conflict', 4],
+    ];
+    for (const [rcode, want, exit] of cases) {
+      const got = code(() => checkUpdateAnswer(answer(rcode), sent, 1000));
+      assert.equal(got, want, `rcode ${rcode}`);
+      assert.equal(exitCodeOf(got), exit);
+    }
+  });
+
+  it('does not believe an unsigned success: the outcome is unknown (exit 7)', () => {
+    let err: unknown;
+    try {
+      checkUpdateAnswer(answer(0), sent, 1000);
+    } catch (e) {
+      err = e;
+    }
+    assert.ok(err instanceof PublishError);
+    assert.equal(err.code, 'tsig-response-unsigned');
+    assert.equal(err.changed, 'unknown');
+    assert.equal(exitCodeOf(err.code), 7);
+  });
+
+  it('a success signed by someone else is not believed either', () => {
+    // Signed as a request with another key: a TSIG is there, but not over our MAC with our key.
+    const forged = signRequest(answer(0), { ...KEY, secret: new Uint8Array(32).fill(2) }, 1000).wire;
+    assert.equal(code(() => checkUpdateAnswer(forged, sent, 1000)), 'tsig-response-bad');
+  });
+});
+
+describe('rollover order and timing', () => {
+  const added = { step: 'added' as const, name: 'h.pub.test', at: 1000, waitSec: 300 };
+  const activated = { step: 'activated' as const, name: 'h.pub.test', at: 2000, waitSec: 300 };
+
+  it('a plain publish refuses while a rollover is under way', () => {
+    assert.deepEqual(keysToPublish('replace', { next: false, old: false }, 0, false), ['current']);
+    assert.equal(code(() => keysToPublish('replace', { next: true, old: false }, 0, false)), 'rollover-state');
+    assert.equal(code(() => keysToPublish('replace', { next: false, old: true }, 0, false)), 'rollover-state');
+  });
+
+  it('--add needs a next key and publishes both', () => {
+    assert.equal(code(() => keysToPublish('add', { next: false, old: false }, 0, false)), 'rollover-no-next');
+    assert.deepEqual(keysToPublish('add', { next: true, old: false }, 0, false), ['current', 'next']);
+  });
+
+  it('activate waits a TTL after the add was seen published', () => {
+    assert.equal(code(() => checkActivate({ next: true, old: false }, 5000, false)), 'rollover-not-published');
+    assert.equal(code(() => checkActivate({ next: true, old: false, state: added }, 1299, false)), 'rollover-too-early');
+    assert.equal(exitCodeOf('rollover-too-early'), 8);
+    assert.doesNotThrow(() => checkActivate({ next: true, old: false, state: added }, 1300, false));
+    assert.doesNotThrow(() => checkActivate({ next: true, old: false }, 0, true));
+    assert.equal(code(() => checkActivate({ next: false, old: false, state: added }, 5000, true)), 'rollover-no-next');
+  });
+
+  it('--withdraw-old waits a TTL after activation and needs an old key', () => {
+    assert.equal(code(() => keysToPublish('withdraw-old', { next: false, old: false, state: activated }, 9999, false)), 'rollover-no-old');
+    assert.equal(code(() => keysToPublish('withdraw-old', { next: false, old: true, state: activated }, 2100, false)), 'rollover-too-early');
+    assert.deepEqual(keysToPublish('withdraw-old', { next: false, old: true, state: activated }, 2300, false), ['current']);
+    assert.deepEqual(keysToPublish('withdraw-old', { next: false, old: true, state: activated }, 2100, true), ['current']);
+  });
+});
