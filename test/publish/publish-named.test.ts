@@ -1,0 +1,292 @@
+// `oedns publish` against a real named that signs its zones itself (dnssec-policy) and takes updates
+// from TSIG keys made by tsig-keygen (update-policy). Proves: the key lands and validates secure from
+// the zone's own anchor (our validator and `oedns lookup`); a repeat sends nothing; a wrong secret,
+// an unknown key, a skewed clock and a name outside the policy are each refused with their code and
+// leave the zone as it was; a concurrent change is not overwritten; the rollover steps in order.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseTrustAnchors } from '../../src/dnssec/anchors';
+import { netQuery } from '../../src/dnssec/net-query';
+import { generateHostKey, ipseckeyLine, writeHostKey } from '../../src/ike-bridge/identity';
+import { tcpExchange } from '../../src/publish/net';
+import { publish, type PublishIo } from '../../src/publish/publish';
+import { pickTsigKey } from '../../src/publish/tsig-keyfile';
+import { PublishError } from '../../src/publish/errors';
+import { ourRecord } from '../../src/cli/publish';
+import { freePort } from '../support/ports';
+import { SigningNamed, signingNamedUnavailable, startSigningNamed } from './signing-named';
+
+const OEDNS = resolve(__dirname, '../../src/cli/oedns.js');
+
+function oedns(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((res) => {
+    execFile(process.execPath, [OEDNS, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
+      res({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TSIG)', function () {
+  this.timeout(120_000);
+  let s: SigningNamed;
+  let dir: string;
+  const keyDir = (n: string): string => join(dir, n);
+
+  before(async function () {
+    const why = signingNamedUnavailable();
+    if (why) {
+      console.log(`    skipping: ${why}`);
+      this.skip();
+    }
+    s = await startSigningNamed(
+      [
+        { name: 'pub.test', grants: ['grant publish-key subdomain hosts.pub.test. IPSECKEY;', 'grant sha512-key subdomain hosts.pub.test. IPSECKEY;', 'grant sha1-key subdomain hosts.pub.test. IPSECKEY;', 'grant sha384-key subdomain hosts.pub.test. IPSECKEY;', 'grant other-key subdomain hosts.pub.test. IPSECKEY;'] },
+        { name: 'inline.test', inline: true, grants: ['grant publish-key subdomain hosts.inline.test. IPSECKEY;'] },
+      ],
+      { 'publish-key': 'hmac-sha256', 'sha512-key': 'hmac-sha512', 'sha384-key': 'hmac-sha384', 'sha1-key': 'hmac-sha1', 'other-key': 'hmac-sha256' },
+    );
+    dir = mkdtempSync(join(tmpdir(), 'oedns-publish-keys-'));
+  });
+
+  after(async () => {
+    await s?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const common = (name: string, kd: string, key = 'publish-key'): string[] => [
+    'publish', '--name', name, '--key-dir', kd, '--tsig-key', s.keyFiles[key], '--server', s.named.endpoint, '--resolver', s.named.endpoint, '--trust-anchor', s.anchorFile, '--wait', '20',
+  ];
+  const newKey = (sub: string, name: string, type: 'rsa' | 'ed25519' | 'ecdsa-p256' = 'ed25519'): string => {
+    const k = generateHostKey(type, 2048);
+    writeHostKey(keyDir(sub), k, true);
+    return ipseckeyLine(name, k).split(' IPSECKEY ')[1];
+  };
+  // dig splits the base64 key into words; ipseckeyLine does not.
+  const norm = (rdata: string): string => {
+    const f = rdata.trim().split(/\s+/);
+    return [...f.slice(0, 4), f.slice(4).join('')].join(' ');
+  };
+  const published = (name: string): string[] => s.dig(name, 'IPSECKEY').map(norm).sort();
+
+  it('publishes an RSA key that our validator and oedns lookup then find secure from the zone\'s own anchor', async () => {
+    const rdata = newKey('rsa', 'h1.hosts.pub.test', 'rsa');
+    const r = await oedns([...common('h1.hosts.pub.test', keyDir('rsa')), '--ttl', '600', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.action, 'updated');
+    assert.equal(out.zone, 'pub.test');
+    assert.deepEqual(out.verification.verdict, 'secure');
+    assert.equal(out.verification.matches, true);
+    assert.deepEqual(published('h1.hosts.pub.test'), [norm(rdata)]);
+    const l = await oedns(['lookup', '--server', s.named.endpoint, '--trust-anchor', s.anchorFile, '--json', 'h1.hosts.pub.test', 'IPSECKEY']);
+    assert.equal(l.code, 0, l.stderr);
+    const lk = JSON.parse(l.stdout);
+    assert.equal(lk.verdict, 'secure');
+    assert.equal(lk.records.length, 1);
+    assert.match(lk.records[0], /\s600\s+IN\s+IPSECKEY 10 0 2 \. /);
+  });
+
+  it('run again: nothing to send, the zone keeps its serial, still secure', async () => {
+    const before = s.serial('pub.test');
+    const r = await oedns([...common('h1.hosts.pub.test', keyDir('rsa')), '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).action, 'unchanged');
+    assert.equal(s.serial('pub.test'), before);
+  });
+
+  it('a new key replaces the old record (prerequisite: the RRset as read); --dry-run first sends nothing', async () => {
+    const rdata = newKey('ed', 'h1.hosts.pub.test');
+    const serial = s.serial('pub.test');
+    const dry = await oedns([...common('h1.hosts.pub.test', keyDir('ed')), '--dry-run', '--json']);
+    assert.equal(dry.code, 0, dry.stderr);
+    const d = JSON.parse(dry.stdout);
+    assert.equal(d.action, 'dry-run');
+    assert.equal(d.removed.length, 1);
+    assert.equal(d.added.length, 1);
+    assert.equal(s.serial('pub.test'), serial, 'a dry run changes nothing');
+    const r = await oedns(common('h1.hosts.pub.test', keyDir('ed')));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^- h1\.hosts\.pub\.test\. 600 IN IPSECKEY 10 0 2 /m);
+    assert.match(r.stdout, /^\+ h1\.hosts\.pub\.test\. 600 IN IPSECKEY 10 0 4 /m);
+    assert.match(r.stdout, /secure after \d+ s/);
+    assert.deepEqual(published('h1.hosts.pub.test'), [norm(rdata)]);
+  });
+
+  it('a wrong secret is refused (BADSIG, exit 3) and changes nothing', async () => {
+    newKey('wrong', 'h1.hosts.pub.test');
+    const text = readFileSync(s.keyFiles['publish-key'], 'utf8');
+    const bad = join(dir, 'bad.key');
+    writeFileSync(bad, text.replace(/secret "[^"]+"/, `secret "${Buffer.alloc(32, 9).toString('base64')}"`));
+    const serial = s.serial('pub.test');
+    const before = published('h1.hosts.pub.test');
+    const r = await oedns([...common('h1.hosts.pub.test', keyDir('wrong')).map((a) => (a === s.keyFiles['publish-key'] ? bad : a)), '--json']);
+    assert.equal(r.code, 3, r.stdout + r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.error.code, 'tsig-badsig');
+    assert.equal(out.error.changed, false);
+    assert.equal(s.serial('pub.test'), serial);
+    assert.deepEqual(published('h1.hosts.pub.test'), before);
+  });
+
+  it('a key the server does not know is BADKEY (exit 3)', async () => {
+    const unknown = join(dir, 'unknown.key');
+    writeFileSync(unknown, readFileSync(s.keyFiles['publish-key'], 'utf8').replace('"publish-key"', '"nobody-key"'));
+    const r = await oedns([...common('h1.hosts.pub.test', keyDir('wrong')).map((a) => (a === s.keyFiles['publish-key'] ? unknown : a)), '--json']);
+    assert.equal(r.code, 3, r.stderr);
+    assert.equal(JSON.parse(r.stdout).error.code, 'tsig-badkey');
+  });
+
+  it('a name outside the update-policy is REFUSED (exit 3) and nothing is added', async () => {
+    newKey('out', 'h9.pub.test');
+    const r = await oedns([...common('h9.pub.test', keyDir('out')), '--json']);
+    assert.equal(r.code, 3, r.stderr);
+    assert.equal(JSON.parse(r.stdout).error.code, 'update-refused');
+    assert.deepEqual(published('h9.pub.test'), []);
+  });
+
+  it('a clock off by more than the fudge is BADTIME with the skew, and nothing changes', async () => {
+    const key = pickTsigKey(readFileSync(s.keyFiles['publish-key'], 'utf8'));
+    const serial = s.serial('pub.test');
+    const err = await publish(
+      { name: 'h2.hosts.pub.test', server: { host: '127.0.0.1', port: s.named.port }, records: [ourRecord(generateHostKey('ed25519'), 10)], key, anchors: [], waitSec: 0 },
+      io(s, { skewSec: -1000 }),
+    ).then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof PublishError, String(err));
+    assert.equal(err.code, 'tsig-badtime');
+    const skew = err.detail.skew as number;
+    assert.ok(skew >= 995 && skew <= 1005, `skew ${skew}`);
+    assert.equal(s.serial('pub.test'), serial);
+  });
+
+  it('a change made by someone else between our read and our update is not overwritten (exit 4)', async () => {
+    const key = pickTsigKey(readFileSync(s.keyFiles['publish-key'], 'utf8'));
+    const theirs = ourRecord(generateHostKey('ed25519'), 20);
+    const ours = ourRecord(generateHostKey('ed25519'), 10);
+    const base = io(s);
+    const racing: PublishIo = {
+      ...base,
+      // Just before our update goes out, another writer adds its own record.
+      async send(server, wire) {
+        await publish({ name: 'h3.hosts.pub.test', server, records: [theirs], key, anchors: [], waitSec: 0 }, base);
+        return base.send(server, wire);
+      },
+    };
+    const err = await publish({ name: 'h3.hosts.pub.test', server: { host: '127.0.0.1', port: s.named.port }, records: [ours], key, anchors: [], waitSec: 0 }, racing)
+      .then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof PublishError, String(err));
+    assert.equal(err.code, 'publish-conflict');
+    assert.equal(published('h3.hosts.pub.test').length, 1);
+    assert.match(published('h3.hosts.pub.test')[0], /^20 0 4 /);
+  });
+
+  it('hmac-sha512, hmac-sha384 and hmac-sha1 keys work too', async () => {
+    for (const [i, k] of ['sha512-key', 'sha384-key', 'sha1-key'].entries()) {
+      newKey(`alg${i}`, `a${i}.hosts.pub.test`);
+      const r = await oedns(common(`a${i}.hosts.pub.test`, keyDir(`alg${i}`), k));
+      assert.equal(r.code, 0, `${k}: ${r.stderr}`);
+    }
+  });
+
+  it('finds the zone from the SOA and the primary from its MNAME', async () => {
+    const key = pickTsigKey(readFileSync(s.keyFiles['publish-key'], 'utf8'));
+    const base = io(s);
+    const seen: string[] = [];
+    // MNAME ns.pub.test has A 127.0.0.1 and port 53; this named listens elsewhere, so map the port.
+    const mapped: PublishIo = {
+      ...base,
+      primary: (e) => (seen.push(`${e.host}:${e.port}`), base.primary({ host: e.host, port: e.port === 53 ? s.named.port : e.port })),
+      send: (e, w) => base.send({ host: e.host, port: e.port === 53 ? s.named.port : e.port }, w),
+    };
+    const anchors = parseTrustAnchors(readFileSync(s.anchorFile, 'utf8'));
+    const rep = await publish({ name: 'h4.hosts.pub.test', records: [ourRecord(generateHostKey('ecdsa-p256'), 10)], key, anchors, waitSec: 20 }, mapped);
+    assert.equal(rep.zone, 'pub.test');
+    assert.deepEqual(rep.server, { host: '127.0.0.1', port: 53 });
+    assert.ok(seen.includes('127.0.0.1:53'));
+    assert.equal(rep.verification?.verdict, 'secure');
+    assert.equal(rep.verification?.matches, true);
+  });
+
+  it('an inline-signed zone: waits until the signed version serves the key', async () => {
+    newKey('inline', 'h1.hosts.inline.test');
+    const r = await oedns([...common('h1.hosts.inline.test', keyDir('inline')), '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.zone, 'inline.test');
+    assert.equal(out.verification.verdict, 'secure');
+    assert.equal(out.verification.matches, true);
+  });
+
+  it('no server listening: unreachable (exit 5); no zone for the name: zone-not-found (exit 5)', async () => {
+    newKey('nobody', 'h1.hosts.pub.test');
+    const port = await freePort();
+    const r = await oedns([...common('h1.hosts.pub.test', keyDir('nobody')).map((a) => (a === s.named.endpoint ? `127.0.0.1:${port}` : a)), '--timeout', '300', '--json']);
+    assert.equal(r.code, 5, r.stderr);
+    assert.match(JSON.parse(r.stdout).error.code, /^(server-unreachable|zone-not-found)$/);
+    const z = await oedns([...common('h1.elsewhere.example', keyDir('nobody')), '--json']);
+    assert.equal(z.code, 5, z.stderr);
+    assert.equal(JSON.parse(z.stdout).error.code, 'zone-not-found');
+  });
+
+  it('rollover: keygen --next, publish --add, key activate, publish --withdraw-old, each refused when too early', async () => {
+    const kd = keyDir('roll');
+    const name = 'roll.hosts.pub.test';
+    const cur = newKey('roll', name);
+    const p0 = await oedns([...common(name, kd), '--ttl', '6']);
+    assert.equal(p0.code, 0, p0.stderr);
+
+    const g = await oedns(['keygen', '--next', '--out', kd, '--name', name]);
+    assert.equal(g.code, 0, g.stderr);
+    const next = g.stdout.trim().split(' IPSECKEY ')[1];
+    assert.ok(existsSync(join(kd, 'host.next.key.pem')));
+    const show = await oedns(['keygen', '--show', '--out', kd, '--name', name]);
+    assert.deepEqual(show.stdout.trim().split('\n').map((l) => l.split(' IPSECKEY ')[1]), [cur, next]);
+
+    const plain = await oedns([...common(name, kd), '--json']);
+    assert.equal(plain.code, 8, 'a plain publish mid-rollover would drop the next key');
+    assert.equal(JSON.parse(plain.stdout).error.code, 'rollover-state');
+
+    const early = await oedns(['key', 'activate', '--key-dir', kd, '--json']);
+    assert.equal(early.code, 8);
+    assert.equal(JSON.parse(early.stdout).error.code, 'rollover-not-published');
+
+    const add = await oedns([...common(name, kd), '--add', '--json']);
+    assert.equal(add.code, 0, add.stderr);
+    assert.match(add.stderr, /next: oedns key activate, not before /);
+    assert.deepEqual(published(name), [norm(cur), norm(next)].sort());
+    const tooSoon = await oedns(['key', 'activate', '--key-dir', kd, '--json']);
+    assert.equal(tooSoon.code, 8);
+    assert.equal(JSON.parse(tooSoon.stdout).error.code, 'rollover-too-early');
+
+    await new Promise((r) => setTimeout(r, 6200));
+    const act = await oedns(['key', 'activate', '--key-dir', kd]);
+    assert.equal(act.code, 0, act.stderr);
+    assert.match(act.stderr, /next: oedns publish --withdraw-old, not before /);
+    const shown = await oedns(['keygen', '--show', '--out', kd, '--name', name]);
+    assert.deepEqual(shown.stdout.trim().split('\n').map((l) => l.split(' IPSECKEY ')[1]), [next, cur], 'next is current, the previous key is old');
+
+    const wEarly = await oedns([...common(name, kd), '--withdraw-old', '--json']);
+    assert.equal(wEarly.code, 8);
+    assert.equal(JSON.parse(wEarly.stdout).error.code, 'rollover-too-early');
+    await new Promise((r) => setTimeout(r, 6200));
+    const w = await oedns([...common(name, kd), '--withdraw-old']);
+    assert.equal(w.code, 0, w.stderr);
+    assert.deepEqual(published(name), [norm(next)]);
+    assert.ok(!existsSync(join(kd, 'host.old.key.pem')), 'the withdrawn private key is removed');
+    assert.match(w.stderr, /rollover done/);
+  });
+});
+
+/** Real sockets to the test's named; `skewSec` moves our clock. */
+function io(s: SigningNamed, o: { skewSec?: number } = {}): PublishIo {
+  const ep = { host: '127.0.0.1', port: s.named.port };
+  return {
+    resolver: netQuery({ ...ep, timeoutMs: 2000 }),
+    primary: (e) => netQuery({ host: e.host, port: e.port, timeoutMs: 2000, rd: false }),
+    send: (e, w) => tcpExchange(e.host, e.port, w, 5000),
+    now: () => Date.now() / 1000 + (o.skewSec ?? 0),
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+  };
+}
