@@ -53,7 +53,9 @@ export function peerMaterial(p: Peer): string {
   const auth = p.auth.kind === 'pubkey'
     ? {
         kind: 'pubkey',
-        keys: p.auth.keys.map((k) => [k.algorithm, k.precedence, Buffer.from(k.publicKey).toString('base64')]),
+        // Sorted: a server rotates an RRset's order between answers (two keys during a rollover), and
+        // a reordered key set is the same key set.
+        keys: p.auth.keys.map((k) => [k.algorithm, k.precedence, Buffer.from(k.publicKey).toString('base64')]).sort((x, y) => (String(x) < String(y) ? -1 : String(x) > String(y) ? 1 : 0)),
       }
     : { kind: p.auth.kind, method: p.auth.method, pin: p.auth.pinnedFingerprint ?? null };
   return JSON.stringify({
