@@ -139,7 +139,8 @@ async function verify(req: PublishRequest, zone: Name, server: Endpoint, io: Pub
     try {
       const msg = await query(req.name, RRType.IPSECKEY);
       const res = await validator.validate({ name: req.name, type: RRType.IPSECKEY, class: 1 }, msg, io.now());
-      const got = res.records.filter((r) => r.type === RRType.IPSECKEY && nameEquals(r.name, req.name)).map((r) => r.rdata);
+      // Only what the validator vouches for: the RRsets it hands on with its verdict.
+      const got = res.rrsets.filter((x) => x.role !== 'denial' && x.type === RRType.IPSECKEY && nameEquals(x.name, req.name)).flatMap((x) => x.records.map((r) => r.rdata));
       const reason = res.verdict.kind === 'secure' ? res.verdict.reason : `${res.verdict.reason}: ${res.verdict.detail}`;
       v = { verdict: res.verdict.kind, reason, matches: sameRdataSet(got, req.records), waitedSec: Math.round(io.now() - startedAt) };
     } catch (e) {
