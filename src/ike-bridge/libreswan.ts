@@ -1,14 +1,24 @@
-// Libreswan engine: the same operations as `ipsec whack` commands. The command runner is injected
-// so tests can check the exact commands against a fake `ipsec` (Libreswan conflicts with the
-// strongSwan packages here, and its pluto would need kernel ESP, which this machine lacks).
-// whack semantics used: `--keyid @id --pubkeyrsa 0s...` replaces the keys of that id, `--addkey`
-// adds one more, `--keyid @id` alone deletes them (so removal also ends trust in the key).
+// Libreswan engine: the same operations as `whack` commands sent to pluto. Every spelling here was
+// run against a real pluto 4.10 (Debian 12's package, unpacked beside strongSwan: scripts/pluto-lab.sh,
+// test/ike-bridge/libreswan-pluto.test.ts); what whack 4.10 does NOT do shaped this file:
+// - `--host %defaultroute` is refused (only addconn resolves it), so we find our address ourselves;
+// - `--keyid @id` alone does not delete the id's RSA keys (pluto deletes keys of "no type"), so a
+//   removed peer's keys are replaced by a throwaway key nobody holds the private half of;
+// - there is no long option for `--pubkeyecdsa`, so only RSA keys can be given to pluto;
+// - a conn without `--esn`/`--no-esn` offers no ESN transform at all and charon refuses its ESP
+//   proposals (NO_PROPOSAL_CHOSEN), so we offer both, as ipsec.conf's default does;
+// - shunts (`--pass`, `--drop`) must say `--auth-never`; NULL auth is `--auth-null`;
+// - both ends need `--client` when one has it (a tunnel to an IPSECKEY gateway);
+// - `whack --initiate` exits 0 whatever happened, so its output is read to tell the outcome.
+// The command runner is injected so unit tests can record the exact commands.
 import { execFile } from 'node:child_process';
+import { createHash, createPublicKey, generateKeyPair, KeyObject } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { Engine, EngineStatus, InstalledPeer, Peer, ReconcileResult } from './engine';
 import { IpseckeyAlgorithm } from './engine';
 import { EngineError } from '../util/errors';
 import { silentLogger, type Logger } from '../util/log';
-import { ipseckeyToKeyObject } from './keys';
+import { ipseckeyToKeyObject, KeyError, keyObjectToIpseckey } from './keys';
 import { connName, peerOfConn, peersEqual } from './peer-config';
 
 export interface RunResult {
@@ -16,141 +26,317 @@ export interface RunResult {
   stdout: string;
   stderr: string;
 }
-export type CommandRunner = (argv: string[]) => Promise<RunResult>;
+/** Runs `ipsec <argv>` (argv[0] is 'whack' for whack commands); timeoutMs bounds one command. */
+export type CommandRunner = (argv: string[], timeoutMs?: number) => Promise<RunResult>;
 
 export interface LibreswanEngineOptions {
-  /** Our IKE identity (FQDN); its key is in pluto's NSS database. */
+  /** Our IKE identity (FQDN); its private key is in pluto's NSS database. */
   localId: string;
-  /** CKAID of our key in NSS, if pluto should be told which one. */
+  /**
+   * Our key (public or private, PEM or KeyObject; RSA): pluto is told its CKAID (`--ckaid`), which is
+   * how NSS names it (SHA-1 of the modulus). Without it or localCkaid pluto finds no key to sign with.
+   */
+  localKey?: KeyObject | string;
+  /** CKAID of our key in NSS (`ipsec showhostkey --list`), if localKey is not given. */
   localCkaid?: string;
-  /** Our IKE address; default %defaultroute. */
+  /**
+   * Our IKE address. Default: for each peer, the source address of the route to it (`ip route get`),
+   * what ipsec.conf's %defaultroute means; whack cannot resolve %defaultroute itself. Used only for
+   * peers of its address family; others still get the route's source address.
+   */
   localAddr?: string;
-  /** Path of the `ipsec` command (default: ipsec on PATH). Ignored when `run` is given. */
+  /** Path of the `ipsec` command (default: ipsec on PATH); commands run as `ipsec whack ...`. */
   ipsec?: string;
+  /** Path of the `whack` binary, run directly (e.g. from an unpacked package); overrides `ipsec`. */
+  whack?: string;
+  /** pluto's control socket (`whack --ctlsocket`); default: whack's own default, /run/pluto/pluto.ctl. */
+  ctlsocket?: string;
+  /** Ignored when `run` is given. */
   run?: CommandRunner;
+  /** Our source address toward `dest` (default: `ip -j route get dest`); undefined if there is no route. */
+  routeSource?: (dest: string) => Promise<string | undefined>;
   /** Initiate peers whose `initiate` is unset. */
   initiate?: boolean;
+  /** How long `whack --initiate` may wait for the Child SA before install() fails. Default 10 s. */
+  initiateTimeoutMs?: number;
   logger?: Logger;
 }
 
 export function execRunner(ipsec = 'ipsec', timeoutMs = 15_000): CommandRunner {
-  return (argv) =>
+  return (argv, t) =>
     new Promise((resolve) => {
-      execFile(ipsec, argv, { timeout: timeoutMs }, (err, stdout, stderr) => {
+      execFile(ipsec, argv, { timeout: t ?? timeoutMs }, (err, stdout, stderr) => {
         const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 127) : 0;
         resolve({ code, stdout: String(stdout), stderr: String(stderr || (err && !stdout ? err.message : '')) });
       });
     });
 }
 
-function keyArgs(peer: Peer): string[][] {
+/** Runs the whack binary itself: the leading 'whack' of each command is dropped. */
+export function whackRunner(whack: string, timeoutMs = 15_000): CommandRunner {
+  const run = execRunner(whack, timeoutMs);
+  return (argv, t) => run(argv[0] === 'whack' ? argv.slice(1) : argv, t);
+}
+
+/** NSS's CKAID of a key, as pluto and `ipsec showhostkey` print it: SHA-1 of the RSA modulus or of the EC point. */
+export function ckaidOf(key: KeyObject | string): string {
+  const pub = typeof key === 'string' ? createPublicKey(key) : key.type === 'private' ? createPublicKey(key) : key;
+  const jwk = pub.export({ format: 'jwk' });
+  if (pub.asymmetricKeyType === 'rsa') {
+    let n = Buffer.from(jwk.n!, 'base64url');
+    while (n.length > 1 && n[0] === 0) n = n.subarray(1);
+    return createHash('sha1').update(n).digest('hex');
+  }
+  if (pub.asymmetricKeyType === 'ec') {
+    const { publicKey } = keyObjectToIpseckey(pub); // x|y, fixed width
+    return createHash('sha1').update(Buffer.concat([Buffer.of(4), publicKey])).digest('hex');
+  }
+  throw new EngineError('engine-unsupported', `a ${pub.asymmetricKeyType} key has no CKAID here (RSA or ECDSA)`);
+}
+
+/** `ip -j route get DEST` → prefsrc: our address toward DEST, as the kernel would pick it. */
+export function ipRouteSource(dest: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile('ip', ['-j', 'route', 'get', dest], { timeout: 5000 }, (err, stdout) => {
+      if (err) return resolve(undefined);
+      try {
+        const routes = JSON.parse(String(stdout)) as { prefsrc?: string }[];
+        resolve(routes[0]?.prefsrc);
+      } catch {
+        resolve(undefined);
+      }
+    });
+  });
+}
+
+/** RSA keys of a peer as whack `--pubkeyrsa` values, best precedence first; others are skipped. */
+function rsaKeys(peer: Peer): string[] {
   if (peer.auth.kind !== 'pubkey') return [];
   const keys = [...peer.auth.keys].sort((a, b) => a.precedence - b.precedence);
-  const out: string[][] = [];
+  const out: string[] = [];
+  let lastErr: string | undefined;
   for (const k of keys) {
-    ipseckeyToKeyObject(k.algorithm, k.publicKey); // same refusals as strongSwan (size, format)
-    const b64 = `0s${Buffer.from(k.publicKey).toString('base64')}`;
-    let flag: string;
-    if (k.algorithm === IpseckeyAlgorithm.RSA) flag = '--pubkeyrsa';
-    else if (k.algorithm === IpseckeyAlgorithm.ECDSA) flag = '--pubkeyecdsa';
-    else throw new EngineError('engine-unsupported', `peer ${peer.name}: IPSECKEY algorithm ${k.algorithm} has no whack key option`);
-    // The first key replaces whatever pluto held for the id; the others are added.
-    out.push(['whack', '--keyid', `@${peer.name}`, ...(out.length ? ['--addkey'] : []), flag, b64]);
+    if (k.algorithm !== IpseckeyAlgorithm.RSA) {
+      lastErr = `IPSECKEY algorithm ${k.algorithm}: whack 4.10 takes raw RSA keys only (it has no --pubkeyecdsa option)`;
+      continue;
+    }
+    try {
+      ipseckeyToKeyObject(k.algorithm, k.publicKey); // same refusals as strongSwan (size, format)
+    } catch (e) {
+      if (!(e instanceof KeyError)) throw e;
+      lastErr = e.message;
+      continue;
+    }
+    out.push(`0s${Buffer.from(k.publicKey).toString('base64')}`);
+  }
+  if (out.length === 0) {
+    throw new EngineError('engine-unsupported', `peer ${peer.name}: no key pluto can use${lastErr ? ` (${lastErr})` : ''}`);
   }
   return out;
+}
+
+const hostPrefix = (a: string): string => (a.includes(':') ? `${a}/128` : `${a}/32`);
+
+/** What one `whack --initiate` said, read from its output (its exit code is 0 either way). */
+export type InitiateOutcome =
+  | { ok: true }
+  | { ok: false; code: 'ike-auth-failed' | 'ike-child-failed' | 'ike-initiate-failed'; detail: string };
+
+export function initiateOutcome(out: string): InitiateOutcome {
+  const lines = out.split('\n').map((l) => l.replace(/^\d{3} /, '').trim()).filter(Boolean);
+  if (lines.some((l) => /established Child SA/.test(l))) return { ok: true };
+  const auth = lines.filter((l) => /authentication failed|AUTHENTICATION_FAILED/i.test(l));
+  if (auth.length) return { ok: false, code: 'ike-auth-failed', detail: auth.join('; ') };
+  if (lines.some((l) => /established IKE SA/.test(l))) {
+    // IKE authenticated both ways, the Child SA did not come up (refused by the peer, or the kernel
+    // refused the SA: e.g. "netlink response for Add SA esp...: Protocol not supported").
+    const why = lines.filter((l) => /ERROR|rejected|fail|NO_PROPOSAL_CHOSEN|TS_UNACCEPTABLE/i.test(l));
+    return { ok: false, code: 'ike-child-failed', detail: (why.length ? why : lines.slice(-3)).join('; ') };
+  }
+  return { ok: false, code: 'ike-initiate-failed', detail: lines.slice(-3).join('; ') || 'no answer from pluto' };
+}
+
+/** State names of `whack --showstates` per connection: `#2: "oe-x":500 STATE_V2_ESTABLISHED_IKE_SA (...)`. */
+export function statesByConn(out: string): Map<string, { ike?: string; child?: string }> {
+  const m = new Map<string, { ike?: string; child?: string }>();
+  for (const [, conn, state] of out.matchAll(/^\d{3} #\d+: "([^"]+)"[^\n]*? (STATE_\S+)/gm)) {
+    const e = m.get(conn) ?? {};
+    if (/ESTABLISHED_CHILD_SA|QUICK_[IR]2$/.test(state)) e.child = 'INSTALLED';
+    else if (/ESTABLISHED_IKE_SA|MAIN_[IR][34]$/.test(state)) e.ike = 'ESTABLISHED';
+    else if (!e.ike) e.ike = 'CONNECTING';
+    m.set(conn, e);
+  }
+  return m;
 }
 
 export class LibreswanEngine implements Engine {
   readonly kind = 'libreswan';
   private readonly run: CommandRunner;
   private readonly log: Logger;
+  private readonly ckaid?: string;
+  private readonly routeSource: (dest: string) => Promise<string | undefined>;
   /** peer name -> (peer, its connection names: one per address, since a whack conn has one client). */
   private readonly peers = new Map<string, { peer: Peer; conns: string[] }>();
+  private throwaway?: Promise<string>;
 
   constructor(private readonly o: LibreswanEngineOptions) {
-    this.run = o.run ?? execRunner(o.ipsec);
+    this.run = o.run ?? (o.whack ? whackRunner(o.whack) : execRunner(o.ipsec));
     this.log = o.logger ?? silentLogger;
+    this.routeSource = o.routeSource ?? ipRouteSource;
+    if (o.localKey) {
+      const pub = typeof o.localKey === 'string' ? createPublicKey(o.localKey) : o.localKey;
+      if (pub.asymmetricKeyType !== 'rsa') {
+        throw new EngineError('engine-unsupported', `our key is ${pub.asymmetricKeyType}: the libreswan engine signs with RSA only (--rsasig)`);
+      }
+      this.ckaid = ckaidOf(pub);
+    } else {
+      this.ckaid = o.localCkaid;
+    }
   }
 
-  private async whack(argv: string[], what: string, ignoreFailure = false): Promise<RunResult> {
-    const r = await this.run(argv);
-    this.log.debug({ argv, code: r.code }, 'ipsec');
+  private argv(args: string[]): string[] {
+    return ['whack', ...(this.o.ctlsocket ? ['--ctlsocket', this.o.ctlsocket] : []), ...args];
+  }
+
+  private async whack(args: string[], what: string, ignoreFailure = false, timeoutMs?: number): Promise<RunResult> {
+    const argv = this.argv(args);
+    const r = await this.run(argv, timeoutMs);
+    this.log.debug({ argv, code: r.code }, 'whack');
     if (r.code !== 0 && !ignoreFailure) {
-      throw new EngineError('engine-command-failed', `${what}: ipsec ${argv.join(' ')} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
+      throw new EngineError('engine-command-failed', `${what}: ${argv.join(' ')} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
     }
     return r;
   }
 
-  /** The exact commands install() runs for a peer (exposed for docs and tests). */
-  commandsFor(peer: Peer): { keys: string[][]; conns: { name: string; add: string[]; start: string[] }[] } {
+  private async localFor(dest: string): Promise<string> {
+    const l = this.o.localAddr;
+    if (l && isIP(l) === isIP(dest)) return l;
+    const src = await this.routeSource(dest);
+    if (!src) throw new EngineError('engine-no-route', `no route to ${dest}: cannot tell pluto our address toward it (set localAddr)`);
+    return src;
+  }
+
+  /** The exact whack commands install() runs for a peer (exposed for docs and tests). */
+  async commandsFor(peer: Peer): Promise<{ keys: string[][]; conns: { name: string; add: string[]; start: string[] }[] }> {
     if (peer.addresses.length === 0) throw new EngineError('engine-bad-peer', `peer ${peer.name} has no addresses`);
     const base = connName(peer.name);
-    const initiate = peer.initiate ?? this.o.initiate ?? false;
-    const auth =
-      peer.auth.kind === 'pubkey'
-        ? ['--rsasig']
-        : peer.auth.method === 'null'
-          ? ['--authnull'] // RFC 7619; BTNS: encrypted, not authenticated
-          : (() => { throw new EngineError('engine-unsupported', `peer ${peer.name}: '${peer.auth.method}' is not supported by the libreswan engine`); })();
-    const policy =
-      peer.level === 'clear' ? ['--pass'] : peer.level === 'block' ? ['--drop'] : ['--encrypt', '--tunnel', '--pfs'];
-    const left = ['--host', this.o.localAddr ?? '%defaultroute', '--id', `@${this.o.localId}`, ...(this.o.localCkaid ? ['--ckaid', this.o.localCkaid] : [])];
-    const rightId = peer.auth.kind === 'pubkey' ? `@${peer.name}` : '%null';
-    const conns = peer.addresses.map((addr, i) => {
+    const shunt = peer.level === 'clear' || peer.level === 'block';
+    const initiate = !shunt && (peer.initiate ?? this.o.initiate ?? false);
+    let auth: string[];
+    let keys: string[][] = [];
+    if (shunt) {
+      auth = ['--auth-never']; // pluto refuses a shunt with any other auth
+    } else if (peer.auth.kind === 'pubkey') {
+      auth = ['--rsasig'];
+      // The first key replaces whatever pluto held for the id; the others are added.
+      keys = rsaKeys(peer).map((k, i) => ['--keyid', `@${peer.name}`, ...(i ? ['--addkey'] : []), '--pubkeyrsa', k]);
+    } else if (peer.auth.method === 'null') {
+      auth = ['--auth-null']; // RFC 7619; BTNS: encrypted, not authenticated
+    } else {
+      throw new EngineError('engine-unsupported', `peer ${peer.name}: '${peer.auth.method}' is not supported by the libreswan engine`);
+    }
+    // ESN both ways: without either flag pluto 4.10 offers no ESN transform and charon refuses it.
+    const policy = peer.level === 'clear' ? ['--pass'] : peer.level === 'block' ? ['--drop'] : ['--encrypt', '--tunnel', '--pfs', '--esn', '--no-esn'];
+    const rightId = shunt || peer.auth.kind === 'pubkey' ? `@${peer.name}` : '%null';
+    const conns = [];
+    for (const [i, addr] of peer.addresses.entries()) {
       const name = peer.addresses.length === 1 ? base : `${base}/${i}`;
-      const host = peer.gateway.kind === 'address' ? peer.gateway.address : addr;
-      const client = peer.gateway.kind === 'address' ? ['--client', addr.includes(':') ? `${addr}/128` : `${addr}/32`] : [];
-      const add = ['whack', '--name', name, '--ikev2', ...policy, ...auth, ...left, '--to', '--host', host, ...client, '--id', rightId];
-      const start = initiate && peer.level !== 'clear' && peer.level !== 'block' ? ['whack', '--initiate', '--name', name, '--asynchronous'] : ['whack', '--route', '--name', name];
-      return { name, add, start };
-    });
-    return { keys: keyArgs(peer), conns };
+      const viaGateway = peer.gateway.kind === 'address';
+      const host = viaGateway ? (peer.gateway as { address: string }).address : addr;
+      const localHost = await this.localFor(host);
+      // whack wants a client on both ends or on neither: ours is our address of the inner family.
+      const localClient = viaGateway ? ['--client', hostPrefix(await this.localFor(addr))] : [];
+      const left = ['--host', localHost, ...localClient, '--id', `@${this.o.localId}`, ...(this.ckaid && !shunt ? ['--ckaid', this.ckaid] : [])];
+      const right = ['--host', host, ...(viaGateway ? ['--client', hostPrefix(addr)] : []), '--id', rightId];
+      const add = ['--name', name, '--ikev2', ...policy, ...auth, ...left, '--to', ...right];
+      const start = initiate ? ['--initiate', '--name', name] : ['--route', '--name', name];
+      conns.push({ name, add, start });
+    }
+    return { keys, conns };
   }
 
   async install(peer: Peer): Promise<void> {
-    const cmds = this.commandsFor(peer);
+    const cmds = await this.commandsFor(peer);
     const prev = this.peers.get(peer.name);
     // whack --name replaces a conn of the same name; drop conns the new peer no longer has.
     for (const old of prev?.conns ?? []) {
-      if (!cmds.conns.some((c) => c.name === old)) await this.whack(['whack', '--delete', '--name', old], `install ${peer.name}`, true);
+      if (!cmds.conns.some((c) => c.name === old)) await this.whack(['--delete', '--name', old], `install ${peer.name}`, true);
     }
+    // Keys that stop being wanted (rollover to new keys only) are replaced by the first --pubkeyrsa.
+    if (cmds.keys.length === 0 && prev?.peer.auth.kind === 'pubkey') await this.forgetKeys(peer.name);
     for (const k of cmds.keys) await this.whack(k, `install ${peer.name} key`);
-    for (const c of cmds.conns) {
-      await this.whack(c.add, `install ${peer.name}`);
-      await this.whack(c.start, `install ${peer.name}`);
-    }
+    for (const c of cmds.conns) await this.whack(c.add, `install ${peer.name}`);
     this.peers.set(peer.name, { peer, conns: cmds.conns.map((c) => c.name) });
+    for (const c of cmds.conns) {
+      if (c.start[0] === '--initiate') await this.initiateConn(peer.name, c.name);
+      else await this.whack(c.start, `install ${peer.name}`);
+    }
+  }
+
+  /** Bring one peer's Child SAs up now; EngineError ike-auth-failed / ike-child-failed / ike-initiate-failed if not. */
+  async initiate(peerName: string): Promise<void> {
+    const held = this.peers.get(peerName);
+    if (!held) throw new EngineError('engine-bad-peer', `initiate ${peerName}: not installed`);
+    for (const c of held.conns) await this.initiateConn(peerName, c);
+  }
+
+  private async initiateConn(peerName: string, conn: string): Promise<void> {
+    const t = this.o.initiateTimeoutMs ?? 10_000;
+    const r = await this.whack(['--initiate', '--name', conn], `initiate ${peerName}`, true, t);
+    const out = initiateOutcome(`${r.stdout}\n${r.stderr}`);
+    if (out.ok) return;
+    // pluto keeps re-initiating a conn it was told to bring up ("supposed to remain up"); stop it, so a
+    // peer with a wrong key is not hammered: whoever installed the peer decides when to try again.
+    await this.whack(['--terminate', '--name', conn], `initiate ${peerName}`, true);
+    const timedOut = r.code !== 0 && out.code === 'ike-initiate-failed';
+    throw new EngineError(out.code, `initiate ${peerName} (${conn}): ${timedOut ? `no outcome within ${t} ms; ` : ''}${out.detail}`);
   }
 
   async remove(name: string): Promise<void> {
     const held = this.peers.get(name);
     const conns = held?.conns ?? [connName(name)];
-    for (const c of conns) await this.whack(['whack', '--delete', '--name', c], `remove ${name}`, true);
-    // Forget the key too, so pluto stops trusting it for this id.
-    await this.whack(['whack', '--keyid', `@${name}`], `remove ${name} key`, true);
+    for (const c of conns) await this.whack(['--delete', '--name', c], `remove ${name}`, true);
+    if (!held || held.peer.auth.kind === 'pubkey') await this.forgetKeys(name);
     this.peers.delete(name);
   }
 
+  /**
+   * End pluto's trust in the keys of an id. whack 4.10's `--keyid @id` alone deletes nothing (it
+   * deletes keys of no type), so the id's RSA keys are replaced by one throwaway key whose private
+   * half was never kept: any conn naming this id (a catch-all, a later probe) then fails to verify.
+   */
+  private async forgetKeys(name: string): Promise<void> {
+    this.throwaway ??= new Promise((resolve, reject) =>
+      generateKeyPair('rsa', { modulusLength: 2048 }, (err, pub) =>
+        err ? reject(err) : resolve(`0s${keyObjectToIpseckey(pub).publicKey.toString('base64')}`),
+      ),
+    );
+    await this.whack(['--keyid', `@${name}`, '--pubkeyrsa', await this.throwaway], `remove ${name} key`, true);
+  }
+
   async list(): Promise<InstalledPeer[]> {
-    const r = await this.whack(['whack', '--trafficstatus'], 'list', true);
-    const up = new Set<string>();
-    for (const m of r.stdout.matchAll(/"(oe-[^"]+)"/g)) up.add(m[1]);
-    return [...this.peers.values()].map(({ peer, conns }) => ({
-      name: peer.name,
-      connection: conns[0],
-      addresses: [...peer.addresses],
-      authenticated: peer.auth.kind === 'pubkey',
-      childState: conns.some((c) => up.has(c)) ? 'INSTALLED' : undefined,
-    }));
+    const r = await this.whack(['--showstates'], 'list', true);
+    const states = statesByConn(r.stdout);
+    return [...this.peers.values()].map(({ peer, conns }) => {
+      const s = conns.map((c) => states.get(c)).filter((x): x is { ike?: string; child?: string } => !!x);
+      return {
+        name: peer.name,
+        connection: conns[0],
+        addresses: [...peer.addresses],
+        authenticated: peer.auth.kind === 'pubkey',
+        ikeState: s.find((x) => x.ike === 'ESTABLISHED')?.ike ?? s.find((x) => x.ike)?.ike,
+        childState: s.some((x) => x.child) ? 'INSTALLED' : undefined,
+      };
+    });
   }
 
   async status(): Promise<EngineStatus> {
-    const v = await this.run(['--version']);
-    const s = await this.run(['whack', '--status']);
+    const s = await this.run(this.argv(['--status']));
+    const version = /pluto_version=([^,\s]+)/.exec(s.stdout)?.[1];
     return {
       engine: this.kind,
       reachable: s.code === 0,
-      daemon: v.code === 0 ? v.stdout.split('\n')[0].trim() : undefined,
+      daemon: version ? `Libreswan ${version}` : undefined,
       peers: this.peers.size,
       detail: s.code === 0 ? undefined : (s.stderr || s.stdout).trim(),
     };
@@ -158,7 +344,7 @@ export class LibreswanEngine implements Engine {
 
   /** Connection names pluto holds that are ours (`000 "oe-x": ...` lines of whack --status). */
   private async loadedConns(): Promise<Set<string>> {
-    const r = await this.whack(['whack', '--status'], 'reconcile');
+    const r = await this.whack(['--status'], 'reconcile');
     const out = new Set<string>();
     for (const m of r.stdout.matchAll(/^\d{3} "(oe-[^"/]+(?:\/\d+)?)":/gm)) out.add(m[1]);
     return out;
@@ -196,4 +382,3 @@ export class LibreswanEngine implements Engine {
 
   async close(): Promise<void> {}
 }
-

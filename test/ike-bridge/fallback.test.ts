@@ -371,7 +371,7 @@ describe('fallback: Libreswan NULL authentication (fake ipsec that records its a
     const add = calls.find((c) => c.includes('--name') && c.includes('--to'))!;
     assert.ok(add.some((a) => /^--auth-?null$/.test(a)) && !add.includes('--rsasig'), add.join(' '));
     assert.deepEqual(add.slice(add.indexOf('--to')), ['--to', '--host', '192.0.2.2', '--id', '%null']);
-    assert.deepEqual(calls[calls.length - 1], ['whack', '--initiate', '--name', 'oe-b.oe.test', '--asynchronous']);
+    assert.deepEqual(calls[calls.length - 1], ['whack', '--initiate', '--name', 'oe-b.oe.test']);
     assert.deepEqual((await e.list()).map((p) => [p.name, p.authenticated]), [['b.oe.test', false]]);
   });
 

@@ -1,18 +1,45 @@
+// Unit tests of the Libreswan engine's commands and of how it reads pluto's answers, against a fake
+// `ipsec` that records its arguments. The same spellings are run against a real pluto 4.10 in
+// libreswan-pluto.test.ts; the pluto output quoted here was recorded there.
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Peer } from '../../src/ike-bridge/engine';
-import { keyObjectToIpseckey } from '../../src/ike-bridge/keys';
-import { execRunner, LibreswanEngine } from '../../src/ike-bridge/libreswan';
+import { ipseckeyToKeyObject, keyObjectToIpseckey } from '../../src/ike-bridge/keys';
+import { ckaidOf, execRunner, initiateOutcome, LibreswanEngine, statesByConn, whackRunner } from '../../src/ike-bridge/libreswan';
 import { EngineError } from '../../src/util/errors';
 
 const FAKE = resolve(__dirname, '../../../test/ike-bridge/fixtures/fake-ipsec');
-const rsa = keyObjectToIpseckey(generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey);
+const rsaPair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const rsa = keyObjectToIpseckey(rsaPair.publicKey);
 const rsa2 = keyObjectToIpseckey(generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey);
 const ed = keyObjectToIpseckey(generateKeyPairSync('ed25519').publicKey);
+const ec = keyObjectToIpseckey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey);
 const b64 = (k: { publicKey: Buffer }): string => `0s${k.publicKey.toString('base64')}`;
+
+// Recorded from pluto 4.10 (libreswan-pluto.test.ts): `whack --initiate` output, exit code 0 each time.
+const PLUTO_AUTH_FAILED = `181 "oe-b.oe.test" #17: initiating IKEv2 connection
+181 "oe-b.oe.test" #17: sent IKE_SA_INIT request to 192.0.2.2:500
+182 "oe-b.oe.test" #17: sent IKE_AUTH request {cipher=AES_CBC_128 integ=HMAC_SHA2_256_128 prf=HMAC_SHA2_256 group=DH31}
+003 "oe-b.oe.test" #17: authentication failed: using PKCS#1 1.5 RSA with SHA2_256 for '@b.oe.test' tried preloaded: *AwEAAbKud
+002 "oe-b.oe.test" #17: deleting state (STATE_V2_PARENT_I2) aged 0.011138s and sending notification
+`;
+const PLUTO_ESP_REFUSED = `181 "oe-b.oe.test" #8: initiating IKEv2 connection
+182 "oe-b.oe.test" #8: sent IKE_AUTH request {cipher=AES_CBC_128 integ=HMAC_SHA2_256_128 prf=HMAC_SHA2_256 group=DH31}
+003 "oe-b.oe.test" #8: initiator established IKE SA; authenticated peer '2048-bit PKCS#1 1.5 RSA with SHA2_256' digital signature using preloaded certificate '@b.oe.test'
+003 ERROR: "oe-b.oe.test" #9: netlink response for Add SA esp.c74b1d76@192.0.2.2: Protocol not supported (errno 93)
+002 "oe-b.oe.test" #9: setup_half_ipsec_sa() hit fail:
+003 "oe-b.oe.test" #9: CHILD SA encountered fatal error: INVALID_SYNTAX
+`;
+const PLUTO_NO_ESN = `003 "oe-b.oe.test" #3: initiator established IKE SA; authenticated peer '2048-bit PKCS#1 1.5 RSA with SHA2_256' digital signature using preloaded certificate '@b.oe.test'
+003 "oe-b.oe.test" #4: IKE_AUTH response rejected Child SA with NO_PROPOSAL_CHOSEN
+`;
+const PLUTO_NO_PRIVATE_KEY = `181 "oe-b.oe.test" #1: sent IKE_SA_INIT request to 192.0.2.2:500
+003 "oe-b.oe.test" #1: connection oe-b.oe.test's RSA private key not found
+036 "oe-b.oe.test" #1: encountered fatal error in state STATE_V2_PARENT_I1
+`;
 
 function peer(over: Partial<Peer> = {}): Peer {
   return {
@@ -32,53 +59,109 @@ describe('libreswan engine (fake ipsec that records its arguments)', () => {
   let log: string;
   let engine: LibreswanEngine;
   const calls = (): string[][] => readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => l.split('\t'));
+  const fixture = (name: string, text: string): string => {
+    const f = join(dir, name);
+    writeFileSync(f, text);
+    return f;
+  };
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'oedns-whack-'));
     log = join(dir, 'calls');
     writeFileSync(log, '');
     process.env.FAKE_IPSEC_LOG = log;
-    delete process.env.FAKE_IPSEC_FAIL;
-    delete process.env.FAKE_IPSEC_STATUS;
+    for (const v of ['FAKE_IPSEC_FAIL', 'FAKE_IPSEC_STATUS', 'FAKE_IPSEC_STATES', 'FAKE_IPSEC_INITIATE']) delete process.env[v];
     engine = new LibreswanEngine({ localId: 'a.oe.test', localAddr: '192.0.2.1', run: execRunner(FAKE) });
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('installs a host-to-host peer: key for its id, conn, route', async () => {
+  it('installs a host-to-host peer: key for its id, conn offering ESN both ways, route', async () => {
     await engine.install(peer());
     assert.deepEqual(calls(), [
       ['whack', '--keyid', '@b.oe.test', '--pubkeyrsa', b64(rsa)],
-      ['whack', '--name', 'oe-b.oe.test', '--ikev2', '--encrypt', '--tunnel', '--pfs', '--rsasig', '--host', '192.0.2.1', '--id', '@a.oe.test', '--to', '--host', '192.0.2.2', '--id', '@b.oe.test'],
+      ['whack', '--name', 'oe-b.oe.test', '--ikev2', '--encrypt', '--tunnel', '--pfs', '--esn', '--no-esn', '--rsasig', '--host', '192.0.2.1', '--id', '@a.oe.test', '--to', '--host', '192.0.2.2', '--id', '@b.oe.test'],
       ['whack', '--route', '--name', 'oe-b.oe.test'],
     ]);
   });
 
-  it('adds further keys with --addkey, best precedence first, and initiates when asked', async () => {
+  it('adds further keys with --addkey, best precedence first, and initiates (synchronously) when asked', async () => {
     await engine.install(peer({ auth: { kind: 'pubkey', keys: [{ ...rsa2, precedence: 20 }, { ...rsa, precedence: 10 }] }, initiate: true }));
     const c = calls();
     assert.deepEqual(c[0], ['whack', '--keyid', '@b.oe.test', '--pubkeyrsa', b64(rsa)]);
     assert.deepEqual(c[1], ['whack', '--keyid', '@b.oe.test', '--addkey', '--pubkeyrsa', b64(rsa2)]);
-    assert.deepEqual(c[3], ['whack', '--initiate', '--name', 'oe-b.oe.test', '--asynchronous']);
+    assert.deepEqual(c[3], ['whack', '--initiate', '--name', 'oe-b.oe.test']);
+    assert.equal(c.length, 4);
   });
 
-  it('tunnels to the IPSECKEY gateway with the peer addresses as clients, one conn per address', async () => {
-    await engine.install(peer({ addresses: ['198.51.100.7', '2001:db8::7'], gateway: { kind: 'address', address: '192.0.2.9' } }));
+  it('tells pluto which NSS key is ours: --ckaid from localKey (SHA-1 of the RSA modulus)', async () => {
+    const e = new LibreswanEngine({ localId: 'a.oe.test', localAddr: '192.0.2.1', localKey: rsaPair.privateKey, run: execRunner(FAKE) });
+    await e.install(peer());
+    const n = Buffer.from(rsaPair.publicKey.export({ format: 'jwk' }).n!, 'base64url');
+    const want = createHash('sha1').update(n[0] === 0 ? n.subarray(1) : n).digest('hex');
+    assert.equal(ckaidOf(rsaPair.publicKey), want);
+    const add = calls()[1];
+    assert.equal(add[add.indexOf('--ckaid') + 1], want);
+    assert.ok(add.indexOf('--ckaid') < add.indexOf('--to'), 'the ckaid belongs to our end');
+    assert.throws(() => new LibreswanEngine({ localId: 'a', localKey: generateKeyPairSync('ed25519').privateKey, run: execRunner(FAKE) }), { code: 'engine-unsupported' });
+  });
+
+  it('tunnels to the IPSECKEY gateway: a client on both ends (whack refuses one-sided), ours of the inner family', async () => {
+    const e = new LibreswanEngine({ localId: 'a.oe.test', localAddr: '192.0.2.1', run: execRunner(FAKE), routeSource: async (d) => (d.includes(':') ? '2001:db8::1' : undefined) });
+    await e.install(peer({ addresses: ['198.51.100.7', '2001:db8::7'], gateway: { kind: 'address', address: '192.0.2.9' } }));
     const adds = calls().filter((c) => c[1] === '--name');
-    assert.deepEqual(adds.map((c) => [c[2], ...c.slice(c.indexOf('--to'))]), [
-      ['oe-b.oe.test/0', '--to', '--host', '192.0.2.9', '--client', '198.51.100.7/32', '--id', '@b.oe.test'],
-      ['oe-b.oe.test/1', '--to', '--host', '192.0.2.9', '--client', '2001:db8::7/128', '--id', '@b.oe.test'],
+    assert.deepEqual(adds.map((c) => [c[2], ...c.slice(c.indexOf('--host'))]), [
+      ['oe-b.oe.test/0', '--host', '192.0.2.1', '--client', '192.0.2.1/32', '--id', '@a.oe.test', '--to', '--host', '192.0.2.9', '--client', '198.51.100.7/32', '--id', '@b.oe.test'],
+      ['oe-b.oe.test/1', '--host', '192.0.2.1', '--client', '2001:db8::1/128', '--id', '@a.oe.test', '--to', '--host', '192.0.2.9', '--client', '2001:db8::7/128', '--id', '@b.oe.test'],
     ]);
   });
 
-  it('remove deletes the conns and the keys of the id (so pluto stops trusting them)', async () => {
+  it('without localAddr asks the route to the peer for our address (whack cannot take %defaultroute)', async () => {
+    const asked: string[] = [];
+    const e = new LibreswanEngine({ localId: 'a.oe.test', run: execRunner(FAKE), routeSource: async (d) => (asked.push(d), d === '192.0.2.2' ? '192.0.2.1' : undefined) });
+    await e.install(peer());
+    assert.deepEqual(asked, ['192.0.2.2']);
+    assert.deepEqual(calls()[1].slice(calls()[1].indexOf('--host'), calls()[1].indexOf('--host') + 2), ['--host', '192.0.2.1']);
+    writeFileSync(log, '');
+    await assert.rejects(e.install(peer({ name: 'c.oe.test', addresses: ['203.0.113.9'] })), { code: 'engine-no-route' });
+    assert.deepEqual(calls(), [], 'nothing sent to pluto for a peer we cannot reach');
+  });
+
+  it('clear and block become pass/drop shunts with --auth-never (pluto refuses other auth), no key', async () => {
+    await engine.install(peer({ level: 'clear' }));
+    await engine.install(peer({ name: 'd.oe.test', level: 'block' }));
+    const c = calls();
+    assert.deepEqual(c.map((x) => x.slice(0, 3)), [['whack', '--name', 'oe-b.oe.test'], ['whack', '--route', '--name'], ['whack', '--name', 'oe-d.oe.test'], ['whack', '--route', '--name']]);
+    assert.deepEqual(c[0].slice(3, 6), ['--ikev2', '--pass', '--auth-never']);
+    assert.deepEqual(c[2].slice(3, 6), ['--ikev2', '--drop', '--auth-never']);
+  });
+
+  it('remove deletes the conns and replaces the id\'s keys by a throwaway key (whack --keyid alone deletes nothing in 4.10)', async () => {
     await engine.install(peer());
     writeFileSync(log, '');
     await engine.remove('b.oe.test');
-    assert.deepEqual(calls(), [
-      ['whack', '--delete', '--name', 'oe-b.oe.test'],
-      ['whack', '--keyid', '@b.oe.test'],
-    ]);
+    const c = calls();
+    assert.deepEqual(c[0], ['whack', '--delete', '--name', 'oe-b.oe.test']);
+    assert.deepEqual(c[1].slice(0, 4), ['whack', '--keyid', '@b.oe.test', '--pubkeyrsa']);
+    assert.notEqual(c[1][4], b64(rsa));
+    const k = ipseckeyToKeyObject(2, Buffer.from(c[1][4].slice(2), 'base64'));
+    assert.equal(k.asymmetricKeyDetails?.modulusLength, 2048);
     assert.deepEqual(await engine.list(), []);
+    // The same throwaway serves every removal.
+    await engine.remove('c.oe.test');
+    assert.equal(calls().find((x) => x[2] === '@c.oe.test')?.[4], c[1][4]);
+  });
+
+  it('a rollover to new keys replaces the old ones in one --pubkeyrsa; a switch to NULL auth forgets them', async () => {
+    await engine.install(peer());
+    writeFileSync(log, '');
+    await engine.install(peer({ auth: { kind: 'pubkey', keys: [{ ...rsa2, precedence: 10 }] } }));
+    assert.deepEqual(calls()[0], ['whack', '--keyid', '@b.oe.test', '--pubkeyrsa', b64(rsa2)]);
+    writeFileSync(log, '');
+    await engine.install(peer({ auth: { kind: 'unauthenticated', method: 'null' } }));
+    const c = calls();
+    assert.deepEqual(c[0].slice(0, 4), ['whack', '--keyid', '@b.oe.test', '--pubkeyrsa']);
+    assert.notEqual(c[0][4], b64(rsa2));
+    assert.ok(c[1].includes('--auth-null') && c[1].includes('%null'), c[1].join(' '));
   });
 
   it('turns a failing whack into EngineError engine-command-failed', async () => {
@@ -86,25 +169,78 @@ describe('libreswan engine (fake ipsec that records its arguments)', () => {
     await assert.rejects(engine.install(peer()), (e: unknown) => e instanceof EngineError && e.code === 'engine-command-failed');
   });
 
-  it('refuses keys whack has no option for (Ed25519) before running anything', async () => {
+  it('takes RSA keys only (whack 4.10 has no --pubkeyecdsa): others are skipped, none usable is refused before running anything', async () => {
     await assert.rejects(engine.install(peer({ auth: { kind: 'pubkey', keys: [{ ...ed, precedence: 10 }] } })), { code: 'engine-unsupported' });
+    await assert.rejects(engine.install(peer({ auth: { kind: 'pubkey', keys: [{ ...ec, precedence: 10 }] } })), { code: 'engine-unsupported' });
     assert.deepEqual(calls(), []);
+    await engine.install(peer({ auth: { kind: 'pubkey', keys: [{ ...ec, precedence: 5 }, { ...rsa, precedence: 10 }] } }));
+    assert.deepEqual(calls().filter((c) => c.includes('--keyid')), [['whack', '--keyid', '@b.oe.test', '--pubkeyrsa', b64(rsa)]]);
+  });
+
+  it('reads the outcome of whack --initiate from its words (its exit code is 0 either way)', () => {
+    assert.deepEqual(initiateOutcome('004 "oe-b.oe.test" #2: initiator established Child SA using #1; IPsec tunnel [...]'), { ok: true });
+    assert.equal((initiateOutcome(PLUTO_AUTH_FAILED) as { code: string }).code, 'ike-auth-failed');
+    const esp = initiateOutcome(PLUTO_ESP_REFUSED) as { code: string; detail: string };
+    assert.equal(esp.code, 'ike-child-failed');
+    assert.match(esp.detail, /Add SA esp\.c74b1d76@192\.0\.2\.2: Protocol not supported/);
+    assert.match((initiateOutcome(PLUTO_NO_ESN) as { detail: string }).detail, /NO_PROPOSAL_CHOSEN/);
+    assert.equal((initiateOutcome(PLUTO_NO_PRIVATE_KEY) as { code: string }).code, 'ike-initiate-failed');
+    assert.equal((initiateOutcome('') as { code: string }).code, 'ike-initiate-failed');
+  });
+
+  it('a failed initiate throws its code and terminates the conn so pluto stops re-initiating it', async () => {
+    process.env.FAKE_IPSEC_INITIATE = join(dir, 'init');
+    writeFileSync(process.env.FAKE_IPSEC_INITIATE, PLUTO_AUTH_FAILED);
+    await assert.rejects(engine.install(peer({ initiate: true })), { code: 'ike-auth-failed' });
+    assert.deepEqual(calls().slice(-2), [['whack', '--initiate', '--name', 'oe-b.oe.test'], ['whack', '--terminate', '--name', 'oe-b.oe.test']]);
+    assert.deepEqual((await engine.list()).map((p) => p.name), ['b.oe.test'], 'the conn stays loaded, as with the strongswan engine');
+  });
+
+  it('list() reports IKE and Child SA states from whack --showstates', async () => {
+    await engine.install(peer());
+    await engine.install(peer({ name: 'c.oe.test', addresses: ['192.0.2.3'] }));
+    process.env.FAKE_IPSEC_STATES = fixture('states', [
+      '000 #24: "oe-b.oe.test":4500 STATE_V2_ESTABLISHED_IKE_SA (established IKE SA); REKEY in 28474s; REPLACE in 28744s; newest; idle;',
+      '000 #25: "oe-b.oe.test":4500 STATE_V2_ESTABLISHED_CHILD_SA (established Child SA); REKEY in 28000s; newest; eroute owner; IKE SA #24;',
+      '000 #26: "oe-c.oe.test":500 STATE_V2_PARENT_I1 (sent IKE_SA_INIT request); RETRANSMIT in 1s; idle;',
+    ].join('\n'));
+    assert.deepEqual((await engine.list()).map((p) => [p.name, p.authenticated, p.ikeState, p.childState]), [
+      ['b.oe.test', true, 'ESTABLISHED', 'INSTALLED'],
+      ['c.oe.test', true, 'CONNECTING', undefined],
+    ]);
+    assert.deepEqual([...statesByConn('000 #3: "oe-x"[1] 192.0.2.9:500 STATE_V2_ESTABLISHED_IKE_SA (x)').entries()], [['oe-x', { ike: 'ESTABLISHED' }]]);
   });
 
   it('reconcile removes conns pluto holds that are not desired and installs the missing', async () => {
-    const status = join(dir, 'status');
-    writeFileSync(status, '000 "oe-old.oe.test": 192.0.2.1[@a.oe.test]...192.0.2.5[@old.oe.test]; unrouted;\n000 "other": ignored\n');
-    process.env.FAKE_IPSEC_STATUS = status;
+    process.env.FAKE_IPSEC_STATUS = fixture('status', '000 "oe-old.oe.test": 192.0.2.1[@a.oe.test]...192.0.2.5[@old.oe.test]; unrouted;\n000 "other": ignored\n');
     const r = await engine.reconcile([peer()]);
     assert.deepEqual([r.installed, r.removed, r.failed], [['b.oe.test'], ['old.oe.test'], []]);
     const c = calls();
     assert.deepEqual(c[0], ['whack', '--status']);
     assert.deepEqual(c[1], ['whack', '--delete', '--name', 'oe-old.oe.test']);
-    assert.deepEqual(c[2], ['whack', '--keyid', '@old.oe.test']);
+    assert.deepEqual(c[2].slice(0, 4), ['whack', '--keyid', '@old.oe.test', '--pubkeyrsa']);
   });
 
-  it('reports status from ipsec --version and whack --status', async () => {
+  it('reports status from whack --status (pluto_version), reachable or not', async () => {
+    process.env.FAKE_IPSEC_STATUS = fixture('status', '000 sbindir=/usr/sbin, libexecdir=/usr/libexec/ipsec\n000 pluto_version=4.10, pluto_vendorid=OE-Libreswan-4.10, audit-log=yes\n');
     const s = await engine.status();
-    assert.deepEqual([s.engine, s.reachable, s.daemon], ['libreswan', true, 'Libreswan 4.12 (fake)']);
+    assert.deepEqual([s.engine, s.reachable, s.daemon], ['libreswan', true, 'Libreswan 4.10']);
+    process.env.FAKE_IPSEC_FAIL = '--status';
+    const down = await engine.status();
+    assert.deepEqual([down.reachable, down.daemon], [false, undefined]);
+    assert.match(down.detail!, /simulated failure/);
+  });
+
+  it('runs the whack binary itself with the control socket when told (a private pluto)', async () => {
+    const e = new LibreswanEngine({ localId: 'a.oe.test', localAddr: '192.0.2.1', whack: FAKE, ctlsocket: '/x/pluto.ctl' });
+    await e.install(peer());
+    assert.deepEqual(calls().map((c) => c.slice(0, 3)), [
+      ['--ctlsocket', '/x/pluto.ctl', '--keyid'],
+      ['--ctlsocket', '/x/pluto.ctl', '--name'],
+      ['--ctlsocket', '/x/pluto.ctl', '--route'],
+    ]);
+    const r = await whackRunner(FAKE)(['whack', '--status']);
+    assert.equal(r.code, 0);
+    assert.deepEqual(calls().at(-1), ['--status']);
   });
 });
