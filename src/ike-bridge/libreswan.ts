@@ -7,6 +7,7 @@
 // - there is no long option for `--pubkeyecdsa`, so only RSA keys can be given to pluto;
 // - a conn without `--esn`/`--no-esn` offers no ESN transform at all and charon refuses its ESP
 //   proposals (NO_PROPOSAL_CHOSEN), so we offer both, as ipsec.conf's default does;
+// - a conn cannot be redefined ("attempt to redefine connection"): a changed one is deleted first;
 // - shunts (`--pass`, `--drop`) must say `--auth-never`; NULL auth is `--auth-null`;
 // - both ends need `--client` when one has it (a tunnel to an IPSECKEY gateway);
 // - `whack --initiate` exits 0 whatever happened, so its output is read to tell the outcome.
@@ -177,6 +178,8 @@ export class LibreswanEngine implements Engine {
   private readonly routeSource: (dest: string) => Promise<string | undefined>;
   /** peer name -> (peer, its connection names: one per address, since a whack conn has one client). */
   private readonly peers = new Map<string, { peer: Peer; conns: string[] }>();
+  /** conn name -> the whack arguments that defined it, to tell an unchanged conn from a changed one. */
+  private readonly defs = new Map<string, string>();
   private throwaway?: Promise<string>;
 
   constructor(private readonly o: LibreswanEngineOptions) {
@@ -245,8 +248,13 @@ export class LibreswanEngine implements Engine {
       const host = viaGateway ? (peer.gateway as { address: string }).address : addr;
       const localHost = await this.localFor(host);
       // whack wants a client on both ends or on neither: ours is our address of the inner family.
-      const localClient = viaGateway ? ['--client', hostPrefix(await this.localFor(addr))] : [];
-      const left = ['--host', localHost, ...localClient, '--id', `@${this.o.localId}`, ...(this.ckaid && !shunt ? ['--ckaid', this.ckaid] : [])];
+      const localInner = !viaGateway ? undefined : isIP(addr) === isIP(localHost) ? localHost : await this.localFor(addr);
+      const localClient = localInner ? ['--client', hostPrefix(localInner)] : [];
+      // NULL auth: ID_NULL on both ends, as Libreswan's own OE examples (leftid=%null): a config that
+      // expects %null refuses a named IDi ("Peer ID mismatched"), and an unauthenticated peer learns less.
+      const left = peer.auth.kind === 'unauthenticated' && !shunt
+        ? ['--host', localHost, ...localClient, '--id', '%null']
+        : ['--host', localHost, ...localClient, '--id', `@${this.o.localId}`, ...(this.ckaid && !shunt ? ['--ckaid', this.ckaid] : [])];
       const right = ['--host', host, ...(viaGateway ? ['--client', hostPrefix(addr)] : []), '--id', rightId];
       const add = ['--name', name, '--ikev2', ...policy, ...auth, ...left, '--to', ...right];
       const start = initiate ? ['--initiate', '--name', name] : ['--route', '--name', name];
@@ -258,19 +266,47 @@ export class LibreswanEngine implements Engine {
   async install(peer: Peer): Promise<void> {
     const cmds = await this.commandsFor(peer);
     const prev = this.peers.get(peer.name);
-    // whack --name replaces a conn of the same name; drop conns the new peer no longer has.
     for (const old of prev?.conns ?? []) {
-      if (!cmds.conns.some((c) => c.name === old)) await this.whack(['--delete', '--name', old], `install ${peer.name}`, true);
+      if (!cmds.conns.some((c) => c.name === old)) await this.deleteConn(old, `install ${peer.name}`);
     }
-    // Keys that stop being wanted (rollover to new keys only) are replaced by the first --pubkeyrsa.
+    // Keys are replaced in place (the first --pubkeyrsa drops the id's old ones): no gap in trust.
     if (cmds.keys.length === 0 && prev?.peer.auth.kind === 'pubkey') await this.forgetKeys(peer.name);
     for (const k of cmds.keys) await this.whack(k, `install ${peer.name} key`);
-    for (const c of cmds.conns) await this.whack(c.add, `install ${peer.name}`);
+    const unchanged = new Set<string>();
+    for (const c of cmds.conns) if (await this.addConn(c.name, c.add, `install ${peer.name}`)) unchanged.add(c.name);
     this.peers.set(peer.name, { peer, conns: cmds.conns.map((c) => c.name) });
+    const up = unchanged.size ? statesByConn((await this.whack(['--showstates'], 'install', true)).stdout) : new Map();
     for (const c of cmds.conns) {
-      if (c.start[0] === '--initiate') await this.initiateConn(peer.name, c.name);
-      else await this.whack(c.start, `install ${peer.name}`);
+      if (c.start[0] !== '--initiate') await this.whack(c.start, `install ${peer.name}`); // routing twice is harmless
+      else if (!(unchanged.has(c.name) && up.get(c.name)?.child)) await this.initiateConn(peer.name, c.name);
     }
+  }
+
+  /**
+   * Define a conn; true if pluto already held it exactly so. pluto 4.10 refuses to redefine a conn
+   * ("attempt to redefine connection", exit 20), so a changed one is deleted and added again: for
+   * those few milliseconds the kernel has no policy for the peer. A key change alone has no such gap.
+   */
+  private async addConn(name: string, add: string[], what: string): Promise<boolean> {
+    const def = add.join('\0');
+    const r = await this.whack(add, what, true);
+    if (r.code === 0) {
+      this.defs.set(name, def);
+      return false;
+    }
+    if (!/attempt to redefine connection/.test(r.stdout + r.stderr)) {
+      throw new EngineError('engine-command-failed', `${what}: whack ${add.join(' ')} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
+    }
+    if (this.defs.get(name) === def) return true;
+    await this.deleteConn(name, what);
+    await this.whack(add, what);
+    this.defs.set(name, def);
+    return false;
+  }
+
+  private async deleteConn(name: string, what: string): Promise<void> {
+    await this.whack(['--delete', '--name', name], what, true);
+    this.defs.delete(name);
   }
 
   /** Bring one peer's Child SAs up now; EngineError ike-auth-failed / ike-child-failed / ike-initiate-failed if not. */
@@ -295,7 +331,7 @@ export class LibreswanEngine implements Engine {
   async remove(name: string): Promise<void> {
     const held = this.peers.get(name);
     const conns = held?.conns ?? [connName(name)];
-    for (const c of conns) await this.whack(['--delete', '--name', c], `remove ${name}`, true);
+    for (const c of conns) await this.deleteConn(c, `remove ${name}`);
     if (!held || held.peer.auth.kind === 'pubkey') await this.forgetKeys(name);
     this.peers.delete(name);
   }

@@ -70,7 +70,7 @@ describe('libreswan engine (fake ipsec that records its arguments)', () => {
     log = join(dir, 'calls');
     writeFileSync(log, '');
     process.env.FAKE_IPSEC_LOG = log;
-    for (const v of ['FAKE_IPSEC_FAIL', 'FAKE_IPSEC_STATUS', 'FAKE_IPSEC_STATES', 'FAKE_IPSEC_INITIATE']) delete process.env[v];
+    for (const v of ['FAKE_IPSEC_FAIL', 'FAKE_IPSEC_STATUS', 'FAKE_IPSEC_STATES', 'FAKE_IPSEC_INITIATE', 'FAKE_IPSEC_HELD']) delete process.env[v];
     engine = new LibreswanEngine({ localId: 'a.oe.test', localAddr: '192.0.2.1', run: execRunner(FAKE) });
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
@@ -162,6 +162,27 @@ describe('libreswan engine (fake ipsec that records its arguments)', () => {
     assert.deepEqual(c[0].slice(0, 4), ['whack', '--keyid', '@b.oe.test', '--pubkeyrsa']);
     assert.notEqual(c[0][4], b64(rsa2));
     assert.ok(c[1].includes('--auth-null') && c[1].includes('%null'), c[1].join(' '));
+  });
+
+  it('pluto refuses to redefine a conn: an unchanged one is kept, a changed one deleted and added again', async () => {
+    process.env.FAKE_IPSEC_HELD = fixture('held', '');
+    try {
+      await engine.install(peer());
+      writeFileSync(log, '');
+      await engine.install(peer({ auth: { kind: 'pubkey', keys: [{ ...rsa2, precedence: 10 }] } })); // key rollover only
+      assert.deepEqual(calls().map((c) => c.slice(1, 3)), [['--keyid', '@b.oe.test'], ['--name', 'oe-b.oe.test'], ['--showstates'], ['--route', '--name']]);
+      writeFileSync(log, '');
+      await engine.install(peer({ addresses: ['192.0.2.3'] }));
+      assert.deepEqual(calls().map((c) => c.slice(1, 3)), [['--keyid', '@b.oe.test'], ['--name', 'oe-b.oe.test'], ['--delete', '--name'], ['--name', 'oe-b.oe.test'], ['--route', '--name']]);
+      assert.ok(calls()[3].includes('192.0.2.3'));
+      // A conn pluto holds that this engine did not define (e.g. it restarted) is replaced, not trusted.
+      const other = new LibreswanEngine({ localId: 'a.oe.test', localAddr: '192.0.2.1', run: execRunner(FAKE) });
+      writeFileSync(log, '');
+      await other.install(peer({ addresses: ['192.0.2.3'] }));
+      assert.deepEqual(calls().filter((c) => c[1] === '--delete').length, 1);
+    } finally {
+      delete process.env.FAKE_IPSEC_HELD;
+    }
   });
 
   it('turns a failing whack into EngineError engine-command-failed', async () => {
