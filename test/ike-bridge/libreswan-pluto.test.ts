@@ -6,37 +6,21 @@
 // ("netlink response for Add SA esp...: Protocol not supported"). Everything up to that install is
 // checked here; traffic is not. Skips only where the lab cannot run or Libreswan cannot be fetched.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createPrivateKey } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Peer } from '../../src/ike-bridge/engine';
-import { hostKeyPaths } from '../../src/ike-bridge/identity';
 import { ckaidOf, LibreswanEngine } from '../../src/ike-bridge/libreswan';
 import { StrongswanEngine } from '../../src/ike-bridge/strongswan';
 import { ViciClient } from '../../src/ike-bridge/vici-client';
 import { EngineError } from '../../src/util/errors';
 import { Lab, labUp } from '../support/lab';
-import { PlutoHost, plutoOn, plutoUnavailable } from '../support/pluto-lab';
+import { OednsKey, oednsKeygen, PlutoHost, plutoOn, plutoUnavailable } from '../support/pluto-lab';
 import { until } from '../support/wait';
 
-const OEDNS = resolve(__dirname, '../../src/cli/oedns.js');
-
-interface Key {
-  pemFile: string;
-  pem: string;
-  alg: number;
-  key: Buffer;
-}
-
-/** `oedns keygen`, and the IPSECKEY it prints: the key a peer would find in DNS. */
-function keygen(dir: string, name: string): Key {
-  const out = execFileSync(process.execPath, [OEDNS, 'keygen', '--type', 'rsa', '--bits', '2048', '--out', dir, '--name', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  const f = out.trim().split(/\s+/);
-  assert.deepEqual(f.slice(0, 3), [`${name}.`, 'IN', 'IPSECKEY']);
-  const pemFile = hostKeyPaths(dir).privateKey;
-  return { pemFile, pem: readFileSync(pemFile, 'utf8'), alg: Number(f[5]), key: Buffer.from(f[7], 'base64') };
-}
+type Key = OednsKey;
+const keygen = oednsKeygen;
 
 function peer(name: string, addr: string, keys: Key[], over: Partial<Peer> = {}): Peer {
   return {

@@ -12,11 +12,32 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { hostKeyPaths } from '../../src/ike-bridge/identity';
 import type { Lab } from './lab';
 import { labUnavailable } from './lab';
 
 const SCRIPT = resolve(__dirname, '../../../scripts/pluto-lab.sh');
 const FETCH = resolve(__dirname, '../../../scripts/libreswan-fetch.sh');
+const OEDNS = resolve(__dirname, '../../src/cli/oedns.js');
+
+/** A host key made by `oedns keygen`, with the IPSECKEY it prints: what a peer finds in DNS. */
+export interface OednsKey {
+  pemFile: string;
+  pem: string;
+  /** `10 0 2 . <base64>`: the IPSECKEY RDATA to publish. */
+  rdata: string;
+  alg: number;
+  key: Buffer;
+}
+
+/** An RSA key (pluto takes RSA raw keys only) from `oedns keygen --out dir --name name`. */
+export function oednsKeygen(dir: string, name: string): OednsKey {
+  const out = execFileSync(process.execPath, [OEDNS, 'keygen', '--type', 'rsa', '--bits', '2048', '--out', dir, '--name', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const f = out.trim().split(/\s+/);
+  if (f[0] !== `${name}.` || f[2] !== 'IPSECKEY') throw new Error(`unexpected keygen output: ${out}`);
+  const pemFile = hostKeyPaths(dir).privateKey;
+  return { pemFile, pem: readFileSync(pemFile, 'utf8'), rdata: f.slice(3).join(' '), alg: Number(f[5]), key: Buffer.from(f[7], 'base64') };
+}
 
 export interface PlutoHost {
   host: 'a' | 'b';
