@@ -19,4 +19,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   # Debian starts the packaged daemons where it can; oedns and its tests start their own instances.
   for svc in named bind9 strongswan-starter; do service "$svc" stop >/dev/null 2>&1 || true; done
 fi
+# Libreswan conflicts with the strongSwan packages: it is unpacked into a cache, never installed
+# (scripts/libreswan-fetch.sh; instant once fetched). Without it the pluto tests skip, saying why.
+bash "$(dirname "$0")/libreswan-fetch.sh" >/dev/null || echo "warning: Libreswan could not be fetched; the pluto tests will skip" >&2
 exit 0

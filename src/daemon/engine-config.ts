@@ -1,7 +1,7 @@
 // Builds the configured IKE engine. Shared by `oedns serve` and `autosp` so both name connections and
 // load our identity the same way (they must agree on `oe-<name>` to share peers).
 import { readFileSync } from 'node:fs';
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import type { Engine } from '../ike-bridge/engine';
 import { createEngine } from '../ike-bridge';
 import type { EngineConfig } from '../config/serve';
@@ -20,9 +20,23 @@ export async function engineFromConfig(c: EngineConfig, log: Logger, fallback?: 
   switch (c.kind) {
     case 'dry-run':
       return createEngine('dry-run', { logger: log });
-    case 'libreswan':
+    case 'libreswan': {
       if (fallback) checkFallbackMethod('libreswan', fallback.method);
-      return createEngine('libreswan', { localId: c.identity, initiate: c.initiate, logger: log });
+      // pluto signs with the key in its NSS database; it must be told which one (--ckaid, derived from
+      // our key). Without a readable key file pluto finds none ("RSA private key not found").
+      let localKey: KeyObject | undefined;
+      if (c.key) {
+        try {
+          localKey = createPublicKey(readFileSync(c.key, 'utf8'));
+        } catch (e) {
+          log.warn({ key: c.key, err: (e as Error).message }, 'cannot read our key: pluto will not know which NSS key is ours');
+        }
+        if (localKey && localKey.asymmetricKeyType !== 'rsa') {
+          throw new ConfigError('key-unsupported', `${c.key} is a ${localKey.asymmetricKeyType} key: the libreswan engine signs with RSA only (oedns keygen --type rsa)`);
+        }
+      }
+      return createEngine('libreswan', { localId: c.identity, localKey, initiate: c.initiate, logger: log });
+    }
     case 'strongswan': {
       let pem: string;
       try {

@@ -4,9 +4,10 @@
 // record is the address the initiator came from, and go on. So for Libreswan oedns only writes the
 // configuration; no event hook is needed. Pure: returns the ipsec.conf text.
 //
-// Not tested against a real pluto here (Libreswan cannot be installed beside strongSwan on this
-// machine, and pluto would need kernel ESP, which it lacks); built from Libreswan's ipsec.conf(5) and
-// programs/pluto/ikev2_ipseckey.c.
+// Run in a real pluto 4.10 (test/ike-bridge/libreswan-responder.test.ts): pluto takes this text as
+// written (dnssec-anchors shows as dnssec-trusted in `whack --status`), fetches and validates the
+// initiator's IPSECKEY, authenticates it, and refuses an unpublished key or a non-matching anchor.
+// pluto's libunbound answers names under `test.` itself (empty): such names cannot be looked up.
 import type { AllowList } from './allow-list';
 
 export interface LibreswanResponderConf {

@@ -10,6 +10,8 @@ import type { Peer } from '../../src/ike-bridge/engine';
 import { ipseckeyToKeyObject, keyObjectToIpseckey } from '../../src/ike-bridge/keys';
 import { ckaidOf, execRunner, initiateOutcome, LibreswanEngine, statesByConn, whackRunner } from '../../src/ike-bridge/libreswan';
 import { EngineError } from '../../src/util/errors';
+import { silentLogger } from '../../src/util/log';
+import { engineFromConfig } from '../../src/daemon/engine-config';
 
 const FAKE = resolve(__dirname, '../../../test/ike-bridge/fixtures/fake-ipsec');
 const rsaPair = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -103,6 +105,23 @@ describe('libreswan engine (fake ipsec that records its arguments)', () => {
     assert.equal(add[add.indexOf('--ckaid') + 1], want);
     assert.ok(add.indexOf('--ckaid') < add.indexOf('--to'), 'the ckaid belongs to our end');
     assert.throws(() => new LibreswanEngine({ localId: 'a', localKey: generateKeyPairSync('ed25519').privateKey, run: execRunner(FAKE) }), { code: 'engine-unsupported' });
+  });
+
+  it('oedns serve/autosp with --engine libreswan pass our key file, so the conns name our NSS key; a non-RSA key is a config error', async () => {
+    const pemFile = join(dir, 'host.key.pem');
+    writeFileSync(pemFile, rsaPair.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const e = (await engineFromConfig({ kind: 'libreswan', vici: '', identity: 'a.oe.test', key: pemFile, initiate: false }, silentLogger)) as LibreswanEngine;
+    // No localAddr from the config: our address comes from the route (loopback here, always routable).
+    const { conns } = await e.commandsFor(peer({ addresses: ['127.0.0.2'] }));
+    assert.deepEqual(conns[0].add.slice(conns[0].add.indexOf('--host'), conns[0].add.indexOf('--host') + 2), ['--host', '127.0.0.1']);
+    assert.equal(conns[0].add[conns[0].add.indexOf('--ckaid') + 1], ckaidOf(rsaPair.publicKey));
+    writeFileSync(pemFile, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    await assert.rejects(engineFromConfig({ kind: 'libreswan', vici: '', identity: 'a.oe.test', key: pemFile, initiate: false }, silentLogger), { code: 'key-unsupported' });
+    // No key file: the engine still starts (pluto may know our key otherwise), without --ckaid.
+    const bare = (await engineFromConfig({ kind: 'libreswan', vici: '', identity: 'a.oe.test', key: join(dir, 'absent.pem'), initiate: false }, silentLogger)) as LibreswanEngine;
+    const bareConns = (await bare.commandsFor(peer({ addresses: ['127.0.0.2'] }))).conns;
+    assert.equal(bareConns[0].add.includes('--ckaid'), false);
+    assert.ok(bareConns[0].add.includes('@a.oe.test'));
   });
 
   it('tunnels to the IPSECKEY gateway: a client on both ends (whack refuses one-sided), ours of the inner family', async () => {
