@@ -25,6 +25,10 @@ fi
 if ready; then echo "$root"; exit 0; fi
 
 mkdir -p "$cache"
+# Test runs in several checkouts may fetch at once: one at a time, and the later ones find it done.
+exec 9> "$cache/.lock"
+flock 9
+if ready; then echo "$root"; exit 0; fi
 work=$(mktemp -d "$cache/fetch.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cd "$work"

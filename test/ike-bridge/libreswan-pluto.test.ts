@@ -89,6 +89,7 @@ describe('libreswan engine against a real pluto (pluto on A, charon on B)', func
   }
 
   before(async function () {
+    this.timeout(240_000); // the first run fetches Libreswan (apt-get download)
     const why = plutoUnavailable();
     if (why) {
       console.log(`    skipping the pluto lab: ${why}`);

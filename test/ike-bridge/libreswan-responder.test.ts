@@ -70,6 +70,7 @@ describe('libreswan responder config (%dnsondemand) in a real pluto', function (
   const bobInitiates = (): Promise<void> => B!.install(peerFromRdata(ALICE, lab!.a.addr, ka));
 
   before(async function () {
+    this.timeout(240_000); // the first run fetches Libreswan (apt-get download)
     const why = plutoUnavailable() ?? (!namedAvailable() ? 'named is not installed' : !signingToolsAvailable().bind ? 'BIND signing tools are not installed' : null);
     if (why) {
       console.log(`    skipping the pluto responder lab: ${why}`);
