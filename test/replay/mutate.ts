@@ -8,7 +8,9 @@ import { typeFromName } from '../../src/wire/types-registry';
 import type { Message, Name, RR } from '../../src/wire/types';
 import { TransportError } from '../../src/util/errors';
 import { computeDsDigest } from '../../src/dnssec/ds';
-import { encodeDs } from '../../src/wire/rdata';
+import { decodeNsec3, encodeDs } from '../../src/wire/rdata';
+import { nsec3Hash } from '../../src/dnssec/nsec3';
+import { base32hexDecode } from '../../src/dnssec/crypto';
 import type { TestKey } from '../dnssec/signer';
 import type { Mutation, Reader } from './scenario';
 import type { World } from './world';
@@ -33,12 +35,47 @@ function covered(r: RR): number {
   return (r.rdata[0] << 8) | r.rdata[1];
 }
 
-/** Record filter from { name?, type? }: type matches the record's type, or for RRSIGs the covered type. */
-function matcher(ctx: MutationContext, o: Record<string, unknown>, w: string): (r: RR, sigsToo: boolean) => boolean {
+/** H(name) with the parameters of `n3` (an NSEC3 record), and its owner and next hashes. */
+function nsec3Span(n3: RR, name: Name): { h: Buffer; lo: Buffer; hi: Buffer } | null {
+  try {
+    const d = decodeNsec3(n3.rdata);
+    const lo = base32hexDecode(firstLabel(n3.name));
+    if (!lo) return null;
+    return { h: Buffer.from(nsec3Hash(name, d.salt, d.iterations)), lo: Buffer.from(lo), hi: Buffer.from(d.nextHashed) };
+  } catch {
+    return null;
+  }
+}
+
+function firstLabel(n: Name): string {
+  return n.split('.')[0];
+}
+
+/** The owner (an NSEC3 at that owner, for RRSIGs) of `r` matches / covers the hash of `name` (RFC 5155 §1.3). */
+function nsec3Relation(all: RR[], r: RR, name: Name): 'match' | 'cover' | null {
+  const n3 = r.type === 50 ? r : all.find((x) => x.type === 50 && canonicalName(x.name) === canonicalName(r.name));
+  if (!n3) return null;
+  const s = nsec3Span(n3, name);
+  if (!s) return null;
+  if (s.h.equals(s.lo)) return 'match';
+  const inside = Buffer.compare(s.lo, s.hi) < 0 ? Buffer.compare(s.lo, s.h) < 0 && Buffer.compare(s.h, s.hi) < 0 : Buffer.compare(s.lo, s.h) < 0 || Buffer.compare(s.h, s.hi) < 0;
+  return inside ? 'cover' : null;
+}
+
+/**
+ * Record filter from { name?, type?, nsec3-matching?, nsec3-covering? }: type matches the record's type,
+ * or for RRSIGs the covered type; the nsec3 fields pick the NSEC3 (and its RRSIGs) whose hash matches or
+ * covers the hash of a name, since NSEC3 owners cannot be written in a scenario by hand.
+ */
+function matcher(ctx: MutationContext, o: Record<string, unknown>, w: string, all: () => RR[] = () => []): (r: RR, sigsToo: boolean) => boolean {
   const name = o.name === undefined ? undefined : ctx.r.name(o.name, `${w}.name`);
   const type = o.type === undefined ? undefined : ctx.r.type(o.type, `${w}.type`);
+  const m3 = o['nsec3-matching'] === undefined ? undefined : ctx.r.name(o['nsec3-matching'], `${w}.nsec3-matching`);
+  const c3 = o['nsec3-covering'] === undefined ? undefined : ctx.r.name(o['nsec3-covering'], `${w}.nsec3-covering`);
   return (r, sigsToo) => {
     if (name !== undefined && canonicalName(r.name) !== canonicalName(name)) return false;
+    if (m3 !== undefined && nsec3Relation(all(), r, m3) !== 'match') return false;
+    if (c3 !== undefined && nsec3Relation(all(), r, c3) !== 'cover') return false;
     if (type === undefined) return true;
     return r.type === type || (sigsToo && r.type === 46 && covered(r) === type);
   };
@@ -83,8 +120,8 @@ const APPLY: Record<string, Apply> = {
   },
   /** Remove records matching `name`/`type` (their RRSIGs too with `sigs: true`). */
   drop: (m, arg, ctx, w) => {
-    const o = ctx.r.obj(arg, w, ['name', 'type', 'section', 'sigs']);
-    const hit = matcher(ctx, o, w);
+    const o = ctx.r.obj(arg, w, ['name', 'type', 'section', 'sigs', 'nsec3-matching', 'nsec3-covering']);
+    const hit = matcher(ctx, o, w, () => [...m.answers, ...m.authorities, ...m.additionals]);
     const sigs = ctx.r.bool(o.sigs, `${w}.sigs`, false);
     // Without a type, everything at the name goes; with one, its RRSIGs go only when `sigs` says so.
     const gone = (r: RR): boolean => (r.type === 46 && o.type !== undefined && o.type !== 'RRSIG' ? sigs && hit(r, true) : hit(r, false));
@@ -140,11 +177,12 @@ const APPLY: Record<string, Apply> = {
   },
   /** Copy records (with their RRSIGs) from the genuine answer to another question: `from: NAME TYPE`. */
   copy: (m, arg, ctx, w) => {
-    const o = ctx.r.obj(arg, w, ['from', 'section', 'to', 'type', 'name']);
+    const o = ctx.r.obj(arg, w, ['from', 'section', 'to', 'type', 'name', 'nsec3-matching', 'nsec3-covering']);
     const parts = ctx.r.str(o.from, `${w}.from`).trim().split(/\s+/);
     if (parts.length !== 2) ctx.r.fail(`${w}.from`, "expected 'NAME TYPE'");
     const src = ctx.world.answer(ctx.r.name(parts[0], `${w}.from`), ctx.r.type(parts[1], `${w}.from`));
-    const hit = matcher(ctx, { name: o.name, type: o.type }, w);
+    const hit = matcher(ctx, { name: o.name, type: o.type, 'nsec3-matching': o['nsec3-matching'], 'nsec3-covering': o['nsec3-covering'] }, w,
+      () => [...src.answers, ...src.authorities]);
     const from = sections(ctx, o.section, `${w}.section`, 'authority');
     const [to] = sections(ctx, o.to ?? o.section, `${w}.to`, 'authority');
     const picked = from.flatMap((s) => src[s].filter((r) => hit(r, true)));

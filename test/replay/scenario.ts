@@ -28,7 +28,7 @@ export interface ZoneDecl {
   validity?: { inception: number; expiration: number };
   ds: DsSpec[];
   delegate: boolean;
-  keytrap?: { keys: number; sigs: number };
+  keytrap?: { keys: number; sigs: number; genuine: boolean };
   sign: Array<{ name: Name; type: number; key?: string; inception?: number; expiration?: number }>;
   records: string;
 }
@@ -48,8 +48,11 @@ export interface Rule {
   do: Mutation[];
 }
 
+export type VerdictKind = 'secure' | 'insecure' | 'bogus' | 'indeterminate';
+
 export interface Expect {
-  verdict: 'secure' | 'insecure' | 'bogus' | 'indeterminate';
+  /** One kind, or several that are all acceptable (a budget may end in bogus or indeterminate). */
+  verdict: VerdictKind[];
   reason?: string;
   ede?: number;
   rcode?: number;
@@ -196,8 +199,8 @@ function parseZone(r: Reader, apexText: string, v: unknown, now: number): ZoneDe
     return { inception: r.time(x.inception, `${w}.validity.inception`, now), expiration: r.time(x.expiration, `${w}.validity.expiration`, now) };
   })();
   const kt = o.keytrap === undefined ? undefined : (() => {
-    const x = r.obj(o.keytrap, `${w}.keytrap`, ['keys', 'sigs']);
-    return { keys: r.num(x.keys, `${w}.keytrap.keys`), sigs: r.num(x.sigs, `${w}.keytrap.sigs`) };
+    const x = r.obj(o.keytrap, `${w}.keytrap`, ['keys', 'sigs', 'genuine']);
+    return { keys: r.num(x.keys, `${w}.keytrap.keys`), sigs: r.num(x.sigs, `${w}.keytrap.sigs`), genuine: r.bool(x.genuine, `${w}.keytrap.genuine`, true) };
   })();
   return {
     apex,
@@ -266,8 +269,9 @@ export function loadScenario(file: string): Scenario {
     return { when, do: dos };
   });
   const e = r.obj(doc.expect, 'expect', ['verdict', 'reason', 'ede', 'rcode', 'negative', 'rrsets', 'absent', 'max-verifications']);
-  const verdict = r.str(e.verdict, 'expect.verdict');
-  if (!['secure', 'insecure', 'bogus', 'indeterminate'].includes(verdict)) r.fail('expect.verdict', 'expected secure, insecure, bogus or indeterminate');
+  const verdicts = (Array.isArray(e.verdict) ? e.verdict : [e.verdict]).map((x, i) => r.str(x, `expect.verdict[${i}]`));
+  for (const verdict of verdicts) if (!['secure', 'insecure', 'bogus', 'indeterminate'].includes(verdict)) r.fail('expect.verdict', 'expected secure, insecure, bogus or indeterminate');
+  if (verdicts.length === 0) r.fail('expect.verdict', 'missing');
   let rcode: number | undefined;
   if (e.rcode !== undefined) rcode = RCODES[r.str(e.rcode, 'expect.rcode')] ?? r.fail('expect.rcode', `unknown rcode ${String(e.rcode)}`);
   if (e.negative !== undefined && e.negative !== null && e.negative !== 'nodata' && e.negative !== 'nxdomain') r.fail('expect.negative', 'expected nodata, nxdomain or null');
@@ -285,7 +289,7 @@ export function loadScenario(file: string): Scenario {
     style,
     upstream,
     expect: {
-      verdict: verdict as Expect['verdict'],
+      verdict: verdicts as VerdictKind[],
       reason: e.reason === undefined ? undefined : r.str(e.reason, 'expect.reason'),
       ede: e.ede === undefined ? undefined : r.num(e.ede, 'expect.ede'),
       rcode,

@@ -49,6 +49,8 @@ export interface ZoneInput {
   extraKeys?: RR[];
   /** KeyTrap: this many extra RRSIGs that verify with nothing, on every signed RRset. */
   junkSigs?: number;
+  /** KeyTrap: leave out the genuine signatures of those RRsets (the DNSKEY set keeps its own). */
+  junkOnly?: boolean;
   overrides?: SignOverride[];
 }
 
@@ -235,6 +237,7 @@ export class Zone {
         out.push(rr(name, T.RRSIG, fields, rrs[0].ttl));
       }
     }
+    if (junk > 0 && type !== T.DNSKEY && this.input.junkOnly) return out;
     for (const s of signers) out.push(s.key.sign(rrs, v));
     return out;
   }
