@@ -298,6 +298,15 @@ export class Zone {
     });
   }
 
+  /** Every record of the signed zone, RRSIGs and denial chain included (to write a zone file for named). */
+  allRecords(): RR[] {
+    const out: RR[] = [];
+    for (const rrs of this.sets.values()) out.push(...rrs);
+    for (const sigs of this.sigs.values()) out.push(...sigs);
+    for (const { rr: n3 } of this.nsec3Chain) out.push(n3);
+    return out;
+  }
+
   // ------------------------------------------------------------------------------- denial proofs
 
   private withSigs(rrs: RR[]): RR[] {

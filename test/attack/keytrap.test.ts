@@ -1,0 +1,38 @@
+// Attack harness, KeyTrap (CVE-2023-50387; issue 10, items 5 and 8): trap.test is properly delegated
+// and signed (by our own signer, test/replay, with seeded Ed25519 keys) and served by named; its key
+// set holds 256 more keys sharing the ZSK's key tag and every RRset carries 256 RRSIGs with that tag
+// that verify with nothing. Trying every key on every signature is 65 000 verifications per RRset.
+// See fixture.ts for what every case asserts; here the lookup also has a wall-time bound.
+import { attackSkipped, attackTests, AttackWorld, startAttackWorld } from './fixture';
+
+describe('attacks: KeyTrap (real named serving a zone of colliding keys)', function () {
+  this.timeout(300_000);
+  let w: AttackWorld;
+  const figures: string[] = [];
+
+  before(async function () {
+    if (attackSkipped()) {
+      console.log('    skipping: needs named and BIND signing tools');
+      this.skip();
+    }
+    w = await startAttackWorld({ keytrap: { keys: 256, sigs: 256, genuine: false } });
+  });
+  after(async () => {
+    if (process.env.ATTACK_REPORT === '1') console.log(figures.map((f) => `      ${f}`).join('\n'));
+    await w?.stop();
+  });
+
+  attackTests(() => w, {
+    name: 'KeyTrap',
+    qname: 'www.trap.test',
+    qtype: 'A',
+    // The zone is the attack: named serves it as it is.
+    attack: (x) => x.forward(),
+    lookupVerdicts: ['bogus', 'indeterminate'],
+    lookupMaxMs: 3000,
+    serveRcodes: [2],
+    // ATTACK-OPEN: see lookupOpen/serveOpen.
+    lookupOpen: 'bogus in the end, but only after every key was tried on every signature: the process runs for seconds (no budget)',
+    serveOpen: 'validation holds the single thread for seconds: queries for other names wait behind it',
+  }, (l) => figures.push(l));
+});
