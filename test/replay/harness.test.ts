@@ -39,6 +39,20 @@ describe('replay harness', () => {
     assert.throws(() => checkOutcome({ ...s, expect: { ...s.expect, absent: ['192.0.2.1'] } }, o), /is in the validated data/);
   });
 
+  it('checks result.rrsets (once the validator returns them) by role, security, owner, type, TTL and RDATA', async () => {
+    const s = loadScenario(join(SCENARIOS, 'ttl-capped-by-signature-expiry.yaml'));
+    const o = await runScenario(s);
+    const rec = { name: 'www.example.test', type: 1, class: 1, ttl: 600, rdata: Uint8Array.of(192, 0, 2, 1) };
+    const good = { name: 'www.example.test', type: 1, records: [rec], ttl: 600, security: 'secure', role: 'answer' };
+    const withSets = (sets: unknown[]): typeof o => ({ ...o, result: { ...o.result, ttl: 600, rrsets: sets } as typeof o.result });
+    checkOutcome(s, withSets([good]));
+    assert.throws(() => checkOutcome(s, withSets([{ ...good, ttl: 3600, records: [{ ...rec, ttl: 3600 }] }])), /no validated RRset matches/);
+    assert.throws(() => checkOutcome(s, withSets([{ ...good, security: 'insecure' }])), /no validated RRset matches/);
+    assert.throws(() => checkOutcome(s, withSets([{ ...good, records: [{ ...rec, rdata: Uint8Array.of(203, 0, 113, 66) }] }])), /no validated RRset matches/);
+    assert.throws(() => checkOutcome(s, withSets([good, { ...good, name: 'evil.attacker.test', role: 'cname' }])), /beyond the expected ones/);
+    assert.throws(() => checkOutcome(s, withSets([])), /no validated RRset matches/);
+  });
+
   it('counts signature verifications', async () => {
     const o = await runScenario(loadScenario(join(SCENARIOS, 'secure-positive.yaml')));
     // Root, test and example.test key sets, two DS RRsets and the answer.

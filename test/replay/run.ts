@@ -150,14 +150,16 @@ function explain(s: Scenario, o: RunOutcome): string {
   return lines.join('\n');
 }
 
-/** `<role> <security> <owner|*> <TYPE> [rdata [| rdata]...]` against one validated RRset. */
+/** `<role> <security> <owner|*> <TYPE> [ttl<=N] [rdata [| rdata]...]` against one validated RRset. */
 function rrsetMatches(spec: string, x: ValidatedRRsetLike, s: Scenario): boolean {
-  const m = /^(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s*(.*)$/.exec(spec.trim());
-  if (!m) throw new Error(`${s.id}: expect.rrsets: '${spec}' is not '<role> <security> <owner> <TYPE> [rdata | ...]'`);
-  const [, role, security, owner, typeText, rest] = m;
+  const m = /^(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s*(?:ttl<=(\d+)\s*)?(.*)$/.exec(spec.trim());
+  if (!m) throw new Error(`${s.id}: expect.rrsets: '${spec}' is not '<role> <security> <owner> <TYPE> [ttl<=N] [rdata | ...]'`);
+  const [, role, security, owner, typeText, ttlMax, rest] = m;
   const type = typeFromName(typeText);
   if (x.role !== role || x.security !== security || x.type !== type) return false;
   if (owner !== '*' && !nameEquals(x.name, owner)) return false;
+  // RFC 4035 §5.3.3: the RRset's TTL and every record's TTL.
+  if (ttlMax !== undefined && (x.ttl > Number(ttlMax) || x.records.some((r) => r.ttl > Number(ttlMax)))) return false;
   if (rest === '') return true;
   const want = rest.split('|').map((t) => Buffer.from(parseRdataText(type, t.trim(), '')).toString('hex')).sort();
   const have = x.records.map((rr) => Buffer.from(rr.rdata).toString('hex')).sort();
@@ -174,6 +176,7 @@ export function checkOutcome(s: Scenario, o: RunOutcome): void {
   if (e.ede !== undefined) assert.equal(v.kind === 'bogus' ? v.ede : undefined, e.ede, `EDE\n${why()}`);
   if (e.rcode !== undefined) assert.equal(o.result.rcode, e.rcode, `rcode\n${why()}`);
   if (e.negative !== undefined) assert.equal(o.result.negative, e.negative, `negative\n${why()}`);
+  if (e.ttlMax !== undefined) assert.ok(o.result.ttl !== undefined && o.result.ttl <= e.ttlMax, `result.ttl ${o.result.ttl}, bound ${e.ttlMax}\n${why()}`);
   if (e.maxVerifications !== undefined) assert.ok(o.verifications <= e.maxVerifications, `${o.verifications} signature verifications, budget ${e.maxVerifications}\n${why()}`);
   const rrsets = (o.result as unknown as { rrsets?: ValidatedRRsetLike[] }).rrsets;
   if (e.rrsets && rrsets) {

@@ -60,6 +60,8 @@ export interface Expect {
   rrsets?: string[];
   absent?: string[];
   maxVerifications?: number;
+  /** Upper bound for result.ttl (how long the validated answer may be kept). */
+  ttlMax?: number;
 }
 
 export interface Scenario {
@@ -268,7 +270,7 @@ export function loadScenario(file: string): Scenario {
     });
     return { when, do: dos };
   });
-  const e = r.obj(doc.expect, 'expect', ['verdict', 'reason', 'ede', 'rcode', 'negative', 'rrsets', 'absent', 'max-verifications']);
+  const e = r.obj(doc.expect, 'expect', ['verdict', 'reason', 'ede', 'rcode', 'negative', 'rrsets', 'absent', 'max-verifications', 'ttl-max']);
   const verdicts = (Array.isArray(e.verdict) ? e.verdict : [e.verdict]).map((x, i) => r.str(x, `expect.verdict[${i}]`));
   for (const verdict of verdicts) if (!['secure', 'insecure', 'bogus', 'indeterminate'].includes(verdict)) r.fail('expect.verdict', 'expected secure, insecure, bogus or indeterminate');
   if (verdicts.length === 0) r.fail('expect.verdict', 'missing');
@@ -297,6 +299,7 @@ export function loadScenario(file: string): Scenario {
       rrsets: e.rrsets === undefined ? undefined : r.list(e.rrsets, 'expect.rrsets').map((x, i) => r.str(x, `expect.rrsets[${i}]`)),
       absent: e.absent === undefined ? undefined : r.list(e.absent, 'expect.absent').map((x, i) => r.str(x, `expect.absent[${i}]`)),
       maxVerifications: e['max-verifications'] === undefined ? undefined : r.num(e['max-verifications'], 'expect.max-verifications'),
+      ttlMax: e['ttl-max'] === undefined ? undefined : r.num(e['ttl-max'], 'expect.ttl-max'),
     },
   };
 }
