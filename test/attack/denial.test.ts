@@ -51,9 +51,6 @@ describe('attacks: denials and downgrades (hostile upstream, real named)', funct
     },
     lookupVerdicts: ['bogus'],
     serveRcodes: [2],
-    // ATTACK-OPEN: see lookupOpen/serveOpen.
-    lookupOpen: 'lookup says secure with rcode NXDOMAIN: the rcode is not part of the proof',
-    serveOpen: 'serve answers NXDOMAIN with AD=1 for a name that exists (the unproven denial is cached as secure)',
   }, (l) => figures.push(l));
 
   attackTests(() => w, {

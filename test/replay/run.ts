@@ -16,7 +16,7 @@ import { argReader, Rule, Scenario } from './scenario';
 import { World } from './world';
 import { Zone, ZoneKey } from './zone';
 
-/** The shape the contract gives `result.rrsets` (docs: ISSUE10 contract); read structurally until it lands. */
+/** The fields of src/dnssec/validate.ts ValidatedRRset the expectations read (structurally: a test's view). */
 export interface ValidatedRRsetLike {
   name: Name;
   type: number;
@@ -30,7 +30,7 @@ export interface RunOutcome {
   result: ValidationResult;
   queries: string[];
   verifications: number;
-  /** The validator returns no `rrsets` yet: the scenario's rrsets expectation was not checked. */
+  /** The validator returned no `rrsets`: the scenario's rrsets expectation was not checked. */
   rrsetsPending: boolean;
 }
 
@@ -144,9 +144,8 @@ function explain(s: Scenario, o: RunOutcome): string {
     `queries: ${o.queries.join(', ')}`,
     `signature verifications: ${o.verifications}`,
   ];
-  const rrsets = (o.result as unknown as { rrsets?: ValidatedRRsetLike[] }).rrsets;
-  if (rrsets) lines.push('rrsets:', ...rrsets.map((x) => `  ${x.role} ${x.security} ${x.records.map(formatRR).join(' | ')}`));
-  else lines.push('records:', ...o.result.records.filter((x) => x.type !== 46).map((x) => `  ${formatRR(x)}`));
+  const rrsets = (o.result as unknown as { rrsets?: ValidatedRRsetLike[] }).rrsets ?? [];
+  lines.push('rrsets:', ...rrsets.map((x) => `  ${x.role} ${x.security} ttl ${x.ttl}: ${x.records.map(formatRR).join(' | ')}`));
   return lines.join('\n');
 }
 
@@ -189,10 +188,8 @@ export function checkOutcome(s: Scenario, o: RunOutcome): void {
     assert.equal(left.length, 0, `validated RRsets beyond the expected ones\n${why()}`);
   }
   if (e.absent) {
-    // What the validator presents as validated: its rrsets, or (until they exist) the records of a
-    // secure or insecure answer, which `oedns lookup` prints as the answer.
-    const shown: RR[] = rrsets ? rrsets.flatMap((x) => x.records)
-      : v.kind === 'secure' || v.kind === 'insecure' ? o.result.records.filter((x) => x.type !== 46) : [];
+    // What the validator hands on as validated: its rrsets (only those; oedns lookup prints them).
+    const shown: RR[] = (rrsets ?? []).flatMap((x) => x.records);
     for (const bad of e.absent) {
       const hit = shown.find((x) => formatRR(x).toLowerCase().includes(bad.toLowerCase()));
       assert.ok(!hit, `'${bad}' is in the validated data: ${hit ? formatRR(hit) : ''}\n${why()}`);
