@@ -11,7 +11,8 @@ import type { Message, Name, RR } from '../wire/types';
 import { decodeDs, decodeNsec, decodeNsec3, Ds } from './records';
 import { KeySetResult, TrustPoint, validateKeySet } from './ds';
 import { nsecCutEvidence, NsecRecord } from './nsec';
-import { Nsec3Budget, Nsec3Limits, nsec3CutEvidence, Nsec3Record } from './nsec3';
+import { ValidationBudget } from './budget';
+import { Nsec3Limits, nsec3CutEvidence, Nsec3Record } from './nsec3';
 import { verifyRrset } from './rrsig';
 import { groupRRsets, nameLabel, sigsFor } from './util';
 import { bogus, Ede, indeterminate, insecure, Verdict } from './verdict';
@@ -35,15 +36,19 @@ function minTtl(rrs: RR[]): number {
   return rrs.length ? Math.min(...rrs.map((r) => r.ttl)) : 0;
 }
 
-/** Judges the upstream's answer to `child DS?`, where `parent` is the proven zone right above. */
-export function classifyDsResponse(parent: SecureZone, child: Name, msg: Message, nowSec: number, limits: Nsec3Limits): DsEvidence {
+/**
+ * Judges the upstream's answer to `child DS?`, where `parent` is the proven zone right above. Only
+ * signed records count: the rcode is not signed, so it decides nothing (an NXDOMAIN rcode on a NODATA
+ * proof must not turn an unsigned delegation into "absent"). Work is charged to `budget`.
+ */
+export function classifyDsResponse(parent: SecureZone, child: Name, msg: Message, nowSec: number, limits: Nsec3Limits, budget: ValidationBudget = new ValidationBudget({ maxNsec3Hashes: limits.maxHashes })): DsEvidence {
   const label = `${nameLabel(child)}/DS`;
   if (msg.rcode !== 0 && msg.rcode !== 3) {
     return { kind: 'end', verdict: indeterminate('upstream-error', `DS query for ${nameLabel(child)} answered rcode ${msg.rcode}`), ttl: 0 };
   }
   const ds = msg.answers.filter((r) => r.type === T_DS && nameEquals(r.name, child));
   if (ds.length > 0) {
-    const r = verifyRrset(ds, sigsFor(msg.answers, child, T_DS), parent.keys, parent.zone, nowSec);
+    const r = verifyRrset(ds, sigsFor(msg.answers, child, T_DS), parent.keys, parent.zone, nowSec, budget);
     if (r.verdict.kind !== 'secure') return { kind: 'end', verdict: r.verdict, ttl: 0 };
     const parsed: Ds[] = [];
     for (const rr of ds) {
@@ -58,7 +63,7 @@ export function classifyDsResponse(parent: SecureZone, child: Name, msg: Message
   const cname = msg.answers.filter((r) => r.type === T_CNAME && nameEquals(r.name, child));
   if (cname.length > 0) {
     // A CNAME cannot sit at a cut (RFC 2181 §10.1): the name belongs to the current zone.
-    const r = verifyRrset(cname, sigsFor(msg.answers, child, T_CNAME), parent.keys, parent.zone, nowSec);
+    const r = verifyRrset(cname, sigsFor(msg.answers, child, T_CNAME), parent.keys, parent.zone, nowSec, budget);
     return r.verdict.kind === 'secure' ? { kind: 'no-cut', ttl: r.ttl } : { kind: 'end', verdict: r.verdict, ttl: 0 };
   }
   // A denial. Only records signed by the parent zone count.
@@ -68,8 +73,9 @@ export function classifyDsResponse(parent: SecureZone, child: Name, msg: Message
   let ttl = Number.MAX_SAFE_INTEGER;
   for (const set of groupRRsets(msg.authorities)) {
     if ((set.type !== T_NSEC && set.type !== T_NSEC3) || !isSubdomain(set.name, parent.zone)) continue;
-    const r = verifyRrset(set.rrs, sigsFor(msg.authorities, set.name, set.type), parent.keys, parent.zone, nowSec);
+    const r = verifyRrset(set.rrs, sigsFor(msg.authorities, set.name, set.type), parent.keys, parent.zone, nowSec, budget);
     if (r.verdict.kind !== 'secure') {
+      if (r.verdict.kind === 'indeterminate') return { kind: 'end', verdict: r.verdict, ttl: 0 };
       sigFailure = sigFailure ?? r.verdict;
       continue;
     }
@@ -99,7 +105,7 @@ export function classifyDsResponse(parent: SecureZone, child: Name, msg: Message
   if (nsec.length > 0) {
     kind = nsecCutEvidence(nsec, child, parent.zone);
   } else {
-    const e = nsec3CutEvidence(nsec3, child, parent.zone, limits, new Nsec3Budget(limits.maxHashes));
+    const e = nsec3CutEvidence(nsec3, child, parent.zone, limits, budget);
     if (e.kind === 'stop') return { kind: 'end', verdict: e.verdict, ttl: e.verdict.kind === 'insecure' ? ttl : 0 };
     kind = e.kind;
   }
@@ -107,8 +113,7 @@ export function classifyDsResponse(parent: SecureZone, child: Name, msg: Message
     case 'cut-without-ds':
       return { kind: 'end', verdict: insecure('unsigned-delegation', child, `${nameLabel(parent.zone)} proves ${nameLabel(child)} is delegated without DS`), ttl };
     case 'opt-out':
-      // NXDOMAIN: the name does not exist at all (the full proof is checked on the final answer).
-      if (msg.rcode === 3) return { kind: 'absent', ttl };
+      // Whatever the rcode says: the span may hold an unsigned delegation at or above the name.
       return { kind: 'end', verdict: insecure('nsec3-opt-out', child, `${nameLabel(child)} lies in an opt-out NSEC3 span of ${nameLabel(parent.zone)}: an unsigned delegation may be there`), ttl };
     case 'cut-with-ds':
       return { kind: 'end', verdict: bogus('nsec-proof-failed', Ede.DNSSEC_BOGUS, `${nameLabel(parent.zone)} denies the DS of ${nameLabel(child)} whose NSEC lists DS`, { rrset: label }), ttl: 0 };
@@ -123,10 +128,10 @@ export function classifyDsResponse(parent: SecureZone, child: Name, msg: Message
 }
 
 /** Judges the upstream's answer to `zone DNSKEY?` against what vouches for the zone (DS or anchor). */
-export function classifyDnskeyResponse(tp: TrustPoint, msg: Message, nowSec: number): KeySetResult {
+export function classifyDnskeyResponse(tp: TrustPoint, msg: Message, nowSec: number, budget: ValidationBudget = new ValidationBudget()): KeySetResult {
   if (msg.rcode !== 0) {
     return { verdict: indeterminate('upstream-error', `DNSKEY query for ${nameLabel(tp.zone)} answered rcode ${msg.rcode}`), keys: [], keyTags: [], sepTags: [], ttl: 0 };
   }
   const keys = msg.answers.filter((r) => r.type === T_DNSKEY && nameEquals(r.name, tp.zone));
-  return validateKeySet(tp, keys, sigsFor(msg.answers, tp.zone, T_DNSKEY), nowSec);
+  return validateKeySet(tp, keys, sigsFor(msg.answers, tp.zone, T_DNSKEY), nowSec, budget);
 }

@@ -51,6 +51,36 @@ export function rsaKeyParts(key: Uint8Array): { e: Uint8Array; n: Uint8Array } |
   return { e: key.subarray(at, at + elen), n: key.subarray(at + elen) };
 }
 
+/**
+ * Largest RSA public key we do arithmetic with. RFC 3110 allows exponents of up to 4096 bits, and the
+ * cost of a verification grows with the exponent's length: a 3000-bit exponent makes one check cost
+ * milliseconds (KeyTrap). Real keys use 3 or 65537; BIND refuses exponents above 35 bits
+ * (RSA_MAX_PUBEXP_BITS), and RFC 3110 caps the modulus at 4096 bits.
+ */
+export const RSA_LIMITS = Object.freeze({ maxExponentBits: 35, maxModulusBits: 4096 });
+
+function bitLength(b: Uint8Array): number {
+  let i = 0;
+  while (i < b.length && b[i] === 0) i++;
+  if (i === b.length) return 0;
+  return (b.length - i - 1) * 8 + (32 - Math.clz32(b[i]));
+}
+
+/**
+ * Why a well-formed DNSKEY public key is refused before any arithmetic (too costly to use), or null
+ * when it may be used. Malformed keys are not "unusable" here: they simply fail to verify.
+ */
+export function keyUnusable(alg: number, key: Uint8Array): string | null {
+  if (alg !== 5 && alg !== 7 && alg !== 8 && alg !== 10) return null;
+  const p = rsaKeyParts(key);
+  if (!p) return null;
+  const e = bitLength(p.e);
+  if (e > RSA_LIMITS.maxExponentBits) return `RSA public exponent of ${e} bits (we use at most ${RSA_LIMITS.maxExponentBits})`;
+  const n = bitLength(p.n);
+  if (n > RSA_LIMITS.maxModulusBits) return `RSA modulus of ${n} bits (we use at most ${RSA_LIMITS.maxModulusBits})`;
+  return null;
+}
+
 // Parsing a public key costs about as much as an ECDSA verification; keys repeat across RRsets, so
 // keep the parsed objects, keyed by the bytes (bounded; the oldest go first).
 const keyCache = new Map<string, KeyObject | null>();
@@ -75,7 +105,7 @@ function buildKey(alg: number, key: Uint8Array): KeyObject | null {
   switch (alg) {
     case 5: case 7: case 8: case 10: {
       const p = rsaKeyParts(key);
-      if (!p) return null;
+      if (!p || keyUnusable(alg, key)) return null; // callers skip these keys; this is the backstop
       // RFC 3110 keys have no leading zero; JWK wants the unsigned big-endian value, which this is.
       return createPublicKey({ key: { kty: 'RSA', n: b64u(p.n), e: b64u(p.e) }, format: 'jwk' });
     }

@@ -10,7 +10,8 @@ import type { KeySetResult, TrustPoint } from './ds';
 import { KeyCache, KeyCacheLimits } from './key-cache';
 import type { Nsec3Limits } from './nsec3';
 import type { ZoneStatus } from './validate';
-import { indeterminate, Verdict, VerdictKind } from './verdict';
+import { indeterminate, insecure, Verdict, VerdictKind } from './verdict';
+import { BudgetLimits, ValidationBudget } from './budget';
 import { nameLabel } from './util';
 
 const T_DS = 43, T_DNSKEY = 48;
@@ -31,6 +32,11 @@ export interface WalkContext {
   queries: number;
   maxQueries: number;
   links: Map<string, ChainLink>;
+  /**
+   * The work budget of the response being validated, shared with validateResponse. Created on first
+   * use (with FetcherOptions.budget limits) when the caller did not set one.
+   */
+  budget?: ValidationBudget;
 }
 
 export interface FetcherOptions {
@@ -38,6 +44,8 @@ export interface FetcherOptions {
   query: QueryFn;
   cache: KeyCacheLimits;
   nsec3: Nsec3Limits;
+  /** Limits of the per-response budget created when a WalkContext has none. */
+  budget?: Partial<BudgetLimits>;
 }
 
 function dsKey(tp: TrustPoint): string {
@@ -63,6 +71,25 @@ export class ChainFetcher {
       hits: this.keySets.hits + this.dsEvidence.hits,
       misses: this.keySets.misses + this.dsEvidence.misses,
     };
+  }
+
+  /** The response's budget (created on first use): validateResponse must be handed this same object. */
+  budgetFor(ctx: WalkContext): ValidationBudget {
+    ctx.budget = ctx.budget ?? new ValidationBudget({ maxNsec3Hashes: this.o.nsec3.maxHashes, ...this.o.budget });
+    return ctx.budget;
+  }
+
+  /**
+   * How long a judged result may be kept. Secure and insecure: their TTL (insecure at least badTtl).
+   * Bogus: badTtl (RFC 4035 §4.7). Indeterminate: not at all, except when a per-RRset work limit
+   * stopped it while the response still had budget left: that is the data's fault (a KeyTrap set),
+   * and asking again would cost the same; it is kept like a bogus result.
+   */
+  private lifetime(v: Verdict, ttl: number, budget: ValidationBudget): number {
+    if (v.kind === 'secure') return ttl;
+    if (v.kind === 'insecure') return Math.max(ttl, this.o.cache.badTtl);
+    if (v.kind === 'bogus') return this.o.cache.badTtl;
+    return v.reason === 'budget-exhausted' && !budget.spent ? this.o.cache.badTtl : 0;
   }
 
   private async ask(name: Name, type: number, ctx: WalkContext): Promise<Message | Verdict> {
@@ -92,9 +119,9 @@ export class ChainFetcher {
     return this.shared(`k|${key}`, async () => {
       const m = await this.ask(tp.zone, T_DNSKEY, ctx);
       if (!('answers' in m)) return { verdict: m, keys: [], keyTags: [], sepTags: [], ttl: 0 };
-      const r = classifyDnskeyResponse(tp, m, ctx.nowSec);
-      const life = r.verdict.kind === 'secure' || r.verdict.kind === 'insecure' ? Math.max(r.ttl, r.verdict.kind === 'insecure' ? this.o.cache.badTtl : 0) : this.o.cache.badTtl;
-      if (r.verdict.kind !== 'indeterminate') this.keySets.set(key, r, life, ctx.nowSec);
+      const budget = this.budgetFor(ctx);
+      const r = classifyDnskeyResponse(tp, m, ctx.nowSec, budget);
+      this.keySets.set(key, r, this.lifetime(r.verdict, r.ttl, budget), ctx.nowSec);
       return r;
     });
   }
@@ -106,9 +133,9 @@ export class ChainFetcher {
     return this.shared(`d|${key}`, async () => {
       const m = await this.ask(child, T_DS, ctx);
       if (!('answers' in m)) return { kind: 'end', verdict: m, ttl: 0 } as DsEvidence;
-      const ev = classifyDsResponse(parent, child, m, ctx.nowSec, this.o.nsec3);
-      const bad = ev.kind === 'end' && (ev.verdict.kind === 'bogus' || ev.verdict.kind === 'indeterminate');
-      if (!(ev.kind === 'end' && ev.verdict.kind === 'indeterminate')) this.dsEvidence.set(key, ev, bad ? this.o.cache.badTtl : ev.ttl, ctx.nowSec);
+      const budget = this.budgetFor(ctx);
+      const ev = classifyDsResponse(parent, child, m, ctx.nowSec, this.o.nsec3, budget);
+      this.dsEvidence.set(key, ev, ev.kind === 'end' ? this.lifetime(ev.verdict, ev.ttl, budget) : ev.ttl, ctx.nowSec);
       return ev;
     });
   }
@@ -120,11 +147,12 @@ export class ChainFetcher {
 
   /**
    * Walks from the closest anchor down to `name`, one label at a time, and returns the security status
-   * of the deepest zone that encloses it.
+   * of the deepest zone that encloses it. A name no anchor covers is insecure (an island of trust says
+   * nothing about names outside it; BIND and Unbound answer those unvalidated).
    */
   async zoneFor(name: Name, ctx: WalkContext): Promise<ZoneStatus> {
     const anchor = closestAnchor(this.o.anchors, name);
-    if (!anchor) return { zone: '', keys: [], verdict: indeterminate('no-anchor', `no trust anchor covers ${nameLabel(name)}`) };
+    if (!anchor) return { zone: '', keys: [], verdict: insecure('no-anchor', name, `no trust anchor covers ${nameLabel(name)}`) };
     const ks = await this.keysFor(anchor, ctx);
     this.link(ctx, anchor.zone, ks.keyTags, ks.verdict);
     if (ks.verdict.kind !== 'secure') return { zone: anchor.zone, keys: [], verdict: ks.verdict };

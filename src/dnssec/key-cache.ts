@@ -2,16 +2,17 @@
 // expiration (RFC 4035 §5.3.3), bounded in entries; the least recently used go first. Bogus results are
 // kept briefly too (RFC 4035 §4.7) so a broken zone does not cost a fetch per query.
 // Pure data structure: the caller passes `nowSec`.
+import { BOGUS_TTL } from './budget';
 
 export interface KeyCacheLimits {
   maxEntries: number;
-  /** Seconds a bogus/indeterminate result is remembered. */
+  /** Seconds a bogus result is remembered (RFC 4035 §4.7; budget.ts BOGUS_TTL). */
   badTtl: number;
   /** Upper bound on any entry's lifetime. */
   maxTtl: number;
 }
 
-export const DEFAULT_KEY_CACHE_LIMITS: KeyCacheLimits = { maxEntries: 2048, badTtl: 30, maxTtl: 86400 };
+export const DEFAULT_KEY_CACHE_LIMITS: KeyCacheLimits = { maxEntries: 2048, badTtl: BOGUS_TTL, maxTtl: 86400 };
 
 export class KeyCache<V> {
   private readonly map = new Map<string, { value: V; until: number }>();

@@ -6,13 +6,16 @@
 //     strictly between owner hash and next hash (the last one wraps);
 //   - closest encloser proof (§7.2.1): the closest encloser CE has a matching NSEC3 and the "next closer
 //     name" (CE plus one label of qname) is covered;
-//   - opt-out (§6): a covering NSEC3 with the opt-out flag may hide unsigned delegations, so a DS
-//     denial resting on it only proves "insecure".
-// Hashing is bounded: a Nsec3Budget counts computations, and running out answers 'indeterminate'
-// rather than guessing (unbound's MAX_NSEC3_CALCULATIONS). Iterations above `maxIterations`
-// (RFC 9276 §3.2) make the answer insecure, after the records' signatures were checked by the caller.
-import { canonicalName, isSubdomain, labelCount, nameEquals, nameToLabels, labelsToName, parentName } from '../wire/name';
+//   - opt-out (§6): a covering NSEC3 with the opt-out flag may hide unsigned delegations, so any proof
+//     whose next closer name is covered by one proves only "insecure" (RFC 5155 §9.2: no AD bit): a DS
+//     denial, an NXDOMAIN, a NODATA or a wildcard answer alike (as Unbound and dnsjava; BIND says secure
+//     for NXDOMAIN, against §9.2).
+// Hashing is bounded: a HashBudget (budget.ts, one per response) counts computations, and running out
+// answers 'indeterminate' rather than guessing. Iterations above `maxIterations` (RFC 9276 §3.2) make
+// the answer insecure, after the records' signatures were checked by the caller.
+import { isSubdomain, labelCount, nameEquals, nameToLabels, labelsToName, parentName } from '../wire/name';
 import type { Name } from '../wire/types';
+import { HashBudget, ValidationBudget } from './budget';
 import { base32hexDecode, nsec3HashBytes } from './crypto';
 import { canonicalWire, Nsec3, NSEC3_OPT_OUT } from './records';
 import { bogus, Ede, indeterminate, insecure, SECURE, Verdict } from './verdict';
@@ -32,20 +35,16 @@ export interface Nsec3Limits {
 
 export const DEFAULT_NSEC3_LIMITS: Nsec3Limits = { maxIterations: 150, maxHashes: 64 };
 
-export class Nsec3Budget {
-  used = 0;
-  private readonly memo = new Map<string, Uint8Array>();
-  constructor(readonly max: number) {}
-  /** H(name) with these parameters, or null when the budget is spent. */
-  hash(name: Name, salt: Uint8Array, iterations: number): Uint8Array | null {
-    const key = `${canonicalName(name)}|${Buffer.from(salt).toString('hex')}|${iterations}`;
-    const hit = this.memo.get(key);
-    if (hit) return hit;
-    if (this.used >= this.max) return null;
-    this.used++;
-    const h = nsec3HashBytes(canonicalWire(name), salt, iterations);
-    this.memo.set(key, h);
-    return h;
+/**
+ * A hash budget on its own (the per-response ValidationBudget of budget.ts is the other one): kept for
+ * callers that bound only NSEC3 hashing.
+ */
+export class Nsec3Budget extends ValidationBudget {
+  constructor(readonly max: number) {
+    super({ maxNsec3Hashes: max });
+  }
+  get used(): number {
+    return this.hashes;
   }
 }
 
@@ -74,7 +73,7 @@ class Nsec3Proof {
   readonly recs: Prepared[];
   readonly salt: Uint8Array;
   readonly iterations: number;
-  constructor(recs: Nsec3Record[], readonly zone: Name, private readonly budget: Nsec3Budget) {
+  constructor(recs: Nsec3Record[], readonly zone: Name, private readonly budget: HashBudget) {
     const prepared: Prepared[] = [];
     for (const r of recs) {
       // RFC 5155 §8.1/§8.2: only SHA-1 and flags 0/1; the owner is one hash label directly under the zone.
@@ -149,7 +148,7 @@ const fail = (detail: string): Verdict => bogus('nsec-proof-failed', Ede.NSEC_MI
  * Shared preamble: parameters and the RFC 9276 iteration limit. Returns a verdict when the proof
  * cannot proceed, else the engine.
  */
-function prepare(recs: Nsec3Record[], zone: Name, limits: Nsec3Limits, budget: Nsec3Budget): Nsec3Proof | Verdict {
+function prepare(recs: Nsec3Record[], zone: Name, limits: Nsec3Limits, budget: HashBudget): Nsec3Proof | Verdict {
   if (recs.length === 0) return bogus('nsec-missing', Ede.NSEC_MISSING, `no NSEC3 records from ${nameLabel(zone)}`);
   const p = new Nsec3Proof(recs, zone, budget);
   if (p.recs.length === 0) {
@@ -161,27 +160,37 @@ function prepare(recs: Nsec3Record[], zone: Name, limits: Nsec3Limits, budget: N
   return p;
 }
 
-function run(f: () => Verdict): Verdict {
+function outOfHashes(budget: HashBudget): Verdict {
+  return budget instanceof ValidationBudget ? budget.exhausted('NSEC3 proof') : indeterminate('budget-exhausted', 'too many NSEC3 hash computations for one response');
+}
+
+function run(budget: HashBudget, f: () => Verdict): Verdict {
   try {
     return f();
   } catch (e) {
-    if (e instanceof Budgetless) return indeterminate('budget-exhausted', 'too many NSEC3 hash computations for one response');
+    if (e instanceof Budgetless) return outOfHashes(budget);
     throw e;
   }
 }
 
+/** RFC 5155 §9.2: a proof whose next closer name lies in an opt-out span proves only "insecure". */
+function optOut(ce: { nextCloser: Name; ncCover: Prepared }, zone: Name, what: string): Verdict | null {
+  if (!(ce.ncCover.rd.flags & NSEC3_OPT_OUT)) return null;
+  return insecure('nsec3-opt-out', ce.nextCloser, `${what}: the next closer name ${nameLabel(ce.nextCloser)} lies in an opt-out NSEC3 span of ${nameLabel(zone)}, where an unsigned delegation may be (RFC 5155 §9.2)`);
+}
+
 /** RFC 5155 §8.4: closest encloser proof plus a covering NSEC3 for the wildcard at the closest encloser. */
-export function nsec3ProveNxdomain(recs: Nsec3Record[], qname: Name, zone: Name, limits: Nsec3Limits, budget: Nsec3Budget): Verdict {
+export function nsec3ProveNxdomain(recs: Nsec3Record[], qname: Name, zone: Name, limits: Nsec3Limits, budget: HashBudget): Verdict {
   const p = prepare(recs, zone, limits, budget);
   if (!(p instanceof Nsec3Proof)) return p;
-  return run(() => {
+  return run(budget, () => {
     const ce = p.closestEncloser(qname);
     if (typeof ce === 'string') return fail(`NXDOMAIN for ${nameLabel(qname)} not proven: ${ce}`);
     const wc = wildcardAt(ce.ce);
     if (!p.cover(wc)) return fail(`NXDOMAIN for ${nameLabel(qname)} not proven: no NSEC3 covers ${nameLabel(wc)}`);
-    // An opt-out span over the next closer name could hide an unsigned delegation, but a server that
-    // signs the span says NXDOMAIN for it; BIND and unbound accept this proof as secure, and so do we.
-    return SECURE;
+    // The proof is complete; an opt-out span over the next closer name may still hide an unsigned
+    // delegation the name lives under.
+    return optOut(ce, zone, `NXDOMAIN for ${nameLabel(qname)}`) ?? SECURE;
   });
 }
 
@@ -198,13 +207,15 @@ function denies(r: Prepared, qtype: number, name: Name, apex: boolean): string |
 }
 
 /**
- * RFC 5155 §8.5–§8.7: NODATA. A matching NSEC3 without qtype/CNAME; for DS without a match, a closest
- * encloser proof whose next-closer cover has opt-out (→ insecure); or wildcard NODATA.
+ * RFC 5155 §8.5–§8.7: NODATA. A matching NSEC3 without qtype/CNAME; or wildcard NODATA (closest encloser
+ * proof and a matching NSEC3 at the wildcard without qtype); or, with no match at all, a closest encloser
+ * proof whose next closer name is covered by an opt-out NSEC3 (§8.6 for DS; for other types the data may
+ * come from an unsigned delegation in the span, as Unbound reads it) → insecure. Anything else is bogus.
  */
-export function nsec3ProveNodata(recs: Nsec3Record[], qname: Name, qtype: number, zone: Name, limits: Nsec3Limits, budget: Nsec3Budget): Verdict {
+export function nsec3ProveNodata(recs: Nsec3Record[], qname: Name, qtype: number, zone: Name, limits: Nsec3Limits, budget: HashBudget): Verdict {
   const p = prepare(recs, zone, limits, budget);
   if (!(p instanceof Nsec3Proof)) return p;
-  return run(() => {
+  return run(budget, () => {
     const m = p.match(qname);
     if (m) {
       const why = denies(m, qtype, qname, nameEquals(qname, zone) && qname === '');
@@ -212,32 +223,32 @@ export function nsec3ProveNodata(recs: Nsec3Record[], qname: Name, qtype: number
     }
     const ce = p.closestEncloser(qname);
     if (typeof ce === 'string') return fail(`NODATA for ${nameLabel(qname)}/${typeLabel(qtype)} not proven: ${ce}`);
-    if (qtype === T_DS && ce.ncCover.rd.flags & NSEC3_OPT_OUT) {
-      return insecure('nsec3-opt-out', qname, `no DS for ${nameLabel(qname)}: it lies in an opt-out NSEC3 span of ${nameLabel(zone)}`);
-    }
     const wc = wildcardAt(ce.ce);
     const wm = p.match(wc);
     if (wm) {
       const why = denies(wm, qtype, wc, false);
-      return why ? fail(`${why} (wildcard NODATA not proven)`) : SECURE;
+      if (why) return fail(`${why} (wildcard NODATA not proven)`);
+      return optOut(ce, zone, `wildcard NODATA for ${nameLabel(qname)}/${typeLabel(qtype)}`) ?? SECURE;
     }
-    return fail(`NODATA for ${nameLabel(qname)}/${typeLabel(qtype)} not proven: no NSEC3 matches it or the wildcard ${nameLabel(wc)}`);
+    return optOut(ce, zone, `no ${typeLabel(qtype)} for ${nameLabel(qname)}`) ??
+      fail(`NODATA for ${nameLabel(qname)}/${typeLabel(qtype)} not proven: no NSEC3 matches it or the wildcard ${nameLabel(wc)}, and the next closer name is not in an opt-out span`);
   });
 }
 
 /** RFC 5155 §8.8: an answer expanded from `wildcardOwner` needs the next closer name of qname covered. */
-export function nsec3ProveWildcardAnswer(recs: Nsec3Record[], qname: Name, wildcardOwner: Name, zone: Name, limits: Nsec3Limits, budget: Nsec3Budget): Verdict {
+export function nsec3ProveWildcardAnswer(recs: Nsec3Record[], qname: Name, wildcardOwner: Name, zone: Name, limits: Nsec3Limits, budget: HashBudget): Verdict {
   const p = prepare(recs, zone, limits, budget);
   if (!(p instanceof Nsec3Proof)) return p;
-  return run(() => {
+  return run(budget, () => {
     const ce = parentName(wildcardOwner) ?? '';
+    if (!isSubdomain(qname, ce) || nameEquals(qname, ce)) return bogus('wildcard-proof-failed', Ede.DNSSEC_BOGUS, `${nameLabel(qname)} is not below wildcard ${nameLabel(wildcardOwner)}`);
     const ql = nameToLabels(qname);
     const nc = labelsToName(ql.slice(ql.length - labelCount(ce) - 1));
-    if (!isSubdomain(qname, ce) || nameEquals(qname, ce)) return bogus('wildcard-proof-failed', Ede.DNSSEC_BOGUS, `${nameLabel(qname)} is not below wildcard ${nameLabel(wildcardOwner)}`);
-    if (!p.cover(nc)) {
+    const cover = p.cover(nc);
+    if (!cover) {
       return bogus('wildcard-proof-failed', Ede.NSEC_MISSING, `answer for ${nameLabel(qname)} was expanded from ${nameLabel(wildcardOwner)} but no NSEC3 covers the next closer name ${nameLabel(nc)}`);
     }
-    return SECURE;
+    return optOut({ nextCloser: nc, ncCover: cover }, zone, `wildcard answer for ${nameLabel(qname)}`) ?? SECURE;
   });
 }
 
@@ -247,7 +258,7 @@ export type Nsec3CutEvidence =
   | { kind: 'stop'; verdict: Verdict };
 
 /** What authenticated NSEC3 records say about `name` when the chain walk asks for its DS. */
-export function nsec3CutEvidence(recs: Nsec3Record[], name: Name, zone: Name, limits: Nsec3Limits, budget: Nsec3Budget): Nsec3CutEvidence {
+export function nsec3CutEvidence(recs: Nsec3Record[], name: Name, zone: Name, limits: Nsec3Limits, budget: HashBudget): Nsec3CutEvidence {
   const p = prepare(recs, zone, limits, budget);
   if (!(p instanceof Nsec3Proof)) return { kind: 'stop', verdict: p };
   try {
@@ -261,7 +272,7 @@ export function nsec3CutEvidence(recs: Nsec3Record[], name: Name, zone: Name, li
     if (ce.ncCover.rd.flags & NSEC3_OPT_OUT) return { kind: 'opt-out' };
     return { kind: 'does-not-exist' };
   } catch (e) {
-    if (e instanceof Budgetless) return { kind: 'stop', verdict: indeterminate('budget-exhausted', 'too many NSEC3 hash computations for one response') };
+    if (e instanceof Budgetless) return { kind: 'stop', verdict: outOfHashes(budget) };
     throw e;
   }
 }

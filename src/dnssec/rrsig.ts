@@ -1,13 +1,16 @@
 // One RRset against its RRSIGs and a validated DNSKEY set: RFC 4035 §5.3, rule by rule.
-import { isSubdomain, nameEquals } from '../wire/name';
+import { canonicalName, isSubdomain, nameEquals } from '../wire/name';
 import type { Name, RR } from '../wire/types';
-import { algorithmSupported, checkValidity, secondsUntil, verifySignature } from './crypto';
+import { ValidationBudget } from './budget';
+import { algorithmSupported, checkValidity, keyUnusable, secondsUntil, verifySignature } from './crypto';
 import {
-  canonicalRRsetWire, concat, decodeDnskey, decodeRrsig, DNSKEY_REVOKE, DNSKEY_ZONE, keyTag, Rrsig,
+  canonicalRRsetWire, concat, decodeDnskey, decodeRrsig, Dnskey, DNSKEY_REVOKE, DNSKEY_ZONE, keyTag, Rrsig,
   rrsigLabelCount, rrsigSignedPrefix, wildcardOf,
 } from './records';
-import { bogus, Ede, SECURE, Verdict } from './verdict';
-import { typeLabel, rrsetLabel } from './util';
+import { bogus, Ede, indeterminate, SECURE, Verdict } from './verdict';
+import { nameLabel, typeLabel, rrsetLabel } from './util';
+
+const T_NSEC = 47, T_NSEC3 = 50;
 
 export interface RrsetResult {
   verdict: Verdict;
@@ -25,16 +28,48 @@ export interface RrsetResult {
 
 interface Failure { verdict: Verdict; rank: number }
 
+interface KeyEntry { rr: RR; key: Dnskey; unusable: string | null }
+
+// Key sets are checked against many RRsets; index each (by owner, algorithm, tag) once, so an RRSIG finds
+// its candidate keys without decoding the whole set again (a KeyTrap set holds hundreds of keys).
+const keyIndexes = new WeakMap<RR[], Map<string, KeyEntry[]>>();
+
+function keyIndex(keys: RR[]): Map<string, KeyEntry[]> {
+  let idx = keyIndexes.get(keys);
+  if (idx) return idx;
+  idx = new Map();
+  for (const rr of keys) {
+    if (rr.type !== 48) continue;
+    let key: Dnskey;
+    try {
+      key = decodeDnskey(rr.rdata);
+    } catch {
+      continue;
+    }
+    if (key.protocol !== 3 || !(key.flags & DNSKEY_ZONE)) continue;
+    const id = `${canonicalName(rr.name)}|${key.algorithm}|${keyTag(rr.rdata)}`;
+    const list = idx.get(id) ?? [];
+    list.push({ rr, key, unusable: keyUnusable(key.algorithm, key.publicKey) });
+    idx.set(id, list);
+  }
+  keyIndexes.set(keys, idx);
+  return idx;
+}
+
 /**
  * Verifies `rrset` (one owner, type, class) with the RRSIGs in `sigs` made by `zone` using `keys`
  * (the zone's DNSKEY RRs, already validated, or the candidate key when checking a DNSKEY RRset).
- * Any one valid signature is enough (RFC 6840 §5.11). Never throws.
+ * Any one valid signature is enough (RFC 6840 §5.11). The work is charged to `budget` (one per
+ * response; the default is a fresh one, which still bounds this RRset): at most maxSigsPerRrset
+ * RRSIGs and maxKeysPerTag keys per RRSIG reach the public-key step. Never throws.
  */
-export function verifyRrset(rrset: RR[], sigs: RR[], keys: RR[], zone: Name, nowSec: number): RrsetResult {
+export function verifyRrset(rrset: RR[], sigs: RR[], keys: RR[], zone: Name, nowSec: number, budget: ValidationBudget = new ValidationBudget()): RrsetResult {
   const owner = rrset[0].name;
   const type = rrset[0].type;
   const label = rrsetLabel(owner, type);
+  if (budget.spent) return { verdict: budget.exhausted(label), ttl: 0 };
   const ownerLabels = rrsigLabelCount(owner);
+  const limits = budget.limits;
   let best: Failure | null = null;
   const fail = (rank: number, v: Verdict): void => {
     if (!best || rank > best.rank) best = { rank, verdict: v };
@@ -57,6 +92,8 @@ export function verifyRrset(rrset: RR[], sigs: RR[], keys: RR[], zone: Name, now
   }
 
   const minTtl = Math.min(...rrset.map((r) => r.ttl));
+  let tried = 0; // RRSIGs taken to the public-key step
+  let cut: string | null = null; // why a per-RRset limit stopped us, if one did
   for (const { rr, sig } of candidates) {
     const tagInfo = { rrset: label, keyTag: sig.keyTag };
     const what = `RRSIG ${typeLabel(type)} alg ${sig.algorithm} tag ${sig.keyTag} over ${label}`;
@@ -75,6 +112,13 @@ export function verifyRrset(rrset: RR[], sigs: RR[], keys: RR[], zone: Name, now
       fail(4, bogus('labels-mismatch', Ede.DNSSEC_BOGUS, `${what}: labels field ${sig.labels} > ${ownerLabels} owner labels`, tagInfo));
       continue;
     }
+    // An NSEC or NSEC3 synthesised from a wildcard says nothing about the name it was expanded to, yet
+    // the proofs would read it under that name (CVE-2017-15105; Unbound puts back the wildcard owner).
+    // Authoritative servers never send one as a denial, so it proves nothing here.
+    if (sig.labels < ownerLabels && (type === T_NSEC || type === T_NSEC3)) {
+      fail(4, bogus('labels-mismatch', Ede.DNSSEC_BOGUS, `${what}: an ${typeLabel(type)} expanded from wildcard ${wildcardOf(owner, sig.labels)} cannot prove anything about ${nameLabel(owner)}`, tagInfo));
+      continue;
+    }
     // RFC 4035 §5.3.1: the validator's notion of the current time lies in [inception, expiration].
     const validity = checkValidity(sig.inception, sig.expiration, nowSec);
     if (validity === 'expired') {
@@ -91,35 +135,40 @@ export function verifyRrset(rrset: RR[], sigs: RR[], keys: RR[], zone: Name, now
       continue;
     }
     // RFC 4035 §5.3.1: a DNSKEY with matching owner, algorithm and tag, Zone Key bit set. Tags collide,
-    // so every match is tried. Revoked keys (RFC 5011 §2.1) sign nothing but their own DNSKEY set.
-    const matching = keys.filter((k) => {
-      if (k.type !== 48 || !nameEquals(k.name, sig.signerName)) return false;
-      let d;
-      try {
-        d = decodeDnskey(k.rdata);
-      } catch {
-        return false;
-      }
-      if (d.algorithm !== sig.algorithm || d.protocol !== 3 || !(d.flags & DNSKEY_ZONE)) return false;
-      if (d.flags & DNSKEY_REVOKE && type !== 48) return false;
-      return keyTag(k.rdata) === sig.keyTag;
-    });
+    // so every match is tried (up to maxKeysPerTag). Revoked keys (RFC 5011 §2.1) sign nothing but
+    // their own DNSKEY set.
+    const matching = (keyIndex(keys).get(`${canonicalName(sig.signerName)}|${sig.algorithm}|${sig.keyTag}`) ?? [])
+      .filter((k) => !(k.key.flags & DNSKEY_REVOKE) || type === 48);
     if (matching.length === 0) {
       fail(4, bogus('no-matching-key', Ede.DNSKEY_MISSING, `${what}: no key with tag ${sig.keyTag} in the DNSKEY set of ${zone || '.'}`, tagInfo));
       continue;
     }
+    const usable = matching.filter((k) => k.unusable === null);
+    if (usable.length === 0) {
+      fail(4, bogus('unusable-key', Ede.DNSSEC_BOGUS, `${what}: the key tagged ${sig.keyTag} is refused: ${matching[0].unusable}`, tagInfo));
+      continue;
+    }
+    if (tried >= limits.maxSigsPerRrset) {
+      cut = `more than ${limits.maxSigsPerRrset} RRSIGs to try`;
+      break;
+    }
+    tried++;
     // RFC 4035 §5.3.2: rebuild the signed data; a wildcard-expanded owner becomes '*.' + the last labels.
     const signedOwner = sig.labels < ownerLabels ? wildcardOf(owner, sig.labels) : owner;
     const data = concat([rrsigSignedPrefix(rr.rdata), canonicalRRsetWire(rrset, sig.originalTtl, signedOwner)]);
     let ok = false;
-    for (const k of matching) {
-      if (verifySignature(sig.algorithm, decodeDnskey(k.rdata).publicKey, data, sig.signature) === 'valid') {
+    const tryKeys = usable.slice(0, limits.maxKeysPerTag);
+    for (const k of tryKeys) {
+      if (!budget.verification()) return { verdict: budget.exhausted(label), ttl: 0 };
+      if (verifySignature(sig.algorithm, k.key.publicKey, data, sig.signature) === 'valid') {
         ok = true;
         break;
       }
+      budget.failed();
     }
     if (!ok) {
-      fail(6, bogus('sig-invalid', Ede.DNSSEC_BOGUS, `${what}: signature does not verify with ${matching.length === 1 ? 'the key' : `any of ${matching.length} keys`} tagged ${sig.keyTag}`, tagInfo));
+      if (usable.length > tryKeys.length) cut = cut ?? `${usable.length} keys share tag ${sig.keyTag} and algorithm ${sig.algorithm}; ${tryKeys.length} were tried`;
+      fail(6, bogus('sig-invalid', Ede.DNSSEC_BOGUS, `${what}: signature does not verify with ${tryKeys.length === 1 ? 'the key' : `any of ${tryKeys.length} keys`} tagged ${sig.keyTag}`, tagInfo));
       continue;
     }
     // RFC 4035 §5.3.3: TTL no larger than the original TTL nor the time left on the signature.
@@ -133,6 +182,8 @@ export function verifyRrset(rrset: RR[], sigs: RR[], keys: RR[], zone: Name, now
       sig: rr,
     };
   }
+  // Work left undone because of a per-RRset limit: the RRset is not proven either way.
+  if (cut) return { verdict: indeterminate('budget-exhausted', `${label}: ${cut} (KeyTrap bound)`), ttl: 0 };
   return { verdict: (best as Failure | null)?.verdict ?? bogus('rrsig-missing', Ede.RRSIGS_MISSING, `no usable RRSIG over ${label}`, { rrset: label }), ttl: 0 };
 }
 

@@ -24,7 +24,9 @@ export type InsecureReason =
   | 'nsec3-iterations' // RFC 9276: NSEC3 iterations above our limit
   | 'unsupported-algorithm' // RFC 6840 §5.2: no DS with an algorithm we implement
   | 'unsupported-digest' // no DS with a digest type we implement
-  | 'trust-anchor-unsupported'; // the anchor itself uses only unsupported algorithms
+  | 'unusable-key' // every key the DS set vouches for is one we refuse to use (RSA exponent/modulus too large)
+  | 'trust-anchor-unsupported' // the anchor itself uses only unsupported algorithms
+  | 'no-anchor'; // no configured trust anchor covers the name (island-of-trust configurations)
 
 export type BogusReason =
   | 'sig-expired'
@@ -35,6 +37,7 @@ export type BogusReason =
   | 'signer-mismatch' // signer is not the zone the chain says owns the name
   | 'labels-mismatch' // RRSIG labels field larger than the owner, or wildcard not proven
   | 'no-matching-key' // no DNSKEY with the RRSIG's tag/algorithm in the validated key set
+  | 'unusable-key' // the only keys with the RRSIG's tag are refused (RSA exponent/modulus too large)
   | 'dnskey-missing' // DNSKEY RRset absent or no key matches a DS / anchor
   | 'ds-mismatch' // DS digests match no DNSKEY
   | 'nsec-missing' // negative answer without (valid) denial of existence
@@ -44,6 +47,7 @@ export type BogusReason =
   | 'answer-missing' // a NOERROR answer with neither data nor a denial proof
   | 'rcode-mismatch'; // the rcode contradicts the proof (NXDOMAIN around an answer for the name)
 
+// 'no-anchor' is an insecure reason now; it stays here only until src/daemon/validation.ts stops testing it.
 export type IndeterminateReason = 'no-anchor' | 'fetch-failed' | 'budget-exhausted' | 'upstream-error' | 'internal-error';
 
 export type Verdict =

@@ -33,7 +33,9 @@ export class TestKey {
     let pub: Uint8Array;
     if (alg === 8) {
       const e = b(jwk.e);
-      pub = concat([Uint8Array.of(e.length), e, b(jwk.n)]);
+      // RFC 3110 §2: a one-byte exponent length, or 0 and two bytes when the exponent is longer.
+      const elen = e.length < 256 ? Uint8Array.of(e.length) : Uint8Array.of(0, e.length >> 8, e.length & 0xff);
+      pub = concat([elen, e, b(jwk.n)]);
     } else if (alg === 13) pub = concat([b(jwk.x), b(jwk.y)]);
     else pub = b(jwk.x);
     this.dnskey = rr(zone, T.DNSKEY, encodeDnskey({ flags, protocol: 3, algorithm: alg, publicKey: pub }));

@@ -69,10 +69,26 @@ describe('validator over a scripted upstream', () => {
     assert.ok(v.stats().hits > 0);
   });
 
-  it('is indeterminate when no trust anchor covers the name', async () => {
-    const v = createValidator({ anchors: [{ zone: 'elsewhere', ds: anchors[0].ds, keys: [] }], query: upstream().query });
+  it('is insecure (no-anchor) when no trust anchor covers the name: an island of trust says nothing outside it', async () => {
+    const up = upstream();
+    const v = createValidator({ anchors: [{ zone: 'elsewhere', ds: anchors[0].ds, keys: [] }], query: up.query });
     const r = await v.validate({ name: 'www.example.test', type: T.A, class: 1 }, msg('www.example.test', T.A, signed(ex, www)), NOW);
-    assert.equal(r.verdict.kind === 'indeterminate' && r.verdict.reason, 'no-anchor');
+    assert.equal(r.verdict.kind === 'insecure' && r.verdict.reason, 'no-anchor');
+    assert.match(r.verdict.kind === 'insecure' ? r.verdict.detail : '', /no trust anchor covers .*example\.test\./);
+    assert.deepEqual(up.log, [], 'nothing to fetch');
+  });
+
+  it('with an island anchor, names inside it are validated from it and names outside are insecure', async () => {
+    const island: TrustAnchor[] = [{ zone: 'example.test', ds: [decodeDs(ex.ds().rdata)], keys: [] }];
+    const up = upstream();
+    const v = createValidator({ anchors: island, query: up.query });
+    const inside = await v.validate({ name: 'www.example.test', type: T.A, class: 1 }, msg('www.example.test', T.A, signed(ex, www)), NOW);
+    assert.equal(inside.verdict.kind, 'secure');
+    assert.deepEqual(inside.chain.map((c) => c.zone), ['example.test']);
+    const forged = await v.validate({ name: 'www.example.test', type: T.A, class: 1 }, msg('www.example.test', T.A, www), NOW);
+    assert.equal(forged.verdict.kind, 'bogus');
+    const outside = await v.validate({ name: 'www.other.test', type: T.A, class: 1 }, msg('www.other.test', T.A, [a('www.other.test', '192.0.2.9')]), NOW);
+    assert.equal(outside.verdict.kind === 'insecure' && outside.verdict.reason, 'no-anchor');
   });
 
   it('is indeterminate when the chain cannot be fetched', async () => {

@@ -37,8 +37,12 @@ export interface ZoneSpec {
   nsec3?: Nsec3Spec;
   /** Signature validity, seconds relative to now (default: one hour ago to 30 days ahead). */
   validity?: { start: number; end: number };
-  /** What the parent publishes: the real DS (default), none (insecure delegation), or a DS of a key not in the zone. */
-  parentDs?: 'normal' | 'none' | 'wrong-key';
+  /**
+   * What the parent publishes: the real SHA-256 DS (default), none (insecure delegation), a DS of a key
+   * not in the zone, the real key's SHA-1 DS only, or the real key's SHA-1 DS beside a SHA-256 DS of a
+   * key not in the zone (RFC 4509 §3: the SHA-1 one must then be ignored).
+   */
+  parentDs?: 'normal' | 'none' | 'wrong-key' | 'sha1-only' | 'sha1-good-sha256-wrong';
   /** Tampering applied to the signed zone file. */
   tamper?: Array<{ action: 'corrupt-rrsig' | 'strip-rrsig'; name: string; type: string }>;
 }
@@ -115,14 +119,14 @@ function keygen(spec: ZoneSpec, apex: string, dir: string): KeyFiles {
     const a = alg === 'NSEC3RSASHA1' ? 'RSASHA1-NSEC3-SHA1' : alg;
     const ksk = run('ldns-keygen', ['-a', a, ...bits, '-k', origin], dir).trim();
     const zsk = run('ldns-keygen', ['-a', a, ...bits, origin], dir).trim();
-    const wrong = spec.parentDs === 'wrong-key' ? run('ldns-keygen', ['-a', a, ...bits, '-k', origin], dir).trim() : undefined;
+    const wrong = spec.parentDs === 'wrong-key' || spec.parentDs === 'sha1-good-sha256-wrong' ? run('ldns-keygen', ['-a', a, ...bits, '-k', origin], dir).trim() : undefined;
     return { ksk, zsk, wrong };
   }
   const base = ['-q', '-K', dir, '-a', alg, ...bits, '-n', 'ZONE'];
   const ksk = run('dnssec-keygen', [...base, '-f', 'KSK', origin], dir).trim();
   const zsk = run('dnssec-keygen', [...base, origin], dir).trim();
   let wrong: string | undefined;
-  if (spec.parentDs === 'wrong-key') {
+  if (spec.parentDs === 'wrong-key' || spec.parentDs === 'sha1-good-sha256-wrong') {
     const wdir = join(dir, 'wrong');
     mkdirSync(wdir, { recursive: true });
     wrong = join('wrong', run('dnssec-keygen', ['-q', '-K', wdir, '-a', alg, ...bits, '-n', 'ZONE', '-f', 'KSK', origin], dir).trim());
@@ -130,11 +134,11 @@ function keygen(spec: ZoneSpec, apex: string, dir: string): KeyFiles {
   return { ksk, zsk, wrong };
 }
 
-function dsFromKey(keyFileBase: string, apex: string, dir: string): string[] {
+function dsFromKey(keyFileBase: string, apex: string, dir: string, digest: '-1' | '-2' = '-2'): string[] {
   // -f reads a zone file, which needs a TTL; ldns key files have none.
   const tmp = join(dir, `${keyFileBase.replace(/\//g, '_')}.dsin`);
   writeFileSync(tmp, `$TTL 300\n${keyLine(keyFileBase, dir)}\n`);
-  const out = run('dnssec-dsfromkey', ['-2', '-f', tmp, fqdn(apex)], dir);
+  const out = run('dnssec-dsfromkey', [digest, '-f', tmp, fqdn(apex)], dir);
   return out.split('\n').filter((l) => /\sDS\s/.test(l));
 }
 
@@ -212,7 +216,9 @@ export function buildSignedHierarchy(specs: ZoneSpec[], opts: { keepDir?: boolea
       }
       signedFile = join(zdir, 'zone.signed');
       if (s.tamper?.length) writeFileSync(signedFile, tamper(readFileSync(signedFile, 'utf8'), s.tamper));
-      dsLines = dsFromKey(keys.wrong ?? keys.ksk, apex, zdir);
+      dsLines = s.parentDs === 'sha1-only' ? dsFromKey(keys.ksk, apex, zdir, '-1')
+        : s.parentDs === 'sha1-good-sha256-wrong' ? [...dsFromKey(keys.ksk, apex, zdir, '-1'), ...dsFromKey(keys.wrong!, apex, zdir)]
+          : dsFromKey(keys.wrong ?? keys.ksk, apex, zdir);
       if (apex === '') {
         rootKsk = keyLine(keys.ksk, zdir);
         rootDs = dsLines;
