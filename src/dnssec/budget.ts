@@ -30,7 +30,7 @@ export const DEFAULT_BUDGET_LIMITS: Readonly<BudgetLimits> = Object.freeze({
   maxFailures: 8,
   maxSigsPerRrset: 8,
   maxKeysPerTag: 4,
-  maxNsec3Hashes: 128,
+  maxNsec3Hashes: 64,
   maxDigests: 64,
 });
 

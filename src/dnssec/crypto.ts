@@ -1,5 +1,6 @@
 // Signature verification and digests over byte strings, with node:crypto. Knows the DNSSEC algorithm
 // registry (RFC 8624) and how each algorithm's public key is laid out in a DNSKEY.
+import * as crypto from 'node:crypto';
 import { createHash, createPublicKey, KeyObject, verify as cryptoVerify } from 'node:crypto';
 import { fromBase32hex, toBase32hex } from '../wire/text';
 
@@ -201,9 +202,23 @@ export function base32hexDecode(s: string): Uint8Array | null {
   }
 }
 
+// One-shot SHA-1 (node >= 20.12) costs about half of a createHash object per iteration, and NSEC3
+// hashing is iteration after iteration of it.
+const oneShot = (crypto as { hash?: (alg: string, data: Uint8Array, enc: 'buffer') => Buffer }).hash;
+
 /** RFC 5155 §5: IH(salt, x, 0) = H(x | salt); IH(k) = H(IH(k-1) | salt). `ownerWire` is the canonical wire name. */
 export function nsec3HashBytes(ownerWire: Uint8Array, salt: Uint8Array, iterations: number): Uint8Array {
-  let h = createHash('sha1').update(ownerWire).update(salt).digest();
-  for (let i = 0; i < iterations; i++) h = createHash('sha1').update(h).update(salt).digest();
+  if (!oneShot) {
+    let h = createHash('sha1').update(ownerWire).update(salt).digest();
+    for (let i = 0; i < iterations; i++) h = createHash('sha1').update(h).update(salt).digest();
+    return new Uint8Array(h);
+  }
+  let h = oneShot('sha1', Buffer.concat([ownerWire, salt]), 'buffer');
+  const buf = Buffer.alloc(20 + salt.length);
+  buf.set(salt, 20);
+  for (let i = 0; i < iterations; i++) {
+    buf.set(h, 0);
+    h = oneShot('sha1', buf, 'buffer');
+  }
   return new Uint8Array(h);
 }

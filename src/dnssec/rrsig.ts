@@ -75,9 +75,15 @@ export function verifyRrset(rrset: RR[], sigs: RR[], keys: RR[], zone: Name, now
     if (!best || rank > best.rank) best = { rank, verdict: v };
   };
 
-  const candidates: Array<{ rr: RR; sig: Rrsig }> = [];
+  // One pass, decoding each RRSIG only when its turn comes: a budget that runs out early leaves the
+  // rest of a SigJam pile undecoded.
+  const minTtl = Math.min(...rrset.map((r) => r.ttl));
+  let seen = 0; // RRSIGs covering this type
+  let tried = 0; // of those, taken to the public-key step
+  let cut: string | null = null; // why a per-RRset limit stopped us, if one did
   for (const rr of sigs) {
     if (rr.type !== 46 || !nameEquals(rr.name, owner) || rr.class !== rrset[0].class) continue;
+    if (rr.rdata.length >= 2 && ((rr.rdata[0] << 8) | rr.rdata[1]) !== type) continue;
     let sig: Rrsig;
     try {
       sig = decodeRrsig(rr.rdata);
@@ -85,16 +91,8 @@ export function verifyRrset(rrset: RR[], sigs: RR[], keys: RR[], zone: Name, now
       fail(1, bogus('rrsig-malformed', Ede.DNSSEC_BOGUS, `malformed RRSIG over ${label}`, { rrset: label }));
       continue;
     }
-    if (sig.typeCovered === type) candidates.push({ rr, sig });
-  }
-  if (candidates.length === 0 && !best) {
-    return { verdict: bogus('rrsig-missing', Ede.RRSIGS_MISSING, `no RRSIG covers ${label} (zone ${zone || '.'} is signed)`, { rrset: label }), ttl: 0 };
-  }
-
-  const minTtl = Math.min(...rrset.map((r) => r.ttl));
-  let tried = 0; // RRSIGs taken to the public-key step
-  let cut: string | null = null; // why a per-RRset limit stopped us, if one did
-  for (const { rr, sig } of candidates) {
+    if (sig.typeCovered !== type) continue;
+    seen++;
     const tagInfo = { rrset: label, keyTag: sig.keyTag };
     const what = `RRSIG ${typeLabel(type)} alg ${sig.algorithm} tag ${sig.keyTag} over ${label}`;
     // RFC 4035 §5.3.1: the signer name is the zone containing the RRset...
@@ -181,6 +179,9 @@ export function verifyRrset(rrset: RR[], sigs: RR[], keys: RR[], zone: Name, now
       expiration: sig.expiration,
       sig: rr,
     };
+  }
+  if (seen === 0 && !best) {
+    return { verdict: bogus('rrsig-missing', Ede.RRSIGS_MISSING, `no RRSIG covers ${label} (zone ${zone || '.'} is signed)`, { rrset: label }), ttl: 0 };
   }
   // Work left undone because of a per-RRset limit: the RRset is not proven either way.
   if (cut) return { verdict: indeterminate('budget-exhausted', `${label}: ${cut} (KeyTrap bound)`), ttl: 0 };

@@ -12,12 +12,13 @@ import { verifyRrset } from '../../src/dnssec/rrsig';
 import { DEFAULT_NSEC3_LIMITS, nsec3ProveNxdomain, Nsec3Record, nsec3Hash } from '../../src/dnssec/nsec3';
 import { base32hex } from '../../src/dnssec/crypto';
 import { ChainFetcher, WalkContext } from '../../src/dnssec/fetcher';
+import { classifyDsResponse, MAX_DENIAL_RRSETS } from '../../src/dnssec/chain';
 import { DEFAULT_KEY_CACHE_LIMITS } from '../../src/dnssec/key-cache';
 import type { TrustAnchor } from '../../src/dnssec/anchors';
 import { encodeDnskey, encodeRrsig } from '../../src/wire/rdata';
 import type { Message, Name, RR } from '../../src/wire/types';
 import { TransportError } from '../../src/util/errors';
-import { a, NOW, rr, T, TestKey } from './signer';
+import { a, NOW, nsec, rr, T, TestKey } from './signer';
 import { bigExponentRsaKey, collidingEd25519Keys, junkRrsig, keyTrapZone } from './keytrap';
 
 const UNBOUNDED = { maxVerifications: 1e9, maxFailures: 1e9, maxSigsPerRrset: 1e9, maxKeysPerTag: 1e9, maxDigests: 1e9, maxNsec3Hashes: 1e9 };
@@ -200,6 +201,23 @@ describe('budgets in the chain walk', () => {
   function msg(name: Name, type: number, answers: RR[], authorities: RR[] = []): Message {
     return { id: 1, qr: true, opcode: 0, aa: true, tc: false, rd: false, ra: false, z: false, ad: false, cd: true, rcode: 0, questions: [{ name, type, class: 1 }], answers, authorities, additionals: [] };
   }
+
+  it('a DS answer stuffed with validly signed NSECs: only the first MAX_DENIAL_RRSETS are checked', () => {
+    const tld = new TestKey('test', 13);
+    const parent = { zone: 'test', keys: [tld.dnskey], keyTags: [tld.tag] };
+    const filler = Array.from({ length: 10 }, (_, i) => {
+      const n = nsec(`f${i}.test`, `f${i}a.test`, [T.A, T.RRSIG, T.NSEC]);
+      return [n, tld.sign([n])];
+    }).flat();
+    const cut = nsec('child.test', 'd.test', [T.NS, T.RRSIG, T.NSEC]);
+    const proof = [cut, tld.sign([cut])];
+    const b = new ValidationBudget();
+    const stuffed = classifyDsResponse(parent, 'child.test', msg('child.test', T.DS, [], [...filler, ...proof]), NOW, DEFAULT_NSEC3_LIMITS, b);
+    assert.equal(stuffed.kind === 'end' && stuffed.verdict.kind, 'bogus');
+    assert.equal(b.verifications, MAX_DENIAL_RRSETS);
+    const honest = classifyDsResponse(parent, 'child.test', msg('child.test', T.DS, [], [...proof, ...filler]), NOW, DEFAULT_NSEC3_LIMITS);
+    assert.equal(honest.kind === 'end' && kind(honest.verdict), 'insecure/unsigned-delegation');
+  });
 
   it('a DNSKEY set stopped by a per-RRset limit is remembered like a bogus one (no refetch for 60 s)', async () => {
     const ksk = new TestKey('trap', 15, 257);

@@ -66,12 +66,18 @@ export function collidingEd25519Keys(zone: string, tag: number, count: number, f
   return out;
 }
 
-/** An RRSIG that claims `key`'s tag and algorithm but carries random signature bytes. */
+/**
+ * An RRSIG that claims `key`'s tag and algorithm but carries random signature bytes. For Ed25519 the
+ * scalar half is kept below the group order (RFC 8032 §5.1.7 rejects larger ones before any work), so
+ * checking it costs a full verification.
+ */
 export function junkRrsig(key: TestKey, rrs: RR[], expiration = 2_000_000_000): RR {
+  const signature = new Uint8Array(randomBytes(key.alg === 8 ? 256 : 64));
+  if (key.alg === 15) signature[63] &= 0x0f;
   const fields = {
     typeCovered: rrs[0].type, algorithm: key.alg, labels: rrsigLabelCount(rrs[0].name),
     originalTtl: rrs[0].ttl, expiration, inception: 1_000_000_000, keyTag: key.tag, signerName: key.zone,
-    signature: new Uint8Array(randomBytes(key.alg === 8 ? 256 : 64)),
+    signature,
   };
   return rr(rrs[0].name, T.RRSIG, encodeRrsig(fields), rrs[0].ttl);
 }
