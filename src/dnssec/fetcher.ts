@@ -165,7 +165,11 @@ export class ChainFetcher {
       if (ev.kind === 'absent') break;
       if (ev.kind === 'end') {
         if (ev.verdict.kind === 'insecure') this.link(ctx, ev.verdict.at, [], ev.verdict);
-        return { zone: cur.zone, keys: [], verdict: ev.verdict };
+        // An opt-out span only says an unsigned delegation *may* be there; data that the zone above
+        // signed itself (a wildcard expansion) is still that zone's, so its keys go along (the caller
+        // judges such data with them: see optOutButSignedBy). A proven unsigned cut keeps none.
+        const optOut = ev.verdict.kind === 'insecure' && ev.verdict.reason === 'nsec3-opt-out';
+        return { zone: cur.zone, keys: optOut ? cur.keys : [], verdict: ev.verdict };
       }
       const cks = await this.keysFor({ zone: child, ds: ev.ds, keys: [] }, ctx);
       this.link(ctx, child, cks.keyTags, cks.verdict);

@@ -2,6 +2,7 @@
 import { canonicalName } from '../wire/name';
 import { typeFromName, typeName } from '../wire/types-registry';
 import type { Name, RR } from '../wire/types';
+import { decodeRrsig } from '../wire/rdata';
 
 export function typeLabel(t: number): string {
   return typeName(t);
@@ -51,4 +52,24 @@ export function groupRRsets(rrs: RR[]): RRset[] {
 export function sigsFor(rrs: RR[], owner: Name, type: number): RR[] {
   const c = canonicalName(owner);
   return rrs.filter((r) => r.type === 46 && r.rdata.length >= 2 && ((r.rdata[0] << 8) | r.rdata[1]) === type && canonicalName(r.name) === c);
+}
+
+/**
+ * The walk met an NSEC3 opt-out span at or above a name (ZoneStatus insecure 'nsec3-opt-out', with the
+ * keys of the zone above the span), yet `sigs` (the RRSIGs over the data judged for that name) claim
+ * that very zone as signer: then the data is the zone's own (an unsigned delegation's data carries no
+ * signature of its parent), and it is judged with the zone's keys, secure or bogus, like Unbound does.
+ * Only ever makes a verdict stricter: without such a signature the name stays insecure.
+ */
+export function optOutButSignedBy(st: { zone: Name; keys: RR[]; verdict: { kind: string; reason?: string } }, sigs: RR[]): boolean {
+  if (st.verdict.kind !== 'insecure' || st.verdict.reason !== 'nsec3-opt-out' || st.keys.length === 0) return false;
+  const zone = canonicalName(st.zone);
+  return sigs.some((r) => {
+    if (r.type !== 46 || r.rdata.length < 19) return false;
+    try {
+      return canonicalName(decodeRrsig(r.rdata).signerName) === zone;
+    } catch {
+      return false;
+    }
+  });
 }

@@ -12,6 +12,9 @@ import { usableDsSet, validateKeySet } from '../../src/dnssec/ds';
 import { nsecProveNodata, nsecProveNxdomain } from '../../src/dnssec/nsec';
 import { DEFAULT_NSEC3_LIMITS, Nsec3Budget, nsec3Hash, nsec3ProveNodata, nsec3ProveNxdomain, nsec3ProveWildcardAnswer, Nsec3Record } from '../../src/dnssec/nsec3';
 import { TransportError } from '../../src/util/errors';
+import { ChainFetcher, WalkContext } from '../../src/dnssec/fetcher';
+import { DEFAULT_KEY_CACHE_LIMITS } from '../../src/dnssec/key-cache';
+import { optOutButSignedBy } from '../../src/dnssec/util';
 import { a, NOW, nsec, nsec3, rr, T, TestKey } from './signer';
 
 const root = new TestKey('', 15);
@@ -121,6 +124,37 @@ describe('corners: NSEC3 opt-out makes proofs insecure, not secure (RFC 5155 §9
       assert.equal(kind(r.verdict), 'insecure/nsec3-opt-out', `DS answer with rcode ${rcode}`);
       assert.equal(r.verdict.kind === 'insecure' && r.verdict.at, 'child.example.test');
     }
+  });
+});
+
+describe('corners: an opt-out span hands on the keys of the zone above it', () => {
+  const names: Array<[Name, number[]]> = [['example.test', [T.NS, T.SOA, T.RRSIG, T.DNSKEY, 51]], ['www.example.test', [T.A, T.RRSIG]]];
+  const oo = chain3(names, true);
+  const soa = rr('example.test', T.SOA, new Uint8Array(22));
+  const proof = [...signed(ex, [soa]), ...new Set([...oo.match('example.test'), ...oo.cover('host.example.test')])];
+  const fetcher = (extra: Record<string, Message>): ChainFetcher =>
+    new ChainFetcher({ anchors, query: upstream(extra), cache: DEFAULT_KEY_CACHE_LIMITS, nsec3: DEFAULT_NSEC3_LIMITS });
+  const ctx = (): WalkContext => ({ nowSec: NOW, queries: 0, maxQueries: 48, links: new Map() });
+
+  it('the walk says insecure at the span, with example.test and its keys; data example.test signed is judged with them', async () => {
+    const st = await fetcher({ 'host.example.test|43': msg('host.example.test', T.DS, [], proof) }).zoneFor('host.example.test', ctx());
+    assert.equal(kind(st.verdict), 'insecure/nsec3-opt-out');
+    assert.equal(st.zone, 'example.test');
+    assert.deepEqual(st.keys, [ex.dnskey]);
+    // A wildcard expansion signed by example.test is example.test's data; unsigned data, or data signed
+    // by anyone else, is what an unsigned delegation in the span would send.
+    const wild = [a('host.example.test', '192.0.2.7')];
+    assert.ok(optOutButSignedBy(st, [{ ...ex.sign([a('*.example.test', '192.0.2.7')]), name: 'host.example.test' }]));
+    assert.ok(!optOutButSignedBy(st, []));
+    assert.ok(!optOutButSignedBy(st, [tld.sign(wild)]));
+  });
+
+  it('a proven unsigned delegation hands on no keys: nothing below it is judged as the parent\'s', async () => {
+    const n = nsec('example.test', 'zz.test', [T.NS, T.RRSIG, T.NSEC]);
+    const st = await fetcher({ 'example.test|43': msg('example.test', T.DS, [], signed(tld, [n])) }).zoneFor('www.example.test', ctx());
+    assert.equal(kind(st.verdict), 'insecure/unsigned-delegation');
+    assert.deepEqual(st.keys, []);
+    assert.ok(!optOutButSignedBy(st, [tld.sign([a('www.example.test', '192.0.2.1')])]));
   });
 });
 
