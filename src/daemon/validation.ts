@@ -37,9 +37,9 @@ export function pipelineValidator(validator: Validator, nowSec: () => number, lo
         log.warn({ qname: question.name, qtype: question.type, reason: v.reason, detail: v.detail }, text);
         return { proof, response: servfail(response), ede: { code: v.ede, text } };
       }
-      // No anchor covers the name: answered as an unsigned name is. Failing to fetch the chain, or
-      // running out of budget, is not a proof of anything: SERVFAIL rather than unvalidated data.
-      if (v.kind === 'indeterminate' && v.reason !== 'no-anchor') {
+      // Failing to fetch the chain, or running out of budget, is not a proof of anything: SERVFAIL
+      // rather than unvalidated data. (A name no anchor covers is insecure, answered as unsigned.)
+      if (v.kind === 'indeterminate') {
         const text = `DNSSEC indeterminate: ${describeVerdict(v)}`;
         log.warn({ qname: question.name, qtype: question.type, reason: v.reason, detail: v.detail }, text);
         return { proof, response: servfail(response), ede: { code: Ede.DNSSEC_INDETERMINATE, text } };

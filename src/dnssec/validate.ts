@@ -14,9 +14,10 @@ import type { Message, Name, Question, RR } from '../wire/types';
 import { secondsUntil } from './crypto';
 import { decodeNsec, decodeNsec3 } from './records';
 import { NsecRecord, nsecProveNodata, nsecProveNxdomain, nsecProveWildcardAnswer } from './nsec';
-import { DEFAULT_NSEC3_LIMITS, Nsec3Budget, Nsec3Limits, Nsec3Record, nsec3ProveNodata, nsec3ProveNxdomain, nsec3ProveWildcardAnswer } from './nsec3';
+import { ValidationBudget } from './budget';
+import { DEFAULT_NSEC3_LIMITS, Nsec3Limits, Nsec3Record, nsec3ProveNodata, nsec3ProveNxdomain, nsec3ProveWildcardAnswer } from './nsec3';
 import { RrsetResult, verifyRrset } from './rrsig';
-import { groupRRsets, nameLabel, rrsetLabel, sigsFor, typeLabel } from './util';
+import { groupRRsets, nameLabel, optOutButSignedBy, rrsetLabel, sigsFor, typeLabel } from './util';
 import { bogus, Ede, indeterminate, SECURE, Verdict, worst } from './verdict';
 
 const T_CNAME = 5, T_SOA = 6, T_DNAME = 39, T_DS = 43, T_RRSIG = 46, T_NSEC = 47, T_NSEC3 = 50, T_ANY = 255;
@@ -166,6 +167,8 @@ export interface ResponseResult {
 export interface ValidateOptions {
   nowSec: number;
   nsec3?: Nsec3Limits;
+  /** The response's work budget (the one the chain walk used: ChainFetcher.budgetFor(ctx)). */
+  budget?: ValidationBudget;
 }
 
 /** Types that may share an owner with a CNAME (RFC 2181 §10.1, RFC 4035 §2.5). */
@@ -224,13 +227,13 @@ interface Denial {
 }
 
 /** Authenticated NSEC and NSEC3 records from `zone` in the authority section. */
-function denialRecords(msg: Message, st: ZoneStatus, nowSec: number): Denial {
+function denialRecords(msg: Message, st: ZoneStatus, nowSec: number, budget: ValidationBudget): Denial {
   const d: Denial = { nsec: [], nsec3: [], sets: [] };
   const auth = msg.authorities;
   for (const set of groupRRsets(auth)) {
     if (set.type !== T_NSEC && set.type !== T_NSEC3) continue;
     if (!isSubdomain(set.name, st.zone)) continue; // another zone's denial (e.g. a parent's, for a CNAME target)
-    const r = verifyRrset(set.rrs, sigsFor(auth, set.name, set.type), st.keys, st.zone, nowSec);
+    const r = verifyRrset(set.rrs, sigsFor(auth, set.name, set.type), st.keys, st.zone, nowSec, budget);
     if (r.verdict.kind !== 'secure') {
       d.failure = d.failure ?? r.verdict;
       continue;
@@ -251,7 +254,7 @@ function prove(
   msg: Message, st: ZoneStatus, o: ValidateOptions, what: string,
   withNsec: (r: NsecRecord[]) => Verdict, withNsec3: (r: Nsec3Record[]) => Verdict,
 ): { verdict: Verdict; sets: ValidatedRRset[] } {
-  const d = denialRecords(msg, st, o.nowSec);
+  const d = denialRecords(msg, st, o.nowSec, o.budget!);
   let v: Verdict;
   if (d.nsec.length > 0) v = withNsec(d.nsec);
   else if (d.nsec3.length > 0) v = withNsec3(d.nsec3);
@@ -263,10 +266,10 @@ function prove(
 }
 
 /** The SOA of the zone in a negative answer, verified: it carries the negative TTL (RFC 2308 §5). */
-function zoneSoa(msg: Message, st: ZoneStatus, nowSec: number): ValidatedRRset | undefined {
+function zoneSoa(msg: Message, st: ZoneStatus, nowSec: number, budget: ValidationBudget): ValidatedRRset | undefined {
   const soa = rrsetAt(msg.authorities, st.zone, T_SOA);
   if (soa.length !== 1) return undefined;
-  const r = verifyRrset(soa, sigsFor(msg.authorities, st.zone, T_SOA), st.keys, st.zone, nowSec);
+  const r = verifyRrset(soa, sigsFor(msg.authorities, st.zone, T_SOA), st.keys, st.zone, nowSec, budget);
   return r.verdict.kind === 'secure' ? secureSet(soa, r, 'denial', nowSec) : undefined;
 }
 
@@ -292,7 +295,8 @@ function soaMinimum(set: ValidatedRRset): number {
  */
 export function validateResponse(q: Question, msg: Message, zoneOf: (name: Name) => ZoneStatus | undefined, o: ValidateOptions): ResponseResult {
   const limits = o.nsec3 ?? DEFAULT_NSEC3_LIMITS;
-  const budget = new Nsec3Budget(limits.maxHashes);
+  const budget = o.budget ?? new ValidationBudget({ maxNsec3Hashes: limits.maxHashes });
+  o = { ...o, budget };
   const results: StepResult[] = [];
   let negative: Negative = null;
   if (msg.rcode !== 0 && msg.rcode !== 3) {
@@ -326,7 +330,9 @@ export function validateResponse(q: Question, msg: Message, zoneOf: (name: Name)
     }
     if (step.kind === 'negative') negative = msg.rcode === 3 ? 'nxdomain' : 'nodata';
     const keyName = step.kind === 'dname' ? step.owner : step.kind === 'cname' ? step.sname : zoneKey(step.sname, q.type);
-    const st = zoneOf(keyName);
+    const found = zoneOf(keyName);
+    // Data the zone above an opt-out span signed itself is that zone's: judged, not waved through.
+    const st = found && optOutButSignedBy(found, stepSigs(msg, step)) ? { ...found, verdict: SECURE } : found;
     if (!st) {
       results.push({ step: step.kind, name: step.sname, verdict: indeterminate('fetch-failed', `no chain of trust computed for ${nameLabel(keyName)}`), rrsets: [] });
       continue;
@@ -355,6 +361,13 @@ export function validateResponse(q: Question, msg: Message, zoneOf: (name: Name)
   return { verdict, negative, steps: results, ttl };
 }
 
+/** The RRSIGs that would vouch for a step: at its owner in the answer, or the denial's in the authority. */
+function stepSigs(msg: Message, step: Step): RR[] {
+  if (step.kind === 'negative') return msg.authorities.filter((r) => r.type === T_RRSIG);
+  const owner = step.kind === 'dname' ? step.owner : step.sname;
+  return msg.answers.filter((r) => r.type === T_RRSIG && nameEquals(r.name, owner));
+}
+
 /** The RRsets of a step in a provably unsigned zone: the chain's own records, nothing else. */
 function insecureStep(q: Question, msg: Message, step: Step): ValidatedRRset[] {
   switch (step.kind) {
@@ -376,7 +389,7 @@ function insecureStep(q: Question, msg: Message, step: Step): ValidatedRRset[] {
 }
 
 function validateStep(
-  q: Question, msg: Message, step: Step, st: ZoneStatus, o: ValidateOptions, limits: Nsec3Limits, budget: Nsec3Budget,
+  q: Question, msg: Message, step: Step, st: ZoneStatus, o: ValidateOptions, limits: Nsec3Limits, budget: ValidationBudget,
 ): { verdict: Verdict; rrsets: ValidatedRRset[] } {
   switch (step.kind) {
     case 'answer':
@@ -387,7 +400,7 @@ function validateStep(
       const sets = step.kind === 'answer' && q.type === T_ANY ? groupRRsets(step.rrs) : [{ rrs: step.rrs, type: step.rrs[0].type }];
       const out: ValidatedRRset[] = [];
       for (const set of sets) {
-        const r = verifyRrset(set.rrs, sigsFor(msg.answers, owner, set.type), st.keys, st.zone, o.nowSec);
+        const r = verifyRrset(set.rrs, sigsFor(msg.answers, owner, set.type), st.keys, st.zone, o.nowSec, budget);
         if (r.verdict.kind !== 'secure') return { verdict: r.verdict, rrsets: [] };
         out.push(secureSet(set.rrs, r, role, o.nowSec));
         if (r.wildcard) {
@@ -413,7 +426,7 @@ function validateStep(
             (n) => nsecProveNodata(n, step.sname, qtype, st.zone),
             (n3) => nsec3ProveNodata(n3, step.sname, qtype, st.zone, limits, budget));
       if (p.verdict.kind !== 'secure' && p.verdict.kind !== 'insecure') return { verdict: p.verdict, rrsets: [] };
-      const soa = zoneSoa(msg, st, o.nowSec);
+      const soa = zoneSoa(msg, st, o.nowSec, budget);
       return { verdict: p.verdict, rrsets: soa ? [...p.sets, soa] : p.sets };
     }
     default:

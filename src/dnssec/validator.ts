@@ -6,6 +6,7 @@ import { canonicalName, isSubdomain } from '../wire/name';
 import type { Message, Name, Question } from '../wire/types';
 import { ROOT_ANCHORS, TrustAnchor } from './anchors';
 import { ChainFetcher, ChainLink, QueryFn, WalkContext } from './fetcher';
+import type { BudgetLimits } from './budget';
 import { DEFAULT_KEY_CACHE_LIMITS, KeyCacheLimits } from './key-cache';
 import { DEFAULT_NSEC3_LIMITS, Nsec3Limits } from './nsec3';
 import { chainNames, zoneKey, MAX_CHAIN, Negative, ResponseResult, StepResult, ValidatedRRset, validateResponse, ZoneStatus } from './validate';
@@ -20,6 +21,8 @@ export interface ValidatorOptions {
   nsec3?: Partial<Nsec3Limits>;
   /** DS/DNSKEY queries allowed while validating one response. */
   maxQueries?: number;
+  /** Work allowed while validating one response (budget.ts; KeyTrap). */
+  budget?: Partial<BudgetLimits>;
 }
 
 export interface ValidationResult {
@@ -60,7 +63,7 @@ export interface Validator {
 export function createValidator(opts: ValidatorOptions): Validator {
   const cache = { ...DEFAULT_KEY_CACHE_LIMITS, ...opts.cache };
   const nsec3 = { ...DEFAULT_NSEC3_LIMITS, ...opts.nsec3 };
-  const fetcher = new ChainFetcher({ anchors: opts.anchors ?? ROOT_ANCHORS, query: opts.query, cache, nsec3 });
+  const fetcher = new ChainFetcher({ anchors: opts.anchors ?? ROOT_ANCHORS, query: opts.query, cache, nsec3, budget: opts.budget });
   const maxQueries = opts.maxQueries ?? 48;
 
   async function one(q: Question, msg: Message, ctx: WalkContext): Promise<ResponseResult> {
@@ -69,7 +72,7 @@ export function createValidator(opts: ValidatorOptions): Validator {
       const k = canonicalName(name);
       if (!statuses.has(k)) statuses.set(k, await fetcher.zoneFor(name, ctx));
     }
-    return validateResponse(q, msg, (n) => statuses.get(canonicalName(n)), { nowSec: ctx.nowSec, nsec3 });
+    return validateResponse(q, msg, (n) => statuses.get(canonicalName(n)), { nowSec: ctx.nowSec, nsec3, budget: fetcher.budgetFor(ctx) });
   }
 
   return {

@@ -47,8 +47,7 @@ export type BogusReason =
   | 'answer-missing' // a NOERROR answer with neither data nor a denial proof
   | 'rcode-mismatch'; // the rcode contradicts the proof (NXDOMAIN around an answer for the name)
 
-// 'no-anchor' is an insecure reason now; it stays here only until src/daemon/validation.ts stops testing it.
-export type IndeterminateReason = 'no-anchor' | 'fetch-failed' | 'budget-exhausted' | 'upstream-error' | 'internal-error';
+export type IndeterminateReason = 'fetch-failed' | 'budget-exhausted' | 'upstream-error' | 'internal-error';
 
 export type Verdict =
   | { kind: 'secure'; reason: 'chain-complete' }
