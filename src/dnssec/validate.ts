@@ -15,6 +15,7 @@ import { secondsUntil } from './crypto';
 import { decodeNsec, decodeNsec3 } from './records';
 import { NsecRecord, nsecProveNodata, nsecProveNxdomain, nsecProveWildcardAnswer } from './nsec';
 import { ValidationBudget } from './budget';
+import { MAX_DENIAL_RRSETS } from './chain';
 import { DEFAULT_NSEC3_LIMITS, Nsec3Limits, Nsec3Record, nsec3ProveNodata, nsec3ProveNxdomain, nsec3ProveWildcardAnswer } from './nsec3';
 import { RrsetResult, verifyRrset } from './rrsig';
 import { groupRRsets, nameLabel, optOutButSignedBy, rrsetLabel, sigsFor, typeLabel } from './util';
@@ -230,9 +231,12 @@ interface Denial {
 function denialRecords(msg: Message, st: ZoneStatus, nowSec: number, budget: ValidationBudget): Denial {
   const d: Denial = { nsec: [], nsec3: [], sets: [] };
   const auth = msg.authorities;
+  let checked = 0;
   for (const set of groupRRsets(auth)) {
     if (set.type !== T_NSEC && set.type !== T_NSEC3) continue;
     if (!isSubdomain(set.name, st.zone)) continue; // another zone's denial (e.g. a parent's, for a CNAME target)
+    // No proof needs more than three NSEC3 or two NSEC RRsets: filler beyond a few only buys work.
+    if (checked++ >= MAX_DENIAL_RRSETS) break;
     const r = verifyRrset(set.rrs, sigsFor(auth, set.name, set.type), st.keys, st.zone, nowSec, budget);
     if (r.verdict.kind !== 'secure') {
       d.failure = d.failure ?? r.verdict;
