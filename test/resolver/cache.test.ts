@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { Cache, DEFAULT_CACHE, cacheKey, cacheLifetime } from '../../src/resolver/cache';
 import { Message, RR, RRType, Rcode } from '../../src/wire/types';
 import { encodeName } from '../../src/wire/name';
+import { bogus, Ede, SECURE } from '../../src/dnssec/verdict';
 
 function a(name: string, ttl: number, addr = '192.0.2.1'): RR {
   return { name, type: RRType.A, class: 1, ttl, rdata: Uint8Array.from(addr.split('.').map(Number)) };
@@ -27,6 +28,31 @@ function clock(start = 1_000_000): { now: () => number; advance(ms: number): voi
 }
 
 describe('resolver/cache', () => {
+  it('keeps a validated answer no longer than its proof (validated TTL, signature expiry), whatever the upstream TTLs say', () => {
+    const c = clock();
+    const cache = new Cache({ ...DEFAULT_CACHE, now: c.now });
+    const proof = { verdict: SECURE, rrsets: [], negative: null, rcode: 0, ttl: 100 };
+    const e = cache.store('k', response('x.test', 0, [a('x.test', 86400)]), { proof })!;
+    assert.equal(e.ttl, 100);
+    c.advance(99_000);
+    assert.ok(cache.get('k'));
+    c.advance(1_000);
+    assert.equal(cache.get('k'), undefined, 'gone when the proof runs out');
+  });
+
+  it('keeps a bogus verdict (a SERVFAIL with its EDE) for bogusTtl seconds, no longer', () => {
+    const c = clock();
+    const cache = new Cache({ ...DEFAULT_CACHE, now: c.now });
+    const proof = { verdict: bogus('sig-invalid', Ede.DNSSEC_BOGUS, 'forged'), rrsets: [], negative: null, rcode: 2 };
+    const ede = { code: Ede.DNSSEC_BOGUS, text: 'DNSSEC bogus: forged' };
+    const e = cache.store('k', response('x.test', Rcode.SERVFAIL, []), { proof, ede })!;
+    assert.equal(e.ttl, DEFAULT_CACHE.bogusTtl);
+    assert.deepEqual(cache.get('k')!.ede, ede);
+    c.advance(DEFAULT_CACHE.bogusTtl! * 1000);
+    assert.equal(cache.get('k'), undefined);
+    assert.equal(cache.store('k2', response('x.test', Rcode.SERVFAIL, [])), undefined, 'a plain SERVFAIL is not cached');
+  });
+
   it('caches a positive answer for the smallest TTL among answer and authority', () => {
     const msg = response('x.test', 0, [a('x.test', 300), a('x.test', 120, '192.0.2.2')], [{ ...a('test', 60), type: RRType.NS }]);
     assert.deepEqual(cacheLifetime(msg, DEFAULT_CACHE), { ttl: 60, negative: false });
