@@ -11,6 +11,7 @@ import type { Message } from '../wire/types';
 import { RRClass, Rcode } from '../wire/types';
 import type { Logger } from '../util/log';
 import { silentLogger } from '../util/log';
+import type { NtaSet } from '../trust/nta';
 
 /** The validator's own DS/DNSKEY lookups, through the same upstreams with CD=1 (we judge, not them). */
 export function upstreamQuery(upstream: UpstreamPool) {
@@ -48,5 +49,51 @@ export function pipelineValidator(validator: Validator, nowSec: () => number, lo
       // What clients see is what was validated: the proof's RRsets and rcode, nothing else.
       return { proof, response: provenMessage(response, proof) };
     },
+  };
+}
+
+/**
+ * The validator the daemon holds, with two edges of its own: negative trust anchors (RFC 7646) set
+ * names aside before validation (their answers count as insecure), and the inner validator can be
+ * rebuilt with other anchors (RFC 5011 rollover, reload) or with an empty key cache (flush).
+ */
+export interface DaemonValidation {
+  validator: PipelineValidator;
+  setAnchors(anchors: readonly TrustAnchor[]): void;
+  /** A fresh validator with the same anchors: forgets every cached DNSKEY/DS verdict. */
+  reset(): void;
+  stats(): ReturnType<Validator['stats']> & { ntaSkipped: number };
+}
+
+export function daemonValidation(
+  upstream: UpstreamPool, anchors: readonly TrustAnchor[], nowSec: () => number, ntas: NtaSet, log: Logger = silentLogger,
+): DaemonValidation {
+  let current = anchors;
+  let dnssec!: Validator;
+  let inner!: PipelineValidator;
+  const rebuild = (): void => {
+    dnssec = dnssecValidatorFor(upstream, current);
+    inner = pipelineValidator(dnssec, nowSec, log);
+  };
+  rebuild();
+  let ntaSkipped = 0;
+  return {
+    validator: {
+      validate(question, response, ctx) {
+        const nta = ntas.covering(question.name, nowSec());
+        if (nta) {
+          ntaSkipped++;
+          const verdict = { kind: 'insecure', reason: 'negative-trust-anchor', at: nta.name, detail: `${nta.name} has a negative trust anchor (RFC 7646): not validated` };
+          return Promise.resolve({ verdict, response });
+        }
+        return inner.validate(question, response, ctx);
+      },
+    },
+    setAnchors(a) {
+      current = a;
+      rebuild();
+    },
+    reset: rebuild,
+    stats: () => ({ ...dnssec.stats(), ntaSkipped }),
   };
 }
