@@ -267,7 +267,10 @@ async function runServe(flags: ServeFlags, cmd: Command): Promise<void> {
 
 /** Drops root (to the `oedns` user by default) and logs the one start-up line tests and users read. */
 function startedAs(config: ServeConfig, server: RunningDaemon, log: Logger, loaded: LoadedConfig): void {
-  const user = config.user;
+  // Started as root by hand with a real engine, we keep root unless a user is named (one in charon's
+  // VICI group): the engine must reach charon's socket again after charon restarts. The systemd unit
+  // starts us as `oedns` directly, with that group.
+  const user = config.user ?? (config.engine === 'dry-run' ? undefined : 'root');
   // Directories the daemon keeps writing to after the drop; only ones we create are handed over.
   for (const file of [config.autospState, config.trustAnchorState]) {
     if (!file) continue;

@@ -41,12 +41,10 @@ export function parseTrustState(text: string, path: string): TrustPointState[] {
     if (typeof tp !== 'object' || tp === null || typeof t.zone !== 'string' || !Array.isArray(t.keys)) bad(path, 'a trust point lacks zone or keys');
     if (t.keys.length > MAX_KEYS) bad(path, `too many keys for ${t.zone || '.'}`);
     if ((t.lastSuccess !== undefined && !isTime(t.lastSuccess)) || (t.nextRefresh !== undefined && !isTime(t.nextRefresh))) bad(path, 'bad refresh times');
-    return {
-      zone: t.zone,
-      keys: t.keys.map((k: unknown) => checkKey(path, k)),
-      lastSuccess: t.lastSuccess as number | undefined,
-      nextRefresh: t.nextRefresh as number | undefined,
-    };
+    const out: TrustPointState = { zone: t.zone, keys: t.keys.map((k: unknown) => checkKey(path, k)) };
+    if (t.lastSuccess !== undefined) out.lastSuccess = t.lastSuccess as number;
+    if (t.nextRefresh !== undefined) out.nextRefresh = t.nextRefresh as number;
+    return out;
   });
 }
 
