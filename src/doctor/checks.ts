@@ -207,6 +207,9 @@ export async function checkTrustAnchors(c: DoctorContext): Promise<{ result: Che
       /* malformed: the validation below says so */
     }
   }
+  if (keys.length === 0) {
+    return { result: fail('trust-anchors', `the upstream returned no DNSKEY set for ${root.zone || '.'} (rcode ${msg.rcode}): cannot check the anchors`, 'fix the upstreams first (see the upstreams check); they must answer DNSSEC queries (DO bit)') };
+  }
   const r = validateKeySet(root, keys, sigs, c.now);
   if (r.verdict.kind === 'secure') {
     let extra = '';
