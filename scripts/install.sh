@@ -91,6 +91,8 @@ default_upstream_file() {
 
 install_all() {
   created_vici=no
+  # A group made by an earlier run stays ours to remove.
+  [ -f "$manifest" ] && grep -qx 'created_vici_group=yes' "$manifest" && created_vici=yes
   ensure_user
   local uid gid
   uid=$(id_of passwd oedns)
