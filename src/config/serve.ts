@@ -46,7 +46,8 @@ export interface EngineConfig {
   identity: string;
   key: string;
   initiate: boolean;
-  ipsec: IpsecSettings;
+  /** IKE/ESP settings; absent: the engine's own defaults. */
+  ipsec?: IpsecSettings;
 }
 
 export interface ServeConfig {

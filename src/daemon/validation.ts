@@ -12,6 +12,10 @@ import { RRClass, Rcode } from '../wire/types';
 import type { Logger } from '../util/log';
 import { silentLogger } from '../util/log';
 import type { NtaSet } from '../trust/nta';
+import { validateResponse } from '../dnssec/validate';
+import type { Proof } from '../dnssec/proof';
+import type { Verdict } from '../dnssec/verdict';
+import type { Question } from '../wire/types';
 
 /** The validator's own DS/DNSKEY lookups, through the same upstreams with CD=1 (we judge, not them). */
 export function upstreamQuery(upstream: UpstreamPool) {
@@ -79,12 +83,14 @@ export function daemonValidation(
   let ntaSkipped = 0;
   return {
     validator: {
+      prepare(question) {
+        if (!ntas.covering(question.name, nowSec())) inner.prepare?.(question);
+      },
       validate(question, response, ctx) {
         const nta = ntas.covering(question.name, nowSec());
         if (nta) {
           ntaSkipped++;
-          const verdict = { kind: 'insecure', reason: 'negative-trust-anchor', at: nta.name, detail: `${nta.name} has a negative trust anchor (RFC 7646): not validated` };
-          return Promise.resolve({ verdict, response });
+          return Promise.resolve({ proof: ntaProof(question, response, nta.name, nowSec()), response });
         }
         return inner.validate(question, response, ctx);
       },
@@ -95,5 +101,23 @@ export function daemonValidation(
     },
     reset: rebuild,
     stats: () => ({ ...dnssec.stats(), ntaSkipped }),
+  };
+}
+
+/**
+ * The proof for an answer under a negative trust anchor: what the validator makes of a provably
+ * unsigned zone (the chain's own RRsets, marked insecure), built by its own pure step so that CNAME
+ * chains and denials come out the same. The reason is ours: the validator's InsecureReason does not
+ * list NTAs (yet), hence the cast.
+ */
+export function ntaProof(question: Question, response: Message, at: string, nowSec: number): Proof {
+  const verdict = { kind: 'insecure', reason: 'negative-trust-anchor', at, detail: `${at} has a negative trust anchor (RFC 7646): not validated` } as unknown as Verdict;
+  const r = validateResponse(question, response, () => ({ zone: at, verdict, keys: [] }), { nowSec });
+  const usable = r.verdict.kind === 'insecure';
+  return {
+    verdict: usable ? verdict : r.verdict,
+    rrsets: usable ? r.steps.flatMap((s) => s.rrsets) : [],
+    negative: r.negative,
+    rcode: response.rcode,
   };
 }

@@ -3,7 +3,7 @@
 // with a one-line fix, like Libreswan's `ipsec verify`. A check returns data; printing is the CLI's.
 import { readFileSync } from 'node:fs';
 import { createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
-import type { ServeConfig } from '../config/serve';
+import { IPSEC_DEFAULTS, type ServeConfig } from '../config/serve';
 import type { TrustAnchor } from '../dnssec/anchors';
 import { createValidator } from '../dnssec/validator';
 import type { QueryFn } from '../dnssec/fetcher';
@@ -64,7 +64,8 @@ export function checkEngine(c: DoctorContext): CheckResult {
 /** Plugins charon needs for what oedns loads into it (raw public keys, our key type, the proposals). */
 export function neededPlugins(c: ServeConfig, keyType: 'rsa' | 'ecdsa' | 'ed25519' | undefined): string[][] {
   const need: string[][] = [['vici'], ['pem'], ['pubkey'], ['nonce'], ['random'], ['kernel-netlink', 'kernel-libipsec', 'kernel-pfkey'], ['socket-default', 'socket-dynamic']];
-  const props = [...c.engineConfig.ipsec.ikeProposals, ...c.engineConfig.ipsec.espProposals].join('-');
+  const ipsec = c.engineConfig.ipsec ?? IPSEC_DEFAULTS;
+  const props = [...ipsec.ikeProposals, ...ipsec.espProposals].join('-');
   if (/x25519|curve25519|x448/.test(props)) need.push(['curve25519', 'openssl']);
   if (/sha256|sha384|sha512/.test(props)) need.push(['sha2', 'openssl']);
   if (/aes/.test(props)) need.push(['aes', 'openssl']);
@@ -161,7 +162,8 @@ export async function checkPublished(c: DoctorContext): Promise<CheckResult> {
     const msg = await c.query(name, IPSECKEY);
     const r = await validator.validate({ name, type: IPSECKEY, class: 1 }, msg, c.now);
     verdict = r.verdict;
-    records = r.records.filter((rr) => rr.type === IPSECKEY && nameEquals(rr.name, name));
+    // Only what the proof covers (never the raw message).
+    records = r.rrsets.filter((set) => set.type === IPSECKEY && nameEquals(set.name, name)).flatMap((set) => set.records);
     negative = r.negative;
   } catch (e) {
     return fail('published', `cannot look up ${id} IPSECKEY: ${(e as Error).message}`, 'fix the upstreams first (see the upstreams check)');
