@@ -83,7 +83,7 @@ async function prepareSocketPath(path: string): Promise<void> {
     try {
       mkdirSync(dir, { mode: 0o700 });
     } catch (e) {
-      throw new ConfigError('control-path', `cannot create the control socket directory ${dir}: ${(e as Error).message}`);
+      throw new ConfigError('control-path', `cannot create the control socket directory ${dir}: ${(e as Error).message} (give --control a path in a directory of your own, or 'none')`);
     }
     chmodSync(dir, 0o700);
   }

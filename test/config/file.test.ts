@@ -9,9 +9,11 @@ import { configPath, DEFAULT_CONFIG_PATH, parseConfigText, readConfigFile, SERVE
 import { autospDefaults, autospIpsec } from '../../src/config/autosp';
 import { duration, IPSEC_DEFAULTS, resolveServeConfig } from '../../src/config/serve';
 import { ConfigError } from '../../src/util/errors';
+import { writeAutospState } from '../../src/autosp';
 
 const code = (c: string) => (e: unknown) => e instanceof ConfigError && e.code === c;
 const OEDNS = resolve(__dirname, '../../src/cli/oedns.js');
+const AUTOSP = resolve(__dirname, '../../src/cli/autosp.js');
 const dir = mkdtempSync(join(tmpdir(), 'oedns-cfg-'));
 
 describe('config/file', () => {
@@ -44,6 +46,19 @@ describe('config/file', () => {
     const d = autospDefaults(parseConfigText('engine: strongswan\nidentity: a.example\nkey: /k\nautosp-state: /s\ncontrol: /c\ninitiate: yes\nupstream: [192.0.2.1]\nautosp:\n  timeout: 500\n', 'f'));
     assert.deepEqual(d, { engine: 'strongswan', identity: 'a.example', key: '/k', state: '/s', control: '/c', initiate: true, server: '192.0.2.1', timeout: '500' });
     assert.deepEqual(autospIpsec({}), { ...IPSEC_DEFAULTS, ikeProposals: [...IPSEC_DEFAULTS.ikeProposals], espProposals: [...IPSEC_DEFAULTS.espProposals] });
+  });
+
+  it('`autosp` takes its state file, engine and control socket from the same file', () => {
+    const state = join(dir, 'autosp.json');
+    writeAutospState(state, { names: ['peer.example'], peers: [] });
+    const cfg = join(dir, 'shared.yaml');
+    writeFileSync(cfg, `engine: dry-run\nautosp-state: ${state}\ncontrol: ${join(dir, 'no-daemon.sock')}\nautosp:\n  timeout: 500\n`);
+    const list = (args: string[]) => spawnSync(process.execPath, [AUTOSP, 'list', '--no-daemon', '--json', ...args], { encoding: 'utf8' });
+    const r = list(['--config', cfg]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout).peers.map((p: { name: string; result: string }) => [p.name, p.result]), [['peer.example', 'pending']]);
+    const other = list(['--config', cfg, '--state', join(dir, 'other.json')]);
+    assert.deepEqual(JSON.parse(other.stdout).peers, [], 'the command line wins over the file');
   });
 
   it('checks the IKE settings: proposals, mode, lifetimes as durations', () => {
