@@ -55,7 +55,7 @@ describe('config/file', () => {
     writeFileSync(cfg, `engine: dry-run\nautosp-state: ${state}\ncontrol: ${join(dir, 'no-daemon.sock')}\nautosp:\n  timeout: 500\n`);
     const list = (args: string[]) => spawnSync(process.execPath, [AUTOSP, 'list', '--no-daemon', '--json', ...args], { encoding: 'utf8' });
     const r = list(['--config', cfg]);
-    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.status, 1, r.stderr); // exit 1: a peer is not installed yet
     assert.deepEqual(JSON.parse(r.stdout).peers.map((p: { name: string; result: string }) => [p.name, p.result]), [['peer.example', 'pending']]);
     const other = list(['--config', cfg, '--state', join(dir, 'other.json')]);
     assert.deepEqual(JSON.parse(other.stdout).peers, [], 'the command line wins over the file');
