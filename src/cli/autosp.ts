@@ -22,6 +22,9 @@ import type { Policy } from '../policy';
 import { ConfigError, EngineError, OednsError } from '../util/errors';
 import { createLogger, Logger, LogLevel } from '../util/log';
 import { loadPolicyFile } from './policy';
+import { loadConfig } from '../config/file';
+import { autospDefaults, autospIpsec } from '../config/autosp';
+import type { IpsecSettings } from '../config/serve';
 
 /** Exit statuses (docs/autosp.md). */
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, UNREACHABLE: 3 } as const;
@@ -46,6 +49,10 @@ export interface AutospFlags {
   logLevel?: string;
   /** watch: seconds between looks at the control socket. */
   daemonCheck?: string;
+  /** The config file shared with `oedns serve` (default /etc/oedns/oedns.yaml when present). */
+  config?: string;
+  /** IKE/ESP settings from the config file. */
+  ipsec?: IpsecSettings;
 }
 
 /** The engine or the daemon cannot be reached: exit 3. */
@@ -207,7 +214,7 @@ export async function makeEngine(flags: AutospFlags, log: Logger): Promise<Engin
     identity = checkPeerName(flags.identity);
   }
   if (kind === 'strongswan' && !flags.key) usage('--key FILE (our private key from `oedns keygen`) is required with --engine strongswan');
-  return engineFromConfig({ kind, vici: flags.vici ?? '/var/run/charon.vici', identity, key: flags.key ?? '', initiate: false }, log);
+  return engineFromConfig({ kind, vici: flags.vici ?? '/var/run/charon.vici', identity, key: flags.key ?? '', initiate: false, ipsec: flags.ipsec ?? autospIpsec({}) }, log);
 }
 
 function makeResolver(flags: AutospFlags, policy: Policy) {
@@ -552,8 +559,17 @@ function common(cmd: Command, opts: { dns?: boolean } = {}): Command {
   return cmd;
 }
 
+/** The command line, with what it left out (or left at a built-in default) taken from the config file. */
 function flagsOf(cmd: Command): AutospFlags {
   const f = cmd.optsWithGlobals() as AutospFlags;
+  const { raw } = loadConfig(f.config);
+  const fromFile = autospDefaults(raw) as Record<string, unknown>;
+  const out = f as Record<string, unknown>;
+  for (const [k, v] of Object.entries(fromFile)) {
+    const source = cmd.getOptionValueSourceWithGlobals(k);
+    if (out[k] === undefined || source === 'default' || source === undefined) out[k] = v;
+  }
+  f.ipsec = autospIpsec(raw);
   return f;
 }
 
@@ -574,6 +590,7 @@ export function buildAutosp(): Command {
     .description('Load keys and policies for IPsec peers named in advance, validated with DNSSEC, and keep them fresh.')
     .version(require('../../../package.json').version)
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (default: warn; info for watch)')
+    .option('-c, --config <file>', "config file shared with `oedns serve` (default /etc/oedns/oedns.yaml when it exists; 'none' for none)")
     .exitOverride()
     .addHelpText('after', '\nExit status: 0 every peer as asked, 1 some peer failed, 2 usage or configuration error, 3 engine or daemon unreachable.');
   common(program.command('add').description('install these peers (looked up and validated now) and keep them').argument('<names...>'))
@@ -583,10 +600,13 @@ export function buildAutosp(): Command {
   common(program.command('list').description('the autosp peers, their addresses, keys, lifetimes and IKE state (DNS options are accepted and ignored)'))
     .action(async (_o: unknown, cmd: Command) => outcome(() => runList(flagsOf(cmd))));
   common(program.command('sync').description('make the engine hold exactly the peers of FILE (owner autosp)'))
-    .requiredOption('--peers <file>', 'peers file: one FQDN per line, # comments')
-    .action(async (_o: unknown, cmd: Command) => outcome(() => runOnce({ cmd: 'sync', names: readPeersFile(flagsOf(cmd).peers) }, flagsOf(cmd))));
+    .option('--peers <file>', 'peers file: one FQDN per line, # comments (config: autosp.peers)')
+    .action(async (_o: unknown, cmd: Command) => outcome(() => {
+      const flags = flagsOf(cmd);
+      return runOnce({ cmd: 'sync', names: readPeersFile(flags.peers) }, flags);
+    }));
   common(program.command('watch').description('keep the peers of FILE installed and fresh; re-reads FILE on change or SIGHUP; stops on SIGTERM/SIGINT'))
-    .requiredOption('--peers <file>', 'peers file: one FQDN per line, # comments')
+    .option('--peers <file>', 'peers file: one FQDN per line, # comments (config: autosp.peers)')
     .option('--daemon-check <seconds>', 'how often to look for (or after) a daemon on the control socket', '10')
     .action(async (_o: unknown, cmd: Command) => outcome(() => runWatch(flagsOf(cmd))));
   return program;

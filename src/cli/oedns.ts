@@ -9,6 +9,9 @@ import { registerPolicy } from './policy';
 import { registerStatus } from './status';
 import { registerPins } from './pins';
 import { registerKey, registerPublish } from './publish';
+import { registerControl } from './control';
+import { registerDoctor } from './doctor';
+import { registerInstall } from './install';
 import { exitOnError } from './common';
 
 export function buildProgram(): Command {
@@ -24,6 +27,9 @@ export function buildProgram(): Command {
   registerPublish(program);
   registerKey(program);
   registerStatus(program);
+  registerControl(program);
+  registerDoctor(program);
+  registerInstall(program);
   registerPolicy(program);
   registerPins(program);
   return program;

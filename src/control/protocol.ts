@@ -32,9 +32,19 @@ export function encodeLine(v: ControlRequest | ControlResponse): string {
   return `${JSON.stringify(v)}\n`;
 }
 
-/** Default socket path: owner-only directory under /run for root, the user's runtime dir otherwise. */
+/**
+ * Default socket path. root: /run/oedns; a daemon under systemd: its RuntimeDirectory (/run/oedns);
+ * another user: an oedns directory in their XDG runtime directory. Never a guessable path in a
+ * world-writable directory such as /tmp, where another user could create it first.
+ */
 export function defaultControlPath(env: NodeJS.ProcessEnv = process.env, uid = process.getuid?.() ?? 0): string {
   if (env.OEDNS_CONTROL) return env.OEDNS_CONTROL;
-  if (uid === 0) return '/run/oedns/control.sock';
-  return `${env.XDG_RUNTIME_DIR ?? '/tmp'}/oedns-${uid}/control.sock`;
+  if (uid === 0) return SYSTEM_CONTROL_PATH;
+  const runtime = env.RUNTIME_DIRECTORY?.split(':')[0];
+  if (runtime) return `${runtime}/control.sock`;
+  if (env.XDG_RUNTIME_DIR) return `${env.XDG_RUNTIME_DIR}/oedns/control.sock`;
+  // The system daemon's socket: a client may try it; a daemon can only serve it if /run/oedns is its own.
+  return SYSTEM_CONTROL_PATH;
 }
+
+export const SYSTEM_CONTROL_PATH = '/run/oedns/control.sock';

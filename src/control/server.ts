@@ -1,7 +1,10 @@
-// The daemon's end of the control socket. Owner-only: the directory is 0700 and the socket 0600,
-// because status reveals which peers this host talks to and later commands change state.
+// The daemon's end of the control socket. Owner-only: the socket is 0600 in a directory only we can
+// write, because status reveals which peers this host talks to and other commands change state
+// (flush, reload, negative trust anchors). The directory is one we create, or one that already
+// belongs to us and that nobody else can write or swap (checked up to /, like OpenSSH's safe_path):
+// otherwise another local user could put their own socket there and answer our clients.
 import { createConnection, createServer, Server, Socket } from 'node:net';
-import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, Stats, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConfigError } from '../util/errors';
 import { Logger, silentLogger } from '../util/log';
@@ -52,10 +55,40 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
   };
 }
 
+type Lstat = (path: string) => Pick<Stats, 'uid' | 'mode' | 'isDirectory' | 'isSymbolicLink'>;
+
+/**
+ * Why `dir` is not safe for our socket, or undefined when it is: it must be a real directory (not a
+ * symlink) owned by `uid`, writable by nobody else; every directory above it must be owned by root or
+ * `uid` and, if others may write it, sticky (so nobody can rename our directory away).
+ */
+export function unsafeSocketDir(dir: string, uid: number, lstat: Lstat = lstatSync): string | undefined {
+  const st = lstat(dir);
+  if (st.isSymbolicLink() || !st.isDirectory()) return `${dir} is not a directory`;
+  if (st.uid !== uid) return `${dir} belongs to uid ${st.uid}, not to us (uid ${uid})`;
+  if (st.mode & 0o022) return `${dir} is writable by others (mode ${(st.mode & 0o7777).toString(8)})`;
+  for (let d = dirname(dir), prev = dir; d !== prev; prev = d, d = dirname(d)) {
+    const a = lstat(d);
+    if (a.isSymbolicLink()) return `${d} is a symbolic link`;
+    if (a.uid !== 0 && a.uid !== uid) return `${d} belongs to uid ${a.uid}, who could replace ${dir}`;
+    if (a.mode & 0o022 && !(a.mode & 0o1000)) return `${d} is writable by others and not sticky`;
+  }
+  return undefined;
+}
+
 async function prepareSocketPath(path: string): Promise<void> {
   const dir = dirname(path);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  chmodSync(dir, 0o700);
+  const uid = process.getuid?.() ?? 0;
+  if (!existsSync(dir)) {
+    try {
+      mkdirSync(dir, { mode: 0o700 });
+    } catch (e) {
+      throw new ConfigError('control-path', `cannot create the control socket directory ${dir}: ${(e as Error).message} (give --control a path in a directory of your own, or 'none')`);
+    }
+    chmodSync(dir, 0o700);
+  }
+  const unsafe = unsafeSocketDir(dir, uid);
+  if (unsafe) throw new ConfigError('control-dir-unsafe', `control socket directory not safe: ${unsafe} (give --control a path in a directory of our own, or 'none')`);
   if (existsSync(path)) {
     // Anything but a socket at that path is not ours to delete; a socket someone answers on belongs
     // to a running daemon; only a dead one (left by a crash) is replaced.

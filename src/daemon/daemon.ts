@@ -15,7 +15,13 @@ import type { ServeConfig } from '../config/serve';
 import { formatEndpoint } from '../resolver/endpoint';
 import { Logger, silentLogger } from '../util/log';
 import { createResponder, ResponderOptions, ResponderService } from '../responder';
-import { dnssecValidatorFor, pipelineValidator } from './validation';
+import { DaemonValidation, daemonValidation, upstreamQuery } from './validation';
+import { NtaSet } from '../trust/nta';
+import { TrustAnchorManager } from '../trust/refresher';
+import { UpstreamFileWatch, watchUpstreamFile } from '../resolver/upstream-file';
+import type { Endpoint } from '../resolver/endpoint';
+import { LOG_LEVELS, LogLevel } from '../util/log';
+import { daemonControlHandlers } from './control-handlers';
 
 export interface DaemonOptions {
   serve: ServeConfig;
@@ -37,6 +43,11 @@ export interface DaemonOptions {
   keyRollover?: KeyRolloverHook;
   /** IKE queries DNS (responder side): look up unknown initiators on the allow-list. Absent: off. */
   responder?: ResponderOptions;
+  /**
+   * A full reload (`oedns control reload`, SIGHUP): the CLI re-reads the config file and hands the
+   * result to reconfigure(). Absent: reload only re-reads the upstream file.
+   */
+  reload?: () => Promise<ReloadReport>;
   log?: Logger;
   /** Unix seconds. */
   now?: () => number;
@@ -54,8 +65,33 @@ export interface RunningDaemon {
   /** Re-apply every wanted peer to the engine (after it restarted). */
   reconcile(): Promise<void>;
   setPolicy(p: Policy): void;
+  /** The validator with its negative trust anchors; rebuilt when the trust anchors change. */
+  validation: DaemonValidation;
+  ntas: NtaSet;
+  trust: TrustAnchorManager;
+  /** Drops cached answers for NAME and below, or everything (then the validator's key cache too). */
+  flush(name?: string): { dropped: number };
+  /** New upstream servers (the network changed): the cache is flushed, its answers came from elsewhere. */
+  setUpstreams(servers: Endpoint[], why: string): void;
+  setLogLevel(level: string): { previous: string; level: string };
+  /** Applies the reloadable parts of a new configuration; reports what changed and what needs a restart. */
+  reconfigure(next: { config: ServeConfig; policy?: Policy; anchors: readonly TrustAnchor[] }): ReloadReport;
+  /** `oedns control reload` and SIGHUP. */
+  reload(): Promise<ReloadReport>;
   stop(): Promise<void>;
 }
+
+export interface ReloadReport {
+  applied: string[];
+  /** Keys whose new value only takes effect after a restart. */
+  restartNeeded: string[];
+}
+
+/** Keys a running daemon cannot change (sockets, engine, identity, user): reported, not applied. */
+const RESTART_KEYS: ReadonlyArray<keyof ServeConfig> = [
+  'listen', 'engineConfig', 'control', 'autospState', 'responderAllow', 'cacheSize', 'cacheBytes', 'allow', 'user',
+  'upstreamTimeoutMs', 'tcpIdleMs', 'maxUdpSize', 'trustAnchorState', 'logFormat',
+];
 
 const VERSION: string = require('../../../package.json').version;
 
@@ -81,9 +117,30 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
 
   let capture!: Capture;
   let internal!: InternalResolver;
+  let validation!: DaemonValidation;
+  let upstreamRef: RunningServer['upstream'] | undefined;
+  const ntas = new NtaSet();
+  ntas.setConfigured(o.serve.negativeTrustAnchors ?? []);
+  // RFC 5011 (with a state file): the anchors the validator starts from are the tracked ones.
+  const trust = new TrustAnchorManager({
+    configured: o.anchors ?? ROOT_ANCHORS,
+    statePath: o.serve.trustAnchorState ?? undefined,
+    query: (name, type) => upstreamQuery(upstreamRef!)(name, type),
+    now,
+    log,
+    onChange: (anchors) => {
+      validation.setAnchors(anchors);
+      server.cache.clear();
+      log.warn({ anchors: anchors.map((a) => ({ zone: a.zone || '.', ds: a.ds.length, keys: a.keys.length })) }, 'trust anchors changed (RFC 5011): validator rebuilt, cache flushed');
+    },
+  });
   const server = await startServer(o.serve, {
     log,
-    validator: (upstream) => pipelineValidator(dnssecValidatorFor(upstream, o.anchors ?? ROOT_ANCHORS), now, log),
+    validator: (upstream) => {
+      upstreamRef = upstream;
+      validation = daemonValidation(upstream, trust.anchors(), now, ntas, log);
+      return validation.validator;
+    },
     capture: (pipeline) => {
       internal = { resolve: (q) => pipeline.resolveInternal(q) };
       capture = new Capture({
@@ -131,6 +188,18 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       })
     : undefined;
   await responder?.start();
+  // Upstreams that follow the network: re-read the file when it changes, never ourselves.
+  const ownAddresses = (): Endpoint[] => [...o.serve.listen, ...server.addresses];
+  let upstreamWatch: UpstreamFileWatch | undefined;
+  const watchFile = (cfg: ServeConfig): void => {
+    upstreamWatch?.close();
+    upstreamWatch = cfg.upstreamFile
+      ? watchUpstreamFile(cfg.upstreamFile, ownAddresses(), server.upstream.opts.servers, (servers) => d.setUpstreams(servers, `${cfg.upstreamFile} changed`))
+      : undefined;
+    // The bound ports are known only now (port 0 in tests): re-check against them at once.
+    upstreamWatch?.check();
+  };
+  let currentConfig = o.serve;
   const d: RunningDaemon = {
     server,
     sync,
@@ -141,7 +210,65 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     status: () => buildStatus(d, o, startedAt, now()),
     reconcile,
     setPolicy: (p) => capture.setPolicy(p),
+    validation,
+    ntas,
+    trust,
+    flush(name) {
+      if (name === undefined) {
+        const dropped = server.cache.stats().entries;
+        server.cache.clear();
+        validation.reset();
+        return { dropped };
+      }
+      return { dropped: server.cache.flushName(name) };
+    },
+    setUpstreams(servers, why) {
+      server.upstream.setServers(servers);
+      server.cache.clear();
+      log.warn({ upstream: servers.map(formatEndpoint), why }, servers.length ? 'upstreams changed: cache flushed' : 'no upstream left (no network?): answering SERVFAIL until one appears');
+    },
+    setLogLevel(level) {
+      if (!LOG_LEVELS.includes(level as LogLevel)) throw new Error(`log level must be one of ${LOG_LEVELS.join('|')}`);
+      const previous = log.level;
+      log.level = level;
+      return { previous, level };
+    },
+    reconfigure(next) {
+      const applied: string[] = [];
+      const restartNeeded: string[] = [];
+      const prev = currentConfig;
+      const changed = (k: keyof ServeConfig): boolean => JSON.stringify(prev[k]) !== JSON.stringify(next.config[k]);
+      if (next.policy) {
+        capture.setPolicy(next.policy);
+        applied.push('policy');
+      }
+      if (changed('logLevel')) applied.push(`logLevel=${d.setLogLevel(next.config.logLevel).level}`);
+      if (changed('upstream') || changed('upstreamFile')) {
+        if (!next.config.upstreamFile) d.setUpstreams(next.config.upstream, 'configuration reloaded');
+        applied.push('upstream');
+      }
+      watchFile(next.config);
+      if (changed('trustAnchor') && !trust.managed) {
+        validation.setAnchors(next.anchors);
+        server.cache.clear();
+        applied.push('trustAnchor');
+      } else if (changed('trustAnchor')) restartNeeded.push('trustAnchor');
+      if (changed('negativeTrustAnchors')) {
+        ntas.setConfigured(next.config.negativeTrustAnchors);
+        for (const n of [...prev.negativeTrustAnchors, ...next.config.negativeTrustAnchors]) server.cache.flushName(n);
+        applied.push('negativeTrustAnchors');
+      }
+      for (const k of RESTART_KEYS) if (changed(k)) restartNeeded.push(k);
+      currentConfig = { ...next.config };
+      return { applied, restartNeeded };
+    },
+    async reload() {
+      upstreamWatch?.check();
+      return o.reload ? o.reload() : { applied: [], restartNeeded: [] };
+    },
     async stop() {
+      upstreamWatch?.close();
+      trust.close();
       events?.off('reconnected', onBack);
       await d.control?.close();
       await responder?.close();
@@ -158,7 +285,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
         log,
         handlers: {
           status: () => d.status(),
-          reconcile: async () => (await reconcile(), 'ok'),
+          ...daemonControlHandlers(d, now),
           ...(autosp?.handlers ?? {}),
           ...(o.controlHandlers?.(d) ?? {}),
         },
@@ -168,6 +295,8 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       throw e;
     }
   }
+  watchFile(o.serve);
+  trust.start();
   // With initiate: start IKE for adopted autosp peers whose SA is not up.
   await autosp?.bringUp().catch((e: Error) => log.warn({ err: e.message }, 'autosp: bring-up failed'));
   return d;

@@ -54,6 +54,11 @@ export async function engineFromConfig(c: EngineConfig, log: Logger, fallback?: 
         socketPath: c.vici,
         identity: { id: c.identity, privateKey },
         initiate: c.initiate,
+        ikeProposals: c.ipsec?.ikeProposals,
+        espProposals: c.ipsec?.espProposals,
+        mode: c.ipsec?.mode,
+        ikeRekeySec: c.ipsec?.ikeLifetime,
+        childRekeySec: c.ipsec?.childLifetime,
         logger: log,
         ...(fallback ? strongswanFallback({ fallback, keyPath: c.key, identity: c.identity, privateKey, log, nowSec }) : {}),
       });

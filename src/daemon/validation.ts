@@ -11,6 +11,11 @@ import type { Message } from '../wire/types';
 import { RRClass, Rcode } from '../wire/types';
 import type { Logger } from '../util/log';
 import { silentLogger } from '../util/log';
+import type { NtaSet } from '../trust/nta';
+import { validateResponse } from '../dnssec/validate';
+import type { Proof } from '../dnssec/proof';
+import type { Verdict } from '../dnssec/verdict';
+import type { Question } from '../wire/types';
 
 /** The validator's own DS/DNSKEY lookups, through the same upstreams with CD=1 (we judge, not them). */
 export function upstreamQuery(upstream: UpstreamPool) {
@@ -48,5 +53,71 @@ export function pipelineValidator(validator: Validator, nowSec: () => number, lo
       // What clients see is what was validated: the proof's RRsets and rcode, nothing else.
       return { proof, response: provenMessage(response, proof) };
     },
+  };
+}
+
+/**
+ * The validator the daemon holds, with two edges of its own: negative trust anchors (RFC 7646) set
+ * names aside before validation (their answers count as insecure), and the inner validator can be
+ * rebuilt with other anchors (RFC 5011 rollover, reload) or with an empty key cache (flush).
+ */
+export interface DaemonValidation {
+  validator: PipelineValidator;
+  setAnchors(anchors: readonly TrustAnchor[]): void;
+  /** A fresh validator with the same anchors: forgets every cached DNSKEY/DS verdict. */
+  reset(): void;
+  stats(): ReturnType<Validator['stats']> & { ntaSkipped: number };
+}
+
+export function daemonValidation(
+  upstream: UpstreamPool, anchors: readonly TrustAnchor[], nowSec: () => number, ntas: NtaSet, log: Logger = silentLogger,
+): DaemonValidation {
+  let current = anchors;
+  let dnssec!: Validator;
+  let inner!: PipelineValidator;
+  const rebuild = (): void => {
+    dnssec = dnssecValidatorFor(upstream, current);
+    inner = pipelineValidator(dnssec, nowSec, log);
+  };
+  rebuild();
+  let ntaSkipped = 0;
+  return {
+    validator: {
+      prepare(question) {
+        if (!ntas.covering(question.name, nowSec())) inner.prepare?.(question);
+      },
+      validate(question, response, ctx) {
+        const nta = ntas.covering(question.name, nowSec());
+        if (nta) {
+          ntaSkipped++;
+          return Promise.resolve({ proof: ntaProof(question, response, nta.name, nowSec()), response });
+        }
+        return inner.validate(question, response, ctx);
+      },
+    },
+    setAnchors(a) {
+      current = a;
+      rebuild();
+    },
+    reset: rebuild,
+    stats: () => ({ ...dnssec.stats(), ntaSkipped }),
+  };
+}
+
+/**
+ * The proof for an answer under a negative trust anchor: what the validator makes of a provably
+ * unsigned zone (the chain's own RRsets, marked insecure), built by its own pure step so that CNAME
+ * chains and denials come out the same. The reason is ours: the validator's InsecureReason does not
+ * list NTAs (yet), hence the cast.
+ */
+export function ntaProof(question: Question, response: Message, at: string, nowSec: number): Proof {
+  const verdict = { kind: 'insecure', reason: 'negative-trust-anchor', at, detail: `${at} has a negative trust anchor (RFC 7646): not validated` } as unknown as Verdict;
+  const r = validateResponse(question, response, () => ({ zone: at, verdict, keys: [] }), { nowSec });
+  const usable = r.verdict.kind === 'insecure';
+  return {
+    verdict: usable ? verdict : r.verdict,
+    rrsets: usable ? r.steps.flatMap((s) => s.rrsets) : [],
+    negative: r.negative,
+    rcode: response.rcode,
   };
 }

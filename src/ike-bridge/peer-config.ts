@@ -68,6 +68,11 @@ export interface ConnOptions {
   wellknownPskId?: string;
   /** tofu-cert fallback: our self-signed cert and the pinned cert of a peer (PEM), if enabled. */
   tofu?: { localCertPem: string; pinnedPem(name: string): string | undefined };
+  /** IPsec mode for protected peers (default tunnel: kernel-libipsec has no transport mode). */
+  mode?: 'tunnel' | 'transport';
+  /** Seconds before the IKE SA / a CHILD_SA is rekeyed (swanctl.conf rekey_time); default charon's. */
+  ikeRekeySec?: number;
+  childRekeySec?: number;
 }
 
 function ts(addr: string): string {
@@ -124,7 +129,7 @@ export function buildConn(peer: Peer, o: ConnOptions): ViciInput {
   } else {
     throw new EngineError('engine-unsupported', `peer ${peer.name}: unauthenticated method '${peer.auth.method}' is not enabled in this engine`);
   }
-  let mode = 'tunnel';
+  let mode: string = o.mode ?? 'tunnel';
   let startAction: string = o.startAction;
   if (peer.level === 'clear') { mode = 'pass'; startAction = 'trap'; }
   if (peer.level === 'block') { mode = 'drop'; startAction = 'trap'; }
@@ -135,6 +140,7 @@ export function buildConn(peer: Peer, o: ConnOptions): ViciInput {
     proposals: o.ikeProposals,
     mobike: 'no',
     keyingtries: 1,
+    ...(o.ikeRekeySec ? { rekey_time: `${o.ikeRekeySec}s` } : {}),
     ...(sendCert ? { send_cert: sendCert } : {}),
     local,
     remote,
@@ -145,6 +151,7 @@ export function buildConn(peer: Peer, o: ConnOptions): ViciInput {
         remote_ts: peer.addresses.map(ts),
         esp_proposals: o.espProposals,
         start_action: startAction,
+        ...(o.childRekeySec ? { rekey_time: `${o.childRekeySec}s` } : {}),
       },
     },
   };

@@ -25,6 +25,10 @@ export interface StrongswanEngineOptions {
   ikeProposals?: string[];
   /** Default aes128-sha256: kernel-libipsec here has no GCM. */
   espProposals?: string[];
+  /** IPsec mode and rekey times (src/config/serve.ts IpsecSettings); default tunnel and charon's times. */
+  mode?: 'tunnel' | 'transport';
+  ikeRekeySec?: number;
+  childRekeySec?: number;
   /** Initiate peers whose `initiate` is unset. Default false. */
   initiate?: boolean;
   /** How long an initiate may take before install() fails. Default 10 s. */
@@ -139,6 +143,9 @@ export class StrongswanEngine implements Engine {
       ikeProposals: o.ikeProposals ?? ['aes128-sha256-x25519', 'aes256-sha256-modp2048'],
       espProposals: o.espProposals ?? ['aes128-sha256'],
       startAction: o.trap === false ? 'none' : 'trap',
+      mode: o.mode,
+      ikeRekeySec: o.ikeRekeySec,
+      childRekeySec: o.childRekeySec,
       wellknownPskId: WELLKNOWN_PSK_ID,
       tofu: o.tofu,
     };

@@ -1,7 +1,7 @@
 // The answer cache: LRU bounded by entries and bytes, TTL-honouring, negative answers per RFC 2308,
 // and in-flight coalescing so that N identical concurrent questions cost one upstream query.
 // Time comes from an injected clock (milliseconds), so tests can move it.
-import { Message, Question, RR, RRType, Rcode } from '../wire/types';
+import { Message, Name, Question, RR, RRType, Rcode } from '../wire/types';
 import { canonicalName } from '../wire/name';
 import { decodeSoa } from '../wire/rdata';
 import { Template } from './template';
@@ -201,6 +201,20 @@ export class Cache {
   clear(): void {
     this.map.clear();
     this.bytes = 0;
+  }
+
+  /** Drops every entry for `name` and the names below it (`oedns control flush NAME`); returns how many. */
+  flushName(name: Name): number {
+    const n = canonicalName(name);
+    let dropped = 0;
+    for (const e of [...this.map.values()]) {
+      const owner = e.key.slice(0, e.key.indexOf('|'));
+      if (n === '' || owner === n || owner.endsWith(`.${n}`)) {
+        this.delete(e);
+        dropped++;
+      }
+    }
+    return dropped;
   }
 
   stats(): CacheStats {

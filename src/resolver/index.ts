@@ -32,6 +32,8 @@ export interface RunningServer {
   addresses: Endpoint[];
   pipeline: Pipeline;
   upstream: UpstreamPool;
+  /** The answer cache (`oedns control flush`, and flushed when the network changes). */
+  cache: Cache;
   config: ServeConfig;
   stats(): ResolverStats;
   stop(): Promise<void>;
@@ -54,7 +56,7 @@ export async function startServer(config: ServeConfig | ServeConfigInput, opts: 
     rounds: opts.upstreamRounds ?? DEFAULT_UPSTREAM.rounds,
     udpSize: cfg.maxUdpSize,
     log,
-  });
+  }, cfg.upstreamFile !== undefined);
   // The capture stage needs the pipeline (its lookups go through cache and validation), and the
   // pipeline needs the stage: a late-bound stage breaks the cycle.
   let capture: Stage | undefined;
@@ -76,6 +78,7 @@ export async function startServer(config: ServeConfig | ServeConfigInput, opts: 
     addresses: server.addresses,
     pipeline,
     upstream,
+    cache,
     config: cfg,
     stats: () => ({ server: server.stats(), pipeline: { ...pipeline.stats }, cache: cache.stats(), upstream: upstream.stats() }),
     stop: () => {

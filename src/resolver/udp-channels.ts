@@ -121,6 +121,17 @@ export class UdpChannels {
     });
   }
 
+  /** Stops using `server` (it left the upstream list): its sockets close once their queries are done. */
+  dropServer(server: Endpoint): void {
+    const k = this.key(server);
+    this.slots.delete(k);
+    for (const ch of this.all) {
+      if (ch.remote.port !== server.port || (ch.remote.host !== server.host && formatEndpoint(ch.remote) !== formatEndpoint(server))) continue;
+      ch.retired = true;
+      if (ch.waiters.size === 0) ch.close();
+    }
+  }
+
   /** Closes every socket; queries in flight fail with 'closed'. */
   close(): void {
     const e = new TransportError('closed', 'upstream pool closed');

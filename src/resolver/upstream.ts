@@ -62,7 +62,7 @@ const PENALTY_MS = 30_000;
 
 export class UpstreamPool {
   readonly opts: UpstreamOptions;
-  private readonly health: Health[];
+  private health: Health[];
   private readonly log: Logger;
   private outstanding = 0;
   private closed = false;
@@ -74,9 +74,13 @@ export class UpstreamPool {
     truncatedRetries: 0, serverFailures: 0, failed: 0, busy: 0,
   };
 
-  constructor(opts: UpstreamOptions) {
-    if (opts.servers.length === 0) throw new TransportError('no-upstream', 'no upstream servers configured');
-    this.opts = opts;
+  /**
+   * `allowEmpty`: the servers come from a file that may name none yet (no network); questions then fail
+   * with 'no-upstream' until setServers() gives some.
+   */
+  constructor(opts: UpstreamOptions, allowEmpty = false) {
+    if (opts.servers.length === 0 && !allowEmpty) throw new TransportError('no-upstream', 'no upstream servers configured');
+    this.opts = { ...opts };
     this.health = opts.servers.map(() => ({ fails: 0, lastFail: 0 }));
     this.log = opts.log ?? silentLogger;
     this.channels = new UdpChannels(opts.channels ?? DEFAULT_CHANNELS);
@@ -98,6 +102,17 @@ export class UpstreamPool {
     }
   }
 
+  /**
+   * Replaces the server list (the network changed). Queries in flight finish against the old servers;
+   * sockets to servers no longer listed are closed once idle.
+   */
+  setServers(servers: Endpoint[]): void {
+    const kept = new Set(servers.map(formatEndpoint));
+    for (const old of this.opts.servers) if (!kept.has(formatEndpoint(old))) this.channels.dropServer(old);
+    this.opts.servers = [...servers];
+    this.health = servers.map(() => ({ fails: 0, lastFail: 0 }));
+  }
+
   stats(): UpstreamStats {
     return { ...this.counters, mismatches: this.counters.mismatches + this.channels.foreign, outstanding: this.outstanding };
   }
@@ -109,19 +124,26 @@ export class UpstreamPool {
     this.channels.close();
   }
 
-  private order(): number[] {
+  private order(servers: Endpoint[], health: Health[]): number[] {
     const now = Date.now();
-    const idx = this.opts.servers.map((_, i) => i);
-    const penalised = (i: number): number => (this.health[i]!.fails > 0 && now - this.health[i]!.lastFail < PENALTY_MS ? 1 : 0);
+    const idx = servers.map((_, i) => i);
+    const penalised = (i: number): number => (health[i]!.fails > 0 && now - health[i]!.lastFail < PENALTY_MS ? 1 : 0);
     return idx.sort((a, b) => penalised(a) - penalised(b) || a - b);
   }
 
   private async tryAll(q: Question, cd: boolean): Promise<Message> {
+    if (this.opts.servers.length === 0) {
+      this.counters.failed++;
+      throw new TransportError('no-upstream', `no upstream nameserver known (the upstream file names none): cannot ask for ${q.name}`);
+    }
     let last: unknown;
+    // This question's view of the list: setServers() may replace both while it runs.
+    const servers = this.opts.servers;
+    const health = this.health;
     for (let round = 0; round < this.opts.rounds; round++) {
-      for (const i of this.order()) {
+      for (const i of this.order(servers, health)) {
         if (this.closed) throw new TransportError('closed', 'upstream pool is closed');
-        const server = this.opts.servers[i]!;
+        const server = servers[i]!;
         try {
           let answer = await this.exchangeUdp(server, q, cd);
           if (answer.tc) {
@@ -132,12 +154,12 @@ export class UpstreamPool {
             this.counters.serverFailures++;
             throw new TransportError('server-failure', `${formatEndpoint(server)} answered rcode ${answer.rcode}`);
           }
-          this.health[i]!.fails = 0;
+          health[i]!.fails = 0;
           return answer;
         } catch (err) {
           last = err;
-          this.health[i]!.fails++;
-          this.health[i]!.lastFail = Date.now();
+          health[i]!.fails++;
+          health[i]!.lastFail = Date.now();
           this.log.debug({ upstream: formatEndpoint(server), qname: q.name, err: (err as Error).message }, 'upstream attempt failed');
         }
       }

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { encodeMessage, makeQuery } from '../../src/wire/message';
 import { RRType } from '../../src/wire/types';
 import { startNamed, namedAvailable, NamedInstance } from '../support/named';
+import { lookupUser } from '../../src/resolver/privileges';
 import { freePort } from '../support/ports';
 import {
   ServeProcess, anchorOf, dig, exampleZoneText, integrationSkipped, kdig, startServe, tempDir, udpExchange, waitFor, writeSignedZone,
@@ -121,11 +122,13 @@ describe('oedns serve (CLI process)', function () {
     assert.equal((await dig(serve!.port, ['+short', `www.${ZONE}`, 'A'])).trim(), '192.0.2.1');
   });
 
-  it('drops privileges to nobody after binding when started as root', function () {
-    if (process.getuid?.() !== 0) return this.skip();
-    assert.match(serve!.stderr(), /"user":"nobody"/);
+  it('drops privileges to the dedicated user oedns (not nobody) after binding when started as root', function () {
+    const ids = lookupUser(readFileSync('/etc/passwd', 'utf8'), 'oedns');
+    if (process.getuid?.() !== 0 || !ids) return this.skip(); // scripts/install-deps.sh creates the user
+    assert.match(serve!.stderr(), /"user":"oedns"/);
     const status = readFileSync(`/proc/${serve!.proc.pid}/status`, 'utf8');
-    assert.match(status, /^Uid:\s+65534\s+65534\s+65534\s+65534/m);
+    assert.match(status, new RegExp(`^Uid:\\s+${ids.uid}\\s+${ids.uid}\\s+${ids.uid}\\s+${ids.uid}`, 'm'));
+    assert.match(status, new RegExp(`^Gid:\\s+${ids.gid}\\s`, 'm'));
   });
 
   it('fails over from a silent upstream to the next one', async () => {
@@ -187,8 +190,8 @@ describe('oedns serve (CLI process)', function () {
   });
 
   it('after dropping root it can still save autosp state (its own directory is handed to the user)', async function () {
-    if (process.getuid?.() !== 0) return this.skip();
-    // Under /var/tmp (1777): nobody must be able to reach the state directory, and /tmp may be 0700.
+    if (process.getuid?.() !== 0 || !lookupUser(readFileSync('/etc/passwd', 'utf8'), 'oedns')) return this.skip();
+    // Under /var/tmp (1777): oedns must be able to reach the state directory, and /tmp may be 0700.
     const root = mkdtempSync(join('/var/tmp', 'oedns-state-'));
     chmodSync(root, 0o755);
     others.push(async () => rmSync(root, { recursive: true, force: true }));
@@ -196,10 +199,10 @@ describe('oedns serve (CLI process)', function () {
     const control = join(root, 'ctl', 'control.sock'); // its directory becomes 0700 (owner-only socket)
     const s = await startServe(['--upstream', named!.endpoint, '--trust-anchor', anchor, '--autosp-state', state, '--control', control]);
     extra.push(s);
-    assert.match(s.stderr(), /"user":"nobody"/);
+    assert.match(s.stderr(), /"user":"oedns"/);
     const r = spawnSync(process.execPath, [resolve(__dirname, '../../src/cli/autosp.js'), 'add', `big.${ZONE}`, '--control', control, '--json'], { encoding: 'utf8' });
     assert.doesNotMatch(r.stderr, /EACCES|permission denied/i, r.stderr + r.stdout);
-    assert.equal(statSync(join(root, 'oedns')).uid, 65534);
+    assert.equal(statSync(join(root, 'oedns')).uid, lookupUser(readFileSync('/etc/passwd', 'utf8'), 'oedns')!.uid);
     await waitFor(() => existsSync(state));
     assert.ok(existsSync(state), `${r.status} ${r.stdout} ${r.stderr}\n${s.stderr().slice(-2000)}`);
     assert.match(readFileSync(state, 'utf8'), new RegExp(`big\\.${ZONE.replace('.', '\\.')}`));

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { controlRequest } from '../../src/control/client';
-import { parseRequest } from '../../src/control/protocol';
-import { startControlServer, ControlServer } from '../../src/control/server';
+import { defaultControlPath, parseRequest } from '../../src/control/protocol';
+import { startControlServer, ControlServer, unsafeSocketDir } from '../../src/control/server';
+import { lookupUser } from '../../src/resolver/privileges';
 
 describe('control socket', () => {
   let dir: string;
@@ -78,6 +79,46 @@ describe('control socket', () => {
 
   it('tells the user when no daemon listens', async () => {
     await assert.rejects(controlRequest(join(dir, 'absent.sock'), 'status'), (e: Error & { code?: string }) => e.code === 'control-unreachable' && /oedns serve/.test(e.message));
+  });
+
+  it('never defaults to a guessable path in a world-writable directory', () => {
+    assert.equal(defaultControlPath({}, 0), '/run/oedns/control.sock');
+    assert.equal(defaultControlPath({ RUNTIME_DIRECTORY: '/run/oedns' }, 990), '/run/oedns/control.sock');
+    assert.equal(defaultControlPath({ XDG_RUNTIME_DIR: '/run/user/1000' }, 1000), '/run/user/1000/oedns/control.sock');
+    assert.equal(defaultControlPath({}, 1000), '/run/oedns/control.sock');
+    assert.doesNotMatch(defaultControlPath({}, 1000), /^\/tmp/);
+  });
+
+  it('judges a socket directory like OpenSSH judges a path: ours, not writable by others, parents not swappable', () => {
+    type St = { uid: number; mode: number; dir?: boolean; link?: boolean };
+    const fs = (tree: Record<string, St>) => (p: string) => {
+      const s = tree[p] ?? { uid: 0, mode: 0o40755 };
+      return { uid: s.uid, mode: s.mode, isDirectory: () => s.dir !== false, isSymbolicLink: () => s.link === true };
+    };
+    assert.equal(unsafeSocketDir('/run/oedns', 990, fs({ '/run/oedns': { uid: 990, mode: 0o40750 } })), undefined);
+    assert.match(unsafeSocketDir('/run/oedns', 0, fs({ '/run/oedns': { uid: 990, mode: 0o40750 } }))!, /belongs to uid 990/);
+    assert.match(unsafeSocketDir('/run/oedns', 990, fs({ '/run/oedns': { uid: 990, mode: 0o40770 } }))!, /writable by others/);
+    assert.match(unsafeSocketDir('/run/oedns', 990, fs({ '/run/oedns': { uid: 990, mode: 0o40700, link: true } }))!, /not a directory/);
+    assert.match(unsafeSocketDir('/x/y/s', 990, fs({ '/x/y/s': { uid: 990, mode: 0o40700 }, '/x/y': { uid: 1234, mode: 0o40755 } }))!, /belongs to uid 1234/);
+    assert.match(unsafeSocketDir('/x/s', 990, fs({ '/x/s': { uid: 990, mode: 0o40700 }, '/x': { uid: 0, mode: 0o40777 } }))!, /not sticky/);
+    assert.equal(unsafeSocketDir('/tmp/s', 990, fs({ '/tmp/s': { uid: 990, mode: 0o40700 }, '/tmp': { uid: 0, mode: 0o41777 } })), undefined);
+  });
+
+  it('refuses a socket directory owned by another user, writable by others, or a symlink', async function () {
+    if (process.getuid?.() !== 0) return this.skip();
+    const other = lookupUser(readFileSync('/etc/passwd', 'utf8'), 'nobody')!;
+    const theirs = join(dir, 'theirs');
+    mkdirSync(theirs, { mode: 0o700 });
+    chownSync(theirs, other.uid, other.gid);
+    const refused = (e: Error & { code?: string }) => e.code === 'control-dir-unsafe';
+    await assert.rejects(startControlServer({ path: join(theirs, 'c.sock'), handlers: {} }), refused);
+    const open = join(dir, 'open');
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    await assert.rejects(startControlServer({ path: join(open, 'c.sock'), handlers: {} }), refused);
+    const link = join(dir, 'link');
+    symlinkSync(open, link);
+    await assert.rejects(startControlServer({ path: join(link, 'c.sock'), handlers: {} }), refused);
   });
 
   it('parses requests strictly', () => {

@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# Makes oedns this machine's resolver service (as root), or takes it away again:
+#   install     the system user `oedns` (and its membership in the group that may use charon's VICI
+#               socket), /etc/oedns (root:oedns 0750) with a first oedns.yaml, /var/lib/oedns, the
+#               systemd unit, and the strongSwan snippet that gives charon that group
+#   uninstall   removes the unit, the snippet and the user; --purge also /etc/oedns and /var/lib/oedns
+#   user        only the user and group (scripts/run.sh and scripts/install-deps.sh use this)
+# Options:
+#   --destdir DIR      install under DIR instead of / (packaging, tests): no systemctl, no user database
+#                      but DIR/etc/{passwd,group,shadow,gshadow}
+#   --bin PATH         the oedns command for the unit (default: `command -v oedns`, else this checkout's build)
+#   --identity FQDN    our IKE identity for a new oedns.yaml (default: hostname -f)
+#   --vici-group NAME  group that may use charon's VICI socket (default: vici)
+#   --no-strongswan    leave strongSwan's configuration alone
+#   --enable           also `systemctl enable --now oedns`
+#   --purge            with uninstall: also delete /etc/oedns and /var/lib/oedns (keys, state)
+# Never overwrites an existing oedns.yaml or a strongSwan file it did not write.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cmd=install
+D=
+BIN=
+IDENTITY=
+VICI_GROUP=vici
+STRONGSWAN=yes
+ENABLE=no
+PURGE=no
+MARK='# Written by oedns'
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    install|uninstall|user) cmd=$1 ;;
+    --destdir) D=${2%/}; shift ;;
+    --destdir=*) D=${1#*=}; D=${D%/} ;;
+    --bin) BIN=$2; shift ;;
+    --bin=*) BIN=${1#*=} ;;
+    --identity) IDENTITY=$2; shift ;;
+    --identity=*) IDENTITY=${1#*=} ;;
+    --vici-group) VICI_GROUP=$2; shift ;;
+    --vici-group=*) VICI_GROUP=${1#*=} ;;
+    --no-strongswan) STRONGSWAN=no ;;
+    --enable) ENABLE=yes ;;
+    --purge) PURGE=yes ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "install.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+[ "$(id -u)" = 0 ] || { echo "install.sh: run as root" >&2; exit 1; }
+[[ "$VICI_GROUP" =~ ^[a-z_][a-z0-9_-]*$ ]] || { echo "install.sh: bad --vici-group '$VICI_GROUP'" >&2; exit 2; }
+if [ -n "$D" ]; then
+  mkdir -p "$D"
+  D=$(cd "$D" && pwd)
+  for f in passwd group shadow gshadow; do
+    [ -f "$D/etc/$f" ] || { echo "install.sh: --destdir needs $D/etc/$f (the user database to add oedns to)" >&2; exit 2; }
+  done
+fi
+P=()
+[ -n "$D" ] && P=(--prefix "$D")
+systemd_running() { [ -z "$D" ] && [ -d /run/systemd/system ]; }
+say() { echo "install.sh: $*"; }
+
+in_db() { grep -q "^$2:" "$D/etc/$1"; }            # in_db passwd|group NAME
+id_of() { awk -F: -v n="$2" '$1 == n { print $3 }' "$D/etc/$1"; }
+manifest="$D/etc/oedns/.installed"
+
+ensure_user() {
+  in_db group oedns || groupadd "${P[@]}" --system oedns
+  if ! in_db passwd oedns; then
+    useradd "${P[@]}" --system --gid oedns --home-dir /var/lib/oedns --no-create-home \
+      --shell /usr/sbin/nologin --comment 'oedns resolver' oedns
+    say "created system user oedns"
+  fi
+  if ! in_db group "$VICI_GROUP"; then
+    groupadd "${P[@]}" --system "$VICI_GROUP"
+    created_vici=yes
+    say "created group $VICI_GROUP (may use charon's VICI socket)"
+  fi
+  awk -F: -v g="$VICI_GROUP" '$1 == g { print $4 }' "$D/etc/group" | tr ',' '\n' | grep -qx oedns ||
+    usermod "${P[@]}" -a -G "$VICI_GROUP" oedns
+}
+
+default_upstream_file() {
+  if [ -d /run/NetworkManager ] || [ -x /usr/sbin/NetworkManager ]; then echo /run/NetworkManager/no-stub-resolv.conf
+  elif [ -d /run/systemd/resolve ]; then echo /run/systemd/resolve/resolv.conf
+  else echo /etc/oedns/upstream.conf
+  fi
+}
+
+install_all() {
+  created_vici=no
+  # A group made by an earlier run stays ours to remove.
+  [ -f "$manifest" ] && grep -qx 'created_vici_group=yes' "$manifest" && created_vici=yes
+  ensure_user
+  local uid gid
+  uid=$(id_of passwd oedns)
+  gid=$(id_of group oedns)
+  # /etc/oedns: root's, readable by the service (group oedns), writable by nobody else.
+  install -d -m 0755 "$D/etc"
+  install -d -m 0750 -o 0 -g "$gid" "$D/etc/oedns"
+  install -d -m 0755 "$D/var/lib"
+  [ -d "$D/var/lib/oedns" ] || install -d -m 0750 -o "$uid" -g "$gid" "$D/var/lib/oedns"
+  local cfg="$D/etc/oedns/oedns.yaml"
+  if [ -f "$cfg" ]; then
+    say "keeping the existing $cfg"
+  else
+    local ident=${IDENTITY:-$(hostname -f 2>/dev/null || hostname)}
+    local upf
+    upf=$(default_upstream_file)
+    sed -e "s#@IDENTITY@#$ident#" -e "s#@UPSTREAM_FILE@#$upf#" "$here/packaging/oedns.yaml" > "$cfg"
+    chmod 0640 "$cfg"
+    chown 0:"$gid" "$cfg"
+    if [ "$upf" = /etc/oedns/upstream.conf ] && [ ! -f "$D$upf" ]; then
+      # No network manager: the nameservers resolv.conf names now, before it points at oedns.
+      { echo "# upstreams for oedns (resolv.conf syntax); edit when your network changes"
+        grep -E '^\s*nameserver\s' /etc/resolv.conf 2>/dev/null | grep -vE '\s(127\.0\.0\.1|::1)\s*$' || true; } > "$D$upf"
+      chmod 0644 "$D$upf"
+    fi
+    say "wrote $cfg (identity $ident, upstreams from $upf)"
+  fi
+  # The host key, if already made by `oedns keygen`: readable by the service, still root's.
+  local key="$D/etc/oedns/host.key.pem"
+  if [ -f "$key" ]; then chown 0:"$gid" "$key"; chmod 0640 "$key"; fi
+
+  if [ -z "$BIN" ]; then
+    BIN=$(command -v oedns || true)
+    [ -n "$BIN" ] || BIN="$here/dist/src/cli/oedns.js"
+  fi
+  [ -x "$BIN" ] || { echo "install.sh: $BIN is not executable (npm run build, or give --bin)" >&2; exit 1; }
+  case "$BIN" in /root/*|/home/*) say "warning: $BIN is under a home directory, which the unit hides (ProtectHome=yes); install the package globally (docs/laptop.md)";; esac
+  install -d -m 0755 "$D/etc/systemd/system"
+  sed "s#/usr/local/bin/oedns#$BIN#g" "$here/packaging/oedns.service" > "$D/etc/systemd/system/oedns.service"
+  chmod 0644 "$D/etc/systemd/system/oedns.service"
+  say "wrote $D/etc/systemd/system/oedns.service (ExecStart $BIN)"
+
+  local snippet="$D/etc/strongswan.d/oedns-vici.conf"
+  if [ "$STRONGSWAN" = yes ]; then
+    if [ -f "$snippet" ] && ! grep -q "^$MARK" "$snippet"; then
+      say "warning: $snippet exists and is not ours; left alone"
+    else
+      install -d -m 0755 "$D/etc/strongswan.d"
+      sed "s#@VICI_GROUP@#$VICI_GROUP#" "$here/packaging/strongswan-vici.conf" > "$snippet"
+      chmod 0644 "$snippet"
+      say "wrote $snippet (charon group $VICI_GROUP; restart charon to apply: systemctl restart strongswan)"
+    fi
+  fi
+  { echo "vici_group=$VICI_GROUP"; echo "created_vici_group=$created_vici"; } > "$manifest"
+
+  if systemd_running; then
+    systemctl daemon-reload
+    if [ "$ENABLE" = yes ]; then systemctl enable --now oedns; else say "start it with: systemctl enable --now oedns"; fi
+  fi
+  say "next: oedns keygen (if not done), publish the record, point the system at 127.0.0.1, oedns doctor (docs/laptop.md)"
+}
+
+uninstall_all() {
+  local vg=$VICI_GROUP created=no
+  if [ -f "$manifest" ]; then
+    vg=$(sed -n 's/^vici_group=//p' "$manifest")
+    created=$(sed -n 's/^created_vici_group=//p' "$manifest")
+  fi
+  if systemd_running; then systemctl disable --now oedns 2>/dev/null || true; fi
+  rm -f "$D/etc/systemd/system/oedns.service"
+  local snippet="$D/etc/strongswan.d/oedns-vici.conf"
+  if [ -f "$snippet" ] && grep -q "^$MARK" "$snippet"; then rm -f "$snippet"; say "removed $snippet (restart charon)"; fi
+  in_db passwd oedns && userdel "${P[@]}" oedns
+  in_db group oedns && groupdel "${P[@]}" oedns
+  if [ "$created" = yes ] && in_db group "$vg"; then
+    local members
+    members=$(awk -F: -v g="$vg" '$1 == g { print $4 }' "$D/etc/group")
+    if [ -z "$members" ]; then groupdel "${P[@]}" "$vg"; else say "group $vg still has members ($members): kept"; fi
+  fi
+  rm -f "$manifest"
+  if [ "$PURGE" = yes ]; then
+    rm -rf "$D/etc/oedns" "$D/var/lib/oedns"
+    say "purged /etc/oedns and /var/lib/oedns"
+  else
+    say "kept /etc/oedns and /var/lib/oedns (keys, config, state); --purge deletes them"
+  fi
+  if systemd_running; then systemctl daemon-reload; fi
+  say "oedns removed; point /etc/resolv.conf at another resolver if it still names 127.0.0.1"
+}
+
+case "$cmd" in
+  install) install_all ;;
+  uninstall) uninstall_all ;;
+  user) created_vici=no; ensure_user ;;
+esac

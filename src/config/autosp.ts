@@ -1,0 +1,62 @@
+// autosp reads the same config file as `oedns serve`: the shared keys (engine, identity, key, trust
+// anchor, policy, control socket, state file, IKE settings) and its own `autosp:` section. The command
+// line wins; this only fills what it left out.
+import { ConfigError } from '../util/errors';
+import type { RawConfig } from './file';
+import { IpsecSettings, ipsecSettings } from './serve';
+
+/** autosp's option names (camelCase, as commander gives them) with their values from the file. */
+export interface AutospDefaults {
+  engine?: string;
+  vici?: string;
+  identity?: string;
+  key?: string;
+  state?: string;
+  control?: string;
+  trustAnchor?: string;
+  policy?: string;
+  initiate?: boolean;
+  server?: string;
+  timeout?: string;
+  peers?: string;
+  daemonCheck?: string;
+}
+
+function str(raw: Record<string, unknown>, k: string, where: string): string | undefined {
+  const v = raw[k];
+  if (v === undefined) return undefined;
+  if (typeof v === 'number') return String(v);
+  if (typeof v !== 'string' || v === '') throw new ConfigError('config-type', `'${k}'${where} must be a non-empty string`);
+  return v;
+}
+
+export function autospDefaults(raw: RawConfig): AutospDefaults {
+  const r = raw as Record<string, unknown>;
+  const a = (raw.autosp ?? {}) as Record<string, unknown>;
+  const init = r.initiate;
+  if (init !== undefined && ![true, false, 'true', 'false', 'yes', 'no'].includes(init as string)) throw new ConfigError('config-type', `'initiate' must be true or false`);
+  const upstream = Array.isArray(r.upstream) ? r.upstream[0] : r.upstream;
+  const out: AutospDefaults = {
+    engine: str(r, 'engine', ''),
+    vici: str(r, 'vici', ''),
+    identity: str(r, 'identity', ''),
+    key: str(r, 'key', ''),
+    state: str(r, 'autospState', ''),
+    control: str(r, 'control', ''),
+    trustAnchor: str(r, 'trustAnchor', ''),
+    policy: str(r, 'policy', ''),
+    initiate: init === undefined ? undefined : init === true || init === 'true' || init === 'yes',
+    // Without its own server, autosp asks serve's first static upstream, if the file names one.
+    server: str(a, 'server', ' in the autosp section') ?? (typeof upstream === 'string' ? upstream : undefined),
+    timeout: str(a, 'timeout', ' in the autosp section'),
+    peers: str(a, 'peers', ' in the autosp section'),
+    daemonCheck: str(a, 'daemonCheck', ' in the autosp section'),
+  };
+  for (const k of Object.keys(out) as Array<keyof AutospDefaults>) if (out[k] === undefined) delete out[k];
+  return out;
+}
+
+/** The IKE/ESP settings of the file, for an engine autosp drives itself. */
+export function autospIpsec(raw: RawConfig): IpsecSettings {
+  return ipsecSettings((k) => (raw as Record<string, unknown>)[k]);
+}

@@ -1,0 +1,297 @@
+// `oedns doctor`: every way this host can fail to get DNSSEC-authenticated IPsec, checked one by one
+// against the real parts (charon over VICI, the DNS, the trust anchors, resolv.conf, the clock), each
+// with a one-line fix, like Libreswan's `ipsec verify`. A check returns data; printing is the CLI's.
+import { readFileSync } from 'node:fs';
+import { createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
+import { IPSEC_DEFAULTS, type ServeConfig } from '../config/serve';
+import type { TrustAnchor } from '../dnssec/anchors';
+import { createValidator } from '../dnssec/validator';
+import type { QueryFn } from '../dnssec/fetcher';
+import { validateKeySet } from '../dnssec/ds';
+import { decodeRrsig } from '../dnssec/records';
+import { keyObjectToIpseckey, charonKeyType } from '../ike-bridge/keys';
+import { ipseckeyLine } from '../ike-bridge/identity';
+import { ViciClient } from '../ike-bridge/vici-client';
+import { list as viciList, str as viciStr } from '../ike-bridge/vici-codec';
+import { controlRequest } from '../control/client';
+import { Endpoint, formatEndpoint, parseEndpoint } from '../resolver/endpoint';
+import { isOwnAddress, parseResolvConf, upstreamsFromResolvConf } from '../resolver/upstream-file';
+import { nameEquals, normalizeName } from '../wire/name';
+import { decodeIpseckey } from '../wire/rdata';
+import type { RR } from '../wire/types';
+
+export type CheckStatus = 'pass' | 'fail' | 'skip';
+
+export interface CheckResult {
+  id: string;
+  status: CheckStatus;
+  /** What was found, one line. */
+  detail: string;
+  /** What to do about it, one line (failures only). */
+  fix?: string;
+}
+
+export interface DoctorContext {
+  config: ServeConfig;
+  configPath?: string;
+  anchors: readonly TrustAnchor[];
+  anchorSource: string;
+  /** DNS questions to the first upstream, with DO and CD (we validate ourselves). */
+  query: QueryFn;
+  /** Unix seconds. */
+  now: number;
+  readFile?: (path: string) => string;
+  /** ms per network step (VICI, DNS). */
+  timeoutMs?: number;
+}
+
+const IPSECKEY = 45;
+const DNSKEY = 48;
+const RRSIG = 46;
+const cfgFile = (c: DoctorContext): string => c.configPath ?? '/etc/oedns/oedns.yaml';
+const read = (c: DoctorContext, p: string): string => (c.readFile ?? ((x: string) => readFileSync(x, 'utf8')))(p);
+const pass = (id: string, detail: string): CheckResult => ({ id, status: 'pass', detail });
+const fail = (id: string, detail: string, fix: string): CheckResult => ({ id, status: 'fail', detail, fix });
+const skip = (id: string, detail: string): CheckResult => ({ id, status: 'skip', detail });
+
+export function checkEngine(c: DoctorContext): CheckResult {
+  if (c.config.engine === 'dry-run') {
+    return fail('engine', 'engine is dry-run: oedns validates, but installs no IPsec policy (nothing is encrypted)', `set 'engine: strongswan' in ${cfgFile(c)}`);
+  }
+  return pass('engine', `engine ${c.config.engine}`);
+}
+
+/** Plugins charon needs for what oedns loads into it (raw public keys, our key type, the proposals). */
+export function neededPlugins(c: ServeConfig, keyType: 'rsa' | 'ecdsa' | 'ed25519' | undefined): string[][] {
+  const need: string[][] = [['vici'], ['pem'], ['pubkey'], ['nonce'], ['random'], ['kernel-netlink', 'kernel-libipsec', 'kernel-pfkey'], ['socket-default', 'socket-dynamic']];
+  const ipsec = c.engineConfig.ipsec ?? IPSEC_DEFAULTS;
+  const props = [...ipsec.ikeProposals, ...ipsec.espProposals].join('-');
+  if (/x25519|curve25519|x448/.test(props)) need.push(['curve25519', 'openssl']);
+  if (/sha256|sha384|sha512/.test(props)) need.push(['sha2', 'openssl']);
+  if (/aes/.test(props)) need.push(['aes', 'openssl']);
+  if (/modp/.test(props)) need.push(['gmp', 'openssl', 'gcrypt']);
+  if (keyType === 'rsa') need.push(['pkcs1'], ['gmp', 'openssl', 'gcrypt']);
+  if (keyType === 'ecdsa') need.push(['openssl']);
+  if (keyType === 'ed25519') need.push(['curve25519', 'openssl'], ['pkcs8']);
+  return need;
+}
+
+function ourKey(c: DoctorContext): KeyObject | undefined {
+  try {
+    return createPrivateKey(read(c, c.config.engineConfig.key));
+  } catch {
+    return undefined;
+  }
+}
+
+export async function checkCharon(c: DoctorContext): Promise<CheckResult> {
+  if (c.config.engine !== 'strongswan') return skip('charon', `engine ${c.config.engine}: charon not used`);
+  const path = c.config.engineConfig.vici;
+  const vici = new ViciClient({ socketPath: path, timeoutMs: c.timeoutMs ?? 3000, connectTimeoutMs: c.timeoutMs ?? 3000, reconnect: false });
+  try {
+    const v = await vici.request('version');
+    const version = `${viciStr(v, 'daemon') ?? 'charon'} ${viciStr(v, 'version') ?? ''}`.trim();
+    const stats = await vici.request('stats');
+    const loaded = new Set(viciList(stats, 'plugins'));
+    const key = ourKey(c);
+    const missing = neededPlugins(c.config, key ? charonKeyType(key) : undefined).filter((alts) => !alts.some((p) => loaded.has(p)));
+    if (missing.length) {
+      const names = missing.map((alts) => alts.join(' or '));
+      return fail('charon', `${version} lacks plugins oedns needs: ${names.join(', ')}`,
+        `install them (Debian: libstrongswan-standard-plugins, libcharon-extra-plugins) and set 'load = yes' in /etc/strongswan.d/charon/<plugin>.conf`);
+    }
+    return pass('charon', `${version} answers on ${path}, plugins present`);
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (/EACCES|permission/i.test(msg)) {
+      return fail('charon', `not allowed to use charon's VICI socket ${path}: ${msg}`,
+        "run oedns as a user in charon's group: `charon { group = vici }` in /etc/strongswan.d/oedns-vici.conf (scripts/install.sh writes it)");
+    }
+    return fail('charon', `charon is not reachable on ${path}: ${msg}`,
+      `start charon (Debian: \`apt install charon-systemd && systemctl enable --now strongswan\`), or set 'vici:' in ${cfgFile(c)} to its socket`);
+  } finally {
+    await vici.close().catch(() => undefined);
+  }
+}
+
+export function checkIdentity(c: DoctorContext): CheckResult {
+  const id = c.config.engineConfig.identity.replace(/\.$/, '');
+  if (!id.includes('.') || id === 'localhost' || id.endsWith('.localdomain') || id.endsWith('.local')) {
+    return fail('identity', `identity '${id}' is not a name others can look up (single label or local-only)`,
+      `set 'identity: <this host's FQDN in a DNSSEC-signed zone you control>' in ${cfgFile(c)}`);
+  }
+  return pass('identity', `identity ${id}`);
+}
+
+export function checkKeyFile(c: DoctorContext): CheckResult {
+  if (c.config.engine === 'libreswan') return skip('key', "libreswan keeps our key in pluto's NSS database (see `ipsec showhostkey --list`)");
+  const file = c.config.engineConfig.key;
+  let pem: string;
+  try {
+    pem = read(c, file);
+  } catch (e) {
+    return fail('key', `cannot read our private key ${file}: ${(e as Error).message}`,
+      `create it: \`oedns keygen --name ${c.config.engineConfig.identity} --out /etc/oedns\` (then publish the record it prints)`);
+  }
+  try {
+    createPrivateKey(pem);
+  } catch (e) {
+    return fail('key', `${file} is not a PEM private key: ${(e as Error).message}`, `create a new one: \`oedns keygen --out /etc/oedns --force\``);
+  }
+  return pass('key', `private key ${file} readable`);
+}
+
+/** Our key published as the identity's IPSECKEY, and that answer DNSSEC-secure. */
+export async function checkPublished(c: DoctorContext): Promise<CheckResult> {
+  if (c.config.engine === 'libreswan') return skip('published', 'libreswan: compare `ipsec showhostkey --ipseckey` with the published record yourself');
+  const key = ourKey(c);
+  if (!key) return skip('published', 'no readable private key (see the key check)');
+  const id = c.config.engineConfig.identity;
+  const line = ipseckeyLine(id, key);
+  let name: string;
+  try {
+    name = normalizeName(id);
+  } catch {
+    return skip('published', `identity '${id}' is not a domain name`);
+  }
+  const validator = createValidator({ anchors: c.anchors, query: c.query });
+  let verdict;
+  let records: RR[];
+  let negative: string | null;
+  try {
+    const msg = await c.query(name, IPSECKEY);
+    const r = await validator.validate({ name, type: IPSECKEY, class: 1 }, msg, c.now);
+    verdict = r.verdict;
+    // Only what the proof covers (never the raw message).
+    records = r.rrsets.filter((set) => set.type === IPSECKEY && nameEquals(set.name, name)).flatMap((set) => set.records);
+    negative = r.negative;
+  } catch (e) {
+    return fail('published', `cannot look up ${id} IPSECKEY: ${(e as Error).message}`, 'fix the upstreams first (see the upstreams check)');
+  }
+  if (verdict.kind === 'bogus') {
+    return fail('published', `the IPSECKEY answer for ${id} is bogus: ${verdict.detail}`, `re-sign ${id}'s zone (expired or broken signatures) and check its DS at the parent`);
+  }
+  if (verdict.kind !== 'secure') {
+    const why = verdict.detail;
+    return fail('published', `the IPSECKEY answer for ${id} is not DNSSEC-secure (${verdict.kind}: ${why})`,
+      `sign ${id}'s zone and publish its DS in the parent zone: peers only trust a validated key`);
+  }
+  if (records.length === 0 || negative) {
+    return fail('published', `no IPSECKEY is published for ${id} (validated ${negative ?? 'empty'} answer)`, `publish in ${id}'s signed zone: ${line}`);
+  }
+  const ours = keyObjectToIpseckey(createPublicKey(key));
+  const found = records.map((rr) => decodeIpseckey(rr.rdata));
+  if (!found.some((k) => k.algorithm === ours.algorithm && Buffer.compare(Buffer.from(k.publicKey), ours.publicKey) === 0)) {
+    return fail('published', `the IPSECKEY published for ${id} (${found.length} record${found.length > 1 ? 's' : ''}) is not our key ${c.config.engineConfig.key}`,
+      `publish in ${id}'s signed zone: ${line} (or set 'key:' to the private key that matches the record)`);
+  }
+  return pass('published', `${id} IPSECKEY is our key, DNSSEC-secure`);
+}
+
+/** The anchors validate the zone's DNSKEY set as published today; also gives the RRSIG window for the clock. */
+export async function checkTrustAnchors(c: DoctorContext): Promise<{ result: CheckResult; window?: { inception: number; expiration: number } }> {
+  if (c.anchors.length === 0) return { result: fail('trust-anchors', 'no trust anchor', "install Debian's dns-root-data (/usr/share/dns/root.key) or set 'trust-anchor:'") };
+  const root = c.anchors.find((a) => a.zone === '' || a.zone === '.') ?? c.anchors[0]!;
+  let msg;
+  try {
+    msg = await c.query(root.zone, DNSKEY);
+  } catch (e) {
+    return { result: fail('trust-anchors', `cannot fetch the DNSKEY set of ${root.zone || '.'}: ${(e as Error).message}`, 'fix the upstreams first (see the upstreams check)') };
+  }
+  const keys = msg.answers.filter((r) => r.type === DNSKEY && nameEquals(r.name, root.zone));
+  const sigs = msg.answers.filter((r) => r.type === RRSIG && nameEquals(r.name, root.zone));
+  let window: { inception: number; expiration: number } | undefined;
+  for (const s of sigs) {
+    try {
+      const d = decodeRrsig(s.rdata);
+      if (d.typeCovered === DNSKEY) window = window ? { inception: Math.max(window.inception, d.inception), expiration: Math.min(window.expiration, d.expiration) } : { inception: d.inception, expiration: d.expiration };
+    } catch {
+      /* malformed: the validation below says so */
+    }
+  }
+  if (keys.length === 0) {
+    return { result: fail('trust-anchors', `the upstream returned no DNSKEY set for ${root.zone || '.'} (rcode ${msg.rcode}): cannot check the anchors`, 'fix the upstreams first (see the upstreams check); they must answer DNSSEC queries (DO bit)') };
+  }
+  const r = validateKeySet(root, keys, sigs, c.now);
+  if (r.verdict.kind === 'secure') {
+    let extra = '';
+    if (c.config.trustAnchorState) extra = `; RFC 5011 state ${c.config.trustAnchorState}`;
+    return { result: pass('trust-anchors', `anchors (${c.anchorSource}) validate today's ${root.zone || '.'} DNSKEY set (key tags ${r.keyTags.join(', ')})${extra}`), window };
+  }
+  const detail = r.verdict.detail;
+  const fix = /sig-expired|sig-not-yet-valid/.test(r.verdict.reason)
+    ? 'the clock is probably wrong (see the clock check)'
+    : `update the anchors: \`apt install --reinstall dns-root-data\` (${c.anchorSource}), or set 'trust-anchor-state: /var/lib/oedns/trust-anchors.json' to follow rollovers (RFC 5011)`;
+  return { result: fail('trust-anchors', `anchors (${c.anchorSource}) do not validate the ${root.zone || '.'} DNSKEY set: ${detail}`, fix), window };
+}
+
+export function checkClock(c: DoctorContext, window: { inception: number; expiration: number } | undefined): CheckResult {
+  if (!window) return fail('clock', 'cannot tell: no signed DNSKEY set was fetched', 'fix the upstreams first (see the upstreams check)');
+  const iso = (t: number): string => new Date(t * 1000).toISOString().replace('.000Z', 'Z');
+  if (c.now < window.inception || c.now > window.expiration) {
+    return fail('clock', `the clock says ${iso(c.now)}, outside the validity of the root's signatures (${iso(window.inception)} to ${iso(window.expiration)}): every DNSSEC answer would be bogus`,
+      'set the clock and keep it set: `timedatectl set-ntp true` (or install chrony)');
+  }
+  return pass('clock', `clock ${iso(c.now)} lies within the root DNSKEY signature validity`);
+}
+
+export async function checkUpstreams(c: DoctorContext, probe: (e: Endpoint) => Promise<number>): Promise<CheckResult> {
+  const cfg = c.config;
+  let ups = cfg.upstream;
+  if (cfg.upstreamFile) {
+    let text = '';
+    try {
+      text = read(c, cfg.upstreamFile);
+    } catch (e) {
+      return fail('upstreams', `cannot read the upstream file ${cfg.upstreamFile}: ${(e as Error).message}`,
+        'is the network manager running and connected? see docs/laptop.md for the NetworkManager and systemd-resolved recipes');
+    }
+    ups = upstreamsFromResolvConf(text, cfg.listen);
+    if (parseResolvConf(text).length > 0 && ups.length === 0) {
+      return fail('upstreams', `${cfg.upstreamFile} names only oedns itself`, `point 'upstream-file' at the file with the network's own nameservers (NetworkManager: /run/NetworkManager/no-stub-resolv.conf)`);
+    }
+  }
+  if (ups.length === 0) return fail('upstreams', 'no upstream nameserver', `set 'upstream-file:' (or 'upstream:') in ${cfgFile(c)}`);
+  const ours = ups.filter((u) => isOwnAddress(u, cfg.listen));
+  if (ours.length) return fail('upstreams', `upstream ${ours.map(formatEndpoint).join(', ')} is oedns itself: queries would loop`, `remove it from 'upstream:' in ${cfgFile(c)}`);
+  const bad: string[] = [];
+  for (const u of ups) {
+    const rcode = await probe(u).catch(() => -1);
+    if (rcode !== 0) bad.push(`${formatEndpoint(u)} (${rcode < 0 ? 'no answer' : `rcode ${rcode}`})`);
+  }
+  if (bad.length === ups.length) return fail('upstreams', `no upstream answers: ${bad.join(', ')}`, 'check the network, or the nameservers in the upstream file / config');
+  if (bad.length) return fail('upstreams', `some upstreams do not answer: ${bad.join(', ')}`, 'remove them from the config, or check the network');
+  return pass('upstreams', `${ups.map(formatEndpoint).join(', ')} answer${cfg.upstreamFile ? ` (from ${cfg.upstreamFile})` : ''}`);
+}
+
+export function checkSystemResolver(c: DoctorContext, resolvConfPath = '/etc/resolv.conf'): CheckResult {
+  let text = '';
+  try {
+    text = read(c, resolvConfPath);
+  } catch (e) {
+    return fail('system-resolver', `cannot read ${resolvConfPath}: ${(e as Error).message}`, `write '${resolvConfPath}' with 'nameserver 127.0.0.1'`);
+  }
+  const first = parseResolvConf(text)[0];
+  let ep: Endpoint | undefined;
+  try {
+    ep = first ? parseEndpoint(first) : undefined;
+  } catch {
+    ep = undefined;
+  }
+  if (ep && isOwnAddress(ep, c.config.listen)) return pass('system-resolver', `${resolvConfPath} points at oedns (${first})`);
+  const on53 = c.config.listen.find((l) => l.port === 53);
+  const fix = on53
+    ? `make ${resolvConfPath} say 'nameserver ${on53.host === '0.0.0.0' ? '127.0.0.1' : on53.host}' first (NetworkManager: dns=none; systemd-resolved: see docs/laptop.md)`
+    : `listen on port 53 ('listen: 127.0.0.1:53'): resolv.conf cannot name another port`;
+  return fail('system-resolver', `${resolvConfPath} sends the system's queries to ${first ?? 'nobody'}, not to oedns`, fix);
+}
+
+export async function checkDaemon(c: DoctorContext): Promise<CheckResult> {
+  if (!c.config.control) return skip('daemon', 'no control socket configured: cannot ask the daemon');
+  try {
+    const s = (await controlRequest(c.config.control, 'status', undefined, c.timeoutMs ?? 3000)) as { now: number; startedAt: number; listen: string[] };
+    return pass('daemon', `oedns serve is running (up ${Math.max(0, s.now - s.startedAt)} s, on ${s.listen.join(', ')})`);
+  } catch (e) {
+    return fail('daemon', `no oedns daemon answers on ${c.config.control}: ${(e as Error).message.replace(/^oedns [\w-]+: /, '')}`, 'start it: `systemctl enable --now oedns`');
+  }
+}

@@ -1,0 +1,178 @@
+// The I/O side of RFC 5011: asks for each trust point's DNSKEY RRset when its refresh is due, checks
+// it against the keys trusted now and each key's self-signature (src/dnssec, pure), feeds the result
+// to the state machine (rfc5011.ts), saves the state file, and tells the daemon when the set of
+// trusted keys changed (the validator is then rebuilt with them).
+import { canonicalName, nameEquals } from '../wire/name';
+import type { Message, Name, RR } from '../wire/types';
+import type { TrustAnchor } from '../dnssec/anchors';
+import { decodeRrsig } from '../dnssec/records';
+import { dsMatchesKey, validateKeySet } from '../dnssec/ds';
+import { verifyRrset } from '../dnssec/rrsig';
+import { Logger, silentLogger } from '../util/log';
+import {
+  applyObservation, mergeConfiguredKeys, Observation, RFC5011_DEFAULTS, Rfc5011Options, seedTrustPoint, trustedKeys,
+  TrustPointState,
+} from './rfc5011';
+import { loadTrustState, saveTrustState } from './state-file';
+
+const DNSKEY = 48;
+const RRSIG = 46;
+
+export interface TrustAnchorManagerOptions {
+  /** The configured anchors (distribution root.key, --trust-anchor file or the built-in DS). */
+  configured: readonly TrustAnchor[];
+  /** RFC 5011 state file; undefined: static anchors, no rollover. */
+  statePath?: string;
+  /** DNSKEY lookups, with CD=1 (we judge the answer ourselves). */
+  query: (name: Name, type: number) => Promise<Message>;
+  /** Unix seconds. */
+  now?: () => number;
+  onChange?: (anchors: TrustAnchor[]) => void;
+  log?: Logger;
+  rfc5011?: Rfc5011Options;
+}
+
+export interface TrustPointReport {
+  zone: string;
+  managed: boolean;
+  keys: Array<{ tag: number; state: string; since: number }>;
+  lastSuccess?: number;
+  nextRefresh?: number;
+}
+
+const sameKeySet = (a: Uint8Array[], b: Uint8Array[]): boolean => {
+  const s = (l: Uint8Array[]): string => l.map((k) => Buffer.from(k).toString('base64')).sort().join(',');
+  return s(a) === s(b);
+};
+
+export class TrustAnchorManager {
+  private points = new Map<string, TrustPointState>();
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private readonly now: () => number;
+  private readonly log: Logger;
+
+  constructor(private readonly o: TrustAnchorManagerOptions) {
+    this.now = o.now ?? (() => Math.floor(Date.now() / 1000));
+    this.log = o.log ?? silentLogger;
+    if (!o.statePath) return;
+    const saved = new Map(loadTrustState(o.statePath).map((tp) => [canonicalName(tp.zone), tp]));
+    const t = this.now();
+    for (const a of o.configured) {
+      const k = canonicalName(a.zone);
+      const tp = saved.get(k);
+      this.points.set(k, tp ? mergeConfiguredKeys(tp, a.keys, t) : a.keys.length ? seedTrustPoint(k, a.keys, t) : { zone: k, keys: [] });
+    }
+  }
+
+  get managed(): boolean {
+    return this.o.statePath !== undefined;
+  }
+
+  /** The anchors the validator should use now. */
+  anchors(): TrustAnchor[] {
+    if (!this.managed) return [...this.o.configured];
+    return this.o.configured.map((a) => {
+      const tp = this.points.get(canonicalName(a.zone));
+      // Never observed yet: the configured anchor (e.g. the built-in DS) until the first refresh.
+      if (!tp || tp.keys.length === 0) return a;
+      return { zone: a.zone, ds: [], keys: trustedKeys(tp) };
+    });
+  }
+
+  report(): TrustPointReport[] {
+    if (!this.managed) return this.o.configured.map((a) => ({ zone: a.zone, managed: false, keys: [] }));
+    return [...this.points.values()].map((tp) => ({
+      zone: tp.zone,
+      managed: true,
+      keys: tp.keys.map((k) => ({ tag: k.tag, state: k.state, since: k.since })),
+      lastSuccess: tp.lastSuccess,
+      nextRefresh: tp.nextRefresh,
+    }));
+  }
+
+  /** Refreshes every trust point that is due (all of them with `force`). */
+  refresh(force = false): Promise<void> {
+    this.running ??= this.refreshAll(force).finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  /** Checks once a minute whether a refresh is due (refreshes are hours or days apart). */
+  start(checkEveryMs = 60_000): void {
+    if (!this.managed || this.timer) return;
+    void this.refresh();
+    this.timer = setInterval(() => void this.refresh(), checkEveryMs);
+    this.timer.unref();
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private async refreshAll(force: boolean): Promise<void> {
+    if (!this.managed) return;
+    const before = this.anchors();
+    let changed = false;
+    for (const [k, tp] of this.points) {
+      if (!force && tp.nextRefresh !== undefined && tp.nextRefresh > this.now()) continue;
+      const next = await this.refreshOne(tp);
+      this.points.set(k, next);
+      changed = true;
+    }
+    if (!changed) return;
+    try {
+      saveTrustState(this.o.statePath!, [...this.points.values()]);
+    } catch (e) {
+      this.log.error({ state: this.o.statePath, err: (e as Error).message }, 'trust anchors: cannot save the RFC 5011 state');
+    }
+    const after = this.anchors();
+    const differs = before.length !== after.length || before.some((a, i) => !sameKeySet(a.keys, after[i]!.keys) || a.ds.length !== after[i]!.ds.length);
+    if (differs) this.o.onChange?.(after);
+  }
+
+  private async refreshOne(tp: TrustPointState): Promise<TrustPointState> {
+    const nowSec = this.now();
+    const zone = tp.zone;
+    const anchor = this.anchors().find((a) => canonicalName(a.zone) === canonicalName(zone));
+    let msg: Message;
+    try {
+      msg = await this.o.query(zone === '' ? '.' : zone, DNSKEY);
+    } catch (e) {
+      this.log.warn({ zone: zone || '.', err: (e as Error).message }, 'trust anchors: DNSKEY refresh failed; will retry');
+      return applyObservation(tp, { validated: false, keys: [], origTtl: 0, sigExpiresAt: 0 }, nowSec, this.o.rfc5011).state;
+    }
+    const keys: RR[] = msg.answers.filter((r) => r.type === DNSKEY && nameEquals(r.name, zone));
+    const sigs: RR[] = msg.answers.filter((r) => r.type === RRSIG && nameEquals(r.name, zone));
+    const verdict = anchor && keys.length ? validateKeySet(anchor, keys, sigs, nowSec).verdict : undefined;
+    const validated = verdict?.kind === 'secure';
+    let current = tp;
+    // First validated sight under a DS-only anchor: the keys the DS vouches for are the trusted ones.
+    if (validated && tp.keys.length === 0 && anchor) {
+      current = seedTrustPoint(zone, keys.map((k) => k.rdata).filter((r) => anchor.ds.some((d) => dsMatchesKey(d, zone, r)) || anchor.keys.some((a) => Buffer.compare(Buffer.from(a), Buffer.from(r)) === 0)), nowSec);
+    }
+    let origTtl = keys[0]?.ttl ?? 0;
+    let sigExpiresAt = Number.MAX_SAFE_INTEGER;
+    for (const s of sigs) {
+      try {
+        const d = decodeRrsig(s.rdata);
+        if (d.typeCovered !== DNSKEY) continue;
+        origTtl = d.originalTtl;
+        sigExpiresAt = Math.min(sigExpiresAt, d.expiration);
+      } catch {
+        /* a malformed RRSIG proves nothing; the others may */
+      }
+    }
+    if (sigExpiresAt === Number.MAX_SAFE_INTEGER) sigExpiresAt = nowSec;
+    const obs: Observation = {
+      validated,
+      keys: keys.map((k) => ({ rdata: k.rdata, selfSigned: verifyRrset(keys, sigs, [k], zone, nowSec).verdict.kind === 'secure' })),
+      origTtl,
+      sigExpiresAt,
+    };
+    if (!validated) this.log.warn({ zone: zone || '.', verdict }, 'trust anchors: the DNSKEY set is not signed by a key we trust; nothing changes');
+    const r = applyObservation(current, obs, nowSec, this.o.rfc5011 ?? RFC5011_DEFAULTS);
+    for (const t of r.transitions) this.log.warn({ zone: zone || '.', keyTag: t.tag, from: t.from, to: t.to }, 'trust anchors: RFC 5011 key state change');
+    return r.state;
+  }
+}

@@ -1,0 +1,208 @@
+// `oedns control` against a real `oedns serve` in front of a real named serving a signed hierarchy:
+// reload (and SIGHUP), flush, log-level, stats, reconcile, negative trust anchors, trust anchors;
+// the upstream file followed live; readiness sent to a NOTIFY_SOCKET as systemd would receive it.
+import assert from 'node:assert/strict';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { lookupUser } from '../../src/resolver/privileges';
+import { generateKeyPairSync } from 'node:crypto';
+import { keyObjectToIpseckey } from '../../src/ike-bridge/keys';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { startNamed, namedAvailable, NamedInstance } from '../support/named';
+import { buildSignedHierarchy, SignedHierarchy, signingToolsAvailable } from '../support/zones';
+import { freePort } from '../support/ports';
+import { stopChild, until } from '../support/wait';
+import { dig, integrationSkipped } from '../resolver/helpers';
+
+const OEDNS = resolve(__dirname, '../../src/cli/oedns.js');
+const rsaKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
+
+interface Daemon {
+  proc: ChildProcess;
+  port: number;
+  control: string;
+  log(): string;
+  stop(): Promise<number | null>;
+}
+
+async function serve(dir: string, config: string, env: NodeJS.ProcessEnv = {}): Promise<Daemon> {
+  const control = join(dir, 'run', 'control.sock');
+  const proc = spawn(process.execPath, [OEDNS, 'serve', '--config', config, '--listen', '127.0.0.1:0', '--control', control, '--autosp-state', 'none', '--log-level', 'info'], {
+    stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env },
+  });
+  let log = '';
+  proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  const exited = new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
+  await until('oedns serve listening', () => /"msg":"listening"/.test(log) || proc.exitCode !== null, 15_000);
+  const m = /"listen":\["127\.0\.0\.1:(\d+)"/.exec(log);
+  if (!m) throw new Error(`oedns serve did not start:\n${log}`);
+  return { proc, port: Number(m[1]), control, log: () => log, stop: () => stopChild(proc, exited) };
+}
+
+function ctl(d: Daemon, args: string[]): { code: number; out: string; err: string } {
+  const r = spawnSync(process.execPath, [OEDNS, 'control', '--control', d.control, ...args], { encoding: 'utf8', timeout: 30_000 });
+  return { code: r.status ?? 1, out: r.stdout, err: r.stderr };
+}
+const json = (d: Daemon, args: string[]): any => JSON.parse(ctl(d, ['--json', ...args]).out); // eslint-disable-line @typescript-eslint/no-explicit-any
+
+describe('oedns control (against a real oedns serve and named)', function () {
+  this.timeout(60_000);
+  let h: SignedHierarchy | undefined;
+  let named: NamedInstance | undefined;
+  let d: Daemon | undefined;
+  let dir = '';
+  let config = '';
+  let upstreamFile = '';
+  let anchor = '';
+  const writeConfig = (extra = ''): void =>
+    writeFileSync(config, `upstream-file: ${upstreamFile}\ntrust-anchor: ${anchor}\ntrust-anchor-state: ${join(dir, 'state', 'ta.json')}\n${extra}`);
+
+  before(async function () {
+    if (integrationSkipped || !namedAvailable() || !signingToolsAvailable().bind) return this.skip();
+    h = buildSignedHierarchy([
+      { name: '.' },
+      { name: 'test' },
+      { name: 'good.test', records: ['www 300 IN A 192.0.2.1', 'other 300 IN A 192.0.2.2', 'peer 300 IN A 192.0.2.7', `peer 300 IN IPSECKEY 10 0 2 . ${keyObjectToIpseckey(rsaKey).publicKey.toString('base64')}`] },
+      { name: 'bad.test', records: ['www 300 IN A 192.0.2.66'], tamper: [{ action: 'corrupt-rrsig', name: 'www.bad.test', type: 'A' }] },
+    ]);
+    named = await startNamed({ zones: h.zones });
+    // The daemon drops root to user oedns: like /etc/oedns, its config must stay readable to it, and
+    // the state file's directory writable (as StateDirectory= makes /var/lib/oedns).
+    dir = mkdtempSync(join(tmpdir(), 'oedns-ctl-'));
+    chmodSync(dir, 0o755);
+    const oedns = lookupUser(readFileSync('/etc/passwd', 'utf8'), 'oedns');
+    mkdirSync(join(dir, 'state'));
+    if (oedns) chownSync(join(dir, 'state'), oedns.uid, oedns.gid);
+    config = join(dir, 'oedns.yaml');
+    upstreamFile = join(dir, 'upstream.conf');
+    anchor = join(dir, 'root.ds');
+    copyFileSync(h.anchorFile, anchor);
+    writeFileSync(upstreamFile, `nameserver ${named.endpoint}\n`);
+    writeConfig();
+    d = await serve(dir, config);
+  });
+  after(async () => {
+    await d?.stop();
+    await named?.stop();
+    h?.cleanup();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('validates as configured: AD for the good zone, SERVFAIL for the tampered one', async () => {
+    assert.match(await dig(d!.port, ['+dnssec', 'www.good.test', 'A']), /flags: qr rd ra ad;/);
+    assert.match(await dig(d!.port, ['www.bad.test', 'A']), /status: SERVFAIL/);
+  });
+
+  it('nta add / list / remove: a broken zone resolves (insecure, no AD) only while the NTA lasts', async () => {
+    let r = ctl(d!, ['nta', 'add', 'bad.test', '--lifetime', '10m']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^negative trust anchor bad\.test until /);
+    const out = await dig(d!.port, ['+dnssec', 'www.bad.test', 'A']);
+    assert.match(out, /status: NOERROR/);
+    assert.match(out, /flags: qr rd ra;/);
+    assert.match(out, /192\.0\.2\.66/);
+    assert.match(await dig(d!.port, ['+dnssec', 'www.good.test', 'A']), / ad;/, 'other zones still validated');
+    assert.deepEqual(json(d!, ['nta', 'list']).map((e: { name: string }) => e.name), ['bad.test']);
+    assert.equal(ctl(d!, ['nta', 'add', '.']).code, 1, 'the root is refused');
+    r = ctl(d!, ['nta', 'remove', 'bad.test']);
+    assert.equal(r.out, 'removed\n');
+    assert.match(await dig(d!.port, ['www.bad.test', 'A']), /status: SERVFAIL/);
+  });
+
+  it('flush NAME drops that name and below; flush drops everything; stats shows the cache', async () => {
+    await dig(d!.port, ['www.good.test', 'A']);
+    await dig(d!.port, ['other.good.test', 'A']);
+    const before = json(d!, ['stats']).resolver.cache.entries as number;
+    assert.ok(before >= 2);
+    // www.good.test A, and the IPSECKEY that capture looked up for it: every type of the name goes.
+    const one = json(d!, ['flush', 'www.good.test']);
+    assert.ok(one.dropped >= 1 && one.dropped < before, JSON.stringify(one));
+    assert.equal(json(d!, ['stats']).resolver.cache.entries, before - one.dropped);
+    const r = ctl(d!, ['flush']);
+    assert.match(r.out, /^flushed \d+ cache entries\n$/);
+    assert.equal(json(d!, ['stats']).resolver.cache.entries, 0);
+    const human = ctl(d!, ['stats']).out;
+    assert.match(human, /^upstreams: 127\.0\.0\.1:\d+$/m);
+    assert.match(human, /^cache: entries=0 /m);
+  });
+
+  it('log-level changes what the running daemon logs', async () => {
+    const reloaded = (from: number): boolean => d!.log().slice(from).includes('"msg":"configuration reloaded"');
+    assert.deepEqual(json(d!, ['log-level', 'warn']), { previous: 'info', level: 'warn' });
+    let mark = d!.log().length;
+    assert.equal(ctl(d!, ['reload']).code, 0);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(reloaded(mark), false, 'an info line while the level is warn');
+    assert.equal(ctl(d!, ['log-level', 'loud']).code, 1);
+    json(d!, ['log-level', 'info']);
+    mark = d!.log().length;
+    assert.equal(ctl(d!, ['reload']).code, 0);
+    await until('the info line again', () => reloaded(mark), 5000);
+  });
+
+  it('reconcile re-applies the wanted peers; trust-anchors shows the RFC 5011 states', async () => {
+    assert.match(ctl(d!, ['reconcile']).out, /^reconciled: \d+ peers/);
+    await until('the state file', () => existsSync(join(dir, 'state', 'ta.json')), 10_000);
+    const ta = json(d!, ['trust-anchors']);
+    assert.equal(ta[0].managed, true);
+    assert.deepEqual(ta[0].keys.map((k: { state: string }) => k.state), ['Valid']);
+    assert.match(readFileSync(join(dir, 'state', 'ta.json'), 'utf8'), /"Valid"/);
+  });
+
+  it('reload (and SIGHUP) re-read the config file; a broken file keeps the old configuration', async () => {
+    writeConfig('negative-trust-anchors: [bad.test]\n');
+    let r = ctl(d!, ['reload']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /negativeTrustAnchors/);
+    assert.match(await dig(d!.port, ['www.bad.test', 'A']), /192\.0\.2\.66/);
+    writeConfig('cache-size: 5\n');
+    process.kill(d!.proc.pid!, 'SIGHUP');
+    await until('the SIGHUP reload', () => /"restartNeeded":\["cacheSize"\]/.test(d!.log()), 5000);
+    assert.match(await dig(d!.port, ['www.bad.test', 'A']), /status: SERVFAIL/);
+    writeFileSync(config, 'listen: [nonsense\n');
+    r = ctl(d!, ['reload']);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /config-syntax/);
+    assert.match(await dig(d!.port, ['+dnssec', 'www.good.test', 'A']), / ad;/);
+    writeConfig();
+  });
+
+  it('follows the upstream file: a change of network reaches the daemon and empties the cache', async () => {
+    await dig(d!.port, ['www.good.test', 'A']);
+    assert.ok(json(d!, ['stats']).resolver.cache.entries > 0);
+    const dead = `127.0.0.1:${await freePort()}`;
+    writeFileSync(upstreamFile, `# network B\nnameserver 127.0.0.1:${d!.port}\nnameserver ${dead}\n`);
+    await until('the new upstream', () => json(d!, ['stats']).upstreams.join() === dead, 5000);
+    assert.equal(json(d!, ['stats']).resolver.cache.entries, 0, 'flushed');
+    assert.match(await dig(d!.port, ['www.good.test', 'A']), /status: SERVFAIL/);
+    writeFileSync(upstreamFile, `nameserver ${named!.endpoint}\n`);
+    await until('the old upstream back', () => json(d!, ['stats']).upstreams.join() === named!.endpoint, 5000);
+    assert.match(await dig(d!.port, ['+short', 'www.good.test', 'A']), /192\.0\.2\.1/);
+  });
+
+  it('tells systemd it is ready (READY=1 on NOTIFY_SOCKET), and around a reload', async function () {
+    const py = spawnSync('python3', ['-c', 'import socket']);
+    if (py.status !== 0) return this.skip();
+    const sock = join(dir, 'notify.sock');
+    const recv = spawn('python3', ['-u', '-c',
+      'import socket,sys,os\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nos.chmod(sys.argv[1],0o777)\nprint("bound")\nwhile True: print(s.recv(4096).decode().replace("\\n"," "))', sock], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let got = '';
+    recv.stdout!.on('data', (b: Buffer) => (got += b.toString()));
+    const d2Dir = mkdtempSync(join(tmpdir(), 'oedns-ntf-'));
+    let d2: Daemon | undefined;
+    try {
+      await until('receiver bound', () => got.includes('bound'), 5000);
+      d2 = await serve(d2Dir, config, { NOTIFY_SOCKET: sock });
+      await until('READY=1', () => /READY=1/.test(got), 10_000);
+      assert.match(got, /READY=1 STATUS=answering on 127\.0\.0\.1:\d+/);
+      got = '';
+      assert.equal(ctl(d2, ['reload']).code, 0);
+      await until('RELOADING=1 then READY=1', () => /RELOADING=1[\s\S]*READY=1/.test(got), 10_000);
+    } finally {
+      await d2?.stop();
+      recv.kill();
+      rmSync(d2Dir, { recursive: true, force: true });
+    }
+  });
+});

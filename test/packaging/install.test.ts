@@ -1,0 +1,166 @@
+// The install step (scripts/install.sh, `oedns install`) into a temporary root, DESTDIR-style: the
+// user and groups in that root's user database, the directories and their owners, a config that
+// `oedns serve --check-config` accepts, a unit that `systemd-analyze verify` accepts, and an uninstall
+// that takes it all away again. Nothing outside the temporary root is touched.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { lookupUser } from '../../src/resolver/privileges';
+
+const REPO = resolve(__dirname, '../../..');
+const SCRIPT = join(REPO, 'scripts/install.sh');
+const OEDNS = resolve(__dirname, '../../src/cli/oedns.js');
+const UNIT = join(REPO, 'packaging/oedns.service');
+
+function have(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
+
+/** A root with the bare user database useradd needs (root, daemon, nogroup). */
+function emptyRoot(): string {
+  const d = mkdtempSync(join(tmpdir(), 'oedns-destdir-'));
+  mkdirSync(join(d, 'etc'));
+  writeFileSync(join(d, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n');
+  writeFileSync(join(d, 'etc/group'), 'root:x:0:\ndaemon:x:1:\nnogroup:x:65534:\n');
+  writeFileSync(join(d, 'etc/shadow'), 'root:*:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\nnobody:*:19000:0:99999:7:::\n');
+  writeFileSync(join(d, 'etc/gshadow'), 'root:*::\ndaemon:*::\nnogroup:*::\n');
+  chmodSync(join(d, 'etc/shadow'), 0o640);
+  chmodSync(join(d, 'etc/gshadow'), 0o640);
+  return d;
+}
+
+function run(args: string[]): { code: number; out: string } {
+  const r = spawnSync('bash', [SCRIPT, ...args], { encoding: 'utf8' });
+  return { code: r.status ?? 1, out: r.stdout + r.stderr };
+}
+
+describe('packaging: the systemd unit', () => {
+  before(function () {
+    if (!have('systemd-analyze')) this.skip();
+  });
+
+  it('passes systemd-analyze verify with its command in place', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oedns-unit-'));
+    const unit = join(dir, 'oedns.service');
+    writeFileSync(unit, readFileSync(UNIT, 'utf8').replaceAll('/usr/local/bin/oedns', OEDNS));
+    const r = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr.trim(), '');
+    rmSync(dir, { recursive: true });
+  });
+
+  it('is hardened: a dedicated user, port 53 as its only capability, notify readiness, a reload, no W^X rule that breaks V8', () => {
+    const u = readFileSync(UNIT, 'utf8');
+    for (const line of ['Type=notify', 'User=oedns', 'AmbientCapabilities=CAP_NET_BIND_SERVICE', 'CapabilityBoundingSet=CAP_NET_BIND_SERVICE',
+      'NoNewPrivileges=yes', 'ProtectSystem=strict', 'StateDirectory=oedns', 'RuntimeDirectory=oedns', 'PrivateTmp=yes']) {
+      assert.match(u, new RegExp(`^${line}$`, 'm'), line);
+    }
+    assert.match(u, /^ExecReload=\S+ control --config \/etc\/oedns\/oedns\.yaml reload$/m);
+    assert.doesNotMatch(u, /^MemoryDenyWriteExecute/m);
+    const dir = mkdtempSync(join(tmpdir(), 'oedns-unit-'));
+    const unit = join(dir, 'oedns.service');
+    writeFileSync(unit, u.replaceAll('/usr/local/bin/oedns', OEDNS));
+    const r = spawnSync('systemd-analyze', ['security', '--offline=yes', unit], { encoding: 'utf8' });
+    const m = /Overall exposure level for oedns\.service: (\d+\.\d)/.exec(r.stdout + r.stderr);
+    assert.ok(m, r.stdout + r.stderr);
+    assert.ok(Number(m[1]) <= 2.5, `exposure ${m[1]} (systemd-analyze security): keep the unit hardened`);
+    rmSync(dir, { recursive: true });
+  });
+});
+
+describe('packaging: scripts/install.sh into a temporary root', function () {
+  this.timeout(60_000);
+  let root = '';
+  before(function () {
+    if (process.getuid?.() !== 0 || !have('useradd') || !have('systemd-analyze')) return this.skip();
+    root = emptyRoot();
+  });
+  after(() => root && rmSync(root, { recursive: true, force: true }));
+  const passwd = (): string => readFileSync(join(root, 'etc/passwd'), 'utf8');
+  const group = (): string => readFileSync(join(root, 'etc/group'), 'utf8');
+
+  it('creates the user oedns in the VICI group, the directories, the config, the unit and the strongSwan snippet', () => {
+    const r = run(['install', '--destdir', root, '--bin', OEDNS, '--identity', 'alice.example.org']);
+    assert.equal(r.code, 0, r.out);
+    const ids = lookupUser(passwd(), 'oedns')!;
+    assert.ok(ids && ids.uid > 0 && ids.uid < 1000, 'a system user');
+    assert.match(passwd(), /^oedns:x:\d+:\d+:oedns resolver:\/var\/lib\/oedns:\/usr\/sbin\/nologin$/m);
+    assert.match(group(), /^vici:x:\d+:oedns$/m);
+    const etc = statSync(join(root, 'etc/oedns'));
+    assert.equal(etc.uid, 0, '/etc/oedns stays root\'s: the service cannot replace its key');
+    assert.equal(etc.gid, ids.gid);
+    assert.equal(etc.mode & 0o777, 0o750);
+    const state = statSync(join(root, 'var/lib/oedns'));
+    assert.equal(state.uid, ids.uid);
+    assert.equal(state.mode & 0o777, 0o750);
+    const cfg = join(root, 'etc/oedns/oedns.yaml');
+    assert.match(readFileSync(cfg, 'utf8'), /^identity: alice\.example\.org$/m);
+    assert.equal(statSync(cfg).mode & 0o777, 0o640);
+    assert.match(readFileSync(join(root, 'etc/strongswan.d/oedns-vici.conf'), 'utf8'), /charon \{\n\s+group = vici\n\}/);
+    const unit = join(root, 'etc/systemd/system/oedns.service');
+    assert.match(readFileSync(unit, 'utf8'), new RegExp(`^ExecStart=${OEDNS.replace(/[.]/g, '\\.')} serve --config /etc/oedns/oedns\\.yaml$`, 'm'));
+    const v = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' });
+    assert.equal(v.status, 0, v.stderr);
+  });
+
+  it('writes a config that `oedns serve --check-config` accepts', () => {
+    const r = spawnSync(process.execPath, [OEDNS, 'serve', '--config', join(root, 'etc/oedns/oedns.yaml'), '--check-config'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^configuration OK .*engine dry-run/);
+  });
+
+  it('is idempotent, keeps an edited config, and makes an existing host key readable to the service only', () => {
+    const cfg = join(root, 'etc/oedns/oedns.yaml');
+    writeFileSync(cfg, `${readFileSync(cfg, 'utf8')}# edited\n`);
+    const key = join(root, 'etc/oedns/host.key.pem');
+    writeFileSync(key, 'not really a key', { mode: 0o600 });
+    const r = run(['install', '--destdir', root, '--bin', OEDNS]);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /keeping the existing/);
+    assert.match(readFileSync(cfg, 'utf8'), /# edited\n$/);
+    assert.equal(passwd().match(/^oedns:/gm)!.length, 1);
+    const st = statSync(key);
+    assert.equal(st.uid, 0);
+    assert.equal(st.gid, lookupUser(passwd(), 'oedns')!.gid);
+    assert.equal(st.mode & 0o777, 0o640);
+  });
+
+  it('leaves a strongSwan file it did not write alone', () => {
+    const r2 = emptyRoot();
+    mkdirSync(join(r2, 'etc/strongswan.d'), { recursive: true });
+    writeFileSync(join(r2, 'etc/strongswan.d/oedns-vici.conf'), 'charon { group = admins }\n');
+    const r = run(['install', '--destdir', r2, '--bin', OEDNS]);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /is not ours; left alone/);
+    assert.equal(readFileSync(join(r2, 'etc/strongswan.d/oedns-vici.conf'), 'utf8'), 'charon { group = admins }\n');
+    rmSync(r2, { recursive: true, force: true });
+  });
+
+  it('uninstalls: unit, snippet, user and the group it made go; config and state stay unless --purge', () => {
+    let r = run(['uninstall', '--destdir', root]);
+    assert.equal(r.code, 0, r.out);
+    assert.equal(existsSync(join(root, 'etc/systemd/system/oedns.service')), false);
+    assert.equal(existsSync(join(root, 'etc/strongswan.d/oedns-vici.conf')), false);
+    assert.doesNotMatch(passwd(), /^oedns:/m);
+    assert.doesNotMatch(group(), /^(oedns|vici):/m);
+    assert.ok(existsSync(join(root, 'etc/oedns/oedns.yaml')), 'kept without --purge');
+    r = run(['install', '--destdir', root, '--bin', OEDNS]);
+    assert.equal(r.code, 0, r.out);
+    r = run(['uninstall', '--destdir', root, '--purge']);
+    assert.equal(r.code, 0, r.out);
+    assert.equal(existsSync(join(root, 'etc/oedns')), false);
+    assert.equal(existsSync(join(root, 'var/lib/oedns')), false);
+    assert.match(readFileSync(join(root, 'etc/passwd'), 'utf8'), /^root:/m, 'the rest of the user database is intact');
+  });
+
+  it('`oedns install --destdir` runs the same step with this oedns as the command', () => {
+    const r2 = emptyRoot();
+    const r = spawnSync(process.execPath, [OEDNS, 'install', '--destdir', r2, '--identity', 'b.example.org', '--no-strongswan'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(readFileSync(join(r2, 'etc/systemd/system/oedns.service'), 'utf8'), new RegExp(`^ExecStart=${OEDNS.replace(/[.]/g, '\\.')} serve`, 'm'));
+    assert.equal(existsSync(join(r2, 'etc/strongswan.d/oedns-vici.conf')), false);
+    rmSync(r2, { recursive: true, force: true });
+  });
+});

@@ -1,0 +1,70 @@
+// Upstreams that follow the network: the resolv.conf-style file is parsed without our own addresses,
+// watched (also when replaced by rename, as NetworkManager does, or created late), and the pool
+// switches servers without dropping questions in flight.
+import assert from 'node:assert/strict';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseEndpoint } from '../../src/resolver/endpoint';
+import { isOwnAddress, upstreamsFromResolvConf, watchUpstreamFile } from '../../src/resolver/upstream-file';
+import { DEFAULT_UPSTREAM, UpstreamPool } from '../../src/resolver/upstream';
+import { TransportError } from '../../src/util/errors';
+import { RRType } from '../../src/wire/types';
+import { aRecord, answerWith, startFakeUpstream } from './fake-upstream';
+
+const ep = parseEndpoint;
+
+describe('resolver/upstream-file', () => {
+  it('never takes oedns itself, including through a wildcard listener, and drops duplicates', () => {
+    const text = 'nameserver 127.0.0.1\nnameserver 10.0.0.1\nnameserver 10.0.0.1\nnameserver ::1\nnameserver bogus\n';
+    assert.deepEqual(upstreamsFromResolvConf(text, [ep('127.0.0.1:53')]).map((e) => e.host), ['10.0.0.1', '::1']);
+    assert.deepEqual(upstreamsFromResolvConf(text, [ep('0.0.0.0:53'), ep('[::]:53')]).map((e) => e.host), []);
+    assert.equal(isOwnAddress(ep('127.0.0.53'), [ep('127.0.0.1:53')]), false, "systemd-resolved's stub is not us");
+  });
+
+  it('notices a new file, a replacement by rename and a removal', async function () {
+    this.timeout(10_000);
+    const dir = mkdtempSync(join(tmpdir(), 'oedns-upf-'));
+    const file = join(dir, 'resolv.conf');
+    const seen: string[][] = [];
+    const w = watchUpstreamFile(file, [ep('127.0.0.1:53')], [], (s) => seen.push(s.map((e) => e.host)), 50);
+    const wait = async (n: number): Promise<void> => {
+      for (let i = 0; i < 100 && seen.length < n; i++) await new Promise((r) => setTimeout(r, 20));
+    };
+    try {
+      writeFileSync(file, 'nameserver 127.0.0.1\nnameserver 192.0.2.1\n');
+      await wait(1);
+      writeFileSync(`${file}.new`, 'nameserver 192.0.2.2\n');
+      renameSync(`${file}.new`, file);
+      await wait(2);
+      writeFileSync(file, 'nameserver 192.0.2.2\n# same servers, other text\n');
+      w.check();
+      rmSync(file);
+      await wait(3);
+      assert.deepEqual(seen, [['192.0.2.1'], ['192.0.2.2'], []]);
+    } finally {
+      w.close();
+    }
+  });
+
+  it('the pool switches to new servers; with none it fails fast with no-upstream', async () => {
+    const a = await startFakeUpstream((m, reply) => reply(answerWith(m, [aRecord(m.questions[0]!.name, '192.0.2.10')])));
+    const b = await startFakeUpstream((m, reply) => reply(answerWith(m, [aRecord(m.questions[0]!.name, '192.0.2.20')])));
+    const pool = new UpstreamPool({ ...DEFAULT_UPSTREAM, servers: [], timeoutMs: 500 }, true);
+    try {
+      const q = { name: 'x.example', type: RRType.A, class: 1 };
+      await assert.rejects(pool.query(q), (e: unknown) => e instanceof TransportError && e.code === 'no-upstream');
+      pool.setServers([ep(a.endpoint)]);
+      assert.equal(a.received.length, 0);
+      await pool.query(q);
+      pool.setServers([ep(b.endpoint)]);
+      await pool.query(q);
+      assert.equal(a.received.length, 1);
+      assert.equal(b.received.length, 1);
+    } finally {
+      pool.close();
+      await a.close();
+      await b.close();
+    }
+  });
+});

@@ -1,0 +1,224 @@
+// RFC 5011 trust anchor rollover: the pure state machine (§4.1 transitions, §2.3 timers) and its I/O
+// side fed with DNSKEY sets signed by real keys (test/dnssec/signer.ts), as a rolling root would publish them.
+import assert from 'node:assert/strict';
+import { createPublicKey, generateKeyPairSync, KeyObject } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  applyObservation, keyIdentity, mergeConfiguredKeys, refreshInterval, seedTrustPoint, trustedKeys, TrustPointState,
+} from '../../src/trust/rfc5011';
+import { loadTrustState, parseTrustState, saveTrustState } from '../../src/trust/state-file';
+import { TrustAnchorManager } from '../../src/trust/refresher';
+import { ConfigError } from '../../src/util/errors';
+import type { Message, RR } from '../../src/wire/types';
+import { TestKey } from '../dnssec/signer';
+
+const DAY = 86400;
+const T0 = 1_800_000_000;
+const HOLD = { addHoldDownSec: 30 * DAY, removeHoldDownSec: 30 * DAY };
+
+function ksk(flags = 257): Uint8Array {
+  const r = new Uint8Array(4 + 32);
+  r[0] = flags >> 8;
+  r[1] = flags & 0xff;
+  r[2] = 3;
+  r[3] = 15;
+  r.set(Buffer.from(generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }).x!, 'base64url'), 4);
+  return r;
+}
+const revoked = (k: Uint8Array): Uint8Array => {
+  const c = new Uint8Array(k);
+  c[1]! |= 0x80;
+  return c;
+};
+const obs = (keys: Array<{ rdata: Uint8Array; selfSigned?: boolean }>, validated = true) => ({
+  validated,
+  keys: keys.map((k) => ({ rdata: k.rdata, selfSigned: k.selfSigned ?? true })),
+  origTtl: 172800,
+  sigExpiresAt: T0 + 14 * DAY,
+});
+const states = (tp: TrustPointState): string[] => tp.keys.map((k) => k.state);
+
+describe('trust/rfc5011 (pure)', () => {
+  it('adds a new KSK only after the 30-day hold-down, if it stays published', () => {
+    const old = ksk();
+    const next = ksk();
+    let tp = seedTrustPoint('', [old], T0);
+    let r = applyObservation(tp, obs([{ rdata: old }, { rdata: next }]), T0 + DAY, HOLD);
+    assert.deepEqual(states(r.state), ['Valid', 'AddPend']);
+    assert.deepEqual(r.transitions.map((t) => `${t.from}->${t.to}`), ['Start->AddPend']);
+    assert.equal(trustedKeys(r.state).length, 1, 'a pending key is not trusted');
+    tp = r.state;
+    r = applyObservation(tp, obs([{ rdata: old }, { rdata: next }]), T0 + 20 * DAY, HOLD);
+    assert.deepEqual(states(r.state), ['Valid', 'AddPend']);
+    r = applyObservation(r.state, obs([{ rdata: old }, { rdata: next }]), T0 + 31 * DAY + 1, HOLD);
+    assert.deepEqual(states(r.state), ['Valid', 'Valid']);
+    assert.equal(trustedKeys(r.state).length, 2);
+  });
+
+  it('forgets a pending key that disappears before its hold-down ends (an attacker cannot plant one)', () => {
+    const old = ksk();
+    const planted = ksk();
+    let r = applyObservation(seedTrustPoint('', [old], T0), obs([{ rdata: old }, { rdata: planted }]), T0, HOLD);
+    r = applyObservation(r.state, obs([{ rdata: old }]), T0 + 5 * DAY, HOLD);
+    assert.deepEqual(states(r.state), ['Valid']);
+    assert.deepEqual(r.transitions.map((t) => `${t.from}->${t.to}`), ['AddPend->Start']);
+  });
+
+  it('changes nothing on an observation that no trusted key validated', () => {
+    const old = ksk();
+    const tp = seedTrustPoint('', [old], T0);
+    const r = applyObservation(tp, obs([{ rdata: ksk() }], false), T0 + 40 * DAY, HOLD);
+    assert.deepEqual(states(r.state), ['Valid']);
+    assert.equal(r.transitions.length, 0);
+    assert.equal(r.state.lastSuccess, undefined);
+    assert.ok(r.state.nextRefresh! > T0 + 40 * DAY);
+  });
+
+  it('keeps trusting a Valid key that goes missing, and takes it back as Valid', () => {
+    const a = ksk();
+    const b = ksk();
+    let r = applyObservation(seedTrustPoint('', [a, b], T0), obs([{ rdata: b }]), T0, HOLD);
+    assert.deepEqual(states(r.state), ['Missing', 'Valid']);
+    assert.equal(trustedKeys(r.state).length, 2);
+    r = applyObservation(r.state, obs([{ rdata: a }, { rdata: b }]), T0 + DAY, HOLD);
+    assert.deepEqual(states(r.state), ['Valid', 'Valid']);
+  });
+
+  it('revokes a key at once when it signs the set with its REVOKE bit, never trusts it again, removes it after the hold-down', () => {
+    const a = ksk();
+    const b = ksk();
+    let r = applyObservation(seedTrustPoint('', [a, b], T0), obs([{ rdata: revoked(a), selfSigned: true }, { rdata: b }]), T0, HOLD);
+    assert.deepEqual(states(r.state), ['Revoked', 'Valid']);
+    assert.equal(trustedKeys(r.state).length, 1);
+    assert.equal(keyIdentity(revoked(a)), keyIdentity(a));
+    // A configuration that still lists the key does not bring it back.
+    assert.deepEqual(states(mergeConfiguredKeys(r.state, [a], T0 + 1)), ['Revoked', 'Valid']);
+    r = applyObservation(r.state, obs([{ rdata: b }]), T0 + 10 * DAY, HOLD);
+    assert.deepEqual(states(r.state), ['Revoked', 'Valid']);
+    r = applyObservation(r.state, obs([{ rdata: b }]), T0 + 31 * DAY, HOLD);
+    assert.deepEqual(states(r.state), ['Removed', 'Valid']);
+  });
+
+  it('ignores a REVOKE bit the key did not sign itself (anyone can flip a bit)', () => {
+    const a = ksk();
+    const b = ksk();
+    const r = applyObservation(seedTrustPoint('', [a, b], T0), obs([{ rdata: revoked(a), selfSigned: false }, { rdata: b }]), T0, HOLD);
+    assert.deepEqual(states(r.state), ['Valid', 'Valid']);
+  });
+
+  it('tracks only SEP keys (a ZSK is not a trust anchor)', () => {
+    const a = ksk();
+    const r = applyObservation(seedTrustPoint('', [a], T0), obs([{ rdata: a }, { rdata: ksk(256) }]), T0, HOLD);
+    assert.equal(r.state.keys.length, 1);
+  });
+
+  it('refreshes at MAX(1h, MIN(15 days, TTL/2, expiry/2)) and retries at MAX(1h, MIN(1 day, TTL/10, expiry/10)) (§2.3)', () => {
+    assert.equal(refreshInterval(172800, T0 + 14 * DAY, T0, false), DAY);
+    assert.equal(refreshInterval(600, T0 + 14 * DAY, T0, false), 3600);
+    assert.equal(refreshInterval(40 * DAY, T0 + 60 * DAY, T0, false), 15 * DAY);
+    assert.equal(refreshInterval(172800, T0 + 14 * DAY, T0, true), 17280);
+    assert.equal(refreshInterval(172800, T0 + 2 * DAY, T0, true), 17280);
+  });
+});
+
+describe('trust/state-file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'oedns-ta-'));
+  it('writes and reads back the state, and names a damaged file', () => {
+    const path = join(dir, 'state.json');
+    assert.deepEqual(loadTrustState(path), []);
+    const tp = seedTrustPoint('', [ksk()], T0);
+    saveTrustState(path, [tp]);
+    assert.deepEqual(loadTrustState(path), [tp]);
+    const bad = (text: string): void => assert.throws(() => parseTrustState(text, 'x'), (e: unknown) => e instanceof ConfigError && e.code === 'trust-anchor-state');
+    bad('{');
+    bad('{"version":2,"trustPoints":[]}');
+    bad(JSON.stringify({ version: 1, trustPoints: [{ zone: '', keys: [{ ...tp.keys[0], state: 'Trusted' }] }] }));
+    bad(JSON.stringify({ version: 1, trustPoints: [{ zone: '', keys: [{ ...tp.keys[0], rdata: 'not base64!' }] }] }));
+    bad(JSON.stringify({ version: 1, trustPoints: [{ zone: '', keys: Array(65).fill(tp.keys[0]) }] }));
+  });
+});
+
+/** A root whose DNSKEY RRset the test changes, signed by real keys, answering like an upstream. */
+function rollingRoot(): { query: (name: string, type: number) => Promise<Message>; publish(keys: TestKey[], signers: TestKey[]): void } {
+  let answers: RR[] = [];
+  return {
+    publish(keys, signers) {
+      const set = keys.map((k) => ({ ...k.dnskey, ttl: 172800 }));
+      answers = [...set, ...signers.map((s) => s.sign(set, { inception: T0 - DAY, expiration: T0 + 100 * DAY }))];
+    },
+    query: async (name, type) => ({
+      id: 1, qr: true, opcode: 0, aa: false, tc: false, rd: true, ra: true, z: false, ad: false, cd: true, rcode: 0,
+      questions: [{ name, type, class: 1 }], answers: answers.map((r) => ({ ...r })), authorities: [], additionals: [],
+    }),
+  };
+}
+
+describe('trust/refresher (real signatures, no network)', () => {
+  it('follows a root KSK rollover from a DS anchor to the new key, saving the state', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oedns-ta-'));
+    const state = join(dir, 'ta.json');
+    const old = new TestKey('', 15);
+    const pair = generateKeyPairSync('ed25519');
+    const next = new TestKey('', 15, 257, pair);
+    const root = rollingRoot();
+    let now = T0;
+    const changes: number[][] = [];
+    const mk = () => new TrustAnchorManager({
+      configured: [{ zone: '', ds: [{ keyTag: old.tag, algorithm: 15, digestType: 2, digest: readDs(old) }], keys: [] }],
+      statePath: state,
+      query: root.query,
+      now: () => now,
+      rfc5011: { addHoldDownSec: 30 * DAY, removeHoldDownSec: 30 * DAY },
+      onChange: (a) => changes.push(a[0]!.keys.map((k) => k.length)),
+    });
+    let m = mk();
+    assert.equal(m.anchors()[0]!.ds.length, 1, 'before the first refresh: the configured DS');
+    root.publish([old], [old]);
+    await m.refresh(true);
+    assert.deepEqual(m.report()[0]!.keys.map((k) => [k.tag, k.state]), [[old.tag, 'Valid']]);
+    assert.equal(m.anchors()[0]!.keys.length, 1);
+    // The new KSK appears, signed by the old one: pending for 30 days, across a restart.
+    root.publish([old, next], [old]);
+    now += DAY;
+    await m.refresh(true);
+    assert.deepEqual(m.report()[0]!.keys.map((k) => k.state), ['Valid', 'AddPend']);
+    m = mk();
+    now += 31 * DAY;
+    await m.refresh(true);
+    assert.deepEqual(m.report()[0]!.keys.map((k) => k.state), ['Valid', 'Valid']);
+    // The old key revokes itself; the set is signed by both (the revoked key signs its own revocation).
+    const oldRevoked = new TestKey('', 15, 257 | 0x80, { privateKey: old.privateKey, publicKey: publicOf(old) });
+    root.publish([oldRevoked, next], [oldRevoked, next]);
+    now += DAY;
+    await m.refresh(true);
+    assert.deepEqual(m.report()[0]!.keys.map((k) => [k.tag, k.state]), [[oldRevoked.tag, 'Revoked'], [next.tag, 'Valid']]);
+    assert.equal(m.anchors()[0]!.keys.length, 1, 'only the new key anchors the root now');
+    assert.ok(changes.length >= 2, 'the daemon was told when the trusted keys changed');
+    assert.match(readFileSync(state, 'utf8'), /"Revoked"/);
+  });
+
+  it('moves nothing when the DNSKEY set is signed by a key it does not trust', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oedns-ta-'));
+    const trusted = new TestKey('', 15);
+    const attacker = new TestKey('', 15);
+    const root = rollingRoot();
+    const now = T0;
+    const state = join(dir, 'ta.json');
+    writeFileSync(state, JSON.stringify({ version: 1, trustPoints: [seedTrustPoint('', [trusted.dnskey.rdata], now)] }));
+    const m = new TrustAnchorManager({ configured: [{ zone: '', ds: [], keys: [trusted.dnskey.rdata] }], statePath: state, query: root.query, now: () => now });
+    root.publish([trusted, attacker], [attacker]);
+    await m.refresh(true);
+    assert.deepEqual(m.report()[0]!.keys.map((k) => [k.tag, k.state]), [[trusted.tag, 'Valid']]);
+  });
+});
+
+function readDs(k: TestKey): Uint8Array {
+  const ds = k.ds(2).rdata;
+  return ds.slice(4);
+}
+
+function publicOf(k: TestKey): KeyObject {
+  return createPublicKey(k.privateKey);
+}
