@@ -17,6 +17,7 @@ import { activateNext, readCurrent, readRollover, readSlot, removeOld, slotPaths
 import { tcpExchange } from '../publish/net';
 import { addressOf, publish, type Endpoint, type PublishIo, type PublishReport } from '../publish/publish';
 import { checkActivate, keysToPublish, nextStepAdvice, type PublishMode } from '../publish/rollover';
+import { readSecretFile } from '../publish/files';
 import { pickTsigKey } from '../publish/tsig-keyfile';
 
 interface PublishFlags {
@@ -134,7 +135,8 @@ export async function runPublish(f: PublishFlags, nowSec = (): number => Date.no
     const precedence = intOpt(f.precedence, '--precedence', 0, 255)!;
     const waitSec = intOpt(f.wait, '--wait', 0, 3600)!;
     const timeoutMs = intOpt(f.timeout, '--timeout', 100, 60_000)!;
-    const key = pickTsigKey(readText(f.tsigKey, 'TSIG key file'), f.tsigKeyName);
+    // The secret lets anyone holding it change our records: refuse a file others could read or swap.
+    const key = pickTsigKey(readSecretFile(f.tsigKey, 'TSIG key file', 'tsig-key-mode', 'tsig-key-file').toString('utf8'), f.tsigKeyName);
     const anchors = anchorsFrom(f.trustAnchor);
     const dir = f.keyDir;
     const slots = keysToPublish(mode, { next: !!readSlot(dir, 'next'), old: !!readSlot(dir, 'old'), state: readRollover(dir) }, nowSec(), !!f.force);

@@ -119,7 +119,7 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
     newKey('wrong', 'h1.hosts.pub.test');
     const text = readFileSync(s.keyFiles['publish-key'], 'utf8');
     const bad = join(dir, 'bad.key');
-    writeFileSync(bad, text.replace(/secret "[^"]+"/, `secret "${Buffer.alloc(32, 9).toString('base64')}"`));
+    writeFileSync(bad, text.replace(/secret "[^"]+"/, `secret "${Buffer.alloc(32, 9).toString('base64')}"`), { mode: 0o600 });
     const serial = s.serial('pub.test');
     const before = published('h1.hosts.pub.test');
     const r = await oedns([...common('h1.hosts.pub.test', keyDir('wrong')).map((a) => (a === s.keyFiles['publish-key'] ? bad : a)), '--json']);
@@ -133,7 +133,7 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
 
   it('a key the server does not know is BADKEY (exit 3)', async () => {
     const unknown = join(dir, 'unknown.key');
-    writeFileSync(unknown, readFileSync(s.keyFiles['publish-key'], 'utf8').replace('"publish-key"', '"nobody-key"'));
+    writeFileSync(unknown, readFileSync(s.keyFiles['publish-key'], 'utf8').replace('"publish-key"', '"nobody-key"'), { mode: 0o600 });
     const r = await oedns([...common('h1.hosts.pub.test', keyDir('wrong')).map((a) => (a === s.keyFiles['publish-key'] ? unknown : a)), '--json']);
     assert.equal(r.code, 3, r.stderr);
     assert.equal(JSON.parse(r.stdout).error.code, 'tsig-badkey');

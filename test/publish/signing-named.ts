@@ -51,7 +51,7 @@ export async function startSigningNamed(zones: SigningZone[], keys: Record<strin
   for (const [name, alg] of Object.entries(keys)) {
     const text = execFileSync('tsig-keygen', ['-a', alg, name], { encoding: 'utf8' });
     keyFiles[name] = join(dir, `${name}.key`);
-    writeFileSync(keyFiles[name], text);
+    writeFileSync(keyFiles[name], text, { mode: 0o600 }); // publish refuses a secret others can read
     config += text;
   }
   const named = await startNamed({
