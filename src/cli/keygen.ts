@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { exitOnError } from './common';
 import { generateHostKey, HostKeyType, ipseckeyLine, writeHostKey } from '../ike-bridge/identity';
 import { ConfigError } from '../util/errors';
+import { checkKeyDir } from '../publish/files';
 import { readCurrent, readSlot, slotPaths, writeNext } from '../publish/keydir';
 
 /** The type (and RSA size) of an existing key, so a next key matches the current one by default. */
@@ -40,6 +41,8 @@ export function registerKeygen(program: Command): void {
           throw new ConfigError('keygen-name', `--name must be a host name, not ${JSON.stringify(o.name)}`);
         }
         if (o.show && o.next) throw new ConfigError('usage', '--show and --next: give one');
+        // Whoever else can write there could swap our keys or plant links we would write through.
+        checkKeyDir(o.out);
         if (o.show) {
           const cur = readCurrent(o.out);
           process.stderr.write(`current key ${slotPaths(o.out, 'current').privateKey}:\n`);

@@ -17,7 +17,7 @@ import { activateNext, readCurrent, readRollover, readSlot, removeOld, slotPaths
 import { tcpExchange } from '../publish/net';
 import { addressOf, publish, type Endpoint, type PublishIo, type PublishReport } from '../publish/publish';
 import { checkActivate, keysToPublish, nextStepAdvice, type PublishMode } from '../publish/rollover';
-import { readSecretFile } from '../publish/files';
+import { checkKeyDir, readSecretFile } from '../publish/files';
 import { pickTsigKey } from '../publish/tsig-keyfile';
 
 interface PublishFlags {
@@ -139,6 +139,7 @@ export async function runPublish(f: PublishFlags, nowSec = (): number => Date.no
     const key = pickTsigKey(readSecretFile(f.tsigKey, 'TSIG key file', 'tsig-key-mode', 'tsig-key-file').toString('utf8'), f.tsigKeyName);
     const anchors = anchorsFrom(f.trustAnchor);
     const dir = f.keyDir;
+    checkKeyDir(dir);
     const slots = keysToPublish(mode, { next: !!readSlot(dir, 'next'), old: !!readSlot(dir, 'old'), state: readRollover(dir) }, nowSec(), !!f.force);
     const records = slots.map((s: Slot) => ourRecord(s === 'current' ? readCurrent(dir) : readSlot(dir, s)!, precedence, f.gateway));
     const io = realIo(resolverEndpoint(f.resolver), timeoutMs);
@@ -274,6 +275,7 @@ export interface ActivateOutcome {
 /** `oedns key activate`; never exits the process. */
 export function runActivate(dir: string, force: boolean, nowSec = Date.now() / 1000): ActivateOutcome {
   try {
+    checkKeyDir(dir);
     const state = readRollover(dir);
     checkActivate({ next: !!readSlot(dir, 'next'), old: !!readSlot(dir, 'old'), state }, nowSec, force);
     readCurrent(dir);

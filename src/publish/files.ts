@@ -1,6 +1,10 @@
-// The files that hold a secret (the TSIG key) are trusted only when no other local user could have
-// read or replaced them.
-import { closeSync, constants, fstatSync, openSync, readFileSync, type Stats } from 'node:fs';
+// The files that hold a secret or decide which key we sign with (the TSIG key, the key directory with
+// our private keys and rollover.json) are trusted only when no other local user could have read or
+// replaced them. Writes never follow a link another user planted: new files are created under a
+// random name with O_EXCL|O_NOFOLLOW and renamed into place (a rename replaces a link, not its target).
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { ConfigError } from '../util/errors';
 
 export const euid = (): number => process.geteuid?.() ?? 0;
@@ -29,6 +33,87 @@ export function readSecretFile(path: string, what: string, code: string, unreada
       throw new ConfigError(code, `${what} ${path} is open to other users (mode ${mode(st)}) and holds a secret: chmod 600 ${path}` +
         `${st.mode & 0o044 ? ', and if others may have read it, make a new secret (tsig-keygen) on the server too' : ''}`);
     }
+    return readFileSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The key directory must be ours and writable by nobody else: whoever can write there can replace the
+ * key we sign with, or plant links we would write through. A directory that does not exist yet passes
+ * (it is created 0700).
+ */
+export function checkKeyDir(dir: string): void {
+  let st: Stats;
+  try {
+    st = statSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new ConfigError('key-dir-unsafe', `cannot inspect key directory ${dir}: ${(e as Error).message}`, { cause: e });
+  }
+  if (!st.isDirectory()) throw new ConfigError('key-dir-unsafe', `${dir} is not a directory`);
+  if (st.uid !== euid()) {
+    throw new ConfigError('key-dir-unsafe', `key directory ${dir} is owned by uid ${st.uid}, not by the user running oedns (uid ${euid()}): chown ${euid()} ${dir}`);
+  }
+  if (st.mode & 0o022) {
+    throw new ConfigError('key-dir-unsafe', `key directory ${dir} is writable by other users (mode ${mode(st)}), who could replace our keys: chmod go-w ${dir} (0700 is best)`);
+  }
+}
+
+/**
+ * Writes `data` to `path` atomically: a new file under a random name (O_CREAT|O_EXCL|O_NOFOLLOW, so
+ * nothing that already exists is written through), then renamed over `path`.
+ */
+export function writeFileAtomic(path: string, data: string | Uint8Array, fileMode: number): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(8).toString('hex')}.tmp`);
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, fileMode);
+  try {
+    try {
+      const buf = typeof data === 'string' ? Buffer.from(data) : data;
+      for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** Why one of our key files is not to be trusted, or `undefined`: see readKeyFile. */
+function keyFileProblem(st: Stats): string | undefined {
+  if (!st.isFile()) return 'it is not a regular file';
+  if (st.uid !== euid() && st.uid !== 0) return `it is owned by uid ${st.uid}, neither us (uid ${euid()}) nor root`;
+  if (st.mode & 0o027) return `other users may change or read it (mode ${mode(st)}; keygen writes 0600)`;
+  return undefined;
+}
+
+/** A key file we will not load; `reason` says why. */
+export class UnsafeKeyFile extends Error {
+  constructor(readonly path: string, readonly reason: string) {
+    super(`${path}: ${reason}`);
+  }
+}
+
+/**
+ * Reads one of our private key files without following a link. Throws UnsafeKeyFile when it is a
+ * link, not a regular file, owned by someone other than us or root, writable by group or others, or
+ * readable by others (group read is allowed: a daemon that dropped root may read its key through its
+ * group); ENOENT and other errors from open as they are.
+ */
+export function readKeyFile(path: string): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw new UnsafeKeyFile(path, 'it is a symbolic link');
+    throw e;
+  }
+  try {
+    const why = keyFileProblem(fstatSync(fd));
+    if (why) throw new UnsafeKeyFile(path, why);
     return readFileSync(fd);
   } finally {
     closeSync(fd);

@@ -1,11 +1,13 @@
 // Lets a running `oedns serve` or `autosp watch` follow `oedns key activate` without a restart: it
 // watches the directory of our private key file (activation renames the next key over it, which a
 // watch on the file itself would lose) and hands each really new key to the engine. A file that
-// cannot be read or parsed leaves the engine signing with the key it has, and says so.
+// cannot be read or parsed, or that another user could have put there (a link, someone else's file,
+// writable by others: see readKeyFile), leaves the engine signing with the key it has, and says so.
 import { createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
-import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { silentLogger, type Logger } from '../util/log';
+import { readKeyFile, UnsafeKeyFile } from './files';
 
 export interface KeyWatch {
   close(): void;
@@ -25,8 +27,12 @@ export function watchKeyFile(file: string, initial: KeyObject, onKey: (k: KeyObj
     timer = undefined;
     let key: KeyObject;
     try {
-      key = createPrivateKey(readFileSync(file));
+      key = createPrivateKey(readKeyFile(file));
     } catch (e) {
+      if (e instanceof UnsafeKeyFile) {
+        log.error({ key: file, reason: e.reason }, 'our key file changed but is not safe to use; still signing with the previous key');
+        return;
+      }
       // Mid-rename or removed: the next event (or none) decides; the engine keeps its key meanwhile.
       log.warn({ key: file, err: (e as Error).message }, 'our key file changed but cannot be read; still signing with the previous key');
       return;

@@ -3,12 +3,13 @@
 // activate` makes next current and keeps the previous one as old until `publish --withdraw-old`.
 // rollover.json remembers when each step was published, so the next step can refuse to come too early.
 import { createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
-import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostKeyPaths } from '../ike-bridge/identity';
 import { privateKeyPemForCharon } from '../ike-bridge/keys';
 import { ConfigError } from '../util/errors';
 import { PublishError } from './errors';
+import { readKeyFile, UnsafeKeyFile, writeFileAtomic } from './files';
 
 export type Slot = 'current' | 'next' | 'old';
 
@@ -21,9 +22,10 @@ export function readSlot(dir: string, slot: Slot): KeyObject | undefined {
   const p = slotPaths(dir, slot).privateKey;
   let pem: Buffer;
   try {
-    pem = readFileSync(p);
+    pem = readKeyFile(p);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (e instanceof UnsafeKeyFile) throw new ConfigError('host-key', `not using ${p}: ${e.reason}`, { cause: e });
     throw new ConfigError('host-key', `cannot read ${p}: ${(e as Error).message}`, { cause: e });
   }
   try {
@@ -39,17 +41,27 @@ export function readCurrent(dir: string): KeyObject {
   return k;
 }
 
-/** Writes the next key (0600), refusing to replace one unless `force`. */
+const exists = (p: string): boolean => {
+  try {
+    lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Writes the next key (0600), refusing to replace one unless `force`. The caller checked the directory
+ * (checkKeyDir); each file is new (never written through a link) and renamed into place.
+ */
 export function writeNext(dir: string, key: KeyObject, force: boolean): { privateKey: string; publicKey: string } {
   const p = slotPaths(dir, 'next');
-  if (!force && existsSync(p.privateKey)) {
+  if (!force && exists(p.privateKey)) {
     throw new ConfigError('keygen-exists', `${p.privateKey} exists (a rollover is under way); use --force to replace the next key`);
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  // Created 0600 (no window with a wider mode), then chmod in case the file already existed.
-  writeFileSync(p.privateKey, privateKeyPemForCharon(key), { mode: 0o600 });
-  chmodSync(p.privateKey, 0o600);
-  writeFileSync(p.publicKey, createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString(), { mode: 0o644 });
+  writeFileAtomic(p.privateKey, privateKeyPemForCharon(key), 0o600);
+  writeFileAtomic(p.publicKey, createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString(), 0o644);
   return p;
 }
 
@@ -86,9 +98,7 @@ export function readRollover(dir: string): RolloverState | undefined {
 }
 
 export function writeRollover(dir: string, s: RolloverState): void {
-  const tmp = join(dir, `${STATE}.tmp`);
-  writeFileSync(tmp, JSON.stringify(s, null, 2) + '\n', { mode: 0o644 });
-  renameSync(tmp, join(dir, STATE));
+  writeFileAtomic(join(dir, STATE), JSON.stringify(s, null, 2) + '\n', 0o644);
 }
 
 /** Seconds left before a step that must wait `s.waitSec` after `s`; 0 when it may go now. */
@@ -104,11 +114,11 @@ export function activateNext(dir: string): void {
   const cur = slotPaths(dir, 'current');
   const next = slotPaths(dir, 'next');
   const old = slotPaths(dir, 'old');
-  if (!existsSync(next.privateKey)) throw new PublishError('rollover-no-next', `no next key in ${dir} (run oedns keygen --next --out ${dir}, then oedns publish --add)`);
+  if (!exists(next.privateKey)) throw new PublishError('rollover-no-next', `no next key in ${dir} (run oedns keygen --next --out ${dir}, then oedns publish --add)`);
   for (const f of [old.privateKey, old.publicKey]) rmSync(f, { force: true });
   linkSync(cur.privateKey, old.privateKey);
-  if (existsSync(cur.publicKey)) linkSync(cur.publicKey, old.publicKey);
-  if (existsSync(next.publicKey)) renameSync(next.publicKey, cur.publicKey);
+  if (exists(cur.publicKey)) linkSync(cur.publicKey, old.publicKey);
+  if (exists(next.publicKey)) renameSync(next.publicKey, cur.publicKey);
   renameSync(next.privateKey, cur.privateKey);
 }
 
