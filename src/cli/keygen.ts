@@ -8,7 +8,7 @@ import { exitOnError } from './common';
 import { generateHostKey, HostKeyType, ipseckeyLine, writeHostKey } from '../ike-bridge/identity';
 import { ConfigError } from '../util/errors';
 import { checkKeyDir } from '../publish/files';
-import { readCurrent, readSlot, slotPaths, writeNext } from '../publish/keydir';
+import { clearRollover, readCurrent, readRollover, readSlot, slotPaths, writeNext } from '../publish/keydir';
 
 /** The type (and RSA size) of an existing key, so a next key matches the current one by default. */
 function typeOf(k: KeyObject): { type: HostKeyType; bits?: number } {
@@ -57,11 +57,22 @@ export function registerKeygen(program: Command): void {
         }
         if (o.next) {
           const cur = readCurrent(o.out);
+          // A new next key while the old one is kept would let the next activation delete the old
+          // private key while DNS still publishes it: finish that rollover first.
+          if (readSlot(o.out, 'old')) {
+            throw new ConfigError('rollover-state', `an old key is still kept (${slotPaths(o.out, 'old').privateKey}): finish the previous rollover with oedns publish --withdraw-old first`);
+          }
+          const replaced = readSlot(o.out, 'next');
           const given = (opt: string): boolean => this.getOptionValueSource(opt) === 'cli';
           const like = typeOf(cur);
           const type = given('type') ? o.type : like.type;
           const key = generateHostKey(type, given('bits') ? bits : like.bits ?? bits);
           const paths = writeNext(o.out, key, o.force);
+          // The add recorded for the replaced next key does not publish this one: start over.
+          if (replaced && readRollover(o.out)?.step === 'added') {
+            clearRollover(o.out);
+            process.stderr.write(`replaced the next key that oedns publish --add had published: ${slotPaths(o.out, 'next').privateKey} must be published with --add again before oedns key activate\n`);
+          }
           process.stderr.write(`wrote ${paths.privateKey} (mode 0600) and ${paths.publicKey}; the current key is unchanged\n` +
             `next: oedns publish --add --name ${o.name} --key-dir ${o.out} ... (publishes both keys)\n`);
           process.stdout.write(`${ipseckeyLine(o.name, key, prec)}\n`);

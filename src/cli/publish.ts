@@ -13,10 +13,10 @@ import { ConfigError, OednsError } from '../util/errors';
 import { normalizeName } from '../wire/name';
 import { decodeIpseckey, encodeIpseckey } from '../wire/rdata';
 import { EXIT, exitCodeOf, PublishError } from '../publish/errors';
-import { activateNext, readCurrent, readRollover, readSlot, removeOld, slotPaths, writeRollover, type RolloverState, type Slot } from '../publish/keydir';
+import { activateNext, keyFingerprint, readCurrent, readRollover, readSlot, removeOld, slotPaths, writeRollover, type RolloverState, type Slot } from '../publish/keydir';
 import { tcpExchange } from '../publish/net';
 import { addressOf, publish, type Endpoint, type PublishIo, type PublishReport } from '../publish/publish';
-import { checkActivate, keysToPublish, nextStepAdvice, type PublishMode } from '../publish/rollover';
+import { checkActivate, keysToPublish, nextStepAdvice, type KeyDirState, type PublishMode } from '../publish/rollover';
 import { checkKeyDir, readSecretFile } from '../publish/files';
 import { pickTsigKey } from '../publish/tsig-keyfile';
 
@@ -119,6 +119,15 @@ export interface PublishOutcome {
   error?: { code: string; message: string; changed: false | 'unknown' | true; detail?: Record<string, unknown> };
 }
 
+/** The keys in the directory and what a rollover check needs: their fingerprints and rollover.json. */
+function readKeyDir(dir: string): Record<Slot, KeyObject | undefined> & { fingerprints: KeyDirState } {
+  const current = readCurrent(dir);
+  const next = readSlot(dir, 'next');
+  const old = readSlot(dir, 'old');
+  const fp = (k?: KeyObject): string | undefined => (k ? keyFingerprint(k) : undefined);
+  return { current, next, old, fingerprints: { current: fp(current), next: fp(next), old: fp(old), state: readRollover(dir) } };
+}
+
 /** Runs `oedns publish` with these flags; never exits the process (tests call it). */
 export async function runPublish(f: PublishFlags, nowSec = (): number => Date.now() / 1000): Promise<PublishOutcome> {
   if (f.add && f.withdrawOld) usage('--add and --withdraw-old are two steps of a rollover: give one');
@@ -140,8 +149,9 @@ export async function runPublish(f: PublishFlags, nowSec = (): number => Date.no
     const anchors = anchorsFrom(f.trustAnchor);
     const dir = f.keyDir;
     checkKeyDir(dir);
-    const slots = keysToPublish(mode, { next: !!readSlot(dir, 'next'), old: !!readSlot(dir, 'old'), state: readRollover(dir) }, nowSec(), !!f.force);
-    const records = slots.map((s: Slot) => ourRecord(s === 'current' ? readCurrent(dir) : readSlot(dir, s)!, precedence, f.gateway));
+    const keys = readKeyDir(dir);
+    const slots = keysToPublish(mode, keys.fingerprints, nowSec(), !!f.force);
+    const records = slots.map((s: Slot) => ourRecord(keys[s]!, precedence, f.gateway));
     const io = realIo(resolverEndpoint(f.resolver), timeoutMs);
     let server: Endpoint | undefined;
     if (f.server) {
@@ -161,11 +171,12 @@ export async function runPublish(f: PublishFlags, nowSec = (): number => Date.no
     }
     // Rollover bookkeeping only once the step was seen secure (or not checked, which --wait 0 asks for).
     const at = Math.floor(nowSec());
+    const fp = keys.fingerprints;
     if (mode === 'add') {
-      out.rollover = { step: 'added', name, at, waitSec: Math.max(report.beforeTtl ?? 0, report.ttl), ttl: report.ttl };
+      out.rollover = { step: 'added', name, at, waitSec: Math.max(report.beforeTtl ?? 0, report.ttl), ttl: report.ttl, current: fp.current, next: fp.next };
       if (!v) out.rollover = undefined; // not verified: `key activate` will want --force
     } else if (mode === 'withdraw-old') {
-      out.rollover = { step: 'withdrawn', name, at, waitSec: 0, ttl: report.ttl };
+      out.rollover = { step: 'withdrawn', name, at, waitSec: 0, ttl: report.ttl, current: fp.current };
       removeOld(dir);
     }
     if (out.rollover) {
@@ -276,12 +287,14 @@ export interface ActivateOutcome {
 export function runActivate(dir: string, force: boolean, nowSec = Date.now() / 1000): ActivateOutcome {
   try {
     checkKeyDir(dir);
-    const state = readRollover(dir);
-    checkActivate({ next: !!readSlot(dir, 'next'), old: !!readSlot(dir, 'old'), state }, nowSec, force);
-    readCurrent(dir);
+    const keys = readKeyDir(dir);
+    const state = keys.fingerprints.state;
+    checkActivate(keys.fingerprints, nowSec, force);
     activateNext(dir);
     const ttl = state?.ttl ?? state?.waitSec ?? 0;
-    const rollover: RolloverState = { step: 'activated', name: state?.name ?? '', at: Math.floor(nowSec), waitSec: ttl, ttl };
+    const rollover: RolloverState = {
+      step: 'activated', name: state?.name ?? '', at: Math.floor(nowSec), waitSec: ttl, ttl, current: keys.fingerprints.next, old: keys.fingerprints.current,
+    };
     writeRollover(dir, rollover);
     return { exitCode: EXIT.ok, rollover, advice: nextStepAdvice(rollover) };
   } catch (e) {

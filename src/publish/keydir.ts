@@ -1,8 +1,9 @@
 // The key directory during a rollover. `oedns keygen --out DIR` writes the current key (host.key.pem,
 // which `oedns serve --key` and autosp read); `keygen --next` puts the next one beside it; `key
 // activate` makes next current and keeps the previous one as old until `publish --withdraw-old`.
-// rollover.json remembers when each step was published, so the next step can refuse to come too early.
-import { createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
+// rollover.json remembers when each step was published and for which keys (fingerprints), so the next
+// step can refuse to come too early, or to act on keys that are not the ones the state describes.
+import { createHash, createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
 import { linkSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostKeyPaths } from '../ike-bridge/identity';
@@ -33,6 +34,11 @@ export function readSlot(dir: string, slot: Slot): KeyObject | undefined {
   } catch (e) {
     throw new ConfigError('host-key', `${p} is not a PEM private key: ${(e as Error).message}`, { cause: e });
   }
+}
+
+/** SHA-256 of the key's SubjectPublicKeyInfo, hex: what rollover.json binds a step to. */
+export function keyFingerprint(k: KeyObject): string {
+  return createHash('sha256').update(createPublicKey(k).export({ type: 'spki', format: 'der' })).digest('hex');
 }
 
 export function readCurrent(dir: string): KeyObject {
@@ -76,6 +82,11 @@ export interface RolloverState {
   waitSec: number;
   /** TTL of the records published in this step. */
   ttl?: number;
+  /** Fingerprints (keyFingerprint) of the keys this step was done with: current and next after an
+   * add, current and old after an activation. A step whose keys differ is refused. */
+  current?: string;
+  next?: string;
+  old?: string;
 }
 
 const STATE = 'rollover.json';
@@ -95,6 +106,10 @@ export function readRollover(dir: string): RolloverState | undefined {
   } catch (e) {
     throw new ConfigError('rollover-state', `${join(dir, STATE)} is not a rollover state (${(e as Error).message}); remove it to start over`);
   }
+}
+
+export function clearRollover(dir: string): void {
+  rmSync(join(dir, STATE), { force: true });
 }
 
 export function writeRollover(dir: string, s: RolloverState): void {

@@ -2,15 +2,19 @@
 //   keygen --next → publish --add → (wait ≥ TTL) → key activate → (wait ≥ TTL) → publish --withdraw-old
 // Pre-publishing lets every peer's cache hold the new key before we sign with it (the old RRset may be
 // cached for its TTL); keeping the old key published for one TTL after activation keeps a way back
-// while the new key proves itself and every daemon of this identity has switched.
+// while the new key proves itself and every daemon of this identity has switched. Each step checks that
+// the keys on disk are the ones the previous step recorded (fingerprints in rollover.json): a next key
+// replaced after its add was never published, and must not be activated.
 import { PublishError } from './errors';
 import { waitLeft, type RolloverState, type Slot } from './keydir';
 
 export type PublishMode = 'replace' | 'add' | 'withdraw-old';
 
+/** The key directory: fingerprints (keyFingerprint) of the keys there, and rollover.json. */
 export interface KeyDirState {
-  next: boolean;
-  old: boolean;
+  current?: string;
+  next?: string;
+  old?: string;
   state?: RolloverState;
 }
 
@@ -25,11 +29,16 @@ export function keysToPublish(mode: PublishMode, d: KeyDirState, nowSec: number,
       return ['current'];
     case 'add':
       if (!d.next) throw new PublishError('rollover-no-next', 'no next key: run oedns keygen --next first');
+      // Publishing current + next drops the old key from DNS at once, while peers may still need it.
+      if (d.old) throw new PublishError('rollover-state', 'an old key is still kept (host.old.key.pem): the previous rollover is not finished; withdraw it with --withdraw-old first');
       return ['current', 'next'];
     case 'withdraw-old': {
       if (!d.old) throw new PublishError('rollover-no-old', 'no old key to withdraw (host.old.key.pem): nothing was activated');
       if (d.state?.step !== 'activated' && !force) {
         throw new PublishError('rollover-state', `the rollover state says '${d.state?.step ?? 'none'}', not 'activated'; use --force if you know the new key is in use`);
+      }
+      if (!force && (d.state!.current !== d.current || d.state!.old !== d.old)) {
+        throw new PublishError('rollover-state', 'the keys in the directory are not the ones oedns key activate recorded (a key was replaced since): check with oedns keygen --show; use --force if you know the current key is in use and published');
       }
       const left = d.state ? waitLeft(d.state, nowSec) : 0;
       if (left > 0 && !force) {
@@ -43,9 +52,14 @@ export function keysToPublish(mode: PublishMode, d: KeyDirState, nowSec: number,
 /** Whether `key activate` may go now. */
 export function checkActivate(d: KeyDirState, nowSec: number, force: boolean): void {
   if (!d.next) throw new PublishError('rollover-no-next', 'no next key to activate: run oedns keygen --next, then oedns publish --add');
+  // Activating again would make the still-published old key's private half go (it becomes the current).
+  if (d.old) throw new PublishError('rollover-state', 'an old key is still kept (host.old.key.pem): finish the previous rollover with oedns publish --withdraw-old first');
   if (force) return;
   if (d.state?.step !== 'added') {
     throw new PublishError('rollover-not-published', 'the next key has not been published with oedns publish --add (or that publish was not seen secure): peers would reject us; --force skips this check');
+  }
+  if (d.state.next !== d.next || d.state.current !== d.current) {
+    throw new PublishError('rollover-not-published', `${d.state.next !== d.next ? 'host.next.key.pem' : 'host.key.pem'} is not the key oedns publish --add published (it was replaced since): publish it with oedns publish --add first; peers would reject us`);
   }
   const left = waitLeft(d.state, nowSec);
   if (left > 0) {

@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { parseTrustAnchors } from '../../src/dnssec/anchors';
 import { netQuery } from '../../src/dnssec/net-query';
 import { generateHostKey, ipseckeyLine, writeHostKey } from '../../src/ike-bridge/identity';
+import { privateKeyPemForCharon } from '../../src/ike-bridge/keys';
 import { tcpExchange } from '../../src/publish/net';
 import { publish, type PublishIo } from '../../src/publish/publish';
 import { pickTsigKey } from '../../src/publish/tsig-keyfile';
@@ -276,6 +277,44 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
     assert.deepEqual(published(name), [norm(next)]);
     assert.ok(!existsSync(join(kd, 'host.old.key.pem')), 'the withdrawn private key is removed');
     assert.match(w.stderr, /rollover done/);
+  });
+
+  it('rollover steps are tied to the keys: a next key replaced after --add is not activated; no new --add while the old key is kept', async () => {
+    const kd = keyDir('bound');
+    const name = 'bound.hosts.pub.test';
+    newKey('bound', name);
+    const p0 = await oedns([...common(name, kd), '--ttl', '1']);
+    assert.equal(p0.code, 0, p0.stderr);
+    assert.equal((await oedns(['keygen', '--next', '--out', kd, '--name', name])).code, 0);
+    const add = await oedns([...common(name, kd), '--add', '--ttl', '1']);
+    assert.equal(add.code, 0, add.stderr);
+    // The next key is replaced after it was published: the add no longer covers it.
+    const again = await oedns(['keygen', '--next', '--force', '--out', kd, '--name', name]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /must be published with --add again/);
+    const replaced = again.stdout.trim().split(' IPSECKEY ')[1];
+    await new Promise((r) => setTimeout(r, 1500));
+    const act = await oedns(['key', 'activate', '--key-dir', kd, '--json']);
+    assert.equal(act.code, 8, act.stderr);
+    assert.equal(JSON.parse(act.stdout).error.code, 'rollover-not-published');
+    assert.ok(!published(name).includes(norm(replaced)));
+    // Published with --add, it may be activated.
+    assert.equal((await oedns([...common(name, kd), '--add', '--ttl', '1'])).code, 0);
+    assert.ok(published(name).includes(norm(replaced)));
+    await new Promise((r) => setTimeout(r, 1500));
+    const act2 = await oedns(['key', 'activate', '--key-dir', kd]);
+    assert.equal(act2.code, 0, act2.stderr);
+    // Right after the activation the old key must stay published: no new next key, no --add.
+    const before = published(name);
+    const g = await oedns(['keygen', '--next', '--out', kd, '--name', name]);
+    assert.equal(g.code, 2, g.stderr);
+    assert.match(g.stderr, /rollover-state: an old key is still kept/);
+    writeFileSync(join(kd, 'host.next.key.pem'), privateKeyPemForCharon(generateHostKey('ed25519')), { mode: 0o600 });
+    const add2 = await oedns([...common(name, kd), '--add', '--force', '--json']);
+    assert.equal(add2.code, 8, add2.stderr);
+    assert.equal(JSON.parse(add2.stdout).error.code, 'rollover-state');
+    assert.deepEqual(published(name), before, 'the old key is still published');
+    assert.ok(existsSync(join(kd, 'host.old.key.pem')));
   });
 });
 

@@ -107,33 +107,61 @@ describe('what the answer to an UPDATE means', () => {
 });
 
 describe('rollover order and timing', () => {
-  const added = { step: 'added' as const, name: 'h.pub.test', at: 1000, waitSec: 300 };
-  const activated = { step: 'activated' as const, name: 'h.pub.test', at: 2000, waitSec: 300 };
+  // Fingerprints of the keys in the directory (stand-ins: only equality matters).
+  const K1 = 'k1';
+  const K2 = 'k2';
+  const K3 = 'k3';
+  const added = { step: 'added' as const, name: 'h.pub.test', at: 1000, waitSec: 300, current: K1, next: K2 };
+  const activated = { step: 'activated' as const, name: 'h.pub.test', at: 2000, waitSec: 300, current: K2, old: K1 };
 
   it('a plain publish refuses while a rollover is under way', () => {
-    assert.deepEqual(keysToPublish('replace', { next: false, old: false }, 0, false), ['current']);
-    assert.equal(code(() => keysToPublish('replace', { next: true, old: false }, 0, false)), 'rollover-state');
-    assert.equal(code(() => keysToPublish('replace', { next: false, old: true }, 0, false)), 'rollover-state');
+    assert.deepEqual(keysToPublish('replace', { current: K1 }, 0, false), ['current']);
+    assert.equal(code(() => keysToPublish('replace', { current: K1, next: K2 }, 0, false)), 'rollover-state');
+    assert.equal(code(() => keysToPublish('replace', { current: K2, old: K1 }, 0, false)), 'rollover-state');
   });
 
   it('--add needs a next key and publishes both', () => {
-    assert.equal(code(() => keysToPublish('add', { next: false, old: false }, 0, false)), 'rollover-no-next');
-    assert.deepEqual(keysToPublish('add', { next: true, old: false }, 0, false), ['current', 'next']);
+    assert.equal(code(() => keysToPublish('add', { current: K1 }, 0, false)), 'rollover-no-next');
+    assert.deepEqual(keysToPublish('add', { current: K1, next: K2 }, 0, false), ['current', 'next']);
+  });
+
+  it('--add refuses while an old key is kept, even with --force (it would drop the old key from DNS at once)', () => {
+    const d = { current: K2, next: K3, old: K1, state: activated };
+    assert.equal(code(() => keysToPublish('add', d, 2001, false)), 'rollover-state');
+    assert.equal(code(() => keysToPublish('add', d, 9999, true)), 'rollover-state');
   });
 
   it('activate waits a TTL after the add was seen published', () => {
-    assert.equal(code(() => checkActivate({ next: true, old: false }, 5000, false)), 'rollover-not-published');
-    assert.equal(code(() => checkActivate({ next: true, old: false, state: added }, 1299, false)), 'rollover-too-early');
+    assert.equal(code(() => checkActivate({ current: K1, next: K2 }, 5000, false)), 'rollover-not-published');
+    assert.equal(code(() => checkActivate({ current: K1, next: K2, state: added }, 1299, false)), 'rollover-too-early');
     assert.equal(exitCodeOf('rollover-too-early'), 8);
-    assert.doesNotThrow(() => checkActivate({ next: true, old: false, state: added }, 1300, false));
-    assert.doesNotThrow(() => checkActivate({ next: true, old: false }, 0, true));
-    assert.equal(code(() => checkActivate({ next: false, old: false, state: added }, 5000, true)), 'rollover-no-next');
+    assert.doesNotThrow(() => checkActivate({ current: K1, next: K2, state: added }, 1300, false));
+    assert.doesNotThrow(() => checkActivate({ current: K1, next: K2 }, 0, true));
+    assert.equal(code(() => checkActivate({ current: K1, state: added }, 5000, true)), 'rollover-no-next');
+  });
+
+  it('activate refuses a next (or current) key that is not the one the add published', () => {
+    // keygen --next --force after the add: host.next.key.pem was never published.
+    assert.equal(code(() => checkActivate({ current: K1, next: K3, state: added }, 5000, false)), 'rollover-not-published');
+    assert.equal(code(() => checkActivate({ current: K3, next: K2, state: added }, 5000, false)), 'rollover-not-published');
+    // A state from before fingerprints were kept describes no key.
+    assert.equal(code(() => checkActivate({ current: K1, next: K2, state: { ...added, current: undefined, next: undefined } }, 5000, false)), 'rollover-not-published');
+  });
+
+  it('activate refuses while an old key is kept, even with --force (the old private key would go)', () => {
+    assert.equal(code(() => checkActivate({ current: K2, next: K3, old: K1, state: { ...added, current: K2, next: K3 } }, 9999, false)), 'rollover-state');
+    assert.equal(code(() => checkActivate({ current: K2, next: K3, old: K1 }, 9999, true)), 'rollover-state');
   });
 
   it('--withdraw-old waits a TTL after activation and needs an old key', () => {
-    assert.equal(code(() => keysToPublish('withdraw-old', { next: false, old: false, state: activated }, 9999, false)), 'rollover-no-old');
-    assert.equal(code(() => keysToPublish('withdraw-old', { next: false, old: true, state: activated }, 2100, false)), 'rollover-too-early');
-    assert.deepEqual(keysToPublish('withdraw-old', { next: false, old: true, state: activated }, 2300, false), ['current']);
-    assert.deepEqual(keysToPublish('withdraw-old', { next: false, old: true, state: activated }, 2100, true), ['current']);
+    assert.equal(code(() => keysToPublish('withdraw-old', { current: K2, state: activated }, 9999, false)), 'rollover-no-old');
+    assert.equal(code(() => keysToPublish('withdraw-old', { current: K2, old: K1, state: activated }, 2100, false)), 'rollover-too-early');
+    assert.deepEqual(keysToPublish('withdraw-old', { current: K2, old: K1, state: activated }, 2300, false), ['current']);
+    assert.deepEqual(keysToPublish('withdraw-old', { current: K2, old: K1, state: activated }, 2100, true), ['current']);
+  });
+
+  it('--withdraw-old refuses when the keys are not the ones the activation recorded', () => {
+    assert.equal(code(() => keysToPublish('withdraw-old', { current: K3, old: K1, state: activated }, 2300, false)), 'rollover-state');
+    assert.equal(code(() => keysToPublish('withdraw-old', { current: K2, old: K3, state: activated }, 2300, false)), 'rollover-state');
   });
 });
