@@ -226,7 +226,11 @@ function reportHuman(o: PublishOutcome): { out: string; err: string } {
     lines.push(`; ${did}${v ? `; ${v.verdict}${v.matches ? '' : ' (records differ)'} after ${v.waitedSec} s: ${v.reason}` : ''}`);
   }
   const err: string[] = [];
-  if (o.error) err.push(o.error.message + (o.error.changed === 'unknown' ? '' : o.error.changed ? '' : ' (nothing was changed)'));
+  if (o.error) {
+    const e = o.error;
+    const tail = e.changed === false ? ' (nothing was changed)' : e.changed === 'unknown' && !/oedns lookup/.test(e.message) ? ' (the zone may have changed: check with oedns lookup NAME IPSECKEY)' : '';
+    err.push(e.message + tail);
+  }
   if (o.advice) err.push(o.advice);
   return { out: lines.length ? lines.join('\n') + '\n' : '', err: err.length ? err.join('\n') + '\n' : '' };
 }

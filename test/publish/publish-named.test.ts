@@ -127,7 +127,9 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
     assert.equal(r.code, 3, r.stdout + r.stderr);
     const out = JSON.parse(r.stdout);
     assert.equal(out.error.code, 'tsig-badsig');
-    assert.equal(out.error.changed, false);
+    // named cannot sign an answer to a request it could not verify: that answer proves nothing.
+    assert.equal(out.error.changed, 'unknown');
+    assert.equal(out.error.detail.authenticated, false);
     assert.equal(s.serial('pub.test'), serial);
     assert.deepEqual(published('h1.hosts.pub.test'), before);
   });
@@ -144,7 +146,11 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
     newKey('out', 'h9.pub.test');
     const r = await oedns([...common('h9.pub.test', keyDir('out')), '--json']);
     assert.equal(r.code, 3, r.stderr);
-    assert.equal(JSON.parse(r.stdout).error.code, 'update-refused');
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.error.code, 'update-refused');
+    // named signs its refusal over our request: the answer is authentic, so nothing was applied.
+    assert.equal(out.error.detail.authenticated, true);
+    assert.equal(out.error.changed, false);
     assert.deepEqual(published('h9.pub.test'), []);
   });
 
@@ -159,6 +165,8 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
     assert.equal(err.code, 'tsig-badtime');
     const skew = err.detail.skew as number;
     assert.ok(skew >= 995 && skew <= 1005, `skew ${skew}`);
+    assert.equal(err.detail.authenticated, true, 'named signs its BADTIME answer');
+    assert.equal(err.changed, false);
     assert.equal(s.serial('pub.test'), serial);
   });
 

@@ -1,6 +1,6 @@
 // TSIG (RFC 8945) over whole messages: the RDATA codec, signing a request, and every way the check
-// of an answer must fail. The server side here is a few lines of test code that sign an answer the
-// way §5.3 says; test/publish/publish-named.test.ts checks the same code against BIND itself.
+// of an answer must fail. The server side is a few lines of test code that sign an answer the way §5.3
+// says (tsig-helpers.ts); test/publish/publish-named.test.ts checks the same code against BIND itself.
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { concat } from '../../src/wire/bytes';
@@ -8,35 +8,11 @@ import { decodeMessage, encodeMessage, makeQuery } from '../../src/wire/message'
 import { encodeName } from '../../src/wire/name';
 import { tsig, time48, readTime48 } from '../../src/wire/rdata/tsig';
 import { badTimeSkew, findTsig, signRequest, TSIG_ALGORITHMS, TsigAlgorithm, TsigKey, verifyResponse } from '../../src/publish/tsig';
+import { answerTo, serverSign } from './tsig-helpers';
 import { hex, roundTrip, unhex } from '../wire/helpers';
 
 const KEY: TsigKey = { name: 'publish-key', algorithm: 'hmac-sha256', secret: new Uint8Array(Buffer.from('OvAwtLceKrzlgwK3tHeTyabWWpJZicsmFlYsGakb3Bk=', 'base64')) };
 const NOW = 1_790_000_000;
-
-/** Signs `answer` as a server would for a request whose MAC was `reqMac` (RFC 8945 §5.3). */
-function serverSign(answer: Uint8Array, key: TsigKey, reqMac: Uint8Array, time: number, o: { error?: number; other?: Uint8Array; macLen?: number; keyName?: string } = {}): Uint8Array {
-  const other = o.other ?? new Uint8Array(0);
-  const vars = concat([
-    encodeName(o.keyName ?? key.name, { lowercase: true }), unhex('00ff 00000000'), encodeName(key.algorithm, { lowercase: true }),
-    time48(time), unhex('012c'), Uint8Array.of((o.error ?? 0) >> 8, (o.error ?? 0) & 0xff, other.length >> 8, other.length & 0xff), other,
-  ]);
-  const h = createHmac(TSIG_ALGORITHMS[key.algorithm].digest, key.secret);
-  h.update(Uint8Array.of(reqMac.length >> 8, reqMac.length & 0xff));
-  h.update(reqMac);
-  h.update(answer);
-  h.update(vars);
-  const mac = new Uint8Array(h.digest()).subarray(0, o.macLen ?? TSIG_ALGORITHMS[key.algorithm].size);
-  const rdata = new Uint8Array(tsig.encodingLength({ algorithm: key.algorithm, timeSigned: time, fudge: 300, mac, originalId: (answer[0] << 8) | answer[1], error: o.error ?? 0, otherData: other }));
-  tsig.encode({ algorithm: key.algorithm, timeSigned: time, fudge: 300, mac, originalId: (answer[0] << 8) | answer[1], error: o.error ?? 0, otherData: other }, rdata, 0);
-  const out = answer.slice();
-  out[11] += 1;
-  return concat([out, encodeName(o.keyName ?? key.name), unhex('00fa 00ff 00000000'), Uint8Array.of(rdata.length >> 8, rdata.length & 0xff), rdata]);
-}
-
-function answerTo(id: number, rcode = 0): Uint8Array {
-  const q = makeQuery('pub.test', 6, { id, rd: false });
-  return encodeMessage({ ...q, qr: true, opcode: 5, rcode });
-}
 
 describe('TSIG RDATA (RFC 8945 §4.2)', () => {
   it('round-trips with the 48-bit time, MAC, original id, error and other data', () => {

@@ -9,7 +9,9 @@ import { checkActivate, keysToPublish } from '../../src/publish/rollover';
 import { signRequest, type TsigKey } from '../../src/publish/tsig';
 import { parseTsigKeys, pickTsigKey } from '../../src/publish/tsig-keyfile';
 import { buildIpseckeyUpdate, describeChange } from '../../src/publish/update';
+import { time48 } from '../../src/wire/rdata/tsig';
 import { unhex } from '../wire/helpers';
+import { serverSign } from './tsig-helpers';
 
 const code = (fn: () => unknown): string => {
   try {
@@ -103,6 +105,66 @@ describe('what the answer to an UPDATE means', () => {
     // Signed as a request with another key: a TSIG is there, but not over our MAC with our key.
     const forged = signRequest(answer(0), { ...KEY, secret: new Uint8Array(32).fill(2) }, 1000).wire;
     assert.equal(code(() => checkUpdateAnswer(forged, sent, 1000)), 'tsig-response-bad');
+  });
+
+  const outcome = (wire: Uint8Array): { code: string; changed: unknown; authenticated: unknown; message: string; skew: unknown } => {
+    try {
+      checkUpdateAnswer(wire, sent, 1000);
+    } catch (e) {
+      assert.ok(e instanceof PublishError, String(e));
+      return { code: e.code, changed: e.changed, authenticated: e.detail.authenticated, message: e.message, skew: e.detail.skew };
+    }
+    return { code: 'applied', changed: true, authenticated: true, message: '', skew: undefined };
+  };
+  const MAY_BE_FORGED = /may not be the server's/;
+
+  it('an error answer signed by the server over our request: nothing was applied', () => {
+    for (const [rcode, want] of [[5, 'update-refused'], [8, 'publish-conflict'], [9, 'update-notauth']] as const) {
+      const o = outcome(serverSign(answer(rcode), KEY, sent.requestMac, 1000));
+      assert.deepEqual([o.code, o.changed, o.authenticated], [want, false, true], `rcode ${rcode}`);
+      assert.doesNotMatch(o.message, MAY_BE_FORGED);
+    }
+  });
+
+  it('an error answer not signed over our request keeps its code, but the zone may have changed (an on-path forgery after the server applied it)', () => {
+    const empty = (rcode: number, error: number): Uint8Array => serverSign(answer(rcode), KEY, sent.requestMac, 1000, { error, macLen: 0 });
+    const cases: Array<[string, Uint8Array, string]> = [
+      ['unsigned REFUSED', answer(5), 'update-refused'],
+      ['unsigned NXRRSET', answer(8), 'publish-conflict'],
+      ['REFUSED + TSIG with an empty MAC and no error', empty(5, 0), 'update-refused'],
+      ['REFUSED signed over another request', serverSign(answer(5), KEY, new Uint8Array(32).fill(3), 1000), 'update-refused'],
+      ['REFUSED signed with another secret', serverSign(answer(5), { ...KEY, secret: new Uint8Array(32).fill(2) }, sent.requestMac, 1000), 'update-refused'],
+      ['BADKEY with rcode REFUSED (not the NOTAUTH a server sends)', empty(5, 17), 'tsig-badkey'],
+    ];
+    for (const [what, wire, want] of cases) {
+      const o = outcome(wire);
+      assert.deepEqual([o.code, o.changed, o.authenticated], [want, 'unknown', false], what);
+      assert.match(o.message, MAY_BE_FORGED, what);
+    }
+  });
+
+  it('unsigned BADKEY/BADSIG with NOTAUTH (what a server that cannot check us sends): no forgery note, still not authenticated', () => {
+    for (const [error, want] of [[17, 'tsig-badkey'], [16, 'tsig-badsig']] as const) {
+      const o = outcome(serverSign(answer(9), KEY, sent.requestMac, 1000, { error, macLen: 0 }));
+      assert.deepEqual([o.code, o.changed, o.authenticated], [want, 'unknown', false]);
+      assert.doesNotMatch(o.message, MAY_BE_FORGED);
+      assert.equal(exitCodeOf(o.code), 3);
+    }
+  });
+
+  it('BADTIME is believed (with the skew) only when signed; an unsigned one says nothing about the clocks', () => {
+    const signed = outcome(serverSign(answer(9), KEY, sent.requestMac, 1000, { error: 18, other: time48(5000) }));
+    assert.deepEqual([signed.code, signed.changed, signed.authenticated, signed.skew], ['tsig-badtime', false, true, 4000]);
+    // The server signs with its own clock, far outside our window: the MAC over our request still proves it.
+    const serverClock = outcome(serverSign(answer(9), KEY, sent.requestMac, 5000, { error: 18, other: time48(5000) }));
+    assert.deepEqual([serverClock.code, serverClock.changed, serverClock.skew], ['tsig-badtime', false, 4000]);
+    const unsigned = outcome(serverSign(answer(9), KEY, sent.requestMac, 1000, { error: 18, other: time48(99999), macLen: 0 }));
+    assert.deepEqual([unsigned.code, unsigned.changed, unsigned.authenticated, unsigned.skew], ['tsig-badtime', 'unknown', false, undefined]);
+    assert.match(unsigned.message, MAY_BE_FORGED);
+  });
+
+  it('a success signed over our request is applied', () => {
+    assert.equal(outcome(serverSign(answer(0), KEY, sent.requestMac, 1000)).code, 'applied');
   });
 });
 
