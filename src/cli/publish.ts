@@ -103,7 +103,6 @@ function resolverEndpoint(text: string | undefined): { host: string; port: numbe
 function realIo(resolver: { host: string; port: number }, timeoutMs: number): PublishIo {
   return {
     resolver: netQuery({ ...resolver, timeoutMs }),
-    primary: (s) => netQuery({ host: s.host, port: s.port, timeoutMs, rd: false }),
     send: (s, wire) => tcpExchange(s.host, s.port, wire, Math.max(timeoutMs, 5000)),
     now: () => Date.now() / 1000,
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),

@@ -21,8 +21,8 @@ export type PublishErrorCode =
   | 'update-refused' | 'update-notauth' | 'update-notzone' | 'update-notimp' | 'update-formerr' | 'update-servfail' | 'update-rcode'
   // The RRset changed since we read it; nothing changed (exit 4).
   | 'publish-conflict'
-  // No server to talk to, or no zone; nothing changed (exit 5).
-  | 'zone-not-found' | 'server-unreachable' | 'server-unresolvable' | 'zone-not-served'
+  // No server to talk to, no zone, or no authentic answer from the primary to our signed read; nothing changed (exit 5).
+  | 'zone-not-found' | 'server-unreachable' | 'server-unresolvable' | 'zone-not-served' | 'read-unauthenticated'
   // Applied, but not seen secure in time (exit 6).
   | 'not-secure'
   // Sent, but no authentic answer: it may or may not have been applied (exit 7).
@@ -36,7 +36,7 @@ export const EXIT = { ok: 0, internal: 1, usage: 2, rejected: 3, conflict: 4, un
 export function exitCodeOf(code: string): number {
   if (/^(tsig-bad(key|sig|time)|tsig-error|update-(refused|notauth|notzone|notimp|formerr|servfail|rcode))$/.test(code)) return EXIT.rejected;
   if (code === 'publish-conflict') return EXIT.conflict;
-  if (/^(zone-not-found|server-unreachable|server-unresolvable|zone-not-served)$/.test(code)) return EXIT.unreachable;
+  if (/^(zone-not-found|server-unreachable|server-unresolvable|zone-not-served|read-unauthenticated)$/.test(code)) return EXIT.unreachable;
   if (code === 'not-secure') return EXIT.notSecure;
   if (/^(update-no-answer|tsig-response-(unsigned|bad))$/.test(code)) return EXIT.unknown;
   if (code.startsWith('rollover-')) return EXIT.rollover;

@@ -1,7 +1,9 @@
 // `oedns publish` without the command line: find the zone and its primary, read the IPSECKEY RRset
 // there, send one TSIG-signed UPDATE that makes it hold exactly our keys, then watch the name through
-// our own validator until the zone serves it signed (bounded). All I/O comes in through PublishIo, so
-// tests can drive it with the real named and the CLI with real sockets.
+// our own validator until the zone serves it signed (bounded). Every read at the primary is a
+// TSIG-signed query with a signed answer (signed-query.ts): what we base the update, its TTL and our
+// report on is the server's, now. All I/O comes in through PublishIo, so tests can drive it with the
+// real named and the CLI with real sockets.
 import { randomInt } from 'node:crypto';
 import type { TrustAnchor } from '../dnssec/anchors';
 import type { QueryFn } from '../dnssec/fetcher';
@@ -13,6 +15,7 @@ import { decodeA, decodeAaaa, decodeSoa, type Soa } from '../wire/rdata';
 import { RRType, type Message, type Name } from '../wire/types';
 import { checkUpdateAnswer } from './answer';
 import { PublishError } from './errors';
+import { signedQuery } from './signed-query';
 import { DEFAULT_FUDGE, signRequest, type TsigKey } from './tsig';
 import { buildIpseckeyUpdate, describeChange, sameRdataSet } from './update';
 
@@ -24,9 +27,7 @@ export interface Endpoint {
 export interface PublishIo {
   /** A recursive resolver: the zone's SOA, the primary's address, and the chain above the zone. */
   resolver: QueryFn;
-  /** Queries straight to the primary (RD off): the zone's own data, fresh. */
-  primary(server: Endpoint): QueryFn;
-  /** One message over TCP to the primary; resolves with the answer's bytes. */
+  /** One message over TCP to the primary (the UPDATE, and our signed queries); resolves with the answer's bytes. */
   send(server: Endpoint, wire: Uint8Array): Promise<Uint8Array>;
   /** Unix seconds. */
   now(): number;
@@ -106,12 +107,13 @@ export async function addressOf(host: Name, query: QueryFn): Promise<string> {
   throw new PublishError('server-unresolvable', `no address for the zone's primary ${host}; give --server HOST[:PORT]`);
 }
 
-/** The IPSECKEY RRset at `name` as the primary serves it now. */
+/** The IPSECKEY RRset at `name` as the primary serves it now (`q`: signedQuery to the primary). */
 export async function readRRset(name: Name, zone: Name, q: QueryFn, server: Endpoint): Promise<{ rdata: Uint8Array[]; ttl?: number }> {
   let m: Message;
   try {
     m = await q(name, RRType.IPSECKEY);
   } catch (e) {
+    if (e instanceof PublishError) throw e;
     throw new PublishError('server-unreachable', `${server.host}:${server.port} does not answer: ${(e as Error).message}`, false, {}, { cause: e });
   }
   if (m.rcode === 5 || m.rcode === 9 || (!m.aa && m.rcode !== 2)) {
@@ -130,8 +132,13 @@ export function splitQuery(zone: Name, primary: QueryFn, resolver: QueryFn): Que
   return (n, type) => (isSubdomain(n, zone) && !(type === RRType.DS && nameEquals(n, zone)) ? primary(n, type) : resolver(n, type));
 }
 
+/** Signed queries to the primary over `io.send`. */
+function primaryQuery(req: PublishRequest, server: Endpoint, io: PublishIo): QueryFn {
+  return signedQuery(`${server.host}:${server.port}`, req.key, { send: (w) => io.send(server, w), now: () => io.now() }, req.fudge ?? DEFAULT_FUDGE);
+}
+
 async function verify(req: PublishRequest, zone: Name, server: Endpoint, io: PublishIo, startedAt: number): Promise<Verification> {
-  const query = splitQuery(zone, io.primary(server), io.resolver);
+  const query = splitQuery(zone, primaryQuery(req, server, io), io.resolver);
   const validator = createValidator({ anchors: req.anchors, query });
   const deadline = startedAt + req.waitSec;
   for (;;) {
@@ -165,7 +172,7 @@ export async function publish(req: PublishRequest, io: PublishIo): Promise<Publi
     soa ??= (await findZone(zone, io.resolver)).soa;
     server = { host: await addressOf(soa.mname, io.resolver), port: 53 };
   }
-  const before = await readRRset(req.name, zone, io.primary(server), server);
+  const before = await readRRset(req.name, zone, primaryQuery(req, server, io), server);
   const ttl = req.ttl ?? before.ttl ?? DEFAULT_TTL;
   const diff = describeChange({ zone: zone, name: req.name, ttl, seen: before.rdata, want: req.records });
   const base: Omit<PublishReport, 'action'> = {

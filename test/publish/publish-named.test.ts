@@ -18,6 +18,7 @@ import { pickTsigKey } from '../../src/publish/tsig-keyfile';
 import { PublishError } from '../../src/publish/errors';
 import { ourRecord } from '../../src/cli/publish';
 import { freePort } from '../support/ports';
+import { qtype, startMitm, withTtl } from './mitm';
 import { SigningNamed, signingNamedUnavailable, startSigningNamed } from './signing-named';
 
 const OEDNS = resolve(__dirname, '../../src/cli/oedns.js');
@@ -127,8 +128,9 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
     assert.equal(r.code, 3, r.stdout + r.stderr);
     const out = JSON.parse(r.stdout);
     assert.equal(out.error.code, 'tsig-badsig');
-    // named cannot sign an answer to a request it could not verify: that answer proves nothing.
-    assert.equal(out.error.changed, 'unknown');
+    // Refused at our signed read, before any update was sent: certainly nothing changed (named cannot
+    // sign an answer to a request it could not verify, so the answer itself proves nothing).
+    assert.equal(out.error.changed, false);
     assert.equal(out.error.detail.authenticated, false);
     assert.equal(s.serial('pub.test'), serial);
     assert.deepEqual(published('h1.hosts.pub.test'), before);
@@ -177,9 +179,9 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
     const base = io(s);
     const racing: PublishIo = {
       ...base,
-      // Just before our update goes out, another writer adds its own record.
+      // Just before our update goes out (opcode 5; our signed reads go the same way), another writer adds its own record.
       async send(server, wire) {
-        await publish({ name: 'h3.hosts.pub.test', server, records: [theirs], key, anchors: [], waitSec: 0 }, base);
+        if (((wire[2] >> 3) & 0xf) === 5) await publish({ name: 'h3.hosts.pub.test', server, records: [theirs], key, anchors: [], waitSec: 0 }, base);
         return base.send(server, wire);
       },
     };
@@ -206,8 +208,7 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
     // MNAME ns.pub.test has A 127.0.0.1 and port 53; this named listens elsewhere, so map the port.
     const mapped: PublishIo = {
       ...base,
-      primary: (e) => (seen.push(`${e.host}:${e.port}`), base.primary({ host: e.host, port: e.port === 53 ? s.named.port : e.port })),
-      send: (e, w) => base.send({ host: e.host, port: e.port === 53 ? s.named.port : e.port }, w),
+      send: (e, w) => (seen.push(`${e.host}:${e.port}`), base.send({ host: e.host, port: e.port === 53 ? s.named.port : e.port }, w)),
     };
     const anchors = parseTrustAnchors(readFileSync(s.anchorFile, 'utf8'));
     const rep = await publish({ name: 'h4.hosts.pub.test', records: [ourRecord(generateHostKey('ecdsa-p256'), 10)], key, anchors, waitSec: 20 }, mapped);
@@ -237,6 +238,72 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
     const z = await oedns([...common('h1.elsewhere.example', keyDir('nobody')), '--json']);
     assert.equal(z.code, 5, z.stderr);
     assert.equal(JSON.parse(z.stdout).error.code, 'zone-not-found');
+  });
+
+  /** The same arguments with --server pointing elsewhere (the resolver stays named). */
+  const via = (args: string[], server: string): string[] => args.map((a, i) => (args[i - 1] === '--server' ? server : a));
+  const upstream = (): { host: string; port: number } => ({ host: '127.0.0.1', port: s.named.port });
+
+  it('an attacker on the path to the primary cannot choose the TTL the rollover waits for: reads are TSIG-signed', async () => {
+    const kd = keyDir('ttl');
+    const name = 'ttl.hosts.pub.test';
+    const cur = newKey('ttl', name);
+    assert.equal((await oedns([...common(name, kd), '--ttl', '600'])).code, 0);
+    assert.equal((await oedns(['keygen', '--next', '--out', kd, '--name', name])).code, 0);
+    // Rewrites only the TTL of every IPSECKEY answer (UDP or TCP); the records stay as they are.
+    const m = await startMitm(upstream(), (q, a) => (qtype(q) === 45 ? withTtl(a, 45, 1) : undefined));
+    let r;
+    try {
+      r = await oedns([...via(common(name, kd), m.endpoint), '--add', '--json']);
+    } finally {
+      await m.close();
+    }
+    const out = JSON.parse(r.stdout);
+    assert.equal(r.code, 5, r.stderr);
+    assert.equal(out.error.code, 'read-unauthenticated');
+    assert.equal(out.error.changed, false);
+    assert.ok(!existsSync(join(kd, 'rollover.json')), 'no rollover clock started');
+    assert.deepEqual(published(name), [norm(cur)], 'nothing was sent');
+    // Straight to named, the add takes the zone's TTL, and activation must wait for it.
+    const add = await oedns([...common(name, kd), '--add', '--json']);
+    assert.equal(add.code, 0, add.stderr);
+    assert.equal(JSON.parse(add.stdout).ttl, 600);
+    assert.ok(JSON.parse(readFileSync(join(kd, 'rollover.json'), 'utf8')).waitSec >= 600);
+  });
+
+  it('a replayed signed answer does not make publish report the key as already published and secure', async () => {
+    const name = 'replay.hosts.pub.test';
+    newKey('r1', name);
+    const k2 = newKey('r2', name);
+    let recorded: Uint8Array | undefined;
+    const rec = await startMitm(upstream(), (q, a) => void (qtype(q) === 45 && (recorded = a)));
+    try {
+      const r1 = await oedns(via(common(name, keyDir('r1')), rec.endpoint));
+      assert.equal(r1.code, 0, r1.stderr);
+    } finally {
+      await rec.close();
+    }
+    assert.ok(recorded, 'the attacker saw the answer that showed key 1 secure');
+    assert.equal((await oedns(common(name, keyDir('r2')))).code, 0, 'the zone moves on to key 2');
+    // Every IPSECKEY answer is now the recorded one (id fixed up); its RRSIG is still valid.
+    const replay = await startMitm(upstream(), (q) => {
+      if (qtype(q) !== 45) return undefined;
+      const a = recorded!.slice();
+      a[0] = q[0];
+      a[1] = q[1];
+      return a;
+    });
+    let r;
+    try {
+      r = await oedns([...via(common(name, keyDir('r1')), replay.endpoint), '--json']);
+    } finally {
+      await replay.close();
+    }
+    const out = JSON.parse(r.stdout);
+    assert.notEqual(out.action, 'unchanged', 'not "already published"');
+    assert.equal(r.code, 5, r.stderr);
+    assert.equal(out.error.code, 'read-unauthenticated');
+    assert.deepEqual(published(name), [norm(k2)], 'the zone still holds key 2');
   });
 
   it('rollover: keygen --next, publish --add, key activate, publish --withdraw-old, each refused when too early', async () => {
@@ -331,7 +398,6 @@ function io(s: SigningNamed, o: { skewSec?: number } = {}): PublishIo {
   const ep = { host: '127.0.0.1', port: s.named.port };
   return {
     resolver: netQuery({ ...ep, timeoutMs: 2000 }),
-    primary: (e) => netQuery({ host: e.host, port: e.port, timeoutMs: 2000, rd: false }),
     send: (e, w) => tcpExchange(e.host, e.port, w, 5000),
     now: () => Date.now() / 1000 + (o.skewSec ?? 0),
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
