@@ -39,6 +39,7 @@ interface PublishFlags {
   trustAnchor?: string;
   wait: string;
   timeout: string;
+  checkServers?: string;
 }
 
 function usage(msg: string): never {
@@ -104,6 +105,7 @@ function realIo(resolver: { host: string; port: number }, timeoutMs: number): Pu
   return {
     resolver: netQuery({ ...resolver, timeoutMs }),
     send: (s, wire) => tcpExchange(s.host, s.port, wire, Math.max(timeoutMs, 5000)),
+    direct: (s) => netQuery({ host: s.host, port: s.port, timeoutMs, rd: false }),
     now: () => Date.now() / 1000,
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
   };
@@ -157,7 +159,9 @@ export async function runPublish(f: PublishFlags, nowSec = (): number => Date.no
       const s = endpoint(f.server, '--server');
       server = isIP(s.host) ? s : { host: await addressOf(normalizeName(s.host), io.resolver), port: s.port };
     }
-    const report = await publish({ name, zone, server, ttl, records, key, anchors, dryRun: f.dryRun, waitSec }, io);
+    const servers = f.checkServers === undefined ? undefined : f.checkServers === 'none' ? [] :
+      f.checkServers.split(',').map((x) => endpoint(x, '--check-servers')).map((e) => (isIP(e.host) ? e : usage(`--check-servers takes addresses, not ${e.host}`)));
+    const report = await publish({ name, zone, server, ttl, records, key, anchors, dryRun: f.dryRun, waitSec, servers }, io);
     const out: PublishOutcome = { report, mode, exitCode: EXIT.ok };
     if (report.action === 'dry-run') return out;
     const v = report.verification;
@@ -171,8 +175,12 @@ export async function runPublish(f: PublishFlags, nowSec = (): number => Date.no
     // Rollover bookkeeping only once the step was seen secure (or not checked, which --wait 0 asks for).
     const at = Math.floor(nowSec());
     const fp = keys.fingerprints;
+    const lagging = (report.servers ?? []).filter((x) => !x.confirmed);
     if (mode === 'add') {
-      out.rollover = { step: 'added', name, at, waitSec: Math.max(report.beforeTtl ?? 0, report.ttl), ttl: report.ttl, current: fp.current, next: fp.next };
+      // A name server that did not serve the new version within --wait may lag until the zone's SOA
+      // refresh (the longest a working secondary goes without NOTIFY): the clock allows for that.
+      const lag = lagging.length ? report.soa?.refresh ?? 0 : 0;
+      out.rollover = { step: 'added', name, at, waitSec: Math.max(report.beforeTtl ?? 0, report.ttl) + lag, ttl: report.ttl, current: fp.current, next: fp.next };
       if (!v) out.rollover = undefined; // not verified: `key activate` will want --force
     } else if (mode === 'withdraw-old') {
       out.rollover = { step: 'withdrawn', name, at, waitSec: 0, ttl: report.ttl, current: fp.current };
@@ -183,6 +191,12 @@ export async function runPublish(f: PublishFlags, nowSec = (): number => Date.no
       out.advice = nextStepAdvice(out.rollover);
     } else if (mode === 'add') {
       out.advice = 'not verified (--wait 0): oedns key activate will need --force';
+    }
+    if (lagging.length) {
+      const which = lagging.map((x) => `${x.server}${x.ns ? ` (${x.ns})` : ''}: ${x.serial === undefined ? x.error ?? 'no answer' : `serial ${x.serial}`}`).join('; ');
+      const warn = `warning: ${lagging.length} of the zone's name servers did not serve serial ${report.soa?.serial ?? '?'} within --wait (${which}); peers asking them still get the old records` +
+        (mode === 'add' && out.rollover ? `; the wait before key activate includes the zone's SOA refresh (${report.soa?.refresh ?? 0} s)` : '');
+      out.advice = out.advice ? `${warn}\n${out.advice}` : warn;
     }
     return out;
   } catch (e) {
@@ -203,7 +217,7 @@ function reportJson(o: PublishOutcome): unknown {
       name: r.name, zone: r.zone, server: `${r.server.host}:${r.server.port}`, ttl: r.ttl, action: r.action,
       before: r.before.map((x) => ipseckeyText(x)), beforeTtl: r.beforeTtl ?? null, after: r.after.map((x) => ipseckeyText(x)),
       removed: r.removed.map((x) => ipseckeyText(x)), added: r.added.map((x) => ipseckeyText(x)),
-      verification: r.verification ?? null,
+      verification: r.verification ?? null, serial: r.soa?.serial ?? null, servers: r.servers ?? null,
     } : {}),
     rollover: o.rollover ?? null,
     advice: o.advice ?? null,
@@ -223,6 +237,7 @@ function reportHuman(o: PublishOutcome): { out: string; err: string } {
     const did = r.action === 'dry-run' ? 'dry run: nothing sent' : r.action === 'unchanged' ? 'already published: no update sent' : 'updated';
     const v = r.verification;
     lines.push(`; ${did}${v ? `; ${v.verdict}${v.matches ? '' : ' (records differ)'} after ${v.waitedSec} s: ${v.reason}` : ''}`);
+    if (r.servers?.length) lines.push(`; name servers serving serial ${r.soa?.serial ?? '?'}: ${r.servers.filter((x) => x.confirmed).length} of ${r.servers.length}`);
   }
   const err: string[] = [];
   if (o.error) {
@@ -265,6 +280,7 @@ export function registerPublish(program: Command): void {
     .option('--trust-anchor <file>', 'DS/DNSKEY lines or BIND trust-anchors { } (default: the IANA root KSKs)')
     .option('--wait <seconds>', 'how long to wait for the zone to serve the records signed (0: do not check)', '60')
     .option('--timeout <ms>', 'per-query timeout', '3000')
+    .option('--check-servers <addr[:port],...>', "servers that must serve the new zone version before we report (and a rollover's clock starts); default: the zone's NS set, port 53; 'none' to skip")
     .action(async (f: PublishFlags) => {
       try {
         const o = await runPublish(f);

@@ -15,6 +15,7 @@ import { decodeA, decodeAaaa, decodeSoa, type Soa } from '../wire/rdata';
 import { RRType, type Message, type Name } from '../wire/types';
 import { checkUpdateAnswer } from './answer';
 import { PublishError } from './errors';
+import { confirmServers, primarySoa, zoneServers, type ServerCheck } from './servers';
 import { signedQuery } from './signed-query';
 import { DEFAULT_FUDGE, signRequest, type TsigKey } from './tsig';
 import { buildIpseckeyUpdate, describeChange, sameRdataSet } from './update';
@@ -29,6 +30,8 @@ export interface PublishIo {
   resolver: QueryFn;
   /** One message over TCP to the primary (the UPDATE, and our signed queries); resolves with the answer's bytes. */
   send(server: Endpoint, wire: Uint8Array): Promise<Uint8Array>;
+  /** Plain queries straight to one of the zone's servers (RD off): is it serving the new serial yet? */
+  direct(server: Endpoint): QueryFn;
   /** Unix seconds. */
   now(): number;
   sleep(ms: number): Promise<void>;
@@ -50,6 +53,8 @@ export interface PublishRequest {
   fudge?: number;
   /** Milliseconds between looks while waiting. */
   pollMs?: number;
+  /** Servers that must serve the new zone version before we report (default: the zone's NS set). */
+  servers?: Endpoint[];
 }
 
 export interface Verification {
@@ -73,6 +78,10 @@ export interface PublishReport {
   removed: Uint8Array[];
   added: Uint8Array[];
   verification?: Verification;
+  /** The zone's SOA serial and refresh at the primary once the records validated (signed read). */
+  soa?: { serial: number; refresh: number };
+  /** Whether each name server of the zone serves that serial (or a later one) yet. */
+  servers?: ServerCheck[];
 }
 
 export const DEFAULT_TTL = 3600;
@@ -186,7 +195,26 @@ export async function publish(req: PublishRequest, io: PublishIo): Promise<Publi
     action = 'updated';
   }
   const verification = req.waitSec > 0 ? await verify(req, zone, server, io, startedAt) : undefined;
-  return { ...base, action, verification };
+  if (!verification || !(verification.verdict === 'secure' && verification.matches)) return { ...base, action, verification };
+  // Peers ask the zone's name servers: the report (and a rollover's clock) waits until they serve the
+  // version the primary validated, bounded by --wait (one round at least).
+  const primary = primaryQuery(req, server, io);
+  let soaNow: { serial: number; refresh: number };
+  try {
+    soaNow = await primarySoa(zone, primary);
+  } catch (e) {
+    if (!(e instanceof OednsError)) throw e;
+    return { ...base, action, verification, servers: [{ server: `${server.host}:${server.port}`, confirmed: false, error: `no SOA serial from the primary: ${e.message}` }] };
+  }
+  let list: Array<{ ns?: Name; endpoint: Endpoint }>;
+  try {
+    list = req.servers ? req.servers.map((endpoint) => ({ endpoint })) : await zoneServers(zone, primary, io.resolver);
+  } catch (e) {
+    if (!(e instanceof OednsError)) throw e;
+    return { ...base, action, verification, soa: soaNow, servers: [{ server: `NS of ${zone || '.'}`, confirmed: false, error: e.message }] };
+  }
+  const servers = await confirmServers(zone, soaNow.serial, list, io, Math.max(startedAt + req.waitSec, io.now()), req.pollMs ?? 500);
+  return { ...base, action, verification, soa: soaNow, servers };
 }
 
 async function sendUpdate(req: PublishRequest, zone: Name, server: Endpoint, seen: Uint8Array[], ttl: number, io: PublishIo): Promise<void> {

@@ -19,7 +19,7 @@ import { PublishError } from '../../src/publish/errors';
 import { ourRecord } from '../../src/cli/publish';
 import { freePort } from '../support/ports';
 import { qtype, startMitm, withTtl } from './mitm';
-import { SigningNamed, signingNamedUnavailable, startSigningNamed } from './signing-named';
+import { SigningNamed, signingNamedUnavailable, startSecondary, startSigningNamed } from './signing-named';
 
 const OEDNS = resolve(__dirname, '../../src/cli/oedns.js');
 
@@ -45,7 +45,7 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
     }
     s = await startSigningNamed(
       [
-        { name: 'pub.test', grants: ['grant publish-key subdomain hosts.pub.test. IPSECKEY;', 'grant sha512-key subdomain hosts.pub.test. IPSECKEY;', 'grant sha1-key subdomain hosts.pub.test. IPSECKEY;', 'grant sha384-key subdomain hosts.pub.test. IPSECKEY;', 'grant other-key subdomain hosts.pub.test. IPSECKEY;'] },
+        { name: 'pub.test', transfer: true, grants: ['grant publish-key subdomain hosts.pub.test. IPSECKEY;', 'grant sha512-key subdomain hosts.pub.test. IPSECKEY;', 'grant sha1-key subdomain hosts.pub.test. IPSECKEY;', 'grant sha384-key subdomain hosts.pub.test. IPSECKEY;', 'grant other-key subdomain hosts.pub.test. IPSECKEY;'] },
         { name: 'inline.test', inline: true, grants: ['grant publish-key subdomain hosts.inline.test. IPSECKEY;'] },
       ],
       { 'publish-key': 'hmac-sha256', 'sha512-key': 'hmac-sha512', 'sha384-key': 'hmac-sha384', 'sha1-key': 'hmac-sha1', 'other-key': 'hmac-sha256' },
@@ -58,8 +58,10 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
+  // The zone's NS (ns.pub.test) says port 53, where this named is not: name the server to check.
   const common = (name: string, kd: string, key = 'publish-key'): string[] => [
     'publish', '--name', name, '--key-dir', kd, '--tsig-key', s.keyFiles[key], '--server', s.named.endpoint, '--resolver', s.named.endpoint, '--trust-anchor', s.anchorFile, '--wait', '20',
+    '--check-servers', s.named.endpoint,
   ];
   const newKey = (sub: string, name: string, type: 'rsa' | 'ed25519' | 'ecdsa-p256' = 'ed25519'): string => {
     const k = generateHostKey(type, 2048);
@@ -209,6 +211,7 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
     const mapped: PublishIo = {
       ...base,
       send: (e, w) => (seen.push(`${e.host}:${e.port}`), base.send({ host: e.host, port: e.port === 53 ? s.named.port : e.port }, w)),
+      direct: (e) => (seen.push(`direct ${e.host}:${e.port}`), base.direct({ host: e.host, port: e.port === 53 ? s.named.port : e.port })),
     };
     const anchors = parseTrustAnchors(readFileSync(s.anchorFile, 'utf8'));
     const rep = await publish({ name: 'h4.hosts.pub.test', records: [ourRecord(generateHostKey('ecdsa-p256'), 10)], key, anchors, waitSec: 20 }, mapped);
@@ -217,6 +220,54 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
     assert.ok(seen.includes('127.0.0.1:53'));
     assert.equal(rep.verification?.verdict, 'secure');
     assert.equal(rep.verification?.matches, true);
+    // The name servers checked are the zone's NS set (ns.pub.test, A 127.0.0.1, port 53).
+    assert.ok(seen.includes('direct 127.0.0.1:53'));
+    assert.deepEqual(rep.servers?.map((x) => [x.server, x.ns, x.confirmed]), [['127.0.0.1:53', 'ns.pub.test', true]]);
+    assert.equal(rep.servers?.[0].serial, rep.soa?.serial);
+  });
+
+  it('the rollover clock starts only once every name server serves the new version (a secondary that lags until notified)', async () => {
+    const sec = await startSecondary(s, 'pub.test');
+    try {
+      const kd = keyDir('lag');
+      const name = 'lag.hosts.pub.test';
+      newKey('lag', name);
+      const both = (args: string[]): string[] => args.map((a, i) => (args[i - 1] === '--check-servers' ? `${s.named.endpoint},${sec.named.endpoint}` : a));
+      // Without NOTIFY the secondary stays behind: reported, and bounded by --wait.
+      const p0 = await oedns([...both(common(name, kd)), '--ttl', '2', '--wait', '3', '--json']);
+      assert.equal(p0.code, 0, p0.stderr);
+      const o0 = JSON.parse(p0.stdout);
+      assert.deepEqual(o0.servers.map((x: { confirmed: boolean }) => x.confirmed), [true, false]);
+      assert.match(p0.stderr, /1 of the zone's name servers did not serve serial \d+ within --wait/);
+      // publish --add while the secondary lags and is notified 2 s later: the clock starts after that.
+      assert.equal((await oedns(['keygen', '--next', '--out', kd, '--name', name])).code, 0);
+      let notifiedAt = 0;
+      const later = new Promise<void>((r) => setTimeout(r, 2000)).then(async () => {
+        notifiedAt = Date.now() / 1000;
+        await sec.notify();
+      });
+      const add = await oedns([...both(common(name, kd)), '--add', '--json']);
+      await later;
+      assert.equal(add.code, 0, add.stderr);
+      const o = JSON.parse(add.stdout);
+      assert.deepEqual(o.servers.map((x: { confirmed: boolean }) => x.confirmed), [true, true]);
+      assert.equal(o.servers[1].serial, o.serial);
+      const state = JSON.parse(readFileSync(join(kd, 'rollover.json'), 'utf8'));
+      assert.ok(state.at >= Math.floor(notifiedAt), `the clock started at ${state.at}, before the secondary had the new version (${notifiedAt})`);
+      assert.equal(state.waitSec, 2);
+      // A secondary that never confirms (not notified again): the wait includes the SOA refresh (3600 s).
+      const kd2 = keyDir('lag2');
+      const name2 = 'lag2.hosts.pub.test';
+      newKey('lag2', name2);
+      assert.equal((await oedns([...common(name2, kd2), '--ttl', '2'])).code, 0);
+      assert.equal((await oedns(['keygen', '--next', '--out', kd2, '--name', name2])).code, 0);
+      const add2 = await oedns([...both(common(name2, kd2)), '--add', '--wait', '3']);
+      assert.equal(add2.code, 0, add2.stderr);
+      assert.match(add2.stderr, /the wait before key activate includes the zone's SOA refresh \(3600 s\)/);
+      assert.equal(JSON.parse(readFileSync(join(kd2, 'rollover.json'), 'utf8')).waitSec, 2 + 3600);
+    } finally {
+      await sec.stop();
+    }
   });
 
   it('an inline-signed zone: waits until the signed version serves the key', async () => {
@@ -399,6 +450,7 @@ function io(s: SigningNamed, o: { skewSec?: number } = {}): PublishIo {
   return {
     resolver: netQuery({ ...ep, timeoutMs: 2000 }),
     send: (e, w) => tcpExchange(e.host, e.port, w, 5000),
+    direct: (e) => netQuery({ host: e.host, port: e.port, timeoutMs: 2000, rd: false }),
     now: () => Date.now() / 1000 + (o.skewSec ?? 0),
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
   };

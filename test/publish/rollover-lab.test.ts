@@ -83,7 +83,7 @@ describe('rollover lab: B rolls its key with oedns publish; A\'s autosp keeps an
   const bKeys = (): string => join(lab!.dir, 'b', 'keys');
   const publishB = (...extra: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
     oedns(['publish', '--name', names.b, '--key-dir', bKeys(), '--tsig-key', s!.keyFiles['bob-key'], '--server', s!.named.endpoint,
-      '--resolver', s!.named.endpoint, '--trust-anchor', s!.anchorFile, '--ttl', String(TTL), '--wait', '30', ...extra]);
+      '--resolver', s!.named.endpoint, '--trust-anchor', s!.anchorFile, '--ttl', String(TTL), '--wait', '30', '--check-servers', s!.named.endpoint, ...extra]);
   const watch = (h: 'a' | 'b', peer: string, initiate: boolean): ChildProcess => {
     const peers = join(lab!.dir, h, 'peers.txt');
     writeFileSync(peers, `${peer}\n`);

@@ -1,11 +1,13 @@
 // A real named that signs its zones itself (dnssec-policy) and takes TSIG-signed updates, for the
 // publish tests: each zone is dynamic with an update-policy granting keys made by tsig-keygen, or
 // inline-signed (updates go to the unsigned zone, named re-signs). The trust anchor is the zone's own
-// DNSKEY, read once named has signed it.
+// DNSKEY, read once named has signed it. startSecondary adds a secondary that lags until notified.
 import { execFileSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { encodeMessage, makeQuery } from '../../src/wire/message';
 import { NamedInstance, namedAvailable, startNamed } from '../support/named';
 import { until } from '../support/wait';
 
@@ -16,6 +18,8 @@ export interface SigningZone {
   inline?: boolean;
   /** Extra zone-file lines (names relative to the apex). */
   records?: string[];
+  /** Let a secondary on 127.0.0.1 transfer the zone (startSecondary). */
+  transfer?: boolean;
 }
 
 export interface SigningNamed {
@@ -66,7 +70,7 @@ export async function startSigningNamed(zones: SigningZone[], keys: Record<strin
         ...(z.records ?? []),
         '',
       ].join('\n'));
-      return { name: z.name, file, extra: `dnssec-policy default; ${z.inline ? 'inline-signing yes; ' : ''}update-policy { ${z.grants.join(' ')} };` };
+      return { name: z.name, file, extra: `dnssec-policy default; ${z.inline ? 'inline-signing yes; ' : ''}${z.transfer ? 'allow-transfer { 127.0.0.1; }; ' : ''}update-policy { ${z.grants.join(' ')} };` };
     }),
   }).catch((e) => {
     rmSync(dir, { recursive: true, force: true });
@@ -98,5 +102,47 @@ export async function startSigningNamed(zones: SigningZone[], keys: Record<strin
       await named.stop();
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+export interface Secondary {
+  named: NamedInstance;
+  /** Sends the secondary a NOTIFY for the zone (as the primary would), so it transfers the new version now. */
+  notify(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A second named that serves `zone` as a secondary of `primary`. The primary sends no NOTIFY (the test
+ * named says `notify no`) and the SOA refresh is an hour, so after its first transfer the secondary
+ * lags every update until the test calls notify().
+ */
+export async function startSecondary(primary: SigningNamed, zone: string): Promise<Secondary> {
+  const named = await startNamed({
+    zones: [],
+    extraConfig: `zone "${zone}" { type secondary; primaries { 127.0.0.1 port ${primary.named.port}; }; file "secondary-${zone}.db"; };`,
+  });
+  const digSec = (type: string): string[] =>
+    execFileSync('dig', ['+short', '+time=1', '+tries=1', '+norec', '-p', String(named.port), `@${named.address}`, zone, type], { encoding: 'utf8' }).split('\n').filter((l) => l.trim() !== '');
+  try {
+    await until(`${zone} transferred to the secondary`, async () => digSec('SOA').length > 0, 15_000);
+  } catch (e) {
+    await named.stop();
+    throw e;
+  }
+  return {
+    named,
+    async notify() {
+      // The secondary accepts a NOTIFY from its primary's address (any source port).
+      const q = makeQuery(zone, 6, { rd: false });
+      const wire = encodeMessage({ ...q, opcode: 4, aa: true });
+      await new Promise<void>((res, rej) => {
+        const sock = createSocket('udp4');
+        const t = setTimeout(() => (sock.close(), rej(new Error('no answer to NOTIFY'))), 3000);
+        sock.on('message', () => (clearTimeout(t), sock.close(), res()));
+        sock.bind(0, '127.0.0.1', () => sock.send(wire, named.port, named.address));
+      });
+    },
+    stop: () => named.stop(),
   };
 }
