@@ -182,7 +182,8 @@ export async function runPublish(f: PublishFlags, nowSec = (): number => Date.no
       const lag = lagging.length ? report.soa?.refresh ?? 0 : 0;
       out.rollover = { step: 'added', name, at, waitSec: Math.max(report.beforeTtl ?? 0, report.ttl) + lag, ttl: report.ttl, current: fp.current, next: fp.next };
       if (!v) out.rollover = undefined; // not verified: `key activate` will want --force
-    } else if (mode === 'withdraw-old') {
+    } else if (mode === 'withdraw-old' && v) {
+      // The old private key goes only once the zone was seen serving the new key alone, signed.
       out.rollover = { step: 'withdrawn', name, at, waitSec: 0, ttl: report.ttl, current: fp.current };
       removeOld(dir);
     }
@@ -191,6 +192,8 @@ export async function runPublish(f: PublishFlags, nowSec = (): number => Date.no
       out.advice = nextStepAdvice(out.rollover);
     } else if (mode === 'add') {
       out.advice = 'not verified (--wait 0): oedns key activate will need --force';
+    } else if (mode === 'withdraw-old') {
+      out.advice = `not verified (--wait 0): ${slotPaths(dir, 'old').privateKey} is kept; run oedns publish --withdraw-old again without --wait 0 to check the zone and remove it`;
     }
     if (lagging.length) {
       const which = lagging.map((x) => `${x.server}${x.ns ? ` (${x.ns})` : ''}: ${x.serial === undefined ? x.error ?? 'no answer' : `serial ${x.serial}`}`).join('; ');

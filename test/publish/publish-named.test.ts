@@ -405,6 +405,27 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
     assert.match(w.stderr, /rollover done/);
   });
 
+  it('publish --withdraw-old --wait 0 keeps the old private key (nothing was checked); a checked run removes it', async () => {
+    const kd = keyDir('w0');
+    const name = 'w0.hosts.pub.test';
+    newKey('w0', name);
+    assert.equal((await oedns([...common(name, kd), '--ttl', '1'])).code, 0);
+    assert.equal((await oedns(['keygen', '--next', '--out', kd, '--name', name])).code, 0);
+    assert.equal((await oedns([...common(name, kd), '--add', '--ttl', '1'])).code, 0);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal((await oedns(['key', 'activate', '--key-dir', kd])).code, 0);
+    await new Promise((r) => setTimeout(r, 1500));
+    const w0 = await oedns([...common(name, kd), '--withdraw-old', '--wait', '0']);
+    assert.equal(w0.code, 0, w0.stderr);
+    assert.equal(published(name).length, 1, 'withdrawn from the zone');
+    assert.ok(existsSync(join(kd, 'host.old.key.pem')), 'not deleted without a check');
+    assert.match(w0.stderr, /host\.old\.key\.pem is kept; run oedns publish --withdraw-old again/);
+    const w = await oedns([...common(name, kd), '--withdraw-old', '--json']);
+    assert.equal(w.code, 0, w.stderr);
+    assert.equal(JSON.parse(w.stdout).action, 'unchanged');
+    assert.ok(!existsSync(join(kd, 'host.old.key.pem')), 'removed once the zone was seen secure with the new key alone');
+  });
+
   it('rollover steps are tied to the keys: a next key replaced after --add is not activated; no new --add while the old key is kept', async () => {
     const kd = keyDir('bound');
     const name = 'bound.hosts.pub.test';
