@@ -8,7 +8,7 @@ import type { EngineConfig } from '../config/serve';
 import { ConfigError } from '../util/errors';
 import type { Logger } from '../util/log';
 import type { FallbackPolicy } from '../policy';
-import { checkFallbackMethod, strongswanFallback } from '../ike-bridge/fallback';
+import { checkFallbackMethod, hostCertPath, renewHostCert, strongswanFallback } from '../ike-bridge/fallback';
 import type { StrongswanEngine } from '../ike-bridge/strongswan';
 import { watchKeyFile } from '../publish/key-watch';
 
@@ -50,6 +50,7 @@ export async function engineFromConfig(c: EngineConfig, log: Logger, fallback?: 
       } catch (e) {
         throw new ConfigError('key-invalid', `${c.key} is not a PEM private key: ${(e as Error).message}`);
       }
+      const btns = fallback ? strongswanFallback({ fallback, keyPath: c.key, identity: c.identity, privateKey, log, nowSec }) : {};
       const engine = createEngine('strongswan', {
         socketPath: c.vici,
         identity: { id: c.identity, privateKey },
@@ -60,10 +61,14 @@ export async function engineFromConfig(c: EngineConfig, log: Logger, fallback?: 
         ikeRekeySec: c.ipsec?.ikeLifetime,
         childRekeySec: c.ipsec?.childLifetime,
         logger: log,
-        ...(fallback ? strongswanFallback({ fallback, keyPath: c.key, identity: c.identity, privateKey, log, nowSec }) : {}),
+        ...btns,
       });
-      // `oedns key activate` renames a new key over c.key: sign with it without a restart.
-      const keyWatch = watchKeyFile(c.key, privateKey, (k) => (engine as StrongswanEngine).setIdentityKey(k), log);
+      // `oedns key activate` renames a new key over c.key: sign with it without a restart. tofu-cert
+      // conns present a certificate of our key, so it is made anew first (setIdentityKey reloads them).
+      const keyWatch = watchKeyFile(c.key, privateKey, async (k) => {
+        btns.tofu?.setLocalCert(renewHostCert(hostCertPath(c.key), k, c.identity, Math.floor(Date.now() / 1000), log));
+        await (engine as StrongswanEngine).setIdentityKey(k);
+      }, log);
       const close = engine.close.bind(engine);
       engine.close = async () => {
         keyWatch.close();

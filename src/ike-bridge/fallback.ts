@@ -76,12 +76,22 @@ export interface LearnResult {
  */
 export class TofuCerts {
   constructor(
-    readonly localCertPem: string,
+    private local: string,
     private readonly store: PinStore,
     private readonly policy: CertTrustPolicy,
     private readonly log: Logger,
     private readonly now: () => number = () => Math.floor(Date.now() / 1000),
   ) {}
+
+  /** Our certificate (PEM), which tofu-cert conns present. */
+  get localCertPem(): string {
+    return this.local;
+  }
+
+  /** After our key changed (`oedns key activate`): conns built from now on present this one. */
+  setLocalCert(pem: string): void {
+    this.local = pem;
+  }
 
   /** The pinned cert for a peer, PEM, if any. */
   pinnedPem(name: string): string | undefined {
@@ -149,6 +159,23 @@ function localFingerprint(pem: string): string {
     localFps.set(pem, f);
   }
   return f;
+}
+
+/**
+ * Our certificate for a new key (after `oedns key activate`): host.cert.pem is made anew for it. If
+ * that file cannot be written (a daemon that dropped root), the certificate lives in memory only.
+ */
+export function renewHostCert(path: string, key: KeyObject, id: string, nowSec: number, log: Logger): string {
+  let pem: string;
+  try {
+    pem = ensureHostCert(path, key, id, nowSec, log);
+  } catch (e) {
+    log.warn({ path, err: (e as Error).message }, 'cannot write our new host certificate; using it from memory until a restart');
+    pem = createSelfSignedCert(id, key, { now: nowSec, serial: randomBytes(16) });
+  }
+  // Peers that trust us by fingerprint (fallback.trusted-fingerprints) need this one now.
+  log.warn({ fingerprint: parseCert(pemToDer(pem)).fingerprint }, 'tofu-cert: our certificate changed with our key; peers that pinned the old one will see a changed certificate');
+  return pem;
 }
 
 export interface StrongswanFallbackSetup {
