@@ -45,10 +45,13 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
     }
     s = await startSigningNamed(
       [
-        { name: 'pub.test', transfer: true, grants: ['grant publish-key subdomain hosts.pub.test. IPSECKEY;', 'grant sha512-key subdomain hosts.pub.test. IPSECKEY;', 'grant sha1-key subdomain hosts.pub.test. IPSECKEY;', 'grant sha384-key subdomain hosts.pub.test. IPSECKEY;', 'grant other-key subdomain hosts.pub.test. IPSECKEY;'] },
+        { name: 'pub.test', transfer: true, grants: ['grant publish-key subdomain hosts.pub.test. IPSECKEY;', 'grant sha512-key subdomain hosts.pub.test. IPSECKEY;', 'grant sha1-key subdomain hosts.pub.test. IPSECKEY;', 'grant sha384-key subdomain hosts.pub.test. IPSECKEY;', 'grant other-key subdomain hosts.pub.test. IPSECKEY;', 'grant * self * IPSECKEY;'] },
         { name: 'inline.test', inline: true, grants: ['grant publish-key subdomain hosts.inline.test. IPSECKEY;'] },
       ],
-      { 'publish-key': 'hmac-sha256', 'sha512-key': 'hmac-sha512', 'sha384-key': 'hmac-sha384', 'sha1-key': 'hmac-sha1', 'other-key': 'hmac-sha256' },
+      {
+        'publish-key': 'hmac-sha256', 'sha512-key': 'hmac-sha512', 'sha384-key': 'hmac-sha384', 'sha1-key': 'hmac-sha1', 'other-key': 'hmac-sha256',
+        'self1.pub.test': 'hmac-sha256', 'self2.pub.test': 'hmac-sha256',
+      },
     );
     dir = mkdtempSync(join(tmpdir(), 'oedns-publish-keys-'));
   });
@@ -156,6 +159,18 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
     assert.equal(out.error.detail.authenticated, true);
     assert.equal(out.error.changed, false);
     assert.deepEqual(published('h9.pub.test'), []);
+  });
+
+  it('per-host keys (docs: grant * self * IPSECKEY, key named after the host): each key changes only its own name', async () => {
+    newKey('self1', 'self1.pub.test');
+    const own = await oedns(common('self1.pub.test', keyDir('self1'), 'self1.pub.test'));
+    assert.equal(own.code, 0, own.stderr);
+    assert.equal(published('self1.pub.test').length, 1);
+    newKey('self2', 'self2.pub.test');
+    const other = await oedns([...common('self2.pub.test', keyDir('self2'), 'self1.pub.test'), '--json']);
+    assert.equal(other.code, 3, other.stderr);
+    assert.equal(JSON.parse(other.stdout).error.code, 'update-refused');
+    assert.deepEqual(published('self2.pub.test'), []);
   });
 
   it('a clock off by more than the fudge is BADTIME with the skew, and nothing changes', async () => {
