@@ -127,7 +127,8 @@ export type ResponseCheck =
 /**
  * Checks the answer to a request signed with `requestMac` (RFC 8945 §5.3): same key and algorithm,
  * MAC over (request MAC, answer without its TSIG and with the original id, TSIG variables), and the
- * time within the fudge. A truncated MAC is accepted down to the §5.2.2.1 minimum.
+ * time within the fudge. Our requests carry the full MAC, so the answer must too (§5.2.2.1: a
+ * server answers with at least the request's MAC length): a truncated one is `short-mac`.
  */
 export function verifyResponse(wire: Uint8Array, key: TsigKey, requestMac: Uint8Array, nowSec: number): ResponseCheck {
   const found = findTsig(wire);
@@ -136,7 +137,7 @@ export function verifyResponse(wire: Uint8Array, key: TsigKey, requestMac: Uint8
   if (!nameEquals(found.keyName, key.name) || !nameEquals(t.algorithm, key.algorithm)) return { ok: false, reason: 'wrong-key', tsig: t };
   if (t.mac.length === 0) return { ok: false, reason: 'unsigned-error', tsig: t };
   const full = TSIG_ALGORITHMS[key.algorithm].size;
-  if (t.mac.length > full || t.mac.length < Math.max(10, full / 2)) return { ok: false, reason: 'short-mac', tsig: t };
+  if (t.mac.length !== full) return { ok: false, reason: 'short-mac', tsig: t };
   const reqLen = new Uint8Array(2);
   new Out(reqLen, 0).u16(requestMac.length);
   const body = withArcount(wire.subarray(0, found.at), -1, t.originalId);
