@@ -92,15 +92,24 @@ export function parseTsigKeys(text: string): TsigKey[] {
   return keys;
 }
 
-/** The key named `want`, or the only key in the text. */
+/**
+ * The key named `want`, or the only key in the text. A secret shorter than the algorithm's hash output
+ * is refused ('tsig-key-weak'): RFC 8945 §6 asks for at least that length, and tsig-keygen makes it.
+ */
 export function pickTsigKey(text: string, want?: string): TsigKey {
   const keys = parseTsigKeys(text);
+  let k: TsigKey | undefined;
   if (want !== undefined) {
     const name = normalizeName(want);
-    const k = keys.find((x) => x.name.toLowerCase() === name.toLowerCase());
+    k = keys.find((x) => x.name.toLowerCase() === name.toLowerCase());
     if (!k) throw new ConfigError('tsig-key-name', `no key ${want} in the file (it has ${keys.map((x) => x.name).join(', ')})`);
-    return k;
+  } else {
+    if (keys.length > 1) throw new ConfigError('tsig-key-name', `the file holds ${keys.length} keys (${keys.map((x) => x.name).join(', ')}): choose one with --tsig-key-name`);
+    k = keys[0];
   }
-  if (keys.length > 1) throw new ConfigError('tsig-key-name', `the file holds ${keys.length} keys (${keys.map((x) => x.name).join(', ')}): choose one with --tsig-key-name`);
-  return keys[0];
+  const need = TSIG_ALGORITHMS[k.algorithm].size;
+  if (k.secret.length < need) {
+    throw new ConfigError('tsig-key-weak', `the secret of key ${k.name} is ${k.secret.length} bytes, shorter than the ${need} bytes of ${k.algorithm}: make a new one with tsig-keygen -a ${k.algorithm.replace('.sig-alg.reg.int', '')} ${k.name} (on the server too)`);
+  }
+  return k;
 }

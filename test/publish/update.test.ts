@@ -30,8 +30,10 @@ describe('TSIG key files (tsig-keygen / named.conf syntax)', () => {
     assert.equal(Buffer.from(k.secret).toString('base64'), 'OvAwtLceKrzlgwK3tHeTyabWWpJZicsmFlYsGakb3Bk=');
   });
 
+  const b64 = (n: number, fill: number): string => Buffer.alloc(n, fill).toString('base64');
+
   it('skips comments and other statements, maps hmac-md5 to its wire name, and picks by name', () => {
-    const text = `# ours\noptions { directory "/x"; };\n/* two keys */ key a.example. { algorithm HMAC-SHA512; secret "AAAA"; };\n// md5\nkey "b" { secret "BBBB"; algorithm hmac-md5; };`;
+    const text = `# ours\noptions { directory "/x"; };\n/* two keys */ key a.example. { algorithm HMAC-SHA512; secret "${b64(64, 1)}"; };\n// md5\nkey "b" { secret "${b64(16, 2)}"; algorithm hmac-md5; };`;
     const keys = parseTsigKeys(text);
     assert.deepEqual(keys.map((k) => [k.name, k.algorithm]), [['a.example', 'hmac-sha512'], ['b', 'hmac-md5.sig-alg.reg.int']]);
     assert.equal(pickTsigKey(text, 'B').name, 'b');
@@ -46,6 +48,14 @@ describe('TSIG key files (tsig-keygen / named.conf syntax)', () => {
     assert.equal(code(() => parseTsigKeys('key "k" { algorithm hmac-foo; secret "AAAA"; };')), 'tsig-algorithm');
     assert.equal(code(() => parseTsigKeys('key "k" { algorithm hmac-sha256; secret "AAAA";')), 'tsig-key-file');
     assert.ok((() => { try { parseTsigKeys(''); } catch (e) { return e instanceof ConfigError; } return false; })());
+  });
+
+  it('refuses a secret shorter than the hash output (tsig-keygen makes it that long)', () => {
+    assert.equal(code(() => pickTsigKey(`key "k" { algorithm hmac-sha256; secret "${b64(31, 1)}"; };`)), 'tsig-key-weak');
+    assert.equal(code(() => pickTsigKey(`key "k" { algorithm hmac-sha512; secret "${b64(32, 1)}"; };`)), 'tsig-key-weak');
+    assert.equal(code(() => pickTsigKey('key "k" { algorithm hmac-sha256; secret "AAAA"; };')), 'tsig-key-weak');
+    assert.equal(pickTsigKey(`key "k" { algorithm hmac-sha256; secret "${b64(32, 1)}"; };`).secret.length, 32);
+    assert.equal(pickTsigKey(`key "k" { algorithm hmac-sha1; secret "${b64(20, 1)}"; };`).secret.length, 20);
   });
 });
 
