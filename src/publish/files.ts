@@ -3,7 +3,7 @@
 // replaced them. Writes never follow a link another user planted: new files are created under a
 // random name with O_EXCL|O_NOFOLLOW and renamed into place (a rename replaces a link, not its target).
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ConfigError } from '../util/errors';
 
@@ -63,13 +63,16 @@ export function checkKeyDir(dir: string): void {
 
 /**
  * Writes `data` to `path` atomically: a new file under a random name (O_CREAT|O_EXCL|O_NOFOLLOW, so
- * nothing that already exists is written through), then renamed over `path`.
+ * nothing that already exists is written through), then renamed over `path`. With `gid`, the file
+ * gets that group before anything is written (and `fileMode` exactly, whatever the umask).
  */
-export function writeFileAtomic(path: string, data: string | Uint8Array, fileMode: number): void {
+export function writeFileAtomic(path: string, data: string | Uint8Array, fileMode: number, gid?: number): void {
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(8).toString('hex')}.tmp`);
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, fileMode);
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, fileMode & 0o700);
   try {
     try {
+      if (gid !== undefined) fchownSync(fd, -1, gid);
+      fchmodSync(fd, fileMode);
       const buf = typeof data === 'string' ? Buffer.from(data) : data;
       for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off);
     } finally {

@@ -4,7 +4,7 @@
 // rollover.json remembers when each step was published and for which keys (fingerprints), so the next
 // step can refuse to come too early, or to act on keys that are not the ones the state describes.
 import { createHash, createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
-import { linkSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { linkSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { hostKeyPaths } from '../ike-bridge/identity';
 import { privateKeyPemForCharon } from '../ike-bridge/keys';
@@ -47,6 +47,14 @@ export function readCurrent(dir: string): KeyObject {
   return k;
 }
 
+const lstatOrUndefined = (p: string): Stats | undefined => {
+  try {
+    return lstatSync(p);
+  } catch {
+    return undefined;
+  }
+};
+
 const exists = (p: string): boolean => {
   try {
     lstatSync(p);
@@ -57,8 +65,9 @@ const exists = (p: string): boolean => {
 };
 
 /**
- * Writes the next key (0600), refusing to replace one unless `force`. The caller checked the directory
- * (checkKeyDir); each file is new (never written through a link) and renamed into place.
+ * Writes the next key (0600, or 0640 with the current key's group when that one is group-readable),
+ * refusing to replace one unless `force`. The caller checked the directory (checkKeyDir); each file is
+ * new (never written through a link) and renamed into place.
  */
 export function writeNext(dir: string, key: KeyObject, force: boolean): { privateKey: string; publicKey: string } {
   const p = slotPaths(dir, 'next');
@@ -66,7 +75,20 @@ export function writeNext(dir: string, key: KeyObject, force: boolean): { privat
     throw new ConfigError('keygen-exists', `${p.privateKey} exists (a rollover is under way); use --force to replace the next key`);
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  writeFileAtomic(p.privateKey, privateKeyPemForCharon(key), 0o600);
+  // A daemon that dropped root may read the current key through its group (install.sh: 0640
+  // root:oedns); after activation it must be able to read this one the same way.
+  const cur = lstatOrUndefined(slotPaths(dir, 'current').privateKey);
+  const pem = privateKeyPemForCharon(key);
+  if (cur?.isFile() && cur.mode & 0o040) {
+    try {
+      writeFileAtomic(p.privateKey, pem, 0o640, cur.gid);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EPERM') throw e;
+      writeFileAtomic(p.privateKey, pem, 0o600); // not allowed to give it that group: ours alone
+    }
+  } else {
+    writeFileAtomic(p.privateKey, pem, 0o600);
+  }
   writeFileAtomic(p.publicKey, createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString(), 0o644);
   return p;
 }

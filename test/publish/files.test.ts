@@ -93,6 +93,19 @@ describe('the key directory and the files in it', () => {
     assert.doesNotThrow(() => checkKeyDir(keys));
   });
 
+  it('the next key gets the current key\'s group read (0640 root:oedns as install.sh sets it), so the daemon can read it after activation', function () {
+    if (!isRoot) this.skip(); // only root can give a file any group
+    const cur = join(keys, 'host.key.pem');
+    chownSync(cur, 0, 65534);
+    chmodSync(cur, 0o640);
+    writeNext(keys, generateHostKey('ed25519'), true);
+    const st = lstatSync(join(keys, 'host.next.key.pem'));
+    assert.deepEqual([st.mode & 0o777, st.gid], [0o640, 65534]);
+    chmodSync(cur, 0o600);
+    writeNext(keys, generateHostKey('ed25519'), true);
+    assert.equal(lstatSync(join(keys, 'host.next.key.pem')).mode & 0o777, 0o600);
+  });
+
   it("a directory owned by another user is refused", function () {
     if (!isRoot) this.skip();
     chownSync(keys, 65534, 65534);
