@@ -10,7 +10,7 @@
 import { compareCanonical, isSubdomain, labelCount, nameEquals, nameToLabels, labelsToName } from '../wire/name';
 import type { Name } from '../wire/types';
 import { bogus, Ede, SECURE, Verdict } from './verdict';
-import { nameLabel, typeLabel } from './util';
+import { nameLabel, typeLabel, DENIAL_ONLY_TYPES } from './util';
 
 export interface NsecRecord {
   owner: Name;
@@ -18,7 +18,7 @@ export interface NsecRecord {
   types: number[];
 }
 
-const T_NS = 2, T_SOA = 6, T_CNAME = 5, T_DNAME = 39, T_DS = 43;
+const T_NS = 2, T_SOA = 6, T_CNAME = 5, T_DNAME = 39, T_DS = 43, T_ANY = 255;
 
 /** RFC 6840 §4.1: an NSEC at a delegation point (NS, no SOA) or DNAME says nothing about names below it. */
 function isAncestorDelegation(r: NsecRecord, name: Name): boolean {
@@ -87,6 +87,8 @@ export function nsecProveNxdomain(recs: NsecRecord[], qname: Name, zone: Name): 
 
 /** The NSEC bitmap at the name itself denies qtype (and CNAME), from the correct side of a cut. */
 function bitmapDenies(r: NsecRecord, qtype: number, apex: boolean): string | null {
+  // ANY has no bit of its own: only a name that owns nothing but the denial itself has no data at all.
+  if (qtype === T_ANY && r.types.some((t) => !DENIAL_ONLY_TYPES.has(t))) return `NSEC at ${nameLabel(r.owner)} lists data types (NODATA for ANY not proven)`;
   if (r.types.includes(qtype)) return `NSEC at ${nameLabel(r.owner)} lists ${typeLabel(qtype)}`;
   if (r.types.includes(T_CNAME)) return `NSEC at ${nameLabel(r.owner)} lists CNAME`;
   if (qtype === T_DS) {

@@ -19,7 +19,7 @@ import { HashBudget, ValidationBudget } from './budget';
 import { base32hexDecode, nsec3HashBytes } from './crypto';
 import { canonicalWire, Nsec3, NSEC3_OPT_OUT } from './records';
 import { bogus, Ede, indeterminate, insecure, SECURE, Verdict } from './verdict';
-import { nameLabel, typeLabel } from './util';
+import { nameLabel, typeLabel, DENIAL_ONLY_TYPES } from './util';
 
 export interface Nsec3Record {
   owner: Name;
@@ -64,7 +64,7 @@ interface Prepared {
   rd: Nsec3;
 }
 
-const T_NS = 2, T_SOA = 6, T_CNAME = 5, T_DNAME = 39, T_DS = 43;
+const T_NS = 2, T_SOA = 6, T_CNAME = 5, T_DNAME = 39, T_DS = 43, T_ANY = 255;
 
 class Budgetless extends Error {}
 
@@ -195,6 +195,8 @@ export function nsec3ProveNxdomain(recs: Nsec3Record[], qname: Name, zone: Name,
 }
 
 function denies(r: Prepared, qtype: number, name: Name, apex: boolean): string | null {
+  // ANY has no bit of its own: only a name that owns nothing but the denial itself has no data at all.
+  if (qtype === T_ANY && r.rd.types.some((t) => !DENIAL_ONLY_TYPES.has(t))) return `NSEC3 for ${nameLabel(name)} lists data types (NODATA for ANY not proven)`;
   const t = r.rd.types;
   if (t.includes(qtype)) return `NSEC3 for ${nameLabel(name)} lists ${typeLabel(qtype)}`;
   if (t.includes(T_CNAME)) return `NSEC3 for ${nameLabel(name)} lists CNAME`;

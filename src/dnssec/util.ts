@@ -1,8 +1,11 @@
 // Small helpers shared by the validator files: grouping records into RRsets and naming them in messages.
 import { canonicalName } from '../wire/name';
 import { typeFromName, typeName } from '../wire/types-registry';
-import type { Name, RR } from '../wire/types';
+import { RRType, type Name, type RR } from '../wire/types';
 import { decodeRrsig } from '../wire/rdata';
+
+/** Types a name may own and still have no data: what a NODATA for ANY leaves in a bitmap. */
+export const DENIAL_ONLY_TYPES: ReadonlySet<number> = new Set([RRType.RRSIG, RRType.NSEC, RRType.NSEC3]);
 
 export function typeLabel(t: number): string {
   return typeName(t);

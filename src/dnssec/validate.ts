@@ -208,9 +208,14 @@ function secureSet(rrs: RR[], r: RrsetResult, role: RRsetRole, nowSec: number): 
   };
 }
 
-/** Records from a provably unsigned zone: passed on as they came, minus any RRSIGs. */
+/**
+ * Records from a provably unsigned zone: passed on as they came, minus any RRSIGs, with one TTL (a
+ * TTL with the top bit set counts as zero, RFC 2181 §8).
+ */
 function insecureSet(rrs: RR[], role: RRsetRole): ValidatedRRset {
-  return { name: rrs[0].name, type: rrs[0].type, class: rrs[0].class, records: rrs, sigs: [], ttl: minTtl(rrs), security: 'insecure', role };
+  const low = minTtl(rrs);
+  const ttl = low >= 0x80000000 ? 0 : low;
+  return { name: rrs[0].name, type: rrs[0].type, class: rrs[0].class, records: capTtl(rrs, ttl), sigs: [], ttl, security: 'insecure', role };
 }
 
 /** The CNAME a DNAME implies for `sname` (RFC 6672 §3.1), with the DNAME's TTL and security. */
@@ -353,16 +358,19 @@ export function validateResponse(q: Question, msg: Message, zoneOf: (name: Name)
     results.push({ step: step.kind, name: step.sname, verdict: r.verdict, rrsets: r.verdict.kind === 'secure' || r.verdict.kind === 'insecure' ? r.rrsets : [] });
   }
   const verdict = worst(results.map((r) => r.verdict));
+  return { verdict, negative, steps: results, ttl: verdict.kind === 'secure' ? proofTtl(results) : undefined };
+}
+
+/** Smallest TTL over every RRset the steps vouch for (negative answers: also the SOA MINIMUM, RFC 9077). */
+export function proofTtl(steps: readonly StepResult[]): number | undefined {
   let ttl: number | undefined;
-  if (verdict.kind === 'secure') {
-    for (const s of results) {
-      for (const set of s.rrsets) {
-        ttl = ttl === undefined ? set.ttl : Math.min(ttl, set.ttl);
-        if (set.type === T_SOA && set.role === 'denial') ttl = Math.min(ttl, soaMinimum(set));
-      }
+  for (const s of steps) {
+    for (const set of s.rrsets) {
+      ttl = ttl === undefined ? set.ttl : Math.min(ttl, set.ttl);
+      if (set.type === T_SOA && set.role === 'denial') ttl = Math.min(ttl, soaMinimum(set));
     }
   }
-  return { verdict, negative, steps: results, ttl };
+  return ttl;
 }
 
 /** The RRSIGs that would vouch for a step: at its owner in the answer, or the denial's in the authority. */

@@ -9,8 +9,8 @@ import { ChainFetcher, ChainLink, QueryFn, WalkContext } from './fetcher';
 import type { BudgetLimits } from './budget';
 import { DEFAULT_KEY_CACHE_LIMITS, KeyCacheLimits } from './key-cache';
 import { DEFAULT_NSEC3_LIMITS, Nsec3Limits } from './nsec3';
-import { chainNames, zoneKey, MAX_CHAIN, Negative, ResponseResult, StepResult, ValidatedRRset, validateResponse, ZoneStatus } from './validate';
-import { indeterminate, Verdict, worst } from './verdict';
+import { chainNames, proofTtl, zoneKey, MAX_CHAIN, Negative, ResponseResult, StepResult, ValidatedRRset, validateResponse, ZoneStatus } from './validate';
+import { bogus, Ede, indeterminate, Verdict, worst } from './verdict';
 import { nameLabel } from './util';
 
 export interface ValidatorOptions {
@@ -98,14 +98,13 @@ export function createValidator(opts: ValidatorOptions): Validator {
     let msg = response;
     const steps: StepResult[] = [];
     let negative: Negative = null;
-    let ttl: number | undefined;
     let rcode = response.rcode;
-    for (let hop = 0; hop < MAX_CHAIN; hop++) {
+    const asked = new Set<string>([canonicalName(q.name)]);
+    for (let hop = 0; ; hop++) {
       const r = await one(q, msg, ctx);
       steps.push(...r.steps);
       negative = r.negative;
       rcode = msg.rcode;
-      if (r.ttl !== undefined) ttl = ttl === undefined ? r.ttl : Math.min(ttl, r.ttl);
       const last = r.steps[r.steps.length - 1];
       // An authoritative server ends a CNAME chain at a name it is not authoritative for: NOERROR,
       // no data for the target, no SOA above it. Ask for the target and carry on.
@@ -115,7 +114,15 @@ export function createValidator(opts: ValidatorOptions): Validator {
       if (!followUp || worst(r.steps.slice(0, -1).map((x) => x.verdict)).kind === 'bogus') break;
       // The unanswered tail was judged as a NODATA; drop that judgement, the follow-up replaces it.
       steps.pop();
-      q = { name: last.name as Name, type: q.type, class: q.class };
+      const target = last.name as Name;
+      // A chain spread over several responses must end too: a name asked twice is a loop, and a
+      // chain still unanswered after MAX_CHAIN responses is never taken as an answer.
+      if (asked.has(canonicalName(target)) || hop + 1 >= MAX_CHAIN) {
+        steps.push({ step: 'loop', name: target, verdict: bogus('cname-chain', Ede.DNSSEC_BOGUS, `CNAME chain loops or exceeds ${MAX_CHAIN} responses at ${nameLabel(target)}`), rrsets: [] });
+        break;
+      }
+      asked.add(canonicalName(target));
+      q = { name: target, type: q.type, class: q.class };
       try {
         msg = await opts.query(q.name, q.type);
       } catch (e) {
@@ -131,7 +138,8 @@ export function createValidator(opts: ValidatorOptions): Validator {
       chain: [...ctx.links.values()],
       rrsets: trusted ? steps.flatMap((s) => s.rrsets) : [],
       steps,
-      ttl: verdict.kind === 'secure' ? ttl : undefined,
+      // Over every step kept, across all responses: a link of the first response bounds it as much as the last.
+      ttl: verdict.kind === 'secure' ? proofTtl(steps) : undefined,
       rcode: trusted ? (negative === 'nxdomain' ? 3 : 0) : rcode,
     };
   }

@@ -154,10 +154,11 @@ export class Cache {
       ttl = Math.min(ttl, proof.ttl);
     }
     if (ttl <= 0) return undefined;
-    // RFC 2308 §5: the SOA in a negative answer carries the negative TTL.
-    const message = negative
-      ? { ...msg, authorities: msg.authorities.map((rr) => (rr.type === RRType.SOA && rr.ttl > ttl ? { ...rr, ttl } : rr)) }
-      : msg;
+    // No record is served with a TTL beyond the entry's own lifetime (max-ttl, the proof's TTL); for a
+    // negative answer that makes the SOA carry the negative TTL (RFC 2308 §5).
+    const cap = (rrs: RR[]): RR[] => (rrs.some((rr) => rr.ttl > ttl) ? rrs.map((rr) => (rr.ttl > ttl ? { ...rr, ttl } : rr)) : rrs);
+    const [an, ns, ar] = [cap(msg.answers), cap(msg.authorities), cap(msg.additionals)];
+    const message = an === msg.answers && ns === msg.authorities && ar === msg.additionals ? msg : { ...msg, answers: an, authorities: ns, additionals: ar };
     const entry: CacheEntry = { key, message, proof, ede, storedAt: this.opts.now(), ttl, negative, size: sizeOf(message), templates: [] };
     const old = this.map.get(key);
     if (old) this.delete(old);

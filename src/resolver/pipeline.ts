@@ -210,7 +210,8 @@ export function cacheStage(cache: Cache, stats: PipelineStats): Stage {
         const out = await next();
         if (out.kind !== 'answer' || out.answer.source !== 'upstream') return out;
         const entry = cache.store(key, out.answer.message, { proof: out.answer.proof, ede: out.answer.ede });
-        return entry ? { kind: 'answer', answer: { ...out.answer, entry } } : out;
+        // The entry's message, not the one passed in: the cache may have lowered its TTLs.
+        return entry ? { kind: 'answer', answer: { ...out.answer, message: entry.message, entry } } : out;
       });
     },
   };

@@ -122,7 +122,10 @@ function walkName(
   let next = -1;
   let hops = 0;
   let wireLen = 1;
-  const visited: number[] = [];
+  // Each pointer must point before the previous one's target (so before the name that held it): an
+  // encoder only ever points at earlier copies, and strictly decreasing targets cannot loop. (A list
+  // of visited offsets did the same job in quadratic time: 106 ms for one hostile 64 KB answer.)
+  let lastTarget = Infinity;
   for (;;) {
     if (pos >= bound) throw new WireError('truncated', `name at offset ${at} runs past the end of its data`);
     const len = buf[pos];
@@ -132,16 +135,15 @@ function walkName(
       if (pos + 1 >= bound) throw new WireError('truncated', `compression pointer at offset ${pos} is cut off`);
       const target = ((len & 0x3f) << 8) | buf[pos + 1];
       if (next < 0) next = pos + 2;
-      if (target === pos || visited.includes(target)) throw new WireError('pointer-loop', `compression pointer loop at offset ${pos}`);
       if (target > pos) throw new WireError('forward-pointer', `compression pointer at offset ${pos} points forward to ${target}`);
+      if (target === pos || target >= lastTarget) throw new WireError('pointer-loop', `compression pointer loop at offset ${pos}`);
       if (++hops > MAX_POINTER_HOPS) throw new WireError('pointer-chain', `more than ${MAX_POINTER_HOPS} compression pointers in one name`);
-      visited.push(pos);
+      lastTarget = target;
       pos = target;
       bound = buf.length;
       continue;
     }
     if (kind !== 0) throw new WireError('bad-label-type', `label type bits ${(len >> 6).toString(2).padStart(2, '0')} at offset ${pos}`);
-    visited.push(pos);
     if (len === 0) return next < 0 ? pos + 1 : next;
     if (pos + 1 + len > bound) throw new WireError('truncated', `label at offset ${pos} runs past the end of its data`);
     wireLen += len + 1;

@@ -40,6 +40,15 @@ describe('resolver/cache', () => {
     assert.equal(cache.get('k'), undefined, 'gone when the proof runs out');
   });
 
+  it('never serves a record with a TTL beyond the lifetime of its entry (max-ttl, the proof): huge upstream TTLs are capped', () => {
+    const cache = new Cache({ ...DEFAULT_CACHE, maxTtl: 600, now: clock().now });
+    const e = cache.store('k', response('x.test', 0, [a('x.test', 4294967280), a('x.test', 300, '192.0.2.2')]))!;
+    assert.equal(e.ttl, 300);
+    assert.deepEqual(e.message.answers.map((r) => r.ttl), [300, 300]);
+    const e2 = cache.store('k2', response('x.test', 0, [a('x.test', 4294967280)]))!;
+    assert.deepEqual([e2.ttl, e2.message.answers[0]!.ttl], [600, 600]);
+  });
+
   it('keeps a bogus verdict (a SERVFAIL with its EDE) for bogusTtl seconds, no longer', () => {
     const c = clock();
     const cache = new Cache({ ...DEFAULT_CACHE, now: c.now });

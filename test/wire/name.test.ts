@@ -93,6 +93,16 @@ describe('wire/name', () => {
     it('rejects a pointer back into the name being read', () => {
       throwsCode(() => decodeName(unhex(pad + '0161c00c'), 12), WireError, 'pointer-loop');
     });
+    it('follows a chain of pointers, each to an earlier name', () => {
+      // 12: "example" root; 21: "www" + pointer to 12; 27: "a" + pointer to 21.
+      const buf = unhex(pad + '076578616d706c6500' + '03777777' + 'c00c' + '0161' + 'c015');
+      assert.equal(decodeName(buf, 27).name, 'a.www.example');
+    });
+    it('rejects a loop of backward pointers through a label that spans the first pointer', () => {
+      // 12: a 9-byte label covering offsets 13-21, where 20 holds a pointer to 12; 22: pointer to 12.
+      const buf = unhex(pad + '09' + '61616161616161' + 'c00c' + 'c00c');
+      throwsCode(() => decodeName(buf, 20), WireError, 'pointer-loop');
+    });
     it('rejects a forward pointer', () => {
       throwsCode(() => decodeName(unhex(pad + 'c00e0161' + '00'), 12), WireError, 'forward-pointer');
     });
