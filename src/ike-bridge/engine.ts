@@ -60,6 +60,18 @@ export interface InstalledPeer {
   ikeState?: string;
   /** CHILD SA state (e.g. INSTALLED), if any. */
   childState?: string;
+  /** A drop shunt (no IKE, packets to `addresses` dropped), not a peer's conn. */
+  shunt?: boolean;
+}
+
+/**
+ * Addresses whose traffic the daemon must drop, without any IKE: what stays of a `private` peer
+ * after its conn went (expiry, a forged answer, a release), so that a program still holding the
+ * address cannot send in clear. Held apart from the peer's conn: both may exist for one name.
+ */
+export interface ShuntSpec {
+  name: string;
+  addresses: string[];
 }
 
 export interface EngineStatus {
@@ -91,7 +103,20 @@ export interface Engine {
   remove(name: string): Promise<void>;
   list(): Promise<InstalledPeer[]>;
   status(): Promise<EngineStatus>;
-  /** Make the daemon hold exactly `desired` (peers this engine owns), e.g. after either side restarted. */
-  reconcile(desired: Peer[]): Promise<ReconcileResult>;
+  /**
+   * Optional: make the drop shunt of `name` cover exactly `addresses` (empty: no shunt). Must not
+   * leave a gap: the new shunt is in place before the old one goes. An engine without it cannot fail
+   * closed after a `private` peer is removed (PeerSync logs that once).
+   */
+  setShunt?(name: string, addresses: string[]): Promise<void>;
+  /** Optional: ids of the IKE SAs the daemon holds for `name` now. */
+  saIds?(name: string): Promise<string[]>;
+  /** Optional: end these IKE SAs of `name` (PeerSync: those authenticated with a key that was replaced). */
+  terminateSas?(name: string, ids: string[]): Promise<void>;
+  /**
+   * Make the daemon hold exactly `desired` (peers this engine owns) and `shunts`, e.g. after either
+   * side restarted. Engines without shunts ignore the second argument.
+   */
+  reconcile(desired: Peer[], shunts?: ShuntSpec[]): Promise<ReconcileResult>;
   close(): Promise<void>;
 }

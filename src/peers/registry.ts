@@ -1,23 +1,68 @@
-// The peer registry: which peers oedns wants the IKE daemon to hold, for whom, and until when. Pure
-// state (time is an argument); src/peers/sync.ts carries its changes to an Engine.
+// The peer registry: which peers oedns wants the IKE daemon to hold, for whom, until when, and what
+// must keep dropping traffic after a `private` peer went. Pure state (time is an argument);
+// src/peers/sync.ts carries its changes to an Engine.
 //
-// Several owners (serve, autosp, responder) may want the same peer. Each holds its own claim with its
-// own expiry; the peer stays while any claim does. What gets installed is the best live claim: an
-// authenticated key beats an unauthenticated fallback, then the most recent claim (the freshest DNS).
-import type { Peer, PeerOwner } from '../ike-bridge/engine';
+// Claims merge, never replace. Several owners (serve, autosp, responder) may want the same peer, and
+// one owner learns a dual-stack peer's addresses from separate A and AAAA answers. So each owner holds
+// one claim per name whose addresses accumulate, each address with its own lifetime and level; the
+// engine holds the union of the live addresses of every claim, protected with the best claim's key (an
+// authenticated key beats an unauthenticated fallback, then the freshest DNS).
+//
+// Fail closed after the answer (ARCHITECTURE.md: a peer's protection outlives its DNS answer). A
+// program may go on using an address of a `private` name after its TTL ended, after a refresh failed
+// or a forged answer made us drop the claim. When such an address leaves the installed set, the
+// registry keeps a drop shunt for it until `graceSec` after the end of the last answer that handed it
+// out; a new validated claim for the address takes it back.
+import type { Peer, PeerAuth, PeerGateway, PeerOwner, PolicyLevel } from '../ike-bridge/engine';
 
 export type UpsertChange = 'added' | 'replaced' | 'refreshed' | 'unchanged';
 export type ReleaseChange = 'removed' | 'replaced' | 'unchanged' | 'absent';
 
+/**
+ * Default grace for drop shunts: one hour after the last answer carrying the address ran out. Long
+ * enough for what commonly outlives a TTL: nscd's default positive cache time for hosts (3600 s, and
+ * older glibc ignores DNS TTLs there), HTTP keep-alive pools and programs that resolve once at start
+ * and reconnect within the hour; short enough that an address reused by an unrelated name is not
+ * blocked for long. Sessions that stay open longer (ssh) need a longer grace: `--shunt-grace`.
+ */
+export const DEFAULT_SHUNT_GRACE_SEC = 3600;
+/** Addresses held in drop shunts at most; beyond it the ones ending soonest go first. */
+export const DEFAULT_MAX_SHUNTED = 65_536;
+
+const LEVEL_RANK: Record<PolicyLevel, number> = { clear: 0, 'private-or-clear': 1, opportunistic: 2, private: 3, block: 4 };
+
+/** The stricter of the levels (block > private > opportunistic > private-or-clear > clear). */
+export function strictestLevel(first: PolicyLevel, ...rest: PolicyLevel[]): PolicyLevel {
+  let best = first;
+  for (const l of rest) if (LEVEL_RANK[l] > LEVEL_RANK[best]) best = l;
+  return best;
+}
+
+/** Does losing an address at this level leave a drop shunt behind? `private` and stricter. */
+export function failsClosed(level: PolicyLevel): boolean {
+  return LEVEL_RANK[level] >= LEVEL_RANK.private;
+}
+
+interface AddressClaim {
+  /** Unix seconds: the end of the lifetime of the last answer that carried it. */
+  expiresAt: number;
+  level: PolicyLevel;
+}
+
 interface Claim {
-  peer: Peer;
+  owner: PeerOwner;
+  auth: PeerAuth;
+  gateway: PeerGateway;
+  initiate?: boolean;
+  addresses: Map<string, AddressClaim>;
+  /** Order of the last upsert: the freshest claim wins a tie. */
   seq: number;
-  /** peerMaterial(peer), computed once: refreshes are the hot path. */
-  material: string;
 }
 
 interface Entry {
   claims: Map<PeerOwner, Claim>;
+  /** Addresses to keep dropping: address → until (Unix seconds). */
+  shunt: Map<string, number>;
 }
 
 export interface UpsertResult {
@@ -30,13 +75,30 @@ export interface ReleaseResult {
   change: ReleaseChange;
   /** The peer the engine should hold now; absent when removed. */
   peer?: Peer;
+  /** Addresses that now sit in a drop shunt. */
+  shunted?: string[];
 }
 
 export interface SweepResult {
   /** Names with no live claim left: remove from the engine. */
   removed: string[];
-  /** Peers whose effective content changed because one claim expired: reinstall. */
+  /** Peers whose effective content changed because addresses or claims expired: reinstall. */
   replaced: Peer[];
+  /** Names whose drop shunt changed (added, shrunk or ended). */
+  shunts: string[];
+}
+
+export interface Shunt {
+  name: string;
+  addresses: string[];
+  /** Unix seconds when the last of them ends. */
+  until: number;
+}
+
+export interface RegistryOptions {
+  /** Seconds a drop shunt outlives the answer that handed its address out. */
+  shuntGraceSec?: number;
+  maxShunted?: number;
 }
 
 /** Registry keys: case-insensitive, no trailing dot. */
@@ -45,153 +107,335 @@ export function peerKey(name: string): string {
   return n.endsWith('.') ? n.slice(0, -1) : n;
 }
 
+/** Literal addresses compared in one spelling (IPv6 lower case). */
+function addrKey(a: string): string {
+  return a.trim().toLowerCase();
+}
+
 /**
  * What the engine must hold, without the parts that change on every refresh (expiry, owner): two peers
  * with the same material need no engine call.
  */
 export function peerMaterial(p: Peer): string {
-  const auth = p.auth.kind === 'pubkey'
+  return JSON.stringify({ ...authMaterialObj(p.auth, p.gateway), n: peerKey(p.name), a: [...p.addresses].map(addrKey).sort(), l: p.level, i: p.initiate ?? false });
+}
+
+function authMaterialObj(auth: PeerAuth, gateway: PeerGateway): object {
+  const a = auth.kind === 'pubkey'
     ? {
         kind: 'pubkey',
         // Sorted: a server rotates an RRset's order between answers (two keys during a rollover), and
         // a reordered key set is the same key set.
-        keys: p.auth.keys.map((k) => [k.algorithm, k.precedence, Buffer.from(k.publicKey).toString('base64')]).sort((x, y) => (String(x) < String(y) ? -1 : String(x) > String(y) ? 1 : 0)),
+        keys: auth.keys.map((k) => [k.algorithm, k.precedence, Buffer.from(k.publicKey).toString('base64')]).sort((x, y) => (String(x) < String(y) ? -1 : String(x) > String(y) ? 1 : 0)),
       }
-    : { kind: p.auth.kind, method: p.auth.method, pin: p.auth.pinnedFingerprint ?? null };
-  return JSON.stringify({
-    n: peerKey(p.name),
-    a: [...p.addresses].sort(),
-    auth,
-    gw: p.gateway.kind === 'address' ? p.gateway.address : null,
-    l: p.level,
-    i: p.initiate ?? false,
-  });
+    : { kind: auth.kind, method: auth.method, pin: auth.pinnedFingerprint ?? null };
+  return { auth: a, gw: gateway.kind === 'address' ? gateway.address : null };
+}
+
+/** The keys alone, sorted: equal for two peers exactly when no SA authenticated with one is stale for the other. */
+export function keyMaterial(p: Pick<Peer, 'auth'>): string {
+  return p.auth.kind === 'pubkey'
+    ? JSON.stringify(p.auth.keys.map((k) => Buffer.from(k.publicKey).toString('base64')).sort())
+    : `${p.auth.kind}:${p.auth.method}:${p.auth.pinnedFingerprint ?? ''}`;
 }
 
 export class PeerRegistry {
   private readonly entries = new Map<string, Entry>();
   private seq = 0;
+  private shuntedCount = 0;
+  readonly shuntGraceSec: number;
+  private readonly maxShunted: number;
+  /** Shunted addresses dropped early because of maxShunted (a fail-open event: counted for status). */
+  evictedShunts = 0;
 
+  constructor(o: RegistryOptions = {}) {
+    this.shuntGraceSec = Math.max(0, o.shuntGraceSec ?? DEFAULT_SHUNT_GRACE_SEC);
+    this.maxShunted = Math.max(1, o.maxShunted ?? DEFAULT_MAX_SHUNTED);
+  }
+
+  /** Names with a claim or a shunt. */
   get size(): number {
     return this.entries.size;
   }
 
-  /** Record `peer` as wanted by `peer.owner` until `peer.expiresAt`. */
+  /**
+   * Record that `peer.owner` wants `peer` until `peer.expiresAt`. Its addresses join those the owner
+   * already claims (each keeps its own lifetime); its key, gateway and level replace the owner's
+   * previous ones. An address in a drop shunt leaves the shunt: it is protected again.
+   */
   upsert(peer: Peer, nowSec: number): UpsertResult {
     const key = peerKey(peer.name);
-    const stored: Peer = { ...peer, name: key };
     let entry = this.entries.get(key);
-    const before = entry ? this.effective(entry, nowSec) : undefined;
+    const before = entry ? this.effective(key, entry, nowSec) : undefined;
     if (!entry) {
-      entry = { claims: new Map() };
+      entry = { claims: new Map(), shunt: new Map() };
       this.entries.set(key, entry);
     }
-    entry.claims.set(peer.owner, { peer: stored, seq: ++this.seq, material: peerMaterial(stored) });
-    const after = this.effective(entry, nowSec)!;
+    let claim = entry.claims.get(peer.owner);
+    if (!claim) {
+      claim = { owner: peer.owner, auth: peer.auth, gateway: peer.gateway, addresses: new Map(), seq: 0 };
+      entry.claims.set(peer.owner, claim);
+    }
+    claim.auth = peer.auth;
+    claim.gateway = peer.gateway;
+    claim.initiate = peer.initiate;
+    claim.seq = ++this.seq;
+    // Expired addresses of this claim go now (not at the next sweep), so they cannot linger in the
+    // union just because another family was refreshed.
+    for (const [a, c] of claim.addresses) if (c.expiresAt <= nowSec) this.dropAddress(key, entry, claim, a, c, nowSec, true);
+    for (const raw of peer.addresses) {
+      const a = addrKey(raw);
+      const prev = claim.addresses.get(a);
+      claim.addresses.set(a, {
+        expiresAt: Math.max(peer.expiresAt, prev && prev.expiresAt > nowSec ? prev.expiresAt : -Infinity),
+        level: peer.level,
+      });
+      if (entry.shunt.delete(a)) this.shuntedCount--;
+    }
+    const after = this.effective(key, entry, nowSec)!;
     if (!before) return { change: 'added', peer: after.peer };
     if (before.material !== after.material) return { change: 'replaced', peer: after.peer };
     if (after.peer.expiresAt > before.peer.expiresAt) return { change: 'refreshed', peer: after.peer };
     return { change: 'unchanged', peer: after.peer };
   }
 
-  /** `owner` no longer wants `name`; the peer goes only when nobody does. */
-  release(name: string, owner: PeerOwner, nowSec: number): ReleaseResult {
+  /**
+   * `owner` no longer wants `name`; the peer goes only when nobody does. With `shunt` (default true)
+   * addresses nobody else claims stay behind in a drop shunt when their level fails closed; false for
+   * a release that means "clear is fine now" (policy put the name at level clear).
+   */
+  release(name: string, owner: PeerOwner, nowSec: number, opts: { shunt?: boolean } = {}): ReleaseResult {
     const key = peerKey(name);
     const entry = this.entries.get(key);
-    if (!entry || !entry.claims.has(owner)) return { change: 'absent' };
-    const before = this.effective(entry, nowSec)!;
+    const claim = entry?.claims.get(owner);
+    if (!entry || !claim) return { change: 'absent' };
+    const before = this.effective(key, entry, nowSec);
     entry.claims.delete(owner);
-    if (entry.claims.size === 0) {
-      this.entries.delete(key);
-      return { change: 'removed' };
+    const shunted: string[] = [];
+    for (const [a, c] of claim.addresses) {
+      if (this.dropAddress(key, entry, claim, a, c, nowSec, opts.shunt ?? true)) shunted.push(a);
     }
-    const after = this.effective(entry, nowSec)!;
-    return before.material === after.material
-      ? { change: 'unchanged', peer: after.peer }
-      : { change: 'replaced', peer: after.peer };
+    const after = this.effective(key, entry, nowSec);
+    this.prune(key, entry);
+    const extra = shunted.length ? { shunted } : {};
+    if (!after) return { change: 'removed', ...extra };
+    return before?.material === after.material ? { change: 'unchanged', peer: after.peer, ...extra } : { change: 'replaced', peer: after.peer, ...extra };
   }
 
-  /** Drop a peer for every owner at once: its key turned bogus, or it must go whoever wanted it. */
-  forget(name: string): boolean {
-    return this.entries.delete(peerKey(name));
+  /**
+   * A validation failure for `owner` (its answer turned bogus): its claim goes like a release, with
+   * the shunt; other owners' claims stay (they validated their own answers and re-validate on their
+   * own schedule).
+   */
+  invalidate(name: string, owner: PeerOwner, nowSec: number): ReleaseResult {
+    return this.release(name, owner, nowSec, { shunt: true });
+  }
+
+  /** Drop a peer for every owner at once (it must go whoever wanted it); shunts as release() does. */
+  forget(name: string, nowSec = -Infinity): boolean {
+    const entry = this.entries.get(peerKey(name));
+    if (!entry || entry.claims.size === 0) return false;
+    for (const owner of [...entry.claims.keys()]) this.release(name, owner, nowSec);
+    return true;
+  }
+
+  /** End the drop shunt of `name` now (an operator's decision). */
+  clearShunt(name: string): boolean {
+    const key = peerKey(name);
+    const entry = this.entries.get(key);
+    if (!entry || entry.shunt.size === 0) return false;
+    this.shuntedCount -= entry.shunt.size;
+    entry.shunt.clear();
+    this.prune(key, entry);
+    return true;
   }
 
   get(name: string, nowSec?: number): Peer | undefined {
-    const entry = this.entries.get(peerKey(name));
-    return entry ? this.effective(entry, nowSec ?? -Infinity)?.peer : undefined;
+    const key = peerKey(name);
+    const entry = this.entries.get(key);
+    return entry ? this.effective(key, entry, nowSec ?? -Infinity)?.peer : undefined;
   }
 
   /** peerMaterial() of what the engine should hold for `name` (as desired() has it), or undefined. */
-  material(name: string): string | undefined {
-    const entry = this.entries.get(peerKey(name));
-    return entry ? this.effective(entry, -Infinity)?.material : undefined;
+  material(name: string, nowSec?: number): string | undefined {
+    const key = peerKey(name);
+    const entry = this.entries.get(key);
+    return entry ? this.effective(key, entry, nowSec ?? -Infinity)?.material : undefined;
   }
 
   owners(name: string): PeerOwner[] {
     return [...(this.entries.get(peerKey(name))?.claims.keys() ?? [])];
   }
 
-  /** Names whose every claim has expired at `nowSec` (due for removal). Does not change anything. */
-  expired(nowSec: number): string[] {
-    const out: string[] = [];
+  /** Addresses of `name` the engine should keep dropping at `nowSec` (none that the peer itself protects). */
+  shunt(name: string, nowSec?: number): string[] {
+    const key = peerKey(name);
+    const entry = this.entries.get(key);
+    if (!entry || entry.shunt.size === 0) return [];
+    const t = nowSec ?? -Infinity;
+    const live = new Set(this.effective(key, entry, t)?.peer.addresses ?? []);
+    return [...entry.shunt].filter(([a, until]) => until > t && !live.has(a)).map(([a]) => a).sort();
+  }
+
+  /** Every drop shunt, for status and reconcile. */
+  shunts(nowSec?: number): Shunt[] {
+    const out: Shunt[] = [];
     for (const [key, e] of this.entries) {
-      if ([...e.claims.values()].every((c) => c.peer.expiresAt <= nowSec)) out.push(key);
+      const addresses = this.shunt(key, nowSec);
+      if (addresses.length === 0) continue;
+      let until = -Infinity;
+      for (const a of addresses) until = Math.max(until, e.shunt.get(a)!);
+      out.push({ name: key, addresses, until });
     }
     return out;
   }
 
-  /** Drop expired claims; report what the engine must remove or reinstall. */
+  /** Names whose every claim has expired at `nowSec` (due for removal). Does not change anything. */
+  expired(nowSec: number): string[] {
+    const out: string[] = [];
+    for (const [key, e] of this.entries) {
+      if (e.claims.size > 0 && this.effective(key, e, nowSec) === undefined) out.push(key);
+    }
+    return out;
+  }
+
+  /** Drop expired addresses, claims and shunts; report what the engine must remove, reinstall or re-shunt. */
   sweep(nowSec: number): SweepResult {
     const removed: string[] = [];
     const replaced: Peer[] = [];
-    for (const [key, e] of this.entries) {
-      let anyExpired = false;
-      for (const c of e.claims.values()) if (c.peer.expiresAt <= nowSec) anyExpired = true;
-      if (!anyExpired) continue;
-      const before = this.effective(e, -Infinity)!;
-      for (const [owner, c] of e.claims) if (c.peer.expiresAt <= nowSec) e.claims.delete(owner);
-      if (e.claims.size === 0) {
-        this.entries.delete(key);
-        removed.push(key);
-        continue;
+    const shunts: string[] = [];
+    for (const [key, e] of [...this.entries]) {
+      let due = false;
+      for (const c of e.claims.values()) for (const a of c.addresses.values()) if (a.expiresAt <= nowSec) due = true;
+      let shuntDue = false;
+      for (const until of e.shunt.values()) if (until <= nowSec) shuntDue = true;
+      if (!due && !shuntDue) continue;
+      const before = this.effective(key, e, -Infinity);
+      const shuntBefore = this.shunt(key, -Infinity).join(',');
+      for (const [a, until] of [...e.shunt]) {
+        if (until > nowSec) continue;
+        e.shunt.delete(a);
+        this.shuntedCount--;
       }
-      const after = this.effective(e, nowSec)!;
-      if (before.material !== after.material) replaced.push(after.peer);
+      for (const [owner, c] of [...e.claims]) {
+        for (const [a, ac] of [...c.addresses]) if (ac.expiresAt <= nowSec) this.dropAddress(key, e, c, a, ac, nowSec, true);
+        if (c.addresses.size === 0) e.claims.delete(owner);
+      }
+      const after = this.effective(key, e, nowSec);
+      if (before && !after) removed.push(key);
+      else if (after && before?.material !== after.material) replaced.push(after.peer);
+      if (this.shunt(key, nowSec).join(',') !== shuntBefore) shunts.push(key);
+      this.prune(key, e);
     }
-    return { removed, replaced };
+    return { removed, replaced, shunts };
   }
 
-  /** The earliest claim expiry (Unix seconds), when the next sweep is due; undefined when empty. */
+  /** The earliest address or shunt expiry (Unix seconds), when the next sweep is due; undefined when empty. */
   nextExpiry(): number | undefined {
     let min: number | undefined;
     for (const e of this.entries.values()) {
-      for (const c of e.claims.values()) if (min === undefined || c.peer.expiresAt < min) min = c.peer.expiresAt;
+      for (const c of e.claims.values()) for (const a of c.addresses.values()) if (min === undefined || a.expiresAt < min) min = a.expiresAt;
+      for (const until of e.shunt.values()) if (min === undefined || until < min) min = until;
     }
     return min;
   }
 
   /** Every peer as the engine should hold it (for Engine.reconcile). */
-  desired(): Peer[] {
-    return [...this.entries.values()].map((e) => this.effective(e, -Infinity)!.peer);
+  desired(nowSec?: number): Peer[] {
+    const out: Peer[] = [];
+    for (const [key, e] of this.entries) {
+      const eff = this.effective(key, e, nowSec ?? -Infinity);
+      if (eff) out.push(eff.peer);
+    }
+    return out;
+  }
+
+  /** Names with a claim or a shunt. */
+  names(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  // ---- internals -------------------------------------------------------------------------------
+
+  /**
+   * `a` leaves `claim`. If no other live claim of the entry holds it and its level fails closed, it
+   * goes into the shunt until the grace after the end of its last answer. True when shunted.
+   */
+  private dropAddress(key: string, entry: Entry, claim: Claim, a: string, ac: AddressClaim, nowSec: number, shunt: boolean): boolean {
+    claim.addresses.delete(a);
+    if (!shunt || !failsClosed(ac.level)) return false;
+    for (const other of entry.claims.values()) {
+      if (other === claim) continue;
+      const o = other.addresses.get(a);
+      if (o && o.expiresAt > nowSec) return false; // still protected by another claim
+    }
+    // The last answer handed the address out for its TTL, ending at expiresAt; the grace runs from
+    // then (or from now, if the claim goes before its TTL ended: a bogus refresh, a release).
+    const until = Math.max(ac.expiresAt, nowSec) + this.shuntGraceSec;
+    if (until <= nowSec) return false;
+    const prev = entry.shunt.get(a);
+    if (prev === undefined) this.shuntedCount++;
+    entry.shunt.set(a, Math.max(prev ?? -Infinity, until));
+    if (this.shuntedCount > this.maxShunted) this.evict(key);
+    return true;
+  }
+
+  /** Over the bound: end the shunts that would end soonest (never those of `keep`'s newest address). */
+  private evict(keep: string): void {
+    const all: { key: string; a: string; until: number }[] = [];
+    for (const [key, e] of this.entries) for (const [a, until] of e.shunt) all.push({ key, a, until });
+    all.sort((x, y) => x.until - y.until);
+    for (const s of all) {
+      if (this.shuntedCount <= this.maxShunted) break;
+      if (s.key === keep && this.entries.get(keep)!.shunt.size === 1) continue;
+      this.entries.get(s.key)!.shunt.delete(s.a);
+      this.shuntedCount--;
+      this.evictedShunts++;
+    }
+  }
+
+  private prune(key: string, entry: Entry): void {
+    for (const [owner, c] of entry.claims) if (c.addresses.size === 0) entry.claims.delete(owner);
+    if (entry.claims.size === 0 && entry.shunt.size === 0) this.entries.delete(key);
   }
 
   /**
-   * The peer to install: among live claims (all claims if none is live yet-unswept) prefer an
-   * authenticated key, then the latest claim; it lives as long as the longest claim.
+   * The peer to install at `nowSec`: the union of the live addresses of every claim (all addresses if
+   * none is live yet-unswept), the key of the best live claim (authenticated first, then the latest),
+   * the strictest level among them; it lives as long as its longest-lived address.
    */
-  private effective(e: Entry, nowSec: number): { peer: Peer; material: string } | undefined {
-    const all = [...e.claims.values()];
-    if (all.length === 0) return undefined;
-    const live = all.filter((c) => c.peer.expiresAt > nowSec);
-    const pool = live.length > 0 ? live : all;
-    let best = pool[0];
-    for (const c of pool) {
-      const ca = c.peer.auth.kind === 'pubkey' ? 1 : 0;
-      const ba = best.peer.auth.kind === 'pubkey' ? 1 : 0;
+  private effective(key: string, e: Entry, nowSec: number): { peer: Peer; material: string } | undefined {
+    const claims = [...e.claims.values()].filter((c) => c.addresses.size > 0);
+    if (claims.length === 0) return undefined;
+    const live = claims.filter((c) => [...c.addresses.values()].some((a) => a.expiresAt > nowSec));
+    if (live.length === 0) return undefined;
+    let best = live[0]!;
+    for (const c of live) {
+      const ca = c.auth.kind === 'pubkey' ? 1 : 0;
+      const ba = best.auth.kind === 'pubkey' ? 1 : 0;
       if (ca > ba || (ca === ba && c.seq > best.seq)) best = c;
     }
-    let expiresAt = best.peer.expiresAt;
-    for (const c of all) if (c.peer.expiresAt > expiresAt) expiresAt = c.peer.expiresAt;
-    return { peer: expiresAt === best.peer.expiresAt ? best.peer : { ...best.peer, expiresAt }, material: best.material };
+    const addresses = new Set<string>();
+    let level: PolicyLevel | undefined;
+    let expiresAt = -Infinity;
+    for (const c of live) {
+      for (const [a, ac] of c.addresses) {
+        if (ac.expiresAt <= nowSec) continue;
+        addresses.add(a);
+        level = level === undefined ? ac.level : strictestLevel(level, ac.level);
+        expiresAt = Math.max(expiresAt, ac.expiresAt);
+      }
+    }
+    const peer: Peer = {
+      name: key,
+      addresses: [...addresses].sort(),
+      auth: best.auth,
+      gateway: best.gateway,
+      level: level!,
+      expiresAt,
+      owner: best.owner,
+      ...(best.initiate !== undefined ? { initiate: best.initiate } : {}),
+    };
+    return { peer, material: peerMaterial(peer) };
   }
 }

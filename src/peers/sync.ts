@@ -1,11 +1,15 @@
 // Carries the registry's wishes to an Engine: the edge where time passes and daemons fail. One worker
 // per name at a time (install then remove never race), concurrent requests for one name share a single
 // engine call, a bounded queue pushes back instead of growing without limit, a timer sweeps expired
-// peers, and reconcile() rebuilds the daemon's state from the registry after either side restarted.
+// peers and shunts, and reconcile() rebuilds the daemon's state from the registry after either side
+// restarted. Two promises are kept here for every owner: upsert() resolves only once the engine holds
+// the addresses asked for (checked against what the engine acknowledged, or EngineError), and a key
+// that is replaced ends the IKE SAs authenticated with it (the key may have been rolled because it
+// leaked; charon would otherwise keep rekeying them without a new authentication).
 import type { Engine, Peer, PeerOwner, ReconcileResult } from '../ike-bridge/engine';
 import { EngineError } from '../util/errors';
 import { silentLogger, type Logger } from '../util/log';
-import { peerKey, peerMaterial, PeerRegistry, type ReleaseResult, type SweepResult, type UpsertResult } from './registry';
+import { keyMaterial, peerKey, peerMaterial, PeerRegistry, type ReleaseResult, type Shunt, type SweepResult, type UpsertResult } from './registry';
 
 /** Time and timers, injectable so tests drive them. */
 export interface SyncClock {
@@ -36,11 +40,17 @@ export interface PeerSyncOptions {
   concurrency?: number;
   /** Longest sleep between sweeps, so a jump of the wall clock is noticed. */
   maxSweepDelayMs?: number;
+  /** Seconds a drop shunt outlives the answer that handed its address out (registry default 3600). */
+  shuntGraceSec?: number;
 }
 
 export interface SyncStats {
   installs: number;
   removes: number;
+  /** Engine calls that set or ended a drop shunt. */
+  shuntCalls: number;
+  /** IKE SAs ended because the key that authenticated them was replaced. */
+  rolledSas: number;
   failures: number;
   /** Requests that joined an engine call already under way or queued. */
   coalesced: number;
@@ -58,6 +68,18 @@ interface Pending {
 const UNKNOWN = '\u0000unknown';
 /** Convergence steps per worker turn; a name still moving after that goes to the back of the queue. */
 const MAX_STEPS = 4;
+
+/** What the engine acknowledged holding for one name. */
+interface Applied {
+  /** peerMaterial() of the peer's conn; undefined: no conn; UNKNOWN after a failure. */
+  material?: string;
+  /** The peer as installed (for the address check and the key-rollover check). */
+  peer?: Peer;
+  /** Shunted addresses, sorted and joined; UNKNOWN after a failure. */
+  shunt: string;
+}
+
+const NOTHING: Applied = { shunt: '' };
 /** Names per engine.installMany() call. */
 const MAX_BATCH = 64;
 
@@ -69,8 +91,8 @@ export class PeerSync {
   private readonly maxQueue: number;
   private readonly concurrency: number;
   private readonly maxSweepDelayMs: number;
-  /** What the engine holds, by name, as peerMaterial(); UNKNOWN after a failure. */
-  private readonly applied = new Map<string, string>();
+  /** What the engine acknowledged holding, by name. */
+  private readonly applied = new Map<string, Applied>();
   private readonly pending = new Map<string, Pending>();
   private readonly queue: string[] = [];
   private active = 0;
@@ -79,11 +101,12 @@ export class PeerSync {
   private timer: unknown = null;
   private timerDueMs = Infinity;
   private started = false;
-  private readonly counters = { installs: 0, removes: 0, failures: 0, coalesced: 0 };
+  private warnedNoShunts = false;
+  private readonly counters = { installs: 0, removes: 0, shuntCalls: 0, rolledSas: 0, failures: 0, coalesced: 0 };
 
   constructor(opts: PeerSyncOptions) {
     this.engine = opts.engine;
-    this.registry = opts.registry ?? new PeerRegistry();
+    this.registry = opts.registry ?? new PeerRegistry({ shuntGraceSec: opts.shuntGraceSec });
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? silentLogger;
     this.maxQueue = opts.maxQueue ?? 1024;
@@ -95,31 +118,66 @@ export class PeerSync {
     return Math.floor(this.clock.now());
   }
 
-  /** Want `peer` (for peer.owner); resolves once the engine holds it, rejects with the engine's error. */
+  /**
+   * Want `peer` (for peer.owner); its addresses join what the owner already claims. Resolves once the
+   * engine holds a conn that protects every address of `peer` (with an authenticated key if `peer`
+   * has one), rejects with the engine's error, or EngineError ENGINE_NOT_CONVERGED if the engine did
+   * not get there within its steps (the registry keeps the claim; the next request retries).
+   */
   async upsert(peer: Peer): Promise<UpsertResult> {
     const r = this.registry.upsert(peer, this.nowSec());
     this.reschedule(peer.expiresAt);
     await this.ensure(peer.name);
+    if (!this.holds(peer.name, peer.addresses, peer.auth.kind === 'pubkey')) {
+      this.counters.failures++;
+      throw new EngineError('ENGINE_NOT_CONVERGED',
+        `the IKE engine does not hold ${peerKey(peer.name)} for ${peer.addresses.join(', ')} after ${MAX_STEPS} steps (it changed under every call); not released`);
+    }
     return r;
   }
 
-  /** `owner` no longer wants `name`; removed from the engine when no other owner does. */
-  async release(name: string, owner: PeerOwner): Promise<ReleaseResult> {
-    const r = this.registry.release(name, owner, this.nowSec());
+  /**
+   * `owner` no longer wants `name`; removed from the engine when no other owner does. Addresses of a
+   * `private` claim stay in a drop shunt for the grace period, unless `shunt: false` (the name's
+   * level became clear: clear text is what policy wants now).
+   */
+  async release(name: string, owner: PeerOwner, opts: { shunt?: boolean } = {}): Promise<ReleaseResult> {
+    const r = this.registry.release(name, owner, this.nowSec(), opts);
+    this.reschedule();
     await this.ensure(name);
     return r;
   }
 
-  /** Remove at once for every owner (e.g. its key turned bogus). */
+  /**
+   * `owner`'s answer for `name` failed validation (bogus): its claim goes, other owners' claims stay,
+   * and whatever of it must fail closed stays behind as a drop shunt.
+   */
+  async invalidate(name: string, owner: PeerOwner): Promise<ReleaseResult> {
+    const r = this.registry.invalidate(name, owner, this.nowSec());
+    this.reschedule();
+    await this.ensure(name);
+    if (r.change !== 'absent') this.log.warn({ peer: peerKey(name), owner, shunted: r.shunted ?? [] }, 'claim invalidated');
+    return r;
+  }
+
+  /** Remove at once for every owner (shunting what must fail closed). */
   async forget(name: string): Promise<void> {
-    this.registry.forget(name);
+    this.registry.forget(name, this.nowSec());
+    this.reschedule();
     await this.ensure(name);
   }
 
-  /** Drop expired peers from the registry and the engine. */
+  /** End the drop shunt of `name` now (an operator's decision). */
+  async clearShunt(name: string): Promise<boolean> {
+    const had = this.registry.clearShunt(name);
+    await this.ensure(name);
+    return had;
+  }
+
+  /** Drop expired addresses, peers and shunts from the registry and the engine. */
   async sweep(): Promise<SweepResult> {
     const r = this.registry.sweep(this.nowSec());
-    const names = [...r.removed, ...r.replaced.map((p) => p.name)];
+    const names = [...new Set([...r.removed, ...r.replaced.map((p) => p.name), ...r.shunts])];
     const results = await Promise.allSettled(names.map((n) => this.ensure(n)));
     results.forEach((res, i) => {
       if (res.status === 'rejected') this.log.warn({ peer: names[i], err: String(res.reason) }, 'sweep: engine call failed');
@@ -128,9 +186,14 @@ export class PeerSync {
     return r;
   }
 
+  /** Drop shunts now in force. */
+  shunts(): Shunt[] {
+    return this.registry.shunts(this.nowSec());
+  }
+
   /**
-   * Make the engine hold exactly the registry's peers (at start, or when the engine came back).
-   * Waits for calls in flight, holds new ones back meanwhile; concurrent calls share one reconcile.
+   * Make the engine hold exactly the registry's peers and shunts (at start, or when the engine came
+   * back). Waits for calls in flight, holds new ones back meanwhile; concurrent calls share one reconcile.
    */
   reconcile(): Promise<ReconcileResult> {
     if (this.reconciling) {
@@ -139,25 +202,30 @@ export class PeerSync {
     }
     const run = async (): Promise<ReconcileResult> => {
       await this.drain();
-      this.registry.sweep(this.nowSec());
-      const desired = this.registry.desired();
+      const now = this.nowSec();
+      this.registry.sweep(now);
+      const desired = this.registry.desired(now);
+      const shunts = this.registry.shunts(now);
       let res: ReconcileResult;
       try {
-        res = await this.engine.reconcile(desired);
+        res = await this.engine.reconcile(desired, shunts);
       } catch (e) {
-        for (const k of this.applied.keys()) this.applied.set(k, UNKNOWN);
-        for (const p of desired) this.applied.set(peerKey(p.name), UNKNOWN);
+        const names = new Set([...this.applied.keys(), ...desired.map((p) => peerKey(p.name)), ...shunts.map((x) => x.name)]);
+        for (const k of names) this.applied.set(k, { material: UNKNOWN, shunt: this.unknownShunt() });
         this.counters.failures++;
         throw e;
       }
       this.applied.clear();
       const failed = new Set(res.failed.map((f) => peerKey(f.name)));
+      const noShunts = !this.engine.setShunt;
+      for (const x of shunts) this.applied.set(x.name, { shunt: noShunts ? '' : failed.has(x.name) ? UNKNOWN : x.addresses.join(',') });
       for (const p of desired) {
         const k = peerKey(p.name);
-        this.applied.set(k, failed.has(k) ? UNKNOWN : peerMaterial(p));
+        const prev = this.applied.get(k) ?? NOTHING;
+        this.applied.set(k, failed.has(k) ? { material: UNKNOWN, shunt: this.unknownShunt() } : { ...prev, material: peerMaterial(p), peer: p });
       }
       if (res.failed.length) this.counters.failures += res.failed.length;
-      this.log.info({ installed: res.installed.length, removed: res.removed.length, failed: res.failed.length }, 'reconciled');
+      this.log.info({ installed: res.installed.length, removed: res.removed.length, failed: res.failed.length, shunts: shunts.length }, 'reconciled');
       return res;
     };
     this.reconciling = run().finally(() => {
@@ -221,15 +289,47 @@ export class PeerSync {
     return { ...this.counters, queued: this.queue.length, active: this.active };
   }
 
-  /** Is the engine believed to hold `name` as the registry wants it? */
+  /** Is the engine believed to hold `name` (conn and shunt) as the registry wants it now? */
   isApplied(name: string): boolean {
     return this.converged(peerKey(name));
   }
 
+  /**
+   * Does the engine hold a conn for `name` that protects every one of `addresses` (no drop shunt on
+   * them), authenticated if `authenticated`? What the engine acknowledged, not what was asked for:
+   * the check before an answer is released.
+   */
+  holds(name: string, addresses: readonly string[], authenticated = false): boolean {
+    const a = this.applied.get(peerKey(name));
+    if (!a?.peer || a.material === UNKNOWN) return false;
+    if (authenticated && a.peer.auth.kind !== 'pubkey') return false;
+    const have = new Set(a.peer.addresses.map((x) => x.toLowerCase()));
+    const shunted = a.shunt === UNKNOWN ? null : new Set(a.shunt ? a.shunt.split(',') : []);
+    for (const x of addresses) {
+      const k = x.trim().toLowerCase();
+      if (!have.has(k) || shunted === null || shunted.has(k)) return false;
+    }
+    return true;
+  }
+
+  // ---- internals -------------------------------------------------------------------------------
+
+  private want(key: string): { peer?: Peer; material?: string; shunt: string } {
+    const now = this.nowSec();
+    const peer = this.registry.get(key, now);
+    const shunt = this.engine.setShunt ? this.registry.shunt(key, now).join(',') : '';
+    return { peer, material: peer ? peerMaterial(peer) : undefined, shunt };
+  }
+
+  /** The shunt state after a failure: unknown, unless the engine has no shunts at all. */
+  private unknownShunt(): string {
+    return this.engine.setShunt ? UNKNOWN : '';
+  }
+
   private converged(key: string): boolean {
-    const want = this.registry.material(key);
-    const have = this.applied.get(key);
-    return want !== undefined ? have === want : have === undefined;
+    const w = this.want(key);
+    const have = this.applied.get(key) ?? NOTHING;
+    return have.material === w.material && have.shunt === w.shunt;
   }
 
   private pump(): void {
@@ -255,21 +355,25 @@ export class PeerSync {
    */
   private takeBatch(): string[] {
     const first = this.queue.shift()!;
-    if (!this.engine.installMany || !this.wantsInstall(first)) return [first];
+    if (!this.engine.installMany || !this.wantsPlainInstall(first)) return [first];
     const batch = [first];
     for (let i = 0; i < this.queue.length && batch.length < MAX_BATCH; ) {
-      if (this.wantsInstall(this.queue[i]!)) batch.push(this.queue.splice(i, 1)[0]!);
+      if (this.wantsPlainInstall(this.queue[i]!)) batch.push(this.queue.splice(i, 1)[0]!);
       else i++;
     }
     return batch;
   }
 
-  private wantsInstall(key: string): boolean {
-    return this.registry.get(key) !== undefined && !this.converged(key);
+  /** Only the conn differs, and no key is being replaced (that needs the SA snapshot of work()). */
+  private wantsPlainInstall(key: string): boolean {
+    const w = this.want(key);
+    const have = this.applied.get(key) ?? NOTHING;
+    if (!w.peer || have.material === w.material || have.shunt !== w.shunt) return false;
+    return !have.peer || have.material === UNKNOWN || keyMaterial(have.peer) === keyMaterial(w.peer);
   }
 
   private async workBatch(keys: string[]): Promise<void> {
-    const wants = keys.map((k) => this.registry.get(k)!);
+    const wants = keys.map((k) => this.registry.get(k, this.nowSec())!);
     const failed = new Map<string, unknown>();
     try {
       for (const f of await this.engine.installMany!(wants)) failed.set(peerKey(f.name), new EngineError('ENGINE_INSTALL', f.reason));
@@ -279,16 +383,17 @@ export class PeerSync {
     keys.forEach((key, i) => {
       const p = this.pending.get(key)!;
       const err = failed.get(key);
+      const prev = this.applied.get(key) ?? NOTHING;
       if (err !== undefined) {
         this.counters.failures++;
-        this.applied.set(key, UNKNOWN);
+        this.applied.set(key, { ...prev, material: UNKNOWN, peer: undefined });
         this.pending.delete(key);
         this.log.warn({ peer: key, err: err instanceof Error ? err.message : String(err) }, 'engine call failed');
         p.reject(err);
         return;
       }
       this.counters.installs++;
-      this.applied.set(key, peerMaterial(wants[i]!));
+      this.applied.set(key, { ...prev, material: peerMaterial(wants[i]!), peer: wants[i]! });
       // Changed while the batch ran: the single-name worker takes it from here, same waiters.
       if (!this.converged(key)) {
         this.queue.push(key);
@@ -299,34 +404,84 @@ export class PeerSync {
     });
   }
 
+  /**
+   * One name to convergence, in an order that never leaves an address open: a growing shunt goes in
+   * before the conn shrinks or goes, the conn comes (back) before the shunt shrinks; and a replaced
+   * key's IKE SAs end once the new key is installed.
+   */
   private async work(key: string): Promise<void> {
     const p = this.pending.get(key)!;
     try {
       for (let step = 0; step < MAX_STEPS && !this.converged(key); step++) {
-        const want = this.registry.get(key);
-        if (want) {
-          const material = peerMaterial(want);
-          await this.engine.install(want);
-          this.counters.installs++;
-          this.applied.set(key, material);
-        } else {
-          await this.engine.remove(key);
-          this.counters.removes++;
-          this.applied.delete(key);
+        const w = this.want(key);
+        let have = this.applied.get(key) ?? NOTHING;
+        const setShunt = this.engine.setShunt?.bind(this.engine);
+        if (!setShunt) {
+          if (!this.warnedNoShunts && this.registry.shunt(key, this.nowSec()).length) {
+            this.warnedNoShunts = true;
+            this.log.warn({ engine: this.engine.kind }, 'this IKE engine cannot hold drop shunts: traffic to removed private peers is not blocked');
+          }
+          have = { ...have, shunt: '' };
+        }
+        // 1. The shunt grows first (addresses leaving the conn are dropped before they leave it).
+        const haveShunt = have.shunt === UNKNOWN ? null : new Set(have.shunt ? have.shunt.split(',') : []);
+        const wantShunt = w.shunt ? w.shunt.split(',') : [];
+        if (setShunt && wantShunt.some((a) => !haveShunt?.has(a))) {
+          const union = [...new Set([...(haveShunt ?? []), ...wantShunt])].sort();
+          await setShunt(key, union);
+          this.counters.shuntCalls++;
+          this.applied.set(key, { ...have, shunt: union.join(',') });
+          continue;
+        }
+        // 2. The conn.
+        if (have.material !== w.material) {
+          if (w.peer) {
+            const rolled = have.peer !== undefined && have.material !== UNKNOWN && keyMaterial(have.peer) !== keyMaterial(w.peer);
+            const old = rolled && this.engine.saIds ? await this.engine.saIds(key).catch(() => [] as string[]) : [];
+            await this.engine.install(w.peer);
+            this.counters.installs++;
+            this.applied.set(key, { ...have, material: w.material, peer: w.peer });
+            if (old.length && this.engine.terminateSas) await this.endOldSas(key, old);
+          } else {
+            await this.engine.remove(key);
+            this.counters.removes++;
+            this.applied.set(key, { shunt: have.shunt });
+          }
+          continue;
+        }
+        // 3. The shunt shrinks or ends (the conn protects those addresses now, or their grace is over).
+        if (setShunt && have.shunt !== w.shunt) {
+          await setShunt(key, wantShunt);
+          this.counters.shuntCalls++;
+          this.applied.set(key, { ...have, shunt: w.shunt });
         }
       }
     } catch (e) {
       this.counters.failures++;
-      this.applied.set(key, UNKNOWN);
+      this.applied.set(key, { material: UNKNOWN, shunt: this.unknownShunt() });
       this.pending.delete(key);
       this.log.warn({ peer: key, err: e instanceof Error ? e.message : String(e) }, 'engine call failed');
       p.reject(e);
       return;
     }
+    const applied = this.applied.get(key);
+    if (applied && applied.material === undefined && applied.shunt === '') this.applied.delete(key);
     this.pending.delete(key);
+    // Waiters check for themselves what the engine holds (upsert: holds()); a name still moving after
+    // MAX_STEPS (changed under every call) gets another turn after the other names.
     p.resolve();
-    // Still moving after MAX_STEPS (changed under every call): give other names a turn first.
     if (!this.converged(key)) void this.ensure(key).catch(() => undefined);
+  }
+
+  /** The key of `key` was replaced: end the IKE SAs that existed before (authenticated with the old key). */
+  private async endOldSas(key: string, ids: string[]): Promise<void> {
+    try {
+      await this.engine.terminateSas!(key, ids);
+      this.counters.rolledSas += ids.length;
+      this.log.info({ peer: key, ikeSas: ids }, 'key replaced: IKE SAs authenticated with the old key ended');
+    } catch (e) {
+      this.log.warn({ peer: key, err: e instanceof Error ? e.message : String(e) }, 'key replaced, but ending the old key\'s IKE SAs failed');
+    }
   }
 
   private drain(): Promise<void> {

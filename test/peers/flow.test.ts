@@ -58,9 +58,11 @@ describe('capture flow: wire → decide → registry → dry-run engine', () => 
     const turned = decide({ ...base, keyVerdict: bogus('sig-invalid', 6, 'no key verifies the RRSIG') }, policy, T);
     assert.equal(turned.action, 'refuse');
     assert.equal(turned.action === 'refuse' && turned.ede, 6);
-    await sync.forget('host.example');
+    await sync.invalidate('host.example', 'serve');
     assert.equal(engine.get('host.example'), undefined);
-    assert.deepEqual(engine.actions.map((a) => a.op), ['install', 'remove']);
+    // Level private: a drop shunt covers the address before the conn goes.
+    assert.deepEqual(engine.actions.map((a) => a.op), ['install', 'shunt', 'remove']);
+    assert.deepEqual(engine.shuntOf('host.example'), ['192.0.2.10']);
   });
 
   it('reconcile after a restart of the engine puts back exactly the registry', async () => {

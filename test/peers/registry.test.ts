@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Peer, PeerOwner } from '../../src/ike-bridge/engine';
 import { peer, T } from './fixtures';
-import { PeerRegistry, peerMaterial } from '../../src/peers';
+import { DEFAULT_SHUNT_GRACE_SEC, PeerRegistry, peerMaterial, strictestLevel } from '../../src/peers';
 
 const unauth = (owner: PeerOwner, expiresAt: number): Peer =>
   peer({ owner, expiresAt, auth: { kind: 'unauthenticated', method: 'tofu-cert' } });
@@ -64,10 +64,14 @@ describe('peers/registry', () => {
     r.upsert(peer({ owner: 'serve', expiresAt: T + 100 }), T);
     r.upsert(peer({ owner: 'autosp', expiresAt: T + 200 }), T);
     r.upsert(peer({ name: 'other.example', expiresAt: T + 50 }), T);
-    assert.deepEqual(r.sweep(T + 150), { removed: ['other.example'], replaced: [] });
+    // other.example is `private`: its address stays in a drop shunt for the grace period.
+    assert.deepEqual(r.sweep(T + 150), { removed: ['other.example'], replaced: [], shunts: ['other.example'] });
     assert.deepEqual(r.owners('peer.example'), ['autosp']);
     assert.equal(r.nextExpiry(), T + 200);
     assert.deepEqual(r.sweep(T + 200).removed, ['peer.example']);
+    // Swept at T+150, 100 s after its answer ended: the grace counts from the sweep (never shorter).
+    assert.equal(r.nextExpiry(), T + 150 + DEFAULT_SHUNT_GRACE_SEC);
+    assert.deepEqual(r.sweep(T + 200 + DEFAULT_SHUNT_GRACE_SEC).shunts.sort(), ['other.example', 'peer.example']);
     assert.equal(r.nextExpiry(), undefined);
     assert.equal(r.size, 0);
   });
@@ -97,9 +101,11 @@ describe('peers/registry', () => {
     const r = new PeerRegistry();
     r.upsert(peer({ owner: 'serve' }), T);
     r.upsert(peer({ owner: 'autosp' }), T);
-    assert.equal(r.forget('peer.example'), true);
-    assert.equal(r.size, 0);
-    assert.equal(r.forget('peer.example'), false);
+    assert.equal(r.forget('peer.example', T), true);
+    assert.deepEqual(r.owners('peer.example'), []);
+    assert.equal(r.get('peer.example'), undefined);
+    assert.deepEqual(r.shunt('peer.example', T), ['192.0.2.10'], 'a private peer leaves a drop shunt');
+    assert.equal(r.forget('peer.example', T), false);
   });
 
   it('desired() gives one peer per name, ready for Engine.reconcile', () => {
@@ -109,5 +115,95 @@ describe('peers/registry', () => {
     const d = r.desired();
     assert.equal(d.length, 50);
     assert.equal(d.find((p) => p.name === 'p1.example')?.expiresAt, T + 999);
+  });
+});
+
+describe('peers/registry: claims merge, per-address lifetimes, drop shunts', () => {
+  const v4 = '192.0.2.10';
+  const v6 = '2001:db8::10';
+
+  it('A then AAAA then A from one owner: the peer holds both families, each with its own lifetime', () => {
+    const r = new PeerRegistry();
+    assert.equal(r.upsert(peer({ addresses: [v4], expiresAt: T + 100 }), T).change, 'added');
+    assert.equal(r.upsert(peer({ addresses: [v6], expiresAt: T + 300 }), T + 1).change, 'replaced');
+    assert.deepEqual(r.get('peer.example', T + 2)?.addresses, [v4, v6]);
+    assert.equal(r.upsert(peer({ addresses: [v4], expiresAt: T + 102 }), T + 2).change, 'unchanged');
+    assert.deepEqual(r.get('peer.example', T + 2)?.addresses, [v4, v6], 'the second A answer does not drop the AAAA address');
+    // The IPv4 address lapses first: reinstall with IPv6 only, and IPv4 goes into the shunt (private).
+    const s = r.sweep(T + 102);
+    assert.deepEqual(s.replaced.map((p) => p.addresses), [[v6]]);
+    assert.deepEqual(s.shunts, ['peer.example']);
+    assert.deepEqual(r.shunt('peer.example', T + 102), [v4]);
+  });
+
+  it('another owner never narrows a peer: a local A answer keeps autosp\'s IPv6 address', () => {
+    const r = new PeerRegistry();
+    r.upsert(peer({ owner: 'autosp', addresses: [v4, v6], expiresAt: T + 600 }), T);
+    assert.equal(r.upsert(peer({ owner: 'serve', addresses: [v4], expiresAt: T + 60 }), T).change, 'unchanged');
+    assert.deepEqual(r.get('peer.example', T)?.addresses, [v4, v6]);
+  });
+
+  it('the engine holds the strictest level of the claims', () => {
+    const r = new PeerRegistry();
+    r.upsert(peer({ owner: 'serve', level: 'private-or-clear' }), T);
+    assert.equal(r.get('peer.example', T)?.level, 'private-or-clear');
+    r.upsert(peer({ owner: 'autosp', level: 'private' }), T);
+    assert.equal(r.get('peer.example', T)?.level, 'private');
+    assert.equal(strictestLevel('clear', 'opportunistic', 'private-or-clear'), 'opportunistic');
+    assert.equal(strictestLevel('private', 'block'), 'block');
+  });
+
+  it('a private address stays shunted until the grace after its answer ended; private-or-clear leaves nothing', () => {
+    const r = new PeerRegistry({ shuntGraceSec: 600 });
+    r.upsert(peer({ name: 'p.example', addresses: [v4], expiresAt: T + 100 }), T);
+    r.upsert(peer({ name: 'c.example', addresses: ['192.0.2.20'], level: 'private-or-clear', expiresAt: T + 100 }), T);
+    const s = r.sweep(T + 100);
+    assert.deepEqual(s.removed.sort(), ['c.example', 'p.example']);
+    assert.deepEqual(s.shunts, ['p.example']);
+    assert.deepEqual(r.shunts(T + 100), [{ name: 'p.example', addresses: [v4], until: T + 700 }]);
+    assert.deepEqual(r.shunt('c.example', T + 100), []);
+    assert.equal(r.nextExpiry(), T + 700);
+    assert.deepEqual(r.sweep(T + 699).shunts, []);
+    assert.deepEqual(r.sweep(T + 700).shunts, ['p.example']);
+    assert.equal(r.size, 0);
+  });
+
+  it('a new claim for a shunted address takes it out of the shunt', () => {
+    const r = new PeerRegistry();
+    r.upsert(peer({ addresses: [v4, v6], expiresAt: T + 100 }), T);
+    r.sweep(T + 100);
+    assert.deepEqual(r.shunt('peer.example', T + 100), [v4, v6]);
+    r.upsert(peer({ addresses: [v4], expiresAt: T + 400 }), T + 100);
+    assert.deepEqual(r.get('peer.example', T + 100)?.addresses, [v4]);
+    assert.deepEqual(r.shunt('peer.example', T + 100), [v6], 'only the address nobody protects stays shunted');
+  });
+
+  it('invalidate() drops one owner\'s claim and shunts only what nobody else protects', () => {
+    const r = new PeerRegistry();
+    r.upsert(peer({ owner: 'autosp', addresses: [v4], expiresAt: T + 600 }), T);
+    r.upsert(peer({ owner: 'serve', addresses: [v4, v6], expiresAt: T + 300 }), T);
+    const res = r.invalidate('peer.example', 'serve', T + 10);
+    assert.equal(res.change, 'replaced');
+    assert.deepEqual(res.shunted, [v6]);
+    assert.deepEqual(r.owners('peer.example'), ['autosp']);
+    assert.deepEqual(r.get('peer.example', T + 10)?.addresses, [v4]);
+    // Claimed before the TTL ended: the grace runs from the end of that TTL.
+    assert.deepEqual(r.shunts(T + 10), [{ name: 'peer.example', addresses: [v6], until: T + 300 + DEFAULT_SHUNT_GRACE_SEC }]);
+    assert.equal(r.invalidate('peer.example', 'responder', T).change, 'absent');
+  });
+
+  it('release(..., { shunt: false }) leaves nothing behind (policy says clear is fine)', () => {
+    const r = new PeerRegistry();
+    r.upsert(peer({ owner: 'autosp' }), T);
+    assert.equal(r.release('peer.example', 'autosp', T, { shunt: false }).change, 'removed');
+    assert.equal(r.size, 0);
+  });
+
+  it('shunts are bounded: the ones ending soonest go first', () => {
+    const r = new PeerRegistry({ maxShunted: 3, shuntGraceSec: 100 });
+    for (let i = 0; i < 5; i++) r.upsert(peer({ name: `p${i}.example`, addresses: [`192.0.2.${i + 1}`], expiresAt: T + 10 + i }), T);
+    r.sweep(T + 20);
+    assert.deepEqual(r.shunts(T + 20).map((x) => x.name), ['p2.example', 'p3.example', 'p4.example']);
+    assert.equal(r.evictedShunts, 2);
   });
 });

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { peer, T } from './fixtures';
 import { PeerSync, SyncClock } from '../../src/peers';
 import { FakeEngine } from './fake-engine';
+import { DryRunEngine } from '../../src/ike-bridge/dry-run';
+import type { Peer } from '../../src/ike-bridge/engine';
 
 const settle = () => new Promise((res) => setImmediate(res));
 
@@ -88,7 +90,8 @@ describe('peers/sync', () => {
     engine.release();
     await Promise.all([a, b]);
     assert.deepEqual(engine.calls, ['install peer.example', 'install peer.example']);
-    assert.deepEqual(engine.held.get('peer.example')?.addresses, ['192.0.2.99']);
+    // Claims merge: the second answer adds its address, it does not replace the first one.
+    assert.deepEqual(engine.held.get('peer.example')?.addresses, ['192.0.2.10', '192.0.2.99']);
   });
 
   it('refreshing an installed peer costs no engine call', async () => {
@@ -112,7 +115,7 @@ describe('peers/sync', () => {
     await sync.upsert(peer({ owner: 'autosp' }));
     await sync.forget('peer.example');
     assert.equal(engine.held.size, 0);
-    assert.equal(sync.registry.size, 0);
+    assert.deepEqual(sync.registry.owners('peer.example'), []);
   });
 
   it('the timer removes a peer when it expires, not before', async () => {
@@ -124,7 +127,7 @@ describe('peers/sync', () => {
     await clock.advance(2);
     await settle();
     assert.ok(!engine.held.has('peer.example'));
-    assert.equal(sync.registry.size, 0);
+    assert.equal(sync.registry.get('peer.example'), undefined);
   });
 
   it('a refresh pushes the removal back', async () => {
@@ -267,5 +270,111 @@ describe('peers/sync with an engine that installs in batches', () => {
     await sync.upsert(peer({ name: 'p5.example' }));
     assert.ok(engine.held.has('p5.example'));
     await sync.close();
+  });
+});
+
+describe('peers/sync: fail-closed lifecycle (dry-run engine with shunts)', () => {
+  const v4 = '192.0.2.10';
+  const v6 = '2001:db8::10';
+  let engine: DryRunEngine;
+  let clock: ManualClock;
+  let sync: PeerSync;
+  const ops = (): string[] => engine.actions.map((a) => `${a.op}${a.addresses ? ` ${a.addresses.join(',')}` : a.peer ? ` ${a.peer.addresses.join(',')}` : ''}`);
+  beforeEach(() => {
+    engine = new DryRunEngine();
+    clock = new ManualClock();
+    sync = new PeerSync({ engine, clock, shuntGraceSec: 600 });
+    sync.start();
+  });
+  afterEach(() => sync.close());
+
+  it('A, AAAA, A: the engine ends up holding both families, and each upsert checks its own addresses', async () => {
+    await sync.upsert(peer({ addresses: [v4] }));
+    assert.ok(sync.holds('peer.example', [v4], true));
+    await sync.upsert(peer({ addresses: [v6] }));
+    await sync.upsert(peer({ addresses: [v4] }));
+    assert.deepEqual(engine.get('peer.example')?.addresses, [v4, v6]);
+    assert.ok(sync.holds('peer.example', [v4, v6], true));
+    assert.deepEqual(ops(), [`install ${v4}`, `install ${v4},${v6}`]);
+  });
+
+  it('a private peer that expires leaves a drop shunt first, then the conn goes; the next lookup brings it back protected', async () => {
+    await sync.upsert(peer({ addresses: [v4], expiresAt: T + 300 }));
+    await clock.advance(301);
+    await settle();
+    assert.equal(engine.get('peer.example'), undefined);
+    assert.deepEqual(engine.shuntOf('peer.example'), [v4]);
+    assert.deepEqual(ops(), [`install ${v4}`, `shunt ${v4}`, 'remove']);
+    assert.deepEqual(sync.shunts().map((x) => [x.name, x.addresses, x.until]), [['peer.example', [v4], T + 300 + 600]]);
+    // The next validated answer: conn first, then the shunt ends (never a moment in clear).
+    await sync.upsert(peer({ addresses: [v4], expiresAt: T + 900 }));
+    assert.deepEqual(ops().slice(3), [`install ${v4}`, 'shunt ']);
+    assert.equal(engine.shuntOf('peer.example'), undefined);
+    assert.ok(sync.holds('peer.example', [v4]));
+  });
+
+  it('the shunt ends after the grace period', async () => {
+    await sync.upsert(peer({ addresses: [v4], expiresAt: T + 300 }));
+    await clock.advance(301);
+    await clock.advance(598);
+    await settle();
+    assert.deepEqual(engine.shuntOf('peer.example'), [v4]);
+    await clock.advance(2);
+    await settle();
+    assert.equal(engine.shuntOf('peer.example'), undefined);
+    assert.equal(sync.registry.size, 0);
+  });
+
+  it('private-or-clear keeps today\'s behaviour: removal leaves nothing', async () => {
+    await sync.upsert(peer({ level: 'private-or-clear', expiresAt: T + 300 }));
+    await clock.advance(301);
+    await settle();
+    assert.deepEqual(ops(), [`install ${v4}`, 'remove']);
+  });
+
+  it('a bogus answer for serve keeps autosp\'s claim and conn, and shunts what only serve had', async () => {
+    await sync.upsert(peer({ owner: 'autosp', addresses: [v4], expiresAt: T + 900 }));
+    await sync.upsert(peer({ owner: 'serve', addresses: [v4, v6] }));
+    const r = await sync.invalidate('peer.example', 'serve');
+    assert.deepEqual(r.shunted, [v6]);
+    assert.deepEqual(engine.get('peer.example')?.addresses, [v4]);
+    assert.deepEqual(engine.shuntOf('peer.example'), [v6]);
+    // The shunt for v6 went in before the conn lost it.
+    assert.deepEqual(ops(), [`install ${v4}`, `install ${v4},${v6}`, `shunt ${v6}`, `install ${v4}`]);
+  });
+
+  it('upsert() rejects with ENGINE_NOT_CONVERGED when its addresses are not held once the engine settled', async () => {
+    engine = new DryRunEngine();
+    const gate: { open?: () => void } = {};
+    const slow = Object.assign(Object.create(engine) as DryRunEngine, {
+      install: async (p: Peer) => {
+        await new Promise<void>((res) => (gate.open = res));
+        return engine.install(p);
+      },
+    });
+    sync = new PeerSync({ engine: slow, clock });
+    const up = sync.upsert(peer({ addresses: [v4] }));
+    await settle();
+    // Meanwhile the answer turns bogus: the claim goes before the engine finished.
+    const inv = sync.invalidate('peer.example', 'serve');
+    gate.open!();
+    await assert.rejects(up, (e: Error & { code?: string }) => e.code === 'ENGINE_NOT_CONVERGED');
+    await inv;
+    assert.equal(engine.get('peer.example'), undefined);
+    assert.deepEqual(engine.shuntOf('peer.example'), [v4]);
+  });
+
+  it('a key change for any owner ends the IKE SAs authenticated with the old key, after the new key is in', async () => {
+    await sync.upsert(peer({ owner: 'autosp' }));
+    engine.sas.set('peer.example', ['7', '8']);
+    const rolled = { kind: 'pubkey' as const, keys: [{ algorithm: 4, precedence: 10, publicKey: new Uint8Array(32).fill(9) }] };
+    // Seen by capture (owner serve): the newest claim's key wins, and the old SAs end.
+    await sync.upsert(peer({ owner: 'serve', auth: rolled }));
+    assert.deepEqual(engine.actions.slice(-2).map((a) => [a.op, a.ids ?? null]), [['install', null], ['terminate', ['7', '8']]]);
+    assert.equal(sync.stats().rolledSas, 2);
+    // Same key again (a refresh): nothing ends.
+    engine.sas.set('peer.example', ['9']);
+    await sync.upsert(peer({ owner: 'responder', auth: rolled }));
+    assert.ok(!engine.actions.some((a) => a.op === 'terminate' && a.ids?.includes('9')));
   });
 });
