@@ -9,6 +9,7 @@ import { ConfigError } from '../util/errors';
 import type { Logger } from '../util/log';
 import type { FallbackPolicy } from '../policy';
 import { checkFallbackMethod, hostCertPath, renewHostCert, strongswanFallback } from '../ike-bridge/fallback';
+import { ensureTrustSeed, trustSeedPath } from '../ike-bridge/strongswan-trust';
 import type { StrongswanEngine } from '../ike-bridge/strongswan';
 import { watchKeyFile } from '../publish/key-watch';
 
@@ -54,6 +55,8 @@ export async function engineFromConfig(c: EngineConfig, log: Logger, fallback?: 
       const engine = createEngine('strongswan', {
         socketPath: c.vici,
         identity: { id: c.identity, privateKey },
+        // The trust root outlives host key rollovers (it can then retire what the old key's peers had).
+        trustSeed: ensureTrustSeed(trustSeedPath(c.key)),
         initiate: c.initiate,
         ikeProposals: c.ipsec?.ikeProposals,
         espProposals: c.ipsec?.espProposals,

@@ -73,6 +73,11 @@ export interface ConnOptions {
   /** Seconds before the IKE SA / a CHILD_SA is rekeyed (swanctl.conf rekey_time); default charon's. */
   ikeRekeySec?: number;
   childRekeySec?: number;
+  /**
+   * Certificates (DER) that vouch for a peer's keys (given as SPKI PEMs), pinned in its conn instead
+   * of raw `pubkeys`, so that the trust can later be revoked (strongswan-trust.ts). Absent: pubkeys.
+   */
+  vouch?: (peer: Peer, spkiPems: string[]) => Buffer[];
 }
 
 function ts(addr: string): string {
@@ -111,7 +116,8 @@ export function buildConn(peer: Peer, o: ConnOptions): ViciInput {
     // No local pubkeys here: our key is bound to our id once, by selfConn(). Every pubkey in a conn
     // costs charon a scan of its whole trusted set (5.9.8 mem_cred dedupe), so one per peer is enough.
     local = { auth: 'pubkey', id: o.local.id };
-    remote = { auth: 'pubkey', id: peer.name, pubkeys: peerPubkeys(peer) };
+    const pems = peerPubkeys(peer);
+    remote = o.vouch ? { auth: 'pubkey', id: peer.name, certs: o.vouch(peer, pems) } : { auth: 'pubkey', id: peer.name, pubkeys: pems };
   } else if (peer.auth.method === 'wellknown-psk' && o.wellknownPskId) {
     // BTNS: encrypted, not authenticated (defeats only a passive eavesdropper).
     local = { auth: 'psk', id: o.local.id };
@@ -171,5 +177,45 @@ export function selfConn(o: ConnOptions): ViciInput {
     proposals: o.ikeProposals,
     local: { auth: 'pubkey', id: o.local.id, pubkeys: [o.local.publicKeyPem] },
     remote: { auth: 'pubkey', id: 'oedns-self.invalid' },
+  };
+}
+
+/** Drop shunts are conns of their own, `oedns-drop-<peer>~<n>`: a new one goes in before the old one goes. */
+export const SHUNT_PREFIX = 'oedns-drop-';
+
+export function shuntConnName(peer: string, n: number): string {
+  return `${SHUNT_PREFIX}${peer}~${n}`;
+}
+export function peerOfShunt(conn: string): string | undefined {
+  if (!conn.startsWith(SHUNT_PREFIX)) return undefined;
+  const rest = conn.slice(SHUNT_PREFIX.length);
+  const i = rest.lastIndexOf('~');
+  return i > 0 ? rest.slice(0, i) : undefined;
+}
+
+/**
+ * A conn that only drops: one CHILD_SA with `mode = drop` installed at load (start_action trap makes
+ * charon install shunt policies for pass/drop children), covering all our addresses towards
+ * `addresses`. Its IKE side can never be selected (remote address 255.255.255.255, like selfConn).
+ * Seen in the lab with kernel-libipsec: the shunt's route sends the packets into the TUN device, where
+ * no IPsec policy matches and they are dropped; with kernel ESP it is an XFRM block policy, which
+ * takes precedence over IPsec policies for the same selectors.
+ */
+export function buildShuntConn(conn: string, addresses: string[], o: ConnOptions): ViciInput {
+  if (addresses.length === 0) throw new EngineError('engine-bad-peer', `shunt ${conn} has no addresses`);
+  return {
+    version: 2,
+    remote_addrs: ['255.255.255.255'],
+    proposals: o.ikeProposals,
+    local: { auth: 'pubkey', id: o.local.id },
+    remote: { auth: 'pubkey', id: 'oedns-drop.invalid' },
+    children: {
+      [conn]: {
+        mode: 'drop',
+        start_action: 'trap',
+        local_ts: ['0.0.0.0/0', '::/0'],
+        remote_ts: addresses.map(ts),
+      },
+    },
   };
 }

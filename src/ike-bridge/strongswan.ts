@@ -1,19 +1,29 @@
 // strongSwan engine: one VICI connection per peer named `oe-<name>`, our identity and key loaded
-// once with load-key. Pitfall this file is shaped around (../shared notes, seen on 5.9.8): the
-// `pubkeys` of a conn join charon's global trusted set bound to the remote id and stay there after
-// unload-conn. So whenever a key stops being wanted (remove, key change), we clear-creds and reload
-// our key and every remaining peer's conn. Traps start no IKE with kernel-libipsec, so the engine
-// can initiate itself (blocking `initiate`, whose control-log explains a failure).
+// once with load-key. It touches only what it loaded itself: our private key (unloaded by its id),
+// the well-known PSK (by its id), our trust root and generations, the CRLs that revoke them
+// (strongswan-trust.ts), our conns and drop shunts. It never runs clear-creds and never unloads a
+// key it did not load. Peer keys are pinned as certificates of our own CA rather than raw pubkeys:
+// charon cannot forget a raw pubkey except by clear-creds (the stale-trust pitfall in
+// strongswan-oe-modes.md), but it stops trusting a certificate as soon as our CRL lists it.
+// A `swanctl --load-all` or `systemctl reload` unloads every conn it does not know (ours included),
+// a `--clear` also our credentials: the engine notices (VICI log events, and a cheap periodic check
+// of get-conns + get-keys) and puts its state back. Traps start no IKE with kernel-libipsec, so the
+// engine can initiate itself (blocking `initiate`, whose control-log explains a failure).
 import { EventEmitter } from 'node:events';
 import { createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
-import type { Engine, EngineStatus, InstalledPeer, Peer, ReconcileResult } from './engine';
+import type { Engine, EngineStatus, InstalledPeer, Peer, ReconcileResult, ShuntSpec } from './engine';
 import { EngineError, ViciError } from '../util/errors';
 import { silentLogger, type Logger } from '../util/log';
 import { charonKeyType, privateKeyPemForCharon } from './keys';
-import { buildConn, ConnOptions, connName, CONN_PREFIX, leavesStaleTrust, peerOfConn, peersEqual, SELF_CONN, selfConn } from './peer-config';
+import {
+  buildConn, buildShuntConn, ConnOptions, connName, CONN_PREFIX, peerOfConn, peerOfShunt, peerPubkeys, peersEqual, SELF_CONN, selfConn,
+  SHUNT_PREFIX, shuntConnName,
+} from './peer-config';
 import { LogEvent, UpdownEvent, ViciClient } from './vici-client';
 import { WELLKNOWN_PSK, type TofuCerts } from './fallback';
 import { list, section, str, ViciSection } from './vici-codec';
+import { CharonTrust, TrustVici } from './strongswan-trust';
+import { keyIdentifier } from './trust-ca';
 
 export interface StrongswanEngineOptions {
   /** charon's VICI socket path. */
@@ -52,12 +62,24 @@ export interface StrongswanEngineOptions {
   timeoutMs?: number;
   logger?: Logger;
   /**
-   * 0 (default): remove() returns once charon no longer trusts the key (clear-creds + reload of all
-   * remaining conns: costly with thousands of peers). > 0: remove() unloads and terminates at once and
-   * the trust purge runs at most this many ms later, batched with other removals. Meanwhile the old
-   * key stays in charon's trusted set, but no oe-* conn accepts it (each pins its own keys).
+   * 0 (default): remove() returns once charon no longer trusts the key (a new CRL is in). > 0: the
+   * CRL goes out at most this many ms later, batched with other removals; meanwhile no oe-* conn
+   * accepts the old key (each pins its own certificates), but a foreign conn without pins still would.
    */
   purgeDelayMs?: number;
+  /**
+   * How often to check (get-conns + get-keys) that nobody unloaded our conns or credentials, e.g.
+   * `swanctl --load-all`; what is missing is put back. VICI log events of a foreign load trigger
+   * the same check at once. Default 10 000 ms; 0: only on events.
+   */
+  checkIntervalMs?: number;
+  /** Revoked peer certificates before the trust generation is renewed (strongswan-trust.ts). Default 4096. */
+  trustRotateAt?: number;
+  /**
+   * Seed of our trust root (ensureTrustSeed). Absent: derived from the host key, and then a host key
+   * rollover cannot retire what the old key's root vouched for while charon keeps running.
+   */
+  trustSeed?: Buffer;
 }
 
 /** Reported on `engine.events`. */
@@ -115,28 +137,42 @@ class RwLock {
 
 export class StrongswanEngine implements Engine {
   readonly kind = 'strongswan';
-  /** 'auth-failed' (AuthFailure), 'child-up' / 'child-down' ({name, connection}), 'error'. */
+  /**
+   * 'auth-failed' (AuthFailure), 'child-up' / 'child-down' ({name, connection}), 'reconnected',
+   * 'restored' ({conns, shunts, credentials}: what a foreign reload had removed and we put back), 'error'.
+   */
   readonly events = new EventEmitter();
   private readonly pool: ViciClient[];
   private readonly pending: number[];
   private readonly watcher: ViciClient;
   private readonly initiator: ViciClient;
   private readonly peers = new Map<string, Peer>();
+  /** Drop shunts we hold: peer name → conn name (with its generation suffix) and addresses. */
+  private readonly shunts = new Map<string, { conn: string; n: number; addresses: string[] }>();
   private readonly lock = new RwLock();
   private readonly conn: ConnOptions;
   private privateKey: KeyObject;
   private readonly log: Logger;
+  private readonly trust: CharonTrust;
   private identityLoaded = false;
   private pskLoaded = false;
+  /** Ids of the private keys this process loaded (charon's KEYID_PUBKEY_SHA1, hex). */
+  private readonly ownKeyIds = new Set<string>();
+  private currentKeyId: string | undefined;
   private learning: Promise<void> | null = null;
-  /** list-certs carries DER: this client decodes values as Buffers. Only made with `tofu`. */
-  private readonly certClient: ViciClient | undefined;
+  /** list-certs carries DER: this client decodes values as Buffers. */
+  private readonly certClient: ViciClient;
   private purgeTimer: NodeJS.Timeout | undefined;
+  private checkTimer: NodeJS.Timeout | undefined;
+  private soonTimer: NodeJS.Timeout | undefined;
+  private checking: Promise<RestoreReport> | null = null;
+  private closed = false;
   private readonly reported = new Set<string>();
 
   constructor(private readonly o: StrongswanEngineOptions) {
     this.log = o.logger ?? silentLogger;
     this.privateKey = typeof o.identity.privateKey === 'string' ? createPrivateKey(o.identity.privateKey) : o.identity.privateKey;
+    this.trust = new CharonTrust(o.trustSeed ?? this.privateKey, o.identity.id, { rotateAt: o.trustRotateAt, log: this.log });
     this.conn = {
       local: { id: o.identity.id, publicKeyPem: createPublicKey(this.privateKey).export({ type: 'spki', format: 'pem' }).toString() },
       localAddrs: o.localAddrs,
@@ -153,14 +189,14 @@ export class StrongswanEngine implements Engine {
       const c = new ViciClient({ socketPath: o.socketPath, timeoutMs: o.timeoutMs ?? 10_000, events });
       // A reconnect of a command connection may mean charon restarted and forgot our key. The event
       // watcher reconnects by itself, possibly after the command connections already reloaded it.
-      if (!events) c.on('reconnect', () => (this.identityLoaded = this.pskLoaded = false));
+      if (!events) c.on('reconnect', () => this.forgetCredentials());
       return c;
     };
     this.pool = Array.from({ length: Math.max(1, o.connections ?? 1) }, () => mk());
     this.pending = this.pool.map(() => 0);
     this.initiator = mk();
     this.watcher = mk(['ike-updown', 'child-updown', 'log']);
-    if (o.tofu) this.certClient = new ViciClient({ socketPath: o.socketPath, timeoutMs: o.timeoutMs ?? 10_000, binary: true });
+    this.certClient = new ViciClient({ socketPath: o.socketPath, timeoutMs: o.timeoutMs ?? 10_000, binary: true });
     this.watcher.on('log', (e: LogEvent) => this.onLog(e));
     // charon restarted (the watcher reconnects by itself): whoever owns the peers must re-apply them.
     this.watcher.on('reconnect', () => this.events.emit('reconnected'));
@@ -169,9 +205,22 @@ export class StrongswanEngine implements Engine {
     this.events.on('error', () => undefined);
   }
 
-  /** Start watching charon's events (auth failures). install() works without it. */
+  /** Start watching charon's events (auth failures, foreign reloads) and the periodic check. install() works without it. */
   async start(): Promise<void> {
     await this.watcher.connect();
+    const every = this.o.checkIntervalMs ?? 10_000;
+    if (every > 0 && !this.checkTimer) {
+      this.checkTimer = setInterval(() => {
+        this.checkForeign('timer').catch((e: Error) => this.log.debug({ err: e.message }, 'strongswan: check failed'));
+      }, every);
+      this.checkTimer.unref();
+    }
+  }
+
+  private forgetCredentials(): void {
+    this.identityLoaded = false;
+    this.pskLoaded = false;
+    this.trust.loaded = false;
   }
 
   private async use<T>(fn: (c: ViciClient) => Promise<T>): Promise<T> {
@@ -185,35 +234,84 @@ export class StrongswanEngine implements Engine {
     }
   }
 
+  private readonly trustVici: TrustVici = {
+    request: (cmd, msg) => this.use((c) => c.request(cmd, msg)),
+    listCaCerts: async () => {
+      const out: Buffer[] = [];
+      for (const ev of await this.certClient.listCerts({ type: 'X509', flag: 'CA' })) {
+        const d = ev.get('data');
+        if (d instanceof Uint8Array) out.push(Buffer.from(d));
+      }
+      return out;
+    },
+  };
+
   private async ensureIdentity(): Promise<void> {
     // A command connection notices a charon restart (and clears identityLoaded) only when it next
     // talks to charon: connect first, so the check below sees a restart that has not been noticed yet.
     await this.use((c) => c.connect());
     if (this.identityLoaded) return;
     const loaded = await this.use((c) => c.loadKey(charonKeyType(this.privateKey), privateKeyPemForCharon(this.privateKey)));
-    // A host that rolled its key still has the old private key in charon (loaded by an earlier
-    // process), and charon may keep signing with it for our identity: peers that follow DNS then
-    // reject us. This host has one identity, so every other private key goes.
     const ours = str(loaded, 'id');
     if (ours) {
-      for (const id of await this.use((c) => c.getKeys())) {
-        if (id !== ours) await this.use((c) => c.unloadKey(id)).catch((e: Error) => this.log.warn({ key: id, err: e.message }, 'could not unload an old private key'));
-      }
+      this.ownKeyIds.add(ours);
+      this.currentKeyId = ours;
+      await this.retireOldOwnKeys(ours);
     }
     await this.use((c) => c.loadConn(SELF_CONN, selfConn(this.conn)));
+    await this.trust.load(this.trustVici);
     this.identityLoaded = true;
     this.pskLoaded = false;
     if ([...this.peers.values()].some(usesPsk)) await this.ensurePsk();
   }
 
   /**
-   * Sign with another private key from now on (`oedns key activate`): charon forgets the old one and
-   * every conn is reloaded with the new public key. Established SAs are not touched.
+   * A host that rolled its key still has the old private key in charon, and charon may keep signing
+   * with it for our identity: peers that follow DNS then reject us. A key is ours to unload if this
+   * process loaded it, or if charon binds its public half to our own IKE identity (an earlier oedns
+   * loaded it for this identity, which only oedns configures). Every other key is left alone.
+   */
+  private async retireOldOwnKeys(current: string): Promise<void> {
+    const bound = new Set<string>();
+    try {
+      for (const ev of await this.certClient.listCerts({ type: 'pubkey' })) {
+        const subject = ev.get('subject');
+        const data = ev.get('data');
+        if (!(data instanceof Uint8Array) || String(subject ?? '').toLowerCase() !== this.o.identity.id.toLowerCase()) continue;
+        try {
+          bound.add(keyIdentifier(Buffer.from(data)).toString('hex'));
+        } catch {
+          /* not a key we can read: not ours */
+        }
+      }
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'strongswan: could not list the keys bound to our identity');
+    }
+    for (const id of await this.use((c) => c.getKeys())) {
+      if (id === current || !(this.ownKeyIds.has(id) || bound.has(id))) continue;
+      await this.use((c) => c.unloadKey(id))
+        .then(() => this.log.info({ key: id }, 'strongswan: unloaded an old private key of our identity'))
+        .catch((e: Error) => this.log.warn({ key: id, err: e.message }, 'could not unload an old private key'));
+      this.ownKeyIds.delete(id);
+    }
+  }
+
+  /**
+   * Sign with another private key from now on (`oedns key activate`): the new key is loaded, bound to
+   * our identity, and the old one (ours) unloaded by its id. Peers' conns carry no key of ours, so they
+   * stay as they are; established SAs are not touched.
    */
   async setIdentityKey(privateKey: KeyObject): Promise<void> {
-    this.privateKey = privateKey;
-    this.conn.local = { ...this.conn.local, publicKeyPem: createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString() };
-    await this.rebuildTrust();
+    await this.lock.write(async () => {
+      this.privateKey = privateKey;
+      this.conn.local = { ...this.conn.local, publicKeyPem: createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString() };
+      this.identityLoaded = false;
+      try {
+        await this.ensureIdentity();
+      } catch (e) {
+        throw this.wrap(e, 'load the new identity key');
+      }
+    });
   }
 
   /** The well-known PSK goes into charon only once a peer needs it (it matches any identity). */
@@ -223,7 +321,14 @@ export class StrongswanEngine implements Engine {
     this.pskLoaded = true;
   }
 
-  /** The peer as held: a tofu-cert peer carries its pinned fingerprint (so a re-pin rebuilds trust). */
+  /** The PSK goes again when no peer needs it any more (by its id: other shared secrets stay). */
+  private async dropPskIfUnused(): Promise<void> {
+    if (!this.pskLoaded || [...this.peers.values()].some(usesPsk)) return;
+    await this.use((c) => c.unloadShared(WELLKNOWN_PSK_ID)).catch((e: Error) => this.log.debug({ err: e.message }, 'unload-shared'));
+    this.pskLoaded = false;
+  }
+
+  /** The peer as held: a tofu-cert peer carries its pinned fingerprint (so a re-pin reloads it). */
   private withPin(peer: Peer): Peer {
     if (peer.auth.kind !== 'unauthenticated' || peer.auth.method !== 'tofu-cert' || !this.o.tofu) return peer;
     const fp = this.o.tofu.pin(peer.name)?.fingerprint;
@@ -236,26 +341,49 @@ export class StrongswanEngine implements Engine {
     return new EngineError(code, `${what}: ${msg}`, { cause: e });
   }
 
-  async install(peer: Peer): Promise<void> {
-    await this.installInner(peer, true);
+  /**
+   * The conn body for `peer` with its keys vouched for by the current trust generation, and what that
+   * changes in charon's trust (bind: a serial trusted again must be published before the conn loads).
+   */
+  private prepare(peer: Peer): { body: ReturnType<typeof buildConn>; serials: string[] } {
+    let serials: string[] = [];
+    const body = buildConn(peer, {
+      ...this.conn,
+      vouch: (p, pems) => {
+        const v = this.trust.vouch(p.name, pems);
+        serials = v.serials;
+        return v.certs;
+      },
+    });
+    return { body, serials };
   }
 
-  private async installInner(given: Peer, rebuild: boolean, mayInitiate = true): Promise<void> {
+  async install(peer: Peer): Promise<void> {
+    await this.installInner(peer);
+  }
+
+  private async installInner(given: Peer, mayInitiate = true): Promise<void> {
     const peer = this.withPin(given);
-    const body = buildConn(peer, this.conn); // refuses bad keys before touching charon
+    if (peer.auth.kind === 'pubkey') peerPubkeys(peer); // refuses bad keys before touching charon
     const name = connName(peer.name);
-    const prev = this.peers.get(peer.name);
+    let revoke = false;
     await this.lock.read(async () => {
       try {
         await this.ensureIdentity();
         if (usesPsk(peer)) await this.ensurePsk();
+        const { body, serials } = this.prepare(peer);
+        const b = this.trust.bind(peer.name, serials);
+        // A key trusted again (it came back) must be off the CRL before its conn is used.
+        if (b.unrevoke) await this.trust.publish(this.trustVici);
+        revoke = b.revoke;
         await this.use((c) => c.loadConn(name, body));
       } catch (e) {
         throw this.wrap(e, `install ${peer.name}`);
       }
       this.peers.set(peer.name, peer);
     });
-    if (rebuild && prev && leavesStaleTrust(prev, peer)) await this.rebuildTrust();
+    if (revoke) await this.publishRevocations();
+    await this.dropPskIfUnused();
     if (mayInitiate && peer.level !== 'clear' && peer.level !== 'block' && (peer.initiate ?? this.o.initiate ?? false)) await this.initiate(peer.name);
   }
 
@@ -291,8 +419,8 @@ export class StrongswanEngine implements Engine {
       const tofu = this.o.tofu;
       if (!tofu) return;
       const held = [...this.peers.values()].filter((x) => x.auth.kind === 'unauthenticated' && x.auth.method === 'tofu-cert');
-      const res = await tofu.learn(this.certClient!, held.map((x) => x.name));
-      for (const x of held) if (res.pinned.includes(x.name.toLowerCase())) await this.installInner(x, true, false);
+      const res = await tofu.learn(this.certClient, held.map((x) => x.name));
+      for (const x of held) if (res.pinned.includes(x.name.toLowerCase())) await this.installInner(x, false);
     })().finally(() => (this.learning = null));
     this.learning = p;
     return p;
@@ -308,6 +436,8 @@ export class StrongswanEngine implements Engine {
       throw this.wrap(e, `initiate ${peerName}`, 'ike-initiate-failed');
     }
     if (str(r.reply, 'success') === 'yes') return;
+    // The CHILD_SA is up already (a reinstall of an unchanged peer): that is what initiate is for.
+    if (r.log.some((l) => /not establishing CHILD_SA .* due to existing duplicate/.test(l))) return;
     const why = r.log.filter((l) => AUTH_FAILURE.test(l));
     const detail = `${str(r.reply, 'errmsg') ?? 'failed'}${why.length ? `: ${why.join('; ')}` : r.log.length ? `: ${r.log.slice(-3).join('; ')}` : ''}`;
     if (why.length) {
@@ -321,7 +451,7 @@ export class StrongswanEngine implements Engine {
     await this.removeMany([peerName]);
   }
 
-  /** Remove several peers with one trust rebuild. */
+  /** Remove several peers: SAs ended, conns unloaded, then one CRL ends the trust in all their keys. */
   async removeMany(names: string[]): Promise<void> {
     if (names.length === 0) return;
     let loaded: Set<string>;
@@ -330,12 +460,12 @@ export class StrongswanEngine implements Engine {
     } catch (e) {
       throw this.wrap(e, 'remove');
     }
-    let touched = false;
+    let revoke = false;
     for (const n of names) {
       const conn = connName(n);
       const known = this.peers.delete(n);
+      if (this.trust.unbind(n)) revoke = true;
       if (!loaded.has(conn) && !known) continue;
-      touched = true;
       try {
         await this.terminate(conn);
         if (loaded.has(conn)) await this.use((c) => c.unloadConn(conn));
@@ -343,23 +473,52 @@ export class StrongswanEngine implements Engine {
         throw this.wrap(e, `remove ${n}`);
       }
     }
-    if (!touched) return;
+    if (revoke) await this.publishRevocations();
+    await this.dropPskIfUnused();
+  }
+
+  /**
+   * Publish the revocations made so far: at once (purgeDelayMs 0), or batched within purgeDelayMs.
+   * A generation whose CRL grew long is replaced first (every held conn reloaded with new certificates).
+   */
+  private async publishRevocations(): Promise<void> {
+    if (this.trust.shouldRotate()) return this.rotateTrust();
     if ((this.o.purgeDelayMs ?? 0) <= 0) {
-      await this.rebuildTrust();
+      await this.trust.publish(this.trustVici).catch((e) => { throw this.wrap(e, 'revoke'); });
     } else if (!this.purgeTimer) {
       this.purgeTimer = setTimeout(() => {
         this.purgeTimer = undefined;
-        this.rebuildTrust().catch((e) => this.events.emit('error', e));
+        this.trust.publish(this.trustVici).catch((e) => this.events.emit('error', e));
       }, this.o.purgeDelayMs);
     }
   }
 
-  /** Run a pending batched trust purge now (e.g. before shutdown or in tests). */
+  /** Run a pending batched revocation now (e.g. before shutdown or in tests). */
   async flushPurge(): Promise<void> {
     if (!this.purgeTimer) return;
     clearTimeout(this.purgeTimer);
     this.purgeTimer = undefined;
-    await this.rebuildTrust();
+    await this.trust.publish(this.trustVici);
+  }
+
+  /** New trust generation: every held conn gets certificates of it, then the old one is retired. */
+  private async rotateTrust(): Promise<void> {
+    await this.lock.write(async () => {
+      try {
+        const old = this.trust.rotate();
+        await this.trust.loadGeneration(this.trustVici);
+        const peers = [...this.peers.values()];
+        await this.parallel(peers, async (p) => {
+          const { body, serials } = this.prepare(p);
+          this.trust.bind(p.name, serials);
+          await this.use((c) => c.loadConn(connName(p.name), body));
+        });
+        await this.trust.retire(this.trustVici, old);
+        this.log.info({ peers: peers.length, retired: old }, 'strongswan: trust generation renewed');
+      } catch (e) {
+        throw this.wrap(e, 'renew the trust generation');
+      }
+    });
   }
 
   private async terminate(conn: string): Promise<void> {
@@ -372,23 +531,52 @@ export class StrongswanEngine implements Engine {
     }
   }
 
-  /**
-   * Make charon trust exactly the keys of the conns we hold: clear-creds drops every VICI credential
-   * (stale peer keys, but also our private key and the keys of live conns), so reload those.
-   * Established SAs are not affected; an authentication racing this may fail and be retried.
-   */
-  private async rebuildTrust(): Promise<void> {
-    await this.lock.write(async () => {
-      try {
-        await this.use((c) => c.clearCreds());
-        this.identityLoaded = false;
-        await this.ensureIdentity();
-        const peers = [...this.peers.values()];
-        await this.parallel(peers, (p) => this.use((c) => c.loadConn(connName(p.name), buildConn(p, this.conn))).then(() => undefined));
-      } catch (e) {
-        throw this.wrap(e, 'rebuild trusted keys');
+  async saIds(peerName: string): Promise<string[]> {
+    try {
+      const sas = await this.use((c) => c.listSas({ ike: connName(peerName), noblock: true }));
+      return sas.map((s) => s.uniqueId).filter((id): id is string => id !== undefined);
+    } catch (e) {
+      throw this.wrap(e, `list SAs of ${peerName}`);
+    }
+  }
+
+  async terminateSas(peerName: string, ids: string[]): Promise<void> {
+    for (const id of ids) {
+      const r = await this.use((c) => c.terminate({ ike_id: id, timeout: 2000, force: true })).catch((e: unknown) => {
+        throw this.wrap(e, `terminate an IKE SA of ${peerName}`);
+      });
+      // An SA that is gone already is what we wanted.
+      if (str(r, 'success') !== 'yes' && !/not found|no IKE_SA/i.test(str(r, 'errmsg') ?? '')) {
+        throw new EngineError('engine-vici', `terminate IKE SA ${id} of ${peerName}: ${str(r, 'errmsg') ?? 'failed'}`);
       }
-    });
+    }
+  }
+
+  /**
+   * Drop all traffic to `addresses` for `name` (empty: end the shunt). A changed shunt is loaded under
+   * a new conn name before the old one is unloaded, so no address is ever open in between.
+   */
+  async setShunt(peerName: string, addresses: string[]): Promise<void> {
+    const cur = this.shunts.get(peerName);
+    const want = [...new Set(addresses)].sort();
+    try {
+      if (want.length === 0) {
+        if (!cur) return;
+        await this.use((c) => c.unloadConn(cur.conn)).catch((e: Error) => {
+          if (!/not found/.test(e.message)) throw e;
+        });
+        this.shunts.delete(peerName);
+        return;
+      }
+      if (cur && cur.addresses.join(',') === want.join(',')) return;
+      const n = (cur?.n ?? 0) + 1;
+      const conn = shuntConnName(peerName, n);
+      await this.use((c) => c.loadConn(conn, buildShuntConn(conn, want, this.conn)));
+      this.shunts.set(peerName, { conn, n, addresses: want });
+      if (cur) await this.use((c) => c.unloadConn(cur.conn)).catch((e: Error) => this.log.debug({ conn: cur.conn, err: e.message }, 'unload old shunt'));
+    } catch (e) {
+      throw this.wrap(e, `drop shunt for ${peerName}`);
+    }
   }
 
   /**
@@ -422,11 +610,11 @@ export class StrongswanEngine implements Engine {
   /**
    * Install many peers quickly: load-conn takes several conns in one message (charon parses every
    * top-level section), so peers go in batches; a batch that fails is retried peer by peer so each
-   * failure is attributed. One trust rebuild at the end if keys of held peers changed; then initiates.
+   * failure is attributed. One CRL at the end if keys of held peers changed; then initiates.
    */
   async installMany(peers: Peer[]): Promise<{ name: string; reason: string }[]> {
-    const { failed, loaded, keyChanged } = await this.loadMany(peers);
-    if (keyChanged) await this.rebuildTrust();
+    const { failed, loaded, revoke } = await this.loadMany(peers);
+    if (revoke) await this.publishRevocations();
     for (const p of loaded) {
       if (p.level === 'clear' || p.level === 'block' || !(p.initiate ?? this.o.initiate ?? false)) continue;
       try {
@@ -438,36 +626,47 @@ export class StrongswanEngine implements Engine {
     return failed;
   }
 
-  private async loadMany(peers: Peer[]): Promise<{ failed: { name: string; reason: string }[]; loaded: Peer[]; keyChanged: boolean }> {
+  private async loadMany(peers: Peer[]): Promise<{ failed: { name: string; reason: string }[]; loaded: Peer[]; revoke: boolean }> {
     const failed: { name: string; reason: string }[] = [];
     const loaded: Peer[] = [];
-    let keyChanged = false;
+    let revoke = false;
     const reason = (e: unknown): string => (e instanceof Error ? e.message : String(e));
-    const ready: { peer: Peer; body: ReturnType<typeof buildConn> }[] = [];
-    for (const given of peers) {
-      const peer = this.withPin(given);
-      try {
-        ready.push({ peer, body: buildConn(peer, this.conn) });
-      } catch (e) {
-        failed.push({ name: peer.name, reason: reason(e) });
-      }
-    }
-    const done = (peer: Peer): void => {
-      const prev = this.peers.get(peer.name);
-      if (prev && leavesStaleTrust(prev, peer)) keyChanged = true;
-      this.peers.set(peer.name, peer);
-      loaded.push(peer);
-    };
-    const batches: (typeof ready)[] = [];
-    for (let i = 0; i < ready.length; i += BATCH) batches.push(ready.slice(i, i + BATCH));
     await this.lock.read(async () => {
       try {
         await this.ensureIdentity();
-        if (ready.some((r) => usesPsk(r.peer))) await this.ensurePsk();
+        if (peers.some((p) => usesPsk(p))) await this.ensurePsk();
       } catch (e) {
-        for (const r of ready) failed.push({ name: r.peer.name, reason: reason(e) });
-        batches.length = 0;
+        for (const p of peers) failed.push({ name: p.name, reason: reason(e) });
+        return;
       }
+      const ready: { peer: Peer; body: ReturnType<typeof buildConn> }[] = [];
+      let unrevoke = false;
+      for (const given of peers) {
+        const peer = this.withPin(given);
+        try {
+          const { body, serials } = this.prepare(peer);
+          const b = this.trust.bind(peer.name, serials);
+          unrevoke ||= b.unrevoke;
+          revoke ||= b.revoke;
+          ready.push({ peer, body });
+        } catch (e) {
+          failed.push({ name: peer.name, reason: reason(e) });
+        }
+      }
+      if (unrevoke) {
+        try {
+          await this.trust.publish(this.trustVici);
+        } catch (e) {
+          for (const r of ready) failed.push({ name: r.peer.name, reason: reason(e) });
+          return;
+        }
+      }
+      const done = (peer: Peer): void => {
+        this.peers.set(peer.name, peer);
+        loaded.push(peer);
+      };
+      const batches: (typeof ready)[] = [];
+      for (let i = 0; i < ready.length; i += BATCH) batches.push(ready.slice(i, i + BATCH));
       await this.parallel(
         batches,
         async (batch) => {
@@ -494,7 +693,7 @@ export class StrongswanEngine implements Engine {
         },
       );
     });
-    return { failed, loaded, keyChanged };
+    return { failed, loaded, revoke };
   }
 
   async list(): Promise<InstalledPeer[]> {
@@ -504,17 +703,24 @@ export class StrongswanEngine implements Engine {
       const out: InstalledPeer[] = [];
       for (const ev of conns) {
         for (const [cname, v] of ev) {
+          if (!(v instanceof Map)) continue;
+          const shuntOf = peerOfShunt(cname);
+          if (shuntOf) {
+            const child = section(section(v, 'children'), cname);
+            out.push({ name: shuntOf, connection: cname, addresses: list(child, 'remote-ts').map(bare), authenticated: false, shunt: true });
+            continue;
+          }
           const peerName = peerOfConn(cname);
-          if (!peerName || !(v instanceof Map)) continue;
+          if (!peerName) continue;
           const child = section(section(v, 'children'), cname);
-          const addresses = list(child, 'remote-ts').map((t) => t.replace(/\/(32|128)$/, ''));
+          const addresses = list(child, 'remote-ts').map(bare);
           const remote = section(v, 'remote-1');
           const known = this.peers.get(peerName);
           // A conn we do not hold (e.g. after a restart) counts as authenticated only if it is a raw
-          // public-key conn: tofu-cert conns carry our self-signed cert in local-1, psk ones say so.
+          // public-key or certificate conn of ours: tofu-cert conns carry our self-signed cert in local-1.
           const authenticated = known
             ? known.auth.kind === 'pubkey'
-            : (str(remote, 'class') ?? '').includes('public key') && list(section(v, 'local-1'), 'certs').length === 0;
+            : /public key/.test(str(remote, 'class') ?? '') && list(section(v, 'local-1'), 'certs').length === 0;
           const sa = sas.find((s) => s.name === cname && s.state === 'ESTABLISHED') ?? sas.find((s) => s.name === cname);
           const ch = sa?.children.find((c) => c.name === cname);
           out.push({ name: peerName, connection: cname, addresses, authenticated, ikeState: sa?.state, childState: ch?.state });
@@ -532,27 +738,29 @@ export class StrongswanEngine implements Engine {
       const conns = await this.use((c) => c.getConns());
       const stats = await this.use((c) => c.stats());
       const ikesas = str(section(stats, 'ikesas'), 'total');
+      const shunts = conns.filter((n) => n.startsWith(SHUNT_PREFIX)).length;
       return {
         engine: this.kind,
         reachable: true,
         daemon: `${str(v, 'daemon') ?? 'charon'} ${str(v, 'version') ?? ''}`.trim(),
         peers: conns.filter((n) => n.startsWith(CONN_PREFIX)).length,
-        detail: `IKE SAs: ${ikesas ?? '?'}; uptime ${str(section(stats, 'uptime'), 'running') ?? '?'}`,
+        detail: `IKE SAs: ${ikesas ?? '?'}; drop shunts: ${shunts}; uptime ${str(section(stats, 'uptime'), 'running') ?? '?'}`,
       };
     } catch (e) {
       return { engine: this.kind, reachable: false, peers: this.peers.size, detail: e instanceof Error ? e.message : String(e) };
     }
   }
 
-  async reconcile(desired: Peer[]): Promise<ReconcileResult> {
+  async reconcile(desired: Peer[], shunts: ShuntSpec[] = []): Promise<ReconcileResult> {
     const res: ReconcileResult = { installed: [], removed: [], unchanged: [], failed: [] };
-    let loaded: Set<string>;
+    let all: string[];
     try {
       // Whatever charon holds now is the truth (it may have restarted, or we may have).
-      loaded = new Set((await this.use((c) => c.getConns())).filter((n) => n.startsWith(CONN_PREFIX)));
+      all = await this.use((c) => c.getConns());
     } catch (e) {
       throw this.wrap(e, 'reconcile');
     }
+    const loaded = new Set(all.filter((n) => n.startsWith(CONN_PREFIX)));
     const want = new Map(desired.map((p) => [connName(p.name), p]));
     const stale = [...loaded].filter((c) => !want.has(c)).map((c) => peerOfConn(c)!);
     for (const n of [...this.peers.keys()]) if (!want.has(connName(n)) && !stale.includes(n)) this.peers.delete(n);
@@ -562,8 +770,10 @@ export class StrongswanEngine implements Engine {
       if (loaded.has(connName(p.name)) && known && peersEqual(known, p) && this.identityLoaded) res.unchanged.push(p.name);
       else todo.push(p);
     }
-    // Load first without initiating, so a removal's rebuild does not race fresh initiates.
-    const { failed, loaded: done, keyChanged } = await this.loadMany(todo);
+    // Shunts first: a peer that went while oedns was down must not be open until the end of this run.
+    await this.reconcileShunts(all, shunts, res);
+    // Load without initiating, so the removals' CRL does not race fresh initiates.
+    const { failed, loaded: done, revoke } = await this.loadMany(todo);
     res.failed.push(...failed);
     res.installed.push(...done.map((p) => p.name));
     if (stale.length) {
@@ -574,7 +784,7 @@ export class StrongswanEngine implements Engine {
         for (const n of stale) res.failed.push({ name: n, reason: e instanceof Error ? e.message : String(e) });
       }
     }
-    if (keyChanged && !(stale.length && (this.o.purgeDelayMs ?? 0) <= 0)) await this.rebuildTrust();
+    if (revoke) await this.publishRevocations().catch((e: Error) => this.log.warn({ err: e.message }, 'reconcile: publishing revocations failed'));
     const installed = new Set(res.installed);
     for (const p of todo) {
       if (!installed.has(p.name)) continue;
@@ -588,10 +798,93 @@ export class StrongswanEngine implements Engine {
     return res;
   }
 
+  private async reconcileShunts(all: string[], shunts: ShuntSpec[], res: ReconcileResult): Promise<void> {
+    const want = new Map(shunts.map((x) => [x.name, [...x.addresses].sort()]));
+    const present = new Set(all.filter((n) => n.startsWith(SHUNT_PREFIX)));
+    // Forget what charon no longer has (restart, foreign reload): setShunt then loads it afresh.
+    for (const [name, s] of [...this.shunts]) if (!present.has(s.conn)) this.shunts.delete(name);
+    for (const [name, addrs] of want) {
+      try {
+        await this.setShunt(name, addrs);
+      } catch (e) {
+        res.failed.push({ name, reason: e instanceof Error ? e.message : String(e) });
+      }
+    }
+    const keep = new Set([...this.shunts.values()].map((s) => s.conn));
+    for (const conn of present) {
+      if (keep.has(conn)) continue;
+      await this.use((c) => c.unloadConn(conn)).catch((e: Error) => this.log.debug({ conn, err: e.message }, 'unload stale shunt'));
+      const n = peerOfShunt(conn);
+      if (n && !want.has(n)) this.shunts.delete(n);
+    }
+  }
+
+  /**
+   * Has anyone unloaded our conns, shunts or credentials (swanctl --load-all, --clear, a reload)? Two
+   * cheap calls (get-conns, get-keys) and a set difference; what is missing goes back. Concurrent calls
+   * share one run. bench/engine-check.ts measures it.
+   */
+  checkForeign(trigger: RestoreReport['trigger'] = 'call'): Promise<RestoreReport> {
+    if (this.checking) return this.checking;
+    const run = async (): Promise<RestoreReport> => {
+      const rep: RestoreReport = { conns: 0, shunts: 0, credentials: false, trigger };
+      if (this.closed || (!this.identityLoaded && this.peers.size === 0 && this.shunts.size === 0)) return rep;
+      const [conns, keys] = await Promise.all([this.use((c) => c.getConns()), this.use((c) => c.getKeys())]);
+      const have = new Set(conns);
+      if (this.identityLoaded && this.currentKeyId && !keys.includes(this.currentKeyId)) {
+        // Our key is gone: someone cleared charon's credentials (clear-creds), and with them our trust
+        // root, generation, CRLs and the certificates pinned in our conns. Load it all again.
+        this.forgetCredentials();
+        rep.credentials = true;
+      }
+      const missing = [...this.peers.values()].filter((p) => rep.credentials || !have.has(connName(p.name)));
+      const missingShunts = [...this.shunts].filter(([, s]) => !have.has(s.conn));
+      if (!rep.credentials && missing.length === 0 && missingShunts.length === 0 && (have.has(SELF_CONN) || !this.identityLoaded)) return rep;
+      if (!have.has(SELF_CONN)) this.identityLoaded = false;
+      for (const [name] of missingShunts) this.shunts.delete(name);
+      for (const [name, s] of missingShunts) {
+        await this.setShunt(name, s.addresses);
+        rep.shunts++;
+      }
+      if (missing.length) {
+        const { failed, loaded } = await this.loadMany(missing);
+        rep.conns = loaded.length;
+        for (const f of failed) this.log.warn({ peer: f.name, err: f.reason }, 'strongswan: could not put a conn back');
+        // Conns come back without their SAs' help only if we initiate what we initiated before.
+        const up = new Set((await this.use((c) => c.listSas({ noblock: true }))).map((s) => s.name));
+        for (const p of loaded) {
+          if (up.has(connName(p.name)) || p.level === 'clear' || p.level === 'block' || !(p.initiate ?? this.o.initiate ?? false)) continue;
+          this.initiate(p.name).catch((e: Error) => this.log.warn({ peer: p.name, err: e.message }, 'strongswan: initiate after restore failed'));
+        }
+      } else {
+        await this.ensureIdentity();
+      }
+      this.log.warn({ ...rep }, 'strongswan: our conns or credentials had been unloaded by someone else; put back');
+      this.events.emit('restored', rep);
+      return rep;
+    };
+    // Not under the lock: loadMany takes it, and a waiting writer would otherwise deadlock with us.
+    this.checking = run().finally(() => (this.checking = null));
+    return this.checking;
+  }
+
+  /** A foreign config change was seen: check soon (after the rest of that reload has happened). */
+  private checkSoon(): void {
+    if (this.soonTimer || this.closed) return;
+    this.soonTimer = setTimeout(() => {
+      this.soonTimer = undefined;
+      this.checkForeign('event').catch((e: Error) => this.log.debug({ err: e.message }, 'strongswan: check failed'));
+    }, 300);
+    this.soonTimer.unref();
+  }
+
   async close(): Promise<void> {
-    if (this.purgeTimer) clearTimeout(this.purgeTimer);
-    this.purgeTimer = undefined;
-    await Promise.all([...this.pool, this.watcher, this.initiator, ...(this.certClient ? [this.certClient] : [])].map((c) => c.close()));
+    this.closed = true;
+    for (const t of [this.purgeTimer, this.soonTimer]) if (t) clearTimeout(t);
+    if (this.checkTimer) clearInterval(this.checkTimer);
+    this.purgeTimer = this.soonTimer = this.checkTimer = undefined;
+    await this.checking?.catch(() => undefined);
+    await Promise.all([...this.pool, this.watcher, this.initiator, this.certClient].map((c) => c.close()));
   }
 
   // ---- events ----------------------------------------------------------------------------------
@@ -612,11 +905,26 @@ export class StrongswanEngine implements Engine {
   }
 
   private onLog(e: LogEvent): void {
+    const cfg = FOREIGN_CONFIG.exec(e.msg);
+    if (cfg) {
+      const conn = cfg[1] ?? cfg[2] ?? '';
+      // Our own loads log too; a conn of ours being uninstalled that we still hold, or any other
+      // conn being loaded, may be a foreign reload under way.
+      const ours = conn.startsWith(CONN_PREFIX) || conn.startsWith(SHUNT_PREFIX) || conn === SELF_CONN;
+      if (!ours || (cfg[2] !== undefined && this.holdsConn(conn))) this.checkSoon();
+      return;
+    }
     if (!e.ikeName || !AUTH_FAILURE.test(e.msg)) return;
     const peer = peerOfConn(e.ikeName);
     if (!peer) return;
     this.learnAfterFailure(peer);
     this.emitAuthFailure({ name: peer, connection: e.ikeName, reason: 'ike-auth-failed', detail: e.msg }, `sa:${e.ikeUniqueId ?? e.msg}`);
+  }
+
+  private holdsConn(conn: string): boolean {
+    const p = peerOfConn(conn);
+    if (p !== undefined) return this.peers.has(p);
+    return [...this.shunts.values()].some((s) => s.conn === conn);
   }
 
   private onIkeUpdown(e: UpdownEvent): void {
@@ -642,6 +950,22 @@ export class StrongswanEngine implements Engine {
   }
 }
 
+/** What checkForeign() put back. */
+export interface RestoreReport {
+  conns: number;
+  shunts: number;
+  /** Our credentials had been cleared and were loaded again. */
+  credentials: boolean;
+  /** What started the check: a VICI log event, the periodic timer, or a direct call. */
+  trigger: 'event' | 'timer' | 'call';
+}
+
+/** charon's config log lines (level 1): a conn loaded by anyone, or a trap/shunt conn being unloaded. */
+const FOREIGN_CONFIG = /^(?:added|replaced|updated) vici connection: (.+)$|^uninstalling '(.+)'$/;
+
+function bare(ts: string): string {
+  return ts.replace(/\/(32|128)$/, '');
+}
 
 function usesPsk(p: Peer): boolean {
   return p.auth.kind === 'unauthenticated' && p.auth.method === 'wellknown-psk';

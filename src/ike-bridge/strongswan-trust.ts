@@ -1,0 +1,225 @@
+// What charon trusts on our behalf, and how that trust ends (trust-ca.ts has the why). Keeps the
+// bookkeeping: which certificate vouches for which peer now, which serials are revoked, which
+// generations are retired; and talks to charon only through its own certificate commands: load-cert
+// (our root, our generation, our CRLs), list-certs (to find generations an earlier oedns left) and
+// flush-certs of cached CRLs (charon's cert cache may hold a CRL we replaced, and the first cached
+// CRL it finds wins). It never unloads or clears anything: nothing else in charon is touched.
+import { generateKeyPairSync, KeyObject, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { EngineError } from '../util/errors';
+import { silentLogger, type Logger } from '../util/log';
+import { buildCrl, deriveTrustCa, issuedBy, issuePeerCert, newGeneration, normSerial, TrustCa } from './trust-ca';
+import { checkSuccess } from './vici-client';
+import type { ViciInput, ViciSection } from './vici-codec';
+
+/** The VICI calls this needs: a command client, and a list-certs that returns DER as Buffers. */
+export interface TrustVici {
+  request(cmd: string, msg: ViciInput): Promise<ViciSection>;
+  listCaCerts(): Promise<Buffer[]>;
+}
+
+export interface CharonTrustOptions {
+  /** Revoked serials in one generation before it is retired and a new one takes over. Default 4096. */
+  rotateAt?: number;
+  /** Unix seconds. */
+  now?: () => number;
+  log?: Logger;
+}
+
+export class CharonTrust {
+  readonly root: TrustCa;
+  private gen: TrustCa;
+  private genNo: bigint;
+  /** Generations retired: their serials (under the root). */
+  private readonly retired = new Set<string>();
+  /** Peer certificate serials of the current generation that charon must no longer trust. */
+  private readonly revoked = new Set<string>();
+  /** Peer → serials of the certificates that vouch for its keys now. */
+  private readonly held = new Map<string, Set<string>>();
+  private crlNo: bigint;
+  private chain: Promise<void> = Promise.resolve();
+  private readonly issued = new Map<string, { der: Buffer; serial: string }>();
+  private readonly rotateAt: number;
+  private readonly now: () => number;
+  private readonly log: Logger;
+  /** Root, generation and CRLs are in charon (false after a restart or a clear-creds by anyone). */
+  loaded = false;
+
+  constructor(secret: KeyObject | Buffer, id: string, o: CharonTrustOptions = {}) {
+    this.root = deriveTrustCa(secret, id);
+    this.now = o.now ?? (() => Date.now() / 1000);
+    this.rotateAt = Math.max(1, o.rotateAt ?? 4096);
+    this.log = o.log ?? silentLogger;
+    // CRL numbers only grow, across processes too (charon keeps the newer CRL of an issuer).
+    this.crlNo = BigInt(Math.floor(Date.now())) * 1000n;
+    // Milliseconds: an oedns restarted within the same second must still get a generation of its own.
+    this.genNo = BigInt(Math.floor(this.now() * 1000));
+    this.gen = newGeneration(this.root, this.genNo, generateKeyPairSync('ed25519').privateKey);
+  }
+
+  /** Serial of the current generation (for tests and status). */
+  get generation(): string {
+    return this.genNo.toString();
+  }
+
+  get revokedCount(): number {
+    return this.revoked.size;
+  }
+
+  /**
+   * Put root and generation into charon, retire every other generation of our root found there (an
+   * earlier oedns process: its peers' trust ends here), publish both CRLs. The held peers' conns must
+   * be (re)loaded by the caller afterwards if charon lost them.
+   */
+  async load(v: TrustVici): Promise<void> {
+    await this.loadCa(v, this.root);
+    await this.loadCa(v, this.gen);
+    const ours = normSerial(this.genNo.toString(16));
+    for (const der of await v.listCaCerts()) {
+      const serial = issuedBy(this.root, der);
+      if (serial && serial !== ours && !this.retired.has(serial)) {
+        this.retired.add(serial);
+        this.log.info({ generation: BigInt(`0x${serial}`).toString() }, 'strongswan: retiring trust left by an earlier oedns');
+      }
+    }
+    this.loaded = true;
+    await this.publish(v, true);
+  }
+
+  private async loadCa(v: TrustVici, ca: TrustCa): Promise<void> {
+    checkSuccess(await v.request('load-cert', { type: 'x509', flag: 'CA', data: ca.certDer }), 'load-cert (oedns trust)');
+  }
+
+  /**
+   * The certificates that vouch for `name`'s keys (PEM SubjectPublicKeyInfo), from the current
+   * generation. Does not change what is trusted: bind() does.
+   */
+  vouch(name: string, spkiPems: string[]): { certs: Buffer[]; serials: string[] } {
+    const certs: Buffer[] = [];
+    const serials: string[] = [];
+    for (const pem of spkiPems) {
+      // Reinstalls (an address added, a refresh after a restart) reuse the certificate: same bytes anyway.
+      const k = `${this.gen.keyId}\0${name}\0${pem}`;
+      let c = this.issued.get(k);
+      if (!c) {
+        c = issuePeerCert(this.gen, name, pem);
+        if (this.issued.size >= 65_536) this.issued.clear();
+        this.issued.set(k, c);
+      }
+      certs.push(c.der);
+      serials.push(c.serial);
+    }
+    return { certs, serials };
+  }
+
+  /**
+   * `name` is now vouched for by exactly `serials`: returns whether a CRL must be published before
+   * its conn is loaded (a serial revoked earlier is trusted again) and marks the serials it replaced
+   * as revoked (publish after loading).
+   */
+  bind(name: string, serials: string[]): { unrevoke: boolean; revoke: boolean } {
+    const now = new Set(serials);
+    let unrevoke = false;
+    for (const s of now) if (this.revoked.delete(s)) unrevoke = true;
+    let revoke = false;
+    for (const s of this.held.get(name) ?? []) {
+      if (!now.has(s)) {
+        this.revoked.add(s);
+        revoke = true;
+      }
+    }
+    this.held.set(name, now);
+    return { unrevoke, revoke };
+  }
+
+  /** `name` is gone: its certificates are revoked (publish afterwards). True if anything changed. */
+  unbind(name: string): boolean {
+    const had = this.held.get(name);
+    this.held.delete(name);
+    if (!had || had.size === 0) return false;
+    for (const s of had) this.revoked.add(s);
+    return true;
+  }
+
+  /** Time for a new generation (the current CRL is long)? */
+  shouldRotate(): boolean {
+    return this.revoked.size >= this.rotateAt;
+  }
+
+  /**
+   * Start a new generation; returns the old one's serial. The caller reloads every held peer's conn
+   * with certificates of the new generation (vouch + bind again), then calls retire(). Until then the
+   * old generation still vouches for what it vouched for.
+   */
+  rotate(): string {
+    const old = normSerial(this.genNo.toString(16));
+    const t = BigInt(Math.floor(this.now() * 1000));
+    this.genNo = this.genNo + 1n > t ? this.genNo + 1n : t;
+    this.gen = newGeneration(this.root, this.genNo, generateKeyPairSync('ed25519').privateKey);
+    this.held.clear();
+    this.revoked.clear();
+    return old;
+  }
+
+  /** After rotate() and the reload: the old generation and all it issued stop being trusted. */
+  async retire(v: TrustVici, generation: string): Promise<void> {
+    await this.loadCa(v, this.gen);
+    this.retired.add(generation);
+    await this.publish(v, true);
+  }
+
+  /** Load the current generation's certificate (after rotate(), before conns use it). */
+  async loadGeneration(v: TrustVici): Promise<void> {
+    await this.loadCa(v, this.gen);
+    await this.publish(v, false);
+  }
+
+  /**
+   * Make charon see the current revocations: a new CRL of the generation (and of the root when
+   * `withRoot`), then drop cached CRLs. Calls are serialised; each builds from the state at its turn.
+   */
+  publish(v: TrustVici, withRoot = false): Promise<void> {
+    const run = async (): Promise<void> => {
+      const now = Math.floor(this.now());
+      if (withRoot) {
+        this.crlNo++;
+        checkSuccess(await v.request('load-cert', { type: 'x509crl', data: buildCrl(this.root, this.retired, this.crlNo, now) }), 'load-cert (oedns root CRL)');
+      }
+      this.crlNo++;
+      checkSuccess(await v.request('load-cert', { type: 'x509crl', data: buildCrl(this.gen, this.revoked, this.crlNo, now) }), 'load-cert (oedns CRL)');
+      // The cert cache may hold the CRL just replaced, and charon takes the first cached CRL it finds.
+      checkSuccess(await v.request('flush-certs', { type: 'x509crl' }), 'flush-certs x509crl');
+    };
+    const p = this.chain.then(run, run);
+    this.chain = p.catch(() => undefined);
+    return p.catch((e: unknown) => {
+      throw e instanceof EngineError ? e : new EngineError('engine-trust', `publishing the revocation list failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    });
+  }
+}
+
+/** Where the trust seed lives: next to the host key, like the tofu pins. */
+export function trustSeedPath(hostKeyPath: string): string {
+  return join(dirname(hostKeyPath), 'trust-root.seed');
+}
+
+/**
+ * The seed of our trust root (32 random bytes, mode 0600), created on first use. Keeping it across host
+ * key rollovers lets a new oedns retire what the old one vouched for in a charon that kept running.
+ * EngineError engine-trust when it cannot be read or made.
+ */
+export function ensureTrustSeed(path: string): Buffer {
+  try {
+    if (existsSync(path)) {
+      const b = Buffer.from(readFileSync(path, 'utf8').trim(), 'base64');
+      if (b.length < 32) throw new Error('shorter than 32 bytes');
+      return b;
+    }
+    const seed = randomBytes(32);
+    writeFileSync(path, `${seed.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+    return seed;
+  } catch (e) {
+    throw new EngineError('engine-trust', `trust seed ${path}: ${(e as Error).message}`, { cause: e });
+  }
+}
