@@ -9,6 +9,7 @@ import { LOOPBACK_CIDRS, parseCidr } from '../resolver/acl';
 import { parseAllowList } from '../responder/allow-list';
 import { parseResolvConf, upstreamsFromResolvConf } from '../resolver/upstream-file';
 import { RawConfig, ServeKey, readConfigFile as readRaw } from './file';
+import { DEFAULT_SHUNT_GRACE_SEC } from '../peers/registry';
 
 /** The keys of the config file and the command line; values are checked by resolveServeConfig. */
 export type ServeConfigInput = { [K in ServeKey]?: unknown };
@@ -81,6 +82,8 @@ export interface ServeConfig {
   upstreamTimeoutMs: number;
   tcpIdleMs: number;
   maxUdpSize: number;
+  /** Seconds a drop shunt outlives the answer that handed out an address of a removed `private` peer. */
+  shuntGraceSec: number;
 }
 
 export const SERVE_DEFAULTS = {
@@ -93,6 +96,7 @@ export const SERVE_DEFAULTS = {
   upstreamTimeoutMs: 1000,
   tcpIdleMs: 10_000,
   maxUdpSize: 1232,
+  shuntGraceSec: DEFAULT_SHUNT_GRACE_SEC,
   vici: '/var/run/charon.vici',
   key: '/etc/oedns/host.key.pem',
 };
@@ -281,6 +285,7 @@ export function resolveServeConfig(file: ServeConfigInput, cli: ServeConfigInput
     upstreamTimeoutMs: int(pick('upstreamTimeoutMs'), 'upstreamTimeoutMs', 10, 60_000) ?? SERVE_DEFAULTS.upstreamTimeoutMs,
     tcpIdleMs: int(pick('tcpIdleMs'), 'tcpIdleMs', 100, 3_600_000) ?? SERVE_DEFAULTS.tcpIdleMs,
     maxUdpSize: int(pick('maxUdpSize'), 'maxUdpSize', 512, 4096) ?? SERVE_DEFAULTS.maxUdpSize,
+    shuntGraceSec: int(pick('shuntGraceSec'), 'shuntGraceSec', 0, 30 * 86400) ?? SERVE_DEFAULTS.shuntGraceSec,
   };
 }
 

@@ -14,6 +14,16 @@ export interface PeerStatus {
   childState?: string;
 }
 
+/** A drop shunt: what is left of a `private` peer after its conn went, until `until`. */
+export interface ShuntStatus {
+  name: string;
+  addresses: string[];
+  /** Unix seconds when the shunt ends (unless a new answer protects the addresses again). */
+  until: number;
+  /** The engine reports holding it (false: wanted, not confirmed, e.g. an engine without shunts). */
+  held: boolean;
+}
+
 export interface DaemonStatus {
   version: string;
   startedAt: number;
@@ -22,6 +32,8 @@ export interface DaemonStatus {
   upstreams: string[];
   engine: EngineStatus;
   peers: PeerStatus[];
+  /** Absent from daemons older than drop shunts. */
+  shunts?: ShuntStatus[];
   counters: Record<string, number>;
 }
 
@@ -52,6 +64,15 @@ export function formatStatus(s: DaemonStatus): string {
         p.childState ?? '-',
       ]);
     }
+    const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+    for (const r of rows) lines.push(r.map((c, i) => pad(c, widths[i])).join('  ').trimEnd());
+  }
+  const shunts = s.shunts ?? [];
+  if (shunts.length) {
+    lines.push('');
+    lines.push('drop shunts (private peers that went: traffic to these addresses is dropped, never sent in clear):');
+    const rows = [['PEER', 'ADDRESSES', 'ENDS IN', 'HELD']];
+    for (const x of shunts) rows.push([x.name, x.addresses.join(','), `${Math.max(0, x.until - s.now)} s`, x.held ? 'yes' : 'NO']);
     const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
     for (const r of rows) lines.push(r.map((c, i) => pad(c, widths[i])).join('  ').trimEnd());
   }

@@ -7,7 +7,7 @@ import { ROOT_ANCHORS } from '../dnssec/anchors';
 import { Capture, InternalResolver } from '../capture/capture';
 import { AutospService, autospPolicy, createAutospService, createPeerResolver, KeyRolloverHook, loadAutospState } from '../autosp';
 import { startControlServer, ControlHandler, ControlServer } from '../control/server';
-import type { DaemonStatus, PeerStatus } from '../control/status';
+import type { DaemonStatus, PeerStatus, ShuntStatus } from '../control/status';
 import { defaultPolicy, Policy } from '../policy';
 import { PeerSync } from '../peers';
 import { startServer, RunningServer } from '../resolver';
@@ -100,7 +100,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
   const now = o.now ?? (() => Math.floor(Date.now() / 1000));
   const startedAt = now();
   const engine = o.engine;
-  const sync = new PeerSync({ engine, log });
+  const sync = new PeerSync({ engine, log, shuntGraceSec: o.serve.shuntGraceSec });
   const reconcile = async (): Promise<void> => {
     try {
       const r = await sync.reconcile();
@@ -305,7 +305,10 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
 async function buildStatus(d: RunningDaemon, o: DaemonOptions, startedAt: number, nowSec: number): Promise<DaemonStatus> {
   const engineStatus = await d.engine.status().catch((e: Error) => ({ engine: d.engine.kind, reachable: false, peers: 0, detail: e.message }));
   const held = new Map<string, InstalledPeer>();
-  if (engineStatus.reachable) for (const p of await d.engine.list().catch(() => [])) held.set(p.name.toLowerCase(), p);
+  const heldShunts = new Map<string, InstalledPeer>();
+  if (engineStatus.reachable) {
+    for (const p of await d.engine.list().catch(() => [])) (p.shunt ? heldShunts : held).set(p.name.toLowerCase(), p);
+  }
   const peers: PeerStatus[] = d.sync.registry.desired().map((p) => {
     const e = held.get(p.name.toLowerCase());
     const authenticated = p.auth.kind === 'pubkey';
@@ -320,6 +323,10 @@ async function buildStatus(d: RunningDaemon, o: DaemonOptions, startedAt: number
       ikeState: e?.ikeState,
       childState: e?.childState,
     };
+  });
+  const shunts: ShuntStatus[] = d.sync.shunts().map((x) => {
+    const e = heldShunts.get(x.name);
+    return { name: x.name, addresses: x.addresses, until: x.until, held: !!e && x.addresses.every((a) => e.addresses.includes(a)) };
   });
   const r = d.server.stats();
   const c = d.capture.counters;
@@ -336,7 +343,10 @@ async function buildStatus(d: RunningDaemon, o: DaemonOptions, startedAt: number
     answeredClear: c.answeredClear,
     refused: c.refused,
     engineFailures: c.engineFailures,
-    engineCalls: s.installs + s.removes,
+    engineCalls: s.installs + s.removes + s.shuntCalls,
+    shuntCalls: s.shuntCalls,
+    rolledSas: s.rolledSas,
+    shuntsEvicted: d.sync.registry.evictedShunts,
   };
   for (const [reason, n] of d.capture.refusals) counters[`refused: ${reason}`] = n;
   if (d.responder) for (const [k, n] of Object.entries(d.responder.counters)) counters[`responder: ${k}`] = n;
@@ -348,6 +358,7 @@ async function buildStatus(d: RunningDaemon, o: DaemonOptions, startedAt: number
     upstreams: d.server.config.upstream.map(formatEndpoint),
     engine: engineStatus,
     peers,
+    shunts,
     counters,
   };
 }

@@ -1,7 +1,10 @@
 // Sockets only: UDP and TCP listeners on every --listen address, handing each query's bytes to a
 // handler and sending back what it returns. TCP follows RFC 7766: two-byte length framing, many queries
 // per connection answered as they complete (possibly out of order), an idle timeout, a bound on
-// connections and on queries in flight per connection (reading pauses when it is reached).
+// connections and on queries in flight per connection (reading pauses when it is reached), and
+// backpressure (§6.2.3): while a connection's unsent output is above a cap, its queries are not read;
+// if it stays there for the idle timeout, or would grow past four times the cap, the connection is
+// closed. A client that never reads thus holds at most 4 x maxTcpUnsentBytes of our memory.
 import { createSocket, Socket as UdpSocket } from 'node:dgram';
 import { createServer, Server as TcpServer, Socket } from 'node:net';
 import { Logger, silentLogger } from '../util/log';
@@ -17,6 +20,8 @@ export interface ListenOptions {
   tcpIdleMs: number;
   maxTcpConnections: number;
   maxInflightPerConnection: number;
+  /** Unsent answer bytes of one connection above which its queries are no longer read. */
+  maxTcpUnsentBytes: number;
   /** Checked at accept time so that a disallowed peer cannot even hold a TCP connection. */
   allow: (address: string) => boolean;
   log?: Logger;
@@ -26,7 +31,11 @@ export const DEFAULT_LISTEN: Omit<ListenOptions, 'listen' | 'allow'> = {
   tcpIdleMs: 10_000,
   maxTcpConnections: 256,
   maxInflightPerConnection: 32,
+  maxTcpUnsentBytes: 64 * 1024,
 };
+
+/** A connection whose unsent output would exceed this many times the cap is closed at once. */
+export const TCP_HARD_FACTOR = 4;
 
 export interface ServerStats {
   udpReceived: number;
@@ -37,6 +46,10 @@ export interface ServerStats {
   tcpReceived: number;
   tcpSent: number;
   tcpIdleClosed: number;
+  /** Times a connection stopped being read because its client did not read our answers. */
+  tcpBackpressure: number;
+  /** Connections closed because their client kept not reading (stalled, or past the hard bound). */
+  tcpStallClosed: number;
   sendErrors: number;
 }
 
@@ -51,7 +64,7 @@ export async function listen(opts: ListenOptions, handler: QueryHandler): Promis
   const log = opts.log ?? silentLogger;
   const stats: ServerStats = {
     udpReceived: 0, udpSent: 0, tcpConnections: 0, tcpOpen: 0, tcpRejected: 0, tcpReceived: 0, tcpSent: 0,
-    tcpIdleClosed: 0, sendErrors: 0,
+    tcpIdleClosed: 0, tcpBackpressure: 0, tcpStallClosed: 0, sendErrors: 0,
   };
   const udps: UdpSocket[] = [];
   const tcps: TcpServer[] = [];
@@ -130,26 +143,52 @@ export async function listen(opts: ListenOptions, handler: QueryHandler): Promis
       // The client half-closed: answer what is pending, then close our side.
       if (ended && inflight === 0 && queued.length === 0 && !sock.destroyed) sock.end();
     };
-    // Frames beyond the in-flight bound wait here; while any wait, the socket is paused, so this queue
-    // holds at most what one read delivered.
+    // Frames beyond the in-flight bound, or read while the client is not reading our answers, wait
+    // here; while any wait, the socket is paused, so this queue holds at most what one read delivered.
     const queued: Buffer[] = [];
+    // Backpressure: the client is not reading our answers (unsent output above the cap).
+    let blocked = false;
+    let stall: NodeJS.Timeout | undefined;
+    const cap = opts.maxTcpUnsentBytes;
+    const kill = (): void => {
+      stats.tcpStallClosed++;
+      sock.destroy();
+    };
+    const send = (buf: Buffer): void => {
+      if (sock.writableLength + buf.length > cap * TCP_HARD_FACTOR) return kill();
+      sock.write(buf);
+      stats.tcpSent++;
+      if (!blocked && sock.writableLength > cap) {
+        blocked = true;
+        stats.tcpBackpressure++;
+        sock.pause();
+        stall = setTimeout(kill, opts.tcpIdleMs);
+        stall.unref();
+      }
+    };
+    const pump = (): void => {
+      while (!blocked && inflight < opts.maxInflightPerConnection && queued.length > 0 && !sock.destroyed) dispatch(queued.shift()!);
+      if (!blocked && queued.length === 0 && sock.isPaused() && !sock.destroyed) sock.resume();
+    };
+    sock.on('drain', () => {
+      if (!blocked) return;
+      blocked = false;
+      clearTimeout(stall);
+      pump();
+      maybeFinish();
+    });
     const dispatch = (f: Buffer): void => {
       inflight++;
       handler(f, client)
         .then(
           (reply) => {
-            if (reply && !sock.destroyed && !closing) {
-              sock.write(frame(reply));
-              stats.tcpSent++;
-            }
+            if (reply && !sock.destroyed && !closing) send(frame(reply));
           },
           (err: unknown) => log.error({ err: String(err) }, 'TCP handler failed'),
         )
         .finally(() => {
           inflight--;
-          const next = queued.shift();
-          if (next && !sock.destroyed) dispatch(next);
-          else if (sock.isPaused() && queued.length === 0) sock.resume();
+          pump();
           // The idle period starts when the last answer has gone out.
           if (inflight === 0 && !sock.destroyed) sock.setTimeout(opts.tcpIdleMs);
           maybeFinish();
@@ -158,7 +197,7 @@ export async function listen(opts: ListenOptions, handler: QueryHandler): Promis
     sock.on('data', (chunk: Buffer) => {
       for (const f of reader.push(chunk)) {
         stats.tcpReceived++;
-        if (inflight < opts.maxInflightPerConnection) dispatch(f);
+        if (!blocked && inflight < opts.maxInflightPerConnection) dispatch(f);
         else {
           queued.push(f);
           sock.pause();
@@ -171,6 +210,7 @@ export async function listen(opts: ListenOptions, handler: QueryHandler): Promis
     });
     sock.on('error', (err) => log.debug({ client: address, err: err.message }, 'TCP connection error'));
     sock.on('close', () => {
+      clearTimeout(stall);
       conns.delete(sock);
       stats.tcpOpen = conns.size;
     });
