@@ -1,10 +1,14 @@
 // The autosp state file: which names autosp wants and the peers it last installed for them. Written
 // by whoever runs autosp's keeper (the CLI when no daemon runs, or `oedns serve`), read back by the
-// next CLI run and by `oedns serve` at start so that its reconcile keeps these peers instead of
-// deleting them. Written atomically (temp file + rename), mode 0600: it lists who this host talks to.
+// next CLI run and by `oedns serve` at start. Written atomically (temp file + rename), mode 0600: it
+// lists who this host talks to. Read back as untrusted input: every field is checked, expiries are
+// capped at the max TTL, and a stored key is never installed as such: the names are looked up and
+// validated again, and until then the stored addresses are only held closed (drop shunts).
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Peer, PeerAuth } from '../ike-bridge/engine';
+import { ipseckeyToKeyObject } from '../ike-bridge/keys';
+import { DEFAULT_MAX_TTL, formatAddress, LEVELS, parseAddress } from '../policy';
 import { ConfigError } from '../util/errors';
 import { peerNameProblem } from './peers-file';
 
@@ -41,34 +45,78 @@ function store(p: Peer): StoredPeer {
   return { ...p, auth };
 }
 
+/** At most this many addresses and keys per peer: more is not a peer we wrote. */
+const MAX_ADDRESSES = 64;
+const MAX_KEYS = 16;
+const METHODS = ['null', 'wellknown-psk', 'tofu-cert'];
+
+/**
+ * One stored peer, checked field by field as untrusted input (the file is a trust store: whoever can
+ * write it could otherwise plant a key): the name, every address, every key (it must decode as the
+ * algorithm says), the level, the gateway. Throws ConfigError saying what is wrong.
+ */
 function restore(s: StoredPeer, where: string): Peer {
-  if (typeof s !== 'object' || s === null || typeof s.name !== 'string' || peerNameProblem(s.name)) {
-    throw new ConfigError('autosp-state', `${where}: a peer without a usable name`);
-  }
-  if (!Array.isArray(s.addresses) || !s.addresses.every((a) => typeof a === 'string') || typeof s.expiresAt !== 'number') {
-    throw new ConfigError('autosp-state', `${where}: peer ${s.name} is malformed`);
-  }
-  if (!s.auth || (s.auth.kind === 'pubkey' && !Array.isArray(s.auth.keys))) {
-    throw new ConfigError('autosp-state', `${where}: peer ${s.name} has no usable auth`);
-  }
-  const auth: PeerAuth = s.auth.kind === 'pubkey'
-    ? { kind: 'pubkey', keys: s.auth.keys.map((k) => ({ algorithm: k.algorithm, precedence: k.precedence, publicKey: new Uint8Array(Buffer.from(k.publicKey, 'base64')) })) }
-    : s.auth;
-  return {
-    name: s.name,
-    addresses: [...s.addresses],
-    auth,
-    gateway: s.gateway?.kind === 'address' ? { kind: 'address', address: s.gateway.address } : { kind: 'none' },
-    level: s.level,
-    expiresAt: s.expiresAt,
-    owner: 'autosp',
-    initiate: s.initiate ?? false,
+  const bad = (what: string): never => {
+    throw new ConfigError('autosp-state', `${where}: ${typeof s?.name === 'string' ? `peer ${s.name.slice(0, 80)}` : 'a peer'} ${what}`);
   };
+  if (typeof s !== 'object' || s === null || typeof s.name !== 'string' || peerNameProblem(s.name)) bad('has no usable name');
+  if (!Array.isArray(s.addresses) || s.addresses.length === 0 || s.addresses.length > MAX_ADDRESSES) bad('has no usable address list');
+  const addresses: string[] = [];
+  for (const a of s.addresses as unknown[]) {
+    const parsed = typeof a === 'string' ? parseAddress(a) : null;
+    if (!parsed) bad(`has a bad address ${JSON.stringify(a)?.slice(0, 60)}`);
+    addresses.push(formatAddress(parsed!.bytes));
+  }
+  if (typeof s.expiresAt !== 'number' || !Number.isFinite(s.expiresAt)) bad('has no expiry');
+  if (!LEVELS.includes(s.level)) bad(`has an unknown level ${JSON.stringify(s.level)}`);
+  if (s.initiate !== undefined && typeof s.initiate !== 'boolean') bad('has a non-boolean initiate');
+  let auth: PeerAuth;
+  const a = s.auth as StoredPeer['auth'] | undefined;
+  if (a?.kind === 'pubkey') {
+    if (!Array.isArray(a.keys) || a.keys.length === 0 || a.keys.length > MAX_KEYS) bad('has no usable keys');
+    const keys = a.keys.map((k) => {
+      if (typeof k !== 'object' || k === null || !Number.isInteger(k.algorithm) || !Number.isInteger(k.precedence) || k.precedence < 0 || k.precedence > 255 ||
+          typeof k.publicKey !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(k.publicKey)) {
+        return bad('has a malformed key');
+      }
+      const publicKey = new Uint8Array(Buffer.from(k.publicKey, 'base64'));
+      try {
+        ipseckeyToKeyObject(k.algorithm, publicKey);
+      } catch (e) {
+        return bad(`has a key that does not decode (${(e as Error).message})`);
+      }
+      return { algorithm: k.algorithm, precedence: k.precedence, publicKey };
+    });
+    auth = { kind: 'pubkey', keys };
+  } else if (a?.kind === 'unauthenticated' && METHODS.includes(a.method)) {
+    if (a.pinnedFingerprint !== undefined && !(typeof a.pinnedFingerprint === 'string' && /^[0-9a-f]{64}$/.test(a.pinnedFingerprint))) bad('has a malformed pin');
+    auth = { kind: 'unauthenticated', method: a.method, ...(a.pinnedFingerprint ? { pinnedFingerprint: a.pinnedFingerprint } : {}) };
+  } else {
+    return bad('has no usable auth');
+  }
+  let gateway: Peer['gateway'] = { kind: 'none' };
+  if (s.gateway !== undefined && s.gateway?.kind !== 'none') {
+    const g = s.gateway?.kind === 'address' && typeof s.gateway.address === 'string' ? parseAddress(s.gateway.address) : null;
+    if (!g) bad('has a bad gateway');
+    gateway = { kind: 'address', address: formatAddress(g!.bytes) };
+  }
+  return { name: s.name.toLowerCase().replace(/\.$/, ''), addresses, auth, gateway, level: s.level, expiresAt: s.expiresAt, owner: 'autosp', initiate: s.initiate ?? false };
 }
 
-/** The state at `path`; an absent file is an empty state. ConfigError when unreadable or malformed. */
-export function readAutospState(path: string): AutospState {
-  if (!existsSync(path)) return { names: [], peers: [] };
+export interface ReadStateOptions {
+  /** Unix seconds: with maxTtl, no stored expiry may lie further ahead than nowSec + maxTtl. */
+  nowSec?: number;
+  /** The longest lifetime a peer may have (policy max-ttl); default DEFAULT_MAX_TTL. */
+  maxTtl?: number;
+}
+
+/**
+ * The state at `path`; an absent file is an empty state. ConfigError when unreadable or not a state
+ * file. Peers whose fields do not check out are left out and listed in `rejected` (the caller logs
+ * them); expiries are capped at now + maxTtl (a file cannot make a key live longer than DNS could).
+ */
+export function readAutospState(path: string, o: ReadStateOptions = {}): AutospState & { rejected: string[] } {
+  if (!existsSync(path)) return { names: [], peers: [], rejected: [] };
   let v: StoredState;
   try {
     v = JSON.parse(readFileSync(path, 'utf8')) as StoredState;
@@ -78,17 +126,30 @@ export function readAutospState(path: string): AutospState {
   if (typeof v !== 'object' || v === null || v.version !== 1 || !Array.isArray(v.names) || !Array.isArray(v.peers)) {
     throw new ConfigError('autosp-state', `${path} is not an autosp state file (version 1)`);
   }
-  const names = v.names.filter((n): n is string => typeof n === 'string' && peerNameProblem(n) === null);
-  return { names, peers: v.peers.map((p) => restore(p, path)) };
+  const names = [...new Set(v.names.filter((n): n is string => typeof n === 'string' && peerNameProblem(n) === null).map((n) => n.toLowerCase().replace(/\.$/, '')))];
+  const cap = (o.nowSec ?? Date.now() / 1000) + (o.maxTtl ?? DEFAULT_MAX_TTL);
+  const peers: Peer[] = [];
+  const rejected: string[] = [];
+  for (const raw of v.peers) {
+    try {
+      const p = restore(raw, path);
+      // A peer is only ever kept for a name autosp wants.
+      if (!names.includes(p.name)) throw new ConfigError('autosp-state', `${path}: peer ${p.name} is not among the names`);
+      peers.push({ ...p, expiresAt: Math.min(p.expiresAt, cap) });
+    } catch (e) {
+      rejected.push((e as Error).message);
+    }
+  }
+  return { names, peers, rejected };
 }
 
 /**
- * For `oedns serve` at start: the autosp peers still alive at `nowSec`, owner 'autosp', initiate
- * off, to upsert into its registry before its first reconcile. A missing file gives none.
+ * The autosp peers of the state file still alive at `nowSec` (expiry capped at nowSec + maxTtl),
+ * owner 'autosp', initiate off. What a restarted daemon may do with them before looking them up
+ * again: keep their addresses closed (a drop shunt); never trust their keys (the keeper re-validates).
  */
-export function loadAutospState(path: string, nowSec = Date.now() / 1000): Peer[] {
-  // Not initiated again at reconcile: they were when first installed (see AutospService.bringUp).
-  return readAutospState(path).peers.filter((p) => p.expiresAt > nowSec).map((p) => ({ ...p, initiate: false }));
+export function loadAutospState(path: string, nowSec = Date.now() / 1000, maxTtl = DEFAULT_MAX_TTL): Peer[] {
+  return readAutospState(path, { nowSec, maxTtl }).peers.filter((p) => p.expiresAt > nowSec).map((p) => ({ ...p, initiate: false }));
 }
 
 export function writeAutospState(path: string, s: AutospState, nowSec = Date.now() / 1000): void {

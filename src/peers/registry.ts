@@ -239,6 +239,34 @@ export class PeerRegistry {
     return true;
   }
 
+  /**
+   * Keep `addresses` of `name` dropped until `until` without any claim: what a restarted daemon knows
+   * from a state file before it has looked the name up and validated it again (it trusts no stored
+   * key, but programs may still use the addresses). Addresses a live claim protects are not shunted.
+   */
+  holdShunt(name: string, addresses: readonly string[], until: number, nowSec: number): string[] {
+    if (until <= nowSec) return [];
+    const key = peerKey(name);
+    let entry = this.entries.get(key);
+    if (!entry) {
+      entry = { claims: new Map(), shunt: new Map() };
+      this.entries.set(key, entry);
+    }
+    const live = new Set(this.effective(key, entry, nowSec)?.peer.addresses ?? []);
+    const held: string[] = [];
+    for (const raw of addresses) {
+      const a = addrKey(raw);
+      if (live.has(a)) continue;
+      const prev = entry.shunt.get(a);
+      if (prev === undefined) this.shuntedCount++;
+      entry.shunt.set(a, Math.max(prev ?? -Infinity, until));
+      held.push(a);
+    }
+    if (this.shuntedCount > this.maxShunted) this.evict(key);
+    this.prune(key, entry);
+    return held;
+  }
+
   /** End the drop shunt of `name` now (an operator's decision). */
   clearShunt(name: string): boolean {
     const key = peerKey(name);

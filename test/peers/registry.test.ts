@@ -207,3 +207,17 @@ describe('peers/registry: claims merge, per-address lifetimes, drop shunts', () 
     assert.equal(r.evictedShunts, 2);
   });
 });
+
+describe('peers/registry: shunts held without a claim (state file after a restart)', () => {
+  it('holdShunt() closes addresses until a validated claim takes them back', () => {
+    const r = new PeerRegistry();
+    assert.deepEqual(r.holdShunt('peer.example', ['192.0.2.10', '2001:DB8::10'], T + 100, T), ['192.0.2.10', '2001:db8::10']);
+    assert.equal(r.get('peer.example'), undefined, 'no key is trusted');
+    assert.deepEqual(r.shunt('peer.example', T), ['192.0.2.10', '2001:db8::10']);
+    r.upsert(peer({ addresses: ['192.0.2.10'] }), T + 1);
+    assert.deepEqual(r.shunt('peer.example', T + 1), ['2001:db8::10']);
+    assert.deepEqual(r.holdShunt('gone.example', ['192.0.2.20'], T - 1, T), [], 'already over');
+    r.sweep(T + 100);
+    assert.deepEqual(r.shunts(T + 100), []);
+  });
+});
