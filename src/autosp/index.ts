@@ -4,4 +4,3 @@ export * from './resolve';
 export * from './state';
 export * from './keeper';
 export * from './service';
-export * from './rollover';

@@ -3,10 +3,9 @@
 // changes arrive as new material on a refresh; records that vanish or turn bogus take the peer out.
 // Used by the CLI when no daemon runs, and by `oedns serve` behind its control socket.
 import type { Peer } from '../ike-bridge/engine';
-import { peerMaterial, systemClock, type PeerSync, type SyncClock } from '../peers';
+import { failsClosed, peerMaterial, systemClock, type PeerSync, type SyncClock } from '../peers';
 import { OednsError } from '../util/errors';
 import { silentLogger, type Logger } from '../util/log';
-import type { KeyRolloverHook } from './rollover';
 import type { AutospState } from './state';
 import type { PeerResolution, ResolvePeer } from './resolve';
 
@@ -53,8 +52,6 @@ export interface KeeperOptions {
   maxRetrySec?: number;
   /** How often names policy puts at `clear` are looked at again, seconds. */
   clearRecheckSec?: number;
-  /** Ends SAs authenticated with a key that was just replaced (strongswanKeyRollover). */
-  keyRollover?: KeyRolloverHook;
 }
 
 interface Entry {
@@ -152,9 +149,10 @@ export class AutospKeeper {
   }
 
   /**
-   * Take over names and peers from a state file: live peers go into the registry as they were
-   * (without initiating: they were initiated when first installed); the caller reconciles the engine
-   * afterwards. Each name is looked up again when its lifetime nears its end, or at once if lapsed.
+   * Take over names from a state file. A stored key is never trusted as such: every name is looked up
+   * and validated again at once (refreshDue() / the timer). Until then the addresses of stored
+   * `private` peers that are still alive stay closed (a drop shunt until the grace after their
+   * lifetime): programs may still use them, and they must not go out in clear meanwhile.
    */
   adopt(state: AutospState): void {
     const now = this.now();
@@ -163,16 +161,22 @@ export class AutospKeeper {
       if (this.entries.has(name)) continue;
       const e = this.newEntry(name, this.o.initiate ?? false);
       const p = byName.get(name);
-      if (p && p.expiresAt > now) {
-        const peer: Peer = { ...p, owner: 'autosp', initiate: false };
-        this.sync.registry.upsert(peer, Math.floor(now));
-        e.installed = peer;
-        e.refreshAt = Math.min(now + refreshDelay(p.expiresAt - now), p.expiresAt - 1);
-        e.last = this.report(e, 'installed', 'from the state file', peer);
+      if (p && p.expiresAt > now && failsClosed(p.level)) {
+        this.sync.registry.holdShunt(name, p.addresses, p.expiresAt + this.sync.registry.shuntGraceSec, Math.floor(now));
+        e.last = { ...this.report(e, 'pending', 'from the state file: held closed until looked up and validated again'), addresses: [...p.addresses] };
       }
       this.entries.set(name, e);
     }
     this.schedule();
+  }
+
+  /** Look `name` up again soon (another owner's answer for it failed validation). */
+  revalidate(name: string): boolean {
+    const e = this.entries.get(name);
+    if (!e) return false;
+    e.refreshAt = Math.min(e.refreshAt, this.now());
+    this.schedule();
+    return true;
   }
 
   /** Have the next install of these peers start IKE even if nothing changed (their SA is down). */
@@ -345,13 +349,7 @@ export class AutospKeeper {
         const peer: Peer = { ...fresh, owner: 'autosp', initiate };
         e.installed = peer;
         e.refreshAt = now + refreshDelay(r.ttl ?? Math.max(1, peer.expiresAt - now));
-        const rolled = prev !== undefined && keysOf(prev) !== keysOf(peer);
-        let token: unknown;
-        if (rolled && this.o.keyRollover) {
-          token = await this.o.keyRollover.before(e.name).catch(() => undefined);
-          // Removed while we looked at its SAs: do not bring the claim back.
-          if (this.entries.get(e.name) !== e) return this.report(e, 'removed', 'removed while being updated');
-        }
+        // A key change ends the SAs of the old key in PeerSync, for every owner alike.
         try {
           await this.sync.upsert(peer);
         } catch (err) {
@@ -361,10 +359,6 @@ export class AutospKeeper {
           this.log.warn({ peer: e.name, err: msg }, 'autosp: the engine did not take the peer');
           return this.report(e, 'engine-error', `the IKE engine did not take ${e.name}: ${msg}`, peer, r, code);
         }
-        if (token !== undefined) {
-          await this.o.keyRollover!.after(e.name, token).catch((err: unknown) =>
-            this.log.warn({ peer: e.name, err: err instanceof Error ? err.message : String(err) }, 'autosp: ending the old key\'s SAs failed'));
-        }
         e.failures = 0;
         e.forceInitiate = false;
         const result: PeerResult = !prev ? 'installed' : same ? 'unchanged' : 'updated';
@@ -372,7 +366,8 @@ export class AutospKeeper {
         return this.report(e, result, r.reason, peer, r);
       }
       case 'clear': {
-        await this.drop(e, 'release');
+        // Policy says clear for this name now: nothing to keep closed either.
+        await this.drop(e, 'clear');
         e.failures = 0;
         e.refreshAt = now + this.clearRecheck;
         return this.report(e, 'clear', r.reason, undefined, r);
@@ -388,7 +383,9 @@ export class AutospKeeper {
       }
       case 'bogus':
       case 'refused': {
-        const how = r.outcome === 'bogus' ? 'forget' : 'release';
+        // Bogus: our claim is invalidated (others keep theirs); refused: released. Either way what
+        // must fail closed stays behind as a drop shunt.
+        const how = r.outcome === 'bogus' ? 'invalidate' : 'release';
         try {
           await this.drop(e, how);
         } catch (err) {
@@ -403,15 +400,16 @@ export class AutospKeeper {
     }
   }
 
-  /** Take our claim away: 'release' leaves other owners' claims; 'forget' drops the peer for all (bogus). */
-  private async drop(e: Entry, how: 'release' | 'forget'): Promise<void> {
+  /**
+   * Take our claim away; other owners' claims always stay. 'invalidate' (bogus) and 'release' leave a
+   * drop shunt for what fails closed; 'clear' leaves nothing.
+   */
+  private async drop(e: Entry, how: 'release' | 'invalidate' | 'clear'): Promise<void> {
     const had = e.installed !== undefined || this.sync.registry.owners(e.name).includes('autosp');
     e.installed = undefined;
-    if (how === 'forget') {
-      if (this.sync.registry.owners(e.name).length > 0 || had) await this.sync.forget(e.name);
-    } else if (had) {
-      await this.sync.release(e.name, 'autosp');
-    }
+    if (!had) return;
+    if (how === 'invalidate') await this.sync.invalidate(e.name, 'autosp');
+    else await this.sync.release(e.name, 'autosp', { shunt: how !== 'clear' });
   }
 
   private async removeOne(name: string): Promise<PeerReport> {

@@ -17,7 +17,6 @@ import { silentLogger, type Logger } from '../util/log';
 import { AutospKeeper, PeerReport } from './keeper';
 import { checkPeerName, MAX_PEERS } from './peers-file';
 import type { ResolvePeer } from './resolve';
-import type { KeyRolloverHook } from './rollover';
 import { readAutospState, writeAutospState } from './state';
 
 export interface AutospServiceDeps {
@@ -30,10 +29,10 @@ export interface AutospServiceDeps {
   initiate?: boolean;
   /** For IKE/CHILD states in peer-list. */
   engine?: Engine;
-  /** strongswanKeyRollover(viciPath) with the strongswan engine: ends SAs of a replaced key. */
-  keyRollover?: KeyRolloverHook;
   clock?: SyncClock;
   log?: Logger;
+  /** Longest lifetime a stored peer may claim (policy max-ttl); default DEFAULT_MAX_TTL. */
+  maxTtl?: number;
 }
 
 export interface AutospService {
@@ -82,15 +81,20 @@ export function createAutospService(deps: AutospServiceDeps): AutospService {
     clock: deps.clock,
     log,
     onChange: persist,
-    keyRollover: deps.keyRollover,
   });
   if (deps.statePath) {
     try {
-      keeper.adopt(readAutospState(deps.statePath));
+      const st = readAutospState(deps.statePath, { maxTtl: deps.maxTtl });
+      for (const why of st.rejected) log.warn({ state: deps.statePath }, `autosp: stored peer ignored: ${why}`);
+      keeper.adopt(st);
     } catch (e) {
       log.warn({ err: e instanceof Error ? e.message : String(e) }, 'autosp: state file not adopted');
     }
   }
+  // Another owner's answer for one of our names failed validation: look it up ourselves now.
+  const unsubscribe = deps.sync.onInvalidated((name, owner) => {
+    if (owner !== 'autosp') keeper.revalidate(name);
+  });
   keeper.start();
   const handlers: Record<string, ControlHandler> = {
     'peer-add': async (args) => ({ peers: await keeper.add(namesArg(args), { initiate: initiateArg(args) }) }),
@@ -112,7 +116,12 @@ export function createAutospService(deps: AutospServiceDeps): AutospService {
     const up = new Set(held.filter((p) => p.childState === 'INSTALLED').map((p) => p.name));
     return keeper.markDown(keeper.names().filter((n) => !up.has(n)));
   };
-  return { keeper, handlers, bringUp, close: () => keeper.close() };
+  return {
+    keeper, handlers, bringUp, close: () => {
+      unsubscribe();
+      return keeper.close();
+    },
+  };
 }
 
 /** The handlers alone, for `startControlServer({ handlers: { ...serveHandlers, ...autospControlHandlers(deps) } })`. */

@@ -60,7 +60,7 @@ export class Capture {
    * is the same (the lifetimes are absolute: TTLs are aged), so a hit costs neither decide() nor the
    * registry, as long as the engine still holds the peer.
    */
-  private memo = new WeakMap<Message, { keyMsg: Message; peerName: string; install: boolean }>();
+  private memo = new WeakMap<Message, { keyMsg: Message; peerName: string; install: boolean; addresses: string[]; authenticated: boolean }>();
   /** Refusals by the reason's first words, for `oedns status`. */
   readonly refusals = new Map<string, number>();
   private readonly log: Logger;
@@ -102,7 +102,7 @@ export class Capture {
     if (out.kind !== 'answer' || out.answer.message.rcode !== Rcode.NOERROR) return out;
     const key = await keyLookup;
     const seen = this.memo.get(out.answer.message);
-    if (seen && !('error' in key) && seen.keyMsg === key.message && (!seen.install || this.stillInstalled(seen.peerName))) {
+    if (seen && !('error' in key) && seen.keyMsg === key.message && (!seen.install || this.stillInstalled(seen))) {
       this.counters.reused++;
       return out;
     }
@@ -138,17 +138,19 @@ export class Capture {
     // Remember decisions that let the answer through unchanged: installed peers and clear answers.
     // Gateway decisions depend on a third lookup, so they are taken again each time.
     if (result === out && !('error' in key) && !viaGatewayName) {
-      this.memo.set(out.answer.message, { keyMsg: key.message, peerName, install: d.action === 'install' || d.action === 'install-unauthenticated' });
+      this.memo.set(out.answer.message, {
+        keyMsg: key.message, peerName, install: d.action === 'install' || d.action === 'install-unauthenticated', addresses: addr.values, authenticated: d.action === 'install',
+      });
     }
     return result;
   }
 
   /**
-   * The registry still wants the peer and the engine holds it. (isApplied alone is also true for a
-   * peer the registry dropped and the engine removed: both agree it is absent.)
+   * The engine (as it acknowledged) still holds a conn for the peer that covers every address of this
+   * answer, with no drop shunt on them: checked, not assumed from "some material is applied".
    */
-  private stillInstalled(name: string): boolean {
-    return this.opts.sync.registry.get(name) !== undefined && this.opts.sync.isApplied(name);
+  private stillInstalled(m: { peerName: string; addresses: string[]; authenticated: boolean }): boolean {
+    return this.opts.sync.holds(m.peerName, m.addresses, m.authenticated);
   }
 
   /** IPSECKEY gateway type 3: the gateway's own address must be found and validated too. */
@@ -182,8 +184,10 @@ export class Capture {
       }
     }
     if (d.action === 'refuse') {
-      // A key that turned bogus must stop being trusted now, not when its old lifetime ends.
-      if (keyVerdict?.kind === 'bogus') await this.opts.sync.forget(peerName).catch(() => undefined);
+      // A key that turned bogus must stop being trusted now, not when its old lifetime ends: our own
+      // claim goes (a drop shunt covers its private addresses); other owners' claims stay, and they
+      // look the name up again themselves (PeerSync.onInvalidated).
+      if (keyVerdict?.kind === 'bogus') await this.opts.sync.invalidate(peerName, 'serve').catch(() => undefined);
       this.counters.refused++;
       const tag = d.reason.split(':')[0]!.slice(0, 60);
       this.refusals.set(tag, (this.refusals.get(tag) ?? 0) + 1);

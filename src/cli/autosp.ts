@@ -8,7 +8,7 @@ import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { validatorSetup } from './lookup';
 import { Command, CommanderError } from 'commander';
 import {
-  AutospKeeper, autospPolicy, strongswanKeyRollover, checkPeerName, createPeerResolver, DEFAULT_STATE_PATH, lockState,
+  AutospKeeper, autospPolicy, checkPeerName, createPeerResolver, DEFAULT_STATE_PATH, lockState,
   OK_RESULTS, parsePeersFile, PeerReport, readAutospState, validatingLookup, writeAutospState,
 } from '../autosp';
 import { ControlError, controlRequest } from '../control/client';
@@ -237,7 +237,8 @@ async function openDirect(flags: AutospFlags, log: Logger): Promise<Direct> {
   const policy = autospPolicy(flags.policy ? await loadPolicyFile(flags.policy) : undefined);
   const resolvePeer = makeResolver(flags, policy);
   const statePath = flags.state ?? DEFAULT_STATE_PATH;
-  const state = readAutospState(statePath);
+  const state = readAutospState(statePath, { maxTtl: policy.maxTtl });
+  for (const why of state.rejected) log.warn({ state: statePath }, `autosp: stored peer ignored: ${why}`);
   const engine = await makeEngine(flags, log);
   let unlock: (() => void) | undefined;
   try {
@@ -247,11 +248,11 @@ async function openDirect(flags: AutospFlags, log: Logger): Promise<Direct> {
     const sync = new PeerSync({ engine, log });
     let keeper: AutospKeeper;
     const persist = (): void => writeAutospState(statePath, keeper.state());
-    const keyRollover = engine.kind === 'strongswan' ? strongswanKeyRollover(flags.vici ?? '/var/run/charon.vici', log) : undefined;
-    keeper = new AutospKeeper({ sync, resolvePeer, initiate: flags.initiate ?? false, log, onChange: persist, keyRollover });
+    keeper = new AutospKeeper({ sync, resolvePeer, initiate: flags.initiate ?? false, log, onChange: persist });
     keeper.adopt(state);
-    // A fresh engine object knows nothing: teach it (and charon) our peers before any change, so a
-    // removal's trust rebuild keeps the others.
+    // Stored keys are not trusted: every known name is looked up and validated again before the
+    // engine is brought in line (what fails to validate stays closed by a drop shunt, if private).
+    await keeper.refreshDue();
     try {
       const r = await sync.reconcile();
       for (const f of r.failed) log.warn({ peer: f.name, reason: f.reason }, 'autosp: reinstalling a known peer failed');
@@ -277,7 +278,6 @@ async function openDirect(flags: AutospFlags, log: Logger): Promise<Direct> {
           if (o.persist !== false) persist();
         } finally {
           u();
-          await keyRollover?.close();
           await engine.close();
         }
       },

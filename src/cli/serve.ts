@@ -15,7 +15,7 @@ import { defaultControlPath } from '../control/protocol';
 import { parseTrustAnchors, ROOT_ANCHORS, TrustAnchor } from '../dnssec/anchors';
 import { defaultPolicy, Policy } from '../policy';
 import { loadPolicyFile } from './policy';
-import { DEFAULT_STATE_PATH, strongswanKeyRollover } from '../autosp';
+import { DEFAULT_STATE_PATH } from '../autosp';
 import { formatEndpoint } from '../resolver/endpoint';
 import { canUseSocket, dropPrivileges, handOverDir } from '../resolver/privileges';
 import { loadTrustState } from '../trust/state-file';
@@ -240,7 +240,6 @@ async function runServe(flags: ServeFlags, cmd: Command): Promise<void> {
       serve: config, engine, policy, anchors, initiate: config.engineConfig.initiate, controlPath: config.control, log,
       autospState: config.autospState,
       responder: responderFromConfig(config, log),
-      keyRollover: config.engine === 'strongswan' ? strongswanKeyRollover(config.engineConfig.vici, log) : undefined,
       reload: async () => {
         await notifier.notify({ RELOADING: '1' });
         try {

@@ -5,7 +5,8 @@ import type { Engine, InstalledPeer } from '../ike-bridge/engine';
 import type { TrustAnchor } from '../dnssec/anchors';
 import { ROOT_ANCHORS } from '../dnssec/anchors';
 import { Capture, InternalResolver } from '../capture/capture';
-import { AutospService, autospPolicy, createAutospService, createPeerResolver, KeyRolloverHook, loadAutospState } from '../autosp';
+import { AutospService, autospPolicy, createAutospService, createPeerResolver, loadAutospState } from '../autosp';
+import { failsClosed } from '../peers';
 import { startControlServer, ControlHandler, ControlServer } from '../control/server';
 import type { DaemonStatus, PeerStatus, ShuntStatus } from '../control/status';
 import { defaultPolicy, Policy } from '../policy';
@@ -39,8 +40,6 @@ export interface DaemonOptions {
    * a restart), the daemon keeps them fresh and answers autosp's peer-* commands. null: no autosp.
    */
   autospState?: string | null;
-  /** Ends SAs authenticated with a key that rolled (strongSwan: strongswanKeyRollover). */
-  keyRollover?: KeyRolloverHook;
   /** IKE queries DNS (responder side): look up unknown initiators on the allow-list. Absent: off. */
   responder?: ResponderOptions;
   /**
@@ -110,8 +109,14 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     }
   };
   // A crash or restart of oedns must leave no stale policies behind: the engine starts out holding
-  // exactly what the registry wants: autosp's live peers from its state file, nothing else.
-  if (o.autospState) for (const p of loadAutospState(o.autospState, now())) sync.registry.upsert(p, now());
+  // exactly what the registry wants. That is no key at all (stored keys are trusted only once autosp
+  // has looked its names up and validated them again, moments later), but the addresses of autosp's
+  // live `private` peers stay closed meanwhile: programs may still be using them.
+  if (o.autospState) {
+    for (const p of loadAutospState(o.autospState, now(), autospPolicy(o.policy).maxTtl)) {
+      if (failsClosed(p.level)) sync.registry.holdShunt(p.name, p.addresses, p.expiresAt + sync.registry.shuntGraceSec, now());
+    }
+  }
   await reconcile();
   sync.start();
 
@@ -169,7 +174,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
         statePath: o.autospState,
         initiate: o.initiate,
         resolvePeer: createPeerResolver({ resolver: internal, policy: autospPolicy(o.policy), now }),
-        keyRollover: o.keyRollover,
+        maxTtl: autospPolicy(o.policy).maxTtl,
         log,
       });
   // The responder looks initiators up through the same validating resolver, with autosp's policy.

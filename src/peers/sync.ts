@@ -102,6 +102,7 @@ export class PeerSync {
   private timerDueMs = Infinity;
   private started = false;
   private warnedNoShunts = false;
+  private readonly invalidatedListeners = new Set<(name: string, owner: PeerOwner) => void>();
   private readonly counters = { installs: 0, removes: 0, shuntCalls: 0, rolledSas: 0, failures: 0, coalesced: 0 };
 
   constructor(opts: PeerSyncOptions) {
@@ -157,7 +158,23 @@ export class PeerSync {
     this.reschedule();
     await this.ensure(name);
     if (r.change !== 'absent') this.log.warn({ peer: peerKey(name), owner, shunted: r.shunted ?? [] }, 'claim invalidated');
+    for (const f of this.invalidatedListeners) {
+      try {
+        f(peerKey(name), owner);
+      } catch (e) {
+        this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'invalidation listener failed');
+      }
+    }
     return r;
+  }
+
+  /**
+   * Be told when an owner's claim is invalidated (another owner holding the same name may want to
+   * look it up again now rather than at its next refresh). Returns the unsubscribe function.
+   */
+  onInvalidated(f: (name: string, owner: PeerOwner) => void): () => void {
+    this.invalidatedListeners.add(f);
+    return () => this.invalidatedListeners.delete(f);
   }
 
   /** Remove at once for every owner (shunting what must fail closed). */

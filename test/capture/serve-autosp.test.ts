@@ -1,6 +1,6 @@
 // oedns serve and autosp share one registry: `autosp add` through the daemon's control socket makes
-// the daemon hold the peer (owner autosp), and a restarted daemon wants autosp's peers from its very
-// first reconcile, so a restart leaves no gap in their protection.
+// the daemon hold the peer (owner autosp), and a restarted daemon keeps autosp's peers closed from its
+// very first reconcile (no clear traffic), trusting their keys once it has validated them again.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -62,12 +62,15 @@ describe('oedns serve + autosp sharing one registry', function () {
     d = undefined;
   });
 
-  it("a restarted daemon holds autosp's peers from its first reconcile, before any query", async () => {
+  it("a restarted daemon keeps autosp's peers closed from its first reconcile, and trusts their keys only once validated again", async () => {
     const engine = new DryRunEngine();
     d = await start(engine);
-    // The start-up reconcile itself installs bob: no query was asked, nothing was removed first.
-    assert.deepEqual(engine.actions.map((a) => `${a.op} ${a.name}`), ['install bob.oe.test']);
+    // The start-up reconcile trusts no stored key: it only keeps bob's address closed (a drop shunt).
+    assert.deepEqual(engine.actions[0], { op: 'shunt', name: 'bob.oe.test', addresses: ['192.0.2.2'] });
+    // autosp looks bob up again at once; then the conn comes, and only then the shunt goes.
+    for (let i = 0; i < 100 && engine.shuntOf('bob.oe.test'); i++) await new Promise((r) => setTimeout(r, 50));
     assert.ok(engine.get('bob.oe.test'));
-    assert.ok(!engine.actions.some((a) => a.op === 'remove' && a.name === 'bob.oe.test'));
+    assert.deepEqual(engine.actions.map((a) => `${a.op} ${a.name}${a.addresses ? ` [${a.addresses.join(',')}]` : ''}`),
+      ['shunt bob.oe.test [192.0.2.2]', 'install bob.oe.test', 'shunt bob.oe.test []']);
   });
 });
