@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Two-host IPsec lab: network namespaces A (192.0.2.1) and B (192.0.2.2) joined by a veth pair, one
+# Two-host IPsec lab: network namespaces A (192.0.2.1, 2001:db8:0:2::1) and B (192.0.2.2,
+# 2001:db8:0:2::2: documentation prefixes, existing only in these namespaces) joined by a veth pair, one
 # charon per host in its own mount namespace (private /run: charon's pid file path is fixed), each
 # with its own strongswan.conf, VICI socket DIR/<host>/charon.vici and kernel-libipsec (this kernel
 # cannot hold ESP states). Needs root. Usable by hand:
@@ -24,11 +25,13 @@ else
   SUFFIX=$(head -c 3 /dev/urandom | od -An -tx1 | tr -d ' \n')
   NS_A="oelab-a-$SUFFIX"; NS_B="oelab-b-$SUFFIX"
   IF_A="oea$SUFFIX"; IF_B="oeb$SUFFIX"
-  printf 'SUFFIX=%s\nNS_A=%s\nNS_B=%s\nIF_A=%s\nIF_B=%s\nADDR_A=192.0.2.1\nADDR_B=192.0.2.2\n' \
+  printf 'SUFFIX=%s\nNS_A=%s\nNS_B=%s\nIF_A=%s\nIF_B=%s\nADDR_A=192.0.2.1\nADDR_B=192.0.2.2\nADDR6_A=2001:db8:0:2::1\nADDR6_B=2001:db8:0:2::2\n' \
     "$SUFFIX" "$NS_A" "$NS_B" "$IF_A" "$IF_B" > "$dir/lab.env"
 fi
 ADDR_A=192.0.2.1
 ADDR_B=192.0.2.2
+ADDR6_A=2001:db8:0:2::1
+ADDR6_B=2001:db8:0:2::2
 
 ns_of() { [ "$1" = a ] && echo "$NS_A" || echo "$NS_B"; }
 
@@ -127,6 +130,9 @@ case "$cmd" in
     ip link set "$IF_B" netns "$NS_B"
     ip -n "$NS_A" addr add "$ADDR_A/24" dev "$IF_A"
     ip -n "$NS_B" addr add "$ADDR_B/24" dev "$IF_B"
+    # nodad: usable at once (duplicate address detection would keep them tentative for a second or two).
+    ip -n "$NS_A" addr add "$ADDR6_A/64" dev "$IF_A" nodad
+    ip -n "$NS_B" addr add "$ADDR6_B/64" dev "$IF_B" nodad
     for ns in "$NS_A" "$NS_B"; do ip -n "$ns" link set lo up; done
     ip -n "$NS_A" link set "$IF_A" up
     ip -n "$NS_B" link set "$IF_B" up

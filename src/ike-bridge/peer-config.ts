@@ -137,6 +137,11 @@ export function buildConn(peer: Peer, o: ConnOptions): ViciInput {
   }
   let mode: string = o.mode ?? 'tunnel';
   let startAction: string = o.startAction;
+  // `dynamic` is our IKE address, of one family only: a dual-stack peer's other family would pair
+  // with nothing, get no policy (not even a trap) and leave in clear. With both families, each gets
+  // its wildcard; the responder narrows it to the address it knows for us.
+  const families = new Set(peer.addresses.map((a) => (a.includes(':') ? 6 : 4)));
+  const localTs = families.size > 1 ? ['0.0.0.0/0', '::/0'] : ['dynamic'];
   if (peer.level === 'clear') { mode = 'pass'; startAction = 'trap'; }
   if (peer.level === 'block') { mode = 'drop'; startAction = 'trap'; }
   return {
@@ -153,7 +158,7 @@ export function buildConn(peer: Peer, o: ConnOptions): ViciInput {
     children: {
       [name]: {
         mode,
-        local_ts: ['dynamic'],
+        local_ts: localTs,
         remote_ts: peer.addresses.map(ts),
         esp_proposals: o.espProposals,
         start_action: startAction,

@@ -52,3 +52,11 @@ describe('peer-config: Peer -> load-conn', () => {
     assert.ok(!sameKeys(peer(), peer({ auth: { kind: 'pubkey', keys: [{ ...other, precedence: 10 }] } })));
   });
 });
+
+describe('peer-config: dual-stack peers', () => {
+  it('a peer with IPv4 and IPv6 addresses gets a local traffic selector per family (dynamic covers only the IKE family)', () => {
+    const c = buildConn(peer({ addresses: ['192.0.2.2', '2001:db8::2'] }), opts) as Record<string, any>;
+    assert.deepEqual(c.children['oe-b.oe.test'].local_ts, ['0.0.0.0/0', '::/0']);
+    assert.deepEqual(c.children['oe-b.oe.test'].remote_ts, ['192.0.2.2/32', '2001:db8::2/128']);
+  });
+});

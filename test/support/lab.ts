@@ -12,6 +12,8 @@ export interface LabHost {
   ns: string;
   iface: string;
   addr: string;
+  /** The host's IPv6 address on the veth. */
+  addr6: string;
   dir: string;
   vici: string;
 }
@@ -100,6 +102,7 @@ export async function labUp(): Promise<Lab> {
     ns: env[h === 'a' ? 'NS_A' : 'NS_B'],
     iface: env[h === 'a' ? 'IF_A' : 'IF_B'],
     addr: env[h === 'a' ? 'ADDR_A' : 'ADDR_B'],
+    addr6: env[h === 'a' ? 'ADDR6_A' : 'ADDR6_B'] ?? (h === 'a' ? '2001:db8:0:2::1' : '2001:db8:0:2::2'),
     dir: join(dir, h),
     vici: join(dir, h, 'charon.vici'),
   });
@@ -131,11 +134,11 @@ export interface Wire {
 }
 
 /**
- * Runs `during` while tcpdump watches A's veth for traffic with B; waits until tcpdump really listens
- * before starting, and lets the last packets arrive before stopping it.
+ * Runs `during` while tcpdump watches A's veth for traffic with B (either of its addresses); waits
+ * until tcpdump really listens before starting, and lets the last packets arrive before stopping it.
  */
 export async function watchWire<T>(lab: Lab, during: () => Promise<T>): Promise<{ wire: Wire; result: T }> {
-  const dump = lab.spawn(lab.a, ['tcpdump', '-i', lab.a.iface, '-n', '-l', '-U', 'host', lab.b.addr]);
+  const dump = lab.spawn(lab.a, ['tcpdump', '-i', lab.a.iface, '-n', '-l', '-U', 'host', lab.b.addr, 'or', 'host', lab.b.addr6]);
   let text = '';
   dump.stdout!.on('data', (d: Buffer) => (text += d.toString()));
   try {

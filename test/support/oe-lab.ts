@@ -40,6 +40,12 @@ export interface OeLab {
   alsoServing: NamedInstance[];
   /** A fresh key for `name` (for rollovers and wrong-key cases). */
   keygen(name: string, sub: string, type?: string): HostKey;
+  /**
+   * Forge: flip one character of the signature over `name`'s `type` RRset in the signed oe.test and
+   * have every named reload it (an attacker on the path; validators must call it bogus).
+   * setOeRecords() signs it properly again.
+   */
+  forgeRrsig(name: string, type: string): Promise<void>;
   down(): Promise<void>;
 }
 
@@ -132,6 +138,24 @@ export async function oeLabUp(opts: { extraZones?: ZoneSpec[]; oeTtl?: number } 
         for (const other of oe.alsoServing) await other.reload();
       },
       keygen: (name, sub, type) => keygen(join(lab.dir, sub), name, type),
+      async forgeRrsig(name, type) {
+        const file = join(z.dir, 'oe.test', 'zone.signed');
+        const owner = `${name.replace(/\.$/, '')}.`.toLowerCase();
+        let hits = 0;
+        const lines = readFileSync(file, 'utf8').split('\n').map((line) => {
+          const tok = line.trim().split(/\s+/);
+          if (tok[0]?.toLowerCase() !== owner || tok[3] !== 'RRSIG' || tok[4] !== type.toUpperCase()) return line;
+          hits++;
+          const sig = tok[tok.length - 1]!;
+          const i = Math.floor(sig.length / 2);
+          tok[tok.length - 1] = sig.slice(0, i) + (sig[i] === 'A' ? 'B' : 'A') + sig.slice(i + 1);
+          return tok.join(' ');
+        });
+        if (hits === 0) throw new Error(`forgeRrsig: no RRSIG ${type} for ${name} in ${file}`);
+        writeFileSync(file, lines.join('\n'));
+        await n.reload();
+        for (const other of oe.alsoServing) await other.reload();
+      },
       async down() {
         for (const other of oe.alsoServing) await other.stop();
         await n.stop();
