@@ -5,7 +5,7 @@ import { IpseckeyAlgorithm } from '../ike-bridge/engine';
 import { ipseckeyToKeyObject, KeyError } from '../ike-bridge/keys';
 import { RRType } from '../wire/types';
 import { formatAddress, parseIPv4, parseIPv6, parseAddress } from './ip';
-import { matchPeer } from './match';
+import { matchChain, matchPeer } from './match';
 import { fallbackAllowed, hostnameProblem, nameProblem, normalizeName, Policy, Rule } from './rules';
 
 /** The shape of a DNSSEC verdict that policy needs (src/dnssec's Verdict fits it). */
@@ -47,6 +47,12 @@ export interface DecideInput {
    * Default: `name`.
    */
   peerName?: string;
+  /**
+   * Every name of the CNAME/DNAME chain from `name` to the owner of the address (either end may be
+   * included). The strictest level among them and `name` applies: an alias cannot lower the level of
+   * the name it points to (`www.bank.example` → `cdn.example`), nor a target the level of its alias.
+   */
+  chain?: string[];
 }
 
 /** A key not used, and why. */
@@ -106,7 +112,7 @@ const ADDRESS_QTYPES: readonly number[] = [RRType.A, RRType.AAAA];
 
 export function decide(input: DecideInput, policy: Policy, nowSec: number): Decision {
   const name = normalizeName(input.name);
-  const m = matchPeer(policy, name, input.addresses, { addressesAuthenticated: input.addressVerdict.kind === 'secure' });
+  const m = matchChain(policy, matchPeer(policy, name, input.addresses, { addressesAuthenticated: input.addressVerdict.kind === 'secure' }), name, [...(input.chain ?? []), ...(input.peerName ? [input.peerName] : [])]);
   const base = { level: m.level, rule: m.rule, why: m.why, ignoredKeys: [] as IgnoredKey[] };
   const refuse = (rcode: RefuseRcode, ede: number, reason: string): Decision =>
     ({ ...base, action: 'refuse', rcode, ede, reason });

@@ -113,6 +113,24 @@ export function matchPeer(
   };
 }
 
+/**
+ * `m` (the match for `name`) raised to the strictest level among the other names of its CNAME/DNAME
+ * chain, with the reason saying which name set it. Only ever stricter: a chain cannot lower a level.
+ */
+export function matchChain<T extends Match>(policy: Policy, m: T, name: string, chain: readonly string[]): T {
+  let out = m;
+  const self = normalizeName(name);
+  for (const raw of chain) {
+    const n = normalizeName(raw);
+    if (n === self || n === '') continue;
+    const cm = matchName(policy, n);
+    if (strictness(cm.level) > strictness(out.level)) {
+      out = { ...out, level: cm.level, rule: cm.rule, why: `${cm.why} (${n} is in the CNAME chain of ${self}; the strictest level of the chain applies)` };
+    }
+  }
+  return out;
+}
+
 function comment(r: Rule): string {
   return r.comment ? ` — ${r.comment}` : '';
 }

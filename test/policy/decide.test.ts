@@ -393,3 +393,23 @@ describe('policy/decide', () => {
     });
   });
 });
+
+describe('policy/decide: the CNAME chain', () => {
+  const p = parsePolicy('default: private-or-clear\nrules:\n  - { zone: bank.example, level: private }\n  - { name: cdn.example, level: opportunistic }\n');
+
+  it('the strictest level of every name in the chain applies, whichever end it is on', () => {
+    // An alias under a private zone pointing at a CDN: still private.
+    const a = decide(input({ name: 'www.bank.example', peerName: 'edge.cdn.example', chain: ['www.bank.example', 'x.cdn.example', 'edge.cdn.example'], keys: [], keyVerdict: null }), p, NOW);
+    assert.equal(a.level, 'private');
+    assert.equal(a.action, 'refuse', 'private without a key: refused');
+    // A harmless alias pointing into the private zone: the target's level applies.
+    const b = decide(input({ name: 'short.example', peerName: 'host.bank.example', chain: ['short.example', 'host.bank.example'], keys: [], keyVerdict: null }), p, NOW);
+    assert.equal(b.level, 'private');
+    assert.match(b.why, /host\.bank\.example is in the CNAME chain of short\.example/);
+    // A chain never lowers a level.
+    const c = decide(input({ name: 'www.bank.example', chain: ['cdn.example'] }), p, NOW);
+    assert.equal(c.level, 'private');
+    // Without a chain, as before.
+    assert.equal(decide(input({ name: 'short.example' }), p, NOW).level, 'private-or-clear');
+  });
+});
