@@ -9,7 +9,9 @@ import { ConfigError } from '../util/errors';
 import type { Logger } from '../util/log';
 import type { FallbackPolicy } from '../policy';
 import { checkFallbackMethod, hostCertPath, renewHostCert, strongswanFallback } from '../ike-bridge/fallback';
-import { ensureTrustSeed, trustSeedPath } from '../ike-bridge/strongswan-trust';
+import { findTrustSeed, TRUST_SEED_FILE, trustSeedPath } from '../ike-bridge/strongswan-trust';
+import { DEFAULT_STATE_PATH } from '../autosp/state';
+import { dirname, join } from 'node:path';
 import type { StrongswanEngine } from '../ike-bridge/strongswan';
 import { watchKeyFile } from '../publish/key-watch';
 
@@ -56,7 +58,7 @@ export async function engineFromConfig(c: EngineConfig, log: Logger, fallback?: 
         socketPath: c.vici,
         identity: { id: c.identity, privateKey },
         // The trust root outlives host key rollovers (it can then retire what the old key's peers had).
-        trustSeed: ensureTrustSeed(trustSeedPath(c.key)),
+        trustSeed: findTrustSeed([trustSeedPath(c.key), join(dirname(DEFAULT_STATE_PATH), TRUST_SEED_FILE)], log),
         initiate: c.initiate,
         ikeProposals: c.ipsec?.ikeProposals,
         espProposals: c.ipsec?.espProposals,

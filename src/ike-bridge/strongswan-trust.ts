@@ -199,9 +199,37 @@ export class CharonTrust {
   }
 }
 
-/** Where the trust seed lives: next to the host key, like the tofu pins. */
+/** The seed's file name, next to the host key or in the state directory. */
+export const TRUST_SEED_FILE = 'trust-root.seed';
+
+/** Where the trust seed lives by default: next to the host key, like the tofu pins. */
 export function trustSeedPath(hostKeyPath: string): string {
-  return join(dirname(hostKeyPath), 'trust-root.seed');
+  return join(dirname(hostKeyPath), TRUST_SEED_FILE);
+}
+
+/**
+ * The trust seed from the first of `paths` that holds one, else a new one made in the first of them
+ * we may write (a service running as its own user cannot write next to a root-owned key, but can in
+ * its state directory). Undefined, with a warning, when none works: the root then comes from the host key.
+ */
+export function findTrustSeed(paths: string[], log: Logger = silentLogger): Buffer | undefined {
+  for (const p of paths) {
+    if (!existsSync(p)) continue;
+    try {
+      return ensureTrustSeed(p);
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, 'strongswan: trust seed unreadable');
+    }
+  }
+  for (const p of paths) {
+    try {
+      return ensureTrustSeed(p);
+    } catch {
+      /* not writable here: try the next place */
+    }
+  }
+  log.warn({ tried: paths }, 'strongswan: no trust seed could be kept; the trust root comes from the host key (a host key rollover then cannot retire what the old key vouched for until charon restarts)');
+  return undefined;
 }
 
 /**

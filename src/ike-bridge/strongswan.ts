@@ -298,8 +298,9 @@ export class StrongswanEngine implements Engine {
 
   /**
    * Sign with another private key from now on (`oedns key activate`): the new key is loaded, bound to
-   * our identity, and the old one (ours) unloaded by its id. Peers' conns carry no key of ours, so they
-   * stay as they are; established SAs are not touched.
+   * our identity, and the old one (ours) unloaded by its id. Peers' conns carry no key of ours, except
+   * tofu-cert conns, which present our certificate (the caller renews it first): those are reloaded.
+   * Established SAs are not touched.
    */
   async setIdentityKey(privateKey: KeyObject): Promise<void> {
     await this.lock.write(async () => {
@@ -308,6 +309,8 @@ export class StrongswanEngine implements Engine {
       this.identityLoaded = false;
       try {
         await this.ensureIdentity();
+        const tofu = [...this.peers.values()].filter((p) => p.auth.kind === 'unauthenticated' && p.auth.method === 'tofu-cert');
+        await this.parallel(tofu, (p) => this.use((c) => c.loadConn(connName(p.name), this.prepare(p).body)).then(() => undefined));
       } catch (e) {
         throw this.wrap(e, 'load the new identity key');
       }
