@@ -59,7 +59,7 @@ interface ServeFlags {
   ipsecMode?: string;
   ikeLifetime?: string;
   childLifetime?: string;
-  shuntGrace?: string;
+  shuntGraceSec?: string;
 }
 
 export function registerServe(program: Command): void {
@@ -88,7 +88,7 @@ export function registerServe(program: Command): void {
     .option('--control <path>', "control socket for `oedns status` and `oedns control`, or 'none' (default /run/oedns/control.sock as root)")
     .option('--autosp-state <file>', `autosp's state file: its peers are kept from start-up on and autosp commands go through this daemon; 'none' to leave autosp out (default ${DEFAULT_STATE_PATH})`)
     .option('--responder-allow <name>', "IKE queries DNS: when an unknown initiator's IKE identity is this name (or, as .zone, any name below zone), look up its IPSECKEY and accept it if DNSSEC-secure; repeatable; none by default (nothing is looked up). strongswan engine only", collect)
-    .option('--shunt-grace <sec>', 'after a `private` peer is removed (TTL over, forged answer), keep dropping traffic to its addresses for this long after their last answer ran out (default 3600; 0: only until then)')
+    .option('--shunt-grace-sec <sec>', 'after a `private` peer is removed (TTL over, forged answer), keep dropping traffic to its addresses for this long after their last answer ran out (default 3600; 0: only until then)')
     .option('--cache-size <n>', 'cache entries (default 10000)')
     .option('--cache-bytes <n>', 'cache memory bound in bytes (default 67108864)')
     .option('--allow <cidr>', 'also serve clients from this network, repeatable (loopback is always allowed)', collect)
@@ -139,7 +139,7 @@ function cliInput(flags: ServeFlags, cmd: Command): ServeConfigInput {
     ikeLifetime: flags.ikeLifetime,
     childLifetime: flags.childLifetime,
     logFormat: flags.logFormat,
-    shuntGraceSec: flags.shuntGrace,
+    shuntGraceSec: flags.shuntGraceSec,
     // `oedns --log-level x serve` counts too, but its built-in default must not hide the file's value.
     logLevel: flags.logLevel ?? (parent?.getOptionValueSource('logLevel') === 'cli' ? (parent.opts().logLevel as string) : undefined),
   };

@@ -23,7 +23,7 @@ export type ReleaseChange = 'removed' | 'replaced' | 'unchanged' | 'absent';
  * enough for what commonly outlives a TTL: nscd's default positive cache time for hosts (3600 s, and
  * older glibc ignores DNS TTLs there), HTTP keep-alive pools and programs that resolve once at start
  * and reconnect within the hour; short enough that an address reused by an unrelated name is not
- * blocked for long. Sessions that stay open longer (ssh) need a longer grace: `--shunt-grace`.
+ * blocked for long. Sessions that stay open longer (ssh) need a longer grace: `--shunt-grace-sec`.
  */
 export const DEFAULT_SHUNT_GRACE_SEC = 3600;
 /** Addresses held in drop shunts at most; beyond it the ones ending soonest go first. */

@@ -58,7 +58,7 @@ describe('private never leaks: dual-stack claims, expiry and forged answers in t
     bob = { v4: oe.lab.b.addr, v6: oe.lab.b.addr6 };
     await oe.setOeRecords(records(oe.keys.b.rdata));
     B = await startOednsOn(oe, 'b', { policy: policyFile });
-    A = await startOednsOn(oe, 'a', { policy: policyFile, initiate: true, extraArgs: ['--shunt-grace', '60'] });
+    A = await startOednsOn(oe, 'a', { policy: policyFile, initiate: true, extraArgs: ['--shunt-grace-sec', '60'] });
     // B learns A the way a program on B would; she stays for 300 s.
     const r = await oe.lab.exec(oe.lab.b, ['getent', 'ahosts', oe.names.a]);
     assert.equal(r.code, 0, r.stderr);
