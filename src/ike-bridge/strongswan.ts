@@ -429,7 +429,7 @@ export class StrongswanEngine implements Engine {
     return p;
   }
 
-  private async initiateOnce(peerName: string): Promise<void> {
+  private async initiateOnce(peerName: string, retried = false): Promise<void> {
     const name = connName(peerName);
     const t = this.o.initiateTimeoutMs ?? 10_000;
     let r: { reply: ViciSection; log: string[] };
@@ -439,8 +439,17 @@ export class StrongswanEngine implements Engine {
       throw this.wrap(e, `initiate ${peerName}`, 'ike-initiate-failed');
     }
     if (str(r.reply, 'success') === 'yes') return;
-    // The CHILD_SA is up already (a reinstall of an unchanged peer): that is what initiate is for.
-    if (r.log.some((l) => /not establishing CHILD_SA .* due to existing duplicate/.test(l))) return;
+    // charon refuses a second CHILD_SA with the same selectors (a reinstall of an unchanged peer):
+    // fine if that CHILD_SA is really up; if it was on its way out, try once more.
+    if (r.log.some((l) => /not establishing CHILD_SA .* due to existing duplicate/.test(l))) {
+      const up = (await this.use((c) => c.listSas({ ike: name, noblock: true }))).some(
+        (sa) => sa.state === 'ESTABLISHED' && sa.children.some((ch) => ch.name === name && ch.state === 'INSTALLED'));
+      if (up) return;
+      if (!retried) {
+        await new Promise((res) => setTimeout(res, 200));
+        return this.initiateOnce(peerName, true);
+      }
+    }
     const why = r.log.filter((l) => AUTH_FAILURE.test(l));
     const detail = `${str(r.reply, 'errmsg') ?? 'failed'}${why.length ? `: ${why.join('; ')}` : r.log.length ? `: ${r.log.slice(-3).join('; ')}` : ''}`;
     if (why.length) {
