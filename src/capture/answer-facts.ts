@@ -20,6 +20,8 @@ export interface RRsetFacts<T> {
   sigExpiry?: number;
   /** Records whose RDATA could not be decoded (hostile or broken): ignored, counted. */
   malformed: number;
+  /** Owners of the CNAME/DNAME links before `owner` (lower case): policy applies the strictest level of all. */
+  chain?: string[];
 }
 
 export const NO_FACTS: RRsetFacts<never> = Object.freeze({ values: [], ttl: 0, malformed: 0 }) as RRsetFacts<never>;
@@ -41,8 +43,10 @@ function factsOf<T>(proof: Proof | undefined, qtype: number, decode: (rr: RR) =>
       }
     }
   }
-  const owner = final[0]!.name.toLowerCase().replace(/\.$/, '');
-  return { values, owner, ttl: Math.min(...chain.map((s) => s.ttl)), sigExpiry: earliestExpiry(chain), malformed };
+  const lower = (n: string): string => n.toLowerCase().replace(/\.$/, '');
+  const owner = lower(final[0]!.name);
+  const links = [...new Set(chain.filter((s) => s.role !== 'answer').map((s) => lower(s.name)))];
+  return { values, owner, ttl: Math.min(...chain.map((s) => s.ttl)), sigExpiry: earliestExpiry(chain), malformed, chain: links };
 }
 
 /** A or AAAA (by `qtype`) of a proof. */

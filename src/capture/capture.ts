@@ -4,8 +4,9 @@
 // the peer, and only then lets the answer go. Everything else passes through untouched.
 import type { Stage, QueryContext, Outcome } from '../resolver/pipeline';
 import { makeResponse } from '../wire/message';
-import { Message, Question, Rcode, RRClass, RRType } from '../wire/types';
-import { completeGateway, decide, Decision, DecideInput, engineFailed, IpseckeyLike, matchName, Policy, RefuseRcode, VerdictLike } from '../policy';
+import { Message, Question, Rcode, RR, RRClass, RRType } from '../wire/types';
+import type { CacheEntry } from '../resolver/cache';
+import { completeGateway, decide, Decision, DecideInput, engineFailed, IpseckeyLike, matchName, normalizeName, Policy, RefuseRcode, VerdictLike } from '../policy';
 import type { PeerSync } from '../peers';
 import { Logger, silentLogger } from '../util/log';
 import type { Proof } from '../dnssec/proof';
@@ -28,6 +29,13 @@ export interface CaptureOptions {
   now: () => number;
   /** Start IKE at install (needed with kernel-libipsec, where trap policies start nothing). */
   initiate?: boolean;
+  /** Cut a cached answer's life and TTLs to the peer's (Pipeline.shortenCached); absent: answers are rewritten. */
+  shorten?: (entry: CacheEntry, ttlSec: number) => CacheEntry;
+  /**
+   * Peers serve may hold at once. Any signed zone with a wildcard A and IPSECKEY could otherwise make
+   * us install one peer per random label; beyond the bound the least recently used serve claim goes.
+   */
+  maxPeers?: number;
   log?: Logger;
 }
 
@@ -36,6 +44,9 @@ export interface Ede {
   code: number;
   text: string;
 }
+
+/** Default bound on serve's peers (the engine benchmark holds 10,000 in charon). */
+export const DEFAULT_MAX_PEERS = 16_384;
 
 const RCODES: Record<RefuseRcode, number> = { SERVFAIL: Rcode.SERVFAIL, REFUSED: Rcode.REFUSED, NXDOMAIN: Rcode.NXDOMAIN };
 
@@ -53,6 +64,8 @@ export class Capture {
     keyLookupFailures: 0,
     /** Answers whose address and key came from the same cache entries as an earlier, applied decision. */
     reused: 0,
+    /** serve's peers released to stay within maxPeers. */
+    evicted: 0,
   };
   /**
    * The last decision taken on a cached address answer (keyed by the cached message object) together
@@ -129,20 +142,55 @@ export class Capture {
       keyVerdict,
       keyTtl: keys.ttl,
       sigExpiry: minDefined(addr.sigExpiry, keys.sigExpiry),
+      chain: addr.chain,
     };
     let d = decide(input, this.opts.policy, now);
     const viaGatewayName = d.action === 'install' && d.needsGateway !== undefined;
     if (d.action === 'install' && d.needsGateway) d = await this.withGateway(d, input, now);
     const peerName = addr.owner ?? q.name;
-    const result = await this.apply(d, ctx, out, keyVerdict, peerName);
+    const result = await this.apply(d, ctx, out, keyVerdict, peerName, now);
     // Remember decisions that let the answer through unchanged: installed peers and clear answers.
     // Gateway decisions depend on a third lookup, so they are taken again each time.
-    if (result === out && !('error' in key) && !viaGatewayName) {
-      this.memo.set(out.answer.message, {
+    if (result.kind === 'answer' && result.answer.message.rcode === Rcode.NOERROR && !('error' in key) && !viaGatewayName) {
+      this.memo.set(result.answer.message, {
         keyMsg: key.message, peerName, install: d.action === 'install' || d.action === 'install-unauthenticated', addresses: addr.values, authenticated: d.action === 'install',
       });
     }
     return result;
+  }
+
+  /**
+   * The answer as a program may keep it: no TTL beyond the life of the peer it just made safe (the
+   * key's TTL, its signatures or max-ttl may end before the address's TTL). A cached answer's entry is
+   * cut so that the cache, the memo and later hits agree.
+   */
+  private within(out: Outcome & { kind: 'answer' }, lifeSec: number): Outcome {
+    const a = out.answer;
+    const served = Math.min(...a.message.answers.map((rr) => rr.ttl)) - (a.age ?? 0);
+    if (!(served > lifeSec)) return out;
+    if (a.entry && a.entry.message === a.message && this.opts.shorten) {
+      const entry = this.opts.shorten(a.entry, lifeSec);
+      return { kind: 'answer', answer: { ...a, entry, message: entry.message, age: 0 } };
+    }
+    // Not from the cache (or no way to cut the entry): the reply will not age it, so age it here.
+    const cap = (rr: RR): RR => ({ ...rr, ttl: Math.max(0, Math.min(rr.ttl - (a.age ?? 0), lifeSec)) });
+    const m = a.message;
+    return { kind: 'answer', answer: { ...a, entry: undefined, age: 0, message: { ...m, answers: m.answers.map(cap), authorities: m.authorities.map(cap), additionals: m.additionals.map(cap) } } };
+  }
+
+  /** Keeps serve's peers within maxPeers: a new one pushes out the least recently refreshed. */
+  private async makeRoom(peerName: string, now: number): Promise<void> {
+    const max = this.opts.maxPeers ?? DEFAULT_MAX_PEERS;
+    const reg = this.opts.sync.registry;
+    if (reg.owners(peerName).includes('serve')) return;
+    while (reg.countOwner('serve') >= max) {
+      const victim = reg.oldestClaim('serve');
+      if (!victim) return;
+      this.counters.evicted++;
+      this.log.info({ peer: victim, max }, 'capture: peer bound reached, least recently used peer released');
+      await this.opts.sync.release(victim, 'serve');
+    }
+    void now;
   }
 
   /**
@@ -162,12 +210,13 @@ export class Capture {
     return completeGateway(d, { addresses: gw.values, verdict, ttl: gw.ttl, sigExpiry: gw.sigExpiry }, input, this.opts.policy, now);
   }
 
-  private async apply(d: Decision, ctx: QueryContext, out: Outcome, keyVerdict: VerdictLike | null, peerName: string): Promise<Outcome> {
+  private async apply(d: Decision, ctx: QueryContext, out: Outcome & { kind: 'answer' }, keyVerdict: VerdictLike | null, peerName: string, now: number): Promise<Outcome> {
     const name = ctx.question.name;
     if (d.action === 'install' || d.action === 'install-unauthenticated') {
       // Through a CNAME, the peer (and its IKE identity) is the name that owns the address and key.
       const peer = { ...d.peer, name: peerName, initiate: this.opts.initiate ?? false };
       try {
+        await this.makeRoom(peerName, now);
         const r = await this.opts.sync.upsert(peer);
         if (d.action === 'install') this.counters.installed++;
         else this.counters.installedUnauthenticated++;
@@ -176,7 +225,7 @@ export class Capture {
         const fields = { peer: name, change: r.change, level: d.level, ttl: d.ttl };
         if (r.change === 'added' || r.change === 'replaced') this.log.info(fields, d.reason);
         else this.log.debug(fields, d.reason);
-        return out;
+        return this.within(out, d.ttl);
       } catch (e) {
         this.counters.engineFailures++;
         d = engineFailed(d, e instanceof Error ? e.message : String(e));
@@ -187,7 +236,11 @@ export class Capture {
       // A key that turned bogus must stop being trusted now, not when its old lifetime ends: our own
       // claim goes (a drop shunt covers its private addresses); other owners' claims stay, and they
       // look the name up again themselves (PeerSync.onInvalidated).
-      if (keyVerdict?.kind === 'bogus') await this.opts.sync.invalidate(peerName, 'serve').catch(() => undefined);
+      // Only for the peer's own name: through an alias the bogus key chain may end anywhere (no proof
+      // says where), and one lookup of another name must not act on this peer.
+      if (keyVerdict?.kind === 'bogus' && peerName === normalizeName(name)) {
+        await this.opts.sync.invalidate(peerName, 'serve').catch(() => undefined);
+      }
       this.counters.refused++;
       const tag = d.reason.split(':')[0]!.slice(0, 60);
       this.refusals.set(tag, (this.refusals.get(tag) ?? 0) + 1);

@@ -40,6 +40,8 @@ export interface DaemonOptions {
    * a restart), the daemon keeps them fresh and answers autosp's peer-* commands. null: no autosp.
    */
   autospState?: string | null;
+  /** Bound on the peers serve holds (Capture maxPeers; default DEFAULT_MAX_PEERS). */
+  maxPeers?: number;
   /** IKE queries DNS (responder side): look up unknown initiators on the allow-list. Absent: off. */
   responder?: ResponderOptions;
   /**
@@ -153,6 +155,8 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
         sync,
         resolver: internal,
         now,
+        shorten: (entry, ttl) => pipeline.shortenCached(entry, ttl),
+        maxPeers: o.maxPeers,
         initiate: o.initiate,
         log,
       });

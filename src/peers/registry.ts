@@ -176,8 +176,14 @@ export class PeerRegistry {
       claim = { owner: peer.owner, auth: peer.auth, gateway: peer.gateway, addresses: new Map(), seq: 0 };
       entry.claims.set(peer.owner, claim);
     }
-    claim.auth = peer.auth;
-    claim.gateway = peer.gateway;
+    // A claim holding a live DNSSEC-authenticated key keeps it against an unauthenticated fallback
+    // from the same owner (an alias whose key lookup an attacker stripped must not downgrade the peer);
+    // the new addresses still join it. The key goes when its own lifetime ends.
+    const keepsKey = claim.auth.kind === 'pubkey' && peer.auth.kind !== 'pubkey' && [...claim.addresses.values()].some((c) => c.expiresAt > nowSec);
+    if (!keepsKey) {
+      claim.auth = peer.auth;
+      claim.gateway = peer.gateway;
+    }
     claim.initiate = peer.initiate;
     claim.seq = ++this.seq;
     // Expired addresses of this claim go now (not at the next sweep), so they cannot linger in the
@@ -289,6 +295,23 @@ export class PeerRegistry {
     const key = peerKey(name);
     const entry = this.entries.get(key);
     return entry ? this.effective(key, entry, nowSec ?? -Infinity)?.material : undefined;
+  }
+
+  /** How many names `owner` has a claim on. */
+  countOwner(owner: PeerOwner): number {
+    let n = 0;
+    for (const e of this.entries.values()) if (e.claims.has(owner)) n++;
+    return n;
+  }
+
+  /** The name whose claim by `owner` was refreshed longest ago (the one to let go first). */
+  oldestClaim(owner: PeerOwner): string | undefined {
+    let best: { key: string; seq: number } | undefined;
+    for (const [key, e] of this.entries) {
+      const c = e.claims.get(owner);
+      if (c && (!best || c.seq < best.seq)) best = { key, seq: c.seq };
+    }
+    return best?.key;
   }
 
   owners(name: string): PeerOwner[] {

@@ -170,6 +170,22 @@ export class Cache {
     return entry;
   }
 
+  /**
+   * An entry that must not live (or be served) longer than `ttlSec` from now: replaced by a copy whose
+   * lifetime and record TTLs end then (capture: a program must not keep a `private` peer's address
+   * longer than the peer's policy exists). Returns the entry now in the cache for the key.
+   */
+  shorten(e: CacheEntry, ttlSec: number): CacheEntry {
+    const left = e.ttl - this.elapsed(e);
+    if (left <= ttlSec || this.map.get(e.key) !== e) return e;
+    const ttl = Math.max(0, Math.floor(ttlSec));
+    const cap = (rrs: RR[]): RR[] => rrs.map((rr) => (rr.ttl - this.elapsed(e) > ttl ? { ...rr, ttl } : { ...rr, ttl: Math.max(0, rr.ttl - this.elapsed(e)) }));
+    const message = { ...e.message, answers: cap(e.message.answers), authorities: cap(e.message.authorities), additionals: cap(e.message.additionals) };
+    const next: CacheEntry = { ...e, message, storedAt: this.opts.now(), ttl, size: e.size, templates: [] };
+    this.map.set(e.key, next);
+    return next;
+  }
+
   /** Accounts for bytes added to an entry after it was stored (encoded templates). */
   grow(e: CacheEntry, extra: number): void {
     if (this.map.get(e.key) !== e) return;

@@ -317,6 +317,11 @@ export class Pipeline {
     return { message: out.answer.message, proof: out.answer.proof, age: out.answer.age };
   }
 
+  /** Cuts a cached answer's remaining life (and served TTLs) to `ttlSec`; see Cache.shorten. */
+  shortenCached(entry: CacheEntry, ttlSec: number): CacheEntry {
+    return this.deps.cache.shorten(entry, ttlSec);
+  }
+
   private run(ctx: QueryContext, i: number): Promise<Outcome> {
     const stage = this.stages[i];
     if (!stage) return Promise.resolve(localAnswer(ctx, Rcode.SERVFAIL));

@@ -79,7 +79,7 @@ describe('autosp with a daemon (control socket, shared registry)', function () {
     assert.deepEqual(readAutospState(statePath).names, []);
   });
 
-  it('a daemon restarted with the state file adopts the names and peers, and brings down SAs up', async () => {
+  it('a daemon restarted with the state file adopts the names, holds stored private addresses closed and trusts nothing before looking the names up again', async () => {
     const statePath = join(w.dir, 'adopt-state.json');
     {
       const sync = new PeerSync({ engine: new DryRunEngine() });
@@ -93,12 +93,14 @@ describe('autosp with a daemon (control socket, shared registry)', function () {
     const svc = createAutospService({ sync, resolvePeer, statePath, engine, initiate: true });
     closeService = svc.close;
     assert.deepEqual(svc.keeper.names(), ['carol.ok.test']);
-    assert.deepEqual(sync.registry.owners('carol.ok.test'), ['autosp']);
-    await sync.reconcile();
-    assert.equal(engine.get('carol.ok.test')!.initiate, false, 'reconcile does not initiate adopted peers');
-    // The dry-run engine reports no CHILD_SA: bringUp has the keeper initiate it at once.
-    assert.deepEqual(await svc.bringUp(), ['carol.ok.test']);
-    await until('carol initiated', () => engine.get('carol.ok.test')?.initiate === true);
+    // The stored key is not trusted: no claim yet, but the stored private address stays closed.
+    assert.deepEqual(sync.registry.owners('carol.ok.test'), []);
+    const stored = loadAutospState(statePath)[0]!.addresses;
+    assert.deepEqual(sync.registry.shunt('carol.ok.test').sort(), [...stored].sort());
+    // The keeper looks the name up at once; the validated answer takes the address back.
+    await until('carol looked up and validated again', () => sync.registry.owners('carol.ok.test').includes('autosp'));
+    await until('carol installed', () => engine.get('carol.ok.test') !== undefined);
+    assert.deepEqual(sync.registry.shunt('carol.ok.test'), []);
   });
 
   it('watch hands its peers to a daemon that appears, and takes them back when it goes', async () => {
