@@ -29,6 +29,8 @@ export interface CaptureOptions {
   now: () => number;
   /** Start IKE at install (needed with kernel-libipsec, where trap policies start nothing). */
   initiate?: boolean;
+  /** The cached entry of an internal lookup, unused (Pipeline.peekCached): lets a cache hit skip handle(). */
+  peekCached?: (q: Question) => CacheEntry | undefined;
   /** Cut a cached answer's life and TTLs to the peer's (Pipeline.shortenCached); absent: answers are rewritten. */
   shorten?: (entry: CacheEntry, ttlSec: number) => CacheEntry;
   /**
@@ -74,6 +76,8 @@ export class Capture {
    * registry, as long as the engine still holds the peer.
    */
   private memo = new WeakMap<Message, { keyMsg: Message; peerName: string; install: boolean; addresses: string[]; authenticated: boolean }>();
+  /** Cached answers for names capture does not select (checked once per cached message). */
+  private notSelected = new WeakSet<Message>();
   /** Refusals by the reason's first words, for `oedns status`. */
   readonly refusals = new Map<string, number>();
   private readonly log: Logger;
@@ -83,13 +87,41 @@ export class Capture {
   }
 
   stage(): Stage {
-    return { name: 'capture', handle: (ctx, next) => this.handle(ctx, next) };
+    return { name: 'capture', handle: (ctx, next) => this.handle(ctx, next), passesCached: (e) => this.passesCached(e) };
+  }
+
+  /**
+   * The cache-hit path asks whether a cached answer may go out untouched: yes when handle() would let
+   * it through unchanged without deciding anything: a name capture does not select, an answer with
+   * nothing to protect, or one whose memoized decision still holds (same cached key answer, peer
+   * still held for these addresses). Anything else takes handle().
+   */
+  private passesCached(entry: CacheEntry): boolean {
+    const m = entry.message;
+    if (m.rcode !== Rcode.NOERROR || this.notSelected.has(m)) return true;
+    const seen = this.memo.get(m);
+    if (!seen) {
+      const q = m.questions[0];
+      if (q && !this.selects(q)) {
+        this.notSelected.add(m);
+        return true;
+      }
+      return false;
+    }
+    const q = m.questions[0]!;
+    const keyEntry = this.opts.peekCached?.({ name: q.name, type: RRType.IPSECKEY, class: RRClass.IN });
+    if (!keyEntry || keyEntry.message !== seen.keyMsg) return false;
+    if (seen.install && !this.stillInstalled(seen)) return false;
+    this.counters.captured++;
+    this.counters.reused++;
+    return true;
   }
 
   /** Policy may change at run time (SIGHUP); peers already installed live out their lifetime. */
   setPolicy(policy: Policy): void {
     this.opts.policy = policy;
     this.memo = new WeakMap();
+    this.notSelected = new WeakSet();
   }
 
   private selects(q: Question): boolean {
@@ -148,10 +180,13 @@ export class Capture {
     const viaGatewayName = d.action === 'install' && d.needsGateway !== undefined;
     if (d.action === 'install' && d.needsGateway) d = await this.withGateway(d, input, now);
     const peerName = addr.owner ?? q.name;
+    const failuresBefore = this.counters.engineFailures;
     const result = await this.apply(d, ctx, out, keyVerdict, peerName, now);
     // Remember decisions that let the answer through unchanged: installed peers and clear answers.
     // Gateway decisions depend on a third lookup, so they are taken again each time.
-    if (result.kind === 'answer' && result.answer.message.rcode === Rcode.NOERROR && !('error' in key) && !viaGatewayName) {
+    // An answer let through because the engine failed is not a decision to keep: the next hit tries again.
+    const engineFailed = this.counters.engineFailures !== failuresBefore;
+    if (result.kind === 'answer' && result.answer.message.rcode === Rcode.NOERROR && !('error' in key) && !viaGatewayName && !engineFailed) {
       this.memo.set(result.answer.message, {
         keyMsg: key.message, peerName, install: d.action === 'install' || d.action === 'install-unauthenticated', addresses: addr.values, authenticated: d.action === 'install',
       });

@@ -156,6 +156,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
         resolver: internal,
         now,
         shorten: (entry, ttl) => pipeline.shortenCached(entry, ttl),
+        peekCached: (q) => pipeline.peekCached(q),
         maxPeers: o.maxPeers,
         initiate: o.initiate,
         log,

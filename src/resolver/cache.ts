@@ -2,7 +2,7 @@
 // and in-flight coalescing so that N identical concurrent questions cost one upstream query.
 // Time comes from an injected clock (milliseconds), so tests can move it.
 import { Message, Name, Question, RR, RRType, Rcode } from '../wire/types';
-import { canonicalName } from '../wire/name';
+import { canonicalName, encodeName } from '../wire/name';
 import { decodeSoa } from '../wire/rdata';
 import { Template } from './template';
 import type { Proof } from '../dnssec/proof';
@@ -60,8 +60,30 @@ export interface CacheStats {
   evictions: number;
 }
 
+/**
+ * The cache key: the question as it is on the wire (name lowercased, type, class) and the CD bit, as a
+ * latin1 string. The same key comes from a decoded question (cacheKey) and straight from a query's
+ * bytes (rawCacheKey), so a cache hit can be found before anything is decoded.
+ */
 export function cacheKey(q: Question, cd: boolean): string {
-  return `${canonicalName(q.name)}|${q.type}|${q.class}|${cd ? 1 : 0}`;
+  const name = encodeName(q.name, { lowercase: true });
+  return Buffer.from(name).toString('latin1') + String.fromCharCode(q.type >> 8, q.type & 0xff, q.class >> 8, q.class & 0xff, cd ? 1 : 0);
+}
+
+const scratch = Buffer.alloc(260);
+
+/** cacheKey() of a query whose question (uncompressed, as queries are) ends at `qEnd`. */
+export function rawCacheKey(raw: Uint8Array, qEnd: number, cd: boolean): string {
+  const n = qEnd - 12;
+  if (n > scratch.length - 1) return '';
+  // Only the name's label bytes are lowercased; length octets are below 'A' (labels ≤ 63).
+  for (let i = 0; i < n - 4; i++) {
+    const b = raw[12 + i]!;
+    scratch[i] = b >= 0x41 && b <= 0x5a ? b | 0x20 : b;
+  }
+  for (let i = n - 4; i < n; i++) scratch[i] = raw[12 + i]!;
+  scratch[n] = cd ? 1 : 0;
+  return scratch.toString('latin1', 0, n + 1);
 }
 
 /**
@@ -133,6 +155,12 @@ export class Cache {
     this.map.set(key, e);
     this.counters.hits++;
     return e;
+  }
+
+  /** A live entry without touching LRU order or counters (to check one without using it). */
+  peek(key: string): CacheEntry | undefined {
+    const e = this.map.get(key);
+    return e && this.opts.now() < e.storedAt + e.ttl * 1000 ? e : undefined;
   }
 
   /** Whole seconds since the entry was stored: what to subtract from its TTLs. */
@@ -225,7 +253,7 @@ export class Cache {
     const n = canonicalName(name);
     let dropped = 0;
     for (const e of [...this.map.values()]) {
-      const owner = e.key.slice(0, e.key.indexOf('|'));
+      const owner = canonicalName(e.message.questions[0]?.name ?? '');
       if (n === '' || owner === n || owner.endsWith(`.${n}`)) {
         this.delete(e);
         dropped++;

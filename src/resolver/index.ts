@@ -61,7 +61,11 @@ export async function startServer(config: ServeConfig | ServeConfigInput, opts: 
   // pipeline needs the stage: a late-bound stage breaks the cycle.
   let capture: Stage | undefined;
   const lateCapture: Stage | undefined = opts.capture
-    ? { name: 'capture', handle: (ctx, next) => capture!.handle(ctx, next) }
+    ? {
+        name: 'capture',
+        handle: (ctx, next) => capture!.handle(ctx, next),
+        passesCached: (e) => (capture?.passesCached ? capture.passesCached(e) : capture === undefined ? false : true),
+      }
     : undefined;
   const pipeline = new Pipeline({
     allow, cache, upstream,

@@ -12,7 +12,7 @@ import { Message, Question, RRType, Rcode } from '../wire/types';
 import { decodeHeader, decodeMessage, encodeMessage, makeResponse } from '../wire/message';
 import { OednsError, TransportError, WireError } from '../util/errors';
 import { Logger, silentLogger } from '../util/log';
-import { Cache, CacheEntry, cacheKey } from './cache';
+import { Cache, CacheEntry, cacheKey, rawCacheKey } from './cache';
 import { UpstreamPool } from './upstream';
 import { headerOnlyResponse, questionLength, HEADER_LEN } from './raw';
 import { ClientView, buildTemplate, fillTemplate, shapeForClient } from './template';
@@ -61,6 +61,12 @@ export type Next = () => Promise<Outcome>;
 export interface Stage {
   readonly name: string;
   handle(ctx: QueryContext, next: Next): Promise<Outcome>;
+  /**
+   * For the cache-hit path that answers from a query's bytes without running the stages: may this
+   * cached entry go out as it is? A stage that acts on answers (capture) must say yes only when
+   * handle() would have let this very entry through unchanged. Stages without it never object.
+   */
+  passesCached?(entry: CacheEntry): boolean;
 }
 
 /**
@@ -179,6 +185,8 @@ export function parseStage(maxUdpSize: number, stats: PipelineStats): Stage {
 export function captureStage(hook: CaptureHook): Stage {
   return {
     name: 'capture',
+    // A hook sees every answer, cached ones too: no cache hit may go out without it.
+    passesCached: () => false,
     handle: async (ctx, next) => {
       const out = await next();
       if (out.kind !== 'answer') return out;
@@ -277,6 +285,8 @@ export class Pipeline {
    */
   async handle(raw: Uint8Array, client: ClientInfo): Promise<Uint8Array | null> {
     this.stats.queries++;
+    const hit = this.cachedReply(raw, client);
+    if (hit) return hit;
     const ctx = { raw, client, log: this.log, maxSize: 512 } as QueryContext;
     let out: Outcome;
     try {
@@ -315,6 +325,61 @@ export class Pipeline {
     const out = await this.run(ctx, first);
     if (out.kind !== 'answer') return { message: makeResponse(query, Rcode.SERVFAIL) };
     return { message: out.answer.message, proof: out.answer.proof, age: out.answer.age };
+  }
+
+  /**
+   * The cache-hit path: a query answered from its bytes and a cached template, without decoding it
+   * or running the stages. It answers only what the stages would have answered the same way: a plain
+   * query (QR=0, QUERY, one question, no other records but a well-formed OPT of version 0) from an
+   * allowed client, whose question is cached with no extended error, that every stage passes
+   * (capture: the decision for this entry is applied and still holds), and whose template fits the
+   * client's size. Anything else returns null and takes the full path.
+   */
+  private cachedReply(raw: Uint8Array, client: ClientInfo): Uint8Array | null {
+    const len = raw.length;
+    if (len < HEADER_LEN + 5 || (raw[2]! & 0xf8) !== 0) return null;
+    if (raw[4] !== 0 || raw[5] !== 1 || raw[6] !== 0 || raw[7] !== 0 || raw[8] !== 0 || raw[9] !== 0 || raw[10] !== 0 || raw[11]! > 1) return null;
+    const qLen = questionLength(raw);
+    if (qLen < 5) return null;
+    const qEnd = HEADER_LEN + qLen;
+    const qtype = (raw[qEnd - 4]! << 8) | raw[qEnd - 3]!;
+    if (REFUSED_QTYPES.has(qtype)) return null;
+    let edns = false;
+    let dnssecOk = false;
+    let udpSize = 512;
+    if (raw[11] === 1) {
+      // OPT: root owner, type 41, version 0, RDATA to the end of the message.
+      const o = qEnd;
+      if (o + 11 > len || raw[o] !== 0 || raw[o + 1] !== 0 || raw[o + 2] !== 41 || raw[o + 6] !== 0) return null;
+      if (o + 11 + ((raw[o + 9]! << 8) | raw[o + 10]!) !== len) return null;
+      edns = true;
+      udpSize = (raw[o + 3]! << 8) | raw[o + 4]!;
+      dnssecOk = (raw[o + 7]! & 0x80) !== 0;
+    } else if (qEnd !== len) return null;
+    if (!this.deps.allow(client.address)) return null;
+    const cache = this.deps.cache;
+    const key = rawCacheKey(raw, qEnd, (raw[3]! & 0x10) !== 0);
+    const entry = cache.peek(key);
+    if (!entry || entry.ede) return null;
+    for (const st of this.stages) if (st.passesCached && !st.passesCached(entry)) return null;
+    const ad = entry.proof?.verdict.kind === 'secure' && (dnssecOk || (raw[3]! & 0x20) !== 0);
+    const maxSize = client.transport === 'tcp' ? 0xffff : edns ? Math.min(Math.max(udpSize, 512), this.deps.maxUdpSize) : 512;
+    const slot = (ad ? 4 : 0) | (edns ? 2 : 0) | (dnssecOk ? 1 : 0);
+    let t = entry.templates[slot];
+    if (!t) {
+      t = buildTemplate(shapeForClient(entry.message, { edns, do: dnssecOk }, this.deps.maxUdpSize, ad));
+      entry.templates[slot] = t;
+      cache.grow(entry, 200 + t.bytes.length + t.ttlOffsets.length * 24);
+    }
+    if (t.bytes.length > maxSize) return null;
+    cache.get(key); // the hit counts, and refreshes LRU order
+    this.stats.answeredFromCache++;
+    return fillTemplate(t, raw, qEnd, cache.elapsed(entry));
+  }
+
+  /** The cached entry for `q` (as an internal, CD=0 lookup stores it), without using it. */
+  peekCached(q: Question): CacheEntry | undefined {
+    return this.deps.cache.peek(cacheKey(q, false));
   }
 
   /** Cuts a cached answer's remaining life (and served TTLs) to `ttlSec`; see Cache.shorten. */
