@@ -83,12 +83,10 @@ export async function listen(opts: ListenOptions, handler: QueryHandler): Promis
 
   try {
     for (const ep of opts.listen) {
-      // UDP first: with port 0 the kernel picks a port, and TCP then binds the same number.
-      const udp = await bindUdp(ep);
+      const { udp, tcp } = await bindPair(ep);
       udps.push(udp);
-      const port = udp.address().port;
-      const tcp = await bindTcp({ ...ep, port });
       tcps.push(tcp);
+      const port = udp.address().port;
       addresses.push({ ...ep, port });
       udp.on('message', (msg, rinfo) => {
         stats.udpReceived++;
@@ -217,6 +215,23 @@ export async function listen(opts: ListenOptions, handler: QueryHandler): Promis
   }
 
   return { addresses, stats: () => ({ ...stats, tcpOpen: conns.size }), close: closeAll };
+}
+
+/**
+ * UDP first: with port 0 the kernel picks a port, and TCP then binds the same number, which another
+ * socket may already hold for TCP: then another port is tried (a few times), as the kernel's choice
+ * was arbitrary anyway. A port the user named is never changed.
+ */
+async function bindPair(ep: Endpoint): Promise<{ udp: UdpSocket; tcp: TcpServer }> {
+  for (let attempt = 0; ; attempt++) {
+    const udp = await bindUdp(ep);
+    try {
+      return { udp, tcp: await bindTcp({ ...ep, port: udp.address().port }) };
+    } catch (e) {
+      await new Promise<void>((r) => udp.close(() => r()));
+      if (ep.port !== 0 || attempt >= 8 || (e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+    }
+  }
 }
 
 function bindUdp(ep: Endpoint): Promise<UdpSocket> {
