@@ -62,6 +62,8 @@ export async function startUnbound(o: UnboundOptions): Promise<UnboundInstance> 
   do-ip6: no
   do-not-query-localhost: no
   access-control: 127.0.0.0/8 allow
+  # RFC 6761 names (test., invalid., ...) are answered locally by default; the lab zones live under test.
+  local-zone: "test." nodefault
   module-config: "validator iterator"
   trust-anchor-file: "${dir}/anchors"
   val-permissive-mode: no

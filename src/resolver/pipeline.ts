@@ -111,6 +111,8 @@ export interface PipelineStats {
   internalErrors: number;
   truncated: number;
   answeredFromCache: number;
+  /** Cache hits answered from the query's bytes, without running the stages. */
+  answeredFast: number;
 }
 
 export interface PipelineDeps {
@@ -260,7 +262,7 @@ export function upstreamStage(upstream: UpstreamPool, stats: PipelineStats): Sta
 export class Pipeline {
   readonly stats: PipelineStats = {
     queries: 0, dropped: 0, refusedByAcl: 0, formerr: 0, notimp: 0, servfail: 0, internalErrors: 0,
-    truncated: 0, answeredFromCache: 0,
+    truncated: 0, answeredFromCache: 0, answeredFast: 0,
   };
   readonly stages: Stage[];
   private readonly log: Logger;
@@ -374,6 +376,7 @@ export class Pipeline {
     if (t.bytes.length > maxSize) return null;
     cache.get(key); // the hit counts, and refreshes LRU order
     this.stats.answeredFromCache++;
+    this.stats.answeredFast++;
     return fillTemplate(t, raw, qEnd, cache.elapsed(entry));
   }
 
