@@ -10,7 +10,9 @@
 #                      but DIR/etc/{passwd,group,shadow,gshadow}
 #   --bin PATH         the oedns command for the unit (default: `command -v oedns`, else this checkout's build)
 #   --identity FQDN    our IKE identity for a new oedns.yaml (default: hostname -f)
-#   --vici-group NAME  group that may use charon's VICI socket (default: vici)
+#   --vici-group NAME  group that may use charon's VICI socket (default: vici); its members are as
+#                      good as root, so it must be a group of its own: refused when anyone but oedns
+#                      is in it, or when it is a well-known group (users, sudo, adm...)
 #   --no-strongswan    leave strongSwan's configuration alone
 #   --enable           also `systemctl enable --now oedns`
 #   --purge            with uninstall: also delete /etc/oedns and /var/lib/oedns (keys, state)
@@ -42,7 +44,7 @@ while [ $# -gt 0 ]; do
     --no-strongswan) STRONGSWAN=no ;;
     --enable) ENABLE=yes ;;
     --purge) PURGE=yes ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;;
     *) echo "install.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -64,9 +66,40 @@ say() { echo "install.sh: $*"; }
 
 in_db() { grep -q "^$2:" "$D/etc/$1"; }            # in_db passwd|group NAME
 id_of() { awk -F: -v n="$2" '$1 == n { print $3 }' "$D/etc/$1"; }
+# Who is in group NAME: its listed members and the users whose primary group it is, one a line.
+group_members() {
+  local gid
+  gid=$(id_of group "$1")
+  { awk -F: -v g="$1" '$1 == g { print $4 }' "$D/etc/group" | tr ',' '\n'
+    [ -n "$gid" ] && awk -F: -v g="$gid" '$4 == g { print $1 }' "$D/etc/passwd"; } | sed '/^$/d' | sort -u
+}
+# Groups that exist for other purposes and have (or get) members of their own.
+WELL_KNOWN_GROUPS=' root daemon bin sys adm tty disk lp mail news uucp man proxy kmem dialout fax voice cdrom
+  floppy tape sudo wheel admin audio dip www-data backup operator list irc src gnats shadow utmp video sasl
+  plugdev staff games users nogroup nobody netdev input render kvm lpadmin sambashare systemd-journal '
 manifest="$D/etc/oedns/.installed"
 
+# charon runs updown scripts, loads plugins' settings and installs kernel policies for whoever may use
+# its VICI socket: a member of that group is as good as root. Only oedns may be in it.
+check_vici_group() {
+  case "$WELL_KNOWN_GROUPS" in *" $VICI_GROUP "*)
+    echo "install.sh: --vici-group $VICI_GROUP is a well-known group; its members would be as good as root (charon's VICI socket). Use a group of its own (default vici)" >&2
+    exit 2 ;;
+  esac
+  in_db group "$VICI_GROUP" || return 0
+  if [ "$(id_of group "$VICI_GROUP")" = 0 ]; then
+    echo "install.sh: group $VICI_GROUP has gid 0; use a group of its own (default vici)" >&2; exit 2
+  fi
+  local others
+  others=$(group_members "$VICI_GROUP" | grep -vx oedns | paste -sd, - || true)
+  if [ -n "$others" ]; then
+    echo "install.sh: group $VICI_GROUP already has members other than oedns ($others). Membership gives root through charon's VICI socket (docs/laptop.md), so oedns will not hand it that socket. Remove them (gpasswd -d USER $VICI_GROUP) or give --vici-group a new group" >&2
+    exit 2
+  fi
+}
+
 ensure_user() {
+  check_vici_group
   in_db group oedns || groupadd "${P[@]}" --system oedns
   if ! in_db passwd oedns; then
     useradd "${P[@]}" --system --gid oedns --home-dir /var/lib/oedns --no-create-home \

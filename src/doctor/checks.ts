@@ -1,7 +1,7 @@
 // `oedns doctor`: every way this host can fail to get DNSSEC-authenticated IPsec, checked one by one
 // against the real parts (charon over VICI, the DNS, the trust anchors, resolv.conf, the clock), each
 // with a one-line fix, like Libreswan's `ipsec verify`. A check returns data; printing is the CLI's.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
 import { IPSEC_DEFAULTS, type ServeConfig } from '../config/serve';
 import type { TrustAnchor } from '../dnssec/anchors';
@@ -112,6 +112,70 @@ export async function checkCharon(c: DoctorContext): Promise<CheckResult> {
   } finally {
     await vici.close().catch(() => undefined);
   }
+}
+
+/** Groups that exist for other purposes and have (or get) members of their own. */
+const WELL_KNOWN_GROUPS = new Set(['adm', 'sudo', 'wheel', 'admin', 'staff', 'users', 'nogroup', 'nobody', 'daemon', 'bin', 'sys',
+  'disk', 'systemd-journal', 'netdev', 'plugdev', 'lpadmin']);
+
+/** Who is in a group: its group(5) members and the users whose primary group it is. */
+export function groupMembers(groupText: string, passwdText: string, gid: number): { name?: string; members: string[] } {
+  let name: string | undefined;
+  const members = new Set<string>();
+  for (const line of groupText.split('\n')) {
+    const f = line.split(':');
+    if (f.length < 4 || Number(f[2]) !== gid || f[2] === '') continue;
+    name ??= f[0];
+    for (const m of f[3]!.split(',')) if (m.trim()) members.add(m.trim());
+  }
+  for (const line of passwdText.split('\n')) {
+    const f = line.split(':');
+    if (f.length >= 4 && f[3] !== '' && Number(f[3]) === gid) members.add(f[0]!);
+  }
+  return { name, members: [...members].sort() };
+}
+
+/**
+ * Whoever may use charon's VICI socket is as good as root (it loads connections, keys and kernel
+ * policies into charon, and with the updown plugin, commands that charon runs as root). The socket's
+ * group must hold only the user oedns runs as.
+ */
+export function checkViciGroup(c: DoctorContext, stat: (p: string) => { uid: number; gid: number; mode: number } = statSync): CheckResult {
+  if (c.config.engine !== 'strongswan') return skip('vici-group', `engine ${c.config.engine}: charon not used`);
+  const path = c.config.engineConfig.vici;
+  let st;
+  try {
+    st = stat(path);
+  } catch (e) {
+    return skip('vici-group', `cannot look at ${path}: ${(e as Error).message} (see the charon check)`);
+  }
+  if (st.mode & 0o006) {
+    return fail('vici-group', `charon's VICI socket ${path} is open to every local user (mode ${(st.mode & 0o777).toString(8)}): any of them is as good as root`,
+      `remove the VICI socket's world permissions in strongswan.conf and restart charon; use \`charon { group = vici }\` (scripts/install.sh writes it)`);
+  }
+  if (!(st.mode & 0o060)) return pass('vici-group', `charon's VICI socket ${path} is for its owner only (uid ${st.uid})`);
+  let groups: string;
+  let passwd: string;
+  try {
+    groups = read(c, '/etc/group');
+    passwd = read(c, '/etc/passwd');
+  } catch (e) {
+    return fail('vici-group', `cannot read the user database: ${(e as Error).message}`, 'run `oedns doctor` as root');
+  }
+  const { name, members } = groupMembers(groups, passwd, st.gid);
+  const group = name ?? `gid ${st.gid}`;
+  const serviceUser = c.config.user && c.config.user !== 'root' ? c.config.user : 'oedns';
+  const others = members.filter((m) => m !== serviceUser && m !== 'root');
+  const fix = `give charon a group of its own with only ${serviceUser} in it (\`oedns install\` makes one: vici), or remove the others: ` +
+    `${others.length ? others.map((m) => `\`gpasswd -d ${m} ${group}\``).join(', ') : `\`gpasswd -d USER ${group}\``}; see docs/laptop.md`;
+  if (others.length) {
+    return fail('vici-group', `the group of charon's VICI socket (${group}) has members besides ${serviceUser}: ${others.join(', ')}; each of them is as good as root (VICI loads connections and keys into charon, which runs as root)`, fix);
+  }
+  // Root's own group (charon's default) holds root only; a shared group may gain members any day.
+  if (name && WELL_KNOWN_GROUPS.has(name)) {
+    return fail('vici-group', `charon's VICI socket has the well-known group ${group}: whoever is added to it later is as good as root`, fix);
+  }
+  return pass('vici-group', `only ${members.length ? members.join(', ') : 'root'} may use charon's VICI socket (group ${group})`);
 }
 
 export function checkIdentity(c: DoctorContext): CheckResult {

@@ -98,7 +98,10 @@ describe('packaging: scripts/install.sh into a temporary root', function () {
     const cfg = join(root, 'etc/oedns/oedns.yaml');
     assert.match(readFileSync(cfg, 'utf8'), /^identity: alice\.example\.org$/m);
     assert.equal(statSync(cfg).mode & 0o777, 0o640);
-    assert.match(readFileSync(join(root, 'etc/strongswan.d/oedns-vici.conf'), 'utf8'), /charon \{\n\s+group = vici\n\}/);
+    const snippet = readFileSync(join(root, 'etc/strongswan.d/oedns-vici.conf'), 'utf8');
+    assert.match(snippet, /charon \{\n\s+group = vici\n/);
+    // updown runs commands as root for whoever may load a connection over VICI.
+    assert.match(snippet, /\n\s+plugins \{\n\s+updown \{\n\s+load = no\n/);
     const unit = join(root, 'etc/systemd/system/oedns.service');
     assert.match(readFileSync(unit, 'utf8'), new RegExp(`^ExecStart=${OEDNS.replace(/[.]/g, '\\.')} serve --config /etc/oedns/oedns\\.yaml$`, 'm'));
     const v = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' });
@@ -153,6 +156,36 @@ describe('packaging: scripts/install.sh into a temporary root', function () {
     assert.equal(existsSync(join(root, 'etc/oedns')), false);
     assert.equal(existsSync(join(root, 'var/lib/oedns')), false);
     assert.match(readFileSync(join(root, 'etc/passwd'), 'utf8'), /^root:/m, 'the rest of the user database is intact');
+  });
+
+  it('refuses an existing VICI group with other members, and a well-known group: its members are as good as root', () => {
+    const r2 = emptyRoot();
+    try {
+      writeFileSync(join(r2, 'etc/passwd'), `${readFileSync(join(r2, 'etc/passwd'), 'utf8')}alice:x:1000:1000::/home/alice:/bin/bash\n`);
+      writeFileSync(join(r2, 'etc/group'), `${readFileSync(join(r2, 'etc/group'), 'utf8')}users:x:100:\nvici:x:2500:alice\n`);
+      writeFileSync(join(r2, 'etc/gshadow'), `${readFileSync(join(r2, 'etc/gshadow'), 'utf8')}users:!::\nvici:!::alice\n`);
+      let r = run(['install', '--destdir', r2, '--bin', OEDNS, '--identity', 'a.example.org']);
+      assert.equal(r.code, 2, r.out);
+      assert.match(r.out, /group vici already has members other than oedns \(alice\)/);
+      assert.equal(existsSync(join(r2, 'etc/oedns')), false, 'nothing was installed');
+      assert.doesNotMatch(readFileSync(join(r2, 'etc/passwd'), 'utf8'), /^oedns:/m);
+      r = run(['install', '--destdir', r2, '--bin', OEDNS, '--identity', 'a.example.org', '--vici-group', 'users']);
+      assert.equal(r.code, 2, r.out);
+      assert.match(r.out, /--vici-group users is a well-known group/);
+      // A user whose primary group it is counts as a member too.
+      writeFileSync(join(r2, 'etc/group'), readFileSync(join(r2, 'etc/group'), 'utf8').replace('vici:x:2500:alice', 'vici:x:2500:'));
+      writeFileSync(join(r2, 'etc/passwd'), readFileSync(join(r2, 'etc/passwd'), 'utf8').replace('alice:x:1000:1000', 'alice:x:1000:2500'));
+      r = run(['install', '--destdir', r2, '--bin', OEDNS, '--identity', 'a.example.org']);
+      assert.equal(r.code, 2, r.out);
+      assert.match(r.out, /other than oedns \(alice\)/);
+      // An empty one (or one holding only oedns) is taken.
+      writeFileSync(join(r2, 'etc/passwd'), readFileSync(join(r2, 'etc/passwd'), 'utf8').replace('alice:x:1000:2500', 'alice:x:1000:1000'));
+      r = run(['install', '--destdir', r2, '--bin', OEDNS, '--identity', 'a.example.org']);
+      assert.equal(r.code, 0, r.out);
+      assert.match(readFileSync(join(r2, 'etc/group'), 'utf8'), /^vici:x:2500:oedns$/m);
+    } finally {
+      rmSync(r2, { recursive: true, force: true });
+    }
   });
 
   it('`oedns install --destdir` runs the same step with this oedns as the command', () => {

@@ -1,0 +1,57 @@
+// Doctor checks that judge local files (the user database, resolv.conf, key files): fed with texts
+// and file status through the checks' own seams, no network. The checks against named and charon
+// are in test/cli/doctor.test.ts.
+import assert from 'node:assert/strict';
+import { resolveServeConfig } from '../../src/config/serve';
+import { checkViciGroup, DoctorContext, groupMembers } from '../../src/doctor/checks';
+
+const PASSWD = [
+  'root:x:0:0:root:/root:/bin/bash',
+  'oedns:x:999:995:oedns resolver:/var/lib/oedns:/usr/sbin/nologin',
+  'alice:x:1000:1000::/home/alice:/bin/bash',
+  'bob:x:1001:994::/home/bob:/bin/bash',
+  '',
+].join('\n');
+
+function ctx(files: Record<string, string>, over: Record<string, unknown> = {}): DoctorContext {
+  const config = resolveServeConfig({ upstream: ['192.0.2.53'], engine: 'strongswan', vici: '/run/charon.vici', ...over }, {});
+  return {
+    config, anchors: [], anchorSource: 'test', now: 0,
+    query: async () => { throw new Error('no network in this test'); },
+    readFile: (p) => {
+      if (files[p] === undefined) throw new Error(`ENOENT: ${p}`);
+      return files[p]!;
+    },
+  };
+}
+const sock = (gid: number, mode = 0o140770) => () => ({ uid: 0, gid, mode });
+
+describe('doctor: who may use charon\'s VICI socket', () => {
+  it('passes when only oedns is in the socket\'s group', () => {
+    const c = ctx({ '/etc/group': 'root:x:0:\nvici:x:994:oedns\n', '/etc/passwd': PASSWD.replace('bob:x:1001:994', 'bob:x:1001:1001') });
+    const r = checkViciGroup(c, sock(994));
+    assert.equal(r.status, 'pass', r.detail);
+    assert.match(r.detail, /only oedns may use charon's VICI socket \(group vici\)/);
+  });
+
+  it('fails when anyone else is in it, as a listed member or by primary group', () => {
+    const c = ctx({ '/etc/group': 'root:x:0:\nvici:x:994:oedns,alice\n', '/etc/passwd': PASSWD });
+    const r = checkViciGroup(c, sock(994));
+    assert.equal(r.status, 'fail');
+    assert.match(r.detail, /\(vici\) has members besides oedns: alice, bob; each of them is as good as root/);
+    assert.match(r.fix!, /gpasswd -d alice vici/);
+    assert.deepEqual(groupMembers('vici:x:994:oedns,alice\n', PASSWD, 994).members, ['alice', 'bob', 'oedns']);
+  });
+
+  it('fails for a well-known group even while it is empty, and for a socket open to everyone', () => {
+    const c = ctx({ '/etc/group': 'users:x:100:\n', '/etc/passwd': PASSWD });
+    assert.match(checkViciGroup(c, sock(100)).detail, /well-known group users/);
+    assert.equal(checkViciGroup(c, sock(100, 0o140777)).status, 'fail');
+  });
+
+  it('passes root\'s own group (charon\'s default) and skips other engines', () => {
+    const c = ctx({ '/etc/group': 'root:x:0:\n', '/etc/passwd': PASSWD });
+    assert.equal(checkViciGroup(c, sock(0)).status, 'pass');
+    assert.equal(checkViciGroup(ctx({}, { engine: 'dry-run' }), sock(0)).status, 'skip');
+  });
+});
