@@ -10,6 +10,7 @@ import { parseAllowList } from '../responder/allow-list';
 import { parseResolvConf, upstreamsFromResolvConf } from '../resolver/upstream-file';
 import { RawConfig, ServeKey, readConfigFile as readRaw } from './file';
 import { DEFAULT_SHUNT_GRACE_SEC } from '../peers/registry';
+import { ntaName } from '../trust/nta';
 
 /** The keys of the config file and the command line; values are checked by resolveServeConfig. */
 export type ServeConfigInput = { [K in ServeKey]?: unknown };
@@ -251,10 +252,15 @@ export function resolveServeConfig(file: ServeConfigInput, cli: ServeConfigInput
     }
   }
   const taState = str('trustAnchorState');
-  const nta = list(pick('negativeTrustAnchors'), 'negativeTrustAnchors') ?? [];
-  for (const n of nta) {
-    if (!/^[a-z0-9_.-]*[a-z0-9_-]\.?$/i.test(n)) throw new ConfigError('config-type', `'negativeTrustAnchors': '${n}' is not a domain name`);
-  }
+  // The same check the running daemon applies (labels of 1..63 bytes, no root), so that a file
+  // --check-config accepts can always be loaded and reloaded.
+  const nta = (list(pick('negativeTrustAnchors'), 'negativeTrustAnchors') ?? []).map((n) => {
+    try {
+      return ntaName(n);
+    } catch (e) {
+      throw new ConfigError('config-type', `'negativeTrustAnchors': ${(e as Error).message}`);
+    }
+  });
   const responderAllow = list(pick('responderAllow'), 'responderAllow') ?? [];
   parseAllowList(responderAllow);
   const user = pick('user');

@@ -17,7 +17,8 @@ import { formatEndpoint } from '../resolver/endpoint';
 import { Logger, silentLogger } from '../util/log';
 import { createResponder, ResponderOptions, ResponderService } from '../responder';
 import { DaemonValidation, daemonValidation, upstreamQuery } from './validation';
-import { NtaSet } from '../trust/nta';
+import { configuredNtas, NtaSet } from '../trust/nta';
+import { ConfigError } from '../util/errors';
 import { TrustAnchorManager } from '../trust/refresher';
 import { UpstreamFileWatch, watchUpstreamFile } from '../resolver/upstream-file';
 import type { Endpoint } from '../resolver/endpoint';
@@ -201,11 +202,13 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
   // Upstreams that follow the network: re-read the file when it changes, never ourselves.
   const ownAddresses = (): Endpoint[] => [...o.serve.listen, ...server.addresses];
   let upstreamWatch: UpstreamFileWatch | undefined;
-  const watchFile = (cfg: ServeConfig): void => {
+  // Made in two steps so that a reload can build the new watch before it changes anything.
+  const makeWatch = (cfg: ServeConfig): UpstreamFileWatch | undefined => cfg.upstreamFile
+    ? watchUpstreamFile(cfg.upstreamFile, ownAddresses(), server.upstream.opts.servers, (servers) => d.setUpstreams(servers, `${cfg.upstreamFile} changed`))
+    : undefined;
+  const useWatch = (w: UpstreamFileWatch | undefined): void => {
     upstreamWatch?.close();
-    upstreamWatch = cfg.upstreamFile
-      ? watchUpstreamFile(cfg.upstreamFile, ownAddresses(), server.upstream.opts.servers, (servers) => d.setUpstreams(servers, `${cfg.upstreamFile} changed`))
-      : undefined;
+    upstreamWatch = w;
     // The bound ports are known only now (port 0 in tests): re-check against them at once.
     upstreamWatch?.check();
   };
@@ -248,23 +251,36 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       const restartNeeded: string[] = [];
       const prev = currentConfig;
       const changed = (k: keyof ServeConfig): boolean => JSON.stringify(prev[k]) !== JSON.stringify(next.config[k]);
+      // All or nothing: whatever can fail (names, levels, a validator, the upstream file watch) is
+      // built first; only then is anything applied, by steps that cannot fail. A reload that throws
+      // leaves the daemon exactly as it was.
+      const level = next.config.logLevel;
+      if (changed('logLevel') && !LOG_LEVELS.includes(level)) throw new ConfigError('bad-log-level', `log level must be one of ${LOG_LEVELS.join('|')}`);
+      const ntaEntries = changed('negativeTrustAnchors') ? configuredNtas(next.config.negativeTrustAnchors) : undefined;
+      const useAnchors = changed('trustAnchor') && !trust.managed ? validation.prepareAnchors(next.anchors) : undefined;
+      // Last, so that nothing after it can throw: an unused watch would have to be closed again.
+      const watch = makeWatch(next.config);
+
       if (next.policy) {
         capture.setPolicy(next.policy);
         applied.push('policy');
       }
-      if (changed('logLevel')) applied.push(`logLevel=${d.setLogLevel(next.config.logLevel).level}`);
+      if (changed('logLevel')) {
+        log.level = level;
+        applied.push(`logLevel=${level}`);
+      }
       if (changed('upstream') || changed('upstreamFile')) {
         if (!next.config.upstreamFile) d.setUpstreams(next.config.upstream, 'configuration reloaded');
         applied.push('upstream');
       }
-      watchFile(next.config);
-      if (changed('trustAnchor') && !trust.managed) {
-        validation.setAnchors(next.anchors);
+      useWatch(watch);
+      if (useAnchors) {
+        useAnchors();
         server.cache.clear();
         applied.push('trustAnchor');
       } else if (changed('trustAnchor')) restartNeeded.push('trustAnchor');
-      if (changed('negativeTrustAnchors')) {
-        ntas.setConfigured(next.config.negativeTrustAnchors);
+      if (ntaEntries) {
+        ntas.replaceConfigured(ntaEntries);
         for (const n of [...prev.negativeTrustAnchors, ...next.config.negativeTrustAnchors]) server.cache.flushName(n);
         applied.push('negativeTrustAnchors');
       }
@@ -305,7 +321,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       throw e;
     }
   }
-  watchFile(o.serve);
+  useWatch(makeWatch(o.serve));
   trust.start();
   // With initiate: start IKE for adopted autosp peers whose SA is not up.
   await autosp?.bringUp().catch((e: Error) => log.warn({ err: e.message }, 'autosp: bring-up failed'));

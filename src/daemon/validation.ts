@@ -64,6 +64,8 @@ export function pipelineValidator(validator: Validator, nowSec: () => number, lo
 export interface DaemonValidation {
   validator: PipelineValidator;
   setAnchors(anchors: readonly TrustAnchor[]): void;
+  /** Builds the validator for `anchors` now; the returned function switches to it and cannot fail. */
+  prepareAnchors(anchors: readonly TrustAnchor[]): () => void;
   /** A fresh validator with the same anchors: forgets every cached DNSKEY/DS verdict. */
   reset(): void;
   stats(): ReturnType<Validator['stats']> & { ntaSkipped: number };
@@ -75,10 +77,16 @@ export function daemonValidation(
   let current = anchors;
   let dnssec!: Validator;
   let inner!: PipelineValidator;
-  const rebuild = (): void => {
-    dnssec = dnssecValidatorFor(upstream, current);
-    inner = pipelineValidator(dnssec, nowSec, log);
+  const prepare = (a: readonly TrustAnchor[]): (() => void) => {
+    const v = dnssecValidatorFor(upstream, a);
+    const p = pipelineValidator(v, nowSec, log);
+    return () => {
+      current = a;
+      dnssec = v;
+      inner = p;
+    };
   };
+  const rebuild = (): void => prepare(current)();
   rebuild();
   let ntaSkipped = 0;
   return {
@@ -95,10 +103,8 @@ export function daemonValidation(
         return inner.validate(question, response, ctx);
       },
     },
-    setAnchors(a) {
-      current = a;
-      rebuild();
-    },
+    setAnchors: (a) => prepare(a)(),
+    prepareAnchors: prepare,
     reset: rebuild,
     stats: () => ({ ...dnssec.stats(), ntaSkipped }),
   };

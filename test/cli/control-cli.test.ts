@@ -156,6 +156,14 @@ describe('oedns control (against a real oedns serve and named)', function () {
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /negativeTrustAnchors/);
     assert.match(await dig(d!.port, ['www.bad.test', 'A']), /192\.0\.2\.66/);
+    // A file whose last part is bad: nothing of it is applied (log level, NTAs), and --check-config says so too.
+    writeConfig(`log-level: debug\nnegative-trust-anchors: [${'a'.repeat(70)}.example, bad.test]\n`);
+    r = ctl(d!, ['reload']);
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.err, /negativeTrustAnchors.*label longer than 63 bytes/);
+    assert.equal(spawnSync(process.execPath, [OEDNS, 'serve', '--config', config, '--check-config']).status, 2);
+    assert.deepEqual(json(d!, ['nta', 'list']).map((e: { name: string }) => e.name), ['bad.test']);
+    assert.deepEqual(json(d!, ['log-level', 'info']), { previous: 'info', level: 'info' });
     writeConfig('cache-size: 5\n');
     process.kill(d!.proc.pid!, 'SIGHUP');
     await until('the SIGHUP reload', () => /"restartNeeded":\["cacheSize"\]/.test(d!.log()), 5000);

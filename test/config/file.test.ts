@@ -17,6 +17,14 @@ const AUTOSP = resolve(__dirname, '../../src/cli/autosp.js');
 const dir = mkdtempSync(join(tmpdir(), 'oedns-cfg-'));
 
 describe('config/file', () => {
+  it('checks negative trust anchors as the daemon does: no label over 63 bytes, no empty label, not the root', () => {
+    const up = { upstream: ['192.0.2.53'] };
+    assert.deepEqual(resolveServeConfig({ ...up, negativeTrustAnchors: ['Broken.Example.', 'x.test'] }, {}).negativeTrustAnchors, ['broken.example', 'x.test']);
+    for (const bad of [`${'a'.repeat(64)}.example`, 'a..example', '.', '']) {
+      assert.throws(() => resolveServeConfig({ ...up, negativeTrustAnchors: [bad] }, {}), code('config-type'), bad);
+    }
+  });
+
   it('reads /etc/oedns/oedns.yaml when nothing else is named, never a missing default; `none` means no file', () => {
     assert.equal(configPath(undefined, {}, (p) => p === DEFAULT_CONFIG_PATH), DEFAULT_CONFIG_PATH);
     assert.equal(configPath(undefined, {}, () => false), undefined);
