@@ -328,6 +328,10 @@ export async function checkUpstreams(c: DoctorContext, probe: (e: Endpoint) => P
   return pass('upstreams', `${ups.map(formatEndpoint).join(', ')} answer${cfg.upstreamFile ? ` (from ${cfg.upstreamFile})` : ''}`);
 }
 
+/**
+ * Every nameserver line must be oedns: glibc asks the next server when one answers SERVFAIL, which is
+ * what oedns answers for a bogus name, so a second server would answer it unvalidated.
+ */
 export function checkSystemResolver(c: DoctorContext, resolvConfPath = '/etc/resolv.conf'): CheckResult {
   let text = '';
   try {
@@ -335,19 +339,23 @@ export function checkSystemResolver(c: DoctorContext, resolvConfPath = '/etc/res
   } catch (e) {
     return fail('system-resolver', `cannot read ${resolvConfPath}: ${(e as Error).message}`, `write '${resolvConfPath}' with 'nameserver 127.0.0.1'`);
   }
-  const first = parseResolvConf(text)[0];
-  let ep: Endpoint | undefined;
-  try {
-    ep = first ? parseEndpoint(first) : undefined;
-  } catch {
-    ep = undefined;
-  }
-  if (ep && isOwnAddress(ep, c.config.listen)) return pass('system-resolver', `${resolvConfPath} points at oedns (${first})`);
+  const servers = parseResolvConf(text);
+  const others = servers.filter((s) => {
+    try {
+      return !isOwnAddress(parseEndpoint(s), c.config.listen);
+    } catch {
+      return true;
+    }
+  });
+  if (servers.length > 0 && others.length === 0) return pass('system-resolver', `${resolvConfPath} points at oedns only (${servers.join(', ')})`);
   const on53 = c.config.listen.find((l) => l.port === 53);
-  const fix = on53
-    ? `make ${resolvConfPath} say 'nameserver ${on53.host === '0.0.0.0' ? '127.0.0.1' : on53.host}' first (NetworkManager: dns=none; systemd-resolved: see docs/laptop.md)`
+  const ours = on53 ? (on53.host === '0.0.0.0' || on53.host === '::' ? '127.0.0.1' : on53.host) : undefined;
+  const fix = ours
+    ? `make 'nameserver ${ours}' the only nameserver line of ${resolvConfPath} (NetworkManager: rc-manager=unmanaged; systemd-resolved: see docs/laptop.md)`
     : `listen on port 53 ('listen: 127.0.0.1:53'): resolv.conf cannot name another port`;
-  return fail('system-resolver', `${resolvConfPath} sends the system's queries to ${first ?? 'nobody'}, not to oedns`, fix);
+  if (servers.length === 0) return fail('system-resolver', `${resolvConfPath} names no nameserver: the system's queries do not go to oedns`, fix);
+  if (others.length === servers.length) return fail('system-resolver', `${resolvConfPath} sends the system's queries to ${others.join(', ')}, not to oedns`, fix);
+  return fail('system-resolver', `${resolvConfPath} also names ${others.join(', ')}: the C library asks it whenever oedns answers SERVFAIL (as it does for every bogus answer), so forged answers get through unvalidated`, fix);
 }
 
 export async function checkDaemon(c: DoctorContext): Promise<CheckResult> {

@@ -3,7 +3,7 @@
 // are in test/cli/doctor.test.ts.
 import assert from 'node:assert/strict';
 import { resolveServeConfig } from '../../src/config/serve';
-import { checkViciGroup, DoctorContext, groupMembers } from '../../src/doctor/checks';
+import { checkSystemResolver, checkViciGroup, DoctorContext, groupMembers } from '../../src/doctor/checks';
 
 const PASSWD = [
   'root:x:0:0:root:/root:/bin/bash',
@@ -53,5 +53,27 @@ describe('doctor: who may use charon\'s VICI socket', () => {
     const c = ctx({ '/etc/group': 'root:x:0:\n', '/etc/passwd': PASSWD });
     assert.equal(checkViciGroup(c, sock(0)).status, 'pass');
     assert.equal(checkViciGroup(ctx({}, { engine: 'dry-run' }), sock(0)).status, 'skip');
+  });
+});
+
+describe('doctor: the system resolver', () => {
+  const withResolv = (text: string) => ctx({ '/etc/resolv.conf': text }, { listen: ['127.0.0.1:53'] });
+
+  it('passes only when every nameserver line is oedns', () => {
+    const r = checkSystemResolver(withResolv('# by hand\nnameserver 127.0.0.1\noptions edns0 trust-ad\n'));
+    assert.equal(r.status, 'pass', r.detail);
+    assert.match(r.detail, /points at oedns only \(127\.0\.0\.1\)/);
+  });
+
+  it('fails when a second server follows oedns: glibc falls back to it on SERVFAIL', () => {
+    const r = checkSystemResolver(withResolv('nameserver 127.0.0.1\nnameserver 127.0.0.2\n'));
+    assert.equal(r.status, 'fail');
+    assert.match(r.detail, /also names 127\.0\.0\.2: the C library asks it whenever oedns answers SERVFAIL/);
+    assert.match(r.fix!, /make 'nameserver 127\.0\.0\.1' the only nameserver line/);
+  });
+
+  it('fails when oedns is not named at all, or nothing is', () => {
+    assert.match(checkSystemResolver(withResolv('nameserver 192.0.2.53\n')).detail, /sends the system's queries to 192\.0\.2\.53, not to oedns/);
+    assert.match(checkSystemResolver(withResolv('search example.org\n')).detail, /names no nameserver/);
   });
 });
