@@ -140,13 +140,22 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       validation.setAnchors(anchors);
       server.cache.clear();
       log.warn({ anchors: anchors.map((a) => ({ zone: a.zone || '.', ds: a.ds.length, keys: a.keys.length })) }, 'trust anchors changed (RFC 5011): validator rebuilt, cache flushed');
+      logUntrusted();
     },
   });
+  const logUntrusted = (): void => {
+    const dead = trust.untrusted();
+    if (dead.length) {
+      log.error({ trustPoints: dead.map((z) => z || '.'), state: o.serve.trustAnchorState },
+        'no trusted key left for these trust points (RFC 5011 state): every name under them is answered SERVFAIL; move the state file away and restart to start again from the configured anchors');
+    }
+  };
+  logUntrusted();
   const server = await startServer(o.serve, {
     log,
     validator: (upstream) => {
       upstreamRef = upstream;
-      validation = daemonValidation(upstream, trust.anchors(), now, ntas, log);
+      validation = daemonValidation(upstream, trust.anchors(), now, ntas, log, () => trust.untrusted());
       return validation.validator;
     },
     capture: (pipeline) => {

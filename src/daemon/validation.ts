@@ -5,7 +5,8 @@ import type { Validator as PipelineValidator } from '../resolver/pipeline';
 import type { UpstreamPool } from '../resolver/upstream';
 import type { TrustAnchor } from '../dnssec/anchors';
 import { createValidator, Validator } from '../dnssec/validator';
-import { describeVerdict, Ede } from '../dnssec/verdict';
+import { describeVerdict, Ede, indeterminate } from '../dnssec/verdict';
+import { isSubdomain } from '../wire/name';
 import { isUsable, proofOf, provenMessage } from '../dnssec/proof';
 import type { Message } from '../wire/types';
 import { RRClass, Rcode } from '../wire/types';
@@ -73,6 +74,8 @@ export interface DaemonValidation {
 
 export function daemonValidation(
   upstream: UpstreamPool, anchors: readonly TrustAnchor[], nowSec: () => number, ntas: NtaSet, log: Logger = silentLogger,
+  /** Trust points with no trusted key (RFC 5011 state): their names fail closed (SERVFAIL), never insecure. */
+  untrusted: () => readonly string[] = () => [],
 ): DaemonValidation {
   let current = anchors;
   let dnssec!: Validator;
@@ -99,6 +102,13 @@ export function daemonValidation(
         if (nta) {
           ntaSkipped++;
           return Promise.resolve({ proof: ntaProof(question, response, nta.name, nowSec()), response });
+        }
+        const dead = untrusted().find((z) => isSubdomain(question.name, z));
+        if (dead !== undefined) {
+          const text = `DNSSEC indeterminate: no trusted key for ${dead || '.'} (every key of the RFC 5011 state is revoked or gone; move the state file away and restart to start again from the configured anchors)`;
+          log.error({ qname: question.name, trustPoint: dead || '.' }, text);
+          const verdict = indeterminate('internal-error', text);
+          return Promise.resolve({ proof: { verdict, rrsets: [], negative: null, rcode: Rcode.SERVFAIL }, response: servfail(response), ede: { code: Ede.DNSSEC_INDETERMINATE, text } });
         }
         return inner.validate(question, response, ctx);
       },

@@ -14,6 +14,7 @@ import { ipseckeyLine } from '../ike-bridge/identity';
 import { ViciClient } from '../ike-bridge/vici-client';
 import { list as viciList, str as viciStr } from '../ike-bridge/vici-codec';
 import { controlRequest } from '../control/client';
+import { TrustAnchorManager } from '../trust/refresher';
 import { Endpoint, formatEndpoint, parseEndpoint } from '../resolver/endpoint';
 import { isOwnAddress, parseResolvConf, upstreamsFromResolvConf } from '../resolver/upstream-file';
 import { nameEquals, normalizeName } from '../wire/name';
@@ -255,6 +256,19 @@ export async function checkPublished(c: DoctorContext): Promise<CheckResult> {
 /** The anchors validate the zone's DNSKEY set as published today; also gives the RRSIG window for the clock. */
 export async function checkTrustAnchors(c: DoctorContext): Promise<{ result: CheckResult; window?: { inception: number; expiration: number } }> {
   if (c.anchors.length === 0) return { result: fail('trust-anchors', 'no trust anchor', "install Debian's dns-root-data (/usr/share/dns/root.key) or set 'trust-anchor:'") };
+  const state = c.config.trustAnchorState;
+  if (state) {
+    let dead: readonly string[];
+    try {
+      dead = TrustAnchorManager.offline(c.anchors, state, () => c.now).untrusted();
+    } catch (e) {
+      return { result: fail('trust-anchors', (e as Error).message, `move ${state} away; the daemon starts again from the configured anchors (${c.anchorSource})`) };
+    }
+    if (dead.length) {
+      return { result: fail('trust-anchors', `the RFC 5011 state ${state} holds no trusted key for ${dead.map((z) => z || '.').join(', ')}: the daemon answers SERVFAIL for every name under it`,
+        `move ${state} away and restart oedns: it starts again from the configured anchors (${c.anchorSource})`) };
+    }
+  }
   const root = c.anchors.find((a) => a.zone === '' || a.zone === '.') ?? c.anchors[0]!;
   let msg;
   try {

@@ -40,6 +40,9 @@ export interface TrustPointReport {
   nextRefresh?: number;
 }
 
+/** A trust point seeded from a DS-only anchor and not refreshed yet: it has no keys of its own. */
+const neverObserved = (tp: TrustPointState): boolean => tp.keys.length === 0 && tp.lastSuccess === undefined;
+
 const sameKeySet = (a: Uint8Array[], b: Uint8Array[]): boolean => {
   const s = (l: Uint8Array[]): string => l.map((k) => Buffer.from(k).toString('base64')).sort().join(',');
   return s(a) === s(b);
@@ -47,6 +50,7 @@ const sameKeySet = (a: Uint8Array[], b: Uint8Array[]): boolean => {
 
 export class TrustAnchorManager {
   private points = new Map<string, TrustPointState>();
+  private untrustedZones: string[] | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private readonly now: () => number;
@@ -65,19 +69,47 @@ export class TrustAnchorManager {
     }
   }
 
+  /**
+   * The state as a daemon starting now would load it, for checks (`--check-config`, doctor): no
+   * refresh is ever made. ConfigError when the state file is damaged.
+   */
+  static offline(configured: readonly TrustAnchor[], statePath: string, now?: () => number): TrustAnchorManager {
+    return new TrustAnchorManager({
+      configured,
+      statePath,
+      now,
+      query: () => Promise.reject(new Error('offline: no refresh')),
+    });
+  }
+
   get managed(): boolean {
     return this.o.statePath !== undefined;
   }
 
-  /** The anchors the validator should use now. */
+  /**
+   * The anchors the validator should use now. A trust point in `untrusted()` comes out without keys:
+   * the validator would call that insecure, so the daemon must refuse its names first (it does,
+   * daemonValidation's `untrusted`), never validate them against this anchor.
+   */
   anchors(): TrustAnchor[] {
     if (!this.managed) return [...this.o.configured];
     return this.o.configured.map((a) => {
       const tp = this.points.get(canonicalName(a.zone));
       // Never observed yet: the configured anchor (e.g. the built-in DS) until the first refresh.
-      if (!tp || tp.keys.length === 0) return a;
+      if (!tp || neverObserved(tp)) return a;
       return { zone: a.zone, ds: [], keys: trustedKeys(tp) };
     });
+  }
+
+  /**
+   * Tracked trust points (canonical zone names, '' for the root) that the state leaves with no
+   * trusted key: every key revoked, or a damaged or hand-edited state. Their names must fail closed:
+   * with no key there is nothing to validate against, and "no anchor" would mean insecure.
+   */
+  untrusted(): readonly string[] {
+    // Asked for every query: kept from the last change of the points.
+    this.untrustedZones ??= [...this.points.values()].filter((tp) => !neverObserved(tp) && trustedKeys(tp).length === 0).map((tp) => canonicalName(tp.zone));
+    return this.untrustedZones;
   }
 
   report(): TrustPointReport[] {
@@ -118,6 +150,7 @@ export class TrustAnchorManager {
       if (!force && tp.nextRefresh !== undefined && tp.nextRefresh > this.now()) continue;
       const next = await this.refreshOne(tp);
       this.points.set(k, next);
+      this.untrustedZones = undefined;
       changed = true;
     }
     if (!changed) return;

@@ -26,9 +26,9 @@ interface Daemon {
   stop(): Promise<number | null>;
 }
 
-async function serve(dir: string, config: string, env: NodeJS.ProcessEnv = {}): Promise<Daemon> {
+async function serve(dir: string, config: string, env: NodeJS.ProcessEnv = {}, extra: string[] = []): Promise<Daemon> {
   const control = join(dir, 'run', 'control.sock');
-  const proc = spawn(process.execPath, [OEDNS, 'serve', '--config', config, '--listen', '127.0.0.1:0', '--control', control, '--autosp-state', 'none', '--log-level', 'info'], {
+  const proc = spawn(process.execPath, [OEDNS, 'serve', '--config', config, '--listen', '127.0.0.1:0', '--control', control, '--autosp-state', 'none', '--log-level', 'info', ...extra], {
     stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env },
   });
   let log = '';
@@ -148,6 +148,34 @@ describe('oedns control (against a real oedns serve and named)', function () {
     assert.equal(ta[0].managed, true);
     assert.deepEqual(ta[0].keys.map((k: { state: string }) => k.state), ['Valid']);
     assert.match(readFileSync(join(dir, 'state', 'ta.json'), 'utf8'), /"Valid"/);
+  });
+
+  it('an RFC 5011 state with no trusted key fails closed: SERVFAIL, --check-config and doctor say so', async () => {
+    await until('the state file', () => existsSync(join(dir, 'state', 'ta.json')), 10_000);
+    const d2Dir = mkdtempSync(join(tmpdir(), 'oedns-untrusted-'));
+    chmodSync(d2Dir, 0o755);
+    const state = join(d2Dir, 'ta.json');
+    writeFileSync(state, readFileSync(join(dir, 'state', 'ta.json'), 'utf8').replaceAll('"Valid"', '"Revoked"'));
+    const cfg = join(d2Dir, 'oedns.yaml');
+    writeFileSync(cfg, `upstream: [${named!.endpoint}]\ntrust-anchor: ${anchor}\ntrust-anchor-state: ${state}\n`);
+    let d2: Daemon | undefined;
+    try {
+      const check = spawnSync(process.execPath, [OEDNS, 'serve', '--config', cfg, '--check-config'], { encoding: 'utf8' });
+      assert.equal(check.status, 2, check.stdout);
+      assert.match(check.stderr, /leaves no trusted key for \./);
+      const doc = JSON.parse(spawnSync(process.execPath, [OEDNS, 'doctor', '--json', '--config', cfg], { encoding: 'utf8', timeout: 30_000 }).stdout);
+      const ta = doc.checks.find((c: { id: string }) => c.id === 'trust-anchors');
+      assert.equal(ta.status, 'fail');
+      assert.match(ta.detail, /holds no trusted key for \./);
+      d2 = await serve(d2Dir, cfg, {}, ['--user', 'root']);
+      const out = await dig(d2.port, ['+dnssec', 'www.good.test', 'A']);
+      assert.match(out, /status: SERVFAIL/, 'not answered as insecure');
+      assert.match(out, /EDE: .*no trusted key for \./);
+      assert.match(d2.log(), /no trusted key left for these trust points/);
+    } finally {
+      await d2?.stop();
+      rmSync(d2Dir, { recursive: true, force: true });
+    }
   });
 
   it('reload (and SIGHUP) re-read the config file; a broken file keeps the old configuration', async () => {

@@ -214,6 +214,25 @@ describe('trust/refresher (real signatures, no network)', () => {
   });
 });
 
+describe('trust/refresher: a state with no trusted key', () => {
+  it('names the trust point as untrusted (it must fail closed), not a DS anchor that was never observed', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oedns-ta-'));
+    const state = join(dir, 'ta.json');
+    const k = ksk();
+    const tp = seedTrustPoint('', [k], T0);
+    tp.keys[0]!.state = 'Revoked';
+    tp.lastSuccess = T0;
+    saveTrustState(state, [tp]);
+    const configured = [{ zone: '', ds: [], keys: [k] }];
+    const m = TrustAnchorManager.offline(configured, state, () => T0);
+    assert.deepEqual(m.untrusted(), ['']);
+    assert.equal(m.anchors()[0]!.keys.length, 0, 'a revoked configured key does not come back');
+    const fresh = join(dir, 'none.json');
+    const ds = TrustAnchorManager.offline([{ zone: '', ds: [{ keyTag: 1, algorithm: 15, digestType: 2, digest: new Uint8Array(32) }], keys: [] }], fresh, () => T0);
+    assert.deepEqual(ds.untrusted(), [], 'no state yet: the configured DS anchors until the first refresh');
+  });
+});
+
 function readDs(k: TestKey): Uint8Array {
   const ds = k.ds(2).rdata;
   return ds.slice(4);
