@@ -219,7 +219,7 @@ export async function checkPublished(c: DoctorContext): Promise<CheckResult> {
   } catch {
     return skip('published', `identity '${id}' is not a domain name`);
   }
-  const validator = createValidator({ anchors: c.anchors, query: c.query });
+  const validator = createValidator({ anchors: anchorsInUse(c).anchors, query: c.query });
   let verdict;
   let records: RR[];
   let negative: string | null;
@@ -253,23 +253,53 @@ export async function checkPublished(c: DoctorContext): Promise<CheckResult> {
   return pass('published', `${id} IPSECKEY is our key, DNSSEC-secure`);
 }
 
+/**
+ * The anchors the daemon validates with: with an RFC 5011 state, the keys that state trusts (loaded
+ * as the daemon loads it, TrustAnchorManager), else the configured ones. Loaded once per context.
+ */
+interface AnchorsInUse {
+  anchors: readonly TrustAnchor[];
+  /** Where they come from, for the check's line. */
+  source: string;
+  manager?: TrustAnchorManager;
+  /** The state file could not be loaded (the daemon would not start). */
+  error?: string;
+}
+const inUse = new WeakMap<DoctorContext, AnchorsInUse>();
+export function anchorsInUse(c: DoctorContext): AnchorsInUse {
+  let r = inUse.get(c);
+  if (r) return r;
+  const state = c.config.trustAnchorState;
+  if (!state) r = { anchors: c.anchors, source: c.anchorSource };
+  else {
+    try {
+      const manager = TrustAnchorManager.offline(c.anchors, state, () => c.now);
+      r = { anchors: manager.anchors(), source: `RFC 5011 state ${state}, from ${c.anchorSource}`, manager };
+    } catch (e) {
+      r = { anchors: c.anchors, source: c.anchorSource, error: (e as Error).message };
+    }
+  }
+  inUse.set(c, r);
+  return r;
+}
+
 /** The anchors validate the zone's DNSKEY set as published today; also gives the RRSIG window for the clock. */
 export async function checkTrustAnchors(c: DoctorContext): Promise<{ result: CheckResult; window?: { inception: number; expiration: number } }> {
   if (c.anchors.length === 0) return { result: fail('trust-anchors', 'no trust anchor', "install Debian's dns-root-data (/usr/share/dns/root.key) or set 'trust-anchor:'") };
   const state = c.config.trustAnchorState;
-  if (state) {
-    let dead: readonly string[];
-    try {
-      dead = TrustAnchorManager.offline(c.anchors, state, () => c.now).untrusted();
-    } catch (e) {
-      return { result: fail('trust-anchors', (e as Error).message, `move ${state} away; the daemon starts again from the configured anchors (${c.anchorSource})`) };
-    }
-    if (dead.length) {
-      return { result: fail('trust-anchors', `the RFC 5011 state ${state} holds no trusted key for ${dead.map((z) => z || '.').join(', ')}: the daemon answers SERVFAIL for every name under it`,
-        `move ${state} away and restart oedns: it starts again from the configured anchors (${c.anchorSource})`) };
-    }
+  const use = anchorsInUse(c);
+  if (use.error) return { result: fail('trust-anchors', use.error, `move ${state} away; the daemon starts again from the configured anchors (${c.anchorSource})`) };
+  const dead = use.manager?.untrusted() ?? [];
+  if (dead.length) {
+    return { result: fail('trust-anchors', `the RFC 5011 state ${state} holds no trusted key for ${dead.map((z) => z || '.').join(', ')}: the daemon answers SERVFAIL for every name under it`,
+      `move ${state} away and restart oedns: it starts again from the configured anchors (${c.anchorSource})`) };
   }
-  const root = c.anchors.find((a) => a.zone === '' || a.zone === '.') ?? c.anchors[0]!;
+  // Each tracked key and its state, as `oedns control trust-anchors` shows them.
+  const states = use.manager
+    ? `; keys ${use.manager.report().map((tp) => `${tp.zone || '.'}: ${tp.keys.map((k) => `${k.tag} ${k.state}`).join(', ') || 'not observed yet'}`).join('; ')}`
+    : '';
+  const anchors = use.anchors;
+  const root = anchors.find((a) => a.zone === '' || a.zone === '.') ?? anchors[0]!;
   let msg;
   try {
     msg = await c.query(root.zone, DNSKEY);
@@ -292,15 +322,15 @@ export async function checkTrustAnchors(c: DoctorContext): Promise<{ result: Che
   }
   const r = validateKeySet(root, keys, sigs, c.now);
   if (r.verdict.kind === 'secure') {
-    let extra = '';
-    if (c.config.trustAnchorState) extra = `; RFC 5011 state ${c.config.trustAnchorState}`;
-    return { result: pass('trust-anchors', `anchors (${c.anchorSource}) validate today's ${root.zone || '.'} DNSKEY set (key tags ${r.keyTags.join(', ')})${extra}`), window };
+    return { result: pass('trust-anchors', `anchors (${use.source}) validate today's ${root.zone || '.'} DNSKEY set (key tags ${r.keyTags.join(', ')})${states}`), window };
   }
   const detail = r.verdict.detail;
   const fix = /sig-expired|sig-not-yet-valid/.test(r.verdict.reason)
     ? 'the clock is probably wrong (see the clock check)'
-    : `update the anchors: \`apt install --reinstall dns-root-data\` (${c.anchorSource}), or set 'trust-anchor-state: /var/lib/oedns/trust-anchors.json' to follow rollovers (RFC 5011)`;
-  return { result: fail('trust-anchors', `anchors (${c.anchorSource}) do not validate the ${root.zone || '.'} DNSKEY set: ${detail}`, fix), window };
+    : state
+      ? `the RFC 5011 state no longer matches the zone's keys: move ${state} away and restart oedns (it starts again from ${c.anchorSource}; \`apt install --reinstall dns-root-data\` first if that is old)`
+      : `update the anchors: \`apt install --reinstall dns-root-data\` (${c.anchorSource}), or set 'trust-anchor-state: /var/lib/oedns/trust-anchors.json' to follow rollovers (RFC 5011)`;
+  return { result: fail('trust-anchors', `anchors (${use.source}) do not validate the ${root.zone || '.'} DNSKEY set: ${detail}${states}`, fix), window };
 }
 
 export function checkClock(c: DoctorContext, window: { inception: number; expiration: number } | undefined): CheckResult {

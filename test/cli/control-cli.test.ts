@@ -178,6 +178,35 @@ describe('oedns control (against a real oedns serve and named)', function () {
     }
   });
 
+  it('doctor checks the RFC 5011 state the daemon uses, and shows each key\'s state', async () => {
+    await until('the state file', () => existsSync(join(dir, 'state', 'ta.json')), 10_000);
+    const d2Dir = mkdtempSync(join(tmpdir(), 'oedns-stateddoc-'));
+    try {
+      const state = join(d2Dir, 'ta.json');
+      const cfg = join(d2Dir, 'oedns.yaml');
+      writeFileSync(cfg, `upstream: [${named!.endpoint}]\ntrust-anchor: ${anchor}\ntrust-anchor-state: ${state}\ncontrol: none\n`);
+      const taCheck = (): { status: string; detail: string } =>
+        JSON.parse(spawnSync(process.execPath, [OEDNS, 'doctor', '--json', '--config', cfg], { encoding: 'utf8', timeout: 30_000 }).stdout)
+          .checks.find((c: { id: string }) => c.id === 'trust-anchors');
+      const real = JSON.parse(readFileSync(join(dir, 'state', 'ta.json'), 'utf8'));
+      const tag = real.trustPoints[0].keys[0].tag as number;
+      writeFileSync(state, JSON.stringify(real));
+      let c = taCheck();
+      assert.equal(c.status, 'pass', c.detail);
+      assert.match(c.detail, new RegExp(`^anchors \\(RFC 5011 state .*ta\\.json, from .*root\\.ds\\) validate .*; keys \\.: ${tag} Valid$`));
+      // The state trusts another key than the zone's (the configured DS still matches the zone): the
+      // daemon validates nothing, and doctor must say so rather than check the configured anchor.
+      const other = Buffer.concat([Buffer.from([1, 1, 3, 15]), Buffer.alloc(32, 7)]);
+      real.trustPoints[0].keys[0] = { ...real.trustPoints[0].keys[0], rdata: other.toString('base64'), tag: 4242 };
+      writeFileSync(state, JSON.stringify(real));
+      c = taCheck();
+      assert.equal(c.status, 'fail');
+      assert.match(c.detail, /anchors \(RFC 5011 state .*\) do not validate the \. DNSKEY set: .*; keys \.: 4242 Valid/);
+    } finally {
+      rmSync(d2Dir, { recursive: true, force: true });
+    }
+  });
+
   it('reload (and SIGHUP) re-read the config file; a broken file keeps the old configuration', async () => {
     writeConfig('negative-trust-anchors: [bad.test]\n');
     let r = ctl(d!, ['reload']);
