@@ -45,7 +45,7 @@ export async function runDoctor(o: DoctorOptions, nowSec = Math.floor(Date.now()
   checks.push(ta.result);
   checks.push(await checkUpstreams(ctx, probe));
   checks.push(checkSystemResolver(ctx, o.resolvConf));
-  checks.push(checkClock(ctx, ta.window));
+  checks.push(checkClock(ctx, ta.windows));
   checks.push(await checkDaemon(ctx));
   return { ok: checks.every((c) => c.status !== 'fail'), checks };
 }

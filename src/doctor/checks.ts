@@ -284,7 +284,37 @@ export function anchorsInUse(c: DoctorContext): AnchorsInUse {
 }
 
 /** The anchors validate the zone's DNSKEY set as published today; also gives the RRSIG window for the clock. */
-export async function checkTrustAnchors(c: DoctorContext): Promise<{ result: CheckResult; window?: { inception: number; expiration: number } }> {
+export interface SigWindow {
+  inception: number;
+  expiration: number;
+}
+
+/** At most this many RRSIGs are tried: the root has two or three, and each try costs a verification. */
+const MAX_CLOCK_SIGS = 8;
+
+/**
+ * The validity windows of the RRSIGs over a DNSKEY set that the anchor's keys really made. Each is
+ * verified at a time inside its own window, so a wrong clock (what the clock check looks for) does
+ * not hide it; the dates are signed, so an upstream that rewrites them breaks the signature and its
+ * window is not believed.
+ */
+export function signedWindows(anchor: TrustAnchor, keys: RR[], sigs: RR[]): SigWindow[] {
+  const out: SigWindow[] = [];
+  for (const s of sigs.slice(0, MAX_CLOCK_SIGS)) {
+    let d;
+    try {
+      d = decodeRrsig(s.rdata);
+    } catch {
+      continue;
+    }
+    if (d.typeCovered !== DNSKEY || d.expiration < d.inception) continue;
+    const inside = d.inception + Math.floor((d.expiration - d.inception) / 2);
+    if (validateKeySet(anchor, keys, [s], inside).verdict.kind === 'secure') out.push({ inception: d.inception, expiration: d.expiration });
+  }
+  return out;
+}
+
+export async function checkTrustAnchors(c: DoctorContext): Promise<{ result: CheckResult; windows?: SigWindow[] }> {
   if (c.anchors.length === 0) return { result: fail('trust-anchors', 'no trust anchor', "install Debian's dns-root-data (/usr/share/dns/root.key) or set 'trust-anchor:'") };
   const state = c.config.trustAnchorState;
   const use = anchorsInUse(c);
@@ -308,21 +338,13 @@ export async function checkTrustAnchors(c: DoctorContext): Promise<{ result: Che
   }
   const keys = msg.answers.filter((r) => r.type === DNSKEY && nameEquals(r.name, root.zone));
   const sigs = msg.answers.filter((r) => r.type === RRSIG && nameEquals(r.name, root.zone));
-  let window: { inception: number; expiration: number } | undefined;
-  for (const s of sigs) {
-    try {
-      const d = decodeRrsig(s.rdata);
-      if (d.typeCovered === DNSKEY) window = window ? { inception: Math.max(window.inception, d.inception), expiration: Math.min(window.expiration, d.expiration) } : { inception: d.inception, expiration: d.expiration };
-    } catch {
-      /* malformed: the validation below says so */
-    }
-  }
+  const windows = signedWindows(root, keys, sigs);
   if (keys.length === 0) {
     return { result: fail('trust-anchors', `the upstream returned no DNSKEY set for ${root.zone || '.'} (rcode ${msg.rcode}): cannot check the anchors`, 'fix the upstreams first (see the upstreams check); they must answer DNSSEC queries (DO bit)') };
   }
   const r = validateKeySet(root, keys, sigs, c.now);
   if (r.verdict.kind === 'secure') {
-    return { result: pass('trust-anchors', `anchors (${use.source}) validate today's ${root.zone || '.'} DNSKEY set (key tags ${r.keyTags.join(', ')})${states}`), window };
+    return { result: pass('trust-anchors', `anchors (${use.source}) validate today's ${root.zone || '.'} DNSKEY set (key tags ${r.keyTags.join(', ')})${states}`), windows };
   }
   const detail = r.verdict.detail;
   const fix = /sig-expired|sig-not-yet-valid/.test(r.verdict.reason)
@@ -330,17 +352,23 @@ export async function checkTrustAnchors(c: DoctorContext): Promise<{ result: Che
     : state
       ? `the RFC 5011 state no longer matches the zone's keys: move ${state} away and restart oedns (it starts again from ${c.anchorSource}; \`apt install --reinstall dns-root-data\` first if that is old)`
       : `update the anchors: \`apt install --reinstall dns-root-data\` (${c.anchorSource}), or set 'trust-anchor-state: /var/lib/oedns/trust-anchors.json' to follow rollovers (RFC 5011)`;
-  return { result: fail('trust-anchors', `anchors (${use.source}) do not validate the ${root.zone || '.'} DNSKEY set: ${detail}${states}`, fix), window };
+  return { result: fail('trust-anchors', `anchors (${use.source}) do not validate the ${root.zone || '.'} DNSKEY set: ${detail}${states}`, fix), windows };
 }
 
-export function checkClock(c: DoctorContext, window: { inception: number; expiration: number } | undefined): CheckResult {
-  if (!window) return fail('clock', 'cannot tell: no signed DNSKEY set was fetched', 'fix the upstreams first (see the upstreams check)');
+/** The clock against the windows of signatures that validated (signedWindows); none: cannot tell. */
+export function checkClock(c: DoctorContext, windows: SigWindow[] | undefined): CheckResult {
+  if (!windows || windows.length === 0) {
+    return fail('clock', 'cannot tell: no signature over the root DNSKEY set was made by a key of the trust anchors (see the trust-anchors and upstreams checks)',
+      'fix the trust anchors and upstreams first; then run doctor again');
+  }
   const iso = (t: number): string => new Date(t * 1000).toISOString().replace('.000Z', 'Z');
-  if (c.now < window.inception || c.now > window.expiration) {
-    return fail('clock', `the clock says ${iso(c.now)}, outside the validity of the root's signatures (${iso(window.inception)} to ${iso(window.expiration)}): every DNSSEC answer would be bogus`,
+  const inside = windows.find((w) => c.now >= w.inception && c.now <= w.expiration);
+  if (!inside) {
+    const w = windows[0]!;
+    return fail('clock', `the clock says ${iso(c.now)}, outside the validity of the root's signatures (${iso(w.inception)} to ${iso(w.expiration)}): every DNSSEC answer would be bogus`,
       'set the clock and keep it set: `timedatectl set-ntp true` (or install chrony)');
   }
-  return pass('clock', `clock ${iso(c.now)} lies within the root DNSKEY signature validity`);
+  return pass('clock', `clock ${iso(c.now)} lies within the root DNSKEY signature validity (${iso(inside.inception)} to ${iso(inside.expiration)})`);
 }
 
 export async function checkUpstreams(c: DoctorContext, probe: (e: Endpoint) => Promise<number>): Promise<CheckResult> {

@@ -3,7 +3,9 @@
 // are in test/cli/doctor.test.ts.
 import assert from 'node:assert/strict';
 import { resolveServeConfig } from '../../src/config/serve';
-import { checkSystemResolver, checkViciGroup, DoctorContext, groupMembers } from '../../src/doctor/checks';
+import { checkClock, checkSystemResolver, checkTrustAnchors, checkViciGroup, DoctorContext, groupMembers } from '../../src/doctor/checks';
+import type { Message, RR } from '../../src/wire/types';
+import { TestKey } from '../dnssec/signer';
 
 const PASSWD = [
   'root:x:0:0:root:/root:/bin/bash',
@@ -75,5 +77,45 @@ describe('doctor: the system resolver', () => {
   it('fails when oedns is not named at all, or nothing is', () => {
     assert.match(checkSystemResolver(withResolv('nameserver 192.0.2.53\n')).detail, /sends the system's queries to 192\.0\.2\.53, not to oedns/);
     assert.match(checkSystemResolver(withResolv('search example.org\n')).detail, /names no nameserver/);
+  });
+});
+
+describe('doctor: the clock, from signatures that validated', () => {
+  const T0 = 1_800_000_000;
+  const DAY = 86400;
+  const ksk = new TestKey('', 15);
+  const set = [{ ...ksk.dnskey, ttl: 172800 }];
+  const honest = ksk.sign(set, { inception: T0 - DAY, expiration: T0 + 14 * DAY });
+  const reply = (answers: RR[]) => async (name: string, type: number): Promise<Message> => ({
+    id: 1, qr: true, opcode: 0, aa: false, tc: false, rd: true, ra: true, z: false, ad: false, cd: true, rcode: 0,
+    questions: [{ name, type, class: 1 }], answers, authorities: [], additionals: [],
+  });
+  const run = async (answers: RR[], now: number) => {
+    const c = { ...ctx({}), anchors: [{ zone: '', ds: [], keys: [ksk.dnskey.rdata] }], query: reply(answers), now };
+    const ta = await checkTrustAnchors(c);
+    return { ta: ta.result, clock: checkClock(c, ta.windows) };
+  };
+
+  it('passes a clock inside the window of a signature by the anchor\'s key', async () => {
+    const r = await run([...set, honest], T0);
+    assert.equal(r.ta.status, 'pass', r.ta.detail);
+    assert.equal(r.clock.status, 'pass', r.clock.detail);
+  });
+
+  it('names a clock outside it', async () => {
+    const r = await run([...set, honest], T0 + 400 * DAY);
+    assert.equal(r.clock.status, 'fail');
+    assert.match(r.clock.detail, /outside the validity of the root's signatures/);
+  });
+
+  it('does not believe a window an upstream rewrote (the signature no longer verifies): cannot tell', async () => {
+    const wrong = T0 + 400 * DAY;
+    const b = Buffer.from(honest.rdata);
+    b.writeUInt32BE(wrong + DAY, 8);
+    b.writeUInt32BE(wrong - DAY, 12);
+    const r = await run([...set, { ...honest, rdata: new Uint8Array(b) }], wrong);
+    assert.equal(r.ta.status, 'fail');
+    assert.equal(r.clock.status, 'fail');
+    assert.match(r.clock.detail, /^cannot tell/);
   });
 });
