@@ -4,10 +4,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { ConfigError } from '../util/errors';
 import { LOG_FORMATS, LOG_LEVELS, LogFormat, LogLevel } from '../util/log';
-import { Endpoint, parseEndpoint } from '../resolver/endpoint';
+import { Endpoint, formatEndpoint, parseEndpoint } from '../resolver/endpoint';
 import { LOOPBACK_CIDRS, parseCidr } from '../resolver/acl';
 import { parseAllowList } from '../responder/allow-list';
-import { parseResolvConf, upstreamsFromResolvConf } from '../resolver/upstream-file';
+import { isOwnAddress, parseResolvConf, upstreamsFromResolvConf } from '../resolver/upstream-file';
 import { RawConfig, ServeKey, readConfigFile as readRaw } from './file';
 import { DEFAULT_SHUNT_GRACE_SEC } from '../peers/registry';
 import { ntaName } from '../trust/nta';
@@ -180,6 +180,8 @@ export interface ServeEnv {
   controlPath?: () => string | undefined;
   /** Default autosp state file (the CLI passes autosp's); without it, autosp is not served. */
   autospStatePath?: () => string;
+  /** This host's addresses (default: its interfaces), for telling our own address from an upstream. */
+  localAddresses?: () => string[];
 }
 
 /**
@@ -200,6 +202,10 @@ export function resolveServeConfig(file: ServeConfigInput, cli: ServeConfigInput
   const upstreamFile = str('upstreamFile');
   if (upText && upText.length > 0) {
     upstream = upText.map((t) => parseEndpoint(t));
+    const self = upstream.filter((u) => isOwnAddress(u, listen, env.localAddresses));
+    if (self.length) {
+      throw new ConfigError('upstream-is-self', `'upstream' ${self.map(formatEndpoint).join(', ')} is oedns itself (listening on ${listen.map(formatEndpoint).join(', ')}): it would forward its questions to itself`);
+    }
   } else if (upstreamFile) {
     let text = '';
     try {

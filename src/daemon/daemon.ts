@@ -20,7 +20,7 @@ import { DaemonValidation, daemonValidation, upstreamQuery } from './validation'
 import { configuredNtas, NtaSet } from '../trust/nta';
 import { ConfigError } from '../util/errors';
 import { TrustAnchorManager } from '../trust/refresher';
-import { UpstreamFileWatch, watchUpstreamFile } from '../resolver/upstream-file';
+import { isOwnAddress, UpstreamFileWatch, watchUpstreamFile } from '../resolver/upstream-file';
 import type { Endpoint } from '../resolver/endpoint';
 import { LOG_LEVELS, LogLevel } from '../util/log';
 import { daemonControlHandlers } from './control-handlers';
@@ -210,6 +210,13 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
   await responder?.start();
   // Upstreams that follow the network: re-read the file when it changes, never ourselves.
   const ownAddresses = (): Endpoint[] => [...o.serve.listen, ...server.addresses];
+  const selfIn = (servers: Endpoint[]): Endpoint[] => servers.filter((u) => isOwnAddress(u, ownAddresses()));
+  // The config check knew the listen addresses, not the ports the kernel chose for port 0.
+  const startSelf = selfIn(server.upstream.opts.servers);
+  if (startSelf.length) {
+    server.upstream.setServers(server.upstream.opts.servers.filter((u) => !startSelf.includes(u)));
+    log.error({ upstream: startSelf.map(formatEndpoint) }, 'upstream is oedns itself (it would forward to itself): left out');
+  }
   let upstreamWatch: UpstreamFileWatch | undefined;
   // Made in two steps so that a reload can build the new watch before it changes anything.
   const makeWatch = (cfg: ServeConfig): UpstreamFileWatch | undefined => cfg.upstreamFile
@@ -266,6 +273,8 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       const level = next.config.logLevel;
       if (changed('logLevel') && !LOG_LEVELS.includes(level)) throw new ConfigError('bad-log-level', `log level must be one of ${LOG_LEVELS.join('|')}`);
       const ntaEntries = changed('negativeTrustAnchors') ? configuredNtas(next.config.negativeTrustAnchors) : undefined;
+      const self = next.config.upstreamFile ? [] : selfIn(next.config.upstream);
+      if (self.length) throw new ConfigError('upstream-is-self', `'upstream' ${self.map(formatEndpoint).join(', ')} is oedns itself: it would forward its questions to itself`);
       const useAnchors = changed('trustAnchor') && !trust.managed ? validation.prepareAnchors(next.anchors) : undefined;
       // Last, so that nothing after it can throw: an unused watch would have to be closed again.
       const watch = makeWatch(next.config);

@@ -3,6 +3,9 @@
 // would have changed first must stay as they were. Then a good configuration applies in full.
 import assert from 'node:assert/strict';
 import pino from 'pino';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { resolveServeConfig, ServeConfig } from '../../src/config/serve';
 import { startDaemon, RunningDaemon } from '../../src/daemon/daemon';
 import { DryRunEngine } from '../../src/ike-bridge/dry-run';
@@ -44,6 +47,26 @@ describe('daemon: reconfigure (reload)', function () {
       (e: unknown) => e instanceof ConfigError && e.code === 'nta-bad-name');
     assert.deepEqual(state(), before);
     assert.deepEqual(before.ntas, ['broken.example/config'], 'the configured NTA was not dropped');
+  });
+
+  it('refuses upstreams that are itself: static ones at reload, and through the upstream file in any spelling', async () => {
+    const port = d.server.addresses[0]!.port;
+    const before = state();
+    for (const up of [`127.0.0.1:${port}`, `[::ffff:127.0.0.1]:${port}`, `0.0.0.0:${port}`]) {
+      assert.throws(() => d.reconfigure({ config: { ...base, logLevel: 'debug', upstream: [parseEndpoint(up)] }, anchors: ROOT_ANCHORS }),
+        (e: unknown) => e instanceof ConfigError && e.code === 'upstream-is-self', up);
+    }
+    assert.deepEqual(state(), before);
+    const dir = mkdtempSync(join(tmpdir(), 'oedns-self-'));
+    const file = join(dir, 'resolv.conf');
+    writeFileSync(file, `nameserver [::ffff:127.0.0.1]:${port}\nnameserver 0.0.0.0:${port}\nnameserver 127.0.0.1:11\n`);
+    try {
+      d.reconfigure({ config: { ...base, upstream: [], upstreamFile: file }, anchors: ROOT_ANCHORS });
+      assert.deepEqual(d.server.upstream.opts.servers.map(formatEndpoint), ['127.0.0.1:11']);
+      d.reconfigure({ config: base, anchors: ROOT_ANCHORS });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('applies a good configuration in full, measured against the one that was running', () => {

@@ -18,8 +18,27 @@ describe('resolver/upstream-file', () => {
   it('never takes oedns itself, including through a wildcard listener, and drops duplicates', () => {
     const text = 'nameserver 127.0.0.1\nnameserver 10.0.0.1\nnameserver 10.0.0.1\nnameserver ::1\nnameserver bogus\n';
     assert.deepEqual(upstreamsFromResolvConf(text, [ep('127.0.0.1:53')]).map((e) => e.host), ['10.0.0.1', '::1']);
-    assert.deepEqual(upstreamsFromResolvConf(text, [ep('0.0.0.0:53'), ep('[::]:53')]).map((e) => e.host), []);
+    assert.deepEqual(upstreamsFromResolvConf('nameserver 127.0.0.1\nnameserver ::1\n', [ep('0.0.0.0:53'), ep('[::]:53')]).map((e) => e.host), []);
     assert.equal(isOwnAddress(ep('127.0.0.53'), [ep('127.0.0.1:53')]), false, "systemd-resolved's stub is not us");
+  });
+
+  it('compares addresses, not strings: IPv4-mapped, the unspecified address, wildcard listeners', () => {
+    const local = () => ['127.0.0.1', '192.0.2.7', '::1', '2001:db8::7'];
+    const own = (up: string, listen: string[]): boolean => isOwnAddress(ep(up), listen.map(ep), local);
+    // What the review found forwarding to itself: ::ffff:127.0.0.1 and 0.0.0.0 past a 127.0.0.1 listener.
+    assert.equal(own('[::ffff:127.0.0.1]:5300', ['127.0.0.1:5300']), true);
+    assert.equal(own('[::ffff:7f00:1]:5300', ['127.0.0.1:5300']), true);
+    assert.equal(own('0.0.0.0:5300', ['127.0.0.1:5300']), true);
+    assert.equal(own('[::]:5300', ['[::1]:5300']), true);
+    assert.equal(own('[0:0::1]:5300', ['[::1]:5300']), true);
+    // A wildcard listener owns every local address on its port, and only local ones.
+    assert.equal(own('192.0.2.7', ['0.0.0.0:53']), true);
+    assert.equal(own('127.0.0.53', ['0.0.0.0:53']), true);
+    assert.equal(own('[::ffff:192.0.2.7]:53', ['0.0.0.0:53']), true);
+    assert.equal(own('192.0.2.8', ['0.0.0.0:53']), false, 'a server on the LAN is not us');
+    assert.equal(own('2001:db8::7', ['[::]:53']), true);
+    assert.equal(own('192.0.2.7', ['[::]:53']), false, 'we bind :: IPv6-only');
+    assert.equal(own('127.0.0.1:5300', ['127.0.0.1:53']), false, 'another port is another server');
   });
 
   it('notices a new file, a replacement by rename and a removal', async function () {
