@@ -7,7 +7,7 @@ import { LOG_FORMATS, LOG_LEVELS, LogFormat, LogLevel } from '../util/log';
 import { Endpoint, formatEndpoint, parseEndpoint } from '../resolver/endpoint';
 import { LOOPBACK_CIDRS, parseCidr } from '../resolver/acl';
 import { parseAllowList } from '../responder/allow-list';
-import { isOwnAddress, parseResolvConf, upstreamsFromResolvConf } from '../resolver/upstream-file';
+import { FileSafetyOps, isOwnAddress, parseResolvConf, upstreamFileProblem, upstreamsFromResolvConf } from '../resolver/upstream-file';
 import { RawConfig, ServeKey, readConfigFile as readRaw } from './file';
 import { DEFAULT_SHUNT_GRACE_SEC } from '../peers/registry';
 import { ntaName } from '../trust/nta';
@@ -182,6 +182,8 @@ export interface ServeEnv {
   autospStatePath?: () => string;
   /** This host's addresses (default: its interfaces), for telling our own address from an upstream. */
   localAddresses?: () => string[];
+  /** How the upstream file's owner and modes are looked at (default: the file system). */
+  fileSafety?: FileSafetyOps;
 }
 
 /**
@@ -207,6 +209,8 @@ export function resolveServeConfig(file: ServeConfigInput, cli: ServeConfigInput
       throw new ConfigError('upstream-is-self', `'upstream' ${self.map(formatEndpoint).join(', ')} is oedns itself (listening on ${listen.map(formatEndpoint).join(', ')}): it would forward its questions to itself`);
     }
   } else if (upstreamFile) {
+    const problem = upstreamFileProblem(upstreamFile, env.fileSafety);
+    if (problem) throw new ConfigError('upstream-file-unsafe', `'upstreamFile' cannot be trusted: ${problem}`);
     let text = '';
     try {
       text = (env.readFile ?? ((p: string) => readFileSync(p, 'utf8')))(upstreamFile);

@@ -220,7 +220,9 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
   let upstreamWatch: UpstreamFileWatch | undefined;
   // Made in two steps so that a reload can build the new watch before it changes anything.
   const makeWatch = (cfg: ServeConfig): UpstreamFileWatch | undefined => cfg.upstreamFile
-    ? watchUpstreamFile(cfg.upstreamFile, ownAddresses(), server.upstream.opts.servers, (servers) => d.setUpstreams(servers, `${cfg.upstreamFile} changed`))
+    ? watchUpstreamFile(cfg.upstreamFile, ownAddresses(), server.upstream.opts.servers, (servers) => d.setUpstreams(servers, `${cfg.upstreamFile} changed`), 1000,
+      (problem) => log.error({ upstreamFile: cfg.upstreamFile, upstream: server.upstream.opts.servers.map(formatEndpoint) },
+        `upstream file not followed: ${problem}; keeping the upstreams it named before (fix its owner and mode, see docs/resolver.md)`))
     : undefined;
   const useWatch = (w: UpstreamFileWatch | undefined): void => {
     upstreamWatch?.close();

@@ -16,7 +16,7 @@ import { list as viciList, str as viciStr } from '../ike-bridge/vici-codec';
 import { controlRequest } from '../control/client';
 import { TrustAnchorManager } from '../trust/refresher';
 import { Endpoint, formatEndpoint, parseEndpoint } from '../resolver/endpoint';
-import { isOwnAddress, parseResolvConf, upstreamsFromResolvConf } from '../resolver/upstream-file';
+import { isOwnAddress, parseResolvConf, upstreamFileProblem, upstreamsFromResolvConf } from '../resolver/upstream-file';
 import { nameEquals, normalizeName } from '../wire/name';
 import { decodeIpseckey } from '../wire/rdata';
 import type { RR } from '../wire/types';
@@ -375,6 +375,11 @@ export async function checkUpstreams(c: DoctorContext, probe: (e: Endpoint) => P
   const cfg = c.config;
   let ups = cfg.upstream;
   if (cfg.upstreamFile) {
+    const problem = upstreamFileProblem(cfg.upstreamFile);
+    if (problem) {
+      return fail('upstreams', `the upstream file ${cfg.upstreamFile} cannot be trusted: ${problem}`,
+        `make it and its directory root's and writable only by root (chown root: FILE; chmod go-w FILE DIR), or point 'upstream-file' at the network manager's own file`);
+    }
     let text = '';
     try {
       text = read(c, cfg.upstreamFile);

@@ -3,7 +3,8 @@
 // (NetworkManager: /run/NetworkManager/no-stub-resolv.conf; systemd-resolved:
 // /run/systemd/resolve/resolv.conf). We read that file, leave out our own addresses (forwarding to
 // ourselves would loop), and re-read it when it changes, so a Wi-Fi change reaches oedns.
-import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import { readFileSync, realpathSync, Stats, statSync, unwatchFile, watchFile } from 'node:fs';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '../wire/ip';
@@ -106,15 +107,112 @@ export interface UpstreamFileWatch {
  * an inotify watch on the old inode would miss; the file may also not exist yet). On a change of the
  * upstream list, `onChange` gets the new list (possibly empty: no network).
  */
+type Stat = Pick<Stats, 'uid' | 'mode' | 'isDirectory' | 'isFile'>;
+
+export interface FileSafetyOps {
+  /** stat(2), following symbolic links (default fs.statSync). */
+  stat?: (p: string) => Stat;
+  realpath?: (p: string) => string;
+  /** uids that may own the file and its directory: root and, where it exists, systemd-resolve. */
+  owners?: () => number[];
+}
+
+/** Owners whose files we follow: root, and the user systemd-resolved writes its resolv.conf as. */
+export function trustedOwners(readPasswd = (): string => readFileSync('/etc/passwd', 'utf8')): number[] {
+  const out = [0];
+  try {
+    for (const line of readPasswd().split('\n')) {
+      const f = line.split(':');
+      if (f[0] === 'systemd-resolve' && f.length >= 4 && /^\d+$/.test(f[2]!)) out.push(Number(f[2]));
+    }
+  } catch {
+    /* no passwd: root only */
+  }
+  return out;
+}
+
+/**
+ * Why the upstream file cannot be trusted, or undefined. Whoever can write it (or replace it, or
+ * create it while it is missing) picks the servers every query goes to, and so sees them all and
+ * answers every unsigned name. So the file, and the directory it is in (through symlinks as
+ * resolved), must belong to root (or systemd-resolve, which writes /run/systemd/resolve/resolv.conf)
+ * and be writable by no one else; the directories above must be owned likewise and, if others may
+ * write them, sticky (as control socket directories, src/control/server.ts).
+ */
+export function upstreamFileProblem(path: string, ops: FileSafetyOps = {}): string | undefined {
+  const stat = ops.stat ?? ((p: string) => statSync(p));
+  const realpath = ops.realpath ?? ((p: string) => realpathSync(p));
+  const owners = (ops.owners ?? trustedOwners)();
+  const abs = resolvePath(path);
+  const who = (uid: number): boolean => owners.includes(uid);
+  const mode = (m: number): string => (m & 0o7777).toString(8);
+  let file: Stat | undefined;
+  try {
+    file = stat(abs);
+  } catch {
+    file = undefined;
+  }
+  if (file) {
+    if (!file.isFile()) return `${abs} is not a regular file`;
+    if (!who(file.uid)) return `${abs} belongs to uid ${file.uid}, who could send every query to a server of their choosing`;
+    if (file.mode & 0o022) return `${abs} is writable by others (mode ${mode(file.mode)}): whoever writes it picks the server every query goes to`;
+  }
+  // The directory of the name we were given (where the link or file can be replaced) and, for a link,
+  // the directory of what it points to. The first existing one up from each.
+  const dirs = new Set<string>();
+  const existing = (d: string): string | undefined => {
+    for (let x = d, prev = ''; x !== prev; prev = x, x = dirname(x)) {
+      try {
+        return realpath(x);
+      } catch {
+        /* not there (yet): its parent decides who may make it */
+      }
+    }
+    return undefined;
+  };
+  const own = existing(dirname(abs));
+  if (own) dirs.add(own);
+  if (file) {
+    try {
+      dirs.add(dirname(realpath(abs)));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  for (const dir of dirs) {
+    const st = stat(dir);
+    if (!who(st.uid)) return `${dir} belongs to uid ${st.uid}, who could replace ${abs}`;
+    // Not even sticky: the file may be missing now (before the network is up) and anyone could create it.
+    if (st.mode & 0o022) return `${dir} is writable by others (mode ${mode(st.mode)}): anyone could replace or create ${abs}`;
+    for (let d = dirname(dir), prev = dir; d !== prev; prev = d, d = dirname(d)) {
+      const a = stat(d);
+      if (!who(a.uid)) return `${d} belongs to uid ${a.uid}, who could replace ${abs}`;
+      if (a.mode & 0o022 && !(a.mode & 0o1000)) return `${d} is writable by others and not sticky: anyone could replace ${abs}`;
+    }
+  }
+  return undefined;
+}
+
 export function watchUpstreamFile(
   path: string,
   listen: Endpoint[],
   current: Endpoint[],
   onChange: (servers: Endpoint[]) => void,
   intervalMs = 1000,
+  /** The file became unsafe (upstreamFileProblem): it is not read, the servers stay as they were. */
+  onUnsafe: (problem: string) => void = () => undefined,
+  safety: FileSafetyOps = {},
 ): UpstreamFileWatch {
   let last = current;
+  let lastProblem: string | undefined;
   const check = (): void => {
+    const problem = upstreamFileProblem(path, safety);
+    if (problem) {
+      if (problem !== lastProblem) onUnsafe(problem);
+      lastProblem = problem;
+      return;
+    }
+    lastProblem = undefined;
     let text = '';
     try {
       text = readFileSync(path, 'utf8');

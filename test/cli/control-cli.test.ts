@@ -246,6 +246,24 @@ describe('oedns control (against a real oedns serve and named)', function () {
     assert.match(await dig(d!.port, ['+short', 'www.good.test', 'A']), /192\.0\.2\.1/);
   });
 
+  it('stops following an upstream file anyone may write (its writer would see every query)', async () => {
+    const mark = d!.log().length;
+    chmodSync(upstreamFile, 0o666);
+    try {
+      writeFileSync(upstreamFile, `nameserver 127.0.0.1:${await freePort()}\n`);
+      await until('the error line', () => d!.log().slice(mark).includes('upstream file not followed'), 5000);
+      assert.match(d!.log().slice(mark), /writable by others \(mode 666\)/);
+      assert.equal(json(d!, ['stats']).upstreams.join(), named!.endpoint, 'the servers it named before');
+      assert.equal(ctl(d!, ['reload']).code, 1, 'nor taken by a reload');
+      const doc = JSON.parse(spawnSync(process.execPath, [OEDNS, 'doctor', '--json', '--config', config], { encoding: 'utf8', timeout: 30_000 }).stdout);
+      assert.equal(doc.ok, false);
+      assert.match(doc.checks[0].detail, /'upstreamFile' cannot be trusted: .*writable by others/);
+    } finally {
+      chmodSync(upstreamFile, 0o644);
+      writeFileSync(upstreamFile, `nameserver ${named!.endpoint}\n`);
+    }
+  });
+
   it('tells systemd it is ready (READY=1 on NOTIFY_SOCKET), and around a reload', async function () {
     const py = spawnSync('python3', ['-c', 'import socket']);
     if (py.status !== 0) return this.skip();
