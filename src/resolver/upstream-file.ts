@@ -226,5 +226,15 @@ export function watchUpstreamFile(
   };
   const listener = (): void => check();
   watchFile(path, { interval: intervalMs, persistent: false }, listener);
-  return { check, close: () => unwatchFile(path, listener) };
+  // watchFile compares each poll with its first stat, which it takes asynchronously: a file written
+  // before that first stat returns is its baseline and raises no event. One more look closes the gap.
+  const settle = setTimeout(check, intervalMs + 50);
+  settle.unref();
+  return {
+    check,
+    close: () => {
+      clearTimeout(settle);
+      unwatchFile(path, listener);
+    },
+  };
 }
