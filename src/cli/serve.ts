@@ -18,7 +18,7 @@ import { loadPolicyFile } from './policy';
 import { DEFAULT_STATE_PATH } from '../autosp';
 import { formatEndpoint } from '../resolver/endpoint';
 import { canUseSocket, dropPrivileges, handOverDir } from '../resolver/privileges';
-import { loadTrustState } from '../trust/state-file';
+import { loadTrustState, stateOwners } from '../trust/state-file';
 import { TrustAnchorManager } from '../trust/refresher';
 import { ConfigError, OednsError } from '../util/errors';
 import { createLogger, Logger } from '../util/log';
@@ -173,7 +173,7 @@ export async function loadServeConfig(configFlag: string | undefined, cli: Serve
     anchorSource = ta.file;
     if (anchors.length === 0) throw new ConfigError('no-anchor', `${ta.file} holds no DS or DNSKEY trust anchor`);
   }
-  if (config.trustAnchorState) loadTrustState(config.trustAnchorState);
+  if (config.trustAnchorState) loadTrustState(config.trustAnchorState, stateOwners(config.user));
   return { path, config, policy, anchors, anchorSource };
 }
 
@@ -200,7 +200,7 @@ function checkEngineFiles(c: ServeConfig): void {
 function checkTrustState(loaded: LoadedConfig): void {
   const path = loaded.config.trustAnchorState;
   if (!path) return;
-  const dead = TrustAnchorManager.offline(loaded.anchors, path).untrusted();
+  const dead = TrustAnchorManager.offline(loaded.anchors, path, undefined, stateOwners(loaded.config.user)).untrusted();
   if (dead.length) {
     throw new ConfigError('trust-anchor-untrusted', `RFC 5011 state ${path} leaves no trusted key for ${dead.map((z) => z || '.').join(', ')}: ` +
       `oedns would answer SERVFAIL for every name under it. Move the file away to start again from the configured anchors (${loaded.anchorSource})`);

@@ -20,6 +20,7 @@ import { DaemonValidation, daemonValidation, upstreamQuery } from './validation'
 import { configuredNtas, NtaSet } from '../trust/nta';
 import { ConfigError } from '../util/errors';
 import { TrustAnchorManager } from '../trust/refresher';
+import { stateOwners } from '../trust/state-file';
 import { isOwnAddress, UpstreamFileWatch, watchUpstreamFile } from '../resolver/upstream-file';
 import type { Endpoint } from '../resolver/endpoint';
 import { LOG_LEVELS, LogLevel } from '../util/log';
@@ -133,6 +134,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
   const trust = new TrustAnchorManager({
     configured: o.anchors ?? ROOT_ANCHORS,
     statePath: o.serve.trustAnchorState ?? undefined,
+    stateOwners: stateOwners(o.serve.user),
     query: (name, type) => upstreamQuery(upstreamRef!)(name, type),
     now,
     log,

@@ -15,6 +15,7 @@ import { ViciClient } from '../ike-bridge/vici-client';
 import { list as viciList, str as viciStr } from '../ike-bridge/vici-codec';
 import { controlRequest } from '../control/client';
 import { TrustAnchorManager } from '../trust/refresher';
+import { stateOwners } from '../trust/state-file';
 import { Endpoint, formatEndpoint, parseEndpoint } from '../resolver/endpoint';
 import { isOwnAddress, parseResolvConf, upstreamFileProblem, upstreamsFromResolvConf } from '../resolver/upstream-file';
 import { nameEquals, normalizeName } from '../wire/name';
@@ -273,7 +274,7 @@ export function anchorsInUse(c: DoctorContext): AnchorsInUse {
   if (!state) r = { anchors: c.anchors, source: c.anchorSource };
   else {
     try {
-      const manager = TrustAnchorManager.offline(c.anchors, state, () => c.now);
+      const manager = TrustAnchorManager.offline(c.anchors, state, () => c.now, stateOwners(c.config.user));
       r = { anchors: manager.anchors(), source: `RFC 5011 state ${state}, from ${c.anchorSource}`, manager };
     } catch (e) {
       r = { anchors: c.anchors, source: c.anchorSource, error: (e as Error).message };

@@ -13,7 +13,7 @@ import {
   applyObservation, mergeConfiguredKeys, Observation, RFC5011_DEFAULTS, Rfc5011Options, seedTrustPoint, trustedKeys,
   TrustPointState,
 } from './rfc5011';
-import { loadTrustState, saveTrustState } from './state-file';
+import { loadTrustState, saveTrustState, stateOwners } from './state-file';
 
 const DNSKEY = 48;
 const RRSIG = 46;
@@ -30,6 +30,8 @@ export interface TrustAnchorManagerOptions {
   onChange?: (anchors: TrustAnchor[]) => void;
   log?: Logger;
   rfc5011?: Rfc5011Options;
+  /** uids that may own the state file and its directory (default: root, us, the oedns user). */
+  stateOwners?: readonly number[];
 }
 
 export interface TrustPointReport {
@@ -60,7 +62,7 @@ export class TrustAnchorManager {
     this.now = o.now ?? (() => Math.floor(Date.now() / 1000));
     this.log = o.log ?? silentLogger;
     if (!o.statePath) return;
-    const saved = new Map(loadTrustState(o.statePath).map((tp) => [canonicalName(tp.zone), tp]));
+    const saved = new Map(loadTrustState(o.statePath, o.stateOwners ?? stateOwners()).map((tp) => [canonicalName(tp.zone), tp]));
     const t = this.now();
     for (const a of o.configured) {
       const k = canonicalName(a.zone);
@@ -73,11 +75,12 @@ export class TrustAnchorManager {
    * The state as a daemon starting now would load it, for checks (`--check-config`, doctor): no
    * refresh is ever made. ConfigError when the state file is damaged.
    */
-  static offline(configured: readonly TrustAnchor[], statePath: string, now?: () => number): TrustAnchorManager {
+  static offline(configured: readonly TrustAnchor[], statePath: string, now?: () => number, owners?: readonly number[]): TrustAnchorManager {
     return new TrustAnchorManager({
       configured,
       statePath,
       now,
+      stateOwners: owners,
       query: () => Promise.reject(new Error('offline: no refresh')),
     });
   }

@@ -2,7 +2,7 @@
 // side fed with DNSKEY sets signed by real keys (test/dnssec/signer.ts), as a rolling root would publish them.
 import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, KeyObject } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -137,6 +137,44 @@ describe('trust/state-file', () => {
     bad(JSON.stringify({ version: 1, trustPoints: [{ zone: '', keys: [{ ...tp.keys[0], state: 'Trusted' }] }] }));
     bad(JSON.stringify({ version: 1, trustPoints: [{ zone: '', keys: [{ ...tp.keys[0], rdata: 'not base64!' }] }] }));
     bad(JSON.stringify({ version: 1, trustPoints: [{ zone: '', keys: Array(65).fill(tp.keys[0]) }] }));
+  });
+});
+
+describe('trust/state-file: who may have written it', () => {
+  it('writes under a random name, exclusively: a link planted at the old predictable name is not followed; mode 0600', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oedns-ta-'));
+    const path = join(dir, 'ta.json');
+    const victim = join(dir, 'victim');
+    writeFileSync(victim, 'untouched\n');
+    for (const name of [`${path}.tmp-${process.pid}`, `${path}.tmp`, `${path}.${process.pid}.tmp`]) symlinkSync(victim, name);
+    saveTrustState(path, [seedTrustPoint('', [ksk()], T0)]);
+    assert.equal(readFileSync(victim, 'utf8'), 'untouched\n');
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    assert.equal(lstatSync(path).isFile(), true);
+    assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp') && !f.startsWith('ta.json')), [], 'no temporary file left');
+  });
+
+  it('refuses to load a state others could write, or that belongs to someone else', function () {
+    const dir = mkdtempSync(join(tmpdir(), 'oedns-ta-'));
+    const path = join(dir, 'ta.json');
+    saveTrustState(path, [seedTrustPoint('', [ksk()], T0)]);
+    const me = [0, process.getuid!()];
+    const refused = (re: RegExp): void => assert.throws(() => loadTrustState(path, me), (e: unknown) => e instanceof ConfigError && e.code === 'trust-anchor-state-unsafe' && re.test(e.message));
+    assert.equal(loadTrustState(path, me).length, 1);
+    chmodSync(path, 0o666);
+    refused(/ta\.json is writable by others \(mode 666\)/);
+    chmodSync(path, 0o600);
+    chmodSync(dir, 0o777);
+    refused(/is writable by others \(mode 777\), who could replace ta\.json/);
+    chmodSync(dir, 0o700);
+    const link = join(dir, 'link.json');
+    symlinkSync(path, link);
+    assert.throws(() => loadTrustState(link, me), /not a regular file/);
+    if (process.getuid?.() === 0) {
+      chownSync(path, 1000, 1000);
+      refused(/belongs to uid 1000/);
+      assert.throws(() => new TrustAnchorManager({ configured: [], statePath: path, query: async () => { throw new Error('none'); }, stateOwners: me }), /cannot be trusted/);
+    }
   });
 });
 
