@@ -101,7 +101,7 @@ export function daemonValidation(
         const nta = ntas.covering(question.name, nowSec());
         if (nta) {
           ntaSkipped++;
-          return Promise.resolve({ proof: ntaProof(question, response, nta.name, nowSec()), response });
+          return Promise.resolve({ proof: ntaProof(question, response, nta.name, nowSec(), nta.expiresAt), response });
         }
         const dead = untrusted().find((z) => isSubdomain(question.name, z));
         if (dead !== undefined) {
@@ -123,10 +123,10 @@ export function daemonValidation(
 /**
  * The proof for an answer under a negative trust anchor: what the validator makes of a provably
  * unsigned zone (the chain's own RRsets, marked insecure), built by its own pure step so that CNAME
- * chains and denials come out the same. The reason is ours: the validator's InsecureReason does not
+ * chains and denials come out the same; it lives no longer than the NTA. The reason is ours: the validator's InsecureReason does not
  * list NTAs (yet), hence the cast.
  */
-export function ntaProof(question: Question, response: Message, at: string, nowSec: number): Proof {
+export function ntaProof(question: Question, response: Message, at: string, nowSec: number, expiresAt?: number): Proof {
   const verdict = { kind: 'insecure', reason: 'negative-trust-anchor', at, detail: `${at} has a negative trust anchor (RFC 7646): not validated` } as unknown as Verdict;
   const r = validateResponse(question, response, () => ({ zone: at, verdict, keys: [] }), { nowSec });
   const usable = r.verdict.kind === 'insecure';
@@ -135,5 +135,8 @@ export function ntaProof(question: Question, response: Message, at: string, nowS
     rrsets: usable ? r.steps.flatMap((s) => s.rrsets) : [],
     negative: r.negative,
     rcode: response.rcode,
+    // Not cached beyond the NTA: once it ends, the name must be validated again (the cache keeps
+    // an entry no longer than its proof's ttl, and lowers the records' TTLs to it).
+    ttl: expiresAt === undefined ? undefined : Math.max(1, expiresAt - nowSec),
   };
 }

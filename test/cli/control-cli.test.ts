@@ -110,6 +110,16 @@ describe('oedns control (against a real oedns serve and named)', function () {
     assert.match(await dig(d!.port, ['www.bad.test', 'A']), /status: SERVFAIL/);
   });
 
+  it('an answer cached under an NTA does not outlive it', async () => {
+    assert.equal(ctl(d!, ['nta', 'add', 'bad.test', '--lifetime', '2s']).code, 0);
+    const out = await dig(d!.port, ['www.bad.test', 'A']);
+    assert.match(out, /status: NOERROR/);
+    const ttl = Number(/^www\.bad\.test\.\s+(\d+)\s+IN\s+A/m.exec(out)![1]);
+    assert.ok(ttl <= 2, `TTL ${ttl} is capped to the NTA's remaining life`);
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.match(await dig(d!.port, ['www.bad.test', 'A']), /status: SERVFAIL/, 'validated again once the NTA ended');
+  });
+
   it('flush NAME drops that name and below; flush drops everything; stats shows the cache', async () => {
     await dig(d!.port, ['www.good.test', 'A']);
     await dig(d!.port, ['other.good.test', 'A']);
