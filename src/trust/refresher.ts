@@ -10,7 +10,7 @@ import { dsMatchesKey, validateKeySet } from '../dnssec/ds';
 import { verifyRrset } from '../dnssec/rrsig';
 import { Logger, silentLogger } from '../util/log';
 import {
-  applyObservation, mergeConfiguredKeys, Observation, RFC5011_DEFAULTS, Rfc5011Options, seedTrustPoint, trustedKeys,
+  applyObservation, boundedTrustPoint, keyIdentity, mergeConfiguredKeys, Observation, RFC5011_DEFAULTS, Rfc5011Options, seedTrustPoint, trustedKeys,
   TrustPointState,
 } from './rfc5011';
 import { loadTrustState, saveTrustState, stateOwners } from './state-file';
@@ -67,7 +67,8 @@ export class TrustAnchorManager {
     for (const a of o.configured) {
       const k = canonicalName(a.zone);
       const tp = saved.get(k);
-      this.points.set(k, tp ? mergeConfiguredKeys(tp, a.keys, t) : a.keys.length ? seedTrustPoint(k, a.keys, t) : { zone: k, keys: [] });
+      const keep = this.keepRemoved(k);
+      this.points.set(k, tp ? mergeConfiguredKeys(boundedTrustPoint(tp, keep), a.keys, t) : a.keys.length ? seedTrustPoint(k, a.keys, t) : { zone: k, keys: [] });
     }
   }
 
@@ -83,6 +84,16 @@ export class TrustAnchorManager {
       stateOwners: owners,
       query: () => Promise.reject(new Error('offline: no refresh')),
     });
+  }
+
+  /**
+   * Removed keys of `zone` worth remembering: those its configured anchor still lists (forgotten,
+   * mergeConfiguredKeys would take them back as Valid at the next start).
+   */
+  private keepRemoved(zone: string): (identity: string) => boolean {
+    const a = this.o.configured.find((x) => canonicalName(x.zone) === zone);
+    const ids = new Set((a?.keys ?? []).map((k) => keyIdentity(k)));
+    return (id) => ids.has(id);
   }
 
   get managed(): boolean {
@@ -207,8 +218,9 @@ export class TrustAnchorManager {
       sigExpiresAt,
     };
     if (!validated) this.log.warn({ zone: zone || '.', verdict }, 'trust anchors: the DNSKEY set is not signed by a key we trust; nothing changes');
-    const r = applyObservation(current, obs, nowSec, this.o.rfc5011 ?? RFC5011_DEFAULTS);
+    const keepRemoved = this.keepRemoved(canonicalName(zone));
+    const r = applyObservation(current, obs, nowSec, { ...(this.o.rfc5011 ?? RFC5011_DEFAULTS), keepRemoved });
     for (const t of r.transitions) this.log.warn({ zone: zone || '.', keyTag: t.tag, from: t.from, to: t.to }, 'trust anchors: RFC 5011 key state change');
-    return r.state;
+    return boundedTrustPoint(r.state, keepRemoved);
   }
 }

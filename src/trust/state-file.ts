@@ -6,12 +6,17 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../publish/files';
 import { DEFAULT_USER, lookupUser } from '../resolver/privileges';
 import { ConfigError } from '../util/errors';
+import { MAX_TRACKED_KEYS } from './rfc5011';
 import type { KeyState, TrackedKey, TrustPointState } from './rfc5011';
 
 const STATES: ReadonlyArray<KeyState> = ['AddPend', 'Valid', 'Missing', 'Revoked', 'Removed'];
-/** A root zone has a handful of KSKs; anything far beyond that is not a state file we wrote. */
-const MAX_KEYS = 64;
+/**
+ * A root zone has a handful of KSKs; more than MAX_TRACKED_KEYS keys that still count (not Removed)
+ * is not a state file we wrote. Removed keys are counted apart: older versions kept every one, so a
+ * file may hold many; they are dropped when loaded (boundedTrustPoint), never believed.
+ */
 const MAX_POINTS = 64;
+const MAX_KEYS_IN_FILE = 1024;
 
 function bad(path: string, why: string): never {
   throw new ConfigError('trust-anchor-state', `trust anchor state file ${path} is damaged: ${why} (move it away to start again from the configured anchors)`);
@@ -42,9 +47,10 @@ export function parseTrustState(text: string, path: string): TrustPointState[] {
   return o.trustPoints.map((tp: unknown) => {
     const t = tp as Record<string, unknown>;
     if (typeof tp !== 'object' || tp === null || typeof t.zone !== 'string' || !Array.isArray(t.keys)) bad(path, 'a trust point lacks zone or keys');
-    if (t.keys.length > MAX_KEYS) bad(path, `too many keys for ${t.zone || '.'}`);
+    if (t.keys.length > MAX_KEYS_IN_FILE) bad(path, `too many keys for ${t.zone || '.'}`);
     if ((t.lastSuccess !== undefined && !isTime(t.lastSuccess)) || (t.nextRefresh !== undefined && !isTime(t.nextRefresh))) bad(path, 'bad refresh times');
     const out: TrustPointState = { zone: t.zone, keys: t.keys.map((k: unknown) => checkKey(path, k)) };
+    if (out.keys.filter((k) => k.state !== 'Removed').length > MAX_TRACKED_KEYS) bad(path, `too many keys for ${t.zone || '.'}`);
     if (t.lastSuccess !== undefined) out.lastSuccess = t.lastSuccess as number;
     if (t.nextRefresh !== undefined) out.nextRefresh = t.nextRefresh as number;
     return out;
@@ -130,5 +136,12 @@ export function loadTrustState(path: string, owners?: readonly number[]): TrustP
  * planted), mode 0600, then renamed over the old one: a crash leaves the old or the new state.
  */
 export function saveTrustState(path: string, points: TrustPointState[]): void {
+  // Never write what could not be loaded again (a daemon that saves its own unloadable state would
+  // not start next time): the refresher keeps points bounded (boundedTrustPoint) before saving.
+  for (const tp of points) {
+    if (tp.keys.length > MAX_TRACKED_KEYS) {
+      throw new ConfigError('trust-anchor-state', `not saving ${path}: ${tp.keys.length} keys for ${tp.zone || '.'}, more than ${MAX_TRACKED_KEYS}`);
+    }
+  }
   writeFileAtomic(path, `${JSON.stringify({ version: 1, trustPoints: points }, null, 1)}\n`, 0o600);
 }

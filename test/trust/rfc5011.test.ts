@@ -6,7 +6,8 @@ import { chmodSync, chownSync, lstatSync, mkdtempSync, readdirSync, readFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  applyObservation, keyIdentity, mergeConfiguredKeys, refreshInterval, seedTrustPoint, trustedKeys, TrustPointState,
+  applyObservation, boundedTrustPoint, keyIdentity, MAX_PENDING_KEYS, MAX_TRACKED_KEYS, mergeConfiguredKeys, refreshInterval, seedTrustPoint,
+  trustedKeys, TrustPointState,
 } from '../../src/trust/rfc5011';
 import { loadTrustState, parseTrustState, saveTrustState } from '../../src/trust/state-file';
 import { TrustAnchorManager } from '../../src/trust/refresher';
@@ -97,8 +98,57 @@ describe('trust/rfc5011 (pure)', () => {
     assert.deepEqual(states(mergeConfiguredKeys(r.state, [a], T0 + 1)), ['Revoked', 'Valid']);
     r = applyObservation(r.state, obs([{ rdata: b }]), T0 + 10 * DAY, HOLD);
     assert.deepEqual(states(r.state), ['Revoked', 'Valid']);
-    r = applyObservation(r.state, obs([{ rdata: b }]), T0 + 31 * DAY, HOLD);
-    assert.deepEqual(states(r.state), ['Removed', 'Valid']);
+    const after = applyObservation(r.state, obs([{ rdata: b }]), T0 + 31 * DAY, HOLD);
+    assert.deepEqual(states(after.state), ['Valid'], 'Removed is Start: forgotten');
+    assert.deepEqual(after.transitions.map((t) => `${t.from}->${t.to}`), ['Revoked->Removed']);
+    // ...unless the configuration still lists it: then it is remembered, and not trusted again.
+    const kept = applyObservation(r.state, obs([{ rdata: b }]), T0 + 31 * DAY, { ...HOLD, keepRemoved: (id) => id === keyIdentity(a) });
+    assert.deepEqual(states(kept.state), ['Removed', 'Valid']);
+    assert.deepEqual(states(mergeConfiguredKeys(kept.state, [a], T0 + 32 * DAY)), ['Removed', 'Valid']);
+  });
+
+  it('stays bounded over many rollovers, and the state it saves loads again (70 KSK rollovers)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oedns-ta-'));
+    let cur = ksk();
+    let tp = seedTrustPoint('', [cur], T0);
+    let t = T0;
+    const step = (keys: Array<{ rdata: Uint8Array }>): void => {
+      tp = applyObservation(tp, obs(keys), t, HOLD).state;
+    };
+    for (let i = 0; i < 70; i++) {
+      const next = ksk();
+      step([{ rdata: cur }, { rdata: next }]);
+      t += 31 * DAY;
+      step([{ rdata: cur }, { rdata: next }]);
+      step([{ rdata: revoked(cur) }, { rdata: next }]);
+      t += 31 * DAY;
+      step([{ rdata: next }]);
+      cur = next;
+    }
+    assert.deepEqual(states(tp), ['Valid']);
+    saveTrustState(join(dir, 'ta.json'), [tp]);
+    assert.equal(loadTrustState(join(dir, 'ta.json'))[0]!.keys.length, 1);
+  });
+
+  it('keeps at most a few keys pending at once', () => {
+    const a = ksk();
+    const many = Array.from({ length: 20 }, () => ({ rdata: ksk() }));
+    const r = applyObservation(seedTrustPoint('', [a], T0), obs([{ rdata: a }, ...many]), T0, HOLD);
+    assert.equal(r.state.keys.filter((k) => k.state === 'AddPend').length, MAX_PENDING_KEYS);
+  });
+
+  it('loads a file an older version filled with Removed keys, cut down; never saves more than it can load', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oedns-ta-'));
+    const path = join(dir, 'ta.json');
+    const valid = ksk();
+    const tp = seedTrustPoint('', [valid], T0);
+    const removed = Array.from({ length: 70 }, () => ({ ...seedTrustPoint('', [ksk()], T0).keys[0]!, state: 'Removed' as const }));
+    writeFileSync(path, JSON.stringify({ version: 1, trustPoints: [{ ...tp, keys: [...tp.keys, ...removed] }] }));
+    const m = new TrustAnchorManager({ configured: [{ zone: '', ds: [], keys: [valid] }], statePath: path, query: async () => { throw new Error('none'); } });
+    assert.deepEqual(m.report()[0]!.keys.map((k) => k.state), ['Valid']);
+    const big = { ...tp, keys: Array.from({ length: MAX_TRACKED_KEYS + 1 }, () => seedTrustPoint('', [ksk()], T0).keys[0]!) };
+    assert.throws(() => saveTrustState(path, [big]), (e: unknown) => e instanceof ConfigError && /more than 64/.test(e.message));
+    assert.equal(boundedTrustPoint({ ...tp, keys: [...tp.keys, ...removed] }).keys.length, 1);
   });
 
   it('ignores a REVOKE bit the key did not sign itself (anyone can flip a bit)', () => {
