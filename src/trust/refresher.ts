@@ -1,11 +1,13 @@
 // The I/O side of RFC 5011: asks for each trust point's DNSKEY RRset when its refresh is due, checks
-// it against the keys trusted now and each key's self-signature (src/dnssec, pure), feeds the result
-// to the state machine (rfc5011.ts), saves the state file, and tells the daemon when the set of
-// trusted keys changed (the validator is then rebuilt with them).
+// it against the keys trusted now and, in a set that validated, each revoked key's self-signature
+// (src/dnssec, pure; one work budget per answer), feeds the result to the state machine
+// (rfc5011.ts), saves the state file, and tells the daemon when the set of trusted keys changed (the
+// validator is then rebuilt with them).
 import { canonicalName, nameEquals } from '../wire/name';
 import type { Message, Name, RR } from '../wire/types';
 import type { TrustAnchor } from '../dnssec/anchors';
-import { decodeRrsig } from '../dnssec/records';
+import { decodeRrsig, DNSKEY_REVOKE } from '../dnssec/records';
+import { ValidationBudget } from '../dnssec/budget';
 import { dsMatchesKey, validateKeySet } from '../dnssec/ds';
 import { verifyRrset } from '../dnssec/rrsig';
 import { Logger, silentLogger } from '../util/log';
@@ -17,6 +19,7 @@ import { loadTrustState, saveTrustState, stateOwners } from './state-file';
 
 const DNSKEY = 48;
 const RRSIG = 46;
+const revokeBit = (rdata: Uint8Array): boolean => rdata.length >= 2 && (((rdata[0]! << 8) | rdata[1]!) & DNSKEY_REVOKE) !== 0;
 
 export interface TrustAnchorManagerOptions {
   /** The configured anchors (distribution root.key, --trust-anchor file or the built-in DS). */
@@ -32,6 +35,8 @@ export interface TrustAnchorManagerOptions {
   rfc5011?: Rfc5011Options;
   /** uids that may own the state file and its directory (default: root, us, the oedns user). */
   stateOwners?: readonly number[];
+  /** The work one refresh of one trust point may cost (default: the validator's per-response budget). */
+  budget?: () => ValidationBudget;
 }
 
 export interface TrustPointReport {
@@ -191,7 +196,9 @@ export class TrustAnchorManager {
     }
     const keys: RR[] = msg.answers.filter((r) => r.type === DNSKEY && nameEquals(r.name, zone));
     const sigs: RR[] = msg.answers.filter((r) => r.type === RRSIG && nameEquals(r.name, zone));
-    const verdict = anchor && keys.length ? validateKeySet(anchor, keys, sigs, nowSec).verdict : undefined;
+    // One budget for everything this answer makes us compute: it comes from the network.
+    const budget = this.o.budget?.() ?? new ValidationBudget();
+    const verdict = anchor && keys.length ? validateKeySet(anchor, keys, sigs, nowSec, budget).verdict : undefined;
     const validated = verdict?.kind === 'secure';
     let current = tp;
     // First validated sight under a DS-only anchor: the keys the DS vouches for are the trusted ones.
@@ -213,7 +220,12 @@ export class TrustAnchorManager {
     if (sigExpiresAt === Number.MAX_SAFE_INTEGER) sigExpiresAt = nowSec;
     const obs: Observation = {
       validated,
-      keys: keys.map((k) => ({ rdata: k.rdata, selfSigned: verifyRrset(keys, sigs, [k], zone, nowSec).verdict.kind === 'secure' })),
+      // A self-signature matters only for a revocation (§2.1) in a set that validated: checked then,
+      // for keys with the REVOKE bit only, from the same budget (out of budget: not counted now).
+      keys: keys.map((k) => ({
+        rdata: k.rdata,
+        selfSigned: validated && revokeBit(k.rdata) && verifyRrset(keys, sigs, [k], zone, nowSec, budget).verdict.kind === 'secure',
+      })),
       origTtl,
       sigExpiresAt,
     };

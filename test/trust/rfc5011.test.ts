@@ -11,6 +11,7 @@ import {
 } from '../../src/trust/rfc5011';
 import { loadTrustState, parseTrustState, saveTrustState } from '../../src/trust/state-file';
 import { TrustAnchorManager } from '../../src/trust/refresher';
+import { ValidationBudget } from '../../src/dnssec/budget';
 import { ConfigError } from '../../src/util/errors';
 import type { Message, RR } from '../../src/wire/types';
 import { TestKey } from '../dnssec/signer';
@@ -318,6 +319,42 @@ describe('trust/refresher: a state with no trusted key', () => {
     const fresh = join(dir, 'none.json');
     const ds = TrustAnchorManager.offline([{ zone: '', ds: [{ keyTag: 1, algorithm: 15, digestType: 2, digest: new Uint8Array(32) }], keys: [] }], fresh, () => T0);
     assert.deepEqual(ds.untrusted(), [], 'no state yet: the configured DS anchors until the first refresh');
+  });
+});
+
+describe('trust/refresher: the work an answer may cost', () => {
+  it('checks no self-signature in a set that did not validate, however many keys it carries', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oedns-ta-'));
+    const trusted = new TestKey('', 15);
+    const attacker = Array.from({ length: 12 }, () => new TestKey('', 15, 257 | 0x80));
+    const root = rollingRoot();
+    root.publish([trusted, ...attacker], attacker);
+    const budgets: ValidationBudget[] = [];
+    const m = new TrustAnchorManager({
+      configured: [{ zone: '', ds: [], keys: [trusted.dnskey.rdata] }], statePath: join(dir, 'ta.json'), query: root.query, now: () => T0,
+      budget: () => { budgets.push(new ValidationBudget()); return budgets.at(-1)!; },
+    });
+    await m.refresh(true);
+    assert.equal(budgets.length, 1);
+    assert.equal(budgets[0]!.verifications, 0, 'no signature by a trusted key: nothing verified');
+    assert.deepEqual(m.report()[0]!.keys.map((k) => k.state), ['Valid']);
+  });
+
+  it('takes the self-signature checks of a validated set from the same budget as its validation', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oedns-ta-'));
+    const a = new TestKey('', 15);
+    const b = new TestKey('', 15);
+    const aRevoked = new TestKey('', 15, 257 | 0x80, { privateKey: a.privateKey, publicKey: publicOf(a) });
+    const root = rollingRoot();
+    root.publish([aRevoked, b], [b, aRevoked]);
+    const configured = [{ zone: '', ds: [], keys: [a.dnskey.rdata, b.dnskey.rdata] }];
+    // One verification in all: validating the set uses it up, the revocation is not counted this time.
+    const tight = new TrustAnchorManager({ configured, statePath: join(dir, 'tight.json'), query: root.query, now: () => T0, budget: () => new ValidationBudget({ maxVerifications: 1 }) });
+    await tight.refresh(true);
+    assert.deepEqual(tight.report()[0]!.keys.map((k) => k.state), ['Valid', 'Valid']);
+    const normal = new TrustAnchorManager({ configured, statePath: join(dir, 'normal.json'), query: root.query, now: () => T0 });
+    await normal.refresh(true);
+    assert.deepEqual(normal.report()[0]!.keys.map((k) => k.state), ['Revoked', 'Valid']);
   });
 });
 
