@@ -2,6 +2,8 @@
 // against the real parts (charon over VICI, the DNS, the trust anchors, resolv.conf, the clock), each
 // with a one-line fix, like Libreswan's `ipsec verify`. A check returns data; printing is the CLI's.
 import { readFileSync, statSync } from 'node:fs';
+import { dirname, resolve as resolvePath } from 'node:path';
+import { DEFAULT_USER, groupsOf, lookupUser } from '../resolver/privileges';
 import { createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
 import { IPSEC_DEFAULTS, type ServeConfig } from '../config/serve';
 import type { TrustAnchor } from '../dnssec/anchors';
@@ -189,7 +191,7 @@ export function checkIdentity(c: DoctorContext): CheckResult {
   return pass('identity', `identity ${id}`);
 }
 
-export function checkKeyFile(c: DoctorContext): CheckResult {
+export function checkKeyFile(c: DoctorContext, stat: StatFn = statSync): CheckResult {
   if (c.config.engine === 'libreswan') return skip('key', "libreswan keeps our key in pluto's NSS database (see `ipsec showhostkey --list`)");
   const file = c.config.engineConfig.key;
   let pem: string;
@@ -204,7 +206,63 @@ export function checkKeyFile(c: DoctorContext): CheckResult {
   } catch (e) {
     return fail('key', `${file} is not a PEM private key: ${(e as Error).message}`, `create a new one: \`oedns keygen --out /etc/oedns --force\``);
   }
-  return pass('key', `private key ${file} readable`);
+  // Doctor runs as root and reads anything: the daemon runs as the service user, and must too.
+  const svc = serviceUser(c);
+  if (svc) {
+    const why = unreadableBy(file, svc.ids, stat);
+    if (why) {
+      return fail('key', `${file} is readable by root but not by ${svc.name}, the user oedns runs as: ${why}`,
+        `chown root:${svc.name} ${file} && chmod 0640 ${file} (and let ${svc.name} through its directories; \`oedns install\` does this for /etc/oedns)`);
+    }
+  }
+  return pass('key', `private key ${file} readable${svc ? ` by ${svc.name}` : ''}`);
+}
+
+/**
+ * The user the daemon runs as, when doctor runs as someone else (root): `user:` of the config, else
+ * oedns if it exists (the unit's User=). undefined: doctor already is that user, or there is none.
+ */
+function serviceUser(c: DoctorContext): { name: string; ids: { uid: number; groups: number[] } } | undefined {
+  const name = c.config.user && c.config.user !== 'root' ? c.config.user : c.config.user === 'root' ? undefined : DEFAULT_USER;
+  if (!name) return undefined;
+  let passwd: string;
+  let groups = '';
+  try {
+    passwd = read(c, '/etc/passwd');
+  } catch {
+    return undefined;
+  }
+  try {
+    groups = read(c, '/etc/group');
+  } catch {
+    /* the primary group only */
+  }
+  const u = lookupUser(passwd, name);
+  if (!u || u.uid === process.getuid?.()) return undefined;
+  return { name, ids: { uid: u.uid, groups: groupsOf(groups, name, u.gid) } };
+}
+
+type StatFn = (p: string) => { uid: number; gid: number; mode: number };
+
+/** Why `ids` could not open `file` for reading (search on every directory, read on the file), or undefined. */
+export function unreadableBy(file: string, ids: { uid: number; groups: number[] }, stat: StatFn): string | undefined {
+  const may = (st: { uid: number; gid: number; mode: number }, bit: number): boolean => {
+    if (ids.uid === 0) return true;
+    if (st.uid === ids.uid) return (st.mode & (bit << 6)) !== 0;
+    if (ids.groups.includes(st.gid)) return (st.mode & (bit << 3)) !== 0;
+    return (st.mode & bit) !== 0;
+  };
+  const abs = resolvePath(file);
+  const dirs: string[] = [];
+  for (let d = dirname(abs), prev = ''; d !== prev; prev = d, d = dirname(d)) dirs.unshift(d);
+  try {
+    for (const d of dirs) if (!may(stat(d), 1)) return `no search permission on ${d}`;
+    const st = stat(abs);
+    if (!may(st, 4)) return `mode ${(st.mode & 0o777).toString(8)}, owner ${st.uid}, group ${st.gid}`;
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return undefined;
 }
 
 /** Our key published as the identity's IPSECKEY, and that answer DNSSEC-secure. */

@@ -39,6 +39,8 @@ describe('oedns doctor (real named, real charon)', function () {
       `vici: ${o.vici ?? lab!.a.vici}`,
       `control: ${control}`,
       'autosp-state: none',
+      // As the daemon below runs (the key check then reads the key as root does).
+      'user: root',
       '',
     ].join('\n'));
     return f;

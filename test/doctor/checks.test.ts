@@ -3,7 +3,11 @@
 // are in test/cli/doctor.test.ts.
 import assert from 'node:assert/strict';
 import { resolveServeConfig } from '../../src/config/serve';
-import { checkClock, checkSystemResolver, checkTrustAnchors, checkViciGroup, DoctorContext, groupMembers } from '../../src/doctor/checks';
+import { checkClock, checkKeyFile, checkSystemResolver, checkTrustAnchors, checkViciGroup, DoctorContext, groupMembers } from '../../src/doctor/checks';
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateHostKey, writeHostKey } from '../../src/ike-bridge/identity';
 import type { Message, RR } from '../../src/wire/types';
 import { TestKey } from '../dnssec/signer';
 
@@ -117,5 +121,41 @@ describe('doctor: the clock, from signatures that validated', () => {
     assert.equal(r.ta.status, 'fail');
     assert.equal(r.clock.status, 'fail');
     assert.match(r.clock.detail, /^cannot tell/);
+  });
+});
+
+describe('doctor: the key, as the service user would read it', () => {
+  it('fails a key only root can read, and passes it once the oedns group may', function () {
+    if (process.getuid?.() !== 0) return this.skip();
+    const dir = mkdtempSync(join(tmpdir(), 'oedns-dockey-'));
+    try {
+      chmodSync(dir, 0o755);
+      const key = writeHostKey(join(dir, 'keys'), generateHostKey('ed25519')).privateKey;
+      chmodSync(join(dir, 'keys'), 0o750);
+      const files: Record<string, string> = {
+        '/etc/passwd': `${PASSWD}`,
+        '/etc/group': 'root:x:0:\noedns:x:995:\n',
+      };
+      const c = ctx({}, { key });
+      c.readFile = (p) => files[p] ?? readFileSync(p, 'utf8');
+      let r = checkKeyFile(c);
+      assert.equal(r.status, 'fail');
+      assert.match(r.detail, /readable by root but not by oedns, the user oedns runs as: no search permission on .*keys/);
+      assert.match(r.fix!, /chown root:oedns .* && chmod 0640/);
+      chownSync(join(dir, 'keys'), 0, 995);
+      r = checkKeyFile(c);
+      assert.match(r.detail, /but not by oedns.*: mode 600/);
+      chownSync(key, 0, 995);
+      chmodSync(key, 0o640);
+      r = checkKeyFile(c);
+      assert.equal(r.status, 'pass', r.detail);
+      assert.match(r.detail, /readable by oedns$/);
+      chmodSync(key, 0o600);
+      const asRoot = ctx({}, { key, user: 'root' });
+      asRoot.readFile = (p) => readFileSync(p, 'utf8');
+      assert.equal(checkKeyFile(asRoot).status, 'pass', 'a daemon that keeps root reads it as doctor does');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
