@@ -2,7 +2,7 @@
 // side fed with DNSKEY sets signed by real keys (test/dnssec/signer.ts), as a rolling root would publish them.
 import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, KeyObject } from 'node:crypto';
-import { chmodSync, chownSync, lstatSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -17,6 +17,17 @@ import type { Message, RR } from '../../src/wire/types';
 import { TestKey } from '../dnssec/signer';
 
 const DAY = 86400;
+
+/** Temporary directories of this file, removed when it is done. */
+const dirs: string[] = [];
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'oedns-ta-'));
+  dirs.push(d);
+  return d;
+}
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 const T0 = 1_800_000_000;
 const HOLD = { addHoldDownSec: 30 * DAY, removeHoldDownSec: 30 * DAY };
 
@@ -109,7 +120,7 @@ describe('trust/rfc5011 (pure)', () => {
   });
 
   it('stays bounded over many rollovers, and the state it saves loads again (70 KSK rollovers)', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oedns-ta-'));
+    const dir = tempDir();
     let cur = ksk();
     let tp = seedTrustPoint('', [cur], T0);
     let t = T0;
@@ -139,7 +150,7 @@ describe('trust/rfc5011 (pure)', () => {
   });
 
   it('loads a file an older version filled with Removed keys, cut down; never saves more than it can load', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oedns-ta-'));
+    const dir = tempDir();
     const path = join(dir, 'ta.json');
     const valid = ksk();
     const tp = seedTrustPoint('', [valid], T0);
@@ -175,7 +186,7 @@ describe('trust/rfc5011 (pure)', () => {
 });
 
 describe('trust/state-file', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'oedns-ta-'));
+  const dir = tempDir();
   it('writes and reads back the state, and names a damaged file', () => {
     const path = join(dir, 'state.json');
     assert.deepEqual(loadTrustState(path), []);
@@ -193,7 +204,7 @@ describe('trust/state-file', () => {
 
 describe('trust/state-file: who may have written it', () => {
   it('writes under a random name, exclusively: a link planted at the old predictable name is not followed; mode 0600', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oedns-ta-'));
+    const dir = tempDir();
     const path = join(dir, 'ta.json');
     const victim = join(dir, 'victim');
     writeFileSync(victim, 'untouched\n');
@@ -206,7 +217,7 @@ describe('trust/state-file: who may have written it', () => {
   });
 
   it('refuses to load a state others could write, or that belongs to someone else', function () {
-    const dir = mkdtempSync(join(tmpdir(), 'oedns-ta-'));
+    const dir = tempDir();
     const path = join(dir, 'ta.json');
     saveTrustState(path, [seedTrustPoint('', [ksk()], T0)]);
     const me = [0, process.getuid!()];
@@ -246,7 +257,7 @@ function rollingRoot(): { query: (name: string, type: number) => Promise<Message
 
 describe('trust/refresher (real signatures, no network)', () => {
   it('follows a root KSK rollover from a DS anchor to the new key, saving the state', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oedns-ta-'));
+    const dir = tempDir();
     const state = join(dir, 'ta.json');
     const old = new TestKey('', 15);
     const pair = generateKeyPairSync('ed25519');
@@ -289,7 +300,7 @@ describe('trust/refresher (real signatures, no network)', () => {
   });
 
   it('moves nothing when the DNSKEY set is signed by a key it does not trust', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oedns-ta-'));
+    const dir = tempDir();
     const trusted = new TestKey('', 15);
     const attacker = new TestKey('', 15);
     const root = rollingRoot();
@@ -305,7 +316,7 @@ describe('trust/refresher (real signatures, no network)', () => {
 
 describe('trust/refresher: a state with no trusted key', () => {
   it('names the trust point as untrusted (it must fail closed), not a DS anchor that was never observed', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oedns-ta-'));
+    const dir = tempDir();
     const state = join(dir, 'ta.json');
     const k = ksk();
     const tp = seedTrustPoint('', [k], T0);
@@ -324,7 +335,7 @@ describe('trust/refresher: a state with no trusted key', () => {
 
 describe('trust/refresher: the work an answer may cost', () => {
   it('checks no self-signature in a set that did not validate, however many keys it carries', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oedns-ta-'));
+    const dir = tempDir();
     const trusted = new TestKey('', 15);
     const attacker = Array.from({ length: 12 }, () => new TestKey('', 15, 257 | 0x80));
     const root = rollingRoot();
@@ -341,7 +352,7 @@ describe('trust/refresher: the work an answer may cost', () => {
   });
 
   it('takes the self-signature checks of a validated set from the same budget as its validation', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oedns-ta-'));
+    const dir = tempDir();
     const a = new TestKey('', 15);
     const b = new TestKey('', 15);
     const aRevoked = new TestKey('', 15, 257 | 0x80, { privateKey: a.privateKey, publicKey: publicOf(a) });
