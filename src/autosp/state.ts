@@ -4,7 +4,8 @@
 // lists who this host talks to. Read back as untrusted input: every field is checked, expiries are
 // capped at the max TTL, and a stored key is never installed as such: the names are looked up and
 // validated again, and until then the stored addresses are only held closed (drop shunts).
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { writeFileAtomic } from '../publish/files';
 import { dirname } from 'node:path';
 import type { Peer, PeerAuth } from '../ike-bridge/engine';
 import { ipseckeyToKeyObject } from '../ike-bridge/keys';
@@ -157,9 +158,8 @@ export function writeAutospState(path: string, s: AutospState, nowSec = Date.now
   // mkdir -p fails with EACCES on an existing directory whose parent this user cannot write (a daemon
   // that dropped root, writing into the directory handed to it): only create what is missing.
   if (!existsSync(dirname(path))) mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(body, null, 1) + '\n', { mode: 0o600 });
-  renameSync(tmp, path);
+  // A random name created exclusively (never through a link planted at a name we would pick), 0600.
+  writeFileAtomic(path, JSON.stringify(body, null, 1) + '\n', 0o600);
 }
 
 function alive(pid: number): boolean {

@@ -5,7 +5,7 @@ import { netQuery } from '../dnssec/net-query';
 import type { Endpoint } from '../resolver/endpoint';
 import {
   CheckResult, checkCharon, checkClock, checkDaemon, checkEngine, checkIdentity, checkKeyFile, checkPublished,
-  checkSystemResolver, checkTrustAnchors, checkUpstreams, DoctorContext,
+  checkSystemResolver, checkTrustAnchors, checkUpstreams, checkViciGroup, DoctorContext,
 } from '../doctor/checks';
 import { loadServeConfig } from './serve';
 
@@ -37,6 +37,7 @@ export async function runDoctor(o: DoctorOptions, nowSec = Math.floor(Date.now()
   const checks: CheckResult[] = [{ id: 'config', status: 'pass', detail: loaded.path ? `${loaded.path} is valid` : 'no config file: built-in defaults' }];
   checks.push(checkEngine(ctx));
   checks.push(await checkCharon(ctx));
+  checks.push(checkViciGroup(ctx));
   checks.push(checkIdentity(ctx));
   checks.push(checkKeyFile(ctx));
   checks.push(await checkPublished(ctx));
@@ -44,7 +45,7 @@ export async function runDoctor(o: DoctorOptions, nowSec = Math.floor(Date.now()
   checks.push(ta.result);
   checks.push(await checkUpstreams(ctx, probe));
   checks.push(checkSystemResolver(ctx, o.resolvConf));
-  checks.push(checkClock(ctx, ta.window));
+  checks.push(checkClock(ctx, ta.windows));
   checks.push(await checkDaemon(ctx));
   return { ok: checks.every((c) => c.status !== 'fail'), checks };
 }
@@ -64,7 +65,7 @@ export function formatDoctor(r: { ok: boolean; checks: CheckResult[] }): string 
 export function registerDoctor(program: Command): void {
   program
     .command('doctor')
-    .description('check this host: charon and its plugins, our key and its published IPSECKEY, identity, trust anchors, upstreams, resolv.conf, clock, daemon; a fix for each problem (exit 0 only when all pass)')
+    .description('check this host: charon and its plugins, who may use its VICI socket, our key and its published IPSECKEY, identity, trust anchors, upstreams, resolv.conf, clock, daemon; a fix for each problem (exit 0 only when all pass)')
     .option('-c, --config <file>', "config file (default /etc/oedns/oedns.yaml when it exists; 'none' for none)")
     .option('--json', 'print one JSON object')
     .option('--timeout <ms>', 'per network step', '2000')

@@ -18,7 +18,8 @@ import { loadPolicyFile } from './policy';
 import { DEFAULT_STATE_PATH } from '../autosp';
 import { formatEndpoint } from '../resolver/endpoint';
 import { canUseSocket, dropPrivileges, handOverDir } from '../resolver/privileges';
-import { loadTrustState } from '../trust/state-file';
+import { loadTrustState, stateOwners } from '../trust/state-file';
+import { TrustAnchorManager } from '../trust/refresher';
 import { ConfigError, OednsError } from '../util/errors';
 import { createLogger, Logger } from '../util/log';
 import { sdNotifier } from '../util/sd-notify';
@@ -172,7 +173,7 @@ export async function loadServeConfig(configFlag: string | undefined, cli: Serve
     anchorSource = ta.file;
     if (anchors.length === 0) throw new ConfigError('no-anchor', `${ta.file} holds no DS or DNSKEY trust anchor`);
   }
-  if (config.trustAnchorState) loadTrustState(config.trustAnchorState);
+  if (config.trustAnchorState) loadTrustState(config.trustAnchorState, stateOwners(config.user));
   return { path, config, policy, anchors, anchorSource };
 }
 
@@ -192,12 +193,27 @@ function checkEngineFiles(c: ServeConfig): void {
   }
 }
 
+/**
+ * --check-config: an RFC 5011 state that leaves a trust point without a trusted key (all revoked) is
+ * refused here; the daemon itself would start and answer SERVFAIL under it (fail closed).
+ */
+function checkTrustState(loaded: LoadedConfig): void {
+  const path = loaded.config.trustAnchorState;
+  if (!path) return;
+  const dead = TrustAnchorManager.offline(loaded.anchors, path, undefined, stateOwners(loaded.config.user)).untrusted();
+  if (dead.length) {
+    throw new ConfigError('trust-anchor-untrusted', `RFC 5011 state ${path} leaves no trusted key for ${dead.map((z) => z || '.').join(', ')}: ` +
+      `oedns would answer SERVFAIL for every name under it. Move the file away to start again from the configured anchors (${loaded.anchorSource})`);
+  }
+}
+
 async function runServe(flags: ServeFlags, cmd: Command): Promise<void> {
   const cli = cliInput(flags, cmd);
   const loaded = await loadServeConfig(flags.config, cli);
   const { config, policy, anchors } = loaded;
   if (flags.checkConfig) {
     checkEngineFiles(config);
+    checkTrustState(loaded);
     process.stdout.write(`configuration OK (${loaded.path ?? 'no config file: built-in defaults and the command line'}): ` +
       `listen ${config.listen.map(formatEndpoint).join(', ')}, ` +
       `upstreams ${config.upstreamFile ? `from ${config.upstreamFile}` : config.upstream.map(formatEndpoint).join(', ')}, ` +

@@ -4,12 +4,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { ConfigError } from '../util/errors';
 import { LOG_FORMATS, LOG_LEVELS, LogFormat, LogLevel } from '../util/log';
-import { Endpoint, parseEndpoint } from '../resolver/endpoint';
+import { Endpoint, formatEndpoint, parseEndpoint } from '../resolver/endpoint';
 import { LOOPBACK_CIDRS, parseCidr } from '../resolver/acl';
 import { parseAllowList } from '../responder/allow-list';
-import { parseResolvConf, upstreamsFromResolvConf } from '../resolver/upstream-file';
+import { FileSafetyOps, isOwnAddress, parseResolvConf, upstreamFileProblem, upstreamsFromResolvConf } from '../resolver/upstream-file';
 import { RawConfig, ServeKey, readConfigFile as readRaw } from './file';
 import { DEFAULT_SHUNT_GRACE_SEC } from '../peers/registry';
+import { ntaName } from '../trust/nta';
 
 /** The keys of the config file and the command line; values are checked by resolveServeConfig. */
 export type ServeConfigInput = { [K in ServeKey]?: unknown };
@@ -179,6 +180,10 @@ export interface ServeEnv {
   controlPath?: () => string | undefined;
   /** Default autosp state file (the CLI passes autosp's); without it, autosp is not served. */
   autospStatePath?: () => string;
+  /** This host's addresses (default: its interfaces), for telling our own address from an upstream. */
+  localAddresses?: () => string[];
+  /** How the upstream file's owner and modes are looked at (default: the file system). */
+  fileSafety?: FileSafetyOps;
 }
 
 /**
@@ -199,7 +204,13 @@ export function resolveServeConfig(file: ServeConfigInput, cli: ServeConfigInput
   const upstreamFile = str('upstreamFile');
   if (upText && upText.length > 0) {
     upstream = upText.map((t) => parseEndpoint(t));
+    const self = upstream.filter((u) => isOwnAddress(u, listen, env.localAddresses));
+    if (self.length) {
+      throw new ConfigError('upstream-is-self', `'upstream' ${self.map(formatEndpoint).join(', ')} is oedns itself (listening on ${listen.map(formatEndpoint).join(', ')}): it would forward its questions to itself`);
+    }
   } else if (upstreamFile) {
+    const problem = upstreamFileProblem(upstreamFile, env.fileSafety);
+    if (problem) throw new ConfigError('upstream-file-unsafe', `'upstreamFile' cannot be trusted: ${problem}`);
     let text = '';
     try {
       text = (env.readFile ?? ((p: string) => readFileSync(p, 'utf8')))(upstreamFile);
@@ -251,10 +262,15 @@ export function resolveServeConfig(file: ServeConfigInput, cli: ServeConfigInput
     }
   }
   const taState = str('trustAnchorState');
-  const nta = list(pick('negativeTrustAnchors'), 'negativeTrustAnchors') ?? [];
-  for (const n of nta) {
-    if (!/^[a-z0-9_.-]*[a-z0-9_-]\.?$/i.test(n)) throw new ConfigError('config-type', `'negativeTrustAnchors': '${n}' is not a domain name`);
-  }
+  // The same check the running daemon applies (labels of 1..63 bytes, no root), so that a file
+  // --check-config accepts can always be loaded and reloaded.
+  const nta = (list(pick('negativeTrustAnchors'), 'negativeTrustAnchors') ?? []).map((n) => {
+    try {
+      return ntaName(n);
+    } catch (e) {
+      throw new ConfigError('config-type', `'negativeTrustAnchors': ${(e as Error).message}`);
+    }
+  });
   const responderAllow = list(pick('responderAllow'), 'responderAllow') ?? [];
   parseAllowList(responderAllow);
   const user = pick('user');

@@ -5,7 +5,7 @@
 // otherwise another local user could put their own socket there and answer our clients.
 import { createConnection, createServer, Server, Socket } from 'node:net';
 import { chmodSync, existsSync, lstatSync, mkdirSync, Stats, unlinkSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../util/errors';
 import { Logger, silentLogger } from '../util/log';
 import { ControlRequest, ControlResponse, encodeLine, MAX_LINE_BYTES, parseRequest } from './protocol';
@@ -28,7 +28,10 @@ export interface ControlServer {
 export async function startControlServer(opts: ControlServerOptions): Promise<ControlServer> {
   const log = opts.log ?? silentLogger;
   const maxClients = opts.maxClients ?? 16;
-  await prepareSocketPath(opts.path);
+  // Absolute first: the directories above a relative path's directory are checked too (dirname of
+  // 'ctl/control.sock' stops at '.', above which anyone might own a directory).
+  const path = resolve(opts.path);
+  await prepareSocketPath(path);
   const clients = new Set<Socket>();
   const server: Server = createServer((sock) => {
     if (clients.size >= maxClients) {
@@ -40,17 +43,17 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
     sock.on('error', () => sock.destroy());
     serveClient(sock, opts.handlers, log);
   });
-  await new Promise<void>((resolve, reject) => {
+  await new Promise<void>((done, reject) => {
     server.once('error', reject);
-    server.listen(opts.path, () => resolve());
+    server.listen(path, () => done());
   });
-  chmodSync(opts.path, 0o600);
+  chmodSync(path, 0o600);
   return {
-    path: opts.path,
+    path,
     async close() {
       for (const c of clients) c.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      if (existsSync(opts.path)) unlinkSync(opts.path);
+      await new Promise<void>((done) => server.close(() => done()));
+      if (existsSync(path)) unlinkSync(path);
     },
   };
 }
@@ -63,6 +66,7 @@ type Lstat = (path: string) => Pick<Stats, 'uid' | 'mode' | 'isDirectory' | 'isS
  * `uid` and, if others may write it, sticky (so nobody can rename our directory away).
  */
 export function unsafeSocketDir(dir: string, uid: number, lstat: Lstat = lstatSync): string | undefined {
+  dir = resolve(dir);
   const st = lstat(dir);
   if (st.isSymbolicLink() || !st.isDirectory()) return `${dir} is not a directory`;
   if (st.uid !== uid) return `${dir} belongs to uid ${st.uid}, not to us (uid ${uid})`;

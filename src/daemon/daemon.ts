@@ -17,9 +17,11 @@ import { formatEndpoint } from '../resolver/endpoint';
 import { Logger, silentLogger } from '../util/log';
 import { createResponder, ResponderOptions, ResponderService } from '../responder';
 import { DaemonValidation, daemonValidation, upstreamQuery } from './validation';
-import { NtaSet } from '../trust/nta';
+import { configuredNtas, NtaSet } from '../trust/nta';
+import { ConfigError } from '../util/errors';
 import { TrustAnchorManager } from '../trust/refresher';
-import { UpstreamFileWatch, watchUpstreamFile } from '../resolver/upstream-file';
+import { stateOwners } from '../trust/state-file';
+import { isOwnAddress, UpstreamFileWatch, watchUpstreamFile } from '../resolver/upstream-file';
 import type { Endpoint } from '../resolver/endpoint';
 import { LOG_LEVELS, LogLevel } from '../util/log';
 import { daemonControlHandlers } from './control-handlers';
@@ -132,6 +134,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
   const trust = new TrustAnchorManager({
     configured: o.anchors ?? ROOT_ANCHORS,
     statePath: o.serve.trustAnchorState ?? undefined,
+    stateOwners: stateOwners(o.serve.user),
     query: (name, type) => upstreamQuery(upstreamRef!)(name, type),
     now,
     log,
@@ -139,13 +142,22 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       validation.setAnchors(anchors);
       server.cache.clear();
       log.warn({ anchors: anchors.map((a) => ({ zone: a.zone || '.', ds: a.ds.length, keys: a.keys.length })) }, 'trust anchors changed (RFC 5011): validator rebuilt, cache flushed');
+      logUntrusted();
     },
   });
+  const logUntrusted = (): void => {
+    const dead = trust.untrusted();
+    if (dead.length) {
+      log.error({ trustPoints: dead.map((z) => z || '.'), state: o.serve.trustAnchorState },
+        'no trusted key left for these trust points (RFC 5011 state): every name under them is answered SERVFAIL; move the state file away and restart to start again from the configured anchors');
+    }
+  };
+  logUntrusted();
   const server = await startServer(o.serve, {
     log,
     validator: (upstream) => {
       upstreamRef = upstream;
-      validation = daemonValidation(upstream, trust.anchors(), now, ntas, log);
+      validation = daemonValidation(upstream, trust.anchors(), now, ntas, log, () => trust.untrusted());
       return validation.validator;
     },
     capture: (pipeline) => {
@@ -200,12 +212,23 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
   await responder?.start();
   // Upstreams that follow the network: re-read the file when it changes, never ourselves.
   const ownAddresses = (): Endpoint[] => [...o.serve.listen, ...server.addresses];
+  const selfIn = (servers: Endpoint[]): Endpoint[] => servers.filter((u) => isOwnAddress(u, ownAddresses()));
+  // The config check knew the listen addresses, not the ports the kernel chose for port 0.
+  const startSelf = selfIn(server.upstream.opts.servers);
+  if (startSelf.length) {
+    server.upstream.setServers(server.upstream.opts.servers.filter((u) => !startSelf.includes(u)));
+    log.error({ upstream: startSelf.map(formatEndpoint) }, 'upstream is oedns itself (it would forward to itself): left out');
+  }
   let upstreamWatch: UpstreamFileWatch | undefined;
-  const watchFile = (cfg: ServeConfig): void => {
+  // Made in two steps so that a reload can build the new watch before it changes anything.
+  const makeWatch = (cfg: ServeConfig): UpstreamFileWatch | undefined => cfg.upstreamFile
+    ? watchUpstreamFile(cfg.upstreamFile, ownAddresses(), server.upstream.opts.servers, (servers) => d.setUpstreams(servers, `${cfg.upstreamFile} changed`), 1000,
+      (problem) => log.error({ upstreamFile: cfg.upstreamFile, upstream: server.upstream.opts.servers.map(formatEndpoint) },
+        `upstream file not followed: ${problem}; keeping the upstreams it named before (fix its owner and mode, see docs/resolver.md)`))
+    : undefined;
+  const useWatch = (w: UpstreamFileWatch | undefined): void => {
     upstreamWatch?.close();
-    upstreamWatch = cfg.upstreamFile
-      ? watchUpstreamFile(cfg.upstreamFile, ownAddresses(), server.upstream.opts.servers, (servers) => d.setUpstreams(servers, `${cfg.upstreamFile} changed`))
-      : undefined;
+    upstreamWatch = w;
     // The bound ports are known only now (port 0 in tests): re-check against them at once.
     upstreamWatch?.check();
   };
@@ -248,23 +271,38 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       const restartNeeded: string[] = [];
       const prev = currentConfig;
       const changed = (k: keyof ServeConfig): boolean => JSON.stringify(prev[k]) !== JSON.stringify(next.config[k]);
+      // All or nothing: whatever can fail (names, levels, a validator, the upstream file watch) is
+      // built first; only then is anything applied, by steps that cannot fail. A reload that throws
+      // leaves the daemon exactly as it was.
+      const level = next.config.logLevel;
+      if (changed('logLevel') && !LOG_LEVELS.includes(level)) throw new ConfigError('bad-log-level', `log level must be one of ${LOG_LEVELS.join('|')}`);
+      const ntaEntries = changed('negativeTrustAnchors') ? configuredNtas(next.config.negativeTrustAnchors) : undefined;
+      const self = next.config.upstreamFile ? [] : selfIn(next.config.upstream);
+      if (self.length) throw new ConfigError('upstream-is-self', `'upstream' ${self.map(formatEndpoint).join(', ')} is oedns itself: it would forward its questions to itself`);
+      const useAnchors = changed('trustAnchor') && !trust.managed ? validation.prepareAnchors(next.anchors) : undefined;
+      // Last, so that nothing after it can throw: an unused watch would have to be closed again.
+      const watch = makeWatch(next.config);
+
       if (next.policy) {
         capture.setPolicy(next.policy);
         applied.push('policy');
       }
-      if (changed('logLevel')) applied.push(`logLevel=${d.setLogLevel(next.config.logLevel).level}`);
+      if (changed('logLevel')) {
+        log.level = level;
+        applied.push(`logLevel=${level}`);
+      }
       if (changed('upstream') || changed('upstreamFile')) {
         if (!next.config.upstreamFile) d.setUpstreams(next.config.upstream, 'configuration reloaded');
         applied.push('upstream');
       }
-      watchFile(next.config);
-      if (changed('trustAnchor') && !trust.managed) {
-        validation.setAnchors(next.anchors);
+      useWatch(watch);
+      if (useAnchors) {
+        useAnchors();
         server.cache.clear();
         applied.push('trustAnchor');
       } else if (changed('trustAnchor')) restartNeeded.push('trustAnchor');
-      if (changed('negativeTrustAnchors')) {
-        ntas.setConfigured(next.config.negativeTrustAnchors);
+      if (ntaEntries) {
+        ntas.replaceConfigured(ntaEntries);
         for (const n of [...prev.negativeTrustAnchors, ...next.config.negativeTrustAnchors]) server.cache.flushName(n);
         applied.push('negativeTrustAnchors');
       }
@@ -305,7 +343,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       throw e;
     }
   }
-  watchFile(o.serve);
+  useWatch(makeWatch(o.serve));
   trust.start();
   // With initiate: start IKE for adopted autosp peers whose SA is not up.
   await autosp?.bringUp().catch((e: Error) => log.warn({ err: e.message }, 'autosp: bring-up failed'));

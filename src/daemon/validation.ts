@@ -5,7 +5,8 @@ import type { Validator as PipelineValidator } from '../resolver/pipeline';
 import type { UpstreamPool } from '../resolver/upstream';
 import type { TrustAnchor } from '../dnssec/anchors';
 import { createValidator, Validator } from '../dnssec/validator';
-import { describeVerdict, Ede } from '../dnssec/verdict';
+import { describeVerdict, Ede, indeterminate } from '../dnssec/verdict';
+import { isSubdomain } from '../wire/name';
 import { isUsable, proofOf, provenMessage } from '../dnssec/proof';
 import type { Message } from '../wire/types';
 import { RRClass, Rcode } from '../wire/types';
@@ -64,6 +65,8 @@ export function pipelineValidator(validator: Validator, nowSec: () => number, lo
 export interface DaemonValidation {
   validator: PipelineValidator;
   setAnchors(anchors: readonly TrustAnchor[]): void;
+  /** Builds the validator for `anchors` now; the returned function switches to it and cannot fail. */
+  prepareAnchors(anchors: readonly TrustAnchor[]): () => void;
   /** A fresh validator with the same anchors: forgets every cached DNSKEY/DS verdict. */
   reset(): void;
   stats(): ReturnType<Validator['stats']> & { ntaSkipped: number };
@@ -71,14 +74,22 @@ export interface DaemonValidation {
 
 export function daemonValidation(
   upstream: UpstreamPool, anchors: readonly TrustAnchor[], nowSec: () => number, ntas: NtaSet, log: Logger = silentLogger,
+  /** Trust points with no trusted key (RFC 5011 state): their names fail closed (SERVFAIL), never insecure. */
+  untrusted: () => readonly string[] = () => [],
 ): DaemonValidation {
   let current = anchors;
   let dnssec!: Validator;
   let inner!: PipelineValidator;
-  const rebuild = (): void => {
-    dnssec = dnssecValidatorFor(upstream, current);
-    inner = pipelineValidator(dnssec, nowSec, log);
+  const prepare = (a: readonly TrustAnchor[]): (() => void) => {
+    const v = dnssecValidatorFor(upstream, a);
+    const p = pipelineValidator(v, nowSec, log);
+    return () => {
+      current = a;
+      dnssec = v;
+      inner = p;
+    };
   };
+  const rebuild = (): void => prepare(current)();
   rebuild();
   let ntaSkipped = 0;
   return {
@@ -90,15 +101,20 @@ export function daemonValidation(
         const nta = ntas.covering(question.name, nowSec());
         if (nta) {
           ntaSkipped++;
-          return Promise.resolve({ proof: ntaProof(question, response, nta.name, nowSec()), response });
+          return Promise.resolve({ proof: ntaProof(question, response, nta.name, nowSec(), nta.expiresAt), response });
+        }
+        const dead = untrusted().find((z) => isSubdomain(question.name, z));
+        if (dead !== undefined) {
+          const text = `DNSSEC indeterminate: no trusted key for ${dead || '.'} (every key of the RFC 5011 state is revoked or gone; move the state file away and restart to start again from the configured anchors)`;
+          log.error({ qname: question.name, trustPoint: dead || '.' }, text);
+          const verdict = indeterminate('internal-error', text);
+          return Promise.resolve({ proof: { verdict, rrsets: [], negative: null, rcode: Rcode.SERVFAIL }, response: servfail(response), ede: { code: Ede.DNSSEC_INDETERMINATE, text } });
         }
         return inner.validate(question, response, ctx);
       },
     },
-    setAnchors(a) {
-      current = a;
-      rebuild();
-    },
+    setAnchors: (a) => prepare(a)(),
+    prepareAnchors: prepare,
     reset: rebuild,
     stats: () => ({ ...dnssec.stats(), ntaSkipped }),
   };
@@ -107,10 +123,10 @@ export function daemonValidation(
 /**
  * The proof for an answer under a negative trust anchor: what the validator makes of a provably
  * unsigned zone (the chain's own RRsets, marked insecure), built by its own pure step so that CNAME
- * chains and denials come out the same. The reason is ours: the validator's InsecureReason does not
+ * chains and denials come out the same; it lives no longer than the NTA. The reason is ours: the validator's InsecureReason does not
  * list NTAs (yet), hence the cast.
  */
-export function ntaProof(question: Question, response: Message, at: string, nowSec: number): Proof {
+export function ntaProof(question: Question, response: Message, at: string, nowSec: number, expiresAt?: number): Proof {
   const verdict = { kind: 'insecure', reason: 'negative-trust-anchor', at, detail: `${at} has a negative trust anchor (RFC 7646): not validated` } as unknown as Verdict;
   const r = validateResponse(question, response, () => ({ zone: at, verdict, keys: [] }), { nowSec });
   const usable = r.verdict.kind === 'insecure';
@@ -119,5 +135,8 @@ export function ntaProof(question: Question, response: Message, at: string, nowS
     rrsets: usable ? r.steps.flatMap((s) => s.rrsets) : [],
     negative: r.negative,
     rcode: response.rcode,
+    // Not cached beyond the NTA: once it ends, the name must be validated again (the cache keeps
+    // an entry no longer than its proof's ttl, and lowers the records' TTLs to it).
+    ttl: expiresAt === undefined ? undefined : Math.max(1, expiresAt - nowSec),
   };
 }

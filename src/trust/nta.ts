@@ -26,23 +26,42 @@ function parentOf(name: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The canonical form of an NTA's name; ConfigError for anything that is not a domain name (empty
+ * labels, labels over 63 bytes, names over 255) and for the root.
+ */
+export function ntaName(name: string): string {
+  let n: string;
+  try {
+    n = canonicalName(normalizeName(name));
+  } catch (e) {
+    throw new ConfigError('nta-bad-name', `'${name}' is not a domain name: ${(e as Error).message}`);
+  }
+  if (n === '') throw new ConfigError('nta-root', 'a negative trust anchor for the root would turn validation off altogether; refused');
+  return n;
+}
+
+/** Config-file NTA entries from names, every name checked (ntaName) before any is used. */
+export function configuredNtas(names: readonly string[]): Nta[] {
+  return names.map((n) => ({ name: ntaName(n), source: 'config' as const }));
+}
+
 export class NtaSet {
   private readonly entries = new Map<string, Nta>();
 
   /** Replaces the config-file entries (at start and on reload); control-added ones stay. */
   setConfigured(names: string[]): void {
+    this.replaceConfigured(configuredNtas(names));
+  }
+
+  /** setConfigured with names already checked by configuredNtas: cannot fail (a reload commits with it). */
+  replaceConfigured(entries: Nta[]): void {
     for (const [k, e] of this.entries) if (e.source === 'config') this.entries.delete(k);
-    for (const n of names) this.entries.set(canonicalName(normalizeName(n)), { name: canonicalName(normalizeName(n)), source: 'config' });
+    for (const e of entries) this.entries.set(e.name, { ...e });
   }
 
   add(name: string, nowSec: number, lifetimeSec = NTA_DEFAULT_LIFETIME_SEC): Nta {
-    let n: string;
-    try {
-      n = canonicalName(normalizeName(name));
-    } catch (e) {
-      throw new ConfigError('nta-bad-name', `'${name}' is not a domain name: ${(e as Error).message}`);
-    }
-    if (n === '') throw new ConfigError('nta-root', 'a negative trust anchor for the root would turn validation off altogether; refused');
+    const n = ntaName(name);
     if (!Number.isInteger(lifetimeSec) || lifetimeSec < 1 || lifetimeSec > NTA_MAX_LIFETIME_SEC) {
       throw new ConfigError('nta-lifetime', `NTA lifetime must be 1..${NTA_MAX_LIFETIME_SEC} seconds (RFC 7646: at most a week)`);
     }

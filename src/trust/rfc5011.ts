@@ -47,7 +47,20 @@ export interface Rfc5011Options {
   addHoldDownSec: number;
   /** §2.4.2: 30 days. */
   removeHoldDownSec: number;
+  /**
+   * Keys (keyIdentity) to remember even once Removed: those the configuration still lists, which
+   * mergeConfiguredKeys would otherwise take back as Valid. Every other Removed key is forgotten.
+   */
+  keepRemoved?: (identity: string) => boolean;
 }
+
+/**
+ * Bounds on a trust point's list, so that it cannot grow with every rollover (the state file refuses
+ * more than MAX_TRACKED_KEYS): new keys wait in AddPend at most MAX_PENDING_KEYS at a time (more are
+ * seen again at the next refresh, once some have been decided).
+ */
+export const MAX_PENDING_KEYS = 8;
+export const MAX_TRACKED_KEYS = 64;
 
 export const RFC5011_DEFAULTS: Rfc5011Options = { addHoldDownSec: 30 * 86400, removeHoldDownSec: 30 * 86400 };
 
@@ -89,6 +102,28 @@ export function mergeConfiguredKeys(tp: TrustPointState, keys: Uint8Array[], now
     .filter((k) => isSep(k) && !isRevoked(k) && !known.has(keyIdentity(k)))
     .map((k) => ({ rdata: b64(k), tag: keyTag(k), state: 'Valid' as const, firstSeen: nowSec, since: nowSec }));
   return added.length ? { ...tp, keys: [...tp.keys, ...added] } : tp;
+}
+
+/**
+ * A trust point cut down to what the state file holds (at load, for files written before these
+ * bounds, and before every save): Removed keys that `keepRemoved` does not ask for are forgotten;
+ * then, while over MAX_TRACKED_KEYS, the newest AddPend and the oldest Revoked keys go. Trusted
+ * keys (Valid, Missing) are never dropped.
+ */
+export function boundedTrustPoint(tp: TrustPointState, keepRemoved: (identity: string) => boolean = () => false): TrustPointState {
+  let keys = tp.keys.filter((k) => k.state !== 'Removed' || keepRemoved(keyIdentity(fromB64(k.rdata))));
+  const pending = keys.filter((k) => k.state === 'AddPend').sort((a, b) => a.since - b.since);
+  if (pending.length > MAX_PENDING_KEYS) {
+    const drop = new Set(pending.slice(MAX_PENDING_KEYS));
+    keys = keys.filter((k) => !drop.has(k));
+  }
+  const spare = [...keys.filter((k) => k.state === 'AddPend').sort((a, b) => b.since - a.since),
+    ...keys.filter((k) => k.state === 'Revoked' || k.state === 'Removed').sort((a, b) => a.since - b.since)];
+  while (keys.length > MAX_TRACKED_KEYS && spare.length) {
+    const k = spare.shift()!;
+    keys = keys.filter((x) => x !== k);
+  }
+  return keys.length === tp.keys.length ? tp : { ...tp, keys };
 }
 
 /**
@@ -153,18 +188,25 @@ export function applyObservation(
         keys.push(now && !isRevoked(now.rdata) ? move(k, 'Valid') : k);
         break;
       case 'Revoked':
-        keys.push(!now && nowSec - k.since >= opts.removeHoldDownSec ? move(k, 'Removed') : k);
+        if (!now && nowSec - k.since >= opts.removeHoldDownSec) {
+          // §4.1: Removed is as good as Start; only a key the configuration lists is remembered.
+          const removed = move(k, 'Removed');
+          if (opts.keepRemoved?.(id)) keys.push(removed);
+        } else keys.push(k);
         break;
       case 'Removed':
         // Equivalent to Start (§4.1): a key that comes back unrevoked waits out a new hold-down.
         if (now && !isRevoked(now.rdata)) keys.push(move(k, 'AddPend', now.rdata));
-        else keys.push(k);
+        else if (opts.keepRemoved?.(id)) keys.push(k);
         break;
     }
   }
   // Keys not tracked yet: Start → AddPend. A revoked key we never trusted is of no interest.
+  let pending = keys.filter((k) => k.state === 'AddPend').length;
   for (const k of seen.values()) {
     if (isRevoked(k.rdata)) continue;
+    if (pending >= MAX_PENDING_KEYS || keys.length >= MAX_TRACKED_KEYS) continue;
+    pending++;
     const t: TrackedKey = { rdata: b64(k.rdata), tag: keyTag(k.rdata), state: 'AddPend', firstSeen: nowSec, since: nowSec };
     transitions.push({ tag: t.tag, from: 'Start', to: 'AddPend' });
     keys.push(t);

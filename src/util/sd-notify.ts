@@ -17,15 +17,22 @@ export interface Notifier {
   notify(assignments: Record<string, string>): Promise<boolean>;
 }
 
+/**
+ * Reads $NOTIFY_SOCKET once and takes it out of `env` (our own environment by default): with
+ * NotifyAccess=all, any child that inherited it (ipsec whack, swanctl, a shell of an updown script)
+ * could tell systemd we are ready, reloading or stopping. Only systemd-notify gets it back.
+ */
 export function sdNotifier(env: NodeJS.ProcessEnv = process.env, binary = 'systemd-notify', timeoutMs = 5000): Notifier {
-  const enabled = Boolean(env.NOTIFY_SOCKET);
+  const socket = env.NOTIFY_SOCKET;
+  delete env.NOTIFY_SOCKET;
+  const enabled = Boolean(socket);
   return {
     enabled,
     notify(assignments) {
       if (!enabled) return Promise.resolve(false);
       const args = Object.entries(assignments).map(([k, v]) => `${k}=${v.replace(/\n/g, ' ')}`);
       return new Promise((resolve) => {
-        execFile(binary, args, { timeout: timeoutMs, env }, (err) => resolve(!err));
+        execFile(binary, args, { timeout: timeoutMs, env: { ...env, NOTIFY_SOCKET: socket } }, (err) => resolve(!err));
       });
     },
   };

@@ -26,9 +26,9 @@ interface Daemon {
   stop(): Promise<number | null>;
 }
 
-async function serve(dir: string, config: string, env: NodeJS.ProcessEnv = {}): Promise<Daemon> {
+async function serve(dir: string, config: string, env: NodeJS.ProcessEnv = {}, extra: string[] = []): Promise<Daemon> {
   const control = join(dir, 'run', 'control.sock');
-  const proc = spawn(process.execPath, [OEDNS, 'serve', '--config', config, '--listen', '127.0.0.1:0', '--control', control, '--autosp-state', 'none', '--log-level', 'info'], {
+  const proc = spawn(process.execPath, [OEDNS, 'serve', '--config', config, '--listen', '127.0.0.1:0', '--control', control, '--autosp-state', 'none', '--log-level', 'info', ...extra], {
     stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env },
   });
   let log = '';
@@ -110,6 +110,16 @@ describe('oedns control (against a real oedns serve and named)', function () {
     assert.match(await dig(d!.port, ['www.bad.test', 'A']), /status: SERVFAIL/);
   });
 
+  it('an answer cached under an NTA does not outlive it', async () => {
+    assert.equal(ctl(d!, ['nta', 'add', 'bad.test', '--lifetime', '2s']).code, 0);
+    const out = await dig(d!.port, ['www.bad.test', 'A']);
+    assert.match(out, /status: NOERROR/);
+    const ttl = Number(/^www\.bad\.test\.\s+(\d+)\s+IN\s+A/m.exec(out)![1]);
+    assert.ok(ttl <= 2, `TTL ${ttl} is capped to the NTA's remaining life`);
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.match(await dig(d!.port, ['www.bad.test', 'A']), /status: SERVFAIL/, 'validated again once the NTA ended');
+  });
+
   it('flush NAME drops that name and below; flush drops everything; stats shows the cache', async () => {
     await dig(d!.port, ['www.good.test', 'A']);
     await dig(d!.port, ['other.good.test', 'A']);
@@ -150,12 +160,77 @@ describe('oedns control (against a real oedns serve and named)', function () {
     assert.match(readFileSync(join(dir, 'state', 'ta.json'), 'utf8'), /"Valid"/);
   });
 
+  it('an RFC 5011 state with no trusted key fails closed: SERVFAIL, --check-config and doctor say so', async () => {
+    await until('the state file', () => existsSync(join(dir, 'state', 'ta.json')), 10_000);
+    const d2Dir = mkdtempSync(join(tmpdir(), 'oedns-untrusted-'));
+    chmodSync(d2Dir, 0o755);
+    const state = join(d2Dir, 'ta.json');
+    writeFileSync(state, readFileSync(join(dir, 'state', 'ta.json'), 'utf8').replaceAll('"Valid"', '"Revoked"'));
+    const cfg = join(d2Dir, 'oedns.yaml');
+    writeFileSync(cfg, `upstream: [${named!.endpoint}]\ntrust-anchor: ${anchor}\ntrust-anchor-state: ${state}\n`);
+    let d2: Daemon | undefined;
+    try {
+      const check = spawnSync(process.execPath, [OEDNS, 'serve', '--config', cfg, '--check-config'], { encoding: 'utf8' });
+      assert.equal(check.status, 2, check.stdout);
+      assert.match(check.stderr, /leaves no trusted key for \./);
+      const doc = JSON.parse(spawnSync(process.execPath, [OEDNS, 'doctor', '--json', '--config', cfg], { encoding: 'utf8', timeout: 30_000 }).stdout);
+      const ta = doc.checks.find((c: { id: string }) => c.id === 'trust-anchors');
+      assert.equal(ta.status, 'fail');
+      assert.match(ta.detail, /holds no trusted key for \./);
+      d2 = await serve(d2Dir, cfg, {}, ['--user', 'root']);
+      const out = await dig(d2.port, ['+dnssec', 'www.good.test', 'A']);
+      assert.match(out, /status: SERVFAIL/, 'not answered as insecure');
+      assert.match(out, /EDE: .*no trusted key for \./);
+      assert.match(d2.log(), /no trusted key left for these trust points/);
+    } finally {
+      await d2?.stop();
+      rmSync(d2Dir, { recursive: true, force: true });
+    }
+  });
+
+  it('doctor checks the RFC 5011 state the daemon uses, and shows each key\'s state', async () => {
+    await until('the state file', () => existsSync(join(dir, 'state', 'ta.json')), 10_000);
+    const d2Dir = mkdtempSync(join(tmpdir(), 'oedns-stateddoc-'));
+    try {
+      const state = join(d2Dir, 'ta.json');
+      const cfg = join(d2Dir, 'oedns.yaml');
+      writeFileSync(cfg, `upstream: [${named!.endpoint}]\ntrust-anchor: ${anchor}\ntrust-anchor-state: ${state}\ncontrol: none\n`);
+      const taCheck = (): { status: string; detail: string } =>
+        JSON.parse(spawnSync(process.execPath, [OEDNS, 'doctor', '--json', '--config', cfg], { encoding: 'utf8', timeout: 30_000 }).stdout)
+          .checks.find((c: { id: string }) => c.id === 'trust-anchors');
+      const real = JSON.parse(readFileSync(join(dir, 'state', 'ta.json'), 'utf8'));
+      const tag = real.trustPoints[0].keys[0].tag as number;
+      writeFileSync(state, JSON.stringify(real));
+      let c = taCheck();
+      assert.equal(c.status, 'pass', c.detail);
+      assert.match(c.detail, new RegExp(`^anchors \\(RFC 5011 state .*ta\\.json, from .*root\\.ds\\) validate .*; keys \\.: ${tag} Valid$`));
+      // The state trusts another key than the zone's (the configured DS still matches the zone): the
+      // daemon validates nothing, and doctor must say so rather than check the configured anchor.
+      const other = Buffer.concat([Buffer.from([1, 1, 3, 15]), Buffer.alloc(32, 7)]);
+      real.trustPoints[0].keys[0] = { ...real.trustPoints[0].keys[0], rdata: other.toString('base64'), tag: 4242 };
+      writeFileSync(state, JSON.stringify(real));
+      c = taCheck();
+      assert.equal(c.status, 'fail');
+      assert.match(c.detail, /anchors \(RFC 5011 state .*\) do not validate the \. DNSKEY set: .*; keys \.: 4242 Valid/);
+    } finally {
+      rmSync(d2Dir, { recursive: true, force: true });
+    }
+  });
+
   it('reload (and SIGHUP) re-read the config file; a broken file keeps the old configuration', async () => {
     writeConfig('negative-trust-anchors: [bad.test]\n');
     let r = ctl(d!, ['reload']);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /negativeTrustAnchors/);
     assert.match(await dig(d!.port, ['www.bad.test', 'A']), /192\.0\.2\.66/);
+    // A file whose last part is bad: nothing of it is applied (log level, NTAs), and --check-config says so too.
+    writeConfig(`log-level: debug\nnegative-trust-anchors: [${'a'.repeat(70)}.example, bad.test]\n`);
+    r = ctl(d!, ['reload']);
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.err, /negativeTrustAnchors.*label longer than 63 bytes/);
+    assert.equal(spawnSync(process.execPath, [OEDNS, 'serve', '--config', config, '--check-config']).status, 2);
+    assert.deepEqual(json(d!, ['nta', 'list']).map((e: { name: string }) => e.name), ['bad.test']);
+    assert.deepEqual(json(d!, ['log-level', 'info']), { previous: 'info', level: 'info' });
     writeConfig('cache-size: 5\n');
     process.kill(d!.proc.pid!, 'SIGHUP');
     await until('the SIGHUP reload', () => /"restartNeeded":\["cacheSize"\]/.test(d!.log()), 5000);
@@ -179,6 +254,24 @@ describe('oedns control (against a real oedns serve and named)', function () {
     writeFileSync(upstreamFile, `nameserver ${named!.endpoint}\n`);
     await until('the old upstream back', () => json(d!, ['stats']).upstreams.join() === named!.endpoint, 5000);
     assert.match(await dig(d!.port, ['+short', 'www.good.test', 'A']), /192\.0\.2\.1/);
+  });
+
+  it('stops following an upstream file anyone may write (its writer would see every query)', async () => {
+    const mark = d!.log().length;
+    chmodSync(upstreamFile, 0o666);
+    try {
+      writeFileSync(upstreamFile, `nameserver 127.0.0.1:${await freePort()}\n`);
+      await until('the error line', () => d!.log().slice(mark).includes('upstream file not followed'), 5000);
+      assert.match(d!.log().slice(mark), /writable by others \(mode 666\)/);
+      assert.equal(json(d!, ['stats']).upstreams.join(), named!.endpoint, 'the servers it named before');
+      assert.equal(ctl(d!, ['reload']).code, 1, 'nor taken by a reload');
+      const doc = JSON.parse(spawnSync(process.execPath, [OEDNS, 'doctor', '--json', '--config', config], { encoding: 'utf8', timeout: 30_000 }).stdout);
+      assert.equal(doc.ok, false);
+      assert.match(doc.checks[0].detail, /'upstreamFile' cannot be trusted: .*writable by others/);
+    } finally {
+      chmodSync(upstreamFile, 0o644);
+      writeFileSync(upstreamFile, `nameserver ${named!.endpoint}\n`);
+    }
   });
 
   it('tells systemd it is ready (READY=1 on NOTIFY_SOCKET), and around a reload', async function () {

@@ -17,6 +17,26 @@ const AUTOSP = resolve(__dirname, '../../src/cli/autosp.js');
 const dir = mkdtempSync(join(tmpdir(), 'oedns-cfg-'));
 
 describe('config/file', () => {
+  it('refuses a static upstream that is oedns itself (it would forward to itself), in any spelling', () => {
+    for (const up of ['127.0.0.1:53', '[::ffff:127.0.0.1]:53', '0.0.0.0:53']) {
+      assert.throws(() => resolveServeConfig({ upstream: [up] }, {}), code('upstream-is-self'), up);
+    }
+    assert.equal(resolveServeConfig({ upstream: ['127.0.0.53'] }, {}).upstream[0]!.host, '127.0.0.53');
+    const f = join(dir, 'self.yaml');
+    writeFileSync(f, 'listen: [127.0.0.1:47002]\nupstream: ["[::ffff:127.0.0.1]:47002"]\n');
+    const r = spawnSync(process.execPath, [OEDNS, 'serve', '--config', f, '--check-config'], { encoding: 'utf8' });
+    assert.equal(r.status, 2, r.stdout);
+    assert.match(r.stderr, /upstream-is-self/);
+  });
+
+  it('checks negative trust anchors as the daemon does: no label over 63 bytes, no empty label, not the root', () => {
+    const up = { upstream: ['192.0.2.53'] };
+    assert.deepEqual(resolveServeConfig({ ...up, negativeTrustAnchors: ['Broken.Example.', 'x.test'] }, {}).negativeTrustAnchors, ['broken.example', 'x.test']);
+    for (const bad of [`${'a'.repeat(64)}.example`, 'a..example', '.', '']) {
+      assert.throws(() => resolveServeConfig({ ...up, negativeTrustAnchors: [bad] }, {}), code('config-type'), bad);
+    }
+  });
+
   it('reads /etc/oedns/oedns.yaml when nothing else is named, never a missing default; `none` means no file', () => {
     assert.equal(configPath(undefined, {}, (p) => p === DEFAULT_CONFIG_PATH), DEFAULT_CONFIG_PATH);
     assert.equal(configPath(undefined, {}, () => false), undefined);

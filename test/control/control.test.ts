@@ -18,6 +18,24 @@ describe('control socket', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('checks the directories above a relative path too (made absolute first)', async function () {
+    if (process.getuid?.() !== 0) return this.skip();
+    // att belongs to another user, who could rename v (ours) away and put their own in its place.
+    const att = join(dir, 'att');
+    mkdirSync(att);
+    chownSync(att, 1000, 1000);
+    const v = join(att, 'v');
+    mkdirSync(v, { mode: 0o700 });
+    const cwd = process.cwd();
+    process.chdir(v);
+    try {
+      await assert.rejects(startControlServer({ path: 'ctl/control.sock', handlers: {} }),
+        (e: Error & { code?: string }) => e.code === 'control-dir-unsafe' && /att belongs to uid 1000/.test(e.message));
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
   it('answers a known command and is owner-only', async () => {
     const path = join(dir, 'sub', 'control.sock');
     server = await startControlServer({ path, handlers: { status: () => ({ peers: 3 }) } });

@@ -4,7 +4,7 @@
 // that takes it all away again. Nothing outside the temporary root is touched.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { lookupUser } from '../../src/resolver/privileges';
@@ -98,7 +98,10 @@ describe('packaging: scripts/install.sh into a temporary root', function () {
     const cfg = join(root, 'etc/oedns/oedns.yaml');
     assert.match(readFileSync(cfg, 'utf8'), /^identity: alice\.example\.org$/m);
     assert.equal(statSync(cfg).mode & 0o777, 0o640);
-    assert.match(readFileSync(join(root, 'etc/strongswan.d/oedns-vici.conf'), 'utf8'), /charon \{\n\s+group = vici\n\}/);
+    const snippet = readFileSync(join(root, 'etc/strongswan.d/oedns-vici.conf'), 'utf8');
+    assert.match(snippet, /charon \{\n\s+group = vici\n/);
+    // updown runs commands as root for whoever may load a connection over VICI.
+    assert.match(snippet, /\n\s+plugins \{\n\s+updown \{\n\s+load = no\n/);
     const unit = join(root, 'etc/systemd/system/oedns.service');
     assert.match(readFileSync(unit, 'utf8'), new RegExp(`^ExecStart=${OEDNS.replace(/[.]/g, '\\.')} serve --config /etc/oedns/oedns\\.yaml$`, 'm'));
     const v = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' });
@@ -146,13 +149,147 @@ describe('packaging: scripts/install.sh into a temporary root', function () {
     assert.doesNotMatch(passwd(), /^oedns:/m);
     assert.doesNotMatch(group(), /^(oedns|vici):/m);
     assert.ok(existsSync(join(root, 'etc/oedns/oedns.yaml')), 'kept without --purge');
+    // The freed uid and gid may go to someone else: what stays is root's alone.
+    for (const d of ['etc/oedns', 'var/lib/oedns', 'etc/oedns/oedns.yaml', 'etc/oedns/host.key.pem']) {
+      const st = statSync(join(root, d));
+      assert.deepEqual([st.uid, st.gid], [0, 0], d);
+    }
+    assert.equal(statSync(join(root, 'etc/oedns')).mode & 0o777, 0o700);
+    assert.equal(statSync(join(root, 'var/lib/oedns')).mode & 0o777, 0o700);
     r = run(['install', '--destdir', root, '--bin', OEDNS]);
     assert.equal(r.code, 0, r.out);
+    const ids = lookupUser(passwd(), 'oedns')!;
+    assert.equal(statSync(join(root, 'var/lib/oedns')).uid, ids.uid, 'a reinstall gives the state directory back to the service');
+    assert.equal(statSync(join(root, 'etc/oedns/oedns.yaml')).gid, ids.gid, 'and the kept config is readable to it again');
     r = run(['uninstall', '--destdir', root, '--purge']);
     assert.equal(r.code, 0, r.out);
     assert.equal(existsSync(join(root, 'etc/oedns')), false);
     assert.equal(existsSync(join(root, 'var/lib/oedns')), false);
     assert.match(readFileSync(join(root, 'etc/passwd'), 'utf8'), /^root:/m, 'the rest of the user database is intact');
+  });
+
+  it('refuses an existing VICI group with other members, and a well-known group: its members are as good as root', () => {
+    const r2 = emptyRoot();
+    try {
+      writeFileSync(join(r2, 'etc/passwd'), `${readFileSync(join(r2, 'etc/passwd'), 'utf8')}alice:x:1000:1000::/home/alice:/bin/bash\n`);
+      writeFileSync(join(r2, 'etc/group'), `${readFileSync(join(r2, 'etc/group'), 'utf8')}users:x:100:\nvici:x:2500:alice\n`);
+      writeFileSync(join(r2, 'etc/gshadow'), `${readFileSync(join(r2, 'etc/gshadow'), 'utf8')}users:!::\nvici:!::alice\n`);
+      let r = run(['install', '--destdir', r2, '--bin', OEDNS, '--identity', 'a.example.org']);
+      assert.equal(r.code, 2, r.out);
+      assert.match(r.out, /group vici already has members other than oedns \(alice\)/);
+      assert.equal(existsSync(join(r2, 'etc/oedns')), false, 'nothing was installed');
+      assert.doesNotMatch(readFileSync(join(r2, 'etc/passwd'), 'utf8'), /^oedns:/m);
+      r = run(['install', '--destdir', r2, '--bin', OEDNS, '--identity', 'a.example.org', '--vici-group', 'users']);
+      assert.equal(r.code, 2, r.out);
+      assert.match(r.out, /--vici-group users is a well-known group/);
+      // A user whose primary group it is counts as a member too.
+      writeFileSync(join(r2, 'etc/group'), readFileSync(join(r2, 'etc/group'), 'utf8').replace('vici:x:2500:alice', 'vici:x:2500:'));
+      writeFileSync(join(r2, 'etc/passwd'), readFileSync(join(r2, 'etc/passwd'), 'utf8').replace('alice:x:1000:1000', 'alice:x:1000:2500'));
+      r = run(['install', '--destdir', r2, '--bin', OEDNS, '--identity', 'a.example.org']);
+      assert.equal(r.code, 2, r.out);
+      assert.match(r.out, /other than oedns \(alice\)/);
+      // An empty one (or one holding only oedns) is taken.
+      writeFileSync(join(r2, 'etc/passwd'), readFileSync(join(r2, 'etc/passwd'), 'utf8').replace('alice:x:1000:2500', 'alice:x:1000:1000'));
+      r = run(['install', '--destdir', r2, '--bin', OEDNS, '--identity', 'a.example.org']);
+      assert.equal(r.code, 0, r.out);
+      assert.match(readFileSync(join(r2, 'etc/group'), 'utf8'), /^vici:x:2500:oedns$/m);
+    } finally {
+      rmSync(r2, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a symbolic link at the host key (it would chown the target), and leaves the target alone', () => {
+    const r2 = emptyRoot();
+    try {
+      mkdirSync(join(r2, 'etc/oedns'), { recursive: true });
+      const victim = join(r2, 'victim');
+      writeFileSync(victim, 'secret\n', { mode: 0o600 });
+      symlinkSync(victim, join(r2, 'etc/oedns/host.key.pem'));
+      const r = run(['install', '--destdir', r2, '--bin', OEDNS, '--identity', 'a.example.org']);
+      assert.equal(r.code, 2, r.out);
+      assert.match(r.out, /host\.key\.pem is a symbolic link/);
+      const st = statSync(victim);
+      assert.deepEqual([st.uid, st.gid, st.mode & 0o777], [0, 0, 0o600]);
+      assert.doesNotMatch(readFileSync(join(r2, 'etc/passwd'), 'utf8'), /^oedns:/m, 'refused before anything changed');
+    } finally {
+      rmSync(r2, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses an existing oedns group with other members (they could read the host key)', () => {
+    const r2 = emptyRoot();
+    try {
+      writeFileSync(join(r2, 'etc/group'), `${readFileSync(join(r2, 'etc/group'), 'utf8')}oedns:x:2501:mallory\n`);
+      writeFileSync(join(r2, 'etc/gshadow'), `${readFileSync(join(r2, 'etc/gshadow'), 'utf8')}oedns:!::mallory\n`);
+      const r = run(['install', '--destdir', r2, '--bin', OEDNS, '--identity', 'a.example.org']);
+      assert.equal(r.code, 2, r.out);
+      assert.match(r.out, /group oedns already exists with members other than oedns \(mallory\)/);
+      assert.equal(existsSync(join(r2, 'etc/oedns')), false);
+    } finally {
+      rmSync(r2, { recursive: true, force: true });
+    }
+  });
+
+  it('uninstall removes only the user and groups it created', () => {
+    const r2 = emptyRoot();
+    try {
+      // An administrator made the oedns user and group beforehand.
+      writeFileSync(join(r2, 'etc/group'), `${readFileSync(join(r2, 'etc/group'), 'utf8')}oedns:x:2501:\n`);
+      writeFileSync(join(r2, 'etc/gshadow'), `${readFileSync(join(r2, 'etc/gshadow'), 'utf8')}oedns:!::\n`);
+      writeFileSync(join(r2, 'etc/passwd'), `${readFileSync(join(r2, 'etc/passwd'), 'utf8')}oedns:x:2501:2501::/var/lib/oedns:/usr/sbin/nologin\n`);
+      writeFileSync(join(r2, 'etc/shadow'), `${readFileSync(join(r2, 'etc/shadow'), 'utf8')}oedns:*:19000:0:99999:7:::\n`);
+      let r = run(['install', '--destdir', r2, '--bin', OEDNS, '--identity', 'a.example.org']);
+      assert.equal(r.code, 0, r.out);
+      assert.match(readFileSync(join(r2, 'etc/oedns/.installed'), 'utf8'), /^created_user=no$/m);
+      r = run(['uninstall', '--destdir', r2]);
+      assert.equal(r.code, 0, r.out);
+      assert.match(readFileSync(join(r2, 'etc/passwd'), 'utf8'), /^oedns:x:2501:2501:/m, 'the user stays');
+      assert.match(readFileSync(join(r2, 'etc/group'), 'utf8'), /^oedns:x:2501:$/m, 'the group stays');
+      assert.doesNotMatch(readFileSync(join(r2, 'etc/group'), 'utf8'), /^vici:/m, 'the group it made goes');
+    } finally {
+      rmSync(r2, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a --bin that someone other than root could change: its file, or anything of its package', () => {
+    const r2 = emptyRoot();
+    const pkg = mkdtempSync(join(tmpdir(), 'oedns-bin-'));
+    try {
+      chmodSync(pkg, 0o755);
+      const bin = join(pkg, 'oedns');
+      writeFileSync(bin, readFileSync(OEDNS), { mode: 0o755 });
+      chownSync(bin, 65534, 65534);
+      let r = run(['install', '--destdir', r2, '--bin', bin, '--identity', 'a.example.org']);
+      assert.equal(r.code, 2, r.out);
+      assert.match(r.out, /belongs to uid 65534, who could change what the service runs/);
+      chownSync(bin, 0, 0);
+      writeFileSync(join(pkg, 'package.json'), '{}\n');
+      writeFileSync(join(pkg, 'lib.js'), '', { mode: 0o666 });
+      chmodSync(join(pkg, 'lib.js'), 0o666);
+      r = run(['install', '--destdir', r2, '--bin', bin, '--identity', 'a.example.org']);
+      assert.equal(r.code, 2, r.out);
+      assert.match(r.out, /lib\.js in its package .* is not root's or is writable by group or others/);
+      assert.equal(existsSync(join(r2, 'etc/oedns')), false);
+    } finally {
+      rmSync(r2, { recursive: true, force: true });
+      rmSync(pkg, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses an identity that is not a host name, leaving no config behind; a good one then works', () => {
+    const r2 = emptyRoot();
+    try {
+      let r = run(['install', '--destdir', r2, '--bin', OEDNS, '--identity', 'x#y']);
+      assert.equal(r.code, 2, r.out);
+      assert.match(r.out, /'x#y' is not a host name/);
+      assert.equal(existsSync(join(r2, 'etc/oedns/oedns.yaml')), false);
+      r = run(['install', '--destdir', r2, '--bin', OEDNS, '--identity', 'good.example.org']);
+      assert.equal(r.code, 0, r.out);
+      assert.match(readFileSync(join(r2, 'etc/oedns/oedns.yaml'), 'utf8'), /^identity: good\.example\.org$/m);
+      assert.deepEqual(readdirSync(join(r2, 'etc/oedns')).filter((f) => f.startsWith('.oedns.yaml')), [], 'no temporary file left');
+    } finally {
+      rmSync(r2, { recursive: true, force: true });
+    }
   });
 
   it('`oedns install --destdir` runs the same step with this oedns as the command', () => {

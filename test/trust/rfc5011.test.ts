@@ -2,19 +2,32 @@
 // side fed with DNSKEY sets signed by real keys (test/dnssec/signer.ts), as a rolling root would publish them.
 import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, KeyObject } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  applyObservation, keyIdentity, mergeConfiguredKeys, refreshInterval, seedTrustPoint, trustedKeys, TrustPointState,
+  applyObservation, boundedTrustPoint, keyIdentity, MAX_PENDING_KEYS, MAX_TRACKED_KEYS, mergeConfiguredKeys, refreshInterval, seedTrustPoint,
+  trustedKeys, TrustPointState,
 } from '../../src/trust/rfc5011';
 import { loadTrustState, parseTrustState, saveTrustState } from '../../src/trust/state-file';
 import { TrustAnchorManager } from '../../src/trust/refresher';
+import { ValidationBudget } from '../../src/dnssec/budget';
 import { ConfigError } from '../../src/util/errors';
 import type { Message, RR } from '../../src/wire/types';
 import { TestKey } from '../dnssec/signer';
 
 const DAY = 86400;
+
+/** Temporary directories of this file, removed when it is done. */
+const dirs: string[] = [];
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'oedns-ta-'));
+  dirs.push(d);
+  return d;
+}
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 const T0 = 1_800_000_000;
 const HOLD = { addHoldDownSec: 30 * DAY, removeHoldDownSec: 30 * DAY };
 
@@ -97,8 +110,57 @@ describe('trust/rfc5011 (pure)', () => {
     assert.deepEqual(states(mergeConfiguredKeys(r.state, [a], T0 + 1)), ['Revoked', 'Valid']);
     r = applyObservation(r.state, obs([{ rdata: b }]), T0 + 10 * DAY, HOLD);
     assert.deepEqual(states(r.state), ['Revoked', 'Valid']);
-    r = applyObservation(r.state, obs([{ rdata: b }]), T0 + 31 * DAY, HOLD);
-    assert.deepEqual(states(r.state), ['Removed', 'Valid']);
+    const after = applyObservation(r.state, obs([{ rdata: b }]), T0 + 31 * DAY, HOLD);
+    assert.deepEqual(states(after.state), ['Valid'], 'Removed is Start: forgotten');
+    assert.deepEqual(after.transitions.map((t) => `${t.from}->${t.to}`), ['Revoked->Removed']);
+    // ...unless the configuration still lists it: then it is remembered, and not trusted again.
+    const kept = applyObservation(r.state, obs([{ rdata: b }]), T0 + 31 * DAY, { ...HOLD, keepRemoved: (id) => id === keyIdentity(a) });
+    assert.deepEqual(states(kept.state), ['Removed', 'Valid']);
+    assert.deepEqual(states(mergeConfiguredKeys(kept.state, [a], T0 + 32 * DAY)), ['Removed', 'Valid']);
+  });
+
+  it('stays bounded over many rollovers, and the state it saves loads again (70 KSK rollovers)', () => {
+    const dir = tempDir();
+    let cur = ksk();
+    let tp = seedTrustPoint('', [cur], T0);
+    let t = T0;
+    const step = (keys: Array<{ rdata: Uint8Array }>): void => {
+      tp = applyObservation(tp, obs(keys), t, HOLD).state;
+    };
+    for (let i = 0; i < 70; i++) {
+      const next = ksk();
+      step([{ rdata: cur }, { rdata: next }]);
+      t += 31 * DAY;
+      step([{ rdata: cur }, { rdata: next }]);
+      step([{ rdata: revoked(cur) }, { rdata: next }]);
+      t += 31 * DAY;
+      step([{ rdata: next }]);
+      cur = next;
+    }
+    assert.deepEqual(states(tp), ['Valid']);
+    saveTrustState(join(dir, 'ta.json'), [tp]);
+    assert.equal(loadTrustState(join(dir, 'ta.json'))[0]!.keys.length, 1);
+  });
+
+  it('keeps at most a few keys pending at once', () => {
+    const a = ksk();
+    const many = Array.from({ length: 20 }, () => ({ rdata: ksk() }));
+    const r = applyObservation(seedTrustPoint('', [a], T0), obs([{ rdata: a }, ...many]), T0, HOLD);
+    assert.equal(r.state.keys.filter((k) => k.state === 'AddPend').length, MAX_PENDING_KEYS);
+  });
+
+  it('loads a file an older version filled with Removed keys, cut down; never saves more than it can load', () => {
+    const dir = tempDir();
+    const path = join(dir, 'ta.json');
+    const valid = ksk();
+    const tp = seedTrustPoint('', [valid], T0);
+    const removed = Array.from({ length: 70 }, () => ({ ...seedTrustPoint('', [ksk()], T0).keys[0]!, state: 'Removed' as const }));
+    writeFileSync(path, JSON.stringify({ version: 1, trustPoints: [{ ...tp, keys: [...tp.keys, ...removed] }] }));
+    const m = new TrustAnchorManager({ configured: [{ zone: '', ds: [], keys: [valid] }], statePath: path, query: async () => { throw new Error('none'); } });
+    assert.deepEqual(m.report()[0]!.keys.map((k) => k.state), ['Valid']);
+    const big = { ...tp, keys: Array.from({ length: MAX_TRACKED_KEYS + 1 }, () => seedTrustPoint('', [ksk()], T0).keys[0]!) };
+    assert.throws(() => saveTrustState(path, [big]), (e: unknown) => e instanceof ConfigError && /more than 64/.test(e.message));
+    assert.equal(boundedTrustPoint({ ...tp, keys: [...tp.keys, ...removed] }).keys.length, 1);
   });
 
   it('ignores a REVOKE bit the key did not sign itself (anyone can flip a bit)', () => {
@@ -124,7 +186,7 @@ describe('trust/rfc5011 (pure)', () => {
 });
 
 describe('trust/state-file', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'oedns-ta-'));
+  const dir = tempDir();
   it('writes and reads back the state, and names a damaged file', () => {
     const path = join(dir, 'state.json');
     assert.deepEqual(loadTrustState(path), []);
@@ -137,6 +199,44 @@ describe('trust/state-file', () => {
     bad(JSON.stringify({ version: 1, trustPoints: [{ zone: '', keys: [{ ...tp.keys[0], state: 'Trusted' }] }] }));
     bad(JSON.stringify({ version: 1, trustPoints: [{ zone: '', keys: [{ ...tp.keys[0], rdata: 'not base64!' }] }] }));
     bad(JSON.stringify({ version: 1, trustPoints: [{ zone: '', keys: Array(65).fill(tp.keys[0]) }] }));
+  });
+});
+
+describe('trust/state-file: who may have written it', () => {
+  it('writes under a random name, exclusively: a link planted at the old predictable name is not followed; mode 0600', () => {
+    const dir = tempDir();
+    const path = join(dir, 'ta.json');
+    const victim = join(dir, 'victim');
+    writeFileSync(victim, 'untouched\n');
+    for (const name of [`${path}.tmp-${process.pid}`, `${path}.tmp`, `${path}.${process.pid}.tmp`]) symlinkSync(victim, name);
+    saveTrustState(path, [seedTrustPoint('', [ksk()], T0)]);
+    assert.equal(readFileSync(victim, 'utf8'), 'untouched\n');
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    assert.equal(lstatSync(path).isFile(), true);
+    assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp') && !f.startsWith('ta.json')), [], 'no temporary file left');
+  });
+
+  it('refuses to load a state others could write, or that belongs to someone else', function () {
+    const dir = tempDir();
+    const path = join(dir, 'ta.json');
+    saveTrustState(path, [seedTrustPoint('', [ksk()], T0)]);
+    const me = [0, process.getuid!()];
+    const refused = (re: RegExp): void => assert.throws(() => loadTrustState(path, me), (e: unknown) => e instanceof ConfigError && e.code === 'trust-anchor-state-unsafe' && re.test(e.message));
+    assert.equal(loadTrustState(path, me).length, 1);
+    chmodSync(path, 0o666);
+    refused(/ta\.json is writable by others \(mode 666\)/);
+    chmodSync(path, 0o600);
+    chmodSync(dir, 0o777);
+    refused(/is writable by others \(mode 777\), who could replace ta\.json/);
+    chmodSync(dir, 0o700);
+    const link = join(dir, 'link.json');
+    symlinkSync(path, link);
+    assert.throws(() => loadTrustState(link, me), /not a regular file/);
+    if (process.getuid?.() === 0) {
+      chownSync(path, 1000, 1000);
+      refused(/belongs to uid 1000/);
+      assert.throws(() => new TrustAnchorManager({ configured: [], statePath: path, query: async () => { throw new Error('none'); }, stateOwners: me }), /cannot be trusted/);
+    }
   });
 });
 
@@ -157,7 +257,7 @@ function rollingRoot(): { query: (name: string, type: number) => Promise<Message
 
 describe('trust/refresher (real signatures, no network)', () => {
   it('follows a root KSK rollover from a DS anchor to the new key, saving the state', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oedns-ta-'));
+    const dir = tempDir();
     const state = join(dir, 'ta.json');
     const old = new TestKey('', 15);
     const pair = generateKeyPairSync('ed25519');
@@ -200,7 +300,7 @@ describe('trust/refresher (real signatures, no network)', () => {
   });
 
   it('moves nothing when the DNSKEY set is signed by a key it does not trust', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oedns-ta-'));
+    const dir = tempDir();
     const trusted = new TestKey('', 15);
     const attacker = new TestKey('', 15);
     const root = rollingRoot();
@@ -211,6 +311,61 @@ describe('trust/refresher (real signatures, no network)', () => {
     root.publish([trusted, attacker], [attacker]);
     await m.refresh(true);
     assert.deepEqual(m.report()[0]!.keys.map((k) => [k.tag, k.state]), [[trusted.tag, 'Valid']]);
+  });
+});
+
+describe('trust/refresher: a state with no trusted key', () => {
+  it('names the trust point as untrusted (it must fail closed), not a DS anchor that was never observed', () => {
+    const dir = tempDir();
+    const state = join(dir, 'ta.json');
+    const k = ksk();
+    const tp = seedTrustPoint('', [k], T0);
+    tp.keys[0]!.state = 'Revoked';
+    tp.lastSuccess = T0;
+    saveTrustState(state, [tp]);
+    const configured = [{ zone: '', ds: [], keys: [k] }];
+    const m = TrustAnchorManager.offline(configured, state, () => T0);
+    assert.deepEqual(m.untrusted(), ['']);
+    assert.equal(m.anchors()[0]!.keys.length, 0, 'a revoked configured key does not come back');
+    const fresh = join(dir, 'none.json');
+    const ds = TrustAnchorManager.offline([{ zone: '', ds: [{ keyTag: 1, algorithm: 15, digestType: 2, digest: new Uint8Array(32) }], keys: [] }], fresh, () => T0);
+    assert.deepEqual(ds.untrusted(), [], 'no state yet: the configured DS anchors until the first refresh');
+  });
+});
+
+describe('trust/refresher: the work an answer may cost', () => {
+  it('checks no self-signature in a set that did not validate, however many keys it carries', async () => {
+    const dir = tempDir();
+    const trusted = new TestKey('', 15);
+    const attacker = Array.from({ length: 12 }, () => new TestKey('', 15, 257 | 0x80));
+    const root = rollingRoot();
+    root.publish([trusted, ...attacker], attacker);
+    const budgets: ValidationBudget[] = [];
+    const m = new TrustAnchorManager({
+      configured: [{ zone: '', ds: [], keys: [trusted.dnskey.rdata] }], statePath: join(dir, 'ta.json'), query: root.query, now: () => T0,
+      budget: () => { budgets.push(new ValidationBudget()); return budgets.at(-1)!; },
+    });
+    await m.refresh(true);
+    assert.equal(budgets.length, 1);
+    assert.equal(budgets[0]!.verifications, 0, 'no signature by a trusted key: nothing verified');
+    assert.deepEqual(m.report()[0]!.keys.map((k) => k.state), ['Valid']);
+  });
+
+  it('takes the self-signature checks of a validated set from the same budget as its validation', async () => {
+    const dir = tempDir();
+    const a = new TestKey('', 15);
+    const b = new TestKey('', 15);
+    const aRevoked = new TestKey('', 15, 257 | 0x80, { privateKey: a.privateKey, publicKey: publicOf(a) });
+    const root = rollingRoot();
+    root.publish([aRevoked, b], [b, aRevoked]);
+    const configured = [{ zone: '', ds: [], keys: [a.dnskey.rdata, b.dnskey.rdata] }];
+    // One verification in all: validating the set uses it up, the revocation is not counted this time.
+    const tight = new TrustAnchorManager({ configured, statePath: join(dir, 'tight.json'), query: root.query, now: () => T0, budget: () => new ValidationBudget({ maxVerifications: 1 }) });
+    await tight.refresh(true);
+    assert.deepEqual(tight.report()[0]!.keys.map((k) => k.state), ['Valid', 'Valid']);
+    const normal = new TrustAnchorManager({ configured, statePath: join(dir, 'normal.json'), query: root.query, now: () => T0 });
+    await normal.refresh(true);
+    assert.deepEqual(normal.report()[0]!.keys.map((k) => k.state), ['Revoked', 'Valid']);
   });
 });
 
