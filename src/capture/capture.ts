@@ -217,7 +217,8 @@ export class Capture {
   private async makeRoom(peerName: string, now: number): Promise<void> {
     const max = this.opts.maxPeers ?? DEFAULT_MAX_PEERS;
     const reg = this.opts.sync.registry;
-    if (reg.owners(peerName).includes('serve')) return;
+    // Fewer names than the bound in all: nothing to count (countOwner walks the registry).
+    if (reg.size < max || reg.owners(peerName).includes('serve')) return;
     while (reg.countOwner('serve') >= max) {
       const victim = reg.oldestClaim('serve');
       if (!victim) return;

@@ -117,10 +117,21 @@ function addrKey(a: string): string {
  * with the same material need no engine call.
  */
 export function peerMaterial(p: Peer): string {
-  return JSON.stringify({ ...authMaterialObj(p.auth, p.gateway), n: peerKey(p.name), a: [...p.addresses].map(addrKey).sort(), l: p.level, i: p.initiate ?? false });
+  return `${authMaterial(p.auth)}|${p.gateway.kind === 'address' ? p.gateway.address : ''}|${JSON.stringify({ n: peerKey(p.name), a: [...p.addresses].map(addrKey).sort(), l: p.level, i: p.initiate ?? false })}`;
 }
 
-function authMaterialObj(auth: PeerAuth, gateway: PeerGateway): object {
+/** The auth part of peerMaterial, once per auth object (claims keep theirs: refreshes are the hot path). */
+const authMaterials = new WeakMap<PeerAuth, string>();
+function authMaterial(auth: PeerAuth): string {
+  let m = authMaterials.get(auth);
+  if (m === undefined) {
+    m = JSON.stringify(authMaterialObj(auth));
+    authMaterials.set(auth, m);
+  }
+  return m;
+}
+
+function authMaterialObj(auth: PeerAuth): object {
   const a = auth.kind === 'pubkey'
     ? {
         kind: 'pubkey',
@@ -129,7 +140,7 @@ function authMaterialObj(auth: PeerAuth, gateway: PeerGateway): object {
         keys: auth.keys.map((k) => [k.algorithm, k.precedence, Buffer.from(k.publicKey).toString('base64')]).sort((x, y) => (String(x) < String(y) ? -1 : String(x) > String(y) ? 1 : 0)),
       }
     : { kind: auth.kind, method: auth.method, pin: auth.pinnedFingerprint ?? null };
-  return { auth: a, gw: gateway.kind === 'address' ? gateway.address : null };
+  return { auth: a };
 }
 
 /** The keys alone, sorted: equal for two peers exactly when no SA authenticated with one is stale for the other. */
