@@ -5,7 +5,7 @@
 import type { Stage, QueryContext, Outcome } from '../resolver/pipeline';
 import { makeResponse } from '../wire/message';
 import { Message, Question, Rcode, RR, RRClass, RRType } from '../wire/types';
-import type { CacheEntry } from '../resolver/cache';
+import { cacheKey, type CacheEntry } from '../resolver/cache';
 import { completeGateway, decide, Decision, DecideInput, engineFailed, IpseckeyLike, matchName, normalizeName, Policy, RefuseRcode, VerdictLike } from '../policy';
 import type { PeerSync } from '../peers';
 import { Logger, silentLogger } from '../util/log';
@@ -29,8 +29,8 @@ export interface CaptureOptions {
   now: () => number;
   /** Start IKE at install (needed with kernel-libipsec, where trap policies start nothing). */
   initiate?: boolean;
-  /** The cached entry of an internal lookup, unused (Pipeline.peekCached): lets a cache hit skip handle(). */
-  peekCached?: (q: Question) => CacheEntry | undefined;
+  /** The cached entry under a cache key, unused (Pipeline.peekCached): lets a cache hit skip handle(). */
+  peekCached?: (key: string) => CacheEntry | undefined;
   /** Cut a cached answer's life and TTLs to the peer's (Pipeline.shortenCached); absent: answers are rewritten. */
   shorten?: (entry: CacheEntry, ttlSec: number) => CacheEntry;
   /**
@@ -75,7 +75,7 @@ export class Capture {
    * is the same (the lifetimes are absolute: TTLs are aged), so a hit costs neither decide() nor the
    * registry, as long as the engine still holds the peer.
    */
-  private memo = new WeakMap<Message, { keyMsg: Message; peerName: string; install: boolean; addresses: string[]; authenticated: boolean }>();
+  private memo = new WeakMap<Message, { keyMsg: Message; keyCacheKey: string; peerName: string; install: boolean; addresses: string[]; authenticated: boolean }>();
   /** Cached answers for names capture does not select (checked once per cached message). */
   private notSelected = new WeakSet<Message>();
   /** Refusals by the reason's first words, for `oedns status`. */
@@ -108,8 +108,7 @@ export class Capture {
       }
       return false;
     }
-    const q = m.questions[0]!;
-    const keyEntry = this.opts.peekCached?.({ name: q.name, type: RRType.IPSECKEY, class: RRClass.IN });
+    const keyEntry = this.opts.peekCached?.(seen.keyCacheKey);
     if (!keyEntry || keyEntry.message !== seen.keyMsg) return false;
     if (seen.install && !this.stillInstalled(seen)) return false;
     this.counters.captured++;
@@ -188,7 +187,9 @@ export class Capture {
     const engineFailed = this.counters.engineFailures !== failuresBefore;
     if (result.kind === 'answer' && result.answer.message.rcode === Rcode.NOERROR && !('error' in key) && !viaGatewayName && !engineFailed) {
       this.memo.set(result.answer.message, {
-        keyMsg: key.message, peerName, install: d.action === 'install' || d.action === 'install-unauthenticated', addresses: addr.values, authenticated: d.action === 'install',
+        keyMsg: key.message,
+        // Where the internal IPSECKEY lookup is cached (CD=0): computed once, checked on every hit.
+        keyCacheKey: cacheKey({ name: q.name, type: RRType.IPSECKEY, class: RRClass.IN }, false), peerName, install: d.action === 'install' || d.action === 'install-unauthenticated', addresses: addr.values, authenticated: d.action === 'install',
       });
     }
     return result;

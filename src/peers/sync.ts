@@ -320,11 +320,12 @@ export class PeerSync {
     const a = this.applied.get(peerKey(name));
     if (!a?.peer || a.material === UNKNOWN) return false;
     if (authenticated && a.peer.auth.kind !== 'pubkey') return false;
-    const have = new Set(a.peer.addresses.map((x) => x.toLowerCase()));
-    const shunted = a.shunt === UNKNOWN ? null : new Set(a.shunt ? a.shunt.split(',') : []);
+    if (a.shunt === UNKNOWN) return false;
+    // A cache hit asks this for every answer: compare in place, no sets built (peers hold a few addresses).
+    const shunted = a.shunt ? a.shunt.split(',') : [];
     for (const x of addresses) {
       const k = x.trim().toLowerCase();
-      if (!have.has(k) || shunted === null || shunted.has(k)) return false;
+      if (!a.peer.addresses.some((h) => h === k || h.toLowerCase() === k) || shunted.includes(k)) return false;
     }
     return true;
   }

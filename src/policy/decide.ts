@@ -366,7 +366,24 @@ function gatewayOf(r: IpseckeyLike): ChosenGateway | string {
  * accepts is one the engine can install (e.g. Ed448 and off-curve ECDSA points are refused here, not
  * at install time after the answer was held back).
  */
+/**
+ * keyProblem() answers per key: a cache hit of a name decides again with the same key bytes, and
+ * building a KeyObject to check a key is the costliest part of a decision. Bounded; pure memo.
+ */
+const keyProblems = new Map<string, string | null>();
+const KEY_PROBLEMS_MAX = 4096;
+
 export function keyProblem(r: IpseckeyLike): string | null {
+  const id = `${r.algorithm}/${Buffer.from(r.publicKey.buffer, r.publicKey.byteOffset, r.publicKey.byteLength).toString('base64')}`;
+  const known = keyProblems.get(id);
+  if (known !== undefined) return known;
+  const p = keyProblemOf(r);
+  if (keyProblems.size >= KEY_PROBLEMS_MAX) keyProblems.delete(keyProblems.keys().next().value as string);
+  keyProblems.set(id, p);
+  return p;
+}
+
+function keyProblemOf(r: IpseckeyLike): string | null {
   switch (r.algorithm) {
     case 0:
       return 'no public key in the record (algorithm 0)';

@@ -380,9 +380,9 @@ export class Pipeline {
     return fillTemplate(t, raw, qEnd, cache.elapsed(entry));
   }
 
-  /** The cached entry for `q` (as an internal, CD=0 lookup stores it), without using it. */
-  peekCached(q: Question): CacheEntry | undefined {
-    return this.deps.cache.peek(cacheKey(q, false));
+  /** The cached entry under `key` (cacheKey()), without using it. */
+  peekCached(key: string): CacheEntry | undefined {
+    return this.deps.cache.peek(key);
   }
 
   /** Cuts a cached answer's remaining life (and served TTLs) to `ttlSec`; see Cache.shorten. */
