@@ -48,7 +48,21 @@ export interface FetcherOptions {
   budget?: Partial<BudgetLimits>;
 }
 
+/**
+ * The key-cache key of a trust point. Built once per DS set object: the walk hands the same cached DS
+ * evidence (or anchor) to every lookup below a zone, and hex/base64-encoding it each time showed up in
+ * the cold path's profile.
+ */
+const dsKeys = new WeakMap<object, { zone: string; key: string }>();
 function dsKey(tp: TrustPoint): string {
+  const memo = dsKeys.get(tp.ds);
+  if (memo && memo.zone === tp.zone && tp.keys.length === 0) return memo.key;
+  const key = dsKeyOf(tp);
+  if (tp.keys.length === 0) dsKeys.set(tp.ds, { zone: tp.zone, key });
+  return key;
+}
+
+function dsKeyOf(tp: TrustPoint): string {
   const ds = tp.ds.map((d) => `${d.keyTag}/${d.algorithm}/${d.digestType}/${Buffer.from(d.digest).toString('hex')}`).sort();
   const keys = tp.keys.map((k) => Buffer.from(k).toString('base64')).sort();
   return `${canonicalName(tp.zone)}|${ds.join(',')}|${keys.join(',')}`;
