@@ -4,7 +4,7 @@
 import type { Validator as PipelineValidator } from '../resolver/pipeline';
 import type { UpstreamPool } from '../resolver/upstream';
 import type { TrustAnchor } from '../dnssec/anchors';
-import { createValidator, Validator } from '../dnssec/validator';
+import { createValidator, NegativeAnchor, Validator, ValidatorOptions } from '../dnssec/validator';
 import { describeVerdict, Ede, indeterminate } from '../dnssec/verdict';
 import { isSubdomain } from '../wire/name';
 import { isUsable, proofOf, provenMessage } from '../dnssec/proof';
@@ -13,18 +13,14 @@ import { RRClass, Rcode } from '../wire/types';
 import type { Logger } from '../util/log';
 import { silentLogger } from '../util/log';
 import type { NtaSet } from '../trust/nta';
-import { validateResponse } from '../dnssec/validate';
-import type { Proof } from '../dnssec/proof';
-import type { Verdict } from '../dnssec/verdict';
-import type { Question } from '../wire/types';
 
 /** The validator's own DS/DNSKEY lookups, through the same upstreams with CD=1 (we judge, not them). */
 export function upstreamQuery(upstream: UpstreamPool) {
   return (name: string, type: number): Promise<Message> => upstream.query({ name, type, class: RRClass.IN }, { cd: true });
 }
 
-export function dnssecValidatorFor(upstream: UpstreamPool, anchors: readonly TrustAnchor[]): Validator {
-  return createValidator({ anchors, query: upstreamQuery(upstream) });
+export function dnssecValidatorFor(upstream: UpstreamPool, anchors: readonly TrustAnchor[], negativeAnchor?: ValidatorOptions['negativeAnchor']): Validator {
+  return createValidator({ anchors, query: upstreamQuery(upstream), negativeAnchor });
 }
 
 function servfail(response: Message): Message {
@@ -58,8 +54,9 @@ export function pipelineValidator(validator: Validator, nowSec: () => number, lo
 }
 
 /**
- * The validator the daemon holds, with two edges of its own: negative trust anchors (RFC 7646) set
- * names aside before validation (their answers count as insecure), and the inner validator can be
+ * The validator the daemon holds, with two edges of its own: negative trust anchors (RFC 7646), which
+ * the validator applies name by name along an answer's chain (only names at or under an NTA count as
+ * insecure; a CNAME target outside it is validated as usual), and an inner validator that can be
  * rebuilt with other anchors (RFC 5011 rollover, reload) or with an empty key cache (flush).
  */
 export interface DaemonValidation {
@@ -69,6 +66,7 @@ export interface DaemonValidation {
   prepareAnchors(anchors: readonly TrustAnchor[]): () => void;
   /** A fresh validator with the same anchors: forgets every cached DNSKEY/DS verdict. */
   reset(): void;
+  /** ntaSkipped: questions asked under an NTA. */
   stats(): ReturnType<Validator['stats']> & { ntaSkipped: number };
 }
 
@@ -80,8 +78,11 @@ export function daemonValidation(
   let current = anchors;
   let dnssec!: Validator;
   let inner!: PipelineValidator;
+  let ntaSkipped = 0;
+  // Read at each name the validator meets, so an NTA added or ended at run time counts at once.
+  const negativeAnchor = (name: string, now: number): NegativeAnchor | undefined => ntas.covering(name, now);
   const prepare = (a: readonly TrustAnchor[]): (() => void) => {
-    const v = dnssecValidatorFor(upstream, a);
+    const v = dnssecValidatorFor(upstream, a, negativeAnchor);
     const p = pipelineValidator(v, nowSec, log);
     return () => {
       current = a;
@@ -91,18 +92,13 @@ export function daemonValidation(
   };
   const rebuild = (): void => prepare(current)();
   rebuild();
-  let ntaSkipped = 0;
   return {
     validator: {
       prepare(question) {
-        if (!ntas.covering(question.name, nowSec())) inner.prepare?.(question);
+        inner.prepare?.(question);
       },
       validate(question, response, ctx) {
-        const nta = ntas.covering(question.name, nowSec());
-        if (nta) {
-          ntaSkipped++;
-          return Promise.resolve({ proof: ntaProof(question, response, nta.name, nowSec(), nta.expiresAt), response });
-        }
+        // A trust point with no key fails closed for every name under it, NTA or not.
         const dead = untrusted().find((z) => isSubdomain(question.name, z));
         if (dead !== undefined) {
           const text = `DNSSEC indeterminate: no trusted key for ${dead || '.'} (every key of the RFC 5011 state is revoked or gone; move the state file away and restart to start again from the configured anchors)`;
@@ -110,6 +106,7 @@ export function daemonValidation(
           const verdict = indeterminate('internal-error', text);
           return Promise.resolve({ proof: { verdict, rrsets: [], negative: null, rcode: Rcode.SERVFAIL }, response: servfail(response), ede: { code: Ede.DNSSEC_INDETERMINATE, text } });
         }
+        if (ntas.covering(question.name, nowSec())) ntaSkipped++;
         return inner.validate(question, response, ctx);
       },
     },
@@ -117,26 +114,5 @@ export function daemonValidation(
     prepareAnchors: prepare,
     reset: rebuild,
     stats: () => ({ ...dnssec.stats(), ntaSkipped }),
-  };
-}
-
-/**
- * The proof for an answer under a negative trust anchor: what the validator makes of a provably
- * unsigned zone (the chain's own RRsets, marked insecure), built by its own pure step so that CNAME
- * chains and denials come out the same; it lives no longer than the NTA. The reason is ours: the validator's InsecureReason does not
- * list NTAs (yet), hence the cast.
- */
-export function ntaProof(question: Question, response: Message, at: string, nowSec: number, expiresAt?: number): Proof {
-  const verdict = { kind: 'insecure', reason: 'negative-trust-anchor', at, detail: `${at} has a negative trust anchor (RFC 7646): not validated` } as unknown as Verdict;
-  const r = validateResponse(question, response, () => ({ zone: at, verdict, keys: [] }), { nowSec });
-  const usable = r.verdict.kind === 'insecure';
-  return {
-    verdict: usable ? verdict : r.verdict,
-    rrsets: usable ? r.steps.flatMap((s) => s.rrsets) : [],
-    negative: r.negative,
-    rcode: response.rcode,
-    // Not cached beyond the NTA: once it ends, the name must be validated again (the cache keeps
-    // an entry no longer than its proof's ttl, and lowers the records' TTLs to it).
-    ttl: expiresAt === undefined ? undefined : Math.max(1, expiresAt - nowSec),
   };
 }

@@ -1,7 +1,8 @@
 // The validator's public face: `createValidator(...).validate(question, response, nowSec)`. It asks the
 // chain fetcher for the status of every zone the answer touches, then runs the pure response check.
 // When an authoritative upstream stops a CNAME chain at a name outside its zones, the rest of the
-// chain is asked for and validated too, link by link.
+// chain is asked for and validated too, link by link. Negative trust anchors (RFC 7646) are applied
+// here, name by name: only the names of the chain at or under one are set aside.
 import { canonicalName, isSubdomain } from '../wire/name';
 import type { Message, Name, Question } from '../wire/types';
 import { ROOT_ANCHORS, TrustAnchor } from './anchors';
@@ -10,7 +11,7 @@ import type { BudgetLimits } from './budget';
 import { DEFAULT_KEY_CACHE_LIMITS, KeyCacheLimits } from './key-cache';
 import { DEFAULT_NSEC3_LIMITS, Nsec3Limits } from './nsec3';
 import { chainNames, proofTtl, zoneKey, MAX_CHAIN, Negative, ResponseResult, StepResult, ValidatedRRset, validateResponse, ZoneStatus } from './validate';
-import { bogus, Ede, indeterminate, Verdict, worst } from './verdict';
+import { bogus, Ede, indeterminate, insecure, Verdict, worst } from './verdict';
 import { nameLabel } from './util';
 
 export interface ValidatorOptions {
@@ -23,6 +24,18 @@ export interface ValidatorOptions {
   maxQueries?: number;
   /** Work allowed while validating one response (budget.ts; KeyTrap). */
   budget?: Partial<BudgetLimits>;
+  /**
+   * The negative trust anchor (RFC 7646) covering a name (the name itself or an ancestor), if any.
+   * Asked for every name of an answer's chain: a name it covers is insecure without a chain walk, every
+   * other name (a CNAME target outside the NTA) is validated as usual.
+   */
+  negativeAnchor?: (name: Name, nowSec: number) => NegativeAnchor | undefined;
+}
+
+export interface NegativeAnchor {
+  name: Name;
+  /** Unix seconds; undefined: no end (a configured NTA). */
+  expiresAt?: number;
 }
 
 export interface ValidationResult {
@@ -66,11 +79,19 @@ export function createValidator(opts: ValidatorOptions): Validator {
   const fetcher = new ChainFetcher({ anchors: opts.anchors ?? ROOT_ANCHORS, query: opts.query, cache, nsec3, budget: opts.budget });
   const maxQueries = opts.maxQueries ?? 48;
 
-  async function one(q: Question, msg: Message, ctx: WalkContext): Promise<ResponseResult> {
+  /** What a name's NTA makes of it: insecure at the NTA, with no keys (nothing is walked or checked). */
+  function ntaStatus(nta: NegativeAnchor): ZoneStatus {
+    return { zone: nta.name, keys: [], verdict: insecure('negative-trust-anchor', nta.name, `${nameLabel(nta.name)} has a negative trust anchor (RFC 7646): not validated`) };
+  }
+
+  async function one(q: Question, msg: Message, ctx: WalkContext, ntas: NegativeAnchor[]): Promise<ResponseResult> {
     const statuses = new Map<string, ZoneStatus>();
     for (const name of chainNames(q, msg)) {
       const k = canonicalName(name);
-      if (!statuses.has(k)) statuses.set(k, await fetcher.zoneFor(name, ctx));
+      if (statuses.has(k)) continue;
+      const nta = opts.negativeAnchor?.(name, ctx.nowSec);
+      if (nta) ntas.push(nta);
+      statuses.set(k, nta ? ntaStatus(nta) : await fetcher.zoneFor(name, ctx));
     }
     return validateResponse(q, msg, (n) => statuses.get(canonicalName(n)), { nowSec: ctx.nowSec, nsec3, budget: fetcher.budgetFor(ctx) });
   }
@@ -78,8 +99,10 @@ export function createValidator(opts: ValidatorOptions): Validator {
   return {
     stats: () => fetcher.stats(),
     prefetch(question, nowSec) {
+      const name = zoneKey(question.name, question.type);
+      if (opts.negativeAnchor?.(name, nowSec)) return;
       const ctx: WalkContext = { nowSec, queries: 0, maxQueries, links: new Map() };
-      fetcher.zoneFor(zoneKey(question.name, question.type), ctx).catch(() => undefined);
+      fetcher.zoneFor(name, ctx).catch(() => undefined);
     },
     async validate(question, response, nowSec) {
       try {
@@ -100,8 +123,9 @@ export function createValidator(opts: ValidatorOptions): Validator {
     let negative: Negative = null;
     let rcode = response.rcode;
     const asked = new Set<string>([canonicalName(q.name)]);
+    const ntas: NegativeAnchor[] = [];
     for (let hop = 0; ; hop++) {
-      const r = await one(q, msg, ctx);
+      const r = await one(q, msg, ctx, ntas);
       steps.push(...r.steps);
       negative = r.negative;
       rcode = msg.rcode;
@@ -132,6 +156,10 @@ export function createValidator(opts: ValidatorOptions): Validator {
     }
     const verdict = worst(steps.map((s) => s.verdict));
     const trusted = verdict.kind === 'secure' || verdict.kind === 'insecure';
+    // Not kept beyond an NTA it rests on: once that ends, the names under it must be validated again.
+    const ntaEnd = Math.min(...ntas.map((n) => n.expiresAt ?? Infinity));
+    const ntaLeft = Number.isFinite(ntaEnd) ? Math.max(1, ntaEnd - nowSec) : undefined;
+    const ttl = verdict.kind === 'secure' ? proofTtl(steps) : undefined;
     return {
       verdict,
       negative,
@@ -139,7 +167,7 @@ export function createValidator(opts: ValidatorOptions): Validator {
       rrsets: trusted ? steps.flatMap((s) => s.rrsets) : [],
       steps,
       // Over every step kept, across all responses: a link of the first response bounds it as much as the last.
-      ttl: verdict.kind === 'secure' ? proofTtl(steps) : undefined,
+      ttl: ntaLeft === undefined ? ttl : Math.min(ttl ?? ntaLeft, ntaLeft),
       rcode: trusted ? (negative === 'nxdomain' ? 3 : 0) : rcode,
     };
   }

@@ -26,7 +26,8 @@ export type InsecureReason =
   | 'unsupported-digest' // no DS with a digest type we implement
   | 'unusable-key' // every key the DS set vouches for is one we refuse to use (RSA exponent/modulus too large)
   | 'trust-anchor-unsupported' // the anchor itself uses only unsupported algorithms
-  | 'no-anchor'; // no configured trust anchor covers the name (island-of-trust configurations)
+  | 'no-anchor' // no configured trust anchor covers the name (island-of-trust configurations)
+  | 'negative-trust-anchor'; // the operator set the name aside (RFC 7646): not validated
 
 export type BogusReason =
   | 'sig-expired'

@@ -168,3 +168,38 @@ describe('validator over a scripted upstream', () => {
     assert.equal(n.verdict.kind, 'bogus');
   });
 });
+
+describe('validator: negative trust anchors (RFC 7646) apply name by name', () => {
+  // An NTA on broken.test, ending 100 s from NOW: the scripted upstream knows nothing of broken.test,
+  // so any DS/DNSKEY query for it would be a walk the NTA should have spared (and would fail).
+  const nta = (name: Name) => (/(^|\.)broken\.test$/i.test(name) ? { name: 'broken.test', expiresAt: NOW + 100 } : undefined);
+  const q = { name: 'x.broken.test', type: T.A, class: 1 };
+  const link = cname('x.broken.test', 'www.example.test');
+
+  it('sets aside the names under it (insecure, not walked, kept no longer than the NTA)', async () => {
+    const up = upstream();
+    const r = await createValidator({ anchors, query: up.query, negativeAnchor: nta }).validate(q, msg(q.name, T.A, [a('x.broken.test', '192.0.2.9')]), NOW);
+    assert.equal(r.verdict.kind === 'insecure' && `${r.verdict.reason} at ${r.verdict.at}`, 'negative-trust-anchor at broken.test');
+    assert.equal(r.ttl, 100);
+    assert.deepEqual(up.log.filter((l) => l.includes('broken')), []);
+  });
+
+  it('validates a CNAME target outside it: a forged address is bogus, the genuine signed one passes (insecure as a whole)', async () => {
+    const forged = await createValidator({ anchors, query: upstream().query, negativeAnchor: nta })
+      .validate(q, msg(q.name, T.A, [link, a('www.example.test', '203.0.113.66')]), NOW);
+    assert.equal(forged.verdict.kind === 'bogus' && forged.verdict.reason, 'rrsig-missing');
+    assert.deepEqual(forged.rrsets, []);
+    const genuine = await createValidator({ anchors, query: upstream().query, negativeAnchor: nta })
+      .validate(q, msg(q.name, T.A, [link, ...signed(ex, www)]), NOW);
+    assert.equal(genuine.verdict.kind === 'insecure' && genuine.verdict.reason, 'negative-trust-anchor');
+    assert.deepEqual(genuine.rrsets.map((s) => `${s.name} ${s.role} ${s.security}`), ['x.broken.test cname insecure', 'www.example.test answer secure']);
+    assert.equal(genuine.ttl, 100);
+  });
+
+  it('leaves names outside it alone (secure, no ttl cap from the NTA)', async () => {
+    const r = await createValidator({ anchors, query: upstream().query, negativeAnchor: nta })
+      .validate({ name: 'www.example.test', type: T.A, class: 1 }, msg('www.example.test', T.A, signed(ex, www)), NOW);
+    assert.equal(r.verdict.kind, 'secure');
+    assert.ok(r.ttl !== undefined && r.ttl > 100, `ttl ${r.ttl}`);
+  });
+});
