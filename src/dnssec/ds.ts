@@ -44,7 +44,9 @@ export interface KeySetResult {
   /** The DS/anchor-vouched key(s) whose signature over the DNSKEY set verified. */
   sepTags: number[];
   ttl: number;
+  /** Expiration (RRSIG serial time) of the signature that verified, and that RRSIG, when secure. */
   expiration?: number;
+  sig?: RR;
 }
 
 const DIGEST_LENGTH: Record<number, number> = { 1: 20, 2: 32, 4: 48 };
@@ -148,7 +150,7 @@ export function validateKeySet(tp: TrustPoint, dnskeys: RR[], sigs: RR[], nowSec
   for (const k of entry) {
     const r = verifyRrset(keyRRs, sigs, [k], zone, nowSec, budget);
     if (r.verdict.kind === 'secure') {
-      return { verdict: SECURE, keys: keyRRs, keyTags: tags, sepTags: [keyTag(k.rdata)], ttl: r.ttl, expiration: r.expiration };
+      return { verdict: SECURE, keys: keyRRs, keyTags: tags, sepTags: [keyTag(k.rdata)], ttl: r.ttl, expiration: r.expiration, sig: r.sig };
     }
     if (r.verdict.kind === 'indeterminate') return out(r.verdict);
     last = r.verdict;

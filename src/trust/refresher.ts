@@ -10,6 +10,7 @@ import { decodeRrsig, DNSKEY_REVOKE } from '../dnssec/records';
 import { ValidationBudget } from '../dnssec/budget';
 import { dsMatchesKey, validateKeySet } from '../dnssec/ds';
 import { verifyRrset } from '../dnssec/rrsig';
+import { secondsUntil } from '../dnssec/crypto';
 import { Logger, silentLogger } from '../util/log';
 import {
   applyObservation, boundedTrustPoint, keyIdentity, mergeConfiguredKeys, Observation, RFC5011_DEFAULTS, Rfc5011Options, seedTrustPoint, trustedKeys,
@@ -54,6 +55,17 @@ const sameKeySet = (a: Uint8Array[], b: Uint8Array[]): boolean => {
   const s = (l: Uint8Array[]): string => l.map((k) => Buffer.from(k).toString('base64')).sort().join(',');
   return s(a) === s(b);
 };
+
+/** Original TTL and expiry (unix seconds) of the RRSIG that verified the DNSKEY set. */
+function signedTimers(sig: RR | undefined, expiration: number | undefined, nowSec: number): { origTtl: number; sigExpiresAt: number } {
+  let origTtl = 0;
+  try {
+    origTtl = sig ? decodeRrsig(sig.rdata).originalTtl : 0;
+  } catch {
+    /* it verified, so it decodes; 0 leaves the hold-down at its 30 days */
+  }
+  return { origTtl, sigExpiresAt: expiration === undefined ? nowSec : nowSec + secondsUntil(expiration, nowSec) };
+}
 
 export class TrustAnchorManager {
   private points = new Map<string, TrustPointState>();
@@ -198,26 +210,18 @@ export class TrustAnchorManager {
     const sigs: RR[] = msg.answers.filter((r) => r.type === RRSIG && nameEquals(r.name, zone));
     // One budget for everything this answer makes us compute: it comes from the network.
     const budget = this.o.budget?.() ?? new ValidationBudget();
-    const verdict = anchor && keys.length ? validateKeySet(anchor, keys, sigs, nowSec, budget).verdict : undefined;
+    const checked = anchor && keys.length ? validateKeySet(anchor, keys, sigs, nowSec, budget) : undefined;
+    const verdict = checked?.verdict;
     const validated = verdict?.kind === 'secure';
     let current = tp;
     // First validated sight under a DS-only anchor: the keys the DS vouches for are the trusted ones.
     if (validated && tp.keys.length === 0 && anchor) {
       current = seedTrustPoint(zone, keys.map((k) => k.rdata).filter((r) => anchor.ds.some((d) => dsMatchesKey(d, zone, r)) || anchor.keys.some((a) => Buffer.compare(Buffer.from(a), Buffer.from(r)) === 0)), nowSec);
     }
-    let origTtl = keys[0]?.ttl ?? 0;
-    let sigExpiresAt = Number.MAX_SAFE_INTEGER;
-    for (const s of sigs) {
-      try {
-        const d = decodeRrsig(s.rdata);
-        if (d.typeCovered !== DNSKEY) continue;
-        origTtl = d.originalTtl;
-        sigExpiresAt = Math.min(sigExpiresAt, d.expiration);
-      } catch {
-        /* a malformed RRSIG proves nothing; the others may */
-      }
-    }
-    if (sigExpiresAt === Number.MAX_SAFE_INTEGER) sigExpiresAt = nowSec;
+    // The original TTL (add hold-down, §2.4.1) and expiry (refresh interval, §2.3) come from the RRSIG
+    // that verified, never from any other RRSIG in the answer: anyone on the path can append one.
+    // An answer that did not validate gives neither (the retry is then MAX(1 h, ...) = 1 h).
+    const { origTtl, sigExpiresAt } = validated ? signedTimers(checked!.sig, checked!.expiration, nowSec) : { origTtl: 0, sigExpiresAt: nowSec };
     const obs: Observation = {
       validated,
       // A self-signature matters only for a revocation (§2.1) in a set that validated: checked then,

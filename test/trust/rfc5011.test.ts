@@ -314,6 +314,65 @@ describe('trust/refresher (real signatures, no network)', () => {
   });
 });
 
+describe('trust/refresher: timers come from the signature that verified', () => {
+  // An on-path attacker cannot sign the root's DNSKEY set, but can append RRSIGs that verify with
+  // nothing. Their original TTL and expiry must not set the add hold-down or the refresh interval
+  // (review F10: one junk RRSIG with original TTL 2^31-1 kept a new KSK in AddPend for 68 years and
+  // stretched the refresh interval from 1 day to 15).
+  const junk = (o: { originalTtl?: number; expiration?: number }): RR => new TestKey('', 15).sign(
+    [{ ...new TestKey('', 15).dnskey, ttl: 172800 }], { inception: T0 - DAY, expiration: o.expiration ?? T0 + 100 * DAY, originalTtl: o.originalTtl ?? 172800 });
+  function withJunk(root: ReturnType<typeof rollingRoot>, extra: () => RR[]): (name: string, type: number) => Promise<Message> {
+    return async (name, type) => {
+      const m = await root.query(name, type);
+      return { ...m, answers: [...m.answers, ...extra()] };
+    };
+  }
+
+  it('ignores an unverified RRSIG\'s original TTL: the new KSK is trusted after the 30-day hold-down, refreshes stay daily', async () => {
+    const old = new TestKey('', 15);
+    const next = new TestKey('', 15);
+    const root = rollingRoot();
+    root.publish([old, next], [old]);
+    let now = T0;
+    const m = new TrustAnchorManager({
+      configured: [{ zone: '', ds: [], keys: [old.dnskey.rdata] }], statePath: join(tempDir(), 'ta.json'), now: () => now,
+      query: withJunk(root, () => [junk({ originalTtl: 0x7fffffff })]),
+    });
+    await m.refresh(true);
+    assert.deepEqual(m.report()[0]!.keys.map((k) => k.state), ['Valid', 'AddPend']);
+    // §2.3 with the genuine RRSIG: MIN(15 days, 172800/2, 100 days/2) = 1 day.
+    assert.equal(m.report()[0]!.nextRefresh! - now, DAY);
+    now += 30 * DAY + 1;
+    await m.refresh(true);
+    assert.deepEqual(m.report()[0]!.keys.map((k) => k.state), ['Valid', 'Valid']);
+  });
+
+  it('ignores an unverified RRSIG\'s expiry (an early one would shorten the interval to an hour)', async () => {
+    const old = new TestKey('', 15);
+    const root = rollingRoot();
+    root.publish([old], [old]);
+    const m = new TrustAnchorManager({
+      configured: [{ zone: '', ds: [], keys: [old.dnskey.rdata] }], statePath: join(tempDir(), 'ta.json'), now: () => T0,
+      query: withJunk(root, () => [junk({ expiration: T0 + 7200 })]),
+    });
+    await m.refresh(true);
+    assert.equal(m.report()[0]!.nextRefresh! - T0, DAY);
+  });
+
+  it('takes nothing from the RRSIGs of an answer that did not validate: retries after an hour', async () => {
+    const trusted = new TestKey('', 15);
+    const attacker = new TestKey('', 15);
+    const root = rollingRoot();
+    root.publish([trusted, attacker], [attacker]);
+    const m = new TrustAnchorManager({
+      configured: [{ zone: '', ds: [], keys: [trusted.dnskey.rdata] }], statePath: join(tempDir(), 'ta.json'), now: () => T0,
+      query: withJunk(root, () => [junk({ originalTtl: 0x7fffffff, expiration: T0 + 1000 * DAY })]),
+    });
+    await m.refresh(true);
+    assert.equal(m.report()[0]!.nextRefresh! - T0, 3600);
+  });
+});
+
 describe('trust/refresher: a state with no trusted key', () => {
   it('names the trust point as untrusted (it must fail closed), not a DS anchor that was never observed', () => {
     const dir = tempDir();
