@@ -1,9 +1,10 @@
 // Trust on first use for the tofu-cert fallback: which learnt certificate a peer may use, and the pin
 // store that remembers it (continuity of association, as SSH's known_hosts). judgeCert is pure; the
 // PinStore is the I/O edge (one JSON file, written atomically, mode 0600).
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { CertError, CertInfo, checkPeerCert } from './cert';
 import { EngineError } from '../util/errors';
+import { writeFileAtomic } from '../publish/files';
 
 /** What the policy's `fallback` section says about certificates (src/policy/rules.ts FallbackPolicy). */
 export interface CertTrustPolicy {
@@ -137,9 +138,8 @@ export class PinStore {
     return true;
   }
 
+  /** New file under a random name, created exclusively (never through a planted link), then renamed. */
   private save(): void {
-    const tmp = `${this.path}.tmp-${process.pid}`;
-    writeFileSync(tmp, `${JSON.stringify(this.state, null, 1)}\n`, { mode: 0o600 });
-    renameSync(tmp, this.path);
+    writeFileAtomic(this.path, `${JSON.stringify(this.state, null, 1)}\n`, 0o600);
   }
 }
