@@ -103,7 +103,7 @@ export function daemonValidation(
         if (dead !== undefined) {
           const text = `DNSSEC indeterminate: no trusted key for ${dead || '.'} (every key of the RFC 5011 state is revoked or gone; move the state file away and restart to start again from the configured anchors)`;
           log.error({ qname: question.name, trustPoint: dead || '.' }, text);
-          const verdict = indeterminate('internal-error', text);
+          const verdict = indeterminate('no-trusted-key', text);
           return Promise.resolve({ proof: { verdict, rrsets: [], negative: null, rcode: Rcode.SERVFAIL }, response: servfail(response), ede: { code: Ede.DNSSEC_INDETERMINATE, text } });
         }
         if (ntas.covering(question.name, nowSec())) ntaSkipped++;

@@ -167,6 +167,11 @@ export class ChainFetcher {
   async zoneFor(name: Name, ctx: WalkContext): Promise<ZoneStatus> {
     const anchor = closestAnchor(this.o.anchors, name);
     if (!anchor) return { zone: '', keys: [], verdict: insecure('no-anchor', name, `no trust anchor covers ${nameLabel(name)}`) };
+    // An anchor with nothing in it is a trust point whose keys were all revoked (RFC 5011 state), not an
+    // unsupported algorithm: its names fail closed. validateKeySet would call it insecure.
+    if (anchor.ds.length === 0 && anchor.keys.length === 0) {
+      return { zone: anchor.zone, keys: [], verdict: indeterminate('no-trusted-key', `the trust anchor for ${nameLabel(anchor.zone)} has no trusted key left`) };
+    }
     const ks = await this.keysFor(anchor, ctx);
     this.link(ctx, anchor.zone, ks.keyTags, ks.verdict);
     if (ks.verdict.kind !== 'secure') return { zone: anchor.zone, keys: [], verdict: ks.verdict };

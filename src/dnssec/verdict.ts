@@ -48,7 +48,12 @@ export type BogusReason =
   | 'answer-missing' // a NOERROR answer with neither data nor a denial proof
   | 'rcode-mismatch'; // the rcode contradicts the proof (NXDOMAIN around an answer for the name)
 
-export type IndeterminateReason = 'fetch-failed' | 'budget-exhausted' | 'upstream-error' | 'internal-error';
+export type IndeterminateReason =
+  | 'fetch-failed'
+  | 'budget-exhausted'
+  | 'upstream-error'
+  | 'internal-error'
+  | 'no-trusted-key'; // the closest anchor has neither key nor DS (an RFC 5011 state with every key revoked)
 
 export type Verdict =
   | { kind: 'secure'; reason: 'chain-complete' }

@@ -56,7 +56,9 @@ describe('daemon validation: a trust point with no trusted key', () => {
   });
 
   it('leaves names outside it alone', async () => {
-    const v = daemonValidation(pool, [{ zone: '', ds: [], keys: [] }], () => 1_800_000_000, new NtaSet(), undefined, () => ['example.org']);
+    // The root keeps a key (only example.org's trust point lost its keys): the validator proper gets the name.
+    const root = { zone: '', ds: [{ keyTag: 1, algorithm: 15, digestType: 2, digest: new Uint8Array(32) }], keys: [] };
+    const v = daemonValidation(pool, [root, { zone: 'example.org', ds: [], keys: [] }], () => 1_800_000_000, new NtaSet(), undefined, () => ['example.org']);
     const q = { name: 'www.example.net', type: RRType.A, class: 1 };
     const r = await v.validator.validate(q, answer(q.name), {} as QueryContext);
     // The validator proper judged it (here: it cannot fetch anything), not the trust-point guard.

@@ -203,3 +203,19 @@ describe('validator: negative trust anchors (RFC 7646) apply name by name', () =
     assert.ok(r.ttl !== undefined && r.ttl > 100, `ttl ${r.ttl}`);
   });
 });
+
+describe('validator: an anchor left with no key', () => {
+  // What TrustAnchorManager.anchors() hands over for a trust point whose RFC 5011 state has no trusted
+  // key left. The daemon refuses question names under it; a CNAME target under it, reached from a
+  // name under another anchor, must fail closed too, never pass as insecure.
+  it('makes the names under it indeterminate (a forged CNAME target there is never insecure), without asking for its keys', async () => {
+    const isl = new TestKey('island.test', 13);
+    const up = upstream({ 'island.test|48': keyset(isl) });
+    const v = createValidator({ anchors: [...anchors, { zone: 'island.test', ds: [], keys: [] }], query: up.query });
+    const q = { name: 'alias.example.test', type: T.A, class: 1 };
+    const r = await v.validate(q, msg(q.name, T.A, [...signed(ex, [cname('alias.example.test', 'www.island.test')]), a('www.island.test', '203.0.113.66')]), NOW);
+    assert.equal(r.verdict.kind, 'indeterminate', `verdict ${r.verdict.kind} (${r.verdict.reason})`);
+    assert.deepEqual(r.rrsets, []);
+    assert.deepEqual(up.log.filter((l) => l.startsWith('island.test')), []);
+  });
+});
