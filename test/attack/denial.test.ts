@@ -3,7 +3,7 @@
 // removed, with and without a wrong NSEC). See fixture.ts for what every case asserts.
 import type { Message } from '../../src/wire/types';
 import { asks, Exchange, stripRrsigs } from '../support/hostile-upstream';
-import { attackSkipped, attackTests, AttackWorld, EVIL, ipseckeyRdata, rrOf, startAttackWorld, T } from './fixture';
+import { attackSuite, EVIL, ipseckeyRdata, rrOf, T } from './fixture';
 
 const underOe = (x: Exchange): boolean => /(^|\.)oe\.test$/i.test(x.query.questions[0]?.name ?? '') && x.query.questions[0]?.name.toLowerCase() !== 'oe.test';
 const isBob = (x: Exchange): boolean => asks(x, 'bob.oe.test');
@@ -23,24 +23,8 @@ function evilBob(x: Exchange, m: Message): Message {
   return { ...stripRrsigs(m), answers };
 }
 
-describe('attacks: denials and downgrades (hostile upstream, real named)', function () {
-  this.timeout(120_000);
-  let w: AttackWorld;
-  const figures: string[] = [];
-
-  before(async function () {
-    if (attackSkipped()) {
-      console.log('    skipping: needs named and BIND signing tools');
-      this.skip();
-    }
-    w = await startAttackWorld();
-  });
-  after(async () => {
-    if (process.env.ATTACK_REPORT === '1') console.log(figures.map((f) => `      ${f}`).join('\n'));
-    await w?.stop();
-  });
-
-  attackTests(() => w, {
+attackSuite('attacks: denials and downgrades (hostile upstream, real named)', (attack) => {
+  attack({
     name: 'rcode flip',
     qname: 'bob.oe.test',
     qtype: 'A',
@@ -51,9 +35,9 @@ describe('attacks: denials and downgrades (hostile upstream, real named)', funct
     },
     lookupVerdicts: ['bogus'],
     serveRcodes: [2],
-  }, (l) => figures.push(l));
+  });
 
-  attackTests(() => w, {
+  attack({
     name: 'fake NXDOMAIN without proof',
     qname: 'bob.oe.test',
     qtype: 'A',
@@ -63,9 +47,9 @@ describe('attacks: denials and downgrades (hostile upstream, real named)', funct
     },
     lookupVerdicts: ['bogus'],
     serveRcodes: [2],
-  }, (l) => figures.push(l));
+  });
 
-  attackTests(() => w, {
+  attack({
     name: 'fake NXDOMAIN with borrowed NSECs',
     qname: 'bob.oe.test',
     qtype: 'A',
@@ -78,9 +62,9 @@ describe('attacks: denials and downgrades (hostile upstream, real named)', funct
     },
     lookupVerdicts: ['bogus'],
     serveRcodes: [2],
-  }, (l) => figures.push(l));
+  });
 
-  attackTests(() => w, {
+  attack({
     name: 'downgrade to insecure without NSEC',
     qname: 'bob.oe.test',
     qtype: 'A',
@@ -93,9 +77,9 @@ describe('attacks: denials and downgrades (hostile upstream, real named)', funct
     },
     lookupVerdicts: ['bogus'],
     serveRcodes: [2],
-  }, (l) => figures.push(l));
+  });
 
-  attackTests(() => w, {
+  attack({
     name: 'downgrade to insecure with a wrong NSEC',
     qname: 'bob.oe.test',
     qtype: 'A',
@@ -111,5 +95,5 @@ describe('attacks: denials and downgrades (hostile upstream, real named)', funct
     },
     lookupVerdicts: ['bogus'],
     serveRcodes: [2],
-  }, (l) => figures.push(l));
+  });
 });

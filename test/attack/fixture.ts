@@ -477,3 +477,33 @@ export function genuineAnswer(w: AttackWorld, name: string, type: number): Promi
     s.send(encodeMessage(q), w.named.port, w.named.address);
   });
 }
+
+/**
+ * One suite of attack cases: a describe() that starts the attack world before and stops it after, and
+ * prints the figures with ATTACK_REPORT=1. `body` adds cases with `attack(c)` (each becomes the lookup
+ * and serve tests of attackTests()) and may add its own its, reaching the world through `world()`.
+ */
+export function attackSuite(
+  title: string,
+  body: (attack: (c: AttackCase) => void, world: () => AttackWorld) => void,
+  o: { keytrap?: KeyTrapSpec; timeoutMs?: number } = {},
+): void {
+  describe(title, function () {
+    this.timeout(o.timeoutMs ?? 120_000);
+    let w: AttackWorld | undefined;
+    const figures: string[] = [];
+    before(async function () {
+      if (attackSkipped()) {
+        console.log('    skipping: needs named and BIND signing tools');
+        this.skip();
+      }
+      w = await startAttackWorld(o.keytrap ? { keytrap: o.keytrap } : {});
+    });
+    after(async () => {
+      if (process.env.ATTACK_REPORT === '1') console.log(figures.map((f) => `      ${f}`).join('\n'));
+      await w?.stop();
+    });
+    body((c) => attackTests(() => w!, c, (l) => figures.push(l)), () => w!);
+  });
+}
+

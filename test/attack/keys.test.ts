@@ -3,7 +3,7 @@
 // month ago replayed with its expired signatures. See fixture.ts for what every case asserts.
 import type { Message, RR } from '../../src/wire/types';
 import { asks, covers, Exchange, stripRrsigs } from '../support/hostile-upstream';
-import { attackSkipped, attackTests, AttackWorld, EVIL, ipseckeyRdata, rrOf, startAttackWorld, T } from './fixture';
+import { attackSuite, EVIL, ipseckeyRdata, rrOf, T } from './fixture';
 
 const isBob = (x: Exchange): boolean => asks(x, 'bob.oe.test');
 
@@ -20,24 +20,8 @@ function forgedBob(x: Exchange, m: Message): Message {
 
 const isZsk = (r: RR): boolean => r.type === T.DNSKEY && r.rdata[0] === 1 && r.rdata[1] === 0;
 
-describe('attacks: signatures and keys (hostile upstream, real named)', function () {
-  this.timeout(120_000);
-  let w: AttackWorld;
-  const figures: string[] = [];
-
-  before(async function () {
-    if (attackSkipped()) {
-      console.log('    skipping: needs named and BIND signing tools');
-      this.skip();
-    }
-    w = await startAttackWorld();
-  });
-  after(async () => {
-    if (process.env.ATTACK_REPORT === '1') console.log(figures.map((f) => `      ${f}`).join('\n'));
-    await w?.stop();
-  });
-
-  attackTests(() => w, {
+attackSuite('attacks: signatures and keys (hostile upstream, real named)', (attack) => {
+  attack({
     name: 'RRSIGs stripped',
     qname: 'bob.oe.test',
     qtype: 'IPSECKEY',
@@ -49,9 +33,9 @@ describe('attacks: signatures and keys (hostile upstream, real named)', function
     },
     lookupVerdicts: ['bogus'],
     serveRcodes: [2],
-  }, (l) => figures.push(l));
+  });
 
-  attackTests(() => w, {
+  attack({
     name: 'key swap under a genuine RRSIG',
     qname: 'bob.oe.test',
     qtype: 'A',
@@ -64,9 +48,9 @@ describe('attacks: signatures and keys (hostile upstream, real named)', function
     },
     lookupVerdicts: ['bogus'],
     serveRcodes: [2],
-  }, (l) => figures.push(l));
+  });
 
-  attackTests(() => w, {
+  attack({
     name: 'forged with an added DNSKEY',
     qname: 'bob.oe.test',
     qtype: 'A',
@@ -83,9 +67,9 @@ describe('attacks: signatures and keys (hostile upstream, real named)', function
     },
     lookupVerdicts: ['bogus'],
     serveRcodes: [2],
-  }, (l) => figures.push(l));
+  });
 
-  attackTests(() => w, {
+  attack({
     name: 'expired signatures replayed',
     qname: 'bob.stale.test',
     qtype: 'A',
@@ -95,7 +79,7 @@ describe('attacks: signatures and keys (hostile upstream, real named)', function
     lookupVerdicts: ['bogus'],
     bad: ['192.0.2.70'],
     serveRcodes: [2],
-  }, (l) => figures.push(l));
+  });
 });
 
 /** bob's answer replaced by the attacker's data with no signature at all. */

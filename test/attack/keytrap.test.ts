@@ -3,26 +3,10 @@
 // set holds 256 more keys sharing the ZSK's key tag and every RRset carries 256 RRSIGs with that tag
 // that verify with nothing. Trying every key on every signature is 65 000 verifications per RRset.
 // See fixture.ts for what every case asserts; here the lookup also has a wall-time bound.
-import { attackSkipped, attackTests, AttackWorld, startAttackWorld } from './fixture';
+import { attackSuite } from './fixture';
 
-describe('attacks: KeyTrap (real named serving a zone of colliding keys)', function () {
-  this.timeout(300_000);
-  let w: AttackWorld;
-  const figures: string[] = [];
-
-  before(async function () {
-    if (attackSkipped()) {
-      console.log('    skipping: needs named and BIND signing tools');
-      this.skip();
-    }
-    w = await startAttackWorld({ keytrap: { keys: 256, sigs: 256, genuine: false } });
-  });
-  after(async () => {
-    if (process.env.ATTACK_REPORT === '1') console.log(figures.map((f) => `      ${f}`).join('\n'));
-    await w?.stop();
-  });
-
-  attackTests(() => w, {
+attackSuite('attacks: KeyTrap (real named serving a zone of colliding keys)', (attack) => {
+  attack({
     name: 'KeyTrap',
     qname: 'www.trap.test',
     qtype: 'A',
@@ -31,5 +15,5 @@ describe('attacks: KeyTrap (real named serving a zone of colliding keys)', funct
     lookupVerdicts: ['bogus', 'indeterminate'],
     lookupMaxMs: 3000,
     serveRcodes: [2],
-  }, (l) => figures.push(l));
-});
+  });
+}, { keytrap: { keys: 256, sigs: 256, genuine: false }, timeoutMs: 300_000 });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type { Message } from '../../src/wire/types';
 import { asks, Exchange, passThrough } from '../support/hostile-upstream';
 import {
-  ask, attackSkipped, attackTests, AttackWorld, EVIL, evilRecords, ipseckeyRdata, lookup, rrOf, startAttackWorld, startServe, T,
+  ask, attackSuite, EVIL, evilRecords, ipseckeyRdata, lookup, rrOf, startServe, T,
 } from './fixture';
 
 /** The genuine answer for `owner` (A or IPSECKEY) plus, unsigned, CNAME evil + evil A + evil IPSECKEY. */
@@ -22,29 +22,13 @@ const dnameSplice = async (x: Exchange): Promise<Message> => {
   return { ...m, answers: [...answers, ...evilRecords('bob.old.oe.test').slice(1)] };
 };
 
-describe('attacks: splices (hostile upstream, real named)', function () {
-  this.timeout(120_000);
-  let w: AttackWorld;
-  const figures: string[] = [];
-
-  before(async function () {
-    if (attackSkipped()) {
-      console.log('    skipping: needs named and BIND signing tools');
-      this.skip();
-    }
-    w = await startAttackWorld();
-  });
-  after(async () => {
-    if (process.env.ATTACK_REPORT === '1') console.log(figures.map((f) => `      ${f}`).join('\n'));
-    await w?.stop();
-  });
-
+attackSuite('attacks: splices (hostile upstream, real named)', (attack, world) => {
   it('without an attack, lookup is secure and serve installs bob with his genuine key and sets AD (the harness sees installs)', async () => {
-    w.proxy.attack = passThrough;
-    const r = await lookup(w, 'bob.oe.test', 'IPSECKEY');
+    world().proxy.attack = passThrough;
+    const r = await lookup(world(), 'bob.oe.test', 'IPSECKEY');
     assert.equal(r.json.verdict, 'secure');
-    assert.ok(r.json.records.some((l) => l.includes(w.bobKey.split(' ').pop()!.slice(0, 40))));
-    const s = await startServe(w);
+    assert.ok(r.json.records.some((l) => l.includes(world().bobKey.split(' ').pop()!.slice(0, 40))));
+    const s = await startServe(world());
     try {
       const a = await ask(s.port, 'bob.oe.test', T.A);
       assert.equal(a.msg?.rcode, 0);
@@ -52,35 +36,35 @@ describe('attacks: splices (hostile upstream, real named)', function () {
       const peer = s.engine.get('bob.oe.test');
       assert.ok(peer, 'bob is installed');
       assert.deepEqual(peer.addresses, ['192.0.2.2']);
-      assert.equal(peer.auth.kind === 'pubkey' && Buffer.from(peer.auth.keys[0].publicKey).toString('base64'), w.bobKey.split(' ').pop());
+      assert.equal(peer.auth.kind === 'pubkey' && Buffer.from(peer.auth.keys[0].publicKey).toString('base64'), world().bobKey.split(' ').pop());
     } finally {
       await s.stop();
     }
   });
 
-  attackTests(() => w, {
+  attack({
     name: 'CNAME splice (A)',
     qname: 'bob.oe.test',
     qtype: 'A',
     attack: cnameSplice('bob.oe.test'),
     lookupVerdicts: ['bogus'],
-  }, (l) => figures.push(l));
+  });
 
-  attackTests(() => w, {
+  attack({
     name: 'CNAME splice (IPSECKEY)',
     qname: 'bob.oe.test',
     qtype: 'IPSECKEY',
     attack: cnameSplice('bob.oe.test'),
     lookupVerdicts: ['bogus'],
-  }, (l) => figures.push(l));
+  });
 
-  attackTests(() => w, {
+  attack({
     name: 'DNAME splice',
     qname: 'bob.old.oe.test',
     qtype: 'A',
     attack: dnameSplice,
     lookupVerdicts: ['bogus'],
-  }, (l) => figures.push(l));
+  });
 });
 
 export { ipseckeyRdata };

@@ -4,7 +4,7 @@
 import type { Message } from '../../src/wire/types';
 import { encodeMessage } from '../../src/wire/message';
 import { asks, Exchange, garbage } from '../support/hostile-upstream';
-import { attackSkipped, attackTests, AttackWorld, EVIL, evilRecords, rrOf, startAttackWorld, T } from './fixture';
+import { attackSuite, EVIL, evilRecords, rrOf, T } from './fixture';
 
 const isBob = (x: Exchange): boolean => asks(x, 'bob.oe.test');
 
@@ -14,24 +14,8 @@ function spoofOf(x: Exchange, m: Message, change: Partial<Message>): Message {
   return { ...m, answers: [rrOf(`${owner}. 300 IN A ${EVIL.address}`), ...evilRecords(owner).slice(1)], authorities: [], ...change };
 }
 
-describe('attacks: transport (hostile upstream, real named)', function () {
-  this.timeout(120_000);
-  let w: AttackWorld;
-  const figures: string[] = [];
-
-  before(async function () {
-    if (attackSkipped()) {
-      console.log('    skipping: needs named and BIND signing tools');
-      this.skip();
-    }
-    w = await startAttackWorld();
-  });
-  after(async () => {
-    if (process.env.ATTACK_REPORT === '1') console.log(figures.map((f) => `      ${f}`).join('\n'));
-    await w?.stop();
-  });
-
-  attackTests(() => w, {
+attackSuite('attacks: transport (hostile upstream, real named)', (attack) => {
+  attack({
     name: 'spoof with a wrong id',
     qname: 'bob.oe.test',
     qtype: 'A',
@@ -42,9 +26,9 @@ describe('attacks: transport (hostile upstream, real named)', function () {
     },
     lookupVerdicts: ['secure'],
     serveRcodes: [0],
-  }, (l) => figures.push(l));
+  });
 
-  attackTests(() => w, {
+  attack({
     name: 'spoof with a wrong question',
     qname: 'bob.oe.test',
     qtype: 'A',
@@ -55,9 +39,9 @@ describe('attacks: transport (hostile upstream, real named)', function () {
     },
     lookupVerdicts: ['secure'],
     serveRcodes: [0],
-  }, (l) => figures.push(l));
+  });
 
-  attackTests(() => w, {
+  attack({
     name: 'TC then garbage over TCP',
     qname: 'bob.oe.test',
     qtype: 'A',
@@ -75,9 +59,9 @@ describe('attacks: transport (hostile upstream, real named)', function () {
     },
     lookupVerdicts: ['indeterminate'],
     serveRcodes: [2],
-  }, (l) => figures.push(l));
+  });
 
-  attackTests(() => w, {
+  attack({
     name: 'slow answers',
     qname: 'bob.oe.test',
     qtype: 'A',
@@ -89,9 +73,9 @@ describe('attacks: transport (hostile upstream, real named)', function () {
     lookupVerdicts: ['indeterminate'],
     lookupTimeoutMs: 500,
     serveRcodes: [2],
-  }, (l) => figures.push(l));
+  });
 
-  attackTests(() => w, {
+  attack({
     name: "slow answers to the validator's own DNSKEY query",
     qname: 'carol.oe.test',
     qtype: 'A',
@@ -103,5 +87,5 @@ describe('attacks: transport (hostile upstream, real named)', function () {
     lookupVerdicts: ['indeterminate'],
     lookupTimeoutMs: 500,
     serveRcodes: [2],
-  }, (l) => figures.push(l));
+  });
 });
