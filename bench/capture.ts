@@ -26,6 +26,7 @@ import { Lab, labUnavailable, labUp } from '../test/support/lab';
 import { freePort } from '../test/support/ports';
 import { percentile, runNames, RunResult, UdpClient } from './capture-client';
 import { stopChild } from '../test/support/wait';
+import { benchAddress, writeBenchSection } from './support/doc';
 
 const ROOT = resolve(__dirname, '../..');
 const CLI = join(ROOT, 'dist/src/cli/oedns.js');
@@ -100,12 +101,6 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => proces
 
 // ---- fixtures ----------------------------------------------------------------------------------
 
-/** 198.18.0.0/15 (RFC 2544 benchmarking range), never routed here: charon only holds policies for it. */
-function addr(i: number): string {
-  const n = 198 * 2 ** 24 + 18 * 2 ** 16 + 1 + i;
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-}
-
 function buildZones(): SignedHierarchy {
   // A pool of keys, not one per name: a loop of thousands of generateKeyPairSync calls was seen to
   // hang node here (main thread in a futex wait) twice, and distinct keys change nothing for charon.
@@ -113,9 +108,9 @@ function buildZones(): SignedHierarchy {
   const cap: string[] = [];
   for (let i = 0; i < CAP_NAMES; i++) {
     const rdata = pool[i % pool.length]!;
-    cap.push(`n${i} A ${addr(i)}`, `n${i} IPSECKEY ${rdata}`);
+    cap.push(`n${i} A ${benchAddress(i)}`, `n${i} IPSECKEY ${rdata}`);
   }
-  const clear = Array.from({ length: CLEAR_NAMES }, (_, i) => `c${i} A ${addr(100_000 + i)}`);
+  const clear = Array.from({ length: CLEAR_NAMES }, (_, i) => `c${i} A ${benchAddress(100_000 + i)}`);
   return buildSignedHierarchy([{ name: '.' }, { name: 'test' }, { name: 'cap.test', records: cap }, { name: 'clear.test', records: clear }]);
 }
 
@@ -312,7 +307,7 @@ async function main(): Promise<void> {
   };
   const text = render(r);
   console.log(text);
-  if (WRITE) writeSection(text);
+  if (WRITE) writeBenchSection('## Capture mode', text);
 }
 
 interface Figures {
@@ -381,22 +376,6 @@ function render(r: Figures): string {
     `  maximum, worst ${f3(r.during.max)} ms). An install that blocked the resolver would hold every clear query for the install queue;`,
     '  the rise over idle is the CPU shared with the installs (oedns, charon, named and this client on 2 shared cores).',
   ].join('\n');
-}
-
-function writeSection(body: string): void {
-  const file = resolve(ROOT, 'docs/BENCHMARKS.md');
-  const heading = '## Capture mode';
-  const section = `${heading}\n\n${body}\n`;
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\n';
-  const start = text.indexOf(`\n${heading}\n`);
-  if (start >= 0) {
-    const next = text.indexOf('\n## ', start + heading.length + 1);
-    text = text.slice(0, start + 1) + section + (next >= 0 ? text.slice(next) : '');
-  } else {
-    text = `${text.trimEnd()}\n\n${section}`;
-  }
-  writeFileSync(file, text);
-  console.error(`wrote ${file}`);
 }
 
 main().catch(async (e) => {

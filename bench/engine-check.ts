@@ -12,6 +12,7 @@ import type { Peer } from '../src/ike-bridge/engine';
 import { StrongswanEngine } from '../src/ike-bridge/strongswan';
 import { ViciClient } from '../src/ike-bridge/vici-client';
 import { labUnavailable, labUp } from '../test/support/lab';
+import { writeBenchSection } from './support/doc';
 
 const args = process.argv.slice(2);
 const sizes = (args.includes('--sizes') ? args[args.indexOf('--sizes') + 1] : '1000,10000').split(',').map(Number);
@@ -87,7 +88,6 @@ async function main(): Promise<void> {
 }
 
 function writeSection(rows: Row[]): void {
-  const file = resolve(__dirname, '../../docs/BENCHMARKS.md');
   const heading = '## IKE engine: foreign-reload check';
   const table = [
     heading,
@@ -104,16 +104,7 @@ function writeSection(rows: Row[]): void {
     '',
     '',
   ].join('\n');
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\n';
-  const start = text.indexOf(heading);
-  if (start >= 0) {
-    const next = text.indexOf('\n## ', start + heading.length);
-    text = text.slice(0, start) + table + (next >= 0 ? text.slice(next + 1) : '');
-  } else {
-    text = `${text.trimEnd()}\n\n${table}`;
-  }
-  writeFileSync(file, text);
-  console.log(`wrote ${file}`);
+  writeBenchSection(heading, table.slice(heading.length));
 }
 
 main().catch((e) => {

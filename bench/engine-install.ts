@@ -10,6 +10,7 @@ import type { Peer } from '../src/ike-bridge/engine';
 import { keyObjectToIpseckey } from '../src/ike-bridge/keys';
 import { StrongswanEngine } from '../src/ike-bridge/strongswan';
 import { labUnavailable, labUp } from '../test/support/lab';
+import { writeBenchSection } from './support/doc';
 
 const args = process.argv.slice(2);
 const sizes = (args.includes('--sizes') ? args[args.indexOf('--sizes') + 1] : '100,1000,10000').split(',').map(Number);
@@ -104,7 +105,6 @@ async function main(): Promise<void> {
 }
 
 function writeSection(rows: Row[]): void {
-  const file = resolve(__dirname, '../../docs/BENCHMARKS.md');
   const heading = '## IKE engine install';
   const table = [
     heading,
@@ -121,16 +121,7 @@ function writeSection(rows: Row[]): void {
     '',
     '',
   ].join('\n');
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\n';
-  const start = text.indexOf(heading);
-  if (start >= 0) {
-    const next = text.indexOf('\n## ', start + heading.length);
-    text = text.slice(0, start) + table + (next >= 0 ? text.slice(next + 1) : '');
-  } else {
-    text = `${text.trimEnd()}\n\n${table}`;
-  }
-  writeFileSync(file, text);
-  console.log(`wrote ${file}`);
+  writeBenchSection(heading, table.slice(heading.length));
 }
 
 main().catch((e) => {

@@ -22,6 +22,7 @@ import { freePort } from '../test/support/ports';
 import { stopChild } from '../test/support/wait';
 import { percentile, runNames, RunResult, UdpClient } from './capture-client';
 import { startUnbound, UnboundInstance } from './support/unbound';
+import { benchAddress, writeBenchSection } from './support/doc';
 
 const ROOT = resolve(__dirname, '../..');
 const CLI = join(ROOT, 'dist/src/cli/oedns.js');
@@ -41,15 +42,10 @@ process.on('exit', () => {
 });
 const children: ChildProcess[] = [];
 
-function addr(i: number): string {
-  const n = 198 * 2 ** 24 + 18 * 2 ** 16 + 1 + i;
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-}
-
 function buildZones(): SignedHierarchy {
   const pool = Array.from({ length: 16 }, (_, i) => ipseckeyLine(`k${i}.cap.test`, generateKeyPairSync('ed25519').publicKey).split(/\s+/).slice(3).join(' '));
   const cap: string[] = [];
-  for (let i = 0; i < TOTAL; i++) cap.push(`n${i} A ${addr(i)}`, `n${i} IPSECKEY ${pool[i % pool.length]!}`);
+  for (let i = 0; i < TOTAL; i++) cap.push(`n${i} A ${benchAddress(i)}`, `n${i} IPSECKEY ${pool[i % pool.length]!}`);
   return buildSignedHierarchy([{ name: '.' }, { name: 'test' }, { name: 'cap.test', records: cap }]);
 }
 
@@ -162,7 +158,7 @@ async function main(): Promise<void> {
   };
   const text = render(r);
   console.log(text);
-  if (WRITE) writeSection(text);
+  if (WRITE) writeBenchSection('## Against Unbound', text);
 }
 
 function render(r: {
@@ -192,20 +188,6 @@ function render(r: {
     '',
     `- queries lost by oedns under dnsperf: ${r.hits.lostO}`,
   ].join('\n');
-}
-
-function writeSection(body: string): void {
-  const file = join(ROOT, 'docs/BENCHMARKS.md');
-  const doc = readFileSync(file, 'utf8');
-  const head = '## Against Unbound';
-  const start = doc.indexOf(head);
-  const section = `${head}\n\n${body}\n`;
-  if (start < 0) {
-    writeFileSync(file, `${doc.trimEnd()}\n\n${section}`);
-    return;
-  }
-  const end = doc.indexOf('\n## ', start + head.length);
-  writeFileSync(file, doc.slice(0, start) + section + (end < 0 ? '' : doc.slice(end + 1)));
 }
 
 main().catch(async (e) => {
