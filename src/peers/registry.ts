@@ -47,6 +47,12 @@ interface AddressClaim {
   /** Unix seconds: the end of the lifetime of the last answer that carried it. */
   expiresAt: number;
   level: PolicyLevel;
+  /**
+   * Until when the address must fail closed because an answer at a failing-closed level (`private`)
+   * handed it out: that answer's end plus the grace. A later answer at a weaker level (the same
+   * address reached directly instead of through a `private` alias) does not lower it.
+   */
+  closedUntil?: number;
 }
 
 interface Claim {
@@ -203,11 +209,19 @@ export class PeerRegistry {
     for (const raw of peer.addresses) {
       const a = addrKey(raw);
       const prev = claim.addresses.get(a);
+      const shuntUntil = entry.shunt.get(a);
+      const closedUntil = Math.max(
+        prev?.closedUntil ?? -Infinity,
+        shuntUntil ?? -Infinity,
+        failsClosed(peer.level) ? peer.expiresAt + this.shuntGraceSec : -Infinity,
+      );
       claim.addresses.set(a, {
         expiresAt: Math.max(peer.expiresAt, prev && prev.expiresAt > nowSec ? prev.expiresAt : -Infinity),
-        level: peer.level,
+        // The strictest level of the answers still live for it: the latest answer does not get to lower it.
+        level: prev ? strictestLevel(prev.level, peer.level) : peer.level,
+        ...(closedUntil > nowSec ? { closedUntil } : {}),
       });
-      if (entry.shunt.delete(a)) this.shuntedCount--;
+      if (shuntUntil !== undefined && entry.shunt.delete(a)) this.shuntedCount--;
     }
     const after = this.effective(key, entry, nowSec)!;
     if (!before) return { change: 'added', peer: after.peer };
@@ -425,7 +439,8 @@ export class PeerRegistry {
    */
   private dropAddress(key: string, entry: Entry, claim: Claim, a: string, ac: AddressClaim, nowSec: number, shunt: boolean): boolean {
     claim.addresses.delete(a);
-    if (!shunt || !failsClosed(ac.level)) return false;
+    const closed = failsClosed(ac.level) || (ac.closedUntil !== undefined && ac.closedUntil > nowSec);
+    if (!shunt || !closed) return false;
     for (const other of entry.claims.values()) {
       if (other === claim) continue;
       const o = other.addresses.get(a);
@@ -433,7 +448,7 @@ export class PeerRegistry {
     }
     // The last answer handed the address out for its TTL, ending at expiresAt; the grace runs from
     // then (or from now, if the claim goes before its TTL ended: a bogus refresh, a release).
-    const until = Math.max(ac.expiresAt, nowSec) + this.shuntGraceSec;
+    const until = Math.max(failsClosed(ac.level) ? Math.max(ac.expiresAt, nowSec) + this.shuntGraceSec : -Infinity, ac.closedUntil ?? -Infinity);
     if (until <= nowSec) return false;
     const prev = entry.shunt.get(a);
     if (prev === undefined) this.shuntedCount++;

@@ -168,6 +168,24 @@ describe('peers/registry: claims merge, per-address lifetimes, drop shunts', () 
     assert.equal(r.size, 0);
   });
 
+  it('a later answer at a weaker level does not lower an address a private answer handed out', () => {
+    // app.example (private) is a CNAME to host.example (private-or-clear): the program that asked for
+    // app holds the address as a private one, whatever a direct lookup of host says afterwards.
+    const r = new PeerRegistry({ shuntGraceSec: 600 });
+    r.upsert(peer({ name: 'host.example', addresses: [v4], level: 'private', expiresAt: T + 100 }), T);
+    r.upsert(peer({ name: 'host.example', addresses: [v4], level: 'private-or-clear', expiresAt: T + 300 }), T + 50);
+    assert.equal(r.get('host.example', T + 60)?.level, 'private', 'the stricter live answer still sets the level');
+    r.sweep(T + 300);
+    assert.deepEqual(r.shunt('host.example', T + 300), [v4], 'dropped after its last answer: still closed until the private answer\'s grace');
+    // The address stayed private while either answer lived: the grace runs from the last one's end.
+    assert.deepEqual(r.shunts(T + 300), [{ name: 'host.example', addresses: [v4], until: T + 900 }]);
+    // Once that grace has passed, a private-or-clear answer alone leaves nothing behind.
+    const r2 = new PeerRegistry({ shuntGraceSec: 600 });
+    r2.upsert(peer({ name: 'host.example', addresses: [v4], level: 'private-or-clear', expiresAt: T + 300 }), T);
+    r2.sweep(T + 300);
+    assert.deepEqual(r2.shunt('host.example', T + 300), []);
+  });
+
   it('a new claim for a shunted address takes it out of the shunt', () => {
     const r = new PeerRegistry();
     r.upsert(peer({ addresses: [v4, v6], expiresAt: T + 100 }), T);
