@@ -156,8 +156,20 @@ export function keyMaterial(p: Pick<Peer, 'auth'>): string {
     : `${p.auth.kind}:${p.auth.method}:${p.auth.pinnedFingerprint ?? ''}`;
 }
 
+/** An address of a new claim that another name already holds with other keys (see claimedElsewhere). */
+export interface AddressClash {
+  address: string;
+  /** The name that holds it. */
+  heldBy: string;
+}
+
 export class PeerRegistry {
   private readonly entries = new Map<string, Entry>();
+  /**
+   * Address → names that claimed or shunted it. Added to on every claim and shunt; a name that no
+   * longer holds the address is dropped when the address is next looked up (not on every removal path).
+   */
+  private readonly byAddress = new Map<string, Set<string>>();
   private seq = 0;
   private shuntedCount = 0;
   readonly shuntGraceSec: number;
@@ -208,6 +220,7 @@ export class PeerRegistry {
     for (const [a, c] of claim.addresses) if (c.expiresAt <= nowSec) this.dropAddress(key, entry, claim, a, c, nowSec, true);
     for (const raw of peer.addresses) {
       const a = addrKey(raw);
+      this.index(a, key);
       const prev = claim.addresses.get(a);
       const shuntUntil = entry.shunt.get(a);
       const closedUntil = Math.max(
@@ -291,6 +304,7 @@ export class PeerRegistry {
       const prev = entry.shunt.get(a);
       if (prev === undefined) this.shuntedCount++;
       entry.shunt.set(a, Math.max(prev ?? -Infinity, until));
+      this.index(a, key);
       held.push(a);
     }
     if (this.shuntedCount > this.maxShunted) this.evict(key);
@@ -320,6 +334,47 @@ export class PeerRegistry {
     const key = peerKey(name);
     const entry = this.entries.get(key);
     return entry ? this.effective(key, entry, nowSec ?? -Infinity)?.material : undefined;
+  }
+
+  /**
+   * Addresses of `peer` that another name already holds, by a live claim or a drop shunt, with other
+   * keys or another gateway. Any signed name can list any address, so without this check one name
+   * could take another's addresses (and their traffic) for its own conn; the first holder keeps them.
+   * Names that hold an address with the same keys and gateway (a host under two names) share it.
+   */
+  claimedElsewhere(peer: Peer, nowSec: number): AddressClash[] {
+    const self = peerKey(peer.name);
+    const mine = `${keyMaterial(peer)}|${peer.gateway.kind === 'address' ? peer.gateway.address : ''}`;
+    const out: AddressClash[] = [];
+    for (const raw of peer.addresses) {
+      const a = addrKey(raw);
+      const names = this.byAddress.get(a);
+      if (!names) continue;
+      for (const other of [...names]) {
+        if (other === self) continue;
+        const e = this.entries.get(other);
+        const claimed = e ? [...e.claims.values()].some((c) => (c.addresses.get(a)?.expiresAt ?? -Infinity) > nowSec) : false;
+        const shunted = e ? (e.shunt.get(a) ?? -Infinity) > nowSec : false;
+        if (!claimed && !shunted) {
+          names.delete(other);
+          continue;
+        }
+        const held = claimed ? this.effective(other, e!, nowSec)?.peer : undefined;
+        const theirs = held ? `${keyMaterial(held)}|${held.gateway.kind === 'address' ? held.gateway.address : ''}` : null;
+        if (theirs !== mine) out.push({ address: a, heldBy: other });
+      }
+      if (names.size === 0) this.byAddress.delete(a);
+    }
+    return out;
+  }
+
+  private index(address: string, key: string): void {
+    let names = this.byAddress.get(address);
+    if (!names) {
+      names = new Set();
+      this.byAddress.set(address, names);
+    }
+    names.add(key);
   }
 
   /** How many names `owner` has a claim on. */

@@ -126,6 +126,13 @@ export class PeerSync {
    * not get there within its steps (the registry keeps the claim; the next request retries).
    */
   async upsert(peer: Peer): Promise<UpsertResult> {
+    const clash = this.registry.claimedElsewhere(peer, this.nowSec());
+    if (clash.length > 0) {
+      this.counters.failures++;
+      const what = clash.map((c) => `${c.address} (held by ${c.heldBy})`).join(', ');
+      throw new EngineError('address-claimed',
+        `${peerKey(peer.name)} lists addresses another peer already holds with other keys: ${what}; its claim is refused, the first holder keeps them`);
+    }
     const r = this.registry.upsert(peer, this.nowSec());
     this.reschedule(peer.expiresAt);
     await this.ensure(peer.name);

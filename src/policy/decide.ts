@@ -4,9 +4,9 @@ import type { Peer, PeerGateway, PeerKey, PeerOwner, PolicyLevel } from '../ike-
 import { IpseckeyAlgorithm } from '../ike-bridge/engine';
 import { ipseckeyToKeyObject, KeyError } from '../ike-bridge/keys';
 import { RRType } from '../wire/types';
-import { formatAddress, parseIPv4, parseIPv6, parseAddress } from './ip';
+import { formatAddress, parseIPv4, parseIPv6, parseAddress, specialAddress } from './ip';
 import { matchChain, matchPeer } from './match';
-import { fallbackAllowed, hostnameProblem, nameProblem, normalizeName, Policy, Rule } from './rules';
+import { fallbackAllowed, gatewayAllowed, hostnameProblem, nameProblem, normalizeName, Policy, Rule } from './rules';
 
 /** The shape of a DNSSEC verdict that policy needs (src/dnssec's Verdict fits it). */
 export interface VerdictLike {
@@ -133,6 +133,16 @@ export function decide(input: DecideInput, policy: Policy, nowSec: number): Deci
   if (!ADDRESS_QTYPES.includes(input.qtype)) return answer(`only A and AAAA queries install peers (qtype ${input.qtype})`);
   if (m.level === 'clear') return answer(`level clear: ${name} is answered without IPsec (${m.why})`);
   if (input.addresses.length === 0) return answer(`no addresses for ${name}: nothing to protect`);
+  // Loopback, link-local, multicast...: this host's or this link's, never a remote peer's. A name that
+  // lists them must not pull local traffic into a tunnel; what is left is protected as usual.
+  const remote = input.addresses.filter((a) => {
+    const p = parseAddress(a.trim());
+    return p !== null && specialAddress(p) === null;
+  });
+  if (remote.length === 0) {
+    return answer(`${name} has only local or special addresses (${input.addresses.join(', ')}): nothing to protect`);
+  }
+  if (remote.length < input.addresses.length) input = { ...input, addresses: remote };
   // The peer's name becomes its IKE identity and a conn name in the engine: a hostname or nothing.
   const ident = normalizeName(input.peerName ?? input.name);
   const identProblem = hostnameProblem(ident);
@@ -147,7 +157,15 @@ export function decide(input: DecideInput, policy: Policy, nowSec: number): Deci
     return refuse('SERVFAIL', kv.ede ?? Ede.DNSSEC_BOGUS, `the IPSECKEY of ${name} is bogus (${verdictText(kv)}); nothing installed`);
   }
 
-  const sel = kv ? selectKeys(input.keys) : { keys: [], gateway: null, ignored: [], alternatives: [] };
+  // A gateway other than the host itself only where policy lists the zone (see Policy.gateways).
+  const own = new Set(input.addresses.map((a) => {
+    const p = parseAddress(a.trim());
+    return p ? formatAddress(p.bytes) : a.trim().toLowerCase();
+  }));
+  const gatewayCheck = (gw: ChosenGateway): string | null =>
+    gw.kind === 'none' || (gw.kind === 'address' && own.has(gw.address)) || gatewayAllowed(policy, ident) ? null
+      : `gateway ${gw.kind === 'address' ? gw.address : gw.name} is not allowed for ${ident}: only names under the zones of the policy's "gateways" may send their traffic through a security gateway`;
+  const sel = kv ? selectKeys(input.keys, gatewayCheck) : { keys: [], gateway: null, ignored: [], alternatives: [] };
   base.ignoredKeys = sel.ignored;
   const trusted = kv !== null && (kv.kind === 'secure' || (kv.kind === 'insecure' && policy.trustInsecure));
   // A proof whose signatures have run out proves nothing now: re-validate, never install (RFC 4035 §5.3.1).
@@ -309,14 +327,15 @@ export interface KeySelection {
  * other records for the same gateway back it up (key rollover publishes two), and records for other
  * gateways become alternatives. Equal precedence keeps record order, so the result is deterministic.
  */
-export function selectKeys(records: readonly IpseckeyLike[]): KeySelection {
+export function selectKeys(records: readonly IpseckeyLike[], gatewayCheck: (gw: ChosenGateway) => string | null = () => null): KeySelection {
   const ignored: IgnoredKey[] = [];
   const usable: Array<{ index: number; key: PeerKey; gw: ChosenGateway; gwKey: string }> = [];
   records.forEach((r, index) => {
     const problem = keyProblem(r);
     const gw = problem ? null : gatewayOf(r);
-    if (problem || typeof gw === 'string' || gw === null) {
-      ignored.push({ index, precedence: r.precedence, algorithm: r.algorithm, reason: problem ?? (gw as string) });
+    const refused = gw !== null && typeof gw !== 'string' ? gatewayCheck(gw) : null;
+    if (problem || typeof gw === 'string' || gw === null || refused) {
+      ignored.push({ index, precedence: r.precedence, algorithm: r.algorithm, reason: problem ?? refused ?? (gw as string) });
       return;
     }
     usable.push({

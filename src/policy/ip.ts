@@ -103,3 +103,27 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
+
+/**
+ * Why an address can never be a peer's traffic selector, or null: loopback, unspecified, link-local,
+ * multicast and broadcast addresses (and their IPv4-mapped forms) belong to this host or this link,
+ * never to a remote peer; a DNS answer naming them must not pull local traffic into a tunnel.
+ */
+export function specialAddress(a: { bytes: Uint8Array; family: 4 | 6 }): string | null {
+  let b = a.bytes;
+  if (a.family === 6 && b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) b = b.subarray(12);
+  if (b.length === 4) {
+    const [x, y] = [b[0]!, b[1]!];
+    if (x === 0) return 'unspecified ("this network", 0.0.0.0/8)';
+    if (x === 127) return 'loopback (127.0.0.0/8)';
+    if (x === 169 && y === 254) return 'link-local (169.254.0.0/16)';
+    if (x >= 224 && x <= 239) return 'multicast (224.0.0.0/4)';
+    if (b.every((v) => v === 255)) return 'broadcast';
+    return null;
+  }
+  if (b.every((v, i) => v === 0 || (i === 15 && v <= 1))) return b[15] === 1 ? 'loopback (::1)' : 'unspecified (::)';
+  if (b[0] === 0xfe && (b[1]! & 0xc0) === 0x80) return 'link-local (fe80::/10)';
+  if (b[0] === 0xff) return 'multicast (ff00::/8)';
+  return null;
+}
+

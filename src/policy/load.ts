@@ -37,7 +37,7 @@ export class PolicyError extends ConfigError {
   }
 }
 
-const TOP_KEYS = ['default', 'trust-insecure', 'max-ttl', 'fallback', 'rules', 'comment', 'version'];
+const TOP_KEYS = ['default', 'trust-insecure', 'max-ttl', 'fallback', 'gateways', 'rules', 'comment', 'version'];
 const FALLBACK_KEYS = ['any-key', 'trusted-fingerprints', 'method'];
 const RULE_KEYS = ['name', 'zone', 'address', 'level', 'comment'];
 const METHODS: readonly FallbackPolicy['method'][] = ['tofu-cert', 'wellknown-psk', 'null'];
@@ -130,12 +130,18 @@ class Parser {
         'whatever key the peer shows; this defeats passive eavesdropping only, not an active attacker');
     }
 
+    const gateways = this.gateways(top.get('gateways', true));
+    if (gateways.length > 0) {
+      warnings.push(`gateways: names under ${gateways.join(', ')} may send their traffic through any security gateway ` +
+        'their IPSECKEY names; list only zones whose DNS you trust with that');
+    }
+
     const rules = this.rules(top.get('rules', true));
     if (!rules.some((r) => r.level === 'opportunistic') && def !== 'opportunistic' &&
         (fallback.anyKey || fallback.trustedFingerprints.length > 0)) {
       warnings.push('fallback is configured but no rule (nor the default) uses level "opportunistic", so it is never used');
     }
-    return { default: def, trustInsecure, maxTtl, fallback, rules, warnings };
+    return { default: def, trustInsecure, maxTtl, fallback, gateways, rules, warnings };
   }
 
   private mapping(node: unknown, field: string): YAMLMap {
@@ -194,6 +200,19 @@ class Parser {
         `expected a whole number of seconds from 1 to ${MAX_TTL_LIMIT} (or e.g. "30m", "1h"), got ${JSON.stringify(v ?? null)}`);
     }
     return secs;
+  }
+
+  private gateways(node: unknown): string[] {
+    if (node === undefined || node === null) return [];
+    if (!isSeq(node)) this.fail(PolicyErrorCode.BAD_VALUE, 'gateways', node, 'expected a list of zones');
+    return (node as YAMLSeq).items.map((item, i) => {
+      const field = `gateways[${i}]`;
+      const raw = this.string(item, field);
+      const n = normalizeName(raw);
+      const problem = nameProblem(n);
+      if (problem) this.fail(PolicyErrorCode.BAD_NAME, field, item, `"${raw}" ${problem}`);
+      return n;
+    });
   }
 
   private fallback(node: unknown): FallbackPolicy {

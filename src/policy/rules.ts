@@ -67,6 +67,13 @@ export interface Policy {
   /** Upper bound, in seconds, on how long an installed peer lives without a refresh. */
   maxTtl: number;
   fallback: FallbackPolicy;
+  /**
+   * Zones whose names may route their traffic through a security gateway their IPSECKEY names
+   * (RFC 4025 gateway types 1-3, other than the host itself). Empty by default: any signed name can
+   * list any addresses, so a gateway from an arbitrary zone would let it pull those addresses' traffic
+   * into a tunnel it ends.
+   */
+  gateways: string[];
   rules: Rule[];
   /** Things that are allowed but weaken security; `policy check` prints them. */
   warnings: string[];
@@ -81,9 +88,15 @@ export function defaultPolicy(): Policy {
     trustInsecure: false,
     maxTtl: DEFAULT_MAX_TTL,
     fallback: { anyKey: false, trustedFingerprints: [], method: 'tofu-cert' },
+    gateways: [],
     rules: [],
     warnings: [],
   };
+}
+
+/** May `name` (normalized) use an IPSECKEY security gateway? Only under a zone listed in `gateways`. */
+export function gatewayAllowed(policy: Policy, name: string): boolean {
+  return policy.gateways.some((z) => name === z || name.endsWith(`.${z}`));
 }
 
 /** May `opportunistic` names without a secure key fall back to unauthenticated encryption? */

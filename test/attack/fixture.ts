@@ -42,6 +42,11 @@ export const EVIL = {
   dnssec: seededKey('oe.test', 'ED25519', 256, 'attacker'),
 };
 
+/** The key of mallory.test's owner, who signs his zone properly and lists bob's address in it. */
+export const MALLORY = generateHostKey('ed25519');
+/** The security gateway mallory.test names (a host of his). */
+export const MALLORY_GATEWAY = '198.51.100.7';
+
 /** A KeyObject's IPSECKEY RDATA text ("10 0 4 . base64"). */
 export function ipseckeyRdata(name: string, key: KeyObject, precedence = 10): string {
   return ipseckeyLine(name, key, precedence).split(/\s+/).slice(3).join(' ');
@@ -106,6 +111,16 @@ export async function startAttackWorld(o: { keytrap?: KeyTrapSpec } = {}): Promi
         'carol A 192.0.2.3', `carol IPSECKEY ${ipseckeyRdata('carol.oe.test', generateHostKey('ed25519'))}`,
         'www CNAME bob',
         'old DNAME oe.test.',
+      ],
+    },
+    {
+      // A zone its owner signs properly, listing another host's address (bob's) under names of its own:
+      // with its own key, through a security gateway of its own, and (alias) with bob's genuine key.
+      name: 'mallory.test',
+      records: [
+        'www A 192.0.2.2', `www IPSECKEY ${ipseckeyRdata('www.mallory.test', MALLORY)}`,
+        'gw A 192.0.2.2', `gw IPSECKEY ${ipseckeyRdata('gw.mallory.test', MALLORY).replace(/^(\d+) 0 (\d+) \. /, `$1 1 $2 ${MALLORY_GATEWAY} `)}`,
+        'alias A 192.0.2.2', `alias IPSECKEY ${bobKey}`,
       ],
     },
     { name: 'clean.test', records: ['probe A 192.0.2.50'] },

@@ -37,6 +37,7 @@ class FlakyEngine extends DryRunEngine {
 const POLICY = `
 default: private-or-clear
 max-ttl: 600
+gateways: [behind.oe.test]
 rules:
   - { zone: plain.test, level: private }
   - { name: strict.oe.test, level: private }

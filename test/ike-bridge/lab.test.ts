@@ -127,7 +127,9 @@ describe('ike-bridge lab: two charons in network namespaces', function () {
     await B.install(peer('a.oe.test', lab!.a.addr, ka, false));
     await lab!.restart('b');
     const r = await B.reconcile([peer('a.oe.test', lab!.a.addr, ka, false)]);
-    assert.deepEqual([r.installed, r.removed, r.failed], [['a.oe.test'], [], []]);
+    // The engine's own check for foreign reloads (checkForeign) may have put A back first; either way
+    // A is back after reconcile, nothing failed and nothing was removed.
+    assert.deepEqual([[...r.installed, ...r.unchanged], r.removed, r.failed], [['a.oe.test'], [], []]);
     assert.deepEqual((await rawB.getConns()).filter((n) => n.startsWith('oe-')), ['oe-a.oe.test']);
     await A.initiate('b.oe.test');
     assert.equal(await ping(), 0);

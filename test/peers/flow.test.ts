@@ -22,7 +22,7 @@ function wireKey(over: Partial<Ipseckey>): IpseckeyLike {
 }
 
 describe('capture flow: wire → decide → registry → dry-run engine', () => {
-  const policy = parsePolicy('default: private\nrules:\n  - { zone: open.example, level: private-or-clear }\n');
+  const policy = parsePolicy('default: private\ngateways: [example]\nrules:\n  - { zone: open.example, level: private-or-clear }\n');
   let engine: DryRunEngine;
   let sync: PeerSync;
   beforeEach(() => {

@@ -220,32 +220,48 @@ describe('policy/decide', () => {
     }
   });
 
+  describe('special addresses', () => {
+    it('answers without installing when a name lists only loopback, link-local, multicast or unspecified addresses', () => {
+      for (const a of ['127.0.0.1', '0.0.0.0', '169.254.1.1', '224.0.0.251', '255.255.255.255', '::1', '::', 'fe80::1', 'ff02::1', '::ffff:127.0.0.1']) {
+        const d = decide(input({ addresses: [a] }), pol('private'), NOW);
+        assert.equal(d.action, 'answer', a);
+        assert.match(d.reason, /only local or special addresses/, a);
+      }
+    });
+    it('protects the remote addresses and leaves the special ones out of the peer', () => {
+      const d = decide(input({ addresses: ['127.0.0.1', '192.0.2.10', 'fe80::2'] }), pol('private'), NOW);
+      assert.deepEqual(d.action === 'install' && d.peer.addresses, ['192.0.2.10']);
+    });
+  });
+
   describe('gateways', () => {
+    // Gateways other than the host itself only for zones the policy lists (see the refusal tests below).
+    const GW = pol('private', 'gateways: [example]\n');
     it('type 0: the host itself', () => {
-      const d = decide(input(), pol('private'), NOW);
+      const d = decide(input(), GW, NOW);
       assert.deepEqual(d.action === 'install' && d.peer.gateway, { kind: 'none' });
     });
     it('type 1: an IPv4 gateway', () => {
-      const d = decide(input({ keys: [rec({ gatewayType: 1, gateway: '198.51.100.1' })] }), pol('private'), NOW);
+      const d = decide(input({ keys: [rec({ gatewayType: 1, gateway: '198.51.100.1' })] }), GW, NOW);
       assert.deepEqual(d.action === 'install' && d.peer.gateway, { kind: 'address', address: '198.51.100.1' });
       assert.match(d.reason, /via gateway 198\.51\.100\.1/);
     });
     it('type 2: an IPv6 gateway, canonical text', () => {
-      const d = decide(input({ keys: [rec({ gatewayType: 2, gateway: '2001:DB8:0:0::1' })] }), pol('private'), NOW);
+      const d = decide(input({ keys: [rec({ gatewayType: 2, gateway: '2001:DB8:0:0::1' })] }), GW, NOW);
       assert.deepEqual(d.action === 'install' && d.peer.gateway, { kind: 'address', address: '2001:db8::1' });
     });
     it('type 1 with an IPv6 literal is ignored', () => {
-      const d = decide(input({ keys: [rec({ gatewayType: 1, gateway: '2001:db8::1' })] }), pol('private'), NOW);
+      const d = decide(input({ keys: [rec({ gatewayType: 1, gateway: '2001:db8::1' })] }), GW, NOW);
       assert.equal(d.action, 'refuse');
       assert.match(d.ignoredKeys[0].reason, /type 1 needs an IPv4/);
     });
     it('type 3: asks the caller to resolve the gateway name', () => {
-      const d = decide(input({ keys: [rec({ gatewayType: 3, gateway: 'GW.Example.' })] }), pol('private'), NOW);
+      const d = decide(input({ keys: [rec({ gatewayType: 3, gateway: 'GW.Example.' })] }), GW, NOW);
       assert.equal(d.action, 'install');
       assert.equal(d.action === 'install' && d.needsGateway, 'gw.example');
     });
     it('type 3 with an unsafe name is ignored before it reaches anything', () => {
-      const d = decide(input({ keys: [rec({ gatewayType: 3, gateway: 'gw.example;rm -rf' })] }), pol('private'), NOW);
+      const d = decide(input({ keys: [rec({ gatewayType: 3, gateway: 'gw.example;rm -rf' })] }), GW, NOW);
       assert.equal(d.action, 'refuse');
       assert.match(d.ignoredKeys[0].reason, /gateway name/);
     });
@@ -257,7 +273,7 @@ describe('policy/decide', () => {
           rec({ precedence: 20, gatewayType: 1, gateway: '203.0.113.1', algorithm: 4, publicKey: ed25519Key() }),
           rec({ precedence: 15, gatewayType: 3, gateway: 'gw.example' }),
         ],
-      }), pol('private'), NOW);
+      }), GW, NOW);
       assert.equal(d.action, 'install');
       if (d.action !== 'install' || d.peer.auth.kind !== 'pubkey') return;
       assert.deepEqual(d.peer.gateway, { kind: 'address', address: '203.0.113.1' });
@@ -270,9 +286,9 @@ describe('policy/decide', () => {
 
     describe('completeGateway', () => {
       const inp = input({ keys: [rec({ gatewayType: 3, gateway: 'gw.example' })] });
-      const first = (level: PolicyLevel = 'private'): Decision => decide(inp, pol(level), NOW);
+      const first = (level: PolicyLevel = 'private'): Decision => decide(inp, pol(level, 'gateways: [example]\n'), NOW);
       it('a secure gateway address completes the install, with the shorter lifetime', () => {
-        const d = completeGateway(first(), { addresses: ['198.51.100.9'], verdict: SECURE, ttl: 60 }, inp, pol('private'), NOW);
+        const d = completeGateway(first(), { addresses: ['198.51.100.9'], verdict: SECURE, ttl: 60 }, inp, GW, NOW);
         assert.equal(d.action, 'install');
         if (d.action !== 'install') return;
         assert.deepEqual(d.peer.gateway, { kind: 'address', address: '198.51.100.9' });
@@ -281,18 +297,33 @@ describe('policy/decide', () => {
         assert.equal(d.peer.expiresAt, NOW + 60);
       });
       it('a bogus gateway address never installs', () => {
-        const d = completeGateway(first('private-or-clear'), { addresses: ['198.51.100.9'], verdict: BOGUS, ttl: 60 }, inp, pol('private-or-clear'), NOW);
+        const d = completeGateway(first('private-or-clear'), { addresses: ['198.51.100.9'], verdict: BOGUS, ttl: 60 }, inp, pol('private-or-clear', 'gateways: [example]\n'), NOW);
         assert.equal(d.action, 'refuse');
       });
       it('an unresolvable gateway fails closed under private, clear under private-or-clear', () => {
         const gw = { addresses: [], verdict: INDET, ttl: 60 };
-        assert.equal(completeGateway(first(), gw, inp, pol('private'), NOW).action, 'refuse');
-        assert.equal(completeGateway(first('private-or-clear'), gw, inp, pol('private-or-clear'), NOW).action, 'answer');
+        assert.equal(completeGateway(first(), gw, inp, GW, NOW).action, 'refuse');
+        assert.equal(completeGateway(first('private-or-clear'), gw, inp, pol('private-or-clear', 'gateways: [example]\n'), NOW).action, 'answer');
       });
       it('leaves a decision without a gateway name alone', () => {
-        const d = decide(input(), pol('private'), NOW);
-        assert.equal(completeGateway(d, { addresses: ['198.51.100.9'], verdict: SECURE, ttl: 5 }, input(), pol('private'), NOW), d);
+        const d = decide(input(), GW, NOW);
+        assert.equal(completeGateway(d, { addresses: ['198.51.100.9'], verdict: SECURE, ttl: 5 }, input(), GW, NOW), d);
       });
+    });
+    it('refuses a gateway for a name under no zone of "gateways" (any signed name can list any address)', () => {
+      const d = decide(input({ keys: [rec({ gatewayType: 1, gateway: '198.51.100.1' })] }), pol('private'), NOW);
+      assert.equal(d.action, 'refuse');
+      assert.match(d.ignoredKeys[0]!.reason, /gateway 198\.51\.100\.1 is not allowed for peer\.example/);
+      const other = decide(input({ keys: [rec({ gatewayType: 3, gateway: 'gw.example' })] }), pol('private', 'gateways: [other.test]\n'), NOW);
+      assert.equal(other.action, 'refuse');
+    });
+    it('a gateway that is the host itself needs no listing', () => {
+      const d = decide(input({ keys: [rec({ gatewayType: 1, gateway: '192.0.2.10' })] }), pol('private'), NOW);
+      assert.deepEqual(d.action === 'install' && d.peer.gateway, { kind: 'address', address: '192.0.2.10' });
+    });
+    it('an unlisted gateway falls back to a key for the host itself among the records', () => {
+      const d = decide(input({ keys: [rec({ precedence: 1, gatewayType: 1, gateway: '198.51.100.1' }), rec({ precedence: 20 })] }), pol('private'), NOW);
+      assert.deepEqual(d.action === 'install' && d.peer.gateway, { kind: 'none' });
     });
   });
 
