@@ -11,6 +11,7 @@ import type { PeerSync } from '../peers';
 import { Logger, silentLogger } from '../util/log';
 import type { Proof } from '../dnssec/proof';
 import { addressFacts, aged, ipseckeyFacts, RRsetFacts } from './answer-facts';
+import { leakGuardFor, minimalAnyAnswer, stripHints } from './address-leaks';
 
 /** A validated lookup from inside the daemon (through cache → validate → upstream, as a DO client). */
 export interface InternalResolver {
@@ -68,6 +69,8 @@ export class Capture {
     reused: 0,
     /** serve's peers released to stay within maxPeers. */
     evicted: 0,
+    /** ANY answers replaced and HTTPS/SVCB hints taken out for names capture protects. */
+    addressLeaksGuarded: 0,
   };
   /**
    * The last decision taken on a cached address answer (keyed by the cached message object) together
@@ -98,6 +101,8 @@ export class Capture {
    */
   private passesCached(entry: CacheEntry): boolean {
     const m = entry.message;
+    const q0 = m.questions[0];
+    if (q0 && leakGuardFor(this.opts.policy, q0) !== 'none') return false;
     if (m.rcode !== Rcode.NOERROR || this.notSelected.has(m)) return true;
     const seen = this.memo.get(m);
     if (!seen) {
@@ -132,6 +137,12 @@ export class Capture {
 
   private async handle(ctx: QueryContext, next: () => Promise<Outcome>): Promise<Outcome> {
     const q = ctx.question;
+    const guard = leakGuardFor(this.opts.policy, q);
+    if (guard === 'minimal-any') {
+      this.counters.addressLeaksGuarded++;
+      return { kind: 'answer', answer: { message: minimalAnyAnswer(makeResponse(ctx.query, Rcode.NOERROR)), source: 'local' } };
+    }
+    if (guard === 'strip-hints') return this.withoutHints(await next());
     if (!this.selects(q)) return next();
     this.counters.captured++;
     // Started before the address lookup so that both travel at once.
@@ -212,6 +223,22 @@ export class Capture {
     const cap = (rr: RR): RR => ({ ...rr, ttl: Math.max(0, Math.min(rr.ttl - (a.age ?? 0), lifeSec)) });
     const m = a.message;
     return { kind: 'answer', answer: { ...a, entry: undefined, age: 0, message: { ...m, answers: m.answers.map(cap), authorities: m.authorities.map(cap), additionals: m.additionals.map(cap) } } };
+  }
+
+  /**
+   * An HTTPS/SVCB answer without the address hints of names capture protects (src/capture/address-leaks).
+   * The changed answer is no longer the validated one: served without proof (no AD) and outside the
+   * cache entry, so its TTLs are aged here.
+   */
+  private withoutHints(out: Outcome): Outcome {
+    if (out.kind !== 'answer') return out;
+    const a = out.answer;
+    const stripped = stripHints(this.opts.policy, a.message);
+    if (!stripped) return out;
+    this.counters.addressLeaksGuarded++;
+    const age = (rr: RR): RR => ({ ...rr, ttl: Math.max(0, rr.ttl - (a.age ?? 0)) });
+    const message = { ...stripped, answers: stripped.answers.map(age), authorities: stripped.authorities.map(age), additionals: stripped.additionals.map(age) };
+    return { kind: 'answer', answer: { message, source: a.source, ede: a.ede, age: 0 } };
   }
 
   /** Keeps serve's peers within maxPeers: a new one pushes out the least recently refreshed. */

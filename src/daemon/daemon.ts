@@ -390,6 +390,7 @@ async function buildStatus(d: RunningDaemon, o: DaemonOptions, startedAt: number
     installsUnauthenticated: c.installedUnauthenticated,
     answeredClear: c.answeredClear,
     refused: c.refused,
+    addressLeaksGuarded: c.addressLeaksGuarded,
     engineFailures: c.engineFailures,
     engineCalls: s.installs + s.removes + s.shuntCalls,
     shuntCalls: s.shuntCalls,

@@ -31,7 +31,7 @@ import { dsRecords } from '../replay/world';
 
 const OEDNS = join(__dirname, '..', '..', 'src', 'cli', 'oedns.js');
 
-export const T = { A: 1, NS: 2, CNAME: 5, SOA: 6, DNAME: 39, DS: 43, IPSECKEY: 45, RRSIG: 46, NSEC: 47, DNSKEY: 48 } as const;
+export const T = { ANY: 255, HINFO: 13, HTTPS: 65, A: 1, NS: 2, CNAME: 5, SOA: 6, DNAME: 39, DS: 43, IPSECKEY: 45, RRSIG: 46, NSEC: 47, DNSKEY: 48 } as const;
 
 /** The attacker's address, name and keys: finding any of them in validated output is the failure. */
 export const EVIL = {
@@ -107,7 +107,7 @@ export async function startAttackWorld(o: { keytrap?: KeyTrapSpec } = {}): Promi
     {
       name: 'oe.test',
       records: [
-        'bob A 192.0.2.2', `bob IPSECKEY ${bobKey}`,
+        'bob A 192.0.2.2', `bob IPSECKEY ${bobKey}`, 'bob HTTPS 1 . alpn=h2 ipv4hint=192.0.2.2 ipv6hint=2001:db8::2',
         'carol A 192.0.2.3', `carol IPSECKEY ${ipseckeyRdata('carol.oe.test', generateHostKey('ed25519'))}`,
         'www CNAME bob',
         'old DNAME oe.test.',
@@ -123,7 +123,7 @@ export async function startAttackWorld(o: { keytrap?: KeyTrapSpec } = {}): Promi
         'alias A 192.0.2.2', `alias IPSECKEY ${bobKey}`,
       ],
     },
-    { name: 'clean.test', records: ['probe A 192.0.2.50'] },
+    { name: 'clean.test', records: ['probe A 192.0.2.50', 'probe HTTPS 1 . alpn=h2 ipv4hint=192.0.2.50'] },
     { name: 'plain.test', signer: 'unsigned', records: ['host A 192.0.2.60'] },
     { name: 'stale.test', validity: { start: -40 * 86400, end: -10 * 86400 }, records: ['bob A 192.0.2.70', `bob IPSECKEY ${ipseckeyRdata('bob.stale.test', generateHostKey('ed25519'))}`] },
   ]);
