@@ -5,46 +5,20 @@
 // src/peers): an IPSECKEY gateway other than the host itself only for zones the policy lists under
 // `gateways:`, and an address held by one name is not given to another name with other keys.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { DryRunEngine } from '../../src/ike-bridge/dry-run';
-import { parseTrustAnchors } from '../../src/dnssec/anchors';
-import { startDaemon } from '../../src/daemon/daemon';
-import { resolveServeConfig } from '../../src/config/serve';
-import { parsePolicy } from '../../src/policy';
-import { freePort } from '../support/ports';
-import { ask, attackSkipped, AttackWorld, MALLORY_GATEWAY, startAttackWorld, T } from './fixture';
+import type { DryRunEngine } from '../../src/ike-bridge/dry-run';
+import { ask, MALLORY_GATEWAY, startServe, T, worldSuite } from './fixture';
 
 const BOB = '192.0.2.2';
 
-async function serveWith(w: AttackWorld, policy: string) {
-  const port = await freePort();
-  const engine = new DryRunEngine();
-  const d = await startDaemon({
-    serve: resolveServeConfig({}, { listen: [`127.0.0.1:${port}`], upstream: [w.proxy.endpoint] }),
-    engine,
-    policy: parsePolicy(policy, 'yaml'),
-    anchors: parseTrustAnchors(readFileSync(w.anchorFile, 'utf8')),
-    controlPath: null,
-  });
-  return { d, engine, port };
-}
 
 /** The names of the engine's peers that cover `address`. */
 async function holders(engine: DryRunEngine, address: string): Promise<string[]> {
   return (await engine.list()).filter((p) => p.addresses.includes(address)).map((p) => p.name).sort();
 }
 
-describe('capture attacks: a signed name that lists another host\'s address', function () {
-  this.timeout(120_000);
-  let w: AttackWorld;
-  before(async function () {
-    if (attackSkipped()) this.skip();
-    w = await startAttackWorld();
-  });
-  after(async () => w?.stop());
-
+worldSuite('capture attacks: a signed name that lists another host\'s address', (world) => {
   it('bob first: a name with another key cannot take bob\'s address (private: SERVFAIL; private-or-clear: no peer)', async () => {
-    const s = await serveWith(w, 'default: private\nmax-ttl: 600\n');
+    const s = await startServe(world(), 'default: private\nmax-ttl: 600\n');
     try {
       assert.equal((await ask(s.port, 'bob.oe.test', T.A)).msg?.rcode, 0);
       const bobKey = s.engine.get('bob.oe.test');
@@ -55,12 +29,12 @@ describe('capture attacks: a signed name that lists another host\'s address', fu
       assert.deepEqual(await holders(s.engine, BOB), ['bob.oe.test']);
       assert.deepEqual(s.engine.get('bob.oe.test'), bobKey, 'bob keeps his key and his address');
     } finally {
-      await s.d.stop();
+      await s.stop();
     }
   });
 
   it('mallory first: bob\'s lookup fails closed instead of sending bob\'s traffic into mallory\'s conn', async () => {
-    const s = await serveWith(w, 'default: private\nmax-ttl: 600\n');
+    const s = await startServe(world(), 'default: private\nmax-ttl: 600\n');
     try {
       assert.equal((await ask(s.port, 'www.mallory.test', T.A)).msg?.rcode, 0);
       assert.deepEqual(await holders(s.engine, BOB), ['www.mallory.test']);
@@ -69,37 +43,37 @@ describe('capture attacks: a signed name that lists another host\'s address', fu
       assert.equal(r.msg?.answers.filter((a) => a.type === T.A).length, 0);
       assert.equal(s.engine.get('bob.oe.test'), undefined);
     } finally {
-      await s.d.stop();
+      await s.stop();
     }
   });
 
   it('a second name with bob\'s own key shares bob\'s address (one host under two names)', async () => {
-    const s = await serveWith(w, 'default: private\nmax-ttl: 600\n');
+    const s = await startServe(world(), 'default: private\nmax-ttl: 600\n');
     try {
       assert.equal((await ask(s.port, 'bob.oe.test', T.A)).msg?.rcode, 0);
       assert.equal((await ask(s.port, 'alias.mallory.test', T.A)).msg?.rcode, 0);
       assert.deepEqual(await holders(s.engine, BOB), ['alias.mallory.test', 'bob.oe.test']);
     } finally {
-      await s.d.stop();
+      await s.stop();
     }
   });
 
   it('a security gateway is refused unless the policy lists the zone under gateways:', async () => {
-    const closed = await serveWith(w, 'default: private\nmax-ttl: 600\n');
+    const closed = await startServe(world(), 'default: private\nmax-ttl: 600\n');
     try {
       const r = await ask(closed.port, 'gw.mallory.test', T.A);
       assert.equal(r.msg?.rcode, 2);
       assert.equal(closed.engine.get('gw.mallory.test'), undefined, 'no conn through a gateway');
       assert.deepEqual(await holders(closed.engine, BOB), []);
     } finally {
-      await closed.d.stop();
+      await closed.stop();
     }
-    const open = await serveWith(w, 'default: private\nmax-ttl: 600\ngateways: [mallory.test]\n');
+    const open = await startServe(world(), 'default: private\nmax-ttl: 600\ngateways: [mallory.test]\n');
     try {
       assert.equal((await ask(open.port, 'gw.mallory.test', T.A)).msg?.rcode, 0);
       assert.deepEqual(open.engine.get('gw.mallory.test')?.gateway, { kind: 'address', address: MALLORY_GATEWAY });
     } finally {
-      await open.d.stop();
+      await open.stop();
     }
   });
 });

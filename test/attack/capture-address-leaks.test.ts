@@ -5,29 +5,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { Message } from '../../src/wire/types';
-import { DryRunEngine } from '../../src/ike-bridge/dry-run';
-import { parseTrustAnchors } from '../../src/dnssec/anchors';
-import { startDaemon } from '../../src/daemon/daemon';
-import { resolveServeConfig } from '../../src/config/serve';
-import { parsePolicy } from '../../src/policy';
-import { freePort } from '../support/ports';
-import { passThrough } from '../support/hostile-upstream';
 import { httpsRR } from '../support/svcb';
-import { ask, attackSkipped, AttackWorld, startAttackWorld, T } from './fixture';
+import { ask, startServe, T, worldSuite } from './fixture';
 
 const POLICY = 'default: private-or-clear\nrules:\n  - { zone: oe.test, level: private }\n  - { zone: clean.test, level: clear }\n';
 
-async function serveWith(w: AttackWorld, policy = POLICY) {
-  const port = await freePort();
-  const d = await startDaemon({
-    serve: resolveServeConfig({}, { listen: [`127.0.0.1:${port}`], upstream: [w.proxy.endpoint] }),
-    engine: new DryRunEngine(),
-    policy: parsePolicy(policy, 'yaml'),
-    anchors: parseTrustAnchors(readFileSync(w.anchorFile, 'utf8')),
-    controlPath: null,
-  });
-  return { d, port };
-}
 
 /** Does any record's RDATA of the answer carry these address bytes? */
 function carries(m: Message | undefined, address: number[]): boolean {
@@ -37,20 +19,9 @@ function carries(m: Message | undefined, address: number[]): boolean {
 const BOB_V4 = [192, 0, 2, 2];
 const BOB_V6 = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
 
-describe('capture attacks: addresses outside A/AAAA answers', function () {
-  this.timeout(120_000);
-  let w: AttackWorld;
-  before(async function () {
-    if (attackSkipped()) this.skip();
-    w = await startAttackWorld();
-  });
-  after(async () => w?.stop());
-  afterEach(() => {
-    if (w) w.proxy.attack = passThrough;
-  });
-
+worldSuite('capture attacks: addresses outside A/AAAA answers', (world) => {
   it('an HTTPS answer for a protected name keeps its record without ipv4hint/ipv6hint, its RRSIG and AD; from the cache too', async () => {
-    const s = await serveWith(w);
+    const s = await startServe(world(), POLICY);
     try {
       for (const round of ['upstream', 'cache']) {
         const r = await ask(s.port, 'bob.oe.test', T.HTTPS);
@@ -64,12 +35,12 @@ describe('capture attacks: addresses outside A/AAAA answers', function () {
       }
       assert.ok(s.d.capture.counters.addressLeaksGuarded >= 2);
     } finally {
-      await s.d.stop();
+      await s.stop();
     }
   });
 
   it('a clear name\'s HTTPS answer is served as validated, hints, RRSIG and AD included', async () => {
-    const s = await serveWith(w);
+    const s = await startServe(world(), POLICY);
     try {
       const r = await ask(s.port, 'probe.clean.test', T.HTTPS);
       assert.equal(r.msg?.rcode, 0);
@@ -77,12 +48,12 @@ describe('capture attacks: addresses outside A/AAAA answers', function () {
       assert.equal(r.msg!.ad, true);
       assert.ok(r.msg!.answers.some((rr) => rr.type === T.RRSIG));
     } finally {
-      await s.d.stop();
+      await s.stop();
     }
   });
 
   it('ANY for a protected name gets the RFC 8482 HINFO, not its A record', async () => {
-    const s = await serveWith(w);
+    const s = await startServe(world(), POLICY);
     try {
       const r = await ask(s.port, 'bob.oe.test', T.ANY);
       assert.equal(r.msg?.rcode, 0);
@@ -91,13 +62,13 @@ describe('capture attacks: addresses outside A/AAAA answers', function () {
       assert.ok(!carries(r.msg, BOB_V4));
       assert.equal(r.msg!.ad, false);
     } finally {
-      await s.d.stop();
+      await s.stop();
     }
   });
 
   it('unsigned hints for a protected name spliced beside a clear name\'s answer are not served', async () => {
-    const s = await serveWith(w);
-    w.proxy.attack = async (x) => {
+    const s = await startServe(world(), POLICY);
+    world().proxy.attack = async (x) => {
       const m = await x.forward();
       if (x.query.questions[0]?.type !== T.HTTPS) return m;
       return { ...m, answers: [...m.answers, httpsRR('bob.oe.test', 1, '.', { alpn: ['h2'], ipv4hint: ['203.0.113.66'] })] };
@@ -109,7 +80,7 @@ describe('capture attacks: addresses outside A/AAAA answers', function () {
       assert.ok(!carries(r.msg, [203, 0, 113, 66]), 'the spliced hint was served');
       assert.ok(!r.msg!.answers.some((rr) => rr.name.toLowerCase().startsWith('bob.')));
     } finally {
-      await s.d.stop();
+      await s.stop();
     }
   });
 });

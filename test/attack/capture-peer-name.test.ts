@@ -7,16 +7,9 @@
 // The hostile upstream here only plays an unsigned zone's authoritative server answering per qtype:
 // it adds nothing signed that named did not sign, and it touches no answer for a signed name.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import type { Message, RR } from '../../src/wire/types';
 import { Exchange, passThrough, asks } from '../support/hostile-upstream';
-import { DryRunEngine } from '../../src/ike-bridge/dry-run';
-import { parseTrustAnchors } from '../../src/dnssec/anchors';
-import { startDaemon } from '../../src/daemon/daemon';
-import { resolveServeConfig } from '../../src/config/serve';
-import { parsePolicy } from '../../src/policy';
-import { freePort } from '../support/ports';
-import { ask, attackSkipped, AttackWorld, rrOf, startAttackWorld, T } from './fixture';
+import { ask, rrOf, startServe, T, worldSuite } from './fixture';
 
 /** What a recursive resolver hands on for `alias` when the unsigned zone's server answers `alias CNAME target`. */
 async function viaCname(x: Exchange, alias: string, target: string, type: number): Promise<Message> {
@@ -29,33 +22,10 @@ async function viaCname(x: Exchange, alias: string, target: string, type: number
   };
 }
 
-async function serveWith(w: AttackWorld, policy: string) {
-  const port = await freePort();
-  const engine = new DryRunEngine();
-  const d = await startDaemon({
-    serve: resolveServeConfig({}, { listen: [`127.0.0.1:${port}`], upstream: [w.proxy.endpoint] }),
-    engine,
-    policy: parsePolicy(policy, 'yaml'),
-    anchors: parseTrustAnchors(readFileSync(w.anchorFile, 'utf8')),
-    controlPath: null,
-  });
-  return { d, engine, port };
-}
 
-describe('capture attacks: peer named by the chain end, acted on from another name', function () {
-  this.timeout(120_000);
-  let w: AttackWorld;
-  before(async function () {
-    if (attackSkipped()) this.skip();
-    w = await startAttackWorld();
-  });
-  after(async () => w?.stop());
-  afterEach(() => {
-    if (w) w.proxy.attack = passThrough;
-  });
-
+worldSuite('capture attacks: peer named by the chain end, acted on from another name', (world) => {
   it('a lookup of an unsigned alias whose IPSECKEY chain is bogus leaves bob\'s peer and every owner\'s claim alone', async () => {
-    const s = await serveWith(w, 'default: private-or-clear\nmax-ttl: 600\n');
+    const s = await startServe(world(), 'default: private-or-clear\nmax-ttl: 600\n');
     try {
       // bob is protected: serve installed him (a program looked him up) and autosp also wants him.
       const a = await ask(s.port, 'bob.oe.test', T.A);
@@ -68,7 +38,7 @@ describe('capture attacks: peer named by the chain end, acted on from another na
       // The owner of plain.test (unsigned, no path position) answers, with TTL 0 so nothing caches it:
       //   x.plain.test A        -> CNAME bob.oe.test   (bob's genuine signed A follows)
       //   x.plain.test IPSECKEY -> CNAME bob.stale.test (any bogus name: here expired signatures)
-      w.proxy.attack = async (x) => {
+      world().proxy.attack = async (x) => {
         if (asks(x, 'x.plain.test', T.A)) return viaCname(x, 'x.plain.test', 'bob.oe.test', T.A);
         if (asks(x, 'x.plain.test', T.IPSECKEY)) return viaCname(x, 'x.plain.test', 'bob.stale.test', T.IPSECKEY);
         return x.forward();
@@ -79,7 +49,7 @@ describe('capture attacks: peer named by the chain end, acted on from another na
       assert.ok(s.engine.get('bob.oe.test'), 'bob.oe.test was removed from the engine by a lookup of x.plain.test');
       assert.deepEqual(s.d.sync.registry.owners('bob.oe.test').sort(), ['autosp', 'serve'], 'claims on bob were dropped');
     } finally {
-      await s.d.stop();
+      await s.stop();
     }
   });
 
@@ -89,14 +59,14 @@ describe('capture attacks: peer named by the chain end, acted on from another na
       'fallback: { method: tofu-cert, any-key: true }',
       'rules:', '  - { zone: oe.test, level: private }', '',
     ].join('\n');
-    const s = await serveWith(w, policy);
+    const s = await startServe(world(), policy);
     try {
       const a = await ask(s.port, 'bob.oe.test', T.A);
       assert.equal(a.msg?.rcode, 0);
       assert.equal(s.engine.get('bob.oe.test')?.auth.kind, 'pubkey');
       // plain.test publishes (statically, no attack needed; TTL 0 only to show nothing is cached):
       //   x.plain.test CNAME bob.oe.test
-      w.proxy.attack = async (x) => {
+      world().proxy.attack = async (x) => {
         if (asks(x, 'x.plain.test', T.A)) return viaCname(x, 'x.plain.test', 'bob.oe.test', T.A);
         if (asks(x, 'x.plain.test', T.IPSECKEY)) return viaCname(x, 'x.plain.test', 'bob.oe.test', T.IPSECKEY);
         return x.forward();
@@ -105,22 +75,22 @@ describe('capture attacks: peer named by the chain end, acted on from another na
       const after = s.engine.get('bob.oe.test');
       console.log(`      x.plain.test A -> rcode ${r.msg?.rcode}; bob now ${after?.auth.kind} level ${after?.level} ${JSON.stringify(after?.auth)}`);
       // bob's own name again, from cache: the capture memo only checks that *a* peer named bob is applied.
-      w.proxy.attack = passThrough;
+      world().proxy.attack = passThrough;
       await ask(s.port, 'bob.oe.test', T.A);
       const later = s.engine.get('bob.oe.test');
       console.log(`      bob.oe.test A again -> bob ${later?.auth.kind}; capture reused=${s.d.capture.counters.reused}`);
       assert.equal(after?.auth.kind, 'pubkey', 'bob (policy private) now accepts an unauthenticated peer');
     } finally {
-      await s.d.stop();
+      await s.stop();
     }
   });
 
   it('a block rule on a name holds for every alias of it (the strictest level of the chain applies)', async () => {
     const policy = ['default: private-or-clear', 'rules:', '  - { name: bob.oe.test, level: block }', ''].join('\n');
-    const s = await serveWith(w, policy);
+    const s = await startServe(world(), policy);
     try {
       const direct = await ask(s.port, 'bob.oe.test', T.A);
-      w.proxy.attack = async (x) => {
+      world().proxy.attack = async (x) => {
         if (asks(x, 'x.plain.test', T.A)) return viaCname(x, 'x.plain.test', 'bob.oe.test', T.A);
         if (asks(x, 'x.plain.test', T.IPSECKEY)) return viaCname(x, 'x.plain.test', 'bob.oe.test', T.IPSECKEY);
         return x.forward();
@@ -131,7 +101,7 @@ describe('capture attacks: peer named by the chain end, acted on from another na
       console.log(`      bob.oe.test: ${show(direct.msg)}; x.plain.test: ${show(alias.msg)}; www.oe.test: ${show(www.msg)}`);
       assert.equal(www.msg?.rcode, 5, 'www.oe.test (CNAME bob) hands out the blocked peer\'s address');
     } finally {
-      await s.d.stop();
+      await s.stop();
     }
   });
 });

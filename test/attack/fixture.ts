@@ -230,17 +230,37 @@ export interface Serve {
 }
 
 /** `oedns serve` with the dry-run engine, forwarding to the hostile upstream; a fresh one per case (empty caches). */
-export async function startServe(w: AttackWorld): Promise<Serve> {
+export async function startServe(w: AttackWorld, policy = POLICY): Promise<Serve> {
   const port = await freePort();
   const engine = new DryRunEngine();
   const d = await startDaemon({
     serve: resolveServeConfig({}, { listen: [`127.0.0.1:${port}`], upstream: [w.proxy.endpoint] }),
     engine,
-    policy: parsePolicy(POLICY, 'yaml'),
+    policy: parsePolicy(policy, 'yaml'),
     anchors: parseTrustAnchors(readFileSync(w.anchorFile, 'utf8')),
     controlPath: null,
   });
   return { d, engine, port, stop: () => d.stop() };
+}
+
+/**
+ * A describe block around one attack world (started once, stopped after), for suites whose cases
+ * set the hostile upstream's attack themselves; each case starts with the honest path again.
+ */
+export function worldSuite(title: string, body: (world: () => AttackWorld) => void, timeoutMs = 120_000): void {
+  describe(title, function () {
+    this.timeout(timeoutMs);
+    let w: AttackWorld | undefined;
+    before(async function () {
+      if (attackSkipped()) this.skip();
+      w = await startAttackWorld();
+    });
+    after(async () => w?.stop());
+    afterEach(() => {
+      if (w) w.proxy.attack = passThrough;
+    });
+    body(() => w!);
+  });
 }
 
 export interface Answer {
