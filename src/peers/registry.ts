@@ -156,6 +156,11 @@ export function keyMaterial(p: Pick<Peer, 'auth'>): string {
     : `${p.auth.kind}:${p.auth.method}:${p.auth.pinnedFingerprint ?? ''}`;
 }
 
+/** What two names must share to hold the same address: the keys and the gateway. */
+function holding(p: Pick<Peer, 'auth' | 'gateway'>): string {
+  return `${keyMaterial(p)}|${p.gateway.kind === 'address' ? p.gateway.address : ''}`;
+}
+
 /** An address of a new claim that another name already holds with other keys (see claimedElsewhere). */
 export interface AddressClash {
   address: string;
@@ -344,7 +349,7 @@ export class PeerRegistry {
    */
   claimedElsewhere(peer: Peer, nowSec: number): AddressClash[] {
     const self = peerKey(peer.name);
-    const mine = `${keyMaterial(peer)}|${peer.gateway.kind === 'address' ? peer.gateway.address : ''}`;
+    const mine = holding(peer);
     const out: AddressClash[] = [];
     for (const raw of peer.addresses) {
       const a = addrKey(raw);
@@ -360,7 +365,7 @@ export class PeerRegistry {
           continue;
         }
         const held = claimed ? this.effective(other, e!, nowSec)?.peer : undefined;
-        const theirs = held ? `${keyMaterial(held)}|${held.gateway.kind === 'address' ? held.gateway.address : ''}` : null;
+        const theirs = held ? holding(held) : null;
         if (theirs !== mine) out.push({ address: a, heldBy: other });
       }
       if (names.size === 0) this.byAddress.delete(a);
