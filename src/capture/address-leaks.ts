@@ -94,8 +94,23 @@ function hintsProtected(policy: Policy, owner: string, p: SvcbParts): boolean {
   }));
 }
 
+/**
+ * The parameters without the hints; `mandatory` (key 0) loses them too, or the record would name keys
+ * it lacks and be malformed (RFC 9460 §8: clients drop it), and goes when nothing is left in it.
+ */
 function withoutHints(p: SvcbParts): Uint8Array {
-  const kept = p.params.filter((x) => !HINT_KEYS.has(x.key));
+  const kept: SvcbParts['params'] = [];
+  for (const x of p.params) {
+    if (HINT_KEYS.has(x.key)) continue;
+    if (x.key !== 0) {
+      kept.push(x);
+      continue;
+    }
+    const keys: number[] = [];
+    for (let i = 0; i + 1 < x.value.length; i += 2) keys.push((x.value[i]! << 8) | x.value[i + 1]!);
+    const left = keys.filter((k) => !HINT_KEYS.has(k));
+    if (left.length > 0) kept.push({ key: 0, value: new Uint8Array(left.flatMap((k) => [k >> 8, k & 0xff])) });
+  }
   const size = p.prefix.length + kept.reduce((n, x) => n + 4 + x.value.length, 0);
   const out = new Uint8Array(size);
   out.set(p.prefix, 0);

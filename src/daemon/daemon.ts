@@ -22,6 +22,7 @@ import { ConfigError } from '../util/errors';
 import { TrustAnchorManager } from '../trust/refresher';
 import { stateOwners } from '../trust/state-file';
 import { isOwnAddress, UpstreamFileWatch, watchUpstreamFile } from '../resolver/upstream-file';
+import { reservedAddresses } from './reserved-addresses';
 import type { Endpoint } from '../resolver/endpoint';
 import { LOG_LEVELS, LogLevel } from '../util/log';
 import { daemonControlHandlers } from './control-handlers';
@@ -54,6 +55,11 @@ export interface DaemonOptions {
   log?: Logger;
   /** Unix seconds. */
   now?: () => number;
+  /**
+   * Addresses no peer may cover (see src/daemon/reserved-addresses). Default: this host's interfaces,
+   * default routers and the upstreams in use, re-read every few seconds.
+   */
+  reservedAddresses?: () => ReadonlySet<string>;
 }
 
 export interface RunningDaemon {
@@ -103,7 +109,9 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
   const now = o.now ?? (() => Math.floor(Date.now() / 1000));
   const startedAt = now();
   const engine = o.engine;
-  const sync = new PeerSync({ engine, log, shuntGraceSec: o.serve.shuntGraceSec });
+  // The upstreams in use are known once the server runs; until then the configured ones.
+  let upstreamsInUse = (): readonly Endpoint[] => o.serve.upstream;
+  const sync = new PeerSync({ engine, log, shuntGraceSec: o.serve.shuntGraceSec, reserved: o.reservedAddresses ?? reservedAddresses(() => upstreamsInUse()) });
   const reconcile = async (): Promise<void> => {
     try {
       const r = await sync.reconcile();
@@ -211,6 +219,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     : undefined;
   await responder?.start();
   // Upstreams that follow the network: re-read the file when it changes, never ourselves.
+  upstreamsInUse = () => server.upstream.opts.servers;
   const ownAddresses = (): Endpoint[] => [...o.serve.listen, ...server.addresses];
   const selfIn = (servers: Endpoint[]): Endpoint[] => servers.filter((u) => isOwnAddress(u, ownAddresses()));
   // The config check knew the listen addresses, not the ports the kernel chose for port 0.

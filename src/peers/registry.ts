@@ -69,7 +69,15 @@ interface Entry {
   claims: Map<PeerOwner, Claim>;
   /** Addresses to keep dropping: address → until (Unix seconds). */
   shunt: Map<string, number>;
+  /**
+   * holding() of what the name last held (keys and gateway), kept while only its shunt is left: a
+   * second name of the same host may take the address back from the shunt, another host may not.
+   */
+  holding?: string;
 }
+
+/** An address already shared by this many names is not given to one more (bounds the claim check). */
+export const MAX_NAMES_PER_ADDRESS = 64;
 
 export interface UpsertResult {
   change: UpsertChange;
@@ -171,8 +179,8 @@ export interface AddressClash {
 export class PeerRegistry {
   private readonly entries = new Map<string, Entry>();
   /**
-   * Address → names that claimed or shunted it. Added to on every claim and shunt; a name that no
-   * longer holds the address is dropped when the address is next looked up (not on every removal path).
+   * Address → names whose claims or shunt hold it. Added to on every claim and shunt, removed when
+   * the address leaves the name (unindex); claimedElsewhere also drops names it finds no longer holding.
    */
   private readonly byAddress = new Map<string, Set<string>>();
   private seq = 0;
@@ -242,6 +250,7 @@ export class PeerRegistry {
       if (shuntUntil !== undefined && entry.shunt.delete(a)) this.shuntedCount--;
     }
     const after = this.effective(key, entry, nowSec)!;
+    entry.holding = holding(after.peer);
     if (!before) return { change: 'added', peer: after.peer };
     if (before.material !== after.material) return { change: 'replaced', peer: after.peer };
     if (after.peer.expiresAt > before.peer.expiresAt) return { change: 'refreshed', peer: after.peer };
@@ -323,7 +332,9 @@ export class PeerRegistry {
     const entry = this.entries.get(key);
     if (!entry || entry.shunt.size === 0) return false;
     this.shuntedCount -= entry.shunt.size;
+    const gone = [...entry.shunt.keys()];
     entry.shunt.clear();
+    for (const a of gone) this.unindex(key, a);
     this.prune(key, entry);
     return true;
   }
@@ -355,22 +366,38 @@ export class PeerRegistry {
       const a = addrKey(raw);
       const names = this.byAddress.get(a);
       if (!names) continue;
+      if (!names.has(self) && names.size >= MAX_NAMES_PER_ADDRESS) {
+        out.push({ address: a, heldBy: `${names.size} other names (at most ${MAX_NAMES_PER_ADDRESS} share an address)` });
+        continue;
+      }
       for (const other of [...names]) {
         if (other === self) continue;
         const e = this.entries.get(other);
-        const claimed = e ? [...e.claims.values()].some((c) => (c.addresses.get(a)?.expiresAt ?? -Infinity) > nowSec) : false;
-        const shunted = e ? (e.shunt.get(a) ?? -Infinity) > nowSec : false;
-        if (!claimed && !shunted) {
+        if (!e || !this.holdsAddress(e, a, nowSec)) {
           names.delete(other);
           continue;
         }
-        const held = claimed ? this.effective(other, e!, nowSec)?.peer : undefined;
-        const theirs = held ? holding(held) : null;
-        if (theirs !== mine) out.push({ address: a, heldBy: other });
+        if (e.holding !== mine) out.push({ address: a, heldBy: other });
       }
       if (names.size === 0) this.byAddress.delete(a);
     }
     return out;
+  }
+
+  /**
+   * Does the entry hold `a` at `nowSec`: a live claim, a live shunt, or a claim that ran out but is not
+   * swept yet and will leave a shunt (it must not look free in between).
+   */
+  private holdsAddress(e: Entry, a: string, nowSec: number): boolean {
+    if ((e.shunt.get(a) ?? -Infinity) > nowSec) return true;
+    for (const c of e.claims.values()) {
+      const ac = c.addresses.get(a);
+      if (!ac) continue;
+      if (ac.expiresAt > nowSec) return true;
+      const closedUntil = Math.max(ac.closedUntil ?? -Infinity, failsClosed(ac.level) ? ac.expiresAt + this.shuntGraceSec : -Infinity);
+      if (closedUntil > nowSec) return true;
+    }
+    return false;
   }
 
   private index(address: string, key: string): void {
@@ -380,6 +407,21 @@ export class PeerRegistry {
       this.byAddress.set(address, names);
     }
     names.add(key);
+  }
+
+  /** `address` left `key`'s claims or shunt: out of the index unless the name still has it elsewhere. */
+  private unindex(key: string, address: string): void {
+    const e = this.entries.get(key);
+    if (e && (e.shunt.has(address) || [...e.claims.values()].some((c) => c.addresses.has(address)))) return;
+    const names = this.byAddress.get(address);
+    if (!names) return;
+    names.delete(key);
+    if (names.size === 0) this.byAddress.delete(address);
+  }
+
+  /** Addresses in the ownership index (for tests and status: it must shrink when names go). */
+  get indexedAddresses(): number {
+    return this.byAddress.size;
   }
 
   /** How many names `owner` has a claim on. */
@@ -452,6 +494,7 @@ export class PeerRegistry {
         if (until > nowSec) continue;
         e.shunt.delete(a);
         this.shuntedCount--;
+        this.unindex(key, a);
       }
       for (const [owner, c] of [...e.claims]) {
         for (const [a, ac] of [...c.addresses]) if (ac.expiresAt <= nowSec) this.dropAddress(key, e, c, a, ac, nowSec, true);
@@ -499,6 +542,12 @@ export class PeerRegistry {
    */
   private dropAddress(key: string, entry: Entry, claim: Claim, a: string, ac: AddressClaim, nowSec: number, shunt: boolean): boolean {
     claim.addresses.delete(a);
+    const shunted = this.shuntAfterDrop(key, entry, claim, a, ac, nowSec, shunt);
+    if (!shunted) this.unindex(key, a);
+    return shunted;
+  }
+
+  private shuntAfterDrop(key: string, entry: Entry, claim: Claim, a: string, ac: AddressClaim, nowSec: number, shunt: boolean): boolean {
     const closed = failsClosed(ac.level) || (ac.closedUntil !== undefined && ac.closedUntil > nowSec);
     if (!shunt || !closed) return false;
     for (const other of entry.claims.values()) {
@@ -513,6 +562,7 @@ export class PeerRegistry {
     const prev = entry.shunt.get(a);
     if (prev === undefined) this.shuntedCount++;
     entry.shunt.set(a, Math.max(prev ?? -Infinity, until));
+    this.index(a, key);
     if (this.shuntedCount > this.maxShunted) this.evict(key);
     return true;
   }
@@ -528,6 +578,7 @@ export class PeerRegistry {
       this.entries.get(s.key)!.shunt.delete(s.a);
       this.shuntedCount--;
       this.evictedShunts++;
+      this.unindex(s.key, s.a);
     }
   }
 

@@ -8,6 +8,7 @@
 // leaked; charon would otherwise keep rekeying them without a new authentication).
 import type { Engine, Peer, PeerOwner, ReconcileResult } from '../ike-bridge/engine';
 import { EngineError } from '../util/errors';
+import { addressText } from '../policy/ip';
 import { silentLogger, type Logger } from '../util/log';
 import { keyMaterial, peerKey, peerMaterial, PeerRegistry, type ReleaseResult, type Shunt, type SweepResult, type UpsertResult } from './registry';
 
@@ -42,7 +43,16 @@ export interface PeerSyncOptions {
   maxSweepDelayMs?: number;
   /** Seconds a drop shunt outlives the answer that handed its address out (registry default 3600). */
   shuntGraceSec?: number;
+  /**
+   * Addresses no peer may cover, in canonical form (src/daemon/reserved-addresses: this host's own,
+   * its default routers, its upstream resolvers): a signed name listing them would pull the traffic
+   * oedns and the host need to work into a tunnel to a host that is not that name.
+   */
+  reserved?: () => ReadonlySet<string>;
 }
+
+/** More addresses than this in one peer are refused (bounds the claim check and the engine's selectors). */
+export const MAX_PEER_ADDRESSES = 64;
 
 export interface SyncStats {
   installs: number;
@@ -91,6 +101,7 @@ export class PeerSync {
   private readonly maxQueue: number;
   private readonly concurrency: number;
   private readonly maxSweepDelayMs: number;
+  private readonly reserved?: () => ReadonlySet<string>;
   /** What the engine acknowledged holding, by name. */
   private readonly applied = new Map<string, Applied>();
   private readonly pending = new Map<string, Pending>();
@@ -113,6 +124,7 @@ export class PeerSync {
     this.maxQueue = opts.maxQueue ?? 1024;
     this.concurrency = Math.max(1, opts.concurrency ?? 4);
     this.maxSweepDelayMs = opts.maxSweepDelayMs ?? 60_000;
+    this.reserved = opts.reserved;
   }
 
   private nowSec(): number {
@@ -126,6 +138,16 @@ export class PeerSync {
    * not get there within its steps (the registry keeps the claim; the next request retries).
    */
   async upsert(peer: Peer): Promise<UpsertResult> {
+    if (peer.addresses.length > MAX_PEER_ADDRESSES) {
+      this.counters.failures++;
+      throw new EngineError('too-many-addresses', `${peerKey(peer.name)} lists ${peer.addresses.length} addresses; a peer may cover at most ${MAX_PEER_ADDRESSES}`);
+    }
+    const reserved = this.reserved ? peer.addresses.filter((a) => this.reserved!().has(addressText(a))) : [];
+    if (reserved.length > 0) {
+      this.counters.failures++;
+      throw new EngineError('address-reserved',
+        `${peerKey(peer.name)} lists ${reserved.join(', ')}: this host's own address, a default router or an upstream resolver, which no peer may cover`);
+    }
     const clash = this.registry.claimedElsewhere(peer, this.nowSec());
     if (clash.length > 0) {
       this.counters.failures++;
@@ -543,3 +565,4 @@ export class PeerSync {
       .finally(() => this.reschedule());
   }
 }
+

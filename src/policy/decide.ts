@@ -4,7 +4,7 @@ import type { Peer, PeerGateway, PeerKey, PeerOwner, PolicyLevel } from '../ike-
 import { IpseckeyAlgorithm } from '../ike-bridge/engine';
 import { ipseckeyToKeyObject, KeyError } from '../ike-bridge/keys';
 import { RRType } from '../wire/types';
-import { formatAddress, parseIPv4, parseIPv6, parseAddress, specialAddress } from './ip';
+import { addressText, formatAddress, parseIPv4, parseIPv6, parseAddress, specialAddress } from './ip';
 import { matchChain, matchPeer } from './match';
 import { fallbackAllowed, gatewayAllowed, hostnameProblem, nameProblem, normalizeName, Policy, Rule } from './rules';
 
@@ -158,12 +158,12 @@ export function decide(input: DecideInput, policy: Policy, nowSec: number): Deci
   }
 
   // A gateway other than the host itself only where policy lists the zone (see Policy.gateways).
-  const own = new Set(input.addresses.map((a) => {
-    const p = parseAddress(a.trim());
-    return p ? formatAddress(p.bytes) : a.trim().toLowerCase();
-  }));
+  // A type 1/2 gateway is "the host itself" only when it is the one address the answer protects:
+  // next to other addresses it would carry their traffic, i.e. be a gateway for them (a name listing
+  // bob's address and its own host C as "itself" would take bob's traffic to C).
+  const own = new Set(input.addresses.map(addressText));
   const gatewayCheck = (gw: ChosenGateway): string | null =>
-    gw.kind === 'none' || (gw.kind === 'address' && own.has(gw.address)) || gatewayAllowed(policy, ident) ? null
+    gw.kind === 'none' || (gw.kind === 'address' && own.size === 1 && own.has(gw.address)) || gatewayAllowed(policy, ident) ? null
       : `gateway ${gw.kind === 'address' ? gw.address : gw.name} is not allowed for ${ident}: only names under the zones of the policy's "gateways" may send their traffic through a security gateway`;
   const sel = kv ? selectKeys(input.keys, gatewayCheck) : { keys: [], gateway: null, ignored: [], alternatives: [] };
   base.ignoredKeys = sel.ignored;

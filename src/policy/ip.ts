@@ -47,6 +47,12 @@ export function formatAddress(bytes: Uint8Array): string {
   return bytes.length === 4 ? formatIPv4(bytes) : formatIPv6(bytes);
 }
 
+/** An address in its one canonical spelling (IPv4-mapped IPv6 as IPv4); text that is no address, trimmed and lowercased. */
+export function addressText(s: string): string {
+  const p = parseAddress(s.trim());
+  return p ? formatAddress(p.bytes) : s.trim().toLowerCase();
+}
+
 export type CidrResult = { ok: true; cidr: Cidr } | { ok: false; why: string };
 
 /** `a.b.c.d/n` or `x::/n`; a bare address is a host route. Host bits must be zero (a typo otherwise). */
@@ -118,12 +124,15 @@ export function specialAddress(a: { bytes: Uint8Array; family: 4 | 6 }): string 
     if (x === 127) return 'loopback (127.0.0.0/8)';
     if (x === 169 && y === 254) return 'link-local (169.254.0.0/16)';
     if (x >= 224 && x <= 239) return 'multicast (224.0.0.0/4)';
+    if (x >= 240) return 'reserved (240.0.0.0/4)';
     if (b.every((v) => v === 255)) return 'broadcast';
     return null;
   }
   if (b.every((v, i) => v === 0 || (i === 15 && v <= 1))) return b[15] === 1 ? 'loopback (::1)' : 'unspecified (::)';
   if (b[0] === 0xfe && (b[1]! & 0xc0) === 0x80) return 'link-local (fe80::/10)';
   if (b[0] === 0xff) return 'multicast (ff00::/8)';
+  if (b[0] === 0xfe && (b[1]! & 0xc0) === 0xc0) return 'site-local (fec0::/10, deprecated)';
+  if (b[0] === 0x01 && b.subarray(1, 8).every((v) => v === 0)) return 'discard (100::/64)';
   return null;
 }
 

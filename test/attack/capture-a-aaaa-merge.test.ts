@@ -14,6 +14,7 @@ import { freePort } from '../support/ports';
 import { startNamed } from '../support/named';
 import { buildSignedHierarchy } from '../support/zones';
 import { ask, attackSkipped, ipseckeyRdata, T } from './fixture';
+import { reservedOnly } from '../support/reserved';
 
 describe('capture attacks: A and AAAA claims', function () {
   this.timeout(120_000);
@@ -27,6 +28,7 @@ describe('capture attacks: A and AAAA claims', function () {
     const port = await freePort();
     const engine = new DryRunEngine();
     const d = await startDaemon({
+      reservedAddresses: reservedOnly(),
       serve: resolveServeConfig({}, { listen: [`127.0.0.1:${port}`], upstream: [`${named.address}:${named.port}`] }),
       engine, policy: parsePolicy('default: private\n', 'yaml'),
       anchors: parseTrustAnchors(readFileSync(h.anchorFile, 'utf8')), controlPath: null,

@@ -6,6 +6,7 @@
 // `gateways:`, and an address held by one name is not given to another name with other keys.
 import assert from 'node:assert/strict';
 import type { DryRunEngine } from '../../src/ike-bridge/dry-run';
+import { reservedOnly } from '../support/reserved';
 import { ask, MALLORY_GATEWAY, startServe, T, worldSuite } from './fixture';
 
 const BOB = '192.0.2.2';
@@ -17,7 +18,7 @@ async function holders(engine: DryRunEngine, address: string): Promise<string[]>
 }
 
 worldSuite('capture attacks: a signed name that lists another host\'s address', (world) => {
-  it('bob first: a name with another key cannot take bob\'s address (private: SERVFAIL; private-or-clear: no peer)', async () => {
+  it('bob first: a name with another key cannot take bob\'s address (SERVFAIL under private, bob keeps it)', async () => {
     const s = await startServe(world(), 'default: private\nmax-ttl: 600\n');
     try {
       assert.equal((await ask(s.port, 'bob.oe.test', T.A)).msg?.rcode, 0);
@@ -74,6 +75,31 @@ worldSuite('capture attacks: a signed name that lists another host\'s address', 
       assert.deepEqual(open.engine.get('gw.mallory.test')?.gateway, { kind: 'address', address: MALLORY_GATEWAY });
     } finally {
       await open.stop();
+    }
+  });
+
+  it('a gateway is not "the host itself" next to other addresses: bob\'s address plus the gateway\'s own is refused', async () => {
+    const s = await startServe(world(), 'default: private\nmax-ttl: 600\n');
+    try {
+      const r = await ask(s.port, 'own.mallory.test', T.A);
+      assert.equal(r.msg?.rcode, 2);
+      assert.equal(s.engine.get('own.mallory.test'), undefined);
+      assert.equal((await ask(s.port, 'bob.oe.test', T.A)).msg?.rcode, 0);
+      assert.deepEqual(await holders(s.engine, BOB), ['bob.oe.test']);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('an address the host reserves (its own, its router, its upstream) is no peer\'s, whatever a signed name says', async () => {
+    const s = await startServe(world(), 'default: private\nmax-ttl: 600\n', reservedOnly('192.0.2.53'));
+    try {
+      const r = await ask(s.port, 'ns.mallory.test', T.A);
+      assert.equal(r.msg?.rcode, 2);
+      assert.match(r.msg?.edns?.options.map((o) => Buffer.from(o.data).toString('latin1')).join(' ') ?? '', /reserved|router|upstream/);
+      assert.deepEqual(await holders(s.engine, '192.0.2.53'), []);
+    } finally {
+      await s.stop();
     }
   });
 });

@@ -13,6 +13,7 @@ import { freePort } from '../support/ports';
 import { startNamed } from '../support/named';
 import { buildSignedHierarchy } from '../support/zones';
 import { ask, attackSkipped, ipseckeyRdata, T } from './fixture';
+import { reservedOnly } from '../support/reserved';
 
 describe('capture attacks: peers installed per wildcard label', function () {
   this.timeout(300_000);
@@ -27,6 +28,7 @@ describe('capture attacks: peers installed per wildcard label', function () {
     const port = await freePort();
     const engine = new DryRunEngine();
     const d = await startDaemon({
+      reservedAddresses: reservedOnly(),
       serve: resolveServeConfig({}, { listen: [`127.0.0.1:${port}`], upstream: [`${named.address}:${named.port}`] }),
       engine, policy: parsePolicy('default: private-or-clear\nmax-ttl: 3600\n', 'yaml'), maxPeers: 50,
       anchors: parseTrustAnchors(readFileSync(h.anchorFile, 'utf8')), controlPath: null,

@@ -28,6 +28,7 @@ import { Attack, HostileUpstream, passThrough, startHostileUpstream } from '../s
 import { collidingKeys, seededKey } from '../replay/keys';
 import { Zone } from '../replay/zone';
 import { dsRecords } from '../replay/world';
+import { reservedOnly } from '../support/reserved';
 
 const OEDNS = join(__dirname, '..', '..', 'src', 'cli', 'oedns.js');
 
@@ -121,6 +122,10 @@ export async function startAttackWorld(o: { keytrap?: KeyTrapSpec } = {}): Promi
         'www A 192.0.2.2', `www IPSECKEY ${ipseckeyRdata('www.mallory.test', MALLORY)}`,
         'gw A 192.0.2.2', `gw IPSECKEY ${ipseckeyRdata('gw.mallory.test', MALLORY).replace(/^(\d+) 0 (\d+) \. /, `$1 1 $2 ${MALLORY_GATEWAY} `)}`,
         'alias A 192.0.2.2', `alias IPSECKEY ${bobKey}`,
+        // bob's address next to the gateway's own, the gateway passed off as "the host itself".
+        'own A 192.0.2.2', `own A ${MALLORY_GATEWAY}`, `own IPSECKEY ${ipseckeyRdata('own.mallory.test', MALLORY).replace(/^(\d+) 0 (\d+) \. /, `$1 1 $2 ${MALLORY_GATEWAY} `)}`,
+        // An address the daemon under test reserves (its "router").
+        'ns A 192.0.2.53', `ns IPSECKEY ${ipseckeyRdata('ns.mallory.test', MALLORY)}`,
       ],
     },
     { name: 'clean.test', records: ['probe A 192.0.2.50', 'probe HTTPS 1 . alpn=h2 ipv4hint=192.0.2.50'] },
@@ -230,10 +235,11 @@ export interface Serve {
 }
 
 /** `oedns serve` with the dry-run engine, forwarding to the hostile upstream; a fresh one per case (empty caches). */
-export async function startServe(w: AttackWorld, policy = POLICY): Promise<Serve> {
+export async function startServe(w: AttackWorld, policy = POLICY, reserved = reservedOnly()): Promise<Serve> {
   const port = await freePort();
   const engine = new DryRunEngine();
   const d = await startDaemon({
+    reservedAddresses: reserved,
     serve: resolveServeConfig({}, { listen: [`127.0.0.1:${port}`], upstream: [w.proxy.endpoint] }),
     engine,
     policy: parsePolicy(policy, 'yaml'),

@@ -20,6 +20,7 @@ import { parsePolicy } from '../../src/policy';
 import { Rcode } from '../../src/wire/types';
 import { freePort } from '../support/ports';
 import { ask, attackSkipped, AttackWorld, EVIL, lines, rrOf, startAttackWorld, T } from './fixture';
+import { reservedOnly } from '../support/reserved';
 
 // Opportunistic with an unauthenticated fallback: the policy under which an insecure address alone
 // becomes a peer, so a forged address that passed as insecure would be installed.
@@ -45,6 +46,7 @@ describe('attack: a negative trust anchor covers its names, not the CNAME target
     port = await freePort();
     engine = new DryRunEngine();
     d = await startDaemon({
+      reservedAddresses: reservedOnly(),
       serve: resolveServeConfig({}, { listen: [`127.0.0.1:${port}`], upstream: [w.proxy.endpoint] }),
       engine,
       policy: parsePolicy(POLICY, 'yaml'),

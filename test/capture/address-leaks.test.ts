@@ -54,6 +54,13 @@ describe('capture/address-leaks', () => {
     assert.equal(stripHints(POLICY, clear), null, 'a clear name with clear addresses is left alone');
   });
 
+  it('takes the hint keys out of "mandatory" too (a record naming keys it lacks is malformed), and drops an emptied mandatory', () => {
+    const both = stripHints(POLICY, response('vault.corp.test', 65, [httpsRR('vault.corp.test', 1, '.', { mandatory: [1, 4], alpn: ['h2'], ipv4hint: ['192.0.2.40'] })]));
+    const only = stripHints(POLICY, response('vault.corp.test', 65, [httpsRR('vault.corp.test', 1, '.', { mandatory: [4], ipv4hint: ['192.0.2.40'] })]));
+    assert.deepEqual(Buffer.from(both!.answers[0]!.rdata), Buffer.from(httpsRR('vault.corp.test', 1, '.', { mandatory: [1], alpn: ['h2'] }).rdata));
+    assert.deepEqual(Buffer.from(only!.answers[0]!.rdata), Buffer.from(httpsRR('vault.corp.test', 1, '.', {}).rdata));
+  });
+
   it('drops unparsable SVCB RDATA of a protected name whole', () => {
     const bad = { ...httpsRR('vault.corp.test', 1, '.', { alpn: ['h2'] }), rdata: new Uint8Array([0, 1, 0, 0, 4, 0, 9, 1]) };
     const out = stripHints(POLICY, response('vault.corp.test', 65, [bad]));

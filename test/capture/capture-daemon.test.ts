@@ -18,6 +18,7 @@ import { EngineError } from '../../src/util/errors';
 import { freePort } from '../support/ports';
 import { namedAvailable, NamedInstance, startNamed } from '../support/named';
 import { buildSignedHierarchy, SignedHierarchy, signingToolsAvailable } from '../support/zones';
+import { reservedOnly } from '../support/reserved';
 
 const run = promisify(execFile);
 
@@ -92,6 +93,7 @@ describe('capture mode (in-process daemon, real named, dry-run engine)', functio
     port = await freePort();
     engine = new FlakyEngine();
     d = await startDaemon({
+      reservedAddresses: reservedOnly(),
       serve: resolveServeConfig({}, { listen: [`127.0.0.1:${port}`], upstream: [named.endpoint] }),
       engine,
       policy: parsePolicy(POLICY, 'yaml'),

@@ -15,6 +15,7 @@ import { resolveServeConfig } from '../../src/config/serve';
 import { freePort } from '../support/ports';
 import { namedAvailable, NamedInstance, startNamed } from '../support/named';
 import { buildSignedHierarchy, SignedHierarchy, signingToolsAvailable } from '../support/zones';
+import { reservedOnly } from '../support/reserved';
 
 const run = promisify(execFile);
 const AUTOSP = resolve(__dirname, '../../src/cli/autosp.js');
@@ -28,6 +29,7 @@ describe('oedns serve + autosp sharing one registry', function () {
 
   const start = async (engine: DryRunEngine): Promise<RunningDaemon> =>
     startDaemon({
+      reservedAddresses: reservedOnly(),
       serve: resolveServeConfig({}, { listen: [`127.0.0.1:${await freePort()}`], upstream: [named.endpoint] }),
       engine,
       anchors: parseTrustAnchors(readFileSync(h.anchorFile, 'utf8')),

@@ -14,6 +14,7 @@ import { formatEndpoint, parseEndpoint } from '../../src/resolver/endpoint';
 import { parsePolicy } from '../../src/policy';
 import { ConfigError } from '../../src/util/errors';
 import type { Logger } from '../../src/util/log';
+import { reservedOnly } from '../support/reserved';
 
 describe('daemon: reconfigure (reload)', function () {
   this.timeout(20_000);
@@ -24,7 +25,7 @@ describe('daemon: reconfigure (reload)', function () {
   before(async () => {
     // Upstreams nobody answers on: nothing here asks them.
     base = resolveServeConfig({ listen: ['127.0.0.1:0'], upstream: ['127.0.0.1:9'], negativeTrustAnchors: ['broken.example'], control: 'none', autospState: 'none' }, {});
-    d = await startDaemon({ serve: base, engine: new DryRunEngine(), controlPath: null, log });
+    d = await startDaemon({ reservedAddresses: reservedOnly(), serve: base, engine: new DryRunEngine(), controlPath: null, log });
   });
   after(async () => d?.stop());
 

@@ -5,6 +5,7 @@ import { parseAddress } from '../../src/policy/ip';
 import type { RR } from '../../src/wire/types';
 
 export interface SvcbParams {
+  mandatory?: number[];
   alpn?: string[];
   ipv4hint?: string[];
   ipv6hint?: string[];
@@ -12,6 +13,7 @@ export interface SvcbParams {
 
 export function svcbRdata(priority: number, target: string, p: SvcbParams): Uint8Array {
   const params: Array<[number, Buffer]> = [];
+  if (p.mandatory) params.push([0, Buffer.from(p.mandatory.flatMap((k) => [k >> 8, k & 0xff]))]);
   if (p.alpn) params.push([1, Buffer.concat(p.alpn.map((a) => Buffer.concat([Buffer.from([a.length]), Buffer.from(a)])))]);
   if (p.ipv4hint) params.push([4, Buffer.concat(p.ipv4hint.map((a) => Buffer.from(parseAddress(a)!.bytes)))]);
   if (p.ipv6hint) params.push([6, Buffer.concat(p.ipv6hint.map((a) => Buffer.from(parseAddress(a)!.bytes)))]);
