@@ -167,6 +167,7 @@ export class StrongswanEngine implements Engine {
   private soonTimer: NodeJS.Timeout | undefined;
   private checking: Promise<RestoreReport> | null = null;
   private checkAgain = false;
+  private rewatching = false;
   private closed = false;
   private readonly reported = new Set<string>();
 
@@ -187,9 +188,9 @@ export class StrongswanEngine implements Engine {
       tofu: o.tofu,
     };
     const mk = (events?: string[]): ViciClient => {
-      // The event watcher polls a vanished socket every 100 ms (a failed connect to a unix socket costs
+      // The event watcher polls a vanished socket every 50 ms (a failed connect to a unix socket costs
       // nothing): its reconnect is what starts putting a restarted charon's state back.
-      const c = new ViciClient({ socketPath: o.socketPath, timeoutMs: o.timeoutMs ?? 10_000, events, reconnect: events ? { initialMs: 20, maxMs: 100 } : undefined });
+      const c = new ViciClient({ socketPath: o.socketPath, timeoutMs: o.timeoutMs ?? 10_000, events, reconnect: events ? { initialMs: 10, maxMs: 50 } : undefined });
       // A reconnect of a command connection may mean charon restarted and forgot our key. The event
       // watcher reconnects by itself, possibly after the command connections already reloaded it.
       if (!events) c.on('reconnect', () => this.forgetCredentials());
@@ -203,6 +204,8 @@ export class StrongswanEngine implements Engine {
     this.watcher.on('log', (e: LogEvent) => this.onLog(e));
     // charon restarted (the watcher reconnects by itself): whoever owns the peers must re-apply them.
     this.watcher.on('reconnect', () => this.events.emit('reconnected'));
+    // The client's own re-watch waits 200 ms first; the engine starts polling at once instead.
+    this.watcher.on('disconnect', () => this.rewatchNow());
     this.watcher.on('ike-updown', (e: UpdownEvent) => this.onIkeUpdown(e));
     this.watcher.on('child-updown', (e: UpdownEvent) => this.onChildUpdown(e));
     this.events.on('error', () => undefined);
@@ -218,6 +221,20 @@ export class StrongswanEngine implements Engine {
       }, every);
       this.checkTimer.unref();
     }
+  }
+
+  /** Reconnect the event watcher as soon as charon answers again (connect() polls every 50 ms). */
+  private rewatchNow(): void {
+    if (this.closed || this.rewatching) return;
+    this.rewatching = true;
+    this.watcher.connect().then(
+      () => (this.rewatching = false),
+      () => {
+        this.rewatching = false;
+        if (this.closed) return;
+        setTimeout(() => this.rewatchNow(), 100).unref();
+      },
+    );
   }
 
   private forgetCredentials(): void {
