@@ -98,6 +98,8 @@ export const WELLKNOWN_PSK_ID = 'oe-wellknown';
 /** Conns per load-conn message: ~1 KiB each with an RSA-3072 key, far below VICI's 512 KiB frame. */
 const BATCH = 100;
 const GONE = new Set(['vici-connect', 'vici-disconnected', 'vici-closed']);
+/** CHILD_SA states whose policies are installed (a conn replacement leaves them in place). */
+const CHILD_UP = new Set(['INSTALLED', 'REKEYING', 'REKEYED']);
 function daemonGone(e: unknown): boolean {
   for (let c: unknown = e; c instanceof Error; c = c.cause) {
     if (c instanceof ViciError && GONE.has(c.code)) return true;
@@ -651,7 +653,7 @@ export class StrongswanEngine implements Engine {
       const filter = todo.size === 1 ? { ike: connName([...todo.keys()][0]!), noblock: true } : { noblock: true };
       const sas = await this.use((c) => c.listSas(filter));
       const up = new Set<string>();
-      for (const sa of sas) for (const ch of sa.children) if (ch.state === 'INSTALLED' && ch.name) up.add(ch.name);
+      for (const sa of sas) for (const ch of sa.children) if (ch.name && CHILD_UP.has(ch.state ?? '')) up.add(ch.name);
       for (const [name, addrs] of todo) {
         if (up.has(connName(name))) continue;
         const conn = shuntConnName(name, 0);

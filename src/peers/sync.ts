@@ -295,6 +295,13 @@ export class PeerSync {
           ? { material: UNKNOWN, shunt: this.unknownShunt(), key: keys.get(k) }
           : { ...prev, material: peerMaterial(p), peer: p, key: keyMaterial(p) });
       }
+      // A removal that failed here left the peer in the engine: unknown, and retried like any removal.
+      for (const f of res.failed) {
+        const k = peerKey(f.name);
+        if (wanted.has(k)) continue;
+        this.applied.set(k, { ...(this.applied.get(k) ?? NOTHING), material: UNKNOWN, key: keys.get(k) });
+        this.scheduleRetry(k, new EngineError('ENGINE_REMOVE', f.reason));
+      }
       if (res.failed.length) this.counters.failures += res.failed.length;
       this.log.info({ installed: res.installed.length, removed: res.removed.length, failed: res.failed.length, shunts: shunts.length }, 'reconciled');
       return res;

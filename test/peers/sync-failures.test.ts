@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { peer, T } from './fixtures';
 import { PeerSync, SyncClock } from '../../src/peers';
 import { DryRunEngine } from '../../src/ike-bridge/dry-run';
-import type { Peer, PeerAuth } from '../../src/ike-bridge/engine';
+import type { Peer, PeerAuth, ReconcileResult, ShuntSpec } from '../../src/ike-bridge/engine';
 import { EngineError } from '../../src/util/errors';
 
 const settle = async (): Promise<void> => {
@@ -53,6 +53,19 @@ class Flaky extends DryRunEngine {
       throw new EngineError(this.installCode, `flaky: install ${p.name}`);
     }
     return super.install(p);
+  }
+  /** The dry run's reconcile, except that a removal that fails is reported by name, as real engines do. */
+  override async reconcile(desired: Peer[], shunts: ShuntSpec[] = []): Promise<ReconcileResult> {
+    const want = new Set(desired.map((p) => p.name));
+    const failed: ReconcileResult['failed'] = [];
+    for (const p of await this.list()) {
+      if (p.shunt || want.has(p.name)) continue;
+      await this.remove(p.name).catch((e: Error) => failed.push({ name: p.name, reason: e.message }));
+    }
+    const kept = failed.map((f) => this.get(f.name)!);
+    const res = await super.reconcile([...desired, ...kept], shunts);
+    const gone = new Set(failed.map((f) => f.name));
+    return { ...res, installed: res.installed.filter((n) => !gone.has(n)), unchanged: res.unchanged.filter((n) => !gone.has(n)), failed };
   }
   override async remove(name: string): Promise<void> {
     this.removeTries.push(this.clock.t - T);
@@ -119,6 +132,17 @@ describe('peers/sync after engine failures', () => {
     await clock.advance(5);
     assert.equal(engine.removeTries.length, 1);
     assert.ok(engine.get('peer.example'));
+  });
+
+  it('a stale peer whose removal fails during reconcile (after a restart) is retried until removed', async () => {
+    await engine.install(peer({ name: 'stale.example' })); // left by an earlier run; the registry does not want it
+    engine.failRemove = 1;
+    const res = await sync.reconcile();
+    assert.deepEqual(res.failed.map((f) => f.name), ['stale.example']);
+    assert.equal(sync.stats().pendingRemovals, 1);
+    await clock.advance(1);
+    assert.equal(engine.get('stale.example'), undefined);
+    assert.equal(sync.stats().pendingRemovals, 0);
   });
 
   it('a key change whose first install fails ends the old key\'s SAs once a later install of the new key succeeds', async () => {
