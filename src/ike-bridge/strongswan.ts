@@ -7,7 +7,9 @@
 // strongswan-oe-modes.md), but it stops trusting a certificate as soon as our CRL lists it.
 // A `swanctl --load-all` or `systemctl reload` unloads every conn it does not know (ours included),
 // a `--clear` also our credentials: the engine notices (VICI log events, and a cheap periodic check
-// of get-conns + get-keys) and puts its state back. Traps start no IKE with kernel-libipsec, so the
+// of get-conns + get-keys) and puts its state back, under a lock that keeps removals and newer installs
+// from being undone by it. A conn replaced while no CHILD_SA is up is bridged by a drop shunt (charon
+// uninstalls the old trap before installing the new). Traps start no IKE with kernel-libipsec, so the
 // engine can initiate itself (blocking `initiate`, whose control-log explains a failure).
 import { EventEmitter } from 'node:events';
 import { createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
@@ -773,29 +775,29 @@ export class StrongswanEngine implements Engine {
       const bridges = await this.bridge(ready.map((r) => r.peer), opts.always);
       try {
         await this.parallel(
-        batches,
-        async (batch) => {
-          const msg = new Map(batch.map((r) => [connName(r.peer.name), r.body]));
-          try {
-            await this.use((c) => c.call('load-conn', msg));
-            batch.forEach((r) => done(r.peer));
-            return;
-          } catch (e) {
-            if (daemonGone(e)) throw e;
-          }
-          for (const r of batch) {
+          batches,
+          async (batch) => {
+            const msg = new Map(batch.map((r) => [connName(r.peer.name), r.body]));
             try {
-              await this.use((c) => c.loadConn(connName(r.peer.name), r.body));
-              done(r.peer);
+              await this.use((c) => c.call('load-conn', msg));
+              batch.forEach((r) => done(r.peer));
+              return;
             } catch (e) {
               if (daemonGone(e)) throw e;
-              failed.push({ name: r.peer.name, reason: reason(e) });
             }
-          }
-        },
-        (batch, e) => {
-          for (const r of batch) if (!loaded.includes(r.peer)) failed.push({ name: r.peer.name, reason: reason(e) });
-        },
+            for (const r of batch) {
+              try {
+                await this.use((c) => c.loadConn(connName(r.peer.name), r.body));
+                done(r.peer);
+              } catch (e) {
+                if (daemonGone(e)) throw e;
+                failed.push({ name: r.peer.name, reason: reason(e) });
+              }
+            }
+          },
+          (batch, e) => {
+            for (const r of batch) if (!loaded.includes(r.peer)) failed.push({ name: r.peer.name, reason: reason(e) });
+          },
         );
       } finally {
         await this.unbridge(bridges);
