@@ -537,7 +537,10 @@ export class PeerSync {
             } catch (e) {
               // The conn with the new key is loaded, only its initiate failed: the old key is no
               // longer trusted for new SAs, and its SAs must not outlive that either.
-              if (e instanceof EngineError && INITIATE_FAILED.has(e.code)) await this.settleRoll(key, w.peer);
+              if (e instanceof EngineError && INITIATE_FAILED.has(e.code)) {
+                await this.settleRoll(key, w.peer);
+                this.applied.set(key, { ...have, material: UNKNOWN, key: keyMaterial(w.peer) });
+              }
               throw e;
             }
             this.counters.installs++;

@@ -182,6 +182,11 @@ describe('peers/sync after engine failures', () => {
     assert.equal(sync.stats().rolledSas, 1);
     // An initiate failure is left to the next lookup: no background retry initiating over and over.
     assert.equal(sync.stats().retrying, 0);
+    // The next lookup (the peer has switched meanwhile, its new SA is 9): nothing more to end.
+    engine.sas.set('peer.example', ['9']);
+    await sync.upsert(peer({ auth: key(2) }));
+    assert.deepEqual(engine.sas.get('peer.example'), ['9']);
+    assert.equal(sync.stats().rolledSas, 1);
   });
 
   it('DNS going back to the old key after a failed change keeps the SAs that key authenticated', async () => {
