@@ -34,6 +34,8 @@ export interface DaemonStatus {
   peers: PeerStatus[];
   /** Absent from daemons older than drop shunts. */
   shunts?: ShuntStatus[];
+  /** Failed engine calls waiting for a retry; `removal`: a peer still in the engine that should go. */
+  retrying?: { name: string; attempts: number; removal: boolean }[];
   counters: Record<string, number>;
 }
 
@@ -77,6 +79,11 @@ export function formatStatus(s: DaemonStatus): string {
     for (const r of rows) lines.push(r.map((c, i) => pad(c, widths[i])).join('  ').trimEnd());
   }
   lines.push('');
+  const removals = (s.retrying ?? []).filter((r) => r.removal);
+  if (removals.length) {
+    lines.push('');
+    lines.push(`pending removals (the engine failed to remove them; retried until it confirms): ${removals.map((r) => `${r.name} (${r.attempts} tries)`).join(', ')}`);
+  }
   const counters = Object.entries(s.counters).sort(([a], [b]) => a.localeCompare(b));
   lines.push(`counters: ${counters.map(([k, v]) => `${k}=${v}`).join(' ') || '(none)'}`);
   return lines.join('\n');

@@ -404,6 +404,8 @@ async function buildStatus(d: RunningDaemon, o: DaemonOptions, startedAt: number
     engineCalls: s.installs + s.removes + s.shuntCalls,
     shuntCalls: s.shuntCalls,
     rolledSas: s.rolledSas,
+    pendingRemovals: s.pendingRemovals,
+    pendingRolledSas: s.pendingRolledSas,
     shuntsEvicted: d.sync.registry.evictedShunts,
   };
   for (const [reason, n] of d.capture.refusals) counters[`refused: ${reason}`] = n;
@@ -417,6 +419,7 @@ async function buildStatus(d: RunningDaemon, o: DaemonOptions, startedAt: number
     engine: engineStatus,
     peers,
     shunts,
+    retrying: d.sync.pendingRetries(),
     counters,
   };
 }

@@ -7,7 +7,9 @@
 // strongswan-oe-modes.md), but it stops trusting a certificate as soon as our CRL lists it.
 // A `swanctl --load-all` or `systemctl reload` unloads every conn it does not know (ours included),
 // a `--clear` also our credentials: the engine notices (VICI log events, and a cheap periodic check
-// of get-conns + get-keys) and puts its state back. Traps start no IKE with kernel-libipsec, so the
+// of get-conns + get-keys) and puts its state back, under a lock that keeps removals and newer installs
+// from being undone by it. A conn replaced while no CHILD_SA is up is bridged by a drop shunt (charon
+// uninstalls the old trap before installing the new). Traps start no IKE with kernel-libipsec, so the
 // engine can initiate itself (blocking `initiate`, whose control-log explains a failure).
 import { EventEmitter } from 'node:events';
 import { createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
@@ -98,6 +100,8 @@ export const WELLKNOWN_PSK_ID = 'oe-wellknown';
 /** Conns per load-conn message: ~1 KiB each with an RSA-3072 key, far below VICI's 512 KiB frame. */
 const BATCH = 100;
 const GONE = new Set(['vici-connect', 'vici-disconnected', 'vici-closed']);
+/** CHILD_SA states whose policies are installed (a conn replacement leaves them in place). */
+const CHILD_UP = new Set(['INSTALLED', 'REKEYING', 'REKEYED']);
 function daemonGone(e: unknown): boolean {
   for (let c: unknown = e; c instanceof Error; c = c.cause) {
     if (c instanceof ViciError && GONE.has(c.code)) return true;
@@ -166,6 +170,8 @@ export class StrongswanEngine implements Engine {
   private checkTimer: NodeJS.Timeout | undefined;
   private soonTimer: NodeJS.Timeout | undefined;
   private checking: Promise<RestoreReport> | null = null;
+  private checkAgain = false;
+  private rewatching = false;
   private closed = false;
   private readonly reported = new Set<string>();
 
@@ -186,7 +192,9 @@ export class StrongswanEngine implements Engine {
       tofu: o.tofu,
     };
     const mk = (events?: string[]): ViciClient => {
-      const c = new ViciClient({ socketPath: o.socketPath, timeoutMs: o.timeoutMs ?? 10_000, events });
+      // The event watcher polls a vanished socket every 50 ms (a failed connect to a unix socket costs
+      // nothing): its reconnect is what starts putting a restarted charon's state back.
+      const c = new ViciClient({ socketPath: o.socketPath, timeoutMs: o.timeoutMs ?? 10_000, events, reconnect: events ? { initialMs: 10, maxMs: 50 } : undefined });
       // A reconnect of a command connection may mean charon restarted and forgot our key. The event
       // watcher reconnects by itself, possibly after the command connections already reloaded it.
       if (!events) c.on('reconnect', () => this.forgetCredentials());
@@ -200,6 +208,8 @@ export class StrongswanEngine implements Engine {
     this.watcher.on('log', (e: LogEvent) => this.onLog(e));
     // charon restarted (the watcher reconnects by itself): whoever owns the peers must re-apply them.
     this.watcher.on('reconnect', () => this.events.emit('reconnected'));
+    // The client's own re-watch waits 200 ms first; the engine starts polling at once instead.
+    this.watcher.on('disconnect', () => this.rewatchNow());
     this.watcher.on('ike-updown', (e: UpdownEvent) => this.onIkeUpdown(e));
     this.watcher.on('child-updown', (e: UpdownEvent) => this.onChildUpdown(e));
     this.events.on('error', () => undefined);
@@ -215,6 +225,20 @@ export class StrongswanEngine implements Engine {
       }, every);
       this.checkTimer.unref();
     }
+  }
+
+  /** Reconnect the event watcher as soon as charon answers again (connect() polls every 50 ms). */
+  private rewatchNow(): void {
+    if (this.closed || this.rewatching) return;
+    this.rewatching = true;
+    this.watcher.connect().then(
+      () => (this.rewatching = false),
+      () => {
+        this.rewatching = false;
+        if (this.closed) return;
+        setTimeout(() => this.rewatchNow(), 100).unref();
+      },
+    );
   }
 
   private forgetCredentials(): void {
@@ -379,7 +403,12 @@ export class StrongswanEngine implements Engine {
         // A key trusted again (it came back) must be off the CRL before its conn is used.
         if (b.unrevoke) await this.trust.publish(this.trustVici);
         revoke = b.revoke;
-        await this.use((c) => c.loadConn(name, body));
+        const bridges = await this.bridge([peer]);
+        try {
+          await this.use((c) => c.loadConn(name, body));
+        } finally {
+          await this.unbridge(bridges);
+        }
       } catch (e) {
         throw this.wrap(e, `install ${peer.name}`);
       }
@@ -466,25 +495,29 @@ export class StrongswanEngine implements Engine {
   /** Remove several peers: SAs ended, conns unloaded, then one CRL ends the trust in all their keys. */
   async removeMany(names: string[]): Promise<void> {
     if (names.length === 0) return;
-    let loaded: Set<string>;
-    try {
-      loaded = new Set(await this.use((c) => c.getConns()));
-    } catch (e) {
-      throw this.wrap(e, 'remove');
-    }
     let revoke = false;
-    for (const n of names) {
-      const conn = connName(n);
-      const known = this.peers.delete(n);
-      if (this.trust.unbind(n)) revoke = true;
-      if (!loaded.has(conn) && !known) continue;
+    // Under the lock: a restore of foreign-unloaded conns or a trust rotation must not load a conn
+    // between our unbind and our unload (it would come back, vouched for again).
+    await this.lock.read(async () => {
+      let loaded: Set<string>;
       try {
-        await this.terminate(conn);
-        if (loaded.has(conn)) await this.use((c) => c.unloadConn(conn));
+        loaded = new Set(await this.use((c) => c.getConns()));
       } catch (e) {
-        throw this.wrap(e, `remove ${n}`);
+        throw this.wrap(e, 'remove');
       }
-    }
+      for (const n of names) {
+        const conn = connName(n);
+        const known = this.peers.delete(n);
+        if (this.trust.unbind(n)) revoke = true;
+        if (!loaded.has(conn) && !known) continue;
+        try {
+          await this.terminate(conn);
+          if (loaded.has(conn)) await this.use((c) => c.unloadConn(conn));
+        } catch (e) {
+          throw this.wrap(e, `remove ${n}`);
+        }
+      }
+    });
     if (revoke) await this.publishRevocations();
     await this.dropPskIfUnused();
   }
@@ -517,14 +550,17 @@ export class StrongswanEngine implements Engine {
   private async rotateTrust(): Promise<void> {
     await this.lock.write(async () => {
       try {
+        // Several removals may have asked for it; the first one's rotation served them all.
+        if (!this.trust.shouldRotate()) {
+          await this.trust.publish(this.trustVici);
+          return;
+        }
         const old = this.trust.rotate();
         await this.trust.loadGeneration(this.trustVici);
+        // Every peer held now (removals and installs wait for the lock: none is under way).
         const peers = [...this.peers.values()];
-        await this.parallel(peers, async (p) => {
-          const { body, serials } = this.prepare(p);
-          this.trust.bind(p.name, serials);
-          await this.use((c) => c.loadConn(connName(p.name), body));
-        });
+        const { failed } = await this.loadManyLocked(peers, { always: true });
+        for (const f of failed) this.log.warn({ peer: f.name, err: f.reason }, 'strongswan: conn not reloaded for the new trust generation (it fails closed)');
         await this.trust.retire(this.trustVici, old);
         this.log.info({ peers: peers.length, retired: old }, 'strongswan: trust generation renewed');
       } catch (e) {
@@ -568,7 +604,11 @@ export class StrongswanEngine implements Engine {
    * Drop all traffic to `addresses` for `name` (empty: end the shunt). A changed shunt is loaded under
    * a new conn name before the old one is unloaded, so no address is ever open in between.
    */
-  async setShunt(peerName: string, addresses: string[]): Promise<void> {
+  setShunt(peerName: string, addresses: string[]): Promise<void> {
+    return this.lock.read(() => this.setShuntLocked(peerName, addresses));
+  }
+
+  private async setShuntLocked(peerName: string, addresses: string[]): Promise<void> {
     const cur = this.shunts.get(peerName);
     const want = [...new Set(addresses)].sort();
     try {
@@ -589,6 +629,54 @@ export class StrongswanEngine implements Engine {
     } catch (e) {
       throw this.wrap(e, `drop shunt for ${peerName}`);
     }
+  }
+
+  /**
+   * charon replaces a conn by uninstalling its trap policies before it installs the new ones
+   * (vici_config.c merge_config): a peer with no CHILD_SA up is open for that moment. A drop shunt
+   * over the held conn's addresses (a bridge, `oedns-drop-<name>~0`) covers the swap: loaded before,
+   * unloaded after. A peer whose CHILD_SA is installed keeps its policies through the swap and gets
+   * none (with kernel ESP a drop policy would take precedence over them). `always`: the conn changes
+   * even though the peer does not (a new trust generation). Best effort: a bridge that cannot be
+   * loaded is logged, the install goes on.
+   */
+  private async bridge(next: Peer[], always = false): Promise<string[]> {
+    const todo = new Map<string, string[]>();
+    for (const p of next) {
+      const held = this.peers.get(p.name);
+      if (!held || held.level === 'clear' || held.addresses.length === 0) continue;
+      if (held.level !== 'block' && this.conn.startAction !== 'trap') continue;
+      if (!always && peersEqual(held, p)) continue;
+      todo.set(p.name, held.addresses);
+    }
+    if (todo.size === 0) return [];
+    const msg = new Map<string, ReturnType<typeof buildShuntConn>>();
+    try {
+      const filter = todo.size === 1 ? { ike: connName([...todo.keys()][0]!), noblock: true } : { noblock: true };
+      const sas = await this.use((c) => c.listSas(filter));
+      const up = new Set<string>();
+      for (const sa of sas) for (const ch of sa.children) if (ch.name && CHILD_UP.has(ch.state ?? '')) up.add(ch.name);
+      for (const [name, addrs] of todo) {
+        if (up.has(connName(name))) continue;
+        const conn = shuntConnName(name, 0);
+        msg.set(conn, buildShuntConn(conn, addrs, this.conn));
+      }
+      const names = [...msg.keys()];
+      for (let i = 0; i < names.length; i += BATCH) {
+        await this.use((c) => c.call('load-conn', new Map(names.slice(i, i + BATCH).map((n) => [n, msg.get(n)!]))));
+      }
+      return names;
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'strongswan: could not bridge a conn replacement with a drop shunt');
+      return [...msg.keys()];
+    }
+  }
+
+  private async unbridge(conns: string[]): Promise<void> {
+    await this.parallel(conns, (conn) => this.use((c) => c.unloadConn(conn)).then(
+      () => undefined,
+      (e: Error) => this.log.debug({ conn, err: e.message }, 'unload bridge'),
+    ));
   }
 
   /**
@@ -638,12 +726,17 @@ export class StrongswanEngine implements Engine {
     return failed;
   }
 
-  private async loadMany(peers: Peer[]): Promise<{ failed: { name: string; reason: string }[]; loaded: Peer[]; revoke: boolean }> {
+  private loadMany(peers: Peer[]): Promise<LoadResult> {
+    return this.lock.read(() => this.loadManyLocked(peers));
+  }
+
+  /** loadMany's work, for a caller that holds the lock (as reader or writer). */
+  private async loadManyLocked(peers: Peer[], opts: { always?: boolean } = {}): Promise<LoadResult> {
     const failed: { name: string; reason: string }[] = [];
     const loaded: Peer[] = [];
     let revoke = false;
     const reason = (e: unknown): string => (e instanceof Error ? e.message : String(e));
-    await this.lock.read(async () => {
+    await (async () => {
       try {
         await this.ensureIdentity();
         if (peers.some((p) => usesPsk(p))) await this.ensurePsk();
@@ -679,32 +772,37 @@ export class StrongswanEngine implements Engine {
       };
       const batches: (typeof ready)[] = [];
       for (let i = 0; i < ready.length; i += BATCH) batches.push(ready.slice(i, i + BATCH));
-      await this.parallel(
-        batches,
-        async (batch) => {
-          const msg = new Map(batch.map((r) => [connName(r.peer.name), r.body]));
-          try {
-            await this.use((c) => c.call('load-conn', msg));
-            batch.forEach((r) => done(r.peer));
-            return;
-          } catch (e) {
-            if (daemonGone(e)) throw e;
-          }
-          for (const r of batch) {
+      const bridges = await this.bridge(ready.map((r) => r.peer), opts.always);
+      try {
+        await this.parallel(
+          batches,
+          async (batch) => {
+            const msg = new Map(batch.map((r) => [connName(r.peer.name), r.body]));
             try {
-              await this.use((c) => c.loadConn(connName(r.peer.name), r.body));
-              done(r.peer);
+              await this.use((c) => c.call('load-conn', msg));
+              batch.forEach((r) => done(r.peer));
+              return;
             } catch (e) {
               if (daemonGone(e)) throw e;
-              failed.push({ name: r.peer.name, reason: reason(e) });
             }
-          }
-        },
-        (batch, e) => {
-          for (const r of batch) if (!loaded.includes(r.peer)) failed.push({ name: r.peer.name, reason: reason(e) });
-        },
-      );
-    });
+            for (const r of batch) {
+              try {
+                await this.use((c) => c.loadConn(connName(r.peer.name), r.body));
+                done(r.peer);
+              } catch (e) {
+                if (daemonGone(e)) throw e;
+                failed.push({ name: r.peer.name, reason: reason(e) });
+              }
+            }
+          },
+          (batch, e) => {
+            for (const r of batch) if (!loaded.includes(r.peer)) failed.push({ name: r.peer.name, reason: reason(e) });
+          },
+        );
+      } finally {
+        await this.unbridge(bridges);
+      }
+    })();
     return { failed, loaded, revoke };
   }
 
@@ -834,55 +932,106 @@ export class StrongswanEngine implements Engine {
   /**
    * Has anyone unloaded our conns, shunts or credentials (swanctl --load-all, --clear, a reload)? Two
    * cheap calls (get-conns, get-keys) and a set difference; what is missing goes back. Concurrent calls
-   * share one run. bench/engine-check.ts measures it.
+   * share one run; a call that arrives during a run makes it look again once it is done (the foreign
+   * reload may still be unloading). bench/engine-check.ts measures it.
    */
   checkForeign(trigger: RestoreReport['trigger'] = 'call'): Promise<RestoreReport> {
-    if (this.checking) return this.checking;
+    if (this.checking) {
+      this.checkAgain = true;
+      return this.checking;
+    }
     const run = async (): Promise<RestoreReport> => {
-      const rep: RestoreReport = { conns: 0, shunts: 0, credentials: false, trigger };
-      if (this.closed || (!this.identityLoaded && this.peers.size === 0 && this.shunts.size === 0)) return rep;
-      const [conns, keys] = await Promise.all([this.use((c) => c.getConns()), this.use((c) => c.getKeys())]);
-      const have = new Set(conns);
-      if (this.identityLoaded && this.currentKeyId && !keys.includes(this.currentKeyId)) {
+      const rep = await this.checkOnce(trigger);
+      // Bounded: a reload that keeps going after this is caught by the trailing or periodic check.
+      for (let i = 0; i < 8 && this.checkAgain && !this.closed; i++) {
+        this.checkAgain = false;
+        const r = await this.checkOnce(trigger);
+        rep.conns += r.conns;
+        rep.shunts += r.shunts;
+        rep.credentials ||= r.credentials;
+      }
+      return rep;
+    };
+    this.checkAgain = false;
+    this.checking = run().finally(() => (this.checking = null));
+    return this.checking;
+  }
+
+  /**
+   * One check. Whether anything is missing is looked at without the lock (the periodic check must
+   * not hold installs back); putting it back runs under the write lock, which waits for installs and
+   * removals under way, holds new ones back, and looks again: it loads what is held at that moment
+   * (this.peers, this.shunts), never a snapshot a removal or a newer install has since overtaken.
+   */
+  private async checkOnce(trigger: RestoreReport['trigger']): Promise<RestoreReport> {
+    const rep: RestoreReport = { conns: 0, shunts: 0, credentials: false, trigger };
+    if (this.closed || (!this.identityLoaded && this.peers.size === 0 && this.shunts.size === 0)) return rep;
+    if (!(await this.foreignDamage())) return rep;
+    const restored: Peer[] = [];
+    let repaired = false;
+    await this.lock.write(async () => {
+      const damage = await this.foreignDamage();
+      if (!damage) return;
+      repaired = true;
+      const { have, credentials } = damage;
+      if (credentials) {
         // Our key is gone: someone cleared charon's credentials (clear-creds), and with them our trust
         // root, generation, CRLs and the certificates pinned in our conns. Load it all again.
         this.forgetCredentials();
         rep.credentials = true;
       }
-      const missing = [...this.peers.values()].filter((p) => rep.credentials || !have.has(connName(p.name)));
-      const missingShunts = [...this.shunts].filter(([, s]) => !have.has(s.conn));
-      if (!rep.credentials && missing.length === 0 && missingShunts.length === 0 && (have.has(SELF_CONN) || !this.identityLoaded)) return rep;
       if (!have.has(SELF_CONN)) this.identityLoaded = false;
-      for (const [name] of missingShunts) this.shunts.delete(name);
-      for (const [name, s] of missingShunts) {
-        await this.setShunt(name, s.addresses);
+      for (const [name, s] of [...this.shunts]) {
+        if (have.has(s.conn)) continue;
+        this.shunts.delete(name);
+        await this.setShuntLocked(name, s.addresses);
         rep.shunts++;
       }
+      const missing = [...this.peers.values()].filter((p) => rep.credentials || !have.has(connName(p.name)));
       if (missing.length) {
-        const { failed, loaded } = await this.loadMany(missing);
+        const { failed, loaded } = await this.loadManyLocked(missing);
         rep.conns = loaded.length;
+        restored.push(...loaded);
         for (const f of failed) this.log.warn({ peer: f.name, err: f.reason }, 'strongswan: could not put a conn back');
-        // Conns come back without their SAs' help only if we initiate what we initiated before.
-        const up = new Set((await this.use((c) => c.listSas({ noblock: true }))).map((s) => s.name));
-        for (const p of loaded) {
-          if (up.has(connName(p.name)) || p.level === 'clear' || p.level === 'block' || !(p.initiate ?? this.o.initiate ?? false)) continue;
-          this.initiate(p.name).catch((e: Error) => this.log.warn({ peer: p.name, err: e.message }, 'strongswan: initiate after restore failed'));
-        }
       } else {
         await this.ensureIdentity();
       }
-      this.log.warn({ ...rep }, 'strongswan: our conns or credentials had been unloaded by someone else; put back');
-      this.events.emit('restored', rep);
-      return rep;
-    };
-    // Not under the lock: loadMany takes it, and a waiting writer would otherwise deadlock with us.
-    this.checking = run().finally(() => (this.checking = null));
-    return this.checking;
+    });
+    if (!repaired) return rep;
+    if (restored.length) {
+      // Conns come back without their SAs' help only if we initiate what we initiated before.
+      const up = new Set((await this.use((c) => c.listSas({ noblock: true }))).map((s) => s.name));
+      for (const p of restored) {
+        if (!this.peers.has(p.name) || up.has(connName(p.name)) || p.level === 'clear' || p.level === 'block' || !(p.initiate ?? this.o.initiate ?? false)) continue;
+        this.initiate(p.name).catch((e: Error) => this.log.warn({ peer: p.name, err: e.message }, 'strongswan: initiate after restore failed'));
+      }
+    }
+    this.log.warn({ ...rep }, 'strongswan: our conns or credentials had been unloaded by someone else; put back');
+    this.events.emit('restored', rep);
+    return rep;
   }
 
-  /** A foreign config change was seen: check soon (after the rest of that reload has happened). */
+  /** What of ours charon lacks now: undefined if nothing. */
+  private async foreignDamage(): Promise<{ have: Set<string>; credentials: boolean } | undefined> {
+    const [conns, keys] = await Promise.all([this.use((c) => c.getConns()), this.use((c) => c.getKeys())]);
+    const have = new Set(conns);
+    const credentials = this.identityLoaded && this.currentKeyId !== undefined && !keys.includes(this.currentKeyId);
+    if (credentials) return { have, credentials };
+    for (const p of this.peers.keys()) if (!have.has(connName(p))) return { have, credentials };
+    for (const s of this.shunts.values()) if (!have.has(s.conn)) return { have, credentials };
+    if (this.identityLoaded && !have.has(SELF_CONN)) return { have, credentials };
+    return undefined;
+  }
+
+  /**
+   * A foreign config change was seen: check at once (the conn that was just unloaded is gone from
+   * get-conns by the time its log line reaches us), and once more a little later for what that
+   * reload unloads without a log line (conns with no trap, e.g. oedns-self).
+   */
   private checkSoon(): void {
-    if (this.soonTimer || this.closed) return;
+    if (this.closed) return;
+    this.checkForeign('event').catch((e: Error) => this.log.debug({ err: e.message }, 'strongswan: check failed'));
+    if (this.soonTimer) return;
     this.soonTimer = setTimeout(() => {
       this.soonTimer = undefined;
       this.checkForeign('event').catch((e: Error) => this.log.debug({ err: e.message }, 'strongswan: check failed'));
@@ -960,6 +1109,12 @@ export class StrongswanEngine implements Engine {
       if (peer) this.events.emit(e.up ? 'child-up' : 'child-down', { name: peer, connection: sa.name });
     }
   }
+}
+
+interface LoadResult {
+  failed: { name: string; reason: string }[];
+  loaded: Peer[];
+  revoke: boolean;
 }
 
 /** What checkForeign() put back. */

@@ -5,7 +5,10 @@
 // restarted. Two promises are kept here for every owner: upsert() resolves only once the engine holds
 // the addresses asked for (checked against what the engine acknowledged, or EngineError), and a key
 // that is replaced ends the IKE SAs authenticated with it (the key may have been rolled because it
-// leaked; charon would otherwise keep rekeying them without a new authentication).
+// leaked; charon would otherwise keep rekeying them without a new authentication), even when the
+// first install of the new key fails (the SA ids are kept until one succeeds). A call that failed is
+// retried with backoff when what it left behind is unsafe: a removal (the key stays trusted until
+// the engine confirms), a shunt, a conn whose keys or addresses changed.
 import type { Engine, Peer, PeerOwner, ReconcileResult } from '../ike-bridge/engine';
 import { EngineError } from '../util/errors';
 import { addressText } from '../policy/ip';
@@ -49,6 +52,10 @@ export interface PeerSyncOptions {
    * oedns and the host need to work into a tunnel to a host that is not that name.
    */
   reserved?: () => ReadonlySet<string>;
+  /** First retry of a failed engine call, doubling up to retryMaxMs. Default 1000. */
+  retryMs?: number;
+  /** Longest wait between retries. Default 60 000. */
+  retryMaxMs?: number;
 }
 
 /** More addresses than this in one peer are refused (bounds the claim check and the engine's selectors). */
@@ -64,6 +71,12 @@ export interface SyncStats {
   failures: number;
   /** Requests that joined an engine call already under way or queued. */
   coalesced: number;
+  /** Names the engine failed to remove: retried (with backoff) until it confirms. */
+  pendingRemovals: number;
+  /** Names whose failed engine call waits for a retry (removals included). */
+  retrying: number;
+  /** IKE SAs of a replaced key still to be ended (the new key's install has not succeeded yet). */
+  pendingRolledSas: number;
   queued: number;
   active: number;
 }
@@ -87,9 +100,20 @@ interface Applied {
   peer?: Peer;
   /** Shunted addresses, sorted and joined; UNKNOWN after a failure. */
   shunt: string;
+  /**
+   * keyMaterial() of the last conn the engine acknowledged, kept through failures (the engine may
+   * still hold it, and its SAs): a key change after a failure still ends the old key's SAs.
+   */
+  key?: string;
 }
 
 const NOTHING: Applied = { shunt: '' };
+/** install() failed after the conn was loaded: the initiate (or the peer) failed, not the daemon. */
+const INITIATE_FAILED = new Set(['ike-auth-failed', 'ike-initiate-failed', 'ike-child-failed']);
+/** An install that failed this way is left to the next lookup rather than retried in the background. */
+const NO_RETRY = new Set([...INITIATE_FAILED, 'engine-bad-peer']);
+/** Background retries of an install before it is left to the next lookup (removals never give up). */
+const MAX_INSTALL_RETRIES = 8;
 /** Names per engine.installMany() call. */
 const MAX_BATCH = 64;
 
@@ -115,6 +139,16 @@ export class PeerSync {
   private warnedNoShunts = false;
   private readonly invalidatedListeners = new Set<(name: string, owner: PeerOwner) => void>();
   private readonly counters = { installs: 0, removes: 0, shuntCalls: 0, rolledSas: 0, failures: 0, coalesced: 0 };
+  /**
+   * A key replaced while the new key's install has not succeeded: the IKE SAs that existed before
+   * (authenticated with `oldKey`, the key last acknowledged), to end once it does.
+   */
+  private readonly rolling = new Map<string, { oldKey: string; ids: Set<string> }>();
+  /** Failed names waiting for a retry: attempts so far and when the next is due (ms). */
+  private readonly retries = new Map<string, { attempt: number; dueMs: number }>();
+  private retryTimer: unknown = null;
+  private readonly retryMs: number;
+  private readonly retryMaxMs: number;
 
   constructor(opts: PeerSyncOptions) {
     this.engine = opts.engine;
@@ -125,6 +159,8 @@ export class PeerSync {
     this.concurrency = Math.max(1, opts.concurrency ?? 4);
     this.maxSweepDelayMs = opts.maxSweepDelayMs ?? 60_000;
     this.reserved = opts.reserved;
+    this.retryMs = Math.max(1, opts.retryMs ?? 1000);
+    this.retryMaxMs = Math.max(this.retryMs, opts.retryMaxMs ?? 60_000);
   }
 
   private nowSec(): number {
@@ -257,18 +293,36 @@ export class PeerSync {
         res = await this.engine.reconcile(desired, shunts);
       } catch (e) {
         const names = new Set([...this.applied.keys(), ...desired.map((p) => peerKey(p.name)), ...shunts.map((x) => x.name)]);
-        for (const k of names) this.applied.set(k, { material: UNKNOWN, shunt: this.unknownShunt() });
+        for (const k of names) this.applied.set(k, { material: UNKNOWN, shunt: this.unknownShunt(), key: this.applied.get(k)?.key });
         this.counters.failures++;
         throw e;
       }
+      const keys = new Map([...this.applied].map(([k, a]) => [k, a.key]));
       this.applied.clear();
       const failed = new Set(res.failed.map((f) => peerKey(f.name)));
+      const wanted = new Map(desired.map((p) => [peerKey(p.name), p]));
+      // Pending rolls: removed names' SAs went with them; installed ones end theirs now; failed ones wait.
+      for (const k of [...this.rolling.keys()]) {
+        const p = wanted.get(k);
+        if (!p) this.rolling.delete(k);
+        else if (!failed.has(k)) await this.settleRoll(k, p);
+      }
+      for (const k of [...this.retries.keys()]) if (!failed.has(k)) this.retries.delete(k);
       const noShunts = !this.engine.setShunt;
       for (const x of shunts) this.applied.set(x.name, { shunt: noShunts ? '' : failed.has(x.name) ? UNKNOWN : x.addresses.join(',') });
       for (const p of desired) {
         const k = peerKey(p.name);
         const prev = this.applied.get(k) ?? NOTHING;
-        this.applied.set(k, failed.has(k) ? { material: UNKNOWN, shunt: this.unknownShunt() } : { ...prev, material: peerMaterial(p), peer: p });
+        this.applied.set(k, failed.has(k)
+          ? { material: UNKNOWN, shunt: this.unknownShunt(), key: keys.get(k) }
+          : { ...prev, material: peerMaterial(p), peer: p, key: keyMaterial(p) });
+      }
+      // A removal that failed here left the peer in the engine: unknown, and retried like any removal.
+      for (const f of res.failed) {
+        const k = peerKey(f.name);
+        if (wanted.has(k)) continue;
+        this.applied.set(k, { ...(this.applied.get(k) ?? NOTHING), material: UNKNOWN, key: keys.get(k) });
+        this.scheduleRetry(k, new EngineError('ENGINE_REMOVE', f.reason));
       }
       if (res.failed.length) this.counters.failures += res.failed.length;
       this.log.info({ installed: res.installed.length, removed: res.removed.length, failed: res.failed.length, shunts: shunts.length }, 'reconciled');
@@ -312,6 +366,7 @@ export class PeerSync {
   start(): void {
     this.started = true;
     this.reschedule();
+    this.armRetry();
   }
 
   stop(): void {
@@ -319,6 +374,8 @@ export class PeerSync {
     if (this.timer !== null) this.clock.clearTimer(this.timer);
     this.timer = null;
     this.timerDueMs = Infinity;
+    if (this.retryTimer !== null) this.clock.clearTimer(this.retryTimer);
+    this.retryTimer = null;
   }
 
   /** Stop the timer and wait for engine calls under way and queued. */
@@ -332,7 +389,17 @@ export class PeerSync {
   }
 
   stats(): SyncStats {
-    return { ...this.counters, queued: this.queue.length, active: this.active };
+    let pendingRemovals = 0;
+    for (const k of this.retries.keys()) if (!this.registry.get(k, this.nowSec())) pendingRemovals++;
+    let pendingRolledSas = 0;
+    for (const r of this.rolling.values()) pendingRolledSas += r.ids.size;
+    return { ...this.counters, queued: this.queue.length, active: this.active, pendingRemovals, retrying: this.retries.size, pendingRolledSas };
+  }
+
+  /** Names whose failed engine call waits for a retry, with the attempts so far (for `oedns status`). */
+  pendingRetries(): { name: string; attempts: number; removal: boolean }[] {
+    const now = this.nowSec();
+    return [...this.retries].map(([name, r]) => ({ name, attempts: r.attempt, removal: !this.registry.get(name, now) }));
   }
 
   /** Is the engine believed to hold `name` (conn and shunt) as the registry wants it now? */
@@ -416,7 +483,8 @@ export class PeerSync {
     const w = this.want(key);
     const have = this.applied.get(key) ?? NOTHING;
     if (!w.peer || have.material === w.material || have.shunt !== w.shunt) return false;
-    return !have.peer || have.material === UNKNOWN || keyMaterial(have.peer) === keyMaterial(w.peer);
+    // A key change (also one after a failure) goes through work(), which ends the old key's SAs.
+    return !this.rolling.has(key) && (have.key === undefined || have.key === keyMaterial(w.peer));
   }
 
   private async workBatch(keys: string[]): Promise<void> {
@@ -434,13 +502,15 @@ export class PeerSync {
       if (err !== undefined) {
         this.counters.failures++;
         this.applied.set(key, { ...prev, material: UNKNOWN, peer: undefined });
+        this.scheduleRetry(key, err);
         this.pending.delete(key);
         this.log.warn({ peer: key, err: err instanceof Error ? err.message : String(err) }, 'engine call failed');
         p.reject(err);
         return;
       }
       this.counters.installs++;
-      this.applied.set(key, { ...prev, material: peerMaterial(wants[i]!), peer: wants[i]! });
+      this.applied.set(key, { ...prev, material: peerMaterial(wants[i]!), peer: wants[i]!, key: keyMaterial(wants[i]!) });
+      this.retries.delete(key);
       // Changed while the batch ran: the single-name worker takes it from here, same waiters.
       if (!this.converged(key)) {
         this.queue.push(key);
@@ -483,15 +553,25 @@ export class PeerSync {
         // 2. The conn.
         if (have.material !== w.material) {
           if (w.peer) {
-            const rolled = have.peer !== undefined && have.material !== UNKNOWN && keyMaterial(have.peer) !== keyMaterial(w.peer);
-            const old = rolled && this.engine.saIds ? await this.engine.saIds(key).catch(() => [] as string[]) : [];
-            await this.engine.install(w.peer);
+            await this.noteRoll(key, have, w.peer);
+            try {
+              await this.engine.install(w.peer);
+            } catch (e) {
+              // The conn with the new key is loaded, only its initiate failed: the old key is no
+              // longer trusted for new SAs, and its SAs must not outlive that either.
+              if (e instanceof EngineError && INITIATE_FAILED.has(e.code)) {
+                await this.settleRoll(key, w.peer);
+                this.applied.set(key, { ...have, material: UNKNOWN, key: keyMaterial(w.peer) });
+              }
+              throw e;
+            }
             this.counters.installs++;
-            this.applied.set(key, { ...have, material: w.material, peer: w.peer });
-            if (old.length && this.engine.terminateSas) await this.endOldSas(key, old);
+            this.applied.set(key, { ...have, material: w.material, peer: w.peer, key: keyMaterial(w.peer) });
+            await this.settleRoll(key, w.peer);
           } else {
             await this.engine.remove(key);
             this.counters.removes++;
+            this.rolling.delete(key); // remove() ended every SA of the name
             this.applied.set(key, { shunt: have.shunt });
           }
           continue;
@@ -505,12 +585,14 @@ export class PeerSync {
       }
     } catch (e) {
       this.counters.failures++;
-      this.applied.set(key, { material: UNKNOWN, shunt: this.unknownShunt() });
+      this.applied.set(key, { material: UNKNOWN, shunt: this.unknownShunt(), key: this.applied.get(key)?.key });
       this.pending.delete(key);
       this.log.warn({ peer: key, err: e instanceof Error ? e.message : String(e) }, 'engine call failed');
+      this.scheduleRetry(key, e);
       p.reject(e);
       return;
     }
+    this.retries.delete(key);
     const applied = this.applied.get(key);
     if (applied && applied.material === undefined && applied.shunt === '') this.applied.delete(key);
     this.pending.delete(key);
@@ -520,15 +602,107 @@ export class PeerSync {
     if (!this.converged(key)) void this.ensure(key).catch(() => undefined);
   }
 
-  /** The key of `key` was replaced: end the IKE SAs that existed before (authenticated with the old key). */
-  private async endOldSas(key: string, ids: string[]): Promise<void> {
+  /**
+   * Before installing `next` for `key`: if its key differs from the one last acknowledged (or from
+   * the one a pending roll started from), note the IKE SAs that exist now, to end once the new key is
+   * in. A retry after a failed install adds the SAs listed then (an IKE rekey gives an SA a new id;
+   * one the new key set up meanwhile is ended once too, which costs a new exchange, nothing more).
+   * DNS going back to the old key cancels the roll: those SAs are authenticated with it.
+   */
+  private async noteRoll(key: string, have: Applied, next: Peer): Promise<void> {
+    if (!this.engine.saIds || !this.engine.terminateSas) return;
+    const nextKey = keyMaterial(next);
+    let roll = this.rolling.get(key);
+    if (roll && roll.oldKey === nextKey) {
+      this.rolling.delete(key);
+      return;
+    }
+    if (!roll) {
+      if (have.key === undefined || have.key === nextKey) return;
+      roll = { oldKey: have.key, ids: new Set() };
+      this.rolling.set(key, roll);
+    }
+    for (const id of await this.engine.saIds(key).catch(() => [] as string[])) roll.ids.add(id);
+  }
+
+  /**
+   * `installed` (with its key) is in the engine: end the SAs a pending roll noted. If ending them
+   * fails, they stay noted for the next install of this name.
+   */
+  private async settleRoll(key: string, installed: Peer): Promise<void> {
+    const roll = this.rolling.get(key);
+    if (!roll) return;
+    if (roll.oldKey === keyMaterial(installed)) {
+      this.rolling.delete(key);
+      return;
+    }
+    const ids = [...roll.ids];
+    if (ids.length === 0 || !this.engine.terminateSas) {
+      this.rolling.delete(key);
+      return;
+    }
     try {
-      await this.engine.terminateSas!(key, ids);
+      await this.engine.terminateSas(key, ids);
+      this.rolling.delete(key);
       this.counters.rolledSas += ids.length;
       this.log.info({ peer: key, ikeSas: ids }, 'key replaced: IKE SAs authenticated with the old key ended');
     } catch (e) {
-      this.log.warn({ peer: key, err: e instanceof Error ? e.message : String(e) }, 'key replaced, but ending the old key\'s IKE SAs failed');
+      this.log.warn({ peer: key, err: e instanceof Error ? e.message : String(e) }, 'key replaced, but ending the old key\'s IKE SAs failed (kept for the next install)');
     }
+  }
+
+  /**
+   * A call for `key` failed. Retry it later (1 s doubling to retryMaxMs) when what the failure left
+   * is unsafe or stale: a removal never gives up (the removed key stays trusted until the engine
+   * confirms); a shunt or an install is retried up to MAX_INSTALL_RETRIES times, except an install
+   * whose initiate failed (the conn is in; the next lookup initiates again) or whose peer is refused.
+   */
+  private scheduleRetry(key: string, e: unknown): void {
+    const w = this.want(key);
+    const removal = !w.peer;
+    const prev = this.retries.get(key);
+    const attempt = (prev?.attempt ?? 0) + 1;
+    if (!removal) {
+      const code = e instanceof EngineError ? e.code : '';
+      if (NO_RETRY.has(code) || attempt > MAX_INSTALL_RETRIES) {
+        this.retries.delete(key);
+        return;
+      }
+    }
+    // Bounded like the queue: names beyond it wait for the next request or reconcile.
+    if (!prev && this.retries.size >= this.maxQueue) {
+      this.log.warn({ peer: key }, 'too many failed engine calls waiting for a retry; this one waits for the next request');
+      return;
+    }
+    const delay = Math.min(this.retryMaxMs, this.retryMs * 2 ** Math.min(attempt - 1, 30));
+    this.retries.set(key, { attempt, dueMs: this.clock.now() * 1000 + delay });
+    this.log.info({ peer: key, attempt, inMs: delay, removal }, 'engine call will be retried');
+    this.armRetry();
+  }
+
+  private armRetry(): void {
+    if (this.retryTimer !== null) this.clock.clearTimer(this.retryTimer);
+    this.retryTimer = null;
+    if (this.retries.size === 0) return;
+    let next = Infinity;
+    for (const r of this.retries.values()) next = Math.min(next, r.dueMs);
+    if (next === Infinity) return;
+    this.retryTimer = this.clock.setTimer(() => this.onRetry(), Math.max(0, next - this.clock.now() * 1000));
+  }
+
+  private onRetry(): void {
+    this.retryTimer = null;
+    const nowMs = this.clock.now() * 1000;
+    for (const [key, r] of this.retries) {
+      if (r.dueMs > nowMs) continue;
+      r.dueMs = Infinity; // in flight; a failure schedules the next attempt
+      if (this.converged(key)) {
+        this.retries.delete(key);
+        continue;
+      }
+      void this.ensure(key).catch(() => undefined);
+    }
+    this.armRetry();
   }
 
   private drain(): Promise<void> {

@@ -43,6 +43,12 @@ describe('oedns status', () => {
     assert.match(text, /counters: installs=2 queries=10/);
   });
 
+  it('lists the removals the engine failed and that wait for a retry', () => {
+    const text = formatStatus({ ...sample, retrying: [{ name: 'dave.oe.test', attempts: 3, removal: true }, { name: 'bob.oe.test', attempts: 1, removal: false }] });
+    assert.match(text, /pending removals .*: dave\.oe\.test \(3 tries\)$/m);
+    assert.doesNotMatch(formatStatus(sample), /pending removals/);
+  });
+
   it('prints the daemon status as a table and as JSON', async () => {
     const human = await run('node', [cli, 'status', '--control', join(dir, 'c.sock')]);
     assert.match(human.stdout, /bob\.oe\.test/);
