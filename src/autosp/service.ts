@@ -17,7 +17,7 @@ import { silentLogger, type Logger } from '../util/log';
 import { AutospKeeper, PeerReport } from './keeper';
 import { checkPeerName, MAX_PEERS } from './peers-file';
 import type { ResolvePeer } from './resolve';
-import { readAutospState, writeAutospState } from './state';
+import { readAutospState, stateWriter, writeAutospState } from './state';
 
 export interface AutospServiceDeps {
   sync: PeerSync;
@@ -71,9 +71,9 @@ function initiateArg(args: Record<string, unknown>): boolean | undefined {
 export function createAutospService(deps: AutospServiceDeps): AutospService {
   const log = deps.log ?? silentLogger;
   let keeper: AutospKeeper;
-  const persist = (): void => {
-    if (deps.statePath) writeAutospState(deps.statePath, keeper.state());
-  };
+  const statePath = deps.statePath;
+  const writer = statePath ? stateWriter(() => writeAutospState(statePath, keeper.state())) : undefined;
+  const persist = (): void => writer?.schedule();
   keeper = new AutospKeeper({
     sync: deps.sync,
     resolvePeer: deps.resolvePeer,
@@ -96,13 +96,21 @@ export function createAutospService(deps: AutospServiceDeps): AutospService {
     if (owner !== 'autosp') keeper.revalidate(name);
   });
   keeper.start();
+  // An operator's request is written before it is answered (one write per request, however many names).
+  const flushed = (h: ControlHandler): ControlHandler => async (args) => {
+    try {
+      return await h(args);
+    } finally {
+      writer?.flush();
+    }
+  };
   const handlers: Record<string, ControlHandler> = {
-    'peer-add': async (args) => ({ peers: await keeper.add(namesArg(args), { initiate: initiateArg(args) }) }),
-    'peer-remove': async (args) => ({ peers: await keeper.remove(namesArg(args)) }),
-    'peer-sync': async (args) => {
+    'peer-add': flushed(async (args) => ({ peers: await keeper.add(namesArg(args), { initiate: initiateArg(args) }) })),
+    'peer-remove': flushed(async (args) => ({ peers: await keeper.remove(namesArg(args)) })),
+    'peer-sync': flushed(async (args) => {
       if (args.refresh !== undefined && typeof args.refresh !== 'boolean') throw new ConfigError('autosp-args', '"refresh" must be a boolean');
       return { peers: await keeper.setNames(namesArg(args), { initiate: initiateArg(args), refreshExisting: args.refresh !== false }) };
-    },
+    }),
     'peer-list': async () => {
       let engine: InstalledPeer[] | undefined;
       if (deps.engine) engine = await deps.engine.list().catch(() => undefined);
@@ -119,7 +127,7 @@ export function createAutospService(deps: AutospServiceDeps): AutospService {
   return {
     keeper, handlers, bringUp, close: () => {
       unsubscribe();
-      return keeper.close();
+      return keeper.close().finally(() => writer?.flush());
     },
   };
 }

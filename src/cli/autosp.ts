@@ -9,7 +9,7 @@ import { validatorSetup } from './lookup';
 import { Command, CommanderError } from 'commander';
 import {
   AutospKeeper, autospPolicy, checkPeerName, createPeerResolver, DEFAULT_STATE_PATH, lockState,
-  OK_RESULTS, parsePeersFile, PeerReport, readAutospState, validatingLookup, writeAutospState,
+  OK_RESULTS, parsePeersFile, PeerReport, readAutospState, stateWriter, validatingLookup, writeAutospState,
 } from '../autosp';
 import { ControlError, controlRequest } from '../control/client';
 import { defaultControlPath } from '../control/protocol';
@@ -247,8 +247,13 @@ async function openDirect(flags: AutospFlags, log: Logger): Promise<Direct> {
     unlock = lockState(statePath);
     const sync = new PeerSync({ engine, log });
     let keeper: AutospKeeper;
-    const persist = (): void => writeAutospState(statePath, keeper.state());
-    keeper = new AutospKeeper({ sync, resolvePeer, initiate: flags.initiate ?? false, log, onChange: persist });
+    // Coalesced (src/autosp/state.ts stateWriter); persist() writes what is pending now.
+    const writer = stateWriter(() => writeAutospState(statePath, keeper.state()));
+    const persist = (): void => {
+      writer.schedule();
+      writer.flush();
+    };
+    keeper = new AutospKeeper({ sync, resolvePeer, initiate: flags.initiate ?? false, log, onChange: () => writer.schedule() });
     keeper.adopt(state);
     // Stored keys are not trusted: every known name is looked up and validated again before the
     // engine is brought in line (what fails to validate stays closed by a drop shunt, if private).

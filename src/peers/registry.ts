@@ -14,6 +14,7 @@
 // registry keeps a drop shunt for it until `graceSec` after the end of the last answer that handed it
 // out; a new validated claim for the address takes it back.
 import type { Peer, PeerAuth, PeerGateway, PeerOwner, PolicyLevel } from '../ike-bridge/engine';
+import { MinHeap } from '../util/min-heap';
 
 export type UpsertChange = 'added' | 'replaced' | 'refreshed' | 'unchanged';
 export type ReleaseChange = 'removed' | 'replaced' | 'unchanged' | 'absent';
@@ -28,6 +29,11 @@ export type ReleaseChange = 'removed' | 'replaced' | 'unchanged' | 'absent';
 export const DEFAULT_SHUNT_GRACE_SEC = 3600;
 /** Addresses held in drop shunts at most; beyond it the ones ending soonest go first. */
 export const DEFAULT_MAX_SHUNTED = 65_536;
+/**
+ * Addresses one claim may hold: answers for one name accumulate in its claim (each answer is bounded
+ * by PeerSync, MAX_PEER_ADDRESSES), so an owner's claim is bounded too (state file, selectors, shunts).
+ */
+export const MAX_CLAIM_ADDRESSES = 64;
 
 const LEVEL_RANK: Record<PolicyLevel, number> = { clear: 0, 'private-or-clear': 1, opportunistic: 2, private: 3, block: 4 };
 
@@ -62,6 +68,15 @@ interface Claim {
   initiate?: boolean;
   addresses: Map<string, AddressClaim>;
   /** Order of the last upsert: the freshest claim wins a tie. */
+  seq: number;
+}
+
+/** One shunted address as the eviction heap saw it; stale once the entry's until for `a` differs. */
+interface HeapShunt {
+  key: string;
+  a: string;
+  until: number;
+  /** Set order: of shunts ending together, the older goes first. */
   seq: number;
 }
 
@@ -185,6 +200,13 @@ export class PeerRegistry {
   private readonly byAddress = new Map<string, Set<string>>();
   private seq = 0;
   private shuntedCount = 0;
+  /**
+   * Every shunt set, soonest end first, for eviction at the bound in O(log n) (sorting all shunts per
+   * eviction stalled the event loop for tens of seconds). Entries are not removed when a shunt ends
+   * or changes; eviction skips those that no longer match, and the heap is rebuilt when they pile up.
+   */
+  private readonly shuntHeap = new MinHeap<HeapShunt>((x, y) => x.until < y.until || (x.until === y.until && x.seq < y.seq));
+  private heapSeq = 0;
   readonly shuntGraceSec: number;
   private readonly maxShunted: number;
   /** Shunted addresses dropped early because of maxShunted (a fail-open event: counted for status). */
@@ -207,6 +229,7 @@ export class PeerRegistry {
    */
   upsert(peer: Peer, nowSec: number): UpsertResult {
     const key = peerKey(peer.name);
+    const fresh = new Set(peer.addresses.map(addrKey));
     let entry = this.entries.get(key);
     const before = entry ? this.effective(key, entry, nowSec) : undefined;
     if (!entry) {
@@ -248,6 +271,12 @@ export class PeerRegistry {
         ...(closedUntil > nowSec ? { closedUntil } : {}),
       });
       if (shuntUntil !== undefined && entry.shunt.delete(a)) this.shuntedCount--;
+    }
+    // Bounded per claim too (answers for one name accumulate): the addresses of earlier answers that
+    // end soonest leave, into the shunt when they fail closed, as if their TTL had run out.
+    if (claim.addresses.size > MAX_CLAIM_ADDRESSES) {
+      const older = [...claim.addresses].filter(([a]) => !fresh.has(a)).sort((x, y) => x[1].expiresAt - y[1].expiresAt);
+      for (const [a, c] of older.slice(0, claim.addresses.size - MAX_CLAIM_ADDRESSES)) this.dropAddress(key, entry, claim, a, c, nowSec, true);
     }
     const after = this.effective(key, entry, nowSec)!;
     entry.holding = holding(after.peer);
@@ -315,9 +344,7 @@ export class PeerRegistry {
     for (const raw of addresses) {
       const a = addrKey(raw);
       if (live.has(a)) continue;
-      const prev = entry.shunt.get(a);
-      if (prev === undefined) this.shuntedCount++;
-      entry.shunt.set(a, Math.max(prev ?? -Infinity, until));
+      this.setShunt(key, entry, a, until);
       this.index(a, key);
       held.push(a);
     }
@@ -559,27 +586,52 @@ export class PeerRegistry {
     // then (or from now, if the claim goes before its TTL ended: a bogus refresh, a release).
     const until = Math.max(failsClosed(ac.level) ? Math.max(ac.expiresAt, nowSec) + this.shuntGraceSec : -Infinity, ac.closedUntil ?? -Infinity);
     if (until <= nowSec) return false;
-    const prev = entry.shunt.get(a);
-    if (prev === undefined) this.shuntedCount++;
-    entry.shunt.set(a, Math.max(prev ?? -Infinity, until));
+    this.setShunt(key, entry, a, until);
     this.index(a, key);
     if (this.shuntedCount > this.maxShunted) this.evict(key);
     return true;
   }
 
-  /** Over the bound: end the shunts that would end soonest (never those of `keep`'s newest address). */
+  /** Shunt `a` of `key` until at least `until`; the heap learns the new end. */
+  private setShunt(key: string, entry: Entry, a: string, until: number): void {
+    const prev = entry.shunt.get(a);
+    if (prev === undefined) this.shuntedCount++;
+    else if (prev >= until) return;
+    entry.shunt.set(a, until);
+    this.shuntHeap.push({ key, a, until, seq: ++this.heapSeq });
+    // Stale heap entries (shunts that ended, were taken back or extended) are dropped in one O(n)
+    // rebuild once they outnumber the live ones: amortised O(1) per shunt set.
+    if (this.shuntHeap.size > 2 * this.shuntedCount + 1024) {
+      const live = new Map<string, HeapShunt>();
+      for (const h of this.shuntHeap.drain()) {
+        if (this.entries.get(h.key)?.shunt.get(h.a) === h.until) live.set(`${h.key} ${h.a}`, h);
+      }
+      this.shuntHeap.reset([...live.values()]);
+    }
+  }
+
+  /**
+   * Over the bound: end the shunts that would end soonest (never the last one of `keep`, the name
+   * being shunted now). O(log n) per evicted address.
+   */
   private evict(keep: string): void {
-    const all: { key: string; a: string; until: number }[] = [];
-    for (const [key, e] of this.entries) for (const [a, until] of e.shunt) all.push({ key, a, until });
-    all.sort((x, y) => x.until - y.until);
-    for (const s of all) {
-      if (this.shuntedCount <= this.maxShunted) break;
-      if (s.key === keep && this.entries.get(keep)!.shunt.size === 1) continue;
-      this.entries.get(s.key)!.shunt.delete(s.a);
+    const skipped: HeapShunt[] = [];
+    while (this.shuntedCount > this.maxShunted) {
+      const s = this.shuntHeap.pop();
+      if (s === undefined) break;
+      const e = this.entries.get(s.key);
+      if (!e || e.shunt.get(s.a) !== s.until) continue; // stale
+      if (s.key === keep && e.shunt.size === 1) {
+        skipped.push(s);
+        continue;
+      }
+      e.shunt.delete(s.a);
       this.shuntedCount--;
       this.evictedShunts++;
       this.unindex(s.key, s.a);
+      if (s.key !== keep) this.prune(s.key, e);
     }
+    for (const s of skipped) this.shuntHeap.push(s);
   }
 
   private prune(key: string, entry: Entry): void {

@@ -5,7 +5,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadAutospState, readAutospState, writeAutospState } from '../../src/autosp/state';
+import { MAX_PEERS } from '../../src/autosp/peers-file';
+import { loadAutospState, readAutospState, stateWriter, writeAutospState } from '../../src/autosp/state';
 import type { Peer } from '../../src/ike-bridge/engine';
 import { keyObjectToIpseckey } from '../../src/ike-bridge/keys';
 import { ConfigError } from '../../src/util/errors';
@@ -69,8 +70,38 @@ describe('autosp state file: fields validated on load', () => {
     assert.deepEqual(loadAutospState(path, NOW, 3600).map((p) => [p.name, p.expiresAt, p.initiate]), [['bob.example', NOW + 3600, false]]);
   });
 
+  it('bounds the file as untrusted input: its size, the number of names and peers, one peer per name', () => {
+    writeAutospState(path, { names: ['bob.example'], peers: [good()] }, NOW);
+    assert.throws(() => readAutospState(path, { nowSec: NOW, maxBytes: 100 }), (e: unknown) => e instanceof ConfigError && e.code === 'autosp-state' && /bytes/.test(e.message));
+    writeRaw([], Array.from({ length: MAX_PEERS + 1 }, (_, i) => `n${i}.example`));
+    assert.throws(() => readAutospState(path, { nowSec: NOW }), (e: unknown) => e instanceof ConfigError && e.code === 'autosp-state' && /more than the 100000/.test(e.message));
+    const base = stored(good());
+    writeRaw([base, { ...base, addresses: ['192.0.2.66'] }], ['bob.example']);
+    const s = readAutospState(path, { nowSec: NOW });
+    assert.deepEqual(s.peers.map((p) => p.addresses), [['192.0.2.2', '2001:db8::2']]);
+    assert.ok(s.rejected.length === 1 && /stored twice/.test(s.rejected[0]!), s.rejected.join('\n'));
+  });
+
   it('a file that is not a state file is a ConfigError', () => {
     writeFileSync(path, '{"version":2}');
     assert.throws(() => readAutospState(path), (e: unknown) => e instanceof ConfigError && e.code === 'autosp-state');
+  });
+});
+
+describe('autosp state file: writes coalesced (stateWriter)', () => {
+  it('a burst of changes is one write, done by itself after the gap or at once by flush()', async () => {
+    let writes = 0;
+    const w = stateWriter(() => writes++, { minGapMs: 20, maxGapMs: 20 });
+    for (let i = 0; i < 1000; i++) w.schedule();
+    assert.equal(writes, 0);
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(writes, 1);
+    w.flush();
+    assert.equal(writes, 1, 'nothing changed since: no write');
+    w.schedule();
+    w.flush();
+    assert.equal(writes, 2);
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(writes, 2, 'the flushed change is not written again');
   });
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type { Peer, PeerOwner } from '../../src/ike-bridge/engine';
 import { peer, T } from './fixtures';
 import { DEFAULT_SHUNT_GRACE_SEC, PeerRegistry, peerMaterial, strictestLevel } from '../../src/peers';
+import { MAX_CLAIM_ADDRESSES } from '../../src/peers/registry';
 
 const unauth = (owner: PeerOwner, expiresAt: number): Peer =>
   peer({ owner, expiresAt, auth: { kind: 'unauthenticated', method: 'tofu-cert' } });
@@ -223,6 +224,45 @@ describe('peers/registry: claims merge, per-address lifetimes, drop shunts', () 
     r.sweep(T + 20);
     assert.deepEqual(r.shunts(T + 20).map((x) => x.name), ['p2.example', 'p3.example', 'p4.example']);
     assert.equal(r.evictedShunts, 2);
+  });
+});
+
+describe('peers/registry: bounds on addresses and shunts', () => {
+  const many = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}.${i >> 8}.${i & 255}`);
+
+  it(`a claim holds at most ${MAX_CLAIM_ADDRESSES} addresses: those of earlier answers ending soonest leave it, into the shunt when private`, () => {
+    const r = new PeerRegistry({ shuntGraceSec: 100 });
+    r.upsert(peer({ addresses: many('10.1', 40), expiresAt: T + 50 }), T);
+    r.upsert(peer({ addresses: many('10.2', 40), expiresAt: T + 60 }), T + 1);
+    const p = r.get('peer.example', T + 1)!;
+    assert.equal(p.addresses.length, MAX_CLAIM_ADDRESSES);
+    for (const a of many('10.2', 40)) assert.ok(p.addresses.includes(a), `${a} of the latest answer is kept`);
+    assert.deepEqual(r.shunt('peer.example', T + 1), many('10.1', 16).sort());
+  });
+
+  it('at the shunt bound the shunts ending soonest go, whichever name holds them, and the count stays at the bound', () => {
+    // (bench/shunt-evict.ts measures the cost: a heap, not a sort of every shunt per eviction.)
+    const r = new PeerRegistry({ shuntGraceSec: 100, maxShunted: 4096 });
+    const names = (from: number, n: number): string[] => Array.from({ length: n }, (_, i) => `n${from + i}.example`);
+    const addrs = (i: number): string[] => Array.from({ length: 64 }, (_, j) => `10.${i >> 8}.${i & 255}.${j}`);
+    let i = 0;
+    for (const n of names(0, 64)) r.upsert(peer({ name: n, addresses: addrs(i), expiresAt: T + 10 + (i++ % 7) }), T);
+    for (const n of names(0, 64)) r.release(n, 'serve', T + 1);
+    assert.equal(r.shunts(T + 1).reduce((s, x) => s + x.addresses.length, 0), 4096);
+    assert.equal(r.evictedShunts, 0);
+    // Refreshing a shunt many times leaves stale heap entries; they must not count or be evicted twice.
+    for (let k = 0; k < 3; k++) for (const n of names(0, 64)) r.holdShunt(n, addrs(Number(n.slice(1, -8))), T + 1000 + k, T + 1);
+    assert.equal(r.evictedShunts, 0);
+    for (const n of names(64, 8)) r.upsert(peer({ name: n, addresses: addrs(i++), expiresAt: T + 5000 }), T + 2);
+    for (const n of names(64, 8)) r.release(n, 'serve', T + 3);
+    const left = r.shunts(T + 3);
+    assert.equal(left.reduce((s, x) => s + x.addresses.length, 0), 4096);
+    assert.equal(r.evictedShunts, 8 * 64);
+    // The newest (ending T+5100) are whole; 8 of the older names lost their addresses.
+    for (const n of names(64, 8)) assert.equal(left.find((x) => x.name === n)?.addresses.length, 64, n);
+    // Names emptied by eviction are gone from the registry too (no empty entries left behind).
+    assert.equal(r.size, left.length);
+    assert.ok(left.length < 72, String(left.length));
   });
 });
 
