@@ -5,6 +5,12 @@
 // backpressure (§6.2.3): while a connection's unsent output is above a cap, its queries are not read;
 // if it stays there for the idle timeout, or would grow past four times the cap, the connection is
 // closed. A client that never reads thus holds at most 4 x maxTcpUnsentBytes of our memory.
+//
+// Slots: a client must deliver a whole length-prefixed query within tcpFrameMs of its first byte (a
+// client trickling a byte before each idle timeout held its slot forever: 256 of them, any local
+// user, took DNS over TCP from everybody). When every slot is taken, the connection idle longest is
+// closed for the new one (RFC 7766 §6.2.3: under pressure, close idle connections first); only when
+// none is idle or slow is the new connection refused.
 import { createSocket, Socket as UdpSocket } from 'node:dgram';
 import { createServer, Server as TcpServer, Socket } from 'node:net';
 import { Logger, silentLogger } from '../util/log';
@@ -19,6 +25,8 @@ export interface ListenOptions {
   /** RFC 7766 §6.2.3: close a TCP connection idle this long, milliseconds. */
   tcpIdleMs: number;
   maxTcpConnections: number;
+  /** A query's frame must be complete this long after its first byte arrived, milliseconds. */
+  tcpFrameMs?: number;
   maxInflightPerConnection: number;
   /** Unsent answer bytes of one connection above which its queries are no longer read. */
   maxTcpUnsentBytes: number;
@@ -30,6 +38,7 @@ export interface ListenOptions {
 export const DEFAULT_LISTEN: Omit<ListenOptions, 'listen' | 'allow'> = {
   tcpIdleMs: 10_000,
   maxTcpConnections: 256,
+  tcpFrameMs: 3000,
   maxInflightPerConnection: 32,
   maxTcpUnsentBytes: 64 * 1024,
 };
@@ -50,6 +59,10 @@ export interface ServerStats {
   tcpBackpressure: number;
   /** Connections closed because their client kept not reading (stalled, or past the hard bound). */
   tcpStallClosed: number;
+  /** Connections closed because a query frame was not complete within tcpFrameMs of its first byte. */
+  tcpSlowClosed: number;
+  /** Idle (or slow) connections closed to make room for a new one when every slot was taken. */
+  tcpEvicted: number;
   sendErrors: number;
 }
 
@@ -64,17 +77,18 @@ export async function listen(opts: ListenOptions, handler: QueryHandler): Promis
   const log = opts.log ?? silentLogger;
   const stats: ServerStats = {
     udpReceived: 0, udpSent: 0, tcpConnections: 0, tcpOpen: 0, tcpRejected: 0, tcpReceived: 0, tcpSent: 0,
-    tcpIdleClosed: 0, tcpBackpressure: 0, tcpStallClosed: 0, sendErrors: 0,
+    tcpIdleClosed: 0, tcpBackpressure: 0, tcpStallClosed: 0, tcpSlowClosed: 0, tcpEvicted: 0, sendErrors: 0,
   };
   const udps: UdpSocket[] = [];
   const tcps: TcpServer[] = [];
-  const conns = new Set<Socket>();
+  // Open connections → what makeRoom() needs to know about each.
+  const conns = new Map<Socket, () => { idleSince?: number; frameSince?: number }>();
   const addresses: Endpoint[] = [];
   let closing = false;
 
   const closeAll = async (): Promise<void> => {
     closing = true;
-    for (const c of conns) c.destroy();
+    for (const c of conns.keys()) c.destroy();
     await Promise.all([
       ...udps.map((u) => new Promise<void>((r) => { try { u.close(() => r()); } catch { r(); } })),
       ...tcps.map((t) => new Promise<void>((r) => t.close(() => r()))),
@@ -113,20 +127,48 @@ export async function listen(opts: ListenOptions, handler: QueryHandler): Promis
     throw err;
   }
 
+  /**
+   * Every slot taken: close the connection that has been idle longest (nothing in flight, queued or
+   * unsent, no partial frame), else the one whose partial frame is oldest past a second (a slow
+   * sender). False when every connection is busy with queries: the new one is refused then.
+   */
+  function makeRoom(now: number): boolean {
+    let victim: { sock: Socket; since: number } | undefined;
+    let slow: { sock: Socket; since: number } | undefined;
+    for (const [sock, c] of conns) {
+      const st = c();
+      if (st.idleSince !== undefined && (!victim || st.idleSince < victim.since)) victim = { sock, since: st.idleSince };
+      if (st.frameSince !== undefined && now - st.frameSince >= 1000 && (!slow || st.frameSince < slow.since)) slow = { sock, since: st.frameSince };
+    }
+    const out = victim ?? slow;
+    if (!out) return false;
+    stats.tcpEvicted++;
+    conns.delete(out.sock);
+    out.sock.destroy();
+    return true;
+  }
+
   function onConnection(sock: Socket): void {
     const address = sock.remoteAddress ?? '';
-    if (closing || !opts.allow(address) || conns.size >= opts.maxTcpConnections) {
+    if (closing || !opts.allow(address) || (conns.size >= opts.maxTcpConnections && !makeRoom(Date.now()))) {
       stats.tcpRejected++;
       sock.destroy();
       return;
     }
     stats.tcpConnections++;
-    conns.add(sock);
     stats.tcpOpen = conns.size;
     const client: ClientInfo = { address, port: sock.remotePort ?? 0, transport: 'tcp' };
     const reader = new FrameReader();
     let inflight = 0;
     let ended = false;
+    // When the connection last had nothing to do, and when the partial frame now read began.
+    let idleSince: number | undefined = Date.now();
+    let frameSince: number | undefined;
+    let frameTimer: NodeJS.Timeout | undefined;
+    conns.set(sock, () => ({
+      idleSince: inflight === 0 && queued.length === 0 && !blocked && reader.pending === 0 && sock.writableLength === 0 ? idleSince : undefined,
+      frameSince,
+    }));
     sock.setNoDelay(true);
     // A listener of its own: setTimeout(ms, cb) registers cb with once(), and a fired timer does not
     // re-arm by itself, so both are renewed by hand.
@@ -188,12 +230,30 @@ export async function listen(opts: ListenOptions, handler: QueryHandler): Promis
           inflight--;
           pump();
           // The idle period starts when the last answer has gone out.
+          if (inflight === 0) idleSince = Date.now();
           if (inflight === 0 && !sock.destroyed) sock.setTimeout(opts.tcpIdleMs);
           maybeFinish();
         });
     };
+    const frameMs = opts.tcpFrameMs ?? DEFAULT_LISTEN.tcpFrameMs!;
     sock.on('data', (chunk: Buffer) => {
-      for (const f of reader.push(chunk)) {
+      const frames = reader.push(chunk);
+      // The deadline runs from the first byte of a frame; the bytes left after the last complete
+      // frame start the next one now.
+      if (frames.length > 0 || reader.pending === 0) {
+        clearTimeout(frameTimer);
+        frameTimer = undefined;
+        frameSince = undefined;
+      }
+      if (reader.pending > 0 && frameTimer === undefined) {
+        frameSince = Date.now();
+        frameTimer = setTimeout(() => {
+          stats.tcpSlowClosed++;
+          sock.destroy();
+        }, frameMs);
+        frameTimer.unref();
+      }
+      for (const f of frames) {
         stats.tcpReceived++;
         if (!blocked && inflight < opts.maxInflightPerConnection) dispatch(f);
         else {
@@ -201,6 +261,7 @@ export async function listen(opts: ListenOptions, handler: QueryHandler): Promis
           sock.pause();
         }
       }
+      if (frames.length > 0 && inflight === 0 && queued.length === 0) idleSince = Date.now();
     });
     sock.on('end', () => {
       ended = true;
@@ -209,6 +270,7 @@ export async function listen(opts: ListenOptions, handler: QueryHandler): Promis
     sock.on('error', (err) => log.debug({ client: address, err: err.message }, 'TCP connection error'));
     sock.on('close', () => {
       clearTimeout(stall);
+      clearTimeout(frameTimer);
       conns.delete(sock);
       stats.tcpOpen = conns.size;
     });

@@ -55,13 +55,22 @@ describe('resolver/server listeners (TCP bounds)', () => {
     assert.deepEqual([...got].sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i));
   });
 
-  it('closes connections beyond maxTcpConnections at once', async () => {
+  it('closes connections beyond maxTcpConnections at once when none is idle (tcp-slots.test: idle ones make room)', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
     server = await listen(
       { ...DEFAULT_LISTEN, listen: [{ host: '127.0.0.1', port: 0, family: 4 }], allow: () => true, maxTcpConnections: 2 },
-      async (raw) => raw,
+      async (raw) => {
+        await held;
+        return raw;
+      },
     );
+    after(() => release());
     const port = server.addresses[0]!.port;
-    sockets.push(await open(port), await open(port));
+    const busy = [await open(port), await open(port)];
+    for (const b of busy) b.write(Buffer.from([0, 12, 0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]));
+    sockets.push(...busy);
+    await new Promise((r) => setTimeout(r, 50));
     const third = await open(port);
     sockets.push(third);
     await new Promise<void>((r) => third.on('close', () => r()));
