@@ -26,6 +26,12 @@ import { reservedAddresses } from './reserved-addresses';
 import type { Endpoint } from '../resolver/endpoint';
 import { LOG_LEVELS, LogLevel } from '../util/log';
 import { daemonControlHandlers } from './control-handlers';
+import { leftoverShunts, readClosedSet, writeClosedSet } from './leftovers';
+import type { Shunt } from '../peers/registry';
+import { dirname, join } from 'node:path';
+
+/** serve's closed-set file, next to the autosp state (src/daemon/leftovers.ts). */
+export const CLOSED_STATE_FILE = 'serve-closed.json';
 
 export interface DaemonOptions {
   serve: ServeConfig;
@@ -129,8 +135,43 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       if (failsClosed(p.level)) sync.registry.holdShunt(p.name, p.addresses, p.expiresAt + sync.registry.shuntGraceSec, now());
     }
   }
+  // serve's own private answers too (src/daemon/leftovers.ts): what the previous process handed out
+  // stays closed for its lifetime plus the grace, from the closed-set file and from the conns the
+  // IKE daemon still holds. Held before the reconcile, which would otherwise remove those conns.
+  const closedPath = o.autospState ? join(dirname(o.autospState), CLOSED_STATE_FILE) : undefined;
+  const grace = sync.registry.shuntGraceSec;
+  const policyNow = o.policy ?? defaultPolicy();
+  let stored: Shunt[] = [];
+  if (closedPath) {
+    try {
+      const c = readClosedSet(closedPath, now(), policyNow.maxTtl + grace);
+      for (const why of c.rejected) log.warn({ state: closedPath }, `stored closed address ignored: ${why}`);
+      stored = c.entries;
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, 'closed-set file not read: holding closed what the IKE daemon still has');
+    }
+  }
+  const leftover = await engine.list().catch(() => [] as InstalledPeer[]);
+  const held = leftoverShunts(leftover, stored, policyNow, now(), grace);
+  for (const s of held) sync.registry.holdShunt(s.name, s.addresses, s.until, now());
+  if (held.length) log.info({ names: held.length, addresses: held.reduce((n, s) => n + s.addresses.length, 0) }, 'previous run: private addresses held closed (drop shunts) until validated again');
+  let closedWritten = -1;
+  const writeClosed = (): void => {
+    if (!closedPath || sync.registry.changes === closedWritten) return;
+    try {
+      writeClosedSet(closedPath, sync.registry.closedSet(now()), now());
+      closedWritten = sync.registry.changes;
+    } catch (e) {
+      log.warn({ err: (e as Error).message, state: closedPath }, 'closed-set file not written');
+    }
+  };
   await reconcile();
   sync.start();
+  writeClosed();
+  // Every 2 s when something changed: a crash loses at most that much, and what it loses is still
+  // in the IKE daemon's conns (held above on the next start if policy says private).
+  const closedTimer = setInterval(writeClosed, 2000);
+  closedTimer.unref();
 
   let capture!: Capture;
   let internal!: InternalResolver;
@@ -331,6 +372,8 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       await responder?.close();
       await autosp?.close();
       await server.stop();
+      clearInterval(closedTimer);
+      writeClosed();
       await sync.close();
       await engine.close();
     },

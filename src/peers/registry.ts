@@ -495,6 +495,36 @@ export class PeerRegistry {
     return out;
   }
 
+  /**
+   * What must stay closed if every claim went now: per name, the addresses of live claims at a
+   * failing-closed level (until the grace after their answer), those a private answer handed out
+   * (closedUntil), and the drop shunts. Written to disk by serve so that a restart keeps them closed.
+   */
+  closedSet(nowSec: number): Shunt[] {
+    const out: Shunt[] = [];
+    for (const [key, e] of this.entries) {
+      const until = new Map<string, number>();
+      const put = (a: string, u: number): void => {
+        if (u > nowSec && u > (until.get(a) ?? -Infinity)) until.set(a, u);
+      };
+      for (const c of e.claims.values()) {
+        for (const [a, ac] of c.addresses) {
+          if (failsClosed(ac.level)) put(a, Math.max(ac.expiresAt, nowSec) + this.shuntGraceSec);
+          if (ac.closedUntil !== undefined) put(a, ac.closedUntil);
+        }
+      }
+      for (const [a, u] of e.shunt) put(a, u);
+      if (until.size === 0) continue;
+      out.push({ name: key, addresses: [...until.keys()].sort(), until: Math.max(...until.values()) });
+    }
+    return out;
+  }
+
+  /** Changes to claims and shunts so far (a writer compares it to know whether to write). */
+  get changes(): number {
+    return this.seq + this.heapSeq;
+  }
+
   /** Names whose every claim has expired at `nowSec` (due for removal). Does not change anything. */
   expired(nowSec: number): string[] {
     const out: string[] = [];
