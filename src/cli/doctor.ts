@@ -7,6 +7,7 @@ import {
   CheckResult, checkCharon, checkClock, checkDaemon, checkEngine, checkIdentity, checkKeyFile, checkPublished,
   checkSystemResolver, checkTrustAnchors, checkUpstreams, checkViciGroup, DoctorContext,
 } from '../doctor/checks';
+import { checkForeignConns, checkTrustSeed } from '../doctor/trust';
 import { loadServeConfig } from './serve';
 
 export interface DoctorOptions {
@@ -40,6 +41,8 @@ export async function runDoctor(o: DoctorOptions, nowSec = Math.floor(Date.now()
   checks.push(checkViciGroup(ctx));
   checks.push(checkIdentity(ctx));
   checks.push(checkKeyFile(ctx));
+  checks.push(checkTrustSeed(ctx));
+  checks.push(await checkForeignConns(ctx));
   checks.push(await checkPublished(ctx));
   const ta = await checkTrustAnchors(ctx);
   checks.push(ta.result);
@@ -65,7 +68,7 @@ export function formatDoctor(r: { ok: boolean; checks: CheckResult[] }): string 
 export function registerDoctor(program: Command): void {
   program
     .command('doctor')
-    .description('check this host: charon and its plugins, who may use its VICI socket, our key and its published IPSECKEY, identity, trust anchors, upstreams, resolv.conf, clock, daemon; a fix for each problem (exit 0 only when all pass)')
+    .description('check this host: charon and its plugins, who may use its VICI socket, our key and its published IPSECKEY, the trust seed mode, foreign conns that accept any certificate, identity, trust anchors, upstreams, resolv.conf, clock, daemon; a fix for each problem (exit 0 only when all pass)')
     .option('-c, --config <file>', "config file (default /etc/oedns/oedns.yaml when it exists; 'none' for none)")
     .option('--json', 'print one JSON object')
     .option('--timeout <ms>', 'per network step', '2000')

@@ -5,11 +5,11 @@
 // flush-certs of cached CRLs (charon's cert cache may hold a CRL we replaced, and the first cached
 // CRL it finds wins). It never unloads or clears anything: nothing else in charon is touched.
 import { generateKeyPairSync, KeyObject, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { EngineError } from '../util/errors';
 import { silentLogger, type Logger } from '../util/log';
-import { buildCrl, deriveTrustCa, issuedBy, issuePeerCert, newGeneration, normSerial, TrustCa } from './trust-ca';
+import { buildCrl, crlInfo, deriveTrustCa, isForeignRootFor, issuedBy, issuePeerCert, newGeneration, normSerial, TrustCa } from './trust-ca';
 import { checkSuccess } from './vici-client';
 import type { ViciInput, ViciSection } from './vici-codec';
 
@@ -17,6 +17,8 @@ import type { ViciInput, ViciSection } from './vici-codec';
 export interface TrustVici {
   request(cmd: string, msg: ViciInput): Promise<ViciSection>;
   listCaCerts(): Promise<Buffer[]>;
+  /** The CRLs charon holds (DER); absent: CRL numbers follow the clock alone. */
+  listCrls?(): Promise<Buffer[]>;
 }
 
 export interface CharonTrustOptions {
@@ -37,7 +39,8 @@ export class CharonTrust {
   private readonly revoked = new Set<string>();
   /** Peer → serials of the certificates that vouch for its keys now. */
   private readonly held = new Map<string, Set<string>>();
-  private crlNo: bigint;
+  /** Number of the last CRL published (public for tests that simulate a clock step). */
+  crlNo: bigint;
   private chain: Promise<void> = Promise.resolve();
   private readonly issued = new Map<string, { der: Buffer; serial: string }>();
   private readonly rotateAt: number;
@@ -73,10 +76,30 @@ export class CharonTrust {
    * be (re)loaded by the caller afterwards if charon lost them.
    */
   async load(v: TrustVici): Promise<void> {
+    const cas = await v.listCaCerts();
+    // CRL numbers and generation serials must grow across processes whatever the clock did: above
+    // every CRL of our root charon holds, above every generation of our root it holds.
+    for (const der of (await v.listCrls?.()) ?? []) {
+      const c = crlInfo(der);
+      if (c && c.issuerDer.equals(this.root.nameDer) && c.number >= this.crlNo) {
+        this.log.warn({ held: c.number.toString(), clock: this.crlNo.toString() }, 'strongswan: charon holds a newer root CRL than the clock gives (clock stepped back?): numbering on from it');
+        this.crlNo = c.number + 1n;
+      }
+    }
+    let newest = -1n;
+    for (const der of cas) {
+      const serial = issuedBy(this.root, der);
+      if (serial) newest = BigInt(`0x${serial}`) > newest ? BigInt(`0x${serial}`) : newest;
+    }
+    if (newest >= this.genNo) {
+      this.genNo = newest + 1n;
+      this.gen = newGeneration(this.root, this.genNo, generateKeyPairSync('ed25519').privateKey);
+      this.issued.clear();
+    }
     await this.loadCa(v, this.root);
     await this.loadCa(v, this.gen);
     const ours = normSerial(this.genNo.toString(16));
-    for (const der of await v.listCaCerts()) {
+    for (const der of cas) {
       const serial = issuedBy(this.root, der);
       if (serial && serial !== ours && !this.retired.has(serial)) {
         this.retired.add(serial);
@@ -85,6 +108,25 @@ export class CharonTrust {
     }
     this.loaded = true;
     await this.publish(v, true);
+  }
+
+  /**
+   * Before anything of ours is loaded: does charon trust an oedns root for our identity that is not
+   * ours (another seed: lost, replaced, unreadable)? What it vouched for cannot be revoked without its
+   * key, and it authenticates through any conn that pins no certificate. Fail closed: clear charon's
+   * VICI credentials (clear-creds) so that it forgets that root and all it issued; our key, root and
+   * conns are loaded again right after by the caller. Credentials other programs loaded over VICI
+   * (swanctl --load-creds) go too and must be loaded again: logged as an error saying so.
+   * True when it cleared.
+   */
+  async clearForeignRoots(v: TrustVici, id: string): Promise<boolean> {
+    const foreign = (await v.listCaCerts()).filter((der) => isForeignRootFor(this.root, id, der));
+    if (foreign.length === 0) return false;
+    checkSuccess(await v.request('clear-creds', {}), 'clear-creds');
+    this.log.error({ roots: foreign.length },
+      'strongswan: charon trusted keys vouched for by another oedns trust root for our identity (trust-root.seed lost or replaced): ' +
+      'cleared its credentials (clear-creds) so that they stop authenticating; credentials other programs loaded must be loaded again (swanctl --load-creds)');
+    return true;
   }
 
   private async loadCa(v: TrustVici, ca: TrustCa): Promise<void> {
@@ -210,16 +252,14 @@ export function trustSeedPath(hostKeyPath: string): string {
 /**
  * The trust seed from the first of `paths` that holds one, else a new one made in the first of them
  * we may write (a service running as its own user cannot write next to a root-owned key, but can in
- * its state directory). Undefined, with a warning, when none works: the root then comes from the host key.
+ * its state directory). Undefined, with a warning, when none can be made: the root then comes from
+ * the host key. A seed that exists but cannot be used (unreadable, too short, readable by group or
+ * others) is an EngineError: starting with another root would leave what the old one vouched for
+ * trusted and unrevokable, and a seed others can read lets them mint certificates charon accepts.
  */
 export function findTrustSeed(paths: string[], log: Logger = silentLogger): Buffer | undefined {
   for (const p of paths) {
-    if (!existsSync(p)) continue;
-    try {
-      return ensureTrustSeed(p);
-    } catch (e) {
-      log.warn({ err: (e as Error).message }, 'strongswan: trust seed unreadable');
-    }
+    if (existsSync(p)) return ensureTrustSeed(p);
   }
   for (const p of paths) {
     try {
@@ -232,6 +272,17 @@ export function findTrustSeed(paths: string[], log: Logger = silentLogger): Buff
   return undefined;
 }
 
+/** Why the seed file's mode is unsafe (group or other may read or write it, or it is not a regular file), or null. */
+export function trustSeedModeProblem(path: string): string | null {
+  const st = lstatSync(path);
+  if (!st.isFile()) return `${path} is not a regular file`;
+  if (st.mode & 0o077) {
+    return `${path} has mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}: group or others can read it, and whoever knows the seed can make ` +
+      `certificates our trust root vouches for, for any identity; run \`chmod 600 ${path}\``;
+  }
+  return null;
+}
+
 /**
  * The seed of our trust root (32 random bytes, mode 0600), created on first use. Keeping it across host
  * key rollovers lets a new oedns retire what the old one vouched for in a charon that kept running.
@@ -240,6 +291,8 @@ export function findTrustSeed(paths: string[], log: Logger = silentLogger): Buff
 export function ensureTrustSeed(path: string): Buffer {
   try {
     if (existsSync(path)) {
+      const bad = trustSeedModeProblem(path);
+      if (bad) throw new Error(bad);
       const b = Buffer.from(readFileSync(path, 'utf8').trim(), 'base64');
       if (b.length < 32) throw new Error('shorter than 32 bytes');
       return b;

@@ -268,6 +268,9 @@ export class StrongswanEngine implements Engine {
       }
       return out;
     },
+    // CRL numbers go on from charon's, whatever the clock did (strongswan-trust.ts load()).
+    listCrls: async () => (await this.certClient.listCerts({ type: 'X509_CRL' }))
+      .map((ev) => ev.get('data')).filter((d) => d instanceof Uint8Array).map((d) => Buffer.from(d as Uint8Array)),
   };
 
   private async ensureIdentity(): Promise<void> {
@@ -275,6 +278,8 @@ export class StrongswanEngine implements Engine {
     // talks to charon: connect first, so the check below sees a restart that has not been noticed yet.
     await this.use((c) => c.connect());
     if (this.identityLoaded) return;
+    // Trust from an oedns root we lost the seed of fails closed (clear-creds) before ours is loaded.
+    await this.trust.clearForeignRoots(this.trustVici, this.o.identity.id);
     const loaded = await this.use((c) => c.loadKey(charonKeyType(this.privateKey), privateKeyPemForCharon(this.privateKey)));
     const ours = str(loaded, 'id');
     if (ours) {

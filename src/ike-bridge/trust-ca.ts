@@ -307,6 +307,65 @@ export function issuedBy(ca: TrustCa, certDer: Buffer): string | undefined {
   return normSerial(x.serialNumber);
 }
 
+/**
+ * The issuer (subject Name DER) and CRL number of a CRL, or undefined for bytes that are not one. A
+ * starting oedns reads the CRLs charon holds for its root: its next root CRL must have a higher number
+ * than any of them, whatever the clock says (a clock stepped back gave a lower number, and charon kept
+ * the older CRL, which did not retire the previous process's generation).
+ */
+export function crlInfo(der: Buffer): { issuerDer: Buffer; number: bigint } | undefined {
+  try {
+    const tbs = readTlv(der, readTlv(der, 0).start);
+    const parts = items(der, tbs.start, tbs.end);
+    const i = parts[0]?.tag === 0x02 ? 1 : 0; // version present (v2)
+    const issuer = parts[i + 1];
+    const exts = parts.find((p) => p.tag === 0xa0);
+    if (!issuer || issuer.tag !== 0x30 || !exts) return undefined;
+    const list = readTlv(der, exts.start);
+    for (const e of items(der, list.start, list.end)) {
+      const [id, ...rest] = items(der, e.start, e.end);
+      if (!id || id.tag !== 0x06 || !der.subarray(id.start, id.end).equals(OID.crlNumber.subarray(2))) continue;
+      const value = rest[rest.length - 1];
+      if (!value || value.tag !== 0x04) return undefined;
+      const n = readTlv(der, value.start);
+      if (der[value.start] !== 0x02) return undefined;
+      return { issuerDer: der.subarray(issuer.off, issuer.end), number: BigInt(`0x${der.subarray(n.start, n.end).toString('hex') || '0'}`) };
+    }
+    return undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The TLVs between `start` and `end` of `d`, each with its offset. */
+function items(d: Buffer, start: number, end: number): { tag: number; start: number; end: number; off: number }[] {
+  const out: { tag: number; start: number; end: number; off: number }[] = [];
+  for (let off = start; off < end; ) {
+    const t = readTlv(d, off);
+    out.push({ ...t, off });
+    off = t.end;
+  }
+  return out;
+}
+
+/**
+ * Is `certDer` an oedns trust root for identity `id` other than `root` (a root derived from another
+ * seed: the seed was lost, replaced or unreadable)? Such a root, and what its generations vouched
+ * for, cannot be revoked by us: we do not have its key.
+ */
+export function isForeignRootFor(root: TrustCa, id: string, certDer: Buffer): boolean {
+  let x: X509Certificate;
+  try {
+    x = new X509Certificate(certDer);
+  } catch {
+    return false;
+  }
+  if (x.subject === root.subject || x.issuer !== x.subject) return false;
+  const lines = x.subject.split('\n');
+  const cn = lines.find((l) => l.startsWith('CN='))?.slice(3) ?? '';
+  return lines.includes(`O=${CA_ORG}`) && cn.startsWith(`oedns trust for ${checkName(id)} `) && !cn.includes(GEN);
+}
+
 /** Serials compared as lowercase hex without leading zeros. */
 export function normSerial(hex: string): string {
   return hex.toLowerCase().replace(/^0+(?=.)/, '');

@@ -3,7 +3,8 @@
 // Each problem must be named with a fix, and the exit status is 0 only when everything passes.
 import assert from 'node:assert/strict';
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { ViciClient } from '../../src/ike-bridge/vici-client';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { generateHostKey, ipseckeyLine, writeHostKey } from '../../src/ike-bridge/identity';
@@ -93,10 +94,34 @@ describe('oedns doctor (real named, real charon)', function () {
     const r = doctor(cfg);
     assert.equal(r.code, 0, JSON.stringify(r.checks, null, 1));
     assert.equal(r.ok, true);
-    assert.deepEqual(r.checks.map((c) => c.id), ['config', 'engine', 'charon', 'vici-group', 'identity', 'key', 'published', 'trust-anchors', 'upstreams', 'system-resolver', 'clock', 'daemon']);
+    assert.deepEqual(r.checks.map((c) => c.id), ['config', 'engine', 'charon', 'vici-group', 'identity', 'key', 'trust-seed', 'foreign-conns', 'published', 'trust-anchors', 'upstreams', 'system-resolver', 'clock', 'daemon']);
     for (const c of r.checks) assert.equal(c.status, 'pass', `${c.id}: ${c.detail}`);
     assert.match(check(r.checks, 'charon').detail, /charon.* answers on .*charon\.vici, plugins present/);
     assert.match(check(r.checks, 'published').detail, /alice\.oe\.test IPSECKEY is our key, DNSSEC-secure/);
+  });
+
+  it('names a trust seed others can read and a foreign conn that accepts any certificate charon trusts', async () => {
+    // The seed serve made next to the key (the test above), then opened up; a "corp VPN" that pins no CA.
+    const seed = join(dir, 'keys', 'trust-root.seed');
+    chmodSync(seed, 0o644);
+    const vici = new ViciClient({ socketPath: lab!.a.vici });
+    await vici.loadConn('corp-vpn', { version: 2, remote_addrs: ['%any'], local: { auth: 'pubkey', id: 'alice.oe.test' }, remote: { auth: 'pubkey', id: '%any' },
+      children: { 'corp-vpn': { mode: 'tunnel', local_ts: ['dynamic'], remote_ts: ['dynamic'] } } });
+    try {
+      const r = doctor(config('open'));
+      assert.equal(r.code, 1);
+      const s = check(r.checks, 'trust-seed');
+      assert.equal(s.status, 'fail');
+      assert.match(s.detail, /mode 0644: group or others can read it/);
+      const f = check(r.checks, 'foreign-conns');
+      assert.equal(f.status, 'fail');
+      assert.match(f.detail, /corp-vpn/);
+      assert.doesNotMatch(f.detail, /oe-|oedns-/);
+    } finally {
+      chmodSync(seed, 0o600);
+      await vici.unloadConn('corp-vpn');
+      await vici.close();
+    }
   });
 
   it('names a missing charon, with the fix', () => {
