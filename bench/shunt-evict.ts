@@ -10,6 +10,7 @@ import type { Peer } from '../src/ike-bridge/engine';
 import { DEFAULT_MAX_SHUNTED, PeerRegistry } from '../src/peers/registry';
 import { MAX_PEER_ADDRESSES } from '../src/peers/sync';
 import { loadAutospState, stateWriter, writeAutospState } from '../src/autosp/state';
+import { readClosedSet, writeClosedSet } from '../src/daemon/leftovers';
 import { writeBenchSection } from './support/doc';
 
 const args = process.argv.slice(2);
@@ -42,6 +43,19 @@ async function main(): Promise<void> {
     }
   });
   console.log(`fill ${DEFAULT_MAX_SHUNTED} shunts: ${fill.toFixed(0)} ms; ${r.evictedShunts} evicted over ${fillNames} releases: ${over.toFixed(0)} ms, slowest release ${worst.toFixed(1)} ms`);
+
+  // 1b. serve's closed-set file at the bound (src/daemon/leftovers.ts): written every 2 s when changed,
+  // read back and held as shunts at the next start.
+  const closedDir = mkdtempSync(join(tmpdir(), 'oedns-bench-closed-'));
+  const closedPath = join(closedDir, 'serve-closed.json');
+  const closedWrite = ms(() => writeClosedSet(closedPath, r.closedSet(NOW + 3), NOW + 3));
+  const closedSize = statSync(closedPath).size;
+  const r3 = new PeerRegistry({});
+  const closedRestore = ms(() => {
+    for (const e of readClosedSet(closedPath, NOW + 4, 86_400 + 3600).entries) r3.holdShunt(e.name, e.addresses, e.until, NOW + 4);
+  });
+  rmSync(closedDir, { recursive: true, force: true });
+  console.log(`closed-set file at the bound: ${(closedSize / 1e6).toFixed(1)} MB written in ${closedWrite.toFixed(0)} ms, restored as shunts in ${closedRestore.toFixed(0)} ms`);
 
   // 2. A restart adopting a state file of NAMES peers of 64 private addresses (holdShunt per peer).
   const dir = mkdtempSync(join(tmpdir(), 'oedns-bench-'));
@@ -96,6 +110,7 @@ d077561, where eviction sorted every shunt per evicted address.
 |---|---:|---:|
 | ${DEFAULT_MAX_SHUNTED} shunts at the bound, then ${fillNames} more private claims of ${MAX_PEER_ADDRESSES} addresses released (${r.evictedShunts} evictions) | one 4,096-address release: 64.8 s | all: ${(over / 1000).toFixed(2)} s, slowest release ${worst.toFixed(1)} ms |
 | restart adopting a state file of ${NAMES} peers × ${MAX_PEER_ADDRESSES} private addresses (${(size / 1e6).toFixed(1)} MB) as drop shunts | 5,000 peers: 58.3 s | read ${(load / 1000).toFixed(2)} s + shunts ${(hold / 1000).toFixed(2)} s |
+| serve's closed-set file at the bound (${(closedSize / 1e6).toFixed(1)} MB): write / read back as shunts at start | (no file) | ${closedWrite.toFixed(0)} ms / ${closedRestore.toFixed(0)} ms |
 | ${ADD} autosp names added one by one: bytes of state file written | ${(perChange / 1e6).toFixed(0)} MB (${ADD} writes) | ${(bytes / 1e6).toFixed(1)} MB (${writes} writes) |
 
 A peer holds at most ${MAX_PEER_ADDRESSES} addresses (an answer with more is refused, EngineError too-many-addresses); the state file is read

@@ -156,22 +156,33 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
   for (const s of held) sync.registry.holdShunt(s.name, s.addresses, s.until, now());
   if (held.length) log.info({ names: held.length, addresses: held.reduce((n, s) => n + s.addresses.length, 0) }, 'previous run: private addresses held closed (drop shunts) until validated again');
   let closedWritten = -1;
+  let closedMs = 0;
   const writeClosed = (): void => {
     if (!closedPath || sync.registry.changes === closedWritten) return;
+    const t = Date.now();
     try {
       writeClosedSet(closedPath, sync.registry.closedSet(now()), now());
       closedWritten = sync.registry.changes;
     } catch (e) {
       log.warn({ err: (e as Error).message, state: closedPath }, 'closed-set file not written');
     }
+    closedMs = Date.now() - t;
   };
   await reconcile();
   sync.start();
   writeClosed();
-  // Every 2 s when something changed: a crash loses at most that much, and what it loses is still
-  // in the IKE daemon's conns (held above on the next start if policy says private).
-  const closedTimer = setInterval(writeClosed, 2000);
-  closedTimer.unref();
+  // Every 2 s when something changed (longer when the file is big: at most ~5% of the time goes to
+  // it): a crash loses at most that much, and what it loses is still in the IKE daemon's conns (held
+  // above on the next start if policy says private).
+  let closedTimer: NodeJS.Timeout | undefined;
+  const scheduleClosed = (): void => {
+    closedTimer = setTimeout(() => {
+      writeClosed();
+      scheduleClosed();
+    }, Math.max(2000, 20 * closedMs));
+    closedTimer.unref();
+  };
+  scheduleClosed();
 
   let capture!: Capture;
   let internal!: InternalResolver;
@@ -372,7 +383,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       await responder?.close();
       await autosp?.close();
       await server.stop();
-      clearInterval(closedTimer);
+      clearTimeout(closedTimer);
       writeClosed();
       await sync.close();
       await engine.close();
