@@ -72,7 +72,23 @@ const OID = {
   subjectKeyIdentifier: oid('2.5.29.14'),
   authorityKeyIdentifier: oid('2.5.29.35'),
   crlNumber: oid('2.5.29.20'),
+  nameConstraints: oid('2.5.29.30'),
 };
+
+/**
+ * Name constraints on the root and every generation (strongSwan 5.9 constraints plugin: an issuer's
+ * constraints bind its direct subjects, and a sub-CA must carry (inherit) its issuer's, so what the
+ * root says binds every chain below it, also one minted by whoever learnt the seed). Subjects must
+ * lie under `O=oedns trust` (so no certificate of ours can claim a directory-name identity such as
+ * `C=CH, O=corp, CN=ceo` that a foreign conn expects), and the only e-mail address allowed in a
+ * subjectAltName is nobody@oedns.invalid (no e-mail identity either). Host names cannot be narrowed:
+ * we vouch for whatever name is looked up. docs/ike-bridge.md.
+ */
+const NAME_CONSTRAINTS = (): Buffer => ext(OID.nameConstraints, true, seq(
+  tlv(0xa0,
+    seq(tlv(0xa4, seq(set(seq(OID.organization, utf8(CA_ORG)))))),
+    seq(tlv(0x81, Buffer.from('nobody@oedns.invalid', 'ascii')))),
+));
 const ED25519_ALG = seq(oid('1.3.101.112'));
 const V3 = explicit(0, integer(Buffer.from([2])));
 
@@ -225,6 +241,7 @@ function caTbs(serial: Buffer, issuer: Buffer, subject: Buffer, spki: Buffer, sk
       ext(OID.keyUsage, true, tlv(0x03, Buffer.from([1, 0x06]))),
       ext(OID.subjectKeyIdentifier, false, octets(ski)),
       ...(akiId ? [aki(akiId)] : []),
+      NAME_CONSTRAINTS(),
     )),
   );
 }
@@ -258,7 +275,7 @@ export function issuePeerCert(ca: TrustCa, peerName: string, spkiPem: string): {
     ED25519_ALG,
     ca.nameDer,
     seq(time(NOT_BEFORE), time(NOT_AFTER)),
-    name(n),
+    name(n, CA_ORG), // under the roots' permitted directory name (NAME_CONSTRAINTS)
     spki,
     explicit(3, seq(
       ext(OID.basicConstraints, true, seq()), // empty SEQUENCE = cA FALSE (DER omits the default)
