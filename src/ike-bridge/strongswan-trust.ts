@@ -46,6 +46,8 @@ export class CharonTrust {
   private readonly rotateAt: number;
   private readonly now: () => number;
   private readonly log: Logger;
+  /** What clearForeignRoots() listed, for the load() that follows it. */
+  private prefetched: { cas: Buffer[]; crls: Buffer[] } | undefined;
   /** Root, generation and CRLs are in charon (false after a restart or a clear-creds by anyone). */
   loaded = false;
 
@@ -76,10 +78,15 @@ export class CharonTrust {
    * be (re)loaded by the caller afterwards if charon lost them.
    */
   async load(v: TrustVici): Promise<void> {
-    const cas = await v.listCaCerts();
+    // Listed by clearForeignRoots() just before our key was loaded, when the engine called it: no
+    // round trip between our key and our CAs (a peer initiating meanwhile finds no trust).
+    const pre = this.prefetched;
+    this.prefetched = undefined;
+    const cas = pre?.cas ?? (await v.listCaCerts());
+    const crls = pre?.crls ?? ((await v.listCrls?.()) ?? []);
     // CRL numbers and generation serials must grow across processes whatever the clock did: above
     // every CRL of our root charon holds, above every generation of our root it holds.
-    for (const der of (await v.listCrls?.()) ?? []) {
+    for (const der of crls) {
       const c = crlInfo(der);
       if (c && c.issuerDer.equals(this.root.nameDer) && c.number >= this.crlNo) {
         this.log.warn({ held: c.number.toString(), clock: this.crlNo.toString() }, 'strongswan: charon holds a newer root CRL than the clock gives (clock stepped back?): numbering on from it');
@@ -120,8 +127,13 @@ export class CharonTrust {
    * True when it cleared.
    */
   async clearForeignRoots(v: TrustVici, id: string): Promise<boolean> {
-    const foreign = (await v.listCaCerts()).filter((der) => isForeignRootFor(this.root, id, der));
-    if (foreign.length === 0) return false;
+    const cas = await v.listCaCerts();
+    const foreign = cas.filter((der) => isForeignRootFor(this.root, id, der));
+    if (foreign.length === 0) {
+      this.prefetched = { cas, crls: (await v.listCrls?.()) ?? [] };
+      return false;
+    }
+    this.prefetched = undefined;
     checkSuccess(await v.request('clear-creds', {}), 'clear-creds');
     this.log.error({ roots: foreign.length },
       'strongswan: charon trusted keys vouched for by another oedns trust root for our identity (trust-root.seed lost or replaced): ' +
