@@ -15,7 +15,7 @@ import { labUnavailable, labUp } from '../test/support/lab';
 import { writeBenchSection } from './support/doc';
 
 const args = process.argv.slice(2);
-const sizes = (args.includes('--sizes') ? args[args.indexOf('--sizes') + 1] : '1000,10000').split(',').map(Number);
+const sizes = (args.includes('--sizes') ? args[args.indexOf('--sizes') + 1] ?? '' : '1000,10000').split(',').map(Number);
 const write = !args.includes('--no-write');
 const ROUNDS = 20;
 

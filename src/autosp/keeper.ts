@@ -93,7 +93,7 @@ export async function inPool<T, R>(items: readonly T[], width: number, fn: (x: T
   const worker = async (): Promise<void> => {
     while (next < items.length) {
       const i = next++;
-      out[i] = await fn(items[i], i);
+      out[i] = await fn(items[i]!, i);
     }
   };
   await Promise.all(Array.from({ length: Math.min(Math.max(1, width), items.length) }, worker));
@@ -264,7 +264,7 @@ export class AutospKeeper {
   async close(): Promise<void> {
     this.stop();
     if (this.ticking) await this.ticking;
-    await Promise.allSettled([...this.entries.values()].map((e) => e.busy));
+    await Promise.allSettled([...this.entries.values()].flatMap((e) => (e.busy ? [e.busy] : [])));
   }
 
   // ---- internals -------------------------------------------------------------------------------

@@ -27,16 +27,16 @@ export function parsePeersFile(text: string, source = 'peers file'): string[] {
   const seen = new Set<string>();
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].replace(/#.*$/, '').trim();
+    const line = lines[i]!.replace(/#.*$/, '').trim();
     if (line === '') continue;
     const where = `${source}:${i + 1}`;
     const fields = line.split(/\s+/);
     if (fields.length > 1) {
       throw new ConfigError('autosp-peers-file', `${where}: one name per line, got ${fields.length} words (${JSON.stringify(line.slice(0, 80))})`);
     }
-    const p = peerNameProblem(fields[0]);
-    if (p) throw new ConfigError('autosp-peers-file', `${where}: bad peer name ${JSON.stringify(fields[0].slice(0, 80))}: ${p}`);
-    const n = normalizeName(fields[0]);
+    const p = peerNameProblem(fields[0]!);
+    if (p) throw new ConfigError('autosp-peers-file', `${where}: bad peer name ${JSON.stringify(fields[0]!.slice(0, 80))}: ${p}`);
+    const n = normalizeName(fields[0]!);
     if (seen.has(n)) continue;
     seen.add(n);
     names.push(n);

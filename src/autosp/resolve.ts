@@ -5,13 +5,13 @@
 // broken zone; its key must stop being trusted now).
 import type { Peer } from '../ike-bridge/engine';
 import type { InternalResolver } from '../capture/capture';
-import { addressFacts, aged, ipseckeyFacts, RRsetFacts } from '../capture/answer-facts';
+import { addressFacts, aged, ipseckeyFacts, type RRsetFacts } from '../capture/answer-facts';
 import { verdictOfProof } from '../capture/capture';
-import { isUsable, Proof, proofOf, provenMessage } from '../dnssec/proof';
-import { completeGateway, decide, Decision, defaultPolicy, IpseckeyLike, Policy, VerdictLike } from '../policy';
+import { isUsable, type Proof, proofOf, provenMessage } from '../dnssec/proof';
+import { completeGateway, decide, type Decision, defaultPolicy, type IpseckeyLike, type Policy, type VerdictLike } from '../policy';
 import type { QueryFn } from '../dnssec/fetcher';
 import type { Validator } from '../dnssec/validator';
-import { Message, Question, Rcode, RRClass, RRType } from '../wire/types';
+import { type Message, type Question, Rcode, RRClass, RRType } from '../wire/types';
 
 export type ResolveOutcome =
   /** A peer to install (authenticated key, or the policy's unauthenticated fallback). */

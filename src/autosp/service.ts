@@ -14,7 +14,7 @@ import type { Engine, InstalledPeer } from '../ike-bridge/engine';
 import type { PeerSync, SyncClock } from '../peers';
 import { ConfigError } from '../util/errors';
 import { silentLogger, type Logger } from '../util/log';
-import { AutospKeeper, PeerReport } from './keeper';
+import { AutospKeeper, type PeerReport } from './keeper';
 import { checkPeerName, MAX_PEERS } from './peers-file';
 import type { ResolvePeer } from './resolve';
 import { readAutospState, writeAutospState } from './state';
@@ -54,7 +54,7 @@ function namesArg(args: Record<string, unknown>): string[] {
   const v = args.names;
   if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new ConfigError('autosp-args', '"names" must be an array of strings');
   if (v.length > MAX_PEERS) throw new ConfigError('autosp-args', `more than ${MAX_PEERS} names`);
-  return [...new Set(v.map((x) => checkPeerName(x as string)))];
+  return [...new Set(v.map((x) => checkPeerName(x)))];
 }
 
 function initiateArg(args: Record<string, unknown>): boolean | undefined {
@@ -70,17 +70,15 @@ function initiateArg(args: Record<string, unknown>): boolean | undefined {
  */
 export function createAutospService(deps: AutospServiceDeps): AutospService {
   const log = deps.log ?? silentLogger;
-  let keeper: AutospKeeper;
-  const persist = (): void => {
-    if (deps.statePath) writeAutospState(deps.statePath, keeper.state());
-  };
-  keeper = new AutospKeeper({
+  const keeper: AutospKeeper = new AutospKeeper({
     sync: deps.sync,
     resolvePeer: deps.resolvePeer,
     initiate: deps.initiate,
     clock: deps.clock,
     log,
-    onChange: persist,
+    onChange: () => {
+      if (deps.statePath) writeAutospState(deps.statePath, keeper.state());
+    },
   });
   if (deps.statePath) {
     try {

@@ -4,13 +4,13 @@
 // the peer, and only then lets the answer go. Everything else passes through untouched.
 import type { Stage, QueryContext, Outcome } from '../resolver/pipeline';
 import { makeResponse } from '../wire/message';
-import { Message, Question, Rcode, RR, RRClass, RRType } from '../wire/types';
+import { type Message, type Question, Rcode, type RR, RRClass, RRType } from '../wire/types';
 import { cacheKey, type CacheEntry } from '../resolver/cache';
-import { completeGateway, decide, Decision, DecideInput, engineFailed, IpseckeyLike, matchName, normalizeName, Policy, RefuseRcode, VerdictLike } from '../policy';
+import { completeGateway, decide, type Decision, type DecideInput, engineFailed, type IpseckeyLike, matchName, normalizeName, type Policy, type RefuseRcode, type VerdictLike } from '../policy';
 import type { PeerSync } from '../peers';
-import { Logger, silentLogger } from '../util/log';
+import { type Logger, silentLogger } from '../util/log';
 import type { Proof } from '../dnssec/proof';
-import { addressFacts, aged, ipseckeyFacts, RRsetFacts } from './answer-facts';
+import { addressFacts, aged, ipseckeyFacts, type RRsetFacts } from './answer-facts';
 import { leakGuardFor, minimalAnyAnswer, stripHints } from './address-leaks';
 
 /** A validated lookup from inside the daemon (through cache → validate → upstream, as a DO client). */
@@ -318,7 +318,7 @@ export class Capture {
 
 /** The validator's verdict as policy reads it; no proof means nothing was validated. */
 export function verdictOfProof(p: Proof | undefined): VerdictLike {
-  return p ? (p.verdict as VerdictLike) : UNVALIDATED;
+  return p ? (p.verdict) : UNVALIDATED;
 }
 
 /** The verdict on the IPSECKEY lookup as policy needs it: null when the name provably has none. */

@@ -5,9 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { KeyObject } from 'node:crypto';
-import { Command } from 'commander';
+import { type Command } from 'commander';
 import { parseTrustAnchors, ROOT_ANCHORS, type TrustAnchor } from '../dnssec/anchors';
-import { firstNameserver, netQuery, parseServer } from '../dnssec/net-query';
+import { firstNameserver, netQuery, parseServer } from '../resolver/net-query';
 import { keyObjectToIpseckey } from '../ike-bridge/keys';
 import { ConfigError, OednsError } from '../util/errors';
 import { normalizeName } from '../wire/name';

@@ -1,31 +1,32 @@
 // `oedns serve` assembled: resolver + validator + capture mode + peer registry/sync + engine +
 // control socket. The CLI parses options into DaemonOptions; tests start the same thing in-process.
-import { EventEmitter } from 'node:events';
+import { type EventEmitter } from 'node:events';
 import type { Engine, InstalledPeer } from '../ike-bridge/engine';
 import type { TrustAnchor } from '../dnssec/anchors';
 import { ROOT_ANCHORS } from '../dnssec/anchors';
-import { Capture, InternalResolver } from '../capture/capture';
-import { AutospService, autospPolicy, createAutospService, createPeerResolver, loadAutospState } from '../autosp';
+import { Capture, type InternalResolver } from '../capture/capture';
+import { type AutospService, autospPolicy, createAutospService, createPeerResolver, loadAutospState } from '../autosp';
 import { failsClosed } from '../peers';
-import { startControlServer, ControlHandler, ControlServer } from '../control/server';
+import { startControlServer, type ControlHandler, type ControlServer } from '../control/server';
 import type { DaemonStatus, PeerStatus, ShuntStatus } from '../control/status';
-import { defaultPolicy, Policy } from '../policy';
+import { defaultPolicy, type Policy } from '../policy';
 import { PeerSync } from '../peers';
-import { startServer, RunningServer } from '../resolver';
+import { startServer, type RunningServer } from '../resolver';
 import type { ServeConfig } from '../config/serve';
 import { formatEndpoint } from '../resolver/endpoint';
-import { Logger, silentLogger } from '../util/log';
-import { createResponder, ResponderOptions, ResponderService } from '../responder';
-import { DaemonValidation, daemonValidation, upstreamQuery } from './validation';
+import { type Logger, silentLogger } from '../util/log';
+import { createResponder, type ResponderOptions, type ResponderService } from '../responder';
+import { type DaemonValidation, daemonValidation, upstreamQuery } from './validation';
 import { configuredNtas, NtaSet } from '../trust/nta';
 import { ConfigError } from '../util/errors';
 import { TrustAnchorManager } from '../trust/refresher';
 import { stateOwners } from '../trust/state-file';
-import { isOwnAddress, UpstreamFileWatch, watchUpstreamFile } from '../resolver/upstream-file';
+import { isOwnAddress, type UpstreamFileWatch, watchUpstreamFile } from '../resolver/upstream-file';
 import { reservedAddresses } from './reserved-addresses';
 import type { Endpoint } from '../resolver/endpoint';
-import { LOG_LEVELS, LogLevel } from '../util/log';
+import { LOG_LEVELS, type LogLevel } from '../util/log';
 import { daemonControlHandlers } from './control-handlers';
+import { VERSION } from '../util/version';
 
 export interface DaemonOptions {
   serve: ServeConfig;
@@ -102,7 +103,6 @@ const RESTART_KEYS: ReadonlyArray<keyof ServeConfig> = [
   'upstreamTimeoutMs', 'tcpIdleMs', 'maxUdpSize', 'trustAnchorState', 'logFormat',
 ];
 
-const VERSION: string = require('../../../package.json').version;
 
 export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
   const log = o.log ?? silentLogger;

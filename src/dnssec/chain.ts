@@ -8,14 +8,14 @@
 // when one server is authoritative for both parent and child.
 import { isSubdomain, nameEquals } from '../wire/name';
 import type { Message, Name, RR } from '../wire/types';
-import { decodeDs, decodeNsec, decodeNsec3, Ds } from './records';
-import { KeySetResult, TrustPoint, validateKeySet } from './ds';
-import { nsecCutEvidence, NsecRecord } from './nsec';
+import { decodeDs, decodeNsec, decodeNsec3, type Ds } from './records';
+import { type KeySetResult, type TrustPoint, validateKeySet } from './ds';
+import { nsecCutEvidence, type NsecRecord } from './nsec';
 import { ValidationBudget } from './budget';
-import { Nsec3Limits, nsec3CutEvidence, Nsec3Record } from './nsec3';
+import { type Nsec3Limits, nsec3CutEvidence, type Nsec3Record } from './nsec3';
 import { verifyRrset } from './rrsig';
 import { groupRRsets, nameLabel, sigsFor } from './util';
-import { bogus, Ede, indeterminate, insecure, Verdict } from './verdict';
+import { bogus, Ede, indeterminate, insecure, type Verdict } from './verdict';
 
 const T_CNAME = 5, T_DS = 43, T_DNSKEY = 48, T_NSEC = 47, T_NSEC3 = 50;
 /** NSEC/NSEC3 RRsets of one DS answer that are checked at all. */
@@ -88,7 +88,7 @@ export function classifyDsResponse(parent: SecureZone, child: Name, msg: Message
     }
     ttl = Math.min(ttl, r.ttl, minTtl(set.rrs));
     try {
-      if (set.type === T_NSEC) nsec.push({ owner: set.name, ...decodeNsec(set.rrs[0].rdata) });
+      if (set.type === T_NSEC) nsec.push({ owner: set.name, ...decodeNsec(set.rrs[0]!.rdata) });
       else for (const rr of set.rrs) nsec3.push({ owner: rr.name, rd: decodeNsec3(rr.rdata) });
     } catch {
       /* malformed: ignored */

@@ -4,14 +4,14 @@
 // functions in chain.ts; this file only sequences queries, caches and bounds them.
 import { canonicalName, labelCount, labelsToName, nameToLabels } from '../wire/name';
 import type { Message, Name } from '../wire/types';
-import { closestAnchor, TrustAnchor } from './anchors';
-import { classifyDnskeyResponse, classifyDsResponse, DsEvidence, SecureZone } from './chain';
+import { closestAnchor, type TrustAnchor } from './anchors';
+import { classifyDnskeyResponse, classifyDsResponse, type DsEvidence, type SecureZone } from './chain';
 import type { KeySetResult, TrustPoint } from './ds';
-import { KeyCache, KeyCacheLimits } from './key-cache';
+import { KeyCache, type KeyCacheLimits } from './key-cache';
 import type { Nsec3Limits } from './nsec3';
 import type { ZoneStatus } from './validate';
-import { indeterminate, insecure, Verdict, VerdictKind } from './verdict';
-import { BudgetLimits, ValidationBudget } from './budget';
+import { indeterminate, insecure, type Verdict, type VerdictKind } from './verdict';
+import { type BudgetLimits, ValidationBudget } from './budget';
 import { nameLabel } from './util';
 
 const T_DS = 43, T_DNSKEY = 48;
@@ -146,7 +146,7 @@ export class ChainFetcher {
     if (hit) return hit;
     return this.shared(`d|${key}`, async () => {
       const m = await this.ask(child, T_DS, ctx);
-      if (!('answers' in m)) return { kind: 'end', verdict: m, ttl: 0 } as DsEvidence;
+      if (!('answers' in m)) return { kind: 'end', verdict: m, ttl: 0 };
       const budget = this.budgetFor(ctx);
       const ev = classifyDsResponse(parent, child, m, ctx.nowSec, this.o.nsec3, budget);
       this.dsEvidence.set(key, ev, ev.kind === 'end' ? this.lifetime(ev.verdict, ev.ttl, budget) : ev.ttl, ctx.nowSec);

@@ -9,7 +9,7 @@
 // functions only decide whether they prove the claim. Pure and synchronous.
 import { compareCanonical, isSubdomain, labelCount, nameEquals, nameToLabels, labelsToName } from '../wire/name';
 import type { Name } from '../wire/types';
-import { bogus, Ede, SECURE, Verdict } from './verdict';
+import { bogus, Ede, SECURE, type Verdict } from './verdict';
 import { nameLabel, typeLabel, DENIAL_ONLY_TYPES } from './util';
 
 export interface NsecRecord {

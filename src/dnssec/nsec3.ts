@@ -15,10 +15,10 @@
 // the answer insecure, after the records' signatures were checked by the caller.
 import { isSubdomain, labelCount, nameEquals, nameToLabels, labelsToName, parentName } from '../wire/name';
 import type { Name } from '../wire/types';
-import { HashBudget, ValidationBudget } from './budget';
+import { type HashBudget, ValidationBudget } from './budget';
 import { base32hexDecode, nsec3HashBytes } from './crypto';
-import { canonicalWire, Nsec3, NSEC3_OPT_OUT } from './records';
-import { bogus, Ede, indeterminate, insecure, SECURE, Verdict } from './verdict';
+import { canonicalWire, type Nsec3, NSEC3_OPT_OUT } from './records';
+import { bogus, Ede, indeterminate, insecure, SECURE, type Verdict } from './verdict';
 import { nameLabel, typeLabel, DENIAL_ONLY_TYPES } from './util';
 
 export interface Nsec3Record {
@@ -54,7 +54,7 @@ export function nsec3Hash(name: Name, salt: Uint8Array, iterations: number): Uin
 
 function cmp(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
   return a.length - b.length;
 }
 
@@ -80,7 +80,7 @@ class Nsec3Proof {
       if (r.rd.hashAlgorithm !== 1 || (r.rd.flags & ~NSEC3_OPT_OUT) !== 0) continue;
       const p = parentName(r.owner);
       if (p === null || !nameEquals(p, zone)) continue;
-      const h = base32hexDecode(Buffer.from(nameToLabels(r.owner)[0]).toString('latin1'));
+      const h = base32hexDecode(Buffer.from(nameToLabels(r.owner)[0]!).toString('latin1'));
       if (!h || h.length !== r.rd.nextHashed.length) continue;
       prepared.push({ owner: r.owner, ownerHash: h, rd: r.rd });
     }

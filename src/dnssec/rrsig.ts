@@ -4,10 +4,10 @@ import type { Name, RR } from '../wire/types';
 import { ValidationBudget } from './budget';
 import { algorithmSupported, checkValidity, keyUnusable, secondsUntil, verifySignature } from './crypto';
 import {
-  canonicalRRsetWire, concat, decodeDnskey, decodeRrsig, Dnskey, DNSKEY_REVOKE, DNSKEY_ZONE, keyTag, Rrsig,
+  canonicalRRsetWire, concat, decodeDnskey, decodeRrsig, type Dnskey, DNSKEY_REVOKE, DNSKEY_ZONE, keyTag, type Rrsig,
   rrsigLabelCount, rrsigSignedPrefix, wildcardOf,
 } from './records';
-import { bogus, Ede, indeterminate, SECURE, Verdict } from './verdict';
+import { bogus, Ede, indeterminate, SECURE, type Verdict } from './verdict';
 import { nameLabel, typeLabel, rrsetLabel } from './util';
 
 const T_NSEC = 47, T_NSEC3 = 50;
@@ -64,8 +64,8 @@ function keyIndex(keys: RR[]): Map<string, KeyEntry[]> {
  * RRSIGs and maxKeysPerTag keys per RRSIG reach the public-key step. Never throws.
  */
 export function verifyRrset(rrset: RR[], sigs: RR[], keys: RR[], zone: Name, nowSec: number, budget: ValidationBudget = new ValidationBudget()): RrsetResult {
-  const owner = rrset[0].name;
-  const type = rrset[0].type;
+  const owner = rrset[0]!.name;
+  const type = rrset[0]!.type;
   const label = rrsetLabel(owner, type);
   if (budget.spent) return { verdict: budget.exhausted(label), ttl: 0 };
   const ownerLabels = rrsigLabelCount(owner);
@@ -82,8 +82,8 @@ export function verifyRrset(rrset: RR[], sigs: RR[], keys: RR[], zone: Name, now
   let tried = 0; // of those, taken to the public-key step
   let cut: string | null = null; // why a per-RRset limit stopped us, if one did
   for (const rr of sigs) {
-    if (rr.type !== 46 || !nameEquals(rr.name, owner) || rr.class !== rrset[0].class) continue;
-    if (rr.rdata.length >= 2 && ((rr.rdata[0] << 8) | rr.rdata[1]) !== type) continue;
+    if (rr.type !== 46 || !nameEquals(rr.name, owner) || rr.class !== rrset[0]!.class) continue;
+    if (rr.rdata.length >= 2 && ((rr.rdata[0]! << 8) | rr.rdata[1]!) !== type) continue;
     let sig: Rrsig;
     try {
       sig = decodeRrsig(rr.rdata);
@@ -143,7 +143,7 @@ export function verifyRrset(rrset: RR[], sigs: RR[], keys: RR[], zone: Name, now
     }
     const usable = matching.filter((k) => k.unusable === null);
     if (usable.length === 0) {
-      fail(4, bogus('unusable-key', Ede.DNSSEC_BOGUS, `${what}: the key tagged ${sig.keyTag} is refused: ${matching[0].unusable}`, tagInfo));
+      fail(4, bogus('unusable-key', Ede.DNSSEC_BOGUS, `${what}: the key tagged ${sig.keyTag} is refused: ${matching[0]!.unusable}`, tagInfo));
       continue;
     }
     if (tried >= limits.maxSigsPerRrset) {

@@ -13,13 +13,13 @@ import { decodeNameRdata, decodeSoa, encodeNameRdata } from '../wire/rdata';
 import type { Message, Name, Question, RR } from '../wire/types';
 import { secondsUntil } from './crypto';
 import { decodeNsec, decodeNsec3 } from './records';
-import { NsecRecord, nsecProveNodata, nsecProveNxdomain, nsecProveWildcardAnswer } from './nsec';
+import { type NsecRecord, nsecProveNodata, nsecProveNxdomain, nsecProveWildcardAnswer } from './nsec';
 import { ValidationBudget } from './budget';
 import { MAX_DENIAL_RRSETS } from './chain';
-import { DEFAULT_NSEC3_LIMITS, Nsec3Limits, Nsec3Record, nsec3ProveNodata, nsec3ProveNxdomain, nsec3ProveWildcardAnswer } from './nsec3';
-import { RrsetResult, verifyRrset } from './rrsig';
+import { DEFAULT_NSEC3_LIMITS, type Nsec3Limits, type Nsec3Record, nsec3ProveNodata, nsec3ProveNxdomain, nsec3ProveWildcardAnswer } from './nsec3';
+import { type RrsetResult, verifyRrset } from './rrsig';
 import { groupRRsets, nameLabel, optOutButSignedBy, rrsetLabel, sigsFor, typeLabel } from './util';
-import { bogus, Ede, indeterminate, SECURE, Verdict, worst } from './verdict';
+import { bogus, Ede, indeterminate, SECURE, type Verdict, worst } from './verdict';
 
 const T_CNAME = 5, T_SOA = 6, T_DNAME = 39, T_DS = 43, T_RRSIG = 46, T_NSEC = 47, T_NSEC3 = 50, T_ANY = 255;
 /** Longest CNAME/DNAME chain followed in one response (BIND and unbound use 8–16). */
@@ -114,11 +114,11 @@ export function followChain(q: Question, msg: Message): Step[] {
     // A DNAME at an ancestor takes precedence over the synthesised CNAME that accompanies it.
     const dnames = msg.answers.filter((r) => r.type === T_DNAME && isSubdomain(sname, r.name) && !nameEquals(sname, r.name));
     if (dnames.length > 0 && q.type !== T_DNAME) {
-      const owner = dnames.sort((a, b) => labelCount(b.name) - labelCount(a.name))[0].name;
+      const owner = dnames.sort((a, b) => labelCount(b.name) - labelCount(a.name))[0]!.name;
       const rrs = rrsetAt(msg.answers, owner, T_DNAME);
-      let target: Name | null = null;
+      let target: Name | null;
       try {
-        target = dnameSubstitute(sname, owner, decodeNameRdata(rrs[0].rdata));
+        target = dnameSubstitute(sname, owner, decodeNameRdata(rrs[0]!.rdata));
       } catch {
         target = null;
       }
@@ -134,7 +134,7 @@ export function followChain(q: Question, msg: Message): Step[] {
     if (cname.length > 0) {
       let target: Name;
       try {
-        target = decodeNameRdata(cname[0].rdata);
+        target = decodeNameRdata(cname[0]!.rdata);
       } catch {
         steps.push({ kind: 'loop', sname });
         return steps;
@@ -198,7 +198,7 @@ function capTtl(rrs: RR[], ttl: number): RR[] {
 /** A verified RRset as a ValidatedRRset (TTL and expiry from the signature that verified). */
 function secureSet(rrs: RR[], r: RrsetResult, role: RRsetRole, nowSec: number): ValidatedRRset {
   return {
-    name: rrs[0].name, type: rrs[0].type, class: rrs[0].class,
+    name: rrs[0]!.name, type: rrs[0]!.type, class: rrs[0]!.class,
     records: capTtl(rrs, r.ttl),
     sigs: r.sig ? capTtl([r.sig], r.ttl) : [],
     ttl: r.ttl,
@@ -215,7 +215,7 @@ function secureSet(rrs: RR[], r: RrsetResult, role: RRsetRole, nowSec: number): 
 function insecureSet(rrs: RR[], role: RRsetRole): ValidatedRRset {
   const low = minTtl(rrs);
   const ttl = low >= 0x80000000 ? 0 : low;
-  return { name: rrs[0].name, type: rrs[0].type, class: rrs[0].class, records: capTtl(rrs, ttl), sigs: [], ttl, security: 'insecure', role };
+  return { name: rrs[0]!.name, type: rrs[0]!.type, class: rrs[0]!.class, records: capTtl(rrs, ttl), sigs: [], ttl, security: 'insecure', role };
 }
 
 /** The CNAME a DNAME implies for `sname` (RFC 6672 §3.1), with the DNAME's TTL and security. */
@@ -248,7 +248,7 @@ function denialRecords(msg: Message, st: ZoneStatus, nowSec: number, budget: Val
       continue;
     }
     try {
-      if (set.type === T_NSEC) d.nsec.push({ owner: set.name, ...decodeNsec(set.rrs[0].rdata) });
+      if (set.type === T_NSEC) d.nsec.push({ owner: set.name, ...decodeNsec(set.rrs[0]!.rdata) });
       else for (const rr of set.rrs) d.nsec3.push({ owner: rr.name, rd: decodeNsec3(rr.rdata) });
       d.sets.push(secureSet(set.rrs, r, 'denial', nowSec));
     } catch {
@@ -286,13 +286,13 @@ function zoneSoa(msg: Message, st: ZoneStatus, nowSec: number, budget: Validatio
 function insecureSoa(msg: Message, sname: Name): ValidatedRRset | undefined {
   const soas = msg.authorities.filter((r) => r.type === T_SOA && isSubdomain(sname, r.name));
   if (soas.length === 0) return undefined;
-  const deepest = soas.sort((a, b) => labelCount(b.name) - labelCount(a.name))[0];
+  const deepest = soas.sort((a, b) => labelCount(b.name) - labelCount(a.name))[0]!;
   return insecureSet([deepest], 'denial');
 }
 
 function soaMinimum(set: ValidatedRRset): number {
   try {
-    return decodeSoa(set.records[0].rdata).minimum;
+    return decodeSoa(set.records[0]!.rdata).minimum;
   } catch {
     return 0;
   }
@@ -323,9 +323,9 @@ export function validateResponse(q: Question, msg: Message, zoneOf: (name: Name)
     if (step.kind === 'dname') {
       // RFC 6672 §5.3.1: the CNAME sent with a DNAME must be exactly its substitution.
       const sent = rrsetAt(msg.answers, step.sname, T_CNAME);
-      let target: Name | null = null;
+      let target: Name | null;
       try {
-        target = sent.length === 1 ? decodeNameRdata(sent[0].rdata) : null;
+        target = sent.length === 1 ? decodeNameRdata(sent[0]!.rdata) : null;
       } catch {
         target = null;
       }
@@ -409,7 +409,7 @@ function validateStep(
     case 'dname': {
       const owner = step.kind === 'dname' ? step.owner : step.sname;
       const role: RRsetRole = step.kind;
-      const sets = step.kind === 'answer' && q.type === T_ANY ? groupRRsets(step.rrs) : [{ rrs: step.rrs, type: step.rrs[0].type }];
+      const sets = step.kind === 'answer' && q.type === T_ANY ? groupRRsets(step.rrs) : [{ rrs: step.rrs, type: step.rrs[0]!.type }];
       const out: ValidatedRRset[] = [];
       for (const set of sets) {
         const r = verifyRrset(set.rrs, sigsFor(msg.answers, owner, set.type), st.keys, st.zone, o.nowSec, budget);
@@ -425,7 +425,7 @@ function validateStep(
           out.push(...w.sets);
         }
       }
-      if (step.kind === 'dname') out.push(synthesizedCname(step.sname, step.target, out[0]));
+      if (step.kind === 'dname') out.push(synthesizedCname(step.sname, step.target, out[0]!));
       return { verdict: SECURE, rrsets: out };
     }
     case 'negative': {

@@ -63,7 +63,7 @@ export type Verdict =
 
 export type VerdictKind = Verdict['kind'];
 
-export const SECURE: Verdict = Object.freeze({ kind: 'secure', reason: 'chain-complete' }) as Verdict;
+export const SECURE: Verdict = Object.freeze({ kind: 'secure', reason: 'chain-complete' });
 
 export function insecure(reason: InsecureReason, at: Name, detail: string): Verdict {
   return { kind: 'insecure', reason, at, detail };

@@ -6,7 +6,7 @@ import { ipseckeyToKeyObject, KeyError } from '../ike-bridge/keys';
 import { RRType } from '../wire/types';
 import { addressText, formatAddress, parseIPv4, parseIPv6, parseAddress, specialAddress } from './ip';
 import { matchChain, matchPeer } from './match';
-import { fallbackAllowed, gatewayAllowed, hostnameProblem, nameProblem, normalizeName, Policy, Rule } from './rules';
+import { fallbackAllowed, gatewayAllowed, hostnameProblem, nameProblem, normalizeName, type Policy, type Rule } from './rules';
 
 /** The shape of a DNSSEC verdict that policy needs (src/dnssec's Verdict fits it). */
 export interface VerdictLike {
@@ -208,7 +208,6 @@ function withoutKey(
   base: Omit<Common, 'reason'>, input: DecideInput, policy: Policy, nowSec: number,
   why: { text: string; ede: number },
 ): Decision {
-  const name = normalizeName(input.name);
   switch (base.level) {
     case 'private':
       return { ...base, action: 'refuse', rcode: 'SERVFAIL', ede: why.ede, reason: `level private requires a DNSSEC-validated key: ${why.text}` };
@@ -280,7 +279,7 @@ export function completeGateway(
     return withoutKey(base, input, policy, nowSec,
       { text, ede: gw.verdict.kind === 'indeterminate' ? gw.verdict.ede ?? Ede.DNSSEC_INDETERMINATE : Ede.OTHER });
   }
-  const address = formatAddress(usable[0].bytes);
+  const address = formatAddress(usable[0]!.bytes);
   const ttl = Math.max(1, Math.min(d.ttl, lifetime([gw.ttl], gw.sigExpiry, policy.maxTtl, nowSec)));
   const peer: Peer = { ...d.peer, gateway: { kind: 'address', address }, expiresAt: nowSec + ttl };
   const { needsGateway: _done, ...rest } = d;
@@ -354,6 +353,7 @@ export function selectKeys(records: readonly IpseckeyLike[], gatewayCheck: (gw: 
     else groups.set(u.gwKey, { gateway: u.gw, keys: [u.key] });
   }
   const [first, ...alternatives] = [...groups.values()];
+  if (!first) return { keys: [], gateway: null, ignored, alternatives: [] };
   return { keys: first.keys, gateway: first.gateway, ignored, alternatives };
 }
 

@@ -1,8 +1,8 @@
 // Which rule applies to a name, to an address, and to both. Most specific first, and every answer says
 // why, because "why did oedns refuse bank.example?" is the first question anyone asks.
 import type { PolicyLevel } from '../ike-bridge/engine';
-import { Cidr, cidrContains, formatAddress, parseAddress } from './ip';
-import { describeRule, labelCount, normalizeName, Policy, Rule, strictness, stricter } from './rules';
+import { type Cidr, cidrContains, formatAddress, parseAddress } from './ip';
+import { describeRule, labelCount, normalizeName, type Policy, type Rule, strictness, stricter } from './rules';
 
 export interface Match {
   level: PolicyLevel;
@@ -85,7 +85,7 @@ export function matchPeer(
   const ams = addresses.map((address) => ({ address, ...matchAddress(policy, address) }));
   const withRule = ams.filter((m) => m.rule !== null);
   if (withRule.length === 0) return { ...nm, name: nm, addresses: ams };
-  let strictest = withRule[0];
+  let strictest = withRule[0]!;
   for (const m of withRule) if (strictness(m.level) > strictness(strictest.level)) strictest = m;
   // An address nobody signed may be an attacker's choice: it can raise the level, never lower the
   // default below what the name would get on its own.

@@ -1,13 +1,13 @@
 // startServer: the resolver assembled (cache, upstream pool, pipeline, listeners) and running in this
 // process. The daemon (`oedns serve`), tests and benchmarks all start it through here.
-import { Logger, silentLogger } from '../util/log';
-import { ServeConfig, ServeConfigInput, resolveServeConfig } from '../config/serve';
+import { type Logger, silentLogger } from '../util/log';
+import { type ServeConfig, type ServeConfigInput, resolveServeConfig } from '../config/serve';
 import { LOOPBACK_CIDRS, makeAcl } from './acl';
-import { Cache, CacheStats, Clock, DEFAULT_CACHE } from './cache';
-import { Endpoint } from './endpoint';
-import { CaptureHook, Pipeline, PipelineStats, Stage, Validator } from './pipeline';
-import { DEFAULT_LISTEN, ServerStats, listen } from './server';
-import { DEFAULT_UPSTREAM, UpstreamPool, UpstreamStats } from './upstream';
+import { Cache, type CacheStats, type Clock, DEFAULT_CACHE } from './cache';
+import { type Endpoint } from './endpoint';
+import { type CaptureHook, Pipeline, type PipelineStats, type Stage, type Validator } from './pipeline';
+import { DEFAULT_LISTEN, type ServerStats, listen } from './server';
+import { DEFAULT_UPSTREAM, UpstreamPool, type UpstreamStats } from './upstream';
 
 export interface StartOptions {
   /** Milliseconds clock for the cache; tests inject one to age answers. */

@@ -8,14 +8,14 @@
 // every answer from upstream before it is cached (the cache keeps its verdict), and the capture hook
 // sees every answer, cached or not, and the reply waits for it. The server knows none of this: it hands
 // bytes in and gets bytes (or nothing) back from Pipeline.handle.
-import { Message, Question, RRType, Rcode } from '../wire/types';
+import { type Message, type Question, RRType, Rcode } from '../wire/types';
 import { decodeHeader, decodeMessage, encodeMessage, makeResponse } from '../wire/message';
 import { OednsError, TransportError, WireError } from '../util/errors';
-import { Logger, silentLogger } from '../util/log';
-import { Cache, CacheEntry, cacheKey, rawCacheKey } from './cache';
-import { UpstreamPool } from './upstream';
+import { type Logger, silentLogger } from '../util/log';
+import { type Cache, type CacheEntry, cacheKey, rawCacheKey } from './cache';
+import { type UpstreamPool } from './upstream';
 import { headerOnlyResponse, questionLength, HEADER_LEN } from './raw';
-import { ClientView, buildTemplate, fillTemplate, shapeForClient } from './template';
+import { type ClientView, buildTemplate, fillTemplate, shapeForClient } from './template';
 import type { Proof } from '../dnssec/proof';
 
 export interface ClientInfo {

@@ -5,12 +5,12 @@
 // backpressure (§6.2.3): while a connection's unsent output is above a cap, its queries are not read;
 // if it stays there for the idle timeout, or would grow past four times the cap, the connection is
 // closed. A client that never reads thus holds at most 4 x maxTcpUnsentBytes of our memory.
-import { createSocket, Socket as UdpSocket } from 'node:dgram';
-import { createServer, Server as TcpServer, Socket } from 'node:net';
-import { Logger, silentLogger } from '../util/log';
-import { Endpoint, formatEndpoint } from './endpoint';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { createServer, type Server as TcpServer, type Socket } from 'node:net';
+import { type Logger, silentLogger } from '../util/log';
+import { type Endpoint, formatEndpoint } from './endpoint';
 import { FrameReader, frame } from './framing';
-import { ClientInfo } from './pipeline';
+import { type ClientInfo } from './pipeline';
 
 export type QueryHandler = (raw: Uint8Array, client: ClientInfo) => Promise<Uint8Array | null>;
 

@@ -1,11 +1,11 @@
 // The keeper's rules on a manual clock with a scripted lookup and the dry-run engine: what each
 // lookup outcome does to an installed peer, when the next lookup happens, and when IKE is started.
 import assert from 'node:assert/strict';
-import { AutospKeeper, PeerResolution, refreshDelay } from '../../src/autosp';
+import { AutospKeeper, type PeerResolution, refreshDelay } from '../../src/autosp';
 import { parsePeersFile } from '../../src/autosp/peers-file';
 import type { Peer } from '../../src/ike-bridge/engine';
 import { DryRunEngine } from '../../src/ike-bridge/dry-run';
-import { PeerSync, SyncClock } from '../../src/peers';
+import { PeerSync, type SyncClock } from '../../src/peers';
 import { ConfigError } from '../../src/util/errors';
 
 function clock(start = 1_000_000): SyncClock & { t: number } {
@@ -46,7 +46,7 @@ describe('autosp keeper', () => {
 
   it('installs with initiate, refreshes without an engine call, reinstalls (and initiates) on a key change', async () => {
     next = () => install(peer('h.example', 1));
-    assert.equal((await keeper.add(['h.example']))[0].result, 'installed');
+    assert.equal((await keeper.add(['h.example']))[0]!.result, 'installed');
     assert.equal(engine.get('h.example')!.initiate, true);
     const calls = engine.actions.length;
     c.t += 95;
@@ -58,7 +58,7 @@ describe('autosp keeper', () => {
     next = () => install(peer('h.example', 2, '192.0.2.7', 100, c.t));
     assert.deepEqual((await keeper.refreshDue()).map((r) => r.result), ['updated']);
     const auth = engine.get('h.example')!.auth;
-    assert.equal(auth.kind === 'pubkey' ? auth.keys[0].publicKey[0] : -1, 2);
+    assert.equal(auth.kind === 'pubkey' ? auth.keys[0]!.publicKey[0] : -1, 2);
     assert.equal(engine.get('h.example')!.initiate, true);
   });
 
@@ -82,11 +82,11 @@ describe('autosp keeper', () => {
     await keeper.add(['h.example']);
     c.t += 95;
     next = (n) => other(n, 'transient');
-    const r = (await keeper.refreshDue())[0];
+    const r = (await keeper.refreshDue())[0]!;
     assert.equal(r.result, 'failed');
     assert.match(r.reason, /kept until it lapses in 5 s/);
     assert.ok(engine.get('h.example'));
-    const at = keeper.reports()[0].refreshAt!;
+    const at = keeper.reports()[0]!.refreshAt!;
     assert.ok(at > c.t && at < 1_000_000 + 100, `retry at ${at}`);
   });
 

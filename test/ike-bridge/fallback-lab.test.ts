@@ -4,7 +4,7 @@
 // crosses only as ESP; both engines report the peer as NOT authenticated; a changed cert is refused.
 // Then the well-known PSK method between the same hosts.
 import assert from 'node:assert/strict';
-import { KeyObject } from 'node:crypto';
+import { type KeyObject } from 'node:crypto';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Peer } from '../../src/ike-bridge/engine';
@@ -20,7 +20,7 @@ import { EngineError } from '../../src/util/errors';
 import pino from 'pino';
 import type { Logger } from '../../src/util/log';
 import { silentLogger } from '../../src/util/log';
-import { Lab, labUnavailable, labUp, watchWire } from '../support/lab';
+import { type Lab, labUnavailable, labUp, watchWire } from '../support/lab';
 
 const now = (): number => Math.floor(Date.now() / 1000);
 

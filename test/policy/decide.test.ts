@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, KeyObject } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { keyObjectToIpseckey } from '../../src/ike-bridge/keys';
 import type { PolicyLevel } from '../../src/ike-bridge/engine';
 import { RRType } from '../../src/wire/types';
 import {
-  completeGateway, decide, engineFailed, DecideInput, Decision, Ede, IpseckeyLike, keyProblem, lifetime, parsePolicy, Policy,
-  selectKeys, VerdictLike,
+  completeGateway, decide, engineFailed, type DecideInput, type Decision, Ede, type IpseckeyLike, keyProblem, lifetime, parsePolicy, type Policy,
+  selectKeys, type VerdictLike,
 } from '../../src/policy';
 
 const NOW = 1_700_000_000;
@@ -186,8 +186,8 @@ describe('policy/decide', () => {
       const d = decide(input({ keys: [rec({ precedence: 1, algorithm: 1 }), rec({ precedence: 2, algorithm: 99 }), rec({ precedence: 3 })] }), pol('private'), NOW);
       assert.equal(d.action, 'install');
       assert.deepEqual(d.ignoredKeys.map((k) => [k.index, k.algorithm]), [[0, 1], [1, 99]]);
-      assert.match(d.ignoredKeys[0].reason, /DSA/);
-      assert.match(d.ignoredKeys[1].reason, /unknown key algorithm 99/);
+      assert.match(d.ignoredKeys[0]!.reason, /DSA/);
+      assert.match(d.ignoredKeys[1]!.reason, /unknown key algorithm 99/);
       assert.match(d.reason, /2 key\(s\) ignored/);
     });
     it('refuses under private when only DSA keys exist, listing why', () => {
@@ -253,7 +253,7 @@ describe('policy/decide', () => {
     it('type 1 with an IPv6 literal is ignored', () => {
       const d = decide(input({ keys: [rec({ gatewayType: 1, gateway: '2001:db8::1' })] }), GW, NOW);
       assert.equal(d.action, 'refuse');
-      assert.match(d.ignoredKeys[0].reason, /type 1 needs an IPv4/);
+      assert.match(d.ignoredKeys[0]!.reason, /type 1 needs an IPv4/);
     });
     it('type 3: asks the caller to resolve the gateway name', () => {
       const d = decide(input({ keys: [rec({ gatewayType: 3, gateway: 'GW.Example.' })] }), GW, NOW);
@@ -263,7 +263,7 @@ describe('policy/decide', () => {
     it('type 3 with an unsafe name is ignored before it reaches anything', () => {
       const d = decide(input({ keys: [rec({ gatewayType: 3, gateway: 'gw.example;rm -rf' })] }), GW, NOW);
       assert.equal(d.action, 'refuse');
-      assert.match(d.ignoredKeys[0].reason, /gateway name/);
+      assert.match(d.ignoredKeys[0]!.reason, /gateway name/);
     });
     it('keys behind other gateways become alternatives, grouped and ordered', () => {
       const d = decide(input({

@@ -19,7 +19,7 @@ import { ViciClient } from '../../src/ike-bridge/vici-client';
 import { decide } from '../../src/policy/decide';
 import { parsePolicy } from '../../src/policy/load';
 import type { Logger } from '../../src/util/log';
-import { Lab, labUnavailable, labUp } from '../support/lab';
+import { type Lab, labUnavailable, labUp } from '../support/lab';
 import { until } from '../support/wait';
 
 const POLICY = 'default: opportunistic\nfallback: { method: tofu-cert, any-key: true }\n';
@@ -63,7 +63,7 @@ describe('key activate with tofu-cert (BTNS) peers: the certificate follows the 
       );
       engines.push(e);
     }
-    [A, B] = engines;
+    [A, B] = [engines[0]!, engines[1]!];
   });
 
   after(async () => {
@@ -95,7 +95,7 @@ describe('key activate with tofu-cert (BTNS) peers: the certificate follows the 
       await (e as StrongswanEngine).initiate(peer).catch((err: Error) => errors.push(err.message));
       await new Promise((r) => setTimeout(r, 300));
       const got = await state(e, peer);
-      if (got.length === 1 && got[0][1] === 'ESTABLISHED' && got[0][2] === 'INSTALLED') break;
+      if (got.length === 1 && got[0]![1] === 'ESTABLISHED' && got[0]![2] === 'INSTALLED') break;
     }
     assert.deepEqual(await state(e, peer), [[false, 'ESTABLISHED', 'INSTALLED']], `no SA with ${peer}: ${errors.join(' | ')}`);
   }

@@ -9,7 +9,7 @@ import { TransportError, WireError } from '../util/errors';
 import { decodeMessage, encodeMessage, makeQuery } from '../wire/message';
 import { nameEquals } from '../wire/name';
 import type { Message, Name } from '../wire/types';
-import type { QueryFn } from './fetcher';
+import type { QueryFn } from '../dnssec/fetcher';
 
 export interface NetQueryOptions {
   host: string;
@@ -26,7 +26,7 @@ export interface NetQueryOptions {
 
 function matches(q: Message, r: Message): boolean {
   return r.qr && r.id === q.id && r.questions.length === 1 &&
-    nameEquals(r.questions[0].name, q.questions[0].name) && r.questions[0].type === q.questions[0].type && r.questions[0].class === q.questions[0].class;
+    nameEquals(r.questions[0]!.name, q.questions[0]!.name) && r.questions[0]!.type === q.questions[0]!.type && r.questions[0]!.class === q.questions[0]!.class;
 }
 
 function udpOnce(o: NetQueryOptions, q: Message, wire: Uint8Array, timeoutMs: number): Promise<Message | null> {
@@ -120,11 +120,11 @@ export function parseServer(text: string): { host: string; port: number } | null
   let port = 53;
   const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(host);
   if (v6) {
-    host = v6[1];
+    host = v6[1]!;
     if (v6[2]) port = Number(v6[2]);
   } else if ((host.match(/:/g) ?? []).length === 1) {
     const [h, p] = host.split(':');
-    host = h;
+    host = h!;
     port = Number(p);
   }
   if (!host || !Number.isInteger(port) || port < 1 || port > 65535) return null;
@@ -135,7 +135,7 @@ export function parseServer(text: string): { host: string; port: number } | null
 export function firstNameserver(resolvConf: string): string | null {
   for (const line of resolvConf.split('\n')) {
     const m = /^\s*nameserver\s+(\S+)/.exec(line);
-    if (m) return m[1].replace(/%.*$/, '');
+    if (m) return m[1]!.replace(/%.*$/, '');
   }
   return null;
 }
