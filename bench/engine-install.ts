@@ -3,9 +3,9 @@
 // Prints peers/s and charon's RSS per size; writes the figures into docs/BENCHMARKS.md under
 // "## IKE engine install" (only that section is touched).
 import { generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Peer } from '../src/ike-bridge/engine';
 import { keyObjectToIpseckey } from '../src/ike-bridge/keys';
 import { StrongswanEngine } from '../src/ike-bridge/strongswan';
