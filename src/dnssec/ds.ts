@@ -1,7 +1,7 @@
 // DS → DNSKEY (RFC 4034 §5, RFC 4035 §5.2) and trust anchor → DNSKEY: deciding which DNSKEY set of a
 // zone is authentic. The DNSKEY RRset must be signed by a key that a DS (or anchor) vouches for.
 import { nameEquals } from '../wire/name';
-import type { Name, RR } from '../wire/types';
+import { RRType, type Name, type RR } from '../wire/types';
 import { ValidationBudget } from './budget';
 import { algorithmName, algorithmSupported, digest, digestHash, digestSupported, keyUnusable } from './crypto';
 import { canonicalWire, decodeDnskey, type Ds, DNSKEY_REVOKE, DNSKEY_ZONE, keyTag } from './records';
@@ -91,7 +91,7 @@ export function validateKeySet(tp: TrustPoint, dnskeys: RR[], sigs: RR[], nowSec
     }
     return out(insecure('trust-anchor-unsupported', zone, `trust anchor for ${nameLabel(zone)} uses only algorithms we do not implement`));
   }
-  const keyRRs = dnskeys.filter((k) => k.type === 48 && nameEquals(k.name, zone));
+  const keyRRs = dnskeys.filter((k) => k.type === RRType.DNSKEY && nameEquals(k.name, zone));
   if (keyRRs.length === 0) {
     return out(bogus('dnskey-missing', Ede.DNSKEY_MISSING, `no DNSKEY RRset for ${nameLabel(zone)}`, { rrset: `${nameLabel(zone)}/DNSKEY` }));
   }

@@ -1,6 +1,6 @@
 // One RRset against its RRSIGs and a validated DNSKEY set: RFC 4035 §5.3, rule by rule.
 import { canonicalName, isSubdomain, nameEquals } from '../wire/name';
-import type { Name, RR } from '../wire/types';
+import { RRType, type Name, type RR } from '../wire/types';
 import { ValidationBudget } from './budget';
 import { algorithmSupported, checkValidity, keyUnusable, secondsUntil, verifySignature } from './crypto';
 import {
@@ -9,8 +9,6 @@ import {
 } from './records';
 import { bogus, Ede, indeterminate, SECURE, type Verdict } from './verdict';
 import { nameLabel, typeLabel, rrsetLabel } from './util';
-
-const T_NSEC = 47, T_NSEC3 = 50;
 
 export interface RrsetResult {
   verdict: Verdict;
@@ -39,7 +37,7 @@ function keyIndex(keys: RR[]): Map<string, KeyEntry[]> {
   if (idx) return idx;
   idx = new Map();
   for (const rr of keys) {
-    if (rr.type !== 48) continue;
+    if (rr.type !== RRType.DNSKEY) continue;
     let key: Dnskey;
     try {
       key = decodeDnskey(rr.rdata);
@@ -82,7 +80,7 @@ export function verifyRrset(rrset: RR[], sigs: RR[], keys: RR[], zone: Name, now
   let tried = 0; // of those, taken to the public-key step
   let cut: string | null = null; // why a per-RRset limit stopped us, if one did
   for (const rr of sigs) {
-    if (rr.type !== 46 || !nameEquals(rr.name, owner) || rr.class !== rrset[0]!.class) continue;
+    if (rr.type !== RRType.RRSIG || !nameEquals(rr.name, owner) || rr.class !== rrset[0]!.class) continue;
     if (rr.rdata.length >= 2 && ((rr.rdata[0]! << 8) | rr.rdata[1]!) !== type) continue;
     let sig: Rrsig;
     try {
@@ -113,7 +111,7 @@ export function verifyRrset(rrset: RR[], sigs: RR[], keys: RR[], zone: Name, now
     // An NSEC or NSEC3 synthesised from a wildcard says nothing about the name it was expanded to, yet
     // the proofs would read it under that name (CVE-2017-15105; Unbound puts back the wildcard owner).
     // Authoritative servers never send one as a denial, so it proves nothing here.
-    if (sig.labels < ownerLabels && (type === T_NSEC || type === T_NSEC3)) {
+    if (sig.labels < ownerLabels && (type === RRType.NSEC || type === RRType.NSEC3)) {
       fail(4, bogus('labels-mismatch', Ede.DNSSEC_BOGUS, `${what}: an ${typeLabel(type)} expanded from wildcard ${wildcardOf(owner, sig.labels)} cannot prove anything about ${nameLabel(owner)}`, tagInfo));
       continue;
     }
@@ -136,7 +134,7 @@ export function verifyRrset(rrset: RR[], sigs: RR[], keys: RR[], zone: Name, now
     // so every match is tried (up to maxKeysPerTag). Revoked keys (RFC 5011 §2.1) sign nothing but
     // their own DNSKEY set.
     const matching = (keyIndex(keys).get(`${canonicalName(sig.signerName)}|${sig.algorithm}|${sig.keyTag}`) ?? [])
-      .filter((k) => !(k.key.flags & DNSKEY_REVOKE) || type === 48);
+      .filter((k) => !(k.key.flags & DNSKEY_REVOKE) || type === RRType.DNSKEY);
     if (matching.length === 0) {
       fail(4, bogus('no-matching-key', Ede.DNSKEY_MISSING, `${what}: no key with tag ${sig.keyTag} in the DNSKEY set of ${zone || '.'}`, tagInfo));
       continue;

@@ -4,7 +4,7 @@
 // chain is asked for and validated too, link by link. Negative trust anchors (RFC 7646) are applied
 // here, name by name: only the names of the chain at or under one are set aside.
 import { canonicalName, isSubdomain } from '../wire/name';
-import type { Message, Name, Question } from '../wire/types';
+import { RRType, type Message, type Name, type Question } from '../wire/types';
 import { ROOT_ANCHORS, type TrustAnchor } from './anchors';
 import { ChainFetcher, type ChainLink, type QueryFn, type WalkContext } from './fetcher';
 import type { BudgetLimits } from './budget';
@@ -134,7 +134,7 @@ export function createValidator(opts: ValidatorOptions): Validator {
       // no data for the target, no SOA above it. Ask for the target and carry on.
       const followUp = last && last.step === 'negative' &&
         canonicalName(last.name) !== canonicalName(q.name) && msg.rcode === 0 &&
-        !msg.authorities.some((rr) => rr.type === 6 && isSubdomain(last.name, rr.name));
+        !msg.authorities.some((rr) => rr.type === RRType.SOA && isSubdomain(last.name, rr.name));
       if (!followUp || worst(r.steps.slice(0, -1).map((x) => x.verdict)).kind === 'bogus') break;
       // The unanswered tail was judged as a NODATA; drop that judgement, the follow-up replaces it.
       steps.pop();
