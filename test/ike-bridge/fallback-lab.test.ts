@@ -14,6 +14,7 @@ import { generateHostKey } from '../../src/ike-bridge/identity';
 import { StrongswanEngine } from '../../src/ike-bridge/strongswan';
 import { PinStore } from '../../src/ike-bridge/tofu';
 import { ViciClient } from '../../src/ike-bridge/vici-client';
+import { insecure } from '../../src/dnssec/verdict';
 import { decide } from '../../src/policy/decide';
 import { parsePolicy } from '../../src/policy/load';
 import { EngineError } from '../../src/util/errors';
@@ -27,7 +28,7 @@ const now = (): number => Math.floor(Date.now() / 1000);
 /** What capture mode would install for `name` (no IPSECKEY, unsigned address) under `policyYaml`. */
 function fallbackPeer(policyYaml: string, name: string, addr: string, initiate: boolean): Peer {
   const d = decide(
-    { name, qtype: 1, addresses: [addr], addressVerdict: { kind: 'insecure' }, addressTtl: 300, keys: [], keyVerdict: null, keyTtl: 0 },
+    { name, qtype: 1, addresses: [addr], addressVerdict: insecure('unsigned-delegation', 'oe.test', 'the lab zone is unsigned'), addressTtl: 300, keys: [], keyVerdict: null, keyTtl: 0 },
     parsePolicy(policyYaml, 'yaml'),
     now(),
   );

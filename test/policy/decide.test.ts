@@ -5,8 +5,9 @@ import type { PolicyLevel } from '../../src/ike-bridge/engine';
 import { RRType } from '../../src/wire/types';
 import {
   completeGateway, decide, engineFailed, type DecideInput, type Decision, Ede, type IpseckeyLike, keyProblem, lifetime, parsePolicy, type Policy,
-  selectKeys, type VerdictLike,
+  selectKeys,
 } from '../../src/policy';
+import { bogus, indeterminate, insecure, SECURE, type Verdict } from '../../src/dnssec/verdict';
 
 const NOW = 1_700_000_000;
 
@@ -24,10 +25,10 @@ const rec = (over: Partial<IpseckeyLike> = {}): IpseckeyLike => ({
   precedence: 10, gatewayType: 0, algorithm: 2, gateway: null, publicKey: rsaKey(), ...over,
 });
 
-const SECURE: VerdictLike = { kind: 'secure' };
-const INSECURE: VerdictLike = { kind: 'insecure', reason: 'unsigned-delegation' };
-const BOGUS: VerdictLike = { kind: 'bogus', reason: 'sig-expired', ede: 7 };
-const INDET: VerdictLike = { kind: 'indeterminate', reason: 'fetch-failed' };
+// Policy reads the validator's own Verdict type (src/dnssec/verdict.ts), built as the validator builds it.
+const INSECURE: Verdict = insecure('unsigned-delegation', 'example', 'no DS for example');
+const BOGUS: Verdict = bogus('sig-expired', Ede.SIGNATURE_EXPIRED, 'RRSIG expired');
+const INDET: Verdict = indeterminate('fetch-failed', 'no answer from upstream');
 
 function pol(level: PolicyLevel, extra = ''): Policy {
   return parsePolicy(`default: ${level}\n${extra}`);
@@ -44,7 +45,7 @@ const FALLBACK_ON = 'fallback: { any-key: true }\n';
 
 describe('policy/decide', () => {
   describe('level × key verdict (address secure)', () => {
-    type Row = [PolicyLevel, string, VerdictLike | null, string, string?];
+    type Row = [PolicyLevel, string, Verdict | null, string, string?];
     // [level, policy extra, key verdict (null = no IPSECKEY), expected action, rcode]
     const rows: Row[] = [
       ['private', '', SECURE, 'install'],
@@ -118,7 +119,7 @@ describe('policy/decide', () => {
   });
 
   describe('bogus never installs', () => {
-    const combos: Array<[VerdictLike, VerdictLike | null]> = [
+    const combos: Array<[Verdict, Verdict | null]> = [
       [BOGUS, SECURE], [SECURE, BOGUS], [BOGUS, BOGUS], [BOGUS, null], [INSECURE, BOGUS],
     ];
     const levels: PolicyLevel[] = ['private', 'private-or-clear', 'opportunistic', 'clear', 'block'];
@@ -131,12 +132,13 @@ describe('policy/decide', () => {
       }
     }
     it('a bogus key under private carries the validator EDE and says why', () => {
-      const d = decide(input({ keyVerdict: { kind: 'bogus', reason: 'sig-expired', ede: 7 } }), pol('private'), NOW);
+      const d = decide(input({ keyVerdict: bogus('sig-expired', 7, 'RRSIG expired') }), pol('private'), NOW);
       assert.equal(d.action === 'refuse' && d.ede, 7);
       assert.match(d.reason, /IPSECKEY.*bogus.*sig-expired/);
     });
-    it('a bogus key without an EDE gets 6 (DNSSEC Bogus)', () => {
-      const d = decide(input({ keyVerdict: { kind: 'bogus' } }), pol('private-or-clear'), NOW);
+    // A bogus Verdict always carries its EDE (the type requires one): the generic 6 passes through too.
+    it('a bogus key with the generic EDE keeps 6 (DNSSEC Bogus)', () => {
+      const d = decide(input({ keyVerdict: bogus('sig-invalid', Ede.DNSSEC_BOGUS, 'no key verifies the RRSIG') }), pol('private-or-clear'), NOW);
       assert.equal(d.action === 'refuse' && d.ede, Ede.DNSSEC_BOGUS);
     });
   });

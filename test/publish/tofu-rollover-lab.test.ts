@@ -16,6 +16,7 @@ import { generateHostKey, writeHostKey } from '../../src/ike-bridge/identity';
 import { privateKeyPemForCharon } from '../../src/ike-bridge/keys';
 import type { StrongswanEngine } from '../../src/ike-bridge/strongswan';
 import { ViciClient } from '../../src/ike-bridge/vici-client';
+import { insecure } from '../../src/dnssec/verdict';
 import { decide } from '../../src/policy/decide';
 import { parsePolicy } from '../../src/policy/load';
 import type { Logger } from '../../src/util/log';
@@ -26,7 +27,7 @@ const POLICY = 'default: opportunistic\nfallback: { method: tofu-cert, any-key: 
 const now = (): number => Math.floor(Date.now() / 1000);
 
 function fallbackPeer(name: string, addr: string, initiate: boolean): Peer {
-  const d = decide({ name, qtype: 1, addresses: [addr], addressVerdict: { kind: 'insecure' }, addressTtl: 300, keys: [], keyVerdict: null, keyTtl: 0 }, parsePolicy(POLICY, 'yaml'), now());
+  const d = decide({ name, qtype: 1, addresses: [addr], addressVerdict: insecure('unsigned-delegation', 'oe.test', 'the lab zone is unsigned'), addressTtl: 300, keys: [], keyVerdict: null, keyTtl: 0 }, parsePolicy(POLICY, 'yaml'), now());
   if (d.action !== 'install-unauthenticated') throw new Error(d.reason);
   return { ...d.peer, initiate };
 }
