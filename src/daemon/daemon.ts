@@ -1,6 +1,5 @@
 // `oedns serve` assembled: resolver + validator + capture mode + peer registry/sync + engine +
 // control socket. The CLI parses options into DaemonOptions; tests start the same thing in-process.
-import { type EventEmitter } from 'node:events';
 import type { Engine, InstalledPeer } from '../ike-bridge/engine';
 import type { TrustAnchor } from '../dnssec/anchors';
 import { ROOT_ANCHORS } from '../dnssec/anchors';
@@ -132,8 +131,6 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
   await reconcile();
   sync.start();
 
-  let capture!: Capture;
-  let internal!: InternalResolver;
   let validation!: DaemonValidation;
   let upstreamRef: RunningServer['upstream'] | undefined;
   const ntas = new NtaSet();
@@ -168,28 +165,27 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       validation = daemonValidation(upstream, trust.anchors(), now, ntas, log, () => trust.untrusted());
       return validation.validator;
     },
-    capture: (pipeline) => {
-      internal = { resolve: (q) => pipeline.resolveInternal(q) };
-      capture = new Capture({
-        policy: o.policy ?? defaultPolicy(),
-        sync,
-        resolver: internal,
-        now,
-        shorten: (entry, ttl) => pipeline.shortenCached(entry, ttl),
-        peekCached: (q) => pipeline.peekCached(q),
-        maxPeers: o.maxPeers,
-        initiate: o.initiate,
-        log,
-      });
-      return capture.stage();
-    },
+    // Capture mode is built on the resolver's inner layer, before the pipeline that wraps it.
+    capture: (inner) => new Capture({
+      policy: o.policy ?? defaultPolicy(),
+      sync,
+      resolver: { resolve: (q) => inner.resolveInternal(q) },
+      now,
+      shorten: (entry, ttl) => inner.shortenCached(entry, ttl),
+      peekCached: (q) => inner.peekCached(q),
+      maxPeers: o.maxPeers,
+      initiate: o.initiate,
+      log,
+    }),
   });
+  const capture = server.capture;
+  // autosp and the responder look names up the way capture does: through cache and validation.
+  const internal: InternalResolver = { resolve: (q) => server.pipeline.resolveInternal(q) };
 
   // When the IKE daemon comes back (restart, crash), it has forgotten everything: put it all back.
-  const events = (engine as { events?: EventEmitter }).events;
   const onBack = (): void =>
     void reconcile().then(() => autosp?.bringUp().catch((e: Error) => log.warn({ err: e.message }, 'autosp: bring-up failed')));
-  events?.on('reconnected', onBack);
+  engine.events?.on('reconnected', onBack);
 
   const autosp = o.autospState === undefined || o.autospState === null
     ? undefined
@@ -326,7 +322,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     async stop() {
       upstreamWatch?.close();
       trust.close();
-      events?.off('reconnected', onBack);
+      engine.events?.off('reconnected', onBack);
       await d.control?.close();
       await responder?.close();
       await autosp?.close();
