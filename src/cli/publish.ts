@@ -14,7 +14,7 @@ import { normalizeName } from '../wire/name';
 import { decodeIpseckey, encodeIpseckey } from '../wire/rdata';
 import { EXIT, exitCodeOf, PublishError } from '../publish/errors';
 import { activateNext, keyFingerprint, readCurrent, readRollover, readSlot, removeOld, slotPaths, writeRollover, type RolloverState, type Slot } from '../publish/keydir';
-import { tcpExchange } from '../publish/net';
+import { tcpExchange } from '../resolver/tcp-exchange';
 import { addressOf, publish, type Endpoint, type PublishIo, type PublishReport } from '../publish/publish';
 import { checkActivate, keysToPublish, nextStepAdvice, type KeyDirState, type PublishMode } from '../publish/rollover';
 import { checkKeyDir, readSecretFile } from '../publish/files';

@@ -12,7 +12,7 @@ import { parseTrustAnchors } from '../../src/dnssec/anchors';
 import { netQuery } from '../../src/resolver/net-query';
 import { generateHostKey, ipseckeyLine, writeHostKey } from '../../src/ike-bridge/identity';
 import { privateKeyPemForCharon } from '../../src/ike-bridge/keys';
-import { tcpExchange } from '../../src/publish/net';
+import { tcpExchange } from '../../src/resolver/tcp-exchange';
 import { publish, type PublishIo } from '../../src/publish/publish';
 import { pickTsigKey } from '../../src/publish/tsig-keyfile';
 import { PublishError } from '../../src/publish/errors';
