@@ -205,7 +205,7 @@ class Parser {
   private gateways(node: unknown): string[] {
     if (node === undefined || node === null) return [];
     if (!isSeq(node)) this.fail(PolicyErrorCode.BAD_VALUE, 'gateways', node, 'expected a list of zones');
-    return (node as YAMLSeq).items.map((item, i) => {
+    return node.items.map((item, i) => {
       const field = `gateways[${i}]`;
       const raw = this.string(item, field);
       const n = normalizeName(raw);
