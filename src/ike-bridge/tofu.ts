@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { CertError, type CertInfo, checkPeerCert } from './cert';
 import { EngineError } from '../util/errors';
-import { writeFileAtomic } from '../publish/files';
+import { writeFileAtomic } from '../util/atomic-file';
 
 /** What the policy's `fallback` section says about certificates (src/policy/rules.ts FallbackPolicy). */
 export interface CertTrustPolicy {

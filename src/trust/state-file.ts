@@ -3,7 +3,7 @@
 // Checked field by field on load: a damaged file is an error that names it, never silently "no keys".
 import { existsSync, lstatSync, readFileSync, realpathSync, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { writeFileAtomic } from '../publish/files';
+import { writeFileAtomic } from '../util/atomic-file';
 import { DEFAULT_USER, lookupUser } from '../resolver/privileges';
 import { ConfigError } from '../util/errors';
 import { MAX_TRACKED_KEYS } from './rfc5011';
