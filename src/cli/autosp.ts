@@ -19,7 +19,7 @@ import { PeerSync } from '../peers';
 import { ViciClient } from '../ike-bridge/vici-client';
 import { peerOfConn } from '../ike-bridge/peer-config';
 import type { Policy } from '../policy';
-import { ConfigError, EngineError, OednsError } from '../util/errors';
+import { ConfigError, EngineError, ikeDaemonGone, OednsError } from '../util/errors';
 import { createLogger, type Logger, type LogLevel } from '../util/log';
 import { loadPolicyFile } from './policy';
 import { loadConfig } from '../config/file';
@@ -96,11 +96,8 @@ export function formatReports(peers: PeerReport[], now: number, ike?: InstalledP
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : pad(c, widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
 }
 
-/** An engine error that means the IKE daemon is not there at all (rather than refusing one peer). */
-const ENGINE_GONE = /cannot reach charon|vici-connect|vici-disconnected|vici-closed|ECONNREFUSED/;
-
 export function exitCodeFor(peers: PeerReport[]): number {
-  if (peers.some((p) => p.result === 'engine-error' && ENGINE_GONE.test(p.reason))) return EXIT.UNREACHABLE;
+  if (peers.some((p) => p.result === 'engine-error' && p.engineGone)) return EXIT.UNREACHABLE;
   return peers.every((p) => OK_RESULTS.includes(p.result)) ? EXIT.OK : EXIT.FAILED;
 }
 
@@ -580,7 +577,7 @@ async function outcome(fn: () => Promise<number>): Promise<void> {
   } catch (e) {
     process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
     process.exitCode = e instanceof ConfigError ? EXIT.USAGE
-      : e instanceof Unreachable || (e instanceof EngineError && /unreachable|vici-connect|ECONNREFUSED|ENOENT/.test(e.message)) ? EXIT.UNREACHABLE
+      : e instanceof Unreachable || (e instanceof EngineError && ikeDaemonGone(e)) ? EXIT.UNREACHABLE
       : EXIT.FAILED;
   }
 }

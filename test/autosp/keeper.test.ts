@@ -6,7 +6,8 @@ import { parsePeersFile } from '../../src/autosp/peers-file';
 import type { Peer } from '../../src/ike-bridge/engine';
 import { DryRunEngine } from '../../src/ike-bridge/dry-run';
 import { PeerSync, type SyncClock } from '../../src/peers';
-import { ConfigError } from '../../src/util/errors';
+import { ConfigError, EngineError, ViciError } from '../../src/util/errors';
+import { EXIT, exitCodeFor } from '../../src/cli/autosp';
 
 function clock(start = 1_000_000): SyncClock & { t: number } {
   const c = {
@@ -142,4 +143,31 @@ describe('autosp peers file', () => {
       assert.throws(() => parsePeersFile(text, 'f'), (e: unknown) => e instanceof ConfigError && e.code === 'autosp-peers-file' && re.test(e.message));
     }
   });
+});
+
+describe('autosp keeper: what an engine error means is read off its codes', () => {
+  // The strongSwan engine wraps what VICI said in an EngineError (code engine-vici) with the ViciError
+  // as its cause; only a daemon that is not there at all makes autosp exit 3 (unreachable).
+  const cases = [
+    ['charon is not there (vici-connect)', new ViciError('vici-connect', 'cannot reach charon at /run/charon.vici'), true, EXIT.UNREACHABLE],
+    ['charon refuses this one peer (a command that failed)', new ViciError('vici-command', 'load-conn failed: unreachable gateway'), false, EXIT.FAILED],
+  ] as const;
+  for (const [what, cause, gone, exit] of cases) {
+    it(`${what}: engineGone ${gone}, exit ${exit}`, async () => {
+      const c = clock();
+      const engine = new DryRunEngine();
+      engine.install = async (p: Peer) => {
+        throw new EngineError('engine-vici', `install ${p.name}: ${cause.message}`, { cause });
+      };
+      const keeper = new AutospKeeper({
+        sync: new PeerSync({ engine, clock: c }), clock: c, initiate: false,
+        resolvePeer: async (n) => ({ name: n, outcome: 'install', peer: peer(n, 1), ttl: 100, reason: 'ok', verdicts: V, at: c.t }),
+      });
+      const [r] = await keeper.add(['h.example']);
+      assert.equal(r!.result, 'engine-error');
+      assert.equal(r!.errorCode, 'engine-vici');
+      assert.equal(r!.engineGone ?? false, gone);
+      assert.equal(exitCodeFor([r!]), exit);
+    });
+  }
 });
