@@ -6,7 +6,7 @@ import type { Stage, QueryContext, Outcome } from '../resolver/pipeline';
 import { makeResponse } from '../wire/message';
 import { type Message, type Question, Rcode, type RR, RRClass, RRType } from '../wire/types';
 import { cacheKey, type CacheEntry } from '../resolver/cache';
-import { completeGateway, decide, type Decision, type DecideInput, engineFailed, type IpseckeyLike, matchName, normalizeName, type Policy, type RefuseRcode } from '../policy';
+import { completeGateway, decide, type Decision, type DecideInput, engineFailed, type IpseckeyLike, matchName, foldName, type Policy, type RefuseRcode } from '../policy';
 import { indeterminate, type Verdict } from '../dnssec/verdict';
 import type { PeerSync } from '../peers';
 import { type Logger, silentLogger } from '../util/log';
@@ -300,7 +300,7 @@ export class Capture {
       // look the name up again themselves (PeerSync.onInvalidated).
       // Only for the peer's own name: through an alias the bogus key chain may end anywhere (no proof
       // says where), and one lookup of another name must not act on this peer.
-      if (keyVerdict?.kind === 'bogus' && peerName === normalizeName(name)) {
+      if (keyVerdict?.kind === 'bogus' && peerName === foldName(name)) {
         await this.opts.sync.invalidate(peerName, 'serve').catch(() => undefined);
       }
       this.counters.refused++;

@@ -8,7 +8,7 @@ import { Ede } from '../wire/ede';
 import type { Verdict } from '../dnssec/verdict';
 import { addressText, formatAddress, parseIPv4, parseIPv6, parseAddress, specialAddress } from './ip';
 import { matchChain, matchPeer } from './match';
-import { fallbackAllowed, gatewayAllowed, hostnameProblem, nameProblem, normalizeName, type Policy, type Rule } from './rules';
+import { fallbackAllowed, gatewayAllowed, hostnameProblem, nameProblem, foldName, type Policy, type Rule } from './rules';
 
 
 /** A decoded IPSECKEY RDATA (RFC 4025 §2), as much as policy needs. */
@@ -103,7 +103,7 @@ export { Ede };
 const ADDRESS_QTYPES: readonly number[] = [RRType.A, RRType.AAAA];
 
 export function decide(input: DecideInput, policy: Policy, nowSec: number): Decision {
-  const name = normalizeName(input.name);
+  const name = foldName(input.name);
   const m = matchChain(policy, matchPeer(policy, name, input.addresses, { addressesAuthenticated: input.addressVerdict.kind === 'secure' }), name, [...(input.chain ?? []), ...(input.peerName ? [input.peerName] : [])]);
   const base = { level: m.level, rule: m.rule, why: m.why, ignoredKeys: [] as IgnoredKey[] };
   const refuse = (rcode: RefuseRcode, ede: number, reason: string): Decision =>
@@ -136,7 +136,7 @@ export function decide(input: DecideInput, policy: Policy, nowSec: number): Deci
   }
   if (remote.length < input.addresses.length) input = { ...input, addresses: remote };
   // The peer's name becomes its IKE identity and a conn name in the engine: a hostname or nothing.
-  const ident = normalizeName(input.peerName ?? input.name);
+  const ident = foldName(input.peerName ?? input.name);
   const identProblem = hostnameProblem(ident);
   if (identProblem) {
     const text = `${ident} cannot be an IKE identity (${identProblem}): nothing installed`;
@@ -212,7 +212,7 @@ function withoutKey(
       const ttl = lifetime(ttls, input.sigExpiry, policy.maxTtl, nowSec);
       const f = policy.fallback;
       const peer: Peer = {
-        name: normalizeName(input.peerName ?? input.name),
+        name: foldName(input.peerName ?? input.name),
         addresses: uniqueAddresses(input.addresses),
         auth: { kind: 'unauthenticated', method: f.method },
         gateway: { kind: 'none' },
@@ -363,7 +363,7 @@ function gatewayOf(r: IpseckeyLike): ChosenGateway | string {
     }
     case 3: {
       // The name goes to the resolver and from there into engine configuration: only plain hostnames.
-      const n = normalizeName(r.gateway ?? '');
+      const n = foldName(r.gateway ?? '');
       const p = nameProblem(n);
       return p ? `gateway name ${JSON.stringify(r.gateway)} ${p}` : { kind: 'name', name: n };
     }

@@ -6,7 +6,7 @@ import { ConfigError } from '../util/errors';
 import type { PolicyLevel } from '../ike-bridge/engine';
 import { parseCidr } from './ip';
 import {
-  DEFAULT_MAX_TTL, type FallbackPolicy, isLevel, LEVELS, nameProblem, normalizeName, type Policy, type Rule, type Selector,
+  DEFAULT_MAX_TTL, type FallbackPolicy, isLevel, LEVELS, nameProblem, foldName, type Policy, type Rule, type Selector,
   selectorKey, describeSelector,
 } from './rules';
 
@@ -208,7 +208,7 @@ class Parser {
     return node.items.map((item, i) => {
       const field = `gateways[${i}]`;
       const raw = this.string(item, field);
-      const n = normalizeName(raw);
+      const n = foldName(raw);
       const problem = nameProblem(n);
       if (problem) this.fail(PolicyErrorCode.BAD_NAME, field, item, `"${raw}" ${problem}`);
       return n;
@@ -298,7 +298,7 @@ class Parser {
       if (!r.ok) this.fail(PolicyErrorCode.BAD_CIDR, field, node, `bad address or CIDR "${raw}": ${r.why}`);
       return { kind: 'address', cidr: r.cidr };
     }
-    let n = normalizeName(raw);
+    let n = foldName(raw);
     let wildcard = false;
     if (kind === 'name' && n.startsWith('*.')) {
       wildcard = true;

@@ -2,7 +2,7 @@
 // why, because "why did oedns refuse bank.example?" is the first question anyone asks.
 import type { PolicyLevel } from '../ike-bridge/engine';
 import { type Cidr, cidrContains, formatAddress, parseAddress } from './ip';
-import { describeRule, labelCount, normalizeName, type Policy, type Rule, strictness, stricter } from './rules';
+import { describeRule, labelCount, foldName, type Policy, type Rule, strictness, stricter } from './rules';
 
 export interface Match {
   level: PolicyLevel;
@@ -37,7 +37,7 @@ function nameScore(rule: Rule, name: string): number | null {
 }
 
 export function matchName(policy: Policy, name: string): Match {
-  const n = normalizeName(name);
+  const n = foldName(name);
   let best: Rule | null = null;
   let bestScore = -1;
   for (const r of policy.rules) {
@@ -119,9 +119,9 @@ export function matchPeer(
  */
 export function matchChain<T extends Match>(policy: Policy, m: T, name: string, chain: readonly string[]): T {
   let out = m;
-  const self = normalizeName(name);
+  const self = foldName(name);
   for (const raw of chain) {
-    const n = normalizeName(raw);
+    const n = foldName(raw);
     if (n === self || n === '') continue;
     const cm = matchName(policy, n);
     if (strictness(cm.level) > strictness(out.level)) {
