@@ -2,7 +2,7 @@
 // high-resolution timer per query, so that time-to-answer is measured without spawning a process per
 // query (dig's start-up alone would swamp sub-millisecond figures). Loopback only; every query has a
 // deadline, so every loop here ends.
-import { createSocket, Socket } from 'node:dgram';
+import { createSocket, type Socket } from 'node:dgram';
 
 export interface Reply {
   /** Time from send to answer, milliseconds; NaN when the query timed out. */

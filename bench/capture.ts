@@ -13,18 +13,18 @@
 // Writes the table into docs/BENCHMARKS.md, section "## Capture mode" (only that section).
 // Run (root, for the lab): npm run build && node dist/bench/capture.js [--no-write] [--cpu-prof]
 //   --cpu-prof  writes a V8 CPU profile of the strongswan oedns process into $TMPDIR/oedns-capture-prof/
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
 import { ipseckeyLine } from '../src/ike-bridge/identity';
 import { ViciClient } from '../src/ike-bridge/vici-client';
-import { buildSignedHierarchy, SignedHierarchy } from '../test/support/zones';
-import { NamedInstance, startNamed } from '../test/support/named';
-import { Lab, labUnavailable, labUp } from '../test/support/lab';
+import { buildSignedHierarchy, type SignedHierarchy } from '../test/support/zones';
+import { type NamedInstance, startNamed } from '../test/support/named';
+import { type Lab, labUnavailable, labUp } from '../test/support/lab';
 import { freePort } from '../test/support/ports';
-import { percentile, runNames, RunResult, UdpClient } from './capture-client';
+import { percentile, runNames, type RunResult, UdpClient } from './capture-client';
 import { stopChild } from '../test/support/wait';
 import { benchAddress, writeBenchSection } from './support/doc';
 

@@ -5,9 +5,9 @@
 // Usage (root): node dist/bench/engine-check.js [--sizes 1000,10000] [--no-write]
 // Writes the figures into docs/BENCHMARKS.md under "## IKE engine: foreign-reload check".
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Peer } from '../src/ike-bridge/engine';
 import { StrongswanEngine } from '../src/ike-bridge/strongswan';
 import { ViciClient } from '../src/ike-bridge/vici-client';
@@ -15,7 +15,7 @@ import { labUnavailable, labUp } from '../test/support/lab';
 import { writeBenchSection } from './support/doc';
 
 const args = process.argv.slice(2);
-const sizes = (args.includes('--sizes') ? args[args.indexOf('--sizes') + 1] : '1000,10000').split(',').map(Number);
+const sizes = (args.includes('--sizes') ? args[args.indexOf('--sizes') + 1] ?? '' : '1000,10000').split(',').map(Number);
 const write = !args.includes('--no-write');
 const ROUNDS = 20;
 

@@ -2,10 +2,10 @@
 // Usage (root): node dist/bench/engine-install.js [--sizes 100,1000,10000] [--no-write]
 // Prints peers/s and charon's RSS per size; writes the figures into docs/BENCHMARKS.md under
 // "## IKE engine install" (only that section is touched).
-import { generateKeyPairSync, KeyObject, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Peer } from '../src/ike-bridge/engine';
 import { keyObjectToIpseckey } from '../src/ike-bridge/keys';
 import { StrongswanEngine } from '../src/ike-bridge/strongswan';
@@ -13,7 +13,7 @@ import { labUnavailable, labUp } from '../test/support/lab';
 import { writeBenchSection } from './support/doc';
 
 const args = process.argv.slice(2);
-const sizes = (args.includes('--sizes') ? args[args.indexOf('--sizes') + 1] : '100,1000,10000').split(',').map(Number);
+const sizes = (args.includes('--sizes') ? args[args.indexOf('--sizes') + 1] ?? '' : '100,1000,10000').split(',').map(Number);
 const write = !args.includes('--no-write');
 // Trap policies cost charon a lot per conn and start nothing with kernel-libipsec: measure both.
 const trapModes = args.includes('--no-trap') ? [false] : args.includes('--trap') ? [true] : [false, true];
@@ -36,7 +36,7 @@ function makePeers(n: number, rsaPool: KeyObject[]): Peer[] {
     // 32 random bytes (never used to authenticate; charon only parses them). Generating 10,000 real
     // key pairs with generateKeyPairSync once left this process blocked for good in a futex.
     const { algorithm, publicKey } =
-      i % 10 === 0 ? keyObjectToIpseckey(rsaPool[(i / 10) % rsaPool.length]) : { algorithm: 4, publicKey: randomBytes(32) };
+      i % 10 === 0 ? keyObjectToIpseckey(rsaPool[(i / 10) % rsaPool.length]!) : { algorithm: 4, publicKey: randomBytes(32) };
     return {
       name: `p${i}.bench.oe.test`,
       addresses: [addr(i)],
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
       const rssAfter = rss(pid);
       // One removal: terminate, unload-conn, and a new CRL that revokes the peer's certificate.
       const t1 = process.hrtime.bigint();
-      await engine.remove(peers[0].name);
+      await engine.remove(peers[0]!.name);
       const removeMs = Number(process.hrtime.bigint() - t1) / 1e6;
       const t2 = process.hrtime.bigint();
       await engine.reconcile(peers.slice(1));
@@ -89,7 +89,7 @@ async function main(): Promise<void> {
         `N=${n}${trap ? ' (traps)' : ''}: ${secs.toFixed(2)} s, ${row.rate.toFixed(0)} peers/s, charon RSS ${rssBefore.toFixed(1)} -> ${rssAfter.toFixed(1)} MiB, ` +
           `remove(1) ${removeMs.toFixed(0)} ms, reconcile(unchanged) ${reconcileMs.toFixed(0)} ms, failed ${failed.length}`,
       );
-      if (failed.length) console.log(`  first failure: ${failed[0].name}: ${failed[0].reason}`);
+      if (failed.length) console.log(`  first failure: ${failed[0]!.name}: ${failed[0]!.reason}`);
     }
   } catch (e) {
     // Keep the daemon's own account of a failure before the lab (and its logs) go away.

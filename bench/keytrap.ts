@@ -11,7 +11,7 @@
 import { createPublicKey, generateKeyPairSync, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
 import { cpus } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { BudgetLimits, DEFAULT_BUDGET_LIMITS, ValidationBudget } from '../src/dnssec/budget';
+import { type BudgetLimits, DEFAULT_BUDGET_LIMITS, ValidationBudget } from '../src/dnssec/budget';
 import { nsec3HashBytes } from '../src/dnssec/crypto';
 import { verifyRrset } from '../src/dnssec/rrsig';
 import { canonicalRRsetWire, canonicalWire, concat, decodeDs, decodeRrsig, rrsigSignedPrefix } from '../src/dnssec/records';
@@ -47,7 +47,7 @@ async function timeAsync<T>(f: () => Promise<T>): Promise<[T, number]> {
   const r = await f();
   return [r, cpuMs() - t0];
 }
-const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
 
 function msg(name: Name, type: number, answers: RR[], authorities: RR[] = []): Message {
   return { id: 1, qr: true, opcode: 0, aa: true, tc: false, rd: false, ra: false, z: false, ad: false, cd: true, rcode: 0, questions: [{ name, type, class: 1 }], answers, authorities, additionals: [] };
@@ -95,8 +95,8 @@ function verifyCost(label: string, alg: 'ed25519' | 'p256' | 'p384' | 'rsa2048' 
     hash = 'sha256';
   }
   const sig = cryptoSign(hash, data, { key: kp.privateKey, ...opts });
-  sig[sig.length - 1] ^= 1; // a failing check costs as much as a passing one
-  return [label, steadyPerOp(() => cryptoVerify(hash, data, { key: kp.publicKey, ...opts } as never, sig))];
+  sig[sig.length - 1]! ^= 1; // a failing check costs as much as a passing one
+  return [label, steadyPerOp(() => cryptoVerify(hash, data, { key: kp.publicKey, ...opts }, sig))];
 }
 
 async function workerRoundTrip(n: number): Promise<number> {
@@ -131,7 +131,7 @@ async function main(): Promise<void> {
   console.error(`built the KeyTrap zone in ${buildMs.toFixed(0)} ms: DNSKEY response ${sizes[0]} bytes, answer ${sizes[1]} bytes`);
 
   // Before: every (RRSIG, key) pair; measured over SAMPLE RRSIGs, or all of them with --full.
-  const sigs = FULL ? z.answerSigs : [...z.answerSigs.slice(0, SAMPLE), z.answerSigs[z.answerSigs.length - 1]];
+  const sigs = FULL ? z.answerSigs : [...z.answerSigs.slice(0, SAMPLE), z.answerSigs[z.answerSigs.length - 1]!];
   const before = new ValidationBudget(UNBOUNDED);
   const [bv, beforeMs] = time(() => verifyRrset(z.answer, sigs, z.dnskeys, z.zone, NOW, before));
   if (bv.verdict.kind !== 'secure') throw new Error('the KeyTrap answer should verify when unbounded');

@@ -8,7 +8,7 @@
 // For the hit run oedns is pinned to one core (taskset -c 0), so that figure is "on one core"; the cold runs
 // are unpinned, like named, so time-to-answer is not skewed by whatever else shares core 0.
 // Writes the figures to docs/BENCHMARKS.md, section "## Resolver". Run: bash bench/resolver.sh
-import { spawn, spawnSync, ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -173,8 +173,8 @@ async function main(): Promise<void> {
   process.stdout.on('error', () => undefined);
   process.stderr.on('error', () => undefined);
   const results: Record<string, { oedns: PerfResult; named: PerfResult }> = {};
-  let inter = { oedns: [] as number[], named: [] as number[], diff: [] as number[] };
-  let memory = { entries: NaN, rss: NaN };
+  let inter: { oedns: number[]; named: number[]; diff: number[] };
+  let memory: { entries: number; rss: number };
   try {
     // Cold time-to-answer first (fresh oedns, one query at a time).
     let o = await startOedns(named.endpoint, false);
@@ -205,9 +205,9 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
 
-  const tta = results['cold-tta']!;
-  const cold = results['cold-tput']!;
-  const hit = results.hit!;
+  const tta = results['cold-tta'];
+  const cold = results['cold-tput'];
+  const hit = results.hit;
   const addedMs = pct(inter.diff, 0.5);
   const rows = [
     `| cache hits, ${HIT_SECONDS} s, 10 clients | ${k(hit.oedns.qps)} q/s, avg ${f(hit.oedns.avgMs)} ms | ${k(hit.named.qps)} q/s, avg ${f(hit.named.avgMs)} ms | ${f(hit.oedns.qps / hit.named.qps)} |`,

@@ -8,9 +8,9 @@ import { cpus } from 'node:os';
 import { verifyRrset } from '../src/dnssec/rrsig';
 import { createValidator } from '../src/dnssec/validator';
 import { parseTrustAnchors } from '../src/dnssec/anchors';
-import { netQuery } from '../src/dnssec/net-query';
+import { netQuery } from '../src/resolver/net-query';
 import { readFileSync } from 'node:fs';
-import { a, NOW, TestKey, Alg } from '../test/dnssec/signer';
+import { a, NOW, TestKey, type Alg } from '../test/dnssec/signer';
 import { buildSignedHierarchy } from '../test/support/zones';
 import { startNamed } from '../test/support/named';
 
@@ -22,7 +22,7 @@ const SECONDS = arg('seconds', 1);
 const RUNS = arg('runs', 15);
 
 function pureRate(label: string, alg: Alg, pair: ReturnType<typeof generateKeyPairSync>): [string, number] {
-  const k = new TestKey('bench.example', alg, 256, pair as never);
+  const k = new TestKey('bench.example', alg, 256, pair);
   const rrs = [a('www.bench.example', '192.0.2.1'), a('www.bench.example', '192.0.2.2')];
   const sig = k.sign(rrs);
   if (verifyRrset(rrs, [sig], [k.dnskey], 'bench.example', NOW).verdict.kind !== 'secure') throw new Error(`${label}: does not verify`);
@@ -39,7 +39,7 @@ function pureRate(label: string, alg: Alg, pair: ReturnType<typeof generateKeyPa
 
 function median(xs: number[]): number {
   const s = [...xs].sort((x, y) => x - y);
-  return s[Math.floor(s.length / 2)];
+  return s[Math.floor(s.length / 2)] ?? NaN;
 }
 
 function timeIt(f: () => void): number {
@@ -85,7 +85,7 @@ async function main(): Promise<void> {
       const query = netQuery({ host: '127.0.0.1', port: named.port });
       const v = createValidator({ anchors, query });
       const t0 = process.hrtime.bigint();
-      const res = await v.validate({ name: q[0], type: 1, class: 1 }, await query(q[0], 1), Date.now() / 1000);
+      const res = await v.validate({ name: q[0]!, type: 1, class: 1 }, await query(q[0]!, 1), Date.now() / 1000);
       inproc.push(Number(process.hrtime.bigint() - t0) / 1e6);
       if (res.verdict.kind !== 'secure') throw new Error('in-process validation not secure');
     }

@@ -10,18 +10,18 @@
 //
 // Writes the table into docs/BENCHMARKS.md, section "## Against Unbound" (only that section).
 // Run as root on Debian (it installs unbound if missing): npm run build && node dist/bench/vs-unbound.js [--no-write]
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
 import { ipseckeyLine } from '../src/ike-bridge/identity';
-import { buildSignedHierarchy, SignedHierarchy } from '../test/support/zones';
-import { NamedInstance, startNamed } from '../test/support/named';
+import { buildSignedHierarchy, type SignedHierarchy } from '../test/support/zones';
+import { type NamedInstance, startNamed } from '../test/support/named';
 import { freePort } from '../test/support/ports';
 import { stopChild } from '../test/support/wait';
-import { percentile, runNames, RunResult, UdpClient } from './capture-client';
-import { startUnbound, UnboundInstance } from './support/unbound';
+import { percentile, runNames, type RunResult, UdpClient } from './capture-client';
+import { startUnbound, type UnboundInstance } from './support/unbound';
 import { benchAddress, writeBenchSection } from './support/doc';
 
 const ROOT = resolve(__dirname, '../..');

@@ -4,8 +4,8 @@
 // the name up the ordinary way; oedns validates bob's address and key, installs bob into charon and
 // starts IKE before it answers, so the ping's first packet is already ESP. tcpdump shows the wire.
 // Everything is torn down at the end (also on Ctrl-C). Needs root (network namespaces).
-import { oeLabUnavailable, oeLabUp, OeLab } from '../test/support/oe-lab';
-import { OednsHost, startOednsOn } from '../test/support/oe-hosts';
+import { oeLabUnavailable, oeLabUp, type OeLab } from '../test/support/oe-lab';
+import { type OednsHost, startOednsOn } from '../test/support/oe-hosts';
 import { watchWire } from '../test/support/lab';
 
 const say = (s: string): void => void process.stdout.write(`\n\x1b[1m== ${s}\x1b[0m\n`);

@@ -1,7 +1,7 @@
 // The baseline every speed figure is compared with: Debian's Unbound, one thread, validating from the
 // same trust anchor and forwarding to the same named as oedns, started by the bench itself in the same
 // run (installed with apt when missing: benchmarks are run by hand, as root, on a Debian machine).
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -4,7 +4,7 @@
 // Used by the CLI when no daemon runs, and by `oedns serve` behind its control socket.
 import type { Peer } from '../ike-bridge/engine';
 import { failsClosed, peerMaterial, systemClock, type PeerSync, type SyncClock } from '../peers';
-import { OednsError } from '../util/errors';
+import { ikeDaemonGone, OednsError } from '../util/errors';
 import { silentLogger, type Logger } from '../util/log';
 import type { AutospState } from './state';
 import type { PeerResolution, ResolvePeer } from './resolve';
@@ -34,6 +34,8 @@ export interface PeerReport {
   sharedWith?: string[];
   /** EngineError code, for result 'engine-error'. */
   errorCode?: string;
+  /** For result 'engine-error': the IKE daemon was not there at all (autosp then exits 3). */
+  engineGone?: boolean;
 }
 
 export interface KeeperOptions {
@@ -93,7 +95,7 @@ export async function inPool<T, R>(items: readonly T[], width: number, fn: (x: T
   const worker = async (): Promise<void> => {
     while (next < items.length) {
       const i = next++;
-      out[i] = await fn(items[i], i);
+      out[i] = await fn(items[i]!, i);
     }
   };
   await Promise.all(Array.from({ length: Math.min(Math.max(1, width), items.length) }, worker));
@@ -264,7 +266,7 @@ export class AutospKeeper {
   async close(): Promise<void> {
     this.stop();
     if (this.ticking) await this.ticking;
-    await Promise.allSettled([...this.entries.values()].map((e) => e.busy));
+    await Promise.allSettled([...this.entries.values()].flatMap((e) => (e.busy ? [e.busy] : [])));
   }
 
   // ---- internals -------------------------------------------------------------------------------
@@ -287,7 +289,7 @@ export class AutospKeeper {
     return { name: e.name, result: 'pending', reason: 'not looked up yet', addresses: [], keys: 0, authenticated: false, refreshAt: Math.round(e.refreshAt) };
   }
 
-  private report(e: Entry, result: PeerResult, reason: string, peer?: Peer, r?: PeerResolution, errorCode?: string): PeerReport {
+  private report(e: Entry, result: PeerResult, reason: string, peer?: Peer, r?: PeerResolution, err?: unknown): PeerReport {
     const p = peer ?? (e.installed && e.installed.expiresAt > this.now() ? e.installed : undefined);
     const others = this.sync.registry.owners(e.name).filter((o) => o !== 'autosp');
     return {
@@ -301,7 +303,8 @@ export class AutospKeeper {
       expiresAt: p?.expiresAt,
       verdicts: r?.verdicts,
       ...(others.length ? { sharedWith: others } : {}),
-      ...(errorCode ? { errorCode } : {}),
+      ...(err instanceof OednsError ? { errorCode: err.code } : {}),
+      ...(err !== undefined && ikeDaemonGone(err) ? { engineGone: true } : {}),
     };
   }
 
@@ -354,10 +357,9 @@ export class AutospKeeper {
           await this.sync.upsert(peer);
         } catch (err) {
           e.refreshAt = now + this.backoff(e);
-          const code = err instanceof OednsError ? err.code : undefined;
           const msg = err instanceof Error ? err.message : String(err);
           this.log.warn({ peer: e.name, err: msg }, 'autosp: the engine did not take the peer');
-          return this.report(e, 'engine-error', `the IKE engine did not take ${e.name}: ${msg}`, peer, r, code);
+          return this.report(e, 'engine-error', `the IKE engine did not take ${e.name}: ${msg}`, peer, r, err);
         }
         e.failures = 0;
         e.forceInitiate = false;
@@ -390,8 +392,7 @@ export class AutospKeeper {
           await this.drop(e, how);
         } catch (err) {
           e.refreshAt = now + this.backoff(e);
-          return this.report(e, 'engine-error', `${r.reason}; removing it failed: ${err instanceof Error ? err.message : String(err)}`, undefined, r,
-            err instanceof OednsError ? err.code : undefined);
+          return this.report(e, 'engine-error', `${r.reason}; removing it failed: ${err instanceof Error ? err.message : String(err)}`, undefined, r, err);
         }
         e.refreshAt = now + this.backoff(e);
         if (prev) this.log.warn({ peer: e.name, reason: r.reason }, 'autosp: peer removed');
@@ -424,8 +425,7 @@ export class AutospKeeper {
       const reason = others.length ? `released; still held for ${others.join(', ')}` : r.change === 'absent' ? 'was not installed' : 'removed from the engine';
       return { ...this.report(entry, 'removed', reason), addresses: [], keys: 0, authenticated: false, expiresAt: undefined };
     } catch (err) {
-      return this.report(entry, 'engine-error', `removing ${name} failed: ${err instanceof Error ? err.message : String(err)}`, undefined, undefined,
-        err instanceof OednsError ? err.code : undefined);
+      return this.report(entry, 'engine-error', `removing ${name} failed: ${err instanceof Error ? err.message : String(err)}`, undefined, undefined, err);
     }
   }
 

@@ -5,13 +5,13 @@
 // broken zone; its key must stop being trusted now).
 import type { Peer } from '../ike-bridge/engine';
 import type { InternalResolver } from '../capture/capture';
-import { addressFacts, aged, ipseckeyFacts, RRsetFacts } from '../capture/answer-facts';
-import { verdictOfProof } from '../capture/capture';
-import { isUsable, Proof, proofOf, provenMessage } from '../dnssec/proof';
-import { completeGateway, decide, Decision, defaultPolicy, IpseckeyLike, Policy, VerdictLike } from '../policy';
+import { addressFacts, aged, ipseckeyFacts, type RRsetFacts } from '../capture/answer-facts';
+import { isUsable, type Proof, proofOf, provenMessage, verdictOfProof } from '../dnssec/proof';
+import { completeGateway, decide, type Decision, defaultPolicy, type IpseckeyLike, type Policy } from '../policy';
+import { indeterminate, type Verdict, worst } from '../dnssec/verdict';
 import type { QueryFn } from '../dnssec/fetcher';
 import type { Validator } from '../dnssec/validator';
-import { Message, Question, Rcode, RRClass, RRType } from '../wire/types';
+import { type Message, type Question, Rcode, RRClass, RRType } from '../wire/types';
 
 export type ResolveOutcome =
   /** A peer to install (authenticated key, or the policy's unauthenticated fallback). */
@@ -70,27 +70,21 @@ export function validatingLookup(query: QueryFn, validator: Validator, now: () =
   };
 }
 
-const RANK: Record<VerdictLike['kind'], number> = { secure: 0, insecure: 1, indeterminate: 2, bogus: 3 };
+type Got = { message: Message; verdict: Verdict; proof?: Proof; age?: number } | { error: string };
 
-function worse(a: VerdictLike, b: VerdictLike): VerdictLike {
-  return RANK[b.kind] > RANK[a.kind] ? b : a;
-}
-
-type Got = { message: Message; verdict: VerdictLike; proof?: Proof; age?: number } | { error: string };
-
-function verdictOf(g: Got): VerdictLike {
-  if ('error' in g) return { kind: 'indeterminate', reason: 'fetch-failed', detail: g.error };
+function verdictOf(g: Got): Verdict {
+  if ('error' in g) return indeterminate('fetch-failed', g.error);
   if (g.verdict.kind === 'secure' || g.verdict.kind === 'insecure') {
     // A validated SERVFAIL/REFUSED is still no answer.
     if (g.message.rcode !== Rcode.NOERROR && g.message.rcode !== Rcode.NXDOMAIN) {
-      return { kind: 'indeterminate', reason: 'upstream-error', detail: `rcode ${g.message.rcode}` };
+      return indeterminate('upstream-error', `rcode ${g.message.rcode}`);
     }
   }
   return g.verdict;
 }
 
-function short(v: VerdictLike): string {
-  return v.kind === 'secure' ? 'secure' : `${v.kind}${v.reason ? ` (${v.reason})` : ''}`;
+function short(v: Verdict): string {
+  return v.kind === 'secure' ? 'secure' : `${v.kind} (${v.reason})`;
 }
 
 function minDefined(a: number | undefined, b: number | undefined): number | undefined {
@@ -125,15 +119,15 @@ export function createPeerResolver(o: PeerResolverOptions): ResolvePeer {
     const f6 = 'message' in aaaa ? aged(addressFacts(aaaa.proof, RRType.AAAA), aaaa.age) : empty;
     const addresses = [...f4.values, ...f6.values];
     const ttls = [f4, f6].filter((f) => f.values.length > 0).map((f) => f.ttl);
-    const addressVerdict = worse(va, v6);
+    const addressVerdict = worst([va, v6]);
     let keys: RRsetFacts<IpseckeyLike> = { values: [], ttl: 0, malformed: 0 };
-    let keyVerdict: VerdictLike | null = vk;
+    let keyVerdict: Verdict | null = vk;
     if ('message' in key && vk.kind !== 'bogus' && vk.kind !== 'indeterminate') {
       keys = aged(ipseckeyFacts(key.proof), key.age);
       if (keys.values.length === 0) keyVerdict = null; // provably (or, unsigned, apparently) none
       else if (keys.owner !== (f4.owner ?? f6.owner ?? keys.owner)) {
         // The key chain must end where the address chain ends, or the key is another name's.
-        keyVerdict = { kind: 'indeterminate', reason: 'owner-mismatch', detail: `the IPSECKEY chain ends at ${keys.owner}` };
+        keyVerdict = indeterminate('owner-mismatch', `the IPSECKEY chain ends at ${keys.owner}`);
       }
     }
     const input = {

@@ -14,7 +14,7 @@ import type { Engine, InstalledPeer } from '../ike-bridge/engine';
 import type { PeerSync, SyncClock } from '../peers';
 import { ConfigError } from '../util/errors';
 import { silentLogger, type Logger } from '../util/log';
-import { AutospKeeper, PeerReport } from './keeper';
+import { AutospKeeper, type PeerReport } from './keeper';
 import { checkPeerName, MAX_PEERS } from './peers-file';
 import type { ResolvePeer } from './resolve';
 import { readAutospState, stateWriter, writeAutospState } from './state';
@@ -54,7 +54,7 @@ function namesArg(args: Record<string, unknown>): string[] {
   const v = args.names;
   if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new ConfigError('autosp-args', '"names" must be an array of strings');
   if (v.length > MAX_PEERS) throw new ConfigError('autosp-args', `more than ${MAX_PEERS} names`);
-  return [...new Set(v.map((x) => checkPeerName(x as string)))];
+  return [...new Set(v.map((x) => checkPeerName(x)))];
 }
 
 function initiateArg(args: Record<string, unknown>): boolean | undefined {
@@ -70,18 +70,17 @@ function initiateArg(args: Record<string, unknown>): boolean | undefined {
  */
 export function createAutospService(deps: AutospServiceDeps): AutospService {
   const log = deps.log ?? silentLogger;
-  let keeper: AutospKeeper;
   const statePath = deps.statePath;
-  const writer = statePath ? stateWriter(() => writeAutospState(statePath, keeper.state())) : undefined;
-  const persist = (): void => writer?.schedule();
-  keeper = new AutospKeeper({
+  // Coalesced writes (src/autosp/state.ts stateWriter): the keeper exists before its first change.
+  const keeper: AutospKeeper = new AutospKeeper({
     sync: deps.sync,
     resolvePeer: deps.resolvePeer,
     initiate: deps.initiate,
     clock: deps.clock,
     log,
-    onChange: persist,
+    onChange: () => writer?.schedule(),
   });
+  const writer = statePath ? stateWriter(() => writeAutospState(statePath, keeper.state())) : undefined;
   if (deps.statePath) {
     try {
       const st = readAutospState(deps.statePath, { maxTtl: deps.maxTtl });

@@ -3,10 +3,10 @@
 // ANY answer lists the A/AAAA records themselves. Capture only installs peers on A/AAAA lookups, so
 // for names it protects these must not hand out an address: found by a review, an HTTPS lookup gave a
 // `private` name's address out while its A lookup failed closed. Pure: message and policy in, message out.
-import { matchAddress, matchName, Policy } from '../policy';
+import { matchAddress, matchName, type Policy } from '../policy';
 import { formatAddress } from '../policy/ip';
 import { decodeName } from '../wire/name';
-import { Message, RR, RRClass, RRType } from '../wire/types';
+import { type Message, type RR, RRClass, RRType } from '../wire/types';
 
 const SVCB = 64;
 const HTTPS = 65;

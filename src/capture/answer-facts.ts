@@ -6,7 +6,7 @@ import type { Proof } from '../dnssec/proof';
 import { isUsable } from '../dnssec/proof';
 import { earliestExpiry } from '../dnssec/validate';
 import { decodeA, decodeAaaa, decodeIpseckey } from '../wire/rdata';
-import { RR, RRType } from '../wire/types';
+import { type RR, RRType } from '../wire/types';
 import type { IpseckeyLike } from '../policy';
 import { WireError } from '../util/errors';
 
@@ -24,7 +24,7 @@ export interface RRsetFacts<T> {
   chain?: string[];
 }
 
-export const NO_FACTS: RRsetFacts<never> = Object.freeze({ values: [], ttl: 0, malformed: 0 }) as RRsetFacts<never>;
+export const NO_FACTS: RRsetFacts<never> = Object.freeze({ values: [], ttl: 0, malformed: 0 });
 
 function factsOf<T>(proof: Proof | undefined, qtype: number, decode: (rr: RR) => T): RRsetFacts<T> {
   if (!proof || !isUsable(proof)) return { values: [], ttl: 0, malformed: 0 };
@@ -55,7 +55,7 @@ export function addressFacts(proof: Proof | undefined, qtype: number): RRsetFact
 }
 
 export function ipseckeyFacts(proof: Proof | undefined): RRsetFacts<IpseckeyLike> {
-  return factsOf(proof, RRType.IPSECKEY, (rr) => decodeIpseckey(rr.rdata) as IpseckeyLike);
+  return factsOf(proof, RRType.IPSECKEY, (rr) => decodeIpseckey(rr.rdata));
 }
 
 /** The facts as they stand `age` seconds after they were cached: TTLs count down, expiries do not move. */

@@ -4,13 +4,14 @@
 // the peer, and only then lets the answer go. Everything else passes through untouched.
 import type { Stage, QueryContext, Outcome } from '../resolver/pipeline';
 import { makeResponse } from '../wire/message';
-import { Message, Question, Rcode, RR, RRClass, RRType } from '../wire/types';
+import { type Message, type Question, Rcode, type RR, RRClass, RRType } from '../wire/types';
 import { cacheKey, type CacheEntry } from '../resolver/cache';
-import { completeGateway, decide, Decision, DecideInput, engineFailed, IpseckeyLike, matchName, normalizeName, Policy, RefuseRcode, VerdictLike } from '../policy';
+import { completeGateway, decide, type Decision, type DecideInput, engineFailed, type IpseckeyLike, matchName, foldName, type Policy, type RefuseRcode } from '../policy';
+import { indeterminate, type Verdict } from '../dnssec/verdict';
 import type { PeerSync } from '../peers';
-import { Logger, silentLogger } from '../util/log';
-import type { Proof } from '../dnssec/proof';
-import { addressFacts, aged, ipseckeyFacts, RRsetFacts } from './answer-facts';
+import { type Logger, silentLogger } from '../util/log';
+import { type Proof, verdictOfProof } from '../dnssec/proof';
+import { addressFacts, aged, ipseckeyFacts, type RRsetFacts } from './answer-facts';
 import { leakGuardFor, minimalAnyAnswer, stripHints } from './address-leaks';
 
 /** A validated lookup from inside the daemon (through cache → validate → upstream, as a DO client). */
@@ -52,9 +53,6 @@ export interface Ede {
 export const DEFAULT_MAX_PEERS = 16_384;
 
 const RCODES: Record<RefuseRcode, number> = { SERVFAIL: Rcode.SERVFAIL, REFUSED: Rcode.REFUSED, NXDOMAIN: Rcode.NXDOMAIN };
-
-/** What a lookup without a validator's word is taken to be: unvalidated, so never trusted. */
-const UNVALIDATED: VerdictLike = { kind: 'indeterminate', reason: 'not-validated', detail: 'no validator ran on this answer' };
 
 export class Capture {
   readonly counters = {
@@ -165,10 +163,10 @@ export class Capture {
     // A cached answer's TTLs are as stored: age them, or every hit would stretch the peer's lifetime.
     const addr = aged(addressFacts(out.answer.proof, q.type), out.answer.age);
     if (addr.values.length === 0) return out;
-    let keyVerdict: VerdictLike | null;
+    let keyVerdict: Verdict | null;
     let keys: RRsetFacts<IpseckeyLike> = { values: [], owner: addr.owner, ttl: 0, malformed: 0 };
     if ('error' in key) {
-      keyVerdict = { kind: 'indeterminate', reason: 'fetch-failed', detail: `IPSECKEY lookup failed: ${key.error}` };
+      keyVerdict = indeterminate('fetch-failed', `IPSECKEY lookup failed: ${key.error}`);
     } else {
       keys = aged(ipseckeyFacts(key.proof), key.age);
       keyVerdict = keyVerdictOf(key.message, key.proof, keys, addr.owner);
@@ -270,11 +268,11 @@ export class Capture {
     const gname = d.needsGateway!;
     const r = await this.opts.resolver.resolve({ name: gname, type: RRType.A, class: RRClass.IN }).catch(() => null);
     const gw = r ? aged(addressFacts(r.proof, RRType.A), r.age) : { values: [], ttl: 0, sigExpiry: undefined };
-    const verdict: VerdictLike = r ? verdictOfProof(r.proof) : { kind: 'indeterminate', reason: 'fetch-failed', detail: `no answer for gateway ${gname}` };
+    const verdict: Verdict = r ? verdictOfProof(r.proof) : indeterminate('fetch-failed', `no answer for gateway ${gname}`);
     return completeGateway(d, { addresses: gw.values, verdict, ttl: gw.ttl, sigExpiry: gw.sigExpiry }, input, this.opts.policy, now);
   }
 
-  private async apply(d: Decision, ctx: QueryContext, out: Outcome & { kind: 'answer' }, keyVerdict: VerdictLike | null, peerName: string, now: number): Promise<Outcome> {
+  private async apply(d: Decision, ctx: QueryContext, out: Outcome & { kind: 'answer' }, keyVerdict: Verdict | null, peerName: string, now: number): Promise<Outcome> {
     const name = ctx.question.name;
     if (d.action === 'install' || d.action === 'install-unauthenticated') {
       // Through a CNAME, the peer (and its IKE identity) is the name that owns the address and key.
@@ -302,7 +300,7 @@ export class Capture {
       // look the name up again themselves (PeerSync.onInvalidated).
       // Only for the peer's own name: through an alias the bogus key chain may end anywhere (no proof
       // says where), and one lookup of another name must not act on this peer.
-      if (keyVerdict?.kind === 'bogus' && peerName === normalizeName(name)) {
+      if (keyVerdict?.kind === 'bogus' && peerName === foldName(name)) {
         await this.opts.sync.invalidate(peerName, 'serve').catch(() => undefined);
       }
       this.counters.refused++;
@@ -316,21 +314,16 @@ export class Capture {
   }
 }
 
-/** The validator's verdict as policy reads it; no proof means nothing was validated. */
-export function verdictOfProof(p: Proof | undefined): VerdictLike {
-  return p ? (p.verdict as VerdictLike) : UNVALIDATED;
-}
-
 /** The verdict on the IPSECKEY lookup as policy needs it: null when the name provably has none. */
-function keyVerdictOf(msg: Message, proof: Proof | undefined, keys: RRsetFacts<IpseckeyLike>, addressOwner: string | undefined): VerdictLike | null {
+function keyVerdictOf(msg: Message, proof: Proof | undefined, keys: RRsetFacts<IpseckeyLike>, addressOwner: string | undefined): Verdict | null {
   const v = verdictOfProof(proof);
   if (v.kind === 'bogus' || v.kind === 'indeterminate') return v;
-  if (msg.rcode === Rcode.SERVFAIL) return { kind: 'indeterminate', reason: 'upstream-error', detail: 'the IPSECKEY lookup failed (SERVFAIL)' };
+  if (msg.rcode === Rcode.SERVFAIL) return indeterminate('upstream-error', 'the IPSECKEY lookup failed (SERVFAIL)');
   if (keys.values.length === 0) return null;
   // Both lookups follow the same CNAME chain; keys that end elsewhere (a chain that changed between
   // two cached answers) belong to another name and must not authenticate this one.
   if (addressOwner !== undefined && keys.owner !== addressOwner) {
-    return { kind: 'indeterminate', reason: 'owner-mismatch', detail: `the IPSECKEY chain ends at ${keys.owner}, the address chain at ${addressOwner}` };
+    return indeterminate('owner-mismatch', `the IPSECKEY chain ends at ${keys.owner}, the address chain at ${addressOwner}`);
   }
   return v;
 }

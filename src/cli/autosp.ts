@@ -9,7 +9,7 @@ import { validatorSetup } from './lookup';
 import { Command, CommanderError } from 'commander';
 import {
   AutospKeeper, autospPolicy, checkPeerName, createPeerResolver, DEFAULT_STATE_PATH, lockState,
-  OK_RESULTS, parsePeersFile, PeerReport, readAutospState, stateWriter, validatingLookup, writeAutospState,
+  OK_RESULTS, parsePeersFile, type PeerReport, readAutospState, stateWriter, validatingLookup, writeAutospState,
 } from '../autosp';
 import { ControlError, controlRequest } from '../control/client';
 import { defaultControlPath } from '../control/protocol';
@@ -19,12 +19,13 @@ import { PeerSync } from '../peers';
 import { ViciClient } from '../ike-bridge/vici-client';
 import { peerOfConn } from '../ike-bridge/peer-config';
 import type { Policy } from '../policy';
-import { ConfigError, EngineError, OednsError } from '../util/errors';
-import { createLogger, Logger, LogLevel } from '../util/log';
+import { ConfigError, EngineError, ikeDaemonGone, OednsError } from '../util/errors';
+import { createLogger, type Logger, type LogLevel } from '../util/log';
 import { loadPolicyFile } from './policy';
 import { loadConfig } from '../config/file';
 import { autospDefaults, autospIpsec } from '../config/autosp';
 import type { IpsecSettings } from '../config/serve';
+import { VERSION } from '../util/version';
 
 /** Exit statuses (docs/autosp.md). */
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, UNREACHABLE: 3 } as const;
@@ -91,15 +92,12 @@ export function formatReports(peers: PeerReport[], now: number, ike?: InstalledP
     row.push(p.reason + (p.sharedWith?.length ? ` [also held for ${p.sharedWith.join(', ')}]` : ''));
     rows.push(row);
   }
-  const widths = head.map((_, i) => (i === head.length - 1 ? 0 : Math.max(...rows.map((r) => r[i].length))));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : pad(c, widths[i]))).join('  ').trimEnd()).join('\n') + '\n';
+  const widths = head.map((_, i) => (i === head.length - 1 ? 0 : Math.max(...rows.map((r) => r[i]!.length))));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : pad(c, widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
 }
 
-/** An engine error that means the IKE daemon is not there at all (rather than refusing one peer). */
-const ENGINE_GONE = /cannot reach charon|vici-connect|vici-disconnected|vici-closed|ECONNREFUSED/;
-
 export function exitCodeFor(peers: PeerReport[]): number {
-  if (peers.some((p) => p.result === 'engine-error' && ENGINE_GONE.test(p.reason))) return EXIT.UNREACHABLE;
+  if (peers.some((p) => p.result === 'engine-error' && p.engineGone)) return EXIT.UNREACHABLE;
   return peers.every((p) => OK_RESULTS.includes(p.result)) ? EXIT.OK : EXIT.FAILED;
 }
 
@@ -246,14 +244,13 @@ async function openDirect(flags: AutospFlags, log: Logger): Promise<Direct> {
     if (!st.reachable) throw new Unreachable('engine-unreachable', `the ${st.engine} engine is unreachable: ${st.detail ?? ''}`);
     unlock = lockState(statePath);
     const sync = new PeerSync({ engine, log });
-    let keeper: AutospKeeper;
     // Coalesced (src/autosp/state.ts stateWriter); persist() writes what is pending now.
+    const keeper: AutospKeeper = new AutospKeeper({ sync, resolvePeer, initiate: flags.initiate ?? false, log, onChange: () => writer.schedule() });
     const writer = stateWriter(() => writeAutospState(statePath, keeper.state()));
     const persist = (): void => {
       writer.schedule();
       writer.flush();
     };
-    keeper = new AutospKeeper({ sync, resolvePeer, initiate: flags.initiate ?? false, log, onChange: () => writer.schedule() });
     keeper.adopt(state);
     // Stored keys are not trusted: every known name is looked up and validated again before the
     // engine is brought in line (what fails to validate stays closed by a drop shunt, if private).
@@ -566,7 +563,7 @@ function common(cmd: Command, opts: { dns?: boolean } = {}): Command {
 
 /** The command line, with what it left out (or left at a built-in default) taken from the config file. */
 function flagsOf(cmd: Command): AutospFlags {
-  const f = cmd.optsWithGlobals() as AutospFlags;
+  const f = cmd.optsWithGlobals<AutospFlags>();
   const { raw } = loadConfig(f.config);
   const fromFile = autospDefaults(raw) as Record<string, unknown>;
   const out = f as Record<string, unknown>;
@@ -585,7 +582,7 @@ async function outcome(fn: () => Promise<number>): Promise<void> {
   } catch (e) {
     process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
     process.exitCode = e instanceof ConfigError ? EXIT.USAGE
-      : e instanceof Unreachable || (e instanceof EngineError && /unreachable|vici-connect|ECONNREFUSED|ENOENT/.test(e.message)) ? EXIT.UNREACHABLE
+      : e instanceof Unreachable || (e instanceof EngineError && ikeDaemonGone(e)) ? EXIT.UNREACHABLE
       : EXIT.FAILED;
   }
 }
@@ -593,7 +590,7 @@ async function outcome(fn: () => Promise<number>): Promise<void> {
 export function buildAutosp(): Command {
   const program = new Command('autosp')
     .description('Load keys and policies for IPsec peers named in advance, validated with DNSSEC, and keep them fresh.')
-    .version(require('../../../package.json').version)
+    .version(VERSION)
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (default: warn; info for watch)')
     .option('-c, --config <file>', "config file shared with `oedns serve` (default /etc/oedns/oedns.yaml when it exists; 'none' for none)")
     .exitOverride()

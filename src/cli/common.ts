@@ -1,5 +1,5 @@
 import { ConfigError, OednsError } from '../util/errors';
-import { createLogger, LogLevel, Logger } from '../util/log';
+import { createLogger, type LogLevel, type Logger } from '../util/log';
 
 /** The logger for a subcommand, honouring the global --log-level. */
 export function loggerFor(opts: { logLevel?: string }): Logger {

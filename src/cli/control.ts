@@ -1,7 +1,7 @@
 // `oedns control ...`: acts on a running `oedns serve` over its control socket, as unbound-control does
 // for Unbound: reload, flush [NAME], reconcile, log-level LEVEL, stats, negative trust anchors.
 // The socket path comes from --control, else the config file's `control`, else the default.
-import { Command } from 'commander';
+import { type Command } from 'commander';
 import { controlRequest } from '../control/client';
 import { defaultControlPath } from '../control/protocol';
 import { loadConfig } from '../config/file';
@@ -74,7 +74,7 @@ export function registerControl(program: Command): void {
     .option('--control <path>', "the daemon's control socket (default: 'control' of the config file, else /run/oedns/control.sock as root)")
     .option('-c, --config <file>', "config file to take the socket path from (default /etc/oedns/oedns.yaml when it exists)")
     .option('--json', 'print the answer as JSON');
-  const flags = (cmd: Command): ControlFlags => cmd.optsWithGlobals() as ControlFlags;
+  const flags = (cmd: Command): ControlFlags => cmd.optsWithGlobals<ControlFlags>();
   control.command('reload').description('re-read the config file, policy, trust anchors and upstream file; apply what can change while running (also SIGHUP)')
     .action((_o: unknown, cmd: Command) => send('reload', {}, flags(cmd)));
   control.command('flush').argument('[name]', 'only this name and the names below it').description('drop cached answers (all of them, then also the validated DNSKEY/DS cache)')

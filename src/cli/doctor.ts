@@ -1,11 +1,11 @@
 // `oedns doctor [--json]`: runs every check of src/doctor against this host's configuration and prints
 // one line per check with a fix under each failure. Exit 0 only when nothing failed.
-import { Command } from 'commander';
-import { netQuery } from '../dnssec/net-query';
+import { type Command } from 'commander';
+import { netQuery } from '../resolver/net-query';
 import type { Endpoint } from '../resolver/endpoint';
 import {
-  CheckResult, checkCharon, checkClock, checkDaemon, checkEngine, checkIdentity, checkKeyFile, checkPublished,
-  checkSystemResolver, checkTrustAnchors, checkUpstreams, checkViciGroup, DoctorContext,
+  type CheckResult, checkCharon, checkClock, checkDaemon, checkEngine, checkIdentity, checkKeyFile, checkPublished,
+  checkSystemResolver, checkTrustAnchors, checkUpstreams, checkViciGroup, type DoctorContext,
 } from '../doctor/checks';
 import { checkForeignConns, checkTrustSeed } from '../doctor/trust';
 import { loadServeConfig } from './serve';

@@ -1,7 +1,7 @@
 // `oedns install` / `oedns install --uninstall`: the install step for a globally installed package,
 // which has no checkout to run scripts/install.sh from. It runs the copy shipped in the package with
 // this very command as the unit's ExecStart, so the service runs the oedns that installed it.
-import { Command } from 'commander';
+import { type Command } from 'commander';
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 

@@ -1,11 +1,11 @@
 // `oedns keygen`: make this host's IKE key and print the IPSECKEY record that publishes it.
 // --next makes the next key of a rollover beside the current one; --show re-prints the records of the
 // keys already there (docs/publish.md).
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import type { KeyObject } from 'node:crypto';
 import { hostname } from 'node:os';
 import { exitOnError } from './common';
-import { generateHostKey, HostKeyType, ipseckeyLine, writeHostKey } from '../ike-bridge/identity';
+import { generateHostKey, type HostKeyType, ipseckeyLine, writeHostKey } from '../ike-bridge/identity';
 import { ConfigError } from '../util/errors';
 import { checkKeyDir } from '../publish/files';
 import { clearRollover, readCurrent, readRollover, readSlot, slotPaths, writeNext } from '../publish/keydir';

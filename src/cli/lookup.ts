@@ -1,17 +1,17 @@
 // `oedns lookup NAME [TYPE]`: one query to a server, validated by our own validator from a trust anchor,
 // like BIND's delv. Exit 0 secure/insecure, 1 bogus/indeterminate, 2 usage errors.
 import { readFileSync } from 'node:fs';
-import { Command } from 'commander';
+import { type Command } from 'commander';
 import { ConfigError, OednsError } from '../util/errors';
 import { normalizeName } from '../wire/name';
 import type { Message, Name } from '../wire/types';
-import { parseTrustAnchors, ROOT_ANCHORS, TrustAnchor } from '../dnssec/anchors';
-import { firstNameserver, netQuery, parseServer } from '../dnssec/net-query';
+import { parseTrustAnchors, ROOT_ANCHORS, type TrustAnchor } from '../dnssec/anchors';
+import { firstNameserver, netQuery, parseServer } from '../resolver/net-query';
 import type { QueryFn } from '../dnssec/fetcher';
 import { presentRR } from '../dnssec/present';
 import { typeFromLabel, typeLabel, nameLabel } from '../dnssec/util';
-import { createValidator, ValidationResult, Validator } from '../dnssec/validator';
-import { describeVerdict, indeterminate, Verdict } from '../dnssec/verdict';
+import { createValidator, type ValidationResult, type Validator } from '../dnssec/validator';
+import { describeVerdict, indeterminate, type Verdict } from '../dnssec/verdict';
 
 const RCODES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'YXDOMAIN', 'YXRRSET', 'NXRRSET', 'NOTAUTH', 'NOTZONE'];
 

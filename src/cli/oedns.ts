@@ -13,12 +13,13 @@ import { registerControl } from './control';
 import { registerDoctor } from './doctor';
 import { registerInstall } from './install';
 import { exitOnError } from './common';
+import { VERSION } from '../util/version';
 
 export function buildProgram(): Command {
   const program = new Command('oedns')
     .description('Opportunistic IPsec authenticated by DNSSEC: a validating local resolver that installs ' +
       'IPSECKEY-published peer keys into the IKE daemon before it answers.')
-    .version(require('../../../package.json').version)
+    .version(VERSION)
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', 'info')
     .exitOverride();
   registerServe(program);

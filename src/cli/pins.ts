@@ -1,6 +1,6 @@
 // `oedns pins`: the certificates the BTNS fallback (tofu-cert) has pinned, and forgetting one after
 // an operator decided that a peer's change of certificate was legitimate.
-import { Command } from 'commander';
+import { type Command } from 'commander';
 import { PinStore } from '../ike-bridge/tofu';
 import { exitOnError } from './common';
 

@@ -1,11 +1,11 @@
 // `oedns policy check FILE` and `oedns policy explain NAME [ADDRESS...]`: the policy file seen from the
 // command line. Also where policy files are read from disk, for `serve` and friends.
 import { readFile } from 'node:fs/promises';
-import { Command } from 'commander';
+import { type Command } from 'commander';
 import type { PolicyLevel } from '../ike-bridge/engine';
 import { ConfigError } from '../util/errors';
 import {
-  defaultPolicy, describeSelector, formatFromPath, matchPeer, parseAddress, parsePolicy, Policy, Rule,
+  defaultPolicy, describeSelector, formatFromPath, matchPeer, parseAddress, parsePolicy, type Policy, type Rule,
   fallbackAllowed,
 } from '../policy';
 

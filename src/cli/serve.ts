@@ -2,18 +2,18 @@
 // camelCase or kebab-case in the file, /etc/oedns/oedns.yaml by default); the command line wins over
 // the file. `--check-config` checks everything and exits; SIGHUP and `oedns control reload` re-read
 // the file and apply what a running daemon can change.
-import { Command } from 'commander';
+import { type Command } from 'commander';
 import { readFileSync, statSync } from 'node:fs';
 import { createPrivateKey } from 'node:crypto';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
-import { ServeConfig, ServeConfigInput, defaultTrustAnchorFile, resolveServeConfig } from '../config/serve';
+import { type ServeConfig, type ServeConfigInput, defaultTrustAnchorFile, resolveServeConfig } from '../config/serve';
 import { loadConfig } from '../config/file';
-import { startDaemon, RunningDaemon, ReloadReport } from '../daemon/daemon';
+import { startDaemon, type RunningDaemon, type ReloadReport } from '../daemon/daemon';
 import { engineFromConfig } from '../daemon/engine-config';
 import { defaultControlPath } from '../control/protocol';
-import { parseTrustAnchors, ROOT_ANCHORS, TrustAnchor } from '../dnssec/anchors';
-import { defaultPolicy, Policy } from '../policy';
+import { parseTrustAnchors, ROOT_ANCHORS, type TrustAnchor } from '../dnssec/anchors';
+import { defaultPolicy, type Policy } from '../policy';
 import { loadPolicyFile } from './policy';
 import { DEFAULT_STATE_PATH } from '../autosp';
 import { formatEndpoint } from '../resolver/endpoint';
@@ -21,7 +21,7 @@ import { canUseSocket, dropPrivileges, handOverDir } from '../resolver/privilege
 import { loadTrustState, stateOwners } from '../trust/state-file';
 import { TrustAnchorManager } from '../trust/refresher';
 import { ConfigError, OednsError } from '../util/errors';
-import { createLogger, Logger } from '../util/log';
+import { createLogger, type Logger } from '../util/log';
 import { sdNotifier } from '../util/sd-notify';
 import { exitOnError } from './common';
 import { responderFromConfig } from '../responder/from-config';

@@ -1,7 +1,7 @@
-import { Command } from 'commander';
+import { type Command } from 'commander';
 import { controlRequest } from '../control/client';
 import { defaultControlPath } from '../control/protocol';
-import { DaemonStatus, formatStatus } from '../control/status';
+import { type DaemonStatus, formatStatus } from '../control/status';
 import { exitOnError } from './common';
 
 export function registerStatus(program: Command): void {

@@ -3,7 +3,7 @@
 // line wins; this only fills what it left out.
 import { ConfigError } from '../util/errors';
 import type { RawConfig } from './file';
-import { IpsecSettings, ipsecSettings } from './serve';
+import { type IpsecSettings, ipsecSettings } from './serve';
 
 /** autosp's option names (camelCase, as commander gives them) with their values from the file. */
 export interface AutospDefaults {
@@ -35,7 +35,7 @@ export function autospDefaults(raw: RawConfig): AutospDefaults {
   const a = (raw.autosp ?? {}) as Record<string, unknown>;
   const init = r.initiate;
   if (init !== undefined && ![true, false, 'true', 'false', 'yes', 'no'].includes(init as string)) throw new ConfigError('config-type', `'initiate' must be true or false`);
-  const upstream = Array.isArray(r.upstream) ? r.upstream[0] : r.upstream;
+  const upstream: unknown = Array.isArray(r.upstream) ? r.upstream[0] : r.upstream;
   const out: AutospDefaults = {
     engine: str(r, 'engine', ''),
     vici: str(r, 'vici', ''),

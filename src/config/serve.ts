@@ -3,12 +3,12 @@
 // value is one ConfigError naming the key, before any socket is opened.
 import { existsSync, readFileSync } from 'node:fs';
 import { ConfigError } from '../util/errors';
-import { LOG_FORMATS, LOG_LEVELS, LogFormat, LogLevel } from '../util/log';
-import { Endpoint, formatEndpoint, parseEndpoint } from '../resolver/endpoint';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../util/log';
+import { type Endpoint, formatEndpoint, parseEndpoint } from '../resolver/endpoint';
 import { LOOPBACK_CIDRS, parseCidr } from '../resolver/acl';
 import { parseAllowList } from '../responder/allow-list';
-import { FileSafetyOps, isOwnAddress, parseResolvConf, upstreamFileProblem, upstreamsFromResolvConf } from '../resolver/upstream-file';
-import { RawConfig, ServeKey, readConfigFile as readRaw } from './file';
+import { type FileSafetyOps, isOwnAddress, parseResolvConf, upstreamFileProblem, upstreamsFromResolvConf } from '../resolver/upstream-file';
+import { type RawConfig, type ServeKey, readConfigFile as readRaw } from './file';
 import { DEFAULT_SHUNT_GRACE_SEC } from '../peers/registry';
 import { ntaName } from '../trust/nta';
 
@@ -113,7 +113,7 @@ function list(v: unknown, key: string): string[] | undefined {
   if (v === undefined) return undefined;
   const arr = Array.isArray(v) ? v : [v];
   if (!arr.every((x) => typeof x === 'string')) throw new ConfigError('config-type', `'${key}' must be a string or a list of strings`);
-  return arr as string[];
+  return arr;
 }
 
 function int(v: unknown, key: string, min: number, max: number): number | undefined {
@@ -162,7 +162,7 @@ export function ipsecSettings(pick: (k: ServeKey) => unknown): IpsecSettings {
   return {
     ikeProposals: proposals(pick('ikeProposals'), 'ikeProposals') ?? [...IPSEC_DEFAULTS.ikeProposals],
     espProposals: proposals(pick('espProposals'), 'espProposals') ?? [...IPSEC_DEFAULTS.espProposals],
-    mode: (mode as IpsecSettings['mode'] | undefined) ?? IPSEC_DEFAULTS.mode,
+    mode: (mode) ?? IPSEC_DEFAULTS.mode,
     ikeLifetime: duration(pick('ikeLifetime'), 'ikeLifetime', 300, 7 * 86400) ?? IPSEC_DEFAULTS.ikeLifetime,
     childLifetime: duration(pick('childLifetime'), 'childLifetime', 60, 7 * 86400) ?? IPSEC_DEFAULTS.childLifetime,
   };
@@ -195,7 +195,7 @@ export function resolveServeConfig(file: ServeConfigInput, cli: ServeConfigInput
   const str = (k: ServeKey): string | undefined => {
     const v = pick(k);
     if (v !== undefined && (typeof v !== 'string' || v === '')) throw new ConfigError('config-type', `'${k}' must be a non-empty string`);
-    return v as string | undefined;
+    return v;
   };
   const listenText = list(pick('listen'), 'listen') ?? SERVE_DEFAULTS.listen;
   const listen = listenText.map((t) => parseEndpoint(t));
@@ -211,7 +211,7 @@ export function resolveServeConfig(file: ServeConfigInput, cli: ServeConfigInput
   } else if (upstreamFile) {
     const problem = upstreamFileProblem(upstreamFile, env.fileSafety);
     if (problem) throw new ConfigError('upstream-file-unsafe', `'upstreamFile' cannot be trusted: ${problem}`);
-    let text = '';
+    let text: string;
     try {
       text = (env.readFile ?? ((p: string) => readFileSync(p, 'utf8')))(upstreamFile);
     } catch {
@@ -221,7 +221,7 @@ export function resolveServeConfig(file: ServeConfigInput, cli: ServeConfigInput
     upstream = upstreamsFromResolvConf(text, listen);
   } else {
     const read = env.readResolvConf ?? (() => readFileSync('/etc/resolv.conf', 'utf8'));
-    let text = '';
+    let text: string;
     try {
       text = read();
     } catch (err) {
@@ -297,7 +297,7 @@ export function resolveServeConfig(file: ServeConfigInput, cli: ServeConfigInput
     allow,
     logLevel: logLevel as LogLevel,
     logFormat: logFormat as LogFormat,
-    user: user as string | undefined,
+    user: user,
     upstreamTimeoutMs: int(pick('upstreamTimeoutMs'), 'upstreamTimeoutMs', 10, 60_000) ?? SERVE_DEFAULTS.upstreamTimeoutMs,
     tcpIdleMs: int(pick('tcpIdleMs'), 'tcpIdleMs', 100, 3_600_000) ?? SERVE_DEFAULTS.tcpIdleMs,
     maxUdpSize: int(pick('maxUdpSize'), 'maxUdpSize', 512, 4096) ?? SERVE_DEFAULTS.maxUdpSize,

@@ -1,7 +1,7 @@
 // The CLI's end of the control socket: one request, one answer.
 import { createConnection } from 'node:net';
 import { OednsError } from '../util/errors';
-import { ControlResponse, encodeLine, MAX_LINE_BYTES } from './protocol';
+import { type ControlResponse, encodeLine, MAX_LINE_BYTES } from './protocol';
 
 export class ControlError extends OednsError {}
 

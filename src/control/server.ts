@@ -3,14 +3,15 @@
 // (flush, reload, negative trust anchors). The directory is one we create, or one that already
 // belongs to us and that nobody else can write or swap (checked up to /, like OpenSSH's safe_path):
 // otherwise another local user could put their own socket there and answer our clients.
-import { createConnection, createServer, Server, Socket } from 'node:net';
-import { chmodSync, existsSync, lstatSync, mkdirSync, Stats, unlinkSync } from 'node:fs';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { chmodSync, existsSync, lstatSync, mkdirSync, type Stats, unlinkSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../util/errors';
-import { Logger, silentLogger } from '../util/log';
-import { ControlRequest, ControlResponse, encodeLine, MAX_LINE_BYTES, parseRequest } from './protocol';
+import { type Logger, silentLogger } from '../util/log';
+import { type ControlResponse, encodeLine, MAX_LINE_BYTES, parseRequest } from './protocol';
 
-export type ControlHandler = (args: Record<string, unknown>) => unknown | Promise<unknown>;
+/** Returns the reply's data, or a promise of it. */
+export type ControlHandler = (args: Record<string, unknown>) => unknown;
 
 export interface ControlServerOptions {
   path: string;
@@ -141,7 +142,7 @@ async function answer(line: string, handlers: Record<string, ControlHandler>, lo
   const handler = Object.prototype.hasOwnProperty.call(handlers, req.cmd) ? handlers[req.cmd] : undefined;
   if (!handler) return { ok: false, error: `unknown command "${req.cmd}" (known: ${Object.keys(handlers).join(', ')})` };
   try {
-    return { ok: true, result: await handler((req as ControlRequest).args ?? {}) };
+    return { ok: true, result: await handler((req).args ?? {}) };
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     log.error({ cmd: req.cmd, err: msg }, 'control command failed');

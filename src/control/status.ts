@@ -1,12 +1,12 @@
 // The shape of `oedns status`, shared by the daemon (which fills it) and the CLI (which prints it).
-import { EngineStatus } from '../ike-bridge/engine';
+import { type EngineStatus } from '../ike-bridge/engine';
 
 export interface PeerStatus {
   name: string;
   addresses: string[];
   level: string;
   /** 'dnssec-secure' for keys validated from IPSECKEY; 'unauthenticated' for the BTNS fallback. */
-  keySource: 'dnssec-secure' | 'unauthenticated' | string;
+  keySource: string;
   authenticated: boolean;
   owners: string[];
   expiresAt: number;
@@ -66,8 +66,8 @@ export function formatStatus(s: DaemonStatus): string {
         p.childState ?? '-',
       ]);
     }
-    const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-    for (const r of rows) lines.push(r.map((c, i) => pad(c, widths[i])).join('  ').trimEnd());
+    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+    for (const r of rows) lines.push(r.map((c, i) => pad(c, widths[i]!)).join('  ').trimEnd());
   }
   const shunts = s.shunts ?? [];
   if (shunts.length) {
@@ -75,8 +75,8 @@ export function formatStatus(s: DaemonStatus): string {
     lines.push('drop shunts (private peers that went: traffic to these addresses is dropped, never sent in clear):');
     const rows = [['PEER', 'ADDRESSES', 'ENDS IN', 'HELD']];
     for (const x of shunts) rows.push([x.name, x.addresses.join(','), `${Math.max(0, x.until - s.now)} s`, x.held ? 'yes' : 'NO']);
-    const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-    for (const r of rows) lines.push(r.map((c, i) => pad(c, widths[i])).join('  ').trimEnd());
+    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+    for (const r of rows) lines.push(r.map((c, i) => pad(c, widths[i]!)).join('  ').trimEnd());
   }
   lines.push('');
   const removals = (s.retrying ?? []).filter((r) => r.removal);

@@ -1,30 +1,29 @@
 // `oedns serve` assembled: resolver + validator + capture mode + peer registry/sync + engine +
 // control socket. The CLI parses options into DaemonOptions; tests start the same thing in-process.
-import { EventEmitter } from 'node:events';
 import type { Engine, InstalledPeer } from '../ike-bridge/engine';
 import type { TrustAnchor } from '../dnssec/anchors';
 import { ROOT_ANCHORS } from '../dnssec/anchors';
-import { Capture, InternalResolver } from '../capture/capture';
-import { AutospService, autospPolicy, createAutospService, createPeerResolver, loadAutospState } from '../autosp';
+import { Capture, type InternalResolver } from '../capture/capture';
+import { type AutospService, autospPolicy, createAutospService, createPeerResolver, loadAutospState } from '../autosp';
 import { failsClosed } from '../peers';
-import { startControlServer, ControlHandler, ControlServer } from '../control/server';
+import { startControlServer, type ControlHandler, type ControlServer } from '../control/server';
 import type { DaemonStatus, PeerStatus, ShuntStatus } from '../control/status';
-import { defaultPolicy, Policy } from '../policy';
+import { defaultPolicy, type Policy } from '../policy';
 import { PeerSync } from '../peers';
-import { startServer, RunningServer } from '../resolver';
+import { startServer, type RunningServer } from '../resolver';
 import type { ServeConfig } from '../config/serve';
 import { formatEndpoint } from '../resolver/endpoint';
-import { Logger, silentLogger } from '../util/log';
-import { createResponder, ResponderOptions, ResponderService } from '../responder';
-import { DaemonValidation, daemonValidation, upstreamQuery } from './validation';
+import { type Logger, silentLogger } from '../util/log';
+import { createResponder, type ResponderOptions, type ResponderService } from '../responder';
+import { type DaemonValidation, daemonValidation, upstreamQuery } from './validation';
 import { configuredNtas, NtaSet } from '../trust/nta';
 import { ConfigError } from '../util/errors';
 import { TrustAnchorManager } from '../trust/refresher';
 import { stateOwners } from '../trust/state-file';
-import { isOwnAddress, UpstreamFileWatch, watchUpstreamFile } from '../resolver/upstream-file';
+import { isOwnAddress, type UpstreamFileWatch, watchUpstreamFile } from '../resolver/upstream-file';
 import { reservedAddresses } from './reserved-addresses';
 import type { Endpoint } from '../resolver/endpoint';
-import { LOG_LEVELS, LogLevel } from '../util/log';
+import { LOG_LEVELS, type LogLevel } from '../util/log';
 import { daemonControlHandlers } from './control-handlers';
 import { leftoverShunts, readClosedSet, writeClosedSet } from './leftovers';
 import type { Shunt } from '../peers/registry';
@@ -32,6 +31,7 @@ import { dirname, join } from 'node:path';
 
 /** serve's closed-set file, next to the autosp state (src/daemon/leftovers.ts). */
 export const CLOSED_STATE_FILE = 'serve-closed.json';
+import { VERSION } from '../util/version';
 
 export interface DaemonOptions {
   serve: ServeConfig;
@@ -108,7 +108,6 @@ const RESTART_KEYS: ReadonlyArray<keyof ServeConfig> = [
   'upstreamTimeoutMs', 'tcpIdleMs', 'maxUdpSize', 'trustAnchorState', 'logFormat',
 ];
 
-const VERSION: string = require('../../../package.json').version;
 
 export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
   const log = o.log ?? silentLogger;
@@ -184,8 +183,6 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
   };
   scheduleClosed();
 
-  let capture!: Capture;
-  let internal!: InternalResolver;
   let validation!: DaemonValidation;
   let upstreamRef: RunningServer['upstream'] | undefined;
   const ntas = new NtaSet();
@@ -220,28 +217,27 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       validation = daemonValidation(upstream, trust.anchors(), now, ntas, log, () => trust.untrusted());
       return validation.validator;
     },
-    capture: (pipeline) => {
-      internal = { resolve: (q) => pipeline.resolveInternal(q) };
-      capture = new Capture({
-        policy: o.policy ?? defaultPolicy(),
-        sync,
-        resolver: internal,
-        now,
-        shorten: (entry, ttl) => pipeline.shortenCached(entry, ttl),
-        peekCached: (q) => pipeline.peekCached(q),
-        maxPeers: o.maxPeers,
-        initiate: o.initiate,
-        log,
-      });
-      return capture.stage();
-    },
+    // Capture mode is built on the resolver's inner layer, before the pipeline that wraps it.
+    capture: (inner) => new Capture({
+      policy: o.policy ?? defaultPolicy(),
+      sync,
+      resolver: { resolve: (q) => inner.resolveInternal(q) },
+      now,
+      shorten: (entry, ttl) => inner.shortenCached(entry, ttl),
+      peekCached: (q) => inner.peekCached(q),
+      maxPeers: o.maxPeers,
+      initiate: o.initiate,
+      log,
+    }),
   });
+  const capture = server.capture;
+  // autosp and the responder look names up the way capture does: through cache and validation.
+  const internal: InternalResolver = { resolve: (q) => server.pipeline.resolveInternal(q) };
 
   // When the IKE daemon comes back (restart, crash), it has forgotten everything: put it all back.
-  const events = (engine as { events?: EventEmitter }).events;
   const onBack = (): void =>
     void reconcile().then(() => autosp?.bringUp().catch((e: Error) => log.warn({ err: e.message }, 'autosp: bring-up failed')));
-  events?.on('reconnected', onBack);
+  engine.events?.on('reconnected', onBack);
 
   const autosp = o.autospState === undefined || o.autospState === null
     ? undefined
@@ -378,7 +374,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     async stop() {
       upstreamWatch?.close();
       trust.close();
-      events?.off('reconnected', onBack);
+      engine.events?.off('reconnected', onBack);
       await d.control?.close();
       await responder?.close();
       await autosp?.close();

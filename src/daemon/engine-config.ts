@@ -12,7 +12,7 @@ import { checkFallbackMethod, hostCertPath, renewHostCert, strongswanFallback } 
 import { findTrustSeed, TRUST_SEED_FILE, trustSeedPath } from '../ike-bridge/strongswan-trust';
 import { DEFAULT_STATE_PATH } from '../autosp/state';
 import { dirname, join } from 'node:path';
-import type { StrongswanEngine } from '../ike-bridge/strongswan';
+import { StrongswanEngine } from '../ike-bridge/strongswan';
 import { watchKeyFile } from '../publish/key-watch';
 
 /**
@@ -54,7 +54,8 @@ export async function engineFromConfig(c: EngineConfig, log: Logger, fallback?: 
         throw new ConfigError('key-invalid', `${c.key} is not a PEM private key: ${(e as Error).message}`);
       }
       const btns = fallback ? strongswanFallback({ fallback, keyPath: c.key, identity: c.identity, privateKey, log, nowSec }) : {};
-      const engine = createEngine('strongswan', {
+      // Built as itself, not through createEngine: the key watch and the start below use its own methods.
+      const engine = new StrongswanEngine({
         socketPath: c.vici,
         identity: { id: c.identity, privateKey },
         // The trust root outlives host key rollovers (it can then retire what the old key's peers had).
@@ -72,7 +73,7 @@ export async function engineFromConfig(c: EngineConfig, log: Logger, fallback?: 
       // conns present a certificate of our key, so it is made anew first (setIdentityKey reloads them).
       const keyWatch = watchKeyFile(c.key, privateKey, async (k) => {
         btns.tofu?.setLocalCert(renewHostCert(hostCertPath(c.key), k, c.identity, Math.floor(Date.now() / 1000), log));
-        await (engine as StrongswanEngine).setIdentityKey(k);
+        await engine.setIdentityKey(k);
       }, log);
       const close = engine.close.bind(engine);
       engine.close = async () => {
@@ -81,7 +82,7 @@ export async function engineFromConfig(c: EngineConfig, log: Logger, fallback?: 
       };
       // Events (auth failures, reconnects) need the watcher; a daemon that is down now is not fatal:
       // the client reconnects, and the daemon reconciles when it is back.
-      await (engine as unknown as { start(): Promise<void> }).start().catch((e: Error) =>
+      await engine.start().catch((e: Error) =>
         log.warn({ vici: c.vici, err: e.message }, 'charon is not reachable yet; peers will be installed when it is'),
       );
       return engine;

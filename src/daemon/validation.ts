@@ -4,7 +4,7 @@
 import type { Validator as PipelineValidator } from '../resolver/pipeline';
 import type { UpstreamPool } from '../resolver/upstream';
 import type { TrustAnchor } from '../dnssec/anchors';
-import { createValidator, NegativeAnchor, Validator, ValidatorOptions } from '../dnssec/validator';
+import { createValidator, type NegativeAnchor, type Validator, type ValidatorOptions } from '../dnssec/validator';
 import { describeVerdict, Ede, indeterminate } from '../dnssec/verdict';
 import { isSubdomain } from '../wire/name';
 import { isUsable, proofOf, provenMessage } from '../dnssec/proof';

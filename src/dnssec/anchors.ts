@@ -4,7 +4,7 @@
 import { ConfigError } from '../util/errors';
 import { canonicalName, compareCanonical, isSubdomain, labelCount, nameEquals, normalizeName } from '../wire/name';
 import type { Name } from '../wire/types';
-import { Ds, encodeDnskey } from './records';
+import { type Ds, encodeDnskey } from './records';
 import type { TrustPoint } from './ds';
 
 export type TrustAnchor = TrustPoint;
@@ -47,7 +47,8 @@ const ALG_MNEMONICS: Record<string, number> = {
 };
 
 function alg(tok: string | undefined): number {
-  if (tok && ALG_MNEMONICS[tok.toUpperCase()] !== undefined) return ALG_MNEMONICS[tok.toUpperCase()];
+  const known = tok === undefined ? undefined : ALG_MNEMONICS[tok.toUpperCase()];
+  if (known !== undefined) return known;
   return num(tok, 255, 'algorithm');
 }
 
@@ -102,16 +103,16 @@ function parseZoneFormat(text: string): TrustAnchor[] {
   const out: Array<{ zone: Name; ds?: Ds; key?: Uint8Array }> = [];
   let origin: Name = '';
   for (const toks of zoneLines(text)) {
-    if (toks[0].toUpperCase() === '$ORIGIN') {
+    if (toks[0]!.toUpperCase() === '$ORIGIN') {
       origin = normalizeName(toks[1] ?? '.');
       continue;
     }
-    if (toks[0].startsWith('$')) continue;
-    let owner = toks[0];
+    if (toks[0]!.startsWith('$')) continue;
+    let owner = toks[0]!;
     let i = 1;
     // Optional TTL and class, in either order.
     for (let n = 0; n < 2 && i < toks.length; n++) {
-      if (/^\d+$/.test(toks[i]) || /^(IN|CH|HS)$/i.test(toks[i])) i++;
+      if (/^\d+$/.test(toks[i]!) || /^(IN|CH|HS)$/i.test(toks[i]!)) i++;
     }
     const type = (toks[i] ?? '').toUpperCase();
     const rd = toks.slice(i + 1);
@@ -174,7 +175,7 @@ function parseBindFormat(text: string): TrustAnchor[] {
   while ((m = block.exec(noComments))) {
     found = true;
     const legacy = m[1] === 'trusted-keys';
-    for (const stmt of m[2].split(';')) {
+    for (const stmt of m[2]!.split(';')) {
       const toks = stmt.match(/"[^"]*"|\S+/g);
       if (!toks) continue;
       const zone = normalizeName(toks[0].replace(/"/g, ''));

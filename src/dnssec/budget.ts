@@ -8,7 +8,7 @@ import { canonicalName } from '../wire/name';
 import type { Name } from '../wire/types';
 import { nsec3HashBytes } from './crypto';
 import { canonicalWire } from './records';
-import { indeterminate, Verdict } from './verdict';
+import { indeterminate, type Verdict } from './verdict';
 
 export interface BudgetLimits {
   /** Signature verifications (public-key operations) per response, successful or not. */

@@ -7,17 +7,16 @@
 // but no SOA means an unsigned cut; a denial without NS means the name is inside the current zone, even
 // when one server is authoritative for both parent and child.
 import { isSubdomain, nameEquals } from '../wire/name';
-import type { Message, Name, RR } from '../wire/types';
-import { decodeDs, decodeNsec, decodeNsec3, Ds } from './records';
-import { KeySetResult, TrustPoint, validateKeySet } from './ds';
-import { nsecCutEvidence, NsecRecord } from './nsec';
+import { RRType, type Message, type Name, type RR } from '../wire/types';
+import { decodeDs, decodeNsec, decodeNsec3, type Ds } from './records';
+import { type KeySetResult, type TrustPoint, validateKeySet } from './ds';
+import { nsecCutEvidence, type NsecRecord } from './nsec';
 import { ValidationBudget } from './budget';
-import { Nsec3Limits, nsec3CutEvidence, Nsec3Record } from './nsec3';
+import { type Nsec3Limits, nsec3CutEvidence, type Nsec3Record } from './nsec3';
 import { verifyRrset } from './rrsig';
 import { groupRRsets, nameLabel, sigsFor } from './util';
-import { bogus, Ede, indeterminate, insecure, Verdict } from './verdict';
+import { bogus, Ede, indeterminate, insecure, type Verdict } from './verdict';
 
-const T_CNAME = 5, T_DS = 43, T_DNSKEY = 48, T_NSEC = 47, T_NSEC3 = 50;
 /** NSEC/NSEC3 RRsets of one DS answer that are checked at all. */
 export const MAX_DENIAL_RRSETS = 6;
 
@@ -48,9 +47,9 @@ export function classifyDsResponse(parent: SecureZone, child: Name, msg: Message
   if (msg.rcode !== 0 && msg.rcode !== 3) {
     return { kind: 'end', verdict: indeterminate('upstream-error', `DS query for ${nameLabel(child)} answered rcode ${msg.rcode}`), ttl: 0 };
   }
-  const ds = msg.answers.filter((r) => r.type === T_DS && nameEquals(r.name, child));
+  const ds = msg.answers.filter((r) => r.type === RRType.DS && nameEquals(r.name, child));
   if (ds.length > 0) {
-    const r = verifyRrset(ds, sigsFor(msg.answers, child, T_DS), parent.keys, parent.zone, nowSec, budget);
+    const r = verifyRrset(ds, sigsFor(msg.answers, child, RRType.DS), parent.keys, parent.zone, nowSec, budget);
     if (r.verdict.kind !== 'secure') return { kind: 'end', verdict: r.verdict, ttl: 0 };
     const parsed: Ds[] = [];
     for (const rr of ds) {
@@ -62,10 +61,10 @@ export function classifyDsResponse(parent: SecureZone, child: Name, msg: Message
     }
     return { kind: 'ds', ds: parsed, ttl: r.ttl };
   }
-  const cname = msg.answers.filter((r) => r.type === T_CNAME && nameEquals(r.name, child));
+  const cname = msg.answers.filter((r) => r.type === RRType.CNAME && nameEquals(r.name, child));
   if (cname.length > 0) {
     // A CNAME cannot sit at a cut (RFC 2181 §10.1): the name belongs to the current zone.
-    const r = verifyRrset(cname, sigsFor(msg.answers, child, T_CNAME), parent.keys, parent.zone, nowSec, budget);
+    const r = verifyRrset(cname, sigsFor(msg.answers, child, RRType.CNAME), parent.keys, parent.zone, nowSec, budget);
     return r.verdict.kind === 'secure' ? { kind: 'no-cut', ttl: r.ttl } : { kind: 'end', verdict: r.verdict, ttl: 0 };
   }
   // A denial. Only records signed by the parent zone count.
@@ -75,7 +74,7 @@ export function classifyDsResponse(parent: SecureZone, child: Name, msg: Message
   let ttl = Number.MAX_SAFE_INTEGER;
   let checked = 0;
   for (const set of groupRRsets(msg.authorities)) {
-    if ((set.type !== T_NSEC && set.type !== T_NSEC3) || !isSubdomain(set.name, parent.zone)) continue;
+    if ((set.type !== RRType.NSEC && set.type !== RRType.NSEC3) || !isSubdomain(set.name, parent.zone)) continue;
     // A DS denial needs at most two NSECs or three NSEC3s; validly signed extras only cost checks.
     // Leaving some out can only leave a claim unproven (bogus): an opt-out or cut proof needs records
     // that exist for the name, never the absence of others.
@@ -88,7 +87,7 @@ export function classifyDsResponse(parent: SecureZone, child: Name, msg: Message
     }
     ttl = Math.min(ttl, r.ttl, minTtl(set.rrs));
     try {
-      if (set.type === T_NSEC) nsec.push({ owner: set.name, ...decodeNsec(set.rrs[0].rdata) });
+      if (set.type === RRType.NSEC) nsec.push({ owner: set.name, ...decodeNsec(set.rrs[0]!.rdata) });
       else for (const rr of set.rrs) nsec3.push({ owner: rr.name, rd: decodeNsec3(rr.rdata) });
     } catch {
       /* malformed: ignored */
@@ -139,6 +138,6 @@ export function classifyDnskeyResponse(tp: TrustPoint, msg: Message, nowSec: num
   if (msg.rcode !== 0) {
     return { verdict: indeterminate('upstream-error', `DNSKEY query for ${nameLabel(tp.zone)} answered rcode ${msg.rcode}`), keys: [], keyTags: [], sepTags: [], ttl: 0 };
   }
-  const keys = msg.answers.filter((r) => r.type === T_DNSKEY && nameEquals(r.name, tp.zone));
-  return validateKeySet(tp, keys, sigsFor(msg.answers, tp.zone, T_DNSKEY), nowSec, budget);
+  const keys = msg.answers.filter((r) => r.type === RRType.DNSKEY && nameEquals(r.name, tp.zone));
+  return validateKeySet(tp, keys, sigsFor(msg.answers, tp.zone, RRType.DNSKEY), nowSec, budget);
 }

@@ -1,7 +1,7 @@
 // Signature verification and digests over byte strings, with node:crypto. Knows the DNSSEC algorithm
 // registry (RFC 8624) and how each algorithm's public key is laid out in a DNSKEY.
 import * as crypto from 'node:crypto';
-import { createHash, createPublicKey, KeyObject, verify as cryptoVerify } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject, verify as cryptoVerify } from 'node:crypto';
 import { fromBase32hex, toBase32hex } from '../wire/text';
 
 export const Algorithm = {
@@ -43,9 +43,9 @@ const b64u = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.by
 export function rsaKeyParts(key: Uint8Array): { e: Uint8Array; n: Uint8Array } | null {
   if (key.length < 3) return null;
   let at = 1;
-  let elen = key[0];
+  let elen = key[0]!;
   if (elen === 0) {
-    elen = (key[1] << 8) | key[2];
+    elen = (key[1]! << 8) | key[2]!;
     at = 3;
   }
   if (elen === 0 || at + elen >= key.length) return null;
@@ -64,7 +64,7 @@ function bitLength(b: Uint8Array): number {
   let i = 0;
   while (i < b.length && b[i] === 0) i++;
   if (i === b.length) return 0;
-  return (b.length - i - 1) * 8 + (32 - Math.clz32(b[i]));
+  return (b.length - i - 1) * 8 + (32 - Math.clz32(b[i]!));
 }
 
 /**
@@ -91,7 +91,7 @@ function publicKey(alg: number, key: Uint8Array): KeyObject | null {
   const id = `${alg}/${Buffer.from(key).toString('base64')}`;
   const hit = keyCache.get(id);
   if (hit !== undefined) return hit;
-  let ko: KeyObject | null = null;
+  let ko: KeyObject | null;
   try {
     ko = buildKey(alg, key);
   } catch {

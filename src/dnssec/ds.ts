@@ -1,12 +1,12 @@
 // DS → DNSKEY (RFC 4034 §5, RFC 4035 §5.2) and trust anchor → DNSKEY: deciding which DNSKEY set of a
 // zone is authentic. The DNSKEY RRset must be signed by a key that a DS (or anchor) vouches for.
 import { nameEquals } from '../wire/name';
-import type { Name, RR } from '../wire/types';
+import { RRType, type Name, type RR } from '../wire/types';
 import { ValidationBudget } from './budget';
 import { algorithmName, algorithmSupported, digest, digestHash, digestSupported, keyUnusable } from './crypto';
-import { canonicalWire, decodeDnskey, Ds, DNSKEY_REVOKE, DNSKEY_ZONE, keyTag } from './records';
+import { canonicalWire, decodeDnskey, type Ds, DNSKEY_REVOKE, DNSKEY_ZONE, keyTag } from './records';
 import { verifyRrset } from './rrsig';
-import { bogus, Ede, indeterminate, insecure, SECURE, Verdict } from './verdict';
+import { bogus, Ede, indeterminate, insecure, SECURE, type Verdict } from './verdict';
 import { nameLabel } from './util';
 
 /** RFC 4034 §5.1.4: digest = H(owner canonical wire | DNSKEY RDATA). Null for unsupported digest types. */
@@ -77,8 +77,8 @@ export function validateKeySet(tp: TrustPoint, dnskeys: RR[], sigs: RR[], nowSec
   const tags = dnskeys.map((k) => keyTag(k.rdata));
   const out = (verdict: Verdict, extra: Partial<KeySetResult> = {}): KeySetResult => ({ verdict, keys: [], keyTags: tags, sepTags: [], ttl: 0, ...extra });
   const usableDs = usableDsSet(tp.ds);
-  const anchorKeys = tp.keys.filter((k) => k.length >= 4 && algorithmSupported(k[3]));
-  const usableKeys = anchorKeys.filter((k) => keyUnusable(k[3], k.subarray(4)) === null);
+  const anchorKeys = tp.keys.filter((k) => k.length >= 4 && algorithmSupported(k[3]!));
+  const usableKeys = anchorKeys.filter((k) => keyUnusable(k[3]!, k.subarray(4)) === null);
   if (usableDs.length === 0 && usableKeys.length === 0) {
     if (tp.ds.length > 0 && tp.ds.every((d) => !algorithmSupported(d.algorithm))) {
       return out(insecure('unsupported-algorithm', zone, `DS of ${nameLabel(zone)} lists only algorithms we do not implement (${[...new Set(tp.ds.map((d) => algorithmName(d.algorithm)))].join(', ')})`));
@@ -87,11 +87,11 @@ export function validateKeySet(tp: TrustPoint, dnskeys: RR[], sigs: RR[], nowSec
       return out(insecure('unsupported-digest', zone, `DS of ${nameLabel(zone)} uses only digest types we do not implement (${[...new Set(tp.ds.map((d) => d.digestType))].join(', ')})`));
     }
     if (anchorKeys.length > 0) {
-      return out(insecure('unusable-key', zone, `every trust anchor key for ${nameLabel(zone)} is refused: ${keyUnusable(anchorKeys[0][3], anchorKeys[0].subarray(4))}`));
+      return out(insecure('unusable-key', zone, `every trust anchor key for ${nameLabel(zone)} is refused: ${keyUnusable(anchorKeys[0]![3]!, anchorKeys[0]!.subarray(4))}`));
     }
     return out(insecure('trust-anchor-unsupported', zone, `trust anchor for ${nameLabel(zone)} uses only algorithms we do not implement`));
   }
-  const keyRRs = dnskeys.filter((k) => k.type === 48 && nameEquals(k.name, zone));
+  const keyRRs = dnskeys.filter((k) => k.type === RRType.DNSKEY && nameEquals(k.name, zone));
   if (keyRRs.length === 0) {
     return out(bogus('dnskey-missing', Ede.DNSKEY_MISSING, `no DNSKEY RRset for ${nameLabel(zone)}`, { rrset: `${nameLabel(zone)}/DNSKEY` }));
   }
@@ -135,13 +135,13 @@ export function validateKeySet(tp: TrustPoint, dnskeys: RR[], sigs: RR[], nowSec
     if (refused.length > 0 && usableKeys.length === 0 && usableDs.every((ds) => matchedDs.has(ds))) {
       // RFC 6840 §5.2 reasoning: the parent vouches only for keys we cannot use, as if for an algorithm
       // we do not implement.
-      return out(insecure('unusable-key', zone, `every key of ${nameLabel(zone)} its DS set vouches for is refused: tag ${keyTag(refused[0].rr.rdata)}: ${refused[0].why}`));
+      return out(insecure('unusable-key', zone, `every key of ${nameLabel(zone)} its DS set vouches for is refused: tag ${keyTag(refused[0]!.rr.rdata)}: ${refused[0]!.why}`));
     }
     if (skipped > 0) {
       return out(indeterminate('budget-exhausted', `${nameLabel(zone)}/DNSKEY: more than ${budget.limits.maxKeysPerTag} keys share the tag and algorithm of a DS; ${skipped} were not compared (KeyTrap bound)`));
     }
     if (refused.length > 0) {
-      return out(bogus('unusable-key', Ede.DNSSEC_BOGUS, `the DS-vouched key of ${nameLabel(zone)} (tag ${keyTag(refused[0].rr.rdata)}) is refused: ${refused[0].why}`, { rrset: `${nameLabel(zone)}/DNSKEY` }));
+      return out(bogus('unusable-key', Ede.DNSSEC_BOGUS, `the DS-vouched key of ${nameLabel(zone)} (tag ${keyTag(refused[0]!.rr.rdata)}) is refused: ${refused[0]!.why}`, { rrset: `${nameLabel(zone)}/DNSKEY` }));
     }
     const want = [...usableDs.map((d) => `DS ${d.keyTag}/alg ${d.algorithm}/digest ${d.digestType}`), ...usableKeys.map((k) => `anchor key ${keyTag(k)}`)];
     return out(bogus('ds-mismatch', Ede.DNSKEY_MISSING, `no DNSKEY of ${nameLabel(zone)} (tags ${tags.join(', ')}) matches ${want.join(', ')}`, { rrset: `${nameLabel(zone)}/DNSKEY`, keyTag: usableDs[0]?.keyTag }));

@@ -3,18 +3,16 @@
 // resolver's upstream client, or net-query.ts for `oedns lookup`). Judgement is delegated to the pure
 // functions in chain.ts; this file only sequences queries, caches and bounds them.
 import { canonicalName, labelCount, labelsToName, nameToLabels } from '../wire/name';
-import type { Message, Name } from '../wire/types';
-import { closestAnchor, TrustAnchor } from './anchors';
-import { classifyDnskeyResponse, classifyDsResponse, DsEvidence, SecureZone } from './chain';
+import { RRType, type Message, type Name } from '../wire/types';
+import { closestAnchor, type TrustAnchor } from './anchors';
+import { classifyDnskeyResponse, classifyDsResponse, type DsEvidence, type SecureZone } from './chain';
 import type { KeySetResult, TrustPoint } from './ds';
-import { KeyCache, KeyCacheLimits } from './key-cache';
+import { KeyCache, type KeyCacheLimits } from './key-cache';
 import type { Nsec3Limits } from './nsec3';
 import type { ZoneStatus } from './validate';
-import { indeterminate, insecure, Verdict, VerdictKind } from './verdict';
-import { BudgetLimits, ValidationBudget } from './budget';
+import { indeterminate, insecure, type Verdict, type VerdictKind } from './verdict';
+import { type BudgetLimits, ValidationBudget } from './budget';
 import { nameLabel } from './util';
-
-const T_DS = 43, T_DNSKEY = 48;
 
 /** Sends one query (DO and CD set) and returns the decoded response; throws TransportError on failure. */
 export type QueryFn = (name: Name, type: number) => Promise<Message>;
@@ -112,7 +110,7 @@ export class ChainFetcher {
     try {
       return await this.o.query(name, type);
     } catch (e) {
-      return indeterminate('fetch-failed', `${nameLabel(name)}/${type === T_DS ? 'DS' : 'DNSKEY'}: ${(e as Error).message}`);
+      return indeterminate('fetch-failed', `${nameLabel(name)}/${type === RRType.DS ? 'DS' : 'DNSKEY'}: ${(e as Error).message}`);
     }
   }
 
@@ -131,7 +129,7 @@ export class ChainFetcher {
     const hit = this.keySets.get(key, ctx.nowSec);
     if (hit) return hit;
     return this.shared(`k|${key}`, async () => {
-      const m = await this.ask(tp.zone, T_DNSKEY, ctx);
+      const m = await this.ask(tp.zone, RRType.DNSKEY, ctx);
       if (!('answers' in m)) return { verdict: m, keys: [], keyTags: [], sepTags: [], ttl: 0 };
       const budget = this.budgetFor(ctx);
       const r = classifyDnskeyResponse(tp, m, ctx.nowSec, budget);
@@ -145,8 +143,8 @@ export class ChainFetcher {
     const hit = this.dsEvidence.get(key, ctx.nowSec);
     if (hit) return hit;
     return this.shared(`d|${key}`, async () => {
-      const m = await this.ask(child, T_DS, ctx);
-      if (!('answers' in m)) return { kind: 'end', verdict: m, ttl: 0 } as DsEvidence;
+      const m = await this.ask(child, RRType.DS, ctx);
+      if (!('answers' in m)) return { kind: 'end', verdict: m, ttl: 0 };
       const budget = this.budgetFor(ctx);
       const ev = classifyDsResponse(parent, child, m, ctx.nowSec, this.o.nsec3, budget);
       this.dsEvidence.set(key, ev, ev.kind === 'end' ? this.lifetime(ev.verdict, ev.ttl, budget) : ev.ttl, ctx.nowSec);

@@ -8,8 +8,8 @@
 // The records given here are already authenticated (their RRSIGs checked by the caller); these
 // functions only decide whether they prove the claim. Pure and synchronous.
 import { compareCanonical, isSubdomain, labelCount, nameEquals, nameToLabels, labelsToName } from '../wire/name';
-import type { Name } from '../wire/types';
-import { bogus, Ede, SECURE, Verdict } from './verdict';
+import { RRType, type Name } from '../wire/types';
+import { bogus, Ede, SECURE, type Verdict } from './verdict';
 import { nameLabel, typeLabel, DENIAL_ONLY_TYPES } from './util';
 
 export interface NsecRecord {
@@ -18,12 +18,10 @@ export interface NsecRecord {
   types: number[];
 }
 
-const T_NS = 2, T_SOA = 6, T_CNAME = 5, T_DNAME = 39, T_DS = 43, T_ANY = 255;
-
 /** RFC 6840 §4.1: an NSEC at a delegation point (NS, no SOA) or DNAME says nothing about names below it. */
 function isAncestorDelegation(r: NsecRecord, name: Name): boolean {
   if (nameEquals(r.owner, name) || !isSubdomain(name, r.owner)) return false;
-  return (r.types.includes(T_NS) && !r.types.includes(T_SOA)) || r.types.includes(T_DNAME);
+  return (r.types.includes(RRType.NS) && !r.types.includes(RRType.SOA)) || r.types.includes(RRType.DNAME);
 }
 
 export function nsecMatches(r: NsecRecord, name: Name): boolean {
@@ -88,13 +86,13 @@ export function nsecProveNxdomain(recs: NsecRecord[], qname: Name, zone: Name): 
 /** The NSEC bitmap at the name itself denies qtype (and CNAME), from the correct side of a cut. */
 function bitmapDenies(r: NsecRecord, qtype: number, apex: boolean): string | null {
   // ANY has no bit of its own: only a name that owns nothing but the denial itself has no data at all.
-  if (qtype === T_ANY && r.types.some((t) => !DENIAL_ONLY_TYPES.has(t))) return `NSEC at ${nameLabel(r.owner)} lists data types (NODATA for ANY not proven)`;
+  if (qtype === RRType.ANY && r.types.some((t) => !DENIAL_ONLY_TYPES.has(t))) return `NSEC at ${nameLabel(r.owner)} lists data types (NODATA for ANY not proven)`;
   if (r.types.includes(qtype)) return `NSEC at ${nameLabel(r.owner)} lists ${typeLabel(qtype)}`;
-  if (r.types.includes(T_CNAME)) return `NSEC at ${nameLabel(r.owner)} lists CNAME`;
-  if (qtype === T_DS) {
+  if (r.types.includes(RRType.CNAME)) return `NSEC at ${nameLabel(r.owner)} lists CNAME`;
+  if (qtype === RRType.DS) {
     // The DS lives in the parent: an NSEC from the child apex (SOA bit) cannot deny it (RFC 6840 §4.4).
-    if (r.types.includes(T_SOA) && !apex) return `NSEC for DS at ${nameLabel(r.owner)} comes from the child zone`;
-  } else if (r.types.includes(T_NS) && !r.types.includes(T_SOA)) {
+    if (r.types.includes(RRType.SOA) && !apex) return `NSEC for DS at ${nameLabel(r.owner)} comes from the child zone`;
+  } else if (r.types.includes(RRType.NS) && !r.types.includes(RRType.SOA)) {
     return `NSEC at ${nameLabel(r.owner)} is the parent side of a delegation`;
   }
   return null;
@@ -145,7 +143,7 @@ export type CutEvidence = 'cut-without-ds' | 'cut-with-ds' | 'not-a-cut' | 'empt
 export function nsecCutEvidence(recs: NsecRecord[], name: Name, zone: Name): CutEvidence {
   const match = recs.find((r) => nsecMatches(r, name));
   if (match) {
-    if (match.types.includes(T_NS) && !match.types.includes(T_SOA)) return match.types.includes(T_DS) ? 'cut-with-ds' : 'cut-without-ds';
+    if (match.types.includes(RRType.NS) && !match.types.includes(RRType.SOA)) return match.types.includes(RRType.DS) ? 'cut-with-ds' : 'cut-without-ds';
     return 'not-a-cut';
   }
   const cover = recs.find((r) => nsecCovers(r, name, zone));

@@ -14,11 +14,11 @@
 // answers 'indeterminate' rather than guessing. Iterations above `maxIterations` (RFC 9276 §3.2) make
 // the answer insecure, after the records' signatures were checked by the caller.
 import { isSubdomain, labelCount, nameEquals, nameToLabels, labelsToName, parentName } from '../wire/name';
-import type { Name } from '../wire/types';
-import { HashBudget, ValidationBudget } from './budget';
+import { RRType, type Name } from '../wire/types';
+import { type HashBudget, ValidationBudget } from './budget';
 import { base32hexDecode, nsec3HashBytes } from './crypto';
-import { canonicalWire, Nsec3, NSEC3_OPT_OUT } from './records';
-import { bogus, Ede, indeterminate, insecure, SECURE, Verdict } from './verdict';
+import { canonicalWire, type Nsec3, NSEC3_OPT_OUT } from './records';
+import { bogus, Ede, indeterminate, insecure, SECURE, type Verdict } from './verdict';
 import { nameLabel, typeLabel, DENIAL_ONLY_TYPES } from './util';
 
 export interface Nsec3Record {
@@ -54,7 +54,7 @@ export function nsec3Hash(name: Name, salt: Uint8Array, iterations: number): Uin
 
 function cmp(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
   return a.length - b.length;
 }
 
@@ -63,8 +63,6 @@ interface Prepared {
   ownerHash: Uint8Array;
   rd: Nsec3;
 }
-
-const T_NS = 2, T_SOA = 6, T_CNAME = 5, T_DNAME = 39, T_DS = 43, T_ANY = 255;
 
 class Budgetless extends Error {}
 
@@ -80,7 +78,7 @@ class Nsec3Proof {
       if (r.rd.hashAlgorithm !== 1 || (r.rd.flags & ~NSEC3_OPT_OUT) !== 0) continue;
       const p = parentName(r.owner);
       if (p === null || !nameEquals(p, zone)) continue;
-      const h = base32hexDecode(Buffer.from(nameToLabels(r.owner)[0]).toString('latin1'));
+      const h = base32hexDecode(Buffer.from(nameToLabels(r.owner)[0]!).toString('latin1'));
       if (!h || h.length !== r.rd.nextHashed.length) continue;
       prepared.push({ owner: r.owner, ownerHash: h, rd: r.rd });
     }
@@ -124,7 +122,7 @@ class Nsec3Proof {
       const m = this.match(cand);
       if (m) {
         // §8.3: a closest encloser NSEC3 at a delegation (NS without SOA) or DNAME cannot deny names below it.
-        if (i > 0 && ((m.rd.types.includes(T_NS) && !m.rd.types.includes(T_SOA)) || m.rd.types.includes(T_DNAME))) {
+        if (i > 0 && ((m.rd.types.includes(RRType.NS) && !m.rd.types.includes(RRType.SOA)) || m.rd.types.includes(RRType.DNAME))) {
           return `NSEC3 for ${nameLabel(cand)} is a delegation or DNAME; it cannot deny ${nameLabel(qname)}`;
         }
         if (nextCloser === null) return `${nameLabel(qname)} has a matching NSEC3: it exists`;
@@ -196,13 +194,13 @@ export function nsec3ProveNxdomain(recs: Nsec3Record[], qname: Name, zone: Name,
 
 function denies(r: Prepared, qtype: number, name: Name, apex: boolean): string | null {
   // ANY has no bit of its own: only a name that owns nothing but the denial itself has no data at all.
-  if (qtype === T_ANY && r.rd.types.some((t) => !DENIAL_ONLY_TYPES.has(t))) return `NSEC3 for ${nameLabel(name)} lists data types (NODATA for ANY not proven)`;
+  if (qtype === RRType.ANY && r.rd.types.some((t) => !DENIAL_ONLY_TYPES.has(t))) return `NSEC3 for ${nameLabel(name)} lists data types (NODATA for ANY not proven)`;
   const t = r.rd.types;
   if (t.includes(qtype)) return `NSEC3 for ${nameLabel(name)} lists ${typeLabel(qtype)}`;
-  if (t.includes(T_CNAME)) return `NSEC3 for ${nameLabel(name)} lists CNAME`;
-  if (qtype === T_DS) {
-    if (t.includes(T_SOA) && !apex) return `NSEC3 for DS at ${nameLabel(name)} comes from the child zone`;
-  } else if (t.includes(T_NS) && !t.includes(T_SOA)) {
+  if (t.includes(RRType.CNAME)) return `NSEC3 for ${nameLabel(name)} lists CNAME`;
+  if (qtype === RRType.DS) {
+    if (t.includes(RRType.SOA) && !apex) return `NSEC3 for DS at ${nameLabel(name)} comes from the child zone`;
+  } else if (t.includes(RRType.NS) && !t.includes(RRType.SOA)) {
     return `NSEC3 for ${nameLabel(name)} is the parent side of a delegation`;
   }
   return null;
@@ -266,7 +264,7 @@ export function nsec3CutEvidence(recs: Nsec3Record[], name: Name, zone: Name, li
   try {
     const m = p.match(name);
     if (m) {
-      if (m.rd.types.includes(T_NS) && !m.rd.types.includes(T_SOA)) return { kind: m.rd.types.includes(T_DS) ? 'cut-with-ds' : 'cut-without-ds' };
+      if (m.rd.types.includes(RRType.NS) && !m.rd.types.includes(RRType.SOA)) return { kind: m.rd.types.includes(RRType.DS) ? 'cut-with-ds' : 'cut-without-ds' };
       return { kind: 'not-a-cut' };
     }
     const ce = p.closestEncloser(name);

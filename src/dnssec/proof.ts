@@ -5,7 +5,7 @@
 import type { Message, RR } from '../wire/types';
 import type { Negative, ValidatedRRset } from './validate';
 import type { ValidationResult } from './validator';
-import type { Verdict } from './verdict';
+import { indeterminate, type Verdict } from './verdict';
 
 export interface Proof {
   readonly verdict: Verdict;
@@ -20,6 +20,14 @@ export interface Proof {
 
 export function proofOf(r: ValidationResult): Proof {
   return { verdict: r.verdict, rrsets: r.rrsets, negative: r.negative, rcode: r.rcode, ttl: r.ttl };
+}
+
+/** What a lookup without a validator's word is taken to be: unvalidated, so never trusted. */
+const UNVALIDATED: Verdict = Object.freeze(indeterminate('not-validated', 'no validator ran on this answer'));
+
+/** The verdict a consumer acts on: the proof's, or 'not-validated' when no validator ran. */
+export function verdictOfProof(p: Proof | undefined): Verdict {
+  return p ? p.verdict : UNVALIDATED;
 }
 
 /** Can the RRsets of this proof be handed on (to a client, the cache or the engine)? */

@@ -51,7 +51,7 @@ export function concat(parts: Uint8Array[]): Uint8Array {
  * RFC 4034 §3.1.8.1 / §6.3: the RRset as signed, with `owner` (e.g. the reconstructed wildcard) in
  * place of the records' own owner name.
  */
-export function canonicalRRsetWire(rrs: RR[], ttl: number, owner: Name = rrs[0].name): Uint8Array {
+export function canonicalRRsetWire(rrs: RR[], ttl: number, owner: Name = rrs[0]!.name): Uint8Array {
   return wireCanonicalRRsetWire(rrs.map((r) => (r.name === owner ? r : { ...r, name: owner })), ttl);
 }
 
@@ -80,12 +80,12 @@ export function suffixOf(name: Name, n: number): Name {
 /** Owner label count as RRSIG counts it: root 0, a leading '*' label not counted (RFC 4034 §3.1.3). */
 export function rrsigLabelCount(owner: Name): number {
   const ls = nameToLabels(owner);
-  return ls.length > 0 && ls[0].length === 1 && ls[0][0] === 0x2a ? ls.length - 1 : ls.length;
+  return ls.length > 0 && ls[0]!.length === 1 && ls[0]![0] === 0x2a ? ls.length - 1 : ls.length;
 }
 
 export function isWildcard(name: Name): boolean {
   const ls = nameToLabels(name);
-  return ls.length > 0 && ls[0].length === 1 && ls[0][0] === 0x2a;
+  return ls.length > 0 && ls[0]!.length === 1 && ls[0]![0] === 0x2a;
 }
 
 export { canonicalName };

@@ -1,16 +1,14 @@
 // One RRset against its RRSIGs and a validated DNSKEY set: RFC 4035 §5.3, rule by rule.
 import { canonicalName, isSubdomain, nameEquals } from '../wire/name';
-import type { Name, RR } from '../wire/types';
+import { RRType, type Name, type RR } from '../wire/types';
 import { ValidationBudget } from './budget';
 import { algorithmSupported, checkValidity, keyUnusable, secondsUntil, verifySignature } from './crypto';
 import {
-  canonicalRRsetWire, concat, decodeDnskey, decodeRrsig, Dnskey, DNSKEY_REVOKE, DNSKEY_ZONE, keyTag, Rrsig,
+  canonicalRRsetWire, concat, decodeDnskey, decodeRrsig, type Dnskey, DNSKEY_REVOKE, DNSKEY_ZONE, keyTag, type Rrsig,
   rrsigLabelCount, rrsigSignedPrefix, wildcardOf,
 } from './records';
-import { bogus, Ede, indeterminate, SECURE, Verdict } from './verdict';
+import { bogus, Ede, indeterminate, SECURE, type Verdict } from './verdict';
 import { nameLabel, typeLabel, rrsetLabel } from './util';
-
-const T_NSEC = 47, T_NSEC3 = 50;
 
 export interface RrsetResult {
   verdict: Verdict;
@@ -39,7 +37,7 @@ function keyIndex(keys: RR[]): Map<string, KeyEntry[]> {
   if (idx) return idx;
   idx = new Map();
   for (const rr of keys) {
-    if (rr.type !== 48) continue;
+    if (rr.type !== RRType.DNSKEY) continue;
     let key: Dnskey;
     try {
       key = decodeDnskey(rr.rdata);
@@ -64,8 +62,8 @@ function keyIndex(keys: RR[]): Map<string, KeyEntry[]> {
  * RRSIGs and maxKeysPerTag keys per RRSIG reach the public-key step. Never throws.
  */
 export function verifyRrset(rrset: RR[], sigs: RR[], keys: RR[], zone: Name, nowSec: number, budget: ValidationBudget = new ValidationBudget()): RrsetResult {
-  const owner = rrset[0].name;
-  const type = rrset[0].type;
+  const owner = rrset[0]!.name;
+  const type = rrset[0]!.type;
   const label = rrsetLabel(owner, type);
   if (budget.spent) return { verdict: budget.exhausted(label), ttl: 0 };
   const ownerLabels = rrsigLabelCount(owner);
@@ -82,8 +80,8 @@ export function verifyRrset(rrset: RR[], sigs: RR[], keys: RR[], zone: Name, now
   let tried = 0; // of those, taken to the public-key step
   let cut: string | null = null; // why a per-RRset limit stopped us, if one did
   for (const rr of sigs) {
-    if (rr.type !== 46 || !nameEquals(rr.name, owner) || rr.class !== rrset[0].class) continue;
-    if (rr.rdata.length >= 2 && ((rr.rdata[0] << 8) | rr.rdata[1]) !== type) continue;
+    if (rr.type !== RRType.RRSIG || !nameEquals(rr.name, owner) || rr.class !== rrset[0]!.class) continue;
+    if (rr.rdata.length >= 2 && ((rr.rdata[0]! << 8) | rr.rdata[1]!) !== type) continue;
     let sig: Rrsig;
     try {
       sig = decodeRrsig(rr.rdata);
@@ -113,7 +111,7 @@ export function verifyRrset(rrset: RR[], sigs: RR[], keys: RR[], zone: Name, now
     // An NSEC or NSEC3 synthesised from a wildcard says nothing about the name it was expanded to, yet
     // the proofs would read it under that name (CVE-2017-15105; Unbound puts back the wildcard owner).
     // Authoritative servers never send one as a denial, so it proves nothing here.
-    if (sig.labels < ownerLabels && (type === T_NSEC || type === T_NSEC3)) {
+    if (sig.labels < ownerLabels && (type === RRType.NSEC || type === RRType.NSEC3)) {
       fail(4, bogus('labels-mismatch', Ede.DNSSEC_BOGUS, `${what}: an ${typeLabel(type)} expanded from wildcard ${wildcardOf(owner, sig.labels)} cannot prove anything about ${nameLabel(owner)}`, tagInfo));
       continue;
     }
@@ -136,14 +134,14 @@ export function verifyRrset(rrset: RR[], sigs: RR[], keys: RR[], zone: Name, now
     // so every match is tried (up to maxKeysPerTag). Revoked keys (RFC 5011 §2.1) sign nothing but
     // their own DNSKEY set.
     const matching = (keyIndex(keys).get(`${canonicalName(sig.signerName)}|${sig.algorithm}|${sig.keyTag}`) ?? [])
-      .filter((k) => !(k.key.flags & DNSKEY_REVOKE) || type === 48);
+      .filter((k) => !(k.key.flags & DNSKEY_REVOKE) || type === RRType.DNSKEY);
     if (matching.length === 0) {
       fail(4, bogus('no-matching-key', Ede.DNSKEY_MISSING, `${what}: no key with tag ${sig.keyTag} in the DNSKEY set of ${zone || '.'}`, tagInfo));
       continue;
     }
     const usable = matching.filter((k) => k.unusable === null);
     if (usable.length === 0) {
-      fail(4, bogus('unusable-key', Ede.DNSSEC_BOGUS, `${what}: the key tagged ${sig.keyTag} is refused: ${matching[0].unusable}`, tagInfo));
+      fail(4, bogus('unusable-key', Ede.DNSSEC_BOGUS, `${what}: the key tagged ${sig.keyTag} is refused: ${matching[0]!.unusable}`, tagInfo));
       continue;
     }
     if (tried >= limits.maxSigsPerRrset) {

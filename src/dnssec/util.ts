@@ -39,7 +39,7 @@ export interface RRset {
 export function groupRRsets(rrs: RR[]): RRset[] {
   const map = new Map<string, RRset>();
   for (const rr of rrs) {
-    if (rr.type === 46) continue;
+    if (rr.type === RRType.RRSIG) continue;
     const key = `${canonicalName(rr.name)}|${rr.type}|${rr.class}`;
     let s = map.get(key);
     if (!s) {
@@ -54,7 +54,7 @@ export function groupRRsets(rrs: RR[]): RRset[] {
 /** RRSIGs at `owner` covering `type`. */
 export function sigsFor(rrs: RR[], owner: Name, type: number): RR[] {
   const c = canonicalName(owner);
-  return rrs.filter((r) => r.type === 46 && r.rdata.length >= 2 && ((r.rdata[0] << 8) | r.rdata[1]) === type && canonicalName(r.name) === c);
+  return rrs.filter((r) => r.type === RRType.RRSIG && r.rdata.length >= 2 && ((r.rdata[0]! << 8) | r.rdata[1]!) === type && canonicalName(r.name) === c);
 }
 
 /**
@@ -68,7 +68,7 @@ export function optOutButSignedBy(st: { zone: Name; keys: RR[]; verdict: { kind:
   if (st.verdict.kind !== 'insecure' || st.verdict.reason !== 'nsec3-opt-out' || st.keys.length === 0) return false;
   const zone = canonicalName(st.zone);
   return sigs.some((r) => {
-    if (r.type !== 46 || r.rdata.length < 19) return false;
+    if (r.type !== RRType.RRSIG || r.rdata.length < 19) return false;
     try {
       return canonicalName(decodeRrsig(r.rdata).signerName) === zone;
     } catch {

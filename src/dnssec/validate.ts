@@ -10,18 +10,17 @@
 // cache, a client or the IKE engine. Consumers read these RRsets, never the raw message.
 import { isSubdomain, labelCount, nameEquals, nameToLabels, labelsToName, parentName } from '../wire/name';
 import { decodeNameRdata, decodeSoa, encodeNameRdata } from '../wire/rdata';
-import type { Message, Name, Question, RR } from '../wire/types';
+import { RRType, type Message, type Name, type Question, type RR } from '../wire/types';
 import { secondsUntil } from './crypto';
 import { decodeNsec, decodeNsec3 } from './records';
-import { NsecRecord, nsecProveNodata, nsecProveNxdomain, nsecProveWildcardAnswer } from './nsec';
+import { type NsecRecord, nsecProveNodata, nsecProveNxdomain, nsecProveWildcardAnswer } from './nsec';
 import { ValidationBudget } from './budget';
 import { MAX_DENIAL_RRSETS } from './chain';
-import { DEFAULT_NSEC3_LIMITS, Nsec3Limits, Nsec3Record, nsec3ProveNodata, nsec3ProveNxdomain, nsec3ProveWildcardAnswer } from './nsec3';
-import { RrsetResult, verifyRrset } from './rrsig';
+import { DEFAULT_NSEC3_LIMITS, type Nsec3Limits, type Nsec3Record, nsec3ProveNodata, nsec3ProveNxdomain, nsec3ProveWildcardAnswer } from './nsec3';
+import { type RrsetResult, verifyRrset } from './rrsig';
 import { groupRRsets, nameLabel, optOutButSignedBy, rrsetLabel, sigsFor, typeLabel } from './util';
-import { bogus, Ede, indeterminate, SECURE, Verdict, worst } from './verdict';
+import { bogus, Ede, indeterminate, SECURE, type Verdict, worst } from './verdict';
 
-const T_CNAME = 5, T_SOA = 6, T_DNAME = 39, T_DS = 43, T_RRSIG = 46, T_NSEC = 47, T_NSEC3 = 50, T_ANY = 255;
 /** Longest CNAME/DNAME chain followed in one response (BIND and unbound use 8–16). */
 export const MAX_CHAIN = 12;
 
@@ -76,7 +75,7 @@ export interface StepResult {
 
 /** Where the records of `sname` (for qtype) must be looked up: the DS of a name lives in its parent. */
 export function zoneKey(sname: Name, qtype: number): Name {
-  return qtype === T_DS ? parentName(sname) ?? '' : sname;
+  return qtype === RRType.DS ? parentName(sname) ?? '' : sname;
 }
 
 function rrsetAt(answers: RR[], name: Name, type: number): RR[] {
@@ -106,19 +105,19 @@ export function followChain(q: Question, msg: Message): Step[] {
       return steps;
     }
     seen.add(key);
-    const direct = q.type === T_ANY ? msg.answers.filter((r) => r.type !== T_RRSIG && nameEquals(r.name, sname)) : rrsetAt(msg.answers, sname, q.type);
+    const direct = q.type === RRType.ANY ? msg.answers.filter((r) => r.type !== RRType.RRSIG && nameEquals(r.name, sname)) : rrsetAt(msg.answers, sname, q.type);
     if (direct.length > 0) {
       steps.push({ kind: 'answer', sname, rrs: direct });
       return steps;
     }
     // A DNAME at an ancestor takes precedence over the synthesised CNAME that accompanies it.
-    const dnames = msg.answers.filter((r) => r.type === T_DNAME && isSubdomain(sname, r.name) && !nameEquals(sname, r.name));
-    if (dnames.length > 0 && q.type !== T_DNAME) {
-      const owner = dnames.sort((a, b) => labelCount(b.name) - labelCount(a.name))[0].name;
-      const rrs = rrsetAt(msg.answers, owner, T_DNAME);
-      let target: Name | null = null;
+    const dnames = msg.answers.filter((r) => r.type === RRType.DNAME && isSubdomain(sname, r.name) && !nameEquals(sname, r.name));
+    if (dnames.length > 0 && q.type !== RRType.DNAME) {
+      const owner = dnames.sort((a, b) => labelCount(b.name) - labelCount(a.name))[0]!.name;
+      const rrs = rrsetAt(msg.answers, owner, RRType.DNAME);
+      let target: Name | null;
       try {
-        target = dnameSubstitute(sname, owner, decodeNameRdata(rrs[0].rdata));
+        target = dnameSubstitute(sname, owner, decodeNameRdata(rrs[0]!.rdata));
       } catch {
         target = null;
       }
@@ -130,11 +129,11 @@ export function followChain(q: Question, msg: Message): Step[] {
       sname = target;
       continue;
     }
-    const cname = q.type === T_CNAME ? [] : rrsetAt(msg.answers, sname, T_CNAME);
+    const cname = q.type === RRType.CNAME ? [] : rrsetAt(msg.answers, sname, RRType.CNAME);
     if (cname.length > 0) {
       let target: Name;
       try {
-        target = decodeNameRdata(cname[0].rdata);
+        target = decodeNameRdata(cname[0]!.rdata);
       } catch {
         steps.push({ kind: 'loop', sname });
         return steps;
@@ -173,7 +172,7 @@ export interface ValidateOptions {
 }
 
 /** Types that may share an owner with a CNAME (RFC 2181 §10.1, RFC 4035 §2.5). */
-const BESIDE_CNAME: ReadonlySet<number> = new Set([T_CNAME, T_RRSIG, T_NSEC, T_NSEC3]);
+const BESIDE_CNAME: ReadonlySet<number> = new Set([RRType.CNAME, RRType.RRSIG, RRType.NSEC, RRType.NSEC3]);
 
 /** A CNAME and other data at one owner: a zone cannot hold that, so the response was tampered with. */
 function cnameConflict(answers: RR[], name: Name): string | null {
@@ -181,7 +180,7 @@ function cnameConflict(answers: RR[], name: Name): string | null {
   let other: number | null = null;
   for (const r of answers) {
     if (!nameEquals(r.name, name)) continue;
-    if (r.type === T_CNAME) hasCname = true;
+    if (r.type === RRType.CNAME) hasCname = true;
     else if (!BESIDE_CNAME.has(r.type)) other = r.type;
   }
   return hasCname && other !== null ? `${nameLabel(name)} has a CNAME and ${typeLabel(other)} records in one answer (RFC 2181 §10.1)` : null;
@@ -198,7 +197,7 @@ function capTtl(rrs: RR[], ttl: number): RR[] {
 /** A verified RRset as a ValidatedRRset (TTL and expiry from the signature that verified). */
 function secureSet(rrs: RR[], r: RrsetResult, role: RRsetRole, nowSec: number): ValidatedRRset {
   return {
-    name: rrs[0].name, type: rrs[0].type, class: rrs[0].class,
+    name: rrs[0]!.name, type: rrs[0]!.type, class: rrs[0]!.class,
     records: capTtl(rrs, r.ttl),
     sigs: r.sig ? capTtl([r.sig], r.ttl) : [],
     ttl: r.ttl,
@@ -215,13 +214,13 @@ function secureSet(rrs: RR[], r: RrsetResult, role: RRsetRole, nowSec: number): 
 function insecureSet(rrs: RR[], role: RRsetRole): ValidatedRRset {
   const low = minTtl(rrs);
   const ttl = low >= 0x80000000 ? 0 : low;
-  return { name: rrs[0].name, type: rrs[0].type, class: rrs[0].class, records: capTtl(rrs, ttl), sigs: [], ttl, security: 'insecure', role };
+  return { name: rrs[0]!.name, type: rrs[0]!.type, class: rrs[0]!.class, records: capTtl(rrs, ttl), sigs: [], ttl, security: 'insecure', role };
 }
 
 /** The CNAME a DNAME implies for `sname` (RFC 6672 §3.1), with the DNAME's TTL and security. */
 function synthesizedCname(sname: Name, target: Name, dname: ValidatedRRset): ValidatedRRset {
-  const rr: RR = { name: sname, type: T_CNAME, class: dname.class, ttl: dname.ttl, rdata: encodeNameRdata(target) };
-  return { ...dname, name: sname, type: T_CNAME, records: [rr], sigs: [], role: 'cname', synthesized: true };
+  const rr: RR = { name: sname, type: RRType.CNAME, class: dname.class, ttl: dname.ttl, rdata: encodeNameRdata(target) };
+  return { ...dname, name: sname, type: RRType.CNAME, records: [rr], sigs: [], role: 'cname', synthesized: true };
 }
 
 interface Denial {
@@ -238,7 +237,7 @@ function denialRecords(msg: Message, st: ZoneStatus, nowSec: number, budget: Val
   const auth = msg.authorities;
   let checked = 0;
   for (const set of groupRRsets(auth)) {
-    if (set.type !== T_NSEC && set.type !== T_NSEC3) continue;
+    if (set.type !== RRType.NSEC && set.type !== RRType.NSEC3) continue;
     if (!isSubdomain(set.name, st.zone)) continue; // another zone's denial (e.g. a parent's, for a CNAME target)
     // No proof needs more than three NSEC3 or two NSEC RRsets: filler beyond a few only buys work.
     if (checked++ >= MAX_DENIAL_RRSETS) break;
@@ -248,7 +247,7 @@ function denialRecords(msg: Message, st: ZoneStatus, nowSec: number, budget: Val
       continue;
     }
     try {
-      if (set.type === T_NSEC) d.nsec.push({ owner: set.name, ...decodeNsec(set.rrs[0].rdata) });
+      if (set.type === RRType.NSEC) d.nsec.push({ owner: set.name, ...decodeNsec(set.rrs[0]!.rdata) });
       else for (const rr of set.rrs) d.nsec3.push({ owner: rr.name, rd: decodeNsec3(rr.rdata) });
       d.sets.push(secureSet(set.rrs, r, 'denial', nowSec));
     } catch {
@@ -276,23 +275,23 @@ function prove(
 
 /** The SOA of the zone in a negative answer, verified: it carries the negative TTL (RFC 2308 §5). */
 function zoneSoa(msg: Message, st: ZoneStatus, nowSec: number, budget: ValidationBudget): ValidatedRRset | undefined {
-  const soa = rrsetAt(msg.authorities, st.zone, T_SOA);
+  const soa = rrsetAt(msg.authorities, st.zone, RRType.SOA);
   if (soa.length !== 1) return undefined;
-  const r = verifyRrset(soa, sigsFor(msg.authorities, st.zone, T_SOA), st.keys, st.zone, nowSec, budget);
+  const r = verifyRrset(soa, sigsFor(msg.authorities, st.zone, RRType.SOA), st.keys, st.zone, nowSec, budget);
   return r.verdict.kind === 'secure' ? secureSet(soa, r, 'denial', nowSec) : undefined;
 }
 
 /** The deepest SOA above `sname` in an unsigned negative answer (it still tells clients how long to cache). */
 function insecureSoa(msg: Message, sname: Name): ValidatedRRset | undefined {
-  const soas = msg.authorities.filter((r) => r.type === T_SOA && isSubdomain(sname, r.name));
+  const soas = msg.authorities.filter((r) => r.type === RRType.SOA && isSubdomain(sname, r.name));
   if (soas.length === 0) return undefined;
-  const deepest = soas.sort((a, b) => labelCount(b.name) - labelCount(a.name))[0];
+  const deepest = soas.sort((a, b) => labelCount(b.name) - labelCount(a.name))[0]!;
   return insecureSet([deepest], 'denial');
 }
 
 function soaMinimum(set: ValidatedRRset): number {
   try {
-    return decodeSoa(set.records[0].rdata).minimum;
+    return decodeSoa(set.records[0]!.rdata).minimum;
   } catch {
     return 0;
   }
@@ -322,10 +321,10 @@ export function validateResponse(q: Question, msg: Message, zoneOf: (name: Name)
     if (conflict) return fail(step, bogus('cname-chain', Ede.DNSSEC_BOGUS, conflict));
     if (step.kind === 'dname') {
       // RFC 6672 §5.3.1: the CNAME sent with a DNAME must be exactly its substitution.
-      const sent = rrsetAt(msg.answers, step.sname, T_CNAME);
-      let target: Name | null = null;
+      const sent = rrsetAt(msg.answers, step.sname, RRType.CNAME);
+      let target: Name | null;
       try {
-        target = sent.length === 1 ? decodeNameRdata(sent[0].rdata) : null;
+        target = sent.length === 1 ? decodeNameRdata(sent[0]!.rdata) : null;
       } catch {
         target = null;
       }
@@ -367,7 +366,7 @@ export function proofTtl(steps: readonly StepResult[]): number | undefined {
   for (const s of steps) {
     for (const set of s.rrsets) {
       ttl = ttl === undefined ? set.ttl : Math.min(ttl, set.ttl);
-      if (set.type === T_SOA && set.role === 'denial') ttl = Math.min(ttl, soaMinimum(set));
+      if (set.type === RRType.SOA && set.role === 'denial') ttl = Math.min(ttl, soaMinimum(set));
     }
   }
   return ttl;
@@ -375,9 +374,9 @@ export function proofTtl(steps: readonly StepResult[]): number | undefined {
 
 /** The RRSIGs that would vouch for a step: at its owner in the answer, or the denial's in the authority. */
 function stepSigs(msg: Message, step: Step): RR[] {
-  if (step.kind === 'negative') return msg.authorities.filter((r) => r.type === T_RRSIG);
+  if (step.kind === 'negative') return msg.authorities.filter((r) => r.type === RRType.RRSIG);
   const owner = step.kind === 'dname' ? step.owner : step.sname;
-  return msg.answers.filter((r) => r.type === T_RRSIG && nameEquals(r.name, owner));
+  return msg.answers.filter((r) => r.type === RRType.RRSIG && nameEquals(r.name, owner));
 }
 
 /** The RRsets of a step in a provably unsigned zone: the chain's own records, nothing else. */
@@ -409,7 +408,7 @@ function validateStep(
     case 'dname': {
       const owner = step.kind === 'dname' ? step.owner : step.sname;
       const role: RRsetRole = step.kind;
-      const sets = step.kind === 'answer' && q.type === T_ANY ? groupRRsets(step.rrs) : [{ rrs: step.rrs, type: step.rrs[0].type }];
+      const sets = step.kind === 'answer' && q.type === RRType.ANY ? groupRRsets(step.rrs) : [{ rrs: step.rrs, type: step.rrs[0]!.type }];
       const out: ValidatedRRset[] = [];
       for (const set of sets) {
         const r = verifyRrset(set.rrs, sigsFor(msg.answers, owner, set.type), st.keys, st.zone, o.nowSec, budget);
@@ -425,7 +424,7 @@ function validateStep(
           out.push(...w.sets);
         }
       }
-      if (step.kind === 'dname') out.push(synthesizedCname(step.sname, step.target, out[0]));
+      if (step.kind === 'dname') out.push(synthesizedCname(step.sname, step.target, out[0]!));
       return { verdict: SECURE, rrsets: out };
     }
     case 'negative': {

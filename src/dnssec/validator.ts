@@ -4,14 +4,14 @@
 // chain is asked for and validated too, link by link. Negative trust anchors (RFC 7646) are applied
 // here, name by name: only the names of the chain at or under one are set aside.
 import { canonicalName, isSubdomain } from '../wire/name';
-import type { Message, Name, Question } from '../wire/types';
-import { ROOT_ANCHORS, TrustAnchor } from './anchors';
-import { ChainFetcher, ChainLink, QueryFn, WalkContext } from './fetcher';
+import { RRType, type Message, type Name, type Question } from '../wire/types';
+import { ROOT_ANCHORS, type TrustAnchor } from './anchors';
+import { ChainFetcher, type ChainLink, type QueryFn, type WalkContext } from './fetcher';
 import type { BudgetLimits } from './budget';
-import { DEFAULT_KEY_CACHE_LIMITS, KeyCacheLimits } from './key-cache';
-import { DEFAULT_NSEC3_LIMITS, Nsec3Limits } from './nsec3';
-import { chainNames, proofTtl, zoneKey, MAX_CHAIN, Negative, ResponseResult, StepResult, ValidatedRRset, validateResponse, ZoneStatus } from './validate';
-import { bogus, Ede, indeterminate, insecure, Verdict, worst } from './verdict';
+import { DEFAULT_KEY_CACHE_LIMITS, type KeyCacheLimits } from './key-cache';
+import { DEFAULT_NSEC3_LIMITS, type Nsec3Limits } from './nsec3';
+import { chainNames, proofTtl, zoneKey, MAX_CHAIN, type Negative, type ResponseResult, type StepResult, type ValidatedRRset, validateResponse, type ZoneStatus } from './validate';
+import { bogus, Ede, indeterminate, insecure, type Verdict, worst } from './verdict';
 import { nameLabel } from './util';
 
 export interface ValidatorOptions {
@@ -120,8 +120,8 @@ export function createValidator(opts: ValidatorOptions): Validator {
     let q = question;
     let msg = response;
     const steps: StepResult[] = [];
-    let negative: Negative = null;
-    let rcode = response.rcode;
+    let negative: Negative;
+    let rcode: number;
     const asked = new Set<string>([canonicalName(q.name)]);
     const ntas: NegativeAnchor[] = [];
     for (let hop = 0; ; hop++) {
@@ -134,11 +134,11 @@ export function createValidator(opts: ValidatorOptions): Validator {
       // no data for the target, no SOA above it. Ask for the target and carry on.
       const followUp = last && last.step === 'negative' &&
         canonicalName(last.name) !== canonicalName(q.name) && msg.rcode === 0 &&
-        !msg.authorities.some((rr) => rr.type === 6 && isSubdomain(last.name, rr.name));
+        !msg.authorities.some((rr) => rr.type === RRType.SOA && isSubdomain(last.name, rr.name));
       if (!followUp || worst(r.steps.slice(0, -1).map((x) => x.verdict)).kind === 'bogus') break;
       // The unanswered tail was judged as a NODATA; drop that judgement, the follow-up replaces it.
       steps.pop();
-      const target = last.name as Name;
+      const target = last.name;
       // A chain spread over several responses must end too: a name asked twice is a loop, and a
       // chain still unanswered after MAX_CHAIN responses is never taken as an answer.
       if (asked.has(canonicalName(target)) || hop + 1 >= MAX_CHAIN) {

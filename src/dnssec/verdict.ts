@@ -2,21 +2,8 @@
 // why, and bogus ones carry the RFC 8914 extended DNS error the resolver puts into its SERVFAIL.
 import type { Name } from '../wire/types';
 
-/** RFC 8914 §4 INFO-CODEs used by the validator. */
-export const Ede = {
-  UNSUPPORTED_DNSKEY_ALGORITHM: 1,
-  UNSUPPORTED_DS_DIGEST: 2,
-  DNSSEC_INDETERMINATE: 5,
-  DNSSEC_BOGUS: 6,
-  SIGNATURE_EXPIRED: 7,
-  SIGNATURE_NOT_YET_VALID: 8,
-  DNSKEY_MISSING: 9,
-  RRSIGS_MISSING: 10,
-  NO_ZONE_KEY_BIT: 11,
-  NSEC_MISSING: 12,
-  NO_REACHABLE_AUTHORITY: 22,
-  UNSUPPORTED_NSEC3_ITERATIONS: 27,
-} as const;
+/** RFC 8914 §4 INFO-CODEs (the one table is src/wire/ede.ts). */
+export { Ede } from '../wire/ede';
 
 export type InsecureReason =
   | 'unsigned-delegation' // DS absence proven at a cut (NSEC/NSEC3 NODATA with NS bit)
@@ -53,7 +40,9 @@ export type IndeterminateReason =
   | 'budget-exhausted'
   | 'upstream-error'
   | 'internal-error'
-  | 'no-trusted-key'; // the closest anchor has neither key nor DS (an RFC 5011 state with every key revoked)
+  | 'no-trusted-key' // the closest anchor has neither key nor DS (an RFC 5011 state with every key revoked)
+  | 'not-validated' // no validator ran on this answer (Unbound's sec_status_unchecked): never trusted
+  | 'owner-mismatch'; // the IPSECKEY and address lookups of one name ended at different owners
 
 export type Verdict =
   | { kind: 'secure'; reason: 'chain-complete' }
@@ -63,7 +52,7 @@ export type Verdict =
 
 export type VerdictKind = Verdict['kind'];
 
-export const SECURE: Verdict = Object.freeze({ kind: 'secure', reason: 'chain-complete' }) as Verdict;
+export const SECURE: Verdict = Object.freeze({ kind: 'secure', reason: 'chain-complete' });
 
 export function insecure(reason: InsecureReason, at: Name, detail: string): Verdict {
   return { kind: 'insecure', reason, at, detail };
@@ -89,17 +78,6 @@ export function worst(vs: Verdict[]): Verdict {
   let w: Verdict = SECURE;
   for (const v of vs) if (rank[v.kind] > rank[w.kind]) w = v;
   return w;
-}
-
-/** A value together with the verdict that says how far it may be trusted (hickory's Proven<T>). */
-export interface Proven<T> {
-  readonly verdict: Verdict;
-  readonly value: T;
-}
-
-/** Releases the value only when it is proven secure. */
-export function requireSecure<T>(p: Proven<T>): T | undefined {
-  return p.verdict.kind === 'secure' ? p.value : undefined;
 }
 
 /** One line for humans: `bogus (sig-expired): RRSIG ...`. */

@@ -4,7 +4,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { DEFAULT_USER, groupsOf, lookupUser } from '../resolver/privileges';
-import { createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { IPSEC_DEFAULTS, type ServeConfig } from '../config/serve';
 import type { TrustAnchor } from '../dnssec/anchors';
 import { createValidator } from '../dnssec/validator';
@@ -18,7 +18,7 @@ import { list as viciList, str as viciStr } from '../ike-bridge/vici-codec';
 import { controlRequest } from '../control/client';
 import { TrustAnchorManager } from '../trust/refresher';
 import { stateOwners } from '../trust/state-file';
-import { Endpoint, formatEndpoint, parseEndpoint } from '../resolver/endpoint';
+import { type Endpoint, formatEndpoint, parseEndpoint } from '../resolver/endpoint';
 import { isOwnAddress, parseResolvConf, upstreamFileProblem, upstreamsFromResolvConf } from '../resolver/upstream-file';
 import { nameEquals, normalizeName } from '../wire/name';
 import { decodeIpseckey } from '../wire/rdata';
@@ -439,7 +439,7 @@ export async function checkUpstreams(c: DoctorContext, probe: (e: Endpoint) => P
       return fail('upstreams', `the upstream file ${cfg.upstreamFile} cannot be trusted: ${problem}`,
         `make it and its directory root's and writable only by root (chown root: FILE; chmod go-w FILE DIR), or point 'upstream-file' at the network manager's own file`);
     }
-    let text = '';
+    let text: string;
     try {
       text = read(c, cfg.upstreamFile);
     } catch (e) {
@@ -469,7 +469,7 @@ export async function checkUpstreams(c: DoctorContext, probe: (e: Endpoint) => P
  * what oedns answers for a bogus name, so a second server would answer it unvalidated.
  */
 export function checkSystemResolver(c: DoctorContext, resolvConfPath = '/etc/resolv.conf'): CheckResult {
-  let text = '';
+  let text: string;
   try {
     text = read(c, resolvConfPath);
   } catch (e) {

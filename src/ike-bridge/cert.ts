@@ -4,7 +4,7 @@
 // itself signs only with RSA). Parsing checks exactly what makes a learnt cert safe to pin in charon:
 // a pinned CA:TRUE cert becomes a trusted CA there and would vouch for any name it signs.
 import forge from 'node-forge';
-import { createHash, createPublicKey, KeyObject, sign, X509Certificate } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject, sign, X509Certificate } from 'node:crypto';
 import { EngineError } from '../util/errors';
 
 const { asn1 } = forge;
@@ -88,7 +88,7 @@ export function createSelfSignedCert(id: string, privateKey: KeyObject, o: SelfS
   if (o.serial.length < 8 || o.serial.length > 20) throw new CertError('cert-bad-serial', 'serial must be 8..20 bytes');
   const alg = sigAlgorithm(privateKey);
   const serial = Buffer.from(o.serial);
-  serial[0] &= 0x7f; // positive INTEGER (RFC 5280 §4.1.2.2)
+  serial[0]! &= 0x7f; // positive INTEGER (RFC 5280 §4.1.2.2)
   if (serial[0] === 0) serial[0] = 1;
   const spki = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
   const name = id.replace(/\.$/, '').toLowerCase();
@@ -122,7 +122,7 @@ export function derToPem(d: Uint8Array): string {
 export function pemToDer(pem: string): Buffer {
   const m = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----/.exec(pem);
   if (!m) throw new CertError('cert-malformed', 'no PEM certificate found');
-  return Buffer.from(m[1].replace(/\s+/g, ''), 'base64');
+  return Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64');
 }
 
 /** SHA-256 of the DER, lowercase hex without colons (the form of policy `trusted-fingerprints`). */
@@ -160,13 +160,13 @@ export function parseCert(d: Uint8Array): CertInfo {
   } catch (e) {
     throw new CertError('cert-malformed', `not a DER X.509 certificate: ${(e as Error).message}`, { cause: e });
   }
-  const tbs = (root.value as forge.asn1.Asn1[])[0];
+  const tbs = (root.value as forge.asn1.Asn1[])[0]!;
   const parts = tbs.value as forge.asn1.Asn1[];
   let version = 1;
   let exts: forge.asn1.Asn1[] = [];
   for (const p of parts) {
     if (p.tagClass !== C.CONTEXT_SPECIFIC) continue;
-    const inner = (p.value as forge.asn1.Asn1[])[0];
+    const inner = (p.value as forge.asn1.Asn1[])[0]!;
     if (p.type === 0) version = inner.value.length ? (inner.value as string).charCodeAt(inner.value.length - 1) + 1 : 1;
     if (p.type === 3) exts = inner.value as forge.asn1.Asn1[];
   }
@@ -176,8 +176,8 @@ export function parseCert(d: Uint8Array): CertInfo {
   const dnsNames: string[] = [];
   for (const e of exts) {
     const v = e.value as forge.asn1.Asn1[];
-    const id = asn1.derToOid(forge.util.createBuffer(v[0].value as string));
-    const body = fromDer(Buffer.from(v[v.length - 1].value as string, 'binary'));
+    const id = asn1.derToOid(forge.util.createBuffer(v[0]!.value as string));
+    const body = fromDer(Buffer.from(v[v.length - 1]!.value as string, 'binary'));
     if (id === OID.basicConstraints) {
       hasBasicConstraints = true;
       const f = (body.value as forge.asn1.Asn1[])[0];

@@ -1,12 +1,13 @@
 // The one interface the rest of oedns uses to act on an IKE daemon. Engines (strongswan over VICI,
 // libreswan over whack, dry-run) implement it; the peer registry above decides *what* must be
 // installed and until when, engines only make the daemon hold it.
+import type { EventEmitter } from 'node:events';
 
 /** Policy levels, decided per name/zone/address by src/policy. */
 export type PolicyLevel = 'private' | 'private-or-clear' | 'opportunistic' | 'clear' | 'block';
 
-/** IPSECKEY algorithm numbers (RFC 4025, RFC 9373). */
-export const IpseckeyAlgorithm = { DSA: 1, RSA: 2, ECDSA: 3, EdDSA: 4 } as const;
+/** IPSECKEY algorithm numbers (RFC 4025, RFC 9373): the one table is in the wire codec. */
+export { IpseckeyAlgorithm } from '../wire/rdata/ipseckey';
 
 /** A peer public key exactly as validated from an IPSECKEY record. */
 export interface PeerKey {
@@ -119,4 +120,9 @@ export interface Engine {
    */
   reconcile(desired: Peer[], shunts?: ShuntSpec[]): Promise<ReconcileResult>;
   close(): Promise<void>;
+  /**
+   * Optional: what the engine notices on its own. 'reconnected': the IKE daemon came back (restart,
+   * crash) and holds nothing of ours any more; the daemon then reconciles every peer.
+   */
+  readonly events?: EventEmitter;
 }

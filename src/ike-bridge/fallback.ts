@@ -2,11 +2,11 @@
 // kept next to the host key; learning a peer's certificate from charon's cert cache after a failed
 // IKE_AUTH (charon keeps the untrusted cert it received; VICI list-certs shows it); and refusing
 // `null` (RFC 7619) on strongSwan 5.9, which rejects `auth = null`.
-import { randomBytes, KeyObject, createPublicKey } from 'node:crypto';
+import { randomBytes, type KeyObject, createPublicKey } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CertError, createSelfSignedCert, derToPem, parseCert, pemToDer } from './cert';
-import { CertTrustPolicy, judgeCert, Pin, PinStore } from './tofu';
+import { type CertTrustPolicy, judgeCert, type Pin, PinStore } from './tofu';
 import { ConfigError } from '../util/errors';
 import type { Logger } from '../util/log';
 import type { ViciInput, ViciSection } from './vici-codec';

@@ -1,7 +1,7 @@
 // Our own host key: where `oedns keygen` writes it, how the engines read it back, and the
 // IPSECKEY record that publishes it (RFC 4025 §3.1 presentation: precedence, gateway type,
 // algorithm, gateway, base64 key; "." is the empty gateway of type 0).
-import { createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../util/errors';

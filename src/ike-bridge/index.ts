@@ -1,8 +1,8 @@
 // The one place that picks an engine by name; callers then use only the Engine interface.
 import type { Engine } from './engine';
 import { DryRunEngine } from './dry-run';
-import { LibreswanEngine, LibreswanEngineOptions } from './libreswan';
-import { StrongswanEngine, StrongswanEngineOptions } from './strongswan';
+import { LibreswanEngine, type LibreswanEngineOptions } from './libreswan';
+import { StrongswanEngine, type StrongswanEngineOptions } from './strongswan';
 import { silentLogger, type Logger } from '../util/log';
 
 export type EngineKind = 'strongswan' | 'libreswan' | 'dry-run';
@@ -20,7 +20,7 @@ export function createEngine<K extends EngineKind>(kind: K, opts: EngineOptionsB
     case 'libreswan':
       return new LibreswanEngine(opts as LibreswanEngineOptions);
     case 'dry-run':
-      return new DryRunEngine((opts as { logger?: Logger }).logger ?? silentLogger);
+      return new DryRunEngine((opts).logger ?? silentLogger);
     default:
       throw new Error(`unknown engine kind ${String(kind)}`);
   }

@@ -2,7 +2,7 @@
 // RSA: RFC 3110 §2 (exponent length in 1 byte, or 0 then 2 bytes; exponent; modulus).
 // ECDSA: RFC 6605 §4 layout, x|y (64 bytes for P-256, 96 for P-384). EdDSA: RFC 8080 §3, 32 raw bytes.
 // Pure: node:crypto key objects only, no files.
-import { createPublicKey, KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { IpseckeyAlgorithm } from './engine';
 import { OednsError } from '../util/errors';
 
@@ -23,17 +23,17 @@ function stripZeros(b: Uint8Array): Uint8Array {
 function bitLength(b: Uint8Array): number {
   const s = stripZeros(b);
   if (s.length === 0 || (s.length === 1 && s[0] === 0)) return 0;
-  return (s.length - 1) * 8 + (32 - Math.clz32(s[0]));
+  return (s.length - 1) * 8 + (32 - Math.clz32(s[0]!));
 }
 
 /** Parse RFC 3110 RSA public key bytes into exponent and modulus. */
 export function parseRfc3110(key: Uint8Array): { e: Uint8Array; n: Uint8Array } {
   if (key.length < 1) throw new KeyError('key-malformed', 'empty RSA key');
   let at = 1;
-  let elen = key[0];
+  let elen = key[0]!;
   if (elen === 0) {
     if (key.length < 3) throw new KeyError('key-malformed', 'RSA key truncated in its exponent length');
-    elen = (key[1] << 8) | key[2];
+    elen = (key[1]! << 8) | key[2]!;
     at = 3;
   }
   if (elen === 0) throw new KeyError('key-malformed', 'RSA exponent of length 0');
@@ -44,7 +44,7 @@ export function parseRfc3110(key: Uint8Array): { e: Uint8Array; n: Uint8Array } 
   const bits = bitLength(n);
   if (bits < MIN_RSA_BITS) throw new KeyError('key-too-small', `RSA modulus of ${bits} bits (minimum ${MIN_RSA_BITS})`);
   const eb = stripZeros(e);
-  if (bitLength(eb) < 2 || (eb[eb.length - 1] & 1) === 0) throw new KeyError('key-malformed', 'RSA exponent must be odd and > 1');
+  if (bitLength(eb) < 2 || (eb[eb.length - 1]! & 1) === 0) throw new KeyError('key-malformed', 'RSA exponent must be odd and > 1');
   return { e, n };
 }
 

@@ -13,7 +13,7 @@
 // - `whack --initiate` exits 0 whatever happened, so its output is read to tell the outcome.
 // The command runner is injected so unit tests can record the exact commands.
 import { execFile } from 'node:child_process';
-import { createHash, createPublicKey, generateKeyPair, KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Engine, EngineStatus, InstalledPeer, Peer, ReconcileResult } from './engine';
 import { IpseckeyAlgorithm } from './engine';
@@ -160,7 +160,9 @@ export function initiateOutcome(out: string): InitiateOutcome {
 /** State names of `whack --showstates` per connection: `#2: "oe-x":500 STATE_V2_ESTABLISHED_IKE_SA (...)`. */
 export function statesByConn(out: string): Map<string, { ike?: string; child?: string }> {
   const m = new Map<string, { ike?: string; child?: string }>();
-  for (const [, conn, state] of out.matchAll(/^\d{3} #\d+: "([^"]+)"[^\n]*? (STATE_\S+)/gm)) {
+  for (const match of out.matchAll(/^\d{3} #\d+: "([^"]+)"[^\n]*? (STATE_\S+)/gm)) {
+    const conn = match[1]!;
+    const state = match[2]!;
     const e = m.get(conn) ?? {};
     if (/ESTABLISHED_CHILD_SA|QUICK_[IR]2$/.test(state)) e.child = 'INSTALLED';
     else if (/ESTABLISHED_IKE_SA|MAIN_[IR][34]$/.test(state)) e.ike = 'ESTABLISHED';
@@ -275,7 +277,7 @@ export class LibreswanEngine implements Engine {
     const unchanged = new Set<string>();
     for (const c of cmds.conns) if (await this.addConn(c.name, c.add, `install ${peer.name}`)) unchanged.add(c.name);
     this.peers.set(peer.name, { peer, conns: cmds.conns.map((c) => c.name) });
-    const up = unchanged.size ? statesByConn((await this.whack(['--showstates'], 'install', true)).stdout) : new Map();
+    const up = unchanged.size ? statesByConn((await this.whack(['--showstates'], 'install', true)).stdout) : new Map<string, { ike?: string; child?: string }>();
     for (const c of cmds.conns) {
       if (c.start[0] !== '--initiate') await this.whack(c.start, `install ${peer.name}`); // routing twice is harmless
       else if (!(unchanged.has(c.name) && up.get(c.name)?.child)) await this.initiateConn(peer.name, c.name);
@@ -357,7 +359,7 @@ export class LibreswanEngine implements Engine {
       const s = conns.map((c) => states.get(c)).filter((x): x is { ike?: string; child?: string } => !!x);
       return {
         name: peer.name,
-        connection: conns[0],
+        connection: conns[0] ?? connName(peer.name),
         addresses: [...peer.addresses],
         authenticated: peer.auth.kind === 'pubkey',
         ikeState: s.find((x) => x.ike === 'ESTABLISHED')?.ike ?? s.find((x) => x.ike)?.ike,
@@ -382,7 +384,7 @@ export class LibreswanEngine implements Engine {
   private async loadedConns(): Promise<Set<string>> {
     const r = await this.whack(['--status'], 'reconcile');
     const out = new Set<string>();
-    for (const m of r.stdout.matchAll(/^\d{3} "(oe-[^"/]+(?:\/\d+)?)":/gm)) out.add(m[1]);
+    for (const m of r.stdout.matchAll(/^\d{3} "(oe-[^"/]+(?:\/\d+)?)":/gm)) out.add(m[1]!);
     return out;
   }
 

@@ -4,12 +4,12 @@
 // (our root, our generation, our CRLs), list-certs (to find generations an earlier oedns left) and
 // flush-certs of cached CRLs (charon's cert cache may hold a CRL we replaced, and the first cached
 // CRL it finds wins). It never unloads or clears anything: nothing else in charon is touched.
-import { generateKeyPairSync, KeyObject, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { EngineError } from '../util/errors';
 import { silentLogger, type Logger } from '../util/log';
-import { buildCrl, crlInfo, deriveTrustCa, isForeignRootFor, issuedBy, issuePeerCert, newGeneration, normSerial, TrustCa } from './trust-ca';
+import { buildCrl, crlInfo, deriveTrustCa, isForeignRootFor, issuedBy, issuePeerCert, newGeneration, normSerial, type TrustCa } from './trust-ca';
 import { checkSuccess } from './vici-client';
 import type { ViciInput, ViciSection } from './vici-codec';
 

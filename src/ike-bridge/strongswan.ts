@@ -12,19 +12,19 @@
 // uninstalls the old trap before installing the new). Traps start no IKE with kernel-libipsec, so the
 // engine can initiate itself (blocking `initiate`, whose control-log explains a failure).
 import { EventEmitter } from 'node:events';
-import { createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import type { Engine, EngineStatus, InstalledPeer, Peer, ReconcileResult, ShuntSpec } from './engine';
 import { EngineError, ViciError } from '../util/errors';
 import { silentLogger, type Logger } from '../util/log';
 import { charonKeyType, privateKeyPemForCharon } from './keys';
 import {
-  buildConn, buildShuntConn, ConnOptions, connName, CONN_PREFIX, peerOfConn, peerOfShunt, peerPubkeys, peersEqual, SELF_CONN, selfConn,
+  buildConn, buildShuntConn, type ConnOptions, connName, CONN_PREFIX, peerOfConn, peerOfShunt, peerPubkeys, peersEqual, SELF_CONN, selfConn,
   SHUNT_PREFIX, shuntConnName,
 } from './peer-config';
-import { LogEvent, UpdownEvent, ViciClient } from './vici-client';
+import { type LogEvent, type UpdownEvent, ViciClient } from './vici-client';
 import { WELLKNOWN_PSK, type TofuCerts } from './fallback';
-import { list, section, str, ViciSection } from './vici-codec';
-import { CharonTrust, TrustVici } from './strongswan-trust';
+import { list, section, str, type ViciSection } from './vici-codec';
+import { CharonTrust, type TrustVici } from './strongswan-trust';
 import { keyIdentifier } from './trust-ca';
 
 export interface StrongswanEngineOptions {
@@ -102,7 +102,7 @@ const BATCH = 100;
 const GONE = new Set(['vici-connect', 'vici-disconnected', 'vici-closed']);
 /** CHILD_SA states whose policies are installed (a conn replacement leaves them in place). */
 const CHILD_UP = new Set(['INSTALLED', 'REKEYING', 'REKEYED']);
-function daemonGone(e: unknown): boolean {
+function daemonGone(e: unknown): e is Error {
   for (let c: unknown = e; c instanceof Error; c = c.cause) {
     if (c instanceof ViciError && GONE.has(c.code)) return true;
   }
@@ -249,12 +249,12 @@ export class StrongswanEngine implements Engine {
 
   private async use<T>(fn: (c: ViciClient) => Promise<T>): Promise<T> {
     let i = 0;
-    for (let j = 1; j < this.pool.length; j++) if (this.pending[j] < this.pending[i]) i = j;
-    this.pending[i]++;
+    for (let j = 1; j < this.pool.length; j++) if (this.pending[j]! < this.pending[i]!) i = j;
+    this.pending[i]!++;
     try {
-      return await fn(this.pool[i]);
+      return await fn(this.pool[i]!);
     } finally {
-      this.pending[i]--;
+      this.pending[i]!--;
     }
   }
 
@@ -690,11 +690,11 @@ export class StrongswanEngine implements Engine {
    */
   private async parallel<T>(items: T[], fn: (x: T) => Promise<void>, failed?: (x: T, e: unknown) => void): Promise<void> {
     let next = 0;
-    let gone: unknown;
+    let gone: Error | undefined;
     const width = this.pool.length * 2;
     const worker = async (): Promise<void> => {
       while (next < items.length) {
-        const x = items[next++];
+        const x = items[next++]!;
         if (gone !== undefined) {
           if (!failed) throw gone;
           failed(x, gone);

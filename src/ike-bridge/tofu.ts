@@ -2,9 +2,9 @@
 // store that remembers it (continuity of association, as SSH's known_hosts). judgeCert is pure; the
 // PinStore is the I/O edge (one JSON file, written atomically, mode 0600).
 import { readFileSync } from 'node:fs';
-import { CertError, CertInfo, checkPeerCert } from './cert';
+import { CertError, type CertInfo, checkPeerCert } from './cert';
 import { EngineError } from '../util/errors';
-import { writeFileAtomic } from '../publish/files';
+import { writeFileAtomic } from '../util/atomic-file';
 
 /** What the policy's `fallback` section says about certificates (src/policy/rules.ts FallbackPolicy). */
 export interface CertTrustPolicy {

@@ -15,7 +15,7 @@
 // oedns process left in charon. A peer certificate is a pure function of (generation, name, key)
 // with fixed validity, so reinstalling a peer yields the same bytes, which charon stores once.
 // Pure: data in, DER out (the caller supplies generation keys and times).
-import { createHash, createHmac, createPrivateKey, createPublicKey, KeyObject, sign, X509Certificate } from 'node:crypto';
+import { createHash, createHmac, createPrivateKey, createPublicKey, type KeyObject, sign, X509Certificate } from 'node:crypto';
 import { EngineError } from '../util/errors';
 
 /** Marks our CA in charon's list-certs: `O=oedns trust` (the CN names the host and the key). */

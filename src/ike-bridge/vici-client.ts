@@ -4,7 +4,7 @@
 // listeners. A timed-out command leaves the stream in an unknown state, so the socket is dropped and
 // reopened (with backoff) rather than risk pairing a late answer with the next command.
 import { EventEmitter } from 'node:events';
-import { createConnection, Socket } from 'node:net';
+import { createConnection, type Socket } from 'node:net';
 import { ViciError } from '../util/errors';
 import {
   decodePacket,
@@ -15,9 +15,9 @@ import {
   section,
   splitFrames,
   str,
-  ViciInput,
-  ViciPacket,
-  ViciSection,
+  type ViciInput,
+  type ViciPacket,
+  type ViciSection,
 } from './vici-codec';
 
 export interface ViciClientOptions {
@@ -253,7 +253,7 @@ export class ViciClient extends EventEmitter {
           const v = await fn();
           if (!settled) { settled = true; clearTimeout(timer); resolve(v); }
         } catch (e) {
-          if (!settled) { settled = true; clearTimeout(timer); reject(e); }
+          if (!settled) { settled = true; clearTimeout(timer); reject(e instanceof Error ? e : new Error(String(e))); }
         }
       };
       this.tail = this.tail.then(run, run);

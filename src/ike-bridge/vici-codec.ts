@@ -144,7 +144,7 @@ export function decodeMessage(b: Uint8Array, opts: { binary?: boolean } = {}): V
   };
   const readName = (): string => {
     need(1, 'name length');
-    const len = buf[at];
+    const len = buf[at]!;
     at += 1;
     need(len, 'name');
     const s = buf.toString('utf8', at, at + len);
@@ -161,7 +161,7 @@ export function decodeMessage(b: Uint8Array, opts: { binary?: boolean } = {}): V
     return opts.binary ? Buffer.from(v) : v.toString('utf8');
   };
   const define = (key: string, v: ViciValue): void => {
-    const cur = stack[stack.length - 1];
+    const cur = stack[stack.length - 1]!;
     if (cur.has(key)) throw malformed(`duplicate key '${key}'`);
     cur.set(key, v);
   };
@@ -241,13 +241,13 @@ export function encodePacket(p: PacketInput): Buffer {
 /** Decode one packet (the bytes of one transport frame). */
 export function decodePacket(b: Uint8Array, opts: { binary?: boolean } = {}): ViciPacket {
   if (b.length < 1) throw malformed('empty packet');
-  const type = b[0];
+  const type = b[0]!;
   if (type > PacketType.EVENT) throw malformed(`unknown packet type ${type}`);
   let at = 1;
   let name = '';
   if (isNamed(type)) {
     if (b.length < 2) throw malformed('truncated packet name');
-    const len = b[1];
+    const len = b[1]!;
     if (2 + len > b.length) throw malformed('truncated packet name');
     name = Buffer.from(b.buffer, b.byteOffset + 2, len).toString('utf8');
     at = 2 + len;

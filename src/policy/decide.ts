@@ -1,21 +1,15 @@
 // The one decision of capture mode: given what DNS said (and how sure DNSSEC is of it), install a peer,
 // answer in the clear, or refuse. Pure: data in, a Decision out, always with a human reason.
 import type { Peer, PeerGateway, PeerKey, PeerOwner, PolicyLevel } from '../ike-bridge/engine';
-import { IpseckeyAlgorithm } from '../ike-bridge/engine';
 import { ipseckeyToKeyObject, KeyError } from '../ike-bridge/keys';
 import { RRType } from '../wire/types';
+import { IpseckeyAlgorithm } from '../wire/rdata/ipseckey';
+import { Ede } from '../wire/ede';
+import type { Verdict } from '../dnssec/verdict';
 import { addressText, formatAddress, parseIPv4, parseIPv6, parseAddress, specialAddress } from './ip';
 import { matchChain, matchPeer } from './match';
-import { fallbackAllowed, gatewayAllowed, hostnameProblem, nameProblem, normalizeName, Policy, Rule } from './rules';
+import { fallbackAllowed, gatewayAllowed, hostnameProblem, nameProblem, foldName, type Policy, type Rule } from './rules';
 
-/** The shape of a DNSSEC verdict that policy needs (src/dnssec's Verdict fits it). */
-export interface VerdictLike {
-  kind: 'secure' | 'insecure' | 'bogus' | 'indeterminate';
-  reason?: string;
-  /** RFC 8914 extended error code, carried by bogus verdicts. */
-  ede?: number;
-  detail?: string;
-}
 
 /** A decoded IPSECKEY RDATA (RFC 4025 §2), as much as policy needs. */
 export interface IpseckeyLike {
@@ -32,11 +26,11 @@ export interface DecideInput {
   qtype: number;
   /** Addresses of the answer (after any CNAME chain). */
   addresses: string[];
-  addressVerdict: VerdictLike;
+  addressVerdict: Verdict;
   addressTtl: number;
   keys: IpseckeyLike[];
   /** Verdict on the IPSECKEY RRset; null when the name has none. */
-  keyVerdict: VerdictLike | null;
+  keyVerdict: Verdict | null;
   keyTtl: number;
   /** Earliest RRSIG expiration (Unix seconds) among the records used, when known. */
   sigExpiry?: number;
@@ -103,15 +97,13 @@ export type Decision =
   | (Common & { action: 'answer' })
   | (Common & { action: 'refuse'; rcode: RefuseRcode; ede: number });
 
-/** RFC 8914 codes used here. */
-export const Ede = {
-  OTHER: 0, DNSSEC_INDETERMINATE: 5, DNSSEC_BOGUS: 6, SIGNATURE_EXPIRED: 7, BLOCKED: 15,
-} as const;
+/** RFC 8914 codes (the one table is src/wire/ede.ts). */
+export { Ede };
 
 const ADDRESS_QTYPES: readonly number[] = [RRType.A, RRType.AAAA];
 
 export function decide(input: DecideInput, policy: Policy, nowSec: number): Decision {
-  const name = normalizeName(input.name);
+  const name = foldName(input.name);
   const m = matchChain(policy, matchPeer(policy, name, input.addresses, { addressesAuthenticated: input.addressVerdict.kind === 'secure' }), name, [...(input.chain ?? []), ...(input.peerName ? [input.peerName] : [])]);
   const base = { level: m.level, rule: m.rule, why: m.why, ignoredKeys: [] as IgnoredKey[] };
   const refuse = (rcode: RefuseRcode, ede: number, reason: string): Decision =>
@@ -124,10 +116,10 @@ export function decide(input: DecideInput, policy: Policy, nowSec: number): Deci
   // whatever the level: the address is what the program will trust.
   const av = input.addressVerdict;
   if (av.kind === 'bogus') {
-    return refuse('SERVFAIL', av.ede ?? Ede.DNSSEC_BOGUS, `the address answer for ${name} is bogus (${verdictText(av)})`);
+    return refuse('SERVFAIL', av.ede, `the address answer for ${name} is bogus (${verdictText(av)})`);
   }
   if (av.kind === 'indeterminate') {
-    return refuse('SERVFAIL', av.ede ?? Ede.DNSSEC_INDETERMINATE,
+    return refuse('SERVFAIL', Ede.DNSSEC_INDETERMINATE,
       `the address answer for ${name} could not be validated (${verdictText(av)})`);
   }
   if (!ADDRESS_QTYPES.includes(input.qtype)) return answer(`only A and AAAA queries install peers (qtype ${input.qtype})`);
@@ -144,7 +136,7 @@ export function decide(input: DecideInput, policy: Policy, nowSec: number): Deci
   }
   if (remote.length < input.addresses.length) input = { ...input, addresses: remote };
   // The peer's name becomes its IKE identity and a conn name in the engine: a hostname or nothing.
-  const ident = normalizeName(input.peerName ?? input.name);
+  const ident = foldName(input.peerName ?? input.name);
   const identProblem = hostnameProblem(ident);
   if (identProblem) {
     const text = `${ident} cannot be an IKE identity (${identProblem}): nothing installed`;
@@ -154,7 +146,7 @@ export function decide(input: DecideInput, policy: Policy, nowSec: number): Deci
   const kv = input.keyVerdict;
   if (kv?.kind === 'bogus') {
     // An attacker who forges the key set would otherwise downgrade the name to clear text.
-    return refuse('SERVFAIL', kv.ede ?? Ede.DNSSEC_BOGUS, `the IPSECKEY of ${name} is bogus (${verdictText(kv)}); nothing installed`);
+    return refuse('SERVFAIL', kv.ede, `the IPSECKEY of ${name} is bogus (${verdictText(kv)}); nothing installed`);
   }
 
   // A gateway other than the host itself only where policy lists the zone (see Policy.gateways).
@@ -208,7 +200,6 @@ function withoutKey(
   base: Omit<Common, 'reason'>, input: DecideInput, policy: Policy, nowSec: number,
   why: { text: string; ede: number },
 ): Decision {
-  const name = normalizeName(input.name);
   switch (base.level) {
     case 'private':
       return { ...base, action: 'refuse', rcode: 'SERVFAIL', ede: why.ede, reason: `level private requires a DNSSEC-validated key: ${why.text}` };
@@ -221,7 +212,7 @@ function withoutKey(
       const ttl = lifetime(ttls, input.sigExpiry, policy.maxTtl, nowSec);
       const f = policy.fallback;
       const peer: Peer = {
-        name: normalizeName(input.peerName ?? input.name),
+        name: foldName(input.peerName ?? input.name),
         addresses: uniqueAddresses(input.addresses),
         auth: { kind: 'unauthenticated', method: f.method },
         gateway: { kind: 'none' },
@@ -240,14 +231,14 @@ function withoutKey(
   }
 }
 
-function noKeyText(name: string, kv: VerdictLike | null, ignored: number, trustInsecure: boolean): { text: string; ede: number } {
+function noKeyText(name: string, kv: Verdict | null, ignored: number, trustInsecure: boolean): { text: string; ede: number } {
   if (kv === null) return { text: `${name} publishes no IPSECKEY`, ede: Ede.OTHER };
   switch (kv.kind) {
     case 'insecure':
       if (!trustInsecure) return { text: `the IPSECKEY of ${name} is unsigned (${verdictText(kv)}) and trust-insecure is off`, ede: Ede.OTHER };
       break;
     case 'indeterminate':
-      return { text: `the IPSECKEY of ${name} could not be validated (${verdictText(kv)})`, ede: kv.ede ?? Ede.DNSSEC_INDETERMINATE };
+      return { text: `the IPSECKEY of ${name} could not be validated (${verdictText(kv)})`, ede: Ede.DNSSEC_INDETERMINATE };
     default:
       break;
   }
@@ -262,7 +253,7 @@ function noKeyText(name: string, kv: VerdictLike | null, ignored: number, trustI
  */
 export function completeGateway(
   d: Decision,
-  gw: { addresses: string[]; verdict: VerdictLike; ttl: number; sigExpiry?: number },
+  gw: { addresses: string[]; verdict: Verdict; ttl: number; sigExpiry?: number },
   input: DecideInput,
   policy: Policy,
   nowSec: number,
@@ -271,16 +262,16 @@ export function completeGateway(
   const gname = d.needsGateway;
   const base = { level: d.level, rule: d.rule, why: d.why, ignoredKeys: d.ignoredKeys };
   if (gw.verdict.kind === 'bogus') {
-    return { ...base, action: 'refuse', rcode: 'SERVFAIL', ede: gw.verdict.ede ?? Ede.DNSSEC_BOGUS,
+    return { ...base, action: 'refuse', rcode: 'SERVFAIL', ede: gw.verdict.ede,
       reason: `the address of gateway ${gname} is bogus (${verdictText(gw.verdict)}); nothing installed` };
   }
   const usable = gw.addresses.map((a) => parseAddress(a)).filter((a) => a !== null);
   if (gw.verdict.kind === 'indeterminate' || usable.length === 0) {
     const text = usable.length === 0 ? `gateway ${gname} has no address` : `the address of gateway ${gname} could not be validated (${verdictText(gw.verdict)})`;
     return withoutKey(base, input, policy, nowSec,
-      { text, ede: gw.verdict.kind === 'indeterminate' ? gw.verdict.ede ?? Ede.DNSSEC_INDETERMINATE : Ede.OTHER });
+      { text, ede: gw.verdict.kind === 'indeterminate' ? Ede.DNSSEC_INDETERMINATE : Ede.OTHER });
   }
-  const address = formatAddress(usable[0].bytes);
+  const address = formatAddress(usable[0]!.bytes);
   const ttl = Math.max(1, Math.min(d.ttl, lifetime([gw.ttl], gw.sigExpiry, policy.maxTtl, nowSec)));
   const peer: Peer = { ...d.peer, gateway: { kind: 'address', address }, expiresAt: nowSec + ttl };
   const { needsGateway: _done, ...rest } = d;
@@ -354,6 +345,7 @@ export function selectKeys(records: readonly IpseckeyLike[], gatewayCheck: (gw: 
     else groups.set(u.gwKey, { gateway: u.gw, keys: [u.key] });
   }
   const [first, ...alternatives] = [...groups.values()];
+  if (!first) return { keys: [], gateway: null, ignored, alternatives: [] };
   return { keys: first.keys, gateway: first.gateway, ignored, alternatives };
 }
 
@@ -371,7 +363,7 @@ function gatewayOf(r: IpseckeyLike): ChosenGateway | string {
     }
     case 3: {
       // The name goes to the resolver and from there into engine configuration: only plain hostnames.
-      const n = normalizeName(r.gateway ?? '');
+      const n = foldName(r.gateway ?? '');
       const p = nameProblem(n);
       return p ? `gateway name ${JSON.stringify(r.gateway)} ${p}` : { kind: 'name', name: n };
     }
@@ -432,7 +424,7 @@ function uniqueAddresses(addrs: readonly string[]): string[] {
   return out;
 }
 
-function verdictText(v: VerdictLike): string {
-  const parts = [v.kind, v.reason, v.detail].filter((x): x is string => typeof x === 'string' && x.length > 0);
+function verdictText(v: Verdict): string {
+  const parts = [v.kind, v.reason, 'detail' in v ? v.detail : ''].filter((x) => x.length > 0);
   return [...new Set(parts)].join(': ');
 }

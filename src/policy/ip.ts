@@ -99,7 +99,7 @@ function maskBytes(b: Uint8Array, prefix: number): Uint8Array {
   const out = new Uint8Array(b.length);
   for (let i = 0; i < b.length; i++) {
     const bits = Math.max(0, Math.min(8, prefix - 8 * i));
-    out[i] = b[i] & ((0xff << (8 - bits)) & 0xff);
+    out[i] = b[i]! & ((0xff << (8 - bits)) & 0xff);
   }
   return out;
 }

@@ -1,12 +1,12 @@
 // Policy text (YAML or JSON) → Policy. Pure: the caller reads the file. Every error names the line,
 // the field and why, because a policy file is edited by hand and a vague error wastes an afternoon.
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, YAMLMap, YAMLSeq } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type YAMLMap, type YAMLSeq } from 'yaml';
 import type { Node as YamlNode } from 'yaml';
 import { ConfigError } from '../util/errors';
 import type { PolicyLevel } from '../ike-bridge/engine';
 import { parseCidr } from './ip';
 import {
-  DEFAULT_MAX_TTL, FallbackPolicy, isLevel, LEVELS, nameProblem, normalizeName, Policy, Rule, Selector,
+  DEFAULT_MAX_TTL, type FallbackPolicy, isLevel, LEVELS, nameProblem, foldName, type Policy, type Rule, type Selector,
   selectorKey, describeSelector,
 } from './rules';
 
@@ -76,7 +76,7 @@ export function parsePolicy(text: string, format?: PolicyFormat): Policy {
     throw new PolicyError(PolicyErrorCode.SYNTAX, '', line, `not valid ${fmt.toUpperCase()}: ${what}`);
   }
   const p = new Parser(lc);
-  return p.document(doc.contents as YamlNode | null);
+  return p.document(doc.contents);
 }
 
 function lineAt(text: string, offset: number): number {
@@ -146,7 +146,7 @@ class Parser {
 
   private mapping(node: unknown, field: string): YAMLMap {
     if (!isMap(node)) this.fail(PolicyErrorCode.BAD_VALUE, field, node, 'expected a mapping (key: value pairs)');
-    return node as YAMLMap;
+    return node;
   }
 
   private checkKeys(map: YAMLMap, allowed: readonly string[], prefix: string): void {
@@ -205,10 +205,10 @@ class Parser {
   private gateways(node: unknown): string[] {
     if (node === undefined || node === null) return [];
     if (!isSeq(node)) this.fail(PolicyErrorCode.BAD_VALUE, 'gateways', node, 'expected a list of zones');
-    return (node as YAMLSeq).items.map((item, i) => {
+    return node.items.map((item, i) => {
       const field = `gateways[${i}]`;
       const raw = this.string(item, field);
-      const n = normalizeName(raw);
+      const n = foldName(raw);
       const problem = nameProblem(n);
       if (problem) this.fail(PolicyErrorCode.BAD_NAME, field, item, `"${raw}" ${problem}`);
       return n;
@@ -259,7 +259,7 @@ class Parser {
     if (!isSeq(node)) this.fail(PolicyErrorCode.BAD_VALUE, 'rules', node, 'expected a list of rules');
     const out: Rule[] = [];
     const seen = new Map<string, Rule>();
-    (node as YAMLSeq).items.forEach((item, index) => {
+    (node).items.forEach((item, index) => {
       const field = `rules[${index}]`;
       const map = this.mapping(item, field);
       this.checkKeys(map, RULE_KEYS, `${field}.`);
@@ -269,7 +269,7 @@ class Parser {
           ? 'a rule needs one of "name", "zone" or "address"'
           : `a rule selects by one thing only, found ${selectors.join(' and ')}`);
       }
-      const kind = selectors[0];
+      const kind = selectors[0]!;
       const selNode = map.get(kind, true);
       const selector = this.selector(kind, selNode, `${field}.${kind}`);
       const levelNode = map.get('level', true);
@@ -298,7 +298,7 @@ class Parser {
       if (!r.ok) this.fail(PolicyErrorCode.BAD_CIDR, field, node, `bad address or CIDR "${raw}": ${r.why}`);
       return { kind: 'address', cidr: r.cidr };
     }
-    let n = normalizeName(raw);
+    let n = foldName(raw);
     let wildcard = false;
     if (kind === 'name' && n.startsWith('*.')) {
       wildcard = true;
@@ -331,13 +331,13 @@ function editDistance(a: string, b: string): number {
   if (Math.abs(a.length - b.length) > 3) return 99;
   const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0];
+    let diag = prev[0]!;
     prev[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j];
-      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      const tmp = prev[j]!;
+      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
       diag = tmp;
     }
   }
-  return prev[b.length];
+  return prev[b.length]!;
 }

@@ -1,8 +1,8 @@
 // Which rule applies to a name, to an address, and to both. Most specific first, and every answer says
 // why, because "why did oedns refuse bank.example?" is the first question anyone asks.
 import type { PolicyLevel } from '../ike-bridge/engine';
-import { Cidr, cidrContains, formatAddress, parseAddress } from './ip';
-import { describeRule, labelCount, normalizeName, Policy, Rule, strictness, stricter } from './rules';
+import { type Cidr, cidrContains, formatAddress, parseAddress } from './ip';
+import { describeRule, labelCount, foldName, type Policy, type Rule, strictness, stricter } from './rules';
 
 export interface Match {
   level: PolicyLevel;
@@ -37,7 +37,7 @@ function nameScore(rule: Rule, name: string): number | null {
 }
 
 export function matchName(policy: Policy, name: string): Match {
-  const n = normalizeName(name);
+  const n = foldName(name);
   let best: Rule | null = null;
   let bestScore = -1;
   for (const r of policy.rules) {
@@ -85,7 +85,7 @@ export function matchPeer(
   const ams = addresses.map((address) => ({ address, ...matchAddress(policy, address) }));
   const withRule = ams.filter((m) => m.rule !== null);
   if (withRule.length === 0) return { ...nm, name: nm, addresses: ams };
-  let strictest = withRule[0];
+  let strictest = withRule[0]!;
   for (const m of withRule) if (strictness(m.level) > strictness(strictest.level)) strictest = m;
   // An address nobody signed may be an attacker's choice: it can raise the level, never lower the
   // default below what the name would get on its own.
@@ -119,9 +119,9 @@ export function matchPeer(
  */
 export function matchChain<T extends Match>(policy: Policy, m: T, name: string, chain: readonly string[]): T {
   let out = m;
-  const self = normalizeName(name);
+  const self = foldName(name);
   for (const raw of chain) {
-    const n = normalizeName(raw);
+    const n = foldName(raw);
     if (n === self || n === '') continue;
     const cm = matchName(policy, n);
     if (strictness(cm.level) > strictness(out.level)) {

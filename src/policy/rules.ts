@@ -104,8 +104,12 @@ export function fallbackAllowed(f: FallbackPolicy): boolean {
   return f.anyKey || f.trustedFingerprints.length > 0;
 }
 
-/** Names compare case-insensitively (RFC 4343) and the trailing dot is optional. */
-export function normalizeName(s: string): string {
+/**
+ * The form policy compares names in: case folded (RFC 4343), no trailing dot, root ''. Not validated
+ * (nameProblem() says what is wrong with a rule's name); src/wire/name.ts's normalizeName is another
+ * thing: it validates presentation text and keeps the case.
+ */
+export function foldName(s: string): string {
   let n = s.trim().toLowerCase();
   if (n.endsWith('.') && n !== '.') n = n.slice(0, -1);
   return n === '.' ? '' : n;

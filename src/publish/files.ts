@@ -2,10 +2,11 @@
 // our private keys and rollover.json) are trusted only when no other local user could have read or
 // replaced them. Writes never follow a link another user planted: new files are created under a
 // random name with O_EXCL|O_NOFOLLOW and renamed into place (a rename replaces a link, not its target).
-import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fchmodSync, fchownSync, fstatSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { closeSync, constants, fstatSync, openSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { ConfigError } from '../util/errors';
+
+/** Kept here too for the files that read it from publish (it lives in src/util: several folders write state). */
+export { writeFileAtomic } from '../util/atomic-file';
 
 export const euid = (): number => process.geteuid?.() ?? 0;
 
@@ -58,30 +59,6 @@ export function checkKeyDir(dir: string): void {
   }
   if (st.mode & 0o022) {
     throw new ConfigError('key-dir-unsafe', `key directory ${dir} is writable by other users (mode ${mode(st)}), who could replace our keys: chmod go-w ${dir} (0700 is best)`);
-  }
-}
-
-/**
- * Writes `data` to `path` atomically: a new file under a random name (O_CREAT|O_EXCL|O_NOFOLLOW, so
- * nothing that already exists is written through), then renamed over `path`. With `gid`, the file
- * gets that group before anything is written (and `fileMode` exactly, whatever the umask).
- */
-export function writeFileAtomic(path: string, data: string | Uint8Array, fileMode: number, gid?: number): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(8).toString('hex')}.tmp`);
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, fileMode & 0o700);
-  try {
-    try {
-      if (gid !== undefined) fchownSync(fd, -1, gid);
-      fchmodSync(fd, fileMode);
-      const buf = typeof data === 'string' ? Buffer.from(data) : data;
-      for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
   }
 }
 

@@ -3,7 +3,7 @@
 // watch on the file itself would lose) and hands each really new key to the engine. A file that
 // cannot be read or parsed, or that another user could have put there (a link, someone else's file,
 // writable by others: see readKeyFile), leaves the engine signing with the key it has, and says so.
-import { createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { silentLogger, type Logger } from '../util/log';

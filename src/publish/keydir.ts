@@ -3,7 +3,7 @@
 // activate` makes next current and keeps the previous one as old until `publish --withdraw-old`.
 // rollover.json remembers when each step was published and for which keys (fingerprints), so the next
 // step can refuse to come too early, or to act on keys that are not the ones the state describes.
-import { createHash, createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { linkSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { hostKeyPaths } from '../ike-bridge/identity';

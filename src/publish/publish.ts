@@ -234,8 +234,8 @@ async function sendUpdate(req: PublishRequest, zone: Name, server: Endpoint, see
   }
   let id: number;
   try {
-    id = (answer[0] << 8) | answer[1];
-    if (answer.length < 12 || id !== msg.id || (answer[2] & 0x80) === 0) throw new Error('the answer does not match the update');
+    id = (answer[0]! << 8) | answer[1]!;
+    if (answer.length < 12 || id !== msg.id || (answer[2]! & 0x80) === 0) throw new Error('the answer does not match the update');
     checkUpdateAnswer(answer, { zone, name: req.name, key: req.key, requestMac: signed.mac, timeSigned: Math.floor(now), fudge }, io.now());
   } catch (e) {
     if (e instanceof PublishError) throw e;

@@ -77,7 +77,7 @@ export async function confirmServers(zone: Name, serial: number, servers: Array<
   }));
   for (;;) {
     await Promise.all(servers.map(async (s, i) => {
-      const c = checks[i];
+      const c = checks[i]!;
       if (c.confirmed || !s.endpoint.port) return;
       try {
         const m = await io.direct(s.endpoint)(zone, RRType.SOA);

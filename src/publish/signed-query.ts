@@ -41,7 +41,7 @@ export function signedQuery(where: string, key: TsigKey, io: SignedQueryIo, fudg
     } catch (e) {
       throw new TransportError('mismatch', `${where}: unreadable answer to ${name || '.'}/${type}: ${(e as Error).message}`, { cause: e });
     }
-    const qq = m.questions[0];
+    const qq = m.questions[0]!;
     if (!m.qr || m.id !== q.id || m.questions.length !== 1 || !nameEquals(qq.name, name) || qq.type !== type || qq.class !== 1) {
       throw new TransportError('mismatch', `${where}: the answer does not match our query for ${name || '.'}/${type}`);
     }

@@ -13,7 +13,7 @@ function tokens(text: string): string[] {
   const re = /\/\*[\s\S]*?\*\/|(?:#|\/\/)[^\n]*|"((?:[^"\\]|\\.)*)"|([{};])|([^\s{};"#]+)/g;
   for (let m = re.exec(text); m; m = re.exec(text)) {
     if (m[1] !== undefined) out.push(`"${m[1]}`); // quoted: keep a marker so `"{"` is not a brace
-    else if (m[2] !== undefined || m[3] !== undefined) out.push(m[2] ?? m[3]);
+    else if (m[2] !== undefined || m[3] !== undefined) out.push(m[2] ?? m[3]!);
   }
   return out;
 }
@@ -23,7 +23,8 @@ const unquote = (t: string): string => (t.startsWith('"') ? t.slice(1) : t);
 export function tsigAlgorithm(text: string): TsigAlgorithm {
   const a = text.toLowerCase().replace(/\.$/, '');
   if (a in TSIG_ALGORITHMS) return a as TsigAlgorithm;
-  if (a in ALIASES) return ALIASES[a];
+  const alias = ALIASES[a];
+  if (alias !== undefined) return alias;
   throw new ConfigError('tsig-algorithm', `TSIG algorithm '${text}' is not supported (hmac-sha256, hmac-sha384, hmac-sha512, hmac-sha224, hmac-sha1, hmac-md5)`);
 }
 
@@ -59,7 +60,7 @@ export function parseTsigKeys(text: string): TsigKey[] {
       else i++;
       continue;
     }
-    const rawName = t[i + 1];
+    const rawName = t[i + 1]!;
     if (rawName === undefined || t[i + 2] !== '{') bad(`expected key "NAME" { ... }; near token ${i + 1}`);
     let name: string;
     try {
@@ -72,7 +73,7 @@ export function parseTsigKeys(text: string): TsigKey[] {
     let secret: string | undefined;
     while (i < t.length && t[i] !== '}') {
       const k = t[i];
-      const v = t[i + 1];
+      const v = t[i + 1]!;
       if (v === undefined || t[i + 2] !== ';') bad(`key ${name!}: expected '${k} VALUE;'`);
       if (k === 'algorithm') algorithm = unquote(v);
       else if (k === 'secret') secret = unquote(v);
@@ -105,7 +106,7 @@ export function pickTsigKey(text: string, want?: string): TsigKey {
     if (!k) throw new ConfigError('tsig-key-name', `no key ${want} in the file (it has ${keys.map((x) => x.name).join(', ')})`);
   } else {
     if (keys.length > 1) throw new ConfigError('tsig-key-name', `the file holds ${keys.length} keys (${keys.map((x) => x.name).join(', ')}): choose one with --tsig-key-name`);
-    k = keys[0];
+    k = keys[0]!;
   }
   const need = TSIG_ALGORITHMS[k.algorithm].size;
   if (k.secret.length < need) {

@@ -54,7 +54,7 @@ function hmac(key: TsigKey, parts: Uint8Array[]): Uint8Array {
 
 function withArcount(wire: Uint8Array, delta: number, id?: number): Uint8Array {
   const out = wire.slice();
-  const ar = ((out[10] << 8) | out[11]) + delta;
+  const ar = ((out[10]! << 8) | out[11]!) + delta;
   out[10] = ar >>> 8;
   out[11] = ar & 0xff;
   if (id !== undefined) {
@@ -95,7 +95,7 @@ function lastRecordOffset(wire: Uint8Array): number {
     start = p;
     const after = decodeName(wire, p).next;
     if (after + 10 > wire.length) throw new WireError('truncated', `record at offset ${p} is cut off`);
-    p = after + 10 + ((wire[after + 8] << 8) | wire[after + 9]);
+    p = after + 10 + ((wire[after + 8]! << 8) | wire[after + 9]!);
   }
   if (p !== wire.length) throw new WireError('trailing-data', 'bytes after the last record');
   return start;
@@ -106,7 +106,7 @@ export function findTsig(wire: Uint8Array): { keyName: Name; tsig: Tsig; at: num
   const at = lastRecordOffset(wire);
   if (at < 0) return null;
   const { name, next } = decodeName(wire, at);
-  const type = (wire[next] << 8) | wire[next + 1];
+  const type = (wire[next]! << 8) | wire[next + 1]!;
   if (type !== TYPE_TSIG) return null;
   const rdStart = next + 10;
   const { value } = tsigCodec.decode(wire, rdStart, wire.length);

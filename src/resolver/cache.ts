@@ -1,10 +1,10 @@
 // The answer cache: LRU bounded by entries and bytes, TTL-honouring, negative answers per RFC 2308,
 // and in-flight coalescing so that N identical concurrent questions cost one upstream query.
 // Time comes from an injected clock (milliseconds), so tests can move it.
-import { Message, Name, Question, RR, RRType, Rcode } from '../wire/types';
+import { type Message, type Name, type Question, type RR, RRType, Rcode } from '../wire/types';
 import { canonicalName, encodeName } from '../wire/name';
 import { decodeSoa } from '../wire/rdata';
-import { Template } from './template';
+import { type Template } from './template';
 import type { Proof } from '../dnssec/proof';
 
 export type Clock = () => number;

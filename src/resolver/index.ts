@@ -1,21 +1,29 @@
 // startServer: the resolver assembled (cache, upstream pool, pipeline, listeners) and running in this
 // process. The daemon (`oedns serve`), tests and benchmarks all start it through here.
-import { Logger, silentLogger } from '../util/log';
-import { ServeConfig, ServeConfigInput, resolveServeConfig } from '../config/serve';
+import { type Logger, silentLogger } from '../util/log';
+import { type ServeConfig, type ServeConfigInput, resolveServeConfig } from '../config/serve';
 import { LOOPBACK_CIDRS, makeAcl } from './acl';
-import { Cache, CacheStats, Clock, DEFAULT_CACHE } from './cache';
-import { Endpoint } from './endpoint';
-import { CaptureHook, Pipeline, PipelineStats, Stage, Validator } from './pipeline';
-import { DEFAULT_LISTEN, ServerStats, listen } from './server';
-import { DEFAULT_UPSTREAM, UpstreamPool, UpstreamStats } from './upstream';
+import { Cache, type CacheStats, type Clock, DEFAULT_CACHE } from './cache';
+import { type Endpoint } from './endpoint';
+import { type CaptureHook, type InternalLookups, Pipeline, type PipelineStats, ResolverCore, type Stage, type Validator } from './pipeline';
+import { DEFAULT_LISTEN, type ServerStats, listen } from './server';
+import { DEFAULT_UPSTREAM, UpstreamPool, type UpstreamStats } from './upstream';
 
-export interface StartOptions {
+/** What capture mode builds on the resolver's inner layer: anything that can hand the pipeline its stage. */
+export interface CaptureLayer {
+  stage(): Stage;
+}
+
+export interface StartOptions<C extends CaptureLayer = CaptureLayer> {
   /** Milliseconds clock for the cache; tests inject one to age answers. */
   now?: Clock;
   validator?: Validator | ((upstream: UpstreamPool) => Validator);
   captureHook?: CaptureHook;
-  /** Build the capture stage once the pipeline exists (it resolves through the pipeline itself). */
-  capture?: (pipeline: Pipeline) => Stage;
+  /**
+   * Builds capture mode on the inner layer (cache, validate, upstream), before the pipeline that
+   * wraps both exists: its own lookups go through that layer. The result comes back as `capture`.
+   */
+  capture?: (inner: InternalLookups) => C;
   log?: Logger;
   /** Upstream tuning for tests (e.g. fewer rounds). */
   upstreamRounds?: number;
@@ -28,13 +36,15 @@ export interface ResolverStats {
   upstream: UpstreamStats;
 }
 
-export interface RunningServer {
+export interface RunningServer<C extends CaptureLayer | undefined = CaptureLayer | undefined> {
   addresses: Endpoint[];
   pipeline: Pipeline;
   upstream: UpstreamPool;
   /** The answer cache (`oedns control flush`, and flushed when the network changes). */
   cache: Cache;
   config: ServeConfig;
+  /** What StartOptions.capture built (undefined without one). */
+  capture: C;
   stats(): ResolverStats;
   stop(): Promise<void>;
 }
@@ -44,7 +54,13 @@ function isResolved(c: ServeConfig | ServeConfigInput): c is ServeConfig {
 }
 
 /** Starts listening on every configured address; resolves once all sockets are bound. */
-export async function startServer(config: ServeConfig | ServeConfigInput, opts: StartOptions = {}): Promise<RunningServer> {
+export async function startServer<C extends CaptureLayer>(
+  config: ServeConfig | ServeConfigInput, opts: StartOptions<C> & { capture: (inner: InternalLookups) => C },
+): Promise<RunningServer<C>>;
+export async function startServer(config: ServeConfig | ServeConfigInput, opts?: StartOptions): Promise<RunningServer<undefined>>;
+export async function startServer(
+  config: ServeConfig | ServeConfigInput, opts: StartOptions = {},
+): Promise<RunningServer> {
   const cfg = isResolved(config) ? config : resolveServeConfig({}, config);
   const log = opts.log ?? silentLogger;
   const allow = makeAcl([...LOOPBACK_CIDRS, ...cfg.allow]);
@@ -57,22 +73,14 @@ export async function startServer(config: ServeConfig | ServeConfigInput, opts: 
     udpSize: cfg.maxUdpSize,
     log,
   }, cfg.upstreamFile !== undefined);
-  // The capture stage needs the pipeline (its lookups go through cache and validation), and the
-  // pipeline needs the stage: a late-bound stage breaks the cycle.
-  let capture: Stage | undefined;
-  const lateCapture: Stage | undefined = opts.capture
-    ? {
-        name: 'capture',
-        handle: (ctx, next) => capture!.handle(ctx, next),
-        passesCached: (e) => (capture?.passesCached ? capture.passesCached(e) : capture === undefined ? false : true),
-      }
-    : undefined;
+  // Inside out: the core (cache, validate, upstream), capture on the core, the pipeline around both.
+  const validator = typeof opts.validator === 'function' ? opts.validator(upstream) : opts.validator;
+  const core = new ResolverCore({ cache, upstream, validator, maxUdpSize: cfg.maxUdpSize, log });
+  const capture = opts.capture?.(core);
   const pipeline = new Pipeline({
-    allow, cache, upstream,
-    validator: typeof opts.validator === 'function' ? opts.validator(upstream) : opts.validator,
-    captureHook: opts.captureHook, capture: lateCapture, maxUdpSize: cfg.maxUdpSize, log,
+    allow, cache, upstream, core,
+    captureHook: opts.captureHook, capture: capture?.stage(), maxUdpSize: cfg.maxUdpSize, log,
   });
-  if (opts.capture) capture = opts.capture(pipeline);
   const server = await listen(
     { ...DEFAULT_LISTEN, listen: cfg.listen, tcpIdleMs: cfg.tcpIdleMs, allow, log },
     (raw, client) => pipeline.handle(raw, client),
@@ -84,6 +92,7 @@ export async function startServer(config: ServeConfig | ServeConfigInput, opts: 
     upstream,
     cache,
     config: cfg,
+    capture,
     stats: () => ({ server: server.stats(), pipeline: { ...pipeline.stats }, cache: cache.stats(), upstream: upstream.stats() }),
     stop: () => {
       stopped ??= (async () => {
@@ -95,5 +104,5 @@ export async function startServer(config: ServeConfig | ServeConfigInput, opts: 
   };
 }
 
-export { Pipeline } from './pipeline';
-export type { Stage, QueryContext, Outcome, Answer, Validator, CaptureHook, Refusal, ClientInfo } from './pipeline';
+export { Pipeline, ResolverCore } from './pipeline';
+export type { Stage, QueryContext, Outcome, Answer, Validator, CaptureHook, Refusal, ClientInfo, InternalLookups } from './pipeline';

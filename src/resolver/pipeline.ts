@@ -8,15 +8,21 @@
 // every answer from upstream before it is cached (the cache keeps its verdict), and the capture hook
 // sees every answer, cached or not, and the reply waits for it. The server knows none of this: it hands
 // bytes in and gets bytes (or nothing) back from Pipeline.handle.
-import { Message, Question, RRType, Rcode } from '../wire/types';
+//
+// It is built in two layers, the outer wrapping the inner: a ResolverCore (cache → validate → upstream)
+// first, then the Pipeline (acl → parse → capture) around it. Capture mode's own lookups go through the
+// core, so the core exists before the capture stage is made and the stage before the pipeline: no
+// stage is bound late and none is found by name.
+import { type Message, type Question, RRType, Rcode } from '../wire/types';
 import { decodeHeader, decodeMessage, encodeMessage, makeResponse } from '../wire/message';
 import { OednsError, TransportError, WireError } from '../util/errors';
-import { Logger, silentLogger } from '../util/log';
-import { Cache, CacheEntry, cacheKey, rawCacheKey } from './cache';
-import { UpstreamPool } from './upstream';
+import { type Logger, silentLogger } from '../util/log';
+import { type Cache, type CacheEntry, cacheKey, rawCacheKey } from './cache';
+import { type UpstreamPool } from './upstream';
 import { headerOnlyResponse, questionLength, HEADER_LEN } from './raw';
-import { ClientView, buildTemplate, fillTemplate, shapeForClient } from './template';
+import { type ClientView, buildTemplate, fillTemplate, shapeForClient } from './template';
 import type { Proof } from '../dnssec/proof';
+import { EDE_OPTION_CODE } from '../wire/ede';
 
 export interface ClientInfo {
   address: string;
@@ -123,9 +129,32 @@ export interface PipelineDeps {
   captureHook?: CaptureHook;
   /** A whole capture stage in place of the hook-based one (capture mode needs to act before `next()`). */
   capture?: Stage;
+  /** The inner stages, when the capture stage was built on them (startServer); else made here from the deps above. */
+  core?: ResolverCore;
   /** Our own UDP payload limit (and what we advertise): 1232 by default. */
   maxUdpSize: number;
   log?: Logger;
+}
+
+/** What a capture stage may use of the resolver: lookups through the stages behind it, and the cache. */
+export interface InternalLookups {
+  /**
+   * A lookup from inside the daemon (capture mode's IPSECKEY and gateway lookups): cache, validate,
+   * upstream, as a DO client would see it, so that internal lookups share the cache, the coalescing
+   * and the validation of client queries.
+   */
+  resolveInternal(question: Question): Promise<{ message: Message; proof?: Proof; age?: number }>;
+  /** The cached entry under `key` (cacheKey()), without using it. */
+  peekCached(key: string): CacheEntry | undefined;
+  /** Cuts a cached answer's remaining life (and served TTLs) to `ttlSec`; see Cache.shorten. */
+  shortenCached(entry: CacheEntry, ttlSec: number): CacheEntry;
+}
+
+export function newPipelineStats(): PipelineStats {
+  return {
+    queries: 0, dropped: 0, refusedByAcl: 0, formerr: 0, notimp: 0, servfail: 0, internalErrors: 0,
+    truncated: 0, answeredFromCache: 0, answeredFast: 0,
+  };
 }
 
 function localAnswer(ctx: QueryContext, rcode: number): Outcome {
@@ -259,25 +288,67 @@ export function upstreamStage(upstream: UpstreamPool, stats: PipelineStats): Sta
 
 // ---- the pipeline ------------------------------------------------------------------------------
 
+/** The inner layer: cache → validate → upstream. Client queries reach it through the Pipeline. */
+export class ResolverCore implements InternalLookups {
+  readonly stats: PipelineStats = newPipelineStats();
+  readonly stages: readonly Stage[];
+  readonly cache: Cache;
+  private readonly log: Logger;
+
+  constructor(private readonly deps: { cache: Cache; upstream: UpstreamPool; validator?: Validator; maxUdpSize: number; log?: Logger }) {
+    this.log = deps.log ?? silentLogger;
+    this.cache = deps.cache;
+    this.stages = [cacheStage(deps.cache, this.stats), validateStage(deps.validator ?? noValidation), upstreamStage(deps.upstream, this.stats)];
+  }
+
+  async resolveInternal(question: Question): Promise<{ message: Message; proof?: Proof; age?: number }> {
+    const query: Message = {
+      id: 0, qr: false, opcode: 0, aa: false, tc: false, rd: true, ra: false, z: false, ad: false, cd: false, rcode: 0,
+      questions: [question], answers: [], authorities: [], additionals: [],
+      edns: { udpSize: this.deps.maxUdpSize, extendedRcode: 0, version: 0, do: true, options: [] },
+    };
+    const ctx = {
+      raw: new Uint8Array(0), client: { address: '::1', port: 0, transport: 'tcp' }, log: this.log,
+      query, question, view: { edns: true, do: true }, maxSize: 0xffff,
+    } as QueryContext;
+    const out = await runStages(this.stages, ctx, 0);
+    if (out.kind !== 'answer') return { message: makeResponse(query, Rcode.SERVFAIL) };
+    return { message: out.answer.message, proof: out.answer.proof, age: out.answer.age };
+  }
+
+  peekCached(key: string): CacheEntry | undefined {
+    return this.cache.peek(key);
+  }
+
+  shortenCached(entry: CacheEntry, ttlSec: number): CacheEntry {
+    return this.cache.shorten(entry, ttlSec);
+  }
+}
+
+function runStages(stages: readonly Stage[], ctx: QueryContext, i: number): Promise<Outcome> {
+  const stage = stages[i];
+  if (!stage) return Promise.resolve(localAnswer(ctx, Rcode.SERVFAIL));
+  return stage.handle(ctx, () => runStages(stages, ctx, i + 1));
+}
+
 export class Pipeline {
-  readonly stats: PipelineStats = {
-    queries: 0, dropped: 0, refusedByAcl: 0, formerr: 0, notimp: 0, servfail: 0, internalErrors: 0,
-    truncated: 0, answeredFromCache: 0, answeredFast: 0,
-  };
-  readonly stages: Stage[];
+  readonly stats: PipelineStats;
+  readonly stages: readonly Stage[];
+  /** The inner layer (cache, validate, upstream) this pipeline wraps. */
+  readonly core: ResolverCore;
   private readonly log: Logger;
 
   constructor(private readonly deps: PipelineDeps) {
     this.log = deps.log ?? silentLogger;
-    const s = this.stats;
-    // THE order. Insert new stages here, nowhere else.
+    this.core = deps.core ?? new ResolverCore(deps);
+    const s = (this.stats = this.core.stats);
+    // THE order: the outer stages, then the core's (cache, validate, upstream). Insert new stages
+    // here or in ResolverCore, nowhere else.
     this.stages = [
       aclStage(deps.allow, s),
       parseStage(deps.maxUdpSize, s),
       deps.capture ?? captureStage(deps.captureHook ?? noCapture),
-      cacheStage(deps.cache, s),
-      validateStage(deps.validator ?? noValidation),
-      upstreamStage(deps.upstream, s),
+      ...this.core.stages,
     ];
   }
 
@@ -308,25 +379,9 @@ export class Pipeline {
     }
   }
 
-  /**
-   * A lookup from inside the daemon (capture mode's IPSECKEY and gateway lookups): the stages after
-   * the capture stage (cache, validate, upstream), as a DO client would see it, so that internal
-   * lookups share the cache, the coalescing and the validation of client queries.
-   */
-  async resolveInternal(question: Question): Promise<{ message: Message; proof?: Proof; age?: number }> {
-    const query: Message = {
-      id: 0, qr: false, opcode: 0, aa: false, tc: false, rd: true, ra: false, z: false, ad: false, cd: false, rcode: 0,
-      questions: [question], answers: [], authorities: [], additionals: [],
-      edns: { udpSize: this.deps.maxUdpSize, extendedRcode: 0, version: 0, do: true, options: [] },
-    };
-    const ctx = {
-      raw: new Uint8Array(0), client: { address: '::1', port: 0, transport: 'tcp' }, log: this.log,
-      query, question, view: { edns: true, do: true }, maxSize: 0xffff,
-    } as QueryContext;
-    const first = this.stages.findIndex((st) => st.name === 'capture') + 1;
-    const out = await this.run(ctx, first);
-    if (out.kind !== 'answer') return { message: makeResponse(query, Rcode.SERVFAIL) };
-    return { message: out.answer.message, proof: out.answer.proof, age: out.answer.age };
+  /** See InternalLookups.resolveInternal: the core's stages, behind the capture stage. */
+  resolveInternal(question: Question): Promise<{ message: Message; proof?: Proof; age?: number }> {
+    return this.core.resolveInternal(question);
   }
 
   /**
@@ -382,18 +437,16 @@ export class Pipeline {
 
   /** The cached entry under `key` (cacheKey()), without using it. */
   peekCached(key: string): CacheEntry | undefined {
-    return this.deps.cache.peek(key);
+    return this.core.peekCached(key);
   }
 
   /** Cuts a cached answer's remaining life (and served TTLs) to `ttlSec`; see Cache.shorten. */
   shortenCached(entry: CacheEntry, ttlSec: number): CacheEntry {
-    return this.deps.cache.shorten(entry, ttlSec);
+    return this.core.shortenCached(entry, ttlSec);
   }
 
   private run(ctx: QueryContext, i: number): Promise<Outcome> {
-    const stage = this.stages[i];
-    if (!stage) return Promise.resolve(localAnswer(ctx, Rcode.SERVFAIL));
-    return stage.handle(ctx, () => this.run(ctx, i + 1));
+    return runStages(this.stages, ctx, i);
   }
 
   /** The reply step: fits the answer to this client (id, flags, EDNS, DO, size limit). */
@@ -442,7 +495,7 @@ export function edeOption(ede: { code: number; text: string }): { code: number; 
   data[0] = (ede.code >> 8) & 0xff;
   data[1] = ede.code & 0xff;
   data.set(text, 2);
-  return { code: 15, data };
+  return { code: EDE_OPTION_CODE, data };
 }
 
 function ageMessage(msg: Message, elapsed: number): Message {

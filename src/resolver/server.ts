@@ -11,12 +11,12 @@
 // user, took DNS over TCP from everybody). When every slot is taken, the connection idle longest is
 // closed for the new one (RFC 7766 §6.2.3: under pressure, close idle connections first); only when
 // none is idle or slow is the new connection refused.
-import { createSocket, Socket as UdpSocket } from 'node:dgram';
-import { createServer, Server as TcpServer, Socket } from 'node:net';
-import { Logger, silentLogger } from '../util/log';
-import { Endpoint, formatEndpoint } from './endpoint';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { createServer, type Server as TcpServer, type Socket } from 'node:net';
+import { type Logger, silentLogger } from '../util/log';
+import { type Endpoint, formatEndpoint } from './endpoint';
 import { FrameReader, frame } from './framing';
-import { ClientInfo } from './pipeline';
+import { type ClientInfo } from './pipeline';
 
 export type QueryHandler = (raw: Uint8Array, client: ClientInfo) => Promise<Uint8Array | null>;
 

@@ -1,7 +1,7 @@
 // Turns a response Message into the bytes one client gets. Cached answers keep encoded templates
 // (one per EDNS/DO variant) together with the offsets of their TTLs, so a cache hit costs one copy
 // plus a few byte patches (id, flags, question case, TTLs) instead of an encode.
-import { Message, RR, RRType } from '../wire/types';
+import { type Message, type RR, RRType } from '../wire/types';
 import { encodeMessage } from '../wire/message';
 import { HEADER_LEN, layout } from './raw';
 
@@ -69,7 +69,7 @@ export function fillTemplate(t: Template, query: Uint8Array, queryQuestionEnd: n
     const offs = t.ttlOffsets;
     for (let i = 0; i < offs.length; i++) {
       const ttl = t.ttls[i]! - elapsed;
-      out.writeUInt32BE(ttl > 0 ? ttl : 0, offs[i]!);
+      out.writeUInt32BE(ttl > 0 ? ttl : 0, offs[i]);
     }
   }
   return out;

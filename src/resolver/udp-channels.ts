@@ -3,10 +3,13 @@
 // off-path spoofer must guess id AND port). Sharing a socket among concurrent queries saves the
 // socket/bind/connect/close system calls and epoll updates a socket per query would cost, which
 // dominated cold-query latency. Answers are matched to queries by id, then by question.
-import { createSocket, Socket } from 'node:dgram';
+import { createSocket, type Socket } from 'node:dgram';
 import { TransportError } from '../util/errors';
-import { Endpoint, formatEndpoint } from './endpoint';
+import { type Endpoint, formatEndpoint } from './endpoint';
 import { random16, randomPort } from './random';
+
+/** A socket being opened, and once open the channel it became (so a retired one can be found). */
+type Slot = Promise<Channel> & { ch?: Channel };
 
 export interface ChannelOptions {
   /** Sockets per server in use at once. */
@@ -80,7 +83,7 @@ class Channel {
 }
 
 export class UdpChannels {
-  private readonly slots = new Map<string, (Promise<Channel> | undefined)[]>();
+  private readonly slots = new Map<string, (Slot | undefined)[]>();
   private readonly all = new Set<Channel>();
   foreign = 0;
 
@@ -154,7 +157,7 @@ export class UdpChannels {
   private retire(server: Endpoint, ch: Channel): void {
     ch.retired = true;
     const slots = this.slots.get(this.key(server));
-    if (slots) for (let i = 0; i < slots.length; i++) if (slots[i] && (slots[i] as Promise<Channel> & { ch?: Channel }).ch === ch) slots[i] = undefined;
+    if (slots) for (let i = 0; i < slots.length; i++) if (slots[i]?.ch === ch) slots[i] = undefined;
     // Closed by release() once its last query is done (the caller is about to add one).
   }
 
@@ -166,15 +169,15 @@ export class UdpChannels {
       this.slots.set(k, slots);
     }
     const i = random16() % slots.length;
-    const cur = slots[i] as (Promise<Channel> & { ch?: Channel }) | undefined;
+    const cur = slots[i];
     if (cur && !(cur.ch && (cur.ch.retired || cur.ch.closed))) return cur;
-    const p: Promise<Channel> & { ch?: Channel } = this.open(server).then((ch) => {
+    const p: Slot = this.open(server).then((ch) => {
       p.ch = ch;
       return ch;
     });
     // A failed open must not poison the slot.
     p.catch(() => {
-      if (slots![i] === p) slots![i] = undefined;
+      if (slots[i] === p) slots[i] = undefined;
     });
     slots[i] = p;
     return p;

@@ -3,12 +3,12 @@
 // (NetworkManager: /run/NetworkManager/no-stub-resolv.conf; systemd-resolved:
 // /run/systemd/resolve/resolv.conf). We read that file, leave out our own addresses (forwarding to
 // ourselves would loop), and re-read it when it changes, so a Wi-Fi change reaches oedns.
-import { readFileSync, realpathSync, Stats, statSync, unwatchFile, watchFile } from 'node:fs';
+import { readFileSync, realpathSync, type Stats, statSync, unwatchFile, watchFile } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '../wire/ip';
-import { Endpoint, formatEndpoint, parseEndpoint } from './endpoint';
+import { type Endpoint, formatEndpoint, parseEndpoint } from './endpoint';
 
 /** The `nameserver` lines of a resolv.conf, in order (zone ids such as %eth0 dropped). */
 export function parseResolvConf(text: string): string[] {
@@ -213,7 +213,7 @@ export function watchUpstreamFile(
       return;
     }
     lastProblem = undefined;
-    let text = '';
+    let text: string;
     try {
       text = readFileSync(path, 'utf8');
     } catch {

@@ -4,15 +4,15 @@
 // cannot end the wait early. TC=1 repeats the exchange over TCP. Timeouts and server failures move on to
 // the next upstream; when every attempt failed the caller gets a TransportError (→ SERVFAIL).
 import { connect } from 'node:net';
-import { Message, Question, Rcode } from '../wire/types';
+import { type Message, type Question, Rcode } from '../wire/types';
 import { decodeMessage, encodeMessage, makeQuery } from '../wire/message';
 import { nameEquals } from '../wire/name';
 import { TransportError, WireError } from '../util/errors';
-import { Logger, silentLogger } from '../util/log';
-import { Endpoint, formatEndpoint } from './endpoint';
+import { type Logger, silentLogger } from '../util/log';
+import { type Endpoint, formatEndpoint } from './endpoint';
 import { FrameReader, frame } from './framing';
 import { random16 } from './random';
-import { ChannelOptions, DEFAULT_CHANNELS, UdpChannels } from './udp-channels';
+import { type ChannelOptions, DEFAULT_CHANNELS, UdpChannels } from './udp-channels';
 
 export interface UpstreamOptions {
   servers: Endpoint[];

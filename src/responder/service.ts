@@ -13,7 +13,7 @@ import { silentLogger, type Logger } from '../util/log';
 import type { PeerSync } from '../peers';
 import type { ResolvePeer } from '../autosp/resolve';
 import type { Peer } from '../ike-bridge/engine';
-import { AllowList, checkAllowed, parseAllowList } from './allow-list';
+import { type AllowList, checkAllowed, parseAllowList } from './allow-list';
 import type { UnknownInitiator } from './events';
 import { HoldDown, TokenBucket } from './limits';
 import type { ResponderHook } from './strongswan-catchall';

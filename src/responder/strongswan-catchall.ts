@@ -13,9 +13,9 @@
 import { EventEmitter } from 'node:events';
 import { generateKeyPairSync } from 'node:crypto';
 import { silentLogger, type Logger } from '../util/log';
-import { UpdownEvent, ViciClient } from '../ike-bridge/vici-client';
+import { type UpdownEvent, ViciClient } from '../ike-bridge/vici-client';
 import type { ViciInput } from '../ike-bridge/vici-codec';
-import { UnknownInitiator, unknownInitiators } from './events';
+import { type UnknownInitiator, unknownInitiators } from './events';
 
 /** Not `oe-…`: the engine treats every `oe-` conn as a peer of its own and would unload it. */
 export const CATCHALL_CONN = 'oedns-catchall';

@@ -11,10 +11,10 @@ import { ValidationBudget } from '../dnssec/budget';
 import { dsMatchesKey, validateKeySet } from '../dnssec/ds';
 import { verifyRrset } from '../dnssec/rrsig';
 import { secondsUntil } from '../dnssec/crypto';
-import { Logger, silentLogger } from '../util/log';
+import { type Logger, silentLogger } from '../util/log';
 import {
-  applyObservation, boundedTrustPoint, keyIdentity, mergeConfiguredKeys, Observation, RFC5011_DEFAULTS, Rfc5011Options, seedTrustPoint, trustedKeys,
-  TrustPointState,
+  applyObservation, boundedTrustPoint, keyIdentity, mergeConfiguredKeys, type Observation, RFC5011_DEFAULTS, type Rfc5011Options, seedTrustPoint, trustedKeys,
+  type TrustPointState,
 } from './rfc5011';
 import { loadTrustState, saveTrustState, stateOwners } from './state-file';
 

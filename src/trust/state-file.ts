@@ -1,9 +1,9 @@
 // The RFC 5011 state file: what the trust anchor tracker knows about each trust point's keys, kept
 // across restarts (the 30-day hold-down timers only mean something if they survive a reboot).
 // Checked field by field on load: a damaged file is an error that names it, never silently "no keys".
-import { existsSync, lstatSync, readFileSync, realpathSync, Stats } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, realpathSync, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { writeFileAtomic } from '../publish/files';
+import { writeFileAtomic } from '../util/atomic-file';
 import { DEFAULT_USER, lookupUser } from '../resolver/privileges';
 import { ConfigError } from '../util/errors';
 import { MAX_TRACKED_KEYS } from './rfc5011';
@@ -51,8 +51,8 @@ export function parseTrustState(text: string, path: string): TrustPointState[] {
     if ((t.lastSuccess !== undefined && !isTime(t.lastSuccess)) || (t.nextRefresh !== undefined && !isTime(t.nextRefresh))) bad(path, 'bad refresh times');
     const out: TrustPointState = { zone: t.zone, keys: t.keys.map((k: unknown) => checkKey(path, k)) };
     if (out.keys.filter((k) => k.state !== 'Removed').length > MAX_TRACKED_KEYS) bad(path, `too many keys for ${t.zone || '.'}`);
-    if (t.lastSuccess !== undefined) out.lastSuccess = t.lastSuccess as number;
-    if (t.nextRefresh !== undefined) out.nextRefresh = t.nextRefresh as number;
+    if (t.lastSuccess !== undefined) out.lastSuccess = t.lastSuccess;
+    if (t.nextRefresh !== undefined) out.nextRefresh = t.nextRefresh;
     return out;
   });
 }

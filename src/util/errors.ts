@@ -24,3 +24,19 @@ export class ViciError extends OednsError {}
 export class EngineError extends OednsError {}
 /** Broken configuration or command line: exit status 2 for CLIs. */
 export class ConfigError extends OednsError {}
+
+/** ViciError codes that mean charon is not there at all (rather than refusing one request). */
+const IKE_DAEMON_GONE: ReadonlySet<string> = new Set(['vici-connect', 'vici-disconnected', 'vici-closed']);
+
+/**
+ * Does this error, or one it was caused by, say that the IKE daemon is not there (its socket missing or
+ * refusing)? Read off the codes along the `cause` chain, never off the message.
+ */
+export function ikeDaemonGone(e: unknown): boolean {
+  for (let c: unknown = e; c instanceof Error; c = c.cause) {
+    if (c instanceof ViciError && IKE_DAEMON_GONE.has(c.code)) return true;
+    const errno = c instanceof OednsError ? undefined : (c as NodeJS.ErrnoException).code;
+    if (errno === 'ECONNREFUSED' || errno === 'ENOENT') return true;
+  }
+  return false;
+}

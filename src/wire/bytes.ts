@@ -19,18 +19,18 @@ export class Reader {
   }
   u8(): number {
     this.need(1);
-    return this.b[this.p++];
+    return this.b[this.p++]!;
   }
   u16(): number {
     this.need(2);
-    const v = (this.b[this.p] << 8) | this.b[this.p + 1];
+    const v = (this.b[this.p]! << 8) | this.b[this.p + 1]!;
     this.p += 2;
     return v;
   }
   u32(): number {
     this.need(4);
     const b = this.b;
-    const v = ((b[this.p] << 24) | (b[this.p + 1] << 16) | (b[this.p + 2] << 8) | b[this.p + 3]) >>> 0;
+    const v = ((b[this.p]! << 24) | (b[this.p + 1]! << 16) | (b[this.p + 2]! << 8) | b[this.p + 3]!) >>> 0;
     this.p += 4;
     return v;
   }

@@ -21,7 +21,7 @@ export const LOWERCASE_RDATA_TYPES: ReadonlySet<number> = new Set(
 function lower(b: Uint8Array): Uint8Array {
   const out = Uint8Array.from(b);
   // Length octets are at most 63, below 'A' (0x41), so lowercasing every byte of a wire name is safe.
-  for (let i = 0; i < out.length; i++) if (out[i] >= 0x41 && out[i] <= 0x5a) out[i] |= 0x20;
+  for (let i = 0; i < out.length; i++) if (out[i]! >= 0x41 && out[i]! <= 0x5a) out[i]! |= 0x20;
   return out;
 }
 
@@ -37,7 +37,7 @@ export function canonicalRdata(type: number, rdata: Uint8Array): Uint8Array {
 /** A6 (RFC 2874 §3.1.1): prefix length, address suffix, then a prefix name only when the length is > 0. */
 function canonicalA6(rdata: Uint8Array): Uint8Array {
   if (rdata.length < 1) throw new WireError('rdata', 'A6 RDATA is empty');
-  const plen = rdata[0];
+  const plen = rdata[0]!;
   if (plen > 128) throw new WireError('rdata', `A6 prefix length ${plen} > 128`);
   const suffixLen = Math.ceil((128 - plen) / 8);
   if (1 + suffixLen > rdata.length) throw new WireError('rdata', 'A6 RDATA too short');
@@ -53,7 +53,7 @@ function canonicalA6(rdata: Uint8Array): Uint8Array {
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
   return a.length - b.length;
 }
 
@@ -97,10 +97,10 @@ export function keyTag(dnskeyRdata: Uint8Array): number {
   if (dnskeyRdata[3] === 1) {
     const n = dnskeyRdata.length;
     if (n < 7) throw new WireError('rdata', 'RSA/MD5 DNSKEY too short for a key tag');
-    return (dnskeyRdata[n - 3] << 8) | dnskeyRdata[n - 2];
+    return (dnskeyRdata[n - 3]! << 8) | dnskeyRdata[n - 2]!;
   }
   let ac = 0;
-  for (let i = 0; i < dnskeyRdata.length; i++) ac += i & 1 ? dnskeyRdata[i] : dnskeyRdata[i] << 8;
+  for (let i = 0; i < dnskeyRdata.length; i++) ac += i & 1 ? dnskeyRdata[i]! : dnskeyRdata[i]! << 8;
   ac += (ac >>> 16) & 0xffff;
   return ac & 0xffff;
 }

@@ -27,7 +27,7 @@ export function parseIPv6(text: string): Uint8Array {
   if (s.slice(lastColon + 1).includes('.')) {
     // An embedded IPv4 tail becomes the last two 16-bit groups.
     const v4 = parseIPv4(s.slice(lastColon + 1));
-    s = s.slice(0, lastColon + 1) + (((v4[0] << 8) | v4[1]).toString(16)) + ':' + (((v4[2] << 8) | v4[3]).toString(16));
+    s = s.slice(0, lastColon + 1) + (((v4[0]! << 8) | v4[1]!).toString(16)) + ':' + (((v4[2]! << 8) | v4[3]!).toString(16));
   }
   const halves = s.split('::');
   if (halves.length > 2) bad();
@@ -38,8 +38,8 @@ export function parseIPv6(text: string): Uint8Array {
           if (!/^[0-9a-fA-F]{1,4}$/.test(g)) bad();
           return parseInt(g, 16);
         });
-  const head = groups(halves[0]);
-  const tail = halves.length === 2 ? groups(halves[1]) : [];
+  const head = groups(halves[0]!);
+  const tail = halves.length === 2 ? groups(halves[1]!) : [];
   const total = head.length + tail.length;
   if (halves.length === 1 ? total !== 8 : total > 7) bad();
   const words = halves.length === 2 ? [...head, ...Array<number>(8 - total).fill(0), ...tail] : head;
@@ -53,7 +53,7 @@ export function parseIPv6(text: string): Uint8Array {
 
 export function formatIPv6(b: Uint8Array): string {
   const w: number[] = [];
-  for (let i = 0; i < 8; i++) w.push((b[2 * i] << 8) | b[2 * i + 1]);
+  for (let i = 0; i < 8; i++) w.push((b[2 * i]! << 8) | b[2 * i + 1]!);
   let bestBase = -1;
   let bestLen = 0;
   for (let i = 0; i < 8; ) {
@@ -81,7 +81,7 @@ export function formatIPv6(b: Uint8Array): string {
       s += formatIPv4(b.subarray(12, 16));
       break;
     }
-    s += w[i].toString(16);
+    s += w[i]!.toString(16);
   }
   if (bestBase >= 0 && bestBase + bestLen === 8) s += ':';
   return s;

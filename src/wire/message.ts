@@ -14,9 +14,9 @@ export type HeaderCounts = Header & { qdcount: number; ancount: number; nscount:
 
 export function decodeHeader(buf: Uint8Array): HeaderCounts {
   if (buf.length < HEADER_LEN) throw new WireError('truncated', `message of ${buf.length} bytes is shorter than a header`);
-  const flags = (buf[2] << 8) | buf[3];
+  const flags = (buf[2]! << 8) | buf[3]!;
   return {
-    id: (buf[0] << 8) | buf[1],
+    id: (buf[0]! << 8) | buf[1]!,
     qr: (flags & 0x8000) !== 0,
     opcode: (flags >> 11) & 0xf,
     aa: (flags & 0x0400) !== 0,
@@ -27,18 +27,18 @@ export function decodeHeader(buf: Uint8Array): HeaderCounts {
     ad: (flags & 0x0020) !== 0,
     cd: (flags & 0x0010) !== 0,
     rcode: flags & 0xf,
-    qdcount: (buf[4] << 8) | buf[5],
-    ancount: (buf[6] << 8) | buf[7],
-    nscount: (buf[8] << 8) | buf[9],
-    arcount: (buf[10] << 8) | buf[11],
+    qdcount: (buf[4]! << 8) | buf[5]!,
+    ancount: (buf[6]! << 8) | buf[7]!,
+    nscount: (buf[8]! << 8) | buf[9]!,
+    arcount: (buf[10]! << 8) | buf[11]!,
   };
 }
 
 function u16(buf: Uint8Array, p: number): number {
-  return (buf[p] << 8) | buf[p + 1];
+  return (buf[p]! << 8) | buf[p + 1]!;
 }
 function u32(buf: Uint8Array, p: number): number {
-  return ((buf[p] << 24) | (buf[p + 1] << 16) | (buf[p + 2] << 8) | buf[p + 3]) >>> 0;
+  return ((buf[p]! << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!) >>> 0;
 }
 
 interface RawRR extends RR {
@@ -169,8 +169,8 @@ class Writer {
         return;
       }
       if (this.len < 0x4000) this.dict.set(key, this.len);
-      this.u8(labels[i].length);
-      this.bytes(labels[i]);
+      this.u8(labels[i]!.length);
+      this.bytes(labels[i]!);
     }
     this.u8(0);
   }
@@ -240,7 +240,7 @@ export function encodeMessage(msg: Message, opts?: { compress?: boolean; maxSize
   const sections = [msg.answers, msg.authorities, msg.additionals];
   // ends[i] = output length after RR i (all sections flattened); setStart marks the first RR of each RRset.
   const all: { rr: RR; sec: number; setStart: boolean }[] = [];
-  sections.forEach((s, sec) => s.forEach((rr, i) => all.push({ rr, sec, setStart: i === 0 || !sameRRset(s[i - 1], rr) })));
+  sections.forEach((s, sec) => s.forEach((rr, i) => all.push({ rr, sec, setStart: i === 0 || !sameRRset(s[i - 1]!, rr) })));
   const ends: number[] = [];
   for (const x of all) {
     writeRR(w, x.rr);
@@ -255,17 +255,17 @@ export function encodeMessage(msg: Message, opts?: { compress?: boolean; maxSize
     // Cut at the last RRset boundary that fits.
     keep = 0;
     for (let i = all.length; i > 0; i--) {
-      if (i < all.length && !all[i].setStart) continue;
-      if (ends[i - 1] + opt.length <= max) {
+      if (i < all.length && !all[i]!.setStart) continue;
+      if (ends[i - 1]! + opt.length <= max) {
         keep = i;
         break;
       }
     }
-    w.truncate(keep === 0 ? afterQuestion : ends[keep - 1]);
+    w.truncate(keep === 0 ? afterQuestion : ends[keep - 1]!);
   }
   w.bytes(opt);
   const counts = [0, 0, 0];
-  for (let i = 0; i < keep; i++) counts[all[i].sec]++;
+  for (let i = 0; i < keep; i++) counts[all[i]!.sec]!++;
   const out = w.buf.slice(0, w.len);
   let flags =
     (msg.qr ? 0x8000 : 0) |
@@ -280,11 +280,11 @@ export function encodeMessage(msg: Message, opts?: { compress?: boolean; maxSize
     (msg.rcode & 0xf);
   out[flagsAt] = flags >>> 8;
   out[flagsAt + 1] = flags & 0xff;
-  out[6] = counts[0] >>> 8;
-  out[7] = counts[0] & 0xff;
-  out[8] = counts[1] >>> 8;
-  out[9] = counts[1] & 0xff;
-  const ar = counts[2] + (msg.edns ? 1 : 0);
+  out[6] = counts[0]! >>> 8;
+  out[7] = counts[0]! & 0xff;
+  out[8] = counts[1]! >>> 8;
+  out[9] = counts[1]! & 0xff;
+  const ar = counts[2]! + (msg.edns ? 1 : 0);
   out[10] = ar >>> 8;
   out[11] = ar & 0xff;
   if (max !== undefined && out.length > max) {
@@ -301,7 +301,7 @@ export function encodeMessage(msg: Message, opts?: { compress?: boolean; maxSize
 
 function randomId(): number {
   const b = randomBytes(2);
-  return (b[0] << 8) | b[1];
+  return (b[0]! << 8) | b[1]!;
 }
 
 /**

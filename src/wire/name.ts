@@ -98,8 +98,8 @@ export function wireToLabels(wire: Uint8Array): Uint8Array[] {
   const labels: Uint8Array[] = [];
   let p = 0;
   while (p < wire.length && wire[p] !== 0) {
-    labels.push(wire.subarray(p + 1, p + 1 + wire[p]));
-    p += wire[p] + 1;
+    labels.push(wire.subarray(p + 1, p + 1 + wire[p]!));
+    p += wire[p]! + 1;
   }
   return labels;
 }
@@ -128,12 +128,12 @@ function walkName(
   let lastTarget = Infinity;
   for (;;) {
     if (pos >= bound) throw new WireError('truncated', `name at offset ${at} runs past the end of its data`);
-    const len = buf[pos];
+    const len = buf[pos]!;
     const kind = len & 0xc0;
     if (kind === 0xc0) {
       if (!pointers) throw new WireError('rdata-compressed', `compression pointer at offset ${pos} where names must not be compressed`);
       if (pos + 1 >= bound) throw new WireError('truncated', `compression pointer at offset ${pos} is cut off`);
-      const target = ((len & 0x3f) << 8) | buf[pos + 1];
+      const target = ((len & 0x3f) << 8) | buf[pos + 1]!;
       if (next < 0) next = pos + 2;
       if (target > pos) throw new WireError('forward-pointer', `compression pointer at offset ${pos} points forward to ${target}`);
       if (target === pos || target >= lastTarget) throw new WireError('pointer-loop', `compression pointer loop at offset ${pos}`);
@@ -203,7 +203,7 @@ export function nameEquals(a: Name, b: Name): boolean {
 function compareLabels(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
-    const d = lowerByte(a[i]) - lowerByte(b[i]);
+    const d = lowerByte(a[i]!) - lowerByte(b[i]!);
     if (d !== 0) return d;
   }
   return a.length - b.length;
@@ -214,7 +214,7 @@ export function compareCanonical(a: Name, b: Name): number {
   const la = nameToLabels(a);
   const lb = nameToLabels(b);
   for (let i = 1; i <= Math.min(la.length, lb.length); i++) {
-    const d = compareLabels(la[la.length - i], lb[lb.length - i]);
+    const d = compareLabels(la[la.length - i]!, lb[lb.length - i]!);
     if (d !== 0) return d < 0 ? -1 : 1;
   }
   return la.length === lb.length ? 0 : la.length < lb.length ? -1 : 1;
@@ -225,7 +225,7 @@ export function isSubdomain(child: Name, parent: Name): boolean {
   const lp = nameToLabels(parent);
   if (lp.length > lc.length) return false;
   for (let i = 1; i <= lp.length; i++) {
-    if (compareLabels(lc[lc.length - i], lp[lp.length - i]) !== 0) return false;
+    if (compareLabels(lc[lc.length - i]!, lp[lp.length - i]!) !== 0) return false;
   }
   return true;
 }

@@ -148,7 +148,7 @@ export function formatRR(rr: RR): string {
   let col = 0;
   fields.forEach((f, i) => {
     out.push(f);
-    col = pad(out, col + f.length, cols[i]);
+    col = pad(out, col + f.length, cols[i]!);
   });
   return out.join('') + formatRdata(rr.type, rr.rdata);
 }
@@ -166,7 +166,7 @@ class Cursor {
   }
   next(what: string): Token {
     if (this.i >= this.tokens.length) this.fail(`missing ${what}`);
-    return this.tokens[this.i++];
+    return this.tokens[this.i++]!;
   }
   word(what: string): string {
     const t = this.next(what);
@@ -199,7 +199,7 @@ export function parseTtl(text: string): number {
   if (!m) throw new ParseError('bad-ttl', `bad TTL '${text}'`);
   const unit: Record<string, number> = { w: 604800, d: 86400, h: 3600, m: 60, s: 1 };
   let total = 0;
-  for (const part of text.toLowerCase().match(/[0-9]+[wdhms]/g)!) total += Number(part.slice(0, -1)) * unit[part.slice(-1)];
+  for (const part of text.toLowerCase().match(/[0-9]+[wdhms]/g)!) total += Number(part.slice(0, -1)) * unit[part.slice(-1)]!;
   if (total > 0xffffffff) throw new ParseError('bad-ttl', `TTL ${text} out of range`);
   return total;
 }
@@ -290,7 +290,7 @@ function parseIpseckey(c: Cursor, origin: Name): Uint8Array {
 
 function parseRdata(type: number, tokens: Token[], origin: Name, where: string): Uint8Array {
   const c = new Cursor(tokens, where);
-  if (tokens.length > 0 && !tokens[0].quoted && tokens[0].text === '\\#') {
+  if (tokens.length > 0 && !tokens[0]!.quoted && tokens[0]!.text === '\\#') {
     // RFC 3597 §5: \# <length> <hex>...
     c.next('\\#');
     const len = uint(c.word('length'), 16, c);
@@ -307,7 +307,7 @@ function parseRdata(type: number, tokens: Token[], origin: Name, where: string):
     for (const f of spec!) parseField(f, c, out, origin);
     rdata = Uint8Array.from(out.parts);
   }
-  if (!c.done()) c.fail(`unexpected '${c.tokens[c.i].text}' after the RDATA`);
+  if (!c.done()) c.fail(`unexpected '${c.tokens[c.i]!.text}' after the RDATA`);
   if (rdata.length > 0xffff) c.fail('RDATA longer than 65535 bytes');
   return rdata;
 }
@@ -332,16 +332,16 @@ function parseEntry(e: Entry, st: State, ownerGiven: boolean): RR {
   let i = 0;
   let name: Name;
   if (ownerGiven) {
-    if (t[0].quoted) throw new ParseError('bad-owner', `${where}: quoted owner name`);
-    name = resolveName(t[i++].text, st.origin);
+    if (t[0]!.quoted) throw new ParseError('bad-owner', `${where}: quoted owner name`);
+    name = resolveName(t[i++]!.text, st.origin);
   } else {
     if (st.lastOwner === undefined) throw new ParseError('no-owner', `${where}: no previous owner name`);
     name = st.lastOwner;
   }
   let ttl: number | undefined;
   let klass: number | undefined;
-  for (let k = 0; k < 2 && i < t.length && !t[i].quoted; k++) {
-    const w = t[i].text;
+  for (let k = 0; k < 2 && i < t.length && !t[i]!.quoted; k++) {
+    const w = t[i]!.text;
     if (ttl === undefined && isTtl(w)) {
       ttl = parseTtl(w);
       i++;
@@ -350,8 +350,8 @@ function parseEntry(e: Entry, st: State, ownerGiven: boolean): RR {
       i++;
     } else break;
   }
-  if (i >= t.length || t[i].quoted) throw new ParseError('no-type', `${where}: missing RR type`);
-  const type = typeFromName(t[i++].text);
+  if (i >= t.length || t[i]!.quoted) throw new ParseError('no-type', `${where}: missing RR type`);
+  const type = typeFromName(t[i++]!.text);
   if (ttl === undefined) ttl = st.defaultTtl ?? st.lastTtl;
   if (ttl === undefined) throw new ParseError('no-ttl', `${where}: no TTL and no $TTL`);
   const rdata = parseRdata(type, t.slice(i), st.origin, `${where} ${typeName(type)}`);
@@ -366,7 +366,7 @@ export function parseRR(line: string, ctx?: { origin?: Name; ttl?: number; class
   const entries = tokenize(line);
   if (entries.length !== 1) throw new ParseError('bad-rr', `expected one RR, found ${entries.length} entries`);
   const st: State = { origin: ctx?.origin ?? '', defaultTtl: ctx?.ttl, lastClass: ctx?.class ?? 1 };
-  return parseEntry(entries[0], st, true);
+  return parseEntry(entries[0]!, st, true);
 }
 
 /**
@@ -378,7 +378,7 @@ export function parseZone(text: string, ctx?: { origin?: Name; ttl?: number }): 
   const st: State = { origin: ctx?.origin ?? '', defaultTtl: ctx?.ttl, lastClass: 1 };
   const out: RR[] = [];
   for (const e of tokenize(text)) {
-    const first = e.tokens[0];
+    const first = e.tokens[0]!;
     if (!e.leadingSpace && !first.quoted && first.text.startsWith('$')) {
       const dir = first.text.toUpperCase();
       const arg = e.tokens[1]?.text;

@@ -64,7 +64,7 @@ export function walkRdata(
       p = next;
     } else if (f === 'string') {
       if (p >= end) throw new WireError('rdata', 'character-string runs past RDLENGTH');
-      const n = 1 + buf[p];
+      const n = 1 + buf[p]!;
       if (p + n > end) throw new WireError('rdata', 'character-string runs past RDLENGTH');
       onBytes(buf.subarray(p, p + n));
       p += n;

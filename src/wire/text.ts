@@ -128,7 +128,7 @@ export function timeToText(t: number): string {
 export function textToTime(text: string): number {
   const m = /^([0-9]{4})([0-9]{2})([0-9]{2})([0-9]{2})([0-9]{2})([0-9]{2})$/.exec(text);
   if (m) {
-    const [y, mo, d, h, mi, s] = m.slice(1).map(Number);
+    const [y, mo, d, h, mi, s] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number, number];
     const ms = Date.UTC(y, mo - 1, d, h, mi, s);
     const back = new Date(ms);
     if (back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) throw new ParseError('bad-time', `bad time '${text}'`);

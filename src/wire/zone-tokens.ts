@@ -69,7 +69,7 @@ export function tokenize(text: string): Entry[] {
       let s = '';
       while (j < text.length && text[j] !== '"') {
         if (text[j] === '\\' && j + 1 < text.length) {
-          s += text[j] + text[j + 1];
+          s += text[j]! + text[j + 1]!;
           j += 2;
         } else {
           if (text[j] === '\n') line++;
@@ -82,9 +82,9 @@ export function tokenize(text: string): Entry[] {
       continue;
     }
     let s = '';
-    while (i < text.length && !' \t\r\n;()"'.includes(text[i])) {
+    while (i < text.length && !' \t\r\n;()"'.includes(text[i]!)) {
       if (text[i] === '\\' && i + 1 < text.length) {
-        s += text[i] + text[i + 1];
+        s += text[i]! + text[i + 1]!;
         i += 2;
       } else s += text[i++];
     }

@@ -8,7 +8,7 @@
 // it adds nothing signed that named did not sign, and it touches no answer for a signed name.
 import assert from 'node:assert/strict';
 import type { Message, RR } from '../../src/wire/types';
-import { Exchange, passThrough, asks } from '../support/hostile-upstream';
+import { type Exchange, passThrough, asks } from '../support/hostile-upstream';
 import { ask, rrOf, startServe, T, worldSuite } from './fixture';
 
 /** What a recursive resolver hands on for `alias` when the unsigned zone's server answers `alias CNAME target`. */

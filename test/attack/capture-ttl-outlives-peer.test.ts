@@ -19,7 +19,7 @@ import { reservedOnly } from '../support/reserved';
 
 describe('capture attacks: served TTL vs peer lifetime', function () {
   this.timeout(120_000);
-  for (const v of [{ keyTtl: 5, maxTtl: '3600' }, { keyTtl: 3600, maxTtl: '5s' }]) it(`the answer\'s TTL is no longer than the peer\'s life (address TTL 3600, IPSECKEY TTL ${v.keyTtl}, max-ttl ${v.maxTtl})`, async function () {
+  for (const v of [{ keyTtl: 5, maxTtl: '3600' }, { keyTtl: 3600, maxTtl: '5s' }]) it(`the answer's TTL is no longer than the peer's life (address TTL 3600, IPSECKEY TTL ${v.keyTtl}, max-ttl ${v.maxTtl})`, async function () {
     if (attackSkipped()) this.skip();
     const h = buildSignedHierarchy([
       { name: '.' }, { name: 'test' },

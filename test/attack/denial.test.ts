@@ -2,7 +2,7 @@
 // NXDOMAINs forged with and without borrowed NSECs, and a signed zone made to look unsigned (its DS
 // removed, with and without a wrong NSEC). See fixture.ts for what every case asserts.
 import type { Message } from '../../src/wire/types';
-import { asks, Exchange, stripRrsigs } from '../support/hostile-upstream';
+import { asks, type Exchange, stripRrsigs } from '../support/hostile-upstream';
 import { attackSuite, EVIL, ipseckeyRdata, rrOf, T } from './fixture';
 
 const underOe = (x: Exchange): boolean => /(^|\.)oe\.test$/i.test(x.query.questions[0]?.name ?? '') && x.query.questions[0]?.name.toLowerCase() !== 'oe.test';
@@ -16,7 +16,7 @@ async function soaOf(x: Exchange, zone: string): Promise<Message['authorities']>
 
 /** bob's answers become the attacker's, unsigned: what a downgrade is for. */
 function evilBob(x: Exchange, m: Message): Message {
-  const q = x.query.questions[0];
+  const q = x.query.questions[0]!;
   const answers = q.type === T.IPSECKEY
     ? [rrOf(`bob.oe.test. 300 IN IPSECKEY ${ipseckeyRdata('bob.oe.test', EVIL.ipsec, 0)}`)]
     : q.type === T.A ? [rrOf(`bob.oe.test. 300 IN A ${EVIL.address}`)] : [];
@@ -57,7 +57,7 @@ attackSuite('attacks: denials and downgrades (hostile upstream, real named)', (a
     attack: async (x) => {
       const m = await x.forward();
       if (!isBob(x)) return m;
-      const other = await x.ask('nope.oe.test', x.query.questions[0].type);
+      const other = await x.ask('nope.oe.test', x.query.questions[0]!.type);
       return { ...m, rcode: 3, answers: [], authorities: other.authorities };
     },
     lookupVerdicts: ['bogus'],

@@ -2,14 +2,14 @@
 // under the key set's genuine RRSIG, the attacker's key added to the key set, and a zone signed a
 // month ago replayed with its expired signatures. See fixture.ts for what every case asserts.
 import type { Message, RR } from '../../src/wire/types';
-import { asks, covers, Exchange, stripRrsigs } from '../support/hostile-upstream';
+import { asks, covers, type Exchange, stripRrsigs } from '../support/hostile-upstream';
 import { attackSuite, EVIL, ipseckeyRdata, rrOf, T } from './fixture';
 
 const isBob = (x: Exchange): boolean => asks(x, 'bob.oe.test');
 
 /** bob's answer replaced by the attacker's data, signed (signer oe.test) with the attacker's key. */
 function forgedBob(x: Exchange, m: Message): Message {
-  const q = x.query.questions[0];
+  const q = x.query.questions[0]!;
   const data: RR[] = q.type === T.IPSECKEY
     ? [rrOf(`bob.oe.test. 300 IN IPSECKEY ${ipseckeyRdata('bob.oe.test', EVIL.ipsec, 0)}`)]
     : q.type === T.A ? [rrOf(`bob.oe.test. 300 IN A ${EVIL.address}`)] : [];
@@ -59,7 +59,7 @@ attackSuite('attacks: signatures and keys (hostile upstream, real named)', (atta
     attack: async (x) => {
       const m = await x.forward();
       if (asks(x, 'oe.test', T.DNSKEY)) {
-        const keys = [...m.answers.filter((r) => r.type === T.DNSKEY), { ...EVIL.dnssec.dnskey, ttl: m.answers[0].ttl }];
+        const keys = [...m.answers.filter((r) => r.type === T.DNSKEY), { ...EVIL.dnssec.dnskey, ttl: m.answers[0]!.ttl }];
         const now = Math.floor(Date.now() / 1000);
         return { ...m, answers: [...m.answers, EVIL.dnssec.dnskey, EVIL.dnssec.sign(keys, { inception: now - 3600, expiration: now + 86400 })] };
       }

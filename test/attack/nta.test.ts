@@ -14,12 +14,12 @@ import type { Message } from '../../src/wire/types';
 import { asks, passThrough } from '../support/hostile-upstream';
 import { DryRunEngine } from '../../src/ike-bridge/dry-run';
 import { parseTrustAnchors } from '../../src/dnssec/anchors';
-import { RunningDaemon, startDaemon } from '../../src/daemon/daemon';
+import { type RunningDaemon, startDaemon } from '../../src/daemon/daemon';
 import { resolveServeConfig } from '../../src/config/serve';
 import { parsePolicy } from '../../src/policy';
 import { Rcode } from '../../src/wire/types';
 import { freePort } from '../support/ports';
-import { ask, attackSkipped, AttackWorld, EVIL, lines, rrOf, startAttackWorld, T } from './fixture';
+import { ask, attackSkipped, type AttackWorld, EVIL, lines, rrOf, startAttackWorld, T } from './fixture';
 import { reservedOnly } from '../support/reserved';
 
 // Opportunistic with an unauthenticated fallback: the policy under which an insecure address alone
@@ -71,8 +71,8 @@ describe('attack: a negative trust anchor covers its names, not the CNAME target
     const under = await ask(port, 'bob.stale.test', T.A);
     assert.equal(under.msg?.rcode, Rcode.NOERROR);
     assert.equal(under.msg?.ad, false);
-    assert.deepEqual(under.msg!.answers.filter((r) => r.type === T.A).map((r) => [...r.rdata].join('.')), ['192.0.2.70']);
-    assert.ok(under.msg!.answers.every((r) => r.ttl <= 3), `answers under a 3 s NTA carry TTLs ${under.msg!.answers.map((r) => r.ttl)}`);
+    assert.deepEqual(under.msg.answers.filter((r) => r.type === T.A).map((r) => [...r.rdata].join('.')), ['192.0.2.70']);
+    assert.ok(under.msg.answers.every((r) => r.ttl <= 3), `answers under a 3 s NTA carry TTLs ${under.msg.answers.map((r) => r.ttl)}`);
     await new Promise((r) => setTimeout(r, 3500));
     const after = await ask(port, 'bob.stale.test', T.A);
     assert.equal(after.msg?.rcode, Rcode.SERVFAIL, 'the NTA has ended: the cached insecure answer must not be served again');
@@ -88,7 +88,7 @@ describe('attack: a negative trust anchor covers its names, not the CNAME target
     };
     const a = await ask(port, 'x.stale.test', T.A);
     assert.equal(a.msg?.rcode, Rcode.SERVFAIL, `rcode ${a.msg?.rcode}: ${a.msg ? lines(a.msg).join(' | ') : 'no answer'}`);
-    assert.deepEqual(lines(a.msg!).filter((l) => l.includes(EVIL.address)), []);
+    assert.deepEqual(lines(a.msg).filter((l) => l.includes(EVIL.address)), []);
     const installs = engine.actions.filter((x) => x.op === 'install' && x.peer?.addresses.includes(EVIL.address));
     assert.deepEqual(installs.map((x) => `${x.name}@${x.peer!.addresses.join(',')}`), [], 'a peer was installed at the attacker\'s address');
     assert.ok(!engine.get('bob.oe.test')?.addresses.includes(EVIL.address));
@@ -105,6 +105,6 @@ describe('attack: a negative trust anchor covers its names, not the CNAME target
     const a = await ask(port, 'x.stale.test', T.A);
     assert.equal(a.msg?.rcode, Rcode.NOERROR, a.msg ? lines(a.msg).join(' | ') : 'no answer');
     assert.equal(a.msg?.ad, false);
-    assert.deepEqual(a.msg!.answers.filter((r) => r.type === T.A).map((r) => [r.name.toLowerCase(), [...r.rdata].join('.')]), [['bob.oe.test', '192.0.2.2']]);
+    assert.deepEqual(a.msg.answers.filter((r) => r.type === T.A).map((r) => [r.name.toLowerCase(), [...r.rdata].join('.')]), [['bob.oe.test', '192.0.2.2']]);
   });
 });

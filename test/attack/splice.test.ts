@@ -3,7 +3,7 @@
 // (the CLI) and `oedns serve` (dry-run engine): see fixture.ts for what every case asserts.
 import assert from 'node:assert/strict';
 import type { Message } from '../../src/wire/types';
-import { asks, Exchange, passThrough } from '../support/hostile-upstream';
+import { asks, type Exchange, passThrough } from '../support/hostile-upstream';
 import {
   ask, attackSuite, EVIL, evilRecords, ipseckeyRdata, lookup, rrOf, startServe, T,
 } from './fixture';
@@ -36,7 +36,7 @@ attackSuite('attacks: splices (hostile upstream, real named)', (attack, world) =
       const peer = s.engine.get('bob.oe.test');
       assert.ok(peer, 'bob is installed');
       assert.deepEqual(peer.addresses, ['192.0.2.2']);
-      assert.equal(peer.auth.kind === 'pubkey' && Buffer.from(peer.auth.keys[0].publicKey).toString('base64'), world().bobKey.split(' ').pop());
+      assert.equal(peer.auth.kind === 'pubkey' && Buffer.from(peer.auth.keys[0]!.publicKey).toString('base64'), world().bobKey.split(' ').pop());
     } finally {
       await s.stop();
     }

@@ -3,14 +3,14 @@
 // too late. See fixture.ts for what every case asserts.
 import type { Message } from '../../src/wire/types';
 import { encodeMessage } from '../../src/wire/message';
-import { asks, Exchange, garbage } from '../support/hostile-upstream';
+import { asks, type Exchange, garbage } from '../support/hostile-upstream';
 import { attackSuite, EVIL, evilRecords, rrOf, T } from './fixture';
 
 const isBob = (x: Exchange): boolean => asks(x, 'bob.oe.test');
 
 /** The attacker's answer for the same question, sent before the genuine one. */
 function spoofOf(x: Exchange, m: Message, change: Partial<Message>): Message {
-  const owner = x.query.questions[0].name;
+  const owner = x.query.questions[0]!.name;
   return { ...m, answers: [rrOf(`${owner}. 300 IN A ${EVIL.address}`), ...evilRecords(owner).slice(1)], authorities: [], ...change };
 }
 

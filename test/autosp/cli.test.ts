@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { readAutospState } from '../../src/autosp/state';
 import { generateHostKey } from '../../src/ike-bridge/identity';
 import { privateKeyPemForCharon } from '../../src/ike-bridge/keys';
-import { autosp, AutospWorld, worldUnavailable, worldUp } from './helpers';
+import { autosp, type AutospWorld, worldUnavailable, worldUp } from './helpers';
 
 interface Out {
   mode: string;
@@ -46,12 +46,12 @@ describe('autosp CLI (dry-run engine, real named)', function () {
       [['bob.ok.test', 'installed', ['192.0.2.2', '2001:db8::2'], 1, 'private', true]]);
     const s = readAutospState(state);
     assert.deepEqual(s.names, ['bob.ok.test']);
-    assert.equal(s.peers[0].owner, 'autosp');
-    assert.equal(s.peers[0].name, 'bob.ok.test');
+    assert.equal(s.peers[0]!.owner, 'autosp');
+    assert.equal(s.peers[0]!.name, 'bob.ok.test');
 
     const again = await run(['add', 'bob.ok.test', '--json']);
     assert.equal(again.code, 0, again.stderr);
-    assert.equal(json(again.stdout).peers[0].result, 'unchanged');
+    assert.equal(json(again.stdout).peers[0]!.result, 'unchanged');
 
     const l = await run(['list', '--json']);
     assert.equal(l.code, 0, l.stderr);
@@ -62,12 +62,12 @@ describe('autosp CLI (dry-run engine, real named)', function () {
     const r = await run(['add', 'bogus.ok.test', 'nokey.ok.test', 'host.plain.test', 'nx.ok.test', '--json']);
     assert.equal(r.code, 1, r.stderr);
     const byName = Object.fromEntries(json(r.stdout).peers.map((p) => [p.name, p]));
-    assert.equal(byName['bogus.ok.test'].result, 'bogus');
-    assert.equal(byName['nokey.ok.test'].result, 'refused');
-    assert.match(byName['nokey.ok.test'].reason, /no IPSECKEY/);
-    assert.equal(byName['host.plain.test'].result, 'refused');
-    assert.match(byName['host.plain.test'].reason, /unsigned/);
-    assert.equal(byName['nx.ok.test'].result, 'refused');
+    assert.equal(byName['bogus.ok.test']!.result, 'bogus');
+    assert.equal(byName['nokey.ok.test']!.result, 'refused');
+    assert.match(byName['nokey.ok.test']!.reason, /no IPSECKEY/);
+    assert.equal(byName['host.plain.test']!.result, 'refused');
+    assert.match(byName['host.plain.test']!.reason, /unsigned/);
+    assert.equal(byName['nx.ok.test']!.result, 'refused');
     for (const p of Object.values(byName)) assert.deepEqual([p.addresses, p.keys, p.authenticated], [[], 0, false]);
     assert.deepEqual(readAutospState(state).peers, []);
     // Still wanted (looked up again later), so list shows them as not installed: exit 1.
@@ -87,7 +87,7 @@ describe('autosp CLI (dry-run engine, real named)', function () {
     assert.deepEqual(readAutospState(state).peers.map((p) => p.name), ['carol.ok.test', 'bogus.ok.test']);
     const r = await run(['add', 'bogus.ok.test', '--json']);
     assert.equal(r.code, 1, r.stderr);
-    assert.equal(json(r.stdout).peers[0].result, 'bogus');
+    assert.equal(json(r.stdout).peers[0]!.result, 'bogus');
     assert.deepEqual(readAutospState(state).peers.map((p) => p.name), ['carol.ok.test']);
   });
 

@@ -1,13 +1,13 @@
 // Shared by the autosp tests: a signed hierarchy with hosts in every state autosp must tell apart,
 // served by a real named; a re-signer for changing records; and the CLI run as a subprocess (exit
 // codes and output are what scripts see).
-import { execFile, execFileSync, spawn, ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { generateHostKey, ipseckeyLine } from '../../src/ike-bridge/identity';
-import { NamedInstance, namedAvailable, startNamed } from '../support/named';
-import { buildSignedHierarchy, SignedHierarchy, signingToolsAvailable } from '../support/zones';
+import { type NamedInstance, namedAvailable, startNamed } from '../support/named';
+import { buildSignedHierarchy, type SignedHierarchy, signingToolsAvailable } from '../support/zones';
 import { until as waitUntil } from '../support/wait';
 
 export const AUTOSP = resolve(__dirname, '../../src/cli/autosp.js');

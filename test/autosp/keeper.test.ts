@@ -1,12 +1,13 @@
 // The keeper's rules on a manual clock with a scripted lookup and the dry-run engine: what each
 // lookup outcome does to an installed peer, when the next lookup happens, and when IKE is started.
 import assert from 'node:assert/strict';
-import { AutospKeeper, PeerResolution, refreshDelay } from '../../src/autosp';
+import { AutospKeeper, type PeerResolution, refreshDelay } from '../../src/autosp';
 import { parsePeersFile } from '../../src/autosp/peers-file';
 import type { Peer } from '../../src/ike-bridge/engine';
 import { DryRunEngine } from '../../src/ike-bridge/dry-run';
-import { PeerSync, SyncClock } from '../../src/peers';
-import { ConfigError } from '../../src/util/errors';
+import { PeerSync, type SyncClock } from '../../src/peers';
+import { ConfigError, EngineError, ViciError } from '../../src/util/errors';
+import { EXIT, exitCodeFor } from '../../src/cli/autosp';
 
 function clock(start = 1_000_000): SyncClock & { t: number } {
   const c = {
@@ -46,7 +47,7 @@ describe('autosp keeper', () => {
 
   it('installs with initiate, refreshes without an engine call, reinstalls (and initiates) on a key change', async () => {
     next = () => install(peer('h.example', 1));
-    assert.equal((await keeper.add(['h.example']))[0].result, 'installed');
+    assert.equal((await keeper.add(['h.example']))[0]!.result, 'installed');
     assert.equal(engine.get('h.example')!.initiate, true);
     const calls = engine.actions.length;
     c.t += 95;
@@ -58,7 +59,7 @@ describe('autosp keeper', () => {
     next = () => install(peer('h.example', 2, '192.0.2.7', 100, c.t));
     assert.deepEqual((await keeper.refreshDue()).map((r) => r.result), ['updated']);
     const auth = engine.get('h.example')!.auth;
-    assert.equal(auth.kind === 'pubkey' ? auth.keys[0].publicKey[0] : -1, 2);
+    assert.equal(auth.kind === 'pubkey' ? auth.keys[0]!.publicKey[0] : -1, 2);
     assert.equal(engine.get('h.example')!.initiate, true);
   });
 
@@ -82,11 +83,11 @@ describe('autosp keeper', () => {
     await keeper.add(['h.example']);
     c.t += 95;
     next = (n) => other(n, 'transient');
-    const r = (await keeper.refreshDue())[0];
+    const r = (await keeper.refreshDue())[0]!;
     assert.equal(r.result, 'failed');
     assert.match(r.reason, /kept until it lapses in 5 s/);
     assert.ok(engine.get('h.example'));
-    const at = keeper.reports()[0].refreshAt!;
+    const at = keeper.reports()[0]!.refreshAt!;
     assert.ok(at > c.t && at < 1_000_000 + 100, `retry at ${at}`);
   });
 
@@ -142,4 +143,31 @@ describe('autosp peers file', () => {
       assert.throws(() => parsePeersFile(text, 'f'), (e: unknown) => e instanceof ConfigError && e.code === 'autosp-peers-file' && re.test(e.message));
     }
   });
+});
+
+describe('autosp keeper: what an engine error means is read off its codes', () => {
+  // The strongSwan engine wraps what VICI said in an EngineError (code engine-vici) with the ViciError
+  // as its cause; only a daemon that is not there at all makes autosp exit 3 (unreachable).
+  const cases = [
+    ['charon is not there (vici-connect)', new ViciError('vici-connect', 'cannot reach charon at /run/charon.vici'), true, EXIT.UNREACHABLE],
+    ['charon refuses this one peer (a command that failed)', new ViciError('vici-command', 'load-conn failed: unreachable gateway'), false, EXIT.FAILED],
+  ] as const;
+  for (const [what, cause, gone, exit] of cases) {
+    it(`${what}: engineGone ${gone}, exit ${exit}`, async () => {
+      const c = clock();
+      const engine = new DryRunEngine();
+      engine.install = async (p: Peer) => {
+        throw new EngineError('engine-vici', `install ${p.name}: ${cause.message}`, { cause });
+      };
+      const keeper = new AutospKeeper({
+        sync: new PeerSync({ engine, clock: c }), clock: c, initiate: false,
+        resolvePeer: async (n) => ({ name: n, outcome: 'install', peer: peer(n, 1), ttl: 100, reason: 'ok', verdicts: V, at: c.t }),
+      });
+      const [r] = await keeper.add(['h.example']);
+      assert.equal(r!.result, 'engine-error');
+      assert.equal(r!.errorCode, 'engine-vici');
+      assert.equal(r!.engineGone ?? false, gone);
+      assert.equal(exitCodeFor([r!]), exit);
+    });
+  }
 });

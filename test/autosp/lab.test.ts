@@ -6,7 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ViciClient } from '../../src/ike-bridge/vici-client';
-import { hostRecords, OeLab, oeLabUnavailable, oeLabUp } from '../support/oe-lab';
+import { hostRecords, type OeLab, oeLabUnavailable, oeLabUp } from '../support/oe-lab';
 import { watchWire } from '../support/lab';
 import { autosp, autospSpawn, until } from './helpers';
 

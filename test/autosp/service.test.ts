@@ -3,14 +3,14 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { autospPolicy, createAutospService, createPeerResolver, loadAutospState, readAutospState, ResolvePeer, validatingLookup } from '../../src/autosp';
-import { startControlServer, ControlServer } from '../../src/control/server';
+import { autospPolicy, createAutospService, createPeerResolver, loadAutospState, readAutospState, type ResolvePeer, validatingLookup } from '../../src/autosp';
+import { startControlServer, type ControlServer } from '../../src/control/server';
 import { parseTrustAnchors } from '../../src/dnssec/anchors';
-import { netQuery } from '../../src/dnssec/net-query';
+import { netQuery } from '../../src/resolver/net-query';
 import { createValidator } from '../../src/dnssec/validator';
 import { DryRunEngine } from '../../src/ike-bridge/dry-run';
 import { PeerSync } from '../../src/peers';
-import { autosp, autospSpawn, AutospWorld, until, worldUnavailable, worldUp } from './helpers';
+import { autosp, autospSpawn, type AutospWorld, until, worldUnavailable, worldUp } from './helpers';
 
 describe('autosp with a daemon (control socket, shared registry)', function () {
   let w: AutospWorld;
@@ -65,8 +65,8 @@ describe('autosp with a daemon (control socket, shared registry)', function () {
     const rm = await autosp(['remove', 'bob.ok.test', 'nokey.ok.test', '--control', path, '--json']);
     assert.equal(rm.code, 0, rm.stderr);
     const rmOut = JSON.parse(rm.stdout) as { peers: Array<{ name: string; result: string; reason: string }> };
-    assert.equal(rmOut.peers[0].result, 'removed');
-    assert.match(rmOut.peers[0].reason, /still held for serve/);
+    assert.equal(rmOut.peers[0]!.result, 'removed');
+    assert.match(rmOut.peers[0]!.reason, /still held for serve/);
     assert.ok(engine.get('bob.ok.test'), 'serve still wants bob: the engine must keep it');
     assert.deepEqual(sync.registry.owners('bob.ok.test'), ['serve']);
 

@@ -5,7 +5,7 @@ import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readAutospState } from '../../src/autosp/state';
-import { autospSpawn, AutospWorld, until, worldUnavailable, worldUp } from './helpers';
+import { autospSpawn, type AutospWorld, until, worldUnavailable, worldUp } from './helpers';
 
 describe('autosp watch (dry-run engine, real named, short TTLs)', function () {
   let w: AutospWorld;

@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { generateHostKey, ipseckeyLine } from '../../src/ike-bridge/identity';
 import { ViciClient } from '../../src/ike-bridge/vici-client';
 import type { DaemonStatus } from '../../src/control/status';
-import { hostRecords, OeLab, oeLabUnavailable, oeLabUp } from '../support/oe-lab';
-import { OednsHost, startOednsOn } from '../support/oe-hosts';
-import { watchWire, Wire } from '../support/lab';
+import { hostRecords, type OeLab, oeLabUnavailable, oeLabUp } from '../support/oe-lab';
+import { type OednsHost, startOednsOn } from '../support/oe-hosts';
+import { watchWire, type Wire } from '../support/lab';
 import { until } from '../support/wait';
 
 const POLICY = `

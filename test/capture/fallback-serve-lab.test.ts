@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DaemonStatus } from '../../src/control/status';
-import { OeLab, oeLabUnavailable, oeLabUp } from '../support/oe-lab';
-import { OednsHost, startOednsOn } from '../support/oe-hosts';
+import { type OeLab, oeLabUnavailable, oeLabUp } from '../support/oe-lab';
+import { type OednsHost, startOednsOn } from '../support/oe-hosts';
 import { watchWire } from '../support/lab';
 
 const POLICY = `

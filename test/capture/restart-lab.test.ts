@@ -9,9 +9,9 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DaemonStatus } from '../../src/control/status';
-import { OeLab, oeLabUnavailable, oeLabUp } from '../support/oe-lab';
-import { OednsHost, startOednsOn } from '../support/oe-hosts';
-import { watchWire, Wire } from '../support/lab';
+import { type OeLab, oeLabUnavailable, oeLabUp } from '../support/oe-lab';
+import { type OednsHost, startOednsOn } from '../support/oe-hosts';
+import { watchWire, type Wire } from '../support/lab';
 
 const POLICY = `
 default: private-or-clear

@@ -10,11 +10,11 @@ import { promisify } from 'node:util';
 import { generateHostKey, ipseckeyLine } from '../../src/ike-bridge/identity';
 import { DryRunEngine } from '../../src/ike-bridge/dry-run';
 import { parseTrustAnchors } from '../../src/dnssec/anchors';
-import { startDaemon, RunningDaemon } from '../../src/daemon/daemon';
+import { startDaemon, type RunningDaemon } from '../../src/daemon/daemon';
 import { resolveServeConfig } from '../../src/config/serve';
 import { freePort } from '../support/ports';
-import { namedAvailable, NamedInstance, startNamed } from '../support/named';
-import { buildSignedHierarchy, SignedHierarchy, signingToolsAvailable } from '../support/zones';
+import { namedAvailable, type NamedInstance, startNamed } from '../support/named';
+import { buildSignedHierarchy, type SignedHierarchy, signingToolsAvailable } from '../support/zones';
 import { reservedOnly } from '../support/reserved';
 
 const run = promisify(execFile);

@@ -2,15 +2,15 @@
 // reload (and SIGHUP), flush, log-level, stats, reconcile, negative trust anchors, trust anchors;
 // the upstream file followed live; readiness sent to a NOTIFY_SOCKET as systemd would receive it.
 import assert from 'node:assert/strict';
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { lookupUser } from '../../src/resolver/privileges';
 import { generateKeyPairSync } from 'node:crypto';
 import { keyObjectToIpseckey } from '../../src/ike-bridge/keys';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startNamed, namedAvailable, NamedInstance } from '../support/named';
-import { buildSignedHierarchy, SignedHierarchy, signingToolsAvailable } from '../support/zones';
+import { startNamed, namedAvailable, type NamedInstance } from '../support/named';
+import { buildSignedHierarchy, type SignedHierarchy, signingToolsAvailable } from '../support/zones';
 import { freePort } from '../support/ports';
 import { stopChild, until } from '../support/wait';
 import { dig, integrationSkipped } from '../resolver/helpers';
@@ -32,7 +32,7 @@ async function serve(dir: string, config: string, env: NodeJS.ProcessEnv = {}, e
     stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env },
   });
   let log = '';
-  proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (log += d.toString()));
   const exited = new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
   await until('oedns serve listening', () => /"msg":"listening"/.test(log) || proc.exitCode !== null, 15_000);
   const m = /"listen":\["127\.0\.0\.1:(\d+)"/.exec(log);
@@ -44,7 +44,7 @@ function ctl(d: Daemon, args: string[]): { code: number; out: string; err: strin
   const r = spawnSync(process.execPath, [OEDNS, 'control', '--control', d.control, ...args], { encoding: 'utf8', timeout: 30_000 });
   return { code: r.status ?? 1, out: r.stdout, err: r.stderr };
 }
-const json = (d: Daemon, args: string[]): any => JSON.parse(ctl(d, ['--json', ...args]).out); // eslint-disable-line @typescript-eslint/no-explicit-any
+const json = (d: Daemon, args: string[]): any => JSON.parse(ctl(d, ['--json', ...args]).out);  
 
 describe('oedns control (against a real oedns serve and named)', function () {
   this.timeout(60_000);
@@ -281,7 +281,7 @@ describe('oedns control (against a real oedns serve and named)', function () {
     const recv = spawn('python3', ['-u', '-c',
       'import socket,sys,os\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nos.chmod(sys.argv[1],0o777)\nprint("bound")\nwhile True: print(s.recv(4096).decode().replace("\\n"," "))', sock], { stdio: ['ignore', 'pipe', 'inherit'] });
     let got = '';
-    recv.stdout!.on('data', (b: Buffer) => (got += b.toString()));
+    recv.stdout.on('data', (b: Buffer) => (got += b.toString()));
     const d2Dir = mkdtempSync(join(tmpdir(), 'oedns-ntf-'));
     let d2: Daemon | undefined;
     try {

@@ -2,7 +2,7 @@
 // another key published, none published), a real charon from the lab, a running `oedns serve`.
 // Each problem must be named with a fix, and the exit status is 0 only when everything passes.
 import assert from 'node:assert/strict';
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { ViciClient } from '../../src/ike-bridge/vici-client';
 import { tmpdir } from 'node:os';
@@ -10,9 +10,9 @@ import { join, resolve } from 'node:path';
 import { generateHostKey, ipseckeyLine, writeHostKey } from '../../src/ike-bridge/identity';
 import { runDoctor } from '../../src/cli/doctor';
 import type { CheckResult } from '../../src/doctor/checks';
-import { Lab, labUnavailable, labUp } from '../support/lab';
-import { NamedInstance, namedAvailable, startNamed } from '../support/named';
-import { buildSignedHierarchy, SignedHierarchy, signingToolsAvailable } from '../support/zones';
+import { type Lab, labUnavailable, labUp } from '../support/lab';
+import { type NamedInstance, namedAvailable, startNamed } from '../support/named';
+import { buildSignedHierarchy, type SignedHierarchy, signingToolsAvailable } from '../support/zones';
 import { stopChild, until } from '../support/wait';
 
 const OEDNS = resolve(__dirname, '../../src/cli/oedns.js');
@@ -88,7 +88,7 @@ describe('oedns doctor (real named, real charon)', function () {
     // The daemon the last check asks for: this very configuration, on a free port.
     const proc = spawn(process.execPath, [OEDNS, 'serve', '--config', cfg, '--listen', '127.0.0.1:0', '--user', 'root'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
-    proc.stderr!.on('data', (b: Buffer) => (log += b.toString()));
+    proc.stderr.on('data', (b: Buffer) => (log += b.toString()));
     daemon = { proc, exited: new Promise((r) => proc.once('exit', r)) };
     await until('oedns serve', () => /"msg":"listening"/.test(log), 15_000);
     const r = doctor(cfg);
@@ -179,8 +179,8 @@ describe('oedns doctor (real named, real charon)', function () {
   it('prints one line per check and a fix under each failure', () => {
     const r = spawnSync(process.execPath, [OEDNS, 'doctor', '--config', config('text', { identity: 'carol.oe.test' }), '--resolv-conf', resolvConf], { encoding: 'utf8' });
     assert.equal(r.status, 1);
-    assert.match(r.stdout, /^PASS  config +.*text\.yaml is valid$/m);
-    assert.match(r.stdout, /^FAIL  published +no IPSECKEY is published for carol\.oe\.test/m);
+    assert.match(r.stdout, /^PASS {2}config +.*text\.yaml is valid$/m);
+    assert.match(r.stdout, /^FAIL {2}published +no IPSECKEY is published for carol\.oe\.test/m);
     assert.match(r.stdout, /^ +fix: publish in carol\.oe\.test's signed zone: /m);
     assert.match(r.stdout, /\n1 problem found\n$/);
   });

@@ -1,17 +1,17 @@
 // The real `oedns serve` process in front of a real named, queried with dig, kdig and from Node.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createSocket, Socket } from 'node:dgram';
+import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { encodeMessage, makeQuery } from '../../src/wire/message';
 import { RRType } from '../../src/wire/types';
-import { startNamed, namedAvailable, NamedInstance } from '../support/named';
+import { startNamed, namedAvailable, type NamedInstance } from '../support/named';
 import { lookupUser } from '../../src/resolver/privileges';
 import { freePort } from '../support/ports';
 import {
-  ServeProcess, anchorOf, dig, exampleZoneText, integrationSkipped, kdig, startServe, tempDir, udpExchange, waitFor, writeSignedZone,
+  type ServeProcess, anchorOf, dig, exampleZoneText, integrationSkipped, kdig, startServe, tempDir, udpExchange, waitFor, writeSignedZone,
 } from '../resolver/helpers';
 import { aRecord, answerWith, startFakeUpstream } from '../resolver/fake-upstream';
 

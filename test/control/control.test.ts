@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { controlRequest } from '../../src/control/client';
 import { defaultControlPath, parseRequest } from '../../src/control/protocol';
-import { startControlServer, ControlServer, unsafeSocketDir } from '../../src/control/server';
+import { startControlServer, type ControlServer, unsafeSocketDir } from '../../src/control/server';
 import { lookupUser } from '../../src/resolver/privileges';
 
 describe('control socket', () => {

@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startControlServer, ControlServer } from '../../src/control/server';
-import { DaemonStatus, formatStatus } from '../../src/control/status';
+import { startControlServer, type ControlServer } from '../../src/control/server';
+import { type DaemonStatus, formatStatus } from '../../src/control/status';
 
 const run = promisify(execFile);
 const cli = join(__dirname, '../../src/cli/oedns.js');

@@ -16,7 +16,7 @@ corp.example. IN DNSKEY 257 3 8 ( ${KSK2017.slice(0, 100)}
 corp.example. DS 1234 13 2 ( 0011223344556677 8899AABBCCDDEEFF0011223344556677 8899AABBCCDDEEFF )
 `);
     assert.deepEqual(a.map((x) => [x.zone, x.ds.length, x.keys.length]), [['', 1, 0], ['corp.example', 1, 1]]);
-    assert.equal(keyTag(a[1].keys[0]), 20326);
+    assert.equal(keyTag(a[1]!.keys[0]!), 20326);
     assert.equal(closestAnchor(a, 'www.corp.example')!.zone, 'corp.example');
     assert.equal(closestAnchor(a, 'www.other.example')!.zone, '');
   });
@@ -46,7 +46,7 @@ trust-anchors {
   lab.test. static-key 257 3 15 "l02Woi0iS8Aa25FQkUd9RMzZHJpBoRQwAQEX1SxZJA4=";
 };`);
     assert.deepEqual(a.map((x) => [x.zone, x.ds.map((d) => d.keyTag), x.keys.map(keyTag)]), [['', [38696], [20326]], ['lab.test', [4242], [3613]]]);
-    assert.deepEqual(Buffer.from(a[0].ds[0].digest), Buffer.from(ROOT_ANCHORS[0].ds[1].digest));
+    assert.deepEqual(Buffer.from(a[0]!.ds[0]!.digest), Buffer.from(ROOT_ANCHORS[0]!.ds[1]!.digest));
   });
 
   it('rejects a file with other record types, bad digests or no anchors (ConfigError code trust-anchor)', () => {

@@ -9,9 +9,9 @@ import { keyUnusable, RSA_LIMITS } from '../../src/dnssec/crypto';
 import { validateKeySet } from '../../src/dnssec/ds';
 import { decodeDs, decodeRrsig, canonicalRRsetWire, concat, keyTag, rrsigSignedPrefix } from '../../src/dnssec/records';
 import { verifyRrset } from '../../src/dnssec/rrsig';
-import { DEFAULT_NSEC3_LIMITS, nsec3ProveNxdomain, Nsec3Record, nsec3Hash } from '../../src/dnssec/nsec3';
+import { DEFAULT_NSEC3_LIMITS, nsec3ProveNxdomain, type Nsec3Record, nsec3Hash } from '../../src/dnssec/nsec3';
 import { base32hex } from '../../src/dnssec/crypto';
-import { ChainFetcher, WalkContext } from '../../src/dnssec/fetcher';
+import { ChainFetcher, type WalkContext } from '../../src/dnssec/fetcher';
 import { classifyDsResponse, MAX_DENIAL_RRSETS } from '../../src/dnssec/chain';
 import { DEFAULT_KEY_CACHE_LIMITS } from '../../src/dnssec/key-cache';
 import type { TrustAnchor } from '../../src/dnssec/anchors';
@@ -118,7 +118,7 @@ describe('work budgets (KeyTrap)', () => {
     const hashed = names.map((n) => nsec3Hash(n, salt, 10)).sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
     const recs: Nsec3Record[] = hashed.map((h, i) => ({
       owner: `${base32hex(h)}.example`,
-      rd: { hashAlgorithm: 1, flags: 0, iterations: 10, salt, nextHashed: hashed[(i + 1) % hashed.length], types: [T.A] },
+      rd: { hashAlgorithm: 1, flags: 0, iterations: 10, salt, nextHashed: hashed[(i + 1) % hashed.length]!, types: [T.A] },
     }));
     const b = new ValidationBudget({ maxNsec3Hashes: 6 });
     const deep = 'a.b.c.d.e.f.g.example';
@@ -262,7 +262,7 @@ describe('budgets in the chain walk', () => {
     let fetches = 0;
     const query = async (n: Name, t: number): Promise<Message> => {
       if (n === 'spent' && t === 48) fetches++;
-      return table[`${n}|${t}`];
+      return table[`${n}|${t}`]!;
     };
     const f = new ChainFetcher({ anchors, query, cache: DEFAULT_KEY_CACHE_LIMITS, nsec3: DEFAULT_NSEC3_LIMITS, budget: { maxVerifications: 2 } });
     const c = (): WalkContext => ({ nowSec: NOW, queries: 0, maxQueries: 48, links: new Map() });

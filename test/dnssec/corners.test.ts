@@ -10,9 +10,9 @@ import type { TrustAnchor } from '../../src/dnssec/anchors';
 import { base32hex } from '../../src/dnssec/crypto';
 import { usableDsSet, validateKeySet } from '../../src/dnssec/ds';
 import { nsecProveNodata, nsecProveNxdomain } from '../../src/dnssec/nsec';
-import { DEFAULT_NSEC3_LIMITS, Nsec3Budget, nsec3Hash, nsec3ProveNodata, nsec3ProveNxdomain, nsec3ProveWildcardAnswer, Nsec3Record } from '../../src/dnssec/nsec3';
+import { DEFAULT_NSEC3_LIMITS, Nsec3Budget, nsec3Hash, nsec3ProveNodata, nsec3ProveNxdomain, nsec3ProveWildcardAnswer, type Nsec3Record } from '../../src/dnssec/nsec3';
 import { TransportError } from '../../src/util/errors';
-import { ChainFetcher, WalkContext } from '../../src/dnssec/fetcher';
+import { ChainFetcher, type WalkContext } from '../../src/dnssec/fetcher';
 import { DEFAULT_KEY_CACHE_LIMITS } from '../../src/dnssec/key-cache';
 import { optOutButSignedBy } from '../../src/dnssec/util';
 import { a, NOW, nsec, nsec3, rr, T, TestKey } from './signer';
@@ -57,19 +57,19 @@ const validate = (query: (n: Name, t: number) => Promise<Message>, name: Name, t
 function chain3(names: Array<[Name, number[]]>, optOut: boolean): { recs: RR[][]; match: (n: Name) => RR[]; cover: (n: Name) => RR[] } {
   const salt = new Uint8Array();
   const hashed = names.map(([n, types]) => ({ h: nsec3Hash(n, salt, 0), types })).sort((x, y) => Buffer.compare(Buffer.from(x.h), Buffer.from(y.h)));
-  const recs = hashed.map((e, i) => signed(ex, [nsec3(`${base32hex(e.h)}.example.test`, hashed[(i + 1) % hashed.length].h, e.types, { optOut })]));
+  const recs = hashed.map((e, i) => signed(ex, [nsec3(`${base32hex(e.h)}.example.test`, hashed[(i + 1) % hashed.length]!.h, e.types, { optOut })]));
   const H = (n: Name): Buffer => Buffer.from(nsec3Hash(n, salt, 0));
-  const ownerHash = (i: number): Buffer => Buffer.from(hashed[i].h);
+  const ownerHash = (i: number): Buffer => Buffer.from(hashed[i]!.h);
   return {
     recs,
-    match: (n) => recs[hashed.findIndex((e) => H(n).equals(Buffer.from(e.h)))],
+    match: (n) => recs[hashed.findIndex((e) => H(n).equals(Buffer.from(e.h)))]!,
     cover: (n) => {
       const h = H(n);
       const i = hashed.findIndex((_, j) => {
         const lo = ownerHash(j), hi = ownerHash((j + 1) % hashed.length);
         return lo.compare(hi) < 0 ? lo.compare(h) < 0 && h.compare(hi) < 0 : lo.compare(h) < 0 || h.compare(hi) < 0;
       });
-      return recs[i];
+      return recs[i]!;
     },
   };
 }
@@ -99,13 +99,13 @@ describe('corners: NSEC3 opt-out makes proofs insecure, not secure (RFC 5155 §9
     const L = DEFAULT_NSEC3_LIMITS;
     const z = 'example.test';
     const wnames: Array<[Name, number[]]> = [...names, ['*.example.test', [T.TXT, T.RRSIG]]];
-    const recs = (optOut: boolean): Nsec3Record[] => chain3(wnames, optOut).recs.map((s) => s[0]).map((r) => ({ owner: r.name, rd: decodeNsec3(r.rdata) }));
+    const recs = (optOut: boolean): Nsec3Record[] => chain3(wnames, optOut).recs.map((s) => s[0]!).map((r) => ({ owner: r.name, rd: decodeNsec3(r.rdata) }));
     for (const [optOut, want] of [[true, 'insecure/nsec3-opt-out'], [false, 'secure']] as const) {
       const r = recs(optOut);
       assert.equal(kind(nsec3ProveWildcardAnswer(r, 'q.example.test', '*.example.test', z, L, b())), want, 'wildcard answer');
       assert.equal(kind(nsec3ProveNodata(r, 'q.example.test', T.A, z, L, b())), want, 'wildcard NODATA');
     }
-    const nowc = (optOut: boolean): Nsec3Record[] => chain3(names, optOut).recs.map((s) => s[0]).map((r) => ({ owner: r.name, rd: decodeNsec3(r.rdata) }));
+    const nowc = (optOut: boolean): Nsec3Record[] => chain3(names, optOut).recs.map((s) => s[0]!).map((r) => ({ owner: r.name, rd: decodeNsec3(r.rdata) }));
     assert.equal(kind(nsec3ProveNxdomain(nowc(true), 'q.example.test', z, L, b())), 'insecure/nsec3-opt-out');
     assert.equal(kind(nsec3ProveNodata(nowc(true), 'q.example.test', T.MX, z, L, b())), 'insecure/nsec3-opt-out', 'NODATA in an opt-out span (Unbound val_nsec3_optout_ad)');
     assert.equal(kind(nsec3ProveNodata(nowc(false), 'q.example.test', T.MX, z, L, b())), 'bogus/nsec-proof-failed');

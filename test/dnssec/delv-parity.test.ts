@@ -6,9 +6,9 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildSignedHierarchy, signingToolsAvailable, SignedHierarchy, ZoneSpec } from '../support/zones';
-import { namedAvailable, startNamed, NamedInstance } from '../support/named';
-import { netQuery } from '../../src/dnssec/net-query';
+import { buildSignedHierarchy, signingToolsAvailable, type SignedHierarchy, type ZoneSpec } from '../support/zones';
+import { namedAvailable, startNamed, type NamedInstance } from '../support/named';
+import { netQuery } from '../../src/resolver/net-query';
 import { runLookup } from '../../src/cli/lookup';
 
 type Kind = 'secure' | 'insecure' | 'bogus';
@@ -36,7 +36,7 @@ function delvVerdict(out: { stdout: string; stderr: string }): Kind | 'unknown' 
 /** An RFC 3110 RSA public key of `bits` (random modulus: the DNS does not care, only the size matters). */
 function fakeRsaKey(bits: number): string {
   const n = randomBytes(bits / 8);
-  n[0] |= 0x80;
+  n[0]! |= 0x80;
   return Buffer.concat([Buffer.from([3, 1, 0, 1]), n]).toString('base64');
 }
 

@@ -1,8 +1,8 @@
 // Denial of existence, NSEC (RFC 4035 §5.4) and NSEC3 (RFC 5155 §8), on authenticated records.
 import assert from 'node:assert/strict';
-import { nsecProveNodata, nsecProveNxdomain, nsecProveWildcardAnswer, nsecCovers, NsecRecord } from '../../src/dnssec/nsec';
+import { nsecProveNodata, nsecProveNxdomain, nsecProveWildcardAnswer, nsecCovers, type NsecRecord } from '../../src/dnssec/nsec';
 import {
-  DEFAULT_NSEC3_LIMITS, Nsec3Budget, nsec3Hash, nsec3ProveNodata, nsec3ProveNxdomain, nsec3ProveWildcardAnswer, Nsec3Record,
+  DEFAULT_NSEC3_LIMITS, Nsec3Budget, nsec3Hash, nsec3ProveNodata, nsec3ProveNxdomain, nsec3ProveWildcardAnswer, type Nsec3Record,
 } from '../../src/dnssec/nsec3';
 import { base32hex, base32hexDecode } from '../../src/dnssec/crypto';
 import type { Verdict } from '../../src/dnssec/verdict';
@@ -26,10 +26,10 @@ const pick = (...owners: string[]): NsecRecord[] => chain.filter((r) => owners.i
 
 describe('NSEC denial of existence', () => {
   it('covers names between owner and next, and wraps at the last NSEC', () => {
-    assert.ok(nsecCovers(chain[3], 'i.example', Z));
-    assert.ok(!nsecCovers(chain[3], 'host.example', Z));
-    assert.ok(nsecCovers(chain[5], 'zzz.example', Z));
-    assert.ok(!nsecCovers(chain[5], 'other.test', Z));
+    assert.ok(nsecCovers(chain[3]!, 'i.example', Z));
+    assert.ok(!nsecCovers(chain[3]!, 'host.example', Z));
+    assert.ok(nsecCovers(chain[5]!, 'zzz.example', Z));
+    assert.ok(!nsecCovers(chain[5]!, 'other.test', Z));
   });
 
   it('proves NXDOMAIN with a covering NSEC and one covering the wildcard', () => {
@@ -89,7 +89,7 @@ function nsec3Chain(names: Array<[string, number[]]>, o: { optOut?: boolean; ite
   const hashed = names.map(([n, t]) => ({ h: H(n), t })).sort((x, y) => Buffer.compare(Buffer.from(x.h), Buffer.from(y.h)));
   return hashed.map((e, i) => ({
     owner: `${base32hex(e.h)}.example`,
-    rd: { hashAlgorithm: 1, flags: o.optOut ? 1 : 0, iterations: o.iterations ?? RFC5155_ITERATIONS, salt, nextHashed: hashed[(i + 1) % hashed.length].h, types: e.t },
+    rd: { hashAlgorithm: 1, flags: o.optOut ? 1 : 0, iterations: o.iterations ?? RFC5155_ITERATIONS, salt, nextHashed: hashed[(i + 1) % hashed.length]!.h, types: e.t },
   }));
 }
 const zone3 = nsec3Chain([
@@ -114,7 +114,7 @@ describe('NSEC3 denial of existence', () => {
   it('rejects NXDOMAIN when the NSEC3 covering the wildcard is withheld', () => {
     const hw = H('*.example');
     const coversWildcard = (r: Nsec3Record): boolean => {
-      const lo = Buffer.from(base32hexDecode(r.owner.split('.')[0])!);
+      const lo = Buffer.from(base32hexDecode(r.owner.split('.')[0]!)!);
       const hi = Buffer.from(r.rd.nextHashed);
       const h = Buffer.from(hw);
       return lo.compare(hi) < 0 ? lo.compare(h) < 0 && h.compare(hi) < 0 : lo.compare(h) < 0 || h.compare(hi) < 0;

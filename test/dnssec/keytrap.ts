@@ -3,7 +3,7 @@
 // RRset carrying many RRSIGs with that tag (SigJam), and an RSA key with a huge public exponent.
 // Every fake key is a well-formed Ed25519 point, so a validator without bounds pays a full signature
 // verification for each (key, RRSIG) pair.
-import { createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, randomBytes } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
 import type { RR } from '../../src/wire/types';
 import { encodeDnskey, encodeRrsig } from '../../src/wire/rdata';
 import { keyTag, rrsigLabelCount } from '../../src/dnssec/records';
@@ -27,12 +27,12 @@ const D = ((-121665n * modpow(121666n, P - 2n, P)) % P + P) % P;
 /** RFC 8032 §5.1.3: does this 32-byte string decode to a point (so a verifier does the full work)? */
 export function isEd25519Point(b: Uint8Array): boolean {
   let y = 0n;
-  for (let i = 31; i >= 0; i--) y = (y << 8n) | BigInt(i === 31 ? b[i] & 0x7f : b[i]);
+  for (let i = 31; i >= 0; i--) y = (y << 8n) | BigInt(i === 31 ? b[i]! & 0x7f : b[i]!);
   if (y >= P) return false;
   const u = (y * y - 1n + P) % P;
   const v = (D * y * y + 1n) % P;
   const x2 = (u * modpow(v, P - 2n, P)) % P;
-  if (x2 === 0n) return (b[31] & 0x80) === 0;
+  if (x2 === 0n) return (b[31]! & 0x80) === 0;
   return modpow(x2, (P - 1n) / 2n, P) === 1n;
 }
 
@@ -48,7 +48,7 @@ export function collidingEd25519Keys(zone: string, tag: number, count: number, f
     const rdata = encodeDnskey({ flags, protocol: 3, algorithm: 15, publicKey: pub });
     // RDATA is 36 bytes: the last two (key bytes 30, 31) add (b34 << 8 | b35) to the checksum.
     let ac0 = 0;
-    for (let i = 0; i < 34; i++) ac0 += i & 1 ? rdata[i] : rdata[i] << 8;
+    for (let i = 0; i < 34; i++) ac0 += i & 1 ? rdata[i]! : rdata[i]! << 8;
     for (let v = 0; v < 0x10000; v++) {
       const ac = ac0 + v;
       if (((ac + (ac >>> 16)) & 0xffff) !== tag) continue;
@@ -73,13 +73,13 @@ export function collidingEd25519Keys(zone: string, tag: number, count: number, f
  */
 export function junkRrsig(key: TestKey, rrs: RR[], expiration = 2_000_000_000): RR {
   const signature = new Uint8Array(randomBytes(key.alg === 8 ? 256 : 64));
-  if (key.alg === 15) signature[63] &= 0x0f;
+  if (key.alg === 15) signature[63]! &= 0x0f;
   const fields = {
-    typeCovered: rrs[0].type, algorithm: key.alg, labels: rrsigLabelCount(rrs[0].name),
-    originalTtl: rrs[0].ttl, expiration, inception: 1_000_000_000, keyTag: key.tag, signerName: key.zone,
+    typeCovered: rrs[0]!.type, algorithm: key.alg, labels: rrsigLabelCount(rrs[0]!.name),
+    originalTtl: rrs[0]!.ttl, expiration, inception: 1_000_000_000, keyTag: key.tag, signerName: key.zone,
     signature,
   };
-  return rr(rrs[0].name, T.RRSIG, encodeRrsig(fields), rrs[0].ttl);
+  return rr(rrs[0]!.name, T.RRSIG, encodeRrsig(fields), rrs[0]!.ttl);
 }
 
 export interface KeyTrapZone {
@@ -141,8 +141,8 @@ function modInverse(a: bigint, m: bigint): bigint {
  */
 export function bigExponentRsaKey(modulusBits: number, exponentBits: number): { privateKey: KeyObject; publicKey: KeyObject } {
   const base = generateKeyPairSync('rsa', { modulusLength: modulusBits }).privateKey.export({ format: 'jwk' }) as Record<string, string>;
-  const p = b64uToBig(base.p);
-  const q = b64uToBig(base.q);
+  const p = b64uToBig(base.p!);
+  const q = b64uToBig(base.q!);
   const n = p * q;
   const phi = (p - 1n) * (q - 1n);
   let e = b64uToBig(randomBytes(Math.ceil(exponentBits / 8)).toString('base64url'));

@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSocket } from 'node:dgram';
-import { firstNameserver, parseServer } from '../../src/dnssec/net-query';
+import { firstNameserver, parseServer } from '../../src/resolver/net-query';
 
 const OEDNS = join(__dirname, '..', '..', 'src', 'cli', 'oedns.js');
 const lookup = (...args: string[]) => spawnSync(process.execPath, [OEDNS, 'lookup', ...args], { encoding: 'utf8', timeout: 20_000 });

@@ -117,7 +117,7 @@ describe('RRSIG checks (RFC 4035 §5.3)', () => {
       else seen.set(k.tag, k);
     }
     assert.ok(pair, 'no key tag collision found');
-    const [first, second] = pair!;
+    const [first, second] = pair;
     const r = verifyRrset(www, [second.sign(www)], [first.dnskey, second.dnskey], zone, NOW);
     assert.equal(r.verdict.kind, 'secure');
   });

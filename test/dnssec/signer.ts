@@ -1,6 +1,6 @@
 // Test helper: a zone with real keys (node:crypto) that signs hand-built RRsets, so unit tests can feed
 // the pure validator exact good and bad inputs without a name server.
-import { generateKeyPairSync, KeyObject, sign as cryptoSign } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject, sign as cryptoSign } from 'node:crypto';
 import type { RR } from '../../src/wire/types';
 import { encodeA, encodeDnskey, encodeDs, encodeMx, encodeNameRdata, encodeNsec, encodeNsec3, encodeRrsig } from '../../src/wire/rdata';
 import { canonicalRRsetWire, concat, keyTag, rrsigSignedPrefix, rrsigLabelCount, wildcardOf } from '../../src/dnssec/records';
@@ -32,12 +32,12 @@ export class TestKey {
     const b = (s: string): Buffer => Buffer.from(s, 'base64url');
     let pub: Uint8Array;
     if (alg === 8) {
-      const e = b(jwk.e);
+      const e = b(jwk.e!);
       // RFC 3110 §2: a one-byte exponent length, or 0 and two bytes when the exponent is longer.
       const elen = e.length < 256 ? Uint8Array.of(e.length) : Uint8Array.of(0, e.length >> 8, e.length & 0xff);
-      pub = concat([elen, e, b(jwk.n)]);
-    } else if (alg === 13) pub = concat([b(jwk.x), b(jwk.y)]);
-    else pub = b(jwk.x);
+      pub = concat([elen, e, b(jwk.n!)]);
+    } else if (alg === 13) pub = concat([b(jwk.x!), b(jwk.y!)]);
+    else pub = b(jwk.x!);
     this.dnskey = rr(zone, T.DNSKEY, encodeDnskey({ flags, protocol: 3, algorithm: alg, publicKey: pub }));
     this.tag = keyTag(this.dnskey.rdata);
   }
@@ -48,13 +48,13 @@ export class TestKey {
 
   /** An RRSIG over `rrs` with overridable fields (to build broken ones). */
   sign(rrs: RR[], o: Partial<{ inception: number; expiration: number; labels: number; originalTtl: number; signer: string; keyTag: number; algorithm: number; typeCovered: number; owner: string }> = {}): RR {
-    const owner = o.owner ?? rrs[0].name;
+    const owner = o.owner ?? rrs[0]!.name;
     const labels = o.labels ?? rrsigLabelCount(owner);
     const fields = {
-      typeCovered: o.typeCovered ?? rrs[0].type,
+      typeCovered: o.typeCovered ?? rrs[0]!.type,
       algorithm: o.algorithm ?? this.alg,
       labels,
-      originalTtl: o.originalTtl ?? rrs[0].ttl,
+      originalTtl: o.originalTtl ?? rrs[0]!.ttl,
       expiration: (o.expiration ?? 2_000_000_000) >>> 0,
       inception: (o.inception ?? 1_000_000_000) >>> 0,
       keyTag: o.keyTag ?? this.tag,
@@ -67,7 +67,7 @@ export class TestKey {
     const sig = this.alg === 8 ? cryptoSign('sha256', data, this.privateKey)
       : this.alg === 13 ? cryptoSign('sha256', data, { key: this.privateKey, dsaEncoding: 'ieee-p1363' })
         : cryptoSign(null, data, this.privateKey);
-    return rr(owner, T.RRSIG, encodeRrsig({ ...fields, signature: new Uint8Array(sig) }), rrs[0].ttl);
+    return rr(owner, T.RRSIG, encodeRrsig({ ...fields, signature: new Uint8Array(sig) }), rrs[0]!.ttl);
   }
 }
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import type { Message, Name, RR } from '../../src/wire/types';
 import { createValidator } from '../../src/dnssec/validator';
 import { decodeDs } from '../../src/dnssec/records';
-import { TrustAnchor } from '../../src/dnssec/anchors';
+import { type TrustAnchor } from '../../src/dnssec/anchors';
 import { TransportError } from '../../src/util/errors';
 import { a, cname, NOW, nsec, rr, T, TestKey } from './signer';
 import { encodeNameRdata } from '../../src/wire/rdata';
@@ -71,7 +71,7 @@ describe('validator over a scripted upstream', () => {
 
   it('is insecure (no-anchor) when no trust anchor covers the name: an island of trust says nothing outside it', async () => {
     const up = upstream();
-    const v = createValidator({ anchors: [{ zone: 'elsewhere', ds: anchors[0].ds, keys: [] }], query: up.query });
+    const v = createValidator({ anchors: [{ zone: 'elsewhere', ds: anchors[0]!.ds, keys: [] }], query: up.query });
     const r = await v.validate({ name: 'www.example.test', type: T.A, class: 1 }, msg('www.example.test', T.A, signed(ex, www)), NOW);
     assert.equal(r.verdict.kind === 'insecure' && r.verdict.reason, 'no-anchor');
     assert.match(r.verdict.kind === 'insecure' ? r.verdict.detail : '', /no trust anchor covers .*example\.test\./);

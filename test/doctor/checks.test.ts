@@ -3,7 +3,7 @@
 // are in test/cli/doctor.test.ts.
 import assert from 'node:assert/strict';
 import { resolveServeConfig } from '../../src/config/serve';
-import { checkClock, checkKeyFile, checkSystemResolver, checkTrustAnchors, checkViciGroup, DoctorContext, groupMembers } from '../../src/doctor/checks';
+import { checkClock, checkKeyFile, checkSystemResolver, checkTrustAnchors, checkViciGroup, type DoctorContext, groupMembers } from '../../src/doctor/checks';
 import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +26,7 @@ function ctx(files: Record<string, string>, over: Record<string, unknown> = {}):
     query: async () => { throw new Error('no network in this test'); },
     readFile: (p) => {
       if (files[p] === undefined) throw new Error(`ENOENT: ${p}`);
-      return files[p]!;
+      return files[p];
     },
   };
 }

@@ -2,18 +2,18 @@
 // learning from charon's cert list (a scripted fake), the conns built for each method, and how the
 // result is shown. The real exchange is in fallback-lab.test.ts.
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, KeyObject, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import forge from 'node-forge';
 import pino from 'pino';
-import { certFingerprint, CertInfo, checkPeerCert, createSelfSignedCert, derToPem, parseCert, pemToDer } from '../../src/ike-bridge/cert';
+import { certFingerprint, type CertInfo, checkPeerCert, createSelfSignedCert, derToPem, parseCert, pemToDer } from '../../src/ike-bridge/cert';
 import type { Peer } from '../../src/ike-bridge/engine';
 import { checkFallbackMethod, ensureHostCert, strongswanFallback, TofuCerts, WELLKNOWN_PSK } from '../../src/ike-bridge/fallback';
 import { execRunner, LibreswanEngine } from '../../src/ike-bridge/libreswan';
-import { buildConn, ConnOptions, leavesStaleTrust, sameKeys } from '../../src/ike-bridge/peer-config';
-import { CertTrustPolicy, emptyPinState, judgeCert, PinState, PinStore } from '../../src/ike-bridge/tofu';
+import { buildConn, type ConnOptions, leavesStaleTrust, sameKeys } from '../../src/ike-bridge/peer-config';
+import { type CertTrustPolicy, emptyPinState, judgeCert, type PinState, PinStore } from '../../src/ike-bridge/tofu';
 import type { ViciSection } from '../../src/ike-bridge/vici-codec';
 import { formatStatus } from '../../src/control/status';
 import { OednsError } from '../../src/util/errors';
@@ -101,7 +101,7 @@ describe('fallback: self-signed certificates', () => {
     assert.throws(() => checkPeerCert(make('a.oe.test', weak), 'a.oe.test', NOW), code('cert-key'));
     const c = make('a.oe.test', rsa);
     const bad = Buffer.from(c.der);
-    bad[bad.length - 1] ^= 1;
+    bad[bad.length - 1]! ^= 1;
     assert.throws(() => checkPeerCert(parseCert(bad), 'a.oe.test', NOW), code('cert-signature'));
     assert.throws(() => parseCert(Buffer.from('not a certificate')), code('cert-malformed'));
   });
@@ -233,7 +233,7 @@ describe('fallback: learning certificates from charon (list-certs)', () => {
       listCerts: async () => ders.map((d) => new Map<string, Buffer | string>([['type', 'X509'], ['flag', 'NONE'], ['data', d]]) as ViciSection),
       call: async (cmd: string) => {
         calls.push(cmd);
-        return new Map([['success', 'yes']]) as ViciSection;
+        return new Map([['success', 'yes']]);
       },
     };
   }

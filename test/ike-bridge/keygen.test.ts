@@ -21,7 +21,7 @@ describe('oedns keygen', () => {
       assert.equal(r.status, 0, r.stderr);
       const f = r.stdout.trim().split(/\s+/);
       assert.deepEqual(f.slice(0, 7), ['host.oe.test.', 'IN', 'IPSECKEY', '10', '0', String(alg), '.']);
-      const pub = Buffer.from(f[7], 'base64');
+      const pub = Buffer.from(f[7]!, 'base64');
       assert.equal(pub.length, len);
       const paths = hostKeyPaths(dir);
       assert.equal(statSync(paths.privateKey).mode & 0o777, 0o600);
@@ -36,7 +36,7 @@ describe('oedns keygen', () => {
     assert.equal(r.status, 0, r.stderr);
     const f = r.stdout.trim().split(/\s+/);
     assert.equal(f[5], '2');
-    const pub = Buffer.from(f[7], 'base64');
+    const pub = Buffer.from(f[7]!, 'base64');
     assert.deepEqual([pub.length, ...pub.subarray(0, 4)], [388, 3, 1, 0, 1]);
   });
 

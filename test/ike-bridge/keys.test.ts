@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import {
   ipseckeyToKeyObject,
   ipseckeyToSpkiPem,
@@ -21,7 +21,7 @@ function code(fn: () => unknown): string {
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const ed = generateKeyPairSync('ed25519');
-const spki = (k: { publicKey: import('node:crypto').KeyObject }): string => k.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+const spki = (k: { publicKey: KeyObject }): string => k.publicKey.export({ type: 'spki', format: 'pem' }).toString();
 
 describe('keys: IPSECKEY public key field <-> SubjectPublicKeyInfo', () => {
   it('writes RSA in RFC 3110 form: 1-byte exponent length, exponent 65537, modulus', () => {

@@ -8,11 +8,11 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Peer } from '../../src/ike-bridge/engine';
 import { hostKeyPaths } from '../../src/ike-bridge/identity';
-import { AuthFailure, StrongswanEngine } from '../../src/ike-bridge/strongswan';
+import { type AuthFailure, StrongswanEngine } from '../../src/ike-bridge/strongswan';
 import { ViciClient } from '../../src/ike-bridge/vici-client';
 import type { ViciInput } from '../../src/ike-bridge/vici-codec';
 import { EngineError } from '../../src/util/errors';
-import { Lab, labUnavailable, labUp, watchWire } from '../support/lab';
+import { type Lab, labUnavailable, labUp, watchWire } from '../support/lab';
 import { until } from '../support/wait';
 
 const OEDNS = resolve(__dirname, '../../src/cli/oedns.js');
@@ -22,7 +22,7 @@ function keygen(dir: string, name: string, type: string): { pem: string; alg: nu
   const out = execFileSync(process.execPath, [OEDNS, 'keygen', '--type', type, '--bits', '2048', '--out', dir, '--name', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const f = out.trim().split(/\s+/);
   assert.deepEqual(f.slice(0, 3), [`${name}.`, 'IN', 'IPSECKEY']);
-  return { pem: readFileSync(hostKeyPaths(dir).privateKey, 'utf8'), alg: Number(f[5]), key: Buffer.from(f[7], 'base64') };
+  return { pem: readFileSync(hostKeyPaths(dir).privateKey, 'utf8'), alg: Number(f[5]), key: Buffer.from(f[7]!, 'base64') };
 }
 
 function peer(name: string, addr: string, k: { alg: number; key: Buffer }, initiate: boolean): Peer {
@@ -82,7 +82,7 @@ describe('ike-bridge lab: two charons in network namespaces', function () {
     const listed = await A.list();
     assert.equal(listed.length, 1);
     assert.deepEqual(
-      { name: listed[0].name, conn: listed[0].connection, addrs: listed[0].addresses, auth: listed[0].authenticated, ike: listed[0].ikeState, child: listed[0].childState },
+      { name: listed[0]!.name, conn: listed[0]!.connection, addrs: listed[0]!.addresses, auth: listed[0]!.authenticated, ike: listed[0]!.ikeState, child: listed[0]!.childState },
       { name: 'b.oe.test', conn: 'oe-b.oe.test', addrs: ['192.0.2.2'], auth: true, ike: 'ESTABLISHED', child: 'INSTALLED' },
     );
     const st = await B.status();

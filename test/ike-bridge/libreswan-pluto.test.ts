@@ -15,8 +15,8 @@ import { ckaidOf, LibreswanEngine } from '../../src/ike-bridge/libreswan';
 import { StrongswanEngine } from '../../src/ike-bridge/strongswan';
 import { ViciClient } from '../../src/ike-bridge/vici-client';
 import { EngineError } from '../../src/util/errors';
-import { Lab, labUp } from '../support/lab';
-import { OednsKey, oednsKeygen, PlutoHost, plutoOn, plutoUnavailable } from '../support/pluto-lab';
+import { type Lab, labUp } from '../support/lab';
+import { type OednsKey, oednsKeygen, type PlutoHost, plutoOn, plutoUnavailable } from '../support/pluto-lab';
 import { until } from '../support/wait';
 
 type Key = OednsKey;
@@ -44,7 +44,7 @@ async function heldKeys(pluto: PlutoHost, id: string): Promise<string[]> {
   const out: string[] = [];
   lines.forEach((l, i) => {
     const m = /RSA Key (\S+)/.exec(l);
-    if (m && lines[i + 1]?.includes(`ID_FQDN '${id}'`)) out.push(m[1]);
+    if (m && lines[i + 1]?.includes(`ID_FQDN '${id}'`)) out.push(m[1]!);
   });
   return out.sort();
 }
@@ -151,7 +151,7 @@ describe('libreswan engine against a real pluto (pluto on A, charon on B)', func
     const sas = await rawB!.listSas();
     assert.deepEqual(sas.map((s) => [s.name, s.state, s.remoteId]), [['oe-a.oe.test', 'ESTABLISHED', 'a.oe.test']], 'charon authenticated pluto too');
     await terminateB();
-    await until('pluto drops the IKE SA charon deleted', async () => (await A.list())[0].ikeState === undefined);
+    await until('pluto drops the IKE SA charon deleted', async () => (await A.list())[0]!.ikeState === undefined);
   });
 
   it('pluto initiates (engine.initiate): charon installs its CHILD_SA with pluto\'s proposal; pluto\'s ESP SA is refused: ike-child-failed', async () => {
@@ -289,7 +289,7 @@ describe('libreswan engine against a real pluto (pluto on A, charon on B)', func
     assert.match(pluto!.log(), /"oe-b\.oe\.test" #\d+: responder established IKE SA; authenticated peer using authby=null/);
     assert.deepEqual((await A.list()).map((p) => [p.name, p.authenticated, p.ikeState]), [['b.oe.test', false, 'ESTABLISHED']]);
     await plutoB.run(['--terminate', '--name', 'oe-null-a']);
-    await until('pluto A drops the NULL IKE SA', async () => (await A.list())[0].ikeState === undefined);
+    await until('pluto A drops the NULL IKE SA', async () => (await A.list())[0]!.ikeState === undefined);
     // A (engine) initiates: IKE with NULL auth comes up, the Child SA fails at a kernel without ESP.
     await assert.rejects(A.initiate('b.oe.test'), (e: unknown) => e instanceof EngineError && e.code === 'ike-child-failed');
     assert.match(pluto!.log(), /"oe-b\.oe\.test" #\d+: initiator established IKE SA; authenticated peer using authby=null/);

@@ -18,10 +18,10 @@ import { ViciClient } from '../../src/ike-bridge/vici-client';
 import { parseAllowList } from '../../src/responder/allow-list';
 import { libreswanResponderConf } from '../../src/responder/libreswan-conf';
 import { EngineError } from '../../src/util/errors';
-import { Lab, labUp } from '../support/lab';
-import { NamedInstance, namedAvailable, startNamed } from '../support/named';
-import { OednsKey, oednsKeygen, PlutoHost, plutoOn, plutoUnavailable } from '../support/pluto-lab';
-import { buildSignedHierarchy, SignedHierarchy, signingToolsAvailable } from '../support/zones';
+import { type Lab, labUp } from '../support/lab';
+import { type NamedInstance, namedAvailable, startNamed } from '../support/named';
+import { type OednsKey, oednsKeygen, type PlutoHost, plutoOn, plutoUnavailable } from '../support/pluto-lab';
+import { buildSignedHierarchy, type SignedHierarchy, signingToolsAvailable } from '../support/zones';
 
 const ALICE = 'alice.oe.example';
 const BOB = 'bob.oe.example';
@@ -31,7 +31,7 @@ function peerFromRdata(name: string, addr: string, k: OednsKey): Peer {
   return {
     name,
     addresses: [addr],
-    auth: { kind: 'pubkey', keys: [{ algorithm: Number(f[2]), publicKey: Buffer.from(f[4], 'base64'), precedence: Number(f[0]) }] },
+    auth: { kind: 'pubkey', keys: [{ algorithm: Number(f[2]), publicKey: Buffer.from(f[4]!, 'base64'), precedence: Number(f[0]) }] },
     gateway: { kind: 'none' },
     level: 'private',
     expiresAt: 0,
@@ -132,7 +132,7 @@ describe('libreswan responder config (%dnsondemand) in a real pluto', function (
     assert.equal(count(log, BOB_ACCEPTED), 1, log.split('\n').filter((l) => /oe-responder/.test(l)).slice(-8).join('\n'));
     // The key pluto now holds for Bob came from DNS: it was never given to this pluto otherwise.
     const keys = (await pluto!.run(['--listpubkeys'])).stdout;
-    assert.match(keys, new RegExp(`RSA Key ${reEscape(kb.rdata.split(/\s+/)[4].slice(0, 9))}[^\\n]*\\n[^\\n]*ID_FQDN '@bob\\.oe\\.example'`));
+    assert.match(keys, new RegExp(`RSA Key ${reEscape(kb.rdata.split(/\s+/)[4]!.slice(0, 9))}[^\\n]*\\n[^\\n]*ID_FQDN '@bob\\.oe\\.example'`));
     const sas = await rawB!.listSas();
     assert.deepEqual(sas.map((s) => [s.name, s.state]), [[`oe-${ALICE}`, 'ESTABLISHED']], 'charon authenticated pluto too');
     await terminateB();

@@ -101,7 +101,7 @@ describe('libreswan engine (fake ipsec that records its arguments)', () => {
     const n = Buffer.from(rsaPair.publicKey.export({ format: 'jwk' }).n!, 'base64url');
     const want = createHash('sha1').update(n[0] === 0 ? n.subarray(1) : n).digest('hex');
     assert.equal(ckaidOf(rsaPair.publicKey), want);
-    const add = calls()[1];
+    const add = calls()[1]!;
     assert.equal(add[add.indexOf('--ckaid') + 1], want);
     assert.ok(add.indexOf('--ckaid') < add.indexOf('--to'), 'the ckaid belongs to our end');
     assert.throws(() => new LibreswanEngine({ localId: 'a', localKey: generateKeyPairSync('ed25519').privateKey, run: execRunner(FAKE) }), { code: 'engine-unsupported' });
@@ -113,15 +113,15 @@ describe('libreswan engine (fake ipsec that records its arguments)', () => {
     const e = (await engineFromConfig({ kind: 'libreswan', vici: '', identity: 'a.oe.test', key: pemFile, initiate: false }, silentLogger)) as LibreswanEngine;
     // No localAddr from the config: our address comes from the route (loopback here, always routable).
     const { conns } = await e.commandsFor(peer({ addresses: ['127.0.0.2'] }));
-    assert.deepEqual(conns[0].add.slice(conns[0].add.indexOf('--host'), conns[0].add.indexOf('--host') + 2), ['--host', '127.0.0.1']);
-    assert.equal(conns[0].add[conns[0].add.indexOf('--ckaid') + 1], ckaidOf(rsaPair.publicKey));
+    assert.deepEqual(conns[0]!.add.slice(conns[0]!.add.indexOf('--host'), conns[0]!.add.indexOf('--host') + 2), ['--host', '127.0.0.1']);
+    assert.equal(conns[0]!.add[conns[0]!.add.indexOf('--ckaid') + 1], ckaidOf(rsaPair.publicKey));
     writeFileSync(pemFile, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
     await assert.rejects(engineFromConfig({ kind: 'libreswan', vici: '', identity: 'a.oe.test', key: pemFile, initiate: false }, silentLogger), { code: 'key-unsupported' });
     // No key file: the engine still starts (pluto may know our key otherwise), without --ckaid.
     const bare = (await engineFromConfig({ kind: 'libreswan', vici: '', identity: 'a.oe.test', key: join(dir, 'absent.pem'), initiate: false }, silentLogger)) as LibreswanEngine;
     const bareConns = (await bare.commandsFor(peer({ addresses: ['127.0.0.2'] }))).conns;
-    assert.equal(bareConns[0].add.includes('--ckaid'), false);
-    assert.ok(bareConns[0].add.includes('@a.oe.test'));
+    assert.equal(bareConns[0]!.add.includes('--ckaid'), false);
+    assert.ok(bareConns[0]!.add.includes('@a.oe.test'));
   });
 
   it('tunnels to the IPSECKEY gateway: a client on both ends (whack refuses one-sided), ours of the inner family', async () => {
@@ -139,7 +139,7 @@ describe('libreswan engine (fake ipsec that records its arguments)', () => {
     const e = new LibreswanEngine({ localId: 'a.oe.test', run: execRunner(FAKE), routeSource: async (d) => (asked.push(d), d === '192.0.2.2' ? '192.0.2.1' : undefined) });
     await e.install(peer());
     assert.deepEqual(asked, ['192.0.2.2']);
-    assert.deepEqual(calls()[1].slice(calls()[1].indexOf('--host'), calls()[1].indexOf('--host') + 2), ['--host', '192.0.2.1']);
+    assert.deepEqual(calls()[1]!.slice(calls()[1]!.indexOf('--host'), calls()[1]!.indexOf('--host') + 2), ['--host', '192.0.2.1']);
     writeFileSync(log, '');
     await assert.rejects(e.install(peer({ name: 'c.oe.test', addresses: ['203.0.113.9'] })), { code: 'engine-no-route' });
     assert.deepEqual(calls(), [], 'nothing sent to pluto for a peer we cannot reach');
@@ -150,8 +150,8 @@ describe('libreswan engine (fake ipsec that records its arguments)', () => {
     await engine.install(peer({ name: 'd.oe.test', level: 'block' }));
     const c = calls();
     assert.deepEqual(c.map((x) => x.slice(0, 3)), [['whack', '--name', 'oe-b.oe.test'], ['whack', '--route', '--name'], ['whack', '--name', 'oe-d.oe.test'], ['whack', '--route', '--name']]);
-    assert.deepEqual(c[0].slice(3, 6), ['--ikev2', '--pass', '--auth-never']);
-    assert.deepEqual(c[2].slice(3, 6), ['--ikev2', '--drop', '--auth-never']);
+    assert.deepEqual(c[0]!.slice(3, 6), ['--ikev2', '--pass', '--auth-never']);
+    assert.deepEqual(c[2]!.slice(3, 6), ['--ikev2', '--drop', '--auth-never']);
   });
 
   it('remove deletes the conns and replaces the id\'s keys by a throwaway key (whack --keyid alone deletes nothing in 4.10)', async () => {
@@ -160,14 +160,14 @@ describe('libreswan engine (fake ipsec that records its arguments)', () => {
     await engine.remove('b.oe.test');
     const c = calls();
     assert.deepEqual(c[0], ['whack', '--delete', '--name', 'oe-b.oe.test']);
-    assert.deepEqual(c[1].slice(0, 4), ['whack', '--keyid', '@b.oe.test', '--pubkeyrsa']);
-    assert.notEqual(c[1][4], b64(rsa));
-    const k = ipseckeyToKeyObject(2, Buffer.from(c[1][4].slice(2), 'base64'));
+    assert.deepEqual(c[1]!.slice(0, 4), ['whack', '--keyid', '@b.oe.test', '--pubkeyrsa']);
+    assert.notEqual(c[1]![4], b64(rsa));
+    const k = ipseckeyToKeyObject(2, Buffer.from(c[1]![4]!.slice(2), 'base64'));
     assert.equal(k.asymmetricKeyDetails?.modulusLength, 2048);
     assert.deepEqual(await engine.list(), []);
     // The same throwaway serves every removal.
     await engine.remove('c.oe.test');
-    assert.equal(calls().find((x) => x[2] === '@c.oe.test')?.[4], c[1][4]);
+    assert.equal(calls().find((x) => x[2] === '@c.oe.test')?.[4], c[1]![4]);
   });
 
   it('a rollover to new keys replaces the old ones in one --pubkeyrsa; a switch to NULL auth forgets them', async () => {
@@ -178,9 +178,9 @@ describe('libreswan engine (fake ipsec that records its arguments)', () => {
     writeFileSync(log, '');
     await engine.install(peer({ auth: { kind: 'unauthenticated', method: 'null' } }));
     const c = calls();
-    assert.deepEqual(c[0].slice(0, 4), ['whack', '--keyid', '@b.oe.test', '--pubkeyrsa']);
-    assert.notEqual(c[0][4], b64(rsa2));
-    assert.ok(c[1].includes('--auth-null') && c[1].includes('%null'), c[1].join(' '));
+    assert.deepEqual(c[0]!.slice(0, 4), ['whack', '--keyid', '@b.oe.test', '--pubkeyrsa']);
+    assert.notEqual(c[0]![4], b64(rsa2));
+    assert.ok(c[1]!.includes('--auth-null') && c[1]!.includes('%null'), c[1]!.join(' '));
   });
 
   it('pluto refuses to redefine a conn: an unchanged one is kept, a changed one deleted and added again', async () => {
@@ -193,7 +193,7 @@ describe('libreswan engine (fake ipsec that records its arguments)', () => {
       writeFileSync(log, '');
       await engine.install(peer({ addresses: ['192.0.2.3'] }));
       assert.deepEqual(calls().map((c) => c.slice(1, 3)), [['--keyid', '@b.oe.test'], ['--name', 'oe-b.oe.test'], ['--delete', '--name'], ['--name', 'oe-b.oe.test'], ['--route', '--name']]);
-      assert.ok(calls()[3].includes('192.0.2.3'));
+      assert.ok(calls()[3]!.includes('192.0.2.3'));
       // A conn pluto holds that this engine did not define (e.g. it restarted) is replaced, not trusted.
       const other = new LibreswanEngine({ localId: 'a.oe.test', localAddr: '192.0.2.1', run: execRunner(FAKE) });
       writeFileSync(log, '');
@@ -258,7 +258,7 @@ describe('libreswan engine (fake ipsec that records its arguments)', () => {
     const c = calls();
     assert.deepEqual(c[0], ['whack', '--status']);
     assert.deepEqual(c[1], ['whack', '--delete', '--name', 'oe-old.oe.test']);
-    assert.deepEqual(c[2].slice(0, 4), ['whack', '--keyid', '@old.oe.test', '--pubkeyrsa']);
+    assert.deepEqual(c[2]!.slice(0, 4), ['whack', '--keyid', '@old.oe.test', '--pubkeyrsa']);
   });
 
   it('reports status from whack --status (pluto_version), reachable or not', async () => {

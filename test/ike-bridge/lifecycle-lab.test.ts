@@ -5,17 +5,17 @@
 // `swanctl --load-all` / `--load-creds --clear` our peers are back within a stated bound.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createPublicKey, generateKeyPairSync, KeyObject, randomBytes, X509Certificate } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, type KeyObject, randomBytes, X509Certificate } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSelfSignedCert } from '../../src/ike-bridge/cert';
 import type { Peer } from '../../src/ike-bridge/engine';
 import { keyObjectToIpseckey, privateKeyPemForCharon } from '../../src/ike-bridge/keys';
-import { RestoreReport, StrongswanEngine } from '../../src/ike-bridge/strongswan';
+import { type RestoreReport, StrongswanEngine } from '../../src/ike-bridge/strongswan';
 import { ViciClient } from '../../src/ike-bridge/vici-client';
 import { list } from '../../src/ike-bridge/vici-codec';
 import { PeerSync } from '../../src/peers';
-import { Lab, LabHost, labUnavailable, labUp, watchWire } from '../support/lab';
+import { type Lab, type LabHost, labUnavailable, labUp, watchWire } from '../support/lab';
 import { until } from '../support/wait';
 
 function peerOf(name: string, addr: string, key: KeyObject, initiate: boolean, over: Partial<Peer> = {}): Peer {

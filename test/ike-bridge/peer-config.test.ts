@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import type { Peer } from '../../src/ike-bridge/engine';
 import { keyObjectToIpseckey } from '../../src/ike-bridge/keys';
-import { buildConn, ConnOptions, peersEqual, sameKeys } from '../../src/ike-bridge/peer-config';
+import { buildConn, type ConnOptions, peersEqual, sameKeys } from '../../src/ike-bridge/peer-config';
 import { EngineError } from '../../src/util/errors';
 
 const ed = keyObjectToIpseckey(generateKeyPairSync('ed25519').publicKey);

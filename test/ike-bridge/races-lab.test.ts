@@ -6,7 +6,7 @@
 // wire with tcpdump; the figures print so docs/strongswan.md can quote them.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createPublicKey, generateKeyPairSync, KeyObject, randomBytes } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Peer } from '../../src/ike-bridge/engine';
@@ -15,7 +15,7 @@ import { StrongswanEngine } from '../../src/ike-bridge/strongswan';
 import { ViciClient } from '../../src/ike-bridge/vici-client';
 import { list, section } from '../../src/ike-bridge/vici-codec';
 import { PeerSync } from '../../src/peers';
-import { Lab, LabHost, labUnavailable, labUp, watchWire } from '../support/lab';
+import { type Lab, type LabHost, labUnavailable, labUp, watchWire } from '../support/lab';
 
 function peerOf(name: string, addrs: string[], key: KeyObject, initiate: boolean): Peer {
   const k = keyObjectToIpseckey(createPublicKey(key));
@@ -251,7 +251,7 @@ describe('strongswan engine races and clear windows in the lab (review v11 F4, F
       assert.ok(t.reconciled !== undefined, 'never reconciled');
       assert.ok(t.reconnected! - t.socketBack! < 200, `watcher back ${t.reconnected! - t.socketBack!} ms after the socket`);
       // Nothing goes out in clear once the conn is back (10 ms for tcpdump's and the clock's slack).
-      assert.ok(!(last > t.reconciled! + 10), `clear at ${last} ms, reconciled at ${t.reconciled} ms`);
+      assert.ok(!(last > t.reconciled + 10), `clear at ${last} ms, reconciled at ${t.reconciled} ms`);
       assert.ok((await rawA.getConns()).includes('oe-b.oe.test'));
     } finally {
       A.events.off('reconnected', onBack);

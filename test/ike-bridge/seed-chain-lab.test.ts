@@ -7,15 +7,15 @@
 // accepted, which is why the seed is 0600 and `oedns doctor` names conns that pin no CA.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createPublicKey, generateKeyPairSync, KeyObject, randomBytes } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { charonKeyType, privateKeyPemForCharon } from '../../src/ike-bridge/keys';
 import { StrongswanEngine } from '../../src/ike-bridge/strongswan';
-import { deriveTrustCa, issuePeerCert, newGeneration, TrustCa } from '../../src/ike-bridge/trust-ca';
+import { deriveTrustCa, issuePeerCert, newGeneration, type TrustCa } from '../../src/ike-bridge/trust-ca';
 import { ViciClient } from '../../src/ike-bridge/vici-client';
-import { Lab, labUnavailable, labUp } from '../support/lab';
+import { type Lab, labUnavailable, labUp } from '../support/lab';
 
 const spki = (k: KeyObject): string => createPublicKey(k).export({ type: 'spki', format: 'pem' }).toString();
 const pem = (der: Buffer): string => `-----BEGIN CERTIFICATE-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;

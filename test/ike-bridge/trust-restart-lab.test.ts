@@ -5,13 +5,13 @@
 // generation), after a clock step back (the CRL number goes on from the one charon holds), and when
 // the new process has another seed (it cannot revoke the old root: charon's credentials are cleared).
 import assert from 'node:assert/strict';
-import { createPublicKey, generateKeyPairSync, KeyObject, randomBytes } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
 import type { Peer } from '../../src/ike-bridge/engine';
 import { keyObjectToIpseckey } from '../../src/ike-bridge/keys';
 import { StrongswanEngine } from '../../src/ike-bridge/strongswan';
 import type { CharonTrust } from '../../src/ike-bridge/strongswan-trust';
 import { ViciClient } from '../../src/ike-bridge/vici-client';
-import { Lab, labUnavailable, labUp } from '../support/lab';
+import { type Lab, labUnavailable, labUp } from '../support/lab';
 
 function peerOf(name: string, addr: string, key: KeyObject): Peer {
   const k = keyObjectToIpseckey(createPublicKey(key));

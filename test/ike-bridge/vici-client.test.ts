@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, Server, Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LogEvent, ViciClient } from '../../src/ike-bridge/vici-client';
-import { decodePacket, encodePacket, frame, PacketType, splitFrames, ViciInput, ViciPacket } from '../../src/ike-bridge/vici-codec';
+import { type LogEvent, ViciClient } from '../../src/ike-bridge/vici-client';
+import { decodePacket, encodePacket, frame, PacketType, splitFrames, type ViciInput, type ViciPacket } from '../../src/ike-bridge/vici-codec';
 import { ViciError } from '../../src/util/errors';
 
 /** A scripted VICI daemon: `handle` is called per packet with a way to send packets back. */
@@ -114,7 +114,7 @@ describe('vici client (fake daemon on a unix socket)', () => {
     client = new ViciClient({ socketPath: path });
     const sas = await client.listSas();
     assert.deepEqual(sas.map((s) => [s.name, s.state, s.remoteId]), [['oe-b', 'ESTABLISHED', 'b.example'], ['oe-c', 'CONNECTING', undefined]]);
-    assert.deepEqual(sas[0].children.map((c) => [c.name, c.state]), [['oe-b', 'INSTALLED']]);
+    assert.deepEqual(sas[0]!.children.map((c) => [c.name, c.state]), [['oe-b', 'INSTALLED']]);
     assert.deepEqual(f.seen.map((p) => [p.type, 'name' in p ? p.name : '']), [
       [PacketType.EVENT_REGISTER, 'list-sa'],
       [PacketType.CMD_REQUEST, 'list-sas'],

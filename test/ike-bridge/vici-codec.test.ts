@@ -9,7 +9,7 @@ import {
   PacketType,
   splitFrames,
   toPlain,
-  ViciSection,
+  type ViciSection,
 } from '../../src/ike-bridge/vici-codec';
 import { ViciError } from '../../src/util/errors';
 
@@ -137,9 +137,9 @@ describe('vici codec', () => {
       if (i % 2 === 0) {
         input = randomBytes(1 + (i % 64));
       } else {
-        input = Buffer.from(seeds[i % seeds.length]);
+        input = Buffer.from(seeds[i % seeds.length]!);
         const flips = 1 + (i % 4);
-        for (let f = 0; f < flips; f++) input[(i * 7 + f * 13) % input.length] ^= 1 << (i % 8);
+        for (let f = 0; f < flips; f++) input[(i * 7 + f * 13) % input.length]! ^= 1 << (i % 8);
         if (i % 3 === 0) input = input.subarray(0, i % input.length);
       }
       for (const fn of [() => decodePacket(input), () => decodeMessage(input), () => splitFrames(input)]) {

@@ -8,7 +8,7 @@ import { keyObjectToIpseckey } from '../../src/ike-bridge/keys';
 import { bogus, SECURE, type Verdict } from '../../src/dnssec/verdict';
 import { decodeIpseckey, encodeIpseckey, type Ipseckey } from '../../src/wire/rdata';
 import { RRType } from '../../src/wire/types';
-import { decide, parsePolicy, type IpseckeyLike, type VerdictLike } from '../../src/policy';
+import { decide, parsePolicy, type IpseckeyLike } from '../../src/policy';
 import { PeerSync, type SyncClock } from '../../src/peers';
 
 const T = 1_700_000_000;
@@ -33,7 +33,7 @@ describe('capture flow: wire → decide → registry → dry-run engine', () => 
 
   it('installs a secure key decoded from wire form, with its gateway, once for concurrent queries', async () => {
     const keys = [wireKey({ gatewayType: 1, gateway: '198.51.100.1' }), wireKey({ precedence: 20, gatewayType: 1, gateway: '198.51.100.1' })];
-    const secure: VerdictLike = SECURE satisfies Verdict;
+    const secure: Verdict = SECURE;
     const d = decide({
       name: 'host.example.', qtype: RRType.AAAA, addresses: ['2001:db8::10'], addressVerdict: secure, addressTtl: 300,
       keys, keyVerdict: secure, keyTtl: 600, sigExpiry: T + 100,

@@ -86,7 +86,7 @@ describe('peers/registry', () => {
     const s = r.sweep(T + 100);
     assert.deepEqual(s.removed, []);
     assert.equal(s.replaced.length, 1);
-    assert.equal(s.replaced[0].auth.kind, 'unauthenticated');
+    assert.equal(s.replaced[0]!.auth.kind, 'unauthenticated');
   });
 
   it('release() reports replaced when the remaining claim differs', () => {

@@ -4,7 +4,7 @@
 // engine with failures injected; time is a hand-moved clock, so each retry is driven exactly.
 import assert from 'node:assert/strict';
 import { peer, T } from './fixtures';
-import { PeerSync, SyncClock } from '../../src/peers';
+import { PeerSync, type SyncClock } from '../../src/peers';
 import { DryRunEngine } from '../../src/ike-bridge/dry-run';
 import type { Peer, PeerAuth, ReconcileResult, ShuntSpec } from '../../src/ike-bridge/engine';
 import { EngineError } from '../../src/util/errors';

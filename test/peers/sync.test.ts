@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { peer, T } from './fixtures';
-import { PeerSync, SyncClock } from '../../src/peers';
+import { PeerSync, type SyncClock } from '../../src/peers';
 import { FakeEngine } from './fake-engine';
 import { DryRunEngine } from '../../src/ike-bridge/dry-run';
 import type { Peer } from '../../src/ike-bridge/engine';
@@ -64,7 +64,7 @@ describe('peers/sync', () => {
     engine.release();
     const results = await Promise.all(all);
     assert.deepEqual(engine.calls, ['install peer.example']);
-    assert.equal(results[0].change, 'added');
+    assert.equal(results[0]!.change, 'added');
     assert.ok(results.slice(1).every((r) => r.change === 'unchanged'));
     assert.equal(sync.stats().coalesced, 19);
   });

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, KeyObject } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { keyObjectToIpseckey } from '../../src/ike-bridge/keys';
 import type { PolicyLevel } from '../../src/ike-bridge/engine';
 import { RRType } from '../../src/wire/types';
 import {
-  completeGateway, decide, engineFailed, DecideInput, Decision, Ede, IpseckeyLike, keyProblem, lifetime, parsePolicy, Policy,
-  selectKeys, VerdictLike,
+  completeGateway, decide, engineFailed, type DecideInput, type Decision, Ede, type IpseckeyLike, keyProblem, lifetime, parsePolicy, type Policy,
+  selectKeys,
 } from '../../src/policy';
+import { bogus, indeterminate, insecure, SECURE, type Verdict } from '../../src/dnssec/verdict';
 
 const NOW = 1_700_000_000;
 
@@ -24,10 +25,10 @@ const rec = (over: Partial<IpseckeyLike> = {}): IpseckeyLike => ({
   precedence: 10, gatewayType: 0, algorithm: 2, gateway: null, publicKey: rsaKey(), ...over,
 });
 
-const SECURE: VerdictLike = { kind: 'secure' };
-const INSECURE: VerdictLike = { kind: 'insecure', reason: 'unsigned-delegation' };
-const BOGUS: VerdictLike = { kind: 'bogus', reason: 'sig-expired', ede: 7 };
-const INDET: VerdictLike = { kind: 'indeterminate', reason: 'fetch-failed' };
+// Policy reads the validator's own Verdict type (src/dnssec/verdict.ts), built as the validator builds it.
+const INSECURE: Verdict = insecure('unsigned-delegation', 'example', 'no DS for example');
+const BOGUS: Verdict = bogus('sig-expired', Ede.SIGNATURE_EXPIRED, 'RRSIG expired');
+const INDET: Verdict = indeterminate('fetch-failed', 'no answer from upstream');
 
 function pol(level: PolicyLevel, extra = ''): Policy {
   return parsePolicy(`default: ${level}\n${extra}`);
@@ -44,7 +45,7 @@ const FALLBACK_ON = 'fallback: { any-key: true }\n';
 
 describe('policy/decide', () => {
   describe('level × key verdict (address secure)', () => {
-    type Row = [PolicyLevel, string, VerdictLike | null, string, string?];
+    type Row = [PolicyLevel, string, Verdict | null, string, string?];
     // [level, policy extra, key verdict (null = no IPSECKEY), expected action, rcode]
     const rows: Row[] = [
       ['private', '', SECURE, 'install'],
@@ -118,7 +119,7 @@ describe('policy/decide', () => {
   });
 
   describe('bogus never installs', () => {
-    const combos: Array<[VerdictLike, VerdictLike | null]> = [
+    const combos: Array<[Verdict, Verdict | null]> = [
       [BOGUS, SECURE], [SECURE, BOGUS], [BOGUS, BOGUS], [BOGUS, null], [INSECURE, BOGUS],
     ];
     const levels: PolicyLevel[] = ['private', 'private-or-clear', 'opportunistic', 'clear', 'block'];
@@ -131,12 +132,13 @@ describe('policy/decide', () => {
       }
     }
     it('a bogus key under private carries the validator EDE and says why', () => {
-      const d = decide(input({ keyVerdict: { kind: 'bogus', reason: 'sig-expired', ede: 7 } }), pol('private'), NOW);
+      const d = decide(input({ keyVerdict: bogus('sig-expired', 7, 'RRSIG expired') }), pol('private'), NOW);
       assert.equal(d.action === 'refuse' && d.ede, 7);
       assert.match(d.reason, /IPSECKEY.*bogus.*sig-expired/);
     });
-    it('a bogus key without an EDE gets 6 (DNSSEC Bogus)', () => {
-      const d = decide(input({ keyVerdict: { kind: 'bogus' } }), pol('private-or-clear'), NOW);
+    // A bogus Verdict always carries its EDE (the type requires one): the generic 6 passes through too.
+    it('a bogus key with the generic EDE keeps 6 (DNSSEC Bogus)', () => {
+      const d = decide(input({ keyVerdict: bogus('sig-invalid', Ede.DNSSEC_BOGUS, 'no key verifies the RRSIG') }), pol('private-or-clear'), NOW);
       assert.equal(d.action === 'refuse' && d.ede, Ede.DNSSEC_BOGUS);
     });
   });
@@ -186,8 +188,8 @@ describe('policy/decide', () => {
       const d = decide(input({ keys: [rec({ precedence: 1, algorithm: 1 }), rec({ precedence: 2, algorithm: 99 }), rec({ precedence: 3 })] }), pol('private'), NOW);
       assert.equal(d.action, 'install');
       assert.deepEqual(d.ignoredKeys.map((k) => [k.index, k.algorithm]), [[0, 1], [1, 99]]);
-      assert.match(d.ignoredKeys[0].reason, /DSA/);
-      assert.match(d.ignoredKeys[1].reason, /unknown key algorithm 99/);
+      assert.match(d.ignoredKeys[0]!.reason, /DSA/);
+      assert.match(d.ignoredKeys[1]!.reason, /unknown key algorithm 99/);
       assert.match(d.reason, /2 key\(s\) ignored/);
     });
     it('refuses under private when only DSA keys exist, listing why', () => {
@@ -253,7 +255,7 @@ describe('policy/decide', () => {
     it('type 1 with an IPv6 literal is ignored', () => {
       const d = decide(input({ keys: [rec({ gatewayType: 1, gateway: '2001:db8::1' })] }), GW, NOW);
       assert.equal(d.action, 'refuse');
-      assert.match(d.ignoredKeys[0].reason, /type 1 needs an IPv4/);
+      assert.match(d.ignoredKeys[0]!.reason, /type 1 needs an IPv4/);
     });
     it('type 3: asks the caller to resolve the gateway name', () => {
       const d = decide(input({ keys: [rec({ gatewayType: 3, gateway: 'GW.Example.' })] }), GW, NOW);
@@ -263,7 +265,7 @@ describe('policy/decide', () => {
     it('type 3 with an unsafe name is ignored before it reaches anything', () => {
       const d = decide(input({ keys: [rec({ gatewayType: 3, gateway: 'gw.example;rm -rf' })] }), GW, NOW);
       assert.equal(d.action, 'refuse');
-      assert.match(d.ignoredKeys[0].reason, /gateway name/);
+      assert.match(d.ignoredKeys[0]!.reason, /gateway name/);
     });
     it('keys behind other gateways become alternatives, grouped and ordered', () => {
       const d = decide(input({

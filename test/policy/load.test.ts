@@ -38,11 +38,11 @@ describe('policy/load parsePolicy', () => {
       ['name', 'private', 6], ['wildcard', 'private', 7], ['zone', 'clear', 8],
       ['address', 'block', 9], ['address', 'private', 10],
     ]);
-    assert.deepEqual(p.rules[0].selector, { kind: 'name', name: 'bank.example' });
-    assert.deepEqual(p.rules[1].selector, { kind: 'wildcard', base: 'corp.example' });
-    const v6 = p.rules[4].selector;
+    assert.deepEqual(p.rules[0]!.selector, { kind: 'name', name: 'bank.example' });
+    assert.deepEqual(p.rules[1]!.selector, { kind: 'wildcard', base: 'corp.example' });
+    const v6 = p.rules[4]!.selector;
     assert.equal(v6.kind === 'address' && v6.cidr.text, '2001:db8::/32');
-    assert.equal(p.rules[4].comment, 'lab v6');
+    assert.equal(p.rules[4]!.comment, 'lab v6');
     assert.deepEqual(p.warnings, []);
   });
 

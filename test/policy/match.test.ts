@@ -176,7 +176,7 @@ describe('policy/ip', () => {
     assert.deepEqual(parseAddress('::ffff:192.0.2.1'), { bytes: Uint8Array.from([192, 0, 2, 1]), family: 4 });
     const v6 = parseAddress('64:ff9b::192.0.2.1');
     assert.equal(v6?.family, 6);
-    assert.equal(formatAddress(v6!.bytes), '64:ff9b::c000:201');
+    assert.equal(formatAddress(v6.bytes), '64:ff9b::c000:201');
     assert.equal(matchAddress(parsePolicy('rules:\n  - { address: "::ffff:192.0.2.0/120", level: block }\n'), '192.0.2.7').level, 'block');
   });
 });

@@ -81,20 +81,20 @@ export async function startMitm(upstream: { host: string; port: number }, hook: 
 /** The question type of a query or answer (first question). */
 export function qtype(wire: Uint8Array): number {
   const { next } = decodeName(wire, 12);
-  return (wire[next] << 8) | wire[next + 1];
+  return (wire[next]! << 8) | wire[next + 1]!;
 }
 
 /** The answer with the TTL of every answer-section record of `type` set to `ttl`, in place (a TSIG stays as it was). */
 export function withTtl(wire: Uint8Array, type: number, ttl: number): Uint8Array {
   const out = wire.slice();
-  const qd = (out[4] << 8) | out[5];
-  const an = (out[6] << 8) | out[7];
+  const qd = (out[4]! << 8) | out[5]!;
+  const an = (out[6]! << 8) | out[7]!;
   let p = 12;
   for (let i = 0; i < qd; i++) p = decodeName(out, p).next + 4;
   for (let i = 0; i < an; i++) {
     const at = decodeName(out, p).next;
-    if (((out[at] << 8) | out[at + 1]) === type) new DataView(out.buffer, out.byteOffset).setUint32(at + 4, ttl);
-    p = at + 10 + ((out[at + 8] << 8) | out[at + 9]);
+    if (((out[at]! << 8) | out[at + 1]!) === type) new DataView(out.buffer, out.byteOffset).setUint32(at + 4, ttl);
+    p = at + 10 + ((out[at + 8]! << 8) | out[at + 9]!);
   }
   return out;
 }

@@ -9,17 +9,17 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseTrustAnchors } from '../../src/dnssec/anchors';
-import { netQuery } from '../../src/dnssec/net-query';
+import { netQuery } from '../../src/resolver/net-query';
 import { generateHostKey, ipseckeyLine, writeHostKey } from '../../src/ike-bridge/identity';
 import { privateKeyPemForCharon } from '../../src/ike-bridge/keys';
-import { tcpExchange } from '../../src/publish/net';
+import { tcpExchange } from '../../src/resolver/tcp-exchange';
 import { publish, type PublishIo } from '../../src/publish/publish';
 import { pickTsigKey } from '../../src/publish/tsig-keyfile';
 import { PublishError } from '../../src/publish/errors';
 import { ourRecord } from '../../src/cli/publish';
 import { freePort } from '../support/ports';
 import { qtype, startMitm, withTtl } from './mitm';
-import { SigningNamed, signingNamedUnavailable, startSecondary, startSigningNamed } from './signing-named';
+import { type SigningNamed, signingNamedUnavailable, startSecondary, startSigningNamed } from './signing-named';
 
 const OEDNS = resolve(__dirname, '../../src/cli/oedns.js');
 
@@ -63,13 +63,13 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
 
   // The zone's NS (ns.pub.test) says port 53, where this named is not: name the server to check.
   const common = (name: string, kd: string, key = 'publish-key'): string[] => [
-    'publish', '--name', name, '--key-dir', kd, '--tsig-key', s.keyFiles[key], '--server', s.named.endpoint, '--resolver', s.named.endpoint, '--trust-anchor', s.anchorFile, '--wait', '20',
+    'publish', '--name', name, '--key-dir', kd, '--tsig-key', s.keyFiles[key]!, '--server', s.named.endpoint, '--resolver', s.named.endpoint, '--trust-anchor', s.anchorFile, '--wait', '20',
     '--check-servers', s.named.endpoint,
   ];
   const newKey = (sub: string, name: string, type: 'rsa' | 'ed25519' | 'ecdsa-p256' = 'ed25519'): string => {
     const k = generateHostKey(type, 2048);
     writeHostKey(keyDir(sub), k, true);
-    return ipseckeyLine(name, k).split(' IPSECKEY ')[1];
+    return ipseckeyLine(name, k).split(' IPSECKEY ')[1]!;
   };
   // dig splits the base64 key into words; ipseckeyLine does not.
   const norm = (rdata: string): string => {
@@ -124,7 +124,7 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
 
   it('a wrong secret is refused (BADSIG, exit 3) and changes nothing', async () => {
     newKey('wrong', 'h1.hosts.pub.test');
-    const text = readFileSync(s.keyFiles['publish-key'], 'utf8');
+    const text = readFileSync(s.keyFiles['publish-key']!, 'utf8');
     const bad = join(dir, 'bad.key');
     writeFileSync(bad, text.replace(/secret "[^"]+"/, `secret "${Buffer.alloc(32, 9).toString('base64')}"`), { mode: 0o600 });
     const serial = s.serial('pub.test');
@@ -143,7 +143,7 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
 
   it('a key the server does not know is BADKEY (exit 3)', async () => {
     const unknown = join(dir, 'unknown.key');
-    writeFileSync(unknown, readFileSync(s.keyFiles['publish-key'], 'utf8').replace('"publish-key"', '"nobody-key"'), { mode: 0o600 });
+    writeFileSync(unknown, readFileSync(s.keyFiles['publish-key']!, 'utf8').replace('"publish-key"', '"nobody-key"'), { mode: 0o600 });
     const r = await oedns([...common('h1.hosts.pub.test', keyDir('wrong')).map((a) => (a === s.keyFiles['publish-key'] ? unknown : a)), '--json']);
     assert.equal(r.code, 3, r.stderr);
     assert.equal(JSON.parse(r.stdout).error.code, 'tsig-badkey');
@@ -174,7 +174,7 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
   });
 
   it('a clock off by more than the fudge is BADTIME with the skew, and nothing changes', async () => {
-    const key = pickTsigKey(readFileSync(s.keyFiles['publish-key'], 'utf8'));
+    const key = pickTsigKey(readFileSync(s.keyFiles['publish-key']!, 'utf8'));
     const serial = s.serial('pub.test');
     const err = await publish(
       { name: 'h2.hosts.pub.test', server: { host: '127.0.0.1', port: s.named.port }, records: [ourRecord(generateHostKey('ed25519'), 10)], key, anchors: [], waitSec: 0 },
@@ -190,7 +190,7 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
   });
 
   it('a change made by someone else between our read and our update is not overwritten (exit 4)', async () => {
-    const key = pickTsigKey(readFileSync(s.keyFiles['publish-key'], 'utf8'));
+    const key = pickTsigKey(readFileSync(s.keyFiles['publish-key']!, 'utf8'));
     const theirs = ourRecord(generateHostKey('ed25519'), 20);
     const ours = ourRecord(generateHostKey('ed25519'), 10);
     const base = io(s);
@@ -198,7 +198,7 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
       ...base,
       // Just before our update goes out (opcode 5; our signed reads go the same way), another writer adds its own record.
       async send(server, wire) {
-        if (((wire[2] >> 3) & 0xf) === 5) await publish({ name: 'h3.hosts.pub.test', server, records: [theirs], key, anchors: [], waitSec: 0 }, base);
+        if (((wire[2]! >> 3) & 0xf) === 5) await publish({ name: 'h3.hosts.pub.test', server, records: [theirs], key, anchors: [], waitSec: 0 }, base);
         return base.send(server, wire);
       },
     };
@@ -207,7 +207,7 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
     assert.ok(err instanceof PublishError, String(err));
     assert.equal(err.code, 'publish-conflict');
     assert.equal(published('h3.hosts.pub.test').length, 1);
-    assert.match(published('h3.hosts.pub.test')[0], /^20 0 4 /);
+    assert.match(published('h3.hosts.pub.test')[0]!, /^20 0 4 /);
   });
 
   it('hmac-sha512, hmac-sha384 and hmac-sha1 keys work too', async () => {
@@ -219,7 +219,7 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
   });
 
   it('finds the zone from the SOA and the primary from its MNAME', async () => {
-    const key = pickTsigKey(readFileSync(s.keyFiles['publish-key'], 'utf8'));
+    const key = pickTsigKey(readFileSync(s.keyFiles['publish-key']!, 'utf8'));
     const base = io(s);
     const seen: string[] = [];
     // MNAME ns.pub.test has A 127.0.0.1 and port 53; this named listens elsewhere, so map the port.
@@ -238,7 +238,7 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
     // The name servers checked are the zone's NS set (ns.pub.test, A 127.0.0.1, port 53).
     assert.ok(seen.includes('direct 127.0.0.1:53'));
     assert.deepEqual(rep.servers?.map((x) => [x.server, x.ns, x.confirmed]), [['127.0.0.1:53', 'ns.pub.test', true]]);
-    assert.equal(rep.servers?.[0].serial, rep.soa?.serial);
+    assert.equal(rep.servers?.[0]!.serial, rep.soa?.serial);
   });
 
   it('the rollover clock starts only once every name server serves the new version (a secondary that lags until notified)', async () => {
@@ -355,8 +355,8 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
     const replay = await startMitm(upstream(), (q) => {
       if (qtype(q) !== 45) return undefined;
       const a = recorded!.slice();
-      a[0] = q[0];
-      a[1] = q[1];
+      a[0] = q[0]!;
+      a[1] = q[1]!;
       return a;
     });
     let r;
@@ -381,7 +381,7 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
 
     const g = await oedns(['keygen', '--next', '--out', kd, '--name', name]);
     assert.equal(g.code, 0, g.stderr);
-    const next = g.stdout.trim().split(' IPSECKEY ')[1];
+    const next = g.stdout.trim().split(' IPSECKEY ')[1]!;
     assert.ok(existsSync(join(kd, 'host.next.key.pem')));
     const show = await oedns(['keygen', '--show', '--out', kd, '--name', name]);
     assert.deepEqual(show.stdout.trim().split('\n').map((l) => l.split(' IPSECKEY ')[1]), [cur, next]);
@@ -454,7 +454,7 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
     const again = await oedns(['keygen', '--next', '--force', '--out', kd, '--name', name]);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stderr, /must be published with --add again/);
-    const replaced = again.stdout.trim().split(' IPSECKEY ')[1];
+    const replaced = again.stdout.trim().split(' IPSECKEY ')[1]!;
     await new Promise((r) => setTimeout(r, 1500));
     const act = await oedns(['key', 'activate', '--key-dir', kd, '--json']);
     assert.equal(act.code, 8, act.stderr);

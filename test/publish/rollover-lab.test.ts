@@ -11,9 +11,9 @@ import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ViciClient } from '../../src/ike-bridge/vici-client';
-import { Lab, labUnavailable, labUp, watchWire } from '../support/lab';
+import { type Lab, labUnavailable, labUp, watchWire } from '../support/lab';
 import { autospSpawn, until } from '../autosp/helpers';
-import { SigningNamed, signingNamedUnavailable, startSigningNamed } from './signing-named';
+import { type SigningNamed, signingNamedUnavailable, startSigningNamed } from './signing-named';
 
 const OEDNS = resolve(__dirname, '../../src/cli/oedns.js');
 const TTL = 3;
@@ -53,7 +53,7 @@ describe('rollover lab: B rolls its key with oedns publish; A\'s autosp keeps an
     for (const h of ['a', 'b'] as const) {
       const r = await oedns(['keygen', '--type', 'ed25519', '--out', join(lab.dir, h, 'keys'), '--name', names[h], '--force']);
       assert.equal(r.code, 0, r.stderr);
-      if (h === 'a') writeFileSync(join(lab.dir, 'a-record'), r.stdout.trim().split(' IPSECKEY ')[1]);
+      if (h === 'a') writeFileSync(join(lab.dir, 'a-record'), r.stdout.trim().split(' IPSECKEY ')[1]!);
     }
     s = await startSigningNamed(
       [{
@@ -82,7 +82,7 @@ describe('rollover lab: B rolls its key with oedns publish; A\'s autosp keeps an
 
   const bKeys = (): string => join(lab!.dir, 'b', 'keys');
   const publishB = (...extra: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
-    oedns(['publish', '--name', names.b, '--key-dir', bKeys(), '--tsig-key', s!.keyFiles['bob-key'], '--server', s!.named.endpoint,
+    oedns(['publish', '--name', names.b, '--key-dir', bKeys(), '--tsig-key', s!.keyFiles['bob-key']!, '--server', s!.named.endpoint,
       '--resolver', s!.named.endpoint, '--trust-anchor', s!.anchorFile, '--ttl', String(TTL), '--wait', '30', '--check-servers', s!.named.endpoint, ...extra]);
   const watch = (h: 'a' | 'b', peer: string, initiate: boolean): ChildProcess => {
     const peers = join(lab!.dir, h, 'peers.txt');

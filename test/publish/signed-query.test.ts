@@ -20,7 +20,7 @@ function answer(query: Uint8Array, ttl = 600, rcode = 0): Uint8Array {
   const q = decodeMessage(query);
   return encodeMessage({
     ...q, qr: true, aa: true, rcode, additionals: [], edns: undefined,
-    answers: rcode ? [] : [{ name: q.questions[0].name, type: RRType.IPSECKEY, class: 1, ttl, rdata: RDATA }],
+    answers: rcode ? [] : [{ name: q.questions[0]!.name, type: RRType.IPSECKEY, class: 1, ttl, rdata: RDATA }],
   });
 }
 const reqMac = (query: Uint8Array): Uint8Array => findTsig(query)!.tsig.mac;
@@ -52,8 +52,8 @@ describe('signed reads at the primary', () => {
     await ask((w) => (recorded = serverSign(answer(w, 1), KEY, reqMac(w), NOW)));
     const r = await ask((w) => {
       const a = recorded!.slice();
-      a[0] = w[0];
-      a[1] = w[1];
+      a[0] = w[0]!;
+      a[1] = w[1]!;
       return a;
     });
     assert.deepEqual([r.code, r.changed], ['read-unauthenticated', false]);

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeMessage, makeQuery } from '../../src/wire/message';
-import { NamedInstance, namedAvailable, startNamed } from '../support/named';
+import { type NamedInstance, namedAvailable, startNamed } from '../support/named';
 import { until } from '../support/wait';
 
 export interface SigningZone {

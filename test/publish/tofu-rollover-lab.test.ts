@@ -16,17 +16,18 @@ import { generateHostKey, writeHostKey } from '../../src/ike-bridge/identity';
 import { privateKeyPemForCharon } from '../../src/ike-bridge/keys';
 import type { StrongswanEngine } from '../../src/ike-bridge/strongswan';
 import { ViciClient } from '../../src/ike-bridge/vici-client';
+import { insecure } from '../../src/dnssec/verdict';
 import { decide } from '../../src/policy/decide';
 import { parsePolicy } from '../../src/policy/load';
 import type { Logger } from '../../src/util/log';
-import { Lab, labUnavailable, labUp } from '../support/lab';
+import { type Lab, labUnavailable, labUp } from '../support/lab';
 import { until } from '../support/wait';
 
 const POLICY = 'default: opportunistic\nfallback: { method: tofu-cert, any-key: true }\n';
 const now = (): number => Math.floor(Date.now() / 1000);
 
 function fallbackPeer(name: string, addr: string, initiate: boolean): Peer {
-  const d = decide({ name, qtype: 1, addresses: [addr], addressVerdict: { kind: 'insecure' }, addressTtl: 300, keys: [], keyVerdict: null, keyTtl: 0 }, parsePolicy(POLICY, 'yaml'), now());
+  const d = decide({ name, qtype: 1, addresses: [addr], addressVerdict: insecure('unsigned-delegation', 'oe.test', 'the lab zone is unsigned'), addressTtl: 300, keys: [], keyVerdict: null, keyTtl: 0 }, parsePolicy(POLICY, 'yaml'), now());
   if (d.action !== 'install-unauthenticated') throw new Error(d.reason);
   return { ...d.peer, initiate };
 }
@@ -63,7 +64,7 @@ describe('key activate with tofu-cert (BTNS) peers: the certificate follows the 
       );
       engines.push(e);
     }
-    [A, B] = engines;
+    [A, B] = [engines[0]!, engines[1]!];
   });
 
   after(async () => {
@@ -95,7 +96,7 @@ describe('key activate with tofu-cert (BTNS) peers: the certificate follows the 
       await (e as StrongswanEngine).initiate(peer).catch((err: Error) => errors.push(err.message));
       await new Promise((r) => setTimeout(r, 300));
       const got = await state(e, peer);
-      if (got.length === 1 && got[0][1] === 'ESTABLISHED' && got[0][2] === 'INSTALLED') break;
+      if (got.length === 1 && got[0]![1] === 'ESTABLISHED' && got[0]![2] === 'INSTALLED') break;
     }
     assert.deepEqual(await state(e, peer), [[false, 'ESTABLISHED', 'INSTALLED']], `no SA with ${peer}: ${errors.join(' | ')}`);
   }

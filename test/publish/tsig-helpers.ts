@@ -21,10 +21,10 @@ export function serverSign(answer: Uint8Array, key: TsigKey, reqMac: Uint8Array,
   h.update(answer);
   h.update(vars);
   const mac = new Uint8Array(h.digest()).subarray(0, o.macLen ?? TSIG_ALGORITHMS[key.algorithm].size);
-  const rdata = new Uint8Array(tsig.encodingLength({ algorithm: key.algorithm, timeSigned: time, fudge: 300, mac, originalId: (answer[0] << 8) | answer[1], error: o.error ?? 0, otherData: other }));
-  tsig.encode({ algorithm: key.algorithm, timeSigned: time, fudge: 300, mac, originalId: (answer[0] << 8) | answer[1], error: o.error ?? 0, otherData: other }, rdata, 0);
+  const rdata = new Uint8Array(tsig.encodingLength({ algorithm: key.algorithm, timeSigned: time, fudge: 300, mac, originalId: (answer[0]! << 8) | answer[1]!, error: o.error ?? 0, otherData: other }));
+  tsig.encode({ algorithm: key.algorithm, timeSigned: time, fudge: 300, mac, originalId: (answer[0]! << 8) | answer[1]!, error: o.error ?? 0, otherData: other }, rdata, 0);
   const out = answer.slice();
-  out[11] += 1;
+  out[11]! += 1;
   return concat([out, encodeName(o.keyName ?? key.name), unhex('00fa 00ff 00000000'), Uint8Array.of(rdata.length >> 8, rdata.length & 0xff), rdata]);
 }
 

@@ -7,7 +7,7 @@ import { concat } from '../../src/wire/bytes';
 import { decodeMessage, encodeMessage, makeQuery } from '../../src/wire/message';
 import { encodeName } from '../../src/wire/name';
 import { tsig, time48, readTime48 } from '../../src/wire/rdata/tsig';
-import { badTimeSkew, findTsig, signRequest, TSIG_ALGORITHMS, TsigAlgorithm, TsigKey, verifyResponse } from '../../src/publish/tsig';
+import { badTimeSkew, findTsig, signRequest, TSIG_ALGORITHMS, type TsigAlgorithm, type TsigKey, verifyResponse } from '../../src/publish/tsig';
 import { answerTo, serverSign } from './tsig-helpers';
 import { hex, roundTrip, unhex } from '../wire/helpers';
 
@@ -47,8 +47,8 @@ describe('TSIG signing and checking (RFC 8945 §4.3, §5.3)', () => {
     const { wire, mac } = request();
     const m = decodeMessage(wire);
     assert.equal(m.additionals.length, 1);
-    assert.equal(m.additionals[0].type, 250);
-    assert.equal(m.additionals[0].class, 255);
+    assert.equal(m.additionals[0]!.type, 250);
+    assert.equal(m.additionals[0]!.class, 255);
     const t = findTsig(wire)!;
     assert.equal(t.keyName, 'publish-key');
     assert.equal(t.tsig.timeSigned, NOW);
@@ -85,7 +85,7 @@ describe('TSIG signing and checking (RFC 8945 §4.3, §5.3)', () => {
   it('rejects an answer with one byte changed', () => {
     const r = request();
     const a = serverSign(answerTo(r.id), KEY, r.mac, NOW);
-    a[3] ^= 0x05; // flip the rcode: the MAC no longer matches
+    a[3]! ^= 0x05; // flip the rcode: the MAC no longer matches
     assert.deepEqual(verifyResponse(a, KEY, r.mac, NOW), { ok: false, reason: 'bad-mac', tsig: findTsig(a)!.tsig });
   });
 

@@ -24,7 +24,7 @@ const code = (fn: () => unknown): string => {
 
 describe('TSIG key files (tsig-keygen / named.conf syntax)', () => {
   it('reads what tsig-keygen prints', () => {
-    const [k] = parseTsigKeys('key "publish-key" {\n\talgorithm hmac-sha256;\n\tsecret "OvAwtLceKrzlgwK3tHeTyabWWpJZicsmFlYsGakb3Bk=";\n};\n');
+    const k = parseTsigKeys('key "publish-key" {\n\talgorithm hmac-sha256;\n\tsecret "OvAwtLceKrzlgwK3tHeTyabWWpJZicsmFlYsGakb3Bk=";\n};\n')[0]!;
     assert.equal(k.name, 'publish-key');
     assert.equal(k.algorithm, 'hmac-sha256');
     assert.equal(Buffer.from(k.secret).toString('base64'), 'OvAwtLceKrzlgwK3tHeTyabWWpJZicsmFlYsGakb3Bk=');

@@ -8,6 +8,7 @@ import { answerFor, runScenario } from './run';
 
 async function main(): Promise<void> {
   const [file, name, type] = process.argv.slice(2);
+  if (file === undefined) throw new Error('usage: dump SCENARIO [NAME TYPE]');
   const s = loadScenario(file);
   const m = answerFor(s, name ?? s.query.name, type ?? String(s.query.type), name === undefined);
   const rc = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'][m.rcode] ?? m.rcode;

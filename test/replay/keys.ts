@@ -2,7 +2,7 @@
 // scenario file names its keys instead of carrying key material, and Ed25519 signatures (RFC 8032:
 // deterministic) come out byte-identical on every run. Also builds the KeyTrap material (RFC 4034
 // Appendix B key tags collide by design): public keys crafted to share one tag.
-import { createECDH, createHash, createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
+import { createECDH, createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { encodeDnskey } from '../../src/wire/rdata';
 import { keyTag } from '../../src/dnssec/records';
 import { rr, T, TestKey } from '../dnssec/signer';

@@ -32,7 +32,7 @@ export interface MutationContext {
 }
 
 function covered(r: RR): number {
-  return (r.rdata[0] << 8) | r.rdata[1];
+  return (r.rdata[0]! << 8) | r.rdata[1]!;
 }
 
 /** H(name) with the parameters of `n3` (an NSEC3 record), and its owner and next hashes. */
@@ -48,7 +48,7 @@ function nsec3Span(n3: RR, name: Name): { h: Buffer; lo: Buffer; hi: Buffer } | 
 }
 
 function firstLabel(n: Name): string {
-  return n.split('.')[0];
+  return n.split('.')[0]!;
 }
 
 /** The owner (an NSEC3 at that owner, for RRSIGs) of `r` matches / covers the hash of `name` (RFC 5155 §1.3). */
@@ -132,7 +132,7 @@ const APPLY: Record<string, Apply> = {
   /** Add records given in presentation format (to the answer section unless `section` says otherwise). */
   append: (m, arg, ctx, w) => {
     const o = Array.isArray(arg) || typeof arg === 'string' ? { rrs: arg } : ctx.r.obj(arg, w, ['section', 'rrs']);
-    const [s] = sections(ctx, o.section, `${w}.section`, 'answer');
+    const s = sections(ctx, o.section, `${w}.section`, 'answer')[0]!;
     return { ...m, [s]: [...m[s], ...rrLines(ctx, o.rrs, `${w}.rrs`)] };
   },
   rcode: (m, arg, ctx, w) => {
@@ -144,7 +144,7 @@ const APPLY: Record<string, Apply> = {
   replace: (m, arg, ctx, w) => {
     const o = ctx.r.obj(arg, w, ['name', 'type', 'section', 'rrs']);
     const hit = matcher(ctx, { name: o.name, type: o.type }, w);
-    const [s] = sections(ctx, o.section, `${w}.section`, 'answer');
+    const s = sections(ctx, o.section, `${w}.section`, 'answer')[0]!;
     const list = m[s];
     const at = list.findIndex((r) => r.type !== 46 && hit(r, false));
     if (at < 0) ctx.r.fail(w, `nothing to replace at ${String(o.name)} ${String(o.type)}`);
@@ -161,7 +161,7 @@ const APPLY: Record<string, Apply> = {
     const o = ctx.r.obj(arg, w, ['name', 'type', 'key', 'section', 'signer', 'labels', 'inception', 'expiration', 'replace', 'owner']);
     const name = ctx.r.name(o.name, `${w}.name`);
     const type = ctx.r.type(o.type, `${w}.type`);
-    const [s] = sections(ctx, o.section, `${w}.section`, 'answer');
+    const s = sections(ctx, o.section, `${w}.section`, 'answer')[0]!;
     const rrs = m[s].filter((r) => r.type === type && canonicalName(r.name) === canonicalName(name));
     if (rrs.length === 0) ctx.r.fail(w, `no ${String(o.type)} at ${String(o.name)} to sign`);
     const k = ctx.key(ctx.r.str(o.key, `${w}.key`));
@@ -184,7 +184,7 @@ const APPLY: Record<string, Apply> = {
     const hit = matcher(ctx, { name: o.name, type: o.type, 'nsec3-matching': o['nsec3-matching'], 'nsec3-covering': o['nsec3-covering'] }, w,
       () => [...src.answers, ...src.authorities]);
     const from = sections(ctx, o.section, `${w}.section`, 'authority');
-    const [to] = sections(ctx, o.to ?? o.section, `${w}.to`, 'authority');
+    const to = sections(ctx, o.to ?? o.section, `${w}.to`, 'authority')[0]!;
     const picked = from.flatMap((s) => src[s].filter((r) => hit(r, true)));
     return { ...m, [to]: [...m[to], ...picked] };
   },
@@ -211,8 +211,8 @@ const APPLY: Record<string, Apply> = {
 export function applyMutations(msg: Message, list: Mutation[], ctx: MutationContext): Message {
   let m: Message = { ...msg, answers: [...msg.answers], authorities: [...msg.authorities], additionals: [...msg.additionals] };
   list.forEach((mut, i) => {
-    const [op, arg] = Object.entries(mut)[0];
-    m = APPLY[op](m, arg, ctx, `${ctx.where}.do[${i}].${op}`);
+    const [op, arg] = Object.entries(mut)[0]!;
+    m = APPLY[op]!(m, arg, ctx, `${ctx.where}.do[${i}].${op}`);
   });
   return m;
 }

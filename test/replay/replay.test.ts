@@ -3,7 +3,7 @@
 // real one. Runs in milliseconds, without named (format: docs/replay.md).
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadScenario, Scenario } from './scenario';
+import { loadScenario, type Scenario } from './scenario';
 import { checkOutcome, runScenario } from './run';
 
 // Scenarios live in the source tree (the YAML is not compiled): dist/test/replay -> test/replay.

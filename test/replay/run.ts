@@ -7,14 +7,14 @@ import { canonicalName, nameEquals, normalizeName } from '../../src/wire/name';
 import { formatRR, parseRdataText, parseZone } from '../../src/wire/presentation';
 import { typeFromName, typeName } from '../../src/wire/types-registry';
 import type { Message, Name, RR } from '../../src/wire/types';
-import { createValidator, ValidationResult } from '../../src/dnssec/validator';
+import { createValidator, type ValidationResult } from '../../src/dnssec/validator';
 import { describeVerdict } from '../../src/dnssec/verdict';
 import type { TestKey } from '../dnssec/signer';
 import { collidingKeys, seededKey } from './keys';
-import { applyMutations, MutationContext } from './mutate';
-import { argReader, Rule, Scenario } from './scenario';
+import { applyMutations, type MutationContext } from './mutate';
+import { argReader, type Rule, type Scenario } from './scenario';
 import { World } from './world';
-import { Zone, ZoneKey } from './zone';
+import { Zone, type ZoneKey } from './zone';
 
 /** The fields of src/dnssec/validate.ts ValidatedRRset the expectations read (structurally: a test's view). */
 export interface ValidatedRRsetLike {
@@ -153,7 +153,7 @@ function explain(s: Scenario, o: RunOutcome): string {
 function rrsetMatches(spec: string, x: ValidatedRRsetLike, s: Scenario): boolean {
   const m = /^(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s*(?:ttl<=(\d+)\s*)?(.*)$/.exec(spec.trim());
   if (!m) throw new Error(`${s.id}: expect.rrsets: '${spec}' is not '<role> <security> <owner> <TYPE> [ttl<=N] [rdata | ...]'`);
-  const [, role, security, owner, typeText, ttlMax, rest] = m;
+  const [, role, security, owner = '', typeText = '', ttlMax, rest = ''] = m;
   const type = typeFromName(typeText);
   if (x.role !== role || x.security !== security || x.type !== type) return false;
   if (owner !== '*' && !nameEquals(x.name, owner)) return false;

@@ -7,7 +7,7 @@ import { parse } from 'yaml';
 import { normalizeName } from '../../src/wire/name';
 import { typeFromName } from '../../src/wire/types-registry';
 import type { Name } from '../../src/wire/types';
-import { KeyAlg } from './keys';
+import { type KeyAlg } from './keys';
 import type { DsSpec, UpstreamStyle } from './world';
 
 export interface KeyDecl {
@@ -90,7 +90,7 @@ class Reader {
   obj(v: unknown, where: string, allowed: string[]): Record<string, unknown> {
     if (v === null || v === undefined) return {};
     if (typeof v !== 'object' || Array.isArray(v)) this.fail(where, 'expected a mapping');
-    for (const k of Object.keys(v as object)) if (!allowed.includes(k)) this.fail(where, `unknown field '${k}' (known: ${allowed.join(', ')})`);
+    for (const k of Object.keys(v)) if (!allowed.includes(k)) this.fail(where, `unknown field '${k}' (known: ${allowed.join(', ')})`);
     return v as Record<string, unknown>;
   }
   str(v: unknown, where: string): string {

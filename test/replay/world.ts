@@ -10,8 +10,8 @@ import { computeDsDigest } from '../../src/dnssec/ds';
 import { decodeDs } from '../../src/dnssec/records';
 import type { TrustAnchor } from '../../src/dnssec/anchors';
 import { encodeDs } from '../../src/wire/rdata';
-import { rr, T, TestKey } from '../dnssec/signer';
-import { Zone } from './zone';
+import { rr, T, type TestKey } from '../dnssec/signer';
+import { type Zone } from './zone';
 
 /** One DS record the parent publishes for a child. */
 export interface DsSpec {
@@ -120,7 +120,7 @@ export class World {
           continue;
         case 'dname': {
           // RFC 6672 §3.1: the DNAME, then the CNAME synthesized from it (unsigned, the DNAME's TTL).
-          msg.answers.push(...r.rrs, ...r.sigs, rr(sname, T.CNAME, encodeNameRdata(r.target), r.rrs[0].ttl));
+          msg.answers.push(...r.rrs, ...r.sigs, rr(sname, T.CNAME, encodeNameRdata(r.target), r.rrs[0]!.ttl));
           sname = r.target;
           continue;
         }

@@ -9,7 +9,7 @@ import type { Name, RR } from '../../src/wire/types';
 import { nsec3Hash } from '../../src/dnssec/nsec3';
 import { rrsigLabelCount } from '../../src/dnssec/records';
 import { base32hex } from '../../src/dnssec/crypto';
-import { rr, T, TestKey } from '../dnssec/signer';
+import { rr, T, type TestKey } from '../dnssec/signer';
 import { createHash } from 'node:crypto';
 
 export const T_SOA = 6, T_NSEC3PARAM = 51;
@@ -203,8 +203,8 @@ export class Zone {
     for (const k of [...this.sets.keys()]) {
       const rrs = this.sets.get(k)!;
       if (rrs.length === 0) continue;
-      const name = rrs[0].name;
-      const type = rrs[0].type;
+      const name = rrs[0]!.name;
+      const type = rrs[0]!.type;
       if (this.occluded(name)) continue; // glue
       if (this.isCut(name) && type !== T.DS && type !== T.NSEC) continue; // delegation NS (RFC 4035 §2.2)
       this.sigs.set(k, this.signSet(rrs));
@@ -214,8 +214,8 @@ export class Zone {
 
   /** RRSIGs over `rrs` as the zone's signer makes them (overrides and KeyTrap junk applied). */
   private signSet(rrs: RR[]): RR[] {
-    const name = rrs[0].name;
-    const type = rrs[0].type;
+    const name = rrs[0]!.name;
+    const type = rrs[0]!.type;
     const o = (this.input.overrides ?? []).find((x) => canonicalName(x.name) === canonicalName(name) && x.type === type);
     if (o?.key === 'none') return [];
     const signers = o?.key
@@ -227,14 +227,14 @@ export class Zone {
     const junk = this.input.junkSigs ?? 0;
     if (junk > 0 && type !== T.DNSKEY) {
       // KeyTrap: signatures that look like the zone's own (same tag, algorithm, signer) and verify with nothing.
-      const like = signers[0].key;
+      const like = signers[0]!.key;
       for (let i = 0; i < junk; i++) {
         const sig = new Uint8Array(createHash('sha512').update(`junk/${name}/${type}/${i}`).digest());
         const fields = encodeRrsig({
-          typeCovered: type, algorithm: like.alg, labels: rrsigLabelCount(name), originalTtl: rrs[0].ttl, expiration: v.expiration >>> 0,
+          typeCovered: type, algorithm: like.alg, labels: rrsigLabelCount(name), originalTtl: rrs[0]!.ttl, expiration: v.expiration >>> 0,
           inception: v.inception >>> 0, keyTag: like.tag, signerName: this.apex, signature: sig,
         });
-        out.push(rr(name, T.RRSIG, fields, rrs[0].ttl));
+        out.push(rr(name, T.RRSIG, fields, rrs[0]!.ttl));
       }
     }
     if (junk > 0 && type !== T.DNSKEY && this.input.junkOnly) return out;
@@ -258,7 +258,7 @@ export class Zone {
   private buildNsec(): void {
     const names = this.chainNames();
     this.nsecChain = names.map((n, i) => {
-      const next = names[(i + 1) % names.length];
+      const next = names[(i + 1) % names.length]!;
       const types = this.isCut(n) ? this.typesAt(n).filter((t) => t === T.NS || t === T.DS) : this.typesAt(n);
       return rr(n, T.NSEC, encodeNsec({ next, types: [...new Set([...types, T.RRSIG, T.NSEC])].sort((a, b) => a - b) }), this.nsecTtl());
     });
@@ -286,7 +286,7 @@ export class Zone {
       ...ents.map((n) => ({ n, types: [] as number[] }))];
     const hashed = nodes.map((x) => ({ ...x, hash: this.hashOf(x.n) })).sort((a, b) => Buffer.compare(a.hash, b.hash));
     this.nsec3Chain = hashed.map((x, i) => {
-      const next = hashed[(i + 1) % hashed.length].hash;
+      const next = hashed[(i + 1) % hashed.length]!.hash;
       // RRSIG is listed when the name has signed RRsets (not at an insecure delegation, not at an ENT).
       const signedHere = x.types.length > 0 && !insecureCut(x.n);
       const types = [...new Set([...x.types, ...(signedHere ? [T.RRSIG] : [])])].sort((a, b) => a - b);
@@ -315,7 +315,7 @@ export class Zone {
 
   /** The NSEC whose owner matches `name`, else the one that covers it (greatest owner before it). */
   nsecFor(name: Name): RR {
-    let best = this.nsecChain[this.nsecChain.length - 1];
+    let best = this.nsecChain[this.nsecChain.length - 1]!;
     for (const r of this.nsecChain) {
       if (compareCanonical(r.name, name) <= 0) best = r;
       else break;
@@ -330,7 +330,7 @@ export class Zone {
 
   nsec3Cover(name: Name): RR {
     const h = this.hashOf(name);
-    let best = this.nsec3Chain[this.nsec3Chain.length - 1];
+    let best = this.nsec3Chain[this.nsec3Chain.length - 1]!;
     for (const x of this.nsec3Chain) {
       if (Buffer.compare(x.hash, h) < 0) best = x;
       else break;
@@ -399,7 +399,7 @@ export class Zone {
       if (!atName && this.has(n, T.DNAME) && !this.occluded(n)) {
         const dn = this.get(n, T.DNAME);
         const tail = labels.slice(0, labels.length - d);
-        const target = labelsToName([...tail, ...nameToLabels(dnameTarget(dn[0]))]);
+        const target = labelsToName([...tail, ...nameToLabels(dnameTarget(dn[0]!))]);
         return { kind: 'dname', rrs: dn, sigs: this.sigsOf(n, T.DNAME), owner: n, target };
       }
     }
@@ -407,7 +407,7 @@ export class Zone {
       if (this.has(name, type)) return { kind: 'answer', rrs: this.get(name, type), sigs: this.sigsOf(name, type), proof: [] };
       if (type !== T.CNAME && this.has(name, T.CNAME)) {
         const c = this.get(name, T.CNAME);
-        return { kind: 'cname', rrs: c, sigs: this.sigsOf(name, T.CNAME), proof: [], target: dnameTarget(c[0]) };
+        return { kind: 'cname', rrs: c, sigs: this.sigsOf(name, T.CNAME), proof: [], target: dnameTarget(c[0]!) };
       }
       return { kind: 'nodata', authority: [...this.soa(), ...this.proveNodata(name)] };
     }
@@ -424,7 +424,7 @@ export class Zone {
       if (this.has(wild, type)) return { kind: 'answer', ...expand(type), proof };
       if (type !== T.CNAME && this.has(wild, T.CNAME)) {
         const c = expand(T.CNAME);
-        return { kind: 'cname', ...c, proof, target: dnameTarget(c.rrs[0]) };
+        return { kind: 'cname', ...c, proof, target: dnameTarget(c.rrs[0]!) };
       }
       return { kind: 'nodata', authority: [...this.soa(), ...this.proveWildcardNodata(name, ce)] };
     }
@@ -437,8 +437,8 @@ function dnameTarget(r: RR): Name {
   const labels: Uint8Array[] = [];
   let i = 0;
   while (r.rdata[i] !== 0) {
-    labels.push(r.rdata.subarray(i + 1, i + 1 + r.rdata[i]));
-    i += r.rdata[i] + 1;
+    labels.push(r.rdata.subarray(i + 1, i + 1 + r.rdata[i]!));
+    i += r.rdata[i]! + 1;
   }
   return labelsToName(labels);
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { Cache, DEFAULT_CACHE, cacheKey, cacheLifetime } from '../../src/resolver/cache';
-import { Message, RR, RRType, Rcode } from '../../src/wire/types';
+import { type Message, type RR, RRType, Rcode } from '../../src/wire/types';
 import { encodeName } from '../../src/wire/name';
 import { bogus, Ede, SECURE } from '../../src/dnssec/verdict';
 

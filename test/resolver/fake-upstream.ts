@@ -1,10 +1,10 @@
 // A scripted upstream nameserver in Node (UDP, and TCP on the same port when asked): each test gives
 // the handler that decides what to send back, so spoofing, silence, truncation and failures are easy
 // to stage. Counts what it received.
-import { createSocket, RemoteInfo, Socket } from 'node:dgram';
-import { createServer, Server } from 'node:net';
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { createServer, type Server } from 'node:net';
 import { decodeMessage, encodeMessage, makeResponse } from '../../src/wire/message';
-import { Message, RR } from '../../src/wire/types';
+import { type Message, type RR } from '../../src/wire/types';
 import { FrameReader, frame } from '../../src/resolver/framing';
 
 export interface FakeUpstream {
@@ -69,7 +69,7 @@ export async function startFakeUpstream(udp: UdpScript, tcp?: TcpScript): Promis
     tcpReceived,
     close: async () => {
       await new Promise<void>((r) => sock.close(() => r()));
-      if (server) await new Promise<void>((r) => server!.close(() => r()));
+      if (server) await new Promise<void>((r) => server.close(() => r()));
     },
   };
 }

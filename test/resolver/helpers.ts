@@ -1,6 +1,6 @@
 // Test helpers for the resolver: signed zones for named, the real `oedns serve` process, dig/kdig,
 // and a raw Node UDP/TCP client.
-import { spawn, ChildProcess, execFile, execFileSync } from 'node:child_process';
+import { spawn, type ChildProcess, execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
@@ -98,7 +98,7 @@ export async function startServe(args: string[], opts: { listen?: boolean } = {}
   const full = ['serve', ...(opts.listen === false ? [] : ['--listen', '127.0.0.1:0']), '--log-level', 'info', ...control, ...args];
   const proc = spawn(process.execPath, [OEDNS_JS, ...full], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
-  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
   const port = await new Promise<number>((resolveP, reject) => {
     const t = setTimeout(() => reject(new Error(`oedns serve did not start:\n${err}`)), 10_000);
@@ -109,7 +109,7 @@ export async function startServe(args: string[], opts: { listen?: boolean } = {}
         resolveP(Number(m[1]));
       }
     };
-    proc.stderr!.on('data', check);
+    proc.stderr.on('data', check);
     void exited.then((code) => {
       clearTimeout(t);
       reject(new Error(`oedns serve exited (${code}):\n${err}`));

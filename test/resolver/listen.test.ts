@@ -1,7 +1,7 @@
 // The socket layer alone (listen), with a handler the test controls: RFC 7766 bounds on TCP.
 import assert from 'node:assert/strict';
-import { connect, Socket } from 'node:net';
-import { listen, DEFAULT_LISTEN, Listening } from '../../src/resolver/server';
+import { connect, type Socket } from 'node:net';
+import { listen, DEFAULT_LISTEN, type Listening } from '../../src/resolver/server';
 import { FrameReader, frame } from '../../src/resolver/framing';
 
 function open(port: number): Promise<Socket> {

@@ -6,14 +6,14 @@ import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { FrameReader, frame } from '../../src/resolver/framing';
 import { decodeMessage, encodeMessage, makeQuery } from '../../src/wire/message';
-import { Message, RRType, Rcode } from '../../src/wire/types';
-import { startServer, RunningServer } from '../../src/resolver';
+import { type Message, RRType, Rcode } from '../../src/wire/types';
+import { startServer, type RunningServer } from '../../src/resolver';
 import { Pipeline } from '../../src/resolver/pipeline';
 import { Cache, DEFAULT_CACHE } from '../../src/resolver/cache';
 import { UpstreamPool, DEFAULT_UPSTREAM } from '../../src/resolver/upstream';
-import { startNamed, namedAvailable, NamedInstance } from '../support/named';
+import { startNamed, namedAvailable, type NamedInstance } from '../support/named';
 import { exampleZoneText, integrationSkipped, tcpExchange, tempDir, udpExchange, writeSignedZone } from './helpers';
-import { FakeUpstream, aRecord, answerWith, startFakeUpstream } from './fake-upstream';
+import { type FakeUpstream, aRecord, answerWith, startFakeUpstream } from './fake-upstream';
 
 const ZONE = 'example.test';
 

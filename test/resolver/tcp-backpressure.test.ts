@@ -5,8 +5,8 @@
 // allocator and GC timing. The control (cap off, as before) must grow far beyond that, or the test
 // would prove nothing.
 import assert from 'node:assert/strict';
-import { ChildProcess, fork } from 'node:child_process';
-import { connect, Socket } from 'node:net';
+import { type ChildProcess, fork } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { frame } from '../../src/resolver/framing';
 import type { ServerStats } from '../../src/resolver/server';

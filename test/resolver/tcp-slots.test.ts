@@ -3,8 +3,8 @@
 // long as they liked; now a frame must be whole within tcpFrameMs of its first byte, and a new client
 // finding every slot taken gets the slot of the connection idle longest.
 import assert from 'node:assert/strict';
-import { connect, Socket } from 'node:net';
-import { DEFAULT_LISTEN, listen, Listening } from '../../src/resolver/server';
+import { connect, type Socket } from 'node:net';
+import { DEFAULT_LISTEN, listen, type Listening } from '../../src/resolver/server';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const QUERY = Buffer.from([0, 12, 0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);

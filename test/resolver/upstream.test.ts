@@ -5,7 +5,7 @@ import { parseEndpoint } from '../../src/resolver/endpoint';
 import { decodeMessage, encodeMessage, makeResponse } from '../../src/wire/message';
 import { TransportError } from '../../src/util/errors';
 import { freePort } from '../support/ports';
-import { FakeUpstream, aRecord, answerWith, startFakeUpstream } from './fake-upstream';
+import { type FakeUpstream, aRecord, answerWith, startFakeUpstream } from './fake-upstream';
 
 const Q = { name: 'www.example.test', type: 1, class: 1 };
 const addrOf = (m: { answers: { rdata: Uint8Array }[] }): string => Array.from(m.answers[0]!.rdata).join('.');

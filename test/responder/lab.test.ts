@@ -7,22 +7,22 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { Peer, PeerKey } from '../../src/ike-bridge/engine';
 import { StrongswanEngine } from '../../src/ike-bridge/strongswan';
-import { UpdownEvent, ViciClient } from '../../src/ike-bridge/vici-client';
+import { type UpdownEvent, ViciClient } from '../../src/ike-bridge/vici-client';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { charonKeyType, ipseckeyToSpkiPem, privateKeyPemForCharon } from '../../src/ike-bridge/keys';
 import { SELF_CONN, selfConn } from '../../src/ike-bridge/peer-config';
 import type { UnknownInitiator } from '../../src/responder/events';
 import { CATCHALL_CONN, DEFAULT_IKE_PROPOSALS, StrongswanCatchAll } from '../../src/responder/strongswan-catchall';
 import { EngineError } from '../../src/util/errors';
-import { HostKey, OeLab, oeLabUnavailable, oeLabUp } from '../support/oe-lab';
+import { type HostKey, type OeLab, oeLabUnavailable, oeLabUp } from '../support/oe-lab';
 import { watchWire } from '../support/lab';
-import { OednsHost, startOednsOn } from '../support/oe-hosts';
+import { type OednsHost, startOednsOn } from '../support/oe-hosts';
 import { until } from '../support/wait';
 
 /** The key as bob's IPSECKEY record publishes it (`10 0 2 . <base64>`). */
 function keyOf(h: HostKey): PeerKey {
   const f = h.rdata.split(/\s+/);
-  return { precedence: Number(f[0]), algorithm: Number(f[2]), publicKey: Buffer.from(f[4], 'base64') };
+  return { precedence: Number(f[0]), algorithm: Number(f[2]), publicKey: Buffer.from(f[4]!, 'base64') };
 }
 
 
@@ -114,7 +114,7 @@ describe('responder lab: IKE queries DNS at bob (strongswan, DNSSEC)', function 
       await rawB.unloadConn('stale');
       assert.ok((await aliceKnocks()).refused, 'refused although bob trusts her key');
       await until('the hook reported alice', async () => seen.length === 1);
-      assert.deepEqual([seen[0].identity, seen[0].address], [oe!.names.a, oe!.lab.a.addr]);
+      assert.deepEqual([seen[0]!.identity, seen[0]!.address], [oe!.names.a, oe!.lab.a.addr]);
       // clear-creds (what the engine does on a removal) drops the dummy key from the trusted set too.
       await rawB.clearCreds();
       await rawB.loadKey(charonKeyType(bobKey), privateKeyPemForCharon(bobKey));

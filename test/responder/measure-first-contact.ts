@@ -8,24 +8,24 @@
 import { readFileSync } from 'node:fs';
 import { createPeerResolver, validatingLookup } from '../../src/autosp/resolve';
 import { parseTrustAnchors } from '../../src/dnssec/anchors';
-import { netQuery } from '../../src/dnssec/net-query';
+import { netQuery } from '../../src/resolver/net-query';
 import { createValidator } from '../../src/dnssec/validator';
 import type { Peer } from '../../src/ike-bridge/engine';
 import { StrongswanEngine } from '../../src/ike-bridge/strongswan';
-import { UpdownEvent, ViciClient } from '../../src/ike-bridge/vici-client';
+import { type UpdownEvent, ViciClient } from '../../src/ike-bridge/vici-client';
 import { PeerSync } from '../../src/peers';
 import { defaultPolicy } from '../../src/policy';
 import { ResponderService } from '../../src/responder/service';
 import { StrongswanCatchAll } from '../../src/responder/strongswan-catchall';
-import { HostKey, oeLabUnavailable, oeLabUp } from '../support/oe-lab';
+import { type HostKey, oeLabUnavailable, oeLabUp } from '../support/oe-lab';
 
 function keyOf(h: HostKey) {
   const f = h.rdata.split(/\s+/);
-  return { precedence: Number(f[0]), algorithm: Number(f[2]), publicKey: Buffer.from(f[4], 'base64') };
+  return { precedence: Number(f[0]), algorithm: Number(f[2]), publicKey: Buffer.from(f[4]!, 'base64') };
 }
 const stats = (xs: number[]): string => {
   const s = [...xs].sort((a, b) => a - b);
-  return `median ${s[Math.floor(s.length / 2)].toFixed(1)} ms, min ${s[0].toFixed(1)}, max ${s[s.length - 1].toFixed(1)} (n=${s.length})`;
+  return `median ${s[Math.floor(s.length / 2)]!.toFixed(1)} ms, min ${s[0]!.toFixed(1)}, max ${s[s.length - 1]!.toFixed(1)} (n=${s.length})`;
 };
 
 async function main(): Promise<void> {
@@ -92,17 +92,17 @@ async function main(): Promise<void> {
         const t0 = performance.now();
         await alice.initiate(oe.names.b).catch(() => (t.refused = performance.now()));
         await Promise.race([Promise.all([upSeen, handled]), new Promise((r) => setTimeout(r, 5000))]);
-        for (const k of Object.keys(phases)) if (t[k] !== undefined) phases[k].push(t[k] - t0);
+        for (const k of Object.keys(phases)) if (t[k] !== undefined) phases[k]!.push(t[k] - t0);
         await svc.close();
         await sync.release(oe.names.a, 'responder');
         await alice.remove(oe.names.b);
       }
       console.log(`first contact, ${mode} validator (ms after alice's initiate):`);
-      console.log(`  alice's initiate refused:        ${stats(phases.refused)}`);
-      console.log(`  bob's hook reports alice:        ${stats(phases.event)}`);
-      console.log(`  lookup + validation done:        ${stats(phases.lookup)}`);
-      console.log(`  installed + bob's initiate back: ${stats(phases.installed)}`);
-      console.log(`  SA up at alice:                  ${stats(phases.up)}`);
+      console.log(`  alice's initiate refused:        ${stats(phases.refused!)}`);
+      console.log(`  bob's hook reports alice:        ${stats(phases.event!)}`);
+      console.log(`  lookup + validation done:        ${stats(phases.lookup!)}`);
+      console.log(`  installed + bob's initiate back: ${stats(phases.installed!)}`);
+      console.log(`  SA up at alice:                  ${stats(phases.up!)}`);
     }
   } finally {
     for (const c of closers.reverse()) await c().catch(() => undefined);

@@ -7,7 +7,7 @@ import type { Peer } from '../../src/ike-bridge/engine';
 import { DryRunEngine } from '../../src/ike-bridge/dry-run';
 import { PeerSync } from '../../src/peers';
 import type { UnknownInitiator } from '../../src/responder/events';
-import { ResponderService, ResponderServiceOptions } from '../../src/responder/service';
+import { ResponderService, type ResponderServiceOptions } from '../../src/responder/service';
 import type { ResponderHook } from '../../src/responder/strongswan-catchall';
 import { EngineError } from '../../src/util/errors';
 

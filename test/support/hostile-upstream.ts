@@ -3,8 +3,8 @@
 // DO/CD), and each test installs the attack that turns named's genuine answer into the attacker's:
 // strip or add records, re-sign, flip the rcode, spoof, truncate, stall. Replies too large for the
 // client's UDP size are truncated (TC) as a server would, so big forged answers go over TCP.
-import { createSocket, RemoteInfo, Socket } from 'node:dgram';
-import { createServer, connect, Server, Socket as TcpSocket } from 'node:net';
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { createServer, connect, type Server, type Socket as TcpSocket } from 'node:net';
 import { decodeMessage, encodeMessage, makeQuery } from '../../src/wire/message';
 import { FrameReader, frame } from '../../src/resolver/framing';
 import type { Message, Name, RR } from '../../src/wire/types';
@@ -48,7 +48,7 @@ const TYPE_NAMES: Record<number, string> = { 1: 'A', 2: 'NS', 5: 'CNAME', 6: 'SO
 
 /** Sends `wire` to named over UDP, then TCP if truncated; resolves with the decoded reply. */
 async function toNamed(host: string, port: number, wire: Uint8Array, timeoutMs = 3000): Promise<Message> {
-  const id = (wire[0] << 8) | wire[1];
+  const id = (wire[0]! << 8) | wire[1]!;
   const udp = await new Promise<Message>((resolve, reject) => {
     const s = createSocket('udp4');
     const t = setTimeout(() => {
@@ -85,7 +85,7 @@ async function toNamed(host: string, port: number, wire: Uint8Array, timeoutMs =
         try {
           resolve(decodeMessage(f));
         } catch (e) {
-          reject(e as Error);
+          reject(e);
         }
       }
     });
@@ -227,7 +227,7 @@ export function mapSections(m: Message, f: (rrs: RR[], section: 'answers' | 'aut
 }
 
 export const isRrsig = (r: RR): boolean => r.type === 46;
-export const covers = (r: RR): number => (r.rdata[0] << 8) | r.rdata[1];
+export const covers = (r: RR): number => (r.rdata[0]! << 8) | r.rdata[1]!;
 
 /** Every RRSIG removed. */
 export function stripRrsigs(m: Message): Message {

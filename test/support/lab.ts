@@ -1,6 +1,6 @@
 // TypeScript side of scripts/lab.sh: two network namespaces, one charon each. Tests call
 // labUp() in `before` and lab.down() in `after` (down is idempotent and also runs on process exit).
-import { execFile, execFileSync, spawn, ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -33,7 +33,7 @@ export interface Lab {
 
 function sh(args: string[], timeoutMs = 30_000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((res) => {
-    execFile(args[0], args.slice(1), { timeout: timeoutMs }, (err, stdout, stderr) => {
+    execFile(args[0]!, args.slice(1), { timeout: timeoutMs }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
       res({ code, stdout: String(stdout), stderr: String(stderr) });
     });
@@ -97,11 +97,16 @@ export async function labUp(): Promise<Lab> {
       .filter((l) => l.includes('='))
       .map((l) => l.split('=', 2) as [string, string]),
   );
+  const get = (k: string): string => {
+    const v = env[k];
+    if (v === undefined) throw new Error(`lab.env has no ${k}`);
+    return v;
+  };
   const host = (h: 'a' | 'b'): LabHost => ({
     host: h,
-    ns: env[h === 'a' ? 'NS_A' : 'NS_B'],
-    iface: env[h === 'a' ? 'IF_A' : 'IF_B'],
-    addr: env[h === 'a' ? 'ADDR_A' : 'ADDR_B'],
+    ns: get(h === 'a' ? 'NS_A' : 'NS_B'),
+    iface: get(h === 'a' ? 'IF_A' : 'IF_B'),
+    addr: get(h === 'a' ? 'ADDR_A' : 'ADDR_B'),
     addr6: env[h === 'a' ? 'ADDR6_A' : 'ADDR6_B'] ?? (h === 'a' ? '2001:db8:0:2::1' : '2001:db8:0:2::2'),
     dir: join(dir, h),
     vici: join(dir, h, 'charon.vici'),

@@ -1,7 +1,7 @@
 // Starts a real BIND `named` on a loopback port, serving zone files the tests wrote, and stops it.
 // Tests use it as the authoritative upstream (the resolver forwards to it) or as a validating
 // reference. Every instance has its own directory, so several can run side by side.
-import { spawn, ChildProcess, execFileSync } from 'node:child_process';
+import { spawn, type ChildProcess, execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

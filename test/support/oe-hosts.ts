@@ -2,11 +2,11 @@
 // namespace, on 127.0.0.1:53, with /etc/netns/<ns>/resolv.conf pointing there (ip netns exec mounts it
 // over /etc/resolv.conf), so programs in the host (ping, getent) resolve through oedns. A named
 // inside the same namespace serves the lab's signed zones as the upstream.
-import { ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { LabHost } from './lab';
-import { NamedInstance, startNamed } from './named';
+import { type NamedInstance, startNamed } from './named';
 import type { OeLab } from './oe-lab';
 import { stopChild } from './wait';
 
@@ -60,7 +60,7 @@ export async function startOednsOn(oe: OeLab, which: 'a' | 'b', opts: OednsHostO
   ];
   const proc = spawn('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
-  proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (log += d.toString()));
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   await new Promise<void>((ok, fail) => {
     const t = setTimeout(() => fail(new Error(`oedns on ${which} did not start:\n${log}`)), 15_000);
@@ -70,7 +70,7 @@ export async function startOednsOn(oe: OeLab, which: 'a' | 'b', opts: OednsHostO
         ok();
       }
     };
-    proc.stderr!.on('data', check);
+    proc.stderr.on('data', check);
     void exited.then(() => {
       clearTimeout(t);
       fail(new Error(`oedns on ${which} exited:\n${log}`));
@@ -88,8 +88,8 @@ export async function startOednsOn(oe: OeLab, which: 'a' | 'b', opts: OednsHostO
         const p = spawn(process.execPath, [OEDNS, ...cliArgs, '--control', control], { stdio: ['ignore', 'pipe', 'pipe'] });
         let out = '';
         let err = '';
-        p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-        p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+        p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        p.stderr.on('data', (d: Buffer) => (err += d.toString()));
         p.on('exit', (code) => res({ code: code ?? 1, stdout: out, stderr: err }));
       }),
     async stop() {

@@ -10,9 +10,9 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Lab, labUnavailable, labUp } from './lab';
-import { NamedInstance, namedAvailable, startNamed } from './named';
-import { buildSignedHierarchy, SignedHierarchy, signingToolsAvailable, ZoneSpec } from './zones';
+import { type Lab, labUnavailable, labUp } from './lab';
+import { type NamedInstance, namedAvailable, startNamed } from './named';
+import { buildSignedHierarchy, type SignedHierarchy, signingToolsAvailable, type ZoneSpec } from './zones';
 
 const OEDNS = resolve(__dirname, '../../src/cli/oedns.js');
 

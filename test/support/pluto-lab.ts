@@ -36,7 +36,7 @@ export function oednsKeygen(dir: string, name: string): OednsKey {
   const f = out.trim().split(/\s+/);
   if (f[0] !== `${name}.` || f[2] !== 'IPSECKEY') throw new Error(`unexpected keygen output: ${out}`);
   const pemFile = hostKeyPaths(dir).privateKey;
-  return { pemFile, pem: readFileSync(pemFile, 'utf8'), rdata: f.slice(3).join(' '), alg: Number(f[5]), key: Buffer.from(f[7], 'base64') };
+  return { pemFile, pem: readFileSync(pemFile, 'utf8'), rdata: f.slice(3).join(' '), alg: Number(f[5]), key: Buffer.from(f[7]!, 'base64') };
 }
 
 export interface PlutoHost {
@@ -67,7 +67,7 @@ export interface PlutoHost {
 
 function sh(args: string[], timeoutMs = 30_000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((res) => {
-    execFile(args[0], args.slice(1), { timeout: timeoutMs }, (err, stdout, stderr) => {
+    execFile(args[0]!, args.slice(1), { timeout: timeoutMs }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
       res({ code, stdout: String(stdout), stderr: String(stderr) });
     });
@@ -125,24 +125,29 @@ export async function plutoOn(lab: Lab, host: 'a' | 'b'): Promise<PlutoHost> {
       .filter((l) => l.includes('='))
       .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
   );
-  const run: PlutoHost['run'] = (args, timeoutMs = 15_000) => sh([env.WHACK, '--ctlsocket', env.CTLSOCKET, ...args], timeoutMs);
+  const get = (k: string): string => {
+    const v = env[k];
+    if (v === undefined) throw new Error(`pluto.env has no ${k}`);
+    return v;
+  };
+  const run: PlutoHost['run'] = (args, timeoutMs = 15_000) => sh([get('WHACK'), '--ctlsocket', get('CTLSOCKET'), ...args], timeoutMs);
   const version = /pluto_version=([^,\s]+)/.exec((await run(['--status'])).stdout)?.[1] ?? 'unknown';
   return {
     host,
-    ns: env.NS,
-    addr: env.ADDR,
+    ns: get('NS'),
+    addr: get('ADDR'),
     dir,
-    ctlsocket: env.CTLSOCKET,
-    whack: env.WHACK,
-    prefix: env.PREFIX,
-    nssdir: env.NSSDIR,
-    logFile: env.LOG,
+    ctlsocket: get('CTLSOCKET'),
+    whack: get('WHACK'),
+    prefix: get('PREFIX'),
+    nssdir: get('NSSDIR'),
+    logFile: get('LOG'),
     version,
     run,
     importKey(pemFile) {
       return execFileSync('bash', [SCRIPT, 'import-key', lab.dir, host, pemFile], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
     },
-    log: () => (existsSync(env.LOG) ? readFileSync(env.LOG, 'utf8') : ''),
+    log: () => (existsSync(get('LOG')) ? readFileSync(get('LOG'), 'utf8') : ''),
     restart: start,
     async stop() {
       if (stopped) return;

@@ -151,14 +151,14 @@ function tamper(text: string, t: NonNullable<ZoneSpec['tamper']>): string {
   const out: string[] = [];
   for (const line of lines) {
     const tok = line.trim().split(/\s+/);
-    const act = tok[3] === 'RRSIG' ? t.find((x) => fqdn(apexOf(x.name)) === tok[0].toLowerCase() && x.type.toUpperCase() === tok[4]) : undefined;
+    const act = tok[3] === 'RRSIG' ? t.find((x) => fqdn(apexOf(x.name)) === tok[0]!.toLowerCase() && x.type.toUpperCase() === tok[4]) : undefined;
     if (!act) {
       out.push(line);
       continue;
     }
     if (act.action === 'strip-rrsig') continue;
     // Flip one base64 character in the middle of the signature.
-    const sig = tok[tok.length - 1];
+    const sig = tok[tok.length - 1]!;
     const i = Math.floor(sig.length / 2);
     tok[tok.length - 1] = sig.slice(0, i) + (sig[i] === 'A' ? 'B' : 'A') + sig.slice(i + 1);
     out.push(tok.join(' '));
@@ -180,7 +180,7 @@ export function buildSignedHierarchy(specs: ZoneSpec[], opts: { keepDir?: boolea
   let rootKsk = '';
   let rootDs: string[] = [];
   // Children first, so their DS records exist when the parent is signed.
-  const order = specs.map((s, i) => ({ s, apex: names[i] })).sort((a, b) => labels(b.apex) - labels(a.apex));
+  const order = specs.map((s) => ({ s, apex: apexOf(s.name) })).sort((a, b) => labels(b.apex) - labels(a.apex));
   for (const { s, apex } of order) {
     const zdir = join(dir, apex === '' ? 'root' : apex);
     mkdirSync(zdir, { recursive: true });

@@ -1,13 +1,13 @@
 // RFC 5011 trust anchor rollover: the pure state machine (§4.1 transitions, §2.3 timers) and its I/O
 // side fed with DNSKEY sets signed by real keys (test/dnssec/signer.ts), as a rolling root would publish them.
 import assert from 'node:assert/strict';
-import { createPublicKey, generateKeyPairSync, KeyObject } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { chmodSync, chownSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   applyObservation, boundedTrustPoint, keyIdentity, MAX_PENDING_KEYS, MAX_TRACKED_KEYS, mergeConfiguredKeys, refreshInterval, seedTrustPoint,
-  trustedKeys, TrustPointState,
+  trustedKeys, type TrustPointState,
 } from '../../src/trust/rfc5011';
 import { loadTrustState, parseTrustState, saveTrustState } from '../../src/trust/state-file';
 import { TrustAnchorManager } from '../../src/trust/refresher';

@@ -21,7 +21,7 @@ describe('util/log', () => {
 
   it('writes a terminal line with time, level, message and the facts, quoting only what needs it', () => {
     const line = prettyLine(record);
-    assert.match(line, /^\d\d:\d\d:\d\d\.006 WARN  upstreams changed  upstream=192\.0\.2\.1:53,192\.0\.2\.2:53 why="file changed" n=3\n$/);
+    assert.match(line, /^\d\d:\d\d:\d\d\.006 WARN {2}upstreams changed {2}upstream=192\.0\.2\.1:53,192\.0\.2\.2:53 why="file changed" n=3\n$/);
     assert.doesNotMatch(line, /pid|hostname/);
   });
 

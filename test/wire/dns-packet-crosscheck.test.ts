@@ -68,8 +68,8 @@ describe('wire cross-check with dns-packet', () => {
     const d = dnsPacket.decode(Buffer.from(encodeMessage(m)));
     const ans = d.answers ?? [];
     // The escaped dot is gone: 'odd.label.example' would re-encode as three labels.
-    assert.equal(ans[0].name, 'odd.label.example');
-    assert.equal(decodeMessage(encodeMessage(m)).answers[0].name, 'odd\\.label.example');
+    assert.equal(ans[0]!.name, 'odd.label.example');
+    assert.equal(decodeMessage(encodeMessage(m)).answers[0]!.name, 'odd\\.label.example');
     // IPSECKEY and NSEC3PARAM come back as opaque buffers.
     assert.ok(Buffer.isBuffer((ans[1] as { data: unknown }).data));
     assert.ok(Buffer.isBuffer((ans[2] as { data: unknown }).data));

@@ -1,7 +1,7 @@
 // Shared test helpers for the wire layer: hex fixtures and the STYLE.md roundTrip pattern.
 import assert from 'node:assert/strict';
 import type { Codec } from '../../src/wire/codec';
-import { OednsError } from '../../src/util/errors';
+import { type OednsError } from '../../src/util/errors';
 
 export function unhex(s: string): Uint8Array {
   const clean = s.replace(/[^0-9a-fA-F]/g, '');
@@ -37,7 +37,7 @@ export function roundTrip<T>(codec: Codec<T>, value: T, goldenHex: string): void
 export function throwsCode(fn: () => unknown, cls: new (...a: never[]) => OednsError, code: string): void {
   assert.throws(fn, (e: unknown) => {
     assert.ok(e instanceof cls, `expected ${cls.name}, got ${String(e)}`);
-    assert.equal((e as OednsError).code, code);
+    assert.equal((e).code, code);
     return true;
   });
 }

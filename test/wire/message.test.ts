@@ -37,11 +37,11 @@ describe('wire/message', () => {
     assert.equal(m.id, 0xabcd);
     assert.ok(m.qr && m.aa && m.rd && m.ra && !m.tc);
     assert.deepEqual(m.questions, [{ name: 'example.com', type: 15, class: 1 }]);
-    assert.equal(m.answers[0].name, 'example.com');
-    assert.equal(hex(m.answers[0].rdata), '000a' + hex(encodeName('mail.example.com')));
-    assert.equal(m.authorities[0].type, 6);
+    assert.equal(m.answers[0]!.name, 'example.com');
+    assert.equal(hex(m.answers[0]!.rdata), '000a' + hex(encodeName('mail.example.com')));
+    assert.equal(m.authorities[0]!.type, 6);
     assert.equal(
-      hex(m.authorities[0].rdata),
+      hex(m.authorities[0]!.rdata),
       hex(encodeName('ns.example.com')) + hex(encodeName('hostmaster.example.com')) + '00000001' + '00000e10' + '00000384' + '00093a80' + '0000012c',
     );
     assert.deepEqual(m.additionals, []);
@@ -176,14 +176,14 @@ describe('wire/message', () => {
         if (i % 5 === 0) {
           b = Uint8Array.from({ length: rnd(80) }, () => rnd(256));
         } else {
-          b = Uint8Array.from(seeds[rnd(seeds.length)]);
+          b = Uint8Array.from(seeds[rnd(seeds.length)]!);
           const edits = 1 + rnd(4);
           for (let e = 0; e < edits; e++) {
             const at = rnd(b.length);
             switch (rnd(4)) {
               case 0: b[at] = rnd(256); break;
-              case 1: b[at] ^= 1 << rnd(8); break;
-              case 2: b[at] = [0xc0, 0x3f, 0x40, 0x80, 0xff, 0x00][rnd(6)]; break;
+              case 1: b[at]! ^= 1 << rnd(8); break;
+              case 2: b[at] = [0xc0, 0x3f, 0x40, 0x80, 0xff, 0x00][rnd(6)]!; break;
               default: b = b.subarray(0, at);
             }
           }

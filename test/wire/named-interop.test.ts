@@ -37,7 +37,7 @@ const QUERIES: [string, string][] = [
 
 /** RRset identity; RRSIGs are grouped by the type they cover, as a reply carries only the relevant ones. */
 function rrKey(rr: RR): string {
-  const covered = rr.type === 46 ? `/${(rr.rdata[0] << 8) | rr.rdata[1]}` : '';
+  const covered = rr.type === 46 ? `/${(rr.rdata[0]! << 8) | rr.rdata[1]!}` : '';
   return `${canonicalName(rr.name)}/${rr.type}/${rr.class}${covered}`;
 }
 
@@ -52,7 +52,7 @@ function dnskeyToPublicKey(rdata: Uint8Array): { key: KeyObject; alg: number } {
     const y = Buffer.from(k.publicKey.subarray(32)).toString('base64url');
     return { key: createPublicKey({ key: { kty: 'EC', crv: 'P-256', x, y }, format: 'jwk' }), alg: 13 };
   }
-  const eLen = k.publicKey[0];
+  const eLen = k.publicKey[0]!;
   const e = Buffer.from(k.publicKey.subarray(1, 1 + eLen)).toString('base64url');
   const n = Buffer.from(k.publicKey.subarray(1 + eLen)).toString('base64url');
   return { key: createPublicKey({ key: { kty: 'RSA', n, e }, format: 'jwk' }), alg: k.algorithm };
@@ -126,7 +126,7 @@ describe('wire interop with BIND (named, dig, dnssec-signzone, named-checkzone)'
         assert.deepEqual(keys.map((k) => [k.gatewayType, k.gateway]).sort(), [
           [0, null], [1, '192.0.2.38'], [2, '2001:db8:0:8002::2000:1'], [3, 'GW.Wire.Example'],
         ]);
-        for (const k of keys) assert.equal((k.publicKey.length - 1 - k.publicKey[0]) * 8, 4096);
+        for (const k of keys) assert.equal((k.publicKey.length - 1 - k.publicKey[0]!) * 8, 4096);
         assert.equal(decodeIpseckey(replies.get(`ed.${z.origin} IPSECKEY`)!.answers.find((r) => r.type === 45)!.rdata).algorithm, 4);
       });
 
@@ -216,7 +216,7 @@ describe('wire interop with BIND (named, dig, dnssec-signzone, named-checkzone)'
       seen = decodeMessage(msg);
       const r = makeResponse(seen, 0);
       r.aa = true;
-      r.answers = [parseRR(`${seen.questions[0].name}. 60 IN IPSECKEY 10 1 2 192.0.2.38 AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==`)];
+      r.answers = [parseRR(`${seen.questions[0]!.name}. 60 IN IPSECKEY 10 1 2 192.0.2.38 AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==`)];
       sock.send(encodeMessage(r), rinfo.port, rinfo.address);
     });
     try {

@@ -128,8 +128,8 @@ describe('wire/presentation', () => {
       ['x.sub.example', 'TYPE65280', 3600, 1],
       ['y.example', 'TXT', 7, 3],
     ]);
-    assert.equal(formatRdata(6, rrs[0].rdata), 'ns.example. hostmaster.example. 1 7200 900 1209600 300');
-    assert.equal(formatRdata(16, rrs[4].rdata), '"semi;colon" "unquoted" "paren("');
+    assert.equal(formatRdata(6, rrs[0]!.rdata), 'ns.example. hostmaster.example. 1 7200 900 1209600 300');
+    assert.equal(formatRdata(16, rrs[4]!.rdata), '"semi;colon" "unquoted" "paren("');
     throwsCode(() => parseZone('$INCLUDE other.zone'), ParseError, 'unsupported-directive');
     throwsCode(() => parseZone('  A 1.2.3.4', { ttl: 1 }), ParseError, 'no-owner');
   });

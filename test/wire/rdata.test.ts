@@ -32,7 +32,7 @@ describe('wire/rdata', () => {
     assert.equal(rd.decodeA(unhex('7f000001')), '127.0.0.1');
     assert.equal(hex(rd.encodeAaaa('::1')), '00000000000000000000000000000001');
     assert.equal(rd.decodeNameRdata(rd.encodeNameRdata('a.b')), 'a.b');
-    assert.deepEqual(rd.decodeIpseckey(rd.encodeIpseckey(rfc4025Examples[3].value)), rfc4025Examples[3].value);
+    assert.deepEqual(rd.decodeIpseckey(rd.encodeIpseckey(rfc4025Examples[3]!.value)), rfc4025Examples[3]!.value);
     assert.deepEqual(rd.decodeSoa(rd.encodeSoa({ mname: '', rname: '', serial: 0, refresh: 1, retry: 2, expire: 3, minimum: 4 })).minimum, 4);
   });
 
@@ -112,12 +112,12 @@ describe('wire/rdata', () => {
       };
       const decoders = [rd.decodeA, rd.decodeAaaa, rd.decodeDnskey, rd.decodeDs, rd.decodeRrsig, rd.decodeNsec, rd.decodeNsec3,
         rd.decodeNsec3param, rd.decodeIpseckey, rd.decodeSoa, rd.decodeMx, rd.decodeTxt, rd.decodeNameRdata, rd.decodeTypeBitmap];
-      const seeds = [rfc4034_3_3_rrsig.hex, rfc4034_4_3_nsec.hex, rfc5155Nsec3.hex, rfc4025Examples[3].hex].map(unhex);
+      const seeds = [rfc4034_3_3_rrsig.hex, rfc4034_4_3_nsec.hex, rfc5155Nsec3.hex, rfc4025Examples[3]!.hex].map(unhex);
       for (let i = 0; i < 20000; i++) {
         let b: Uint8Array;
         if (i & 1) b = Uint8Array.from({ length: rnd(40) }, () => rnd(256));
         else {
-          b = Uint8Array.from(seeds[rnd(seeds.length)]);
+          b = Uint8Array.from(seeds[rnd(seeds.length)]!);
           b[rnd(b.length)] = rnd(256);
           if (rnd(3) === 0) b = b.subarray(0, rnd(b.length));
         }

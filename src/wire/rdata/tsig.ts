@@ -40,7 +40,7 @@ export function time48(v: number): Uint8Array {
 }
 
 export function readTime48(b: Uint8Array, at = 0): number {
-  return ((b[at] << 8) | b[at + 1]) * 2 ** 32 + (((b[at + 2] << 24) | (b[at + 3] << 16) | (b[at + 4] << 8) | b[at + 5]) >>> 0);
+  return ((b[at]! << 8) | b[at + 1]!) * 2 ** 32 + (((b[at + 2]! << 24) | (b[at + 3]! << 16) | (b[at + 4]! << 8) | b[at + 5]!) >>> 0);
 }
 
 export const tsig: Codec<Tsig> = {

@@ -1,11 +1,11 @@
-// One DNS message over TCP (RFC 7766 framing) to the zone's primary, for UPDATE: TCP because an UPDATE
-// with RSA keys easily passes 512 bytes, and because a refused connection tells us for certain that
-// the server never saw the update (code 'unreachable') while a silence after sending does not
-// ('no-answer').
+// One DNS message over TCP (RFC 7766 framing), one answer back, for `oedns publish` (UPDATE to the
+// zone's primary: an UPDATE with RSA keys easily passes 512 bytes) and `oedns lookup` (a truncated UDP
+// answer asked again). A refused connection tells us for certain that the server never saw the
+// message (code 'unreachable'); a silence after sending does not ('no-answer').
 import { connect } from 'node:net';
 import { TransportError } from '../util/errors';
 
-/** Answers above this size are not ours to read (an UPDATE answer is a few hundred bytes). */
+/** The largest answer a two-byte length can announce. */
 const MAX_ANSWER = 65_535;
 
 export function tcpExchange(host: string, port: number, wire: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
@@ -24,11 +24,11 @@ export function tcpExchange(host: string, port: number, wire: Uint8Array, timeou
     };
     const timer = setTimeout(
       () => finish(sent
-        ? new TransportError('no-answer', `no answer within ${timeoutMs} ms`)
-        : new TransportError('unreachable', `no TCP connection within ${timeoutMs} ms`)),
+        ? new TransportError('no-answer', `${host}:${port}: no TCP answer within ${timeoutMs} ms`)
+        : new TransportError('unreachable', `${host}:${port}: no TCP connection within ${timeoutMs} ms`)),
       timeoutMs,
     );
-    s.on('error', (e) => finish(new TransportError(sent ? 'no-answer' : 'unreachable', e.message)));
+    s.on('error', (e) => finish(new TransportError(sent ? 'no-answer' : 'unreachable', `${host}:${port}: ${e.message}`)));
     s.on('connect', () => {
       const len = Buffer.alloc(2);
       len.writeUInt16BE(wire.length);
@@ -42,6 +42,6 @@ export function tcpExchange(host: string, port: number, wire: Uint8Array, timeou
       if (n > MAX_ANSWER) return finish(new TransportError('no-answer', 'oversized answer'));
       if (buf.length >= 2 + n) finish(null, new Uint8Array(buf.subarray(2, 2 + n)));
     });
-    s.on('end', () => finish(new TransportError('no-answer', 'the server closed the connection without an answer')));
+    s.on('end', () => finish(new TransportError('no-answer', `${host}:${port} closed the TCP connection without an answer`)));
   });
 }

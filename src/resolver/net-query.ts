@@ -3,13 +3,13 @@
 // server's address and port, with our id and our question (RFC 5452). The resolver passes its own
 // upstream client to the validator instead of this.
 import { createSocket } from 'node:dgram';
-import { connect } from 'node:net';
 import { randomInt } from 'node:crypto';
-import { TransportError, WireError } from '../util/errors';
+import { TransportError } from '../util/errors';
+import { tcpExchange } from './tcp-exchange';
 import { decodeMessage, encodeMessage, makeQuery } from '../wire/message';
 import { nameEquals } from '../wire/name';
 import type { Message, Name } from '../wire/types';
-import type { QueryFn } from './fetcher';
+import type { QueryFn } from '../dnssec/fetcher';
 
 export interface NetQueryOptions {
   host: string;
@@ -26,7 +26,7 @@ export interface NetQueryOptions {
 
 function matches(q: Message, r: Message): boolean {
   return r.qr && r.id === q.id && r.questions.length === 1 &&
-    nameEquals(r.questions[0].name, q.questions[0].name) && r.questions[0].type === q.questions[0].type && r.questions[0].class === q.questions[0].class;
+    nameEquals(r.questions[0]!.name, q.questions[0]!.name) && r.questions[0]!.type === q.questions[0]!.type && r.questions[0]!.class === q.questions[0]!.class;
 }
 
 function udpOnce(o: NetQueryOptions, q: Message, wire: Uint8Array, timeoutMs: number): Promise<Message | null> {
@@ -58,41 +58,11 @@ function udpOnce(o: NetQueryOptions, q: Message, wire: Uint8Array, timeoutMs: nu
   });
 }
 
-function tcpOnce(o: NetQueryOptions, q: Message, wire: Uint8Array, timeoutMs: number): Promise<Message> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ host: o.host, port: o.port });
-    let buf = Buffer.alloc(0);
-    let done = false;
-    const finish = (err: Error | null, m?: Message): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      s.destroy();
-      if (err) reject(err);
-      else resolve(m!);
-    };
-    const timer = setTimeout(() => finish(new TransportError('timeout', `${o.host}:${o.port}: no TCP answer within ${timeoutMs} ms`)), timeoutMs);
-    s.on('error', (e) => finish(new TransportError('tcp', `${o.host}:${o.port}: ${e.message}`)));
-    s.on('connect', () => {
-      const len = Buffer.alloc(2);
-      len.writeUInt16BE(wire.length);
-      s.write(Buffer.concat([len, Buffer.from(wire)]));
-    });
-    s.on('data', (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      if (buf.length > 70000) return finish(new TransportError('tcp', 'oversized TCP answer'));
-      if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
-        try {
-          const m = decodeMessage(new Uint8Array(buf.subarray(2, 2 + buf.readUInt16BE(0))));
-          if (!matches(q, m)) return finish(new TransportError('mismatch', 'TCP answer does not match the query'));
-          finish(null, m);
-        } catch (e) {
-          finish(e instanceof WireError ? e : new TransportError('tcp', String(e)));
-        }
-      }
-    });
-    s.on('end', () => finish(new TransportError('tcp', `${o.host}:${o.port} closed the TCP connection without an answer`)));
-  });
+async function tcpOnce(o: NetQueryOptions, q: Message, wire: Uint8Array, timeoutMs: number): Promise<Message> {
+  const bytes = await tcpExchange(o.host, o.port, wire, timeoutMs);
+  const m = decodeMessage(bytes);
+  if (!matches(q, m)) throw new TransportError('mismatch', 'TCP answer does not match the query');
+  return m;
 }
 
 /** A QueryFn over UDP (then TCP on truncation) with DO and CD set: the validator judges for itself. */
@@ -120,11 +90,11 @@ export function parseServer(text: string): { host: string; port: number } | null
   let port = 53;
   const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(host);
   if (v6) {
-    host = v6[1];
+    host = v6[1]!;
     if (v6[2]) port = Number(v6[2]);
   } else if ((host.match(/:/g) ?? []).length === 1) {
     const [h, p] = host.split(':');
-    host = h;
+    host = h!;
     port = Number(p);
   }
   if (!host || !Number.isInteger(port) || port < 1 || port > 65535) return null;
@@ -135,7 +105,7 @@ export function parseServer(text: string): { host: string; port: number } | null
 export function firstNameserver(resolvConf: string): string | null {
   for (const line of resolvConf.split('\n')) {
     const m = /^\s*nameserver\s+(\S+)/.exec(line);
-    if (m) return m[1].replace(/%.*$/, '');
+    if (m) return m[1]!.replace(/%.*$/, '');
   }
   return null;
 }

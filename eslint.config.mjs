@@ -1,0 +1,111 @@
+// The lint gate (`npm run lint`, run by .ci/run before the tests). Type-aware typescript-eslint:
+// the rules that catch what tsc does not (a promise nobody awaits, a promise where a callback's
+// result is ignored, imports kept only for types), plus the layering of docs/ARCHITECTURE.md written
+// as import rules, so that a pure module that reaches for a socket or a clock fails here and not in
+// review. Formatting is Prettier's job (`npm run format:check`), not ESLint's.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+/** Node modules that do I/O: never in the pure layers. */
+const IO_MODULES = ['net', 'dgram', 'fs', 'fs/promises', 'child_process', 'timers', 'timers/promises', 'http', 'https', 'tls', 'dns', 'os'].flatMap(
+  (m) => [m, `node:${m}`],
+);
+const ioImports = IO_MODULES.map((name) => ({ name, message: 'pure module: no I/O here (docs/ARCHITECTURE.md); take data, return data' }));
+
+/** Folders a layer may not import from (relative paths from inside src/<layer>/). */
+const layer = (folders) => folders.map((f) => ({ group: [`../${f}`, `../${f}/*`, `../../src/${f}/*`], message: `this layer may not import src/${f} (see the folder's opening comment)` }));
+
+/** Clocks and timers: the pure layers take `now` as an argument (STYLE.md §3). */
+const noClock = {
+  'no-restricted-globals': [
+    'error',
+    ...['setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval', 'clearImmediate', 'performance'].map((name) => ({
+      name,
+      message: 'pure module: no timers or clocks; take `now` as an argument',
+    })),
+  ],
+  'no-restricted-properties': ['error', { object: 'Date', property: 'now', message: 'pure module: take `now` as an argument' }],
+  'no-restricted-syntax': [
+    'error',
+    { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'pure module: `new Date()` reads the clock; take `now` as an argument' },
+  ],
+};
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    linterOptions: { reportUnusedDisableDirectives: 'error' },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': ['error', { prefer: 'type-imports', fixStyle: 'inline-type-imports' }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true }],
+      // An async function that does not await is how an interface's Promise-returning method is written.
+      '@typescript-eslint/require-await': 'off',
+      // Errors matched by code, never by message (STYLE.md §4): only Error objects are thrown.
+      '@typescript-eslint/only-throw-error': 'error',
+      // Log lines and error texts stringify `unknown` values on purpose (String(x) of whatever came).
+      '@typescript-eslint/no-base-to-string': 'off',
+      // node-forge's ASN.1 tag types are enums; tags are compared with their RFC 5280 numbers.
+      '@typescript-eslint/no-unsafe-enum-comparison': 'off',
+    },
+  },
+  // This file and other plain JavaScript: no TypeScript program to check types against.
+  {
+    files: ['**/*.mjs', '**/*.js', '**/*.cjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, globals: { console: 'readonly', process: 'readonly' } },
+  },
+  {
+    // Tests, benchmarks and examples read JSON and child-process output whose shape they assert.
+    files: ['test/**/*.ts', 'bench/**/*.ts', 'examples/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+      '@typescript-eslint/no-explicit-any': 'off',
+      '@typescript-eslint/unbound-method': 'off',
+      '@typescript-eslint/restrict-plus-operands': 'off',
+      '@typescript-eslint/restrict-template-expressions': 'off',
+      'preserve-caught-error': 'off',
+      '@typescript-eslint/no-redundant-type-constituents': 'off',
+      '@typescript-eslint/prefer-promise-reject-errors': 'off',
+    },
+  },
+  // ---- layering (docs/ARCHITECTURE.md): what each folder may import --------------------------------
+  {
+    files: ['src/wire/**/*.ts'],
+    rules: {
+      ...noClock,
+      'no-restricted-imports': ['error', {
+        paths: ioImports,
+        patterns: layer(['dnssec', 'policy', 'peers', 'resolver', 'capture', 'autosp', 'responder', 'ike-bridge', 'daemon', 'control', 'cli', 'config', 'trust', 'publish', 'doctor']),
+      }],
+    },
+  },
+  {
+    files: ['src/dnssec/**/*.ts'],
+    rules: {
+      ...noClock,
+      'no-restricted-imports': ['error', {
+        paths: ioImports,
+        patterns: layer(['policy', 'peers', 'resolver', 'capture', 'autosp', 'responder', 'ike-bridge', 'daemon', 'control', 'cli', 'config', 'trust', 'publish', 'doctor']),
+      }],
+    },
+  },
+  {
+    files: ['src/policy/**/*.ts'],
+    rules: {
+      ...noClock,
+      'no-restricted-imports': ['error', {
+        paths: ioImports,
+        patterns: layer(['resolver', 'capture', 'autosp', 'responder', 'daemon', 'control', 'cli', 'config', 'trust', 'publish', 'doctor']),
+      }],
+    },
+  },
+);
