@@ -7,7 +7,7 @@ import { makeResponse } from '../wire/message';
 import { type Message, type Question, Rcode, type RR, RRClass, RRType } from '../wire/types';
 import { cacheKey, type CacheEntry } from '../resolver/cache';
 import { completeGateway, decide, type Decision, type DecideInput, engineFailed, type IpseckeyLike, matchName, foldName, type Policy, type RefuseRcode } from '../policy';
-import { indeterminate, type Verdict } from '../dnssec/verdict';
+import { Ede as EdeCode, indeterminate, type Verdict } from '../dnssec/verdict';
 import type { PeerSync } from '../peers';
 import { type Logger, silentLogger } from '../util/log';
 import { type Proof, verdictOfProof } from '../dnssec/proof';
@@ -157,6 +157,16 @@ export class Capture {
     const seen = this.memo.get(out.answer.message);
     if (seen && !('error' in key) && seen.keyMsg === key.message && (!seen.install || this.stillInstalled(seen))) {
       this.counters.reused++;
+      return out;
+    }
+    // No validator's word on the addresses (a server started without one): nothing here may be read,
+    // so a name that must fail closed gets no address at all instead of an unprotected one.
+    if (!out.answer.proof) {
+      const m = matchName(this.opts.policy, q.name);
+      if (m.level === 'private' || m.level === 'block') {
+        this.counters.refused++;
+        return refusal(ctx, Rcode.SERVFAIL, { code: EdeCode.OTHER, text: `level ${m.level}: the answer for ${q.name} was not validated (not-validated); no address without a peer` });
+      }
       return out;
     }
     const now = this.opts.now();

@@ -129,6 +129,19 @@ describe('capture: the stage without BIND (in-process lookups, dry-run engine)',
     assert.deepEqual(await w.engine.list(), []);
   });
 
+  it('private, an address answer with no validator\'s word (no proof): SERVFAIL, its addresses never go out', async () => {
+    const w = world('default: private\n', proof(SECURE, RRType.IPSECKEY, [IPSECKEY_RDATA]));
+    const q = { name: NAME, type: RRType.A, class: RRClass.IN };
+    const stage = w.capture.stage();
+    const query = makeQuery(NAME, RRType.A, { do: true });
+    const ctx = { raw: new Uint8Array(0), client: { address: '127.0.0.1', port: 5353, transport: 'udp' }, log: silentLogger, query, question: q, view: { edns: true, do: true }, maxSize: 1232 } as QueryContext;
+    const raw: RR = { name: NAME, type: RRType.A, class: RRClass.IN, ttl: 300, rdata: Uint8Array.from(ADDRESS) };
+    const out = await stage.handle(ctx, async () => ({ kind: 'answer', answer: { message: responseTo(q, undefined, [raw]), source: 'upstream' } }));
+    assert.equal(rcodeOf(out), Rcode.SERVFAIL);
+    assert.deepEqual(addressesOf(out), []);
+    assert.deepEqual(await w.engine.list(), []);
+  });
+
   it('private-or-clear, a name that provably has no IPSECKEY: answered in clear, nothing installed', async () => {
     const w = world('default: private-or-clear\n', proof(SECURE, RRType.IPSECKEY, []));
     const out = await w.ask(secureA());
