@@ -1,9 +1,10 @@
 // autosp reads the same config file as `oedns serve`: the shared keys (engine, identity, key, trust
 // anchor, policy, control socket, state file, IKE settings) and its own `autosp:` section. The command
-// line wins; this only fills what it left out.
+// line wins; this only fills what it left out. Also the engine those options describe, checked.
+import { checkPeerName } from '../autosp/peers-file';
 import { ConfigError } from '../util/errors';
 import type { RawConfig } from './file';
-import { type IpsecSettings, ipsecSettings } from './serve';
+import { type EngineConfig, type IpsecSettings, ipsecSettings } from './serve';
 
 /** autosp's option names (camelCase, as commander gives them) with their values from the file. */
 export interface AutospDefaults {
@@ -59,4 +60,34 @@ export function autospDefaults(raw: RawConfig): AutospDefaults {
 /** The IKE/ESP settings of the file, for an engine autosp drives itself. */
 export function autospIpsec(raw: RawConfig): IpsecSettings {
   return ipsecSettings((k) => (raw as Record<string, unknown>)[k]);
+}
+
+/** The engine options of the autosp command line (after the file filled what it left out). */
+export interface AutospEngineOptions {
+  engine?: string;
+  vici?: string;
+  identity?: string;
+  key?: string;
+  ipsec?: IpsecSettings;
+}
+
+function usage(msg: string): never {
+  throw new ConfigError('usage', msg);
+}
+
+/**
+ * The engine autosp drives itself, described as `oedns serve` describes its own (built by
+ * src/daemon/engine-config.ts), so that both name connections and bind our identity the same way.
+ * ConfigError (usage) for an unknown engine or a missing identity or key.
+ */
+export function autospEngineConfig(flags: AutospEngineOptions): EngineConfig {
+  const kind = flags.engine ?? 'strongswan';
+  if (kind !== 'strongswan' && kind !== 'libreswan' && kind !== 'dry-run') usage(`unknown --engine '${kind}' (strongswan, libreswan, dry-run)`);
+  let identity = '';
+  if (kind !== 'dry-run') {
+    if (!flags.identity) usage(`--identity FQDN (our IKE identity) is required with --engine ${kind}`);
+    identity = checkPeerName(flags.identity);
+  }
+  if (kind === 'strongswan' && !flags.key) usage('--key FILE (our private key from `oedns keygen`) is required with --engine strongswan');
+  return { kind, vici: flags.vici ?? '/var/run/charon.vici', identity, key: flags.key ?? '', initiate: false, ipsec: flags.ipsec ?? autospIpsec({}) };
 }
