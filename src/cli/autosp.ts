@@ -4,26 +4,25 @@
 // When a running `oedns serve` answers on its control socket, autosp hands the names to it (its
 // registry holds them for owner autosp, next to its own peers); otherwise autosp drives the engine
 // itself and records its peers in a state file that serve adopts at start. docs/autosp.md.
-import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+// This file is the commander front end only: options, output and exit statuses. The work is in
+// src/autosp (daemon-client, direct, once, list, ike-states, watch) and src/config/autosp.ts.
+import { readFileSync } from 'node:fs';
 import { validatorSetup } from './lookup';
 import { Command, CommanderError } from 'commander';
 import {
-  AutospKeeper, autospPolicy, checkPeerName, createPeerResolver, DEFAULT_STATE_PATH, lockState,
-  OK_RESULTS, parsePeersFile, type PeerReport, readAutospState, stateWriter, validatingLookup, writeAutospState,
+  applyOnce, autospPolicy, checkPeerName, chooseMode, createPeerResolver, daemonRequest, DEFAULT_STATE_PATH, type Direct,
+  engineStates, OK_RESULTS, type Op, openDirect as openDirectSession, parsePeersFile, type PeerReport, readAutospState,
+  storedReports, Unreachable, validatingLookup, watchPeers,
 } from '../autosp';
-import { ControlError, controlRequest } from '../control/client';
 import { defaultControlPath } from '../control/protocol';
 import type { Engine, InstalledPeer } from '../ike-bridge/engine';
 import { engineFromConfig } from '../daemon/engine-config';
-import { PeerSync } from '../peers';
-import { ViciClient } from '../ike-bridge/vici-client';
-import { peerOfConn } from '../ike-bridge/peer-config';
 import type { Policy } from '../policy';
-import { ConfigError, EngineError, ikeDaemonGone, OednsError } from '../util/errors';
+import { ConfigError, EngineError, ikeDaemonGone } from '../util/errors';
 import { createLogger, type Logger, type LogLevel } from '../util/log';
 import { loadPolicyFile } from './policy';
 import { loadConfig } from '../config/file';
-import { autospDefaults, autospIpsec } from '../config/autosp';
+import { autospDefaults, autospEngineConfig, autospIpsec } from '../config/autosp';
 import type { IpsecSettings } from '../config/serve';
 import { VERSION } from '../util/version';
 
@@ -55,9 +54,6 @@ export interface AutospFlags {
   /** IKE/ESP settings from the config file. */
   ipsec?: IpsecSettings;
 }
-
-/** The engine or the daemon cannot be reached: exit 3. */
-class Unreachable extends OednsError {}
 
 // ---- output ---------------------------------------------------------------------------------------
 
@@ -133,7 +129,7 @@ function progressReporter(flags: AutospFlags, what: string): ((done: number, tot
   };
 }
 
-// ---- modes ----------------------------------------------------------------------------------------
+// ---- options to objects ---------------------------------------------------------------------------
 
 function usage(msg: string): never {
   throw new ConfigError('usage', msg);
@@ -160,59 +156,12 @@ function readPeersFile(path: string | undefined): string[] {
   return parsePeersFile(text, path);
 }
 
-/** How long the daemon may take for `n` names (lookups and installs). */
-function daemonTimeoutMs(n: number): number {
-  return 30_000 + 200 * n;
-}
-
-type Mode = { kind: 'daemon'; path: string } | { kind: 'direct' };
-
-/**
- * Daemon mode when a daemon answers autosp's requests on the control socket; direct mode when none
- * listens there. An explicit --control that does not answer, or a daemon that answers but does not
- * take autosp requests, is an error (exit 3): driving the engine beside a daemon would fight it.
- */
-async function chooseMode(flags: AutospFlags): Promise<Mode> {
-  if (flags.daemon === false) return { kind: 'direct' };
-  const path = flags.control ?? defaultControlPath();
-  try {
-    await controlRequest(path, 'peer-list', { owner: 'autosp' }, 5000);
-    return { kind: 'daemon', path };
-  } catch (e) {
-    if (!(e instanceof ControlError)) throw e;
-    if (e.code === 'control-unreachable' && flags.control === undefined) return { kind: 'direct' };
-    if (e.code === 'control-refused' && /unknown command/.test(e.message)) {
-      throw new Unreachable('autosp-daemon', `the daemon on ${path} does not take autosp requests (${e.message}); ` +
-        'stop it or use --no-daemon to drive the engine directly');
-    }
-    throw new Unreachable('autosp-daemon', e.message);
-  }
-}
-
-async function daemonRequest(path: string, cmd: string, args: Record<string, unknown>, n: number): Promise<{ peers: PeerReport[]; engine?: InstalledPeer[] }> {
-  try {
-    return (await controlRequest(path, cmd, { owner: 'autosp', ...args }, daemonTimeoutMs(n))) as { peers: PeerReport[]; engine?: InstalledPeer[] };
-  } catch (e) {
-    if (e instanceof ControlError && e.code === 'control-refused') throw new ConfigError('autosp-daemon-refused', e.message);
-    if (e instanceof ControlError) throw new Unreachable('autosp-daemon', e.message);
-    throw e;
-  }
-}
-
 /**
  * The engine as `oedns serve` builds it (src/daemon/engine-config.ts), so that both name connections
  * and bind our identity the same way.
  */
 export async function makeEngine(flags: AutospFlags, log: Logger): Promise<Engine> {
-  const kind = flags.engine ?? 'strongswan';
-  if (kind !== 'strongswan' && kind !== 'libreswan' && kind !== 'dry-run') usage(`unknown --engine '${kind}' (strongswan, libreswan, dry-run)`);
-  let identity = '';
-  if (kind !== 'dry-run') {
-    if (!flags.identity) usage(`--identity FQDN (our IKE identity) is required with --engine ${kind}`);
-    identity = checkPeerName(flags.identity);
-  }
-  if (kind === 'strongswan' && !flags.key) usage('--key FILE (our private key from `oedns keygen`) is required with --engine strongswan');
-  return engineFromConfig({ kind, vici: flags.vici ?? '/var/run/charon.vici', identity, key: flags.key ?? '', initiate: false, ipsec: flags.ipsec ?? autospIpsec({}) }, log);
+  return engineFromConfig(autospEngineConfig(flags), log);
 }
 
 function makeResolver(flags: AutospFlags, policy: Policy) {
@@ -220,80 +169,20 @@ function makeResolver(flags: AutospFlags, policy: Policy) {
   return createPeerResolver({ resolver: validatingLookup(query, validator), policy });
 }
 
-/** autosp driving the engine itself: one process at a time (the state lock). */
-interface Direct {
-  engine: Engine;
-  sync: PeerSync;
-  keeper: AutospKeeper;
-  statePath: string;
-  persist(): void;
-  /** Stop; `persist: false` after handing the peers to a daemon (which now writes the state). */
-  close(opts?: { persist?: boolean }): Promise<void>;
-}
-
+/** The direct session (src/autosp/direct.ts) with the policy, resolver and engine the options name. */
 async function openDirect(flags: AutospFlags, log: Logger): Promise<Direct> {
   const policy = autospPolicy(flags.policy ? await loadPolicyFile(flags.policy) : undefined);
   const resolvePeer = makeResolver(flags, policy);
-  const statePath = flags.state ?? DEFAULT_STATE_PATH;
-  const state = readAutospState(statePath, { maxTtl: policy.maxTtl });
-  for (const why of state.rejected) log.warn({ state: statePath }, `autosp: stored peer ignored: ${why}`);
-  const engine = await makeEngine(flags, log);
-  let unlock: (() => void) | undefined;
-  try {
-    const st = await engine.status();
-    if (!st.reachable) throw new Unreachable('engine-unreachable', `the ${st.engine} engine is unreachable: ${st.detail ?? ''}`);
-    unlock = lockState(statePath);
-    const sync = new PeerSync({ engine, log });
-    // Coalesced (src/autosp/state.ts stateWriter); persist() writes what is pending now.
-    const keeper: AutospKeeper = new AutospKeeper({ sync, resolvePeer, initiate: flags.initiate ?? false, log, onChange: () => writer.schedule() });
-    const writer = stateWriter(() => writeAutospState(statePath, keeper.state()));
-    const persist = (): void => {
-      writer.schedule();
-      writer.flush();
-    };
-    keeper.adopt(state);
-    // Stored keys are not trusted: every known name is looked up and validated again before the
-    // engine is brought in line (what fails to validate stays closed by a drop shunt, if private).
-    await keeper.refreshDue();
-    try {
-      const r = await sync.reconcile();
-      for (const f of r.failed) log.warn({ peer: f.name, reason: f.reason }, 'autosp: reinstalling a known peer failed');
-    } catch (e) {
-      throw new Unreachable('engine-unreachable', `reconcile with the ${engine.kind} engine failed: ${e instanceof Error ? e.message : String(e)}`);
-    }
-    if (flags.initiate && engine.kind !== 'dry-run') {
-      const held = await engine.list().catch(() => [] as InstalledPeer[]);
-      const up = new Set(held.filter((p) => p.childState === 'INSTALLED').map((p) => p.name));
-      keeper.markDown(state.names.filter((n) => !up.has(n)));
-    }
-    const u = unlock;
-    return {
-      engine,
-      sync,
-      keeper,
-      statePath,
-      persist,
-      async close(o = {}) {
-        await keeper.close();
-        await sync.close();
-        try {
-          if (o.persist !== false) persist();
-        } finally {
-          u();
-          await engine.close();
-        }
-      },
-    };
-  } catch (e) {
-    unlock?.();
-    await engine.close().catch(() => undefined);
-    throw e;
-  }
+  return openDirectSession({
+    statePath: flags.state ?? DEFAULT_STATE_PATH,
+    maxTtl: policy.maxTtl,
+    resolvePeer,
+    initiate: flags.initiate ?? false,
+    makeEngine: () => makeEngine(flags, log),
+  }, log);
 }
 
 // ---- commands -------------------------------------------------------------------------------------
-
-type Op = { cmd: 'add' | 'remove' | 'sync'; names: string[] };
 
 async function runOnce(op: Op, flags: AutospFlags): Promise<number> {
   const log = logger(flags);
@@ -306,49 +195,9 @@ async function runOnce(op: Op, flags: AutospFlags): Promise<number> {
     const r = await daemonRequest(mode.path, cmd, { names: op.names, ...(flags.initiate !== undefined ? { initiate: flags.initiate } : {}) }, op.names.length);
     return print(flags, 'daemon', r.peers);
   }
-  const d = await openDirect(flags, log);
-  let peers: PeerReport[];
-  try {
-    const progress = progressReporter(flags, op.cmd === 'remove' ? 'removed' : 'resolved');
-    if (op.cmd === 'add') peers = await d.keeper.add(op.names, { progress });
-    else if (op.cmd === 'remove') peers = await d.keeper.remove(op.names);
-    else peers = await d.keeper.setNames(op.names, { progress });
-    // Others whose lifetime ran out since the last run are brought up to date too (logged only).
-    const others = await d.keeper.refreshDue();
-    for (const r of others) if (!OK_RESULTS.includes(r.result)) log.warn({ peer: r.name, result: r.result }, r.reason);
-  } finally {
-    await d.close();
-  }
+  const progress = progressReporter(flags, op.cmd === 'remove' ? 'removed' : 'resolved');
+  const peers = await applyOnce(op, () => openDirect(flags, log), progress, log);
   return print(flags, 'direct', peers);
-}
-
-/**
- * IKE and CHILD_SA states of our connections, for `list` (which needs no identity or key):
- * straight from charon's list-sas for strongswan; the engine's own list otherwise; none for dry-run.
- */
-async function engineStates(flags: AutospFlags): Promise<InstalledPeer[] | undefined> {
-  const kind = flags.engine ?? 'strongswan';
-  if (kind === 'dry-run') return undefined;
-  if (kind === 'strongswan') {
-    const c = new ViciClient({ socketPath: flags.vici ?? '/var/run/charon.vici', timeoutMs: 5000, connectTimeoutMs: 1000, reconnect: false });
-    try {
-      const [conns, sas] = [await c.getConns(), await c.listSas({ noblock: true })];
-      return conns.filter((n) => peerOfConn(n) !== undefined).map((conn) => {
-        const sa = sas.find((x) => x.name === conn && x.state === 'ESTABLISHED') ?? sas.find((x) => x.name === conn);
-        const child = sa?.children.find((ch) => ch.name === conn);
-        return { name: peerOfConn(conn)!, connection: conn, addresses: [], authenticated: true, ikeState: sa?.state, childState: child?.state };
-      });
-    } finally {
-      await c.close();
-    }
-  }
-  if (!flags.identity) return undefined;
-  const engine = await makeEngine(flags, logger(flags));
-  try {
-    return await engine.list();
-  } finally {
-    await engine.close();
-  }
 }
 
 async function runList(flags: AutospFlags): Promise<number> {
@@ -361,22 +210,11 @@ async function runList(flags: AutospFlags): Promise<number> {
   const statePath = flags.state ?? DEFAULT_STATE_PATH;
   const state = readAutospState(statePath);
   const now = Date.now() / 1000;
-  const byName = new Map(state.peers.map((p) => [p.name, p]));
-  const peers: PeerReport[] = state.names.map((name) => {
-    const p = byName.get(name);
-    if (!p || p.expiresAt <= now) {
-      return { name, result: 'pending', reason: p ? 'lapsed: looked up again at the next autosp run' : 'not installed', addresses: [], keys: 0, authenticated: false };
-    }
-    return {
-      name, result: 'installed', reason: `owner autosp, ${p.auth.kind === 'pubkey' ? 'key validated by DNSSEC' : 'NOT authenticated'}`,
-      addresses: p.addresses, keys: p.auth.kind === 'pubkey' ? p.auth.keys.length : 0, authenticated: p.auth.kind === 'pubkey',
-      level: p.level, expiresAt: p.expiresAt,
-    };
-  });
+  const peers = storedReports(state, now);
   let ike: InstalledPeer[] | undefined;
   let code: number = EXIT.OK;
   try {
-    ike = await engineStates(flags);
+    ike = await engineStates(flags, () => makeEngine(flags, logger(flags)));
   } catch (e) {
     process.stderr.write(`autosp: the engine did not answer: ${e instanceof Error ? e.message : String(e)}\n`);
     code = EXIT.UNREACHABLE;
@@ -385,155 +223,31 @@ async function runList(flags: AutospFlags): Promise<number> {
   return code === EXIT.OK ? c : code;
 }
 
-/**
- * `watch`: keep the file's peers installed and fresh until SIGTERM/SIGINT. Re-reads the file when it
- * changes and on SIGHUP. Without a daemon it runs the keeper itself and hands over to `oedns serve`
- * as soon as one answers on the control socket; with a daemon it sends the names there.
- */
+/** `watch` (src/autosp/watch.ts): runs until SIGTERM/SIGINT or `opts.signal`, then exits 0. */
 async function runWatch(flags: AutospFlags, opts: { signal?: AbortSignal } = {}): Promise<number> {
   const log = logger(flags, 'info');
   const file = flags.peers ?? usage('--peers FILE is required');
-  let names = readPeersFile(file);
-  let mode = await chooseMode(flags);
-  let direct: Direct | undefined;
-  let stopping = false;
-  let busy: Promise<void> = Promise.resolve();
-  let resolveDone!: (code: number) => void;
-  const done = new Promise<number>((r) => (resolveDone = r));
-  const serial = (fn: () => Promise<void>): Promise<void> => {
-    busy = busy.then(fn).catch((e: unknown) => {
-      log.error({ err: e instanceof Error ? e.message : String(e) }, 'autosp watch: step failed');
-    });
-    return busy;
-  };
-  const report = (peers: PeerReport[]): void => {
-    print(flags, mode.kind, peers);
-  };
-
-  const apply = async (first: boolean): Promise<void> => {
-    if (mode.kind === 'daemon') {
-      try {
-        const r = await daemonRequest(mode.path, 'peer-sync', { names, refresh: first, ...(flags.initiate !== undefined ? { initiate: flags.initiate } : {}) }, names.length);
-        report(r.peers);
-        return;
-      } catch (e) {
-        if (!(e instanceof Unreachable) || flags.control !== undefined) throw e;
-        log.warn({ err: e.message }, 'autosp watch: the daemon is gone; driving the engine directly');
-        mode = { kind: 'direct' };
-      }
-    }
-    if (!direct) {
-      direct = await openDirect(flags, log);
-      direct.keeper.start();
-      direct.sync.start();
-    }
-    report(await direct.keeper.setNames(names, { refreshExisting: first, progress: first ? progressReporter(flags, 'resolved') : undefined }));
-  };
-
-  const reload = (why: string): void => {
-    void serial(async () => {
-      let next: string[];
-      try {
-        next = readPeersFile(file);
-      } catch (e) {
-        // A broken edit must not drop every peer: keep the last good list.
-        log.error({ err: e instanceof Error ? e.message : String(e) }, 'autosp watch: peers file not reloaded; keeping the previous list');
-        return;
-      }
-      log.info({ why, peers: next.length }, 'autosp watch: peers file reloaded');
-      names = next;
-      await apply(false);
-    });
-  };
-
-  // Direct mode: hand over to a daemon that appears. Daemon mode: notice a daemon that went away
-  // (drive the engine directly) or came back without our names (send them again).
-  const probe = (): void => {
-    if (stopping || flags.daemon === false) return;
-    void serial(async () => {
-      if (stopping) return;
-      if (mode.kind === 'daemon') {
-        let held: PeerReport[];
-        try {
-          held = (await daemonRequest(mode.path, 'peer-list', {}, 0)).peers;
-        } catch (e) {
-          if (!(e instanceof Unreachable)) throw e;
-          await apply(false); // switches to direct mode (or fails when --control was given)
-          return;
-        }
-        const have = new Set(held.map((p) => p.name));
-        if (held.length !== names.length || names.some((n) => !have.has(n))) {
-          log.info({ control: mode.path }, 'autosp watch: the daemon does not hold our names; sending them again');
-          await apply(false);
-        }
-        return;
-      }
-      const path = flags.control ?? defaultControlPath();
-      try {
-        await controlRequest(path, 'peer-list', { owner: 'autosp' }, 2000);
-      } catch {
-        return;
-      }
-      log.info({ control: path }, 'autosp watch: a daemon answers; handing the peers over');
-      mode = { kind: 'daemon', path };
-      try {
-        await apply(false);
-      } catch (e) {
-        log.warn({ err: e instanceof Error ? e.message : String(e) }, 'autosp watch: handover failed; staying direct');
-        mode = { kind: 'direct' };
-        return;
-      }
-      const d = direct;
-      direct = undefined;
-      await d?.close({ persist: false });
-    });
-  };
-
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'autosp watch: stopping (installed peers stay)');
-    unwatchFile(file);
-    clearInterval(probeTimer);
-    void busy.then(async () => {
-      await direct?.close().catch((e: unknown) => log.error({ err: String(e) }, 'autosp watch: close failed'));
-      resolveDone(EXIT.OK);
-    });
-  };
-  const onTerm = (): void => stop('SIGTERM');
-  const onInt = (): void => stop('SIGINT');
-  const onHup = (): void => reload('SIGHUP');
-  process.on('SIGTERM', onTerm);
-  process.on('SIGINT', onInt);
-  process.on('SIGHUP', onHup);
-  opts.signal?.addEventListener('abort', () => stop('abort'));
+  const names = readPeersFile(file);
+  const mode = await chooseMode(flags);
   const every = flags.daemonCheck === undefined ? 10 : Number(flags.daemonCheck);
   if (!Number.isFinite(every) || every <= 0) usage(`bad --daemon-check '${flags.daemonCheck}' (seconds)`);
-  const probeTimer = setInterval(probe, every * 1000);
-  try {
-    // The first sync's errors end the command with their own exit status (2 for a busy lock, 3 for
-    // an unreachable engine); later steps only log theirs.
-    const first = apply(true);
-    busy = first.catch(() => undefined);
-    await first;
-    if (!stopping) {
-      // Polling the path (not inotify on the inode) also sees editors that replace the file.
-      watchFile(file, { interval: 1000 }, (cur, prev) => {
-        if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size || cur.ino !== prev.ino) reload('file changed');
-      });
-    }
-    return await done;
-  } catch (e) {
-    stopping = true;
-    await direct?.close().catch(() => undefined);
-    throw e;
-  } finally {
-    unwatchFile(file);
-    clearInterval(probeTimer);
-    process.off('SIGTERM', onTerm);
-    process.off('SIGINT', onInt);
-    process.off('SIGHUP', onHup);
-  }
+  await watchPeers({
+    file,
+    names,
+    mode,
+    readNames: () => readPeersFile(file),
+    openDirect: () => openDirect(flags, log),
+    report: (kind, peers) => {
+      print(flags, kind, peers);
+    },
+    firstProgress: progressReporter(flags, 'resolved'),
+    daemon: flags.daemon,
+    control: flags.control,
+    initiate: flags.initiate,
+    probeEverySec: every,
+    signal: opts.signal,
+  }, log);
+  return EXIT.OK;
 }
 
 // ---- wiring ---------------------------------------------------------------------------------------
