@@ -95,6 +95,9 @@ export class CharonTrust {
     }
     let newest = -1n;
     for (const der of cas) {
+      // Our own generation, loaded by this process before (a reload after our key changed): not an
+      // earlier process's, and moving past it would retire every certificate it issued.
+      if (Buffer.from(der).equals(Buffer.from(this.gen.certDer))) continue;
       const serial = issuedBy(this.root, der);
       if (serial) newest = BigInt(`0x${serial}`) > newest ? BigInt(`0x${serial}`) : newest;
     }

@@ -6,7 +6,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureTrustSeed, findTrustSeed } from '../../src/ike-bridge/strongswan-trust';
+import { CharonTrust, ensureTrustSeed, findTrustSeed, type TrustVici } from '../../src/ike-bridge/strongswan-trust';
 import { buildCrl, crlInfo, deriveTrustCa, isForeignRootFor, newGeneration } from '../../src/ike-bridge/trust-ca';
 import { EngineError } from '../../src/util/errors';
 
@@ -51,5 +51,28 @@ describe('ike-bridge/trust seed and root across restarts', () => {
     assert.equal(isForeignRootFor(root, 'b.oe.test', root.certDer), false);
     assert.equal(isForeignRootFor(root, 'b.oe.test', gen.certDer), false, 'a generation is not a root');
     assert.equal(isForeignRootFor(root, 'c.oe.test', other.certDer), false, 'another identity: not ours to judge');
+  });
+
+  it('a second load in the same process (our key changed on disk) keeps our own generation: nothing it vouched for is retired', async () => {
+    // A charon that keeps the CA certificates and CRLs loaded into it.
+    const cas: Buffer[] = [];
+    const crls: Buffer[] = [];
+    const v: TrustVici = {
+      request: async (cmd, msg) => {
+        const m = msg as { type?: string; flag?: string; data?: Buffer };
+        if (cmd === 'load-cert' && m.type === 'x509' && m.flag === 'CA' && !cas.some((c) => c.equals(m.data!))) cas.push(Buffer.from(m.data!));
+        if (cmd === 'load-cert' && m.type === 'x509crl') crls.push(Buffer.from(m.data!));
+        return new Map([['success', 'yes']]);
+      },
+      listCaCerts: async () => [...cas],
+      listCrls: async () => [...crls],
+    };
+    const t = new CharonTrust(randomBytes(32), 'b.oe.test');
+    await t.load(v);
+    const gen = t.generation;
+    t.vouch('alice.oe.test', [generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString()]);
+    t.loaded = false;
+    await t.load(v);
+    assert.equal(t.generation, gen, 'the generation moved on past our own');
   });
 });
