@@ -43,7 +43,7 @@ export interface StrongswanCatchAllOptions {
   log?: Logger;
 }
 
-/** The engine's defaults (src/ike-bridge/strongswan.ts), both seen working here. */
+/** The engine's defaults (src/ike-bridge/strongswan-base.ts), both seen working here. */
 export const DEFAULT_IKE_PROPOSALS = ['aes128-sha256-x25519', 'aes256-sha256-modp2048'];
 
 /** A public key whose private half exists only inside this call. */
