@@ -42,7 +42,7 @@ export const FUZZ_LONG: ClientFuzzOptions = {
   rssBoundMiB: 300, tcpIdleMs: 10_000,
 };
 export const FUZZ_SHORT: ClientFuzzOptions = {
-  datagrams: 20_000, rate: 10_000, streams: 240, streamWidth: 32, holdMs: 3_000, unreadQueries: 3_000, seed: 1,
+  datagrams: 15_000, rate: 10_000, streams: 240, streamWidth: 32, holdMs: 3_000, unreadQueries: 3_000, seed: 1,
   rssBoundMiB: 300, tcpIdleMs: 2_000,
 };
 

@@ -1,6 +1,7 @@
 // What every reliability scenario hands back: its figures (printed and written into the results
 // file) and its checks, each with the measured value and the bound it is held to. The runner prints
 // them; the short test in test/reliability asserts every check.
+import { loadavg } from 'node:os';
 
 export interface Check {
   what: string;
@@ -42,6 +43,8 @@ export class Reporter {
   }
   done(): ScenarioReport {
     this.r.seconds = Math.round((Date.now() - this.t0) / 100) / 10;
+    // Two shared cores: other work on the machine shows in every figure.
+    this.fig('machine load (1/5/15 min) at the end', loadavg().map((x) => x.toFixed(1)).join(' / '));
     return this.r;
   }
 }

@@ -10,7 +10,7 @@
 //   --out FILE      results JSON (default $TMPDIR/oedns-reliability.json)
 //   --svg FILE      soak plot (default docs/reliability-soak.svg; --no-svg to skip)
 import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { FUZZ_LONG, FUZZ_SHORT, runClientFuzz } from './client-fuzz';
 import { failures, formatReport, ScenarioReport } from './report';
@@ -28,22 +28,31 @@ const log = (s: string): void => console.log(s);
 async function main(): Promise<void> {
   const reports: ScenarioReport[] = [];
   const started = new Date().toISOString();
+  log(`oedns reliability suite, ${started}: node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load ${loadavg().map((x) => x.toFixed(1)).join(' / ')}`);
   const record = (r: ScenarioReport): void => {
     reports.push(r);
     log(formatReport(r));
+  };
+  // A scenario that throws is a failed check, and the others still run.
+  const guard = async (scenario: string, f: () => Promise<ScenarioReport>): Promise<void> => {
+    try {
+      record(await f());
+    } catch (e) {
+      record({ scenario, seconds: 0, figures: {}, notes: [], checks: [{ what: 'the scenario runs to its end', ok: false, value: e instanceof Error ? e.stack ?? e.message : String(e), bound: 'no exception' }] });
+    }
   };
   if (ONLY.includes('fuzz')) {
     const o = { ...(SHORT ? FUZZ_SHORT : FUZZ_LONG), log };
     if (opt('--datagrams')) o.datagrams = Number(opt('--datagrams'));
     if (opt('--streams')) o.streams = Number(opt('--streams'));
     log(`client fuzz: ${o.datagrams} datagrams at ${o.rate}/s, ${o.streams} TCP streams`);
-    record(await runClientFuzz(o));
+    await guard('client fuzz', () => runClientFuzz(o));
   }
   if (ONLY.includes('upstream')) {
     const o = { ...(SHORT ? STORM_SHORT : STORM_LONG), log };
     if (opt('--hosts')) o.hosts = Number(opt('--hosts'));
     log(`hostile upstream: ${o.hosts} names, ${o.share * 100} % of answers damaged`);
-    record(await runUpstreamStorm(o));
+    await guard('hostile upstream', () => runUpstreamStorm(o));
   }
   if (ONLY.includes('ike')) {
     const why = ikeFaultsUnavailable();
@@ -51,7 +60,7 @@ async function main(): Promise<void> {
     else {
       const o = { ...(SHORT ? IKE_SHORT : IKE_LONG), log };
       log(`IKE-side faults: batches of ${o.batch} names into a real charon`);
-      record(await runIkeFaults(o));
+      await guard('IKE-side faults', () => runIkeFaults(o));
     }
   }
   if (ONLY.includes('soak')) {
@@ -59,7 +68,7 @@ async function main(): Promise<void> {
     if (opt('--soak')) o.seconds = Number(opt('--soak'));
     if (o.seconds >= 600) o.sampleEvery = 15;
     log(`soak: ${o.seconds} s`);
-    record(await runSoak(o));
+    await guard('soak', () => runSoak(o));
   }
   writeFileSync(OUT, JSON.stringify({ started, finished: new Date().toISOString(), reports }, null, 1));
   const failed = reports.flatMap((r) => failures(r).map((c) => `${r.scenario}: ${c.what}`));
