@@ -61,6 +61,8 @@ export class UpstreamStorm {
   private rssTimer: NodeJS.Timeout | undefined;
   private readonly installs: RecordedInstall[] = [];
   private wrongAnswers: string[] = [];
+  /** Answers neither right nor SERVFAIL (first ten). */
+  private others: string[] = [];
   /** Answers with the same A record twice. */
   private duplicated = 0;
   private honestAt = 0;
@@ -85,7 +87,10 @@ export class UpstreamStorm {
       if (new Set(a.a.map((r) => r.address)).size < a.a.length) this.duplicated++;
       if (a.rcode === 0 && a.a.length > 0 && a.a.every((r) => r.address === t.address)) out.right++;
       else if (a.rcode === 2) out.servfail++;
-      else out.other++;
+      else {
+        out.other++;
+        if (this.others.length < 10) this.others.push(`${t.name}: rcode ${a.rcode}, ${a.a.length} A`);
+      }
     };
     await Promise.all(clients.map(async (c) => {
       while (next < total) {
@@ -141,6 +146,7 @@ export class UpstreamStorm {
     const first = await this.ask(1);
     const s1 = this.proxy.stats();
     rep.fig('first lookups under attack', `${first.queries} in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${first.right} right, ${first.servfail} SERVFAIL, ${first.other} other`);
+    if (this.others.length) rep.fig('answers neither right nor SERVFAIL', this.others.join('; '));
     rep.fig('upstream queries per first lookup', (s1.queries / first.queries).toFixed(2));
     rep.fig('answers damaged in phase 1', Object.entries(s1.mutated).map(([k, n]) => `${k} ${n}`).join(', '));
     say(`    storm phase 1: ${first.right}/${first.queries} right`);
@@ -175,12 +181,14 @@ export class UpstreamStorm {
     try {
       const targets = this.targets();
       let right = 0;
+      let misses: string[] = [];
       let recoveredMs = NaN;
       let polls = 0;
       while (Date.now() - this.honestAt < o.recoveryBoundMs) {
         const r = await checkAll(this.d.port, targets, o.clients, 4000);
         polls++;
         right = r.right;
+        misses = r.misses;
         if (r.wrong) this.wrongAnswers.push(...r.misses.slice(0, 3));
         if (right === targets.length) {
           recoveredMs = Date.now() - this.honestAt;
@@ -188,7 +196,8 @@ export class UpstreamStorm {
         }
         await sleep(2000);
       }
-      rep.check('every name answers right once the upstream is honest', right === targets.length, `${right}/${targets.length} after ${Number.isNaN(recoveredMs) ? `> ${o.recoveryBoundMs}` : recoveredMs} ms (${polls} polls)`, `all within ${o.recoveryBoundMs} ms (bogus answers are cached 60 s)`);
+      rep.check('every name answers right once the upstream is honest', right === targets.length,
+        `${right}/${targets.length} after ${Number.isNaN(recoveredMs) ? `> ${o.recoveryBoundMs}` : recoveredMs} ms (${polls} polls)${misses.length ? `; still wrong: ${misses.slice(0, 3).join('; ')}` : ''}`, `all within ${o.recoveryBoundMs} ms (bogus answers are cached 60 s)`);
       rep.fig('time to full recovery', Number.isNaN(recoveredMs) ? 'not reached' : `${(recoveredMs / 1000).toFixed(1)} s`);
       const s3 = this.proxy.stats();
       rep.fig('upstream queries while recovering', s3.queries);
