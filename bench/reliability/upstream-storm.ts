@@ -29,14 +29,19 @@ export interface StormOptions {
   repeatBound: number;
   /** Longest wait for every name to answer right once the path is honest (ms). */
   recoveryBoundMs: number;
+  /**
+   * Once the path is honest, flush the cache (`oedns control flush`) instead of waiting out the
+   * bogus answers' 60 s: npm test cannot wait a minute. The long form waits.
+   */
+  flushWhenHonest: boolean;
   log?: (s: string) => void;
 }
 
 export const STORM_LONG: StormOptions = {
-  hosts: 3000, share: 0.3, clients: 20, repeats: 3, seed: 5, rssBoundMiB: 300, repeatBound: 0.5, recoveryBoundMs: 75_000,
+  hosts: 3000, share: 0.3, clients: 20, repeats: 3, seed: 5, rssBoundMiB: 300, repeatBound: 0.5, recoveryBoundMs: 75_000, flushWhenHonest: false,
 };
 export const STORM_SHORT: StormOptions = {
-  hosts: 300, share: 0.3, clients: 20, repeats: 2, seed: 5, rssBoundMiB: 300, repeatBound: 0.5, recoveryBoundMs: 75_000,
+  hosts: 120, share: 0.3, clients: 20, repeats: 2, seed: 5, rssBoundMiB: 300, repeatBound: 0.5, recoveryBoundMs: 15_000, flushWhenHonest: true,
 };
 
 /** A bug this scenario found that is not fixed on this branch (validator, under change elsewhere). */
@@ -173,6 +178,7 @@ export class UpstreamStorm {
     this.proxy.setShare(0);
     this.proxy.resetCounts();
     this.honestAt = Date.now();
+    if (o.flushWhenHonest) rep.fig('cache flushed once honest (oedns control flush)', JSON.stringify(await this.d.control('flush', {})));
   }
 
   /** Polls every name until all answer right (and are installed with their real keys) or the bound. */
@@ -197,7 +203,7 @@ export class UpstreamStorm {
         await sleep(2000);
       }
       rep.check('every name answers right once the upstream is honest', right === targets.length,
-        `${right}/${targets.length} after ${Number.isNaN(recoveredMs) ? `> ${o.recoveryBoundMs}` : recoveredMs} ms (${polls} polls)${misses.length ? `; still wrong: ${misses.slice(0, 3).join('; ')}` : ''}`, `all within ${o.recoveryBoundMs} ms (bogus answers are cached 60 s)`);
+        `${right}/${targets.length} after ${Number.isNaN(recoveredMs) ? `> ${o.recoveryBoundMs}` : recoveredMs} ms (${polls} polls)${misses.length ? `; still wrong: ${misses.slice(0, 3).join('; ')}` : ''}`, `all within ${o.recoveryBoundMs} ms (${o.flushWhenHonest ? 'cache flushed' : 'bogus answers are cached 60 s'})`);
       rep.fig('time to full recovery', Number.isNaN(recoveredMs) ? 'not reached' : `${(recoveredMs / 1000).toFixed(1)} s`);
       const s3 = this.proxy.stats();
       rep.fig('upstream queries while recovering', s3.queries);

@@ -3,8 +3,10 @@
 // on the IKE side and a soak. Each scenario's checks carry their bounds; a failed check fails the
 // test with the whole report. Checks marked open are known bugs whose fix belongs to code under
 // change elsewhere (docs/RELIABILITY.md): they are printed, not failed. RELIABILITY_REPORT=1 prints
-// every report. The hostile upstream's recovery (up to the 60 s bogus-cache lifetime) is watched in
-// the background while the IKE scenario runs.
+// every report. Sizes are cut to add well under a minute to npm test (about 40 s on 2 shared cores):
+// the short hostile upstream flushes the cache once the path is honest instead of waiting out the
+// 60 s bogus-cache lifetime, and the IKE side injects only the faults that take seconds; its
+// recovery is watched in the background while the IKE scenario runs.
 import assert from 'node:assert/strict';
 import { FUZZ_SHORT, runClientFuzz } from '../../bench/reliability/client-fuzz';
 import { IKE_SHORT, ikeFaultsUnavailable, runIkeFaults } from '../../bench/reliability/ike-faults';
@@ -25,7 +27,7 @@ function judge(r: ScenarioReport): void {
 }
 
 describe('reliability suite, short form (real oedns serve, named, charon)', function () {
-  this.timeout(240_000);
+  this.timeout(120_000);
   let storm: UpstreamStorm | undefined;
   let recovery: Promise<ScenarioReport> | undefined;
 
@@ -51,7 +53,7 @@ describe('reliability suite, short form (real oedns serve, named, charon)', func
     judge(partial);
   });
 
-  it('IKE-side faults: after charon -9, SIGSTOP, a lost VICI socket, oedns -9, a full or read-only state directory, the engine holds the registry', async function () {
+  it('IKE-side faults: after charon -9 and a restart, oedns -9, swanctl --load-all, a full or read-only state directory, the engine holds the registry and the admin\'s config', async function () {
     const why = ikeFaultsUnavailable();
     if (why) {
       console.log(`    skipping: ${why}`);
