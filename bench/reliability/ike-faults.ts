@@ -45,7 +45,7 @@ export const IKE_LONG: IkeFaultOptions = { hosts: 1500, batch: 200, shortTtlHost
  * expiries, and oedns started without a VICI socket, wait out timeouts; they run in the long form).
  */
 export const IKE_SHORT: IkeFaultOptions = {
-  hosts: 150, batch: 30, shortTtlHosts: 5, shortTtl: 2, convergeBoundMs: 5_000, faults: ['charon-kill', 'oedns-kill', 'swanctl-load-all', 'state-dir'],
+  hosts: 130, batch: 30, shortTtlHosts: 5, shortTtl: 2, convergeBoundMs: 5_000, faults: ['charon-kill', 'oedns-kill', 'swanctl-load-all', 'state-dir'],
 };
 
 export function ikeFaultsUnavailable(): string | null {

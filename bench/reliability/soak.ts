@@ -45,7 +45,7 @@ export const SOAK_LONG: SoakOptions = {
   seconds: 120, hosts: 400, qps: 300, rollEvery: 20, rollShare: 0.05, sampleEvery: 5, cacheSize: 2000, heapGrowthMiB: 8, rssGrowthMiB: 24, handleGrowth: 8, seed: 9, svg: null,
 };
 export const SOAK_SHORT: SoakOptions = {
-  seconds: 12, hosts: 100, qps: 200, rollEvery: 5, rollShare: 0.05, sampleEvery: 1, cacheSize: 300, heapGrowthMiB: 8, rssGrowthMiB: 24, handleGrowth: 8, seed: 9, svg: null,
+  seconds: 10, hosts: 100, qps: 200, rollEvery: 5, rollShare: 0.05, sampleEvery: 1, cacheSize: 300, heapGrowthMiB: 8, rssGrowthMiB: 24, handleGrowth: 8, seed: 9, svg: null,
 };
 
 const TTLS = [5, 15, 60];

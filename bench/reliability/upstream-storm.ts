@@ -25,7 +25,12 @@ export interface StormOptions {
   repeats: number;
   seed: number;
   rssBoundMiB: number;
-  /** Upstream queries per client query allowed while names are asked again under attack. */
+  /**
+   * Upstream queries per client query allowed while names are asked again under attack. A first
+   * lookup costs about 3.7 (A, IPSECKEY, DS and DNSKEY, retries); a storm of re-fetches would be
+   * at least that. The short form's 240 repeats vary more from run to run (0.06 to 0.47 seen), so
+   * its bound is looser.
+   */
   repeatBound: number;
   /** Longest wait for every name to answer right once the path is honest (ms). */
   recoveryBoundMs: number;
@@ -41,7 +46,7 @@ export const STORM_LONG: StormOptions = {
   hosts: 3000, share: 0.3, clients: 20, repeats: 3, seed: 5, rssBoundMiB: 300, repeatBound: 0.5, recoveryBoundMs: 75_000, flushWhenHonest: false,
 };
 export const STORM_SHORT: StormOptions = {
-  hosts: 120, share: 0.3, clients: 20, repeats: 2, seed: 5, rssBoundMiB: 300, repeatBound: 0.5, recoveryBoundMs: 15_000, flushWhenHonest: true,
+  hosts: 120, share: 0.3, clients: 20, repeats: 2, seed: 5, rssBoundMiB: 300, repeatBound: 1, recoveryBoundMs: 15_000, flushWhenHonest: true,
 };
 
 /** A bug this scenario found that is not fixed on this branch (validator, under change elsewhere). */
