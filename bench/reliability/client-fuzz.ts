@@ -44,8 +44,8 @@ export const FUZZ_LONG: ClientFuzzOptions = {
   rssBoundMiB: 300, tcpIdleMs: 10_000, idleWindowMs: 3_000,
 };
 export const FUZZ_SHORT: ClientFuzzOptions = {
-  datagrams: 6_000, rate: 10_000, streams: 120, streamWidth: 60, holdMs: 1_500, unreadQueries: 3_000, seed: 1,
-  rssBoundMiB: 300, tcpIdleMs: 1_000, idleWindowMs: 2_000,
+  datagrams: 6_000, rate: 10_000, streams: 120, streamWidth: 60, holdMs: 2_000, unreadQueries: 3_000, seed: 1,
+  rssBoundMiB: 300, tcpIdleMs: 1_500, idleWindowMs: 2_000,
 };
 
 export async function runClientFuzz(o: ClientFuzzOptions): Promise<ScenarioReport> {
