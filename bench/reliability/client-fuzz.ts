@@ -45,7 +45,7 @@ export const FUZZ_LONG: ClientFuzzOptions = {
 };
 export const FUZZ_SHORT: ClientFuzzOptions = {
   datagrams: 6_000, rate: 10_000, streams: 120, streamWidth: 60, holdMs: 2_000, unreadQueries: 3_000, seed: 1,
-  rssBoundMiB: 300, tcpIdleMs: 1_500, idleWindowMs: 2_000,
+  rssBoundMiB: 300, tcpIdleMs: 3_000, idleWindowMs: 2_000,
 };
 
 export async function runClientFuzz(o: ClientFuzzOptions): Promise<ScenarioReport> {
@@ -182,7 +182,7 @@ export async function runClientFuzz(o: ClientFuzzOptions): Promise<ScenarioRepor
     const fullyAnswered = shortOnes.filter((x) => x.answers >= x.expected).length;
     const short = shortOnes.filter((x) => x.answers < x.expected);
     rep.check('pipelined, half-closed and trickled streams get every answer', fullyAnswered === shortOnes.length,
-      `${fullyAnswered}/${shortOnes.length}${short.length ? ` (short: ${STREAM_KINDS.map((k) => [k, short.filter((x) => x.kind === k).length] as const).filter(([, n]) => n).map(([k, n]) => `${k} ${n}`).join(', ')})` : ''}`, 'all');
+      `${fullyAnswered}/${shortOnes.length}${short.length ? ` (short: ${STREAM_KINDS.map((k) => [k, short.filter((x) => x.kind === k).length] as const).filter(([, n]) => n).map(([k, n]) => `${k} ${n}`).join(', ')}; e.g. ${short.slice(0, 3).map((x) => `${x.kind} ${x.answers}/${x.expected} answers, ${x.closedByServer ? 'closed by the daemon' : 'ended by the client'} after ${x.ms} ms`).join('; ')})` : ''}`, 'all');
     rep.check('no malformed frame from the daemon', results.every((x) => x.malformed === 0), results.reduce((a, x) => a + x.malformed, 0), '0');
     const stalled = per('stalled-frame');
     const stalledClosed = stalled.filter((x) => x.closedByServer).length;
