@@ -5,7 +5,8 @@
 // directory of autosp's state file fills up and turns read-only (a small tmpfs in a mount namespace
 // of its own). After each fault the engine must hold exactly the registry — no orphan oe-* conn, no
 // missing peer — within a stated bound, and the admin's own conn and credentials, loaded with
-// swanctl before oedns started, must be untouched.
+// swanctl before oedns started, must be untouched. `faults` picks which run (the short form in npm
+// test leaves out the three that wait out timeouts).
 import { ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
