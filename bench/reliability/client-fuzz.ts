@@ -69,6 +69,14 @@ export async function runClientFuzz(o: ClientFuzzOptions): Promise<ScenarioRepor
     await sleep(1000);
     const idleRss = d.rssMiB();
     rep.fig('RSS before', mib(idleRss));
+    // RSS counts garbage V8 has not collected yet and pages it keeps; the heap after a full GC is
+    // what the daemon really holds.
+    const held: string[] = [];
+    const hold = async (when: string): Promise<void> => {
+      const x = await d!.sample(true).catch(() => null);
+      if (x) held.push(`${when}: heap ${mib(x.heapUsedMiB)} of ${mib(x.heapTotalMiB)}, external ${mib(x.externalMiB)}, RSS ${mib(x.rssMiB)}`);
+    };
+    await hold('before');
 
     let peakRss = idleRss;
     const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, d!.rssMiB() || 0)), 250);
@@ -145,6 +153,8 @@ export async function runClientFuzz(o: ClientFuzzOptions): Promise<ScenarioRepor
     const udpSeconds = (Date.now() - t0) / 1000;
     const udpCpu = (d.cpuSeconds() - cpu0) / udpSeconds;
     await sleep(1500); // answers still on their way
+    const udpPeak = Math.max(peakRss, d.rssMiB() || 0);
+    await hold('after the datagrams');
     const drops = udpDrops(d.pid, d.port) - drops0;
     for (const s of senders) s.close();
     rep.fig('datagrams sent', sent);
@@ -189,6 +199,9 @@ export async function runClientFuzz(o: ClientFuzzOptions): Promise<ScenarioRepor
     rep.check('a stalled half-frame is closed by the idle timeout', stalledClosed === stalled.length, `${stalledClosed}/${stalled.length}`, `all, within the idle timeout (${o.tcpIdleMs} ms) + 5 s`);
     const slow = per('slowloris');
     rep.fig('slowloris clients (a byte every ~' + Math.round(o.holdMs / 80) + ' ms) closed by the daemon', `${slow.filter((x) => x.closedByServer).length}/${slow.length}`);
+    await hold('after the TCP streams');
+    rep.fig('RSS peak during the datagrams', mib(udpPeak));
+    rep.fig('memory held after a full GC', held.join('; '));
     rep.fig('RSS peak during the TCP streams', `${mib(tcpPeak)} (${per('non-reading').length} clients each wrote ${o.unreadQueries} queries and read nothing)`);
 
     const score = await prober.stop();
