@@ -58,18 +58,6 @@ const FOREIGN_CONN = 'corp-vpn';
 const FOREIGN_SHARED = 'ike-corp';
 const FOREIGN_PUBKEY_SUBJECT = 'gw.corp.example';
 
-/**
- * Bugs this scenario found that are not fixed on this branch (the code is being reworked elsewhere);
- * see docs/RELIABILITY.md. Their checks report OPEN instead of failing.
- */
-export const OPEN = {
-  expiryWhileStopped: 'src/peers/sync.ts: a removal that fails (VICI timeout while charon is stopped) marks the name unknown and ' +
-    'nothing retries it: the oe-* conn stays in charon until the name is looked up again or charon restarts',
-  firstConnect: 'src/ike-bridge/vici-client.ts + strongswan.ts: when charon is unreachable at oedns start, the watcher is never ' +
-    're-tried (rewatch() runs only after a connection it had drops) and a first \'connect\' is not turned into \'reconnected\', ' +
-    'so no reconcile runs when charon appears: wanted peers (autosp state, new lookups) stay missing',
-};
-
 interface ForeignState {
   conn: boolean;
   privateKey: boolean;
@@ -236,7 +224,7 @@ export class IkeFaults {
   }
 
   /** Waits for engine == registry; checks it within the bound and the foreign config intact. */
-  private async settle(fault: string, extra?: () => Promise<boolean>, open: { converge?: string } = {}): Promise<void> {
+  private async settle(fault: string, extra?: () => Promise<boolean>): Promise<void> {
     let last = { orphans: [] as string[], missing: [] as string[], wanted: 0 };
     const took = await timeUntil(async () => {
       try {
@@ -249,8 +237,8 @@ export class IkeFaults {
     const fmt = (xs: string[]): string => (xs.length ? `${xs.length} (${xs.slice(0, 3).join(', ')}${xs.length > 3 ? ', ...' : ''})` : '0');
     this.rep.check(`${fault}: engine holds exactly the registry again`, !Number.isNaN(took),
       Number.isNaN(took) ? `not within the bound: orphans ${fmt(last.orphans)}, missing ${fmt(last.missing)} of ${last.wanted} wanted` : `${(took / 1000).toFixed(1)} s (${last.wanted} peers)`,
-      `<= ${this.o.convergeBoundMs / 1000} s`, open.converge);
-    if (Number.isNaN(took) && open.converge && this.d!.running) {
+      `<= ${this.o.convergeBoundMs / 1000} s`);
+    if (Number.isNaN(took) && this.d!.running) {
       // The remedy at hand, so later faults start clean: `oedns control reconcile` (the control socket's reconcile).
       await this.d!.control('reconcile', {}, 60_000).catch((e: Error) => this.rep.note(`${fault}: reconcile failed: ${e.message}`));
       const fixed = await timeUntil(async () => {
@@ -347,7 +335,7 @@ export class IkeFaults {
         process.kill(this.charonPid, 'SIGSTOP');
         await sleep(o.shortTtl * 1000 + 11_000); // they expire; the removals wait for charon past the 10 s VICI timeout
         process.kill(this.charonPid, 'SIGCONT');
-        await this.settle(`charon stopped ${o.shortTtl + 11} s while ${o.shortTtlHosts} peers expired`, undefined, { converge: OPEN.expiryWhileStopped });
+        await this.settle(`charon stopped ${o.shortTtl + 11} s while ${o.shortTtlHosts} peers expired`);
       }
 
       // ---- VICI socket removed -------------------------------------------------------------------
@@ -372,7 +360,7 @@ export class IkeFaults {
         // charon restarted by its supervisor: a new socket.
         await this.lab.restart('a');
         await this.loadForeign('reload');
-        await this.settle('VICI socket removed, charon restarted', async () => (await this.engineConns()).size > 0, { converge: OPEN.firstConnect });
+        await this.settle('VICI socket removed, charon restarted', async () => (await this.engineConns()).size > 0);
       }
 
       // ---- oedns killed (-9) during a batch, restarted ------------------------------------------
