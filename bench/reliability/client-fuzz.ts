@@ -3,17 +3,17 @@
 // UDP and TCP. Holds: the daemon lives; no probe ever gets a wrong address; probes are answered
 // during the attack and all of them after it; a response sent to the daemon is never answered (no
 // reflection); RSS stays under its bound; CPU returns to idle; no error lines in the log.
-import { createSocket, Socket } from 'node:dgram';
+import { createSocket, type Socket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeHeader } from '../../src/wire/message';
 import { Daemon } from './daemon';
 import { checkAll, percentile, Prober } from './dns-client';
-import { DATAGRAM_KINDS, DatagramKind, HostileStream, Rng } from './hostile-bytes';
-import { runStream, STREAM_KINDS, StreamKind, StreamResult } from './hostile-tcp';
+import { DATAGRAM_KINDS, type DatagramKind, HostileStream, Rng } from './hostile-bytes';
+import { runStream, STREAM_KINDS, type StreamKind, type StreamResult } from './hostile-tcp';
 import { cpuShare, udpDrops } from './proc';
-import { mib, ms, Reporter, ScenarioReport, sleep } from './report';
+import { mib, ms, Reporter, type ScenarioReport, sleep } from './report';
 import { startHostZone } from './zone';
 import { rsa4096KeyBase64 } from '../../test/resolver/helpers';
 

@@ -3,7 +3,7 @@
 // lines by level (the first error lines kept), exit, /proc figures, the probe's samples and installs.
 // Optionally wrapped in a private mount namespace (`unshare -m`) where a small tmpfs can be mounted
 // (disk-full and read-only state directory tests); the pid is then still the node process.
-import { ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { createConnection } from 'node:net';
 import type { DaemonStatus } from '../../src/control/status';

@@ -2,7 +2,7 @@
 // socket and decodes each answer, a one-shot TCP query, and a prober that asks names with known
 // answers at a steady pace and keeps score (right, wrong, unanswered, latency). Loopback only;
 // every query has a deadline.
-import { createSocket, Socket } from 'node:dgram';
+import { createSocket, type Socket } from 'node:dgram';
 import { connect } from 'node:net';
 import { decodeMessage, encodeMessage, makeQuery } from '../../src/wire/message';
 import { decodeA } from '../../src/wire/rdata';

@@ -2,11 +2,11 @@
 // that lie in both directions, garbage streams, resets before the answer, pipelined bursts that must
 // all be answered, half-closes that must be answered, clients that never read their answers, and
 // clients that start a frame and go silent. Each stream reports what the server did with it.
-import { connect, Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { FrameReader, frame } from '../../src/resolver/framing';
 import { decodeHeader } from '../../src/wire/message';
 import { queryBytes } from './dns-client';
-import { Rng } from './hostile-bytes';
+import { type Rng } from './hostile-bytes';
 
 export const STREAM_KINDS = [
   'short-frame', 'zero-length', 'lying-long', 'lying-short', 'garbage', 'huge-frame', 'reset-before-answer',

@@ -7,7 +7,7 @@
 // missing peer — within a stated bound, and the admin's own conn and credentials, loaded with
 // swanctl before oedns started, must be untouched. `faults` picks which run (the short form in npm
 // test leaves out the three that wait out timeouts).
-import { ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,11 +15,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { generateHostKey, writeHostKey } from '../../src/ike-bridge/identity';
 import { ViciClient } from '../../src/ike-bridge/vici-client';
-import { Lab, labUnavailable, labUp } from '../../test/support/lab';
+import { type Lab, labUnavailable, labUp } from '../../test/support/lab';
 import { Daemon } from './daemon';
-import { Answer, UdpResolver } from './dns-client';
-import { Reporter, ScenarioReport, sleep, timeUntil } from './report';
-import { HostZone, startHostZone } from './zone';
+import { type Answer, UdpResolver } from './dns-client';
+import { Reporter, type ScenarioReport, sleep, timeUntil } from './report';
+import { type HostZone, startHostZone } from './zone';
 
 const run = promisify(execFile);
 

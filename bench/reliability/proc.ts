@@ -66,7 +66,7 @@ export function alive(pid: number): boolean {
 export function udpDrops(pid: number, port: number): number {
   let n = 0;
   for (const file of ['udp', 'udp6']) {
-    let text = '';
+    let text: string;
     try {
       text = readFileSync(`/proc/${pid}/net/${file}`, 'utf8');
     } catch {

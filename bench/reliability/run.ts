@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { FUZZ_LONG, FUZZ_SHORT, runClientFuzz } from './client-fuzz';
-import { failures, formatReport, ScenarioReport } from './report';
+import { failures, formatReport, type ScenarioReport } from './report';
 import { runUpstreamStorm, STORM_LONG, STORM_SHORT } from './upstream-storm';
 import { IKE_LONG, IKE_SHORT, ikeFaultsUnavailable, runIkeFaults } from './ike-faults';
 import { runSoak, SOAK_LONG, SOAK_SHORT } from './soak';

@@ -13,9 +13,9 @@ import { Daemon } from './daemon';
 import { percentile, tcpQuery, UdpResolver } from './dns-client';
 import { Rng } from './hostile-bytes';
 import type { RecordedInstall } from './probe';
-import { mib, ms, Reporter, ScenarioReport, sleep } from './report';
+import { mib, ms, Reporter, type ScenarioReport, sleep } from './report';
 import { plotSvg } from './svg';
-import { HostZone, startHostZone } from './zone';
+import { type HostZone, startHostZone } from './zone';
 
 export interface SoakOptions {
   seconds: number;
@@ -67,7 +67,7 @@ interface Sample {
 /** Mean of the samples from fraction a to b of the post-warm-up run. */
 function meanOf(xs: Sample[], key: keyof Sample, a: number, b: number): number {
   const part = xs.slice(Math.floor(xs.length * a), Math.max(Math.floor(xs.length * a) + 1, Math.floor(xs.length * b)));
-  return part.reduce((s, x) => s + (x[key] as number), 0) / part.length;
+  return part.reduce((s, x) => s + (x[key]), 0) / part.length;
 }
 
 export async function runSoak(o: SoakOptions): Promise<ScenarioReport> {
@@ -184,8 +184,8 @@ export async function runSoak(o: SoakOptions): Promise<ScenarioReport> {
     const warm = samples.filter((x) => x.t >= Math.min(20, o.seconds / 4));
     const q2 = (k: keyof Sample): number => meanOf(warm, k, 0.25, 0.5);
     const q4 = (k: keyof Sample): number => meanOf(warm, k, 0.75, 1);
-    const max = (k: keyof Sample): number => Math.max(...warm.map((x) => x[k] as number));
-    const min = (k: keyof Sample): number => Math.min(...warm.map((x) => x[k] as number));
+    const max = (k: keyof Sample): number => Math.max(...warm.map((x) => x[k]));
+    const min = (k: keyof Sample): number => Math.min(...warm.map((x) => x[k]));
     rep.fig('queries', `${queries} (${samples.length} samples every ${o.sampleEvery} s)`);
     rep.fig('key rolls', `${rolls} (${rolled.size} hosts rolled at least once)`);
     rep.fig('peers held (min / max after warm-up)', `${min('peers')} / ${max('peers')}`);
@@ -223,7 +223,7 @@ export async function runSoak(o: SoakOptions): Promise<ScenarioReport> {
     const code = await dd.stop();
     rep.check('stops cleanly on SIGTERM', code === 0, String(code), '0');
     if (o.svg) {
-      const pts = (k: keyof Sample): Array<[number, number]> => samples.map((x) => [x.t, x[k] as number]);
+      const pts = (k: keyof Sample): Array<[number, number]> => samples.map((x) => [x.t, x[k]]);
       writeFileSync(o.svg, plotSvg(`oedns serve soak: ${o.seconds} s, ${o.qps} q/s, ${rolls} key rolls (${new Date().toISOString().slice(0, 10)})`, 'seconds', [
         { title: 'memory', unit: 'MiB', series: [{ label: 'RSS', color: '#1f77b4', points: pts('rss') }, { label: 'heap after GC', color: '#2ca02c', points: pts('heap') }] },
         { title: 'latency per sample window', unit: 'ms', series: [{ label: 'p50', color: '#ff7f0e', points: pts('p50') }, { label: 'p99', color: '#d62728', points: pts('p99') }] },

@@ -8,12 +8,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MUTATIONS, MutatingUpstream, startMutatingUpstream } from '../../test/support/mutating-upstream';
+import { MUTATIONS, type MutatingUpstream, startMutatingUpstream } from '../../test/support/mutating-upstream';
 import { Daemon } from './daemon';
-import { Answer, checkAll, UdpResolver } from './dns-client';
+import { type Answer, checkAll, UdpResolver } from './dns-client';
 import type { RecordedInstall } from './probe';
-import { mib, Reporter, ScenarioReport, sleep } from './report';
-import { HostZone, startHostZone } from './zone';
+import { mib, Reporter, type ScenarioReport, sleep } from './report';
+import { type HostZone, startHostZone } from './zone';
 
 export interface StormOptions {
   hosts: number;

@@ -7,8 +7,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { generateHostKey, ipseckeyLine } from '../../src/ike-bridge/identity';
-import { buildSignedHierarchy, SignedHierarchy } from '../../test/support/zones';
-import { NamedInstance, startNamed } from '../../test/support/named';
+import { buildSignedHierarchy, type SignedHierarchy } from '../../test/support/zones';
+import { type NamedInstance, startNamed } from '../../test/support/named';
 
 export interface Host {
   /** Absolute name without the trailing dot. */

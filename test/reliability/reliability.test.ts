@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { FUZZ_SHORT, runClientFuzz } from '../../bench/reliability/client-fuzz';
 import { IKE_SHORT, ikeFaultsUnavailable, runIkeFaults } from '../../bench/reliability/ike-faults';
-import { failures, formatReport, ScenarioReport } from '../../bench/reliability/report';
+import { failures, formatReport, type ScenarioReport } from '../../bench/reliability/report';
 import { runSoak, SOAK_SHORT } from '../../bench/reliability/soak';
 import { STORM_SHORT, UpstreamStorm } from '../../bench/reliability/upstream-storm';
 import { namedAvailable } from '../support/named';

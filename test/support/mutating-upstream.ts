@@ -10,8 +10,8 @@
 //   p.setShare(0);            // the path heals
 //   p.stats().queries, p.stats().perQuestion.get('h1.x.test/1')
 //   await p.close();
-import { createSocket, RemoteInfo, Socket as UdpSocket } from 'node:dgram';
-import { connect, createServer, Server, Socket } from 'node:net';
+import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { decodeMessage, encodeMessage } from '../../src/wire/message';
 import { FrameReader, frame } from '../../src/resolver/framing';
 
