@@ -48,6 +48,11 @@ export const SOAK_SHORT: SoakOptions = {
   seconds: 10, hosts: 100, qps: 200, rollEvery: 5, rollShare: 0.05, sampleEvery: 1, cacheSize: 300, heapGrowthMiB: 8, rssGrowthMiB: 24, handleGrowth: 8, seed: 9, svg: null,
 };
 
+/** A bug this scenario found on main that is not fixed here (src/daemon, under change elsewhere). */
+export const OPEN_CLOSED_SET = 'src/daemon/daemon.ts: the closed-set file (serve-closed.json) is written next to the autosp ' +
+  'state file at start, before anything has made that directory: ENOENT and a warn line on a first start with a new state directory; ' +
+  'make the directory (0700) as autosp does, or write it after autosp has';
+
 const TTLS = [5, 15, 60];
 
 interface Sample {
@@ -218,7 +223,13 @@ export async function runSoak(o: SoakOptions): Promise<ScenarioReport> {
     rep.check('a rolled key is the one installed once the old TTL has passed', stale.length === 0, stale.length ? `${stale.length}, e.g. ${stale[0]!.name}` : '0', '0');
     rep.check('no error lines in the daemon log', (dd.log.byLevel.error ?? 0) === 0, `${dd.log.byLevel.error ?? 0}${dd.log.errors[0] ? `: ${dd.log.errors[0].slice(0, 200)}` : ''}`, '0');
     if (dd.log.warnings[0]) rep.note(`first warn line: ${dd.log.warnings[0].slice(0, 300)}`);
-    rep.check('no warn lines in the daemon log', (dd.log.byLevel.warn ?? 0) === 0, Object.entries(dd.log.warnMsgs).map(([m, n]) => `${m.slice(0, 100)} x${n}`).join('; ') || '0', '0');
+    // src/daemon/daemon.ts writes the closed-set file next to autosp's state before autosp has made
+    // that directory (ENOENT at the first start): a known bug, reported as open.
+    const closedSetMsg = 'closed-set file not written';
+    const otherWarns = Object.entries(dd.log.warnMsgs).filter(([m]) => m !== closedSetMsg);
+    rep.check('no warn lines in the daemon log', otherWarns.length === 0, otherWarns.map(([m, n]) => `${m.slice(0, 100)} x${n}`).join('; ') || '0', '0');
+    const closedSetWarn = dd.log.warnings.find((l) => l.includes(closedSetMsg));
+    rep.check('the closed-set file is written (no warn line about it)', !closedSetWarn, closedSetWarn ? closedSetWarn.slice(0, 300) : '0', '0', OPEN_CLOSED_SET);
     rep.check('the daemon is alive', dd.running, dd.running ? 'yes' : 'no', 'yes');
     const code = await dd.stop();
     rep.check('stops cleanly on SIGTERM', code === 0, String(code), '0');
