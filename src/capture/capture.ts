@@ -315,7 +315,9 @@ export class Capture {
       }
       this.counters.refused++;
       const tag = d.reason.split(':')[0]!.slice(0, 60);
-      this.refusals.set(tag, (this.refusals.get(tag) ?? 0) + 1);
+      // Some reasons name the peer before any colon: bounded, so refused names cannot grow the map.
+      const key = this.refusals.has(tag) || this.refusals.size < MAX_REFUSAL_KINDS ? tag : 'other';
+      this.refusals.set(key, (this.refusals.get(key) ?? 0) + 1);
       this.log.info({ qname: name, rcode: d.rcode, ede: d.ede }, d.reason);
       return refusal(ctx, RCODES[d.rcode], { code: d.ede, text: d.reason });
     }
@@ -343,6 +345,9 @@ function minDefined(a: number | undefined, b: number | undefined): number | unde
   if (b === undefined) return a;
   return Math.min(a, b);
 }
+
+/** Distinct refusal reasons counted for `oedns status`; more are counted under "other". */
+export const MAX_REFUSAL_KINDS = 64;
 
 export function refusal(ctx: QueryContext, rcode: number, ede: Ede): Outcome {
   return { kind: 'answer', answer: { message: makeResponse(ctx.query, rcode), source: 'local', ede } };

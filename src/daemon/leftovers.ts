@@ -11,7 +11,8 @@
 //   the current policy puts at a failing-closed level, or that the file lists, and every leftover
 //   drop shunt, are held closed until the file's `until`, else the longest a private answer could
 //   have lasted (max-ttl) plus the grace. A new validated answer takes an address back as usual.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { InstalledPeer } from '../ike-bridge/engine';
 import { failsClosed, type Shunt } from '../peers/registry';
 import { matchPeer, parseAddress, type Policy } from '../policy';
@@ -34,6 +35,8 @@ export interface ClosedSet {
 /** Writes the closed set atomically, mode 0600 (it lists whom this host talks to). */
 export function writeClosedSet(path: string, entries: readonly Shunt[], nowSec: number): void {
   const body = { version: 1, updatedAt: Math.floor(nowSec), entries: entries.map((e) => ({ name: e.name, addresses: e.addresses, until: Math.ceil(e.until) })) };
+  // The first start with a new state directory: autosp's state writer makes it the same way.
+  if (!existsSync(dirname(path))) mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   writeFileAtomic(path, JSON.stringify(body) + '\n', 0o600);
 }
 

@@ -7,7 +7,7 @@
 // never installs, and each level's fallback when there is no key.
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { Capture } from '../../src/capture/capture';
+import { Capture, MAX_REFUSAL_KINDS } from '../../src/capture/capture';
 import type { Proof } from '../../src/dnssec/proof';
 import { bogus, Ede, SECURE, type Verdict } from '../../src/dnssec/verdict';
 import type { ValidatedRRset } from '../../src/dnssec/validate';
@@ -140,6 +140,14 @@ describe('capture: the stage without BIND (in-process lookups, dry-run engine)',
     assert.equal(rcodeOf(out), Rcode.SERVFAIL);
     assert.deepEqual(addressesOf(out), []);
     assert.deepEqual(await w.engine.list(), []);
+  });
+
+  it('counts refusals by kind for status, and at most MAX_REFUSAL_KINDS kinds however many names are refused', async () => {
+    const w = world('default: private\n', undefined);
+    for (let i = 0; i < MAX_REFUSAL_KINDS; i++) w.capture.refusals.set(`seen ${i}`, 1);
+    await w.ask(secureA());
+    assert.equal(w.capture.refusals.size, MAX_REFUSAL_KINDS + 1, 'the new kind went under "other"');
+    assert.equal(w.capture.refusals.get('other'), 1);
   });
 
   it('private-or-clear, a name that provably has no IPSECKEY: answered in clear, nothing installed', async () => {

@@ -39,6 +39,13 @@ describe('daemon/leftovers: what a previous serve handed out stays closed', () =
     assert.deepEqual(back.rejected, []);
   });
 
+  it('writes into a state directory that does not exist yet (a first start), made 0700', () => {
+    const deep = join(dir, 'new', 'state', 'serve-closed.json');
+    writeClosedSet(deep, [{ name: 'bob.oe.test', addresses: ['192.0.2.2'], until: T + 100 }], T);
+    assert.equal(statSync(join(dir, 'new', 'state')).mode & 0o777, 0o700);
+    assert.equal(readClosedSet(deep, T, 1000).entries.length, 1);
+  });
+
   it('reads the file as untrusted input: bad names and special addresses are left out, until is capped, ended entries dropped, bounds enforced', () => {
     writeFileSync(path, JSON.stringify({ version: 1, entries: [
       { name: 'ok.oe.test', addresses: ['192.0.2.2'], until: T + 10_000_000 },
