@@ -28,6 +28,7 @@ import { daemonControlHandlers } from './control-handlers';
 import { leftoverShunts, readClosedSet, writeClosedSet } from './leftovers';
 import type { Shunt } from '../peers/registry';
 import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
 
 /** serve's closed-set file, next to the autosp state (src/daemon/leftovers.ts). */
 export const CLOSED_STATE_FILE = 'serve-closed.json';
@@ -152,12 +153,20 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
   }
   const leftover = await engine.list().catch(() => [] as InstalledPeer[]);
   const held = leftoverShunts(leftover, stored, policyNow, now(), grace);
-  for (const s of held) sync.registry.holdShunt(s.name, s.addresses, s.until, now());
+  // A stored file may list any address: never the host's own, its routers or its upstreams.
+  for (const s of held) {
+    const reserved = new Set(sync.reservedAmong(s.addresses));
+    const addresses = s.addresses.filter((a) => !reserved.has(a));
+    if (reserved.size) log.warn({ name: s.name, addresses: [...reserved] }, 'previous run: reserved addresses not held closed');
+    if (addresses.length) sync.registry.holdShunt(s.name, addresses, s.until, now());
+  }
   if (held.length) log.info({ names: held.length, addresses: held.reduce((n, s) => n + s.addresses.length, 0) }, 'previous run: private addresses held closed (drop shunts) until validated again');
   let closedWritten = -1;
   let closedMs = 0;
   const writeClosed = (): void => {
-    if (!closedPath || sync.registry.changes === closedWritten) return;
+    // Not before the state directory exists: made later by the service user (after the privilege
+    // drop), never by us as root here, or it could no longer be handed over (a first start).
+    if (!closedPath || sync.registry.changes === closedWritten || !existsSync(dirname(closedPath))) return;
     const t = Date.now();
     try {
       writeClosedSet(closedPath, sync.registry.closedSet(now()), now());

@@ -11,8 +11,7 @@
 //   the current policy puts at a failing-closed level, or that the file lists, and every leftover
 //   drop shunt, are held closed until the file's `until`, else the longest a private answer could
 //   have lasted (max-ttl) plus the grace. A new validated answer takes an address back as usual.
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import type { InstalledPeer } from '../ike-bridge/engine';
 import { failsClosed, type Shunt } from '../peers/registry';
 import { matchPeer, parseAddress, type Policy } from '../policy';
@@ -23,7 +22,7 @@ import { ConfigError } from '../util/errors';
 
 /** At most this many names and this many bytes: more is not a file serve wrote (its shunt bound is 65,536 addresses). */
 export const MAX_CLOSED_NAMES = 65_536;
-export const MAX_CLOSED_BYTES = 16 * 1024 * 1024;
+export const MAX_CLOSED_BYTES = 4 * 1024 * 1024;
 const MAX_ADDRESSES_PER_NAME = 64;
 
 export interface ClosedSet {
@@ -35,8 +34,6 @@ export interface ClosedSet {
 /** Writes the closed set atomically, mode 0600 (it lists whom this host talks to). */
 export function writeClosedSet(path: string, entries: readonly Shunt[], nowSec: number): void {
   const body = { version: 1, updatedAt: Math.floor(nowSec), entries: entries.map((e) => ({ name: e.name, addresses: e.addresses, until: Math.ceil(e.until) })) };
-  // The first start with a new state directory: autosp's state writer makes it the same way.
-  if (!existsSync(dirname(path))) mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   writeFileAtomic(path, JSON.stringify(body) + '\n', 0o600);
 }
 
@@ -49,12 +46,15 @@ export function writeClosedSet(path: string, entries: readonly Shunt[], nowSec: 
 export function readClosedSet(path: string, nowSec: number, maxHoldSec: number): ClosedSet {
   if (!existsSync(path)) return { entries: [], rejected: [] };
   let v: { version?: unknown; entries?: unknown };
+  // Read as root before the privilege drop: a link, a FIFO or a device there must not be followed,
+  // block the start or fill memory, and nothing of what it holds goes into the log.
+  const st = lstatSync(path);
+  if (!st.isFile()) throw new ConfigError('closed-state', `${path} is not a regular file (a link, FIFO or device): not read`);
+  if (st.size > MAX_CLOSED_BYTES) throw new ConfigError('closed-state', `${path} has ${st.size} bytes, more than the ${MAX_CLOSED_BYTES} it may have: not read`);
   try {
-    const size = statSync(path).size;
-    if (size > MAX_CLOSED_BYTES) throw new Error(`${size} bytes, more than the ${MAX_CLOSED_BYTES} it may have`);
     v = JSON.parse(readFileSync(path, 'utf8')) as typeof v;
   } catch (e) {
-    throw new ConfigError('closed-state', `cannot read ${path}: ${(e as Error).message}`, { cause: e });
+    throw new ConfigError('closed-state', `${path} is not the JSON oedns writes: not read`, { cause: e });
   }
   if (typeof v !== 'object' || v === null || v.version !== 1 || !Array.isArray(v.entries)) {
     throw new ConfigError('closed-state', `${path} is not a serve closed-set file (version 1)`);

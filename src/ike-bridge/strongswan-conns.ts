@@ -8,6 +8,9 @@ import { str } from './vici-codec';
 import { BATCH, daemonGone, type LoadResult, usesPsk } from './strongswan-base';
 import { StrongswanShunts } from './strongswan-shunts';
 
+/** charon's replies for an IKE SA that no longer exists (terminate by ike_id). */
+export const SA_GONE = /not found|no IKE_SA|no matching SAs/i;
+
 export abstract class StrongswanConns extends StrongswanShunts {
   async install(peer: Peer): Promise<void> {
     await this.installInner(peer);
@@ -97,15 +100,19 @@ export abstract class StrongswanConns extends StrongswanShunts {
   }
 
   async terminateSas(peerName: string, ids: string[]): Promise<void> {
+    // Each id on its own: one that is gone (rekeyed, deleted by the peer) must not keep the others,
+    // which may be SAs authenticated with a rolled key, alive.
+    const failed: string[] = [];
     for (const id of ids) {
-      const r = await this.use((c) => c.terminate({ ike_id: id, timeout: 2000, force: true })).catch((e: unknown) => {
-        throw this.wrap(e, `terminate an IKE SA of ${peerName}`);
-      });
-      // An SA that is gone already is what we wanted.
-      if (str(r, 'success') !== 'yes' && !/not found|no IKE_SA/i.test(str(r, 'errmsg') ?? '')) {
-        throw new EngineError('engine-vici', `terminate IKE SA ${id} of ${peerName}: ${str(r, 'errmsg') ?? 'failed'}`);
+      try {
+        const r = await this.use((c) => c.terminate({ ike_id: id, timeout: 2000, force: true }));
+        // An SA that is gone already is what we wanted (charon: "no matching SAs to terminate found").
+        if (str(r, 'success') !== 'yes' && !SA_GONE.test(str(r, 'errmsg') ?? '')) failed.push(`${id}: ${str(r, 'errmsg') ?? 'failed'}`);
+      } catch (e) {
+        failed.push(`${id}: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
+    if (failed.length) throw new EngineError('engine-vici', `terminate IKE SAs of ${peerName}: ${failed.join('; ')}`);
   }
 
   /**

@@ -29,6 +29,9 @@ export interface CharonTrustOptions {
   log?: Logger;
 }
 
+/** How far ahead of the clock's CRL number a held CRL may be and still be numbered on from (one day). */
+const CRL_JUMP_MAX = 86_400_000n * 1000n;
+
 export class CharonTrust {
   readonly root: TrustCa;
   private gen: TrustCa;
@@ -88,7 +91,9 @@ export class CharonTrust {
     // every CRL of our root charon holds, above every generation of our root it holds.
     for (const der of crls) {
       const c = crlInfo(der);
-      if (c && c.issuerDer.equals(this.root.nameDer) && c.number >= this.crlNo) {
+      // Bounded: anyone who can load-cert over VICI can load a CRL with our issuer name and any number
+      // (charon does not check it at load); a day ahead of the clock is all a stepped clock explains.
+      if (c && c.issuerDer.equals(this.root.nameDer) && c.number >= this.crlNo && c.number <= this.crlNo + CRL_JUMP_MAX) {
         this.log.warn({ held: c.number.toString(), clock: this.crlNo.toString() }, 'strongswan: charon holds a newer root CRL than the clock gives (clock stepped back?): numbering on from it');
         this.crlNo = c.number + 1n;
       }
@@ -130,6 +135,10 @@ export class CharonTrust {
    * True when it cleared.
    */
   async clearForeignRoots(v: TrustVici, id: string): Promise<boolean> {
+    // Only what was loaded counts: charon's certificate cache also holds roots that IKE peers sent
+    // (a self-signed "oedns trust for <our id>" root costs an initiator nothing) and list-certs shows
+    // them; without the flush any initiator could make us clear-creds every VPN's credentials.
+    checkSuccess(await v.request('flush-certs', { type: 'x509' }), 'flush-certs');
     const cas = await v.listCaCerts();
     const foreign = cas.filter((der) => isForeignRootFor(this.root, id, der));
     if (foreign.length === 0) {

@@ -58,6 +58,9 @@ export interface PeerSyncOptions {
   retryMaxMs?: number;
 }
 
+/** IKE SAs noted per rolled key at most (SA ids of one peer; charon keeps a handful). */
+export const MAX_ROLLED_SAS = 64;
+
 /** More addresses than this in one peer are refused (bounds the claim check and the engine's selectors). */
 export const MAX_PEER_ADDRESSES = 64;
 
@@ -163,6 +166,13 @@ export class PeerSync {
     this.retryMaxMs = Math.max(this.retryMs, opts.retryMaxMs ?? 60_000);
   }
 
+  /** Which of `addresses` this host reserves (its own, its routers, its upstreams): no peer and no shunt may cover them. */
+  reservedAmong(addresses: readonly string[]): string[] {
+    if (!this.reserved) return [];
+    const set = this.reserved();
+    return addresses.filter((a) => set.has(addressText(a)));
+  }
+
   private nowSec(): number {
     return Math.floor(this.clock.now());
   }
@@ -178,7 +188,7 @@ export class PeerSync {
       this.counters.failures++;
       throw new EngineError('too-many-addresses', `${peerKey(peer.name)} lists ${peer.addresses.length} addresses; a peer may cover at most ${MAX_PEER_ADDRESSES}`);
     }
-    const reserved = this.reserved ? peer.addresses.filter((a) => this.reserved!().has(addressText(a))) : [];
+    const reserved = this.reservedAmong(peer.addresses);
     if (reserved.length > 0) {
       this.counters.failures++;
       throw new EngineError('address-reserved',
@@ -622,7 +632,8 @@ export class PeerSync {
       roll = { oldKey: have.key, ids: new Set() };
       this.rolling.set(key, roll);
     }
-    for (const id of await this.engine.saIds(key).catch(() => [] as string[])) roll.ids.add(id);
+    // Bounded: a peer that rekeys or reconnects while its installs keep failing must not grow it.
+    for (const id of await this.engine.saIds(key).catch(() => [] as string[])) if (roll.ids.size < MAX_ROLLED_SAS) roll.ids.add(id);
   }
 
   /**

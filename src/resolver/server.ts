@@ -166,7 +166,9 @@ export async function listen(opts: ListenOptions, handler: QueryHandler): Promis
     let frameSince: number | undefined;
     let frameTimer: NodeJS.Timeout | undefined;
     conns.set(sock, () => ({
-      idleSince: inflight === 0 && queued.length === 0 && !blocked && reader.pending === 0 && sock.writableLength === 0 ? idleSince : undefined,
+      // A partial frame does not make a connection busy: a client that sends a query plus one byte of
+      // the next every second would otherwise never count as idle (nor slow) and hold its slot forever.
+      idleSince: inflight === 0 && queued.length === 0 && !blocked && sock.writableLength === 0 ? idleSince : undefined,
       frameSince,
     }));
     sock.setNoDelay(true);

@@ -1,7 +1,8 @@
 // What a restarted serve holds closed from its previous run (src/daemon/leftovers.ts): the stored
 // closed set read as untrusted input, and the leftover conns of the IKE daemon judged by policy.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { leftoverShunts, MAX_CLOSED_NAMES, readClosedSet, writeClosedSet } from '../../src/daemon/leftovers';
@@ -39,11 +40,16 @@ describe('daemon/leftovers: what a previous serve handed out stays closed', () =
     assert.deepEqual(back.rejected, []);
   });
 
-  it('writes into a state directory that does not exist yet (a first start), made 0700', () => {
-    const deep = join(dir, 'new', 'state', 'serve-closed.json');
-    writeClosedSet(deep, [{ name: 'bob.oe.test', addresses: ['192.0.2.2'], until: T + 100 }], T);
-    assert.equal(statSync(join(dir, 'new', 'state')).mode & 0o777, 0o700);
-    assert.equal(readClosedSet(deep, T, 1000).entries.length, 1);
+  it('does not follow a link nor read a FIFO at the file\'s place (read as root before the privilege drop), and echoes nothing of bad content', () => {
+    writeFileSync(join(dir, 'secret'), 'root:x:0:0:root:/root:/bin/bash\n');
+    symlinkSync(join(dir, 'secret'), path);
+    assert.throws(() => readClosedSet(path, T, 1000), (e: unknown) => e instanceof ConfigError && /not a regular file/.test(e.message));
+    rmSync(path);
+    execFileSync('mkfifo', [path]);
+    assert.throws(() => readClosedSet(path, T, 1000), (e: unknown) => e instanceof ConfigError && /not a regular file/.test(e.message));
+    rmSync(path);
+    writeFileSync(path, 'root:x:0:0:root:/root:/bin/bash\n');
+    assert.throws(() => readClosedSet(path, T, 1000), (e: unknown) => e instanceof ConfigError && !/root:x/.test(e.message));
   });
 
   it('reads the file as untrusted input: bad names and special addresses are left out, until is capped, ended entries dropped, bounds enforced', () => {

@@ -75,4 +75,31 @@ describe('ike-bridge/trust seed and root across restarts', () => {
     await t.load(v);
     assert.equal(t.generation, gen, 'the generation moved on past our own');
   });
+
+  it('judges only loaded roots (the certificate cache, which IKE peers fill, is flushed first) and numbers on from no forged CRL far ahead', async () => {
+    const calls: string[] = [];
+    const numbers: bigint[] = [];
+    const forged = deriveTrustCa(randomBytes(32), 'b.oe.test');
+    let cached = [forged.certDer];
+    const t = new CharonTrust(randomBytes(32), 'b.oe.test');
+    // A CRL with our issuer name and a number 2^200: anyone with load-cert over VICI can put one there.
+    const farCrl = buildCrl(t.root, [], 2n ** 200n, 1_700_000_000);
+    const v: TrustVici = {
+      request: async (cmd, msg) => {
+        calls.push(`${cmd}${(msg as { type?: string }).type ? ` ${(msg as { type?: string }).type}` : ''}`);
+        if (cmd === 'flush-certs') cached = [];
+        const m = msg as { type?: string; data?: Buffer };
+        if (cmd === 'load-cert' && m.type === 'x509crl') numbers.push(crlInfo(m.data!)!.number);
+        return new Map([['success', 'yes']]);
+      },
+      listCaCerts: async () => [...cached],
+      listCrls: async () => [farCrl],
+    };
+    assert.equal(await t.clearForeignRoots(v, 'b.oe.test'), false, 'a root an IKE peer sent is no reason to clear-creds');
+    assert.ok(!calls.includes('clear-creds'));
+    assert.equal(calls[0], 'flush-certs x509');
+    await t.load(v);
+    assert.ok(numbers.length > 0);
+    assert.ok(numbers.every((n) => n < 2n ** 100n), `numbered on from the forged CRL: ${numbers.join(', ')}`);
+  });
 });

@@ -113,6 +113,20 @@ describe('resolver/server: TCP slots (slowloris)', function () {
     assert.equal(l!.stats().tcpRejected, 0);
   });
 
+  it('a connection that keeps a query plus one byte of the next pending is not busy: its slot goes to a new client', async () => {
+    const port = await start({ frameMs: 3000, idleMs: 30_000, slots: 4 });
+    for (let i = 0; i < 4; i++) {
+      const s = await open(port);
+      s.on('data', () => undefined);
+      s.write(Buffer.concat([QUERY, QUERY.subarray(0, 1)]));
+      socks.push(s);
+    }
+    await sleep(100);
+    assert.equal(await ask(port), 'answered');
+    assert.equal(l!.stats().tcpEvicted, 1);
+    assert.equal(l!.stats().tcpRejected, 0);
+  });
+
   it('connections busy with queries are not closed for a new one: it is refused', async () => {
     let release!: () => void;
     const hold = new Promise<void>((r) => (release = r));
