@@ -29,8 +29,8 @@ export interface CharonTrustOptions {
   log?: Logger;
 }
 
-/** How far ahead of the clock's CRL number a held CRL may be and still be numbered on from (one day). */
-const CRL_JUMP_MAX = 86_400_000n * 1000n;
+/** Held CRL numbers at or above this are not numbered on from (see load()). */
+const CRL_NUMBER_MAX = 2n ** 120n;
 
 export class CharonTrust {
   readonly root: TrustCa;
@@ -92,8 +92,9 @@ export class CharonTrust {
     for (const der of crls) {
       const c = crlInfo(der);
       // Bounded: anyone who can load-cert over VICI can load a CRL with our issuer name and any number
-      // (charon does not check it at load); a day ahead of the clock is all a stepped clock explains.
-      if (c && c.issuerDer.equals(this.root.nameDer) && c.number >= this.crlNo && c.number <= this.crlNo + CRL_JUMP_MAX) {
+      // (charon does not check it at load). Below 2^120 we can go on numbering within RFC 5280's 20
+      // octets for ever; a clock stepped back by any real amount stays far below that.
+      if (c && c.issuerDer.equals(this.root.nameDer) && c.number >= this.crlNo && c.number < CRL_NUMBER_MAX) {
         this.log.warn({ held: c.number.toString(), clock: this.crlNo.toString() }, 'strongswan: charon holds a newer root CRL than the clock gives (clock stepped back?): numbering on from it');
         this.crlNo = c.number + 1n;
       }
