@@ -2,18 +2,10 @@
 // position) lets whoever makes this host resolve random labels (a web page's <img> tags) install one
 // IKE peer per label. serve's peers are bounded (maxPeers): the least recently used ones go.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { DryRunEngine } from '../../src/ike-bridge/dry-run';
 import { generateHostKey } from '../../src/ike-bridge/identity';
-import { parseTrustAnchors } from '../../src/dnssec/anchors';
-import { startDaemon } from '../../src/daemon/daemon';
-import { resolveServeConfig } from '../../src/config/serve';
-import { parsePolicy } from '../../src/policy';
-import { freePort } from '../support/ports';
 import { startNamed } from '../support/named';
 import { buildSignedHierarchy } from '../support/zones';
-import { ask, attackSkipped, ipseckeyRdata, T } from './fixture';
-import { reservedOnly } from '../support/reserved';
+import { ask, attackSkipped, ipseckeyRdata, T, serveDryRun } from './fixture';
 
 describe('capture attacks: peers installed per wildcard label', function () {
   this.timeout(300_000);
@@ -25,14 +17,7 @@ describe('capture attacks: peers installed per wildcard label', function () {
       { name: 'evil.test', records: ['* A 198.51.100.7', `* IPSECKEY ${key}`] },
     ]);
     const named = await startNamed({ zones: h.zones });
-    const port = await freePort();
-    const engine = new DryRunEngine();
-    const d = await startDaemon({
-      reservedAddresses: reservedOnly(),
-      serve: resolveServeConfig({}, { listen: [`127.0.0.1:${port}`], upstream: [`${named.address}:${named.port}`] }),
-      engine, policy: parsePolicy('default: private-or-clear\nmax-ttl: 3600\n', 'yaml'), maxPeers: 50,
-      anchors: parseTrustAnchors(readFileSync(h.anchorFile, 'utf8')), controlPath: null,
-    });
+    const { d, engine, port } = await serveDryRun({ upstream: `${named.address}:${named.port}`, anchorFile: h.anchorFile, policy: 'default: private-or-clear\nmax-ttl: 3600\n', maxPeers: 50 });
     try {
       const n = Number(process.env.N ?? 120);
       const t0 = Date.now();

@@ -4,18 +4,10 @@
 // and its traffic then leaves without IPsec (level private!). Nothing clamps the served TTL to the
 // peer's lifetime, and no drop shunt is kept (ARCHITECTURE.md rule 2).
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { DryRunEngine } from '../../src/ike-bridge/dry-run';
 import { generateHostKey } from '../../src/ike-bridge/identity';
-import { parseTrustAnchors } from '../../src/dnssec/anchors';
-import { startDaemon } from '../../src/daemon/daemon';
-import { resolveServeConfig } from '../../src/config/serve';
-import { parsePolicy } from '../../src/policy';
-import { freePort } from '../support/ports';
 import { startNamed } from '../support/named';
 import { buildSignedHierarchy } from '../support/zones';
-import { ask, attackSkipped, ipseckeyRdata, T } from './fixture';
-import { reservedOnly } from '../support/reserved';
+import { ask, attackSkipped, ipseckeyRdata, T, serveDryRun } from './fixture';
 
 describe('capture attacks: served TTL vs peer lifetime', function () {
   this.timeout(120_000);
@@ -26,14 +18,7 @@ describe('capture attacks: served TTL vs peer lifetime', function () {
       { name: 'oe.test', records: ['bob 3600 A 192.0.2.2', `bob ${v.keyTtl} IPSECKEY ${ipseckeyRdata('bob.oe.test', generateHostKey('ed25519'))}`] },
     ]);
     const named = await startNamed({ zones: h.zones });
-    const port = await freePort();
-    const engine = new DryRunEngine();
-    const d = await startDaemon({
-      reservedAddresses: reservedOnly(),
-      serve: resolveServeConfig({}, { listen: [`127.0.0.1:${port}`], upstream: [`${named.address}:${named.port}`] }),
-      engine, policy: parsePolicy(`default: private\nmax-ttl: ${v.maxTtl}\n`, 'yaml'),
-      anchors: parseTrustAnchors(readFileSync(h.anchorFile, 'utf8')), controlPath: null,
-    });
+    const { d, engine, port } = await serveDryRun({ upstream: `${named.address}:${named.port}`, anchorFile: h.anchorFile, policy: `default: private\nmax-ttl: ${v.maxTtl}\n` });
     try {
       const a = await ask(port, 'bob.oe.test', T.A);
       const ttl = a.msg!.answers.find((r) => r.type === T.A)!.ttl;

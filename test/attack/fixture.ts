@@ -234,19 +234,28 @@ export interface Serve {
   stop(): Promise<void>;
 }
 
-/** `oedns serve` with the dry-run engine, forwarding to the hostile upstream; a fresh one per case (empty caches). */
-export async function startServe(w: AttackWorld, policy = POLICY, reserved = reservedOnly()): Promise<Serve> {
+/**
+ * `oedns serve` in-process with the dry-run engine on a free loopback port, forwarding to `upstream`
+ * and validating from the anchors in `anchorFile`: every attack test's daemon, whatever its world.
+ */
+export async function serveDryRun(o: { upstream: string; anchorFile: string; policy: string; maxPeers?: number; reserved?: () => ReadonlySet<string> }): Promise<Serve> {
   const port = await freePort();
   const engine = new DryRunEngine();
   const d = await startDaemon({
-    reservedAddresses: reserved,
-    serve: resolveServeConfig({}, { listen: [`127.0.0.1:${port}`], upstream: [w.proxy.endpoint] }),
+    reservedAddresses: o.reserved ?? reservedOnly(),
+    serve: resolveServeConfig({}, { listen: [`127.0.0.1:${port}`], upstream: [o.upstream] }),
     engine,
-    policy: parsePolicy(policy, 'yaml'),
-    anchors: parseTrustAnchors(readFileSync(w.anchorFile, 'utf8')),
+    policy: parsePolicy(o.policy, 'yaml'),
+    ...(o.maxPeers !== undefined ? { maxPeers: o.maxPeers } : {}),
+    anchors: parseTrustAnchors(readFileSync(o.anchorFile, 'utf8')),
     controlPath: null,
   });
   return { d, engine, port, stop: () => d.stop() };
+}
+
+/** `oedns serve` with the dry-run engine, forwarding to the hostile upstream; a fresh one per case (empty caches). */
+export function startServe(w: AttackWorld, policy = POLICY, reserved = reservedOnly()): Promise<Serve> {
+  return serveDryRun({ upstream: w.proxy.endpoint, anchorFile: w.anchorFile, policy, reserved });
 }
 
 /**
