@@ -3,41 +3,14 @@
 // install failed still ends the old key's IKE SAs once the new key is in. The engine is the dry-run
 // engine with failures injected; time is a hand-moved clock, so each retry is driven exactly.
 import assert from 'node:assert/strict';
-import { peer, T } from './fixtures';
-import { PeerSync, type SyncClock } from '../../src/peers';
+import { ManualClock, peer, T } from './fixtures';
+import { PeerSync } from '../../src/peers';
 import { DryRunEngine } from '../../src/ike-bridge/dry-run';
 import type { Peer, PeerAuth, ReconcileResult, ShuntSpec } from '../../src/ike-bridge/engine';
 import { EngineError } from '../../src/util/errors';
 
-const settle = async (): Promise<void> => {
-  for (let i = 0; i < 20; i++) await new Promise((res) => setImmediate(res));
-};
-
-/** Timers fire only when the test moves time past them. */
-class ManualClock implements SyncClock {
-  t = T;
-  private timers = new Map<number, { at: number; fn: () => void }>();
-  private id = 0;
-  now(): number { return this.t; }
-  setTimer(fn: () => void, ms: number): unknown {
-    this.timers.set(++this.id, { at: this.t + ms / 1000, fn });
-    return this.id;
-  }
-  clearTimer(h: unknown): void { this.timers.delete(h as number); }
-  async advance(sec: number): Promise<void> {
-    const end = this.t + sec;
-    for (let guard = 0; guard < 1000; guard++) {
-      const due = [...this.timers.entries()].filter(([, x]) => x.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
-      if (!due) break;
-      this.timers.delete(due[0]);
-      this.t = due[1].at;
-      due[1].fn();
-      await settle();
-    }
-    this.t = end;
-    await settle();
-  }
-}
+/** Each timer's work (engine call, retry, registry change) runs several promise hops: 20 turns. */
+const manualClock = (): ManualClock => new ManualClock(20, true);
 
 /** Fails the next `failRemove` removes / `failInstall` installs with the given code; records when each remove was tried. */
 class Flaky extends DryRunEngine {
@@ -81,7 +54,7 @@ describe('peers/sync after engine failures', () => {
   let engine: Flaky;
   let sync: PeerSync;
   beforeEach(() => {
-    clock = new ManualClock();
+    clock = manualClock();
     engine = new Flaky(clock);
     sync = new PeerSync({ engine, clock, retryMs: 1000, retryMaxMs: 8000 });
     sync.start();

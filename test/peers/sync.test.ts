@@ -1,39 +1,9 @@
 import assert from 'node:assert/strict';
-import { peer, T } from './fixtures';
-import { PeerSync, type SyncClock } from '../../src/peers';
+import { ManualClock, peer, settle, T } from './fixtures';
+import { PeerSync } from '../../src/peers';
 import { FakeEngine } from './fake-engine';
 import { DryRunEngine } from '../../src/ike-bridge/dry-run';
 import type { Peer } from '../../src/ike-bridge/engine';
-
-const settle = () => new Promise((res) => setImmediate(res));
-
-/** A clock the test moves by hand; timers fire only when advanced past them. */
-class ManualClock implements SyncClock {
-  t = T;
-  timers = new Map<number, { at: number; fn: () => void }>();
-  private id = 0;
-  now(): number { return this.t; }
-  setTimer(fn: () => void, ms: number): unknown {
-    const id = ++this.id;
-    this.timers.set(id, { at: this.t + ms / 1000, fn });
-    return id;
-  }
-  clearTimer(h: unknown): void { this.timers.delete(h as number); }
-  /** Move time forward, firing due timers in order and letting each one's work settle. */
-  async advance(sec: number): Promise<void> {
-    const end = this.t + sec;
-    for (let guard = 0; guard < 1000; guard++) {
-      const due = [...this.timers.entries()].filter(([, x]) => x.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
-      if (!due) break;
-      this.timers.delete(due[0]);
-      this.t = due[1].at;
-      due[1].fn();
-      await settle();
-    }
-    this.t = end;
-  }
-}
-
 
 describe('peers/sync', () => {
   let engine: FakeEngine;
