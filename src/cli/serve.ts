@@ -40,6 +40,7 @@ interface ServeFlags {
   engine?: string;
   cacheSize?: string;
   cacheBytes?: string;
+  cacheHot?: string;
   allow?: string[];
   logLevel?: string;
   logFormat?: string;
@@ -90,8 +91,9 @@ export function registerServe(program: Command): void {
     .option('--autosp-state <file>', `autosp's state file: its peers are kept from start-up on and autosp commands go through this daemon; 'none' to leave autosp out (default ${DEFAULT_STATE_PATH})`)
     .option('--responder-allow <name>', "IKE queries DNS: when an unknown initiator's IKE identity is this name (or, as .zone, any name below zone), look up its IPSECKEY and accept it if DNSSEC-secure; repeatable; none by default (nothing is looked up). strongswan engine only", collect)
     .option('--shunt-grace-sec <sec>', 'after a `private` peer is removed (TTL over, forged answer), keep dropping traffic to its addresses for this long after their last answer ran out (default 3600; 0: only until then)')
-    .option('--cache-size <n>', 'cache entries (default 10000)')
+    .option('--cache-size <n>', 'cached answers (default 100000)')
     .option('--cache-bytes <n>', 'cache memory bound in bytes (default 67108864)')
+    .option('--cache-hot <n>', 'of those, how many stay decoded for the fastest hits; the rest are kept as compact bytes (default 10000)')
     .option('--allow <cidr>', 'also serve clients from this network, repeatable (loopback is always allowed)', collect)
     .option('--user <name>', "when started as root, switch to this user after binding (default: oedns, created by scripts/install.sh; 'root' keeps root)")
     .option('--upstream-timeout-ms <ms>', 'per-attempt upstream timeout (default 1000)')
@@ -121,6 +123,7 @@ function cliInput(flags: ServeFlags, cmd: Command): ServeConfigInput {
     engine: flags.engine,
     cacheSize: flags.cacheSize,
     cacheBytes: flags.cacheBytes,
+    cacheHot: flags.cacheHot,
     allow: flags.allow,
     user: flags.user,
     upstreamTimeoutMs: flags.upstreamTimeoutMs,

@@ -11,7 +11,7 @@ export const DEFAULT_CONFIG_PATH = '/etc/oedns/oedns.yaml';
 /** Every key of the file (camelCase); the command-line options are the same in kebab-case. */
 export const SERVE_KEYS = [
   'listen', 'upstream', 'upstreamFile', 'trustAnchor', 'trustAnchorState', 'negativeTrustAnchors', 'engine',
-  'cacheSize', 'cacheBytes', 'allow', 'logLevel', 'logFormat', 'user', 'upstreamTimeoutMs', 'tcpIdleMs', 'maxUdpSize', 'shuntGraceSec',
+  'cacheSize', 'cacheBytes', 'cacheHot', 'allow', 'logLevel', 'logFormat', 'user', 'upstreamTimeoutMs', 'tcpIdleMs', 'maxUdpSize', 'shuntGraceSec',
   'policy', 'vici', 'identity', 'key', 'initiate', 'control', 'autospState', 'responderAllow',
   'ikeProposals', 'espProposals', 'ipsecMode', 'ikeLifetime', 'childLifetime',
 ] as const;

@@ -72,8 +72,11 @@ export interface ServeConfig {
   autospState: string | null;
   /** Responder allow-list entries, checked; empty: the responder is off. */
   responderAllow: string[];
+  /** All cached answers. */
   cacheSize: number;
   cacheBytes: number;
+  /** Of cacheSize, how many stay decoded; the rest are kept as bytes (src/resolver/cache.ts). */
+  cacheHot: number;
   /** CIDRs allowed besides loopback (loopback is always allowed). */
   allow: string[];
   logLevel: LogLevel;
@@ -90,8 +93,9 @@ export interface ServeConfig {
 export const SERVE_DEFAULTS = {
   listen: ['127.0.0.1:53'],
   engine: 'dry-run' as const,
-  cacheSize: 10_000,
+  cacheSize: 100_000,
   cacheBytes: 64 * 1024 * 1024,
+  cacheHot: 10_000,
   logLevel: 'info' as LogLevel,
   logFormat: 'auto' as LogFormat,
   upstreamTimeoutMs: 1000,
@@ -294,6 +298,7 @@ export function resolveServeConfig(file: ServeConfigInput, cli: ServeConfigInput
     responderAllow,
     cacheSize: int(pick('cacheSize'), 'cacheSize', 0, 100_000_000) ?? SERVE_DEFAULTS.cacheSize,
     cacheBytes: int(pick('cacheBytes'), 'cacheBytes', 0, 2 ** 40) ?? SERVE_DEFAULTS.cacheBytes,
+    cacheHot: int(pick('cacheHot'), 'cacheHot', 1, 100_000_000) ?? SERVE_DEFAULTS.cacheHot,
     allow,
     logLevel: logLevel as LogLevel,
     logFormat: logFormat as LogFormat,

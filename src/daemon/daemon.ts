@@ -105,7 +105,7 @@ export interface ReloadReport {
 
 /** Keys a running daemon cannot change (sockets, engine, identity, user): reported, not applied. */
 const RESTART_KEYS: ReadonlyArray<keyof ServeConfig> = [
-  'listen', 'engineConfig', 'control', 'autospState', 'responderAllow', 'cacheSize', 'cacheBytes', 'allow', 'user',
+  'listen', 'engineConfig', 'control', 'autospState', 'responderAllow', 'cacheSize', 'cacheBytes', 'cacheHot', 'allow', 'user',
   'upstreamTimeoutMs', 'tcpIdleMs', 'maxUdpSize', 'trustAnchorState', 'logFormat',
 ];
 

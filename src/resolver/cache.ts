@@ -1,17 +1,33 @@
 // The answer cache: LRU bounded by entries and bytes, TTL-honouring, negative answers per RFC 2308,
 // and in-flight coalescing so that N identical concurrent questions cost one upstream query.
 // Time comes from an injected clock (milliseconds), so tests can move it.
+//
+// Two tiers: the hot names live decoded (a Message, its Proof and encoded reply templates, ~2–3 KB of
+// heap each, so a hit is a template copy), the rest as bytes in the compact tier (compact-store.ts,
+// ~200 bytes each). A hot entry pushed out of its LRU goes to the compact tier; a compact entry that is
+// asked for again is decoded and becomes hot. Both hold exactly what was stored: message and proof
+// round-trip byte for byte (entry-codec.ts), and what cannot is dropped instead.
 import { type Message, type Name, type Question, type RR, RRType, Rcode } from '../wire/types';
 import { canonicalName, encodeName } from '../wire/name';
 import { decodeSoa } from '../wire/rdata';
 import { type Template } from './template';
 import type { Proof } from '../dnssec/proof';
+import { CompactStore } from './compact-store';
+import { decodeCachedAnswer, encodeCachedAnswer, QUESTION_OFFSET } from './entry-codec';
+import { decodeName } from '../wire/name';
 
 export type Clock = () => number;
 
 export interface CacheOptions {
+  /** All entries, both tiers. */
   maxEntries: number;
+  /** All memory, both tiers (estimated for the decoded tier, counted for the compact one). */
   maxBytes: number;
+  /**
+   * How many entries live decoded; beyond that, entries go to the compact tier. Default
+   * HOT_ENTRIES; the compact tier exists only when maxEntries is larger.
+   */
+  hotEntries?: number;
   /** Upper bound on any cached lifetime, seconds. */
   maxTtl: number;
   /** Upper bound on negative lifetimes (RFC 2308 §5 suggests 1–3 hours), seconds. */
@@ -33,6 +49,11 @@ export const DEFAULT_CACHE: Omit<CacheOptions, 'now'> = {
   bogusTtl: 60,
 };
 
+/** Decoded entries by default: enough for every name a host talks to at once. */
+export const HOT_ENTRIES = 10_000;
+/** The decoded tier's share of maxBytes when a compact tier exists: half, at most this. */
+export const HOT_BYTES_MAX = 48 * 1024 * 1024;
+
 export interface CacheEntry {
   readonly key: string;
   /** The response as stored: TTLs as they were at storedAt (SOA clamped for negative answers). */
@@ -48,6 +69,16 @@ export interface CacheEntry {
   size: number;
   /** Encoded variants, indexed by (ad ? 4 : 0) | (edns ? 2 : 0) | (do ? 1 : 0). */
   templates: (Template | undefined)[];
+  /**
+   * Back from the compact tier without the RRSIGs of its proof: good for every use but a reply to a
+   * client that set DO, which must take the answer from upstream again (see servesDo).
+   */
+  readonly sigless?: boolean;
+}
+
+/** May this entry answer a client that asked for DNSSEC records (DO)? */
+export function servesDo(e: CacheEntry): boolean {
+  return e.sigless !== true;
 }
 
 export interface CacheStats {
@@ -58,6 +89,11 @@ export interface CacheStats {
   coalesced: number;
   inserts: number;
   evictions: number;
+  /** Of `entries`, how many are held as bytes in the compact tier. */
+  compactEntries: number;
+  /** Entries moved to the compact tier, and back. */
+  demoted: number;
+  promoted: number;
 }
 
 /**
@@ -135,13 +171,25 @@ export class Cache {
   private readonly map = new Map<string, CacheEntry>();
   private readonly inflight = new Map<string, Promise<unknown>>();
   private bytes = 0;
-  private readonly counters = { hits: 0, misses: 0, coalesced: 0, inserts: 0, evictions: 0 };
+  private readonly counters = { hits: 0, misses: 0, coalesced: 0, inserts: 0, evictions: 0, demoted: 0, promoted: 0 };
+  private readonly compact: CompactStore | undefined;
+  private readonly hotEntries: number;
+  private readonly hotBytes: number;
 
-  constructor(readonly opts: CacheOptions) {}
+  constructor(readonly opts: CacheOptions) {
+    const hot = Math.min(opts.maxEntries, opts.hotEntries ?? HOT_ENTRIES);
+    this.hotEntries = hot;
+    if (opts.maxEntries > hot) {
+      this.hotBytes = Math.min(Math.floor(opts.maxBytes / 2), HOT_BYTES_MAX);
+      this.compact = new CompactStore({ maxEntries: opts.maxEntries - hot, maxBytes: opts.maxBytes - this.hotBytes });
+    } else {
+      this.hotBytes = opts.maxBytes;
+    }
+  }
 
   /** A live entry, refreshed in LRU order; expired entries are removed on sight. */
   get(key: string): CacheEntry | undefined {
-    const e = this.map.get(key);
+    const e = this.map.get(key) ?? this.promote(key);
     if (!e) {
       this.counters.misses++;
       return undefined;
@@ -159,8 +207,21 @@ export class Cache {
 
   /** A live entry without touching LRU order or counters (to check one without using it). */
   peek(key: string): CacheEntry | undefined {
-    const e = this.map.get(key);
+    const e = this.map.get(key) ?? this.promote(key);
     return e && this.opts.now() < e.storedAt + e.ttl * 1000 ? e : undefined;
+  }
+
+  /** The compact tier's live entry for `key`, decoded and made hot. */
+  private promote(key: string): CacheEntry | undefined {
+    const hit = this.compact?.take(key, this.opts.now());
+    if (!hit) return undefined;
+    const { message, proof, sigless } = decodeCachedAnswer(hit.bytes);
+    const entry: CacheEntry = { key, message, proof, storedAt: hit.storedAt, ttl: hit.ttl, negative: hit.negative, size: sizeOf(message), templates: [], sigless };
+    this.map.set(key, entry);
+    this.bytes += entry.size;
+    this.counters.promoted++;
+    this.evict();
+    return this.map.get(key) === entry ? entry : undefined;
   }
 
   /** Whole seconds since the entry was stored: what to subtract from its TTLs. */
@@ -190,7 +251,8 @@ export class Cache {
     const entry: CacheEntry = { key, message, proof, ede, storedAt: this.opts.now(), ttl, negative, size: sizeOf(message), templates: [] };
     const old = this.map.get(key);
     if (old) this.delete(old);
-    if (entry.size > this.opts.maxBytes) return undefined;
+    this.compact?.delete(key);
+    if (entry.size > this.hotBytes) return undefined;
     this.map.set(key, entry);
     this.bytes += entry.size;
     this.counters.inserts++;
@@ -246,6 +308,7 @@ export class Cache {
   clear(): void {
     this.map.clear();
     this.bytes = 0;
+    this.compact?.clear();
   }
 
   /** Drops every entry for `name` and the names below it (`oedns control flush NAME`); returns how many. */
@@ -259,11 +322,14 @@ export class Cache {
         dropped++;
       }
     }
+    const under = (owner: Name): boolean => n === '' || owner === n || owner.endsWith(`.${n}`);
+    dropped += this.compact?.removeWhere((bytes) => under(canonicalName(decodeName(bytes, QUESTION_OFFSET).name))) ?? 0;
     return dropped;
   }
 
   stats(): CacheStats {
-    return { entries: this.map.size, bytes: this.bytes, ...this.counters };
+    const compact = this.compact?.size ?? 0;
+    return { entries: this.map.size + compact, bytes: this.bytes + (this.compact?.bytes ?? 0), compactEntries: compact, ...this.counters };
   }
 
   private delete(e: CacheEntry): void {
@@ -274,10 +340,36 @@ export class Cache {
   }
 
   private evict(): void {
-    while (this.map.size > this.opts.maxEntries || (this.bytes > this.opts.maxBytes && this.map.size > 0)) {
+    while (this.map.size > this.hotEntries || (this.bytes > this.hotBytes && this.map.size > 0)) {
       const oldest = this.map.values().next().value as CacheEntry;
       this.delete(oldest);
-      this.counters.evictions++;
+      if (!this.demote(oldest)) this.counters.evictions++;
     }
   }
+
+  /**
+   * Moves an entry leaving the decoded tier into the compact one, if it is still live and its bytes
+   * say all of it. A cached bogus verdict or an answer with an extended error stays decoded only.
+   */
+  private demote(e: CacheEntry): boolean {
+    if (!this.compact || e.ede || this.opts.now() >= e.storedAt + e.ttl * 1000) return false;
+    // Without the RRSIGs: a million signed names fit in ~100 MB instead of ~230 (docs/BENCHMARKS.md).
+    const bytes = encodeCachedAnswer(e.message, e.proof, { withoutSigs: true, sigless: e.sigless });
+    if (!bytes || !questionIsKey(bytes, e.key)) return false;
+    if (!this.compact.put(e.key, bytes, e.storedAt, e.ttl, e.negative)) return false;
+    this.counters.demoted++;
+    return true;
+  }
+}
+
+/** The compact tier finds entries by the question in their bytes: it must be the key's. */
+function questionIsKey(bytes: Uint8Array, key: string): boolean {
+  const n = key.length - 1;
+  if (QUESTION_OFFSET + n > bytes.length) return false;
+  for (let i = 0; i < n; i++) {
+    const b = bytes[QUESTION_OFFSET + i]!;
+    const lower = i < n - 4 && b >= 0x41 && b <= 0x5a ? b | 0x20 : b;
+    if (lower !== key.charCodeAt(i)) return false;
+  }
+  return true;
 }

@@ -64,7 +64,7 @@ export async function startServer(
   const cfg = isResolved(config) ? config : resolveServeConfig({}, config);
   const log = opts.log ?? silentLogger;
   const allow = makeAcl([...LOOPBACK_CIDRS, ...cfg.allow]);
-  const cache = new Cache({ ...DEFAULT_CACHE, maxEntries: cfg.cacheSize, maxBytes: cfg.cacheBytes, now: opts.now ?? Date.now });
+  const cache = new Cache({ ...DEFAULT_CACHE, maxEntries: cfg.cacheSize, maxBytes: cfg.cacheBytes, hotEntries: cfg.cacheHot, now: opts.now ?? Date.now });
   const upstream = new UpstreamPool({
     ...DEFAULT_UPSTREAM,
     servers: cfg.upstream,

@@ -17,11 +17,11 @@ import { type Message, type Question, RRType, Rcode } from '../wire/types';
 import { decodeHeader, decodeMessage, encodeMessage, makeResponse } from '../wire/message';
 import { OednsError, TransportError, WireError } from '../util/errors';
 import { type Logger, silentLogger } from '../util/log';
-import { type Cache, type CacheEntry, cacheKey, rawCacheKey } from './cache';
+import { type Cache, type CacheEntry, cacheKey, rawCacheKey, servesDo } from './cache';
 import { type UpstreamPool } from './upstream';
 import { headerOnlyResponse, questionLength, HEADER_LEN } from './raw';
 import { type ClientView, buildTemplate, fillTemplate, shapeForClient } from './template';
-import type { Proof } from '../dnssec/proof';
+import { isUsable, type Proof } from '../dnssec/proof';
 import { EDE_OPTION_CODE } from '../wire/ede';
 
 export interface ClientInfo {
@@ -41,6 +41,8 @@ export interface QueryContext {
   view: ClientView;
   /** Largest reply this client can take (UDP: its EDNS size or 512, capped by our maximum). */
   maxSize: number;
+  /** A lookup of our own (capture, autosp, responder): it reads the proof, never the RRSIGs. */
+  readonly internal?: boolean;
 }
 
 export interface Answer {
@@ -238,15 +240,25 @@ export function cacheStage(cache: Cache, stats: PipelineStats): Stage {
     handle: async (ctx, next) => {
       const key = cacheKey(ctx.question, ctx.query.cd);
       const hit = cache.get(key);
-      if (hit) {
+      const fromHit = (e: CacheEntry): Outcome => ({
+        kind: 'answer',
+        answer: { message: e.message, source: 'cache', entry: e, proof: e.proof, ede: e.ede, age: cache.elapsed(e) },
+      });
+      // A DO client's reply carries RRSIGs; an entry kept without them is fetched again for it.
+      if (hit && (servesDo(hit) || !ctx.view.do || ctx.internal)) {
         stats.answeredFromCache++;
-        return {
-          kind: 'answer',
-          answer: { message: hit.message, source: 'cache', entry: hit, proof: hit.proof, ede: hit.ede, age: cache.elapsed(hit) },
-        };
+        return fromHit(hit);
       }
       return cache.coalesce(key, async () => {
         const out = await next();
+        // `hit` here is an entry fetched again for a DO client. That fetch must not let an attacker on
+        // the upstream path (or a failing upstream) spoil a live validated answer: a client's DO bit
+        // would otherwise make any cached name bogus on demand. Only a validated answer replaces it;
+        // else the client gets the one held, without RRSIGs.
+        if (hit && !(out.kind === 'answer' && out.answer.source === 'upstream' && out.answer.proof && isUsable(out.answer.proof))) {
+          stats.answeredFromCache++;
+          return fromHit(hit);
+        }
         if (out.kind !== 'answer' || out.answer.source !== 'upstream') return out;
         const entry = cache.store(key, out.answer.message, { proof: out.answer.proof, ede: out.answer.ede });
         // The entry's message, not the one passed in: the cache may have lowered its TTLs.
@@ -309,7 +321,7 @@ export class ResolverCore implements InternalLookups {
     };
     const ctx = {
       raw: new Uint8Array(0), client: { address: '::1', port: 0, transport: 'tcp' }, log: this.log,
-      query, question, view: { edns: true, do: true }, maxSize: 0xffff,
+      query, question, view: { edns: true, do: true }, maxSize: 0xffff, internal: true,
     } as QueryContext;
     const out = await runStages(this.stages, ctx, 0);
     if (out.kind !== 'answer') return { message: makeResponse(query, Rcode.SERVFAIL) };
@@ -417,7 +429,7 @@ export class Pipeline {
     const cache = this.deps.cache;
     const key = rawCacheKey(raw, qEnd, (raw[3]! & 0x10) !== 0);
     const entry = cache.peek(key);
-    if (!entry || entry.ede) return null;
+    if (!entry || entry.ede || (dnssecOk && !servesDo(entry))) return null;
     for (const st of this.stages) if (st.passesCached && !st.passesCached(entry)) return null;
     const ad = entry.proof?.verdict.kind === 'secure' && (dnssecOk || (raw[3]! & 0x20) !== 0);
     const maxSize = client.transport === 'tcp' ? 0xffff : edns ? Math.min(Math.max(udpSize, 512), this.deps.maxUdpSize) : 512;

@@ -19,7 +19,7 @@ import { generateHostKey, ipseckeyLine } from '../../src/ike-bridge/identity';
 import { DryRunEngine } from '../../src/ike-bridge/dry-run';
 import { parseTrustAnchors } from '../../src/dnssec/anchors';
 import { startDaemon, type RunningDaemon } from '../../src/daemon/daemon';
-import { resolveServeConfig } from '../../src/config/serve';
+import { resolveServeConfig, type ServeConfigInput } from '../../src/config/serve';
 import { parsePolicy } from '../../src/policy';
 import { freePort } from '../support/ports';
 import { namedAvailable, type NamedInstance, startNamed } from '../support/named';
@@ -238,12 +238,16 @@ export interface Serve {
  * `oedns serve` in-process with the dry-run engine on a free loopback port, forwarding to `upstream`
  * and validating from the anchors in `anchorFile`: every attack test's daemon, whatever its world.
  */
-export async function serveDryRun(o: { upstream: string; anchorFile: string; policy: string; maxPeers?: number; reserved?: () => ReadonlySet<string> }): Promise<Serve> {
+export async function serveDryRun(o: {
+  upstream: string; anchorFile: string; policy: string; maxPeers?: number; reserved?: () => ReadonlySet<string>;
+  /** Further serve settings (config-file keys), e.g. a small cache. */
+  serve?: ServeConfigInput;
+}): Promise<Serve> {
   const port = await freePort();
   const engine = new DryRunEngine();
   const d = await startDaemon({
     reservedAddresses: o.reserved ?? reservedOnly(),
-    serve: resolveServeConfig({}, { listen: [`127.0.0.1:${port}`], upstream: [o.upstream] }),
+    serve: resolveServeConfig({}, { ...o.serve, listen: [`127.0.0.1:${port}`], upstream: [o.upstream] }),
     engine,
     policy: parsePolicy(o.policy, 'yaml'),
     ...(o.maxPeers !== undefined ? { maxPeers: o.maxPeers } : {}),

@@ -32,6 +32,8 @@ export interface RunOutcome {
   verifications: number;
   /** The validator returned no `rrsets`: the scenario's rrsets expectation was not checked. */
   rrsetsPending: boolean;
+  /** The upstream's response to the question, as validated. */
+  response: Message;
 }
 
 // Counting signature verifications: the validator calls node:crypto's verify through the module object
@@ -129,7 +131,7 @@ export async function runScenario(s: Scenario): Promise<RunOutcome> {
   const before = verifyCount;
   const result = await validator.validate({ name: s.query.name, type: s.query.type, class: 1 }, response, s.now);
   const rrsetsPending = !('rrsets' in result);
-  return { result, queries, verifications: verifyCount - before, rrsetsPending };
+  return { result, queries, verifications: verifyCount - before, rrsetsPending, response };
 }
 
 const RCODE_NAMES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'];

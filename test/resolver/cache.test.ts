@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { Cache, DEFAULT_CACHE, cacheKey, cacheLifetime } from '../../src/resolver/cache';
+import { Cache, DEFAULT_CACHE, cacheKey, cacheLifetime, servesDo } from '../../src/resolver/cache';
 import { type Message, type RR, RRType, Rcode } from '../../src/wire/types';
 import { encodeName } from '../../src/wire/name';
 import { bogus, Ede, SECURE } from '../../src/dnssec/verdict';
@@ -138,5 +138,83 @@ describe('resolver/cache', () => {
     assert.equal(cacheKey({ name: 'WwW.Example.TEST', type: 1, class: 1 }, false), cacheKey({ name: 'www.example.test', type: 1, class: 1 }, false));
     assert.notEqual(cacheKey({ name: 'a.test', type: 1, class: 1 }, false), cacheKey({ name: 'a.test', type: 28, class: 1 }, false));
     assert.notEqual(cacheKey({ name: 'a.test', type: 1, class: 1 }, false), cacheKey({ name: 'a.test', type: 1, class: 1 }, true));
+  });
+
+  describe('two tiers: decoded hot names, the rest as bytes', () => {
+    const k = (name: string): string => cacheKey({ name, type: RRType.A, class: 1 }, false);
+    const secure = (name: string, ttl: number) => ({
+      verdict: SECURE, negative: null, rcode: 0, ttl,
+      rrsets: [{ name, type: RRType.A, class: 1, records: [a(name, ttl)], sigs: [], ttl, security: 'secure' as const, role: 'answer' as const }],
+    });
+
+    it('moves names pushed out of the hot LRU into the compact tier and brings them back equal', () => {
+      const c = clock();
+      const cache = new Cache({ ...DEFAULT_CACHE, maxEntries: 100, hotEntries: 2, now: c.now });
+      for (let i = 0; i < 10; i++) cache.store(k(`n${i}.test`), response(`N${i}.test`, 0, [a(`N${i}.test`, 300)]), { proof: secure(`N${i}.test`, 300) });
+      assert.deepEqual([cache.stats().entries, cache.stats().compactEntries, cache.stats().evictions], [10, 8, 0]);
+      c.advance(5_000);
+      const back = cache.get(k('n0.test'))!;
+      assert.ok(back, 'found in the compact tier');
+      assert.equal(back.message.questions[0]!.name, 'N0.test');
+      assert.equal(back.proof?.verdict.kind, 'secure');
+      assert.equal(back.proof?.rrsets[0]!.records[0]!.ttl, 300);
+      assert.equal(cache.elapsed(back), 5, 'the age carries over');
+      assert.equal(cache.stats().promoted, 1);
+      assert.equal(cache.peek(k('n0.test')), back, 'hot now: the same entry');
+    });
+
+    it('honours TTLs in the compact tier and forgets a flushed name there too', () => {
+      const c = clock();
+      const cache = new Cache({ ...DEFAULT_CACHE, maxEntries: 100, hotEntries: 1, now: c.now });
+      cache.store(k('short.test'), response('short.test', 0, [a('short.test', 10)]), { proof: secure('short.test', 10) });
+      cache.store(k('a.zone.test'), response('a.zone.test', 0, [a('a.zone.test', 300)]));
+      cache.store(k('other.test'), response('other.test', 0, [a('other.test', 300)]));
+      assert.equal(cache.stats().compactEntries, 2);
+      assert.equal(cache.flushName('zone.test'), 1);
+      assert.equal(cache.get(k('a.zone.test')), undefined);
+      c.advance(10_000);
+      assert.equal(cache.get(k('short.test')), undefined, 'expired while compact');
+    });
+
+    it('never keeps a bogus verdict or an answer with an extended error as bytes: they leave with the LRU', () => {
+      const cache = new Cache({ ...DEFAULT_CACHE, maxEntries: 100, hotEntries: 1, now: clock().now });
+      const proof = { verdict: bogus('sig-invalid', Ede.DNSSEC_BOGUS, 'forged'), rrsets: [], negative: null, rcode: 2 };
+      cache.store(k('bad.test'), response('bad.test', Rcode.SERVFAIL, []), { proof, ede: { code: Ede.DNSSEC_BOGUS, text: 'forged' } });
+      cache.store(k('good.test'), response('good.test', 0, [a('good.test', 300)]));
+      assert.deepEqual([cache.stats().compactEntries, cache.stats().evictions], [0, 1]);
+      assert.equal(cache.get(k('bad.test')), undefined);
+    });
+
+    it('a stored answer replaces the compact copy of its key', () => {
+      const cache = new Cache({ ...DEFAULT_CACHE, maxEntries: 100, hotEntries: 1, now: clock().now });
+      cache.store(k('x.test'), response('x.test', 0, [a('x.test', 300, '192.0.2.1')]));
+      cache.store(k('y.test'), response('y.test', 0, [a('y.test', 300)]));
+      cache.store(k('x.test'), response('x.test', 0, [a('x.test', 300, '192.0.2.7')]));
+      assert.deepEqual([...cache.get(k('x.test'))!.message.answers[0]!.rdata], [192, 0, 2, 7]);
+      assert.equal(cache.stats().entries, 2);
+    });
+  });
+});
+
+describe('resolver/cache: answers kept without their RRSIGs', () => {
+  const k = (name: string): string => cacheKey({ name, type: RRType.A, class: 1 }, false);
+  const sig = (name: string): RR => ({ name, type: RRType.RRSIG, class: 1, ttl: 300, rdata: new Uint8Array(40).fill(7) });
+  const signed = (name: string) => ({
+    verdict: SECURE, negative: null, rcode: 0, ttl: 300,
+    rrsets: [{ name, type: RRType.A, class: 1, records: [a(name, 300)], sigs: [sig(name)], ttl: 300, sigExpiry: 2_000_000_000, security: 'secure' as const, role: 'answer' as const }],
+  });
+
+  it('stay marked as such however often they go back and forth between the tiers', () => {
+    const cache = new Cache({ ...DEFAULT_CACHE, maxEntries: 100, hotEntries: 1, now: clock().now });
+    cache.store(k('x.test'), response('x.test', 0, [a('x.test', 300), sig('x.test')]), { proof: signed('x.test') });
+    assert.equal(servesDo(cache.peek(k('x.test'))!), true, 'as stored: complete');
+    for (let round = 0; round < 3; round++) {
+      cache.store(k(`other${round}.test`), response(`other${round}.test`, 0, [a(`other${round}.test`, 300)]));
+      const back = cache.get(k('x.test'))!;
+      assert.equal(servesDo(back), false, `round ${round}`);
+      assert.deepEqual(back.message.answers.map((r) => r.type), [RRType.A]);
+      assert.deepEqual(back.proof!.rrsets[0]!.sigs, []);
+      assert.equal(back.proof!.rrsets[0]!.sigExpiry, 2_000_000_000);
+    }
   });
 });

@@ -37,7 +37,7 @@ describe('config/serve', () => {
     assert.deepEqual(c.upstream, [{ host: '192.0.2.53', port: 53, family: 4 }]);
     assert.equal(c.engine, 'dry-run');
     assert.equal(c.maxUdpSize, 1232);
-    assert.equal(c.cacheSize, 10_000);
+    assert.deepEqual([c.cacheSize, c.cacheHot], [100_000, 10_000]);
   });
 
   it('reads JSON and YAML files with the option names, the command line winning', () => {
