@@ -190,8 +190,21 @@ function minTtl(rrs: RR[]): number {
   return rrs.length ? Math.min(...rrs.map((r) => r.ttl)) : 0;
 }
 
+/**
+ * The RRset's records capped to `ttl`, each once: an RRset has no duplicates (RFC 2181 §5) and the
+ * signed canonical form has none (RFC 4034 §6.3), so a repeated record is not a second one to cache,
+ * serve or install.
+ */
 function capTtl(rrs: RR[], ttl: number): RR[] {
-  return rrs.map((r) => (r.ttl > ttl ? { ...r, ttl } : r));
+  const seen = new Set<string>();
+  const out: RR[] = [];
+  for (const r of rrs) {
+    const k = Buffer.from(r.rdata.buffer, r.rdata.byteOffset, r.rdata.length).toString('latin1');
+    if (seen.has(k)) continue;
+    seen.add(k);
+    out.push(r.ttl > ttl ? { ...r, ttl } : r);
+  }
+  return out;
 }
 
 /** A verified RRset as a ValidatedRRset (TTL and expiry from the signature that verified). */
