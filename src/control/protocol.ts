@@ -9,7 +9,14 @@ export interface ControlRequest {
   args?: Record<string, unknown>;
 }
 
-export type ControlResponse = { ok: true; result: unknown } | { ok: false; error: string };
+/**
+ * Why the daemon refused a request, for a client to act on (the `error` text is for people and may
+ * change): `unknown-command` lets a client tell a daemon without its command (an older or other
+ * build) from one whose command failed, without reading the text.
+ */
+export type ControlRefusal = 'bad-request' | 'too-long' | 'unknown-command' | 'failed';
+
+export type ControlResponse = { ok: true; result: unknown } | { ok: false; error: string; code?: ControlRefusal };
 
 export function parseRequest(line: string): ControlRequest | { error: string } {
   let v: unknown;
