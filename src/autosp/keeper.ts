@@ -2,7 +2,7 @@
 // owner 'autosp', and looked up again before its TTL or signatures run out. Key rollovers and address
 // changes arrive as new material on a refresh; records that vanish or turn bogus take the peer out.
 // Used by the CLI when no daemon runs, and by `oedns serve` behind its control socket.
-import type { Peer } from '../ike-bridge/engine';
+import type { Peer } from '../peers/model';
 import { failsClosed, peerMaterial, systemClock, type PeerSync, type SyncClock } from '../peers';
 import { ikeDaemonGone, OednsError } from '../util/errors';
 import { silentLogger, type Logger } from '../util/log';

@@ -3,9 +3,9 @@
 // when this lookup did not give a key: keep it (a transient failure), release it (the records are
 // gone or no longer acceptable) or forget it for every owner (something is bogus: an attack or a
 // broken zone; its key must stop being trusted now).
-import type { Peer } from '../ike-bridge/engine';
-import type { InternalResolver } from '../capture/capture';
-import { addressFacts, aged, ipseckeyFacts, type RRsetFacts } from '../capture/answer-facts';
+import type { PeerResolution, ResolveOutcome, ResolvePeer } from '../peers/model';
+import type { InternalResolver } from '../resolver/pipeline';
+import { addressFacts, aged, ipseckeyFacts, type RRsetFacts } from '../policy/answer-facts';
 import { isUsable, type Proof, proofOf, provenMessage, verdictOfProof } from '../dnssec/proof';
 import { completeGateway, decide, type Decision, defaultPolicy, type IpseckeyLike, type Policy } from '../policy';
 import { indeterminate, type Verdict, worst } from '../dnssec/verdict';
@@ -13,34 +13,7 @@ import type { QueryFn } from '../dnssec/fetcher';
 import type { Validator } from '../dnssec/validator';
 import { type Message, type Question, Rcode, RRClass, RRType } from '../wire/types';
 
-export type ResolveOutcome =
-  /** A peer to install (authenticated key, or the policy's unauthenticated fallback). */
-  | 'install'
-  /** Policy puts the name at level clear: nothing to install, and nothing wrong. */
-  | 'clear'
-  /** Not installable: no key, unsigned key, no address, refused by policy. */
-  | 'refused'
-  /** Some answer is bogus. */
-  | 'bogus'
-  /** DNS could not be asked or answers could not be validated (try again soon). */
-  | 'transient';
-
-export interface PeerResolution {
-  name: string;
-  outcome: ResolveOutcome;
-  /** Set when outcome is 'install'; owner 'autosp', initiate unset (the keeper decides). */
-  peer?: Peer;
-  /** Seconds the peer may live (outcome 'install'). */
-  ttl?: number;
-  level?: string;
-  /** One line for people: why this outcome. */
-  reason: string;
-  verdicts: { a: string; aaaa: string; ipseckey: string };
-  /** Unix seconds the lookup was judged at. */
-  at: number;
-}
-
-export type ResolvePeer = (name: string) => Promise<PeerResolution>;
+export type { PeerResolution, ResolveOutcome, ResolvePeer } from '../peers/model';
 
 export interface PeerResolverOptions {
   /** A validated lookup: the daemon's internal resolver, or validatingLookup() for the CLI. */

@@ -7,8 +7,8 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { writeFileAtomic } from '../publish/files';
 import { dirname } from 'node:path';
-import type { Peer, PeerAuth } from '../ike-bridge/engine';
-import { ipseckeyToKeyObject } from '../ike-bridge/keys';
+import type { Peer, PeerAuth } from '../peers/model';
+import { ipseckeyToKeyObject } from '../peers/keys';
 import { DEFAULT_MAX_TTL, formatAddress, LEVELS, parseAddress } from '../policy';
 import { ConfigError } from '../util/errors';
 import { MAX_PEER_ADDRESSES } from '../peers/sync';

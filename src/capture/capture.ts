@@ -2,7 +2,9 @@
 // program gets the peer's address. For an A/AAAA query it asks for the name's IPSECKEY at the same
 // time as the address (both through the validating cache), lets policy decide, has the engine install
 // the peer, and only then lets the answer go. Everything else passes through untouched.
-import type { Stage, QueryContext, Outcome } from '../resolver/pipeline';
+// Layering: src/capture may import src/resolver, src/peers, src/policy, src/ike-bridge, src/dnssec,
+// src/wire and src/util; never autosp, the responder, config or the daemon.
+import type { InternalResolver, Stage, QueryContext, Outcome } from '../resolver/pipeline';
 import { makeResponse } from '../wire/message';
 import { type Message, type Question, Rcode, type RR, RRClass, RRType } from '../wire/types';
 import { cacheKey, type CacheEntry } from '../resolver/cache';
@@ -11,17 +13,8 @@ import { Ede as EdeCode, indeterminate, type Verdict } from '../dnssec/verdict';
 import type { PeerSync } from '../peers';
 import { type Logger, silentLogger } from '../util/log';
 import { type Proof, verdictOfProof } from '../dnssec/proof';
-import { addressFacts, aged, ipseckeyFacts, type RRsetFacts } from './answer-facts';
+import { addressFacts, aged, ipseckeyFacts, type RRsetFacts } from '../policy/answer-facts';
 import { leakGuardFor, minimalAnyAnswer, stripHints } from './address-leaks';
-
-/** A validated lookup from inside the daemon (through cache → validate → upstream, as a DO client). */
-export interface InternalResolver {
-  /**
-   * `proof` is what the validator vouched for (absent when no validator ran: then nothing is trusted);
-   * `message` is only for its rcode and for the memo: facts come from the proof alone.
-   */
-  resolve(q: Question): Promise<{ message: Message; proof?: Proof; age?: number }>;
-}
 
 export interface CaptureOptions {
   policy: Policy;

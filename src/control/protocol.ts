@@ -1,5 +1,6 @@
 // The local control protocol between `oedns status` (and friends) and a running daemon:
 // one JSON object per line each way. Kept tiny and pure so both ends share the framing rules.
+// Layering: src/control may import src/ike-bridge, the peer model (src/peers/model.ts) and src/util.
 
 /** A request line is at most this long; anything longer is a broken or hostile client. */
 export const MAX_LINE_BYTES = 64 * 1024;

@@ -1,9 +1,11 @@
 // `oedns serve` assembled: resolver + validator + capture mode + peer registry/sync + engine +
 // control socket. The CLI parses options into DaemonOptions; tests start the same thing in-process.
+// Layering: src/daemon may import every folder but src/doctor and src/cli.
 import type { Engine, InstalledPeer } from '../ike-bridge/engine';
 import type { TrustAnchor } from '../dnssec/anchors';
 import { ROOT_ANCHORS } from '../dnssec/anchors';
-import { Capture, type InternalResolver } from '../capture/capture';
+import { Capture } from '../capture/capture';
+import type { InternalResolver } from '../resolver/pipeline';
 import { type AutospService, autospPolicy, createAutospService, createPeerResolver, loadAutospState } from '../autosp';
 import { failsClosed } from '../peers';
 import { startControlServer, type ControlHandler, type ControlServer } from '../control/server';

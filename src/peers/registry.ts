@@ -13,7 +13,7 @@
 // or a forged answer made us drop the claim. When such an address leaves the installed set, the
 // registry keeps a drop shunt for it until `graceSec` after the end of the last answer that handed it
 // out; a new validated claim for the address takes it back.
-import type { Peer, PeerAuth, PeerGateway, PeerOwner, PolicyLevel } from '../ike-bridge/engine';
+import type { Peer, PeerAuth, PeerGateway, PeerOwner, PolicyLevel } from './model';
 import { MinHeap } from '../util/min-heap';
 
 export type UpsertChange = 'added' | 'replaced' | 'refreshed' | 'unchanged';

@@ -137,6 +137,18 @@ export interface PipelineDeps {
 }
 
 /** What a capture stage may use of the resolver: lookups through the stages behind it, and the cache. */
+/**
+ * A validated lookup: from inside the daemon (through cache → validate → upstream, as a DO client), or
+ * autosp's validator over a plain query function. Capture, autosp and the responder's lookups take it.
+ */
+export interface InternalResolver {
+  /**
+   * `proof` is what the validator vouched for (absent when no validator ran: then nothing is trusted);
+   * `message` is only for its rcode and for the memo: facts come from the proof alone.
+   */
+  resolve(q: Question): Promise<{ message: Message; proof?: Proof; age?: number }>;
+}
+
 export interface InternalLookups {
   /**
    * A lookup from inside the daemon (capture mode's IPSECKEY and gateway lookups): cache, validate,
