@@ -14,8 +14,8 @@ const ioImports = IO_MODULES.map((name) => ({ name, message: 'pure module: no I/
 
 /**
  * What each folder of src/ may import (docs/CONTRIBUTING.md's module map; each folder's opening
- * comment says the same). Everything else of ours is refused. `peer-model` is src/peers/model.ts and
- * src/peers/keys.ts, the one part of src/peers that the layers below it (policy, ike-bridge) may read.
+ * comment says the same). Everything else of ours is refused. `peer-model` is src/peers/model.ts,
+ * keys.ts and material.ts, the one part of src/peers that the layers below it (policy, ike-bridge) may read.
  */
 const FOLDERS = ['util', 'wire', 'dnssec', 'policy', 'peers', 'ike-bridge', 'resolver', 'publish', 'control', 'capture', 'trust', 'autosp', 'responder', 'config', 'daemon', 'doctor', 'cli'];
 const MAY_IMPORT = {
@@ -44,8 +44,8 @@ function refused(folder) {
   const modelOnly = !allowed.includes('peers') && allowed.includes('peer-model');
   return FOLDERS.filter((f) => f !== folder && !allowed.includes(f)).map((f) => ({
     // A regex, not a gitignore group: a group that refuses '../peers' cannot let '../peers/model' back in.
-    regex: f === 'peers' && modelOnly ? '^(\\.\\./){1,2}peers(/(?!(model|keys)$).*)?$' : `^(\\.\\./){1,2}${f}(/.*)?$`,
-    message: `src/${folder} may not import src/${f}${f === 'peers' && modelOnly ? ' (only its model.ts and keys.ts)' : ''} (see the folder's opening comment and docs/CONTRIBUTING.md)`,
+    regex: f === 'peers' && modelOnly ? '^(\\.\\./){1,2}peers(/(?!(model|keys|material)$).*)?$' : `^(\\.\\./){1,2}${f}(/.*)?$`,
+    message: `src/${folder} may not import src/${f}${f === 'peers' && modelOnly ? ' (only its model.ts, keys.ts and material.ts)' : ''} (see the folder's opening comment and docs/CONTRIBUTING.md)`,
   }));
 }
 
@@ -122,10 +122,10 @@ export default tseslint.config(
     rules: { ...noClock, 'no-restricted-imports': ['error', { paths: ioImports, patterns: refused(folder) }] },
   })),
   {
-    files: ['src/peers/model.ts', 'src/peers/keys.ts'],
+    files: ['src/peers/model.ts', 'src/peers/keys.ts', 'src/peers/material.ts'],
     rules: {
       ...noClock,
-      'no-restricted-imports': ['error', { paths: ioImports, patterns: [{ regex: '^(\\.\\./(?!(wire|util)(/|$))|\\./(?!(model|keys)$))', message: 'the peer model imports only src/wire and src/util' }] }],
+      'no-restricted-imports': ['error', { paths: ioImports, patterns: [{ regex: '^(\\.\\./(?!(wire|util)(/|$))|\\./(?!(model|keys|material)$))', message: 'the peer model imports only src/wire and src/util' }] }],
     },
   },
 );

@@ -40,6 +40,11 @@ interface StoredState {
   peers: StoredPeer[];
 }
 
+/**
+ * The peer as the state file holds it: every field, keys in base64, so that it can be read back
+ * (parsed and checked by loadAutospState). Not peerMaterial() (a one-way comparison key) nor
+ * peerSummary() (what a report shows).
+ */
 function store(p: Peer): StoredPeer {
   const auth = p.auth.kind === 'pubkey'
     ? { kind: 'pubkey' as const, keys: p.auth.keys.map((k) => ({ algorithm: k.algorithm, precedence: k.precedence, publicKey: Buffer.from(k.publicKey).toString('base64') })) }

@@ -427,6 +427,7 @@ async function buildStatus(d: RunningDaemon, o: DaemonOptions, startedAt: number
   if (engineStatus.reachable) {
     for (const p of await d.engine.list().catch(() => [])) (p.shunt ? heldShunts : held).set(p.name.toLowerCase(), p);
   }
+  // Every owner's peers with their owners and the engine's SA states: more than autosp's peerSummary().
   const peers: PeerStatus[] = d.sync.registry.desired().map((p) => {
     const e = held.get(p.name.toLowerCase());
     const authenticated = p.auth.kind === 'pubkey';

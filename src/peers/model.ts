@@ -1,7 +1,8 @@
 // The peer model: what oedns wants an IKE daemon to hold for one name (key or fallback, addresses,
 // gateway, level, lifetime, owner) and what a lookup of a name concluded. Policy builds it, capture,
 // autosp and the responder ask for it, the registry and the engines hold it; so it sits below all of
-// them, in a file that imports nothing (src/peers/keys.ts, beside it, converts its keys). Types only.
+// them, in a file that imports nothing (src/peers/keys.ts beside it converts its keys, material.ts
+// turns a peer into the string two peers are compared by). Types only.
 
 /** Policy levels, decided per name/zone/address by src/policy. */
 export type PolicyLevel = 'private' | 'private-or-clear' | 'opportunistic' | 'clear' | 'block';
