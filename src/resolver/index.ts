@@ -8,7 +8,7 @@ import { type ServeConfig, type ServeConfigInput, resolveServeConfig } from '../
 import { LOOPBACK_CIDRS, makeAcl } from './acl';
 import { Cache, type CacheStats, type Clock, DEFAULT_CACHE } from './cache';
 import { type Endpoint } from './endpoint';
-import { type CaptureHook, type InternalLookups, Pipeline, type PipelineStats, ResolverCore, type Stage, type Validator } from './pipeline';
+import { type InternalLookups, Pipeline, type PipelineStats, ResolverCore, type Stage, type Validator } from './pipeline';
 import { DEFAULT_LISTEN, type ServerStats, listen } from './server';
 import { DEFAULT_UPSTREAM, UpstreamPool, type UpstreamStats } from './upstream';
 
@@ -21,7 +21,6 @@ export interface StartOptions<C extends CaptureLayer = CaptureLayer> {
   /** Milliseconds clock for the cache; tests inject one to age answers. */
   now?: Clock;
   validator?: Validator | ((upstream: UpstreamPool) => Validator);
-  captureHook?: CaptureHook;
   /**
    * Builds capture mode on the inner layer (cache, validate, upstream), before the pipeline that
    * wraps both exists: its own lookups go through that layer. The result comes back as `capture`.
@@ -82,7 +81,7 @@ export async function startServer(
   const capture = opts.capture?.(core);
   const pipeline = new Pipeline({
     allow, cache, upstream, core,
-    captureHook: opts.captureHook, capture: capture?.stage(), maxUdpSize: cfg.maxUdpSize, log,
+    capture: capture?.stage(), maxUdpSize: cfg.maxUdpSize, log,
   });
   const server = await listen(
     { ...DEFAULT_LISTEN, listen: cfg.listen, tcpIdleMs: cfg.tcpIdleMs, allow, log },
@@ -108,4 +107,4 @@ export async function startServer(
 }
 
 export { Pipeline, ResolverCore } from './pipeline';
-export type { Stage, QueryContext, Outcome, Answer, Validator, CaptureHook, Refusal, ClientInfo, InternalLookups } from './pipeline';
+export type { Stage, QueryContext, Outcome, Answer, Validator, ClientInfo, InternalLookups } from './pipeline';
