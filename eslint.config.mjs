@@ -15,9 +15,13 @@ const ioImports = IO_MODULES.map((name) => ({ name, message: 'pure module: no I/
 /**
  * What each folder of src/ may import (docs/CONTRIBUTING.md's module map; each folder's opening
  * comment says the same). Everything else of ours is refused. `peer-model` is src/peers/model.ts,
- * keys.ts and material.ts, the one part of src/peers that the layers below it (policy, ike-bridge) may read.
+ * keys.ts and material.ts, the one part of src/peers that the layers below it (policy, ike-bridge)
+ * may read.
  */
-const FOLDERS = ['util', 'wire', 'dnssec', 'policy', 'peers', 'ike-bridge', 'resolver', 'publish', 'control', 'capture', 'trust', 'autosp', 'responder', 'config', 'daemon', 'doctor', 'cli'];
+const FOLDERS = [
+  'util', 'wire', 'dnssec', 'policy', 'peers', 'ike-bridge', 'resolver', 'publish', 'control', 'capture', 'trust', 'autosp',
+  'responder', 'config', 'daemon', 'doctor', 'cli',
+];
 const MAY_IMPORT = {
   util: [],
   wire: ['util'],
@@ -32,7 +36,8 @@ const MAY_IMPORT = {
   trust: ['resolver', 'dnssec', 'wire', 'util'],
   autosp: ['control', 'publish', 'resolver', 'peers', 'policy', 'ike-bridge', 'dnssec', 'wire', 'util'],
   responder: ['resolver', 'peers', 'policy', 'ike-bridge', 'dnssec', 'wire', 'util'],
-  config: ['autosp', 'responder', 'capture', 'trust', 'control', 'publish', 'resolver', 'peers', 'policy', 'ike-bridge', 'dnssec', 'wire', 'util'],
+  config: ['autosp', 'responder', 'capture', 'trust', 'control', 'publish', 'resolver', 'peers', 'policy', 'ike-bridge', 'dnssec', 'wire',
+    'util'],
   daemon: FOLDERS.filter((f) => !['daemon', 'doctor', 'cli'].includes(f)),
   doctor: FOLDERS.filter((f) => !['daemon', 'doctor', 'cli'].includes(f)),
   cli: FOLDERS.filter((f) => f !== 'cli'),
@@ -45,7 +50,8 @@ function refused(folder) {
   return FOLDERS.filter((f) => f !== folder && !allowed.includes(f)).map((f) => ({
     // A regex, not a gitignore group: a group that refuses '../peers' cannot let '../peers/model' back in.
     regex: f === 'peers' && modelOnly ? '^(\\.\\./){1,2}peers(/(?!(model|keys|material)$).*)?$' : `^(\\.\\./){1,2}${f}(/.*)?$`,
-    message: `src/${folder} may not import src/${f}${f === 'peers' && modelOnly ? ' (only its model.ts, keys.ts and material.ts)' : ''} (see the folder's opening comment and docs/CONTRIBUTING.md)`,
+    message: `src/${folder} may not import src/${f}${f === 'peers' && modelOnly ? ' (only its model.ts, keys.ts and material.ts)' : ''}` +
+      " (see the folder's opening comment and docs/CONTRIBUTING.md)",
   }));
 }
 
@@ -125,7 +131,12 @@ export default tseslint.config(
     files: ['src/peers/model.ts', 'src/peers/keys.ts', 'src/peers/material.ts'],
     rules: {
       ...noClock,
-      'no-restricted-imports': ['error', { paths: ioImports, patterns: [{ regex: '^(\\.\\./(?!(wire|util)(/|$))|\\./(?!(model|keys|material)$))', message: 'the peer model imports only src/wire and src/util' }] }],
+      'no-restricted-imports': ['error', {
+        paths: ioImports,
+        patterns: [
+          { regex: '^(\\.\\./(?!(wire|util)(/|$))|\\./(?!(model|keys|material)$))', message: 'the peer model imports only src/wire and src/util' },
+        ],
+      }],
     },
   },
 );

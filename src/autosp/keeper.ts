@@ -45,8 +45,8 @@ export interface PeerReport {
  * which keeps the keys themselves to be read back.
  */
 export function peerSummary(p: Peer): Pick<PeerReport, 'addresses' | 'keys' | 'authenticated' | 'level' | 'expiresAt'> {
-  const authenticated = p.auth.kind === 'pubkey';
-  return { addresses: [...p.addresses], keys: p.auth.kind === 'pubkey' ? p.auth.keys.length : 0, authenticated, level: p.level, expiresAt: p.expiresAt };
+  const keys = p.auth.kind === 'pubkey' ? p.auth.keys.length : 0;
+  return { addresses: [...p.addresses], keys, authenticated: p.auth.kind === 'pubkey', level: p.level, expiresAt: p.expiresAt };
 }
 
 export interface KeeperOptions {

@@ -11,6 +11,7 @@ export function storedReports(state: AutospState, now: number): PeerReport[] {
     if (!p || p.expiresAt <= now) {
       return { name, result: 'pending', reason: p ? 'lapsed: looked up again at the next autosp run' : 'not installed', addresses: [], keys: 0, authenticated: false };
     }
-    return { name, result: 'installed', reason: `owner autosp, ${p.auth.kind === 'pubkey' ? 'key validated by DNSSEC' : 'NOT authenticated'}`, ...peerSummary(p) };
+    const reason = `owner autosp, ${p.auth.kind === 'pubkey' ? 'key validated by DNSSEC' : 'NOT authenticated'}`;
+    return { name, result: 'installed', reason, ...peerSummary(p) };
   });
 }

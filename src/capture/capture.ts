@@ -162,7 +162,8 @@ export class Capture {
       return out;
     }
     const now = this.opts.now();
-    const { input } = decisionFacts({ name: q.name, addresses: [{ type: q.type, result: { proof: out.answer.proof, age: out.answer.age } }], key });
+    const address = { type: q.type, result: { proof: out.answer.proof, age: out.answer.age } };
+    const { input } = decisionFacts({ name: q.name, addresses: [address], key });
     if (input.addresses.length === 0) return out;
     const keyVerdict = input.keyVerdict;
     let d = decide(input, this.opts.policy, now);

@@ -3,7 +3,7 @@
 // Layering: src/resolver may import src/dnssec, src/wire and src/util (and, as a known exception
 // left for later, src/config/serve below).
 import { type Logger, silentLogger } from '../util/log';
-// eslint-disable-next-line no-restricted-imports -- known exception (docs/CONTRIBUTING.md): startServer still takes a config given as text
+// eslint-disable-next-line no-restricted-imports -- known exception (docs/CONTRIBUTING.md): a config given as text
 import { type ServeConfig, type ServeConfigInput, resolveServeConfig } from '../config/serve';
 import { LOOPBACK_CIDRS, makeAcl } from './acl';
 import { Cache, type CacheStats, type Clock, DEFAULT_CACHE } from './cache';

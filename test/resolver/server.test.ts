@@ -228,8 +228,8 @@ describe('resolver/server with a scripted upstream', function () {
         if (out.kind !== 'answer') return out;
         await new Promise((r) => setTimeout(r, 20));
         seen.push(ctx.question.name);
-        if (ctx.question.name.startsWith('deny')) return { kind: 'answer', answer: { message: makeResponse(ctx.query, Rcode.REFUSED), source: 'local' } };
-        return out;
+        if (!ctx.question.name.startsWith('deny')) return out;
+        return { kind: 'answer', answer: { message: makeResponse(ctx.query, Rcode.REFUSED), source: 'local' } };
       },
     };
     const { fake, server } = await setup((m, reply) => reply(answerWith(m, [aRecord(m.questions[0]!.name, '192.0.2.8')])), {
