@@ -1,6 +1,6 @@
 // The lint gate (`npm run lint`, run by .ci/run before the tests). Type-aware typescript-eslint:
 // the rules that catch what tsc does not (a promise nobody awaits, a promise where a callback's
-// result is ignored, imports kept only for types), plus the layering of docs/ARCHITECTURE.md written
+// result is ignored, imports kept only for types), plus the layering of docs/CONTRIBUTING.md written
 // as import rules, so that a pure module that reaches for a socket or a clock fails here and not in
 // review. Formatting is Prettier's job (`npm run format:check`), not ESLint's.
 import js from '@eslint/js';
@@ -12,8 +12,48 @@ const IO_MODULES = ['net', 'dgram', 'fs', 'fs/promises', 'child_process', 'timer
 );
 const ioImports = IO_MODULES.map((name) => ({ name, message: 'pure module: no I/O here (docs/ARCHITECTURE.md); take data, return data' }));
 
-/** Folders a layer may not import from (relative paths from inside src/<layer>/). */
-const layer = (folders) => folders.map((f) => ({ group: [`../${f}`, `../${f}/*`, `../../src/${f}/*`], message: `this layer may not import src/${f} (see the folder's opening comment)` }));
+/**
+ * What each folder of src/ may import (docs/CONTRIBUTING.md's module map; each folder's opening
+ * comment says the same). Everything else of ours is refused. `peer-model` is src/peers/model.ts,
+ * keys.ts and material.ts, the one part of src/peers that the layers below it (policy, ike-bridge)
+ * may read.
+ */
+const FOLDERS = [
+  'util', 'wire', 'dnssec', 'policy', 'peers', 'ike-bridge', 'resolver', 'publish', 'control', 'capture', 'trust', 'autosp',
+  'responder', 'config', 'daemon', 'doctor', 'cli',
+];
+const MAY_IMPORT = {
+  util: [],
+  wire: ['util'],
+  dnssec: ['wire', 'util'],
+  'ike-bridge': ['peer-model', 'wire', 'util'],
+  policy: ['peer-model', 'dnssec', 'wire', 'util'],
+  resolver: ['dnssec', 'wire', 'util'],
+  peers: ['ike-bridge', 'policy', 'dnssec', 'wire', 'util'],
+  publish: ['ike-bridge', 'peer-model', 'dnssec', 'wire', 'util'],
+  control: ['ike-bridge', 'peer-model', 'util'],
+  capture: ['resolver', 'peers', 'policy', 'ike-bridge', 'dnssec', 'wire', 'util'],
+  trust: ['resolver', 'dnssec', 'wire', 'util'],
+  autosp: ['control', 'publish', 'resolver', 'peers', 'policy', 'ike-bridge', 'dnssec', 'wire', 'util'],
+  responder: ['resolver', 'peers', 'policy', 'ike-bridge', 'dnssec', 'wire', 'util'],
+  config: ['autosp', 'responder', 'capture', 'trust', 'control', 'publish', 'resolver', 'peers', 'policy', 'ike-bridge', 'dnssec', 'wire',
+    'util'],
+  daemon: FOLDERS.filter((f) => !['daemon', 'doctor', 'cli'].includes(f)),
+  doctor: FOLDERS.filter((f) => !['daemon', 'doctor', 'cli'].includes(f)),
+  cli: FOLDERS.filter((f) => f !== 'cli'),
+};
+
+/** Import patterns (from src/<folder>/ or one folder deeper) for the folders `folder` may not import. */
+function refused(folder) {
+  const allowed = MAY_IMPORT[folder];
+  const modelOnly = !allowed.includes('peers') && allowed.includes('peer-model');
+  return FOLDERS.filter((f) => f !== folder && !allowed.includes(f)).map((f) => ({
+    // A regex, not a gitignore group: a group that refuses '../peers' cannot let '../peers/model' back in.
+    regex: f === 'peers' && modelOnly ? '^(\\.\\./){1,2}peers(/(?!(model|keys|material)$).*)?$' : `^(\\.\\./){1,2}${f}(/.*)?$`,
+    message: `src/${folder} may not import src/${f}${f === 'peers' && modelOnly ? ' (only its model.ts, keys.ts and material.ts)' : ''}` +
+      " (see the folder's opening comment and docs/CONTRIBUTING.md)",
+  }));
+}
 
 /** Clocks and timers: the pure layers take `now` as an argument (STYLE.md §3). */
 const noClock = {
@@ -77,34 +117,25 @@ export default tseslint.config(
       '@typescript-eslint/prefer-promise-reject-errors': 'off',
     },
   },
-  // ---- layering (docs/ARCHITECTURE.md): what each folder may import --------------------------------
+  // ---- layering (docs/CONTRIBUTING.md's module map): what each folder may import --------------------
+  ...Object.keys(MAY_IMPORT).map((folder) => ({
+    files: [`src/${folder}/**/*.ts`],
+    rules: { 'no-restricted-imports': ['error', { patterns: refused(folder) }] },
+  })),
+  // The pure layers, and the peer model, also take no I/O and read no clock.
+  ...['wire', 'dnssec', 'policy'].map((folder) => ({
+    files: [`src/${folder}/**/*.ts`],
+    rules: { ...noClock, 'no-restricted-imports': ['error', { paths: ioImports, patterns: refused(folder) }] },
+  })),
   {
-    files: ['src/wire/**/*.ts'],
+    files: ['src/peers/model.ts', 'src/peers/keys.ts', 'src/peers/material.ts'],
     rules: {
       ...noClock,
       'no-restricted-imports': ['error', {
         paths: ioImports,
-        patterns: layer(['dnssec', 'policy', 'peers', 'resolver', 'capture', 'autosp', 'responder', 'ike-bridge', 'daemon', 'control', 'cli', 'config', 'trust', 'publish', 'doctor']),
-      }],
-    },
-  },
-  {
-    files: ['src/dnssec/**/*.ts'],
-    rules: {
-      ...noClock,
-      'no-restricted-imports': ['error', {
-        paths: ioImports,
-        patterns: layer(['policy', 'peers', 'resolver', 'capture', 'autosp', 'responder', 'ike-bridge', 'daemon', 'control', 'cli', 'config', 'trust', 'publish', 'doctor']),
-      }],
-    },
-  },
-  {
-    files: ['src/policy/**/*.ts'],
-    rules: {
-      ...noClock,
-      'no-restricted-imports': ['error', {
-        paths: ioImports,
-        patterns: layer(['resolver', 'capture', 'autosp', 'responder', 'daemon', 'control', 'cli', 'config', 'trust', 'publish', 'doctor']),
+        patterns: [
+          { regex: '^(\\.\\./(?!(wire|util)(/|$))|\\./(?!(model|keys|material)$))', message: 'the peer model imports only src/wire and src/util' },
+        ],
       }],
     },
   },

@@ -29,7 +29,7 @@ export async function chooseMode(flags: { daemon?: boolean; control?: string }):
   } catch (e) {
     if (!(e instanceof ControlError)) throw e;
     if (e.code === 'control-unreachable' && flags.control === undefined) return { kind: 'direct' };
-    if (e.code === 'control-refused' && /unknown command/.test(e.message)) {
+    if (e.code === 'control-refused' && e.refusal === 'unknown-command') {
       throw new Unreachable('autosp-daemon', `the daemon on ${path} does not take autosp requests (${e.message}); ` +
         'stop it or use --no-daemon to drive the engine directly');
     }

@@ -1,4 +1,6 @@
 // Public face of src/autosp: peers known by name in advance.
+// Layering: src/autosp may import src/control, src/publish, src/resolver, src/peers, src/policy,
+// src/ike-bridge, src/dnssec, src/wire and src/util; never capture, the responder, config or the daemon.
 export * from './peers-file';
 export * from './resolve';
 export * from './state';

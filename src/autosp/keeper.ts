@@ -2,7 +2,7 @@
 // owner 'autosp', and looked up again before its TTL or signatures run out. Key rollovers and address
 // changes arrive as new material on a refresh; records that vanish or turn bogus take the peer out.
 // Used by the CLI when no daemon runs, and by `oedns serve` behind its control socket.
-import type { Peer } from '../ike-bridge/engine';
+import type { Peer } from '../peers/model';
 import { failsClosed, peerMaterial, systemClock, type PeerSync, type SyncClock } from '../peers';
 import { ikeDaemonGone, OednsError } from '../util/errors';
 import { silentLogger, type Logger } from '../util/log';
@@ -38,6 +38,17 @@ export interface PeerReport {
   engineGone?: boolean;
 }
 
+/**
+ * An installed peer as autosp reports it (control answers, `autosp list`, the CLI's table and JSON).
+ * Not the daemon's PeerStatus (`oedns status`, src/daemon/daemon.ts): that one shows every owner's
+ * peers with their owners and the engine's SA states; nor the state file's form (src/autosp/state.ts),
+ * which keeps the keys themselves to be read back.
+ */
+export function peerSummary(p: Peer): Pick<PeerReport, 'addresses' | 'keys' | 'authenticated' | 'level' | 'expiresAt'> {
+  const keys = p.auth.kind === 'pubkey' ? p.auth.keys.length : 0;
+  return { addresses: [...p.addresses], keys, authenticated: p.auth.kind === 'pubkey', level: p.level, expiresAt: p.expiresAt };
+}
+
 export interface KeeperOptions {
   sync: PeerSync;
   resolvePeer: ResolvePeer;
@@ -69,7 +80,11 @@ interface Entry {
   forceInitiate: boolean;
 }
 
-/** What a peer is without its lifetime and the initiate flag: a change here needs an engine call. */
+/**
+ * What a peer is without its lifetime and the initiate flag: a change here needs an engine call.
+ * peerMaterial() with initiate left out, because initiating is the keeper's own choice per install
+ * (a key change, an SA known to be down), not something a fresh lookup can change.
+ */
 export function materialOf(p: Peer): string {
   return peerMaterial({ ...p, initiate: false });
 }
@@ -81,11 +96,6 @@ export function materialOf(p: Peer): string {
 export function refreshDelay(ttl: number): number {
   const margin = Math.min(60, Math.max(1, Math.ceil(ttl / 10)));
   return Math.max(1, ttl - margin);
-}
-
-/** The keys alone (sorted), to tell a key change from an address or lifetime change. */
-export function keysOf(p: Peer): string {
-  return p.auth.kind === 'pubkey' ? JSON.stringify(p.auth.keys.map((k) => Buffer.from(k.publicKey).toString('base64')).sort()) : p.auth.kind;
 }
 
 /** Run fn over items, `width` at a time. */
@@ -296,11 +306,7 @@ export class AutospKeeper {
       name: e.name,
       result,
       reason,
-      addresses: p ? [...p.addresses] : [],
-      keys: p && p.auth.kind === 'pubkey' ? p.auth.keys.length : 0,
-      authenticated: p ? p.auth.kind === 'pubkey' : false,
-      level: p?.level ?? r?.level,
-      expiresAt: p?.expiresAt,
+      ...(p ? peerSummary(p) : { addresses: [], keys: 0, authenticated: false, level: r?.level, expiresAt: undefined }),
       verdicts: r?.verdicts,
       ...(others.length ? { sharedWith: others } : {}),
       ...(err instanceof OednsError ? { errorCode: err.code } : {}),

@@ -1,7 +1,7 @@
 // What `autosp list` shows without a daemon: the state file's names as reports, each installed while
 // its stored lifetime lasts and pending after (the next autosp run looks it up again). Pure: state
 // and `now` in, reports out.
-import type { PeerReport } from './keeper';
+import { type PeerReport, peerSummary } from './keeper';
 import type { AutospState } from './state';
 
 export function storedReports(state: AutospState, now: number): PeerReport[] {
@@ -11,10 +11,7 @@ export function storedReports(state: AutospState, now: number): PeerReport[] {
     if (!p || p.expiresAt <= now) {
       return { name, result: 'pending', reason: p ? 'lapsed: looked up again at the next autosp run' : 'not installed', addresses: [], keys: 0, authenticated: false };
     }
-    return {
-      name, result: 'installed', reason: `owner autosp, ${p.auth.kind === 'pubkey' ? 'key validated by DNSSEC' : 'NOT authenticated'}`,
-      addresses: p.addresses, keys: p.auth.kind === 'pubkey' ? p.auth.keys.length : 0, authenticated: p.auth.kind === 'pubkey',
-      level: p.level, expiresAt: p.expiresAt,
-    };
+    const reason = `owner autosp, ${p.auth.kind === 'pubkey' ? 'key validated by DNSSEC' : 'NOT authenticated'}`;
+    return { name, result: 'installed', reason, ...peerSummary(p) };
   });
 }

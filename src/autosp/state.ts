@@ -7,8 +7,8 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { writeFileAtomic } from '../publish/files';
 import { dirname } from 'node:path';
-import type { Peer, PeerAuth } from '../ike-bridge/engine';
-import { ipseckeyToKeyObject } from '../ike-bridge/keys';
+import type { Peer, PeerAuth } from '../peers/model';
+import { ipseckeyToKeyObject } from '../peers/keys';
 import { DEFAULT_MAX_TTL, formatAddress, LEVELS, parseAddress } from '../policy';
 import { ConfigError } from '../util/errors';
 import { MAX_PEER_ADDRESSES } from '../peers/sync';
@@ -40,6 +40,11 @@ interface StoredState {
   peers: StoredPeer[];
 }
 
+/**
+ * The peer as the state file holds it: every field, keys in base64, so that it can be read back
+ * (parsed and checked by loadAutospState). Not peerMaterial() (a one-way comparison key) nor
+ * peerSummary() (what a report shows).
+ */
 function store(p: Peer): StoredPeer {
   const auth = p.auth.kind === 'pubkey'
     ? { kind: 'pubkey' as const, keys: p.auth.keys.map((k) => ({ algorithm: k.algorithm, precedence: k.precedence, publicKey: Buffer.from(k.publicKey).toString('base64') })) }

@@ -2,26 +2,18 @@
 // program gets the peer's address. For an A/AAAA query it asks for the name's IPSECKEY at the same
 // time as the address (both through the validating cache), lets policy decide, has the engine install
 // the peer, and only then lets the answer go. Everything else passes through untouched.
-import type { Stage, QueryContext, Outcome } from '../resolver/pipeline';
+// Layering: src/capture may import src/resolver, src/peers, src/policy, src/ike-bridge, src/dnssec,
+// src/wire and src/util; never autosp, the responder, config or the daemon.
+import type { InternalResolver, Stage, QueryContext, Outcome } from '../resolver/pipeline';
 import { makeResponse } from '../wire/message';
 import { type Message, type Question, Rcode, type RR, RRClass, RRType } from '../wire/types';
 import { cacheKey, type CacheEntry } from '../resolver/cache';
-import { completeGateway, decide, type Decision, type DecideInput, engineFailed, type IpseckeyLike, matchName, foldName, type Policy, type RefuseRcode } from '../policy';
-import { Ede as EdeCode, indeterminate, type Verdict } from '../dnssec/verdict';
+import { completeGateway, decide, type Decision, type DecideInput, engineFailed, matchName, foldName, type Policy, type RefuseRcode } from '../policy';
+import { decisionFacts, gatewayFacts } from '../policy/decide-input';
+import { Ede as EdeCode, type Verdict } from '../dnssec/verdict';
 import type { PeerSync } from '../peers';
 import { type Logger, silentLogger } from '../util/log';
-import { type Proof, verdictOfProof } from '../dnssec/proof';
-import { addressFacts, aged, ipseckeyFacts, type RRsetFacts } from './answer-facts';
 import { leakGuardFor, minimalAnyAnswer, stripHints } from './address-leaks';
-
-/** A validated lookup from inside the daemon (through cache → validate → upstream, as a DO client). */
-export interface InternalResolver {
-  /**
-   * `proof` is what the validator vouched for (absent when no validator ran: then nothing is trusted);
-   * `message` is only for its rcode and for the memo: facts come from the proof alone.
-   */
-  resolve(q: Question): Promise<{ message: Message; proof?: Proof; age?: number }>;
-}
 
 export interface CaptureOptions {
   policy: Policy;
@@ -170,34 +162,14 @@ export class Capture {
       return out;
     }
     const now = this.opts.now();
-    // A cached answer's TTLs are as stored: age them, or every hit would stretch the peer's lifetime.
-    const addr = aged(addressFacts(out.answer.proof, q.type), out.answer.age);
-    if (addr.values.length === 0) return out;
-    let keyVerdict: Verdict | null;
-    let keys: RRsetFacts<IpseckeyLike> = { values: [], owner: addr.owner, ttl: 0, malformed: 0 };
-    if ('error' in key) {
-      keyVerdict = indeterminate('fetch-failed', `IPSECKEY lookup failed: ${key.error}`);
-    } else {
-      keys = aged(ipseckeyFacts(key.proof), key.age);
-      keyVerdict = keyVerdictOf(key.message, key.proof, keys, addr.owner);
-    }
-    const input: DecideInput = {
-      name: q.name,
-      peerName: addr.owner,
-      qtype: q.type,
-      addresses: addr.values,
-      addressVerdict: verdictOfProof(out.answer.proof),
-      addressTtl: addr.ttl,
-      keys: keys.values,
-      keyVerdict,
-      keyTtl: keys.ttl,
-      sigExpiry: minDefined(addr.sigExpiry, keys.sigExpiry),
-      chain: addr.chain,
-    };
+    const address = { type: q.type, result: { proof: out.answer.proof, age: out.answer.age } };
+    const { input } = decisionFacts({ name: q.name, addresses: [address], key });
+    if (input.addresses.length === 0) return out;
+    const keyVerdict = input.keyVerdict;
     let d = decide(input, this.opts.policy, now);
     const viaGatewayName = d.action === 'install' && d.needsGateway !== undefined;
     if (d.action === 'install' && d.needsGateway) d = await this.withGateway(d, input, now);
-    const peerName = addr.owner ?? q.name;
+    const peerName = input.peerName ?? q.name;
     const failuresBefore = this.counters.engineFailures;
     const result = await this.apply(d, ctx, out, keyVerdict, peerName, now);
     // Remember decisions that let the answer through unchanged: installed peers and clear answers.
@@ -208,7 +180,7 @@ export class Capture {
       this.memo.set(result.answer.message, {
         keyMsg: key.message,
         // Where the internal IPSECKEY lookup is cached (CD=0): computed once, checked on every hit.
-        keyCacheKey: cacheKey({ name: q.name, type: RRType.IPSECKEY, class: RRClass.IN }, false), peerName, install: d.action === 'install' || d.action === 'install-unauthenticated', addresses: addr.values, authenticated: d.action === 'install',
+        keyCacheKey: cacheKey({ name: q.name, type: RRType.IPSECKEY, class: RRClass.IN }, false), peerName, install: d.action === 'install' || d.action === 'install-unauthenticated', addresses: input.addresses, authenticated: d.action === 'install',
       });
     }
     return result;
@@ -276,10 +248,10 @@ export class Capture {
   /** IPSECKEY gateway type 3: the gateway's own address must be found and validated too. */
   private async withGateway(d: Decision & { action: 'install' }, input: DecideInput, now: number): Promise<Decision> {
     const gname = d.needsGateway!;
-    const r = await this.opts.resolver.resolve({ name: gname, type: RRType.A, class: RRClass.IN }).catch(() => null);
-    const gw = r ? aged(addressFacts(r.proof, RRType.A), r.age) : { values: [], ttl: 0, sigExpiry: undefined };
-    const verdict: Verdict = r ? verdictOfProof(r.proof) : indeterminate('fetch-failed', `no answer for gateway ${gname}`);
-    return completeGateway(d, { addresses: gw.values, verdict, ttl: gw.ttl, sigExpiry: gw.sigExpiry }, input, this.opts.policy, now);
+    const r = await this.opts.resolver
+      .resolve({ name: gname, type: RRType.A, class: RRClass.IN })
+      .catch((e: unknown) => ({ error: e instanceof Error ? e.message : String(e) }));
+    return completeGateway(d, gatewayFacts(gname, r), input, this.opts.policy, now);
   }
 
   private async apply(d: Decision, ctx: QueryContext, out: Outcome & { kind: 'answer' }, keyVerdict: Verdict | null, peerName: string, now: number): Promise<Outcome> {
@@ -324,26 +296,6 @@ export class Capture {
     if (d.action === 'answer') this.counters.answeredClear++;
     return out;
   }
-}
-
-/** The verdict on the IPSECKEY lookup as policy needs it: null when the name provably has none. */
-function keyVerdictOf(msg: Message, proof: Proof | undefined, keys: RRsetFacts<IpseckeyLike>, addressOwner: string | undefined): Verdict | null {
-  const v = verdictOfProof(proof);
-  if (v.kind === 'bogus' || v.kind === 'indeterminate') return v;
-  if (msg.rcode === Rcode.SERVFAIL) return indeterminate('upstream-error', 'the IPSECKEY lookup failed (SERVFAIL)');
-  if (keys.values.length === 0) return null;
-  // Both lookups follow the same CNAME chain; keys that end elsewhere (a chain that changed between
-  // two cached answers) belong to another name and must not authenticate this one.
-  if (addressOwner !== undefined && keys.owner !== addressOwner) {
-    return indeterminate('owner-mismatch', `the IPSECKEY chain ends at ${keys.owner}, the address chain at ${addressOwner}`);
-  }
-  return v;
-}
-
-function minDefined(a: number | undefined, b: number | undefined): number | undefined {
-  if (a === undefined) return b;
-  if (b === undefined) return a;
-  return Math.min(a, b);
 }
 
 /** Distinct refusal reasons counted for `oedns status`; more are counted under "other". */

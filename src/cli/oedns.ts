@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Entry point of the `oedns` command. Each subcommand lives in its own module and registers itself;
 // this file only decides their order in --help and how errors end the process.
+// Layering: src/cli may import every folder; nothing imports it.
 import { Command, CommanderError } from 'commander';
 import { registerServe } from './serve';
 import { registerLookup } from './lookup';

@@ -2,6 +2,8 @@
 // `autosp` alike: one place for the engine, the identity, the key, the trust anchors, the policy and
 // the control socket, so the two commands cannot disagree about them. Keys are the long option names
 // (kebab-case or camelCase); autosp's own options sit in an `autosp:` section.
+// Layering: src/config may import every folder below the daemon (it checks what each accepts); never
+// src/daemon, src/doctor or src/cli.
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../util/errors';

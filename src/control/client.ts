@@ -1,9 +1,22 @@
 // The CLI's end of the control socket: one request, one answer.
 import { createConnection } from 'node:net';
 import { OednsError } from '../util/errors';
-import { type ControlResponse, encodeLine, MAX_LINE_BYTES } from './protocol';
+import { type ControlRefusal, type ControlResponse, encodeLine, MAX_LINE_BYTES } from './protocol';
 
-export class ControlError extends OednsError {}
+/**
+ * `code` says how the request went (control-unreachable, control-timeout, control-protocol,
+ * control-refused); for a refusal, `refusal` is the daemon's own reason, undefined from a daemon
+ * that sends none.
+ */
+export class ControlError extends OednsError {
+  constructor(
+    code: string,
+    message: string,
+    readonly refusal?: ControlRefusal,
+  ) {
+    super(code, message);
+  }
+}
 
 export async function controlRequest(path: string, cmd: string, args?: Record<string, unknown>, timeoutMs = 5000): Promise<unknown> {
   return new Promise((resolve, reject) => {
@@ -43,7 +56,7 @@ export async function controlRequest(path: string, cmd: string, args?: Record<st
       } catch {
         return done(() => reject(new ControlError('control-protocol', 'the daemon sent an answer that is not JSON')));
       }
-      done(() => (res.ok ? resolve(res.result) : reject(new ControlError('control-refused', res.error))));
+      done(() => (res.ok ? resolve(res.result) : reject(new ControlError('control-refused', res.error, res.code))));
     });
   });
 }

@@ -1,5 +1,6 @@
 // The local control protocol between `oedns status` (and friends) and a running daemon:
 // one JSON object per line each way. Kept tiny and pure so both ends share the framing rules.
+// Layering: src/control may import src/ike-bridge, the peer model (src/peers/model.ts) and src/util.
 
 /** A request line is at most this long; anything longer is a broken or hostile client. */
 export const MAX_LINE_BYTES = 64 * 1024;
@@ -9,7 +10,14 @@ export interface ControlRequest {
   args?: Record<string, unknown>;
 }
 
-export type ControlResponse = { ok: true; result: unknown } | { ok: false; error: string };
+/**
+ * Why the daemon refused a request, for a client to act on (the `error` text is for people and may
+ * change): `unknown-command` lets a client tell a daemon without its command (an older or other
+ * build) from one whose command failed, without reading the text.
+ */
+export type ControlRefusal = 'bad-request' | 'too-long' | 'unknown-command' | 'failed';
+
+export type ControlResponse = { ok: true; result: unknown } | { ok: false; error: string; code?: ControlRefusal };
 
 export function parseRequest(line: string): ControlRequest | { error: string } {
   let v: unknown;

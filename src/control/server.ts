@@ -120,7 +120,7 @@ function serveClient(sock: Socket, handlers: Record<string, ControlHandler>, log
     buf += chunk;
     if (buf.length > MAX_LINE_BYTES) {
       buf = '';
-      sock.end(encodeLine({ ok: false, error: 'request too long' }), () => sock.destroy());
+      sock.end(encodeLine({ ok: false, code: 'too-long', error: 'request too long' }), () => sock.destroy());
       return;
     }
     let nl: number;
@@ -138,14 +138,14 @@ function serveClient(sock: Socket, handlers: Record<string, ControlHandler>, log
 
 async function answer(line: string, handlers: Record<string, ControlHandler>, log: Logger): Promise<ControlResponse> {
   const req = parseRequest(line);
-  if ('error' in req) return { ok: false, error: req.error };
+  if ('error' in req) return { ok: false, code: 'bad-request', error: req.error };
   const handler = Object.prototype.hasOwnProperty.call(handlers, req.cmd) ? handlers[req.cmd] : undefined;
-  if (!handler) return { ok: false, error: `unknown command "${req.cmd}" (known: ${Object.keys(handlers).join(', ')})` };
+  if (!handler) return { ok: false, code: 'unknown-command', error: `unknown command "${req.cmd}" (known: ${Object.keys(handlers).join(', ')})` };
   try {
     return { ok: true, result: await handler((req).args ?? {}) };
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     log.error({ cmd: req.cmd, err: msg }, 'control command failed');
-    return { ok: false, error: msg };
+    return { ok: false, code: 'failed', error: msg };
   }
 }

@@ -1,9 +1,11 @@
 // `oedns serve` assembled: resolver + validator + capture mode + peer registry/sync + engine +
 // control socket. The CLI parses options into DaemonOptions; tests start the same thing in-process.
+// Layering: src/daemon may import every folder but src/doctor and src/cli.
 import type { Engine, InstalledPeer } from '../ike-bridge/engine';
 import type { TrustAnchor } from '../dnssec/anchors';
 import { ROOT_ANCHORS } from '../dnssec/anchors';
-import { Capture, type InternalResolver } from '../capture/capture';
+import { Capture } from '../capture/capture';
+import type { InternalResolver } from '../resolver/pipeline';
 import { type AutospService, autospPolicy, createAutospService, createPeerResolver, loadAutospState } from '../autosp';
 import { failsClosed } from '../peers';
 import { startControlServer, type ControlHandler, type ControlServer } from '../control/server';
@@ -425,6 +427,7 @@ async function buildStatus(d: RunningDaemon, o: DaemonOptions, startedAt: number
   if (engineStatus.reachable) {
     for (const p of await d.engine.list().catch(() => [])) (p.shunt ? heldShunts : held).set(p.name.toLowerCase(), p);
   }
+  // Every owner's peers with their owners and the engine's SA states: more than autosp's peerSummary().
   const peers: PeerStatus[] = d.sync.registry.desired().map((p) => {
     const e = held.get(p.name.toLowerCase());
     const authenticated = p.auth.kind === 'pubkey';

@@ -3,6 +3,8 @@
 // When an authoritative upstream stops a CNAME chain at a name outside its zones, the rest of the
 // chain is asked for and validated too, link by link. Negative trust anchors (RFC 7646) are applied
 // here, name by name: only the names of the chain at or under one are set aside.
+// Layering: src/dnssec may import only src/wire and src/util; pure, the network reached only through
+// the query function the fetcher is given.
 import { canonicalName, isSubdomain } from '../wire/name';
 import { RRType, type Message, type Name, type Question } from '../wire/types';
 import { ROOT_ANCHORS, type TrustAnchor } from './anchors';

@@ -1,6 +1,7 @@
 // `oedns doctor`: every way this host can fail to get DNSSEC-authenticated IPsec, checked one by one
 // against the real parts (charon over VICI, the DNS, the trust anchors, resolv.conf, the clock), each
 // with a one-line fix, like Libreswan's `ipsec verify`. A check returns data; printing is the CLI's.
+// Layering: src/doctor may import every folder but src/daemon and src/cli.
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { DEFAULT_USER, groupsOf, lookupUser } from '../resolver/privileges';

@@ -2,53 +2,14 @@
 // libreswan over whack, dry-run) implement it; the peer registry above decides *what* must be
 // installed and until when, engines only make the daemon hold it.
 import type { EventEmitter } from 'node:events';
-
-/** Policy levels, decided per name/zone/address by src/policy. */
-export type PolicyLevel = 'private' | 'private-or-clear' | 'opportunistic' | 'clear' | 'block';
+import type { Peer } from '../peers/model';
 
 /** IPSECKEY algorithm numbers (RFC 4025, RFC 9373): the one table is in the wire codec. */
 export { IpseckeyAlgorithm } from '../wire/rdata/ipseckey';
 
-/** A peer public key exactly as validated from an IPSECKEY record. */
-export interface PeerKey {
-  /** IPSECKEY algorithm field: 2 RSA (RFC 3110 bytes), 3 ECDSA (RFC 6605 x|y), 4 EdDSA (RFC 8080 raw). */
-  algorithm: number;
-  /** The public key field of the IPSECKEY RDATA, raw. */
-  publicKey: Uint8Array;
-  /** IPSECKEY precedence: lower is preferred. */
-  precedence: number;
-}
-
-/** How the peer proves who it is. */
-export type PeerAuth =
-  /** Keys validated by DNSSEC (status 'secure'): the peer is authenticated. */
-  | { kind: 'pubkey'; keys: PeerKey[] }
-  /**
-   * BTNS fallback: encrypted but NOT authenticated (RFC 5386/5387). Defeats a passive eavesdropper
-   * only; an active attacker can sit in the middle. Never reported as authenticated.
-   */
-  | { kind: 'unauthenticated'; method: 'null' | 'wellknown-psk' | 'tofu-cert'; pinnedFingerprint?: string };
-
-/** Where the IKE/ESP peer is: the host itself, or a security gateway in front of it (IPSECKEY gateway). */
-export type PeerGateway = { kind: 'none' } | { kind: 'address'; address: string };
-
-/** Who asked for a peer: lets `serve`, `autosp` and the responder share one engine without fighting. */
-export type PeerOwner = 'serve' | 'autosp' | 'responder';
-
-export interface Peer {
-  /** FQDN (no trailing dot); also the peer's IKE identity. */
-  name: string;
-  /** Validated addresses (IPv4/IPv6 literals) whose traffic must be protected. */
-  addresses: string[];
-  auth: PeerAuth;
-  gateway: PeerGateway;
-  level: PolicyLevel;
-  /** Unix seconds after which the peer must be removed unless refreshed. */
-  expiresAt: number;
-  owner: PeerOwner;
-  /** Start IKE now rather than waiting for traffic (needed with kernel-libipsec: traps start nothing). */
-  initiate?: boolean;
-}
+// The peer model lives in src/peers/model.ts (policy, capture, autosp and the responder read it
+// without going through the engines); re-exported here, where engines and their callers look.
+export type { Peer, PeerAuth, PeerGateway, PeerKey, PeerOwner, PolicyLevel } from '../peers/model';
 
 /** What the engine reports about one peer it holds. */
 export interface InstalledPeer {

@@ -1,4 +1,6 @@
 // The one place that picks an engine by name; callers then use only the Engine interface.
+// Layering: src/ike-bridge may import the peer model (src/peers/model.ts, keys.ts, material.ts), src/wire and
+// src/util; never policy or anything above it.
 import type { Engine } from './engine';
 import { DryRunEngine } from './dry-run';
 import { LibreswanEngine, type LibreswanEngineOptions } from './libreswan';

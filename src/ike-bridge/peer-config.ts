@@ -2,6 +2,7 @@
 // comparisons reconcile needs. Proposal choice follows what this machine's kernel-libipsec can
 // carry: CBC + HMAC for ESP (no GCM), tunnel mode (libipsec has no transport mode).
 import type { Peer } from './engine';
+import { keyMaterial, peerMaterial } from '../peers/material';
 import { EngineError } from '../util/errors';
 import { ipseckeyToSpkiPem, KeyError } from './keys';
 import type { ViciInput } from './vici-codec';
@@ -15,24 +16,16 @@ export function peerOfConn(conn: string): string | undefined {
   return conn.startsWith(CONN_PREFIX) ? conn.slice(CONN_PREFIX.length) : undefined;
 }
 
-/** What the daemon holds for a peer; expiry is the registry's business, not the daemon's. */
-export function peerFingerprint(p: Peer): string {
-  const auth =
-    p.auth.kind === 'pubkey'
-      ? { kind: 'pubkey', keys: p.auth.keys.map((k) => [k.algorithm, k.precedence, Buffer.from(k.publicKey).toString('hex')]) }
-      : p.auth;
-  return JSON.stringify([p.name, [...p.addresses].sort(), auth, p.gateway, p.level, p.initiate ?? null]);
-}
+/**
+ * Does the daemon hold the same for both? Expiry and owner are the registry's business, not the
+ * daemon's; a reordered key set is the same key set (src/peers/material.ts).
+ */
 export function peersEqual(a: Peer, b: Peer): boolean {
-  return peerFingerprint(a) === peerFingerprint(b);
+  return peerMaterial(a) === peerMaterial(b);
 }
 /** Same keys (so charon's trust set need not be rebuilt when only addresses or level changed)? */
 export function sameKeys(a: Peer, b: Peer): boolean {
-  const k = (p: Peer): string =>
-    p.auth.kind === 'pubkey'
-      ? JSON.stringify(p.auth.keys.map((x) => Buffer.from(x.publicKey).toString('hex')).sort())
-      : `${p.auth.kind}:${p.auth.method}:${p.auth.pinnedFingerprint ?? ''}`;
-  return k(a) === k(b);
+  return keyMaterial(a) === keyMaterial(b);
 }
 
 /**

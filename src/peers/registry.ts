@@ -13,7 +13,10 @@
 // or a forged answer made us drop the claim. When such an address leaves the installed set, the
 // registry keeps a drop shunt for it until `graceSec` after the end of the last answer that handed it
 // out; a new validated claim for the address takes it back.
-import type { Peer, PeerAuth, PeerGateway, PeerOwner, PolicyLevel } from '../ike-bridge/engine';
+import type { Peer, PeerAuth, PeerGateway, PeerOwner, PolicyLevel } from './model';
+import { addrKey, keyMaterial, peerKey, peerMaterial } from './material';
+
+export { keyMaterial, peerKey, peerMaterial };
 import { MinHeap } from '../util/min-heap';
 
 export type UpsertChange = 'added' | 'replaced' | 'refreshed' | 'unchanged';
@@ -128,55 +131,6 @@ export interface RegistryOptions {
   /** Seconds a drop shunt outlives the answer that handed its address out. */
   shuntGraceSec?: number;
   maxShunted?: number;
-}
-
-/** Registry keys: case-insensitive, no trailing dot. */
-export function peerKey(name: string): string {
-  const n = name.trim().toLowerCase();
-  return n.endsWith('.') ? n.slice(0, -1) : n;
-}
-
-/** Literal addresses compared in one spelling (IPv6 lower case). */
-function addrKey(a: string): string {
-  return a.trim().toLowerCase();
-}
-
-/**
- * What the engine must hold, without the parts that change on every refresh (expiry, owner): two peers
- * with the same material need no engine call.
- */
-export function peerMaterial(p: Peer): string {
-  return `${authMaterial(p.auth)}|${p.gateway.kind === 'address' ? p.gateway.address : ''}|${JSON.stringify({ n: peerKey(p.name), a: [...p.addresses].map(addrKey).sort(), l: p.level, i: p.initiate ?? false })}`;
-}
-
-/** The auth part of peerMaterial, once per auth object (claims keep theirs: refreshes are the hot path). */
-const authMaterials = new WeakMap<PeerAuth, string>();
-function authMaterial(auth: PeerAuth): string {
-  let m = authMaterials.get(auth);
-  if (m === undefined) {
-    m = JSON.stringify(authMaterialObj(auth));
-    authMaterials.set(auth, m);
-  }
-  return m;
-}
-
-function authMaterialObj(auth: PeerAuth): object {
-  const a = auth.kind === 'pubkey'
-    ? {
-        kind: 'pubkey',
-        // Sorted: a server rotates an RRset's order between answers (two keys during a rollover), and
-        // a reordered key set is the same key set.
-        keys: auth.keys.map((k) => [k.algorithm, k.precedence, Buffer.from(k.publicKey).toString('base64')]).sort((x, y) => (String(x) < String(y) ? -1 : String(x) > String(y) ? 1 : 0)),
-      }
-    : { kind: auth.kind, method: auth.method, pin: auth.pinnedFingerprint ?? null };
-  return { auth: a };
-}
-
-/** The keys alone, sorted: equal for two peers exactly when no SA authenticated with one is stale for the other. */
-export function keyMaterial(p: Pick<Peer, 'auth'>): string {
-  return p.auth.kind === 'pubkey'
-    ? JSON.stringify(p.auth.keys.map((k) => Buffer.from(k.publicKey).toString('base64')).sort())
-    : `${p.auth.kind}:${p.auth.method}:${p.auth.pinnedFingerprint ?? ''}`;
 }
 
 /** What two names must share to hold the same address: the keys and the gateway. */

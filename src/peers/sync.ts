@@ -9,7 +9,8 @@
 // first install of the new key fails (the SA ids are kept until one succeeds). A call that failed is
 // retried with backoff when what it left behind is unsafe: a removal (the key stays trusted until
 // the engine confirms), a shunt, a conn whose keys or addresses changed.
-import type { Engine, Peer, PeerOwner, ReconcileResult } from '../ike-bridge/engine';
+import type { Engine, ReconcileResult } from '../ike-bridge/engine';
+import type { Peer, PeerOwner } from './model';
 import { EngineError } from '../util/errors';
 import { addressText } from '../policy/ip';
 import { silentLogger, type Logger } from '../util/log';

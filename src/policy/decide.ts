@@ -1,7 +1,7 @@
 // The one decision of capture mode: given what DNS said (and how sure DNSSEC is of it), install a peer,
 // answer in the clear, or refuse. Pure: data in, a Decision out, always with a human reason.
-import type { Peer, PeerGateway, PeerKey, PeerOwner, PolicyLevel } from '../ike-bridge/engine';
-import { ipseckeyToKeyObject, KeyError } from '../ike-bridge/keys';
+import type { Peer, PeerGateway, PeerKey, PeerOwner, PolicyLevel } from '../peers/model';
+import { ipseckeyToKeyObject, KeyError } from '../peers/keys';
 import { RRType } from '../wire/types';
 import { IpseckeyAlgorithm } from '../wire/rdata/ipseckey';
 import { Ede } from '../wire/ede';

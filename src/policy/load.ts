@@ -3,7 +3,7 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type YAMLMap, type YAMLSeq } from 'yaml';
 import type { Node as YamlNode } from 'yaml';
 import { ConfigError } from '../util/errors';
-import type { PolicyLevel } from '../ike-bridge/engine';
+import type { PolicyLevel } from '../peers/model';
 import { parseCidr } from './ip';
 import {
   DEFAULT_MAX_TTL, type FallbackPolicy, isLevel, LEVELS, nameProblem, foldName, type Policy, type Rule, type Selector,

@@ -1,6 +1,6 @@
 // Which rule applies to a name, to an address, and to both. Most specific first, and every answer says
 // why, because "why did oedns refuse bank.example?" is the first question anyone asks.
-import type { PolicyLevel } from '../ike-bridge/engine';
+import type { PolicyLevel } from '../peers/model';
 import { type Cidr, cidrContains, formatAddress, parseAddress } from './ip';
 import { describeRule, labelCount, foldName, type Policy, type Rule, strictness, stricter } from './rules';
 

@@ -1,6 +1,6 @@
 // The parsed policy: a default level, knobs, and rules selecting names or addresses. Plain data, built
 // by load.ts and read by match.ts and decide.ts; nothing here does I/O.
-import type { PolicyLevel } from '../ike-bridge/engine';
+import type { PolicyLevel } from '../peers/model';
 import type { Cidr } from './ip';
 
 export const LEVELS: readonly PolicyLevel[] = ['private', 'private-or-clear', 'opportunistic', 'clear', 'block'];

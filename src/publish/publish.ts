@@ -4,6 +4,7 @@
 // TSIG-signed query with a signed answer (signed-query.ts): what we base the update, its TTL and our
 // report on is the server's, now. All I/O comes in through PublishIo, so tests can drive it with the
 // real named and the CLI with real sockets.
+// Layering: src/publish may import src/ike-bridge, the peer model, src/dnssec, src/wire and src/util.
 import { randomInt } from 'node:crypto';
 import type { TrustAnchor } from '../dnssec/anchors';
 import type { QueryFn } from '../dnssec/fetcher';

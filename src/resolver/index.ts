@@ -1,11 +1,14 @@
 // startServer: the resolver assembled (cache, upstream pool, pipeline, listeners) and running in this
 // process. The daemon (`oedns serve`), tests and benchmarks all start it through here.
+// Layering: src/resolver may import src/dnssec, src/wire and src/util (and, as a known exception
+// left for later, src/config/serve below).
 import { type Logger, silentLogger } from '../util/log';
+// eslint-disable-next-line no-restricted-imports -- known exception (docs/CONTRIBUTING.md): a config given as text
 import { type ServeConfig, type ServeConfigInput, resolveServeConfig } from '../config/serve';
 import { LOOPBACK_CIDRS, makeAcl } from './acl';
 import { Cache, type CacheStats, type Clock, DEFAULT_CACHE } from './cache';
 import { type Endpoint } from './endpoint';
-import { type CaptureHook, type InternalLookups, Pipeline, type PipelineStats, ResolverCore, type Stage, type Validator } from './pipeline';
+import { type InternalLookups, Pipeline, type PipelineStats, ResolverCore, type Stage, type Validator } from './pipeline';
 import { DEFAULT_LISTEN, type ServerStats, listen } from './server';
 import { DEFAULT_UPSTREAM, UpstreamPool, type UpstreamStats } from './upstream';
 
@@ -18,7 +21,6 @@ export interface StartOptions<C extends CaptureLayer = CaptureLayer> {
   /** Milliseconds clock for the cache; tests inject one to age answers. */
   now?: Clock;
   validator?: Validator | ((upstream: UpstreamPool) => Validator);
-  captureHook?: CaptureHook;
   /**
    * Builds capture mode on the inner layer (cache, validate, upstream), before the pipeline that
    * wraps both exists: its own lookups go through that layer. The result comes back as `capture`.
@@ -79,7 +81,7 @@ export async function startServer(
   const capture = opts.capture?.(core);
   const pipeline = new Pipeline({
     allow, cache, upstream, core,
-    captureHook: opts.captureHook, capture: capture?.stage(), maxUdpSize: cfg.maxUdpSize, log,
+    capture: capture?.stage(), maxUdpSize: cfg.maxUdpSize, log,
   });
   const server = await listen(
     { ...DEFAULT_LISTEN, listen: cfg.listen, tcpIdleMs: cfg.tcpIdleMs, allow, log },
@@ -105,4 +107,4 @@ export async function startServer(
 }
 
 export { Pipeline, ResolverCore } from './pipeline';
-export type { Stage, QueryContext, Outcome, Answer, Validator, CaptureHook, Refusal, ClientInfo, InternalLookups } from './pipeline';
+export type { Stage, QueryContext, Outcome, Answer, Validator, ClientInfo, InternalLookups } from './pipeline';

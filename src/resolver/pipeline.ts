@@ -1,12 +1,13 @@
 // The query pipeline: the ONE place where the order of the stages is written down.
 //
-//   acl → parse/sanity → capture hook → cache → validate → upstream            (then: reply)
+//   acl → parse/sanity → capture → cache → validate → upstream            (then: reply)
 //
 // Each stage is `handle(ctx, next)`: it may answer by itself (ACL drop, FORMERR, cache hit) or call
 // `next()` and act on what comes back. So a stage acts on the way in, on the way out, or both. Read
-// outwards, an answer travels upstream → validate → cache → capture hook → reply: the validator sees
-// every answer from upstream before it is cached (the cache keeps its verdict), and the capture hook
-// sees every answer, cached or not, and the reply waits for it. The server knows none of this: it hands
+// outwards, an answer travels upstream → validate → cache → capture → reply: the validator sees
+// every answer from upstream before it is cached (the cache keeps its verdict), and capture (when
+// the daemon runs it) sees every answer, cached or not, unless it said a cached one passes unchanged,
+// and the reply waits for it. The server knows none of this: it hands
 // bytes in and gets bytes (or nothing) back from Pipeline.handle.
 //
 // It is built in two layers, the outer wrapping the inner: a ResolverCore (cache → validate → upstream)
@@ -89,24 +90,8 @@ export interface Validator {
   prepare?(question: Question): void;
 }
 
-/** The refusal a capture hook returns instead of a response: the client gets `rcode`. */
-export interface Refusal {
-  refuse: true;
-  rcode: number;
-  reason: string;
-}
-
-/** A simple capture seam (capture mode itself replaces the whole stage): runs before every answer is sent; the reply waits for it. */
-export interface CaptureHook {
-  beforeAnswer(question: Question, response: Message, ctx: QueryContext & { proof?: Proof }): Promise<Message | Refusal>;
-}
-
 export const noValidation: Validator = {
   validate: async (_q, response) => ({ response }),
-};
-
-export const noCapture: CaptureHook = {
-  beforeAnswer: async (_q, response) => response,
 };
 
 export interface PipelineStats {
@@ -128,8 +113,7 @@ export interface PipelineDeps {
   cache: Cache;
   upstream: UpstreamPool;
   validator?: Validator;
-  captureHook?: CaptureHook;
-  /** A whole capture stage in place of the hook-based one (capture mode needs to act before `next()`). */
+  /** Capture mode's stage (src/capture), between parse and the core's stages; none: a plain resolver. */
   capture?: Stage;
   /** The inner stages, when the capture stage was built on them (startServer); else made here from the deps above. */
   core?: ResolverCore;
@@ -139,6 +123,18 @@ export interface PipelineDeps {
 }
 
 /** What a capture stage may use of the resolver: lookups through the stages behind it, and the cache. */
+/**
+ * A validated lookup: from inside the daemon (through cache → validate → upstream, as a DO client), or
+ * autosp's validator over a plain query function. Capture, autosp and the responder's lookups take it.
+ */
+export interface InternalResolver {
+  /**
+   * `proof` is what the validator vouched for (absent when no validator ran: then nothing is trusted);
+   * `message` is only for its rcode and for the memo: facts come from the proof alone.
+   */
+  resolve(q: Question): Promise<{ message: Message; proof?: Proof; age?: number }>;
+}
+
 export interface InternalLookups {
   /**
    * A lookup from inside the daemon (capture mode's IPSECKEY and gateway lookups): cache, validate,
@@ -211,25 +207,6 @@ export function parseStage(maxUdpSize: number, stats: PipelineStats): Stage {
       if (q.edns && q.edns.version > 0) return localAnswer(ctx, Rcode.BADVERS); // RFC 6891 §6.1.3
       if (REFUSED_QTYPES.has(ctx.question.type)) return localAnswer(ctx, Rcode.NOTIMP);
       return next();
-    },
-  };
-}
-
-export function captureStage(hook: CaptureHook): Stage {
-  return {
-    name: 'capture',
-    // A hook sees every answer, cached ones too: no cache hit may go out without it.
-    passesCached: () => false,
-    handle: async (ctx, next) => {
-      const out = await next();
-      if (out.kind !== 'answer') return out;
-      const r = await hook.beforeAnswer(ctx.question, out.answer.message, { ...ctx, proof: out.answer.proof });
-      if ('refuse' in r) {
-        ctx.log.info({ qname: ctx.question.name, qtype: ctx.question.type, reason: r.reason }, 'capture hook refused the answer');
-        return localAnswer(ctx, r.rcode);
-      }
-      if (r === out.answer.message) return out;
-      return { kind: 'answer', answer: { ...out.answer, message: r, entry: undefined } };
     },
   };
 }
@@ -359,7 +336,7 @@ export class Pipeline {
     this.stages = [
       aclStage(deps.allow, s),
       parseStage(deps.maxUdpSize, s),
-      deps.capture ?? captureStage(deps.captureHook ?? noCapture),
+      ...(deps.capture ? [deps.capture] : []),
       ...this.core.stages,
     ];
   }

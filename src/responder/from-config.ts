@@ -1,4 +1,5 @@
 // The responder as `oedns serve` configures it: off unless the allow-list names something.
+// eslint-disable-next-line no-restricted-imports -- known exception (docs/CONTRIBUTING.md): serve's config type
 import type { ServeConfig } from '../config/serve';
 import { ConfigError } from '../util/errors';
 import type { Logger } from '../util/log';

@@ -3,6 +3,7 @@
 // (src/dnssec, pure; one work budget per answer), feeds the result to the state machine
 // (rfc5011.ts), saves the state file, and tells the daemon when the set of trusted keys changed (the
 // validator is then rebuilt with them).
+// Layering: src/trust may import src/resolver, src/dnssec, src/wire and src/util.
 import { canonicalName, nameEquals } from '../wire/name';
 import type { Message, Name, RR } from '../wire/types';
 import type { TrustAnchor } from '../dnssec/anchors';

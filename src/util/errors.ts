@@ -1,5 +1,6 @@
 // Typed errors for everything that is not a DNSSEC verdict (a bogus answer is a value, never thrown).
 // Tests assert `code`, not message text; the message says what a user can do about it.
+// Layering: src/util imports nothing of ours; every other folder may import it.
 
 export class OednsError extends Error {
   constructor(

@@ -1,6 +1,7 @@
 // Shared shapes of the DNS wire layer. Everything above src/wire (resolver, dnssec, policy, ike-bridge)
 // speaks in these types. The layer keeps RDATA as raw, uncompressed bytes so that the validator can
 // build canonical forms byte-exactly and the cache can rewrite TTLs without re-encoding.
+// Layering: src/wire may import only src/util; pure (no I/O, no clock), as eslint.config.mjs enforces.
 
 /**
  * A domain name in presentation form, absolute, without the trailing dot; the root is ''.

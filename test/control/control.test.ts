@@ -3,7 +3,7 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, sta
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { controlRequest } from '../../src/control/client';
+import { ControlError, controlRequest } from '../../src/control/client';
 import { defaultControlPath, parseRequest } from '../../src/control/protocol';
 import { startControlServer, type ControlServer, unsafeSocketDir } from '../../src/control/server';
 import { lookupUser } from '../../src/resolver/privileges';
@@ -58,6 +58,30 @@ describe('control socket', () => {
     await assert.rejects(controlRequest(path, 'nope'), (e: Error & { code?: string }) => e.code === 'control-refused' && /unknown command/.test(e.message));
     await assert.rejects(controlRequest(path, 'boom'), /engine unreachable/);
     assert.equal(await controlRequest(path, 'ok'), 'fine');
+  });
+
+  it('gives each refusal a code a client can act on without reading the text', async () => {
+    const path = join(dir, 'control.sock');
+    server = await startControlServer({
+      path,
+      handlers: {
+        // A handler whose failure reads like the unknown-command text must not pass for one.
+        boom: () => {
+          throw new Error('unknown command "boom"');
+        },
+      },
+    });
+    const refusal = async (cmd: string) => {
+      try {
+        await controlRequest(path, cmd);
+      } catch (e) {
+        assert.ok(e instanceof ControlError && e.code === 'control-refused', String(e));
+        return e.refusal;
+      }
+      assert.fail(`${cmd} was answered`);
+    };
+    assert.equal(await refusal('nope'), 'unknown-command');
+    assert.equal(await refusal('boom'), 'failed');
   });
 
   it('survives garbage and over-long lines from a client', async () => {

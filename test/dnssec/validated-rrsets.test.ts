@@ -8,7 +8,7 @@ import { createValidator } from '../../src/dnssec/validator';
 import { decodeDs } from '../../src/dnssec/records';
 import type { TrustAnchor } from '../../src/dnssec/anchors';
 import { proofOf, provenMessage } from '../../src/dnssec/proof';
-import { addressFacts, ipseckeyFacts } from '../../src/capture/answer-facts';
+import { addressFacts, ipseckeyFacts } from '../../src/policy/answer-facts';
 import { encodeIpseckey, encodeNameRdata, encodeSoa } from '../../src/wire/rdata';
 import { TransportError } from '../../src/util/errors';
 import { a, cname, NOW, nsec, rr, T, TestKey } from './signer';

@@ -51,6 +51,18 @@ describe('peer-config: Peer -> load-conn', () => {
     const other = keyObjectToIpseckey(generateKeyPairSync('ed25519').publicKey);
     assert.ok(!sameKeys(peer(), peer({ auth: { kind: 'pubkey', keys: [{ ...other, precedence: 10 }] } })));
   });
+
+  it('compares as the registry does (one peerMaterial): a reordered key set is the same, level and initiate are not', () => {
+    const other = { ...keyObjectToIpseckey(generateKeyPairSync('ed25519').publicKey), precedence: 10 };
+    const two = peer({ auth: { kind: 'pubkey', keys: [{ ...ed, precedence: 10 }, other] } });
+    const swapped = peer({ auth: { kind: 'pubkey', keys: [other, { ...ed, precedence: 10 }] } });
+    assert.ok(peersEqual(two, swapped));
+    assert.ok(sameKeys(two, swapped));
+    assert.ok(peersEqual(peer(), peer({ owner: 'autosp' })));
+    assert.ok(!peersEqual(peer(), peer({ level: 'opportunistic' })));
+    assert.ok(!peersEqual(peer(), peer({ initiate: true })));
+    assert.ok(!sameKeys(peer(), two));
+  });
 });
 
 describe('peer-config: dual-stack peers', () => {

@@ -1,13 +1,14 @@
 // What capture, autosp and the responder need to know about a validated answer, read off its proof
 // (never off the upstream's message): the values of the final RRset at the end of the CNAME/DNAME
 // chain, the name that owns them, the smallest TTL along the chain, and the earliest signature
-// expiry. A record the validator did not vouch for cannot appear here. Pure.
+// expiry. A record the validator did not vouch for cannot appear here. Pure. In src/policy because
+// these are the facts decide() takes, read the same way by capture, autosp and the responder.
 import type { Proof } from '../dnssec/proof';
 import { isUsable } from '../dnssec/proof';
 import { earliestExpiry } from '../dnssec/validate';
 import { decodeA, decodeAaaa, decodeIpseckey } from '../wire/rdata';
 import { type RR, RRType } from '../wire/types';
-import type { IpseckeyLike } from '../policy';
+import type { IpseckeyLike } from './decide';
 import { WireError } from '../util/errors';
 
 export interface RRsetFacts<T> {
