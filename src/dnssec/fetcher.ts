@@ -66,6 +66,9 @@ function dsKeyOf(tp: TrustPoint): string {
   return `${canonicalName(tp.zone)}|${ds.join(',')}|${keys.join(',')}`;
 }
 
+/** Further tries for a DNSKEY set that came back bogus (Unbound, too, re-asks before it believes a bogus key set). */
+export const DNSKEY_RETRIES = 2;
+
 export class ChainFetcher {
   private readonly keySets: KeyCache<KeySetResult>;
   private readonly dsEvidence: KeyCache<DsEvidence>;
@@ -129,12 +132,18 @@ export class ChainFetcher {
     const hit = this.keySets.get(key, ctx.nowSec);
     if (hit) return hit;
     return this.shared(`k|${key}`, async () => {
-      const m = await this.ask(tp.zone, RRType.DNSKEY, ctx);
-      if (!('answers' in m)) return { verdict: m, keys: [], keyTags: [], sepTags: [], ttl: 0 };
-      const budget = this.budgetFor(ctx);
-      const r = classifyDnskeyResponse(tp, m, ctx.nowSec, budget);
-      this.keySets.set(key, r, this.lifetime(r.verdict, r.ttl, budget), ctx.nowSec);
-      return r;
+      // A bogus DNSKEY set condemns every name below the zone for badTtl, so one damaged or spoofed
+      // response is not believed at once: the set is asked for again (each try within the response's
+      // query and signature budgets) before the verdict is kept.
+      for (let attempt = 0; ; attempt++) {
+        const m = await this.ask(tp.zone, RRType.DNSKEY, ctx);
+        if (!('answers' in m)) return { verdict: m, keys: [], keyTags: [], sepTags: [], ttl: 0 };
+        const budget = this.budgetFor(ctx);
+        const r = classifyDnskeyResponse(tp, m, ctx.nowSec, budget);
+        if (r.verdict.kind === 'bogus' && attempt < DNSKEY_RETRIES && !budget.spent) continue;
+        this.keySets.set(key, r, this.lifetime(r.verdict, r.ttl, budget), ctx.nowSec);
+        return r;
+      }
     });
   }
 

@@ -100,10 +100,13 @@ function ruleMatches(rule: Rule, name: Name, type: number, isQuestion: boolean):
 function responder(s: Scenario): { world: World; respond: (name: Name, type: number, isQuestion: boolean) => Message } {
   const { world, key } = buildWorld(s);
   const r = argReader(s.file);
+  const used = s.upstream.map(() => 0);
   const respond = (name: Name, type: number, isQuestion: boolean): Message => {
     let m = world.answer(name, type, s.style);
     s.upstream.forEach((rule, i) => {
       if (!ruleMatches(rule, name, type, isQuestion)) return;
+      if (rule.times !== undefined && used[i]! >= rule.times) return;
+      used[i]!++;
       const ctx: MutationContext = { world, now: s.now, key, r, where: `upstream[${i}]` };
       m = applyMutations(m, rule.do, ctx);
     });

@@ -46,6 +46,8 @@ export interface Rule {
   /** 'question' (only the response handed to validate()), or a name and type ('*' for any) the validator asks. */
   when: 'question' | { name: Name | '*'; type: number | '*' };
   do: Mutation[];
+  /** Only the first N responses the rule matches are changed (a damaged answer that a retry gets whole). */
+  times?: number;
 }
 
 export type VerdictKind = 'secure' | 'insecure' | 'bogus' | 'indeterminate';
@@ -261,14 +263,15 @@ export function loadScenario(file: string): Scenario {
   const style = (doc['upstream-style'] === undefined ? 'recursive' : doc['upstream-style']) as UpstreamStyle;
   if (style !== 'recursive' && style !== 'authoritative') r.fail('upstream-style', 'expected recursive or authoritative');
   const upstream: Rule[] = r.list(doc.upstream, 'upstream').map((u, i) => {
-    const o = r.obj(u, `upstream[${i}]`, ['when', 'do']);
+    const o = r.obj(u, `upstream[${i}]`, ['when', 'do', 'times']);
     const when = o.when === undefined || o.when === 'question' ? 'question' : parseQuestion(r, o.when, `upstream[${i}].when`, true);
     const dos = r.list(o.do, `upstream[${i}].do`).map((m, j) => {
       const mo = r.obj(m, `upstream[${i}].do[${j}]`, MUTATIONS);
       if (Object.keys(mo).length !== 1) r.fail(`upstream[${i}].do[${j}]`, 'one mutation per list item');
       return mo;
     });
-    return { when, do: dos };
+    const times = o.times === undefined ? undefined : r.num(o.times, `upstream[${i}].times`);
+    return times === undefined ? { when, do: dos } : { when, do: dos, times };
   });
   const e = r.obj(doc.expect, 'expect', ['verdict', 'reason', 'ede', 'rcode', 'negative', 'rrsets', 'absent', 'max-verifications', 'ttl-max']);
   const verdicts = (Array.isArray(e.verdict) ? e.verdict : [e.verdict]).map((x, i) => r.str(x, `expect.verdict[${i}]`));
