@@ -263,16 +263,18 @@ export class Cache {
   /**
    * An entry that must not live (or be served) longer than `ttlSec` from now: replaced by a copy whose
    * lifetime and record TTLs end then (capture: a program must not keep a `private` peer's address
-   * longer than the peer's policy exists). Returns the entry now in the cache for the key.
+   * longer than the peer's policy exists). Returns the cut entry: the one now in the cache for the key
+   * or, when `e` is no longer there (pushed to the compact tier or replaced while capture decided), a
+   * cut copy the cache does not hold: the reply must carry the cut TTLs either way.
    */
   shorten(e: CacheEntry, ttlSec: number): CacheEntry {
     const left = e.ttl - this.elapsed(e);
-    if (left <= ttlSec || this.map.get(e.key) !== e) return e;
+    if (left <= ttlSec) return e;
     const ttl = Math.max(0, Math.floor(ttlSec));
     const cap = (rrs: RR[]): RR[] => rrs.map((rr) => (rr.ttl - this.elapsed(e) > ttl ? { ...rr, ttl } : { ...rr, ttl: Math.max(0, rr.ttl - this.elapsed(e)) }));
     const message = { ...e.message, answers: cap(e.message.answers), authorities: cap(e.message.authorities), additionals: cap(e.message.additionals) };
     const next: CacheEntry = { ...e, message, storedAt: this.opts.now(), ttl, size: e.size, templates: [] };
-    this.map.set(e.key, next);
+    if (this.map.get(e.key) === e) this.map.set(e.key, next);
     return next;
   }
 

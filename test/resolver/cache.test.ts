@@ -218,3 +218,29 @@ describe('resolver/cache: answers kept without their RRSIGs', () => {
     }
   });
 });
+
+describe('resolver/cache: shorten', () => {
+  const k = (name: string): string => cacheKey({ name, type: RRType.A, class: 1 }, false);
+
+  it('cuts the TTLs of an entry that left the hot tier while capture decided (review 14)', () => {
+    const c = clock();
+    const cache = new Cache({ ...DEFAULT_CACHE, maxEntries: 100, hotEntries: 1, now: c.now });
+    const e = cache.store(k('bob.test'), response('bob.test', 0, [a('bob.test', 300)]))!;
+    // Another answer (capture's own IPSECKEY lookup) pushes bob's out to the compact tier.
+    cache.store(k('other.test'), response('other.test', 0, [a('other.test', 300)]));
+    assert.equal(cache.stats().compactEntries, 1);
+    const cut = cache.shorten(e, 60);
+    assert.deepEqual(cut.message.answers.map((r) => r.ttl), [60], 'the reply built from it carries the peer\'s life');
+    assert.equal(cut.ttl, 60);
+    // The cache is not changed behind the compact copy's back: the copy is found as it was stored.
+    assert.equal(cache.get(k('bob.test'))!.message.answers[0]!.ttl, 300);
+  });
+
+  it('replaces the hot entry when it is still the current one', () => {
+    const cache = new Cache({ ...DEFAULT_CACHE, maxEntries: 100, hotEntries: 10, now: clock().now });
+    const e = cache.store(k('bob.test'), response('bob.test', 0, [a('bob.test', 300)]))!;
+    const cut = cache.shorten(e, 60);
+    assert.equal(cache.peek(k('bob.test')), cut);
+    assert.equal(cut.message.answers[0]!.ttl, 60);
+  });
+});
