@@ -231,10 +231,14 @@ export function cacheStage(cache: Cache, stats: PipelineStats): Stage {
         // `hit` here is an entry fetched again for a DO client. That fetch must not let an attacker on
         // the upstream path (or a failing upstream) spoil a live validated answer: a client's DO bit
         // would otherwise make any cached name bogus on demand. Only a validated answer replaces it;
-        // else the client gets the one held, without RRSIGs.
+        // else the client gets the one held, without RRSIGs. Held still, that is: one that expired or
+        // was flushed while the refetch was under way (an upstream or path may take seconds) is gone.
         if (hit && !(out.kind === 'answer' && out.answer.source === 'upstream' && out.answer.proof && isUsable(out.answer.proof))) {
-          stats.answeredFromCache++;
-          return fromHit(hit);
+          const held = cache.peek(key);
+          if (held && !held.ede) {
+            stats.answeredFromCache++;
+            return fromHit(held);
+          }
         }
         if (out.kind !== 'answer' || out.answer.source !== 'upstream') return out;
         const entry = cache.store(key, out.answer.message, { proof: out.answer.proof, ede: out.answer.ede });

@@ -1,0 +1,70 @@
+// The cache stage's refetch for a DO client of an answer held without RRSIGs (review 14): when the
+// refetch fails, the held answer is served only if it is still held (live, not flushed) by then.
+import assert from 'node:assert/strict';
+import { Cache, DEFAULT_CACHE, cacheKey, servesDo } from '../../src/resolver/cache';
+import { cacheStage, newPipelineStats, type Outcome, type QueryContext } from '../../src/resolver/pipeline';
+import { makeResponse } from '../../src/wire/message';
+import { type Message, type RR, RRType, Rcode } from '../../src/wire/types';
+import { SECURE } from '../../src/dnssec/verdict';
+import { silentLogger } from '../../src/util/log';
+
+const a = (name: string, ttl: number): RR => ({ name, type: RRType.A, class: 1, ttl, rdata: Uint8Array.from([192, 0, 2, 1]) });
+const sig = (name: string): RR => ({ name, type: RRType.RRSIG, class: 1, ttl: 30, rdata: new Uint8Array(40).fill(7) });
+const response = (q: string, answers: RR[]): Message => ({
+  id: 0, qr: true, opcode: 0, aa: true, tc: false, rd: true, ra: false, z: false, ad: false, cd: false, rcode: 0,
+  questions: [{ name: q, type: RRType.A, class: 1 }], answers, authorities: [], additionals: [],
+});
+const signed = (name: string, ttl: number) => ({
+  verdict: SECURE, negative: null, rcode: 0, ttl,
+  rrsets: [{ name, type: RRType.A, class: 1, records: [a(name, ttl)], sigs: [sig(name)], ttl, sigExpiry: 2_000_000_000, security: 'secure' as const, role: 'answer' as const }],
+});
+
+function doCtx(name: string): QueryContext {
+  const query: Message = { ...response(name, []), qr: false, edns: { udpSize: 1232, extendedRcode: 0, version: 0, do: true, options: [] } };
+  return {
+    raw: new Uint8Array(0), client: { address: '127.0.0.1', port: 1, transport: 'udp' }, log: silentLogger,
+    query, question: query.questions[0]!, view: { edns: true, do: true }, maxSize: 1232,
+  } as QueryContext;
+}
+
+describe('resolver/cache stage: a DO client\'s refetch of an answer held without RRSIGs', () => {
+  function world() {
+    let t = 1_000_000;
+    const cache = new Cache({ ...DEFAULT_CACHE, maxEntries: 100, hotEntries: 1, now: () => t });
+    const key = cacheKey({ name: 'bob.test', type: RRType.A, class: 1 }, false);
+    cache.store(key, response('bob.test', [a('bob.test', 30), sig('bob.test')]), { proof: signed('bob.test', 30) });
+    cache.store(cacheKey({ name: 'other.test', type: RRType.A, class: 1 }, false), response('other.test', [a('other.test', 300)]));
+    assert.equal(servesDo(cache.peek(key)!), false, 'held without RRSIGs');
+    return { cache, key, advance: (ms: number) => (t += ms) };
+  }
+  const failed = (ctx: QueryContext): Outcome => ({ kind: 'answer', answer: { message: makeResponse(ctx.query, Rcode.SERVFAIL), source: 'local' } });
+
+  it('serves the held answer when the refetch fails while it is still live', async () => {
+    const w = world();
+    const ctx = doCtx('bob.test');
+    const out = await cacheStage(w.cache, newPipelineStats()).handle(ctx, async () => failed(ctx));
+    assert.equal(out.kind === 'answer' && out.answer.source, 'cache');
+  });
+
+  it('does not serve an answer that expired while the refetch was under way', async () => {
+    const w = world();
+    const ctx = doCtx('bob.test');
+    const out = await cacheStage(w.cache, newPipelineStats()).handle(ctx, async () => {
+      w.advance(31_000); // the upstream (or an attacker on its path) takes its time
+      return failed(ctx);
+    });
+    assert.ok(out.kind === 'answer');
+    assert.notEqual(out.answer.source, 'cache', `an expired entry was served (age ${out.answer.age} s of 30)`);
+  });
+
+  it('does not serve an answer flushed (oedns control flush) while the refetch was under way', async () => {
+    const w = world();
+    const ctx = doCtx('bob.test');
+    const out = await cacheStage(w.cache, newPipelineStats()).handle(ctx, async () => {
+      w.cache.clear();
+      return failed(ctx);
+    });
+    assert.ok(out.kind === 'answer');
+    assert.notEqual(out.answer.source, 'cache', 'a flushed entry was served');
+  });
+});
