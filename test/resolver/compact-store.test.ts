@@ -1,7 +1,7 @@
 // The compact tier's hash table and slabs against a plain Map model: every live key found, nothing
 // found that was not put, bounds kept, and oldest-first reclamation.
 import assert from 'node:assert/strict';
-import { CompactStore } from '../../src/resolver/compact-store';
+import { CompactStore, hashKey } from '../../src/resolver/compact-store';
 import { encodeCachedAnswer } from '../../src/resolver/entry-codec';
 import { cacheKey } from '../../src/resolver/cache';
 import type { Message } from '../../src/wire/types';
@@ -107,5 +107,44 @@ describe('resolver/compact-store', () => {
     const s = new CompactStore({ maxEntries: 10, maxBytes: 1 << 20 });
     assert.equal(s.put(key('big.test'), new Uint8Array(40_000), 0, 60, false), false);
     assert.equal(s.size, 0);
+  });
+});
+
+describe('resolver/compact-store: slots clients cannot choose (review 14)', () => {
+  /** Names whose keys share the low `k` bits of unseeded FNV-1a (the index's hash before review 14). */
+  function collidingNames(stages: number, k: number): string[] {
+    const mask = (1 << k) - 1;
+    const step = (h: number, c: number): number => Math.imul(h ^ c, 0x01000193) & mask;
+    const abc = 'abcdefghijklmnopqrstuvwxyz0123456789';
+    let state = step(0x811c9dc5, 3 * stages);
+    const pairs: [string, string][] = [];
+    for (let s = 0; s < stages; s++) {
+      const seen = new Map<number, string>();
+      search: for (const x of abc) for (const y of abc) for (const z of abc) {
+        const h = step(step(step(state, x.charCodeAt(0)), y.charCodeAt(0)), z.charCodeAt(0));
+        const other = seen.get(h);
+        if (other !== undefined) {
+          pairs.push([other, x + y + z]);
+          state = h;
+          break search;
+        }
+        seen.set(h, x + y + z);
+      }
+    }
+    return Array.from({ length: 2 ** stages }, (_, m) => pairs.map((p, i) => p[(m >> i) & 1]).join('') + '.example.test');
+  }
+
+  it('spreads names built to share a slot under an unseeded FNV-1a', () => {
+    const names = collidingNames(10, 12);
+    const fnv = (s: string): number => {
+      let h = 0x811c9dc5;
+      for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+      return h >>> 0;
+    };
+    const slots = (f: (k: string) => number): number => new Set(names.map((n) => f(key(n)) & 0xfff)).size;
+    assert.equal(slots(fnv), 1, 'the names do collide unseeded: the check is not vacuous');
+    for (const seed of [0, 1, 0xdeadbeef]) assert.ok(slots((k) => hashKey(k, seed)) > 700, `seed ${seed}: ${slots((k) => hashKey(k, seed))} slots for 1024 names`);
+    // Two stores do not share their slots.
+    assert.notEqual(hashKey(key(names[0]!), 1), hashKey(key(names[0]!), 2));
   });
 });
