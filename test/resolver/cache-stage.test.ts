@@ -24,7 +24,7 @@ function doCtx(name: string): QueryContext {
   return {
     raw: new Uint8Array(0), client: { address: '127.0.0.1', port: 1, transport: 'udp' }, log: silentLogger,
     query, question: query.questions[0]!, view: { edns: true, do: true }, maxSize: 1232,
-  } as QueryContext;
+  };
 }
 
 describe('resolver/cache stage: a DO client\'s refetch of an answer held without RRSIGs', () => {
