@@ -74,6 +74,12 @@ export interface CacheEntry {
    * client that set DO, which must take the answer from upstream again (see servesDo).
    */
   readonly sigless?: boolean;
+  /**
+   * When (cache clock, ms) a DO client's refetch of this sigless entry last failed: for a while it is
+   * served as it is (pipeline.ts REFETCH_BACKOFF_MS), so a silent upstream does not cost every DO
+   * query the whole upstream timeout.
+   */
+  refetchFailedAt?: number;
 }
 
 /** May this entry answer a client that asked for DNSSEC records (DO)? */

@@ -211,6 +211,12 @@ export function parseStage(maxUdpSize: number, stats: PipelineStats): Stage {
   };
 }
 
+/**
+ * After a DO client's refetch of an answer held without RRSIGs fails, how long the held answer is
+ * served as it is to DO clients (without RRSIGs, as on the failure itself) before another refetch.
+ */
+export const REFETCH_BACKOFF_MS = 30_000;
+
 export function cacheStage(cache: Cache, stats: PipelineStats): Stage {
   return {
     name: 'cache',
@@ -221,8 +227,10 @@ export function cacheStage(cache: Cache, stats: PipelineStats): Stage {
         kind: 'answer',
         answer: { message: e.message, source: 'cache', entry: e, proof: e.proof, ede: e.ede, age: cache.elapsed(e) },
       });
-      // A DO client's reply carries RRSIGs; an entry kept without them is fetched again for it.
-      if (hit && (servesDo(hit) || !ctx.view.do || ctx.internal)) {
+      // A DO client's reply carries RRSIGs; an entry kept without them is fetched again for it, unless
+      // that failed a moment ago (the upstream is silent or forging: the held answer, at once).
+      const failedLately = hit?.refetchFailedAt !== undefined && cache.opts.now() - hit.refetchFailedAt < REFETCH_BACKOFF_MS;
+      if (hit && (servesDo(hit) || !ctx.view.do || ctx.internal || failedLately)) {
         stats.answeredFromCache++;
         return fromHit(hit);
       }
@@ -236,6 +244,7 @@ export function cacheStage(cache: Cache, stats: PipelineStats): Stage {
         if (hit && !(out.kind === 'answer' && out.answer.source === 'upstream' && out.answer.proof && isUsable(out.answer.proof))) {
           const held = cache.peek(key);
           if (held && !held.ede) {
+            held.refetchFailedAt = cache.opts.now();
             stats.answeredFromCache++;
             return fromHit(held);
           }

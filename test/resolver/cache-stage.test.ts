@@ -2,7 +2,7 @@
 // refetch fails, the held answer is served only if it is still held (live, not flushed) by then.
 import assert from 'node:assert/strict';
 import { Cache, DEFAULT_CACHE, cacheKey, servesDo } from '../../src/resolver/cache';
-import { cacheStage, newPipelineStats, type Outcome, type QueryContext } from '../../src/resolver/pipeline';
+import { cacheStage, newPipelineStats, REFETCH_BACKOFF_MS, type Outcome, type QueryContext } from '../../src/resolver/pipeline';
 import { makeResponse } from '../../src/wire/message';
 import { type Message, type RR, RRType, Rcode } from '../../src/wire/types';
 import { SECURE } from '../../src/dnssec/verdict';
@@ -66,5 +66,28 @@ describe('resolver/cache stage: a DO client\'s refetch of an answer held without
     });
     assert.ok(out.kind === 'answer');
     assert.notEqual(out.answer.source, 'cache', 'a flushed entry was served');
+  });
+});
+
+describe('resolver/cache stage: a failed refetch is not tried again at once', () => {
+  it('serves the held answer at once for REFETCH_BACKOFF_MS after a failed refetch, then fetches again', async () => {
+    let t = 1_000_000;
+    const cache = new Cache({ ...DEFAULT_CACHE, maxEntries: 100, hotEntries: 1, now: () => t });
+    const key = cacheKey({ name: 'bob.test', type: RRType.A, class: 1 }, false);
+    cache.store(key, response('bob.test', [a('bob.test', 300), { ...sig('bob.test'), ttl: 300 }]), { proof: signed('bob.test', 300) });
+    cache.store(cacheKey({ name: 'other.test', type: RRType.A, class: 1 }, false), response('other.test', [a('other.test', 300)]));
+    const stage = cacheStage(cache, newPipelineStats());
+    let fetches = 0;
+    const ctx = doCtx('bob.test');
+    const next = async (): Promise<Outcome> => {
+      fetches++;
+      return { kind: 'answer', answer: { message: makeResponse(ctx.query, Rcode.SERVFAIL), source: 'local' } };
+    };
+    for (const [advance, want] of [[0, 1], [1_000, 1], [REFETCH_BACKOFF_MS - 2_000, 1], [1_000, 2], [1_000, 2]] as const) {
+      t += advance;
+      const out = await stage.handle(ctx, next);
+      assert.equal(out.kind === 'answer' && out.answer.source, 'cache', `after ${t - 1_000_000} ms`);
+      assert.equal(fetches, want, `after ${t - 1_000_000} ms`);
+    }
   });
 });
