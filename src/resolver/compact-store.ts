@@ -35,6 +35,12 @@ export class CompactStore {
   private nextChunk = 0;
   private writeAt = 0;
   private current: Buffer | undefined;
+  /** Bytes written in each full chunk (the rest of it is not records). */
+  private readonly used = new Map<number, number>();
+  /** Records moved forward out of a dropped chunk (see newChunk). */
+  relocated = 0;
+  /** Bytes of the records the index points at (the rest of the slabs is dead copies). */
+  private liveBytes = 0;
 
   private capacity = 0;
   private table = new Int32Array(0);
@@ -105,11 +111,13 @@ export class CompactStore {
     if (bytes.length > this.maxEntryBytes || this.limits.maxEntries <= 0) return false;
     this.delete(key);
     const len = HEAD + bytes.length;
-    if (!this.current || this.writeAt + len > this.chunkSize) this.newChunk();
-    while (this.count >= this.limits.maxEntries && this.chunks.size > 1) this.dropOldestChunk();
+    // Cleaning may fill a new chunk with live records moved forward: go on until one has room. Past
+    // one round over every chunk, the oldest are evicted instead (newChunk(false)).
+    for (let round = 0; !this.current || this.writeAt + len > this.chunkSize; round++) this.newChunk(round <= this.chunks.size);
+    while (this.count >= this.limits.maxEntries && this.chunks.size > 1) this.dropOldestChunk(false);
     if (this.count >= this.limits.maxEntries) return false;
     const id = this.allocId();
-    const chunk = this.current!;
+    const chunk = this.current;
     const off = this.writeAt;
     chunk[off] = len >>> 8;
     chunk[off + 1] = len & 0xff;
@@ -117,6 +125,7 @@ export class CompactStore {
     chunk.writeUInt32BE(id, off + 3);
     chunk.set(bytes, off + HEAD);
     this.writeAt += len;
+    this.liveBytes += len;
     this.hashOf[id] = hashKey(key, this.seed);
     this.chunkOf[id] = this.nextChunk - 1;
     this.offsetOf[id] = off;
@@ -136,6 +145,8 @@ export class CompactStore {
 
   clear(): void {
     this.chunks.clear();
+    this.used.clear();
+    this.liveBytes = 0;
     this.current = undefined;
     this.firstChunk = this.nextChunk;
     this.writeAt = 0;
@@ -168,34 +179,64 @@ export class CompactStore {
     return chunk.subarray(off + HEAD, off + len);
   }
 
-  private newChunk(): void {
-    while (this.chunks.size > 0 && (this.chunks.size + 1) * this.chunkSize + this.indexBytes(this.capacity) > this.limits.maxBytes) this.dropOldestChunk();
+  private newChunk(clean: boolean): void {
+    if (this.current) this.used.set(this.nextChunk - 1, this.writeAt);
+    // While at most half of the slabs is live, the oldest chunk's live records move forward instead
+    // of going (log-structured cleaning): promotions leave dead copies behind, and a client cycling
+    // through names must not push every other answer out with them.
+    let carried: Buffer[] = [];
+    while (this.chunks.size > 0 && (this.chunks.size + 1) * this.chunkSize + this.indexBytes(this.capacity) > this.limits.maxBytes) {
+      const cleaning = clean && carried.length === 0 && this.liveBytes * 2 <= this.chunks.size * this.chunkSize;
+      const moved = this.dropOldestChunk(cleaning);
+      if (moved.length > 0) carried = moved;
+    }
     this.current = Buffer.allocUnsafeSlow(this.chunkSize);
     this.chunks.set(this.nextChunk++, this.current);
     this.writeAt = 0;
+    for (const rec of carried) {
+      const id = rec.readUInt32BE(3);
+      rec.copy(this.current, this.writeAt);
+      this.chunkOf[id] = this.nextChunk - 1;
+      this.offsetOf[id] = this.writeAt;
+      this.writeAt += rec.length;
+      this.relocated++;
+    }
   }
 
   private indexBytes(capacity: number): number {
     return capacity * 24 + this.table.byteLength;
   }
 
-  private dropOldestChunk(): void {
+  /**
+   * Drops the oldest chunk. With `relocate`, a chunk at most half live gives its live records back
+   * (copies, still indexed: the caller writes them elsewhere and updates their place); otherwise its
+   * live entries are evicted.
+   */
+  private dropOldestChunk(relocate: boolean): Buffer[] {
     while (!this.chunks.has(this.firstChunk) && this.firstChunk < this.nextChunk) this.firstChunk++;
     const n = this.firstChunk;
     const chunk = this.chunks.get(n);
-    if (!chunk) return;
-    const end = chunk === this.current ? this.writeAt : this.chunkSize;
+    if (!chunk) return [];
+    const end = chunk === this.current ? this.writeAt : (this.used.get(n) ?? 0);
+    const live: { id: number; off: number; len: number }[] = [];
     for (let off = 0; off + HEAD <= end; ) {
       const len = (chunk[off]! << 8) | chunk[off + 1]!;
       if (len < HEAD) break;
       const id = chunk.readUInt32BE(off + 3);
       // Only if the index still points here: the id may have been freed and reused elsewhere.
-      if (id < this.capacity && this.chunkOf[id] === n && this.offsetOf[id] === off && this.isLive(id)) this.remove(id);
+      if (id < this.capacity && this.chunkOf[id] === n && this.offsetOf[id] === off && this.isLive(id)) {
+        live.push({ id, off, len });
+      }
       off += len;
     }
+    const keep = relocate && chunk !== this.current;
+    const out = keep ? live.map((r) => Buffer.from(chunk.subarray(r.off, r.off + r.len))) : [];
+    if (!keep) for (const r of live) this.remove(r.id);
     this.chunks.delete(n);
+    this.used.delete(n);
     if (chunk === this.current) this.current = undefined;
     this.firstChunk++;
+    return out;
   }
 
   private isLive(id: number): boolean {
@@ -274,6 +315,8 @@ export class CompactStore {
 
   /** Linear-probing removal with backward shift, so no tombstones build up. */
   private remove(id: number): void {
+    const at = this.chunks.get(this.chunkOf[id]!);
+    if (at) this.liveBytes -= (at[this.offsetOf[id]!]! << 8) | at[this.offsetOf[id]! + 1]!;
     let slot = this.hashOf[id]! & this.mask;
     while (this.table[slot] !== id) slot = (slot + 1) & this.mask;
     let hole = slot;

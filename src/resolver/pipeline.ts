@@ -22,7 +22,7 @@ import { type Cache, type CacheEntry, cacheKey, rawCacheKey, servesDo } from './
 import { type UpstreamPool } from './upstream';
 import { headerOnlyResponse, questionLength, HEADER_LEN } from './raw';
 import { type ClientView, buildTemplate, fillTemplate, shapeForClient } from './template';
-import { isUsable, type Proof } from '../dnssec/proof';
+import { isUsable, sameProvenData, type Proof } from '../dnssec/proof';
 import { EDE_OPTION_CODE } from '../wire/ede';
 
 export interface ClientInfo {
@@ -241,9 +241,13 @@ export function cacheStage(cache: Cache, stats: PipelineStats): Stage {
         // would otherwise make any cached name bogus on demand. Only a validated answer replaces it;
         // else the client gets the one held, without RRSIGs. Held still, that is: one that expired or
         // was flushed while the refetch was under way (an upstream or path may take seconds) is gone.
-        if (hit && !(out.kind === 'answer' && out.answer.source === 'upstream' && out.answer.proof && isUsable(out.answer.proof))) {
+        // Nor may it change what is held: a validated answer with other data (a replay of older, still
+        // valid signatures, timed by whoever sends DO queries) is not taken either. It may only bring
+        // the RRSIGs back; the held answer's data change when it expires, as for every client.
+        if (hit) {
+          const fresh = out.kind === 'answer' && out.answer.source === 'upstream' && out.answer.proof && isUsable(out.answer.proof) ? out.answer.proof : undefined;
           const held = cache.peek(key);
-          if (held && !held.ede) {
+          if (held && !held.ede && !(fresh && held.proof && sameProvenData(held.proof, fresh))) {
             held.refetchFailedAt = cache.opts.now();
             stats.answeredFromCache++;
             return fromHit(held);

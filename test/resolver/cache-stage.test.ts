@@ -91,3 +91,40 @@ describe('resolver/cache stage: a failed refetch is not tried again at once', ()
     }
   });
 });
+
+describe('resolver/cache stage: a DO refetch may bring the RRSIGs back, never other data', () => {
+  const other = (name: string, ttl: number) => {
+    const p = signed(name, ttl);
+    const rr = { ...a(name, ttl), rdata: Uint8Array.from([203, 0, 113, 66]) };
+    return { proof: { ...p, rrsets: [{ ...p.rrsets[0]!, records: [rr] }] }, message: response(name, [rr, sig(name)]) };
+  };
+  function setup() {
+    const cache = new Cache({ ...DEFAULT_CACHE, maxEntries: 100, hotEntries: 1, now: () => 1_000_000 });
+    const key = cacheKey({ name: 'bob.test', type: RRType.A, class: 1 }, false);
+    cache.store(key, response('bob.test', [a('bob.test', 300), { ...sig('bob.test'), ttl: 300 }]), { proof: signed('bob.test', 300) });
+    cache.store(cacheKey({ name: 'other.test', type: RRType.A, class: 1 }, false), response('other.test', [a('other.test', 300)]));
+    return { cache, key };
+  }
+
+  it('a validated refetch with other records (a replay of older signatures) is neither served nor stored', async () => {
+    const { cache, key } = setup();
+    const ctx = doCtx('bob.test');
+    const replay = other('bob.test', 300);
+    const out = await cacheStage(cache, newPipelineStats()).handle(ctx, async () => ({ kind: 'answer', answer: { message: replay.message, proof: replay.proof, source: 'upstream' } }));
+    assert.ok(out.kind === 'answer');
+    assert.equal(out.answer.source, 'cache');
+    assert.deepEqual([...out.answer.message.answers[0]!.rdata], [192, 0, 2, 1]);
+    assert.deepEqual([...cache.peek(key)!.message.answers[0]!.rdata], [192, 0, 2, 1], 'the held data stay');
+  });
+
+  it('a validated refetch of the same records replaces the held answer, RRSIGs and all', async () => {
+    const { cache, key } = setup();
+    const ctx = doCtx('bob.test');
+    const out = await cacheStage(cache, newPipelineStats()).handle(ctx, async () => ({
+      kind: 'answer', answer: { message: response('bob.test', [a('bob.test', 300), { ...sig('bob.test'), ttl: 300 }]), proof: signed('bob.test', 300), source: 'upstream' },
+    }));
+    assert.ok(out.kind === 'answer');
+    assert.equal(out.answer.source, 'upstream');
+    assert.equal(servesDo(cache.peek(key)!), true, 'held with its RRSIGs again');
+  });
+});

@@ -148,3 +148,22 @@ describe('resolver/compact-store: slots clients cannot choose (review 14)', () =
     assert.notEqual(hashKey(key(names[0]!), 1), hashKey(key(names[0]!), 2));
   });
 });
+
+describe('resolver/compact-store under churn', () => {
+  it('keeps its live answers while a client cycles other names through it: dead copies go, live ones move forward', () => {
+    const s = new CompactStore({ maxEntries: 100_000, maxBytes: 2 * 1024 * 1024 });
+    for (let i = 0; i < 2000; i++) s.put(key(`held${i}.test`), answer(`held${i}.test`, 1, i), 0, 3600, false);
+    // Each round takes a name out (a promotion) and puts it back (its demotion): the old bytes stay
+    // behind, dead, in their slab.
+    for (let round = 0; round < 60_000; round++) {
+      const k = key(`cycle${round % 500}.test`);
+      s.take(k, 1);
+      s.put(k, answer(`cycle${round % 500}.test`, 1, round), 0, 3600, false);
+    }
+    let held = 0;
+    for (let i = 0; i < 2000; i++) if (s.take(key(`held${i}.test`), 1)?.bytes.at(-2) === (i & 255)) held++;
+    assert.equal(held, 2000, 'held answers pushed out by churn');
+    assert.ok(s.relocated > 0);
+    assert.ok(s.bytes <= 2 * 1024 * 1024);
+  });
+});
