@@ -322,7 +322,9 @@ export function validateResponse(q: Question, msg: Message, zoneOf: (name: Name)
   let negative: Negative = null;
   if (msg.rcode !== 0 && msg.rcode !== 3) {
     const v = indeterminate('upstream-error', `upstream answered rcode ${msg.rcode}`);
-    return { verdict: v, negative: null, steps: [] };
+    // As a step, not only as the verdict: the caller combines steps (validator.ts, over every response
+    // of a chain), and no step at all would combine to secure: a forged NOTAUTH a proven NODATA.
+    return { verdict: v, negative: null, steps: [{ step: 'negative', name: q.name, verdict: v, rrsets: [] }] };
   }
   const chain = followChain(q, msg);
   const fail = (step: Step, v: Verdict): ResponseResult => ({ verdict: v, negative: null, steps: [...results, { step: step.kind, name: step.sname, verdict: v, rrsets: [] }] });

@@ -156,7 +156,8 @@ export function createValidator(opts: ValidatorOptions): Validator {
         break;
       }
     }
-    const verdict = worst(steps.map((s) => s.verdict));
+    // No step judged means nothing was proven (never secure by default).
+    const verdict = steps.length ? worst(steps.map((s) => s.verdict)) : indeterminate('internal-error', 'no step of the response was judged');
     const trusted = verdict.kind === 'secure' || verdict.kind === 'insecure';
     // Not kept beyond an NTA it rests on: once that ends, the names under it must be validated again.
     const ntaEnd = Math.min(...ntas.map((n) => n.expiresAt ?? Infinity));

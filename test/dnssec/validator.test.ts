@@ -202,6 +202,20 @@ describe('validator: negative trust anchors (RFC 7646) apply name by name', () =
     assert.equal(r.verdict.kind, 'secure');
     assert.ok(r.ttl !== undefined && r.ttl > 100, `ttl ${r.ttl}`);
   });
+
+  // The upstream pool turns SERVFAIL, REFUSED, NOTIMP and FORMERR into a TransportError, but NOTAUTH,
+  // YXDOMAIN, NOTZONE... reach the validator. Unsigned and proving nothing, such a response once
+  // came out secure with rcode NOERROR and no RRsets: a proven NODATA that an on-path attacker could
+  // forge for any name of a signed zone (its IPSECKEY: the name "provably" has no key).
+  for (const rcode of [2, 5, 6, 9, 10]) {
+    it(`makes an rcode ${rcode} answer indeterminate, never a proven NODATA`, async () => {
+      const v = createValidator({ anchors, query: upstream().query });
+      const r = await v.validate({ name: 'www.example.test', type: 45, class: 1 }, msg('www.example.test', 45, [], [], rcode), NOW);
+      assert.equal(r.verdict.kind === 'indeterminate' && r.verdict.reason, 'upstream-error');
+      assert.equal(r.rcode, rcode);
+      assert.deepEqual(r.rrsets, []);
+    });
+  }
 });
 
 describe('validator: an anchor left with no key', () => {
