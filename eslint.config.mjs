@@ -43,16 +43,31 @@ const MAY_IMPORT = {
   cli: FOLDERS.filter((f) => f !== 'cli'),
 };
 
+/**
+ * The patterns below read an import path as written, so it must be written plainly: './../peers/x',
+ * '../policy/../peers/x' or '../../src/peers/x' name src/peers too and would pass them.
+ */
+const plainPath = {
+  regex: '(^\\./\\.\\./|/\\./|(^|/)[^./][^/]*/\\.\\./|(^|/)src/)',
+  message: 'write the import path plainly (no ./.., no x/.., no src/): the layering rules read it as written',
+};
+
+/** Nor may a module reach around them with a dynamic import() or a require() of a module of ours. */
+const dynamicImports = [
+  { selector: 'ImportExpression', message: 'no dynamic import(): the layering rules check static imports only' },
+  { selector: "CallExpression[callee.name='require'][arguments.0.value=/^\\.(?!.*\\.json$)/]", message: 'no require() of a module of ours: the layering rules check static imports only' },
+];
+
 /** Import patterns (from src/<folder>/ or one folder deeper) for the folders `folder` may not import. */
 function refused(folder) {
   const allowed = MAY_IMPORT[folder];
   const modelOnly = !allowed.includes('peers') && allowed.includes('peer-model');
-  return FOLDERS.filter((f) => f !== folder && !allowed.includes(f)).map((f) => ({
+  return [plainPath, ...FOLDERS.filter((f) => f !== folder && !allowed.includes(f)).map((f) => ({
     // A regex, not a gitignore group: a group that refuses '../peers' cannot let '../peers/model' back in.
     regex: f === 'peers' && modelOnly ? '^(\\.\\./){1,2}peers(/(?!(model|keys|material)$).*)?$' : `^(\\.\\./){1,2}${f}(/.*)?$`,
     message: `src/${folder} may not import src/${f}${f === 'peers' && modelOnly ? ' (only its model.ts, keys.ts and material.ts)' : ''}` +
       " (see the folder's opening comment and docs/CONTRIBUTING.md)",
-  }));
+  }))];
 }
 
 /** Clocks and timers: the pure layers take `now` as an argument (STYLE.md §3). */
@@ -68,6 +83,7 @@ const noClock = {
   'no-restricted-syntax': [
     'error',
     { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'pure module: `new Date()` reads the clock; take `now` as an argument' },
+    ...dynamicImports,
   ],
 };
 
@@ -120,7 +136,7 @@ export default tseslint.config(
   // ---- layering (docs/CONTRIBUTING.md's module map): what each folder may import --------------------
   ...Object.keys(MAY_IMPORT).map((folder) => ({
     files: [`src/${folder}/**/*.ts`],
-    rules: { 'no-restricted-imports': ['error', { patterns: refused(folder) }] },
+    rules: { 'no-restricted-imports': ['error', { patterns: refused(folder) }], 'no-restricted-syntax': ['error', ...dynamicImports] },
   })),
   // The pure layers, and the peer model, also take no I/O and read no clock.
   ...['wire', 'dnssec', 'policy'].map((folder) => ({
@@ -134,6 +150,7 @@ export default tseslint.config(
       'no-restricted-imports': ['error', {
         paths: ioImports,
         patterns: [
+          plainPath,
           { regex: '^(\\.\\./(?!(wire|util)(/|$))|\\./(?!(model|keys|material)$))', message: 'the peer model imports only src/wire and src/util' },
         ],
       }],
