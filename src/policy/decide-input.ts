@@ -67,9 +67,17 @@ function minDefined(vs: (number | undefined)[]): number | undefined {
 export function decisionFacts(l: PeerLookups): DecisionFacts {
   const addressVerdicts = l.addresses.map((a) => lookupVerdict(a.result, typeName(a.type)));
   // A cached answer's TTLs are as stored: aged, or every hit would stretch the peer's lifetime.
-  const facts = l.addresses.map((a) => ('error' in a.result ? NONE : aged(addressFacts(a.result.proof, a.type), a.result.age)));
+  const read = l.addresses.map((a) => ('error' in a.result ? NONE : aged(addressFacts(a.result.proof, a.type), a.result.age)));
+  const owner = read.find((f) => f.owner !== undefined)?.owner;
+  // A and AAAA follow the same chain too: addresses at another end (a chain that changed between two
+  // cached answers, or an old signed CNAME replayed for one type) belong to another name and must not
+  // be protected with this one's key. That lookup counts as unsure, as a key at another end does.
+  const facts = read.map((f, i) => {
+    if (f.owner === undefined || f.owner === owner) return f;
+    addressVerdicts[i] = indeterminate('owner-mismatch', `the ${typeName(l.addresses[i]!.type)} chain ends at ${f.owner}, the ${typeName(l.addresses[0]!.type)} chain at ${owner}`);
+    return NONE;
+  });
   const withValues = facts.filter((f) => f.values.length > 0);
-  const owner = facts.find((f) => f.owner !== undefined)?.owner;
   const first = l.addresses[facts.findIndex((f) => f.values.length > 0)] ?? l.addresses[0];
 
   const kv = lookupVerdict(l.key, 'IPSECKEY');

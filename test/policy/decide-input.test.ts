@@ -191,6 +191,26 @@ describe('policy/decide-input: validated lookups to a DecideInput', () => {
     assert.ok(input.keyVerdict?.kind === 'indeterminate' && input.keyVerdict.reason === 'owner-mismatch', JSON.stringify(input.keyVerdict));
   });
 
+  // Found by an adversarial review: only the key's chain end was compared with the addresses', so an A
+  // chain ending at bob and an AAAA chain ending at eve (the chain changed between two cached answers,
+  // or an old signed CNAME replayed for one type) installed bob's key for eve's address.
+  it("an AAAA whose chain ends elsewhere than the A's is another name's: not installed with this key", () => {
+    const policy = parsePolicy('default: opportunistic\n', 'yaml');
+    const { input, verdicts } = decisionFacts({
+      name: 'www.example',
+      addresses: [
+        { type: RRType.A, result: ok(proof([cname('www.example', 'bob.example'), a('bob.example', [192, 0, 2, 10])])) },
+        { type: RRType.AAAA, result: ok(proof([cname('www.example', 'eve.example'), aaaa('eve.example')])) },
+      ],
+      key: ok(proof([cname('www.example', 'bob.example'), ipseckey('bob.example')])),
+      owner: 'autosp',
+    });
+    assert.deepEqual(input.addresses, ['192.0.2.10']);
+    assert.ok(verdicts.addresses[1]?.kind === 'indeterminate' && verdicts.addresses[1].reason === 'owner-mismatch', JSON.stringify(verdicts.addresses[1]));
+    const d = decide(input, policy, NOW);
+    assert.notEqual(d.action === 'install' && d.peer.addresses.includes('2001:db8::1'), true, JSON.stringify(d));
+  });
+
   it("through a CNAME chain: the peer is the chain's end, every link reaches decide() for both callers", () => {
     const chain = [cname('short.example', 'mid.bank.example'), cname('mid.bank.example', 'host.example')];
     const policy = parsePolicy('default: opportunistic\nrules:\n  - { zone: bank.example, level: private }\n', 'yaml');
