@@ -65,6 +65,53 @@ describe('peer-config: Peer -> load-conn', () => {
   });
 });
 
+// Adversarial review of the one peerMaterial: nothing the engine would hold differently may compare
+// equal (a reconcile would keep the old conn: a rolled key's SAs alive, a downgrade to unauthenticated
+// or an added address never loaded). Each change of a field, alone, against the same base peer.
+describe('peer-config: every security-relevant change is a change', () => {
+  const k = { ...ed, precedence: 10 };
+  const other = { ...keyObjectToIpseckey(generateKeyPairSync('ed25519').publicKey), precedence: 10 };
+  const changes: [string, Partial<Peer>, boolean][] = [
+    // [what, the change, does it change the keys too]
+    ['key bytes', { auth: { kind: 'pubkey', keys: [other] } }, true],
+    ['a key added', { auth: { kind: 'pubkey', keys: [k, other] } }, true],
+    ['algorithm', { auth: { kind: 'pubkey', keys: [{ ...k, algorithm: 2 }] } }, false],
+    ['precedence', { auth: { kind: 'pubkey', keys: [{ ...k, precedence: 20 }] } }, false],
+    ['downgrade to null auth', { auth: { kind: 'unauthenticated', method: 'null' } }, true],
+    ['downgrade to tofu-cert', { auth: { kind: 'unauthenticated', method: 'tofu-cert' } }, true],
+    ['gateway', { gateway: { kind: 'address', address: '198.51.100.7' } }, false],
+    ['level', { level: 'private-or-clear' }, false],
+    ['an address added', { addresses: ['192.0.2.2', '192.0.2.3'] }, false],
+    ['an address replaced', { addresses: ['192.0.2.3'] }, false],
+    ['name', { name: 'c.oe.test' }, false],
+    ['initiate', { initiate: true }, false],
+  ];
+  for (const [what, change, keys] of changes) {
+    it(`${what}: not equal${keys ? ', and not the same keys' : ''}`, () => {
+      assert.ok(!peersEqual(peer(), peer(change)), what);
+      assert.equal(sameKeys(peer(), peer(change)), !keys, what);
+    });
+  }
+
+  it('unauthenticated peers differ by method and pin', () => {
+    const u = (method: 'null' | 'wellknown-psk' | 'tofu-cert', pin?: string): Peer =>
+      peer({ auth: { kind: 'unauthenticated', method, ...(pin ? { pinnedFingerprint: pin } : {}) } });
+    const all = [u('null'), u('wellknown-psk'), u('tofu-cert'), u('tofu-cert', 'a'.repeat(64)), u('tofu-cert', 'b'.repeat(64))];
+    for (let i = 0; i < all.length; i++) {
+      for (let j = 0; j < all.length; j++) {
+        assert.equal(peersEqual(all[i]!, all[j]!), i === j, `${i} ${j}`);
+        assert.equal(sameKeys(all[i]!, all[j]!), i === j, `${i} ${j}`);
+      }
+    }
+  });
+
+  it('only spelling, order, owner and expiry compare equal', () => {
+    const v6 = peer({ addresses: ['2001:DB8::1', '192.0.2.2'] });
+    assert.ok(peersEqual(v6, peer({ addresses: ['192.0.2.2', '2001:db8::1'] })));
+    assert.ok(peersEqual(peer(), peer({ name: 'B.OE.test', owner: 'autosp', expiresAt: 99 })));
+  });
+});
+
 describe('peer-config: dual-stack peers', () => {
   it('a peer with IPv4 and IPv6 addresses gets a local traffic selector per family (dynamic covers only the IKE family)', () => {
     const c = buildConn(peer({ addresses: ['192.0.2.2', '2001:db8::2'] }), opts) as Record<string, any>;
