@@ -174,6 +174,13 @@ export function statesByConn(out: string): Map<string, { ike?: string; child?: s
   return m;
 }
 
+/** Names of our shunt conns in `whack --status` output (`000 "oedns-drop-...":` lines). */
+function shuntConnsIn(status: string): Set<string> {
+  const out = new Set<string>();
+  for (const m of status.matchAll(new RegExp(`^\\d{3} "(${LS_SHUNT_PREFIX}[^"]+)":`, 'gm'))) out.add(m[1]!);
+  return out;
+}
+
 export class LibreswanEngine implements Engine {
   readonly kind = 'libreswan';
   private readonly run: CommandRunner;
@@ -436,7 +443,19 @@ export class LibreswanEngine implements Engine {
   async list(): Promise<InstalledPeer[]> {
     const r = await this.whack(['--showstates'], 'list', true);
     const states = statesByConn(r.stdout);
-    const shunts: InstalledPeer[] = [...this.shunts].map(([name, m]) => {
+    // Shunts as pluto holds them, with those this process did not add (oedns restarted: serve's
+    // leftovers keep them closed); what we hold when pluto cannot be asked.
+    const held = new Map([...this.shunts].map(([name, m]) => [name, new Map(m)]));
+    const st = await this.whack(['--status'], 'list', true);
+    if (st.code === 0) {
+      held.clear();
+      for (const conn of shuntConnsIn(st.stdout)) {
+        const p = parseShuntConn(conn);
+        if (!p) continue;
+        held.set(p.name, (held.get(p.name) ?? new Map<string, string>()).set(p.addr, conn));
+      }
+    }
+    const shunts: InstalledPeer[] = [...held].map(([name, m]) => {
       const addrs = [...m.keys()].sort();
       return { name, connection: m.get(addrs[0]!)!, addresses: addrs, authenticated: false, shunt: true };
     });
@@ -469,10 +488,8 @@ export class LibreswanEngine implements Engine {
   private async loadedConns(): Promise<{ conns: Set<string>; shunts: Set<string> }> {
     const r = await this.whack(['--status'], 'reconcile');
     const conns = new Set<string>();
-    const shunts = new Set<string>();
     for (const m of r.stdout.matchAll(/^\d{3} "(oe-[^"/]+(?:\/\d+)?)":/gm)) conns.add(m[1]!);
-    for (const m of r.stdout.matchAll(new RegExp(`^\\d{3} "(${LS_SHUNT_PREFIX}[^"]+)":`, 'gm'))) shunts.add(m[1]!);
-    return { conns, shunts };
+    return { conns, shunts: shuntConnsIn(r.stdout) };
   }
 
   /**

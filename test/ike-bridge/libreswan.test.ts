@@ -281,9 +281,11 @@ describe('libreswan engine (fake ipsec that records its arguments)', () => {
         shuntArgs('b.oe.test', '2001:db8::2', '2001:db8::1'),
         ['whack', '--route', '--name', 'oedns-drop-b.oe.test@2001:db8::2'],
       ]);
+      process.env.FAKE_IPSEC_FAIL = '--status'; // pluto cannot be asked: list() says what this engine added
       assert.deepEqual(await engine.list(), [
         { name: 'b.oe.test', connection: 'oedns-drop-b.oe.test@192.0.2.2', addresses: ['192.0.2.2', '2001:db8::2'], authenticated: false, shunt: true },
       ]);
+      delete process.env.FAKE_IPSEC_FAIL;
       writeFileSync(log, '');
       await engine.setShunt('b.oe.test', ['2001:db8::2', '192.0.2.2']);
       assert.deepEqual(calls(), [], 'the same shunt again: nothing to do');
@@ -313,6 +315,7 @@ describe('libreswan engine (fake ipsec that records its arguments)', () => {
       writeFileSync(log, '');
       await assert.rejects(engine.setShunt('b.oe.test', ['192.0.2.9']), { code: 'engine-command-failed' });
       assert.equal(calls().some((c) => c.includes('--delete')), false, 'the old address was not let go');
+      process.env.FAKE_IPSEC_FAIL = '--status';
       assert.deepEqual((await engine.list()).map((p) => p.addresses), [['192.0.2.2']]);
     });
 
@@ -323,6 +326,22 @@ describe('libreswan engine (fake ipsec that records its arguments)', () => {
       assert.deepEqual(calls().filter((c) => c[1] === '--name'), [
         shuntArgs('g.oe.test', '192.0.2.3', '192.0.2.1'),
         shuntArgs('g.oe.test', '198.51.100.7', '192.0.2.1', '192.0.2.9'),
+      ]);
+    });
+
+    it('list() reports the shunts pluto holds, also those a previous oedns process added', async () => {
+      await engine.install(peer());
+      process.env.FAKE_IPSEC_STATUS = fixture('status', [
+        '000 "oe-b.oe.test": 192.0.2.1[@a.oe.test]...192.0.2.2[@b.oe.test]; prospective erouted; eroute owner: #0',
+        '000 "oedns-drop-b.oe.test@2001:db8::2": ::/0===2001:db8::1[@a.oe.test]...2001:db8::2[@b.oe.test]; prospective erouted; eroute owner: #0',
+        '000 "oedns-drop-c.oe.test@192.0.2.3": 0.0.0.0/0===192.0.2.1[@a.oe.test]...192.0.2.3[@c.oe.test]; prospective erouted; eroute owner: #0',
+        '000 "oedns-drop-c.oe.test@192.0.2.3":   policy: IKEv2+AUTH_NEVER+TUNNEL+DROP+NEVER_NEGOTIATE;',
+        '000 "oedns-drop-junk": 0.0.0.0/0===192.0.2.1...192.0.2.6; unrouted;',
+      ].join('\n'));
+      assert.deepEqual((await engine.list()).map((p) => [p.name, p.connection, p.addresses, p.shunt]), [
+        ['b.oe.test', 'oe-b.oe.test', ['192.0.2.2'], undefined],
+        ['b.oe.test', 'oedns-drop-b.oe.test@2001:db8::2', ['2001:db8::2'], true],
+        ['c.oe.test', 'oedns-drop-c.oe.test@192.0.2.3', ['192.0.2.3'], true],
       ]);
     });
 
@@ -361,6 +380,7 @@ describe('libreswan engine (fake ipsec that records its arguments)', () => {
       assert.equal(after.some((x) => x[2] === 'oedns-drop-b.oe.test@192.0.2.2' && x[0] === '--delete'), false);
       // A peer named shunt-x.oe.test is a peer: not desired, so removed as a peer, not as a shunt.
       assert.deepEqual(r.removed, ['shunt-x.oe.test']);
+      process.env.FAKE_IPSEC_FAIL = '--status';
       assert.deepEqual((await engine.list()).map((p) => [p.name, p.addresses, p.shunt]), [['b.oe.test', ['192.0.2.2', '192.0.2.3'], true]]);
     });
   });
