@@ -10,6 +10,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import type { Peer } from '../../src/ike-bridge/engine';
 import { type CommandRunner, LibreswanEngine, whackRunner } from '../../src/ike-bridge/libreswan';
+import { PeerSync } from '../../src/peers';
 import { type Lab, labUp, watchWire } from '../support/lab';
 import { type OednsKey, oednsKeygen, type PlutoHost, plutoOn, plutoUnavailable } from '../support/pluto-lab';
 
@@ -181,6 +182,37 @@ describe('libreswan engine drop shunts against a real pluto (pluto on A)', funct
     assert.doesNotMatch((await pluto!.run(['--status'])).stdout, /oedns-drop-/);
     assert.deepEqual(await A.list(), []);
     assert.equal(await ping(lab!.b.addr6), 0);
+  });
+
+  it('PeerSync fails closed with this engine: a private peer whose answer turns out forged leaves a shunt, not a gap', async () => {
+    const sync = new PeerSync({ engine: A });
+    try {
+      const b = peer('b.oe.test', [lab!.b.addr, lab!.b.addr6], kb, { expiresAt: Math.floor(Date.now() / 1000) + 3600 });
+      await sync.upsert(b);
+      assert.deepEqual((await A.list()).map((p) => [p.name, p.shunt ?? false]), [['b.oe.test', false]]);
+      trace = [];
+      tracing = true;
+      try {
+        await sync.invalidate('b.oe.test', 'serve');
+      } finally {
+        tracing = false;
+      }
+      // The shunt was in the kernel before the peer's conns went.
+      const del = trace.findIndex((t) => t.argv.includes('--delete') && t.argv.some((a) => a.startsWith('oe-b.oe.test')));
+      assert.ok(del > 0, trace.map((t) => t.argv.join(' ')).join('\n'));
+      assert.ok(blocked(trace[del]!.before, `${lab!.b.addr}/32`) && blocked(trace[del]!.before, `${lab!.b.addr6}/128`));
+      assert.deepEqual((await A.list()).map((p) => [p.name, p.addresses, p.shunt]), [['b.oe.test', ['192.0.2.2', '2001:db8:0:2::2'], true]]);
+      for (const addr of [lab!.b.addr, lab!.b.addr6]) {
+        const w = await watchWire(lab!, () => ping(addr));
+        assert.notEqual(w.result, 0);
+        assert.equal(w.wire.clearIcmp, 0, `clear ICMP to ${addr} after the peer went:\n${w.wire.text}`);
+      }
+      assert.equal(await sync.clearShunt('b.oe.test'), true);
+      assert.deepEqual(await A.list(), []);
+      assert.equal(await ping(lab!.b.addr), 0, 'an operator ended the shunt');
+    } finally {
+      await sync.close();
+    }
   });
 
   it('after pluto restarts, reconcile() puts the shunt back first and deletes a stray one; a second reconcile changes nothing', async () => {
