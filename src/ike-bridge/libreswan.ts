@@ -339,7 +339,15 @@ export class LibreswanEngine implements Engine {
     this.log.info({ conn, shunt: m![1] }, 'libreswan: drop shunt re-added with the next hop of a returning peer');
     await this.deleteConn(m![1]!, what);
     await this.whack(['--route', '--name', conn], what);
-    await this.addShuntConn(s.name, s.addr, m![1]!, gw, what);
+    try {
+      await this.addShuntConn(s.name, s.addr, m![1]!, gw, what);
+    } catch (e) {
+      // Not held any more: the next setShunt or reconcile adds it again (the peer's conn holds it now).
+      const held = this.shunts.get(s.name);
+      held?.delete(s.addr);
+      if (held?.size === 0) this.shunts.delete(s.name);
+      throw e;
+    }
   }
 
   private async deleteConn(name: string, what: string): Promise<void> {
