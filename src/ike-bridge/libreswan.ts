@@ -10,16 +10,18 @@
 // - a conn cannot be redefined ("attempt to redefine connection"): a changed one is deleted first;
 // - shunts (`--pass`, `--drop`) must say `--auth-never`; NULL auth is `--auth-null`;
 // - both ends need `--client` when one has it (a tunnel to an IPSECKEY gateway);
+// - drop shunts (what stays of a removed `private` peer) are one conn per address: libreswan-shunts.ts;
 // - `whack --initiate` exits 0 whatever happened, so its output is read to tell the outcome.
 // The command runner is injected so unit tests can record the exact commands.
 import { execFile } from 'node:child_process';
 import { createHash, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
-import type { Engine, EngineStatus, InstalledPeer, Peer, ReconcileResult } from './engine';
+import type { Engine, EngineStatus, InstalledPeer, Peer, ReconcileResult, ShuntSpec } from './engine';
 import { IpseckeyAlgorithm } from './engine';
 import { EngineError } from '../util/errors';
 import { silentLogger, type Logger } from '../util/log';
 import { ipseckeyToKeyObject, KeyError, keyObjectToIpseckey } from './keys';
+import { checkAddress, checkName, LS_SHUNT_PREFIX, parseShuntConn, shuntAddArgs, shuntConnName } from './libreswan-shunts';
 import { connName, peerOfConn, peersEqual } from './peer-config';
 
 export interface RunResult {
@@ -172,6 +174,13 @@ export function statesByConn(out: string): Map<string, { ike?: string; child?: s
   return m;
 }
 
+/** Names of our shunt conns in `whack --status` output (`000 "oedns-drop-...":` lines). */
+function shuntConnsIn(status: string): Set<string> {
+  const out = new Set<string>();
+  for (const m of status.matchAll(new RegExp(`^\\d{3} "(${LS_SHUNT_PREFIX}[^"]+)":`, 'gm'))) out.add(m[1]!);
+  return out;
+}
+
 export class LibreswanEngine implements Engine {
   readonly kind = 'libreswan';
   private readonly run: CommandRunner;
@@ -180,6 +189,8 @@ export class LibreswanEngine implements Engine {
   private readonly routeSource: (dest: string) => Promise<string | undefined>;
   /** peer name -> (peer, its connection names: one per address, since a whack conn has one client). */
   private readonly peers = new Map<string, { peer: Peer; conns: string[] }>();
+  /** Drop shunts: name -> address -> its conn (one per address: libreswan-shunts.ts). */
+  private readonly shunts = new Map<string, Map<string, string>>();
   /** conn name -> the whack arguments that defined it, to tell an unchanged conn from a changed one. */
   private readonly defs = new Map<string, string>();
   private throwaway?: Promise<string>;
@@ -224,6 +235,10 @@ export class LibreswanEngine implements Engine {
   /** The exact whack commands install() runs for a peer (exposed for docs and tests). */
   async commandsFor(peer: Peer): Promise<{ keys: string[][]; conns: { name: string; add: string[]; start: string[] }[] }> {
     if (peer.addresses.length === 0) throw new EngineError('engine-bad-peer', `peer ${peer.name} has no addresses`);
+    // Nothing unchecked reaches whack: a host name, literal addresses.
+    checkName(peer.name);
+    for (const a of peer.addresses) checkAddress(a);
+    if (peer.gateway.kind === 'address') checkAddress(peer.gateway.address);
     const base = connName(peer.name);
     const shunt = peer.level === 'clear' || peer.level === 'block';
     const initiate = !shunt && (peer.initiate ?? this.o.initiate ?? false);
@@ -279,7 +294,7 @@ export class LibreswanEngine implements Engine {
     this.peers.set(peer.name, { peer, conns: cmds.conns.map((c) => c.name) });
     const up = unchanged.size ? statesByConn((await this.whack(['--showstates'], 'install', true)).stdout) : new Map<string, { ike?: string; child?: string }>();
     for (const c of cmds.conns) {
-      if (c.start[0] !== '--initiate') await this.whack(c.start, `install ${peer.name}`); // routing twice is harmless
+      if (c.start[0] !== '--initiate') await this.routeConn(peer, c.name, `install ${peer.name}`); // routing twice is harmless
       else if (!(unchanged.has(c.name) && up.get(c.name)?.child)) await this.initiateConn(peer.name, c.name);
     }
   }
@@ -304,6 +319,35 @@ export class LibreswanEngine implements Engine {
     await this.whack(add, what);
     this.defs.set(name, def);
     return false;
+  }
+
+  /**
+   * Route a peer's conn. pluto routes one remote client one way only ("route already in use"): a
+   * shunt of ours on the address that goes through another next hop (the peer came back through
+   * another gateway) is deleted, the conn routed (its trap policy holds the address from then on) and
+   * the shunt added again with the conn's next hop. The address is open between those two commands.
+   */
+  private async routeConn(peer: Peer, conn: string, what: string): Promise<void> {
+    const r = await this.whack(['--route', '--name', conn], what, true);
+    if (r.code === 0) return;
+    const m = /route already in use for "(oedns-drop-[^"]+)"/.exec(r.stdout + r.stderr);
+    const s = m ? parseShuntConn(m[1]!) : undefined;
+    if (!s || this.shunts.get(s.name)?.get(s.addr) !== m![1]) {
+      throw new EngineError('engine-command-failed', `${what}: whack --route --name ${conn} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
+    }
+    const gw = peer.gateway.kind === 'address' && isIP(peer.gateway.address) === isIP(s.addr) ? checkAddress(peer.gateway.address) : undefined;
+    this.log.info({ conn, shunt: m![1] }, 'libreswan: drop shunt re-added with the next hop of a returning peer');
+    await this.deleteConn(m![1]!, what);
+    await this.whack(['--route', '--name', conn], what);
+    try {
+      await this.addShuntConn(s.name, s.addr, m![1]!, gw, what);
+    } catch (e) {
+      // Not held any more: the next setShunt or reconcile adds it again (the peer's conn holds it now).
+      const held = this.shunts.get(s.name);
+      held?.delete(s.addr);
+      if (held?.size === 0) this.shunts.delete(s.name);
+      throw e;
+    }
   }
 
   private async deleteConn(name: string, what: string): Promise<void> {
@@ -352,10 +396,78 @@ export class LibreswanEngine implements Engine {
     await this.whack(['--keyid', `@${name}`, '--pubkeyrsa', await this.throwaway], `remove ${name} key`, true);
   }
 
+  /**
+   * Drop all traffic to `addresses` for `name` (empty: end the shunt). Addresses that stay keep their
+   * conns untouched; new ones are dropped before any address leaves, so none is open in between.
+   */
+  async setShunt(name: string, addresses: string[]): Promise<void> {
+    checkName(name);
+    const want = [...new Set(addresses.map(checkAddress))].sort();
+    const what = `drop shunt for ${name}`;
+    const cur = this.shunts.get(name) ?? new Map<string, string>();
+    this.shunts.set(name, cur);
+    try {
+      for (const addr of want) {
+        if (cur.has(addr)) continue;
+        const conn = shuntConnName(name, addr);
+        await this.addShuntConn(name, addr, conn, this.nexthopFor(name, addr), what);
+        cur.set(addr, conn);
+      }
+      for (const [addr, conn] of [...cur]) {
+        if (want.includes(addr)) continue;
+        await this.deleteConn(conn, what);
+        cur.delete(addr);
+      }
+    } finally {
+      if (cur.size === 0) this.shunts.delete(name);
+    }
+  }
+
+  private async addShuntConn(name: string, addr: string, conn: string, nexthop: string | undefined, what: string): Promise<void> {
+    const local = await this.localFor(nexthop ?? addr);
+    await this.addConn(conn, shuntAddArgs({ conn, addr, local, localId: this.o.localId, nexthop, name }), what);
+    await this.whack(['--route', '--name', conn], what);
+  }
+
+  /**
+   * The gateway through which a peer we hold reaches `addr` (the peer under `name` first), if any: the
+   * shunt must take the same next hop, or pluto refuses to route one of the two.
+   */
+  private nexthopFor(name: string, addr: string): string | undefined {
+    const via = (p: Peer): string | null | undefined => {
+      if (!p.addresses.some((a) => checkAddress(a) === addr)) return undefined;
+      return p.gateway.kind === 'address' && isIP(p.gateway.address) === isIP(addr) ? checkAddress(p.gateway.address) : null;
+    };
+    const own = this.peers.get(name);
+    const mine = own ? via(own.peer) : undefined;
+    if (mine !== undefined) return mine ?? undefined;
+    for (const { peer } of this.peers.values()) {
+      const g = via(peer);
+      if (g !== undefined) return g ?? undefined;
+    }
+    return undefined;
+  }
+
   async list(): Promise<InstalledPeer[]> {
     const r = await this.whack(['--showstates'], 'list', true);
     const states = statesByConn(r.stdout);
-    return [...this.peers.values()].map(({ peer, conns }) => {
+    // Shunts as pluto holds them, with those this process did not add (oedns restarted: serve's
+    // leftovers keep them closed); what we hold when pluto cannot be asked.
+    const held = new Map([...this.shunts].map(([name, m]) => [name, new Map(m)]));
+    const st = await this.whack(['--status'], 'list', true);
+    if (st.code === 0) {
+      held.clear();
+      for (const conn of shuntConnsIn(st.stdout)) {
+        const p = parseShuntConn(conn);
+        if (!p) continue;
+        held.set(p.name, (held.get(p.name) ?? new Map<string, string>()).set(p.addr, conn));
+      }
+    }
+    const shunts: InstalledPeer[] = [...held].map(([name, m]) => {
+      const addrs = [...m.keys()].sort();
+      return { name, connection: m.get(addrs[0]!)!, addresses: addrs, authenticated: false, shunt: true };
+    });
+    return [...this.peers.values()].map(({ peer, conns }): InstalledPeer => {
       const s = conns.map((c) => states.get(c)).filter((x): x is { ike?: string; child?: string } => !!x);
       return {
         name: peer.name,
@@ -365,7 +477,7 @@ export class LibreswanEngine implements Engine {
         ikeState: s.find((x) => x.ike === 'ESTABLISHED')?.ike ?? s.find((x) => x.ike)?.ike,
         childState: s.some((x) => x.child) ? 'INSTALLED' : undefined,
       };
-    });
+    }).concat(shunts);
   }
 
   async status(): Promise<EngineStatus> {
@@ -376,21 +488,61 @@ export class LibreswanEngine implements Engine {
       reachable: s.code === 0,
       daemon: version ? `Libreswan ${version}` : undefined,
       peers: this.peers.size,
-      detail: s.code === 0 ? undefined : (s.stderr || s.stdout).trim(),
+      detail: s.code === 0 ? `drop shunts: ${[...this.shunts.values()].reduce((n, m) => n + m.size, 0)} addresses` : (s.stderr || s.stdout).trim(),
     };
   }
 
-  /** Connection names pluto holds that are ours (`000 "oe-x": ...` lines of whack --status). */
-  private async loadedConns(): Promise<Set<string>> {
+  /** Connection names pluto holds that are ours (`000 "oe-x": ...` lines of whack --status), and our shunts'. */
+  private async loadedConns(): Promise<{ conns: Set<string>; shunts: Set<string> }> {
     const r = await this.whack(['--status'], 'reconcile');
-    const out = new Set<string>();
-    for (const m of r.stdout.matchAll(/^\d{3} "(oe-[^"/]+(?:\/\d+)?)":/gm)) out.add(m[1]!);
-    return out;
+    const conns = new Set<string>();
+    for (const m of r.stdout.matchAll(/^\d{3} "(oe-[^"/]+(?:\/\d+)?)":/gm)) conns.add(m[1]!);
+    return { conns, shunts: shuntConnsIn(r.stdout) };
   }
 
-  async reconcile(desired: Peer[]): Promise<ReconcileResult> {
+  /**
+   * Make pluto hold exactly `shunts`: what it lost (a restart) is added again, what we did not know
+   * of (oedns restarted) is adopted when still wanted and deleted when not.
+   */
+  private async reconcileShunts(present: Set<string>, shunts: ShuntSpec[], res: ReconcileResult): Promise<void> {
+    for (const [name, m] of [...this.shunts]) {
+      for (const [addr, conn] of [...m]) if (!present.has(conn)) m.delete(addr);
+      if (m.size === 0) this.shunts.delete(name);
+    }
+    const adopted: string[] = [];
+    for (const conn of present) {
+      const p = parseShuntConn(conn);
+      if (!p) {
+        await this.deleteConn(conn, 'reconcile'); // our prefix, not our spelling
+        continue;
+      }
+      const m = this.shunts.get(p.name) ?? new Map<string, string>();
+      if (!m.has(p.addr)) adopted.push(conn);
+      m.set(p.addr, conn);
+      this.shunts.set(p.name, m);
+    }
+    const want = new Map(shunts.map((x) => [x.name, x.addresses]));
+    for (const name of new Set([...want.keys(), ...this.shunts.keys()])) {
+      try {
+        await this.setShunt(name, want.get(name) ?? []);
+      } catch (e) {
+        res.failed.push({ name, reason: (e as Error).message });
+      }
+    }
+    // An adopted conn may have been unrouted by hand: routing it again is harmless.
+    const kept = new Set([...this.shunts.values()].flatMap((m) => [...m.values()]));
+    for (const conn of adopted) {
+      if (!kept.has(conn)) continue;
+      const r = await this.whack(['--route', '--name', conn], 'reconcile', true);
+      if (r.code !== 0) res.failed.push({ name: parseShuntConn(conn)!.name, reason: `whack --route --name ${conn} exited ${r.code}: ${r.stdout.trim()}` });
+    }
+  }
+
+  async reconcile(desired: Peer[], shunts: ShuntSpec[] = []): Promise<ReconcileResult> {
     const res: ReconcileResult = { installed: [], removed: [], unchanged: [], failed: [] };
-    const loaded = await this.loadedConns();
+    const { conns: loaded, shunts: loadedShunts } = await this.loadedConns();
+    // Shunts first: an address that must stay closed is closed before any peer changes.
+    await this.reconcileShunts(loadedShunts, shunts, res);
     const want = new Map(desired.map((p) => [p.name, p]));
     const loadedPeers = new Set([...loaded].map((c) => peerOfConn(c.replace(/\/\d+$/, ''))!).filter(Boolean));
     for (const n of new Set([...loadedPeers, ...this.peers.keys()])) {

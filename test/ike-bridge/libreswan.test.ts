@@ -261,6 +261,130 @@ describe('libreswan engine (fake ipsec that records its arguments)', () => {
     assert.deepEqual(c[2]!.slice(0, 4), ['whack', '--keyid', '@old.oe.test', '--pubkeyrsa']);
   });
 
+  describe('drop shunts', () => {
+    const v6route = async (d: string): Promise<string | undefined> => (d.includes(':') ? '2001:db8::1' : undefined);
+    const shuntArgs = (name: string, addr: string, local: string, nexthop?: string): string[] => [
+      'whack', '--name', `oedns-drop-${name}@${addr}`, '--ikev2', '--drop', '--auth-never',
+      '--host', local, '--client', addr.includes(':') ? '::/0' : '0.0.0.0/0', '--id', '@a.oe.test', '--updown', '%disabled',
+      ...(nexthop ? ['--nexthop', nexthop] : []),
+      '--to', '--host', addr, '--client', addr.includes(':') ? `${addr}/128` : `${addr}/32`, '--id', `@${name}`,
+    ];
+    beforeEach(() => {
+      engine = new LibreswanEngine({ localId: 'a.oe.test', localAddr: '192.0.2.1', run: execRunner(FAKE), routeSource: v6route });
+    });
+
+    it('one drop conn per address, IPv4 and IPv6 (canonical spelling), routed; list() reports it as a shunt', async () => {
+      await engine.setShunt('b.oe.test', ['192.0.2.2', '2001:DB8:0::2', '192.0.2.2']);
+      assert.deepEqual(calls(), [
+        shuntArgs('b.oe.test', '192.0.2.2', '192.0.2.1'),
+        ['whack', '--route', '--name', 'oedns-drop-b.oe.test@192.0.2.2'],
+        shuntArgs('b.oe.test', '2001:db8::2', '2001:db8::1'),
+        ['whack', '--route', '--name', 'oedns-drop-b.oe.test@2001:db8::2'],
+      ]);
+      process.env.FAKE_IPSEC_FAIL = '--status'; // pluto cannot be asked: list() says what this engine added
+      assert.deepEqual(await engine.list(), [
+        { name: 'b.oe.test', connection: 'oedns-drop-b.oe.test@192.0.2.2', addresses: ['192.0.2.2', '2001:db8::2'], authenticated: false, shunt: true },
+      ]);
+      delete process.env.FAKE_IPSEC_FAIL;
+      writeFileSync(log, '');
+      await engine.setShunt('b.oe.test', ['2001:db8::2', '192.0.2.2']);
+      assert.deepEqual(calls(), [], 'the same shunt again: nothing to do');
+    });
+
+    it('a changed shunt: new addresses are dropped before any old one goes, kept ones are not touched; [] ends it', async () => {
+      await engine.setShunt('b.oe.test', ['192.0.2.2', '2001:db8::2']);
+      writeFileSync(log, '');
+      await engine.setShunt('b.oe.test', ['2001:db8::2', '192.0.2.9']);
+      assert.deepEqual(calls().map((c) => c.slice(1, 4)), [
+        ['--name', 'oedns-drop-b.oe.test@192.0.2.9', '--ikev2'],
+        ['--route', '--name', 'oedns-drop-b.oe.test@192.0.2.9'],
+        ['--delete', '--name', 'oedns-drop-b.oe.test@192.0.2.2'],
+      ]);
+      writeFileSync(log, '');
+      await engine.setShunt('b.oe.test', []);
+      assert.deepEqual(calls().map((c) => c.slice(1, 4)).sort(), [
+        ['--delete', '--name', 'oedns-drop-b.oe.test@192.0.2.9'],
+        ['--delete', '--name', 'oedns-drop-b.oe.test@2001:db8::2'],
+      ]);
+      assert.deepEqual(await engine.list(), []);
+    });
+
+    it('a failed route leaves the old addresses in place (the caller retries)', async () => {
+      await engine.setShunt('b.oe.test', ['192.0.2.2']);
+      process.env.FAKE_IPSEC_FAIL = '--route --name oedns-drop-b.oe.test@192.0.2.9';
+      writeFileSync(log, '');
+      await assert.rejects(engine.setShunt('b.oe.test', ['192.0.2.9']), { code: 'engine-command-failed' });
+      assert.equal(calls().some((c) => c.includes('--delete')), false, 'the old address was not let go');
+      process.env.FAKE_IPSEC_FAIL = '--status';
+      assert.deepEqual((await engine.list()).map((p) => p.addresses), [['192.0.2.2']]);
+    });
+
+    it('the shunt takes the next hop of a held peer that reaches the address through a gateway', async () => {
+      await engine.install(peer({ name: 'g.oe.test', addresses: ['198.51.100.7'], gateway: { kind: 'address', address: '192.0.2.9' } }));
+      writeFileSync(log, '');
+      await engine.setShunt('g.oe.test', ['198.51.100.7', '192.0.2.3']);
+      assert.deepEqual(calls().filter((c) => c[1] === '--name'), [
+        shuntArgs('g.oe.test', '192.0.2.3', '192.0.2.1'),
+        shuntArgs('g.oe.test', '198.51.100.7', '192.0.2.1', '192.0.2.9'),
+      ]);
+    });
+
+    it('list() reports the shunts pluto holds, also those a previous oedns process added', async () => {
+      await engine.install(peer());
+      process.env.FAKE_IPSEC_STATUS = fixture('status', [
+        '000 "oe-b.oe.test": 192.0.2.1[@a.oe.test]...192.0.2.2[@b.oe.test]; prospective erouted; eroute owner: #0',
+        '000 "oedns-drop-b.oe.test@2001:db8::2": ::/0===2001:db8::1[@a.oe.test]...2001:db8::2[@b.oe.test]; prospective erouted; eroute owner: #0',
+        '000 "oedns-drop-c.oe.test@192.0.2.3": 0.0.0.0/0===192.0.2.1[@a.oe.test]...192.0.2.3[@c.oe.test]; prospective erouted; eroute owner: #0',
+        '000 "oedns-drop-c.oe.test@192.0.2.3":   policy: IKEv2+AUTH_NEVER+TUNNEL+DROP+NEVER_NEGOTIATE;',
+        '000 "oedns-drop-junk": 0.0.0.0/0===192.0.2.1...192.0.2.6; unrouted;',
+      ].join('\n'));
+      assert.deepEqual((await engine.list()).map((p) => [p.name, p.connection, p.addresses, p.shunt]), [
+        ['b.oe.test', 'oe-b.oe.test', ['192.0.2.2'], undefined],
+        ['b.oe.test', 'oedns-drop-b.oe.test@2001:db8::2', ['2001:db8::2'], true],
+        ['c.oe.test', 'oedns-drop-c.oe.test@192.0.2.3', ['192.0.2.3'], true],
+      ]);
+    });
+
+    it('refuses names and addresses that are not, before running anything (engine-bad-peer)', async () => {
+      for (const name of ['--delete', '-x', 'a b', 'a"b', '', 'a@b', 'x'.repeat(254)]) {
+        await assert.rejects(engine.setShunt(name, ['192.0.2.2']), { code: 'engine-bad-peer' }, name);
+      }
+      for (const addr of ['--all', '192.0.2', 'fe80::1%eth0', '192.0.2.0/24', 'b.oe.test', '']) {
+        await assert.rejects(engine.setShunt('b.oe.test', [addr]), { code: 'engine-bad-peer' }, addr);
+      }
+      await assert.rejects(engine.install(peer({ name: '--name' })), { code: 'engine-bad-peer' });
+      await assert.rejects(engine.install(peer({ addresses: ['192.0.2.2 --x'] })), { code: 'engine-bad-peer' });
+      await assert.rejects(engine.install(peer({ gateway: { kind: 'address', address: '-x' } })), { code: 'engine-bad-peer' });
+      assert.deepEqual(calls(), []);
+      assert.deepEqual(await engine.list(), []);
+    });
+
+    it('reconcile: missing shunts are added, ours pluto holds are kept when wanted (routed again) and deleted when not', async () => {
+      process.env.FAKE_IPSEC_STATUS = fixture('status', [
+        '000 "oedns-drop-b.oe.test@192.0.2.2": 0.0.0.0/0===192.0.2.1[@a.oe.test]...192.0.2.2[@b.oe.test]; prospective erouted; eroute owner: #0',
+        '000 "oedns-drop-b.oe.test@192.0.2.2":   policy: IKEv2+AUTH_NEVER+TUNNEL+DROP+NEVER_NEGOTIATE;',
+        '000 "oedns-drop-old.oe.test@192.0.2.5": 0.0.0.0/0===192.0.2.1[@a.oe.test]...192.0.2.5[@old.oe.test]; prospective erouted; eroute owner: #0',
+        '000 "oedns-drop-junk": 0.0.0.0/0===192.0.2.1...192.0.2.6; unrouted;',
+        '000 "oe-shunt-x.oe.test": 192.0.2.1[@a.oe.test]...192.0.2.8[@shunt-x.oe.test]; unrouted;',
+      ].join('\n'));
+      const r = await engine.reconcile([], [{ name: 'b.oe.test', addresses: ['192.0.2.2', '192.0.2.3'] }]);
+      assert.deepEqual(r.failed, []);
+      const c = calls().map((x) => x.slice(1, 4));
+      assert.deepEqual(c[0], ['--status']);
+      const after = c.slice(1);
+      assert.ok(after.some((x) => x[0] === '--delete' && x[2] === 'oedns-drop-junk'));
+      assert.ok(after.some((x) => x[0] === '--delete' && x[2] === 'oedns-drop-old.oe.test@192.0.2.5'));
+      assert.ok(after.some((x) => x[0] === '--name' && x[1] === 'oedns-drop-b.oe.test@192.0.2.3'));
+      assert.ok(after.some((x) => x[0] === '--route' && x[2] === 'oedns-drop-b.oe.test@192.0.2.2'), 'the adopted shunt is routed again');
+      assert.equal(after.some((x) => x[0] === '--name' && x[1] === 'oedns-drop-b.oe.test@192.0.2.2'), false, 'and not redefined');
+      assert.equal(after.some((x) => x[2] === 'oedns-drop-b.oe.test@192.0.2.2' && x[0] === '--delete'), false);
+      // A peer named shunt-x.oe.test is a peer: not desired, so removed as a peer, not as a shunt.
+      assert.deepEqual(r.removed, ['shunt-x.oe.test']);
+      process.env.FAKE_IPSEC_FAIL = '--status';
+      assert.deepEqual((await engine.list()).map((p) => [p.name, p.addresses, p.shunt]), [['b.oe.test', ['192.0.2.2', '192.0.2.3'], true]]);
+    });
+  });
+
   it('reports status from whack --status (pluto_version), reachable or not', async () => {
     process.env.FAKE_IPSEC_STATUS = fixture('status', '000 sbindir=/usr/sbin, libexecdir=/usr/libexec/ipsec\n000 pluto_version=4.10, pluto_vendorid=OE-Libreswan-4.10, audit-log=yes\n');
     const s = await engine.status();
