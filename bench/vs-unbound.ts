@@ -10,6 +10,8 @@
 //
 // Writes the table into docs/BENCHMARKS.md, section "## Against Unbound" (only that section).
 // Run as root on Debian (it installs unbound if missing): npm run build && node dist/bench/vs-unbound.js [--no-write]
+//   --cpu-prof  V8 CPU profile of the oedns process over the cold runs only (written to
+//               $TMPDIR/oedns-vs-unbound-prof/ when it stops; no hits run, nothing written to docs/)
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -27,7 +29,9 @@ import { benchAddress, writeBenchSection } from './support/doc';
 const ROOT = resolve(__dirname, '../..');
 const CLI = join(ROOT, 'dist/src/cli/oedns.js');
 const args = process.argv.slice(2);
-const WRITE = !args.includes('--no-write');
+const PROFILE = args.includes('--cpu-prof');
+const PROF_DIR = join(tmpdir(), 'oedns-vs-unbound-prof');
+const WRITE = !args.includes('--no-write') && !PROFILE;
 const num = (flag: string, def: number): number => (args.includes(flag) ? Number(args[args.indexOf(flag) + 1]) : def);
 const TTA = num('--tta', 500);
 const TPUT = num('--names', 2000);
@@ -53,7 +57,8 @@ async function startOedns(dir: string, upstream: string, anchorFile: string): Pr
   const port = await freePort();
   writeFileSync(join(dir, 'policy.yaml'), 'default: clear\nrules:\n  - { zone: cap.test, level: private }\n');
   const fd = openSync(join(dir, 'oedns.log'), 'w');
-  const child = spawn(process.execPath, [CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--upstream', upstream, '--trust-anchor', anchorFile,
+  const node = PROFILE ? ['--cpu-prof', '--cpu-prof-dir', PROF_DIR] : [];
+  const child = spawn(process.execPath, [...node, CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--upstream', upstream, '--trust-anchor', anchorFile,
     '--policy', join(dir, 'policy.yaml'), '--control', 'none', '--user', 'root', '--engine', 'dry-run', '--log-level', 'warn', '--log-format', 'json'],
   { stdio: ['ignore', 'ignore', fd] });
   closeSync(fd);
@@ -83,6 +88,21 @@ function dnsperf(port: number, file: string): { qps: number; lost: number } {
   const res = { qps: n(/Queries per second:\s+([\d.]+)/), lost: n(/Queries lost:\s+(\d+)/) };
   console.error(`  dnsperf :${port}: ${res.qps.toFixed(0)} q/s, ${res.lost} lost`);
   return res;
+}
+
+/** CPU time (user + system, all threads) a process has used so far, in ms (/proc, 10 ms ticks). */
+function cpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
+/** Runs `names` against a resolver process and prints its CPU time per name. */
+async function measured(label: string, pid: number, port: number, names: string[], clients = 1): Promise<RunResult & { cpuMs: number }> {
+  const before = cpuMs(pid);
+  const r = check(label, await runNames(port, names, clients));
+  const cpu = (cpuMs(pid) - before) / names.length;
+  console.error(`    ${label} CPU: ${cpu.toFixed(3)} ms per name`);
+  return { ...r, cpuMs: cpu };
 }
 
 function rssMiB(pid: number): number {
@@ -133,12 +153,19 @@ async function main(): Promise<void> {
   await runNames(oe.port, warmO);
 
   console.error('cold time-to-answer, one client:');
-  const tU = check('unbound', await runNames(unbound.port, ttaU));
-  const tO = check('oedns', await runNames(oe.port, ttaO));
+  const tU = await measured('unbound', unbound.pid, unbound.port, ttaU);
+  const tO = await measured('oedns', oe.pid, oe.port, ttaO);
 
   console.error(`cold throughput, ${TPUT} names, ${CLIENTS} clients:`);
-  const cU = check('unbound', await runNames(unbound.port, tputU, CLIENTS));
-  const cO = check('oedns', await runNames(oe.port, tputO, CLIENTS));
+  const cU = await measured('unbound', unbound.pid, unbound.port, tputU, CLIENTS);
+  const cO = await measured('oedns', oe.pid, oe.port, tputO, CLIENTS);
+
+  if (PROFILE) {
+    await oe.stop();
+    console.error(`profile of the cold runs (${WARM + TTA + TPUT} names) in ${PROF_DIR}`);
+    for (const c of cleanups.reverse()) await c();
+    return;
+  }
 
   console.error(`cache hits, dnsperf ${HIT_SECONDS} s (10 clients, 100 outstanding):`);
   const fU = join(dir, 'hits-unbound.txt');
@@ -153,7 +180,7 @@ async function main(): Promise<void> {
   const r = {
     load, seconds: (Date.now() - started) / 1000, version: unbound.version, rss,
     tta: { u: [percentile(tU.ms, 50), percentile(tU.ms, 95)], o: [percentile(tO.ms, 50), percentile(tO.ms, 95)] },
-    tput: { u: TPUT / cU.seconds, o: TPUT / cO.seconds },
+    tput: { u: TPUT / cU.seconds, o: TPUT / cO.seconds, cpuU: cU.cpuMs, cpuO: cO.cpuMs },
     hits: { u: hU.qps, o: hO.qps, lostO: hO.lost },
   };
   const text = render(r);
@@ -163,7 +190,7 @@ async function main(): Promise<void> {
 
 function render(r: {
   load: number; seconds: number; version: string; rss: { unbound: number; oedns: number };
-  tta: { u: number[]; o: number[] }; tput: { u: number; o: number }; hits: { u: number; o: number; lostO: number };
+  tta: { u: number[]; o: number[] }; tput: { u: number; o: number; cpuU: number; cpuO: number }; hits: { u: number; o: number; lostO: number };
 }): string {
   const f = (x: number): string => x.toFixed(3);
   const k = (x: number): string => (x >= 10_000 ? `${(x / 1000).toFixed(1)}k` : x.toFixed(0));
@@ -183,6 +210,7 @@ function render(r: {
     '|---|---|---|---:|---|',
     `| cold time-to-answer, one client, chain warm: median / p95 | ${f(r.tta.o[0]!)} / ${f(r.tta.o[1]!)} ms | ${f(r.tta.u[0]!)} / ${f(r.tta.u[1]!)} ms | ${medRatio.toFixed(1)}× / ${p95Ratio.toFixed(1)}× | ≤ 3× / ≤ 5×: ${met(medRatio <= 3)} / ${met(p95Ratio <= 5)} |`,
     `| cold throughput, ${TPUT} new names, ${CLIENTS} clients | ${k(r.tput.o)}/s | ${k(r.tput.u)}/s | ${tputRatio.toFixed(2)} | ≥ 0.35: ${met(tputRatio >= 0.35)} |`,
+    `| CPU time per new name in that run (all threads, /proc) | ${f(r.tput.cpuO)} ms | ${f(r.tput.cpuU)} ms | ${(r.tput.cpuO / r.tput.cpuU).toFixed(1)}× | |`,
     `| cache hits, dnsperf ${HIT_SECONDS} s | ${k(r.hits.o)} q/s | ${k(r.hits.u)} q/s | ${hitRatio.toFixed(2)} | ≥ 0.5: ${met(hitRatio >= 0.5)} |`,
     `| resident memory after the run | ${r.rss.oedns.toFixed(0)} MiB | ${r.rss.unbound.toFixed(0)} MiB | | |`,
     '',
