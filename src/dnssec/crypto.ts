@@ -131,33 +131,115 @@ function buildKey(alg: number, key: Uint8Array): KeyObject | null {
 
 export type VerifyResult = 'valid' | 'invalid' | 'unsupported' | 'bad-key';
 
-/** Verifies `sig` over `data` with a DNSKEY public key of algorithm `alg`. Never throws. */
-export function verifySignature(alg: number, key: Uint8Array, data: Uint8Array, sig: Uint8Array): VerifyResult {
+/** What node:crypto needs for one check, or the result when no check is to be made. */
+function verifyCall(alg: number, key: Uint8Array, sig: Uint8Array): { hash: string | null; key: KeyObject | { key: KeyObject; dsaEncoding: 'ieee-p1363' } } | VerifyResult {
   if (!algorithmSupported(alg)) return 'unsupported';
   const ko = publicKey(alg, key);
   if (!ko) return 'bad-key';
+  switch (alg) {
+    case 5: case 7:
+      return { hash: 'sha1', key: ko };
+    case 8:
+      return { hash: 'sha256', key: ko };
+    case 10:
+      return { hash: 'sha512', key: ko };
+    case 13: case 14:
+      // RFC 6605 §4: the signature is r | s, which node calls ieee-p1363.
+      if (sig.length !== (alg === 13 ? 64 : 96)) return 'invalid';
+      return { hash: alg === 13 ? 'sha256' : 'sha384', key: { key: ko, dsaEncoding: 'ieee-p1363' } };
+    case 15: case 16:
+      return { hash: null, key: ko };
+    default:
+      return 'unsupported';
+  }
+}
+
+/** Verifies `sig` over `data` with a DNSKEY public key of algorithm `alg`. Never throws. */
+export function verifySignature(alg: number, key: Uint8Array, data: Uint8Array, sig: Uint8Array): VerifyResult {
+  if (takeVerified(alg, key, data, sig)) return 'valid';
+  const call = verifyCall(alg, key, sig);
+  if (typeof call === 'string') return call;
   try {
-    switch (alg) {
-      case 5: case 7:
-        return cryptoVerify('sha1', data, ko, sig) ? 'valid' : 'invalid';
-      case 8:
-        return cryptoVerify('sha256', data, ko, sig) ? 'valid' : 'invalid';
-      case 10:
-        return cryptoVerify('sha512', data, ko, sig) ? 'valid' : 'invalid';
-      case 13: case 14: {
-        // RFC 6605 §4: the signature is r | s, which node calls ieee-p1363.
-        if (sig.length !== (alg === 13 ? 64 : 96)) return 'invalid';
-        return cryptoVerify(alg === 13 ? 'sha256' : 'sha384', data, { key: ko, dsaEncoding: 'ieee-p1363' }, sig) ? 'valid' : 'invalid';
-      }
-      case 15: case 16:
-        return cryptoVerify(null, data, ko, sig) ? 'valid' : 'invalid';
-      default:
-        return 'unsupported';
-    }
+    return cryptoVerify(call.hash, data, call.key, sig) ? 'valid' : 'invalid';
   } catch {
     // OpenSSL rejects some malformed signatures by throwing (e.g. RSA signature longer than modulus).
     return 'invalid';
   }
+}
+
+// Checks made ahead of time on libuv's thread pool (verifyAhead), so that the public-key step of a
+// response runs beside the main thread and its other checks instead of in turn on it. Only
+// successes are kept, each with the exact bytes it was made on, and each is used once: a hit in
+// verifySignature is the answer node:crypto gave for these very bytes, and anything else (a failure,
+// an error, other bytes) is checked again the ordinary way. Bounded; the oldest go first.
+interface Verified { alg: number; key: Uint8Array; data: Uint8Array }
+const verified = new Map<string, Verified[]>();
+let verifiedCount = 0;
+const VERIFIED_MAX = 256;
+const aheadCounters = { made: 0, kept: 0, used: 0 };
+
+/** Checks made ahead so far, successes kept, and successes used by verifySignature (tests, bench). */
+export function verifiedAhead(): { made: number; kept: number; used: number; waiting: number } {
+  return { ...aheadCounters, waiting: verifiedCount };
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+const sigId = (sig: Uint8Array): string => Buffer.from(sig.buffer, sig.byteOffset, sig.byteLength).toString('latin1');
+
+function takeVerified(alg: number, key: Uint8Array, data: Uint8Array, sig: Uint8Array): boolean {
+  if (verifiedCount === 0) return false;
+  const id = sigId(sig);
+  const list = verified.get(id);
+  if (!list) return false;
+  const i = list.findIndex((v) => v.alg === alg && sameBytes(v.key, key) && sameBytes(v.data, data));
+  if (i < 0) return false;
+  list.splice(i, 1);
+  if (list.length === 0) verified.delete(id);
+  verifiedCount--;
+  aheadCounters.used++;
+  return true;
+}
+
+function keepVerified(alg: number, key: Uint8Array, data: Uint8Array, sig: Uint8Array): void {
+  while (verifiedCount >= VERIFIED_MAX) {
+    const [oldest, list] = verified.entries().next().value as [string, Verified[]];
+    list.shift();
+    verifiedCount--;
+    if (list.length === 0) verified.delete(oldest);
+  }
+  const id = sigId(sig);
+  const list = verified.get(id);
+  const v = { alg, key: Uint8Array.from(key), data: Uint8Array.from(data) };
+  if (list) list.push(v);
+  else verified.set(id, [v]);
+  verifiedCount++;
+  aheadCounters.kept++;
+}
+
+/**
+ * Runs the check verifySignature(alg, key, data, sig) would make on the thread pool, and keeps a
+ * success for the next verifySignature call with the same bytes. Resolves when done; never rejects.
+ */
+export function verifyAhead(alg: number, key: Uint8Array, data: Uint8Array, sig: Uint8Array): Promise<void> {
+  const call = verifyCall(alg, key, sig);
+  if (typeof call === 'string') return Promise.resolve();
+  aheadCounters.made++;
+  return new Promise<void>((resolve) => {
+    try {
+      cryptoVerify(call.hash, data, call.key, sig, (err, ok) => {
+        if (!err && ok) keepVerified(alg, key, data, sig);
+        resolve();
+      });
+    } catch {
+      resolve();
+    }
+  });
 }
 
 /** RFC 1982 serial-number comparison on 32-bit values: is a before b? */

@@ -13,6 +13,7 @@ import type { ZoneStatus } from './validate';
 import { indeterminate, insecure, type Verdict, type VerdictKind } from './verdict';
 import { type BudgetLimits, ValidationBudget } from './budget';
 import { nameLabel } from './util';
+import { checkAhead, dsChecks } from './ahead';
 
 /** Sends one query (DO and CD set) and returns the decoded response; throws TransportError on failure. */
 export type QueryFn = (name: Name, type: number) => Promise<Message>;
@@ -154,6 +155,8 @@ export class ChainFetcher {
     return this.shared(`d|${key}`, async () => {
       const m = await this.ask(child, RRType.DS, ctx);
       if (!('answers' in m)) return { kind: 'end', verdict: m, ttl: 0 };
+      const ahead = checkAhead(dsChecks(parent, child, m, ctx.nowSec));
+      if (ahead) await ahead;
       const budget = this.budgetFor(ctx);
       const ev = classifyDsResponse(parent, child, m, ctx.nowSec, this.o.nsec3, budget);
       this.dsEvidence.set(key, ev, ev.kind === 'end' ? this.lifetime(ev.verdict, ev.ttl, budget) : ev.ttl, ctx.nowSec);

@@ -149,9 +149,8 @@ export function verifyRrset(rrset: RR[], sigs: RR[], keys: RR[], zone: Name, now
       break;
     }
     tried++;
-    // RFC 4035 §5.3.2: rebuild the signed data; a wildcard-expanded owner becomes '*.' + the last labels.
     const signedOwner = sig.labels < ownerLabels ? wildcardOf(owner, sig.labels) : owner;
-    const data = concat([rrsigSignedPrefix(rr.rdata), canonicalRRsetWire(rrset, sig.originalTtl, signedOwner)]);
+    const data = signedData(rr.rdata, sig, rrset, signedOwner);
     let ok = false;
     const tryKeys = usable.slice(0, limits.maxKeysPerTag);
     for (const k of tryKeys) {
@@ -184,6 +183,51 @@ export function verifyRrset(rrset: RR[], sigs: RR[], keys: RR[], zone: Name, now
   // Work left undone because of a per-RRset limit: the RRset is not proven either way.
   if (cut) return { verdict: indeterminate('budget-exhausted', `${label}: ${cut} (KeyTrap bound)`), ttl: 0 };
   return { verdict: (best as Failure | null)?.verdict ?? bogus('rrsig-missing', Ede.RRSIGS_MISSING, `no usable RRSIG over ${label}`, { rrset: label }), ttl: 0 };
+}
+
+/** RFC 4035 §5.3.2: the bytes an RRSIG signs; a wildcard-expanded owner is given as '*.' + the last labels. */
+function signedData(sigRdata: Uint8Array, sig: Rrsig, rrset: RR[], signedOwner: Name): Uint8Array {
+  return concat([rrsigSignedPrefix(sigRdata), canonicalRRsetWire(rrset, sig.originalTtl, signedOwner)]);
+}
+
+/** One public-key check verifyRrset is expected to make. */
+export interface LikelyCheck {
+  alg: number;
+  key: Uint8Array;
+  data: Uint8Array;
+  sig: Uint8Array;
+}
+
+/**
+ * The check verifyRrset(rrset, sigs, keys, zone, nowSec) will most likely make first: the first
+ * RRSIG over the set that passes the cheap rules (signer, labels, validity, a usable key with its tag),
+ * with the first such key. A guess for doing the check ahead (crypto.ts verifyAhead), never a
+ * judgement: verifyRrset still decides everything, and a wrong guess only costs the check. At most one
+ * per RRset, so the work done ahead stays bounded whatever the response holds.
+ */
+export function likelyCheck(rrset: RR[], sigs: RR[], keys: RR[], zone: Name, nowSec: number): LikelyCheck | null {
+  if (rrset.length === 0 || keys.length === 0) return null;
+  const owner = rrset[0]!.name;
+  const type = rrset[0]!.type;
+  if (!isSubdomain(owner, zone)) return null;
+  const ownerLabels = rrsigLabelCount(owner);
+  for (const rr of sigs) {
+    if (rr.type !== RRType.RRSIG || rr.rdata.length < 2 || ((rr.rdata[0]! << 8) | rr.rdata[1]!) !== type || !nameEquals(rr.name, owner)) continue;
+    let sig: Rrsig;
+    try {
+      sig = decodeRrsig(rr.rdata);
+    } catch {
+      continue;
+    }
+    if (!nameEquals(sig.signerName, zone) || sig.labels > ownerLabels || checkValidity(sig.inception, sig.expiration, nowSec) !== 'ok') continue;
+    if (sig.labels < ownerLabels && (type === RRType.NSEC || type === RRType.NSEC3)) continue;
+    const k = (keyIndex(keys).get(`${canonicalName(sig.signerName)}|${sig.algorithm}|${sig.keyTag}`) ?? [])
+      .find((e) => e.unusable === null && (!(e.key.flags & DNSKEY_REVOKE) || type === RRType.DNSKEY));
+    if (!k) continue;
+    const signedOwner = sig.labels < ownerLabels ? wildcardOf(owner, sig.labels) : owner;
+    return { alg: sig.algorithm, key: k.key.publicKey, data: signedData(rr.rdata, sig, rrset, signedOwner), sig: sig.signature };
+  }
+  return null;
 }
 
 function rrsigTime(t: number): string {

@@ -10,6 +10,7 @@ import { RRType, type Message, type Name, type Question } from '../wire/types';
 import { ROOT_ANCHORS, type TrustAnchor } from './anchors';
 import { ChainFetcher, type ChainLink, type QueryFn, type WalkContext } from './fetcher';
 import type { BudgetLimits } from './budget';
+import { checkAhead, responseChecks } from './ahead';
 import { DEFAULT_KEY_CACHE_LIMITS, type KeyCacheLimits } from './key-cache';
 import { DEFAULT_NSEC3_LIMITS, type Nsec3Limits } from './nsec3';
 import { chainNames, proofTtl, zoneKey, MAX_CHAIN, type Negative, type ResponseResult, type StepResult, type ValidatedRRset, validateResponse, type ZoneStatus } from './validate';
@@ -95,7 +96,10 @@ export function createValidator(opts: ValidatorOptions): Validator {
       if (nta) ntas.push(nta);
       statuses.set(k, nta ? ntaStatus(nta) : await fetcher.zoneFor(name, ctx));
     }
-    return validateResponse(q, msg, (n) => statuses.get(canonicalName(n)), { nowSec: ctx.nowSec, nsec3, budget: fetcher.budgetFor(ctx) });
+    const zoneOf = (n: Name): ZoneStatus | undefined => statuses.get(canonicalName(n));
+    const ahead = checkAhead(responseChecks(q, msg, zoneOf, ctx.nowSec));
+    if (ahead) await ahead;
+    return validateResponse(q, msg, zoneOf, { nowSec: ctx.nowSec, nsec3, budget: fetcher.budgetFor(ctx) });
   }
 
   return {
