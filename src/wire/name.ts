@@ -19,6 +19,8 @@ const DOT = 0x2e;
  */
 export function nameToLabels(name: Name): Uint8Array[] {
   if (name === '' || name === '.') return [];
+  const plain = plainLabels(name);
+  if (plain) return plain;
   const labels: Uint8Array[] = [];
   let cur: number[] = [];
   let wireLen = 1;
@@ -37,6 +39,31 @@ export function nameToLabels(name: Name): Uint8Array[] {
     } else i = readTextChar(name, i, cur);
   }
   finish();
+  return labels;
+}
+
+/**
+ * The labels of a name written in plain ASCII (no escapes, no empty or overlong label): what every
+ * name read off the wire or typed by hand is, read without the per-character escape handling (names
+ * are split many times per query). Null for anything else: the general parser decides (and throws).
+ */
+function plainLabels(name: Name): Uint8Array[] | null {
+  const n = name.length;
+  const end = name.charCodeAt(n - 1) === DOT ? n - 1 : n;
+  if (end > MAX_NAME_WIRE - 2) return null;
+  const labels: Uint8Array[] = [];
+  let start = 0;
+  for (let i = 0; i <= end; i++) {
+    const c = i === end ? DOT : name.charCodeAt(i);
+    if (c === DOT) {
+      const len = i - start;
+      if (len === 0 || len > MAX_LABEL) return null;
+      const l = new Uint8Array(len);
+      for (let j = 0; j < len; j++) l[j] = name.charCodeAt(start + j);
+      labels.push(l);
+      start = i + 1;
+    } else if (c === 0x5c || c >= 0x80) return null;
+  }
   return labels;
 }
 
@@ -186,7 +213,11 @@ export function wireToName(wire: Uint8Array): Name {
 }
 
 function asciiLower(s: string): string {
-  return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+  }
+  return s;
 }
 
 /** Lowercased (ASCII only, RFC 4343) and with escapes in normal form. */
@@ -221,6 +252,12 @@ export function compareCanonical(a: Name, b: Name): number {
 }
 
 export function isSubdomain(child: Name, parent: Name): boolean {
+  // Plain names (the common case) compare as text: same labels, case folded, on a label boundary.
+  if (isPlain(child) && isPlain(parent)) {
+    const c = canonicalName(child);
+    const p = canonicalName(parent);
+    return p === '' || c === p || (c.length > p.length && c.endsWith(p) && c.charCodeAt(c.length - p.length - 1) === DOT);
+  }
   const lc = nameToLabels(child);
   const lp = nameToLabels(parent);
   if (lp.length > lc.length) return false;
@@ -237,7 +274,29 @@ export function parentName(name: Name): Name | null {
 }
 
 export function labelCount(name: Name): number {
-  return nameToLabels(name).length;
+  if (name === '' || name === '.') return 0;
+  if (!isPlain(name)) return nameToLabels(name).length;
+  let n = 1;
+  for (let i = 0; i < name.length - 1; i++) if (name.charCodeAt(i) === DOT) n++;
+  return n;
+}
+
+/** A name plainLabels() reads: ASCII, no escape, no empty or overlong label, not too long. */
+function isPlain(name: Name): boolean {
+  const n = name.length;
+  if (n === 0 || (n === 1 && name.charCodeAt(0) === DOT)) return true;
+  const end = name.charCodeAt(n - 1) === DOT ? n - 1 : n;
+  if (end > MAX_NAME_WIRE - 2) return false;
+  let start = 0;
+  for (let i = 0; i <= end; i++) {
+    const c = i === end ? DOT : name.charCodeAt(i);
+    if (c === DOT) {
+      const len = i - start;
+      if (len === 0 || len > MAX_LABEL) return false;
+      start = i + 1;
+    } else if (c === 0x5c || c >= 0x80) return false;
+  }
+  return true;
 }
 
 /** Storage form: no trailing dot, root ''. Validates the text (ParseError). */

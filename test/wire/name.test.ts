@@ -79,6 +79,29 @@ describe('wire/name', () => {
     assert.equal(normalizeName('a\\046b.'), 'a\\.b');
   });
 
+  it('reads plain names on a fast path that agrees with the escape-aware one', () => {
+    // Plain text and the same name with escapes must give the same answers.
+    assert.ok(isSubdomain('A.Example.', 'example'));
+    assert.ok(isSubdomain('a.example', 'EXAMPLE.'));
+    assert.ok(isSubdomain('a.example', '.'));
+    assert.ok(!isSubdomain('', 'example'));
+    assert.ok(!isSubdomain('xa.example', 'a.example'));
+    assert.ok(isSubdomain('b.a\\.x.example', 'a\\.x.example'));
+    // As text it ends in '.x.example', but its labels are b, 'a.x', example.
+    assert.ok(!isSubdomain('b.a\\.x.example', 'x.example'));
+    assert.ok(isSubdomain('a.\\065.example', 'a.example'));
+    assert.equal(labelCount('a.b.c.'), 3);
+    assert.equal(labelCount('.'), 0);
+    assert.equal(labelCount('a\\.b.c'), 2);
+    assert.deepEqual(nameToLabels('Ab.c.').map((l) => [...l]), [[0x41, 0x62], [0x63]]);
+    assert.deepEqual(nameToLabels('a\\.b.c'), nameToLabels('a\\046b.c'));
+    for (const bad of ['a..b', '.a', 'a..', `${'x'.repeat(64)}.example`, `${'abcdefg.'.repeat(32)}x`]) {
+      assert.throws(() => nameToLabels(bad), ParseError, bad);
+      assert.throws(() => isSubdomain(bad, 'example'), ParseError, bad);
+      assert.throws(() => labelCount(bad), ParseError, bad);
+    }
+  });
+
   describe('decodeName on hostile input', () => {
     // 12 bytes of header padding so offsets look like a real message.
     const pad = '000000000000000000000000';
