@@ -7,9 +7,20 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 /** Node modules that do I/O: never in the pure layers. */
-const IO_MODULES = ['net', 'dgram', 'fs', 'fs/promises', 'child_process', 'timers', 'timers/promises', 'http', 'https', 'tls', 'dns', 'os'].flatMap(
-  (m) => [m, `node:${m}`],
-);
+const IO_MODULES = [
+  'net',
+  'dgram',
+  'fs',
+  'fs/promises',
+  'child_process',
+  'timers',
+  'timers/promises',
+  'http',
+  'https',
+  'tls',
+  'dns',
+  'os',
+].flatMap((m) => [m, `node:${m}`]);
 const ioImports = IO_MODULES.map((name) => ({ name, message: 'pure module: no I/O here (docs/ARCHITECTURE.md); take data, return data' }));
 
 /**
@@ -19,8 +30,23 @@ const ioImports = IO_MODULES.map((name) => ({ name, message: 'pure module: no I/
  * may read.
  */
 const FOLDERS = [
-  'util', 'wire', 'dnssec', 'policy', 'peers', 'ike-bridge', 'resolver', 'publish', 'control', 'capture', 'trust', 'autosp',
-  'responder', 'config', 'daemon', 'doctor', 'cli',
+  'util',
+  'wire',
+  'dnssec',
+  'policy',
+  'peers',
+  'ike-bridge',
+  'resolver',
+  'publish',
+  'control',
+  'capture',
+  'trust',
+  'autosp',
+  'responder',
+  'config',
+  'daemon',
+  'doctor',
+  'cli',
 ];
 const MAY_IMPORT = {
   util: [],
@@ -36,8 +62,21 @@ const MAY_IMPORT = {
   trust: ['resolver', 'dnssec', 'wire', 'util'],
   autosp: ['control', 'publish', 'resolver', 'peers', 'policy', 'ike-bridge', 'dnssec', 'wire', 'util'],
   responder: ['resolver', 'peers', 'policy', 'ike-bridge', 'dnssec', 'wire', 'util'],
-  config: ['autosp', 'responder', 'capture', 'trust', 'control', 'publish', 'resolver', 'peers', 'policy', 'ike-bridge', 'dnssec', 'wire',
-    'util'],
+  config: [
+    'autosp',
+    'responder',
+    'capture',
+    'trust',
+    'control',
+    'publish',
+    'resolver',
+    'peers',
+    'policy',
+    'ike-bridge',
+    'dnssec',
+    'wire',
+    'util',
+  ],
   daemon: FOLDERS.filter((f) => !['daemon', 'doctor', 'cli'].includes(f)),
   doctor: FOLDERS.filter((f) => !['daemon', 'doctor', 'cli'].includes(f)),
   cli: FOLDERS.filter((f) => f !== 'cli'),
@@ -55,19 +94,26 @@ const plainPath = {
 /** Nor may a module reach around them with a dynamic import() or a require() of a module of ours. */
 const dynamicImports = [
   { selector: 'ImportExpression', message: 'no dynamic import(): the layering rules check static imports only' },
-  { selector: "CallExpression[callee.name='require'][arguments.0.value=/^\\.(?!.*\\.json$)/]", message: 'no require() of a module of ours: the layering rules check static imports only' },
+  {
+    selector: "CallExpression[callee.name='require'][arguments.0.value=/^\\.(?!.*\\.json$)/]",
+    message: 'no require() of a module of ours: the layering rules check static imports only',
+  },
 ];
 
 /** Import patterns (from src/<folder>/ or one folder deeper) for the folders `folder` may not import. */
 function refused(folder) {
   const allowed = MAY_IMPORT[folder];
   const modelOnly = !allowed.includes('peers') && allowed.includes('peer-model');
-  return [plainPath, ...FOLDERS.filter((f) => f !== folder && !allowed.includes(f)).map((f) => ({
-    // A regex, not a gitignore group: a group that refuses '../peers' cannot let '../peers/model' back in.
-    regex: f === 'peers' && modelOnly ? '^(\\.\\./){1,2}peers(/(?!(model|keys|material)$).*)?$' : `^(\\.\\./){1,2}${f}(/.*)?$`,
-    message: `src/${folder} may not import src/${f}${f === 'peers' && modelOnly ? ' (only its model.ts, keys.ts and material.ts)' : ''}` +
-      " (see the folder's opening comment and docs/CONTRIBUTING.md)",
-  }))];
+  return [
+    plainPath,
+    ...FOLDERS.filter((f) => f !== folder && !allowed.includes(f)).map((f) => ({
+      // A regex, not a gitignore group: a group that refuses '../peers' cannot let '../peers/model' back in.
+      regex: f === 'peers' && modelOnly ? '^(\\.\\./){1,2}peers(/(?!(model|keys|material)$).*)?$' : `^(\\.\\./){1,2}${f}(/.*)?$`,
+      message:
+        `src/${folder} may not import src/${f}${f === 'peers' && modelOnly ? ' (only its model.ts, keys.ts and material.ts)' : ''}` +
+        " (see the folder's opening comment and docs/CONTRIBUTING.md)",
+    })),
+  ];
 }
 
 /** Clocks and timers: the pure layers take `now` as an argument (STYLE.md §3). */
@@ -82,7 +128,10 @@ const noClock = {
   'no-restricted-properties': ['error', { object: 'Date', property: 'now', message: 'pure module: take `now` as an argument' }],
   'no-restricted-syntax': [
     'error',
-    { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'pure module: `new Date()` reads the clock; take `now` as an argument' },
+    {
+      selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+      message: 'pure module: `new Date()` reads the clock; take `now` as an argument',
+    },
     ...dynamicImports,
   ],
 };
@@ -98,7 +147,10 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/consistent-type-imports': ['error', { prefer: 'type-imports', fixStyle: 'inline-type-imports' }],
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true },
+      ],
       // An async function that does not await is how an interface's Promise-returning method is written.
       '@typescript-eslint/require-await': 'off',
       // Errors matched by code, never by message (STYLE.md §4): only Error objects are thrown.
@@ -147,13 +199,19 @@ export default tseslint.config(
     files: ['src/peers/model.ts', 'src/peers/keys.ts', 'src/peers/material.ts'],
     rules: {
       ...noClock,
-      'no-restricted-imports': ['error', {
-        paths: ioImports,
-        patterns: [
-          plainPath,
-          { regex: '^(\\.\\./(?!(wire|util)(/|$))|\\./(?!(model|keys|material)$))', message: 'the peer model imports only src/wire and src/util' },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ioImports,
+          patterns: [
+            plainPath,
+            {
+              regex: '^(\\.\\./(?!(wire|util)(/|$))|\\./(?!(model|keys|material)$))',
+              message: 'the peer model imports only src/wire and src/util',
+            },
+          ],
+        },
+      ],
     },
   },
 );

@@ -20,15 +20,55 @@ function entryFor(i: number): { key: string; message: Message; proof: Proof } {
   const name = `host${i}.example.test`;
   const a: RR = { name, type: 1, class: 1, ttl: 3600, rdata: encodeA(`198.${18 + ((i >> 16) & 1)}.${(i >> 8) & 255}.${i & 255}`) };
   const sig: RR = {
-    name, type: 46, class: 1, ttl: 3600,
-    rdata: encodeRrsig({ typeCovered: 1, algorithm: 13, labels: 3, originalTtl: 3600, expiration: 2_000_000_000, inception: 1_700_000_000, keyTag: 12345, signerName: 'example.test', signature: new Uint8Array(64).fill(i & 255) }),
+    name,
+    type: 46,
+    class: 1,
+    ttl: 3600,
+    rdata: encodeRrsig({
+      typeCovered: 1,
+      algorithm: 13,
+      labels: 3,
+      originalTtl: 3600,
+      expiration: 2_000_000_000,
+      inception: 1_700_000_000,
+      keyTag: 12345,
+      signerName: 'example.test',
+      signature: new Uint8Array(64).fill(i & 255),
+    }),
   };
-  const set: ValidatedRRset = { name, type: 1, class: 1, records: [a], sigs: [sig], ttl: 3600, sigExpiry: 2_000_000_000, security: 'secure', role: 'answer' };
+  const set: ValidatedRRset = {
+    name,
+    type: 1,
+    class: 1,
+    records: [a],
+    sigs: [sig],
+    ttl: 3600,
+    sigExpiry: 2_000_000_000,
+    security: 'secure',
+    role: 'answer',
+  };
   const message: Message = {
-    id: 0, qr: true, opcode: 0, aa: false, tc: false, rd: true, ra: true, z: false, ad: false, cd: false, rcode: 0,
-    questions: [{ name, type: 1, class: 1 }], answers: [a, sig], authorities: [], additionals: [],
+    id: 0,
+    qr: true,
+    opcode: 0,
+    aa: false,
+    tc: false,
+    rd: true,
+    ra: true,
+    z: false,
+    ad: false,
+    cd: false,
+    rcode: 0,
+    questions: [{ name, type: 1, class: 1 }],
+    answers: [a, sig],
+    authorities: [],
+    additionals: [],
   };
-  return { key: cacheKey({ name, type: 1, class: 1 }, false), message, proof: { verdict: SECURE, rrsets: [set], negative: null, rcode: 0, ttl: 3600 } };
+  return {
+    key: cacheKey({ name, type: 1, class: 1 }, false),
+    message,
+    proof: { verdict: SECURE, rrsets: [set], negative: null, rcode: 0, ttl: 3600 },
+  };
 }
 
 function rssMiB(): number {
@@ -48,7 +88,9 @@ async function main(): Promise<void> {
     if ((i + 1) % (N / 10) === 0) {
       const rss = rssMiB();
       const heap = (process.memoryUsage().heapUsed - heap0) / 2 ** 20;
-      console.log(`${i + 1}\t${rss.toFixed(0)}\t${heap.toFixed(0)}\t${(((rss - base) * 2 ** 20) / (i + 1)).toFixed(0)}\t${((heap * 2 ** 20) / (i + 1)).toFixed(0)}`);
+      console.log(
+        `${i + 1}\t${rss.toFixed(0)}\t${heap.toFixed(0)}\t${(((rss - base) * 2 ** 20) / (i + 1)).toFixed(0)}\t${((heap * 2 ** 20) / (i + 1)).toFixed(0)}`,
+      );
     }
   }
   const fill = (Date.now() - t0) / 1000;
@@ -61,16 +103,23 @@ async function main(): Promise<void> {
   }
   const st = cache.stats();
   const rss = rssMiB();
-  console.log(`cache holds ${st.entries} entries (${st.entries - st.compactEntries} decoded, ${st.compactEntries} as bytes), filled in ${fill.toFixed(1)} s; ` +
-    `resident ${rss.toFixed(0)} MiB settled (${(rss * 1.048576).toFixed(0)} MB; target ≤ 200 MB at 1e6), ${peak.toFixed(0)} MiB at the end of the fill; Node alone ${base.toFixed(0)} MiB`);
+  console.log(
+    `cache holds ${st.entries} entries (${st.entries - st.compactEntries} decoded, ${st.compactEntries} as bytes), filled in ${fill.toFixed(1)} s; ` +
+      `resident ${rss.toFixed(0)} MiB settled (${(rss * 1.048576).toFixed(0)} MB; target ≤ 200 MB at 1e6), ${peak.toFixed(0)} MiB at the end of the fill; Node alone ${base.toFixed(0)} MiB`,
+  );
   const mu = process.memoryUsage();
   const mib = (n: number): string => (n / 2 ** 20).toFixed(0);
-  console.log(`heap total ${mib(mu.heapTotal)} MiB (used ${mib(mu.heapUsed)}), array buffers ${mib(mu.arrayBuffers)} MiB; the cache counts ${mib(st.bytes)} MiB`);
+  console.log(
+    `heap total ${mib(mu.heapTotal)} MiB (used ${mib(mu.heapUsed)}), array buffers ${mib(mu.arrayBuffers)} MiB; the cache counts ${mib(st.bytes)} MiB`,
+  );
   // Every name is still there and decodes to its own answer.
   let found = 0;
   const t1 = Date.now();
-  for (let i = 0; i < N; i += Math.max(1, Math.floor(N / 10_000))) if (cache.peek(entryFor(i).key)?.message.answers[0]?.name === `host${i}.example.test`) found++;
-  console.log(`sampled lookups found ${found} of ${Math.ceil(N / Math.max(1, Math.floor(N / 10_000)))}, ${((Date.now() - t1) / found * 1000).toFixed(1)} µs each (decode included)`);
+  for (let i = 0; i < N; i += Math.max(1, Math.floor(N / 10_000)))
+    if (cache.peek(entryFor(i).key)?.message.answers[0]?.name === `host${i}.example.test`) found++;
+  console.log(
+    `sampled lookups found ${found} of ${Math.ceil(N / Math.max(1, Math.floor(N / 10_000)))}, ${(((Date.now() - t1) / found) * 1000).toFixed(1)} µs each (decode included)`,
+  );
 }
 
 void main();

@@ -42,7 +42,11 @@ export class UdpClient {
   private nextId = Math.floor(Math.random() * 0xffff);
   private ready: Promise<void>;
 
-  constructor(private readonly port: number, private readonly timeoutMs = 3000, private readonly host = '127.0.0.1') {
+  constructor(
+    private readonly port: number,
+    private readonly timeoutMs = 3000,
+    private readonly host = '127.0.0.1',
+  ) {
     this.sock = createSocket('udp4');
     this.sock.on('message', (m) => this.onMessage(m));
     this.sock.on('error', () => undefined);

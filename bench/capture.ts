@@ -104,14 +104,21 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => proces
 function buildZones(): SignedHierarchy {
   // A pool of keys, not one per name: a loop of thousands of generateKeyPairSync calls was seen to
   // hang node here (main thread in a futex wait) twice, and distinct keys change nothing for charon.
-  const pool = Array.from({ length: 16 }, (_, i) => ipseckeyLine(`k${i}.cap.test`, generateKeyPairSync('ed25519').publicKey).split(/\s+/).slice(3).join(' '));
+  const pool = Array.from({ length: 16 }, (_, i) =>
+    ipseckeyLine(`k${i}.cap.test`, generateKeyPairSync('ed25519').publicKey).split(/\s+/).slice(3).join(' '),
+  );
   const cap: string[] = [];
   for (let i = 0; i < CAP_NAMES; i++) {
     const rdata = pool[i % pool.length]!;
     cap.push(`n${i} A ${benchAddress(i)}`, `n${i} IPSECKEY ${rdata}`);
   }
   const clear = Array.from({ length: CLEAR_NAMES }, (_, i) => `c${i} A ${benchAddress(100_000 + i)}`);
-  return buildSignedHierarchy([{ name: '.' }, { name: 'test' }, { name: 'cap.test', records: cap }, { name: 'clear.test', records: clear }]);
+  return buildSignedHierarchy([
+    { name: '.' },
+    { name: 'test' },
+    { name: 'cap.test', records: cap },
+    { name: 'clear.test', records: clear },
+  ]);
 }
 
 const POLICY = `
@@ -126,15 +133,40 @@ interface Oedns {
   stop(): Promise<void>;
 }
 
-async function startOedns(dir: string, label: string, engine: string[], upstream: string, anchorFile: string, profile: boolean): Promise<Oedns> {
+async function startOedns(
+  dir: string,
+  label: string,
+  engine: string[],
+  upstream: string,
+  anchorFile: string,
+  profile: boolean,
+): Promise<Oedns> {
   const port = await freePort();
   const logFile = join(dir, `${label}.log`);
   const fd = openSync(logFile, 'w');
   const node = profile ? ['--cpu-prof', '--cpu-prof-dir', PROF_DIR] : [];
-  const child = spawn(process.execPath, [
-    ...node, CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--upstream', upstream, '--trust-anchor', anchorFile,
-    '--policy', join(dir, 'policy.yaml'), '--control', 'none', '--user', 'root', ...engine,
-  ], { stdio: ['ignore', 'ignore', fd] });
+  const child = spawn(
+    process.execPath,
+    [
+      ...node,
+      CLI,
+      'serve',
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--upstream',
+      upstream,
+      '--trust-anchor',
+      anchorFile,
+      '--policy',
+      join(dir, 'policy.yaml'),
+      '--control',
+      'none',
+      '--user',
+      'root',
+      ...engine,
+    ],
+    { stdio: ['ignore', 'ignore', fd] },
+  );
   closeSync(fd);
   children.push(child);
   note('pid', child.pid!);
@@ -147,7 +179,8 @@ async function startOedns(dir: string, label: string, engine: string[], upstream
       if (child.exitCode !== null) throw new Error(`oedns (${label}) exited:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
       const r = await probe.query('ns.test', 'A');
       if (r.rcode === 0 && r.ancount > 0) break;
-      if (Date.now() > deadline) throw new Error(`oedns (${label}) not answering after 15 s:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
+      if (Date.now() > deadline)
+        throw new Error(`oedns (${label}) not answering after 15 s:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
       await new Promise((res) => setTimeout(res, 100));
     }
   } finally {
@@ -164,14 +197,31 @@ async function startOedns(dir: string, label: string, engine: string[], upstream
 
 // ---- figures -----------------------------------------------------------------------------------
 
-interface Lat { median: number; p95: number; p99: number; max: number; n: number; lost: number; bad: number }
+interface Lat {
+  median: number;
+  p95: number;
+  p99: number;
+  max: number;
+  n: number;
+  lost: number;
+  bad: number;
+}
 
 function lat(r: RunResult): Lat {
-  return { median: percentile(r.ms, 50), p95: percentile(r.ms, 95), p99: percentile(r.ms, 99), max: Math.max(...r.ms), n: r.ms.length, lost: r.lost, bad: r.bad };
+  return {
+    median: percentile(r.ms, 50),
+    p95: percentile(r.ms, 95),
+    p99: percentile(r.ms, 99),
+    max: Math.max(...r.ms),
+    n: r.ms.length,
+    lost: r.lost,
+    bad: r.bad,
+  };
 }
 
 function check(label: string, r: RunResult): RunResult {
-  const line = `${label}: ${r.sent} sent, ${r.lost} lost, ${r.bad} not NOERROR+answer, ${(r.sent / r.seconds).toFixed(0)} q/s, ` +
+  const line =
+    `${label}: ${r.sent} sent, ${r.lost} lost, ${r.bad} not NOERROR+answer, ${(r.sent / r.seconds).toFixed(0)} q/s, ` +
     `median ${percentile(r.ms, 50).toFixed(3)} ms, p95 ${percentile(r.ms, 95).toFixed(3)} ms`;
   console.error(`  ${line}${r.badNames.length ? ` (e.g. ${r.badNames.join('; ')})` : ''}`);
   return r;
@@ -179,7 +229,8 @@ function check(label: string, r: RunResult): RunResult {
 
 function dnsperf(port: number, file: string): { qps: number; lost: number; completed: number } {
   const r = spawnSync('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', file, '-l', String(DNSPERF_SECONDS), '-t', '2'], {
-    encoding: 'utf8', timeout: (DNSPERF_SECONDS + 20) * 1000,
+    encoding: 'utf8',
+    timeout: (DNSPERF_SECONDS + 20) * 1000,
   });
   const n = (re: RegExp): number => Number(re.exec(r.stdout ?? '')?.[1] ?? NaN);
   const res = { qps: n(/Queries per second:\s+([\d.]+)/), lost: n(/Queries lost:\s+(\d+)/), completed: n(/Queries completed:\s+(\d+)/) };
@@ -219,8 +270,14 @@ async function main(): Promise<void> {
   lab = await labUp();
   note('lab', lab.dir);
   const vici = new ViciClient({ socketPath: lab.a.vici });
-  const ss = await startOedns(dir, 'oedns-strongswan', ['--engine', 'strongswan', '--vici', lab.a.vici, '--identity', 'a.cap.test', '--key', join(dir, 'host.key.pem')],
-    named.endpoint, h.anchorFile, PROFILE);
+  const ss = await startOedns(
+    dir,
+    'oedns-strongswan',
+    ['--engine', 'strongswan', '--vici', lab.a.vici, '--identity', 'a.cap.test', '--key', join(dir, 'host.key.pem')],
+    named.endpoint,
+    h.anchorFile,
+    PROFILE,
+  );
   const dry = await startOedns(dir, 'oedns-dry-run', ['--engine', 'dry-run'], named.endpoint, h.anchorFile, false);
   console.error(`set-up ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
@@ -300,10 +357,26 @@ async function main(): Promise<void> {
 
   const r: Figures = {
     load,
-    a: lat(a), aClear: lat(aClear), b: lat(b), c: lat(c), d: lat(dWarm), e: lat(e),
-    tNamed: TPUT / tNamed.seconds, tCold: TPUT / tCold.seconds, tWarm: TPUT / tWarm.seconds, tLoad: TPUT / tLoad.seconds,
-    tLost: tCold.lost + tCold.bad + tLoad.lost + tLoad.bad, during: lat(during), loadLat: lat(tLoad), slowDuring: during.ms.filter((x) => x > Math.max(...b.ms)).length,
-    hitOedns: hitOedns.qps, hitNamed: hitNamed.qps, hitLost: hitOedns.lost, conns, expected, seconds,
+    a: lat(a),
+    aClear: lat(aClear),
+    b: lat(b),
+    c: lat(c),
+    d: lat(dWarm),
+    e: lat(e),
+    tNamed: TPUT / tNamed.seconds,
+    tCold: TPUT / tCold.seconds,
+    tWarm: TPUT / tWarm.seconds,
+    tLoad: TPUT / tLoad.seconds,
+    tLost: tCold.lost + tCold.bad + tLoad.lost + tLoad.bad,
+    during: lat(during),
+    loadLat: lat(tLoad),
+    slowDuring: during.ms.filter((x) => x > Math.max(...b.ms)).length,
+    hitOedns: hitOedns.qps,
+    hitNamed: hitNamed.qps,
+    hitLost: hitOedns.lost,
+    conns,
+    expected,
+    seconds,
   };
   const text = render(r);
   console.log(text);
@@ -312,9 +385,26 @@ async function main(): Promise<void> {
 
 interface Figures {
   load: number;
-  a: Lat; aClear: Lat; b: Lat; c: Lat; d: Lat; e: Lat;
-  tNamed: number; tCold: number; tWarm: number; tLoad: number; tLost: number; during: Lat; loadLat: Lat; slowDuring: number;
-  hitOedns: number; hitNamed: number; hitLost: number; conns: number; expected: number; seconds: number;
+  a: Lat;
+  aClear: Lat;
+  b: Lat;
+  c: Lat;
+  d: Lat;
+  e: Lat;
+  tNamed: number;
+  tCold: number;
+  tWarm: number;
+  tLoad: number;
+  tLost: number;
+  during: Lat;
+  loadLat: Lat;
+  slowDuring: number;
+  hitOedns: number;
+  hitNamed: number;
+  hitLost: number;
+  conns: number;
+  expected: number;
+  seconds: number;
 }
 
 const f3 = (x: number): string => x.toFixed(3);
@@ -358,7 +448,7 @@ function render(r: Figures): string {
     `- New peer, one at a time: the real install adds ${f3(r.c.median - r.e.median)} ms (median) to the dry-run capture; the dry-run`,
     `  capture adds ${f3(r.e.median - r.b.median)} ms to a clear name (the IPSECKEY lookup and its validation run beside the address's).`,
     `  The median target is ${r.c.median <= 3 ? 'met' : 'missed'}; the p95 ${r.c.p95 <= 5 ? 'is met' : `is missed: dry-run p95 ${f3(r.e.p95)} ms, real p95 ${f3(r.c.p95)} ms, so the tail is`}`,
-    `  ${r.c.p95 <= 5 ? '' : 'mostly charon\'s load-conn answering late on this shared machine (load average at start: ' + r.load.toFixed(1) + ').'}`,
+    `  ${r.c.p95 <= 5 ? '' : "mostly charon's load-conn answering late on this shared machine (load average at start: " + r.load.toFixed(1) + ').'}`,
     `- New peers/s (${k(r.tCold)}/s, target 2,000): the engine is the limit, not oedns (its main thread was 30-80 % busy in that`,
     '  phase): PeerSync hands queued new peers to the engine together (one `load-conn` message for many), but with 10',
     '  clients at most ~10 wait at once, and charon itself slows as it holds more conns (each keyed conn makes it scan its',

@@ -15,7 +15,7 @@ import { labUnavailable, labUp } from '../test/support/lab';
 import { writeBenchSection } from './support/doc';
 
 const args = process.argv.slice(2);
-const sizes = (args.includes('--sizes') ? args[args.indexOf('--sizes') + 1] ?? '' : '1000,10000').split(',').map(Number);
+const sizes = (args.includes('--sizes') ? (args[args.indexOf('--sizes') + 1] ?? '') : '1000,10000').split(',').map(Number);
 const write = !args.includes('--no-write');
 const ROUNDS = 20;
 
@@ -29,7 +29,14 @@ function cpuTicks(pid: number): number {
   return Number(f[11]) + Number(f[12]); // utime + stime, in clock ticks (1/100 s)
 }
 
-interface Row { n: number; installSecs: number; checkMs: number; charonCpuMs: number; restoreMs: number; restored: number }
+interface Row {
+  n: number;
+  installSecs: number;
+  checkMs: number;
+  charonCpuMs: number;
+  restoreMs: number;
+  restored: number;
+}
 
 async function main(): Promise<void> {
   const why = labUnavailable();
@@ -55,7 +62,13 @@ async function main(): Promise<void> {
         initiate: false,
       }));
       // No periodic check of its own while we time it by hand.
-      const engine = new StrongswanEngine({ socketPath: lab.a.vici, identity: { id: 'a.oe.test', privateKey: own }, trap: false, timeoutMs: 120_000, checkIntervalMs: 0 });
+      const engine = new StrongswanEngine({
+        socketPath: lab.a.vici,
+        identity: { id: 'a.oe.test', privateKey: own },
+        trap: false,
+        timeoutMs: 120_000,
+        checkIntervalMs: 0,
+      });
       const t0 = process.hrtime.bigint();
       const failed = await engine.installMany(peers);
       const installSecs = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -79,7 +92,9 @@ async function main(): Promise<void> {
       await engine.close();
       const row = { n, installSecs, checkMs, charonCpuMs, restoreMs, restored: r.conns };
       rows.push(row);
-      console.log(`N=${n}: install ${installSecs.toFixed(2)} s; check ${checkMs.toFixed(1)} ms (charon CPU ${charonCpuMs.toFixed(1)} ms); restore after unload-all ${restoreMs.toFixed(0)} ms (${r.conns} conns)`);
+      console.log(
+        `N=${n}: install ${installSecs.toFixed(2)} s; check ${checkMs.toFixed(1)} ms (charon CPU ${charonCpuMs.toFixed(1)} ms); restore after unload-all ${restoreMs.toFixed(0)} ms (${r.conns} conns)`,
+      );
     }
   } finally {
     await lab.down();
@@ -100,7 +115,10 @@ function writeSection(rows: Row[]): void {
     '',
     '| peers | install | check (wall) | check (charon CPU) | restore after unload-all |',
     '|---:|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.n} | ${r.installSecs.toFixed(2)} s | ${r.checkMs.toFixed(1)} ms | ${r.charonCpuMs.toFixed(1)} ms | ${r.restoreMs.toFixed(0)} ms (${r.restored} conns) |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.n} | ${r.installSecs.toFixed(2)} s | ${r.checkMs.toFixed(1)} ms | ${r.charonCpuMs.toFixed(1)} ms | ${r.restoreMs.toFixed(0)} ms (${r.restored} conns) |`,
+    ),
     '',
     '',
   ].join('\n');

@@ -29,7 +29,14 @@ const arg = (name: string, def: number): number => {
 const FULL = process.argv.includes('--full');
 const SAMPLE = arg('sample', 10);
 const RUNS = arg('runs', 5);
-const UNBOUNDED: Partial<BudgetLimits> = { maxVerifications: 1e9, maxFailures: 1e9, maxSigsPerRrset: 1e9, maxKeysPerTag: 1e9, maxDigests: 1e9, maxNsec3Hashes: 1e9 };
+const UNBOUNDED: Partial<BudgetLimits> = {
+  maxVerifications: 1e9,
+  maxFailures: 1e9,
+  maxSigsPerRrset: 1e9,
+  maxKeysPerTag: 1e9,
+  maxDigests: 1e9,
+  maxNsec3Hashes: 1e9,
+};
 
 // CPU time of this process (user + system), not wall time: the machines these run on are shared, and
 // CPU time is what one response takes away from every other query.
@@ -50,7 +57,23 @@ async function timeAsync<T>(f: () => Promise<T>): Promise<[T, number]> {
 const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
 
 function msg(name: Name, type: number, answers: RR[], authorities: RR[] = []): Message {
-  return { id: 1, qr: true, opcode: 0, aa: true, tc: false, rd: false, ra: false, z: false, ad: false, cd: true, rcode: 0, questions: [{ name, type, class: 1 }], answers, authorities, additionals: [] };
+  return {
+    id: 1,
+    qr: true,
+    opcode: 0,
+    aa: true,
+    tc: false,
+    rd: false,
+    ra: false,
+    z: false,
+    ad: false,
+    cd: true,
+    rcode: 0,
+    questions: [{ name, type, class: 1 }],
+    answers,
+    authorities,
+    additionals: [],
+  };
 }
 const wireSize = (m: Message): number => encodeMessage(m, { compress: true }).length;
 
@@ -100,14 +123,21 @@ function verifyCost(label: string, alg: 'ed25519' | 'p256' | 'p384' | 'rsa2048' 
 }
 
 async function workerRoundTrip(n: number): Promise<number> {
-  const w = new Worker(`
+  const w = new Worker(
+    `
     const { parentPort } = require('node:worker_threads');
     const { verify } = require('node:crypto');
     parentPort.on('message', (m) => parentPort.postMessage(m.key ? verify(null, m.data, m.key, m.sig) : false));
-  `, { eval: true });
+  `,
+    { eval: true },
+  );
   try {
     const data = new Uint8Array(120);
-    const ask = (): Promise<unknown> => new Promise((res) => { w.once('message', res); w.postMessage({ data }); });
+    const ask = (): Promise<unknown> =>
+      new Promise((res) => {
+        w.once('message', res);
+        w.postMessage({ data });
+      });
     await ask();
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < n; i++) await ask();
@@ -118,10 +148,16 @@ async function workerRoundTrip(n: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  console.log(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, load ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
+  console.log(
+    `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, load ${(await import('node:os'))
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}\n`,
+  );
 
   // --- KeyTrap: colliding key tags (LockCram) × many RRSIGs (SigJam), sized to 64 KiB responses. ---
-  const KEYS = 1300, SIGS = 560;
+  const KEYS = 1300,
+    SIGS = 560;
   const [z, buildMs] = time(() => keyTrapZone('keytrap.test', KEYS - 2, SIGS));
   const dnskeyMsg = msg(z.zone, T.DNSKEY, [...z.dnskeys, z.dnskeySig]);
   const answerMsg = msg(`www.${z.zone}`, T.A, [...z.answer, ...z.answerSigs]);
@@ -166,12 +202,18 @@ async function main(): Promise<void> {
   const pure = new ValidationBudget();
   const [, pureMs] = time(() => verifyRrset(z.answer, z.answerSigs, z.dnskeys, z.zone, NOW, pure));
 
-  console.log(`| KeyTrap response: ${tried} DNSKEYs sharing one tag (${sizes[0]} B), an answer with ${SIGS + 1} RRSIGs claiming it (${sizes[1]} B) | |`);
+  console.log(
+    `| KeyTrap response: ${tried} DNSKEYs sharing one tag (${sizes[0]} B), an answer with ${SIGS + 1} RRSIGs claiming it (${sizes[1]} B) | |`,
+  );
   console.log('|---|---:|');
   console.log(`| one Ed25519 check, CPU (measured over ${before.verifications.toLocaleString('en')} checks) | ${perCheck.toFixed(0)} µs |`);
-  console.log(`| before: every (RRSIG, key) pair, ${fullChecks.toLocaleString('en')} checks${FULL ? '' : ' (extrapolated from the measured rate)'} | ${fullBeforeS.toFixed(1)} s |`);
+  console.log(
+    `| before: every (RRSIG, key) pair, ${fullChecks.toLocaleString('en')} checks${FULL ? '' : ' (extrapolated from the measured rate)'} | ${fullBeforeS.toFixed(1)} s |`,
+  );
   console.log(`| after: the answer RRset alone, default budget (${pure.summary()}) | ${pureMs.toFixed(1)} ms |`);
-  console.log(`| after: the whole response through the validator, cold caches, median of ${RUNS} → ${verdict} | ${median(after).toFixed(1)} ms |`);
+  console.log(
+    `| after: the whole response through the validator, cold caches, median of ${RUNS} → ${verdict} | ${median(after).toFixed(1)} ms |`,
+  );
 
   // --- RSA with a 3000-bit public exponent (RFC 3110 allows 4096). ---
   const big = new TestKey('bigexp.test', 8, 257, bigExponentRsaKey(3072, 3000));
@@ -194,8 +236,12 @@ async function main(): Promise<void> {
 
   // --- The bound: what the default budget lets one response cost at most. ---
   const ops = [
-    verifyCost('Ed25519', 'ed25519'), verifyCost('ECDSA P-256', 'p256'), verifyCost('ECDSA P-384', 'p384'),
-    verifyCost('RSA-2048, e = 65537', 'rsa2048'), verifyCost('RSA-4096, e = 65537', 'rsa4096'), verifyCost('RSA-4096, 35-bit e (largest allowed)', 'rsa4096e35'),
+    verifyCost('Ed25519', 'ed25519'),
+    verifyCost('ECDSA P-256', 'p256'),
+    verifyCost('ECDSA P-384', 'p384'),
+    verifyCost('RSA-2048, e = 65537', 'rsa2048'),
+    verifyCost('RSA-4096, e = 65537', 'rsa4096'),
+    verifyCost('RSA-4096, 35-bit e (largest allowed)', 'rsa4096e35'),
   ];
   const worstVerify = Math.max(...ops.map(([, v]) => v));
   const salt = Uint8Array.of(0xab, 0xcd);
@@ -207,7 +253,9 @@ async function main(): Promise<void> {
   for (const [l, v] of ops) console.log(`| signature check, ${l} | ${v.toFixed(0)} |`);
   console.log(`| NSEC3 hash at the 150-iteration limit | ${hash150.toFixed(0)} |`);
   const worst = (L.maxVerifications * worstVerify + L.maxNsec3Hashes * hash150) / 1000;
-  console.log(`\nWorst case the default budget allows for one response: ${L.maxVerifications} checks × ${worstVerify.toFixed(0)} µs + ${L.maxNsec3Hashes} hashes × ${hash150.toFixed(0)} µs ≈ ${worst.toFixed(0)} ms (DS digests, ${L.maxDigests} × ~1 µs, are negligible).`);
+  console.log(
+    `\nWorst case the default budget allows for one response: ${L.maxVerifications} checks × ${worstVerify.toFixed(0)} µs + ${L.maxNsec3Hashes} hashes × ${hash150.toFixed(0)} µs ≈ ${worst.toFixed(0)} ms (DS digests, ${L.maxDigests} × ~1 µs, are negligible).`,
+  );
 
   const rt = await workerRoundTrip(2000);
   console.log(`Worker thread round trip (postMessage there and back, no work; wall time): ${rt.toFixed(0)} µs per job.`);

@@ -9,12 +9,15 @@ import { createLogger } from '../src/util/log';
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const get = (k: string): string[] => args.flatMap((a, i) => (a === k && args[i + 1] !== undefined ? [args[i + 1]!] : []));
-  const config = resolveServeConfig({}, {
-    listen: get('--listen'),
-    upstream: get('--upstream'),
-    cacheSize: get('--cache-size')[0],
-    logLevel: get('--log-level')[0] ?? 'warn',
-  });
+  const config = resolveServeConfig(
+    {},
+    {
+      listen: get('--listen'),
+      upstream: get('--upstream'),
+      cacheSize: get('--cache-size')[0],
+      logLevel: get('--log-level')[0] ?? 'warn',
+    },
+  );
   const log = createLogger(config.logLevel, 'oedns-resolver-bench');
   const server = await startServer(config, { log });
   const stop = (): void => {

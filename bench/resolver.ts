@@ -63,7 +63,11 @@ function dnsperf(port: number, file: string, args: string[], verbose = false): P
  * Time-to-answer measured from Node, alternating one query to oedns and one to named, so that both see
  * the same load on this shared machine; the added latency is the median of the paired differences.
  */
-async function interleavedTta(oPort: number, nPort: number, names: string[]): Promise<{ oedns: number[]; named: number[]; diff: number[] }> {
+async function interleavedTta(
+  oPort: number,
+  nPort: number,
+  names: string[],
+): Promise<{ oedns: number[]; named: number[]; diff: number[] }> {
   const sock = createSocket('udp4');
   await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
   const ask = (port: number, name: string): Promise<number> =>
@@ -103,21 +107,34 @@ async function startOedns(upstream: string, pin: boolean): Promise<Resolver> {
   const port = await freePort();
   const child: ChildProcess = spawn(
     pin ? 'taskset' : process.execPath,
-    [...(pin ? ['-c', '0', process.execPath] : []), join(ROOT, 'dist/bench/resolver-serve.js'), '--listen', `127.0.0.1:${port}`, '--upstream', upstream,
-      '--cache-size', '200000', '--log-level', process.env.BENCH_LOG ?? 'warn'],
+    [
+      ...(pin ? ['-c', '0', process.execPath] : []),
+      join(ROOT, 'dist/bench/resolver-serve.js'),
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--upstream',
+      upstream,
+      '--cache-size',
+      '200000',
+      '--log-level',
+      process.env.BENCH_LOG ?? 'warn',
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   children.add(child);
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<void>((r) => child.once('exit', () => {
-    children.delete(child);
-    r();
-  }));
+  const exited = new Promise<void>((r) =>
+    child.once('exit', () => {
+      children.delete(child);
+      r();
+    }),
+  );
   for (let i = 0; i < 100; i++) {
     await new Promise((r) => setTimeout(r, 100));
     // dig +short prints its errors on stdout too: wait for the address itself.
-    const dug = spawnSync('dig', ['+time=1', '+tries=1', '+short', '-p', String(port), '@127.0.0.1', `h0.${ZONE}`]).stdout?.toString() ?? '';
+    const dug =
+      spawnSync('dig', ['+time=1', '+tries=1', '+short', '-p', String(port), '@127.0.0.1', `h0.${ZONE}`]).stdout?.toString() ?? '';
     if (/^10\.0\.0\.0$/m.test(dug)) return handle(port, child, exited, () => out);
   }
   child.kill('SIGKILL');
@@ -242,7 +259,9 @@ async function main(): Promise<void> {
   ].join('\n');
   console.log(section);
   const docs = join(ROOT, 'docs/BENCHMARKS.md');
-  let text = existsSync(docs) ? readFileSync(docs, 'utf8') : '# Benchmarks\n\nFigures measured by the scripts in bench/. Each section belongs to one script.\n\n';
+  let text = existsSync(docs)
+    ? readFileSync(docs, 'utf8')
+    : '# Benchmarks\n\nFigures measured by the scripts in bench/. Each section belongs to one script.\n\n';
   const start = text.indexOf('## Resolver\n');
   if (start >= 0) {
     const next = text.indexOf('\n## ', start + 1);

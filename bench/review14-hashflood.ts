@@ -52,8 +52,21 @@ function collidingLabels(stages: number): string[] {
 
 function answer(name: string): Uint8Array {
   const m: Message = {
-    id: 0, qr: true, opcode: 0, aa: false, tc: false, rd: true, ra: true, z: false, ad: false, cd: false, rcode: 3,
-    questions: [{ name, type: 1, class: 1 }], answers: [], authorities: [], additionals: [],
+    id: 0,
+    qr: true,
+    opcode: 0,
+    aa: false,
+    tc: false,
+    rd: true,
+    ra: true,
+    z: false,
+    ad: false,
+    cd: false,
+    rcode: 3,
+    questions: [{ name, type: 1, class: 1 }],
+    answers: [],
+    authorities: [],
+    additionals: [],
   };
   return encodeCachedAnswer(m, undefined)!;
 }
@@ -82,5 +95,7 @@ const b = fill(hostile);
 console.log(`fill ${labels.length}: random names ${a.ms.toFixed(0)} ms, colliding names ${b.ms.toFixed(0)} ms`);
 // Questions nobody cached: a miss looks in the compact tier first (Cache.get → promote → take).
 const probeRandom = Array.from({ length: 2000 }, (_, i) => `miss${i}.other.test`);
-console.log(`a miss for an unrelated name: ${lookups(a.store, probeRandom).toFixed(2)} µs (random fill), ${lookups(b.store, probeRandom).toFixed(2)} µs (colliding fill)`);
+console.log(
+  `a miss for an unrelated name: ${lookups(a.store, probeRandom).toFixed(2)} µs (random fill), ${lookups(b.store, probeRandom).toFixed(2)} µs (colliding fill)`,
+);
 console.log(`a hit on a colliding name: ${lookups(b.store, hostile.slice(0, 2000)).toFixed(2)} µs`);

@@ -10,8 +10,21 @@ import type { Message } from '../src/wire/types';
 const k = (name: string): string => cacheKey({ name, type: 1, class: 1 }, false);
 function answer(name: string): Message {
   return {
-    id: 0, qr: true, opcode: 0, aa: true, tc: false, rd: true, ra: false, z: false, ad: false, cd: false, rcode: 0,
-    questions: [{ name, type: 1, class: 1 }], answers: [{ name, type: 1, class: 1, ttl: 3600, rdata: Uint8Array.from([192, 0, 2, 1]) }], authorities: [], additionals: [],
+    id: 0,
+    qr: true,
+    opcode: 0,
+    aa: true,
+    tc: false,
+    rd: true,
+    ra: false,
+    z: false,
+    ad: false,
+    cd: false,
+    rcode: 0,
+    questions: [{ name, type: 1, class: 1 }],
+    answers: [{ name, type: 1, class: 1, ttl: 3600, rdata: Uint8Array.from([192, 0, 2, 1]) }],
+    authorities: [],
+    additionals: [],
   };
 }
 const cache = new Cache({ ...DEFAULT_CACHE, maxEntries: 100_000, maxBytes: 4 * 1024 * 1024, hotEntries: 10, now: () => 1_000_000 });

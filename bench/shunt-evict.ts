@@ -19,7 +19,15 @@ const NOW = 1_700_000_000;
 const key: Peer['auth'] = { kind: 'pubkey', keys: [{ algorithm: 4, precedence: 10, publicKey: new Uint8Array(32).fill(1) }] };
 // 10.0.0.0/8 only as registry strings: nothing is sent anywhere.
 const addrs = (i: number): string[] => Array.from({ length: MAX_PEER_ADDRESSES }, (_, j) => `10.${(i >> 8) & 255}.${i & 255}.${j}`);
-const peerOf = (i: number, expiresAt: number): Peer => ({ name: `n${i}.example`, addresses: addrs(i), auth: key, gateway: { kind: 'none' }, level: 'private', expiresAt, owner: 'serve' });
+const peerOf = (i: number, expiresAt: number): Peer => ({
+  name: `n${i}.example`,
+  addresses: addrs(i),
+  auth: key,
+  gateway: { kind: 'none' },
+  level: 'private',
+  expiresAt,
+  owner: 'serve',
+});
 
 function ms(f: () => void): number {
   const t = process.hrtime.bigint();
@@ -39,10 +47,15 @@ async function main(): Promise<void> {
   const over = ms(() => {
     for (let i = fillNames; i < 2 * fillNames; i++) {
       r.upsert(peerOf(i, NOW + 120), NOW + 2);
-      worst = Math.max(worst, ms(() => r.release(`n${i}.example`, 'serve', NOW + 3)));
+      worst = Math.max(
+        worst,
+        ms(() => r.release(`n${i}.example`, 'serve', NOW + 3)),
+      );
     }
   });
-  console.log(`fill ${DEFAULT_MAX_SHUNTED} shunts: ${fill.toFixed(0)} ms; ${r.evictedShunts} evicted over ${fillNames} releases: ${over.toFixed(0)} ms, slowest release ${worst.toFixed(1)} ms`);
+  console.log(
+    `fill ${DEFAULT_MAX_SHUNTED} shunts: ${fill.toFixed(0)} ms; ${r.evictedShunts} evicted over ${fillNames} releases: ${over.toFixed(0)} ms, slowest release ${worst.toFixed(1)} ms`,
+  );
 
   // 1b. serve's closed-set file at the bound (src/daemon/leftovers.ts): written every 2 s when changed,
   // read back and held as shunts at the next start.
@@ -55,7 +68,9 @@ async function main(): Promise<void> {
     for (const e of readClosedSet(closedPath, NOW + 4, 86_400 + 3600).entries) r3.holdShunt(e.name, e.addresses, e.until, NOW + 4);
   });
   rmSync(closedDir, { recursive: true, force: true });
-  console.log(`closed-set file at the bound: ${(closedSize / 1e6).toFixed(1)} MB written in ${closedWrite.toFixed(0)} ms, restored as shunts in ${closedRestore.toFixed(0)} ms`);
+  console.log(
+    `closed-set file at the bound: ${(closedSize / 1e6).toFixed(1)} MB written in ${closedWrite.toFixed(0)} ms, restored as shunts in ${closedRestore.toFixed(0)} ms`,
+  );
 
   // 2. A restart adopting a state file of NAMES peers of 64 private addresses (holdShunt per peer).
   const dir = mkdtempSync(join(tmpdir(), 'oedns-bench-'));
@@ -70,17 +85,22 @@ async function main(): Promise<void> {
   const hold = ms(() => {
     for (const p of loaded) r2.holdShunt(p.name, p.addresses, p.expiresAt + r2.shuntGraceSec, NOW);
   });
-  console.log(`state file ${NAMES} peers, ${(size / 1e6).toFixed(1)} MB: read ${load.toFixed(0)} ms, held as shunts ${hold.toFixed(0)} ms (${r2.evictedShunts} evicted at the bound)`);
+  console.log(
+    `state file ${NAMES} peers, ${(size / 1e6).toFixed(1)} MB: read ${load.toFixed(0)} ms, held as shunts ${hold.toFixed(0)} ms (${r2.evictedShunts} evicted at the bound)`,
+  );
 
   // 3. Adding the names one by one with the coalescing writer (a write per change before).
   const ADD = Math.min(NAMES, 5000);
   let writes = 0;
   let bytes = 0;
-  const w = stateWriter(() => {
-    writeAutospState(path, { names: names.slice(0, added), peers: peers.slice(0, added) }, NOW);
-    writes++;
-    bytes += statSync(path).size;
-  }, { minGapMs: 50 });
+  const w = stateWriter(
+    () => {
+      writeAutospState(path, { names: names.slice(0, added), peers: peers.slice(0, added) }, NOW);
+      writes++;
+      bytes += statSync(path).size;
+    },
+    { minGapMs: 50 },
+  );
   let added = 0;
   const t0 = Date.now();
   await new Promise<void>((done) => {
@@ -98,10 +118,14 @@ async function main(): Promise<void> {
   w.flush();
   const addMs = Date.now() - t0;
   const perChange = Array.from({ length: ADD }, (_, i) => (size / NAMES) * (i + 1)).reduce((a, b) => a + b, 0);
-  console.log(`${ADD} names added one by one: ${writes} writes, ${(bytes / 1e6).toFixed(1)} MB written in ${addMs} ms (a write per change: ${ADD} writes, ${(perChange / 1e6).toFixed(0)} MB)`);
+  console.log(
+    `${ADD} names added one by one: ${writes} writes, ${(bytes / 1e6).toFixed(1)} MB written in ${addMs} ms (a write per change: ${ADD} writes, ${(perChange / 1e6).toFixed(0)} MB)`,
+  );
   rmSync(dir, { recursive: true, force: true });
 
-  writeBenchSection('## Drop shunts at the bound', `
+  writeBenchSection(
+    '## Drop shunts at the bound',
+    `
 Measured ${new Date().toISOString().slice(0, 16)}Z by \`node dist/bench/shunt-evict.js --names ${NAMES}\` on this machine
 (2 cores, shared). Pure registry and state-file work, no engine. Before: review v11 F8, the same shapes on
 d077561, where eviction sorted every shunt per evicted address.
@@ -115,7 +139,8 @@ d077561, where eviction sorted every shunt per evicted address.
 
 A peer holds at most ${MAX_PEER_ADDRESSES} addresses (an answer with more is refused, EngineError too-many-addresses); the state file is read
 only up to 128 MB and ${'100,000'} names.
-`);
+`,
+  );
 }
 
 main().catch((e) => {

@@ -73,14 +73,24 @@ async function main(): Promise<void> {
     const inproc: number[] = [];
     const anchors = parseTrustAnchors(readFileSync(h.anchorFile, 'utf8'));
     for (let i = 0; i < RUNS; i++) {
-      delv.push(timeIt(() => {
-        const r = spawnSync('delv', ['-a', h.bindAnchorFile, '+root=.', '@127.0.0.1', '-p', String(named.port), ...q], { encoding: 'utf8' });
-        if (!/fully validated/.test(r.stdout)) throw new Error(`delv: ${r.stdout}${r.stderr}`);
-      }));
-      cli.push(timeIt(() => {
-        const r = spawnSync(process.execPath, [oedns, 'lookup', '--json', '--server', named.endpoint, '--trust-anchor', h.anchorFile, ...q], { encoding: 'utf8' });
-        if (JSON.parse(r.stdout).verdict !== 'secure') throw new Error(`oedns: ${r.stdout}${r.stderr}`);
-      }));
+      delv.push(
+        timeIt(() => {
+          const r = spawnSync('delv', ['-a', h.bindAnchorFile, '+root=.', '@127.0.0.1', '-p', String(named.port), ...q], {
+            encoding: 'utf8',
+          });
+          if (!/fully validated/.test(r.stdout)) throw new Error(`delv: ${r.stdout}${r.stderr}`);
+        }),
+      );
+      cli.push(
+        timeIt(() => {
+          const r = spawnSync(
+            process.execPath,
+            [oedns, 'lookup', '--json', '--server', named.endpoint, '--trust-anchor', h.anchorFile, ...q],
+            { encoding: 'utf8' },
+          );
+          if (JSON.parse(r.stdout).verdict !== 'secure') throw new Error(`oedns: ${r.stdout}${r.stderr}`);
+        }),
+      );
       // In-process and cold: a fresh validator (empty key cache) per lookup, no Node start-up.
       const query = netQuery({ host: '127.0.0.1', port: named.port });
       const v = createValidator({ anchors, query });

@@ -51,20 +51,50 @@ process.on('exit', () => {
 const children: ChildProcess[] = [];
 
 function buildZones(): SignedHierarchy {
-  const pool = Array.from({ length: 16 }, (_, i) => ipseckeyLine(`k${i}.cap.test`, generateKeyPairSync('ed25519').publicKey).split(/\s+/).slice(3).join(' '));
+  const pool = Array.from({ length: 16 }, (_, i) =>
+    ipseckeyLine(`k${i}.cap.test`, generateKeyPairSync('ed25519').publicKey).split(/\s+/).slice(3).join(' '),
+  );
   const cap: string[] = [];
   for (let i = 0; i < TOTAL; i++) cap.push(`n${i} A ${benchAddress(i)}`, `n${i} IPSECKEY ${pool[i % pool.length]!}`);
   return buildSignedHierarchy([{ name: '.' }, { name: 'test' }, { name: 'cap.test', records: cap }]);
 }
 
-async function startOedns(dir: string, upstream: string, anchorFile: string): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
+async function startOedns(
+  dir: string,
+  upstream: string,
+  anchorFile: string,
+): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
   const port = await freePort();
   writeFileSync(join(dir, 'policy.yaml'), 'default: clear\nrules:\n  - { zone: cap.test, level: private }\n');
   const fd = openSync(join(dir, 'oedns.log'), 'w');
   const node = PROFILE ? ['--cpu-prof', '--cpu-prof-dir', PROF_DIR] : [];
-  const child = spawn(process.execPath, [...node, CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--upstream', upstream, '--trust-anchor', anchorFile,
-    '--policy', join(dir, 'policy.yaml'), '--control', 'none', '--user', 'root', '--engine', 'dry-run', '--log-level', 'warn', '--log-format', 'json'],
-  { stdio: ['ignore', 'ignore', fd] });
+  const child = spawn(
+    process.execPath,
+    [
+      ...node,
+      CLI,
+      'serve',
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--upstream',
+      upstream,
+      '--trust-anchor',
+      anchorFile,
+      '--policy',
+      join(dir, 'policy.yaml'),
+      '--control',
+      'none',
+      '--user',
+      'root',
+      '--engine',
+      'dry-run',
+      '--log-level',
+      'warn',
+      '--log-format',
+      'json',
+    ],
+    { stdio: ['ignore', 'ignore', fd] },
+  );
   closeSync(fd);
   children.push(child);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
@@ -85,9 +115,14 @@ async function startOedns(dir: string, upstream: string, anchorFile: string): Pr
 }
 
 function dnsperf(port: number, file: string): { qps: number; lost: number } {
-  const r = spawnSync('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', file, '-l', String(HIT_SECONDS), '-c', '10', '-q', '100', '-t', '2'], {
-    encoding: 'utf8', timeout: (HIT_SECONDS + 30) * 1000,
-  });
+  const r = spawnSync(
+    'dnsperf',
+    ['-s', '127.0.0.1', '-p', String(port), '-d', file, '-l', String(HIT_SECONDS), '-c', '10', '-q', '100', '-t', '2'],
+    {
+      encoding: 'utf8',
+      timeout: (HIT_SECONDS + 30) * 1000,
+    },
+  );
   const n = (re: RegExp): number => Number(re.exec(r.stdout ?? '')?.[1] ?? NaN);
   const res = { qps: n(/Queries per second:\s+([\d.]+)/), lost: n(/Queries lost:\s+(\d+)/) };
   console.error(`  dnsperf :${port}: ${res.qps.toFixed(0)} q/s, ${res.lost} lost`);
@@ -99,7 +134,9 @@ function dnsperf(port: number, file: string): { qps: number; lost: number } {
  * only its main thread (for node: the JavaScript thread, without GC helpers and the thread pool).
  */
 function cpuMs(pid: number, mainThread = false): number {
-  const f = readFileSync(mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const f = readFileSync(mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8')
+    .split(') ')[1]!
+    .split(' ');
   return (Number(f[11]) + Number(f[12])) * 10;
 }
 
@@ -109,7 +146,9 @@ async function measured(label: string, pid: number, port: number, names: string[
   const mainBefore = cpuMs(pid, true);
   const r = check(label, await runNames(port, names, clients));
   const cpu = (cpuMs(pid) - before) / names.length;
-  console.error(`    ${label} CPU: ${cpu.toFixed(3)} ms per name (main thread ${((cpuMs(pid, true) - mainBefore) / names.length).toFixed(3)} ms)`);
+  console.error(
+    `    ${label} CPU: ${cpu.toFixed(3)} ms per name (main thread ${((cpuMs(pid, true) - mainBefore) / names.length).toFixed(3)} ms)`,
+  );
   return { ...r, cpuMs: cpu };
 }
 
@@ -119,7 +158,9 @@ function rssMiB(pid: number): number {
 }
 
 function check(label: string, r: RunResult): RunResult {
-  console.error(`  ${label}: ${r.sent} sent, ${r.lost} lost, ${r.bad} bad, ${(r.sent / r.seconds).toFixed(0)}/s, median ${percentile(r.ms, 50).toFixed(3)} ms, p95 ${percentile(r.ms, 95).toFixed(3)} ms`);
+  console.error(
+    `  ${label}: ${r.sent} sent, ${r.lost} lost, ${r.bad} bad, ${(r.sent / r.seconds).toFixed(0)}/s, median ${percentile(r.ms, 50).toFixed(3)} ms, p95 ${percentile(r.ms, 95).toFixed(3)} ms`,
+  );
   if (r.lost + r.bad > r.sent * 0.01) throw new Error(`${label}: too many lost/bad answers (${r.badNames.join('; ')})`);
   return r;
 }
@@ -186,7 +227,10 @@ async function main(): Promise<void> {
 
   for (const c of cleanups.reverse()) await c();
   const r = {
-    load, seconds: (Date.now() - started) / 1000, version: unbound.version, rss,
+    load,
+    seconds: (Date.now() - started) / 1000,
+    version: unbound.version,
+    rss,
     tta: { u: [percentile(tU.ms, 50), percentile(tU.ms, 95)], o: [percentile(tO.ms, 50), percentile(tO.ms, 95)] },
     tput: { u: TPUT / cU.seconds, o: TPUT / cO.seconds, cpuU: cU.cpuMs, cpuO: cO.cpuMs },
     hits: { u: hU.qps, o: hO.qps, lostO: hO.lost },
@@ -197,8 +241,13 @@ async function main(): Promise<void> {
 }
 
 function render(r: {
-  load: number; seconds: number; version: string; rss: { unbound: number; oedns: number };
-  tta: { u: number[]; o: number[] }; tput: { u: number; o: number; cpuU: number; cpuO: number }; hits: { u: number; o: number; lostO: number };
+  load: number;
+  seconds: number;
+  version: string;
+  rss: { unbound: number; oedns: number };
+  tta: { u: number[]; o: number[] };
+  tput: { u: number; o: number; cpuU: number; cpuO: number };
+  hits: { u: number; o: number; lostO: number };
 }): string {
   const f = (x: number): string => x.toFixed(3);
   const k = (x: number): string => (x >= 10_000 ? `${(x / 1000).toFixed(1)}k` : x.toFixed(0));

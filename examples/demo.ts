@@ -37,7 +37,9 @@ async function main(): Promise<number> {
     await oe.lab.exec(oe.lab.b, ['getent', 'hosts', oe.names.a]);
 
     say(`on alice: tcpdump on ${oe.lab.a.iface}, then: ping -c 3 bob.oe.test`);
-    const { wire, result: ping } = await watchWire(oe.lab, () => oe!.lab.exec(oe!.lab.a, ['ping', '-c', '3', '-i', '0.3', '-W', '2', oe!.names.b], 30_000));
+    const { wire, result: ping } = await watchWire(oe.lab, () =>
+      oe!.lab.exec(oe!.lab.a, ['ping', '-c', '3', '-i', '0.3', '-W', '2', oe!.names.b], 30_000),
+    );
     show(ping.stdout.trim());
     say('what crossed the wire (tcpdump on alice): IKE, then only ESP');
     show(wire.text.trim());

@@ -40,12 +40,28 @@ export interface ClientFuzzOptions {
 }
 
 export const FUZZ_LONG: ClientFuzzOptions = {
-  datagrams: 1_000_000, rate: 12_000, streams: 2_500, streamWidth: 64, holdMs: 12_000, unreadQueries: 3_000, seed: 1,
-  rssBoundMiB: 300, tcpIdleMs: 10_000, idleWindowMs: 3_000,
+  datagrams: 1_000_000,
+  rate: 12_000,
+  streams: 2_500,
+  streamWidth: 64,
+  holdMs: 12_000,
+  unreadQueries: 3_000,
+  seed: 1,
+  rssBoundMiB: 300,
+  tcpIdleMs: 10_000,
+  idleWindowMs: 3_000,
 };
 export const FUZZ_SHORT: ClientFuzzOptions = {
-  datagrams: 6_000, rate: 10_000, streams: 120, streamWidth: 60, holdMs: 2_000, unreadQueries: 3_000, seed: 1,
-  rssBoundMiB: 300, tcpIdleMs: 3_000, idleWindowMs: 2_000,
+  datagrams: 6_000,
+  rate: 10_000,
+  streams: 120,
+  streamWidth: 60,
+  holdMs: 2_000,
+  unreadQueries: 3_000,
+  seed: 1,
+  rssBoundMiB: 300,
+  tcpIdleMs: 3_000,
+  idleWindowMs: 2_000,
 };
 
 export async function runClientFuzz(o: ClientFuzzOptions): Promise<ScenarioReport> {
@@ -55,12 +71,26 @@ export async function runClientFuzz(o: ClientFuzzOptions): Promise<ScenarioRepor
   // `big`: three 4096-bit RSA IPSECKEYs, an answer of ~3.6 KiB with its RRSIG: what non-reading
   // clients ask for.
   const big = [10, 20, 30].map((p) => `big 3600 IN IPSECKEY ${p} 1 2 192.0.2.${p} ${rsa4096KeyBase64()}`);
-  const zone = await startHostZone({ apex: 'fz.test', count: 40, ttl: 3600, extra: ['clear 3600 IN A 192.0.2.99', 'big 3600 IN A 192.0.2.98', ...big] });
+  const zone = await startHostZone({
+    apex: 'fz.test',
+    count: 40,
+    ttl: 3600,
+    extra: ['clear 3600 IN A 192.0.2.99', 'big 3600 IN A 192.0.2.98', ...big],
+  });
   let d: Daemon | undefined;
   try {
     d = await Daemon.start({
       control: join(dir, 'control.sock'),
-      args: ['--upstream', zone.named.endpoint, '--trust-anchor', zone.anchorFile, '--autosp-state', 'none', '--tcp-idle-ms', String(o.tcpIdleMs)],
+      args: [
+        '--upstream',
+        zone.named.endpoint,
+        '--trust-anchor',
+        zone.anchorFile,
+        '--autosp-state',
+        'none',
+        '--tcp-idle-ms',
+        String(o.tcpIdleMs),
+      ],
     });
     const targets = zone.hosts.map((x) => ({ name: x.name, address: x.address }));
     const names = [...zone.hosts.map((x) => x.name), 'clear.fz.test', 'fz.test', 'test'];
@@ -74,7 +104,8 @@ export async function runClientFuzz(o: ClientFuzzOptions): Promise<ScenarioRepor
     const held: string[] = [];
     const hold = async (when: string): Promise<void> => {
       const x = await d!.sample(true).catch(() => null);
-      if (x) held.push(`${when}: heap ${mib(x.heapUsedMiB)} of ${mib(x.heapTotalMiB)}, external ${mib(x.externalMiB)}, RSS ${mib(x.rssMiB)}`);
+      if (x)
+        held.push(`${when}: heap ${mib(x.heapUsedMiB)} of ${mib(x.heapTotalMiB)}, external ${mib(x.externalMiB)}, RSS ${mib(x.rssMiB)}`);
     };
     await hold('before');
 
@@ -159,13 +190,29 @@ export async function runClientFuzz(o: ClientFuzzOptions): Promise<ScenarioRepor
     for (const s of senders) s.close();
     rep.fig('datagrams sent', sent);
     rep.check('hostile datagrams read by the daemon', sent - drops >= o.datagrams, sent - drops, `>= ${o.datagrams}`);
-    rep.fig('datagrams by kind', Object.entries(byKind).map(([k, n]) => `${k} ${n}`).join(', '));
-    rep.fig('datagram rate', `${Math.round(sent / udpSeconds)}/s over ${udpSeconds.toFixed(1)} s (paced between ${Math.round(minRate)} and ${o.rate}/s by the kernel's drops)`);
-    rep.fig('dropped by the kernel in front of the daemon (socket buffer full)', `${drops} (${((drops / Math.max(1, sent)) * 100).toFixed(2)} %)`);
+    rep.fig(
+      'datagrams by kind',
+      Object.entries(byKind)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', '),
+    );
+    rep.fig(
+      'datagram rate',
+      `${Math.round(sent / udpSeconds)}/s over ${udpSeconds.toFixed(1)} s (paced between ${Math.round(minRate)} and ${o.rate}/s by the kernel's drops)`,
+    );
+    rep.fig(
+      'dropped by the kernel in front of the daemon (socket buffer full)',
+      `${drops} (${((drops / Math.max(1, sent)) * 100).toFixed(2)} %)`,
+    );
     rep.fig('daemon CPU during the datagrams', `${(udpCpu * 100).toFixed(0)} % of a core`);
     rep.fig('replies', replies);
     rep.check('every reply is a DNS response (QR=1)', badReplies === 0, badReplies, '0 malformed or QR=0');
-    rep.check('responses sent to the daemon are never answered (no reflection)', reflected === 0, `${reflected} of ${byKind.response}`, '0');
+    rep.check(
+      'responses sent to the daemon are never answered (no reflection)',
+      reflected === 0,
+      `${reflected} of ${byKind.response}`,
+      '0',
+    );
 
     // ---- TCP streams -------------------------------------------------------------------------
     const rng = new Rng(o.seed + 1);
@@ -177,9 +224,17 @@ export async function runClientFuzz(o: ClientFuzzOptions): Promise<ScenarioRepor
     const worker = async (): Promise<void> => {
       while (nextStream < o.streams && d!.running) {
         const kind: StreamKind = STREAM_KINDS[nextStream++ % STREAM_KINDS.length]!;
-        results.push(await runStream(kind, {
-          port: d!.port, rng, names: zone.hosts.map((x) => x.name), holdMs: o.holdMs, unreadQueries: o.unreadQueries, bigName: 'big.fz.test', stallMs: o.tcpIdleMs + 5000,
-        }));
+        results.push(
+          await runStream(kind, {
+            port: d!.port,
+            rng,
+            names: zone.hosts.map((x) => x.name),
+            holdMs: o.holdMs,
+            unreadQueries: o.unreadQueries,
+            bigName: 'big.fz.test',
+            stallMs: o.tcpIdleMs + 5000,
+          }),
+        );
       }
     };
     await Promise.all(Array.from({ length: o.streamWidth }, worker));
@@ -191,23 +246,59 @@ export async function runClientFuzz(o: ClientFuzzOptions): Promise<ScenarioRepor
     const shortOnes = results.filter((x) => x.expected > 0);
     const fullyAnswered = shortOnes.filter((x) => x.answers >= x.expected).length;
     const short = shortOnes.filter((x) => x.answers < x.expected);
-    rep.check('pipelined, half-closed and trickled streams get every answer', fullyAnswered === shortOnes.length,
-      `${fullyAnswered}/${shortOnes.length}${short.length ? ` (short: ${STREAM_KINDS.map((k) => [k, short.filter((x) => x.kind === k).length] as const).filter(([, n]) => n).map(([k, n]) => `${k} ${n}`).join(', ')}; e.g. ${short.slice(0, 3).map((x) => `${x.kind} ${x.answers}/${x.expected} answers, ${x.closedByServer ? 'closed by the daemon' : 'ended by the client'} after ${x.ms} ms`).join('; ')})` : ''}`, 'all');
-    rep.check('no malformed frame from the daemon', results.every((x) => x.malformed === 0), results.reduce((a, x) => a + x.malformed, 0), '0');
+    rep.check(
+      'pipelined, half-closed and trickled streams get every answer',
+      fullyAnswered === shortOnes.length,
+      `${fullyAnswered}/${shortOnes.length}${
+        short.length
+          ? ` (short: ${STREAM_KINDS.map((k) => [k, short.filter((x) => x.kind === k).length] as const)
+              .filter(([, n]) => n)
+              .map(([k, n]) => `${k} ${n}`)
+              .join(', ')}; e.g. ${short
+              .slice(0, 3)
+              .map(
+                (x) =>
+                  `${x.kind} ${x.answers}/${x.expected} answers, ${x.closedByServer ? 'closed by the daemon' : 'ended by the client'} after ${x.ms} ms`,
+              )
+              .join('; ')})`
+          : ''
+      }`,
+      'all',
+    );
+    rep.check(
+      'no malformed frame from the daemon',
+      results.every((x) => x.malformed === 0),
+      results.reduce((a, x) => a + x.malformed, 0),
+      '0',
+    );
     const stalled = per('stalled-frame');
     const stalledClosed = stalled.filter((x) => x.closedByServer).length;
-    rep.check('a stalled half-frame is closed by the idle timeout', stalledClosed === stalled.length, `${stalledClosed}/${stalled.length}`, `all, within the idle timeout (${o.tcpIdleMs} ms) + 5 s`);
+    rep.check(
+      'a stalled half-frame is closed by the idle timeout',
+      stalledClosed === stalled.length,
+      `${stalledClosed}/${stalled.length}`,
+      `all, within the idle timeout (${o.tcpIdleMs} ms) + 5 s`,
+    );
     const slow = per('slowloris');
-    rep.fig('slowloris clients (a byte every ~' + Math.round(o.holdMs / 80) + ' ms) closed by the daemon', `${slow.filter((x) => x.closedByServer).length}/${slow.length}`);
+    rep.fig(
+      'slowloris clients (a byte every ~' + Math.round(o.holdMs / 80) + ' ms) closed by the daemon',
+      `${slow.filter((x) => x.closedByServer).length}/${slow.length}`,
+    );
     await hold('after the TCP streams');
     rep.fig('RSS peak during the datagrams', mib(udpPeak));
     rep.fig('memory held after a full GC', held.join('; '));
-    rep.fig('RSS peak during the TCP streams', `${mib(tcpPeak)} (${per('non-reading').length} clients each wrote ${o.unreadQueries} queries and read nothing)`);
+    rep.fig(
+      'RSS peak during the TCP streams',
+      `${mib(tcpPeak)} (${per('non-reading').length} clients each wrote ${o.unreadQueries} queries and read nothing)`,
+    );
 
     const score = await prober.stop();
     clearInterval(rssTimer);
     peakRss = Math.max(peakRss, d.rssMiB() || 0);
-    rep.fig('probes during the attack (UDP and every 4th over TCP, 1.5 s and one retry)', `${score.sent} sent, ${score.right} right, ${score.failed} failed, ${score.unanswered} unanswered, ${score.wrong} wrong; over TCP ${score.tcpRight}/${score.tcpSent} right`);
+    rep.fig(
+      'probes during the attack (UDP and every 4th over TCP, 1.5 s and one retry)',
+      `${score.sent} sent, ${score.right} right, ${score.failed} failed, ${score.unanswered} unanswered, ${score.wrong} wrong; over TCP ${score.tcpRight}/${score.tcpSent} right`,
+    );
     rep.fig('probe latency during (p50 / p99)', `${ms(percentile(score.ms, 50))} / ${ms(percentile(score.ms, 99))}`);
     rep.check('no probe ever got a wrong address', score.wrong === 0, score.wrong, '0');
     const share = score.right / Math.max(1, score.sent);
@@ -222,12 +313,30 @@ export async function runClientFuzz(o: ClientFuzzOptions): Promise<ScenarioRepor
     // Connections end by the idle timeout; then the process must be idle.
     await sleep(o.tcpIdleMs + 1000);
     const cpu = await cpuShare(d.pid, o.idleWindowMs);
-    rep.check(`CPU back to idle after the attack (${o.idleWindowMs / 1000} s window)`, cpu <= 0.02, `${(cpu * 100).toFixed(2)} % of a core`, '<= 2 %');
+    rep.check(
+      `CPU back to idle after the attack (${o.idleWindowMs / 1000} s window)`,
+      cpu <= 0.02,
+      `${(cpu * 100).toFixed(2)} % of a core`,
+      '<= 2 %',
+    );
     rep.fig('RSS after', mib(d.rssMiB()));
     const s = await d.status();
-    rep.fig('daemon counters', `queries ${s.counters.queries}, formerr ${s.counters.formerr}, servfail ${s.counters.servfail}, cache hits ${s.counters.cacheHits}`);
-    rep.check('no error lines in the daemon log', (d.log.byLevel.error ?? 0) === 0, `${d.log.byLevel.error ?? 0}${d.log.errors[0] ? `: ${d.log.errors[0].slice(0, 200)}` : ''}`, '0');
-    rep.fig('warn lines', Object.entries(d.log.warnMsgs).map(([m, n]) => `${m} x${n}`).join('; ') || 'none');
+    rep.fig(
+      'daemon counters',
+      `queries ${s.counters.queries}, formerr ${s.counters.formerr}, servfail ${s.counters.servfail}, cache hits ${s.counters.cacheHits}`,
+    );
+    rep.check(
+      'no error lines in the daemon log',
+      (d.log.byLevel.error ?? 0) === 0,
+      `${d.log.byLevel.error ?? 0}${d.log.errors[0] ? `: ${d.log.errors[0].slice(0, 200)}` : ''}`,
+      '0',
+    );
+    rep.fig(
+      'warn lines',
+      Object.entries(d.log.warnMsgs)
+        .map(([m, n]) => `${m} x${n}`)
+        .join('; ') || 'none',
+    );
     const code = await d.stop();
     rep.check('stops cleanly on SIGTERM afterwards', code === 0, String(code), '0');
   } finally {

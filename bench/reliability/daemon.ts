@@ -52,11 +52,24 @@ export class Daemon {
 
   private constructor(readonly opts: DaemonOptions) {
     const flags = opts.nodeFlags ?? ['--expose-gc'];
-    const argv = [...flags, '-r', PROBE_JS, OEDNS_JS, 'serve', ...(opts.args.includes('--listen') ? [] : ['--listen', '127.0.0.1:0']),
-      '--control', opts.control, '--log-level', 'info', ...opts.args];
+    const argv = [
+      ...flags,
+      '-r',
+      PROBE_JS,
+      OEDNS_JS,
+      'serve',
+      ...(opts.args.includes('--listen') ? [] : ['--listen', '127.0.0.1:0']),
+      '--control',
+      opts.control,
+      '--log-level',
+      'info',
+      ...opts.args,
+    ];
     const [cmd, cmdArgs]: [string, string[]] = opts.mountSetup
       ? ['unshare', ['-m', '--propagation', 'private', 'sh', '-c', `${opts.mountSetup} && exec "$0" "$@"`, process.execPath, ...argv]]
-      : opts.wrap ? [opts.wrap[0]!, [...opts.wrap.slice(1), process.execPath, ...argv]] : [process.execPath, argv];
+      : opts.wrap
+        ? [opts.wrap[0]!, [...opts.wrap.slice(1), process.execPath, ...argv]]
+        : [process.execPath, argv];
     this.proc = spawn(cmd, cmdArgs, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     this.pid = this.proc.pid!;
     this.exited = new Promise((r) => this.proc.once('exit', (code, signal) => r({ code, signal })));

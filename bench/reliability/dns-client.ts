@@ -45,7 +45,10 @@ export class UdpResolver {
   private nextId = Math.floor(Math.random() * 0xffff);
   private readonly ready: Promise<void>;
 
-  constructor(private readonly port: number, private readonly timeoutMs = 3000) {
+  constructor(
+    private readonly port: number,
+    private readonly timeoutMs = 3000,
+  ) {
     this.sock = createSocket('udp4');
     this.sock.on('message', (m) => this.onMessage(m));
     this.sock.on('error', () => undefined);
@@ -188,7 +191,10 @@ export class Prober {
 
 /** Asks every target once (`width` at a time) and returns how many came back right, and the misses. */
 export async function checkAll(
-  port: number, targets: ReadonlyArray<{ name: string; address: string }>, width = 20, timeoutMs = 3000,
+  port: number,
+  targets: ReadonlyArray<{ name: string; address: string }>,
+  width = 20,
+  timeoutMs = 3000,
 ): Promise<{ right: number; wrong: number; misses: string[] }> {
   const c = new UdpResolver(port, timeoutMs);
   let right = 0;

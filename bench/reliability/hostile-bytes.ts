@@ -32,14 +32,29 @@ export class Rng {
 }
 
 export const DATAGRAM_KINDS = [
-  'random', 'mutated-query', 'header-games', 'pointer-loop', 'long-name', 'bad-opt', 'oversize', 'extra-sections', 'response',
+  'random',
+  'mutated-query',
+  'header-games',
+  'pointer-loop',
+  'long-name',
+  'bad-opt',
+  'oversize',
+  'extra-sections',
+  'response',
 ] as const;
 export type DatagramKind = (typeof DATAGRAM_KINDS)[number];
 
 /** Share of each kind in the stream (sums to 1). */
 const WEIGHTS: Record<DatagramKind, number> = {
-  random: 0.15, 'mutated-query': 0.3, 'header-games': 0.1, 'pointer-loop': 0.1, 'long-name': 0.05, 'bad-opt': 0.15,
-  oversize: 0.05, 'extra-sections': 0.05, response: 0.05,
+  random: 0.15,
+  'mutated-query': 0.3,
+  'header-games': 0.1,
+  'pointer-loop': 0.1,
+  'long-name': 0.05,
+  'bad-opt': 0.15,
+  oversize: 0.05,
+  'extra-sections': 0.05,
+  response: 0.05,
 };
 
 const QTYPES = [1, 28, 45, 48, 43, 46, 47, 50, 2, 6, 15, 16, 255, 252, 251, 0, 65535, 41, 250, 5, 39];
@@ -85,7 +100,10 @@ export class HostileStream {
   private readonly cumulative: Array<[number, DatagramKind]>;
 
   /** `names`: real names (some with answers) to build plausible queries from. */
-  constructor(seed: number, private readonly names: readonly string[]) {
+  constructor(
+    seed: number,
+    private readonly names: readonly string[],
+  ) {
     this.rng = new Rng(seed);
     let acc = 0;
     this.cumulative = DATAGRAM_KINDS.map((k) => [(acc += WEIGHTS[k]), k]);
@@ -107,7 +125,11 @@ export class HostileStream {
   query(): Buffer {
     const r = this.rng;
     const withOpt = r.chance(0.6);
-    const q = Buffer.concat([header(r.int(65536), 0x0100 | (r.chance(0.1) ? 0x0010 : 0), 1, 0, 0, withOpt ? 1 : 0), nameWire(this.name()), u16(r.pick(QTYPES), r.chance(0.95) ? 1 : r.pick([3, 4, 254, 255, 0]))]);
+    const q = Buffer.concat([
+      header(r.int(65536), 0x0100 | (r.chance(0.1) ? 0x0010 : 0), 1, 0, 0, withOpt ? 1 : 0),
+      nameWire(this.name()),
+      u16(r.pick(QTYPES), r.chance(0.95) ? 1 : r.pick([3, 4, 254, 255, 0])),
+    ]);
     return withOpt ? Buffer.concat([q, opt({ flags: r.chance(0.5) ? 0x8000 : 0, udp: r.pick([512, 1232, 4096]) })]) : q;
   }
 
@@ -131,11 +153,16 @@ export class HostileStream {
         const q = this.query();
         const h = q.subarray(0, 12);
         const g = r.int(6);
-        if (g === 0) h.writeUInt16BE((r.int(15) + 1) << 11 | 0x0100, 2); // opcodes 1..15
-        else if (g === 1) h.writeUInt16BE(r.pick([0, 2, 3, 100, 65535]), 4); // qdcount lies
-        else if (g === 2) h.writeUInt16BE(65535, 6 + 2 * r.int(3)); // an/ns/ar counts lie
-        else if (g === 3) h.writeUInt16BE(r.int(65536) & ~0x8000, 2); // every flag but QR
-        else if (g === 4) h.writeUInt16BE(0x0100 | 0x0200, 2); // TC on a query
+        if (g === 0)
+          h.writeUInt16BE(((r.int(15) + 1) << 11) | 0x0100, 2); // opcodes 1..15
+        else if (g === 1)
+          h.writeUInt16BE(r.pick([0, 2, 3, 100, 65535]), 4); // qdcount lies
+        else if (g === 2)
+          h.writeUInt16BE(65535, 6 + 2 * r.int(3)); // an/ns/ar counts lie
+        else if (g === 3)
+          h.writeUInt16BE(r.int(65536) & ~0x8000, 2); // every flag but QR
+        else if (g === 4)
+          h.writeUInt16BE(0x0100 | 0x0200, 2); // TC on a query
         else h.writeUInt16BE(0x0100 | (1 + r.int(15)), 2); // RCODE on a query
         return q;
       }
@@ -156,7 +183,18 @@ export class HostileStream {
           for (let i = 1; i < 2000; i++) chain.push(u16(0xc000 | (chainAt + 2 * (i - 1))));
           const rdata = Buffer.concat(chain);
           const last = chainAt + 2 * 1999;
-          return Buffer.concat([header(r.int(65536), 0x0100, 1, 2, 0, 0), question, rrHead, u16(rdata.length), rdata, u16(0xc000 | last), u16(1, 1), Buffer.alloc(4), u16(4), r.bytes(4)]);
+          return Buffer.concat([
+            header(r.int(65536), 0x0100, 1, 2, 0, 0),
+            question,
+            rrHead,
+            u16(rdata.length),
+            rdata,
+            u16(0xc000 | last),
+            u16(1, 1),
+            Buffer.alloc(4),
+            u16(4),
+            r.bytes(4),
+          ]);
         }
         return Buffer.concat([header(r.int(65536), 0x0100, 1, 0, 0, 0), Buffer.from([r.pick([0x40, 0x41, 0x80, 0xbf])]), r.bytes(8), tail]); // reserved label types
       }
@@ -180,8 +218,16 @@ export class HostileStream {
         if (g === 4) return Buffer.concat([base, opt({ version: 1 + r.int(255) })]); // BADVERS
         if (g === 5) return Buffer.concat([base, opt({ udp: r.pick([0, 1, 511, 65535]) })]);
         if (g === 6) return Buffer.concat([base, opt({ rdata: option(10, r.bytes(r.pick([1, 7, 9, 41, 200]))) })]); // cookie of a wrong length
-        if (g === 7) return Buffer.concat([base, opt({ rdata: option(8, Buffer.concat([u16(r.pick([0, 3, 65535])), Buffer.from([200, 0]), r.bytes(r.int(20))])) })]); // ECS nonsense
-        if (g === 8) return Buffer.concat([base, opt({ rdata: Buffer.concat(Array.from({ length: 50 }, () => option(r.int(65536), r.bytes(r.int(8))))) })]);
+        if (g === 7)
+          return Buffer.concat([
+            base,
+            opt({ rdata: option(8, Buffer.concat([u16(r.pick([0, 3, 65535])), Buffer.from([200, 0]), r.bytes(r.int(20))])) }),
+          ]); // ECS nonsense
+        if (g === 8)
+          return Buffer.concat([
+            base,
+            opt({ rdata: Buffer.concat(Array.from({ length: 50 }, () => option(r.int(65536), r.bytes(r.int(8))))) }),
+          ]);
         // An OPT in the answer section of a query.
         base.writeUInt16BE(0, 10);
         base.writeUInt16BE(1, 6);
@@ -195,7 +241,11 @@ export class HostileStream {
         const n = 1 + r.int(200);
         const rr = Buffer.concat([Buffer.from([0]), u16(1, 1), Buffer.alloc(4), u16(4), r.bytes(4)]);
         const g = r.int(3);
-        const base = Buffer.concat([header(r.int(65536), 0x0100, 1, g === 0 ? n : 0, g === 1 ? n : 0, g === 2 ? n : 0), nameWire(this.name()), u16(1, 1)]);
+        const base = Buffer.concat([
+          header(r.int(65536), 0x0100, 1, g === 0 ? n : 0, g === 1 ? n : 0, g === 2 ? n : 0),
+          nameWire(this.name()),
+          u16(1, 1),
+        ]);
         if (r.chance(0.3)) {
           // A TSIG-looking record that signs nothing.
           base.writeUInt16BE(1, 10);

@@ -9,8 +9,18 @@ import { queryBytes } from './dns-client';
 import { type Rng } from './hostile-bytes';
 
 export const STREAM_KINDS = [
-  'short-frame', 'zero-length', 'lying-long', 'lying-short', 'garbage', 'huge-frame', 'reset-before-answer',
-  'pipelined', 'half-close', 'non-reading', 'stalled-frame', 'slowloris',
+  'short-frame',
+  'zero-length',
+  'lying-long',
+  'lying-short',
+  'garbage',
+  'huge-frame',
+  'reset-before-answer',
+  'pipelined',
+  'half-close',
+  'non-reading',
+  'stalled-frame',
+  'slowloris',
 ] as const;
 export type StreamKind = (typeof STREAM_KINDS)[number];
 
@@ -137,10 +147,16 @@ export function runStream(kind: StreamKind, o: StreamOptions): Promise<StreamRes
             // Queries with large cached answers, never read: more than the kernel's socket buffers
             // hold, so only the daemon's own back-pressure keeps its memory bounded.
             sock.pause();
-            const burst = Buffer.concat(Array.from({ length: Math.min(o.unreadQueries, 2000) }, () => frame(queryBytes(r.int(65536), o.bigName, 45, true))));
+            const burst = Buffer.concat(
+              Array.from({ length: Math.min(o.unreadQueries, 2000) }, () => frame(queryBytes(r.int(65536), o.bigName, 45, true))),
+            );
             for (let sent = 0; sent < o.unreadQueries; sent += 2000) {
               // A server that stops reading (back-pressure) leaves our writes unsent: stop pushing then.
-              if (!sock.write(burst) && !(await Promise.race([new Promise((w) => sock.once('drain', () => w(true))), sleep(o.holdMs).then(() => false)]))) break;
+              if (
+                !sock.write(burst) &&
+                !(await Promise.race([new Promise((w) => sock.once('drain', () => w(true))), sleep(o.holdMs).then(() => false)]))
+              )
+                break;
               if (done) return;
             }
             await sleep(o.holdMs);

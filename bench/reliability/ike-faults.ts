@@ -37,16 +37,36 @@ export interface IkeFaultOptions {
   log?: (s: string) => void;
 }
 
-export const IKE_FAULTS = ['charon-kill', 'charon-stop', 'expiry-while-stopped', 'socket-removed', 'oedns-kill', 'swanctl-load-all', 'state-dir'] as const;
+export const IKE_FAULTS = [
+  'charon-kill',
+  'charon-stop',
+  'expiry-while-stopped',
+  'socket-removed',
+  'oedns-kill',
+  'swanctl-load-all',
+  'state-dir',
+] as const;
 export type IkeFault = (typeof IKE_FAULTS)[number];
 
-export const IKE_LONG: IkeFaultOptions = { hosts: 1500, batch: 200, shortTtlHosts: 20, shortTtl: 4, convergeBoundMs: 20_000, faults: IKE_FAULTS };
+export const IKE_LONG: IkeFaultOptions = {
+  hosts: 1500,
+  batch: 200,
+  shortTtlHosts: 20,
+  shortTtl: 4,
+  convergeBoundMs: 20_000,
+  faults: IKE_FAULTS,
+};
 /**
  * npm test: the faults that take seconds, not tens of seconds (charon stopped for 4 s and across
  * expiries, and oedns started without a VICI socket, wait out timeouts; they run in the long form).
  */
 export const IKE_SHORT: IkeFaultOptions = {
-  hosts: 130, batch: 30, shortTtlHosts: 5, shortTtl: 2, convergeBoundMs: 5_000, faults: ['charon-kill', 'oedns-kill', 'swanctl-load-all', 'state-dir'],
+  hosts: 130,
+  batch: 30,
+  shortTtlHosts: 5,
+  shortTtl: 2,
+  convergeBoundMs: 5_000,
+  faults: ['charon-kill', 'oedns-kill', 'swanctl-load-all', 'state-dir'],
 };
 
 export function ikeFaultsUnavailable(): string | null {
@@ -102,7 +122,10 @@ export class IkeFaults {
     this.dir = mkdtempSync(join(tmpdir(), 'oedns-rel-ike-'));
     this.lab = await labUp();
     this.zone = await startHostZone({
-      apex: 'ike.test', count: this.o.hosts, ttl: 3600, ttlFor: (i) => (i < this.o.shortTtlHosts ? this.o.shortTtl : undefined),
+      apex: 'ike.test',
+      count: this.o.hosts,
+      ttl: 3600,
+      ttlFor: (i) => (i < this.o.shortTtlHosts ? this.o.shortTtl : undefined),
     });
     writeFileSync(join(this.dir, 'policy.yaml'), POLICY);
     writeHostKey(join(this.dir, 'self'), generateHostKey('ed25519'));
@@ -110,7 +133,18 @@ export class IkeFaults {
     // it survives oedns restarts, can be filled and remounted read-only, and vanishes with the holder.
     this.stateDir = join(this.dir, 'state');
     mkdirSync(this.stateDir);
-    this.holder = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs -o size=256k,mode=0700 tmpfs '${this.stateDir}' && echo ready && exec sleep 100000`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    this.holder = spawn(
+      'unshare',
+      [
+        '-m',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        `mount -t tmpfs -o size=256k,mode=0700 tmpfs '${this.stateDir}' && echo ready && exec sleep 100000`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     await new Promise<void>((res, rej) => {
       this.holder!.stdout!.once('data', () => res());
       this.holder!.once('exit', (c) => rej(new Error(`mount namespace holder exited (${c})`)));
@@ -130,7 +164,12 @@ export class IkeFaults {
     const d = join(this.dir, 'swanctl');
     if (how === 'reload') {
       await this.vici.loadKey('rsa', readFileSync(join(d, 'rsa', 'corp.pem'), 'utf8'));
-      await this.vici.loadShared({ id: FOREIGN_SHARED, type: 'IKE', data: Buffer.from('secretsecretsecret'), owners: ['psk.corp.example'] });
+      await this.vici.loadShared({
+        id: FOREIGN_SHARED,
+        type: 'IKE',
+        data: Buffer.from('secretsecretsecret'),
+        owners: ['psk.corp.example'],
+      });
       await this.vici.loadConn(FOREIGN_CONN, {
         remote_addrs: ['203.0.113.10'],
         local: { auth: 'pubkey', id: 'me.corp.example' },
@@ -141,18 +180,50 @@ export class IkeFaults {
     }
     if (!this.foreignKeyId) {
       for (const sub of ['rsa', 'pubkey']) mkdirSync(join(d, sub), { recursive: true });
-      writeFileSync(join(d, 'rsa', 'corp.pem'), generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs1', format: 'pem' }));
-      writeFileSync(join(d, 'pubkey', 'corp-gw.pem'), generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }));
-      writeFileSync(join(d, 'swanctl.conf'), [
-        'connections {', `  ${FOREIGN_CONN} {`, '    remote_addrs = 203.0.113.10',
-        '    local {', '      auth = pubkey', '      id = me.corp.example', '    }',
-        '    remote {', '      auth = pubkey', `      id = ${FOREIGN_PUBKEY_SUBJECT}`, '      pubkeys = corp-gw.pem', '    }',
-        '    children {', '      corp {', '        remote_ts = 203.0.113.0/24', '      }', '    }', '  }', '}',
-        'secrets {', `  ${FOREIGN_SHARED} {`, '    id = psk.corp.example', `    secret = 0s${Buffer.from('secretsecretsecret').toString('base64')}`, '  }', '}', '',
-      ].join('\n'));
+      writeFileSync(
+        join(d, 'rsa', 'corp.pem'),
+        generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs1', format: 'pem' }),
+      );
+      writeFileSync(
+        join(d, 'pubkey', 'corp-gw.pem'),
+        generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }),
+      );
+      writeFileSync(
+        join(d, 'swanctl.conf'),
+        [
+          'connections {',
+          `  ${FOREIGN_CONN} {`,
+          '    remote_addrs = 203.0.113.10',
+          '    local {',
+          '      auth = pubkey',
+          '      id = me.corp.example',
+          '    }',
+          '    remote {',
+          '      auth = pubkey',
+          `      id = ${FOREIGN_PUBKEY_SUBJECT}`,
+          '      pubkeys = corp-gw.pem',
+          '    }',
+          '    children {',
+          '      corp {',
+          '        remote_ts = 203.0.113.0/24',
+          '      }',
+          '    }',
+          '  }',
+          '}',
+          'secrets {',
+          `  ${FOREIGN_SHARED} {`,
+          '    id = psk.corp.example',
+          `    secret = 0s${Buffer.from('secretsecretsecret').toString('base64')}`,
+          '  }',
+          '}',
+          '',
+        ].join('\n'),
+      );
     }
     const before = new Set(await this.vici.getKeys());
-    await run('swanctl', ['--load-all', '--file', join(d, 'swanctl.conf'), '--uri', `unix://${this.lab.a.vici}`], { env: { ...process.env, STRONGSWAN_CONF: join(this.lab.a.dir, 'strongswan.conf') } });
+    await run('swanctl', ['--load-all', '--file', join(d, 'swanctl.conf'), '--uri', `unix://${this.lab.a.vici}`], {
+      env: { ...process.env, STRONGSWAN_CONF: join(this.lab.a.dir, 'strongswan.conf') },
+    });
     if (!this.foreignKeyId) this.foreignKeyId = (await this.vici.getKeys()).find((k) => !before.has(k)) ?? '';
   }
 
@@ -172,9 +243,22 @@ export class IkeFaults {
       control: join(this.dir, 'control.sock'),
       wrap: ['nsenter', '-t', String(this.holder!.pid), '-m', '--'],
       args: [
-        '--engine', 'strongswan', '--vici', this.lab.a.vici, '--identity', 'self.ike.test', '--key', join(this.dir, 'self', 'host.key.pem'),
-        '--policy', join(this.dir, 'policy.yaml'), '--autosp-state', this.statePath,
-        '--upstream', this.zone.named.endpoint, '--trust-anchor', this.zone.anchorFile,
+        '--engine',
+        'strongswan',
+        '--vici',
+        this.lab.a.vici,
+        '--identity',
+        'self.ike.test',
+        '--key',
+        join(this.dir, 'self', 'host.key.pem'),
+        '--policy',
+        join(this.dir, 'policy.yaml'),
+        '--autosp-state',
+        this.statePath,
+        '--upstream',
+        this.zone.named.endpoint,
+        '--trust-anchor',
+        this.zone.anchorFile,
       ],
     });
     this.d = d;
@@ -193,12 +277,14 @@ export class IkeFaults {
     const clients = Array.from({ length: 50 }, () => new UdpResolver(this.d!.port, timeoutMs));
     let i = 0;
     const out: Answer[] = new Array(names.length);
-    return Promise.all(clients.map(async (c) => {
-      while (i < names.length) {
-        const k = i++;
-        out[k] = await c.query(names[k]!);
-      }
-    })).then(() => {
+    return Promise.all(
+      clients.map(async (c) => {
+        while (i < names.length) {
+          const k = i++;
+          out[k] = await c.query(names[k]!);
+        }
+      }),
+    ).then(() => {
       for (const c of clients) c.close();
       return out;
     });
@@ -226,35 +312,60 @@ export class IkeFaults {
   /** Waits for engine == registry; checks it within the bound and the foreign config intact. */
   private async settle(fault: string, extra?: () => Promise<boolean>): Promise<void> {
     let last = { orphans: [] as string[], missing: [] as string[], wanted: 0 };
-    const took = await timeUntil(async () => {
-      try {
-        last = await this.diff();
-        return last.orphans.length === 0 && last.missing.length === 0 && (!extra || (await extra()));
-      } catch {
-        return false;
-      }
-    }, this.o.convergeBoundMs, 250);
+    const took = await timeUntil(
+      async () => {
+        try {
+          last = await this.diff();
+          return last.orphans.length === 0 && last.missing.length === 0 && (!extra || (await extra()));
+        } catch {
+          return false;
+        }
+      },
+      this.o.convergeBoundMs,
+      250,
+    );
     const fmt = (xs: string[]): string => (xs.length ? `${xs.length} (${xs.slice(0, 3).join(', ')}${xs.length > 3 ? ', ...' : ''})` : '0');
-    this.rep.check(`${fault}: engine holds exactly the registry again`, !Number.isNaN(took),
-      Number.isNaN(took) ? `not within the bound: orphans ${fmt(last.orphans)}, missing ${fmt(last.missing)} of ${last.wanted} wanted` : `${(took / 1000).toFixed(1)} s (${last.wanted} peers)`,
-      `<= ${this.o.convergeBoundMs / 1000} s`);
+    this.rep.check(
+      `${fault}: engine holds exactly the registry again`,
+      !Number.isNaN(took),
+      Number.isNaN(took)
+        ? `not within the bound: orphans ${fmt(last.orphans)}, missing ${fmt(last.missing)} of ${last.wanted} wanted`
+        : `${(took / 1000).toFixed(1)} s (${last.wanted} peers)`,
+      `<= ${this.o.convergeBoundMs / 1000} s`,
+    );
     if (Number.isNaN(took) && this.d!.running) {
       // The remedy at hand, so later faults start clean: `oedns control reconcile` (the control socket's reconcile).
       await this.d!.control('reconcile', {}, 60_000).catch((e: Error) => this.rep.note(`${fault}: reconcile failed: ${e.message}`));
-      const fixed = await timeUntil(async () => {
-        const x = await this.diff().catch(() => ({ orphans: ['?'], missing: [] as string[] }));
-        return x.orphans.length === 0 && x.missing.length === 0;
-      }, this.o.convergeBoundMs, 250);
-      this.rep.fig(`${fault}: after a reconcile through the control socket`, Number.isNaN(fixed) ? 'still not converged' : `converged in ${(fixed / 1000).toFixed(1)} s`);
+      const fixed = await timeUntil(
+        async () => {
+          const x = await this.diff().catch(() => ({ orphans: ['?'], missing: [] as string[] }));
+          return x.orphans.length === 0 && x.missing.length === 0;
+        },
+        this.o.convergeBoundMs,
+        250,
+      );
+      this.rep.fig(
+        `${fault}: after a reconcile through the control socket`,
+        Number.isNaN(fixed) ? 'still not converged' : `converged in ${(fixed / 1000).toFixed(1)} s`,
+      );
     }
     this.rep.check(`${fault}: oedns is alive`, this.d!.running, this.d!.running ? 'yes' : 'no', 'yes');
     const f = await this.foreign().catch((e: Error): ForeignState => {
       this.rep.note(`${fault}: could not read charon's credentials: ${e.message}`);
       return { conn: false, privateKey: false, shared: false, pubkey: false };
     });
-    const lost = Object.entries(f).filter(([, v]) => !v).map(([k]) => k);
-    this.rep.check(`${fault}: the admin's own conn and credentials are untouched`, lost.length === 0, lost.length ? `lost: ${lost.join(', ')}` : 'conn, private key, PSK, pubkey present', 'all present');
-    this.say(`    ${fault}: ${Number.isNaN(took) ? 'NOT converged' : `converged in ${took} ms`}; foreign lost: ${lost.join(', ') || 'none'} (${((Date.now() - this.t0) / 1000).toFixed(1)} s into the scenario)`);
+    const lost = Object.entries(f)
+      .filter(([, v]) => !v)
+      .map(([k]) => k);
+    this.rep.check(
+      `${fault}: the admin's own conn and credentials are untouched`,
+      lost.length === 0,
+      lost.length ? `lost: ${lost.join(', ')}` : 'conn, private key, PSK, pubkey present',
+      'all present',
+    );
+    this.say(
+      `    ${fault}: ${Number.isNaN(took) ? 'NOT converged' : `converged in ${took} ms`}; foreign lost: ${lost.join(', ') || 'none'} (${((Date.now() - this.t0) / 1000).toFixed(1)} s into the scenario)`,
+    );
   }
 
   private on(f: IkeFault): boolean {
@@ -273,16 +384,29 @@ export class IkeFaults {
     const conns = await this.engineConns();
     const reg = (await this.registry()).names;
     const bad = names.filter((n, i) => answers[i]!.rcode === 0 && !(conns.has(n) || !reg.has(n)));
-    this.rep.check(`${fault}: every name answered NOERROR is installed (private fails closed)`, bad.length === 0, bad.length ? bad.slice(0, 3).join(', ') : `${answers.filter((a) => a.rcode === 0).length} answered, all installed`, 'all');
+    this.rep.check(
+      `${fault}: every name answered NOERROR is installed (private fails closed)`,
+      bad.length === 0,
+      bad.length ? bad.slice(0, 3).join(', ') : `${answers.filter((a) => a.rcode === 0).length} answered, all installed`,
+      'all',
+    );
   }
 
   async run(): Promise<ScenarioReport> {
     const { rep, o } = this;
     try {
       await this.up();
-      rep.fig('setup', `charon ${execFileSync('/usr/lib/ipsec/charon', ['--version'], { encoding: 'utf8' }).trim() || '(version n/a)'} in a network namespace, ${o.hosts} names in ike.test (A + IPSECKEY, Ed25519), policy private, oedns --engine strongswan`);
+      rep.fig(
+        'setup',
+        `charon ${execFileSync('/usr/lib/ipsec/charon', ['--version'], { encoding: 'utf8' }).trim() || '(version n/a)'} in a network namespace, ${o.hosts} names in ike.test (A + IPSECKEY, Ed25519), policy private, oedns --engine strongswan`,
+      );
       const f0 = await this.foreign();
-      rep.check('the admin config is loaded before oedns starts', f0.conn && f0.privateKey && f0.shared && f0.pubkey, JSON.stringify(f0), 'all true');
+      rep.check(
+        'the admin config is loaded before oedns starts',
+        f0.conn && f0.privateKey && f0.shared && f0.pubkey,
+        JSON.stringify(f0),
+        'all true',
+      );
       await this.startOedns();
 
       // ---- baseline -------------------------------------------------------------------------------
@@ -302,7 +426,11 @@ export class IkeFaults {
         names = this.names(o.batch);
         before = (await this.engineConns()).size;
         pending = this.lookup(names);
-        await timeUntil(async () => (await this.engineConns().catch(() => new Set<string>())).size >= before + Math.min(10, o.batch / 4), 10_000, 20);
+        await timeUntil(
+          async () => (await this.engineConns().catch(() => new Set<string>())).size >= before + Math.min(10, o.batch / 4),
+          10_000,
+          20,
+        );
         process.kill(this.charonPid, 'SIGKILL');
         answers = await pending;
         rep.fig('charon -9: batch answers', this.tally(answers));
@@ -317,7 +445,11 @@ export class IkeFaults {
         names = this.names(o.batch);
         before = (await this.engineConns()).size;
         pending = this.lookup(names);
-        await timeUntil(async () => (await this.engineConns().catch(() => new Set<string>())).size >= before + Math.min(10, o.batch / 4), 10_000, 20);
+        await timeUntil(
+          async () => (await this.engineConns().catch(() => new Set<string>())).size >= before + Math.min(10, o.batch / 4),
+          10_000,
+          20,
+        );
         process.kill(this.charonPid, 'SIGSTOP');
         await sleep(4000);
         process.kill(this.charonPid, 'SIGCONT');
@@ -356,7 +488,12 @@ export class IkeFaults {
         answers = await this.lookup(names);
         const reach = await this.registry();
         rep.fig('socket removed, oedns restarted: answers', `${this.tally(answers)}; engine reachable: ${reach.reachable}`);
-        rep.check('socket removed: no name answered while charon is unreachable (private fails closed)', answers.every((a) => a.rcode !== 0), this.tally(answers), '0 NOERROR');
+        rep.check(
+          'socket removed: no name answered while charon is unreachable (private fails closed)',
+          answers.every((a) => a.rcode !== 0),
+          this.tally(answers),
+          '0 NOERROR',
+        );
         // charon restarted by its supervisor: a new socket.
         await this.lab.restart('a');
         await this.loadForeign('reload');
@@ -368,7 +505,11 @@ export class IkeFaults {
         names = this.names(o.batch);
         before = (await this.engineConns()).size;
         pending = this.lookup(names, 5000);
-        await timeUntil(async () => (await this.engineConns().catch(() => new Set<string>())).size >= before + Math.min(10, o.batch / 4), 10_000, 20);
+        await timeUntil(
+          async () => (await this.engineConns().catch(() => new Set<string>())).size >= before + Math.min(10, o.batch / 4),
+          10_000,
+          20,
+        );
         await this.d!.kill();
         answers = await pending;
         rep.fig('oedns -9: batch answers before it died', this.tally(answers));
@@ -394,31 +535,57 @@ export class IkeFaults {
       if (this.on('state-dir')) {
         await this.fill();
         const full = this.names(1);
-        const addFull = await this.d!.control('peer-add', { names: full }).then(() => 'accepted', (e: Error) => `refused: ${e.message}`);
+        const addFull = await this.d!.control('peer-add', { names: full }).then(
+          () => 'accepted',
+          (e: Error) => `refused: ${e.message}`,
+        );
         rep.fig('autosp add with the state directory full', addFull);
-        rep.check('disk full: the state file is still whole (valid JSON)', this.stateValid(), this.stateValid() ? 'valid' : 'broken', 'valid');
+        rep.check(
+          'disk full: the state file is still whole (valid JSON)',
+          this.stateValid(),
+          this.stateValid() ? 'valid' : 'broken',
+          'valid',
+        );
         await this.settle('state directory full');
         this.unfill();
         const afterFull = this.names(1);
         await this.d!.control('peer-add', { names: afterFull });
         const saved = this.stateNames();
-        rep.check('disk full: once space is back the next change saves every name', [...this.autospNames, ...full, ...afterFull].every((n) => saved.includes(n)), saved.length ? saved.join(', ') : 'none', 'all autosp names');
+        rep.check(
+          'disk full: once space is back the next change saves every name',
+          [...this.autospNames, ...full, ...afterFull].every((n) => saved.includes(n)),
+          saved.length ? saved.join(', ') : 'none',
+          'all autosp names',
+        );
         this.autospNames.push(...full, ...afterFull);
         rep.fig('files left in the state directory after the disk-full episode', this.leftovers().join(', ') || 'none');
 
         // ---- read-only state directory ------------------------------------------------------------
         execFileSync('nsenter', ['-t', String(this.holder!.pid), '-m', 'mount', '-o', 'remount,ro', this.stateDir]);
         const ro = this.names(1);
-        const addRo = await this.d!.control('peer-add', { names: ro }).then(() => 'accepted', (e: Error) => `refused: ${e.message}`);
+        const addRo = await this.d!.control('peer-add', { names: ro }).then(
+          () => 'accepted',
+          (e: Error) => `refused: ${e.message}`,
+        );
         rep.fig('autosp add with the state directory read-only', addRo);
-        rep.check('read-only: the state file is still whole (valid JSON)', this.stateValid(), this.stateValid() ? 'valid' : 'broken', 'valid');
+        rep.check(
+          'read-only: the state file is still whole (valid JSON)',
+          this.stateValid(),
+          this.stateValid() ? 'valid' : 'broken',
+          'valid',
+        );
         await this.settle('state directory read-only');
         execFileSync('nsenter', ['-t', String(this.holder!.pid), '-m', 'mount', '-o', 'remount,rw', this.stateDir]);
         const afterRo = this.names(1);
         await this.d!.control('peer-add', { names: afterRo });
         this.autospNames.push(...ro, ...afterRo);
         const saved2 = this.stateNames();
-        rep.check('read-only: once writable the next change saves every name', this.autospNames.every((n) => saved2.includes(n)), `${this.autospNames.filter((n) => saved2.includes(n)).length}/${this.autospNames.length}`, 'all autosp names');
+        rep.check(
+          'read-only: once writable the next change saves every name',
+          this.autospNames.every((n) => saved2.includes(n)),
+          `${this.autospNames.filter((n) => saved2.includes(n)).length}/${this.autospNames.length}`,
+          'all autosp names',
+        );
         // A restart adopts them all from the file.
         await this.d!.kill();
         await this.startOedns();
@@ -427,8 +594,18 @@ export class IkeFaults {
           return this.autospNames.every((n) => reg.names.has(n));
         });
       }
-      rep.fig('warn lines of the last oedns (by message)', Object.entries(this.d!.log.warnMsgs).map(([m, n]) => `${m.slice(0, 100)} x${n}`).join('; ') || 'none');
-      rep.check('no error lines in the log of the last oedns', (this.d!.log.byLevel.error ?? 0) === 0, `${this.d!.log.byLevel.error ?? 0}${this.d!.log.errors[0] ? `: ${this.d!.log.errors[0].slice(0, 200)}` : ''}`, '0');
+      rep.fig(
+        'warn lines of the last oedns (by message)',
+        Object.entries(this.d!.log.warnMsgs)
+          .map(([m, n]) => `${m.slice(0, 100)} x${n}`)
+          .join('; ') || 'none',
+      );
+      rep.check(
+        'no error lines in the log of the last oedns',
+        (this.d!.log.byLevel.error ?? 0) === 0,
+        `${this.d!.log.byLevel.error ?? 0}${this.d!.log.errors[0] ? `: ${this.d!.log.errors[0].slice(0, 200)}` : ''}`,
+        '0',
+      );
       const code = await this.d!.stop();
       rep.check('oedns stops cleanly at the end', code === 0, String(code), '0');
     } finally {

@@ -67,10 +67,14 @@ if (typeof process.send === 'function') {
   const origClearInterval = g.clearInterval!;
   g.setTimeout = function (fn: unknown, ...rest: unknown[]): unknown {
     if (typeof fn !== 'function') return origSetTimeout.call(this, fn, ...rest);
-    const t: unknown = origSetTimeout.call(this, (...a: unknown[]) => {
-      live.delete(t);
-      return (fn as (...x: unknown[]) => unknown)(...a);
-    }, ...rest);
+    const t: unknown = origSetTimeout.call(
+      this,
+      (...a: unknown[]) => {
+        live.delete(t);
+        return (fn as (...x: unknown[]) => unknown)(...a);
+      },
+      ...rest,
+    );
     live.add(t);
     return t;
   };
@@ -102,8 +106,15 @@ if (typeof process.send === 'function') {
     const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles().length;
     const mib = (b: number): number => b / 1048576;
     return {
-      rssMiB: mib(m.rss), heapUsedMiB: mib(m.heapUsed), heapTotalMiB: mib(m.heapTotal), externalMiB: mib(m.external),
-      handles, timers: live.size, resources, loopDelayP99Ms, loopDelayMaxMs,
+      rssMiB: mib(m.rss),
+      heapUsedMiB: mib(m.heapUsed),
+      heapTotalMiB: mib(m.heapTotal),
+      externalMiB: mib(m.external),
+      handles,
+      timers: live.size,
+      resources,
+      loopDelayP99Ms,
+      loopDelayMaxMs,
     };
   };
 

@@ -44,7 +44,12 @@ export class Reporter {
   done(): ScenarioReport {
     this.r.seconds = Math.round((Date.now() - this.t0) / 100) / 10;
     // Two shared cores: other work on the machine shows in every figure.
-    this.fig('machine load (1/5/15 min) at the end', loadavg().map((x) => x.toFixed(1)).join(' / '));
+    this.fig(
+      'machine load (1/5/15 min) at the end',
+      loadavg()
+        .map((x) => x.toFixed(1))
+        .join(' / '),
+    );
     return this.r;
   }
 }

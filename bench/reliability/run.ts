@@ -28,7 +28,11 @@ const log = (s: string): void => console.log(s);
 async function main(): Promise<void> {
   const reports: ScenarioReport[] = [];
   const started = new Date().toISOString();
-  log(`oedns reliability suite, ${started}: node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load ${loadavg().map((x) => x.toFixed(1)).join(' / ')}`);
+  log(
+    `oedns reliability suite, ${started}: node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' / ')}`,
+  );
   const record = (r: ScenarioReport): void => {
     reports.push(r);
     log(formatReport(r));
@@ -38,7 +42,20 @@ async function main(): Promise<void> {
     try {
       record(await f());
     } catch (e) {
-      record({ scenario, seconds: 0, figures: {}, notes: [], checks: [{ what: 'the scenario runs to its end', ok: false, value: e instanceof Error ? e.stack ?? e.message : String(e), bound: 'no exception' }] });
+      record({
+        scenario,
+        seconds: 0,
+        figures: {},
+        notes: [],
+        checks: [
+          {
+            what: 'the scenario runs to its end',
+            ok: false,
+            value: e instanceof Error ? (e.stack ?? e.message) : String(e),
+            bound: 'no exception',
+          },
+        ],
+      });
     }
   };
   if (ONLY.includes('fuzz')) {
@@ -64,7 +81,11 @@ async function main(): Promise<void> {
     }
   }
   if (ONLY.includes('soak')) {
-    const o = { ...(SHORT ? SOAK_SHORT : SOAK_LONG), log, svg: args.includes('--no-svg') ? null : resolve(opt('--svg') ?? join(__dirname, '../../../docs/reliability-soak.svg')) };
+    const o = {
+      ...(SHORT ? SOAK_SHORT : SOAK_LONG),
+      log,
+      svg: args.includes('--no-svg') ? null : resolve(opt('--svg') ?? join(__dirname, '../../../docs/reliability-soak.svg')),
+    };
     if (opt('--soak')) o.seconds = Number(opt('--soak'));
     if (o.seconds >= 600) o.sampleEvery = 15;
     log(`soak: ${o.seconds} s`);

@@ -59,12 +59,18 @@ export function plotSvg(title: string, xLabel: string, panels: Panel[]): string 
       out.push(`<line x1="${sx(x).toFixed(1)}" x2="${sx(x).toFixed(1)}" y1="${y0}" y2="${y0 + 4}" stroke="#555"/>`);
       out.push(`<text x="${sx(x).toFixed(1)}" y="${y0 + 16}" text-anchor="middle">${Number(x.toPrecision(4))}</text>`);
     }
-    out.push(`<line x1="${x0}" x2="${x1}" y1="${y0}" y2="${y0}" stroke="#555"/>`, `<line x1="${x0}" x2="${x0}" y1="${y1}" y2="${y0}" stroke="#555"/>`);
+    out.push(
+      `<line x1="${x0}" x2="${x1}" y1="${y0}" y2="${y0}" stroke="#555"/>`,
+      `<line x1="${x0}" x2="${x0}" y1="${y1}" y2="${y0}" stroke="#555"/>`,
+    );
     if (i === panels.length - 1) out.push(`<text x="${(x0 + x1) / 2}" y="${y0 + 28}" text-anchor="middle">${esc(xLabel)}</text>`);
     let lx = x1;
     for (const s of [...p.series].reverse()) {
       const pts = s.points.filter((q) => Number.isFinite(q[1]));
-      if (pts.length) out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="1.5" points="${pts.map((q) => `${sx(q[0]).toFixed(1)},${sy(q[1]).toFixed(1)}`).join(' ')}"/>`);
+      if (pts.length)
+        out.push(
+          `<polyline fill="none" stroke="${s.color}" stroke-width="1.5" points="${pts.map((q) => `${sx(q[0]).toFixed(1)},${sy(q[1]).toFixed(1)}`).join(' ')}"/>`,
+        );
       const w = 14 + s.label.length * 6.2;
       lx -= w + 10;
       out.push(`<line x1="${lx}" x2="${lx + 12}" y1="${top + 10}" y2="${top + 10}" stroke="${s.color}" stroke-width="2"/>`);

@@ -48,7 +48,10 @@ function newKey(name: string): { rdata: string; key: string } {
 
 function records(apex: string, hosts: Host[], extra: string[]): string[] {
   const rel = (n: string): string => n.slice(0, -(apex.length + 1));
-  return [...hosts.flatMap((x) => [`${rel(x.name)} ${x.ttl} IN A ${x.address}`, `${rel(x.name)} ${x.ttl} IN IPSECKEY ${x.rdata}`]), ...extra];
+  return [
+    ...hosts.flatMap((x) => [`${rel(x.name)} ${x.ttl} IN A ${x.address}`, `${rel(x.name)} ${x.ttl} IN IPSECKEY ${x.rdata}`]),
+    ...extra,
+  ];
 }
 
 function stamp(offsetSec: number): string {
@@ -60,7 +63,11 @@ function stamp(offsetSec: number): string {
  * `ttl`, plus `extra` relative records. Signing 3,000 hosts takes about a second.
  */
 export async function startHostZone(opts: {
-  apex: string; count: number; ttl: number; extra?: string[]; prefix?: string;
+  apex: string;
+  count: number;
+  ttl: number;
+  extra?: string[];
+  prefix?: string;
   /** A TTL per host index, overriding `ttl`. */
   ttlFor?: (i: number) => number | undefined;
 }): Promise<HostZone> {
@@ -88,7 +95,13 @@ export async function startHostZone(opts: {
   };
   hosts.forEach(remember);
   const zone: HostZone = {
-    apex, hosts, extra, h, named, anchorFile: h.anchorFile, published,
+    apex,
+    hosts,
+    extra,
+    h,
+    named,
+    anchorFile: h.anchorFile,
+    published,
     async roll(which, ttl) {
       for (const x of which) {
         // Published before re-signing: a resolver may see the new record the moment named reloads.
@@ -122,8 +135,30 @@ export function resign(h: SignedHierarchy, apex: string, oldRecords: string[], n
   const soa = lines.findIndex((l) => / IN SOA /.test(l));
   lines[soa] = lines[soa]!.replace(/ (\d+) 3600 600 86400 300$/, (_m, s: string) => ` ${Number(s) + 1} 3600 600 86400 300`);
   writeFileSync(dbFile, lines.join('\n'));
-  execFileSync('dnssec-signzone', ['-q', '-P', '-O', 'full', '-K', zdir, '-d', zdir, '-s', stamp(-3600), '-e', stamp(30 * 86400), '-o', `${apex}.`, '-f', 'zone.signed', 'zone.db'], {
-    cwd: zdir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  execFileSync(
+    'dnssec-signzone',
+    [
+      '-q',
+      '-P',
+      '-O',
+      'full',
+      '-K',
+      zdir,
+      '-d',
+      zdir,
+      '-s',
+      stamp(-3600),
+      '-e',
+      stamp(30 * 86400),
+      '-o',
+      `${apex}.`,
+      '-f',
+      'zone.signed',
+      'zone.db',
+    ],
+    {
+      cwd: zdir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
 }

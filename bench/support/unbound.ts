@@ -31,7 +31,8 @@ export function ensureUnbound(): string {
   const probe = spawnSync('unbound', ['-V'], { encoding: 'utf8' });
   if (probe.status !== 0) {
     const r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'unbound'], {
-      encoding: 'utf8', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      encoding: 'utf8',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
     });
     if (r.status !== 0) throw new Error(`cannot install unbound: ${r.stderr}`);
     // A package install may start the distribution's service: the bench runs its own instance only.
@@ -47,7 +48,9 @@ export async function startUnbound(o: UnboundOptions): Promise<UnboundInstance> 
   const dir = mkdtempSync(join(tmpdir(), 'oedns-unbound-'));
   const port = await freePort();
   writeFileSync(join(dir, 'anchors'), o.anchors);
-  writeFileSync(join(dir, 'unbound.conf'), `server:
+  writeFileSync(
+    join(dir, 'unbound.conf'),
+    `server:
   interface: 127.0.0.1@${port}
   port: ${port}
   num-threads: 1
@@ -79,7 +82,8 @@ export async function startUnbound(o: UnboundOptions): Promise<UnboundInstance> 
 forward-zone:
   name: "."
   forward-addr: 127.0.0.1@${o.upstreamPort}
-`);
+`,
+  );
   const chk = spawnSync('unbound-checkconf', [join(dir, 'unbound.conf')], { encoding: 'utf8' });
   if (chk.status !== 0) throw new Error(`unbound-checkconf: ${chk.stdout}${chk.stderr}`);
   const child: ChildProcess = spawn('unbound', ['-d', '-c', join(dir, 'unbound.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });

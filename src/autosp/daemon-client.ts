@@ -30,16 +30,26 @@ export async function chooseMode(flags: { daemon?: boolean; control?: string }):
     if (!(e instanceof ControlError)) throw e;
     if (e.code === 'control-unreachable' && flags.control === undefined) return { kind: 'direct' };
     if (e.code === 'control-refused' && e.refusal === 'unknown-command') {
-      throw new Unreachable('autosp-daemon', `the daemon on ${path} does not take autosp requests (${e.message}); ` +
-        'stop it or use --no-daemon to drive the engine directly');
+      throw new Unreachable(
+        'autosp-daemon',
+        `the daemon on ${path} does not take autosp requests (${e.message}); ` + 'stop it or use --no-daemon to drive the engine directly',
+      );
     }
     throw new Unreachable('autosp-daemon', e.message);
   }
 }
 
-export async function daemonRequest(path: string, cmd: string, args: Record<string, unknown>, n: number): Promise<{ peers: PeerReport[]; engine?: InstalledPeer[] }> {
+export async function daemonRequest(
+  path: string,
+  cmd: string,
+  args: Record<string, unknown>,
+  n: number,
+): Promise<{ peers: PeerReport[]; engine?: InstalledPeer[] }> {
   try {
-    return (await controlRequest(path, cmd, { owner: 'autosp', ...args }, daemonTimeoutMs(n))) as { peers: PeerReport[]; engine?: InstalledPeer[] };
+    return (await controlRequest(path, cmd, { owner: 'autosp', ...args }, daemonTimeoutMs(n))) as {
+      peers: PeerReport[];
+      engine?: InstalledPeer[];
+    };
   } catch (e) {
     if (e instanceof ControlError && e.code === 'control-refused') throw new ConfigError('autosp-daemon-refused', e.message);
     if (e instanceof ControlError) throw new Unreachable('autosp-daemon', e.message);

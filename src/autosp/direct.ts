@@ -57,7 +57,10 @@ export async function openDirect(o: DirectOptions, log: Logger): Promise<Direct>
       const r = await sync.reconcile();
       for (const f of r.failed) log.warn({ peer: f.name, reason: f.reason }, 'autosp: reinstalling a known peer failed');
     } catch (e) {
-      throw new Unreachable('engine-unreachable', `reconcile with the ${engine.kind} engine failed: ${e instanceof Error ? e.message : String(e)}`);
+      throw new Unreachable(
+        'engine-unreachable',
+        `reconcile with the ${engine.kind} engine failed: ${e instanceof Error ? e.message : String(e)}`,
+      );
     }
     if (o.initiate && engine.kind !== 'dry-run') {
       const held = await engine.list().catch(() => [] as InstalledPeer[]);

@@ -15,14 +15,28 @@ export async function engineStates(flags: IkeStatesOptions, makeEngine: () => Pr
   const kind = flags.engine ?? 'strongswan';
   if (kind === 'dry-run') return undefined;
   if (kind === 'strongswan') {
-    const c = new ViciClient({ socketPath: flags.vici ?? '/var/run/charon.vici', timeoutMs: 5000, connectTimeoutMs: 1000, reconnect: false });
+    const c = new ViciClient({
+      socketPath: flags.vici ?? '/var/run/charon.vici',
+      timeoutMs: 5000,
+      connectTimeoutMs: 1000,
+      reconnect: false,
+    });
     try {
       const [conns, sas] = [await c.getConns(), await c.listSas({ noblock: true })];
-      return conns.filter((n) => peerOfConn(n) !== undefined).map((conn) => {
-        const sa = sas.find((x) => x.name === conn && x.state === 'ESTABLISHED') ?? sas.find((x) => x.name === conn);
-        const child = sa?.children.find((ch) => ch.name === conn);
-        return { name: peerOfConn(conn)!, connection: conn, addresses: [], authenticated: true, ikeState: sa?.state, childState: child?.state };
-      });
+      return conns
+        .filter((n) => peerOfConn(n) !== undefined)
+        .map((conn) => {
+          const sa = sas.find((x) => x.name === conn && x.state === 'ESTABLISHED') ?? sas.find((x) => x.name === conn);
+          const child = sa?.children.find((ch) => ch.name === conn);
+          return {
+            name: peerOfConn(conn)!,
+            connection: conn,
+            addresses: [],
+            authenticated: true,
+            ikeState: sa?.state,
+            childState: child?.state,
+          };
+        });
     } finally {
       await c.close();
     }

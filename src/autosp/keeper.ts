@@ -10,8 +10,7 @@ import type { AutospState } from './state';
 import type { PeerResolution, ResolvePeer } from './resolve';
 
 export type PeerResult =
-  | 'installed' | 'updated' | 'unchanged' | 'removed' | 'absent'
-  | 'clear' | 'refused' | 'bogus' | 'failed' | 'engine-error' | 'pending';
+  'installed' | 'updated' | 'unchanged' | 'removed' | 'absent' | 'clear' | 'refused' | 'bogus' | 'failed' | 'engine-error' | 'pending';
 
 /** Results that leave the peer as the user asked: scripts get exit 0 when every peer has one. */
 export const OK_RESULTS: readonly PeerResult[] = ['installed', 'updated', 'unchanged', 'removed', 'absent', 'clear'];
@@ -175,7 +174,10 @@ export class AutospKeeper {
       const p = byName.get(name);
       if (p && p.expiresAt > now && failsClosed(p.level)) {
         this.sync.registry.holdShunt(name, p.addresses, p.expiresAt + this.sync.registry.shuntGraceSec, Math.floor(now));
-        e.last = { ...this.report(e, 'pending', 'from the state file: held closed until looked up and validated again'), addresses: [...p.addresses] };
+        e.last = {
+          ...this.report(e, 'pending', 'from the state file: held closed until looked up and validated again'),
+          addresses: [...p.addresses],
+        };
       }
       this.entries.set(name, e);
     }
@@ -207,7 +209,10 @@ export class AutospKeeper {
   }
 
   /** Want these names (looked up now, even if already wanted). */
-  async add(names: readonly string[], opts: { initiate?: boolean; progress?: (done: number, total: number) => void } = {}): Promise<PeerReport[]> {
+  async add(
+    names: readonly string[],
+    opts: { initiate?: boolean; progress?: (done: number, total: number) => void } = {},
+  ): Promise<PeerReport[]> {
     for (const n of names) {
       const e = this.entries.get(n);
       if (e) {
@@ -296,7 +301,15 @@ export class AutospKeeper {
 
   private current(e: Entry): PeerReport {
     if (e.last) return { ...e.last, refreshAt: Math.round(e.refreshAt) };
-    return { name: e.name, result: 'pending', reason: 'not looked up yet', addresses: [], keys: 0, authenticated: false, refreshAt: Math.round(e.refreshAt) };
+    return {
+      name: e.name,
+      result: 'pending',
+      reason: 'not looked up yet',
+      addresses: [],
+      keys: 0,
+      authenticated: false,
+      refreshAt: Math.round(e.refreshAt),
+    };
   }
 
   private report(e: Entry, result: PeerResult, reason: string, peer?: Peer, r?: PeerResolution, err?: unknown): PeerReport {
@@ -322,16 +335,31 @@ export class AutospKeeper {
   /** Look `name` up and apply the answer; joins a lookup already under way. */
   private refresh(name: string): Promise<PeerReport> {
     const e = this.entries.get(name);
-    if (!e) return Promise.resolve({ name, result: 'absent', reason: `${name} is not an autosp peer`, addresses: [], keys: 0, authenticated: false });
+    if (!e)
+      return Promise.resolve({
+        name,
+        result: 'absent',
+        reason: `${name} is not an autosp peer`,
+        addresses: [],
+        keys: 0,
+        authenticated: false,
+      });
     if (e.busy) return e.busy;
     const run = async (): Promise<PeerReport> => {
       let r: PeerResolution;
       try {
         r = await this.o.resolvePeer(name);
       } catch (err) {
-        r = { name, outcome: 'transient', reason: `lookup failed: ${err instanceof Error ? err.message : String(err)}`, verdicts: { a: '?', aaaa: '?', ipseckey: '?' }, at: Math.floor(this.now()) };
+        r = {
+          name,
+          outcome: 'transient',
+          reason: `lookup failed: ${err instanceof Error ? err.message : String(err)}`,
+          verdicts: { a: '?', aaaa: '?', ipseckey: '?' },
+          at: Math.floor(this.now()),
+        };
       }
-      if (this.entries.get(name) !== e) return { name, result: 'removed', reason: 'removed while being looked up', addresses: [], keys: 0, authenticated: false };
+      if (this.entries.get(name) !== e)
+        return { name, result: 'removed', reason: 'removed while being looked up', addresses: [], keys: 0, authenticated: false };
       const rep = await this.apply(e, r);
       e.last = rep;
       return rep;
@@ -343,7 +371,9 @@ export class AutospKeeper {
   }
 
   private live(e: Entry): Peer | undefined {
-    return e.installed && e.installed.expiresAt > this.now() && this.sync.registry.owners(e.name).includes('autosp') ? e.installed : undefined;
+    return e.installed && e.installed.expiresAt > this.now() && this.sync.registry.owners(e.name).includes('autosp')
+      ? e.installed
+      : undefined;
   }
 
   private async apply(e: Entry, r: PeerResolution): Promise<PeerReport> {
@@ -354,7 +384,7 @@ export class AutospKeeper {
         const fresh = r.peer!;
         const same = prev !== undefined && materialOf(prev) === materialOf(fresh);
         // Same material: keep the flag it was installed with, so a refresh costs no engine call.
-        const initiate = same && !e.forceInitiate ? prev.initiate ?? false : e.initiate;
+        const initiate = same && !e.forceInitiate ? (prev.initiate ?? false) : e.initiate;
         const peer: Peer = { ...fresh, owner: 'autosp', initiate };
         e.installed = peer;
         e.refreshAt = now + refreshDelay(r.ttl ?? Math.max(1, peer.expiresAt - now));
@@ -398,7 +428,14 @@ export class AutospKeeper {
           await this.drop(e, how);
         } catch (err) {
           e.refreshAt = now + this.backoff(e);
-          return this.report(e, 'engine-error', `${r.reason}; removing it failed: ${err instanceof Error ? err.message : String(err)}`, undefined, r, err);
+          return this.report(
+            e,
+            'engine-error',
+            `${r.reason}; removing it failed: ${err instanceof Error ? err.message : String(err)}`,
+            undefined,
+            r,
+            err,
+          );
         }
         e.refreshAt = now + this.backoff(e);
         if (prev) this.log.warn({ peer: e.name, reason: r.reason }, 'autosp: peer removed');
@@ -422,16 +459,28 @@ export class AutospKeeper {
   private async removeOne(name: string): Promise<PeerReport> {
     const e = this.entries.get(name);
     const claimed = this.sync.registry.owners(name).includes('autosp');
-    if (!e && !claimed) return { name, result: 'absent', reason: `${name} was not an autosp peer`, addresses: [], keys: 0, authenticated: false };
+    if (!e && !claimed)
+      return { name, result: 'absent', reason: `${name} was not an autosp peer`, addresses: [], keys: 0, authenticated: false };
     this.entries.delete(name);
     const entry = e ?? this.newEntry(name, false);
     try {
       const r = await this.sync.release(name, 'autosp');
       const others = this.sync.registry.owners(name);
-      const reason = others.length ? `released; still held for ${others.join(', ')}` : r.change === 'absent' ? 'was not installed' : 'removed from the engine';
+      const reason = others.length
+        ? `released; still held for ${others.join(', ')}`
+        : r.change === 'absent'
+          ? 'was not installed'
+          : 'removed from the engine';
       return { ...this.report(entry, 'removed', reason), addresses: [], keys: 0, authenticated: false, expiresAt: undefined };
     } catch (err) {
-      return this.report(entry, 'engine-error', `removing ${name} failed: ${err instanceof Error ? err.message : String(err)}`, undefined, undefined, err);
+      return this.report(
+        entry,
+        'engine-error',
+        `removing ${name} failed: ${err instanceof Error ? err.message : String(err)}`,
+        undefined,
+        undefined,
+        err,
+      );
     }
   }
 
@@ -451,7 +500,10 @@ export class AutospKeeper {
     this.timer = null;
     if (!this.running || this.ticking) return;
     this.ticking = this.refreshDue()
-      .then(() => undefined, (e: unknown) => this.log.warn({ err: String(e) }, 'autosp: refresh failed'))
+      .then(
+        () => undefined,
+        (e: unknown) => this.log.warn({ err: String(e) }, 'autosp: refresh failed'),
+      )
       .finally(() => {
         this.ticking = null;
         this.schedule();

@@ -9,7 +9,14 @@ export function storedReports(state: AutospState, now: number): PeerReport[] {
   return state.names.map((name): PeerReport => {
     const p = byName.get(name);
     if (!p || p.expiresAt <= now) {
-      return { name, result: 'pending', reason: p ? 'lapsed: looked up again at the next autosp run' : 'not installed', addresses: [], keys: 0, authenticated: false };
+      return {
+        name,
+        result: 'pending',
+        reason: p ? 'lapsed: looked up again at the next autosp run' : 'not installed',
+        addresses: [],
+        keys: 0,
+        authenticated: false,
+      };
     }
     const reason = `owner autosp, ${p.auth.kind === 'pubkey' ? 'key validated by DNSSEC' : 'NOT authenticated'}`;
     return { name, result: 'installed', reason, ...peerSummary(p) };

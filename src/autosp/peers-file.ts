@@ -32,7 +32,10 @@ export function parsePeersFile(text: string, source = 'peers file'): string[] {
     const where = `${source}:${i + 1}`;
     const fields = line.split(/\s+/);
     if (fields.length > 1) {
-      throw new ConfigError('autosp-peers-file', `${where}: one name per line, got ${fields.length} words (${JSON.stringify(line.slice(0, 80))})`);
+      throw new ConfigError(
+        'autosp-peers-file',
+        `${where}: one name per line, got ${fields.length} words (${JSON.stringify(line.slice(0, 80))})`,
+      );
     }
     const p = peerNameProblem(fields[0]!);
     if (p) throw new ConfigError('autosp-peers-file', `${where}: bad peer name ${JSON.stringify(fields[0]!.slice(0, 80))}: ${p}`);

@@ -64,15 +64,24 @@ export function createPeerResolver(o: PeerResolverOptions): ResolvePeer {
     const at = Math.floor(now());
     const { input, verdicts: lookups } = decisionFacts({
       name,
-      addresses: [{ type: RRType.A, result: a }, { type: RRType.AAAA, result: aaaa }],
+      addresses: [
+        { type: RRType.A, result: a },
+        { type: RRType.AAAA, result: aaaa },
+      ],
       key,
       owner: 'autosp',
     });
     const [va, v6] = lookups.addresses as [Verdict, Verdict];
     const vk = lookups.key;
     const verdicts = { a: short(va), aaaa: short(v6), ipseckey: short(vk) };
-    const result = (outcome: ResolveOutcome, reason: string, extra: Partial<PeerResolution> = {}): PeerResolution =>
-      ({ name, outcome, reason, verdicts, at, ...extra });
+    const result = (outcome: ResolveOutcome, reason: string, extra: Partial<PeerResolution> = {}): PeerResolution => ({
+      name,
+      outcome,
+      reason,
+      verdicts,
+      at,
+      ...extra,
+    });
 
     let d: Decision = decide(input, o.policy, at);
     if (d.action === 'install' && d.needsGateway) {

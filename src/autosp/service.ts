@@ -52,7 +52,8 @@ function namesArg(args: Record<string, unknown>): string[] {
     throw new ConfigError('autosp-owner', `owner must be "autosp", got ${JSON.stringify(args.owner)}`);
   }
   const v = args.names;
-  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new ConfigError('autosp-args', '"names" must be an array of strings');
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string'))
+    throw new ConfigError('autosp-args', '"names" must be an array of strings');
   if (v.length > MAX_PEERS) throw new ConfigError('autosp-args', `more than ${MAX_PEERS} names`);
   return [...new Set(v.map((x) => checkPeerName(x)))];
 }
@@ -96,18 +97,21 @@ export function createAutospService(deps: AutospServiceDeps): AutospService {
   });
   keeper.start();
   // An operator's request is written before it is answered (one write per request, however many names).
-  const flushed = (h: ControlHandler): ControlHandler => async (args) => {
-    try {
-      return await h(args);
-    } finally {
-      writer?.flush();
-    }
-  };
+  const flushed =
+    (h: ControlHandler): ControlHandler =>
+    async (args) => {
+      try {
+        return await h(args);
+      } finally {
+        writer?.flush();
+      }
+    };
   const handlers: Record<string, ControlHandler> = {
     'peer-add': flushed(async (args) => ({ peers: await keeper.add(namesArg(args), { initiate: initiateArg(args) }) })),
     'peer-remove': flushed(async (args) => ({ peers: await keeper.remove(namesArg(args)) })),
     'peer-sync': flushed(async (args) => {
-      if (args.refresh !== undefined && typeof args.refresh !== 'boolean') throw new ConfigError('autosp-args', '"refresh" must be a boolean');
+      if (args.refresh !== undefined && typeof args.refresh !== 'boolean')
+        throw new ConfigError('autosp-args', '"refresh" must be a boolean');
       return { peers: await keeper.setNames(namesArg(args), { initiate: initiateArg(args), refreshExisting: args.refresh !== false }) };
     }),
     'peer-list': async () => {
@@ -124,7 +128,10 @@ export function createAutospService(deps: AutospServiceDeps): AutospService {
     return keeper.markDown(keeper.names().filter((n) => !up.has(n)));
   };
   return {
-    keeper, handlers, bringUp, close: () => {
+    keeper,
+    handlers,
+    bringUp,
+    close: () => {
       unsubscribe();
       return keeper.close().finally(() => writer?.flush());
     },

@@ -46,9 +46,17 @@ interface StoredState {
  * peerSummary() (what a report shows).
  */
 function store(p: Peer): StoredPeer {
-  const auth = p.auth.kind === 'pubkey'
-    ? { kind: 'pubkey' as const, keys: p.auth.keys.map((k) => ({ algorithm: k.algorithm, precedence: k.precedence, publicKey: Buffer.from(k.publicKey).toString('base64') })) }
-    : p.auth;
+  const auth =
+    p.auth.kind === 'pubkey'
+      ? {
+          kind: 'pubkey' as const,
+          keys: p.auth.keys.map((k) => ({
+            algorithm: k.algorithm,
+            precedence: k.precedence,
+            publicKey: Buffer.from(k.publicKey).toString('base64'),
+          })),
+        }
+      : p.auth;
   return { ...p, auth };
 }
 
@@ -88,8 +96,16 @@ function restore(s: StoredPeer, where: string): Peer {
   if (a?.kind === 'pubkey') {
     if (!Array.isArray(a.keys) || a.keys.length === 0 || a.keys.length > MAX_KEYS) bad('has no usable keys');
     const keys = a.keys.map((k) => {
-      if (typeof k !== 'object' || k === null || !Number.isInteger(k.algorithm) || !Number.isInteger(k.precedence) || k.precedence < 0 || k.precedence > 255 ||
-          typeof k.publicKey !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(k.publicKey)) {
+      if (
+        typeof k !== 'object' ||
+        k === null ||
+        !Number.isInteger(k.algorithm) ||
+        !Number.isInteger(k.precedence) ||
+        k.precedence < 0 ||
+        k.precedence > 255 ||
+        typeof k.publicKey !== 'string' ||
+        !/^[A-Za-z0-9+/]+={0,2}$/.test(k.publicKey)
+      ) {
         return bad('has a malformed key');
       }
       const publicKey = new Uint8Array(Buffer.from(k.publicKey, 'base64'));
@@ -102,7 +118,8 @@ function restore(s: StoredPeer, where: string): Peer {
     });
     auth = { kind: 'pubkey', keys };
   } else if (a?.kind === 'unauthenticated' && METHODS.includes(a.method)) {
-    if (a.pinnedFingerprint !== undefined && !(typeof a.pinnedFingerprint === 'string' && /^[0-9a-f]{64}$/.test(a.pinnedFingerprint))) bad('has a malformed pin');
+    if (a.pinnedFingerprint !== undefined && !(typeof a.pinnedFingerprint === 'string' && /^[0-9a-f]{64}$/.test(a.pinnedFingerprint)))
+      bad('has a malformed pin');
     auth = { kind: 'unauthenticated', method: a.method, ...(a.pinnedFingerprint ? { pinnedFingerprint: a.pinnedFingerprint } : {}) };
   } else {
     return bad('has no usable auth');
@@ -113,7 +130,16 @@ function restore(s: StoredPeer, where: string): Peer {
     if (!g) bad('has a bad gateway');
     gateway = { kind: 'address', address: formatAddress(g!.bytes) };
   }
-  return { name: s.name.toLowerCase().replace(/\.$/, ''), addresses, auth, gateway, level: s.level, expiresAt: s.expiresAt, owner: 'autosp', initiate: s.initiate ?? false };
+  return {
+    name: s.name.toLowerCase().replace(/\.$/, ''),
+    addresses,
+    auth,
+    gateway,
+    level: s.level,
+    expiresAt: s.expiresAt,
+    owner: 'autosp',
+    initiate: s.initiate ?? false,
+  };
 }
 
 export interface ReadStateOptions {
@@ -145,9 +171,14 @@ export function readAutospState(path: string, o: ReadStateOptions = {}): AutospS
     throw new ConfigError('autosp-state', `${path} is not an autosp state file (version 1)`);
   }
   if (v.names.length > MAX_PEERS || v.peers.length > MAX_PEERS) {
-    throw new ConfigError('autosp-state', `${path}: ${v.names.length} names and ${v.peers.length} peers, more than the ${MAX_PEERS} autosp keeps`);
+    throw new ConfigError(
+      'autosp-state',
+      `${path}: ${v.names.length} names and ${v.peers.length} peers, more than the ${MAX_PEERS} autosp keeps`,
+    );
   }
-  const wanted = new Set(v.names.filter((n): n is string => typeof n === 'string' && peerNameProblem(n) === null).map((n) => n.toLowerCase().replace(/\.$/, '')));
+  const wanted = new Set(
+    v.names.filter((n): n is string => typeof n === 'string' && peerNameProblem(n) === null).map((n) => n.toLowerCase().replace(/\.$/, '')),
+  );
   const names = [...wanted];
   // One stored peer per name: a second one for the same name is not something we wrote.
   const seen = new Set<string>();
@@ -175,7 +206,9 @@ export function readAutospState(path: string, o: ReadStateOptions = {}): AutospS
  * again: keep their addresses closed (a drop shunt); never trust their keys (the keeper re-validates).
  */
 export function loadAutospState(path: string, nowSec = Date.now() / 1000, maxTtl = DEFAULT_MAX_TTL): Peer[] {
-  return readAutospState(path, { nowSec, maxTtl }).peers.filter((p) => p.expiresAt > nowSec).map((p) => ({ ...p, initiate: false }));
+  return readAutospState(path, { nowSec, maxTtl })
+    .peers.filter((p) => p.expiresAt > nowSec)
+    .map((p) => ({ ...p, initiate: false }));
 }
 
 export function writeAutospState(path: string, s: AutospState, nowSec = Date.now() / 1000): void {
@@ -275,8 +308,10 @@ export function lockState(path: string): () => void {
         /* vanished meanwhile: retry */
       }
       if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
-        throw new ConfigError('autosp-busy', `another autosp (pid ${pid}) is managing peers with ${path}; ` +
-          'while `autosp watch` runs, change its peers file instead');
+        throw new ConfigError(
+          'autosp-busy',
+          `another autosp (pid ${pid}) is managing peers with ${path}; ` + 'while `autosp watch` runs, change its peers file instead',
+        );
       }
       try {
         unlinkSync(lock);

@@ -61,7 +61,12 @@ export async function watchPeers(o: WatchOptions, log: Logger): Promise<void> {
   const apply = async (first: boolean): Promise<void> => {
     if (mode.kind === 'daemon') {
       try {
-        const r = await daemonRequest(mode.path, 'peer-sync', { names, refresh: first, ...(o.initiate !== undefined ? { initiate: o.initiate } : {}) }, names.length);
+        const r = await daemonRequest(
+          mode.path,
+          'peer-sync',
+          { names, refresh: first, ...(o.initiate !== undefined ? { initiate: o.initiate } : {}) },
+          names.length,
+        );
         report(r.peers);
         return;
       } catch (e) {

@@ -88,10 +88,14 @@ function hintsProtected(policy: Policy, owner: string, p: SvcbParts): boolean {
   const target = p.target === '.' || p.target === '' ? owner : p.target;
   if (protectedName(policy, owner) || protectedName(policy, target)) return true;
   // Only an address rule raises a hint address; the default level is the names' business (above).
-  return p.params.some((x) => HINT_KEYS.has(x.key) && hintAddresses(x.key, x.value).some((a) => {
-    const m = matchAddress(policy, a);
-    return m.rule !== null && m.level !== 'clear';
-  }));
+  return p.params.some(
+    (x) =>
+      HINT_KEYS.has(x.key) &&
+      hintAddresses(x.key, x.value).some((a) => {
+        const m = matchAddress(policy, a);
+        return m.rule !== null && m.level !== 'clear';
+      }),
+  );
 }
 
 /**

@@ -8,7 +8,17 @@ import type { InternalResolver, Stage, QueryContext, Outcome } from '../resolver
 import { makeResponse } from '../wire/message';
 import { type Message, type Question, Rcode, type RR, RRClass, RRType } from '../wire/types';
 import { cacheKey, type CacheEntry } from '../resolver/cache';
-import { completeGateway, decide, type Decision, type DecideInput, engineFailed, matchName, foldName, type Policy, type RefuseRcode } from '../policy';
+import {
+  completeGateway,
+  decide,
+  type Decision,
+  type DecideInput,
+  engineFailed,
+  matchName,
+  foldName,
+  type Policy,
+  type RefuseRcode,
+} from '../policy';
 import { decisionFacts, gatewayFacts } from '../policy/decide-input';
 import { Ede as EdeCode, type Verdict } from '../dnssec/verdict';
 import type { PeerSync } from '../peers';
@@ -68,7 +78,10 @@ export class Capture {
    * is the same (the lifetimes are absolute: TTLs are aged), so a hit costs neither decide() nor the
    * registry, as long as the engine still holds the peer.
    */
-  private memo = new WeakMap<Message, { keyMsg: Message; keyCacheKey: string; peerName: string; install: boolean; addresses: string[]; authenticated: boolean }>();
+  private memo = new WeakMap<
+    Message,
+    { keyMsg: Message; keyCacheKey: string; peerName: string; install: boolean; addresses: string[]; authenticated: boolean }
+  >();
   /** Cached answers for names capture does not select (checked once per cached message). */
   private notSelected = new WeakSet<Message>();
   /** Refusals by the reason's first words, for `oedns status`. */
@@ -136,12 +149,10 @@ export class Capture {
     if (!this.selects(q)) return next();
     this.counters.captured++;
     // Started before the address lookup so that both travel at once.
-    const keyLookup = this.opts.resolver
-      .resolve({ name: q.name, type: RRType.IPSECKEY, class: RRClass.IN })
-      .catch((e: unknown) => {
-        this.counters.keyLookupFailures++;
-        return { error: e instanceof Error ? e.message : String(e) };
-      });
+    const keyLookup = this.opts.resolver.resolve({ name: q.name, type: RRType.IPSECKEY, class: RRClass.IN }).catch((e: unknown) => {
+      this.counters.keyLookupFailures++;
+      return { error: e instanceof Error ? e.message : String(e) };
+    });
     const out = await next();
     // NXDOMAIN, SERVFAIL (bogus included) or a refusal: nothing to protect; the key lookup just ends.
     if (out.kind !== 'answer' || out.answer.message.rcode !== Rcode.NOERROR) return out;
@@ -157,7 +168,10 @@ export class Capture {
       const m = matchName(this.opts.policy, q.name);
       if (m.level === 'private' || m.level === 'block') {
         this.counters.refused++;
-        return refusal(ctx, Rcode.SERVFAIL, { code: EdeCode.OTHER, text: `level ${m.level}: the answer for ${q.name} was not validated (not-validated); no address without a peer` });
+        return refusal(ctx, Rcode.SERVFAIL, {
+          code: EdeCode.OTHER,
+          text: `level ${m.level}: the answer for ${q.name} was not validated (not-validated); no address without a peer`,
+        });
       }
       return out;
     }
@@ -176,11 +190,21 @@ export class Capture {
     // Gateway decisions depend on a third lookup, so they are taken again each time.
     // An answer let through because the engine failed is not a decision to keep: the next hit tries again.
     const engineFailed = this.counters.engineFailures !== failuresBefore;
-    if (result.kind === 'answer' && result.answer.message.rcode === Rcode.NOERROR && !('error' in key) && !viaGatewayName && !engineFailed) {
+    if (
+      result.kind === 'answer' &&
+      result.answer.message.rcode === Rcode.NOERROR &&
+      !('error' in key) &&
+      !viaGatewayName &&
+      !engineFailed
+    ) {
       this.memo.set(result.answer.message, {
         keyMsg: key.message,
         // Where the internal IPSECKEY lookup is cached (CD=0): computed once, checked on every hit.
-        keyCacheKey: cacheKey({ name: q.name, type: RRType.IPSECKEY, class: RRClass.IN }, false), peerName, install: d.action === 'install' || d.action === 'install-unauthenticated', addresses: input.addresses, authenticated: d.action === 'install',
+        keyCacheKey: cacheKey({ name: q.name, type: RRType.IPSECKEY, class: RRClass.IN }, false),
+        peerName,
+        install: d.action === 'install' || d.action === 'install-unauthenticated',
+        addresses: input.addresses,
+        authenticated: d.action === 'install',
       });
     }
     return result;
@@ -202,7 +226,15 @@ export class Capture {
     // Not from the cache (or no way to cut the entry): the reply will not age it, so age it here.
     const cap = (rr: RR): RR => ({ ...rr, ttl: Math.max(0, Math.min(rr.ttl - (a.age ?? 0), lifeSec)) });
     const m = a.message;
-    return { kind: 'answer', answer: { ...a, entry: undefined, age: 0, message: { ...m, answers: m.answers.map(cap), authorities: m.authorities.map(cap), additionals: m.additionals.map(cap) } } };
+    return {
+      kind: 'answer',
+      answer: {
+        ...a,
+        entry: undefined,
+        age: 0,
+        message: { ...m, answers: m.answers.map(cap), authorities: m.authorities.map(cap), additionals: m.additionals.map(cap) },
+      },
+    };
   }
 
   /**
@@ -217,7 +249,12 @@ export class Capture {
     if (!stripped) return out;
     this.counters.addressLeaksGuarded++;
     const age = (rr: RR): RR => ({ ...rr, ttl: Math.max(0, rr.ttl - (a.age ?? 0)) });
-    const message = { ...stripped, answers: stripped.answers.map(age), authorities: stripped.authorities.map(age), additionals: stripped.additionals.map(age) };
+    const message = {
+      ...stripped,
+      answers: stripped.answers.map(age),
+      authorities: stripped.authorities.map(age),
+      additionals: stripped.additionals.map(age),
+    };
     return { kind: 'answer', answer: { message, source: a.source, ede: a.ede, age: 0 } };
   }
 
@@ -254,7 +291,14 @@ export class Capture {
     return completeGateway(d, gatewayFacts(gname, r), input, this.opts.policy, now);
   }
 
-  private async apply(d: Decision, ctx: QueryContext, out: Outcome & { kind: 'answer' }, keyVerdict: Verdict | null, peerName: string, now: number): Promise<Outcome> {
+  private async apply(
+    d: Decision,
+    ctx: QueryContext,
+    out: Outcome & { kind: 'answer' },
+    keyVerdict: Verdict | null,
+    peerName: string,
+    now: number,
+  ): Promise<Outcome> {
     const name = ctx.question.name;
     if (d.action === 'install' || d.action === 'install-unauthenticated') {
       // Through a CNAME, the peer (and its IKE identity) is the name that owns the address and key.

@@ -10,9 +10,25 @@ import { readFileSync } from 'node:fs';
 import { validatorSetup } from './lookup';
 import { Command, CommanderError } from 'commander';
 import {
-  applyOnce, autospPolicy, checkPeerName, chooseMode, createPeerResolver, daemonRequest, DEFAULT_STATE_PATH, type Direct,
-  engineStates, OK_RESULTS, type Op, openDirect as openDirectSession, parsePeersFile, type PeerReport, readAutospState,
-  storedReports, Unreachable, validatingLookup, watchPeers,
+  applyOnce,
+  autospPolicy,
+  checkPeerName,
+  chooseMode,
+  createPeerResolver,
+  daemonRequest,
+  DEFAULT_STATE_PATH,
+  type Direct,
+  engineStates,
+  OK_RESULTS,
+  type Op,
+  openDirect as openDirectSession,
+  parsePeersFile,
+  type PeerReport,
+  readAutospState,
+  storedReports,
+  Unreachable,
+  validatingLookup,
+  watchPeers,
 } from '../autosp';
 import { defaultControlPath } from '../control/protocol';
 import type { Engine, InstalledPeer } from '../ike-bridge/engine';
@@ -89,7 +105,16 @@ export function formatReports(peers: PeerReport[], now: number, ike?: InstalledP
     rows.push(row);
   }
   const widths = head.map((_, i) => (i === head.length - 1 ? 0 : Math.max(...rows.map((r) => r[i]!.length))));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : pad(c, widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((c, i) => (i === r.length - 1 ? c : pad(c, widths[i]!)))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 export function exitCodeFor(peers: PeerReport[]): number {
@@ -173,13 +198,16 @@ function makeResolver(flags: AutospFlags, policy: Policy) {
 async function openDirect(flags: AutospFlags, log: Logger): Promise<Direct> {
   const policy = autospPolicy(flags.policy ? await loadPolicyFile(flags.policy) : undefined);
   const resolvePeer = makeResolver(flags, policy);
-  return openDirectSession({
-    statePath: flags.state ?? DEFAULT_STATE_PATH,
-    maxTtl: policy.maxTtl,
-    resolvePeer,
-    initiate: flags.initiate ?? false,
-    makeEngine: () => makeEngine(flags, log),
-  }, log);
+  return openDirectSession(
+    {
+      statePath: flags.state ?? DEFAULT_STATE_PATH,
+      maxTtl: policy.maxTtl,
+      resolvePeer,
+      initiate: flags.initiate ?? false,
+      makeEngine: () => makeEngine(flags, log),
+    },
+    log,
+  );
 }
 
 // ---- commands -------------------------------------------------------------------------------------
@@ -189,10 +217,17 @@ async function runOnce(op: Op, flags: AutospFlags): Promise<number> {
   const mode = await chooseMode(flags);
   if (mode.kind === 'daemon') {
     if (flags.policy || flags.engine || flags.vici || flags.key || flags.server || flags.trustAnchor) {
-      process.stderr.write(`autosp: a daemon answers on ${mode.path}; its own engine, upstream, trust anchor and policy apply (engine/DNS options here are ignored)\n`);
+      process.stderr.write(
+        `autosp: a daemon answers on ${mode.path}; its own engine, upstream, trust anchor and policy apply (engine/DNS options here are ignored)\n`,
+      );
     }
     const cmd = op.cmd === 'add' ? 'peer-add' : op.cmd === 'remove' ? 'peer-remove' : 'peer-sync';
-    const r = await daemonRequest(mode.path, cmd, { names: op.names, ...(flags.initiate !== undefined ? { initiate: flags.initiate } : {}) }, op.names.length);
+    const r = await daemonRequest(
+      mode.path,
+      cmd,
+      { names: op.names, ...(flags.initiate !== undefined ? { initiate: flags.initiate } : {}) },
+      op.names.length,
+    );
     return print(flags, 'daemon', r.peers);
   }
   const progress = progressReporter(flags, op.cmd === 'remove' ? 'removed' : 'resolved');
@@ -231,22 +266,25 @@ async function runWatch(flags: AutospFlags, opts: { signal?: AbortSignal } = {})
   const mode = await chooseMode(flags);
   const every = flags.daemonCheck === undefined ? 10 : Number(flags.daemonCheck);
   if (!Number.isFinite(every) || every <= 0) usage(`bad --daemon-check '${flags.daemonCheck}' (seconds)`);
-  await watchPeers({
-    file,
-    names,
-    mode,
-    readNames: () => readPeersFile(file),
-    openDirect: () => openDirect(flags, log),
-    report: (kind, peers) => {
-      print(flags, kind, peers);
+  await watchPeers(
+    {
+      file,
+      names,
+      mode,
+      readNames: () => readPeersFile(file),
+      openDirect: () => openDirect(flags, log),
+      report: (kind, peers) => {
+        print(flags, kind, peers);
+      },
+      firstProgress: progressReporter(flags, 'resolved'),
+      daemon: flags.daemon,
+      control: flags.control,
+      initiate: flags.initiate,
+      probeEverySec: every,
+      signal: opts.signal,
     },
-    firstProgress: progressReporter(flags, 'resolved'),
-    daemon: flags.daemon,
-    control: flags.control,
-    initiate: flags.initiate,
-    probeEverySec: every,
-    signal: opts.signal,
-  }, log);
+    log,
+  );
   return EXIT.OK;
 }
 
@@ -295,9 +333,12 @@ async function outcome(fn: () => Promise<number>): Promise<void> {
     process.exitCode = await fn();
   } catch (e) {
     process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
-    process.exitCode = e instanceof ConfigError ? EXIT.USAGE
-      : e instanceof Unreachable || (e instanceof EngineError && ikeDaemonGone(e)) ? EXIT.UNREACHABLE
-      : EXIT.FAILED;
+    process.exitCode =
+      e instanceof ConfigError
+        ? EXIT.USAGE
+        : e instanceof Unreachable || (e instanceof EngineError && ikeDaemonGone(e))
+          ? EXIT.UNREACHABLE
+          : EXIT.FAILED;
   }
 }
 
@@ -308,20 +349,41 @@ export function buildAutosp(): Command {
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (default: warn; info for watch)')
     .option('-c, --config <file>', "config file shared with `oedns serve` (default /etc/oedns/oedns.yaml when it exists; 'none' for none)")
     .exitOverride()
-    .addHelpText('after', '\nExit status: 0 every peer as asked, 1 some peer failed, 2 usage or configuration error, 3 engine or daemon unreachable.');
-  common(program.command('add').description('install these peers (looked up and validated now) and keep them').argument('<names...>'))
-    .action(async (names: string[], _o: unknown, cmd: Command) => outcome(() => runOnce({ cmd: 'add', names: argNames(names) }, flagsOf(cmd))));
-  common(program.command('remove').description('stop wanting these peers; each leaves the engine unless serve still holds it').argument('<names...>'))
-    .action(async (names: string[], _o: unknown, cmd: Command) => outcome(() => runOnce({ cmd: 'remove', names: argNames(names) }, flagsOf(cmd))));
-  common(program.command('list').description('the autosp peers, their addresses, keys, lifetimes and IKE state (DNS options are accepted and ignored)'))
-    .action(async (_o: unknown, cmd: Command) => outcome(() => runList(flagsOf(cmd))));
+    .addHelpText(
+      'after',
+      '\nExit status: 0 every peer as asked, 1 some peer failed, 2 usage or configuration error, 3 engine or daemon unreachable.',
+    );
+  common(
+    program.command('add').description('install these peers (looked up and validated now) and keep them').argument('<names...>'),
+  ).action(async (names: string[], _o: unknown, cmd: Command) =>
+    outcome(() => runOnce({ cmd: 'add', names: argNames(names) }, flagsOf(cmd))),
+  );
+  common(
+    program
+      .command('remove')
+      .description('stop wanting these peers; each leaves the engine unless serve still holds it')
+      .argument('<names...>'),
+  ).action(async (names: string[], _o: unknown, cmd: Command) =>
+    outcome(() => runOnce({ cmd: 'remove', names: argNames(names) }, flagsOf(cmd))),
+  );
+  common(
+    program
+      .command('list')
+      .description('the autosp peers, their addresses, keys, lifetimes and IKE state (DNS options are accepted and ignored)'),
+  ).action(async (_o: unknown, cmd: Command) => outcome(() => runList(flagsOf(cmd))));
   common(program.command('sync').description('make the engine hold exactly the peers of FILE (owner autosp)'))
     .option('--peers <file>', 'peers file: one FQDN per line, # comments (config: autosp.peers)')
-    .action(async (_o: unknown, cmd: Command) => outcome(() => {
-      const flags = flagsOf(cmd);
-      return runOnce({ cmd: 'sync', names: readPeersFile(flags.peers) }, flags);
-    }));
-  common(program.command('watch').description('keep the peers of FILE installed and fresh; re-reads FILE on change or SIGHUP; stops on SIGTERM/SIGINT'))
+    .action(async (_o: unknown, cmd: Command) =>
+      outcome(() => {
+        const flags = flagsOf(cmd);
+        return runOnce({ cmd: 'sync', names: readPeersFile(flags.peers) }, flags);
+      }),
+    );
+  common(
+    program
+      .command('watch')
+      .description('keep the peers of FILE installed and fresh; re-reads FILE on change or SIGHUP; stops on SIGTERM/SIGINT'),
+  )
     .option('--peers <file>', 'peers file: one FQDN per line, # comments (config: autosp.peers)')
     .option('--daemon-check <seconds>', 'how often to look for (or after) a daemon on the control socket', '10')
     .action(async (_o: unknown, cmd: Command) => outcome(() => runWatch(flagsOf(cmd))));
@@ -331,9 +393,11 @@ export function buildAutosp(): Command {
 export { runWatch, runOnce, runList };
 
 if (require.main === module) {
-  buildAutosp().parseAsync(process.argv).catch((err: unknown) => {
-    if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
-    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
-  });
+  buildAutosp()
+    .parseAsync(process.argv)
+    .catch((err: unknown) => {
+      if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
+      process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    });
 }

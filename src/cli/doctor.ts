@@ -4,8 +4,19 @@ import { type Command } from 'commander';
 import { netQuery } from '../resolver/net-query';
 import type { Endpoint } from '../resolver/endpoint';
 import {
-  type CheckResult, checkCharon, checkClock, checkDaemon, checkEngine, checkIdentity, checkKeyFile, checkPublished,
-  checkSystemResolver, checkTrustAnchors, checkUpstreams, checkViciGroup, type DoctorContext,
+  type CheckResult,
+  checkCharon,
+  checkClock,
+  checkDaemon,
+  checkEngine,
+  checkIdentity,
+  checkKeyFile,
+  checkPublished,
+  checkSystemResolver,
+  checkTrustAnchors,
+  checkUpstreams,
+  checkViciGroup,
+  type DoctorContext,
 } from '../doctor/checks';
 import { checkForeignConns, checkTrustSeed } from '../doctor/trust';
 import { loadServeConfig } from './serve';
@@ -23,19 +34,31 @@ export async function runDoctor(o: DoctorOptions, nowSec = Math.floor(Date.now()
   try {
     loaded = await loadServeConfig(o.config, {});
   } catch (e) {
-    const checks: CheckResult[] = [{ id: 'config', status: 'fail', detail: (e as Error).message, fix: 'fix the key named above, then `oedns serve --check-config`' }];
+    const checks: CheckResult[] = [
+      { id: 'config', status: 'fail', detail: (e as Error).message, fix: 'fix the key named above, then `oedns serve --check-config`' },
+    ];
     return { ok: false, checks };
   }
   const timeoutMs = o.timeout ? Number(o.timeout) : 2000;
   const first: Endpoint | undefined = loaded.config.upstream[0];
   const query = first
     ? netQuery({ host: first.host, port: first.port, timeoutMs, tries: 2 })
-    : async () => { throw new Error('no upstream nameserver'); };
+    : async () => {
+        throw new Error('no upstream nameserver');
+      };
   const ctx: DoctorContext = {
-    config: loaded.config, configPath: loaded.path, anchors: loaded.anchors, anchorSource: loaded.anchorSource, query, now: nowSec, timeoutMs,
+    config: loaded.config,
+    configPath: loaded.path,
+    anchors: loaded.anchors,
+    anchorSource: loaded.anchorSource,
+    query,
+    now: nowSec,
+    timeoutMs,
   };
   const probe = async (e: Endpoint): Promise<number> => (await netQuery({ host: e.host, port: e.port, timeoutMs, tries: 1 })('', 6)).rcode;
-  const checks: CheckResult[] = [{ id: 'config', status: 'pass', detail: loaded.path ? `${loaded.path} is valid` : 'no config file: built-in defaults' }];
+  const checks: CheckResult[] = [
+    { id: 'config', status: 'pass', detail: loaded.path ? `${loaded.path} is valid` : 'no config file: built-in defaults' },
+  ];
   checks.push(checkEngine(ctx));
   checks.push(await checkCharon(ctx));
   checks.push(checkViciGroup(ctx));
@@ -68,7 +91,9 @@ export function formatDoctor(r: { ok: boolean; checks: CheckResult[] }): string 
 export function registerDoctor(program: Command): void {
   program
     .command('doctor')
-    .description('check this host: charon and its plugins, who may use its VICI socket, our key and its published IPSECKEY, the trust seed mode, foreign conns that accept any certificate, identity, trust anchors, upstreams, resolv.conf, clock, daemon; a fix for each problem (exit 0 only when all pass)')
+    .description(
+      'check this host: charon and its plugins, who may use its VICI socket, our key and its published IPSECKEY, the trust seed mode, foreign conns that accept any certificate, identity, trust anchors, upstreams, resolv.conf, clock, daemon; a fix for each problem (exit 0 only when all pass)',
+    )
     .option('-c, --config <file>', "config file (default /etc/oedns/oedns.yaml when it exists; 'none' for none)")
     .option('--json', 'print one JSON object')
     .option('--timeout <ms>', 'per network step', '2000')

@@ -13,9 +13,12 @@ import { clearRollover, readCurrent, readRollover, readSlot, slotPaths, writeNex
 /** The type (and RSA size) of an existing key, so a next key matches the current one by default. */
 function typeOf(k: KeyObject): { type: HostKeyType; bits?: number } {
   switch (k.asymmetricKeyType) {
-    case 'ed25519': return { type: 'ed25519' };
-    case 'ec': return { type: 'ecdsa-p256' };
-    default: return { type: 'rsa', bits: k.asymmetricKeyDetails?.modulusLength };
+    case 'ed25519':
+      return { type: 'ed25519' };
+    case 'ec':
+      return { type: 'ecdsa-p256' };
+    default:
+      return { type: 'rsa', bits: k.asymmetricKeyDetails?.modulusLength };
   }
 }
 
@@ -31,7 +34,10 @@ export function registerKeygen(program: Command): void {
     .option('--force', 'replace an existing key', false)
     .option('--next', 'rollover: make the next key (host.next.key.pem) beside the current one; same type unless --type/--bits', false)
     .option('--show', 'print the records of the keys already in --out (current, and next if any); make nothing', false)
-    .action(function (this: Command, o: { type: HostKeyType; bits: string; out: string; name: string; precedence: string; force: boolean; next: boolean; show: boolean }) {
+    .action(function (
+      this: Command,
+      o: { type: HostKeyType; bits: string; out: string; name: string; precedence: string; force: boolean; next: boolean; show: boolean },
+    ) {
       try {
         const bits = Number(o.bits);
         const prec = Number(o.precedence);
@@ -60,27 +66,36 @@ export function registerKeygen(program: Command): void {
           // A new next key while the old one is kept would let the next activation delete the old
           // private key while DNS still publishes it: finish that rollover first.
           if (readSlot(o.out, 'old')) {
-            throw new ConfigError('rollover-state', `an old key is still kept (${slotPaths(o.out, 'old').privateKey}): finish the previous rollover with oedns publish --withdraw-old first`);
+            throw new ConfigError(
+              'rollover-state',
+              `an old key is still kept (${slotPaths(o.out, 'old').privateKey}): finish the previous rollover with oedns publish --withdraw-old first`,
+            );
           }
           const replaced = readSlot(o.out, 'next');
           const given = (opt: string): boolean => this.getOptionValueSource(opt) === 'cli';
           const like = typeOf(cur);
           const type = given('type') ? o.type : like.type;
-          const key = generateHostKey(type, given('bits') ? bits : like.bits ?? bits);
+          const key = generateHostKey(type, given('bits') ? bits : (like.bits ?? bits));
           const paths = writeNext(o.out, key, o.force);
           // The add recorded for the replaced next key does not publish this one: start over.
           if (replaced && readRollover(o.out)?.step === 'added') {
             clearRollover(o.out);
-            process.stderr.write(`replaced the next key that oedns publish --add had published: ${slotPaths(o.out, 'next').privateKey} must be published with --add again before oedns key activate\n`);
+            process.stderr.write(
+              `replaced the next key that oedns publish --add had published: ${slotPaths(o.out, 'next').privateKey} must be published with --add again before oedns key activate\n`,
+            );
           }
-          process.stderr.write(`wrote ${paths.privateKey} (mode 0600) and ${paths.publicKey}; the current key is unchanged\n` +
-            `next: oedns publish --add --name ${o.name} --key-dir ${o.out} ... (publishes both keys)\n`);
+          process.stderr.write(
+            `wrote ${paths.privateKey} (mode 0600) and ${paths.publicKey}; the current key is unchanged\n` +
+              `next: oedns publish --add --name ${o.name} --key-dir ${o.out} ... (publishes both keys)\n`,
+          );
           process.stdout.write(`${ipseckeyLine(o.name, key, prec)}\n`);
           return;
         }
         const key = generateHostKey(o.type, bits);
         const paths = writeHostKey(o.out, key, o.force);
-        process.stderr.write(`wrote ${paths.privateKey} (mode 0600) and ${paths.publicKey}\npublish this record in ${o.name}'s signed zone:\n`);
+        process.stderr.write(
+          `wrote ${paths.privateKey} (mode 0600) and ${paths.publicKey}\npublish this record in ${o.name}'s signed zone:\n`,
+        );
         process.stdout.write(`${ipseckeyLine(o.name, key, prec)}\n`);
       } catch (e) {
         exitOnError(e);

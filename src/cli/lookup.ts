@@ -74,7 +74,12 @@ export function validatorSetup(o: { server?: string; trustAnchor?: string; timeo
 }
 
 /** Runs one lookup; returns the report and the exit status. Throws ConfigError for usage errors. */
-export async function runLookup(nameArg: string, typeArg: string | undefined, o: LookupOptions, nowSec = Date.now() / 1000): Promise<{ report: LookupReport; exitCode: number }> {
+export async function runLookup(
+  nameArg: string,
+  typeArg: string | undefined,
+  o: LookupOptions,
+  nowSec = Date.now() / 1000,
+): Promise<{ report: LookupReport; exitCode: number }> {
   let name: Name;
   try {
     name = normalizeName(nameArg);
@@ -105,7 +110,10 @@ export async function runLookup(nameArg: string, typeArg: string | undefined, o:
     reason: reasonText(v),
     negative: result.negative,
     // Only what the validator vouched for (nothing for bogus answers, as delv prints nothing).
-    records: result.rrsets.filter((s) => s.role !== 'denial').flatMap((s) => s.records).map(presentRR),
+    records: result.rrsets
+      .filter((s) => s.role !== 'denial')
+      .flatMap((s) => s.records)
+      .map(presentRR),
     chain: result.chain.map((c) => ({ zone: nameLabel(c.zone), keys: c.keys, verdict: c.verdict })),
   };
   return { report, exitCode: v.kind === 'secure' || v.kind === 'insecure' ? 0 : 1 };

@@ -18,8 +18,10 @@ import { VERSION } from '../util/version';
 
 export function buildProgram(): Command {
   const program = new Command('oedns')
-    .description('Opportunistic IPsec authenticated by DNSSEC: a validating local resolver that installs ' +
-      'IPSECKEY-published peer keys into the IKE daemon before it answers.')
+    .description(
+      'Opportunistic IPsec authenticated by DNSSEC: a validating local resolver that installs ' +
+        'IPSECKEY-published peer keys into the IKE daemon before it answers.',
+    )
     .version(VERSION)
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', 'info')
     .exitOverride();
@@ -38,8 +40,10 @@ export function buildProgram(): Command {
 }
 
 if (require.main === module) {
-  buildProgram().parseAsync(process.argv).catch((err: unknown) => {
-    if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
-    exitOnError(err);
-  });
+  buildProgram()
+    .parseAsync(process.argv)
+    .catch((err: unknown) => {
+      if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
+      exitOnError(err);
+    });
 }

@@ -9,7 +9,9 @@ const DEFAULT_PIN_FILE = '/etc/oedns/tofu-pins.json';
 export function registerPins(program: Command): void {
   const pins = program
     .command('pins')
-    .description('list or forget the peer certificates pinned by the unauthenticated fallback (tofu-cert); stop `oedns serve` before forgetting: it keeps its pins in memory');
+    .description(
+      'list or forget the peer certificates pinned by the unauthenticated fallback (tofu-cert); stop `oedns serve` before forgetting: it keeps its pins in memory',
+    );
   pins
     .command('list')
     .description('one line per pinned peer: name, SHA-256 fingerprint, how it was accepted, first and last seen')

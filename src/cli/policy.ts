@@ -5,7 +5,14 @@ import { type Command } from 'commander';
 import type { PolicyLevel } from '../ike-bridge/engine';
 import { ConfigError } from '../util/errors';
 import {
-  defaultPolicy, describeSelector, formatFromPath, matchPeer, parseAddress, parsePolicy, type Policy, type Rule,
+  defaultPolicy,
+  describeSelector,
+  formatFromPath,
+  matchPeer,
+  parseAddress,
+  parsePolicy,
+  type Policy,
+  type Rule,
   fallbackAllowed,
 } from '../policy';
 
@@ -56,8 +63,12 @@ export function summarizePolicy(p: Policy): string {
 function ruleJson(r: Rule | null): object | null {
   if (!r) return null;
   return {
-    index: r.index, line: r.line ?? null, kind: r.selector.kind, selects: describeSelector(r.selector),
-    level: r.level, comment: r.comment ?? null,
+    index: r.index,
+    line: r.line ?? null,
+    kind: r.selector.kind,
+    selects: describeSelector(r.selector),
+    level: r.level,
+    comment: r.comment ?? null,
   };
 }
 
@@ -78,13 +89,28 @@ export function registerPolicy(program: Command): void {
     .action(async (file: string, opts: { json?: boolean }) => {
       const p = await loadPolicyFile(file);
       if (opts.json) {
-        process.stdout.write(JSON.stringify({
-          ok: true, file, default: p.default, rules: p.rules.length, byLevel: levelCounts(p), maxTtl: p.maxTtl,
-          trustInsecure: p.trustInsecure,
-          fallback: { allowed: fallbackAllowed(p.fallback), anyKey: p.fallback.anyKey, method: p.fallback.method,
-            trustedFingerprints: p.fallback.trustedFingerprints.length },
-          warnings: p.warnings,
-        }, null, 2) + '\n');
+        process.stdout.write(
+          JSON.stringify(
+            {
+              ok: true,
+              file,
+              default: p.default,
+              rules: p.rules.length,
+              byLevel: levelCounts(p),
+              maxTtl: p.maxTtl,
+              trustInsecure: p.trustInsecure,
+              fallback: {
+                allowed: fallbackAllowed(p.fallback),
+                anyKey: p.fallback.anyKey,
+                method: p.fallback.method,
+                trustedFingerprints: p.fallback.trustedFingerprints.length,
+              },
+              warnings: p.warnings,
+            },
+            null,
+            2,
+          ) + '\n',
+        );
         return;
       }
       process.stdout.write(`OK ${file}: ${summarizePolicy(p)}\n`);
@@ -105,12 +131,23 @@ export function registerPolicy(program: Command): void {
       const p = opts.policy ? await loadPolicyFile(opts.policy) : defaultPolicy();
       const m = matchPeer(p, name, addresses);
       if (opts.json) {
-        process.stdout.write(JSON.stringify({
-          name, addresses, policy: opts.policy ?? null, level: m.level, meaning: LEVEL_MEANING[m.level],
-          rule: ruleJson(m.rule), why: m.why,
-          nameMatch: { level: m.name.level, rule: ruleJson(m.name.rule), why: m.name.why },
-          addressMatches: m.addresses.map((a) => ({ address: a.address, level: a.level, rule: ruleJson(a.rule), why: a.why })),
-        }, null, 2) + '\n');
+        process.stdout.write(
+          JSON.stringify(
+            {
+              name,
+              addresses,
+              policy: opts.policy ?? null,
+              level: m.level,
+              meaning: LEVEL_MEANING[m.level],
+              rule: ruleJson(m.rule),
+              why: m.why,
+              nameMatch: { level: m.name.level, rule: ruleJson(m.name.rule), why: m.name.why },
+              addressMatches: m.addresses.map((a) => ({ address: a.address, level: a.level, rule: ruleJson(a.rule), why: a.why })),
+            },
+            null,
+            2,
+          ) + '\n',
+        );
         return;
       }
       const lines = [

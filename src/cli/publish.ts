@@ -13,7 +13,18 @@ import { ConfigError, OednsError } from '../util/errors';
 import { normalizeName } from '../wire/name';
 import { decodeIpseckey, encodeIpseckey } from '../wire/rdata';
 import { EXIT, exitCodeOf, PublishError } from '../publish/errors';
-import { activateNext, keyFingerprint, readCurrent, readRollover, readSlot, removeOld, slotPaths, writeRollover, type RolloverState, type Slot } from '../publish/keydir';
+import {
+  activateNext,
+  keyFingerprint,
+  readCurrent,
+  readRollover,
+  readSlot,
+  removeOld,
+  slotPaths,
+  writeRollover,
+  type RolloverState,
+  type Slot,
+} from '../publish/keydir';
 import { tcpExchange } from '../resolver/tcp-exchange';
 import { addressOf, publish, type Endpoint, type PublishIo, type PublishReport } from '../publish/publish';
 import { checkActivate, keysToPublish, nextStepAdvice, type KeyDirState, type PublishMode } from '../publish/rollover';
@@ -159,15 +170,23 @@ export async function runPublish(f: PublishFlags, nowSec = (): number => Date.no
       const s = endpoint(f.server, '--server');
       server = isIP(s.host) ? s : { host: await addressOf(normalizeName(s.host), io.resolver), port: s.port };
     }
-    const servers = f.checkServers === undefined ? undefined : f.checkServers === 'none' ? [] :
-      f.checkServers.split(',').map((x) => endpoint(x, '--check-servers')).map((e) => (isIP(e.host) ? e : usage(`--check-servers takes addresses, not ${e.host}`)));
+    const servers =
+      f.checkServers === undefined
+        ? undefined
+        : f.checkServers === 'none'
+          ? []
+          : f.checkServers
+              .split(',')
+              .map((x) => endpoint(x, '--check-servers'))
+              .map((e) => (isIP(e.host) ? e : usage(`--check-servers takes addresses, not ${e.host}`)));
     const report = await publish({ name, zone, server, ttl, records, key, anchors, dryRun: f.dryRun, waitSec, servers }, io);
     const out: PublishOutcome = { report, mode, exitCode: EXIT.ok };
     if (report.action === 'dry-run') return out;
     const v = report.verification;
     if (v && !(v.verdict === 'secure' && v.matches)) {
-      const what = v.matches ? `the published records validate as ${v.verdict} (${v.reason}): peers that validate will not use them` :
-        `after ${v.waitedSec} s the zone still does not serve our records signed (${v.verdict}: ${v.reason})`;
+      const what = v.matches
+        ? `the published records validate as ${v.verdict} (${v.reason}): peers that validate will not use them`
+        : `after ${v.waitedSec} s the zone still does not serve our records signed (${v.verdict}: ${v.reason})`;
       out.exitCode = EXIT.notSecure;
       out.error = { code: 'not-secure', message: `oedns not-secure: ${what}`, changed: report.action === 'updated' ? true : false };
       return out;
@@ -179,8 +198,16 @@ export async function runPublish(f: PublishFlags, nowSec = (): number => Date.no
     if (mode === 'add') {
       // A name server that did not serve the new version within --wait may lag until the zone's SOA
       // refresh (the longest a working secondary goes without NOTIFY): the clock allows for that.
-      const lag = lagging.length ? report.soa?.refresh ?? 0 : 0;
-      out.rollover = { step: 'added', name, at, waitSec: Math.max(report.beforeTtl ?? 0, report.ttl) + lag, ttl: report.ttl, current: fp.current, next: fp.next };
+      const lag = lagging.length ? (report.soa?.refresh ?? 0) : 0;
+      out.rollover = {
+        step: 'added',
+        name,
+        at,
+        waitSec: Math.max(report.beforeTtl ?? 0, report.ttl) + lag,
+        ttl: report.ttl,
+        current: fp.current,
+        next: fp.next,
+      };
       if (!v) out.rollover = undefined; // not verified: `key activate` will want --force
     } else if (mode === 'withdraw-old' && v) {
       // The old private key goes only once the zone was seen serving the new key alone, signed.
@@ -196,9 +223,14 @@ export async function runPublish(f: PublishFlags, nowSec = (): number => Date.no
       out.advice = `not verified (--wait 0): ${slotPaths(dir, 'old').privateKey} is kept; run oedns publish --withdraw-old again without --wait 0 to check the zone and remove it`;
     }
     if (lagging.length) {
-      const which = lagging.map((x) => `${x.server}${x.ns ? ` (${x.ns})` : ''}: ${x.serial === undefined ? x.error ?? 'no answer' : `serial ${x.serial}`}`).join('; ');
-      const warn = `warning: ${lagging.length} of the zone's name servers did not serve serial ${report.soa?.serial ?? '?'} within --wait (${which}); peers asking them still get the old records` +
-        (mode === 'add' && out.rollover ? `; the wait before key activate includes the zone's SOA refresh (${report.soa?.refresh ?? 0} s)` : '');
+      const which = lagging
+        .map((x) => `${x.server}${x.ns ? ` (${x.ns})` : ''}: ${x.serial === undefined ? (x.error ?? 'no answer') : `serial ${x.serial}`}`)
+        .join('; ');
+      const warn =
+        `warning: ${lagging.length} of the zone's name servers did not serve serial ${report.soa?.serial ?? '?'} within --wait (${which}); peers asking them still get the old records` +
+        (mode === 'add' && out.rollover
+          ? `; the wait before key activate includes the zone's SOA refresh (${report.soa?.refresh ?? 0} s)`
+          : '');
       out.advice = out.advice ? `${warn}\n${out.advice}` : warn;
     }
     return out;
@@ -216,12 +248,23 @@ function reportJson(o: PublishOutcome): unknown {
   return {
     mode: o.mode,
     exitCode: o.exitCode,
-    ...(r ? {
-      name: r.name, zone: r.zone, server: `${r.server.host}:${r.server.port}`, ttl: r.ttl, action: r.action,
-      before: r.before.map((x) => ipseckeyText(x)), beforeTtl: r.beforeTtl ?? null, after: r.after.map((x) => ipseckeyText(x)),
-      removed: r.removed.map((x) => ipseckeyText(x)), added: r.added.map((x) => ipseckeyText(x)),
-      verification: r.verification ?? null, serial: r.soa?.serial ?? null, servers: r.servers ?? null,
-    } : {}),
+    ...(r
+      ? {
+          name: r.name,
+          zone: r.zone,
+          server: `${r.server.host}:${r.server.port}`,
+          ttl: r.ttl,
+          action: r.action,
+          before: r.before.map((x) => ipseckeyText(x)),
+          beforeTtl: r.beforeTtl ?? null,
+          after: r.after.map((x) => ipseckeyText(x)),
+          removed: r.removed.map((x) => ipseckeyText(x)),
+          added: r.added.map((x) => ipseckeyText(x)),
+          verification: r.verification ?? null,
+          serial: r.soa?.serial ?? null,
+          servers: r.servers ?? null,
+        }
+      : {}),
     rollover: o.rollover ?? null,
     advice: o.advice ?? null,
     error: o.error ?? null,
@@ -237,15 +280,24 @@ function reportHuman(o: PublishOutcome): { out: string; err: string } {
     for (const x of r.removed) lines.push(`- ${r.name}. ${r.beforeTtl ?? ''} IN IPSECKEY ${ipseckeyText(x, false)}`);
     for (const x of kept) lines.push(`= ${r.name}. ${r.ttl} IN IPSECKEY ${ipseckeyText(x, false)}`);
     for (const x of r.added) lines.push(`+ ${r.name}. ${r.ttl} IN IPSECKEY ${ipseckeyText(x, false)}`);
-    const did = r.action === 'dry-run' ? 'dry run: nothing sent' : r.action === 'unchanged' ? 'already published: no update sent' : 'updated';
+    const did =
+      r.action === 'dry-run' ? 'dry run: nothing sent' : r.action === 'unchanged' ? 'already published: no update sent' : 'updated';
     const v = r.verification;
     lines.push(`; ${did}${v ? `; ${v.verdict}${v.matches ? '' : ' (records differ)'} after ${v.waitedSec} s: ${v.reason}` : ''}`);
-    if (r.servers?.length) lines.push(`; name servers serving serial ${r.soa?.serial ?? '?'}: ${r.servers.filter((x) => x.confirmed).length} of ${r.servers.length}`);
+    if (r.servers?.length)
+      lines.push(
+        `; name servers serving serial ${r.soa?.serial ?? '?'}: ${r.servers.filter((x) => x.confirmed).length} of ${r.servers.length}`,
+      );
   }
   const err: string[] = [];
   if (o.error) {
     const e = o.error;
-    const tail = e.changed === false ? ' (nothing was changed)' : e.changed === 'unknown' && !/oedns lookup/.test(e.message) ? ' (the zone may have changed: check with oedns lookup NAME IPSECKEY)' : '';
+    const tail =
+      e.changed === false
+        ? ' (nothing was changed)'
+        : e.changed === 'unknown' && !/oedns lookup/.test(e.message)
+          ? ' (the zone may have changed: check with oedns lookup NAME IPSECKEY)'
+          : '';
     err.push(e.message + tail);
   }
   if (o.advice) err.push(o.advice);
@@ -257,7 +309,7 @@ function collectExit(e: unknown): never {
     process.stderr.write(`${e.message}\n`);
     process.exit(EXIT.usage);
   }
-  process.stderr.write(`${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+  process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   process.exit(EXIT.internal);
 }
 
@@ -279,11 +331,17 @@ export function registerPublish(program: Command): void {
     .option('--force', 'skip the rollover timing checks')
     .option('--dry-run', 'show what would change; send nothing')
     .option('--json', 'print one JSON object')
-    .option('--resolver <host[:port]>', 'recursive resolver for the SOA and the chain above the zone (default: first nameserver in /etc/resolv.conf)')
+    .option(
+      '--resolver <host[:port]>',
+      'recursive resolver for the SOA and the chain above the zone (default: first nameserver in /etc/resolv.conf)',
+    )
     .option('--trust-anchor <file>', 'DS/DNSKEY lines or BIND trust-anchors { } (default: the IANA root KSKs)')
     .option('--wait <seconds>', 'how long to wait for the zone to serve the records signed (0: do not check)', '60')
     .option('--timeout <ms>', 'per-query timeout', '3000')
-    .option('--check-servers <addr[:port],...>', "servers that must serve the new zone version before we report (and a rollover's clock starts); default: the zone's NS set, port 53; 'none' to skip")
+    .option(
+      '--check-servers <addr[:port],...>',
+      "servers that must serve the new zone version before we report (and a rollover's clock starts); default: the zone's NS set, port 53; 'none' to skip",
+    )
     .action(async (f: PublishFlags) => {
       try {
         const o = await runPublish(f);
@@ -315,7 +373,13 @@ export function runActivate(dir: string, force: boolean, nowSec = Date.now() / 1
     activateNext(dir);
     const ttl = state?.ttl ?? state?.waitSec ?? 0;
     const rollover: RolloverState = {
-      step: 'activated', name: state?.name ?? '', at: Math.floor(nowSec), waitSec: ttl, ttl, current: keys.fingerprints.next, old: keys.fingerprints.current,
+      step: 'activated',
+      name: state?.name ?? '',
+      at: Math.floor(nowSec),
+      waitSec: ttl,
+      ttl,
+      current: keys.fingerprints.next,
+      old: keys.fingerprints.current,
     };
     writeRollover(dir, rollover);
     return { exitCode: EXIT.ok, rollover, advice: nextStepAdvice(rollover) };
@@ -329,18 +393,28 @@ export function registerKey(program: Command): void {
   const key = program.command('key').description('our own key during a rollover (docs/publish.md)');
   key
     .command('activate')
-    .description('sign with the next key from now on: it becomes host.key.pem (a running serve/autosp picks it up); the previous key is kept as host.old.key.pem')
+    .description(
+      'sign with the next key from now on: it becomes host.key.pem (a running serve/autosp picks it up); the previous key is kept as host.old.key.pem',
+    )
     .option('--key-dir <dir>', 'where oedns keygen wrote the keys', '/etc/oedns')
     .option('--force', 'skip the check that the next key was published at least a TTL ago')
     .option('--json', 'print one JSON object')
     .action((o: { keyDir: string; force?: boolean; json?: boolean }) => {
       try {
         const r = runActivate(o.keyDir, !!o.force);
-        if (o.json) process.stdout.write(JSON.stringify({ exitCode: r.exitCode, rollover: r.rollover ?? null, advice: r.advice ?? null, error: r.error ?? null }) + '\n');
+        if (o.json)
+          process.stdout.write(
+            JSON.stringify({ exitCode: r.exitCode, rollover: r.rollover ?? null, advice: r.advice ?? null, error: r.error ?? null }) + '\n',
+          );
         if (r.error) process.stderr.write(`${r.error.message}\n`);
         else {
-          if (!o.json) process.stdout.write(`now signing with ${slotPaths(o.keyDir, 'current').privateKey}; the previous key is ${slotPaths(o.keyDir, 'old').privateKey}\n`);
-          process.stderr.write(`a running oedns serve or autosp watch using --key ${slotPaths(o.keyDir, 'current').privateKey} switches by itself\n${r.advice}\n`);
+          if (!o.json)
+            process.stdout.write(
+              `now signing with ${slotPaths(o.keyDir, 'current').privateKey}; the previous key is ${slotPaths(o.keyDir, 'old').privateKey}\n`,
+            );
+          process.stderr.write(
+            `a running oedns serve or autosp watch using --key ${slotPaths(o.keyDir, 'current').privateKey} switches by itself\n${r.advice}\n`,
+          );
         }
         process.exitCode = r.exitCode;
       } catch (e) {

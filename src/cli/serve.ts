@@ -67,40 +67,91 @@ interface ServeFlags {
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('Run the local resolver (UDP and TCP): forwards to the upstreams, validates every answer with DNSSEC from the trust anchors, caches, and installs IPsec policies for the peers the policy selects before answering.')
-    .option('-c, --config <file>', "config file (YAML, or JSON) with the same keys as these options (default /etc/oedns/oedns.yaml when it exists; 'none' for none)")
-    .option('--check-config', 'check the configuration (file, policy, trust anchors, key) and exit: 0 when good, 2 with the reason otherwise')
+    .description(
+      'Run the local resolver (UDP and TCP): forwards to the upstreams, validates every answer with DNSSEC from the trust anchors, caches, and installs IPsec policies for the peers the policy selects before answering.',
+    )
+    .option(
+      '-c, --config <file>',
+      "config file (YAML, or JSON) with the same keys as these options (default /etc/oedns/oedns.yaml when it exists; 'none' for none)",
+    )
+    .option(
+      '--check-config',
+      'check the configuration (file, policy, trust anchors, key) and exit: 0 when good, 2 with the reason otherwise',
+    )
     .option('-l, --listen <addr>', 'address[:port] to serve on, repeatable; [v6]:port for IPv6 (default 127.0.0.1:53)', collect)
-    .option('-u, --upstream <addr>', 'upstream nameserver address[:port], repeatable, tried in order with failover (default: nameservers in /etc/resolv.conf that are not oedns itself)', collect)
-    .option('--upstream-file <file>', 'take the upstreams from this resolv.conf-syntax file and follow its changes (e.g. /run/NetworkManager/no-stub-resolv.conf); our own addresses in it are skipped')
-    .option('--trust-anchor <file>', `DNSSEC trust anchor file (DS or DNSKEY lines) (default ${defaultTrustAnchorFile() ?? 'the built-in IANA root anchors'})`)
-    .option('--trust-anchor-state <file>', "RFC 5011 state file: follow the trust anchors' key rollovers (e.g. /var/lib/oedns/trust-anchors.json); 'none' for static anchors (default)")
+    .option(
+      '-u, --upstream <addr>',
+      'upstream nameserver address[:port], repeatable, tried in order with failover (default: nameservers in /etc/resolv.conf that are not oedns itself)',
+      collect,
+    )
+    .option(
+      '--upstream-file <file>',
+      'take the upstreams from this resolv.conf-syntax file and follow its changes (e.g. /run/NetworkManager/no-stub-resolv.conf); our own addresses in it are skipped',
+    )
+    .option(
+      '--trust-anchor <file>',
+      `DNSSEC trust anchor file (DS or DNSKEY lines) (default ${defaultTrustAnchorFile() ?? 'the built-in IANA root anchors'})`,
+    )
+    .option(
+      '--trust-anchor-state <file>',
+      "RFC 5011 state file: follow the trust anchors' key rollovers (e.g. /var/lib/oedns/trust-anchors.json); 'none' for static anchors (default)",
+    )
     .option('--nta <name>', 'negative trust anchor (RFC 7646): do not validate this name and below, repeatable', collect)
     .option('--engine <name>', 'IKE engine: dry-run (default: logs what it would do), strongswan (VICI), libreswan (ipsec whack)')
-    .option('--policy <file>', 'capture policy (YAML or JSON): which names and addresses must, may or must not be encrypted (default: private-or-clear for all)')
+    .option(
+      '--policy <file>',
+      'capture policy (YAML or JSON): which names and addresses must, may or must not be encrypted (default: private-or-clear for all)',
+    )
     .option('--vici <path>', "strongSwan's VICI socket (default /var/run/charon.vici)")
     .option('--identity <fqdn>', 'our IKE identity, the name whose IPSECKEY publishes our key (default: the host name)')
     .option('--key <file>', 'our private key from `oedns keygen` (default /etc/oedns/host.key.pem)')
     .option('--initiate', 'start IKE as soon as a peer is installed (needed with kernel-libipsec, whose trap policies start nothing)')
-    .option('--ike-proposals <list>', 'IKE proposals, strongSwan syntax, repeatable (default aes256-sha256-x25519, aes128-sha256-x25519, aes256-sha256-modp2048)', collect)
-    .option('--esp-proposals <list>', 'ESP proposals; a DH group gives PFS on rekey, repeatable (default aes256-sha256-x25519, aes128-sha256-x25519)', collect)
+    .option(
+      '--ike-proposals <list>',
+      'IKE proposals, strongSwan syntax, repeatable (default aes256-sha256-x25519, aes128-sha256-x25519, aes256-sha256-modp2048)',
+      collect,
+    )
+    .option(
+      '--esp-proposals <list>',
+      'ESP proposals; a DH group gives PFS on rekey, repeatable (default aes256-sha256-x25519, aes128-sha256-x25519)',
+      collect,
+    )
     .option('--ipsec-mode <mode>', 'tunnel (default) or transport')
     .option('--ike-lifetime <duration>', 'IKE SA rekey time: seconds or 30m, 4h, 1d (default 4h)')
     .option('--child-lifetime <duration>', 'CHILD SA rekey time (default 1h)')
-    .option('--control <path>', "control socket for `oedns status` and `oedns control`, or 'none' (default /run/oedns/control.sock as root)")
-    .option('--autosp-state <file>', `autosp's state file: its peers are kept from start-up on and autosp commands go through this daemon; 'none' to leave autosp out (default ${DEFAULT_STATE_PATH})`)
-    .option('--responder-allow <name>', "IKE queries DNS: when an unknown initiator's IKE identity is this name (or, as .zone, any name below zone), look up its IPSECKEY and accept it if DNSSEC-secure; repeatable; none by default (nothing is looked up). strongswan engine only", collect)
-    .option('--shunt-grace-sec <sec>', 'after a `private` peer is removed (TTL over, forged answer), keep dropping traffic to its addresses for this long after their last answer ran out (default 3600; 0: only until then)')
+    .option(
+      '--control <path>',
+      "control socket for `oedns status` and `oedns control`, or 'none' (default /run/oedns/control.sock as root)",
+    )
+    .option(
+      '--autosp-state <file>',
+      `autosp's state file: its peers are kept from start-up on and autosp commands go through this daemon; 'none' to leave autosp out (default ${DEFAULT_STATE_PATH})`,
+    )
+    .option(
+      '--responder-allow <name>',
+      "IKE queries DNS: when an unknown initiator's IKE identity is this name (or, as .zone, any name below zone), look up its IPSECKEY and accept it if DNSSEC-secure; repeatable; none by default (nothing is looked up). strongswan engine only",
+      collect,
+    )
+    .option(
+      '--shunt-grace-sec <sec>',
+      'after a `private` peer is removed (TTL over, forged answer), keep dropping traffic to its addresses for this long after their last answer ran out (default 3600; 0: only until then)',
+    )
     .option('--cache-size <n>', 'cached answers (default 100000)')
     .option('--cache-bytes <n>', 'cache memory bound in bytes (default 67108864)')
     .option('--cache-hot <n>', 'of those, how many stay decoded for the fastest hits; the rest are kept as compact bytes (default 10000)')
     .option('--allow <cidr>', 'also serve clients from this network, repeatable (loopback is always allowed)', collect)
-    .option('--user <name>', "when started as root, switch to this user after binding (default: oedns, created by scripts/install.sh; 'root' keeps root)")
+    .option(
+      '--user <name>',
+      "when started as root, switch to this user after binding (default: oedns, created by scripts/install.sh; 'root' keeps root)",
+    )
     .option('--upstream-timeout-ms <ms>', 'per-attempt upstream timeout (default 1000)')
     .option('--tcp-idle-ms <ms>', 'close idle client TCP connections after this long (default 10000)')
     .option('--max-udp-size <n>', 'largest UDP answer we send and the EDNS size we advertise (default 1232)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (default info)')
-    .option('--log-format <format>', 'auto (default: journal under systemd, readable lines on a terminal, JSON otherwise), json, pretty, journal')
+    .option(
+      '--log-format <format>',
+      'auto (default: journal under systemd, readable lines on a terminal, JSON otherwise), json, pretty, journal',
+    )
     .action(async (flags: ServeFlags, cmd: Command) => {
       try {
         await runServe(flags, cmd);
@@ -137,8 +188,18 @@ function cliInput(flags: ServeFlags, cmd: Command): ServeConfigInput {
     control: flags.control,
     autospState: flags.autospState,
     responderAllow: flags.responderAllow,
-    ikeProposals: flags.ikeProposals?.flatMap((p) => p.split(',').map((x) => x.trim()).filter(Boolean)),
-    espProposals: flags.espProposals?.flatMap((p) => p.split(',').map((x) => x.trim()).filter(Boolean)),
+    ikeProposals: flags.ikeProposals?.flatMap((p) =>
+      p
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    ),
+    espProposals: flags.espProposals?.flatMap((p) =>
+      p
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    ),
     ipsecMode: flags.ipsecMode,
     ikeLifetime: flags.ikeLifetime,
     childLifetime: flags.childLifetime,
@@ -187,7 +248,10 @@ function checkEngineFiles(c: ServeConfig): void {
   try {
     pem = readFileSync(c.engineConfig.key, 'utf8');
   } catch (e) {
-    throw new ConfigError('key-unreadable', `cannot read our private key ${c.engineConfig.key} (${(e as Error).message}); create one with \`oedns keygen --out DIR\``);
+    throw new ConfigError(
+      'key-unreadable',
+      `cannot read our private key ${c.engineConfig.key} (${(e as Error).message}); create one with \`oedns keygen --out DIR\``,
+    );
   }
   try {
     createPrivateKey(pem);
@@ -205,8 +269,11 @@ function checkTrustState(loaded: LoadedConfig): void {
   if (!path) return;
   const dead = TrustAnchorManager.offline(loaded.anchors, path, undefined, stateOwners(loaded.config.user)).untrusted();
   if (dead.length) {
-    throw new ConfigError('trust-anchor-untrusted', `RFC 5011 state ${path} leaves no trusted key for ${dead.map((z) => z || '.').join(', ')}: ` +
-      `oedns would answer SERVFAIL for every name under it. Move the file away to start again from the configured anchors (${loaded.anchorSource})`);
+    throw new ConfigError(
+      'trust-anchor-untrusted',
+      `RFC 5011 state ${path} leaves no trusted key for ${dead.map((z) => z || '.').join(', ')}: ` +
+        `oedns would answer SERVFAIL for every name under it. Move the file away to start again from the configured anchors (${loaded.anchorSource})`,
+    );
   }
 }
 
@@ -217,11 +284,13 @@ async function runServe(flags: ServeFlags, cmd: Command): Promise<void> {
   if (flags.checkConfig) {
     checkEngineFiles(config);
     checkTrustState(loaded);
-    process.stdout.write(`configuration OK (${loaded.path ?? 'no config file: built-in defaults and the command line'}): ` +
-      `listen ${config.listen.map(formatEndpoint).join(', ')}, ` +
-      `upstreams ${config.upstreamFile ? `from ${config.upstreamFile}` : config.upstream.map(formatEndpoint).join(', ')}, ` +
-      `engine ${config.engine}, trust anchors ${loaded.anchorSource}${config.trustAnchorState ? ` (RFC 5011 state ${config.trustAnchorState})` : ''}, ` +
-      `policy ${config.policyFile ?? 'built-in default'}\n`);
+    process.stdout.write(
+      `configuration OK (${loaded.path ?? 'no config file: built-in defaults and the command line'}): ` +
+        `listen ${config.listen.map(formatEndpoint).join(', ')}, ` +
+        `upstreams ${config.upstreamFile ? `from ${config.upstreamFile}` : config.upstream.map(formatEndpoint).join(', ')}, ` +
+        `engine ${config.engine}, trust anchors ${loaded.anchorSource}${config.trustAnchorState ? ` (RFC 5011 state ${config.trustAnchorState})` : ''}, ` +
+        `policy ${config.policyFile ?? 'built-in default'}\n`,
+    );
     return;
   }
   const log = createLogger(config.logLevel, 'oedns-serve', config.logFormat);
@@ -252,11 +321,21 @@ async function runServe(flags: ServeFlags, cmd: Command): Promise<void> {
   const reload = async (): Promise<ReloadReport> => {
     const next = await loadServeConfig(flags.config, cli);
     for (const w of next.policy.warnings) log.warn({ policy: next.config.policyFile }, w);
-    return server!.reconfigure({ config: next.config, policy: next.config.policyFile ? next.policy : defaultPolicy(), anchors: next.anchors });
+    return server!.reconfigure({
+      config: next.config,
+      policy: next.config.policyFile ? next.policy : defaultPolicy(),
+      anchors: next.anchors,
+    });
   };
   try {
     server = await startDaemon({
-      serve: config, engine, policy, anchors, initiate: config.engineConfig.initiate, controlPath: config.control, log,
+      serve: config,
+      engine,
+      policy,
+      anchors,
+      initiate: config.engineConfig.initiate,
+      controlPath: config.control,
+      log,
       autospState: config.autospState,
       responder: responderFromConfig(config, log),
       reload: async () => {
@@ -278,7 +357,9 @@ async function runServe(flags: ServeFlags, cmd: Command): Promise<void> {
   }
   if (stopping) return void (await server.stop());
   process.on('SIGHUP', () => {
-    server?.reload().catch((e: Error) => log.error({ config: loaded.path, err: e.message }, 'configuration not reloaded; keeping the old one'));
+    server
+      ?.reload()
+      .catch((e: Error) => log.error({ config: loaded.path, err: e.message }, 'configuration not reloaded; keeping the old one'));
   });
   startedAs(config, server, log, loaded);
   await notifier.notify({ READY: '1', STATUS: `answering on ${server.server.addresses.map(formatEndpoint).join(', ')}` });
@@ -311,8 +392,10 @@ function startedAs(config: ServeConfig, server: RunningDaemon, log: Logger, load
       st = undefined;
     }
     if (st && !canUseSocket(st, { uid: drop.uid, groups: drop.groups })) {
-      log.warn({ vici: config.engineConfig.vici, user: drop.user },
-        `${drop.user} may not use charon's VICI socket: after a charon restart peers cannot be installed (set charon.group to a group of ${drop.user}: see docs/laptop.md)`);
+      log.warn(
+        { vici: config.engineConfig.vici, user: drop.user },
+        `${drop.user} may not use charon's VICI socket: after a charon restart peers cannot be installed (set charon.group to a group of ${drop.user}: see docs/laptop.md)`,
+      );
     }
   }
   log.info(

@@ -35,7 +35,8 @@ export function autospDefaults(raw: RawConfig): AutospDefaults {
   const r = raw as Record<string, unknown>;
   const a = (raw.autosp ?? {}) as Record<string, unknown>;
   const init = r.initiate;
-  if (init !== undefined && ![true, false, 'true', 'false', 'yes', 'no'].includes(init as string)) throw new ConfigError('config-type', `'initiate' must be true or false`);
+  if (init !== undefined && ![true, false, 'true', 'false', 'yes', 'no'].includes(init as string))
+    throw new ConfigError('config-type', `'initiate' must be true or false`);
   const upstream: unknown = Array.isArray(r.upstream) ? r.upstream[0] : r.upstream;
   const out: AutospDefaults = {
     engine: str(r, 'engine', ''),
@@ -82,12 +83,20 @@ function usage(msg: string): never {
  */
 export function autospEngineConfig(flags: AutospEngineOptions): EngineConfig {
   const kind = flags.engine ?? 'strongswan';
-  if (kind !== 'strongswan' && kind !== 'libreswan' && kind !== 'dry-run') usage(`unknown --engine '${kind}' (strongswan, libreswan, dry-run)`);
+  if (kind !== 'strongswan' && kind !== 'libreswan' && kind !== 'dry-run')
+    usage(`unknown --engine '${kind}' (strongswan, libreswan, dry-run)`);
   let identity = '';
   if (kind !== 'dry-run') {
     if (!flags.identity) usage(`--identity FQDN (our IKE identity) is required with --engine ${kind}`);
     identity = checkPeerName(flags.identity);
   }
   if (kind === 'strongswan' && !flags.key) usage('--key FILE (our private key from `oedns keygen`) is required with --engine strongswan');
-  return { kind, vici: flags.vici ?? '/var/run/charon.vici', identity, key: flags.key ?? '', initiate: false, ipsec: flags.ipsec ?? autospIpsec({}) };
+  return {
+    kind,
+    vici: flags.vici ?? '/var/run/charon.vici',
+    identity,
+    key: flags.key ?? '',
+    initiate: false,
+    ipsec: flags.ipsec ?? autospIpsec({}),
+  };
 }

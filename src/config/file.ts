@@ -12,10 +12,37 @@ export const DEFAULT_CONFIG_PATH = '/etc/oedns/oedns.yaml';
 
 /** Every key of the file (camelCase); the command-line options are the same in kebab-case. */
 export const SERVE_KEYS = [
-  'listen', 'upstream', 'upstreamFile', 'trustAnchor', 'trustAnchorState', 'negativeTrustAnchors', 'engine',
-  'cacheSize', 'cacheBytes', 'cacheHot', 'allow', 'logLevel', 'logFormat', 'user', 'upstreamTimeoutMs', 'tcpIdleMs', 'maxUdpSize', 'shuntGraceSec',
-  'policy', 'vici', 'identity', 'key', 'initiate', 'control', 'autospState', 'responderAllow',
-  'ikeProposals', 'espProposals', 'ipsecMode', 'ikeLifetime', 'childLifetime',
+  'listen',
+  'upstream',
+  'upstreamFile',
+  'trustAnchor',
+  'trustAnchorState',
+  'negativeTrustAnchors',
+  'engine',
+  'cacheSize',
+  'cacheBytes',
+  'cacheHot',
+  'allow',
+  'logLevel',
+  'logFormat',
+  'user',
+  'upstreamTimeoutMs',
+  'tcpIdleMs',
+  'maxUdpSize',
+  'shuntGraceSec',
+  'policy',
+  'vici',
+  'identity',
+  'key',
+  'initiate',
+  'control',
+  'autospState',
+  'responderAllow',
+  'ikeProposals',
+  'espProposals',
+  'ipsecMode',
+  'ikeLifetime',
+  'childLifetime',
 ] as const;
 export type ServeKey = (typeof SERVE_KEYS)[number];
 
@@ -46,11 +73,13 @@ export function parseConfigText(text: string, where: string, json = false): RawC
     throw new ConfigError('config-syntax', `config file ${where} does not parse: ${(err as Error).message}`);
   }
   if (data === null || data === undefined) return {};
-  if (typeof data !== 'object' || Array.isArray(data)) throw new ConfigError('config-shape', `config file ${where} must hold an object of options`);
+  if (typeof data !== 'object' || Array.isArray(data))
+    throw new ConfigError('config-shape', `config file ${where} must hold an object of options`);
   const { autosp, ...rest } = data as Record<string, unknown>;
   const out = keysOf(rest, SERVE_KEYS, where) as RawConfig;
   if (autosp !== undefined && autosp !== null) {
-    if (typeof autosp !== 'object' || Array.isArray(autosp)) throw new ConfigError('config-shape', `'autosp' in ${where} must be a section of options`);
+    if (typeof autosp !== 'object' || Array.isArray(autosp))
+      throw new ConfigError('config-shape', `'autosp' in ${where} must be a section of options`);
     out.autosp = keysOf(autosp as Record<string, unknown>, AUTOSP_KEYS, `the autosp section of ${where}`);
   }
   return out;

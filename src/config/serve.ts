@@ -137,7 +137,10 @@ export function duration(v: unknown, key: string, min: number, max: number): num
   const m = typeof v === 'string' ? /^\s*(\d+)\s*([smhd]?)\s*$/.exec(v) : null;
   const n = typeof v === 'number' ? v : m ? Number(m[1]) * UNIT[m[2] || 's']! : NaN;
   if (!Number.isInteger(n) || n < min || n > max) {
-    throw new ConfigError('config-type', `'${key}' must be a duration (seconds, or a number with s, m, h or d) in ${min}..${max} s, got ${JSON.stringify(v)}`);
+    throw new ConfigError(
+      'config-type',
+      `'${key}' must be a duration (seconds, or a number with s, m, h or d) in ${min}..${max} s, got ${JSON.stringify(v)}`,
+    );
   }
   return n;
 }
@@ -162,11 +165,12 @@ function proposals(v: unknown, key: string): string[] | undefined {
 /** The IKE/ESP settings from the file and command line (either may set any of them). */
 export function ipsecSettings(pick: (k: ServeKey) => unknown): IpsecSettings {
   const mode = pick('ipsecMode');
-  if (mode !== undefined && mode !== 'tunnel' && mode !== 'transport') throw new ConfigError('config-type', `'ipsecMode' must be tunnel or transport`);
+  if (mode !== undefined && mode !== 'tunnel' && mode !== 'transport')
+    throw new ConfigError('config-type', `'ipsecMode' must be tunnel or transport`);
   return {
     ikeProposals: proposals(pick('ikeProposals'), 'ikeProposals') ?? [...IPSEC_DEFAULTS.ikeProposals],
     espProposals: proposals(pick('espProposals'), 'espProposals') ?? [...IPSEC_DEFAULTS.espProposals],
-    mode: (mode) ?? IPSEC_DEFAULTS.mode,
+    mode: mode ?? IPSEC_DEFAULTS.mode,
     ikeLifetime: duration(pick('ikeLifetime'), 'ikeLifetime', 300, 7 * 86400) ?? IPSEC_DEFAULTS.ikeLifetime,
     childLifetime: duration(pick('childLifetime'), 'childLifetime', 60, 7 * 86400) ?? IPSEC_DEFAULTS.childLifetime,
   };
@@ -210,7 +214,10 @@ export function resolveServeConfig(file: ServeConfigInput, cli: ServeConfigInput
     upstream = upText.map((t) => parseEndpoint(t));
     const self = upstream.filter((u) => isOwnAddress(u, listen, env.localAddresses));
     if (self.length) {
-      throw new ConfigError('upstream-is-self', `'upstream' ${self.map(formatEndpoint).join(', ')} is oedns itself (listening on ${listen.map(formatEndpoint).join(', ')}): it would forward its questions to itself`);
+      throw new ConfigError(
+        'upstream-is-self',
+        `'upstream' ${self.map(formatEndpoint).join(', ')} is oedns itself (listening on ${listen.map(formatEndpoint).join(', ')}): it would forward its questions to itself`,
+      );
     }
   } else if (upstreamFile) {
     const problem = upstreamFileProblem(upstreamFile, env.fileSafety);
@@ -233,8 +240,11 @@ export function resolveServeConfig(file: ServeConfigInput, cli: ServeConfigInput
     }
     upstream = upstreamsFromResolvConf(text, listen);
     if (upstream.length === 0) {
-      throw new ConfigError('no-upstream', 'no --upstream given and /etc/resolv.conf names no nameserver other than oedns itself ' +
-        '(use --upstream-file with the file your network manager writes, e.g. /run/NetworkManager/no-stub-resolv.conf)');
+      throw new ConfigError(
+        'no-upstream',
+        'no --upstream given and /etc/resolv.conf names no nameserver other than oedns itself ' +
+          '(use --upstream-file with the file your network manager writes, e.g. /run/NetworkManager/no-stub-resolv.conf)',
+      );
     }
   }
   const engine = pick('engine') ?? SERVE_DEFAULTS.engine;
@@ -251,9 +261,11 @@ export function resolveServeConfig(file: ServeConfigInput, cli: ServeConfigInput
   };
   const controlRaw = str('control');
   const logLevel = (pick('logLevel') ?? SERVE_DEFAULTS.logLevel) as string;
-  if (!LOG_LEVELS.includes(logLevel as LogLevel)) throw new ConfigError('bad-log-level', `log level must be one of ${LOG_LEVELS.join('|')}`);
+  if (!LOG_LEVELS.includes(logLevel as LogLevel))
+    throw new ConfigError('bad-log-level', `log level must be one of ${LOG_LEVELS.join('|')}`);
   const logFormat = (pick('logFormat') ?? SERVE_DEFAULTS.logFormat) as string;
-  if (!LOG_FORMATS.includes(logFormat as LogFormat)) throw new ConfigError('bad-log-format', `log format must be one of ${LOG_FORMATS.join('|')}`);
+  if (!LOG_FORMATS.includes(logFormat as LogFormat))
+    throw new ConfigError('bad-log-format', `log format must be one of ${LOG_FORMATS.join('|')}`);
   const allow = list(pick('allow'), 'allow') ?? [];
   for (const c of allow) parseCidr(c);
   let trustAnchor: ServeConfig['trustAnchor'];
@@ -293,8 +305,8 @@ export function resolveServeConfig(file: ServeConfigInput, cli: ServeConfigInput
     engine: engineConfig.kind,
     engineConfig,
     policyFile: str('policy'),
-    control: controlRaw === 'none' ? null : controlRaw ?? env.controlPath?.() ?? null,
-    autospState: autospState === 'none' ? null : autospState ?? env.autospStatePath?.() ?? null,
+    control: controlRaw === 'none' ? null : (controlRaw ?? env.controlPath?.() ?? null),
+    autospState: autospState === 'none' ? null : (autospState ?? env.autospStatePath?.() ?? null),
     responderAllow,
     cacheSize: int(pick('cacheSize'), 'cacheSize', 0, 100_000_000) ?? SERVE_DEFAULTS.cacheSize,
     cacheBytes: int(pick('cacheBytes'), 'cacheBytes', 0, 2 ** 40) ?? SERVE_DEFAULTS.cacheBytes,

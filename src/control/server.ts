@@ -88,17 +88,25 @@ async function prepareSocketPath(path: string): Promise<void> {
     try {
       mkdirSync(dir, { mode: 0o700 });
     } catch (e) {
-      throw new ConfigError('control-path', `cannot create the control socket directory ${dir}: ${(e as Error).message} (give --control a path in a directory of your own, or 'none')`);
+      throw new ConfigError(
+        'control-path',
+        `cannot create the control socket directory ${dir}: ${(e as Error).message} (give --control a path in a directory of your own, or 'none')`,
+      );
     }
     chmodSync(dir, 0o700);
   }
   const unsafe = unsafeSocketDir(dir, uid);
-  if (unsafe) throw new ConfigError('control-dir-unsafe', `control socket directory not safe: ${unsafe} (give --control a path in a directory of our own, or 'none')`);
+  if (unsafe)
+    throw new ConfigError(
+      'control-dir-unsafe',
+      `control socket directory not safe: ${unsafe} (give --control a path in a directory of our own, or 'none')`,
+    );
   if (existsSync(path)) {
     // Anything but a socket at that path is not ours to delete; a socket someone answers on belongs
     // to a running daemon; only a dead one (left by a crash) is replaced.
     if (!lstatSync(path).isSocket()) throw new ConfigError('control-path', `${path} exists and is not a socket`);
-    if (await answers(path)) throw new ConfigError('control-in-use', `another oedns daemon is listening on ${path} (stop it, or give --control another path)`);
+    if (await answers(path))
+      throw new ConfigError('control-in-use', `another oedns daemon is listening on ${path} (stop it, or give --control another path)`);
     unlinkSync(path);
   }
 }
@@ -140,9 +148,10 @@ async function answer(line: string, handlers: Record<string, ControlHandler>, lo
   const req = parseRequest(line);
   if ('error' in req) return { ok: false, code: 'bad-request', error: req.error };
   const handler = Object.prototype.hasOwnProperty.call(handlers, req.cmd) ? handlers[req.cmd] : undefined;
-  if (!handler) return { ok: false, code: 'unknown-command', error: `unknown command "${req.cmd}" (known: ${Object.keys(handlers).join(', ')})` };
+  if (!handler)
+    return { ok: false, code: 'unknown-command', error: `unknown command "${req.cmd}" (known: ${Object.keys(handlers).join(', ')})` };
   try {
-    return { ok: true, result: await handler((req).args ?? {}) };
+    return { ok: true, result: await handler(req.args ?? {}) };
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     log.error({ cmd: req.cmd, err: msg }, 'control command failed');

@@ -49,7 +49,9 @@ export function formatStatus(s: DaemonStatus): string {
   lines.push(`oedns ${s.version}: up ${Math.max(0, s.now - s.startedAt)} s, listening on ${s.listen.join(', ')}`);
   lines.push(`upstreams: ${s.upstreams.join(', ') || '(none)'}`);
   const e = s.engine;
-  lines.push(`engine: ${e.engine} ${e.reachable ? 'reachable' : 'UNREACHABLE'}${e.daemon ? ` (${e.daemon})` : ''}${e.detail ? `: ${e.detail}` : ''}`);
+  lines.push(
+    `engine: ${e.engine} ${e.reachable ? 'reachable' : 'UNREACHABLE'}${e.daemon ? ` (${e.daemon})` : ''}${e.detail ? `: ${e.detail}` : ''}`,
+  );
   lines.push('');
   if (s.peers.length === 0) {
     lines.push('no peers installed');
@@ -67,7 +69,13 @@ export function formatStatus(s: DaemonStatus): string {
       ]);
     }
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-    for (const r of rows) lines.push(r.map((c, i) => pad(c, widths[i]!)).join('  ').trimEnd());
+    for (const r of rows)
+      lines.push(
+        r
+          .map((c, i) => pad(c, widths[i]!))
+          .join('  ')
+          .trimEnd(),
+      );
   }
   const shunts = s.shunts ?? [];
   if (shunts.length) {
@@ -76,13 +84,21 @@ export function formatStatus(s: DaemonStatus): string {
     const rows = [['PEER', 'ADDRESSES', 'ENDS IN', 'HELD']];
     for (const x of shunts) rows.push([x.name, x.addresses.join(','), `${Math.max(0, x.until - s.now)} s`, x.held ? 'yes' : 'NO']);
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-    for (const r of rows) lines.push(r.map((c, i) => pad(c, widths[i]!)).join('  ').trimEnd());
+    for (const r of rows)
+      lines.push(
+        r
+          .map((c, i) => pad(c, widths[i]!))
+          .join('  ')
+          .trimEnd(),
+      );
   }
   lines.push('');
   const removals = (s.retrying ?? []).filter((r) => r.removal);
   if (removals.length) {
     lines.push('');
-    lines.push(`pending removals (the engine failed to remove them; retried until it confirms): ${removals.map((r) => `${r.name} (${r.attempts} tries)`).join(', ')}`);
+    lines.push(
+      `pending removals (the engine failed to remove them; retried until it confirms): ${removals.map((r) => `${r.name} (${r.attempts} tries)`).join(', ')}`,
+    );
   }
   const counters = Object.entries(s.counters).sort(([a], [b]) => a.localeCompare(b));
   lines.push(`counters: ${counters.map(([k, v]) => `${k}=${v}`).join(' ') || '(none)'}`);

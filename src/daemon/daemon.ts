@@ -107,10 +107,22 @@ export interface ReloadReport {
 
 /** Keys a running daemon cannot change (sockets, engine, identity, user): reported, not applied. */
 const RESTART_KEYS: ReadonlyArray<keyof ServeConfig> = [
-  'listen', 'engineConfig', 'control', 'autospState', 'responderAllow', 'cacheSize', 'cacheBytes', 'cacheHot', 'allow', 'user',
-  'upstreamTimeoutMs', 'tcpIdleMs', 'maxUdpSize', 'trustAnchorState', 'logFormat',
+  'listen',
+  'engineConfig',
+  'control',
+  'autospState',
+  'responderAllow',
+  'cacheSize',
+  'cacheBytes',
+  'cacheHot',
+  'allow',
+  'user',
+  'upstreamTimeoutMs',
+  'tcpIdleMs',
+  'maxUdpSize',
+  'trustAnchorState',
+  'logFormat',
 ];
-
 
 export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
   const log = o.log ?? silentLogger;
@@ -119,7 +131,12 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
   const engine = o.engine;
   // The upstreams in use are known once the server runs; until then the configured ones.
   let upstreamsInUse = (): readonly Endpoint[] => o.serve.upstream;
-  const sync = new PeerSync({ engine, log, shuntGraceSec: o.serve.shuntGraceSec, reserved: o.reservedAddresses ?? reservedAddresses(() => upstreamsInUse()) });
+  const sync = new PeerSync({
+    engine,
+    log,
+    shuntGraceSec: o.serve.shuntGraceSec,
+    reserved: o.reservedAddresses ?? reservedAddresses(() => upstreamsInUse()),
+  });
   const reconcile = async (): Promise<void> => {
     try {
       const r = await sync.reconcile();
@@ -162,7 +179,11 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     if (reserved.size) log.warn({ name: s.name, addresses: [...reserved] }, 'previous run: reserved addresses not held closed');
     if (addresses.length) sync.registry.holdShunt(s.name, addresses, s.until, now());
   }
-  if (held.length) log.info({ names: held.length, addresses: held.reduce((n, s) => n + s.addresses.length, 0) }, 'previous run: private addresses held closed (drop shunts) until validated again');
+  if (held.length)
+    log.info(
+      { names: held.length, addresses: held.reduce((n, s) => n + s.addresses.length, 0) },
+      'previous run: private addresses held closed (drop shunts) until validated again',
+    );
   let closedWritten = -1;
   let closedMs = 0;
   const writeClosed = (): void => {
@@ -186,10 +207,13 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
   // above on the next start if policy says private).
   let closedTimer: NodeJS.Timeout | undefined;
   const scheduleClosed = (): void => {
-    closedTimer = setTimeout(() => {
-      writeClosed();
-      scheduleClosed();
-    }, Math.max(2000, 20 * closedMs));
+    closedTimer = setTimeout(
+      () => {
+        writeClosed();
+        scheduleClosed();
+      },
+      Math.max(2000, 20 * closedMs),
+    );
     closedTimer.unref();
   };
   scheduleClosed();
@@ -209,15 +233,20 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     onChange: (anchors) => {
       validation.setAnchors(anchors);
       server.cache.clear();
-      log.warn({ anchors: anchors.map((a) => ({ zone: a.zone || '.', ds: a.ds.length, keys: a.keys.length })) }, 'trust anchors changed (RFC 5011): validator rebuilt, cache flushed');
+      log.warn(
+        { anchors: anchors.map((a) => ({ zone: a.zone || '.', ds: a.ds.length, keys: a.keys.length })) },
+        'trust anchors changed (RFC 5011): validator rebuilt, cache flushed',
+      );
       logUntrusted();
     },
   });
   const logUntrusted = (): void => {
     const dead = trust.untrusted();
     if (dead.length) {
-      log.error({ trustPoints: dead.map((z) => z || '.'), state: o.serve.trustAnchorState },
-        'no trusted key left for these trust points (RFC 5011 state): every name under them is answered SERVFAIL; move the state file away and restart to start again from the configured anchors');
+      log.error(
+        { trustPoints: dead.map((z) => z || '.'), state: o.serve.trustAnchorState },
+        'no trusted key left for these trust points (RFC 5011 state): every name under them is answered SERVFAIL; move the state file away and restart to start again from the configured anchors',
+      );
     }
   };
   logUntrusted();
@@ -229,17 +258,18 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       return validation.validator;
     },
     // Capture mode is built on the resolver's inner layer, before the pipeline that wraps it.
-    capture: (inner) => new Capture({
-      policy: o.policy ?? defaultPolicy(),
-      sync,
-      resolver: { resolve: (q) => inner.resolveInternal(q) },
-      now,
-      shorten: (entry, ttl) => inner.shortenCached(entry, ttl),
-      peekCached: (q) => inner.peekCached(q),
-      maxPeers: o.maxPeers,
-      initiate: o.initiate,
-      log,
-    }),
+    capture: (inner) =>
+      new Capture({
+        policy: o.policy ?? defaultPolicy(),
+        sync,
+        resolver: { resolve: (q) => inner.resolveInternal(q) },
+        now,
+        shorten: (entry, ttl) => inner.shortenCached(entry, ttl),
+        peekCached: (q) => inner.peekCached(q),
+        maxPeers: o.maxPeers,
+        initiate: o.initiate,
+        log,
+      }),
   });
   const capture = server.capture;
   // autosp and the responder look names up the way capture does: through cache and validation.
@@ -250,17 +280,18 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     void reconcile().then(() => autosp?.bringUp().catch((e: Error) => log.warn({ err: e.message }, 'autosp: bring-up failed')));
   engine.events?.on('reconnected', onBack);
 
-  const autosp = o.autospState === undefined || o.autospState === null
-    ? undefined
-    : createAutospService({
-        sync,
-        engine,
-        statePath: o.autospState,
-        initiate: o.initiate,
-        resolvePeer: createPeerResolver({ resolver: internal, policy: autospPolicy(o.policy), now }),
-        maxTtl: autospPolicy(o.policy).maxTtl,
-        log,
-      });
+  const autosp =
+    o.autospState === undefined || o.autospState === null
+      ? undefined
+      : createAutospService({
+          sync,
+          engine,
+          statePath: o.autospState,
+          initiate: o.initiate,
+          resolvePeer: createPeerResolver({ resolver: internal, policy: autospPolicy(o.policy), now }),
+          maxTtl: autospPolicy(o.policy).maxTtl,
+          log,
+        });
   // The responder looks initiators up through the same validating resolver, with autosp's policy.
   const responder = o.responder
     ? createResponder({
@@ -289,11 +320,21 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
   }
   let upstreamWatch: UpstreamFileWatch | undefined;
   // Made in two steps so that a reload can build the new watch before it changes anything.
-  const makeWatch = (cfg: ServeConfig): UpstreamFileWatch | undefined => cfg.upstreamFile
-    ? watchUpstreamFile(cfg.upstreamFile, ownAddresses(), server.upstream.opts.servers, (servers) => d.setUpstreams(servers, `${cfg.upstreamFile} changed`), 1000,
-      (problem) => log.error({ upstreamFile: cfg.upstreamFile, upstream: server.upstream.opts.servers.map(formatEndpoint) },
-        `upstream file not followed: ${problem}; keeping the upstreams it named before (fix its owner and mode, see docs/resolver.md)`))
-    : undefined;
+  const makeWatch = (cfg: ServeConfig): UpstreamFileWatch | undefined =>
+    cfg.upstreamFile
+      ? watchUpstreamFile(
+          cfg.upstreamFile,
+          ownAddresses(),
+          server.upstream.opts.servers,
+          (servers) => d.setUpstreams(servers, `${cfg.upstreamFile} changed`),
+          1000,
+          (problem) =>
+            log.error(
+              { upstreamFile: cfg.upstreamFile, upstream: server.upstream.opts.servers.map(formatEndpoint) },
+              `upstream file not followed: ${problem}; keeping the upstreams it named before (fix its owner and mode, see docs/resolver.md)`,
+            ),
+        )
+      : undefined;
   const useWatch = (w: UpstreamFileWatch | undefined): void => {
     upstreamWatch?.close();
     upstreamWatch = w;
@@ -326,7 +367,10 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     setUpstreams(servers, why) {
       server.upstream.setServers(servers);
       server.cache.clear();
-      log.warn({ upstream: servers.map(formatEndpoint), why }, servers.length ? 'upstreams changed: cache flushed' : 'no upstream left (no network?): answering SERVFAIL until one appears');
+      log.warn(
+        { upstream: servers.map(formatEndpoint), why },
+        servers.length ? 'upstreams changed: cache flushed' : 'no upstream left (no network?): answering SERVFAIL until one appears',
+      );
     },
     setLogLevel(level) {
       if (!LOG_LEVELS.includes(level as LogLevel)) throw new Error(`log level must be one of ${LOG_LEVELS.join('|')}`);
@@ -343,10 +387,15 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       // built first; only then is anything applied, by steps that cannot fail. A reload that throws
       // leaves the daemon exactly as it was.
       const level = next.config.logLevel;
-      if (changed('logLevel') && !LOG_LEVELS.includes(level)) throw new ConfigError('bad-log-level', `log level must be one of ${LOG_LEVELS.join('|')}`);
+      if (changed('logLevel') && !LOG_LEVELS.includes(level))
+        throw new ConfigError('bad-log-level', `log level must be one of ${LOG_LEVELS.join('|')}`);
       const ntaEntries = changed('negativeTrustAnchors') ? configuredNtas(next.config.negativeTrustAnchors) : undefined;
       const self = next.config.upstreamFile ? [] : selfIn(next.config.upstream);
-      if (self.length) throw new ConfigError('upstream-is-self', `'upstream' ${self.map(formatEndpoint).join(', ')} is oedns itself: it would forward its questions to itself`);
+      if (self.length)
+        throw new ConfigError(
+          'upstream-is-self',
+          `'upstream' ${self.map(formatEndpoint).join(', ')} is oedns itself: it would forward its questions to itself`,
+        );
       const useAnchors = changed('trustAnchor') && !trust.managed ? validation.prepareAnchors(next.anchors) : undefined;
       // Last, so that nothing after it can throw: an unused watch would have to be closed again.
       const watch = makeWatch(next.config);
@@ -421,7 +470,9 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
 }
 
 async function buildStatus(d: RunningDaemon, o: DaemonOptions, startedAt: number, nowSec: number): Promise<DaemonStatus> {
-  const engineStatus = await d.engine.status().catch((e: Error) => ({ engine: d.engine.kind, reachable: false, peers: 0, detail: e.message }));
+  const engineStatus = await d.engine
+    .status()
+    .catch((e: Error) => ({ engine: d.engine.kind, reachable: false, peers: 0, detail: e.message }));
   const held = new Map<string, InstalledPeer>();
   const heldShunts = new Map<string, InstalledPeer>();
   if (engineStatus.reachable) {

@@ -19,7 +19,12 @@ import { watchKeyFile } from '../publish/key-watch';
  * `fallback`: the policy's BTNS knobs; with strongSwan and `tofu-cert` they make the engine carry our
  * self-signed certificate and learn peers' certificates (src/ike-bridge/fallback.ts).
  */
-export async function engineFromConfig(c: EngineConfig, log: Logger, fallback?: FallbackPolicy, nowSec = Math.floor(Date.now() / 1000)): Promise<Engine> {
+export async function engineFromConfig(
+  c: EngineConfig,
+  log: Logger,
+  fallback?: FallbackPolicy,
+  nowSec = Math.floor(Date.now() / 1000),
+): Promise<Engine> {
   switch (c.kind) {
     case 'dry-run':
       return createEngine('dry-run', { logger: log });
@@ -35,7 +40,10 @@ export async function engineFromConfig(c: EngineConfig, log: Logger, fallback?: 
           log.warn({ key: c.key, err: (e as Error).message }, 'cannot read our key: pluto will not know which NSS key is ours');
         }
         if (localKey && localKey.asymmetricKeyType !== 'rsa') {
-          throw new ConfigError('key-unsupported', `${c.key} is a ${localKey.asymmetricKeyType} key: the libreswan engine signs with RSA only (oedns keygen --type rsa)`);
+          throw new ConfigError(
+            'key-unsupported',
+            `${c.key} is a ${localKey.asymmetricKeyType} key: the libreswan engine signs with RSA only (oedns keygen --type rsa)`,
+          );
         }
       }
       return createEngine('libreswan', { localId: c.identity, localKey, initiate: c.initiate, logger: log });
@@ -45,7 +53,10 @@ export async function engineFromConfig(c: EngineConfig, log: Logger, fallback?: 
       try {
         pem = readFileSync(c.key, 'utf8');
       } catch (e) {
-        throw new ConfigError('key-unreadable', `cannot read our private key ${c.key} (${(e as Error).message}); create one with \`oedns keygen --out DIR\` and pass --key DIR/host.key.pem`);
+        throw new ConfigError(
+          'key-unreadable',
+          `cannot read our private key ${c.key} (${(e as Error).message}); create one with \`oedns keygen --out DIR\` and pass --key DIR/host.key.pem`,
+        );
       }
       let privateKey;
       try {
@@ -71,10 +82,15 @@ export async function engineFromConfig(c: EngineConfig, log: Logger, fallback?: 
       });
       // `oedns key activate` renames a new key over c.key: sign with it without a restart. tofu-cert
       // conns present a certificate of our key, so it is made anew first (setIdentityKey reloads them).
-      const keyWatch = watchKeyFile(c.key, privateKey, async (k) => {
-        btns.tofu?.setLocalCert(renewHostCert(hostCertPath(c.key), k, c.identity, Math.floor(Date.now() / 1000), log));
-        await engine.setIdentityKey(k);
-      }, log);
+      const keyWatch = watchKeyFile(
+        c.key,
+        privateKey,
+        async (k) => {
+          btns.tofu?.setLocalCert(renewHostCert(hostCertPath(c.key), k, c.identity, Math.floor(Date.now() / 1000), log));
+          await engine.setIdentityKey(k);
+        },
+        log,
+      );
       const close = engine.close.bind(engine);
       engine.close = async () => {
         keyWatch.close();
@@ -82,9 +98,9 @@ export async function engineFromConfig(c: EngineConfig, log: Logger, fallback?: 
       };
       // Events (auth failures, reconnects) need the watcher; a daemon that is down now is not fatal:
       // the client reconnects, and the daemon reconciles when it is back.
-      await engine.start().catch((e: Error) =>
-        log.warn({ vici: c.vici, err: e.message }, 'charon is not reachable yet; peers will be installed when it is'),
-      );
+      await engine
+        .start()
+        .catch((e: Error) => log.warn({ vici: c.vici, err: e.message }, 'charon is not reachable yet; peers will be installed when it is'));
       return engine;
     }
   }

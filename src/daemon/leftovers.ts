@@ -33,7 +33,11 @@ export interface ClosedSet {
 
 /** Writes the closed set atomically, mode 0600 (it lists whom this host talks to). */
 export function writeClosedSet(path: string, entries: readonly Shunt[], nowSec: number): void {
-  const body = { version: 1, updatedAt: Math.floor(nowSec), entries: entries.map((e) => ({ name: e.name, addresses: e.addresses, until: Math.ceil(e.until) })) };
+  const body = {
+    version: 1,
+    updatedAt: Math.floor(nowSec),
+    entries: entries.map((e) => ({ name: e.name, addresses: e.addresses, until: Math.ceil(e.until) })),
+  };
   writeFileAtomic(path, JSON.stringify(body) + '\n', 0o600);
 }
 
@@ -50,7 +54,8 @@ export function readClosedSet(path: string, nowSec: number, maxHoldSec: number):
   // block the start or fill memory, and nothing of what it holds goes into the log.
   const st = lstatSync(path);
   if (!st.isFile()) throw new ConfigError('closed-state', `${path} is not a regular file (a link, FIFO or device): not read`);
-  if (st.size > MAX_CLOSED_BYTES) throw new ConfigError('closed-state', `${path} has ${st.size} bytes, more than the ${MAX_CLOSED_BYTES} it may have: not read`);
+  if (st.size > MAX_CLOSED_BYTES)
+    throw new ConfigError('closed-state', `${path} has ${st.size} bytes, more than the ${MAX_CLOSED_BYTES} it may have: not read`);
   try {
     v = JSON.parse(readFileSync(path, 'utf8')) as typeof v;
   } catch (e) {
@@ -59,7 +64,8 @@ export function readClosedSet(path: string, nowSec: number, maxHoldSec: number):
   if (typeof v !== 'object' || v === null || v.version !== 1 || !Array.isArray(v.entries)) {
     throw new ConfigError('closed-state', `${path} is not a serve closed-set file (version 1)`);
   }
-  if (v.entries.length > MAX_CLOSED_NAMES) throw new ConfigError('closed-state', `${path}: ${v.entries.length} entries, more than ${MAX_CLOSED_NAMES}`);
+  if (v.entries.length > MAX_CLOSED_NAMES)
+    throw new ConfigError('closed-state', `${path}: ${v.entries.length} entries, more than ${MAX_CLOSED_NAMES}`);
   const entries: Shunt[] = [];
   const rejected: string[] = [];
   for (const raw of v.entries as unknown[]) {
@@ -70,7 +76,11 @@ export function readClosedSet(path: string, nowSec: number, maxHoldSec: number):
     }
     const e = raw as Shunt;
     if (e.until <= nowSec) continue;
-    entries.push({ name: e.name.toLowerCase().replace(/\.$/, ''), addresses: e.addresses.map((a) => a.toLowerCase()), until: Math.min(e.until, nowSec + maxHoldSec) });
+    entries.push({
+      name: e.name.toLowerCase().replace(/\.$/, ''),
+      addresses: e.addresses.map((a) => a.toLowerCase()),
+      until: Math.min(e.until, nowSec + maxHoldSec),
+    });
   }
   return { entries, rejected };
 }
@@ -80,7 +90,8 @@ function entryProblem(raw: unknown): string | null {
   const e = raw as Record<string, unknown>;
   if (typeof e.name !== 'string' || peerNameProblem(e.name) !== null) return `bad name ${JSON.stringify(e.name)}`;
   if (typeof e.until !== 'number' || !Number.isFinite(e.until)) return `${e.name}: bad until`;
-  if (!Array.isArray(e.addresses) || e.addresses.length === 0 || e.addresses.length > MAX_ADDRESSES_PER_NAME) return `${e.name}: bad address list`;
+  if (!Array.isArray(e.addresses) || e.addresses.length === 0 || e.addresses.length > MAX_ADDRESSES_PER_NAME)
+    return `${e.name}: bad address list`;
   for (const a of e.addresses) {
     const p = typeof a === 'string' ? parseAddress(a) : null;
     if (!p) return `${e.name}: bad address ${JSON.stringify(a)}`;
@@ -95,13 +106,20 @@ function entryProblem(raw: unknown): string | null {
  * the IKE daemon still holds from the previous process that policy (or the file) says fails closed.
  * Pure: the caller lists the engine and reads the file.
  */
-export function leftoverShunts(installed: readonly InstalledPeer[], stored: readonly Shunt[], policy: Policy, nowSec: number, graceSec: number): Shunt[] {
+export function leftoverShunts(
+  installed: readonly InstalledPeer[],
+  stored: readonly Shunt[],
+  policy: Policy,
+  nowSec: number,
+  graceSec: number,
+): Shunt[] {
   const out = new Map<string, Shunt>();
   const add = (s: Shunt): void => {
     const prev = out.get(s.name);
-    out.set(s.name, prev
-      ? { name: s.name, addresses: [...new Set([...prev.addresses, ...s.addresses])], until: Math.max(prev.until, s.until) }
-      : s);
+    out.set(
+      s.name,
+      prev ? { name: s.name, addresses: [...new Set([...prev.addresses, ...s.addresses])], until: Math.max(prev.until, s.until) } : s,
+    );
   };
   const byName = new Map(stored.map((s) => [s.name, s]));
   for (const s of stored) add(s);

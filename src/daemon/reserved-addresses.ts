@@ -50,7 +50,11 @@ export function reservedAddressesNow(upstreams: readonly Endpoint[]): Set<string
 }
 
 /** A getter for PeerSync: recomputed at most every `maxAgeMs` (interfaces and routes change when a laptop moves). */
-export function reservedAddresses(upstreams: () => readonly Endpoint[], maxAgeMs = 5000, now: () => number = Date.now): () => ReadonlySet<string> {
+export function reservedAddresses(
+  upstreams: () => readonly Endpoint[],
+  maxAgeMs = 5000,
+  now: () => number = Date.now,
+): () => ReadonlySet<string> {
   let at = -Infinity;
   let set = new Set<string>();
   return () => {

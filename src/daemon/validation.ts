@@ -19,7 +19,11 @@ export function upstreamQuery(upstream: UpstreamPool) {
   return (name: string, type: number): Promise<Message> => upstream.query({ name, type, class: RRClass.IN }, { cd: true });
 }
 
-export function dnssecValidatorFor(upstream: UpstreamPool, anchors: readonly TrustAnchor[], negativeAnchor?: ValidatorOptions['negativeAnchor']): Validator {
+export function dnssecValidatorFor(
+  upstream: UpstreamPool,
+  anchors: readonly TrustAnchor[],
+  negativeAnchor?: ValidatorOptions['negativeAnchor'],
+): Validator {
   return createValidator({ anchors, query: upstreamQuery(upstream), negativeAnchor });
 }
 
@@ -71,7 +75,11 @@ export interface DaemonValidation {
 }
 
 export function daemonValidation(
-  upstream: UpstreamPool, anchors: readonly TrustAnchor[], nowSec: () => number, ntas: NtaSet, log: Logger = silentLogger,
+  upstream: UpstreamPool,
+  anchors: readonly TrustAnchor[],
+  nowSec: () => number,
+  ntas: NtaSet,
+  log: Logger = silentLogger,
   /** Trust points with no trusted key (RFC 5011 state): their names fail closed (SERVFAIL), never insecure. */
   untrusted: () => readonly string[] = () => [],
 ): DaemonValidation {
@@ -104,7 +112,11 @@ export function daemonValidation(
           const text = `DNSSEC indeterminate: no trusted key for ${dead || '.'} (every key of the RFC 5011 state is revoked or gone; move the state file away and restart to start again from the configured anchors)`;
           log.error({ qname: question.name, trustPoint: dead || '.' }, text);
           const verdict = indeterminate('no-trusted-key', text);
-          return Promise.resolve({ proof: { verdict, rrsets: [], negative: null, rcode: Rcode.SERVFAIL }, response: servfail(response), ede: { code: Ede.DNSSEC_INDETERMINATE, text } });
+          return Promise.resolve({
+            proof: { verdict, rrsets: [], negative: null, rcode: Rcode.SERVFAIL },
+            response: servfail(response),
+            ede: { code: Ede.DNSSEC_INDETERMINATE, text },
+          });
         }
         if (ntas.covering(question.name, nowSec())) ntaSkipped++;
         return inner.validate(question, response, ctx);

@@ -43,7 +43,8 @@ export function responseChecks(q: Question, msg: Message, zoneOf: (name: Name) =
   let denials = 0;
   for (const set of groupRRsets(msg.authorities)) {
     const denial = set.type === RRType.NSEC || set.type === RRType.NSEC3;
-    if (!(denial || (negative && set.type === RRType.SOA && nameEquals(set.name, last.zone))) || !isSubdomain(set.name, last.zone)) continue;
+    if (!(denial || (negative && set.type === RRType.SOA && nameEquals(set.name, last.zone))) || !isSubdomain(set.name, last.zone))
+      continue;
     if (denial && denials++ >= MAX_DENIAL_RRSETS) continue;
     add(likelyCheck(set.rrs, sigsFor(msg.authorities, set.name, set.type), last.keys, last.zone, nowSec));
   }

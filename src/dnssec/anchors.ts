@@ -42,8 +42,15 @@ function num(tok: string | undefined, max: number, what: string): number {
 }
 
 const ALG_MNEMONICS: Record<string, number> = {
-  RSASHA1: 5, 'RSASHA1-NSEC3-SHA1': 7, NSEC3RSASHA1: 7, RSASHA256: 8, RSASHA512: 10,
-  ECDSAP256SHA256: 13, ECDSAP384SHA384: 14, ED25519: 15, ED448: 16,
+  RSASHA1: 5,
+  'RSASHA1-NSEC3-SHA1': 7,
+  NSEC3RSASHA1: 7,
+  RSASHA256: 8,
+  RSASHA512: 10,
+  ECDSAP256SHA256: 13,
+  ECDSAP384SHA384: 14,
+  ED25519: 15,
+  ED448: 16,
 };
 
 function alg(tok: string | undefined): number {
@@ -84,11 +91,24 @@ function zoneLines(text: string): string[][] {
         line += c + raw[++i];
         continue;
       }
-      if (!inQuote && c === '(') { depth++; line += ' '; continue; }
-      if (!inQuote && c === ')') { depth--; line += ' '; continue; }
+      if (!inQuote && c === '(') {
+        depth++;
+        line += ' ';
+        continue;
+      }
+      if (!inQuote && c === ')') {
+        depth--;
+        line += ' ';
+        continue;
+      }
       line += c;
     }
-    cur.push(...line.split(/\s+/).filter((t) => t !== '').map((t) => t.replace(/^"|"$/g, '')));
+    cur.push(
+      ...line
+        .split(/\s+/)
+        .filter((t) => t !== '')
+        .map((t) => t.replace(/^"|"$/g, '')),
+    );
     if (depth <= 0) {
       if (cur.length) lines.push(cur);
       cur = [];
@@ -124,10 +144,21 @@ function parseZoneFormat(text: string): TrustAnchor[] {
       throw new ConfigError('trust-anchor', `bad owner name '${toks[0]}'`);
     }
     if (type === 'DS') {
-      out.push({ zone, ds: { keyTag: num(rd[0], 65535, 'key tag'), algorithm: alg(rd[1]), digestType: num(rd[2], 255, 'digest type'), digest: hex(rd.slice(3).join('')) } });
+      out.push({
+        zone,
+        ds: {
+          keyTag: num(rd[0], 65535, 'key tag'),
+          algorithm: alg(rd[1]),
+          digestType: num(rd[2], 255, 'digest type'),
+          digest: hex(rd.slice(3).join('')),
+        },
+      });
     } else if (type === 'DNSKEY') {
       const flags = num(rd[0], 65535, 'flags');
-      out.push({ zone, key: encodeDnskey({ flags, protocol: num(rd[1], 255, 'protocol'), algorithm: alg(rd[2]), publicKey: b64(rd.slice(3).join('')) }) });
+      out.push({
+        zone,
+        key: encodeDnskey({ flags, protocol: num(rd[1], 255, 'protocol'), algorithm: alg(rd[2]), publicKey: b64(rd.slice(3).join('')) }),
+      });
     } else {
       throw new ConfigError('trust-anchor', `only DS and DNSKEY records can be trust anchors (got '${toks.join(' ').slice(0, 60)}')`);
     }
@@ -182,9 +213,25 @@ function parseBindFormat(text: string): TrustAnchor[] {
       let kind = legacy ? 'static-key' : toks[1];
       const rest = (legacy ? toks.slice(1) : toks.slice(2)).map((t) => t.replace(/"/g, ''));
       if (kind === 'static-key' || kind === 'initial-key') {
-        out.push({ zone, key: encodeDnskey({ flags: num(rest[0], 65535, 'flags'), protocol: num(rest[1], 255, 'protocol'), algorithm: alg(rest[2]), publicKey: b64(rest.slice(3).join('')) }) });
+        out.push({
+          zone,
+          key: encodeDnskey({
+            flags: num(rest[0], 65535, 'flags'),
+            protocol: num(rest[1], 255, 'protocol'),
+            algorithm: alg(rest[2]),
+            publicKey: b64(rest.slice(3).join('')),
+          }),
+        });
       } else if (kind === 'static-ds' || kind === 'initial-ds') {
-        out.push({ zone, ds: { keyTag: num(rest[0], 65535, 'key tag'), algorithm: alg(rest[1]), digestType: num(rest[2], 255, 'digest type'), digest: hex(rest.slice(3).join('')) } });
+        out.push({
+          zone,
+          ds: {
+            keyTag: num(rest[0], 65535, 'key tag'),
+            algorithm: alg(rest[1]),
+            digestType: num(rest[2], 255, 'digest type'),
+            digest: hex(rest.slice(3).join('')),
+          },
+        });
       } else {
         kind = kind ?? '';
         throw new ConfigError('trust-anchor', `unknown anchor kind '${kind}' for ${toks[0]}`);

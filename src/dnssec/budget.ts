@@ -66,7 +66,8 @@ export class ValidationBudget implements HashBudget {
   verification(): boolean {
     if (this.spent) return false;
     if (this.failures >= this.limits.maxFailures) return this.refuse(`more than ${this.limits.maxFailures} failed signature verifications`);
-    if (this.verifications >= this.limits.maxVerifications) return this.refuse(`more than ${this.limits.maxVerifications} signature verifications`);
+    if (this.verifications >= this.limits.maxVerifications)
+      return this.refuse(`more than ${this.limits.maxVerifications} signature verifications`);
     this.verifications++;
     return true;
   }
@@ -101,7 +102,10 @@ export class ValidationBudget implements HashBudget {
 
   /** The verdict for work refused because the response ran out of budget. */
   exhausted(where?: string): Verdict {
-    return indeterminate('budget-exhausted', `${where ? `${where}: ` : ''}${this.spent ?? 'work budget of one response used up'} for one response (KeyTrap bound)`);
+    return indeterminate(
+      'budget-exhausted',
+      `${where ? `${where}: ` : ''}${this.spent ?? 'work budget of one response used up'} for one response (KeyTrap bound)`,
+    );
   }
 
   /** One-line account of the work done (bench, logs). */

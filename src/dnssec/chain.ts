@@ -42,10 +42,21 @@ function minTtl(rrs: RR[]): number {
  * signed records count: the rcode is not signed, so it decides nothing (an NXDOMAIN rcode on a NODATA
  * proof must not turn an unsigned delegation into "absent"). Work is charged to `budget`.
  */
-export function classifyDsResponse(parent: SecureZone, child: Name, msg: Message, nowSec: number, limits: Nsec3Limits, budget: ValidationBudget = new ValidationBudget({ maxNsec3Hashes: limits.maxHashes })): DsEvidence {
+export function classifyDsResponse(
+  parent: SecureZone,
+  child: Name,
+  msg: Message,
+  nowSec: number,
+  limits: Nsec3Limits,
+  budget: ValidationBudget = new ValidationBudget({ maxNsec3Hashes: limits.maxHashes }),
+): DsEvidence {
   const label = `${nameLabel(child)}/DS`;
   if (msg.rcode !== 0 && msg.rcode !== 3) {
-    return { kind: 'end', verdict: indeterminate('upstream-error', `DS query for ${nameLabel(child)} answered rcode ${msg.rcode}`), ttl: 0 };
+    return {
+      kind: 'end',
+      verdict: indeterminate('upstream-error', `DS query for ${nameLabel(child)} answered rcode ${msg.rcode}`),
+      ttl: 0,
+    };
   }
   const ds = msg.answers.filter((r) => r.type === RRType.DS && nameEquals(r.name, child));
   if (ds.length > 0) {
@@ -98,13 +109,25 @@ export function classifyDsResponse(parent: SecureZone, child: Name, msg: Message
     if (sigFailure) return { kind: 'end', verdict: sigFailure, ttl: 0 };
     return {
       kind: 'end',
-      verdict: bogus('nsec-missing', Ede.NSEC_MISSING, `no DS for ${nameLabel(child)} and no signed NSEC/NSEC3 from ${nameLabel(parent.zone)} proving its absence`, { rrset: label }),
+      verdict: bogus(
+        'nsec-missing',
+        Ede.NSEC_MISSING,
+        `no DS for ${nameLabel(child)} and no signed NSEC/NSEC3 from ${nameLabel(parent.zone)} proving its absence`,
+        { rrset: label },
+      ),
       ttl: 0,
     };
   }
   const unproven = (): DsEvidence => ({
     kind: 'end',
-    verdict: sigFailure ?? bogus('nsec-proof-failed', Ede.NSEC_MISSING, `the NSEC/NSEC3 records from ${nameLabel(parent.zone)} neither match nor cover ${nameLabel(child)}`, { rrset: label }),
+    verdict:
+      sigFailure ??
+      bogus(
+        'nsec-proof-failed',
+        Ede.NSEC_MISSING,
+        `the NSEC/NSEC3 records from ${nameLabel(parent.zone)} neither match nor cover ${nameLabel(child)}`,
+        { rrset: label },
+      ),
     ttl: 0,
   });
   let kind: string;
@@ -117,12 +140,33 @@ export function classifyDsResponse(parent: SecureZone, child: Name, msg: Message
   }
   switch (kind) {
     case 'cut-without-ds':
-      return { kind: 'end', verdict: insecure('unsigned-delegation', child, `${nameLabel(parent.zone)} proves ${nameLabel(child)} is delegated without DS`), ttl };
+      return {
+        kind: 'end',
+        verdict: insecure('unsigned-delegation', child, `${nameLabel(parent.zone)} proves ${nameLabel(child)} is delegated without DS`),
+        ttl,
+      };
     case 'opt-out':
       // Whatever the rcode says: the span may hold an unsigned delegation at or above the name.
-      return { kind: 'end', verdict: insecure('nsec3-opt-out', child, `${nameLabel(child)} lies in an opt-out NSEC3 span of ${nameLabel(parent.zone)}: an unsigned delegation may be there`), ttl };
+      return {
+        kind: 'end',
+        verdict: insecure(
+          'nsec3-opt-out',
+          child,
+          `${nameLabel(child)} lies in an opt-out NSEC3 span of ${nameLabel(parent.zone)}: an unsigned delegation may be there`,
+        ),
+        ttl,
+      };
     case 'cut-with-ds':
-      return { kind: 'end', verdict: bogus('nsec-proof-failed', Ede.DNSSEC_BOGUS, `${nameLabel(parent.zone)} denies the DS of ${nameLabel(child)} whose NSEC lists DS`, { rrset: label }), ttl: 0 };
+      return {
+        kind: 'end',
+        verdict: bogus(
+          'nsec-proof-failed',
+          Ede.DNSSEC_BOGUS,
+          `${nameLabel(parent.zone)} denies the DS of ${nameLabel(child)} whose NSEC lists DS`,
+          { rrset: label },
+        ),
+        ttl: 0,
+      };
     case 'not-a-cut':
     case 'empty-non-terminal':
       return { kind: 'no-cut', ttl };
@@ -134,9 +178,20 @@ export function classifyDsResponse(parent: SecureZone, child: Name, msg: Message
 }
 
 /** Judges the upstream's answer to `zone DNSKEY?` against what vouches for the zone (DS or anchor). */
-export function classifyDnskeyResponse(tp: TrustPoint, msg: Message, nowSec: number, budget: ValidationBudget = new ValidationBudget()): KeySetResult {
+export function classifyDnskeyResponse(
+  tp: TrustPoint,
+  msg: Message,
+  nowSec: number,
+  budget: ValidationBudget = new ValidationBudget(),
+): KeySetResult {
   if (msg.rcode !== 0) {
-    return { verdict: indeterminate('upstream-error', `DNSKEY query for ${nameLabel(tp.zone)} answered rcode ${msg.rcode}`), keys: [], keyTags: [], sepTags: [], ttl: 0 };
+    return {
+      verdict: indeterminate('upstream-error', `DNSKEY query for ${nameLabel(tp.zone)} answered rcode ${msg.rcode}`),
+      keys: [],
+      keyTags: [],
+      sepTags: [],
+      ttl: 0,
+    };
   }
   const keys = msg.answers.filter((r) => r.type === RRType.DNSKEY && nameEquals(r.name, tp.zone));
   return validateKeySet(tp, keys, sigsFor(msg.answers, tp.zone, RRType.DNSKEY), nowSec, budget);

@@ -5,8 +5,18 @@ import { createHash, createPublicKey, type KeyObject, verify as cryptoVerify } f
 import { fromBase32hex, toBase32hex } from '../wire/text';
 
 export const Algorithm = {
-  RSAMD5: 1, DSA: 3, RSASHA1: 5, DSA_NSEC3_SHA1: 6, RSASHA1_NSEC3_SHA1: 7, RSASHA256: 8, RSASHA512: 10,
-  ECC_GOST: 12, ECDSAP256SHA256: 13, ECDSAP384SHA384: 14, ED25519: 15, ED448: 16,
+  RSAMD5: 1,
+  DSA: 3,
+  RSASHA1: 5,
+  DSA_NSEC3_SHA1: 6,
+  RSASHA1_NSEC3_SHA1: 7,
+  RSASHA256: 8,
+  RSASHA512: 10,
+  ECC_GOST: 12,
+  ECDSAP256SHA256: 13,
+  ECDSAP384SHA384: 14,
+  ED25519: 15,
+  ED448: 16,
 } as const;
 
 export const DigestType = { SHA1: 1, SHA256: 2, GOST: 3, SHA384: 4 } as const;
@@ -104,13 +114,17 @@ function publicKey(alg: number, key: Uint8Array): KeyObject | null {
 
 function buildKey(alg: number, key: Uint8Array): KeyObject | null {
   switch (alg) {
-    case 5: case 7: case 8: case 10: {
+    case 5:
+    case 7:
+    case 8:
+    case 10: {
       const p = rsaKeyParts(key);
       if (!p || keyUnusable(alg, key)) return null; // callers skip these keys; this is the backstop
       // RFC 3110 keys have no leading zero; JWK wants the unsigned big-endian value, which this is.
       return createPublicKey({ key: { kty: 'RSA', n: b64u(p.n), e: b64u(p.e) }, format: 'jwk' });
     }
-    case 13: case 14: {
+    case 13:
+    case 14: {
       // RFC 6605 §4: the key is x | y, each the curve size.
       const size = alg === 13 ? 32 : 48;
       if (key.length !== 2 * size) return null;
@@ -119,7 +133,8 @@ function buildKey(alg: number, key: Uint8Array): KeyObject | null {
         format: 'jwk',
       });
     }
-    case 15: case 16: {
+    case 15:
+    case 16: {
       // RFC 8080 §3: the raw public key as in RFC 8032.
       if (key.length !== (alg === 15 ? 32 : 57)) return null;
       return createPublicKey({ key: { kty: 'OKP', crv: alg === 15 ? 'Ed25519' : 'Ed448', x: b64u(key) }, format: 'jwk' });
@@ -132,22 +147,29 @@ function buildKey(alg: number, key: Uint8Array): KeyObject | null {
 export type VerifyResult = 'valid' | 'invalid' | 'unsupported' | 'bad-key';
 
 /** What node:crypto needs for one check, or the result when no check is to be made. */
-function verifyCall(alg: number, key: Uint8Array, sig: Uint8Array): { hash: string | null; key: KeyObject | { key: KeyObject; dsaEncoding: 'ieee-p1363' } } | VerifyResult {
+function verifyCall(
+  alg: number,
+  key: Uint8Array,
+  sig: Uint8Array,
+): { hash: string | null; key: KeyObject | { key: KeyObject; dsaEncoding: 'ieee-p1363' } } | VerifyResult {
   if (!algorithmSupported(alg)) return 'unsupported';
   const ko = publicKey(alg, key);
   if (!ko) return 'bad-key';
   switch (alg) {
-    case 5: case 7:
+    case 5:
+    case 7:
       return { hash: 'sha1', key: ko };
     case 8:
       return { hash: 'sha256', key: ko };
     case 10:
       return { hash: 'sha512', key: ko };
-    case 13: case 14:
+    case 13:
+    case 14:
       // RFC 6605 §4: the signature is r | s, which node calls ieee-p1363.
       if (sig.length !== (alg === 13 ? 64 : 96)) return 'invalid';
       return { hash: alg === 13 ? 'sha256' : 'sha384', key: { key: ko, dsaEncoding: 'ieee-p1363' } };
-    case 15: case 16:
+    case 15:
+    case 16:
       return { hash: null, key: ko };
     default:
       return 'unsupported';
@@ -172,7 +194,11 @@ export function verifySignature(alg: number, key: Uint8Array, data: Uint8Array, 
 // successes are kept, each with the exact bytes it was made on, and each is used once: a hit in
 // verifySignature is the answer node:crypto gave for these very bytes, and anything else (a failure,
 // an error, other bytes) is checked again the ordinary way. Bounded; the oldest go first.
-interface Verified { alg: number; key: Uint8Array; data: Uint8Array }
+interface Verified {
+  alg: number;
+  key: Uint8Array;
+  data: Uint8Array;
+}
 const verified = new Map<string, Verified[]>();
 let verifiedCount = 0;
 const VERIFIED_MAX = 256;

@@ -59,7 +59,9 @@ const DIGEST_LENGTH: Record<number, number> = { 1: 20, 2: 32, 4: 48 };
  * RRset-wide, as RFC 4509 words it and as BIND and Unbound do.
  */
 export function usableDsSet(ds: Ds[]): Ds[] {
-  const ok = ds.filter((d) => algorithmSupported(d.algorithm) && digestSupported(d.digestType) && d.digest.length === DIGEST_LENGTH[d.digestType]);
+  const ok = ds.filter(
+    (d) => algorithmSupported(d.algorithm) && digestSupported(d.digestType) && d.digest.length === DIGEST_LENGTH[d.digestType],
+  );
   return ok.some((d) => d.digestType !== 1) ? ok.filter((d) => d.digestType !== 1) : ok;
 }
 
@@ -72,28 +74,61 @@ export function usableDsSet(ds: Ds[]): Ds[] {
  * ('unusable-key'); a DS matching no key keeps it bogus, so an attacker who strips keys gains nothing.
  * Work (DS digests, signature checks) is charged to `budget`.
  */
-export function validateKeySet(tp: TrustPoint, dnskeys: RR[], sigs: RR[], nowSec: number, budget: ValidationBudget = new ValidationBudget()): KeySetResult {
+export function validateKeySet(
+  tp: TrustPoint,
+  dnskeys: RR[],
+  sigs: RR[],
+  nowSec: number,
+  budget: ValidationBudget = new ValidationBudget(),
+): KeySetResult {
   const zone = tp.zone;
   const tags = dnskeys.map((k) => keyTag(k.rdata));
-  const out = (verdict: Verdict, extra: Partial<KeySetResult> = {}): KeySetResult => ({ verdict, keys: [], keyTags: tags, sepTags: [], ttl: 0, ...extra });
+  const out = (verdict: Verdict, extra: Partial<KeySetResult> = {}): KeySetResult => ({
+    verdict,
+    keys: [],
+    keyTags: tags,
+    sepTags: [],
+    ttl: 0,
+    ...extra,
+  });
   const usableDs = usableDsSet(tp.ds);
   const anchorKeys = tp.keys.filter((k) => k.length >= 4 && algorithmSupported(k[3]!));
   const usableKeys = anchorKeys.filter((k) => keyUnusable(k[3]!, k.subarray(4)) === null);
   if (usableDs.length === 0 && usableKeys.length === 0) {
     if (tp.ds.length > 0 && tp.ds.every((d) => !algorithmSupported(d.algorithm))) {
-      return out(insecure('unsupported-algorithm', zone, `DS of ${nameLabel(zone)} lists only algorithms we do not implement (${[...new Set(tp.ds.map((d) => algorithmName(d.algorithm)))].join(', ')})`));
+      return out(
+        insecure(
+          'unsupported-algorithm',
+          zone,
+          `DS of ${nameLabel(zone)} lists only algorithms we do not implement (${[...new Set(tp.ds.map((d) => algorithmName(d.algorithm)))].join(', ')})`,
+        ),
+      );
     }
     if (tp.ds.length > 0) {
-      return out(insecure('unsupported-digest', zone, `DS of ${nameLabel(zone)} uses only digest types we do not implement (${[...new Set(tp.ds.map((d) => d.digestType))].join(', ')})`));
+      return out(
+        insecure(
+          'unsupported-digest',
+          zone,
+          `DS of ${nameLabel(zone)} uses only digest types we do not implement (${[...new Set(tp.ds.map((d) => d.digestType))].join(', ')})`,
+        ),
+      );
     }
     if (anchorKeys.length > 0) {
-      return out(insecure('unusable-key', zone, `every trust anchor key for ${nameLabel(zone)} is refused: ${keyUnusable(anchorKeys[0]![3]!, anchorKeys[0]!.subarray(4))}`));
+      return out(
+        insecure(
+          'unusable-key',
+          zone,
+          `every trust anchor key for ${nameLabel(zone)} is refused: ${keyUnusable(anchorKeys[0]![3]!, anchorKeys[0]!.subarray(4))}`,
+        ),
+      );
     }
     return out(insecure('trust-anchor-unsupported', zone, `trust anchor for ${nameLabel(zone)} uses only algorithms we do not implement`));
   }
   const keyRRs = dnskeys.filter((k) => k.type === RRType.DNSKEY && nameEquals(k.name, zone));
   if (keyRRs.length === 0) {
-    return out(bogus('dnskey-missing', Ede.DNSKEY_MISSING, `no DNSKEY RRset for ${nameLabel(zone)}`, { rrset: `${nameLabel(zone)}/DNSKEY` }));
+    return out(
+      bogus('dnskey-missing', Ede.DNSKEY_MISSING, `no DNSKEY RRset for ${nameLabel(zone)}`, { rrset: `${nameLabel(zone)}/DNSKEY` }),
+    );
   }
   // Candidate secure entry points: keys in the set that a usable DS digest or an anchor key matches.
   // Each DS is compared with at most maxKeysPerTag keys carrying its tag and algorithm.
@@ -135,16 +170,42 @@ export function validateKeySet(tp: TrustPoint, dnskeys: RR[], sigs: RR[], nowSec
     if (refused.length > 0 && usableKeys.length === 0 && usableDs.every((ds) => matchedDs.has(ds))) {
       // RFC 6840 §5.2 reasoning: the parent vouches only for keys we cannot use, as if for an algorithm
       // we do not implement.
-      return out(insecure('unusable-key', zone, `every key of ${nameLabel(zone)} its DS set vouches for is refused: tag ${keyTag(refused[0]!.rr.rdata)}: ${refused[0]!.why}`));
+      return out(
+        insecure(
+          'unusable-key',
+          zone,
+          `every key of ${nameLabel(zone)} its DS set vouches for is refused: tag ${keyTag(refused[0]!.rr.rdata)}: ${refused[0]!.why}`,
+        ),
+      );
     }
     if (skipped > 0) {
-      return out(indeterminate('budget-exhausted', `${nameLabel(zone)}/DNSKEY: more than ${budget.limits.maxKeysPerTag} keys share the tag and algorithm of a DS; ${skipped} were not compared (KeyTrap bound)`));
+      return out(
+        indeterminate(
+          'budget-exhausted',
+          `${nameLabel(zone)}/DNSKEY: more than ${budget.limits.maxKeysPerTag} keys share the tag and algorithm of a DS; ${skipped} were not compared (KeyTrap bound)`,
+        ),
+      );
     }
     if (refused.length > 0) {
-      return out(bogus('unusable-key', Ede.DNSSEC_BOGUS, `the DS-vouched key of ${nameLabel(zone)} (tag ${keyTag(refused[0]!.rr.rdata)}) is refused: ${refused[0]!.why}`, { rrset: `${nameLabel(zone)}/DNSKEY` }));
+      return out(
+        bogus(
+          'unusable-key',
+          Ede.DNSSEC_BOGUS,
+          `the DS-vouched key of ${nameLabel(zone)} (tag ${keyTag(refused[0]!.rr.rdata)}) is refused: ${refused[0]!.why}`,
+          { rrset: `${nameLabel(zone)}/DNSKEY` },
+        ),
+      );
     }
-    const want = [...usableDs.map((d) => `DS ${d.keyTag}/alg ${d.algorithm}/digest ${d.digestType}`), ...usableKeys.map((k) => `anchor key ${keyTag(k)}`)];
-    return out(bogus('ds-mismatch', Ede.DNSKEY_MISSING, `no DNSKEY of ${nameLabel(zone)} (tags ${tags.join(', ')}) matches ${want.join(', ')}`, { rrset: `${nameLabel(zone)}/DNSKEY`, keyTag: usableDs[0]?.keyTag }));
+    const want = [
+      ...usableDs.map((d) => `DS ${d.keyTag}/alg ${d.algorithm}/digest ${d.digestType}`),
+      ...usableKeys.map((k) => `anchor key ${keyTag(k)}`),
+    ];
+    return out(
+      bogus('ds-mismatch', Ede.DNSKEY_MISSING, `no DNSKEY of ${nameLabel(zone)} (tags ${tags.join(', ')}) matches ${want.join(', ')}`, {
+        rrset: `${nameLabel(zone)}/DNSKEY`,
+        keyTag: usableDs[0]?.keyTag,
+      }),
+    );
   }
   let last: Verdict | null = null;
   for (const k of entry) {

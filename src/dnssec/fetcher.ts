@@ -109,7 +109,8 @@ export class ChainFetcher {
   }
 
   private async ask(name: Name, type: number, ctx: WalkContext): Promise<Message | Verdict> {
-    if (ctx.queries >= ctx.maxQueries) return indeterminate('budget-exhausted', `more than ${ctx.maxQueries} DS/DNSKEY queries for one answer`);
+    if (ctx.queries >= ctx.maxQueries)
+      return indeterminate('budget-exhausted', `more than ${ctx.maxQueries} DS/DNSKEY queries for one answer`);
     ctx.queries++;
     try {
       return await this.o.query(name, type);
@@ -166,7 +167,13 @@ export class ChainFetcher {
 
   private link(ctx: WalkContext, zone: Name, keys: number[], v: Verdict): void {
     const k = canonicalName(zone);
-    if (!ctx.links.has(k)) ctx.links.set(k, { zone, keys: [...keys].sort((x, y) => x - y), verdict: v.kind, reason: v.kind === 'secure' ? undefined : v.reason });
+    if (!ctx.links.has(k))
+      ctx.links.set(k, {
+        zone,
+        keys: [...keys].sort((x, y) => x - y),
+        verdict: v.kind,
+        reason: v.kind === 'secure' ? undefined : v.reason,
+      });
   }
 
   /**
@@ -180,7 +187,11 @@ export class ChainFetcher {
     // An anchor with nothing in it is a trust point whose keys were all revoked (RFC 5011 state), not an
     // unsupported algorithm: its names fail closed. validateKeySet would call it insecure.
     if (anchor.ds.length === 0 && anchor.keys.length === 0) {
-      return { zone: anchor.zone, keys: [], verdict: indeterminate('no-trusted-key', `the trust anchor for ${nameLabel(anchor.zone)} has no trusted key left`) };
+      return {
+        zone: anchor.zone,
+        keys: [],
+        verdict: indeterminate('no-trusted-key', `the trust anchor for ${nameLabel(anchor.zone)} has no trusted key left`),
+      };
     }
     const ks = await this.keysFor(anchor, ctx);
     this.link(ctx, anchor.zone, ks.keyTags, ks.verdict);

@@ -86,7 +86,8 @@ export function nsecProveNxdomain(recs: NsecRecord[], qname: Name, zone: Name): 
 /** The NSEC bitmap at the name itself denies qtype (and CNAME), from the correct side of a cut. */
 function bitmapDenies(r: NsecRecord, qtype: number, apex: boolean): string | null {
   // ANY has no bit of its own: only a name that owns nothing but the denial itself has no data at all.
-  if (qtype === RRType.ANY && r.types.some((t) => !DENIAL_ONLY_TYPES.has(t))) return `NSEC at ${nameLabel(r.owner)} lists data types (NODATA for ANY not proven)`;
+  if (qtype === RRType.ANY && r.types.some((t) => !DENIAL_ONLY_TYPES.has(t)))
+    return `NSEC at ${nameLabel(r.owner)} lists data types (NODATA for ANY not proven)`;
   if (r.types.includes(qtype)) return `NSEC at ${nameLabel(r.owner)} lists ${typeLabel(qtype)}`;
   if (r.types.includes(RRType.CNAME)) return `NSEC at ${nameLabel(r.owner)} lists CNAME`;
   if (qtype === RRType.DS) {
@@ -129,10 +130,19 @@ export function nsecProveNodata(recs: NsecRecord[], qname: Name, qtype: number, 
  */
 export function nsecProveWildcardAnswer(recs: NsecRecord[], qname: Name, wildcardOwner: Name, zone: Name): Verdict {
   const cover = recs.find((r) => nsecCovers(r, qname, zone));
-  if (!cover) return bogus('wildcard-proof-failed', Ede.NSEC_MISSING, `answer for ${nameLabel(qname)} was expanded from ${nameLabel(wildcardOwner)} but no NSEC proves ${nameLabel(qname)} does not exist`);
+  if (!cover)
+    return bogus(
+      'wildcard-proof-failed',
+      Ede.NSEC_MISSING,
+      `answer for ${nameLabel(qname)} was expanded from ${nameLabel(wildcardOwner)} but no NSEC proves ${nameLabel(qname)} does not exist`,
+    );
   const ce = closestEncloserFrom(cover, qname);
   if (!nameEquals(wildcardAt(ce), wildcardOwner)) {
-    return bogus('wildcard-proof-failed', Ede.DNSSEC_BOGUS, `wildcard ${nameLabel(wildcardOwner)} is not at the closest encloser ${nameLabel(ce)} of ${nameLabel(qname)}`);
+    return bogus(
+      'wildcard-proof-failed',
+      Ede.DNSSEC_BOGUS,
+      `wildcard ${nameLabel(wildcardOwner)} is not at the closest encloser ${nameLabel(ce)} of ${nameLabel(qname)}`,
+    );
   }
   return SECURE;
 }
@@ -143,7 +153,8 @@ export type CutEvidence = 'cut-without-ds' | 'cut-with-ds' | 'not-a-cut' | 'empt
 export function nsecCutEvidence(recs: NsecRecord[], name: Name, zone: Name): CutEvidence {
   const match = recs.find((r) => nsecMatches(r, name));
   if (match) {
-    if (match.types.includes(RRType.NS) && !match.types.includes(RRType.SOA)) return match.types.includes(RRType.DS) ? 'cut-with-ds' : 'cut-without-ds';
+    if (match.types.includes(RRType.NS) && !match.types.includes(RRType.SOA))
+      return match.types.includes(RRType.DS) ? 'cut-with-ds' : 'cut-without-ds';
     return 'not-a-cut';
   }
   const cover = recs.find((r) => nsecCovers(r, name, zone));

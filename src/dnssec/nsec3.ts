@@ -71,7 +71,11 @@ class Nsec3Proof {
   readonly recs: Prepared[];
   readonly salt: Uint8Array;
   readonly iterations: number;
-  constructor(recs: Nsec3Record[], readonly zone: Name, private readonly budget: HashBudget) {
+  constructor(
+    recs: Nsec3Record[],
+    readonly zone: Name,
+    private readonly budget: HashBudget,
+  ) {
     const prepared: Prepared[] = [];
     for (const r of recs) {
       // RFC 5155 §8.1/§8.2: only SHA-1 and flags 0/1; the owner is one hash label directly under the zone.
@@ -153,13 +157,19 @@ function prepare(recs: Nsec3Record[], zone: Name, limits: Nsec3Limits, budget: H
     return insecure('unsupported-algorithm', zone, `NSEC3 records of ${nameLabel(zone)} use only unknown hash algorithms or flags`);
   }
   if (p.iterations > limits.maxIterations) {
-    return insecure('nsec3-iterations', zone, `NSEC3 of ${nameLabel(zone)} uses ${p.iterations} iterations, above the limit of ${limits.maxIterations} (RFC 9276)`);
+    return insecure(
+      'nsec3-iterations',
+      zone,
+      `NSEC3 of ${nameLabel(zone)} uses ${p.iterations} iterations, above the limit of ${limits.maxIterations} (RFC 9276)`,
+    );
   }
   return p;
 }
 
 function outOfHashes(budget: HashBudget): Verdict {
-  return budget instanceof ValidationBudget ? budget.exhausted('NSEC3 proof') : indeterminate('budget-exhausted', 'too many NSEC3 hash computations for one response');
+  return budget instanceof ValidationBudget
+    ? budget.exhausted('NSEC3 proof')
+    : indeterminate('budget-exhausted', 'too many NSEC3 hash computations for one response');
 }
 
 function run(budget: HashBudget, f: () => Verdict): Verdict {
@@ -174,7 +184,11 @@ function run(budget: HashBudget, f: () => Verdict): Verdict {
 /** RFC 5155 §9.2: a proof whose next closer name lies in an opt-out span proves only "insecure". */
 function optOut(ce: { nextCloser: Name; ncCover: Prepared }, zone: Name, what: string): Verdict | null {
   if (!(ce.ncCover.rd.flags & NSEC3_OPT_OUT)) return null;
-  return insecure('nsec3-opt-out', ce.nextCloser, `${what}: the next closer name ${nameLabel(ce.nextCloser)} lies in an opt-out NSEC3 span of ${nameLabel(zone)}, where an unsigned delegation may be (RFC 5155 §9.2)`);
+  return insecure(
+    'nsec3-opt-out',
+    ce.nextCloser,
+    `${what}: the next closer name ${nameLabel(ce.nextCloser)} lies in an opt-out NSEC3 span of ${nameLabel(zone)}, where an unsigned delegation may be (RFC 5155 §9.2)`,
+  );
 }
 
 /** RFC 5155 §8.4: closest encloser proof plus a covering NSEC3 for the wildcard at the closest encloser. */
@@ -194,7 +208,8 @@ export function nsec3ProveNxdomain(recs: Nsec3Record[], qname: Name, zone: Name,
 
 function denies(r: Prepared, qtype: number, name: Name, apex: boolean): string | null {
   // ANY has no bit of its own: only a name that owns nothing but the denial itself has no data at all.
-  if (qtype === RRType.ANY && r.rd.types.some((t) => !DENIAL_ONLY_TYPES.has(t))) return `NSEC3 for ${nameLabel(name)} lists data types (NODATA for ANY not proven)`;
+  if (qtype === RRType.ANY && r.rd.types.some((t) => !DENIAL_ONLY_TYPES.has(t)))
+    return `NSEC3 for ${nameLabel(name)} lists data types (NODATA for ANY not proven)`;
   const t = r.rd.types;
   if (t.includes(qtype)) return `NSEC3 for ${nameLabel(name)} lists ${typeLabel(qtype)}`;
   if (t.includes(RRType.CNAME)) return `NSEC3 for ${nameLabel(name)} lists CNAME`;
@@ -212,7 +227,14 @@ function denies(r: Prepared, qtype: number, name: Name, apex: boolean): string |
  * proof whose next closer name is covered by an opt-out NSEC3 (§8.6 for DS; for other types the data may
  * come from an unsigned delegation in the span, as Unbound reads it) → insecure. Anything else is bogus.
  */
-export function nsec3ProveNodata(recs: Nsec3Record[], qname: Name, qtype: number, zone: Name, limits: Nsec3Limits, budget: HashBudget): Verdict {
+export function nsec3ProveNodata(
+  recs: Nsec3Record[],
+  qname: Name,
+  qtype: number,
+  zone: Name,
+  limits: Nsec3Limits,
+  budget: HashBudget,
+): Verdict {
   const p = prepare(recs, zone, limits, budget);
   if (!(p instanceof Nsec3Proof)) return p;
   return run(budget, () => {
@@ -230,23 +252,39 @@ export function nsec3ProveNodata(recs: Nsec3Record[], qname: Name, qtype: number
       if (why) return fail(`${why} (wildcard NODATA not proven)`);
       return optOut(ce, zone, `wildcard NODATA for ${nameLabel(qname)}/${typeLabel(qtype)}`) ?? SECURE;
     }
-    return optOut(ce, zone, `no ${typeLabel(qtype)} for ${nameLabel(qname)}`) ??
-      fail(`NODATA for ${nameLabel(qname)}/${typeLabel(qtype)} not proven: no NSEC3 matches it or the wildcard ${nameLabel(wc)}, and the next closer name is not in an opt-out span`);
+    return (
+      optOut(ce, zone, `no ${typeLabel(qtype)} for ${nameLabel(qname)}`) ??
+      fail(
+        `NODATA for ${nameLabel(qname)}/${typeLabel(qtype)} not proven: no NSEC3 matches it or the wildcard ${nameLabel(wc)}, and the next closer name is not in an opt-out span`,
+      )
+    );
   });
 }
 
 /** RFC 5155 §8.8: an answer expanded from `wildcardOwner` needs the next closer name of qname covered. */
-export function nsec3ProveWildcardAnswer(recs: Nsec3Record[], qname: Name, wildcardOwner: Name, zone: Name, limits: Nsec3Limits, budget: HashBudget): Verdict {
+export function nsec3ProveWildcardAnswer(
+  recs: Nsec3Record[],
+  qname: Name,
+  wildcardOwner: Name,
+  zone: Name,
+  limits: Nsec3Limits,
+  budget: HashBudget,
+): Verdict {
   const p = prepare(recs, zone, limits, budget);
   if (!(p instanceof Nsec3Proof)) return p;
   return run(budget, () => {
     const ce = parentName(wildcardOwner) ?? '';
-    if (!isSubdomain(qname, ce) || nameEquals(qname, ce)) return bogus('wildcard-proof-failed', Ede.DNSSEC_BOGUS, `${nameLabel(qname)} is not below wildcard ${nameLabel(wildcardOwner)}`);
+    if (!isSubdomain(qname, ce) || nameEquals(qname, ce))
+      return bogus('wildcard-proof-failed', Ede.DNSSEC_BOGUS, `${nameLabel(qname)} is not below wildcard ${nameLabel(wildcardOwner)}`);
     const ql = nameToLabels(qname);
     const nc = labelsToName(ql.slice(ql.length - labelCount(ce) - 1));
     const cover = p.cover(nc);
     if (!cover) {
-      return bogus('wildcard-proof-failed', Ede.NSEC_MISSING, `answer for ${nameLabel(qname)} was expanded from ${nameLabel(wildcardOwner)} but no NSEC3 covers the next closer name ${nameLabel(nc)}`);
+      return bogus(
+        'wildcard-proof-failed',
+        Ede.NSEC_MISSING,
+        `answer for ${nameLabel(qname)} was expanded from ${nameLabel(wildcardOwner)} but no NSEC3 covers the next closer name ${nameLabel(nc)}`,
+      );
     }
     return optOut({ nextCloser: nc, ncCover: cover }, zone, `wildcard answer for ${nameLabel(qname)}`) ?? SECURE;
   });
@@ -264,7 +302,8 @@ export function nsec3CutEvidence(recs: Nsec3Record[], name: Name, zone: Name, li
   try {
     const m = p.match(name);
     if (m) {
-      if (m.rd.types.includes(RRType.NS) && !m.rd.types.includes(RRType.SOA)) return { kind: m.rd.types.includes(RRType.DS) ? 'cut-with-ds' : 'cut-without-ds' };
+      if (m.rd.types.includes(RRType.NS) && !m.rd.types.includes(RRType.SOA))
+        return { kind: m.rd.types.includes(RRType.DS) ? 'cut-with-ds' : 'cut-without-ds' };
       return { kind: 'not-a-cut' };
     }
     const ce = p.closestEncloser(name);

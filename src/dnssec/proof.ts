@@ -56,10 +56,22 @@ export function provenMessage(response: Message, p: Proof): Message {
  * an attacker chose; one that says otherwise may be a replay of older, still valid signatures.
  */
 export function sameProvenData(a: Proof, b: Proof): boolean {
-  if (a.verdict.kind !== b.verdict.kind || a.rcode !== b.rcode || a.negative !== b.negative || a.rrsets.length !== b.rrsets.length) return false;
-  const records = (s: ValidatedRRset): string => s.records.map((r) => Buffer.from(r.rdata).toString('hex')).sort().join(',');
+  if (a.verdict.kind !== b.verdict.kind || a.rcode !== b.rcode || a.negative !== b.negative || a.rrsets.length !== b.rrsets.length)
+    return false;
+  const records = (s: ValidatedRRset): string =>
+    s.records
+      .map((r) => Buffer.from(r.rdata).toString('hex'))
+      .sort()
+      .join(',');
   return a.rrsets.every((s, i) => {
     const t = b.rrsets[i]!;
-    return s.type === t.type && s.class === t.class && s.role === t.role && s.security === t.security && s.name.toLowerCase() === t.name.toLowerCase() && records(s) === records(t);
+    return (
+      s.type === t.type &&
+      s.class === t.class &&
+      s.role === t.role &&
+      s.security === t.security &&
+      s.name.toLowerCase() === t.name.toLowerCase() &&
+      records(s) === records(t)
+    );
   });
 }

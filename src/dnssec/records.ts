@@ -4,8 +4,10 @@
 // wildcard/label arithmetic.
 import { canonicalName, encodeName, nameToLabels, labelsToName } from '../wire/name';
 import {
-  canonicalRdata as wireCanonicalRdata, canonicalRRsetWire as wireCanonicalRRsetWire,
-  keyTag as wireKeyTag, rrsigSignedPrefix as wireRrsigSignedPrefix,
+  canonicalRdata as wireCanonicalRdata,
+  canonicalRRsetWire as wireCanonicalRRsetWire,
+  keyTag as wireKeyTag,
+  rrsigSignedPrefix as wireRrsigSignedPrefix,
 } from '../wire/canonical';
 import type { Name, RR } from '../wire/types';
 
@@ -52,7 +54,10 @@ export function concat(parts: Uint8Array[]): Uint8Array {
  * place of the records' own owner name.
  */
 export function canonicalRRsetWire(rrs: RR[], ttl: number, owner: Name = rrs[0]!.name): Uint8Array {
-  return wireCanonicalRRsetWire(rrs.map((r) => (r.name === owner ? r : { ...r, name: owner })), ttl);
+  return wireCanonicalRRsetWire(
+    rrs.map((r) => (r.name === owner ? r : { ...r, name: owner })),
+    ttl,
+  );
 }
 
 /** RRSIG RDATA without the signature, signer name lowercased (RFC 4034 §3.1.8.1). */

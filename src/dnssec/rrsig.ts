@@ -4,8 +4,18 @@ import { RRType, type Name, type RR } from '../wire/types';
 import { ValidationBudget } from './budget';
 import { algorithmSupported, checkValidity, keyUnusable, secondsUntil, verifySignature } from './crypto';
 import {
-  canonicalRRsetWire, concat, decodeDnskey, decodeRrsig, type Dnskey, DNSKEY_REVOKE, DNSKEY_ZONE, keyTag, type Rrsig,
-  rrsigLabelCount, rrsigSignedPrefix, wildcardOf,
+  canonicalRRsetWire,
+  concat,
+  decodeDnskey,
+  decodeRrsig,
+  type Dnskey,
+  DNSKEY_REVOKE,
+  DNSKEY_ZONE,
+  keyTag,
+  type Rrsig,
+  rrsigLabelCount,
+  rrsigSignedPrefix,
+  wildcardOf,
 } from './records';
 import { bogus, Ede, indeterminate, SECURE, type Verdict } from './verdict';
 import { nameLabel, typeLabel, rrsetLabel } from './util';
@@ -24,9 +34,16 @@ export interface RrsetResult {
   sig?: RR;
 }
 
-interface Failure { verdict: Verdict; rank: number }
+interface Failure {
+  verdict: Verdict;
+  rank: number;
+}
 
-interface KeyEntry { rr: RR; key: Dnskey; unusable: string | null }
+interface KeyEntry {
+  rr: RR;
+  key: Dnskey;
+  unusable: string | null;
+}
 
 // Key sets are checked against many RRsets; index each (by owner, algorithm, tag) once, so an RRSIG finds
 // its candidate keys without decoding the whole set again (a KeyTrap set holds hundreds of keys).
@@ -61,7 +78,14 @@ function keyIndex(keys: RR[]): Map<string, KeyEntry[]> {
  * response; the default is a fresh one, which still bounds this RRset): at most maxSigsPerRrset
  * RRSIGs and maxKeysPerTag keys per RRSIG reach the public-key step. Never throws.
  */
-export function verifyRrset(rrset: RR[], sigs: RR[], keys: RR[], zone: Name, nowSec: number, budget: ValidationBudget = new ValidationBudget()): RrsetResult {
+export function verifyRrset(
+  rrset: RR[],
+  sigs: RR[],
+  keys: RR[],
+  zone: Name,
+  nowSec: number,
+  budget: ValidationBudget = new ValidationBudget(),
+): RrsetResult {
   const owner = rrset[0]!.name;
   const type = rrset[0]!.type;
   const label = rrsetLabel(owner, type);
@@ -95,7 +119,10 @@ export function verifyRrset(rrset: RR[], sigs: RR[], keys: RR[], zone: Name, now
     const what = `RRSIG ${typeLabel(type)} alg ${sig.algorithm} tag ${sig.keyTag} over ${label}`;
     // RFC 4035 §5.3.1: the signer name is the zone containing the RRset...
     if (!nameEquals(sig.signerName, zone)) {
-      fail(3, bogus('signer-mismatch', Ede.DNSSEC_BOGUS, `${what}: signer ${sig.signerName || '.'} is not the zone ${zone || '.'}`, tagInfo));
+      fail(
+        3,
+        bogus('signer-mismatch', Ede.DNSSEC_BOGUS, `${what}: signer ${sig.signerName || '.'} is not the zone ${zone || '.'}`, tagInfo),
+      );
       continue;
     }
     // ...and the owner lies inside that zone.
@@ -112,7 +139,15 @@ export function verifyRrset(rrset: RR[], sigs: RR[], keys: RR[], zone: Name, now
     // the proofs would read it under that name (CVE-2017-15105; Unbound puts back the wildcard owner).
     // Authoritative servers never send one as a denial, so it proves nothing here.
     if (sig.labels < ownerLabels && (type === RRType.NSEC || type === RRType.NSEC3)) {
-      fail(4, bogus('labels-mismatch', Ede.DNSSEC_BOGUS, `${what}: an ${typeLabel(type)} expanded from wildcard ${wildcardOf(owner, sig.labels)} cannot prove anything about ${nameLabel(owner)}`, tagInfo));
+      fail(
+        4,
+        bogus(
+          'labels-mismatch',
+          Ede.DNSSEC_BOGUS,
+          `${what}: an ${typeLabel(type)} expanded from wildcard ${wildcardOf(owner, sig.labels)} cannot prove anything about ${nameLabel(owner)}`,
+          tagInfo,
+        ),
+      );
       continue;
     }
     // RFC 4035 §5.3.1: the validator's notion of the current time lies in [inception, expiration].
@@ -122,26 +157,39 @@ export function verifyRrset(rrset: RR[], sigs: RR[], keys: RR[], zone: Name, now
       continue;
     }
     if (validity === 'not-yet-valid') {
-      fail(5, bogus('sig-not-yet-valid', Ede.SIGNATURE_NOT_YET_VALID, `${what}: signature not valid before ${rrsigTime(sig.inception)}`, tagInfo));
+      fail(
+        5,
+        bogus('sig-not-yet-valid', Ede.SIGNATURE_NOT_YET_VALID, `${what}: signature not valid before ${rrsigTime(sig.inception)}`, tagInfo),
+      );
       continue;
     }
     if (!algorithmSupported(sig.algorithm)) {
       // Not a failure of this zone by itself: the zone may also be signed with an algorithm we know.
-      fail(2, bogus('no-matching-key', Ede.UNSUPPORTED_DNSKEY_ALGORITHM, `${what}: unsupported algorithm and no other valid signature`, tagInfo));
+      fail(
+        2,
+        bogus('no-matching-key', Ede.UNSUPPORTED_DNSKEY_ALGORITHM, `${what}: unsupported algorithm and no other valid signature`, tagInfo),
+      );
       continue;
     }
     // RFC 4035 §5.3.1: a DNSKEY with matching owner, algorithm and tag, Zone Key bit set. Tags collide,
     // so every match is tried (up to maxKeysPerTag). Revoked keys (RFC 5011 §2.1) sign nothing but
     // their own DNSKEY set.
-    const matching = (keyIndex(keys).get(`${canonicalName(sig.signerName)}|${sig.algorithm}|${sig.keyTag}`) ?? [])
-      .filter((k) => !(k.key.flags & DNSKEY_REVOKE) || type === RRType.DNSKEY);
+    const matching = (keyIndex(keys).get(`${canonicalName(sig.signerName)}|${sig.algorithm}|${sig.keyTag}`) ?? []).filter(
+      (k) => !(k.key.flags & DNSKEY_REVOKE) || type === RRType.DNSKEY,
+    );
     if (matching.length === 0) {
-      fail(4, bogus('no-matching-key', Ede.DNSKEY_MISSING, `${what}: no key with tag ${sig.keyTag} in the DNSKEY set of ${zone || '.'}`, tagInfo));
+      fail(
+        4,
+        bogus('no-matching-key', Ede.DNSKEY_MISSING, `${what}: no key with tag ${sig.keyTag} in the DNSKEY set of ${zone || '.'}`, tagInfo),
+      );
       continue;
     }
     const usable = matching.filter((k) => k.unusable === null);
     if (usable.length === 0) {
-      fail(4, bogus('unusable-key', Ede.DNSSEC_BOGUS, `${what}: the key tagged ${sig.keyTag} is refused: ${matching[0]!.unusable}`, tagInfo));
+      fail(
+        4,
+        bogus('unusable-key', Ede.DNSSEC_BOGUS, `${what}: the key tagged ${sig.keyTag} is refused: ${matching[0]!.unusable}`, tagInfo),
+      );
       continue;
     }
     if (tried >= limits.maxSigsPerRrset) {
@@ -162,8 +210,17 @@ export function verifyRrset(rrset: RR[], sigs: RR[], keys: RR[], zone: Name, now
       budget.failed();
     }
     if (!ok) {
-      if (usable.length > tryKeys.length) cut = cut ?? `${usable.length} keys share tag ${sig.keyTag} and algorithm ${sig.algorithm}; ${tryKeys.length} were tried`;
-      fail(6, bogus('sig-invalid', Ede.DNSSEC_BOGUS, `${what}: signature does not verify with ${tryKeys.length === 1 ? 'the key' : `any of ${tryKeys.length} keys`} tagged ${sig.keyTag}`, tagInfo));
+      if (usable.length > tryKeys.length)
+        cut = cut ?? `${usable.length} keys share tag ${sig.keyTag} and algorithm ${sig.algorithm}; ${tryKeys.length} were tried`;
+      fail(
+        6,
+        bogus(
+          'sig-invalid',
+          Ede.DNSSEC_BOGUS,
+          `${what}: signature does not verify with ${tryKeys.length === 1 ? 'the key' : `any of ${tryKeys.length} keys`} tagged ${sig.keyTag}`,
+          tagInfo,
+        ),
+      );
       continue;
     }
     // RFC 4035 §5.3.3: TTL no larger than the original TTL nor the time left on the signature.
@@ -178,11 +235,18 @@ export function verifyRrset(rrset: RR[], sigs: RR[], keys: RR[], zone: Name, now
     };
   }
   if (seen === 0 && !best) {
-    return { verdict: bogus('rrsig-missing', Ede.RRSIGS_MISSING, `no RRSIG covers ${label} (zone ${zone || '.'} is signed)`, { rrset: label }), ttl: 0 };
+    return {
+      verdict: bogus('rrsig-missing', Ede.RRSIGS_MISSING, `no RRSIG covers ${label} (zone ${zone || '.'} is signed)`, { rrset: label }),
+      ttl: 0,
+    };
   }
   // Work left undone because of a per-RRset limit: the RRset is not proven either way.
   if (cut) return { verdict: indeterminate('budget-exhausted', `${label}: ${cut} (KeyTrap bound)`), ttl: 0 };
-  return { verdict: (best as Failure | null)?.verdict ?? bogus('rrsig-missing', Ede.RRSIGS_MISSING, `no usable RRSIG over ${label}`, { rrset: label }), ttl: 0 };
+  return {
+    verdict:
+      (best as Failure | null)?.verdict ?? bogus('rrsig-missing', Ede.RRSIGS_MISSING, `no usable RRSIG over ${label}`, { rrset: label }),
+    ttl: 0,
+  };
 }
 
 /** RFC 4035 §5.3.2: the bytes an RRSIG signs; a wildcard-expanded owner is given as '*.' + the last labels. */
@@ -212,17 +276,20 @@ export function likelyCheck(rrset: RR[], sigs: RR[], keys: RR[], zone: Name, now
   if (!isSubdomain(owner, zone)) return null;
   const ownerLabels = rrsigLabelCount(owner);
   for (const rr of sigs) {
-    if (rr.type !== RRType.RRSIG || rr.rdata.length < 2 || ((rr.rdata[0]! << 8) | rr.rdata[1]!) !== type || !nameEquals(rr.name, owner)) continue;
+    if (rr.type !== RRType.RRSIG || rr.rdata.length < 2 || ((rr.rdata[0]! << 8) | rr.rdata[1]!) !== type || !nameEquals(rr.name, owner))
+      continue;
     let sig: Rrsig;
     try {
       sig = decodeRrsig(rr.rdata);
     } catch {
       continue;
     }
-    if (!nameEquals(sig.signerName, zone) || sig.labels > ownerLabels || checkValidity(sig.inception, sig.expiration, nowSec) !== 'ok') continue;
+    if (!nameEquals(sig.signerName, zone) || sig.labels > ownerLabels || checkValidity(sig.inception, sig.expiration, nowSec) !== 'ok')
+      continue;
     if (sig.labels < ownerLabels && (type === RRType.NSEC || type === RRType.NSEC3)) continue;
-    const k = (keyIndex(keys).get(`${canonicalName(sig.signerName)}|${sig.algorithm}|${sig.keyTag}`) ?? [])
-      .find((e) => e.unusable === null && (!(e.key.flags & DNSKEY_REVOKE) || type === RRType.DNSKEY));
+    const k = (keyIndex(keys).get(`${canonicalName(sig.signerName)}|${sig.algorithm}|${sig.keyTag}`) ?? []).find(
+      (e) => e.unusable === null && (!(e.key.flags & DNSKEY_REVOKE) || type === RRType.DNSKEY),
+    );
     if (!k) continue;
     const signedOwner = sig.labels < ownerLabels ? wildcardOf(owner, sig.labels) : owner;
     return { alg: sig.algorithm, key: k.key.publicKey, data: signedData(rr.rdata, sig, rrset, signedOwner), sig: sig.signature };

@@ -54,7 +54,9 @@ export function groupRRsets(rrs: RR[]): RRset[] {
 /** RRSIGs at `owner` covering `type`. */
 export function sigsFor(rrs: RR[], owner: Name, type: number): RR[] {
   const c = canonicalName(owner);
-  return rrs.filter((r) => r.type === RRType.RRSIG && r.rdata.length >= 2 && ((r.rdata[0]! << 8) | r.rdata[1]!) === type && canonicalName(r.name) === c);
+  return rrs.filter(
+    (r) => r.type === RRType.RRSIG && r.rdata.length >= 2 && ((r.rdata[0]! << 8) | r.rdata[1]!) === type && canonicalName(r.name) === c,
+  );
 }
 
 /**

@@ -16,7 +16,14 @@ import { decodeNsec, decodeNsec3 } from './records';
 import { type NsecRecord, nsecProveNodata, nsecProveNxdomain, nsecProveWildcardAnswer } from './nsec';
 import { ValidationBudget } from './budget';
 import { MAX_DENIAL_RRSETS } from './chain';
-import { DEFAULT_NSEC3_LIMITS, type Nsec3Limits, type Nsec3Record, nsec3ProveNodata, nsec3ProveNxdomain, nsec3ProveWildcardAnswer } from './nsec3';
+import {
+  DEFAULT_NSEC3_LIMITS,
+  type Nsec3Limits,
+  type Nsec3Record,
+  nsec3ProveNodata,
+  nsec3ProveNxdomain,
+  nsec3ProveWildcardAnswer,
+} from './nsec3';
 import { type RrsetResult, verifyRrset } from './rrsig';
 import { groupRRsets, nameLabel, optOutButSignedBy, rrsetLabel, sigsFor, typeLabel } from './util';
 import { bogus, Ede, indeterminate, SECURE, type Verdict, worst } from './verdict';
@@ -75,7 +82,7 @@ export interface StepResult {
 
 /** Where the records of `sname` (for qtype) must be looked up: the DS of a name lives in its parent. */
 export function zoneKey(sname: Name, qtype: number): Name {
-  return qtype === RRType.DS ? parentName(sname) ?? '' : sname;
+  return qtype === RRType.DS ? (parentName(sname) ?? '') : sname;
 }
 
 function rrsetAt(answers: RR[], name: Name, type: number): RR[] {
@@ -105,7 +112,10 @@ export function followChain(q: Question, msg: Message): Step[] {
       return steps;
     }
     seen.add(key);
-    const direct = q.type === RRType.ANY ? msg.answers.filter((r) => r.type !== RRType.RRSIG && nameEquals(r.name, sname)) : rrsetAt(msg.answers, sname, q.type);
+    const direct =
+      q.type === RRType.ANY
+        ? msg.answers.filter((r) => r.type !== RRType.RRSIG && nameEquals(r.name, sname))
+        : rrsetAt(msg.answers, sname, q.type);
     if (direct.length > 0) {
       steps.push({ kind: 'answer', sname, rrs: direct });
       return steps;
@@ -183,7 +193,9 @@ function cnameConflict(answers: RR[], name: Name): string | null {
     if (r.type === RRType.CNAME) hasCname = true;
     else if (!BESIDE_CNAME.has(r.type)) other = r.type;
   }
-  return hasCname && other !== null ? `${nameLabel(name)} has a CNAME and ${typeLabel(other)} records in one answer (RFC 2181 §10.1)` : null;
+  return hasCname && other !== null
+    ? `${nameLabel(name)} has a CNAME and ${typeLabel(other)} records in one answer (RFC 2181 §10.1)`
+    : null;
 }
 
 function minTtl(rrs: RR[]): number {
@@ -210,7 +222,9 @@ function capTtl(rrs: RR[], ttl: number): RR[] {
 /** A verified RRset as a ValidatedRRset (TTL and expiry from the signature that verified). */
 function secureSet(rrs: RR[], r: RrsetResult, role: RRsetRole, nowSec: number): ValidatedRRset {
   return {
-    name: rrs[0]!.name, type: rrs[0]!.type, class: rrs[0]!.class,
+    name: rrs[0]!.name,
+    type: rrs[0]!.type,
+    class: rrs[0]!.class,
     records: capTtl(rrs, r.ttl),
     sigs: r.sig ? capTtl([r.sig], r.ttl) : [],
     ttl: r.ttl,
@@ -227,7 +241,16 @@ function secureSet(rrs: RR[], r: RrsetResult, role: RRsetRole, nowSec: number): 
 function insecureSet(rrs: RR[], role: RRsetRole): ValidatedRRset {
   const low = minTtl(rrs);
   const ttl = low >= 0x80000000 ? 0 : low;
-  return { name: rrs[0]!.name, type: rrs[0]!.type, class: rrs[0]!.class, records: capTtl(rrs, ttl), sigs: [], ttl, security: 'insecure', role };
+  return {
+    name: rrs[0]!.name,
+    type: rrs[0]!.type,
+    class: rrs[0]!.class,
+    records: capTtl(rrs, ttl),
+    sigs: [],
+    ttl,
+    security: 'insecure',
+    role,
+  };
 }
 
 /** The CNAME a DNAME implies for `sname` (RFC 6672 §3.1), with the DNAME's TTL and security. */
@@ -272,15 +295,23 @@ function denialRecords(msg: Message, st: ZoneStatus, nowSec: number, budget: Val
 
 /** Chooses NSEC or NSEC3 and runs `withNsec` / `withNsec3`; a forged or missing denial is bogus. */
 function prove(
-  msg: Message, st: ZoneStatus, o: ValidateOptions, what: string,
-  withNsec: (r: NsecRecord[]) => Verdict, withNsec3: (r: Nsec3Record[]) => Verdict,
+  msg: Message,
+  st: ZoneStatus,
+  o: ValidateOptions,
+  what: string,
+  withNsec: (r: NsecRecord[]) => Verdict,
+  withNsec3: (r: Nsec3Record[]) => Verdict,
 ): { verdict: Verdict; sets: ValidatedRRset[] } {
   const d = denialRecords(msg, st, o.nowSec, o.budget!);
   let v: Verdict;
   if (d.nsec.length > 0) v = withNsec(d.nsec);
   else if (d.nsec3.length > 0) v = withNsec3(d.nsec3);
   else if (d.failure) return { verdict: d.failure, sets: [] };
-  else return { verdict: bogus('nsec-missing', Ede.NSEC_MISSING, `${what}: no signed NSEC or NSEC3 records from ${nameLabel(st.zone)}`), sets: [] };
+  else
+    return {
+      verdict: bogus('nsec-missing', Ede.NSEC_MISSING, `${what}: no signed NSEC or NSEC3 records from ${nameLabel(st.zone)}`),
+      sets: [],
+    };
   // A bad signature on some denial record matters only if the valid ones did not prove the claim.
   if (v.kind === 'bogus' && d.failure) return { verdict: d.failure, sets: [] };
   return { verdict: v, sets: v.kind === 'secure' || v.kind === 'insecure' ? d.sets : [] };
@@ -314,7 +345,12 @@ function soaMinimum(set: ValidatedRRset): number {
  * Validates `msg` as the answer to `q`. `zoneOf(name)` returns the status computed by the chain walk
  * for each name of `chainNames(q, msg)`. Never throws.
  */
-export function validateResponse(q: Question, msg: Message, zoneOf: (name: Name) => ZoneStatus | undefined, o: ValidateOptions): ResponseResult {
+export function validateResponse(
+  q: Question,
+  msg: Message,
+  zoneOf: (name: Name) => ZoneStatus | undefined,
+  o: ValidateOptions,
+): ResponseResult {
   const limits = o.nsec3 ?? DEFAULT_NSEC3_LIMITS;
   const budget = o.budget ?? new ValidationBudget({ maxNsec3Hashes: limits.maxHashes });
   o = { ...o, budget };
@@ -327,10 +363,17 @@ export function validateResponse(q: Question, msg: Message, zoneOf: (name: Name)
     return { verdict: v, negative: null, steps: [{ step: 'negative', name: q.name, verdict: v, rrsets: [] }] };
   }
   const chain = followChain(q, msg);
-  const fail = (step: Step, v: Verdict): ResponseResult => ({ verdict: v, negative: null, steps: [...results, { step: step.kind, name: step.sname, verdict: v, rrsets: [] }] });
+  const fail = (step: Step, v: Verdict): ResponseResult => ({
+    verdict: v,
+    negative: null,
+    steps: [...results, { step: step.kind, name: step.sname, verdict: v, rrsets: [] }],
+  });
   for (const step of chain) {
     if (step.kind === 'loop') {
-      return fail(step, bogus('cname-chain', Ede.DNSSEC_BOGUS, `CNAME/DNAME chain loops or exceeds ${MAX_CHAIN} links at ${nameLabel(step.sname)}`));
+      return fail(
+        step,
+        bogus('cname-chain', Ede.DNSSEC_BOGUS, `CNAME/DNAME chain loops or exceeds ${MAX_CHAIN} links at ${nameLabel(step.sname)}`),
+      );
     }
     const conflict = step.kind === 'answer' || step.kind === 'cname' ? cnameConflict(msg.answers, step.sname) : null;
     if (conflict) return fail(step, bogus('cname-chain', Ede.DNSSEC_BOGUS, conflict));
@@ -344,7 +387,14 @@ export function validateResponse(q: Question, msg: Message, zoneOf: (name: Name)
         target = null;
       }
       if (sent.length > 0 && (target === null || !nameEquals(target, step.target))) {
-        return fail(step, bogus('cname-chain', Ede.DNSSEC_BOGUS, `the CNAME at ${nameLabel(step.sname)} is not the substitution of the DNAME at ${nameLabel(step.owner)} (RFC 6672 §5.3.1)`));
+        return fail(
+          step,
+          bogus(
+            'cname-chain',
+            Ede.DNSSEC_BOGUS,
+            `the CNAME at ${nameLabel(step.sname)} is not the substitution of the DNAME at ${nameLabel(step.owner)} (RFC 6672 §5.3.1)`,
+          ),
+        );
       }
     }
     if (step.kind === 'answer' && msg.rcode === 3) {
@@ -357,7 +407,12 @@ export function validateResponse(q: Question, msg: Message, zoneOf: (name: Name)
     // Data the zone above an opt-out span signed itself is that zone's: judged, not waved through.
     const st = found && optOutButSignedBy(found, stepSigs(msg, step)) ? { ...found, verdict: SECURE } : found;
     if (!st) {
-      results.push({ step: step.kind, name: step.sname, verdict: indeterminate('fetch-failed', `no chain of trust computed for ${nameLabel(keyName)}`), rrsets: [] });
+      results.push({
+        step: step.kind,
+        name: step.sname,
+        verdict: indeterminate('fetch-failed', `no chain of trust computed for ${nameLabel(keyName)}`),
+        rrsets: [],
+      });
       continue;
     }
     if (st.verdict.kind === 'insecure') {
@@ -369,7 +424,12 @@ export function validateResponse(q: Question, msg: Message, zoneOf: (name: Name)
       continue;
     }
     const r = validateStep(q, msg, step, st, o, limits, budget);
-    results.push({ step: step.kind, name: step.sname, verdict: r.verdict, rrsets: r.verdict.kind === 'secure' || r.verdict.kind === 'insecure' ? r.rrsets : [] });
+    results.push({
+      step: step.kind,
+      name: step.sname,
+      verdict: r.verdict,
+      rrsets: r.verdict.kind === 'secure' || r.verdict.kind === 'insecure' ? r.rrsets : [],
+    });
   }
   const verdict = worst(results.map((r) => r.verdict));
   return { verdict, negative, steps: results, ttl: verdict.kind === 'secure' ? proofTtl(results) : undefined };
@@ -415,7 +475,13 @@ function insecureStep(q: Question, msg: Message, step: Step): ValidatedRRset[] {
 }
 
 function validateStep(
-  q: Question, msg: Message, step: Step, st: ZoneStatus, o: ValidateOptions, limits: Nsec3Limits, budget: ValidationBudget,
+  q: Question,
+  msg: Message,
+  step: Step,
+  st: ZoneStatus,
+  o: ValidateOptions,
+  limits: Nsec3Limits,
+  budget: ValidationBudget,
 ): { verdict: Verdict; rrsets: ValidatedRRset[] } {
   switch (step.kind) {
     case 'answer':
@@ -430,11 +496,20 @@ function validateStep(
         if (r.verdict.kind !== 'secure') return { verdict: r.verdict, rrsets: [] };
         out.push(secureSet(set.rrs, r, role, o.nowSec));
         if (r.wildcard) {
-          if (step.kind === 'dname') return { verdict: bogus('labels-mismatch', Ede.DNSSEC_BOGUS, `DNAME at ${nameLabel(owner)} claims wildcard expansion`), rrsets: [] };
+          if (step.kind === 'dname')
+            return {
+              verdict: bogus('labels-mismatch', Ede.DNSSEC_BOGUS, `DNAME at ${nameLabel(owner)} claims wildcard expansion`),
+              rrsets: [],
+            };
           const wildcard = r.wildcard;
-          const w = prove(msg, st, o, `wildcard answer ${rrsetLabel(step.sname, set.type)}`,
+          const w = prove(
+            msg,
+            st,
+            o,
+            `wildcard answer ${rrsetLabel(step.sname, set.type)}`,
             (n) => nsecProveWildcardAnswer(n, step.sname, wildcard, st.zone),
-            (n3) => nsec3ProveWildcardAnswer(n3, step.sname, wildcard, st.zone, limits, budget));
+            (n3) => nsec3ProveWildcardAnswer(n3, step.sname, wildcard, st.zone, limits, budget),
+          );
           if (w.verdict.kind !== 'secure') return { verdict: w.verdict, rrsets: w.verdict.kind === 'insecure' ? [...out, ...w.sets] : [] };
           out.push(...w.sets);
         }
@@ -444,13 +519,24 @@ function validateStep(
     }
     case 'negative': {
       const qtype = q.type; // after a CNAME the target is denied for the same type
-      const p = msg.rcode === 3
-        ? prove(msg, st, o, `NXDOMAIN for ${nameLabel(step.sname)}`,
-            (n) => nsecProveNxdomain(n, step.sname, st.zone),
-            (n3) => nsec3ProveNxdomain(n3, step.sname, st.zone, limits, budget))
-        : prove(msg, st, o, `NODATA for ${rrsetLabel(step.sname, qtype)}`,
-            (n) => nsecProveNodata(n, step.sname, qtype, st.zone),
-            (n3) => nsec3ProveNodata(n3, step.sname, qtype, st.zone, limits, budget));
+      const p =
+        msg.rcode === 3
+          ? prove(
+              msg,
+              st,
+              o,
+              `NXDOMAIN for ${nameLabel(step.sname)}`,
+              (n) => nsecProveNxdomain(n, step.sname, st.zone),
+              (n3) => nsec3ProveNxdomain(n3, step.sname, st.zone, limits, budget),
+            )
+          : prove(
+              msg,
+              st,
+              o,
+              `NODATA for ${rrsetLabel(step.sname, qtype)}`,
+              (n) => nsecProveNodata(n, step.sname, qtype, st.zone),
+              (n3) => nsec3ProveNodata(n3, step.sname, qtype, st.zone, limits, budget),
+            );
       if (p.verdict.kind !== 'secure' && p.verdict.kind !== 'insecure') return { verdict: p.verdict, rrsets: [] };
       const soa = zoneSoa(msg, st, o.nowSec, budget);
       return { verdict: p.verdict, rrsets: soa ? [...p.sets, soa] : p.sets };

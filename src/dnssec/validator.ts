@@ -13,7 +13,18 @@ import type { BudgetLimits } from './budget';
 import { checkAhead, responseChecks } from './ahead';
 import { DEFAULT_KEY_CACHE_LIMITS, type KeyCacheLimits } from './key-cache';
 import { DEFAULT_NSEC3_LIMITS, type Nsec3Limits } from './nsec3';
-import { chainNames, proofTtl, zoneKey, MAX_CHAIN, type Negative, type ResponseResult, type StepResult, type ValidatedRRset, validateResponse, type ZoneStatus } from './validate';
+import {
+  chainNames,
+  proofTtl,
+  zoneKey,
+  MAX_CHAIN,
+  type Negative,
+  type ResponseResult,
+  type StepResult,
+  type ValidatedRRset,
+  validateResponse,
+  type ZoneStatus,
+} from './validate';
 import { bogus, Ede, indeterminate, insecure, type Verdict, worst } from './verdict';
 import { nameLabel } from './util';
 
@@ -84,7 +95,11 @@ export function createValidator(opts: ValidatorOptions): Validator {
 
   /** What a name's NTA makes of it: insecure at the NTA, with no keys (nothing is walked or checked). */
   function ntaStatus(nta: NegativeAnchor): ZoneStatus {
-    return { zone: nta.name, keys: [], verdict: insecure('negative-trust-anchor', nta.name, `${nameLabel(nta.name)} has a negative trust anchor (RFC 7646): not validated`) };
+    return {
+      zone: nta.name,
+      keys: [],
+      verdict: insecure('negative-trust-anchor', nta.name, `${nameLabel(nta.name)} has a negative trust anchor (RFC 7646): not validated`),
+    };
   }
 
   async function one(q: Question, msg: Message, ctx: WalkContext, ntas: NegativeAnchor[]): Promise<ResponseResult> {
@@ -138,8 +153,11 @@ export function createValidator(opts: ValidatorOptions): Validator {
       const last = r.steps[r.steps.length - 1];
       // An authoritative server ends a CNAME chain at a name it is not authoritative for: NOERROR,
       // no data for the target, no SOA above it. Ask for the target and carry on.
-      const followUp = last && last.step === 'negative' &&
-        canonicalName(last.name) !== canonicalName(q.name) && msg.rcode === 0 &&
+      const followUp =
+        last &&
+        last.step === 'negative' &&
+        canonicalName(last.name) !== canonicalName(q.name) &&
+        msg.rcode === 0 &&
         !msg.authorities.some((rr) => rr.type === RRType.SOA && isSubdomain(last.name, rr.name));
       if (!followUp || worst(r.steps.slice(0, -1).map((x) => x.verdict)).kind === 'bogus') break;
       // The unanswered tail was judged as a NODATA; drop that judgement, the follow-up replaces it.
@@ -148,7 +166,12 @@ export function createValidator(opts: ValidatorOptions): Validator {
       // A chain spread over several responses must end too: a name asked twice is a loop, and a
       // chain still unanswered after MAX_CHAIN responses is never taken as an answer.
       if (asked.has(canonicalName(target)) || hop + 1 >= MAX_CHAIN) {
-        steps.push({ step: 'loop', name: target, verdict: bogus('cname-chain', Ede.DNSSEC_BOGUS, `CNAME chain loops or exceeds ${MAX_CHAIN} responses at ${nameLabel(target)}`), rrsets: [] });
+        steps.push({
+          step: 'loop',
+          name: target,
+          verdict: bogus('cname-chain', Ede.DNSSEC_BOGUS, `CNAME chain loops or exceeds ${MAX_CHAIN} responses at ${nameLabel(target)}`),
+          rrsets: [],
+        });
         break;
       }
       asked.add(canonicalName(target));
@@ -156,12 +179,19 @@ export function createValidator(opts: ValidatorOptions): Validator {
       try {
         msg = await opts.query(q.name, q.type);
       } catch (e) {
-        steps.push({ step: 'negative', name: q.name, verdict: indeterminate('fetch-failed', `${nameLabel(q.name)}: ${(e as Error).message}`), rrsets: [] });
+        steps.push({
+          step: 'negative',
+          name: q.name,
+          verdict: indeterminate('fetch-failed', `${nameLabel(q.name)}: ${(e as Error).message}`),
+          rrsets: [],
+        });
         break;
       }
     }
     // No step judged means nothing was proven (never secure by default).
-    const verdict = steps.length ? worst(steps.map((s) => s.verdict)) : indeterminate('internal-error', 'no step of the response was judged');
+    const verdict = steps.length
+      ? worst(steps.map((s) => s.verdict))
+      : indeterminate('internal-error', 'no step of the response was judged');
     const trusted = verdict.kind === 'secure' || verdict.kind === 'insecure';
     // Not kept beyond an NTA it rests on: once that ends, the names under it must be validated again.
     const ntaEnd = Math.min(...ntas.map((n) => n.expiresAt ?? Infinity));

@@ -58,12 +58,7 @@ export function insecure(reason: InsecureReason, at: Name, detail: string): Verd
   return { kind: 'insecure', reason, at, detail };
 }
 
-export function bogus(
-  reason: BogusReason,
-  ede: number,
-  detail: string,
-  extra: { rrset?: string; keyTag?: number } = {},
-): Verdict {
+export function bogus(reason: BogusReason, ede: number, detail: string, extra: { rrset?: string; keyTag?: number } = {}): Verdict {
   return { kind: 'bogus', reason, ede, detail, ...extra };
 }
 

@@ -61,14 +61,26 @@ const skip = (id: string, detail: string): CheckResult => ({ id, status: 'skip',
 
 export function checkEngine(c: DoctorContext): CheckResult {
   if (c.config.engine === 'dry-run') {
-    return fail('engine', 'engine is dry-run: oedns validates, but installs no IPsec policy (nothing is encrypted)', `set 'engine: strongswan' in ${cfgFile(c)}`);
+    return fail(
+      'engine',
+      'engine is dry-run: oedns validates, but installs no IPsec policy (nothing is encrypted)',
+      `set 'engine: strongswan' in ${cfgFile(c)}`,
+    );
   }
   return pass('engine', `engine ${c.config.engine}`);
 }
 
 /** Plugins charon needs for what oedns loads into it (raw public keys, our key type, the proposals). */
 export function neededPlugins(c: ServeConfig, keyType: 'rsa' | 'ecdsa' | 'ed25519' | undefined): string[][] {
-  const need: string[][] = [['vici'], ['pem'], ['pubkey'], ['nonce'], ['random'], ['kernel-netlink', 'kernel-libipsec', 'kernel-pfkey'], ['socket-default', 'socket-dynamic']];
+  const need: string[][] = [
+    ['vici'],
+    ['pem'],
+    ['pubkey'],
+    ['nonce'],
+    ['random'],
+    ['kernel-netlink', 'kernel-libipsec', 'kernel-pfkey'],
+    ['socket-default', 'socket-dynamic'],
+  ];
   const ipsec = c.engineConfig.ipsec ?? IPSEC_DEFAULTS;
   const props = [...ipsec.ikeProposals, ...ipsec.espProposals].join('-');
   if (/x25519|curve25519|x448/.test(props)) need.push(['curve25519', 'openssl']);
@@ -92,7 +104,12 @@ function ourKey(c: DoctorContext): KeyObject | undefined {
 export async function checkCharon(c: DoctorContext): Promise<CheckResult> {
   if (c.config.engine !== 'strongswan') return skip('charon', `engine ${c.config.engine}: charon not used`);
   const path = c.config.engineConfig.vici;
-  const vici = new ViciClient({ socketPath: path, timeoutMs: c.timeoutMs ?? 3000, connectTimeoutMs: c.timeoutMs ?? 3000, reconnect: false });
+  const vici = new ViciClient({
+    socketPath: path,
+    timeoutMs: c.timeoutMs ?? 3000,
+    connectTimeoutMs: c.timeoutMs ?? 3000,
+    reconnect: false,
+  });
   try {
     const v = await vici.request('version');
     const version = `${viciStr(v, 'daemon') ?? 'charon'} ${viciStr(v, 'version') ?? ''}`.trim();
@@ -102,26 +119,51 @@ export async function checkCharon(c: DoctorContext): Promise<CheckResult> {
     const missing = neededPlugins(c.config, key ? charonKeyType(key) : undefined).filter((alts) => !alts.some((p) => loaded.has(p)));
     if (missing.length) {
       const names = missing.map((alts) => alts.join(' or '));
-      return fail('charon', `${version} lacks plugins oedns needs: ${names.join(', ')}`,
-        `install them (Debian: libstrongswan-standard-plugins, libcharon-extra-plugins) and set 'load = yes' in /etc/strongswan.d/charon/<plugin>.conf`);
+      return fail(
+        'charon',
+        `${version} lacks plugins oedns needs: ${names.join(', ')}`,
+        `install them (Debian: libstrongswan-standard-plugins, libcharon-extra-plugins) and set 'load = yes' in /etc/strongswan.d/charon/<plugin>.conf`,
+      );
     }
     return pass('charon', `${version} answers on ${path}, plugins present`);
   } catch (e) {
     const msg = (e as Error).message;
     if (/EACCES|permission/i.test(msg)) {
-      return fail('charon', `not allowed to use charon's VICI socket ${path}: ${msg}`,
-        "run oedns as a user in charon's group: `charon { group = vici }` in /etc/strongswan.d/oedns-vici.conf (scripts/install.sh writes it)");
+      return fail(
+        'charon',
+        `not allowed to use charon's VICI socket ${path}: ${msg}`,
+        "run oedns as a user in charon's group: `charon { group = vici }` in /etc/strongswan.d/oedns-vici.conf (scripts/install.sh writes it)",
+      );
     }
-    return fail('charon', `charon is not reachable on ${path}: ${msg}`,
-      `start charon (Debian: \`apt install charon-systemd && systemctl enable --now strongswan\`), or set 'vici:' in ${cfgFile(c)} to its socket`);
+    return fail(
+      'charon',
+      `charon is not reachable on ${path}: ${msg}`,
+      `start charon (Debian: \`apt install charon-systemd && systemctl enable --now strongswan\`), or set 'vici:' in ${cfgFile(c)} to its socket`,
+    );
   } finally {
     await vici.close().catch(() => undefined);
   }
 }
 
 /** Groups that exist for other purposes and have (or get) members of their own. */
-const WELL_KNOWN_GROUPS = new Set(['adm', 'sudo', 'wheel', 'admin', 'staff', 'users', 'nogroup', 'nobody', 'daemon', 'bin', 'sys',
-  'disk', 'systemd-journal', 'netdev', 'plugdev', 'lpadmin']);
+const WELL_KNOWN_GROUPS = new Set([
+  'adm',
+  'sudo',
+  'wheel',
+  'admin',
+  'staff',
+  'users',
+  'nogroup',
+  'nobody',
+  'daemon',
+  'bin',
+  'sys',
+  'disk',
+  'systemd-journal',
+  'netdev',
+  'plugdev',
+  'lpadmin',
+]);
 
 /** Who is in a group: its group(5) members and the users whose primary group it is. */
 export function groupMembers(groupText: string, passwdText: string, gid: number): { name?: string; members: string[] } {
@@ -155,8 +197,11 @@ export function checkViciGroup(c: DoctorContext, stat: (p: string) => { uid: num
     return skip('vici-group', `cannot look at ${path}: ${(e as Error).message} (see the charon check)`);
   }
   if (st.mode & 0o006) {
-    return fail('vici-group', `charon's VICI socket ${path} is open to every local user (mode ${(st.mode & 0o777).toString(8)}): any of them is as good as root`,
-      `remove the VICI socket's world permissions in strongswan.conf and restart charon; use \`charon { group = vici }\` (scripts/install.sh writes it)`);
+    return fail(
+      'vici-group',
+      `charon's VICI socket ${path} is open to every local user (mode ${(st.mode & 0o777).toString(8)}): any of them is as good as root`,
+      `remove the VICI socket's world permissions in strongswan.conf and restart charon; use \`charon { group = vici }\` (scripts/install.sh writes it)`,
+    );
   }
   if (!(st.mode & 0o060)) return pass('vici-group', `charon's VICI socket ${path} is for its owner only (uid ${st.uid})`);
   let groups: string;
@@ -171,14 +216,23 @@ export function checkViciGroup(c: DoctorContext, stat: (p: string) => { uid: num
   const group = name ?? `gid ${st.gid}`;
   const serviceUser = c.config.user && c.config.user !== 'root' ? c.config.user : 'oedns';
   const others = members.filter((m) => m !== serviceUser && m !== 'root');
-  const fix = `give charon a group of its own with only ${serviceUser} in it (\`oedns install\` makes one: vici), or remove the others: ` +
+  const fix =
+    `give charon a group of its own with only ${serviceUser} in it (\`oedns install\` makes one: vici), or remove the others: ` +
     `${others.length ? others.map((m) => `\`gpasswd -d ${m} ${group}\``).join(', ') : `\`gpasswd -d USER ${group}\``}; see docs/laptop.md`;
   if (others.length) {
-    return fail('vici-group', `the group of charon's VICI socket (${group}) has members besides ${serviceUser}: ${others.join(', ')}; each of them is as good as root (VICI loads connections and keys into charon, which runs as root)`, fix);
+    return fail(
+      'vici-group',
+      `the group of charon's VICI socket (${group}) has members besides ${serviceUser}: ${others.join(', ')}; each of them is as good as root (VICI loads connections and keys into charon, which runs as root)`,
+      fix,
+    );
   }
   // Root's own group (charon's default) holds root only; a shared group may gain members any day.
   if (name && WELL_KNOWN_GROUPS.has(name)) {
-    return fail('vici-group', `charon's VICI socket has the well-known group ${group}: whoever is added to it later is as good as root`, fix);
+    return fail(
+      'vici-group',
+      `charon's VICI socket has the well-known group ${group}: whoever is added to it later is as good as root`,
+      fix,
+    );
   }
   return pass('vici-group', `only ${members.length ? members.join(', ') : 'root'} may use charon's VICI socket (group ${group})`);
 }
@@ -186,34 +240,48 @@ export function checkViciGroup(c: DoctorContext, stat: (p: string) => { uid: num
 export function checkIdentity(c: DoctorContext): CheckResult {
   const id = c.config.engineConfig.identity.replace(/\.$/, '');
   if (!id.includes('.') || id === 'localhost' || id.endsWith('.localdomain') || id.endsWith('.local')) {
-    return fail('identity', `identity '${id}' is not a name others can look up (single label or local-only)`,
-      `set 'identity: <this host's FQDN in a DNSSEC-signed zone you control>' in ${cfgFile(c)}`);
+    return fail(
+      'identity',
+      `identity '${id}' is not a name others can look up (single label or local-only)`,
+      `set 'identity: <this host's FQDN in a DNSSEC-signed zone you control>' in ${cfgFile(c)}`,
+    );
   }
   return pass('identity', `identity ${id}`);
 }
 
 export function checkKeyFile(c: DoctorContext, stat: StatFn = statSync): CheckResult {
-  if (c.config.engine === 'libreswan') return skip('key', "libreswan keeps our key in pluto's NSS database (see `ipsec showhostkey --list`)");
+  if (c.config.engine === 'libreswan')
+    return skip('key', "libreswan keeps our key in pluto's NSS database (see `ipsec showhostkey --list`)");
   const file = c.config.engineConfig.key;
   let pem: string;
   try {
     pem = read(c, file);
   } catch (e) {
-    return fail('key', `cannot read our private key ${file}: ${(e as Error).message}`,
-      `create it: \`oedns keygen --name ${c.config.engineConfig.identity} --out /etc/oedns\` (then publish the record it prints)`);
+    return fail(
+      'key',
+      `cannot read our private key ${file}: ${(e as Error).message}`,
+      `create it: \`oedns keygen --name ${c.config.engineConfig.identity} --out /etc/oedns\` (then publish the record it prints)`,
+    );
   }
   try {
     createPrivateKey(pem);
   } catch (e) {
-    return fail('key', `${file} is not a PEM private key: ${(e as Error).message}`, `create a new one: \`oedns keygen --out /etc/oedns --force\``);
+    return fail(
+      'key',
+      `${file} is not a PEM private key: ${(e as Error).message}`,
+      `create a new one: \`oedns keygen --out /etc/oedns --force\``,
+    );
   }
   // Doctor runs as root and reads anything: the daemon runs as the service user, and must too.
   const svc = serviceUser(c);
   if (svc) {
     const why = unreadableBy(file, svc.ids, stat);
     if (why) {
-      return fail('key', `${file} is readable by root but not by ${svc.name}, the user oedns runs as: ${why}`,
-        `chown root:${svc.name} ${file} && chmod 0640 ${file} (and let ${svc.name} through its directories; \`oedns install\` does this for /etc/oedns)`);
+      return fail(
+        'key',
+        `${file} is readable by root but not by ${svc.name}, the user oedns runs as: ${why}`,
+        `chown root:${svc.name} ${file} && chmod 0640 ${file} (and let ${svc.name} through its directories; \`oedns install\` does this for /etc/oedns)`,
+      );
     }
   }
   return pass('key', `private key ${file} readable${svc ? ` by ${svc.name}` : ''}`);
@@ -268,7 +336,8 @@ export function unreadableBy(file: string, ids: { uid: number; groups: number[] 
 
 /** Our key published as the identity's IPSECKEY, and that answer DNSSEC-secure. */
 export async function checkPublished(c: DoctorContext): Promise<CheckResult> {
-  if (c.config.engine === 'libreswan') return skip('published', 'libreswan: compare `ipsec showhostkey --ipseckey` with the published record yourself');
+  if (c.config.engine === 'libreswan')
+    return skip('published', 'libreswan: compare `ipsec showhostkey --ipseckey` with the published record yourself');
   const key = ourKey(c);
   if (!key) return skip('published', 'no readable private key (see the key check)');
   const id = c.config.engineConfig.identity;
@@ -294,21 +363,35 @@ export async function checkPublished(c: DoctorContext): Promise<CheckResult> {
     return fail('published', `cannot look up ${id} IPSECKEY: ${(e as Error).message}`, 'fix the upstreams first (see the upstreams check)');
   }
   if (verdict.kind === 'bogus') {
-    return fail('published', `the IPSECKEY answer for ${id} is bogus: ${verdict.detail}`, `re-sign ${id}'s zone (expired or broken signatures) and check its DS at the parent`);
+    return fail(
+      'published',
+      `the IPSECKEY answer for ${id} is bogus: ${verdict.detail}`,
+      `re-sign ${id}'s zone (expired or broken signatures) and check its DS at the parent`,
+    );
   }
   if (verdict.kind !== 'secure') {
     const why = verdict.detail;
-    return fail('published', `the IPSECKEY answer for ${id} is not DNSSEC-secure (${verdict.kind}: ${why})`,
-      `sign ${id}'s zone and publish its DS in the parent zone: peers only trust a validated key`);
+    return fail(
+      'published',
+      `the IPSECKEY answer for ${id} is not DNSSEC-secure (${verdict.kind}: ${why})`,
+      `sign ${id}'s zone and publish its DS in the parent zone: peers only trust a validated key`,
+    );
   }
   if (records.length === 0 || negative) {
-    return fail('published', `no IPSECKEY is published for ${id} (validated ${negative ?? 'empty'} answer)`, `publish in ${id}'s signed zone: ${line}`);
+    return fail(
+      'published',
+      `no IPSECKEY is published for ${id} (validated ${negative ?? 'empty'} answer)`,
+      `publish in ${id}'s signed zone: ${line}`,
+    );
   }
   const ours = keyObjectToIpseckey(createPublicKey(key));
   const found = records.map((rr) => decodeIpseckey(rr.rdata));
   if (!found.some((k) => k.algorithm === ours.algorithm && Buffer.compare(Buffer.from(k.publicKey), ours.publicKey) === 0)) {
-    return fail('published', `the IPSECKEY published for ${id} (${found.length} record${found.length > 1 ? 's' : ''}) is not our key ${c.config.engineConfig.key}`,
-      `publish in ${id}'s signed zone: ${line} (or set 'key:' to the private key that matches the record)`);
+    return fail(
+      'published',
+      `the IPSECKEY published for ${id} (${found.length} record${found.length > 1 ? 's' : ''}) is not our key ${c.config.engineConfig.key}`,
+      `publish in ${id}'s signed zone: ${line} (or set 'key:' to the private key that matches the record)`,
+    );
   }
   return pass('published', `${id} IPSECKEY is our key, DNSSEC-secure`);
 }
@@ -375,18 +458,36 @@ export function signedWindows(anchor: TrustAnchor, keys: RR[], sigs: RR[]): SigW
 }
 
 export async function checkTrustAnchors(c: DoctorContext): Promise<{ result: CheckResult; windows?: SigWindow[] }> {
-  if (c.anchors.length === 0) return { result: fail('trust-anchors', 'no trust anchor', "install Debian's dns-root-data (/usr/share/dns/root.key) or set 'trust-anchor:'") };
+  if (c.anchors.length === 0)
+    return {
+      result: fail('trust-anchors', 'no trust anchor', "install Debian's dns-root-data (/usr/share/dns/root.key) or set 'trust-anchor:'"),
+    };
   const state = c.config.trustAnchorState;
   const use = anchorsInUse(c);
-  if (use.error) return { result: fail('trust-anchors', use.error, `move ${state} away; the daemon starts again from the configured anchors (${c.anchorSource})`) };
+  if (use.error)
+    return {
+      result: fail(
+        'trust-anchors',
+        use.error,
+        `move ${state} away; the daemon starts again from the configured anchors (${c.anchorSource})`,
+      ),
+    };
   const dead = use.manager?.untrusted() ?? [];
   if (dead.length) {
-    return { result: fail('trust-anchors', `the RFC 5011 state ${state} holds no trusted key for ${dead.map((z) => z || '.').join(', ')}: the daemon answers SERVFAIL for every name under it`,
-      `move ${state} away and restart oedns: it starts again from the configured anchors (${c.anchorSource})`) };
+    return {
+      result: fail(
+        'trust-anchors',
+        `the RFC 5011 state ${state} holds no trusted key for ${dead.map((z) => z || '.').join(', ')}: the daemon answers SERVFAIL for every name under it`,
+        `move ${state} away and restart oedns: it starts again from the configured anchors (${c.anchorSource})`,
+      ),
+    };
   }
   // Each tracked key and its state, as `oedns control trust-anchors` shows them.
   const states = use.manager
-    ? `; keys ${use.manager.report().map((tp) => `${tp.zone || '.'}: ${tp.keys.map((k) => `${k.tag} ${k.state}`).join(', ') || 'not observed yet'}`).join('; ')}`
+    ? `; keys ${use.manager
+        .report()
+        .map((tp) => `${tp.zone || '.'}: ${tp.keys.map((k) => `${k.tag} ${k.state}`).join(', ') || 'not observed yet'}`)
+        .join('; ')}`
     : '';
   const anchors = use.anchors;
   const root = anchors.find((a) => a.zone === '' || a.zone === '.') ?? anchors[0]!;
@@ -394,17 +495,35 @@ export async function checkTrustAnchors(c: DoctorContext): Promise<{ result: Che
   try {
     msg = await c.query(root.zone, DNSKEY);
   } catch (e) {
-    return { result: fail('trust-anchors', `cannot fetch the DNSKEY set of ${root.zone || '.'}: ${(e as Error).message}`, 'fix the upstreams first (see the upstreams check)') };
+    return {
+      result: fail(
+        'trust-anchors',
+        `cannot fetch the DNSKEY set of ${root.zone || '.'}: ${(e as Error).message}`,
+        'fix the upstreams first (see the upstreams check)',
+      ),
+    };
   }
   const keys = msg.answers.filter((r) => r.type === DNSKEY && nameEquals(r.name, root.zone));
   const sigs = msg.answers.filter((r) => r.type === RRSIG && nameEquals(r.name, root.zone));
   const windows = signedWindows(root, keys, sigs);
   if (keys.length === 0) {
-    return { result: fail('trust-anchors', `the upstream returned no DNSKEY set for ${root.zone || '.'} (rcode ${msg.rcode}): cannot check the anchors`, 'fix the upstreams first (see the upstreams check); they must answer DNSSEC queries (DO bit)') };
+    return {
+      result: fail(
+        'trust-anchors',
+        `the upstream returned no DNSKEY set for ${root.zone || '.'} (rcode ${msg.rcode}): cannot check the anchors`,
+        'fix the upstreams first (see the upstreams check); they must answer DNSSEC queries (DO bit)',
+      ),
+    };
   }
   const r = validateKeySet(root, keys, sigs, c.now);
   if (r.verdict.kind === 'secure') {
-    return { result: pass('trust-anchors', `anchors (${use.source}) validate today's ${root.zone || '.'} DNSKEY set (key tags ${r.keyTags.join(', ')})${states}`), windows };
+    return {
+      result: pass(
+        'trust-anchors',
+        `anchors (${use.source}) validate today's ${root.zone || '.'} DNSKEY set (key tags ${r.keyTags.join(', ')})${states}`,
+      ),
+      windows,
+    };
   }
   const detail = r.verdict.detail;
   const fix = /sig-expired|sig-not-yet-valid/.test(r.verdict.reason)
@@ -412,23 +531,35 @@ export async function checkTrustAnchors(c: DoctorContext): Promise<{ result: Che
     : state
       ? `the RFC 5011 state no longer matches the zone's keys: move ${state} away and restart oedns (it starts again from ${c.anchorSource}; \`apt install --reinstall dns-root-data\` first if that is old)`
       : `update the anchors: \`apt install --reinstall dns-root-data\` (${c.anchorSource}), or set 'trust-anchor-state: /var/lib/oedns/trust-anchors.json' to follow rollovers (RFC 5011)`;
-  return { result: fail('trust-anchors', `anchors (${use.source}) do not validate the ${root.zone || '.'} DNSKEY set: ${detail}${states}`, fix), windows };
+  return {
+    result: fail('trust-anchors', `anchors (${use.source}) do not validate the ${root.zone || '.'} DNSKEY set: ${detail}${states}`, fix),
+    windows,
+  };
 }
 
 /** The clock against the windows of signatures that validated (signedWindows); none: cannot tell. */
 export function checkClock(c: DoctorContext, windows: SigWindow[] | undefined): CheckResult {
   if (!windows || windows.length === 0) {
-    return fail('clock', 'cannot tell: no signature over the root DNSKEY set was made by a key of the trust anchors (see the trust-anchors and upstreams checks)',
-      'fix the trust anchors and upstreams first; then run doctor again');
+    return fail(
+      'clock',
+      'cannot tell: no signature over the root DNSKEY set was made by a key of the trust anchors (see the trust-anchors and upstreams checks)',
+      'fix the trust anchors and upstreams first; then run doctor again',
+    );
   }
   const iso = (t: number): string => new Date(t * 1000).toISOString().replace('.000Z', 'Z');
   const inside = windows.find((w) => c.now >= w.inception && c.now <= w.expiration);
   if (!inside) {
     const w = windows[0]!;
-    return fail('clock', `the clock says ${iso(c.now)}, outside the validity of the root's signatures (${iso(w.inception)} to ${iso(w.expiration)}): every DNSSEC answer would be bogus`,
-      'set the clock and keep it set: `timedatectl set-ntp true` (or install chrony)');
+    return fail(
+      'clock',
+      `the clock says ${iso(c.now)}, outside the validity of the root's signatures (${iso(w.inception)} to ${iso(w.expiration)}): every DNSSEC answer would be bogus`,
+      'set the clock and keep it set: `timedatectl set-ntp true` (or install chrony)',
+    );
   }
-  return pass('clock', `clock ${iso(c.now)} lies within the root DNSKEY signature validity (${iso(inside.inception)} to ${iso(inside.expiration)})`);
+  return pass(
+    'clock',
+    `clock ${iso(c.now)} lies within the root DNSKEY signature validity (${iso(inside.inception)} to ${iso(inside.expiration)})`,
+  );
 }
 
 export async function checkUpstreams(c: DoctorContext, probe: (e: Endpoint) => Promise<number>): Promise<CheckResult> {
@@ -437,31 +568,52 @@ export async function checkUpstreams(c: DoctorContext, probe: (e: Endpoint) => P
   if (cfg.upstreamFile) {
     const problem = upstreamFileProblem(cfg.upstreamFile);
     if (problem) {
-      return fail('upstreams', `the upstream file ${cfg.upstreamFile} cannot be trusted: ${problem}`,
-        `make it and its directory root's and writable only by root (chown root: FILE; chmod go-w FILE DIR), or point 'upstream-file' at the network manager's own file`);
+      return fail(
+        'upstreams',
+        `the upstream file ${cfg.upstreamFile} cannot be trusted: ${problem}`,
+        `make it and its directory root's and writable only by root (chown root: FILE; chmod go-w FILE DIR), or point 'upstream-file' at the network manager's own file`,
+      );
     }
     let text: string;
     try {
       text = read(c, cfg.upstreamFile);
     } catch (e) {
-      return fail('upstreams', `cannot read the upstream file ${cfg.upstreamFile}: ${(e as Error).message}`,
-        'is the network manager running and connected? see docs/laptop.md for the NetworkManager and systemd-resolved recipes');
+      return fail(
+        'upstreams',
+        `cannot read the upstream file ${cfg.upstreamFile}: ${(e as Error).message}`,
+        'is the network manager running and connected? see docs/laptop.md for the NetworkManager and systemd-resolved recipes',
+      );
     }
     ups = upstreamsFromResolvConf(text, cfg.listen);
     if (parseResolvConf(text).length > 0 && ups.length === 0) {
-      return fail('upstreams', `${cfg.upstreamFile} names only oedns itself`, `point 'upstream-file' at the file with the network's own nameservers (NetworkManager: /run/NetworkManager/no-stub-resolv.conf)`);
+      return fail(
+        'upstreams',
+        `${cfg.upstreamFile} names only oedns itself`,
+        `point 'upstream-file' at the file with the network's own nameservers (NetworkManager: /run/NetworkManager/no-stub-resolv.conf)`,
+      );
     }
   }
   if (ups.length === 0) return fail('upstreams', 'no upstream nameserver', `set 'upstream-file:' (or 'upstream:') in ${cfgFile(c)}`);
   const ours = ups.filter((u) => isOwnAddress(u, cfg.listen));
-  if (ours.length) return fail('upstreams', `upstream ${ours.map(formatEndpoint).join(', ')} is oedns itself: queries would loop`, `remove it from 'upstream:' in ${cfgFile(c)}`);
+  if (ours.length)
+    return fail(
+      'upstreams',
+      `upstream ${ours.map(formatEndpoint).join(', ')} is oedns itself: queries would loop`,
+      `remove it from 'upstream:' in ${cfgFile(c)}`,
+    );
   const bad: string[] = [];
   for (const u of ups) {
     const rcode = await probe(u).catch(() => -1);
     if (rcode !== 0) bad.push(`${formatEndpoint(u)} (${rcode < 0 ? 'no answer' : `rcode ${rcode}`})`);
   }
-  if (bad.length === ups.length) return fail('upstreams', `no upstream answers: ${bad.join(', ')}`, 'check the network, or the nameservers in the upstream file / config');
-  if (bad.length) return fail('upstreams', `some upstreams do not answer: ${bad.join(', ')}`, 'remove them from the config, or check the network');
+  if (bad.length === ups.length)
+    return fail(
+      'upstreams',
+      `no upstream answers: ${bad.join(', ')}`,
+      'check the network, or the nameservers in the upstream file / config',
+    );
+  if (bad.length)
+    return fail('upstreams', `some upstreams do not answer: ${bad.join(', ')}`, 'remove them from the config, or check the network');
   return pass('upstreams', `${ups.map(formatEndpoint).join(', ')} answer${cfg.upstreamFile ? ` (from ${cfg.upstreamFile})` : ''}`);
 }
 
@@ -474,7 +626,11 @@ export function checkSystemResolver(c: DoctorContext, resolvConfPath = '/etc/res
   try {
     text = read(c, resolvConfPath);
   } catch (e) {
-    return fail('system-resolver', `cannot read ${resolvConfPath}: ${(e as Error).message}`, `write '${resolvConfPath}' with 'nameserver 127.0.0.1'`);
+    return fail(
+      'system-resolver',
+      `cannot read ${resolvConfPath}: ${(e as Error).message}`,
+      `write '${resolvConfPath}' with 'nameserver 127.0.0.1'`,
+    );
   }
   const servers = parseResolvConf(text);
   const others = servers.filter((s) => {
@@ -484,23 +640,38 @@ export function checkSystemResolver(c: DoctorContext, resolvConfPath = '/etc/res
       return true;
     }
   });
-  if (servers.length > 0 && others.length === 0) return pass('system-resolver', `${resolvConfPath} points at oedns only (${servers.join(', ')})`);
+  if (servers.length > 0 && others.length === 0)
+    return pass('system-resolver', `${resolvConfPath} points at oedns only (${servers.join(', ')})`);
   const on53 = c.config.listen.find((l) => l.port === 53);
   const ours = on53 ? (on53.host === '0.0.0.0' || on53.host === '::' ? '127.0.0.1' : on53.host) : undefined;
   const fix = ours
     ? `make 'nameserver ${ours}' the only nameserver line of ${resolvConfPath} (NetworkManager: rc-manager=unmanaged; systemd-resolved: see docs/laptop.md)`
     : `listen on port 53 ('listen: 127.0.0.1:53'): resolv.conf cannot name another port`;
-  if (servers.length === 0) return fail('system-resolver', `${resolvConfPath} names no nameserver: the system's queries do not go to oedns`, fix);
-  if (others.length === servers.length) return fail('system-resolver', `${resolvConfPath} sends the system's queries to ${others.join(', ')}, not to oedns`, fix);
-  return fail('system-resolver', `${resolvConfPath} also names ${others.join(', ')}: the C library asks it whenever oedns answers SERVFAIL (as it does for every bogus answer), so forged answers get through unvalidated`, fix);
+  if (servers.length === 0)
+    return fail('system-resolver', `${resolvConfPath} names no nameserver: the system's queries do not go to oedns`, fix);
+  if (others.length === servers.length)
+    return fail('system-resolver', `${resolvConfPath} sends the system's queries to ${others.join(', ')}, not to oedns`, fix);
+  return fail(
+    'system-resolver',
+    `${resolvConfPath} also names ${others.join(', ')}: the C library asks it whenever oedns answers SERVFAIL (as it does for every bogus answer), so forged answers get through unvalidated`,
+    fix,
+  );
 }
 
 export async function checkDaemon(c: DoctorContext): Promise<CheckResult> {
   if (!c.config.control) return skip('daemon', 'no control socket configured: cannot ask the daemon');
   try {
-    const s = (await controlRequest(c.config.control, 'status', undefined, c.timeoutMs ?? 3000)) as { now: number; startedAt: number; listen: string[] };
+    const s = (await controlRequest(c.config.control, 'status', undefined, c.timeoutMs ?? 3000)) as {
+      now: number;
+      startedAt: number;
+      listen: string[];
+    };
     return pass('daemon', `oedns serve is running (up ${Math.max(0, s.now - s.startedAt)} s, on ${s.listen.join(', ')})`);
   } catch (e) {
-    return fail('daemon', `no oedns daemon answers on ${c.config.control}: ${(e as Error).message.replace(/^oedns [\w-]+: /, '')}`, 'start it: `systemctl enable --now oedns`');
+    return fail(
+      'daemon',
+      `no oedns daemon answers on ${c.config.control}: ${(e as Error).message.replace(/^oedns [\w-]+: /, '')}`,
+      'start it: `systemctl enable --now oedns`',
+    );
   }
 }

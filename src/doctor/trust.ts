@@ -28,7 +28,13 @@ export function checkTrustSeed(c: DoctorContext, paths = trustSeedPaths(c)): Che
   } catch (e) {
     problem = (e as Error).message;
   }
-  if (problem) return { id, status: 'fail', detail: problem, fix: `chmod 600 ${p} (owned by the user oedns runs as); oedns serve refuses to start with it` };
+  if (problem)
+    return {
+      id,
+      status: 'fail',
+      detail: problem,
+      fix: `chmod 600 ${p} (owned by the user oedns runs as); oedns serve refuses to start with it`,
+    };
   return { id, status: 'pass', detail: `${p} is readable by its owner only` };
 }
 
@@ -59,12 +65,18 @@ export function connsAcceptingAnyCert(events: readonly ViciSection[]): string[] 
 export async function checkForeignConns(c: DoctorContext): Promise<CheckResult> {
   const id = 'foreign-conns';
   if (c.config.engine !== 'strongswan') return { id, status: 'skip', detail: `engine ${c.config.engine}: charon not used` };
-  const vici = new ViciClient({ socketPath: c.config.engineConfig.vici, timeoutMs: c.timeoutMs ?? 3000, connectTimeoutMs: c.timeoutMs ?? 3000, reconnect: false });
+  const vici = new ViciClient({
+    socketPath: c.config.engineConfig.vici,
+    timeoutMs: c.timeoutMs ?? 3000,
+    connectTimeoutMs: c.timeoutMs ?? 3000,
+    reconnect: false,
+  });
   try {
     const open = connsAcceptingAnyCert(await vici.listConns());
     if (open.length === 0) return { id, status: 'pass', detail: 'every other conn in charon pins its remote certificate or CA' };
     return {
-      id, status: 'fail',
+      id,
+      status: 'fail',
       detail: `conns accepting any certificate charon trusts, including those of the oedns trust root: ${open.join(', ')}`,
       fix: 'pin the CA (swanctl.conf remote { cacerts = ... }) or the peer certificate (certs/pubkeys) for each of them',
     };

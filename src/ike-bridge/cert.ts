@@ -32,7 +32,11 @@ function der(o: forge.asn1.Asn1): Buffer {
   return Buffer.from(asn1.toDer(o).getBytes(), 'binary');
 }
 function fromDer(b: Buffer): forge.asn1.Asn1 {
-  return asn1.fromDer(forge.util.createBuffer(b.toString('binary')), { strict: true, parseAllBytes: true, decodeBitStrings: false } as unknown as boolean);
+  return asn1.fromDer(forge.util.createBuffer(b.toString('binary')), {
+    strict: true,
+    parseAllBytes: true,
+    decodeBitStrings: false,
+  } as unknown as boolean);
 }
 const seq = (v: forge.asn1.Asn1[]): forge.asn1.Asn1 => asn1.create(C.UNIVERSAL, T.SEQUENCE, true, v);
 const oid = (o: string): forge.asn1.Asn1 => asn1.create(C.UNIVERSAL, T.OID, false, asn1.oidToDer(o).getBytes());
@@ -47,11 +51,16 @@ function sigAlgorithm(key: KeyObject): { id: forge.asn1.Asn1; hash: string | nul
     case 'ed25519':
       return { id: seq([oid(OID.ed25519)]), hash: null };
   }
-  throw new CertError('cert-key-type', `cannot make a certificate with a ${key.asymmetricKeyType} key${key.asymmetricKeyDetails?.namedCurve ? ` (${key.asymmetricKeyDetails.namedCurve})` : ''}: use RSA, ECDSA P-256 or Ed25519`);
+  throw new CertError(
+    'cert-key-type',
+    `cannot make a certificate with a ${key.asymmetricKeyType} key${key.asymmetricKeyDetails?.namedCurve ? ` (${key.asymmetricKeyDetails.namedCurve})` : ''}: use RSA, ECDSA P-256 or Ed25519`,
+  );
 }
 
 function cnName(cn: string): forge.asn1.Asn1 {
-  return seq([asn1.create(C.UNIVERSAL, T.SET, true, [seq([oid(OID.commonName), asn1.create(C.UNIVERSAL, T.UTF8, false, forge.util.encodeUtf8(cn))])])]);
+  return seq([
+    asn1.create(C.UNIVERSAL, T.SET, true, [seq([oid(OID.commonName), asn1.create(C.UNIVERSAL, T.UTF8, false, forge.util.encodeUtf8(cn))])]),
+  ]);
 }
 
 function ext(id: string, critical: boolean, value: forge.asn1.Asn1): forge.asn1.Asn1 {
@@ -227,20 +236,32 @@ const MIN_RSA_BITS = 2048;
 export function checkPeerCert(c: CertInfo, peerName: string, nowSec: number): void {
   const want = peerName.toLowerCase().replace(/\.$/, '');
   if (c.version !== 3 || !c.hasBasicConstraints || c.isCA || c.canSignCerts) {
-    throw new CertError('cert-ca', `certificate ${c.fingerprint.slice(0, 16)}… for ${want} is not a plain end-entity certificate (` +
-      `${c.version !== 3 ? `X.509 v${c.version}` : !c.hasBasicConstraints ? 'no basicConstraints' : c.isCA ? 'CA:TRUE' : 'keyUsage allows signing certificates'}); ` +
-      'pinning it would make charon trust it as a CA');
+    throw new CertError(
+      'cert-ca',
+      `certificate ${c.fingerprint.slice(0, 16)}… for ${want} is not a plain end-entity certificate (` +
+        `${c.version !== 3 ? `X.509 v${c.version}` : !c.hasBasicConstraints ? 'no basicConstraints' : c.isCA ? 'CA:TRUE' : 'keyUsage allows signing certificates'}); ` +
+        'pinning it would make charon trust it as a CA',
+    );
   }
   if (!c.dnsNames.includes(want)) {
-    throw new CertError('cert-id-mismatch', `certificate ${c.fingerprint.slice(0, 16)}… names ${c.dnsNames.join(', ') || 'no DNS name'}, not ${want}`);
+    throw new CertError(
+      'cert-id-mismatch',
+      `certificate ${c.fingerprint.slice(0, 16)}… names ${c.dnsNames.join(', ') || 'no DNS name'}, not ${want}`,
+    );
   }
-  if (nowSec > c.notAfter) throw new CertError('cert-expired', `certificate of ${want} expired at ${new Date(c.notAfter * 1000).toISOString()}`);
-  if (nowSec < c.notBefore) throw new CertError('cert-not-yet-valid', `certificate of ${want} is valid only from ${new Date(c.notBefore * 1000).toISOString()}`);
+  if (nowSec > c.notAfter)
+    throw new CertError('cert-expired', `certificate of ${want} expired at ${new Date(c.notAfter * 1000).toISOString()}`);
+  if (nowSec < c.notBefore)
+    throw new CertError('cert-not-yet-valid', `certificate of ${want} is valid only from ${new Date(c.notBefore * 1000).toISOString()}`);
   const k = c.publicKey;
   const ok =
     (k.asymmetricKeyType === 'rsa' && (k.asymmetricKeyDetails?.modulusLength ?? 0) >= MIN_RSA_BITS) ||
     (k.asymmetricKeyType === 'ec' && ['prime256v1', 'secp384r1'].includes(k.asymmetricKeyDetails?.namedCurve ?? '')) ||
     k.asymmetricKeyType === 'ed25519';
-  if (!ok) throw new CertError('cert-key', `certificate of ${want} has an unusable key (${k.asymmetricKeyType}${k.asymmetricKeyDetails?.modulusLength ? ` ${k.asymmetricKeyDetails.modulusLength} bits` : ''})`);
+  if (!ok)
+    throw new CertError(
+      'cert-key',
+      `certificate of ${want} has an unusable key (${k.asymmetricKeyType}${k.asymmetricKeyDetails?.modulusLength ? ` ${k.asymmetricKeyDetails.modulusLength} bits` : ''})`,
+    );
   if (!c.selfSigned) throw new CertError('cert-signature', `certificate of ${want} is not validly self-signed`);
 }

@@ -53,7 +53,10 @@ export class DryRunEngine implements Engine {
 
   async terminateSas(name: string, ids: string[]): Promise<void> {
     this.actions.push({ op: 'terminate', name, ids: [...ids] });
-    this.sas.set(name, (this.sas.get(name) ?? []).filter((x) => !ids.includes(x)));
+    this.sas.set(
+      name,
+      (this.sas.get(name) ?? []).filter((x) => !ids.includes(x)),
+    );
   }
 
   async list(): Promise<InstalledPeer[]> {
@@ -64,7 +67,13 @@ export class DryRunEngine implements Engine {
         addresses: [...p.addresses],
         authenticated: p.auth.kind === 'pubkey',
       })),
-      ...[...this.shunts].map(([name, addresses]) => ({ name, connection: `oedns-drop-${name}`, addresses: [...addresses], authenticated: false, shunt: true })),
+      ...[...this.shunts].map(([name, addresses]) => ({
+        name,
+        connection: `oedns-drop-${name}`,
+        addresses: [...addresses],
+        authenticated: false,
+        shunt: true,
+      })),
     ];
   }
 

@@ -22,9 +22,11 @@ export const WELLKNOWN_PSK = 'oedns opportunistic encryption: this key is public
 /** Refuse, at configuration time, a method the engine cannot build (never a silent clear fallback). */
 export function checkFallbackMethod(engine: string, method: FallbackMethod): void {
   if (method === 'null' && engine === 'strongswan') {
-    throw new ConfigError('fallback-null-unsupported',
+    throw new ConfigError(
+      'fallback-null-unsupported',
       'fallback.method null (RFC 7619 NULL authentication) is not supported by strongSwan 5.9: charon rejects `auth = null` ' +
-      '("invalid value for: auth"). Use fallback.method tofu-cert (default) or wellknown-psk, or the libreswan engine.');
+        '("invalid value for: auth"). Use fallback.method tofu-cert (default) or wellknown-psk, or the libreswan engine.',
+    );
   }
 }
 
@@ -40,14 +42,18 @@ const RENEW_BEFORE_S = 30 * 86400;
  * otherwise made (CA:FALSE, SAN DNS:id) and written there (mode 0644: it is public). Returns PEM.
  */
 export function ensureHostCert(path: string, key: KeyObject, id: string, nowSec: number, log?: Logger): string {
-  const spki = (k: KeyObject): string => (k.type === 'public' ? k : createPublicKey(k)).export({ type: 'spki', format: 'der' }).toString('base64');
+  const spki = (k: KeyObject): string =>
+    (k.type === 'public' ? k : createPublicKey(k)).export({ type: 'spki', format: 'der' }).toString('base64');
   if (existsSync(path)) {
     try {
       const pem = readFileSync(path, 'utf8');
       const c = parseCert(pemToDer(pem));
       const n = id.toLowerCase().replace(/\.$/, '');
       if (c.dnsNames.includes(n) && spki(c.publicKey) === spki(key) && !c.isCA && c.notAfter - nowSec > RENEW_BEFORE_S) return pem;
-      log?.warn({ path }, 'host certificate does not match our key or name, or is about to expire: making a new one (peers that pinned the old one will warn)');
+      log?.warn(
+        { path },
+        'host certificate does not match our key or name, or is about to expire: making a new one (peers that pinned the old one will warn)',
+      );
     } catch (e) {
       if (!(e instanceof CertError)) throw e;
       log?.warn({ path, err: e.message }, 'unreadable host certificate: making a new one');
@@ -140,7 +146,10 @@ export class TofuCerts {
         const old = this.store.get(name);
         this.store.put(v.pin);
         if (!old || old.fingerprint !== v.pin.fingerprint) {
-          this.log.warn({ peer: name, fingerprint: v.pin.fingerprint, source: v.pin.source }, `pinned the certificate of ${name} (unauthenticated: trust on first use)`);
+          this.log.warn(
+            { peer: name, fingerprint: v.pin.fingerprint, source: v.pin.source },
+            `pinned the certificate of ${name} (unauthenticated: trust on first use)`,
+          );
           res.pinned.push(name);
         }
       }
@@ -174,7 +183,10 @@ export function renewHostCert(path: string, key: KeyObject, id: string, nowSec: 
     pem = createSelfSignedCert(id, key, { now: nowSec, serial: randomBytes(16) });
   }
   // Peers that trust us by fingerprint (fallback.trusted-fingerprints) need this one now.
-  log.warn({ fingerprint: parseCert(pemToDer(pem)).fingerprint }, 'tofu-cert: our certificate changed with our key; peers that pinned the old one will see a changed certificate');
+  log.warn(
+    { fingerprint: parseCert(pemToDer(pem)).fingerprint },
+    'tofu-cert: our certificate changed with our key; peers that pinned the old one will see a changed certificate',
+  );
   return pem;
 }
 

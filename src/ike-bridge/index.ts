@@ -22,7 +22,7 @@ export function createEngine<K extends EngineKind>(kind: K, opts: EngineOptionsB
     case 'libreswan':
       return new LibreswanEngine(opts as LibreswanEngineOptions);
     case 'dry-run':
-      return new DryRunEngine((opts).logger ?? silentLogger);
+      return new DryRunEngine(opts.logger ?? silentLogger);
     default:
       throw new Error(`unknown engine kind ${String(kind)}`);
   }

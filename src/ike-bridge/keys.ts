@@ -8,10 +8,14 @@ export { ipseckeyToKeyObject, ipseckeyToSpkiPem, KeyError, keyObjectToIpseckey, 
 /** charon's load-key `type` for a private key. */
 export function charonKeyType(k: KeyObject): 'rsa' | 'ecdsa' | 'ed25519' {
   switch (k.asymmetricKeyType) {
-    case 'rsa': return 'rsa';
-    case 'ec': return 'ecdsa';
-    case 'ed25519': return 'ed25519';
-    default: throw new KeyError('key-unsupported-algorithm', `key type ${k.asymmetricKeyType} cannot be loaded into charon`);
+    case 'rsa':
+      return 'rsa';
+    case 'ec':
+      return 'ecdsa';
+    case 'ed25519':
+      return 'ed25519';
+    default:
+      throw new KeyError('key-unsupported-algorithm', `key type ${k.asymmetricKeyType} cannot be loaded into charon`);
   }
 }
 
@@ -21,8 +25,11 @@ export function charonKeyType(k: KeyObject): 'rsa' | 'ecdsa' | 'ed25519' {
  */
 export function privateKeyPemForCharon(k: KeyObject): string {
   switch (k.asymmetricKeyType) {
-    case 'rsa': return k.export({ type: 'pkcs1', format: 'pem' }).toString();
-    case 'ec': return k.export({ type: 'sec1', format: 'pem' }).toString();
-    default: return k.export({ type: 'pkcs8', format: 'pem' }).toString();
+    case 'rsa':
+      return k.export({ type: 'pkcs1', format: 'pem' }).toString();
+    case 'ec':
+      return k.export({ type: 'sec1', format: 'pem' }).toString();
+    default:
+      return k.export({ type: 'pkcs8', format: 'pem' }).toString();
   }
 }

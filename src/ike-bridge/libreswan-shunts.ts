@@ -59,9 +59,26 @@ const hostPrefix = (a: string): string => (a.includes(':') ? `${a}/128` : `${a}/
 export function shuntAddArgs(o: { conn: string; addr: string; local: string; localId: string; nexthop?: string; name: string }): string[] {
   const all = o.addr.includes(':') ? '::/0' : '0.0.0.0/0';
   return [
-    '--name', o.conn, '--ikev2', '--drop', '--auth-never', // pluto refuses a shunt with any other auth
-    '--host', o.local, '--client', all, '--id', `@${o.localId}`, '--updown', '%disabled',
+    '--name',
+    o.conn,
+    '--ikev2',
+    '--drop',
+    '--auth-never', // pluto refuses a shunt with any other auth
+    '--host',
+    o.local,
+    '--client',
+    all,
+    '--id',
+    `@${o.localId}`,
+    '--updown',
+    '%disabled',
     ...(o.nexthop ? ['--nexthop', o.nexthop] : []),
-    '--to', '--host', o.addr, '--client', hostPrefix(o.addr), '--id', `@${o.name}`,
+    '--to',
+    '--host',
+    o.addr,
+    '--client',
+    hostPrefix(o.addr),
+    '--id',
+    `@${o.name}`,
   ];
 }

@@ -69,7 +69,7 @@ export function execRunner(ipsec = 'ipsec', timeoutMs = 15_000): CommandRunner {
   return (argv, t) =>
     new Promise((resolve) => {
       execFile(ipsec, argv, { timeout: t ?? timeoutMs }, (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 127) : 0;
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 127) : 0;
         resolve({ code, stdout: String(stdout), stderr: String(stderr || (err && !stdout ? err.message : '')) });
       });
     });
@@ -92,7 +92,9 @@ export function ckaidOf(key: KeyObject | string): string {
   }
   if (pub.asymmetricKeyType === 'ec') {
     const { publicKey } = keyObjectToIpseckey(pub); // x|y, fixed width
-    return createHash('sha1').update(Buffer.concat([Buffer.of(4), publicKey])).digest('hex');
+    return createHash('sha1')
+      .update(Buffer.concat([Buffer.of(4), publicKey]))
+      .digest('hex');
   }
   throw new EngineError('engine-unsupported', `a ${pub.asymmetricKeyType} key has no CKAID here (RSA or ECDSA)`);
 }
@@ -142,11 +144,13 @@ const hostPrefix = (a: string): string => (a.includes(':') ? `${a}/128` : `${a}/
 
 /** What one `whack --initiate` said, read from its output (its exit code is 0 either way). */
 export type InitiateOutcome =
-  | { ok: true }
-  | { ok: false; code: 'ike-auth-failed' | 'ike-child-failed' | 'ike-initiate-failed'; detail: string };
+  { ok: true } | { ok: false; code: 'ike-auth-failed' | 'ike-child-failed' | 'ike-initiate-failed'; detail: string };
 
 export function initiateOutcome(out: string): InitiateOutcome {
-  const lines = out.split('\n').map((l) => l.replace(/^\d{3} /, '').trim()).filter(Boolean);
+  const lines = out
+    .split('\n')
+    .map((l) => l.replace(/^\d{3} /, '').trim())
+    .filter(Boolean);
   if (lines.some((l) => /established Child SA/.test(l))) return { ok: true };
   const auth = lines.filter((l) => /authentication failed|AUTHENTICATION_FAILED/i.test(l));
   if (auth.length) return { ok: false, code: 'ike-auth-failed', detail: auth.join('; ') };
@@ -202,7 +206,10 @@ export class LibreswanEngine implements Engine {
     if (o.localKey) {
       const pub = typeof o.localKey === 'string' ? createPublicKey(o.localKey) : o.localKey;
       if (pub.asymmetricKeyType !== 'rsa') {
-        throw new EngineError('engine-unsupported', `our key is ${pub.asymmetricKeyType}: the libreswan engine signs with RSA only (--rsasig)`);
+        throw new EngineError(
+          'engine-unsupported',
+          `our key is ${pub.asymmetricKeyType}: the libreswan engine signs with RSA only (--rsasig)`,
+        );
       }
       this.ckaid = ckaidOf(pub);
     } else {
@@ -256,7 +263,8 @@ export class LibreswanEngine implements Engine {
       throw new EngineError('engine-unsupported', `peer ${peer.name}: '${peer.auth.method}' is not supported by the libreswan engine`);
     }
     // ESN both ways: without either flag pluto 4.10 offers no ESN transform and charon refuses it.
-    const policy = peer.level === 'clear' ? ['--pass'] : peer.level === 'block' ? ['--drop'] : ['--encrypt', '--tunnel', '--pfs', '--esn', '--no-esn'];
+    const policy =
+      peer.level === 'clear' ? ['--pass'] : peer.level === 'block' ? ['--drop'] : ['--encrypt', '--tunnel', '--pfs', '--esn', '--no-esn'];
     const rightId = shunt || peer.auth.kind === 'pubkey' ? `@${peer.name}` : '%null';
     const conns = [];
     for (const [i, addr] of peer.addresses.entries()) {
@@ -269,9 +277,10 @@ export class LibreswanEngine implements Engine {
       const localClient = localInner ? ['--client', hostPrefix(localInner)] : [];
       // NULL auth: ID_NULL on both ends, as Libreswan's own OE examples (leftid=%null): a config that
       // expects %null refuses a named IDi ("Peer ID mismatched"), and an unauthenticated peer learns less.
-      const left = peer.auth.kind === 'unauthenticated' && !shunt
-        ? ['--host', localHost, ...localClient, '--id', '%null']
-        : ['--host', localHost, ...localClient, '--id', `@${this.o.localId}`, ...(this.ckaid && !shunt ? ['--ckaid', this.ckaid] : [])];
+      const left =
+        peer.auth.kind === 'unauthenticated' && !shunt
+          ? ['--host', localHost, ...localClient, '--id', '%null']
+          : ['--host', localHost, ...localClient, '--id', `@${this.o.localId}`, ...(this.ckaid && !shunt ? ['--ckaid', this.ckaid] : [])];
       const right = ['--host', host, ...(viaGateway ? ['--client', hostPrefix(addr)] : []), '--id', rightId];
       const add = ['--name', name, '--ikev2', ...policy, ...auth, ...left, '--to', ...right];
       const start = initiate ? ['--initiate', '--name', name] : ['--route', '--name', name];
@@ -292,9 +301,12 @@ export class LibreswanEngine implements Engine {
     const unchanged = new Set<string>();
     for (const c of cmds.conns) if (await this.addConn(c.name, c.add, `install ${peer.name}`)) unchanged.add(c.name);
     this.peers.set(peer.name, { peer, conns: cmds.conns.map((c) => c.name) });
-    const up = unchanged.size ? statesByConn((await this.whack(['--showstates'], 'install', true)).stdout) : new Map<string, { ike?: string; child?: string }>();
+    const up = unchanged.size
+      ? statesByConn((await this.whack(['--showstates'], 'install', true)).stdout)
+      : new Map<string, { ike?: string; child?: string }>();
     for (const c of cmds.conns) {
-      if (c.start[0] !== '--initiate') await this.routeConn(peer, c.name, `install ${peer.name}`); // routing twice is harmless
+      if (c.start[0] !== '--initiate')
+        await this.routeConn(peer, c.name, `install ${peer.name}`); // routing twice is harmless
       else if (!(unchanged.has(c.name) && up.get(c.name)?.child)) await this.initiateConn(peer.name, c.name);
     }
   }
@@ -312,7 +324,10 @@ export class LibreswanEngine implements Engine {
       return false;
     }
     if (!/attempt to redefine connection/.test(r.stdout + r.stderr)) {
-      throw new EngineError('engine-command-failed', `${what}: whack ${add.join(' ')} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
+      throw new EngineError(
+        'engine-command-failed',
+        `${what}: whack ${add.join(' ')} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`,
+      );
     }
     if (this.defs.get(name) === def) return true;
     await this.deleteConn(name, what);
@@ -333,9 +348,13 @@ export class LibreswanEngine implements Engine {
     const m = /route already in use for "(oedns-drop-[^"]+)"/.exec(r.stdout + r.stderr);
     const s = m ? parseShuntConn(m[1]!) : undefined;
     if (!s || this.shunts.get(s.name)?.get(s.addr) !== m![1]) {
-      throw new EngineError('engine-command-failed', `${what}: whack --route --name ${conn} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
+      throw new EngineError(
+        'engine-command-failed',
+        `${what}: whack --route --name ${conn} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`,
+      );
     }
-    const gw = peer.gateway.kind === 'address' && isIP(peer.gateway.address) === isIP(s.addr) ? checkAddress(peer.gateway.address) : undefined;
+    const gw =
+      peer.gateway.kind === 'address' && isIP(peer.gateway.address) === isIP(s.addr) ? checkAddress(peer.gateway.address) : undefined;
     this.log.info({ conn, shunt: m![1] }, 'libreswan: drop shunt re-added with the next hop of a returning peer');
     await this.deleteConn(m![1]!, what);
     await this.whack(['--route', '--name', conn], what);
@@ -467,17 +486,19 @@ export class LibreswanEngine implements Engine {
       const addrs = [...m.keys()].sort();
       return { name, connection: m.get(addrs[0]!)!, addresses: addrs, authenticated: false, shunt: true };
     });
-    return [...this.peers.values()].map(({ peer, conns }): InstalledPeer => {
-      const s = conns.map((c) => states.get(c)).filter((x): x is { ike?: string; child?: string } => !!x);
-      return {
-        name: peer.name,
-        connection: conns[0] ?? connName(peer.name),
-        addresses: [...peer.addresses],
-        authenticated: peer.auth.kind === 'pubkey',
-        ikeState: s.find((x) => x.ike === 'ESTABLISHED')?.ike ?? s.find((x) => x.ike)?.ike,
-        childState: s.some((x) => x.child) ? 'INSTALLED' : undefined,
-      };
-    }).concat(shunts);
+    return [...this.peers.values()]
+      .map(({ peer, conns }): InstalledPeer => {
+        const s = conns.map((c) => states.get(c)).filter((x): x is { ike?: string; child?: string } => !!x);
+        return {
+          name: peer.name,
+          connection: conns[0] ?? connName(peer.name),
+          addresses: [...peer.addresses],
+          authenticated: peer.auth.kind === 'pubkey',
+          ikeState: s.find((x) => x.ike === 'ESTABLISHED')?.ike ?? s.find((x) => x.ike)?.ike,
+          childState: s.some((x) => x.child) ? 'INSTALLED' : undefined,
+        };
+      })
+      .concat(shunts);
   }
 
   async status(): Promise<EngineStatus> {
@@ -488,7 +509,10 @@ export class LibreswanEngine implements Engine {
       reachable: s.code === 0,
       daemon: version ? `Libreswan ${version}` : undefined,
       peers: this.peers.size,
-      detail: s.code === 0 ? `drop shunts: ${[...this.shunts.values()].reduce((n, m) => n + m.size, 0)} addresses` : (s.stderr || s.stdout).trim(),
+      detail:
+        s.code === 0
+          ? `drop shunts: ${[...this.shunts.values()].reduce((n, m) => n + m.size, 0)} addresses`
+          : (s.stderr || s.stdout).trim(),
     };
   }
 
@@ -534,7 +558,8 @@ export class LibreswanEngine implements Engine {
     for (const conn of adopted) {
       if (!kept.has(conn)) continue;
       const r = await this.whack(['--route', '--name', conn], 'reconcile', true);
-      if (r.code !== 0) res.failed.push({ name: parseShuntConn(conn)!.name, reason: `whack --route --name ${conn} exited ${r.code}: ${r.stdout.trim()}` });
+      if (r.code !== 0)
+        res.failed.push({ name: parseShuntConn(conn)!.name, reason: `whack --route --name ${conn} exited ${r.code}: ${r.stdout.trim()}` });
     }
   }
 

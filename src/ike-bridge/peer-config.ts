@@ -92,7 +92,9 @@ export function peerPubkeys(peer: Peer): string[] {
     }
   }
   if (pems.length === 0) {
-    throw new EngineError('engine-bad-key', `peer ${peer.name}: no usable public key${lastErr ? ` (${lastErr.message})` : ''}`, { cause: lastErr });
+    throw new EngineError('engine-bad-key', `peer ${peer.name}: no usable public key${lastErr ? ` (${lastErr.message})` : ''}`, {
+      cause: lastErr,
+    });
   }
   return pems;
 }
@@ -123,10 +125,16 @@ export function buildConn(peer: Peer, o: ConnOptions): ViciInput {
     remote = { auth: 'pubkey', id: peer.name, certs: pinned ? [pinned] : undefined };
     sendCert = 'always';
   } else if (peer.auth.method === 'null') {
-    throw new EngineError('engine-unsupported', `peer ${peer.name}: NULL authentication (RFC 7619) is not supported by strongSwan 5.9 ` +
-      '(charon rejects auth = null); use fallback.method tofu-cert or wellknown-psk');
+    throw new EngineError(
+      'engine-unsupported',
+      `peer ${peer.name}: NULL authentication (RFC 7619) is not supported by strongSwan 5.9 ` +
+        '(charon rejects auth = null); use fallback.method tofu-cert or wellknown-psk',
+    );
   } else {
-    throw new EngineError('engine-unsupported', `peer ${peer.name}: unauthenticated method '${peer.auth.method}' is not enabled in this engine`);
+    throw new EngineError(
+      'engine-unsupported',
+      `peer ${peer.name}: unauthenticated method '${peer.auth.method}' is not enabled in this engine`,
+    );
   }
   let mode: string = o.mode ?? 'tunnel';
   let startAction: string = o.startAction;
@@ -135,8 +143,14 @@ export function buildConn(peer: Peer, o: ConnOptions): ViciInput {
   // its wildcard; the responder narrows it to the address it knows for us.
   const families = new Set(peer.addresses.map((a) => (a.includes(':') ? 6 : 4)));
   const localTs = families.size > 1 ? ['0.0.0.0/0', '::/0'] : ['dynamic'];
-  if (peer.level === 'clear') { mode = 'pass'; startAction = 'trap'; }
-  if (peer.level === 'block') { mode = 'drop'; startAction = 'trap'; }
+  if (peer.level === 'clear') {
+    mode = 'pass';
+    startAction = 'trap';
+  }
+  if (peer.level === 'block') {
+    mode = 'drop';
+    startAction = 'trap';
+  }
   return {
     version: 2,
     local_addrs: o.localAddrs,

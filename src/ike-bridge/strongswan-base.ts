@@ -81,7 +81,8 @@ export interface AuthFailure {
   detail: string;
 }
 
-export const AUTH_FAILURE = /AUTHENTICATION_FAILED|no trusted \S+ public key found|signature validation failed|constraint check failed|peer authentication failed|MAC mismatched|authentication of '.*' .*failed|non-matching authentication/;
+export const AUTH_FAILURE =
+  /AUTHENTICATION_FAILED|no trusted \S+ public key found|signature validation failed|constraint check failed|peer authentication failed|MAC mismatched|authentication of '.*' .*failed|non-matching authentication/;
 
 export const WELLKNOWN_PSK_ID = 'oe-wellknown';
 
@@ -172,7 +173,12 @@ export abstract class StrongswanBase {
     const mk = (events?: string[]): ViciClient => {
       // The event watcher polls a vanished socket every 50 ms (a failed connect to a unix socket costs
       // nothing): its reconnect is what starts putting a restarted charon's state back.
-      const c = new ViciClient({ socketPath: o.socketPath, timeoutMs: o.timeoutMs ?? 10_000, events, reconnect: events ? { initialMs: 10, maxMs: 50 } : undefined });
+      const c = new ViciClient({
+        socketPath: o.socketPath,
+        timeoutMs: o.timeoutMs ?? 10_000,
+        events,
+        reconnect: events ? { initialMs: 10, maxMs: 50 } : undefined,
+      });
       // A reconnect of a command connection may mean charon restarted and forgot our key. The event
       // watcher reconnects by itself, possibly after the command connections already reloaded it.
       if (!events) c.on('reconnect', () => this.forgetCredentials());
@@ -235,8 +241,11 @@ export abstract class StrongswanBase {
       return out;
     },
     // CRL numbers go on from charon's, whatever the clock did (strongswan-trust.ts load()).
-    listCrls: async () => (await this.certClient.listCerts({ type: 'X509_CRL' }))
-      .map((ev) => ev.get('data')).filter((d) => d instanceof Uint8Array).map((d) => Buffer.from(d as Uint8Array)),
+    listCrls: async () =>
+      (await this.certClient.listCerts({ type: 'X509_CRL' }))
+        .map((ev) => ev.get('data'))
+        .filter((d) => d instanceof Uint8Array)
+        .map((d) => Buffer.from(d as Uint8Array)),
   };
 
   /** The peer as held: a tofu-cert peer carries its pinned fingerprint (so a re-pin reloads it). */

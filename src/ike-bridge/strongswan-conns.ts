@@ -43,7 +43,8 @@ export abstract class StrongswanConns extends StrongswanShunts {
     });
     if (revoke) await this.publishRevocations();
     await this.dropPskIfUnused();
-    if (mayInitiate && peer.level !== 'clear' && peer.level !== 'block' && (peer.initiate ?? this.o.initiate ?? false)) await this.initiate(peer.name);
+    if (mayInitiate && peer.level !== 'clear' && peer.level !== 'block' && (peer.initiate ?? this.o.initiate ?? false))
+      await this.initiate(peer.name);
   }
 
   async remove(peerName: string): Promise<void> {
@@ -180,7 +181,10 @@ export abstract class StrongswanConns extends StrongswanShunts {
       };
       const batches: (typeof ready)[] = [];
       for (let i = 0; i < ready.length; i += BATCH) batches.push(ready.slice(i, i + BATCH));
-      const bridges = await this.bridge(ready.map((r) => r.peer), opts.always);
+      const bridges = await this.bridge(
+        ready.map((r) => r.peer),
+        opts.always,
+      );
       try {
         await this.parallel(
           batches,

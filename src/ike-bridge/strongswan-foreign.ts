@@ -93,8 +93,17 @@ export abstract class StrongswanForeign extends StrongswanInitiate {
       // Conns come back without their SAs' help only if we initiate what we initiated before.
       const up = new Set((await this.use((c) => c.listSas({ noblock: true }))).map((s) => s.name));
       for (const p of restored) {
-        if (!this.peers.has(p.name) || up.has(connName(p.name)) || p.level === 'clear' || p.level === 'block' || !(p.initiate ?? this.o.initiate ?? false)) continue;
-        this.initiate(p.name).catch((e: Error) => this.log.warn({ peer: p.name, err: e.message }, 'strongswan: initiate after restore failed'));
+        if (
+          !this.peers.has(p.name) ||
+          up.has(connName(p.name)) ||
+          p.level === 'clear' ||
+          p.level === 'block' ||
+          !(p.initiate ?? this.o.initiate ?? false)
+        )
+          continue;
+        this.initiate(p.name).catch((e: Error) =>
+          this.log.warn({ peer: p.name, err: e.message }, 'strongswan: initiate after restore failed'),
+        );
       }
     }
     this.log.warn({ ...rep }, 'strongswan: our conns or credentials had been unloaded by someone else; put back');
@@ -181,7 +190,15 @@ export abstract class StrongswanForeign extends StrongswanInitiate {
       if (!own && sa.name !== '(unnamed)') continue;
       if (own) this.learnAfterFailure(own);
       const peer = own ?? sa.remoteId ?? sa.name;
-      this.emitAuthFailure({ name: peer, connection: sa.name, reason: 'ike-auth-failed', detail: `IKE_SA ${sa.name} failed while connecting (remote ${sa.remoteId ?? '?'} at ${sa.remoteHost ?? '?'})` }, `sa:${sa.uniqueId ?? sa.name}`);
+      this.emitAuthFailure(
+        {
+          name: peer,
+          connection: sa.name,
+          reason: 'ike-auth-failed',
+          detail: `IKE_SA ${sa.name} failed while connecting (remote ${sa.remoteId ?? '?'} at ${sa.remoteHost ?? '?'})`,
+        },
+        `sa:${sa.uniqueId ?? sa.name}`,
+      );
     }
   }
 

@@ -71,7 +71,10 @@ export abstract class StrongswanIdentity extends StrongswanBase {
   async setIdentityKey(privateKey: KeyObject): Promise<void> {
     await this.lock.write(async () => {
       this.privateKey = privateKey;
-      this.conn.local = { ...this.conn.local, publicKeyPem: createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString() };
+      this.conn.local = {
+        ...this.conn.local,
+        publicKeyPem: createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString(),
+      };
       this.identityLoaded = false;
       try {
         await this.ensureIdentity();

@@ -15,7 +15,8 @@ export abstract class StrongswanInitiate extends StrongswanRevocation {
    */
   async initiate(peerName: string): Promise<void> {
     const held = this.peers.get(peerName);
-    if (!this.o.tofu || !held || held.auth.kind !== 'unauthenticated' || held.auth.method !== 'tofu-cert') return this.initiateOnce(peerName);
+    if (!this.o.tofu || !held || held.auth.kind !== 'unauthenticated' || held.auth.method !== 'tofu-cert')
+      return this.initiateOnce(peerName);
     const attempts = Math.max(1, this.o.tofuAttempts ?? 4);
     for (let i = 1; ; i++) {
       try {
@@ -40,7 +41,10 @@ export abstract class StrongswanInitiate extends StrongswanRevocation {
       const tofu = this.o.tofu;
       if (!tofu) return;
       const held = [...this.peers.values()].filter((x) => x.auth.kind === 'unauthenticated' && x.auth.method === 'tofu-cert');
-      const res = await tofu.learn(this.certClient, held.map((x) => x.name));
+      const res = await tofu.learn(
+        this.certClient,
+        held.map((x) => x.name),
+      );
       for (const x of held) if (res.pinned.includes(x.name.toLowerCase())) await this.installInner(x, false);
     })().finally(() => (this.learning = null));
     this.learning = p;
@@ -61,7 +65,8 @@ export abstract class StrongswanInitiate extends StrongswanRevocation {
     // fine if that CHILD_SA is really up; if it was on its way out, try once more.
     if (r.log.some((l) => /not establishing CHILD_SA .* due to existing duplicate/.test(l))) {
       const up = (await this.use((c) => c.listSas({ ike: name, noblock: true }))).some(
-        (sa) => sa.state === 'ESTABLISHED' && sa.children.some((ch) => ch.name === name && ch.state === 'INSTALLED'));
+        (sa) => sa.state === 'ESTABLISHED' && sa.children.some((ch) => ch.name === name && ch.state === 'INSTALLED'),
+      );
       if (up) return;
       if (!retried) {
         await new Promise((res) => setTimeout(res, 200));

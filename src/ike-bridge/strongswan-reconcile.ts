@@ -38,7 +38,8 @@ export abstract class StrongswanReconcile extends StrongswanForeign {
         for (const n of stale) res.failed.push({ name: n, reason: e instanceof Error ? e.message : String(e) });
       }
     }
-    if (revoke) await this.publishRevocations().catch((e: Error) => this.log.warn({ err: e.message }, 'reconcile: publishing revocations failed'));
+    if (revoke)
+      await this.publishRevocations().catch((e: Error) => this.log.warn({ err: e.message }, 'reconcile: publishing revocations failed'));
     const installed = new Set(res.installed);
     for (const p of todo) {
       if (!installed.has(p.name)) continue;

@@ -11,7 +11,9 @@ export abstract class StrongswanRevocation extends StrongswanConns {
   protected async publishRevocations(): Promise<void> {
     if (this.trust.shouldRotate()) return this.rotateTrust();
     if ((this.o.purgeDelayMs ?? 0) <= 0) {
-      await this.trust.publish(this.trustVici).catch((e) => { throw this.wrap(e, 'revoke'); });
+      await this.trust.publish(this.trustVici).catch((e) => {
+        throw this.wrap(e, 'revoke');
+      });
     } else if (!this.purgeTimer) {
       this.purgeTimer = setTimeout(() => {
         this.purgeTimer = undefined;
@@ -42,7 +44,8 @@ export abstract class StrongswanRevocation extends StrongswanConns {
         // Every peer held now (removals and installs wait for the lock: none is under way).
         const peers = [...this.peers.values()];
         const { failed } = await this.loadManyLocked(peers, { always: true });
-        for (const f of failed) this.log.warn({ peer: f.name, err: f.reason }, 'strongswan: conn not reloaded for the new trust generation (it fails closed)');
+        for (const f of failed)
+          this.log.warn({ peer: f.name, err: f.reason }, 'strongswan: conn not reloaded for the new trust generation (it fails closed)');
         await this.trust.retire(this.trustVici, old);
         this.log.info({ peers: peers.length, retired: old }, 'strongswan: trust generation renewed');
       } catch (e) {

@@ -32,7 +32,10 @@ export abstract class StrongswanShunts extends StrongswanIdentity {
       const conn = shuntConnName(peerName, n);
       await this.use((c) => c.loadConn(conn, buildShuntConn(conn, want, this.conn)));
       this.shunts.set(peerName, { conn, n, addresses: want });
-      if (cur) await this.use((c) => c.unloadConn(cur.conn)).catch((e: Error) => this.log.debug({ conn: cur.conn, err: e.message }, 'unload old shunt'));
+      if (cur)
+        await this.use((c) => c.unloadConn(cur.conn)).catch((e: Error) =>
+          this.log.debug({ conn: cur.conn, err: e.message }, 'unload old shunt'),
+        );
     } catch (e) {
       throw this.wrap(e, `drop shunt for ${peerName}`);
     }
@@ -80,9 +83,11 @@ export abstract class StrongswanShunts extends StrongswanIdentity {
   }
 
   protected async unbridge(conns: string[]): Promise<void> {
-    await this.parallel(conns, (conn) => this.use((c) => c.unloadConn(conn)).then(
-      () => undefined,
-      (e: Error) => this.log.debug({ conn, err: e.message }, 'unload bridge'),
-    ));
+    await this.parallel(conns, (conn) =>
+      this.use((c) => c.unloadConn(conn)).then(
+        () => undefined,
+        (e: Error) => this.log.debug({ conn, err: e.message }, 'unload bridge'),
+      ),
+    );
   }
 }

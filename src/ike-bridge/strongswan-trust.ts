@@ -9,7 +9,17 @@ import { existsSync, lstatSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { EngineError } from '../util/errors';
 import { silentLogger, type Logger } from '../util/log';
-import { buildCrl, crlInfo, deriveTrustCa, isForeignRootFor, issuedBy, issuePeerCert, newGeneration, normSerial, type TrustCa } from './trust-ca';
+import {
+  buildCrl,
+  crlInfo,
+  deriveTrustCa,
+  isForeignRootFor,
+  issuedBy,
+  issuePeerCert,
+  newGeneration,
+  normSerial,
+  type TrustCa,
+} from './trust-ca';
 import { checkSuccess } from './vici-client';
 import type { ViciInput, ViciSection } from './vici-codec';
 
@@ -86,7 +96,7 @@ export class CharonTrust {
     const pre = this.prefetched;
     this.prefetched = undefined;
     const cas = pre?.cas ?? (await v.listCaCerts());
-    const crls = pre?.crls ?? ((await v.listCrls?.()) ?? []);
+    const crls = pre?.crls ?? (await v.listCrls?.()) ?? [];
     // CRL numbers and generation serials must grow across processes whatever the clock did: above
     // every CRL of our root charon holds, above every generation of our root it holds.
     for (const der of crls) {
@@ -95,7 +105,10 @@ export class CharonTrust {
       // (charon does not check it at load). Below 2^120 we can go on numbering within RFC 5280's 20
       // octets for ever; a clock stepped back by any real amount stays far below that.
       if (c && c.issuerDer.equals(this.root.nameDer) && c.number >= this.crlNo && c.number < CRL_NUMBER_MAX) {
-        this.log.warn({ held: c.number.toString(), clock: this.crlNo.toString() }, 'strongswan: charon holds a newer root CRL than the clock gives (clock stepped back?): numbering on from it');
+        this.log.warn(
+          { held: c.number.toString(), clock: this.crlNo.toString() },
+          'strongswan: charon holds a newer root CRL than the clock gives (clock stepped back?): numbering on from it',
+        );
         this.crlNo = c.number + 1n;
       }
     }
@@ -148,9 +161,11 @@ export class CharonTrust {
     }
     this.prefetched = undefined;
     checkSuccess(await v.request('clear-creds', {}), 'clear-creds');
-    this.log.error({ roots: foreign.length },
+    this.log.error(
+      { roots: foreign.length },
       'strongswan: charon trusted keys vouched for by another oedns trust root for our identity (trust-root.seed lost or replaced): ' +
-      'cleared its credentials (clear-creds) so that they stop authenticating; credentials other programs loaded must be loaded again (swanctl --load-creds)');
+        'cleared its credentials (clear-creds) so that they stop authenticating; credentials other programs loaded must be loaded again (swanctl --load-creds)',
+    );
     return true;
   }
 
@@ -251,17 +266,27 @@ export class CharonTrust {
       const now = Math.floor(this.now());
       if (withRoot) {
         this.crlNo++;
-        checkSuccess(await v.request('load-cert', { type: 'x509crl', data: buildCrl(this.root, this.retired, this.crlNo, now) }), 'load-cert (oedns root CRL)');
+        checkSuccess(
+          await v.request('load-cert', { type: 'x509crl', data: buildCrl(this.root, this.retired, this.crlNo, now) }),
+          'load-cert (oedns root CRL)',
+        );
       }
       this.crlNo++;
-      checkSuccess(await v.request('load-cert', { type: 'x509crl', data: buildCrl(this.gen, this.revoked, this.crlNo, now) }), 'load-cert (oedns CRL)');
+      checkSuccess(
+        await v.request('load-cert', { type: 'x509crl', data: buildCrl(this.gen, this.revoked, this.crlNo, now) }),
+        'load-cert (oedns CRL)',
+      );
       // The cert cache may hold the CRL just replaced, and charon takes the first cached CRL it finds.
       checkSuccess(await v.request('flush-certs', { type: 'x509crl' }), 'flush-certs x509crl');
     };
     const p = this.chain.then(run, run);
     this.chain = p.catch(() => undefined);
     return p.catch((e: unknown) => {
-      throw e instanceof EngineError ? e : new EngineError('engine-trust', `publishing the revocation list failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      throw e instanceof EngineError
+        ? e
+        : new EngineError('engine-trust', `publishing the revocation list failed: ${e instanceof Error ? e.message : String(e)}`, {
+            cause: e,
+          });
     });
   }
 }
@@ -293,7 +318,10 @@ export function findTrustSeed(paths: string[], log: Logger = silentLogger): Buff
       /* not writable here: try the next place */
     }
   }
-  log.warn({ tried: paths }, 'strongswan: no trust seed could be kept; the trust root comes from the host key (a host key rollover then cannot retire what the old key vouched for until charon restarts)');
+  log.warn(
+    { tried: paths },
+    'strongswan: no trust seed could be kept; the trust root comes from the host key (a host key rollover then cannot retire what the old key vouched for until charon restarts)',
+  );
   return undefined;
 }
 
@@ -302,8 +330,10 @@ export function trustSeedModeProblem(path: string): string | null {
   const st = lstatSync(path);
   if (!st.isFile()) return `${path} is not a regular file`;
   if (st.mode & 0o077) {
-    return `${path} has mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}: group or others can read it, and whoever knows the seed can make ` +
-      `certificates our trust root vouches for, for any identity; run \`chmod 600 ${path}\``;
+    return (
+      `${path} has mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}: group or others can read it, and whoever knows the seed can make ` +
+      `certificates our trust root vouches for, for any identity; run \`chmod 600 ${path}\``
+    );
   }
   return null;
 }

@@ -34,7 +34,13 @@ export class StrongswanEngine extends StrongswanReconcile implements Engine {
           const shuntOf = peerOfShunt(cname);
           if (shuntOf) {
             const child = section(section(v, 'children'), cname);
-            out.push({ name: shuntOf, connection: cname, addresses: list(child, 'remote-ts').map(bare), authenticated: false, shunt: true });
+            out.push({
+              name: shuntOf,
+              connection: cname,
+              addresses: list(child, 'remote-ts').map(bare),
+              authenticated: false,
+              shunt: true,
+            });
             continue;
           }
           const peerName = peerOfConn(cname);

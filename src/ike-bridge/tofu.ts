@@ -32,8 +32,7 @@ export interface PinState {
 }
 
 export type CertVerdict =
-  | { accept: true; pin: Pin; changed: boolean; warning?: string }
-  | { accept: false; code: string; reason: string; warning?: string };
+  { accept: true; pin: Pin; changed: boolean; warning?: string } | { accept: false; code: string; reason: string; warning?: string };
 
 export function emptyPinState(): PinState {
   return { version: 1, pins: {} };
@@ -65,20 +64,42 @@ export function judgeCert(state: PinState, name: string, cert: CertInfo, policy:
   const fp = cert.fingerprint;
   const trusted = policy.trustedFingerprints.map((f) => f.toLowerCase().replace(/:/g, '')).includes(fp);
   const pin = (source: Pin['source']): Pin => ({
-    name: n, fingerprint: fp, der: cert.der.toString('base64'), firstSeen: old?.fingerprint === fp ? old.firstSeen : nowSec, lastSeen: nowSec, source,
+    name: n,
+    fingerprint: fp,
+    der: cert.der.toString('base64'),
+    firstSeen: old?.fingerprint === fp ? old.firstSeen : nowSec,
+    lastSeen: nowSec,
+    source,
   });
-  const changedText = old && old.fingerprint !== fp
-    ? `CERTIFICATE OF ${n} HAS CHANGED: pinned ${old.fingerprint} (since ${new Date(old.firstSeen * 1000).toISOString()}), now shown ${fp}. ` +
-      'Someone may be intercepting this connection (man in the middle), or the host got a new key.'
-    : undefined;
+  const changedText =
+    old && old.fingerprint !== fp
+      ? `CERTIFICATE OF ${n} HAS CHANGED: pinned ${old.fingerprint} (since ${new Date(old.firstSeen * 1000).toISOString()}), now shown ${fp}. ` +
+        'Someone may be intercepting this connection (man in the middle), or the host got a new key.'
+      : undefined;
   if (old && old.fingerprint === fp) return { accept: true, pin: { ...old, lastSeen: nowSec }, changed: false };
-  if (trusted) return { accept: true, pin: pin('trusted-fingerprint'), changed: !!old, warning: changedText && `${changedText} Accepted: the new one is in trusted-fingerprints.` };
+  if (trusted)
+    return {
+      accept: true,
+      pin: pin('trusted-fingerprint'),
+      changed: !!old,
+      warning: changedText && `${changedText} Accepted: the new one is in trusted-fingerprints.`,
+    };
   if (old) {
-    if (policy.anyKey) return { accept: true, pin: pin('any-key'), changed: true, warning: `${changedText} Accepted and re-pinned because fallback.any-key is on.` };
+    if (policy.anyKey)
+      return {
+        accept: true,
+        pin: pin('any-key'),
+        changed: true,
+        warning: `${changedText} Accepted and re-pinned because fallback.any-key is on.`,
+      };
     return { accept: false, code: 'tofu-cert-changed', reason: `${changedText} Refused.`, warning: `${changedText} Refused.` };
   }
   if (policy.anyKey) return { accept: true, pin: pin('any-key'), changed: false };
-  return { accept: false, code: 'tofu-cert-untrusted', reason: `certificate ${fp} of ${n} is not in fallback.trusted-fingerprints and fallback.any-key is off` };
+  return {
+    accept: false,
+    code: 'tofu-cert-untrusted',
+    reason: `certificate ${fp} of ${n} is not in fallback.trusted-fingerprints and fallback.any-key is off`,
+  };
 }
 
 /** The pin file: `{ version: 1, pins: { name: Pin } }`. */
@@ -104,7 +125,8 @@ export class PinStore {
       throw new EngineError('tofu-store', `pin file ${path} is not JSON: ${(e as Error).message}`, { cause: e });
     }
     const s = v as PinState;
-    if (!s || s.version !== 1 || typeof s.pins !== 'object' || s.pins === null) throw new EngineError('tofu-store', `pin file ${path} is not a version 1 pin file`);
+    if (!s || s.version !== 1 || typeof s.pins !== 'object' || s.pins === null)
+      throw new EngineError('tofu-store', `pin file ${path} is not a version 1 pin file`);
     for (const [k, p] of Object.entries(s.pins)) {
       if (!p || p.name !== k || !/^[0-9a-f]{64}$/.test(p.fingerprint) || typeof p.der !== 'string') {
         throw new EngineError('tofu-store', `pin file ${path}: bad entry for ${k}`);

@@ -39,8 +39,14 @@ const GEN = ' gen ';
 function tlv(tag: number, ...content: Buffer[]): Buffer {
   const body = content.length === 1 ? content[0]! : Buffer.concat(content);
   const n = body.length;
-  const head = n < 0x80 ? Buffer.from([tag, n]) : n < 0x100 ? Buffer.from([tag, 0x81, n]) : n < 0x10000 ? Buffer.from([tag, 0x82, n >> 8, n & 255])
-    : Buffer.from([tag, 0x83, n >> 16, (n >> 8) & 255, n & 255]);
+  const head =
+    n < 0x80
+      ? Buffer.from([tag, n])
+      : n < 0x100
+        ? Buffer.from([tag, 0x81, n])
+        : n < 0x10000
+          ? Buffer.from([tag, 0x82, n >> 8, n & 255])
+          : Buffer.from([tag, 0x83, n >> 16, (n >> 8) & 255, n & 255]);
   return Buffer.concat([head, body]);
 }
 const seq = (...c: Buffer[]): Buffer => tlv(0x30, ...c);
@@ -84,11 +90,18 @@ const OID = {
  * subjectAltName is nobody@oedns.invalid (no e-mail identity either). Host names cannot be narrowed:
  * we vouch for whatever name is looked up. docs/ike-bridge.md.
  */
-const NAME_CONSTRAINTS = (): Buffer => ext(OID.nameConstraints, true, seq(
-  tlv(0xa0,
-    seq(tlv(0xa4, seq(set(seq(OID.organization, utf8(CA_ORG)))))),
-    seq(tlv(0x81, Buffer.from('nobody@oedns.invalid', 'ascii')))),
-));
+const NAME_CONSTRAINTS = (): Buffer =>
+  ext(
+    OID.nameConstraints,
+    true,
+    seq(
+      tlv(
+        0xa0,
+        seq(tlv(0xa4, seq(set(seq(OID.organization, utf8(CA_ORG)))))),
+        seq(tlv(0x81, Buffer.from('nobody@oedns.invalid', 'ascii'))),
+      ),
+    ),
+  );
 const ED25519_ALG = seq(oid('1.3.101.112'));
 const V3 = explicit(0, integer(Buffer.from([2])));
 
@@ -122,7 +135,7 @@ function ext(id: Buffer, critical: boolean, value: Buffer): Buffer {
 function children(d: Buffer): { tag: number; content: Buffer }[] {
   const out: { tag: number; content: Buffer }[] = [];
   const outer = readTlv(d, 0);
-  for (let off = outer.start; off < outer.end; ) {
+  for (let off = outer.start; off < outer.end;) {
     const t = readTlv(d, off);
     out.push({ tag: t.tag, content: d.subarray(t.start, t.end) });
     off = t.end;
@@ -201,14 +214,25 @@ export function deriveTrustCa(secret: KeyObject | Buffer, id: string): TrustCa {
  * certificates until it is retired. Its serial is `n`, so the root's CRL can name it.
  */
 export function newGeneration(root: TrustCa, n: bigint, key: KeyObject): TrustCa {
-  if (key.asymmetricKeyType !== 'ed25519' || key.type !== 'private') throw new EngineError('engine-trust', 'a generation key must be a private Ed25519 key');
+  if (key.asymmetricKeyType !== 'ed25519' || key.type !== 'private')
+    throw new EngineError('engine-trust', 'a generation key must be a private Ed25519 key');
   const publicKey = createPublicKey(key);
   const spki = publicKey.export({ type: 'spki', format: 'der' });
   const ski = keyIdentifier(spki);
-  const rootCn = root.subject.split('\n').find((l) => l.startsWith('CN='))!.slice(3);
+  const rootCn = root.subject
+    .split('\n')
+    .find((l) => l.startsWith('CN='))!
+    .slice(3);
   const subject = name(`${rootCn}${GEN}${n}`, CA_ORG);
   const certDer = signed(caTbs(bigBytes(n), root.nameDer, subject, spki, ski, Buffer.from(root.keyId, 'hex'), 0), root.privateKey);
-  return { certDer, keyId: ski.toString('hex'), subject: new X509Certificate(certDer).subject, nameDer: subject, publicKey, privateKey: key };
+  return {
+    certDer,
+    keyId: ski.toString('hex'),
+    subject: new X509Certificate(certDer).subject,
+    nameDer: subject,
+    publicKey,
+    privateKey: key,
+  };
 }
 
 function bigBytes(n: bigint): Buffer {
@@ -234,23 +258,33 @@ function caTbs(serial: Buffer, issuer: Buffer, subject: Buffer, spki: Buffer, sk
     seq(time(NOT_BEFORE), time(NOT_AFTER)),
     subject,
     spki,
-    explicit(3, seq(
-      // cA TRUE with a path length: the root signs generations, a generation signs end entities only.
-      ext(OID.basicConstraints, true, seq(TRUE, integer(Buffer.from([pathLen])))),
-      // keyCertSign (bit 5) + cRLSign (bit 6): 0b00000110, one unused bit.
-      ext(OID.keyUsage, true, tlv(0x03, Buffer.from([1, 0x06]))),
-      ext(OID.subjectKeyIdentifier, false, octets(ski)),
-      ...(akiId ? [aki(akiId)] : []),
-      NAME_CONSTRAINTS(),
-    )),
+    explicit(
+      3,
+      seq(
+        // cA TRUE with a path length: the root signs generations, a generation signs end entities only.
+        ext(OID.basicConstraints, true, seq(TRUE, integer(Buffer.from([pathLen])))),
+        // keyCertSign (bit 5) + cRLSign (bit 6): 0b00000110, one unused bit.
+        ext(OID.keyUsage, true, tlv(0x03, Buffer.from([1, 0x06]))),
+        ext(OID.subjectKeyIdentifier, false, octets(ski)),
+        ...(akiId ? [aki(akiId)] : []),
+        NAME_CONSTRAINTS(),
+      ),
+    ),
   );
 }
 
 /** Serial of the certificate for (name, key): the same pair always gets the same serial (16 bytes, positive). */
 export function peerCertSerial(ca: TrustCa, peerName: string, spkiDer: Buffer): string {
-  const h = createHash('sha256').update('oedns peer cert\0').update(ca.keyId).update('\0').update(checkName(peerName)).update('\0').update(spkiDer).digest();
+  const h = createHash('sha256')
+    .update('oedns peer cert\0')
+    .update(ca.keyId)
+    .update('\0')
+    .update(checkName(peerName))
+    .update('\0')
+    .update(spkiDer)
+    .digest();
   const s = Buffer.from(h.subarray(0, 16));
-  s[0] = (s[0]! & 0x7f) || 1;
+  s[0] = s[0]! & 0x7f || 1;
   return normSerial(s.toString('hex'));
 }
 
@@ -277,12 +311,15 @@ export function issuePeerCert(ca: TrustCa, peerName: string, spkiPem: string): {
     seq(time(NOT_BEFORE), time(NOT_AFTER)),
     name(n, CA_ORG), // under the roots' permitted directory name (NAME_CONSTRAINTS)
     spki,
-    explicit(3, seq(
-      ext(OID.basicConstraints, true, seq()), // empty SEQUENCE = cA FALSE (DER omits the default)
-      ext(OID.keyUsage, true, tlv(0x03, Buffer.from([7, 0x80]))), // digitalSignature only
-      ext(OID.subjectAltName, false, seq(implicit(2, Buffer.from(n, 'ascii')))),
-      aki(Buffer.from(ca.keyId, 'hex')),
-    )),
+    explicit(
+      3,
+      seq(
+        ext(OID.basicConstraints, true, seq()), // empty SEQUENCE = cA FALSE (DER omits the default)
+        ext(OID.keyUsage, true, tlv(0x03, Buffer.from([7, 0x80]))), // digitalSignature only
+        ext(OID.subjectAltName, false, seq(implicit(2, Buffer.from(n, 'ascii')))),
+        aki(Buffer.from(ca.keyId, 'hex')),
+      ),
+    ),
   );
   return { der: signed(tbs, ca.privateKey), serial };
 }
@@ -346,7 +383,10 @@ export function crlInfo(der: Buffer): { issuerDer: Buffer; number: bigint } | un
       if (!value || value.tag !== 0x04) return undefined;
       const n = readTlv(der, value.start);
       if (der[value.start] !== 0x02) return undefined;
-      return { issuerDer: der.subarray(issuer.off, issuer.end), number: BigInt(`0x${der.subarray(n.start, n.end).toString('hex') || '0'}`) };
+      return {
+        issuerDer: der.subarray(issuer.off, issuer.end),
+        number: BigInt(`0x${der.subarray(n.start, n.end).toString('hex') || '0'}`),
+      };
     }
     return undefined;
   } catch {
@@ -357,7 +397,7 @@ export function crlInfo(der: Buffer): { issuerDer: Buffer; number: bigint } | un
 /** The TLVs between `start` and `end` of `d`, each with its offset. */
 function items(d: Buffer, start: number, end: number): { tag: number; start: number; end: number; off: number }[] {
   const out: { tag: number; start: number; end: number; off: number }[] = [];
-  for (let off = start; off < end; ) {
+  for (let off = start; off < end;) {
     const t = readTlv(d, off);
     out.push({ ...t, off });
     off = t.end;

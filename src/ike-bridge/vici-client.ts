@@ -161,7 +161,12 @@ export class ViciClient extends EventEmitter {
    * A streamed command: register for `event`, send the command, collect the events until the reply,
    * unregister; as one unit in the queue so two streams never share a registration.
    */
-  streamed(cmd: string, event: string, msg: ViciInput = {}, opts: { timeoutMs?: number } = {}): Promise<{ events: ViciSection[]; reply: ViciSection }> {
+  streamed(
+    cmd: string,
+    event: string,
+    msg: ViciInput = {},
+    opts: { timeoutMs?: number } = {},
+  ): Promise<{ events: ViciSection[]; reply: ViciSection }> {
     return this.enqueue(async () => {
       const already = this.persistent.has(event);
       if (!already) await this.register(event, PacketType.EVENT_REGISTER);
@@ -187,21 +192,40 @@ export class ViciClient extends EventEmitter {
     this.sock = null;
     if (this.exchange) this.exchange.reject(new ViciError('vici-closed', 'client closed'));
     this.exchange = null;
-    if (s) await new Promise<void>((r) => { s.once('close', () => r()); s.destroy(); });
+    if (s)
+      await new Promise<void>((r) => {
+        s.once('close', () => r());
+        s.destroy();
+      });
   }
 
   // ---- named commands -------------------------------------------------------------------------
-  version(): Promise<ViciSection> { return this.request('version'); }
-  stats(): Promise<ViciSection> { return this.request('stats'); }
-  loadConn(name: string, conn: ViciInput): Promise<ViciSection> { return this.call('load-conn', { [name]: conn }); }
-  unloadConn(name: string): Promise<ViciSection> { return this.call('unload-conn', { name }); }
-  async getConns(): Promise<string[]> { return list(await this.request('get-conns'), 'conns'); }
+  version(): Promise<ViciSection> {
+    return this.request('version');
+  }
+  stats(): Promise<ViciSection> {
+    return this.request('stats');
+  }
+  loadConn(name: string, conn: ViciInput): Promise<ViciSection> {
+    return this.call('load-conn', { [name]: conn });
+  }
+  unloadConn(name: string): Promise<ViciSection> {
+    return this.call('unload-conn', { name });
+  }
+  async getConns(): Promise<string[]> {
+    return list(await this.request('get-conns'), 'conns');
+  }
   async listConns(filter: { ike?: string } = {}): Promise<ViciSection[]> {
     return (await this.streamed('list-conns', 'list-conn', filter)).events;
   }
   async listSas(filter: { ike?: string; ike_id?: string; noblock?: boolean } = {}): Promise<SaInfo[]> {
     const { ike_id, ...rest } = filter;
-    const { events } = await this.streamed('list-sas', 'list-sa', { ...rest, 'ike-id': ike_id, ike_id, noblock: filter.noblock ? 'yes' : undefined });
+    const { events } = await this.streamed('list-sas', 'list-sa', {
+      ...rest,
+      'ike-id': ike_id,
+      ike_id,
+      noblock: filter.noblock ? 'yes' : undefined,
+    });
     const out: SaInfo[] = [];
     for (const e of events) for (const [k, v] of e) if (v instanceof Map) out.push(parseSa(k, v));
     return out;
@@ -210,23 +234,43 @@ export class ViciClient extends EventEmitter {
     return (await this.streamed('list-certs', 'list-cert', filter)).events;
   }
   /** `initiate` streams control-log events; they are returned so a failure can say why. */
-  async initiate(args: { child?: string; ike?: string; timeout?: number; loglevel?: number }, opts: { timeoutMs?: number } = {}): Promise<{ reply: ViciSection; log: string[] }> {
+  async initiate(
+    args: { child?: string; ike?: string; timeout?: number; loglevel?: number },
+    opts: { timeoutMs?: number } = {},
+  ): Promise<{ reply: ViciSection; log: string[] }> {
     const { events, reply } = await this.streamed('initiate', 'control-log', { loglevel: 1, ...args }, opts);
     return { reply, log: events.map((e) => str(e, 'msg') ?? '') };
   }
   /** ike_id/child_id are sent as `ike-id`/`child-id` too: 5.9.8 reads the dashed names, newer releases the underscored. */
-  terminate(args: { child?: string; ike?: string; ike_id?: string; child_id?: string; timeout?: number; force?: boolean }, opts: { timeoutMs?: number } = {}): Promise<ViciSection> {
+  terminate(
+    args: { child?: string; ike?: string; ike_id?: string; child_id?: string; timeout?: number; force?: boolean },
+    opts: { timeoutMs?: number } = {},
+  ): Promise<ViciSection> {
     const { ike_id, child_id, force, ...rest } = args;
-    return this.request('terminate', { ...rest, 'ike-id': ike_id, ike_id, 'child-id': child_id, child_id, force: force ? 'yes' : undefined }, opts);
+    return this.request(
+      'terminate',
+      { ...rest, 'ike-id': ike_id, ike_id, 'child-id': child_id, child_id, force: force ? 'yes' : undefined },
+      opts,
+    );
   }
-  loadKey(type: string, data: string | Buffer): Promise<ViciSection> { return this.call('load-key', { type, data }); }
-  unloadKey(id: string): Promise<ViciSection> { return this.call('unload-key', { id }); }
-  async getKeys(): Promise<string[]> { return list(await this.request('get-keys'), 'keys'); }
+  loadKey(type: string, data: string | Buffer): Promise<ViciSection> {
+    return this.call('load-key', { type, data });
+  }
+  unloadKey(id: string): Promise<ViciSection> {
+    return this.call('unload-key', { id });
+  }
+  async getKeys(): Promise<string[]> {
+    return list(await this.request('get-keys'), 'keys');
+  }
   loadShared(args: { type: string; data: string | Buffer; owners: string[]; id?: string }): Promise<ViciSection> {
     return this.call('load-shared', args);
   }
-  unloadShared(id: string): Promise<ViciSection> { return this.call('unload-shared', { id }); }
-  clearCreds(): Promise<ViciSection> { return this.call('clear-creds'); }
+  unloadShared(id: string): Promise<ViciSection> {
+    return this.call('unload-shared', { id });
+  }
+  clearCreds(): Promise<ViciSection> {
+    return this.call('clear-creds');
+  }
 
   // ---- machinery ------------------------------------------------------------------------------
 
@@ -251,9 +295,17 @@ export class ViciClient extends EventEmitter {
           if (settled) return;
           running = true;
           const v = await fn();
-          if (!settled) { settled = true; clearTimeout(timer); resolve(v); }
+          if (!settled) {
+            settled = true;
+            clearTimeout(timer);
+            resolve(v);
+          }
         } catch (e) {
-          if (!settled) { settled = true; clearTimeout(timer); reject(e instanceof Error ? e : new Error(String(e))); }
+          if (!settled) {
+            settled = true;
+            clearTimeout(timer);
+            reject(e instanceof Error ? e : new Error(String(e)));
+          }
         }
       };
       this.tail = this.tail.then(run, run);
@@ -283,7 +335,10 @@ export class ViciClient extends EventEmitter {
   private open(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const s = createConnection(this.opts.socketPath);
-      const fail = (e: Error): void => { s.destroy(); reject(e); };
+      const fail = (e: Error): void => {
+        s.destroy();
+        reject(e);
+      };
       s.once('error', fail);
       s.once('connect', () => {
         s.off('error', fail);
@@ -299,8 +354,14 @@ export class ViciClient extends EventEmitter {
         (async () => {
           for (const ev of this.persistent) await this.register(ev, PacketType.EVENT_REGISTER);
         })().then(
-          () => { this.emit(again ? 'reconnect' : 'connect'); resolve(); },
-          (e: Error) => { this.drop(e); reject(e); },
+          () => {
+            this.emit(again ? 'reconnect' : 'connect');
+            resolve();
+          },
+          (e: Error) => {
+            this.drop(e);
+            reject(e);
+          },
         );
       });
     });

@@ -213,9 +213,7 @@ export function decodeMessage(b: Uint8Array, opts: { binary?: boolean } = {}): V
 }
 
 function isNamed(t: number): boolean {
-  return (
-    t === PacketType.CMD_REQUEST || t === PacketType.EVENT_REGISTER || t === PacketType.EVENT_UNREGISTER || t === PacketType.EVENT
-  );
+  return t === PacketType.CMD_REQUEST || t === PacketType.EVENT_REGISTER || t === PacketType.EVENT_UNREGISTER || t === PacketType.EVENT;
 }
 function hasMessage(t: number): boolean {
   return t === PacketType.CMD_REQUEST || t === PacketType.CMD_RESPONSE || t === PacketType.EVENT;

@@ -37,14 +37,17 @@ function authMaterial(auth: PeerAuth): string {
 }
 
 function authMaterialObj(auth: PeerAuth): object {
-  const a = auth.kind === 'pubkey'
-    ? {
-        kind: 'pubkey',
-        // Sorted: a server rotates an RRset's order between answers (two keys during a rollover), and
-        // a reordered key set is the same key set.
-        keys: auth.keys.map((k) => [k.algorithm, k.precedence, Buffer.from(k.publicKey).toString('base64')]).sort((x, y) => (String(x) < String(y) ? -1 : String(x) > String(y) ? 1 : 0)),
-      }
-    : { kind: auth.kind, method: auth.method, pin: auth.pinnedFingerprint ?? null };
+  const a =
+    auth.kind === 'pubkey'
+      ? {
+          kind: 'pubkey',
+          // Sorted: a server rotates an RRset's order between answers (two keys during a rollover), and
+          // a reordered key set is the same key set.
+          keys: auth.keys
+            .map((k) => [k.algorithm, k.precedence, Buffer.from(k.publicKey).toString('base64')])
+            .sort((x, y) => (String(x) < String(y) ? -1 : String(x) > String(y) ? 1 : 0)),
+        }
+      : { kind: auth.kind, method: auth.method, pin: auth.pinnedFingerprint ?? null };
   return { auth: a };
 }
 

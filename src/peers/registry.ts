@@ -198,7 +198,8 @@ export class PeerRegistry {
     // A claim holding a live DNSSEC-authenticated key keeps it against an unauthenticated fallback
     // from the same owner (an alias whose key lookup an attacker stripped must not downgrade the peer);
     // the new addresses still join it. The key goes when its own lifetime ends.
-    const keepsKey = claim.auth.kind === 'pubkey' && peer.auth.kind !== 'pubkey' && [...claim.addresses.values()].some((c) => c.expiresAt > nowSec);
+    const keepsKey =
+      claim.auth.kind === 'pubkey' && peer.auth.kind !== 'pubkey' && [...claim.addresses.values()].some((c) => c.expiresAt > nowSec);
     if (!keepsKey) {
       claim.auth = peer.auth;
       claim.gateway = peer.gateway;
@@ -230,7 +231,8 @@ export class PeerRegistry {
     // end soonest leave, into the shunt when they fail closed, as if their TTL had run out.
     if (claim.addresses.size > MAX_CLAIM_ADDRESSES) {
       const older = [...claim.addresses].filter(([a]) => !fresh.has(a)).sort((x, y) => x[1].expiresAt - y[1].expiresAt);
-      for (const [a, c] of older.slice(0, claim.addresses.size - MAX_CLAIM_ADDRESSES)) this.dropAddress(key, entry, claim, a, c, nowSec, true);
+      for (const [a, c] of older.slice(0, claim.addresses.size - MAX_CLAIM_ADDRESSES))
+        this.dropAddress(key, entry, claim, a, c, nowSec, true);
     }
     const after = this.effective(key, entry, nowSec)!;
     entry.holding = holding(after.peer);
@@ -260,7 +262,9 @@ export class PeerRegistry {
     this.prune(key, entry);
     const extra = shunted.length ? { shunted } : {};
     if (!after) return { change: 'removed', ...extra };
-    return before?.material === after.material ? { change: 'unchanged', peer: after.peer, ...extra } : { change: 'replaced', peer: after.peer, ...extra };
+    return before?.material === after.material
+      ? { change: 'unchanged', peer: after.peer, ...extra }
+      : { change: 'replaced', peer: after.peer, ...extra };
   }
 
   /**
@@ -433,7 +437,10 @@ export class PeerRegistry {
     if (!entry || entry.shunt.size === 0) return [];
     const t = nowSec ?? -Infinity;
     const live = new Set(this.effective(key, entry, t)?.peer.addresses ?? []);
-    return [...entry.shunt].filter(([a, until]) => until > t && !live.has(a)).map(([a]) => a).sort();
+    return [...entry.shunt]
+      .filter(([a, until]) => until > t && !live.has(a))
+      .map(([a]) => a)
+      .sort();
   }
 
   /** Every drop shunt, for status and reconcile. */
@@ -524,7 +531,8 @@ export class PeerRegistry {
   nextExpiry(): number | undefined {
     let min: number | undefined;
     for (const e of this.entries.values()) {
-      for (const c of e.claims.values()) for (const a of c.addresses.values()) if (min === undefined || a.expiresAt < min) min = a.expiresAt;
+      for (const c of e.claims.values())
+        for (const a of c.addresses.values()) if (min === undefined || a.expiresAt < min) min = a.expiresAt;
       for (const until of e.shunt.values()) if (min === undefined || until < min) min = until;
     }
     return min;
@@ -568,7 +576,10 @@ export class PeerRegistry {
     }
     // The last answer handed the address out for its TTL, ending at expiresAt; the grace runs from
     // then (or from now, if the claim goes before its TTL ended: a bogus refresh, a release).
-    const until = Math.max(failsClosed(ac.level) ? Math.max(ac.expiresAt, nowSec) + this.shuntGraceSec : -Infinity, ac.closedUntil ?? -Infinity);
+    const until = Math.max(
+      failsClosed(ac.level) ? Math.max(ac.expiresAt, nowSec) + this.shuntGraceSec : -Infinity,
+      ac.closedUntil ?? -Infinity,
+    );
     if (until <= nowSec) return false;
     this.setShunt(key, entry, a, until);
     this.index(a, key);

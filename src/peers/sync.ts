@@ -14,7 +14,16 @@ import type { Peer, PeerOwner } from './model';
 import { EngineError } from '../util/errors';
 import { addressText } from '../policy/ip';
 import { silentLogger, type Logger } from '../util/log';
-import { keyMaterial, peerKey, peerMaterial, PeerRegistry, type ReleaseResult, type Shunt, type SweepResult, type UpsertResult } from './registry';
+import {
+  keyMaterial,
+  peerKey,
+  peerMaterial,
+  PeerRegistry,
+  type ReleaseResult,
+  type Shunt,
+  type SweepResult,
+  type UpsertResult,
+} from './registry';
 
 /** Time and timers, injectable so tests drive them. */
 export interface SyncClock {
@@ -187,28 +196,37 @@ export class PeerSync {
   async upsert(peer: Peer): Promise<UpsertResult> {
     if (peer.addresses.length > MAX_PEER_ADDRESSES) {
       this.counters.failures++;
-      throw new EngineError('too-many-addresses', `${peerKey(peer.name)} lists ${peer.addresses.length} addresses; a peer may cover at most ${MAX_PEER_ADDRESSES}`);
+      throw new EngineError(
+        'too-many-addresses',
+        `${peerKey(peer.name)} lists ${peer.addresses.length} addresses; a peer may cover at most ${MAX_PEER_ADDRESSES}`,
+      );
     }
     const reserved = this.reservedAmong(peer.addresses);
     if (reserved.length > 0) {
       this.counters.failures++;
-      throw new EngineError('address-reserved',
-        `${peerKey(peer.name)} lists ${reserved.join(', ')}: this host's own address, a default router or an upstream resolver, which no peer may cover`);
+      throw new EngineError(
+        'address-reserved',
+        `${peerKey(peer.name)} lists ${reserved.join(', ')}: this host's own address, a default router or an upstream resolver, which no peer may cover`,
+      );
     }
     const clash = this.registry.claimedElsewhere(peer, this.nowSec());
     if (clash.length > 0) {
       this.counters.failures++;
       const what = clash.map((c) => `${c.address} (held by ${c.heldBy})`).join(', ');
-      throw new EngineError('address-claimed',
-        `${peerKey(peer.name)} lists addresses another peer already holds with other keys: ${what}; its claim is refused, the first holder keeps them`);
+      throw new EngineError(
+        'address-claimed',
+        `${peerKey(peer.name)} lists addresses another peer already holds with other keys: ${what}; its claim is refused, the first holder keeps them`,
+      );
     }
     const r = this.registry.upsert(peer, this.nowSec());
     this.reschedule(peer.expiresAt);
     await this.ensure(peer.name);
     if (!this.holds(peer.name, peer.addresses, peer.auth.kind === 'pubkey')) {
       this.counters.failures++;
-      throw new EngineError('ENGINE_NOT_CONVERGED',
-        `the IKE engine does not hold ${peerKey(peer.name)} for ${peer.addresses.join(', ')} after ${MAX_STEPS} steps (it changed under every call); not released`);
+      throw new EngineError(
+        'ENGINE_NOT_CONVERGED',
+        `the IKE engine does not hold ${peerKey(peer.name)} for ${peer.addresses.join(', ')} after ${MAX_STEPS} steps (it changed under every call); not released`,
+      );
     }
     return r;
   }
@@ -324,9 +342,12 @@ export class PeerSync {
       for (const p of desired) {
         const k = peerKey(p.name);
         const prev = this.applied.get(k) ?? NOTHING;
-        this.applied.set(k, failed.has(k)
-          ? { material: UNKNOWN, shunt: this.unknownShunt(), key: keys.get(k) }
-          : { ...prev, material: peerMaterial(p), peer: p, key: keyMaterial(p) });
+        this.applied.set(
+          k,
+          failed.has(k)
+            ? { material: UNKNOWN, shunt: this.unknownShunt(), key: keys.get(k) }
+            : { ...prev, material: peerMaterial(p), peer: p, key: keyMaterial(p) },
+        );
       }
       // A removal that failed here left the peer in the engine: unknown, and retried like any removal.
       for (const f of res.failed) {
@@ -336,7 +357,10 @@ export class PeerSync {
         this.scheduleRetry(k, new EngineError('ENGINE_REMOVE', f.reason));
       }
       if (res.failed.length) this.counters.failures += res.failed.length;
-      this.log.info({ installed: res.installed.length, removed: res.removed.length, failed: res.failed.length, shunts: shunts.length }, 'reconciled');
+      this.log.info(
+        { installed: res.installed.length, removed: res.removed.length, failed: res.failed.length, shunts: shunts.length },
+        'reconciled',
+      );
       return res;
     };
     this.reconciling = run().finally(() => {
@@ -361,12 +385,19 @@ export class PeerSync {
     if (this.converged(key)) return Promise.resolve();
     if (this.queue.length >= this.maxQueue) {
       this.counters.failures++;
-      return Promise.reject(new EngineError('ENGINE_QUEUE_FULL',
-        `${this.queue.length} peers already wait for the IKE engine; ${key} not applied now (the registry keeps it for the next reconcile)`));
+      return Promise.reject(
+        new EngineError(
+          'ENGINE_QUEUE_FULL',
+          `${this.queue.length} peers already wait for the IKE engine; ${key} not applied now (the registry keeps it for the next reconcile)`,
+        ),
+      );
     }
     let resolve!: () => void;
     let reject!: (e: unknown) => void;
-    const promise = new Promise<void>((res, rej) => { resolve = res; reject = rej; });
+    const promise = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
     this.pending.set(key, { promise, resolve, reject });
     this.queue.push(key);
     this.pump();
@@ -404,7 +435,14 @@ export class PeerSync {
     for (const k of this.retries.keys()) if (!this.registry.get(k, this.nowSec())) pendingRemovals++;
     let pendingRolledSas = 0;
     for (const r of this.rolling.values()) pendingRolledSas += r.ids.size;
-    return { ...this.counters, queued: this.queue.length, active: this.active, pendingRemovals, retrying: this.retries.size, pendingRolledSas };
+    return {
+      ...this.counters,
+      queued: this.queue.length,
+      active: this.active,
+      pendingRemovals,
+      retrying: this.retries.size,
+      pendingRolledSas,
+    };
   }
 
   /** Names whose failed engine call waits for a retry, with the attempts so far (for `oedns status`). */
@@ -482,7 +520,7 @@ export class PeerSync {
     const first = this.queue.shift()!;
     if (!this.engine.installMany || !this.wantsPlainInstall(first)) return [first];
     const batch = [first];
-    for (let i = 0; i < this.queue.length && batch.length < MAX_BATCH; ) {
+    for (let i = 0; i < this.queue.length && batch.length < MAX_BATCH;) {
       if (this.wantsPlainInstall(this.queue[i]!)) batch.push(this.queue.splice(i, 1)[0]!);
       else i++;
     }
@@ -547,7 +585,10 @@ export class PeerSync {
         if (!setShunt) {
           if (!this.warnedNoShunts && this.registry.shunt(key, this.nowSec()).length) {
             this.warnedNoShunts = true;
-            this.log.warn({ engine: this.engine.kind }, 'this IKE engine cannot hold drop shunts: traffic to removed private peers is not blocked');
+            this.log.warn(
+              { engine: this.engine.kind },
+              'this IKE engine cannot hold drop shunts: traffic to removed private peers is not blocked',
+            );
           }
           have = { ...have, shunt: '' };
         }
@@ -659,7 +700,10 @@ export class PeerSync {
       this.counters.rolledSas += ids.length;
       this.log.info({ peer: key, ikeSas: ids }, 'key replaced: IKE SAs authenticated with the old key ended');
     } catch (e) {
-      this.log.warn({ peer: key, err: e instanceof Error ? e.message : String(e) }, 'key replaced, but ending the old key\'s IKE SAs failed (kept for the next install)');
+      this.log.warn(
+        { peer: key, err: e instanceof Error ? e.message : String(e) },
+        "key replaced, but ending the old key's IKE SAs failed (kept for the next install)",
+      );
     }
   }
 
@@ -751,4 +795,3 @@ export class PeerSync {
       .finally(() => this.reschedule());
   }
 }
-

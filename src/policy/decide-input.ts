@@ -74,7 +74,10 @@ export function decisionFacts(l: PeerLookups): DecisionFacts {
   // be protected with this one's key. That lookup counts as unsure, as a key at another end does.
   const facts = read.map((f, i) => {
     if (f.owner === undefined || f.owner === owner) return f;
-    addressVerdicts[i] = indeterminate('owner-mismatch', `the ${typeName(l.addresses[i]!.type)} chain ends at ${f.owner}, the ${typeName(l.addresses[0]!.type)} chain at ${owner}`);
+    addressVerdicts[i] = indeterminate(
+      'owner-mismatch',
+      `the ${typeName(l.addresses[i]!.type)} chain ends at ${f.owner}, the ${typeName(l.addresses[0]!.type)} chain at ${owner}`,
+    );
     return NONE;
   });
   const withValues = facts.filter((f) => f.values.length > 0);

@@ -10,7 +10,6 @@ import { addressText, formatAddress, parseIPv4, parseIPv6, parseAddress, special
 import { matchChain, matchPeer } from './match';
 import { fallbackAllowed, gatewayAllowed, hostnameProblem, nameProblem, foldName, type Policy, type Rule } from './rules';
 
-
 /** A decoded IPSECKEY RDATA (RFC 4025 §2), as much as policy needs. */
 export interface IpseckeyLike {
   precedence: number;
@@ -104,10 +103,14 @@ const ADDRESS_QTYPES: readonly number[] = [RRType.A, RRType.AAAA];
 
 export function decide(input: DecideInput, policy: Policy, nowSec: number): Decision {
   const name = foldName(input.name);
-  const m = matchChain(policy, matchPeer(policy, name, input.addresses, { addressesAuthenticated: input.addressVerdict.kind === 'secure' }), name, [...(input.chain ?? []), ...(input.peerName ? [input.peerName] : [])]);
+  const m = matchChain(
+    policy,
+    matchPeer(policy, name, input.addresses, { addressesAuthenticated: input.addressVerdict.kind === 'secure' }),
+    name,
+    [...(input.chain ?? []), ...(input.peerName ? [input.peerName] : [])],
+  );
   const base = { level: m.level, rule: m.rule, why: m.why, ignoredKeys: [] as IgnoredKey[] };
-  const refuse = (rcode: RefuseRcode, ede: number, reason: string): Decision =>
-    ({ ...base, action: 'refuse', rcode, ede, reason });
+  const refuse = (rcode: RefuseRcode, ede: number, reason: string): Decision => ({ ...base, action: 'refuse', rcode, ede, reason });
   const answer = (reason: string): Decision => ({ ...base, action: 'answer', reason });
 
   if (m.level === 'block') return refuse('REFUSED', Ede.BLOCKED, `${name} is blocked by local policy: ${m.why}`);
@@ -119,8 +122,7 @@ export function decide(input: DecideInput, policy: Policy, nowSec: number): Deci
     return refuse('SERVFAIL', av.ede, `the address answer for ${name} is bogus (${verdictText(av)})`);
   }
   if (av.kind === 'indeterminate') {
-    return refuse('SERVFAIL', Ede.DNSSEC_INDETERMINATE,
-      `the address answer for ${name} could not be validated (${verdictText(av)})`);
+    return refuse('SERVFAIL', Ede.DNSSEC_INDETERMINATE, `the address answer for ${name} could not be validated (${verdictText(av)})`);
   }
   if (!ADDRESS_QTYPES.includes(input.qtype)) return answer(`only A and AAAA queries install peers (qtype ${input.qtype})`);
   if (m.level === 'clear') return answer(`level clear: ${name} is answered without IPsec (${m.why})`);
@@ -140,7 +142,9 @@ export function decide(input: DecideInput, policy: Policy, nowSec: number): Deci
   const identProblem = hostnameProblem(ident);
   if (identProblem) {
     const text = `${ident} cannot be an IKE identity (${identProblem}): nothing installed`;
-    return m.level === 'private' ? refuse('SERVFAIL', Ede.OTHER, `level private: ${text}`) : answer(`level ${m.level}: ${text}; answered in clear`);
+    return m.level === 'private'
+      ? refuse('SERVFAIL', Ede.OTHER, `level private: ${text}`)
+      : answer(`level ${m.level}: ${text}; answered in clear`);
   }
 
   const kv = input.keyVerdict;
@@ -155,15 +159,18 @@ export function decide(input: DecideInput, policy: Policy, nowSec: number): Deci
   // bob's address and its own host C as "itself" would take bob's traffic to C).
   const own = new Set(input.addresses.map(addressText));
   const gatewayCheck = (gw: ChosenGateway): string | null =>
-    gw.kind === 'none' || (gw.kind === 'address' && own.size === 1 && own.has(gw.address)) || gatewayAllowed(policy, ident) ? null
+    gw.kind === 'none' || (gw.kind === 'address' && own.size === 1 && own.has(gw.address)) || gatewayAllowed(policy, ident)
+      ? null
       : `gateway ${gw.kind === 'address' ? gw.address : gw.name} is not allowed for ${ident}: only names under the zones of the policy's "gateways" may send their traffic through a security gateway`;
   const sel = kv ? selectKeys(input.keys, gatewayCheck) : { keys: [], gateway: null, ignored: [], alternatives: [] };
   base.ignoredKeys = sel.ignored;
   const trusted = kv !== null && (kv.kind === 'secure' || (kv.kind === 'insecure' && policy.trustInsecure));
   // A proof whose signatures have run out proves nothing now: re-validate, never install (RFC 4035 §5.3.1).
   if (input.sigExpiry !== undefined && input.sigExpiry <= nowSec) {
-    return withoutKey(base, input, policy, nowSec,
-      { text: `the signatures on the records of ${name} have expired and must be validated again`, ede: Ede.SIGNATURE_EXPIRED });
+    return withoutKey(base, input, policy, nowSec, {
+      text: `the signatures on the records of ${name} have expired and must be validated again`,
+      ede: Ede.SIGNATURE_EXPIRED,
+    });
   }
 
   if (trusted && sel.keys.length > 0 && sel.gateway) {
@@ -184,8 +191,13 @@ export function decide(input: DecideInput, policy: Policy, nowSec: number): Deci
     if (sel.ignored.length) notes.push(`${sel.ignored.length} key(s) ignored`);
     const via = gw.kind === 'address' ? ` via gateway ${gw.address}` : gw.kind === 'name' ? ` via gateway ${gw.name} (to be resolved)` : '';
     const d: Decision = {
-      ...base, action: 'install', peer, ttl, alternatives: sel.alternatives,
-      reason: `level ${m.level}: ${kv.kind} IPSECKEY for ${name}, ${sel.keys.length} key(s)${via}, for ${ttl} s` +
+      ...base,
+      action: 'install',
+      peer,
+      ttl,
+      alternatives: sel.alternatives,
+      reason:
+        `level ${m.level}: ${kv.kind} IPSECKEY for ${name}, ${sel.keys.length} key(s)${via}, for ${ttl} s` +
         (notes.length ? ` (${notes.join('; ')})` : ''),
     };
     if (gw.kind === 'name') d.needsGateway = gw.name;
@@ -197,15 +209,28 @@ export function decide(input: DecideInput, policy: Policy, nowSec: number): Deci
 
 /** What happens when no trusted, usable key exists; `why` says which case it is. */
 function withoutKey(
-  base: Omit<Common, 'reason'>, input: DecideInput, policy: Policy, nowSec: number,
+  base: Omit<Common, 'reason'>,
+  input: DecideInput,
+  policy: Policy,
+  nowSec: number,
   why: { text: string; ede: number },
 ): Decision {
   switch (base.level) {
     case 'private':
-      return { ...base, action: 'refuse', rcode: 'SERVFAIL', ede: why.ede, reason: `level private requires a DNSSEC-validated key: ${why.text}` };
+      return {
+        ...base,
+        action: 'refuse',
+        rcode: 'SERVFAIL',
+        ede: why.ede,
+        reason: `level private requires a DNSSEC-validated key: ${why.text}`,
+      };
     case 'opportunistic': {
       if (!fallbackAllowed(policy.fallback)) {
-        return { ...base, action: 'answer', reason: `level opportunistic, ${why.text}, and the fallback is off (no any-key, no trusted fingerprints): answered in clear` };
+        return {
+          ...base,
+          action: 'answer',
+          reason: `level opportunistic, ${why.text}, and the fallback is off (no any-key, no trusted fingerprints): answered in clear`,
+        };
       }
       const ttls = [input.addressTtl];
       if (input.keyVerdict !== null) ttls.push(input.keyTtl);
@@ -221,8 +246,14 @@ function withoutKey(
         owner: input.owner ?? 'serve',
       };
       return {
-        ...base, action: 'install-unauthenticated', peer, ttl, anyKey: f.anyKey, trustedFingerprints: [...f.trustedFingerprints],
-        reason: `level opportunistic, ${why.text}: encrypted WITHOUT authentication (${f.method}), for ${ttl} s; ` +
+        ...base,
+        action: 'install-unauthenticated',
+        peer,
+        ttl,
+        anyKey: f.anyKey,
+        trustedFingerprints: [...f.trustedFingerprints],
+        reason:
+          `level opportunistic, ${why.text}: encrypted WITHOUT authentication (${f.method}), for ${ttl} s; ` +
           'this stops passive eavesdropping only',
       };
     }
@@ -235,7 +266,8 @@ function noKeyText(name: string, kv: Verdict | null, ignored: number, trustInsec
   if (kv === null) return { text: `${name} publishes no IPSECKEY`, ede: Ede.OTHER };
   switch (kv.kind) {
     case 'insecure':
-      if (!trustInsecure) return { text: `the IPSECKEY of ${name} is unsigned (${verdictText(kv)}) and trust-insecure is off`, ede: Ede.OTHER };
+      if (!trustInsecure)
+        return { text: `the IPSECKEY of ${name} is unsigned (${verdictText(kv)}) and trust-insecure is off`, ede: Ede.OTHER };
       break;
     case 'indeterminate':
       return { text: `the IPSECKEY of ${name} could not be validated (${verdictText(kv)})`, ede: Ede.DNSSEC_INDETERMINATE };
@@ -262,21 +294,33 @@ export function completeGateway(
   const gname = d.needsGateway;
   const base = { level: d.level, rule: d.rule, why: d.why, ignoredKeys: d.ignoredKeys };
   if (gw.verdict.kind === 'bogus') {
-    return { ...base, action: 'refuse', rcode: 'SERVFAIL', ede: gw.verdict.ede,
-      reason: `the address of gateway ${gname} is bogus (${verdictText(gw.verdict)}); nothing installed` };
+    return {
+      ...base,
+      action: 'refuse',
+      rcode: 'SERVFAIL',
+      ede: gw.verdict.ede,
+      reason: `the address of gateway ${gname} is bogus (${verdictText(gw.verdict)}); nothing installed`,
+    };
   }
   const usable = gw.addresses.map((a) => parseAddress(a)).filter((a) => a !== null);
   if (gw.verdict.kind === 'indeterminate' || usable.length === 0) {
-    const text = usable.length === 0 ? `gateway ${gname} has no address` : `the address of gateway ${gname} could not be validated (${verdictText(gw.verdict)})`;
-    return withoutKey(base, input, policy, nowSec,
-      { text, ede: gw.verdict.kind === 'indeterminate' ? Ede.DNSSEC_INDETERMINATE : Ede.OTHER });
+    const text =
+      usable.length === 0
+        ? `gateway ${gname} has no address`
+        : `the address of gateway ${gname} could not be validated (${verdictText(gw.verdict)})`;
+    return withoutKey(base, input, policy, nowSec, {
+      text,
+      ede: gw.verdict.kind === 'indeterminate' ? Ede.DNSSEC_INDETERMINATE : Ede.OTHER,
+    });
   }
   const address = formatAddress(usable[0]!.bytes);
   const ttl = Math.max(1, Math.min(d.ttl, lifetime([gw.ttl], gw.sigExpiry, policy.maxTtl, nowSec)));
   const peer: Peer = { ...d.peer, gateway: { kind: 'address', address }, expiresAt: nowSec + ttl };
   const { needsGateway: _done, ...rest } = d;
   return {
-    ...rest, peer, ttl,
+    ...rest,
+    peer,
+    ttl,
     reason: `${d.reason.replace(/ \(to be resolved\)/, '')}; gateway ${gname} is ${address} (${gw.verdict.kind})`,
   };
 }
@@ -289,8 +333,13 @@ export function engineFailed(d: Decision, error: string): Decision {
   if (d.action !== 'install' && d.action !== 'install-unauthenticated') return d;
   const base = { level: d.level, rule: d.rule, why: d.why, ignoredKeys: d.ignoredKeys };
   if (d.level === 'private') {
-    return { ...base, action: 'refuse', rcode: 'SERVFAIL', ede: Ede.OTHER,
-      reason: `level private and the IKE engine could not install ${d.peer.name}: ${error}` };
+    return {
+      ...base,
+      action: 'refuse',
+      rcode: 'SERVFAIL',
+      ede: Ede.OTHER,
+      reason: `level private and the IKE engine could not install ${d.peer.name}: ${error}`,
+    };
   }
   return { ...base, action: 'answer', reason: `the IKE engine could not install ${d.peer.name} (${error}): answered in clear` };
 }
@@ -318,7 +367,10 @@ export interface KeySelection {
  * other records for the same gateway back it up (key rollover publishes two), and records for other
  * gateways become alternatives. Equal precedence keeps record order, so the result is deterministic.
  */
-export function selectKeys(records: readonly IpseckeyLike[], gatewayCheck: (gw: ChosenGateway) => string | null = () => null): KeySelection {
+export function selectKeys(
+  records: readonly IpseckeyLike[],
+  gatewayCheck: (gw: ChosenGateway) => string | null = () => null,
+): KeySelection {
   const ignored: IgnoredKey[] = [];
   const usable: Array<{ index: number; key: PeerKey; gw: ChosenGateway; gwKey: string }> = [];
   records.forEach((r, index) => {

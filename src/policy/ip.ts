@@ -135,4 +135,3 @@ export function specialAddress(a: { bytes: Uint8Array; family: 4 | 6 }): string 
   if (b[0] === 0x01 && b.subarray(1, 8).every((v) => v === 0)) return 'discard (100::/64)';
   return null;
 }
-

@@ -6,8 +6,17 @@ import { ConfigError } from '../util/errors';
 import type { PolicyLevel } from '../peers/model';
 import { parseCidr } from './ip';
 import {
-  DEFAULT_MAX_TTL, type FallbackPolicy, isLevel, LEVELS, nameProblem, foldName, type Policy, type Rule, type Selector,
-  selectorKey, describeSelector,
+  DEFAULT_MAX_TTL,
+  type FallbackPolicy,
+  isLevel,
+  LEVELS,
+  nameProblem,
+  foldName,
+  type Policy,
+  type Rule,
+  type Selector,
+  selectorKey,
+  describeSelector,
 } from './rules';
 
 export type PolicyFormat = 'yaml' | 'json';
@@ -117,8 +126,10 @@ class Parser {
 
     const trustInsecure = this.bool(top.get('trust-insecure', true), 'trust-insecure', false);
     if (trustInsecure) {
-      warnings.push('trust-insecure is on: IPSECKEYs from unsigned zones are trusted, so anyone on the path ' +
-        'between this host and those zones can make it accept their key');
+      warnings.push(
+        'trust-insecure is on: IPSECKEYs from unsigned zones are trusted, so anyone on the path ' +
+          'between this host and those zones can make it accept their key',
+      );
     }
 
     const maxTtlNode = top.get('max-ttl', true);
@@ -126,19 +137,26 @@ class Parser {
 
     const fallback = this.fallback(top.get('fallback', true));
     if (fallback.anyKey) {
-      warnings.push('fallback.any-key is on: "opportunistic" names without a secure key are encrypted with ' +
-        'whatever key the peer shows; this defeats passive eavesdropping only, not an active attacker');
+      warnings.push(
+        'fallback.any-key is on: "opportunistic" names without a secure key are encrypted with ' +
+          'whatever key the peer shows; this defeats passive eavesdropping only, not an active attacker',
+      );
     }
 
     const gateways = this.gateways(top.get('gateways', true));
     if (gateways.length > 0) {
-      warnings.push(`gateways: names under ${gateways.join(', ')} may send their traffic through any security gateway ` +
-        'their IPSECKEY names; list only zones whose DNS you trust with that');
+      warnings.push(
+        `gateways: names under ${gateways.join(', ')} may send their traffic through any security gateway ` +
+          'their IPSECKEY names; list only zones whose DNS you trust with that',
+      );
     }
 
     const rules = this.rules(top.get('rules', true));
-    if (!rules.some((r) => r.level === 'opportunistic') && def !== 'opportunistic' &&
-        (fallback.anyKey || fallback.trustedFingerprints.length > 0)) {
+    if (
+      !rules.some((r) => r.level === 'opportunistic') &&
+      def !== 'opportunistic' &&
+      (fallback.anyKey || fallback.trustedFingerprints.length > 0)
+    ) {
       warnings.push('fallback is configured but no rule (nor the default) uses level "opportunistic", so it is never used');
     }
     return { default: def, trustInsecure, maxTtl, fallback, gateways, rules, warnings };
@@ -155,8 +173,12 @@ class Parser {
       if (typeof key !== 'string' || !allowed.includes(key)) {
         const k = String(key);
         const hint = closest(k, allowed);
-        this.fail(PolicyErrorCode.UNKNOWN_KEY, prefix + k, pair.key,
-          `unknown key "${k}"${hint ? ` (did you mean "${hint}"?)` : ''}; allowed: ${allowed.join(', ')}`);
+        this.fail(
+          PolicyErrorCode.UNKNOWN_KEY,
+          prefix + k,
+          pair.key,
+          `unknown key "${k}"${hint ? ` (did you mean "${hint}"?)` : ''}; allowed: ${allowed.join(', ')}`,
+        );
       }
     }
   }
@@ -180,8 +202,12 @@ class Parser {
     const v = isScalar(node) ? node.value : undefined;
     if (!isLevel(v)) {
       const hint = typeof v === 'string' ? closest(v, LEVELS) : undefined;
-      this.fail(PolicyErrorCode.BAD_LEVEL, field, node,
-        `unknown level ${JSON.stringify(v ?? null)}${hint ? ` (did you mean "${hint}"?)` : ''}; expected one of ${LEVELS.join(', ')}`);
+      this.fail(
+        PolicyErrorCode.BAD_LEVEL,
+        field,
+        node,
+        `unknown level ${JSON.stringify(v ?? null)}${hint ? ` (did you mean "${hint}"?)` : ''}; expected one of ${LEVELS.join(', ')}`,
+      );
     }
     return v;
   }
@@ -196,8 +222,12 @@ class Parser {
       if (m) secs = Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
     }
     if (secs === undefined || secs < 1 || secs > MAX_TTL_LIMIT) {
-      this.fail(PolicyErrorCode.BAD_VALUE, field, node,
-        `expected a whole number of seconds from 1 to ${MAX_TTL_LIMIT} (or e.g. "30m", "1h"), got ${JSON.stringify(v ?? null)}`);
+      this.fail(
+        PolicyErrorCode.BAD_VALUE,
+        field,
+        node,
+        `expected a whole number of seconds from 1 to ${MAX_TTL_LIMIT} (or e.g. "30m", "1h"), got ${JSON.stringify(v ?? null)}`,
+      );
     }
     return secs;
   }
@@ -225,8 +255,12 @@ class Parser {
     if (methodNode !== undefined) {
       const m = isScalar(methodNode) ? methodNode.value : undefined;
       if (!(METHODS as readonly unknown[]).includes(m)) {
-        this.fail(PolicyErrorCode.BAD_VALUE, 'fallback.method', methodNode,
-          `unknown method ${JSON.stringify(m ?? null)}; expected one of ${METHODS.join(', ')}`);
+        this.fail(
+          PolicyErrorCode.BAD_VALUE,
+          'fallback.method',
+          methodNode,
+          `unknown method ${JSON.stringify(m ?? null)}; expected one of ${METHODS.join(', ')}`,
+        );
       }
       out.method = m as FallbackPolicy['method'];
     }
@@ -237,10 +271,18 @@ class Parser {
       (fpNode as YAMLSeq).items.forEach((item, i) => {
         const field = `fallback.trusted-fingerprints[${i}]`;
         const raw = this.string(item, field);
-        const fp = raw.trim().toLowerCase().replace(/^sha256:/, '').replace(/:/g, '');
+        const fp = raw
+          .trim()
+          .toLowerCase()
+          .replace(/^sha256:/, '')
+          .replace(/:/g, '');
         if (!/^[0-9a-f]{64}$/.test(fp)) {
-          this.fail(PolicyErrorCode.BAD_FINGERPRINT, field, item,
-            'expected a SHA-256 fingerprint: 64 hex digits, colons and a "sha256:" prefix allowed');
+          this.fail(
+            PolicyErrorCode.BAD_FINGERPRINT,
+            field,
+            item,
+            'expected a SHA-256 fingerprint: 64 hex digits, colons and a "sha256:" prefix allowed',
+          );
         }
         if (seen.has(fp)) this.fail(PolicyErrorCode.BAD_FINGERPRINT, field, item, 'listed twice');
         seen.add(fp);
@@ -248,8 +290,12 @@ class Parser {
       });
     }
     if (out.method !== 'tofu-cert' && out.trustedFingerprints.length > 0) {
-      this.fail(PolicyErrorCode.BAD_VALUE, 'fallback.trusted-fingerprints', fpNode,
-        `fingerprints only mean something with method tofu-cert (method is ${out.method})`);
+      this.fail(
+        PolicyErrorCode.BAD_VALUE,
+        'fallback.trusted-fingerprints',
+        fpNode,
+        `fingerprints only mean something with method tofu-cert (method is ${out.method})`,
+      );
     }
     return out;
   }
@@ -259,15 +305,20 @@ class Parser {
     if (!isSeq(node)) this.fail(PolicyErrorCode.BAD_VALUE, 'rules', node, 'expected a list of rules');
     const out: Rule[] = [];
     const seen = new Map<string, Rule>();
-    (node).items.forEach((item, index) => {
+    node.items.forEach((item, index) => {
       const field = `rules[${index}]`;
       const map = this.mapping(item, field);
       this.checkKeys(map, RULE_KEYS, `${field}.`);
       const selectors = (['name', 'zone', 'address'] as const).filter((k) => map.has(k));
       if (selectors.length !== 1) {
-        this.fail(PolicyErrorCode.BAD_RULE, field, item, selectors.length === 0
-          ? 'a rule needs one of "name", "zone" or "address"'
-          : `a rule selects by one thing only, found ${selectors.join(' and ')}`);
+        this.fail(
+          PolicyErrorCode.BAD_RULE,
+          field,
+          item,
+          selectors.length === 0
+            ? 'a rule needs one of "name", "zone" or "address"'
+            : `a rule selects by one thing only, found ${selectors.join(' and ')}`,
+        );
       }
       const kind = selectors[0]!;
       const selNode = map.get(kind, true);
@@ -281,9 +332,13 @@ class Parser {
       const key = selectorKey(selector);
       const prev = seen.get(key);
       if (prev) {
-        this.fail(PolicyErrorCode.DUPLICATE_RULE, field, item,
+        this.fail(
+          PolicyErrorCode.DUPLICATE_RULE,
+          field,
+          item,
           `duplicate rule for ${describeSelector(selector)}: already rules[${prev.index}]` +
-          `${prev.line !== undefined ? ` on line ${prev.line}` : ''}`);
+            `${prev.line !== undefined ? ` on line ${prev.line}` : ''}`,
+        );
       }
       seen.set(key, rule);
       out.push(rule);
@@ -305,9 +360,14 @@ class Parser {
       n = n.slice(2);
     }
     if (n.includes('*')) {
-      this.fail(PolicyErrorCode.BAD_NAME, field, node, kind === 'name'
-        ? `"${raw}": "*" is allowed only as the whole first label ("*.example.com")`
-        : `"${raw}": a zone rule already covers everything below it; write it without "*"`);
+      this.fail(
+        PolicyErrorCode.BAD_NAME,
+        field,
+        node,
+        kind === 'name'
+          ? `"${raw}": "*" is allowed only as the whole first label ("*.example.com")`
+          : `"${raw}": a zone rule already covers everything below it; write it without "*"`,
+      );
     }
     const problem = nameProblem(n);
     if (problem) this.fail(PolicyErrorCode.BAD_NAME, field, node, `"${raw}" ${problem}`);
@@ -322,7 +382,10 @@ function closest(k: string, allowed: readonly string[]): string | undefined {
   let bestD = 3;
   for (const a of allowed) {
     const d = editDistance(k.toLowerCase().replace(/_/g, '-'), a);
-    if (d < bestD) { best = a; bestD = d; }
+    if (d < bestD) {
+      best = a;
+      bestD = d;
+    }
   }
   return best;
 }

@@ -42,11 +42,18 @@ export function matchName(policy: Policy, name: string): Match {
   let bestScore = -1;
   for (const r of policy.rules) {
     const sc = nameScore(r, n);
-    if (sc !== null && sc > bestScore) { best = r; bestScore = sc; }
+    if (sc !== null && sc > bestScore) {
+      best = r;
+      bestScore = sc;
+    }
   }
   if (!best) return { level: policy.default, rule: null, why: `no rule matches ${n || '.'}: default level ${policy.default}` };
-  const how = best.selector.kind === 'name' ? 'exact name rule'
-    : best.selector.kind === 'wildcard' ? 'most specific wildcard rule' : 'most specific zone rule';
+  const how =
+    best.selector.kind === 'name'
+      ? 'exact name rule'
+      : best.selector.kind === 'wildcard'
+        ? 'most specific wildcard rule'
+        : 'most specific zone rule';
   return { level: best.level, rule: best, why: `${how}: ${describeRule(best)}${comment(best)}` };
 }
 
@@ -78,7 +85,9 @@ export function matchAddress(policy: Policy, address: string): Match {
  *   lower the default of a name no rule mentions, since the address may be forged.
  */
 export function matchPeer(
-  policy: Policy, name: string, addresses: readonly string[],
+  policy: Policy,
+  name: string,
+  addresses: readonly string[],
   opts: { addressesAuthenticated?: boolean } = {},
 ): PeerMatch {
   const nm = matchName(policy, name);
@@ -91,25 +100,36 @@ export function matchPeer(
   // default below what the name would get on its own.
   const mayLower = opts.addressesAuthenticated ?? true;
   if (nm.rule === null && (mayLower || strictness(strictest.level) >= strictness(nm.level))) {
-    return { level: strictest.level, rule: strictest.rule, why: `${strictest.why} (overrides the default for names)`, name: nm, addresses: ams };
+    return {
+      level: strictest.level,
+      rule: strictest.rule,
+      why: `${strictest.why} (overrides the default for names)`,
+      name: nm,
+      addresses: ams,
+    };
   }
   if (nm.rule === null) {
     return {
-      ...nm, why: `${nm.why}; the address rule (${strictest.why}) would lower it, but the address is not DNSSEC-signed`,
-      name: nm, addresses: ams,
+      ...nm,
+      why: `${nm.why}; the address rule (${strictest.why}) would lower it, but the address is not DNSSEC-signed`,
+      name: nm,
+      addresses: ams,
     };
   }
   const level = stricter(nm.level, strictest.level);
   if (level === nm.level && strictness(nm.level) >= strictness(strictest.level)) {
-    const why = nm.level === strictest.level
-      ? `${nm.why}; the address rule agrees (${strictest.why})`
-      : `${nm.why}; it is stricter than the address rule (${strictest.why})`;
+    const why =
+      nm.level === strictest.level
+        ? `${nm.why}; the address rule agrees (${strictest.why})`
+        : `${nm.why}; it is stricter than the address rule (${strictest.why})`;
     return { level, rule: nm.rule, why, name: nm, addresses: ams };
   }
   return {
-    level, rule: strictest.rule,
+    level,
+    rule: strictest.rule,
     why: `${strictest.why}; it is stricter than the name rule (${nm.why}), and the stricter of the two applies`,
-    name: nm, addresses: ams,
+    name: nm,
+    addresses: ams,
   };
 }
 
@@ -125,7 +145,12 @@ export function matchChain<T extends Match>(policy: Policy, m: T, name: string, 
     if (n === self || n === '') continue;
     const cm = matchName(policy, n);
     if (strictness(cm.level) > strictness(out.level)) {
-      out = { ...out, level: cm.level, rule: cm.rule, why: `${cm.why} (${n} is in the CNAME chain of ${self}; the strictest level of the chain applies)` };
+      out = {
+        ...out,
+        level: cm.level,
+        rule: cm.rule,
+        why: `${cm.why} (${n} is in the CNAME chain of ${self}; the strictest level of the chain applies)`,
+      };
     }
   }
   return out;

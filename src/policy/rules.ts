@@ -150,10 +150,14 @@ export function labelCount(n: string): number {
 /** The rule as one would write it, e.g. `zone example.org`. */
 export function describeSelector(s: Selector): string {
   switch (s.kind) {
-    case 'name': return `name ${s.name}`;
-    case 'wildcard': return `name *.${s.base}`;
-    case 'zone': return `zone ${s.zone}`;
-    case 'address': return `address ${s.cidr.text}`;
+    case 'name':
+      return `name ${s.name}`;
+    case 'wildcard':
+      return `name *.${s.base}`;
+    case 'zone':
+      return `zone ${s.zone}`;
+    case 'address':
+      return `address ${s.cidr.text}`;
   }
 }
 
@@ -165,9 +169,13 @@ export function describeRule(r: Rule): string {
 /** A key identifying what a rule selects, to find duplicates. */
 export function selectorKey(s: Selector): string {
   switch (s.kind) {
-    case 'name': return `name:${s.name}`;
-    case 'wildcard': return `wildcard:${s.base}`;
-    case 'zone': return `zone:${s.zone}`;
-    case 'address': return `address:${s.cidr.text}`;
+    case 'name':
+      return `name:${s.name}`;
+    case 'wildcard':
+      return `wildcard:${s.base}`;
+    case 'zone':
+      return `zone:${s.zone}`;
+    case 'address':
+      return `address:${s.cidr.text}`;
   }
 }

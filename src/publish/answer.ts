@@ -31,20 +31,33 @@ export function checkUpdateAnswer(wire: Uint8Array, sent: SentUpdate, nowSec: nu
   // The server cannot sign when it could not check our request (BADKEY/BADSIG with NOTAUTH, §5.2.2):
   // that unsigned form is what a real server sends, so it gets no "may be forged" note, but it is no
   // more authentic than any other unsigned answer.
-  const unsignableError = !check.ok && check.reason === 'unsigned-error' && msg.rcode === 9 && (tsigErr === TsigError.BADKEY || tsigErr === TsigError.BADSIG);
-  const note = authentic || unsignableError ? '' : ' (this answer is not signed with our key, so it may not be the server\'s)';
+  const unsignableError =
+    !check.ok && check.reason === 'unsigned-error' && msg.rcode === 9 && (tsigErr === TsigError.BADKEY || tsigErr === TsigError.BADSIG);
+  const note = authentic || unsignableError ? '' : " (this answer is not signed with our key, so it may not be the server's)";
   const fail = (code: PublishErrorCode, text: string, detail: Record<string, unknown> = {}): never => {
     throw new PublishError(code, `${text}${note}`, authentic ? false : 'unknown', { ...detail, authenticated: authentic });
   };
 
   if (tsigErr === TsigError.BADTIME) {
-    if (!authentic) fail('tsig-badtime', 'an answer claims the server rejected our TSIG time (BADTIME), but a real BADTIME answer is signed; compare the clocks, and check with oedns lookup whether the update was applied', { fudge: sent.fudge });
+    if (!authentic)
+      fail(
+        'tsig-badtime',
+        'an answer claims the server rejected our TSIG time (BADTIME), but a real BADTIME answer is signed; compare the clocks, and check with oedns lookup whether the update was applied',
+        { fudge: sent.fudge },
+      );
     const skew = badTimeSkew(tsig!, sent.timeSigned);
     const s = skew === undefined ? 'by an unknown amount' : `by ${skew} s (server ${skew > 0 ? 'ahead' : 'behind'})`;
-    fail('tsig-badtime', `the server rejected our TSIG time: its clock and ours differ ${s}, more than the fudge of ${sent.fudge} s; fix the clock (NTP) on one side`, { skew, fudge: sent.fudge });
+    fail(
+      'tsig-badtime',
+      `the server rejected our TSIG time: its clock and ours differ ${s}, more than the fudge of ${sent.fudge} s; fix the clock (NTP) on one side`,
+      { skew, fudge: sent.fudge },
+    );
   }
   if (tsigErr === TsigError.BADKEY) {
-    fail('tsig-badkey', `the server does not know TSIG key ${key} with algorithm ${sent.key.algorithm}: check the key name and algorithm against its named.conf`);
+    fail(
+      'tsig-badkey',
+      `the server does not know TSIG key ${key} with algorithm ${sent.key.algorithm}: check the key name and algorithm against its named.conf`,
+    );
   }
   if (tsigErr === TsigError.BADSIG) {
     fail('tsig-badsig', `the server could not verify our TSIG signature with key ${key}: the secret differs from the server's`);
@@ -56,7 +69,10 @@ export function checkUpdateAnswer(wire: Uint8Array, sent: SentUpdate, nowSec: nu
     case 0:
       break;
     case 5:
-      fail('update-refused', `the server refused the update: its update-policy (or allow-update) does not let key ${key} change IPSECKEY at ${sent.name}, or updates to ${zone} are off`);
+      fail(
+        'update-refused',
+        `the server refused the update: its update-policy (or allow-update) does not let key ${key} change IPSECKEY at ${sent.name}, or updates to ${zone} are off`,
+      );
       break;
     case 9:
       fail('update-notauth', `the server is not authoritative for ${zone} (send the update to the zone's primary with --server)`);
@@ -67,7 +83,10 @@ export function checkUpdateAnswer(wire: Uint8Array, sent: SentUpdate, nowSec: nu
     case 6:
     case 7:
     case 8:
-      fail('publish-conflict', `the IPSECKEY records at ${sent.name} changed after we read them (rcode ${msg.rcode})${authentic ? '; nothing was applied' : ''}: run the command again to see the new state`);
+      fail(
+        'publish-conflict',
+        `the IPSECKEY records at ${sent.name} changed after we read them (rcode ${msg.rcode})${authentic ? '; nothing was applied' : ''}: run the command again to see the new state`,
+      );
       break;
     case 4:
       fail('update-notimp', 'the server does not accept DNS UPDATE');
@@ -83,9 +102,19 @@ export function checkUpdateAnswer(wire: Uint8Array, sent: SentUpdate, nowSec: nu
   }
   if (!check.ok) {
     if (check.reason === 'unsigned') {
-      throw new PublishError('tsig-response-unsigned', `the success answer carries no TSIG: we cannot tell whether ${sent.name} was updated; check with oedns lookup`, 'unknown', { authenticated: false });
+      throw new PublishError(
+        'tsig-response-unsigned',
+        `the success answer carries no TSIG: we cannot tell whether ${sent.name} was updated; check with oedns lookup`,
+        'unknown',
+        { authenticated: false },
+      );
     }
     const skew = check.reason === 'bad-time' ? ` (signed ${check.skew} s from our clock)` : '';
-    throw new PublishError('tsig-response-bad', `the success answer's TSIG does not check (${check.reason}${skew}): we cannot tell whether ${sent.name} was updated; check with oedns lookup`, 'unknown', { authenticated: false });
+    throw new PublishError(
+      'tsig-response-bad',
+      `the success answer's TSIG does not check (${check.reason}${skew}): we cannot tell whether ${sent.name} was updated; check with oedns lookup`,
+      'unknown',
+      { authenticated: false },
+    );
   }
 }

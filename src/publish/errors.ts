@@ -17,24 +17,54 @@ export class PublishError extends OednsError {
 
 export type PublishErrorCode =
   // The server rejected the UPDATE; nothing changed (exit 3).
-  | 'tsig-badkey' | 'tsig-badsig' | 'tsig-badtime' | 'tsig-error'
-  | 'update-refused' | 'update-notauth' | 'update-notzone' | 'update-notimp' | 'update-formerr' | 'update-servfail' | 'update-rcode'
+  | 'tsig-badkey'
+  | 'tsig-badsig'
+  | 'tsig-badtime'
+  | 'tsig-error'
+  | 'update-refused'
+  | 'update-notauth'
+  | 'update-notzone'
+  | 'update-notimp'
+  | 'update-formerr'
+  | 'update-servfail'
+  | 'update-rcode'
   // The RRset changed since we read it; nothing changed (exit 4).
   | 'publish-conflict'
   // No server to talk to, no zone, or no authentic answer from the primary to our signed read; nothing changed (exit 5).
-  | 'zone-not-found' | 'server-unreachable' | 'server-unresolvable' | 'zone-not-served' | 'read-unauthenticated'
+  | 'zone-not-found'
+  | 'server-unreachable'
+  | 'server-unresolvable'
+  | 'zone-not-served'
+  | 'read-unauthenticated'
   // Applied, but not seen secure in time (exit 6).
   | 'not-secure'
   // Sent, but no authentic answer: it may or may not have been applied (exit 7).
-  | 'update-no-answer' | 'tsig-response-unsigned' | 'tsig-response-bad'
+  | 'update-no-answer'
+  | 'tsig-response-unsigned'
+  | 'tsig-response-bad'
   // A rollover step asked at the wrong time or in the wrong order (exit 8).
-  | 'rollover-too-early' | 'rollover-no-next' | 'rollover-not-published' | 'rollover-no-old' | 'rollover-state';
+  | 'rollover-too-early'
+  | 'rollover-no-next'
+  | 'rollover-not-published'
+  | 'rollover-no-old'
+  | 'rollover-state';
 
 /** Documented exit statuses (0 ok, 1 unexpected, 2 usage/configuration). */
-export const EXIT = { ok: 0, internal: 1, usage: 2, rejected: 3, conflict: 4, unreachable: 5, notSecure: 6, unknown: 7, rollover: 8 } as const;
+export const EXIT = {
+  ok: 0,
+  internal: 1,
+  usage: 2,
+  rejected: 3,
+  conflict: 4,
+  unreachable: 5,
+  notSecure: 6,
+  unknown: 7,
+  rollover: 8,
+} as const;
 
 export function exitCodeOf(code: string): number {
-  if (/^(tsig-bad(key|sig|time)|tsig-error|update-(refused|notauth|notzone|notimp|formerr|servfail|rcode))$/.test(code)) return EXIT.rejected;
+  if (/^(tsig-bad(key|sig|time)|tsig-error|update-(refused|notauth|notzone|notimp|formerr|servfail|rcode))$/.test(code))
+    return EXIT.rejected;
   if (code === 'publish-conflict') return EXIT.conflict;
   if (/^(zone-not-found|server-unreachable|server-unresolvable|zone-not-served|read-unauthenticated)$/.test(code)) return EXIT.unreachable;
   if (code === 'not-secure') return EXIT.notSecure;

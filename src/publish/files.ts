@@ -28,11 +28,17 @@ export function readSecretFile(path: string, what: string, code: string, unreada
     const st = fstatSync(fd);
     if (!st.isFile()) throw new ConfigError(code, `${what} ${path} is not a regular file`);
     if (st.uid !== euid()) {
-      throw new ConfigError(code, `${what} ${path} is owned by uid ${st.uid}, not by the user running oedns (uid ${euid()}), who could not keep others from changing it: chown ${euid()} ${path}`);
+      throw new ConfigError(
+        code,
+        `${what} ${path} is owned by uid ${st.uid}, not by the user running oedns (uid ${euid()}), who could not keep others from changing it: chown ${euid()} ${path}`,
+      );
     }
     if (st.mode & 0o077) {
-      throw new ConfigError(code, `${what} ${path} is open to other users (mode ${mode(st)}) and holds a secret: chmod 600 ${path}` +
-        `${st.mode & 0o044 ? ', and if others may have read it, make a new secret (tsig-keygen) on the server too' : ''}`);
+      throw new ConfigError(
+        code,
+        `${what} ${path} is open to other users (mode ${mode(st)}) and holds a secret: chmod 600 ${path}` +
+          `${st.mode & 0o044 ? ', and if others may have read it, make a new secret (tsig-keygen) on the server too' : ''}`,
+      );
     }
     return readFileSync(fd);
   } finally {
@@ -55,10 +61,16 @@ export function checkKeyDir(dir: string): void {
   }
   if (!st.isDirectory()) throw new ConfigError('key-dir-unsafe', `${dir} is not a directory`);
   if (st.uid !== euid()) {
-    throw new ConfigError('key-dir-unsafe', `key directory ${dir} is owned by uid ${st.uid}, not by the user running oedns (uid ${euid()}): chown ${euid()} ${dir}`);
+    throw new ConfigError(
+      'key-dir-unsafe',
+      `key directory ${dir} is owned by uid ${st.uid}, not by the user running oedns (uid ${euid()}): chown ${euid()} ${dir}`,
+    );
   }
   if (st.mode & 0o022) {
-    throw new ConfigError('key-dir-unsafe', `key directory ${dir} is writable by other users (mode ${mode(st)}), who could replace our keys: chmod go-w ${dir} (0700 is best)`);
+    throw new ConfigError(
+      'key-dir-unsafe',
+      `key directory ${dir} is writable by other users (mode ${mode(st)}), who could replace our keys: chmod go-w ${dir} (0700 is best)`,
+    );
   }
 }
 
@@ -72,7 +84,10 @@ function keyFileProblem(st: Stats): string | undefined {
 
 /** A key file we will not load; `reason` says why. */
 export class UnsafeKeyFile extends Error {
-  constructor(readonly path: string, readonly reason: string) {
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
     super(`${path}: ${reason}`);
   }
 }

@@ -19,7 +19,13 @@ const fingerprint = (k: KeyObject): string => createPublicKey(k).export({ type: 
  * Calls `onKey` (one call at a time) with the private key in `file` whenever it changes to another
  * key. `initial` is the key the caller loaded at start.
  */
-export function watchKeyFile(file: string, initial: KeyObject, onKey: (k: KeyObject) => Promise<void>, log: Logger = silentLogger, debounceMs = 200): KeyWatch {
+export function watchKeyFile(
+  file: string,
+  initial: KeyObject,
+  onKey: (k: KeyObject) => Promise<void>,
+  log: Logger = silentLogger,
+  debounceMs = 200,
+): KeyWatch {
   let current = fingerprint(initial);
   let timer: NodeJS.Timeout | undefined;
   let chain: Promise<void> = Promise.resolve();
@@ -40,10 +46,16 @@ export function watchKeyFile(file: string, initial: KeyObject, onKey: (k: KeyObj
     const fp = fingerprint(key);
     if (fp === current) return;
     current = fp;
-    chain = chain.then(() => onKey(key)).then(
-      () => log.info({ key: file }, 'our key changed on disk: the IKE daemon now signs with the new key'),
-      (e: Error) => log.error({ key: file, err: e.message }, 'loading our new key into the IKE daemon failed; it will be tried again on the next change'),
-    );
+    chain = chain
+      .then(() => onKey(key))
+      .then(
+        () => log.info({ key: file }, 'our key changed on disk: the IKE daemon now signs with the new key'),
+        (e: Error) =>
+          log.error(
+            { key: file, err: e.message },
+            'loading our new key into the IKE daemon failed; it will be tried again on the next change',
+          ),
+      );
   };
   let w: FSWatcher | undefined;
   try {

@@ -38,7 +38,9 @@ export function readSlot(dir: string, slot: Slot): KeyObject | undefined {
 
 /** SHA-256 of the key's SubjectPublicKeyInfo, hex: what rollover.json binds a step to. */
 export function keyFingerprint(k: KeyObject): string {
-  return createHash('sha256').update(createPublicKey(k).export({ type: 'spki', format: 'der' })).digest('hex');
+  return createHash('sha256')
+    .update(createPublicKey(k).export({ type: 'spki', format: 'der' }))
+    .digest('hex');
 }
 
 export function readCurrent(dir: string): KeyObject {
@@ -123,10 +125,14 @@ export function readRollover(dir: string): RolloverState | undefined {
   }
   try {
     const s = JSON.parse(text) as RolloverState;
-    if (!['added', 'activated', 'withdrawn'].includes(s.step) || typeof s.at !== 'number' || typeof s.waitSec !== 'number') throw new Error('bad fields');
+    if (!['added', 'activated', 'withdrawn'].includes(s.step) || typeof s.at !== 'number' || typeof s.waitSec !== 'number')
+      throw new Error('bad fields');
     return s;
   } catch (e) {
-    throw new ConfigError('rollover-state', `${join(dir, STATE)} is not a rollover state (${(e as Error).message}); remove it to start over`);
+    throw new ConfigError(
+      'rollover-state',
+      `${join(dir, STATE)} is not a rollover state (${(e as Error).message}); remove it to start over`,
+    );
   }
 }
 
@@ -151,7 +157,8 @@ export function activateNext(dir: string): void {
   const cur = slotPaths(dir, 'current');
   const next = slotPaths(dir, 'next');
   const old = slotPaths(dir, 'old');
-  if (!exists(next.privateKey)) throw new PublishError('rollover-no-next', `no next key in ${dir} (run oedns keygen --next --out ${dir}, then oedns publish --add)`);
+  if (!exists(next.privateKey))
+    throw new PublishError('rollover-no-next', `no next key in ${dir} (run oedns keygen --next --out ${dir}, then oedns publish --add)`);
   for (const f of [old.privateKey, old.publicKey]) rmSync(f, { force: true });
   linkSync(cur.privateKey, old.privateKey);
   if (exists(cur.publicKey)) linkSync(cur.publicKey, old.publicKey);

@@ -95,8 +95,10 @@ export async function findZone(name: Name, query: QueryFn): Promise<{ zone: Name
   } catch (e) {
     throw new PublishError('zone-not-found', `cannot ask for the SOA of ${name}: ${(e as Error).message}`, false, {}, { cause: e });
   }
-  if (m.rcode !== 0 && m.rcode !== 3) throw new PublishError('zone-not-found', `the SOA query for ${name} answered rcode ${m.rcode}; give --zone`);
-  const soa = m.answers.find((r) => r.type === RRType.SOA && nameEquals(r.name, name)) ??
+  if (m.rcode !== 0 && m.rcode !== 3)
+    throw new PublishError('zone-not-found', `the SOA query for ${name} answered rcode ${m.rcode}; give --zone`);
+  const soa =
+    m.answers.find((r) => r.type === RRType.SOA && nameEquals(r.name, name)) ??
     m.authorities.find((r) => r.type === RRType.SOA && isSubdomain(name, r.name));
   if (!soa) throw new PublishError('zone-not-found', `no SOA for ${name} or above it in the answer; give --zone`);
   return { zone: soa.name, soa: decodeSoa(soa.rdata) };
@@ -124,12 +126,22 @@ export async function readRRset(name: Name, zone: Name, q: QueryFn, server: Endp
     m = await q(name, RRType.IPSECKEY);
   } catch (e) {
     if (e instanceof PublishError) throw e;
-    throw new PublishError('server-unreachable', `${server.host}:${server.port} does not answer: ${(e as Error).message}`, false, {}, { cause: e });
+    throw new PublishError(
+      'server-unreachable',
+      `${server.host}:${server.port} does not answer: ${(e as Error).message}`,
+      false,
+      {},
+      { cause: e },
+    );
   }
   if (m.rcode === 5 || m.rcode === 9 || (!m.aa && m.rcode !== 2)) {
-    throw new PublishError('zone-not-served', `${server.host}:${server.port} is not authoritative for ${zone || '.'} (rcode ${m.rcode}${m.aa ? '' : ', no AA'}); send to the zone's primary with --server`);
+    throw new PublishError(
+      'zone-not-served',
+      `${server.host}:${server.port} is not authoritative for ${zone || '.'} (rcode ${m.rcode}${m.aa ? '' : ', no AA'}); send to the zone's primary with --server`,
+    );
   }
-  if (m.rcode !== 0 && m.rcode !== 3) throw new PublishError('zone-not-served', `${server.host}:${server.port} answered rcode ${m.rcode} for ${name} IPSECKEY`);
+  if (m.rcode !== 0 && m.rcode !== 3)
+    throw new PublishError('zone-not-served', `${server.host}:${server.port} answered rcode ${m.rcode} for ${name} IPSECKEY`);
   const rrs = m.answers.filter((r) => r.type === RRType.IPSECKEY && nameEquals(r.name, name));
   return { rdata: rrs.map((r) => r.rdata), ttl: rrs[0]?.ttl };
 }
@@ -144,7 +156,12 @@ export function splitQuery(zone: Name, primary: QueryFn, resolver: QueryFn): Que
 
 /** Signed queries to the primary over `io.send`. */
 function primaryQuery(req: PublishRequest, server: Endpoint, io: PublishIo): QueryFn {
-  return signedQuery(`${server.host}:${server.port}`, req.key, { send: (w) => io.send(server, w), now: () => io.now() }, req.fudge ?? DEFAULT_FUDGE);
+  return signedQuery(
+    `${server.host}:${server.port}`,
+    req.key,
+    { send: (w) => io.send(server, w), now: () => io.now() },
+    req.fudge ?? DEFAULT_FUDGE,
+  );
 }
 
 async function verify(req: PublishRequest, zone: Name, server: Endpoint, io: PublishIo, startedAt: number): Promise<Verification> {
@@ -157,7 +174,9 @@ async function verify(req: PublishRequest, zone: Name, server: Endpoint, io: Pub
       const msg = await query(req.name, RRType.IPSECKEY);
       const res = await validator.validate({ name: req.name, type: RRType.IPSECKEY, class: 1 }, msg, io.now());
       // Only what the validator vouches for: the RRsets it hands on with its verdict.
-      const got = res.rrsets.filter((x) => x.role !== 'denial' && x.type === RRType.IPSECKEY && nameEquals(x.name, req.name)).flatMap((x) => x.records.map((r) => r.rdata));
+      const got = res.rrsets
+        .filter((x) => x.role !== 'denial' && x.type === RRType.IPSECKEY && nameEquals(x.name, req.name))
+        .flatMap((x) => x.records.map((r) => r.rdata));
       const reason = res.verdict.kind === 'secure' ? res.verdict.reason : `${res.verdict.reason}: ${res.verdict.detail}`;
       v = { verdict: res.verdict.kind, reason, matches: sameRdataSet(got, req.records), waitedSec: Math.round(io.now() - startedAt) };
     } catch (e) {
@@ -186,7 +205,15 @@ export async function publish(req: PublishRequest, io: PublishIo): Promise<Publi
   const ttl = req.ttl ?? before.ttl ?? DEFAULT_TTL;
   const diff = describeChange({ zone: zone, name: req.name, ttl, seen: before.rdata, want: req.records });
   const base: Omit<PublishReport, 'action'> = {
-    name: req.name, zone: zone, server, ttl, before: before.rdata, beforeTtl: before.ttl, after: req.records, removed: diff.removed, added: diff.added,
+    name: req.name,
+    zone: zone,
+    server,
+    ttl,
+    before: before.rdata,
+    beforeTtl: before.ttl,
+    after: req.records,
+    removed: diff.removed,
+    added: diff.added,
   };
   if (req.dryRun) return { ...base, action: 'dry-run' };
   const startedAt = io.now();
@@ -205,20 +232,38 @@ export async function publish(req: PublishRequest, io: PublishIo): Promise<Publi
     soaNow = await primarySoa(zone, primary);
   } catch (e) {
     if (!(e instanceof OednsError)) throw e;
-    return { ...base, action, verification, servers: [{ server: `${server.host}:${server.port}`, confirmed: false, error: `no SOA serial from the primary: ${e.message}` }] };
+    return {
+      ...base,
+      action,
+      verification,
+      servers: [{ server: `${server.host}:${server.port}`, confirmed: false, error: `no SOA serial from the primary: ${e.message}` }],
+    };
   }
   let list: Array<{ ns?: Name; endpoint: Endpoint }>;
   try {
     list = req.servers ? req.servers.map((endpoint) => ({ endpoint })) : await zoneServers(zone, primary, io.resolver);
   } catch (e) {
     if (!(e instanceof OednsError)) throw e;
-    return { ...base, action, verification, soa: soaNow, servers: [{ server: `NS of ${zone || '.'}`, confirmed: false, error: e.message }] };
+    return {
+      ...base,
+      action,
+      verification,
+      soa: soaNow,
+      servers: [{ server: `NS of ${zone || '.'}`, confirmed: false, error: e.message }],
+    };
   }
   const servers = await confirmServers(zone, soaNow.serial, list, io, Math.max(startedAt + req.waitSec, io.now()), req.pollMs ?? 500);
   return { ...base, action, verification, soa: soaNow, servers };
 }
 
-async function sendUpdate(req: PublishRequest, zone: Name, server: Endpoint, seen: Uint8Array[], ttl: number, io: PublishIo): Promise<void> {
+async function sendUpdate(
+  req: PublishRequest,
+  zone: Name,
+  server: Endpoint,
+  seen: Uint8Array[],
+  ttl: number,
+  io: PublishIo,
+): Promise<void> {
   const msg = buildIpseckeyUpdate({ zone, name: req.name, ttl, seen, want: req.records }, randomInt(0, 65536));
   const fudge = req.fudge ?? DEFAULT_FUDGE;
   const now = io.now();
@@ -231,7 +276,13 @@ async function sendUpdate(req: PublishRequest, zone: Name, server: Endpoint, see
     if (e instanceof TransportError && e.code === 'unreachable') {
       throw new PublishError('server-unreachable', `${server.host}:${server.port}: ${e.message}`, false, {}, { cause: e });
     }
-    throw new PublishError('update-no-answer', `the update was sent to ${server.host}:${server.port} but no answer came (${(e as Error).message}): it may or may not have been applied; check with oedns lookup ${req.name} IPSECKEY`, 'unknown', {}, { cause: e });
+    throw new PublishError(
+      'update-no-answer',
+      `the update was sent to ${server.host}:${server.port} but no answer came (${(e as Error).message}): it may or may not have been applied; check with oedns lookup ${req.name} IPSECKEY`,
+      'unknown',
+      {},
+      { cause: e },
+    );
   }
   let id: number;
   try {
@@ -240,6 +291,12 @@ async function sendUpdate(req: PublishRequest, zone: Name, server: Endpoint, see
     checkUpdateAnswer(answer, { zone, name: req.name, key: req.key, requestMac: signed.mac, timeSigned: Math.floor(now), fudge }, io.now());
   } catch (e) {
     if (e instanceof PublishError) throw e;
-    throw new PublishError('tsig-response-bad', `the answer to the update is not usable (${(e as Error).message}): it may or may not have been applied; check with oedns lookup`, 'unknown', {}, { cause: e });
+    throw new PublishError(
+      'tsig-response-bad',
+      `the answer to the update is not usable (${(e as Error).message}): it may or may not have been applied; check with oedns lookup`,
+      'unknown',
+      {},
+      { cause: e },
+    );
   }
 }

@@ -24,25 +24,44 @@ const when = (s: RolloverState): string => new Date((s.at + s.waitSec) * 1000).t
 export function keysToPublish(mode: PublishMode, d: KeyDirState, nowSec: number, force: boolean): Slot[] {
   switch (mode) {
     case 'replace':
-      if (d.next) throw new PublishError('rollover-state', 'a next key exists (host.next.key.pem): publish both with --add, or remove the next key first');
+      if (d.next)
+        throw new PublishError(
+          'rollover-state',
+          'a next key exists (host.next.key.pem): publish both with --add, or remove the next key first',
+        );
       if (d.old) throw new PublishError('rollover-state', 'an old key is still kept (host.old.key.pem): withdraw it with --withdraw-old');
       return ['current'];
     case 'add':
       if (!d.next) throw new PublishError('rollover-no-next', 'no next key: run oedns keygen --next first');
       // Publishing current + next drops the old key from DNS at once, while peers may still need it.
-      if (d.old) throw new PublishError('rollover-state', 'an old key is still kept (host.old.key.pem): the previous rollover is not finished; withdraw it with --withdraw-old first');
+      if (d.old)
+        throw new PublishError(
+          'rollover-state',
+          'an old key is still kept (host.old.key.pem): the previous rollover is not finished; withdraw it with --withdraw-old first',
+        );
       return ['current', 'next'];
     case 'withdraw-old': {
       if (!d.old) throw new PublishError('rollover-no-old', 'no old key to withdraw (host.old.key.pem): nothing was activated');
       if (d.state?.step !== 'activated' && !force) {
-        throw new PublishError('rollover-state', `the rollover state says '${d.state?.step ?? 'none'}', not 'activated'; use --force if you know the new key is in use`);
+        throw new PublishError(
+          'rollover-state',
+          `the rollover state says '${d.state?.step ?? 'none'}', not 'activated'; use --force if you know the new key is in use`,
+        );
       }
       if (!force && (d.state!.current !== d.current || d.state!.old !== d.old)) {
-        throw new PublishError('rollover-state', 'the keys in the directory are not the ones oedns key activate recorded (a key was replaced since): check with oedns keygen --show; use --force if you know the current key is in use and published');
+        throw new PublishError(
+          'rollover-state',
+          'the keys in the directory are not the ones oedns key activate recorded (a key was replaced since): check with oedns keygen --show; use --force if you know the current key is in use and published',
+        );
       }
       const left = d.state ? waitLeft(d.state, nowSec) : 0;
       if (left > 0 && !force) {
-        throw new PublishError('rollover-too-early', `the new key was activated less than a TTL ago: withdraw the old key in ${left} s (not before ${when(d.state!)}), or --force`, false, { waitSec: left });
+        throw new PublishError(
+          'rollover-too-early',
+          `the new key was activated less than a TTL ago: withdraw the old key in ${left} s (not before ${when(d.state!)}), or --force`,
+          false,
+          { waitSec: left },
+        );
       }
       return ['current'];
     }
@@ -53,17 +72,32 @@ export function keysToPublish(mode: PublishMode, d: KeyDirState, nowSec: number,
 export function checkActivate(d: KeyDirState, nowSec: number, force: boolean): void {
   if (!d.next) throw new PublishError('rollover-no-next', 'no next key to activate: run oedns keygen --next, then oedns publish --add');
   // Activating again would make the still-published old key's private half go (it becomes the current).
-  if (d.old) throw new PublishError('rollover-state', 'an old key is still kept (host.old.key.pem): finish the previous rollover with oedns publish --withdraw-old first');
+  if (d.old)
+    throw new PublishError(
+      'rollover-state',
+      'an old key is still kept (host.old.key.pem): finish the previous rollover with oedns publish --withdraw-old first',
+    );
   if (force) return;
   if (d.state?.step !== 'added') {
-    throw new PublishError('rollover-not-published', 'the next key has not been published with oedns publish --add (or that publish was not seen secure): peers would reject us; --force skips this check');
+    throw new PublishError(
+      'rollover-not-published',
+      'the next key has not been published with oedns publish --add (or that publish was not seen secure): peers would reject us; --force skips this check',
+    );
   }
   if (d.state.next !== d.next || d.state.current !== d.current) {
-    throw new PublishError('rollover-not-published', `${d.state.next !== d.next ? 'host.next.key.pem' : 'host.key.pem'} is not the key oedns publish --add published (it was replaced since): publish it with oedns publish --add first; peers would reject us`);
+    throw new PublishError(
+      'rollover-not-published',
+      `${d.state.next !== d.next ? 'host.next.key.pem' : 'host.key.pem'} is not the key oedns publish --add published (it was replaced since): publish it with oedns publish --add first; peers would reject us`,
+    );
   }
   const left = waitLeft(d.state, nowSec);
   if (left > 0) {
-    throw new PublishError('rollover-too-early', `peers may still cache the RRset without the next key: activate in ${left} s (not before ${when(d.state)}), or --force`, false, { waitSec: left });
+    throw new PublishError(
+      'rollover-too-early',
+      `peers may still cache the RRset without the next key: activate in ${left} s (not before ${when(d.state)}), or --force`,
+      false,
+      { waitSec: left },
+    );
   }
 }
 

@@ -68,31 +68,42 @@ export interface ConfirmIo {
  * Polls each server's SOA until it serves `serial` or later, until `deadline` (Unix seconds; one round
  * at least). Unresolvable NS names (port 0) are reported unconfirmed at once.
  */
-export async function confirmServers(zone: Name, serial: number, servers: Array<{ ns?: Name; endpoint: Endpoint }>, io: ConfirmIo, deadline: number, pollMs = 500): Promise<ServerCheck[]> {
+export async function confirmServers(
+  zone: Name,
+  serial: number,
+  servers: Array<{ ns?: Name; endpoint: Endpoint }>,
+  io: ConfirmIo,
+  deadline: number,
+  pollMs = 500,
+): Promise<ServerCheck[]> {
   const checks: ServerCheck[] = servers.map((s) => ({
-    server: s.endpoint.port ? `${s.endpoint.host.includes(':') ? `[${s.endpoint.host}]` : s.endpoint.host}:${s.endpoint.port}` : s.endpoint.host,
+    server: s.endpoint.port
+      ? `${s.endpoint.host.includes(':') ? `[${s.endpoint.host}]` : s.endpoint.host}:${s.endpoint.port}`
+      : s.endpoint.host,
     ns: s.ns,
     confirmed: false,
     ...(s.endpoint.port ? {} : { error: 'no address' }),
   }));
   for (;;) {
-    await Promise.all(servers.map(async (s, i) => {
-      const c = checks[i]!;
-      if (c.confirmed || !s.endpoint.port) return;
-      try {
-        const m = await io.direct(s.endpoint)(zone, RRType.SOA);
-        const rr = m.answers.find((r) => r.type === RRType.SOA && nameEquals(r.name, zone));
-        if (!m.aa || !rr) {
-          c.error = `not authoritative for ${zone || '.'} (rcode ${m.rcode})`;
-          return;
+    await Promise.all(
+      servers.map(async (s, i) => {
+        const c = checks[i]!;
+        if (c.confirmed || !s.endpoint.port) return;
+        try {
+          const m = await io.direct(s.endpoint)(zone, RRType.SOA);
+          const rr = m.answers.find((r) => r.type === RRType.SOA && nameEquals(r.name, zone));
+          if (!m.aa || !rr) {
+            c.error = `not authoritative for ${zone || '.'} (rcode ${m.rcode})`;
+            return;
+          }
+          c.serial = decodeSoa(rr.rdata).serial;
+          c.confirmed = serialAtLeast(c.serial, serial);
+          c.error = undefined;
+        } catch (e) {
+          c.error = (e as Error).message;
         }
-        c.serial = decodeSoa(rr.rdata).serial;
-        c.confirmed = serialAtLeast(c.serial, serial);
-        c.error = undefined;
-      } catch (e) {
-        c.error = (e as Error).message;
-      }
-    }));
+      }),
+    );
     if (checks.every((c) => c.confirmed) || io.now() >= deadline) return checks;
     await io.sleep(pollMs);
   }

@@ -54,23 +54,48 @@ export function signedQuery(where: string, key: TsigKey, io: SignedQueryIo, fudg
     }
     const tsig = 'tsig' in check ? check.tsig : undefined;
     const signedByServer = check.ok || check.reason === 'bad-time';
-    const unsigned = signedByServer ? '' : ' (that answer is not signed, so it may not be the server\'s)';
+    const unsigned = signedByServer ? '' : " (that answer is not signed, so it may not be the server's)";
     if (tsig?.error === TsigError.BADTIME && signedByServer) {
       const skew = badTimeSkew(tsig, timeSigned);
-      throw new PublishError('tsig-badtime', `${where} rejected our TSIG time: its clock and ours differ ${skew === undefined ? 'by an unknown amount' : `by ${skew} s`}, more than the fudge of ${fudge} s; fix the clock (NTP) on one side`, false, { skew, fudge, authenticated: true });
+      throw new PublishError(
+        'tsig-badtime',
+        `${where} rejected our TSIG time: its clock and ours differ ${skew === undefined ? 'by an unknown amount' : `by ${skew} s`}, more than the fudge of ${fudge} s; fix the clock (NTP) on one side`,
+        false,
+        { skew, fudge, authenticated: true },
+      );
     }
     if (tsig?.error === TsigError.BADKEY) {
-      throw new PublishError('tsig-badkey', `${where} does not know TSIG key ${key.name} with algorithm ${key.algorithm}: check the key name and algorithm against its named.conf${unsigned}`, false, { authenticated: signedByServer });
+      throw new PublishError(
+        'tsig-badkey',
+        `${where} does not know TSIG key ${key.name} with algorithm ${key.algorithm}: check the key name and algorithm against its named.conf${unsigned}`,
+        false,
+        { authenticated: signedByServer },
+      );
     }
     if (tsig?.error === TsigError.BADSIG) {
-      throw new PublishError('tsig-badsig', `${where} could not verify our TSIG signature with key ${key.name}: the secret differs from the server's${unsigned}`, false, { authenticated: signedByServer });
+      throw new PublishError(
+        'tsig-badsig',
+        `${where} could not verify our TSIG signature with key ${key.name}: the secret differs from the server's${unsigned}`,
+        false,
+        { authenticated: signedByServer },
+      );
     }
     if (!check.ok) {
-      const why = check.reason === 'unsigned' ? 'carries no TSIG (a server that does not sign answers to signed queries, or someone on the path)' :
-        `has a TSIG that does not check with key ${key.name} (${check.reason}${check.reason === 'bad-time' ? `, signed ${check.skew} s from our clock` : ''})`;
-      throw new PublishError('read-unauthenticated', `${where}: the answer to our signed query for ${name || '.'}/${type} ${why}: it is not used`, false, { authenticated: false });
+      const why =
+        check.reason === 'unsigned'
+          ? 'carries no TSIG (a server that does not sign answers to signed queries, or someone on the path)'
+          : `has a TSIG that does not check with key ${key.name} (${check.reason}${check.reason === 'bad-time' ? `, signed ${check.skew} s from our clock` : ''})`;
+      throw new PublishError(
+        'read-unauthenticated',
+        `${where}: the answer to our signed query for ${name || '.'}/${type} ${why}: it is not used`,
+        false,
+        { authenticated: false },
+      );
     }
-    if (check.tsig.error !== 0) throw new PublishError('tsig-error', `${where} answered our signed query with TSIG error ${check.tsig.error}`, false, { authenticated: true });
+    if (check.tsig.error !== 0)
+      throw new PublishError('tsig-error', `${where} answered our signed query with TSIG error ${check.tsig.error}`, false, {
+        authenticated: true,
+      });
     return { ...m, additionals: m.additionals.filter((r) => r.type !== TYPE_TSIG) };
   };
 }

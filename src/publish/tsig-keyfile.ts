@@ -12,7 +12,8 @@ function tokens(text: string): string[] {
   const out: string[] = [];
   const re = /\/\*[\s\S]*?\*\/|(?:#|\/\/)[^\n]*|"((?:[^"\\]|\\.)*)"|([{};])|([^\s{};"#]+)/g;
   for (let m = re.exec(text); m; m = re.exec(text)) {
-    if (m[1] !== undefined) out.push(`"${m[1]}`); // quoted: keep a marker so `"{"` is not a brace
+    if (m[1] !== undefined)
+      out.push(`"${m[1]}`); // quoted: keep a marker so `"{"` is not a brace
     else if (m[2] !== undefined || m[3] !== undefined) out.push(m[2] ?? m[3]!);
   }
   return out;
@@ -25,7 +26,10 @@ export function tsigAlgorithm(text: string): TsigAlgorithm {
   if (a in TSIG_ALGORITHMS) return a as TsigAlgorithm;
   const alias = ALIASES[a];
   if (alias !== undefined) return alias;
-  throw new ConfigError('tsig-algorithm', `TSIG algorithm '${text}' is not supported (hmac-sha256, hmac-sha384, hmac-sha512, hmac-sha224, hmac-sha1, hmac-md5)`);
+  throw new ConfigError(
+    'tsig-algorithm',
+    `TSIG algorithm '${text}' is not supported (hmac-sha256, hmac-sha384, hmac-sha512, hmac-sha224, hmac-sha1, hmac-md5)`,
+  );
 }
 
 /**
@@ -105,12 +109,19 @@ export function pickTsigKey(text: string, want?: string): TsigKey {
     k = keys.find((x) => x.name.toLowerCase() === name.toLowerCase());
     if (!k) throw new ConfigError('tsig-key-name', `no key ${want} in the file (it has ${keys.map((x) => x.name).join(', ')})`);
   } else {
-    if (keys.length > 1) throw new ConfigError('tsig-key-name', `the file holds ${keys.length} keys (${keys.map((x) => x.name).join(', ')}): choose one with --tsig-key-name`);
+    if (keys.length > 1)
+      throw new ConfigError(
+        'tsig-key-name',
+        `the file holds ${keys.length} keys (${keys.map((x) => x.name).join(', ')}): choose one with --tsig-key-name`,
+      );
     k = keys[0]!;
   }
   const need = TSIG_ALGORITHMS[k.algorithm].size;
   if (k.secret.length < need) {
-    throw new ConfigError('tsig-key-weak', `the secret of key ${k.name} is ${k.secret.length} bytes, shorter than the ${need} bytes of ${k.algorithm}: make a new one with tsig-keygen -a ${k.algorithm.replace('.sig-alg.reg.int', '')} ${k.name} (on the server too)`);
+    throw new ConfigError(
+      'tsig-key-weak',
+      `the secret of key ${k.name} is ${k.secret.length} bytes, shorter than the ${need} bytes of ${k.algorithm}: make a new one with tsig-keygen -a ${k.algorithm.replace('.sig-alg.reg.int', '')} ${k.name} (on the server too)`,
+    );
   }
   return k;
 }

@@ -43,7 +43,14 @@ function variables(key: TsigKey, t: Pick<Tsig, 'timeSigned' | 'fudge' | 'error' 
   new Out(head, 0).u16(CLASS_ANY).u32(0);
   const tail = new Uint8Array(4);
   new Out(tail, 0).u16(t.error).u16(t.otherData.length);
-  return concat([encodeName(key.name, { lowercase: true }), head, encodeName(key.algorithm, { lowercase: true }), timers, tail, t.otherData]);
+  return concat([
+    encodeName(key.name, { lowercase: true }),
+    head,
+    encodeName(key.algorithm, { lowercase: true }),
+    timers,
+    tail,
+    t.otherData,
+  ]);
 }
 
 function hmac(key: TsigKey, parts: Uint8Array[]): Uint8Array {
@@ -78,7 +85,15 @@ function tsigRecord(key: TsigKey, t: Tsig): Uint8Array {
  */
 export function signRequest(wire: Uint8Array, key: TsigKey, nowSec: number, fudge = DEFAULT_FUDGE): { wire: Uint8Array; mac: Uint8Array } {
   const h = decodeHeader(wire);
-  const t: Tsig = { algorithm: key.algorithm, timeSigned: Math.floor(nowSec), fudge, mac: new Uint8Array(0), originalId: h.id, error: 0, otherData: new Uint8Array(0) };
+  const t: Tsig = {
+    algorithm: key.algorithm,
+    timeSigned: Math.floor(nowSec),
+    fudge,
+    mac: new Uint8Array(0),
+    originalId: h.id,
+    error: 0,
+    otherData: new Uint8Array(0),
+  };
   t.mac = hmac(key, [wire, variables(key, t)]);
   return { wire: concat([withArcount(wire, 1), tsigRecord(key, t)]), mac: t.mac };
 }

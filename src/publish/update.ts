@@ -47,9 +47,10 @@ function dedupe(rs: Uint8Array[]): Uint8Array[] {
  * out what stays, and the TTL of the whole RRset becomes ours.
  */
 export function buildIpseckeyUpdate(c: IpseckeyChange, id: number): Message {
-  const pre: RR[] = c.seen.length === 0
-    ? [{ name: c.name, type: RRType.IPSECKEY, class: RRClass.NONE, ttl: 0, rdata: new Uint8Array(0) }]
-    : dedupe(c.seen).map((rdata) => ({ name: c.name, type: RRType.IPSECKEY, class: RRClass.IN, ttl: 0, rdata }));
+  const pre: RR[] =
+    c.seen.length === 0
+      ? [{ name: c.name, type: RRType.IPSECKEY, class: RRClass.NONE, ttl: 0, rdata: new Uint8Array(0) }]
+      : dedupe(c.seen).map((rdata) => ({ name: c.name, type: RRType.IPSECKEY, class: RRClass.IN, ttl: 0, rdata }));
   const upd: RR[] = [
     ...(c.seen.length ? [{ name: c.name, type: RRType.IPSECKEY, class: RRClass.ANY, ttl: 0, rdata: new Uint8Array(0) }] : []),
     ...dedupe(c.want).map((rdata) => ({ name: c.name, type: RRType.IPSECKEY, class: RRClass.IN, ttl: c.ttl, rdata })),

@@ -222,7 +222,17 @@ export class Cache {
     const hit = this.compact?.take(key, this.opts.now());
     if (!hit) return undefined;
     const { message, proof, sigless } = decodeCachedAnswer(hit.bytes);
-    const entry: CacheEntry = { key, message, proof, storedAt: hit.storedAt, ttl: hit.ttl, negative: hit.negative, size: sizeOf(message), templates: [], sigless };
+    const entry: CacheEntry = {
+      key,
+      message,
+      proof,
+      storedAt: hit.storedAt,
+      ttl: hit.ttl,
+      negative: hit.negative,
+      size: sizeOf(message),
+      templates: [],
+      sigless,
+    };
     this.map.set(key, entry);
     this.bytes += entry.size;
     this.counters.promoted++;
@@ -253,7 +263,10 @@ export class Cache {
     // negative answer that makes the SOA carry the negative TTL (RFC 2308 §5).
     const cap = (rrs: RR[]): RR[] => (rrs.some((rr) => rr.ttl > ttl) ? rrs.map((rr) => (rr.ttl > ttl ? { ...rr, ttl } : rr)) : rrs);
     const [an, ns, ar] = [cap(msg.answers), cap(msg.authorities), cap(msg.additionals)];
-    const message = an === msg.answers && ns === msg.authorities && ar === msg.additionals ? msg : { ...msg, answers: an, authorities: ns, additionals: ar };
+    const message =
+      an === msg.answers && ns === msg.authorities && ar === msg.additionals
+        ? msg
+        : { ...msg, answers: an, authorities: ns, additionals: ar };
     const entry: CacheEntry = { key, message, proof, ede, storedAt: this.opts.now(), ttl, negative, size: sizeOf(message), templates: [] };
     const old = this.map.get(key);
     if (old) this.delete(old);
@@ -277,8 +290,14 @@ export class Cache {
     const left = e.ttl - this.elapsed(e);
     if (left <= ttlSec) return e;
     const ttl = Math.max(0, Math.floor(ttlSec));
-    const cap = (rrs: RR[]): RR[] => rrs.map((rr) => (rr.ttl - this.elapsed(e) > ttl ? { ...rr, ttl } : { ...rr, ttl: Math.max(0, rr.ttl - this.elapsed(e)) }));
-    const message = { ...e.message, answers: cap(e.message.answers), authorities: cap(e.message.authorities), additionals: cap(e.message.additionals) };
+    const cap = (rrs: RR[]): RR[] =>
+      rrs.map((rr) => (rr.ttl - this.elapsed(e) > ttl ? { ...rr, ttl } : { ...rr, ttl: Math.max(0, rr.ttl - this.elapsed(e)) }));
+    const message = {
+      ...e.message,
+      answers: cap(e.message.answers),
+      authorities: cap(e.message.authorities),
+      additionals: cap(e.message.additionals),
+    };
     const next: CacheEntry = { ...e, message, storedAt: this.opts.now(), ttl, size: e.size, templates: [] };
     if (this.map.get(e.key) === e) this.map.set(e.key, next);
     return next;

@@ -159,7 +159,7 @@ export class CompactStore {
   /** Removes every entry whose bytes `drop` picks (a flush by name); returns how many. */
   removeWhere(drop: (bytes: Uint8Array) => boolean): number {
     let n = 0;
-    for (let slot = 0; slot < this.table.length; ) {
+    for (let slot = 0; slot < this.table.length;) {
       const id = this.table[slot]!;
       if (id !== EMPTY && drop(this.bytesOf(id))) {
         // Removal shifts later entries into this slot: look at it again.
@@ -219,7 +219,7 @@ export class CompactStore {
     if (!chunk) return [];
     const end = chunk === this.current ? this.writeAt : (this.used.get(n) ?? 0);
     const live: { id: number; off: number; len: number }[] = [];
-    for (let off = 0; off + HEAD <= end; ) {
+    for (let off = 0; off + HEAD <= end;) {
       const len = (chunk[off]! << 8) | chunk[off + 1]!;
       if (len < HEAD) break;
       const id = chunk.readUInt32BE(off + 3);

@@ -23,7 +23,8 @@ export function parseEndpoint(text: string, defaultPort = 53): Endpoint {
     }
   }
   const family = isIP(host);
-  if (family !== 4 && family !== 6) throw new ConfigError('bad-endpoint', `not an IP address[:port]: '${text}' (use [v6]:port for IPv6 with a port)`);
+  if (family !== 4 && family !== 6)
+    throw new ConfigError('bad-endpoint', `not an IP address[:port]: '${text}' (use [v6]:port for IPv6 with a port)`);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('bad-endpoint', `bad port in '${text}'`);
   return { host, port, family };
 }

@@ -44,8 +44,16 @@ export function encodeCachedAnswer(
   if (strip && proof) {
     // By content, not identity: the cache may have copied records to lower their TTLs.
     const sigs = proof.rrsets.flatMap((s) => s.sigs);
-    const keep = (rrs: RR[]): RR[] => rrs.filter((rr) => !sigs.some((g) => g.type === rr.type && g.name === rr.name && g.class === rr.class && sameBytes(g.rdata, rr.rdata)));
-    message = { ...message, answers: keep(message.answers), authorities: keep(message.authorities), additionals: keep(message.additionals) };
+    const keep = (rrs: RR[]): RR[] =>
+      rrs.filter(
+        (rr) => !sigs.some((g) => g.type === rr.type && g.name === rr.name && g.class === rr.class && sameBytes(g.rdata, rr.rdata)),
+      );
+    message = {
+      ...message,
+      answers: keep(message.answers),
+      authorities: keep(message.authorities),
+      additionals: keep(message.additionals),
+    };
     proof = { ...proof, rrsets: proof.rrsets.map((s) => ({ ...s, sigs: [] })) };
   }
   const flat = [...message.answers, ...message.authorities, ...message.additionals];
@@ -80,8 +88,15 @@ export function decodeCachedAnswer(bytes: Uint8Array): DecodedAnswer {
     const q = message.questions[0]!;
     const copy = (rr: RR): RR => ({ ...rr });
     const set: ValidatedRRset = {
-      name: q.name, type: q.type, class: q.class, records: flat.slice(0, n).map(copy), sigs: flat.slice(n).map(copy),
-      ttl, sigExpiry, security: 'secure', role: 'answer',
+      name: q.name,
+      type: q.type,
+      class: q.class,
+      records: flat.slice(0, n).map(copy),
+      sigs: flat.slice(n).map(copy),
+      ttl,
+      sigExpiry,
+      security: 'secure',
+      role: 'answer',
     };
     return { message, proof: { verdict: SECURE, rrsets: [set], negative: null, rcode: message.rcode, ttl }, sigless };
   }
@@ -131,12 +146,14 @@ function plainSecureAnswer(m: Message, p: Proof, flat: readonly RR[], sigless: b
   const q = m.questions[0];
   const s = p.rrsets[0];
   if (!q || !s || p.rrsets.length !== 1 || p.verdict.kind !== 'secure' || p.negative !== null || p.rcode !== m.rcode) return null;
-  if (s.role !== 'answer' || s.security !== 'secure' || s.synthesized || s.name !== q.name || s.type !== q.type || s.class !== q.class) return null;
+  if (s.role !== 'answer' || s.security !== 'secure' || s.synthesized || s.name !== q.name || s.type !== q.type || s.class !== q.class)
+    return null;
   if (s.ttl !== p.ttl || s.sigExpiry === undefined || !(Number.isInteger(s.ttl) && s.ttl >= 0 && s.ttl < 2 ** 32)) return null;
   if (!(Number.isInteger(s.sigExpiry) && s.sigExpiry >= 0 && s.sigExpiry < 2 ** 32)) return null;
   const own = [...s.records, ...s.sigs];
   if (own.length !== flat.length || m.answers.length !== flat.length || s.records.length > 255) return null;
-  const same = (a: RR, b: RR): boolean => a.name === b.name && a.type === b.type && a.class === b.class && a.ttl === b.ttl && sameBytes(a.rdata, b.rdata);
+  const same = (a: RR, b: RR): boolean =>
+    a.name === b.name && a.type === b.type && a.class === b.class && a.ttl === b.ttl && sameBytes(a.rdata, b.rdata);
   for (let i = 0; i < own.length; i++) if (!same(own[i]!, flat[i]!)) return null;
   const out = [PLAIN_SECURE | (sigless ? 0x80 : 0)];
   u32(out, s.ttl);

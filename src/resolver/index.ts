@@ -57,35 +57,47 @@ function isResolved(c: ServeConfig | ServeConfigInput): c is ServeConfig {
 
 /** Starts listening on every configured address; resolves once all sockets are bound. */
 export async function startServer<C extends CaptureLayer>(
-  config: ServeConfig | ServeConfigInput, opts: StartOptions<C> & { capture: (inner: InternalLookups) => C },
+  config: ServeConfig | ServeConfigInput,
+  opts: StartOptions<C> & { capture: (inner: InternalLookups) => C },
 ): Promise<RunningServer<C>>;
 export async function startServer(config: ServeConfig | ServeConfigInput, opts?: StartOptions): Promise<RunningServer<undefined>>;
-export async function startServer(
-  config: ServeConfig | ServeConfigInput, opts: StartOptions = {},
-): Promise<RunningServer> {
+export async function startServer(config: ServeConfig | ServeConfigInput, opts: StartOptions = {}): Promise<RunningServer> {
   const cfg = isResolved(config) ? config : resolveServeConfig({}, config);
   const log = opts.log ?? silentLogger;
   const allow = makeAcl([...LOOPBACK_CIDRS, ...cfg.allow]);
-  const cache = new Cache({ ...DEFAULT_CACHE, maxEntries: cfg.cacheSize, maxBytes: cfg.cacheBytes, hotEntries: cfg.cacheHot, now: opts.now ?? Date.now });
-  const upstream = new UpstreamPool({
-    ...DEFAULT_UPSTREAM,
-    servers: cfg.upstream,
-    timeoutMs: cfg.upstreamTimeoutMs,
-    rounds: opts.upstreamRounds ?? DEFAULT_UPSTREAM.rounds,
-    udpSize: cfg.maxUdpSize,
-    log,
-  }, cfg.upstreamFile !== undefined);
+  const cache = new Cache({
+    ...DEFAULT_CACHE,
+    maxEntries: cfg.cacheSize,
+    maxBytes: cfg.cacheBytes,
+    hotEntries: cfg.cacheHot,
+    now: opts.now ?? Date.now,
+  });
+  const upstream = new UpstreamPool(
+    {
+      ...DEFAULT_UPSTREAM,
+      servers: cfg.upstream,
+      timeoutMs: cfg.upstreamTimeoutMs,
+      rounds: opts.upstreamRounds ?? DEFAULT_UPSTREAM.rounds,
+      udpSize: cfg.maxUdpSize,
+      log,
+    },
+    cfg.upstreamFile !== undefined,
+  );
   // Inside out: the core (cache, validate, upstream), capture on the core, the pipeline around both.
   const validator = typeof opts.validator === 'function' ? opts.validator(upstream) : opts.validator;
   const core = new ResolverCore({ cache, upstream, validator, maxUdpSize: cfg.maxUdpSize, log });
   const capture = opts.capture?.(core);
   const pipeline = new Pipeline({
-    allow, cache, upstream, core,
-    capture: capture?.stage(), maxUdpSize: cfg.maxUdpSize, log,
+    allow,
+    cache,
+    upstream,
+    core,
+    capture: capture?.stage(),
+    maxUdpSize: cfg.maxUdpSize,
+    log,
   });
-  const server = await listen(
-    { ...DEFAULT_LISTEN, listen: cfg.listen, tcpIdleMs: cfg.tcpIdleMs, allow, log },
-    (raw, client) => pipeline.handle(raw, client),
+  const server = await listen({ ...DEFAULT_LISTEN, listen: cfg.listen, tcpIdleMs: cfg.tcpIdleMs, allow, log }, (raw, client) =>
+    pipeline.handle(raw, client),
   );
   let stopped: Promise<void> | undefined;
   return {

@@ -25,8 +25,14 @@ export interface NetQueryOptions {
 }
 
 function matches(q: Message, r: Message): boolean {
-  return r.qr && r.id === q.id && r.questions.length === 1 &&
-    nameEquals(r.questions[0]!.name, q.questions[0]!.name) && r.questions[0]!.type === q.questions[0]!.type && r.questions[0]!.class === q.questions[0]!.class;
+  return (
+    r.qr &&
+    r.id === q.id &&
+    r.questions.length === 1 &&
+    nameEquals(r.questions[0]!.name, q.questions[0]!.name) &&
+    r.questions[0]!.type === q.questions[0]!.type &&
+    r.questions[0]!.class === q.questions[0]!.class
+  );
 }
 
 function udpOnce(o: NetQueryOptions, q: Message, wire: Uint8Array, timeoutMs: number): Promise<Message | null> {

@@ -61,9 +61,7 @@ export interface Answer {
 }
 
 export type Outcome =
-  | { kind: 'drop'; reason: string }
-  | { kind: 'bytes'; bytes: Uint8Array; rcode: number }
-  | { kind: 'answer'; answer: Answer };
+  { kind: 'drop'; reason: string } | { kind: 'bytes'; bytes: Uint8Array; rcode: number } | { kind: 'answer'; answer: Answer };
 
 export type Next = () => Promise<Outcome>;
 
@@ -84,7 +82,9 @@ export interface Stage {
  */
 export interface Validator {
   validate(
-    question: Question, response: Message, ctx: QueryContext,
+    question: Question,
+    response: Message,
+    ctx: QueryContext,
   ): Promise<{ proof?: Proof; response: Message; ede?: { code: number; text: string } }>;
   /** Called as the question goes upstream: work that does not need the answer may start now. */
   prepare?(question: Question): void;
@@ -150,8 +150,16 @@ export interface InternalLookups {
 
 export function newPipelineStats(): PipelineStats {
   return {
-    queries: 0, dropped: 0, refusedByAcl: 0, formerr: 0, notimp: 0, servfail: 0, internalErrors: 0,
-    truncated: 0, answeredFromCache: 0, answeredFast: 0,
+    queries: 0,
+    dropped: 0,
+    refusedByAcl: 0,
+    formerr: 0,
+    notimp: 0,
+    servfail: 0,
+    internalErrors: 0,
+    truncated: 0,
+    answeredFromCache: 0,
+    answeredFast: 0,
   };
 }
 
@@ -245,7 +253,10 @@ export function cacheStage(cache: Cache, stats: PipelineStats): Stage {
         // valid signatures, timed by whoever sends DO queries) is not taken either. It may only bring
         // the RRSIGs back; the held answer's data change when it expires, as for every client.
         if (hit) {
-          const fresh = out.kind === 'answer' && out.answer.source === 'upstream' && out.answer.proof && isUsable(out.answer.proof) ? out.answer.proof : undefined;
+          const fresh =
+            out.kind === 'answer' && out.answer.source === 'upstream' && out.answer.proof && isUsable(out.answer.proof)
+              ? out.answer.proof
+              : undefined;
           const held = cache.peek(key);
           if (held && !held.ede && !(fresh && held.proof && sameProvenData(held.proof, fresh))) {
             held.refetchFailedAt = cache.opts.now();
@@ -304,18 +315,41 @@ export class ResolverCore implements InternalLookups {
   constructor(private readonly deps: { cache: Cache; upstream: UpstreamPool; validator?: Validator; maxUdpSize: number; log?: Logger }) {
     this.log = deps.log ?? silentLogger;
     this.cache = deps.cache;
-    this.stages = [cacheStage(deps.cache, this.stats), validateStage(deps.validator ?? noValidation), upstreamStage(deps.upstream, this.stats)];
+    this.stages = [
+      cacheStage(deps.cache, this.stats),
+      validateStage(deps.validator ?? noValidation),
+      upstreamStage(deps.upstream, this.stats),
+    ];
   }
 
   async resolveInternal(question: Question): Promise<{ message: Message; proof?: Proof; age?: number }> {
     const query: Message = {
-      id: 0, qr: false, opcode: 0, aa: false, tc: false, rd: true, ra: false, z: false, ad: false, cd: false, rcode: 0,
-      questions: [question], answers: [], authorities: [], additionals: [],
+      id: 0,
+      qr: false,
+      opcode: 0,
+      aa: false,
+      tc: false,
+      rd: true,
+      ra: false,
+      z: false,
+      ad: false,
+      cd: false,
+      rcode: 0,
+      questions: [question],
+      answers: [],
+      authorities: [],
+      additionals: [],
       edns: { udpSize: this.deps.maxUdpSize, extendedRcode: 0, version: 0, do: true, options: [] },
     };
     const ctx = {
-      raw: new Uint8Array(0), client: { address: '::1', port: 0, transport: 'tcp' }, log: this.log,
-      query, question, view: { edns: true, do: true }, maxSize: 0xffff, internal: true,
+      raw: new Uint8Array(0),
+      client: { address: '::1', port: 0, transport: 'tcp' },
+      log: this.log,
+      query,
+      question,
+      view: { edns: true, do: true },
+      maxSize: 0xffff,
+      internal: true,
     } as QueryContext;
     const out = await runStages(this.stages, ctx, 0);
     if (out.kind !== 'answer') return { message: makeResponse(query, Rcode.SERVFAIL) };
@@ -350,12 +384,7 @@ export class Pipeline {
     const s = (this.stats = this.core.stats);
     // THE order: the outer stages, then the core's (cache, validate, upstream). Insert new stages
     // here or in ResolverCore, nowhere else.
-    this.stages = [
-      aclStage(deps.allow, s),
-      parseStage(deps.maxUdpSize, s),
-      ...(deps.capture ? [deps.capture] : []),
-      ...this.core.stages,
-    ];
+    this.stages = [aclStage(deps.allow, s), parseStage(deps.maxUdpSize, s), ...(deps.capture ? [deps.capture] : []), ...this.core.stages];
   }
 
   /**
@@ -401,7 +430,8 @@ export class Pipeline {
   private cachedReply(raw: Uint8Array, client: ClientInfo): Uint8Array | null {
     const len = raw.length;
     if (len < HEADER_LEN + 5 || (raw[2]! & 0xf8) !== 0) return null;
-    if (raw[4] !== 0 || raw[5] !== 1 || raw[6] !== 0 || raw[7] !== 0 || raw[8] !== 0 || raw[9] !== 0 || raw[10] !== 0 || raw[11]! > 1) return null;
+    if (raw[4] !== 0 || raw[5] !== 1 || raw[6] !== 0 || raw[7] !== 0 || raw[8] !== 0 || raw[9] !== 0 || raw[10] !== 0 || raw[11]! > 1)
+      return null;
     const qLen = questionLength(raw);
     if (qLen < 5) return null;
     const qEnd = HEADER_LEN + qLen;
@@ -488,7 +518,10 @@ export class Pipeline {
     const shaped = shapeForClient(msg, ctx.view, this.deps.maxUdpSize, ad);
     if (answer.ede && shaped.edns) shaped.edns.options.push(edeOption(answer.ede));
     const q = ctx.query;
-    const bytes = encodeMessage({ ...shaped, id: q.id, rd: q.rd, cd: q.cd, opcode: q.opcode, questions: q.questions }, { maxSize: ctx.maxSize });
+    const bytes = encodeMessage(
+      { ...shaped, id: q.id, rd: q.rd, cd: q.cd, opcode: q.opcode, questions: q.questions },
+      { maxSize: ctx.maxSize },
+    );
     if (bytes[2]! & 0x02) this.stats.truncated++;
     return bytes;
   }

@@ -41,7 +41,14 @@ export function groupsOf(groupText: string, user: string, primaryGid: number): n
     const f = line.split(':');
     if (f.length < 4) continue;
     const gid = Number(f[2]);
-    if (f[3]!.split(',').map((m) => m.trim()).includes(user) && !out.includes(gid)) out.push(gid);
+    if (
+      f[3]!
+        .split(',')
+        .map((m) => m.trim())
+        .includes(user) &&
+      !out.includes(gid)
+    )
+      out.push(gid);
   }
   return out;
 }
@@ -51,11 +58,7 @@ export function groupsOf(groupText: string, user: string, primaryGid: number): n
  * Supplementary groups are set before the gid and uid change, in that order (after setuid the process
  * could no longer change its groups).
  */
-export function dropPrivileges(
-  user: string | undefined,
-  readPasswd = readPasswdFile,
-  readGroup = readGroupFile,
-): DropResult {
+export function dropPrivileges(user: string | undefined, readPasswd = readPasswdFile, readGroup = readGroupFile): DropResult {
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) return { dropped: false, reason: 'not-root' };
   if (user === 'root') return { dropped: false, reason: 'kept-root' };
   const name = user ?? DEFAULT_USER;
@@ -97,9 +100,11 @@ export function handOverDir(
   }
   const st = lstatSync(dir);
   if (st.isDirectory() && st.uid === ids.uid) return undefined;
-  return `${dir} belongs to uid ${st.uid}, not to ${name}, the user oedns runs as, and an existing directory is never handed over: ` +
+  return (
+    `${dir} belongs to uid ${st.uid}, not to ${name}, the user oedns runs as, and an existing directory is never handed over: ` +
     `autosp commands through this daemon cannot save their state (chown it to ${name} yourself if it holds nothing else, ` +
-    `or use an --autosp-state in a directory of its own, e.g. /var/lib/oedns)`;
+    `or use an --autosp-state in a directory of its own, e.g. /var/lib/oedns)`
+  );
 }
 
 /**

@@ -76,8 +76,19 @@ export interface Listening {
 export async function listen(opts: ListenOptions, handler: QueryHandler): Promise<Listening> {
   const log = opts.log ?? silentLogger;
   const stats: ServerStats = {
-    udpReceived: 0, udpSent: 0, tcpConnections: 0, tcpOpen: 0, tcpRejected: 0, tcpReceived: 0, tcpSent: 0,
-    tcpIdleClosed: 0, tcpBackpressure: 0, tcpStallClosed: 0, tcpSlowClosed: 0, tcpEvicted: 0, sendErrors: 0,
+    udpReceived: 0,
+    udpSent: 0,
+    tcpConnections: 0,
+    tcpOpen: 0,
+    tcpRejected: 0,
+    tcpReceived: 0,
+    tcpSent: 0,
+    tcpIdleClosed: 0,
+    tcpBackpressure: 0,
+    tcpStallClosed: 0,
+    tcpSlowClosed: 0,
+    tcpEvicted: 0,
+    sendErrors: 0,
   };
   const udps: UdpSocket[] = [];
   const tcps: TcpServer[] = [];
@@ -90,7 +101,16 @@ export async function listen(opts: ListenOptions, handler: QueryHandler): Promis
     closing = true;
     for (const c of conns.keys()) c.destroy();
     await Promise.all([
-      ...udps.map((u) => new Promise<void>((r) => { try { u.close(() => r()); } catch { r(); } })),
+      ...udps.map(
+        (u) =>
+          new Promise<void>((r) => {
+            try {
+              u.close(() => r());
+            } catch {
+              r();
+            }
+          }),
+      ),
       ...tcps.map((t) => new Promise<void>((r) => t.close(() => r()))),
     ]);
   };
@@ -138,7 +158,8 @@ export async function listen(opts: ListenOptions, handler: QueryHandler): Promis
     for (const [sock, c] of conns) {
       const st = c();
       if (st.idleSince !== undefined && (!victim || st.idleSince < victim.since)) victim = { sock, since: st.idleSince };
-      if (st.frameSince !== undefined && now - st.frameSince >= 1000 && (!slow || st.frameSince < slow.since)) slow = { sock, since: st.frameSince };
+      if (st.frameSince !== undefined && now - st.frameSince >= 1000 && (!slow || st.frameSince < slow.since))
+        slow = { sock, since: st.frameSince };
     }
     const out = victim ?? slow;
     if (!out) return false;

@@ -23,9 +23,12 @@ export function tcpExchange(host: string, port: number, wire: Uint8Array, timeou
       else resolve(m!);
     };
     const timer = setTimeout(
-      () => finish(sent
-        ? new TransportError('no-answer', `${host}:${port}: no TCP answer within ${timeoutMs} ms`)
-        : new TransportError('unreachable', `${host}:${port}: no TCP connection within ${timeoutMs} ms`)),
+      () =>
+        finish(
+          sent
+            ? new TransportError('no-answer', `${host}:${port}: no TCP answer within ${timeoutMs} ms`)
+            : new TransportError('unreachable', `${host}:${port}: no TCP connection within ${timeoutMs} ms`),
+        ),
       timeoutMs,
     );
     s.on('error', (e) => finish(new TransportError(sent ? 'no-answer' : 'unreachable', `${host}:${port}: ${e.message}`)));

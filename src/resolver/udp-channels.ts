@@ -93,7 +93,12 @@ export class UdpChannels {
    * Sends `build(id)` to `server` and waits for a datagram that `accept` takes (it checks the question;
    * the id and source are already checked here). Rejects with TransportError on timeout or socket error.
    */
-  async exchange(server: Endpoint, build: (id: number) => Uint8Array, accept: (buf: Buffer) => boolean, timeoutMs: number): Promise<Buffer> {
+  async exchange(
+    server: Endpoint,
+    build: (id: number) => Uint8Array,
+    accept: (buf: Buffer) => boolean,
+    timeoutMs: number,
+  ): Promise<Buffer> {
     const ch = await this.channel(server);
     const id = ch.freeId();
     ch.uses++;
@@ -129,7 +134,8 @@ export class UdpChannels {
     const k = this.key(server);
     this.slots.delete(k);
     for (const ch of this.all) {
-      if (ch.remote.port !== server.port || (ch.remote.host !== server.host && formatEndpoint(ch.remote) !== formatEndpoint(server))) continue;
+      if (ch.remote.port !== server.port || (ch.remote.host !== server.host && formatEndpoint(ch.remote) !== formatEndpoint(server)))
+        continue;
       ch.retired = true;
       if (ch.waiters.size === 0) ch.close();
     }

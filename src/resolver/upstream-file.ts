@@ -155,7 +155,8 @@ export function upstreamFileProblem(path: string, ops: FileSafetyOps = {}): stri
   if (file) {
     if (!file.isFile()) return `${abs} is not a regular file`;
     if (!who(file.uid)) return `${abs} belongs to uid ${file.uid}, who could send every query to a server of their choosing`;
-    if (file.mode & 0o022) return `${abs} is writable by others (mode ${mode(file.mode)}): whoever writes it picks the server every query goes to`;
+    if (file.mode & 0o022)
+      return `${abs} is writable by others (mode ${mode(file.mode)}): whoever writes it picks the server every query goes to`;
   }
   // The directory of the name we were given (where the link or file can be replaced) and, for a link,
   // the directory of what it points to. The first existing one up from each.

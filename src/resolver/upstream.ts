@@ -70,8 +70,16 @@ export class UpstreamPool {
   private readonly tcpExchanges = new Set<{ close(): void }>();
   private readonly channels: UdpChannels;
   private readonly counters = {
-    queries: 0, udpAttempts: 0, tcpAttempts: 0, timeouts: 0, mismatches: 0, malformed: 0,
-    truncatedRetries: 0, serverFailures: 0, failed: 0, busy: 0,
+    queries: 0,
+    udpAttempts: 0,
+    tcpAttempts: 0,
+    timeouts: 0,
+    mismatches: 0,
+    malformed: 0,
+    truncatedRetries: 0,
+    serverFailures: 0,
+    failed: 0,
+    busy: 0,
   };
 
   /**
@@ -150,7 +158,12 @@ export class UpstreamPool {
             this.counters.truncatedRetries++;
             answer = await this.exchangeTcp(server, q, cd);
           }
-          if (answer.rcode === Rcode.SERVFAIL || answer.rcode === Rcode.REFUSED || answer.rcode === Rcode.NOTIMP || answer.rcode === Rcode.FORMERR) {
+          if (
+            answer.rcode === Rcode.SERVFAIL ||
+            answer.rcode === Rcode.REFUSED ||
+            answer.rcode === Rcode.NOTIMP ||
+            answer.rcode === Rcode.FORMERR
+          ) {
             this.counters.serverFailures++;
             throw new TransportError('server-failure', `${formatEndpoint(server)} answered rcode ${answer.rcode}`);
           }
@@ -200,18 +213,20 @@ export class UpstreamPool {
   private async exchangeUdp(server: Endpoint, q: Question, cd: boolean): Promise<Message> {
     this.counters.udpAttempts++;
     let answer: Message | undefined;
-    await this.channels.exchange(
-      server,
-      (id) => this.encodeQuery(q, cd, id).bytes,
-      (buf) => {
-        answer = this.accept(buf, (buf[0]! << 8) | buf[1]!, q);
-        return answer !== undefined;
-      },
-      this.opts.timeoutMs,
-    ).catch((err: unknown) => {
-      if (err instanceof TransportError && err.code === 'timeout') this.counters.timeouts++;
-      throw err;
-    });
+    await this.channels
+      .exchange(
+        server,
+        (id) => this.encodeQuery(q, cd, id).bytes,
+        (buf) => {
+          answer = this.accept(buf, (buf[0]! << 8) | buf[1]!, q);
+          return answer !== undefined;
+        },
+        this.opts.timeoutMs,
+      )
+      .catch((err: unknown) => {
+        if (err instanceof TransportError && err.code === 'timeout') this.counters.timeouts++;
+        throw err;
+      });
     return answer!;
   }
 
@@ -239,7 +254,8 @@ export class UpstreamPool {
       const reader = new FrameReader();
       sock.on('connect', () => sock.write(frame(bytes)));
       sock.on('data', (chunk: Buffer) => {
-        if (reader.pending + chunk.length > 70_000) return finish(new TransportError('tcp-overflow', `${formatEndpoint(server)} sent more than one message`));
+        if (reader.pending + chunk.length > 70_000)
+          return finish(new TransportError('tcp-overflow', `${formatEndpoint(server)} sent more than one message`));
         for (const m of reader.push(chunk)) {
           const msg = this.accept(m, id, q);
           if (msg) return finish(null, msg);

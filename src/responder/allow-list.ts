@@ -11,8 +11,7 @@ export interface AllowList {
 }
 
 export type AllowCheck =
-  | { allowed: true; name: string; rule: string }
-  | { allowed: false; reason: 'not-a-hostname' | 'not-allowed'; detail: string };
+  { allowed: true; name: string; rule: string } | { allowed: false; reason: 'not-a-hostname' | 'not-allowed'; detail: string };
 
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/;
@@ -36,7 +35,11 @@ export function parseAllowList(entries: readonly string[]): AllowList {
     const zone = e.startsWith('*.') ? e.slice(2) : e.startsWith('.') ? e.slice(1) : undefined;
     const n = hostname(zone ?? e);
     // A one-label zone ('.com') is refused: anyone under that TLD could make us query DNS.
-    if (!n) throw new ConfigError('bad-responder-allow', `responder allow-list entry '${raw}' is not a host name, '.zone' or '*.zone' of two labels or more`);
+    if (!n)
+      throw new ConfigError(
+        'bad-responder-allow',
+        `responder allow-list entry '${raw}' is not a host name, '.zone' or '*.zone' of two labels or more`,
+      );
     if (zone !== undefined) zones.push(n);
     else exact.add(n);
   }

@@ -10,7 +10,10 @@ export function responderFromConfig(c: ServeConfig, log: Logger): ResponderOptio
   if (c.responderAllow.length === 0) return undefined;
   if (c.engine !== 'strongswan') {
     // Libreswan looks initiators up by itself (docs/responder.md); dry-run has no IKE daemon to ask.
-    throw new ConfigError('responder-engine', `--responder-allow needs --engine strongswan (got ${c.engine}); for Libreswan see docs/responder.md`);
+    throw new ConfigError(
+      'responder-engine',
+      `--responder-allow needs --engine strongswan (got ${c.engine}); for Libreswan see docs/responder.md`,
+    );
   }
   const e = c.engineConfig;
   return {

@@ -25,7 +25,7 @@ export interface LibreswanResponderConf {
 /** One conn per exact name: pluto's rightid cannot express a zone suffix for FQDN ids. */
 export function libreswanResponderConf(o: LibreswanResponderConf): { text: string; skipped: string[] } {
   const lines: string[] = [
-    '# Written by oedns: IKE queries DNS (responder side) with pluto\'s own on-demand IPSECKEY lookup.',
+    "# Written by oedns: IKE queries DNS (responder side) with pluto's own on-demand IPSECKEY lookup.",
     'config setup',
     '    dnssec-enable=yes',
     ...(o.anchorsFile ? [`    dnssec-anchors=${o.anchorsFile}`] : []),

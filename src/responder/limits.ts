@@ -8,7 +8,11 @@ export class TokenBucket {
   private last: number;
 
   /** `ratePerSec` tokens per second, at most `burst` saved up; starts full. */
-  constructor(private readonly ratePerSec: number, private readonly burst: number, nowMs: number) {
+  constructor(
+    private readonly ratePerSec: number,
+    private readonly burst: number,
+    nowMs: number,
+  ) {
     this.tokens = burst;
     this.last = nowMs;
   }

@@ -104,9 +104,22 @@ export type ResponderCounters = Record<'seen' | ResponderOutcome | 'initiateFail
 
 export class ResponderService {
   readonly counters: ResponderCounters = {
-    seen: 0, lookups: 0, installed: 0, initiateFailed: 0, 'not-a-hostname': 0, 'not-allowed': 0, 'held-down': 0,
-    'rate-limited': 0, 'queue-full': 0, 'already-held': 0, 'no-secure-key': 0, bogus: 0, 'lookup-failed': 0,
-    'address-mismatch': 0, 'policy-clear': 0, 'engine-failed': 0,
+    seen: 0,
+    lookups: 0,
+    installed: 0,
+    initiateFailed: 0,
+    'not-a-hostname': 0,
+    'not-allowed': 0,
+    'held-down': 0,
+    'rate-limited': 0,
+    'queue-full': 0,
+    'already-held': 0,
+    'no-secure-key': 0,
+    bogus: 0,
+    'lookup-failed': 0,
+    'address-mismatch': 0,
+    'policy-clear': 0,
+    'engine-failed': 0,
   };
   private readonly allow: AllowList;
   private readonly limits: ResponderLimits;
@@ -123,7 +136,9 @@ export class ResponderService {
   private readonly onInitiator = (i: UnknownInitiator): void => void this.handle(i);
   private readonly onReady = (again: boolean): void => {
     if (!again || !this.o.onDaemonRestart) return;
-    this.o.onDaemonRestart().catch((e: Error) => this.log.warn({ err: e.message }, 'responder: re-applying peers after the IKE daemon restarted failed'));
+    this.o
+      .onDaemonRestart()
+      .catch((e: Error) => this.log.warn({ err: e.message }, 'responder: re-applying peers after the IKE daemon restarted failed'));
   };
 
   constructor(private readonly o: ResponderServiceOptions) {
@@ -144,7 +159,9 @@ export class ResponderService {
     const n = this.allow.exact.size + this.allow.zones.length;
     this.log.info(
       { allow: [...this.allow.exact, ...this.allow.zones.map((z) => `.${z}`)] },
-      n === 0 ? 'responder: allow-list empty, no initiator will be looked up' : 'responder: looking up unknown initiators on the allow-list',
+      n === 0
+        ? 'responder: allow-list empty, no initiator will be looked up'
+        : 'responder: looking up unknown initiators on the allow-list',
     );
   }
 
@@ -163,7 +180,13 @@ export class ResponderService {
 
   private async decide(i: UnknownInitiator): Promise<ResponderResult> {
     this.counters.seen++;
-    const r = (outcome: ResponderOutcome, reason: string, peer?: Peer): ResponderResult => ({ identity: i.identity, address: i.address, outcome, reason, peer });
+    const r = (outcome: ResponderOutcome, reason: string, peer?: Peer): ResponderResult => ({
+      identity: i.identity,
+      address: i.address,
+      outcome,
+      reason,
+      peer,
+    });
     if (this.closed) return r('queue-full', 'responder is stopping');
     const c = checkAllowed(this.allow, i.identity);
     if (!c.allowed) return r(c.reason, c.detail);
@@ -233,7 +256,10 @@ export class ResponderService {
       addresses = found.addresses;
     } else {
       if (!from || !found.addresses.some((a) => ipv4Or6(a) === from)) {
-        return r('address-mismatch', `${name} came from ${i.address}, which is not among its validated addresses (${found.addresses.join(', ') || 'none'})`);
+        return r(
+          'address-mismatch',
+          `${name} came from ${i.address}, which is not among its validated addresses (${found.addresses.join(', ') || 'none'})`,
+        );
       }
       // Only the address it came from: the exchange showed nothing about its other addresses, and
       // initiating back must go exactly where it came from.

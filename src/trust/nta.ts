@@ -66,7 +66,8 @@ export class NtaSet {
       throw new ConfigError('nta-lifetime', `NTA lifetime must be 1..${NTA_MAX_LIFETIME_SEC} seconds (RFC 7646: at most a week)`);
     }
     this.expire(nowSec);
-    if (!this.entries.has(n) && this.entries.size >= NTA_MAX_ENTRIES) throw new ConfigError('nta-full', `at most ${NTA_MAX_ENTRIES} negative trust anchors`);
+    if (!this.entries.has(n) && this.entries.size >= NTA_MAX_ENTRIES)
+      throw new ConfigError('nta-full', `at most ${NTA_MAX_ENTRIES} negative trust anchors`);
     const e: Nta = { name: n, expiresAt: nowSec + lifetimeSec, source: 'control' };
     this.entries.set(n, e);
     return e;

@@ -14,7 +14,15 @@ import { verifyRrset } from '../dnssec/rrsig';
 import { secondsUntil } from '../dnssec/crypto';
 import { type Logger, silentLogger } from '../util/log';
 import {
-  applyObservation, boundedTrustPoint, keyIdentity, mergeConfiguredKeys, type Observation, RFC5011_DEFAULTS, type Rfc5011Options, seedTrustPoint, trustedKeys,
+  applyObservation,
+  boundedTrustPoint,
+  keyIdentity,
+  mergeConfiguredKeys,
+  type Observation,
+  RFC5011_DEFAULTS,
+  type Rfc5011Options,
+  seedTrustPoint,
+  trustedKeys,
   type TrustPointState,
 } from './rfc5011';
 import { loadTrustState, saveTrustState, stateOwners } from './state-file';
@@ -53,7 +61,11 @@ export interface TrustPointReport {
 const neverObserved = (tp: TrustPointState): boolean => tp.keys.length === 0 && tp.lastSuccess === undefined;
 
 const sameKeySet = (a: Uint8Array[], b: Uint8Array[]): boolean => {
-  const s = (l: Uint8Array[]): string => l.map((k) => Buffer.from(k).toString('base64')).sort().join(',');
+  const s = (l: Uint8Array[]): string =>
+    l
+      .map((k) => Buffer.from(k).toString('base64'))
+      .sort()
+      .join(',');
   return s(a) === s(b);
 };
 
@@ -86,7 +98,14 @@ export class TrustAnchorManager {
       const k = canonicalName(a.zone);
       const tp = saved.get(k);
       const keep = this.keepRemoved(k);
-      this.points.set(k, tp ? mergeConfiguredKeys(boundedTrustPoint(tp, keep), a.keys, t) : a.keys.length ? seedTrustPoint(k, a.keys, t) : { zone: k, keys: [] });
+      this.points.set(
+        k,
+        tp
+          ? mergeConfiguredKeys(boundedTrustPoint(tp, keep), a.keys, t)
+          : a.keys.length
+            ? seedTrustPoint(k, a.keys, t)
+            : { zone: k, keys: [] },
+      );
     }
   }
 
@@ -94,7 +113,12 @@ export class TrustAnchorManager {
    * The state as a daemon starting now would load it, for checks (`--check-config`, doctor): no
    * refresh is ever made. ConfigError when the state file is damaged.
    */
-  static offline(configured: readonly TrustAnchor[], statePath: string, now?: () => number, owners?: readonly number[]): TrustAnchorManager {
+  static offline(
+    configured: readonly TrustAnchor[],
+    statePath: string,
+    now?: () => number,
+    owners?: readonly number[],
+  ): TrustAnchorManager {
     return new TrustAnchorManager({
       configured,
       statePath,
@@ -140,7 +164,9 @@ export class TrustAnchorManager {
    */
   untrusted(): readonly string[] {
     // Asked for every query: kept from the last change of the points.
-    this.untrustedZones ??= [...this.points.values()].filter((tp) => !neverObserved(tp) && trustedKeys(tp).length === 0).map((tp) => canonicalName(tp.zone));
+    this.untrustedZones ??= [...this.points.values()]
+      .filter((tp) => !neverObserved(tp) && trustedKeys(tp).length === 0)
+      .map((tp) => canonicalName(tp.zone));
     return this.untrustedZones;
   }
 
@@ -192,7 +218,8 @@ export class TrustAnchorManager {
       this.log.error({ state: this.o.statePath, err: (e as Error).message }, 'trust anchors: cannot save the RFC 5011 state');
     }
     const after = this.anchors();
-    const differs = before.length !== after.length || before.some((a, i) => !sameKeySet(a.keys, after[i]!.keys) || a.ds.length !== after[i]!.ds.length);
+    const differs =
+      before.length !== after.length || before.some((a, i) => !sameKeySet(a.keys, after[i]!.keys) || a.ds.length !== after[i]!.ds.length);
     if (differs) this.o.onChange?.(after);
   }
 
@@ -217,12 +244,24 @@ export class TrustAnchorManager {
     let current = tp;
     // First validated sight under a DS-only anchor: the keys the DS vouches for are the trusted ones.
     if (validated && tp.keys.length === 0 && anchor) {
-      current = seedTrustPoint(zone, keys.map((k) => k.rdata).filter((r) => anchor.ds.some((d) => dsMatchesKey(d, zone, r)) || anchor.keys.some((a) => Buffer.compare(Buffer.from(a), Buffer.from(r)) === 0)), nowSec);
+      current = seedTrustPoint(
+        zone,
+        keys
+          .map((k) => k.rdata)
+          .filter(
+            (r) =>
+              anchor.ds.some((d) => dsMatchesKey(d, zone, r)) ||
+              anchor.keys.some((a) => Buffer.compare(Buffer.from(a), Buffer.from(r)) === 0),
+          ),
+        nowSec,
+      );
     }
     // The original TTL (add hold-down, §2.4.1) and expiry (refresh interval, §2.3) come from the RRSIG
     // that verified, never from any other RRSIG in the answer: anyone on the path can append one.
     // An answer that did not validate gives neither (the retry is then MAX(1 h, ...) = 1 h).
-    const { origTtl, sigExpiresAt } = validated ? signedTimers(checked!.sig, checked!.expiration, nowSec) : { origTtl: 0, sigExpiresAt: nowSec };
+    const { origTtl, sigExpiresAt } = validated
+      ? signedTimers(checked!.sig, checked!.expiration, nowSec)
+      : { origTtl: 0, sigExpiresAt: nowSec };
     const obs: Observation = {
       validated,
       // A self-signature matters only for a revocation (§2.1) in a set that validated: checked then,
@@ -234,10 +273,12 @@ export class TrustAnchorManager {
       origTtl,
       sigExpiresAt,
     };
-    if (!validated) this.log.warn({ zone: zone || '.', verdict }, 'trust anchors: the DNSKEY set is not signed by a key we trust; nothing changes');
+    if (!validated)
+      this.log.warn({ zone: zone || '.', verdict }, 'trust anchors: the DNSKEY set is not signed by a key we trust; nothing changes');
     const keepRemoved = this.keepRemoved(canonicalName(zone));
     const r = applyObservation(current, obs, nowSec, { ...(this.o.rfc5011 ?? RFC5011_DEFAULTS), keepRemoved });
-    for (const t of r.transitions) this.log.warn({ zone: zone || '.', keyTag: t.tag, from: t.from, to: t.to }, 'trust anchors: RFC 5011 key state change');
+    for (const t of r.transitions)
+      this.log.warn({ zone: zone || '.', keyTag: t.tag, from: t.from, to: t.to }, 'trust anchors: RFC 5011 key state change');
     return boundedTrustPoint(r.state, keepRemoved);
   }
 }

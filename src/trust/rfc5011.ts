@@ -83,7 +83,9 @@ const isRevoked = (rdata: Uint8Array): boolean => (flagsOf(rdata) & DNSKEY_REVOK
 export function seedTrustPoint(zone: string, keys: Uint8Array[], nowSec: number): TrustPointState {
   return {
     zone,
-    keys: keys.filter((k) => isSep(k) && !isRevoked(k)).map((k) => ({ rdata: b64(k), tag: keyTag(k), state: 'Valid' as const, firstSeen: nowSec, since: nowSec })),
+    keys: keys
+      .filter((k) => isSep(k) && !isRevoked(k))
+      .map((k) => ({ rdata: b64(k), tag: keyTag(k), state: 'Valid' as const, firstSeen: nowSec, since: nowSec })),
   };
 }
 
@@ -117,8 +119,10 @@ export function boundedTrustPoint(tp: TrustPointState, keepRemoved: (identity: s
     const drop = new Set(pending.slice(MAX_PENDING_KEYS));
     keys = keys.filter((k) => !drop.has(k));
   }
-  const spare = [...keys.filter((k) => k.state === 'AddPend').sort((a, b) => b.since - a.since),
-    ...keys.filter((k) => k.state === 'Revoked' || k.state === 'Removed').sort((a, b) => a.since - b.since)];
+  const spare = [
+    ...keys.filter((k) => k.state === 'AddPend').sort((a, b) => b.since - a.since),
+    ...keys.filter((k) => k.state === 'Revoked' || k.state === 'Removed').sort((a, b) => a.since - b.since),
+  ];
   while (keys.length > MAX_TRACKED_KEYS && spare.length) {
     const k = spare.shift()!;
     keys = keys.filter((x) => x !== k);
@@ -154,7 +158,10 @@ export function applyObservation(
   opts: Rfc5011Options = RFC5011_DEFAULTS,
 ): { state: TrustPointState; transitions: Transition[] } {
   if (!obs.validated) {
-    return { state: { ...tp, nextRefresh: nowSec + refreshInterval(obs.origTtl || 3600, obs.sigExpiresAt || nowSec, nowSec, true) }, transitions: [] };
+    return {
+      state: { ...tp, nextRefresh: nowSec + refreshInterval(obs.origTtl || 3600, obs.sigExpiresAt || nowSec, nowSec, true) },
+      transitions: [],
+    };
   }
   const transitions: Transition[] = [];
   const addHold = Math.max(opts.addHoldDownSec, obs.origTtl);

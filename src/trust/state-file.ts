@@ -19,7 +19,10 @@ const MAX_POINTS = 64;
 const MAX_KEYS_IN_FILE = 1024;
 
 function bad(path: string, why: string): never {
-  throw new ConfigError('trust-anchor-state', `trust anchor state file ${path} is damaged: ${why} (move it away to start again from the configured anchors)`);
+  throw new ConfigError(
+    'trust-anchor-state',
+    `trust anchor state file ${path} is damaged: ${why} (move it away to start again from the configured anchors)`,
+  );
 }
 
 const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 2 ** 33;
@@ -46,9 +49,11 @@ export function parseTrustState(text: string, path: string): TrustPointState[] {
   if (o.trustPoints.length > MAX_POINTS) bad(path, 'too many trust points');
   return o.trustPoints.map((tp: unknown) => {
     const t = tp as Record<string, unknown>;
-    if (typeof tp !== 'object' || tp === null || typeof t.zone !== 'string' || !Array.isArray(t.keys)) bad(path, 'a trust point lacks zone or keys');
+    if (typeof tp !== 'object' || tp === null || typeof t.zone !== 'string' || !Array.isArray(t.keys))
+      bad(path, 'a trust point lacks zone or keys');
     if (t.keys.length > MAX_KEYS_IN_FILE) bad(path, `too many keys for ${t.zone || '.'}`);
-    if ((t.lastSuccess !== undefined && !isTime(t.lastSuccess)) || (t.nextRefresh !== undefined && !isTime(t.nextRefresh))) bad(path, 'bad refresh times');
+    if ((t.lastSuccess !== undefined && !isTime(t.lastSuccess)) || (t.nextRefresh !== undefined && !isTime(t.nextRefresh)))
+      bad(path, 'bad refresh times');
     const out: TrustPointState = { zone: t.zone, keys: t.keys.map((k: unknown) => checkKey(path, k)) };
     if (out.keys.filter((k) => k.state !== 'Removed').length > MAX_TRACKED_KEYS) bad(path, `too many keys for ${t.zone || '.'}`);
     if (t.lastSuccess !== undefined) out.lastSuccess = t.lastSuccess;
@@ -78,7 +83,12 @@ export function stateOwners(serviceUser = DEFAULT_USER, readPasswd = (): string 
  * else may write them; the directories above belong to root or `owners` and, if others may write
  * them, are sticky (the control socket's rule, src/control/server.ts).
  */
-export function unsafeStatePath(path: string, owners: readonly number[], lstat: Lstat = lstatSync, realpath = realpathSync): string | undefined {
+export function unsafeStatePath(
+  path: string,
+  owners: readonly number[],
+  lstat: Lstat = lstatSync,
+  realpath = realpathSync,
+): string | undefined {
   const abs = resolve(path);
   let dir: string;
   try {
@@ -118,7 +128,10 @@ export function loadTrustState(path: string, owners?: readonly number[]): TrustP
   if (owners) {
     const unsafe = unsafeStatePath(path, owners);
     if (unsafe) {
-      throw new ConfigError('trust-anchor-state-unsafe', `trust anchor state ${path} cannot be trusted: ${unsafe} (its keys decide what validates: chown it and its directory to root or oedns, chmod go-w)`);
+      throw new ConfigError(
+        'trust-anchor-state-unsafe',
+        `trust anchor state ${path} cannot be trusted: ${unsafe} (its keys decide what validates: chown it and its directory to root or oedns, chmod go-w)`,
+      );
     }
   }
   if (!existsSync(path)) return [];
@@ -140,7 +153,10 @@ export function saveTrustState(path: string, points: TrustPointState[]): void {
   // not start next time): the refresher keeps points bounded (boundedTrustPoint) before saving.
   for (const tp of points) {
     if (tp.keys.length > MAX_TRACKED_KEYS) {
-      throw new ConfigError('trust-anchor-state', `not saving ${path}: ${tp.keys.length} keys for ${tp.zone || '.'}, more than ${MAX_TRACKED_KEYS}`);
+      throw new ConfigError(
+        'trust-anchor-state',
+        `not saving ${path}: ${tp.keys.length} keys for ${tp.zone || '.'}, more than ${MAX_TRACKED_KEYS}`,
+      );
     }
   }
   writeFileAtomic(path, `${JSON.stringify({ version: 1, trustPoints: points }, null, 1)}\n`, 0o600);

@@ -102,9 +102,10 @@ function rewriting(fmt: (o: Record<string, unknown>) => string): { write(line: s
 /** Logs on stderr, so that stdout stays free for command output (tables, --json). */
 export function createLogger(level: LogLevel = 'info', name = 'oedns', format: LogFormat = 'auto'): Logger {
   const f = resolveLogFormat(format);
-  const dest = f === 'json'
-    ? pino.destination({ fd: 2, sync: true })
-    : rewriting(f === 'journal' ? journalLine : (o) => prettyLine(o, !process.env.NO_COLOR));
+  const dest =
+    f === 'json'
+      ? pino.destination({ fd: 2, sync: true })
+      : rewriting(f === 'journal' ? journalLine : (o) => prettyLine(o, !process.env.NO_COLOR));
   return pino({ name, level, base: { name } }, dest);
 }
 

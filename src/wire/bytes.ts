@@ -85,7 +85,8 @@ export class Out {
 }
 
 export function checkUint(v: number, bits: 8 | 16 | 32, field: string): number {
-  if (!Number.isInteger(v) || v < 0 || v > 2 ** bits - 1) throw new ParseError('out-of-range', `${field} ${v} is not a ${bits}-bit unsigned integer`);
+  if (!Number.isInteger(v) || v < 0 || v > 2 ** bits - 1)
+    throw new ParseError('out-of-range', `${field} ${v} is not a ${bits}-bit unsigned integer`);
   return v;
 }
 

@@ -14,9 +14,7 @@ const TYPE_A6 = 38;
  * NSEC. RFC 6840 §5.1 ("Errors in Canonical Form Type Code List") corrects it: names in NSEC RDATA are NOT
  * lowercased, names in RRSIG RDATA are. HINFO carries no names, so listing it changes nothing.
  */
-export const LOWERCASE_RDATA_TYPES: ReadonlySet<number> = new Set(
-  [...LAYOUT.keys()].filter((t) => t !== TYPE_NSEC).concat([TYPE_A6]),
-);
+export const LOWERCASE_RDATA_TYPES: ReadonlySet<number> = new Set([...LAYOUT.keys()].filter((t) => t !== TYPE_NSEC).concat([TYPE_A6]));
 
 function lower(b: Uint8Array): Uint8Array {
   const out = Uint8Array.from(b);
@@ -30,7 +28,15 @@ export function canonicalRdata(type: number, rdata: Uint8Array): Uint8Array {
   if (!LOWERCASE_RDATA_TYPES.has(type)) return Uint8Array.from(rdata);
   if (type === TYPE_A6) return canonicalA6(rdata);
   const parts: Uint8Array[] = [];
-  walkRdata(rdata, 0, rdata.length, LAYOUT.get(type)!, (w) => parts.push(lower(w)), (b) => parts.push(b), false);
+  walkRdata(
+    rdata,
+    0,
+    rdata.length,
+    LAYOUT.get(type)!,
+    (w) => parts.push(lower(w)),
+    (b) => parts.push(b),
+    false,
+  );
   return concat(parts);
 }
 

@@ -27,7 +27,7 @@ export function parseIPv6(text: string): Uint8Array {
   if (s.slice(lastColon + 1).includes('.')) {
     // An embedded IPv4 tail becomes the last two 16-bit groups.
     const v4 = parseIPv4(s.slice(lastColon + 1));
-    s = s.slice(0, lastColon + 1) + (((v4[0]! << 8) | v4[1]!).toString(16)) + ':' + (((v4[2]! << 8) | v4[3]!).toString(16));
+    s = s.slice(0, lastColon + 1) + ((v4[0]! << 8) | v4[1]!).toString(16) + ':' + ((v4[2]! << 8) | v4[3]!).toString(16);
   }
   const halves = s.split('::');
   if (halves.length > 2) bad();
@@ -56,7 +56,7 @@ export function formatIPv6(b: Uint8Array): string {
   for (let i = 0; i < 8; i++) w.push((b[2 * i]! << 8) | b[2 * i + 1]!);
   let bestBase = -1;
   let bestLen = 0;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (w[i] !== 0) {
       i++;
       continue;

@@ -32,7 +32,7 @@ export function nameToLabels(name: Name): Uint8Array[] {
     labels.push(Uint8Array.from(cur));
     cur = [];
   };
-  for (let i = 0; i < name.length; ) {
+  for (let i = 0; i < name.length;) {
     if (name.charCodeAt(i) === DOT) {
       finish();
       if (++i === name.length) return labels; // trailing dot: absolute name
@@ -137,13 +137,7 @@ export function wireToLabels(wire: Uint8Array): Uint8Array[] {
  * error. Pointers may only go backwards to bytes not yet visited, so loops, forward references and runaway
  * chains are rejected rather than followed. Returns the offset after the name in place.
  */
-function walkName(
-  buf: Uint8Array,
-  at: number,
-  limit: number,
-  pointers: boolean,
-  onLabel: (start: number, len: number) => void,
-): number {
+function walkName(buf: Uint8Array, at: number, limit: number, pointers: boolean, onLabel: (start: number, len: number) => void): number {
   let pos = at;
   let bound = Math.min(limit, buf.length);
   let next = -1;
@@ -181,12 +175,7 @@ function walkName(
 }
 
 /** Reads a possibly compressed name into its uncompressed wire form (see walkName for the rules). */
-export function readNameWire(
-  buf: Uint8Array,
-  at: number,
-  limit: number = buf.length,
-  pointers = true,
-): { wire: Uint8Array; next: number } {
+export function readNameWire(buf: Uint8Array, at: number, limit: number = buf.length, pointers = true): { wire: Uint8Array; next: number } {
   const out = new Uint8Array(MAX_NAME_WIRE);
   let o = 0;
   const next = walkName(buf, at, limit, pointers, (start, len) => {

@@ -25,8 +25,24 @@ import type { Name, RR } from './types';
 import { tokenize, type Entry, type Token } from './zone-tokens';
 
 type Field =
-  | 'u8' | 'u16' | 'u32' | 'period' | 'name' | 'ipv4' | 'ipv6' | 'string' | 'strings' | 'b64' | 'hex'
-  | 'time' | 'type' | 'bitmap' | 'salt' | 'hash32' | 'tag' | 'value';
+  | 'u8'
+  | 'u16'
+  | 'u32'
+  | 'period'
+  | 'name'
+  | 'ipv4'
+  | 'ipv6'
+  | 'string'
+  | 'strings'
+  | 'b64'
+  | 'hex'
+  | 'time'
+  | 'type'
+  | 'bitmap'
+  | 'salt'
+  | 'hash32'
+  | 'tag'
+  | 'value';
 
 const NAME1: Field[] = ['name'];
 const PREF_NAME: Field[] = ['u16', 'name'];
@@ -35,25 +51,42 @@ const KEY_LIKE: Field[] = ['u16', 'u8', 'u8', 'b64'];
 
 const SPECS: ReadonlyMap<number, readonly Field[]> = new Map<number, readonly Field[]>([
   [1, ['ipv4']],
-  [2, NAME1], [3, NAME1], [4, NAME1], [5, NAME1], [7, NAME1], [8, NAME1], [9, NAME1], [12, NAME1], [39, NAME1],
+  [2, NAME1],
+  [3, NAME1],
+  [4, NAME1],
+  [5, NAME1],
+  [7, NAME1],
+  [8, NAME1],
+  [9, NAME1],
+  [12, NAME1],
+  [39, NAME1],
   [6, ['name', 'name', 'u32', 'period', 'period', 'period', 'period']],
   [13, ['string', 'string']], // HINFO
   [14, ['name', 'name']], // MINFO
-  [15, PREF_NAME], [18, PREF_NAME], [21, PREF_NAME], [36, PREF_NAME],
-  [16, ['strings']], [99, ['strings']],
+  [15, PREF_NAME],
+  [18, PREF_NAME],
+  [21, PREF_NAME],
+  [36, PREF_NAME],
+  [16, ['strings']],
+  [99, ['strings']],
   [17, ['name', 'name']], // RP
   [28, ['ipv6']],
   [33, ['u16', 'u16', 'u16', 'name']], // SRV
   [35, ['u16', 'u16', 'string', 'string', 'string', 'name']], // NAPTR
-  [43, DS_LIKE], [59, DS_LIKE], [32768, DS_LIKE], [32769, DS_LIKE],
+  [43, DS_LIKE],
+  [59, DS_LIKE],
+  [32768, DS_LIKE],
+  [32769, DS_LIKE],
   [44, ['u8', 'u8', 'hex']], // SSHFP
   [46, ['type', 'u8', 'u8', 'u32', 'time', 'time', 'u16', 'name', 'b64']], // RRSIG
   [47, ['name', 'bitmap']], // NSEC
-  [48, KEY_LIKE], [60, KEY_LIKE],
+  [48, KEY_LIKE],
+  [60, KEY_LIKE],
   [49, ['b64']], // DHCID
   [50, ['u8', 'u8', 'u16', 'salt', 'hash32', 'bitmap']], // NSEC3
   [51, ['u8', 'u8', 'u16', 'salt']], // NSEC3PARAM
-  [52, ['u8', 'u8', 'u8', 'hex']], [53, ['u8', 'u8', 'u8', 'hex']], // TLSA, SMIMEA
+  [52, ['u8', 'u8', 'u8', 'hex']],
+  [53, ['u8', 'u8', 'u8', 'hex']], // TLSA, SMIMEA
   [61, ['b64']], // OPENPGPKEY
   [257, ['u8', 'tag', 'value']], // CAA
 ]);
@@ -66,23 +99,35 @@ function nameText(n: Name): string {
 
 function formatField(f: Field, r: Reader): string {
   switch (f) {
-    case 'u8': return String(r.u8());
-    case 'u16': return String(r.u16());
-    case 'u32': case 'period': return String(r.u32());
-    case 'name': return nameText(r.name());
-    case 'ipv4': return formatIPv4(r.bytes(4));
-    case 'ipv6': return formatIPv6(r.bytes(16));
-    case 'string': return quote(r.charString());
+    case 'u8':
+      return String(r.u8());
+    case 'u16':
+      return String(r.u16());
+    case 'u32':
+    case 'period':
+      return String(r.u32());
+    case 'name':
+      return nameText(r.name());
+    case 'ipv4':
+      return formatIPv4(r.bytes(4));
+    case 'ipv6':
+      return formatIPv6(r.bytes(16));
+    case 'string':
+      return quote(r.charString());
     case 'strings': {
       const parts: string[] = [];
       do parts.push(quote(r.charString()));
       while (!r.done());
       return parts.join(' ');
     }
-    case 'b64': return split(toBase64(r.rest()));
-    case 'hex': return split(toHex(r.rest()));
-    case 'time': return timeToText(r.u32());
-    case 'type': return typeName(r.u16());
+    case 'b64':
+      return split(toBase64(r.rest()));
+    case 'hex':
+      return split(toHex(r.rest()));
+    case 'time':
+      return timeToText(r.u32());
+    case 'type':
+      return typeName(r.u16());
     case 'bitmap': {
       const types = decodeTypeBitmap(r.b, r.p, r.end);
       r.p = r.end;
@@ -92,9 +137,12 @@ function formatField(f: Field, r: Reader): string {
       const s = r.charString();
       return s.length === 0 ? '-' : toHex(s);
     }
-    case 'hash32': return toBase32hex(r.charString());
-    case 'tag': return Buffer.from(r.charString()).toString('latin1');
-    case 'value': return quote(r.rest());
+    case 'hash32':
+      return toBase32hex(r.charString());
+    case 'tag':
+      return Buffer.from(r.charString()).toString('latin1');
+    case 'value':
+      return quote(r.rest());
   }
 }
 
@@ -118,7 +166,11 @@ export function formatRdata(type: number, rdata: Uint8Array): string {
     const r = new Reader(rdata, 0, rdata.length, typeName(type));
     let text: string;
     if (type === IPSECKEY) text = formatIpseckey(r);
-    else text = spec!.map((f) => formatField(f, r)).filter((s) => s !== '').join(' ');
+    else
+      text = spec!
+        .map((f) => formatField(f, r))
+        .filter((s) => s !== '')
+        .join(' ');
     if (!r.done()) return generic(rdata);
     return text;
   } catch (e) {
@@ -174,7 +226,10 @@ class Cursor {
     return t.text;
   }
   rest(): string {
-    const s = this.tokens.slice(this.i).map((t) => t.text).join('');
+    const s = this.tokens
+      .slice(this.i)
+      .map((t) => t.text)
+      .join('');
     this.i = this.tokens.length;
     return s;
   }
@@ -241,22 +296,34 @@ class Bytes {
 
 function parseField(f: Field, c: Cursor, out: Bytes, origin: Name): void {
   switch (f) {
-    case 'u8': return out.u8(uint(c.word('number'), 8, c));
-    case 'u16': return out.u16(uint(c.word('number'), 16, c));
-    case 'u32': return out.u32(uint(c.word('number'), 32, c));
-    case 'period': return out.u32(parseTtl(c.word('period')));
-    case 'name': return out.bytes(encodeName(resolveName(c.word('name'), origin)));
-    case 'ipv4': return out.bytes(parseIPv4(c.word('IPv4 address')));
-    case 'ipv6': return out.bytes(parseIPv6(c.word('IPv6 address')));
-    case 'string': return out.charString(unescapeBytes(c.next('string').text), c);
+    case 'u8':
+      return out.u8(uint(c.word('number'), 8, c));
+    case 'u16':
+      return out.u16(uint(c.word('number'), 16, c));
+    case 'u32':
+      return out.u32(uint(c.word('number'), 32, c));
+    case 'period':
+      return out.u32(parseTtl(c.word('period')));
+    case 'name':
+      return out.bytes(encodeName(resolveName(c.word('name'), origin)));
+    case 'ipv4':
+      return out.bytes(parseIPv4(c.word('IPv4 address')));
+    case 'ipv6':
+      return out.bytes(parseIPv6(c.word('IPv6 address')));
+    case 'string':
+      return out.charString(unescapeBytes(c.next('string').text), c);
     case 'strings':
       do out.charString(unescapeBytes(c.next('string').text), c);
       while (!c.done());
       return;
-    case 'b64': return out.bytes(fromBase64(c.rest()));
-    case 'hex': return out.bytes(fromHex(c.rest()));
-    case 'time': return out.u32(textToTime(c.word('time')));
-    case 'type': return out.u16(typeFromName(c.word('type')));
+    case 'b64':
+      return out.bytes(fromBase64(c.rest()));
+    case 'hex':
+      return out.bytes(fromHex(c.rest()));
+    case 'time':
+      return out.u32(textToTime(c.word('time')));
+    case 'type':
+      return out.u16(typeFromName(c.word('type')));
     case 'bitmap': {
       const types: number[] = [];
       while (!c.done()) types.push(typeFromName(c.word('type')));
@@ -266,13 +333,15 @@ function parseField(f: Field, c: Cursor, out: Bytes, origin: Name): void {
       const s = c.word('salt');
       return out.charString(s === '-' ? new Uint8Array(0) : fromHex(s), c);
     }
-    case 'hash32': return out.charString(fromBase32hex(c.word('hash')), c);
+    case 'hash32':
+      return out.charString(fromBase32hex(c.word('hash')), c);
     case 'tag': {
       const t = c.word('tag');
       if (!/^[A-Za-z0-9]+$/.test(t)) c.fail(`bad CAA tag '${t}'`);
       return out.charString(Buffer.from(t, 'latin1'), c);
     }
-    case 'value': return out.bytes(unescapeBytes(c.next('value').text));
+    case 'value':
+      return out.bytes(unescapeBytes(c.next('value').text));
   }
 }
 
@@ -284,7 +353,13 @@ function parseIpseckey(c: Cursor, origin: Name): Uint8Array {
   if (gatewayType > 3) c.fail(`gateway type ${gatewayType} is not defined (RFC 4025 §2.3)`);
   if (gatewayType === 0 && gw !== '.') c.fail("gateway type 0 needs '.' as gateway (RFC 4025 §3.1)");
   const gateway = gatewayType === 0 ? null : gatewayType === 3 ? resolveName(gw, origin) : gw;
-  const value: Ipseckey = { precedence, gatewayType: gatewayType as Ipseckey['gatewayType'], algorithm, gateway, publicKey: fromBase64(c.rest()) };
+  const value: Ipseckey = {
+    precedence,
+    gatewayType: gatewayType as Ipseckey['gatewayType'],
+    algorithm,
+    gateway,
+    publicKey: fromBase64(c.rest()),
+  };
   return encodeWith(ipseckey, value);
 }
 
@@ -315,7 +390,12 @@ function parseRdata(type: number, tokens: Token[], origin: Name, where: string):
 /** Parses the RDATA text of one type (no owner/TTL/class/type in front). */
 export function parseRdataText(type: number, text: string, origin: Name = ''): Uint8Array {
   const entries = tokenize(text);
-  return parseRdata(type, entries.flatMap((e) => e.tokens), origin, typeName(type));
+  return parseRdata(
+    type,
+    entries.flatMap((e) => e.tokens),
+    origin,
+    typeName(type),
+  );
 }
 
 interface State {

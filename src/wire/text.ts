@@ -113,7 +113,7 @@ function pushCodePoint(out: number[], cp: number): number {
 /** Resolves the escapes of a whole token (quoted or not) to bytes. */
 export function unescapeBytes(text: string): Uint8Array {
   const out: number[] = [];
-  for (let i = 0; i < text.length; ) i = readTextChar(text, i, out);
+  for (let i = 0; i < text.length;) i = readTextChar(text, i, out);
   return Uint8Array.from(out);
 }
 
@@ -131,7 +131,8 @@ export function textToTime(text: string): number {
     const [y, mo, d, h, mi, s] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number, number];
     const ms = Date.UTC(y, mo - 1, d, h, mi, s);
     const back = new Date(ms);
-    if (back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) throw new ParseError('bad-time', `bad time '${text}'`);
+    if (back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d || h > 23 || mi > 59 || s > 59)
+      throw new ParseError('bad-time', `bad time '${text}'`);
     return (ms / 1000) >>> 0;
   }
   if (/^[0-9]{1,10}$/.test(text) && Number(text) <= 0xffffffff) return Number(text);

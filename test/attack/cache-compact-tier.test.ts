@@ -27,12 +27,18 @@ function askPlain(port: number, name: string, type: number): Promise<Message> {
   });
 }
 
-const addresses = (m: Message | undefined): string[] => (m?.answers ?? []).filter((r) => r.type === T.A).map((r) => formatRR(r).split(/\s+/).pop()!);
+const addresses = (m: Message | undefined): string[] =>
+  (m?.answers ?? []).filter((r) => r.type === T.A).map((r) => formatRR(r).split(/\s+/).pop()!);
 const sigs = (m: Message | undefined): RR[] => (m?.answers ?? []).filter((r) => r.type === T.RRSIG);
 
 function start(w: AttackWorld): Promise<Serve> {
   // Two decoded entries: every other answer lives as bytes.
-  return serveDryRun({ upstream: w.proxy.endpoint, anchorFile: w.anchorFile, policy: 'default: private-or-clear\nmax-ttl: 600\n', serve: { cacheHot: 2, cacheSize: 1000 } });
+  return serveDryRun({
+    upstream: w.proxy.endpoint,
+    anchorFile: w.anchorFile,
+    policy: 'default: private-or-clear\nmax-ttl: 600\n',
+    serve: { cacheHot: 2, cacheSize: 1000 },
+  });
 }
 
 /** Other names, so that bob's answers leave the two decoded places for the compact tier. */
@@ -79,21 +85,35 @@ worldSuite('cache attacks: answers held as bytes', (world) => {
         if (!asks(x, 'bob.oe.test')) return x.forward();
         forged++;
         const m = await x.forward();
-        return mapSections(m, (rrs) => rrs.filter((r) => r.type !== T.RRSIG).map((r) =>
-          r.type === T.A ? rrOf(`bob.oe.test. 300 IN A ${EVIL.address}`) : r.type === T.IPSECKEY ? rrOf(`bob.oe.test. 300 IN IPSECKEY 10 0 2 . ${EVIL.ipsec.export({ type: 'spki', format: 'der' }).subarray(12).toString('base64')}`) : r));
+        return mapSections(m, (rrs) =>
+          rrs
+            .filter((r) => r.type !== T.RRSIG)
+            .map((r) =>
+              r.type === T.A
+                ? rrOf(`bob.oe.test. 300 IN A ${EVIL.address}`)
+                : r.type === T.IPSECKEY
+                  ? rrOf(
+                      `bob.oe.test. 300 IN IPSECKEY 10 0 2 . ${EVIL.ipsec.export({ type: 'spki', format: 'der' }).subarray(12).toString('base64')}`,
+                    )
+                  : r,
+            ),
+        );
       };
       for (const type of [T.A, T.IPSECKEY]) {
         const r = await ask(s.port, 'bob.oe.test', type);
         const lines = (r.msg?.answers ?? []).map(formatRR);
         assert.deepEqual(lines.filter(isEvil), [], `forged data reached a DO client: ${lines.join(' | ')}`);
-        assert.equal(r.msg?.rcode, 0, 'the held answer is served, not the forged one\'s SERVFAIL');
+        assert.equal(r.msg?.rcode, 0, "the held answer is served, not the forged one's SERVFAIL");
       }
       assert.ok(forged > 0, 'the DO client did make oedns ask the upstream again');
       const plain = await askPlain(s.port, 'bob.oe.test', T.A);
       assert.deepEqual([plain.ad, addresses(plain)], [true, ['192.0.2.2']]);
       const bob = s.engine.get('bob.oe.test');
-      assert.ok(bob && bob.auth.kind === 'pubkey', 'bob\'s peer was removed by a forged answer');
-      assert.deepEqual(bob.auth.keys.map((k) => Buffer.from(k.publicKey).toString('hex')), (genuine.auth as { keys: { publicKey: Uint8Array }[] }).keys.map((k) => Buffer.from(k.publicKey).toString('hex')));
+      assert.ok(bob && bob.auth.kind === 'pubkey', "bob's peer was removed by a forged answer");
+      assert.deepEqual(
+        bob.auth.keys.map((k) => Buffer.from(k.publicKey).toString('hex')),
+        (genuine.auth as { keys: { publicKey: Uint8Array }[] }).keys.map((k) => Buffer.from(k.publicKey).toString('hex')),
+      );
       assert.deepEqual(bob.addresses, ['192.0.2.2']);
     } finally {
       await s.stop();

@@ -11,14 +11,16 @@ import { ask, MALLORY_GATEWAY, startServe, T, worldSuite } from './fixture';
 
 const BOB = '192.0.2.2';
 
-
 /** The names of the engine's peers that cover `address`. */
 async function holders(engine: DryRunEngine, address: string): Promise<string[]> {
-  return (await engine.list()).filter((p) => p.addresses.includes(address)).map((p) => p.name).sort();
+  return (await engine.list())
+    .filter((p) => p.addresses.includes(address))
+    .map((p) => p.name)
+    .sort();
 }
 
-worldSuite('capture attacks: a signed name that lists another host\'s address', (world) => {
-  it('bob first: a name with another key cannot take bob\'s address (SERVFAIL under private, bob keeps it)', async () => {
+worldSuite("capture attacks: a signed name that lists another host's address", (world) => {
+  it("bob first: a name with another key cannot take bob's address (SERVFAIL under private, bob keeps it)", async () => {
     const s = await startServe(world(), 'default: private\nmax-ttl: 600\n');
     try {
       assert.equal((await ask(s.port, 'bob.oe.test', T.A)).msg?.rcode, 0);
@@ -34,7 +36,7 @@ worldSuite('capture attacks: a signed name that lists another host\'s address', 
     }
   });
 
-  it('mallory first: bob\'s lookup fails closed instead of sending bob\'s traffic into mallory\'s conn', async () => {
+  it("mallory first: bob's lookup fails closed instead of sending bob's traffic into mallory's conn", async () => {
     const s = await startServe(world(), 'default: private\nmax-ttl: 600\n');
     try {
       assert.equal((await ask(s.port, 'www.mallory.test', T.A)).msg?.rcode, 0);
@@ -48,7 +50,7 @@ worldSuite('capture attacks: a signed name that lists another host\'s address', 
     }
   });
 
-  it('a second name with bob\'s own key shares bob\'s address (one host under two names)', async () => {
+  it("a second name with bob's own key shares bob's address (one host under two names)", async () => {
     const s = await startServe(world(), 'default: private\nmax-ttl: 600\n');
     try {
       assert.equal((await ask(s.port, 'bob.oe.test', T.A)).msg?.rcode, 0);
@@ -91,7 +93,7 @@ worldSuite('capture attacks: a signed name that lists another host\'s address', 
     }
   });
 
-  it('an address the host reserves (its own, its router, its upstream) is no peer\'s, whatever a signed name says', async () => {
+  it("an address the host reserves (its own, its router, its upstream) is no peer's, whatever a signed name says", async () => {
     const s = await startServe(world(), 'default: private\nmax-ttl: 600\n', reservedOnly('192.0.2.53'));
     try {
       const r = await ask(s.port, 'ns.mallory.test', T.A);

@@ -9,7 +9,6 @@ import { ask, startServe, T, worldSuite } from './fixture';
 
 const POLICY = 'default: private-or-clear\nrules:\n  - { zone: oe.test, level: private }\n  - { zone: clean.test, level: clear }\n';
 
-
 /** Does any record's RDATA of the answer carry these address bytes? */
 function carries(m: Message | undefined, address: number[]): boolean {
   return (m?.answers ?? []).some((rr) => Buffer.from(rr.rdata).includes(Buffer.from(address)));
@@ -38,7 +37,7 @@ worldSuite('capture attacks: addresses outside A/AAAA answers', (world) => {
     }
   });
 
-  it('a clear name\'s HTTPS answer is served as validated, hints, RRSIG and AD included', async () => {
+  it("a clear name's HTTPS answer is served as validated, hints, RRSIG and AD included", async () => {
     const s = await startServe(world(), POLICY);
     try {
       const r = await ask(s.port, 'probe.clean.test', T.HTTPS);
@@ -56,7 +55,10 @@ worldSuite('capture attacks: addresses outside A/AAAA answers', (world) => {
     try {
       const r = await ask(s.port, 'bob.oe.test', T.ANY);
       assert.equal(r.msg?.rcode, 0);
-      assert.deepEqual(r.msg.answers.map((rr) => rr.type), [T.HINFO]);
+      assert.deepEqual(
+        r.msg.answers.map((rr) => rr.type),
+        [T.HINFO],
+      );
       assert.ok(Buffer.from(r.msg.answers[0]!.rdata).includes(Buffer.from('RFC8482')));
       assert.ok(!carries(r.msg, BOB_V4));
       assert.equal(r.msg.ad, false);
@@ -65,7 +67,7 @@ worldSuite('capture attacks: addresses outside A/AAAA answers', (world) => {
     }
   });
 
-  it('unsigned hints for a protected name spliced beside a clear name\'s answer are not served', async () => {
+  it("unsigned hints for a protected name spliced beside a clear name's answer are not served", async () => {
     const s = await startServe(world(), POLICY);
     world().proxy.attack = async (x) => {
       const m = await x.forward();

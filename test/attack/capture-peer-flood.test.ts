@@ -9,20 +9,30 @@ import { ask, attackSkipped, ipseckeyRdata, T, serveDryRun } from './fixture';
 
 describe('capture attacks: peers installed per wildcard label', function () {
   this.timeout(300_000);
-  it('serve\'s peers stay within their bound however many labels under a wildcard are looked up', async function () {
+  it("serve's peers stay within their bound however many labels under a wildcard are looked up", async function () {
     if (attackSkipped()) this.skip();
     const key = ipseckeyRdata('x.evil.test', generateHostKey('ed25519'));
     const h = buildSignedHierarchy([
-      { name: '.' }, { name: 'test' },
+      { name: '.' },
+      { name: 'test' },
       { name: 'evil.test', records: ['* A 198.51.100.7', `* IPSECKEY ${key}`] },
     ]);
     const named = await startNamed({ zones: h.zones });
-    const { d, engine, port } = await serveDryRun({ upstream: `${named.address}:${named.port}`, anchorFile: h.anchorFile, policy: 'default: private-or-clear\nmax-ttl: 3600\n', maxPeers: 50 });
+    const { d, engine, port } = await serveDryRun({
+      upstream: `${named.address}:${named.port}`,
+      anchorFile: h.anchorFile,
+      policy: 'default: private-or-clear\nmax-ttl: 3600\n',
+      maxPeers: 50,
+    });
     try {
       const n = Number(process.env.N ?? 120);
       const t0 = Date.now();
       for (let i = 0; i < n; i += 20) {
-        await Promise.all(Array.from({ length: Math.min(20, n - i) }, (_, j) => ask(port, `r${i + j}-${Math.random().toString(36).slice(2, 8)}.evil.test`, T.A)));
+        await Promise.all(
+          Array.from({ length: Math.min(20, n - i) }, (_, j) =>
+            ask(port, `r${i + j}-${Math.random().toString(36).slice(2, 8)}.evil.test`, T.A),
+          ),
+        );
       }
       const installs = engine.actions.filter((a) => a.op === 'install').length;
       console.log(`      ${n} lookups in ${Date.now() - t0} ms -> ${installs} engine installs, registry size ${d.sync.registry.size}`);

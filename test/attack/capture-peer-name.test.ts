@@ -16,15 +16,17 @@ async function viaCname(x: Exchange, alias: string, target: string, type: number
   const m = await x.ask(target, type);
   const q = x.query.questions[0]!;
   return {
-    ...m, id: x.query.id, questions: [q], aa: false,
+    ...m,
+    id: x.query.id,
+    questions: [q],
+    aa: false,
     answers: [rrOf(`${alias}. 0 IN CNAME ${target}.`), ...m.answers],
     authorities: m.answers.length ? [] : m.authorities,
   };
 }
 
-
 worldSuite('capture attacks: peer named by the chain end, acted on from another name', (world) => {
-  it('a lookup of an unsigned alias whose IPSECKEY chain is bogus leaves bob\'s peer and every owner\'s claim alone', async () => {
+  it("a lookup of an unsigned alias whose IPSECKEY chain is bogus leaves bob's peer and every owner's claim alone", async () => {
     const s = await startServe(world(), 'default: private-or-clear\nmax-ttl: 600\n');
     try {
       // bob is protected: serve installed him (a program looked him up) and autosp also wants him.
@@ -44,8 +46,12 @@ worldSuite('capture attacks: peer named by the chain end, acted on from another 
         return x.forward();
       };
       const r = await ask(s.port, 'x.plain.test', T.A);
-      console.log(`      x.plain.test A -> rcode ${r.msg?.rcode}; engine actions: ${s.engine.actions.map((x) => `${x.op} ${x.name}`).join(', ')}`);
-      console.log(`      bob in registry now: ${JSON.stringify(s.d.sync.registry.owners('bob.oe.test'))}; in engine: ${s.engine.get('bob.oe.test') ? 'yes' : 'NO'}`);
+      console.log(
+        `      x.plain.test A -> rcode ${r.msg?.rcode}; engine actions: ${s.engine.actions.map((x) => `${x.op} ${x.name}`).join(', ')}`,
+      );
+      console.log(
+        `      bob in registry now: ${JSON.stringify(s.d.sync.registry.owners('bob.oe.test'))}; in engine: ${s.engine.get('bob.oe.test') ? 'yes' : 'NO'}`,
+      );
       assert.ok(s.engine.get('bob.oe.test'), 'bob.oe.test was removed from the engine by a lookup of x.plain.test');
       assert.deepEqual(s.d.sync.registry.owners('bob.oe.test').sort(), ['autosp', 'serve'], 'claims on bob were dropped');
     } finally {
@@ -53,11 +59,14 @@ worldSuite('capture attacks: peer named by the chain end, acted on from another 
     }
   });
 
-  it('an unsigned alias cannot replace bob\'s authenticated peer with an unauthenticated fallback (bob is level private)', async () => {
+  it("an unsigned alias cannot replace bob's authenticated peer with an unauthenticated fallback (bob is level private)", async () => {
     const policy = [
-      'default: opportunistic', 'max-ttl: 600',
+      'default: opportunistic',
+      'max-ttl: 600',
       'fallback: { method: tofu-cert, any-key: true }',
-      'rules:', '  - { zone: oe.test, level: private }', '',
+      'rules:',
+      '  - { zone: oe.test, level: private }',
+      '',
     ].join('\n');
     const s = await startServe(world(), policy);
     try {
@@ -73,7 +82,9 @@ worldSuite('capture attacks: peer named by the chain end, acted on from another 
       };
       const r = await ask(s.port, 'x.plain.test', T.A);
       const after = s.engine.get('bob.oe.test');
-      console.log(`      x.plain.test A -> rcode ${r.msg?.rcode}; bob now ${after?.auth.kind} level ${after?.level} ${JSON.stringify(after?.auth)}`);
+      console.log(
+        `      x.plain.test A -> rcode ${r.msg?.rcode}; bob now ${after?.auth.kind} level ${after?.level} ${JSON.stringify(after?.auth)}`,
+      );
       // bob's own name again, from cache: the capture memo only checks that *a* peer named bob is applied.
       world().proxy.attack = passThrough;
       await ask(s.port, 'bob.oe.test', T.A);
@@ -99,7 +110,7 @@ worldSuite('capture attacks: peer named by the chain end, acted on from another 
       const www = await ask(s.port, 'www.oe.test', T.A); // a signed alias in bob's own zone
       const show = (m?: Message) => `rcode ${m?.rcode} ${(m?.answers ?? []).filter((r: RR) => r.type === T.A).length} A`;
       console.log(`      bob.oe.test: ${show(direct.msg)}; x.plain.test: ${show(alias.msg)}; www.oe.test: ${show(www.msg)}`);
-      assert.equal(www.msg?.rcode, 5, 'www.oe.test (CNAME bob) hands out the blocked peer\'s address');
+      assert.equal(www.msg?.rcode, 5, "www.oe.test (CNAME bob) hands out the blocked peer's address");
     } finally {
       await s.stop();
     }

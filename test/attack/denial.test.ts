@@ -5,7 +5,8 @@ import type { Message } from '../../src/wire/types';
 import { asks, type Exchange, stripRrsigs } from '../support/hostile-upstream';
 import { attackSuite, EVIL, ipseckeyRdata, rrOf, T } from './fixture';
 
-const underOe = (x: Exchange): boolean => /(^|\.)oe\.test$/i.test(x.query.questions[0]?.name ?? '') && x.query.questions[0]?.name.toLowerCase() !== 'oe.test';
+const underOe = (x: Exchange): boolean =>
+  /(^|\.)oe\.test$/i.test(x.query.questions[0]?.name ?? '') && x.query.questions[0]?.name.toLowerCase() !== 'oe.test';
 const isBob = (x: Exchange): boolean => asks(x, 'bob.oe.test');
 
 /** The zone's genuine SOA (and its RRSIG), as an NXDOMAIN's authority section carries it. */
@@ -17,9 +18,12 @@ async function soaOf(x: Exchange, zone: string): Promise<Message['authorities']>
 /** bob's answers become the attacker's, unsigned: what a downgrade is for. */
 function evilBob(x: Exchange, m: Message): Message {
   const q = x.query.questions[0]!;
-  const answers = q.type === T.IPSECKEY
-    ? [rrOf(`bob.oe.test. 300 IN IPSECKEY ${ipseckeyRdata('bob.oe.test', EVIL.ipsec, 0)}`)]
-    : q.type === T.A ? [rrOf(`bob.oe.test. 300 IN A ${EVIL.address}`)] : [];
+  const answers =
+    q.type === T.IPSECKEY
+      ? [rrOf(`bob.oe.test. 300 IN IPSECKEY ${ipseckeyRdata('bob.oe.test', EVIL.ipsec, 0)}`)]
+      : q.type === T.A
+        ? [rrOf(`bob.oe.test. 300 IN A ${EVIL.address}`)]
+        : [];
   return { ...stripRrsigs(m), answers };
 }
 

@@ -32,7 +32,21 @@ import { reservedOnly } from '../support/reserved';
 
 const OEDNS = join(__dirname, '..', '..', 'src', 'cli', 'oedns.js');
 
-export const T = { ANY: 255, HINFO: 13, HTTPS: 65, A: 1, NS: 2, CNAME: 5, SOA: 6, DNAME: 39, DS: 43, IPSECKEY: 45, RRSIG: 46, NSEC: 47, DNSKEY: 48 } as const;
+export const T = {
+  ANY: 255,
+  HINFO: 13,
+  HTTPS: 65,
+  A: 1,
+  NS: 2,
+  CNAME: 5,
+  SOA: 6,
+  DNAME: 39,
+  DS: 43,
+  IPSECKEY: 45,
+  RRSIG: 46,
+  NSEC: 47,
+  DNSKEY: 48,
+} as const;
 
 /** The attacker's address, name and keys: finding any of them in validated output is the failure. */
 export const EVIL = {
@@ -108,8 +122,11 @@ export async function startAttackWorld(o: { keytrap?: KeyTrapSpec } = {}): Promi
     {
       name: 'oe.test',
       records: [
-        'bob A 192.0.2.2', `bob IPSECKEY ${bobKey}`, 'bob HTTPS 1 . alpn=h2 ipv4hint=192.0.2.2 ipv6hint=2001:db8::2',
-        'carol A 192.0.2.3', `carol IPSECKEY ${ipseckeyRdata('carol.oe.test', generateHostKey('ed25519'))}`,
+        'bob A 192.0.2.2',
+        `bob IPSECKEY ${bobKey}`,
+        'bob HTTPS 1 . alpn=h2 ipv4hint=192.0.2.2 ipv6hint=2001:db8::2',
+        'carol A 192.0.2.3',
+        `carol IPSECKEY ${ipseckeyRdata('carol.oe.test', generateHostKey('ed25519'))}`,
         'www CNAME bob',
         'old DNAME oe.test.',
       ],
@@ -119,18 +136,28 @@ export async function startAttackWorld(o: { keytrap?: KeyTrapSpec } = {}): Promi
       // with its own key, through a security gateway of its own, and (alias) with bob's genuine key.
       name: 'mallory.test',
       records: [
-        'www A 192.0.2.2', `www IPSECKEY ${ipseckeyRdata('www.mallory.test', MALLORY)}`,
-        'gw A 192.0.2.2', `gw IPSECKEY ${ipseckeyRdata('gw.mallory.test', MALLORY).replace(/^(\d+) 0 (\d+) \. /, `$1 1 $2 ${MALLORY_GATEWAY} `)}`,
-        'alias A 192.0.2.2', `alias IPSECKEY ${bobKey}`,
+        'www A 192.0.2.2',
+        `www IPSECKEY ${ipseckeyRdata('www.mallory.test', MALLORY)}`,
+        'gw A 192.0.2.2',
+        `gw IPSECKEY ${ipseckeyRdata('gw.mallory.test', MALLORY).replace(/^(\d+) 0 (\d+) \. /, `$1 1 $2 ${MALLORY_GATEWAY} `)}`,
+        'alias A 192.0.2.2',
+        `alias IPSECKEY ${bobKey}`,
         // bob's address next to the gateway's own, the gateway passed off as "the host itself".
-        'own A 192.0.2.2', `own A ${MALLORY_GATEWAY}`, `own IPSECKEY ${ipseckeyRdata('own.mallory.test', MALLORY).replace(/^(\d+) 0 (\d+) \. /, `$1 1 $2 ${MALLORY_GATEWAY} `)}`,
+        'own A 192.0.2.2',
+        `own A ${MALLORY_GATEWAY}`,
+        `own IPSECKEY ${ipseckeyRdata('own.mallory.test', MALLORY).replace(/^(\d+) 0 (\d+) \. /, `$1 1 $2 ${MALLORY_GATEWAY} `)}`,
         // An address the daemon under test reserves (its "router").
-        'ns A 192.0.2.53', `ns IPSECKEY ${ipseckeyRdata('ns.mallory.test', MALLORY)}`,
+        'ns A 192.0.2.53',
+        `ns IPSECKEY ${ipseckeyRdata('ns.mallory.test', MALLORY)}`,
       ],
     },
     { name: 'clean.test', records: ['probe A 192.0.2.50', 'probe HTTPS 1 . alpn=h2 ipv4hint=192.0.2.50'] },
     { name: 'plain.test', signer: 'unsigned', records: ['host A 192.0.2.60'] },
-    { name: 'stale.test', validity: { start: -40 * 86400, end: -10 * 86400 }, records: ['bob A 192.0.2.70', `bob IPSECKEY ${ipseckeyRdata('bob.stale.test', generateHostKey('ed25519'))}`] },
+    {
+      name: 'stale.test',
+      validity: { start: -40 * 86400, end: -10 * 86400 },
+      records: ['bob A 192.0.2.70', `bob IPSECKEY ${ipseckeyRdata('bob.stale.test', generateHostKey('ed25519'))}`],
+    },
   ]);
   const zones = [...h.zones];
   if (trap) {
@@ -145,7 +172,11 @@ export async function startAttackWorld(o: { keytrap?: KeyTrapSpec } = {}): Promi
     named = await startNamed({ zones, extraOptions: trap ? 'max-records-per-type 0; max-types-per-name 0;' : undefined });
     const proxy = await startHostileUpstream(named);
     return {
-      h, named, proxy, anchorFile: h.anchorFile, bobKey,
+      h,
+      named,
+      proxy,
+      anchorFile: h.anchorFile,
+      bobKey,
       async stop() {
         await proxy.close();
         await named!.stop();
@@ -169,17 +200,28 @@ function trapZone(k: KeyTrapSpec): { text: string; parentLines: string[] } {
   const zsk = seededKey('trap.test', 'ED25519', 256, 'trap.test/zsk');
   const now = Math.floor(Date.now() / 1000);
   const z = new Zone({
-    apex: 'trap.test', signed: true, denial: { kind: 'nsec' },
-    keys: [{ role: 'ksk', key: ksk, signs: 'dnskey' }, { role: 'zsk', key: zsk, signs: 'data' }],
+    apex: 'trap.test',
+    signed: true,
+    denial: { kind: 'nsec' },
+    keys: [
+      { role: 'ksk', key: ksk, signs: 'dnskey' },
+      { role: 'zsk', key: zsk, signs: 'data' },
+    ],
     validity: { inception: now - 3600, expiration: now + 30 * 86400 },
-    records: ['www A 192.0.2.80', 'ns A 127.0.0.1'].map((l) => parseRR(`${l.split(' ')[0]}.trap.test. 300 IN ${l.split(' ').slice(1).join(' ')}`)),
+    records: ['www A 192.0.2.80', 'ns A 127.0.0.1'].map((l) =>
+      parseRR(`${l.split(' ')[0]}.trap.test. 300 IN ${l.split(' ').slice(1).join(' ')}`),
+    ),
     extraKeys: collidingKeys('trap.test', zsk.tag, k.keys),
     junkSigs: k.sigs,
     junkOnly: !k.genuine,
   });
   z.finalize();
   const text = `$ORIGIN trap.test.\n${z.allRecords().map(formatRR).join('\n')}\n`;
-  const parentLines = ['trap NS ns.trap.test.', 'ns.trap A 127.0.0.1', ...dsRecords(z, [{ digest: 2 }]).map((r) => formatRR(r).replace(/\t+/g, ' '))];
+  const parentLines = [
+    'trap NS ns.trap.test.',
+    'ns.trap A 127.0.0.1',
+    ...dsRecords(z, [{ digest: 2 }]).map((r) => formatRR(r).replace(/\t+/g, ' ')),
+  ];
   return { text, parentLines };
 }
 
@@ -195,7 +237,19 @@ export interface LookupResult {
 export function lookup(w: AttackWorld, name: string, type: string, timeoutMs = 1000): Promise<LookupResult> {
   const t0 = Date.now();
   return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [OEDNS, 'lookup', '--json', '--timeout', String(timeoutMs), '--server', w.proxy.endpoint, '--trust-anchor', w.anchorFile, name, type]);
+    const c = spawn(process.execPath, [
+      OEDNS,
+      'lookup',
+      '--json',
+      '--timeout',
+      String(timeoutMs),
+      '--server',
+      w.proxy.endpoint,
+      '--trust-anchor',
+      w.anchorFile,
+      name,
+      type,
+    ]);
     let out = '';
     let err = '';
     const kill = setTimeout(() => c.kill('SIGKILL'), 60_000);
@@ -239,7 +293,11 @@ export interface Serve {
  * and validating from the anchors in `anchorFile`: every attack test's daemon, whatever its world.
  */
 export async function serveDryRun(o: {
-  upstream: string; anchorFile: string; policy: string; maxPeers?: number; reserved?: () => ReadonlySet<string>;
+  upstream: string;
+  anchorFile: string;
+  policy: string;
+  maxPeers?: number;
+  reserved?: () => ReadonlySet<string>;
   /** Further serve settings (config-file keys), e.g. a small cache. */
   serve?: ServeConfigInput;
 }): Promise<Serve> {
@@ -358,7 +416,8 @@ export function serveViolations(s: Serve, a: Answer, genuine: Message | undefine
       if (extra.length) out.push(`AD set on records that are not the genuine answer: ${extra.join(' | ')}`);
       if (a.msg.rcode !== genuine.rcode) out.push(`AD set on rcode ${a.msg.rcode}; the genuine rcode is ${genuine.rcode}`);
     }
-    if (c.serveRcodes && !c.serveRcodes.includes(a.msg.rcode)) out.push(`the client got rcode ${a.msg.rcode} (AD=${a.msg.ad}); allowed: ${c.serveRcodes.join(', ')}`);
+    if (c.serveRcodes && !c.serveRcodes.includes(a.msg.rcode))
+      out.push(`the client got rcode ${a.msg.rcode} (AD=${a.msg.ad}); allowed: ${c.serveRcodes.join(', ')}`);
   }
   const evilKey = Buffer.from(evilKeyB64(), 'base64');
   for (const act of s.engine.actions) {
@@ -417,7 +476,11 @@ export interface Probe {
  * (every 100 ms, at least 3 times, until the attacked query is answered), and returns the attacked
  * answer and the probes.
  */
-export async function underAttack(s: Serve, name: string, type: number): Promise<{ attacked: Answer; probes: Probe[]; slowestProbeMs: number }> {
+export async function underAttack(
+  s: Serve,
+  name: string,
+  type: number,
+): Promise<{ attacked: Answer; probes: Probe[]; slowestProbeMs: number }> {
   const wire = encodeMessage(makeQuery('probe.clean.test', T.A, { rd: true }));
   const worker = new Worker(PROBE_WORKER, { eval: true, workerData: { port: s.port, wire, timeoutMs: 10_000, everyMs: 100, min: 3 } });
   const probesP = new Promise<Probe[]>((resolve, reject) => {
@@ -486,7 +549,10 @@ export function attackTests(getWorld: () => AttackWorld, c: AttackCase, report: 
     try {
       const r = await lookup(w, c.qname, c.qtype, c.lookupTimeoutMs);
       report(`${c.name}: lookup ${r.json.verdict} (${r.json.reason.slice(0, 120)}) in ${r.ms} ms`);
-      assert.ok(c.lookupVerdicts.includes(r.json.verdict), `verdict ${r.json.verdict} (${r.json.reason}); records: ${r.json.records.join(' | ')}`);
+      assert.ok(
+        c.lookupVerdicts.includes(r.json.verdict),
+        `verdict ${r.json.verdict} (${r.json.reason}); records: ${r.json.records.join(' | ')}`,
+      );
       assertLookupClean(r, c.bad);
       if (c.lookupMaxMs !== undefined) assert.ok(r.ms <= c.lookupMaxMs, `oedns lookup took ${r.ms} ms (bound ${c.lookupMaxMs} ms)`);
     } finally {
@@ -502,7 +568,14 @@ export function attackTests(getWorld: () => AttackWorld, c: AttackCase, report: 
       w.proxy.attack = passThrough;
       const genuine = await genuineAnswer(w, c.qname, QTYPES[c.qtype]);
       const m = r.attacked.msg;
-      report(`${c.name}: serve ${r.attacked.timedOut ? 'no answer' : `rcode ${m!.rcode} AD=${m!.ad} ${m!.answers.length} answers`} in ${r.attacked.ms} ms; ${r.probes.length} probes, slowest ${r.slowestProbeMs} ms; installs: ${s.engine.actions.filter((x) => x.op === 'install').map((x) => `${x.name}@${x.peer?.addresses.join(',')}`).join(' ') || 'none'}`);
+      report(
+        `${c.name}: serve ${r.attacked.timedOut ? 'no answer' : `rcode ${m!.rcode} AD=${m!.ad} ${m!.answers.length} answers`} in ${r.attacked.ms} ms; ${r.probes.length} probes, slowest ${r.slowestProbeMs} ms; installs: ${
+          s.engine.actions
+            .filter((x) => x.op === 'install')
+            .map((x) => `${x.name}@${x.peer?.addresses.join(',')}`)
+            .join(' ') || 'none'
+        }`,
+      );
       for (const v of serveViolations(s, r.attacked, genuine, c)) report(`${c.name}:   ${v}`);
       const v = serveViolations(s, r.attacked, genuine, c);
       assert.deepEqual(v, [], v.join('\n'));
@@ -557,7 +630,14 @@ export function attackSuite(
       if (process.env.ATTACK_REPORT === '1') console.log(figures.map((f) => `      ${f}`).join('\n'));
       await w?.stop();
     });
-    body((c) => attackTests(() => w!, c, (l) => figures.push(l)), () => w!);
+    body(
+      (c) =>
+        attackTests(
+          () => w!,
+          c,
+          (l) => figures.push(l),
+        ),
+      () => w!,
+    );
   });
 }
-

@@ -10,9 +10,12 @@ const isBob = (x: Exchange): boolean => asks(x, 'bob.oe.test');
 /** bob's answer replaced by the attacker's data, signed (signer oe.test) with the attacker's key. */
 function forgedBob(x: Exchange, m: Message): Message {
   const q = x.query.questions[0]!;
-  const data: RR[] = q.type === T.IPSECKEY
-    ? [rrOf(`bob.oe.test. 300 IN IPSECKEY ${ipseckeyRdata('bob.oe.test', EVIL.ipsec, 0)}`)]
-    : q.type === T.A ? [rrOf(`bob.oe.test. 300 IN A ${EVIL.address}`)] : [];
+  const data: RR[] =
+    q.type === T.IPSECKEY
+      ? [rrOf(`bob.oe.test. 300 IN IPSECKEY ${ipseckeyRdata('bob.oe.test', EVIL.ipsec, 0)}`)]
+      : q.type === T.A
+        ? [rrOf(`bob.oe.test. 300 IN A ${EVIL.address}`)]
+        : [];
   if (data.length === 0) return m;
   const now = Math.floor(Date.now() / 1000);
   return { ...m, answers: [...data, EVIL.dnssec.sign(data, { inception: now - 3600, expiration: now + 86400 })] };
@@ -43,7 +46,8 @@ attackSuite('attacks: signatures and keys (hostile upstream, real named)', (atta
     // genuine key set kept; bob's data signed with the attacker's key.
     attack: async (x) => {
       const m = await x.forward();
-      if (asks(x, 'oe.test', T.DNSKEY)) return { ...m, answers: m.answers.map((r) => (isZsk(r) ? { ...r, rdata: EVIL.dnssec.dnskey.rdata } : r)) };
+      if (asks(x, 'oe.test', T.DNSKEY))
+        return { ...m, answers: m.answers.map((r) => (isZsk(r) ? { ...r, rdata: EVIL.dnssec.dnskey.rdata } : r)) };
       return isBob(x) ? forgedBob(x, m) : m;
     },
     lookupVerdicts: ['bogus'],
@@ -61,7 +65,10 @@ attackSuite('attacks: signatures and keys (hostile upstream, real named)', (atta
       if (asks(x, 'oe.test', T.DNSKEY)) {
         const keys = [...m.answers.filter((r) => r.type === T.DNSKEY), { ...EVIL.dnssec.dnskey, ttl: m.answers[0]!.ttl }];
         const now = Math.floor(Date.now() / 1000);
-        return { ...m, answers: [...m.answers, EVIL.dnssec.dnskey, EVIL.dnssec.sign(keys, { inception: now - 3600, expiration: now + 86400 })] };
+        return {
+          ...m,
+          answers: [...m.answers, EVIL.dnssec.dnskey, EVIL.dnssec.sign(keys, { inception: now - 3600, expiration: now + 86400 })],
+        };
       }
       return isBob(x) ? forgedBob(x, m) : m;
     },
@@ -85,5 +92,9 @@ attackSuite('attacks: signatures and keys (hostile upstream, real named)', (atta
 /** bob's answer replaced by the attacker's data with no signature at all. */
 function forgedBobUnsigned(x: Exchange, m: Message): Message {
   const f = forgedBob(x, m);
-  return { ...f, answers: f.answers.filter((r) => r.type !== T.RRSIG), authorities: f.authorities.filter((r) => r.type !== T.RRSIG || covers(r) < 0) };
+  return {
+    ...f,
+    answers: f.answers.filter((r) => r.type !== T.RRSIG),
+    authorities: f.authorities.filter((r) => r.type !== T.RRSIG || covers(r) < 0),
+  };
 }

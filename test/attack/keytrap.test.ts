@@ -5,15 +5,19 @@
 // See fixture.ts for what every case asserts; here the lookup also has a wall-time bound.
 import { attackSuite } from './fixture';
 
-attackSuite('attacks: KeyTrap (real named serving a zone of colliding keys)', (attack) => {
-  attack({
-    name: 'KeyTrap',
-    qname: 'www.trap.test',
-    qtype: 'A',
-    // The zone is the attack: named serves it as it is.
-    attack: (x) => x.forward(),
-    lookupVerdicts: ['bogus', 'indeterminate'],
-    lookupMaxMs: 3000,
-    serveRcodes: [2],
-  });
-}, { keytrap: { keys: 256, sigs: 256, genuine: false }, timeoutMs: 300_000 });
+attackSuite(
+  'attacks: KeyTrap (real named serving a zone of colliding keys)',
+  (attack) => {
+    attack({
+      name: 'KeyTrap',
+      qname: 'www.trap.test',
+      qtype: 'A',
+      // The zone is the attack: named serves it as it is.
+      attack: (x) => x.forward(),
+      lookupVerdicts: ['bogus', 'indeterminate'],
+      lookupMaxMs: 3000,
+      serveRcodes: [2],
+    });
+  },
+  { keytrap: { keys: 256, sigs: 256, genuine: false }, timeoutMs: 300_000 },
+);

@@ -28,7 +28,13 @@ const POLICY = 'default: opportunistic\nmax-ttl: 600\nfallback: { method: tofu-c
 
 /** `x.stale.test CNAME bob.oe.test` followed by the given records for bob.oe.test. */
 function cnameToBob(m: Message, bobRecords: Message['answers']): Message {
-  return { ...m, rcode: Rcode.NOERROR, answers: [rrOf('x.stale.test. 86400 IN CNAME bob.oe.test.'), ...bobRecords], authorities: [], additionals: [] };
+  return {
+    ...m,
+    rcode: Rcode.NOERROR,
+    answers: [rrOf('x.stale.test. 86400 IN CNAME bob.oe.test.'), ...bobRecords],
+    authorities: [],
+    additionals: [],
+  };
 }
 
 describe('attack: a negative trust anchor covers its names, not the CNAME targets outside it', function () {
@@ -71,8 +77,14 @@ describe('attack: a negative trust anchor covers its names, not the CNAME target
     const under = await ask(port, 'bob.stale.test', T.A);
     assert.equal(under.msg?.rcode, Rcode.NOERROR);
     assert.equal(under.msg?.ad, false);
-    assert.deepEqual(under.msg.answers.filter((r) => r.type === T.A).map((r) => [...r.rdata].join('.')), ['192.0.2.70']);
-    assert.ok(under.msg.answers.every((r) => r.ttl <= 3), `answers under a 3 s NTA carry TTLs ${under.msg.answers.map((r) => r.ttl)}`);
+    assert.deepEqual(
+      under.msg.answers.filter((r) => r.type === T.A).map((r) => [...r.rdata].join('.')),
+      ['192.0.2.70'],
+    );
+    assert.ok(
+      under.msg.answers.every((r) => r.ttl <= 3),
+      `answers under a 3 s NTA carry TTLs ${under.msg.answers.map((r) => r.ttl)}`,
+    );
     await new Promise((r) => setTimeout(r, 3500));
     const after = await ask(port, 'bob.stale.test', T.A);
     assert.equal(after.msg?.rcode, Rcode.SERVFAIL, 'the NTA has ended: the cached insecure answer must not be served again');
@@ -88,9 +100,16 @@ describe('attack: a negative trust anchor covers its names, not the CNAME target
     };
     const a = await ask(port, 'x.stale.test', T.A);
     assert.equal(a.msg?.rcode, Rcode.SERVFAIL, `rcode ${a.msg?.rcode}: ${a.msg ? lines(a.msg).join(' | ') : 'no answer'}`);
-    assert.deepEqual(lines(a.msg).filter((l) => l.includes(EVIL.address)), []);
+    assert.deepEqual(
+      lines(a.msg).filter((l) => l.includes(EVIL.address)),
+      [],
+    );
     const installs = engine.actions.filter((x) => x.op === 'install' && x.peer?.addresses.includes(EVIL.address));
-    assert.deepEqual(installs.map((x) => `${x.name}@${x.peer!.addresses.join(',')}`), [], 'a peer was installed at the attacker\'s address');
+    assert.deepEqual(
+      installs.map((x) => `${x.name}@${x.peer!.addresses.join(',')}`),
+      [],
+      "a peer was installed at the attacker's address",
+    );
     assert.ok(!engine.get('bob.oe.test')?.addresses.includes(EVIL.address));
   });
 
@@ -105,6 +124,9 @@ describe('attack: a negative trust anchor covers its names, not the CNAME target
     const a = await ask(port, 'x.stale.test', T.A);
     assert.equal(a.msg?.rcode, Rcode.NOERROR, a.msg ? lines(a.msg).join(' | ') : 'no answer');
     assert.equal(a.msg?.ad, false);
-    assert.deepEqual(a.msg.answers.filter((r) => r.type === T.A).map((r) => [r.name.toLowerCase(), [...r.rdata].join('.')]), [['bob.oe.test', '192.0.2.2']]);
+    assert.deepEqual(
+      a.msg.answers.filter((r) => r.type === T.A).map((r) => [r.name.toLowerCase(), [...r.rdata].join('.')]),
+      [['bob.oe.test', '192.0.2.2']],
+    );
   });
 });

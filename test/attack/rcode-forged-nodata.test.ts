@@ -19,10 +19,17 @@ worldSuite('attack: an rcode the upstream pool lets through is no proof', (world
     it(`rcode ${rcode} for a signed name is never served as a validated NODATA (IPSECKEY, A)`, async () => {
       const s = await startServe(world());
       try {
-        world().proxy.attack = async (x) => (asks(x, 'bob.oe.test', T.IPSECKEY) || asks(x, 'carol.oe.test', T.A) ? rcodeOnly(x.query, rcode) : x.forward());
-        for (const [name, type] of [['bob.oe.test', T.IPSECKEY], ['carol.oe.test', T.A]] as const) {
+        world().proxy.attack = async (x) =>
+          asks(x, 'bob.oe.test', T.IPSECKEY) || asks(x, 'carol.oe.test', T.A) ? rcodeOnly(x.query, rcode) : x.forward();
+        for (const [name, type] of [
+          ['bob.oe.test', T.IPSECKEY],
+          ['carol.oe.test', T.A],
+        ] as const) {
           const r = await ask(s.port, name, type);
-          assert.ok(!(r.msg?.rcode === 0 && r.msg.ad), `${name}/${type} answered rcode ${r.msg?.rcode} AD ${r.msg?.ad}, ${r.msg?.answers.length} answers: a forged proven NODATA`);
+          assert.ok(
+            !(r.msg?.rcode === 0 && r.msg.ad),
+            `${name}/${type} answered rcode ${r.msg?.rcode} AD ${r.msg?.ad}, ${r.msg?.answers.length} answers: a forged proven NODATA`,
+          );
         }
       } finally {
         await s.stop();

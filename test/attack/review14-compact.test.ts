@@ -18,7 +18,10 @@ worldSuite('review14: compact tier against capture', (world) => {
           const ttls = (r.msg?.answers ?? []).filter((x) => x.type === T.A).map((x) => x.ttl);
           assert.ok(ttls.length > 0);
           // The peer lives 60 s (max-ttl); an address kept longer by the program outlives its policy.
-          assert.ok(Math.max(...ttls) <= 60, `query ${i}: served TTLs ${ttls.join(',')} > the peer's 60 s (stats ${JSON.stringify(s.d.server.cache.stats())})`);
+          assert.ok(
+            Math.max(...ttls) <= 60,
+            `query ${i}: served TTLs ${ttls.join(',')} > the peer's 60 s (stats ${JSON.stringify(s.d.server.cache.stats())})`,
+          );
         }
         assert.ok(s.engine.get('bob.oe.test'), 'bob installed');
       } finally {

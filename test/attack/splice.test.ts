@@ -4,15 +4,15 @@
 import assert from 'node:assert/strict';
 import type { Message } from '../../src/wire/types';
 import { asks, type Exchange, passThrough } from '../support/hostile-upstream';
-import {
-  ask, attackSuite, EVIL, evilRecords, ipseckeyRdata, lookup, rrOf, startServe, T,
-} from './fixture';
+import { ask, attackSuite, EVIL, evilRecords, ipseckeyRdata, lookup, rrOf, startServe, T } from './fixture';
 
 /** The genuine answer for `owner` (A or IPSECKEY) plus, unsigned, CNAME evil + evil A + evil IPSECKEY. */
-const cnameSplice = (owner: string) => async (x: Exchange): Promise<Message> => {
-  const m = await x.forward();
-  return asks(x, owner) ? { ...m, answers: [...m.answers, ...evilRecords(owner)] } : m;
-};
+const cnameSplice =
+  (owner: string) =>
+  async (x: Exchange): Promise<Message> => {
+    const m = await x.forward();
+    return asks(x, owner) ? { ...m, answers: [...m.answers, ...evilRecords(owner)] } : m;
+  };
 
 /** bob.old.oe.test: the signed DNAME stays, the synthesized CNAME now points at the attacker. */
 const dnameSplice = async (x: Exchange): Promise<Message> => {
@@ -36,7 +36,10 @@ attackSuite('attacks: splices (hostile upstream, real named)', (attack, world) =
       const peer = s.engine.get('bob.oe.test');
       assert.ok(peer, 'bob is installed');
       assert.deepEqual(peer.addresses, ['192.0.2.2']);
-      assert.equal(peer.auth.kind === 'pubkey' && Buffer.from(peer.auth.keys[0]!.publicKey).toString('base64'), world().bobKey.split(' ').pop());
+      assert.equal(
+        peer.auth.kind === 'pubkey' && Buffer.from(peer.auth.keys[0]!.publicKey).toString('base64'),
+        world().bobKey.split(' ').pop(),
+      );
     } finally {
       await s.stop();
     }

@@ -42,8 +42,10 @@ describe('autosp CLI (dry-run engine, real named)', function () {
     assert.equal(r.code, 0, r.stderr);
     const o = json(r.stdout);
     assert.equal(o.mode, 'direct');
-    assert.deepEqual(o.peers.map((p) => [p.name, p.result, p.addresses, p.keys, p.level, p.authenticated]),
-      [['bob.ok.test', 'installed', ['192.0.2.2', '2001:db8::2'], 1, 'private', true]]);
+    assert.deepEqual(
+      o.peers.map((p) => [p.name, p.result, p.addresses, p.keys, p.level, p.authenticated]),
+      [['bob.ok.test', 'installed', ['192.0.2.2', '2001:db8::2'], 1, 'private', true]],
+    );
     const s = readAutospState(state);
     assert.deepEqual(s.names, ['bob.ok.test']);
     assert.equal(s.peers[0]!.owner, 'autosp');
@@ -55,7 +57,10 @@ describe('autosp CLI (dry-run engine, real named)', function () {
 
     const l = await run(['list', '--json']);
     assert.equal(l.code, 0, l.stderr);
-    assert.deepEqual(json(l.stdout).peers.map((p) => [p.name, p.result]), [['bob.ok.test', 'installed']]);
+    assert.deepEqual(
+      json(l.stdout).peers.map((p) => [p.name, p.result]),
+      [['bob.ok.test', 'installed']],
+    );
   });
 
   it('refuses bogus, keyless, unsigned and missing peers: exit 1, nothing installed', async () => {
@@ -83,19 +88,34 @@ describe('autosp CLI (dry-run engine, real named)', function () {
     const stored = JSON.parse(readFileSync(state, 'utf8')) as { peers: Array<{ name: string }> };
     assert.equal(s.peers.length, 1);
     const forged = { ...stored.peers[0], name: 'bogus.ok.test' };
-    writeFileSync(state, JSON.stringify({ version: 1, updatedAt: 0, names: ['carol.ok.test', 'bogus.ok.test'], peers: [stored.peers[0], forged] }));
-    assert.deepEqual(readAutospState(state).peers.map((p) => p.name), ['carol.ok.test', 'bogus.ok.test']);
+    writeFileSync(
+      state,
+      JSON.stringify({ version: 1, updatedAt: 0, names: ['carol.ok.test', 'bogus.ok.test'], peers: [stored.peers[0], forged] }),
+    );
+    assert.deepEqual(
+      readAutospState(state).peers.map((p) => p.name),
+      ['carol.ok.test', 'bogus.ok.test'],
+    );
     const r = await run(['add', 'bogus.ok.test', '--json']);
     assert.equal(r.code, 1, r.stderr);
     assert.equal(json(r.stdout).peers[0]!.result, 'bogus');
-    assert.deepEqual(readAutospState(state).peers.map((p) => p.name), ['carol.ok.test']);
+    assert.deepEqual(
+      readAutospState(state).peers.map((p) => p.name),
+      ['carol.ok.test'],
+    );
   });
 
   it('remove releases the peer; removing an unknown name is not an error', async () => {
     assert.equal((await run(['add', 'bob.ok.test', 'carol.ok.test'])).code, 0);
     const r = await run(['remove', 'bob.ok.test', 'zed.ok.test', '--json']);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(json(r.stdout).peers.map((p) => [p.name, p.result]), [['bob.ok.test', 'removed'], ['zed.ok.test', 'absent']]);
+    assert.deepEqual(
+      json(r.stdout).peers.map((p) => [p.name, p.result]),
+      [
+        ['bob.ok.test', 'removed'],
+        ['zed.ok.test', 'absent'],
+      ],
+    );
     const s = readAutospState(state);
     assert.deepEqual([s.names, s.peers.map((p) => p.name)], [['carol.ok.test'], ['carol.ok.test']]);
   });
@@ -106,11 +126,20 @@ describe('autosp CLI (dry-run engine, real named)', function () {
     const r1 = await run(['sync', '--peers', file]);
     assert.equal(r1.code, 0, r1.stderr);
     assert.match(r1.stdout, /^PEER\s+RESULT\s+ADDRESSES\s+KEYS\s+LEVEL\s+EXPIRES IN\s+DETAIL$/m);
-    assert.match(r1.stdout, /^bob\.ok\.test\s+installed\s+192\.0\.2\.2,2001:db8::2\s+1\s+private\s+\d+ s\s+level private: secure IPSECKEY/m);
+    assert.match(
+      r1.stdout,
+      /^bob\.ok\.test\s+installed\s+192\.0\.2\.2,2001:db8::2\s+1\s+private\s+\d+ s\s+level private: secure IPSECKEY/m,
+    );
     writeFileSync(file, 'carol.ok.test\n');
     const r2 = await run(['sync', '--peers', file, '--json']);
     assert.equal(r2.code, 0, r2.stderr);
-    assert.deepEqual(json(r2.stdout).peers.map((p) => [p.name, p.result]), [['carol.ok.test', 'unchanged'], ['bob.ok.test', 'removed']]);
+    assert.deepEqual(
+      json(r2.stdout).peers.map((p) => [p.name, p.result]),
+      [
+        ['carol.ok.test', 'unchanged'],
+        ['bob.ok.test', 'removed'],
+      ],
+    );
     assert.deepEqual(readAutospState(state).names, ['carol.ok.test']);
   });
 
@@ -124,7 +153,10 @@ describe('autosp CLI (dry-run engine, real named)', function () {
     assert.match(r.stderr, /^resolved \d+\/25 peers$/m);
     const o = json(r.stdout);
     assert.equal(o.peers.length, 25);
-    assert.deepEqual(o.peers.filter((p) => p.result === 'installed').map((p) => p.name), ['bob.ok.test']);
+    assert.deepEqual(
+      o.peers.filter((p) => p.result === 'installed').map((p) => p.name),
+      ['bob.ok.test'],
+    );
   });
 
   it('a bad peers file is a usage error naming the line (exit 2), and changes nothing', async () => {
@@ -142,12 +174,18 @@ describe('autosp CLI (dry-run engine, real named)', function () {
 
   it('usage errors exit 2: bad names, unknown engine, strongswan without identity', async () => {
     assert.equal((await run(['add', 'a..b'])).code, 2);
-    assert.equal((await autosp(['add', 'bob.ok.test', '--engine', 'racoon', '--no-daemon', '--state', state, '--server', w.named.endpoint])).code, 2);
-    assert.equal((await autosp(['add', 'bob.ok.test', '--engine', 'strongswan', '--no-daemon', '--state', state, '--server', w.named.endpoint])).code, 2);
+    assert.equal(
+      (await autosp(['add', 'bob.ok.test', '--engine', 'racoon', '--no-daemon', '--state', state, '--server', w.named.endpoint])).code,
+      2,
+    );
+    assert.equal(
+      (await autosp(['add', 'bob.ok.test', '--engine', 'strongswan', '--no-daemon', '--state', state, '--server', w.named.endpoint])).code,
+      2,
+    );
     assert.equal((await autosp(['frobnicate'])).code, 2);
   });
 
-  it('while another autosp holds the state lock, add and watch exit 2 (autosp-busy); a dead holder\'s lock is taken over', async () => {
+  it("while another autosp holds the state lock, add and watch exit 2 (autosp-busy); a dead holder's lock is taken over", async () => {
     writeFileSync(`${state}.lock`, `${process.pid}\n`);
     const r = await run(['add', 'bob.ok.test']);
     assert.equal(r.code, 2, r.stderr);
@@ -165,8 +203,25 @@ describe('autosp CLI (dry-run engine, real named)', function () {
   it('an unreachable engine exits 3 before changing anything', async () => {
     const keyFile = join(w.dir, 'k.pem');
     writeFileSync(keyFile, privateKeyPemForCharon(generateHostKey('ed25519')));
-    const r = await autosp(['add', 'bob.ok.test', '--engine', 'strongswan', '--vici', join(w.dir, 'no-such.vici'), '--identity', 'me.ok.test',
-      '--key', keyFile, '--no-daemon', '--state', state, '--server', w.named.endpoint, '--trust-anchor', w.h.anchorFile]);
+    const r = await autosp([
+      'add',
+      'bob.ok.test',
+      '--engine',
+      'strongswan',
+      '--vici',
+      join(w.dir, 'no-such.vici'),
+      '--identity',
+      'me.ok.test',
+      '--key',
+      keyFile,
+      '--no-daemon',
+      '--state',
+      state,
+      '--server',
+      w.named.endpoint,
+      '--trust-anchor',
+      w.h.anchorFile,
+    ]);
     assert.equal(r.code, 3, r.stderr);
     assert.match(r.stderr, /unreachable/);
     assert.deepEqual(readAutospState(state).names, []);

@@ -51,9 +51,32 @@ export function resign(h: SignedHierarchy, apex: string, oldRecords: string[], r
   const soa = lines.findIndex((l) => / IN SOA /.test(l));
   lines[soa] = lines[soa]!.replace(/ (\d+) 3600 600 86400 300$/, (_m, s: string) => ` ${Number(s) + 1} 3600 600 86400 300`);
   writeFileSync(db, lines.join('\n'));
-  execFileSync('dnssec-signzone', ['-q', '-P', '-O', 'full', '-K', zdir, '-d', zdir, '-s', stamp(-3600), '-e', stamp(30 * 86400), '-o', `${apex}.`, '-f', 'zone.signed', 'zone.db'], {
-    cwd: zdir, stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  execFileSync(
+    'dnssec-signzone',
+    [
+      '-q',
+      '-P',
+      '-O',
+      'full',
+      '-K',
+      zdir,
+      '-d',
+      zdir,
+      '-s',
+      stamp(-3600),
+      '-e',
+      stamp(30 * 86400),
+      '-o',
+      `${apex}.`,
+      '-f',
+      'zone.signed',
+      'zone.db',
+    ],
+    {
+      cwd: zdir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
 }
 
 export async function worldUp(): Promise<AutospWorld> {
@@ -64,10 +87,14 @@ export async function worldUp(): Promise<AutospWorld> {
     {
       name: 'ok.test',
       records: [
-        'bob IN A 192.0.2.2', 'bob IN AAAA 2001:db8::2', `bob IN IPSECKEY ${ipseckeyRdata('bob.ok.test')}`,
-        'carol IN A 192.0.2.3', `carol IN IPSECKEY ${ipseckeyRdata('carol.ok.test')}`,
+        'bob IN A 192.0.2.2',
+        'bob IN AAAA 2001:db8::2',
+        `bob IN IPSECKEY ${ipseckeyRdata('bob.ok.test')}`,
+        'carol IN A 192.0.2.3',
+        `carol IN IPSECKEY ${ipseckeyRdata('carol.ok.test')}`,
         'nokey IN A 192.0.2.4',
-        'bogus IN A 192.0.2.5', `bogus IN IPSECKEY ${ipseckeyRdata('bogus.ok.test')}`,
+        'bogus IN A 192.0.2.5',
+        `bogus IN IPSECKEY ${ipseckeyRdata('bogus.ok.test')}`,
       ],
       tamper: [{ action: 'corrupt-rrsig', name: 'bogus.ok.test', type: 'IPSECKEY' }],
     },

@@ -44,8 +44,21 @@ describe('autosp lab: two hosts find each other by name (strongswan, DNSSEC)', f
   });
 
   const flags = (h: 'a' | 'b', keyFile?: string): string[] => [
-    '--engine', 'strongswan', '--vici', oe!.lab[h].vici, '--identity', oe!.names[h], '--key', keyFile ?? oe!.keys[h].privateKeyFile,
-    '--server', oe!.named.endpoint, '--trust-anchor', oe!.anchorFile, '--state', st[h], '--no-daemon',
+    '--engine',
+    'strongswan',
+    '--vici',
+    oe!.lab[h].vici,
+    '--identity',
+    oe!.names[h],
+    '--key',
+    keyFile ?? oe!.keys[h].privateKeyFile,
+    '--server',
+    oe!.named.endpoint,
+    '--trust-anchor',
+    oe!.anchorFile,
+    '--state',
+    st[h],
+    '--no-daemon',
   ];
   const childUp = async (c: ViciClient, conn: string): Promise<boolean> =>
     (await c.listSas()).some((s) => s.name === conn && s.state === 'ESTABLISHED');
@@ -63,7 +76,6 @@ describe('autosp lab: two hosts find each other by name (strongswan, DNSSEC)', f
     assert.ok(wire.esp >= 8, `expected >= 8 ESP packets (2 pings each way, request + reply):\n${wire.text}`);
   }
 
-
   it('autosp on both hosts (A initiates): authenticated ESP both ways', async () => {
     const b = await autosp(['add', oe!.names.a, ...flags('b')]);
     assert.equal(b.code, 0, `B: ${b.stdout}${b.stderr}`);
@@ -71,13 +83,19 @@ describe('autosp lab: two hosts find each other by name (strongswan, DNSSEC)', f
     const a = await autosp(['sync', '--peers', peersA(), '--initiate', '--json', ...flags('a')]);
     assert.equal(a.code, 0, `A: ${a.stdout}${a.stderr}`);
     const out = JSON.parse(a.stdout) as { peers: Array<{ name: string; result: string; addresses: string[]; authenticated: boolean }> };
-    assert.deepEqual(out.peers.map((p) => [p.name, p.result, p.addresses, p.authenticated]), [[oe!.names.b, 'installed', [oe!.lab.b.addr], true]]);
+    assert.deepEqual(
+      out.peers.map((p) => [p.name, p.result, p.addresses, p.authenticated]),
+      [[oe!.names.b, 'installed', [oe!.lab.b.addr], true]],
+    );
     assert.ok(await childUp(rawA, `oe-${oe!.names.b}`), 'A initiated: the SA must be up');
 
     const l = await autosp(['list', '--json', ...flags('a')]);
     assert.equal(l.code, 0, l.stderr);
     const listed = JSON.parse(l.stdout) as { engine: Array<{ name: string; ikeState?: string; childState?: string }> };
-    assert.deepEqual(listed.engine.map((p) => [p.name, p.ikeState, p.childState]), [[oe!.names.b, 'ESTABLISHED', 'INSTALLED']]);
+    assert.deepEqual(
+      listed.engine.map((p) => [p.name, p.ikeState, p.childState]),
+      [[oe!.names.b, 'ESTABLISHED', 'INSTALLED']],
+    );
 
     await espBothWays();
   });
@@ -86,8 +104,14 @@ describe('autosp lab: two hosts find each other by name (strongswan, DNSSEC)', f
     writeFileSync(peersA(), '# nobody for now\n');
     const r = await autosp(['sync', '--peers', peersA(), '--json', ...flags('a')]);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual((JSON.parse(r.stdout) as { peers: Array<{ result: string }> }).peers.map((p) => p.result), ['removed']);
-    assert.deepEqual((await rawA.getConns()).filter((c) => c.startsWith('oe-')), []);
+    assert.deepEqual(
+      (JSON.parse(r.stdout) as { peers: Array<{ result: string }> }).peers.map((p) => p.result),
+      ['removed'],
+    );
+    assert.deepEqual(
+      (await rawA.getConns()).filter((c) => c.startsWith('oe-')),
+      [],
+    );
     await until('the IKE_SA is gone on A', async () => (await rawA.listSas()).length === 0, 10_000);
   });
 
@@ -110,11 +134,14 @@ describe('autosp lab: two hosts find each other by name (strongswan, DNSSEC)', f
     assert.equal(b.code, 0, `B: ${b.stdout}${b.stderr}`);
     await oe!.setOeRecords(hostRecords(oe!.names, { a: oe!.keys.a, b: newKey }, { a: oe!.lab.a.addr, b: oe!.lab.b.addr }, TTL));
 
-    await until('a new IKE_SA authenticated with the new key', async () =>
-      (await rawA.listSas()).some((s) => s.name === conn && s.state === 'ESTABLISHED' && !before.has(s.uniqueId)), 30_000).catch(why);
+    await until(
+      'a new IKE_SA authenticated with the new key',
+      async () => (await rawA.listSas()).some((s) => s.name === conn && s.state === 'ESTABLISHED' && !before.has(s.uniqueId)),
+      30_000,
+    ).catch(why);
     assert.match(watchErr, /"result":"updated"/);
     // The SA authenticated with the old key does not outlive the key.
-    await until('the old key\'s IKE_SA is gone', async () => !(await rawA.listSas()).some((s) => before.has(s.uniqueId)), 10_000).catch(why);
+    await until("the old key's IKE_SA is gone", async () => !(await rawA.listSas()).some((s) => before.has(s.uniqueId)), 10_000).catch(why);
     await espBothWays();
 
     watch.kill('SIGTERM');

@@ -3,7 +3,15 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { autospPolicy, createAutospService, createPeerResolver, loadAutospState, readAutospState, type ResolvePeer, validatingLookup } from '../../src/autosp';
+import {
+  autospPolicy,
+  createAutospService,
+  createPeerResolver,
+  loadAutospState,
+  readAutospState,
+  type ResolvePeer,
+  validatingLookup,
+} from '../../src/autosp';
 import { startControlServer, type ControlServer } from '../../src/control/server';
 import { parseTrustAnchors } from '../../src/dnssec/anchors';
 import { netQuery } from '../../src/resolver/net-query';
@@ -52,11 +60,20 @@ describe('autosp with a daemon (control socket, shared registry)', function () {
     assert.equal(add.code, 1, add.stderr); // nokey is refused
     const out = JSON.parse(add.stdout) as { mode: string; peers: Array<{ name: string; result: string }> };
     assert.equal(out.mode, 'daemon');
-    assert.deepEqual(out.peers.map((p) => [p.name, p.result]), [['bob.ok.test', 'installed'], ['nokey.ok.test', 'refused']]);
+    assert.deepEqual(
+      out.peers.map((p) => [p.name, p.result]),
+      [
+        ['bob.ok.test', 'installed'],
+        ['nokey.ok.test', 'refused'],
+      ],
+    );
     assert.ok(engine.get('bob.ok.test'));
     assert.deepEqual(sync.registry.owners('bob.ok.test'), ['autosp']);
     assert.deepEqual(readAutospState(statePath).names, ['bob.ok.test', 'nokey.ok.test']);
-    assert.deepEqual(loadAutospState(statePath).map((p) => [p.name, p.owner]), [['bob.ok.test', 'autosp']]);
+    assert.deepEqual(
+      loadAutospState(statePath).map((p) => [p.name, p.owner]),
+      [['bob.ok.test', 'autosp']],
+    );
 
     // serve's capture wants bob too.
     const bob = sync.registry.get('bob.ok.test')!;
@@ -89,7 +106,10 @@ describe('autosp with a daemon (control socket, shared registry)', function () {
     }
     const engine = new DryRunEngine();
     const sync = new PeerSync({ engine });
-    assert.deepEqual(loadAutospState(statePath).map((p) => [p.name, p.initiate]), [['carol.ok.test', false]]);
+    assert.deepEqual(
+      loadAutospState(statePath).map((p) => [p.name, p.initiate]),
+      [['carol.ok.test', false]],
+    );
     const svc = createAutospService({ sync, resolvePeer, statePath, engine, initiate: true });
     closeService = svc.close;
     assert.deepEqual(svc.keeper.names(), ['carol.ok.test']);
@@ -108,8 +128,24 @@ describe('autosp with a daemon (control socket, shared registry)', function () {
     const file = join(w.dir, 'handover-peers.txt');
     const state = join(w.dir, 'handover-state.json');
     writeFileSync(file, 'bob.ok.test\n');
-    const child = autospSpawn(['watch', '--peers', file, '--state', state, '--daemon-check', '0.5', '--server', w.named.endpoint,
-      '--trust-anchor', w.h.anchorFile, '--engine', 'dry-run'], { OEDNS_CONTROL: path });
+    const child = autospSpawn(
+      [
+        'watch',
+        '--peers',
+        file,
+        '--state',
+        state,
+        '--daemon-check',
+        '0.5',
+        '--server',
+        w.named.endpoint,
+        '--trust-anchor',
+        w.h.anchorFile,
+        '--engine',
+        'dry-run',
+      ],
+      { OEDNS_CONTROL: path },
+    );
     let err = '';
     child.stderr!.on('data', (d) => (err += String(d)));
     const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
@@ -145,7 +181,9 @@ describe('autosp with a daemon (control socket, shared registry)', function () {
   it('a daemon that does not take autosp requests: exit 3, nothing done behind its back', async () => {
     const path = join(w.dir, 'ctl2', 'control.sock');
     server = await startControlServer({ path, handlers: { status: () => ({}) } });
-    const r = await autosp(['add', 'bob.ok.test', '--state', join(w.dir, 'never.json'), '--server', w.named.endpoint], { OEDNS_CONTROL: path });
+    const r = await autosp(['add', 'bob.ok.test', '--state', join(w.dir, 'never.json'), '--server', w.named.endpoint], {
+      OEDNS_CONTROL: path,
+    });
     assert.equal(r.code, 3, r.stderr);
     assert.match(r.stderr, /does not take autosp requests/);
   });

@@ -14,8 +14,15 @@ import { ConfigError } from '../../src/util/errors';
 const NOW = 1_700_000_000;
 const k = keyObjectToIpseckey(generateKeyPairSync('ed25519').publicKey);
 const good = (over: Partial<Peer> = {}): Peer => ({
-  name: 'bob.example', addresses: ['192.0.2.2', '2001:DB8::2'], gateway: { kind: 'none' }, level: 'private', owner: 'autosp', expiresAt: NOW + 600,
-  auth: { kind: 'pubkey', keys: [{ algorithm: k.algorithm, publicKey: k.publicKey, precedence: 10 }] }, initiate: false, ...over,
+  name: 'bob.example',
+  addresses: ['192.0.2.2', '2001:DB8::2'],
+  gateway: { kind: 'none' },
+  level: 'private',
+  owner: 'autosp',
+  expiresAt: NOW + 600,
+  auth: { kind: 'pubkey', keys: [{ algorithm: k.algorithm, publicKey: k.publicKey, precedence: 10 }] },
+  initiate: false,
+  ...over,
 });
 
 describe('autosp state file: fields validated on load', () => {
@@ -58,33 +65,61 @@ describe('autosp state file: fields validated on load', () => {
     writeRaw(bad);
     const s = readAutospState(path, { nowSec: NOW });
     assert.equal(s.rejected.length, 8, s.rejected.join('\n'));
-    assert.deepEqual(s.peers.map((p) => p.name), ['carol.example']);
+    assert.deepEqual(
+      s.peers.map((p) => p.name),
+      ['carol.example'],
+    );
     assert.ok(s.rejected.some((r) => /does not decode/.test(r)));
     assert.ok(s.rejected.some((r) => /not among the names/.test(r)));
   });
 
   it('caps a stored expiry at now + max TTL, and loadAutospState() leaves lapsed peers out', () => {
-    writeAutospState(path, { names: ['bob.example', 'carol.example'], peers: [good({ expiresAt: NOW + 10 * 365 * 86400 }), good({ name: 'carol.example', expiresAt: NOW - 1 })] }, NOW);
+    writeAutospState(
+      path,
+      {
+        names: ['bob.example', 'carol.example'],
+        peers: [good({ expiresAt: NOW + 10 * 365 * 86400 }), good({ name: 'carol.example', expiresAt: NOW - 1 })],
+      },
+      NOW,
+    );
     const s = readAutospState(path, { nowSec: NOW, maxTtl: 3600 });
     assert.equal(s.peers.find((p) => p.name === 'bob.example')!.expiresAt, NOW + 3600);
-    assert.deepEqual(loadAutospState(path, NOW, 3600).map((p) => [p.name, p.expiresAt, p.initiate]), [['bob.example', NOW + 3600, false]]);
+    assert.deepEqual(
+      loadAutospState(path, NOW, 3600).map((p) => [p.name, p.expiresAt, p.initiate]),
+      [['bob.example', NOW + 3600, false]],
+    );
   });
 
   it('bounds the file as untrusted input: its size, the number of names and peers, one peer per name', () => {
     writeAutospState(path, { names: ['bob.example'], peers: [good()] }, NOW);
-    assert.throws(() => readAutospState(path, { nowSec: NOW, maxBytes: 100 }), (e: unknown) => e instanceof ConfigError && e.code === 'autosp-state' && /bytes/.test(e.message));
-    writeRaw([], Array.from({ length: MAX_PEERS + 1 }, (_, i) => `n${i}.example`));
-    assert.throws(() => readAutospState(path, { nowSec: NOW }), (e: unknown) => e instanceof ConfigError && e.code === 'autosp-state' && /more than the 100000/.test(e.message));
+    assert.throws(
+      () => readAutospState(path, { nowSec: NOW, maxBytes: 100 }),
+      (e: unknown) => e instanceof ConfigError && e.code === 'autosp-state' && /bytes/.test(e.message),
+    );
+    writeRaw(
+      [],
+      Array.from({ length: MAX_PEERS + 1 }, (_, i) => `n${i}.example`),
+    );
+    assert.throws(
+      () => readAutospState(path, { nowSec: NOW }),
+      (e: unknown) => e instanceof ConfigError && e.code === 'autosp-state' && /more than the 100000/.test(e.message),
+    );
     const base = stored(good());
     writeRaw([base, { ...base, addresses: ['192.0.2.66'] }], ['bob.example']);
     const s = readAutospState(path, { nowSec: NOW });
-    assert.deepEqual(s.peers.map((p) => p.addresses), [['192.0.2.2', '2001:db8::2']]);
+    assert.deepEqual(
+      s.peers.map((p) => p.addresses),
+      [['192.0.2.2', '2001:db8::2']],
+    );
     assert.ok(s.rejected.length === 1 && /stored twice/.test(s.rejected[0]!), s.rejected.join('\n'));
   });
 
   it('a file that is not a state file is a ConfigError', () => {
     writeFileSync(path, '{"version":2}');
-    assert.throws(() => readAutospState(path), (e: unknown) => e instanceof ConfigError && e.code === 'autosp-state');
+    assert.throws(
+      () => readAutospState(path),
+      (e: unknown) => e instanceof ConfigError && e.code === 'autosp-state',
+    );
   });
 });
 

@@ -56,13 +56,16 @@ describe('autosp watch (dry-run engine, real named, short TTLs)', function () {
     // SIGHUP re-reads the file and must not end the process.
     writeFileSync(file, 'host.w.test\nbob.ok.test\n');
     child.kill('SIGHUP');
-    await until('bob added from the file', () => addrOf('bob.ok.test') === '192.0.2.2,2001:db8::2').catch((e) => assert.fail(fail(String(e))));
+    await until('bob added from the file', () => addrOf('bob.ok.test') === '192.0.2.2,2001:db8::2').catch((e) =>
+      assert.fail(fail(String(e))),
+    );
     assert.equal(child.exitCode, null);
 
     // The key is withdrawn: the peer goes (still wanted: it comes back if the key does).
     await w.setW(['host 2 IN A 192.0.2.21']);
-    await until('host.w.test removed', () => peer('host.w.test') === undefined && peer('bob.ok.test') !== undefined)
-      .catch((e) => assert.fail(fail(String(e))));
+    await until('host.w.test removed', () => peer('host.w.test') === undefined && peer('bob.ok.test') !== undefined).catch((e) =>
+      assert.fail(fail(String(e))),
+    );
     assert.ok(readAutospState(state).names.includes('host.w.test'));
 
     // A broken edit keeps the last good list.

@@ -8,17 +8,22 @@ import type { Message, RR } from '../../src/wire/types';
 import { httpsRR } from '../support/svcb';
 
 const rr = (line: string): RR => parseRR(line, { ttl: 300 });
-const POLICY = parsePolicy([
-  'default: clear', 'rules:', '  - { zone: corp.test, level: private }', '  - { address: 198.51.100.0/24, level: private-or-clear }', '',
-].join('\n'));
+const POLICY = parsePolicy(
+  [
+    'default: clear',
+    'rules:',
+    '  - { zone: corp.test, level: private }',
+    '  - { address: 198.51.100.0/24, level: private-or-clear }',
+    '',
+  ].join('\n'),
+);
 
 function response(name: string, type: number, answers: RR[]): Message {
   return { ...makeResponse(makeQuery(name, type, { rd: true }), 0), answers };
 }
 
 const hasHint = (r: RR): boolean => Buffer.from(r.rdata).includes(Buffer.from([0, 4, 0, 4]));
-const RRSIG_HTTPS = (owner: string): RR =>
-  rr(`${owner} 300 IN RRSIG HTTPS 13 2 300 20300101000000 20200101000000 12345 corp.test. AAAA`);
+const RRSIG_HTTPS = (owner: string): RR => rr(`${owner} 300 IN RRSIG HTTPS 13 2 300 20300101000000 20200101000000 12345 corp.test. AAAA`);
 
 describe('capture/address-leaks', () => {
   it('asks for a guard only for ANY, HTTPS and SVCB in class IN, and ANY only where something is protected', () => {
@@ -32,7 +37,7 @@ describe('capture/address-leaks', () => {
     assert.equal(leakGuardFor(POLICY, { name: 'x.other', type: 255, class: 1 }), 'minimal-any');
   });
 
-  it('takes the hints out of a protected owner\'s record, keeps its other parameters, drops its now wrong RRSIG', () => {
+  it("takes the hints out of a protected owner's record, keeps its other parameters, drops its now wrong RRSIG", () => {
     const m = response('vault.corp.test', 65, [
       httpsRR('vault.corp.test', 1, '.', { alpn: ['h2'], ipv4hint: ['192.0.2.40'], ipv6hint: ['2001:db8::40'] }),
       RRSIG_HTTPS('vault.corp.test.'),
@@ -50,14 +55,26 @@ describe('capture/address-leaks', () => {
     assert.ok(stripHints(POLICY, byTarget));
     const byAddress = response('www.open.test', 65, [httpsRR('www.open.test', 1, '.', { ipv4hint: ['198.51.100.7'] })]);
     assert.ok(stripHints(POLICY, byAddress));
-    const clear = response('www.open.test', 65, [httpsRR('www.open.test', 1, '.', { ipv4hint: ['192.0.2.99'] }), RRSIG_HTTPS('www.open.test.')]);
+    const clear = response('www.open.test', 65, [
+      httpsRR('www.open.test', 1, '.', { ipv4hint: ['192.0.2.99'] }),
+      RRSIG_HTTPS('www.open.test.'),
+    ]);
     assert.equal(stripHints(POLICY, clear), null, 'a clear name with clear addresses is left alone');
   });
 
   it('takes the hint keys out of "mandatory" too (a record naming keys it lacks is malformed), and drops an emptied mandatory', () => {
-    const both = stripHints(POLICY, response('vault.corp.test', 65, [httpsRR('vault.corp.test', 1, '.', { mandatory: [1, 4], alpn: ['h2'], ipv4hint: ['192.0.2.40'] })]));
-    const only = stripHints(POLICY, response('vault.corp.test', 65, [httpsRR('vault.corp.test', 1, '.', { mandatory: [4], ipv4hint: ['192.0.2.40'] })]));
-    assert.deepEqual(Buffer.from(both!.answers[0]!.rdata), Buffer.from(httpsRR('vault.corp.test', 1, '.', { mandatory: [1], alpn: ['h2'] }).rdata));
+    const both = stripHints(
+      POLICY,
+      response('vault.corp.test', 65, [httpsRR('vault.corp.test', 1, '.', { mandatory: [1, 4], alpn: ['h2'], ipv4hint: ['192.0.2.40'] })]),
+    );
+    const only = stripHints(
+      POLICY,
+      response('vault.corp.test', 65, [httpsRR('vault.corp.test', 1, '.', { mandatory: [4], ipv4hint: ['192.0.2.40'] })]),
+    );
+    assert.deepEqual(
+      Buffer.from(both!.answers[0]!.rdata),
+      Buffer.from(httpsRR('vault.corp.test', 1, '.', { mandatory: [1], alpn: ['h2'] }).rdata),
+    );
     assert.deepEqual(Buffer.from(only!.answers[0]!.rdata), Buffer.from(httpsRR('vault.corp.test', 1, '.', {}).rdata));
   });
 
@@ -70,7 +87,10 @@ describe('capture/address-leaks', () => {
 
   it('answers ANY with one HINFO "RFC8482" and nothing else', () => {
     const out = minimalAnyAnswer({ ...response('vault.corp.test', 255, [rr('vault.corp.test. 300 IN A 192.0.2.40')]), ad: true });
-    assert.deepEqual(out.answers.map((r) => r.type), [13]);
+    assert.deepEqual(
+      out.answers.map((r) => r.type),
+      [13],
+    );
     assert.equal(out.ad, false);
   });
 });

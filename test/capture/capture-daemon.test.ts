@@ -69,15 +69,23 @@ describe('capture mode (in-process daemon, real named, dry-run engine)', functio
       {
         name: 'oe.test',
         records: [
-          `bob A 192.0.2.2`, `bob IPSECKEY ${keyRdata('bob.oe.test')}`,
+          `bob A 192.0.2.2`,
+          `bob IPSECKEY ${keyRdata('bob.oe.test')}`,
           `strict A 192.0.2.5`,
           `nokey A 192.0.2.6`,
           `www CNAME bob`,
-          `short 2 A 192.0.2.7`, `short 2 IPSECKEY ${keyRdata('short.oe.test')}`,
-          `many A 192.0.2.8`, `many IPSECKEY ${keyRdata('many.oe.test')}`,
-          `vault 1 A 192.0.2.11`, `vault 1 IPSECKEY ${keyRdata('vault.oe.test')}`,
-          `open A 192.0.2.12`, `open IPSECKEY ${keyRdata('open.oe.test')}`,
-          `behind A 192.0.2.20`, `behind IPSECKEY ${keyRdata('behind.oe.test').replace(/^10 0 /, '10 3 ').replace(/ \. /, ' sgw.oe.test. ')}`,
+          `short 2 A 192.0.2.7`,
+          `short 2 IPSECKEY ${keyRdata('short.oe.test')}`,
+          `many A 192.0.2.8`,
+          `many IPSECKEY ${keyRdata('many.oe.test')}`,
+          `vault 1 A 192.0.2.11`,
+          `vault 1 IPSECKEY ${keyRdata('vault.oe.test')}`,
+          `open A 192.0.2.12`,
+          `open IPSECKEY ${keyRdata('open.oe.test')}`,
+          `behind A 192.0.2.20`,
+          `behind IPSECKEY ${keyRdata('behind.oe.test')
+            .replace(/^10 0 /, '10 3 ')
+            .replace(/ \. /, ' sgw.oe.test. ')}`,
           `sgw A 192.0.2.21`,
         ],
       },
@@ -85,7 +93,10 @@ describe('capture mode (in-process daemon, real named, dry-run engine)', functio
       {
         name: 'bad.test',
         records: [`dave A 192.0.2.4`, `dave IPSECKEY ${keyRdata('dave.bad.test')}`, `erin A 192.0.2.9`],
-        tamper: [{ action: 'corrupt-rrsig', name: 'dave.bad.test', type: 'IPSECKEY' }, { action: 'corrupt-rrsig', name: 'erin.bad.test', type: 'A' }],
+        tamper: [
+          { action: 'corrupt-rrsig', name: 'dave.bad.test', type: 'IPSECKEY' },
+          { action: 'corrupt-rrsig', name: 'erin.bad.test', type: 'A' },
+        ],
       },
       { name: 'clear.test', records: [`frank A 192.0.2.10`, `frank IPSECKEY ${keyRdata('frank.clear.test')}`] },
     ]);

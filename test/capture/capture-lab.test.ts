@@ -26,7 +26,6 @@ function keyRdata(name: string): string {
   return ipseckeyLine(name, generateHostKey('ed25519')).split(/\s+/).slice(3).join(' ');
 }
 
-
 describe('capture mode in the two-host lab (real named, real charons, oedns as the resolver)', function () {
   this.timeout(180_000);
   let oe: OeLab | undefined;
@@ -39,10 +38,11 @@ describe('capture mode in the two-host lab (real named, real charons, oedns as t
   const status = async (h: OednsHost): Promise<DaemonStatus> => JSON.parse((await h.cli(['status', '--json'])).stdout) as DaemonStatus;
   const conns = (): Promise<string[]> => vici!.getConns();
   const pingFromA = async (name: string): Promise<{ code: number; wire: Wire }> => {
-    const { wire, result } = await watchWire(oe!.lab, () => oe!.lab.exec(oe!.lab.a, ['ping', '-c', '3', '-i', '0.2', '-W', '2', name], 30_000));
+    const { wire, result } = await watchWire(oe!.lab, () =>
+      oe!.lab.exec(oe!.lab.a, ['ping', '-c', '3', '-i', '0.2', '-W', '2', name], 30_000),
+    );
     return { code: result.code, wire };
   };
-
 
   before(async function () {
     const why = oeLabUnavailable();
@@ -111,7 +111,9 @@ describe('capture mode in the two-host lab (real named, real charons, oedns as t
 
   it('after charon restarts, the daemon puts the policy back', async () => {
     await oe!.lab.restart('a');
-    await until('oe-bob.oe.test back in the restarted charon', async () => (await conns().catch((): string[] => [])).includes(`oe-${oe!.names.b}`));
+    await until('oe-bob.oe.test back in the restarted charon', async () =>
+      (await conns().catch((): string[] => [])).includes(`oe-${oe!.names.b}`),
+    );
     const { code, wire } = await pingFromA(oe!.lab.b.addr);
     assert.equal(code, 0, wire.text);
     assert.equal(wire.clearIcmp, 0, wire.text);
@@ -144,10 +146,14 @@ describe('capture mode in the two-host lab (real named, real charons, oedns as t
     }
     // Resolvers may serve the old key until its TTL (4 s) runs out: wait until A's oedns serves the new one.
     const k2Head = k2.rdata.split(/\s+/)[4]!.slice(0, 24);
-    await until('A serves bob\'s new IPSECKEY', async () => {
-      const r = await oe!.lab.exec(oe!.lab.a, ['dig', '+short', '+tries=1', '@127.0.0.1', oe!.names.b, 'IPSECKEY']);
-      return r.stdout.replace(/\s/g, '').includes(k2Head);
-    }, 10_000);
+    await until(
+      "A serves bob's new IPSECKEY",
+      async () => {
+        const r = await oe!.lab.exec(oe!.lab.a, ['dig', '+short', '+tries=1', '@127.0.0.1', oe!.names.b, 'IPSECKEY']);
+        return r.stdout.replace(/\s/g, '').includes(k2Head);
+      },
+      10_000,
+    );
     // A can only authenticate bob now if it installed the new key from DNS.
     const { code, wire } = await pingFromA(oe!.names.b);
     assert.equal(code, 0, `${wire.text}\n${A!.log().slice(-3000)}`);

@@ -27,17 +27,36 @@ const ADDRESS = [192, 0, 2, 10];
 const now = (): number => Math.floor(Date.now() / 1000);
 
 const key = keyObjectToIpseckey(generateKeyPairSync('ed25519').publicKey);
-const IPSECKEY_RDATA = encodeIpseckey({ precedence: 10, gatewayType: 0, algorithm: key.algorithm, gateway: null, publicKey: Uint8Array.from(key.publicKey) });
+const IPSECKEY_RDATA = encodeIpseckey({
+  precedence: 10,
+  gatewayType: 0,
+  algorithm: key.algorithm,
+  gateway: null,
+  publicKey: Uint8Array.from(key.publicKey),
+});
 
 /** A proof as the validator hands it on: the verdict, and the RRset only when the verdict lets it out. */
 function proof(verdict: Verdict, type: number, rdatas: Uint8Array[]): Proof {
   const records: RR[] = rdatas.map((rdata) => ({ name: NAME, type, class: RRClass.IN, ttl: 300, rdata }));
   const usable = verdict.kind === 'secure' || verdict.kind === 'insecure';
   const set: ValidatedRRset = {
-    name: NAME, type, class: RRClass.IN, records, sigs: [], ttl: 300, sigExpiry: now() + 3600,
-    security: verdict.kind === 'secure' ? 'secure' : 'insecure', role: 'answer',
+    name: NAME,
+    type,
+    class: RRClass.IN,
+    records,
+    sigs: [],
+    ttl: 300,
+    sigExpiry: now() + 3600,
+    security: verdict.kind === 'secure' ? 'secure' : 'insecure',
+    role: 'answer',
   };
-  return { verdict, rrsets: usable && records.length ? [set] : [], negative: usable && !records.length ? 'nodata' : null, rcode: Rcode.NOERROR, ttl: 300 };
+  return {
+    verdict,
+    rrsets: usable && records.length ? [set] : [],
+    negative: usable && !records.length ? 'nodata' : null,
+    rcode: Rcode.NOERROR,
+    ttl: 300,
+  };
 }
 
 function responseTo(q: Question, p: Proof | undefined, records: RR[]): Message {
@@ -80,12 +99,18 @@ function world(policyText: string, keyProof: Proof | undefined): World {
     const query = makeQuery(NAME, RRType.A, { do: true });
     const question = query.questions[0]!;
     const ctx = {
-      raw: new Uint8Array(0), client: { address: '127.0.0.1', port: 5353, transport: 'udp' }, log: silentLogger,
-      query, question, view: { edns: true, do: true }, maxSize: 1232,
+      raw: new Uint8Array(0),
+      client: { address: '127.0.0.1', port: 5353, transport: 'udp' },
+      log: silentLogger,
+      query,
+      question,
+      view: { edns: true, do: true },
+      maxSize: 1232,
     } as QueryContext;
     const records = addressProof?.rrsets.flatMap((s) => s.records) ?? [];
     const out = await stage.handle(ctx, async () => ({
-      kind: 'answer', answer: { message: responseTo(question, addressProof, records), source: 'upstream', proof: addressProof },
+      kind: 'answer',
+      answer: { message: responseTo(question, addressProof, records), source: 'upstream', proof: addressProof },
     }));
     events.push('answered');
     return out;
@@ -112,8 +137,11 @@ describe('capture: the stage without BIND (in-process lookups, dry-run engine)',
     assert.equal(w.capture.counters.installed, 1);
   });
 
-  it('private, bogus key: SERVFAIL with the validator\'s EDE, nothing installed', async () => {
-    const w = world('default: private\n', proof(bogus('sig-expired', Ede.SIGNATURE_EXPIRED, 'RRSIG expired'), RRType.IPSECKEY, [IPSECKEY_RDATA]));
+  it("private, bogus key: SERVFAIL with the validator's EDE, nothing installed", async () => {
+    const w = world(
+      'default: private\n',
+      proof(bogus('sig-expired', Ede.SIGNATURE_EXPIRED, 'RRSIG expired'), RRType.IPSECKEY, [IPSECKEY_RDATA]),
+    );
     const out = await w.ask(secureA());
     assert.equal(rcodeOf(out), Rcode.SERVFAIL);
     assert.equal(out.kind === 'answer' && out.answer.ede?.code, Ede.SIGNATURE_EXPIRED);
@@ -121,22 +149,33 @@ describe('capture: the stage without BIND (in-process lookups, dry-run engine)',
     assert.deepEqual(w.events, ['answered']);
   });
 
-  it('private, key lookup with no validator\'s word (no proof): not-validated is never trusted, nothing installed', async () => {
+  it("private, key lookup with no validator's word (no proof): not-validated is never trusted, nothing installed", async () => {
     const w = world('default: private\n', undefined);
     const out = await w.ask(secureA());
     assert.equal(rcodeOf(out), Rcode.SERVFAIL);
-    assert.match(out.kind === 'answer' ? out.answer.ede?.text ?? '' : '', /not-validated/);
+    assert.match(out.kind === 'answer' ? (out.answer.ede?.text ?? '') : '', /not-validated/);
     assert.deepEqual(await w.engine.list(), []);
   });
 
-  it('private, an address answer with no validator\'s word (no proof): SERVFAIL, its addresses never go out', async () => {
+  it("private, an address answer with no validator's word (no proof): SERVFAIL, its addresses never go out", async () => {
     const w = world('default: private\n', proof(SECURE, RRType.IPSECKEY, [IPSECKEY_RDATA]));
     const q = { name: NAME, type: RRType.A, class: RRClass.IN };
     const stage = w.capture.stage();
     const query = makeQuery(NAME, RRType.A, { do: true });
-    const ctx = { raw: new Uint8Array(0), client: { address: '127.0.0.1', port: 5353, transport: 'udp' }, log: silentLogger, query, question: q, view: { edns: true, do: true }, maxSize: 1232 } as QueryContext;
+    const ctx = {
+      raw: new Uint8Array(0),
+      client: { address: '127.0.0.1', port: 5353, transport: 'udp' },
+      log: silentLogger,
+      query,
+      question: q,
+      view: { edns: true, do: true },
+      maxSize: 1232,
+    } as QueryContext;
     const raw: RR = { name: NAME, type: RRType.A, class: RRClass.IN, ttl: 300, rdata: Uint8Array.from(ADDRESS) };
-    const out = await stage.handle(ctx, async () => ({ kind: 'answer', answer: { message: responseTo(q, undefined, [raw]), source: 'upstream' } }));
+    const out = await stage.handle(ctx, async () => ({
+      kind: 'answer',
+      answer: { message: responseTo(q, undefined, [raw]), source: 'upstream' },
+    }));
     assert.equal(rcodeOf(out), Rcode.SERVFAIL);
     assert.deepEqual(addressesOf(out), []);
     assert.deepEqual(await w.engine.list(), []);

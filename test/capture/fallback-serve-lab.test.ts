@@ -49,7 +49,9 @@ describe('BTNS fallback through oedns serve (two-host lab)', function () {
   });
 
   it('a name without IPSECKEY is still reached only through ESP', async () => {
-    const { wire, result: ping } = await watchWire(oe!.lab, () => oe!.lab.exec(oe!.lab.a, ['ping', '-c', '3', '-i', '0.2', '-W', '2', 'bob.fb.test'], 30_000));
+    const { wire, result: ping } = await watchWire(oe!.lab, () =>
+      oe!.lab.exec(oe!.lab.a, ['ping', '-c', '3', '-i', '0.2', '-W', '2', 'bob.fb.test'], 30_000),
+    );
     assert.equal(ping.code, 0, `${wire.text}\n${A!.log().slice(-3000)}`);
     assert.ok(wire.esp >= 6, wire.text);
     assert.equal(wire.clearIcmp, 0, wire.text);

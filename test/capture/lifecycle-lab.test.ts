@@ -87,11 +87,19 @@ describe('private never leaks: dual-stack claims, expiry and forged answers in t
     }
   });
 
-  it('when bob\'s peer expires, pings to both his addresses are dropped, never sent in clear; status shows the shunt', async () => {
-    await until('bob\'s peer expired and his addresses are shunted', async () => {
-      const s = await status();
-      return !s.peers.some((p) => p.name === oe!.names.b) && (s.shunts ?? []).some((x) => x.name === oe!.names.b && x.addresses.length === 2 && x.held);
-    }, 20_000, 250);
+  it("when bob's peer expires, pings to both his addresses are dropped, never sent in clear; status shows the shunt", async () => {
+    await until(
+      "bob's peer expired and his addresses are shunted",
+      async () => {
+        const s = await status();
+        return (
+          !s.peers.some((p) => p.name === oe!.names.b) &&
+          (s.shunts ?? []).some((x) => x.name === oe!.names.b && x.addresses.length === 2 && x.held)
+        );
+      },
+      20_000,
+      250,
+    );
     for (const addr of [bob.v4, bob.v6]) {
       const p = await ping(addr, 2);
       assert.notEqual(p.code, 0, `the ping to ${addr} got through without a peer`);
@@ -111,15 +119,20 @@ describe('private never leaks: dual-stack claims, expiry and forged answers in t
     assert.ok(!(s.shunts ?? []).some((x) => x.name === oe!.names.b && x.addresses.includes(bob.v4)), JSON.stringify(s.shunts));
   });
 
-  it('a forged IPSECKEY answer: SERVFAIL, serve\'s claim goes, and bob\'s address is dropped, not sent in clear', async () => {
+  it("a forged IPSECKEY answer: SERVFAIL, serve's claim goes, and bob's address is dropped, not sent in clear", async () => {
     assert.match((await lookup('AAAA')).stdout, /status: NOERROR/);
     await oe!.forgeRrsig(oe!.names.b, 'IPSECKEY');
     // The cached, valid answer lives 4 s: then the forged one is fetched and found bogus.
     await until('the forged key is seen', async () => /status: SERVFAIL/.test((await lookup('A')).stdout), 20_000, 500);
-    await until('bob is shunted', async () => {
-      const s = await status();
-      return !s.peers.some((p) => p.name === oe!.names.b) && (s.shunts ?? []).some((x) => x.name === oe!.names.b && x.held);
-    }, 10_000, 250);
+    await until(
+      'bob is shunted',
+      async () => {
+        const s = await status();
+        return !s.peers.some((p) => p.name === oe!.names.b) && (s.shunts ?? []).some((x) => x.name === oe!.names.b && x.held);
+      },
+      10_000,
+      250,
+    );
     for (const addr of [bob.v4, bob.v6]) {
       const p = await ping(addr, 2);
       assert.notEqual(p.code, 0);
@@ -136,7 +149,8 @@ describe('private never leaks: dual-stack claims, expiry and forged answers in t
     assert.equal(flushed.code, 0, flushed.stderr);
     await until('bob resolves again', async () => /status: NOERROR/.test((await lookup('A')).stdout), 30_000, 500);
     const p = await ping(bob.v4);
-    const why = (): string => `${p.wire.text}\n--- A charon\n${readFileSync(join(oe!.lab.a.dir, 'charon.log'), 'utf8').split('\n').slice(-60).join('\n')}\n--- A oedns\n${A!.log().slice(-3000)}`;
+    const why = (): string =>
+      `${p.wire.text}\n--- A charon\n${readFileSync(join(oe!.lab.a.dir, 'charon.log'), 'utf8').split('\n').slice(-60).join('\n')}\n--- A oedns\n${A!.log().slice(-3000)}`;
     assert.equal(p.code, 0, why());
     assert.ok(p.wire.esp >= 6 && p.wire.clearIcmp === 0, why());
   });

@@ -72,7 +72,9 @@ describe('oedns serve + autosp sharing one registry', function () {
     // autosp looks bob up again at once; then the conn comes, and only then the shunt goes.
     for (let i = 0; i < 100 && engine.shuntOf('bob.oe.test'); i++) await new Promise((r) => setTimeout(r, 50));
     assert.ok(engine.get('bob.oe.test'));
-    assert.deepEqual(engine.actions.map((a) => `${a.op} ${a.name}${a.addresses ? ` [${a.addresses.join(',')}]` : ''}`),
-      ['shunt bob.oe.test [192.0.2.2]', 'install bob.oe.test', 'shunt bob.oe.test []']);
+    assert.deepEqual(
+      engine.actions.map((a) => `${a.op} ${a.name}${a.addresses ? ` [${a.addresses.join(',')}]` : ''}`),
+      ['shunt bob.oe.test [192.0.2.2]', 'install bob.oe.test', 'shunt bob.oe.test []'],
+    );
   });
 });

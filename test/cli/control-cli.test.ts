@@ -28,9 +28,28 @@ interface Daemon {
 
 async function serve(dir: string, config: string, env: NodeJS.ProcessEnv = {}, extra: string[] = []): Promise<Daemon> {
   const control = join(dir, 'run', 'control.sock');
-  const proc = spawn(process.execPath, [OEDNS, 'serve', '--config', config, '--listen', '127.0.0.1:0', '--control', control, '--autosp-state', 'none', '--log-level', 'info', ...extra], {
-    stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env },
-  });
+  const proc = spawn(
+    process.execPath,
+    [
+      OEDNS,
+      'serve',
+      '--config',
+      config,
+      '--listen',
+      '127.0.0.1:0',
+      '--control',
+      control,
+      '--autosp-state',
+      'none',
+      '--log-level',
+      'info',
+      ...extra,
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, ...env },
+    },
+  );
   let log = '';
   proc.stderr.on('data', (d: Buffer) => (log += d.toString()));
   const exited = new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
@@ -44,7 +63,7 @@ function ctl(d: Daemon, args: string[]): { code: number; out: string; err: strin
   const r = spawnSync(process.execPath, [OEDNS, 'control', '--control', d.control, ...args], { encoding: 'utf8', timeout: 30_000 });
   return { code: r.status ?? 1, out: r.stdout, err: r.stderr };
 }
-const json = (d: Daemon, args: string[]): any => JSON.parse(ctl(d, ['--json', ...args]).out);  
+const json = (d: Daemon, args: string[]): any => JSON.parse(ctl(d, ['--json', ...args]).out);
 
 describe('oedns control (against a real oedns serve and named)', function () {
   this.timeout(60_000);
@@ -56,14 +75,25 @@ describe('oedns control (against a real oedns serve and named)', function () {
   let upstreamFile = '';
   let anchor = '';
   const writeConfig = (extra = ''): void =>
-    writeFileSync(config, `upstream-file: ${upstreamFile}\ntrust-anchor: ${anchor}\ntrust-anchor-state: ${join(dir, 'state', 'ta.json')}\n${extra}`);
+    writeFileSync(
+      config,
+      `upstream-file: ${upstreamFile}\ntrust-anchor: ${anchor}\ntrust-anchor-state: ${join(dir, 'state', 'ta.json')}\n${extra}`,
+    );
 
   before(async function () {
     if (integrationSkipped || !namedAvailable() || !signingToolsAvailable().bind) return this.skip();
     h = buildSignedHierarchy([
       { name: '.' },
       { name: 'test' },
-      { name: 'good.test', records: ['www 300 IN A 192.0.2.1', 'other 300 IN A 192.0.2.2', 'peer 300 IN A 192.0.2.7', `peer 300 IN IPSECKEY 10 0 2 . ${keyObjectToIpseckey(rsaKey).publicKey.toString('base64')}`] },
+      {
+        name: 'good.test',
+        records: [
+          'www 300 IN A 192.0.2.1',
+          'other 300 IN A 192.0.2.2',
+          'peer 300 IN A 192.0.2.7',
+          `peer 300 IN IPSECKEY 10 0 2 . ${keyObjectToIpseckey(rsaKey).publicKey.toString('base64')}`,
+        ],
+      },
       { name: 'bad.test', records: ['www 300 IN A 192.0.2.66'], tamper: [{ action: 'corrupt-rrsig', name: 'www.bad.test', type: 'A' }] },
     ]);
     named = await startNamed({ zones: h.zones });
@@ -103,7 +133,10 @@ describe('oedns control (against a real oedns serve and named)', function () {
     assert.match(out, /flags: qr rd ra;/);
     assert.match(out, /192\.0\.2\.66/);
     assert.match(await dig(d!.port, ['+dnssec', 'www.good.test', 'A']), / ad;/, 'other zones still validated');
-    assert.deepEqual(json(d!, ['nta', 'list']).map((e: { name: string }) => e.name), ['bad.test']);
+    assert.deepEqual(
+      json(d!, ['nta', 'list']).map((e: { name: string }) => e.name),
+      ['bad.test'],
+    );
     assert.equal(ctl(d!, ['nta', 'add', '.']).code, 1, 'the root is refused');
     r = ctl(d!, ['nta', 'remove', 'bad.test']);
     assert.equal(r.out, 'removed\n');
@@ -156,7 +189,10 @@ describe('oedns control (against a real oedns serve and named)', function () {
     await until('the state file', () => existsSync(join(dir, 'state', 'ta.json')), 10_000);
     const ta = json(d!, ['trust-anchors']);
     assert.equal(ta[0].managed, true);
-    assert.deepEqual(ta[0].keys.map((k: { state: string }) => k.state), ['Valid']);
+    assert.deepEqual(
+      ta[0].keys.map((k: { state: string }) => k.state),
+      ['Valid'],
+    );
     assert.match(readFileSync(join(dir, 'state', 'ta.json'), 'utf8'), /"Valid"/);
   });
 
@@ -173,7 +209,9 @@ describe('oedns control (against a real oedns serve and named)', function () {
       const check = spawnSync(process.execPath, [OEDNS, 'serve', '--config', cfg, '--check-config'], { encoding: 'utf8' });
       assert.equal(check.status, 2, check.stdout);
       assert.match(check.stderr, /leaves no trusted key for \./);
-      const doc = JSON.parse(spawnSync(process.execPath, [OEDNS, 'doctor', '--json', '--config', cfg], { encoding: 'utf8', timeout: 30_000 }).stdout);
+      const doc = JSON.parse(
+        spawnSync(process.execPath, [OEDNS, 'doctor', '--json', '--config', cfg], { encoding: 'utf8', timeout: 30_000 }).stdout,
+      );
       const ta = doc.checks.find((c: { id: string }) => c.id === 'trust-anchors');
       assert.equal(ta.status, 'fail');
       assert.match(ta.detail, /holds no trusted key for \./);
@@ -188,7 +226,7 @@ describe('oedns control (against a real oedns serve and named)', function () {
     }
   });
 
-  it('doctor checks the RFC 5011 state the daemon uses, and shows each key\'s state', async () => {
+  it("doctor checks the RFC 5011 state the daemon uses, and shows each key's state", async () => {
     await until('the state file', () => existsSync(join(dir, 'state', 'ta.json')), 10_000);
     const d2Dir = mkdtempSync(join(tmpdir(), 'oedns-stateddoc-'));
     try {
@@ -196,14 +234,18 @@ describe('oedns control (against a real oedns serve and named)', function () {
       const cfg = join(d2Dir, 'oedns.yaml');
       writeFileSync(cfg, `upstream: [${named!.endpoint}]\ntrust-anchor: ${anchor}\ntrust-anchor-state: ${state}\ncontrol: none\n`);
       const taCheck = (): { status: string; detail: string } =>
-        JSON.parse(spawnSync(process.execPath, [OEDNS, 'doctor', '--json', '--config', cfg], { encoding: 'utf8', timeout: 30_000 }).stdout)
-          .checks.find((c: { id: string }) => c.id === 'trust-anchors');
+        JSON.parse(
+          spawnSync(process.execPath, [OEDNS, 'doctor', '--json', '--config', cfg], { encoding: 'utf8', timeout: 30_000 }).stdout,
+        ).checks.find((c: { id: string }) => c.id === 'trust-anchors');
       const real = JSON.parse(readFileSync(join(dir, 'state', 'ta.json'), 'utf8'));
       const tag = real.trustPoints[0].keys[0].tag as number;
       writeFileSync(state, JSON.stringify(real));
       let c = taCheck();
       assert.equal(c.status, 'pass', c.detail);
-      assert.match(c.detail, new RegExp(`^anchors \\(RFC 5011 state .*ta\\.json, from .*root\\.ds\\) validate .*; keys \\.: ${tag} Valid$`));
+      assert.match(
+        c.detail,
+        new RegExp(`^anchors \\(RFC 5011 state .*ta\\.json, from .*root\\.ds\\) validate .*; keys \\.: ${tag} Valid$`),
+      );
       // The state trusts another key than the zone's (the configured DS still matches the zone): the
       // daemon validates nothing, and doctor must say so rather than check the configured anchor.
       const other = Buffer.concat([Buffer.from([1, 1, 3, 15]), Buffer.alloc(32, 7)]);
@@ -229,7 +271,10 @@ describe('oedns control (against a real oedns serve and named)', function () {
     assert.equal(r.code, 1, r.out);
     assert.match(r.err, /negativeTrustAnchors.*label longer than 63 bytes/);
     assert.equal(spawnSync(process.execPath, [OEDNS, 'serve', '--config', config, '--check-config']).status, 2);
-    assert.deepEqual(json(d!, ['nta', 'list']).map((e: { name: string }) => e.name), ['bad.test']);
+    assert.deepEqual(
+      json(d!, ['nta', 'list']).map((e: { name: string }) => e.name),
+      ['bad.test'],
+    );
     assert.deepEqual(json(d!, ['log-level', 'info']), { previous: 'info', level: 'info' });
     writeConfig('cache-size: 5\n');
     process.kill(d!.proc.pid!, 'SIGHUP');
@@ -265,7 +310,9 @@ describe('oedns control (against a real oedns serve and named)', function () {
       assert.match(d!.log().slice(mark), /writable by others \(mode 666\)/);
       assert.equal(json(d!, ['stats']).upstreams.join(), named!.endpoint, 'the servers it named before');
       assert.equal(ctl(d!, ['reload']).code, 1, 'nor taken by a reload');
-      const doc = JSON.parse(spawnSync(process.execPath, [OEDNS, 'doctor', '--json', '--config', config], { encoding: 'utf8', timeout: 30_000 }).stdout);
+      const doc = JSON.parse(
+        spawnSync(process.execPath, [OEDNS, 'doctor', '--json', '--config', config], { encoding: 'utf8', timeout: 30_000 }).stdout,
+      );
       assert.equal(doc.ok, false);
       assert.match(doc.checks[0].detail, /'upstreamFile' cannot be trusted: .*writable by others/);
     } finally {
@@ -278,8 +325,16 @@ describe('oedns control (against a real oedns serve and named)', function () {
     const py = spawnSync('python3', ['-c', 'import socket']);
     if (py.status !== 0) return this.skip();
     const sock = join(dir, 'notify.sock');
-    const recv = spawn('python3', ['-u', '-c',
-      'import socket,sys,os\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nos.chmod(sys.argv[1],0o777)\nprint("bound")\nwhile True: print(s.recv(4096).decode().replace("\\n"," "))', sock], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const recv = spawn(
+      'python3',
+      [
+        '-u',
+        '-c',
+        'import socket,sys,os\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nos.chmod(sys.argv[1],0o777)\nprint("bound")\nwhile True: print(s.recv(4096).decode().replace("\\n"," "))',
+        sock,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let got = '';
     recv.stdout.on('data', (b: Buffer) => (got += b.toString()));
     const d2Dir = mkdtempSync(join(tmpdir(), 'oedns-ntf-'));

@@ -30,24 +30,30 @@ describe('oedns doctor (real named, real charon)', function () {
 
   const config = (name: string, o: { identity?: string; vici?: string; engine?: string } = {}): string => {
     const f = join(dir, `${name}.yaml`);
-    writeFileSync(f, [
-      'listen: [127.0.0.1:53]',
-      `upstream: [${named!.endpoint}]`,
-      `trust-anchor: ${h!.anchorFile}`,
-      `engine: ${o.engine ?? 'strongswan'}`,
-      `identity: ${o.identity ?? 'alice.oe.test'}`,
-      `key: ${ourKey}`,
-      `vici: ${o.vici ?? lab!.a.vici}`,
-      `control: ${control}`,
-      'autosp-state: none',
-      // As the daemon below runs (the key check then reads the key as root does).
-      'user: root',
-      '',
-    ].join('\n'));
+    writeFileSync(
+      f,
+      [
+        'listen: [127.0.0.1:53]',
+        `upstream: [${named!.endpoint}]`,
+        `trust-anchor: ${h!.anchorFile}`,
+        `engine: ${o.engine ?? 'strongswan'}`,
+        `identity: ${o.identity ?? 'alice.oe.test'}`,
+        `key: ${ourKey}`,
+        `vici: ${o.vici ?? lab!.a.vici}`,
+        `control: ${control}`,
+        'autosp-state: none',
+        // As the daemon below runs (the key check then reads the key as root does).
+        'user: root',
+        '',
+      ].join('\n'),
+    );
     return f;
   };
   const doctor = (cfg: string, args: string[] = []): { code: number; checks: CheckResult[]; ok: boolean } => {
-    const r = spawnSync(process.execPath, [OEDNS, 'doctor', '--json', '--config', cfg, '--resolv-conf', resolvConf, ...args], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, [OEDNS, 'doctor', '--json', '--config', cfg, '--resolv-conf', resolvConf, ...args], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     const out = JSON.parse(r.stdout) as { ok: boolean; checks: CheckResult[] };
     return { code: r.status ?? 1, ...out };
   };
@@ -63,11 +69,17 @@ describe('oedns doctor (real named, real charon)', function () {
     h = buildSignedHierarchy([
       { name: '.' },
       { name: 'test' },
-      { name: 'oe.test', algorithm: 'ECDSAP256SHA256', records: [
-        'alice 300 IN A 192.0.2.1', rec('alice.oe.test', key),
-        'carol 300 IN A 192.0.2.3',
-        'dave 300 IN A 192.0.2.4', rec('dave.oe.test', other),
-      ] },
+      {
+        name: 'oe.test',
+        algorithm: 'ECDSAP256SHA256',
+        records: [
+          'alice 300 IN A 192.0.2.1',
+          rec('alice.oe.test', key),
+          'carol 300 IN A 192.0.2.3',
+          'dave 300 IN A 192.0.2.4',
+          rec('dave.oe.test', other),
+        ],
+      },
     ]);
     named = await startNamed({ zones: h.zones });
     lab = await labUp();
@@ -86,7 +98,9 @@ describe('oedns doctor (real named, real charon)', function () {
   it('passes every check on a host that is set up, and exits 0', async () => {
     const cfg = config('good');
     // The daemon the last check asks for: this very configuration, on a free port.
-    const proc = spawn(process.execPath, [OEDNS, 'serve', '--config', cfg, '--listen', '127.0.0.1:0', '--user', 'root'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(process.execPath, [OEDNS, 'serve', '--config', cfg, '--listen', '127.0.0.1:0', '--user', 'root'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let log = '';
     proc.stderr.on('data', (b: Buffer) => (log += b.toString()));
     daemon = { proc, exited: new Promise((r) => proc.once('exit', r)) };
@@ -94,7 +108,25 @@ describe('oedns doctor (real named, real charon)', function () {
     const r = doctor(cfg);
     assert.equal(r.code, 0, JSON.stringify(r.checks, null, 1));
     assert.equal(r.ok, true);
-    assert.deepEqual(r.checks.map((c) => c.id), ['config', 'engine', 'charon', 'vici-group', 'identity', 'key', 'trust-seed', 'foreign-conns', 'published', 'trust-anchors', 'upstreams', 'system-resolver', 'clock', 'daemon']);
+    assert.deepEqual(
+      r.checks.map((c) => c.id),
+      [
+        'config',
+        'engine',
+        'charon',
+        'vici-group',
+        'identity',
+        'key',
+        'trust-seed',
+        'foreign-conns',
+        'published',
+        'trust-anchors',
+        'upstreams',
+        'system-resolver',
+        'clock',
+        'daemon',
+      ],
+    );
     for (const c of r.checks) assert.equal(c.status, 'pass', `${c.id}: ${c.detail}`);
     assert.match(check(r.checks, 'charon').detail, /charon.* answers on .*charon\.vici, plugins present/);
     assert.match(check(r.checks, 'published').detail, /alice\.oe\.test IPSECKEY is our key, DNSSEC-secure/);
@@ -105,8 +137,13 @@ describe('oedns doctor (real named, real charon)', function () {
     const seed = join(dir, 'keys', 'trust-root.seed');
     chmodSync(seed, 0o644);
     const vici = new ViciClient({ socketPath: lab!.a.vici });
-    await vici.loadConn('corp-vpn', { version: 2, remote_addrs: ['%any'], local: { auth: 'pubkey', id: 'alice.oe.test' }, remote: { auth: 'pubkey', id: '%any' },
-      children: { 'corp-vpn': { mode: 'tunnel', local_ts: ['dynamic'], remote_ts: ['dynamic'] } } });
+    await vici.loadConn('corp-vpn', {
+      version: 2,
+      remote_addrs: ['%any'],
+      local: { auth: 'pubkey', id: 'alice.oe.test' },
+      remote: { auth: 'pubkey', id: '%any' },
+      children: { 'corp-vpn': { mode: 'tunnel', local_ts: ['dynamic'], remote_ts: ['dynamic'] } },
+    });
     try {
       const r = doctor(config('open'));
       assert.equal(r.code, 1);
@@ -140,7 +177,10 @@ describe('oedns doctor (real named, real charon)', function () {
     const c = check(r.checks, 'published');
     assert.equal(c.status, 'fail');
     assert.match(c.detail, /the IPSECKEY published for dave\.oe\.test \(1 record\) is not our key/);
-    assert.match(c.fix!, /^publish in dave\.oe\.test's signed zone: dave\.oe\.test\. IN IPSECKEY 10 0 4 \. [A-Za-z0-9+/=]+ \(or set 'key:'/);
+    assert.match(
+      c.fix!,
+      /^publish in dave\.oe\.test's signed zone: dave\.oe\.test\. IN IPSECKEY 10 0 4 \. [A-Za-z0-9+/=]+ \(or set 'key:'/,
+    );
   });
 
   it('names an unpublished key, and prints the record to publish', () => {
@@ -168,7 +208,7 @@ describe('oedns doctor (real named, real charon)', function () {
     }
   });
 
-  it('names a clock outside the signatures\' validity (and says the anchors fail because of it)', async () => {
+  it("names a clock outside the signatures' validity (and says the anchors fail because of it)", async () => {
     const r = await runDoctor({ config: config('clock'), resolvConf, timeout: '2000' }, Math.floor(Date.now() / 1000) + 400 * 86400);
     assert.equal(r.ok, false);
     assert.match(check(r.checks, 'clock').detail, /outside the validity of the root's signatures/);
@@ -177,7 +217,11 @@ describe('oedns doctor (real named, real charon)', function () {
   });
 
   it('prints one line per check and a fix under each failure', () => {
-    const r = spawnSync(process.execPath, [OEDNS, 'doctor', '--config', config('text', { identity: 'carol.oe.test' }), '--resolv-conf', resolvConf], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [OEDNS, 'doctor', '--config', config('text', { identity: 'carol.oe.test' }), '--resolv-conf', resolvConf],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 1);
     assert.match(r.stdout, /^PASS {2}config +.*text\.yaml is valid$/m);
     assert.match(r.stdout, /^FAIL {2}published +no IPSECKEY is published for carol\.oe\.test/m);

@@ -11,7 +11,17 @@ import { startNamed, namedAvailable, type NamedInstance } from '../support/named
 import { lookupUser } from '../../src/resolver/privileges';
 import { freePort } from '../support/ports';
 import {
-  type ServeProcess, anchorOf, dig, exampleZoneText, integrationSkipped, kdig, startServe, tempDir, udpExchange, waitFor, writeSignedZone,
+  type ServeProcess,
+  anchorOf,
+  dig,
+  exampleZoneText,
+  integrationSkipped,
+  kdig,
+  startServe,
+  tempDir,
+  udpExchange,
+  waitFor,
+  writeSignedZone,
 } from '../resolver/helpers';
 import { aRecord, answerWith, startFakeUpstream } from '../resolver/fake-upstream';
 
@@ -71,43 +81,46 @@ describe('oedns serve (CLI process)', function () {
   });
 
   it('answers NXDOMAIN with the SOA, and DNSSEC records when asked (+dnssec)', async () => {
-    const out = (await dig(serve!.port, ['+dnssec', `nope.${ZONE}`, 'A']));
+    const out = await dig(serve!.port, ['+dnssec', `nope.${ZONE}`, 'A']);
     assert.match(out, /status: NXDOMAIN/);
     assert.match(out, new RegExp(`${ZONE}\\.\\s+\\d+\\s+IN\\s+SOA`));
     assert.match(out, /\sNSEC\s/);
     assert.match(out, /\sRRSIG\s/);
-    assert.doesNotMatch((await dig(serve!.port, [`nope.${ZONE}`, 'A'])), /RRSIG/);
+    assert.doesNotMatch(await dig(serve!.port, [`nope.${ZONE}`, 'A']), /RRSIG/);
   });
 
   it('caches NODATA (RFC 2308): a record added upstream stays hidden until the negative TTL runs out', async () => {
-    const first = (await dig(serve!.port, [`host.${NEG}`, 'TXT']));
+    const first = await dig(serve!.port, [`host.${NEG}`, 'TXT']);
     assert.match(first, /status: NOERROR/);
     assert.match(first, /ANSWER: 0/);
     writeFileSync(negFile, negZone('host IN TXT "now it exists"\n').replace(' 1 3600', ' 2 3600'));
     await named!.reload();
-    assert.match(spawnSync('dig', ['-p', String(named!.port), '@127.0.0.1', '+short', `host.${NEG}`, 'TXT'], { encoding: 'utf8' }).stdout, /now it exists/);
-    const cached = (await dig(serve!.port, [`host.${NEG}`, 'TXT']));
+    assert.match(
+      spawnSync('dig', ['-p', String(named!.port), '@127.0.0.1', '+short', `host.${NEG}`, 'TXT'], { encoding: 'utf8' }).stdout,
+      /now it exists/,
+    );
+    const cached = await dig(serve!.port, [`host.${NEG}`, 'TXT']);
     assert.match(cached, /ANSWER: 0/);
     const ttl = Number(new RegExp(`${NEG}\\.\\s+(\\d+)\\s+IN\\s+SOA`).exec(cached)![1]);
     assert.ok(ttl <= 120, `negative TTL ${ttl} is capped by the SOA minimum`);
   });
 
   it('sets TC=1 on a UDP answer that does not fit, and sends it whole over TCP (several 4096-bit IPSECKEYs)', async () => {
-    const udp = (await dig(serve!.port, ['+ignore', '+notcp', '+dnssec', `big.${ZONE}`, 'IPSECKEY']));
+    const udp = await dig(serve!.port, ['+ignore', '+notcp', '+dnssec', `big.${ZONE}`, 'IPSECKEY']);
     assert.match(udp, /flags: qr tc/);
     const size = Number(/MSG SIZE\s+rcvd: (\d+)/.exec(udp)![1]);
     assert.ok(size <= 1232, `UDP answer of ${size} bytes`);
-    const tcp = (await dig(serve!.port, ['+tcp', '+dnssec', `big.${ZONE}`, 'IPSECKEY']));
+    const tcp = await dig(serve!.port, ['+tcp', '+dnssec', `big.${ZONE}`, 'IPSECKEY']);
     assert.equal((tcp.match(/\sIPSECKEY\s+\d+ 1 2 192\.0\.2\./g) ?? []).length, 3);
     assert.ok(Number(/MSG SIZE\s+rcvd: (\d+)/.exec(tcp)![1]) > 1600);
     // dig's default: retry over TCP after TC.
     assert.equal((await dig(serve!.port, ['+short', `big.${ZONE}`, 'IPSECKEY'])).trim().split('\n').length, 3);
-    const k = (await kdig(serve!.port, ['+tcp', `big.${ZONE}`, 'IPSECKEY']));
+    const k = await kdig(serve!.port, ['+tcp', `big.${ZONE}`, 'IPSECKEY']);
     assert.match(k, /ANSWER: 3/);
   });
 
   it('answers several queries over one kept-open TCP connection (kdig +keepopen)', async () => {
-    const out = (await kdig(serve!.port, ['+tcp', '+keepopen', `www.${ZONE}`, 'A', `www.${ZONE}`, 'AAAA', `small.${ZONE}`, 'IPSECKEY']));
+    const out = await kdig(serve!.port, ['+tcp', '+keepopen', `www.${ZONE}`, 'A', `www.${ZONE}`, 'AAAA', `small.${ZONE}`, 'IPSECKEY']);
     assert.match(out, /192\.0\.2\.1/);
     assert.match(out, /2001:db8::1/);
     assert.match(out, /IPSECKEY\s+10 1 2 192\.0\.2\.38/);
@@ -135,15 +148,31 @@ describe('oedns serve (CLI process)', function () {
     const silent: Socket = createSocket('udp4');
     await new Promise<void>((r) => silent.bind(0, '127.0.0.1', () => r()));
     others.push(() => new Promise<void>((r) => silent.close(() => r())));
-    const s = await startServe(['--upstream', `127.0.0.1:${silent.address().port}`, '--upstream', named!.endpoint, '--upstream-timeout-ms', '300', '--trust-anchor', anchor]);
+    const s = await startServe([
+      '--upstream',
+      `127.0.0.1:${silent.address().port}`,
+      '--upstream',
+      named!.endpoint,
+      '--upstream-timeout-ms',
+      '300',
+      '--trust-anchor',
+      anchor,
+    ]);
     extra.push(s);
     assert.equal((await dig(s.port, ['+short', `www.${ZONE}`, 'A'])).trim(), '192.0.2.1');
   });
 
   it('answers SERVFAIL when every upstream is dead', async () => {
-    const s = await startServe(['--upstream', `127.0.0.1:${await freePort()}`, '--upstream', `127.0.0.1:${await freePort()}`, '--upstream-timeout-ms', '300']);
+    const s = await startServe([
+      '--upstream',
+      `127.0.0.1:${await freePort()}`,
+      '--upstream',
+      `127.0.0.1:${await freePort()}`,
+      '--upstream-timeout-ms',
+      '300',
+    ]);
     extra.push(s);
-    assert.match((await dig(s.port, [`www.${ZONE}`, 'A'])), /status: SERVFAIL/);
+    assert.match(await dig(s.port, [`www.${ZONE}`, 'A']), /status: SERVFAIL/);
     assert.ok(await waitFor(() => /all-upstreams-failed/.test(s.stderr())), s.stderr());
   });
 
@@ -173,7 +202,17 @@ describe('oedns serve (CLI process)', function () {
   it('reads a config file with the same keys as the options', async () => {
     const dir = tempDir();
     const file = join(dir, 'oedns.json');
-    writeFileSync(file, JSON.stringify({ listen: ['127.0.0.1:0'], upstream: [named!.endpoint], 'cache-size': 100, allow: ['192.0.2.0/24'], 'trust-anchor': anchor, control: 'none' }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        listen: ['127.0.0.1:0'],
+        upstream: [named!.endpoint],
+        'cache-size': 100,
+        allow: ['192.0.2.0/24'],
+        'trust-anchor': anchor,
+        control: 'none',
+      }),
+    );
     const s = await startServe(['--config', file], { listen: false });
     extra.push(s);
     assert.match(s.stderr(), /"allow":\["loopback","192\.0\.2\.0\/24"\]/);
@@ -183,7 +222,11 @@ describe('oedns serve (CLI process)', function () {
   });
 
   it('exits with status 2 and one line on a bad option', () => {
-    const r = spawnSync(process.execPath, [resolve(__dirname, '../../src/cli/oedns.js'), 'serve', '--upstream', '192.0.2.53', '--allow', '10.0.0.0/99'], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [resolve(__dirname, '../../src/cli/oedns.js'), 'serve', '--upstream', '192.0.2.53', '--allow', '10.0.0.0/99'],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 2);
     assert.match(r.stderr.trim(), /^oedns bad-cidr: .*10\.0\.0\.0\/99/);
     assert.equal(r.stderr.trim().split('\n').length, 1);
@@ -200,7 +243,11 @@ describe('oedns serve (CLI process)', function () {
     const s = await startServe(['--upstream', named!.endpoint, '--trust-anchor', anchor, '--autosp-state', state, '--control', control]);
     extra.push(s);
     assert.match(s.stderr(), /"user":"oedns"/);
-    const r = spawnSync(process.execPath, [resolve(__dirname, '../../src/cli/autosp.js'), 'add', `big.${ZONE}`, '--control', control, '--json'], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [resolve(__dirname, '../../src/cli/autosp.js'), 'add', `big.${ZONE}`, '--control', control, '--json'],
+      { encoding: 'utf8' },
+    );
     assert.doesNotMatch(r.stderr, /EACCES|permission denied/i, r.stderr + r.stdout);
     assert.equal(statSync(join(root, 'oedns')).uid, lookupUser(readFileSync('/etc/passwd', 'utf8'), 'oedns')!.uid);
     await waitFor(() => existsSync(state));

@@ -31,30 +31,53 @@ describe('config/file', () => {
 
   it('checks negative trust anchors as the daemon does: no label over 63 bytes, no empty label, not the root', () => {
     const up = { upstream: ['192.0.2.53'] };
-    assert.deepEqual(resolveServeConfig({ ...up, negativeTrustAnchors: ['Broken.Example.', 'x.test'] }, {}).negativeTrustAnchors, ['broken.example', 'x.test']);
+    assert.deepEqual(resolveServeConfig({ ...up, negativeTrustAnchors: ['Broken.Example.', 'x.test'] }, {}).negativeTrustAnchors, [
+      'broken.example',
+      'x.test',
+    ]);
     for (const bad of [`${'a'.repeat(64)}.example`, 'a..example', '.', '']) {
       assert.throws(() => resolveServeConfig({ ...up, negativeTrustAnchors: [bad] }, {}), code('config-type'), bad);
     }
   });
 
   it('reads /etc/oedns/oedns.yaml when nothing else is named, never a missing default; `none` means no file', () => {
-    assert.equal(configPath(undefined, {}, (p) => p === DEFAULT_CONFIG_PATH), DEFAULT_CONFIG_PATH);
-    assert.equal(configPath(undefined, {}, () => false), undefined);
-    assert.equal(configPath('x.yaml', {}, () => false), 'x.yaml');
-    assert.equal(configPath(undefined, { OEDNS_CONFIG: 'y.yaml' }, () => true), 'y.yaml');
-    assert.equal(configPath('none', { OEDNS_CONFIG: 'y.yaml' }, () => true), undefined);
+    assert.equal(
+      configPath(undefined, {}, (p) => p === DEFAULT_CONFIG_PATH),
+      DEFAULT_CONFIG_PATH,
+    );
+    assert.equal(
+      configPath(undefined, {}, () => false),
+      undefined,
+    );
+    assert.equal(
+      configPath('x.yaml', {}, () => false),
+      'x.yaml',
+    );
+    assert.equal(
+      configPath(undefined, { OEDNS_CONFIG: 'y.yaml' }, () => true),
+      'y.yaml',
+    );
+    assert.equal(
+      configPath('none', { OEDNS_CONFIG: 'y.yaml' }, () => true),
+      undefined,
+    );
   });
 
   it('has a key for every `oedns serve` option', () => {
     const help = spawnSync(process.execPath, [OEDNS, 'serve', '--help'], { encoding: 'utf8' }).stdout;
-    const flags = [...help.matchAll(/--([a-z][a-z-]+)/g)].map((m) => m[1]!).filter((f) => !['config', 'check-config', 'help', 'nta'].includes(f));
+    const flags = [...help.matchAll(/--([a-z][a-z-]+)/g)]
+      .map((m) => m[1]!)
+      .filter((f) => !['config', 'check-config', 'help', 'nta'].includes(f));
     const camel = (k: string): string => k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
     for (const f of new Set(flags)) assert.ok((SERVE_KEYS as readonly string[]).includes(camel(f)), `--${f} has no config key`);
     assert.ok(SERVE_KEYS.includes('negativeTrustAnchors'), '--nta is negative-trust-anchors in the file');
   });
 
   it('takes kebab-case or camelCase, an autosp section, and names an unknown key', () => {
-    const c = parseConfigText('engine: strongswan\nupstream-file: /run/x\nautosp:\n  peers: /etc/oedns/peers.txt\n  daemon-check: 5\n', 'f');
+    const c = parseConfigText(
+      'engine: strongswan\nupstream-file: /run/x\nautosp:\n  peers: /etc/oedns/peers.txt\n  daemon-check: 5\n',
+      'f',
+    );
     assert.equal(c.upstreamFile, '/run/x');
     assert.deepEqual(c.autosp, { peers: '/etc/oedns/peers.txt', daemonCheck: 5 });
     assert.throws(() => parseConfigText('autosp:\n  listen: x\n', 'f'), code('config-unknown-key'));
@@ -63,9 +86,27 @@ describe('config/file', () => {
   });
 
   it('gives autosp the shared keys and its own section', () => {
-    const d = autospDefaults(parseConfigText('engine: strongswan\nidentity: a.example\nkey: /k\nautosp-state: /s\ncontrol: /c\ninitiate: yes\nupstream: [192.0.2.1]\nautosp:\n  timeout: 500\n', 'f'));
-    assert.deepEqual(d, { engine: 'strongswan', identity: 'a.example', key: '/k', state: '/s', control: '/c', initiate: true, server: '192.0.2.1', timeout: '500' });
-    assert.deepEqual(autospIpsec({}), { ...IPSEC_DEFAULTS, ikeProposals: [...IPSEC_DEFAULTS.ikeProposals], espProposals: [...IPSEC_DEFAULTS.espProposals] });
+    const d = autospDefaults(
+      parseConfigText(
+        'engine: strongswan\nidentity: a.example\nkey: /k\nautosp-state: /s\ncontrol: /c\ninitiate: yes\nupstream: [192.0.2.1]\nautosp:\n  timeout: 500\n',
+        'f',
+      ),
+    );
+    assert.deepEqual(d, {
+      engine: 'strongswan',
+      identity: 'a.example',
+      key: '/k',
+      state: '/s',
+      control: '/c',
+      initiate: true,
+      server: '192.0.2.1',
+      timeout: '500',
+    });
+    assert.deepEqual(autospIpsec({}), {
+      ...IPSEC_DEFAULTS,
+      ikeProposals: [...IPSEC_DEFAULTS.ikeProposals],
+      espProposals: [...IPSEC_DEFAULTS.espProposals],
+    });
   });
 
   it('`autosp` takes its state file, engine and control socket from the same file', () => {
@@ -76,16 +117,31 @@ describe('config/file', () => {
     const list = (args: string[]) => spawnSync(process.execPath, [AUTOSP, 'list', '--no-daemon', '--json', ...args], { encoding: 'utf8' });
     const r = list(['--config', cfg]);
     assert.equal(r.status, 1, r.stderr); // exit 1: a peer is not installed yet
-    assert.deepEqual(JSON.parse(r.stdout).peers.map((p: { name: string; result: string }) => [p.name, p.result]), [['peer.example', 'pending']]);
+    assert.deepEqual(
+      JSON.parse(r.stdout).peers.map((p: { name: string; result: string }) => [p.name, p.result]),
+      [['peer.example', 'pending']],
+    );
     const other = list(['--config', cfg, '--state', join(dir, 'other.json')]);
     assert.deepEqual(JSON.parse(other.stdout).peers, [], 'the command line wins over the file');
   });
 
   it('checks the IKE settings: proposals, mode, lifetimes as durations', () => {
     const up = { upstream: ['192.0.2.1'] };
-    const c = resolveServeConfig({ ikeProposals: ['aes128-sha256-x25519'], ipsecMode: 'transport', ikeLifetime: '2h' }, { ...up, childLifetime: 1800 });
-    assert.deepEqual(c.engineConfig.ipsec, { ikeProposals: ['aes128-sha256-x25519'], espProposals: IPSEC_DEFAULTS.espProposals, mode: 'transport', ikeLifetime: 7200, childLifetime: 1800 });
-    assert.ok(IPSEC_DEFAULTS.espProposals.every((p) => /x25519|modp|ecp/.test(p)), 'ESP defaults carry a DH group (PFS)');
+    const c = resolveServeConfig(
+      { ikeProposals: ['aes128-sha256-x25519'], ipsecMode: 'transport', ikeLifetime: '2h' },
+      { ...up, childLifetime: 1800 },
+    );
+    assert.deepEqual(c.engineConfig.ipsec, {
+      ikeProposals: ['aes128-sha256-x25519'],
+      espProposals: IPSEC_DEFAULTS.espProposals,
+      mode: 'transport',
+      ikeLifetime: 7200,
+      childLifetime: 1800,
+    });
+    assert.ok(
+      IPSEC_DEFAULTS.espProposals.every((p) => /x25519|modp|ecp/.test(p)),
+      'ESP defaults carry a DH group (PFS)',
+    );
     assert.throws(() => resolveServeConfig({ ipsecMode: 'beet' }, up), code('config-type'));
     assert.throws(() => resolveServeConfig({ espProposals: ['aes128;rm -rf'] }, up), code('config-type'));
     assert.throws(() => resolveServeConfig({ ikeLifetime: '10s' }, up), code('config-type'));
@@ -95,12 +151,31 @@ describe('config/file', () => {
 
   it('takes upstreams from an upstream file, leaving out our own address; static upstreams win', () => {
     const listen = ['127.0.0.1:53'];
-    const c = resolveServeConfig({ upstreamFile: '/run/nm.conf' }, { listen }, { readFile: () => 'nameserver 127.0.0.1\nnameserver 192.0.2.9\n' });
-    assert.deepEqual(c.upstream.map((e) => e.host), ['192.0.2.9']);
+    const c = resolveServeConfig(
+      { upstreamFile: '/run/nm.conf' },
+      { listen },
+      { readFile: () => 'nameserver 127.0.0.1\nnameserver 192.0.2.9\n' },
+    );
+    assert.deepEqual(
+      c.upstream.map((e) => e.host),
+      ['192.0.2.9'],
+    );
     assert.equal(c.upstreamFile, '/run/nm.conf');
-    const missing = resolveServeConfig({ upstreamFile: '/run/none.conf' }, { listen }, { readFile: () => { throw new Error('ENOENT'); } });
+    const missing = resolveServeConfig(
+      { upstreamFile: '/run/none.conf' },
+      { listen },
+      {
+        readFile: () => {
+          throw new Error('ENOENT');
+        },
+      },
+    );
     assert.deepEqual(missing.upstream, [], 'a missing file is not an error: the network manager writes it later');
-    const both = resolveServeConfig({ upstreamFile: '/run/nm.conf' }, { listen, upstream: ['192.0.2.1'] }, { readFile: () => 'nameserver 192.0.2.9\n' });
+    const both = resolveServeConfig(
+      { upstreamFile: '/run/nm.conf' },
+      { listen, upstream: ['192.0.2.1'] },
+      { readFile: () => 'nameserver 192.0.2.9\n' },
+    );
     assert.equal(both.upstreamFile, undefined);
   });
 

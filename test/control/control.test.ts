@@ -29,8 +29,10 @@ describe('control socket', () => {
     const cwd = process.cwd();
     process.chdir(v);
     try {
-      await assert.rejects(startControlServer({ path: 'ctl/control.sock', handlers: {} }),
-        (e: Error & { code?: string }) => e.code === 'control-dir-unsafe' && /att belongs to uid 1000/.test(e.message));
+      await assert.rejects(
+        startControlServer({ path: 'ctl/control.sock', handlers: {} }),
+        (e: Error & { code?: string }) => e.code === 'control-dir-unsafe' && /att belongs to uid 1000/.test(e.message),
+      );
     } finally {
       process.chdir(cwd);
     }
@@ -55,7 +57,10 @@ describe('control socket', () => {
         ok: () => 'fine',
       },
     });
-    await assert.rejects(controlRequest(path, 'nope'), (e: Error & { code?: string }) => e.code === 'control-refused' && /unknown command/.test(e.message));
+    await assert.rejects(
+      controlRequest(path, 'nope'),
+      (e: Error & { code?: string }) => e.code === 'control-refused' && /unknown command/.test(e.message),
+    );
     await assert.rejects(controlRequest(path, 'boom'), /engine unreachable/);
     assert.equal(await controlRequest(path, 'ok'), 'fine');
   });
@@ -120,7 +125,10 @@ describe('control socket', () => {
   });
 
   it('tells the user when no daemon listens', async () => {
-    await assert.rejects(controlRequest(join(dir, 'absent.sock'), 'status'), (e: Error & { code?: string }) => e.code === 'control-unreachable' && /oedns serve/.test(e.message));
+    await assert.rejects(
+      controlRequest(join(dir, 'absent.sock'), 'status'),
+      (e: Error & { code?: string }) => e.code === 'control-unreachable' && /oedns serve/.test(e.message),
+    );
   });
 
   it('never defaults to a guessable path in a world-writable directory', () => {
@@ -141,9 +149,15 @@ describe('control socket', () => {
     assert.match(unsafeSocketDir('/run/oedns', 0, fs({ '/run/oedns': { uid: 990, mode: 0o40750 } }))!, /belongs to uid 990/);
     assert.match(unsafeSocketDir('/run/oedns', 990, fs({ '/run/oedns': { uid: 990, mode: 0o40770 } }))!, /writable by others/);
     assert.match(unsafeSocketDir('/run/oedns', 990, fs({ '/run/oedns': { uid: 990, mode: 0o40700, link: true } }))!, /not a directory/);
-    assert.match(unsafeSocketDir('/x/y/s', 990, fs({ '/x/y/s': { uid: 990, mode: 0o40700 }, '/x/y': { uid: 1234, mode: 0o40755 } }))!, /belongs to uid 1234/);
+    assert.match(
+      unsafeSocketDir('/x/y/s', 990, fs({ '/x/y/s': { uid: 990, mode: 0o40700 }, '/x/y': { uid: 1234, mode: 0o40755 } }))!,
+      /belongs to uid 1234/,
+    );
     assert.match(unsafeSocketDir('/x/s', 990, fs({ '/x/s': { uid: 990, mode: 0o40700 }, '/x': { uid: 0, mode: 0o40777 } }))!, /not sticky/);
-    assert.equal(unsafeSocketDir('/tmp/s', 990, fs({ '/tmp/s': { uid: 990, mode: 0o40700 }, '/tmp': { uid: 0, mode: 0o41777 } })), undefined);
+    assert.equal(
+      unsafeSocketDir('/tmp/s', 990, fs({ '/tmp/s': { uid: 990, mode: 0o40700 }, '/tmp': { uid: 0, mode: 0o41777 } })),
+      undefined,
+    );
   });
 
   it('refuses a socket directory owned by another user, writable by others, or a symlink', async function () {

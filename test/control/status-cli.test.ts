@@ -18,8 +18,26 @@ const sample: DaemonStatus = {
   upstreams: ['127.0.0.1:5300'],
   engine: { engine: 'dry-run', reachable: true, peers: 2 },
   peers: [
-    { name: 'bob.oe.test', addresses: ['192.0.2.2'], level: 'private', keySource: 'dnssec-secure', authenticated: true, owners: ['serve'], expiresAt: 1360, ikeState: 'ESTABLISHED', childState: 'INSTALLED' },
-    { name: 'carol.oe.test', addresses: ['192.0.2.3'], level: 'opportunistic', keySource: 'unauthenticated', authenticated: false, owners: ['serve'], expiresAt: 1100 },
+    {
+      name: 'bob.oe.test',
+      addresses: ['192.0.2.2'],
+      level: 'private',
+      keySource: 'dnssec-secure',
+      authenticated: true,
+      owners: ['serve'],
+      expiresAt: 1360,
+      ikeState: 'ESTABLISHED',
+      childState: 'INSTALLED',
+    },
+    {
+      name: 'carol.oe.test',
+      addresses: ['192.0.2.3'],
+      level: 'opportunistic',
+      keySource: 'unauthenticated',
+      authenticated: false,
+      owners: ['serve'],
+      expiresAt: 1100,
+    },
   ],
   counters: { queries: 10, installs: 2 },
 };
@@ -44,7 +62,13 @@ describe('oedns status', () => {
   });
 
   it('lists the removals the engine failed and that wait for a retry', () => {
-    const text = formatStatus({ ...sample, retrying: [{ name: 'dave.oe.test', attempts: 3, removal: true }, { name: 'bob.oe.test', attempts: 1, removal: false }] });
+    const text = formatStatus({
+      ...sample,
+      retrying: [
+        { name: 'dave.oe.test', attempts: 3, removal: true },
+        { name: 'bob.oe.test', attempts: 1, removal: false },
+      ],
+    });
     assert.match(text, /pending removals .*: dave\.oe\.test \(3 tries\)$/m);
     assert.doesNotMatch(formatStatus(sample), /pending removals/);
   });
@@ -57,6 +81,9 @@ describe('oedns status', () => {
   });
 
   it('exits 1 with a clear line when no daemon runs', async () => {
-    await assert.rejects(run('node', [cli, 'status', '--control', join(dir, 'none.sock')]), (e: { code: number; stderr: string }) => e.code === 1 && /no oedns daemon is listening/.test(e.stderr));
+    await assert.rejects(
+      run('node', [cli, 'status', '--control', join(dir, 'none.sock')]),
+      (e: { code: number; stderr: string }) => e.code === 1 && /no oedns daemon is listening/.test(e.stderr),
+    );
   });
 });

@@ -24,7 +24,16 @@ describe('daemon: reconfigure (reload)', function () {
 
   before(async () => {
     // Upstreams nobody answers on: nothing here asks them.
-    base = resolveServeConfig({ listen: ['127.0.0.1:0'], upstream: ['127.0.0.1:9'], negativeTrustAnchors: ['broken.example'], control: 'none', autospState: 'none' }, {});
+    base = resolveServeConfig(
+      {
+        listen: ['127.0.0.1:0'],
+        upstream: ['127.0.0.1:9'],
+        negativeTrustAnchors: ['broken.example'],
+        control: 'none',
+        autospState: 'none',
+      },
+      {},
+    );
     d = await startDaemon({ reservedAddresses: reservedOnly(), serve: base, engine: new DryRunEngine(), controlPath: null, log });
   });
   after(async () => d?.stop());
@@ -44,8 +53,10 @@ describe('daemon: reconfigure (reload)', function () {
       // What the old config check let through: a label of 70 bytes (the daemon's own check refuses it).
       negativeTrustAnchors: [`${'a'.repeat(70)}.example`, 'other.example'],
     };
-    assert.throws(() => d.reconfigure({ config: next, policy: parsePolicy('default: clear\n', 'yaml'), anchors: ROOT_ANCHORS }),
-      (e: unknown) => e instanceof ConfigError && e.code === 'nta-bad-name');
+    assert.throws(
+      () => d.reconfigure({ config: next, policy: parsePolicy('default: clear\n', 'yaml'), anchors: ROOT_ANCHORS }),
+      (e: unknown) => e instanceof ConfigError && e.code === 'nta-bad-name',
+    );
     assert.deepEqual(state(), before);
     assert.deepEqual(before.ntas, ['broken.example/config'], 'the configured NTA was not dropped');
   });
@@ -54,8 +65,11 @@ describe('daemon: reconfigure (reload)', function () {
     const port = d.server.addresses[0]!.port;
     const before = state();
     for (const up of [`127.0.0.1:${port}`, `[::ffff:127.0.0.1]:${port}`, `0.0.0.0:${port}`]) {
-      assert.throws(() => d.reconfigure({ config: { ...base, logLevel: 'debug', upstream: [parseEndpoint(up)] }, anchors: ROOT_ANCHORS }),
-        (e: unknown) => e instanceof ConfigError && e.code === 'upstream-is-self', up);
+      assert.throws(
+        () => d.reconfigure({ config: { ...base, logLevel: 'debug', upstream: [parseEndpoint(up)] }, anchors: ROOT_ANCHORS }),
+        (e: unknown) => e instanceof ConfigError && e.code === 'upstream-is-self',
+        up,
+      );
     }
     assert.deepEqual(state(), before);
     const dir = mkdtempSync(join(tmpdir(), 'oedns-self-'));

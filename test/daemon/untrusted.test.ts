@@ -13,9 +13,21 @@ import type { Message } from '../../src/wire/types';
 import type { QueryContext } from '../../src/resolver/pipeline';
 
 const answer = (name: string): Message => ({
-  id: 1, qr: true, opcode: 0, aa: false, tc: false, rd: true, ra: true, z: false, ad: false, cd: false, rcode: Rcode.NOERROR,
+  id: 1,
+  qr: true,
+  opcode: 0,
+  aa: false,
+  tc: false,
+  rd: true,
+  ra: true,
+  z: false,
+  ad: false,
+  cd: false,
+  rcode: Rcode.NOERROR,
   questions: [{ name, type: RRType.A, class: 1 }],
-  answers: [{ name, type: RRType.A, class: 1, ttl: 300, rdata: new Uint8Array([192, 0, 2, 1]) }], authorities: [], additionals: [],
+  answers: [{ name, type: RRType.A, class: 1, ttl: 300, rdata: new Uint8Array([192, 0, 2, 1]) }],
+  authorities: [],
+  additionals: [],
 });
 
 describe('daemon validation: answers under a negative trust anchor', () => {
@@ -31,7 +43,7 @@ describe('daemon validation: answers under a negative trust anchor', () => {
     const q = { name: 'www.broken.example', type: RRType.A, class: 1 };
     const r = await v.validator.validate(q, answer(q.name), {} as QueryContext);
     assert.equal(r.proof!.verdict.kind, 'insecure');
-    assert.equal(r.proof!.ttl, 3, 'the cache keeps an entry no longer than its proof\'s ttl');
+    assert.equal(r.proof!.ttl, 3, "the cache keeps an entry no longer than its proof's ttl");
     const q2 = { name: 'www.standing.example', type: RRType.A, class: 1 };
     const r2 = await v.validator.validate(q2, answer(q2.name), {} as QueryContext);
     assert.equal(r2.proof!.verdict.kind, 'insecure');
@@ -45,7 +57,14 @@ describe('daemon validation: a trust point with no trusted key', () => {
 
   it('answers SERVFAIL (indeterminate, with an extended error) for every name under it', async () => {
     // The anchor as TrustAnchorManager.anchors() gives it for such a point: no key at all.
-    const v = daemonValidation(pool, [{ zone: '', ds: [], keys: [] }], () => 1_800_000_000, new NtaSet(), undefined, () => ['']);
+    const v = daemonValidation(
+      pool,
+      [{ zone: '', ds: [], keys: [] }],
+      () => 1_800_000_000,
+      new NtaSet(),
+      undefined,
+      () => [''],
+    );
     const q = { name: 'www.example.org', type: RRType.A, class: 1 };
     const r = await v.validator.validate(q, answer(q.name), {} as QueryContext);
     assert.equal(r.response.rcode, Rcode.SERVFAIL);
@@ -58,7 +77,14 @@ describe('daemon validation: a trust point with no trusted key', () => {
   it('leaves names outside it alone', async () => {
     // The root keeps a key (only example.org's trust point lost its keys): the validator proper gets the name.
     const root = { zone: '', ds: [{ keyTag: 1, algorithm: 15, digestType: 2, digest: new Uint8Array(32) }], keys: [] };
-    const v = daemonValidation(pool, [root, { zone: 'example.org', ds: [], keys: [] }], () => 1_800_000_000, new NtaSet(), undefined, () => ['example.org']);
+    const v = daemonValidation(
+      pool,
+      [root, { zone: 'example.org', ds: [], keys: [] }],
+      () => 1_800_000_000,
+      new NtaSet(),
+      undefined,
+      () => ['example.org'],
+    );
     const q = { name: 'www.example.net', type: RRType.A, class: 1 };
     const r = await v.validator.validate(q, answer(q.name), {} as QueryContext);
     // The validator proper judged it (here: it cannot fetch anything), not the trust-point guard.

@@ -16,7 +16,23 @@ const other = new TestKey(zone, 13, 256);
 const keys = [zsk.dnskey];
 
 function message(answers: Message['answers'], authorities: Message['authorities'] = [], rcode = 0): Message {
-  return { id: 1, qr: true, opcode: 0, aa: false, tc: false, rd: true, ra: true, z: false, ad: false, cd: true, rcode, questions: [], answers, authorities, additionals: [] };
+  return {
+    id: 1,
+    qr: true,
+    opcode: 0,
+    aa: false,
+    tc: false,
+    rd: true,
+    ra: true,
+    z: false,
+    ad: false,
+    cd: true,
+    rcode,
+    questions: [],
+    answers,
+    authorities,
+    additionals: [],
+  };
 }
 
 describe('checks made ahead of validation', () => {

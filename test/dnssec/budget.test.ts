@@ -21,7 +21,14 @@ import { TransportError } from '../../src/util/errors';
 import { a, NOW, nsec, rr, T, TestKey } from './signer';
 import { bigExponentRsaKey, collidingEd25519Keys, junkRrsig, keyTrapZone } from './keytrap';
 
-const UNBOUNDED = { maxVerifications: 1e9, maxFailures: 1e9, maxSigsPerRrset: 1e9, maxKeysPerTag: 1e9, maxDigests: 1e9, maxNsec3Hashes: 1e9 };
+const UNBOUNDED = {
+  maxVerifications: 1e9,
+  maxFailures: 1e9,
+  maxSigsPerRrset: 1e9,
+  maxKeysPerTag: 1e9,
+  maxDigests: 1e9,
+  maxNsec3Hashes: 1e9,
+};
 const kind = (v: { kind: string; reason?: string }): string => (v.kind === 'secure' ? 'secure' : `${v.kind}/${v.reason}`);
 
 describe('work budgets (KeyTrap)', () => {
@@ -79,7 +86,11 @@ describe('work budgets (KeyTrap)', () => {
     assert.equal(kind(r.verdict), 'indeterminate/budget-exhausted');
     assert.match(r.verdict.kind === 'indeterminate' ? r.verdict.detail : '', /more than 8 RRSIGs/);
     assert.equal(b.verifications, 8);
-    assert.equal(verifyRrset(www, [...junk.slice(2), zsk.sign(www)], [zsk.dnskey], 'sigs.test', NOW, new ValidationBudget({ maxFailures: 100 })).verdict.kind, 'secure');
+    assert.equal(
+      verifyRrset(www, [...junk.slice(2), zsk.sign(www)], [zsk.dnskey], 'sigs.test', NOW, new ValidationBudget({ maxFailures: 100 }))
+        .verdict.kind,
+      'secure',
+    );
   });
 
   it('an ordinary broken signature is still bogus, not hidden behind the budget', () => {
@@ -96,7 +107,15 @@ describe('work budgets (KeyTrap)', () => {
       const set = [a(`h${i}.many.test`, '192.0.2.1')];
       return kind(verifyRrset(set, [zsk.sign(set)], [zsk.dnskey], 'many.test', NOW, b).verdict);
     });
-    assert.deepEqual(results, ['secure', 'secure', 'secure', 'secure', 'secure', 'indeterminate/budget-exhausted', 'indeterminate/budget-exhausted']);
+    assert.deepEqual(results, [
+      'secure',
+      'secure',
+      'secure',
+      'secure',
+      'secure',
+      'indeterminate/budget-exhausted',
+      'indeterminate/budget-exhausted',
+    ]);
     assert.match(b.spent ?? '', /more than 5 signature verifications/);
   });
 
@@ -109,7 +128,10 @@ describe('work budgets (KeyTrap)', () => {
     assert.equal(kind(r.verdict), 'indeterminate/budget-exhausted');
     assert.equal(b.digests, DEFAULT_BUDGET_LIMITS.maxKeysPerTag);
     const ok = [...fakes.slice(3), ksk.dnskey];
-    assert.equal(validateKeySet({ zone: 'dsk.test', ds: [decodeDs(ksk.ds().rdata)], keys: [] }, ok, [ksk.sign(ok)], NOW).verdict.kind, 'secure');
+    assert.equal(
+      validateKeySet({ zone: 'dsk.test', ds: [decodeDs(ksk.ds().rdata)], keys: [] }, ok, [ksk.sign(ok)], NOW).verdict.kind,
+      'secure',
+    );
   });
 
   it('NSEC3 hashes are counted per response, across proofs, and remembered', () => {
@@ -199,7 +221,23 @@ describe('budgets in the chain walk', () => {
   const root = new TestKey('', 15);
   const anchors: TrustAnchor[] = [{ zone: '', ds: [decodeDs(root.ds().rdata)], keys: [] }];
   function msg(name: Name, type: number, answers: RR[], authorities: RR[] = []): Message {
-    return { id: 1, qr: true, opcode: 0, aa: true, tc: false, rd: false, ra: false, z: false, ad: false, cd: true, rcode: 0, questions: [{ name, type, class: 1 }], answers, authorities, additionals: [] };
+    return {
+      id: 1,
+      qr: true,
+      opcode: 0,
+      aa: true,
+      tc: false,
+      rd: false,
+      ra: false,
+      z: false,
+      ad: false,
+      cd: true,
+      rcode: 0,
+      questions: [{ name, type, class: 1 }],
+      answers,
+      authorities,
+      additionals: [],
+    };
   }
 
   it('a DS answer stuffed with validly signed NSECs: only the first MAX_DENIAL_RRSETS are checked', () => {
@@ -212,7 +250,14 @@ describe('budgets in the chain walk', () => {
     const cut = nsec('child.test', 'd.test', [T.NS, T.RRSIG, T.NSEC]);
     const proof = [cut, tld.sign([cut])];
     const b = new ValidationBudget();
-    const stuffed = classifyDsResponse(parent, 'child.test', msg('child.test', T.DS, [], [...filler, ...proof]), NOW, DEFAULT_NSEC3_LIMITS, b);
+    const stuffed = classifyDsResponse(
+      parent,
+      'child.test',
+      msg('child.test', T.DS, [], [...filler, ...proof]),
+      NOW,
+      DEFAULT_NSEC3_LIMITS,
+      b,
+    );
     assert.equal(stuffed.kind === 'end' && stuffed.verdict.kind, 'bogus');
     assert.equal(b.verifications, MAX_DENIAL_RRSETS);
     const honest = classifyDsResponse(parent, 'child.test', msg('child.test', T.DS, [], [...proof, ...filler]), NOW, DEFAULT_NSEC3_LIMITS);
@@ -264,7 +309,13 @@ describe('budgets in the chain walk', () => {
       if (n === 'spent' && t === 48) fetches++;
       return table[`${n}|${t}`]!;
     };
-    const f = new ChainFetcher({ anchors, query, cache: DEFAULT_KEY_CACHE_LIMITS, nsec3: DEFAULT_NSEC3_LIMITS, budget: { maxVerifications: 2 } });
+    const f = new ChainFetcher({
+      anchors,
+      query,
+      cache: DEFAULT_KEY_CACHE_LIMITS,
+      nsec3: DEFAULT_NSEC3_LIMITS,
+      budget: { maxVerifications: 2 },
+    });
     const c = (): WalkContext => ({ nowSec: NOW, queries: 0, maxQueries: 48, links: new Map() });
     assert.equal(kind((await f.zoneFor('spent', c())).verdict), 'indeterminate/budget-exhausted'); // root keys, DS, then none left
     const fresh: WalkContext = { ...c(), budget: new ValidationBudget() };

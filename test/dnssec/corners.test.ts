@@ -10,7 +10,15 @@ import type { TrustAnchor } from '../../src/dnssec/anchors';
 import { base32hex } from '../../src/dnssec/crypto';
 import { usableDsSet, validateKeySet } from '../../src/dnssec/ds';
 import { nsecProveNodata, nsecProveNxdomain } from '../../src/dnssec/nsec';
-import { DEFAULT_NSEC3_LIMITS, Nsec3Budget, nsec3Hash, nsec3ProveNodata, nsec3ProveNxdomain, nsec3ProveWildcardAnswer, type Nsec3Record } from '../../src/dnssec/nsec3';
+import {
+  DEFAULT_NSEC3_LIMITS,
+  Nsec3Budget,
+  nsec3Hash,
+  nsec3ProveNodata,
+  nsec3ProveNxdomain,
+  nsec3ProveWildcardAnswer,
+  type Nsec3Record,
+} from '../../src/dnssec/nsec3';
 import { TransportError } from '../../src/util/errors';
 import { ChainFetcher, type WalkContext } from '../../src/dnssec/fetcher';
 import { DEFAULT_KEY_CACHE_LIMITS } from '../../src/dnssec/key-cache';
@@ -24,7 +32,23 @@ const anchors: TrustAnchor[] = [{ zone: '', ds: [decodeDs(root.ds().rdata)], key
 const kind = (v: { kind: string; reason?: string }): string => (v.kind === 'secure' ? 'secure' : `${v.kind}/${v.reason}`);
 
 function msg(name: Name, type: number, answers: RR[], authorities: RR[] = [], rcode = 0): Message {
-  return { id: 1, qr: true, opcode: 0, aa: true, tc: false, rd: false, ra: false, z: false, ad: false, cd: true, rcode, questions: [{ name, type, class: 1 }], answers, authorities, additionals: [] };
+  return {
+    id: 1,
+    qr: true,
+    opcode: 0,
+    aa: true,
+    tc: false,
+    rd: false,
+    ra: false,
+    z: false,
+    ad: false,
+    cd: true,
+    rcode,
+    questions: [{ name, type, class: 1 }],
+    answers,
+    authorities,
+    additionals: [],
+  };
 }
 const signed = (k: TestKey, rrs: RR[]): RR[] => [...rrs, k.sign(rrs)];
 const keyset = (k: TestKey): Message => msg(k.zone, T.DNSKEY, signed(k, [k.dnskey]));
@@ -56,8 +80,12 @@ const validate = (query: (n: Name, t: number) => Promise<Message>, name: Name, t
 /** An NSEC3 chain (no salt, 0 iterations, as RFC 9276 asks) over `names` of example.test, each record signed. */
 function chain3(names: Array<[Name, number[]]>, optOut: boolean): { recs: RR[][]; match: (n: Name) => RR[]; cover: (n: Name) => RR[] } {
   const salt = new Uint8Array();
-  const hashed = names.map(([n, types]) => ({ h: nsec3Hash(n, salt, 0), types })).sort((x, y) => Buffer.compare(Buffer.from(x.h), Buffer.from(y.h)));
-  const recs = hashed.map((e, i) => signed(ex, [nsec3(`${base32hex(e.h)}.example.test`, hashed[(i + 1) % hashed.length]!.h, e.types, { optOut })]));
+  const hashed = names
+    .map(([n, types]) => ({ h: nsec3Hash(n, salt, 0), types }))
+    .sort((x, y) => Buffer.compare(Buffer.from(x.h), Buffer.from(y.h)));
+  const recs = hashed.map((e, i) =>
+    signed(ex, [nsec3(`${base32hex(e.h)}.example.test`, hashed[(i + 1) % hashed.length]!.h, e.types, { optOut })]),
+  );
   const H = (n: Name): Buffer => Buffer.from(nsec3Hash(n, salt, 0));
   const ownerHash = (i: number): Buffer => Buffer.from(hashed[i]!.h);
   return {
@@ -66,7 +94,8 @@ function chain3(names: Array<[Name, number[]]>, optOut: boolean): { recs: RR[][]
     cover: (n) => {
       const h = H(n);
       const i = hashed.findIndex((_, j) => {
-        const lo = ownerHash(j), hi = ownerHash((j + 1) % hashed.length);
+        const lo = ownerHash(j),
+          hi = ownerHash((j + 1) % hashed.length);
         return lo.compare(hi) < 0 ? lo.compare(h) < 0 && h.compare(hi) < 0 : lo.compare(h) < 0 || h.compare(hi) < 0;
       });
       return recs[i]!;
@@ -76,7 +105,10 @@ function chain3(names: Array<[Name, number[]]>, optOut: boolean): { recs: RR[][]
 
 describe('corners: NSEC3 opt-out makes proofs insecure, not secure (RFC 5155 §9.2)', () => {
   // example.test: the apex, www, and (opt-out) an unsigned delegation child.example.test that has no NSEC3.
-  const names: Array<[Name, number[]]> = [['example.test', [T.NS, T.SOA, T.RRSIG, T.DNSKEY, 51]], ['www.example.test', [T.A, T.RRSIG]]];
+  const names: Array<[Name, number[]]> = [
+    ['example.test', [T.NS, T.SOA, T.RRSIG, T.DNSKEY, 51]],
+    ['www.example.test', [T.A, T.RRSIG]],
+  ];
   const oo = chain3(names, true);
   const plain = chain3(names, false);
   const soa = rr('example.test', T.SOA, new Uint8Array(22));
@@ -84,7 +116,10 @@ describe('corners: NSEC3 opt-out makes proofs insecure, not secure (RFC 5155 §9
   const nxProof = (c: typeof oo, q: Name): RR[] => [...new Set([...c.match('example.test'), ...c.cover(q), ...c.cover('*.example.test')])];
 
   it('NXDOMAIN whose next closer name lies in an opt-out span is insecure; without opt-out, secure', async () => {
-    for (const [c, want] of [[oo, 'insecure/nsec3-opt-out'], [plain, 'secure']] as const) {
+    for (const [c, want] of [
+      [oo, 'insecure/nsec3-opt-out'],
+      [plain, 'secure'],
+    ] as const) {
       const nx = msg('nope.example.test', T.A, [], [...signed(ex, [soa]), ...nxProof(c, 'nope.example.test')], 3);
       // The server answers the DS walk's question about the name with the same proof.
       const q = upstream({ 'nope.example.test|43': { ...nx, questions: [{ name: 'nope.example.test', type: T.DS, class: 1 }] } });
@@ -99,15 +134,28 @@ describe('corners: NSEC3 opt-out makes proofs insecure, not secure (RFC 5155 §9
     const L = DEFAULT_NSEC3_LIMITS;
     const z = 'example.test';
     const wnames: Array<[Name, number[]]> = [...names, ['*.example.test', [T.TXT, T.RRSIG]]];
-    const recs = (optOut: boolean): Nsec3Record[] => chain3(wnames, optOut).recs.map((s) => s[0]!).map((r) => ({ owner: r.name, rd: decodeNsec3(r.rdata) }));
-    for (const [optOut, want] of [[true, 'insecure/nsec3-opt-out'], [false, 'secure']] as const) {
+    const recs = (optOut: boolean): Nsec3Record[] =>
+      chain3(wnames, optOut)
+        .recs.map((s) => s[0]!)
+        .map((r) => ({ owner: r.name, rd: decodeNsec3(r.rdata) }));
+    for (const [optOut, want] of [
+      [true, 'insecure/nsec3-opt-out'],
+      [false, 'secure'],
+    ] as const) {
       const r = recs(optOut);
       assert.equal(kind(nsec3ProveWildcardAnswer(r, 'q.example.test', '*.example.test', z, L, b())), want, 'wildcard answer');
       assert.equal(kind(nsec3ProveNodata(r, 'q.example.test', T.A, z, L, b())), want, 'wildcard NODATA');
     }
-    const nowc = (optOut: boolean): Nsec3Record[] => chain3(names, optOut).recs.map((s) => s[0]!).map((r) => ({ owner: r.name, rd: decodeNsec3(r.rdata) }));
+    const nowc = (optOut: boolean): Nsec3Record[] =>
+      chain3(names, optOut)
+        .recs.map((s) => s[0]!)
+        .map((r) => ({ owner: r.name, rd: decodeNsec3(r.rdata) }));
     assert.equal(kind(nsec3ProveNxdomain(nowc(true), 'q.example.test', z, L, b())), 'insecure/nsec3-opt-out');
-    assert.equal(kind(nsec3ProveNodata(nowc(true), 'q.example.test', T.MX, z, L, b())), 'insecure/nsec3-opt-out', 'NODATA in an opt-out span (Unbound val_nsec3_optout_ad)');
+    assert.equal(
+      kind(nsec3ProveNodata(nowc(true), 'q.example.test', T.MX, z, L, b())),
+      'insecure/nsec3-opt-out',
+      'NODATA in an opt-out span (Unbound val_nsec3_optout_ad)',
+    );
     assert.equal(kind(nsec3ProveNodata(nowc(false), 'q.example.test', T.MX, z, L, b())), 'bogus/nsec-proof-failed');
     // The opt-out flag does not excuse a wrong proof: the wildcard NSEC3 lists the type asked for.
     assert.equal(kind(nsec3ProveNodata(recs(true), 'q.example.test', T.TXT, z, L, b())), 'bogus/nsec-proof-failed');
@@ -128,7 +176,10 @@ describe('corners: NSEC3 opt-out makes proofs insecure, not secure (RFC 5155 §9
 });
 
 describe('corners: an opt-out span hands on the keys of the zone above it', () => {
-  const names: Array<[Name, number[]]> = [['example.test', [T.NS, T.SOA, T.RRSIG, T.DNSKEY, 51]], ['www.example.test', [T.A, T.RRSIG]]];
+  const names: Array<[Name, number[]]> = [
+    ['example.test', [T.NS, T.SOA, T.RRSIG, T.DNSKEY, 51]],
+    ['www.example.test', [T.A, T.RRSIG]],
+  ];
   const oo = chain3(names, true);
   const soa = rr('example.test', T.SOA, new Uint8Array(22));
   const proof = [...signed(ex, [soa]), ...new Set([...oo.match('example.test'), ...oo.cover('host.example.test')])];
@@ -149,7 +200,7 @@ describe('corners: an opt-out span hands on the keys of the zone above it', () =
     assert.ok(!optOutButSignedBy(st, [tld.sign(wild)]));
   });
 
-  it('a proven unsigned delegation hands on no keys: nothing below it is judged as the parent\'s', async () => {
+  it("a proven unsigned delegation hands on no keys: nothing below it is judged as the parent's", async () => {
     const n = nsec('example.test', 'zz.test', [T.NS, T.RRSIG, T.NSEC]);
     const st = await fetcher({ 'example.test|43': msg('example.test', T.DS, [], signed(tld, [n])) }).zoneFor('www.example.test', ctx());
     assert.equal(kind(st.verdict), 'insecure/unsigned-delegation');
@@ -169,17 +220,37 @@ describe('corners: wildcard proofs that rest on wildcard-expanded NSECs are bogu
 
   it('NODATA whose only NSEC was expanded from a wildcard (Unbound val_nodata_failwc)', async () => {
     const qn = '_25._tcp.mail.example.test';
-    const bad = await validate(upstream({}, notCut), qn, 52, msg(qn, 52, [], [...soa, ...expanded(qn, 'delegation.example.test', [T.TXT, T.RRSIG, T.NSEC])]));
+    const bad = await validate(
+      upstream({}, notCut),
+      qn,
+      52,
+      msg(qn, 52, [], [...soa, ...expanded(qn, 'delegation.example.test', [T.TXT, T.RRSIG, T.NSEC])]),
+    );
     assert.equal(kind(bad.verdict), 'bogus/labels-mismatch');
     // Control: the same NSEC, really at that owner, proves the NODATA.
-    const good = await validate(upstream({}, notCut), qn, 52, msg(qn, 52, [], [...soa, ...honest(qn, 'delegation.example.test', [T.TXT, T.RRSIG, T.NSEC])]));
+    const good = await validate(
+      upstream({}, notCut),
+      qn,
+      52,
+      msg(qn, 52, [], [...soa, ...honest(qn, 'delegation.example.test', [T.TXT, T.RRSIG, T.NSEC])]),
+    );
     assert.equal(kind(good.verdict), 'secure');
   });
 
   it('NXDOMAIN whose covering NSEC was expanded from a wildcard (Unbound val_nx_failwc)', async () => {
-    const bad = await validate(upstream({}, notCut), 'a.example.test', T.TXT, msg('a.example.test', T.TXT, [], [...soa, ...expanded('!.example.test', 'delegation.example.test', [T.TXT, T.RRSIG, T.NSEC])], 3));
+    const bad = await validate(
+      upstream({}, notCut),
+      'a.example.test',
+      T.TXT,
+      msg('a.example.test', T.TXT, [], [...soa, ...expanded('!.example.test', 'delegation.example.test', [T.TXT, T.RRSIG, T.NSEC])], 3),
+    );
     assert.equal(kind(bad.verdict), 'bogus/labels-mismatch');
-    const good = await validate(upstream({}, notCut), 'a.example.test', T.TXT, msg('a.example.test', T.TXT, [], [...soa, ...honest('!.example.test', 'delegation.example.test', [T.TXT, T.RRSIG, T.NSEC])], 3));
+    const good = await validate(
+      upstream({}, notCut),
+      'a.example.test',
+      T.TXT,
+      msg('a.example.test', T.TXT, [], [...soa, ...honest('!.example.test', 'delegation.example.test', [T.TXT, T.RRSIG, T.NSEC])], 3),
+    );
     assert.equal(kind(good.verdict), 'secure');
   });
 
@@ -192,30 +263,65 @@ describe('corners: wildcard proofs that rest on wildcard-expanded NSECs are bogu
     assert.equal(kind(r.verdict), 'bogus/labels-mismatch');
     // Control: the NSEC really at example.test proves the unsigned delegation.
     const q2 = upstream({ 'example.test|43': msg('example.test', T.DS, [], signed(tld, [n])) });
-    assert.equal(kind((await validate(q2, 'www.example.test', T.A, msg('www.example.test', T.A, www))).verdict), 'insecure/unsigned-delegation');
+    assert.equal(
+      kind((await validate(q2, 'www.example.test', T.A, msg('www.example.test', T.A, www))).verdict),
+      'insecure/unsigned-delegation',
+    );
   });
 
   it('wildcard NODATA without the NSEC that denies the name, or with the wrong closest encloser', () => {
     const Z = 'example.com';
     // val_nodatawc_nodeny: only the wildcard's own NSEC, which does not cover www.example.com.
-    assert.equal(kind(nsecProveNodata([{ owner: '*.example.com', next: 'ns.example.com', types: [T.RRSIG, T.NSEC] }], 'www.example.com', T.A, Z)), 'bogus/nsec-proof-failed');
+    assert.equal(
+      kind(nsecProveNodata([{ owner: '*.example.com', next: 'ns.example.com', types: [T.RRSIG, T.NSEC] }], 'www.example.com', T.A, Z)),
+      'bogus/nsec-proof-failed',
+    );
     // The name is denied but no NSEC matches the wildcard at its closest encloser.
-    assert.equal(kind(nsecProveNodata([{ owner: 'ns.example.com', next: 'zork.example.com', types: [T.A, T.RRSIG, T.NSEC] }], 'www.example.com', T.A, Z)), 'bogus/nsec-proof-failed');
+    assert.equal(
+      kind(
+        nsecProveNodata([{ owner: 'ns.example.com', next: 'zork.example.com', types: [T.A, T.RRSIG, T.NSEC] }], 'www.example.com', T.A, Z),
+      ),
+      'bogus/nsec-proof-failed',
+    );
     // A wildcard at another level (*.sub) is not the one at www's closest encloser.
-    assert.equal(kind(nsecProveNodata([
-      { owner: 'ns.example.com', next: 'zork.example.com', types: [T.A, T.RRSIG, T.NSEC] },
-      { owner: '*.sub.example.com', next: 'tt.example.com', types: [T.RRSIG, T.NSEC] },
-    ], 'www.example.com', T.A, Z)), 'bogus/nsec-proof-failed');
+    assert.equal(
+      kind(
+        nsecProveNodata(
+          [
+            { owner: 'ns.example.com', next: 'zork.example.com', types: [T.A, T.RRSIG, T.NSEC] },
+            { owner: '*.sub.example.com', next: 'tt.example.com', types: [T.RRSIG, T.NSEC] },
+          ],
+          'www.example.com',
+          T.A,
+          Z,
+        ),
+      ),
+      'bogus/nsec-proof-failed',
+    );
     // NXDOMAIN where the wildcard exists (it should have been expanded).
-    assert.equal(kind(nsecProveNxdomain([
-      { owner: 'ns.example.com', next: 'zork.example.com', types: [T.A, T.RRSIG, T.NSEC] },
-      { owner: '*.example.com', next: 'ns.example.com', types: [T.TXT, T.RRSIG, T.NSEC] },
-    ], 'www.example.com', Z)), 'bogus/nsec-proof-failed');
+    assert.equal(
+      kind(
+        nsecProveNxdomain(
+          [
+            { owner: 'ns.example.com', next: 'zork.example.com', types: [T.A, T.RRSIG, T.NSEC] },
+            { owner: '*.example.com', next: 'ns.example.com', types: [T.TXT, T.RRSIG, T.NSEC] },
+          ],
+          'www.example.com',
+          Z,
+        ),
+      ),
+      'bogus/nsec-proof-failed',
+    );
   });
 
   it('an NSEC signed by this zone but owned outside it proves nothing (Unbound val_nodatawc_badce)', async () => {
     const n = nsec('*.test', 'test', [T.RRSIG, T.NSEC]);
-    const r = await validate(upstream({}, notCut), 'www.example.test', T.A, msg('www.example.test', T.A, [], [...soa, n, ex.sign([n], { owner: '*.test', labels: 1 })]));
+    const r = await validate(
+      upstream({}, notCut),
+      'www.example.test',
+      T.A,
+      msg('www.example.test', T.A, [], [...soa, n, ex.sign([n], { owner: '*.test', labels: 1 })]),
+    );
     assert.equal(r.verdict.kind, 'bogus');
   });
 });
@@ -226,7 +332,8 @@ describe('corners: SHA-1 DS records are ignored beside SHA-256 ones (RFC 4509 §
   const other = new TestKey(zone, 13, 257);
   const set = [ksk.dnskey];
   const ds = (k: TestKey, digestType: number) => decodeDs(k.ds(digestType).rdata);
-  const check = (dsSet: ReturnType<typeof ds>[]): string => kind(validateKeySet({ zone, ds: dsSet, keys: [] }, set, [ksk.sign(set)], NOW).verdict);
+  const check = (dsSet: ReturnType<typeof ds>[]): string =>
+    kind(validateKeySet({ zone, ds: dsSet, keys: [] }, set, [ksk.sign(set)], NOW).verdict);
 
   it('a correct SHA-1 DS alone is enough', () => {
     assert.equal(check([ds(ksk, 1)]), 'secure');
@@ -243,7 +350,10 @@ describe('corners: SHA-1 DS records are ignored beside SHA-256 ones (RFC 4509 §
     const short = { ...ds(other, 2), digest: ds(other, 2).digest.subarray(0, 20) };
     assert.equal(check([ds(ksk, 1), unknownAlg]), 'secure');
     assert.equal(check([ds(ksk, 1), short]), 'secure');
-    assert.deepEqual(usableDsSet([ds(ksk, 1), short]).map((d) => d.digestType), [1]);
+    assert.deepEqual(
+      usableDsSet([ds(ksk, 1), short]).map((d) => d.digestType),
+      [1],
+    );
   });
 
   it('the DS set is judged as published: a DS RRset with both digests for the key validates end to end', async () => {
@@ -253,6 +363,9 @@ describe('corners: SHA-1 DS records are ignored beside SHA-256 ones (RFC 4509 §
     assert.equal((await validate(q, 'www.example.test', T.A, msg('www.example.test', T.A, signed(ex, www)))).verdict.kind, 'secure');
     const wrong256 = rr('example.test', T.DS, encodeDs({ ...decodeDs(ex.ds(2).rdata), digest: new Uint8Array(32).fill(7) }));
     const q2 = upstream({ 'example.test|43': msg('example.test', T.DS, signed(tld, [ex.ds(1), wrong256])) }, notCut);
-    assert.equal(kind((await validate(q2, 'www.example.test', T.A, msg('www.example.test', T.A, signed(ex, www)))).verdict), 'bogus/ds-mismatch');
+    assert.equal(
+      kind((await validate(q2, 'www.example.test', T.A, msg('www.example.test', T.A, signed(ex, www)))).verdict),
+      'bogus/ds-mismatch',
+    );
   });
 });

@@ -18,7 +18,7 @@ const OEDNS = join(__dirname, '..', '..', 'src', 'cli', 'oedns.js');
 function run(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(cmd, args, { timeout: 20_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0;
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
       resolve({ code, stdout, stderr });
     });
   });
@@ -27,7 +27,12 @@ function run(cmd: string, args: string[]): Promise<{ code: number; stdout: strin
 /** delv's conclusion, from its comment lines (stdout) and its failure log (stderr). */
 function delvVerdict(out: { stdout: string; stderr: string }): Kind | 'unknown' {
   // delv prints one verdict per RRset of a CNAME chain; the answer is as weak as its weakest link.
-  if (/broken trust chain|RRSIG failed to verify|validation failed|insecurity proof failed|no valid signature|RRSIG has expired|bad cache hit|must be secure|not yet valid/.test(out.stderr)) return 'bogus';
+  if (
+    /broken trust chain|RRSIG failed to verify|validation failed|insecurity proof failed|no valid signature|RRSIG has expired|bad cache hit|must be secure|not yet valid/.test(
+      out.stderr,
+    )
+  )
+    return 'bogus';
   if (/^; (negative response, )?unsigned answer/m.test(out.stdout)) return 'insecure';
   if (/^; (negative response, )?fully validated/m.test(out.stdout)) return 'secure';
   return 'unknown';
@@ -45,18 +50,42 @@ const ipseckeys = Array.from({ length: 5 }, (_, i) => `gw IPSECKEY 10 1 2 192.0.
 const SPECS: ZoneSpec[] = [
   { name: '.', algorithm: 'RSASHA256' },
   { name: 'test', algorithm: 'ECDSAP256SHA256' },
-  { name: 'rsa256.test', algorithm: 'RSASHA256', records: ['www A 192.0.2.1', '*.wild TXT "wildcard"', 'deep.ent.x A 192.0.2.9', ...ipseckeys] },
+  {
+    name: 'rsa256.test',
+    algorithm: 'RSASHA256',
+    records: ['www A 192.0.2.1', '*.wild TXT "wildcard"', 'deep.ent.x A 192.0.2.9', ...ipseckeys],
+  },
   { name: 'rsa512.test', algorithm: 'RSASHA512', records: ['www A 192.0.2.2'] },
   { name: 'rsasha1.test', algorithm: 'NSEC3RSASHA1', nsec3: { salt: 'ab', iterations: 1 }, records: ['www A 192.0.2.3'] },
-  { name: 'p256.test', algorithm: 'ECDSAP256SHA256', records: ['www A 192.0.2.4', 'alias CNAME www.ed25519.test.', 'chain CNAME alias', 'moved DNAME n3.test.'] },
+  {
+    name: 'p256.test',
+    algorithm: 'ECDSAP256SHA256',
+    records: ['www A 192.0.2.4', 'alias CNAME www.ed25519.test.', 'chain CNAME alias', 'moved DNAME n3.test.'],
+  },
   { name: 'p384.test', algorithm: 'ECDSAP384SHA384', records: ['www A 192.0.2.5'] },
   { name: 'ed25519.test', algorithm: 'ED25519', records: ['www A 192.0.2.6', 'out CNAME www.unsigned.test.'] },
   { name: 'ed448.test', algorithm: 'ED448', records: ['www A 192.0.2.7'] },
-  { name: 'n3.test', algorithm: 'ECDSAP256SHA256', nsec3: { salt: 'aabbccdd', iterations: 10 }, records: ['www A 192.0.2.8', '*.wild TXT "n3 wildcard"', 'a.b.c A 192.0.2.10'] },
-  { name: 'optout.test', algorithm: 'ECDSAP256SHA256', nsec3: { salt: '', iterations: 0, optOut: true }, records: ['www A 192.0.2.11', '*.wild TXT "opt-out wildcard"'] },
+  {
+    name: 'n3.test',
+    algorithm: 'ECDSAP256SHA256',
+    nsec3: { salt: 'aabbccdd', iterations: 10 },
+    records: ['www A 192.0.2.8', '*.wild TXT "n3 wildcard"', 'a.b.c A 192.0.2.10'],
+  },
+  {
+    name: 'optout.test',
+    algorithm: 'ECDSAP256SHA256',
+    nsec3: { salt: '', iterations: 0, optOut: true },
+    records: ['www A 192.0.2.11', '*.wild TXT "opt-out wildcard"'],
+  },
   { name: 'child.optout.test', signer: 'unsigned', records: ['www A 192.0.2.12'] },
   { name: 'signed.optout.test', algorithm: 'ED25519', records: ['www A 192.0.2.13'] },
-  { name: 'many.test', signer: 'ldns', algorithm: 'ECDSAP256SHA256', nsec3: { salt: 'aabb', iterations: 200 }, records: ['www A 192.0.2.14'] },
+  {
+    name: 'many.test',
+    signer: 'ldns',
+    algorithm: 'ECDSAP256SHA256',
+    nsec3: { salt: 'aabb', iterations: 200 },
+    records: ['www A 192.0.2.14'],
+  },
   { name: 'ldns.test', signer: 'ldns', algorithm: 'ED25519', records: ['www A 192.0.2.15', '*.w TXT "ldns"'] },
   { name: 'ldns3.test', signer: 'ldns', algorithm: 'RSASHA256', nsec3: { salt: '01', iterations: 3 }, records: ['www A 192.0.2.16'] },
   { name: 'unsigned.test', signer: 'unsigned', records: ['www A 192.0.2.17'] },
@@ -65,15 +94,31 @@ const SPECS: ZoneSpec[] = [
   { name: 'sha1ds.test', parentDs: 'sha1-good-sha256-wrong', records: ['www A 192.0.2.28'] },
   { name: 'expired.test', validity: { start: -30 * 86400, end: -86400 }, records: ['www A 192.0.2.19'] },
   { name: 'future.test', validity: { start: 86400, end: 30 * 86400 }, records: ['www A 192.0.2.20'] },
-  { name: 'corrupt.test', records: ['www A 192.0.2.21', 'ok A 192.0.2.22'], tamper: [{ action: 'corrupt-rrsig', name: 'www.corrupt.test', type: 'A' }] },
+  {
+    name: 'corrupt.test',
+    records: ['www A 192.0.2.21', 'ok A 192.0.2.22'],
+    tamper: [{ action: 'corrupt-rrsig', name: 'www.corrupt.test', type: 'A' }],
+  },
   { name: 'stripped.test', records: ['www A 192.0.2.23'], tamper: [{ action: 'strip-rrsig', name: 'www.stripped.test', type: 'A' }] },
   { name: 'kid.ent.p384.test', algorithm: 'ED25519', records: ['www A 192.0.2.25'] },
   { name: 'kid.ent.n3.test', signer: 'unsigned', records: ['www A 192.0.2.26'] },
-  { name: 'nonsec.test', records: ['www A 192.0.2.24'], tamper: [{ action: 'strip-rrsig', name: 'nonsec.test', type: 'NSEC' }, { action: 'strip-rrsig', name: 'www.nonsec.test', type: 'NSEC' }, { action: 'strip-rrsig', name: 'ns.nonsec.test', type: 'NSEC' }] },
+  {
+    name: 'nonsec.test',
+    records: ['www A 192.0.2.24'],
+    tamper: [
+      { action: 'strip-rrsig', name: 'nonsec.test', type: 'NSEC' },
+      { action: 'strip-rrsig', name: 'www.nonsec.test', type: 'NSEC' },
+      { action: 'strip-rrsig', name: 'ns.nonsec.test', type: 'NSEC' },
+    ],
+  },
 ];
 
 interface Case {
-  name: string; type: string; expect: Kind; negative?: 'nxdomain' | 'nodata'; why: string;
+  name: string;
+  type: string;
+  expect: Kind;
+  negative?: 'nxdomain' | 'nodata';
+  why: string;
   /** delv's verdict where BIND knowingly differs from the RFC we follow (the case says which and why). */
   delv?: Kind;
 }
@@ -104,10 +149,31 @@ const CASES: Case[] = [
   // RFC 5155 §9.2: no AD when the next closer name is covered by an opt-out NSEC3 (Unbound, dnsjava
   // agree). BIND 9.18 applies it to wildcard answers only; it calls the NXDOMAIN, the wildcard NODATA
   // and the DS NODATA secure.
-  { name: 'nope.optout.test', type: 'A', expect: 'insecure', negative: 'nxdomain', why: 'NXDOMAIN whose next closer name is in an opt-out span', delv: 'secure' },
+  {
+    name: 'nope.optout.test',
+    type: 'A',
+    expect: 'insecure',
+    negative: 'nxdomain',
+    why: 'NXDOMAIN whose next closer name is in an opt-out span',
+    delv: 'secure',
+  },
   { name: 'x.wild.optout.test', type: 'TXT', expect: 'insecure', why: 'wildcard answer whose next closer name is in an opt-out span' },
-  { name: 'x.wild.optout.test', type: 'A', expect: 'insecure', negative: 'nodata', why: 'wildcard NODATA whose next closer name is in an opt-out span', delv: 'secure' },
-  { name: 'child.optout.test', type: 'DS', expect: 'insecure', negative: 'nodata', why: 'DS NODATA proven only by an opt-out span', delv: 'secure' },
+  {
+    name: 'x.wild.optout.test',
+    type: 'A',
+    expect: 'insecure',
+    negative: 'nodata',
+    why: 'wildcard NODATA whose next closer name is in an opt-out span',
+    delv: 'secure',
+  },
+  {
+    name: 'child.optout.test',
+    type: 'DS',
+    expect: 'insecure',
+    negative: 'nodata',
+    why: 'DS NODATA proven only by an opt-out span',
+    delv: 'secure',
+  },
   { name: 'nope.many.test', type: 'A', expect: 'insecure', negative: 'nxdomain', why: 'NSEC3 iterations above the RFC 9276 limit' },
   { name: 'www.ldns.test', type: 'A', expect: 'secure', why: 'zone signed with ldns-signzone' },
   { name: 'nope.ldns.test', type: 'A', expect: 'secure', negative: 'nxdomain', why: 'ldns NSEC NXDOMAIN' },
@@ -116,11 +182,22 @@ const CASES: Case[] = [
   { name: 'www.unsigned.test', type: 'A', expect: 'insecure', why: 'unsigned child (no DS, NSEC proves it)' },
   { name: 'chain.p256.test', type: 'A', expect: 'secure', why: 'CNAME chain across zones, every link signed' },
   { name: 'www.moved.p256.test', type: 'A', expect: 'secure', why: 'DNAME into another zone, synthesised CNAME, signed target' },
-  { name: 'nope.moved.p256.test', type: 'A', expect: 'secure', negative: 'nxdomain', why: 'DNAME to a name the target zone denies (NSEC3)' },
+  {
+    name: 'nope.moved.p256.test',
+    type: 'A',
+    expect: 'secure',
+    negative: 'nxdomain',
+    why: 'DNAME to a name the target zone denies (NSEC3)',
+  },
   { name: 'out.ed25519.test', type: 'A', expect: 'insecure', why: 'CNAME from a signed zone into an unsigned one' },
   { name: 'www.wrongds.test', type: 'A', expect: 'bogus', why: 'DS points at a key the zone does not have' },
   { name: 'www.sha1only.test', type: 'A', expect: 'secure', why: 'a SHA-1 DS alone is used' },
-  { name: 'www.sha1ds.test', type: 'A', expect: 'bogus', why: 'RFC 4509 §3: the right SHA-1 DS is ignored beside a SHA-256 DS (of another key)' },
+  {
+    name: 'www.sha1ds.test',
+    type: 'A',
+    expect: 'bogus',
+    why: 'RFC 4509 §3: the right SHA-1 DS is ignored beside a SHA-256 DS (of another key)',
+  },
   { name: 'www.expired.test', type: 'A', expect: 'bogus', why: 'signatures expired' },
   { name: 'www.future.test', type: 'A', expect: 'bogus', why: 'signatures not yet valid' },
   { name: 'www.corrupt.test', type: 'A', expect: 'bogus', why: 'corrupted RRSIG' },
@@ -172,7 +249,17 @@ describe('DNSSEC validation: oedns lookup agrees with delv on a signed hierarchy
       let detail = `oedns: ${report.verdict} (${report.reason}); delv: ${dv}\n${delv.stdout}${delv.stderr}`;
       if (report.verdict !== c.expect || dv !== (c.delv ?? c.expect)) {
         // Explain the disagreement with delv's validator trace.
-        const trace = await run('delv', ['-a', h!.bindAnchorFile, '+root=.', '+vtrace', '@127.0.0.1', '-p', String(named!.port), c.name, c.type]);
+        const trace = await run('delv', [
+          '-a',
+          h!.bindAnchorFile,
+          '+root=.',
+          '+vtrace',
+          '@127.0.0.1',
+          '-p',
+          String(named!.port),
+          c.name,
+          c.type,
+        ]);
         detail += `\ndelv +vtrace:\n${trace.stderr.slice(-4000)}`;
       }
       assert.equal(report.verdict, c.expect, detail);
@@ -197,7 +284,14 @@ describe('DNSSEC validation: oedns lookup agrees with delv on a signed hierarchy
     const ins = await runLookup('www.unsigned.test', 'A', o);
     assert.equal(ins.report.verdict, 'insecure');
     assert.match(ins.report.reason, /^unsigned-delegation: .*unsigned\.test\./);
-    assert.deepEqual(ins.report.chain.map((l) => [l.zone, l.verdict]), [['.', 'secure'], ['test.', 'secure'], ['unsigned.test.', 'insecure']]);
+    assert.deepEqual(
+      ins.report.chain.map((l) => [l.zone, l.verdict]),
+      [
+        ['.', 'secure'],
+        ['test.', 'secure'],
+        ['unsigned.test.', 'insecure'],
+      ],
+    );
     const bad = await runLookup('www.corrupt.test', 'A', o);
     assert.equal(bad.exitCode, 1);
     assert.match(bad.report.reason, /^sig-invalid: RRSIG A alg 13 tag \d+ over www\.corrupt\.test\.\/A/);
@@ -212,11 +306,22 @@ describe('DNSSEC validation: oedns lookup agrees with delv on a signed hierarchy
   it('island of trust: names under the anchor validate from it, names outside every anchor are insecure (no-anchor)', async () => {
     // The anchor is rsa256.test's KSK, in BIND syntax (both delv and oedns read it).
     const zoneText = readFileSync(h!.files.get('rsa256.test')!, 'utf8');
-    const t = zoneText.split('\n').find((l) => /\sDNSKEY\s+257\s/.test(l) && !l.startsWith(';'))!.trim().split(/\s+/);
+    const t = zoneText
+      .split('\n')
+      .find((l) => /\sDNSKEY\s+257\s/.test(l) && !l.startsWith(';'))!
+      .trim()
+      .split(/\s+/);
     const i = t.indexOf('DNSKEY');
     const file = join(h!.dir, 'island.bind');
-    writeFileSync(file, `trust-anchors {\n  rsa256.test. static-key ${t[i + 1]} ${t[i + 2]} ${t[i + 3]} "${t.slice(i + 4).join('')}";\n};\n`);
-    for (const [name, want] of [['www.rsa256.test', 'secure'], ['www.p256.test', 'insecure'], ['www.unsigned.test', 'insecure']] as const) {
+    writeFileSync(
+      file,
+      `trust-anchors {\n  rsa256.test. static-key ${t[i + 1]} ${t[i + 2]} ${t[i + 3]} "${t.slice(i + 4).join('')}";\n};\n`,
+    );
+    for (const [name, want] of [
+      ['www.rsa256.test', 'secure'],
+      ['www.p256.test', 'insecure'],
+      ['www.unsigned.test', 'insecure'],
+    ] as const) {
       const [delv, oedns] = await Promise.all([
         run('delv', ['-a', file, '+root=rsa256.test', '@127.0.0.1', '-p', String(named!.port), name, 'A']),
         runLookup(name, 'A', { server: named!.endpoint, trustAnchor: file }),

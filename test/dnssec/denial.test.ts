@@ -2,14 +2,30 @@
 import assert from 'node:assert/strict';
 import { nsecProveNodata, nsecProveNxdomain, nsecProveWildcardAnswer, nsecCovers, type NsecRecord } from '../../src/dnssec/nsec';
 import {
-  DEFAULT_NSEC3_LIMITS, Nsec3Budget, nsec3Hash, nsec3ProveNodata, nsec3ProveNxdomain, nsec3ProveWildcardAnswer, type Nsec3Record,
+  DEFAULT_NSEC3_LIMITS,
+  Nsec3Budget,
+  nsec3Hash,
+  nsec3ProveNodata,
+  nsec3ProveNxdomain,
+  nsec3ProveWildcardAnswer,
+  type Nsec3Record,
 } from '../../src/dnssec/nsec3';
 import { base32hex, base32hexDecode } from '../../src/dnssec/crypto';
 import type { Verdict } from '../../src/dnssec/verdict';
 import { RFC5155_ITERATIONS, RFC5155_SALT } from '../vectors/rfc5155-appendix-a';
 
-const A = 1, NS = 2, SOA = 6, MX = 15, TXT = 16, AAAA = 28, DS = 43, RRSIG = 46, NSEC = 47, DNSKEY = 48;
-const k = (v: Verdict): string => (v.kind === 'bogus' || v.kind === 'insecure' || v.kind === 'indeterminate' ? `${v.kind}/${v.reason}` : v.kind);
+const A = 1,
+  NS = 2,
+  SOA = 6,
+  MX = 15,
+  TXT = 16,
+  AAAA = 28,
+  DS = 43,
+  RRSIG = 46,
+  NSEC = 47,
+  DNSKEY = 48;
+const k = (v: Verdict): string =>
+  v.kind === 'bogus' || v.kind === 'insecure' || v.kind === 'indeterminate' ? `${v.kind}/${v.reason}` : v.kind;
 
 // Zone example: example (apex), a.example (delegation, NS DS), b.example (unsigned delegation), host.example,
 // *.w.example, x.y.example (so y.example is an empty non-terminal).
@@ -89,7 +105,14 @@ function nsec3Chain(names: Array<[string, number[]]>, o: { optOut?: boolean; ite
   const hashed = names.map(([n, t]) => ({ h: H(n), t })).sort((x, y) => Buffer.compare(Buffer.from(x.h), Buffer.from(y.h)));
   return hashed.map((e, i) => ({
     owner: `${base32hex(e.h)}.example`,
-    rd: { hashAlgorithm: 1, flags: o.optOut ? 1 : 0, iterations: o.iterations ?? RFC5155_ITERATIONS, salt, nextHashed: hashed[(i + 1) % hashed.length]!.h, types: e.t },
+    rd: {
+      hashAlgorithm: 1,
+      flags: o.optOut ? 1 : 0,
+      iterations: o.iterations ?? RFC5155_ITERATIONS,
+      salt,
+      nextHashed: hashed[(i + 1) % hashed.length]!.h,
+      types: e.t,
+    },
   }));
 }
 const zone3 = nsec3Chain([
@@ -144,9 +167,18 @@ describe('NSEC3 denial of existence', () => {
   });
 
   it('opt-out: a DS denial resting on an opt-out span is insecure, not secure', () => {
-    const oo = nsec3Chain([['example', [NS, SOA, RRSIG, DNSKEY]], ['ns1.example', [A, RRSIG]]], { optOut: true });
+    const oo = nsec3Chain(
+      [
+        ['example', [NS, SOA, RRSIG, DNSKEY]],
+        ['ns1.example', [A, RRSIG]],
+      ],
+      { optOut: true },
+    );
     assert.equal(k(nsec3ProveNodata(oo, 'unsigned.example', DS, Z, L, budget())), 'insecure/nsec3-opt-out');
-    const noOo = nsec3Chain([['example', [NS, SOA, RRSIG, DNSKEY]], ['ns1.example', [A, RRSIG]]]);
+    const noOo = nsec3Chain([
+      ['example', [NS, SOA, RRSIG, DNSKEY]],
+      ['ns1.example', [A, RRSIG]],
+    ]);
     assert.equal(k(nsec3ProveNodata(noOo, 'unsigned.example', DS, Z, L, budget())), 'bogus/nsec-proof-failed');
   });
 

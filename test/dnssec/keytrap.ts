@@ -22,7 +22,7 @@ function modpow(b: bigint, e: bigint, m: bigint): bigint {
   return r;
 }
 
-const D = ((-121665n * modpow(121666n, P - 2n, P)) % P + P) % P;
+const D = (((-121665n * modpow(121666n, P - 2n, P)) % P) + P) % P;
 
 /** RFC 8032 §5.1.3: does this 32-byte string decode to a point (so a verifier does the full work)? */
 export function isEd25519Point(b: Uint8Array): boolean {
@@ -75,8 +75,14 @@ export function junkRrsig(key: TestKey, rrs: RR[], expiration = 2_000_000_000): 
   const signature = new Uint8Array(randomBytes(key.alg === 8 ? 256 : 64));
   if (key.alg === 15) signature[63]! &= 0x0f;
   const fields = {
-    typeCovered: rrs[0]!.type, algorithm: key.alg, labels: rrsigLabelCount(rrs[0]!.name),
-    originalTtl: rrs[0]!.ttl, expiration, inception: 1_000_000_000, keyTag: key.tag, signerName: key.zone,
+    typeCovered: rrs[0]!.type,
+    algorithm: key.alg,
+    labels: rrsigLabelCount(rrs[0]!.name),
+    originalTtl: rrs[0]!.ttl,
+    expiration,
+    inception: 1_000_000_000,
+    keyTag: key.tag,
+    signerName: key.zone,
     signature,
   };
   return rr(rrs[0]!.name, T.RRSIG, encodeRrsig(fields), rrs[0]!.ttl);
@@ -150,8 +156,15 @@ export function bigExponentRsaKey(modulusBits: number, exponentBits: number): { 
   while (egcd(e, phi)[0] !== 1n) e += 2n;
   const d = modInverse(e, phi);
   const jwk = {
-    kty: 'RSA', n: bigToB64u(n), e: bigToB64u(e), d: bigToB64u(d), p: bigToB64u(p), q: bigToB64u(q),
-    dp: bigToB64u(d % (p - 1n)), dq: bigToB64u(d % (q - 1n)), qi: bigToB64u(modInverse(q, p)),
+    kty: 'RSA',
+    n: bigToB64u(n),
+    e: bigToB64u(e),
+    d: bigToB64u(d),
+    p: bigToB64u(p),
+    q: bigToB64u(q),
+    dp: bigToB64u(d % (p - 1n)),
+    dq: bigToB64u(d % (q - 1n)),
+    qi: bigToB64u(modInverse(q, p)),
   };
   return {
     privateKey: createPrivateKey({ key: jwk, format: 'jwk' }),

@@ -18,8 +18,13 @@ describe('oedns lookup command line', () => {
   it('exits 2 on an unknown type, a bad server, a missing name or an unusable anchor file', () => {
     const bad = join(dir, 'bad.anchor');
     writeFileSync(bad, 'example. IN A 192.0.2.1\n');
-    for (const args of [['example.', 'NOTATYPE', '--server', '127.0.0.1'], ['example.', 'A', '--server', '127.0.0.1:99999'], [],
-      ['example.', '--server', '127.0.0.1', '--trust-anchor', bad], ['example.', '--server', '127.0.0.1', '--trust-anchor', join(dir, 'missing')]]) {
+    for (const args of [
+      ['example.', 'NOTATYPE', '--server', '127.0.0.1'],
+      ['example.', 'A', '--server', '127.0.0.1:99999'],
+      [],
+      ['example.', '--server', '127.0.0.1', '--trust-anchor', bad],
+      ['example.', '--server', '127.0.0.1', '--trust-anchor', join(dir, 'missing')],
+    ]) {
       const r = lookup(...args);
       assert.equal(r.status, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
     }
@@ -32,7 +37,17 @@ describe('oedns lookup command line', () => {
     const port = (sink.address() as { port: number }).port;
     try {
       const r = await new Promise<{ status: number | null; stdout: string }>((resolve) => {
-        const c = spawn(process.execPath, [OEDNS, 'lookup', '--json', '--timeout', '200', '--server', `127.0.0.1:${port}`, 'example.', 'A']);
+        const c = spawn(process.execPath, [
+          OEDNS,
+          'lookup',
+          '--json',
+          '--timeout',
+          '200',
+          '--server',
+          `127.0.0.1:${port}`,
+          'example.',
+          'A',
+        ]);
         let out = '';
         c.stdout.on('data', (d: Buffer) => (out += d));
         c.on('exit', (status) => resolve({ status, stdout: out }));

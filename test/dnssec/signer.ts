@@ -6,7 +6,21 @@ import { encodeA, encodeDnskey, encodeDs, encodeMx, encodeNameRdata, encodeNsec,
 import { canonicalRRsetWire, concat, keyTag, rrsigSignedPrefix, rrsigLabelCount, wildcardOf } from '../../src/dnssec/records';
 import { computeDsDigest } from '../../src/dnssec/ds';
 
-export const T = { A: 1, NS: 2, CNAME: 5, SOA: 6, MX: 15, TXT: 16, AAAA: 28, DNAME: 39, DS: 43, RRSIG: 46, NSEC: 47, DNSKEY: 48, NSEC3: 50 } as const;
+export const T = {
+  A: 1,
+  NS: 2,
+  CNAME: 5,
+  SOA: 6,
+  MX: 15,
+  TXT: 16,
+  AAAA: 28,
+  DNAME: 39,
+  DS: 43,
+  RRSIG: 46,
+  NSEC: 47,
+  DNSKEY: 48,
+  NSEC3: 50,
+} as const;
 
 export function rr(name: string, type: number, rdata: Uint8Array, ttl = 3600): RR {
   return { name, type, class: 1, ttl, rdata };
@@ -15,8 +29,24 @@ export const a = (name: string, addr: string, ttl = 3600): RR => rr(name, T.A, e
 export const cname = (name: string, target: string): RR => rr(name, T.CNAME, encodeNameRdata(target));
 export const mx = (name: string, pref: number, host: string): RR => rr(name, T.MX, encodeMx({ preference: pref, exchange: host }));
 export const nsec = (name: string, next: string, types: number[]): RR => rr(name, T.NSEC, encodeNsec({ next, types }));
-export function nsec3(owner: string, next: Uint8Array, types: number[], o: { iterations?: number; salt?: Uint8Array; optOut?: boolean } = {}): RR {
-  return rr(owner, T.NSEC3, encodeNsec3({ hashAlgorithm: 1, flags: o.optOut ? 1 : 0, iterations: o.iterations ?? 0, salt: o.salt ?? new Uint8Array(), nextHashed: next, types }));
+export function nsec3(
+  owner: string,
+  next: Uint8Array,
+  types: number[],
+  o: { iterations?: number; salt?: Uint8Array; optOut?: boolean } = {},
+): RR {
+  return rr(
+    owner,
+    T.NSEC3,
+    encodeNsec3({
+      hashAlgorithm: 1,
+      flags: o.optOut ? 1 : 0,
+      iterations: o.iterations ?? 0,
+      salt: o.salt ?? new Uint8Array(),
+      nextHashed: next,
+      types,
+    }),
+  );
 }
 
 export type Alg = 8 | 13 | 15;
@@ -25,8 +55,19 @@ export class TestKey {
   readonly privateKey: KeyObject;
   readonly dnskey: RR;
   readonly tag: number;
-  constructor(readonly zone: string, readonly alg: Alg = 15, flags = 257, pair?: { privateKey: KeyObject; publicKey: KeyObject }) {
-    const kp = pair ?? (alg === 8 ? generateKeyPairSync('rsa', { modulusLength: 1024 }) : alg === 13 ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519'));
+  constructor(
+    readonly zone: string,
+    readonly alg: Alg = 15,
+    flags = 257,
+    pair?: { privateKey: KeyObject; publicKey: KeyObject },
+  ) {
+    const kp =
+      pair ??
+      (alg === 8
+        ? generateKeyPairSync('rsa', { modulusLength: 1024 })
+        : alg === 13
+          ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+          : generateKeyPairSync('ed25519'));
     this.privateKey = kp.privateKey;
     const jwk = kp.publicKey.export({ format: 'jwk' }) as Record<string, string>;
     const b = (s: string): Buffer => Buffer.from(s, 'base64url');
@@ -43,11 +84,28 @@ export class TestKey {
   }
 
   ds(digestType = 2): RR {
-    return rr(this.zone, T.DS, encodeDs({ keyTag: this.tag, algorithm: this.alg, digestType, digest: computeDsDigest(this.zone, this.dnskey.rdata, digestType)! }));
+    return rr(
+      this.zone,
+      T.DS,
+      encodeDs({ keyTag: this.tag, algorithm: this.alg, digestType, digest: computeDsDigest(this.zone, this.dnskey.rdata, digestType)! }),
+    );
   }
 
   /** An RRSIG over `rrs` with overridable fields (to build broken ones). */
-  sign(rrs: RR[], o: Partial<{ inception: number; expiration: number; labels: number; originalTtl: number; signer: string; keyTag: number; algorithm: number; typeCovered: number; owner: string }> = {}): RR {
+  sign(
+    rrs: RR[],
+    o: Partial<{
+      inception: number;
+      expiration: number;
+      labels: number;
+      originalTtl: number;
+      signer: string;
+      keyTag: number;
+      algorithm: number;
+      typeCovered: number;
+      owner: string;
+    }> = {},
+  ): RR {
     const owner = o.owner ?? rrs[0]!.name;
     const labels = o.labels ?? rrsigLabelCount(owner);
     const fields = {
@@ -64,9 +122,12 @@ export class TestKey {
     const prefix = rrsigSignedPrefix(encodeRrsig(fields));
     const signedOwner = labels < rrsigLabelCount(owner) ? wildcardOf(owner, labels) : owner;
     const data = concat([prefix, canonicalRRsetWire(rrs, fields.originalTtl, signedOwner)]);
-    const sig = this.alg === 8 ? cryptoSign('sha256', data, this.privateKey)
-      : this.alg === 13 ? cryptoSign('sha256', data, { key: this.privateKey, dsaEncoding: 'ieee-p1363' })
-        : cryptoSign(null, data, this.privateKey);
+    const sig =
+      this.alg === 8
+        ? cryptoSign('sha256', data, this.privateKey)
+        : this.alg === 13
+          ? cryptoSign('sha256', data, { key: this.privateKey, dsaEncoding: 'ieee-p1363' })
+          : cryptoSign(null, data, this.privateKey);
     return rr(owner, T.RRSIG, encodeRrsig({ ...fields, signature: new Uint8Array(sig) }), rrs[0]!.ttl);
   }
 }

@@ -15,7 +15,23 @@ const ex = new TestKey('example.test', 15);
 const anchors: TrustAnchor[] = [{ zone: '', ds: [decodeDs(root.ds().rdata)], keys: [] }];
 
 function msg(name: Name, type: number, answers: RR[], authorities: RR[] = [], rcode = 0): Message {
-  return { id: 1, qr: true, opcode: 0, aa: true, tc: false, rd: false, ra: false, z: false, ad: false, cd: true, rcode, questions: [{ name, type, class: 1 }], answers, authorities, additionals: [] };
+  return {
+    id: 1,
+    qr: true,
+    opcode: 0,
+    aa: true,
+    tc: false,
+    rd: false,
+    ra: false,
+    z: false,
+    ad: false,
+    cd: true,
+    rcode,
+    questions: [{ name, type, class: 1 }],
+    answers,
+    authorities,
+    additionals: [],
+  };
 }
 const signed = (k: TestKey, rrs: RR[]): RR[] => [...rrs, k.sign(rrs)];
 const keyset = (k: TestKey): Message => msg(k.zone, T.DNSKEY, signed(k, [k.dnskey]));
@@ -54,7 +70,14 @@ describe('validator over a scripted upstream', () => {
     const v = createValidator({ anchors, query: up.query });
     const r = await v.validate({ name: 'www.example.test', type: T.A, class: 1 }, msg('www.example.test', T.A, signed(ex, www)), NOW);
     assert.equal(r.verdict.kind, 'secure');
-    assert.deepEqual(r.chain.map((c) => [c.zone, c.keys, c.verdict]), [['', [root.tag], 'secure'], ['test', [tld.tag], 'secure'], ['example.test', [ex.tag], 'secure']]);
+    assert.deepEqual(
+      r.chain.map((c) => [c.zone, c.keys, c.verdict]),
+      [
+        ['', [root.tag], 'secure'],
+        ['test', [tld.tag], 'secure'],
+        ['example.test', [ex.tag], 'secure'],
+      ],
+    );
   });
 
   it('answers from its key cache the second time (no DS/DNSKEY queries)', async () => {
@@ -84,67 +107,109 @@ describe('validator over a scripted upstream', () => {
     const v = createValidator({ anchors: island, query: up.query });
     const inside = await v.validate({ name: 'www.example.test', type: T.A, class: 1 }, msg('www.example.test', T.A, signed(ex, www)), NOW);
     assert.equal(inside.verdict.kind, 'secure');
-    assert.deepEqual(inside.chain.map((c) => c.zone), ['example.test']);
+    assert.deepEqual(
+      inside.chain.map((c) => c.zone),
+      ['example.test'],
+    );
     const forged = await v.validate({ name: 'www.example.test', type: T.A, class: 1 }, msg('www.example.test', T.A, www), NOW);
     assert.equal(forged.verdict.kind, 'bogus');
-    const outside = await v.validate({ name: 'www.other.test', type: T.A, class: 1 }, msg('www.other.test', T.A, [a('www.other.test', '192.0.2.9')]), NOW);
+    const outside = await v.validate(
+      { name: 'www.other.test', type: T.A, class: 1 },
+      msg('www.other.test', T.A, [a('www.other.test', '192.0.2.9')]),
+      NOW,
+    );
     assert.equal(outside.verdict.kind === 'insecure' && outside.verdict.reason, 'no-anchor');
   });
 
   it('is indeterminate when the chain cannot be fetched', async () => {
-    const v = createValidator({ anchors, query: async () => { throw new TransportError('timeout', 'upstream silent'); } });
+    const v = createValidator({
+      anchors,
+      query: async () => {
+        throw new TransportError('timeout', 'upstream silent');
+      },
+    });
     const r = await v.validate({ name: 'www.example.test', type: T.A, class: 1 }, msg('www.example.test', T.A, signed(ex, www)), NOW);
     assert.equal(r.verdict.kind === 'indeterminate' && r.verdict.reason, 'fetch-failed');
   });
 
   it('is bogus when a signed zone serves an unsigned RRset', async () => {
-    const r = await createValidator({ anchors, query: upstream().query }).validate({ name: 'www.example.test', type: T.A, class: 1 }, msg('www.example.test', T.A, www), NOW);
+    const r = await createValidator({ anchors, query: upstream().query }).validate(
+      { name: 'www.example.test', type: T.A, class: 1 },
+      msg('www.example.test', T.A, www),
+      NOW,
+    );
     assert.equal(r.verdict.kind === 'bogus' && r.verdict.reason, 'rrsig-missing');
   });
 
   it('validates every link of a CNAME chain: a forged target is bogus even when the CNAME is signed', async () => {
     const al = [cname('alias.example.test', 'www.example.test')];
-    const good = await createValidator({ anchors, query: upstream().query }).validate({ name: 'alias.example.test', type: T.A, class: 1 },
-      msg('alias.example.test', T.A, [...signed(ex, al), ...signed(ex, www)]), NOW);
+    const good = await createValidator({ anchors, query: upstream().query }).validate(
+      { name: 'alias.example.test', type: T.A, class: 1 },
+      msg('alias.example.test', T.A, [...signed(ex, al), ...signed(ex, www)]),
+      NOW,
+    );
     assert.equal(good.verdict.kind, 'secure');
     const forged = [a('www.example.test', '203.0.113.66')];
-    const bad = await createValidator({ anchors, query: upstream().query }).validate({ name: 'alias.example.test', type: T.A, class: 1 },
-      msg('alias.example.test', T.A, [...signed(ex, al), ...forged, ex.sign(www)]), NOW);
+    const bad = await createValidator({ anchors, query: upstream().query }).validate(
+      { name: 'alias.example.test', type: T.A, class: 1 },
+      msg('alias.example.test', T.A, [...signed(ex, al), ...forged, ex.sign(www)]),
+      NOW,
+    );
     assert.equal(bad.verdict.kind === 'bogus' && bad.verdict.reason, 'sig-invalid');
   });
 
   it('rejects a wildcard-expanded answer without the proof that the name does not exist', async () => {
     const wild = [a('*.example.test', '192.0.2.7')];
     const sig = ex.sign(wild);
-    const r = await createValidator({ anchors, query: upstream().query }).validate({ name: 'host.example.test', type: T.A, class: 1 },
-      msg('host.example.test', T.A, [a('host.example.test', '192.0.2.7'), { ...sig, name: 'host.example.test' }]), NOW);
+    const r = await createValidator({ anchors, query: upstream().query }).validate(
+      { name: 'host.example.test', type: T.A, class: 1 },
+      msg('host.example.test', T.A, [a('host.example.test', '192.0.2.7'), { ...sig, name: 'host.example.test' }]),
+      NOW,
+    );
     assert.equal(r.verdict.kind === 'bogus' && r.verdict.reason, 'nsec-missing');
   });
 
   it('rejects a DS RRset signed by the child instead of the parent', async () => {
     const up = upstream({ 'example.test|43': msg('example.test', T.DS, signed(ex, [ex.ds()])) });
-    const r = await createValidator({ anchors, query: up.query }).validate({ name: 'www.example.test', type: T.A, class: 1 }, msg('www.example.test', T.A, signed(ex, www)), NOW);
+    const r = await createValidator({ anchors, query: up.query }).validate(
+      { name: 'www.example.test', type: T.A, class: 1 },
+      msg('www.example.test', T.A, signed(ex, www)),
+      NOW,
+    );
     assert.equal(r.verdict.kind === 'bogus' && r.verdict.reason, 'signer-mismatch');
   });
 
   it('finds an insecure cut from a signed NSEC without DS, and says where', async () => {
-    const up = upstream({ 'example.test|43': msg('example.test', T.DS, [], signed(tld, [nsec('example.test', 'zz.test', [T.NS, T.RRSIG, T.NSEC])])) });
-    const r = await createValidator({ anchors, query: up.query }).validate({ name: 'www.example.test', type: T.A, class: 1 }, msg('www.example.test', T.A, www), NOW);
+    const up = upstream({
+      'example.test|43': msg('example.test', T.DS, [], signed(tld, [nsec('example.test', 'zz.test', [T.NS, T.RRSIG, T.NSEC])])),
+    });
+    const r = await createValidator({ anchors, query: up.query }).validate(
+      { name: 'www.example.test', type: T.A, class: 1 },
+      msg('www.example.test', T.A, www),
+      NOW,
+    );
     assert.equal(r.verdict.kind, 'insecure');
     assert.equal(r.verdict.kind === 'insecure' && r.verdict.at, 'example.test');
   });
 
   it('does not accept an unsigned claim that a delegation has no DS', async () => {
     const up = upstream({ 'example.test|43': msg('example.test', T.DS, [], [nsec('example.test', 'zz.test', [T.NS, T.RRSIG, T.NSEC])]) });
-    const r = await createValidator({ anchors, query: up.query }).validate({ name: 'www.example.test', type: T.A, class: 1 }, msg('www.example.test', T.A, www), NOW);
+    const r = await createValidator({ anchors, query: up.query }).validate(
+      { name: 'www.example.test', type: T.A, class: 1 },
+      msg('www.example.test', T.A, www),
+      NOW,
+    );
     assert.equal(r.verdict.kind, 'bogus');
   });
 
   it('follows a DNAME and validates it', async () => {
     const dname = [rr('old.example.test', T.DNAME, encodeNameRdata('example.test'))];
     const synth = cname('www.old.example.test', 'www.example.test');
-    const r = await createValidator({ anchors, query: upstream().query }).validate({ name: 'www.old.example.test', type: T.A, class: 1 },
-      msg('www.old.example.test', T.A, [...signed(ex, dname), synth, ...signed(ex, www)]), NOW);
+    const r = await createValidator({ anchors, query: upstream().query }).validate(
+      { name: 'www.old.example.test', type: T.A, class: 1 },
+      msg('www.old.example.test', T.A, [...signed(ex, dname), synth, ...signed(ex, www)]),
+      NOW,
+    );
     assert.equal(r.verdict.kind, 'secure');
   });
 
@@ -157,14 +222,38 @@ describe('validator over a scripted upstream', () => {
       [rr('www.example.test', T.DNAME, Uint8Array.from([3, 0x61]))],
     ];
     for (const answers of cases) {
-      const r = await createValidator({ anchors, query: upstream().query }).validate({ name: 'www.example.test', type: T.A, class: 1 }, msg('www.example.test', T.A, answers), NOW);
+      const r = await createValidator({ anchors, query: upstream().query }).validate(
+        { name: 'www.example.test', type: T.A, class: 1 },
+        msg('www.example.test', T.A, answers),
+        NOW,
+      );
       assert.notEqual(r.verdict.kind, 'secure');
     }
-    const up = upstream({ 'example.test|48': msg('example.test', T.DNSKEY, [rr('example.test', T.DNSKEY, Uint8Array.from([1])), ex.dnskey, ex.sign([ex.dnskey])]) });
-    const r = await createValidator({ anchors, query: up.query }).validate({ name: 'www.example.test', type: T.A, class: 1 }, msg('www.example.test', T.A, signed(ex, www)), NOW);
+    const up = upstream({
+      'example.test|48': msg('example.test', T.DNSKEY, [
+        rr('example.test', T.DNSKEY, Uint8Array.from([1])),
+        ex.dnskey,
+        ex.sign([ex.dnskey]),
+      ]),
+    });
+    const r = await createValidator({ anchors, query: up.query }).validate(
+      { name: 'www.example.test', type: T.A, class: 1 },
+      msg('www.example.test', T.A, signed(ex, www)),
+      NOW,
+    );
     assert.notEqual(r.verdict.kind, 'secure'); // the key set as served (with the junk key) is not what was signed
-    const nsecJunk = msg('nope.example.test', T.A, [], [rr('example.test', T.NSEC, Uint8Array.from([9, 9, 9])), ex.sign([rr('example.test', T.NSEC, Uint8Array.from([9, 9, 9]))])], 3);
-    const n = await createValidator({ anchors, query: upstream().query }).validate({ name: 'nope.example.test', type: T.A, class: 1 }, nsecJunk, NOW);
+    const nsecJunk = msg(
+      'nope.example.test',
+      T.A,
+      [],
+      [rr('example.test', T.NSEC, Uint8Array.from([9, 9, 9])), ex.sign([rr('example.test', T.NSEC, Uint8Array.from([9, 9, 9]))])],
+      3,
+    );
+    const n = await createValidator({ anchors, query: upstream().query }).validate(
+      { name: 'nope.example.test', type: T.A, class: 1 },
+      nsecJunk,
+      NOW,
+    );
     assert.equal(n.verdict.kind, 'bogus');
   });
 });
@@ -178,27 +267,46 @@ describe('validator: negative trust anchors (RFC 7646) apply name by name', () =
 
   it('sets aside the names under it (insecure, not walked, kept no longer than the NTA)', async () => {
     const up = upstream();
-    const r = await createValidator({ anchors, query: up.query, negativeAnchor: nta }).validate(q, msg(q.name, T.A, [a('x.broken.test', '192.0.2.9')]), NOW);
+    const r = await createValidator({ anchors, query: up.query, negativeAnchor: nta }).validate(
+      q,
+      msg(q.name, T.A, [a('x.broken.test', '192.0.2.9')]),
+      NOW,
+    );
     assert.equal(r.verdict.kind === 'insecure' && `${r.verdict.reason} at ${r.verdict.at}`, 'negative-trust-anchor at broken.test');
     assert.equal(r.ttl, 100);
-    assert.deepEqual(up.log.filter((l) => l.includes('broken')), []);
+    assert.deepEqual(
+      up.log.filter((l) => l.includes('broken')),
+      [],
+    );
   });
 
   it('validates a CNAME target outside it: a forged address is bogus, the genuine signed one passes (insecure as a whole)', async () => {
-    const forged = await createValidator({ anchors, query: upstream().query, negativeAnchor: nta })
-      .validate(q, msg(q.name, T.A, [link, a('www.example.test', '203.0.113.66')]), NOW);
+    const forged = await createValidator({ anchors, query: upstream().query, negativeAnchor: nta }).validate(
+      q,
+      msg(q.name, T.A, [link, a('www.example.test', '203.0.113.66')]),
+      NOW,
+    );
     assert.equal(forged.verdict.kind === 'bogus' && forged.verdict.reason, 'rrsig-missing');
     assert.deepEqual(forged.rrsets, []);
-    const genuine = await createValidator({ anchors, query: upstream().query, negativeAnchor: nta })
-      .validate(q, msg(q.name, T.A, [link, ...signed(ex, www)]), NOW);
+    const genuine = await createValidator({ anchors, query: upstream().query, negativeAnchor: nta }).validate(
+      q,
+      msg(q.name, T.A, [link, ...signed(ex, www)]),
+      NOW,
+    );
     assert.equal(genuine.verdict.kind === 'insecure' && genuine.verdict.reason, 'negative-trust-anchor');
-    assert.deepEqual(genuine.rrsets.map((s) => `${s.name} ${s.role} ${s.security}`), ['x.broken.test cname insecure', 'www.example.test answer secure']);
+    assert.deepEqual(
+      genuine.rrsets.map((s) => `${s.name} ${s.role} ${s.security}`),
+      ['x.broken.test cname insecure', 'www.example.test answer secure'],
+    );
     assert.equal(genuine.ttl, 100);
   });
 
   it('leaves names outside it alone (secure, no ttl cap from the NTA)', async () => {
-    const r = await createValidator({ anchors, query: upstream().query, negativeAnchor: nta })
-      .validate({ name: 'www.example.test', type: T.A, class: 1 }, msg('www.example.test', T.A, signed(ex, www)), NOW);
+    const r = await createValidator({ anchors, query: upstream().query, negativeAnchor: nta }).validate(
+      { name: 'www.example.test', type: T.A, class: 1 },
+      msg('www.example.test', T.A, signed(ex, www)),
+      NOW,
+    );
     assert.equal(r.verdict.kind, 'secure');
     assert.ok(r.ttl !== undefined && r.ttl > 100, `ttl ${r.ttl}`);
   });
@@ -227,9 +335,16 @@ describe('validator: an anchor left with no key', () => {
     const up = upstream({ 'island.test|48': keyset(isl) });
     const v = createValidator({ anchors: [...anchors, { zone: 'island.test', ds: [], keys: [] }], query: up.query });
     const q = { name: 'alias.example.test', type: T.A, class: 1 };
-    const r = await v.validate(q, msg(q.name, T.A, [...signed(ex, [cname('alias.example.test', 'www.island.test')]), a('www.island.test', '203.0.113.66')]), NOW);
+    const r = await v.validate(
+      q,
+      msg(q.name, T.A, [...signed(ex, [cname('alias.example.test', 'www.island.test')]), a('www.island.test', '203.0.113.66')]),
+      NOW,
+    );
     assert.equal(r.verdict.kind, 'indeterminate', `verdict ${r.verdict.kind} (${r.verdict.reason})`);
     assert.deepEqual(r.rrsets, []);
-    assert.deepEqual(up.log.filter((l) => l.startsWith('island.test')), []);
+    assert.deepEqual(
+      up.log.filter((l) => l.startsWith('island.test')),
+      [],
+    );
   });
 });

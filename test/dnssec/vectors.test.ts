@@ -14,28 +14,53 @@ import { RFC6605 } from '../vectors/rfc6605';
 import { RFC8080, RFC8080_RRSET, RFC8080_TIMES, RFC8080_ZONE } from '../vectors/rfc8080';
 import { RFC5155_HASHES, RFC5155_ITERATIONS, RFC5155_SALT } from '../vectors/rfc5155-appendix-a';
 
-const time = (s: string): number => Date.UTC(+s.slice(0, 4), +s.slice(4, 6) - 1, +s.slice(6, 8), +s.slice(8, 10), +s.slice(10, 12), +s.slice(12, 14)) / 1000;
+const time = (s: string): number =>
+  Date.UTC(+s.slice(0, 4), +s.slice(4, 6) - 1, +s.slice(6, 8), +s.slice(8, 10), +s.slice(10, 12), +s.slice(12, 14)) / 1000;
 
 function dnskeyRR(zone: string, text: string): RR {
   const [flags, proto, alg, ...key] = text.split(/\s+/);
-  return { name: zone, type: 48, class: 1, ttl: 3600, rdata: encodeDnskey({ flags: Number(flags), protocol: Number(proto), algorithm: Number(alg), publicKey: new Uint8Array(Buffer.from(key.join(''), 'base64')) }) };
+  return {
+    name: zone,
+    type: 48,
+    class: 1,
+    ttl: 3600,
+    rdata: encodeDnskey({
+      flags: Number(flags),
+      protocol: Number(proto),
+      algorithm: Number(alg),
+      publicKey: new Uint8Array(Buffer.from(key.join(''), 'base64')),
+    }),
+  };
 }
 
 function rrsigRR(owner: string, ttl: number, text: string): RR {
   const t = text.split(/\s+/);
   const types: Record<string, number> = { A: 1, MX: 15 };
   return {
-    name: owner, type: 46, class: 1, ttl,
+    name: owner,
+    type: 46,
+    class: 1,
+    ttl,
     rdata: encodeRrsig({
-      typeCovered: types[t[0]!]!, algorithm: +t[1]!, labels: +t[2]!, originalTtl: +t[3]!, expiration: time(t[4]!), inception: time(t[5]!),
-      keyTag: +t[6]!, signerName: t[7]!.replace(/\.$/, ''), signature: new Uint8Array(Buffer.from(t.slice(8).join(''), 'base64')),
+      typeCovered: types[t[0]!]!,
+      algorithm: +t[1]!,
+      labels: +t[2]!,
+      originalTtl: +t[3]!,
+      expiration: time(t[4]!),
+      inception: time(t[5]!),
+      keyTag: +t[6]!,
+      signerName: t[7]!.replace(/\.$/, ''),
+      signature: new Uint8Array(Buffer.from(t.slice(8).join(''), 'base64')),
     }),
   };
 }
 
 function rrsetOf(v: SigVector['rrset']): RR[] {
   return v.rdata.map((d) => ({
-    name: v.owner, type: v.type === 'A' ? 1 : 15, class: 1, ttl: v.ttl,
+    name: v.owner,
+    type: v.type === 'A' ? 1 : 15,
+    class: 1,
+    ttl: v.ttl,
     rdata: v.type === 'A' ? encodeA(d) : encodeMx({ preference: +d.split(' ')[0]!, exchange: d.split(' ')[1]!.replace(/\.$/, '') }),
   }));
 }
@@ -58,7 +83,12 @@ describe('RFC 5702 and RFC 6605 example signatures', () => {
   for (const v of RFC6605) {
     it(`${v.name}: the RFC's DS matches the key`, () => {
       const [tag, alg, dt, ...hex] = v.ds.split(' ');
-      const ds = { keyTag: Number(tag), algorithm: Number(alg), digestType: Number(dt), digest: new Uint8Array(Buffer.from(hex.join(''), 'hex')) };
+      const ds = {
+        keyTag: Number(tag),
+        algorithm: Number(alg),
+        digestType: Number(dt),
+        digest: new Uint8Array(Buffer.from(hex.join(''), 'hex')),
+      };
       assert.ok(dsMatchesKey(ds, v.zone, dnskeyRR(v.zone, v.dnskey).rdata));
       assert.ok(!dsMatchesKey({ ...ds, digest: ds.digest.map((b, i) => (i === 0 ? b ^ 1 : b)) }, v.zone, dnskeyRR(v.zone, v.dnskey).rdata));
     });
@@ -73,11 +103,34 @@ describe('RFC 8080 Ed25519 / Ed448 examples', () => {
       const [, , , digest] = v.ds.split(' ');
       assert.equal(Buffer.from(computeDsDigest(RFC8080_ZONE, key.rdata, 2)!).toString('hex'), digest);
       const pub = Buffer.from(v.dnskey.split(' ')[3]!, 'base64');
-      const priv = createPrivateKey({ key: { kty: 'OKP', crv: v.algorithm === 15 ? 'Ed25519' : 'Ed448', d: Buffer.from(v.privateKey, 'base64').toString('base64url'), x: pub.toString('base64url') }, format: 'jwk' });
+      const priv = createPrivateKey({
+        key: {
+          kty: 'OKP',
+          crv: v.algorithm === 15 ? 'Ed25519' : 'Ed448',
+          d: Buffer.from(v.privateKey, 'base64').toString('base64url'),
+          x: pub.toString('base64url'),
+        },
+        format: 'jwk',
+      });
       const rrs = rrsetOf(RFC8080_RRSET);
-      const fields = { typeCovered: 15, algorithm: v.algorithm, labels: 2, originalTtl: 3600, expiration: RFC8080_TIMES.expiration, inception: RFC8080_TIMES.inception, keyTag: v.keyTag, signerName: RFC8080_ZONE };
+      const fields = {
+        typeCovered: 15,
+        algorithm: v.algorithm,
+        labels: 2,
+        originalTtl: 3600,
+        expiration: RFC8080_TIMES.expiration,
+        inception: RFC8080_TIMES.inception,
+        keyTag: v.keyTag,
+        signerName: RFC8080_ZONE,
+      };
       const data = concat([rrsigSignedPrefix(encodeRrsig({ ...fields, signature: new Uint8Array() })), canonicalRRsetWire(rrs, 3600)]);
-      const sig = { name: RFC8080_ZONE, type: 46, class: 1, ttl: 3600, rdata: encodeRrsig({ ...fields, signature: new Uint8Array(cryptoSign(null, data, priv)) }) };
+      const sig = {
+        name: RFC8080_ZONE,
+        type: 46,
+        class: 1,
+        ttl: 3600,
+        rdata: encodeRrsig({ ...fields, signature: new Uint8Array(cryptoSign(null, data, priv)) }),
+      };
       const r = verifyRrset(rrs, [sig], [key], RFC8080_ZONE, RFC8080_TIMES.nowSec);
       assert.equal(r.verdict.kind, 'secure', JSON.stringify(r.verdict));
       const other = RFC8080.find((x) => x.algorithm === v.algorithm && x !== v)!;
@@ -97,10 +150,19 @@ describe('RFC 5155 Appendix A NSEC3 hashes', () => {
 
 describe('built-in trust anchors', () => {
   it('holds the IANA root KSK-2017 (20326) and KSK-2024 (38696) as SHA-256 DS', () => {
-    assert.deepEqual(ROOT_ANCHORS[0]!.ds.map((d) => [d.keyTag, d.algorithm, d.digestType]), [[20326, 8, 2], [38696, 8, 2]]);
+    assert.deepEqual(
+      ROOT_ANCHORS[0]!.ds.map((d) => [d.keyTag, d.algorithm, d.digestType]),
+      [
+        [20326, 8, 2],
+        [38696, 8, 2],
+      ],
+    );
   });
   it('KSK-2017 as published in bind.keys matches its built-in DS and signs like any key', () => {
-    const key = dnskeyRR('', '257 3 8 AwEAAaz/tAm8yTn4Mfeh5eyI96WSVexTBAvkMgJzkKTOiW1vkIbzxeF3+/4RgWOq7HrxRixHlFlExOLAJr5emLvN7SWXgnLh4+B5xQlNVz8Og8kvArMtNROxVQuCaSnIDdD5LKyWbRd2n9WGe2R8PzgCmr3EgVLrjyBxWezF0jLHwVN8efS3rCj/EWgvIWgb9tarpVUDK/b58Da+sqqls3eNbuv7pr+eoZG+SrDK6nWeL3c6H5Apxz7LjVc1uTIdsIXxuOLYA4/ilBmSVIzuDWfdRUfhHdY6+cn8HFRm+2hM8AnXGXws9555KrUB5qihylGa8subX2Nn6UwNR1AkUTV74bU=');
+    const key = dnskeyRR(
+      '',
+      '257 3 8 AwEAAaz/tAm8yTn4Mfeh5eyI96WSVexTBAvkMgJzkKTOiW1vkIbzxeF3+/4RgWOq7HrxRixHlFlExOLAJr5emLvN7SWXgnLh4+B5xQlNVz8Og8kvArMtNROxVQuCaSnIDdD5LKyWbRd2n9WGe2R8PzgCmr3EgVLrjyBxWezF0jLHwVN8efS3rCj/EWgvIWgb9tarpVUDK/b58Da+sqqls3eNbuv7pr+eoZG+SrDK6nWeL3c6H5Apxz7LjVc1uTIdsIXxuOLYA4/ilBmSVIzuDWfdRUfhHdY6+cn8HFRm+2hM8AnXGXws9555KrUB5qihylGa8subX2Nn6UwNR1AkUTV74bU=',
+    );
     assert.equal(keyTag(key.rdata), 20326);
     assert.ok(dsMatchesKey(ROOT_ANCHORS[0]!.ds[0]!, '', key.rdata));
     // Unsigned: the anchor alone does not make the set secure.

@@ -3,7 +3,15 @@
 // are in test/cli/doctor.test.ts.
 import assert from 'node:assert/strict';
 import { resolveServeConfig } from '../../src/config/serve';
-import { checkClock, checkKeyFile, checkSystemResolver, checkTrustAnchors, checkViciGroup, type DoctorContext, groupMembers } from '../../src/doctor/checks';
+import {
+  checkClock,
+  checkKeyFile,
+  checkSystemResolver,
+  checkTrustAnchors,
+  checkViciGroup,
+  type DoctorContext,
+  groupMembers,
+} from '../../src/doctor/checks';
 import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,18 +30,25 @@ const PASSWD = [
 function ctx(files: Record<string, string>, over: Record<string, unknown> = {}): DoctorContext {
   const config = resolveServeConfig({ upstream: ['192.0.2.53'], engine: 'strongswan', vici: '/run/charon.vici', ...over }, {});
   return {
-    config, anchors: [], anchorSource: 'test', now: 0,
-    query: async () => { throw new Error('no network in this test'); },
+    config,
+    anchors: [],
+    anchorSource: 'test',
+    now: 0,
+    query: async () => {
+      throw new Error('no network in this test');
+    },
     readFile: (p) => {
       if (files[p] === undefined) throw new Error(`ENOENT: ${p}`);
       return files[p];
     },
   };
 }
-const sock = (gid: number, mode = 0o140770) => () => ({ uid: 0, gid, mode });
+const sock =
+  (gid: number, mode = 0o140770) =>
+  () => ({ uid: 0, gid, mode });
 
-describe('doctor: who may use charon\'s VICI socket', () => {
-  it('passes when only oedns is in the socket\'s group', () => {
+describe("doctor: who may use charon's VICI socket", () => {
+  it("passes when only oedns is in the socket's group", () => {
     const c = ctx({ '/etc/group': 'root:x:0:\nvici:x:994:oedns\n', '/etc/passwd': PASSWD.replace('bob:x:1001:994', 'bob:x:1001:1001') });
     const r = checkViciGroup(c, sock(994));
     assert.equal(r.status, 'pass', r.detail);
@@ -55,7 +70,7 @@ describe('doctor: who may use charon\'s VICI socket', () => {
     assert.equal(checkViciGroup(c, sock(100, 0o140777)).status, 'fail');
   });
 
-  it('passes root\'s own group (charon\'s default) and skips other engines', () => {
+  it("passes root's own group (charon's default) and skips other engines", () => {
     const c = ctx({ '/etc/group': 'root:x:0:\n', '/etc/passwd': PASSWD });
     assert.equal(checkViciGroup(c, sock(0)).status, 'pass');
     assert.equal(checkViciGroup(ctx({}, { engine: 'dry-run' }), sock(0)).status, 'skip');
@@ -79,7 +94,10 @@ describe('doctor: the system resolver', () => {
   });
 
   it('fails when oedns is not named at all, or nothing is', () => {
-    assert.match(checkSystemResolver(withResolv('nameserver 192.0.2.53\n')).detail, /sends the system's queries to 192\.0\.2\.53, not to oedns/);
+    assert.match(
+      checkSystemResolver(withResolv('nameserver 192.0.2.53\n')).detail,
+      /sends the system's queries to 192\.0\.2\.53, not to oedns/,
+    );
     assert.match(checkSystemResolver(withResolv('search example.org\n')).detail, /names no nameserver/);
   });
 });
@@ -90,17 +108,32 @@ describe('doctor: the clock, from signatures that validated', () => {
   const ksk = new TestKey('', 15);
   const set = [{ ...ksk.dnskey, ttl: 172800 }];
   const honest = ksk.sign(set, { inception: T0 - DAY, expiration: T0 + 14 * DAY });
-  const reply = (answers: RR[]) => async (name: string, type: number): Promise<Message> => ({
-    id: 1, qr: true, opcode: 0, aa: false, tc: false, rd: true, ra: true, z: false, ad: false, cd: true, rcode: 0,
-    questions: [{ name, type, class: 1 }], answers, authorities: [], additionals: [],
-  });
+  const reply =
+    (answers: RR[]) =>
+    async (name: string, type: number): Promise<Message> => ({
+      id: 1,
+      qr: true,
+      opcode: 0,
+      aa: false,
+      tc: false,
+      rd: true,
+      ra: true,
+      z: false,
+      ad: false,
+      cd: true,
+      rcode: 0,
+      questions: [{ name, type, class: 1 }],
+      answers,
+      authorities: [],
+      additionals: [],
+    });
   const run = async (answers: RR[], now: number) => {
     const c = { ...ctx({}), anchors: [{ zone: '', ds: [], keys: [ksk.dnskey.rdata] }], query: reply(answers), now };
     const ta = await checkTrustAnchors(c);
     return { ta: ta.result, clock: checkClock(c, ta.windows) };
   };
 
-  it('passes a clock inside the window of a signature by the anchor\'s key', async () => {
+  it("passes a clock inside the window of a signature by the anchor's key", async () => {
     const r = await run([...set, honest], T0);
     assert.equal(r.ta.status, 'pass', r.ta.detail);
     assert.equal(r.clock.status, 'pass', r.clock.detail);

@@ -3,8 +3,13 @@ import { createEngine, DryRunEngine } from '../../src/ike-bridge/index';
 import type { Peer } from '../../src/ike-bridge/engine';
 
 const peer = (name: string, addr: string): Peer => ({
-  name, addresses: [addr], auth: { kind: 'pubkey', keys: [{ algorithm: 4, publicKey: new Uint8Array(32).fill(7), precedence: 10 }] },
-  gateway: { kind: 'none' }, level: 'private', expiresAt: 100, owner: 'serve',
+  name,
+  addresses: [addr],
+  auth: { kind: 'pubkey', keys: [{ algorithm: 4, publicKey: new Uint8Array(32).fill(7), precedence: 10 }] },
+  gateway: { kind: 'none' },
+  level: 'private',
+  expiresAt: 100,
+  owner: 'serve',
 });
 
 describe('dry-run engine', () => {
@@ -14,8 +19,19 @@ describe('dry-run engine', () => {
     await e.install(peer('b.example', '192.0.2.2'));
     await e.remove('a.example');
     await e.remove('unknown.example'); // not an error
-    assert.deepEqual((await e.list()).map((p) => [p.name, p.connection, p.authenticated]), [['b.example', 'oe-b.example', true]]);
-    assert.deepEqual(e.actions.map((a) => [a.op, a.name]), [['install', 'a.example'], ['install', 'b.example'], ['remove', 'a.example'], ['remove', 'unknown.example']]);
+    assert.deepEqual(
+      (await e.list()).map((p) => [p.name, p.connection, p.authenticated]),
+      [['b.example', 'oe-b.example', true]],
+    );
+    assert.deepEqual(
+      e.actions.map((a) => [a.op, a.name]),
+      [
+        ['install', 'a.example'],
+        ['install', 'b.example'],
+        ['remove', 'a.example'],
+        ['remove', 'unknown.example'],
+      ],
+    );
     assert.deepEqual(await e.status(), { engine: 'dry-run', reachable: true, daemon: 'none (dry-run)', peers: 1 });
   });
 

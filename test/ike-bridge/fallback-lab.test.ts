@@ -28,7 +28,16 @@ const now = (): number => Math.floor(Date.now() / 1000);
 /** What capture mode would install for `name` (no IPSECKEY, unsigned address) under `policyYaml`. */
 function fallbackPeer(policyYaml: string, name: string, addr: string, initiate: boolean): Peer {
   const d = decide(
-    { name, qtype: 1, addresses: [addr], addressVerdict: insecure('unsigned-delegation', 'oe.test', 'the lab zone is unsigned'), addressTtl: 300, keys: [], keyVerdict: null, keyTtl: 0 },
+    {
+      name,
+      qtype: 1,
+      addresses: [addr],
+      addressVerdict: insecure('unsigned-delegation', 'oe.test', 'the lab zone is unsigned'),
+      addressTtl: 300,
+      keys: [],
+      keyVerdict: null,
+      keyTtl: 0,
+    },
     parsePolicy(policyYaml, 'yaml'),
     now(),
   );
@@ -40,7 +49,14 @@ function fallbackPeer(policyYaml: string, name: string, addr: string, initiate: 
 /** A logger that keeps its error lines (the loud TOFU warnings). */
 function capture(): { log: Logger; errors: string[] } {
   const errors: string[] = [];
-  const log = pino({ level: 'error' }, { write: (line: string) => { errors.push(String(JSON.parse(line).msg)); } });
+  const log = pino(
+    { level: 'error' },
+    {
+      write: (line: string) => {
+        errors.push(String(JSON.parse(line).msg));
+      },
+    },
+  );
   return { log, errors };
 }
 
@@ -61,7 +77,12 @@ describe('fallback lab: unauthenticated IPsec between hosts without IPSECKEY', f
   const logA = capture();
 
   const engine = (host: 'a' | 'b', key: KeyObject, tofu?: TofuCerts): StrongswanEngine => {
-    const e = new StrongswanEngine({ socketPath: lab![host].vici, identity: { id: `${host}.oe.test`, privateKey: key }, initiateTimeoutMs: 8000, tofu });
+    const e = new StrongswanEngine({
+      socketPath: lab![host].vici,
+      identity: { id: `${host}.oe.test`, privateKey: key },
+      initiateTimeoutMs: 8000,
+      tofu,
+    });
     engines.push(e);
     return e;
   };
@@ -84,7 +105,8 @@ describe('fallback lab: unauthenticated IPsec between hosts without IPSECKEY', f
 
   after(async () => {
     await Promise.all([...engines.map((e) => e.close()), rawA?.close(), rawB?.close()]);
-    if (lab && process.env.OEDNS_LAB_KEEP_LOGS) for (const h of ['a', 'b']) copyFileSync(join(lab.dir, h, 'charon.log'), join(process.env.OEDNS_LAB_KEEP_LOGS, `fallback-${h}.log`));
+    if (lab && process.env.OEDNS_LAB_KEEP_LOGS)
+      for (const h of ['a', 'b']) copyFileSync(join(lab.dir, h, 'charon.log'), join(process.env.OEDNS_LAB_KEEP_LOGS, `fallback-${h}.log`));
     await lab?.down();
   });
 
@@ -96,14 +118,18 @@ describe('fallback lab: unauthenticated IPsec between hosts without IPSECKEY', f
     assert.ok(wire.esp >= 6, `expected >= 6 ESP packets:\n${wire.text}`);
   }
 
-
   let A: StrongswanEngine;
   let B: StrongswanEngine;
 
   it('tofu-cert: first contact learns and pins both certs, the SA comes up, both sides say NOT authenticated', async () => {
     const fpB = parseCert(pemToDer(certB)).fingerprint;
     // A accepts only B's fingerprint (the allow-list); B accepts any key on first use.
-    const tofuA = new TofuCerts(ensureHostCert(join(lab!.dir, 'a', 'host.cert.pem'), keyA, 'a.oe.test', now()), pinsA, { anyKey: false, trustedFingerprints: [fpB] }, logA.log);
+    const tofuA = new TofuCerts(
+      ensureHostCert(join(lab!.dir, 'a', 'host.cert.pem'), keyA, 'a.oe.test', now()),
+      pinsA,
+      { anyKey: false, trustedFingerprints: [fpB] },
+      logA.log,
+    );
     const tofuB = new TofuCerts(certB, pinsB, { anyKey: true, trustedFingerprints: [] }, silentLogger);
     A = engine('a', keyA, tofuA);
     B = engine('b', keyB, tofuB);
@@ -116,13 +142,22 @@ describe('fallback lab: unauthenticated IPsec between hosts without IPSECKEY', f
     assert.equal(pinsA.get('b.oe.test')?.fingerprint, fpB);
     assert.equal(pinsA.get('b.oe.test')?.source, 'trusted-fingerprint');
     assert.equal(pinsB.get('a.oe.test')?.source, 'any-key');
-    for (const [e, name] of [[A, 'b.oe.test'], [B, 'a.oe.test']] as const) {
+    for (const [e, name] of [
+      [A, 'b.oe.test'],
+      [B, 'a.oe.test'],
+    ] as const) {
       const l = await e.list();
-      assert.deepEqual(l.map((p) => [p.name, p.authenticated, p.ikeState, p.childState]), [[name, false, 'ESTABLISHED', 'INSTALLED']]);
+      assert.deepEqual(
+        l.map((p) => [p.name, p.authenticated, p.ikeState, p.childState]),
+        [[name, false, 'ESTABLISHED', 'INSTALLED']],
+      );
     }
     // A fresh engine adopting the conns (as after an oedns restart) must not call them authenticated.
     const adopted = await engine('a', keyA).list();
-    assert.deepEqual(adopted.map((p) => [p.name, p.authenticated]), [['b.oe.test', false]]);
+    assert.deepEqual(
+      adopted.map((p) => [p.name, p.authenticated]),
+      [['b.oe.test', false]],
+    );
   });
 
   it('tofu-cert: ping crosses the veth only as ESP', pingIsEspOnly);
@@ -139,7 +174,10 @@ describe('fallback lab: unauthenticated IPsec between hosts without IPSECKEY', f
     const before = pinsA.get('b.oe.test')!.fingerprint;
     await assert.rejects(A.initiate('b.oe.test'), (e: unknown) => e instanceof EngineError && e.code === 'ike-auth-failed');
     assert.equal(pinsA.get('b.oe.test')!.fingerprint, before, 'the pin must not move');
-    assert.ok(logA.errors.some((m) => m.includes('CERTIFICATE OF b.oe.test HAS CHANGED') && m.includes('Refused')), `no loud warning: ${logA.errors.join(' | ')}`);
+    assert.ok(
+      logA.errors.some((m) => m.includes('CERTIFICATE OF b.oe.test HAS CHANGED') && m.includes('Refused')),
+      `no loud warning: ${logA.errors.join(' | ')}`,
+    );
     await B.remove('a.oe.test');
     await A.remove('b.oe.test');
   });
@@ -149,7 +187,10 @@ describe('fallback lab: unauthenticated IPsec between hosts without IPSECKEY', f
     await B.install(fallbackPeer(pol, 'a.oe.test', lab!.a.addr, false));
     await A.install(fallbackPeer(pol, 'b.oe.test', lab!.b.addr, true));
     const l = await A.list();
-    assert.deepEqual(l.map((p) => [p.name, p.authenticated, p.ikeState, p.childState]), [['b.oe.test', false, 'ESTABLISHED', 'INSTALLED']]);
+    assert.deepEqual(
+      l.map((p) => [p.name, p.authenticated, p.ikeState, p.childState]),
+      [['b.oe.test', false, 'ESTABLISHED', 'INSTALLED']],
+    );
     await pingIsEspOnly();
   });
 });

@@ -8,7 +8,15 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import forge from 'node-forge';
 import pino from 'pino';
-import { certFingerprint, type CertInfo, checkPeerCert, createSelfSignedCert, derToPem, parseCert, pemToDer } from '../../src/ike-bridge/cert';
+import {
+  certFingerprint,
+  type CertInfo,
+  checkPeerCert,
+  createSelfSignedCert,
+  derToPem,
+  parseCert,
+  pemToDer,
+} from '../../src/ike-bridge/cert';
 import type { Peer } from '../../src/ike-bridge/engine';
 import { checkFallbackMethod, ensureHostCert, strongswanFallback, TofuCerts, WELLKNOWN_PSK } from '../../src/ike-bridge/fallback';
 import { execRunner, LibreswanEngine } from '../../src/ike-bridge/libreswan';
@@ -27,11 +35,13 @@ const ed = generateKeyPairSync('ed25519').privateKey;
 const make = (id: string, key: KeyObject = ed, now = NOW, days?: number): CertInfo =>
   parseCert(pemToDer(createSelfSignedCert(id, key, { now, serial: randomBytes(12), days })));
 
-const code = (c: string) => (e: unknown): boolean => {
-  assert.ok(e instanceof OednsError, String(e));
-  assert.equal(e.code, c, e.message);
-  return true;
-};
+const code =
+  (c: string) =>
+  (e: unknown): boolean => {
+    assert.ok(e instanceof OednsError, String(e));
+    assert.equal(e.code, c, e.message);
+    return true;
+  };
 
 /** A cert made with node-forge's own API (RSA only): to get CA:TRUE or no extensions at all. */
 function forgeCert(id: string, exts: object[]): Buffer {
@@ -49,7 +59,11 @@ function forgeCert(id: string, exts: object[]): Buffer {
 }
 
 describe('fallback: self-signed certificates', () => {
-  for (const [type, key] of [['RSA', rsa], ['ECDSA P-256', p256], ['Ed25519', ed]] as const) {
+  for (const [type, key] of [
+    ['RSA', rsa],
+    ['ECDSA P-256', p256],
+    ['Ed25519', ed],
+  ] as const) {
     it(`${type}: v3, CA:FALSE, SAN = the identity, validly self-signed, passes the pin checks`, () => {
       const c = make('Alice.OE.test.', key);
       assert.deepEqual(
@@ -74,7 +88,10 @@ describe('fallback: self-signed certificates', () => {
   });
 
   it('a CA:TRUE cert is refused (pinned, charon would trust it as a CA for any name)', () => {
-    const der = forgeCert('alice.oe.test', [{ name: 'basicConstraints', cA: true, critical: true }, { name: 'subjectAltName', altNames: [{ type: 2, value: 'alice.oe.test' }] }]);
+    const der = forgeCert('alice.oe.test', [
+      { name: 'basicConstraints', cA: true, critical: true },
+      { name: 'subjectAltName', altNames: [{ type: 2, value: 'alice.oe.test' }] },
+    ]);
     const c = parseCert(der);
     assert.equal(c.isCA, true);
     assert.throws(() => checkPeerCert(c, 'alice.oe.test', NOW), code('cert-ca'));
@@ -83,7 +100,13 @@ describe('fallback: self-signed certificates', () => {
   it('a cert without basicConstraints, or whose keyUsage may sign certs, is refused', () => {
     const none = parseCert(forgeCert('alice.oe.test', [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'alice.oe.test' }] }]));
     assert.throws(() => checkPeerCert(none, 'alice.oe.test', NOW), code('cert-ca'));
-    const ku = parseCert(forgeCert('alice.oe.test', [{ name: 'basicConstraints', cA: false }, { name: 'keyUsage', keyCertSign: true, digitalSignature: true }, { name: 'subjectAltName', altNames: [{ type: 2, value: 'alice.oe.test' }] }]));
+    const ku = parseCert(
+      forgeCert('alice.oe.test', [
+        { name: 'basicConstraints', cA: false },
+        { name: 'keyUsage', keyCertSign: true, digitalSignature: true },
+        { name: 'subjectAltName', altNames: [{ type: 2, value: 'alice.oe.test' }] },
+      ]),
+    );
     assert.equal(ku.canSignCerts, true);
     assert.throws(() => checkPeerCert(ku, 'alice.oe.test', NOW), code('cert-ca'));
   });
@@ -114,13 +137,25 @@ describe('fallback: TOFU verdicts (judgeCert)', () => {
   const strict: CertTrustPolicy = { anyKey: false, trustedFingerprints: [] };
   const pinned = (c: CertInfo): PinState => ({
     version: 1,
-    pins: { 'alice.oe.test': { name: 'alice.oe.test', fingerprint: c.fingerprint, der: c.der.toString('base64'), firstSeen: NOW - 100, lastSeen: NOW - 100, source: 'any-key' } },
+    pins: {
+      'alice.oe.test': {
+        name: 'alice.oe.test',
+        fingerprint: c.fingerprint,
+        der: c.der.toString('base64'),
+        firstSeen: NOW - 100,
+        lastSeen: NOW - 100,
+        source: 'any-key',
+      },
+    },
   });
 
   it('any-key: the first certificate is pinned, quietly', () => {
     const v = judgeCert(emptyPinState(), 'Alice.oe.test.', alice1, anyKey, NOW);
     assert.ok(v.accept);
-    assert.deepEqual([v.pin.name, v.pin.fingerprint, v.pin.source, v.pin.firstSeen, v.changed, v.warning], ['alice.oe.test', alice1.fingerprint, 'any-key', NOW, false, undefined]);
+    assert.deepEqual(
+      [v.pin.name, v.pin.fingerprint, v.pin.source, v.pin.firstSeen, v.changed, v.warning],
+      ['alice.oe.test', alice1.fingerprint, 'any-key', NOW, false, undefined],
+    );
   });
 
   it('without any-key, an unknown certificate is refused unless its fingerprint is trusted', () => {
@@ -162,7 +197,12 @@ describe('fallback: TOFU verdicts (judgeCert)', () => {
   });
 
   it('any-key never bypasses the certificate checks (CA:TRUE, wrong name)', () => {
-    const ca = parseCert(forgeCert('alice.oe.test', [{ name: 'basicConstraints', cA: true }, { name: 'subjectAltName', altNames: [{ type: 2, value: 'alice.oe.test' }] }]));
+    const ca = parseCert(
+      forgeCert('alice.oe.test', [
+        { name: 'basicConstraints', cA: true },
+        { name: 'subjectAltName', altNames: [{ type: 2, value: 'alice.oe.test' }] },
+      ]),
+    );
     const v = judgeCert(emptyPinState(), 'alice.oe.test', ca, { anyKey: true, trustedFingerprints: [ca.fingerprint] }, NOW);
     assert.deepEqual([v.accept, !v.accept && v.code], [false, 'cert-ca']);
     const w = judgeCert(emptyPinState(), 'alice.oe.test', make('carol.oe.test'), anyKey, NOW);
@@ -205,7 +245,10 @@ describe('fallback: pin store and host certificate files', () => {
     assert.equal(parseCert(pemToDer(readFileSync(join(dir, 'host.cert.pem'), 'utf8'))).dnsNames[0], 'a.oe.test');
     assert.deepEqual(strongswanFallback({ ...base, fallback: { method: 'tofu-cert', anyKey: false, trustedFingerprints: [] } }), {});
     assert.deepEqual(strongswanFallback({ ...base, fallback: { method: 'wellknown-psk', anyKey: true, trustedFingerprints: [] } }), {});
-    assert.throws(() => strongswanFallback({ ...base, fallback: { method: 'null', anyKey: true, trustedFingerprints: [] } }), code('fallback-null-unsupported'));
+    assert.throws(
+      () => strongswanFallback({ ...base, fallback: { method: 'null', anyKey: true, trustedFingerprints: [] } }),
+      code('fallback-null-unsupported'),
+    );
   });
 
   it('ensureHostCert makes the cert once, keeps it, and remakes it for another key', () => {
@@ -226,11 +269,23 @@ describe('fallback: learning certificates from charon (list-certs)', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   /** A fake VICI client: list-certs answers these DERs; records other commands. */
-  function source(ders: Buffer[]): { calls: string[]; listCerts: () => Promise<ViciSection[]>; call: (cmd: string) => Promise<ViciSection> } {
+  function source(ders: Buffer[]): {
+    calls: string[];
+    listCerts: () => Promise<ViciSection[]>;
+    call: (cmd: string) => Promise<ViciSection>;
+  } {
     const calls: string[] = [];
     return {
       calls,
-      listCerts: async () => ders.map((d) => new Map<string, Buffer | string>([['type', 'X509'], ['flag', 'NONE'], ['data', d]]) as ViciSection),
+      listCerts: async () =>
+        ders.map(
+          (d) =>
+            new Map<string, Buffer | string>([
+              ['type', 'X509'],
+              ['flag', 'NONE'],
+              ['data', d],
+            ]) as ViciSection,
+        ),
       call: async (cmd: string) => {
         calls.push(cmd);
         return new Map([['success', 'yes']]);
@@ -239,20 +294,37 @@ describe('fallback: learning certificates from charon (list-certs)', () => {
   }
   const capture = (): { log: pino.Logger; lines: { level: number; msg: string }[] } => {
     const lines: { level: number; msg: string }[] = [];
-    return { lines, log: pino({ level: 'warn' }, { write: (l: string) => { const o = JSON.parse(l); lines.push({ level: o.level, msg: o.msg }); } }) };
+    return {
+      lines,
+      log: pino(
+        { level: 'warn' },
+        {
+          write: (l: string) => {
+            const o = JSON.parse(l);
+            lines.push({ level: o.level, msg: o.msg });
+          },
+        },
+      ),
+    };
   };
 
   it('pins the cert naming the peer, ignores certs for other names and our own, refuses CA:TRUE, flushes the cache', async () => {
     const ours = createSelfSignedCert('b.oe.test', rsa, { now: NOW, serial: randomBytes(12) });
     const alice = make('alice.oe.test', ed, Math.floor(Date.now() / 1000));
     const carol = make('carol.oe.test', ed, Math.floor(Date.now() / 1000));
-    const ca = forgeCert('alice.oe.test', [{ name: 'basicConstraints', cA: true }, { name: 'subjectAltName', altNames: [{ type: 2, value: 'alice.oe.test' }] }]);
+    const ca = forgeCert('alice.oe.test', [
+      { name: 'basicConstraints', cA: true },
+      { name: 'subjectAltName', altNames: [{ type: 2, value: 'alice.oe.test' }] },
+    ]);
     const store = new PinStore(join(dir, 'pins.json'));
     const t = new TofuCerts(ours, store, { anyKey: true, trustedFingerprints: [] }, silentLogger, () => NOW);
     const src = source([pemToDer(ours), carol.der, ca, alice.der]);
     const r = await t.learn(src, ['alice.oe.test']);
     assert.deepEqual(r.pinned, ['alice.oe.test']);
-    assert.deepEqual(r.refused.map((x) => [x.name, x.code]), [['alice.oe.test', 'cert-ca']]);
+    assert.deepEqual(
+      r.refused.map((x) => [x.name, x.code]),
+      [['alice.oe.test', 'cert-ca']],
+    );
     assert.equal(store.get('alice.oe.test')?.fingerprint, alice.fingerprint);
     assert.equal(store.get('carol.oe.test'), undefined);
     assert.deepEqual(src.calls, ['flush-certs']);
@@ -282,7 +354,10 @@ describe('fallback: learning certificates from charon (list-certs)', () => {
     const r = await t.learn(source([make('alice.oe.test').der]), ['alice.oe.test']);
     assert.deepEqual([r.pinned, r.refused.map((x) => x.code)], [[], ['tofu-cert-changed']]);
     assert.equal(store.get('alice.oe.test')?.fingerprint, first.fingerprint);
-    assert.ok(lines.some((l) => l.level === 50 && /HAS CHANGED/.test(l.msg)), JSON.stringify(lines));
+    assert.ok(
+      lines.some((l) => l.level === 50 && /HAS CHANGED/.test(l.msg)),
+      JSON.stringify(lines),
+    );
   });
 });
 
@@ -299,8 +374,13 @@ describe('fallback: what the engines are told', () => {
     tofu: { localCertPem: ours, pinnedPem: () => pin },
   };
   const peer = (method: 'tofu-cert' | 'wellknown-psk' | 'null', pinnedFingerprint?: string): Peer => ({
-    name: 'b.oe.test', addresses: ['192.0.2.2'], auth: { kind: 'unauthenticated', method, pinnedFingerprint },
-    gateway: { kind: 'none' }, level: 'opportunistic', expiresAt: 0, owner: 'serve',
+    name: 'b.oe.test',
+    addresses: ['192.0.2.2'],
+    auth: { kind: 'unauthenticated', method, pinnedFingerprint },
+    gateway: { kind: 'none' },
+    level: 'opportunistic',
+    expiresAt: 0,
+    owner: 'serve',
   });
 
   it('tofu-cert: our cert sent always; the peer bound to its name, pinned cert once known', () => {
@@ -321,10 +401,16 @@ describe('fallback: what the engines are told', () => {
   });
 
   it('null on strongSwan is an error that says why, at config time and at install time', () => {
-    assert.throws(() => checkFallbackMethod('strongswan', 'null'), (e: unknown) => code('fallback-null-unsupported')(e) && /RFC 7619/.test((e as Error).message));
+    assert.throws(
+      () => checkFallbackMethod('strongswan', 'null'),
+      (e: unknown) => code('fallback-null-unsupported')(e) && /RFC 7619/.test((e as Error).message),
+    );
     checkFallbackMethod('strongswan', 'tofu-cert');
     checkFallbackMethod('libreswan', 'null');
-    assert.throws(() => buildConn(peer('null'), opts), (e: unknown) => code('engine-unsupported')(e) && /auth = null/.test((e as Error).message));
+    assert.throws(
+      () => buildConn(peer('null'), opts),
+      (e: unknown) => code('engine-unsupported')(e) && /auth = null/.test((e as Error).message),
+    );
     assert.throws(() => buildConn(peer('tofu-cert'), { ...opts, tofu: undefined }), code('engine-unsupported'));
   });
 
@@ -341,9 +427,25 @@ describe('fallback: what the engines are told', () => {
 
   it('oedns status prints an unauthenticated peer as encrypted, not authenticated', () => {
     const out = formatStatus({
-      version: 't', startedAt: NOW, now: NOW, listen: ['127.0.0.1:53'], upstreams: [],
+      version: 't',
+      startedAt: NOW,
+      now: NOW,
+      listen: ['127.0.0.1:53'],
+      upstreams: [],
       engine: { engine: 'strongswan', reachable: true, peers: 1 },
-      peers: [{ name: 'b.oe.test', addresses: ['192.0.2.2'], level: 'opportunistic', keySource: 'unauthenticated', authenticated: false, owners: ['serve'], expiresAt: NOW + 60, ikeState: 'ESTABLISHED', childState: 'INSTALLED' }],
+      peers: [
+        {
+          name: 'b.oe.test',
+          addresses: ['192.0.2.2'],
+          level: 'opportunistic',
+          keySource: 'unauthenticated',
+          authenticated: false,
+          owners: ['serve'],
+          expiresAt: NOW + 60,
+          ikeState: 'ESTABLISHED',
+          childState: 'INSTALLED',
+        },
+      ],
       counters: {},
     });
     assert.match(out, /b\.oe\.test .* NO: encrypted, not authenticated/);
@@ -365,20 +467,46 @@ describe('fallback: Libreswan NULL authentication (fake ipsec that records its a
 
   it('null: a conn with NULL auth and %null peer id, no key loaded, listed as not authenticated', async () => {
     const e = new LibreswanEngine({ localId: 'a.oe.test', localAddr: '192.0.2.1', run: execRunner(FAKE) });
-    await e.install({ name: 'b.oe.test', addresses: ['192.0.2.2'], auth: { kind: 'unauthenticated', method: 'null' }, gateway: { kind: 'none' }, level: 'opportunistic', expiresAt: 0, owner: 'serve', initiate: true });
-    const calls = readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => l.split('\t'));
+    await e.install({
+      name: 'b.oe.test',
+      addresses: ['192.0.2.2'],
+      auth: { kind: 'unauthenticated', method: 'null' },
+      gateway: { kind: 'none' },
+      level: 'opportunistic',
+      expiresAt: 0,
+      owner: 'serve',
+      initiate: true,
+    });
+    const calls = readFileSync(log, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split('\t'));
     assert.equal(calls.filter((c) => c.includes('--keyid')).length, 0, 'no key for an unauthenticated peer');
     const add = calls.find((c) => c.includes('--name') && c.includes('--to'))!;
     assert.ok(add.some((a) => /^--auth-?null$/.test(a)) && !add.includes('--rsasig'), add.join(' '));
     assert.deepEqual(add.slice(add.indexOf('--to')), ['--to', '--host', '192.0.2.2', '--id', '%null']);
     assert.deepEqual(calls[calls.length - 1], ['whack', '--initiate', '--name', 'oe-b.oe.test']);
-    assert.deepEqual((await e.list()).map((p) => [p.name, p.authenticated]), [['b.oe.test', false]]);
+    assert.deepEqual(
+      (await e.list()).map((p) => [p.name, p.authenticated]),
+      [['b.oe.test', false]],
+    );
   });
 
   it('the strongSwan-only constructions are refused by the libreswan engine, not silently dropped', async () => {
     const e = new LibreswanEngine({ localId: 'a.oe.test', run: execRunner(FAKE) });
     for (const method of ['tofu-cert', 'wellknown-psk'] as const) {
-      await assert.rejects(e.install({ name: 'b.oe.test', addresses: ['192.0.2.2'], auth: { kind: 'unauthenticated', method }, gateway: { kind: 'none' }, level: 'opportunistic', expiresAt: 0, owner: 'serve' }), code('engine-unsupported'));
+      await assert.rejects(
+        e.install({
+          name: 'b.oe.test',
+          addresses: ['192.0.2.2'],
+          auth: { kind: 'unauthenticated', method },
+          gateway: { kind: 'none' },
+          level: 'opportunistic',
+          expiresAt: 0,
+          owner: 'serve',
+        }),
+        code('engine-unsupported'),
+      );
     }
   });
 });

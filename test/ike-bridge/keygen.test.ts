@@ -15,7 +15,10 @@ describe('oedns keygen', () => {
   beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'oedns-keygen-'))));
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  for (const [type, alg, len] of [['ed25519', 4, 32], ['ecdsa-p256', 3, 64]] as const) {
+  for (const [type, alg, len] of [
+    ['ed25519', 4, 32],
+    ['ecdsa-p256', 3, 64],
+  ] as const) {
     it(`makes a ${type} key (0600) and prints its IPSECKEY record (algorithm ${alg})`, () => {
       const r = run('--type', type, '--out', dir, '--name', 'host.oe.test');
       assert.equal(r.status, 0, r.stderr);

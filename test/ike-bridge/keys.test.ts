@@ -1,12 +1,6 @@
 import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import {
-  ipseckeyToKeyObject,
-  ipseckeyToSpkiPem,
-  KeyError,
-  keyObjectToIpseckey,
-  parseRfc3110,
-} from '../../src/ike-bridge/keys';
+import { ipseckeyToKeyObject, ipseckeyToSpkiPem, KeyError, keyObjectToIpseckey, parseRfc3110 } from '../../src/ike-bridge/keys';
 
 function code(fn: () => unknown): string {
   try {
@@ -59,21 +53,62 @@ describe('keys: IPSECKEY public key field <-> SubjectPublicKeyInfo', () => {
 
   describe('refuses bad keys with typed errors', () => {
     const good = keyObjectToIpseckey(rsa.publicKey).publicKey;
-    it('exponent length running past the end', () => assert.equal(code(() => parseRfc3110(Buffer.from([200, 1, 0, 1]))), 'key-malformed'));
-    it('exponent filling the whole key (no modulus)', () => assert.equal(code(() => parseRfc3110(Buffer.from([3, 1, 0, 1]))), 'key-malformed'));
-    it('empty key', () => assert.equal(code(() => parseRfc3110(Buffer.alloc(0))), 'key-malformed'));
-    it('truncated long exponent length', () => assert.equal(code(() => parseRfc3110(Buffer.from([0, 1]))), 'key-malformed'));
-    it('even exponent', () => assert.equal(code(() => parseRfc3110(Buffer.concat([Buffer.from([1, 4]), good.subarray(4)]))), 'key-malformed'));
+    it('exponent length running past the end', () =>
+      assert.equal(
+        code(() => parseRfc3110(Buffer.from([200, 1, 0, 1]))),
+        'key-malformed',
+      ));
+    it('exponent filling the whole key (no modulus)', () =>
+      assert.equal(
+        code(() => parseRfc3110(Buffer.from([3, 1, 0, 1]))),
+        'key-malformed',
+      ));
+    it('empty key', () =>
+      assert.equal(
+        code(() => parseRfc3110(Buffer.alloc(0))),
+        'key-malformed',
+      ));
+    it('truncated long exponent length', () =>
+      assert.equal(
+        code(() => parseRfc3110(Buffer.from([0, 1]))),
+        'key-malformed',
+      ));
+    it('even exponent', () =>
+      assert.equal(
+        code(() => parseRfc3110(Buffer.concat([Buffer.from([1, 4]), good.subarray(4)]))),
+        'key-malformed',
+      ));
     it('modulus under 1024 bits', () => {
       const small = generateKeyPairSync('rsa', { modulusLength: 768 });
-      assert.equal(code(() => ipseckeyToKeyObject(2, keyObjectToIpseckey(small.publicKey).publicKey)), 'key-too-small');
+      assert.equal(
+        code(() => ipseckeyToKeyObject(2, keyObjectToIpseckey(small.publicKey).publicKey)),
+        'key-too-small',
+      );
     });
-    it('ECDSA of the wrong length', () => assert.equal(code(() => ipseckeyToKeyObject(3, Buffer.alloc(63, 1))), 'key-malformed'));
-    it('ECDSA point not on the curve', () => assert.equal(code(() => ipseckeyToKeyObject(3, Buffer.alloc(64, 1))), 'key-malformed'));
-    it('Ed25519 of the wrong length', () => assert.equal(code(() => ipseckeyToKeyObject(4, Buffer.alloc(31, 1))), 'key-malformed'));
+    it('ECDSA of the wrong length', () =>
+      assert.equal(
+        code(() => ipseckeyToKeyObject(3, Buffer.alloc(63, 1))),
+        'key-malformed',
+      ));
+    it('ECDSA point not on the curve', () =>
+      assert.equal(
+        code(() => ipseckeyToKeyObject(3, Buffer.alloc(64, 1))),
+        'key-malformed',
+      ));
+    it('Ed25519 of the wrong length', () =>
+      assert.equal(
+        code(() => ipseckeyToKeyObject(4, Buffer.alloc(31, 1))),
+        'key-malformed',
+      ));
     it('DSA and unknown algorithms', () => {
-      assert.equal(code(() => ipseckeyToKeyObject(1, good)), 'key-unsupported-algorithm');
-      assert.equal(code(() => ipseckeyToKeyObject(9, good)), 'key-unsupported-algorithm');
+      assert.equal(
+        code(() => ipseckeyToKeyObject(1, good)),
+        'key-unsupported-algorithm',
+      );
+      assert.equal(
+        code(() => ipseckeyToKeyObject(9, good)),
+        'key-unsupported-algorithm',
+      );
     });
   });
 });

@@ -19,7 +19,10 @@ const OEDNS = resolve(__dirname, '../../src/cli/oedns.js');
 
 /** Run `oedns keygen` and parse the IPSECKEY line it prints: the key a peer would find in DNS. */
 function keygen(dir: string, name: string, type: string): { pem: string; alg: number; key: Buffer } {
-  const out = execFileSync(process.execPath, [OEDNS, 'keygen', '--type', type, '--bits', '2048', '--out', dir, '--name', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = execFileSync(process.execPath, [OEDNS, 'keygen', '--type', type, '--bits', '2048', '--out', dir, '--name', name], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const f = out.trim().split(/\s+/);
   assert.deepEqual(f.slice(0, 3), [`${name}.`, 'IN', 'IPSECKEY']);
   return { pem: readFileSync(hostKeyPaths(dir).privateKey, 'utf8'), alg: Number(f[5]), key: Buffer.from(f[7]!, 'base64') };
@@ -37,7 +40,6 @@ function peer(name: string, addr: string, k: { alg: number; key: Buffer }, initi
     initiate,
   };
 }
-
 
 describe('ike-bridge lab: two charons in network namespaces', function () {
   let lab: Lab | undefined;
@@ -60,8 +62,16 @@ describe('ike-bridge lab: two charons in network namespaces', function () {
     ka = keygen(join(lab.dir, 'a', 'keys'), 'a.oe.test', 'rsa');
     kb = keygen(join(lab.dir, 'b', 'keys'), 'b.oe.test', 'ed25519');
     wrong = keygen(join(lab.dir, 'wrong'), 'b.oe.test', 'ecdsa-p256');
-    A = new StrongswanEngine({ socketPath: lab.a.vici, identity: { id: 'a.oe.test', privateKey: createPrivateKey(ka.pem) }, initiateTimeoutMs: 8000 });
-    B = new StrongswanEngine({ socketPath: lab.b.vici, identity: { id: 'b.oe.test', privateKey: createPrivateKey(kb.pem) }, initiateTimeoutMs: 8000 });
+    A = new StrongswanEngine({
+      socketPath: lab.a.vici,
+      identity: { id: 'a.oe.test', privateKey: createPrivateKey(ka.pem) },
+      initiateTimeoutMs: 8000,
+    });
+    B = new StrongswanEngine({
+      socketPath: lab.b.vici,
+      identity: { id: 'b.oe.test', privateKey: createPrivateKey(kb.pem) },
+      initiateTimeoutMs: 8000,
+    });
     A.events.on('auth-failed', (f: AuthFailure) => failuresA.push(f));
     await A.start();
     await B.start();
@@ -82,7 +92,14 @@ describe('ike-bridge lab: two charons in network namespaces', function () {
     const listed = await A.list();
     assert.equal(listed.length, 1);
     assert.deepEqual(
-      { name: listed[0]!.name, conn: listed[0]!.connection, addrs: listed[0]!.addresses, auth: listed[0]!.authenticated, ike: listed[0]!.ikeState, child: listed[0]!.childState },
+      {
+        name: listed[0]!.name,
+        conn: listed[0]!.connection,
+        addrs: listed[0]!.addresses,
+        auth: listed[0]!.authenticated,
+        ike: listed[0]!.ikeState,
+        child: listed[0]!.childState,
+      },
       { name: 'b.oe.test', conn: 'oe-b.oe.test', addrs: ['192.0.2.2'], auth: true, ike: 'ESTABLISHED', child: 'INSTALLED' },
     );
     const st = await B.status();
@@ -94,7 +111,6 @@ describe('ike-bridge lab: two charons in network namespaces', function () {
     assert.equal(wire.clearIcmp, 0, `cleartext ICMP seen on the wire:\n${wire.text}`);
     assert.ok(wire.esp >= 6, `expected >= 6 ESP packets (3 requests, 3 replies):\n${wire.text}`);
   });
-
 
   it('remove() tears the SAs down and charon no longer trusts the removed key', async () => {
     await B.remove('a.oe.test');
@@ -130,7 +146,10 @@ describe('ike-bridge lab: two charons in network namespaces', function () {
     // The engine's own check for foreign reloads (checkForeign) may have put A back first; either way
     // A is back after reconcile, nothing failed and nothing was removed.
     assert.deepEqual([[...r.installed, ...r.unchanged], r.removed, r.failed], [['a.oe.test'], [], []]);
-    assert.deepEqual((await rawB.getConns()).filter((n) => n.startsWith('oe-')), ['oe-a.oe.test']);
+    assert.deepEqual(
+      (await rawB.getConns()).filter((n) => n.startsWith('oe-')),
+      ['oe-a.oe.test'],
+    );
     await A.initiate('b.oe.test');
     assert.equal(await ping(), 0);
     // A second reconcile with the same set changes nothing.
@@ -146,9 +165,16 @@ describe('ike-bridge lab: two charons in network namespaces', function () {
       assert.equal(e.code, 'ike-auth-failed');
       return true;
     });
-    assert.ok(failuresA.some((f) => f.name === 'b.oe.test' && f.reason === 'ike-auth-failed'), JSON.stringify(failuresA));
+    assert.ok(
+      failuresA.some((f) => f.name === 'b.oe.test' && f.reason === 'ike-auth-failed'),
+      JSON.stringify(failuresA),
+    );
     const held = await A.list();
-    assert.deepEqual(held.map((p) => [p.name, p.childState]), [['b.oe.test', undefined]], 'no CHILD_SA may exist with the wrong key');
+    assert.deepEqual(
+      held.map((p) => [p.name, p.childState]),
+      [['b.oe.test', undefined]],
+      'no CHILD_SA may exist with the wrong key',
+    );
   });
 });
 

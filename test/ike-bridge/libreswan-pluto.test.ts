@@ -53,12 +53,15 @@ async function heldKeys(pluto: PlutoHost, id: string): Promise<string[]> {
 function nsRouteSource(ns: string) {
   return (dest: string): Promise<string | undefined> =>
     new Promise((res) => {
-      execFile('ip', ['-n', ns, '-j', 'route', 'get', dest], (err, stdout) => res(err ? undefined : (JSON.parse(String(stdout)) as { prefsrc?: string }[])[0]?.prefsrc));
+      execFile('ip', ['-n', ns, '-j', 'route', 'get', dest], (err, stdout) =>
+        res(err ? undefined : (JSON.parse(String(stdout)) as { prefsrc?: string }[])[0]?.prefsrc),
+      );
     });
 }
 
 const count = (text: string, re: RegExp): number => text.match(new RegExp(re.source, 'g'))?.length ?? 0;
-const RESPONDER_OK = /responder established IKE SA; authenticated peer '2048-bit PKCS#1 1\.5 RSA with SHA2_256' digital signature using preloaded certificate '@b\.oe\.test'/;
+const RESPONDER_OK =
+  /responder established IKE SA; authenticated peer '2048-bit PKCS#1 1\.5 RSA with SHA2_256' digital signature using preloaded certificate '@b\.oe\.test'/;
 const ESP_REFUSED = /netlink response for Add SA esp\.[0-9a-f]+@192\.0\.2\.2: Protocol not supported \(errno 93\)/;
 
 describe('libreswan engine against a real pluto (pluto on A, charon on B)', function () {
@@ -78,7 +81,11 @@ describe('libreswan engine against a real pluto (pluto on A, charon on B)', func
   async function charonB(key: Key, restart = true): Promise<StrongswanEngine> {
     await Promise.all([B?.close(), rawB?.close()]);
     if (restart) await lab!.restart('b');
-    B = new StrongswanEngine({ socketPath: lab!.b.vici, identity: { id: 'b.oe.test', privateKey: createPrivateKey(key.pem) }, initiateTimeoutMs: 8000 });
+    B = new StrongswanEngine({
+      socketPath: lab!.b.vici,
+      identity: { id: 'b.oe.test', privateKey: createPrivateKey(key.pem) },
+      initiateTimeoutMs: 8000,
+    });
     await B.start();
     rawB = new ViciClient({ socketPath: lab!.b.vici });
     await B.install(peer('a.oe.test', lab!.a.addr, [ka]));
@@ -131,15 +138,27 @@ describe('libreswan engine against a real pluto (pluto on A, charon on B)', func
     await A.install(peer('b.oe.test', lab!.b.addr, [kb]));
     assert.deepEqual(await heldKeys(pluto!, '@b.oe.test'), [keyid(kb)]);
     const status = (await pluto!.run(['--status'])).stdout;
-    assert.match(status, /"oe-b\.oe\.test": 192\.0\.2\.1\[@a\.oe\.test[^\]]*\]\.\.\.192\.0\.2\.2\[@b\.oe\.test[^\]]*\]; (prospective erouted|routed)/);
+    assert.match(
+      status,
+      /"oe-b\.oe\.test": 192\.0\.2\.1\[@a\.oe\.test[^\]]*\]\.\.\.192\.0\.2\.2\[@b\.oe\.test[^\]]*\]; (prospective erouted|routed)/,
+    );
     assert.match(status, /"oe-b\.oe\.test":\s+policy: IKEv2\+RSASIG\+RSASIG_v1_5\+ENCRYPT\+TUNNEL\+PFS\+ESN_NO\+ESN_YES/);
     assert.ok(pluto!.log().includes(`loaded private key matching left CKAID ${ckaid}`), 'pluto found our key by the CKAID');
     const policies = (await lab!.exec(lab!.a, ['ip', 'xfrm', 'policy'])).stdout;
     assert.match(policies, /src 192\.0\.2\.1\/32 dst 192\.0\.2\.2\/32 \n\tdir out[^\n]*\n\ttmpl [^\n]*\n\t\tproto esp/);
-    assert.deepEqual(await A.list(), [{ name: 'b.oe.test', connection: 'oe-b.oe.test', addresses: ['192.0.2.2'], authenticated: true, ikeState: undefined, childState: undefined }]);
+    assert.deepEqual(await A.list(), [
+      {
+        name: 'b.oe.test',
+        connection: 'oe-b.oe.test',
+        addresses: ['192.0.2.2'],
+        authenticated: true,
+        ikeState: undefined,
+        childState: undefined,
+      },
+    ]);
   });
 
-  it('charon initiates: IKE SA authenticated both ways with the published keys; pluto\'s kernel refuses the ESP SA', async () => {
+  it("charon initiates: IKE SA authenticated both ways with the published keys; pluto's kernel refuses the ESP SA", async () => {
     const before = count(pluto!.log(), RESPONDER_OK);
     // pluto answers the Child SA it could not install with TS_UNACCEPTABLE; charon keeps the IKE SA.
     await assert.rejects(B!.initiate('a.oe.test'), (e: unknown) => e instanceof EngineError && e.code === 'ike-initiate-failed');
@@ -147,24 +166,37 @@ describe('libreswan engine against a real pluto (pluto on A, charon on B)', func
     assert.equal(count(log, RESPONDER_OK), before + 1, 'pluto authenticated charon with the key from the IPSECKEY');
     assert.match(log, ESP_REFUSED);
     const held = await A.list();
-    assert.deepEqual(held.map((p) => [p.name, p.ikeState, p.childState]), [['b.oe.test', 'ESTABLISHED', undefined]]);
+    assert.deepEqual(
+      held.map((p) => [p.name, p.ikeState, p.childState]),
+      [['b.oe.test', 'ESTABLISHED', undefined]],
+    );
     const sas = await rawB!.listSas();
-    assert.deepEqual(sas.map((s) => [s.name, s.state, s.remoteId]), [['oe-a.oe.test', 'ESTABLISHED', 'a.oe.test']], 'charon authenticated pluto too');
+    assert.deepEqual(
+      sas.map((s) => [s.name, s.state, s.remoteId]),
+      [['oe-a.oe.test', 'ESTABLISHED', 'a.oe.test']],
+      'charon authenticated pluto too',
+    );
     await terminateB();
     await until('pluto drops the IKE SA charon deleted', async () => (await A.list())[0]!.ikeState === undefined);
   });
 
-  it('pluto initiates (engine.initiate): charon installs its CHILD_SA with pluto\'s proposal; pluto\'s ESP SA is refused: ike-child-failed', async () => {
+  it("pluto initiates (engine.initiate): charon installs its CHILD_SA with pluto's proposal; pluto's ESP SA is refused: ike-child-failed", async () => {
     await assert.rejects(A.initiate('b.oe.test'), (e: unknown) => {
       assert.ok(e instanceof EngineError);
       assert.equal(e.code, 'ike-child-failed');
       assert.match(e.message, /Add SA esp\.[0-9a-f]+@192\.0\.2\.2: Protocol not supported/);
       return true;
     });
-    assert.match(pluto!.log(), /initiator established IKE SA; authenticated peer '2048-bit PKCS#1 1\.5 RSA with SHA2_256' digital signature using preloaded certificate '@b\.oe\.test'/);
+    assert.match(
+      pluto!.log(),
+      /initiator established IKE SA; authenticated peer '2048-bit PKCS#1 1\.5 RSA with SHA2_256' digital signature using preloaded certificate '@b\.oe\.test'/,
+    );
     // charon heard nothing of pluto's failure (pluto deletes "NOT sending notification"): its side is up.
     const sas = await rawB!.listSas();
-    assert.deepEqual(sas.flatMap((s) => s.children.map((c) => [s.name, c.name, c.state])), [['oe-a.oe.test', 'oe-a.oe.test', 'INSTALLED']]);
+    assert.deepEqual(
+      sas.flatMap((s) => s.children.map((c) => [s.name, c.name, c.state])),
+      [['oe-a.oe.test', 'oe-a.oe.test', 'INSTALLED']],
+    );
     await terminateB();
   });
 
@@ -178,7 +210,10 @@ describe('libreswan engine against a real pluto (pluto on A, charon on B)', func
     assert.deepEqual(await heldKeys(pluto!, '@b.oe.test'), [keyid(wrong)]);
     // charon initiating: pluto, holding the wrong key for b, refuses its signature.
     await assert.rejects(B!.initiate('a.oe.test'), (e: unknown) => e instanceof EngineError && e.code === 'ike-auth-failed');
-    assert.deepEqual((await A.list()).map((p) => [p.ikeState, p.childState]), [[undefined, undefined]]);
+    assert.deepEqual(
+      (await A.list()).map((p) => [p.ikeState, p.childState]),
+      [[undefined, undefined]],
+    );
     await terminateB();
   });
 
@@ -209,7 +244,28 @@ describe('libreswan engine against a real pluto (pluto on A, charon on B)', func
     assert.equal(left.length, 1);
     assert.notEqual(left[0], keyid(kb), 'only the throwaway key is left for the id');
     assert.deepEqual(await A.list(), []);
-    const probe = ['--name', 'probe', '--ikev2', '--encrypt', '--tunnel', '--pfs', '--esn', '--no-esn', '--rsasig', '--host', '192.0.2.1', '--id', '@a.oe.test', '--ckaid', ckaid, '--to', '--host', '192.0.2.2', '--id', '@b.oe.test'];
+    const probe = [
+      '--name',
+      'probe',
+      '--ikev2',
+      '--encrypt',
+      '--tunnel',
+      '--pfs',
+      '--esn',
+      '--no-esn',
+      '--rsasig',
+      '--host',
+      '192.0.2.1',
+      '--id',
+      '@a.oe.test',
+      '--ckaid',
+      ckaid,
+      '--to',
+      '--host',
+      '192.0.2.2',
+      '--id',
+      '@b.oe.test',
+    ];
     assert.equal((await pluto!.run(probe)).code, 0);
     await assert.rejects(B!.initiate('a.oe.test'), { code: 'ike-auth-failed' });
     const tried = [...pluto!.log().matchAll(/authentication failed: .* for '@b\.oe\.test' tried preloaded: \*(\S+)/g)].at(-1)?.[1];
@@ -233,7 +289,22 @@ describe('libreswan engine against a real pluto (pluto on A, charon on B)', func
     await A.install(peer('b.oe.test', lab!.b.addr, [kb]));
     await pluto!.restart();
     assert.doesNotMatch((await pluto!.run(['--status'])).stdout, /"oe-b\.oe\.test"/, 'a restarted pluto forgot the conn');
-    const stray = ['--name', 'oe-stray.oe.test', '--ikev2', '--pass', '--auth-never', '--host', '192.0.2.1', '--id', '@a.oe.test', '--to', '--host', '192.0.2.7', '--id', '@stray.oe.test'];
+    const stray = [
+      '--name',
+      'oe-stray.oe.test',
+      '--ikev2',
+      '--pass',
+      '--auth-never',
+      '--host',
+      '192.0.2.1',
+      '--id',
+      '@a.oe.test',
+      '--to',
+      '--host',
+      '192.0.2.7',
+      '--id',
+      '@stray.oe.test',
+    ];
     assert.equal((await pluto!.run(stray)).code, 0);
     const r = await A.reconcile([peer('b.oe.test', lab!.b.addr, [kb])]);
     assert.deepEqual([r.installed, r.removed, r.failed], [['b.oe.test'], ['stray.oe.test'], []]);
@@ -253,7 +324,11 @@ describe('libreswan engine against a real pluto (pluto on A, charon on B)', func
     await A.install(peer('c.oe.test', '192.0.2.7', [kb], { level: 'clear' }));
     await A.install(peer('d.oe.test', '192.0.2.8', [kb], { level: 'block' }));
     const pol = (await lab!.exec(lab!.a, ['ip', 'xfrm', 'policy'])).stdout;
-    assert.match(pol, /src 192\.0\.2\.1\/32 dst 192\.0\.2\.7\/32 \n\tdir out priority \d+ ptype main \n/, 'pass: a policy without template');
+    assert.match(
+      pol,
+      /src 192\.0\.2\.1\/32 dst 192\.0\.2\.7\/32 \n\tdir out priority \d+ ptype main \n/,
+      'pass: a policy without template',
+    );
     assert.match(pol, /src 192\.0\.2\.1\/32 dst 192\.0\.2\.8\/32 \n\tdir out action block/);
     await A.remove('c.oe.test');
     await A.remove('d.oe.test');
@@ -263,22 +338,38 @@ describe('libreswan engine against a real pluto (pluto on A, charon on B)', func
   it('a gateway peer: whack takes the two-client conn and pluto routes the inner address to the gateway', async () => {
     await A.install(peer('g.oe.test', '198.51.100.7', [kb2], { gateway: { kind: 'address', address: '192.0.2.2' } }));
     const status = (await pluto!.run(['--status'])).stdout;
-    assert.match(status, /"oe-g\.oe\.test": 192\.0\.2\.1\[@a\.oe\.test[^\]]*\]\.\.\.192\.0\.2\.2\[@g\.oe\.test[^\]]*\]===198\.51\.100\.7\/32/);
+    assert.match(
+      status,
+      /"oe-g\.oe\.test": 192\.0\.2\.1\[@a\.oe\.test[^\]]*\]\.\.\.192\.0\.2\.2\[@g\.oe\.test[^\]]*\]===198\.51\.100\.7\/32/,
+    );
     assert.match((await lab!.exec(lab!.a, ['ip', 'xfrm', 'policy'])).stdout, /src 192\.0\.2\.1\/32 dst 198\.51\.100\.7\/32/);
     await A.remove('g.oe.test');
   });
 
-  it('NULL authentication (RFC 7619): the engine\'s --auth-null against a pluto configured with authby=null, both ways', async () => {
+  it("NULL authentication (RFC 7619): the engine's --auth-null against a pluto configured with authby=null, both ways", async () => {
     // Host B becomes a second pluto, its conn written in ipsec.conf as a user would (addconn reads it).
     await Promise.all([B?.close(), rawB?.close()]);
     B = undefined;
     rawB = undefined;
     mkdirSync(join(lab!.dir, 'b', 'pluto'), { recursive: true });
-    writeFileSync(join(lab!.dir, 'b', 'pluto', 'ipsec.conf'), [
-      'config setup', '\tplutodebug=none', '',
-      'conn oe-null-a', '\tikev2=insist', '\tauthby=null', '\tleft=192.0.2.2', '\tleftid=%null', '\tright=192.0.2.1', '\trightid=%null',
-      '\ttype=tunnel', '\tauto=add', '',
-    ].join('\n'));
+    writeFileSync(
+      join(lab!.dir, 'b', 'pluto', 'ipsec.conf'),
+      [
+        'config setup',
+        '\tplutodebug=none',
+        '',
+        'conn oe-null-a',
+        '\tikev2=insist',
+        '\tauthby=null',
+        '\tleft=192.0.2.2',
+        '\tleftid=%null',
+        '\tright=192.0.2.1',
+        '\trightid=%null',
+        '\ttype=tunnel',
+        '\tauto=add',
+        '',
+      ].join('\n'),
+    );
     plutoB = await plutoOn(lab!, 'b');
     assert.match((await plutoB.run(['--status'])).stdout, /"oe-null-a":\s+policy: IKEv2\+AUTH_NULL\+ENCRYPT\+TUNNEL/);
     const btns = peer('b.oe.test', lab!.b.addr, [], { auth: { kind: 'unauthenticated', method: 'null' }, level: 'opportunistic' });
@@ -287,7 +378,10 @@ describe('libreswan engine against a real pluto (pluto on A, charon on B)', func
     const out = (await plutoB.run(['--initiate', '--name', 'oe-null-a'], 20_000)).stdout;
     assert.match(out, /initiator established IKE SA; authenticated peer using authby=null/);
     assert.match(pluto!.log(), /"oe-b\.oe\.test" #\d+: responder established IKE SA; authenticated peer using authby=null/);
-    assert.deepEqual((await A.list()).map((p) => [p.name, p.authenticated, p.ikeState]), [['b.oe.test', false, 'ESTABLISHED']]);
+    assert.deepEqual(
+      (await A.list()).map((p) => [p.name, p.authenticated, p.ikeState]),
+      [['b.oe.test', false, 'ESTABLISHED']],
+    );
     await plutoB.run(['--terminate', '--name', 'oe-null-a']);
     await until('pluto A drops the NULL IKE SA', async () => (await A.list())[0]!.ikeState === undefined);
     // A (engine) initiates: IKE with NULL auth comes up, the Child SA fails at a kernel without ESP.

@@ -41,7 +41,8 @@ function peerFromRdata(name: string, addr: string, k: OednsKey): Peer {
 }
 
 const count = (text: string, re: RegExp): number => text.match(new RegExp(re.source, 'g'))?.length ?? 0;
-const BOB_ACCEPTED = /"oe-responder-bob\.oe\.example"\[\d+\] 192\.0\.2\.2 #\d+: responder established IKE SA; authenticated peer '2048-bit PKCS#1 1\.5 RSA with SHA2_256' digital signature/;
+const BOB_ACCEPTED =
+  /"oe-responder-bob\.oe\.example"\[\d+\] 192\.0\.2\.2 #\d+: responder established IKE SA; authenticated peer '2048-bit PKCS#1 1\.5 RSA with SHA2_256' digital signature/;
 const reEscape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 describe('libreswan responder config (%dnsondemand) in a real pluto', function () {
@@ -59,7 +60,11 @@ describe('libreswan responder config (%dnsondemand) in a real pluto', function (
   async function bob(key: OednsKey, restart = true): Promise<StrongswanEngine> {
     await Promise.all([B?.close(), rawB?.close()]);
     if (restart) await lab!.restart('b');
-    B = new StrongswanEngine({ socketPath: lab!.b.vici, identity: { id: BOB, privateKey: createPrivateKey(key.pem) }, initiateTimeoutMs: 8000 });
+    B = new StrongswanEngine({
+      socketPath: lab!.b.vici,
+      identity: { id: BOB, privateKey: createPrivateKey(key.pem) },
+      initiateTimeoutMs: 8000,
+    });
     await B.start();
     rawB = new ViciClient({ socketPath: lab!.b.vici });
     return B;
@@ -71,7 +76,9 @@ describe('libreswan responder config (%dnsondemand) in a real pluto', function (
 
   before(async function () {
     this.timeout(240_000); // the first run fetches Libreswan (apt-get download)
-    const why = plutoUnavailable() ?? (!namedAvailable() ? 'named is not installed' : !signingToolsAvailable().bind ? 'BIND signing tools are not installed' : null);
+    const why =
+      plutoUnavailable() ??
+      (!namedAvailable() ? 'named is not installed' : !signingToolsAvailable().bind ? 'BIND signing tools are not installed' : null);
     if (why) {
       console.log(`    skipping the pluto responder lab: ${why}`);
       this.skip();
@@ -84,7 +91,12 @@ describe('libreswan responder config (%dnsondemand) in a real pluto', function (
       { name: 'example' },
       {
         name: 'oe.example',
-        records: [`alice 300 IN A ${lab.a.addr}`, `alice 300 IN IPSECKEY ${ka.rdata}`, `bob 300 IN A ${lab.b.addr}`, `bob 300 IN IPSECKEY ${kb.rdata}`],
+        records: [
+          `alice 300 IN A ${lab.a.addr}`,
+          `alice 300 IN IPSECKEY ${ka.rdata}`,
+          `bob 300 IN A ${lab.b.addr}`,
+          `bob 300 IN IPSECKEY ${kb.rdata}`,
+        ],
       },
     ]);
     // In A's namespace on port 53: pluto's libunbound reads resolv.conf, which has no port.
@@ -96,13 +108,16 @@ describe('libreswan responder config (%dnsondemand) in a real pluto', function (
     writeFileSync(anchors, readFileSync(zones.anchorFile));
     pluto = await plutoOn(lab, 'a');
     const ckaid = pluto.importKey(ka.pemFile);
-    writeFileSync(join(dir, 'ipsec.conf'), libreswanResponderConf({
-      localId: ALICE,
-      localCkaid: ckaid,
-      localAddr: lab.a.addr,
-      allow: parseAllowList([BOB, '.corp.example']),
-      anchorsFile: anchors,
-    }).text);
+    writeFileSync(
+      join(dir, 'ipsec.conf'),
+      libreswanResponderConf({
+        localId: ALICE,
+        localCkaid: ckaid,
+        localAddr: lab.a.addr,
+        allow: parseAllowList([BOB, '.corp.example']),
+        anchorsFile: anchors,
+      }).text,
+    );
     await pluto.restart();
     await bob(kb, false);
   });
@@ -129,12 +144,27 @@ describe('libreswan responder config (%dnsondemand) in a real pluto', function (
     // The Child SA then fails on this kernel (no ESP): charon reports TS_UNACCEPTABLE from pluto.
     await assert.rejects(bobInitiates(), (e: unknown) => e instanceof EngineError && e.code === 'ike-initiate-failed');
     const log = pluto!.log();
-    assert.equal(count(log, BOB_ACCEPTED), 1, log.split('\n').filter((l) => /oe-responder/.test(l)).slice(-8).join('\n'));
+    assert.equal(
+      count(log, BOB_ACCEPTED),
+      1,
+      log
+        .split('\n')
+        .filter((l) => /oe-responder/.test(l))
+        .slice(-8)
+        .join('\n'),
+    );
     // The key pluto now holds for Bob came from DNS: it was never given to this pluto otherwise.
     const keys = (await pluto!.run(['--listpubkeys'])).stdout;
-    assert.match(keys, new RegExp(`RSA Key ${reEscape(kb.rdata.split(/\s+/)[4]!.slice(0, 9))}[^\\n]*\\n[^\\n]*ID_FQDN '@bob\\.oe\\.example'`));
+    assert.match(
+      keys,
+      new RegExp(`RSA Key ${reEscape(kb.rdata.split(/\s+/)[4]!.slice(0, 9))}[^\\n]*\\n[^\\n]*ID_FQDN '@bob\\.oe\\.example'`),
+    );
     const sas = await rawB!.listSas();
-    assert.deepEqual(sas.map((s) => [s.name, s.state]), [[`oe-${ALICE}`, 'ESTABLISHED']], 'charon authenticated pluto too');
+    assert.deepEqual(
+      sas.map((s) => [s.name, s.state]),
+      [[`oe-${ALICE}`, 'ESTABLISHED']],
+      'charon authenticated pluto too',
+    );
     await terminateB();
   });
 
@@ -146,10 +176,13 @@ describe('libreswan responder config (%dnsondemand) in a real pluto', function (
     await terminateB();
   });
 
-  it('with a trust anchor the zones do not match, Bob\'s own key is refused too (secure answers only)', async () => {
+  it("with a trust anchor the zones do not match, Bob's own key is refused too (secure answers only)", async () => {
     const ds = readFileSync(anchors, 'utf8');
     // Flip the first hex digit of the DS digest: a DS of a key that is not the root's.
-    writeFileSync(anchors, ds.replace(/ ([0-9A-F])([0-9A-F]{63})\s*$/m, (_m, h: string, rest: string) => ` ${h === '0' ? '1' : '0'}${rest}\n`));
+    writeFileSync(
+      anchors,
+      ds.replace(/ ([0-9A-F])([0-9A-F]{63})\s*$/m, (_m, h: string, rest: string) => ` ${h === '0' ? '1' : '0'}${rest}\n`),
+    );
     assert.notEqual(readFileSync(anchors, 'utf8'), ds);
     await pluto!.restart();
     await bob(kb);

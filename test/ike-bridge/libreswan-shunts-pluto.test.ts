@@ -38,12 +38,15 @@ function outPolicies(text: string): Map<string, OutPolicy[]> {
   }
   return m;
 }
-const blocked = (p: Map<string, OutPolicy[]>, dst: string): boolean => !!p.get(dst)?.some((x) => x.block && /^(0\.0\.0\.0|::)\/0$/.test(x.src));
+const blocked = (p: Map<string, OutPolicy[]>, dst: string): boolean =>
+  !!p.get(dst)?.some((x) => x.block && /^(0\.0\.0\.0|::)\/0$/.test(x.src));
 
 function nsRouteSource(ns: string) {
   return (dest: string): Promise<string | undefined> =>
     new Promise((res) => {
-      execFile('ip', ['-n', ns, '-j', 'route', 'get', dest], (err, stdout) => res(err ? undefined : (JSON.parse(String(stdout)) as { prefsrc?: string }[])[0]?.prefsrc));
+      execFile('ip', ['-n', ns, '-j', 'route', 'get', dest], (err, stdout) =>
+        res(err ? undefined : (JSON.parse(String(stdout)) as { prefsrc?: string }[])[0]?.prefsrc),
+      );
     });
 }
 
@@ -57,7 +60,8 @@ describe('libreswan engine drop shunts against a real pluto (pluto on A)', funct
   let tracing = false;
 
   const policies = async (): Promise<Map<string, OutPolicy[]>> => outPolicies((await lab!.exec(lab!.a, ['ip', 'xfrm', 'policy'])).stdout);
-  const ping = async (addr: string): Promise<number> => (await lab!.exec(lab!.a, ['ping', addr.includes(':') ? '-6' : '-4', '-c', '2', '-i', '0.2', '-W', '1', addr], 10_000)).code;
+  const ping = async (addr: string): Promise<number> =>
+    (await lab!.exec(lab!.a, ['ping', addr.includes(':') ? '-6' : '-4', '-c', '2', '-i', '0.2', '-W', '1', addr], 10_000)).code;
 
   before(async function () {
     this.timeout(240_000);
@@ -79,7 +83,13 @@ describe('libreswan engine drop shunts against a real pluto (pluto on A)', funct
       trace.push({ argv, before, after: await policies() });
       return r;
     };
-    A = new LibreswanEngine({ localId: 'a.oe.test', localKey: ka.pem, run, ctlsocket: pluto.ctlsocket, routeSource: nsRouteSource(pluto.ns) });
+    A = new LibreswanEngine({
+      localId: 'a.oe.test',
+      localKey: ka.pem,
+      run,
+      ctlsocket: pluto.ctlsocket,
+      routeSource: nsRouteSource(pluto.ns),
+    });
   });
 
   after(async () => {
@@ -100,18 +110,30 @@ describe('libreswan engine drop shunts against a real pluto (pluto on A)', funct
     const p = await policies();
     assert.ok(blocked(p, `${lab!.b.addr}/32`), 'IPv4 block policy');
     assert.ok(blocked(p, `${lab!.b.addr6}/128`), 'IPv6 block policy');
-    assert.match((await pluto!.run(['--status'])).stdout, /"oedns-drop-b\.oe\.test@192\.0\.2\.2":\s+policy: IKEv2\+AUTH_NEVER\+TUNNEL\+DROP\+NEVER_NEGOTIATE/);
+    assert.match(
+      (await pluto!.run(['--status'])).stdout,
+      /"oedns-drop-b\.oe\.test@192\.0\.2\.2":\s+policy: IKEv2\+AUTH_NEVER\+TUNNEL\+DROP\+NEVER_NEGOTIATE/,
+    );
     for (const addr of [lab!.b.addr, lab!.b.addr6]) {
       const w = await watchWire(lab!, () => ping(addr));
       assert.notEqual(w.result, 0, `ping ${addr} got through`);
       assert.equal(w.wire.clearIcmp, 0, `clear ICMP to ${addr}:\n${w.wire.text}`);
     }
     assert.deepEqual(await A.list(), [
-      { name: 'b.oe.test', connection: 'oedns-drop-b.oe.test@192.0.2.2', addresses: ['192.0.2.2', '2001:db8:0:2::2'], authenticated: false, shunt: true },
+      {
+        name: 'b.oe.test',
+        connection: 'oedns-drop-b.oe.test@192.0.2.2',
+        addresses: ['192.0.2.2', '2001:db8:0:2::2'],
+        authenticated: false,
+        shunt: true,
+      },
     ]);
     // A new oedns process (its engine knows nothing yet) sees the shunt in pluto: serve's leftovers keep it.
     const fresh = new LibreswanEngine({ localId: 'a.oe.test', whack: pluto!.whack, ctlsocket: pluto!.ctlsocket });
-    assert.deepEqual((await fresh.list()).map((p) => [p.name, p.addresses, p.shunt]), [['b.oe.test', ['192.0.2.2', '2001:db8:0:2::2'], true]]);
+    assert.deepEqual(
+      (await fresh.list()).map((p) => [p.name, p.addresses, p.shunt]),
+      [['b.oe.test', ['192.0.2.2', '2001:db8:0:2::2'], true]],
+    );
   });
 
   it('a changed shunt: at every whack call the kept address is blocked, the new one before any old one goes', async () => {
@@ -135,7 +157,7 @@ describe('libreswan engine drop shunts against a real pluto (pluto on A)', funct
     assert.equal(await ping(lab!.b.addr), 0, 'and reachable again');
   });
 
-  it('a shunt and the peer\'s conn for the same address are routed together; the conn wins while there, the shunt drops once it goes', async () => {
+  it("a shunt and the peer's conn for the same address are routed together; the conn wins while there, the shunt drops once it goes", async () => {
     await A.setShunt('b.oe.test', []);
     await A.install(peer('b.oe.test', [lab!.b.addr], kb));
     await A.setShunt('b.oe.test', [lab!.b.addr]); // PeerSync: the shunt grows before the conn goes
@@ -144,10 +166,14 @@ describe('libreswan engine drop shunts against a real pluto (pluto on A)', funct
     const conn = both.find((x) => x.src === `${lab!.a.addr}/32`)!;
     const shunt = both.find((x) => x.block)!;
     assert.ok(conn && !conn.block && shunt, JSON.stringify(both));
-    assert.ok(conn.priority < shunt.priority, 'the peer conn\'s policy is the more specific: it takes precedence');
+    assert.ok(conn.priority < shunt.priority, "the peer conn's policy is the more specific: it takes precedence");
     await A.remove('b.oe.test');
     p = await policies();
-    assert.deepEqual(p.get(`${lab!.b.addr}/32`)!.map((x) => x.block), [true], 'only the shunt is left');
+    assert.deepEqual(
+      p.get(`${lab!.b.addr}/32`)!.map((x) => x.block),
+      [true],
+      'only the shunt is left',
+    );
     const w = await watchWire(lab!, () => ping(lab!.b.addr));
     assert.notEqual(w.result, 0);
     assert.equal(w.wire.clearIcmp, 0, w.wire.text);
@@ -159,9 +185,15 @@ describe('libreswan engine drop shunts against a real pluto (pluto on A)', funct
     await A.install(via(lab!.b.addr));
     await A.setShunt('g.oe.test', ['198.51.100.7']);
     let status = (await pluto!.run(['--status'])).stdout;
-    assert.match(status, /"oedns-drop-g\.oe\.test@198\.51\.100\.7": 0\.0\.0\.0\/0===192\.0\.2\.1[^\n]*---192\.0\.2\.2\.\.\.198\.51\.100\.7/);
+    assert.match(
+      status,
+      /"oedns-drop-g\.oe\.test@198\.51\.100\.7": 0\.0\.0\.0\/0===192\.0\.2\.1[^\n]*---192\.0\.2\.2\.\.\.198\.51\.100\.7/,
+    );
     await A.remove('g.oe.test');
-    assert.deepEqual((await policies()).get('198.51.100.7/32')!.map((x) => x.block), [true]);
+    assert.deepEqual(
+      (await policies()).get('198.51.100.7/32')!.map((x) => x.block),
+      [true],
+    );
     // Back through 192.0.2.3: pluto refuses to route it beside a shunt routed through 192.0.2.2.
     await A.install(via('192.0.2.3'));
     status = (await pluto!.run(['--status'])).stdout;
@@ -189,7 +221,10 @@ describe('libreswan engine drop shunts against a real pluto (pluto on A)', funct
     try {
       const b = peer('b.oe.test', [lab!.b.addr, lab!.b.addr6], kb, { expiresAt: Math.floor(Date.now() / 1000) + 3600 });
       await sync.upsert(b);
-      assert.deepEqual((await A.list()).map((p) => [p.name, p.shunt ?? false]), [['b.oe.test', false]]);
+      assert.deepEqual(
+        (await A.list()).map((p) => [p.name, p.shunt ?? false]),
+        [['b.oe.test', false]],
+      );
       trace = [];
       tracing = true;
       try {
@@ -201,7 +236,10 @@ describe('libreswan engine drop shunts against a real pluto (pluto on A)', funct
       const del = trace.findIndex((t) => t.argv.includes('--delete') && t.argv.some((a) => a.startsWith('oe-b.oe.test')));
       assert.ok(del > 0, trace.map((t) => t.argv.join(' ')).join('\n'));
       assert.ok(blocked(trace[del]!.before, `${lab!.b.addr}/32`) && blocked(trace[del]!.before, `${lab!.b.addr6}/128`));
-      assert.deepEqual((await A.list()).map((p) => [p.name, p.addresses, p.shunt]), [['b.oe.test', ['192.0.2.2', '2001:db8:0:2::2'], true]]);
+      assert.deepEqual(
+        (await A.list()).map((p) => [p.name, p.addresses, p.shunt]),
+        [['b.oe.test', ['192.0.2.2', '2001:db8:0:2::2'], true]],
+      );
       for (const addr of [lab!.b.addr, lab!.b.addr6]) {
         const w = await watchWire(lab!, () => ping(addr));
         assert.notEqual(w.result, 0);
@@ -219,7 +257,24 @@ describe('libreswan engine drop shunts against a real pluto (pluto on A)', funct
     await A.setShunt('b.oe.test', [lab!.b.addr, lab!.b.addr6]);
     await pluto!.restart();
     assert.equal(blocked(await policies(), `${lab!.b.addr}/32`), false, 'a restarted pluto forgot the shunt');
-    const stray = ['--name', 'oedns-drop-gone.oe.test@192.0.2.77', '--ikev2', '--drop', '--auth-never', '--host', '192.0.2.1', '--client', '0.0.0.0/0', '--updown', '%disabled', '--to', '--host', '192.0.2.77', '--client', '192.0.2.77/32'];
+    const stray = [
+      '--name',
+      'oedns-drop-gone.oe.test@192.0.2.77',
+      '--ikev2',
+      '--drop',
+      '--auth-never',
+      '--host',
+      '192.0.2.1',
+      '--client',
+      '0.0.0.0/0',
+      '--updown',
+      '%disabled',
+      '--to',
+      '--host',
+      '192.0.2.77',
+      '--client',
+      '192.0.2.77/32',
+    ];
     assert.equal((await pluto!.run(stray)).code, 0);
     assert.equal((await pluto!.run(['--route', '--name', 'oedns-drop-gone.oe.test@192.0.2.77'])).code, 0);
     assert.ok(blocked(await policies(), '192.0.2.77/32'));
@@ -239,7 +294,10 @@ describe('libreswan engine drop shunts against a real pluto (pluto on A)', funct
     } finally {
       tracing = false;
     }
-    assert.deepEqual(trace.map((t) => t.argv.filter((a) => a.startsWith('--') && a !== '--ctlsocket')), [['--status']]);
+    assert.deepEqual(
+      trace.map((t) => t.argv.filter((a) => a.startsWith('--') && a !== '--ctlsocket')),
+      [['--status']],
+    );
     await A.setShunt('b.oe.test', []);
   });
 });

@@ -60,7 +60,11 @@ describe('libreswan engine (fake ipsec that records its arguments)', () => {
   let dir: string;
   let log: string;
   let engine: LibreswanEngine;
-  const calls = (): string[][] => readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => l.split('\t'));
+  const calls = (): string[][] =>
+    readFileSync(log, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split('\t'));
   const fixture = (name: string, text: string): string => {
     const f = join(dir, name);
     writeFileSync(f, text);
@@ -72,7 +76,8 @@ describe('libreswan engine (fake ipsec that records its arguments)', () => {
     log = join(dir, 'calls');
     writeFileSync(log, '');
     process.env.FAKE_IPSEC_LOG = log;
-    for (const v of ['FAKE_IPSEC_FAIL', 'FAKE_IPSEC_STATUS', 'FAKE_IPSEC_STATES', 'FAKE_IPSEC_INITIATE', 'FAKE_IPSEC_HELD']) delete process.env[v];
+    for (const v of ['FAKE_IPSEC_FAIL', 'FAKE_IPSEC_STATUS', 'FAKE_IPSEC_STATES', 'FAKE_IPSEC_INITIATE', 'FAKE_IPSEC_HELD'])
+      delete process.env[v];
     engine = new LibreswanEngine({ localId: 'a.oe.test', localAddr: '192.0.2.1', run: execRunner(FAKE) });
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
@@ -81,13 +86,44 @@ describe('libreswan engine (fake ipsec that records its arguments)', () => {
     await engine.install(peer());
     assert.deepEqual(calls(), [
       ['whack', '--keyid', '@b.oe.test', '--pubkeyrsa', b64(rsa)],
-      ['whack', '--name', 'oe-b.oe.test', '--ikev2', '--encrypt', '--tunnel', '--pfs', '--esn', '--no-esn', '--rsasig', '--host', '192.0.2.1', '--id', '@a.oe.test', '--to', '--host', '192.0.2.2', '--id', '@b.oe.test'],
+      [
+        'whack',
+        '--name',
+        'oe-b.oe.test',
+        '--ikev2',
+        '--encrypt',
+        '--tunnel',
+        '--pfs',
+        '--esn',
+        '--no-esn',
+        '--rsasig',
+        '--host',
+        '192.0.2.1',
+        '--id',
+        '@a.oe.test',
+        '--to',
+        '--host',
+        '192.0.2.2',
+        '--id',
+        '@b.oe.test',
+      ],
       ['whack', '--route', '--name', 'oe-b.oe.test'],
     ]);
   });
 
   it('adds further keys with --addkey, best precedence first, and initiates (synchronously) when asked', async () => {
-    await engine.install(peer({ auth: { kind: 'pubkey', keys: [{ ...rsa2, precedence: 20 }, { ...rsa, precedence: 10 }] }, initiate: true }));
+    await engine.install(
+      peer({
+        auth: {
+          kind: 'pubkey',
+          keys: [
+            { ...rsa2, precedence: 20 },
+            { ...rsa, precedence: 10 },
+          ],
+        },
+        initiate: true,
+      }),
+    );
     const c = calls();
     assert.deepEqual(c[0], ['whack', '--keyid', '@b.oe.test', '--pubkeyrsa', b64(rsa)]);
     assert.deepEqual(c[1], ['whack', '--keyid', '@b.oe.test', '--addkey', '--pubkeyrsa', b64(rsa2)]);
@@ -99,44 +135,99 @@ describe('libreswan engine (fake ipsec that records its arguments)', () => {
     const e = new LibreswanEngine({ localId: 'a.oe.test', localAddr: '192.0.2.1', localKey: rsaPair.privateKey, run: execRunner(FAKE) });
     await e.install(peer());
     const n = Buffer.from(rsaPair.publicKey.export({ format: 'jwk' }).n!, 'base64url');
-    const want = createHash('sha1').update(n[0] === 0 ? n.subarray(1) : n).digest('hex');
+    const want = createHash('sha1')
+      .update(n[0] === 0 ? n.subarray(1) : n)
+      .digest('hex');
     assert.equal(ckaidOf(rsaPair.publicKey), want);
     const add = calls()[1]!;
     assert.equal(add[add.indexOf('--ckaid') + 1], want);
     assert.ok(add.indexOf('--ckaid') < add.indexOf('--to'), 'the ckaid belongs to our end');
-    assert.throws(() => new LibreswanEngine({ localId: 'a', localKey: generateKeyPairSync('ed25519').privateKey, run: execRunner(FAKE) }), { code: 'engine-unsupported' });
+    assert.throws(() => new LibreswanEngine({ localId: 'a', localKey: generateKeyPairSync('ed25519').privateKey, run: execRunner(FAKE) }), {
+      code: 'engine-unsupported',
+    });
   });
 
   it('oedns serve/autosp with --engine libreswan pass our key file, so the conns name our NSS key; a non-RSA key is a config error', async () => {
     const pemFile = join(dir, 'host.key.pem');
     writeFileSync(pemFile, rsaPair.privateKey.export({ type: 'pkcs8', format: 'pem' }));
-    const e = (await engineFromConfig({ kind: 'libreswan', vici: '', identity: 'a.oe.test', key: pemFile, initiate: false }, silentLogger)) as LibreswanEngine;
+    const e = (await engineFromConfig(
+      { kind: 'libreswan', vici: '', identity: 'a.oe.test', key: pemFile, initiate: false },
+      silentLogger,
+    )) as LibreswanEngine;
     // No localAddr from the config: our address comes from the route (loopback here, always routable).
     const { conns } = await e.commandsFor(peer({ addresses: ['127.0.0.2'] }));
     assert.deepEqual(conns[0]!.add.slice(conns[0]!.add.indexOf('--host'), conns[0]!.add.indexOf('--host') + 2), ['--host', '127.0.0.1']);
     assert.equal(conns[0]!.add[conns[0]!.add.indexOf('--ckaid') + 1], ckaidOf(rsaPair.publicKey));
     writeFileSync(pemFile, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
-    await assert.rejects(engineFromConfig({ kind: 'libreswan', vici: '', identity: 'a.oe.test', key: pemFile, initiate: false }, silentLogger), { code: 'key-unsupported' });
+    await assert.rejects(
+      engineFromConfig({ kind: 'libreswan', vici: '', identity: 'a.oe.test', key: pemFile, initiate: false }, silentLogger),
+      { code: 'key-unsupported' },
+    );
     // No key file: the engine still starts (pluto may know our key otherwise), without --ckaid.
-    const bare = (await engineFromConfig({ kind: 'libreswan', vici: '', identity: 'a.oe.test', key: join(dir, 'absent.pem'), initiate: false }, silentLogger)) as LibreswanEngine;
+    const bare = (await engineFromConfig(
+      { kind: 'libreswan', vici: '', identity: 'a.oe.test', key: join(dir, 'absent.pem'), initiate: false },
+      silentLogger,
+    )) as LibreswanEngine;
     const bareConns = (await bare.commandsFor(peer({ addresses: ['127.0.0.2'] }))).conns;
     assert.equal(bareConns[0]!.add.includes('--ckaid'), false);
     assert.ok(bareConns[0]!.add.includes('@a.oe.test'));
   });
 
   it('tunnels to the IPSECKEY gateway: a client on both ends (whack refuses one-sided), ours of the inner family', async () => {
-    const e = new LibreswanEngine({ localId: 'a.oe.test', localAddr: '192.0.2.1', run: execRunner(FAKE), routeSource: async (d) => (d.includes(':') ? '2001:db8::1' : undefined) });
+    const e = new LibreswanEngine({
+      localId: 'a.oe.test',
+      localAddr: '192.0.2.1',
+      run: execRunner(FAKE),
+      routeSource: async (d) => (d.includes(':') ? '2001:db8::1' : undefined),
+    });
     await e.install(peer({ addresses: ['198.51.100.7', '2001:db8::7'], gateway: { kind: 'address', address: '192.0.2.9' } }));
     const adds = calls().filter((c) => c[1] === '--name');
-    assert.deepEqual(adds.map((c) => [c[2], ...c.slice(c.indexOf('--host'))]), [
-      ['oe-b.oe.test/0', '--host', '192.0.2.1', '--client', '192.0.2.1/32', '--id', '@a.oe.test', '--to', '--host', '192.0.2.9', '--client', '198.51.100.7/32', '--id', '@b.oe.test'],
-      ['oe-b.oe.test/1', '--host', '192.0.2.1', '--client', '2001:db8::1/128', '--id', '@a.oe.test', '--to', '--host', '192.0.2.9', '--client', '2001:db8::7/128', '--id', '@b.oe.test'],
-    ]);
+    assert.deepEqual(
+      adds.map((c) => [c[2], ...c.slice(c.indexOf('--host'))]),
+      [
+        [
+          'oe-b.oe.test/0',
+          '--host',
+          '192.0.2.1',
+          '--client',
+          '192.0.2.1/32',
+          '--id',
+          '@a.oe.test',
+          '--to',
+          '--host',
+          '192.0.2.9',
+          '--client',
+          '198.51.100.7/32',
+          '--id',
+          '@b.oe.test',
+        ],
+        [
+          'oe-b.oe.test/1',
+          '--host',
+          '192.0.2.1',
+          '--client',
+          '2001:db8::1/128',
+          '--id',
+          '@a.oe.test',
+          '--to',
+          '--host',
+          '192.0.2.9',
+          '--client',
+          '2001:db8::7/128',
+          '--id',
+          '@b.oe.test',
+        ],
+      ],
+    );
   });
 
   it('without localAddr asks the route to the peer for our address (whack cannot take %defaultroute)', async () => {
     const asked: string[] = [];
-    const e = new LibreswanEngine({ localId: 'a.oe.test', run: execRunner(FAKE), routeSource: async (d) => (asked.push(d), d === '192.0.2.2' ? '192.0.2.1' : undefined) });
+    const e = new LibreswanEngine({
+      localId: 'a.oe.test',
+      run: execRunner(FAKE),
+      routeSource: async (d) => (asked.push(d), d === '192.0.2.2' ? '192.0.2.1' : undefined),
+    });
     await e.install(peer());
     assert.deepEqual(asked, ['192.0.2.2']);
     assert.deepEqual(calls()[1]!.slice(calls()[1]!.indexOf('--host'), calls()[1]!.indexOf('--host') + 2), ['--host', '192.0.2.1']);
@@ -149,12 +240,20 @@ describe('libreswan engine (fake ipsec that records its arguments)', () => {
     await engine.install(peer({ level: 'clear' }));
     await engine.install(peer({ name: 'd.oe.test', level: 'block' }));
     const c = calls();
-    assert.deepEqual(c.map((x) => x.slice(0, 3)), [['whack', '--name', 'oe-b.oe.test'], ['whack', '--route', '--name'], ['whack', '--name', 'oe-d.oe.test'], ['whack', '--route', '--name']]);
+    assert.deepEqual(
+      c.map((x) => x.slice(0, 3)),
+      [
+        ['whack', '--name', 'oe-b.oe.test'],
+        ['whack', '--route', '--name'],
+        ['whack', '--name', 'oe-d.oe.test'],
+        ['whack', '--route', '--name'],
+      ],
+    );
     assert.deepEqual(c[0]!.slice(3, 6), ['--ikev2', '--pass', '--auth-never']);
     assert.deepEqual(c[2]!.slice(3, 6), ['--ikev2', '--drop', '--auth-never']);
   });
 
-  it('remove deletes the conns and replaces the id\'s keys by a throwaway key (whack --keyid alone deletes nothing in 4.10)', async () => {
+  it("remove deletes the conns and replaces the id's keys by a throwaway key (whack --keyid alone deletes nothing in 4.10)", async () => {
     await engine.install(peer());
     writeFileSync(log, '');
     await engine.remove('b.oe.test');
@@ -189,10 +288,22 @@ describe('libreswan engine (fake ipsec that records its arguments)', () => {
       await engine.install(peer());
       writeFileSync(log, '');
       await engine.install(peer({ auth: { kind: 'pubkey', keys: [{ ...rsa2, precedence: 10 }] } })); // key rollover only
-      assert.deepEqual(calls().map((c) => c.slice(1, 3)), [['--keyid', '@b.oe.test'], ['--name', 'oe-b.oe.test'], ['--showstates'], ['--route', '--name']]);
+      assert.deepEqual(
+        calls().map((c) => c.slice(1, 3)),
+        [['--keyid', '@b.oe.test'], ['--name', 'oe-b.oe.test'], ['--showstates'], ['--route', '--name']],
+      );
       writeFileSync(log, '');
       await engine.install(peer({ addresses: ['192.0.2.3'] }));
-      assert.deepEqual(calls().map((c) => c.slice(1, 3)), [['--keyid', '@b.oe.test'], ['--name', 'oe-b.oe.test'], ['--delete', '--name'], ['--name', 'oe-b.oe.test'], ['--route', '--name']]);
+      assert.deepEqual(
+        calls().map((c) => c.slice(1, 3)),
+        [
+          ['--keyid', '@b.oe.test'],
+          ['--name', 'oe-b.oe.test'],
+          ['--delete', '--name'],
+          ['--name', 'oe-b.oe.test'],
+          ['--route', '--name'],
+        ],
+      );
       assert.ok(calls()[3]!.includes('192.0.2.3'));
       // A conn pluto holds that this engine did not define (e.g. it restarted) is replaced, not trusted.
       const other = new LibreswanEngine({ localId: 'a.oe.test', localAddr: '192.0.2.1', run: execRunner(FAKE) });
@@ -210,11 +321,28 @@ describe('libreswan engine (fake ipsec that records its arguments)', () => {
   });
 
   it('takes RSA keys only (whack 4.10 has no --pubkeyecdsa): others are skipped, none usable is refused before running anything', async () => {
-    await assert.rejects(engine.install(peer({ auth: { kind: 'pubkey', keys: [{ ...ed, precedence: 10 }] } })), { code: 'engine-unsupported' });
-    await assert.rejects(engine.install(peer({ auth: { kind: 'pubkey', keys: [{ ...ec, precedence: 10 }] } })), { code: 'engine-unsupported' });
+    await assert.rejects(engine.install(peer({ auth: { kind: 'pubkey', keys: [{ ...ed, precedence: 10 }] } })), {
+      code: 'engine-unsupported',
+    });
+    await assert.rejects(engine.install(peer({ auth: { kind: 'pubkey', keys: [{ ...ec, precedence: 10 }] } })), {
+      code: 'engine-unsupported',
+    });
     assert.deepEqual(calls(), []);
-    await engine.install(peer({ auth: { kind: 'pubkey', keys: [{ ...ec, precedence: 5 }, { ...rsa, precedence: 10 }] } }));
-    assert.deepEqual(calls().filter((c) => c.includes('--keyid')), [['whack', '--keyid', '@b.oe.test', '--pubkeyrsa', b64(rsa)]]);
+    await engine.install(
+      peer({
+        auth: {
+          kind: 'pubkey',
+          keys: [
+            { ...ec, precedence: 5 },
+            { ...rsa, precedence: 10 },
+          ],
+        },
+      }),
+    );
+    assert.deepEqual(
+      calls().filter((c) => c.includes('--keyid')),
+      [['whack', '--keyid', '@b.oe.test', '--pubkeyrsa', b64(rsa)]],
+    );
   });
 
   it('reads the outcome of whack --initiate from its words (its exit code is 0 either way)', () => {
@@ -232,27 +360,46 @@ describe('libreswan engine (fake ipsec that records its arguments)', () => {
     process.env.FAKE_IPSEC_INITIATE = join(dir, 'init');
     writeFileSync(process.env.FAKE_IPSEC_INITIATE, PLUTO_AUTH_FAILED);
     await assert.rejects(engine.install(peer({ initiate: true })), { code: 'ike-auth-failed' });
-    assert.deepEqual(calls().slice(-2), [['whack', '--initiate', '--name', 'oe-b.oe.test'], ['whack', '--terminate', '--name', 'oe-b.oe.test']]);
-    assert.deepEqual((await engine.list()).map((p) => p.name), ['b.oe.test'], 'the conn stays loaded, as with the strongswan engine');
+    assert.deepEqual(calls().slice(-2), [
+      ['whack', '--initiate', '--name', 'oe-b.oe.test'],
+      ['whack', '--terminate', '--name', 'oe-b.oe.test'],
+    ]);
+    assert.deepEqual(
+      (await engine.list()).map((p) => p.name),
+      ['b.oe.test'],
+      'the conn stays loaded, as with the strongswan engine',
+    );
   });
 
   it('list() reports IKE and Child SA states from whack --showstates', async () => {
     await engine.install(peer());
     await engine.install(peer({ name: 'c.oe.test', addresses: ['192.0.2.3'] }));
-    process.env.FAKE_IPSEC_STATES = fixture('states', [
-      '000 #24: "oe-b.oe.test":4500 STATE_V2_ESTABLISHED_IKE_SA (established IKE SA); REKEY in 28474s; REPLACE in 28744s; newest; idle;',
-      '000 #25: "oe-b.oe.test":4500 STATE_V2_ESTABLISHED_CHILD_SA (established Child SA); REKEY in 28000s; newest; eroute owner; IKE SA #24;',
-      '000 #26: "oe-c.oe.test":500 STATE_V2_PARENT_I1 (sent IKE_SA_INIT request); RETRANSMIT in 1s; idle;',
-    ].join('\n'));
-    assert.deepEqual((await engine.list()).map((p) => [p.name, p.authenticated, p.ikeState, p.childState]), [
-      ['b.oe.test', true, 'ESTABLISHED', 'INSTALLED'],
-      ['c.oe.test', true, 'CONNECTING', undefined],
-    ]);
-    assert.deepEqual([...statesByConn('000 #3: "oe-x"[1] 192.0.2.9:500 STATE_V2_ESTABLISHED_IKE_SA (x)').entries()], [['oe-x', { ike: 'ESTABLISHED' }]]);
+    process.env.FAKE_IPSEC_STATES = fixture(
+      'states',
+      [
+        '000 #24: "oe-b.oe.test":4500 STATE_V2_ESTABLISHED_IKE_SA (established IKE SA); REKEY in 28474s; REPLACE in 28744s; newest; idle;',
+        '000 #25: "oe-b.oe.test":4500 STATE_V2_ESTABLISHED_CHILD_SA (established Child SA); REKEY in 28000s; newest; eroute owner; IKE SA #24;',
+        '000 #26: "oe-c.oe.test":500 STATE_V2_PARENT_I1 (sent IKE_SA_INIT request); RETRANSMIT in 1s; idle;',
+      ].join('\n'),
+    );
+    assert.deepEqual(
+      (await engine.list()).map((p) => [p.name, p.authenticated, p.ikeState, p.childState]),
+      [
+        ['b.oe.test', true, 'ESTABLISHED', 'INSTALLED'],
+        ['c.oe.test', true, 'CONNECTING', undefined],
+      ],
+    );
+    assert.deepEqual(
+      [...statesByConn('000 #3: "oe-x"[1] 192.0.2.9:500 STATE_V2_ESTABLISHED_IKE_SA (x)').entries()],
+      [['oe-x', { ike: 'ESTABLISHED' }]],
+    );
   });
 
   it('reconcile removes conns pluto holds that are not desired and installs the missing', async () => {
-    process.env.FAKE_IPSEC_STATUS = fixture('status', '000 "oe-old.oe.test": 192.0.2.1[@a.oe.test]...192.0.2.5[@old.oe.test]; unrouted;\n000 "other": ignored\n');
+    process.env.FAKE_IPSEC_STATUS = fixture(
+      'status',
+      '000 "oe-old.oe.test": 192.0.2.1[@a.oe.test]...192.0.2.5[@old.oe.test]; unrouted;\n000 "other": ignored\n',
+    );
     const r = await engine.reconcile([peer()]);
     assert.deepEqual([r.installed, r.removed, r.failed], [['b.oe.test'], ['old.oe.test'], []]);
     const c = calls();
@@ -264,10 +411,28 @@ describe('libreswan engine (fake ipsec that records its arguments)', () => {
   describe('drop shunts', () => {
     const v6route = async (d: string): Promise<string | undefined> => (d.includes(':') ? '2001:db8::1' : undefined);
     const shuntArgs = (name: string, addr: string, local: string, nexthop?: string): string[] => [
-      'whack', '--name', `oedns-drop-${name}@${addr}`, '--ikev2', '--drop', '--auth-never',
-      '--host', local, '--client', addr.includes(':') ? '::/0' : '0.0.0.0/0', '--id', '@a.oe.test', '--updown', '%disabled',
+      'whack',
+      '--name',
+      `oedns-drop-${name}@${addr}`,
+      '--ikev2',
+      '--drop',
+      '--auth-never',
+      '--host',
+      local,
+      '--client',
+      addr.includes(':') ? '::/0' : '0.0.0.0/0',
+      '--id',
+      '@a.oe.test',
+      '--updown',
+      '%disabled',
       ...(nexthop ? ['--nexthop', nexthop] : []),
-      '--to', '--host', addr, '--client', addr.includes(':') ? `${addr}/128` : `${addr}/32`, '--id', `@${name}`,
+      '--to',
+      '--host',
+      addr,
+      '--client',
+      addr.includes(':') ? `${addr}/128` : `${addr}/32`,
+      '--id',
+      `@${name}`,
     ];
     beforeEach(() => {
       engine = new LibreswanEngine({ localId: 'a.oe.test', localAddr: '192.0.2.1', run: execRunner(FAKE), routeSource: v6route });
@@ -283,7 +448,13 @@ describe('libreswan engine (fake ipsec that records its arguments)', () => {
       ]);
       process.env.FAKE_IPSEC_FAIL = '--status'; // pluto cannot be asked: list() says what this engine added
       assert.deepEqual(await engine.list(), [
-        { name: 'b.oe.test', connection: 'oedns-drop-b.oe.test@192.0.2.2', addresses: ['192.0.2.2', '2001:db8::2'], authenticated: false, shunt: true },
+        {
+          name: 'b.oe.test',
+          connection: 'oedns-drop-b.oe.test@192.0.2.2',
+          addresses: ['192.0.2.2', '2001:db8::2'],
+          authenticated: false,
+          shunt: true,
+        },
       ]);
       delete process.env.FAKE_IPSEC_FAIL;
       writeFileSync(log, '');
@@ -295,17 +466,25 @@ describe('libreswan engine (fake ipsec that records its arguments)', () => {
       await engine.setShunt('b.oe.test', ['192.0.2.2', '2001:db8::2']);
       writeFileSync(log, '');
       await engine.setShunt('b.oe.test', ['2001:db8::2', '192.0.2.9']);
-      assert.deepEqual(calls().map((c) => c.slice(1, 4)), [
-        ['--name', 'oedns-drop-b.oe.test@192.0.2.9', '--ikev2'],
-        ['--route', '--name', 'oedns-drop-b.oe.test@192.0.2.9'],
-        ['--delete', '--name', 'oedns-drop-b.oe.test@192.0.2.2'],
-      ]);
+      assert.deepEqual(
+        calls().map((c) => c.slice(1, 4)),
+        [
+          ['--name', 'oedns-drop-b.oe.test@192.0.2.9', '--ikev2'],
+          ['--route', '--name', 'oedns-drop-b.oe.test@192.0.2.9'],
+          ['--delete', '--name', 'oedns-drop-b.oe.test@192.0.2.2'],
+        ],
+      );
       writeFileSync(log, '');
       await engine.setShunt('b.oe.test', []);
-      assert.deepEqual(calls().map((c) => c.slice(1, 4)).sort(), [
-        ['--delete', '--name', 'oedns-drop-b.oe.test@192.0.2.9'],
-        ['--delete', '--name', 'oedns-drop-b.oe.test@2001:db8::2'],
-      ]);
+      assert.deepEqual(
+        calls()
+          .map((c) => c.slice(1, 4))
+          .sort(),
+        [
+          ['--delete', '--name', 'oedns-drop-b.oe.test@192.0.2.9'],
+          ['--delete', '--name', 'oedns-drop-b.oe.test@2001:db8::2'],
+        ],
+      );
       assert.deepEqual(await engine.list(), []);
     });
 
@@ -314,35 +493,48 @@ describe('libreswan engine (fake ipsec that records its arguments)', () => {
       process.env.FAKE_IPSEC_FAIL = '--route --name oedns-drop-b.oe.test@192.0.2.9';
       writeFileSync(log, '');
       await assert.rejects(engine.setShunt('b.oe.test', ['192.0.2.9']), { code: 'engine-command-failed' });
-      assert.equal(calls().some((c) => c.includes('--delete')), false, 'the old address was not let go');
+      assert.equal(
+        calls().some((c) => c.includes('--delete')),
+        false,
+        'the old address was not let go',
+      );
       process.env.FAKE_IPSEC_FAIL = '--status';
-      assert.deepEqual((await engine.list()).map((p) => p.addresses), [['192.0.2.2']]);
+      assert.deepEqual(
+        (await engine.list()).map((p) => p.addresses),
+        [['192.0.2.2']],
+      );
     });
 
     it('the shunt takes the next hop of a held peer that reaches the address through a gateway', async () => {
       await engine.install(peer({ name: 'g.oe.test', addresses: ['198.51.100.7'], gateway: { kind: 'address', address: '192.0.2.9' } }));
       writeFileSync(log, '');
       await engine.setShunt('g.oe.test', ['198.51.100.7', '192.0.2.3']);
-      assert.deepEqual(calls().filter((c) => c[1] === '--name'), [
-        shuntArgs('g.oe.test', '192.0.2.3', '192.0.2.1'),
-        shuntArgs('g.oe.test', '198.51.100.7', '192.0.2.1', '192.0.2.9'),
-      ]);
+      assert.deepEqual(
+        calls().filter((c) => c[1] === '--name'),
+        [shuntArgs('g.oe.test', '192.0.2.3', '192.0.2.1'), shuntArgs('g.oe.test', '198.51.100.7', '192.0.2.1', '192.0.2.9')],
+      );
     });
 
     it('list() reports the shunts pluto holds, also those a previous oedns process added', async () => {
       await engine.install(peer());
-      process.env.FAKE_IPSEC_STATUS = fixture('status', [
-        '000 "oe-b.oe.test": 192.0.2.1[@a.oe.test]...192.0.2.2[@b.oe.test]; prospective erouted; eroute owner: #0',
-        '000 "oedns-drop-b.oe.test@2001:db8::2": ::/0===2001:db8::1[@a.oe.test]...2001:db8::2[@b.oe.test]; prospective erouted; eroute owner: #0',
-        '000 "oedns-drop-c.oe.test@192.0.2.3": 0.0.0.0/0===192.0.2.1[@a.oe.test]...192.0.2.3[@c.oe.test]; prospective erouted; eroute owner: #0',
-        '000 "oedns-drop-c.oe.test@192.0.2.3":   policy: IKEv2+AUTH_NEVER+TUNNEL+DROP+NEVER_NEGOTIATE;',
-        '000 "oedns-drop-junk": 0.0.0.0/0===192.0.2.1...192.0.2.6; unrouted;',
-      ].join('\n'));
-      assert.deepEqual((await engine.list()).map((p) => [p.name, p.connection, p.addresses, p.shunt]), [
-        ['b.oe.test', 'oe-b.oe.test', ['192.0.2.2'], undefined],
-        ['b.oe.test', 'oedns-drop-b.oe.test@2001:db8::2', ['2001:db8::2'], true],
-        ['c.oe.test', 'oedns-drop-c.oe.test@192.0.2.3', ['192.0.2.3'], true],
-      ]);
+      process.env.FAKE_IPSEC_STATUS = fixture(
+        'status',
+        [
+          '000 "oe-b.oe.test": 192.0.2.1[@a.oe.test]...192.0.2.2[@b.oe.test]; prospective erouted; eroute owner: #0',
+          '000 "oedns-drop-b.oe.test@2001:db8::2": ::/0===2001:db8::1[@a.oe.test]...2001:db8::2[@b.oe.test]; prospective erouted; eroute owner: #0',
+          '000 "oedns-drop-c.oe.test@192.0.2.3": 0.0.0.0/0===192.0.2.1[@a.oe.test]...192.0.2.3[@c.oe.test]; prospective erouted; eroute owner: #0',
+          '000 "oedns-drop-c.oe.test@192.0.2.3":   policy: IKEv2+AUTH_NEVER+TUNNEL+DROP+NEVER_NEGOTIATE;',
+          '000 "oedns-drop-junk": 0.0.0.0/0===192.0.2.1...192.0.2.6; unrouted;',
+        ].join('\n'),
+      );
+      assert.deepEqual(
+        (await engine.list()).map((p) => [p.name, p.connection, p.addresses, p.shunt]),
+        [
+          ['b.oe.test', 'oe-b.oe.test', ['192.0.2.2'], undefined],
+          ['b.oe.test', 'oedns-drop-b.oe.test@2001:db8::2', ['2001:db8::2'], true],
+          ['c.oe.test', 'oedns-drop-c.oe.test@192.0.2.3', ['192.0.2.3'], true],
+        ],
+      );
     });
 
     it('refuses names and addresses that are not, before running anything (engine-bad-peer)', async () => {
@@ -360,13 +552,16 @@ describe('libreswan engine (fake ipsec that records its arguments)', () => {
     });
 
     it('reconcile: missing shunts are added, ours pluto holds are kept when wanted (routed again) and deleted when not', async () => {
-      process.env.FAKE_IPSEC_STATUS = fixture('status', [
-        '000 "oedns-drop-b.oe.test@192.0.2.2": 0.0.0.0/0===192.0.2.1[@a.oe.test]...192.0.2.2[@b.oe.test]; prospective erouted; eroute owner: #0',
-        '000 "oedns-drop-b.oe.test@192.0.2.2":   policy: IKEv2+AUTH_NEVER+TUNNEL+DROP+NEVER_NEGOTIATE;',
-        '000 "oedns-drop-old.oe.test@192.0.2.5": 0.0.0.0/0===192.0.2.1[@a.oe.test]...192.0.2.5[@old.oe.test]; prospective erouted; eroute owner: #0',
-        '000 "oedns-drop-junk": 0.0.0.0/0===192.0.2.1...192.0.2.6; unrouted;',
-        '000 "oe-shunt-x.oe.test": 192.0.2.1[@a.oe.test]...192.0.2.8[@shunt-x.oe.test]; unrouted;',
-      ].join('\n'));
+      process.env.FAKE_IPSEC_STATUS = fixture(
+        'status',
+        [
+          '000 "oedns-drop-b.oe.test@192.0.2.2": 0.0.0.0/0===192.0.2.1[@a.oe.test]...192.0.2.2[@b.oe.test]; prospective erouted; eroute owner: #0',
+          '000 "oedns-drop-b.oe.test@192.0.2.2":   policy: IKEv2+AUTH_NEVER+TUNNEL+DROP+NEVER_NEGOTIATE;',
+          '000 "oedns-drop-old.oe.test@192.0.2.5": 0.0.0.0/0===192.0.2.1[@a.oe.test]...192.0.2.5[@old.oe.test]; prospective erouted; eroute owner: #0',
+          '000 "oedns-drop-junk": 0.0.0.0/0===192.0.2.1...192.0.2.6; unrouted;',
+          '000 "oe-shunt-x.oe.test": 192.0.2.1[@a.oe.test]...192.0.2.8[@shunt-x.oe.test]; unrouted;',
+        ].join('\n'),
+      );
       const r = await engine.reconcile([], [{ name: 'b.oe.test', addresses: ['192.0.2.2', '192.0.2.3'] }]);
       assert.deepEqual(r.failed, []);
       const c = calls().map((x) => x.slice(1, 4));
@@ -375,18 +570,34 @@ describe('libreswan engine (fake ipsec that records its arguments)', () => {
       assert.ok(after.some((x) => x[0] === '--delete' && x[2] === 'oedns-drop-junk'));
       assert.ok(after.some((x) => x[0] === '--delete' && x[2] === 'oedns-drop-old.oe.test@192.0.2.5'));
       assert.ok(after.some((x) => x[0] === '--name' && x[1] === 'oedns-drop-b.oe.test@192.0.2.3'));
-      assert.ok(after.some((x) => x[0] === '--route' && x[2] === 'oedns-drop-b.oe.test@192.0.2.2'), 'the adopted shunt is routed again');
-      assert.equal(after.some((x) => x[0] === '--name' && x[1] === 'oedns-drop-b.oe.test@192.0.2.2'), false, 'and not redefined');
-      assert.equal(after.some((x) => x[2] === 'oedns-drop-b.oe.test@192.0.2.2' && x[0] === '--delete'), false);
+      assert.ok(
+        after.some((x) => x[0] === '--route' && x[2] === 'oedns-drop-b.oe.test@192.0.2.2'),
+        'the adopted shunt is routed again',
+      );
+      assert.equal(
+        after.some((x) => x[0] === '--name' && x[1] === 'oedns-drop-b.oe.test@192.0.2.2'),
+        false,
+        'and not redefined',
+      );
+      assert.equal(
+        after.some((x) => x[2] === 'oedns-drop-b.oe.test@192.0.2.2' && x[0] === '--delete'),
+        false,
+      );
       // A peer named shunt-x.oe.test is a peer: not desired, so removed as a peer, not as a shunt.
       assert.deepEqual(r.removed, ['shunt-x.oe.test']);
       process.env.FAKE_IPSEC_FAIL = '--status';
-      assert.deepEqual((await engine.list()).map((p) => [p.name, p.addresses, p.shunt]), [['b.oe.test', ['192.0.2.2', '192.0.2.3'], true]]);
+      assert.deepEqual(
+        (await engine.list()).map((p) => [p.name, p.addresses, p.shunt]),
+        [['b.oe.test', ['192.0.2.2', '192.0.2.3'], true]],
+      );
     });
   });
 
   it('reports status from whack --status (pluto_version), reachable or not', async () => {
-    process.env.FAKE_IPSEC_STATUS = fixture('status', '000 sbindir=/usr/sbin, libexecdir=/usr/libexec/ipsec\n000 pluto_version=4.10, pluto_vendorid=OE-Libreswan-4.10, audit-log=yes\n');
+    process.env.FAKE_IPSEC_STATUS = fixture(
+      'status',
+      '000 sbindir=/usr/sbin, libexecdir=/usr/libexec/ipsec\n000 pluto_version=4.10, pluto_vendorid=OE-Libreswan-4.10, audit-log=yes\n',
+    );
     const s = await engine.status();
     assert.deepEqual([s.engine, s.reachable, s.daemon], ['libreswan', true, 'Libreswan 4.10']);
     process.env.FAKE_IPSEC_FAIL = '--status';
@@ -398,11 +609,14 @@ describe('libreswan engine (fake ipsec that records its arguments)', () => {
   it('runs the whack binary itself with the control socket when told (a private pluto)', async () => {
     const e = new LibreswanEngine({ localId: 'a.oe.test', localAddr: '192.0.2.1', whack: FAKE, ctlsocket: '/x/pluto.ctl' });
     await e.install(peer());
-    assert.deepEqual(calls().map((c) => c.slice(0, 3)), [
-      ['--ctlsocket', '/x/pluto.ctl', '--keyid'],
-      ['--ctlsocket', '/x/pluto.ctl', '--name'],
-      ['--ctlsocket', '/x/pluto.ctl', '--route'],
-    ]);
+    assert.deepEqual(
+      calls().map((c) => c.slice(0, 3)),
+      [
+        ['--ctlsocket', '/x/pluto.ctl', '--keyid'],
+        ['--ctlsocket', '/x/pluto.ctl', '--name'],
+        ['--ctlsocket', '/x/pluto.ctl', '--route'],
+      ],
+    );
     const r = await whackRunner(FAKE)(['whack', '--status']);
     assert.equal(r.code, 0);
     assert.deepEqual(calls().at(-1), ['--status']);

@@ -35,9 +35,12 @@ function peerOf(name: string, addr: string, key: KeyObject, initiate: boolean, o
 
 function swanctl(host: LabHost, args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((res) => {
-    execFile('swanctl', [...args, '--file', join(host.dir, 'swanctl', 'swanctl.conf'), '--uri', `unix://${host.vici}`],
+    execFile(
+      'swanctl',
+      [...args, '--file', join(host.dir, 'swanctl', 'swanctl.conf'), '--uri', `unix://${host.vici}`],
       { env: { ...process.env, STRONGSWAN_CONF: join(host.dir, 'strongswan.conf') }, timeout: 20_000 },
-      (err, stdout, stderr) => res({ code: err ? 1 : 0, out: `${stdout}${stderr}` }));
+      (err, stdout, stderr) => res({ code: err ? 1 : 0, out: `${stdout}${stderr}` }),
+    );
   });
 }
 
@@ -50,34 +53,40 @@ function writeForeignVpn(host: LabHost): void {
   for (const sub of ['private', 'x509']) mkdirSync(join(d, sub), { recursive: true });
   const key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
   writeFileSync(join(d, 'private', 'corp.pem'), privateKeyPemForCharon(key));
-  writeFileSync(join(d, 'x509', 'corp.pem'), createSelfSignedCert('me.corp.test', key, { now: Math.floor(Date.now() / 1000), serial: randomBytes(12) }));
-  writeFileSync(join(d, 'swanctl.conf'), [
-    'connections {',
-    '  corp {',
-    '    remote_addrs = 198.51.100.1',
-    '    local {',
-    '      auth = pubkey',
-    '      certs = corp.pem',
-    '    }',
-    '    remote {',
-    '      auth = psk',
-    '      id = vpn.corp.test',
-    '    }',
-    '    children {',
-    '      corp {',
-    '        remote_ts = 198.51.100.0/24',
-    '      }',
-    '    }',
-    '  }',
-    '}',
-    'secrets {',
-    '  ike-corp {',
-    '    id = vpn.corp.test',
-    '    secret = "corp secret"',
-    '  }',
-    '}',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    join(d, 'x509', 'corp.pem'),
+    createSelfSignedCert('me.corp.test', key, { now: Math.floor(Date.now() / 1000), serial: randomBytes(12) }),
+  );
+  writeFileSync(
+    join(d, 'swanctl.conf'),
+    [
+      'connections {',
+      '  corp {',
+      '    remote_addrs = 198.51.100.1',
+      '    local {',
+      '      auth = pubkey',
+      '      certs = corp.pem',
+      '    }',
+      '    remote {',
+      '      auth = psk',
+      '      id = vpn.corp.test',
+      '    }',
+      '    children {',
+      '      corp {',
+      '        remote_ts = 198.51.100.0/24',
+      '      }',
+      '    }',
+      '  }',
+      '}',
+      'secrets {',
+      '  ike-corp {',
+      '    id = vpn.corp.test',
+      '    secret = "corp secret"',
+      '  }',
+      '}',
+      '',
+    ].join('\n'),
+  );
 }
 
 describe('strongswan engine lifecycle in the lab: shunts, rollover, foreign credentials and reloads', function () {
@@ -102,8 +111,18 @@ describe('strongswan engine lifecycle in the lab: shunts, rollover, foreign cred
     ka = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
     kb = generateKeyPairSync('ed25519').privateKey;
     // A checks for foreign reloads every second here (default 10 s), so the periodic path is tested too.
-    A = new StrongswanEngine({ socketPath: lab.a.vici, identity: { id: 'a.oe.test', privateKey: ka }, initiateTimeoutMs: 8000, checkIntervalMs: 1000 });
-    B = new StrongswanEngine({ socketPath: lab.b.vici, identity: { id: 'b.oe.test', privateKey: kb }, initiateTimeoutMs: 8000, trustSeed: seedB });
+    A = new StrongswanEngine({
+      socketPath: lab.a.vici,
+      identity: { id: 'a.oe.test', privateKey: ka },
+      initiateTimeoutMs: 8000,
+      checkIntervalMs: 1000,
+    });
+    B = new StrongswanEngine({
+      socketPath: lab.b.vici,
+      identity: { id: 'b.oe.test', privateKey: kb },
+      initiateTimeoutMs: 8000,
+      trustSeed: seedB,
+    });
     await A.start();
     await B.start();
     rawA = new ViciClient({ socketPath: lab.a.vici });
@@ -135,7 +154,10 @@ describe('strongswan engine lifecycle in the lab: shunts, rollover, foreign cred
     assert.equal(p.clear, 0, `clear ICMP left the host:\n${p.text}`);
     assert.equal(p.esp, 0, p.text);
     const listed = await A.list();
-    assert.deepEqual(listed.map((x) => [x.name, x.shunt, x.addresses]), [['b.oe.test', true, [lab!.b.addr]]]);
+    assert.deepEqual(
+      listed.map((x) => [x.name, x.shunt, x.addresses]),
+      [['b.oe.test', true, [lab!.b.addr]]],
+    );
     // The next lookup: the conn comes back, then the shunt goes; traffic is ESP again.
     await A.install(peerB());
     await A.setShunt('b.oe.test', []);
@@ -162,7 +184,12 @@ describe('strongswan engine lifecycle in the lab: shunts, rollover, foreign cred
       const kb2 = generateKeyPairSync('ed25519').privateKey;
       await B.close();
       // Same trust seed (kept next to the host key across the rollover): the new B can retire what the old one vouched for.
-      B = new StrongswanEngine({ socketPath: lab!.b.vici, identity: { id: 'b.oe.test', privateKey: kb2 }, initiateTimeoutMs: 8000, trustSeed: seedB });
+      B = new StrongswanEngine({
+        socketPath: lab!.b.vici,
+        identity: { id: 'b.oe.test', privateKey: kb2 },
+        initiateTimeoutMs: 8000,
+        trustSeed: seedB,
+      });
       await B.start();
       await B.install(peerOf('a.oe.test', lab!.a.addr, ka, false));
       const rawB = new ViciClient({ socketPath: lab!.b.vici });
@@ -176,7 +203,10 @@ describe('strongswan engine lifecycle in the lab: shunts, rollover, foreign cred
       await sync.upsert(peerB());
       assert.equal(sync.stats().rolledSas, 1);
       const after = (await rawA.listSas()).filter((s) => s.name === 'oe-b.oe.test');
-      assert.ok(after.every((s) => !before.includes(s.uniqueId)), `the old SA ${before[0]} is still there`);
+      assert.ok(
+        after.every((s) => !before.includes(s.uniqueId)),
+        `the old SA ${before[0]} is still there`,
+      );
       assert.equal(after.filter((s) => s.state === 'ESTABLISHED').length, 1, 'a new SA, authenticated with the new key');
       const p = await ping();
       assert.equal(p.code, 0, p.text);
@@ -194,7 +224,12 @@ describe('strongswan engine lifecycle in the lab: shunts, rollover, foreign cred
     const r = await swanctl(lab!.a, ['--load-all']);
     assert.equal(r.code, 0, r.out);
     // swanctl unloaded every conn it does not know, ours included.
-    await until('our conns are back', async () => (await ourConns()).includes('oe-b.oe.test') && (await ourConns()).includes('oedns-self'), 5000, 20);
+    await until(
+      'our conns are back',
+      async () => (await ourConns()).includes('oe-b.oe.test') && (await ourConns()).includes('oedns-self'),
+      5000,
+      20,
+    );
     const back = Date.now() - t0;
     assert.ok(back < 1000, `took ${back} ms`);
     // Noticed through charon's log ("added vici connection: corp"), not by waiting for the timer.
@@ -203,11 +238,13 @@ describe('strongswan engine lifecycle in the lab: shunts, rollover, foreign cred
     const foreign = async (): Promise<{ keys: number; shared: string[]; certs: string[]; conn: boolean }> => ({
       keys: (await rawA.getKeys()).length,
       shared: list(await rawA.request('get-shared'), 'keys'),
-      certs: (await certsA.listCerts({ type: 'X509' })).map((e) => new X509Certificate(e.get('data') as Buffer).subject).filter((s) => s.includes('corp')),
+      certs: (await certsA.listCerts({ type: 'X509' }))
+        .map((e) => new X509Certificate(e.get('data') as Buffer).subject)
+        .filter((s) => s.includes('corp')),
       conn: (await rawA.getConns()).includes('corp'),
     });
     const start = await foreign();
-    assert.equal(start.keys, 2, 'our key and the VPN\'s');
+    assert.equal(start.keys, 2, "our key and the VPN's");
     assert.ok(start.shared.includes('ike-corp'), JSON.stringify(start.shared));
     assert.equal(start.certs.length, 1);
     assert.ok(start.conn);

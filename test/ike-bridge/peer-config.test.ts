@@ -13,8 +13,14 @@ const opts: ConnOptions = {
   startAction: 'trap',
 };
 const peer = (over: Partial<Peer> = {}): Peer => ({
-  name: 'b.oe.test', addresses: ['192.0.2.2'], auth: { kind: 'pubkey', keys: [{ ...ed, precedence: 10 }] },
-  gateway: { kind: 'none' }, level: 'private', expiresAt: 0, owner: 'serve', ...over,
+  name: 'b.oe.test',
+  addresses: ['192.0.2.2'],
+  auth: { kind: 'pubkey', keys: [{ ...ed, precedence: 10 }] },
+  gateway: { kind: 'none' },
+  level: 'private',
+  expiresAt: 0,
+  owner: 'serve',
+  ...over,
 });
 
 describe('peer-config: Peer -> load-conn', () => {
@@ -24,11 +30,20 @@ describe('peer-config: Peer -> load-conn', () => {
     assert.deepEqual(c.local, { auth: 'pubkey', id: 'a.oe.test' });
     assert.equal(c.remote.id, 'b.oe.test');
     assert.match(c.remote.pubkeys[0], /^-----BEGIN PUBLIC KEY-----/);
-    assert.deepEqual(c.children['oe-b.oe.test'], { mode: 'tunnel', local_ts: ['dynamic'], remote_ts: ['192.0.2.2/32'], esp_proposals: ['aes128-sha256'], start_action: 'trap' });
+    assert.deepEqual(c.children['oe-b.oe.test'], {
+      mode: 'tunnel',
+      local_ts: ['dynamic'],
+      remote_ts: ['192.0.2.2/32'],
+      esp_proposals: ['aes128-sha256'],
+      start_action: 'trap',
+    });
   });
 
   it('through an IPSECKEY gateway: IKE to the gateway, the peer addresses as traffic selectors', () => {
-    const c = buildConn(peer({ addresses: ['198.51.100.7', '2001:db8::7'], gateway: { kind: 'address', address: '192.0.2.9' } }), opts) as Record<string, any>;
+    const c = buildConn(
+      peer({ addresses: ['198.51.100.7', '2001:db8::7'], gateway: { kind: 'address', address: '192.0.2.9' } }),
+      opts,
+    ) as Record<string, any>;
     assert.deepEqual(c.remote_addrs, ['192.0.2.9']);
     assert.deepEqual(c.children['oe-b.oe.test'].remote_ts, ['198.51.100.7/32', '2001:db8::7/128']);
   });
@@ -39,8 +54,10 @@ describe('peer-config: Peer -> load-conn', () => {
   });
 
   it('refuses a peer whose only key is unusable, and unauthenticated methods strongSwan 5.9.8 lacks', () => {
-    assert.throws(() => buildConn(peer({ auth: { kind: 'pubkey', keys: [{ algorithm: 4, publicKey: new Uint8Array(5), precedence: 1 }] } }), opts),
-      (e: unknown) => e instanceof EngineError && e.code === 'engine-bad-key');
+    assert.throws(
+      () => buildConn(peer({ auth: { kind: 'pubkey', keys: [{ algorithm: 4, publicKey: new Uint8Array(5), precedence: 1 }] } }), opts),
+      (e: unknown) => e instanceof EngineError && e.code === 'engine-bad-key',
+    );
     assert.throws(() => buildConn(peer({ auth: { kind: 'unauthenticated', method: 'null' } }), opts), { code: 'engine-unsupported' });
   });
 

@@ -15,20 +15,43 @@ describe('oedns pins', () => {
     dir = mkdtempSync(join(tmpdir(), 'oedns-pins-'));
     file = join(dir, 'tofu-pins.json');
     const store = new PinStore(file);
-    store.put({ name: 'bob.fb.test', fingerprint: 'ab'.repeat(32), der: 'AAAA', firstSeen: 1_700_000_000, lastSeen: 1_700_000_100, source: 'any-key' });
-    store.put({ name: 'carol.fb.test', fingerprint: 'cd'.repeat(32), der: 'AAAA', firstSeen: 1_700_000_000, lastSeen: 1_700_000_000, source: 'trusted-fingerprint' });
+    store.put({
+      name: 'bob.fb.test',
+      fingerprint: 'ab'.repeat(32),
+      der: 'AAAA',
+      firstSeen: 1_700_000_000,
+      lastSeen: 1_700_000_100,
+      source: 'any-key',
+    });
+    store.put({
+      name: 'carol.fb.test',
+      fingerprint: 'cd'.repeat(32),
+      der: 'AAAA',
+      firstSeen: 1_700_000_000,
+      lastSeen: 1_700_000_000,
+      source: 'trusted-fingerprint',
+    });
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('lists the pinned peers with fingerprint and how they were accepted', () => {
     const r = oedns(['pins', 'list', '--file', file]);
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(r.stdout.trim().split('\n').map((l) => l.split(/\s+/).slice(0, 3)), [
-      ['bob.fb.test', 'ab'.repeat(32), 'any-key'],
-      ['carol.fb.test', 'cd'.repeat(32), 'trusted-fingerprint'],
-    ]);
+    assert.deepEqual(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/\s+/).slice(0, 3)),
+      [
+        ['bob.fb.test', 'ab'.repeat(32), 'any-key'],
+        ['carol.fb.test', 'cd'.repeat(32), 'trusted-fingerprint'],
+      ],
+    );
     const j = JSON.parse(oedns(['pins', 'list', '--json', '--file', file]).stdout) as Array<Record<string, unknown>>;
-    assert.deepEqual(j.map((p) => p.name), ['bob.fb.test', 'carol.fb.test']);
+    assert.deepEqual(
+      j.map((p) => p.name),
+      ['bob.fb.test', 'carol.fb.test'],
+    );
     assert.ok(!('der' in j[0]!));
   });
 

@@ -35,9 +35,12 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 function swanctl(host: LabHost, args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((res) => {
-    execFile('swanctl', [...args, '--file', join(host.dir, 'swanctl', 'swanctl.conf'), '--uri', `unix://${host.vici}`],
+    execFile(
+      'swanctl',
+      [...args, '--file', join(host.dir, 'swanctl', 'swanctl.conf'), '--uri', `unix://${host.vici}`],
       { env: { ...process.env, STRONGSWAN_CONF: join(host.dir, 'strongswan.conf') }, timeout: 20_000 },
-      (err, stdout, stderr) => res({ code: err ? 1 : 0, out: `${stdout}${stderr}` }));
+      (err, stdout, stderr) => res({ code: err ? 1 : 0, out: `${stdout}${stderr}` }),
+    );
   });
 }
 
@@ -66,8 +69,20 @@ describe('strongswan engine races and clear windows in the lab (review v11 F4, F
     ka = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
     kb = generateKeyPairSync('ed25519').privateKey;
     // No periodic check: every restore here is one the test starts (or a log event).
-    A = new StrongswanEngine({ socketPath: lab.a.vici, identity: { id: 'a.oe.test', privateKey: ka }, initiateTimeoutMs: 5000, checkIntervalMs: 0, trustRotateAt: 25, trustSeed: randomBytes(32) });
-    B = new StrongswanEngine({ socketPath: lab.b.vici, identity: { id: 'b.oe.test', privateKey: kb }, initiateTimeoutMs: 5000, checkIntervalMs: 0 });
+    A = new StrongswanEngine({
+      socketPath: lab.a.vici,
+      identity: { id: 'a.oe.test', privateKey: ka },
+      initiateTimeoutMs: 5000,
+      checkIntervalMs: 0,
+      trustRotateAt: 25,
+      trustSeed: randomBytes(32),
+    });
+    B = new StrongswanEngine({
+      socketPath: lab.b.vici,
+      identity: { id: 'b.oe.test', privateKey: kb },
+      initiateTimeoutMs: 5000,
+      checkIntervalMs: 0,
+    });
     await A.start();
     await B.start();
     rawA = new ViciClient({ socketPath: lab.a.vici });
@@ -91,7 +106,9 @@ describe('strongswan engine races and clear windows in the lab (review v11 F4, F
   };
 
   it('F4: removals during a trust-generation rotation stay removed; the peers kept are reloaded', async () => {
-    const peers = Array.from({ length: 60 }, (_, i) => peerOf(`p${i}.oe.test`, [`198.18.0.${i + 1}`], generateKeyPairSync('ed25519').privateKey, false));
+    const peers = Array.from({ length: 60 }, (_, i) =>
+      peerOf(`p${i}.oe.test`, [`198.18.0.${i + 1}`], generateKeyPairSync('ed25519').privateKey, false),
+    );
     assert.deepEqual(await A.installMany(peers), []);
     for (let i = 0; i < 24; i++) await A.remove(peers[i]!.name); // the 25th revocation rotates
     const victims = peers.slice(40).map((p) => p.name);
@@ -108,7 +125,11 @@ describe('strongswan engine races and clear windows in the lab (review v11 F4, F
     const back = victims.filter((n) => conns.has(`oe-${n}`));
     assert.deepEqual(back, [], 'removed during the rotation, loaded again by it');
     const kept = peers.slice(25, 40).map((p) => p.name);
-    assert.deepEqual(kept.filter((n) => !conns.has(`oe-${n}`)), [], 'a kept peer lost its conn');
+    assert.deepEqual(
+      kept.filter((n) => !conns.has(`oe-${n}`)),
+      [],
+      'a kept peer lost its conn',
+    );
     for (const n of kept) await A.remove(n);
   });
 
@@ -125,7 +146,10 @@ describe('strongswan engine races and clear windows in the lab (review v11 F4, F
       for (let j = 0; j < 10; j++) await A.setShunt(`gone${j}.example`, []);
     }
     // B, with the removed key, tries to authenticate to A: A no longer has a conn or trust for it.
-    await assert.rejects(B.initiate('a.oe.test'), (e: Error & { code?: string }) => e.code === 'ike-auth-failed' || e.code === 'ike-initiate-failed');
+    await assert.rejects(
+      B.initiate('a.oe.test'),
+      (e: Error & { code?: string }) => e.code === 'ike-auth-failed' || e.code === 'ike-initiate-failed',
+    );
   });
 
   it('F4: an address joining (AAAA) during the restore is not overwritten by the older conn; v6 never leaves in clear', async () => {
@@ -140,10 +164,15 @@ describe('strongswan engine races and clear windows in the lab (review v11 F4, F
         await Promise.all([A.checkForeign('event'), sleep(k % 3).then(() => sync.upsert(peerOf('b.oe.test', [lab!.b.addr6], kb, false)))]);
         assert.ok(sync.holds('b.oe.test', [lab!.b.addr6]));
         const ts = await remoteTs('oe-b.oe.test');
-        assert.ok(ts.some((x) => x.includes(':')), `try ${k}: PeerSync believes v6 is held, charon's conn has only ${ts.join(', ')}`);
+        assert.ok(
+          ts.some((x) => x.includes(':')),
+          `try ${k}: PeerSync believes v6 is held, charon's conn has only ${ts.join(', ')}`,
+        );
         for (let j = 0; j < 10; j++) await A.setShunt(`gone${j}.example`, []);
       }
-      const { wire, result } = await watchWire(lab!, () => lab!.exec(lab!.a, ['ping', '-6', '-c', '3', '-i', '0.2', '-W', '1', lab!.b.addr6]));
+      const { wire, result } = await watchWire(lab!, () =>
+        lab!.exec(lab!.a, ['ping', '-6', '-c', '3', '-i', '0.2', '-W', '1', lab!.b.addr6]),
+      );
       assert.equal(wire.text.split('\n').filter((l) => /ICMP6, echo request/.test(l)).length, 0, `${result.code}\n${wire.text}`);
     } finally {
       await sync.forget('b.oe.test');
@@ -154,18 +183,26 @@ describe('strongswan engine races and clear windows in the lab (review v11 F4, F
 
   it('F5: a key change whose install fails at initiate ends the SA of the old key', async () => {
     const sync = new PeerSync({ engine: A });
-    const sas = async (): Promise<string[]> => (await rawA.listSas()).filter((s) => s.name === 'oe-b.oe.test').map((s) => s.uniqueId ?? '?');
+    const sas = async (): Promise<string[]> =>
+      (await rawA.listSas()).filter((s) => s.name === 'oe-b.oe.test').map((s) => s.uniqueId ?? '?');
     try {
       await sync.upsert(peerOf('b.oe.test', [lab!.b.addr], kb, true));
       const before = await sas();
       assert.equal(before.length, 1, 'one SA with the old key');
       // DNS now publishes K2, but B still signs with K1: the install loads K2's conn, the initiate fails.
       const k2 = generateKeyPairSync('ed25519').privateKey;
-      await assert.rejects(sync.upsert(peerOf('b.oe.test', [lab!.b.addr], k2, true)), (e: Error & { code?: string }) => e.code === 'ike-auth-failed');
-      assert.deepEqual((await sas()).filter((id) => before.includes(id)), [], 'the SA authenticated with the old key is still up');
+      await assert.rejects(
+        sync.upsert(peerOf('b.oe.test', [lab!.b.addr], k2, true)),
+        (e: Error & { code?: string }) => e.code === 'ike-auth-failed',
+      );
+      assert.deepEqual(
+        (await sas()).filter((id) => before.includes(id)),
+        [],
+        'the SA authenticated with the old key is still up',
+      );
       assert.equal(sync.stats().rolledSas, 1);
       const { wire, result } = await watchWire(lab!, () => lab!.exec(lab!.a, ['ping', '-c', '2', '-i', '0.2', '-W', '1', lab!.b.addr]));
-      assert.notEqual(result.code, 0, 'traffic still flows over the old key\'s SA');
+      assert.notEqual(result.code, 0, "traffic still flows over the old key's SA");
       assert.equal(wire.clearIcmp, 0, wire.text);
     } finally {
       await sync.forget('b.oe.test');
@@ -215,7 +252,7 @@ describe('strongswan engine races and clear windows in the lab (review v11 F4, F
     await A.setShunt('b.oe.test', []);
   });
 
-  it('F10: after a charon restart the watcher is back within 200 ms of charon\'s socket, and the peer soon after', async () => {
+  it("F10: after a charon restart the watcher is back within 200 ms of charon's socket, and the peer soon after", async () => {
     const p = peerOf('b.oe.test', [lab!.b.addr], kb, false);
     await A.install(p);
     const t: Record<string, number> = {};
@@ -247,7 +284,9 @@ describe('strongswan engine races and clear windows in the lab (review v11 F4, F
       const day = T0 % 86_400_000;
       const first = clear.length ? stamp(clear[0]!) - day : NaN;
       const last = clear.length ? stamp(clear.at(-1)!) - day : NaN;
-      console.log(`      charon restart (ms from start): ${JSON.stringify(t)}; ${clear.length} echo requests in clear from ${first.toFixed(0)} to ${last.toFixed(0)}`);
+      console.log(
+        `      charon restart (ms from start): ${JSON.stringify(t)}; ${clear.length} echo requests in clear from ${first.toFixed(0)} to ${last.toFixed(0)}`,
+      );
       assert.ok(t.reconciled !== undefined, 'never reconciled');
       assert.ok(t.reconnected! - t.socketBack! < 200, `watcher back ${t.reconnected! - t.socketBack!} ms after the socket`);
       // Nothing goes out in clear once the conn is back (10 ms for tcpdump's and the clock's slack).

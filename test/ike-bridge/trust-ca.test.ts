@@ -19,15 +19,24 @@ function hasOpenssl(): boolean {
 }
 
 // Lines of 64 (a body of an exact multiple of 64 must not leave an empty line: openssl refuses it).
-const pem = (der: Buffer, what = 'CERTIFICATE'): string => `-----BEGIN ${what}-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END ${what}-----\n`;
+const pem = (der: Buffer, what = 'CERTIFICATE'): string =>
+  `-----BEGIN ${what}-----\n${der
+    .toString('base64')
+    .match(/.{1,64}/g)!
+    .join('\n')}\n-----END ${what}-----\n`;
 
 describe('ike-bridge/trust-ca', () => {
   const seed = randomBytes(32);
   const root = deriveTrustCa(seed, 'alice.example');
   const gen = newGeneration(root, 1_700_000_000_123n, generateKeyPairSync('ed25519').privateKey);
-  const rsa = createPublicKey(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey).export({ type: 'spki', format: 'pem' }).toString();
+  const rsa = createPublicKey(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey)
+    .export({ type: 'spki', format: 'pem' })
+    .toString();
   // A real Ed25519 point (random bytes are not a valid point half the time, and openssl refuses those).
-  const ed = ipseckeyToSpkiPem(4, Buffer.from(createPublicKey(generateKeyPairSync('ed25519').privateKey).export({ type: 'spki', format: 'der' }).subarray(-32)));
+  const ed = ipseckeyToSpkiPem(
+    4,
+    Buffer.from(createPublicKey(generateKeyPairSync('ed25519').privateKey).export({ type: 'spki', format: 'der' }).subarray(-32)),
+  );
 
   it('the root is the same for the same seed (an oedns restart keeps it) and another for another seed', () => {
     assert.deepEqual(deriveTrustCa(seed, 'alice.example').certDer, root.certDer);
@@ -48,8 +57,8 @@ describe('ike-bridge/trust-ca', () => {
     assert.equal(x.subjectAltName, 'DNS:bob.example');
     assert.equal(x.publicKey.export({ type: 'spki', format: 'pem' }).toString(), rsa);
     assert.equal(issuedBy(gen, ee.der), ee.serial);
-    assert.equal(issuedBy(root, ee.der), undefined, 'not the root\'s');
-    assert.equal(BigInt(`0x${issuedBy(root, gen.certDer)}`), 1_700_000_000_123n, 'a generation\'s serial is its number');
+    assert.equal(issuedBy(root, ee.der), undefined, "not the root's");
+    assert.equal(BigInt(`0x${issuedBy(root, gen.certDer)}`), 1_700_000_000_123n, "a generation's serial is its number");
   });
 
   it('a peer certificate depends only on (generation, name, key): same bytes again, another serial for another name or key', () => {
@@ -59,7 +68,7 @@ describe('ike-bridge/trust-ca', () => {
     assert.notEqual(issuePeerCert(gen, 'bob.example', rsa).serial, a.serial);
   });
 
-  it('keyIdentifier() is charon\'s key id: SHA-1 of the subjectPublicKey bits (PKCS#1 for RSA)', () => {
+  it("keyIdentifier() is charon's key id: SHA-1 of the subjectPublicKey bits (PKCS#1 for RSA)", () => {
     const k = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
     const spki = createPublicKey(k).export({ type: 'spki', format: 'der' });
     const pkcs1 = createPublicKey(k).export({ type: 'pkcs1', format: 'der' });
@@ -76,9 +85,13 @@ describe('ike-bridge/trust-ca', () => {
       writeFileSync(join(dir, 'bob.pem'), pem(bob.der));
       writeFileSync(join(dir, 'carol.pem'), pem(carol.der));
       const verify = (crl: Buffer | null, who: string): boolean => {
-        const files = crl ? (writeFileSync(join(dir, 'crl.pem'), pem(crl, 'X509 CRL')), ['-crl_check', '-CRLfile', join(dir, 'crl.pem')]) : [];
+        const files = crl
+          ? (writeFileSync(join(dir, 'crl.pem'), pem(crl, 'X509 CRL')), ['-crl_check', '-CRLfile', join(dir, 'crl.pem')])
+          : [];
         try {
-          execFileSync('openssl', ['verify', '-x509_strict', ...files, '-CAfile', join(dir, 'chain.pem'), join(dir, `${who}.pem`)], { stdio: 'pipe' });
+          execFileSync('openssl', ['verify', '-x509_strict', ...files, '-CAfile', join(dir, 'chain.pem'), join(dir, `${who}.pem`)], {
+            stdio: 'pipe',
+          });
           return true;
         } catch {
           return false;

@@ -16,8 +16,14 @@ import { type Lab, labUnavailable, labUp } from '../support/lab';
 function peerOf(name: string, addr: string, key: KeyObject): Peer {
   const k = keyObjectToIpseckey(createPublicKey(key));
   return {
-    name, addresses: [addr], auth: { kind: 'pubkey', keys: [{ algorithm: k.algorithm, publicKey: k.publicKey, precedence: 10 }] },
-    gateway: { kind: 'none' }, level: 'private', expiresAt: Math.floor(Date.now() / 1000) + 3600, owner: 'serve', initiate: false,
+    name,
+    addresses: [addr],
+    auth: { kind: 'pubkey', keys: [{ algorithm: k.algorithm, publicKey: k.publicKey, precedence: 10 }] },
+    gateway: { kind: 'none' },
+    level: 'private',
+    expiresAt: Math.floor(Date.now() / 1000) + 3600,
+    owner: 'serve',
+    initiate: false,
   };
 }
 
@@ -29,7 +35,9 @@ describe('trust left by an earlier oedns ends at the next start, whatever the cl
   const ka = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
   const kb = generateKeyPairSync('ed25519').privateKey;
   const probe = (): Parameters<ViciClient['loadConn']>[1] => ({
-    version: 2, remote_addrs: ['%any'], proposals: ['aes128-sha256-x25519'],
+    version: 2,
+    remote_addrs: ['%any'],
+    proposals: ['aes128-sha256-x25519'],
     local: { auth: 'pubkey', id: 'b.oe.test', pubkeys: [createPublicKey(kb).export({ type: 'spki', format: 'pem' }).toString()] },
     remote: { auth: 'pubkey', id: '%any' },
     children: { probe: { mode: 'tunnel', local_ts: ['dynamic'], remote_ts: ['dynamic'], esp_proposals: ['aes128-sha256'] } },
@@ -39,7 +47,12 @@ describe('trust left by an earlier oedns ends at the next start, whatever the cl
     if (labUnavailable()) return this.skip();
     lab = await labUp();
     rawB = new ViciClient({ socketPath: lab.b.vici });
-    A = new StrongswanEngine({ socketPath: lab.a.vici, identity: { id: 'a.oe.test', privateKey: ka }, initiateTimeoutMs: 5000, checkIntervalMs: 0 });
+    A = new StrongswanEngine({
+      socketPath: lab.a.vici,
+      identity: { id: 'a.oe.test', privateKey: ka },
+      initiateTimeoutMs: 5000,
+      checkIntervalMs: 0,
+    });
     await A.start();
   });
   after(async () => {
@@ -54,7 +67,12 @@ describe('trust left by an earlier oedns ends at the next start, whatever the cl
       await A!.remove('b.oe.test').catch(() => undefined);
       await A!.install(peerOf('b.oe.test', lab!.b.addr, kb));
       const seed = randomBytes(32);
-      const B1 = new StrongswanEngine({ socketPath: lab!.b.vici, identity: { id: 'b.oe.test', privateKey: kb }, checkIntervalMs: 0, trustSeed: seed });
+      const B1 = new StrongswanEngine({
+        socketPath: lab!.b.vici,
+        identity: { id: 'b.oe.test', privateKey: kb },
+        checkIntervalMs: 0,
+        trustSeed: seed,
+      });
       await B1.start();
       // Started while the clock was ~1000 s ahead: its CRL numbers are higher than the next process's clock gives.
       if (mode === 'clockback') (B1 as unknown as { trust: CharonTrust }).trust.crlNo += 10n ** 12n;
@@ -62,15 +80,20 @@ describe('trust left by an earlier oedns ends at the next start, whatever the cl
       await A!.initiate('b.oe.test'); // B vouches for A's key: accepted
       for (const sa of await rawB!.listSas()) await rawB!.terminate({ ike_id: sa.uniqueId, timeout: 2000, force: true });
       await B1.close(); // gone without removing a.oe.test
-      const B2 = new StrongswanEngine({ socketPath: lab!.b.vici, identity: { id: 'b.oe.test', privateKey: kb }, checkIntervalMs: 0,
-        trustSeed: mode === 'newseed' ? randomBytes(32) : seed });
+      const B2 = new StrongswanEngine({
+        socketPath: lab!.b.vici,
+        identity: { id: 'b.oe.test', privateKey: kb },
+        checkIntervalMs: 0,
+        trustSeed: mode === 'newseed' ? randomBytes(32) : seed,
+      });
       try {
         await B2.start();
         await B2.reconcile([], []);
         await rawB!.loadConn('probe', probe());
         await assert.rejects(A!.initiate('b.oe.test'), (e: unknown) => (e as { code?: string }).code === 'ike-auth-failed');
       } finally {
-        for (const sa of await rawB!.listSas()) await rawB!.terminate({ ike_id: sa.uniqueId, timeout: 2000, force: true }).catch(() => undefined);
+        for (const sa of await rawB!.listSas())
+          await rawB!.terminate({ ike_id: sa.uniqueId, timeout: 2000, force: true }).catch(() => undefined);
         await rawB!.unloadConn('probe').catch(() => undefined);
         await B2.close();
       }

@@ -22,7 +22,11 @@ describe('ike-bridge/trust seed and root across restarts', () => {
     assert.equal(statSync(p).mode & 0o777, 0o600);
     assert.deepEqual(ensureTrustSeed(p), s);
     chmodSync(p, 0o640);
-    assert.throws(() => ensureTrustSeed(p), (e: unknown) => isTrust(e) && /mode 0640: group or others can read it/.test((e as Error).message) && /chmod 600/.test((e as Error).message));
+    assert.throws(
+      () => ensureTrustSeed(p),
+      (e: unknown) =>
+        isTrust(e) && /mode 0640: group or others can read it/.test((e as Error).message) && /chmod 600/.test((e as Error).message),
+    );
   });
 
   it('a seed that exists but cannot be used stops the start instead of falling back to another root', () => {
@@ -60,7 +64,8 @@ describe('ike-bridge/trust seed and root across restarts', () => {
     const v: TrustVici = {
       request: async (cmd, msg) => {
         const m = msg as { type?: string; flag?: string; data?: Buffer };
-        if (cmd === 'load-cert' && m.type === 'x509' && m.flag === 'CA' && !cas.some((c) => c.equals(m.data!))) cas.push(Buffer.from(m.data!));
+        if (cmd === 'load-cert' && m.type === 'x509' && m.flag === 'CA' && !cas.some((c) => c.equals(m.data!)))
+          cas.push(Buffer.from(m.data!));
         if (cmd === 'load-cert' && m.type === 'x509crl') crls.push(Buffer.from(m.data!));
         return new Map([['success', 'yes']]);
       },
@@ -100,6 +105,9 @@ describe('ike-bridge/trust seed and root across restarts', () => {
     assert.equal(calls[0], 'flush-certs x509');
     await t.load(v);
     assert.ok(numbers.length > 0);
-    assert.ok(numbers.every((n) => n < 2n ** 100n), `numbered on from the forged CRL: ${numbers.join(', ')}`);
+    assert.ok(
+      numbers.every((n) => n < 2n ** 100n),
+      `numbered on from the forged CRL: ${numbers.join(', ')}`,
+    );
   });
 });

@@ -4,7 +4,15 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type LogEvent, ViciClient } from '../../src/ike-bridge/vici-client';
-import { decodePacket, encodePacket, frame, PacketType, splitFrames, type ViciInput, type ViciPacket } from '../../src/ike-bridge/vici-codec';
+import {
+  decodePacket,
+  encodePacket,
+  frame,
+  PacketType,
+  splitFrames,
+  type ViciInput,
+  type ViciPacket,
+} from '../../src/ike-bridge/vici-codec';
 import { ViciError } from '../../src/util/errors';
 
 /** A scripted VICI daemon: `handle` is called per packet with a way to send packets back. */
@@ -105,7 +113,14 @@ describe('vici client (fake daemon on a unix socket)', () => {
     const f = await fakeVici(path, (p, c) => {
       if (p.type === PacketType.EVENT_REGISTER || p.type === PacketType.EVENT_UNREGISTER) return c.confirm();
       if (p.type === PacketType.CMD_REQUEST && p.name === 'list-sas') {
-        c.event('list-sa', { 'oe-b': { uniqueid: '1', state: 'ESTABLISHED', 'remote-id': 'b.example', 'child-sas': { 'oe-b-1': { name: 'oe-b', state: 'INSTALLED' } } } });
+        c.event('list-sa', {
+          'oe-b': {
+            uniqueid: '1',
+            state: 'ESTABLISHED',
+            'remote-id': 'b.example',
+            'child-sas': { 'oe-b-1': { name: 'oe-b', state: 'INSTALLED' } },
+          },
+        });
         c.event('list-sa', { 'oe-c': { uniqueid: '2', state: 'CONNECTING' } });
         c.reply({});
       }
@@ -113,26 +128,43 @@ describe('vici client (fake daemon on a unix socket)', () => {
     server = f.server;
     client = new ViciClient({ socketPath: path });
     const sas = await client.listSas();
-    assert.deepEqual(sas.map((s) => [s.name, s.state, s.remoteId]), [['oe-b', 'ESTABLISHED', 'b.example'], ['oe-c', 'CONNECTING', undefined]]);
-    assert.deepEqual(sas[0]!.children.map((c) => [c.name, c.state]), [['oe-b', 'INSTALLED']]);
-    assert.deepEqual(f.seen.map((p) => [p.type, 'name' in p ? p.name : '']), [
-      [PacketType.EVENT_REGISTER, 'list-sa'],
-      [PacketType.CMD_REQUEST, 'list-sas'],
-      [PacketType.EVENT_UNREGISTER, 'list-sa'],
-    ]);
+    assert.deepEqual(
+      sas.map((s) => [s.name, s.state, s.remoteId]),
+      [
+        ['oe-b', 'ESTABLISHED', 'b.example'],
+        ['oe-c', 'CONNECTING', undefined],
+      ],
+    );
+    assert.deepEqual(
+      sas[0]!.children.map((c) => [c.name, c.state]),
+      [['oe-b', 'INSTALLED']],
+    );
+    assert.deepEqual(
+      f.seen.map((p) => [p.type, 'name' in p ? p.name : '']),
+      [
+        [PacketType.EVENT_REGISTER, 'list-sa'],
+        [PacketType.CMD_REQUEST, 'list-sas'],
+        [PacketType.EVENT_UNREGISTER, 'list-sa'],
+      ],
+    );
   });
 
   it('runs one command at a time, in order', async () => {
     const order: string[] = [];
-    server = (await fakeVici(path, (p, c) => {
-      if (p.type !== PacketType.CMD_REQUEST) return;
-      order.push(p.name);
-      // Answer late: a client that did not wait would have sent the next command already.
-      setTimeout(() => c.reply({ cmd: p.name }), 20);
-    })).server;
+    server = (
+      await fakeVici(path, (p, c) => {
+        if (p.type !== PacketType.CMD_REQUEST) return;
+        order.push(p.name);
+        // Answer late: a client that did not wait would have sent the next command already.
+        setTimeout(() => c.reply({ cmd: p.name }), 20);
+      })
+    ).server;
     client = new ViciClient({ socketPath: path });
     const replies = await Promise.all(['a', 'b', 'c'].map((n) => client!.request(n)));
-    assert.deepEqual(replies.map((r) => r.get('cmd')), ['a', 'b', 'c']);
+    assert.deepEqual(
+      replies.map((r) => r.get('cmd')),
+      ['a', 'b', 'c'],
+    );
     assert.deepEqual(order, ['a', 'b', 'c']);
   });
 
@@ -142,7 +174,13 @@ describe('vici client (fake daemon on a unix socket)', () => {
       if (p.type === PacketType.CMD_REQUEST && p.name === 'stats') {
         if (conn === 0) return c.sock.destroy();
         // An event in the middle of a command goes to the listeners, not into the reply.
-        c.event('log', { group: 'IKE', level: '1', 'ikesa-name': 'oe-b', 'ikesa-uniqueid': '3', msg: 'received AUTHENTICATION_FAILED notify error' });
+        c.event('log', {
+          group: 'IKE',
+          level: '1',
+          'ikesa-name': 'oe-b',
+          'ikesa-uniqueid': '3',
+          msg: 'received AUTHENTICATION_FAILED notify error',
+        });
         c.reply({ ok: 'yes' });
       }
     });
@@ -152,7 +190,9 @@ describe('vici client (fake daemon on a unix socket)', () => {
     client.on('log', (e: LogEvent) => logs.push(e));
     await assert.rejects(client.stats(), { code: 'vici-disconnected' });
     assert.equal((await client.stats()).get('ok'), 'yes');
-    assert.deepEqual(logs, [{ group: 'IKE', level: 1, ikeName: 'oe-b', ikeUniqueId: '3', msg: 'received AUTHENTICATION_FAILED notify error' }]);
+    assert.deepEqual(logs, [
+      { group: 'IKE', level: 1, ikeName: 'oe-b', ikeUniqueId: '3', msg: 'received AUTHENTICATION_FAILED notify error' },
+    ]);
     assert.equal(f.seen.filter((p) => p.type === PacketType.EVENT_REGISTER).length, 2);
   });
 

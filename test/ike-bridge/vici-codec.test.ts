@@ -15,14 +15,36 @@ import { ViciError } from '../../src/util/errors';
 
 // The encoding example of strongSwan's vici README ("Encoding example"), byte for byte.
 const README_EXAMPLE = Buffer.from([
-  3, 4, ...Buffer.from('key1'), 0, 6, ...Buffer.from('value1'),
-  1, 8, ...Buffer.from('section1'),
-  1, 11, ...Buffer.from('sub-section'),
-  3, 4, ...Buffer.from('key2'), 0, 6, ...Buffer.from('value2'),
+  3,
+  4,
+  ...Buffer.from('key1'),
+  0,
+  6,
+  ...Buffer.from('value1'),
+  1,
+  8,
+  ...Buffer.from('section1'),
+  1,
+  11,
+  ...Buffer.from('sub-section'),
+  3,
+  4,
+  ...Buffer.from('key2'),
+  0,
+  6,
+  ...Buffer.from('value2'),
   2,
-  4, 5, ...Buffer.from('list1'),
-  5, 0, 5, ...Buffer.from('item1'),
-  5, 0, 5, ...Buffer.from('item2'),
+  4,
+  5,
+  ...Buffer.from('list1'),
+  5,
+  0,
+  5,
+  ...Buffer.from('item1'),
+  5,
+  0,
+  5,
+  ...Buffer.from('item2'),
   6,
   2,
 ]);
@@ -50,7 +72,12 @@ describe('vici codec', () => {
   });
 
   it('keeps key order, numeric-looking keys included', () => {
-    const m = new Map<string, string>([['b', '1'], ['10', '2'], ['a', '3'], ['2', '4']]);
+    const m = new Map<string, string>([
+      ['b', '1'],
+      ['10', '2'],
+      ['a', '3'],
+      ['2', '4'],
+    ]);
     const dec = decodeMessage(encodeMessage(m));
     assert.deepEqual([...dec.keys()], ['b', '10', 'a', '2']);
   });
@@ -111,23 +138,52 @@ describe('vici codec', () => {
       ['duplicate key', [3, 1, 97, 0, 0, 3, 1, 97, 0, 0]],
     ];
     for (const [name, bytes] of cases) {
-      it(name, () => assert.equal(code(() => decodeMessage(Buffer.from(bytes))), 'vici-malformed'));
+      it(name, () =>
+        assert.equal(
+          code(() => decodeMessage(Buffer.from(bytes))),
+          'vici-malformed',
+        ),
+      );
     }
-    it('unknown packet type', () => assert.equal(code(() => decodePacket(Buffer.from([8]))), 'vici-malformed'));
-    it('truncated packet name', () => assert.equal(code(() => decodePacket(Buffer.from([0, 5, 97]))), 'vici-malformed'));
-    it('trailing bytes after a confirm', () => assert.equal(code(() => decodePacket(Buffer.from([5, 1]))), 'vici-malformed'));
+    it('unknown packet type', () =>
+      assert.equal(
+        code(() => decodePacket(Buffer.from([8]))),
+        'vici-malformed',
+      ));
+    it('truncated packet name', () =>
+      assert.equal(
+        code(() => decodePacket(Buffer.from([0, 5, 97]))),
+        'vici-malformed',
+      ));
+    it('trailing bytes after a confirm', () =>
+      assert.equal(
+        code(() => decodePacket(Buffer.from([5, 1]))),
+        'vici-malformed',
+      ));
     it('sections nested too deep', () => {
       const deep = Buffer.concat(Array.from({ length: 100 }, () => Buffer.from([1, 1, 115])));
-      assert.equal(code(() => decodeMessage(deep)), 'vici-malformed');
+      assert.equal(
+        code(() => decodeMessage(deep)),
+        'vici-malformed',
+      );
     });
     it('frame length over 512 KiB', () => {
-      assert.equal(code(() => splitFrames(Buffer.from([0, 9, 0, 0, 0]))), 'vici-malformed');
+      assert.equal(
+        code(() => splitFrames(Buffer.from([0, 9, 0, 0, 0]))),
+        'vici-malformed',
+      );
     });
   });
 
   it('refuses to encode names over 255 bytes and values over 65535 bytes', () => {
-    assert.equal(code(() => encodeMessage({ ['k'.repeat(256)]: 'v' })), 'vici-too-long');
-    assert.equal(code(() => encodeMessage({ k: Buffer.alloc(65536) })), 'vici-too-long');
+    assert.equal(
+      code(() => encodeMessage({ ['k'.repeat(256)]: 'v' })),
+      'vici-too-long',
+    );
+    assert.equal(
+      code(() => encodeMessage({ k: Buffer.alloc(65536) })),
+      'vici-too-long',
+    );
   });
 
   it('fuzz: random and mutated bytes only ever raise ViciError', () => {

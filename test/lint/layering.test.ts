@@ -18,23 +18,35 @@ describe('lint: layering', function () {
 
   it('refuses src/peers/registry from src/policy however the path is spelled', async () => {
     for (const spec of ['../peers/registry', './../peers/registry', '../policy/../peers/registry', '../../src/peers/registry']) {
-      const got = await problems('src/policy/decide-input.ts', `import type { PeerRegistry } from '${spec}';\nexport type X = PeerRegistry;\n`);
+      const got = await problems(
+        'src/policy/decide-input.ts',
+        `import type { PeerRegistry } from '${spec}';\nexport type X = PeerRegistry;\n`,
+      );
       assert.ok(got.includes('no-restricted-imports'), `${spec}: ${got.join(', ')}`);
     }
   });
 
   it('refuses a dynamic import() of a folder below (src/policy reaching src/ike-bridge)', async () => {
-    const got = await problems('src/policy/decide-input.ts', "export async function y(): Promise<unknown> {\n  return import('../ike-bridge/vici-codec');\n}\n");
+    const got = await problems(
+      'src/policy/decide-input.ts',
+      "export async function y(): Promise<unknown> {\n  return import('../ike-bridge/vici-codec');\n}\n",
+    );
     assert.ok(got.includes('no-restricted-syntax'), got.join(', '));
   });
 
   it('refuses the peer model reaching past src/wire into src/peers', async () => {
-    const got = await problems('src/peers/material.ts', "import type { PeerRegistry } from '../wire/../peers/registry';\nexport type X = PeerRegistry;\n");
+    const got = await problems(
+      'src/peers/material.ts',
+      "import type { PeerRegistry } from '../wire/../peers/registry';\nexport type X = PeerRegistry;\n",
+    );
     assert.ok(got.includes('no-restricted-imports'), got.join(', '));
   });
 
   it('lets an allowed import through (src/policy reading the peer model)', async () => {
     const got = await problems('src/policy/decide-input.ts', "import type { Peer } from '../peers/model';\nexport type X = Peer;\n");
-    assert.deepEqual(got.filter((r) => r === 'no-restricted-imports' || r === 'no-restricted-syntax'), []);
+    assert.deepEqual(
+      got.filter((r) => r === 'no-restricted-imports' || r === 'no-restricted-syntax'),
+      [],
+    );
   });
 });

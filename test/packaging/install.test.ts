@@ -4,7 +4,19 @@
 // that takes it all away again. Nothing outside the temporary root is touched.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { lookupUser } from '../../src/resolver/privileges';
@@ -22,7 +34,10 @@ function have(cmd: string): boolean {
 function emptyRoot(): string {
   const d = mkdtempSync(join(tmpdir(), 'oedns-destdir-'));
   mkdirSync(join(d, 'etc'));
-  writeFileSync(join(d, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n');
+  writeFileSync(
+    join(d, 'etc/passwd'),
+    'root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n',
+  );
   writeFileSync(join(d, 'etc/group'), 'root:x:0:\ndaemon:x:1:\nnogroup:x:65534:\n');
   writeFileSync(join(d, 'etc/shadow'), 'root:*:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\nnobody:*:19000:0:99999:7:::\n');
   writeFileSync(join(d, 'etc/gshadow'), 'root:*::\ndaemon:*::\nnogroup:*::\n');
@@ -53,8 +68,17 @@ describe('packaging: the systemd unit', () => {
 
   it('is hardened: a dedicated user, port 53 as its only capability, notify readiness, a reload, no W^X rule that breaks V8', () => {
     const u = readFileSync(UNIT, 'utf8');
-    for (const line of ['Type=notify', 'User=oedns', 'AmbientCapabilities=CAP_NET_BIND_SERVICE', 'CapabilityBoundingSet=CAP_NET_BIND_SERVICE',
-      'NoNewPrivileges=yes', 'ProtectSystem=strict', 'StateDirectory=oedns', 'RuntimeDirectory=oedns', 'PrivateTmp=yes']) {
+    for (const line of [
+      'Type=notify',
+      'User=oedns',
+      'AmbientCapabilities=CAP_NET_BIND_SERVICE',
+      'CapabilityBoundingSet=CAP_NET_BIND_SERVICE',
+      'NoNewPrivileges=yes',
+      'ProtectSystem=strict',
+      'StateDirectory=oedns',
+      'RuntimeDirectory=oedns',
+      'PrivateTmp=yes',
+    ]) {
       assert.match(u, new RegExp(`^${line}$`, 'm'), line);
     }
     assert.match(u, /^ExecReload=\S+ control --config \/etc\/oedns\/oedns\.yaml reload$/m);
@@ -89,7 +113,7 @@ describe('packaging: scripts/install.sh into a temporary root', function () {
     assert.match(passwd(), /^oedns:x:\d+:\d+:oedns resolver:\/var\/lib\/oedns:\/usr\/sbin\/nologin$/m);
     assert.match(group(), /^vici:x:\d+:oedns$/m);
     const etc = statSync(join(root, 'etc/oedns'));
-    assert.equal(etc.uid, 0, '/etc/oedns stays root\'s: the service cannot replace its key');
+    assert.equal(etc.uid, 0, "/etc/oedns stays root's: the service cannot replace its key");
     assert.equal(etc.gid, ids.gid);
     assert.equal(etc.mode & 0o777, 0o750);
     const state = statSync(join(root, 'var/lib/oedns'));
@@ -103,13 +127,18 @@ describe('packaging: scripts/install.sh into a temporary root', function () {
     // updown runs commands as root for whoever may load a connection over VICI.
     assert.match(snippet, /\n\s+plugins \{\n\s+updown \{\n\s+load = no\n/);
     const unit = join(root, 'etc/systemd/system/oedns.service');
-    assert.match(readFileSync(unit, 'utf8'), new RegExp(`^ExecStart=${OEDNS.replace(/[.]/g, '\\.')} serve --config /etc/oedns/oedns\\.yaml$`, 'm'));
+    assert.match(
+      readFileSync(unit, 'utf8'),
+      new RegExp(`^ExecStart=${OEDNS.replace(/[.]/g, '\\.')} serve --config /etc/oedns/oedns\\.yaml$`, 'm'),
+    );
     const v = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' });
     assert.equal(v.status, 0, v.stderr);
   });
 
   it('writes a config that `oedns serve --check-config` accepts', () => {
-    const r = spawnSync(process.execPath, [OEDNS, 'serve', '--config', join(root, 'etc/oedns/oedns.yaml'), '--check-config'], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [OEDNS, 'serve', '--config', join(root, 'etc/oedns/oedns.yaml'), '--check-config'], {
+      encoding: 'utf8',
+    });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^configuration OK .*engine dry-run/);
   });
@@ -236,7 +265,10 @@ describe('packaging: scripts/install.sh into a temporary root', function () {
       // An administrator made the oedns user and group beforehand.
       writeFileSync(join(r2, 'etc/group'), `${readFileSync(join(r2, 'etc/group'), 'utf8')}oedns:x:2501:\n`);
       writeFileSync(join(r2, 'etc/gshadow'), `${readFileSync(join(r2, 'etc/gshadow'), 'utf8')}oedns:!::\n`);
-      writeFileSync(join(r2, 'etc/passwd'), `${readFileSync(join(r2, 'etc/passwd'), 'utf8')}oedns:x:2501:2501::/var/lib/oedns:/usr/sbin/nologin\n`);
+      writeFileSync(
+        join(r2, 'etc/passwd'),
+        `${readFileSync(join(r2, 'etc/passwd'), 'utf8')}oedns:x:2501:2501::/var/lib/oedns:/usr/sbin/nologin\n`,
+      );
       writeFileSync(join(r2, 'etc/shadow'), `${readFileSync(join(r2, 'etc/shadow'), 'utf8')}oedns:*:19000:0:99999:7:::\n`);
       let r = run(['install', '--destdir', r2, '--bin', OEDNS, '--identity', 'a.example.org']);
       assert.equal(r.code, 0, r.out);
@@ -286,7 +318,11 @@ describe('packaging: scripts/install.sh into a temporary root', function () {
       r = run(['install', '--destdir', r2, '--bin', OEDNS, '--identity', 'good.example.org']);
       assert.equal(r.code, 0, r.out);
       assert.match(readFileSync(join(r2, 'etc/oedns/oedns.yaml'), 'utf8'), /^identity: good\.example\.org$/m);
-      assert.deepEqual(readdirSync(join(r2, 'etc/oedns')).filter((f) => f.startsWith('.oedns.yaml')), [], 'no temporary file left');
+      assert.deepEqual(
+        readdirSync(join(r2, 'etc/oedns')).filter((f) => f.startsWith('.oedns.yaml')),
+        [],
+        'no temporary file left',
+      );
     } finally {
       rmSync(r2, { recursive: true, force: true });
     }
@@ -294,9 +330,14 @@ describe('packaging: scripts/install.sh into a temporary root', function () {
 
   it('`oedns install --destdir` runs the same step with this oedns as the command', () => {
     const r2 = emptyRoot();
-    const r = spawnSync(process.execPath, [OEDNS, 'install', '--destdir', r2, '--identity', 'b.example.org', '--no-strongswan'], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [OEDNS, 'install', '--destdir', r2, '--identity', 'b.example.org', '--no-strongswan'], {
+      encoding: 'utf8',
+    });
     assert.equal(r.status, 0, r.stdout + r.stderr);
-    assert.match(readFileSync(join(r2, 'etc/systemd/system/oedns.service'), 'utf8'), new RegExp(`^ExecStart=${OEDNS.replace(/[.]/g, '\\.')} serve`, 'm'));
+    assert.match(
+      readFileSync(join(r2, 'etc/systemd/system/oedns.service'), 'utf8'),
+      new RegExp(`^ExecStart=${OEDNS.replace(/[.]/g, '\\.')} serve`, 'm'),
+    );
     assert.equal(existsSync(join(r2, 'etc/strongswan.d/oedns-vici.conf')), false);
     rmSync(r2, { recursive: true, force: true });
   });

@@ -22,7 +22,11 @@ describe('packaging: npm pack from a fresh clone, npm install -g of the tarball'
     const c = spawnSync('git', ['clone', '-q', REPO, clone], { encoding: 'utf8' });
     assert.equal(c.status, 0, c.stderr);
     // Offline: the build tools come from the npm cache `npm ci` filled, never from the network.
-    const p = spawnSync('npm', ['pack', '--offline', '--silent', '--pack-destination', dir], { cwd: clone, encoding: 'utf8', env: { ...process.env, npm_config_offline: 'true' } });
+    const p = spawnSync('npm', ['pack', '--offline', '--silent', '--pack-destination', dir], {
+      cwd: clone,
+      encoding: 'utf8',
+      env: { ...process.env, npm_config_offline: 'true' },
+    });
     assert.equal(p.status, 0, p.stdout + p.stderr);
     tarball = join(dir, p.stdout.trim().split('\n').pop()!);
     files = spawnSync('tar', ['tzf', tarball], { encoding: 'utf8' }).stdout.trim().split('\n');
@@ -30,16 +34,36 @@ describe('packaging: npm pack from a fresh clone, npm install -g of the tarball'
   after(() => dir && rmSync(dir, { recursive: true, force: true }));
 
   it('ships the built commands, the unit, the install step and the docs; no tests, no maps, no TypeScript sources', () => {
-    for (const f of ['package/dist/src/cli/oedns.js', 'package/dist/src/cli/autosp.js', 'package/packaging/oedns.service', 'package/packaging/oedns.yaml',
-      'package/scripts/install.sh', 'package/docs/laptop.md', 'package/README.md', 'package/package.json']) {
+    for (const f of [
+      'package/dist/src/cli/oedns.js',
+      'package/dist/src/cli/autosp.js',
+      'package/packaging/oedns.service',
+      'package/packaging/oedns.yaml',
+      'package/scripts/install.sh',
+      'package/docs/laptop.md',
+      'package/README.md',
+      'package/package.json',
+    ]) {
       assert.ok(files.includes(f), `${f} is in the package`);
     }
     // Ours only: the bundled dependencies (package/node_modules) ship as their authors packed them.
     const ours = files.filter((f) => !f.startsWith('package/node_modules/'));
-    assert.deepEqual(ours.filter((f) => /^package\/(test|bench|examples|src)\//.test(f) || f.startsWith('package/dist/test') || f.endsWith('.map') || f.endsWith('.ts')), []);
+    assert.deepEqual(
+      ours.filter(
+        (f) =>
+          /^package\/(test|bench|examples|src)\//.test(f) || f.startsWith('package/dist/test') || f.endsWith('.map') || f.endsWith('.ts'),
+      ),
+      [],
+    );
     const bundled = [...new Set(files.filter((f) => f.startsWith('package/node_modules/')).map((f) => f.split('/')[2]))];
-    assert.ok(['commander', 'node-forge', 'pino', 'yaml'].every((d) => bundled.includes(d)), `bundled: ${bundled.join(' ')}`);
-    assert.ok(!bundled.includes('typescript') && !bundled.includes('mocha') && !bundled.includes('dns-packet'), 'no dev dependency bundled');
+    assert.ok(
+      ['commander', 'node-forge', 'pino', 'yaml'].every((d) => bundled.includes(d)),
+      `bundled: ${bundled.join(' ')}`,
+    );
+    assert.ok(
+      !bundled.includes('typescript') && !bundled.includes('mocha') && !bundled.includes('dns-packet'),
+      'no dev dependency bundled',
+    );
     const pkg = JSON.parse(spawnSync('tar', ['xzfO', tarball, 'package/package.json'], { encoding: 'utf8' }).stdout);
     assert.equal(pkg.dependencies.dns2, undefined, 'dns2 is not a dependency (unused)');
     assert.equal(pkg.dependencies['dns-packet'], undefined, 'dns-packet is for tests only');
@@ -49,7 +73,9 @@ describe('packaging: npm pack from a fresh clone, npm install -g of the tarball'
   it('installs globally without the registry and gives working oedns and autosp', () => {
     const prefix = join(dir, 'prefix');
     const cache = join(dir, 'empty-cache');
-    const i = spawnSync('npm', ['install', '-g', '--prefix', prefix, '--offline', '--cache', cache, '--no-audit', '--no-fund', tarball], { encoding: 'utf8' });
+    const i = spawnSync('npm', ['install', '-g', '--prefix', prefix, '--offline', '--cache', cache, '--no-audit', '--no-fund', tarball], {
+      encoding: 'utf8',
+    });
     assert.equal(i.status, 0, i.stdout + i.stderr);
     const version = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).version as string;
     const oedns = join(prefix, 'bin', 'oedns');
@@ -59,7 +85,11 @@ describe('packaging: npm pack from a fresh clone, npm install -g of the tarball'
     const check = spawnSync(oedns, ['serve', '--config', 'none', '--upstream', '192.0.2.53', '--check-config'], { encoding: 'utf8' });
     assert.equal(check.status, 0, check.stderr);
     assert.match(check.stdout, /^configuration OK/);
-    const lookup = spawnSync(autosp, ['list', '--no-daemon', '--config', 'none', '--state', join(dir, 'none.json'), '--engine', 'dry-run', '--json'], { encoding: 'utf8' });
+    const lookup = spawnSync(
+      autosp,
+      ['list', '--no-daemon', '--config', 'none', '--state', join(dir, 'none.json'), '--engine', 'dry-run', '--json'],
+      { encoding: 'utf8' },
+    );
     assert.equal(lookup.status, 0, lookup.stderr);
     const unit = spawnSync(oedns, ['install', '--help'], { encoding: 'utf8' });
     assert.match(unit.stdout, /make oedns this machine's resolver service/);

@@ -27,20 +27,26 @@ describe('packaging: the strongSwan snippet in a real charon', function () {
     const vici = join(dir, 'charon.vici');
     // nogroup stands in for vici: it exists on every Debian system and the test adds no group.
     writeFileSync(join(dir, 'oedns-vici.conf'), readFileSync(SNIPPET, 'utf8').replaceAll('@VICI_GROUP@', 'nogroup'));
-    writeFileSync(join(dir, 'strongswan.conf'), [
-      'charon {',
-      '  load_modular = yes',
-      '  plugins {',
-      '    include /etc/strongswan.d/charon/*.conf',
-      `    vici { socket = unix://${vici} }`,
-      '    kernel-libipsec { load = no }',
-      '  }',
-      '}',
-      `include ${join(dir, 'oedns-vici.conf')}`,
-      '',
-    ].join('\n'));
-    const proc = spawn('unshare', ['-n', '-m', 'sh', '-c', `mount --bind '${dir}/run' /run && STRONGSWAN_CONF='${dir}/strongswan.conf' exec '${CHARON}'`],
-      { stdio: 'ignore' });
+    writeFileSync(
+      join(dir, 'strongswan.conf'),
+      [
+        'charon {',
+        '  load_modular = yes',
+        '  plugins {',
+        '    include /etc/strongswan.d/charon/*.conf',
+        `    vici { socket = unix://${vici} }`,
+        '    kernel-libipsec { load = no }',
+        '  }',
+        '}',
+        `include ${join(dir, 'oedns-vici.conf')}`,
+        '',
+      ].join('\n'),
+    );
+    const proc = spawn(
+      'unshare',
+      ['-n', '-m', 'sh', '-c', `mount --bind '${dir}/run' /run && STRONGSWAN_CONF='${dir}/strongswan.conf' exec '${CHARON}'`],
+      { stdio: 'ignore' },
+    );
     const exited = new Promise((r) => proc.once('exit', r));
     const client = new ViciClient({ socketPath: vici, timeoutMs: 5000, reconnect: false });
     try {

@@ -15,9 +15,15 @@ describe('peers: address ownership', () => {
   it('a name with other keys cannot take an address another name holds; one with the same keys shares it', () => {
     const r = new PeerRegistry();
     r.upsert(peer({ name: 'bob.example' }), T);
-    assert.deepEqual(r.claimedElsewhere(peer({ name: 'mallory.example', auth: OTHER_KEY }), T).map((c) => c.heldBy), ['bob.example']);
+    assert.deepEqual(
+      r.claimedElsewhere(peer({ name: 'mallory.example', auth: OTHER_KEY }), T).map((c) => c.heldBy),
+      ['bob.example'],
+    );
     assert.deepEqual(r.claimedElsewhere(peer({ name: 'www.bob.example' }), T), []);
-    assert.deepEqual(r.claimedElsewhere(peer({ name: 'mallory.example', gateway: { kind: 'address', address: '198.51.100.7' } }), T).length, 1);
+    assert.deepEqual(
+      r.claimedElsewhere(peer({ name: 'mallory.example', gateway: { kind: 'address', address: '198.51.100.7' } }), T).length,
+      1,
+    );
   });
 
   it('two names of one host keep sharing the address after their private answers end (the shunt remembers the keys)', () => {
@@ -35,10 +41,14 @@ describe('peers: address ownership', () => {
     r.upsert(peer({ name: 'bob.example', expiresAt: T + 3 }), T);
     assert.equal(r.claimedElsewhere(peer({ name: 'mallory.example', auth: OTHER_KEY }), T + 5).length, 1, 'between expiry and sweep');
     r.sweep(T + 5);
-    assert.equal(r.claimedElsewhere(peer({ name: 'mallory.example', auth: OTHER_KEY }), T + 6).length, 1, 'the sweep\'s shunt is indexed');
+    assert.equal(r.claimedElsewhere(peer({ name: 'mallory.example', auth: OTHER_KEY }), T + 6).length, 1, "the sweep's shunt is indexed");
     const open = new PeerRegistry();
     open.upsert(peer({ name: 'bob.example', level: 'private-or-clear', expiresAt: T + 3 }), T);
-    assert.equal(open.claimedElsewhere(peer({ name: 'mallory.example', auth: OTHER_KEY }), T + 5).length, 0, 'nothing fails closed: the address is free');
+    assert.equal(
+      open.claimedElsewhere(peer({ name: 'mallory.example', auth: OTHER_KEY }), T + 5).length,
+      0,
+      'nothing fails closed: the address is free',
+    );
   });
 
   it('the index shrinks when names let go of their addresses', () => {
@@ -69,17 +79,30 @@ describe('peers: address ownership', () => {
 
   it('PeerSync refuses reserved addresses and peers with too many addresses, before anything reaches the engine', async () => {
     const engine = new DryRunEngine();
-    const sync = new PeerSync({ engine, clock: { now: () => T, setTimer: () => 0, clearTimer: () => undefined }, reserved: () => new Set(['192.0.2.53']) });
-    await assert.rejects(sync.upsert(peer({ name: 'ns.mallory.example', addresses: ['192.0.2.53'] })), (e: unknown) => e instanceof EngineError && e.code === 'address-reserved');
-    await assert.rejects(sync.upsert(peer({ name: 'ns.mallory.example', addresses: ['::ffff:192.0.2.53'] })), (e: unknown) => e instanceof EngineError && e.code === 'address-reserved');
+    const sync = new PeerSync({
+      engine,
+      clock: { now: () => T, setTimer: () => 0, clearTimer: () => undefined },
+      reserved: () => new Set(['192.0.2.53']),
+    });
+    await assert.rejects(
+      sync.upsert(peer({ name: 'ns.mallory.example', addresses: ['192.0.2.53'] })),
+      (e: unknown) => e instanceof EngineError && e.code === 'address-reserved',
+    );
+    await assert.rejects(
+      sync.upsert(peer({ name: 'ns.mallory.example', addresses: ['::ffff:192.0.2.53'] })),
+      (e: unknown) => e instanceof EngineError && e.code === 'address-reserved',
+    );
     const wide = Array.from({ length: MAX_PEER_ADDRESSES + 1 }, (_, j) => `198.18.1.${j + 1}`);
-    await assert.rejects(sync.upsert(peer({ name: 'wide.example', addresses: wide })), (e: unknown) => e instanceof EngineError && e.code === 'too-many-addresses');
+    await assert.rejects(
+      sync.upsert(peer({ name: 'wide.example', addresses: wide })),
+      (e: unknown) => e instanceof EngineError && e.code === 'too-many-addresses',
+    );
     assert.equal(engine.actions.length, 0);
   });
 });
 
 describe('daemon/reserved-addresses', () => {
-  it('reads IPv4 and IPv6 default routers from the kernel\'s route tables', () => {
+  it("reads IPv4 and IPv6 default routers from the kernel's route tables", () => {
     const v4 = 'Iface\tDestination\tGateway \tFlags\n eth0\t00000000\t010200C0\t0003\n eth0\t000200C0\t00000000\t0001\n';
     assert.deepEqual(parseRouteTable(v4), ['192.0.2.1']);
     const v6 = [
@@ -91,10 +114,11 @@ describe('daemon/reserved-addresses', () => {
     assert.deepEqual(parseRouteTable('garbage\nx y z\n'), []);
   });
 
-  it('holds this host\'s interface addresses and the upstreams', () => {
+  it("holds this host's interface addresses and the upstreams", () => {
     const set = reservedAddressesNow([{ host: '203.0.113.53', port: 53, family: 4 }]);
     assert.ok(set.has('203.0.113.53'));
     assert.ok(set.has('127.0.0.1'));
-    for (const list of Object.values(networkInterfaces())) for (const i of list ?? []) if (i.family === 'IPv4') assert.ok(set.has(i.address), i.address);
+    for (const list of Object.values(networkInterfaces()))
+      for (const i of list ?? []) if (i.family === 'IPv4') assert.ok(set.has(i.address), i.address);
   });
 });

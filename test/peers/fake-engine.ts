@@ -16,7 +16,9 @@ export class FakeEngine implements Engine {
   maxInFlight = 0;
 
   hold(): void {
-    this.gate = new Promise((res) => { this.open = res; });
+    this.gate = new Promise((res) => {
+      this.open = res;
+    });
   }
 
   release(): void {
@@ -47,12 +49,17 @@ export class FakeEngine implements Engine {
 
   remove(name: string): Promise<void> {
     this.calls.push(`remove ${name}`);
-    return this.step(() => { this.held.delete(name); });
+    return this.step(() => {
+      this.held.delete(name);
+    });
   }
 
   async list(): Promise<InstalledPeer[]> {
     return [...this.held.values()].map((p) => ({
-      name: p.name, connection: `oe-${p.name}`, addresses: p.addresses, authenticated: p.auth.kind === 'pubkey',
+      name: p.name,
+      connection: `oe-${p.name}`,
+      addresses: p.addresses,
+      authenticated: p.auth.kind === 'pubkey',
     }));
   }
 
@@ -61,12 +68,20 @@ export class FakeEngine implements Engine {
   }
 
   async reconcile(desired: Peer[]): Promise<ReconcileResult> {
-    this.calls.push(`reconcile ${desired.map((p) => p.name).sort().join(',')}`);
+    this.calls.push(
+      `reconcile ${desired
+        .map((p) => p.name)
+        .sort()
+        .join(',')}`,
+    );
     if (this.failReconcile) throw new EngineError('ENGINE_UNREACHABLE', 'fake: engine down');
     const res: ReconcileResult = { installed: [], removed: [], unchanged: [], failed: [] };
     const want = new Set(desired.map((p) => p.name));
     for (const name of [...this.held.keys()]) {
-      if (!want.has(name)) { this.held.delete(name); res.removed.push(name); }
+      if (!want.has(name)) {
+        this.held.delete(name);
+        res.removed.push(name);
+      }
     }
     for (const p of desired) {
       if (this.held.has(p.name)) res.unchanged.push(p.name);

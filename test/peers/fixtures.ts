@@ -31,13 +31,20 @@ export class ManualClock implements SyncClock {
   t = T;
   private timers = new Map<number, { at: number; fn: () => void }>();
   private id = 0;
-  constructor(private readonly turns = 1, private readonly settleAtEnd = false) {}
-  now(): number { return this.t; }
+  constructor(
+    private readonly turns = 1,
+    private readonly settleAtEnd = false,
+  ) {}
+  now(): number {
+    return this.t;
+  }
   setTimer(fn: () => void, ms: number): unknown {
     this.timers.set(++this.id, { at: this.t + ms / 1000, fn });
     return this.id;
   }
-  clearTimer(h: unknown): void { this.timers.delete(h as number); }
+  clearTimer(h: unknown): void {
+    this.timers.delete(h as number);
+  }
   async advance(sec: number): Promise<void> {
     const end = this.t + sec;
     for (let guard = 0; guard < 1000; guard++) {

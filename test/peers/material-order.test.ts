@@ -9,7 +9,7 @@ describe('peer material', () => {
     const k1 = { algorithm: 4, precedence: 10, publicKey: new Uint8Array(32).fill(1) };
     const k2 = { algorithm: 4, precedence: 10, publicKey: new Uint8Array(32).fill(2) };
     const k3 = { algorithm: 4, precedence: 10, publicKey: new Uint8Array(32).fill(3) };
-    const m = (keys: typeof k1[]): string => peerMaterial(peer({ auth: { kind: 'pubkey', keys } }));
+    const m = (keys: (typeof k1)[]): string => peerMaterial(peer({ auth: { kind: 'pubkey', keys } }));
     assert.equal(m([k1, k2]), m([k2, k1]));
     assert.notEqual(m([k1, k2]), m([k1, k3]));
   });

@@ -132,12 +132,15 @@ describe('peers/registry: claims merge, per-address lifetimes, drop shunts', () 
     assert.deepEqual(r.get('peer.example', T + 2)?.addresses, [v4, v6], 'the second A answer does not drop the AAAA address');
     // The IPv4 address lapses first: reinstall with IPv6 only, and IPv4 goes into the shunt (private).
     const s = r.sweep(T + 102);
-    assert.deepEqual(s.replaced.map((p) => p.addresses), [[v6]]);
+    assert.deepEqual(
+      s.replaced.map((p) => p.addresses),
+      [[v6]],
+    );
     assert.deepEqual(s.shunts, ['peer.example']);
     assert.deepEqual(r.shunt('peer.example', T + 102), [v4]);
   });
 
-  it('another owner never narrows a peer: a local A answer keeps autosp\'s IPv6 address', () => {
+  it("another owner never narrows a peer: a local A answer keeps autosp's IPv6 address", () => {
     const r = new PeerRegistry();
     r.upsert(peer({ owner: 'autosp', addresses: [v4, v6], expiresAt: T + 600 }), T);
     assert.equal(r.upsert(peer({ owner: 'serve', addresses: [v4], expiresAt: T + 60 }), T).change, 'unchanged');
@@ -177,7 +180,11 @@ describe('peers/registry: claims merge, per-address lifetimes, drop shunts', () 
     r.upsert(peer({ name: 'host.example', addresses: [v4], level: 'private-or-clear', expiresAt: T + 300 }), T + 50);
     assert.equal(r.get('host.example', T + 60)?.level, 'private', 'the stricter live answer still sets the level');
     r.sweep(T + 300);
-    assert.deepEqual(r.shunt('host.example', T + 300), [v4], 'dropped after its last answer: still closed until the private answer\'s grace');
+    assert.deepEqual(
+      r.shunt('host.example', T + 300),
+      [v4],
+      "dropped after its last answer: still closed until the private answer's grace",
+    );
     // The address stayed private while either answer lived: the grace runs from the last one's end.
     assert.deepEqual(r.shunts(T + 300), [{ name: 'host.example', addresses: [v4], until: T + 900 }]);
     // Once that grace has passed, a private-or-clear answer alone leaves nothing behind.
@@ -197,7 +204,7 @@ describe('peers/registry: claims merge, per-address lifetimes, drop shunts', () 
     assert.deepEqual(r.shunt('peer.example', T + 100), [v6], 'only the address nobody protects stays shunted');
   });
 
-  it('invalidate() drops one owner\'s claim and shunts only what nobody else protects', () => {
+  it("invalidate() drops one owner's claim and shunts only what nobody else protects", () => {
     const r = new PeerRegistry();
     r.upsert(peer({ owner: 'autosp', addresses: [v4], expiresAt: T + 600 }), T);
     r.upsert(peer({ owner: 'serve', addresses: [v4, v6], expiresAt: T + 300 }), T);
@@ -222,7 +229,10 @@ describe('peers/registry: claims merge, per-address lifetimes, drop shunts', () 
     const r = new PeerRegistry({ maxShunted: 3, shuntGraceSec: 100 });
     for (let i = 0; i < 5; i++) r.upsert(peer({ name: `p${i}.example`, addresses: [`192.0.2.${i + 1}`], expiresAt: T + 10 + i }), T);
     r.sweep(T + 20);
-    assert.deepEqual(r.shunts(T + 20).map((x) => x.name), ['p2.example', 'p3.example', 'p4.example']);
+    assert.deepEqual(
+      r.shunts(T + 20).map((x) => x.name),
+      ['p2.example', 'p3.example', 'p4.example'],
+    );
     assert.equal(r.evictedShunts, 2);
   });
 });
@@ -248,7 +258,10 @@ describe('peers/registry: bounds on addresses and shunts', () => {
     let i = 0;
     for (const n of names(0, 64)) r.upsert(peer({ name: n, addresses: addrs(i), expiresAt: T + 10 + (i++ % 7) }), T);
     for (const n of names(0, 64)) r.release(n, 'serve', T + 1);
-    assert.equal(r.shunts(T + 1).reduce((s, x) => s + x.addresses.length, 0), 4096);
+    assert.equal(
+      r.shunts(T + 1).reduce((s, x) => s + x.addresses.length, 0),
+      4096,
+    );
     assert.equal(r.evictedShunts, 0);
     // Refreshing a shunt many times leaves stale heap entries; they must not count or be evicted twice.
     for (let k = 0; k < 3; k++) for (const n of names(0, 64)) r.holdShunt(n, addrs(Number(n.slice(1, -8))), T + 1000 + k, T + 1);
@@ -256,7 +269,10 @@ describe('peers/registry: bounds on addresses and shunts', () => {
     for (const n of names(64, 8)) r.upsert(peer({ name: n, addresses: addrs(i++), expiresAt: T + 5000 }), T + 2);
     for (const n of names(64, 8)) r.release(n, 'serve', T + 3);
     const left = r.shunts(T + 3);
-    assert.equal(left.reduce((s, x) => s + x.addresses.length, 0), 4096);
+    assert.equal(
+      left.reduce((s, x) => s + x.addresses.length, 0),
+      4096,
+    );
     assert.equal(r.evictedShunts, 8 * 64);
     // The newest (ending T+5100) are whole; 8 of the older names lost their addresses.
     for (const n of names(64, 8)) assert.equal(left.find((x) => x.name === n)?.addresses.length, 64, n);

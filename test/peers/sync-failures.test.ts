@@ -18,7 +18,9 @@ class Flaky extends DryRunEngine {
   failInstall = 0;
   installCode = 'engine-vici';
   removeTries: number[] = [];
-  constructor(private readonly clock: ManualClock) { super(); }
+  constructor(private readonly clock: ManualClock) {
+    super();
+  }
   override async install(p: Peer): Promise<void> {
     if (this.failInstall-- > 0) {
       // An initiate failure happens after the conn is loaded (as in the strongSwan engine).
@@ -79,7 +81,10 @@ describe('peers/sync after engine failures', () => {
       assert.equal(engine.get('peer.example'), undefined);
       assert.equal(sync.stats().pendingRemovals, 0);
       assert.equal(sync.stats().retrying, 0);
-      assert.deepEqual(engine.removeTries.map((t) => t - engine.removeTries[0]!), [0, 1, 3]);
+      assert.deepEqual(
+        engine.removeTries.map((t) => t - engine.removeTries[0]!),
+        [0, 1, 3],
+      );
     });
   }
 
@@ -111,14 +116,17 @@ describe('peers/sync after engine failures', () => {
     await engine.install(peer({ name: 'stale.example' })); // left by an earlier run; the registry does not want it
     engine.failRemove = 1;
     const res = await sync.reconcile();
-    assert.deepEqual(res.failed.map((f) => f.name), ['stale.example']);
+    assert.deepEqual(
+      res.failed.map((f) => f.name),
+      ['stale.example'],
+    );
     assert.equal(sync.stats().pendingRemovals, 1);
     await clock.advance(1);
     assert.equal(engine.get('stale.example'), undefined);
     assert.equal(sync.stats().pendingRemovals, 0);
   });
 
-  it('a key change whose first install fails ends the old key\'s SAs once a later install of the new key succeeds', async () => {
+  it("a key change whose first install fails ends the old key's SAs once a later install of the new key succeeds", async () => {
     await sync.upsert(peer({ auth: key(1) }));
     engine.sas.set('peer.example', ['7']); // authenticated with key 1
     engine.failInstall = 1;
@@ -145,7 +153,7 @@ describe('peers/sync after engine failures', () => {
     assert.equal(sync.stats().rolledSas, 1);
   });
 
-  it('a key change whose install fails at initiate (the new conn is in) ends the old key\'s SAs at once', async () => {
+  it("a key change whose install fails at initiate (the new conn is in) ends the old key's SAs at once", async () => {
     await sync.upsert(peer({ auth: key(1) }));
     engine.sas.set('peer.example', ['7']);
     engine.failInstall = 1;

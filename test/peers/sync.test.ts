@@ -44,7 +44,9 @@ describe('peers/sync', () => {
     const first = sync.upsert(peer());
     await settle();
     let secondDone = false;
-    const second = sync.upsert(peer({ expiresAt: T + 600 })).then(() => { secondDone = true; });
+    const second = sync.upsert(peer({ expiresAt: T + 600 })).then(() => {
+      secondDone = true;
+    });
     await settle();
     assert.equal(secondDone, false, 'the refresh must not answer before the install');
     engine.release();
@@ -135,7 +137,11 @@ describe('peers/sync', () => {
   it('refuses with ENGINE_QUEUE_FULL when the queue is full, and keeps the peer for reconcile', async () => {
     sync = new PeerSync({ engine, clock, maxQueue: 2, concurrency: 1 });
     engine.hold();
-    const ok = [sync.upsert(peer({ name: 'a.example' })), sync.upsert(peer({ name: 'b.example' })), sync.upsert(peer({ name: 'c.example' }))];
+    const ok = [
+      sync.upsert(peer({ name: 'a.example' })),
+      sync.upsert(peer({ name: 'b.example' })),
+      sync.upsert(peer({ name: 'c.example' })),
+    ];
     await assert.rejects(sync.upsert(peer({ name: 'd.example' })), (e: Error & { code?: string }) => e.code === 'ENGINE_QUEUE_FULL');
     engine.release();
     await Promise.all(ok);
@@ -198,7 +204,10 @@ describe('peers/sync', () => {
     assert.equal(sync.isApplied('peer.example'), false);
     engine.failReconcile = false;
     await sync.upsert(peer());
-    assert.deepEqual(engine.calls.filter((c) => c.startsWith('install')), ['install peer.example', 'install peer.example']);
+    assert.deepEqual(
+      engine.calls.filter((c) => c.startsWith('install')),
+      ['install peer.example', 'install peer.example'],
+    );
   });
 });
 
@@ -232,7 +241,10 @@ describe('peers/sync with an engine that installs in batches', () => {
     assert.deepEqual(engine.calls, ['install p0.example'], 'only the first went alone');
     assert.equal(engine.batches.length, 1);
     assert.equal(engine.batches[0]!.length, 9);
-    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled'],
+    );
     assert.equal(engine.held.size, 9);
     assert.ok(!sync.isApplied('p5.example'));
     // The failed one is retried by the next request.
@@ -249,7 +261,8 @@ describe('peers/sync: fail-closed lifecycle (dry-run engine with shunts)', () =>
   let engine: DryRunEngine;
   let clock: ManualClock;
   let sync: PeerSync;
-  const ops = (): string[] => engine.actions.map((a) => `${a.op}${a.addresses ? ` ${a.addresses.join(',')}` : a.peer ? ` ${a.peer.addresses.join(',')}` : ''}`);
+  const ops = (): string[] =>
+    engine.actions.map((a) => `${a.op}${a.addresses ? ` ${a.addresses.join(',')}` : a.peer ? ` ${a.peer.addresses.join(',')}` : ''}`);
   beforeEach(() => {
     engine = new DryRunEngine();
     clock = new ManualClock();
@@ -275,7 +288,10 @@ describe('peers/sync: fail-closed lifecycle (dry-run engine with shunts)', () =>
     assert.equal(engine.get('peer.example'), undefined);
     assert.deepEqual(engine.shuntOf('peer.example'), [v4]);
     assert.deepEqual(ops(), [`install ${v4}`, `shunt ${v4}`, 'remove']);
-    assert.deepEqual(sync.shunts().map((x) => [x.name, x.addresses, x.until]), [['peer.example', [v4], T + 300 + 600]]);
+    assert.deepEqual(
+      sync.shunts().map((x) => [x.name, x.addresses, x.until]),
+      [['peer.example', [v4], T + 300 + 600]],
+    );
     // The next validated answer: conn first, then the shunt ends (never a moment in clear).
     await sync.upsert(peer({ addresses: [v4], expiresAt: T + 900 }));
     assert.deepEqual(ops().slice(3), [`install ${v4}`, 'shunt ']);
@@ -295,14 +311,14 @@ describe('peers/sync: fail-closed lifecycle (dry-run engine with shunts)', () =>
     assert.equal(sync.registry.size, 0);
   });
 
-  it('private-or-clear keeps today\'s behaviour: removal leaves nothing', async () => {
+  it("private-or-clear keeps today's behaviour: removal leaves nothing", async () => {
     await sync.upsert(peer({ level: 'private-or-clear', expiresAt: T + 300 }));
     await clock.advance(301);
     await settle();
     assert.deepEqual(ops(), [`install ${v4}`, 'remove']);
   });
 
-  it('a bogus answer for serve keeps autosp\'s claim and conn, and shunts what only serve had', async () => {
+  it("a bogus answer for serve keeps autosp's claim and conn, and shunts what only serve had", async () => {
     await sync.upsert(peer({ owner: 'autosp', addresses: [v4], expiresAt: T + 900 }));
     await sync.upsert(peer({ owner: 'serve', addresses: [v4, v6] }));
     const r = await sync.invalidate('peer.example', 'serve');
@@ -340,7 +356,13 @@ describe('peers/sync: fail-closed lifecycle (dry-run engine with shunts)', () =>
     const rolled = { kind: 'pubkey' as const, keys: [{ algorithm: 4, precedence: 10, publicKey: new Uint8Array(32).fill(9) }] };
     // Seen by capture (owner serve): the newest claim's key wins, and the old SAs end.
     await sync.upsert(peer({ owner: 'serve', auth: rolled }));
-    assert.deepEqual(engine.actions.slice(-2).map((a) => [a.op, a.ids ?? null]), [['install', null], ['terminate', ['7', '8']]]);
+    assert.deepEqual(
+      engine.actions.slice(-2).map((a) => [a.op, a.ids ?? null]),
+      [
+        ['install', null],
+        ['terminate', ['7', '8']],
+      ],
+    );
     assert.equal(sync.stats().rolledSas, 2);
     // Same key again (a refresh): nothing ends.
     engine.sas.set('peer.example', ['9']);

@@ -15,7 +15,9 @@ function oedns(...args: string[]): { status: number | null; stdout: string; stde
 
 describe('oedns policy (CLI)', () => {
   let dir: string;
-  before(() => { dir = mkdtempSync(join(tmpdir(), 'oedns-policy-')); });
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'oedns-policy-'));
+  });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   for (const example of ['examples/policy.yaml', 'examples/policy.json']) {

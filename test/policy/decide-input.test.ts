@@ -206,7 +206,10 @@ describe('policy/decide-input: validated lookups to a DecideInput', () => {
       owner: 'autosp',
     });
     assert.deepEqual(input.addresses, ['192.0.2.10']);
-    assert.ok(verdicts.addresses[1]?.kind === 'indeterminate' && verdicts.addresses[1].reason === 'owner-mismatch', JSON.stringify(verdicts.addresses[1]));
+    assert.ok(
+      verdicts.addresses[1]?.kind === 'indeterminate' && verdicts.addresses[1].reason === 'owner-mismatch',
+      JSON.stringify(verdicts.addresses[1]),
+    );
     const d = decide(input, policy, NOW);
     assert.notEqual(d.action === 'install' && d.peer.addresses.includes('2001:db8::1'), true, JSON.stringify(d));
   });

@@ -4,7 +4,17 @@ import { keyObjectToIpseckey } from '../../src/ike-bridge/keys';
 import type { PolicyLevel } from '../../src/ike-bridge/engine';
 import { RRType } from '../../src/wire/types';
 import {
-  completeGateway, decide, engineFailed, type DecideInput, type Decision, Ede, type IpseckeyLike, keyProblem, lifetime, parsePolicy, type Policy,
+  completeGateway,
+  decide,
+  engineFailed,
+  type DecideInput,
+  type Decision,
+  Ede,
+  type IpseckeyLike,
+  keyProblem,
+  lifetime,
+  parsePolicy,
+  type Policy,
   selectKeys,
 } from '../../src/policy';
 import { bogus, indeterminate, insecure, SECURE, type Verdict } from '../../src/dnssec/verdict';
@@ -22,7 +32,12 @@ const ecdsaKey = () => P256;
 const ed25519Key = () => ED25519;
 
 const rec = (over: Partial<IpseckeyLike> = {}): IpseckeyLike => ({
-  precedence: 10, gatewayType: 0, algorithm: 2, gateway: null, publicKey: rsaKey(), ...over,
+  precedence: 10,
+  gatewayType: 0,
+  algorithm: 2,
+  gateway: null,
+  publicKey: rsaKey(),
+  ...over,
 });
 
 // Policy reads the validator's own Verdict type (src/dnssec/verdict.ts), built as the validator builds it.
@@ -36,8 +51,15 @@ function pol(level: PolicyLevel, extra = ''): Policy {
 
 function input(over: Partial<DecideInput> = {}): DecideInput {
   return {
-    name: 'peer.example', qtype: RRType.A, addresses: ['192.0.2.10'], addressVerdict: SECURE, addressTtl: 300,
-    keys: [rec()], keyVerdict: SECURE, keyTtl: 600, ...over,
+    name: 'peer.example',
+    qtype: RRType.A,
+    addresses: ['192.0.2.10'],
+    addressVerdict: SECURE,
+    addressTtl: 300,
+    keys: [rec()],
+    keyVerdict: SECURE,
+    keyTtl: 600,
+    ...over,
   };
 }
 
@@ -120,7 +142,11 @@ describe('policy/decide', () => {
 
   describe('bogus never installs', () => {
     const combos: Array<[Verdict, Verdict | null]> = [
-      [BOGUS, SECURE], [SECURE, BOGUS], [BOGUS, BOGUS], [BOGUS, null], [INSECURE, BOGUS],
+      [BOGUS, SECURE],
+      [SECURE, BOGUS],
+      [BOGUS, BOGUS],
+      [BOGUS, null],
+      [INSECURE, BOGUS],
     ];
     const levels: PolicyLevel[] = ['private', 'private-or-clear', 'opportunistic', 'clear', 'block'];
     for (const level of levels) {
@@ -138,7 +164,11 @@ describe('policy/decide', () => {
     });
     // A bogus Verdict always carries its EDE (the type requires one): the generic 6 passes through too.
     it('a bogus key with the generic EDE keeps 6 (DNSSEC Bogus)', () => {
-      const d = decide(input({ keyVerdict: bogus('sig-invalid', Ede.DNSSEC_BOGUS, 'no key verifies the RRSIG') }), pol('private-or-clear'), NOW);
+      const d = decide(
+        input({ keyVerdict: bogus('sig-invalid', Ede.DNSSEC_BOGUS, 'no key verifies the RRSIG') }),
+        pol('private-or-clear'),
+        NOW,
+      );
       assert.equal(d.action === 'refuse' && d.ede, Ede.DNSSEC_BOGUS);
     });
   });
@@ -171,23 +201,53 @@ describe('policy/decide', () => {
 
   describe('key selection', () => {
     it('orders usable keys by precedence, lowest first', () => {
-      const d = decide(input({
-        keys: [rec({ precedence: 20, algorithm: 4, publicKey: ed25519Key() }), rec({ precedence: 5 }),
-          rec({ precedence: 10, algorithm: 3, publicKey: ecdsaKey() })],
-      }), pol('private'), NOW);
+      const d = decide(
+        input({
+          keys: [
+            rec({ precedence: 20, algorithm: 4, publicKey: ed25519Key() }),
+            rec({ precedence: 5 }),
+            rec({ precedence: 10, algorithm: 3, publicKey: ecdsaKey() }),
+          ],
+        }),
+        pol('private'),
+        NOW,
+      );
       assert.equal(d.action, 'install');
       if (d.action !== 'install' || d.peer.auth.kind !== 'pubkey') return;
-      assert.deepEqual(d.peer.auth.keys.map((k) => [k.precedence, k.algorithm]), [[5, 2], [10, 3], [20, 4]]);
+      assert.deepEqual(
+        d.peer.auth.keys.map((k) => [k.precedence, k.algorithm]),
+        [
+          [5, 2],
+          [10, 3],
+          [20, 4],
+        ],
+      );
     });
     it('keeps record order among equal precedences', () => {
       const ed = rec({ algorithm: 4, publicKey: ed25519Key() });
-      assert.deepEqual(selectKeys([rec(), ed]).keys.map((k) => k.algorithm), [2, 4]);
-      assert.deepEqual(selectKeys([ed, rec()]).keys.map((k) => k.algorithm), [4, 2]);
+      assert.deepEqual(
+        selectKeys([rec(), ed]).keys.map((k) => k.algorithm),
+        [2, 4],
+      );
+      assert.deepEqual(
+        selectKeys([ed, rec()]).keys.map((k) => k.algorithm),
+        [4, 2],
+      );
     });
     it('ignores DSA and unknown algorithms with a reason, and uses the rest', () => {
-      const d = decide(input({ keys: [rec({ precedence: 1, algorithm: 1 }), rec({ precedence: 2, algorithm: 99 }), rec({ precedence: 3 })] }), pol('private'), NOW);
+      const d = decide(
+        input({ keys: [rec({ precedence: 1, algorithm: 1 }), rec({ precedence: 2, algorithm: 99 }), rec({ precedence: 3 })] }),
+        pol('private'),
+        NOW,
+      );
       assert.equal(d.action, 'install');
-      assert.deepEqual(d.ignoredKeys.map((k) => [k.index, k.algorithm]), [[0, 1], [1, 99]]);
+      assert.deepEqual(
+        d.ignoredKeys.map((k) => [k.index, k.algorithm]),
+        [
+          [0, 1],
+          [1, 99],
+        ],
+      );
       assert.match(d.ignoredKeys[0]!.reason, /DSA/);
       assert.match(d.ignoredKeys[1]!.reason, /unknown key algorithm 99/);
       assert.match(d.reason, /2 key\(s\) ignored/);
@@ -224,7 +284,18 @@ describe('policy/decide', () => {
 
   describe('special addresses', () => {
     it('answers without installing when a name lists only loopback, link-local, multicast or unspecified addresses', () => {
-      for (const a of ['127.0.0.1', '0.0.0.0', '169.254.1.1', '224.0.0.251', '255.255.255.255', '::1', '::', 'fe80::1', 'ff02::1', '::ffff:127.0.0.1']) {
+      for (const a of [
+        '127.0.0.1',
+        '0.0.0.0',
+        '169.254.1.1',
+        '224.0.0.251',
+        '255.255.255.255',
+        '::1',
+        '::',
+        'fe80::1',
+        'ff02::1',
+        '::ffff:127.0.0.1',
+      ]) {
         const d = decide(input({ addresses: [a] }), pol('private'), NOW);
         assert.equal(d.action, 'answer', a);
         assert.match(d.reason, /only local or special addresses/, a);
@@ -268,22 +339,32 @@ describe('policy/decide', () => {
       assert.match(d.ignoredKeys[0]!.reason, /gateway name/);
     });
     it('keys behind other gateways become alternatives, grouped and ordered', () => {
-      const d = decide(input({
-        keys: [
-          rec({ precedence: 30, gatewayType: 1, gateway: '203.0.113.2' }),
-          rec({ precedence: 10, gatewayType: 1, gateway: '203.0.113.1' }),
-          rec({ precedence: 20, gatewayType: 1, gateway: '203.0.113.1', algorithm: 4, publicKey: ed25519Key() }),
-          rec({ precedence: 15, gatewayType: 3, gateway: 'gw.example' }),
-        ],
-      }), GW, NOW);
+      const d = decide(
+        input({
+          keys: [
+            rec({ precedence: 30, gatewayType: 1, gateway: '203.0.113.2' }),
+            rec({ precedence: 10, gatewayType: 1, gateway: '203.0.113.1' }),
+            rec({ precedence: 20, gatewayType: 1, gateway: '203.0.113.1', algorithm: 4, publicKey: ed25519Key() }),
+            rec({ precedence: 15, gatewayType: 3, gateway: 'gw.example' }),
+          ],
+        }),
+        GW,
+        NOW,
+      );
       assert.equal(d.action, 'install');
       if (d.action !== 'install' || d.peer.auth.kind !== 'pubkey') return;
       assert.deepEqual(d.peer.gateway, { kind: 'address', address: '203.0.113.1' });
-      assert.deepEqual(d.peer.auth.keys.map((k) => k.precedence), [10, 20]);
-      assert.deepEqual(d.alternatives.map((a) => [a.gateway, a.keys.map((k) => k.precedence)]), [
-        [{ kind: 'name', name: 'gw.example' }, [15]],
-        [{ kind: 'address', address: '203.0.113.2' }, [30]],
-      ]);
+      assert.deepEqual(
+        d.peer.auth.keys.map((k) => k.precedence),
+        [10, 20],
+      );
+      assert.deepEqual(
+        d.alternatives.map((a) => [a.gateway, a.keys.map((k) => k.precedence)]),
+        [
+          [{ kind: 'name', name: 'gw.example' }, [15]],
+          [{ kind: 'address', address: '203.0.113.2' }, [30]],
+        ],
+      );
     });
 
     describe('completeGateway', () => {
@@ -299,13 +380,22 @@ describe('policy/decide', () => {
         assert.equal(d.peer.expiresAt, NOW + 60);
       });
       it('a bogus gateway address never installs', () => {
-        const d = completeGateway(first('private-or-clear'), { addresses: ['198.51.100.9'], verdict: BOGUS, ttl: 60 }, inp, pol('private-or-clear', 'gateways: [example]\n'), NOW);
+        const d = completeGateway(
+          first('private-or-clear'),
+          { addresses: ['198.51.100.9'], verdict: BOGUS, ttl: 60 },
+          inp,
+          pol('private-or-clear', 'gateways: [example]\n'),
+          NOW,
+        );
         assert.equal(d.action, 'refuse');
       });
       it('an unresolvable gateway fails closed under private, clear under private-or-clear', () => {
         const gw = { addresses: [], verdict: INDET, ttl: 60 };
         assert.equal(completeGateway(first(), gw, inp, GW, NOW).action, 'refuse');
-        assert.equal(completeGateway(first('private-or-clear'), gw, inp, pol('private-or-clear', 'gateways: [example]\n'), NOW).action, 'answer');
+        assert.equal(
+          completeGateway(first('private-or-clear'), gw, inp, pol('private-or-clear', 'gateways: [example]\n'), NOW).action,
+          'answer',
+        );
       });
       it('leaves a decision without a gateway name alone', () => {
         const d = decide(input(), GW, NOW);
@@ -316,7 +406,11 @@ describe('policy/decide', () => {
       const d = decide(input({ keys: [rec({ gatewayType: 1, gateway: '198.51.100.1' })] }), pol('private'), NOW);
       assert.equal(d.action, 'refuse');
       assert.match(d.ignoredKeys[0]!.reason, /gateway 198\.51\.100\.1 is not allowed for peer\.example/);
-      const other = decide(input({ keys: [rec({ gatewayType: 3, gateway: 'gw.example' })] }), pol('private', 'gateways: [other.test]\n'), NOW);
+      const other = decide(
+        input({ keys: [rec({ gatewayType: 3, gateway: 'gw.example' })] }),
+        pol('private', 'gateways: [other.test]\n'),
+        NOW,
+      );
       assert.equal(other.action, 'refuse');
     });
     it('a gateway that is the host itself needs no listing', () => {
@@ -324,7 +418,11 @@ describe('policy/decide', () => {
       assert.deepEqual(d.action === 'install' && d.peer.gateway, { kind: 'address', address: '192.0.2.10' });
     });
     it('an unlisted gateway falls back to a key for the host itself among the records', () => {
-      const d = decide(input({ keys: [rec({ precedence: 1, gatewayType: 1, gateway: '198.51.100.1' }), rec({ precedence: 20 })] }), pol('private'), NOW);
+      const d = decide(
+        input({ keys: [rec({ precedence: 1, gatewayType: 1, gateway: '198.51.100.1' }), rec({ precedence: 20 })] }),
+        pol('private'),
+        NOW,
+      );
       assert.deepEqual(d.action === 'install' && d.peer.gateway, { kind: 'none' });
     });
   });
@@ -391,7 +489,11 @@ describe('policy/decide', () => {
 
   describe('the peer', () => {
     it('is named in lowercase without the trailing dot, with unique canonical addresses', () => {
-      const d = decide(input({ name: 'Peer.Example.', addresses: ['2001:DB8::1', '2001:db8:0::1', '192.0.2.10'], owner: 'autosp' }), pol('private'), NOW);
+      const d = decide(
+        input({ name: 'Peer.Example.', addresses: ['2001:DB8::1', '2001:db8:0::1', '192.0.2.10'], owner: 'autosp' }),
+        pol('private'),
+        NOW,
+      );
       assert.equal(d.action, 'install');
       if (d.action !== 'install') return;
       assert.equal(d.peer.name, 'peer.example');
@@ -428,15 +530,37 @@ describe('policy/decide', () => {
 });
 
 describe('policy/decide: the CNAME chain', () => {
-  const p = parsePolicy('default: private-or-clear\nrules:\n  - { zone: bank.example, level: private }\n  - { name: cdn.example, level: opportunistic }\n');
+  const p = parsePolicy(
+    'default: private-or-clear\nrules:\n  - { zone: bank.example, level: private }\n  - { name: cdn.example, level: opportunistic }\n',
+  );
 
   it('the strictest level of every name in the chain applies, whichever end it is on', () => {
     // An alias under a private zone pointing at a CDN: still private.
-    const a = decide(input({ name: 'www.bank.example', peerName: 'edge.cdn.example', chain: ['www.bank.example', 'x.cdn.example', 'edge.cdn.example'], keys: [], keyVerdict: null }), p, NOW);
+    const a = decide(
+      input({
+        name: 'www.bank.example',
+        peerName: 'edge.cdn.example',
+        chain: ['www.bank.example', 'x.cdn.example', 'edge.cdn.example'],
+        keys: [],
+        keyVerdict: null,
+      }),
+      p,
+      NOW,
+    );
     assert.equal(a.level, 'private');
     assert.equal(a.action, 'refuse', 'private without a key: refused');
     // A harmless alias pointing into the private zone: the target's level applies.
-    const b = decide(input({ name: 'short.example', peerName: 'host.bank.example', chain: ['short.example', 'host.bank.example'], keys: [], keyVerdict: null }), p, NOW);
+    const b = decide(
+      input({
+        name: 'short.example',
+        peerName: 'host.bank.example',
+        chain: ['short.example', 'host.bank.example'],
+        keys: [],
+        keyVerdict: null,
+      }),
+      p,
+      NOW,
+    );
     assert.equal(b.level, 'private');
     assert.match(b.why, /host\.bank\.example is in the CNAME chain of short\.example/);
     // A chain never lowers a level.

@@ -47,7 +47,15 @@ describe('policy/match', () => {
         const m = matchName(policy, name);
         assert.equal(m.level, level, m.why);
         const s = m.rule?.selector;
-        const key = s ? (s.kind === 'name' ? `name:${s.name}` : s.kind === 'wildcard' ? `wildcard:${s.base}` : s.kind === 'zone' ? `zone:${s.zone}` : 'address') : null;
+        const key = s
+          ? s.kind === 'name'
+            ? `name:${s.name}`
+            : s.kind === 'wildcard'
+              ? `wildcard:${s.base}`
+              : s.kind === 'zone'
+                ? `zone:${s.zone}`
+                : 'address'
+          : null;
         assert.equal(key, winner);
         assert.ok(m.why.length > 0);
       });
@@ -168,7 +176,20 @@ describe('policy/ip', () => {
       assert.equal(r.cidr.text, out);
     });
   }
-  const bad = ['10.0.0/8', '010.0.0.0/8', '256.0.0.0', '1.2.3.4/-1', '1.2.3.4/ 8', '::1::/64', '1:2:3:4:5:6:7:8:9', 'fe80::1%eth0', '2001:db8::g', 'example.com', '', '1.2.3.4/'];
+  const bad = [
+    '10.0.0/8',
+    '010.0.0.0/8',
+    '256.0.0.0',
+    '1.2.3.4/-1',
+    '1.2.3.4/ 8',
+    '::1::/64',
+    '1:2:3:4:5:6:7:8:9',
+    'fe80::1%eth0',
+    '2001:db8::g',
+    'example.com',
+    '',
+    '1.2.3.4/',
+  ];
   for (const b of bad) {
     it(`refuses "${b}"`, () => assert.equal(parseCidr(b).ok, false));
   }

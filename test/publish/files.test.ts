@@ -5,7 +5,19 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runActivate, runPublish } from '../../src/cli/publish';
@@ -20,7 +32,11 @@ const OEDNS = resolve(__dirname, '../../src/cli/oedns.js');
 const TSIG = 'key "alice-key" {\n\talgorithm hmac-sha256;\n\tsecret "OvAwtLceKrzlgwK3tHeTyabWWpJZicsmFlYsGakb3Bk=";\n};\n';
 const isRoot = process.geteuid?.() === 0;
 
-const codeOf = async (p: Promise<unknown>): Promise<string> => p.then(() => 'no error', (e: { code?: string }) => e.code ?? String(e));
+const codeOf = async (p: Promise<unknown>): Promise<string> =>
+  p.then(
+    () => 'no error',
+    (e: { code?: string }) => e.code ?? String(e),
+  );
 
 describe('the TSIG key file must be private to us', () => {
   let dir: string;
@@ -31,7 +47,15 @@ describe('the TSIG key file must be private to us', () => {
 
   // Port 1 on loopback: if the check did not stop publish first, it would fail later with another code.
   const flags = (tsigKey: string): Parameters<typeof runPublish>[0] => ({
-    name: 'alice.example', keyDir: dir, tsigKey, zone: 'example', server: '127.0.0.1:1', resolver: '127.0.0.1:1', precedence: '10', wait: '0', timeout: '200',
+    name: 'alice.example',
+    keyDir: dir,
+    tsigKey,
+    zone: 'example',
+    server: '127.0.0.1:1',
+    resolver: '127.0.0.1:1',
+    precedence: '10',
+    wait: '0',
+    timeout: '200',
   });
 
   it('refuses a key file readable by group or others (what `tsig-keygen NAME > file` makes with umask 022), naming the chmod', async () => {
@@ -82,18 +106,35 @@ describe('the key directory and the files in it', () => {
   it('a directory others can write is refused by keygen --next, publish and key activate (key-dir-unsafe, exit 2)', async () => {
     chmodSync(keys, 0o777);
     assert.throws(() => checkKeyDir(keys), { code: 'key-dir-unsafe' });
-    const g = spawnSync(process.execPath, [OEDNS, 'keygen', '--next', '--force', '--out', keys, '--name', 'h.example'], { encoding: 'utf8' });
+    const g = spawnSync(process.execPath, [OEDNS, 'keygen', '--next', '--force', '--out', keys, '--name', 'h.example'], {
+      encoding: 'utf8',
+    });
     assert.equal(g.status, 2, g.stderr);
     assert.match(g.stderr, /key-dir-unsafe: .*chmod go-w/);
     assert.deepEqual(readdirSync(keys).sort(), ['host.key.pem', 'host.pub.pem'], 'nothing written');
     assert.throws(() => runActivate(keys, true), { code: 'key-dir-unsafe' });
-    writeFileSync(join(dir, 'tsig.key'), 'key "k" { algorithm hmac-sha256; secret "OvAwtLceKrzlgwK3tHeTyabWWpJZicsmFlYsGakb3Bk="; };', { mode: 0o600 });
-    await assert.rejects(runPublish({ name: 'h.example', keyDir: keys, tsigKey: join(dir, 'tsig.key'), zone: 'example', server: '127.0.0.1:1', resolver: '127.0.0.1:1', precedence: '10', wait: '0', timeout: '200' }), { code: 'key-dir-unsafe' });
+    writeFileSync(join(dir, 'tsig.key'), 'key "k" { algorithm hmac-sha256; secret "OvAwtLceKrzlgwK3tHeTyabWWpJZicsmFlYsGakb3Bk="; };', {
+      mode: 0o600,
+    });
+    await assert.rejects(
+      runPublish({
+        name: 'h.example',
+        keyDir: keys,
+        tsigKey: join(dir, 'tsig.key'),
+        zone: 'example',
+        server: '127.0.0.1:1',
+        resolver: '127.0.0.1:1',
+        precedence: '10',
+        wait: '0',
+        timeout: '200',
+      }),
+      { code: 'key-dir-unsafe' },
+    );
     chmodSync(keys, 0o700);
     assert.doesNotThrow(() => checkKeyDir(keys));
   });
 
-  it('the next key gets the current key\'s group read (0640 root:oedns as install.sh sets it), so the daemon can read it after activation', function () {
+  it("the next key gets the current key's group read (0640 root:oedns as install.sh sets it), so the daemon can read it after activation", function () {
     if (!isRoot) this.skip(); // only root can give a file any group
     const cur = join(keys, 'host.key.pem');
     chownSync(cur, 0, 65534);
@@ -106,7 +147,7 @@ describe('the key directory and the files in it', () => {
     assert.equal(lstatSync(join(keys, 'host.next.key.pem')).mode & 0o777, 0o600);
   });
 
-  it("a directory owned by another user is refused", function () {
+  it('a directory owned by another user is refused', function () {
     if (!isRoot) this.skip();
     chownSync(keys, 65534, 65534);
     assert.throws(() => checkKeyDir(keys), { code: 'key-dir-unsafe' });
@@ -131,7 +172,7 @@ describe('the key directory and the files in it', () => {
   });
 });
 
-describe('the daemon\'s key watcher loads only a key file that is ours', () => {
+describe("the daemon's key watcher loads only a key file that is ours", () => {
   let dir: string;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'oedns-keywatch-'));

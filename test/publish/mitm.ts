@@ -50,7 +50,10 @@ export async function startMitm(upstream: { host: string; port: number }, hook: 
   const port = udp.address().port;
   udp.on('message', (m, rinfo) => {
     const q = new Uint8Array(m);
-    udpAsk(upstream.host, upstream.port, q).then((a) => udp.send(hook(q, a, 'udp') ?? a, rinfo.port, rinfo.address), () => undefined);
+    udpAsk(upstream.host, upstream.port, q).then(
+      (a) => udp.send(hook(q, a, 'udp') ?? a, rinfo.port, rinfo.address),
+      () => undefined,
+    );
   });
   const tcp = createServer((c) => {
     let buf = Buffer.alloc(0);
@@ -59,22 +62,26 @@ export async function startMitm(upstream: { host: string; port: number }, hook: 
       if (buf.length < 2 || buf.length < 2 + buf.readUInt16BE(0)) return;
       const q = new Uint8Array(buf.subarray(2, 2 + buf.readUInt16BE(0)));
       buf = Buffer.alloc(0);
-      tcpAsk(upstream.host, upstream.port, q).then((a) => {
-        const out = hook(q, a, 'tcp') ?? a;
-        const l = Buffer.alloc(2);
-        l.writeUInt16BE(out.length);
-        c.write(Buffer.concat([l, Buffer.from(out)]));
-      }, () => c.destroy());
+      tcpAsk(upstream.host, upstream.port, q).then(
+        (a) => {
+          const out = hook(q, a, 'tcp') ?? a;
+          const l = Buffer.alloc(2);
+          l.writeUInt16BE(out.length);
+          c.write(Buffer.concat([l, Buffer.from(out)]));
+        },
+        () => c.destroy(),
+      );
     });
     c.on('error', () => undefined);
   });
   await new Promise<void>((r) => tcp.listen(port, '127.0.0.1', () => r()));
   return {
     endpoint: `127.0.0.1:${port}`,
-    close: () => new Promise<void>((r) => {
-      udp.close();
-      tcp.close(() => r());
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        udp.close();
+        tcp.close(() => r());
+      }),
   };
 }
 

@@ -45,12 +45,28 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
     }
     s = await startSigningNamed(
       [
-        { name: 'pub.test', transfer: true, grants: ['grant publish-key subdomain hosts.pub.test. IPSECKEY;', 'grant sha512-key subdomain hosts.pub.test. IPSECKEY;', 'grant sha1-key subdomain hosts.pub.test. IPSECKEY;', 'grant sha384-key subdomain hosts.pub.test. IPSECKEY;', 'grant other-key subdomain hosts.pub.test. IPSECKEY;', 'grant * self * IPSECKEY;'] },
+        {
+          name: 'pub.test',
+          transfer: true,
+          grants: [
+            'grant publish-key subdomain hosts.pub.test. IPSECKEY;',
+            'grant sha512-key subdomain hosts.pub.test. IPSECKEY;',
+            'grant sha1-key subdomain hosts.pub.test. IPSECKEY;',
+            'grant sha384-key subdomain hosts.pub.test. IPSECKEY;',
+            'grant other-key subdomain hosts.pub.test. IPSECKEY;',
+            'grant * self * IPSECKEY;',
+          ],
+        },
         { name: 'inline.test', inline: true, grants: ['grant publish-key subdomain hosts.inline.test. IPSECKEY;'] },
       ],
       {
-        'publish-key': 'hmac-sha256', 'sha512-key': 'hmac-sha512', 'sha384-key': 'hmac-sha384', 'sha1-key': 'hmac-sha1', 'other-key': 'hmac-sha256',
-        'self1.pub.test': 'hmac-sha256', 'self2.pub.test': 'hmac-sha256',
+        'publish-key': 'hmac-sha256',
+        'sha512-key': 'hmac-sha512',
+        'sha384-key': 'hmac-sha384',
+        'sha1-key': 'hmac-sha1',
+        'other-key': 'hmac-sha256',
+        'self1.pub.test': 'hmac-sha256',
+        'self2.pub.test': 'hmac-sha256',
       },
     );
     dir = mkdtempSync(join(tmpdir(), 'oedns-publish-keys-'));
@@ -63,8 +79,23 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
 
   // The zone's NS (ns.pub.test) says port 53, where this named is not: name the server to check.
   const common = (name: string, kd: string, key = 'publish-key'): string[] => [
-    'publish', '--name', name, '--key-dir', kd, '--tsig-key', s.keyFiles[key]!, '--server', s.named.endpoint, '--resolver', s.named.endpoint, '--trust-anchor', s.anchorFile, '--wait', '20',
-    '--check-servers', s.named.endpoint,
+    'publish',
+    '--name',
+    name,
+    '--key-dir',
+    kd,
+    '--tsig-key',
+    s.keyFiles[key]!,
+    '--server',
+    s.named.endpoint,
+    '--resolver',
+    s.named.endpoint,
+    '--trust-anchor',
+    s.anchorFile,
+    '--wait',
+    '20',
+    '--check-servers',
+    s.named.endpoint,
   ];
   const newKey = (sub: string, name: string, type: 'rsa' | 'ed25519' | 'ecdsa-p256' = 'ed25519'): string => {
     const k = generateHostKey(type, 2048);
@@ -78,7 +109,7 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
   };
   const published = (name: string): string[] => s.dig(name, 'IPSECKEY').map(norm).sort();
 
-  it('publishes an RSA key that our validator and oedns lookup then find secure from the zone\'s own anchor', async () => {
+  it("publishes an RSA key that our validator and oedns lookup then find secure from the zone's own anchor", async () => {
     const rdata = newKey('rsa', 'h1.hosts.pub.test', 'rsa');
     const r = await oedns([...common('h1.hosts.pub.test', keyDir('rsa')), '--ttl', '600', '--json']);
     assert.equal(r.code, 0, r.stderr);
@@ -88,7 +119,16 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
     assert.deepEqual(out.verification.verdict, 'secure');
     assert.equal(out.verification.matches, true);
     assert.deepEqual(published('h1.hosts.pub.test'), [norm(rdata)]);
-    const l = await oedns(['lookup', '--server', s.named.endpoint, '--trust-anchor', s.anchorFile, '--json', 'h1.hosts.pub.test', 'IPSECKEY']);
+    const l = await oedns([
+      'lookup',
+      '--server',
+      s.named.endpoint,
+      '--trust-anchor',
+      s.anchorFile,
+      '--json',
+      'h1.hosts.pub.test',
+      'IPSECKEY',
+    ]);
     assert.equal(l.code, 0, l.stderr);
     const lk = JSON.parse(l.stdout);
     assert.equal(lk.verdict, 'secure');
@@ -129,7 +169,10 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
     writeFileSync(bad, text.replace(/secret "[^"]+"/, `secret "${Buffer.alloc(32, 9).toString('base64')}"`), { mode: 0o600 });
     const serial = s.serial('pub.test');
     const before = published('h1.hosts.pub.test');
-    const r = await oedns([...common('h1.hosts.pub.test', keyDir('wrong')).map((a) => (a === s.keyFiles['publish-key'] ? bad : a)), '--json']);
+    const r = await oedns([
+      ...common('h1.hosts.pub.test', keyDir('wrong')).map((a) => (a === s.keyFiles['publish-key'] ? bad : a)),
+      '--json',
+    ]);
     assert.equal(r.code, 3, r.stdout + r.stderr);
     const out = JSON.parse(r.stdout);
     assert.equal(out.error.code, 'tsig-badsig');
@@ -144,7 +187,10 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
   it('a key the server does not know is BADKEY (exit 3)', async () => {
     const unknown = join(dir, 'unknown.key');
     writeFileSync(unknown, readFileSync(s.keyFiles['publish-key']!, 'utf8').replace('"publish-key"', '"nobody-key"'), { mode: 0o600 });
-    const r = await oedns([...common('h1.hosts.pub.test', keyDir('wrong')).map((a) => (a === s.keyFiles['publish-key'] ? unknown : a)), '--json']);
+    const r = await oedns([
+      ...common('h1.hosts.pub.test', keyDir('wrong')).map((a) => (a === s.keyFiles['publish-key'] ? unknown : a)),
+      '--json',
+    ]);
     assert.equal(r.code, 3, r.stderr);
     assert.equal(JSON.parse(r.stdout).error.code, 'tsig-badkey');
   });
@@ -177,9 +223,19 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
     const key = pickTsigKey(readFileSync(s.keyFiles['publish-key']!, 'utf8'));
     const serial = s.serial('pub.test');
     const err = await publish(
-      { name: 'h2.hosts.pub.test', server: { host: '127.0.0.1', port: s.named.port }, records: [ourRecord(generateHostKey('ed25519'), 10)], key, anchors: [], waitSec: 0 },
+      {
+        name: 'h2.hosts.pub.test',
+        server: { host: '127.0.0.1', port: s.named.port },
+        records: [ourRecord(generateHostKey('ed25519'), 10)],
+        key,
+        anchors: [],
+        waitSec: 0,
+      },
       io(s, { skewSec: -1000 }),
-    ).then(() => undefined, (e: unknown) => e);
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof PublishError, String(err));
     assert.equal(err.code, 'tsig-badtime');
     const skew = err.detail.skew as number;
@@ -198,12 +254,18 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
       ...base,
       // Just before our update goes out (opcode 5; our signed reads go the same way), another writer adds its own record.
       async send(server, wire) {
-        if (((wire[2]! >> 3) & 0xf) === 5) await publish({ name: 'h3.hosts.pub.test', server, records: [theirs], key, anchors: [], waitSec: 0 }, base);
+        if (((wire[2]! >> 3) & 0xf) === 5)
+          await publish({ name: 'h3.hosts.pub.test', server, records: [theirs], key, anchors: [], waitSec: 0 }, base);
         return base.send(server, wire);
       },
     };
-    const err = await publish({ name: 'h3.hosts.pub.test', server: { host: '127.0.0.1', port: s.named.port }, records: [ours], key, anchors: [], waitSec: 0 }, racing)
-      .then(() => undefined, (e: unknown) => e);
+    const err = await publish(
+      { name: 'h3.hosts.pub.test', server: { host: '127.0.0.1', port: s.named.port }, records: [ours], key, anchors: [], waitSec: 0 },
+      racing,
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof PublishError, String(err));
     assert.equal(err.code, 'publish-conflict');
     assert.equal(published('h3.hosts.pub.test').length, 1);
@@ -229,7 +291,10 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
       direct: (e) => (seen.push(`direct ${e.host}:${e.port}`), base.direct({ host: e.host, port: e.port === 53 ? s.named.port : e.port })),
     };
     const anchors = parseTrustAnchors(readFileSync(s.anchorFile, 'utf8'));
-    const rep = await publish({ name: 'h4.hosts.pub.test', records: [ourRecord(generateHostKey('ecdsa-p256'), 10)], key, anchors, waitSec: 20 }, mapped);
+    const rep = await publish(
+      { name: 'h4.hosts.pub.test', records: [ourRecord(generateHostKey('ecdsa-p256'), 10)], key, anchors, waitSec: 20 },
+      mapped,
+    );
     assert.equal(rep.zone, 'pub.test');
     assert.deepEqual(rep.server, { host: '127.0.0.1', port: 53 });
     assert.ok(seen.includes('127.0.0.1:53'));
@@ -237,7 +302,10 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
     assert.equal(rep.verification?.matches, true);
     // The name servers checked are the zone's NS set (ns.pub.test, A 127.0.0.1, port 53).
     assert.ok(seen.includes('direct 127.0.0.1:53'));
-    assert.deepEqual(rep.servers?.map((x) => [x.server, x.ns, x.confirmed]), [['127.0.0.1:53', 'ns.pub.test', true]]);
+    assert.deepEqual(
+      rep.servers?.map((x) => [x.server, x.ns, x.confirmed]),
+      [['127.0.0.1:53', 'ns.pub.test', true]],
+    );
     assert.equal(rep.servers?.[0]!.serial, rep.soa?.serial);
   });
 
@@ -247,12 +315,16 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
       const kd = keyDir('lag');
       const name = 'lag.hosts.pub.test';
       newKey('lag', name);
-      const both = (args: string[]): string[] => args.map((a, i) => (args[i - 1] === '--check-servers' ? `${s.named.endpoint},${sec.named.endpoint}` : a));
+      const both = (args: string[]): string[] =>
+        args.map((a, i) => (args[i - 1] === '--check-servers' ? `${s.named.endpoint},${sec.named.endpoint}` : a));
       // Without NOTIFY the secondary stays behind: reported, and bounded by --wait.
       const p0 = await oedns([...both(common(name, kd)), '--ttl', '2', '--wait', '3', '--json']);
       assert.equal(p0.code, 0, p0.stderr);
       const o0 = JSON.parse(p0.stdout);
-      assert.deepEqual(o0.servers.map((x: { confirmed: boolean }) => x.confirmed), [true, false]);
+      assert.deepEqual(
+        o0.servers.map((x: { confirmed: boolean }) => x.confirmed),
+        [true, false],
+      );
       assert.match(p0.stderr, /1 of the zone's name servers did not serve serial \d+ within --wait/);
       // publish --add while the secondary lags and is notified 2 s later: the clock starts after that.
       assert.equal((await oedns(['keygen', '--next', '--out', kd, '--name', name])).code, 0);
@@ -265,10 +337,16 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
       await later;
       assert.equal(add.code, 0, add.stderr);
       const o = JSON.parse(add.stdout);
-      assert.deepEqual(o.servers.map((x: { confirmed: boolean }) => x.confirmed), [true, true]);
+      assert.deepEqual(
+        o.servers.map((x: { confirmed: boolean }) => x.confirmed),
+        [true, true],
+      );
       assert.equal(o.servers[1].serial, o.serial);
       const state = JSON.parse(readFileSync(join(kd, 'rollover.json'), 'utf8'));
-      assert.ok(state.at >= Math.floor(notifiedAt), `the clock started at ${state.at}, before the secondary had the new version (${notifiedAt})`);
+      assert.ok(
+        state.at >= Math.floor(notifiedAt),
+        `the clock started at ${state.at}, before the secondary had the new version (${notifiedAt})`,
+      );
       assert.equal(state.waitSec, 2);
       // A secondary that never confirms (not notified again): the wait includes the SOA refresh (3600 s).
       const kd2 = keyDir('lag2');
@@ -298,7 +376,12 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
   it('no server listening: unreachable (exit 5); no zone for the name: zone-not-found (exit 5)', async () => {
     newKey('nobody', 'h1.hosts.pub.test');
     const port = await freePort();
-    const r = await oedns([...common('h1.hosts.pub.test', keyDir('nobody')).map((a) => (a === s.named.endpoint ? `127.0.0.1:${port}` : a)), '--timeout', '300', '--json']);
+    const r = await oedns([
+      ...common('h1.hosts.pub.test', keyDir('nobody')).map((a) => (a === s.named.endpoint ? `127.0.0.1:${port}` : a)),
+      '--timeout',
+      '300',
+      '--json',
+    ]);
     assert.equal(r.code, 5, r.stderr);
     assert.match(JSON.parse(r.stdout).error.code, /^(server-unreachable|zone-not-found)$/);
     const z = await oedns([...common('h1.elsewhere.example', keyDir('nobody')), '--json']);
@@ -384,7 +467,13 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
     const next = g.stdout.trim().split(' IPSECKEY ')[1]!;
     assert.ok(existsSync(join(kd, 'host.next.key.pem')));
     const show = await oedns(['keygen', '--show', '--out', kd, '--name', name]);
-    assert.deepEqual(show.stdout.trim().split('\n').map((l) => l.split(' IPSECKEY ')[1]), [cur, next]);
+    assert.deepEqual(
+      show.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(' IPSECKEY ')[1]),
+      [cur, next],
+    );
 
     const plain = await oedns([...common(name, kd), '--json']);
     assert.equal(plain.code, 8, 'a plain publish mid-rollover would drop the next key');
@@ -407,7 +496,14 @@ describe('oedns publish against a signing BIND (dnssec-policy, update-policy, TS
     assert.equal(act.code, 0, act.stderr);
     assert.match(act.stderr, /next: oedns publish --withdraw-old, not before /);
     const shown = await oedns(['keygen', '--show', '--out', kd, '--name', name]);
-    assert.deepEqual(shown.stdout.trim().split('\n').map((l) => l.split(' IPSECKEY ')[1]), [next, cur], 'next is current, the previous key is old');
+    assert.deepEqual(
+      shown.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(' IPSECKEY ')[1]),
+      [next, cur],
+      'next is current, the previous key is old',
+    );
 
     const wEarly = await oedns([...common(name, kd), '--withdraw-old', '--json']);
     assert.equal(wEarly.code, 8);

@@ -29,11 +29,16 @@ function oedns(args: string[]): Promise<{ code: number; stdout: string; stderr: 
 /** The ids charon may give an Ed25519 key: SHA-1 of the raw key, or of the SubjectPublicKeyInfo. */
 function keyIds(pemFile: string): string[] {
   const spki = createPublicKey(readFileSync(pemFile)).export({ type: 'spki', format: 'der' });
-  return [createHash('sha1').update(spki.subarray(spki.length - 32)).digest('hex'), createHash('sha1').update(spki).digest('hex')];
+  return [
+    createHash('sha1')
+      .update(spki.subarray(spki.length - 32))
+      .digest('hex'),
+    createHash('sha1').update(spki).digest('hex'),
+  ];
 }
 const clean = (id: string): string => id.replace(/[^0-9a-f]/gi, '').toLowerCase();
 
-describe('rollover lab: B rolls its key with oedns publish; A\'s autosp keeps an authenticated SA', function () {
+describe("rollover lab: B rolls its key with oedns publish; A's autosp keeps an authenticated SA", function () {
   this.timeout(240_000);
   let lab: Lab | undefined;
   let s: SigningNamed | undefined;
@@ -56,12 +61,18 @@ describe('rollover lab: B rolls its key with oedns publish; A\'s autosp keeps an
       if (h === 'a') writeFileSync(join(lab.dir, 'a-record'), r.stdout.trim().split(' IPSECKEY ')[1]!);
     }
     s = await startSigningNamed(
-      [{
-        name: 'oe.test',
-        // B's key may change only B's own IPSECKEY.
-        grants: [`grant bob-key name ${names.b}. IPSECKEY;`],
-        records: [`alice ${TTL} IN A ${lab.a.addr}`, `alice ${TTL} IN IPSECKEY ${readFileSync(join(lab.dir, 'a-record'), 'utf8')}`, `bob ${TTL} IN A ${lab.b.addr}`],
-      }],
+      [
+        {
+          name: 'oe.test',
+          // B's key may change only B's own IPSECKEY.
+          grants: [`grant bob-key name ${names.b}. IPSECKEY;`],
+          records: [
+            `alice ${TTL} IN A ${lab.a.addr}`,
+            `alice ${TTL} IN IPSECKEY ${readFileSync(join(lab.dir, 'a-record'), 'utf8')}`,
+            `bob ${TTL} IN A ${lab.b.addr}`,
+          ],
+        },
+      ],
       { 'bob-key': 'hmac-sha256' },
     );
     rawA = new ViciClient({ socketPath: lab.a.vici });
@@ -82,25 +93,65 @@ describe('rollover lab: B rolls its key with oedns publish; A\'s autosp keeps an
 
   const bKeys = (): string => join(lab!.dir, 'b', 'keys');
   const publishB = (...extra: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
-    oedns(['publish', '--name', names.b, '--key-dir', bKeys(), '--tsig-key', s!.keyFiles['bob-key']!, '--server', s!.named.endpoint,
-      '--resolver', s!.named.endpoint, '--trust-anchor', s!.anchorFile, '--ttl', String(TTL), '--wait', '30', '--check-servers', s!.named.endpoint, ...extra]);
+    oedns([
+      'publish',
+      '--name',
+      names.b,
+      '--key-dir',
+      bKeys(),
+      '--tsig-key',
+      s!.keyFiles['bob-key']!,
+      '--server',
+      s!.named.endpoint,
+      '--resolver',
+      s!.named.endpoint,
+      '--trust-anchor',
+      s!.anchorFile,
+      '--ttl',
+      String(TTL),
+      '--wait',
+      '30',
+      '--check-servers',
+      s!.named.endpoint,
+      ...extra,
+    ]);
   const watch = (h: 'a' | 'b', peer: string, initiate: boolean): ChildProcess => {
     const peers = join(lab!.dir, h, 'peers.txt');
     writeFileSync(peers, `${peer}\n`);
-    const p = autospSpawn(['watch', '--peers', peers, ...(initiate ? ['--initiate'] : []), '--engine', 'strongswan', '--vici', lab![h].vici,
-      '--identity', names[h], '--key', join(lab!.dir, h, 'keys', 'host.key.pem'), '--server', s!.named.endpoint, '--trust-anchor', s!.anchorFile,
-      '--state', join(lab!.dir, h, 'autosp.json'), '--no-daemon']);
+    const p = autospSpawn([
+      'watch',
+      '--peers',
+      peers,
+      ...(initiate ? ['--initiate'] : []),
+      '--engine',
+      'strongswan',
+      '--vici',
+      lab![h].vici,
+      '--identity',
+      names[h],
+      '--key',
+      join(lab!.dir, h, 'keys', 'host.key.pem'),
+      '--server',
+      s!.named.endpoint,
+      '--trust-anchor',
+      s!.anchorFile,
+      '--state',
+      join(lab!.dir, h, 'autosp.json'),
+      '--no-daemon',
+    ]);
     p.stderr!.on('data', (d) => (logs[h] = (logs[h] + String(d)).slice(-20_000)));
     procs.push(p);
     return p;
   };
   const conn = `oe-${names.b}`;
   const upSas = async (): Promise<string[]> =>
-    (await rawA.listSas()).filter((x) => x.name === conn && x.state === 'ESTABLISHED' && x.children.some((c) => c.state === 'INSTALLED')).map((x) => x.uniqueId ?? '?');
+    (await rawA.listSas())
+      .filter((x) => x.name === conn && x.state === 'ESTABLISHED' && x.children.some((c) => c.state === 'INSTALLED'))
+      .map((x) => x.uniqueId ?? '?');
   const why = (e: unknown): never => assert.fail(`${String(e)}\n--- A ---\n${logs.a.slice(-3000)}\n--- B ---\n${logs.b.slice(-3000)}`);
   const bKeyIds = async (): Promise<string[]> => (await rawB.getKeys()).map(clean);
 
-  it('publish puts B\'s key in the signed zone; A\'s autosp brings up an authenticated SA', async () => {
+  it("publish puts B's key in the signed zone; A's autosp brings up an authenticated SA", async () => {
     const p = await publishB('--json');
     assert.equal(p.code, 0, p.stderr);
     assert.equal(JSON.parse(p.stdout).verification.verdict, 'secure');
@@ -120,13 +171,18 @@ describe('rollover lab: B rolls its key with oedns publish; A\'s autosp keeps an
         samples++;
         if ((await upSas().catch(() => [])).length === 0) {
           gaps++;
-          gapAt.push(`${phase}@${new Date().toISOString().slice(17, 23)}: ${JSON.stringify((await rawA.listSas().catch(() => [])).map((x) => [x.uniqueId, x.state, x.children.map((c) => c.state)]))}`);
+          gapAt.push(
+            `${phase}@${new Date().toISOString().slice(17, 23)}: ${JSON.stringify((await rawA.listSas().catch(() => [])).map((x) => [x.uniqueId, x.state, x.children.map((c) => c.state)]))}`,
+          );
         }
         await new Promise((r) => setTimeout(r, 250));
       }
     })();
     const oldIds = keyIds(join(bKeys(), 'host.pub.pem'));
-    assert.ok((await bKeyIds()).some((id) => oldIds.includes(id)), 'B signs with its first key');
+    assert.ok(
+      (await bKeyIds()).some((id) => oldIds.includes(id)),
+      'B signs with its first key',
+    );
 
     const g = await oedns(['keygen', '--next', '--out', bKeys(), '--name', names.b]);
     assert.equal(g.code, 0, g.stderr);
@@ -142,11 +198,15 @@ describe('rollover lab: B rolls its key with oedns publish; A\'s autosp keeps an
     const act = await oedns(['key', 'activate', '--key-dir', bKeys()]);
     assert.equal(act.code, 0, act.stderr);
     // B's running autosp sees the renamed file and makes charon sign with the new key alone.
-    await until('B\'s charon holds only the new key', async () => {
-      const ids = await bKeyIds();
-      return ids.some((id) => newIds.includes(id)) && !ids.some((id) => oldIds.includes(id));
-    }, 20_000).catch(why);
-    await until('B\'s autosp says it switched', () => /our key changed on disk/.test(logs.b), 10_000).catch(why);
+    await until(
+      "B's charon holds only the new key",
+      async () => {
+        const ids = await bKeyIds();
+        return ids.some((id) => newIds.includes(id)) && !ids.some((id) => oldIds.includes(id));
+      },
+      20_000,
+    ).catch(why);
+    await until("B's autosp says it switched", () => /our key changed on disk/.test(logs.b), 10_000).catch(why);
 
     await new Promise((r) => setTimeout(r, TTL * 1000 + 300));
     const before = new Set(await upSas());
@@ -159,7 +219,11 @@ describe('rollover lab: B rolls its key with oedns publish; A\'s autosp keeps an
     sampling = false;
     await sampler;
     assert.ok(samples > 20, `sampled ${samples} times`);
-    assert.equal(gaps, 0, `A had no authenticated SA with B in ${gaps} of ${samples} samples:\n${gapAt.join('\n')}\n--- A ---\n${logs.a.slice(-6000)}`);
+    assert.equal(
+      gaps,
+      0,
+      `A had no authenticated SA with B in ${gaps} of ${samples} samples:\n${gapAt.join('\n')}\n--- A ---\n${logs.a.slice(-6000)}`,
+    );
 
     const l = lab!;
     const { wire } = await watchWire(l, async () => {

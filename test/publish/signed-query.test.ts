@@ -19,13 +19,20 @@ const RDATA = Uint8Array.of(10, 0, 4, ...new Uint8Array(32).fill(0x11));
 function answer(query: Uint8Array, ttl = 600, rcode = 0): Uint8Array {
   const q = decodeMessage(query);
   return encodeMessage({
-    ...q, qr: true, aa: true, rcode, additionals: [], edns: undefined,
+    ...q,
+    qr: true,
+    aa: true,
+    rcode,
+    additionals: [],
+    edns: undefined,
     answers: rcode ? [] : [{ name: q.questions[0]!.name, type: RRType.IPSECKEY, class: 1, ttl, rdata: RDATA }],
   });
 }
 const reqMac = (query: Uint8Array): Uint8Array => findTsig(query)!.tsig.mac;
 
-async function ask(server: (query: Uint8Array) => Uint8Array): Promise<{ ttl?: number; extra?: number; code?: string; changed?: unknown; skew?: unknown }> {
+async function ask(
+  server: (query: Uint8Array) => Uint8Array,
+): Promise<{ ttl?: number; extra?: number; code?: string; changed?: unknown; skew?: unknown }> {
   const q = signedQuery('primary', KEY, { send: async (w) => server(w), now: () => NOW });
   try {
     const m = await q('h.pub.test', RRType.IPSECKEY);
@@ -44,7 +51,10 @@ describe('signed reads at the primary', () => {
   it('refuses an unsigned answer, one with a rewritten TTL, one signed with another secret', async () => {
     assert.equal((await ask((w) => answer(w, 1))).code, 'read-unauthenticated');
     assert.equal((await ask((w) => withTtl(serverSign(answer(w), KEY, reqMac(w), NOW), RRType.IPSECKEY, 1))).code, 'read-unauthenticated');
-    assert.equal((await ask((w) => serverSign(answer(w), { ...KEY, secret: new Uint8Array(32).fill(6) }, reqMac(w), NOW))).code, 'read-unauthenticated');
+    assert.equal(
+      (await ask((w) => serverSign(answer(w), { ...KEY, secret: new Uint8Array(32).fill(6) }, reqMac(w), NOW))).code,
+      'read-unauthenticated',
+    );
   });
 
   it('refuses a signed answer recorded from an earlier query (replay)', async () => {

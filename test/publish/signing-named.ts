@@ -62,27 +62,45 @@ export async function startSigningNamed(zones: SigningZone[], keys: Record<strin
     extraConfig: config,
     zones: zones.map((z) => {
       const file = join(dir, `${z.name}.db`);
-      writeFileSync(file, [
-        '$TTL 300',
-        `@ IN SOA ns.${z.name}. hostmaster.${z.name}. 1 3600 600 86400 300`,
-        `@ IN NS ns.${z.name}.`,
-        `ns IN A 127.0.0.1`,
-        ...(z.records ?? []),
-        '',
-      ].join('\n'));
-      return { name: z.name, file, extra: `dnssec-policy default; ${z.inline ? 'inline-signing yes; ' : ''}${z.transfer ? 'allow-transfer { 127.0.0.1; }; ' : ''}update-policy { ${z.grants.join(' ')} };` };
+      writeFileSync(
+        file,
+        [
+          '$TTL 300',
+          `@ IN SOA ns.${z.name}. hostmaster.${z.name}. 1 3600 600 86400 300`,
+          `@ IN NS ns.${z.name}.`,
+          `ns IN A 127.0.0.1`,
+          ...(z.records ?? []),
+          '',
+        ].join('\n'),
+      );
+      return {
+        name: z.name,
+        file,
+        extra: `dnssec-policy default; ${z.inline ? 'inline-signing yes; ' : ''}${z.transfer ? 'allow-transfer { 127.0.0.1; }; ' : ''}update-policy { ${z.grants.join(' ')} };`,
+      };
     }),
   }).catch((e) => {
     rmSync(dir, { recursive: true, force: true });
     throw e;
   });
   const dig = (name: string, type: string): string[] =>
-    execFileSync('dig', ['+short', '+time=2', '+tries=1', '+norec', '-p', String(named.port), `@${named.address}`, name, type], { encoding: 'utf8' })
-      .split('\n').filter((l) => l.trim() !== '');
+    execFileSync('dig', ['+short', '+time=2', '+tries=1', '+norec', '-p', String(named.port), `@${named.address}`, name, type], {
+      encoding: 'utf8',
+    })
+      .split('\n')
+      .filter((l) => l.trim() !== '');
   try {
     // dnssec-policy signs right after loading: wait for each zone's DNSKEY and a signed SOA.
     for (const z of zones) {
-      await until(`${z.name} signed`, async () => dig(z.name, 'DNSKEY').length > 0 && execFileSync('dig', ['+dnssec', '+norec', '-p', String(named.port), `@${named.address}`, z.name, 'SOA'], { encoding: 'utf8' }).includes('RRSIG'), 15_000);
+      await until(
+        `${z.name} signed`,
+        async () =>
+          dig(z.name, 'DNSKEY').length > 0 &&
+          execFileSync('dig', ['+dnssec', '+norec', '-p', String(named.port), `@${named.address}`, z.name, 'SOA'], {
+            encoding: 'utf8',
+          }).includes('RRSIG'),
+        15_000,
+      );
     }
   } catch (e) {
     await named.stop();
@@ -90,7 +108,17 @@ export async function startSigningNamed(zones: SigningZone[], keys: Record<strin
     throw e;
   }
   const anchorFile = join(dir, 'anchors');
-  writeFileSync(anchorFile, zones.map((z) => dig(z.name, 'DNSKEY').filter((l) => l.startsWith('257 ')).map((l) => `${z.name}. IN DNSKEY ${l}`).join('\n')).join('\n') + '\n');
+  writeFileSync(
+    anchorFile,
+    zones
+      .map((z) =>
+        dig(z.name, 'DNSKEY')
+          .filter((l) => l.startsWith('257 '))
+          .map((l) => `${z.name}. IN DNSKEY ${l}`)
+          .join('\n'),
+      )
+      .join('\n') + '\n',
+  );
   return {
     named,
     dir,
@@ -123,7 +151,11 @@ export async function startSecondary(primary: SigningNamed, zone: string): Promi
     extraConfig: `zone "${zone}" { type secondary; primaries { 127.0.0.1 port ${primary.named.port}; }; file "secondary-${zone}.db"; };`,
   });
   const digSec = (type: string): string[] =>
-    execFileSync('dig', ['+short', '+time=1', '+tries=1', '+norec', '-p', String(named.port), `@${named.address}`, zone, type], { encoding: 'utf8' }).split('\n').filter((l) => l.trim() !== '');
+    execFileSync('dig', ['+short', '+time=1', '+tries=1', '+norec', '-p', String(named.port), `@${named.address}`, zone, type], {
+      encoding: 'utf8',
+    })
+      .split('\n')
+      .filter((l) => l.trim() !== '');
   try {
     await until(`${zone} transferred to the secondary`, async () => digSec('SOA').length > 0, 15_000);
   } catch (e) {

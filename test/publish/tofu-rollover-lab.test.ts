@@ -27,7 +27,20 @@ const POLICY = 'default: opportunistic\nfallback: { method: tofu-cert, any-key: 
 const now = (): number => Math.floor(Date.now() / 1000);
 
 function fallbackPeer(name: string, addr: string, initiate: boolean): Peer {
-  const d = decide({ name, qtype: 1, addresses: [addr], addressVerdict: insecure('unsigned-delegation', 'oe.test', 'the lab zone is unsigned'), addressTtl: 300, keys: [], keyVerdict: null, keyTtl: 0 }, parsePolicy(POLICY, 'yaml'), now());
+  const d = decide(
+    {
+      name,
+      qtype: 1,
+      addresses: [addr],
+      addressVerdict: insecure('unsigned-delegation', 'oe.test', 'the lab zone is unsigned'),
+      addressTtl: 300,
+      keys: [],
+      keyVerdict: null,
+      keyTtl: 0,
+    },
+    parsePolicy(POLICY, 'yaml'),
+    now(),
+  );
   if (d.action !== 'install-unauthenticated') throw new Error(d.reason);
   return { ...d.peer, initiate };
 }
@@ -38,7 +51,8 @@ function capture(): { log: Logger; lines: string[] } {
   return { log, lines };
 }
 
-const spki = (k: KeyObject): string => (k.type === 'public' ? k : createPublicKey(k)).export({ type: 'spki', format: 'der' }).toString('base64');
+const spki = (k: KeyObject): string =>
+  (k.type === 'public' ? k : createPublicKey(k)).export({ type: 'spki', format: 'der' }).toString('base64');
 
 describe('key activate with tofu-cert (BTNS) peers: the certificate follows the new key', function () {
   this.timeout(120_000);
@@ -115,7 +129,10 @@ describe('key activate with tofu-cert (BTNS) peers: the certificate follows the 
     await until('B signs with the new key', async () => logs.b.lines.some((m) => m.includes('our key changed on disk')), 10_000);
     await terminateAll();
     await bringUp(A, 'b.oe.test');
-    assert.ok(logs.a.lines.some((m) => m.includes('CERTIFICATE OF b.oe.test HAS CHANGED')), 'A warns loudly that B\'s certificate changed');
+    assert.ok(
+      logs.a.lines.some((m) => m.includes('CERTIFICATE OF b.oe.test HAS CHANGED')),
+      "A warns loudly that B's certificate changed",
+    );
     await terminateAll();
     await bringUp(B, 'a.oe.test');
     // B's certificate on disk is now one of the new key (a restart presents the same one).

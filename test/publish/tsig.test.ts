@@ -7,26 +7,60 @@ import { concat } from '../../src/wire/bytes';
 import { decodeMessage, encodeMessage, makeQuery } from '../../src/wire/message';
 import { encodeName } from '../../src/wire/name';
 import { tsig, time48, readTime48 } from '../../src/wire/rdata/tsig';
-import { badTimeSkew, findTsig, signRequest, TSIG_ALGORITHMS, type TsigAlgorithm, type TsigKey, verifyResponse } from '../../src/publish/tsig';
+import {
+  badTimeSkew,
+  findTsig,
+  signRequest,
+  TSIG_ALGORITHMS,
+  type TsigAlgorithm,
+  type TsigKey,
+  verifyResponse,
+} from '../../src/publish/tsig';
 import { answerTo, serverSign } from './tsig-helpers';
 import { hex, roundTrip, unhex } from '../wire/helpers';
 
-const KEY: TsigKey = { name: 'publish-key', algorithm: 'hmac-sha256', secret: new Uint8Array(Buffer.from('OvAwtLceKrzlgwK3tHeTyabWWpJZicsmFlYsGakb3Bk=', 'base64')) };
+const KEY: TsigKey = {
+  name: 'publish-key',
+  algorithm: 'hmac-sha256',
+  secret: new Uint8Array(Buffer.from('OvAwtLceKrzlgwK3tHeTyabWWpJZicsmFlYsGakb3Bk=', 'base64')),
+};
 const NOW = 1_790_000_000;
 
 describe('TSIG RDATA (RFC 8945 §4.2)', () => {
   it('round-trips with the 48-bit time, MAC, original id, error and other data', () => {
     roundTrip(
       tsig,
-      { algorithm: 'hmac-sha256', timeSigned: 0x0001_6a8f_1234, fudge: 300, mac: unhex('a1b2c3'), originalId: 0xbeef, error: 18, otherData: unhex('000169000000') },
+      {
+        algorithm: 'hmac-sha256',
+        timeSigned: 0x0001_6a8f_1234,
+        fudge: 300,
+        mac: unhex('a1b2c3'),
+        originalId: 0xbeef,
+        error: 18,
+        otherData: unhex('000169000000'),
+      },
       '0b686d61632d736861323536 00 00016a8f1234 012c 0003 a1b2c3 beef 0012 0006 000169000000',
     );
   });
 
   it('writes the algorithm name lowercased and reads 48-bit times beyond 2^32', () => {
     assert.equal(readTime48(time48(2 ** 40 + 5)), 2 ** 40 + 5);
-    const out = new Uint8Array(tsig.encodingLength({ algorithm: 'HMAC-SHA256', timeSigned: 1, fudge: 1, mac: new Uint8Array(0), originalId: 1, error: 0, otherData: new Uint8Array(0) }));
-    tsig.encode({ algorithm: 'HMAC-SHA256', timeSigned: 1, fudge: 1, mac: new Uint8Array(0), originalId: 1, error: 0, otherData: new Uint8Array(0) }, out, 0);
+    const out = new Uint8Array(
+      tsig.encodingLength({
+        algorithm: 'HMAC-SHA256',
+        timeSigned: 1,
+        fudge: 1,
+        mac: new Uint8Array(0),
+        originalId: 1,
+        error: 0,
+        otherData: new Uint8Array(0),
+      }),
+    );
+    tsig.encode(
+      { algorithm: 'HMAC-SHA256', timeSigned: 1, fudge: 1, mac: new Uint8Array(0), originalId: 1, error: 0, otherData: new Uint8Array(0) },
+      out,
+      0,
+    );
     assert.equal(Buffer.from(out.subarray(1, 12)).toString(), 'hmac-sha256');
   });
 
@@ -61,7 +95,13 @@ describe('TSIG signing and checking (RFC 8945 §4.3, §5.3)', () => {
     const q = makeQuery('pub.test', 6, { id: 7, rd: false });
     const body = encodeMessage({ ...q, opcode: 5 });
     const { mac } = signRequest(body, KEY, NOW);
-    const vars = concat([encodeName('publish-key'), unhex('00ff 00000000'), encodeName('hmac-sha256'), time48(NOW), unhex('012c 0000 0000')]);
+    const vars = concat([
+      encodeName('publish-key'),
+      unhex('00ff 00000000'),
+      encodeName('hmac-sha256'),
+      time48(NOW),
+      unhex('012c 0000 0000'),
+    ]);
     const want = createHmac('sha256', KEY.secret).update(body).update(vars).digest('hex');
     assert.equal(hex(mac), want);
   });

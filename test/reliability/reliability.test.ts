@@ -21,7 +21,9 @@ function judge(r: ScenarioReport): void {
   for (const c of r.checks.filter((x) => x.open && !x.ok)) console.log(`      open (known bug): ${c.what}: ${c.value}`);
   // A mark can go when every check carrying it passes (some pass anyway, e.g. before the bug can bite).
   const marks = new Set(r.checks.filter((x) => x.open).map((x) => x.open!));
-  for (const m of marks) if (r.checks.filter((x) => x.open === m).every((x) => x.ok)) console.log(`      open mark can go, its checks pass now: ${m.slice(0, 100)}`);
+  for (const m of marks)
+    if (r.checks.filter((x) => x.open === m).every((x) => x.ok))
+      console.log(`      open mark can go, its checks pass now: ${m.slice(0, 100)}`);
   const bad = failures(r);
   assert.equal(bad.length, 0, `${bad.map((c) => `${c.what}: ${c.value} (bound ${c.bound})`).join('\n')}\n\n${formatReport(r)}`);
 }
@@ -53,7 +55,7 @@ describe('reliability suite, short form (real oedns serve, named, charon)', func
     judge(partial);
   });
 
-  it('IKE-side faults: after charon -9 and a restart, oedns -9, swanctl --load-all, a full or read-only state directory, the engine holds the registry and the admin\'s config', async function () {
+  it("IKE-side faults: after charon -9 and a restart, oedns -9, swanctl --load-all, a full or read-only state directory, the engine holds the registry and the admin's config", async function () {
     const why = ikeFaultsUnavailable();
     if (why) {
       console.log(`    skipping: ${why}`);

@@ -34,7 +34,10 @@ describe('replay harness', () => {
     const s = loadScenario(join(SCENARIOS, 'secure-positive.yaml'));
     const o = await runScenario(s);
     checkOutcome(s, o);
-    assert.throws(() => checkOutcome({ ...s, expect: { ...s.expect, verdict: ['bogus'] } }, o), /expected bogus, got secure[\s\S]*queries: \. DNSKEY/);
+    assert.throws(
+      () => checkOutcome({ ...s, expect: { ...s.expect, verdict: ['bogus'] } }, o),
+      /expected bogus, got secure[\s\S]*queries: \. DNSKEY/,
+    );
     assert.throws(() => checkOutcome({ ...s, expect: { ...s.expect, rcode: 3 } }, o), /rcode/);
     assert.throws(() => checkOutcome({ ...s, expect: { ...s.expect, absent: ['192.0.2.1'] } }, o), /is in the validated data/);
   });
@@ -46,10 +49,19 @@ describe('replay harness', () => {
     const good = { name: 'www.example.test', type: 1, records: [rec], ttl: 600, security: 'secure', role: 'answer' };
     const withSets = (sets: unknown[]): typeof o => ({ ...o, result: { ...o.result, ttl: 600, rrsets: sets } as typeof o.result });
     checkOutcome(s, withSets([good]));
-    assert.throws(() => checkOutcome(s, withSets([{ ...good, ttl: 3600, records: [{ ...rec, ttl: 3600 }] }])), /no validated RRset matches/);
+    assert.throws(
+      () => checkOutcome(s, withSets([{ ...good, ttl: 3600, records: [{ ...rec, ttl: 3600 }] }])),
+      /no validated RRset matches/,
+    );
     assert.throws(() => checkOutcome(s, withSets([{ ...good, security: 'insecure' }])), /no validated RRset matches/);
-    assert.throws(() => checkOutcome(s, withSets([{ ...good, records: [{ ...rec, rdata: Uint8Array.of(203, 0, 113, 66) }] }])), /no validated RRset matches/);
-    assert.throws(() => checkOutcome(s, withSets([good, { ...good, name: 'evil.attacker.test', role: 'cname' }])), /beyond the expected ones/);
+    assert.throws(
+      () => checkOutcome(s, withSets([{ ...good, records: [{ ...rec, rdata: Uint8Array.of(203, 0, 113, 66) }] }])),
+      /no validated RRset matches/,
+    );
+    assert.throws(
+      () => checkOutcome(s, withSets([good, { ...good, name: 'evil.attacker.test', role: 'cname' }])),
+      /beyond the expected ones/,
+    );
     assert.throws(() => checkOutcome(s, withSets([])), /no validated RRset matches/);
   });
 
@@ -64,11 +76,17 @@ describe('replay harness', () => {
     const dir = mkdtempSync(join(tmpdir(), 'oedns-replay-'));
     try {
       const f = join(dir, 'bad.yaml');
-      writeFileSync(f, 'behaviour: x\nnow: 2024-06-01T00:00:00Z\nzones: { .: { denial: nsec5 } }\nquery: x.test A\nexpect: { verdict: secure }\n');
+      writeFileSync(
+        f,
+        'behaviour: x\nnow: 2024-06-01T00:00:00Z\nzones: { .: { denial: nsec5 } }\nquery: x.test A\nexpect: { verdict: secure }\n',
+      );
       assert.throws(() => loadScenario(f), /bad\.yaml: zones\.\.\.denial: expected nsec or nsec3/);
       writeFileSync(f, 'behaviour: x\nnow: 2024-06-01T00:00:00Z\nzones: { .: {} }\nquery: x.test A\nexpect: { verdict: fine }\n');
       assert.throws(() => loadScenario(f), /expect\.verdict/);
-      writeFileSync(f, 'behaviour: x\nnow: 2024-06-01T00:00:00Z\nzones: { .: {} }\nquery: x.test A\nupstream: [{ do: [{ explode: {} }] }]\nexpect: { verdict: secure }\n');
+      writeFileSync(
+        f,
+        'behaviour: x\nnow: 2024-06-01T00:00:00Z\nzones: { .: {} }\nquery: x.test A\nupstream: [{ do: [{ explode: {} }] }]\nexpect: { verdict: secure }\n',
+      );
       assert.throws(() => loadScenario(f), /unknown field 'explode'/);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -17,7 +17,10 @@ import type { World } from './world';
 
 type Section = 'answers' | 'authorities' | 'additionals';
 const SECTIONS: Record<string, Section[]> = {
-  answer: ['answers'], authority: ['authorities'], additional: ['additionals'], all: ['answers', 'authorities', 'additionals'],
+  answer: ['answers'],
+  authority: ['authorities'],
+  additional: ['additionals'],
+  all: ['answers', 'authorities', 'additionals'],
 };
 
 const RCODES: Record<string, number> = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 };
@@ -58,7 +61,10 @@ function nsec3Relation(all: RR[], r: RR, name: Name): 'match' | 'cover' | null {
   const s = nsec3Span(n3, name);
   if (!s) return null;
   if (s.h.equals(s.lo)) return 'match';
-  const inside = Buffer.compare(s.lo, s.hi) < 0 ? Buffer.compare(s.lo, s.h) < 0 && Buffer.compare(s.h, s.hi) < 0 : Buffer.compare(s.lo, s.h) < 0 || Buffer.compare(s.h, s.hi) < 0;
+  const inside =
+    Buffer.compare(s.lo, s.hi) < 0
+      ? Buffer.compare(s.lo, s.h) < 0 && Buffer.compare(s.h, s.hi) < 0
+      : Buffer.compare(s.lo, s.h) < 0 || Buffer.compare(s.h, s.hi) < 0;
   return inside ? 'cover' : null;
 }
 
@@ -67,7 +73,12 @@ function nsec3Relation(all: RR[], r: RR, name: Name): 'match' | 'cover' | null {
  * or for RRSIGs the covered type; the nsec3 fields pick the NSEC3 (and its RRSIGs) whose hash matches or
  * covers the hash of a name, since NSEC3 owners cannot be written in a scenario by hand.
  */
-function matcher(ctx: MutationContext, o: Record<string, unknown>, w: string, all: () => RR[] = () => []): (r: RR, sigsToo: boolean) => boolean {
+function matcher(
+  ctx: MutationContext,
+  o: Record<string, unknown>,
+  w: string,
+  all: () => RR[] = () => [],
+): (r: RR, sigsToo: boolean) => boolean {
   const name = o.name === undefined ? undefined : ctx.r.name(o.name, `${w}.name`);
   const type = o.type === undefined ? undefined : ctx.r.type(o.type, `${w}.type`);
   const m3 = o['nsec3-matching'] === undefined ? undefined : ctx.r.name(o['nsec3-matching'], `${w}.nsec3-matching`);
@@ -91,7 +102,10 @@ function expand(ctx: MutationContext, line: string): string {
   return line.replace(/\{(key|ds):([^}]+)\}/g, (_m, kind: string, ref: string) => {
     const k = ctx.key(ref);
     if (kind === 'key') return formatRdata(48, k.dnskey.rdata);
-    return formatRdata(43, encodeDs({ keyTag: k.tag, algorithm: k.alg, digestType: 2, digest: computeDsDigest(k.zone, k.dnskey.rdata, 2)! }));
+    return formatRdata(
+      43,
+      encodeDs({ keyTag: k.tag, algorithm: k.alg, digestType: 2, digest: computeDsDigest(k.zone, k.dnskey.rdata, 2)! }),
+    );
   });
 }
 
@@ -172,7 +186,9 @@ const APPLY: Record<string, Apply> = {
       expiration: o.expiration === undefined ? ctx.now + 30 * 86400 : ctx.r.time(o.expiration, `${w}.expiration`, ctx.now),
     });
     const replace = ctx.r.bool(o.replace, `${w}.replace`, false);
-    const list = replace ? m[s].filter((r) => !(r.type === 46 && covered(r) === type && canonicalName(r.name) === canonicalName(name))) : [...m[s]];
+    const list = replace
+      ? m[s].filter((r) => !(r.type === 46 && covered(r) === type && canonicalName(r.name) === canonicalName(name)))
+      : [...m[s]];
     return { ...m, [s]: [...list, sig] };
   },
   /** Copy records (with their RRSIGs) from the genuine answer to another question: `from: NAME TYPE`. */
@@ -181,8 +197,12 @@ const APPLY: Record<string, Apply> = {
     const parts = ctx.r.str(o.from, `${w}.from`).trim().split(/\s+/);
     if (parts.length !== 2) ctx.r.fail(`${w}.from`, "expected 'NAME TYPE'");
     const src = ctx.world.answer(ctx.r.name(parts[0], `${w}.from`), ctx.r.type(parts[1], `${w}.from`));
-    const hit = matcher(ctx, { name: o.name, type: o.type, 'nsec3-matching': o['nsec3-matching'], 'nsec3-covering': o['nsec3-covering'] }, w,
-      () => [...src.answers, ...src.authorities]);
+    const hit = matcher(
+      ctx,
+      { name: o.name, type: o.type, 'nsec3-matching': o['nsec3-matching'], 'nsec3-covering': o['nsec3-covering'] },
+      w,
+      () => [...src.answers, ...src.authorities],
+    );
     const from = sections(ctx, o.section, `${w}.section`, 'authority');
     const to = sections(ctx, o.to ?? o.section, `${w}.to`, 'authority')[0]!;
     const picked = from.flatMap((s) => src[s].filter((r) => hit(r, true)));

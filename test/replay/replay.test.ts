@@ -18,7 +18,10 @@ const scenarios: Scenario[] = readdirSync(DIR)
 describe('replay scenarios (validator, no network)', () => {
   const pending: string[] = [];
   after(() => {
-    if (pending.length) console.log(`    note: ${pending.length} scenarios expect validated RRsets (result.rrsets), which the validator does not return yet: ${pending.join(', ')}`);
+    if (pending.length)
+      console.log(
+        `    note: ${pending.length} scenarios expect validated RRsets (result.rrsets), which the validator does not return yet: ${pending.join(', ')}`,
+      );
   });
 
   for (const s of scenarios) {

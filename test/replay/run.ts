@@ -51,7 +51,9 @@ function buildWorld(s: Scenario): { world: World; key: (ref: string) => TestKey 
   const delegations = new Map<string, { delegate: boolean; ds: Scenario['zones'][number]['ds'] }>();
   for (const z of s.zones) {
     const origin = z.apex === '' ? '.' : `${z.apex}.`;
-    const keys: ZoneKey[] = z.signed ? z.keys.map((k) => ({ role: k.role, key: seededKey(z.apex, k.alg, k.flags, k.seed), signs: k.signs, unpublished: k.unpublished })) : [];
+    const keys: ZoneKey[] = z.signed
+      ? z.keys.map((k) => ({ role: k.role, key: seededKey(z.apex, k.alg, k.flags, k.seed), signs: k.signs, unpublished: k.unpublished }))
+      : [];
     const dataKey = keys.find((k) => k.signs === 'data' || k.signs === 'all');
     let records: RR[];
     try {
@@ -59,23 +61,28 @@ function buildWorld(s: Scenario): { world: World; key: (ref: string) => TestKey 
     } catch (e) {
       throw new Error(`${s.id}: zones.${origin}.records: ${(e as Error).message}`);
     }
-    zones.push(new Zone({
-      apex: z.apex,
-      signed: z.signed,
-      keys,
-      denial: z.denial === 'nsec' ? { kind: 'nsec' } : {
-        kind: 'nsec3',
-        salt: z.nsec3.salt === '-' ? new Uint8Array() : new Uint8Array(Buffer.from(z.nsec3.salt, 'hex')),
-        iterations: z.nsec3.iterations,
-        optOut: z.nsec3.optOut,
-      },
-      validity: z.validity ?? { inception: s.now - 86400, expiration: s.now + 30 * 86400 },
-      records,
-      extraKeys: z.keytrap && dataKey ? collidingKeys(z.apex, dataKey.key.tag, z.keytrap.keys) : [],
-      junkSigs: z.keytrap?.sigs ?? 0,
-      junkOnly: z.keytrap ? !z.keytrap.genuine : false,
-      overrides: z.sign,
-    }));
+    zones.push(
+      new Zone({
+        apex: z.apex,
+        signed: z.signed,
+        keys,
+        denial:
+          z.denial === 'nsec'
+            ? { kind: 'nsec' }
+            : {
+                kind: 'nsec3',
+                salt: z.nsec3.salt === '-' ? new Uint8Array() : new Uint8Array(Buffer.from(z.nsec3.salt, 'hex')),
+                iterations: z.nsec3.iterations,
+                optOut: z.nsec3.optOut,
+              },
+        validity: z.validity ?? { inception: s.now - 86400, expiration: s.now + 30 * 86400 },
+        records,
+        extraKeys: z.keytrap && dataKey ? collidingKeys(z.apex, dataKey.key.tag, z.keytrap.keys) : [],
+        junkSigs: z.keytrap?.sigs ?? 0,
+        junkOnly: z.keytrap ? !z.keytrap.genuine : false,
+        overrides: z.sign,
+      }),
+    );
     delegations.set(canonicalName(z.apex), { delegate: z.delegate, ds: z.ds });
   }
   const world = new World(zones, delegations);
@@ -165,7 +172,10 @@ function rrsetMatches(spec: string, x: ValidatedRRsetLike, s: Scenario): boolean
   // RFC 4035 §5.3.3: the RRset's TTL and every record's TTL.
   if (ttlMax !== undefined && (x.ttl > Number(ttlMax) || x.records.some((r) => r.ttl > Number(ttlMax)))) return false;
   if (rest === '') return true;
-  const want = rest.split('|').map((t) => Buffer.from(parseRdataText(type, t.trim(), '')).toString('hex')).sort();
+  const want = rest
+    .split('|')
+    .map((t) => Buffer.from(parseRdataText(type, t.trim(), '')).toString('hex'))
+    .sort();
   const have = x.records.map((rr) => Buffer.from(rr.rdata).toString('hex')).sort();
   return want.length === have.length && want.every((w, i) => w === have[i]);
 }
@@ -180,8 +190,10 @@ export function checkOutcome(s: Scenario, o: RunOutcome): void {
   if (e.ede !== undefined) assert.equal(v.kind === 'bogus' ? v.ede : undefined, e.ede, `EDE\n${why()}`);
   if (e.rcode !== undefined) assert.equal(o.result.rcode, e.rcode, `rcode\n${why()}`);
   if (e.negative !== undefined) assert.equal(o.result.negative, e.negative, `negative\n${why()}`);
-  if (e.ttlMax !== undefined) assert.ok(o.result.ttl !== undefined && o.result.ttl <= e.ttlMax, `result.ttl ${o.result.ttl}, bound ${e.ttlMax}\n${why()}`);
-  if (e.maxVerifications !== undefined) assert.ok(o.verifications <= e.maxVerifications, `${o.verifications} signature verifications, budget ${e.maxVerifications}\n${why()}`);
+  if (e.ttlMax !== undefined)
+    assert.ok(o.result.ttl !== undefined && o.result.ttl <= e.ttlMax, `result.ttl ${o.result.ttl}, bound ${e.ttlMax}\n${why()}`);
+  if (e.maxVerifications !== undefined)
+    assert.ok(o.verifications <= e.maxVerifications, `${o.verifications} signature verifications, budget ${e.maxVerifications}\n${why()}`);
   const rrsets = (o.result as unknown as { rrsets?: ValidatedRRsetLike[] }).rrsets;
   if (e.rrsets && rrsets) {
     const left = [...rrsets];

@@ -146,7 +146,8 @@ class Reader {
   }
   alg(v: unknown, where: string): KeyAlg {
     if (v === undefined) return 'ED25519';
-    if (v !== 'ED25519' && v !== 'ECDSAP256SHA256') this.fail(where, `algorithm must be ED25519 or ECDSAP256SHA256 (deterministic keys), got '${String(v)}'`);
+    if (v !== 'ED25519' && v !== 'ECDSAP256SHA256')
+      this.fail(where, `algorithm must be ED25519 or ECDSAP256SHA256 (deterministic keys), got '${String(v)}'`);
     return v;
   }
 }
@@ -162,7 +163,14 @@ function parseKeys(r: Reader, v: unknown, apex: Name, zoneAlg: KeyAlg): KeyDecl[
     const w = `zones.${apex || '.'}.keys[${i}]`;
     const o = r.obj(k, w, ['role', 'alg', 'flags', 'signs', 'seed', 'unpublished']);
     const role = r.str(o.role, `${w}.role`);
-    const dflt = role === 'ksk' ? { flags: 257, signs: 'dnskey' } : role === 'csk' ? { flags: 257, signs: 'all' } : role === 'zsk' ? { flags: 256, signs: 'data' } : { flags: 256, signs: 'none' };
+    const dflt =
+      role === 'ksk'
+        ? { flags: 257, signs: 'dnskey' }
+        : role === 'csk'
+          ? { flags: 257, signs: 'all' }
+          : role === 'zsk'
+            ? { flags: 256, signs: 'data' }
+            : { flags: 256, signs: 'none' };
     const signs = (o.signs ?? dflt.signs) as KeyDecl['signs'];
     if (!['dnskey', 'data', 'all', 'none'].includes(signs)) r.fail(`${w}.signs`, 'expected dnskey, data, all or none');
     return {
@@ -198,14 +206,27 @@ function parseZone(r: Reader, apexText: string, v: unknown, now: number): ZoneDe
   const denial = o.denial === undefined ? 'nsec' : o.denial;
   if (denial !== 'nsec' && denial !== 'nsec3') r.fail(`${w}.denial`, 'expected nsec or nsec3');
   const n3 = r.obj(o.nsec3, `${w}.nsec3`, ['salt', 'iterations', 'opt-out']);
-  const validity = o.validity === undefined ? undefined : (() => {
-    const x = r.obj(o.validity, `${w}.validity`, ['inception', 'expiration']);
-    return { inception: r.time(x.inception, `${w}.validity.inception`, now), expiration: r.time(x.expiration, `${w}.validity.expiration`, now) };
-  })();
-  const kt = o.keytrap === undefined ? undefined : (() => {
-    const x = r.obj(o.keytrap, `${w}.keytrap`, ['keys', 'sigs', 'genuine']);
-    return { keys: r.num(x.keys, `${w}.keytrap.keys`), sigs: r.num(x.sigs, `${w}.keytrap.sigs`), genuine: r.bool(x.genuine, `${w}.keytrap.genuine`, true) };
-  })();
+  const validity =
+    o.validity === undefined
+      ? undefined
+      : (() => {
+          const x = r.obj(o.validity, `${w}.validity`, ['inception', 'expiration']);
+          return {
+            inception: r.time(x.inception, `${w}.validity.inception`, now),
+            expiration: r.time(x.expiration, `${w}.validity.expiration`, now),
+          };
+        })();
+  const kt =
+    o.keytrap === undefined
+      ? undefined
+      : (() => {
+          const x = r.obj(o.keytrap, `${w}.keytrap`, ['keys', 'sigs', 'genuine']);
+          return {
+            keys: r.num(x.keys, `${w}.keytrap.keys`),
+            sigs: r.num(x.sigs, `${w}.keytrap.sigs`),
+            genuine: r.bool(x.genuine, `${w}.keytrap.genuine`, true),
+          };
+        })();
   return {
     apex,
     signed: r.bool(o.signed, `${w}.signed`, true),
@@ -248,13 +269,29 @@ const MUTATIONS = ['strip-rrsig', 'drop', 'append', 'rcode', 'sign', 'replace', 
 
 export function loadScenario(file: string): Scenario {
   const r = new Reader(basename(file));
-  const doc = r.obj(parse(readFileSync(file, 'utf8')), 'top level',
-    ['behaviour', 'rfc', 'open', 'now', 'anchors', 'keys', 'zones', 'query', 'upstream-style', 'upstream', 'expect']);
+  const doc = r.obj(parse(readFileSync(file, 'utf8')), 'top level', [
+    'behaviour',
+    'rfc',
+    'open',
+    'now',
+    'anchors',
+    'keys',
+    'zones',
+    'query',
+    'upstream-style',
+    'upstream',
+    'expect',
+  ]);
   const now = r.time(doc.now, 'now');
   const keys = new Map<string, NamedKey>();
   for (const [k, v] of Object.entries(r.obj(doc.keys, 'keys', Object.keys((doc.keys as object) ?? {})))) {
     const o = r.obj(v, `keys.${k}`, ['zone', 'alg', 'flags', 'seed']);
-    keys.set(k, { zone: r.name(o.zone, `keys.${k}.zone`), alg: r.alg(o.alg, `keys.${k}.alg`), flags: o.flags === undefined ? 256 : r.num(o.flags, `keys.${k}.flags`), seed: o.seed === undefined ? `named/${k}` : r.str(o.seed, `keys.${k}.seed`) });
+    keys.set(k, {
+      zone: r.name(o.zone, `keys.${k}.zone`),
+      alg: r.alg(o.alg, `keys.${k}.alg`),
+      flags: o.flags === undefined ? 256 : r.num(o.flags, `keys.${k}.flags`),
+      seed: o.seed === undefined ? `named/${k}` : r.str(o.seed, `keys.${k}.seed`),
+    });
   }
   const zonesObj = r.obj(doc.zones, 'zones', Object.keys((doc.zones as object) ?? {}));
   const zones = Object.entries(zonesObj).map(([apex, v]) => parseZone(r, apex, v, now));
@@ -273,13 +310,26 @@ export function loadScenario(file: string): Scenario {
     const times = o.times === undefined ? undefined : r.num(o.times, `upstream[${i}].times`);
     return times === undefined ? { when, do: dos } : { when, do: dos, times };
   });
-  const e = r.obj(doc.expect, 'expect', ['verdict', 'reason', 'ede', 'rcode', 'negative', 'rrsets', 'absent', 'max-verifications', 'ttl-max']);
+  const e = r.obj(doc.expect, 'expect', [
+    'verdict',
+    'reason',
+    'ede',
+    'rcode',
+    'negative',
+    'rrsets',
+    'absent',
+    'max-verifications',
+    'ttl-max',
+  ]);
   const verdicts = (Array.isArray(e.verdict) ? e.verdict : [e.verdict]).map((x, i) => r.str(x, `expect.verdict[${i}]`));
-  for (const verdict of verdicts) if (!['secure', 'insecure', 'bogus', 'indeterminate'].includes(verdict)) r.fail('expect.verdict', 'expected secure, insecure, bogus or indeterminate');
+  for (const verdict of verdicts)
+    if (!['secure', 'insecure', 'bogus', 'indeterminate'].includes(verdict))
+      r.fail('expect.verdict', 'expected secure, insecure, bogus or indeterminate');
   if (verdicts.length === 0) r.fail('expect.verdict', 'missing');
   let rcode: number | undefined;
   if (e.rcode !== undefined) rcode = RCODES[r.str(e.rcode, 'expect.rcode')] ?? r.fail('expect.rcode', `unknown rcode ${String(e.rcode)}`);
-  if (e.negative !== undefined && e.negative !== null && e.negative !== 'nodata' && e.negative !== 'nxdomain') r.fail('expect.negative', 'expected nodata, nxdomain or null');
+  if (e.negative !== undefined && e.negative !== null && e.negative !== 'nodata' && e.negative !== 'nxdomain')
+    r.fail('expect.negative', 'expected nodata, nxdomain or null');
   return {
     file,
     id: basename(file).replace(/\.ya?ml$/, ''),

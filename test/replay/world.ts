@@ -51,8 +51,21 @@ function fail(msg: string): never {
 
 export function emptyResponse(name: Name, type: number, rcode = 0): Message {
   return {
-    id: 1, qr: true, opcode: 0, aa: true, tc: false, rd: false, ra: false, z: false, ad: false, cd: true, rcode,
-    questions: [{ name, type, class: 1 }], answers: [], authorities: [], additionals: [],
+    id: 1,
+    qr: true,
+    opcode: 0,
+    aa: true,
+    tc: false,
+    rd: false,
+    ra: false,
+    z: false,
+    ad: false,
+    cd: true,
+    rcode,
+    questions: [{ name, type, class: 1 }],
+    answers: [],
+    authorities: [],
+    additionals: [],
   };
 }
 

@@ -12,7 +12,8 @@ import { base32hex } from '../../src/dnssec/crypto';
 import { rr, T, type TestKey } from '../dnssec/signer';
 import { createHash } from 'node:crypto';
 
-export const T_SOA = 6, T_NSEC3PARAM = 51;
+export const T_SOA = 6,
+  T_NSEC3PARAM = 51;
 
 /** A key of the zone and what it signs. */
 export interface ZoneKey {
@@ -24,9 +25,7 @@ export interface ZoneKey {
   unpublished?: boolean;
 }
 
-export type Denial =
-  | { kind: 'nsec' }
-  | { kind: 'nsec3'; salt: Uint8Array; iterations: number; optOut: boolean };
+export type Denial = { kind: 'nsec' } | { kind: 'nsec3'; salt: Uint8Array; iterations: number; optOut: boolean };
 
 /** Per-RRset signing changes (an expired or missing signature, a signature by the wrong key). */
 export interface SignOverride {
@@ -147,7 +146,11 @@ export class Zone {
 
   /** Below a cut (glue, occluded data): not authoritative. The cut itself is half-authoritative. */
   private occluded(name: Name): boolean {
-    for (let n: Name | null = parentName(name); n !== null && isSubdomain(n, this.apex) && canonicalName(n) !== canonicalName(this.apex); n = parentName(n)) {
+    for (
+      let n: Name | null = parentName(name);
+      n !== null && isSubdomain(n, this.apex) && canonicalName(n) !== canonicalName(this.apex);
+      n = parentName(n)
+    ) {
       if (this.isCut(n)) return true;
     }
     return false;
@@ -172,7 +175,21 @@ export class Zone {
   finalize(): void {
     const soaName = this.apex === '' ? 'ns' : `ns.${this.apex}`;
     if (!this.has(this.apex, T_SOA)) {
-      this.add(rr(this.apex, T_SOA, encodeSoa({ mname: soaName, rname: this.apex === '' ? 'hostmaster' : `hostmaster.${this.apex}`, serial: 1, refresh: 3600, retry: 600, expire: 86400, minimum: 300 })));
+      this.add(
+        rr(
+          this.apex,
+          T_SOA,
+          encodeSoa({
+            mname: soaName,
+            rname: this.apex === '' ? 'hostmaster' : `hostmaster.${this.apex}`,
+            serial: 1,
+            refresh: 3600,
+            retry: 600,
+            expire: 86400,
+            minimum: 300,
+          }),
+        ),
+      );
     }
     if (!this.has(this.apex, T.NS)) this.add(rr(this.apex, T.NS, encodeNameRdata(soaName)));
     if (this.signed) {
@@ -189,7 +206,11 @@ export class Zone {
     // Empty non-terminals: ancestors of authoritative names (and of cuts) that own nothing themselves.
     for (const n of this.owners.values()) {
       if (this.occluded(n) || this.typesAt(n).length === 0) continue;
-      for (let p = parentName(n); p !== null && isSubdomain(p, this.apex) && canonicalName(p) !== canonicalName(this.apex); p = parentName(p)) {
+      for (
+        let p = parentName(n);
+        p !== null && isSubdomain(p, this.apex) && canonicalName(p) !== canonicalName(this.apex);
+        p = parentName(p)
+      ) {
         if (!this.owners.has(canonicalName(p)) || this.typesAt(p).length === 0) this.ents.add(canonicalName(p));
       }
     }
@@ -231,8 +252,15 @@ export class Zone {
       for (let i = 0; i < junk; i++) {
         const sig = new Uint8Array(createHash('sha512').update(`junk/${name}/${type}/${i}`).digest());
         const fields = encodeRrsig({
-          typeCovered: type, algorithm: like.alg, labels: rrsigLabelCount(name), originalTtl: rrs[0]!.ttl, expiration: v.expiration >>> 0,
-          inception: v.inception >>> 0, keyTag: like.tag, signerName: this.apex, signature: sig,
+          typeCovered: type,
+          algorithm: like.alg,
+          labels: rrsigLabelCount(name),
+          originalTtl: rrs[0]!.ttl,
+          expiration: v.expiration >>> 0,
+          inception: v.inception >>> 0,
+          keyTag: like.tag,
+          signerName: this.apex,
+          signature: sig,
         });
         out.push(rr(name, T.RRSIG, fields, rrs[0]!.ttl));
       }
@@ -282,8 +310,10 @@ export class Zone {
     // get no NSEC3 RR.
     const owners = this.chainNames().filter((n) => !(p.optOut && insecureCut(n)));
     const ents = [...this.ents].filter((e) => !p.optOut || owners.some((o) => isSubdomain(o, e) && canonicalName(o) !== e));
-    const nodes = [...owners.map((n) => ({ n, types: this.isCut(n) ? this.typesAt(n).filter((t) => t === T.NS || t === T.DS) : this.typesAt(n) })),
-      ...ents.map((n) => ({ n, types: [] as number[] }))];
+    const nodes = [
+      ...owners.map((n) => ({ n, types: this.isCut(n) ? this.typesAt(n).filter((t) => t === T.NS || t === T.DS) : this.typesAt(n) })),
+      ...ents.map((n) => ({ n, types: [] as number[] })),
+    ];
     const hashed = nodes.map((x) => ({ ...x, hash: this.hashOf(x.n) })).sort((a, b) => Buffer.compare(a.hash, b.hash));
     this.nsec3Chain = hashed.map((x, i) => {
       const next = hashed[(i + 1) % hashed.length]!.hash;
@@ -293,7 +323,12 @@ export class Zone {
       const owner = `${base32hex(x.hash)}.${this.apex}`.replace(/\.$/, '');
       return {
         hash: x.hash,
-        rr: rr(owner, T.NSEC3, encodeNsec3({ hashAlgorithm: 1, flags: p.optOut ? 1 : 0, iterations: p.iterations, salt: p.salt, nextHashed: next, types }), this.nsecTtl()),
+        rr: rr(
+          owner,
+          T.NSEC3,
+          encodeNsec3({ hashAlgorithm: 1, flags: p.optOut ? 1 : 0, iterations: p.iterations, salt: p.salt, nextHashed: next, types }),
+          this.nsecTtl(),
+        ),
       };
     });
   }

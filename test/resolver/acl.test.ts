@@ -31,7 +31,11 @@ describe('resolver/acl', () => {
 
   it('rejects malformed CIDRs with a ConfigError', () => {
     for (const bad of ['10.0.0.0/33', '::/129', 'example.com', '10.0.0.0/x', '10.0.0.0/']) {
-      assert.throws(() => parseCidr(bad), (e: unknown) => e instanceof ConfigError && e.code === 'bad-cidr', bad);
+      assert.throws(
+        () => parseCidr(bad),
+        (e: unknown) => e instanceof ConfigError && e.code === 'bad-cidr',
+        bad,
+      );
     }
   });
 });

@@ -11,23 +11,56 @@ import { silentLogger } from '../../src/util/log';
 const a = (name: string, ttl: number): RR => ({ name, type: RRType.A, class: 1, ttl, rdata: Uint8Array.from([192, 0, 2, 1]) });
 const sig = (name: string): RR => ({ name, type: RRType.RRSIG, class: 1, ttl: 30, rdata: new Uint8Array(40).fill(7) });
 const response = (q: string, answers: RR[]): Message => ({
-  id: 0, qr: true, opcode: 0, aa: true, tc: false, rd: true, ra: false, z: false, ad: false, cd: false, rcode: 0,
-  questions: [{ name: q, type: RRType.A, class: 1 }], answers, authorities: [], additionals: [],
+  id: 0,
+  qr: true,
+  opcode: 0,
+  aa: true,
+  tc: false,
+  rd: true,
+  ra: false,
+  z: false,
+  ad: false,
+  cd: false,
+  rcode: 0,
+  questions: [{ name: q, type: RRType.A, class: 1 }],
+  answers,
+  authorities: [],
+  additionals: [],
 });
 const signed = (name: string, ttl: number) => ({
-  verdict: SECURE, negative: null, rcode: 0, ttl,
-  rrsets: [{ name, type: RRType.A, class: 1, records: [a(name, ttl)], sigs: [sig(name)], ttl, sigExpiry: 2_000_000_000, security: 'secure' as const, role: 'answer' as const }],
+  verdict: SECURE,
+  negative: null,
+  rcode: 0,
+  ttl,
+  rrsets: [
+    {
+      name,
+      type: RRType.A,
+      class: 1,
+      records: [a(name, ttl)],
+      sigs: [sig(name)],
+      ttl,
+      sigExpiry: 2_000_000_000,
+      security: 'secure' as const,
+      role: 'answer' as const,
+    },
+  ],
 });
 
 function doCtx(name: string): QueryContext {
   const query: Message = { ...response(name, []), qr: false, edns: { udpSize: 1232, extendedRcode: 0, version: 0, do: true, options: [] } };
   return {
-    raw: new Uint8Array(0), client: { address: '127.0.0.1', port: 1, transport: 'udp' }, log: silentLogger,
-    query, question: query.questions[0]!, view: { edns: true, do: true }, maxSize: 1232,
+    raw: new Uint8Array(0),
+    client: { address: '127.0.0.1', port: 1, transport: 'udp' },
+    log: silentLogger,
+    query,
+    question: query.questions[0]!,
+    view: { edns: true, do: true },
+    maxSize: 1232,
   };
 }
 
-describe('resolver/cache stage: a DO client\'s refetch of an answer held without RRSIGs', () => {
+describe("resolver/cache stage: a DO client's refetch of an answer held without RRSIGs", () => {
   function world() {
     let t = 1_000_000;
     const cache = new Cache({ ...DEFAULT_CACHE, maxEntries: 100, hotEntries: 1, now: () => t });
@@ -37,7 +70,10 @@ describe('resolver/cache stage: a DO client\'s refetch of an answer held without
     assert.equal(servesDo(cache.peek(key)!), false, 'held without RRSIGs');
     return { cache, key, advance: (ms: number) => (t += ms) };
   }
-  const failed = (ctx: QueryContext): Outcome => ({ kind: 'answer', answer: { message: makeResponse(ctx.query, Rcode.SERVFAIL), source: 'local' } });
+  const failed = (ctx: QueryContext): Outcome => ({
+    kind: 'answer',
+    answer: { message: makeResponse(ctx.query, Rcode.SERVFAIL), source: 'local' },
+  });
 
   it('serves the held answer when the refetch fails while it is still live', async () => {
     const w = world();
@@ -83,7 +119,13 @@ describe('resolver/cache stage: a failed refetch is not tried again at once', ()
       fetches++;
       return { kind: 'answer', answer: { message: makeResponse(ctx.query, Rcode.SERVFAIL), source: 'local' } };
     };
-    for (const [advance, want] of [[0, 1], [1_000, 1], [REFETCH_BACKOFF_MS - 2_000, 1], [1_000, 2], [1_000, 2]] as const) {
+    for (const [advance, want] of [
+      [0, 1],
+      [1_000, 1],
+      [REFETCH_BACKOFF_MS - 2_000, 1],
+      [1_000, 2],
+      [1_000, 2],
+    ] as const) {
       t += advance;
       const out = await stage.handle(ctx, next);
       assert.equal(out.kind === 'answer' && out.answer.source, 'cache', `after ${t - 1_000_000} ms`);
@@ -110,7 +152,10 @@ describe('resolver/cache stage: a DO refetch may bring the RRSIGs back, never ot
     const { cache, key } = setup();
     const ctx = doCtx('bob.test');
     const replay = other('bob.test', 300);
-    const out = await cacheStage(cache, newPipelineStats()).handle(ctx, async () => ({ kind: 'answer', answer: { message: replay.message, proof: replay.proof, source: 'upstream' } }));
+    const out = await cacheStage(cache, newPipelineStats()).handle(ctx, async () => ({
+      kind: 'answer',
+      answer: { message: replay.message, proof: replay.proof, source: 'upstream' },
+    }));
     assert.ok(out.kind === 'answer');
     assert.equal(out.answer.source, 'cache');
     assert.deepEqual([...out.answer.message.answers[0]!.rdata], [192, 0, 2, 1]);
@@ -121,7 +166,12 @@ describe('resolver/cache stage: a DO refetch may bring the RRSIGs back, never ot
     const { cache, key } = setup();
     const ctx = doCtx('bob.test');
     const out = await cacheStage(cache, newPipelineStats()).handle(ctx, async () => ({
-      kind: 'answer', answer: { message: response('bob.test', [a('bob.test', 300), { ...sig('bob.test'), ttl: 300 }]), proof: signed('bob.test', 300), source: 'upstream' },
+      kind: 'answer',
+      answer: {
+        message: response('bob.test', [a('bob.test', 300), { ...sig('bob.test'), ttl: 300 }]),
+        proof: signed('bob.test', 300),
+        source: 'upstream',
+      },
     }));
     assert.ok(out.kind === 'answer');
     assert.equal(out.answer.source, 'upstream');

@@ -17,8 +17,21 @@ function soa(zone: string, ttl: number, minimum: number): RR {
 
 function response(q: string, rcode: number, answers: RR[], authorities: RR[] = []): Message {
   return {
-    id: 0, qr: true, opcode: 0, aa: true, tc: false, rd: true, ra: false, z: false, ad: false, cd: false, rcode,
-    questions: [{ name: q, type: RRType.A, class: 1 }], answers, authorities, additionals: [],
+    id: 0,
+    qr: true,
+    opcode: 0,
+    aa: true,
+    tc: false,
+    rd: true,
+    ra: false,
+    z: false,
+    ad: false,
+    cd: false,
+    rcode,
+    questions: [{ name: q, type: RRType.A, class: 1 }],
+    answers,
+    authorities,
+    additionals: [],
   };
 }
 
@@ -44,7 +57,10 @@ describe('resolver/cache', () => {
     const cache = new Cache({ ...DEFAULT_CACHE, maxTtl: 600, now: clock().now });
     const e = cache.store('k', response('x.test', 0, [a('x.test', 4294967280), a('x.test', 300, '192.0.2.2')]))!;
     assert.equal(e.ttl, 300);
-    assert.deepEqual(e.message.answers.map((r) => r.ttl), [300, 300]);
+    assert.deepEqual(
+      e.message.answers.map((r) => r.ttl),
+      [300, 300],
+    );
     const e2 = cache.store('k2', response('x.test', 0, [a('x.test', 4294967280)]))!;
     assert.deepEqual([e2.ttl, e2.message.answers[0]!.ttl], [600, 600]);
   });
@@ -68,7 +84,10 @@ describe('resolver/cache', () => {
   });
 
   it('caches NXDOMAIN and NODATA for min(SOA TTL, SOA MINIMUM) (RFC 2308 §5)', () => {
-    assert.deepEqual(cacheLifetime(response('n.test', Rcode.NXDOMAIN, [], [soa('test', 3600, 90)]), DEFAULT_CACHE), { ttl: 90, negative: true });
+    assert.deepEqual(cacheLifetime(response('n.test', Rcode.NXDOMAIN, [], [soa('test', 3600, 90)]), DEFAULT_CACHE), {
+      ttl: 90,
+      negative: true,
+    });
     assert.deepEqual(cacheLifetime(response('n.test', 0, [], [soa('test', 30, 900)]), DEFAULT_CACHE), { ttl: 30, negative: true });
   });
 
@@ -135,7 +154,10 @@ describe('resolver/cache', () => {
   });
 
   it('keys by name case-insensitively, type, class and the CD bit', () => {
-    assert.equal(cacheKey({ name: 'WwW.Example.TEST', type: 1, class: 1 }, false), cacheKey({ name: 'www.example.test', type: 1, class: 1 }, false));
+    assert.equal(
+      cacheKey({ name: 'WwW.Example.TEST', type: 1, class: 1 }, false),
+      cacheKey({ name: 'www.example.test', type: 1, class: 1 }, false),
+    );
     assert.notEqual(cacheKey({ name: 'a.test', type: 1, class: 1 }, false), cacheKey({ name: 'a.test', type: 28, class: 1 }, false));
     assert.notEqual(cacheKey({ name: 'a.test', type: 1, class: 1 }, false), cacheKey({ name: 'a.test', type: 1, class: 1 }, true));
   });
@@ -143,14 +165,20 @@ describe('resolver/cache', () => {
   describe('two tiers: decoded hot names, the rest as bytes', () => {
     const k = (name: string): string => cacheKey({ name, type: RRType.A, class: 1 }, false);
     const secure = (name: string, ttl: number) => ({
-      verdict: SECURE, negative: null, rcode: 0, ttl,
-      rrsets: [{ name, type: RRType.A, class: 1, records: [a(name, ttl)], sigs: [], ttl, security: 'secure' as const, role: 'answer' as const }],
+      verdict: SECURE,
+      negative: null,
+      rcode: 0,
+      ttl,
+      rrsets: [
+        { name, type: RRType.A, class: 1, records: [a(name, ttl)], sigs: [], ttl, security: 'secure' as const, role: 'answer' as const },
+      ],
     });
 
     it('moves names pushed out of the hot LRU into the compact tier and brings them back equal', () => {
       const c = clock();
       const cache = new Cache({ ...DEFAULT_CACHE, maxEntries: 100, hotEntries: 2, now: c.now });
-      for (let i = 0; i < 10; i++) cache.store(k(`n${i}.test`), response(`N${i}.test`, 0, [a(`N${i}.test`, 300)]), { proof: secure(`N${i}.test`, 300) });
+      for (let i = 0; i < 10; i++)
+        cache.store(k(`n${i}.test`), response(`N${i}.test`, 0, [a(`N${i}.test`, 300)]), { proof: secure(`N${i}.test`, 300) });
       assert.deepEqual([cache.stats().entries, cache.stats().compactEntries, cache.stats().evictions], [10, 8, 0]);
       c.advance(5_000);
       const back = cache.get(k('n0.test'))!;
@@ -200,8 +228,23 @@ describe('resolver/cache: answers kept without their RRSIGs', () => {
   const k = (name: string): string => cacheKey({ name, type: RRType.A, class: 1 }, false);
   const sig = (name: string): RR => ({ name, type: RRType.RRSIG, class: 1, ttl: 300, rdata: new Uint8Array(40).fill(7) });
   const signed = (name: string) => ({
-    verdict: SECURE, negative: null, rcode: 0, ttl: 300,
-    rrsets: [{ name, type: RRType.A, class: 1, records: [a(name, 300)], sigs: [sig(name)], ttl: 300, sigExpiry: 2_000_000_000, security: 'secure' as const, role: 'answer' as const }],
+    verdict: SECURE,
+    negative: null,
+    rcode: 0,
+    ttl: 300,
+    rrsets: [
+      {
+        name,
+        type: RRType.A,
+        class: 1,
+        records: [a(name, 300)],
+        sigs: [sig(name)],
+        ttl: 300,
+        sigExpiry: 2_000_000_000,
+        security: 'secure' as const,
+        role: 'answer' as const,
+      },
+    ],
   });
 
   it('stay marked as such however often they go back and forth between the tiers', () => {
@@ -212,7 +255,10 @@ describe('resolver/cache: answers kept without their RRSIGs', () => {
       cache.store(k(`other${round}.test`), response(`other${round}.test`, 0, [a(`other${round}.test`, 300)]));
       const back = cache.get(k('x.test'))!;
       assert.equal(servesDo(back), false, `round ${round}`);
-      assert.deepEqual(back.message.answers.map((r) => r.type), [RRType.A]);
+      assert.deepEqual(
+        back.message.answers.map((r) => r.type),
+        [RRType.A],
+      );
       assert.deepEqual(back.proof!.rrsets[0]!.sigs, []);
       assert.equal(back.proof!.rrsets[0]!.sigExpiry, 2_000_000_000);
     }
@@ -230,7 +276,11 @@ describe('resolver/cache: shorten', () => {
     cache.store(k('other.test'), response('other.test', 0, [a('other.test', 300)]));
     assert.equal(cache.stats().compactEntries, 1);
     const cut = cache.shorten(e, 60);
-    assert.deepEqual(cut.message.answers.map((r) => r.ttl), [60], 'the reply built from it carries the peer\'s life');
+    assert.deepEqual(
+      cut.message.answers.map((r) => r.ttl),
+      [60],
+      "the reply built from it carries the peer's life",
+    );
     assert.equal(cut.ttl, 60);
     // The cache is not changed behind the compact copy's back: the copy is found as it was stored.
     assert.equal(cache.get(k('bob.test'))!.message.answers[0]!.ttl, 300);

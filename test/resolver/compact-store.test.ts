@@ -8,10 +8,21 @@ import type { Message } from '../../src/wire/types';
 
 function answer(name: string, type = 1, last = 1): Uint8Array {
   const m: Message = {
-    id: 0, qr: true, opcode: 0, aa: false, tc: false, rd: true, ra: true, z: false, ad: false, cd: false, rcode: 0,
+    id: 0,
+    qr: true,
+    opcode: 0,
+    aa: false,
+    tc: false,
+    rd: true,
+    ra: true,
+    z: false,
+    ad: false,
+    cd: false,
+    rcode: 0,
     questions: [{ name, type, class: 1 }],
     answers: [{ name, type, class: 1, ttl: 300, rdata: type === 1 ? Uint8Array.from([192, 0, 2, last & 255]) : new Uint8Array(16) }],
-    authorities: [], additionals: [],
+    authorities: [],
+    additionals: [],
   };
   return encodeCachedAnswer(m, undefined)!;
 }
@@ -120,16 +131,18 @@ describe('resolver/compact-store: slots clients cannot choose (review 14)', () =
     const pairs: [string, string][] = [];
     for (let s = 0; s < stages; s++) {
       const seen = new Map<number, string>();
-      search: for (const x of abc) for (const y of abc) for (const z of abc) {
-        const h = step(step(step(state, x.charCodeAt(0)), y.charCodeAt(0)), z.charCodeAt(0));
-        const other = seen.get(h);
-        if (other !== undefined) {
-          pairs.push([other, x + y + z]);
-          state = h;
-          break search;
-        }
-        seen.set(h, x + y + z);
-      }
+      search: for (const x of abc)
+        for (const y of abc)
+          for (const z of abc) {
+            const h = step(step(step(state, x.charCodeAt(0)), y.charCodeAt(0)), z.charCodeAt(0));
+            const other = seen.get(h);
+            if (other !== undefined) {
+              pairs.push([other, x + y + z]);
+              state = h;
+              break search;
+            }
+            seen.set(h, x + y + z);
+          }
     }
     return Array.from({ length: 2 ** stages }, (_, m) => pairs.map((p, i) => p[(m >> i) & 1]).join('') + '.example.test');
   }
@@ -143,7 +156,8 @@ describe('resolver/compact-store: slots clients cannot choose (review 14)', () =
     };
     const slots = (f: (k: string) => number): number => new Set(names.map((n) => f(key(n)) & 0xfff)).size;
     assert.equal(slots(fnv), 1, 'the names do collide unseeded: the check is not vacuous');
-    for (const seed of [0, 1, 0xdeadbeef]) assert.ok(slots((k) => hashKey(k, seed)) > 700, `seed ${seed}: ${slots((k) => hashKey(k, seed))} slots for 1024 names`);
+    for (const seed of [0, 1, 0xdeadbeef])
+      assert.ok(slots((k) => hashKey(k, seed)) > 700, `seed ${seed}: ${slots((k) => hashKey(k, seed))} slots for 1024 names`);
     // Two stores do not share their slots.
     assert.notEqual(hashKey(key(names[0]!), 1), hashKey(key(names[0]!), 2));
   });

@@ -18,11 +18,14 @@ describe('config/serve', () => {
     assert.throws(() => parseEndpoint('127.0.0.1:70000'), isConfigError('bad-endpoint'));
   });
 
-  it('takes upstreams from resolv.conf, leaving out oedns\'s own listen addresses', () => {
+  it("takes upstreams from resolv.conf, leaving out oedns's own listen addresses", () => {
     const text = '# comment\nsearch example\nnameserver 127.0.0.1\nnameserver 192.0.2.53\nnameserver fe80::1%eth0\noptions edns0\n';
     assert.deepEqual(parseResolvConf(text), ['127.0.0.1', '192.0.2.53', 'fe80::1']);
     const ups = upstreamsFromResolvConf(text, [parseEndpoint('127.0.0.1:53')]);
-    assert.deepEqual(ups.map((e) => e.host), ['192.0.2.53', 'fe80::1']);
+    assert.deepEqual(
+      ups.map((e) => e.host),
+      ['192.0.2.53', 'fe80::1'],
+    );
     // Listening elsewhere: 127.0.0.1:53 is some other resolver and may be used.
     assert.equal(upstreamsFromResolvConf(text, [parseEndpoint('127.0.0.1:5353')]).length, 3);
   });
@@ -45,7 +48,16 @@ describe('config/serve', () => {
     const ta = join(dir, 'root.key');
     writeFileSync(ta, '. IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n');
     const json = join(dir, 'oedns.json');
-    writeFileSync(json, JSON.stringify({ listen: ['127.0.0.1:5300', '[::1]:5300'], upstream: '192.0.2.1', 'cache-size': 50, allow: ['10.0.0.0/8'], trustAnchor: ta }));
+    writeFileSync(
+      json,
+      JSON.stringify({
+        listen: ['127.0.0.1:5300', '[::1]:5300'],
+        upstream: '192.0.2.1',
+        'cache-size': 50,
+        allow: ['10.0.0.0/8'],
+        trustAnchor: ta,
+      }),
+    );
     const yaml = join(dir, 'oedns.yaml');
     writeFileSync(yaml, 'listen:\n  - 127.0.0.1:5301\nupstream: [192.0.2.2:5353]\ncacheSize: 7\nlog-level: debug\n');
     const fromJson = resolveServeConfig(readConfigFile(json), { cacheSize: '99' });

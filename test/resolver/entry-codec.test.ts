@@ -30,8 +30,21 @@ function a(name: string, ttl: number, last: number): RR {
 
 function msg(answers: RR[]): Message {
   return {
-    id: 7, qr: true, opcode: 0, aa: false, tc: false, rd: true, ra: true, z: false, ad: false, cd: false, rcode: 0,
-    questions: [{ name: 'Www.Example.TEST', type: 1, class: 1 }], answers, authorities: [], additionals: [],
+    id: 7,
+    qr: true,
+    opcode: 0,
+    aa: false,
+    tc: false,
+    rd: true,
+    ra: true,
+    z: false,
+    ad: false,
+    cd: false,
+    rcode: 0,
+    questions: [{ name: 'Www.Example.TEST', type: 1, class: 1 }],
+    answers,
+    authorities: [],
+    additionals: [],
   };
 }
 
@@ -41,7 +54,9 @@ describe('resolver/entry-codec', () => {
     const kinds = new Set<string>();
     // By the proof's first byte: 1 secure, 2 insecure (general form), 3 a plain secure answer (short form).
     const shapes = [0, 0, 0, 0];
-    for (const f of readdirSync(SCENARIOS).filter((x) => /\.ya?ml$/.test(x)).sort()) {
+    for (const f of readdirSync(SCENARIOS)
+      .filter((x) => /\.ya?ml$/.test(x))
+      .sort()) {
       const s = loadScenario(join(SCENARIOS, f));
       if (s.open) continue;
       const o = await runScenario(s);
@@ -70,8 +85,23 @@ describe('resolver/entry-codec', () => {
   it('keeps a proof record whose TTL differs from the message copy, and the name case as stored', () => {
     const rr = a('Www.Example.TEST', 300, 1);
     const proof: Proof = {
-      verdict: SECURE, negative: null, rcode: 0, ttl: 120,
-      rrsets: [{ name: 'www.example.test', type: 1, class: 1, records: [{ ...rr, ttl: 120 }], sigs: [], ttl: 120, sigExpiry: 2_000_000_000, security: 'secure', role: 'answer' }],
+      verdict: SECURE,
+      negative: null,
+      rcode: 0,
+      ttl: 120,
+      rrsets: [
+        {
+          name: 'www.example.test',
+          type: 1,
+          class: 1,
+          records: [{ ...rr, ttl: 120 }],
+          sigs: [],
+          ttl: 120,
+          sigExpiry: 2_000_000_000,
+          security: 'secure',
+          role: 'answer',
+        },
+      ],
     };
     const back = decodeCachedAnswer(encodeCachedAnswer(msg([rr]), proof)!);
     assert.equal(back.message.answers[0]!.ttl, 300);
@@ -86,8 +116,22 @@ describe('resolver/entry-codec', () => {
     const bad: Proof = { verdict: bogus('sig-invalid', Ede.DNSSEC_BOGUS, 'x'), negative: null, rcode: 2, rrsets: [] };
     assert.equal(encodeCachedAnswer(msg([rr]), bad), null);
     const elsewhere: Proof = {
-      verdict: SECURE, negative: null, rcode: 0, ttl: 300,
-      rrsets: [{ name: 'www.example.test', type: 1, class: 1, records: [a('www.example.test', 300, 9)], sigs: [], ttl: 300, security: 'secure', role: 'answer' }],
+      verdict: SECURE,
+      negative: null,
+      rcode: 0,
+      ttl: 300,
+      rrsets: [
+        {
+          name: 'www.example.test',
+          type: 1,
+          class: 1,
+          records: [a('www.example.test', 300, 9)],
+          sigs: [],
+          ttl: 300,
+          security: 'secure',
+          role: 'answer',
+        },
+      ],
     };
     assert.equal(encodeCachedAnswer(msg([rr]), elsewhere), null);
     const many = Array.from({ length: 128 }, (_, i) => a('www.example.test', 300, i));
@@ -105,7 +149,9 @@ describe('resolver/entry-codec', () => {
 describe('resolver/entry-codec without signatures', () => {
   it('leaves out exactly the RRSIGs of the proof and keeps records, verdict, TTLs and expiry of every replay scenario', async () => {
     let stripped = 0;
-    for (const f of readdirSync(SCENARIOS).filter((x) => /\.ya?ml$/.test(x)).sort()) {
+    for (const f of readdirSync(SCENARIOS)
+      .filter((x) => /\.ya?ml$/.test(x))
+      .sort()) {
       const s = loadScenario(join(SCENARIOS, f));
       if (s.open) continue;
       const o = await runScenario(s);

@@ -15,11 +15,22 @@ describe('resolver/framing (RFC 7766 length prefix)', () => {
 
   it('splits several messages that arrive in one chunk, in order', () => {
     const r = new FrameReader();
-    const chunk = Buffer.concat([frame(Buffer.from('a')), frame(Buffer.alloc(0)), frame(Buffer.from('ccc')), frame(Buffer.from('dd')).subarray(0, 3)]);
+    const chunk = Buffer.concat([
+      frame(Buffer.from('a')),
+      frame(Buffer.alloc(0)),
+      frame(Buffer.from('ccc')),
+      frame(Buffer.from('dd')).subarray(0, 3),
+    ]);
     const out = r.push(chunk);
-    assert.deepEqual(out.map((b) => b.toString()), ['a', '', 'ccc']);
+    assert.deepEqual(
+      out.map((b) => b.toString()),
+      ['a', '', 'ccc'],
+    );
     assert.equal(r.pending, 3);
-    assert.deepEqual(r.push(Buffer.from('d')).map((b) => b.toString()), ['dd']);
+    assert.deepEqual(
+      r.push(Buffer.from('d')).map((b) => b.toString()),
+      ['dd'],
+    );
   });
 
   it('refuses to frame a message over 65535 bytes', () => {

@@ -56,9 +56,16 @@ export function writeSignedZone(dir: string, origin: string, text: string): stri
   keygen([]);
   const keys = readdirSync(dir).filter((f) => f.startsWith(`K${origin}.+`) && f.endsWith('.key'));
   writeFileSync(file, text + keys.map((k) => `$INCLUDE ${join(dir, k)}\n`).join(''));
-  execFileSync('dnssec-signzone', ['-q', '-K', dir, '-o', origin, '-f', `${file}.signed`, '-e', '+2592000', file], { stdio: 'ignore', cwd: dir });
+  execFileSync('dnssec-signzone', ['-q', '-K', dir, '-o', origin, '-f', `${file}.signed`, '-e', '+2592000', file], {
+    stdio: 'ignore',
+    cwd: dir,
+  });
   // The zone's KSK as a trust anchor (`${file}.anchor`), so a validating oedns can judge its answers.
-  const ksk = keys.map((k) => readFileSync(join(dir, k), 'utf8')).join('\n').split('\n').filter((l) => /\sDNSKEY\s+257\s/.test(l));
+  const ksk = keys
+    .map((k) => readFileSync(join(dir, k), 'utf8'))
+    .join('\n')
+    .split('\n')
+    .filter((l) => /\sDNSKEY\s+257\s/.test(l));
   writeFileSync(`${file}.anchor`, ksk.join('\n') + '\n');
   return `${file}.signed`;
 }
@@ -94,7 +101,10 @@ const OEDNS_JS = resolve(__dirname, '../../src/cli/oedns.js');
 /** Starts the real `oedns serve` process (listening on a kernel-chosen loopback port unless given). */
 export async function startServe(args: string[], opts: { listen?: boolean } = {}): Promise<ServeProcess> {
   // No control socket unless asked for: parallel test daemons must not compete for the default path.
-  const control = [...(args.includes('--control') ? [] : ['--control', 'none']), ...(args.includes('--autosp-state') ? [] : ['--autosp-state', 'none'])];
+  const control = [
+    ...(args.includes('--control') ? [] : ['--control', 'none']),
+    ...(args.includes('--autosp-state') ? [] : ['--autosp-state', 'none']),
+  ];
   const full = ['serve', ...(opts.listen === false ? [] : ['--listen', '127.0.0.1:0']), '--log-level', 'info', ...control, ...args];
   const proc = spawn(process.execPath, [OEDNS_JS, ...full], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';

@@ -52,7 +52,10 @@ describe('resolver/server listeners (TCP bounds)', () => {
     }
     await all;
     assert.ok(peak <= 4, `peak ${peak} queries in flight`);
-    assert.deepEqual([...got].sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i));
+    assert.deepEqual(
+      [...got].sort((a, b) => a - b),
+      Array.from({ length: 20 }, (_, i) => i),
+    );
   });
 
   it('closes connections beyond maxTcpConnections at once when none is idle (tcp-slots.test: idle ones make room)', async () => {

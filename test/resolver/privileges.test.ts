@@ -5,7 +5,8 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, sta
 import { join } from 'node:path';
 import { canUseSocket, DEFAULT_USER, groupsOf, handOverDir, lookupUser } from '../../src/resolver/privileges';
 
-const passwd = 'root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\noedns:x:990:990:oedns resolver:/var/lib/oedns:/usr/sbin/nologin\n';
+const passwd =
+  'root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\noedns:x:990:990:oedns resolver:/var/lib/oedns:/usr/sbin/nologin\n';
 const group = 'root:x:0:\noedns:x:990:\nvici:x:991:oedns\nadm:x:4:syslog,oedns2\nwheel:x:10:\n';
 
 describe('resolver/privileges', () => {
@@ -44,7 +45,7 @@ describe('resolver/privileges', () => {
       assert.equal(handOverDir(dir, undefined), undefined);
       assert.equal(statSync(dir).uid, ids!.uid);
       assert.equal(statSync(dir).mode & 0o777, 0o700);
-      assert.equal(statSync(join(root, 'made')).uid, 0, 'the parent made on the way stays root\'s');
+      assert.equal(statSync(join(root, 'made')).uid, 0, "the parent made on the way stays root's");
     });
 
     it('never chowns a directory that exists, not even one named oedns, and says so', () => {
@@ -56,7 +57,7 @@ describe('resolver/privileges', () => {
       assert.equal(statSync(etc).uid, 0);
     });
 
-    it('accepts an existing directory that already is the user\'s (StateDirectory=, install.sh)', () => {
+    it("accepts an existing directory that already is the user's (StateDirectory=, install.sh)", () => {
       const own = join(root, 'own');
       mkdirSync(own);
       chownSync(own, ids!.uid, ids!.gid);

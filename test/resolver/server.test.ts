@@ -51,7 +51,10 @@ describe('resolver/server (in-process)', function () {
     const upstreamBefore = server!.stats().upstream.queries;
     t += 100_000;
     const udp = await ask(port(), `www.${ZONE}`, RRType.A, { do: true });
-    assert.deepEqual(udp.answers.map((r) => r.ttl), udp.answers.map(() => 200));
+    assert.deepEqual(
+      udp.answers.map((r) => r.ttl),
+      udp.answers.map(() => 200),
+    );
     const plain = await ask(port(), `www.${ZONE}`, RRType.A);
     assert.equal(plain.answers[0]!.ttl, 200);
     const [tcp] = await tcpExchange(port(), [q(`www.${ZONE}`, RRType.A, { do: true })]);
@@ -63,12 +66,15 @@ describe('resolver/server (in-process)', function () {
     assert.equal(server!.stats().upstream.queries, upstreamBefore + 1, 'expired: asked upstream again');
   });
 
-  it('keeps the client\'s id and question case in cached answers', async () => {
+  it("keeps the client's id and question case in cached answers", async () => {
     await ask(port(), `alias.${ZONE}`, RRType.A);
     const m = await ask(port(), `AlIaS.ExAmPlE.tEsT`, RRType.A, { id: 4242 });
     assert.equal(m.id, 4242);
     assert.equal(m.questions[0]!.name, 'AlIaS.ExAmPlE.tEsT');
-    assert.deepEqual(m.answers.map((r) => r.type), [RRType.CNAME, RRType.A]);
+    assert.deepEqual(
+      m.answers.map((r) => r.type),
+      [RRType.CNAME, RRType.A],
+    );
   });
 
   it('includes RRSIGs only for clients that set DO', async () => {
@@ -76,14 +82,24 @@ describe('resolver/server (in-process)', function () {
     assert.ok(withDo.answers.some((r) => r.type === RRType.RRSIG));
     assert.equal(withDo.edns?.do, true);
     const without = await ask(port(), `www.${ZONE}`, RRType.AAAA, { udpSize: 1232 });
-    assert.deepEqual(without.answers.map((r) => r.type), [RRType.AAAA]);
+    assert.deepEqual(
+      without.answers.map((r) => r.type),
+      [RRType.AAAA],
+    );
     const noEdns = await ask(port(), `www.${ZONE}`, RRType.AAAA);
     assert.equal(noEdns.edns, undefined);
-    assert.deepEqual(noEdns.answers.map((r) => r.type), [RRType.AAAA]);
+    assert.deepEqual(
+      noEdns.answers.map((r) => r.type),
+      [RRType.AAAA],
+    );
   });
 
   it('truncates UDP answers to the client size (512 without EDNS, never over 1232) and sends them whole over TCP', async () => {
-    for (const [opts, limit] of [[{}, 512], [{ udpSize: 4096, do: true }, 1232], [{ udpSize: 1000 }, 1000]] as const) {
+    for (const [opts, limit] of [
+      [{}, 512],
+      [{ udpSize: 4096, do: true }, 1232],
+      [{ udpSize: 1000 }, 1000],
+    ] as const) {
       const raw = await udpExchange(port(), q(`big.${ZONE}`, RRType.IPSECKEY, opts));
       assert.ok(raw && raw.length <= limit, `${raw?.length} > ${limit}`);
       assert.equal(decodeMessage(raw).tc, true);
@@ -102,7 +118,12 @@ describe('resolver/server (in-process)', function () {
       makeQuery(`www.${ZONE}`, RRType.MX, { id: 3 }),
       makeQuery(`small.${ZONE}`, RRType.IPSECKEY, { id: 4 }),
     ];
-    const replies = (await tcpExchange(port(), msgs.map((m) => encodeMessage(m)))).map((b) => decodeMessage(b));
+    const replies = (
+      await tcpExchange(
+        port(),
+        msgs.map((m) => encodeMessage(m)),
+      )
+    ).map((b) => decodeMessage(b));
     const byId = new Map(replies.map((r) => [r.id, r]));
     assert.equal(byId.get(1)!.answers[0]!.type, RRType.A);
     assert.equal(byId.get(2)!.rcode, Rcode.NXDOMAIN);
@@ -162,7 +183,10 @@ describe('resolver/server with a scripted upstream', function () {
   before(function () {
     if (integrationSkipped) this.skip();
   });
-  async function setup(script: Parameters<typeof startFakeUpstream>[0], extra: Parameters<typeof startServer>[1] = {}): Promise<{ fake: FakeUpstream; server: RunningServer }> {
+  async function setup(
+    script: Parameters<typeof startFakeUpstream>[0],
+    extra: Parameters<typeof startServer>[1] = {},
+  ): Promise<{ fake: FakeUpstream; server: RunningServer }> {
     const fake = await startFakeUpstream(script);
     cleanup.push(() => fake.close());
     const server = await startServer({ listen: ['127.0.0.1:0'], upstream: [fake.endpoint] }, extra);
@@ -173,7 +197,9 @@ describe('resolver/server with a scripted upstream', function () {
   it('sends one upstream query for many identical concurrent questions (coalescing)', async () => {
     const { fake, server } = await setup((m, reply) => setTimeout(() => reply(answerWith(m, [aRecord('co.test', '192.0.2.3')])), 150));
     const port = server.addresses[0]!.port;
-    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => udpExchange(port, q(i % 2 ? 'co.test' : 'CO.TEST', RRType.A, { id: 1000 + i }))));
+    const replies = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => udpExchange(port, q(i % 2 ? 'co.test' : 'CO.TEST', RRType.A, { id: 1000 + i }))),
+    );
     assert.equal(fake.received.length, 1);
     replies.forEach((r, i) => {
       const m = decodeMessage(r!);
@@ -188,7 +214,10 @@ describe('resolver/server with a scripted upstream', function () {
       setTimeout(() => reply(answerWith(m, [aRecord(name, '192.0.2.4')])), name.startsWith('slow') ? 400 : 0);
     });
     const replies = await tcpExchange(server.addresses[0]!.port, [q('slow.test', 1, { id: 1 }), q('fast.test', 1, { id: 2 })]);
-    assert.deepEqual(replies.map((r) => r.readUInt16BE(0)), [2, 1]);
+    assert.deepEqual(
+      replies.map((r) => r.readUInt16BE(0)),
+      [2, 1],
+    );
   });
 
   it('closes a client TCP connection that stays idle past tcpIdleMs, but not while a query is in flight', async () => {
@@ -245,15 +274,18 @@ describe('resolver/server with a scripted upstream', function () {
 
   it('passes upstream answers to the validator before caching, and sets AD only for a secure verdict', async () => {
     let validated = 0;
-    const { fake, server } = await setup((m, reply) => reply({ ...answerWith(m, [aRecord(m.questions[0]!.name, '192.0.2.9')]), ad: true }), {
-      validator: {
-        validate: async (question, response) => {
-          validated++;
-          const verdict: Verdict = question.name.startsWith('sec') ? SECURE : insecure('unsigned-delegation', 'test', 'unsigned');
-          return { response, proof: { verdict, rrsets: [], negative: null, rcode: 0 } };
+    const { fake, server } = await setup(
+      (m, reply) => reply({ ...answerWith(m, [aRecord(m.questions[0]!.name, '192.0.2.9')]), ad: true }),
+      {
+        validator: {
+          validate: async (question, response) => {
+            validated++;
+            const verdict: Verdict = question.name.startsWith('sec') ? SECURE : insecure('unsigned-delegation', 'test', 'unsigned');
+            return { response, proof: { verdict, rrsets: [], negative: null, rcode: 0 } };
+          },
         },
       },
-    });
+    );
     const port = server.addresses[0]!.port;
     assert.equal((await ask(port, 'sec.test', 1, { do: true })).ad, true);
     assert.equal((await ask(port, 'sec.test', 1, { do: true })).ad, true, 'cached verdict');

@@ -16,10 +16,18 @@ const QUERIES = 4000;
 const ANSWER = 16 * 1024;
 const MiB = 1024 * 1024;
 
-interface Sink { child: ChildProcess; port: number; ask(): Promise<{ rss: number; stats: ServerStats }>; stop(): Promise<void> }
+interface Sink {
+  child: ChildProcess;
+  port: number;
+  ask(): Promise<{ rss: number; stats: ServerStats }>;
+  stop(): Promise<void>;
+}
 
 async function startSink(cap: string, idleMs: number): Promise<Sink> {
-  const child = fork(join(__dirname, '../support/tcp-sink-server.js'), [cap, String(ANSWER), String(idleMs)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--expose-gc'] });
+  const child = fork(join(__dirname, '../support/tcp-sink-server.js'), [cap, String(ANSWER), String(idleMs)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: ['--expose-gc'],
+  });
   const port = await new Promise<number>((res, rej) => {
     child.once('message', (m: { port: number }) => res(m.port));
     child.once('exit', (c) => rej(new Error(`sink exited ${c}`)));
@@ -27,14 +35,16 @@ async function startSink(cap: string, idleMs: number): Promise<Sink> {
   return {
     child,
     port,
-    ask: () => new Promise((res) => {
-      child.once('message', (m: { rss: number; stats: ServerStats }) => res(m));
-      child.send('stats');
-    }),
-    stop: () => new Promise((res) => {
-      child.once('exit', () => res());
-      child.send('stop');
-    }),
+    ask: () =>
+      new Promise((res) => {
+        child.once('message', (m: { rss: number; stats: ServerStats }) => res(m));
+        child.send('stats');
+      }),
+    stop: () =>
+      new Promise((res) => {
+        child.once('exit', () => res());
+        child.send('stop');
+      }),
   };
 }
 
@@ -86,7 +96,7 @@ describe('resolver/server: TCP clients that do not read cannot grow our memory',
     assert.equal(r.stats.tcpStallClosed, CLIENTS, JSON.stringify(r.stats));
     assert.equal(r.stats.tcpOpen, 0);
     // Answering stopped long before every query was answered: the rest were never run.
-    assert.ok(r.stats.tcpSent < CLIENTS * QUERIES / 4, JSON.stringify(r.stats));
+    assert.ok(r.stats.tcpSent < (CLIENTS * QUERIES) / 4, JSON.stringify(r.stats));
     console.log(`      RSS growth with the cap: ${(r.growth / MiB).toFixed(1)} MiB`);
   });
 

@@ -48,15 +48,22 @@ describe('resolver/server: TCP slots (slowloris)', function () {
     l = undefined;
   });
   const start = async (o: { frameMs: number; idleMs: number; slots: number }, hold?: Promise<void>): Promise<number> => {
-    l = await listen({
-      ...DEFAULT_LISTEN, tcpIdleMs: o.idleMs, tcpFrameMs: o.frameMs, maxTcpConnections: o.slots,
-      listen: [{ host: '127.0.0.1', port: 0, family: 4 }], allow: () => true,
-    }, async (raw) => {
-      if (hold && raw[0] === 0x66) await hold;
-      const r = Buffer.from(raw);
-      r[2]! |= 0x80;
-      return r;
-    });
+    l = await listen(
+      {
+        ...DEFAULT_LISTEN,
+        tcpIdleMs: o.idleMs,
+        tcpFrameMs: o.frameMs,
+        maxTcpConnections: o.slots,
+        listen: [{ host: '127.0.0.1', port: 0, family: 4 }],
+        allow: () => true,
+      },
+      async (raw) => {
+        if (hold && raw[0] === 0x66) await hold;
+        const r = Buffer.from(raw);
+        r[2]! |= 0x80;
+        return r;
+      },
+    );
     return l.addresses[0]!.port;
   };
 
@@ -68,7 +75,9 @@ describe('resolver/server: TCP slots (slowloris)', function () {
       socks.push(s);
     }
     // One byte before each idle timeout: the idle timer alone never fires.
-    const drip = setInterval(() => { for (const s of socks) if (!s.destroyed) s.write(Buffer.from([0])); }, 300);
+    const drip = setInterval(() => {
+      for (const s of socks) if (!s.destroyed) s.write(Buffer.from([0]));
+    }, 300);
     try {
       await sleep(1500);
       assert.equal(l!.stats().tcpSlowClosed, 16);

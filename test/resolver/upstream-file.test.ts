@@ -19,8 +19,14 @@ const ep = parseEndpoint;
 describe('resolver/upstream-file', () => {
   it('never takes oedns itself, including through a wildcard listener, and drops duplicates', () => {
     const text = 'nameserver 127.0.0.1\nnameserver 10.0.0.1\nnameserver 10.0.0.1\nnameserver ::1\nnameserver bogus\n';
-    assert.deepEqual(upstreamsFromResolvConf(text, [ep('127.0.0.1:53')]).map((e) => e.host), ['10.0.0.1', '::1']);
-    assert.deepEqual(upstreamsFromResolvConf('nameserver 127.0.0.1\nnameserver ::1\n', [ep('0.0.0.0:53'), ep('[::]:53')]).map((e) => e.host), []);
+    assert.deepEqual(
+      upstreamsFromResolvConf(text, [ep('127.0.0.1:53')]).map((e) => e.host),
+      ['10.0.0.1', '::1'],
+    );
+    assert.deepEqual(
+      upstreamsFromResolvConf('nameserver 127.0.0.1\nnameserver ::1\n', [ep('0.0.0.0:53'), ep('[::]:53')]).map((e) => e.host),
+      [],
+    );
     assert.equal(isOwnAddress(ep('127.0.0.53'), [ep('127.0.0.1:53')]), false, "systemd-resolved's stub is not us");
   });
 
@@ -55,7 +61,10 @@ describe('resolver/upstream-file', () => {
       assert.equal(upstreamFileProblem(file), undefined);
       chmodSync(file, 0o666);
       assert.match(upstreamFileProblem(file)!, /resolv\.conf is writable by others \(mode 666\)/);
-      assert.throws(() => resolveServeConfig({ upstreamFile: file }, {}), (e: unknown) => e instanceof ConfigError && e.code === 'upstream-file-unsafe');
+      assert.throws(
+        () => resolveServeConfig({ upstreamFile: file }, {}),
+        (e: unknown) => e instanceof ConfigError && e.code === 'upstream-file-unsafe',
+      );
       chmodSync(file, 0o644);
       // Sticky is not enough for its own directory: the file may be missing and anyone could create it.
       chmodSync(dir, 0o1777);
@@ -85,7 +94,14 @@ describe('resolver/upstream-file', () => {
     writeFileSync(file, 'nameserver 192.0.2.1\n');
     const seen: string[][] = [];
     const problems: string[] = [];
-    const w = watchUpstreamFile(file, [ep('127.0.0.1:53')], [], (s) => seen.push(s.map((e) => e.host)), 50, (p) => problems.push(p));
+    const w = watchUpstreamFile(
+      file,
+      [ep('127.0.0.1:53')],
+      [],
+      (s) => seen.push(s.map((e) => e.host)),
+      50,
+      (p) => problems.push(p),
+    );
     try {
       w.check();
       chmodSync(file, 0o666);

@@ -112,7 +112,11 @@ describe('resolver/upstream', function () {
   it('repeats a truncated (TC=1) answer over TCP and returns the complete one', async () => {
     const f = await fake(
       (q, reply) => reply({ ...makeResponse(q, 0), tc: true }),
-      (q) => answerWith(q, Array.from({ length: 40 }, (_, i) => aRecord('www.example.test', `192.0.2.${i + 1}`))),
+      (q) =>
+        answerWith(
+          q,
+          Array.from({ length: 40 }, (_, i) => aRecord('www.example.test', `192.0.2.${i + 1}`)),
+        ),
     );
     const p = pool([f.endpoint]);
     const m = await p.query(Q);
@@ -122,7 +126,7 @@ describe('resolver/upstream', function () {
     assert.equal(p.stats().truncatedRetries, 1);
   });
 
-  it('talks to an IPv6 upstream written in long form (sources compared in the kernel\'s spelling)', async () => {
+  it("talks to an IPv6 upstream written in long form (sources compared in the kernel's spelling)", async () => {
     const s6 = createSocket('udp6');
     await new Promise<void>((r) => s6.bind(0, '::1', () => r()));
     try {

@@ -25,7 +25,6 @@ function keyOf(h: HostKey): PeerKey {
   return { precedence: Number(f[0]), algorithm: Number(f[2]), publicKey: Buffer.from(f[4]!, 'base64') };
 }
 
-
 describe('responder lab: IKE queries DNS at bob (strongswan, DNSSEC)', function () {
   this.timeout(60_000);
   let oe: OeLab | undefined;
@@ -51,8 +50,14 @@ describe('responder lab: IKE queries DNS at bob (strongswan, DNSSEC)', function 
       trap: false,
     });
     bobPeer = {
-      name: oe.names.b, addresses: [oe.lab.b.addr], auth: { kind: 'pubkey', keys: [keyOf(oe.keys.b)] },
-      gateway: { kind: 'none' }, level: 'private', expiresAt: 0, owner: 'autosp', initiate: false,
+      name: oe.names.b,
+      addresses: [oe.lab.b.addr],
+      auth: { kind: 'pubkey', keys: [keyOf(oe.keys.b)] },
+      gateway: { kind: 'none' },
+      level: 'private',
+      expiresAt: 0,
+      owner: 'autosp',
+      initiate: false,
     };
   });
 
@@ -92,7 +97,6 @@ describe('responder lab: IKE queries DNS at bob (strongswan, DNSSEC)', function 
     assert.ok(wire.esp >= 4, `expected >= 4 ESP packets (2 pings, request + reply):\n${wire.text}`);
   }
 
-
   it('the catch-all refuses alice even while charon still trusts her key (stale from an unloaded conn, and after clear-creds)', async () => {
     const hook = new StrongswanCatchAll({ socketPath: oe!.lab.b.vici, localId: oe!.names.b });
     const seen: UnknownInitiator[] = [];
@@ -103,13 +107,21 @@ describe('responder lab: IKE queries DNS at bob (strongswan, DNSSEC)', function 
       // catch-all's own check can refuse alice.
       const bobKey = createPrivateKey(readFileSync(oe!.keys.b.privateKeyFile, 'utf8'));
       await rawB.loadKey(charonKeyType(bobKey), privateKeyPemForCharon(bobKey));
-      const self = { local: { id: oe!.names.b, publicKeyPem: createPublicKey(bobKey).export({ type: 'spki', format: 'pem' }).toString() }, ikeProposals: DEFAULT_IKE_PROPOSALS, espProposals: ['aes128-sha256'], startAction: 'none' as const };
+      const self = {
+        local: { id: oe!.names.b, publicKeyPem: createPublicKey(bobKey).export({ type: 'spki', format: 'pem' }).toString() },
+        ikeProposals: DEFAULT_IKE_PROPOSALS,
+        espProposals: ['aes128-sha256'],
+        startAction: 'none' as const,
+      };
       await rawB.loadConn(SELF_CONN, selfConn(self));
       // The pitfall: a conn's pubkeys stay trusted (bound to its remote id) after unload-conn.
       const k = keyOf(oe!.keys.a);
       await rawB.loadConn('stale', {
-        version: 2, remote_addrs: ['198.51.100.1'], proposals: DEFAULT_IKE_PROPOSALS,
-        local: { auth: 'pubkey', id: oe!.names.b }, remote: { auth: 'pubkey', id: oe!.names.a, pubkeys: [ipseckeyToSpkiPem(k.algorithm, k.publicKey)] },
+        version: 2,
+        remote_addrs: ['198.51.100.1'],
+        proposals: DEFAULT_IKE_PROPOSALS,
+        local: { auth: 'pubkey', id: oe!.names.b },
+        remote: { auth: 'pubkey', id: oe!.names.a, pubkeys: [ipseckeyToSpkiPem(k.algorithm, k.publicKey)] },
       });
       await rawB.unloadConn('stale');
       assert.ok((await aliceKnocks()).refused, 'refused although bob trusts her key');
@@ -122,7 +134,10 @@ describe('responder lab: IKE queries DNS at bob (strongswan, DNSSEC)', function 
       await alice!.remove(oe!.names.b);
       assert.ok((await aliceKnocks()).refused, 'refused after clear-creds');
       await until('the hook reported alice again', async () => seen.length === 2);
-      assert.deepEqual((await rawB.listSas()).filter((s) => s.state === 'ESTABLISHED'), []);
+      assert.deepEqual(
+        (await rawB.listSas()).filter((s) => s.state === 'ESTABLISHED'),
+        [],
+      );
     } finally {
       await hook.close();
       await rawB.unloadConn(SELF_CONN).catch(() => undefined);
@@ -154,20 +169,31 @@ describe('responder lab: IKE queries DNS at bob (strongswan, DNSSEC)', function 
     assert.equal(sa.remoteId, oe!.names.a);
     const st = await bob.cli(['status', '--json']);
     assert.equal(st.code, 0, st.stderr);
-    const status = JSON.parse(st.stdout) as { peers: Array<{ name: string; owners: string[]; addresses: string[]; authenticated: boolean }>; counters: Record<string, number> };
-    assert.deepEqual(status.peers.map((p) => [p.name, p.owners, p.addresses, p.authenticated]), [[oe!.names.a, ['responder'], [oe!.lab.a.addr], true]]);
+    const status = JSON.parse(st.stdout) as {
+      peers: Array<{ name: string; owners: string[]; addresses: string[]; authenticated: boolean }>;
+      counters: Record<string, number>;
+    };
+    assert.deepEqual(
+      status.peers.map((p) => [p.name, p.owners, p.addresses, p.authenticated]),
+      [[oe!.names.a, ['responder'], [oe!.lab.a.addr], true]],
+    );
     assert.equal(status.counters['responder: installed'], 1);
     await espAliceToBob();
   });
 
-  it('bob\'s charon restarts: the catch-all is loaded again and a first contact still works', async () => {
+  it("bob's charon restarts: the catch-all is loaded again and a first contact still works", async () => {
     bob = await startOednsOn(oe!, 'b', { extraArgs: ['--responder-allow', oe!.names.a] });
     await oe!.lab.restart('b');
-    await until('the catch-all is back in the new charon', async () => (await rawB.getConns().catch((): string[] => [])).includes(CATCHALL_CONN), 15_000);
+    await until(
+      'the catch-all is back in the new charon',
+      async () => (await rawB.getConns().catch((): string[] => [])).includes(CATCHALL_CONN),
+      15_000,
+    );
     const { refused } = await aliceKnocks();
     assert.ok(refused);
     await until('bob initiated back to alice', async () =>
-      (await rawA.listSas()).some((s) => s.name === `oe-${oe!.names.b}` && s.state === 'ESTABLISHED')).catch((e) => assert.fail(`${e}\n${bob!.log().slice(-3000)}`));
+      (await rawA.listSas()).some((s) => s.name === `oe-${oe!.names.b}` && s.state === 'ESTABLISHED'),
+    ).catch((e) => assert.fail(`${e}\n${bob!.log().slice(-3000)}`));
   });
 
   it('alice not on the allow-list: refused, nothing looked up, nothing installed at bob', async () => {
@@ -177,15 +203,24 @@ describe('responder lab: IKE queries DNS at bob (strongswan, DNSSEC)', function 
 
   async function notAllowed(host: OednsHost): Promise<void> {
     // The previous test's peer is gone: bob's daemon started from an empty registry and reconciled.
-    assert.deepEqual((await rawB.getConns()).filter((c) => c.startsWith('oe-')), []);
+    assert.deepEqual(
+      (await rawB.getConns()).filter((c) => c.startsWith('oe-')),
+      [],
+    );
     const { refused } = await aliceKnocks();
     assert.ok(refused);
     await until('bob logged the refusal', async () => /"outcome":"not-allowed"/.test(host.log()));
     assert.match(host.log(), /alice\.oe\.test is not on the responder allow-list/);
     // Give a wrongly started lookup time to show up before looking for its effects.
     await new Promise((r) => setTimeout(r, 500));
-    assert.deepEqual((await rawB.getConns()).filter((c) => c.startsWith('oe-')), []);
-    assert.deepEqual((await rawB.listSas()).filter((s) => s.state === 'ESTABLISHED'), []);
+    assert.deepEqual(
+      (await rawB.getConns()).filter((c) => c.startsWith('oe-')),
+      [],
+    );
+    assert.deepEqual(
+      (await rawB.listSas()).filter((s) => s.state === 'ESTABLISHED'),
+      [],
+    );
     const status = JSON.parse((await host.cli(['status', '--json'])).stdout) as { peers: unknown[]; counters: Record<string, number> };
     assert.deepEqual(status.peers, []);
     assert.equal(status.counters['responder: not-allowed'], 1);

@@ -41,9 +41,17 @@ async function main(): Promise<void> {
     const rawA = new ViciClient({ socketPath: oe.lab.a.vici, events: ['ike-updown'] });
     await rawA.connect();
     closers.push(() => rawA.close());
-    const alice = new StrongswanEngine({ socketPath: oe.lab.a.vici, identity: { id: oe.names.a, privateKey: readFileSync(oe.keys.a.privateKeyFile, 'utf8') }, trap: false });
+    const alice = new StrongswanEngine({
+      socketPath: oe.lab.a.vici,
+      identity: { id: oe.names.a, privateKey: readFileSync(oe.keys.a.privateKeyFile, 'utf8') },
+      trap: false,
+    });
     closers.push(() => alice.close());
-    const bobEngine = new StrongswanEngine({ socketPath: oe.lab.b.vici, identity: { id: oe.names.b, privateKey: readFileSync(oe.keys.b.privateKeyFile, 'utf8') }, trap: false });
+    const bobEngine = new StrongswanEngine({
+      socketPath: oe.lab.b.vici,
+      identity: { id: oe.names.b, privateKey: readFileSync(oe.keys.b.privateKeyFile, 'utf8') },
+      trap: false,
+    });
     const sync = new PeerSync({ engine: bobEngine });
     closers.push(async () => (await sync.close(), await bobEngine.close()));
     const anchors = parseTrustAnchors(readFileSync(oe.anchorFile, 'utf8'));
@@ -60,7 +68,10 @@ async function main(): Promise<void> {
         const hook = new StrongswanCatchAll({ socketPath: oe.lab.b.vici, localId: oe.names.b });
         hook.events.on('initiator', () => (t.event ??= performance.now()));
         const svc = new ResponderService({
-          hook, sync, allow: [oe.names.a], limits: { holdDownMs: 0 },
+          hook,
+          sync,
+          allow: [oe.names.a],
+          limits: { holdDownMs: 0 },
           resolvePeer: async (n) => {
             const r = await resolve(n);
             t.lookup = performance.now();
@@ -78,7 +89,16 @@ async function main(): Promise<void> {
           };
           rawA.on('ike-updown', on);
         });
-        const bobPeer: Peer = { name: oe.names.b, addresses: [oe.lab.b.addr], auth: { kind: 'pubkey', keys: [keyOf(oe.keys.b)] }, gateway: { kind: 'none' }, level: 'private', expiresAt: 0, owner: 'autosp', initiate: false };
+        const bobPeer: Peer = {
+          name: oe.names.b,
+          addresses: [oe.lab.b.addr],
+          auth: { kind: 'pubkey', keys: [keyOf(oe.keys.b)] },
+          gateway: { kind: 'none' },
+          level: 'private',
+          expiresAt: 0,
+          owner: 'autosp',
+          initiate: false,
+        };
         await alice.install(bobPeer);
         const handled = new Promise<void>((res) => {
           const orig = svc.handle.bind(svc);

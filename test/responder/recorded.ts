@@ -12,10 +12,24 @@ export function toSection(o: { [k: string]: J }): ViciSection {
 /** Alice refused by bob's catch-all in IKE_AUTH: no `up`, state CONNECTING, remote-id = her IDi. */
 export const REFUSED_BY_CATCHALL = {
   'oedns-catchall': {
-    uniqueid: '1', version: '2', state: 'CONNECTING', 'local-host': '192.0.2.2', 'local-port': '4500', 'local-id': 'bob.oe.test',
-    'remote-host': '192.0.2.1', 'remote-port': '4500', 'remote-id': 'alice.oe.test', 'initiator-spi': '1ca7b7cbf4159f46',
-    'responder-spi': '4394eaab8537577e', 'nat-remote': 'yes', 'nat-any': 'yes', 'encr-alg': 'AES_CBC', 'encr-keysize': '128',
-    'integ-alg': 'HMAC_SHA2_256_128', 'prf-alg': 'PRF_HMAC_SHA2_256', 'dh-group': 'CURVE_25519',
+    uniqueid: '1',
+    version: '2',
+    state: 'CONNECTING',
+    'local-host': '192.0.2.2',
+    'local-port': '4500',
+    'local-id': 'bob.oe.test',
+    'remote-host': '192.0.2.1',
+    'remote-port': '4500',
+    'remote-id': 'alice.oe.test',
+    'initiator-spi': '1ca7b7cbf4159f46',
+    'responder-spi': '4394eaab8537577e',
+    'nat-remote': 'yes',
+    'nat-any': 'yes',
+    'encr-alg': 'AES_CBC',
+    'encr-keysize': '128',
+    'integ-alg': 'HMAC_SHA2_256_128',
+    'prf-alg': 'PRF_HMAC_SHA2_256',
+    'dh-group': 'CURVE_25519',
     'tasks-passive': ['IKE_AUTH', 'IKE_CERT_POST', 'IKE_CONFIG', 'IKE_MOBIKE', 'IKE_ESTABLISH', 'IKE_AUTH_LIFETIME', 'CHILD_CREATE'],
   },
 };

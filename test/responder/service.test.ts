@@ -27,23 +27,45 @@ const KEY = { algorithm: 2, publicKey: new Uint8Array([3, 1, 0, 1, 0xaa]), prece
 const VERDICTS = { a: 'secure', aaaa: 'secure', ipseckey: 'secure' };
 
 function securePeer(name: string, addresses: string[]): Peer {
-  return { name, addresses, auth: { kind: 'pubkey', keys: [KEY] }, gateway: { kind: 'none' }, level: 'private', expiresAt: 2_000_000_000, owner: 'autosp' };
+  return {
+    name,
+    addresses,
+    auth: { kind: 'pubkey', keys: [KEY] },
+    gateway: { kind: 'none' },
+    level: 'private',
+    expiresAt: 2_000_000_000,
+    owner: 'autosp',
+  };
 }
 
 /** A resolver answering from a table; counts lookups per name. */
-function scripted(table: Record<string, Omit<PeerResolution, 'name' | 'at' | 'verdicts'> & { verdicts?: PeerResolution['verdicts'] }>): ResolvePeer & { calls: string[] } {
+function scripted(
+  table: Record<string, Omit<PeerResolution, 'name' | 'at' | 'verdicts'> & { verdicts?: PeerResolution['verdicts'] }>,
+): ResolvePeer & { calls: string[] } {
   const calls: string[] = [];
   const f = (async (name: string) => {
     calls.push(name);
     const r = table[name];
-    if (!r) return { name, outcome: 'refused', reason: `${name} has no IPSECKEY`, verdicts: { a: 'secure', aaaa: 'secure', ipseckey: 'secure' }, at: 0 };
+    if (!r)
+      return {
+        name,
+        outcome: 'refused',
+        reason: `${name} has no IPSECKEY`,
+        verdicts: { a: 'secure', aaaa: 'secure', ipseckey: 'secure' },
+        at: 0,
+      };
     return { name, at: 0, verdicts: VERDICTS, ...r };
   }) as ResolvePeer & { calls: string[] };
   f.calls = calls;
   return f;
 }
 
-const alice = (address = '192.0.2.1', identity = 'alice.oe.test'): UnknownInitiator => ({ identity, address, connection: 'oedns-catchall', uniqueId: '1' });
+const alice = (address = '192.0.2.1', identity = 'alice.oe.test'): UnknownInitiator => ({
+  identity,
+  address,
+  connection: 'oedns-catchall',
+  uniqueId: '1',
+});
 
 describe('responder service (scripted resolver, dry-run engine)', () => {
   let engine: DryRunEngine;
@@ -70,7 +92,9 @@ describe('responder service (scripted resolver, dry-run engine)', () => {
   }
 
   it('installs an allowed initiator with a secure key, for the address it came from only, and initiates back', async () => {
-    const r = scripted({ 'alice.oe.test': { outcome: 'install', reason: 'secure', peer: securePeer('alice.oe.test', ['192.0.2.1', '192.0.2.9']) } });
+    const r = scripted({
+      'alice.oe.test': { outcome: 'install', reason: 'secure', peer: securePeer('alice.oe.test', ['192.0.2.1', '192.0.2.9']) },
+    });
     const s = make(r);
     const res = await s.handle(alice());
     assert.equal(res.outcome, 'installed', res.reason);
@@ -118,7 +142,12 @@ describe('responder service (scripted resolver, dry-run engine)', () => {
     assert.deepEqual(r.calls, []);
   });
 
-  for (const [outcome, expected] of [['refused', 'no-secure-key'], ['bogus', 'bogus'], ['transient', 'lookup-failed'], ['clear', 'policy-clear']] as const) {
+  for (const [outcome, expected] of [
+    ['refused', 'no-secure-key'],
+    ['bogus', 'bogus'],
+    ['transient', 'lookup-failed'],
+    ['clear', 'policy-clear'],
+  ] as const) {
     it(`installs nothing when the lookup is ${outcome} (→ ${expected}), and says why`, async () => {
       const s = make(scripted({ 'alice.oe.test': { outcome, reason: `because ${outcome}` } }));
       const res = await s.handle(alice());
@@ -137,15 +166,17 @@ describe('responder service (scripted resolver, dry-run engine)', () => {
     assert.equal(engine.actions.length, 0);
   });
 
-  it('refuses an initiator whose address is not among the name\'s validated addresses', async () => {
-    const s = make(scripted({ 'alice.oe.test': { outcome: 'install', reason: 'secure', peer: securePeer('alice.oe.test', ['192.0.2.1']) } }));
+  it("refuses an initiator whose address is not among the name's validated addresses", async () => {
+    const s = make(
+      scripted({ 'alice.oe.test': { outcome: 'install', reason: 'secure', peer: securePeer('alice.oe.test', ['192.0.2.1']) } }),
+    );
     const res = await s.handle(alice('198.51.100.7'));
     assert.equal(res.outcome, 'address-mismatch');
     assert.match(res.reason, /198\.51\.100\.7/);
     assert.equal(engine.actions.length, 0);
   });
 
-  it('with an IPSECKEY gateway, accepts IKE from the gateway and protects the host\'s addresses', async () => {
+  it("with an IPSECKEY gateway, accepts IKE from the gateway and protects the host's addresses", async () => {
     const p: Peer = { ...securePeer('h.corp.example', ['10.1.2.3']), gateway: { kind: 'address', address: '192.0.2.50' } };
     const s = make(scripted({ 'h.corp.example': { outcome: 'install', reason: 'secure', peer: p } }));
     assert.equal((await s.handle(alice('10.1.2.3', 'h.corp.example'))).outcome, 'address-mismatch');
@@ -212,7 +243,7 @@ describe('responder service (scripted resolver, dry-run engine)', () => {
     assert.deepEqual(r.calls, []);
   });
 
-  it('keeps the peer when only initiating back failed (the initiator\'s retry is then accepted)', async () => {
+  it("keeps the peer when only initiating back failed (the initiator's retry is then accepted)", async () => {
     const failing = new (class extends DryRunEngine {
       override async install(peer: Peer): Promise<void> {
         await super.install(peer);
@@ -222,7 +253,9 @@ describe('responder service (scripted resolver, dry-run engine)', () => {
     await sync.close();
     engine = failing;
     sync = new PeerSync({ engine });
-    const s = make(scripted({ 'alice.oe.test': { outcome: 'install', reason: 'secure', peer: securePeer('alice.oe.test', ['192.0.2.1']) } }));
+    const s = make(
+      scripted({ 'alice.oe.test': { outcome: 'install', reason: 'secure', peer: securePeer('alice.oe.test', ['192.0.2.1']) } }),
+    );
     const res = await s.handle(alice());
     assert.equal(res.outcome, 'installed');
     assert.match(res.reason, /initiating back failed/);
@@ -239,7 +272,9 @@ describe('responder service (scripted resolver, dry-run engine)', () => {
     await sync.close();
     engine = broken;
     sync = new PeerSync({ engine });
-    const s = make(scripted({ 'alice.oe.test': { outcome: 'install', reason: 'secure', peer: securePeer('alice.oe.test', ['192.0.2.1']) } }));
+    const s = make(
+      scripted({ 'alice.oe.test': { outcome: 'install', reason: 'secure', peer: securePeer('alice.oe.test', ['192.0.2.1']) } }),
+    );
     assert.equal((await s.handle(alice())).outcome, 'engine-failed');
   });
 });

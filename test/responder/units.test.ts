@@ -29,7 +29,17 @@ describe('responder allow-list', () => {
   });
 
   it('refuses identities that are not host names before any matching', () => {
-    for (const id of ['192.0.2.1', '2001:db8::1', 'C=CH, O=strongSwan, CN=alice', 'alice@corp.example', 'x..corp.example', 'a_b.corp.example', 'localhost', '', `${'a'.repeat(64)}.corp.example`]) {
+    for (const id of [
+      '192.0.2.1',
+      '2001:db8::1',
+      'C=CH, O=strongSwan, CN=alice',
+      'alice@corp.example',
+      'x..corp.example',
+      'a_b.corp.example',
+      'localhost',
+      '',
+      `${'a'.repeat(64)}.corp.example`,
+    ]) {
       const c = checkAllowed(list, id);
       assert.equal(c.allowed, false, id);
       if (!c.allowed) assert.equal(c.reason, 'not-a-hostname', id);
@@ -47,7 +57,11 @@ describe('responder allow-list', () => {
 
   it('rejects entries that are not names or are a whole TLD', () => {
     for (const bad of ['.com', '*.com', 'not a name', '*', '192.0.2.1', 'a..b']) {
-      assert.throws(() => parseAllowList([bad]), (e: { code?: string }) => e.code === 'bad-responder-allow', bad);
+      assert.throws(
+        () => parseAllowList([bad]),
+        (e: { code?: string }) => e.code === 'bad-responder-allow',
+        bad,
+      );
     }
   });
 
@@ -100,7 +114,10 @@ describe('responder events (recorded ike-updown)', () => {
 
   it('also when no conn fit at all ((unnamed))', () => {
     const m = toSection({ '(unnamed)': { ...REFUSED_BY_CATCHALL[CATCHALL_CONN], 'remote-id': 'carol.oe.test' } });
-    assert.deepEqual(unknownInitiators(parseUpdown(m), CATCHALL_CONN).map((i) => i.identity), ['carol.oe.test']);
+    assert.deepEqual(
+      unknownInitiators(parseUpdown(m), CATCHALL_CONN).map((i) => i.identity),
+      ['carol.oe.test'],
+    );
   });
 
   it('ignores SAs going up or down, our own initiations and other conns', () => {
@@ -138,9 +155,16 @@ describe('responder catch-all conn', () => {
 
 describe('responder Libreswan configuration', () => {
   it('writes one %dnsondemand conn per allowed name and leaves zone suffixes out, saying why', () => {
-    const { text, skipped } = libreswanResponderConf({ localId: 'bob.oe.test', allow: parseAllowList(['alice.oe.test', '.corp.example']), anchorsFile: '/etc/oedns/anchors' });
+    const { text, skipped } = libreswanResponderConf({
+      localId: 'bob.oe.test',
+      allow: parseAllowList(['alice.oe.test', '.corp.example']),
+      anchorsFile: '/etc/oedns/anchors',
+    });
     assert.match(text, /^config setup\n {4}dnssec-enable=yes\n {4}dnssec-anchors=\/etc\/oedns\/anchors$/m);
-    assert.match(text, /^conn oe-responder-alice\.oe\.test\n(?: {4}.*\n)*? {4}rightid=@alice\.oe\.test\n {4}rightrsasigkey=%dnsondemand\n/m);
+    assert.match(
+      text,
+      /^conn oe-responder-alice\.oe\.test\n(?: {4}.*\n)*? {4}rightid=@alice\.oe\.test\n {4}rightrsasigkey=%dnsondemand\n/m,
+    );
     assert.match(text, /^ {4}leftid=@bob\.oe\.test$/m);
     assert.equal((text.match(/^conn /gm) ?? []).length, 1);
     assert.deepEqual(skipped, ['.corp.example']);

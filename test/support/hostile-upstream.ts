@@ -22,12 +22,7 @@ export interface Exchange {
 }
 
 /** What the attacker sends back: a message, raw bytes, several replies in order, a delay, or nothing. */
-export type Reply =
-  | Message
-  | { raw: Uint8Array }
-  | { delayMs: number; then: Reply }
-  | { all: Reply[] }
-  | null;
+export type Reply = Message | { raw: Uint8Array } | { delayMs: number; then: Reply } | { all: Reply[] } | null;
 
 export type Attack = (x: Exchange) => Promise<Reply>;
 
@@ -44,7 +39,20 @@ export interface HostileUpstream {
   close(): Promise<void>;
 }
 
-const TYPE_NAMES: Record<number, string> = { 1: 'A', 2: 'NS', 5: 'CNAME', 6: 'SOA', 28: 'AAAA', 39: 'DNAME', 43: 'DS', 45: 'IPSECKEY', 46: 'RRSIG', 47: 'NSEC', 48: 'DNSKEY', 50: 'NSEC3' };
+const TYPE_NAMES: Record<number, string> = {
+  1: 'A',
+  2: 'NS',
+  5: 'CNAME',
+  6: 'SOA',
+  28: 'AAAA',
+  39: 'DNAME',
+  43: 'DS',
+  45: 'IPSECKEY',
+  46: 'RRSIG',
+  47: 'NSEC',
+  48: 'DNSKEY',
+  50: 'NSEC3',
+};
 
 /** Sends `wire` to named over UDP, then TCP if truncated; resolves with the decoded reply. */
 async function toNamed(host: string, port: number, wire: Uint8Array, timeoutMs = 3000): Promise<Message> {
@@ -223,7 +231,12 @@ export function garbage(bytes: Uint8Array): Reply {
 
 /** Copy of `m` with `f` applied to every section. */
 export function mapSections(m: Message, f: (rrs: RR[], section: 'answers' | 'authorities' | 'additionals') => RR[]): Message {
-  return { ...m, answers: f(m.answers, 'answers'), authorities: f(m.authorities, 'authorities'), additionals: f(m.additionals, 'additionals') };
+  return {
+    ...m,
+    answers: f(m.answers, 'answers'),
+    authorities: f(m.authorities, 'authorities'),
+    additionals: f(m.additionals, 'additionals'),
+  };
 }
 
 export const isRrsig = (r: RR): boolean => r.type === 46;

@@ -62,7 +62,8 @@ export async function startNamed(opts: NamedOptions): Promise<NamedInstance> {
   const dir = mkdtempSync(join(tmpdir(), 'oedns-named-'));
   const port = opts.port ?? (await freePort());
   const address = opts.address ?? '127.0.0.1';
-  const inNs = (argv: string[]): [string, string[]] => (opts.netns ? ['ip', ['netns', 'exec', opts.netns, ...argv]] : [argv[0]!, argv.slice(1)]);
+  const inNs = (argv: string[]): [string, string[]] =>
+    opts.netns ? ['ip', ['netns', 'exec', opts.netns, ...argv]] : [argv[0]!, argv.slice(1)];
   const conf = `
 options {
   directory "${dir}";
@@ -118,7 +119,11 @@ ${opts.zones.map(zoneStanza).join('\n')}
 
 /** named is ready when it says so and answers a query on its port (bounded: 15 s). */
 async function waitReady(
-  getLog: () => string, exited: Promise<void>, port: number, address: string, inNs: (argv: string[]) => [string, string[]],
+  getLog: () => string,
+  exited: Promise<void>,
+  port: number,
+  address: string,
+  inNs: (argv: string[]) => [string, string[]],
 ): Promise<void> {
   let dead = false;
   void exited.then(() => (dead = true));

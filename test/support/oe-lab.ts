@@ -68,7 +68,12 @@ function keygen(dir: string, name: string, type = 'rsa'): HostKey {
 }
 
 /** The default records of oe.test: both hosts' addresses and keys. */
-export function hostRecords(names: { a: string; b: string }, keys: { a: HostKey; b: HostKey }, addrs: { a: string; b: string }, ttl = 300): string[] {
+export function hostRecords(
+  names: { a: string; b: string },
+  keys: { a: HostKey; b: HostKey },
+  addrs: { a: string; b: string },
+  ttl = 300,
+): string[] {
   const rel = (n: string) => `${n.replace(/\.oe\.test$/, '')}`;
   return [
     `${rel(names.a)} ${ttl} IN A ${addrs.a}`,
@@ -98,10 +103,32 @@ function resign(h: SignedHierarchy, apex: string, oldRecords: string[], records:
   const soa = lines.findIndex((l) => / IN SOA /.test(l));
   lines[soa] = lines[soa]!.replace(/ (\d+) 3600 600 86400 300$/, (_m, s: string) => ` ${Number(s) + 1} 3600 600 86400 300`);
   writeFileSync(dbFile, lines.join('\n'));
-  execFileSync('dnssec-signzone', ['-q', '-P', '-O', 'full', '-K', zdir, '-d', zdir, '-s', stamp(-3600), '-e', stamp(30 * 86400), '-o', `${apex}.`, '-f', 'zone.signed', 'zone.db'], {
-    cwd: zdir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  execFileSync(
+    'dnssec-signzone',
+    [
+      '-q',
+      '-P',
+      '-O',
+      'full',
+      '-K',
+      zdir,
+      '-d',
+      zdir,
+      '-s',
+      stamp(-3600),
+      '-e',
+      stamp(30 * 86400),
+      '-o',
+      `${apex}.`,
+      '-f',
+      'zone.signed',
+      'zone.db',
+    ],
+    {
+      cwd: zdir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
 }
 
 export async function oeLabUp(opts: { extraZones?: ZoneSpec[]; oeTtl?: number } = {}): Promise<OeLab> {
@@ -142,15 +169,17 @@ export async function oeLabUp(opts: { extraZones?: ZoneSpec[]; oeTtl?: number } 
         const file = join(z.dir, 'oe.test', 'zone.signed');
         const owner = `${name.replace(/\.$/, '')}.`.toLowerCase();
         let hits = 0;
-        const lines = readFileSync(file, 'utf8').split('\n').map((line) => {
-          const tok = line.trim().split(/\s+/);
-          if (tok[0]?.toLowerCase() !== owner || tok[3] !== 'RRSIG' || tok[4] !== type.toUpperCase()) return line;
-          hits++;
-          const sig = tok[tok.length - 1]!;
-          const i = Math.floor(sig.length / 2);
-          tok[tok.length - 1] = sig.slice(0, i) + (sig[i] === 'A' ? 'B' : 'A') + sig.slice(i + 1);
-          return tok.join(' ');
-        });
+        const lines = readFileSync(file, 'utf8')
+          .split('\n')
+          .map((line) => {
+            const tok = line.trim().split(/\s+/);
+            if (tok[0]?.toLowerCase() !== owner || tok[3] !== 'RRSIG' || tok[4] !== type.toUpperCase()) return line;
+            hits++;
+            const sig = tok[tok.length - 1]!;
+            const i = Math.floor(sig.length / 2);
+            tok[tok.length - 1] = sig.slice(0, i) + (sig[i] === 'A' ? 'B' : 'A') + sig.slice(i + 1);
+            return tok.join(' ');
+          });
         if (hits === 0) throw new Error(`forgeRrsig: no RRSIG ${type} for ${name} in ${file}`);
         writeFileSync(file, lines.join('\n'));
         await n.reload();

@@ -32,7 +32,10 @@ export interface OednsKey {
 
 /** An RSA key (pluto takes RSA raw keys only) from `oedns keygen --out dir --name name`. */
 export function oednsKeygen(dir: string, name: string): OednsKey {
-  const out = execFileSync(process.execPath, [OEDNS, 'keygen', '--type', 'rsa', '--bits', '2048', '--out', dir, '--name', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = execFileSync(process.execPath, [OEDNS, 'keygen', '--type', 'rsa', '--bits', '2048', '--out', dir, '--name', name], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const f = out.trim().split(/\s+/);
   if (f[0] !== `${name}.` || f[2] !== 'IPSECKEY') throw new Error(`unexpected keygen output: ${out}`);
   const pemFile = hostKeyPaths(dir).privateKey;
@@ -145,7 +148,10 @@ export async function plutoOn(lab: Lab, host: 'a' | 'b'): Promise<PlutoHost> {
     version,
     run,
     importKey(pemFile) {
-      return execFileSync('bash', [SCRIPT, 'import-key', lab.dir, host, pemFile], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+      return execFileSync('bash', [SCRIPT, 'import-key', lab.dir, host, pemFile], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }).trim();
     },
     log: () => (existsSync(get('LOG')) ? readFileSync(get('LOG'), 'utf8') : ''),
     restart: start,

@@ -10,7 +10,13 @@ async function main(): Promise<void> {
   const cap = capArg === 'off' ? Number.MAX_SAFE_INTEGER : Number(capArg);
   const size = Number(sizeArg);
   const server = await listen(
-    { ...DEFAULT_LISTEN, listen: [{ host: '127.0.0.1', port: 0, family: 4 }], allow: () => true, maxTcpUnsentBytes: cap, tcpIdleMs: Number(idleArg) },
+    {
+      ...DEFAULT_LISTEN,
+      listen: [{ host: '127.0.0.1', port: 0, family: 4 }],
+      allow: () => true,
+      maxTcpUnsentBytes: cap,
+      tcpIdleMs: Number(idleArg),
+    },
     async (raw) => {
       const out = Buffer.alloc(size, 0x61);
       out[0] = raw[0]!;

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { NamedZone } from './named';
 
 export type SignAlgorithm =
-  | 'RSASHA1' | 'NSEC3RSASHA1' | 'RSASHA256' | 'RSASHA512' | 'ECDSAP256SHA256' | 'ECDSAP384SHA384' | 'ED25519' | 'ED448';
+  'RSASHA1' | 'NSEC3RSASHA1' | 'RSASHA256' | 'RSASHA512' | 'ECDSAP256SHA256' | 'ECDSAP384SHA384' | 'ED25519' | 'ED448';
 
 export interface Nsec3Spec {
   /** Hex salt; '' or '-' for none. */
@@ -63,7 +63,14 @@ export interface SignedHierarchy {
 }
 
 const ALG_NUMBERS: Record<SignAlgorithm, number> = {
-  RSASHA1: 5, NSEC3RSASHA1: 7, RSASHA256: 8, RSASHA512: 10, ECDSAP256SHA256: 13, ECDSAP384SHA384: 14, ED25519: 15, ED448: 16,
+  RSASHA1: 5,
+  NSEC3RSASHA1: 7,
+  RSASHA256: 8,
+  RSASHA512: 10,
+  ECDSAP256SHA256: 13,
+  ECDSAP384SHA384: 14,
+  ED25519: 15,
+  ED448: 16,
 };
 
 /** Whether this machine has the tools (tests skip otherwise). */
@@ -109,7 +116,11 @@ function parentOf(name: string, all: string[]): string | null {
   return best;
 }
 
-interface KeyFiles { ksk: string; zsk: string; wrong?: string }
+interface KeyFiles {
+  ksk: string;
+  zsk: string;
+  wrong?: string;
+}
 
 function keygen(spec: ZoneSpec, apex: string, dir: string): KeyFiles {
   const alg = spec.algorithm ?? 'ECDSAP256SHA256';
@@ -119,7 +130,10 @@ function keygen(spec: ZoneSpec, apex: string, dir: string): KeyFiles {
     const a = alg === 'NSEC3RSASHA1' ? 'RSASHA1-NSEC3-SHA1' : alg;
     const ksk = run('ldns-keygen', ['-a', a, ...bits, '-k', origin], dir).trim();
     const zsk = run('ldns-keygen', ['-a', a, ...bits, origin], dir).trim();
-    const wrong = spec.parentDs === 'wrong-key' || spec.parentDs === 'sha1-good-sha256-wrong' ? run('ldns-keygen', ['-a', a, ...bits, '-k', origin], dir).trim() : undefined;
+    const wrong =
+      spec.parentDs === 'wrong-key' || spec.parentDs === 'sha1-good-sha256-wrong'
+        ? run('ldns-keygen', ['-a', a, ...bits, '-k', origin], dir).trim()
+        : undefined;
     return { ksk, zsk, wrong };
   }
   const base = ['-q', '-K', dir, '-a', alg, ...bits, '-n', 'ZONE'];
@@ -143,7 +157,10 @@ function dsFromKey(keyFileBase: string, apex: string, dir: string, digest: '-1' 
 }
 
 function keyLine(keyFileBase: string, dir: string): string {
-  return readFileSync(join(dir, `${keyFileBase}.key`), 'utf8').split('\n').find((l) => /\sDNSKEY\s/.test(l) && !l.startsWith(';'))!.trim();
+  return readFileSync(join(dir, `${keyFileBase}.key`), 'utf8')
+    .split('\n')
+    .find((l) => /\sDNSKEY\s/.test(l) && !l.startsWith(';'))!
+    .trim();
 }
 
 function tamper(text: string, t: NonNullable<ZoneSpec['tamper']>): string {
@@ -151,7 +168,8 @@ function tamper(text: string, t: NonNullable<ZoneSpec['tamper']>): string {
   const out: string[] = [];
   for (const line of lines) {
     const tok = line.trim().split(/\s+/);
-    const act = tok[3] === 'RRSIG' ? t.find((x) => fqdn(apexOf(x.name)) === tok[0]!.toLowerCase() && x.type.toUpperCase() === tok[4]) : undefined;
+    const act =
+      tok[3] === 'RRSIG' ? t.find((x) => fqdn(apexOf(x.name)) === tok[0]!.toLowerCase() && x.type.toUpperCase() === tok[4]) : undefined;
     if (!act) {
       out.push(line);
       continue;
@@ -205,20 +223,59 @@ export function buildSignedHierarchy(specs: ZoneSpec[], opts: { keepDir?: boolea
       const v = s.validity ?? { start: -3600, end: 30 * 86400 };
       if (s.signer === 'ldns') {
         writeFileSync(unsignedFile, body.join('\n') + '\n');
-        const n3 = s.nsec3 ? ['-n', '-s', s.nsec3.salt && s.nsec3.salt !== '-' ? s.nsec3.salt : '-', '-t', String(s.nsec3.iterations ?? 0), ...(s.nsec3.optOut ? ['-p'] : [])] : [];
+        const n3 = s.nsec3
+          ? [
+              '-n',
+              '-s',
+              s.nsec3.salt && s.nsec3.salt !== '-' ? s.nsec3.salt : '-',
+              '-t',
+              String(s.nsec3.iterations ?? 0),
+              ...(s.nsec3.optOut ? ['-p'] : []),
+            ]
+          : [];
         if (n3[2] === '-') n3.splice(1, 2);
-        run('ldns-signzone', [...n3, '-i', stamp(v.start), '-e', stamp(v.end), '-o', origin, '-f', 'zone.signed', 'zone.db', keys.zsk, keys.ksk], zdir);
+        run(
+          'ldns-signzone',
+          [...n3, '-i', stamp(v.start), '-e', stamp(v.end), '-o', origin, '-f', 'zone.signed', 'zone.db', keys.zsk, keys.ksk],
+          zdir,
+        );
       } else {
         body.push(`$INCLUDE ${join(zdir, keys.ksk)}.key`, `$INCLUDE ${join(zdir, keys.zsk)}.key`);
         writeFileSync(unsignedFile, body.join('\n') + '\n');
         const n3 = s.nsec3 ? ['-3', s.nsec3.salt || '-', '-H', String(s.nsec3.iterations ?? 0), ...(s.nsec3.optOut ? ['-A'] : [])] : [];
-        run('dnssec-signzone', ['-q', '-P', '-O', 'full', '-K', zdir, '-d', zdir, ...n3, '-s', stamp(v.start), '-e', stamp(v.end), '-o', origin, '-f', 'zone.signed', 'zone.db'], zdir);
+        run(
+          'dnssec-signzone',
+          [
+            '-q',
+            '-P',
+            '-O',
+            'full',
+            '-K',
+            zdir,
+            '-d',
+            zdir,
+            ...n3,
+            '-s',
+            stamp(v.start),
+            '-e',
+            stamp(v.end),
+            '-o',
+            origin,
+            '-f',
+            'zone.signed',
+            'zone.db',
+          ],
+          zdir,
+        );
       }
       signedFile = join(zdir, 'zone.signed');
       if (s.tamper?.length) writeFileSync(signedFile, tamper(readFileSync(signedFile, 'utf8'), s.tamper));
-      dsLines = s.parentDs === 'sha1-only' ? dsFromKey(keys.ksk, apex, zdir, '-1')
-        : s.parentDs === 'sha1-good-sha256-wrong' ? [...dsFromKey(keys.ksk, apex, zdir, '-1'), ...dsFromKey(keys.wrong!, apex, zdir)]
-          : dsFromKey(keys.wrong ?? keys.ksk, apex, zdir);
+      dsLines =
+        s.parentDs === 'sha1-only'
+          ? dsFromKey(keys.ksk, apex, zdir, '-1')
+          : s.parentDs === 'sha1-good-sha256-wrong'
+            ? [...dsFromKey(keys.ksk, apex, zdir, '-1'), ...dsFromKey(keys.wrong!, apex, zdir)]
+            : dsFromKey(keys.wrong ?? keys.ksk, apex, zdir);
       if (apex === '') {
         rootKsk = keyLine(keys.ksk, zdir);
         rootDs = dsLines;
@@ -240,7 +297,10 @@ export function buildSignedHierarchy(specs: ZoneSpec[], opts: { keepDir?: boolea
   const kt = rootKsk.split(/\s+/);
   const i = kt.indexOf('DNSKEY');
   const bindAnchorFile = join(dir, 'anchor.bind');
-  writeFileSync(bindAnchorFile, `trust-anchors {\n  . static-key ${kt[i + 1]} ${kt[i + 2]} ${kt[i + 3]} "${kt.slice(i + 4).join('')}";\n};\n`);
+  writeFileSync(
+    bindAnchorFile,
+    `trust-anchors {\n  . static-key ${kt[i + 1]} ${kt[i + 2]} ${kt[i + 3]} "${kt.slice(i + 4).join('')}";\n};\n`,
+  );
   return {
     dir,
     zones,

@@ -41,7 +41,13 @@ describe('trust/nta', () => {
     s.setConfigured(['lab.example']);
     s.add('tmp.example', 0, 100);
     s.setConfigured(['other.example']);
-    assert.deepEqual(s.list(1).map((e) => [e.name, e.source]), [['other.example', 'config'], ['tmp.example', 'control']]);
+    assert.deepEqual(
+      s.list(1).map((e) => [e.name, e.source]),
+      [
+        ['other.example', 'config'],
+        ['tmp.example', 'control'],
+      ],
+    );
     assert.ok(s.covering('x.other.example', 10 ** 9));
   });
 });

@@ -2,12 +2,31 @@
 // side fed with DNSKEY sets signed by real keys (test/dnssec/signer.ts), as a rolling root would publish them.
 import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { chmodSync, chownSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  applyObservation, boundedTrustPoint, keyIdentity, MAX_PENDING_KEYS, MAX_TRACKED_KEYS, mergeConfiguredKeys, refreshInterval, seedTrustPoint,
-  trustedKeys, type TrustPointState,
+  applyObservation,
+  boundedTrustPoint,
+  keyIdentity,
+  MAX_PENDING_KEYS,
+  MAX_TRACKED_KEYS,
+  mergeConfiguredKeys,
+  refreshInterval,
+  seedTrustPoint,
+  trustedKeys,
+  type TrustPointState,
 } from '../../src/trust/rfc5011';
 import { loadTrustState, parseTrustState, saveTrustState } from '../../src/trust/state-file';
 import { TrustAnchorManager } from '../../src/trust/refresher';
@@ -60,7 +79,10 @@ describe('trust/rfc5011 (pure)', () => {
     let tp = seedTrustPoint('', [old], T0);
     let r = applyObservation(tp, obs([{ rdata: old }, { rdata: next }]), T0 + DAY, HOLD);
     assert.deepEqual(states(r.state), ['Valid', 'AddPend']);
-    assert.deepEqual(r.transitions.map((t) => `${t.from}->${t.to}`), ['Start->AddPend']);
+    assert.deepEqual(
+      r.transitions.map((t) => `${t.from}->${t.to}`),
+      ['Start->AddPend'],
+    );
     assert.equal(trustedKeys(r.state).length, 1, 'a pending key is not trusted');
     tp = r.state;
     r = applyObservation(tp, obs([{ rdata: old }, { rdata: next }]), T0 + 20 * DAY, HOLD);
@@ -76,7 +98,10 @@ describe('trust/rfc5011 (pure)', () => {
     let r = applyObservation(seedTrustPoint('', [old], T0), obs([{ rdata: old }, { rdata: planted }]), T0, HOLD);
     r = applyObservation(r.state, obs([{ rdata: old }]), T0 + 5 * DAY, HOLD);
     assert.deepEqual(states(r.state), ['Valid']);
-    assert.deepEqual(r.transitions.map((t) => `${t.from}->${t.to}`), ['AddPend->Start']);
+    assert.deepEqual(
+      r.transitions.map((t) => `${t.from}->${t.to}`),
+      ['AddPend->Start'],
+    );
   });
 
   it('changes nothing on an observation that no trusted key validated', () => {
@@ -112,7 +137,10 @@ describe('trust/rfc5011 (pure)', () => {
     assert.deepEqual(states(r.state), ['Revoked', 'Valid']);
     const after = applyObservation(r.state, obs([{ rdata: b }]), T0 + 31 * DAY, HOLD);
     assert.deepEqual(states(after.state), ['Valid'], 'Removed is Start: forgotten');
-    assert.deepEqual(after.transitions.map((t) => `${t.from}->${t.to}`), ['Revoked->Removed']);
+    assert.deepEqual(
+      after.transitions.map((t) => `${t.from}->${t.to}`),
+      ['Revoked->Removed'],
+    );
     // ...unless the configuration still lists it: then it is remembered, and not trusted again.
     const kept = applyObservation(r.state, obs([{ rdata: b }]), T0 + 31 * DAY, { ...HOLD, keepRemoved: (id) => id === keyIdentity(a) });
     assert.deepEqual(states(kept.state), ['Removed', 'Valid']);
@@ -156,10 +184,22 @@ describe('trust/rfc5011 (pure)', () => {
     const tp = seedTrustPoint('', [valid], T0);
     const removed = Array.from({ length: 70 }, () => ({ ...seedTrustPoint('', [ksk()], T0).keys[0]!, state: 'Removed' as const }));
     writeFileSync(path, JSON.stringify({ version: 1, trustPoints: [{ ...tp, keys: [...tp.keys, ...removed] }] }));
-    const m = new TrustAnchorManager({ configured: [{ zone: '', ds: [], keys: [valid] }], statePath: path, query: async () => { throw new Error('none'); } });
-    assert.deepEqual(m.report()[0]!.keys.map((k) => k.state), ['Valid']);
+    const m = new TrustAnchorManager({
+      configured: [{ zone: '', ds: [], keys: [valid] }],
+      statePath: path,
+      query: async () => {
+        throw new Error('none');
+      },
+    });
+    assert.deepEqual(
+      m.report()[0]!.keys.map((k) => k.state),
+      ['Valid'],
+    );
     const big = { ...tp, keys: Array.from({ length: MAX_TRACKED_KEYS + 1 }, () => seedTrustPoint('', [ksk()], T0).keys[0]!) };
-    assert.throws(() => saveTrustState(path, [big]), (e: unknown) => e instanceof ConfigError && /more than 64/.test(e.message));
+    assert.throws(
+      () => saveTrustState(path, [big]),
+      (e: unknown) => e instanceof ConfigError && /more than 64/.test(e.message),
+    );
     assert.equal(boundedTrustPoint({ ...tp, keys: [...tp.keys, ...removed] }).keys.length, 1);
   });
 
@@ -193,7 +233,11 @@ describe('trust/state-file', () => {
     const tp = seedTrustPoint('', [ksk()], T0);
     saveTrustState(path, [tp]);
     assert.deepEqual(loadTrustState(path), [tp]);
-    const bad = (text: string): void => assert.throws(() => parseTrustState(text, 'x'), (e: unknown) => e instanceof ConfigError && e.code === 'trust-anchor-state');
+    const bad = (text: string): void =>
+      assert.throws(
+        () => parseTrustState(text, 'x'),
+        (e: unknown) => e instanceof ConfigError && e.code === 'trust-anchor-state',
+      );
     bad('{');
     bad('{"version":2,"trustPoints":[]}');
     bad(JSON.stringify({ version: 1, trustPoints: [{ zone: '', keys: [{ ...tp.keys[0], state: 'Trusted' }] }] }));
@@ -213,7 +257,11 @@ describe('trust/state-file: who may have written it', () => {
     assert.equal(readFileSync(victim, 'utf8'), 'untouched\n');
     assert.equal(statSync(path).mode & 0o777, 0o600);
     assert.equal(lstatSync(path).isFile(), true);
-    assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp') && !f.startsWith('ta.json')), [], 'no temporary file left');
+    assert.deepEqual(
+      readdirSync(dir).filter((f) => f.endsWith('.tmp') && !f.startsWith('ta.json')),
+      [],
+      'no temporary file left',
+    );
   });
 
   it('refuses to load a state others could write, or that belongs to someone else', function () {
@@ -221,7 +269,11 @@ describe('trust/state-file: who may have written it', () => {
     const path = join(dir, 'ta.json');
     saveTrustState(path, [seedTrustPoint('', [ksk()], T0)]);
     const me = [0, process.getuid!()];
-    const refused = (re: RegExp): void => assert.throws(() => loadTrustState(path, me), (e: unknown) => e instanceof ConfigError && e.code === 'trust-anchor-state-unsafe' && re.test(e.message));
+    const refused = (re: RegExp): void =>
+      assert.throws(
+        () => loadTrustState(path, me),
+        (e: unknown) => e instanceof ConfigError && e.code === 'trust-anchor-state-unsafe' && re.test(e.message),
+      );
     assert.equal(loadTrustState(path, me).length, 1);
     chmodSync(path, 0o666);
     refused(/ta\.json is writable by others \(mode 666\)/);
@@ -235,7 +287,18 @@ describe('trust/state-file: who may have written it', () => {
     if (process.getuid?.() === 0) {
       chownSync(path, 1000, 1000);
       refused(/belongs to uid 1000/);
-      assert.throws(() => new TrustAnchorManager({ configured: [], statePath: path, query: async () => { throw new Error('none'); }, stateOwners: me }), /cannot be trusted/);
+      assert.throws(
+        () =>
+          new TrustAnchorManager({
+            configured: [],
+            statePath: path,
+            query: async () => {
+              throw new Error('none');
+            },
+            stateOwners: me,
+          }),
+        /cannot be trusted/,
+      );
     }
   });
 });
@@ -249,8 +312,21 @@ function rollingRoot(): { query: (name: string, type: number) => Promise<Message
       answers = [...set, ...signers.map((s) => s.sign(set, { inception: T0 - DAY, expiration: T0 + 100 * DAY }))];
     },
     query: async (name, type) => ({
-      id: 1, qr: true, opcode: 0, aa: false, tc: false, rd: true, ra: true, z: false, ad: false, cd: true, rcode: 0,
-      questions: [{ name, type, class: 1 }], answers: answers.map((r) => ({ ...r })), authorities: [], additionals: [],
+      id: 1,
+      qr: true,
+      opcode: 0,
+      aa: false,
+      tc: false,
+      rd: true,
+      ra: true,
+      z: false,
+      ad: false,
+      cd: true,
+      rcode: 0,
+      questions: [{ name, type, class: 1 }],
+      answers: answers.map((r) => ({ ...r })),
+      authorities: [],
+      additionals: [],
     }),
   };
 }
@@ -265,35 +341,51 @@ describe('trust/refresher (real signatures, no network)', () => {
     const root = rollingRoot();
     let now = T0;
     const changes: number[][] = [];
-    const mk = () => new TrustAnchorManager({
-      configured: [{ zone: '', ds: [{ keyTag: old.tag, algorithm: 15, digestType: 2, digest: readDs(old) }], keys: [] }],
-      statePath: state,
-      query: root.query,
-      now: () => now,
-      rfc5011: { addHoldDownSec: 30 * DAY, removeHoldDownSec: 30 * DAY },
-      onChange: (a) => changes.push(a[0]!.keys.map((k) => k.length)),
-    });
+    const mk = () =>
+      new TrustAnchorManager({
+        configured: [{ zone: '', ds: [{ keyTag: old.tag, algorithm: 15, digestType: 2, digest: readDs(old) }], keys: [] }],
+        statePath: state,
+        query: root.query,
+        now: () => now,
+        rfc5011: { addHoldDownSec: 30 * DAY, removeHoldDownSec: 30 * DAY },
+        onChange: (a) => changes.push(a[0]!.keys.map((k) => k.length)),
+      });
     let m = mk();
     assert.equal(m.anchors()[0]!.ds.length, 1, 'before the first refresh: the configured DS');
     root.publish([old], [old]);
     await m.refresh(true);
-    assert.deepEqual(m.report()[0]!.keys.map((k) => [k.tag, k.state]), [[old.tag, 'Valid']]);
+    assert.deepEqual(
+      m.report()[0]!.keys.map((k) => [k.tag, k.state]),
+      [[old.tag, 'Valid']],
+    );
     assert.equal(m.anchors()[0]!.keys.length, 1);
     // The new KSK appears, signed by the old one: pending for 30 days, across a restart.
     root.publish([old, next], [old]);
     now += DAY;
     await m.refresh(true);
-    assert.deepEqual(m.report()[0]!.keys.map((k) => k.state), ['Valid', 'AddPend']);
+    assert.deepEqual(
+      m.report()[0]!.keys.map((k) => k.state),
+      ['Valid', 'AddPend'],
+    );
     m = mk();
     now += 31 * DAY;
     await m.refresh(true);
-    assert.deepEqual(m.report()[0]!.keys.map((k) => k.state), ['Valid', 'Valid']);
+    assert.deepEqual(
+      m.report()[0]!.keys.map((k) => k.state),
+      ['Valid', 'Valid'],
+    );
     // The old key revokes itself; the set is signed by both (the revoked key signs its own revocation).
     const oldRevoked = new TestKey('', 15, 257 | 0x80, { privateKey: old.privateKey, publicKey: publicOf(old) });
     root.publish([oldRevoked, next], [oldRevoked, next]);
     now += DAY;
     await m.refresh(true);
-    assert.deepEqual(m.report()[0]!.keys.map((k) => [k.tag, k.state]), [[oldRevoked.tag, 'Revoked'], [next.tag, 'Valid']]);
+    assert.deepEqual(
+      m.report()[0]!.keys.map((k) => [k.tag, k.state]),
+      [
+        [oldRevoked.tag, 'Revoked'],
+        [next.tag, 'Valid'],
+      ],
+    );
     assert.equal(m.anchors()[0]!.keys.length, 1, 'only the new key anchors the root now');
     assert.ok(changes.length >= 2, 'the daemon was told when the trusted keys changed');
     assert.match(readFileSync(state, 'utf8'), /"Revoked"/);
@@ -307,10 +399,18 @@ describe('trust/refresher (real signatures, no network)', () => {
     const now = T0;
     const state = join(dir, 'ta.json');
     writeFileSync(state, JSON.stringify({ version: 1, trustPoints: [seedTrustPoint('', [trusted.dnskey.rdata], now)] }));
-    const m = new TrustAnchorManager({ configured: [{ zone: '', ds: [], keys: [trusted.dnskey.rdata] }], statePath: state, query: root.query, now: () => now });
+    const m = new TrustAnchorManager({
+      configured: [{ zone: '', ds: [], keys: [trusted.dnskey.rdata] }],
+      statePath: state,
+      query: root.query,
+      now: () => now,
+    });
     root.publish([trusted, attacker], [attacker]);
     await m.refresh(true);
-    assert.deepEqual(m.report()[0]!.keys.map((k) => [k.tag, k.state]), [[trusted.tag, 'Valid']]);
+    assert.deepEqual(
+      m.report()[0]!.keys.map((k) => [k.tag, k.state]),
+      [[trusted.tag, 'Valid']],
+    );
   });
 });
 
@@ -319,8 +419,12 @@ describe('trust/refresher: timers come from the signature that verified', () => 
   // nothing. Their original TTL and expiry must not set the add hold-down or the refresh interval
   // (review F10: one junk RRSIG with original TTL 2^31-1 kept a new KSK in AddPend for 68 years and
   // stretched the refresh interval from 1 day to 15).
-  const junk = (o: { originalTtl?: number; expiration?: number }): RR => new TestKey('', 15).sign(
-    [{ ...new TestKey('', 15).dnskey, ttl: 172800 }], { inception: T0 - DAY, expiration: o.expiration ?? T0 + 100 * DAY, originalTtl: o.originalTtl ?? 172800 });
+  const junk = (o: { originalTtl?: number; expiration?: number }): RR =>
+    new TestKey('', 15).sign([{ ...new TestKey('', 15).dnskey, ttl: 172800 }], {
+      inception: T0 - DAY,
+      expiration: o.expiration ?? T0 + 100 * DAY,
+      originalTtl: o.originalTtl ?? 172800,
+    });
   function withJunk(root: ReturnType<typeof rollingRoot>, extra: () => RR[]): (name: string, type: number) => Promise<Message> {
     return async (name, type) => {
       const m = await root.query(name, type);
@@ -328,31 +432,41 @@ describe('trust/refresher: timers come from the signature that verified', () => 
     };
   }
 
-  it('ignores an unverified RRSIG\'s original TTL: the new KSK is trusted after the 30-day hold-down, refreshes stay daily', async () => {
+  it("ignores an unverified RRSIG's original TTL: the new KSK is trusted after the 30-day hold-down, refreshes stay daily", async () => {
     const old = new TestKey('', 15);
     const next = new TestKey('', 15);
     const root = rollingRoot();
     root.publish([old, next], [old]);
     let now = T0;
     const m = new TrustAnchorManager({
-      configured: [{ zone: '', ds: [], keys: [old.dnskey.rdata] }], statePath: join(tempDir(), 'ta.json'), now: () => now,
+      configured: [{ zone: '', ds: [], keys: [old.dnskey.rdata] }],
+      statePath: join(tempDir(), 'ta.json'),
+      now: () => now,
       query: withJunk(root, () => [junk({ originalTtl: 0x7fffffff })]),
     });
     await m.refresh(true);
-    assert.deepEqual(m.report()[0]!.keys.map((k) => k.state), ['Valid', 'AddPend']);
+    assert.deepEqual(
+      m.report()[0]!.keys.map((k) => k.state),
+      ['Valid', 'AddPend'],
+    );
     // §2.3 with the genuine RRSIG: MIN(15 days, 172800/2, 100 days/2) = 1 day.
     assert.equal(m.report()[0]!.nextRefresh! - now, DAY);
     now += 30 * DAY + 1;
     await m.refresh(true);
-    assert.deepEqual(m.report()[0]!.keys.map((k) => k.state), ['Valid', 'Valid']);
+    assert.deepEqual(
+      m.report()[0]!.keys.map((k) => k.state),
+      ['Valid', 'Valid'],
+    );
   });
 
-  it('ignores an unverified RRSIG\'s expiry (an early one would shorten the interval to an hour)', async () => {
+  it("ignores an unverified RRSIG's expiry (an early one would shorten the interval to an hour)", async () => {
     const old = new TestKey('', 15);
     const root = rollingRoot();
     root.publish([old], [old]);
     const m = new TrustAnchorManager({
-      configured: [{ zone: '', ds: [], keys: [old.dnskey.rdata] }], statePath: join(tempDir(), 'ta.json'), now: () => T0,
+      configured: [{ zone: '', ds: [], keys: [old.dnskey.rdata] }],
+      statePath: join(tempDir(), 'ta.json'),
+      now: () => T0,
       query: withJunk(root, () => [junk({ expiration: T0 + 7200 })]),
     });
     await m.refresh(true);
@@ -365,7 +479,9 @@ describe('trust/refresher: timers come from the signature that verified', () => 
     const root = rollingRoot();
     root.publish([trusted, attacker], [attacker]);
     const m = new TrustAnchorManager({
-      configured: [{ zone: '', ds: [], keys: [trusted.dnskey.rdata] }], statePath: join(tempDir(), 'ta.json'), now: () => T0,
+      configured: [{ zone: '', ds: [], keys: [trusted.dnskey.rdata] }],
+      statePath: join(tempDir(), 'ta.json'),
+      now: () => T0,
       query: withJunk(root, () => [junk({ originalTtl: 0x7fffffff, expiration: T0 + 1000 * DAY })]),
     });
     await m.refresh(true);
@@ -387,7 +503,11 @@ describe('trust/refresher: a state with no trusted key', () => {
     assert.deepEqual(m.untrusted(), ['']);
     assert.equal(m.anchors()[0]!.keys.length, 0, 'a revoked configured key does not come back');
     const fresh = join(dir, 'none.json');
-    const ds = TrustAnchorManager.offline([{ zone: '', ds: [{ keyTag: 1, algorithm: 15, digestType: 2, digest: new Uint8Array(32) }], keys: [] }], fresh, () => T0);
+    const ds = TrustAnchorManager.offline(
+      [{ zone: '', ds: [{ keyTag: 1, algorithm: 15, digestType: 2, digest: new Uint8Array(32) }], keys: [] }],
+      fresh,
+      () => T0,
+    );
     assert.deepEqual(ds.untrusted(), [], 'no state yet: the configured DS anchors until the first refresh');
   });
 });
@@ -401,13 +521,22 @@ describe('trust/refresher: the work an answer may cost', () => {
     root.publish([trusted, ...attacker], attacker);
     const budgets: ValidationBudget[] = [];
     const m = new TrustAnchorManager({
-      configured: [{ zone: '', ds: [], keys: [trusted.dnskey.rdata] }], statePath: join(dir, 'ta.json'), query: root.query, now: () => T0,
-      budget: () => { budgets.push(new ValidationBudget()); return budgets.at(-1)!; },
+      configured: [{ zone: '', ds: [], keys: [trusted.dnskey.rdata] }],
+      statePath: join(dir, 'ta.json'),
+      query: root.query,
+      now: () => T0,
+      budget: () => {
+        budgets.push(new ValidationBudget());
+        return budgets.at(-1)!;
+      },
     });
     await m.refresh(true);
     assert.equal(budgets.length, 1);
     assert.equal(budgets[0]!.verifications, 0, 'no signature by a trusted key: nothing verified');
-    assert.deepEqual(m.report()[0]!.keys.map((k) => k.state), ['Valid']);
+    assert.deepEqual(
+      m.report()[0]!.keys.map((k) => k.state),
+      ['Valid'],
+    );
   });
 
   it('takes the self-signature checks of a validated set from the same budget as its validation', async () => {
@@ -419,12 +548,24 @@ describe('trust/refresher: the work an answer may cost', () => {
     root.publish([aRevoked, b], [b, aRevoked]);
     const configured = [{ zone: '', ds: [], keys: [a.dnskey.rdata, b.dnskey.rdata] }];
     // One verification in all: validating the set uses it up, the revocation is not counted this time.
-    const tight = new TrustAnchorManager({ configured, statePath: join(dir, 'tight.json'), query: root.query, now: () => T0, budget: () => new ValidationBudget({ maxVerifications: 1 }) });
+    const tight = new TrustAnchorManager({
+      configured,
+      statePath: join(dir, 'tight.json'),
+      query: root.query,
+      now: () => T0,
+      budget: () => new ValidationBudget({ maxVerifications: 1 }),
+    });
     await tight.refresh(true);
-    assert.deepEqual(tight.report()[0]!.keys.map((k) => k.state), ['Valid', 'Valid']);
+    assert.deepEqual(
+      tight.report()[0]!.keys.map((k) => k.state),
+      ['Valid', 'Valid'],
+    );
     const normal = new TrustAnchorManager({ configured, statePath: join(dir, 'normal.json'), query: root.query, now: () => T0 });
     await normal.refresh(true);
-    assert.deepEqual(normal.report()[0]!.keys.map((k) => k.state), ['Revoked', 'Valid']);
+    assert.deepEqual(
+      normal.report()[0]!.keys.map((k) => k.state),
+      ['Revoked', 'Valid'],
+    );
   });
 });
 

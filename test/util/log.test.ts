@@ -8,12 +8,26 @@ import { journalLine, prettyLine, resolveLogFormat } from '../../src/util/log';
 import { freePort } from '../support/ports';
 
 const OEDNS = resolve(__dirname, '../../src/cli/oedns.js');
-const record = { level: 40, time: Date.UTC(2026, 0, 2, 3, 4, 5, 6), pid: 1, hostname: 'h', name: 'oedns', msg: 'upstreams changed', upstream: ['192.0.2.1:53', '192.0.2.2:53'], why: 'file changed', n: 3 };
+const record = {
+  level: 40,
+  time: Date.UTC(2026, 0, 2, 3, 4, 5, 6),
+  pid: 1,
+  hostname: 'h',
+  name: 'oedns',
+  msg: 'upstreams changed',
+  upstream: ['192.0.2.1:53', '192.0.2.2:53'],
+  why: 'file changed',
+  n: 3,
+};
 
 describe('util/log', () => {
   it('picks journal under systemd (JOURNAL_STREAM is our stderr), pretty on a terminal, JSON otherwise', () => {
     assert.equal(resolveLogFormat('auto', { JOURNAL_STREAM: '8:123' }, { isTTY: false, devIno: '8:123' }), 'journal');
-    assert.equal(resolveLogFormat('auto', { JOURNAL_STREAM: '8:123' }, { isTTY: true, devIno: '8:999' }), 'pretty', 'inherited variable, stderr elsewhere');
+    assert.equal(
+      resolveLogFormat('auto', { JOURNAL_STREAM: '8:123' }, { isTTY: true, devIno: '8:999' }),
+      'pretty',
+      'inherited variable, stderr elsewhere',
+    );
     assert.equal(resolveLogFormat('auto', {}, { isTTY: true }), 'pretty');
     assert.equal(resolveLogFormat('auto', {}, { isTTY: false }), 'json');
     assert.equal(resolveLogFormat('json', {}, { isTTY: true }), 'json');
@@ -21,7 +35,10 @@ describe('util/log', () => {
 
   it('writes a terminal line with time, level, message and the facts, quoting only what needs it', () => {
     const line = prettyLine(record);
-    assert.match(line, /^\d\d:\d\d:\d\d\.006 WARN {2}upstreams changed {2}upstream=192\.0\.2\.1:53,192\.0\.2\.2:53 why="file changed" n=3\n$/);
+    assert.match(
+      line,
+      /^\d\d:\d\d:\d\d\.006 WARN {2}upstreams changed {2}upstream=192\.0\.2\.1:53,192\.0\.2\.2:53 why="file changed" n=3\n$/,
+    );
     assert.doesNotMatch(line, /pid|hostname/);
   });
 
@@ -40,8 +57,26 @@ describe('util/log', () => {
     const fd = openSync(file, 'w');
     const st = fstatSync(fd);
     const port = await freePort();
-    const args = [OEDNS, 'serve', '--config', 'none', '--listen', `127.0.0.1:${port}`, '--upstream', '127.0.0.1:9', '--control', 'none', '--autosp-state', 'none', '--user', 'root'];
-    const p = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', fd], env: { ...process.env, JOURNAL_STREAM: `${st.dev}:${st.ino}` } });
+    const args = [
+      OEDNS,
+      'serve',
+      '--config',
+      'none',
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--upstream',
+      '127.0.0.1:9',
+      '--control',
+      'none',
+      '--autosp-state',
+      'none',
+      '--user',
+      'root',
+    ];
+    const p = spawn(process.execPath, args, {
+      stdio: ['ignore', 'ignore', fd],
+      env: { ...process.env, JOURNAL_STREAM: `${st.dev}:${st.ino}` },
+    });
     closeSync(fd);
     for (let i = 0; i < 100 && !/listening/.test(readFileSync(file, 'utf8')); i++) await new Promise((r) => setTimeout(r, 100));
     p.kill('SIGTERM');

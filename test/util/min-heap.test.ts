@@ -17,6 +17,9 @@ describe('util/min-heap', () => {
     while (h.size > 1) out.push(h.pop()!);
     assert.equal(h.pop(), 2000);
     assert.equal(h.pop(), undefined);
-    assert.deepEqual(out, [...xs].sort((a, b) => a - b));
+    assert.deepEqual(
+      out,
+      [...xs].sort((a, b) => a - b),
+    );
   });
 });

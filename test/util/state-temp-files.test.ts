@@ -22,7 +22,11 @@ describe('autosp state: temporary file', () => {
       assert.equal(lstatSync(path).isFile(), true);
       assert.equal(statSync(path).mode & 0o777, 0o600);
       assert.deepEqual(readAutospState(path).names, ['peer.example.org']);
-      assert.deepEqual(readdirSync(dir).sort(), ['autosp.json', `autosp.json.${process.pid}.tmp`, 'victim'].sort(), 'no temporary file of ours left');
+      assert.deepEqual(
+        readdirSync(dir).sort(),
+        ['autosp.json', `autosp.json.${process.pid}.tmp`, 'victim'].sort(),
+        'no temporary file of ours left',
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -44,7 +48,11 @@ describe('tofu-cert pin store: temporary file', () => {
       assert.equal(lstatSync(path).isFile(), true);
       assert.equal(statSync(path).mode & 0o777, 0o600);
       assert.equal(new PinStore(path).get('peer.example.org')?.fingerprint, 'ab'.repeat(32));
-      assert.deepEqual(readdirSync(dir).sort(), ['tofu-pins.json', 'tofu-pins.json.tmp-' + process.pid, 'victim'].sort(), 'no temporary file of ours left');
+      assert.deepEqual(
+        readdirSync(dir).sort(),
+        ['tofu-pins.json', 'tofu-pins.json.tmp-' + process.pid, 'victim'].sort(),
+        'no temporary file of ours left',
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -13,7 +13,9 @@ export const rfc4034_2_3_dnskey = {
     flags: 256,
     protocol: 3,
     algorithm: 5,
-    publicKey: b64('AQPSKmynfzW4kyBv015MUG2DeIQ3Cbl+BBZH4b/0PY1kxkmvHjcZc8nokfzj31GajIQKY+5CptLr3buXA10hWqTkF7H6RfoRqXQeogmMHfpftf6zMv1LyBUgia7za6ZEzOJBOztyvhjL742iU/TpPSEDhm2SNKLijfUppn1UaNvv4w=='),
+    publicKey: b64(
+      'AQPSKmynfzW4kyBv015MUG2DeIQ3Cbl+BBZH4b/0PY1kxkmvHjcZc8nokfzj31GajIQKY+5CptLr3buXA10hWqTkF7H6RfoRqXQeogmMHfpftf6zMv1LyBUgia7za6ZEzOJBOztyvhjL742iU/TpPSEDhm2SNKLijfUppn1UaNvv4w==',
+    ),
   },
   keyTag: 2642,
 };
@@ -34,7 +36,9 @@ export const rfc4034_3_3_rrsig = {
     inception: 0x3e5510d7, // 2003-02-20 17:31:03 UTC
     keyTag: 2642,
     signerName: 'example.com',
-    signature: b64('oJB1W6WNGv+ldvQ3WDG0MQkg5IEhjRip8WTrPYGv07h108dUKGMeDPKijVCHX3DDKdfb+v6oB9wfuh3DTJXUAfI/M0zmO/zz8bW0Rznl8O3tGNazPwQKkRN20XPXV6nwwfoXmJQbsLNrLfkGJ5D6fwFm8nN+6pBzeDQfsS3Ap3o='),
+    signature: b64(
+      'oJB1W6WNGv+ldvQ3WDG0MQkg5IEhjRip8WTrPYGv07h108dUKGMeDPKijVCHX3DDKdfb+v6oB9wfuh3DTJXUAfI/M0zmO/zz8bW0Rznl8O3tGNazPwQKkRN20XPXV6nwwfoXmJQbsLNrLfkGJ5D6fwFm8nN+6pBzeDQfsS3Ap3o=',
+    ),
   },
 };
 
@@ -51,7 +55,8 @@ export const rfc4034_5_4_dnskey = {
   owner: 'dskey.example.com',
   ttl: 86400,
   text: '256 3 5 AQOeiiR0GOMYkDshWoSKz9XzfwJr1AYtsmx3TGkJaNXVbfi/2pHm822a J5iI9BMzNXxeYCmZDRD99WYwYqUSdjMmmAphXdvxegXd/M5+X7OrzKBa MbCVdFLUUh6DhweJBjEVv5f2wwjM9XzcnOf+EPbtG9DMBmADjFDc2w/r ljwvFw==',
-  publicKeyB64: 'AQOeiiR0GOMYkDshWoSKz9XzfwJr1AYtsmx3TGkJaNXVbfi/2pHm822aJ5iI9BMzNXxeYCmZDRD99WYwYqUSdjMmmAphXdvxegXd/M5+X7OrzKBaMbCVdFLUUh6DhweJBjEVv5f2wwjM9XzcnOf+EPbtG9DMBmADjFDc2w/rljwvFw==',
+  publicKeyB64:
+    'AQOeiiR0GOMYkDshWoSKz9XzfwJr1AYtsmx3TGkJaNXVbfi/2pHm822aJ5iI9BMzNXxeYCmZDRD99WYwYqUSdjMmmAphXdvxegXd/M5+X7OrzKBaMbCVdFLUUh6DhweJBjEVv5f2wwjM9XzcnOf+EPbtG9DMBmADjFDc2w/rljwvFw==',
   keyTag: 60485,
 };
 
@@ -60,5 +65,10 @@ export const rfc4034_5_4_ds = {
   ttl: 86400,
   text: '60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118',
   hex: 'ec4505012bb183af5f22588179a53b0a98631fad1a292118',
-  value: { keyTag: 60485, algorithm: 5, digestType: 1, digest: Uint8Array.from(Buffer.from('2BB183AF5F22588179A53B0A98631FAD1A292118', 'hex')) },
+  value: {
+    keyTag: 60485,
+    algorithm: 5,
+    digestType: 1,
+    digest: Uint8Array.from(Buffer.from('2BB183AF5F22588179A53B0A98631FAD1A292118', 'hex')),
+  },
 };

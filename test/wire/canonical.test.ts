@@ -12,7 +12,12 @@ const rr = (name: string, type: number, rdata: Uint8Array, ttl = 3600): RR => ({
 describe('wire/canonical', () => {
   it('computes RFC 4034 key tags (§2.3 → 2642, §5.4 → 60485)', () => {
     assert.equal(keyTag(unhex(rfc4034_2_3_dnskey.hex)), 2642);
-    const k54 = rd.encodeDnskey({ flags: 256, protocol: 3, algorithm: 5, publicKey: Uint8Array.from(Buffer.from(rfc4034_5_4_dnskey.publicKeyB64, 'base64')) });
+    const k54 = rd.encodeDnskey({
+      flags: 256,
+      protocol: 3,
+      algorithm: 5,
+      publicKey: Uint8Array.from(Buffer.from(rfc4034_5_4_dnskey.publicKeyB64, 'base64')),
+    });
     assert.equal(keyTag(k54), 60485);
   });
 
@@ -22,8 +27,16 @@ describe('wire/canonical', () => {
   });
 
   it('reproduces the RFC 4034 §5.4 DS digest from owner and DNSKEY RDATA', () => {
-    const k54 = rd.encodeDnskey({ flags: 256, protocol: 3, algorithm: 5, publicKey: Uint8Array.from(Buffer.from(rfc4034_5_4_dnskey.publicKeyB64, 'base64')) });
-    const digest = createHash('sha1').update(encodeName('DSKEY.example.COM', { lowercase: true })).update(canonicalRdata(48, k54)).digest();
+    const k54 = rd.encodeDnskey({
+      flags: 256,
+      protocol: 3,
+      algorithm: 5,
+      publicKey: Uint8Array.from(Buffer.from(rfc4034_5_4_dnskey.publicKeyB64, 'base64')),
+    });
+    const digest = createHash('sha1')
+      .update(encodeName('DSKEY.example.COM', { lowercase: true }))
+      .update(canonicalRdata(48, k54))
+      .digest();
     assert.equal(hex(digest), hex(rfc4034_5_4_ds.value.digest));
   });
 
@@ -31,7 +44,10 @@ describe('wire/canonical', () => {
     const mx = rd.encodeMx({ preference: 10, exchange: 'Mail.EXAMPLE' });
     assert.equal(hex(canonicalRdata(15, mx)), hex(rd.encodeMx({ preference: 10, exchange: 'mail.example' })));
     const soa = rd.encodeSoa({ mname: 'NS.Example', rname: 'Host.Master', serial: 1, refresh: 2, retry: 3, expire: 4, minimum: 5 });
-    assert.equal(hex(canonicalRdata(6, soa)), hex(rd.encodeSoa({ mname: 'ns.example', rname: 'host.master', serial: 1, refresh: 2, retry: 3, expire: 4, minimum: 5 })));
+    assert.equal(
+      hex(canonicalRdata(6, soa)),
+      hex(rd.encodeSoa({ mname: 'ns.example', rname: 'host.master', serial: 1, refresh: 2, retry: 3, expire: 4, minimum: 5 })),
+    );
     const sig = rd.encodeRrsig({ ...rfc4034_3_3_rrsig.value, signerName: 'EXAMPLE.com' });
     assert.equal(rd.decodeRrsig(canonicalRdata(46, sig)).signerName, 'example.com');
     const nsec = rd.encodeNsec({ next: 'Host.Example.com', types: [1] });
@@ -39,7 +55,11 @@ describe('wire/canonical', () => {
     const srv = unhex('000a0014' + '0050' + hex(encodeName('SIP.Example')));
     assert.equal(hex(canonicalRdata(33, srv)), '000a00140050' + hex(encodeName('sip.example')));
     const naptr = unhex('0064000a' + '0155' + '0745324B2B534950' + '00' + hex(encodeName('_SIP._udp.Example')));
-    assert.equal(hex(canonicalRdata(35, naptr)), '0064000a01550745324b2b53495000' + hex(encodeName('_sip._udp.example')), 'flags and service strings keep their case');
+    assert.equal(
+      hex(canonicalRdata(35, naptr)),
+      '0064000a01550745324b2b53495000' + hex(encodeName('_sip._udp.example')),
+      'flags and service strings keep their case',
+    );
     const a6 = unhex('40' + '0000000000000001' + hex(encodeName('Net.Example')));
     assert.equal(hex(canonicalRdata(38, a6)), '400000000000000001' + hex(encodeName('net.example')));
     const txt = rd.encodeTxt([Buffer.from('ABC')]);

@@ -21,10 +21,20 @@ describe('wire cross-check with dns-packet', () => {
         { type: 'MX', name: 'example.com', ttl: 60, data: { preference: 5, exchange: 'mx.example.com' } },
         { type: 'TXT', name: 'example.com', ttl: 60, data: ['a b', 'c'] },
         { type: 'SRV', name: '_x._tcp.example.com', ttl: 60, data: { priority: 1, weight: 2, port: 3, target: 't.example.com' } },
-        { type: 'DS', name: 'example.com', ttl: 60, data: { keyTag: 60485, algorithm: 5, digestType: 1, digest: Buffer.from('2BB183AF5F22588179A53B0A98631FAD1A292118', 'hex') } },
+        {
+          type: 'DS',
+          name: 'example.com',
+          ttl: 60,
+          data: { keyTag: 60485, algorithm: 5, digestType: 1, digest: Buffer.from('2BB183AF5F22588179A53B0A98631FAD1A292118', 'hex') },
+        },
       ],
       authorities: [
-        { type: 'SOA', name: 'example.com', ttl: 60, data: { mname: 'ns.example.com', rname: 'h.example.com', serial: 1, refresh: 2, retry: 3, expire: 4, minimum: 5 } },
+        {
+          type: 'SOA',
+          name: 'example.com',
+          ttl: 60,
+          data: { mname: 'ns.example.com', rname: 'h.example.com', serial: 1, refresh: 2, retry: 3, expire: 4, minimum: 5 },
+        },
         { type: 'NS', name: 'example.com', ttl: 60, data: 'ns.example.com' },
       ],
     });
@@ -55,7 +65,10 @@ describe('wire cross-check with dns-packet', () => {
     };
     const d = dnsPacket.decode(Buffer.from(encodeMessage(m)));
     assert.equal(d.id, 9);
-    assert.deepEqual((d.answers ?? []).map((a) => ('data' in a ? a.data : null)), [{ preference: 10, exchange: 'Mail.a.example' }, '10.0.0.1']);
+    assert.deepEqual(
+      (d.answers ?? []).map((a) => ('data' in a ? a.data : null)),
+      [{ preference: 10, exchange: 'Mail.a.example' }, '10.0.0.1'],
+    );
     assert.ok((d.additionals ?? []).some((a) => a.type === 'OPT'));
   });
 
@@ -63,7 +76,11 @@ describe('wire cross-check with dns-packet', () => {
     const m: Message = {
       ...makeQuery('x', 1, { id: 1 }),
       qr: true,
-      answers: [parseRR('odd\\.label.example. 1 IN TXT "x"'), parseRR('h.example. 1 IN IPSECKEY 10 1 2 192.0.2.1 AQID'), parseRR('example. 1 IN NSEC3PARAM 1 0 0 -')],
+      answers: [
+        parseRR('odd\\.label.example. 1 IN TXT "x"'),
+        parseRR('h.example. 1 IN IPSECKEY 10 1 2 192.0.2.1 AQID'),
+        parseRR('example. 1 IN NSEC3PARAM 1 0 0 -'),
+      ],
     };
     const d = dnsPacket.decode(Buffer.from(encodeMessage(m)));
     const ans = d.answers ?? [];

@@ -37,7 +37,7 @@ export function roundTrip<T>(codec: Codec<T>, value: T, goldenHex: string): void
 export function throwsCode(fn: () => unknown, cls: new (...a: never[]) => OednsError, code: string): void {
   assert.throws(fn, (e: unknown) => {
     assert.ok(e instanceof cls, `expected ${cls.name}, got ${String(e)}`);
-    assert.equal((e).code, code);
+    assert.equal(e.code, code);
     return true;
   });
 }

@@ -118,7 +118,24 @@ export function tcpQuery(port: number, query: Uint8Array, timeoutMs = 3000): Pro
 export function dig(port: number, qname: string, qtype: string, extra: string[] = []): string[] {
   const out = execFileSync(
     'dig',
-    ['+dnssec', '+bufsize=4096', '+nocookie', '+time=2', '+tries=2', '+nocmd', '+noall', '+answer', '+authority', '+additional', ...extra, '-p', String(port), '@127.0.0.1', qname, qtype],
+    [
+      '+dnssec',
+      '+bufsize=4096',
+      '+nocookie',
+      '+time=2',
+      '+tries=2',
+      '+nocmd',
+      '+noall',
+      '+answer',
+      '+authority',
+      '+additional',
+      ...extra,
+      '-p',
+      String(port),
+      '@127.0.0.1',
+      qname,
+      qtype,
+    ],
     { encoding: 'utf8' },
   );
   return out.split('\n').filter((l) => l !== '' && !l.startsWith(';'));

@@ -8,12 +8,41 @@ import { hex, throwsCode, unhex } from './helpers';
 // A response for example.com MX built by hand, with compression everywhere a server may use it:
 // owner names, the MX exchange and both SOA names point back into the question.
 const COMPRESSED_RESPONSE =
-  'abcd' + '8580' + '0001' + '0001' + '0001' + '0001' +
-  '076578616d706c6503636f6d00' + '000f' + '0001' + // 12: example.com MX IN
-  'c00c' + '000f' + '0001' + '00000e10' + '0009' + '000a' + '046d61696cc00c' + // MX 10 mail.example.com
-  'c00c' + '0006' + '0001' + '00000e10' + '0026' + '026e73c00c' + '0A686f73746d6173746572c00c' +
-  '00000001' + '00000e10' + '00000384' + '00093a80' + '0000012c' + // SOA ns hostmaster 1 3600 900 604800 300
-  '00' + '0029' + '04d0' + '00' + '00' + '8000' + '0000'; // OPT udp 1232 DO
+  'abcd' +
+  '8580' +
+  '0001' +
+  '0001' +
+  '0001' +
+  '0001' +
+  '076578616d706c6503636f6d00' +
+  '000f' +
+  '0001' + // 12: example.com MX IN
+  'c00c' +
+  '000f' +
+  '0001' +
+  '00000e10' +
+  '0009' +
+  '000a' +
+  '046d61696cc00c' + // MX 10 mail.example.com
+  'c00c' +
+  '0006' +
+  '0001' +
+  '00000e10' +
+  '0026' +
+  '026e73c00c' +
+  '0A686f73746d6173746572c00c' +
+  '00000001' +
+  '00000e10' +
+  '00000384' +
+  '00093a80' +
+  '0000012c' + // SOA ns hostmaster 1 3600 900 604800 300
+  '00' +
+  '0029' +
+  '04d0' +
+  '00' +
+  '00' +
+  '8000' +
+  '0000'; // OPT udp 1232 DO
 
 describe('wire/message', () => {
   it('encodes a query with EDNS and DO to the exact bytes', () => {
@@ -42,7 +71,13 @@ describe('wire/message', () => {
     assert.equal(m.authorities[0]!.type, 6);
     assert.equal(
       hex(m.authorities[0]!.rdata),
-      hex(encodeName('ns.example.com')) + hex(encodeName('hostmaster.example.com')) + '00000001' + '00000e10' + '00000384' + '00093a80' + '0000012c',
+      hex(encodeName('ns.example.com')) +
+        hex(encodeName('hostmaster.example.com')) +
+        '00000001' +
+        '00000e10' +
+        '00000384' +
+        '00093a80' +
+        '0000012c',
     );
     assert.deepEqual(m.additionals, []);
     assert.deepEqual(m.edns, { udpSize: 1232, extendedRcode: 0, version: 0, do: true, options: [] });
@@ -85,9 +120,17 @@ describe('wire/message', () => {
   it('keeps EDNS options and reads all header bits', () => {
     const m: Message = {
       ...makeResponse(makeQuery('a.b', 16, { id: 1, do: false }), 0),
-      aa: true, tc: true, ra: true, z: true, ad: true, opcode: 4,
+      aa: true,
+      tc: true,
+      ra: true,
+      z: true,
+      ad: true,
+      opcode: 4,
     };
-    m.edns!.options = [{ code: 10, data: unhex('0102030405060708') }, { code: 12, data: new Uint8Array(0) }];
+    m.edns!.options = [
+      { code: 10, data: unhex('0102030405060708') },
+      { code: 12, data: new Uint8Array(0) },
+    ];
     const b = encodeMessage(m);
     const h = decodeHeader(b);
     assert.deepEqual([h.qr, h.aa, h.tc, h.rd, h.ra, h.z, h.ad, h.cd, h.opcode], [true, true, true, true, true, true, true, false, 4]);
@@ -118,7 +161,11 @@ describe('wire/message', () => {
       assert.equal(m.additionals.length, 0, 'both A records go together');
       assert.ok(m.edns);
       const small = decodeMessage(encodeMessage(big, { maxSize: 512 }));
-      assert.deepEqual(small.answers.map((a) => a.type), [45, 45], 'RRSIG set dropped, IPSECKEY set whole');
+      assert.deepEqual(
+        small.answers.map((a) => a.type),
+        [45, 45],
+        'RRSIG set dropped, IPSECKEY set whole',
+      );
       const tiny = encodeMessage(big, { maxSize: 100 });
       const t = decodeMessage(tiny);
       assert.ok(t.tc && t.answers.length === 0 && t.questions.length === 1 && t.edns);
@@ -133,7 +180,10 @@ describe('wire/message', () => {
     it('rejects a truncated header and every truncation of a good message', () => {
       throwsCode(() => decodeMessage(unhex('abcd8180')), WireError, 'truncated');
       for (let n = 0; n < good.length; n++) {
-        assert.throws(() => decodeMessage(good.subarray(0, n)), (e: unknown) => e instanceof WireError);
+        assert.throws(
+          () => decodeMessage(good.subarray(0, n)),
+          (e: unknown) => e instanceof WireError,
+        );
       }
     });
     it('rejects an RDLENGTH that runs past the message', () => {
@@ -181,10 +231,17 @@ describe('wire/message', () => {
           for (let e = 0; e < edits; e++) {
             const at = rnd(b.length);
             switch (rnd(4)) {
-              case 0: b[at] = rnd(256); break;
-              case 1: b[at]! ^= 1 << rnd(8); break;
-              case 2: b[at] = [0xc0, 0x3f, 0x40, 0x80, 0xff, 0x00][rnd(6)]!; break;
-              default: b = b.subarray(0, at);
+              case 0:
+                b[at] = rnd(256);
+                break;
+              case 1:
+                b[at]! ^= 1 << rnd(8);
+                break;
+              case 2:
+                b[at] = [0xc0, 0x3f, 0x40, 0x80, 0xff, 0x00][rnd(6)]!;
+                break;
+              default:
+                b = b.subarray(0, at);
             }
           }
         }

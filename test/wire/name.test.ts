@@ -26,7 +26,10 @@ describe('wire/name', () => {
 
   it('reads RFC 1035 escapes and prints special and non-printable bytes as BIND does', () => {
     const labels = nameToLabels('a\\.b.c\\092d.\\000\\255 x');
-    assert.deepEqual(labels.map((l) => hex(l)), ['612e62', '635c64', '00ff2078']);
+    assert.deepEqual(
+      labels.map((l) => hex(l)),
+      ['612e62', '635c64', '00ff2078'],
+    );
     assert.equal(labelsToName(labels), 'a\\.b.c\\\\d.\\000\\255\\032x');
     assert.equal(labelsToName([Uint8Array.from([0x22, 0x28, 0x29, 0x3b, 0x40, 0x24, 0x41])]), '\\"\\(\\)\\;\\@\\$A');
   });
@@ -56,7 +59,17 @@ describe('wire/name', () => {
     assert.ok(nameEquals('\\065.b', 'a.B'));
     assert.ok(!nameEquals('a.b', 'a.c'));
     assert.equal(canonicalName('WwW.ExAmple.'), 'www.example');
-    const ordered = ['example', 'a.example', 'yljkjljk.a.example', 'Z.a.example', 'zABC.a.EXAMPLE', 'z.example', '\\001.z.example', '*.z.example', '\\200.z.example'];
+    const ordered = [
+      'example',
+      'a.example',
+      'yljkjljk.a.example',
+      'Z.a.example',
+      'zABC.a.EXAMPLE',
+      'z.example',
+      '\\001.z.example',
+      '*.z.example',
+      '\\200.z.example',
+    ];
     const shuffled = [...ordered].reverse();
     shuffled.sort(compareCanonical);
     assert.deepEqual(shuffled, ordered);
@@ -93,7 +106,10 @@ describe('wire/name', () => {
     assert.equal(labelCount('a.b.c.'), 3);
     assert.equal(labelCount('.'), 0);
     assert.equal(labelCount('a\\.b.c'), 2);
-    assert.deepEqual(nameToLabels('Ab.c.').map((l) => [...l]), [[0x41, 0x62], [0x63]]);
+    assert.deepEqual(
+      nameToLabels('Ab.c.').map((l) => [...l]),
+      [[0x41, 0x62], [0x63]],
+    );
     assert.deepEqual(nameToLabels('a\\.b.c'), nameToLabels('a\\046b.c'));
     for (const bad of ['a..b', '.a', 'a..', `${'x'.repeat(64)}.example`, `${'abcdefg.'.repeat(32)}x`]) {
       assert.throws(() => nameToLabels(bad), ParseError, bad);

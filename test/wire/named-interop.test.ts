@@ -27,10 +27,25 @@ const ZONES = [
 ];
 
 const QUERIES: [string, string][] = [
-  ['', 'SOA'], ['', 'NS'], ['', 'MX'], ['', 'TXT'], ['', 'DNSKEY'], ['', 'CAA'],
-  ['www.', 'A'], ['www.', 'AAAA'], ['alias.', 'A'], ['Host.', 'IPSECKEY'], ['host.', 'IPSECKEY'], ['ed.', 'IPSECKEY'],
-  ['odd\\.label.', 'TXT'], ['_sip._udp.', 'SRV'], ['x.wild.', 'TXT'], ['nx.', 'A'], ['www.', 'MX'],
-  ['child.', 'DS'], ['a.child.', 'A'],
+  ['', 'SOA'],
+  ['', 'NS'],
+  ['', 'MX'],
+  ['', 'TXT'],
+  ['', 'DNSKEY'],
+  ['', 'CAA'],
+  ['www.', 'A'],
+  ['www.', 'AAAA'],
+  ['alias.', 'A'],
+  ['Host.', 'IPSECKEY'],
+  ['host.', 'IPSECKEY'],
+  ['ed.', 'IPSECKEY'],
+  ['odd\\.label.', 'TXT'],
+  ['_sip._udp.', 'SRV'],
+  ['x.wild.', 'TXT'],
+  ['nx.', 'A'],
+  ['www.', 'MX'],
+  ['child.', 'DS'],
+  ['a.child.', 'A'],
   // Falls between ed and Host: the NSEC proof's next name keeps its capital (RFC 6840 §5.1).
   ['eee.', 'A'],
 ];
@@ -124,7 +139,10 @@ describe('wire interop with BIND (named, dig, dnssec-signzone, named-checkzone)'
         const m = replies.get(`Host.${z.origin} IPSECKEY`)!;
         const keys = m.answers.filter((r) => r.type === 45).map((r) => decodeIpseckey(r.rdata));
         assert.deepEqual(keys.map((k) => [k.gatewayType, k.gateway]).sort(), [
-          [0, null], [1, '192.0.2.38'], [2, '2001:db8:0:8002::2000:1'], [3, 'GW.Wire.Example'],
+          [0, null],
+          [1, '192.0.2.38'],
+          [2, '2001:db8:0:8002::2000:1'],
+          [3, 'GW.Wire.Example'],
         ]);
         for (const k of keys) assert.equal((k.publicKey.length - 1 - k.publicKey[0]!) * 8, 4096);
         assert.equal(decodeIpseckey(replies.get(`ed.${z.origin} IPSECKEY`)!.answers.find((r) => r.type === 45)!.rdata).algorithm, 4);
@@ -156,7 +174,13 @@ describe('wire interop with BIND (named, dig, dnssec-signzone, named-checkzone)'
             // Wildcard expansion: the RRSIG labels field is smaller than the owner's (RFC 4035 §5.3.2).
             const labels = nameToLabels(owner);
             if (sig.labels < labels.length) owner = labelsToName([Buffer.from('*'), ...labels.slice(labels.length - sig.labels)]);
-            const data = Buffer.concat([rrsigSignedPrefix(sigRR.rdata), canonicalRRsetWire(rrset.map((r) => ({ ...r, name: owner })), sig.originalTtl)]);
+            const data = Buffer.concat([
+              rrsigSignedPrefix(sigRR.rdata),
+              canonicalRRsetWire(
+                rrset.map((r) => ({ ...r, name: owner })),
+                sig.originalTtl,
+              ),
+            ]);
             const k = byTag.get(sig.keyTag)!;
             assert.ok(k, `key ${sig.keyTag} for ${sigRR.name} ${typeName(sig.typeCovered)}`);
             const ok =
@@ -207,7 +231,7 @@ describe('wire interop with BIND (named, dig, dnssec-signzone, named-checkzone)'
     });
   }
 
-  it("decodes the query dig sends (EDNS, DO, cookie option) and dig reads our reply", async () => {
+  it('decodes the query dig sends (EDNS, DO, cookie option) and dig reads our reply', async () => {
     const sock = createSocket('udp4');
     await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
     const port = sock.address().port;
@@ -216,20 +240,40 @@ describe('wire interop with BIND (named, dig, dnssec-signzone, named-checkzone)'
       seen = decodeMessage(msg);
       const r = makeResponse(seen, 0);
       r.aa = true;
-      r.answers = [parseRR(`${seen.questions[0]!.name}. 60 IN IPSECKEY 10 1 2 192.0.2.38 AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==`)];
+      r.answers = [
+        parseRR(`${seen.questions[0]!.name}. 60 IN IPSECKEY 10 1 2 192.0.2.38 AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==`),
+      ];
       sock.send(encodeMessage(r), rinfo.port, rinfo.address);
     });
     try {
       const out = await new Promise<string>((resolve, reject) =>
-        execFile('dig', ['+dnssec', '+bufsize=1400', '+time=2', '+tries=1', '+nocmd', '+noall', '+answer', '-p', String(port), '@127.0.0.1', 'Gw.Example', 'IPSECKEY'], (err, stdout) =>
-          err ? reject(err) : resolve(stdout),
+        execFile(
+          'dig',
+          [
+            '+dnssec',
+            '+bufsize=1400',
+            '+time=2',
+            '+tries=1',
+            '+nocmd',
+            '+noall',
+            '+answer',
+            '-p',
+            String(port),
+            '@127.0.0.1',
+            'Gw.Example',
+            'IPSECKEY',
+          ],
+          (err, stdout) => (err ? reject(err) : resolve(stdout)),
         ),
       );
       assert.ok(seen);
       assert.deepEqual(seen.questions, [{ name: 'Gw.Example', type: 45, class: 1 }]);
       assert.ok(seen.rd && seen.edns?.do);
       assert.equal(seen.edns?.udpSize, 1400);
-      assert.ok(seen.edns?.options.some((o) => o.code === 10), 'dig sends a DNS cookie (RFC 7873)');
+      assert.ok(
+        seen.edns?.options.some((o) => o.code === 10),
+        'dig sends a DNS cookie (RFC 7873)',
+      );
       assert.equal(out.trim(), 'Gw.Example.\t\t60\tIN\tIPSECKEY 10 1 2 192.0.2.38 AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==');
     } finally {
       sock.close();

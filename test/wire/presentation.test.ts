@@ -12,10 +12,22 @@ describe('wire/presentation', () => {
   describe('RFC examples: text → wire → text as BIND prints it', () => {
     const cases: { name: string; type: number; input: string; text: string; hex: string }[] = [
       ...rfc4025Examples.map((v) => ({ name: `RFC 4025 §3.3 ${v.name}`, type: 45, input: v.input, text: v.text, hex: v.hex })),
-      { name: 'RFC 4034 §2.3 DNSKEY', type: 48, input: rfc4034_2_3_dnskey.text, text: rfc4034_2_3_dnskey.text, hex: rfc4034_2_3_dnskey.hex },
+      {
+        name: 'RFC 4034 §2.3 DNSKEY',
+        type: 48,
+        input: rfc4034_2_3_dnskey.text,
+        text: rfc4034_2_3_dnskey.text,
+        hex: rfc4034_2_3_dnskey.hex,
+      },
       { name: 'RFC 4034 §3.3 RRSIG', type: 46, input: rfc4034_3_3_rrsig.text, text: rfc4034_3_3_rrsig.text, hex: rfc4034_3_3_rrsig.hex },
       { name: 'RFC 4034 §4.3 NSEC', type: 47, input: rfc4034_4_3_nsec.text, text: rfc4034_4_3_nsec.text, hex: rfc4034_4_3_nsec.hex },
-      { name: 'RFC 4034 §5.4 DS', type: 43, input: '60485 5 1 ( 2BB183AF5F22588179A53B0A\n 98631FAD1A292118 )', text: rfc4034_5_4_ds.text, hex: rfc4034_5_4_ds.hex },
+      {
+        name: 'RFC 4034 §5.4 DS',
+        type: 43,
+        input: '60485 5 1 ( 2BB183AF5F22588179A53B0A\n 98631FAD1A292118 )',
+        text: rfc4034_5_4_ds.text,
+        hex: rfc4034_5_4_ds.hex,
+      },
       { name: 'RFC 5155 NSEC3PARAM', type: 51, input: rfc5155Nsec3param.input, text: rfc5155Nsec3param.text, hex: rfc5155Nsec3param.hex },
       { name: 'RFC 5155 NSEC3', type: 50, input: rfc5155Nsec3.input, text: rfc5155Nsec3.text, hex: rfc5155Nsec3.hex },
     ];
@@ -65,11 +77,26 @@ describe('wire/presentation', () => {
   });
 
   it('formats whole RRs with dig column layout', () => {
-    assert.equal(formatRR({ name: 'wire.test', type: 51, class: 1, ttl: 0, rdata: parseRdataText(51, '1 0 5 AABBCCDD') }), 'wire.test.\t\t0\tIN\tNSEC3PARAM 1 0 5 AABBCCDD');
-    assert.equal(formatRR({ name: 'www.wire.test', type: 1, class: 1, ttl: 3600, rdata: unhex('c0000250') }), 'www.wire.test.\t\t3600\tIN\tA\t192.0.2.80');
-    assert.equal(formatRR({ name: 'Host.wire3.test', type: 45, class: 1, ttl: 300, rdata: unhex('0a0002') }), 'Host.wire3.test.\t300\tIN\tIPSECKEY 10 0 2 .');
     assert.equal(
-      formatRR({ name: '77B0F6TJH2N1BD6SQGJ6ECA920O0LTEC.wire3.test', type: 50, class: 1, ttl: 300, rdata: parseRdataText(50, '1 1 5 AABBCCDD 88HQU62HOS3GOBQ3H6CUCT4HSRFNKPUS NS') }),
+      formatRR({ name: 'wire.test', type: 51, class: 1, ttl: 0, rdata: parseRdataText(51, '1 0 5 AABBCCDD') }),
+      'wire.test.\t\t0\tIN\tNSEC3PARAM 1 0 5 AABBCCDD',
+    );
+    assert.equal(
+      formatRR({ name: 'www.wire.test', type: 1, class: 1, ttl: 3600, rdata: unhex('c0000250') }),
+      'www.wire.test.\t\t3600\tIN\tA\t192.0.2.80',
+    );
+    assert.equal(
+      formatRR({ name: 'Host.wire3.test', type: 45, class: 1, ttl: 300, rdata: unhex('0a0002') }),
+      'Host.wire3.test.\t300\tIN\tIPSECKEY 10 0 2 .',
+    );
+    assert.equal(
+      formatRR({
+        name: '77B0F6TJH2N1BD6SQGJ6ECA920O0LTEC.wire3.test',
+        type: 50,
+        class: 1,
+        ttl: 300,
+        rdata: parseRdataText(50, '1 1 5 AABBCCDD 88HQU62HOS3GOBQ3H6CUCT4HSRFNKPUS NS'),
+      }),
       '77B0F6TJH2N1BD6SQGJ6ECA920O0LTEC.wire3.test. 300 IN NSEC3 1 1 5 AABBCCDD 88HQU62HOS3GOBQ3H6CUCT4HSRFNKPUS NS',
     );
     assert.equal(formatRR({ name: '', type: 2, class: 3, ttl: 1, rdata: unhex('00') }), '.\t\t\t1\tCH\tNS\t.');
@@ -94,7 +121,14 @@ describe('wire/presentation', () => {
   });
 
   it('round-trips IPSECKEY presentation for every gateway type and algorithm', () => {
-    for (const text of ['10 0 2 . AQID', '1 1 1 10.0.0.1 AQID', '255 2 3 ::1 AQID', '0 3 4 gw.example. AQID', '7 1 77 127.0.0.1 AQID', '10 0 2 .']) {
+    for (const text of [
+      '10 0 2 . AQID',
+      '1 1 1 10.0.0.1 AQID',
+      '255 2 3 ::1 AQID',
+      '0 3 4 gw.example. AQID',
+      '7 1 77 127.0.0.1 AQID',
+      '10 0 2 .',
+    ]) {
       const rd = parseRdataText(45, text);
       assert.equal(formatRdata(45, rd), text);
     }
@@ -118,16 +152,19 @@ describe('wire/presentation', () => {
       'y.example. 7 CLASS3 TXT x',
     ].join('\n');
     const rrs = parseZone(zone);
-    assert.deepEqual(rrs.map((r) => [r.name, typeName(r.type), r.ttl, r.class]), [
-      ['example', 'SOA', 3600, 1],
-      ['example', 'NS', 3600, 1],
-      ['ns.example', 'A', 60, 1],
-      ['ns.example', 'AAAA', 3600, 1],
-      ['txt.example', 'TXT', 3600, 1],
-      ['a\\.b.example', 'CNAME', 3600, 1],
-      ['x.sub.example', 'TYPE65280', 3600, 1],
-      ['y.example', 'TXT', 7, 3],
-    ]);
+    assert.deepEqual(
+      rrs.map((r) => [r.name, typeName(r.type), r.ttl, r.class]),
+      [
+        ['example', 'SOA', 3600, 1],
+        ['example', 'NS', 3600, 1],
+        ['ns.example', 'A', 60, 1],
+        ['ns.example', 'AAAA', 3600, 1],
+        ['txt.example', 'TXT', 3600, 1],
+        ['a\\.b.example', 'CNAME', 3600, 1],
+        ['x.sub.example', 'TYPE65280', 3600, 1],
+        ['y.example', 'TXT', 7, 3],
+      ],
+    );
     assert.equal(formatRdata(6, rrs[0]!.rdata), 'ns.example. hostmaster.example. 1 7200 900 1209600 300');
     assert.equal(formatRdata(16, rrs[4]!.rdata), '"semi;colon" "unquoted" "paren("');
     throwsCode(() => parseZone('$INCLUDE other.zone'), ParseError, 'unsupported-directive');
@@ -144,7 +181,15 @@ describe('wire/presentation', () => {
   });
 
   it('encodes base32hex as RFC 4648 §10 test vectors', () => {
-    const v: [string, string][] = [['', ''], ['f', 'CO'], ['fo', 'CPNG'], ['foo', 'CPNMU'], ['foob', 'CPNMUOG'], ['fooba', 'CPNMUOJ1'], ['foobar', 'CPNMUOJ1E8']];
+    const v: [string, string][] = [
+      ['', ''],
+      ['f', 'CO'],
+      ['fo', 'CPNG'],
+      ['foo', 'CPNMU'],
+      ['foob', 'CPNMUOG'],
+      ['fooba', 'CPNMUOJ1'],
+      ['foobar', 'CPNMUOJ1E8'],
+    ];
     for (const [plain, enc] of v) {
       assert.equal(toBase32hex(Buffer.from(plain)), enc);
       assert.equal(Buffer.from(fromBase32hex(enc.toLowerCase())).toString(), plain);

@@ -22,8 +22,11 @@ describe('wire/rdata', () => {
     roundTrip(rd.a, '192.0.2.1', 'c0000201');
     roundTrip(rd.aaaa, '2001:db8::1', '20010db8000000000000000000000001');
     roundTrip(rd.nameRdata, 'ns1.Example.com', '036e7331074578616d706c6503636f6d00');
-    roundTrip(rd.soa, { mname: 'ns', rname: 'h.m', serial: 2026112301, refresh: 3600, retry: 900, expire: 604800, minimum: 300 },
-      '026e7300' + '0168016d00' + '78c4052d' + '00000e10' + '00000384' + '00093a80' + '0000012c');
+    roundTrip(
+      rd.soa,
+      { mname: 'ns', rname: 'h.m', serial: 2026112301, refresh: 3600, retry: 900, expire: 604800, minimum: 300 },
+      '026e7300' + '0168016d00' + '78c4052d' + '00000e10' + '00000384' + '00093a80' + '0000012c',
+    );
     roundTrip(rd.mx, { preference: 10, exchange: 'mail.example' }, '000a046d61696c076578616d706c6500');
     roundTrip(rd.txt, [Uint8Array.from([0x61]), new Uint8Array(0)], '016100');
   });
@@ -33,7 +36,10 @@ describe('wire/rdata', () => {
     assert.equal(hex(rd.encodeAaaa('::1')), '00000000000000000000000000000001');
     assert.equal(rd.decodeNameRdata(rd.encodeNameRdata('a.b')), 'a.b');
     assert.deepEqual(rd.decodeIpseckey(rd.encodeIpseckey(rfc4025Examples[3]!.value)), rfc4025Examples[3]!.value);
-    assert.deepEqual(rd.decodeSoa(rd.encodeSoa({ mname: '', rname: '', serial: 0, refresh: 1, retry: 2, expire: 3, minimum: 4 })).minimum, 4);
+    assert.deepEqual(
+      rd.decodeSoa(rd.encodeSoa({ mname: '', rname: '', serial: 0, refresh: 1, retry: 2, expire: 3, minimum: 4 })).minimum,
+      4,
+    );
   });
 
   it('keeps unassigned IPSECKEY algorithms and EdDSA (RFC 9373) as numbers', () => {
@@ -85,7 +91,11 @@ describe('wire/rdata', () => {
       throwsCode(() => rd.decodeIpseckey(unhex('0a0202' + '20010db8')), WireError, 'rdata');
       throwsCode(() => rd.decodeIpseckey(unhex('0a0302' + '03777777')), WireError, 'truncated');
       throwsCode(() => rd.decodeIpseckey(unhex('0a0302' + 'c000')), WireError, 'rdata-compressed');
-      throwsCode(() => rd.encodeIpseckey({ precedence: 1, gatewayType: 0, algorithm: 2, gateway: '1.2.3.4', publicKey: new Uint8Array(0) }), ParseError, 'ipseckey-gateway');
+      throwsCode(
+        () => rd.encodeIpseckey({ precedence: 1, gatewayType: 0, algorithm: 2, gateway: '1.2.3.4', publicKey: new Uint8Array(0) }),
+        ParseError,
+        'ipseckey-gateway',
+      );
     });
     it('rejects a compression pointer inside RRSIG RDATA', () => {
       const r = unhex(rfc4034_3_3_rrsig.hex);
@@ -110,8 +120,22 @@ describe('wire/rdata', () => {
         seed = (seed * 1103515245 + 12345) & 0x7fffffff;
         return seed % n;
       };
-      const decoders = [rd.decodeA, rd.decodeAaaa, rd.decodeDnskey, rd.decodeDs, rd.decodeRrsig, rd.decodeNsec, rd.decodeNsec3,
-        rd.decodeNsec3param, rd.decodeIpseckey, rd.decodeSoa, rd.decodeMx, rd.decodeTxt, rd.decodeNameRdata, rd.decodeTypeBitmap];
+      const decoders = [
+        rd.decodeA,
+        rd.decodeAaaa,
+        rd.decodeDnskey,
+        rd.decodeDs,
+        rd.decodeRrsig,
+        rd.decodeNsec,
+        rd.decodeNsec3,
+        rd.decodeNsec3param,
+        rd.decodeIpseckey,
+        rd.decodeSoa,
+        rd.decodeMx,
+        rd.decodeTxt,
+        rd.decodeNameRdata,
+        rd.decodeTypeBitmap,
+      ];
       const seeds = [rfc4034_3_3_rrsig.hex, rfc4034_4_3_nsec.hex, rfc5155Nsec3.hex, rfc4025Examples[3]!.hex].map(unhex);
       for (let i = 0; i < 20000; i++) {
         let b: Uint8Array;

@@ -22,7 +22,8 @@ export interface Ipseckey {
 function gatewayBytes(v: Ipseckey): Uint8Array {
   switch (v.gatewayType) {
     case 0:
-      if (v.gateway !== null && v.gateway !== '.' && v.gateway !== '') throw new ParseError('ipseckey-gateway', 'gateway type 0 takes no gateway');
+      if (v.gateway !== null && v.gateway !== '.' && v.gateway !== '')
+        throw new ParseError('ipseckey-gateway', 'gateway type 0 takes no gateway');
       return new Uint8Array(0);
     case 1:
       return parseIPv4(v.gateway ?? '');

@@ -23,7 +23,15 @@ export const soa: Codec<Soa> = {
   },
   decode(b, at, end) {
     const r = new Reader(b, at, end, 'SOA');
-    const value: Soa = { mname: r.name(), rname: r.name(), serial: r.u32(), refresh: r.u32(), retry: r.u32(), expire: r.u32(), minimum: r.u32() };
+    const value: Soa = {
+      mname: r.name(),
+      rname: r.name(),
+      serial: r.u32(),
+      refresh: r.u32(),
+      retry: r.u32(),
+      expire: r.u32(),
+      minimum: r.u32(),
+    };
     return { value, next: r.p };
   },
 };
