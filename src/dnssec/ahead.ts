@@ -6,6 +6,7 @@
 // decision, and a check made ahead is used only for exactly the bytes it was made on.
 import { isSubdomain, nameEquals } from '../wire/name';
 import { RRType, type Message, type Name, type Question } from '../wire/types';
+import type { ValidationBudget } from './budget';
 import { verifyAhead } from './crypto';
 import { MAX_DENIAL_RRSETS, type SecureZone } from './chain';
 import { likelyCheck, type LikelyCheck } from './rrsig';
@@ -71,8 +72,13 @@ export function dsChecks(parent: SecureZone, child: Name, msg: Message, nowSec: 
   return out;
 }
 
-/** Makes `checks` on the thread pool, all at once; resolves when all are done (never rejects). */
-export function checkAhead(checks: readonly LikelyCheck[]): Promise<unknown> | undefined {
-  if (checks.length === 0) return undefined;
-  return Promise.all(checks.map((c) => verifyAhead(c.alg, c.key, c.data, c.sig)));
+/**
+ * Makes `checks` on the thread pool, all at once; resolves when all are done (never rejects). Each is
+ * charged to `budget` now (a wrong guess is work too, and the response chose what is guessed); those the
+ * budget has no room for are not made ahead. A success found later by verifyRrset is not charged again.
+ */
+export function checkAhead(checks: readonly LikelyCheck[], budget: ValidationBudget): Promise<unknown> | undefined {
+  const n = budget.takeAhead(checks.length);
+  if (n === 0) return undefined;
+  return Promise.all(checks.slice(0, n).map((c) => verifyAhead(c.alg, c.key, c.data, c.sig)));
 }

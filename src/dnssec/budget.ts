@@ -72,6 +72,17 @@ export class ValidationBudget implements HashBudget {
     return true;
   }
 
+  /**
+   * Takes up to `n` verifications for checks made ahead of the pure checks (ahead.ts), without running
+   * out (a guess that does not fit is simply not made ahead): returns how many were granted.
+   */
+  takeAhead(n: number): number {
+    if (this.spent || this.failures >= this.limits.maxFailures) return 0;
+    const k = Math.max(0, Math.min(n, this.limits.maxVerifications - this.verifications));
+    this.verifications += k;
+    return k;
+  }
+
   /** Records that the verification just taken failed (the next one is refused past maxFailures). */
   failed(): void {
     this.failures++;

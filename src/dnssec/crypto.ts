@@ -178,7 +178,6 @@ function verifyCall(
 
 /** Verifies `sig` over `data` with a DNSKEY public key of algorithm `alg`. Never throws. */
 export function verifySignature(alg: number, key: Uint8Array, data: Uint8Array, sig: Uint8Array): VerifyResult {
-  if (takeVerified(alg, key, data, sig)) return 'valid';
   const call = verifyCall(alg, key, sig);
   if (typeof call === 'string') return call;
   try {
@@ -192,21 +191,27 @@ export function verifySignature(alg: number, key: Uint8Array, data: Uint8Array, 
 // Checks made ahead of time on libuv's thread pool (verifyAhead), so that the public-key step of a
 // response runs beside the main thread and its other checks instead of in turn on it. Only
 // successes are kept, each with the exact bytes it was made on, and each is used once: a hit in
-// verifySignature is the answer node:crypto gave for these very bytes, and anything else (a failure,
-// an error, other bytes) is checked again the ordinary way. Bounded; the oldest go first.
+// madeAhead is the answer node:crypto gave for these very bytes, and anything else (a failure,
+// an error, other bytes) is checked again the ordinary way. Every check made ahead was charged to a
+// response's budget when it was planned (ahead.ts checkAhead), so a hit is not charged again.
+// Bounded in entries and in bytes (an RRset's canonical form can be ~16 times its compressed size,
+// and successes that no check comes for stay until pushed out); the oldest go first.
 interface Verified {
   alg: number;
   key: Uint8Array;
   data: Uint8Array;
+  size: number;
 }
 const verified = new Map<string, Verified[]>();
 let verifiedCount = 0;
+let verifiedBytes = 0;
 const VERIFIED_MAX = 256;
+const VERIFIED_MAX_BYTES = 1 << 20;
 const aheadCounters = { made: 0, kept: 0, used: 0 };
 
 /** Checks made ahead so far, successes kept, and successes used by verifySignature (tests, bench). */
-export function verifiedAhead(): { made: number; kept: number; used: number; waiting: number } {
-  return { ...aheadCounters, waiting: verifiedCount };
+export function verifiedAhead(): { made: number; kept: number; used: number; waiting: number; bytes: number } {
+  return { ...aheadCounters, waiting: verifiedCount, bytes: verifiedBytes };
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -218,13 +223,18 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 const sigId = (sig: Uint8Array): string => Buffer.from(sig.buffer, sig.byteOffset, sig.byteLength).toString('latin1');
 
-function takeVerified(alg: number, key: Uint8Array, data: Uint8Array, sig: Uint8Array): boolean {
+/**
+ * True, once, when verifyAhead made exactly this check (same algorithm, key, signed data and signature
+ * bytes) and it succeeded. The check was charged to a budget when it was planned.
+ */
+export function madeAhead(alg: number, key: Uint8Array, data: Uint8Array, sig: Uint8Array): boolean {
   if (verifiedCount === 0) return false;
   const id = sigId(sig);
   const list = verified.get(id);
   if (!list) return false;
   const i = list.findIndex((v) => v.alg === alg && sameBytes(v.key, key) && sameBytes(v.data, data));
   if (i < 0) return false;
+  verifiedBytes -= list[i]!.size;
   list.splice(i, 1);
   if (list.length === 0) verified.delete(id);
   verifiedCount--;
@@ -232,34 +242,43 @@ function takeVerified(alg: number, key: Uint8Array, data: Uint8Array, sig: Uint8
   return true;
 }
 
+/** Keeps a success; `key`, `data` and `sig` are the caller's own copies (the bytes the check was made on). */
 function keepVerified(alg: number, key: Uint8Array, data: Uint8Array, sig: Uint8Array): void {
-  while (verifiedCount >= VERIFIED_MAX) {
+  const size = key.length + data.length + 2 * sig.length;
+  if (size > VERIFIED_MAX_BYTES / 4) return;
+  while (verifiedCount >= VERIFIED_MAX || verifiedBytes + size > VERIFIED_MAX_BYTES) {
     const [oldest, list] = verified.entries().next().value as [string, Verified[]];
-    list.shift();
+    verifiedBytes -= list.shift()!.size;
     verifiedCount--;
     if (list.length === 0) verified.delete(oldest);
   }
   const id = sigId(sig);
   const list = verified.get(id);
-  const v = { alg, key: Uint8Array.from(key), data: Uint8Array.from(data) };
+  const v = { alg, key, data, size };
   if (list) list.push(v);
   else verified.set(id, [v]);
   verifiedCount++;
+  verifiedBytes += size;
   aheadCounters.kept++;
 }
 
 /**
  * Runs the check verifySignature(alg, key, data, sig) would make on the thread pool, and keeps a
- * success for the next verifySignature call with the same bytes. Resolves when done; never rejects.
+ * success for the next madeAhead call with the same bytes. Resolves when done; never rejects.
  */
 export function verifyAhead(alg: number, key: Uint8Array, data: Uint8Array, sig: Uint8Array): Promise<void> {
   const call = verifyCall(alg, key, sig);
   if (typeof call === 'string') return Promise.resolve();
   aheadCounters.made++;
+  // Copied now: what is kept must be the bytes the check is made on, whatever the caller's buffers hold
+  // by the time the thread pool answers.
+  const k = Uint8Array.from(key);
+  const d = Uint8Array.from(data);
+  const s = Uint8Array.from(sig);
   return new Promise<void>((resolve) => {
     try {
-      cryptoVerify(call.hash, data, call.key, sig, (err, ok) => {
-        if (!err && ok) keepVerified(alg, key, data, sig);
+      cryptoVerify(call.hash, d, call.key, s, (err, ok) => {
+        if (!err && ok) keepVerified(alg, k, d, s);
         resolve();
       });
     } catch {

@@ -156,9 +156,9 @@ export class ChainFetcher {
     return this.shared(`d|${key}`, async () => {
       const m = await this.ask(child, RRType.DS, ctx);
       if (!('answers' in m)) return { kind: 'end', verdict: m, ttl: 0 };
-      const ahead = checkAhead(dsChecks(parent, child, m, ctx.nowSec));
-      if (ahead) await ahead;
       const budget = this.budgetFor(ctx);
+      const ahead = checkAhead(dsChecks(parent, child, m, ctx.nowSec), budget);
+      if (ahead) await ahead;
       const ev = classifyDsResponse(parent, child, m, ctx.nowSec, this.o.nsec3, budget);
       this.dsEvidence.set(key, ev, ev.kind === 'end' ? this.lifetime(ev.verdict, ev.ttl, budget) : ev.ttl, ctx.nowSec);
       return ev;

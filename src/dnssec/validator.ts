@@ -112,9 +112,10 @@ export function createValidator(opts: ValidatorOptions): Validator {
       statuses.set(k, nta ? ntaStatus(nta) : await fetcher.zoneFor(name, ctx));
     }
     const zoneOf = (n: Name): ZoneStatus | undefined => statuses.get(canonicalName(n));
-    const ahead = checkAhead(responseChecks(q, msg, zoneOf, ctx.nowSec));
+    const budget = fetcher.budgetFor(ctx);
+    const ahead = checkAhead(responseChecks(q, msg, zoneOf, ctx.nowSec), budget);
     if (ahead) await ahead;
-    return validateResponse(q, msg, zoneOf, { nowSec: ctx.nowSec, nsec3, budget: fetcher.budgetFor(ctx) });
+    return validateResponse(q, msg, zoneOf, { nowSec: ctx.nowSec, nsec3, budget });
   }
 
   return {

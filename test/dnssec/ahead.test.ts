@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { checkAhead, dsChecks, MAX_AHEAD, responseChecks } from '../../src/dnssec/ahead';
 import { ValidationBudget } from '../../src/dnssec/budget';
-import { verifiedAhead, verifySignature } from '../../src/dnssec/crypto';
+import { madeAhead, verifiedAhead, verifySignature } from '../../src/dnssec/crypto';
 import { likelyCheck, verifyRrset } from '../../src/dnssec/rrsig';
 import type { ZoneStatus } from '../../src/dnssec/validate';
 import { type Message, RRType } from '../../src/wire/types';
@@ -38,14 +38,15 @@ function message(answers: Message['answers'], authorities: Message['authorities'
 describe('checks made ahead of validation', () => {
   const www = [a('www.example.test', '192.0.2.1')];
 
-  it('a success made ahead is used once by the same check, and the budget still counts it', async () => {
+  it('a success made ahead is used once by the same check, and the budget counts it once', async () => {
     const sig = zsk.sign(www);
     const c = likelyCheck(www, [sig], keys, zone, NOW);
     assert.ok(c);
     const before = verifiedAhead();
-    await checkAhead([c]);
-    assert.equal(verifiedAhead().kept, before.kept + 1);
     const budget = new ValidationBudget();
+    await checkAhead([c], budget);
+    assert.equal(verifiedAhead().kept, before.kept + 1);
+    assert.equal(budget.verifications, 1);
     assert.equal(verifyRrset(www, [sig], keys, zone, NOW, budget).verdict.kind, 'secure');
     assert.equal(verifiedAhead().used, before.used + 1);
     assert.equal(budget.verifications, 1);
@@ -57,14 +58,15 @@ describe('checks made ahead of validation', () => {
   it('a kept success says nothing about other bytes: other data, other key', async () => {
     const sig = zsk.sign(www);
     const c = likelyCheck(www, [sig], keys, zone, NOW)!;
-    await checkAhead([c]);
+    await checkAhead([c], new ValidationBudget());
     const before = verifiedAhead();
     const forged = [a('www.example.test', '192.0.2.66')];
     assert.equal(verifyRrset(forged, [sig], keys, zone, NOW).verdict.kind, 'bogus');
     const otherKey = likelyCheck(www, [other.sign(www)], [other.dnskey], zone, NOW)!.key;
     assert.equal(verifySignature(c.alg, otherKey, c.data, c.sig), 'invalid');
+    assert.equal(madeAhead(c.alg, otherKey, c.data, c.sig), false);
     assert.equal(verifiedAhead().used, before.used);
-    assert.equal(verifySignature(c.alg, c.key, c.data, c.sig), 'valid');
+    assert.equal(madeAhead(c.alg, c.key, c.data, c.sig), true);
     assert.equal(verifiedAhead().used, before.used + 1);
   });
 
@@ -74,11 +76,38 @@ describe('checks made ahead of validation', () => {
     sig[sig.length - 1]! ^= 1;
     bad.rdata = sig;
     const before = verifiedAhead();
-    await checkAhead([likelyCheck(www, [bad], keys, zone, NOW)!]);
+    await checkAhead([likelyCheck(www, [bad], keys, zone, NOW)!], new ValidationBudget());
     const after = verifiedAhead();
     assert.equal(after.made, before.made + 1);
     assert.equal(after.kept, before.kept);
     assert.equal(verifyRrset(www, [bad], keys, zone, NOW).verdict.kind, 'bogus');
+  });
+
+  it('checks made ahead are charged to the budget, and none is made past it', async () => {
+    const budget = new ValidationBudget({ maxVerifications: 3 });
+    const checks = Array.from({ length: 5 }, () => likelyCheck(www, [zsk.sign(www)], keys, zone, NOW)!);
+    const before = verifiedAhead();
+    await checkAhead(checks, budget);
+    assert.equal(verifiedAhead().made, before.made + 3);
+    assert.equal(budget.verifications, 3);
+    assert.equal(budget.spent, undefined);
+    assert.equal(checkAhead(checks, budget), undefined);
+  });
+
+  it('successes no check comes for are bounded in bytes, not only in number', async () => {
+    // An RRset's canonical form repeats its owner (up to 255 bytes) for every record: ~16 times the
+    // compressed message. 60 such successes, never used, would otherwise stay kept (~20 MB).
+    const owner = `${'o'.repeat(60)}.${'p'.repeat(60)}.${'q'.repeat(60)}.${'r'.repeat(40)}.example.test`;
+    const big = Array.from({ length: 1200 }, (_, i) => a(owner, `10.${i >> 8}.${i & 255}.1`));
+    for (let i = 0; i < 60; i++) {
+      const c = likelyCheck(big, [zsk.sign(big, { inception: NOW - 1000 - i })], keys, zone, NOW)!;
+      await checkAhead([c], new ValidationBudget());
+    }
+    assert.ok(verifiedAhead().bytes <= 1 << 20, `${verifiedAhead().bytes} bytes kept`);
+  });
+
+  it('plans no check of an RRSIG of another class (verifyRrset passes it over)', () => {
+    assert.equal(likelyCheck(www, [{ ...zsk.sign(www), class: 3 }], keys, zone, NOW), null);
   });
 
   it('plans nothing a cheap rule already rules out: wrong signer, expired, no key with the tag', () => {
