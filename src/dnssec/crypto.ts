@@ -209,7 +209,7 @@ const VERIFIED_MAX = 256;
 const VERIFIED_MAX_BYTES = 1 << 20;
 const aheadCounters = { made: 0, kept: 0, used: 0 };
 
-/** Checks made ahead so far, successes kept, and successes used by verifySignature (tests, bench). */
+/** Checks made ahead so far, successes kept, and successes used by verifyRrset through madeAhead (tests, bench). */
 export function verifiedAhead(): { made: number; kept: number; used: number; waiting: number; bytes: number } {
   return { ...aheadCounters, waiting: verifiedCount, bytes: verifiedBytes };
 }
