@@ -9,27 +9,9 @@ import { decodeDs } from '../../src/dnssec/records';
 import { createValidator } from '../../src/dnssec/validator';
 import type { TrustAnchor } from '../../src/dnssec/anchors';
 import type { Message, Name, RR } from '../../src/wire/types';
-import { a, NOW, nsec, T, TestKey } from './signer';
+import { a, authAnswer, NOW, nsec, T, TestKey } from './signer';
 
-function msg(name: Name, type: number, answers: RR[], authorities: RR[] = []): Message {
-  return {
-    id: 1,
-    qr: true,
-    opcode: 0,
-    aa: true,
-    tc: false,
-    rd: false,
-    ra: false,
-    z: false,
-    ad: false,
-    cd: true,
-    rcode: 0,
-    questions: [{ name, type, class: 1 }],
-    answers,
-    authorities,
-    additionals: [],
-  };
-}
+const msg = authAnswer;
 
 describe('checks made ahead stay inside the work budget', () => {
   const root = new TestKey('', 15);

@@ -16,9 +16,9 @@ import { classifyDsResponse, MAX_DENIAL_RRSETS } from '../../src/dnssec/chain';
 import { DEFAULT_KEY_CACHE_LIMITS } from '../../src/dnssec/key-cache';
 import type { TrustAnchor } from '../../src/dnssec/anchors';
 import { encodeDnskey, encodeRrsig } from '../../src/wire/rdata';
-import type { Message, Name, RR } from '../../src/wire/types';
+import type { Message, Name } from '../../src/wire/types';
 import { TransportError } from '../../src/util/errors';
-import { a, NOW, nsec, rr, T, TestKey } from './signer';
+import { a, authAnswer, NOW, nsec, rr, T, TestKey } from './signer';
 import { bigExponentRsaKey, collidingEd25519Keys, junkRrsig, keyTrapZone } from './keytrap';
 
 const UNBOUNDED = {
@@ -220,25 +220,7 @@ describe('RSA keys too large to use', () => {
 describe('budgets in the chain walk', () => {
   const root = new TestKey('', 15);
   const anchors: TrustAnchor[] = [{ zone: '', ds: [decodeDs(root.ds().rdata)], keys: [] }];
-  function msg(name: Name, type: number, answers: RR[], authorities: RR[] = []): Message {
-    return {
-      id: 1,
-      qr: true,
-      opcode: 0,
-      aa: true,
-      tc: false,
-      rd: false,
-      ra: false,
-      z: false,
-      ad: false,
-      cd: true,
-      rcode: 0,
-      questions: [{ name, type, class: 1 }],
-      answers,
-      authorities,
-      additionals: [],
-    };
-  }
+  const msg = authAnswer;
 
   it('a DS answer stuffed with validly signed NSECs: only the first MAX_DENIAL_RRSETS are checked', () => {
     const tld = new TestKey('test', 13);

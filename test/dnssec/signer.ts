@@ -1,7 +1,7 @@
 // Test helper: a zone with real keys (node:crypto) that signs hand-built RRsets, so unit tests can feed
 // the pure validator exact good and bad inputs without a name server.
 import { generateKeyPairSync, type KeyObject, sign as cryptoSign } from 'node:crypto';
-import type { RR } from '../../src/wire/types';
+import type { Message, Name, RR } from '../../src/wire/types';
 import { encodeA, encodeDnskey, encodeDs, encodeMx, encodeNameRdata, encodeNsec, encodeNsec3, encodeRrsig } from '../../src/wire/rdata';
 import { canonicalRRsetWire, concat, keyTag, rrsigSignedPrefix, rrsigLabelCount, wildcardOf } from '../../src/dnssec/records';
 import { computeDsDigest } from '../../src/dnssec/ds';
@@ -133,3 +133,24 @@ export class TestKey {
 }
 
 export const NOW = 1_500_000_000;
+
+/** An authoritative answer to `name`/`type` with CD set, as the chain-walk tests script an upstream. */
+export function authAnswer(name: Name, type: number, answers: RR[], authorities: RR[] = []): Message {
+  return {
+    id: 1,
+    qr: true,
+    opcode: 0,
+    aa: true,
+    tc: false,
+    rd: false,
+    ra: false,
+    z: false,
+    ad: false,
+    cd: true,
+    rcode: 0,
+    questions: [{ name, type, class: 1 }],
+    answers,
+    authorities,
+    additionals: [],
+  };
+}
