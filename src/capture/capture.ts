@@ -6,6 +6,7 @@
 // src/wire and src/util; never autosp, the responder, config or the daemon.
 import type { InternalResolver, Stage, QueryContext, Outcome } from '../resolver/pipeline';
 import { makeResponse } from '../wire/message';
+import { edeName } from '../wire/ede';
 import { type Message, type Question, Rcode, type RR, RRClass, RRType } from '../wire/types';
 import { cacheKey, type CacheEntry } from '../resolver/cache';
 import {
@@ -330,8 +331,9 @@ export class Capture {
         await this.opts.sync.invalidate(peerName, 'serve').catch(() => undefined);
       }
       this.counters.refused++;
-      const tag = d.reason.split(':')[0]!.slice(0, 60);
-      // Some reasons name the peer before any colon: bounded, so refused names cannot grow the map.
+      // Counted by kind (level and extended error), never by the reason's text: that names the peer,
+      // and refused names must not grow the map (the bound stays as a backstop).
+      const tag = `level ${d.level}, ${edeName(d.ede)}`;
       const key = this.refusals.has(tag) || this.refusals.size < MAX_REFUSAL_KINDS ? tag : 'other';
       this.refusals.set(key, (this.refusals.get(key) ?? 0) + 1);
       this.log.info({ qname: name, rcode: d.rcode, ede: d.ede }, d.reason);

@@ -20,5 +20,11 @@ export const Ede = {
   UNSUPPORTED_NSEC3_ITERATIONS: 27,
 } as const;
 
+/** A code's name in words ('dnssec bogus'), for counters and logs; unknown codes by number. */
+export function edeName(code: number): string {
+  for (const [k, v] of Object.entries(Ede)) if (v === code) return k.toLowerCase().replace(/_/g, ' ');
+  return `ede ${code}`;
+}
+
 /** EDNS option code of an extended DNS error (RFC 8914 §2). */
 export const EDE_OPTION_CODE = 15;

@@ -181,6 +181,15 @@ describe('capture: the stage without BIND (in-process lookups, dry-run engine)',
     assert.deepEqual(await w.engine.list(), []);
   });
 
+  it('counts a refusal by its kind (level and extended error), never by a text that names the peer', async () => {
+    const w = world('default: private\n', undefined);
+    await w.ask(secureA());
+    const kinds = [...w.capture.refusals.keys()];
+    assert.equal(kinds.length, 1);
+    assert.match(kinds[0]!, /^level private, [a-z0-9 ]+$/);
+    assert.ok(!kinds[0]!.includes(NAME.split('.')[0]!), kinds[0]);
+  });
+
   it('counts refusals by kind for status, and at most MAX_REFUSAL_KINDS kinds however many names are refused', async () => {
     const w = world('default: private\n', undefined);
     for (let i = 0; i < MAX_REFUSAL_KINDS; i++) w.capture.refusals.set(`seen ${i}`, 1);
