@@ -3,6 +3,7 @@
 import * as crypto from 'node:crypto';
 import { createHash, createPublicKey, type KeyObject, verify as cryptoVerify } from 'node:crypto';
 import { fromBase32hex, toBase32hex } from '../wire/text';
+import { sameBytes } from '../wire/bytes';
 
 export const Algorithm = {
   RSAMD5: 1,
@@ -212,13 +213,6 @@ const aheadCounters = { made: 0, kept: 0, used: 0 };
 /** Checks made ahead so far, successes kept, and successes used by verifyRrset through madeAhead (tests, bench). */
 export function verifiedAhead(): { made: number; kept: number; used: number; waiting: number; bytes: number } {
   return { ...aheadCounters, waiting: verifiedCount, bytes: verifiedBytes };
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 const sigId = (sig: Uint8Array): string => Buffer.from(sig.buffer, sig.byteOffset, sig.byteLength).toString('latin1');

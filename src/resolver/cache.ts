@@ -12,7 +12,7 @@ import { canonicalName, encodeName } from '../wire/name';
 import { decodeSoa } from '../wire/rdata';
 import { type Template } from './template';
 import type { Proof } from '../dnssec/proof';
-import { CompactStore } from './compact-store';
+import { CompactStore, questionIsKey } from './compact-store';
 import { decodeCachedAnswer, encodeCachedAnswer, QUESTION_OFFSET } from './entry-codec';
 import { decodeName } from '../wire/name';
 
@@ -382,21 +382,10 @@ export class Cache {
     if (!this.compact || e.ede || this.opts.now() >= e.storedAt + e.ttl * 1000) return false;
     // Without the RRSIGs: a million signed names fit in ~100 MB instead of ~230 (docs/BENCHMARKS.md).
     const bytes = encodeCachedAnswer(e.message, e.proof, { withoutSigs: true, sigless: e.sigless });
-    if (!bytes || !questionIsKey(bytes, e.key)) return false;
+    // The compact tier finds entries by the question in their bytes: it must be the key's.
+    if (!bytes || !questionIsKey(bytes, QUESTION_OFFSET, bytes.length, e.key)) return false;
     if (!this.compact.put(e.key, bytes, e.storedAt, e.ttl, e.negative)) return false;
     this.counters.demoted++;
     return true;
   }
-}
-
-/** The compact tier finds entries by the question in their bytes: it must be the key's. */
-function questionIsKey(bytes: Uint8Array, key: string): boolean {
-  const n = key.length - 1;
-  if (QUESTION_OFFSET + n > bytes.length) return false;
-  for (let i = 0; i < n; i++) {
-    const b = bytes[QUESTION_OFFSET + i]!;
-    const lower = i < n - 4 && b >= 0x41 && b <= 0x5a ? b | 0x20 : b;
-    if (lower !== key.charCodeAt(i)) return false;
-  }
-  return true;
 }

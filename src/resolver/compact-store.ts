@@ -301,16 +301,9 @@ export class CompactStore {
   private keyMatches(id: number, key: string): boolean {
     const chunk = this.chunks.get(this.chunkOf[id]!)!;
     const off = this.offsetOf[id]!;
-    const q = off + HEAD + QUESTION_OFFSET;
-    const n = key.length - 1;
-    const end = (chunk[off]! << 8) | chunk[off + 1]!;
-    if (q - off + n > end) return false;
-    for (let i = 0; i < n - 4; i++) {
-      const b = chunk[q + i]!;
-      if ((b >= 0x41 && b <= 0x5a ? b | 0x20 : b) !== key.charCodeAt(i)) return false;
-    }
-    for (let i = n - 4; i < n; i++) if (chunk[q + i] !== key.charCodeAt(i)) return false;
-    return ((chunk[off + 2]! & FLAG_CD) !== 0) === (key.charCodeAt(n) === 1);
+    const end = off + ((chunk[off]! << 8) | chunk[off + 1]!);
+    if (!questionIsKey(chunk, off + HEAD + QUESTION_OFFSET, end, key)) return false;
+    return ((chunk[off + 2]! & FLAG_CD) !== 0) === (key.charCodeAt(key.length - 1) === 1);
   }
 
   /** Linear-probing removal with backward shift, so no tombstones build up. */
@@ -358,4 +351,19 @@ export function hashKey(key: string, seed: number): number {
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0;
+}
+
+/**
+ * Is the question written at `q` (before `end`) the key's, CD bit aside? The key is the question as on
+ * the wire, name lowercased (cache.ts cacheKey): only the name's bytes are compared without case.
+ */
+export function questionIsKey(buf: Uint8Array, q: number, end: number, key: string): boolean {
+  const n = key.length - 1;
+  if (q + n > end) return false;
+  for (let i = 0; i < n; i++) {
+    const b = buf[q + i]!;
+    const lower = i < n - 4 && b >= 0x41 && b <= 0x5a ? b | 0x20 : b;
+    if (lower !== key.charCodeAt(i)) return false;
+  }
+  return true;
 }

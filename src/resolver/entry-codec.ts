@@ -13,6 +13,7 @@
 // signature expiry stay. The decoded answer then says `sigless`, and the cache must not serve it to a
 // client that asked for DNSSEC records (it fetches and validates the answer again instead).
 import { encodeMessage, decodeMessage } from '../wire/message';
+import { sameBytes } from '../wire/bytes';
 import { type Message, type RR } from '../wire/types';
 import type { Proof } from '../dnssec/proof';
 import type { Negative, RRsetRole, ValidatedRRset } from '../dnssec/validate';
@@ -212,13 +213,6 @@ function text(out: number[], s: string): boolean {
   const b = Buffer.from(s, 'utf8');
   if (b.length > 0xffff) return false;
   out.push(b.length >>> 8, b.length & 0xff, ...b);
-  return true;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
