@@ -120,6 +120,12 @@ describe('libreswan engine against a real pluto (pluto on A, charon on B)', func
     await charonB(kb, false);
   });
 
+  // Each test starts with no SA between the two, also after one that failed halfway (an IKE SA left up
+  // would let the next test's exchange ride on it).
+  afterEach(async () => {
+    if (rawB) await terminateB();
+  });
+
   after(async () => {
     await Promise.all([A?.close(), B?.close(), rawB?.close()]);
     await pluto?.stop();
@@ -192,12 +198,11 @@ describe('libreswan engine against a real pluto (pluto on A, charon on B)', func
       /initiator established IKE SA; authenticated peer '2048-bit PKCS#1 1\.5 RSA with SHA2_256' digital signature using preloaded certificate '@b\.oe\.test'/,
     );
     // charon heard nothing of pluto's failure (pluto deletes "NOT sending notification"): its side is up.
-    const sas = await rawB!.listSas();
-    assert.deepEqual(
-      sas.flatMap((s) => s.children.map((c) => [s.name, c.name, c.state])),
-      [['oe-a.oe.test', 'oe-a.oe.test', 'INSTALLED']],
-    );
-    await terminateB();
+    // pluto may try once more before the engine's --terminate reaches it, so charon can hold a second
+    // Child SA of the same conn; each one is pluto's proposal installed.
+    const children = (await rawB!.listSas()).flatMap((s) => s.children.map((c) => [s.name, c.name, c.state]));
+    assert.ok(children.length >= 1 && children.length <= 2, `charon holds ${children.length} Child SAs`);
+    for (const c of children) assert.deepEqual(c, ['oe-a.oe.test', 'oe-a.oe.test', 'INSTALLED']);
   });
 
   it('a wrong key is refused in both directions (ike-auth-failed)', async () => {
