@@ -158,12 +158,10 @@ export class UpstreamPool {
             this.counters.truncatedRetries++;
             answer = await this.exchangeTcp(server, q, cd);
           }
-          if (
-            answer.rcode === Rcode.SERVFAIL ||
-            answer.rcode === Rcode.REFUSED ||
-            answer.rcode === Rcode.NOTIMP ||
-            answer.rcode === Rcode.FORMERR
-          ) {
+          // A query has two answers that say something about the name: NOERROR and NXDOMAIN. Any other
+          // rcode (SERVFAIL, REFUSED, NOTIMP, FORMERR, but also NOTAUTH, YXDOMAIN, NOTZONE, which no
+          // recursive server sends for a plain query) proves nothing, so the next upstream is asked.
+          if (answer.rcode !== Rcode.NOERROR && answer.rcode !== Rcode.NXDOMAIN) {
             this.counters.serverFailures++;
             throw new TransportError('server-failure', `${formatEndpoint(server)} answered rcode ${answer.rcode}`);
           }

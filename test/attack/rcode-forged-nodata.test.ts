@@ -1,5 +1,5 @@
-// Found by an adversarial review: an upstream answer with an rcode the upstream pool does not turn into
-// a failure (NOTAUTH, YXDOMAIN, NOTZONE...: it retries only SERVFAIL, REFUSED, NOTIMP and FORMERR) came
+// Found by an adversarial review: an upstream answer with an rcode the upstream pool then did not turn
+// into a failure (NOTAUTH, YXDOMAIN, NOTZONE...: it retried only SERVFAIL, REFUSED, NOTIMP and FORMERR) came
 // out of the validator as secure, rcode NOERROR, no RRsets: a proven NODATA. One unsigned header from
 // an on-path attacker made any record of a signed name "provably" absent: served with AD (a TLSA's
 // proven absence turns DANE off), and an IPSECKEY's taken by decide() for "publishes no key" rather

@@ -311,8 +311,8 @@ describe('validator: negative trust anchors (RFC 7646) apply name by name', () =
     assert.ok(r.ttl !== undefined && r.ttl > 100, `ttl ${r.ttl}`);
   });
 
-  // The upstream pool turns SERVFAIL, REFUSED, NOTIMP and FORMERR into a TransportError, but NOTAUTH,
-  // YXDOMAIN, NOTZONE... reach the validator. Unsigned and proving nothing, such a response once
+  // The upstream pool turns every rcode but NOERROR and NXDOMAIN into a TransportError, but the
+  // validator is given messages by other callers too and must not rely on that. Unsigned and proving nothing, such a response once
   // came out secure with rcode NOERROR and no RRsets: a proven NODATA that an on-path attacker could
   // forge for any name of a signed zone (its IPSECKEY: the name "provably" has no key).
   for (const rcode of [2, 5, 6, 9, 10]) {

@@ -101,6 +101,18 @@ describe('resolver/upstream', function () {
     assert.equal(p.stats().serverFailures, 2);
   });
 
+  it('moves on when an upstream answers an rcode that proves nothing for a query (NOTAUTH, YXDOMAIN, NOTZONE)', async () => {
+    const odd = await Promise.all([9, 6, 10].map((rcode) => fake((q, reply) => reply(makeResponse(q, rcode)))));
+    const nx = await fake((q, reply) => reply(makeResponse(q, 3)));
+    const p = pool([...odd.map((f) => f.endpoint), nx.endpoint]);
+    assert.equal((await p.query(Q)).rcode, 3, 'NXDOMAIN is an answer');
+    assert.equal(p.stats().serverFailures, 3);
+    assert.deepEqual(
+      odd.map((f) => f.received.length),
+      [1, 1, 1],
+    );
+  });
+
   it('throws all-upstreams-failed when every upstream is dead or silent', async () => {
     const silent = await fake(() => undefined);
     const nothing = `127.0.0.1:${await freePort()}`;
