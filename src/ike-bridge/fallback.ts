@@ -3,11 +3,12 @@
 // IKE_AUTH (charon keeps the untrusted cert it received; VICI list-certs shows it); and refusing
 // `null` (RFC 7619) on strongSwan 5.9, which rejects `auth = null`.
 import { randomBytes, type KeyObject, createPublicKey } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CertError, createSelfSignedCert, derToPem, parseCert, pemToDer } from './cert';
 import { type CertTrustPolicy, judgeCert, type Pin, PinStore } from './tofu';
 import { ConfigError } from '../util/errors';
+import { writeFileAtomic } from '../util/atomic-file';
 import type { Logger } from '../util/log';
 import type { ViciInput, ViciSection } from './vici-codec';
 
@@ -60,7 +61,8 @@ export function ensureHostCert(path: string, key: KeyObject, id: string, nowSec:
     }
   }
   const pem = createSelfSignedCert(id, key, { now: nowSec, serial: randomBytes(16) });
-  writeFileSync(path, pem, { mode: 0o644 });
+  // Renamed into place: a link planted at `path` is replaced, never written through.
+  writeFileAtomic(path, pem, 0o644);
   return pem;
 }
 

@@ -2,8 +2,9 @@
 // IPSECKEY record that publishes it (RFC 4025 §3.1 presentation: precedence, gateway type,
 // algorithm, gateway, base64 key; "." is the empty gateway of type 0).
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../util/atomic-file';
 import { ConfigError } from '../util/errors';
 import { keyObjectToIpseckey, privateKeyPemForCharon } from './keys';
 
@@ -34,10 +35,10 @@ export function writeHostKey(dir: string, key: KeyObject, force = false): { priv
     throw new ConfigError('keygen-exists', `${paths.privateKey} exists; use --force to replace this host's key`);
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  // Create with 0600 (no window with a wider mode), then chmod in case the file already existed.
-  writeFileSync(paths.privateKey, privateKeyPemForCharon(key), { mode: 0o600 });
-  chmodSync(paths.privateKey, 0o600);
-  writeFileSync(paths.publicKey, publicPem(key), { mode: 0o644 });
+  // New files renamed into place: mode 0600 from the first byte, and a link planted at either path (by
+  // whoever could write into `dir`) is replaced, never written through, also with --force as root.
+  writeFileAtomic(paths.privateKey, privateKeyPemForCharon(key), 0o600);
+  writeFileAtomic(paths.publicKey, publicPem(key), 0o644);
   return paths;
 }
 

@@ -3,7 +3,7 @@
 // result is shown. The real exchange is in fallback-lab.test.ts.
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import forge from 'node-forge';
@@ -260,6 +260,18 @@ describe('fallback: pin store and host certificate files', () => {
     assert.notEqual(other, first);
     assert.equal(parseCert(pemToDer(other)).publicKey.asymmetricKeyType, 'ed25519');
     assert.notEqual(ensureHostCert(path, ed, 'a.oe.test', NOW + 3640 * 86400), other, 'renewed near expiry');
+  });
+
+  it('ensureHostCert replaces a link planted at its path, never writes through it', () => {
+    const victim = join(dir, 'victim');
+    writeFileSync(victim, 'do not touch\n', { mode: 0o600 });
+    const path = join(dir, 'host.cert.pem');
+    symlinkSync(victim, path);
+    const pem = ensureHostCert(path, rsa, 'a.oe.test', NOW);
+    assert.equal(readFileSync(victim, 'utf8'), 'do not touch\n');
+    assert.ok(lstatSync(path).isFile());
+    assert.equal(readFileSync(path, 'utf8'), pem);
+    assert.equal(statSync(path).mode & 0o777, 0o644);
   });
 });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createPrivateKey } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { hostKeyPaths } from '../../src/ike-bridge/identity';
@@ -14,6 +14,25 @@ describe('oedns keygen', () => {
   let dir: string;
   beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'oedns-keygen-'))));
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('--force replaces a link planted at the key paths, never writes through it', () => {
+    const victim = join(dir, 'victim');
+    writeFileSync(victim, 'do not touch\n', { mode: 0o644 });
+    const keys = join(dir, 'keys');
+    assert.equal(run('--type', 'ed25519', '--out', keys, '--name', 'h.oe.test').status, 0);
+    const paths = hostKeyPaths(keys);
+    for (const p of [paths.privateKey, paths.publicKey]) {
+      rmSync(p);
+      symlinkSync(victim, p);
+    }
+    const r = run('--type', 'ed25519', '--out', keys, '--name', 'h.oe.test', '--force');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(readFileSync(victim, 'utf8'), 'do not touch\n');
+    assert.equal(statSync(victim).mode & 0o777, 0o644, 'the target keeps its mode');
+    for (const p of [paths.privateKey, paths.publicKey]) assert.ok(lstatSync(p).isFile(), `${p} is a file of its own`);
+    assert.equal(statSync(paths.privateKey).mode & 0o777, 0o600);
+    createPrivateKey(readFileSync(paths.privateKey));
+  });
 
   for (const [type, alg, len] of [
     ['ed25519', 4, 32],
