@@ -1,5 +1,6 @@
 // `oedns control ...`: acts on a running `oedns serve` over its control socket, as unbound-control does
-// for Unbound: reload, flush [NAME], reconcile, log-level LEVEL, stats, negative trust anchors.
+// for Unbound: reload, flush [NAME], reconcile, log-level LEVEL, stats, negative trust anchors,
+// shunt-clear NAME.
 // The socket path comes from --control, else the config file's `control`, else the default.
 import { type Command } from 'commander';
 import { controlRequest } from '../control/client';
@@ -38,6 +39,10 @@ const HUMAN: Record<string, (r: unknown) => string> = {
   'nta-add': (r) => {
     const e = r as { name: string; expiresAt: number };
     return `negative trust anchor ${e.name || '.'} until ${new Date(e.expiresAt * 1000).toISOString()}\n`;
+  },
+  'shunt-clear': (r) => {
+    const x = r as { name: string; cleared: boolean };
+    return x.cleared ? `drop shunt of ${x.name} ended\n` : `${x.name} has no drop shunt\n`;
   },
   'nta-remove': (r) => ((r as { removed: boolean }).removed ? 'removed\n' : 'there was no such negative trust anchor\n'),
   'nta-list': (r) => {
@@ -129,6 +134,11 @@ export function registerControl(program: Command): void {
     .command('trust-anchors')
     .description('the trust anchors in use and their RFC 5011 key states')
     .action((_o: unknown, cmd: Command) => send('trust-anchors', {}, flags(cmd)));
+  control
+    .command('shunt-clear')
+    .argument('<name>', 'the peer name `oedns status` lists under drop shunts')
+    .description("end NAME's drop shunt now: traffic to its addresses may leave in clear again, until a validated answer protects them")
+    .action((name: string, _o: unknown, cmd: Command) => send('shunt-clear', { name }, flags(cmd)));
   const nta = control
     .command('nta')
     .description('negative trust anchors (RFC 7646): stop validating a zone whose DNSSEC is broken, for a while');

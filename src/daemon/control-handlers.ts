@@ -1,5 +1,5 @@
 // What `oedns control` can ask of a running daemon (the unbound-control of oedns): reload, flush,
-// reconcile, log-level, stats and negative trust anchors. Each handler checks its arguments and
+// reconcile, log-level, stats, negative trust anchors and ending a drop shunt. Each handler checks its arguments and
 // answers with data; the control server turns a thrown error into an error reply.
 import type { ControlHandler } from '../control/server';
 import { formatEndpoint } from '../resolver/endpoint';
@@ -52,6 +52,12 @@ export function daemonControlHandlers(d: RunningDaemon, now: () => number): Reco
       return { removed };
     },
     'nta-list': () => d.ntas.list(now()),
+    // An operator who knows a private peer is gone for good (or whose shunt blocks a host that now
+    // speaks clear on purpose) should not have to wait out the grace period or restart the daemon.
+    'shunt-clear': async (args) => {
+      const name = nameArg(args, true)!;
+      return { name, cleared: await d.sync.clearShunt(name) };
+    },
     'trust-anchors': () => d.trust.report(),
   };
 }

@@ -161,6 +161,8 @@ export class PeerRegistry {
    */
   private readonly shuntHeap = new MinHeap<HeapShunt>((x, y) => x.until < y.until || (x.until === y.until && x.seq < y.seq));
   private heapSeq = 0;
+  /** Addresses that left a claim or a shunt (see `changes`). */
+  private removals = 0;
   readonly shuntGraceSec: number;
   private readonly maxShunted: number;
   /** Shunted addresses dropped early because of maxShunted (a fail-open event: counted for status). */
@@ -396,6 +398,7 @@ export class PeerRegistry {
 
   /** `address` left `key`'s claims or shunt: out of the index unless the name still has it elsewhere. */
   private unindex(key: string, address: string): void {
+    this.removals++;
     const e = this.entries.get(key);
     if (e && (e.shunt.has(address) || [...e.claims.values()].some((c) => c.addresses.has(address)))) return;
     const names = this.byAddress.get(address);
@@ -481,9 +484,13 @@ export class PeerRegistry {
     return out;
   }
 
-  /** Changes to claims and shunts so far (a writer compares it to know whether to write). */
+  /**
+   * Changes to claims and shunts so far (a writer compares it to know whether to write). Removals
+   * count too: a shunt the operator ended, or one evicted, must leave the stored closed set, or the
+   * next start would hold it again.
+   */
   get changes(): number {
-    return this.seq + this.heapSeq;
+    return this.seq + this.heapSeq + this.removals;
   }
 
   /** Names whose every claim has expired at `nowSec` (due for removal). Does not change anything. */

@@ -281,6 +281,7 @@ export class PeerSync {
   /** End the drop shunt of `name` now (an operator's decision). */
   async clearShunt(name: string): Promise<boolean> {
     const had = this.registry.clearShunt(name);
+    if (had) this.log.info({ peer: peerKey(name) }, 'drop shunt ended by the operator');
     await this.ensure(name);
     return had;
   }

@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { lookupUser } from '../../src/resolver/privileges';
+import { CLOSED_STATE_FILE } from '../../src/daemon/daemon';
+import { writeClosedSet } from '../../src/daemon/leftovers';
 import { generateKeyPairSync } from 'node:crypto';
 import { keyObjectToIpseckey } from '../../src/ike-bridge/keys';
 import { tmpdir } from 'node:os';
@@ -256,6 +258,44 @@ describe('oedns control (against a real oedns serve and named)', function () {
       assert.match(c.detail, /anchors \(RFC 5011 state .*\) do not validate the \. DNSKEY set: .*; keys \.: 4242 Valid/);
     } finally {
       rmSync(d2Dir, { recursive: true, force: true });
+    }
+  });
+
+  it('shunt-clear ends a drop shunt left by the previous run; the closed-set file no longer lists it', async () => {
+    // Its own daemon: the shunt comes from a closed-set file next to its autosp state.
+    const dir2 = mkdtempSync(join(tmpdir(), 'oedns-ctl-shunt-'));
+    let d2: Daemon | undefined;
+    try {
+      chmodSync(dir2, 0o755);
+      const state = join(dir2, 'state');
+      mkdirSync(state);
+      const oedns = lookupUser(readFileSync('/etc/passwd', 'utf8'), 'oedns');
+      if (oedns) chownSync(state, oedns.uid, oedns.gid);
+      const closed = join(state, CLOSED_STATE_FILE);
+      const nowSec = Math.floor(Date.now() / 1000);
+      writeClosedSet(closed, [{ name: 'gone.good.test', addresses: ['198.51.100.77'], until: nowSec + 3000 }], nowSec);
+      if (oedns) chownSync(closed, oedns.uid, oedns.gid);
+      const config2 = join(dir2, 'oedns.yaml');
+      writeFileSync(config2, `upstream-file: ${upstreamFile}\ntrust-anchor: ${anchor}\ntrust-anchor-state: ${join(state, 'ta.json')}\n`);
+      d2 = await serve(dir2, config2, {}, ['--autosp-state', join(state, 'autosp.json')]);
+      const shunts = (): { name: string; addresses: string[] }[] =>
+        JSON.parse(spawnSync(process.execPath, [OEDNS, 'status', '--control', d2!.control, '--json'], { encoding: 'utf8' }).stdout).shunts;
+      assert.deepEqual(
+        shunts().map((x) => [x.name, x.addresses]),
+        [['gone.good.test', ['198.51.100.77']]],
+      );
+      assert.deepEqual([ctl(d2, ['shunt-clear', 'other.good.test']).out], ['other.good.test has no drop shunt\n']);
+      assert.equal(shunts().length, 1, 'another name clears nothing');
+      const r = ctl(d2, ['shunt-clear', 'Gone.Good.Test.']);
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.out, /^drop shunt of Gone\.Good\.Test\. ended\n$/);
+      assert.deepEqual(shunts(), []);
+      await until('the daemon logs it', () => /"peer":"gone\.good\.test","msg":"drop shunt ended by the operator"/.test(d2!.log()), 5000);
+      await until('the closed-set file follows', () => !readFileSync(closed, 'utf8').includes('198.51.100.77'), 10_000);
+      assert.equal(ctl(d2, ['shunt-clear']).code !== 0, true, 'a name is required');
+    } finally {
+      await d2?.stop();
+      rmSync(dir2, { recursive: true, force: true });
     }
   });
 

@@ -294,4 +294,15 @@ describe('peers/registry: shunts held without a claim (state file after a restar
     r.sweep(T + 100);
     assert.deepEqual(r.shunts(T + 100), []);
   });
+
+  it('counts a shunt that ends early among its changes (the stored closed set must drop it)', () => {
+    const r = new PeerRegistry();
+    r.holdShunt('peer.example', ['192.0.2.10'], T + 100, T);
+    const before = r.changes;
+    assert.equal(r.clearShunt('other.example'), false);
+    assert.equal(r.changes, before, 'nothing ended');
+    assert.equal(r.clearShunt('Peer.Example.'), true);
+    assert.ok(r.changes > before, 'a writer comparing changes writes again');
+    assert.deepEqual(r.closedSet(T), []);
+  });
 });
