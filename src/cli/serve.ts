@@ -47,6 +47,7 @@ interface ServeFlags {
   user?: string;
   upstreamTimeoutMs?: string;
   tcpIdleMs?: string;
+  tcpFrameMs?: string;
   maxUdpSize?: string;
   policy?: string;
   vici?: string;
@@ -146,6 +147,10 @@ export function registerServe(program: Command): void {
     )
     .option('--upstream-timeout-ms <ms>', 'per-attempt upstream timeout (default 1000)')
     .option('--tcp-idle-ms <ms>', 'close idle client TCP connections after this long (default 10000)')
+    .option(
+      '--tcp-frame-ms <ms>',
+      'a TCP query must arrive whole this long after its first byte, or the connection is closed (default 3000)',
+    )
     .option('--max-udp-size <n>', 'largest UDP answer we send and the EDNS size we advertise (default 1232)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (default info)')
     .option(
@@ -179,6 +184,7 @@ function cliInput(flags: ServeFlags, cmd: Command): ServeConfigInput {
     user: flags.user,
     upstreamTimeoutMs: flags.upstreamTimeoutMs,
     tcpIdleMs: flags.tcpIdleMs,
+    tcpFrameMs: flags.tcpFrameMs,
     maxUdpSize: flags.maxUdpSize,
     policy: flags.policy,
     vici: flags.vici,

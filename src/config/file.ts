@@ -28,6 +28,7 @@ export const SERVE_KEYS = [
   'user',
   'upstreamTimeoutMs',
   'tcpIdleMs',
+  'tcpFrameMs',
   'maxUdpSize',
   'shuntGraceSec',
   'policy',

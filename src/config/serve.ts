@@ -85,6 +85,8 @@ export interface ServeConfig {
   user?: string;
   upstreamTimeoutMs: number;
   tcpIdleMs: number;
+  /** A client's TCP query must arrive whole this long after its first byte (slowloris bound). */
+  tcpFrameMs: number;
   maxUdpSize: number;
   /** Seconds a drop shunt outlives the answer that handed out an address of a removed `private` peer. */
   shuntGraceSec: number;
@@ -100,6 +102,7 @@ export const SERVE_DEFAULTS = {
   logFormat: 'auto' as LogFormat,
   upstreamTimeoutMs: 1000,
   tcpIdleMs: 10_000,
+  tcpFrameMs: 3000,
   maxUdpSize: 1232,
   shuntGraceSec: DEFAULT_SHUNT_GRACE_SEC,
   vici: '/var/run/charon.vici',
@@ -317,6 +320,7 @@ export function resolveServeConfig(file: ServeConfigInput, cli: ServeConfigInput
     user: user,
     upstreamTimeoutMs: int(pick('upstreamTimeoutMs'), 'upstreamTimeoutMs', 10, 60_000) ?? SERVE_DEFAULTS.upstreamTimeoutMs,
     tcpIdleMs: int(pick('tcpIdleMs'), 'tcpIdleMs', 100, 3_600_000) ?? SERVE_DEFAULTS.tcpIdleMs,
+    tcpFrameMs: int(pick('tcpFrameMs'), 'tcpFrameMs', 100, 60_000) ?? SERVE_DEFAULTS.tcpFrameMs,
     maxUdpSize: int(pick('maxUdpSize'), 'maxUdpSize', 512, 4096) ?? SERVE_DEFAULTS.maxUdpSize,
     shuntGraceSec: int(pick('shuntGraceSec'), 'shuntGraceSec', 0, 30 * 86400) ?? SERVE_DEFAULTS.shuntGraceSec,
   };

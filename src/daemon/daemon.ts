@@ -119,6 +119,7 @@ const RESTART_KEYS: ReadonlyArray<keyof ServeConfig> = [
   'user',
   'upstreamTimeoutMs',
   'tcpIdleMs',
+  'tcpFrameMs',
   'maxUdpSize',
   'trustAnchorState',
   'logFormat',

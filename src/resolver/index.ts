@@ -96,8 +96,9 @@ export async function startServer(config: ServeConfig | ServeConfigInput, opts: 
     maxUdpSize: cfg.maxUdpSize,
     log,
   });
-  const server = await listen({ ...DEFAULT_LISTEN, listen: cfg.listen, tcpIdleMs: cfg.tcpIdleMs, allow, log }, (raw, client) =>
-    pipeline.handle(raw, client),
+  const server = await listen(
+    { ...DEFAULT_LISTEN, listen: cfg.listen, tcpIdleMs: cfg.tcpIdleMs, tcpFrameMs: cfg.tcpFrameMs, allow, log },
+    (raw, client) => pipeline.handle(raw, client),
   );
   let stopped: Promise<void> | undefined;
   return {

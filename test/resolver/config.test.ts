@@ -41,6 +41,19 @@ describe('config/serve', () => {
     assert.equal(c.engine, 'dry-run');
     assert.equal(c.maxUdpSize, 1232);
     assert.deepEqual([c.cacheSize, c.cacheHot], [100_000, 10_000]);
+    assert.deepEqual([c.tcpIdleMs, c.tcpFrameMs], [10_000, 3000]);
+  });
+
+  it('takes the TCP frame deadline from the file or the command line, within 100 ms to 60 s', () => {
+    const up = { upstream: ['192.0.2.1'] };
+    const yaml = join(tempDir(), 'oedns.yaml');
+    writeFileSync(yaml, 'tcp-frame-ms: 500\n');
+    assert.equal(resolveServeConfig(readConfigFile(yaml), up).tcpFrameMs, 500);
+    assert.equal(resolveServeConfig(readConfigFile(yaml), { ...up, tcpFrameMs: '800' }).tcpFrameMs, 800);
+    assert.throws(
+      () => resolveServeConfig({}, { ...up, tcpFrameMs: '5' }),
+      (e: unknown) => e instanceof ConfigError && /tcpFrameMs/.test(e.message),
+    );
   });
 
   it('reads JSON and YAML files with the option names, the command line winning', () => {

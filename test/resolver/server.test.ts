@@ -238,6 +238,22 @@ describe('resolver/server with a scripted upstream', function () {
     assert.equal(server.stats().server.tcpIdleClosed, 1);
   });
 
+  it('closes a connection whose query frame is not whole within the configured tcpFrameMs', async () => {
+    const fake = await startFakeUpstream((m, reply) => reply(answerWith(m, [])));
+    cleanup.push(() => fake.close());
+    // Idle far longer than the frame deadline: only tcpFrameMs can close it this soon.
+    const server = await startServer({ listen: ['127.0.0.1:0'], upstream: [fake.endpoint], tcpIdleMs: 60_000, tcpFrameMs: 200 });
+    cleanup.push(() => server.stop());
+    const sock = connect({ host: '127.0.0.1', port: server.addresses[0]!.port });
+    sock.on('error', () => undefined);
+    const closed = new Promise<void>((r) => sock.on('close', () => r()));
+    sock.write(Buffer.from([0, 40, 1, 2])); // a 40-byte frame begun, never finished
+    const t0 = Date.now();
+    await closed;
+    assert.ok(Date.now() - t0 < 2500, `closed after ${Date.now() - t0} ms, not at the 3000 ms default`);
+    assert.equal(server.stats().server.tcpSlowClosed, 1);
+  });
+
   it('answers SERVFAIL when every upstream fails', async () => {
     const { server } = await setup((m, reply) => reply({ ...answerWith(m, []), rcode: Rcode.SERVFAIL }));
     const m = await ask(server.addresses[0]!.port, 'fail.test', 1);
