@@ -1,6 +1,8 @@
 // CIDR prefixes for address rules, on top of src/wire's address parsing (not node:net, so that
 // src/policy stays free of I/O modules).
-import { formatIPv4, formatIPv6, parseIPv4 as wireIPv4, parseIPv6 as wireIPv6 } from '../wire/ip';
+import { formatAddress, formatIPv4, isV4Mapped as isMapped, parseAddress, parseIPv4 as wireIPv4, parseIPv6 as wireIPv6 } from '../wire/ip';
+
+export { formatAddress, parseAddress };
 
 export interface Cidr {
   /** 4 or 16 bytes, host bits zero. */
@@ -27,24 +29,6 @@ export function parseIPv6(s: string): Uint8Array | null {
   } catch {
     return null;
   }
-}
-
-/**
- * Any address literal → bytes. An IPv4-mapped IPv6 address (`::ffff:192.0.2.1`) is returned as IPv4,
- * so that one IPv4 rule covers both spellings of the same destination.
- */
-export function parseAddress(s: string): { bytes: Uint8Array; family: 4 | 6 } | null {
-  const v4 = parseIPv4(s);
-  if (v4) return { bytes: v4, family: 4 };
-  const v6 = parseIPv6(s);
-  if (!v6) return null;
-  if (isMapped(v6)) return { bytes: v6.slice(12), family: 4 };
-  return { bytes: v6, family: 6 };
-}
-
-/** Canonical text (RFC 5952 for IPv6, as src/wire prints it). */
-export function formatAddress(bytes: Uint8Array): string {
-  return bytes.length === 4 ? formatIPv4(bytes) : formatIPv6(bytes);
 }
 
 /** An address in its one canonical spelling (IPv4-mapped IPv6 as IPv4); text that is no address, trimmed and lowercased. */
@@ -84,10 +68,6 @@ export function parseCidr(s: string): CidrResult {
     return { ok: true, cidr: { bytes: v4, prefix: prefix - 96, family: 4, text: `${formatIPv4(v4)}/${prefix - 96}` } };
   }
   return { ok: true, cidr: { bytes: masked, prefix, family, text: `${formatAddress(masked)}/${prefix}` } };
-}
-
-function isMapped(b: Uint8Array): boolean {
-  return b.length === 16 && b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff;
 }
 
 export function cidrContains(c: Cidr, addr: { bytes: Uint8Array; family: 4 | 6 }): boolean {

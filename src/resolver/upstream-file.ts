@@ -5,9 +5,9 @@
 // ourselves would loop), and re-read it when it changes, so a Wi-Fi change reaches oedns.
 import { readFileSync, realpathSync, type Stats, statSync, unwatchFile, watchFile } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
-import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '../wire/ip';
+import { formatAddress, parseAddress } from '../wire/ip';
+import { ParseError } from '../util/errors';
 import { type Endpoint, formatEndpoint, parseEndpoint } from './endpoint';
 
 /** The `nameserver` lines of a resolv.conf, in order (zone ids such as %eth0 dropped). */
@@ -22,10 +22,9 @@ export function parseResolvConf(text: string): string[] {
 
 /** An address in one spelling: IPv4-mapped IPv6 (::ffff:a.b.c.d, how a v6 socket reaches v4) as IPv4, IPv6 compressed. */
 export function canonicalAddress(host: string): { addr: string; family: 4 | 6 } {
-  if (isIP(host) === 4) return { addr: formatIPv4(parseIPv4(host)), family: 4 };
-  const b = parseIPv6(host.replace(/%.*$/, ''));
-  if (b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) return { addr: formatIPv4(b.subarray(12)), family: 4 };
-  return { addr: formatIPv6(b), family: 6 };
+  const p = parseAddress(host.replace(/%.*$/, ''));
+  if (!p) throw new ParseError('bad-address', `'${host}' is not an IP address`);
+  return { addr: formatAddress(p.bytes), family: p.family };
 }
 
 const isLoopback = (a: { addr: string; family: 4 | 6 }): boolean => (a.family === 4 ? a.addr.startsWith('127.') : a.addr === '::1');

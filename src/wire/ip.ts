@@ -86,3 +86,33 @@ export function formatIPv6(b: Uint8Array): string {
   if (bestBase >= 0 && bestBase + bestLen === 8) s += ':';
   return s;
 }
+
+/** `::ffff:a.b.c.d`: an IPv4 destination written as IPv6. */
+export function isV4Mapped(b: Uint8Array): boolean {
+  return b.length === 16 && b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff;
+}
+
+/**
+ * Any address literal → bytes, or null. An IPv4-mapped IPv6 address (`::ffff:192.0.2.1`) is returned
+ * as IPv4: policy rules, the reserved set and the upstream file all mean the same destination by
+ * both spellings, so they read addresses here and compare one canonical form.
+ */
+export function parseAddress(s: string): { bytes: Uint8Array; family: 4 | 6 } | null {
+  try {
+    return { bytes: parseIPv4(s), family: 4 };
+  } catch {
+    /* not IPv4: try IPv6 */
+  }
+  let v6: Uint8Array;
+  try {
+    v6 = parseIPv6(s);
+  } catch {
+    return null;
+  }
+  return isV4Mapped(v6) ? { bytes: v6.slice(12), family: 4 } : { bytes: v6, family: 6 };
+}
+
+/** Canonical text (RFC 5952 for IPv6, as BIND prints it). */
+export function formatAddress(bytes: Uint8Array): string {
+  return bytes.length === 4 ? formatIPv4(bytes) : formatIPv6(bytes);
+}
