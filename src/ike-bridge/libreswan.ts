@@ -23,6 +23,7 @@ import { silentLogger, type Logger } from '../util/log';
 import { ipseckeyToKeyObject, KeyError, keyObjectToIpseckey } from './keys';
 import { checkAddress, checkName, LS_SHUNT_PREFIX, parseShuntConn, shuntAddArgs, shuntConnName } from './libreswan-shunts';
 import { connName, peerOfConn, peersEqual } from './peer-config';
+import { peersInStatus } from './libreswan-status';
 
 export interface RunResult {
   code: number;
@@ -470,11 +471,31 @@ export class LibreswanEngine implements Engine {
   async list(): Promise<InstalledPeer[]> {
     const r = await this.whack(['--showstates'], 'list', true);
     const states = statesByConn(r.stdout);
+    const stateOf = (conns: string[]): Pick<InstalledPeer, 'ikeState' | 'childState'> => {
+      const s = conns.map((c) => states.get(c)).filter((x): x is { ike?: string; child?: string } => !!x);
+      return {
+        ikeState: s.find((x) => x.ike === 'ESTABLISHED')?.ike ?? s.find((x) => x.ike)?.ike,
+        childState: s.some((x) => x.child) ? 'INSTALLED' : undefined,
+      };
+    };
     // Shunts as pluto holds them, with those this process did not add (oedns restarted: serve's
     // leftovers keep them closed); what we hold when pluto cannot be asked.
     const held = new Map([...this.shunts].map(([name, m]) => [name, new Map(m)]));
     const st = await this.whack(['--status'], 'list', true);
+    // Peer conns pluto holds that this process did not install (oedns restarted): listed from the
+    // status so serve's leftovers can keep a private peer's addresses closed (libreswan-status.ts).
+    const unknown: InstalledPeer[] = [];
     if (st.code === 0) {
+      for (const p of peersInStatus(st.stdout)) {
+        if (this.peers.has(p.name) || p.shunt) continue;
+        unknown.push({
+          name: p.name,
+          connection: p.conns[0]!,
+          addresses: p.addresses,
+          authenticated: p.authenticated,
+          ...stateOf(p.conns),
+        });
+      }
       held.clear();
       for (const conn of shuntConnsIn(st.stdout)) {
         const p = parseShuntConn(conn);
@@ -487,18 +508,14 @@ export class LibreswanEngine implements Engine {
       return { name, connection: m.get(addrs[0]!)!, addresses: addrs, authenticated: false, shunt: true };
     });
     return [...this.peers.values()]
-      .map(({ peer, conns }): InstalledPeer => {
-        const s = conns.map((c) => states.get(c)).filter((x): x is { ike?: string; child?: string } => !!x);
-        return {
-          name: peer.name,
-          connection: conns[0] ?? connName(peer.name),
-          addresses: [...peer.addresses],
-          authenticated: peer.auth.kind === 'pubkey',
-          ikeState: s.find((x) => x.ike === 'ESTABLISHED')?.ike ?? s.find((x) => x.ike)?.ike,
-          childState: s.some((x) => x.child) ? 'INSTALLED' : undefined,
-        };
-      })
-      .concat(shunts);
+      .map(({ peer, conns }): InstalledPeer => ({
+        name: peer.name,
+        connection: conns[0] ?? connName(peer.name),
+        addresses: [...peer.addresses],
+        authenticated: peer.auth.kind === 'pubkey',
+        ...stateOf(conns),
+      }))
+      .concat(unknown, shunts);
   }
 
   async status(): Promise<EngineStatus> {

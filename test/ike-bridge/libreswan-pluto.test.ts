@@ -18,6 +18,8 @@ import { EngineError } from '../../src/util/errors';
 import { type Lab, labUp } from '../support/lab';
 import { type OednsKey, oednsKeygen, type PlutoHost, plutoOn, plutoUnavailable } from '../support/pluto-lab';
 import { until } from '../support/wait';
+import { leftoverShunts } from '../../src/daemon/leftovers';
+import { defaultPolicy } from '../../src/policy';
 
 type Key = OednsKey;
 const keygen = oednsKeygen;
@@ -349,6 +351,48 @@ describe('libreswan engine against a real pluto (pluto on A, charon on B)', func
     );
     assert.match((await lab!.exec(lab!.a, ['ip', 'xfrm', 'policy'])).stdout, /src 192\.0\.2\.1\/32 dst 198\.51\.100\.7\/32/);
     await A.remove('g.oe.test');
+  });
+
+  it('a fresh engine (oedns restarted) lists the peer conns pluto still holds, with the addresses each protects', async () => {
+    await A.install(peer('b.oe.test', lab!.b.addr, [kb]));
+    await A.install(peer('g.oe.test', '198.51.100.7', [kb2], { gateway: { kind: 'address', address: '192.0.2.2' } }));
+    await A.install({
+      ...peer('two.oe.test', '192.0.2.7', []),
+      addresses: ['192.0.2.7', '192.0.2.8'],
+      auth: { kind: 'unauthenticated', method: 'null' },
+    });
+    await A.setShunt('gone.oe.test', ['192.0.2.9']);
+    try {
+      const fresh = new LibreswanEngine({
+        localId: 'a.oe.test',
+        localKey: ka.pem,
+        whack: pluto!.whack,
+        ctlsocket: pluto!.ctlsocket,
+        routeSource: nsRouteSource(pluto!.ns),
+      });
+      const listed = await fresh.list();
+      assert.deepEqual(
+        listed.map((p) => [p.name, p.addresses, p.authenticated, p.shunt ?? false]).sort(),
+        [
+          ['b.oe.test', ['192.0.2.2'], true, false],
+          ['g.oe.test', ['198.51.100.7'], true, false],
+          ['gone.oe.test', ['192.0.2.9'], false, true],
+          ['two.oe.test', ['192.0.2.7', '192.0.2.8'], false, false],
+        ],
+        (await pluto!.run(['--status'])).stdout,
+      );
+      // What serve does with them at start: a private policy keeps each address closed.
+      const held = leftoverShunts(listed, [], { ...defaultPolicy(), default: 'private' }, 1000, 3600);
+      assert.deepEqual(held.map((h) => [h.name, h.addresses]).sort(), [
+        ['b.oe.test', ['192.0.2.2']],
+        ['g.oe.test', ['198.51.100.7']],
+        ['gone.oe.test', ['192.0.2.9']],
+        ['two.oe.test', ['192.0.2.7', '192.0.2.8']],
+      ]);
+    } finally {
+      await A.setShunt('gone.oe.test', []);
+      for (const n of ['b.oe.test', 'g.oe.test', 'two.oe.test']) await A.remove(n);
+    }
   });
 
   it("NULL authentication (RFC 7619): the engine's --auth-null against a pluto configured with authby=null, both ways", async () => {
