@@ -25,7 +25,9 @@ function typeOf(k: KeyObject): { type: HostKeyType; bits?: number } {
 export function registerKeygen(program: Command): void {
   program
     .command('keygen')
-    .description("create this host's IKE key (private key mode 0600) and print the IPSECKEY record to publish")
+    .description(
+      "create this host's IKE key (private key mode 0600, or 0640 keeping the group of the key it replaces) and print the IPSECKEY record to publish",
+    )
     .addOption(new Option('--type <type>', 'key type').choices(['rsa', 'ed25519', 'ecdsa-p256']).default('rsa'))
     .option('--bits <n>', 'RSA modulus size', '3072')
     .option('--out <dir>', 'directory for host.key.pem and host.pub.pem', '/etc/oedns')
@@ -85,7 +87,7 @@ export function registerKeygen(program: Command): void {
             );
           }
           process.stderr.write(
-            `wrote ${paths.privateKey} (mode 0600) and ${paths.publicKey}; the current key is unchanged\n` +
+            `wrote ${paths.privateKey} (mode 0${paths.mode.toString(8)}) and ${paths.publicKey}; the current key is unchanged\n` +
               `next: oedns publish --add --name ${o.name} --key-dir ${o.out} ... (publishes both keys)\n`,
           );
           process.stdout.write(`${ipseckeyLine(o.name, key, prec)}\n`);
@@ -94,7 +96,7 @@ export function registerKeygen(program: Command): void {
         const key = generateHostKey(o.type, bits);
         const paths = writeHostKey(o.out, key, o.force);
         process.stderr.write(
-          `wrote ${paths.privateKey} (mode 0600) and ${paths.publicKey}\npublish this record in ${o.name}'s signed zone:\n`,
+          `wrote ${paths.privateKey} (mode 0${paths.mode.toString(8)}) and ${paths.publicKey}\npublish this record in ${o.name}'s signed zone:\n`,
         );
         process.stdout.write(`${ipseckeyLine(o.name, key, prec)}\n`);
       } catch (e) {

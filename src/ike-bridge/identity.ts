@@ -2,7 +2,7 @@
 // IPSECKEY record that publishes it (RFC 4025 §3.1 presentation: precedence, gateway type,
 // algorithm, gateway, base64 key; "." is the empty gateway of type 0).
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-file';
 import { ConfigError } from '../util/errors';
@@ -28,18 +28,46 @@ export function generateHostKey(type: HostKeyType, rsaBits = 3072): KeyObject {
   }
 }
 
-/** Write the private key (mode 0600) and its public half; refuses to overwrite unless `force`. */
-export function writeHostKey(dir: string, key: KeyObject, force = false): { privateKey: string; publicKey: string } {
+/**
+ * Writes a private key file: 0600, or 0640 with the group of `like` (an existing key) when that one is a
+ * group-readable regular file. A daemon that dropped root reads its key through its group (install.sh:
+ * root:oedns 0640); a key written over or beside that one must stay readable to it. Returns the mode.
+ */
+export function writePrivateKeyFile(path: string, pem: string, like: string): number {
+  let st;
+  try {
+    st = lstatSync(like);
+  } catch {
+    st = undefined;
+  }
+  if (st?.isFile() && st.mode & 0o040) {
+    try {
+      writeFileAtomic(path, pem, 0o640, st.gid);
+      return 0o640;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EPERM') throw e;
+      // Not allowed to give it that group: ours alone.
+    }
+  }
+  writeFileAtomic(path, pem, 0o600);
+  return 0o600;
+}
+
+/**
+ * Write the private key (0600, or 0640 keeping the group of the key it replaces: writePrivateKeyFile)
+ * and its public half; refuses to overwrite unless `force`.
+ */
+export function writeHostKey(dir: string, key: KeyObject, force = false): { privateKey: string; publicKey: string; mode: number } {
   const paths = hostKeyPaths(dir);
   if (!force && existsSync(paths.privateKey)) {
     throw new ConfigError('keygen-exists', `${paths.privateKey} exists; use --force to replace this host's key`);
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  // New files renamed into place: mode 0600 from the first byte, and a link planted at either path (by
+  // New files renamed into place: the mode from the first byte, and a link planted at either path (by
   // whoever could write into `dir`) is replaced, never written through, also with --force as root.
-  writeFileAtomic(paths.privateKey, privateKeyPemForCharon(key), 0o600);
+  const mode = writePrivateKeyFile(paths.privateKey, privateKeyPemForCharon(key), paths.privateKey);
   writeFileAtomic(paths.publicKey, publicPem(key), 0o644);
-  return paths;
+  return { ...paths, mode };
 }
 
 function publicPem(key: KeyObject): string {

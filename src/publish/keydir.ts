@@ -4,9 +4,9 @@
 // rollover.json remembers when each step was published and for which keys (fingerprints), so the next
 // step can refuse to come too early, or to act on keys that are not the ones the state describes.
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { linkSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, type Stats } from 'node:fs';
+import { linkSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { hostKeyPaths } from '../ike-bridge/identity';
+import { hostKeyPaths, writePrivateKeyFile } from '../ike-bridge/identity';
 import { privateKeyPemForCharon } from '../ike-bridge/keys';
 import { ConfigError } from '../util/errors';
 import { PublishError } from './errors';
@@ -49,14 +49,6 @@ export function readCurrent(dir: string): KeyObject {
   return k;
 }
 
-const lstatOrUndefined = (p: string): Stats | undefined => {
-  try {
-    return lstatSync(p);
-  } catch {
-    return undefined;
-  }
-};
-
 const exists = (p: string): boolean => {
   try {
     lstatSync(p);
@@ -71,7 +63,7 @@ const exists = (p: string): boolean => {
  * refusing to replace one unless `force`. The caller checked the directory (checkKeyDir); each file is
  * new (never written through a link) and renamed into place.
  */
-export function writeNext(dir: string, key: KeyObject, force: boolean): { privateKey: string; publicKey: string } {
+export function writeNext(dir: string, key: KeyObject, force: boolean): { privateKey: string; publicKey: string; mode: number } {
   const p = slotPaths(dir, 'next');
   if (!force && exists(p.privateKey)) {
     throw new ConfigError('keygen-exists', `${p.privateKey} exists (a rollover is under way); use --force to replace the next key`);
@@ -79,20 +71,9 @@ export function writeNext(dir: string, key: KeyObject, force: boolean): { privat
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   // A daemon that dropped root may read the current key through its group (install.sh: 0640
   // root:oedns); after activation it must be able to read this one the same way.
-  const cur = lstatOrUndefined(slotPaths(dir, 'current').privateKey);
-  const pem = privateKeyPemForCharon(key);
-  if (cur?.isFile() && cur.mode & 0o040) {
-    try {
-      writeFileAtomic(p.privateKey, pem, 0o640, cur.gid);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EPERM') throw e;
-      writeFileAtomic(p.privateKey, pem, 0o600); // not allowed to give it that group: ours alone
-    }
-  } else {
-    writeFileAtomic(p.privateKey, pem, 0o600);
-  }
+  const mode = writePrivateKeyFile(p.privateKey, privateKeyPemForCharon(key), slotPaths(dir, 'current').privateKey);
   writeFileAtomic(p.publicKey, createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString(), 0o644);
-  return p;
+  return { ...p, mode };
 }
 
 export interface RolloverState {

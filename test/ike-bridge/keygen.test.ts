@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createPrivateKey } from 'node:crypto';
-import { lstatSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { hostKeyPaths } from '../../src/ike-bridge/identity';
@@ -32,6 +32,25 @@ describe('oedns keygen', () => {
     for (const p of [paths.privateKey, paths.publicKey]) assert.ok(lstatSync(p).isFile(), `${p} is a file of its own`);
     assert.equal(statSync(paths.privateKey).mode & 0o777, 0o600);
     createPrivateKey(readFileSync(paths.privateKey));
+  });
+
+  // Found by review 20: install.sh makes the key root:oedns 0640 so that the service, which runs as
+  // oedns, can read it; --force wrote a root:root 0600 file over it (and before a08235f chmodded it
+  // 0600), so the next start failed with key-unreadable. writeNext kept the group already.
+  it("--force keeps the replaced key's group read (0640 root:oedns as install.sh sets it), so the service can still read it", function () {
+    if (process.geteuid?.() !== 0) this.skip(); // only root can give a file any group
+    assert.equal(run('--type', 'ed25519', '--out', dir, '--name', 'h.oe.test').status, 0);
+    const key = hostKeyPaths(dir).privateKey;
+    chownSync(key, 0, 65534);
+    chmodSync(key, 0o640);
+    const r = run('--type', 'ed25519', '--out', dir, '--name', 'h.oe.test', '--force');
+    assert.equal(r.status, 0, r.stderr);
+    const st = lstatSync(key);
+    assert.deepEqual([st.mode & 0o777, st.gid], [0o640, 65534]);
+    assert.match(r.stderr, /mode 0640/);
+    chmodSync(key, 0o600);
+    assert.equal(run('--type', 'ed25519', '--out', dir, '--name', 'h.oe.test', '--force').status, 0);
+    assert.equal(lstatSync(key).mode & 0o777, 0o600, 'a key readable by us alone stays so');
   });
 
   for (const [type, alg, len] of [

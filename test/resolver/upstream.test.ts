@@ -113,6 +113,17 @@ describe('resolver/upstream', function () {
     );
   });
 
+  // Review 20: the rcode that decides is the full 12-bit one (header + OPT extended rcode, RFC 6891
+  // §6.1.3). A header NOERROR or NXDOMAIN with extended-rcode bits set (BADVERS 16, BADCOOKIE 23, 19) is
+  // no answer about the name either.
+  it('moves on when the OPT record extends the rcode (BADVERS, BADCOOKIE), whatever the header says', async () => {
+    const odd = await Promise.all([16, 23, 19].map((rcode) => fake((q, reply) => reply(makeResponse(q, rcode)))));
+    const ok = await fake((q, reply) => reply(answerWith(q, [aRecord(q.questions[0]!.name, '192.0.2.7')])));
+    const p = pool([...odd.map((f) => f.endpoint), ok.endpoint]);
+    assert.equal(addrOf(await p.query(Q)), '192.0.2.7');
+    assert.equal(p.stats().serverFailures, 3);
+  });
+
   it('throws all-upstreams-failed when every upstream is dead or silent', async () => {
     const silent = await fake(() => undefined);
     const nothing = `127.0.0.1:${await freePort()}`;
