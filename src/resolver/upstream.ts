@@ -159,8 +159,9 @@ export class UpstreamPool {
             answer = await this.exchangeTcp(server, q, cd);
           }
           // A query has two answers that say something about the name: NOERROR and NXDOMAIN. Any other
-          // rcode (SERVFAIL, REFUSED, NOTIMP, FORMERR, but also NOTAUTH, YXDOMAIN, NOTZONE, which no
-          // recursive server sends for a plain query) proves nothing, so the next upstream is asked.
+          // rcode (SERVFAIL, REFUSED, NOTIMP, FORMERR, but also NOTAUTH, NOTZONE, and YXDOMAIN, which a
+          // resolver sends when a DNAME makes a name too long, RFC 6672 §2.2) carries no proof the
+          // validator could check, so the next upstream is asked; if none does better, SERVFAIL.
           if (answer.rcode !== Rcode.NOERROR && answer.rcode !== Rcode.NXDOMAIN) {
             this.counters.serverFailures++;
             throw new TransportError('server-failure', `${formatEndpoint(server)} answered rcode ${answer.rcode}`);
