@@ -8,7 +8,8 @@ import type { EngineConfig } from '../config/serve';
 import { ConfigError } from '../util/errors';
 import type { Logger } from '../util/log';
 import type { FallbackPolicy } from '../policy';
-import { checkFallbackMethod, hostCertPath, renewHostCert, strongswanFallback } from '../ike-bridge/fallback';
+import { checkFallbackMethod, fallbackPlaces, HOST_CERT_FILE, PIN_FILE, renewHostCert, strongswanFallback } from '../ike-bridge/fallback';
+import { findPinFile } from '../ike-bridge/tofu';
 import { findTrustSeed, TRUST_SEED_FILE, trustSeedPath } from '../ike-bridge/strongswan-trust';
 import { DEFAULT_STATE_PATH } from '../autosp/state';
 import { dirname, join } from 'node:path';
@@ -64,7 +65,19 @@ export async function engineFromConfig(
       } catch (e) {
         throw new ConfigError('key-invalid', `${c.key} is not a PEM private key: ${(e as Error).message}`);
       }
-      const btns = fallback ? strongswanFallback({ fallback, keyPath: c.key, identity: c.identity, privateKey, log, nowSec }) : {};
+      const stateDir = dirname(DEFAULT_STATE_PATH);
+      const certPaths = fallbackPlaces(c.key, stateDir, HOST_CERT_FILE);
+      const btns = fallback
+        ? strongswanFallback({
+            fallback,
+            certPaths,
+            pinFile: findPinFile(fallbackPlaces(c.key, stateDir, PIN_FILE)),
+            identity: c.identity,
+            privateKey,
+            log,
+            nowSec,
+          })
+        : {};
       // Built as itself, not through createEngine: the key watch and the start below use its own methods.
       const engine = new StrongswanEngine({
         socketPath: c.vici,
@@ -86,7 +99,7 @@ export async function engineFromConfig(
         c.key,
         privateKey,
         async (k) => {
-          btns.tofu?.setLocalCert(renewHostCert(hostCertPath(c.key), k, c.identity, Math.floor(Date.now() / 1000), log));
+          btns.tofu?.setLocalCert(renewHostCert(certPaths, k, c.identity, Math.floor(Date.now() / 1000), log));
           await engine.setIdentityKey(k);
         },
         log,

@@ -3,7 +3,7 @@
 // IKE_AUTH (charon keeps the untrusted cert it received; VICI list-certs shows it); and refusing
 // `null` (RFC 7619) on strongSwan 5.9, which rejects `auth = null`.
 import { randomBytes, type KeyObject, createPublicKey } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CertError, createSelfSignedCert, derToPem, parseCert, pemToDer } from './cert';
 import { type CertTrustPolicy, judgeCert, type Pin, PinStore } from './tofu';
@@ -31,39 +31,87 @@ export function checkFallbackMethod(engine: string, method: FallbackMethod): voi
   }
 }
 
-export function hostCertPath(keyPath: string): string {
-  return join(dirname(keyPath), 'host.cert.pem');
+export const HOST_CERT_FILE = 'host.cert.pem';
+export const PIN_FILE = 'tofu-pins.json';
+
+/**
+ * Where the fallback keeps `file`: next to the host key first (where root keeps it), then in the
+ * service's state directory. A service running as its own user (the systemd unit: User=oedns,
+ * ProtectSystem=strict) cannot write next to a root-owned key; it can in its state directory.
+ */
+export function fallbackPlaces(keyPath: string, stateDir: string, file: string): string[] {
+  return [join(dirname(keyPath), file), join(stateDir, file)];
+}
+
+/** The file's text if it is a regular file (never through a link, never blocking on a FIFO). */
+function readRegular(path: string): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    if (!fstatSync(fd).isFile()) throw new CertError('cert-not-file', `${path} is not a regular file`);
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Renew when less than this is left: a renewal makes every peer that pinned us warn. */
 const RENEW_BEFORE_S = 30 * 86400;
 
-/**
- * Our certificate for `id`, read from `path` if it is for this key and name and not near expiry,
- * otherwise made (CA:FALSE, SAN DNS:id) and written there (mode 0644: it is public). Returns PEM.
- */
-export function ensureHostCert(path: string, key: KeyObject, id: string, nowSec: number, log?: Logger): string {
+/** The certificate at `path` if it is ours (this key and name, not a CA, not near expiry); else why not. */
+function ownCertAt(path: string, key: KeyObject, id: string, nowSec: number): { pem: string } | { why: string } | undefined {
+  if (!existsSync(path)) return undefined;
   const spki = (k: KeyObject): string =>
     (k.type === 'public' ? k : createPublicKey(k)).export({ type: 'spki', format: 'der' }).toString('base64');
-  if (existsSync(path)) {
+  try {
+    const pem = readRegular(path);
+    const c = parseCert(pemToDer(pem));
+    const n = id.toLowerCase().replace(/\.$/, '');
+    if (c.dnsNames.includes(n) && spki(c.publicKey) === spki(key) && !c.isCA && c.notAfter - nowSec > RENEW_BEFORE_S) return { pem };
+    return { why: 'it does not match our key or name, or is about to expire' };
+  } catch (e) {
+    if (e instanceof CertError) return { why: e.message };
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP' || code === 'EACCES' || code === 'EPERM') return { why: (e as Error).message };
+    throw e;
+  }
+}
+
+/**
+ * Our certificate for `id`: the first of `paths` that holds one for this key and name, not near
+ * expiry; otherwise made (CA:FALSE, SAN DNS:id) and written to the first of them we may write (mode
+ * 0644: it is public). Returns PEM. Throws when none can be written, unless `orMemory`: then it is
+ * used from memory (peers that pinned it see a new one at each start: said in a warning).
+ */
+export function findHostCert(paths: string[], key: KeyObject, id: string, nowSec: number, log?: Logger, orMemory = false): string {
+  const rejected: { path: string; why: string }[] = [];
+  for (const path of paths) {
+    const r = ownCertAt(path, key, id, nowSec);
+    if (r && 'pem' in r) return r.pem;
+    if (r) rejected.push({ path, why: r.why });
+  }
+  for (const r of rejected) log?.warn(r, 'host certificate not used: making a new one (peers that pinned the old one will warn)');
+  const pem = createSelfSignedCert(id, key, { now: nowSec, serial: randomBytes(16) });
+  let last: unknown;
+  for (const path of paths) {
     try {
-      const pem = readFileSync(path, 'utf8');
-      const c = parseCert(pemToDer(pem));
-      const n = id.toLowerCase().replace(/\.$/, '');
-      if (c.dnsNames.includes(n) && spki(c.publicKey) === spki(key) && !c.isCA && c.notAfter - nowSec > RENEW_BEFORE_S) return pem;
-      log?.warn(
-        { path },
-        'host certificate does not match our key or name, or is about to expire: making a new one (peers that pinned the old one will warn)',
-      );
+      // Renamed into place: a link planted at `path` is replaced, never written through.
+      writeFileAtomic(path, pem, 0o644);
+      return pem;
     } catch (e) {
-      if (!(e instanceof CertError)) throw e;
-      log?.warn({ path, err: e.message }, 'unreadable host certificate: making a new one');
+      last = e;
     }
   }
-  const pem = createSelfSignedCert(id, key, { now: nowSec, serial: randomBytes(16) });
-  // Renamed into place: a link planted at `path` is replaced, never written through.
-  writeFileAtomic(path, pem, 0o644);
+  if (!orMemory) throw last;
+  log?.warn(
+    { tried: paths, err: (last as Error).message },
+    'tofu-cert: our certificate could not be written anywhere; using it from memory (made anew at each start: peers that pinned it will warn)',
+  );
   return pem;
+}
+
+/** findHostCert for one path (throws when it cannot be written). */
+export function ensureHostCert(path: string, key: KeyObject, id: string, nowSec: number, log?: Logger): string {
+  return findHostCert([path], key, id, nowSec, log);
 }
 
 /** The part of a VICI client the learner uses. */
@@ -176,14 +224,8 @@ function localFingerprint(pem: string): string {
  * Our certificate for a new key (after `oedns key activate`): host.cert.pem is made anew for it. If
  * that file cannot be written (a daemon that dropped root), the certificate lives in memory only.
  */
-export function renewHostCert(path: string, key: KeyObject, id: string, nowSec: number, log: Logger): string {
-  let pem: string;
-  try {
-    pem = ensureHostCert(path, key, id, nowSec, log);
-  } catch (e) {
-    log.warn({ path, err: (e as Error).message }, 'cannot write our new host certificate; using it from memory until a restart');
-    pem = createSelfSignedCert(id, key, { now: nowSec, serial: randomBytes(16) });
-  }
+export function renewHostCert(paths: string[], key: KeyObject, id: string, nowSec: number, log: Logger): string {
+  const pem = findHostCert(paths, key, id, nowSec, log, true);
   // Peers that trust us by fingerprint (fallback.trusted-fingerprints) need this one now.
   log.warn(
     { fingerprint: parseCert(pemToDer(pem)).fingerprint },
@@ -195,12 +237,12 @@ export function renewHostCert(path: string, key: KeyObject, id: string, nowSec: 
 export interface StrongswanFallbackSetup {
   /** The policy's fallback section (src/policy/rules.ts FallbackPolicy). */
   fallback: CertTrustPolicy & { method: FallbackMethod };
-  /** Our host key file (host.key.pem): our certificate goes next to it as host.cert.pem. */
-  keyPath: string;
+  /** Where our certificate may be (fallbackPlaces(key, state dir, HOST_CERT_FILE)): read from the first that has it, written to the first writable. */
+  certPaths: string[];
   identity: string;
   privateKey: KeyObject;
-  /** Where pins are kept; default `tofu-pins.json` next to the key. */
-  pinFile?: string;
+  /** Where pins are kept (findPinFile over fallbackPlaces(..., PIN_FILE)). */
+  pinFile: string;
   log: Logger;
   nowSec: number;
 }
@@ -214,7 +256,7 @@ export function strongswanFallback(s: StrongswanFallbackSetup): { tofu?: TofuCer
   checkFallbackMethod('strongswan', s.fallback.method);
   const used = s.fallback.anyKey || s.fallback.trustedFingerprints.length > 0;
   if (!used || s.fallback.method !== 'tofu-cert') return {};
-  const pem = ensureHostCert(hostCertPath(s.keyPath), s.privateKey, s.identity, s.nowSec, s.log);
-  const store = new PinStore(s.pinFile ?? join(dirname(s.keyPath), 'tofu-pins.json'));
+  const pem = findHostCert(s.certPaths, s.privateKey, s.identity, s.nowSec, s.log, true);
+  const store = new PinStore(s.pinFile);
   return { tofu: new TofuCerts(pem, store, { anyKey: s.fallback.anyKey, trustedFingerprints: s.fallback.trustedFingerprints }, s.log) };
 }

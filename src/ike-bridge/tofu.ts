@@ -1,7 +1,8 @@
 // Trust on first use for the tofu-cert fallback: which learnt certificate a peer may use, and the pin
 // store that remembers it (continuity of association, as SSH's known_hosts). judgeCert is pure; the
 // PinStore is the I/O edge (one JSON file, written atomically, mode 0600).
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { CertError, type CertInfo, checkPeerCert } from './cert';
 import { EngineError } from '../util/errors';
 import { writeFileAtomic } from '../util/atomic-file';
@@ -103,6 +104,24 @@ export function judgeCert(state: PinState, name: string, cert: CertInfo, policy:
 }
 
 /** The pin file: `{ version: 1, pins: { name: Pin } }`. */
+/**
+ * The pin file among `places` (in order): the first that exists, else the first whose directory we
+ * may write (a service running as its own user keeps pins in its state directory), else the first.
+ */
+export function findPinFile(places: string[]): string {
+  const existing = places.find((p) => existsSync(p));
+  if (existing) return existing;
+  const writable = places.find((p) => {
+    try {
+      accessSync(dirname(p), constants.W_OK);
+      return statSync(dirname(p)).isDirectory();
+    } catch {
+      return false;
+    }
+  });
+  return writable ?? places[0]!;
+}
+
 export class PinStore {
   private state: PinState;
 

@@ -3,7 +3,8 @@
 // result is shown. The real exchange is in fallback-lab.test.ts.
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
-import { lstatSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import forge from 'node-forge';
@@ -18,10 +19,20 @@ import {
   pemToDer,
 } from '../../src/ike-bridge/cert';
 import type { Peer } from '../../src/ike-bridge/engine';
-import { checkFallbackMethod, ensureHostCert, strongswanFallback, TofuCerts, WELLKNOWN_PSK } from '../../src/ike-bridge/fallback';
+import {
+  checkFallbackMethod,
+  ensureHostCert,
+  fallbackPlaces,
+  findHostCert,
+  HOST_CERT_FILE,
+  PIN_FILE,
+  strongswanFallback,
+  TofuCerts,
+  WELLKNOWN_PSK,
+} from '../../src/ike-bridge/fallback';
 import { execRunner, LibreswanEngine } from '../../src/ike-bridge/libreswan';
 import { buildConn, type ConnOptions, leavesStaleTrust, sameKeys } from '../../src/ike-bridge/peer-config';
-import { type CertTrustPolicy, emptyPinState, judgeCert, type PinState, PinStore } from '../../src/ike-bridge/tofu';
+import { type CertTrustPolicy, emptyPinState, findPinFile, judgeCert, type PinState, PinStore } from '../../src/ike-bridge/tofu';
 import type { ViciSection } from '../../src/ike-bridge/vici-codec';
 import { formatStatus } from '../../src/control/status';
 import { OednsError } from '../../src/util/errors';
@@ -239,7 +250,16 @@ describe('fallback: pin store and host certificate files', () => {
   });
 
   it('strongswanFallback: cert and pin file next to the key for tofu-cert; nothing for psk or an unused fallback; null refused', () => {
-    const base = { keyPath: join(dir, 'host.key.pem'), identity: 'a.oe.test', privateKey: ed, log: silentLogger, nowSec: NOW };
+    const key = join(dir, 'host.key.pem');
+    const base = {
+      certPaths: fallbackPlaces(key, join(dir, 'state'), HOST_CERT_FILE),
+      pinFile: findPinFile(fallbackPlaces(key, join(dir, 'state'), PIN_FILE)),
+      identity: 'a.oe.test',
+      privateKey: ed,
+      log: silentLogger,
+      nowSec: NOW,
+    };
+    assert.equal(base.pinFile, join(dir, 'tofu-pins.json'));
     const t = strongswanFallback({ ...base, fallback: { method: 'tofu-cert', anyKey: true, trustedFingerprints: [] } });
     assert.ok(t.tofu);
     assert.equal(parseCert(pemToDer(readFileSync(join(dir, 'host.cert.pem'), 'utf8'))).dnsNames[0], 'a.oe.test');
@@ -260,6 +280,54 @@ describe('fallback: pin store and host certificate files', () => {
     assert.notEqual(other, first);
     assert.equal(parseCert(pemToDer(other)).publicKey.asymmetricKeyType, 'ed25519');
     assert.notEqual(ensureHostCert(path, ed, 'a.oe.test', NOW + 3640 * 86400), other, 'renewed near expiry');
+  });
+
+  it('a service that cannot write next to the key keeps its cert and pins in its state directory (review 20)', () => {
+    // The key's directory stands in for a root-owned /etc/oedns: nothing can be created below a file.
+    writeFileSync(join(dir, 'etc'), '');
+    const key = join(dir, 'etc', 'host.key.pem');
+    const state = join(dir, 'state');
+    mkdirSync(state);
+    const certPaths = fallbackPlaces(key, state, HOST_CERT_FILE);
+    const pinFile = findPinFile(fallbackPlaces(key, state, PIN_FILE));
+    assert.equal(pinFile, join(state, 'tofu-pins.json'));
+    const t = strongswanFallback({
+      fallback: { method: 'tofu-cert', anyKey: true, trustedFingerprints: [] },
+      certPaths,
+      pinFile,
+      identity: 'a.oe.test',
+      privateKey: rsa,
+      log: silentLogger,
+      nowSec: NOW,
+    });
+    assert.ok(t.tofu);
+    const written = readFileSync(join(state, 'host.cert.pem'), 'utf8');
+    assert.equal(findHostCert(certPaths, rsa, 'a.oe.test', NOW + 86400), written, 'found there at the next start, not made anew');
+    // Nowhere writable: in memory, with a warning, never a failed start.
+    const nowhere = [join(dir, 'etc', 'a.pem'), join(dir, 'etc', 'b.pem')];
+    assert.throws(() => findHostCert(nowhere, rsa, 'a.oe.test', NOW));
+    const warnings: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (l: string) => warnings.push(JSON.parse(l).msg) });
+    const pem = findHostCert(nowhere, rsa, 'a.oe.test', NOW, log, true);
+    assert.equal(parseCert(pemToDer(pem)).dnsNames[0], 'a.oe.test');
+    assert.match(warnings.join('\n'), /could not be written anywhere; using it from memory/);
+  });
+
+  it('findHostCert takes a good cert from the first place that has one; a stale one elsewhere is not rewritten', () => {
+    const a = join(dir, 'a.pem');
+    const b = join(dir, 'b.pem');
+    const old = ensureHostCert(a, ed, 'a.oe.test', NOW); // for another key
+    const good = ensureHostCert(b, rsa, 'a.oe.test', NOW);
+    assert.equal(findHostCert([a, b], rsa, 'a.oe.test', NOW), good);
+    assert.equal(readFileSync(a, 'utf8'), old);
+  });
+
+  it('findHostCert does not block on a FIFO nor follow a link planted at a cert path', () => {
+    const fifo = join(dir, 'fifo.pem');
+    execFileSync('mkfifo', [fifo]);
+    const pem = findHostCert([fifo], rsa, 'a.oe.test', NOW);
+    assert.ok(lstatSync(fifo).isFile(), 'replaced by our cert');
+    assert.equal(readFileSync(fifo, 'utf8'), pem);
   });
 
   it('ensureHostCert replaces a link planted at its path, never writes through it', () => {
