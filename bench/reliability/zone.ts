@@ -3,11 +3,8 @@
 // loopback. The zone can be re-signed with new keys or TTLs while named runs (key rollover), and the
 // suite keeps the truth — what the zone publishes now and published before — to judge what oedns
 // installed and answered.
-import { readFileSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
 import { generateHostKey, ipseckeyLine } from '../../src/ike-bridge/identity';
-import { buildSignedHierarchy, type SignedHierarchy } from '../../test/support/zones';
+import { buildSignedHierarchy, resignZone, type SignedHierarchy } from '../../test/support/zones';
 import { type NamedInstance, startNamed } from '../../test/support/named';
 
 export interface Host {
@@ -52,10 +49,6 @@ function records(apex: string, hosts: Host[], extra: string[]): string[] {
     ...hosts.flatMap((x) => [`${rel(x.name)} ${x.ttl} IN A ${x.address}`, `${rel(x.name)} ${x.ttl} IN IPSECKEY ${x.rdata}`]),
     ...extra,
   ];
-}
-
-function stamp(offsetSec: number): string {
-  return new Date(Date.now() + offsetSec * 1000).toISOString().replace(/[-:T]/g, '').slice(0, 14);
 }
 
 /**
@@ -109,7 +102,7 @@ export async function startHostZone(opts: {
         remember(x);
       }
       const next = records(apex, hosts, extra);
-      resign(h, apex, current, next);
+      resignZone(h, apex, current, next);
       current = next;
       await named.reload();
     },
@@ -119,46 +112,4 @@ export async function startHostZone(opts: {
     },
   };
   return zone;
-}
-
-/**
- * Re-signs one BIND-signed zone of the hierarchy with its own keys after swapping its records.
- * zones.ts writes zone.db as header, records, delegations, key $INCLUDEs: only the records move.
- */
-export function resign(h: SignedHierarchy, apex: string, oldRecords: string[], newRecords: string[]): void {
-  const zdir = join(h.dir, apex);
-  const dbFile = join(zdir, 'zone.db');
-  const lines = readFileSync(dbFile, 'utf8').split('\n');
-  const first = lines.indexOf(oldRecords[0]!);
-  if (first < 0) throw new Error(`resign: the records of ${apex} are not in ${dbFile}`);
-  lines.splice(first, oldRecords.length, ...newRecords);
-  const soa = lines.findIndex((l) => / IN SOA /.test(l));
-  lines[soa] = lines[soa]!.replace(/ (\d+) 3600 600 86400 300$/, (_m, s: string) => ` ${Number(s) + 1} 3600 600 86400 300`);
-  writeFileSync(dbFile, lines.join('\n'));
-  execFileSync(
-    'dnssec-signzone',
-    [
-      '-q',
-      '-P',
-      '-O',
-      'full',
-      '-K',
-      zdir,
-      '-d',
-      zdir,
-      '-s',
-      stamp(-3600),
-      '-e',
-      stamp(30 * 86400),
-      '-o',
-      `${apex}.`,
-      '-f',
-      'zone.signed',
-      'zone.db',
-    ],
-    {
-      cwd: zdir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
 }

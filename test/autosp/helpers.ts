@@ -1,13 +1,13 @@
 // Shared by the autosp tests: a signed hierarchy with hosts in every state autosp must tell apart,
-// served by a real named; a re-signer for changing records; and the CLI run as a subprocess (exit
-// codes and output are what scripts see).
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// served by a real named (w.test re-signed with new records on demand); and the CLI run as a
+// subprocess (exit codes and output are what scripts see).
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { generateHostKey, ipseckeyLine } from '../../src/ike-bridge/identity';
 import { type NamedInstance, namedAvailable, startNamed } from '../support/named';
-import { buildSignedHierarchy, type SignedHierarchy, signingToolsAvailable } from '../support/zones';
+import { buildSignedHierarchy, resignZone, type SignedHierarchy, signingToolsAvailable } from '../support/zones';
 import { until as waitUntil } from '../support/wait';
 
 export const AUTOSP = resolve(__dirname, '../../src/cli/autosp.js');
@@ -34,49 +34,6 @@ export function worldUnavailable(): string | null {
   if (!namedAvailable()) return 'named is not installed';
   if (!signingToolsAvailable().bind) return 'BIND signing tools are not installed';
   return null;
-}
-
-function stamp(offsetSec: number): string {
-  return new Date(Date.now() + offsetSec * 1000).toISOString().replace(/[-:T]/g, '').slice(0, 14);
-}
-
-/** Re-sign `apex` (built by zones.ts with BIND) after swapping its records; the SOA serial grows. */
-export function resign(h: SignedHierarchy, apex: string, oldRecords: string[], records: string[]): void {
-  const zdir = join(h.dir, apex);
-  const db = join(zdir, 'zone.db');
-  const lines = readFileSync(db, 'utf8').split('\n');
-  const first = lines.indexOf(oldRecords[0]!);
-  if (first < 0) throw new Error(`resign: records of ${apex} not found`);
-  lines.splice(first, oldRecords.length, ...records);
-  const soa = lines.findIndex((l) => / IN SOA /.test(l));
-  lines[soa] = lines[soa]!.replace(/ (\d+) 3600 600 86400 300$/, (_m, s: string) => ` ${Number(s) + 1} 3600 600 86400 300`);
-  writeFileSync(db, lines.join('\n'));
-  execFileSync(
-    'dnssec-signzone',
-    [
-      '-q',
-      '-P',
-      '-O',
-      'full',
-      '-K',
-      zdir,
-      '-d',
-      zdir,
-      '-s',
-      stamp(-3600),
-      '-e',
-      stamp(30 * 86400),
-      '-o',
-      `${apex}.`,
-      '-f',
-      'zone.signed',
-      'zone.db',
-    ],
-    {
-      cwd: zdir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
 }
 
 export async function worldUp(): Promise<AutospWorld> {
@@ -116,7 +73,7 @@ export async function worldUp(): Promise<AutospWorld> {
     dns: ['--server', named.endpoint, '--trust-anchor', h.anchorFile, '--engine', 'dry-run', '--no-daemon', '--timeout', '1000'],
     wRecords,
     async setW(records) {
-      resign(h, 'w.test', wRecords, records);
+      resignZone(h, 'w.test', wRecords, records);
       wRecords = records;
       world.wRecords = records;
       await named.reload();

@@ -12,7 +12,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Lab, labUnavailable, labUp } from './lab';
 import { type NamedInstance, namedAvailable, startNamed } from './named';
-import { buildSignedHierarchy, type SignedHierarchy, signingToolsAvailable, type ZoneSpec } from './zones';
+import { buildSignedHierarchy, resignZone, type SignedHierarchy, signingToolsAvailable, type ZoneSpec } from './zones';
 
 const OEDNS = resolve(__dirname, '../../src/cli/oedns.js');
 
@@ -83,54 +83,6 @@ export function hostRecords(
   ];
 }
 
-function stamp(offsetSec: number): string {
-  return new Date(Date.now() + offsetSec * 1000).toISOString().replace(/[-:T]/g, '').slice(0, 14);
-}
-
-/**
- * Re-sign a BIND-signed zone of the hierarchy with its existing keys after replacing the records
- * that follow the generated header. zones.ts writes zone.db as: header lines, the zone's records, the
- * delegations, then $INCLUDEs of its keys; we rewrite only the records part.
- */
-function resign(h: SignedHierarchy, apex: string, oldRecords: string[], records: string[]): void {
-  const zdir = join(h.dir, apex);
-  const dbFile = join(zdir, 'zone.db');
-  const lines = readFileSync(dbFile, 'utf8').split('\n');
-  const first = lines.indexOf(oldRecords[0]!);
-  if (first < 0) throw new Error(`resign: cannot find the records of ${apex} in ${dbFile}`);
-  lines.splice(first, oldRecords.length, ...records);
-  // The SOA serial must grow or named keeps the old zone.
-  const soa = lines.findIndex((l) => / IN SOA /.test(l));
-  lines[soa] = lines[soa]!.replace(/ (\d+) 3600 600 86400 300$/, (_m, s: string) => ` ${Number(s) + 1} 3600 600 86400 300`);
-  writeFileSync(dbFile, lines.join('\n'));
-  execFileSync(
-    'dnssec-signzone',
-    [
-      '-q',
-      '-P',
-      '-O',
-      'full',
-      '-K',
-      zdir,
-      '-d',
-      zdir,
-      '-s',
-      stamp(-3600),
-      '-e',
-      stamp(30 * 86400),
-      '-o',
-      `${apex}.`,
-      '-f',
-      'zone.signed',
-      'zone.db',
-    ],
-    {
-      cwd: zdir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-}
-
 export async function oeLabUp(opts: { extraZones?: ZoneSpec[]; oeTtl?: number } = {}): Promise<OeLab> {
   const lab = await labUp();
   let named: NamedInstance | undefined;
@@ -158,7 +110,7 @@ export async function oeLabUp(opts: { extraZones?: ZoneSpec[]; oeTtl?: number } 
       oeRecords,
       alsoServing: [],
       async setOeRecords(records) {
-        resign(z, 'oe.test', oeRecords, records);
+        resignZone(z, 'oe.test', oeRecords, records);
         oeRecords = records;
         oe.oeRecords = records;
         await n.reload();

@@ -6,6 +6,7 @@
 //   const h = buildSignedHierarchy([{ name: '.' }, { name: 'test' }, { name: 'ok.test', records: ['www A 192.0.2.1'] }]);
 //   const named = await startNamed({ zones: h.zones });
 //   ... h.anchorFile (DS lines), h.bindAnchorFile (trust-anchors { } for delv -a) ...
+//   resignZone(h, 'ok.test', oldRecords, newRecords); await named.reload();   // change a zone while served
 //   h.cleanup();
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -103,6 +104,34 @@ function run(cmd: string, args: string[], cwd: string): string {
 function stamp(offsetSec: number, withTime = true): string {
   const d = new Date(Date.now() + offsetSec * 1000).toISOString().replace(/[-:T]/g, '').slice(0, 14);
   return withTime ? d : d.slice(0, 8);
+}
+
+/** dnssec-signzone over `zdir`/zone.db (keys found in `zdir`), writing `zdir`/zone.signed. */
+function bindSign(zdir: string, origin: string, validity: { start: number; end: number }, nsec3Args: string[] = []): void {
+  run(
+    'dnssec-signzone',
+    [
+      '-q',
+      '-P',
+      '-O',
+      'full',
+      '-K',
+      zdir,
+      '-d',
+      zdir,
+      ...nsec3Args,
+      '-s',
+      stamp(validity.start),
+      '-e',
+      stamp(validity.end),
+      '-o',
+      origin,
+      '-f',
+      'zone.signed',
+      'zone.db',
+    ],
+    zdir,
+  );
 }
 
 /** Closest ancestor among the specs. */
@@ -243,30 +272,7 @@ export function buildSignedHierarchy(specs: ZoneSpec[], opts: { keepDir?: boolea
         body.push(`$INCLUDE ${join(zdir, keys.ksk)}.key`, `$INCLUDE ${join(zdir, keys.zsk)}.key`);
         writeFileSync(unsignedFile, body.join('\n') + '\n');
         const n3 = s.nsec3 ? ['-3', s.nsec3.salt || '-', '-H', String(s.nsec3.iterations ?? 0), ...(s.nsec3.optOut ? ['-A'] : [])] : [];
-        run(
-          'dnssec-signzone',
-          [
-            '-q',
-            '-P',
-            '-O',
-            'full',
-            '-K',
-            zdir,
-            '-d',
-            zdir,
-            ...n3,
-            '-s',
-            stamp(v.start),
-            '-e',
-            stamp(v.end),
-            '-o',
-            origin,
-            '-f',
-            'zone.signed',
-            'zone.db',
-          ],
-          zdir,
-        );
+        bindSign(zdir, origin, v, n3);
       }
       signedFile = join(zdir, 'zone.signed');
       if (s.tamper?.length) writeFileSync(signedFile, tamper(readFileSync(signedFile, 'utf8'), s.tamper));
@@ -312,6 +318,26 @@ export function buildSignedHierarchy(specs: ZoneSpec[], opts: { keepDir?: boolea
       if (!opts.keepDir) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Re-signs one BIND-signed NSEC zone of the hierarchy with its own keys after swapping its records,
+ * for tests that change a zone while named serves it (then `named.reload()`). buildSignedHierarchy
+ * writes zone.db as header, records, delegations, key $INCLUDEs: only the records move, and the SOA
+ * serial grows or named keeps the old zone. Validity: one hour ago to 30 days ahead.
+ */
+export function resignZone(h: SignedHierarchy, apex: string, oldRecords: string[], newRecords: string[]): void {
+  const a = apexOf(apex);
+  const zdir = join(h.dir, a === '' ? 'root' : a);
+  const dbFile = join(zdir, 'zone.db');
+  const lines = readFileSync(dbFile, 'utf8').split('\n');
+  const first = lines.indexOf(oldRecords[0]!);
+  if (first < 0) throw new Error(`resignZone: the records of ${apex} are not in ${dbFile}`);
+  lines.splice(first, oldRecords.length, ...newRecords);
+  const soa = lines.findIndex((l) => / IN SOA /.test(l));
+  lines[soa] = lines[soa]!.replace(/ (\d+) 3600 600 86400 300$/, (_m, serial: string) => ` ${Number(serial) + 1} 3600 600 86400 300`);
+  writeFileSync(dbFile, lines.join('\n'));
+  bindSign(zdir, fqdn(a), { start: -3600, end: 30 * 86400 });
 }
 
 /** Algorithm number of a SignAlgorithm mnemonic. */
