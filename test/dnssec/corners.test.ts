@@ -23,7 +23,7 @@ import { TransportError } from '../../src/util/errors';
 import { ChainFetcher, type WalkContext } from '../../src/dnssec/fetcher';
 import { DEFAULT_KEY_CACHE_LIMITS } from '../../src/dnssec/key-cache';
 import { optOutButSignedBy } from '../../src/dnssec/util';
-import { a, NOW, nsec, nsec3, rr, T, TestKey } from './signer';
+import { a, authAnswer, chainAnswers, NOW, nsec, nsec3, rr, signed, T, TestKey } from './signer';
 
 const root = new TestKey('', 15);
 const tld = new TestKey('test', 13);
@@ -31,36 +31,10 @@ const ex = new TestKey('example.test', 15);
 const anchors: TrustAnchor[] = [{ zone: '', ds: [decodeDs(root.ds().rdata)], keys: [] }];
 const kind = (v: { kind: string; reason?: string }): string => (v.kind === 'secure' ? 'secure' : `${v.kind}/${v.reason}`);
 
-function msg(name: Name, type: number, answers: RR[], authorities: RR[] = [], rcode = 0): Message {
-  return {
-    id: 1,
-    qr: true,
-    opcode: 0,
-    aa: true,
-    tc: false,
-    rd: false,
-    ra: false,
-    z: false,
-    ad: false,
-    cd: true,
-    rcode,
-    questions: [{ name, type, class: 1 }],
-    answers,
-    authorities,
-    additionals: [],
-  };
-}
-const signed = (k: TestKey, rrs: RR[]): RR[] => [...rrs, k.sign(rrs)];
-const keyset = (k: TestKey): Message => msg(k.zone, T.DNSKEY, signed(k, [k.dnskey]));
-
 /** Scripted upstream: the chain root → test → example.test, `extra` answers, and a fallback for DS queries. */
 function upstream(extra: Record<string, Message>, dsFallback?: (name: Name) => Message): (n: Name, t: number) => Promise<Message> {
   const table: Record<string, Message> = {
-    '|48': keyset(root),
-    'test|48': keyset(tld),
-    'example.test|48': keyset(ex),
-    'test|43': msg('test', T.DS, signed(root, [tld.ds()])),
-    'example.test|43': msg('example.test', T.DS, signed(tld, [ex.ds()])),
+    ...chainAnswers(root, tld, ex),
     ...extra,
   };
   return async (name, type) => {
@@ -72,7 +46,7 @@ function upstream(extra: Record<string, Message>, dsFallback?: (name: Name) => M
 }
 
 /** DS questions on the way down inside example.test get an honest "exists, not a cut" NSEC. */
-const notCut = (name: Name): Message => msg(name, T.DS, [], signed(ex, [nsec(name, `\\000.${name}`, [T.A, T.RRSIG, T.NSEC])]));
+const notCut = (name: Name): Message => authAnswer(name, T.DS, [], signed(ex, [nsec(name, `\\000.${name}`, [T.A, T.RRSIG, T.NSEC])]));
 
 const validate = (query: (n: Name, t: number) => Promise<Message>, name: Name, type: number, m: Message) =>
   createValidator({ anchors, query }).validate({ name, type, class: 1 }, m, NOW);
@@ -120,7 +94,7 @@ describe('corners: NSEC3 opt-out makes proofs insecure, not secure (RFC 5155 §9
       [oo, 'insecure/nsec3-opt-out'],
       [plain, 'secure'],
     ] as const) {
-      const nx = msg('nope.example.test', T.A, [], [...signed(ex, [soa]), ...nxProof(c, 'nope.example.test')], 3);
+      const nx = authAnswer('nope.example.test', T.A, [], [...signed(ex, [soa]), ...nxProof(c, 'nope.example.test')], 3);
       // The server answers the DS walk's question about the name with the same proof.
       const q = upstream({ 'nope.example.test|43': { ...nx, questions: [{ name: 'nope.example.test', type: T.DS, class: 1 }] } });
       const r = await validate(q, 'nope.example.test', T.A, nx);
@@ -167,8 +141,8 @@ describe('corners: NSEC3 opt-out makes proofs insecure, not secure (RFC 5155 §9
     const proof = [...signed(ex, [soa]), ...new Set([...oo.match('example.test'), ...oo.cover('child.example.test')])];
     const www = [a('www.child.example.test', '192.0.2.12')];
     for (const rcode of [0, 3]) {
-      const q = upstream({ 'child.example.test|43': msg('child.example.test', T.DS, [], proof, rcode) });
-      const r = await validate(q, 'www.child.example.test', T.A, msg('www.child.example.test', T.A, www));
+      const q = upstream({ 'child.example.test|43': authAnswer('child.example.test', T.DS, [], proof, rcode) });
+      const r = await validate(q, 'www.child.example.test', T.A, authAnswer('www.child.example.test', T.A, www));
       assert.equal(kind(r.verdict), 'insecure/nsec3-opt-out', `DS answer with rcode ${rcode}`);
       assert.equal(r.verdict.kind === 'insecure' && r.verdict.at, 'child.example.test');
     }
@@ -188,7 +162,10 @@ describe('corners: an opt-out span hands on the keys of the zone above it', () =
   const ctx = (): WalkContext => ({ nowSec: NOW, queries: 0, maxQueries: 48, links: new Map() });
 
   it('the walk says insecure at the span, with example.test and its keys; data example.test signed is judged with them', async () => {
-    const st = await fetcher({ 'host.example.test|43': msg('host.example.test', T.DS, [], proof) }).zoneFor('host.example.test', ctx());
+    const st = await fetcher({ 'host.example.test|43': authAnswer('host.example.test', T.DS, [], proof) }).zoneFor(
+      'host.example.test',
+      ctx(),
+    );
     assert.equal(kind(st.verdict), 'insecure/nsec3-opt-out');
     assert.equal(st.zone, 'example.test');
     assert.deepEqual(st.keys, [ex.dnskey]);
@@ -202,7 +179,10 @@ describe('corners: an opt-out span hands on the keys of the zone above it', () =
 
   it("a proven unsigned delegation hands on no keys: nothing below it is judged as the parent's", async () => {
     const n = nsec('example.test', 'zz.test', [T.NS, T.RRSIG, T.NSEC]);
-    const st = await fetcher({ 'example.test|43': msg('example.test', T.DS, [], signed(tld, [n])) }).zoneFor('www.example.test', ctx());
+    const st = await fetcher({ 'example.test|43': authAnswer('example.test', T.DS, [], signed(tld, [n])) }).zoneFor(
+      'www.example.test',
+      ctx(),
+    );
     assert.equal(kind(st.verdict), 'insecure/unsigned-delegation');
     assert.deepEqual(st.keys, []);
     assert.ok(!optOutButSignedBy(st, [tld.sign([a('www.example.test', '192.0.2.1')])]));
@@ -224,7 +204,7 @@ describe('corners: wildcard proofs that rest on wildcard-expanded NSECs are bogu
       upstream({}, notCut),
       qn,
       52,
-      msg(qn, 52, [], [...soa, ...expanded(qn, 'delegation.example.test', [T.TXT, T.RRSIG, T.NSEC])]),
+      authAnswer(qn, 52, [], [...soa, ...expanded(qn, 'delegation.example.test', [T.TXT, T.RRSIG, T.NSEC])]),
     );
     assert.equal(kind(bad.verdict), 'bogus/labels-mismatch');
     // Control: the same NSEC, really at that owner, proves the NODATA.
@@ -232,7 +212,7 @@ describe('corners: wildcard proofs that rest on wildcard-expanded NSECs are bogu
       upstream({}, notCut),
       qn,
       52,
-      msg(qn, 52, [], [...soa, ...honest(qn, 'delegation.example.test', [T.TXT, T.RRSIG, T.NSEC])]),
+      authAnswer(qn, 52, [], [...soa, ...honest(qn, 'delegation.example.test', [T.TXT, T.RRSIG, T.NSEC])]),
     );
     assert.equal(kind(good.verdict), 'secure');
   });
@@ -242,14 +222,26 @@ describe('corners: wildcard proofs that rest on wildcard-expanded NSECs are bogu
       upstream({}, notCut),
       'a.example.test',
       T.TXT,
-      msg('a.example.test', T.TXT, [], [...soa, ...expanded('!.example.test', 'delegation.example.test', [T.TXT, T.RRSIG, T.NSEC])], 3),
+      authAnswer(
+        'a.example.test',
+        T.TXT,
+        [],
+        [...soa, ...expanded('!.example.test', 'delegation.example.test', [T.TXT, T.RRSIG, T.NSEC])],
+        3,
+      ),
     );
     assert.equal(kind(bad.verdict), 'bogus/labels-mismatch');
     const good = await validate(
       upstream({}, notCut),
       'a.example.test',
       T.TXT,
-      msg('a.example.test', T.TXT, [], [...soa, ...honest('!.example.test', 'delegation.example.test', [T.TXT, T.RRSIG, T.NSEC])], 3),
+      authAnswer(
+        'a.example.test',
+        T.TXT,
+        [],
+        [...soa, ...honest('!.example.test', 'delegation.example.test', [T.TXT, T.RRSIG, T.NSEC])],
+        3,
+      ),
     );
     assert.equal(kind(good.verdict), 'secure');
   });
@@ -257,14 +249,14 @@ describe('corners: wildcard proofs that rest on wildcard-expanded NSECs are bogu
   it('a DS denial resting on a wildcard-expanded NSEC is bogus, not an insecure delegation (Unbound val_wcnsec_nods)', async () => {
     // *.test IN NS ... makes `*.test NSEC aa.test NS RRSIG NSEC`; replayed under the name example.test.
     const n = nsec('example.test', 'aa.test', [T.NS, T.RRSIG, T.NSEC]);
-    const q = upstream({ 'example.test|43': msg('example.test', T.DS, [], [n, tld.sign([n], { labels: 1 })]) });
+    const q = upstream({ 'example.test|43': authAnswer('example.test', T.DS, [], [n, tld.sign([n], { labels: 1 })]) });
     const www = [a('www.example.test', '10.20.30.66')];
-    const r = await validate(q, 'www.example.test', T.A, msg('www.example.test', T.A, www));
+    const r = await validate(q, 'www.example.test', T.A, authAnswer('www.example.test', T.A, www));
     assert.equal(kind(r.verdict), 'bogus/labels-mismatch');
     // Control: the NSEC really at example.test proves the unsigned delegation.
-    const q2 = upstream({ 'example.test|43': msg('example.test', T.DS, [], signed(tld, [n])) });
+    const q2 = upstream({ 'example.test|43': authAnswer('example.test', T.DS, [], signed(tld, [n])) });
     assert.equal(
-      kind((await validate(q2, 'www.example.test', T.A, msg('www.example.test', T.A, www))).verdict),
+      kind((await validate(q2, 'www.example.test', T.A, authAnswer('www.example.test', T.A, www))).verdict),
       'insecure/unsigned-delegation',
     );
   });
@@ -320,7 +312,7 @@ describe('corners: wildcard proofs that rest on wildcard-expanded NSECs are bogu
       upstream({}, notCut),
       'www.example.test',
       T.A,
-      msg('www.example.test', T.A, [], [...soa, n, ex.sign([n], { owner: '*.test', labels: 1 })]),
+      authAnswer('www.example.test', T.A, [], [...soa, n, ex.sign([n], { owner: '*.test', labels: 1 })]),
     );
     assert.equal(r.verdict.kind, 'bogus');
   });
@@ -358,13 +350,13 @@ describe('corners: SHA-1 DS records are ignored beside SHA-256 ones (RFC 4509 §
 
   it('the DS set is judged as published: a DS RRset with both digests for the key validates end to end', async () => {
     const both = [ex.ds(1), ex.ds(2)];
-    const q = upstream({ 'example.test|43': msg('example.test', T.DS, signed(tld, both)) }, notCut);
+    const q = upstream({ 'example.test|43': authAnswer('example.test', T.DS, signed(tld, both)) }, notCut);
     const www = [a('www.example.test', '192.0.2.1')];
-    assert.equal((await validate(q, 'www.example.test', T.A, msg('www.example.test', T.A, signed(ex, www)))).verdict.kind, 'secure');
+    assert.equal((await validate(q, 'www.example.test', T.A, authAnswer('www.example.test', T.A, signed(ex, www)))).verdict.kind, 'secure');
     const wrong256 = rr('example.test', T.DS, encodeDs({ ...decodeDs(ex.ds(2).rdata), digest: new Uint8Array(32).fill(7) }));
-    const q2 = upstream({ 'example.test|43': msg('example.test', T.DS, signed(tld, [ex.ds(1), wrong256])) }, notCut);
+    const q2 = upstream({ 'example.test|43': authAnswer('example.test', T.DS, signed(tld, [ex.ds(1), wrong256])) }, notCut);
     assert.equal(
-      kind((await validate(q2, 'www.example.test', T.A, msg('www.example.test', T.A, signed(ex, www)))).verdict),
+      kind((await validate(q2, 'www.example.test', T.A, authAnswer('www.example.test', T.A, signed(ex, www)))).verdict),
       'bogus/ds-mismatch',
     );
   });

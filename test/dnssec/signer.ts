@@ -135,7 +135,7 @@ export class TestKey {
 export const NOW = 1_500_000_000;
 
 /** An authoritative answer to `name`/`type` with CD set, as the chain-walk tests script an upstream. */
-export function authAnswer(name: Name, type: number, answers: RR[], authorities: RR[] = []): Message {
+export function authAnswer(name: Name, type: number, answers: RR[], authorities: RR[] = [], rcode = 0): Message {
   return {
     id: 1,
     qr: true,
@@ -147,10 +147,31 @@ export function authAnswer(name: Name, type: number, answers: RR[], authorities:
     z: false,
     ad: false,
     cd: true,
-    rcode: 0,
+    rcode,
     questions: [{ name, type, class: 1 }],
     answers,
     authorities,
     additionals: [],
   };
+}
+
+/** `rrs` followed by `k`'s RRSIG over them. */
+export const signed = (k: TestKey, rrs: RR[], o: Parameters<TestKey['sign']>[1] = {}): RR[] => [...rrs, k.sign(rrs, o)];
+
+/** `k`'s zone's DNSKEY RRset, self-signed, as an upstream answers a DNSKEY query. */
+export const keyset = (k: TestKey): Message => authAnswer(k.zone, T.DNSKEY, signed(k, [k.dnskey]));
+
+/**
+ * A scripted upstream's answers for a chain of trust, keyed `name|type` as the chain-walk tests look
+ * them up: each zone's DNSKEY RRset and, below the first, its DS signed by the zone before it.
+ * `keys` runs from the top down (root, tld, zone).
+ */
+export function chainAnswers(...keys: TestKey[]): Record<string, Message> {
+  const table: Record<string, Message> = {};
+  keys.forEach((k, i) => {
+    table[`${k.zone}|${T.DNSKEY}`] = keyset(k);
+    const parent = keys[i - 1];
+    if (parent) table[`${k.zone}|${T.DS}`] = authAnswer(k.zone, T.DS, signed(parent, [k.ds()]));
+  });
+  return table;
 }

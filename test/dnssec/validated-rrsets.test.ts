@@ -3,7 +3,7 @@
 // to other data or a CNAME that is not the DNAME's substitution is bogus, NXDOMAIN around a signed
 // answer is bogus, and TTLs never outlive the signatures (RFC 4035 §5.3.3).
 import assert from 'node:assert/strict';
-import type { Message, Name, RR } from '../../src/wire/types';
+import type { Message, Name } from '../../src/wire/types';
 import { createValidator } from '../../src/dnssec/validator';
 import { decodeDs } from '../../src/dnssec/records';
 import type { TrustAnchor } from '../../src/dnssec/anchors';
@@ -11,7 +11,7 @@ import { proofOf, provenMessage } from '../../src/dnssec/proof';
 import { addressFacts, ipseckeyFacts } from '../../src/policy/answer-facts';
 import { encodeIpseckey, encodeNameRdata, encodeSoa } from '../../src/wire/rdata';
 import { TransportError } from '../../src/util/errors';
-import { a, cname, NOW, nsec, rr, T, TestKey } from './signer';
+import { a, authAnswer, chainAnswers, cname, NOW, nsec, rr, signed, T, TestKey } from './signer';
 
 const root = new TestKey('', 15);
 const tld = new TestKey('test', 13);
@@ -19,42 +19,17 @@ const ex = new TestKey('example.test', 15);
 const anchors: TrustAnchor[] = [{ zone: '', ds: [decodeDs(root.ds().rdata)], keys: [] }];
 const T_IPSECKEY = 45;
 
-function msg(name: Name, type: number, answers: RR[], authorities: RR[] = [], rcode = 0): Message {
-  return {
-    id: 1,
-    qr: true,
-    opcode: 0,
-    aa: true,
-    tc: false,
-    rd: false,
-    ra: false,
-    z: false,
-    ad: false,
-    cd: true,
-    rcode,
-    questions: [{ name, type, class: 1 }],
-    answers,
-    authorities,
-    additionals: [],
-  };
-}
-const signed = (k: TestKey, rrs: RR[], o: Parameters<TestKey['sign']>[1] = {}): RR[] => [...rrs, k.sign(rrs, o)];
-
 function query(name: Name, type: number): Promise<Message> {
   const table: Record<string, Message> = {
-    '|48': msg('', T.DNSKEY, signed(root, [root.dnskey])),
-    'test|48': msg('test', T.DNSKEY, signed(tld, [tld.dnskey])),
-    'example.test|48': msg('example.test', T.DNSKEY, signed(ex, [ex.dnskey])),
-    'test|43': msg('test', T.DS, signed(root, [tld.ds()])),
-    'example.test|43': msg('example.test', T.DS, signed(tld, [ex.ds()])),
-    'attacker.test|43': msg('attacker.test', T.DS, [], signed(tld, [nsec('attacker.test', 'zz.test', [T.NS, T.RRSIG, T.NSEC])])),
+    ...chainAnswers(root, tld, ex),
+    'attacker.test|43': authAnswer('attacker.test', T.DS, [], signed(tld, [nsec('attacker.test', 'zz.test', [T.NS, T.RRSIG, T.NSEC])])),
   };
   const hit = table[`${name}|${type}`];
   if (hit) return Promise.resolve(hit);
   if (type === T.DS && name.endsWith('example.test')) {
-    return Promise.resolve(msg(name, T.DS, [], signed(ex, [nsec(name, `\\000.${name}`, [T.A, T.RRSIG, T.NSEC])])));
+    return Promise.resolve(authAnswer(name, T.DS, [], signed(ex, [nsec(name, `\\000.${name}`, [T.A, T.RRSIG, T.NSEC])])));
   }
-  if (type === T.DS && name.endsWith('attacker.test')) return Promise.resolve(msg(name, T.DS, [], [], 0));
+  if (type === T.DS && name.endsWith('attacker.test')) return Promise.resolve(authAnswer(name, T.DS, [], [], 0));
   return Promise.reject(new TransportError('timeout', `no scripted answer for ${name}/${type}`));
 }
 
@@ -78,7 +53,7 @@ const splice = [cname('www.example.test', 'evil.attacker.test'), a('evil.attacke
 
 describe('validator: only validated RRsets leave it', () => {
   it('hands on the signed answer with its signature, TTL and expiry', async () => {
-    const r = await validate({ name: 'www.example.test', type: T.A }, msg('www.example.test', T.A, signed(ex, www)));
+    const r = await validate({ name: 'www.example.test', type: T.A }, authAnswer('www.example.test', T.A, signed(ex, www)));
     assert.equal(r.verdict.kind, 'secure');
     assert.deepEqual(
       r.rrsets.map((s) => [s.name, s.type, s.role, s.security, s.records.length, s.sigs.length]),
@@ -93,7 +68,7 @@ describe('validator: only validated RRsets leave it', () => {
       [T.A, signed(ex, www)],
       [T_IPSECKEY, signed(ex, [key])],
     ] as const) {
-      const r = await validate({ name: 'www.example.test', type }, msg('www.example.test', type, [...genuine, ...splice]));
+      const r = await validate({ name: 'www.example.test', type }, authAnswer('www.example.test', type, [...genuine, ...splice]));
       assert.equal(r.verdict.kind === 'bogus' && r.verdict.reason, 'cname-chain', `type ${type}`);
       assert.match(r.verdict.kind === 'bogus' ? r.verdict.detail : '', /CNAME and/);
       assert.deepEqual(r.rrsets, []);
@@ -106,7 +81,12 @@ describe('validator: only validated RRsets leave it', () => {
   it('unsigned records off the chain (another owner in the answer, authority and additional data) are dropped, not served', async () => {
     const extra = [a('evil.attacker.test', '203.0.113.66'), evilKey];
     const m = {
-      ...msg('www.example.test', T.A, [...signed(ex, www), ...extra], [rr('example.test', T.NS, encodeNameRdata('ns.evil.attacker.test'))]),
+      ...authAnswer(
+        'www.example.test',
+        T.A,
+        [...signed(ex, www), ...extra],
+        [rr('example.test', T.NS, encodeNameRdata('ns.evil.attacker.test'))],
+      ),
       additionals: [a('ns.evil.attacker.test', '203.0.113.1')],
     };
     const r = await validate({ name: 'www.example.test', type: T.A }, m);
@@ -125,7 +105,7 @@ describe('validator: only validated RRsets leave it', () => {
 
   it('a junk RRSIG beside the one that verifies is not passed on', async () => {
     const junk = ex.sign(www, { keyTag: 1 });
-    const r = await validate({ name: 'www.example.test', type: T.A }, msg('www.example.test', T.A, [...signed(ex, www), junk]));
+    const r = await validate({ name: 'www.example.test', type: T.A }, authAnswer('www.example.test', T.A, [...signed(ex, www), junk]));
     assert.equal(r.verdict.kind, 'secure');
     assert.equal(r.rrsets[0]!.sigs.length, 1);
     assert.notEqual(Buffer.compare(Buffer.from(r.rrsets[0]!.sigs[0]!.rdata), Buffer.from(junk.rdata)), 0);
@@ -138,7 +118,7 @@ describe('validator: only validated RRsets leave it', () => {
       encodeSoa({ mname: 'ns.example.test', rname: 'h.example.test', serial: 1, refresh: 1, retry: 1, expire: 1, minimum: 10800 }),
       10800,
     );
-    const r = await validate({ name: 'www.example.test', type: T.A }, msg('www.example.test', T.A, signed(ex, www), [soa], 3));
+    const r = await validate({ name: 'www.example.test', type: T.A }, authAnswer('www.example.test', T.A, signed(ex, www), [soa], 3));
     assert.equal(r.verdict.kind === 'bogus' && r.verdict.reason, 'rcode-mismatch');
     assert.deepEqual(r.rrsets, []);
   });
@@ -154,7 +134,7 @@ describe('validator: only validated RRsets leave it', () => {
     const denial2 = nsec('www.example.test', 'example.test', [T.A, T.RRSIG, T.NSEC]);
     const r = await validate(
       { name: 'nope.example.test', type: T.A },
-      msg('nope.example.test', T.A, [], [...signed(ex, [soa]), ...signed(ex, [denial]), ...signed(ex, [denial2])], 3),
+      authAnswer('nope.example.test', T.A, [], [...signed(ex, [soa]), ...signed(ex, [denial]), ...signed(ex, [denial2])], 3),
     );
     assert.equal(r.verdict.kind, 'secure');
     assert.equal(r.rcode, 3);
@@ -165,12 +145,15 @@ describe('validator: only validated RRsets leave it', () => {
 
   it('NOERROR for a name the denial says does not exist stays what it was proven to be, and an rcode flip on a NODATA is bogus', async () => {
     const denial = nsec('www.example.test', 'zz.example.test', [T.A, T.RRSIG, T.NSEC]);
-    const nodata = await validate({ name: 'www.example.test', type: T.AAAA }, msg('www.example.test', T.AAAA, [], signed(ex, [denial])));
+    const nodata = await validate(
+      { name: 'www.example.test', type: T.AAAA },
+      authAnswer('www.example.test', T.AAAA, [], signed(ex, [denial])),
+    );
     assert.equal(nodata.verdict.kind, 'secure');
     assert.equal(nodata.rcode, 0);
     const flipped = await validate(
       { name: 'www.example.test', type: T.AAAA },
-      msg('www.example.test', T.AAAA, [], signed(ex, [denial]), 3),
+      authAnswer('www.example.test', T.AAAA, [], signed(ex, [denial]), 3),
     );
     assert.equal(flipped.verdict.kind, 'bogus');
   });
@@ -179,13 +162,13 @@ describe('validator: only validated RRsets leave it', () => {
     const long = [a('www.example.test', '192.0.2.1', 86400)];
     const r1 = await validate(
       { name: 'www.example.test', type: T.A },
-      msg('www.example.test', T.A, [...long, ex.sign(long, { originalTtl: 300 })]),
+      authAnswer('www.example.test', T.A, [...long, ex.sign(long, { originalTtl: 300 })]),
     );
     assert.equal(r1.rrsets[0]!.ttl, 300);
     assert.equal(r1.rrsets[0]!.records[0]!.ttl, 300);
     const r2 = await validate(
       { name: 'www.example.test', type: T.A },
-      msg('www.example.test', T.A, [...long, ex.sign(long, { expiration: NOW + 100 })]),
+      authAnswer('www.example.test', T.A, [...long, ex.sign(long, { expiration: NOW + 100 })]),
     );
     assert.equal(r2.rrsets[0]!.ttl, 100);
     assert.equal(r2.ttl, 100);
@@ -197,7 +180,7 @@ describe('validator: only validated RRsets leave it', () => {
     const target = [a('www.new.example.test', '192.0.2.5', 300)];
     const good = await validate(
       { name: 'www.old.example.test', type: T.A },
-      msg('www.old.example.test', T.A, [
+      authAnswer('www.old.example.test', T.A, [
         ...signed(ex, [dname]),
         cname('www.old.example.test', 'www.new.example.test'),
         ...signed(ex, target),
@@ -215,7 +198,7 @@ describe('validator: only validated RRsets leave it', () => {
     assert.deepEqual(addressFacts(proofOf(good), T.A).owner, 'www.new.example.test');
     const bad = await validate(
       { name: 'www.old.example.test', type: T.A },
-      msg('www.old.example.test', T.A, [
+      authAnswer('www.old.example.test', T.A, [
         ...signed(ex, [dname]),
         cname('www.old.example.test', 'evil.attacker.test'),
         a('evil.attacker.test', '203.0.113.66'),
@@ -229,7 +212,7 @@ describe('validator: only validated RRsets leave it', () => {
     const dname = rr('example.test', T.DNAME, encodeNameRdata('attacker.test'));
     const r = await validate(
       { name: 'www.example.test', type: T.A },
-      msg('www.example.test', T.A, [
+      authAnswer('www.example.test', T.A, [
         ...signed(ex, www),
         dname,
         cname('www.example.test', 'www.attacker.test'),
@@ -244,7 +227,7 @@ describe('validator: only validated RRsets leave it', () => {
     const al = [cname('alias.example.test', 'www.example.test')];
     const r = await validate(
       { name: 'alias.example.test', type: T.A },
-      msg('alias.example.test', T.A, [...signed(ex, al, { expiration: NOW + 500 }), ...signed(ex, www)]),
+      authAnswer('alias.example.test', T.A, [...signed(ex, al, { expiration: NOW + 500 }), ...signed(ex, www)]),
     );
     const f = addressFacts(proofOf(r), T.A);
     assert.deepEqual([f.values, f.owner, f.ttl, f.sigExpiry], [['192.0.2.1'], 'www.example.test', 300, NOW + 500]);

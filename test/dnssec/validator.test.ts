@@ -6,7 +6,7 @@ import { createValidator } from '../../src/dnssec/validator';
 import { decodeDs } from '../../src/dnssec/records';
 import { type TrustAnchor } from '../../src/dnssec/anchors';
 import { TransportError } from '../../src/util/errors';
-import { a, cname, NOW, nsec, rr, T, TestKey } from './signer';
+import { a, authAnswer, chainAnswers, cname, keyset, NOW, nsec, rr, signed, T, TestKey } from './signer';
 import { encodeNameRdata } from '../../src/wire/rdata';
 
 const root = new TestKey('', 15);
@@ -14,37 +14,11 @@ const tld = new TestKey('test', 13);
 const ex = new TestKey('example.test', 15);
 const anchors: TrustAnchor[] = [{ zone: '', ds: [decodeDs(root.ds().rdata)], keys: [] }];
 
-function msg(name: Name, type: number, answers: RR[], authorities: RR[] = [], rcode = 0): Message {
-  return {
-    id: 1,
-    qr: true,
-    opcode: 0,
-    aa: true,
-    tc: false,
-    rd: false,
-    ra: false,
-    z: false,
-    ad: false,
-    cd: true,
-    rcode,
-    questions: [{ name, type, class: 1 }],
-    answers,
-    authorities,
-    additionals: [],
-  };
-}
-const signed = (k: TestKey, rrs: RR[]): RR[] => [...rrs, k.sign(rrs)];
-const keyset = (k: TestKey): Message => msg(k.zone, T.DNSKEY, signed(k, [k.dnskey]));
-
 /** A scripted upstream: fixed answers for the chain, an online-signer style NODATA for other DS queries. */
 function upstream(overrides: Record<string, Message> = {}): { query: (n: Name, t: number) => Promise<Message>; log: string[] } {
   const log: string[] = [];
   const table: Record<string, Message> = {
-    '|48': keyset(root),
-    'test|48': keyset(tld),
-    'example.test|48': keyset(ex),
-    'test|43': msg('test', T.DS, signed(root, [tld.ds()])),
-    'example.test|43': msg('example.test', T.DS, signed(tld, [ex.ds()])),
+    ...chainAnswers(root, tld, ex),
     ...overrides,
   };
   return {
@@ -55,7 +29,7 @@ function upstream(overrides: Record<string, Message> = {}): { query: (n: Name, t
       if (hit) return hit;
       if (type === T.DS && name.endsWith('example.test')) {
         // "Not a cut": an NSEC at the name without NS.
-        return msg(name, T.DS, [], signed(ex, [nsec(name, `\\000.${name}`, [T.A, T.RRSIG, T.NSEC])]));
+        return authAnswer(name, T.DS, [], signed(ex, [nsec(name, `\\000.${name}`, [T.A, T.RRSIG, T.NSEC])]));
       }
       throw new TransportError('timeout', `no scripted answer for ${name}/${type}`);
     },
@@ -68,7 +42,11 @@ describe('validator over a scripted upstream', () => {
   it('validates an answer through every zone cut and lists the chain', async () => {
     const up = upstream();
     const v = createValidator({ anchors, query: up.query });
-    const r = await v.validate({ name: 'www.example.test', type: T.A, class: 1 }, msg('www.example.test', T.A, signed(ex, www)), NOW);
+    const r = await v.validate(
+      { name: 'www.example.test', type: T.A, class: 1 },
+      authAnswer('www.example.test', T.A, signed(ex, www)),
+      NOW,
+    );
     assert.equal(r.verdict.kind, 'secure');
     assert.deepEqual(
       r.chain.map((c) => [c.zone, c.keys, c.verdict]),
@@ -84,9 +62,9 @@ describe('validator over a scripted upstream', () => {
     const up = upstream();
     const v = createValidator({ anchors, query: up.query });
     const q = { name: 'www.example.test', type: T.A, class: 1 };
-    await v.validate(q, msg('www.example.test', T.A, signed(ex, www)), NOW);
+    await v.validate(q, authAnswer('www.example.test', T.A, signed(ex, www)), NOW);
     const first = up.log.length;
-    const again = await v.validate(q, msg('www.example.test', T.A, signed(ex, www)), NOW + 10);
+    const again = await v.validate(q, authAnswer('www.example.test', T.A, signed(ex, www)), NOW + 10);
     assert.equal(again.verdict.kind, 'secure');
     assert.equal(up.log.length, first);
     assert.ok(v.stats().hits > 0);
@@ -95,7 +73,11 @@ describe('validator over a scripted upstream', () => {
   it('is insecure (no-anchor) when no trust anchor covers the name: an island of trust says nothing outside it', async () => {
     const up = upstream();
     const v = createValidator({ anchors: [{ zone: 'elsewhere', ds: anchors[0]!.ds, keys: [] }], query: up.query });
-    const r = await v.validate({ name: 'www.example.test', type: T.A, class: 1 }, msg('www.example.test', T.A, signed(ex, www)), NOW);
+    const r = await v.validate(
+      { name: 'www.example.test', type: T.A, class: 1 },
+      authAnswer('www.example.test', T.A, signed(ex, www)),
+      NOW,
+    );
     assert.equal(r.verdict.kind === 'insecure' && r.verdict.reason, 'no-anchor');
     assert.match(r.verdict.kind === 'insecure' ? r.verdict.detail : '', /no trust anchor covers .*example\.test\./);
     assert.deepEqual(up.log, [], 'nothing to fetch');
@@ -105,17 +87,21 @@ describe('validator over a scripted upstream', () => {
     const island: TrustAnchor[] = [{ zone: 'example.test', ds: [decodeDs(ex.ds().rdata)], keys: [] }];
     const up = upstream();
     const v = createValidator({ anchors: island, query: up.query });
-    const inside = await v.validate({ name: 'www.example.test', type: T.A, class: 1 }, msg('www.example.test', T.A, signed(ex, www)), NOW);
+    const inside = await v.validate(
+      { name: 'www.example.test', type: T.A, class: 1 },
+      authAnswer('www.example.test', T.A, signed(ex, www)),
+      NOW,
+    );
     assert.equal(inside.verdict.kind, 'secure');
     assert.deepEqual(
       inside.chain.map((c) => c.zone),
       ['example.test'],
     );
-    const forged = await v.validate({ name: 'www.example.test', type: T.A, class: 1 }, msg('www.example.test', T.A, www), NOW);
+    const forged = await v.validate({ name: 'www.example.test', type: T.A, class: 1 }, authAnswer('www.example.test', T.A, www), NOW);
     assert.equal(forged.verdict.kind, 'bogus');
     const outside = await v.validate(
       { name: 'www.other.test', type: T.A, class: 1 },
-      msg('www.other.test', T.A, [a('www.other.test', '192.0.2.9')]),
+      authAnswer('www.other.test', T.A, [a('www.other.test', '192.0.2.9')]),
       NOW,
     );
     assert.equal(outside.verdict.kind === 'insecure' && outside.verdict.reason, 'no-anchor');
@@ -128,14 +114,18 @@ describe('validator over a scripted upstream', () => {
         throw new TransportError('timeout', 'upstream silent');
       },
     });
-    const r = await v.validate({ name: 'www.example.test', type: T.A, class: 1 }, msg('www.example.test', T.A, signed(ex, www)), NOW);
+    const r = await v.validate(
+      { name: 'www.example.test', type: T.A, class: 1 },
+      authAnswer('www.example.test', T.A, signed(ex, www)),
+      NOW,
+    );
     assert.equal(r.verdict.kind === 'indeterminate' && r.verdict.reason, 'fetch-failed');
   });
 
   it('is bogus when a signed zone serves an unsigned RRset', async () => {
     const r = await createValidator({ anchors, query: upstream().query }).validate(
       { name: 'www.example.test', type: T.A, class: 1 },
-      msg('www.example.test', T.A, www),
+      authAnswer('www.example.test', T.A, www),
       NOW,
     );
     assert.equal(r.verdict.kind === 'bogus' && r.verdict.reason, 'rrsig-missing');
@@ -145,14 +135,14 @@ describe('validator over a scripted upstream', () => {
     const al = [cname('alias.example.test', 'www.example.test')];
     const good = await createValidator({ anchors, query: upstream().query }).validate(
       { name: 'alias.example.test', type: T.A, class: 1 },
-      msg('alias.example.test', T.A, [...signed(ex, al), ...signed(ex, www)]),
+      authAnswer('alias.example.test', T.A, [...signed(ex, al), ...signed(ex, www)]),
       NOW,
     );
     assert.equal(good.verdict.kind, 'secure');
     const forged = [a('www.example.test', '203.0.113.66')];
     const bad = await createValidator({ anchors, query: upstream().query }).validate(
       { name: 'alias.example.test', type: T.A, class: 1 },
-      msg('alias.example.test', T.A, [...signed(ex, al), ...forged, ex.sign(www)]),
+      authAnswer('alias.example.test', T.A, [...signed(ex, al), ...forged, ex.sign(www)]),
       NOW,
     );
     assert.equal(bad.verdict.kind === 'bogus' && bad.verdict.reason, 'sig-invalid');
@@ -163,17 +153,17 @@ describe('validator over a scripted upstream', () => {
     const sig = ex.sign(wild);
     const r = await createValidator({ anchors, query: upstream().query }).validate(
       { name: 'host.example.test', type: T.A, class: 1 },
-      msg('host.example.test', T.A, [a('host.example.test', '192.0.2.7'), { ...sig, name: 'host.example.test' }]),
+      authAnswer('host.example.test', T.A, [a('host.example.test', '192.0.2.7'), { ...sig, name: 'host.example.test' }]),
       NOW,
     );
     assert.equal(r.verdict.kind === 'bogus' && r.verdict.reason, 'nsec-missing');
   });
 
   it('rejects a DS RRset signed by the child instead of the parent', async () => {
-    const up = upstream({ 'example.test|43': msg('example.test', T.DS, signed(ex, [ex.ds()])) });
+    const up = upstream({ 'example.test|43': authAnswer('example.test', T.DS, signed(ex, [ex.ds()])) });
     const r = await createValidator({ anchors, query: up.query }).validate(
       { name: 'www.example.test', type: T.A, class: 1 },
-      msg('www.example.test', T.A, signed(ex, www)),
+      authAnswer('www.example.test', T.A, signed(ex, www)),
       NOW,
     );
     assert.equal(r.verdict.kind === 'bogus' && r.verdict.reason, 'signer-mismatch');
@@ -181,11 +171,11 @@ describe('validator over a scripted upstream', () => {
 
   it('finds an insecure cut from a signed NSEC without DS, and says where', async () => {
     const up = upstream({
-      'example.test|43': msg('example.test', T.DS, [], signed(tld, [nsec('example.test', 'zz.test', [T.NS, T.RRSIG, T.NSEC])])),
+      'example.test|43': authAnswer('example.test', T.DS, [], signed(tld, [nsec('example.test', 'zz.test', [T.NS, T.RRSIG, T.NSEC])])),
     });
     const r = await createValidator({ anchors, query: up.query }).validate(
       { name: 'www.example.test', type: T.A, class: 1 },
-      msg('www.example.test', T.A, www),
+      authAnswer('www.example.test', T.A, www),
       NOW,
     );
     assert.equal(r.verdict.kind, 'insecure');
@@ -193,10 +183,12 @@ describe('validator over a scripted upstream', () => {
   });
 
   it('does not accept an unsigned claim that a delegation has no DS', async () => {
-    const up = upstream({ 'example.test|43': msg('example.test', T.DS, [], [nsec('example.test', 'zz.test', [T.NS, T.RRSIG, T.NSEC])]) });
+    const up = upstream({
+      'example.test|43': authAnswer('example.test', T.DS, [], [nsec('example.test', 'zz.test', [T.NS, T.RRSIG, T.NSEC])]),
+    });
     const r = await createValidator({ anchors, query: up.query }).validate(
       { name: 'www.example.test', type: T.A, class: 1 },
-      msg('www.example.test', T.A, www),
+      authAnswer('www.example.test', T.A, www),
       NOW,
     );
     assert.equal(r.verdict.kind, 'bogus');
@@ -207,7 +199,7 @@ describe('validator over a scripted upstream', () => {
     const synth = cname('www.old.example.test', 'www.example.test');
     const r = await createValidator({ anchors, query: upstream().query }).validate(
       { name: 'www.old.example.test', type: T.A, class: 1 },
-      msg('www.old.example.test', T.A, [...signed(ex, dname), synth, ...signed(ex, www)]),
+      authAnswer('www.old.example.test', T.A, [...signed(ex, dname), synth, ...signed(ex, www)]),
       NOW,
     );
     assert.equal(r.verdict.kind, 'secure');
@@ -224,13 +216,13 @@ describe('validator over a scripted upstream', () => {
     for (const answers of cases) {
       const r = await createValidator({ anchors, query: upstream().query }).validate(
         { name: 'www.example.test', type: T.A, class: 1 },
-        msg('www.example.test', T.A, answers),
+        authAnswer('www.example.test', T.A, answers),
         NOW,
       );
       assert.notEqual(r.verdict.kind, 'secure');
     }
     const up = upstream({
-      'example.test|48': msg('example.test', T.DNSKEY, [
+      'example.test|48': authAnswer('example.test', T.DNSKEY, [
         rr('example.test', T.DNSKEY, Uint8Array.from([1])),
         ex.dnskey,
         ex.sign([ex.dnskey]),
@@ -238,11 +230,11 @@ describe('validator over a scripted upstream', () => {
     });
     const r = await createValidator({ anchors, query: up.query }).validate(
       { name: 'www.example.test', type: T.A, class: 1 },
-      msg('www.example.test', T.A, signed(ex, www)),
+      authAnswer('www.example.test', T.A, signed(ex, www)),
       NOW,
     );
     assert.notEqual(r.verdict.kind, 'secure'); // the key set as served (with the junk key) is not what was signed
-    const nsecJunk = msg(
+    const nsecJunk = authAnswer(
       'nope.example.test',
       T.A,
       [],
@@ -269,7 +261,7 @@ describe('validator: negative trust anchors (RFC 7646) apply name by name', () =
     const up = upstream();
     const r = await createValidator({ anchors, query: up.query, negativeAnchor: nta }).validate(
       q,
-      msg(q.name, T.A, [a('x.broken.test', '192.0.2.9')]),
+      authAnswer(q.name, T.A, [a('x.broken.test', '192.0.2.9')]),
       NOW,
     );
     assert.equal(r.verdict.kind === 'insecure' && `${r.verdict.reason} at ${r.verdict.at}`, 'negative-trust-anchor at broken.test');
@@ -283,14 +275,14 @@ describe('validator: negative trust anchors (RFC 7646) apply name by name', () =
   it('validates a CNAME target outside it: a forged address is bogus, the genuine signed one passes (insecure as a whole)', async () => {
     const forged = await createValidator({ anchors, query: upstream().query, negativeAnchor: nta }).validate(
       q,
-      msg(q.name, T.A, [link, a('www.example.test', '203.0.113.66')]),
+      authAnswer(q.name, T.A, [link, a('www.example.test', '203.0.113.66')]),
       NOW,
     );
     assert.equal(forged.verdict.kind === 'bogus' && forged.verdict.reason, 'rrsig-missing');
     assert.deepEqual(forged.rrsets, []);
     const genuine = await createValidator({ anchors, query: upstream().query, negativeAnchor: nta }).validate(
       q,
-      msg(q.name, T.A, [link, ...signed(ex, www)]),
+      authAnswer(q.name, T.A, [link, ...signed(ex, www)]),
       NOW,
     );
     assert.equal(genuine.verdict.kind === 'insecure' && genuine.verdict.reason, 'negative-trust-anchor');
@@ -304,7 +296,7 @@ describe('validator: negative trust anchors (RFC 7646) apply name by name', () =
   it('leaves names outside it alone (secure, no ttl cap from the NTA)', async () => {
     const r = await createValidator({ anchors, query: upstream().query, negativeAnchor: nta }).validate(
       { name: 'www.example.test', type: T.A, class: 1 },
-      msg('www.example.test', T.A, signed(ex, www)),
+      authAnswer('www.example.test', T.A, signed(ex, www)),
       NOW,
     );
     assert.equal(r.verdict.kind, 'secure');
@@ -318,7 +310,7 @@ describe('validator: negative trust anchors (RFC 7646) apply name by name', () =
   for (const rcode of [2, 5, 6, 9, 10]) {
     it(`makes an rcode ${rcode} answer indeterminate, never a proven NODATA`, async () => {
       const v = createValidator({ anchors, query: upstream().query });
-      const r = await v.validate({ name: 'www.example.test', type: 45, class: 1 }, msg('www.example.test', 45, [], [], rcode), NOW);
+      const r = await v.validate({ name: 'www.example.test', type: 45, class: 1 }, authAnswer('www.example.test', 45, [], [], rcode), NOW);
       assert.equal(r.verdict.kind === 'indeterminate' && r.verdict.reason, 'upstream-error');
       assert.equal(r.rcode, rcode);
       assert.deepEqual(r.rrsets, []);
@@ -337,7 +329,7 @@ describe('validator: an anchor left with no key', () => {
     const q = { name: 'alias.example.test', type: T.A, class: 1 };
     const r = await v.validate(
       q,
-      msg(q.name, T.A, [...signed(ex, [cname('alias.example.test', 'www.island.test')]), a('www.island.test', '203.0.113.66')]),
+      authAnswer(q.name, T.A, [...signed(ex, [cname('alias.example.test', 'www.island.test')]), a('www.island.test', '203.0.113.66')]),
       NOW,
     );
     assert.equal(r.verdict.kind, 'indeterminate', `verdict ${r.verdict.kind} (${r.verdict.reason})`);

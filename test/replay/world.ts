@@ -10,7 +10,7 @@ import { computeDsDigest } from '../../src/dnssec/ds';
 import { decodeDs } from '../../src/dnssec/records';
 import type { TrustAnchor } from '../../src/dnssec/anchors';
 import { encodeDs } from '../../src/wire/rdata';
-import { rr, T, type TestKey } from '../dnssec/signer';
+import { authAnswer, rr, T, type TestKey } from '../dnssec/signer';
 import { type Zone } from './zone';
 
 /** One DS record the parent publishes for a child. */
@@ -50,23 +50,7 @@ function fail(msg: string): never {
 }
 
 export function emptyResponse(name: Name, type: number, rcode = 0): Message {
-  return {
-    id: 1,
-    qr: true,
-    opcode: 0,
-    aa: true,
-    tc: false,
-    rd: false,
-    ra: false,
-    z: false,
-    ad: false,
-    cd: true,
-    rcode,
-    questions: [{ name, type, class: 1 }],
-    answers: [],
-    authorities: [],
-    additionals: [],
-  };
+  return authAnswer(name, type, [], [], rcode);
 }
 
 export class World {
