@@ -14,22 +14,19 @@
 // Run (root, for the lab): npm run build && node dist/bench/capture.js [--no-write] [--cpu-prof]
 //   --cpu-prof  writes a V8 CPU profile of the strongswan oedns process into $TMPDIR/oedns-capture-prof/
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
-import { ipseckeyLine } from '../src/ike-bridge/identity';
 import { ViciClient } from '../src/ike-bridge/vici-client';
 import { buildSignedHierarchy, type SignedHierarchy } from '../test/support/zones';
 import { type NamedInstance, startNamed } from '../test/support/named';
 import { type Lab, labUnavailable, labUp } from '../test/support/lab';
-import { freePort } from '../test/support/ports';
 import { percentile, runNames, type RunResult, UdpClient } from './capture-client';
-import { stopChild } from '../test/support/wait';
 import { benchAddress, writeBenchSection } from './support/doc';
+import { ipseckeyPool, OEDNS_CLI, type ServeProcess, startServe } from './support/serve';
 
 const ROOT = resolve(__dirname, '../..');
-const CLI = join(ROOT, 'dist/src/cli/oedns.js');
 const args = process.argv.slice(2);
 const WRITE = !args.includes('--no-write');
 const PROFILE = args.includes('--cpu-prof');
@@ -102,11 +99,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => proces
 // ---- fixtures ----------------------------------------------------------------------------------
 
 function buildZones(): SignedHierarchy {
-  // A pool of keys, not one per name: a loop of thousands of generateKeyPairSync calls was seen to
-  // hang node here (main thread in a futex wait) twice, and distinct keys change nothing for charon.
-  const pool = Array.from({ length: 16 }, (_, i) =>
-    ipseckeyLine(`k${i}.cap.test`, generateKeyPairSync('ed25519').publicKey).split(/\s+/).slice(3).join(' '),
-  );
+  const pool = ipseckeyPool(16, 'cap.test');
   const cap: string[] = [];
   for (let i = 0; i < CAP_NAMES; i++) {
     const rdata = pool[i % pool.length]!;
@@ -127,72 +120,28 @@ rules:
   - { zone: cap.test, level: private }
 `;
 
-interface Oedns {
-  port: number;
-  logFile: string;
-  stop(): Promise<void>;
-}
-
-async function startOedns(
+/** One `oedns serve` with `engine` flags; its log is `<label>.log` in `dir`. */
+function startOedns(
   dir: string,
   label: string,
   engine: string[],
   upstream: string,
   anchorFile: string,
   profile: boolean,
-): Promise<Oedns> {
-  const port = await freePort();
-  const logFile = join(dir, `${label}.log`);
-  const fd = openSync(logFile, 'w');
-  const node = profile ? ['--cpu-prof', '--cpu-prof-dir', PROF_DIR] : [];
-  const child = spawn(
-    process.execPath,
-    [
-      ...node,
-      CLI,
-      'serve',
-      '--listen',
-      `127.0.0.1:${port}`,
-      '--upstream',
-      upstream,
-      '--trust-anchor',
-      anchorFile,
-      '--policy',
-      join(dir, 'policy.yaml'),
-      '--control',
-      'none',
-      '--user',
-      'root',
-      ...engine,
-    ],
-    { stdio: ['ignore', 'ignore', fd] },
-  );
-  closeSync(fd);
-  children.push(child);
-  note('pid', child.pid!);
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  // Ready when a validated clear name resolves (bounded: 15 s).
-  const probe = new UdpClient(port, 500);
-  try {
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`oedns (${label}) exited:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
-      const r = await probe.query('ns.test', 'A');
-      if (r.rcode === 0 && r.ancount > 0) break;
-      if (Date.now() > deadline)
-        throw new Error(`oedns (${label}) not answering after 15 s:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
-      await new Promise((res) => setTimeout(res, 100));
-    }
-  } finally {
-    probe.close();
-  }
-  return {
-    port,
-    logFile,
-    async stop() {
-      await stopChild(child, exited);
+): Promise<ServeProcess> {
+  return startServe({
+    label,
+    upstream,
+    anchorFile,
+    policyFile: join(dir, 'policy.yaml'),
+    args: engine,
+    logFile: join(dir, `${label}.log`),
+    cpuProfDir: profile ? PROF_DIR : undefined,
+    onSpawn(child) {
+      children.push(child);
+      note('pid', child.pid!);
     },
-  };
+  });
 }
 
 // ---- figures -----------------------------------------------------------------------------------
@@ -247,7 +196,7 @@ async function main(): Promise<void> {
     console.error(`capture bench needs the lab (real charon): ${why}`);
     process.exit(2);
   }
-  if (!existsSync(CLI)) throw new Error(`${CLI} missing: run npm run build first`);
+  if (!existsSync(OEDNS_CLI)) throw new Error(`${OEDNS_CLI} missing: run npm run build first`);
   const started = Date.now();
   const load = loadavg()[0]!;
   startWatchdog();

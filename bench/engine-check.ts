@@ -7,22 +7,15 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
-import type { Peer } from '../src/ike-bridge/engine';
 import { StrongswanEngine } from '../src/ike-bridge/strongswan';
 import { ViciClient } from '../src/ike-bridge/vici-client';
-import { labUnavailable, labUp } from '../test/support/lab';
 import { writeBenchSection } from './support/doc';
+import { benchPeer, charonPid, engineLabUp } from './support/engine';
 
 const args = process.argv.slice(2);
 const sizes = (args.includes('--sizes') ? (args[args.indexOf('--sizes') + 1] ?? '') : '1000,10000').split(',').map(Number);
 const write = !args.includes('--no-write');
 const ROUNDS = 20;
-
-function addr(i: number): string {
-  const n = 198 * 2 ** 24 + 18 * 2 ** 16 + 1 + i;
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-}
 
 function cpuTicks(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -39,28 +32,14 @@ interface Row {
 }
 
 async function main(): Promise<void> {
-  const why = labUnavailable();
-  if (why) {
-    console.error(`engine-check bench needs a lab: ${why}`);
-    process.exit(2);
-  }
-  const lab = await labUp();
+  const lab = await engineLabUp('engine-check');
   const rows: Row[] = [];
   try {
     const own = generateKeyPairSync('ed25519').privateKey;
     for (const n of sizes) {
       await lab.restart('a');
-      const pid = Number(readFileSync(join(lab.a.dir, 'charon.pid'), 'utf8'));
-      const peers: Peer[] = Array.from({ length: n }, (_, i) => ({
-        name: `p${i}.bench.oe.test`,
-        addresses: [addr(i)],
-        auth: { kind: 'pubkey', keys: [{ algorithm: 4, publicKey: randomBytes(32), precedence: 10 }] },
-        gateway: { kind: 'none' },
-        level: 'private',
-        expiresAt: 0,
-        owner: 'serve',
-        initiate: false,
-      }));
+      const pid = charonPid(lab);
+      const peers = Array.from({ length: n }, (_, i) => benchPeer(i, { algorithm: 4, publicKey: randomBytes(32) }));
       // No periodic check of its own while we time it by hand.
       const engine = new StrongswanEngine({
         socketPath: lab.a.vici,

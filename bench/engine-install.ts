@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import type { Peer } from '../src/ike-bridge/engine';
 import { keyObjectToIpseckey } from '../src/ike-bridge/keys';
 import { StrongswanEngine } from '../src/ike-bridge/strongswan';
-import { labUnavailable, labUp } from '../test/support/lab';
 import { writeBenchSection } from './support/doc';
+import { benchPeer, charonPid, engineLabUp } from './support/engine';
 
 const args = process.argv.slice(2);
 const sizes = (args.includes('--sizes') ? (args[args.indexOf('--sizes') + 1] ?? '') : '100,1000,10000').split(',').map(Number);
@@ -18,12 +18,6 @@ const write = !args.includes('--no-write');
 // Trap policies cost charon a lot per conn and start nothing with kernel-libipsec: measure both.
 const trapModes = args.includes('--no-trap') ? [false] : args.includes('--trap') ? [true] : [false, true];
 const connections = args.includes('--connections') ? Number(args[args.indexOf('--connections') + 1]) : 1;
-
-/** 198.18.0.0/15 (RFC 2544 benchmarking range): 131072 addresses. */
-function addr(i: number): string {
-  const n = 198 * 2 ** 24 + 18 * 2 ** 16 + 1 + i;
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-}
 
 function rss(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -35,18 +29,10 @@ function makePeers(n: number, rsaPool: KeyObject[]): Peer[] {
     // Every tenth peer RSA (from a small pool: RSA generation is slow), the rest fake Ed25519 keys:
     // 32 random bytes (never used to authenticate; charon only parses them). Generating 10,000 real
     // key pairs with generateKeyPairSync once left this process blocked for good in a futex.
-    const { algorithm, publicKey } =
-      i % 10 === 0 ? keyObjectToIpseckey(rsaPool[(i / 10) % rsaPool.length]!) : { algorithm: 4, publicKey: randomBytes(32) };
-    return {
-      name: `p${i}.bench.oe.test`,
-      addresses: [addr(i)],
-      auth: { kind: 'pubkey', keys: [{ algorithm, publicKey, precedence: 10 }] },
-      gateway: { kind: 'none' },
-      level: 'private',
-      expiresAt: 0,
-      owner: 'serve',
-      initiate: false,
-    } satisfies Peer;
+    return benchPeer(
+      i,
+      i % 10 === 0 ? keyObjectToIpseckey(rsaPool[(i / 10) % rsaPool.length]!) : { algorithm: 4, publicKey: randomBytes(32) },
+    );
   });
 }
 
@@ -63,12 +49,7 @@ interface Row {
 }
 
 async function main(): Promise<void> {
-  const why = labUnavailable();
-  if (why) {
-    console.error(`engine-install bench needs a lab: ${why}`);
-    process.exit(2);
-  }
-  const lab = await labUp();
+  const lab = await engineLabUp('engine-install');
   const rows: Row[] = [];
   try {
     const rsaPool = Array.from({ length: 8 }, () => generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey);
@@ -77,7 +58,7 @@ async function main(): Promise<void> {
       for (const n of sizes) {
         process.stderr.write(`[${new Date().toISOString()}] N=${n}${trap ? ' traps' : ''}: restarting charon\n`);
         await lab.restart('a'); // fresh daemon per size
-        const pid = Number(readFileSync(join(lab.a.dir, 'charon.pid'), 'utf8'));
+        const pid = charonPid(lab);
         const peers = makePeers(n, rsaPool);
         const engine = new StrongswanEngine({
           socketPath: lab.a.vici,

@@ -13,22 +13,17 @@
 // Run as root on Debian (it installs unbound if missing): npm run build && node dist/bench/vs-unbound.js [--no-write]
 //   --cpu-prof  V8 CPU profile of the oedns process over the cold runs only (written to
 //               $TMPDIR/oedns-vs-unbound-prof/ when it stops; no hits run, nothing written to docs/)
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { generateKeyPairSync } from 'node:crypto';
-import { ipseckeyLine } from '../src/ike-bridge/identity';
+import { join } from 'node:path';
 import { buildSignedHierarchy, type SignedHierarchy } from '../test/support/zones';
 import { type NamedInstance, startNamed } from '../test/support/named';
-import { freePort } from '../test/support/ports';
-import { stopChild } from '../test/support/wait';
-import { percentile, runNames, type RunResult, UdpClient } from './capture-client';
+import { percentile, runNames, type RunResult } from './capture-client';
 import { startUnbound, type UnboundInstance } from './support/unbound';
 import { benchAddress, writeBenchSection } from './support/doc';
+import { ipseckeyPool, OEDNS_CLI, type ServeProcess, startServe } from './support/serve';
 
-const ROOT = resolve(__dirname, '../..');
-const CLI = join(ROOT, 'dist/src/cli/oedns.js');
 const args = process.argv.slice(2);
 const PROFILE = args.includes('--cpu-prof');
 const PROF_DIR = join(tmpdir(), 'oedns-vs-unbound-prof');
@@ -51,67 +46,24 @@ process.on('exit', () => {
 const children: ChildProcess[] = [];
 
 function buildZones(): SignedHierarchy {
-  const pool = Array.from({ length: 16 }, (_, i) =>
-    ipseckeyLine(`k${i}.cap.test`, generateKeyPairSync('ed25519').publicKey).split(/\s+/).slice(3).join(' '),
-  );
+  const pool = ipseckeyPool(16, 'cap.test');
   const cap: string[] = [];
   for (let i = 0; i < TOTAL; i++) cap.push(`n${i} A ${benchAddress(i)}`, `n${i} IPSECKEY ${pool[i % pool.length]!}`);
   return buildSignedHierarchy([{ name: '.' }, { name: 'test' }, { name: 'cap.test', records: cap }]);
 }
 
-async function startOedns(
-  dir: string,
-  upstream: string,
-  anchorFile: string,
-): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
-  const port = await freePort();
+function startOedns(dir: string, upstream: string, anchorFile: string): Promise<ServeProcess> {
   writeFileSync(join(dir, 'policy.yaml'), 'default: clear\nrules:\n  - { zone: cap.test, level: private }\n');
-  const fd = openSync(join(dir, 'oedns.log'), 'w');
-  const node = PROFILE ? ['--cpu-prof', '--cpu-prof-dir', PROF_DIR] : [];
-  const child = spawn(
-    process.execPath,
-    [
-      ...node,
-      CLI,
-      'serve',
-      '--listen',
-      `127.0.0.1:${port}`,
-      '--upstream',
-      upstream,
-      '--trust-anchor',
-      anchorFile,
-      '--policy',
-      join(dir, 'policy.yaml'),
-      '--control',
-      'none',
-      '--user',
-      'root',
-      '--engine',
-      'dry-run',
-      '--log-level',
-      'warn',
-      '--log-format',
-      'json',
-    ],
-    { stdio: ['ignore', 'ignore', fd] },
-  );
-  closeSync(fd);
-  children.push(child);
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const probe = new UdpClient(port, 500);
-  try {
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`oedns exited:\n${readFileSync(join(dir, 'oedns.log'), 'utf8').slice(-3000)}`);
-      const r = await probe.query('ns.test', 'A');
-      if (r.rcode === 0) break;
-      if (Date.now() > deadline) throw new Error('oedns not answering after 15 s');
-      await new Promise((res) => setTimeout(res, 100));
-    }
-  } finally {
-    probe.close();
-  }
-  return { port, pid: child.pid!, stop: () => stopChild(child, exited).then(() => undefined) };
+  return startServe({
+    label: 'dry-run',
+    upstream,
+    anchorFile,
+    policyFile: join(dir, 'policy.yaml'),
+    args: ['--engine', 'dry-run', '--log-level', 'warn', '--log-format', 'json'],
+    logFile: join(dir, 'oedns.log'),
+    cpuProfDir: PROFILE ? PROF_DIR : undefined,
+    onSpawn: (child) => children.push(child),
+  });
 }
 
 function dnsperf(port: number, file: string): { qps: number; lost: number } {
@@ -168,7 +120,7 @@ function check(label: string, r: RunResult): RunResult {
 const names = (from: number, n: number): string[] => Array.from({ length: n }, (_, i) => `n${from + i}.cap.test`);
 
 async function main(): Promise<void> {
-  if (!existsSync(CLI)) throw new Error(`${CLI} missing: npm run build first`);
+  if (!existsSync(OEDNS_CLI)) throw new Error(`${OEDNS_CLI} missing: npm run build first`);
   const started = Date.now();
   const load = loadavg()[0]!;
   const dir = mkdtempSync(join(tmpdir(), 'oedns-vs-unbound-'));
