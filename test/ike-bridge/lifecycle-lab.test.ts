@@ -4,45 +4,19 @@
 // swanctl-managed VPN with its own key, certificate and PSK on the same charon), and that after
 // `swanctl --load-all` / `--load-creds --clear` our peers are back within a stated bound.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { createPublicKey, generateKeyPairSync, type KeyObject, randomBytes, X509Certificate } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject, randomBytes, X509Certificate } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSelfSignedCert } from '../../src/ike-bridge/cert';
 import type { Peer } from '../../src/ike-bridge/engine';
-import { keyObjectToIpseckey, privateKeyPemForCharon } from '../../src/ike-bridge/keys';
+import { privateKeyPemForCharon } from '../../src/ike-bridge/keys';
 import { type RestoreReport, StrongswanEngine } from '../../src/ike-bridge/strongswan';
 import { ViciClient } from '../../src/ike-bridge/vici-client';
 import { list } from '../../src/ike-bridge/vici-codec';
 import { PeerSync } from '../../src/peers';
 import { type Lab, type LabHost, labUnavailable, labUp, watchWire } from '../support/lab';
 import { until } from '../support/wait';
-
-function peerOf(name: string, addr: string, key: KeyObject, initiate: boolean, over: Partial<Peer> = {}): Peer {
-  const k = keyObjectToIpseckey(createPublicKey(key));
-  return {
-    name,
-    addresses: [addr],
-    auth: { kind: 'pubkey', keys: [{ algorithm: k.algorithm, publicKey: k.publicKey, precedence: 10 }] },
-    gateway: { kind: 'none' },
-    level: 'private',
-    expiresAt: Math.floor(Date.now() / 1000) + 3600,
-    owner: 'serve',
-    initiate,
-    ...over,
-  };
-}
-
-function swanctl(host: LabHost, args: string[]): Promise<{ code: number; out: string }> {
-  return new Promise((res) => {
-    execFile(
-      'swanctl',
-      [...args, '--file', join(host.dir, 'swanctl', 'swanctl.conf'), '--uri', `unix://${host.vici}`],
-      { env: { ...process.env, STRONGSWAN_CONF: join(host.dir, 'strongswan.conf') }, timeout: 20_000 },
-      (err, stdout, stderr) => res({ code: err ? 1 : 0, out: `${stdout}${stderr}` }),
-    );
-  });
-}
+import { enginePairUp, labPeer, swanctl } from '../support/engine-lab';
 
 /**
  * A VPN someone manages with swanctl on host A, unrelated to oedns: its own private key, a
@@ -99,7 +73,7 @@ describe('strongswan engine lifecycle in the lab: shunts, rollover, foreign cred
   let ka: KeyObject;
   let kb: KeyObject;
   const seedB = randomBytes(32);
-  const peerB = (over: Partial<Peer> = {}): Peer => peerOf('b.oe.test', lab!.b.addr, kb, true, over);
+  const peerB = (over: Partial<Peer> = {}): Peer => labPeer('b.oe.test', lab!.b.addr, kb, true, over);
 
   before(async function () {
     const why = labUnavailable();
@@ -108,26 +82,14 @@ describe('strongswan engine lifecycle in the lab: shunts, rollover, foreign cred
       this.skip();
     }
     lab = await labUp();
-    ka = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
-    kb = generateKeyPairSync('ed25519').privateKey;
     // A checks for foreign reloads every second here (default 10 s), so the periodic path is tested too.
-    A = new StrongswanEngine({
-      socketPath: lab.a.vici,
-      identity: { id: 'a.oe.test', privateKey: ka },
-      initiateTimeoutMs: 8000,
-      checkIntervalMs: 1000,
-    });
-    B = new StrongswanEngine({
-      socketPath: lab.b.vici,
-      identity: { id: 'b.oe.test', privateKey: kb },
-      initiateTimeoutMs: 8000,
-      trustSeed: seedB,
-    });
-    await A.start();
-    await B.start();
+    ({ A, B, ka, kb } = await enginePairUp(
+      lab,
+      { initiateTimeoutMs: 8000, checkIntervalMs: 1000 },
+      { initiateTimeoutMs: 8000, trustSeed: seedB },
+    ));
     rawA = new ViciClient({ socketPath: lab.a.vici });
     certsA = new ViciClient({ socketPath: lab.a.vici, binary: true });
-    await B.install(peerOf('a.oe.test', lab.a.addr, ka, false));
   });
 
   after(async () => {
@@ -191,7 +153,7 @@ describe('strongswan engine lifecycle in the lab: shunts, rollover, foreign cred
         trustSeed: seedB,
       });
       await B.start();
-      await B.install(peerOf('a.oe.test', lab!.a.addr, ka, false));
+      await B.install(labPeer('a.oe.test', lab!.a.addr, ka, false));
       const rawB = new ViciClient({ socketPath: lab!.b.vici });
       try {
         // Bob's charon holds only his new key: the old one was his own identity's, so it went.
@@ -249,8 +211,8 @@ describe('strongswan engine lifecycle in the lab: shunts, rollover, foreign cred
     assert.equal(start.certs.length, 1);
     assert.ok(start.conn);
     // Install, remove (which ends the trust in a key), key change, identity reload: nothing of the VPN's goes.
-    await A.install(peerOf('c.oe.test', '192.0.2.77', generateKeyPairSync('ed25519').privateKey, false));
-    await A.install(peerOf('c.oe.test', '192.0.2.77', generateKeyPairSync('ed25519').privateKey, false));
+    await A.install(labPeer('c.oe.test', '192.0.2.77', generateKeyPairSync('ed25519').privateKey, false));
+    await A.install(labPeer('c.oe.test', '192.0.2.77', generateKeyPairSync('ed25519').privateKey, false));
     await A.remove('c.oe.test');
     assert.deepEqual(await foreign(), start);
     let p = await ping();

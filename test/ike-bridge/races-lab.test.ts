@@ -5,44 +5,17 @@
 // windows: a foreign reload, a charon restart, a conn replacement). Each window is measured on the
 // wire with tcpdump; the figures print so docs/strongswan.md can quote them.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { createPublicKey, generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Peer } from '../../src/ike-bridge/engine';
-import { keyObjectToIpseckey } from '../../src/ike-bridge/keys';
-import { StrongswanEngine } from '../../src/ike-bridge/strongswan';
+import type { StrongswanEngine } from '../../src/ike-bridge/strongswan';
 import { ViciClient } from '../../src/ike-bridge/vici-client';
 import { list, section } from '../../src/ike-bridge/vici-codec';
 import { PeerSync } from '../../src/peers';
-import { type Lab, type LabHost, labUnavailable, labUp, watchWire } from '../support/lab';
-
-function peerOf(name: string, addrs: string[], key: KeyObject, initiate: boolean): Peer {
-  const k = keyObjectToIpseckey(createPublicKey(key));
-  return {
-    name,
-    addresses: addrs,
-    auth: { kind: 'pubkey', keys: [{ algorithm: k.algorithm, publicKey: k.publicKey, precedence: 10 }] },
-    gateway: { kind: 'none' },
-    level: 'private',
-    expiresAt: Math.floor(Date.now() / 1000) + 3600,
-    owner: 'serve',
-    initiate,
-  };
-}
+import { type Lab, labUnavailable, labUp, watchWire } from '../support/lab';
+import { enginePairUp, labPeer, swanctl } from '../support/engine-lab';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function swanctl(host: LabHost, args: string[]): Promise<{ code: number; out: string }> {
-  return new Promise((res) => {
-    execFile(
-      'swanctl',
-      [...args, '--file', join(host.dir, 'swanctl', 'swanctl.conf'), '--uri', `unix://${host.vici}`],
-      { env: { ...process.env, STRONGSWAN_CONF: join(host.dir, 'strongswan.conf') }, timeout: 20_000 },
-      (err, stdout, stderr) => res({ code: err ? 1 : 0, out: `${stdout}${stderr}` }),
-    );
-  });
-}
 
 /** Milliseconds since midnight (UTC) of a tcpdump line's timestamp. */
 function stamp(line: string): number {
@@ -56,7 +29,6 @@ describe('strongswan engine races and clear windows in the lab (review v11 F4, F
   let A: StrongswanEngine;
   let B: StrongswanEngine;
   let rawA: ViciClient;
-  let ka: KeyObject;
   let kb: KeyObject;
 
   before(async function () {
@@ -66,27 +38,14 @@ describe('strongswan engine races and clear windows in the lab (review v11 F4, F
       this.skip();
     }
     lab = await labUp();
-    ka = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
-    kb = generateKeyPairSync('ed25519').privateKey;
     // No periodic check: every restore here is one the test starts (or a log event).
-    A = new StrongswanEngine({
-      socketPath: lab.a.vici,
-      identity: { id: 'a.oe.test', privateKey: ka },
-      initiateTimeoutMs: 5000,
-      checkIntervalMs: 0,
-      trustRotateAt: 25,
-      trustSeed: randomBytes(32),
-    });
-    B = new StrongswanEngine({
-      socketPath: lab.b.vici,
-      identity: { id: 'b.oe.test', privateKey: kb },
-      initiateTimeoutMs: 5000,
-      checkIntervalMs: 0,
-    });
-    await A.start();
-    await B.start();
+    ({ A, B, kb } = await enginePairUp(
+      lab,
+      { initiateTimeoutMs: 5000, checkIntervalMs: 0, trustRotateAt: 25, trustSeed: randomBytes(32) },
+      { initiateTimeoutMs: 5000, checkIntervalMs: 0 },
+      [lab.a.addr, lab.a.addr6],
+    ));
     rawA = new ViciClient({ socketPath: lab.a.vici });
-    await B.install(peerOf('a.oe.test', [lab.a.addr, lab.a.addr6], ka, false));
   });
 
   after(async () => {
@@ -107,7 +66,7 @@ describe('strongswan engine races and clear windows in the lab (review v11 F4, F
 
   it('F4: removals during a trust-generation rotation stay removed; the peers kept are reloaded', async () => {
     const peers = Array.from({ length: 60 }, (_, i) =>
-      peerOf(`p${i}.oe.test`, [`198.18.0.${i + 1}`], generateKeyPairSync('ed25519').privateKey, false),
+      labPeer(`p${i}.oe.test`, [`198.18.0.${i + 1}`], generateKeyPairSync('ed25519').privateKey, false),
     );
     assert.deepEqual(await A.installMany(peers), []);
     for (let i = 0; i < 24; i++) await A.remove(peers[i]!.name); // the 25th revocation rotates
@@ -135,7 +94,7 @@ describe('strongswan engine races and clear windows in the lab (review v11 F4, F
 
   it('F4: a removal racing the restore of a foreign reload is never undone, and the removed key cannot authenticate', async () => {
     for (let i = 0; i < 10; i++) {
-      await A.install(peerOf('b.oe.test', [lab!.b.addr], kb, false));
+      await A.install(labPeer('b.oe.test', [lab!.b.addr], kb, false));
       for (let j = 0; j < 10; j++) await A.setShunt(`gone${j}.example`, [`198.18.${i + 1}.${j + 1}`]);
       await foreignUnload();
       // The restore's shunt loads give the removal (0-4 ms later) time to land in the middle of it.
@@ -158,10 +117,10 @@ describe('strongswan engine races and clear windows in the lab (review v11 F4, F
       for (let k = 0; k < 6; k++) {
         await sync.forget('b.oe.test');
         await sync.clearShunt('b.oe.test');
-        await sync.upsert(peerOf('b.oe.test', [lab!.b.addr], kb, false)); // the A answer
+        await sync.upsert(labPeer('b.oe.test', [lab!.b.addr], kb, false)); // the A answer
         for (let j = 0; j < 10; j++) await A.setShunt(`gone${j}.example`, [`198.18.7.${j + 1}`]);
         await foreignUnload();
-        await Promise.all([A.checkForeign('event'), sleep(k % 3).then(() => sync.upsert(peerOf('b.oe.test', [lab!.b.addr6], kb, false)))]);
+        await Promise.all([A.checkForeign('event'), sleep(k % 3).then(() => sync.upsert(labPeer('b.oe.test', [lab!.b.addr6], kb, false)))]);
         assert.ok(sync.holds('b.oe.test', [lab!.b.addr6]));
         const ts = await remoteTs('oe-b.oe.test');
         assert.ok(
@@ -186,13 +145,13 @@ describe('strongswan engine races and clear windows in the lab (review v11 F4, F
     const sas = async (): Promise<string[]> =>
       (await rawA.listSas()).filter((s) => s.name === 'oe-b.oe.test').map((s) => s.uniqueId ?? '?');
     try {
-      await sync.upsert(peerOf('b.oe.test', [lab!.b.addr], kb, true));
+      await sync.upsert(labPeer('b.oe.test', [lab!.b.addr], kb, true));
       const before = await sas();
       assert.equal(before.length, 1, 'one SA with the old key');
       // DNS now publishes K2, but B still signs with K1: the install loads K2's conn, the initiate fails.
       const k2 = generateKeyPairSync('ed25519').privateKey;
       await assert.rejects(
-        sync.upsert(peerOf('b.oe.test', [lab!.b.addr], k2, true)),
+        sync.upsert(labPeer('b.oe.test', [lab!.b.addr], k2, true)),
         (e: Error & { code?: string }) => e.code === 'ike-auth-failed',
       );
       assert.deepEqual(
@@ -214,14 +173,14 @@ describe('strongswan engine races and clear windows in the lab (review v11 F4, F
   it('F10: replacing the conn of a peer with no CHILD_SA up (key rollover, addresses) leaves no packet in clear', async () => {
     const k1 = generateKeyPairSync('ed25519').privateKey;
     const k2 = generateKeyPairSync('ed25519').privateKey;
-    await A.install(peerOf('b.oe.test', [lab!.b.addr], k1, false));
+    await A.install(labPeer('b.oe.test', [lab!.b.addr], k1, false));
     let n = 0;
     const { wire } = await watchWire(lab!, async () => {
       const ping = lab!.exec(lab!.a, ['ping', '-4', '-q', '-w', '3', '-i', '0.0002', lab!.b.addr], 30_000);
       const end = Date.now() + 2500;
       while (Date.now() < end) {
         // Alternate keys and address sets: each install replaces the conn.
-        await A.install(peerOf('b.oe.test', n % 3 === 2 ? [lab!.b.addr, lab!.b.addr6] : [lab!.b.addr], n % 2 ? k1 : k2, false));
+        await A.install(labPeer('b.oe.test', n % 3 === 2 ? [lab!.b.addr, lab!.b.addr6] : [lab!.b.addr], n % 2 ? k1 : k2, false));
         n++;
       }
       return ping;
@@ -253,7 +212,7 @@ describe('strongswan engine races and clear windows in the lab (review v11 F4, F
   });
 
   it("F10: after a charon restart the watcher is back within 200 ms of charon's socket, and the peer soon after", async () => {
-    const p = peerOf('b.oe.test', [lab!.b.addr], kb, false);
+    const p = labPeer('b.oe.test', [lab!.b.addr], kb, false);
     await A.install(p);
     const t: Record<string, number> = {};
     const T0 = Date.now();

@@ -5,27 +5,12 @@
 // generation), after a clock step back (the CRL number goes on from the one charon holds), and when
 // the new process has another seed (it cannot revoke the old root: charon's credentials are cleared).
 import assert from 'node:assert/strict';
-import { createPublicKey, generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
-import type { Peer } from '../../src/ike-bridge/engine';
-import { keyObjectToIpseckey } from '../../src/ike-bridge/keys';
+import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { StrongswanEngine } from '../../src/ike-bridge/strongswan';
 import type { CharonTrust } from '../../src/ike-bridge/strongswan-trust';
 import { ViciClient } from '../../src/ike-bridge/vici-client';
 import { type Lab, labUnavailable, labUp } from '../support/lab';
-
-function peerOf(name: string, addr: string, key: KeyObject): Peer {
-  const k = keyObjectToIpseckey(createPublicKey(key));
-  return {
-    name,
-    addresses: [addr],
-    auth: { kind: 'pubkey', keys: [{ algorithm: k.algorithm, publicKey: k.publicKey, precedence: 10 }] },
-    gateway: { kind: 'none' },
-    level: 'private',
-    expiresAt: Math.floor(Date.now() / 1000) + 3600,
-    owner: 'serve',
-    initiate: false,
-  };
-}
+import { labPeer } from '../support/engine-lab';
 
 describe('trust left by an earlier oedns ends at the next start, whatever the clock or seed (lab)', function () {
   this.timeout(240_000);
@@ -65,7 +50,7 @@ describe('trust left by an earlier oedns ends at the next start, whatever the cl
     it(`${mode}: A, whose key nobody vouches for any more, is refused by a foreign catch-all conn`, async () => {
       await lab!.restart('b'); // a fresh charon per case
       await A!.remove('b.oe.test').catch(() => undefined);
-      await A!.install(peerOf('b.oe.test', lab!.b.addr, kb));
+      await A!.install(labPeer('b.oe.test', lab!.b.addr, kb));
       const seed = randomBytes(32);
       const B1 = new StrongswanEngine({
         socketPath: lab!.b.vici,
@@ -76,7 +61,7 @@ describe('trust left by an earlier oedns ends at the next start, whatever the cl
       await B1.start();
       // Started while the clock was ~1000 s ahead: its CRL numbers are higher than the next process's clock gives.
       if (mode === 'clockback') (B1 as unknown as { trust: CharonTrust }).trust.crlNo += 10n ** 12n;
-      await B1.install(peerOf('a.oe.test', lab!.a.addr, ka));
+      await B1.install(labPeer('a.oe.test', lab!.a.addr, ka));
       await A!.initiate('b.oe.test'); // B vouches for A's key: accepted
       for (const sa of await rawB!.listSas()) await rawB!.terminate({ ike_id: sa.uniqueId, timeout: 2000, force: true });
       await B1.close(); // gone without removing a.oe.test
