@@ -516,10 +516,7 @@ export class IkeFaults {
         t0 = Date.now();
         await this.startOedns();
         rep.fig('oedns restart to listening', `${Date.now() - t0} ms`);
-        await this.settle('oedns killed -9 during a batch, restarted', async () => {
-          const reg = await this.registry();
-          return this.autospNames.every((n) => reg.names.has(n));
-        });
+        await this.settleWithAutosp('oedns killed -9 during a batch, restarted');
       }
 
       // ---- the admin reloads its own config with swanctl --load-all --------------------------------
@@ -534,19 +531,7 @@ export class IkeFaults {
       // ---- disk full under autosp's state file -----------------------------------------------------
       if (this.on('state-dir')) {
         await this.fill();
-        const full = this.names(1);
-        const addFull = await this.d!.control('peer-add', { names: full }).then(
-          () => 'accepted',
-          (e: Error) => `refused: ${e.message}`,
-        );
-        rep.fig('autosp add with the state directory full', addFull);
-        rep.check(
-          'disk full: the state file is still whole (valid JSON)',
-          this.stateValid(),
-          this.stateValid() ? 'valid' : 'broken',
-          'valid',
-        );
-        await this.settle('state directory full');
+        const full = await this.addUnderStateDir('full', 'disk full');
         this.unfill();
         const afterFull = this.names(1);
         await this.d!.control('peer-add', { names: afterFull });
@@ -561,21 +546,9 @@ export class IkeFaults {
         rep.fig('files left in the state directory after the disk-full episode', this.leftovers().join(', ') || 'none');
 
         // ---- read-only state directory ------------------------------------------------------------
-        execFileSync('nsenter', ['-t', String(this.holder!.pid), '-m', 'mount', '-o', 'remount,ro', this.stateDir]);
-        const ro = this.names(1);
-        const addRo = await this.d!.control('peer-add', { names: ro }).then(
-          () => 'accepted',
-          (e: Error) => `refused: ${e.message}`,
-        );
-        rep.fig('autosp add with the state directory read-only', addRo);
-        rep.check(
-          'read-only: the state file is still whole (valid JSON)',
-          this.stateValid(),
-          this.stateValid() ? 'valid' : 'broken',
-          'valid',
-        );
-        await this.settle('state directory read-only');
-        execFileSync('nsenter', ['-t', String(this.holder!.pid), '-m', 'mount', '-o', 'remount,rw', this.stateDir]);
+        this.remountStateDir('ro');
+        const ro = await this.addUnderStateDir('read-only', 'read-only');
+        this.remountStateDir('rw');
         const afterRo = this.names(1);
         await this.d!.control('peer-add', { names: afterRo });
         this.autospNames.push(...ro, ...afterRo);
@@ -589,10 +562,7 @@ export class IkeFaults {
         // A restart adopts them all from the file.
         await this.d!.kill();
         await this.startOedns();
-        await this.settle('oedns restarted from the saved state', async () => {
-          const reg = await this.registry();
-          return this.autospNames.every((n) => reg.names.has(n));
-        });
+        await this.settleWithAutosp('oedns restarted from the saved state');
       }
       rep.fig(
         'warn lines of the last oedns (by message)',
@@ -612,6 +582,40 @@ export class IkeFaults {
       await this.close();
     }
     return rep.done();
+  }
+
+  /** settle(), and also every autosp name back in the registry (after oedns restarted). */
+  private settleWithAutosp(fault: string): Promise<void> {
+    return this.settle(fault, async () => {
+      const reg = await this.registry();
+      return this.autospNames.every((n) => reg.names.has(n));
+    });
+  }
+
+  /**
+   * One autosp peer-add while the state directory is `state`: what the daemon answered (a figure),
+   * whether the state file is still whole (a check, named after `fault`), then settle(). The new name.
+   */
+  private async addUnderStateDir(state: 'full' | 'read-only', fault: string): Promise<string[]> {
+    const names = this.names(1);
+    const answer = await this.d!.control('peer-add', { names }).then(
+      () => 'accepted',
+      (e: Error) => `refused: ${e.message}`,
+    );
+    this.rep.fig(`autosp add with the state directory ${state}`, answer);
+    this.rep.check(
+      `${fault}: the state file is still whole (valid JSON)`,
+      this.stateValid(),
+      this.stateValid() ? 'valid' : 'broken',
+      'valid',
+    );
+    await this.settle(`state directory ${state}`);
+    return names;
+  }
+
+  /** Remounts the state directory read-only or writable inside the holder's mount namespace. */
+  private remountStateDir(mode: 'ro' | 'rw'): void {
+    execFileSync('nsenter', ['-t', String(this.holder!.pid), '-m', 'mount', '-o', `remount,${mode}`, this.stateDir]);
   }
 
   private async fill(): Promise<void> {
