@@ -416,7 +416,6 @@ export class IkeFaults {
       let names = this.names(o.batch);
       let t0 = Date.now();
       let answers = await this.lookup(names);
-      let before: number;
       let pending: Promise<Answer[]>;
       rep.fig('baseline batch', `${names.length} names in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${this.tally(answers)}`);
       await this.settle('baseline');
@@ -424,13 +423,7 @@ export class IkeFaults {
       // ---- charon killed (-9) during a batch --------------------------------------------------------
       if (this.on('charon-kill')) {
         names = this.names(o.batch);
-        before = (await this.engineConns()).size;
-        pending = this.lookup(names);
-        await timeUntil(
-          async () => (await this.engineConns().catch(() => new Set<string>())).size >= before + Math.min(10, o.batch / 4),
-          10_000,
-          20,
-        );
+        ({ pending } = await this.batchUnderway(names));
         process.kill(this.charonPid, 'SIGKILL');
         answers = await pending;
         rep.fig('charon -9: batch answers', this.tally(answers));
@@ -443,13 +436,7 @@ export class IkeFaults {
       // ---- charon stopped (SIGSTOP) for a few seconds during a batch ------------------------------
       if (this.on('charon-stop')) {
         names = this.names(o.batch);
-        before = (await this.engineConns()).size;
-        pending = this.lookup(names);
-        await timeUntil(
-          async () => (await this.engineConns().catch(() => new Set<string>())).size >= before + Math.min(10, o.batch / 4),
-          10_000,
-          20,
-        );
+        ({ pending } = await this.batchUnderway(names));
         process.kill(this.charonPid, 'SIGSTOP');
         await sleep(4000);
         process.kill(this.charonPid, 'SIGCONT');
@@ -503,13 +490,7 @@ export class IkeFaults {
       // ---- oedns killed (-9) during a batch, restarted ------------------------------------------
       if (this.on('oedns-kill')) {
         names = this.names(o.batch);
-        before = (await this.engineConns()).size;
-        pending = this.lookup(names, 5000);
-        await timeUntil(
-          async () => (await this.engineConns().catch(() => new Set<string>())).size >= before + Math.min(10, o.batch / 4),
-          10_000,
-          20,
-        );
+        ({ pending } = await this.batchUnderway(names, 5000));
         await this.d!.kill();
         answers = await pending;
         rep.fig('oedns -9: batch answers before it died', this.tally(answers));
@@ -582,6 +563,21 @@ export class IkeFaults {
       await this.close();
     }
     return rep.done();
+  }
+
+  /**
+   * Starts looking up `names` and returns once some of them (a quarter of a batch, at most 10) are in
+   * charon, so that the fault that follows strikes in the middle of the installs. `pending` holds the answers.
+   */
+  private async batchUnderway(names: string[], timeoutMs?: number): Promise<{ pending: Promise<Answer[]> }> {
+    const before = (await this.engineConns()).size;
+    const pending = this.lookup(names, timeoutMs);
+    await timeUntil(
+      async () => (await this.engineConns().catch(() => new Set<string>())).size >= before + Math.min(10, this.o.batch / 4),
+      10_000,
+      20,
+    );
+    return { pending };
   }
 
   /** settle(), and also every autosp name back in the registry (after oedns restarted). */
