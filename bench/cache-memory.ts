@@ -11,6 +11,7 @@ import type { ValidatedRRset } from '../src/dnssec/validate';
 import { SECURE } from '../src/dnssec/verdict';
 import { encodeA, encodeRrsig } from '../src/wire/rdata';
 import type { Message, RR } from '../src/wire/types';
+import { dnsResponse } from '../test/support/messages';
 
 const args = process.argv.slice(2);
 const N = args.includes('--names') ? Number(args[args.indexOf('--names') + 1]) : 1_000_000;
@@ -47,23 +48,7 @@ function entryFor(i: number): { key: string; message: Message; proof: Proof } {
     security: 'secure',
     role: 'answer',
   };
-  const message: Message = {
-    id: 0,
-    qr: true,
-    opcode: 0,
-    aa: false,
-    tc: false,
-    rd: true,
-    ra: true,
-    z: false,
-    ad: false,
-    cd: false,
-    rcode: 0,
-    questions: [{ name, type: 1, class: 1 }],
-    answers: [a, sig],
-    authorities: [],
-    additionals: [],
-  };
+  const message = dnsResponse({ q: { name, type: 1 }, rd: true, ra: true, answers: [a, sig] });
   return {
     key: cacheKey({ name, type: 1, class: 1 }, false),
     message,

@@ -8,7 +8,7 @@
 import { CompactStore } from '../src/resolver/compact-store';
 import { encodeCachedAnswer } from '../src/resolver/entry-codec';
 import { cacheKey } from '../src/resolver/cache';
-import type { Message } from '../src/wire/types';
+import { dnsResponse } from '../test/support/messages';
 
 const args = process.argv.slice(2);
 const STAGES = args.includes('--stages') ? Number(args[args.indexOf('--stages') + 1]) : 16;
@@ -51,23 +51,7 @@ function collidingLabels(stages: number): string[] {
 }
 
 function answer(name: string): Uint8Array {
-  const m: Message = {
-    id: 0,
-    qr: true,
-    opcode: 0,
-    aa: false,
-    tc: false,
-    rd: true,
-    ra: true,
-    z: false,
-    ad: false,
-    cd: false,
-    rcode: 3,
-    questions: [{ name, type: 1, class: 1 }],
-    answers: [],
-    authorities: [],
-    additionals: [],
-  };
+  const m = dnsResponse({ q: { name, type: 1 }, rd: true, ra: true, rcode: 3 });
   return encodeCachedAnswer(m, undefined)!;
 }
 

@@ -6,26 +6,16 @@
 // Run: npm run build && node dist/bench/review14-thrash.js
 import { Cache, cacheKey, DEFAULT_CACHE } from '../src/resolver/cache';
 import type { Message } from '../src/wire/types';
+import { dnsResponse } from '../test/support/messages';
 
 const k = (name: string): string => cacheKey({ name, type: 1, class: 1 }, false);
 function answer(name: string): Message {
-  return {
-    id: 0,
-    qr: true,
-    opcode: 0,
+  return dnsResponse({
+    q: { name, type: 1 },
     aa: true,
-    tc: false,
     rd: true,
-    ra: false,
-    z: false,
-    ad: false,
-    cd: false,
-    rcode: 0,
-    questions: [{ name, type: 1, class: 1 }],
     answers: [{ name, type: 1, class: 1, ttl: 3600, rdata: Uint8Array.from([192, 0, 2, 1]) }],
-    authorities: [],
-    additionals: [],
-  };
+  });
 }
 const cache = new Cache({ ...DEFAULT_CACHE, maxEntries: 100_000, maxBytes: 4 * 1024 * 1024, hotEntries: 10, now: () => 1_000_000 });
 for (let i = 0; i < 2000; i++) cache.store(k(`held${i}.test`), answer(`held${i}.test`));

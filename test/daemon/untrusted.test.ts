@@ -11,24 +11,17 @@ import { Ede } from '../../src/dnssec/verdict';
 import { Rcode, RRType } from '../../src/wire/types';
 import type { Message } from '../../src/wire/types';
 import type { QueryContext } from '../../src/resolver/pipeline';
+import { dnsResponse } from '../support/messages';
 
-const answer = (name: string): Message => ({
-  id: 1,
-  qr: true,
-  opcode: 0,
-  aa: false,
-  tc: false,
-  rd: true,
-  ra: true,
-  z: false,
-  ad: false,
-  cd: false,
-  rcode: Rcode.NOERROR,
-  questions: [{ name, type: RRType.A, class: 1 }],
-  answers: [{ name, type: RRType.A, class: 1, ttl: 300, rdata: new Uint8Array([192, 0, 2, 1]) }],
-  authorities: [],
-  additionals: [],
-});
+const answer = (name: string): Message =>
+  dnsResponse({
+    q: { name, type: RRType.A },
+    id: 1,
+    rd: true,
+    ra: true,
+    rcode: Rcode.NOERROR,
+    answers: [{ name, type: RRType.A, class: 1, ttl: 300, rdata: new Uint8Array([192, 0, 2, 1]) }],
+  });
 
 describe('daemon validation: answers under a negative trust anchor', () => {
   const pool = new UpstreamPool({ ...DEFAULT_UPSTREAM, servers: [] }, true);

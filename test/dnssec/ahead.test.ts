@@ -9,6 +9,7 @@ import { likelyCheck, verifyRrset } from '../../src/dnssec/rrsig';
 import type { ZoneStatus } from '../../src/dnssec/validate';
 import { type Message, RRType } from '../../src/wire/types';
 import { a, NOW, rr, TestKey } from './signer';
+import { dnsResponse } from '../support/messages';
 
 const zone = 'example.test';
 const zsk = new TestKey(zone, 13, 256);
@@ -16,23 +17,7 @@ const other = new TestKey(zone, 13, 256);
 const keys = [zsk.dnskey];
 
 function message(answers: Message['answers'], authorities: Message['authorities'] = [], rcode = 0): Message {
-  return {
-    id: 1,
-    qr: true,
-    opcode: 0,
-    aa: false,
-    tc: false,
-    rd: true,
-    ra: true,
-    z: false,
-    ad: false,
-    cd: true,
-    rcode,
-    questions: [],
-    answers,
-    authorities,
-    additionals: [],
-  };
+  return dnsResponse({ id: 1, rd: true, ra: true, cd: true, rcode, answers, authorities });
 }
 
 describe('checks made ahead of validation', () => {

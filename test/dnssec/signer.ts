@@ -5,6 +5,7 @@ import type { Message, Name, RR } from '../../src/wire/types';
 import { encodeA, encodeDnskey, encodeDs, encodeMx, encodeNameRdata, encodeNsec, encodeNsec3, encodeRrsig } from '../../src/wire/rdata';
 import { canonicalRRsetWire, concat, keyTag, rrsigSignedPrefix, rrsigLabelCount, wildcardOf } from '../../src/dnssec/records';
 import { computeDsDigest } from '../../src/dnssec/ds';
+import { dnsResponse } from '../support/messages';
 
 export const T = {
   A: 1,
@@ -136,23 +137,7 @@ export const NOW = 1_500_000_000;
 
 /** An authoritative answer to `name`/`type` with CD set, as the chain-walk tests script an upstream. */
 export function authAnswer(name: Name, type: number, answers: RR[], authorities: RR[] = [], rcode = 0): Message {
-  return {
-    id: 1,
-    qr: true,
-    opcode: 0,
-    aa: true,
-    tc: false,
-    rd: false,
-    ra: false,
-    z: false,
-    ad: false,
-    cd: true,
-    rcode,
-    questions: [{ name, type, class: 1 }],
-    answers,
-    authorities,
-    additionals: [],
-  };
+  return dnsResponse({ q: { name, type }, id: 1, aa: true, cd: true, rcode, answers, authorities });
 }
 
 /** `rrs` followed by `k`'s RRSIG over them. */

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { generateHostKey, writeHostKey } from '../../src/ike-bridge/identity';
 import type { Message, RR } from '../../src/wire/types';
 import { TestKey } from '../dnssec/signer';
+import { dnsResponse } from '../support/messages';
 
 const PASSWD = [
   'root:x:0:0:root:/root:/bin/bash',
@@ -110,23 +111,8 @@ describe('doctor: the clock, from signatures that validated', () => {
   const honest = ksk.sign(set, { inception: T0 - DAY, expiration: T0 + 14 * DAY });
   const reply =
     (answers: RR[]) =>
-    async (name: string, type: number): Promise<Message> => ({
-      id: 1,
-      qr: true,
-      opcode: 0,
-      aa: false,
-      tc: false,
-      rd: true,
-      ra: true,
-      z: false,
-      ad: false,
-      cd: true,
-      rcode: 0,
-      questions: [{ name, type, class: 1 }],
-      answers,
-      authorities: [],
-      additionals: [],
-    });
+    async (name: string, type: number): Promise<Message> =>
+      dnsResponse({ q: { name, type }, id: 1, rd: true, ra: true, cd: true, answers });
   const run = async (answers: RR[], now: number) => {
     const c = { ...ctx({}), anchors: [{ zone: '', ds: [], keys: [ksk.dnskey.rdata] }], query: reply(answers), now };
     const ta = await checkTrustAnchors(c);

@@ -7,26 +7,11 @@ import { makeResponse } from '../../src/wire/message';
 import { type Message, type RR, RRType, Rcode } from '../../src/wire/types';
 import { SECURE } from '../../src/dnssec/verdict';
 import { silentLogger } from '../../src/util/log';
+import { dnsResponse } from '../support/messages';
 
 const a = (name: string, ttl: number): RR => ({ name, type: RRType.A, class: 1, ttl, rdata: Uint8Array.from([192, 0, 2, 1]) });
 const sig = (name: string): RR => ({ name, type: RRType.RRSIG, class: 1, ttl: 30, rdata: new Uint8Array(40).fill(7) });
-const response = (q: string, answers: RR[]): Message => ({
-  id: 0,
-  qr: true,
-  opcode: 0,
-  aa: true,
-  tc: false,
-  rd: true,
-  ra: false,
-  z: false,
-  ad: false,
-  cd: false,
-  rcode: 0,
-  questions: [{ name: q, type: RRType.A, class: 1 }],
-  answers,
-  authorities: [],
-  additionals: [],
-});
+const response = (q: string, answers: RR[]): Message => dnsResponse({ q: { name: q, type: RRType.A }, aa: true, rd: true, answers });
 const signed = (name: string, ttl: number) => ({
   verdict: SECURE,
   negative: null,

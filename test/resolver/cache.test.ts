@@ -3,6 +3,7 @@ import { Cache, DEFAULT_CACHE, cacheKey, cacheLifetime, servesDo } from '../../s
 import { type Message, type RR, RRType, Rcode } from '../../src/wire/types';
 import { encodeName } from '../../src/wire/name';
 import { bogus, Ede, SECURE } from '../../src/dnssec/verdict';
+import { dnsResponse } from '../support/messages';
 
 function a(name: string, ttl: number, addr = '192.0.2.1'): RR {
   return { name, type: RRType.A, class: 1, ttl, rdata: Uint8Array.from(addr.split('.').map(Number)) };
@@ -16,23 +17,7 @@ function soa(zone: string, ttl: number, minimum: number): RR {
 }
 
 function response(q: string, rcode: number, answers: RR[], authorities: RR[] = []): Message {
-  return {
-    id: 0,
-    qr: true,
-    opcode: 0,
-    aa: true,
-    tc: false,
-    rd: true,
-    ra: false,
-    z: false,
-    ad: false,
-    cd: false,
-    rcode,
-    questions: [{ name: q, type: RRType.A, class: 1 }],
-    answers,
-    authorities,
-    additionals: [],
-  };
+  return dnsResponse({ q: { name: q, type: RRType.A }, aa: true, rd: true, rcode, answers, authorities });
 }
 
 function clock(start = 1_000_000): { now: () => number; advance(ms: number): void } {

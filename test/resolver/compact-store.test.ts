@@ -4,26 +4,15 @@ import assert from 'node:assert/strict';
 import { CompactStore, hashKey } from '../../src/resolver/compact-store';
 import { encodeCachedAnswer } from '../../src/resolver/entry-codec';
 import { cacheKey } from '../../src/resolver/cache';
-import type { Message } from '../../src/wire/types';
+import { dnsResponse } from '../support/messages';
 
 function answer(name: string, type = 1, last = 1): Uint8Array {
-  const m: Message = {
-    id: 0,
-    qr: true,
-    opcode: 0,
-    aa: false,
-    tc: false,
+  const m = dnsResponse({
+    q: { name, type },
     rd: true,
     ra: true,
-    z: false,
-    ad: false,
-    cd: false,
-    rcode: 0,
-    questions: [{ name, type, class: 1 }],
     answers: [{ name, type, class: 1, ttl: 300, rdata: type === 1 ? Uint8Array.from([192, 0, 2, last & 255]) : new Uint8Array(16) }],
-    authorities: [],
-    additionals: [],
-  };
+  });
   return encodeCachedAnswer(m, undefined)!;
 }
 

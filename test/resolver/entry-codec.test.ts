@@ -12,6 +12,7 @@ import { encodeMessage } from '../../src/wire/message';
 import type { Message, RR } from '../../src/wire/types';
 import { loadScenario } from '../replay/scenario';
 import { runScenario } from '../replay/run';
+import { dnsResponse } from '../support/messages';
 
 const SCENARIOS = join(__dirname, '..', '..', '..', 'test', 'replay', 'scenarios');
 
@@ -29,23 +30,7 @@ function a(name: string, ttl: number, last: number): RR {
 }
 
 function msg(answers: RR[]): Message {
-  return {
-    id: 7,
-    qr: true,
-    opcode: 0,
-    aa: false,
-    tc: false,
-    rd: true,
-    ra: true,
-    z: false,
-    ad: false,
-    cd: false,
-    rcode: 0,
-    questions: [{ name: 'Www.Example.TEST', type: 1, class: 1 }],
-    answers,
-    authorities: [],
-    additionals: [],
-  };
+  return dnsResponse({ q: { name: 'Www.Example.TEST', type: 1 }, id: 7, rd: true, ra: true, answers });
 }
 
 describe('resolver/entry-codec', () => {

@@ -34,6 +34,7 @@ import { ValidationBudget } from '../../src/dnssec/budget';
 import { ConfigError } from '../../src/util/errors';
 import type { Message, RR } from '../../src/wire/types';
 import { TestKey } from '../dnssec/signer';
+import { dnsResponse } from '../support/messages';
 
 const DAY = 86400;
 
@@ -311,23 +312,8 @@ function rollingRoot(): { query: (name: string, type: number) => Promise<Message
       const set = keys.map((k) => ({ ...k.dnskey, ttl: 172800 }));
       answers = [...set, ...signers.map((s) => s.sign(set, { inception: T0 - DAY, expiration: T0 + 100 * DAY }))];
     },
-    query: async (name, type) => ({
-      id: 1,
-      qr: true,
-      opcode: 0,
-      aa: false,
-      tc: false,
-      rd: true,
-      ra: true,
-      z: false,
-      ad: false,
-      cd: true,
-      rcode: 0,
-      questions: [{ name, type, class: 1 }],
-      answers: answers.map((r) => ({ ...r })),
-      authorities: [],
-      additionals: [],
-    }),
+    query: async (name, type) =>
+      dnsResponse({ q: { name, type }, id: 1, rd: true, ra: true, cd: true, answers: answers.map((r) => ({ ...r })) }),
   };
 }
 
