@@ -7,44 +7,20 @@ import assert from 'node:assert/strict';
 import { type KeyObject } from 'node:crypto';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Peer } from '../../src/ike-bridge/engine';
 import { parseCert, pemToDer } from '../../src/ike-bridge/cert';
 import { ensureHostCert, TofuCerts } from '../../src/ike-bridge/fallback';
 import { generateHostKey } from '../../src/ike-bridge/identity';
 import { StrongswanEngine } from '../../src/ike-bridge/strongswan';
 import { PinStore } from '../../src/ike-bridge/tofu';
 import { ViciClient } from '../../src/ike-bridge/vici-client';
-import { insecure } from '../../src/dnssec/verdict';
-import { decide } from '../../src/policy/decide';
-import { parsePolicy } from '../../src/policy/load';
 import { EngineError } from '../../src/util/errors';
 import pino from 'pino';
 import type { Logger } from '../../src/util/log';
 import { silentLogger } from '../../src/util/log';
 import { type Lab, labUnavailable, labUp, watchWire } from '../support/lab';
+import { fallbackPeer } from '../support/engine-lab';
 
 const now = (): number => Math.floor(Date.now() / 1000);
-
-/** What capture mode would install for `name` (no IPSECKEY, unsigned address) under `policyYaml`. */
-function fallbackPeer(policyYaml: string, name: string, addr: string, initiate: boolean): Peer {
-  const d = decide(
-    {
-      name,
-      qtype: 1,
-      addresses: [addr],
-      addressVerdict: insecure('unsigned-delegation', 'oe.test', 'the lab zone is unsigned'),
-      addressTtl: 300,
-      keys: [],
-      keyVerdict: null,
-      keyTtl: 0,
-    },
-    parsePolicy(policyYaml, 'yaml'),
-    now(),
-  );
-  assert.equal(d.action, 'install-unauthenticated', d.reason);
-  if (d.action !== 'install-unauthenticated') throw new Error('unreachable');
-  return { ...d.peer, initiate };
-}
 
 /** A logger that keeps its error lines (the loud TOFU warnings). */
 function capture(): { log: Logger; errors: string[] } {

@@ -10,40 +10,18 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { engineFromConfig } from '../../src/daemon/engine-config';
-import type { Engine, Peer } from '../../src/ike-bridge/engine';
+import type { Engine } from '../../src/ike-bridge/engine';
 import { parseCert, pemToDer } from '../../src/ike-bridge/cert';
 import { generateHostKey, writeHostKey } from '../../src/ike-bridge/identity';
 import { privateKeyPemForCharon } from '../../src/ike-bridge/keys';
 import type { StrongswanEngine } from '../../src/ike-bridge/strongswan';
 import { ViciClient } from '../../src/ike-bridge/vici-client';
-import { insecure } from '../../src/dnssec/verdict';
-import { decide } from '../../src/policy/decide';
-import { parsePolicy } from '../../src/policy/load';
 import type { Logger } from '../../src/util/log';
 import { type Lab, labUnavailable, labUp } from '../support/lab';
+import { fallbackPeer } from '../support/engine-lab';
 import { until } from '../support/wait';
 
 const POLICY = 'default: opportunistic\nfallback: { method: tofu-cert, any-key: true }\n';
-const now = (): number => Math.floor(Date.now() / 1000);
-
-function fallbackPeer(name: string, addr: string, initiate: boolean): Peer {
-  const d = decide(
-    {
-      name,
-      qtype: 1,
-      addresses: [addr],
-      addressVerdict: insecure('unsigned-delegation', 'oe.test', 'the lab zone is unsigned'),
-      addressTtl: 300,
-      keys: [],
-      keyVerdict: null,
-      keyTtl: 0,
-    },
-    parsePolicy(POLICY, 'yaml'),
-    now(),
-  );
-  if (d.action !== 'install-unauthenticated') throw new Error(d.reason);
-  return { ...d.peer, initiate };
-}
 
 function capture(): { log: Logger; lines: string[] } {
   const lines: string[] = [];
@@ -116,8 +94,8 @@ describe('key activate with tofu-cert (BTNS) peers: the certificate follows the 
   }
 
   it('before the roll: first contact pins both certificates and the SA comes up', async () => {
-    await B.install(fallbackPeer('a.oe.test', lab!.a.addr, false));
-    await A.install(fallbackPeer('b.oe.test', lab!.b.addr, false));
+    await B.install(fallbackPeer(POLICY, 'a.oe.test', lab!.a.addr, false));
+    await A.install(fallbackPeer(POLICY, 'b.oe.test', lab!.b.addr, false));
     await bringUp(A, 'b.oe.test');
   });
 

@@ -1,12 +1,17 @@
-// What the strongswan engine's lab tests (lifecycle, races, trust-restart) share on top of lab.ts:
-// a peer as capture would hand it to the engine, keyed by a real key pair and alive for an hour; an
-// engine on each host, B already trusting A; and swanctl run against one lab host's charon (how a
-// foreign admin's reload reaches it).
+// What the IKE engines' lab tests (lifecycle, races, trust-restart, fallback, tofu-rollover) share on
+// top of lab.ts: a peer as capture would hand it to the engine, keyed by a real key pair and alive
+// for an hour, or without a key as the policy's fallback decides it; an engine on each host, B
+// already trusting A; and swanctl run against one lab host's charon (how a foreign admin's reload
+// reaches it).
 import { execFile } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import type { Peer } from '../../src/ike-bridge/engine';
+import assert from 'node:assert/strict';
+import { insecure } from '../../src/dnssec/verdict';
 import { keyObjectToIpseckey } from '../../src/ike-bridge/keys';
+import { decide } from '../../src/policy/decide';
+import { parsePolicy } from '../../src/policy/load';
 import { StrongswanEngine, type StrongswanEngineOptions } from '../../src/ike-bridge/strongswan';
 import type { Lab, LabHost } from './lab';
 
@@ -24,6 +29,30 @@ export function labPeer(name: string, addrs: string | string[], key: KeyObject, 
     initiate,
     ...over,
   };
+}
+
+/**
+ * What capture mode would install for `name` under `policyYaml` when it has no IPSECKEY and an
+ * unsigned address (the lab zone is unsigned): the BTNS fallback peer. Asserts decide() chose that.
+ */
+export function fallbackPeer(policyYaml: string, name: string, addr: string, initiate: boolean): Peer {
+  const d = decide(
+    {
+      name,
+      qtype: 1,
+      addresses: [addr],
+      addressVerdict: insecure('unsigned-delegation', 'oe.test', 'the lab zone is unsigned'),
+      addressTtl: 300,
+      keys: [],
+      keyVerdict: null,
+      keyTtl: 0,
+    },
+    parsePolicy(policyYaml, 'yaml'),
+    Math.floor(Date.now() / 1000),
+  );
+  assert.equal(d.action, 'install-unauthenticated', d.reason);
+  if (d.action !== 'install-unauthenticated') throw new Error('unreachable');
+  return { ...d.peer, initiate };
 }
 
 export interface EnginePair {
