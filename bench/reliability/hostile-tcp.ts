@@ -6,7 +6,7 @@ import { connect, type Socket } from 'node:net';
 import { FrameReader, frame } from '../../src/resolver/framing';
 import { decodeHeader } from '../../src/wire/message';
 import { queryBytes } from './dns-client';
-import { type Rng } from './hostile-bytes';
+import type { Rng } from '../../test/support/rng';
 
 export const STREAM_KINDS = [
   'short-frame',

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { RRType } from '../../src/wire/types';
 import { Daemon } from './daemon';
 import { percentile, tcpQuery, UdpResolver } from './dns-client';
-import { Rng } from './hostile-bytes';
+import { Rng } from '../../test/support/rng';
 import type { RecordedInstall } from './probe';
 import { mib, ms, Reporter, type ScenarioReport, sleep } from './report';
 import { plotSvg } from './svg';

@@ -14,6 +14,7 @@ import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dg
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { decodeMessage, encodeMessage } from '../../src/wire/message';
 import { FrameReader, frame } from '../../src/resolver/framing';
+import { Rng } from './rng';
 
 export const MUTATIONS = ['flip', 'truncate', 'counts', 'duplicate', 'garbage', 'tc', 'rcode', 'delay', 'drop'] as const;
 export type Mutation = (typeof MUTATIONS)[number];
@@ -52,22 +53,11 @@ export interface MutatingUpstream {
   close(): Promise<void>;
 }
 
-class Rng {
-  constructor(private s: number) {}
-  next(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) | 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  bytes(n: number): Buffer {
-    const b = Buffer.alloc(n);
-    for (let i = 0; i < n; i++) b[i] = this.int(256);
-    return b;
-  }
+/** `n` bytes of `rng`, one int(256) each (the stream a seed gave before Rng was shared). */
+function bytesOf(rng: Rng, n: number): Buffer {
+  const b = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) b[i] = rng.int(256);
+  return b;
 }
 
 function questionKey(q: Buffer): string {
@@ -123,7 +113,7 @@ export function damage(kind: Exclude<Mutation, 'delay' | 'drop'>, m: Buffer, rng
     }
     case 'garbage': {
       const end = questionEnd(c);
-      const out = Buffer.concat([c.subarray(0, end), rng.bytes(1 + rng.int(600))]);
+      const out = Buffer.concat([c.subarray(0, end), bytesOf(rng, 1 + rng.int(600))]);
       out.writeUInt16BE(rng.int(8), 6);
       out.writeUInt16BE(rng.int(8), 8);
       out.writeUInt16BE(rng.int(8), 10);
