@@ -55,21 +55,8 @@ setup_env() { # host
   CTL="$P/run/pluto/pluto.ctl"
 }
 
-stop_charon() { # host: the lab's charon on that host must not hold UDP 500
-  local f="$dir/$1/charon.pid" pid
-  [ -f "$f" ] || return 0
-  pid=$(cat "$f")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -f "$f" "$dir/$1/charon.vici" "$dir/$1/charon.enfy"
-}
-
-stop_pluto() { # host
-  local f="$dir/$1/pluto/pluto.pid" pid
-  [ -f "$f" ] || return 0
+stop_pidfile() { # pid file: TERM its process, KILL it after 5 s, remove the file
+  local f="$1" pid
   pid=$(cat "$f")
   if kill -0 "$pid" 2>/dev/null; then
     kill -TERM "$pid" 2>/dev/null || true
@@ -77,6 +64,17 @@ stop_pluto() { # host
     kill -KILL "$pid" 2>/dev/null || true
   fi
   rm -f "$f"
+}
+
+stop_charon() { # host: the lab's charon on that host must not hold UDP 500
+  [ -f "$dir/$1/charon.pid" ] || return 0
+  stop_pidfile "$dir/$1/charon.pid"
+  rm -f "$dir/$1/charon.vici" "$dir/$1/charon.enfy"
+}
+
+stop_pluto() { # host
+  [ -f "$dir/$1/pluto/pluto.pid" ] || return 0
+  stop_pidfile "$dir/$1/pluto/pluto.pid"
 }
 
 start_pluto() { # host
