@@ -66,10 +66,17 @@ export interface LibreswanEngineOptions {
   logger?: Logger;
 }
 
+/**
+ * The most one command may print. `whack --status` prints ~2 KB per conn and a drop shunt is one conn
+ * per address (serve holds up to 65,536): Node's 1 MiB default cut it at ~600 conns, and list() and
+ * reconcile then saw none of what pluto held. Still a bound: pluto's output, not a peer's.
+ */
+export const MAX_WHACK_OUTPUT = 256 * 1024 * 1024;
+
 export function execRunner(ipsec = 'ipsec', timeoutMs = 15_000): CommandRunner {
   return (argv, t) =>
     new Promise((resolve) => {
-      execFile(ipsec, argv, { timeout: t ?? timeoutMs }, (err, stdout, stderr) => {
+      execFile(ipsec, argv, { timeout: t ?? timeoutMs, maxBuffer: MAX_WHACK_OUTPUT }, (err, stdout, stderr) => {
         const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 127) : 0;
         resolve({ code, stdout: String(stdout), stderr: String(stderr || (err && !stdout ? err.message : '')) });
       });
