@@ -1,7 +1,7 @@
 // Trust on first use for the tofu-cert fallback: which learnt certificate a peer may use, and the pin
 // store that remembers it (continuity of association, as SSH's known_hosts). judgeCert is pure; the
 // PinStore is the I/O edge (one JSON file, written atomically, mode 0600).
-import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { CertError, type CertInfo, checkPeerCert } from './cert';
 import { EngineError } from '../util/errors';
@@ -122,26 +122,62 @@ export function findPinFile(places: string[]): string {
   return writable ?? places[0]!;
 }
 
+/** More is not a pin file oedns wrote (a pin is ~2 KB; a host pins the peers it talks to). */
+const MAX_PIN_FILE_BYTES = 64 * 1024 * 1024;
+
+/** Which file a path held when it was last read or written: another process's rename changes it. */
+const identity = (st: Stats): string => `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+
+/**
+ * The pin file, shared by the service (which pins) and `oedns pins` (which lists and forgets, often as
+ * root, in the service's own state directory). Each reads the file again when another process has
+ * replaced it, so a forgotten pin is neither trusted on nor written back by the running service.
+ */
 export class PinStore {
   private state: PinState;
+  private seen?: string;
 
   constructor(readonly path: string) {
-    this.state = PinStore.read(path);
+    const r = PinStore.load(path);
+    this.state = r.state;
+    this.seen = r.seen;
   }
 
   static read(path: string): PinState {
+    return PinStore.load(path).state;
+  }
+
+  /**
+   * Never through a link, never blocking on a FIFO, bounded: the file may sit in a directory the
+   * service user owns, and root reads it there (`oedns pins`).
+   */
+  private static load(path: string): { state: PinState; seen?: string } {
     let text: string;
+    let seen: string;
     try {
-      text = readFileSync(path, 'utf8');
+      const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      try {
+        const st = fstatSync(fd);
+        if (!st.isFile()) throw new EngineError('tofu-store', `the pin file ${path} is not a regular file: not read`);
+        if (st.size > MAX_PIN_FILE_BYTES)
+          throw new EngineError('tofu-store', `the pin file ${path} has ${st.size} bytes, more than ${MAX_PIN_FILE_BYTES}: not read`);
+        text = readFileSync(fd, 'utf8');
+        seen = identity(st);
+      } finally {
+        closeSync(fd);
+      }
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return emptyPinState();
-      throw new EngineError('tofu-store', `cannot read the pin file ${path}: ${(e as Error).message}`, { cause: e });
+      if (e instanceof EngineError) throw e;
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { state: emptyPinState() };
+      const link = (e as NodeJS.ErrnoException).code === 'ELOOP' ? ' (a link: not followed)' : '';
+      throw new EngineError('tofu-store', `cannot read the pin file ${path}${link}: ${(e as Error).message}`, { cause: e });
     }
     let v: unknown;
     try {
       v = JSON.parse(text);
     } catch (e) {
-      throw new EngineError('tofu-store', `pin file ${path} is not JSON: ${(e as Error).message}`, { cause: e });
+      // Not the parser's message: it quotes the file's first bytes, and the file may not be one of ours.
+      throw new EngineError('tofu-store', `pin file ${path} is not JSON`, { cause: e });
     }
     const s = v as PinState;
     if (!s || s.version !== 1 || typeof s.pins !== 'object' || s.pins === null)
@@ -151,25 +187,43 @@ export class PinStore {
         throw new EngineError('tofu-store', `pin file ${path}: bad entry for ${k}`);
       }
     }
-    return s;
+    return { state: s, seen };
+  }
+
+  /** The file as it is now if another process replaced or removed it since we last read or wrote it. */
+  private refresh(): void {
+    let now: string | undefined;
+    try {
+      now = identity(lstatSync(this.path));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    if (now === this.seen) return;
+    const r = PinStore.load(this.path);
+    this.state = r.state;
+    this.seen = r.seen;
   }
 
   get snapshot(): PinState {
+    this.refresh();
     return this.state;
   }
 
   get(name: string): Pin | undefined {
+    this.refresh();
     return this.state.pins[norm(name)];
   }
 
   /** Record a pin and write the file (temp file + rename: a crash leaves the old or the new one). */
   put(p: Pin): void {
+    this.refresh();
     this.state = { version: 1, pins: { ...this.state.pins, [p.name]: p } };
     this.save();
   }
 
   /** Forget a peer (e.g. `oedns` operator decided the change was legitimate and any-key is off). */
   forget(name: string): boolean {
+    this.refresh();
     const n = norm(name);
     if (!this.state.pins[n]) return false;
     const pins = { ...this.state.pins };
@@ -181,6 +235,16 @@ export class PinStore {
 
   /** New file under a random name, created exclusively (never through a planted link), then renamed. */
   private save(): void {
-    writeFileAtomic(this.path, `${JSON.stringify(this.state, null, 1)}\n`, 0o600);
+    // Root editing the service's file (`oedns pins forget`) gives it back to its owner, or the service
+    // could not read its pins at its next start.
+    let owner: { uid: number; gid: number } | undefined;
+    try {
+      const st = lstatSync(this.path);
+      if (st.isFile() && process.geteuid?.() === 0) owner = { uid: st.uid, gid: st.gid };
+    } catch {
+      owner = undefined;
+    }
+    writeFileAtomic(this.path, `${JSON.stringify(this.state, null, 1)}\n`, 0o600, owner?.gid, owner?.uid);
+    this.seen = identity(lstatSync(this.path));
   }
 }

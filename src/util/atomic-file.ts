@@ -8,14 +8,15 @@ import { basename, dirname, join } from 'node:path';
 /**
  * Writes `data` to `path` atomically: a new file under a random name (O_CREAT|O_EXCL|O_NOFOLLOW, so
  * nothing that already exists is written through), then renamed over `path`. With `gid`, the file
- * gets that group before anything is written (and `fileMode` exactly, whatever the umask).
+ * gets that group before anything is written (and `fileMode` exactly, whatever the umask); with `uid`
+ * (root only), that owner.
  */
-export function writeFileAtomic(path: string, data: string | Uint8Array, fileMode: number, gid?: number): void {
+export function writeFileAtomic(path: string, data: string | Uint8Array, fileMode: number, gid?: number, uid?: number): void {
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(8).toString('hex')}.tmp`);
   const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, fileMode & 0o700);
   try {
     try {
-      if (gid !== undefined) fchownSync(fd, -1, gid);
+      if (gid !== undefined || uid !== undefined) fchownSync(fd, uid ?? -1, gid ?? -1);
       fchmodSync(fd, fileMode);
       const buf = typeof data === 'string' ? Buffer.from(data) : data;
       for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off);
