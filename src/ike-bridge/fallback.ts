@@ -71,7 +71,9 @@ function ownCertAt(path: string, key: KeyObject, id: string, nowSec: number): { 
   } catch (e) {
     if (e instanceof CertError) return { why: e.message };
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ELOOP' || code === 'EACCES' || code === 'EPERM') return { why: (e as Error).message };
+    // Whatever is there and cannot be read as ours (a link, a socket: ENXIO, a device) is replaced by
+    // a new cert where we may write: never a failed start over a file the service user planted.
+    if (typeof code === 'string') return { why: (e as Error).message };
     throw e;
   }
 }

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import forge from 'node-forge';
@@ -328,6 +329,19 @@ describe('fallback: pin store and host certificate files', () => {
     const pem = findHostCert([fifo], rsa, 'a.oe.test', NOW);
     assert.ok(lstatSync(fifo).isFile(), 'replaced by our cert');
     assert.equal(readFileSync(fifo, 'utf8'), pem);
+  });
+
+  it('findHostCert makes a new cert over a socket planted at a cert path (open says ENXIO), not a failed start', async () => {
+    const sock = join(dir, 'sock.pem');
+    const srv = createServer();
+    await new Promise<void>((res) => srv.listen(sock, res));
+    try {
+      const pem = findHostCert([sock, join(dir, 'b.pem')], rsa, 'a.oe.test', NOW, undefined, true);
+      assert.ok(lstatSync(sock).isFile(), 'replaced by our cert');
+      assert.equal(readFileSync(sock, 'utf8'), pem);
+    } finally {
+      await new Promise((res) => srv.close(res));
+    }
   });
 
   it('ensureHostCert replaces a link planted at its path, never writes through it', () => {
