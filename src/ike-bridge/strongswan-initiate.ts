@@ -20,14 +20,30 @@ export abstract class StrongswanInitiate extends StrongswanRevocation {
     const attempts = Math.max(1, this.o.tofuAttempts ?? 4);
     for (let i = 1; ; i++) {
       try {
-        return await this.initiateOnce(peerName);
+        await this.initiateOnce(peerName);
       } catch (e) {
         if (i >= attempts || !(e instanceof EngineError) || e.code !== 'ike-auth-failed') throw e;
         await this.learnCerts();
         // The peer learns ours from the same failure, on its own schedule: give it a moment.
         await new Promise((r) => setTimeout(r, 150 * i));
+        continue;
       }
+      // Up at once, or at the last attempt: nothing was learnt meanwhile that could still reload.
+      if (i === 1 || i >= attempts) return;
+      // A first contact learnt certs on both sides, and a conn reloaded with a new pin ends the SAs
+      // it had (a re-pin must end what the old trust let in): one such reload, ours or the peer's,
+      // may land just after the SA came up. Resolve only with the SA still up once that settled.
+      await this.learning;
+      await new Promise((r) => setTimeout(r, 300));
+      if (await this.childUp(connName(peerName))) return;
     }
+  }
+
+  /** Is the conn's CHILD_SA installed under an established IKE SA now? */
+  protected async childUp(conn: string): Promise<boolean> {
+    return (await this.use((c) => c.listSas({ ike: conn, noblock: true }))).some(
+      (sa) => sa.state === 'ESTABLISHED' && sa.children.some((ch) => ch.name === conn && ch.state === 'INSTALLED'),
+    );
   }
 
   /**
@@ -64,10 +80,7 @@ export abstract class StrongswanInitiate extends StrongswanRevocation {
     // charon refuses a second CHILD_SA with the same selectors (a reinstall of an unchanged peer):
     // fine if that CHILD_SA is really up; if it was on its way out, try once more.
     if (r.log.some((l) => /not establishing CHILD_SA .* due to existing duplicate/.test(l))) {
-      const up = (await this.use((c) => c.listSas({ ike: name, noblock: true }))).some(
-        (sa) => sa.state === 'ESTABLISHED' && sa.children.some((ch) => ch.name === name && ch.state === 'INSTALLED'),
-      );
-      if (up) return;
+      if (await this.childUp(name)) return;
       if (!retried) {
         await new Promise((res) => setTimeout(res, 200));
         return this.initiateOnce(peerName, true);
