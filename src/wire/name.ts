@@ -91,7 +91,12 @@ export function labelToText(label: Uint8Array): string {
 }
 
 export function labelsToName(labels: Uint8Array[]): Name {
-  return labels.map(labelToText).join('.');
+  outLen = 0;
+  for (let i = 0; i < labels.length; i++) {
+    if (i > 0) textOut[outLen++] = DOT;
+    pushLabelText(labels[i]!, 0, labels[i]!.length);
+  }
+  return takeText();
 }
 
 function lowerByte(b: number): number {
@@ -188,7 +193,6 @@ const TEXT = 1;
 /** Appends label bytes as text, escaped exactly as labelToText does. */
 function pushLabelText(buf: Uint8Array, start: number, len: number): void {
   let o = outLen;
-  if (o !== 0) textOut[o++] = DOT;
   for (let i = start; i < start + len; i++) {
     const b = buf[i]!;
     if (b > 0x20 && b < 0x7f) {
@@ -312,8 +316,10 @@ function walkName(buf: Uint8Array, at: number, limit: number, pointers: boolean,
     if (pos + 1 + len > bound) throw new WireError('truncated', `label at offset ${pos} runs past the end of its data`);
     wireLen += len + 1;
     if (wireLen > MAX_NAME_WIRE) throw new WireError('name-too-long', `name at offset ${at} is longer than 255 bytes`);
-    if (mode === TEXT) pushLabelText(buf, pos + 1, len);
-    else {
+    if (mode === TEXT) {
+      if (outLen !== 0) textOut[outLen++] = DOT;
+      pushLabelText(buf, pos + 1, len);
+    } else {
       let o = outLen;
       wireOut[o++] = len;
       for (let i = pos + 1; i <= pos + len; i++) wireOut[o++] = buf[i]!;
@@ -369,21 +375,22 @@ export function readNameText(buf: Uint8Array, at: number, limit: number): { name
 
 export function wireToName(wire: Uint8Array): Name {
   outLen = 0;
-  let p = 0;
-  while (p < wire.length && wire[p] !== 0) {
-    const len = wire[p]!;
-    pushLabelText(wire, p + 1, Math.min(len, wire.length - p - 1));
-    p += len + 1;
+  for (let p = 0; p < wire.length && wire[p] !== 0; p += wire[p]! + 1) {
+    if (p > 0) textOut[outLen++] = DOT;
+    pushLabelText(wire, p + 1, Math.min(wire[p]!, wire.length - p - 1));
   }
   return takeText();
 }
 
 function asciiLower(s: string): string {
+  let upper = false;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c >= 0x41 && c <= 0x5a) return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+    // Beyond ASCII, toLowerCase would fold more than A-Z: the regex below does not.
+    if (c >= 0x80) return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+    if (c >= 0x41 && c <= 0x5a) upper = true;
   }
-  return s;
+  return upper ? s.toLowerCase() : s;
 }
 
 /** Lowercased (ASCII only, RFC 4343) and with escapes in normal form. */
