@@ -6,22 +6,15 @@
 // same structure and encode to the same bytes with both.
 //
 // Run: npm run build && node dist/bench/wire-codec.js [--ms 200] [--rounds 7] [--write]
-//   (it restarts itself with --expose-gc to count allocations; --write puts the table into
-//   docs/BENCHMARKS.md, section "## Wire codec")
+//   (--write puts the table into docs/BENCHMARKS.md, section "## Wire codec")
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { Session } from 'node:inspector';
 import { cpus, loadavg } from 'node:os';
 import { decodeMessage, encodeMessage, makeQuery, makeResponse } from '../src/wire/message';
 import { encodeA, encodeDnskey, encodeIpseckey, encodeNsec, encodeNsec3, encodeRrsig, encodeSoa } from '../src/wire/rdata';
 import type { Message, RR } from '../src/wire/types';
 import * as ref from '../test/wire/reference-codec';
 import { writeBenchSection } from './support/doc';
-
-if (typeof global.gc !== 'function') {
-  const r = spawnSync(process.execPath, ['--expose-gc', ...process.execArgv, __filename, ...process.argv.slice(2)], { stdio: 'inherit' });
-  process.exit(r.status ?? 1);
-}
-const gc = global.gc;
 
 const args = process.argv.slice(2);
 const num = (flag: string, def: number): number => (args.includes(flag) ? Number(args[args.indexOf(flag) + 1]) : def);
@@ -152,19 +145,38 @@ function time(f: () => unknown): number {
   return Number(now - start) / 1000 / n;
 }
 
-/** Bytes of JS heap plus ArrayBuffer memory one call of `f` leaves behind before a GC (least of 5 tries). */
+const session = new Session();
+session.connect();
+function post<T>(method: string, params?: object): T {
+  let out: T | undefined;
+  // The inspector answers a session on the same thread synchronously.
+  session.post(method, params, (err, res) => {
+    if (err) throw err;
+    out = res as T;
+  });
+  return out!;
+}
+interface SampleNode {
+  selfSize: number;
+  children: SampleNode[];
+}
+const sampled = (n: SampleNode): number => n.children.reduce((t, c) => t + sampled(c), n.selfSize);
+
+/**
+ * Bytes the V8 heap allocates per call of `f` (objects, strings, typed arrays' on-heap parts; the
+ * out-of-heap stores of larger ArrayBuffers are not counted): V8's sampling heap profiler over 20,000
+ * calls, one sample every 32 bytes on average, keeping samples of objects the GC has already freed.
+ */
 function allocated(f: () => unknown): number {
-  const N = 200;
-  let best = Infinity;
-  for (let t = 0; t < 5; t++) {
-    gc();
-    const a = process.memoryUsage();
-    for (let i = 0; i < N; i++) f();
-    const b = process.memoryUsage();
-    const d = b.heapUsed - a.heapUsed + (b.arrayBuffers - a.arrayBuffers);
-    if (d > 0) best = Math.min(best, d / N);
-  }
-  return best;
+  const N = 20_000;
+  post('HeapProfiler.startSampling', {
+    samplingInterval: 32,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+  for (let i = 0; i < N; i++) f();
+  const { profile } = post<{ profile: { head: SampleNode } }>('HeapProfiler.stopSampling');
+  return sampled(profile.head) / N;
 }
 
 const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
@@ -233,7 +245,7 @@ if (args.includes('--write')) {
     `\`npm run build && node dist/bench/wire-codec.js --write\`, ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, ` +
     `${cpus().length} shared cores (${cpus()[0]?.model.trim() ?? '?'}), load average ${load} at start, Node ${process.version}. ` +
     `Median of ${ROUNDS} alternating rounds of ${MS} ms each; "before" is the codec as it was before the speed work ` +
-    '(test/wire/reference-codec.ts, a frozen copy), run in the same process; allocation is JS heap plus ArrayBuffer ' +
-    'bytes per operation (least of 5 batches of 200 between GCs).';
+    '(test/wire/reference-codec.ts, a frozen copy), run in the same process; "alloc" is bytes allocated on the V8 heap ' +
+    'per operation (sampling heap profiler over 20,000 operations; the out-of-heap stores of ArrayBuffers over 64 bytes are not counted).';
   writeBenchSection('## Wire codec', `${head}\n\n${table}\n`);
 }

@@ -139,13 +139,10 @@ let scratch = new Uint8Array(4096);
 class Writer {
   buf = scratch;
   len = 0;
-  // Suffixes written so far, in output order: offset, hash, and the previous entry with the same hash.
+  // Suffixes written so far, in output order, three numbers each: offset, hash, and the index of the
+  // previous entry with the same hash (-1: none). heads: hash -> its latest entry.
   private readonly heads = new Map<number, number>();
-  private readonly offsets: number[] = [];
-  private readonly hashes: number[] = [];
-  private readonly chain: number[] = [];
-  private readonly starts: number[] = [];
-  private readonly suffixHash: number[] = [];
+  private readonly entries: number[] = [];
   constructor(private readonly compress: boolean) {}
 
   room(n: number): void {
@@ -185,8 +182,8 @@ class Writer {
       return;
     }
     const buf = this.buf;
-    const starts = this.starts;
-    const hashes = this.suffixHash;
+    const starts = labelStarts;
+    const hashes = suffixHashes;
     let n = 0;
     for (let p = at; buf[p] !== 0; p += buf[p]! + 1) starts[n++] = p;
     let h = 0x811c9dc5;
@@ -210,21 +207,20 @@ class Writer {
     this.remember(n, starts, hashes);
   }
   /** Registers the first `n` suffixes of the name just written (those that start below 0x4000). */
-  private remember(n: number, starts: number[], hashes: number[]): void {
+  private remember(n: number, starts: Int32Array, hashes: Int32Array): void {
     for (let k = 0; k < n && starts[k]! < 0x4000; k++) {
       const h = hashes[k]!;
       const prev = this.heads.get(h);
-      this.chain.push(prev === undefined ? -1 : prev);
-      this.heads.set(h, this.offsets.length);
-      this.offsets.push(starts[k]!);
-      this.hashes.push(h);
+      this.heads.set(h, this.entries.length / 3);
+      this.entries.push(starts[k]!, h, prev === undefined ? -1 : prev);
     }
   }
   /** Offset of an earlier copy of the uncompressed suffix at `at`, or -1. */
   private find(h: number, at: number): number {
     const head = this.heads.get(h);
-    for (let e = head === undefined ? -1 : head; e >= 0; e = this.chain[e]!) {
-      if (this.sameSuffix(this.offsets[e]!, at)) return this.offsets[e]!;
+    const ents = this.entries;
+    for (let e = head === undefined ? -1 : head; e >= 0; e = ents[3 * e + 2]!) {
+      if (this.sameSuffix(ents[3 * e]!, at)) return ents[3 * e]!;
     }
     return -1;
   }
@@ -250,17 +246,20 @@ class Writer {
   truncate(len: number): void {
     this.len = len;
     // Entries are in output order: drop them from the end, unlinking each from its hash chain.
-    while (this.offsets.length > 0 && this.offsets[this.offsets.length - 1]! >= len) {
-      const e = this.offsets.length - 1;
-      const prev = this.chain[e]!;
-      if (prev < 0) this.heads.delete(this.hashes[e]!);
-      else this.heads.set(this.hashes[e]!, prev);
-      this.offsets.pop();
-      this.hashes.pop();
-      this.chain.pop();
+    const ents = this.entries;
+    while (ents.length > 0 && ents[ents.length - 3]! >= len) {
+      const prev = ents.pop()!;
+      const h = ents.pop()!;
+      ents.pop();
+      if (prev < 0) this.heads.delete(h);
+      else this.heads.set(h, prev);
     }
   }
 }
+
+/** Per-name scratch of Writer.name: label offsets and suffix hashes, rewritten for every name before use. */
+const labelStarts = new Int32Array(128);
+const suffixHashes = new Int32Array(128);
 
 function writeRR(w: Writer, rr: RR): void {
   w.name(rr.name);

@@ -217,37 +217,33 @@ function takeText(): string {
  * Names one message decoder has read, by the offset they start at, with what a walk from there found:
  * a pointer to one of them can take its text instead of walking it again, when the checks the walk
  * would make (first pointer target below the one just followed, hop count, total length) come out the
- * same. One per message: it holds offsets into that buffer only.
+ * same. One per message: it holds offsets into that buffer only. The first MEMO_NAMES names only, so a
+ * lookup is a short scan (a message with thousands of names just walks the rest).
  */
 export class NameMemo {
-  private readonly index = new Map<number, number>();
-  private readonly texts: string[] = [];
-  private readonly hops: number[] = [];
-  private readonly firstTarget: number[] = [];
-  private readonly wireLen: number[] = [];
+  private readonly offsets: number[] = [];
+  private readonly entries: { text: string; hops: number; firstTarget: number; wireLen: number }[] = [];
 
   add(at: number, text: string, hops: number, firstTarget: number, wireLen: number): void {
-    this.index.set(at, this.texts.length);
-    this.texts.push(text);
-    this.hops.push(hops);
-    this.firstTarget.push(firstTarget);
-    this.wireLen.push(wireLen);
+    if (this.offsets.length >= MEMO_NAMES) return;
+    this.offsets.push(at);
+    this.entries.push({ text, hops, firstTarget, wireLen });
   }
   /** The text of the name at `target`, if a walk arriving there with this state would read it whole and succeed. */
   find(target: number, hops: number, wireLen: number): string | undefined {
-    const i = this.index.get(target);
-    if (i === undefined) return undefined;
-    if (this.firstTarget[i]! >= target || hops + this.hops[i]! > MAX_POINTER_HOPS || wireLen + this.wireLen[i]! - 1 > MAX_NAME_WIRE)
+    const e = this.entries[this.offsets.indexOf(target)];
+    if (e === undefined || e.firstTarget >= target || hops + e.hops > MAX_POINTER_HOPS || wireLen + e.wireLen - 1 > MAX_NAME_WIRE)
       return undefined;
-    return this.texts[i];
+    return e.text;
   }
   hopsOf(target: number): number {
-    return this.hops[this.index.get(target)!]!;
+    return this.entries[this.offsets.indexOf(target)]!.hops;
   }
   wireLenOf(target: number): number {
-    return this.wireLen[this.index.get(target)!]!;
+    return this.entries[this.offsets.indexOf(target)]!.wireLen;
   }
 }
+const MEMO_NAMES = 32;
 
 /** What the last walkName saw beyond `next`: pointers followed, the first one's target (-1: none), wire length. */
 let walkedHops = 0;
