@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { decodeMessage, encodeMessage, makeQuery } from '../../src/wire/message';
 import { canonicalRRsetWire, rrsigSignedPrefix } from '../../src/wire/canonical';
-import { parseIPv4 } from '../../src/wire/ip';
+import { parseAddress, parseIPv4, parseIPv6 } from '../../src/wire/ip';
 import { canonicalName, decodeName, encodeName, labelsToName, readNameText, readNameWire, wireToName } from '../../src/wire/name';
 import { expandRdata } from '../../src/wire/rdata-layout';
 import type { Message, RR } from '../../src/wire/types';
@@ -360,6 +360,26 @@ describe('wire codec: new against the frozen reference (differential fuzz)', fun
         `parseIPv4 ${JSON.stringify(ip)}`,
         () => parseIPv4(ip),
         () => ref.parseIPv4(ip),
+      );
+      const addr = rnd(4) === 0 ? pick(['::1', '::ffff:1.2.3.4', '2001:db8::1', '::ffff:01.2.3.4', 'fe80::1%eth0', ':::']) : ip;
+      same(
+        `parseAddress ${JSON.stringify(addr)}`,
+        () => parseAddress(addr),
+        () => {
+          // parseAddress as main wrote it, on the old parseIPv4: IPv4 first (it threw for anything else), then IPv6.
+          try {
+            return { bytes: ref.parseIPv4(addr), family: 4 };
+          } catch {
+            /* not IPv4 */
+          }
+          try {
+            const v6 = parseIPv6(addr);
+            const mapped = v6.subarray(0, 10).every((x) => x === 0) && v6[10] === 0xff && v6[11] === 0xff;
+            return mapped ? { bytes: v6.slice(12), family: 4 } : { bytes: v6, family: 6 };
+          } catch {
+            return null;
+          }
+        },
       );
       const owner = randomName();
       const set = Array.from({ length: 1 + rnd(4) }, () => {
