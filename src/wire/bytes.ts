@@ -2,7 +2,7 @@
 // codec cannot wander past its record whatever the bytes say.
 import { ParseError, WireError } from '../util/errors';
 import type { Codec } from './codec';
-import { readNameWire, wireToName } from './name';
+import { readNameText } from './name';
 import type { Name } from './types';
 
 export class Reader {
@@ -45,10 +45,9 @@ export class Reader {
   }
   /** An uncompressed name (DNSSEC and most other types forbid compression inside RDATA). */
   name(): Name {
-    const start = this.p;
-    const { wire, next } = readNameWire(this.b, start, this.end, false);
+    const { name, next } = readNameText(this.b, this.p, this.end);
     this.p = next;
-    return wireToName(wire);
+    return name;
   }
   /** A <character-string>: length byte then bytes. */
   charString(): Uint8Array {

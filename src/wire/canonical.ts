@@ -1,7 +1,7 @@
 // Canonical forms for DNSSEC signing and verification, RFC 4034 §6, as corrected by RFC 6840 §5.1.
 import { WireError } from '../util/errors';
-import { concat, Reader } from './bytes';
-import { encodeName, labelsToWire, nameToLabels, readNameWire } from './name';
+import { concat } from './bytes';
+import { encodeName, readNameWire } from './name';
 import { LAYOUT, walkRdata } from './rdata-layout';
 import type { RR } from './types';
 
@@ -17,7 +17,7 @@ const TYPE_A6 = 38;
 export const LOWERCASE_RDATA_TYPES: ReadonlySet<number> = new Set([...LAYOUT.keys()].filter((t) => t !== TYPE_NSEC).concat([TYPE_A6]));
 
 function lower(b: Uint8Array): Uint8Array {
-  const out = Uint8Array.from(b);
+  const out = new Uint8Array(b);
   // Length octets are at most 63, below 'A' (0x41), so lowercasing every byte of a wire name is safe.
   for (let i = 0; i < out.length; i++) if (out[i]! >= 0x41 && out[i]! <= 0x5a) out[i]! |= 0x20;
   return out;
@@ -25,7 +25,7 @@ function lower(b: Uint8Array): Uint8Array {
 
 /** RDATA in canonical form: names lowercased for the types above, other RDATA unchanged (a copy). */
 export function canonicalRdata(type: number, rdata: Uint8Array): Uint8Array {
-  if (!LOWERCASE_RDATA_TYPES.has(type)) return Uint8Array.from(rdata);
+  if (!LOWERCASE_RDATA_TYPES.has(type)) return new Uint8Array(rdata);
   if (type === TYPE_A6) return canonicalA6(rdata);
   const parts: Uint8Array[] = [];
   walkRdata(
@@ -72,29 +72,60 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
 export function canonicalRRsetWire(rrs: RR[], ttl: number): Uint8Array {
   const items = rrs.map((rr) => ({ rr, rdata: canonicalRdata(rr.type, rr.rdata) }));
   items.sort((x, y) => compareBytes(x.rdata, y.rdata));
-  const parts: Uint8Array[] = [];
+  // One buffer, sized first; the owner's wire form is built once per distinct owner text (one per set).
+  const owners: Uint8Array[] = [];
+  let size = 0;
   let prev: Uint8Array | null = null;
-  for (const { rr, rdata } of items) {
-    if (prev && compareBytes(prev, rdata) === 0) continue;
-    prev = rdata;
-    const owner = encodeName(rr.name, { lowercase: true });
-    const fixed = new Uint8Array(10);
-    const dv = new DataView(fixed.buffer);
-    dv.setUint16(0, rr.type);
-    dv.setUint16(2, rr.class);
-    dv.setUint32(4, ttl >>> 0);
-    dv.setUint16(8, rdata.length);
-    parts.push(owner, fixed, rdata);
+  let lastName: string | null = null;
+  let lastOwner: Uint8Array | null = null;
+  for (const it of items) {
+    if (prev && compareBytes(prev, it.rdata) === 0) {
+      owners.push(EMPTY);
+      continue;
+    }
+    prev = it.rdata;
+    if (it.rr.name !== lastName || lastOwner === null) {
+      lastName = it.rr.name;
+      lastOwner = encodeName(it.rr.name, { lowercase: true });
+    }
+    owners.push(lastOwner);
+    size += lastOwner.length + 10 + it.rdata.length;
   }
-  return concat(parts);
+  const out = new Uint8Array(size);
+  let o = 0;
+  const t = ttl >>> 0;
+  for (let i = 0; i < items.length; i++) {
+    const owner = owners[i]!;
+    if (owner === EMPTY) continue;
+    const { rr, rdata } = items[i]!;
+    out.set(owner, o);
+    o += owner.length;
+    out[o++] = (rr.type >>> 8) & 0xff;
+    out[o++] = rr.type & 0xff;
+    out[o++] = (rr.class >>> 8) & 0xff;
+    out[o++] = rr.class & 0xff;
+    out[o++] = t >>> 24;
+    out[o++] = (t >>> 16) & 0xff;
+    out[o++] = (t >>> 8) & 0xff;
+    out[o++] = t & 0xff;
+    out[o++] = (rdata.length >>> 8) & 0xff;
+    out[o++] = rdata.length & 0xff;
+    out.set(rdata, o);
+    o += rdata.length;
+  }
+  return out;
 }
+const EMPTY = new Uint8Array(0);
 
 /** RRSIG RDATA without the signature, signer name lowercased: the first part of the signed data (RFC 4034 §3.1.8.1). */
 export function rrsigSignedPrefix(rrsigRdata: Uint8Array): Uint8Array {
-  const r = new Reader(rrsigRdata, 0, rrsigRdata.length, 'RRSIG');
-  r.bytes(18);
-  const signer = r.name();
-  return concat([rrsigRdata.subarray(0, 18), labelsToWire(nameToLabels(signer), true)]);
+  if (rrsigRdata.length < 18) throw new WireError('rdata', 'RRSIG RDATA is too short');
+  const { wire } = readNameWire(rrsigRdata, 18, rrsigRdata.length, false);
+  const out = new Uint8Array(18 + wire.length);
+  out.set(rrsigRdata.subarray(0, 18));
+  // Length octets are at most 63, below 'A': lowercasing every byte of the wire name is safe.
+  for (let i = 0; i < wire.length; i++) out[18 + i] = wire[i]! >= 0x41 && wire[i]! <= 0x5a ? wire[i]! | 0x20 : wire[i]!;
+  return out;
 }
 
 /** RFC 4034 Appendix B key tag; algorithm 1 (RSA/MD5) uses the low bits of the modulus (B.1). */

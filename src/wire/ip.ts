@@ -3,14 +3,35 @@
 import { ParseError } from '../util/errors';
 
 export function parseIPv4(text: string): Uint8Array {
-  const parts = text.split('.');
-  if (parts.length !== 4) throw new ParseError('bad-address', `'${text}' is not an IPv4 address`);
-  return Uint8Array.from(
-    parts.map((p) => {
-      if (!/^(0|[1-9][0-9]{0,2})$/.test(p) || Number(p) > 255) throw new ParseError('bad-address', `'${text}' is not an IPv4 address`);
-      return Number(p);
-    }),
-  );
+  const b = readIPv4(text);
+  if (b === null) throw new ParseError('bad-address', `'${text}' is not an IPv4 address`);
+  return b;
+}
+
+/**
+ * IPv4 text → 4 bytes, or null; by hand, not split + regex, and without an exception for the IPv6
+ * addresses parseAddress tries it on (policy reads every answered address). Four decimal parts of 1-3
+ * digits, no leading zero (`010` is octal to some parsers), each at most 255.
+ */
+function readIPv4(text: string): Uint8Array | null {
+  const out = new Uint8Array(4);
+  let part = 0;
+  let digits = 0;
+  let v = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i === text.length ? 0x2e : text.charCodeAt(i);
+    if (c === 0x2e) {
+      if (digits === 0 || v > 255 || part > 3) return null;
+      out[part++] = v;
+      digits = 0;
+      v = 0;
+    } else if (c >= 0x30 && c <= 0x39) {
+      if ((digits === 1 && v === 0) || digits === 3) return null;
+      v = v * 10 + (c - 0x30);
+      digits++;
+    } else return null;
+  }
+  return part === 4 ? out : null;
 }
 
 export function formatIPv4(b: Uint8Array): string {
@@ -98,11 +119,8 @@ export function isV4Mapped(b: Uint8Array): boolean {
  * both spellings, so they read addresses here and compare one canonical form.
  */
 export function parseAddress(s: string): { bytes: Uint8Array; family: 4 | 6 } | null {
-  try {
-    return { bytes: parseIPv4(s), family: 4 };
-  } catch {
-    /* not IPv4: try IPv6 */
-  }
+  const v4 = readIPv4(s);
+  if (v4 !== null) return { bytes: v4, family: 4 };
   let v6: Uint8Array;
   try {
     v6 = parseIPv6(s);

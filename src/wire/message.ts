@@ -3,9 +3,9 @@
 // answer FORMERR and a client can discard. RDATA leaves this module raw and uncompressed.
 import { randomBytes } from 'node:crypto';
 import { WireError } from '../util/errors';
-import { decodeName, labelsToWire, nameToLabels } from './name';
+import { decodeName, MAX_NAME_WIRE, NameMemo, writeName } from './name';
 import { expandRdata } from './rdata-layout';
-import type { Edns, EdnsOption, Header, Message, Question, RR } from './types';
+import type { Edns, EdnsOption, Header, Message, Name, RR } from './types';
 
 const TYPE_OPT = 41;
 const HEADER_LEN = 12;
@@ -41,43 +41,23 @@ function u32(buf: Uint8Array, p: number): number {
   return ((buf[p]! << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!) >>> 0;
 }
 
-interface RawRR extends RR {
-  /** Offset just after the owner name, for error messages. */
-  at: number;
-}
-
-function readRR(buf: Uint8Array, at: number): { rr: RawRR; next: number } {
-  const { name, next: afterName } = decodeName(buf, at);
-  if (afterName + 10 > buf.length) throw new WireError('truncated', `RR header at offset ${afterName} is cut off`);
-  const type = u16(buf, afterName);
-  const klass = u16(buf, afterName + 2);
-  const ttl = u32(buf, afterName + 4);
-  const rdlength = u16(buf, afterName + 8);
-  const start = afterName + 10;
-  const end = start + rdlength;
-  if (end > buf.length) throw new WireError('rdlength', `RDLENGTH ${rdlength} at offset ${afterName + 8} runs past the message`);
-  const rdata = expandRdata(type, buf, start, end);
-  return { rr: { name, type, class: klass, ttl, rdata, at: afterName }, next: end };
-}
-
-function ednsFromOpt(opt: RawRR): Edns {
-  if (opt.name !== '') throw new WireError('bad-opt', 'OPT owner name is not the root (RFC 6891 §6.1.2)');
+function ednsFromOpt(name: string, udpSize: number, ttl: number, buf: Uint8Array, start: number, end: number): Edns {
+  if (name !== '') throw new WireError('bad-opt', 'OPT owner name is not the root (RFC 6891 §6.1.2)');
   const options: EdnsOption[] = [];
-  const d = opt.rdata;
-  let p = 0;
-  while (p < d.length) {
-    if (p + 4 > d.length) throw new WireError('bad-opt', 'EDNS option header cut off');
-    const code = u16(d, p);
-    const len = u16(d, p + 2);
-    if (p + 4 + len > d.length) throw new WireError('bad-opt', `EDNS option ${code} runs past the OPT RDATA`);
-    options.push({ code, data: d.slice(p + 4, p + 4 + len) });
+  let p = start;
+  while (p < end) {
+    if (p + 4 > end) throw new WireError('bad-opt', 'EDNS option header cut off');
+    const code = u16(buf, p);
+    const len = u16(buf, p + 2);
+    if (p + 4 + len > end) throw new WireError('bad-opt', `EDNS option ${code} runs past the OPT RDATA`);
+    options.push({ code, data: buf.slice(p + 4, p + 4 + len) });
     p += 4 + len;
   }
   return {
-    udpSize: opt.class,
-    extendedRcode: opt.ttl >>> 24,
-    version: (opt.ttl >>> 16) & 0xff,
-    do: (opt.ttl & 0x8000) !== 0,
+    udpSize,
+    extendedRcode: ttl >>> 24,
+    version: (ttl >>> 16) & 0xff,
+    do: (ttl & 0x8000) !== 0,
     options,
   };
 }
@@ -85,58 +65,95 @@ function ednsFromOpt(opt: RawRR): Edns {
 /** Strict decoder. WireError codes: truncated, pointer-loop, forward-pointer, pointer-chain, bad-label-type,
  * name-too-long, rdlength, rdata, multiple-opt, bad-opt, trailing-data. */
 export function decodeMessage(buf: Uint8Array): Message {
-  const h = decodeHeader(buf);
+  if (buf.length < HEADER_LEN) throw new WireError('truncated', `message of ${buf.length} bytes is shorter than a header`);
+  const flags = (buf[2]! << 8) | buf[3]!;
+  const msg: Message = {
+    id: (buf[0]! << 8) | buf[1]!,
+    qr: (flags & 0x8000) !== 0,
+    opcode: (flags >> 11) & 0xf,
+    aa: (flags & 0x0400) !== 0,
+    tc: (flags & 0x0200) !== 0,
+    rd: (flags & 0x0100) !== 0,
+    ra: (flags & 0x0080) !== 0,
+    z: (flags & 0x0040) !== 0,
+    ad: (flags & 0x0020) !== 0,
+    cd: (flags & 0x0010) !== 0,
+    rcode: flags & 0xf,
+    questions: [],
+    answers: [],
+    authorities: [],
+    additionals: [],
+  };
+  const memo = new NameMemo();
   let p = HEADER_LEN;
-  const questions: Question[] = [];
-  for (let i = 0; i < h.qdcount; i++) {
-    const { name, next } = decodeName(buf, p);
+  for (let i = u16(buf, 4); i > 0; i--) {
+    const { name, next } = decodeName(buf, p, memo);
     if (next + 4 > buf.length) throw new WireError('truncated', `question at offset ${p} is cut off`);
-    questions.push({ name, type: u16(buf, next), class: u16(buf, next + 2) });
+    msg.questions.push({ name, type: u16(buf, next), class: u16(buf, next + 2) });
     p = next + 4;
   }
-  const section = (count: number, allowOpt: boolean): RR[] => {
-    const out: RR[] = [];
-    for (let i = 0; i < count; i++) {
-      const { rr, next } = readRR(buf, p);
-      p = next;
-      if (rr.type === TYPE_OPT) {
-        if (!allowOpt) throw new WireError('bad-opt', 'OPT record outside the additional section');
+  let edns: Edns | undefined;
+  for (let sec = 0; sec < 3; sec++) {
+    const out = sec === 0 ? msg.answers : sec === 1 ? msg.authorities : msg.additionals;
+    for (let i = u16(buf, 6 + 2 * sec); i > 0; i--) {
+      const { name, next: afterName } = decodeName(buf, p, memo);
+      if (afterName + 10 > buf.length) throw new WireError('truncated', `RR header at offset ${afterName} is cut off`);
+      const type = u16(buf, afterName);
+      const klass = u16(buf, afterName + 2);
+      const ttl = u32(buf, afterName + 4);
+      const rdlength = u16(buf, afterName + 8);
+      const start = afterName + 10;
+      const end = start + rdlength;
+      if (end > buf.length) throw new WireError('rdlength', `RDLENGTH ${rdlength} at offset ${afterName + 8} runs past the message`);
+      p = end;
+      if (type === TYPE_OPT) {
+        // Its RDATA is read in place: OPT has no names to expand.
+        if (sec !== 2) throw new WireError('bad-opt', 'OPT record outside the additional section');
         if (edns) throw new WireError('multiple-opt', 'more than one OPT record (RFC 6891 §6.1.1)');
-        edns = ednsFromOpt(rr);
+        edns = ednsFromOpt(name, klass, ttl, buf, start, end);
         continue;
       }
-      out.push({ name: rr.name, type: rr.type, class: rr.class, ttl: rr.ttl, rdata: rr.rdata });
+      out.push({ name, type, class: klass, ttl, rdata: expandRdata(type, buf, start, end) });
     }
-    return out;
-  };
-  let edns: Edns | undefined;
-  const answers = section(h.ancount, false);
-  const authorities = section(h.nscount, false);
-  const additionals = section(h.arcount, true);
+  }
   if (p !== buf.length) throw new WireError('trailing-data', `${buf.length - p} bytes after the last record`);
-  const { qdcount: _q, ancount: _a, nscount: _n, arcount: _r, ...header } = h;
-  const msg: Message = { ...header, questions, answers, authorities, additionals };
   if (edns) {
     msg.edns = edns;
-    msg.rcode = (edns.extendedRcode << 4) | h.rcode;
+    msg.rcode = (edns.extendedRcode << 4) | msg.rcode;
   }
   return msg;
 }
 
-/** Growable output buffer with owner-name compression (exact-case suffix match, so 0x20 case survives). */
+/**
+ * Output of one encodeMessage, reused by the next: the message is copied out of it (slice) before
+ * encodeMessage returns, so nothing handed out aliases it. Grown when a message needs more.
+ */
+let scratch = new Uint8Array(4096);
+
+/**
+ * Growable output buffer with owner-name compression (exact-case suffix match, so 0x20 case survives).
+ * Each name is written uncompressed first, in place; then its suffixes, longest first, are looked up
+ * among the suffixes written before (a hash of the suffix's bytes, confirmed byte by byte against the
+ * earlier copy), and the first one found becomes a pointer. No key strings, no label arrays.
+ */
 class Writer {
-  buf = new Uint8Array(512);
+  buf = scratch;
   len = 0;
-  private dict = new Map<string, number>();
+  // Suffixes written so far, in output order, three numbers each: offset, hash, and the index of the
+  // previous entry with the same hash (-1: none). heads: hash -> its latest entry.
+  private readonly heads = new Map<number, number>();
+  private readonly entries: number[] = [];
   constructor(private readonly compress: boolean) {}
 
-  private room(n: number): void {
+  room(n: number): void {
     if (this.len + n <= this.buf.length) return;
     let size = this.buf.length * 2;
     while (size < this.len + n) size *= 2;
     const b = new Uint8Array(size);
     b.set(this.buf.subarray(0, this.len));
     this.buf = b;
+    // Keep the larger scratch for the next message, up to a size worth keeping.
+    if (size <= 1 << 17) scratch = b;
   }
   u8(v: number): void {
     this.room(1);
@@ -156,33 +173,96 @@ class Writer {
     this.buf.set(b, this.len);
     this.len += b.length;
   }
-  name(labels: Uint8Array[]): void {
+  name(name: Name): void {
+    this.room(MAX_NAME_WIRE);
+    const at = this.len;
+    const end = writeName(name, this.buf, at);
     if (!this.compress) {
-      this.bytes(labelsToWire(labels));
+      this.len = end;
       return;
     }
-    for (let i = 0; i < labels.length; i++) {
-      const key = Buffer.from(labelsToWire(labels.slice(i))).toString('latin1');
-      const hit = this.dict.get(key);
-      if (hit !== undefined) {
-        this.u16(0xc000 | hit);
+    const buf = this.buf;
+    const starts = labelStarts;
+    const hashes = suffixHashes;
+    let n = 0;
+    for (let p = at; buf[p] !== 0; p += buf[p]! + 1) starts[n++] = p;
+    let h = 0x811c9dc5;
+    for (let k = n - 1; k >= 0; k--) {
+      const s = starts[k]!;
+      for (let i = s + buf[s]!; i >= s; i--) h = Math.imul(h ^ buf[i]!, 0x01000193);
+      hashes[k] = h & 0x3fffffff;
+    }
+    for (let k = 0; k < n; k++) {
+      const hit = this.find(hashes[k]!, starts[k]!);
+      if (hit >= 0) {
+        const s = starts[k]!;
+        buf[s] = 0xc0 | (hit >>> 8);
+        buf[s + 1] = hit & 0xff;
+        this.len = s + 2;
+        this.remember(k, starts, hashes);
         return;
       }
-      if (this.len < 0x4000) this.dict.set(key, this.len);
-      this.u8(labels[i]!.length);
-      this.bytes(labels[i]!);
     }
-    this.u8(0);
+    this.len = end;
+    this.remember(n, starts, hashes);
+  }
+  /** Registers the first `n` suffixes of the name just written (those that start below 0x4000). */
+  private remember(n: number, starts: Int32Array, hashes: Int32Array): void {
+    for (let k = 0; k < n && starts[k]! < 0x4000; k++) {
+      const h = hashes[k]!;
+      const prev = this.heads.get(h);
+      this.heads.set(h, this.entries.length / 3);
+      this.entries.push(starts[k]!, h, prev === undefined ? -1 : prev);
+    }
+  }
+  /** Offset of an earlier copy of the uncompressed suffix at `at`, or -1. */
+  private find(h: number, at: number): number {
+    const head = this.heads.get(h);
+    const ents = this.entries;
+    for (let e = head === undefined ? -1 : head; e >= 0; e = ents[3 * e + 2]!) {
+      if (this.sameSuffix(ents[3 * e]!, at)) return ents[3 * e]!;
+    }
+    return -1;
+  }
+  /** Whether the name written at `old` (pointers followed) is byte for byte the uncompressed name at `at`. */
+  private sameSuffix(old: number, at: number): boolean {
+    const b = this.buf;
+    let p = old;
+    let q = at;
+    for (;;) {
+      let len = b[p]!;
+      while (len >= 0xc0) {
+        p = ((len & 0x3f) << 8) | b[p + 1]!;
+        len = b[p]!;
+      }
+      if (len !== b[q]) return false;
+      if (len === 0) return true;
+      for (let i = 1; i <= len; i++) if (b[p + i] !== b[q + i]) return false;
+      p += len + 1;
+      q += len + 1;
+    }
   }
   /** Forget dictionary entries at or beyond `len` (after cutting the output back). */
   truncate(len: number): void {
     this.len = len;
-    for (const [k, v] of this.dict) if (v >= len) this.dict.delete(k);
+    // Entries are in output order: drop them from the end, unlinking each from its hash chain.
+    const ents = this.entries;
+    while (ents.length > 0 && ents[ents.length - 3]! >= len) {
+      const prev = ents.pop()!;
+      const h = ents.pop()!;
+      ents.pop();
+      if (prev < 0) this.heads.delete(h);
+      else this.heads.set(h, prev);
+    }
   }
 }
 
+/** Per-name scratch of Writer.name: label offsets and suffix hashes, rewritten for every name before use. */
+const labelStarts = new Int32Array(128);
+const suffixHashes = new Int32Array(128);
+
 function writeRR(w: Writer, rr: RR): void {
-  w.name(nameToLabels(rr.name));
+  w.name(rr.name);
   w.u16(rr.type);
   w.u16(rr.class);
   w.u32(rr.ttl >>> 0);
@@ -191,9 +271,14 @@ function writeRR(w: Writer, rr: RR): void {
   w.bytes(rr.rdata);
 }
 
-function optRecord(msg: Message): Uint8Array {
+function optLength(e: Edns): number {
+  let n = 11;
+  for (const o of e.options) n += 4 + o.data.length;
+  return n;
+}
+
+function writeOpt(w: Writer, msg: Message): void {
   const e = msg.edns!;
-  const w = new Writer(false);
   w.u8(0);
   w.u16(TYPE_OPT);
   w.u16(e.udpSize);
@@ -201,15 +286,12 @@ function optRecord(msg: Message): Uint8Array {
   w.u8((msg.rcode >>> 4) & 0xff);
   w.u8(e.version);
   w.u16(e.do ? 0x8000 : 0);
-  let rdlen = 0;
-  for (const o of e.options) rdlen += 4 + o.data.length;
-  w.u16(rdlen);
+  w.u16(optLength(e) - 11);
   for (const o of e.options) {
     w.u16(o.code);
     w.u16(o.data.length);
     w.bytes(o.data);
   }
-  return w.buf.slice(0, w.len);
 }
 
 function sameRRset(a: RR, b: RR): boolean {
@@ -232,40 +314,42 @@ export function encodeMessage(msg: Message, opts?: { compress?: boolean; maxSize
   w.u16(msg.authorities.length);
   w.u16(msg.additionals.length + (msg.edns ? 1 : 0));
   for (const q of msg.questions) {
-    w.name(nameToLabels(q.name));
+    w.name(q.name);
     w.u16(q.type);
     w.u16(q.class);
   }
   const afterQuestion = w.len;
-  const sections = [msg.answers, msg.authorities, msg.additionals];
-  // ends[i] = output length after RR i (all sections flattened); setStart marks the first RR of each RRset.
-  const all: { rr: RR; sec: number; setStart: boolean }[] = [];
-  sections.forEach((s, sec) => s.forEach((rr, i) => all.push({ rr, sec, setStart: i === 0 || !sameRRset(s[i - 1]!, rr) })));
-  const ends: number[] = [];
-  for (const x of all) {
-    writeRR(w, x.rr);
-    ends.push(w.len);
-  }
-  const opt = msg.edns ? optRecord(msg) : new Uint8Array(0);
-  let keep = all.length;
-  let tc = msg.tc;
   const max = opts?.maxSize;
-  if (max !== undefined && w.len + opt.length > max) {
+  // ends[i] = output length after RR i (all sections flattened), kept only when the message may be cut.
+  const ends: number[] = [];
+  const sections = [msg.answers, msg.authorities, msg.additionals];
+  for (const s of sections) {
+    for (const rr of s) {
+      writeRR(w, rr);
+      if (max !== undefined) ends.push(w.len);
+    }
+  }
+  const optLen = msg.edns ? optLength(msg.edns) : 0;
+  const counts = [msg.answers.length, msg.authorities.length, msg.additionals.length];
+  let tc = msg.tc;
+  if (max !== undefined && w.len + optLen > max) {
     tc = true;
-    // Cut at the last RRset boundary that fits.
-    keep = 0;
+    // Cut at the last RRset boundary that fits. all[i]: section and whether RR i starts an RRset.
+    const all: { sec: number; setStart: boolean }[] = [];
+    sections.forEach((s, sec) => s.forEach((rr, i) => all.push({ sec, setStart: i === 0 || !sameRRset(s[i - 1]!, rr) })));
+    let keep = 0;
     for (let i = all.length; i > 0; i--) {
       if (i < all.length && !all[i]!.setStart) continue;
-      if (ends[i - 1]! + opt.length <= max) {
+      if (ends[i - 1]! + optLen <= max) {
         keep = i;
         break;
       }
     }
     w.truncate(keep === 0 ? afterQuestion : ends[keep - 1]!);
+    counts.fill(0);
+    for (let i = 0; i < keep; i++) counts[all[i]!.sec]!++;
   }
-  w.bytes(opt);
-  const counts = [0, 0, 0];
-  for (let i = 0; i < keep; i++) counts[all[i]!.sec]!++;
+  if (msg.edns) writeOpt(w, msg);
   const out = w.buf.slice(0, w.len);
   let flags =
     (msg.qr ? 0x8000 : 0) |

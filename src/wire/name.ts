@@ -91,7 +91,12 @@ export function labelToText(label: Uint8Array): string {
 }
 
 export function labelsToName(labels: Uint8Array[]): Name {
-  return labels.map(labelToText).join('.');
+  outLen = 0;
+  for (let i = 0; i < labels.length; i++) {
+    if (i > 0) textOut[outLen++] = DOT;
+    pushLabelText(labels[i]!, 0, labels[i]!.length);
+  }
+  return takeText();
 }
 
 function lowerByte(b: number): number {
@@ -100,7 +105,49 @@ function lowerByte(b: number): number {
 
 /** Uncompressed wire form, ending with the root label. */
 export function encodeName(name: Name, opts?: { lowercase?: boolean }): Uint8Array {
-  return labelsToWire(nameToLabels(name), opts?.lowercase ?? false);
+  const n = writeName(name, wireOut, 0);
+  const out = wireOut.slice(0, n);
+  if (opts?.lowercase) for (let i = 0; i < n; i++) out[i] = lowerByte(out[i]!);
+  return out;
+}
+
+/**
+ * Writes the uncompressed wire form of `name` into `out` at `at` (which must have MAX_NAME_WIRE bytes
+ * of room) and returns the offset after it. Throws ParseError as nameToLabels does. Plain names go
+ * byte by byte from the text, without label arrays.
+ */
+export function writeName(name: Name, out: Uint8Array, at: number): number {
+  const n = name.length;
+  if (n === 0 || (n === 1 && name.charCodeAt(0) === DOT)) {
+    out[at] = 0;
+    return at + 1;
+  }
+  const end = name.charCodeAt(n - 1) === DOT ? n - 1 : n;
+  plain: if (end <= MAX_NAME_WIRE - 2) {
+    // The same test as plainLabels: any other name goes to the escape parser, which decides.
+    let lenAt = at;
+    let o = at + 1;
+    for (let i = 0; i <= end; i++) {
+      const c = i === end ? DOT : name.charCodeAt(i);
+      if (c === DOT) {
+        const len = o - lenAt - 1;
+        if (len === 0 || len > MAX_LABEL) break plain;
+        out[lenAt] = len;
+        lenAt = o++;
+      } else if (c === 0x5c || c >= 0x80) break plain;
+      else out[o++] = c;
+    }
+    out[lenAt] = 0;
+    return lenAt + 1;
+  }
+  let o = at;
+  for (const l of nameToLabels(name)) {
+    out[o++] = l.length;
+    out.set(l, o);
+    o += l.length;
+  }
+  out[o] = 0;
+  return o + 1;
 }
 
 export function labelsToWire(labels: Uint8Array[], lowercase = false): Uint8Array {
@@ -132,17 +179,92 @@ export function wireToLabels(wire: Uint8Array): Uint8Array[] {
 }
 
 /**
- * Walks a possibly compressed name, calling `onLabel` with each label's offset and length. The in-place part
- * must end before `limit` (RDLENGTH end for names inside RDATA); with `pointers` false any pointer is an
- * error. Pointers may only go backwards to bytes not yet visited, so loops, forward references and runaway
- * chains are rejected rather than followed. Returns the offset after the name in place.
+ * Scratch output of walkName: the uncompressed wire form (wireOut) or the text's character codes
+ * (textOut) of the name just walked, outLen long. Every caller copies out of it before returning, so
+ * nothing handed out aliases it and nothing carries from one name to the next.
  */
-function walkName(buf: Uint8Array, at: number, limit: number, pointers: boolean, onLabel: (start: number, len: number) => void): number {
+const wireOut = new Uint8Array(MAX_NAME_WIRE);
+const textOut: number[] = [];
+let outLen = 0;
+
+const WIRE = 0;
+const TEXT = 1;
+
+/** Appends label bytes as text, escaped exactly as labelToText does. */
+function pushLabelText(buf: Uint8Array, start: number, len: number): void {
+  let o = outLen;
+  for (let i = start; i < start + len; i++) {
+    const b = buf[i]!;
+    if (b > 0x20 && b < 0x7f) {
+      if (isSpecial(b)) textOut[o++] = 0x5c;
+      textOut[o++] = b;
+    } else {
+      textOut[o++] = 0x5c;
+      textOut[o++] = 0x30 + ((b / 100) | 0);
+      textOut[o++] = 0x30 + (((b / 10) | 0) % 10);
+      textOut[o++] = 0x30 + (b % 10);
+    }
+  }
+  outLen = o;
+}
+
+function takeText(): string {
+  textOut.length = outLen;
+  return outLen === 0 ? '' : String.fromCharCode.apply(null, textOut);
+}
+
+/**
+ * Names one message decoder has read, by the offset they start at, with what a walk from there found:
+ * a pointer to one of them can take its text instead of walking it again, when the checks the walk
+ * would make (first pointer target below the one just followed, hop count, total length) come out the
+ * same. One per message: it holds offsets into that buffer only. The first MEMO_NAMES names only, so a
+ * lookup is a short scan (a message with thousands of names just walks the rest).
+ */
+export class NameMemo {
+  private readonly offsets: number[] = [];
+  private readonly entries: { text: string; hops: number; firstTarget: number; wireLen: number }[] = [];
+
+  add(at: number, text: string, hops: number, firstTarget: number, wireLen: number): void {
+    if (this.offsets.length >= MEMO_NAMES) return;
+    this.offsets.push(at);
+    this.entries.push({ text, hops, firstTarget, wireLen });
+  }
+  /** The text of the name at `target`, if a walk arriving there with this state would read it whole and succeed. */
+  find(target: number, hops: number, wireLen: number): string | undefined {
+    const e = this.entries[this.offsets.indexOf(target)];
+    if (e === undefined || e.firstTarget >= target || hops + e.hops > MAX_POINTER_HOPS || wireLen + e.wireLen - 1 > MAX_NAME_WIRE)
+      return undefined;
+    return e.text;
+  }
+  hopsOf(target: number): number {
+    return this.entries[this.offsets.indexOf(target)]!.hops;
+  }
+  wireLenOf(target: number): number {
+    return this.entries[this.offsets.indexOf(target)]!.wireLen;
+  }
+}
+const MEMO_NAMES = 32;
+
+/** What the last walkName saw beyond `next`: pointers followed, the first one's target (-1: none), wire length. */
+let walkedHops = 0;
+let walkedFirstTarget = -1;
+let walkedWireLen = 0;
+
+/**
+ * Walks a possibly compressed name, writing its labels into the scratch output (wire form or text).
+ * The in-place part must end before `limit` (RDLENGTH end for names inside RDATA); with `pointers`
+ * false any pointer is an error. Pointers may only go backwards to bytes not yet visited, so loops,
+ * forward references and runaway chains are rejected rather than followed. Returns the offset after
+ * the name in place.
+ */
+function walkName(buf: Uint8Array, at: number, limit: number, pointers: boolean, mode: number, memo: NameMemo | null): number {
   let pos = at;
   let bound = Math.min(limit, buf.length);
   let next = -1;
   let hops = 0;
   let wireLen = 1;
+  let firstTarget = -1;
+  outLen = 0;
   // Each pointer must point before the previous one's target (so before the name that held it): an
   // encoder only ever points at earlier copies, and strictly decreasing targets cannot loop. (A list
   // of visited offsets did the same job in quadratic time: 106 ms for one hostile 64 KB answer.)
@@ -159,54 +281,112 @@ function walkName(buf: Uint8Array, at: number, limit: number, pointers: boolean,
       if (target > pos) throw new WireError('forward-pointer', `compression pointer at offset ${pos} points forward to ${target}`);
       if (target === pos || target >= lastTarget) throw new WireError('pointer-loop', `compression pointer loop at offset ${pos}`);
       if (++hops > MAX_POINTER_HOPS) throw new WireError('pointer-chain', `more than ${MAX_POINTER_HOPS} compression pointers in one name`);
+      if (firstTarget < 0) firstTarget = target;
       lastTarget = target;
       pos = target;
       bound = buf.length;
+      if (memo !== null) {
+        const tail = memo.find(target, hops, wireLen);
+        if (tail !== undefined) {
+          if (tail !== '') {
+            let o = outLen;
+            if (o !== 0) textOut[o++] = DOT;
+            for (let i = 0; i < tail.length; i++) textOut[o++] = tail.charCodeAt(i);
+            outLen = o;
+          }
+          walkedHops = hops + memo.hopsOf(target);
+          walkedFirstTarget = firstTarget;
+          walkedWireLen = wireLen + memo.wireLenOf(target) - 1;
+          return next;
+        }
+      }
       continue;
     }
     if (kind !== 0) throw new WireError('bad-label-type', `label type bits ${(len >> 6).toString(2).padStart(2, '0')} at offset ${pos}`);
-    if (len === 0) return next < 0 ? pos + 1 : next;
+    if (len === 0) {
+      walkedHops = hops;
+      walkedFirstTarget = firstTarget;
+      walkedWireLen = wireLen;
+      return next < 0 ? pos + 1 : next;
+    }
     if (pos + 1 + len > bound) throw new WireError('truncated', `label at offset ${pos} runs past the end of its data`);
     wireLen += len + 1;
     if (wireLen > MAX_NAME_WIRE) throw new WireError('name-too-long', `name at offset ${at} is longer than 255 bytes`);
-    onLabel(pos + 1, len);
+    if (mode === TEXT) {
+      if (outLen !== 0) textOut[outLen++] = DOT;
+      pushLabelText(buf, pos + 1, len);
+    } else {
+      let o = outLen;
+      wireOut[o++] = len;
+      for (let i = pos + 1; i <= pos + len; i++) wireOut[o++] = buf[i]!;
+      outLen = o;
+    }
     pos += len + 1;
   }
 }
 
 /** Reads a possibly compressed name into its uncompressed wire form (see walkName for the rules). */
 export function readNameWire(buf: Uint8Array, at: number, limit: number = buf.length, pointers = true): { wire: Uint8Array; next: number } {
-  const out = new Uint8Array(MAX_NAME_WIRE);
-  let o = 0;
-  const next = walkName(buf, at, limit, pointers, (start, len) => {
-    out[o++] = len;
-    out.set(buf.subarray(start, start + len), o);
-    o += len;
-  });
+  const next = walkName(buf, at, limit, pointers, WIRE, null);
+  wireOut[outLen++] = 0;
+  return { wire: wireOut.slice(0, outLen), next };
+}
+
+/**
+ * Copies a possibly compressed name's uncompressed wire form into `out` at `o` (room for
+ * MAX_NAME_WIRE bytes needed); returns the offset after the name in `buf` (see walkName for the
+ * rules). `expandedEnd()` then gives the offset after it in `out`.
+ */
+export function copyNameWire(buf: Uint8Array, at: number, limit: number, pointers: boolean, out: Uint8Array, o: number): number {
+  const next = walkName(buf, at, limit, pointers, WIRE, null);
+  for (let i = 0; i < outLen; i++) out[o++] = wireOut[i]!;
   out[o++] = 0;
-  return { wire: out.slice(0, o), next };
+  copiedEnd = o;
+  return next;
+}
+let copiedEnd = 0;
+export function expandedEnd(): number {
+  return copiedEnd;
 }
 
 /** Decodes a (possibly compressed) name from a whole message buffer. Throws WireError. */
-export function decodeName(buf: Uint8Array, at: number): { name: Name; next: number } {
-  let name = '';
-  const next = walkName(buf, at, buf.length, true, (start, len) => {
-    const t = labelToText(buf.subarray(start, start + len));
-    name = name === '' ? t : name + '.' + t;
-  });
+export function decodeName(buf: Uint8Array, at: number, memo: NameMemo | null = null): { name: Name; next: number } {
+  if (memo !== null && at + 1 < buf.length && (buf[at]! & 0xc0) === 0xc0) {
+    // The commonest name in a response: one pointer to a name read before (an owner pointing at the question).
+    const target = ((buf[at]! & 0x3f) << 8) | buf[at + 1]!;
+    const name = target < at ? memo.find(target, 1, 1) : undefined;
+    if (name !== undefined) return { name, next: at + 2 };
+  }
+  const next = walkName(buf, at, buf.length, true, TEXT, memo);
+  const name = takeText();
+  memo?.add(at, name, walkedHops, walkedFirstTarget, walkedWireLen);
   return { name, next };
 }
 
+/** A name inside RDATA [at, limit), never compressed, as text (ParseError-free: WireError only). */
+export function readNameText(buf: Uint8Array, at: number, limit: number): { name: Name; next: number } {
+  const next = walkName(buf, at, limit, false, TEXT, null);
+  return { name: takeText(), next };
+}
+
 export function wireToName(wire: Uint8Array): Name {
-  return labelsToName(wireToLabels(wire));
+  outLen = 0;
+  for (let p = 0; p < wire.length && wire[p] !== 0; p += wire[p]! + 1) {
+    if (p > 0) textOut[outLen++] = DOT;
+    pushLabelText(wire, p + 1, Math.min(wire[p]!, wire.length - p - 1));
+  }
+  return takeText();
 }
 
 function asciiLower(s: string): string {
+  let upper = false;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c >= 0x41 && c <= 0x5a) return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+    // Beyond ASCII, toLowerCase would fold more than A-Z: the regex below does not.
+    if (c >= 0x80) return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+    if (c >= 0x41 && c <= 0x5a) upper = true;
   }
-  return s;
+  return upper ? s.toLowerCase() : s;
 }
 
 /** Lowercased (ASCII only, RFC 4343) and with escapes in normal form. */

@@ -2,8 +2,7 @@
 // ones a sender may compress (RFC 1035, RFC 3597 §4) and the ones RFC 4034 §6.2 / RFC 6840 §5.1 lowercase
 // in canonical form. One table drives both decompression (message.ts) and canonicalisation (canonical.ts).
 import { WireError } from '../util/errors';
-import { concat } from './bytes';
-import { readNameWire } from './name';
+import { copyNameWire, expandedEnd, MAX_NAME_WIRE, readNameWire } from './name';
 
 /** A field: a domain name, a fixed number of bytes, a <character-string>, or the rest of the RDATA. */
 export type Field = 'name' | number | 'string' | 'rest';
@@ -80,12 +79,42 @@ export function walkRdata(
   if (p !== end) throw new WireError('rdlength', `RDLENGTH leaves ${end - p} unexplained bytes`);
 }
 
-/** Copies RDATA out of a message with every compressed name expanded. */
+/** Scratch for expandRdata: the expanded RDATA is copied out of it (slice) before expandRdata returns. */
+let expanded = new Uint8Array(0x10000 + 4 * MAX_NAME_WIRE);
+
+/**
+ * Copies RDATA out of a message with every compressed name expanded. The same walk and checks as
+ * walkRdata, written straight into one buffer (this runs for every NS, CNAME, SOA, MX... in a response).
+ */
 export function expandRdata(type: number, msg: Uint8Array, start: number, end: number): Uint8Array {
   const fields = DECOMPRESS_TYPES.has(type) ? LAYOUT.get(type) : undefined;
   if (!fields) return msg.slice(start, end);
-  const parts: Uint8Array[] = [];
-  const push = (b: Uint8Array): number => parts.push(b);
-  walkRdata(msg, start, end, fields, push, push, true);
-  return concat(parts);
+  // Room for the RDATA with each of its (at most 3) names grown to the longest a name can be.
+  if (end - start + 4 * MAX_NAME_WIRE > expanded.length) expanded = new Uint8Array(end - start + 4 * MAX_NAME_WIRE);
+  const out = expanded;
+  let p = start;
+  let o = 0;
+  for (const f of fields) {
+    if (f === 'name') {
+      p = copyNameWire(msg, p, end, true, out, o);
+      o = expandedEnd();
+      continue;
+    }
+    let n: number;
+    if (f === 'string') {
+      if (p >= end) throw new WireError('rdata', 'character-string runs past RDLENGTH');
+      n = 1 + msg[p]!;
+      if (p + n > end) throw new WireError('rdata', 'character-string runs past RDLENGTH');
+    } else if (f === 'rest') {
+      n = end - p;
+    } else {
+      if (p + f > end) throw new WireError('rdata', `RDATA shorter than its fixed fields`);
+      n = f;
+    }
+    out.set(msg.subarray(p, p + n), o);
+    o += n;
+    p += n;
+  }
+  if (p !== end) throw new WireError('rdlength', `RDLENGTH leaves ${end - p} unexplained bytes`);
+  return out.slice(0, o);
 }
