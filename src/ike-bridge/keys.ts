@@ -3,7 +3,15 @@
 import type { KeyObject } from 'node:crypto';
 import { KeyError } from '../peers/keys';
 
-export { ipseckeyToKeyObject, ipseckeyToSpkiPem, KeyError, keyObjectToIpseckey, MIN_RSA_BITS, parseRfc3110 } from '../peers/keys';
+export {
+  ipseckeyToKeyObject,
+  ipseckeyToSpkiPem,
+  KeyError,
+  keyObjectToIpseckey,
+  MIN_RSA_BITS,
+  parseRfc3110,
+  publicKeyFields,
+} from '../peers/keys';
 
 /** charon's load-key `type` for a private key. */
 export function charonKeyType(k: KeyObject): 'rsa' | 'ecdsa' | 'ed25519' {

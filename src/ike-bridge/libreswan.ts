@@ -20,7 +20,7 @@ import type { Engine, EngineStatus, InstalledPeer, Peer, ReconcileResult, ShuntS
 import { IpseckeyAlgorithm } from './engine';
 import { EngineError } from '../util/errors';
 import { silentLogger, type Logger } from '../util/log';
-import { ipseckeyToKeyObject, KeyError, keyObjectToIpseckey } from './keys';
+import { ipseckeyToKeyObject, KeyError, keyObjectToIpseckey, publicKeyFields } from './keys';
 import { checkAddress, checkName, LS_SHUNT_PREFIX, parseShuntConn, shuntAddArgs, shuntConnName } from './libreswan-shunts';
 import { connName, peerOfConn, peersEqual } from './peer-config';
 import { peersInStatus } from './libreswan-status';
@@ -92,17 +92,10 @@ export function whackRunner(whack: string, timeoutMs = 15_000): CommandRunner {
 /** NSS's CKAID of a key, as pluto and `ipsec showhostkey` print it: SHA-1 of the RSA modulus or of the EC point. */
 export function ckaidOf(key: KeyObject | string): string {
   const pub = typeof key === 'string' ? createPublicKey(key) : key.type === 'private' ? createPublicKey(key) : key;
-  const jwk = pub.export({ format: 'jwk' });
-  if (pub.asymmetricKeyType === 'rsa') {
-    let n = Buffer.from(jwk.n!, 'base64url');
-    while (n.length > 1 && n[0] === 0) n = n.subarray(1);
-    return createHash('sha1').update(n).digest('hex');
-  }
-  if (pub.asymmetricKeyType === 'ec') {
-    const { publicKey } = keyObjectToIpseckey(pub); // x|y, fixed width
-    return createHash('sha1')
-      .update(Buffer.concat([Buffer.of(4), publicKey]))
-      .digest('hex');
+  if (pub.asymmetricKeyType === 'rsa' || pub.asymmetricKeyType === 'ec') {
+    const f = publicKeyFields(pub); // from DER, never a JWK export (see publicKeyFields)
+    const data = f.type === 'rsa' ? f.n : f.type === 'ec' ? Buffer.concat([Buffer.of(4), f.x, f.y]) : Buffer.alloc(0);
+    return createHash('sha1').update(data).digest('hex');
   }
   throw new EngineError('engine-unsupported', `a ${pub.asymmetricKeyType} key has no CKAID here (RSA or ECDSA)`);
 }

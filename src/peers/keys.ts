@@ -85,29 +85,79 @@ export function ipseckeyToSpkiPem(algorithm: number, key: Uint8Array): string {
   return ipseckeyToKeyObject(algorithm, key).export({ type: 'spki', format: 'pem' }).toString();
 }
 
-/** A key (public or private) -> its IPSECKEY algorithm number and public key field. */
-export function keyObjectToIpseckey(k: KeyObject): { algorithm: number; publicKey: Buffer } {
+/** One DER length at `at`: [length, offset of the content]. */
+function derLength(der: Buffer, at: number): [number, number] {
+  const first = der[at]!;
+  if (first < 0x80) return [first, at + 1];
+  const n = first & 0x7f;
+  if (n === 0 || n > 3) throw new KeyError('key-malformed', 'unexpected DER length');
+  let len = 0;
+  for (let i = 1; i <= n; i++) len = (len << 8) | der[at + i]!;
+  return [len, at + 1 + n];
+}
+
+/** The INTEGER at `at` of a DER buffer: [its bytes, offset after it]. */
+function derInteger(der: Buffer, at: number): [Buffer, number] {
+  if (der[at] !== 0x02) throw new KeyError('key-malformed', 'expected a DER INTEGER');
+  const [len, start] = derLength(der, at + 1);
+  return [der.subarray(start, start + len), start + len];
+}
+
+const EC_SIZES: Record<string, number> = { prime256v1: 32, secp384r1: 48 };
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+
+/**
+ * The public fields of a key, read from its DER export, never from a JWK export: Node 20 writes an
+ * Ed25519 JWK while holding the key's mutex and allocates meanwhile; a GC there that collects the
+ * job which generated the key takes the same mutex, and the process hangs for good (seen in a CI
+ * run: mocha blocked in a futex under ExportJWKEdKey -> ~KeyGenJob). The DER export takes no lock.
+ */
+export function publicKeyFields(
+  k: KeyObject,
+): { type: 'rsa'; n: Buffer; e: Buffer } | { type: 'ec'; size: number; x: Buffer; y: Buffer } | { type: 'ed25519'; x: Buffer } {
   const pub = k.type === 'private' ? createPublicKey(k) : k;
-  const jwk = pub.export({ format: 'jwk' });
   switch (pub.asymmetricKeyType) {
     case 'rsa': {
-      const e = stripZeros(Buffer.from(jwk.e!, 'base64url'));
-      const n = stripZeros(Buffer.from(jwk.n!, 'base64url'));
-      const head = e.length <= 255 ? Buffer.of(e.length) : Buffer.of(0, e.length >> 8, e.length & 0xff);
-      return { algorithm: IpseckeyAlgorithm.RSA, publicKey: Buffer.concat([head, e, n]) };
+      // RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } (RFC 8017 A.1.1)
+      const der = pub.export({ type: 'pkcs1', format: 'der' });
+      if (der[0] !== 0x30) throw new KeyError('key-malformed', 'RSA public key is not a DER SEQUENCE');
+      const [, body] = derLength(der, 1);
+      const [n, next] = derInteger(der, body);
+      const [e] = derInteger(der, next);
+      return { type: 'rsa', n: Buffer.from(stripZeros(n)), e: Buffer.from(stripZeros(e)) };
     }
     case 'ec': {
-      const size = jwk.crv === 'P-256' ? 32 : jwk.crv === 'P-384' ? 48 : 0;
-      if (!size) throw new KeyError('key-unsupported-algorithm', `EC curve ${jwk.crv} has no IPSECKEY form here`);
-      const pad = (s: string): Buffer => {
-        const b = Buffer.from(s, 'base64url');
-        return Buffer.concat([Buffer.alloc(size - b.length), b]);
-      };
-      return { algorithm: IpseckeyAlgorithm.ECDSA, publicKey: Buffer.concat([pad(jwk.x!), pad(jwk.y!)]) };
+      const curve = pub.asymmetricKeyDetails?.namedCurve ?? '?';
+      const size = EC_SIZES[curve];
+      if (!size) throw new KeyError('key-unsupported-algorithm', `EC curve ${curve} has no IPSECKEY form here`);
+      // The SubjectPublicKeyInfo ends with the uncompressed point 04|x|y.
+      const der = pub.export({ type: 'spki', format: 'der' });
+      const point = der.subarray(der.length - (1 + 2 * size));
+      if (point[0] !== 0x04) throw new KeyError('key-malformed', 'EC public key is not an uncompressed point');
+      return { type: 'ec', size, x: point.subarray(1, 1 + size), y: point.subarray(1 + size) };
     }
-    case 'ed25519':
-      return { algorithm: IpseckeyAlgorithm.EdDSA, publicKey: Buffer.from(jwk.x!, 'base64url') };
+    case 'ed25519': {
+      const der = pub.export({ type: 'spki', format: 'der' });
+      if (der.length !== 44 || !der.subarray(0, 12).equals(ED25519_SPKI_PREFIX))
+        throw new KeyError('key-malformed', 'unexpected Ed25519 SubjectPublicKeyInfo');
+      return { type: 'ed25519', x: der.subarray(12) };
+    }
     default:
       throw new KeyError('key-unsupported-algorithm', `key type ${pub.asymmetricKeyType} has no IPSECKEY form`);
+  }
+}
+
+/** A key (public or private) -> its IPSECKEY algorithm number and public key field. */
+export function keyObjectToIpseckey(k: KeyObject): { algorithm: number; publicKey: Buffer } {
+  const f = publicKeyFields(k);
+  switch (f.type) {
+    case 'rsa': {
+      const head = f.e.length <= 255 ? Buffer.of(f.e.length) : Buffer.of(0, f.e.length >> 8, f.e.length & 0xff);
+      return { algorithm: IpseckeyAlgorithm.RSA, publicKey: Buffer.concat([head, f.e, f.n]) };
+    }
+    case 'ec':
+      return { algorithm: IpseckeyAlgorithm.ECDSA, publicKey: Buffer.concat([f.x, f.y]) };
+    case 'ed25519':
+      return { algorithm: IpseckeyAlgorithm.EdDSA, publicKey: Buffer.from(f.x) };
   }
 }

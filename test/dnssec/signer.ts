@@ -6,6 +6,7 @@ import { encodeA, encodeDnskey, encodeDs, encodeMx, encodeNameRdata, encodeNsec,
 import { canonicalRRsetWire, concat, keyTag, rrsigSignedPrefix, rrsigLabelCount, wildcardOf } from '../../src/dnssec/records';
 import { computeDsDigest } from '../../src/dnssec/ds';
 import { dnsResponse } from '../support/messages';
+import { keyObjectToIpseckey } from '../../src/peers/keys';
 
 export const T = {
   A: 1,
@@ -70,16 +71,8 @@ export class TestKey {
           ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
           : generateKeyPairSync('ed25519'));
     this.privateKey = kp.privateKey;
-    const jwk = kp.publicKey.export({ format: 'jwk' }) as Record<string, string>;
-    const b = (s: string): Buffer => Buffer.from(s, 'base64url');
-    let pub: Uint8Array;
-    if (alg === 8) {
-      const e = b(jwk.e!);
-      // RFC 3110 §2: a one-byte exponent length, or 0 and two bytes when the exponent is longer.
-      const elen = e.length < 256 ? Uint8Array.of(e.length) : Uint8Array.of(0, e.length >> 8, e.length & 0xff);
-      pub = concat([elen, e, b(jwk.n!)]);
-    } else if (alg === 13) pub = concat([b(jwk.x!), b(jwk.y!)]);
-    else pub = b(jwk.x!);
+    // DNSKEY's public key field has IPSECKEY's layout for these algorithms (RFC 3110, RFC 6605, RFC 8080).
+    const pub: Uint8Array = keyObjectToIpseckey(kp.publicKey).publicKey;
     this.dnskey = rr(zone, T.DNSKEY, encodeDnskey({ flags, protocol: 3, algorithm: alg, publicKey: pub }));
     this.tag = keyTag(this.dnskey.rdata);
   }

@@ -112,3 +112,46 @@ describe('keys: IPSECKEY public key field <-> SubjectPublicKeyInfo', () => {
     });
   });
 });
+
+describe('keys: public fields read from DER, never from a JWK export', () => {
+  // Node 20 writes an Ed25519 JWK under the key's mutex and may run a GC there that destroys the key's
+  // generation job, which takes the same mutex: a CI run hung for good that way. The fields now come
+  // from the DER export; here they are checked against the JWK of the same key imported from PEM (no
+  // generation job behind it, so the JWK export is safe in this test).
+  const viaJwk = (k: KeyObject): Buffer => {
+    const pem = (k.type === 'private' ? createPublicKey(k) : k).export({ type: 'spki', format: 'pem' });
+    const jwk = createPublicKey(pem).export({ format: 'jwk' });
+    const b = (s?: string): Buffer => Buffer.from(s!, 'base64url');
+    if (jwk.kty === 'RSA') {
+      const e = b(jwk.e);
+      return Buffer.concat([e.length <= 255 ? Buffer.of(e.length) : Buffer.of(0, e.length >> 8, e.length & 0xff), e, b(jwk.n)]);
+    }
+    if (jwk.kty === 'EC') {
+      const size = jwk.crv === 'P-256' ? 32 : 48;
+      const pad = (x: Buffer): Buffer => Buffer.concat([Buffer.alloc(size - x.length), x]);
+      return Buffer.concat([pad(b(jwk.x)), pad(b(jwk.y))]);
+    }
+    return b(jwk.x);
+  };
+
+  it('gives the same IPSECKEY field as the JWK for RSA (exponents 3, 65537, 2^32-5), P-256, P-384 and Ed25519 keys', () => {
+    const keys: KeyObject[] = [];
+    for (let i = 0; i < 3; i++) {
+      keys.push(generateKeyPairSync('rsa', { modulusLength: 1024 + 8 * i, publicExponent: [3, 65537, 2 ** 32 - 5][i]! }).publicKey);
+    }
+    for (let i = 0; i < 20; i++) {
+      keys.push(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey); // leading zero bytes in x or y come up
+      keys.push(generateKeyPairSync('ed25519').publicKey);
+    }
+    keys.push(generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey);
+    for (const k of keys) assert.deepEqual(keyObjectToIpseckey(k).publicKey, viaJwk(k), `${k.asymmetricKeyType}`);
+  });
+
+  it('refuses a curve without an IPSECKEY form', () => {
+    const k = generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).publicKey;
+    assert.throws(
+      () => keyObjectToIpseckey(k),
+      (e: unknown) => e instanceof KeyError && e.code === 'key-unsupported-algorithm',
+    );
+  });
+});

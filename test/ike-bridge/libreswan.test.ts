@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Peer } from '../../src/ike-bridge/engine';
-import { ipseckeyToKeyObject, keyObjectToIpseckey } from '../../src/ike-bridge/keys';
+import { ipseckeyToKeyObject, keyObjectToIpseckey, publicKeyFields } from '../../src/ike-bridge/keys';
 import { ckaidOf, execRunner, initiateOutcome, LibreswanEngine, statesByConn, whackRunner } from '../../src/ike-bridge/libreswan';
 import { EngineError } from '../../src/util/errors';
 import { silentLogger } from '../../src/util/log';
@@ -134,7 +134,7 @@ describe('libreswan engine (fake ipsec that records its arguments)', () => {
   it('tells pluto which NSS key is ours: --ckaid from localKey (SHA-1 of the RSA modulus)', async () => {
     const e = new LibreswanEngine({ localId: 'a.oe.test', localAddr: '192.0.2.1', localKey: rsaPair.privateKey, run: execRunner(FAKE) });
     await e.install(peer());
-    const n = Buffer.from(rsaPair.publicKey.export({ format: 'jwk' }).n!, 'base64url');
+    const n = (publicKeyFields(rsaPair.publicKey) as { n: Buffer }).n;
     const want = createHash('sha1')
       .update(n[0] === 0 ? n.subarray(1) : n)
       .digest('hex');

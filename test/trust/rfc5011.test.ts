@@ -2,6 +2,7 @@
 // side fed with DNSKEY sets signed by real keys (test/dnssec/signer.ts), as a rolling root would publish them.
 import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { keyObjectToIpseckey } from '../../src/peers/keys';
 import {
   chmodSync,
   chownSync,
@@ -57,7 +58,7 @@ function ksk(flags = 257): Uint8Array {
   r[1] = flags & 0xff;
   r[2] = 3;
   r[3] = 15;
-  r.set(Buffer.from(generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }).x!, 'base64url'), 4);
+  r.set(keyObjectToIpseckey(generateKeyPairSync('ed25519').publicKey).publicKey, 4);
   return r;
 }
 const revoked = (k: Uint8Array): Uint8Array => {

@@ -2,6 +2,7 @@
 // queries to a loopback named over UDP and TCP.
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
+import { keyObjectToIpseckey } from '../../src/peers/keys';
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { writeFileSync } from 'node:fs';
@@ -21,10 +22,7 @@ export function toolsAvailable(tools: string[]): string | null {
 /** A fresh RSA public key in RFC 3110 form (exponent length, exponent, modulus). */
 export function rsaDnsKey(bits: number): Uint8Array {
   const { publicKey } = generateKeyPairSync('rsa', { modulusLength: bits });
-  const jwk = publicKey.export({ format: 'jwk' });
-  const e = Buffer.from(jwk.e!, 'base64url');
-  const n = Buffer.from(jwk.n!, 'base64url');
-  return Uint8Array.from(Buffer.concat([Buffer.from([e.length]), e, n]));
+  return Uint8Array.from(keyObjectToIpseckey(publicKey).publicKey); // RFC 3110 form, as IPSECKEY's
 }
 
 /** The unsigned test zone: every record type the wire layer must carry, with mixed case and escapes. */
