@@ -146,7 +146,10 @@ function modInverse(a: bigint, m: bigint): bigint {
  * to φ(n), d = e⁻¹ mod φ(n).
  */
 export function bigExponentRsaKey(modulusBits: number, exponentBits: number): { privateKey: KeyObject; publicKey: KeyObject } {
-  const base = generateKeyPairSync('rsa', { modulusLength: modulusBits }).privateKey.export({ format: 'jwk' }) as Record<string, string>;
+  // The JWK of a key imported from PEM, not of the generated one: Node 20 exports a JWK under the key's
+  // mutex, which a GC collecting the key's generation job also takes (a deadlock; see peers/keys.ts).
+  const pem = generateKeyPairSync('rsa', { modulusLength: modulusBits }).privateKey.export({ type: 'pkcs8', format: 'pem' });
+  const base = createPrivateKey(pem).export({ format: 'jwk' }) as Record<string, string>;
   const p = b64uToBig(base.p!);
   const q = b64uToBig(base.q!);
   const n = p * q;
