@@ -3,12 +3,12 @@
 // IKE_AUTH (charon keeps the untrusted cert it received; VICI list-certs shows it); and refusing
 // `null` (RFC 7619) on strongSwan 5.9, which rejects `auth = null`.
 import { randomBytes, type KeyObject, createPublicKey } from 'node:crypto';
-import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CertError, createSelfSignedCert, derToPem, parseCert, pemToDer } from './cert';
 import { type CertTrustPolicy, judgeCert, type Pin, PinStore } from './tofu';
 import { ConfigError } from '../util/errors';
-import { writeFileAtomic } from '../util/atomic-file';
+import { readRegularFile, writeFileAtomic } from '../util/atomic-file';
 import type { Logger } from '../util/log';
 import type { ViciInput, ViciSection } from './vici-codec';
 
@@ -45,13 +45,9 @@ export function fallbackPlaces(keyPath: string, stateDir: string, file: string):
 
 /** The file's text if it is a regular file (never through a link, never blocking on a FIFO). */
 function readRegular(path: string): string {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  try {
-    if (!fstatSync(fd).isFile()) throw new CertError('cert-not-file', `${path} is not a regular file`);
-    return readFileSync(fd, 'utf8');
-  } finally {
-    closeSync(fd);
-  }
+  const r = readRegularFile(path);
+  if (r.kind !== 'file') throw new CertError('cert-not-file', `${path} is not a regular file`);
+  return r.data.toString('utf8');
 }
 
 /** Renew when less than this is left: a renewal makes every peer that pinned us warn. */

@@ -1,11 +1,11 @@
 // Trust on first use for the tofu-cert fallback: which learnt certificate a peer may use, and the pin
 // store that remembers it (continuity of association, as SSH's known_hosts). judgeCert is pure; the
 // PinStore is the I/O edge (one JSON file, written atomically, mode 0600).
-import { accessSync, closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { accessSync, constants, existsSync, lstatSync, statSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { CertError, type CertInfo, checkPeerCert } from './cert';
 import { EngineError } from '../util/errors';
-import { writeFileAtomic } from '../util/atomic-file';
+import { readRegularFile, writeFileAtomic } from '../util/atomic-file';
 
 /** What the policy's `fallback` section says about certificates (src/policy/rules.ts FallbackPolicy). */
 export interface CertTrustPolicy {
@@ -155,17 +155,16 @@ export class PinStore {
     let text: string;
     let seen: string;
     try {
-      const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-      try {
-        const st = fstatSync(fd);
-        if (!st.isFile()) throw new EngineError('tofu-store', `the pin file ${path} is not a regular file: not read`);
-        if (st.size > MAX_PIN_FILE_BYTES)
-          throw new EngineError('tofu-store', `the pin file ${path} has ${st.size} bytes, more than ${MAX_PIN_FILE_BYTES}: not read`);
-        text = readFileSync(fd, 'utf8');
-        seen = identity(st);
-      } finally {
-        closeSync(fd);
-      }
+      const r = readRegularFile(path, MAX_PIN_FILE_BYTES);
+      if (r.kind !== 'file')
+        throw new EngineError(
+          'tofu-store',
+          r.kind === 'too-large'
+            ? `the pin file ${path} has ${r.stat.size} bytes, more than ${MAX_PIN_FILE_BYTES}: not read`
+            : `the pin file ${path} is not a regular file: not read`,
+        );
+      text = r.data.toString('utf8');
+      seen = identity(r.stat);
     } catch (e) {
       if (e instanceof EngineError) throw e;
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { state: emptyPinState() };

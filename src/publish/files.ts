@@ -6,6 +6,7 @@ import { closeSync, constants, fstatSync, openSync, readFileSync, statSync, type
 import { ConfigError } from '../util/errors';
 
 /** Kept here too for the files that read it from publish (it lives in src/util: several folders write state). */
+import { readRegularFile } from '../util/atomic-file';
 export { writeFileAtomic } from '../util/atomic-file';
 
 export const euid = (): number => process.geteuid?.() ?? 0;
@@ -99,18 +100,14 @@ export class UnsafeKeyFile extends Error {
  * group); ENOENT and other errors from open as they are.
  */
 export function readKeyFile(path: string): Buffer {
-  let fd: number;
+  let r: ReturnType<typeof readRegularFile>;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    r = readRegularFile(path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw new UnsafeKeyFile(path, 'it is a symbolic link');
     throw e;
   }
-  try {
-    const why = keyFileProblem(fstatSync(fd));
-    if (why) throw new UnsafeKeyFile(path, why);
-    return readFileSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  const why = keyFileProblem(r.stat);
+  if (why || r.kind !== 'file') throw new UnsafeKeyFile(path, why ?? 'it is not a regular file');
+  return r.data;
 }
